@@ -1,0 +1,1 @@
+"""The pure engine: DSL, compiler, fact store, evaluation, timers. No network, no database."""

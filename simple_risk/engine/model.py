@@ -1,0 +1,150 @@
+"""The compiled ruleset: what the DSL compiler produces and the evaluator consumes.
+
+Everything here is immutable and already checked: a ``Ruleset`` only exists once the file
+passed the strict loader, the schema, name resolution and type checks. Expressions are compiled
+code objects (filename = the rule id) evaluated without builtins against a mapping of bound
+families (see :mod:`simple_risk.engine.namespace`). Every element keeps the ``SourceLocation``
+it came from, so runtime errors and ``--explain`` point back into the YAML.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, time, timedelta
+from types import CodeType
+
+SEVERITIES: tuple[str, ...] = ("info", "warning", "critical")
+
+
+@dataclass(frozen=True, slots=True)
+class SourceLocation:
+    file: str
+    line: int
+    column: int
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.column}"
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledExpression:
+    """One expression, parsed and checked once, evaluated many times.
+
+    ``names`` holds every dotted fact name it reads (``day.realized_pnl``) so the engine can
+    index rules by the facts they depend on and ``--explain`` can show the values it saw.
+    ``operands`` are the sub-expressions of its comparisons (source text and compiled code),
+    re-evaluated only when a firing is explained.
+    """
+
+    source: str
+    code: CodeType
+    location: SourceLocation
+    names: frozenset[str] = frozenset()
+    operands: tuple[tuple[str, CodeType], ...] = ()
+
+    def evaluate(self, env: Mapping[str, object]) -> object:
+        return eval(self.code, {"__builtins__": {}}, dict(env))
+
+
+@dataclass(frozen=True, slots=True)
+class MessageTemplate:
+    """A firing message: literal text interleaved with ``{expr:format}`` fields."""
+
+    source: str
+    #: (literal, expression or None, format spec)
+    parts: tuple[tuple[str, CompiledExpression | None, str], ...]
+    location: SourceLocation
+
+
+@dataclass(frozen=True, slots=True)
+class LockoutSpec:
+    """Arguments of the ``lockout`` action; exactly one of the four ends is set."""
+
+    scope: str  # "account" | "symbol"
+    duration: timedelta | None = None  # for: 15m
+    until_trading_day_end: bool = False  # until: trading_day_end
+    until_session_start: str | None = None  # until: {session_start: rth}
+    while_expr: CompiledExpression | None = None  # while: not account.can_trade
+    reason: MessageTemplate | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ActionSpec:
+    """One entry of a rule's ``then:``; ``kind`` is from the closed action vocabulary.
+
+    ``args`` holds the validated arguments: plain values (str, int, Decimal, bool, timedelta),
+    ``CompiledExpression`` for expression-valued arguments (``to:`` of ``move_stop``), a
+    ``MessageTemplate`` for ``message:`` and a ``LockoutSpec`` under ``"lockout"`` for lockouts.
+    """
+
+    kind: str
+    args: Mapping[str, object]
+    location: SourceLocation
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    id: str
+    triggers: frozenset[str]
+    when: CompiledExpression
+    then: tuple[ActionSpec, ...]
+    location: SourceLocation
+    each: str | None = None  # "position" | "order" | "symbol"
+    for_: timedelta | None = None
+    message: MessageTemplate | None = None
+    description: str = ""
+    severity: str = "warning"
+    enabled: bool = True
+    mandatory: bool = False
+    tags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class SessionSpec:
+    name: str
+    start: time
+    end: time
+    days: frozenset[int]  # 0 = Monday … 6 = Sunday
+
+
+@dataclass(frozen=True, slots=True)
+class CalendarSpec:
+    timezone: str = "America/Chicago"
+    trading_day_starts: time = time(17, 0)
+    sessions: Mapping[str, SessionSpec] = field(default_factory=dict)
+    holidays: frozenset[date] = frozenset()
+    early_closes: Mapping[date, time] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class SymbolSpec:
+    """Alias mapping and weights: ``units`` per contract (a mini 10, a micro 1)."""
+
+    aliases: Mapping[str, str] = field(default_factory=dict)
+    weights: Mapping[str, int] = field(default_factory=dict)
+    units_per_lot: int = 10
+
+    def root(self, raw_root: str) -> str:
+        return self.aliases.get(raw_root, raw_root)
+
+    def units(self, root: str) -> int:
+        return self.weights.get(root, self.units_per_lot)
+
+
+@dataclass(frozen=True, slots=True)
+class Ruleset:
+    name: str
+    rules: tuple[Rule, ...]
+    location: SourceLocation
+    calendar: CalendarSpec = field(default_factory=CalendarSpec)
+    symbols: SymbolSpec = field(default_factory=SymbolSpec)
+    params: Mapping[str, object] = field(default_factory=dict)
+    lists: Mapping[str, tuple[object, ...]] = field(default_factory=dict)
+    requires: str | None = None
+
+    def rule(self, rule_id: str) -> Rule:
+        for rule in self.rules:
+            if rule.id == rule_id:
+                return rule
+        raise KeyError(rule_id)
