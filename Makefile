@@ -15,11 +15,11 @@ setup: $(BIN)/.installed
 
 ## The main job: for now, lint the shipped rulesets (the daemon demo replaces this).
 demo: setup
-	$(BIN)/simple-risk rules lint rulesets/topstep.yaml rulesets/examples/*.yaml
+	$(BIN)/simple-risk rules lint rulesets/topstep.yaml
 
 lint: setup
-	$(BIN)/ruff check simple_risk tests bench examples
-	$(BIN)/ruff format --check simple_risk tests bench examples
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 typecheck: setup
 	$(BIN)/mypy
