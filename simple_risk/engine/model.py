@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, time, timedelta
+from datetime import date, datetime, time, timedelta
 from types import CodeType
 
 SEVERITIES: tuple[str, ...] = ("info", "warning", "critical")
@@ -59,7 +59,12 @@ class MessageTemplate:
 
 @dataclass(frozen=True, slots=True)
 class LockoutSpec:
-    """Arguments of the ``lockout`` action; exactly one of the four ends is set."""
+    """Arguments of the ``lockout`` action; exactly one of the ends is set.
+
+    ``kind`` ``lock`` freezes exposure (orders that add exposure are cancelled, a position
+    that grew is reduced back, a new one closed); ``cooldown`` (RULE-006/007) only cancels
+    orders that would add exposure and leaves positions alone.
+    """
 
     scope: str  # "account" | "symbol"
     duration: timedelta | None = None  # for: 15m
@@ -67,6 +72,10 @@ class LockoutSpec:
     until_session_start: str | None = None  # until: {session_start: rth}
     while_expr: CompiledExpression | None = None  # while: not account.can_trade
     reason: MessageTemplate | None = None
+    kind: str = "lock"  # "lock" | "cooldown"
+    until_time: datetime | None = None  # until: 2026-12-24T12:00:00-06:00 (aware)
+    #: the root of a symbol lock (an expression; default: the rule's bound symbol)
+    symbol: CompiledExpression | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,6 +151,9 @@ class Ruleset:
     params: Mapping[str, object] = field(default_factory=dict)
     lists: Mapping[str, tuple[object, ...]] = field(default_factory=dict)
     requires: str | None = None
+    #: hidden constants the compiler introduced (exact Decimal literals, durations), by name;
+    #: part of the evaluation environment (see ``simple_risk.engine.dsl.base_env``)
+    constants: Mapping[str, object] = field(default_factory=dict)
 
     def rule(self, rule_id: str) -> Rule:
         for rule in self.rules:

@@ -1,0 +1,149 @@
+"""``lockout``: block new exposure for a while — account-wide or for one root.
+
+Exactly one end: ``for:`` a duration, ``until: trading_day_end``, ``until: {session_start:
+NAME}`` (the next trading day's session), or ``while:`` an expression re-checked until it is
+false (it sees account-level facts, params, lists and ``lock.*``). ``kind: cooldown``
+(RULE-006/007) only blocks new exposure and leaves positions alone; the default ``lock`` also
+reduces any position that grows. ``scope: symbol`` locks the bound symbol's root, or the root
+``symbol:`` names::
+
+    then:
+      - lockout: {for: 15m, reason: "cooldown after a {trade.order_pnl} loss"}
+      - lockout: {until: trading_day_end}
+      - lockout: {until: {session_start: rth}}
+      - lockout: {until: "2026-12-24T12:00:00-06:00"}    # a fixed instant, with its offset
+      - lockout: {while: "not account.can_trade"}
+      - lockout: {scope: symbol, while: "known(lock.symbol) and lock.symbol in blocked_symbols"}
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import replace
+from datetime import datetime
+
+from simple_risk.engine.dsl.actions.base import (
+    DURATION_REF,
+    EXPRESSION_REF,
+    SCOPE,
+    ActionContext,
+    ActionDef,
+    Path,
+)
+from simple_risk.engine.model import LockoutSpec
+
+_ENDS = ("for", "until", "while")
+_INSTANT = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]+(Z|[+-][0-9]{2}:[0-9]{2})$"
+
+
+def compile_action(ctx: ActionContext, args: Mapping[str, object], path: Path) -> dict[str, object]:
+    ends = [end for end in _ENDS if end in args]
+    scope = str(args.get("scope", "account"))
+    kind = str(args.get("kind", "lock"))
+    symbol = ctx.expression((*path, "symbol"), "symbol") if "symbol" in args else None
+    if len(ends) != 1:
+        ctx.error(
+            path,
+            "lockout needs exactly one of for:, until:, while:"
+            + (f" (got {', '.join(ends)})" if ends else ""),
+            "action-argument",
+            "e.g. lockout: {for: 15m}",
+        )
+        return {}
+    if scope == "symbol" and symbol is None and not ctx.binds("symbol"):
+        ctx.error(
+            path,
+            "a symbol lockout needs a symbol: none is bound here",
+            "action-context",
+            "use each: symbol / position / order, or a trigger that binds symbol",
+        )
+    reason = ctx.template((*path, "reason"), "message") if "reason" in args else None
+    end = ends[0]
+    spec: LockoutSpec | None = None
+    if end == "for":
+        duration = ctx.duration((*path, "for"))
+        if duration is not None:
+            spec = LockoutSpec(scope=scope, duration=duration, reason=reason)
+    elif end == "while":
+        condition = ctx.lock_expression((*path, "while"))
+        if condition is not None:
+            spec = LockoutSpec(scope=scope, while_expr=condition, reason=reason)
+    else:
+        until = args["until"]
+        if until == "trading_day_end":
+            spec = LockoutSpec(scope=scope, until_trading_day_end=True, reason=reason)
+        elif isinstance(until, str):
+            instant = _instant(until)
+            if instant is None:
+                ctx.error(
+                    (*path, "until"),
+                    f'"{until}" is not trading_day_end or a date-time with a UTC offset',
+                    "action-argument",
+                    'e.g. until: "2026-12-24T12:00:00-06:00"',
+                )
+            else:
+                spec = LockoutSpec(scope=scope, until_time=instant, reason=reason)
+        elif isinstance(until, Mapping) and isinstance(until.get("session_start"), str):
+            session = str(until["session_start"])
+            if session not in ctx.sessions:
+                listed = ", ".join(sorted(ctx.sessions)) or "none"
+                ctx.error(
+                    (*path, "until", "session_start"),
+                    f'unknown session "{session}"',
+                    "unknown-session",
+                    f"calendar.sessions defines: {listed}",
+                )
+            else:
+                spec = LockoutSpec(scope=scope, until_session_start=session, reason=reason)
+    if spec is None:
+        return {}
+    return {"lockout": replace(spec, kind=kind, symbol=symbol)}
+
+
+def _instant(text: str) -> datetime | None:
+    try:
+        instant = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return instant if instant.utcoffset() is not None else None
+
+
+ACTION = ActionDef(
+    name="lockout",
+    summary="Block new exposure (account or symbol) for a duration, until an end, or while.",
+    args_schema={
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {
+            "for": DURATION_REF,
+            "until": {
+                "anyOf": [
+                    {"const": "trading_day_end"},
+                    {
+                        "type": "string",
+                        "pattern": _INSTANT,
+                        "title": "date-time",
+                        "description": "an instant with its UTC offset",
+                    },
+                    {
+                        "type": "object",
+                        "additionalProperties": False,
+                        "required": ["session_start"],
+                        "properties": {"session_start": {"type": "string"}},
+                    },
+                ]
+            },
+            "while": EXPRESSION_REF,
+            "scope": {**SCOPE, "default": "account"},
+            "kind": {
+                "enum": ["lock", "cooldown"],
+                "default": "lock",
+                "description": "cooldown blocks new exposure only; lock also shrinks growth",
+            },
+            "symbol": {**EXPRESSION_REF, "description": "the root to lock (scope: symbol)"},
+            "reason": {"$ref": "#/$defs/template"},
+        },
+    },
+    compile=compile_action,
+    example="then: [{lockout: {until: trading_day_end}}]",
+)

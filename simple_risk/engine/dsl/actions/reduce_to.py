@@ -1,0 +1,59 @@
+"""``reduce_to``: bring open exposure down to ``contracts`` (weighted lots), resizing stops.
+
+``scope: account`` counts every root; ``scope: symbol`` the bound symbol's root (or the one
+named by ``symbol``). ``order`` picks which positions shrink first::
+
+    then:
+      - reduce_to: {contracts: params.max_lots, scope: account, order: newest_first}
+      - reduce_to: {contracts: "lookup(params.per_symbol_limits, symbol.root, 1)", scope: symbol}
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from simple_risk.engine.dsl.actions.base import (
+    EXPRESSION_REF,
+    NUMBER_OR_EXPRESSION,
+    SCOPE,
+    ActionContext,
+    ActionDef,
+    Path,
+)
+
+
+def compile_action(ctx: ActionContext, args: Mapping[str, object], path: Path) -> dict[str, object]:
+    compiled: dict[str, object] = {
+        "contracts": ctx.expression((*path, "contracts"), "value"),
+        "scope": args.get("scope", "account"),
+        "order": args.get("order", "newest_first"),
+    }
+    if "symbol" in args:
+        compiled["symbol"] = ctx.expression((*path, "symbol"), "symbol")
+    elif compiled["scope"] == "symbol" and not ctx.binds("symbol"):
+        ctx.error(
+            path,
+            "reduce_to with scope: symbol needs a symbol: none is bound here",
+            "action-context",
+            "use each: symbol / position, or give symbol:",
+        )
+    return compiled
+
+
+ACTION = ActionDef(
+    name="reduce_to",
+    summary="Reduce open exposure to `contracts` weighted lots (account or one root).",
+    args_schema={
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["contracts"],
+        "properties": {
+            "contracts": {**NUMBER_OR_EXPRESSION, "description": "target size in lots"},
+            "scope": {**SCOPE, "default": "account"},
+            "symbol": {**EXPRESSION_REF, "description": "the root, for scope: symbol"},
+            "order": {"enum": ["newest_first", "largest_first"], "default": "newest_first"},
+        },
+    },
+    compile=compile_action,
+    example="then: [{reduce_to: {contracts: 5, scope: account, order: newest_first}}]",
+)

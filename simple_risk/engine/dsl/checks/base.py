@@ -1,0 +1,22 @@
+"""What a lint check module declares: one ``CHECK = CheckDef(...)`` per module.
+
+Checks run after the compiler on its :class:`~simple_risk.engine.dsl.compiler.Compilation`
+(document, checked expressions, names used) and yield located problems. ``strict`` checks run
+only under ``rules lint --strict``. The registry in ``__init__`` finds the modules.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from simple_risk.engine.dsl.compiler import Compilation
+from simple_risk.engine.dsl.problems import Problem
+
+
+@dataclass(frozen=True, slots=True)
+class CheckDef:
+    id: str
+    summary: str
+    run: Callable[[Compilation], Iterable[Problem]]
+    strict: bool = False

@@ -1,0 +1,80 @@
+"""Type errors found by evaluating every expression with simpleeval on sample facts.
+
+``when:`` must give true/false, action values (``contracts``, ``to``) a number, ``symbol`` a
+root, and each message field must accept its format spec.
+
+FAIL::
+
+    when: session.time > 830                # type error: '>' not supported …
+    when: day.realized_pnl                  # when: must be true or false, got a number
+    message: "{position.symbol:.2f}"        # format ".2f" does not fit a string
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from decimal import Decimal
+
+from simple_risk.engine.dsl.checks.base import CheckDef
+from simple_risk.engine.dsl.compiler import Compilation
+from simple_risk.engine.dsl.expressions import CheckedExpression
+from simple_risk.engine.dsl.problems import Problem
+from simple_risk.engine.dsl.reference import reference_evaluate, sample_families
+from simple_risk.engine.functions import FUNCTIONS, Params
+
+_WORDS = {bool: "true or false", str: "a string", int: "a number", Decimal: "a number"}
+
+
+def _kind(value: object) -> str:
+    if value is None:
+        return "unknown (None)"
+    return _WORDS.get(type(value), type(value).__name__)
+
+
+def _problem(
+    checked: CheckedExpression, message: str, check: str, hint: str | None = None
+) -> Problem:
+    mark = checked.locator.fallback
+    scope = checked.scope
+    return Problem(scope.file, mark.line, mark.column, message, check, scope.rule_id, hint)
+
+
+def run(compilation: Compilation) -> Iterator[Problem]:
+    env: dict[str, object] = {
+        **sample_families(),
+        **FUNCTIONS,
+        **compilation.pool.values,
+        "params": Params(compilation.params),
+    }
+    for name, values in compilation.lists.items():
+        env[name] = tuple(values)
+    for checked in compilation.expressions:
+        try:
+            value = reference_evaluate(checked.tree, env)
+        except Exception as exc:  # any failure on sample facts is the author's type error
+            yield _problem(checked, f"type error on sample facts: {exc}", "type-error")
+            continue
+        role = checked.role
+        if role == "when" and not isinstance(value, bool):
+            yield _problem(
+                checked,
+                f"must be a condition (true or false), got {_kind(value)}",
+                "not-boolean",
+                "compare it, e.g. x > 0",
+            )
+        elif role == "value" and (isinstance(value, bool) or not isinstance(value, int | Decimal)):
+            yield _problem(checked, f"must be a number, got {_kind(value)}", "type-error")
+        elif role == "symbol" and not isinstance(value, str):
+            yield _problem(checked, f"must be a symbol root, got {_kind(value)}", "type-error")
+        elif role == "message" and checked.spec:
+            try:
+                format(value, checked.spec)
+            except (ValueError, TypeError):
+                yield _problem(
+                    checked,
+                    f'format ":{checked.spec}" does not fit {_kind(value)}',
+                    "bad-format-spec",
+                )
+
+
+CHECK = CheckDef("sample-evaluation", "Expressions evaluate to the right type.", run)

@@ -1,0 +1,67 @@
+"""``--strict``: params, lists and macros that no rule uses (typos hide here).
+
+A param counts as used when an expression reads ``params.NAME`` (directly or through a macro
+that a rule uses); a list when an expression names it; a macro when a rule uses it, directly
+or through another macro.
+
+FAIL (strict)::
+
+    params:
+      daily_loss_limt: 500      # param "daily_loss_limt" is never used
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from simple_risk.engine.dsl.checks.base import CheckDef
+from simple_risk.engine.dsl.compiler import Compilation
+from simple_risk.engine.dsl.expressions import macro_references
+from simple_risk.engine.dsl.problems import Problem
+
+
+def _used_macros(compilation: Compilation) -> set[str]:
+    used: set[str] = set()
+    pending: list[str] = []
+    for checked in compilation.expressions:
+        for node_name in checked.names_used:
+            if node_name.startswith("macro:"):
+                pending.append(node_name.removeprefix("macro:"))
+    while pending:
+        name = pending.pop()
+        if name in used:
+            continue
+        used.add(name)
+        macro = compilation.macros.get(name)
+        if macro is not None and macro.tree is not None:
+            pending += macro_references(macro.tree, compilation.macros)
+    return used
+
+
+def run(compilation: Compilation) -> Iterator[Problem]:
+    doc = compilation.doc
+    names = compilation.used_names
+    sections: list[tuple[str, str, set[str]]] = [
+        ("params", "param", {n.removeprefix("params.") for n in names if n.startswith("params.")}),
+        ("lists", "list", {n for n in names if n in compilation.lists}),
+        ("macros", "macro", _used_macros(compilation)),
+    ]
+    for section, word, used in sections:
+        declared = doc.get((section,))
+        if not isinstance(declared, dict):
+            continue
+        for name in declared:
+            if name not in used:
+                mark = doc.key_at((section, name))
+                yield Problem(
+                    doc.file,
+                    mark.line,
+                    mark.column,
+                    f'{word} "{name}" is never used',
+                    f"unused-{word}",
+                    None,
+                    "remove it, or check the spelling where it should be used",
+                )
+
+
+CHECK = CheckDef("unused", "Every param, list and macro is used.", run, strict=True)

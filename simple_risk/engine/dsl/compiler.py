@@ -1,0 +1,653 @@
+"""The ruleset compiler: a strictly loaded ``Document`` → ``simple_risk.engine.model.Ruleset``.
+
+Runs the schema, then compiles every section defensively: a section the schema already
+rejected is skipped silently rather than reported twice, so a file with many mistakes yields
+one located problem per mistake. Expressions go through
+:mod:`simple_risk.engine.dsl.expressions`, actions through the registry in
+:mod:`simple_risk.engine.dsl.actions`. The result keeps every checked expression so the lint
+checks in :mod:`simple_risk.engine.dsl.checks` can evaluate them on sample facts.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from decimal import Decimal
+from functools import lru_cache
+from types import MappingProxyType
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+from simple_risk import __version__
+from simple_risk.engine import namespace
+from simple_risk.engine.dsl.actions import ACTIONS
+from simple_risk.engine.dsl.durations import (
+    DURATION_HINT,
+    TIME_HINT,
+    is_duration,
+    parse_duration,
+    parse_time,
+)
+from simple_risk.engine.dsl.expressions import (
+    CheckedExpression,
+    ConstantPool,
+    Locator,
+    Macro,
+    Scope,
+    asserted_known,
+    check_macro,
+    compile_expression,
+)
+from simple_risk.engine.dsl.problems import Problem, did_you_mean
+from simple_risk.engine.dsl.schema import (
+    ROOT,
+    WEEKDAYS,
+    args_validator,
+    json_view,
+    problems_from_errors,
+    validate,
+)
+from simple_risk.engine.dsl.templates import compile_template
+from simple_risk.engine.dsl.yamlload import Document, Mark, Path
+from simple_risk.engine.model import (
+    ActionSpec,
+    CalendarSpec,
+    CompiledExpression,
+    MessageTemplate,
+    Rule,
+    Ruleset,
+    SessionSpec,
+    SourceLocation,
+    SymbolSpec,
+)
+
+_ROOT = re.compile(ROOT)
+
+
+@dataclass(slots=True)
+class Compilation:
+    """Everything one file produced: the ruleset (if clean so far), problems, and for lint
+    the checked expressions, macros, and which params / lists / macros are used."""
+
+    doc: Document
+    ruleset: Ruleset | None = None
+    problems: list[Problem] = field(default_factory=list)
+    expressions: list[CheckedExpression] = field(default_factory=list)
+    macros: dict[str, Macro] = field(default_factory=dict)
+    used_names: set[str] = field(default_factory=set)
+    rule_ids: list[tuple[str, Path]] = field(default_factory=list)
+    params: dict[str, object] = field(default_factory=dict)
+    lists: dict[str, tuple[object, ...]] = field(default_factory=dict)
+    sessions: frozenset[str] = frozenset()
+    pool: ConstantPool = field(default_factory=ConstantPool)
+
+    def error(
+        self,
+        path: Path,
+        message: str,
+        check: str,
+        hint: str | None = None,
+        rule_id: str | None = None,
+        key: bool = False,
+        severity: str = "error",
+    ) -> None:
+        mark = self.doc.key_at(path) if key else self.doc.at(path)
+        self.problems.append(
+            Problem(self.doc.file, mark.line, mark.column, message, check, rule_id, hint, severity)
+        )
+
+
+def _as_source(value: object) -> str | None:
+    """Expression text of a YAML value: strings as written, numbers and booleans as literals."""
+    if isinstance(value, bool):
+        return "True" if value else "False"
+    if isinstance(value, int | Decimal):
+        return str(value)
+    if isinstance(value, str):
+        return value
+    return None
+
+
+def _freeze(value: object) -> object:
+    if isinstance(value, list):
+        return tuple(_freeze(v) for v in value)
+    if isinstance(value, dict):
+        return MappingProxyType({k: _freeze(v) for k, v in value.items()})
+    return value
+
+
+@lru_cache(maxsize=1)
+def _zone_names() -> frozenset[str]:
+    return frozenset(available_timezones())
+
+
+def _rule_id_for(doc: Document) -> Callable[[Path], str | None]:
+    def rule_id(path: Path) -> str | None:
+        if len(path) >= 2 and path[0] == "rules" and isinstance(path[1], int):
+            value = doc.get(("rules", path[1], "id"))
+            return value if isinstance(value, str) else None
+        return None
+
+    return rule_id
+
+
+def _is_action_path(path: Path) -> bool:
+    return len(path) > 3 and path[0] == "rules" and path[2] == "then"
+
+
+def compile_document(doc: Document, overrides: Mapping[str, object] | None = None) -> Compilation:
+    """Validate and compile ``doc``; every problem found is in the result, nothing raises."""
+    out = Compilation(doc)
+    out.problems += validate(doc, skip=_is_action_path, rule_id_for=_rule_id_for(doc))
+    top = doc.data
+    if not isinstance(top, dict):
+        return out
+    _check_requires(out, top)
+    calendar = _calendar(out, top.get("calendar"))
+    out.sessions = frozenset(calendar.sessions)
+    symbols = _symbols(top.get("symbols"))
+    _params(out, top.get("params"), overrides or {})
+    raw_lists = top.get("lists")
+    if isinstance(raw_lists, dict):
+        out.lists = {str(k): tuple(v) for k, v in raw_lists.items() if isinstance(v, list)}
+    _check_definition_names(out, top)
+    _macros(out, top.get("macros"))
+    rules: list[Rule] = []
+    raw_rules = top.get("rules")
+    if isinstance(raw_rules, list):
+        for index, raw in enumerate(raw_rules):
+            rule = _rule(out, ("rules", index), raw)
+            if rule is not None:
+                rules.append(rule)
+    name = top.get("ruleset")
+    if not any(p.severity == "error" for p in out.problems):
+        out.ruleset = Ruleset(
+            name=name if isinstance(name, str) else "",
+            rules=tuple(rules),
+            location=SourceLocation(doc.file, 1, 1),
+            calendar=calendar,
+            symbols=symbols,
+            params=MappingProxyType({k: _freeze(v) for k, v in out.params.items()}),
+            lists=MappingProxyType(dict(out.lists)),
+            requires=top.get("requires") if isinstance(top.get("requires"), str) else None,
+            constants=MappingProxyType(dict(out.pool.values)),
+        )
+    return out
+
+
+def _version_tuple(text: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in re.findall(r"[0-9]+", text))
+
+
+def _check_requires(out: Compilation, top: Mapping[object, object]) -> None:
+    requires = top.get("requires")
+    if not isinstance(requires, str) or ">=" not in requires:
+        return
+    wanted = _version_tuple(requires.split(">=", 1)[1])
+    if wanted and wanted > _version_tuple(__version__):
+        out.error(
+            ("requires",),
+            f"this ruleset needs {requires.strip()}; this is simple-risk {__version__}",
+            "requires",
+            "upgrade simple-risk or use a ruleset written for this version",
+        )
+
+
+def _calendar(out: Compilation, raw: object) -> CalendarSpec:
+    if not isinstance(raw, dict):
+        return CalendarSpec()
+    base: Path = ("calendar",)
+    timezone = raw.get("timezone", "America/Chicago")
+    if isinstance(timezone, str):
+        try:
+            ZoneInfo(timezone)
+        except (ZoneInfoNotFoundError, ValueError, OSError):
+            out.error(
+                (*base, "timezone"),
+                f'unknown time zone "{timezone}"',
+                "bad-timezone",
+                did_you_mean(timezone, _zone_names()) or "an IANA name such as America/Chicago",
+            )
+            timezone = "America/Chicago"
+    else:
+        timezone = "America/Chicago"
+    starts = _time(raw.get("trading_day_starts"), dt.time(17, 0))
+    sessions: dict[str, SessionSpec] = {}
+    raw_sessions = raw.get("sessions")
+    if isinstance(raw_sessions, dict):
+        for name, spec in raw_sessions.items():
+            if not isinstance(spec, dict):
+                continue
+            start, end = _time(spec.get("start"), None), _time(spec.get("end"), None)
+            days = spec.get("days", list(WEEKDAYS[:5]))
+            if start is None or end is None or not isinstance(days, list):
+                continue
+            if start == end:
+                out.error(
+                    (*base, "sessions", name, "end"),
+                    f'session "{name}" starts and ends at the same time',
+                    "bad-time",
+                    TIME_HINT,
+                )
+            day_numbers = frozenset(WEEKDAYS.index(d) for d in days if d in WEEKDAYS)
+            sessions[str(name)] = SessionSpec(str(name), start, end, day_numbers)
+    holidays: set[dt.date] = set()
+    raw_holidays = raw.get("holidays")
+    if isinstance(raw_holidays, list):
+        for index, value in enumerate(raw_holidays):
+            day = _date(out, (*base, "holidays", index), value)
+            if day is not None:
+                holidays.add(day)
+    early: dict[dt.date, dt.time] = {}
+    raw_early = raw.get("early_closes")
+    if isinstance(raw_early, dict):
+        for key, value in raw_early.items():
+            day = _date(out, (*base, "early_closes", key), key, key=True)
+            close = _time(value, None)
+            if day is not None and close is not None:
+                early[day] = close
+    return CalendarSpec(
+        timezone=timezone,
+        trading_day_starts=starts or dt.time(17, 0),
+        sessions=MappingProxyType(sessions),
+        holidays=frozenset(holidays),
+        early_closes=MappingProxyType(early),
+    )
+
+
+def _time(value: object, default: dt.time | None) -> dt.time | None:
+    try:
+        return parse_time(value)
+    except ValueError:
+        return default
+
+
+def _date(out: Compilation, path: Path, value: object, key: bool = False) -> dt.date | None:
+    if isinstance(value, dt.date):
+        return value
+    if isinstance(value, str):
+        try:
+            return dt.date.fromisoformat(value)
+        except ValueError:
+            if re.match(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$", value):
+                out.error(path, f'"{value}" is not a calendar date', "bad-date", key=key)
+    return None
+
+
+def _symbols(raw: object) -> SymbolSpec:
+    if not isinstance(raw, dict):
+        return SymbolSpec()
+    aliases = raw.get("aliases")
+    weights = raw.get("weights")
+    per_lot = raw.get("units_per_lot", 10)
+    return SymbolSpec(
+        aliases=MappingProxyType(
+            {str(k): v for k, v in aliases.items() if isinstance(v, str)}
+            if isinstance(aliases, dict)
+            else {}
+        ),
+        weights=MappingProxyType(
+            {
+                str(k): v
+                for k, v in weights.items()
+                if isinstance(v, int) and not isinstance(v, bool)
+            }
+            if isinstance(weights, dict)
+            else {}
+        ),
+        units_per_lot=per_lot if isinstance(per_lot, int) and not isinstance(per_lot, bool) else 10,
+    )
+
+
+def _params(out: Compilation, raw: object, overrides: Mapping[str, object]) -> None:
+    declared: dict[str, object] = (
+        {str(k): v for k, v in raw.items()} if isinstance(raw, dict) else {}
+    )
+    for name, value in overrides.items():
+        if name not in declared:
+            hint = did_you_mean(name, declared) or (
+                "declared: " + ", ".join(sorted(declared)) if declared else None
+            )
+            out.problems.append(
+                Problem(
+                    out.doc.file,
+                    1,
+                    1,
+                    f'override names unknown param "{name}"',
+                    "unknown-param",
+                    hint=hint,
+                )
+            )
+            continue
+        declared[name] = value
+    out.params = declared
+
+
+def _base_scope(out: Compilation, rule_id: str | None = None, is_macro: bool = False) -> Scope:
+    return Scope(
+        file=out.doc.file,
+        rule_id=rule_id,
+        params=out.params,
+        lists=frozenset(out.lists),
+        macros=out.macros,
+        sessions=out.sessions,
+        pool=out.pool,
+        is_macro=is_macro,
+    )
+
+
+def _check_definition_names(out: Compilation, top: Mapping[object, object]) -> None:
+    """List and macro names share the expression namespace with facts and functions."""
+    seen: dict[str, str] = {}
+    for section, word in (("lists", "list"), ("macros", "macro")):
+        table = top.get(section)
+        if not isinstance(table, dict):
+            continue
+        for name in table:
+            if not isinstance(name, str):
+                continue
+            if name in namespace.RESERVED_NAMES:
+                kind = "a fact family" if name in namespace.FAMILIES else "a built-in name"
+                out.error(
+                    (section, name),
+                    f'{word} name "{name}" is {kind}',
+                    "reserved-name",
+                    "choose another name",
+                    key=True,
+                )
+            elif name in seen:
+                out.error(
+                    (section, name),
+                    f'{word} "{name}" has the same name as a {seen[name]}',
+                    "reserved-name",
+                    "lists and macros share one namespace",
+                    key=True,
+                )
+            seen[name] = word
+
+
+def _macros(out: Compilation, raw: object) -> None:
+    if not isinstance(raw, dict):
+        return
+    names = [str(n) for n in raw]
+    scope = _base_scope(out, is_macro=True)
+    # every macro name is known before any body is checked (macros may use each other)
+    scope.macros = {n: Macro(n, None, Locator(out.doc.file, Mark(1, 1))) for n in names}
+    for name, source in raw.items():
+        if not isinstance(source, str):
+            continue
+        path: Path = ("macros", name)
+        locator = Locator(out.doc.file, out.doc.at(path), out.doc.span(path))
+        macro, problems = check_macro(str(name), source, locator, scope)
+        out.problems += problems
+        out.macros[str(name)] = macro
+    for name in names:
+        cycle = _cycle_from(name, out.macros)
+        if cycle is not None:
+            out.error(
+                ("macros", name),
+                f'macro "{name}" refers to itself: {" -> ".join(cycle)}',
+                "macro-cycle",
+                "a macro may use other macros, but not in a loop",
+            )
+    for name in names:
+        if _cycle_from(name, out.macros) is not None and name in out.macros:
+            out.macros[name].tree = None
+
+
+def _cycle_from(start: str, macros: Mapping[str, Macro]) -> list[str] | None:
+    stack: list[tuple[str, list[str]]] = [(start, [start])]
+    seen: set[str] = set()
+    while stack:
+        name, trail = stack.pop()
+        macro = macros.get(name)
+        if macro is None:
+            continue
+        for ref in sorted(macro.references):
+            if ref == start:
+                return [*trail, ref]
+            if ref not in seen:
+                seen.add(ref)
+                stack.append((ref, [*trail, ref]))
+    return None
+
+
+class _RuleContext:
+    """The compiler services one rule's actions use (``ActionContext``)."""
+
+    def __init__(self, out: Compilation, path: Path, scope: Scope) -> None:
+        self.out = out
+        self.path = path
+        self.scope = scope
+
+    @property
+    def sessions(self) -> frozenset[str]:
+        return self.out.sessions
+
+    def binds(self, family: str) -> bool:
+        return namespace.family_is_bound(family, self.scope.triggers, self.scope.each)
+
+    def compile_at(self, path: Path, role: str, scope: Scope) -> CheckedExpression | None:
+        value = self.out.doc.get(path)
+        source = _as_source(value)
+        if source is None:
+            return None
+        locator = Locator(self.out.doc.file, self.out.doc.at(path), self.out.doc.span(path))
+        if role == "symbol" and _ROOT.match(source):
+            source = repr(source)
+            locator.span = None
+        checked, problems = compile_expression(source, locator, scope, role)
+        self.out.problems += problems
+        if checked is not None:
+            self.out.expressions.append(checked)
+            self.out.used_names |= checked.names_used
+        return checked
+
+    def expression(self, path: Path, role: str) -> CompiledExpression | None:
+        checked = self.compile_at(path, role, self.scope)
+        return checked.compiled if checked is not None else None
+
+    def lock_expression(self, path: Path) -> CompiledExpression | None:
+        lock_scope = Scope(
+            file=self.scope.file,
+            rule_id=self.scope.rule_id,
+            params=self.scope.params,
+            lists=self.scope.lists,
+            macros=self.scope.macros,
+            sessions=self.scope.sessions,
+            pool=self.scope.pool,
+            triggers=self.scope.triggers,
+            each=self.scope.each,
+            in_lock=True,
+            lock_only=True,
+        )
+        checked = self.compile_at(path, "when", lock_scope)
+        return checked.compiled if checked is not None else None
+
+    def template(self, path: Path, role: str) -> MessageTemplate | None:
+        value = self.out.doc.get(path)
+        if not isinstance(value, str):
+            return None
+        locator = Locator(self.out.doc.file, self.out.doc.at(path), self.out.doc.span(path))
+        template, checked, problems = compile_template(value, locator, self.scope, role)
+        self.out.problems += problems
+        self.out.expressions += checked
+        for item in checked:
+            self.out.used_names |= item.names_used
+        return template
+
+    def duration(self, path: Path) -> timedelta | None:
+        value = self.out.doc.get(path)
+        try:
+            return parse_duration(value)
+        except ValueError:
+            self.error(path, f'"{value}" is not a valid duration', "bad-duration", DURATION_HINT)
+            return None
+
+    def error(self, path: Path, message: str, check: str, hint: str | None = None) -> None:
+        self.out.error(path, message, check, hint, self.scope.rule_id)
+
+
+def _rule(out: Compilation, path: Path, raw: object) -> Rule | None:
+    if not isinstance(raw, dict):
+        return None
+    rule_id = raw.get("id")
+    if not isinstance(rule_id, str):
+        rule_id = f"rules[{path[1]}]"
+    else:
+        out.rule_ids.append((rule_id, path))
+    triggers_raw = raw.get("trigger")
+    triggers = frozenset(
+        t
+        for t in (triggers_raw if isinstance(triggers_raw, list) else [])
+        if t in namespace.TRIGGERS
+    )
+    raw_each = raw.get("each")
+    each = raw_each if isinstance(raw_each, str) and raw_each in namespace.EACH_KINDS else None
+    scope = _base_scope(out, rule_id)
+    scope.triggers = triggers
+    scope.each = each
+    context = _RuleContext(out, path, scope)
+    when = context.compile_at((*path, "when"), "when", scope)
+    if when is not None:
+        scope.guarded = asserted_known(when.tree)
+    message = context.template((*path, "message"), "message") if "message" in raw else None
+    for_: timedelta | None = None
+    if is_duration(raw.get("for")):
+        for_ = context.duration((*path, "for"))
+    actions: list[ActionSpec] = []
+    then = raw.get("then")
+    if isinstance(then, list):
+        for index, item in enumerate(then):
+            action = _action(out, context, (*path, "then", index), item)
+            if action is not None:
+                actions.append(action)
+    if when is None:
+        return None
+    mark = out.doc.at(path)
+    tags = raw.get("tags")
+    description = raw.get("description")
+    severity = raw.get("severity", "warning")
+    return Rule(
+        id=rule_id,
+        triggers=triggers,
+        when=when.compiled,
+        then=tuple(actions),
+        location=SourceLocation(out.doc.file, mark.line, mark.column),
+        each=each,
+        for_=for_,
+        message=message,
+        description=description if isinstance(description, str) else "",
+        severity=severity if isinstance(severity, str) else "warning",
+        enabled=raw.get("enabled", True) is not False,
+        mandatory=raw.get("mandatory", False) is True,
+        tags=tuple(str(t) for t in tags) if isinstance(tags, list) else (),
+    )
+
+
+def _action(out: Compilation, context: _RuleContext, path: Path, item: object) -> ActionSpec | None:
+    rule_id = context.scope.rule_id
+    names = sorted(ACTIONS)
+    args: Mapping[object, object]
+    if isinstance(item, str):
+        name, args, args_path = item, {}, path
+    elif isinstance(item, dict) and len(item) == 1:
+        key, value = next(iter(item.items()))
+        name, args_path = str(key), (*path, key)
+        if value is None:
+            args = {}
+        elif isinstance(value, dict):
+            args = value
+        else:
+            out.error(
+                args_path,
+                f"the arguments of {name} must be a mapping",
+                "action-argument",
+                ACTIONS[name].example if name in ACTIONS else None,
+                rule_id,
+            )
+            return None
+    elif isinstance(item, dict):
+        keys = [str(k) for k in item]
+        actions_named = [k for k in keys if k in ACTIONS]
+        out.error(
+            path,
+            f"an action is one key with its arguments, got {', '.join(keys) or 'nothing'}",
+            "action-argument",
+            f"indent the arguments under {actions_named[0]}:" if actions_named else None,
+            rule_id,
+        )
+        return None
+    else:
+        out.error(
+            path,
+            "an action is a name or {name: {arguments}}",
+            "unknown-action",
+            "e.g. - flatten",
+            rule_id,
+        )
+        return None
+    action = ACTIONS.get(name)
+    if action is None:
+        out.error(
+            path if isinstance(item, str) else args_path,
+            f'unknown action "{name}"',
+            "unknown-action",
+            did_you_mean(name, names) or "actions: " + ", ".join(names),
+            rule_id,
+            key=not isinstance(item, str),
+        )
+        return None
+    if isinstance(item, str) and not action.bare:
+        out.error(path, f"{name} needs arguments", "action-argument", action.example, rule_id)
+        return None
+    errors = list(args_validator(action.args_schema).iter_errors(_json_args(args)))
+    if errors:
+        problems = problems_from_errors(out.doc, iter(errors), args_path, lambda _p: rule_id)
+        out.problems += [_retarget(p, name) for p in problems]
+        return None
+    compiled_args = action.compile(context, {str(k): v for k, v in args.items()}, args_path)
+    mark = out.doc.at(path)
+    return ActionSpec(
+        name, MappingProxyType(compiled_args), SourceLocation(out.doc.file, mark.line, mark.column)
+    )
+
+
+def _json_args(args: Mapping[object, object]) -> object:
+    return json_view(dict(args))
+
+
+def _retarget(problem: Problem, action: str) -> Problem:
+    """Schema wording for action arguments: 'unknown argument "x" of lockout'."""
+    message = problem.message
+    if problem.check == "unknown-key":
+        message = re.sub(
+            r'^unknown key "([^"]*)" in .*$', rf'unknown argument "\1" of {action}', message
+        )
+        return Problem(
+            problem.file,
+            problem.line,
+            problem.column,
+            message,
+            "action-argument",
+            problem.rule_id,
+            problem.hint,
+            problem.severity,
+        )
+    if problem.check == "missing-key":
+        message = re.sub(
+            r'^missing required key "([^"]*)" in .*$', rf'{action} needs argument "\1"', message
+        )
+        return Problem(
+            problem.file,
+            problem.line,
+            problem.column,
+            message,
+            "action-argument",
+            problem.rule_id,
+            problem.hint,
+            problem.severity,
+        )
+    return problem

@@ -1,0 +1,65 @@
+"""Durations and wall-clock times as rule authors write them: ``30s``, ``1h30m``, ``"08:30"``.
+
+Used by ``for:``, ``lockout: {for: …}``, window arguments such as ``trades.count(within="60s")``
+and the calendar. Parsing is strict (``30x`` and ``90`` are errors, not guesses) so lint can
+locate the mistake instead of the engine waiting a surprising amount of time.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import time, timedelta
+
+_UNITS: dict[str, timedelta] = {
+    "ms": timedelta(milliseconds=1),
+    "s": timedelta(seconds=1),
+    "m": timedelta(minutes=1),
+    "h": timedelta(hours=1),
+    "d": timedelta(days=1),
+}
+#: One or more <integer><unit> parts, largest unit first: 1h30m, 500ms, 2d.
+DURATION_PATTERN = r"^(?:[0-9]+d)?(?:[0-9]+h)?(?:[0-9]+m)?(?:[0-9]+s)?(?:[0-9]+ms)?$"
+_DURATION = re.compile(DURATION_PATTERN)
+_PART = re.compile(r"([0-9]+)(ms|s|m|h|d)")
+#: 24-hour HH:MM wall-clock time.
+TIME_PATTERN = r"^(?:[01][0-9]|2[0-3]):[0-5][0-9]$"
+_TIME = re.compile(TIME_PATTERN)
+
+DURATION_HINT = "durations are like 500ms, 30s, 5m, 1h30m, 2d"
+TIME_HINT = 'times are 24-hour "HH:MM", quoted, e.g. "08:30"'
+
+
+def parse_duration(text: object) -> timedelta:
+    """``"1h30m"`` → ``timedelta(hours=1, minutes=30)``; ValueError on anything else."""
+    if not isinstance(text, str) or not text or not _DURATION.match(text):
+        raise ValueError(f'"{text}" is not a duration')
+    total = timedelta()
+    for amount, unit in _PART.findall(text):
+        total += int(amount) * _UNITS[unit]
+    return total
+
+
+def is_duration(text: object) -> bool:
+    return isinstance(text, str) and bool(text) and bool(_DURATION.match(text))
+
+
+def parse_time(text: object) -> time:
+    """``"08:30"`` → ``time(8, 30)``; ValueError on anything else."""
+    if not isinstance(text, str) or not _TIME.match(text):
+        raise ValueError(f'"{text}" is not a time')
+    hours, minutes = text.split(":")
+    return time(int(hours), int(minutes))
+
+
+def format_duration(value: timedelta) -> str:
+    """The shortest duration string for ``value`` (inverse of :func:`parse_duration`)."""
+    total_ms = value // timedelta(milliseconds=1)
+    if total_ms == 0:
+        return "0s"
+    parts: list[str] = []
+    for unit in ("d", "h", "m", "s", "ms"):
+        size = _UNITS[unit] // timedelta(milliseconds=1)
+        amount, total_ms = divmod(total_ms, size)
+        if amount:
+            parts.append(f"{amount}{unit}")
+    return "".join(parts)

@@ -1,0 +1,840 @@
+"""The expression compiler: rule text → checked AST → Python code object (DESIGN.md §3).
+
+Called by the ruleset compiler for every ``when:``, macro, expression-valued action argument
+and message field. Each expression is parsed once with ``ast.parse(mode="eval")``, checked
+against a whitelist of node types and against the fact namespace (unknown names get a
+did-you-mean and a position mapped back into the YAML file), macros are inlined, optional facts
+must be guarded by ``known(...)``, and the tree is rewritten so it stays exact:
+
+* float literals (``0.5``) become hidden ``Decimal`` constants built from the literal's text;
+* ``a / b`` becomes ``_exact_divide(a, b)`` (``7 / 2`` is ``Decimal("3.5")``, never a float);
+* duration arguments (``trades.count(within="60s")``) become hidden ``timedelta`` constants.
+
+Hidden constants live in a :class:`ConstantPool` that ends up in ``Ruleset.constants`` and in
+:func:`simple_risk.engine.dsl.base_env`. The code object's filename is the rule id, and it is
+evaluated without builtins.
+"""
+
+from __future__ import annotations
+
+import ast
+import copy
+import re
+import warnings
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from types import CodeType
+
+from simple_risk.engine import namespace
+from simple_risk.engine.dsl.durations import DURATION_HINT, parse_duration
+from simple_risk.engine.dsl.problems import Problem, did_you_mean
+from simple_risk.engine.dsl.yamlload import Mark, ScalarSpan
+from simple_risk.engine.functions import EXACT_DIVIDE
+from simple_risk.engine.model import CompiledExpression, SourceLocation
+
+_ALLOWED_NODES: tuple[type[ast.AST], ...] = (
+    ast.Expression,
+    ast.BoolOp,
+    ast.And,
+    ast.Or,
+    ast.UnaryOp,
+    ast.Not,
+    ast.USub,
+    ast.UAdd,
+    ast.BinOp,
+    ast.Add,
+    ast.Sub,
+    ast.Mult,
+    ast.Div,
+    ast.Mod,
+    ast.FloorDiv,
+    ast.Compare,
+    ast.Eq,
+    ast.NotEq,
+    ast.Lt,
+    ast.LtE,
+    ast.Gt,
+    ast.GtE,
+    ast.In,
+    ast.NotIn,
+    ast.IfExp,
+    ast.Constant,
+    ast.Name,
+    ast.Load,
+    ast.Attribute,
+    ast.Call,
+    ast.keyword,
+    ast.List,
+    ast.Tuple,
+)
+
+_NODE_WORDS: dict[type[ast.AST], str] = {
+    ast.Pow: "the ** operator",
+    ast.Subscript: "indexing with [...] (use lookup(map, key, default))",
+    ast.Lambda: "a lambda",
+    ast.NamedExpr: "assignment with :=",
+    ast.Dict: "a map literal",
+    ast.Set: "a set literal",
+    ast.ListComp: "a comprehension",
+    ast.GeneratorExp: "a comprehension",
+    ast.DictComp: "a comprehension",
+    ast.SetComp: "a comprehension",
+    ast.JoinedStr: "an f-string",
+    ast.Starred: "* unpacking",
+    ast.Store: "assignment",
+    ast.Is: "`is` (use known(x) or ==)",
+    ast.IsNot: "`is not` (use known(x) or !=)",
+    ast.BitAnd: "the & operator (use and)",
+    ast.BitOr: "the | operator (use or)",
+    ast.BitXor: "the ^ operator",
+    ast.Invert: "the ~ operator",
+    ast.LShift: "the << operator",
+    ast.RShift: "the >> operator",
+    ast.MatMult: "the @ operator",
+    ast.Await: "await",
+    ast.Yield: "yield",
+    ast.YieldFrom: "yield",
+    ast.Slice: "a slice",
+}
+
+#: Argument counts of the bare-name functions: (min positional, max positional, keywords).
+_FUNCTION_ARITY: dict[str, tuple[int, int | None, frozenset[str]]] = {
+    "known": (1, 1, frozenset()),
+    "lookup": (2, 3, frozenset()),
+    "round_to_tick": (2, 3, frozenset({"mode"})),
+    "abs": (1, 1, frozenset()),
+    "min": (1, None, frozenset()),
+    "max": (1, None, frozenset()),
+}
+
+
+class ConstantPool:
+    """Hidden constants (Decimal literals, durations) shared by every expression of a ruleset."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, object] = {}
+        self._names: dict[tuple[str, object], str] = {}
+
+    def name_for(self, value: object) -> str:
+        key = (type(value).__name__, value)
+        if key not in self._names:
+            name = f"_k{len(self._names)}"
+            self._names[key] = name
+            self.values[name] = value
+        return self._names[key]
+
+
+@dataclass(slots=True)
+class Locator:
+    """Maps a node's position inside an expression back to a position in the YAML file."""
+
+    file: str
+    fallback: Mark
+    span: ScalarSpan | None = None
+    #: text offset of the expression inside the scalar (message template fields)
+    prefix: int = 0
+
+    def mark(self, node: ast.AST | None) -> Mark:
+        origin = getattr(node, "_macro_use", None)
+        if origin is not None:
+            node = origin
+        line = getattr(node, "lineno", None)
+        column = getattr(node, "col_offset", None)
+        if not isinstance(line, int) or not isinstance(column, int):
+            return self.fallback
+        return self.position(line, column)
+
+    def position(self, line: int, column: int) -> Mark:
+        if self.span is None:
+            return self.fallback
+        if line == 1:
+            column += self.prefix
+        return self.span.position(line, column)
+
+
+@dataclass(slots=True)
+class Macro:
+    """A named expression; inlined wherever a rule uses its name."""
+
+    name: str
+    tree: ast.expr | None
+    locator: Locator
+    references: frozenset[str] = frozenset()
+
+
+@dataclass(slots=True)
+class Scope:
+    """What names an expression may use and what its rule binds."""
+
+    file: str
+    rule_id: str | None
+    params: Mapping[str, object]
+    lists: frozenset[str]
+    macros: Mapping[str, Macro]
+    sessions: frozenset[str]
+    pool: ConstantPool
+    triggers: frozenset[str] = frozenset()
+    each: str | None = None
+    in_lock: bool = False
+    #: lockout ``while:``: only always-bound families, params, lists and ``lock.*``
+    lock_only: bool = False
+    #: macro bodies are checked for names only; binding and guards are checked where used
+    is_macro: bool = False
+    #: optional facts already known here: actions and messages run only when ``when`` held
+    guarded: frozenset[str] = frozenset()
+
+    def problem(self, mark: Mark, message: str, check: str, hint: str | None = None) -> Problem:
+        return Problem(self.file, mark.line, mark.column, message, check, self.rule_id, hint)
+
+
+@dataclass(slots=True)
+class CheckedExpression:
+    """A compiled expression plus the checked tree, kept for lint's sample evaluation."""
+
+    compiled: CompiledExpression
+    tree: ast.Expression
+    role: str
+    scope: Scope
+    locator: Locator
+    names_used: set[str] = field(default_factory=set)
+    #: format spec when this is a message template field
+    spec: str | None = None
+
+
+def parse(source: str, locator: Locator, scope: Scope) -> tuple[ast.expr | None, list[Problem]]:
+    """Parse and whitelist-check one expression; located problems instead of exceptions."""
+    if not source.strip():
+        mark = locator.fallback
+        return None, [scope.problem(mark, "empty expression", "expression-syntax")]
+    text = source.strip()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            tree = ast.parse(text, mode="eval")
+    except SyntaxError as exc:
+        return None, [_syntax_problem(text, exc, locator, scope)]
+    except (ValueError, RecursionError, MemoryError) as exc:
+        mark = locator.fallback
+        return None, [scope.problem(mark, f"cannot parse expression: {exc}", "expression-syntax")]
+    problems = [
+        scope.problem(locator.mark(where), message, "forbidden-syntax", hint)
+        for where, message, hint in _forbidden(tree, tree)
+    ]
+    if problems:
+        return None, problems
+    _attach_text(tree, text)
+    return tree.body, []
+
+
+def _forbidden(node: ast.AST, parent: ast.AST) -> Iterator[tuple[ast.AST, str, str | None]]:
+    """Outermost nodes outside the whitelist (their insides are not reported again)."""
+    where = node if hasattr(node, "lineno") else parent
+    if not isinstance(node, _ALLOWED_NODES):
+        word = _NODE_WORDS.get(type(node), type(node).__name__)
+        yield where, f"{word} is not allowed in rule expressions", None
+        return
+    if isinstance(node, ast.Constant) and not isinstance(
+        node.value, bool | int | float | str | type(None)
+    ):
+        yield where, f"the literal {ast.unparse(node)} is not allowed", "use numbers and strings"
+        return
+    for child in ast.iter_child_nodes(node):
+        yield from _forbidden(child, where)
+
+
+def _attach_text(tree: ast.AST, text: str) -> None:
+    """Remember each float literal's source text so it becomes an exact Decimal."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and isinstance(node.value, float):
+            segment = ast.get_source_segment(text, node)
+            node._literal_text = segment  # type: ignore[attr-defined]
+
+
+#: a lone ``=`` (not part of ==, <=, >=, !=) outside string quotes, for the assignment hint
+_SINGLE_EQUALS = re.compile(r"""(?<![=<>!])=(?!=)(?=(?:[^"']|"[^"]*"|'[^']*')*$)""")
+
+
+def _syntax_problem(text: str, exc: SyntaxError, locator: Locator, scope: Scope) -> Problem:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            module = ast.parse(text, mode="exec")
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        module = None
+    if module is not None and len(module.body) > 1:
+        second = module.body[1]
+        return scope.problem(
+            locator.position(second.lineno, second.col_offset),
+            "only one expression is allowed; `;` starts a second statement",
+            "multiple-statements",
+            "combine conditions with and / or",
+        )
+    if (
+        module is not None
+        and module.body
+        and isinstance(module.body[0], ast.Assign | ast.AugAssign | ast.AnnAssign)
+    ):
+        stmt = module.body[0]
+        return scope.problem(
+            locator.position(stmt.lineno, stmt.col_offset),
+            "assignment is not allowed in a rule expression",
+            "assignment",
+            "use == to compare",
+        )
+    if module is not None and module.body and not isinstance(module.body[0], ast.Expr):
+        other = module.body[0]
+        return scope.problem(
+            locator.position(other.lineno, other.col_offset),
+            "a statement is not allowed; write one expression",
+            "forbidden-syntax",
+        )
+    single_equals = _SINGLE_EQUALS.search(text)
+    if single_equals is not None and text.count("\n") == 0:
+        return scope.problem(
+            locator.position(1, single_equals.start()),
+            "assignment is not allowed in a rule expression",
+            "assignment",
+            "use == to compare",
+        )
+    line = exc.lineno or 1
+    column = max((exc.offset or 1) - 1, 0)
+    message = (exc.msg or "invalid syntax").split("\n")[0]
+    return scope.problem(
+        locator.position(line, column), f"invalid expression: {message}", "expression-syntax"
+    )
+
+
+def macro_references(tree: ast.expr, macros: Iterable[str]) -> frozenset[str]:
+    names = set(macros)
+    return frozenset(n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and n.id in names)
+
+
+def _inline(
+    tree: ast.expr, scope: Scope, stack: tuple[str, ...] = (), use: ast.AST | None = None
+) -> ast.expr:
+    """Replace macro names by (copies of) their bodies, remembering the use site."""
+
+    class Inliner(ast.NodeTransformer):
+        def visit_Name(self, node: ast.Name) -> ast.AST:
+            macro = scope.macros.get(node.id)
+            if macro is None or macro.tree is None or node.id in stack:
+                return node
+            body = _inline(copy.deepcopy(macro.tree), scope, (*stack, node.id), use or node)
+            for sub in ast.walk(body):
+                sub._macro_use = use or node  # type: ignore[attr-defined]
+                sub._macro_name = node.id  # type: ignore[attr-defined]
+            return body
+
+    wrapper = ast.Expression(body=tree)
+    result = Inliner().visit(wrapper)
+    assert isinstance(result, ast.Expression)
+    return result.body
+
+
+def _family_attr(node: ast.AST) -> tuple[str, str] | None:
+    """``day.realized_pnl`` → ("day", "realized_pnl") when the base is a bare name."""
+    if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
+        return node.value.id, node.attr
+    return None
+
+
+def _optional_key(node: ast.AST) -> str | None:
+    """The dotted name of an optional fact (or optional method call) this node reads."""
+    pair = _family_attr(node)
+    if pair is not None:
+        fact = namespace.FACTS.get(f"{pair[0]}.{pair[1]}")
+        if fact is not None and fact.optional:
+            return fact.name
+        return None
+    if isinstance(node, ast.Call):
+        pair = _family_attr(node.func)
+        if pair is not None:
+            method = namespace.METHODS.get(f"{pair[0]}.{pair[1]}")
+            if method is not None and method.optional:
+                return method.name
+    return None
+
+
+def _is_known_call(node: ast.AST) -> bool:
+    return (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Name)
+        and node.func.id == "known"
+        and len(node.args) == 1
+    )
+
+
+def asserted_known(tree: ast.AST) -> frozenset[str]:
+    """Optional facts a true ``when:`` guarantees known (its top-level ``known(...)`` guards)."""
+    body = tree.body if isinstance(tree, ast.Expression) else tree
+    return frozenset(_asserted(body, True))
+
+
+def _asserted(node: ast.AST, truth: bool) -> set[str]:
+    """Optional facts known to be known when ``node`` evaluates to ``truth``."""
+    if _is_known_call(node):
+        assert isinstance(node, ast.Call)
+        if not truth:
+            return set()
+        return {k for sub in ast.walk(node.args[0]) if (k := _optional_key(sub)) is not None}
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
+        return _asserted(node.operand, not truth)
+    if isinstance(node, ast.BoolOp):
+        if isinstance(node.op, ast.And) and truth:
+            return set().union(*(_asserted(v, True) for v in node.values))
+        if isinstance(node.op, ast.Or) and not truth:
+            return set().union(*(_asserted(v, False) for v in node.values))
+    return set()
+
+
+def _unguarded(node: ast.AST, guarded: frozenset[str]) -> Iterator[tuple[ast.AST, str]]:
+    """Reads of optional facts not protected by a ``known(...)`` on the path to them."""
+    if _is_known_call(node):
+        return
+    if isinstance(node, ast.BoolOp):
+        accumulated = set(guarded)
+        for value in node.values:
+            yield from _unguarded(value, frozenset(accumulated))
+            accumulated |= _asserted(value, isinstance(node.op, ast.And))
+        return
+    if isinstance(node, ast.IfExp):
+        yield from _unguarded(node.test, guarded)
+        yield from _unguarded(node.body, guarded | _asserted(node.test, True))
+        yield from _unguarded(node.orelse, guarded | _asserted(node.test, False))
+        return
+    key = _optional_key(node)
+    if key is not None and key not in guarded:
+        yield node, key
+    for child in ast.iter_child_nodes(node):
+        yield from _unguarded(child, guarded)
+
+
+class _Resolver:
+    """Checks every name against the namespace and rewrites the tree for exact evaluation."""
+
+    def __init__(self, scope: Scope, locator: Locator) -> None:
+        self.scope = scope
+        self.locator = locator
+        self.problems: list[Problem] = []
+        #: dotted fact and param names read (``CompiledExpression.names``)
+        self.names: set[str] = set()
+        self.lists_used: set[str] = set()
+
+    def report(self, node: ast.AST, message: str, check: str, hint: str | None = None) -> None:
+        macro = getattr(node, "_macro_name", None)
+        if macro is not None:
+            message = f'{message} (in macro "{macro}")'
+        self.problems.append(self.scope.problem(self.locator.mark(node), message, check, hint))
+
+    def known_names(self) -> list[str]:
+        return [
+            *namespace.FAMILIES,
+            *namespace.FUNCTIONS,
+            "params",
+            *self.scope.lists,
+            *self.scope.macros,
+            "True",
+            "False",
+            "None",
+        ]
+
+    def visit(self, node: ast.expr) -> ast.expr:
+        """Check ``node`` and return its rewritten form."""
+        if isinstance(node, ast.Constant):
+            return self.constant(node)
+        if isinstance(node, ast.Name):
+            return self.name(node)
+        if isinstance(node, ast.Attribute):
+            return self.attribute(node, called=False)
+        if isinstance(node, ast.Call):
+            return self.call(node)
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Div):
+            left, right = self.visit(node.left), self.visit(node.right)
+            divide = ast.Call(ast.Name(EXACT_DIVIDE, ast.Load()), [left, right], [])
+            return ast.copy_location(divide, node)
+        for name, value in ast.iter_fields(node):
+            if isinstance(value, ast.expr):
+                setattr(node, name, self.visit(value))
+            elif isinstance(value, list):
+                setattr(
+                    node, name, [self.visit(v) if isinstance(v, ast.expr) else v for v in value]
+                )
+        return node
+
+    def constant(self, node: ast.Constant) -> ast.expr:
+        if isinstance(node.value, float):
+            text = getattr(node, "_literal_text", None) or repr(node.value)
+            try:
+                exact = Decimal(text.replace("_", ""))
+            except InvalidOperation:
+                exact = Decimal(repr(node.value))
+            return self.hidden(exact, node)
+        return node
+
+    def hidden(self, value: object, where: ast.AST) -> ast.expr:
+        return ast.copy_location(ast.Name(self.scope.pool.name_for(value), ast.Load()), where)
+
+    def name(self, node: ast.Name) -> ast.expr:
+        name = node.id
+        if name in ("True", "False", "None"):
+            return node
+        if name in self.scope.lists:
+            self.lists_used.add(name)
+            return node
+        if name in self.scope.macros:
+            # only reachable for a cyclic macro, reported by the macro-cycle check
+            return ast.copy_location(ast.Constant(False), node)
+        if name == "params":
+            self.report(node, "params is a namespace; name one", "unknown-name", "params.NAME")
+            return node
+        if name in namespace.FAMILIES:
+            members = namespace.family_members(name)
+            self.report(
+                node,
+                f'"{name}" is a fact family, not a value',
+                "unknown-name",
+                f"use {name}.<fact>, e.g. {name}.{members[0]}" if members else None,
+            )
+            return node
+        if name in namespace.FUNCTIONS:
+            self.report(node, f'function "{name}" must be called', "unknown-name")
+            return node
+        if getattr(node, "_macro_name", None) is None:
+            hint = did_you_mean(name, self.known_names())
+            self.report(node, f'unknown name "{name}"', "unknown-name", hint)
+        return node
+
+    def family_member(self, node: ast.Attribute, called: bool) -> ast.expr:
+        assert isinstance(node.value, ast.Name)
+        family, attr = node.value.id, node.attr
+        dotted = f"{family}.{attr}"
+        fact = namespace.FACTS.get(dotted)
+        method = namespace.METHODS.get(dotted)
+        if fact is None and method is None:
+            if getattr(node, "_macro_name", None) is None:
+                members = [f"{family}.{m}" for m in namespace.family_members(family)]
+                hint = did_you_mean(dotted, members)
+                if hint is None:
+                    hint = f"see simple-risk rules facts for the {family}.* names"
+                self.report(node, f'unknown fact "{dotted}"', "unknown-fact", hint)
+            return node
+        if method is not None and not called:
+            self.report(
+                node,
+                f'"{dotted}" is a method; call it',
+                "unknown-fact",
+                f"{dotted}({', '.join(p.rstrip('=') for p in method.params)})",
+            )
+            return node
+        if fact is not None and called:
+            self.report(node, f'"{dotted}" is a fact, not a method', "unknown-fact")
+            return node
+        self.names.add(dotted)
+        self.check_binding(node, family, dotted)
+        return node
+
+    def check_binding(self, node: ast.AST, family: str, dotted: str) -> None:
+        if self.scope.is_macro:
+            return
+        spec = namespace.FAMILIES[family]
+        if spec.lock_only:
+            if not self.scope.in_lock:
+                self.report(
+                    node,
+                    f'"{dotted}" exists only inside a lockout\'s while:',
+                    "unbound-family",
+                )
+            return
+        if self.scope.lock_only:
+            if spec.bound_by_triggers is not None:
+                self.report(
+                    node,
+                    f'"{dotted}" is not bound in a lockout\'s while:',
+                    "unbound-family",
+                    "while: is re-checked after the firing; use account-level facts and lock.*",
+                )
+            return
+        if not namespace.family_is_bound(family, self.scope.triggers, self.scope.each):
+            triggers = ", ".join(sorted(self.scope.triggers)) or "none"
+            binders = sorted(spec.bound_by_triggers or ())
+            hint = f"{family}.* is bound when every trigger is one of {', '.join(binders)}"
+            if spec.iterable:
+                hint += f", or with each: {family}"
+            self.report(
+                node,
+                f'"{dotted}" is not bound for triggers [{triggers}]',
+                "unbound-family",
+                hint,
+            )
+
+    def attribute(self, node: ast.Attribute, called: bool) -> ast.expr:
+        base = node.value
+        if isinstance(base, ast.Name) and base.id in namespace.FAMILIES:
+            return self.family_member(node, called)
+        if isinstance(base, ast.Name) and base.id == "params":
+            self.names.add(f"params.{node.attr}")
+            if node.attr not in self.scope.params:
+                hint = did_you_mean(node.attr, self.scope.params)
+                self.report(node, f'unknown param "{node.attr}"', "unknown-param", hint)
+            elif called:
+                self.report(node, f'"params.{node.attr}" is not a function', "unknown-name")
+            return node
+        if isinstance(base, ast.Name) and base.id in self.scope.lists:
+            self.report(node, f'list "{base.id}" has no attributes', "unknown-name")
+            return node
+        if isinstance(base, ast.Name) and getattr(base, "_macro_name", None) is None:
+            self.visit(base)
+            return node
+        self.report(
+            node,
+            f'attribute ".{node.attr}" is only available on fact families and params',
+            "forbidden-syntax",
+        )
+        return node
+
+    def call(self, node: ast.Call) -> ast.expr:
+        func = node.func
+        if isinstance(func, ast.Name) and func.id in namespace.FUNCTIONS:
+            self.check_function_args(node, func.id)
+            node.args = [self.visit(a) for a in node.args]
+            for keyword in node.keywords:
+                keyword.value = self.visit(keyword.value)
+            return node
+        if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name):
+            pair = _family_attr(func)
+            assert pair is not None
+            method = namespace.METHODS.get(f"{pair[0]}.{pair[1]}")
+            self.attribute(func, called=True)
+            if method is not None:
+                self.method_args(node, method)
+            else:
+                node.args = [self.visit(a) for a in node.args]
+            return node
+        if isinstance(func, ast.Name):
+            if getattr(func, "_macro_name", None) is None:
+                hint = did_you_mean(func.id, namespace.FUNCTIONS)
+                self.report(func, f'unknown function "{func.id}"', "unknown-name", hint)
+            return node
+        self.report(
+            node, "only the declared functions and fact methods can be called", "forbidden-syntax"
+        )
+        return node
+
+    def check_function_args(self, node: ast.Call, name: str) -> None:
+        low, high, keywords = _FUNCTION_ARITY[name]
+        count = len(node.args)
+        signature = namespace.FUNCTIONS[name].signature
+        if count < low or (high is not None and count > high):
+            self.report(
+                node,
+                f"{name}() takes {_arity_words(low, high)}, got {count}",
+                "bad-arguments",
+                signature,
+            )
+        for keyword in node.keywords:
+            if keyword.arg not in keywords:
+                self.report(
+                    keyword.value,
+                    f'{name}() has no argument "{keyword.arg}"',
+                    "bad-arguments",
+                    signature,
+                )
+
+    def method_args(self, node: ast.Call, method: namespace.Method) -> None:
+        positional = [p for p in method.params if not p.endswith("=")]
+        keyword_only = [p.rstrip("=") for p in method.params if p.endswith("=")]
+        usage = f"{method.name}({', '.join(positional + [k + '=…' for k in keyword_only])})"
+        if node.args and not positional:
+            self.report(
+                node,
+                f"{method.name}() takes only keyword arguments",
+                "bad-arguments",
+                usage,
+            )
+            return
+        if len(node.args) != len(positional):
+            self.report(
+                node,
+                f"{method.name}() takes {len(positional)} positional "
+                f"argument(s), got {len(node.args)}",
+                "bad-arguments",
+                usage,
+            )
+            return
+        given = {k.arg for k in node.keywords}
+        for keyword in node.keywords:
+            if keyword.arg not in keyword_only:
+                self.report(
+                    keyword.value,
+                    f'{method.name}() has no argument "{keyword.arg}"',
+                    "bad-arguments",
+                    usage,
+                )
+        for missing in sorted(set(keyword_only) - given):
+            self.report(node, f"{method.name}() needs {missing}=…", "bad-arguments", usage)
+        values: list[tuple[str, ast.expr, int | None]] = [
+            (p, a, i) for i, (p, a) in enumerate(zip(positional, node.args, strict=True))
+        ]
+        values += [(k.arg or "", k.value, None) for k in node.keywords]
+        for param, arg, index in values:
+            if param in method.duration_args:
+                replacement = self.duration_arg(arg, method)
+            elif param == "name" and method.family == "session":
+                replacement = self.session_arg(arg, method)
+            else:
+                replacement = self.visit(arg)
+            if index is not None:
+                node.args[index] = replacement
+            else:
+                for keyword in node.keywords:
+                    if keyword.value is arg:
+                        keyword.value = replacement
+
+    def duration_arg(self, arg: ast.expr, method: namespace.Method) -> ast.expr:
+        text: object = None
+        if isinstance(arg, ast.Constant):
+            text = arg.value
+        elif (pair := _family_attr(arg)) is not None and pair[0] == "params":
+            name = pair[1]
+            self.names.add(f"params.{name}")
+            if name not in self.scope.params:
+                self.report(
+                    arg,
+                    f'unknown param "{name}"',
+                    "unknown-param",
+                    did_you_mean(name, self.scope.params),
+                )
+                return arg
+            text = self.scope.params[name]
+        else:
+            self.report(
+                arg,
+                f'{method.name}() needs a duration literal such as "60s"',
+                "bad-duration",
+                DURATION_HINT,
+            )
+            return arg
+        try:
+            duration = parse_duration(text)
+        except ValueError:
+            self.report(arg, f'"{text}" is not a valid duration', "bad-duration", DURATION_HINT)
+            return arg
+        return self.hidden(duration, arg)
+
+    def session_arg(self, arg: ast.expr, method: namespace.Method) -> ast.expr:
+        if not isinstance(arg, ast.Constant) or not isinstance(arg.value, str):
+            self.report(
+                arg, f'{method.name}() needs a session name such as "rth"', "unknown-session"
+            )
+            return arg
+        if arg.value not in self.scope.sessions:
+            hint = did_you_mean(arg.value, self.scope.sessions)
+            if hint is None:
+                listed = ", ".join(sorted(self.scope.sessions)) or "none"
+                hint = f"calendar.sessions defines: {listed}"
+            self.report(arg, f'unknown session "{arg.value}"', "unknown-session", hint)
+        return arg
+
+
+def _arity_words(low: int, high: int | None) -> str:
+    if high is None:
+        return f"at least {low} argument(s)"
+    if low == high:
+        return f"{low} argument(s)"
+    return f"{low} to {high} arguments"
+
+
+def check_macro(
+    name: str, source: str, locator: Locator, scope: Scope
+) -> tuple[Macro, list[Problem]]:
+    """Parse a macro body and check its names; binding and guards are checked where used."""
+    tree, problems = parse(source, locator, scope)
+    if tree is None:
+        return Macro(name, None, locator), problems
+    resolver = _Resolver(scope, locator)
+    resolver.visit(copy.deepcopy(tree))
+    problems += resolver.problems
+    return Macro(name, tree, locator, macro_references(tree, scope.macros)), problems
+
+
+def compile_expression(
+    source: str, locator: Locator, scope: Scope, role: str
+) -> tuple[CheckedExpression | None, list[Problem]]:
+    """Parse, check and compile one expression; returns it or the located problems."""
+    tree, problems = parse(source, locator, scope)
+    if tree is None:
+        return None, problems
+    direct_macros = macro_references(tree, scope.macros)
+    tree = _inline(tree, scope)
+    for node, key in _unguarded(tree, scope.guarded):
+        if not _bound_here(key, scope):
+            continue  # the unbound-family problem says what is wrong
+        problems.append(
+            Problem(
+                scope.file,
+                *_line_col(locator.mark(node)),
+                f'"{key}" can be unknown; guard it with known({key})'
+                + (
+                    f' (in macro "{macro}")'
+                    if (macro := getattr(node, "_macro_name", None))
+                    else ""
+                ),
+                "unguarded-optional",
+                scope.rule_id,
+                f"e.g. known({key}) and …",
+            )
+        )
+    resolver = _Resolver(scope, locator)
+    rewritten = resolver.visit(tree)
+    problems += resolver.problems
+    if problems:
+        return None, problems
+    expression = ast.fix_missing_locations(ast.Expression(body=rewritten))
+    filename = scope.rule_id or "<ruleset>"
+    try:
+        code = compile(expression, filename, "eval")
+        operands = tuple(_operands(expression, source.strip(), filename))
+    except (SyntaxError, ValueError, TypeError, RecursionError, MemoryError) as exc:
+        return None, [
+            scope.problem(locator.fallback, f"cannot compile expression: {exc}", "compile")
+        ]
+    mark = locator.fallback
+    compiled = CompiledExpression(
+        source=source.strip(),
+        code=code,
+        location=SourceLocation(scope.file, mark.line, mark.column),
+        names=frozenset(resolver.names),
+        operands=operands,
+    )
+    used = resolver.names | resolver.lists_used | {f"macro:{name}" for name in direct_macros}
+    return CheckedExpression(compiled, expression, role, scope, locator, used), []
+
+
+def _bound_here(key: str, scope: Scope) -> bool:
+    family = key.split(".", 1)[0]
+    spec = namespace.FAMILIES[family]
+    if spec.lock_only:
+        return scope.in_lock
+    if scope.lock_only:
+        return spec.bound_by_triggers is None
+    return namespace.family_is_bound(family, scope.triggers, scope.each)
+
+
+def _line_col(mark: Mark) -> tuple[int, int]:
+    return mark.line, mark.column
+
+
+def _operands(tree: ast.Expression, text: str, filename: str) -> Iterator[tuple[str, CodeType]]:
+    """Every comparison operand, for ``--explain`` (source text and compiled code)."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Compare):
+            for operand in (node.left, *node.comparators):
+                if isinstance(operand, ast.Constant):
+                    continue
+                shown = None
+                if getattr(operand, "_macro_use", None) is None:
+                    shown = ast.get_source_segment(text, operand)
+                label = shown or ast.unparse(operand)
+                code = compile(ast.Expression(body=operand), filename, "eval")
+                yield label, code

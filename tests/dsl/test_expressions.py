@@ -1,0 +1,188 @@
+"""The expression compiler: exact arithmetic, checked names, guards, macros, code objects."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+
+from dsl.helpers import env_for, load_one, one_rule
+from simple_risk.engine.dsl import RulesetError, load_ruleset_text
+from simple_risk.engine.dsl.durations import format_duration, parse_duration
+
+
+def _checks(text: str) -> list[str]:
+    with pytest.raises(RulesetError) as info:
+        load_ruleset_text(text, "t.yaml")
+    return [p.check for p in info.value.problems]
+
+
+def test_decimal_literals_are_exact_so_point_one_plus_point_two_is_point_three() -> None:
+    ruleset = load_one("0.1 + 0.2 == 0.3")
+    assert ruleset.rules[0].when.evaluate(env_for(ruleset)) is True
+    assert Decimal("0.1") in ruleset.constants.values()
+
+
+def test_division_is_exact_even_between_integers() -> None:
+    ruleset = load_one("account.open_units / 4 == 2.5")
+    env = env_for(ruleset, account={"open_units": 10})
+    assert ruleset.rules[0].when.evaluate(env) is True
+
+
+def test_three_losses_sum_exactly_to_an_inclusive_limit() -> None:
+    ruleset = load_one("day.realized_pnl <= -500", trigger="[trade]")
+    pnl = Decimal("-100.10") + Decimal("-200.20") + Decimal("-199.70")
+    assert ruleset.rules[0].when.evaluate(env_for(ruleset, day={"realized_pnl": pnl})) is True
+
+
+def test_the_code_object_is_named_after_the_rule_and_runs_without_builtins() -> None:
+    ruleset = load_one("day.fees > 0")
+    assert ruleset.rules[0].when.code.co_filename == "r"
+
+
+def test_duration_arguments_become_timedelta_constants_at_compile_time() -> None:
+    ruleset = load_one('trades.count(within="90s") > 3')
+    assert timedelta(seconds=90) in ruleset.constants.values()
+    seen: list[object] = []
+    env = env_for(ruleset)
+
+    class Trades:
+        def count(self, within: timedelta) -> int:
+            seen.append(within)
+            return 4
+
+    env["trades"] = Trades()
+    assert ruleset.rules[0].when.evaluate(env) is True
+    assert seen == [timedelta(seconds=90)]
+
+
+def test_a_duration_param_can_feed_a_window() -> None:
+    ruleset = load_ruleset_text(
+        one_rule("trades.count(within=params.window) > 3", head="params: {window: 1h30m}\n"),
+        "t.yaml",
+    )
+    assert timedelta(hours=1, minutes=30) in ruleset.constants.values()
+
+
+def test_macros_are_inlined_so_no_macro_name_exists_at_run_time() -> None:
+    ruleset = load_ruleset_text(
+        one_rule("losing and day.fees > 0", head="macros: {losing: day.realized_pnl < 0}\n"),
+        "t.yaml",
+    )
+    when = ruleset.rules[0].when
+    assert "losing" not in when.code.co_names
+    assert {"day.realized_pnl", "day.fees"} <= when.names
+
+
+def test_map_params_are_read_with_lookup_and_lists_by_name() -> None:
+    head = "params: {limits: {MNQ: 2}}\nlists: {blocked: [RTY]}\n"
+    ruleset = load_ruleset_text(
+        one_rule(
+            "symbol.size > lookup(params.limits, symbol.root, 1) or symbol.root in blocked",
+            trigger="[position]",
+            head=head,
+        ),
+        "t.yaml",
+    )
+    when = ruleset.rules[0].when
+    assert when.evaluate(env_for(ruleset, symbol={"root": "MNQ", "size": 3})) is True
+    assert when.evaluate(env_for(ruleset, symbol={"root": "MNQ", "size": 2})) is False
+    assert when.evaluate(env_for(ruleset, symbol={"root": "RTY", "size": 0})) is True
+
+
+@pytest.mark.parametrize(
+    "when",
+    [
+        "known(position.unrealized_pnl) and position.unrealized_pnl < 0",
+        "not known(position.unrealized_pnl) or position.unrealized_pnl < 0",
+        "position.unrealized_pnl < 0 if known(position.unrealized_pnl) else False",
+        "known(position.unrealized_pnl) and known(position.tick_size)"
+        " and position.unrealized_pnl < position.tick_size",
+    ],
+)
+def test_an_optional_fact_guarded_by_known_compiles(when: str) -> None:
+    load_one(when, trigger="[position]")
+
+
+@pytest.mark.parametrize(
+    "when",
+    [
+        "position.unrealized_pnl < 0",
+        "position.unrealized_pnl < 0 and known(position.unrealized_pnl)",
+        "known(position.unrealized_pnl) or position.unrealized_pnl < 0",
+        "not known(position.unrealized_pnl) and position.unrealized_pnl < 0",
+    ],
+)
+def test_an_optional_fact_without_a_known_guard_is_rejected(when: str) -> None:
+    text = one_rule(when, trigger="[position]")
+    assert "unguarded-optional" in _checks(text)
+
+
+def test_actions_may_use_what_the_when_guarded() -> None:
+    text = one_rule(
+        "known(position.best_price) and known(position.tick_size)",
+        trigger="[position]",
+        then="[{move_stop: {to: 'position.best_price - 4 * position.tick_size'}}]",
+    )
+    rule = load_ruleset_text(text, "t.yaml").rules[0]
+    assert rule.then[0].kind == "move_stop"
+
+
+def test_a_quote_fact_in_an_account_rule_is_not_bound() -> None:
+    assert _checks(one_rule('quote.symbol == "ES"', trigger="[account]")) == ["unbound-family"]
+
+
+def test_unknown_fact_errors_point_inside_the_expression() -> None:
+    with pytest.raises(RulesetError) as info:
+        load_ruleset_text(one_rule("day.fees > 0 and day.realised_pnl < 0"), "t.yaml")
+    (problem,) = info.value.problems
+    assert (problem.line, problem.column) == (5, 29)
+    assert problem.hint == 'did you mean "day.realized_pnl"?'
+
+
+def test_evaluation_has_no_builtins_to_reach() -> None:
+    assert "forbidden-syntax" in _checks(one_rule("day.fees.__class__ == 1"))
+    assert "unknown-name" in _checks(one_rule("open('x') == 1"))
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("30s", timedelta(seconds=30)),
+        ("1h30m", timedelta(minutes=90)),
+        ("500ms", timedelta(milliseconds=500)),
+        ("2d", timedelta(days=2)),
+    ],
+)
+def test_durations_read_as_written(text: str, expected: timedelta) -> None:
+    assert parse_duration(text) == expected
+    assert parse_duration(format_duration(expected)) == expected
+
+
+@pytest.mark.parametrize("text", ["30x", "90", "", "m5", "5m30h", "1.5h"])
+def test_malformed_durations_are_refused(text: str) -> None:
+    with pytest.raises(ValueError):
+        parse_duration(text)
+
+
+@pytest.mark.parametrize(
+    ("style", "expected"),
+    [
+        (">-\n      known(position.tick_size)\n      and position.profit_tiks >= 10", (8, 11)),
+        ("known(position.tick_size) and\n      position.profit_tiks >= 10", (7, 7)),
+        ('"known(position.tick_size) and\n      position.profit_tiks >= 10"', (7, 7)),
+        ("'known(position.tick_size) and position.profit_tiks >= 10'", (6, 42)),
+    ],
+)
+def test_positions_inside_multi_line_expressions_map_back_to_the_file(
+    style: str, expected: tuple[int, int]
+) -> None:
+    text = (
+        "ruleset: t\nrules:\n  - id: r\n    trigger: [position]\n    each: position\n"
+        f"    when: {style}\n    then: [close_position]\n"
+    )
+    with pytest.raises(RulesetError) as info:
+        load_ruleset_text(text, "t.yaml")
+    (problem,) = info.value.problems
+    assert (problem.line, problem.column) == expected

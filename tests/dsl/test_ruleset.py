@@ -1,0 +1,116 @@
+"""Loading the shipped TopstepX ruleset and the public API the engine builds on."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from dsl.helpers import env_for, one_rule
+from simple_risk import resources
+from simple_risk.engine.dsl import (
+    RulesetError,
+    base_env,
+    lint_paths,
+    load_ruleset,
+    load_ruleset_text,
+)
+from simple_risk.engine.dsl.actions import ACTIONS
+from simple_risk.engine.model import LockoutSpec, MessageTemplate
+
+TOPSTEP = resources.default_ruleset_path()
+
+
+def test_the_default_ruleset_loads_with_all_twelve_rules_tagged() -> None:
+    ruleset = load_ruleset(TOPSTEP)
+    tags = {tag for rule in ruleset.rules for tag in rule.tags}
+    assert tags == {f"RULE-{n:03d}" for n in range(1, 13)}
+    assert ruleset.name == "topstep-50k"
+
+
+def test_the_default_ruleset_uses_every_action_kind() -> None:
+    ruleset = load_ruleset(TOPSTEP)
+    kinds = {action.kind for rule in ruleset.rules for action in rule.then}
+    assert kinds == set(ACTIONS)
+
+
+def test_the_default_ruleset_lints_clean_even_with_strict_checks_except_disabled_rules() -> None:
+    result = lint_paths([TOPSTEP], strict=True)
+    assert {p.check for p in result.problems} == {"disabled-rule"}
+    assert lint_paths([TOPSTEP]).ok
+
+
+def test_the_calendar_symbols_and_params_are_compiled() -> None:
+    ruleset = load_ruleset(TOPSTEP)
+    assert ruleset.calendar.trading_day_starts == dt.time(17, 0)
+    assert ruleset.calendar.sessions["rth"].days == frozenset(range(5))
+    assert dt.date(2026, 12, 25) in ruleset.calendar.holidays
+    assert ruleset.calendar.early_closes[dt.date(2026, 12, 24)] == dt.time(12, 15)
+    assert ruleset.symbols.root("ENQ") == "NQ"
+    assert ruleset.symbols.units("MNQ") == 1
+    assert ruleset.symbols.units("NQ") == 10
+    assert ruleset.params["per_symbol_limits"]["MNQ"] == 50  # type: ignore[index]
+
+
+def test_daily_loss_flattens_and_locks_until_the_trading_day_ends() -> None:
+    rule = load_ruleset(TOPSTEP).rule("daily-realized-loss")
+    assert [a.kind for a in rule.then] == ["flatten", "lockout"]
+    lock = rule.then[1].args["lockout"]
+    assert isinstance(lock, LockoutSpec)
+    assert lock.until_trading_day_end
+    assert rule.mandatory
+
+
+def test_a_message_template_formats_its_fields() -> None:
+    ruleset = load_ruleset(TOPSTEP)
+    rule = ruleset.rule("daily-realized-loss")
+    assert isinstance(rule.message, MessageTemplate)
+    env = env_for(ruleset, day={"realized_pnl": Decimal("-512.5")})
+    text = "".join(
+        literal + (format(expr.evaluate(env), spec) if expr is not None else "")
+        for literal, expr, spec in rule.message.parts
+    )
+    assert text == "Daily realized P&L -512.50 reached the -500 limit"
+
+
+def test_params_can_be_overridden_and_must_name_existing_params() -> None:
+    ruleset = load_ruleset(TOPSTEP, params={"daily_loss_limit": 1000})
+    assert ruleset.params["daily_loss_limit"] == 1000
+    when = ruleset.rule("daily-realized-loss").when
+    assert when.evaluate(env_for(ruleset, day={"realized_pnl": Decimal("-600")})) is False
+    with pytest.raises(RulesetError) as info:
+        load_ruleset(TOPSTEP, params={"daily_loss_limt": 1000})
+    assert info.value.problems[0].hint == 'did you mean "daily_loss_limit"?'
+
+
+def test_base_env_holds_params_lists_functions_and_hidden_constants() -> None:
+    ruleset = load_ruleset(TOPSTEP)
+    env = base_env(ruleset)
+    assert env["blocked_symbols"] == ("RTY", "BTC")
+    assert {"known", "lookup", "round_to_tick", "abs", "min", "max"} <= set(env)
+    assert set(ruleset.constants) <= set(env)
+    params = env["params"]
+    assert params.daily_loss_limit == 500  # type: ignore[attr-defined]
+
+
+def test_a_broken_file_raises_with_every_problem_located() -> None:
+    text = one_rule("day.realised_pnl < 0", then="[flaten]")
+    with pytest.raises(RulesetError) as info:
+        load_ruleset_text(text, "t.yaml")
+    assert [p.check for p in info.value.problems] == ["unknown-fact", "unknown-action"]
+    assert str(info.value).startswith("t.yaml:5:12:")
+
+
+def test_a_missing_file_is_a_ruleset_error(tmp_path: Path) -> None:
+    with pytest.raises(RulesetError) as info:
+        load_ruleset(tmp_path / "nope.yaml")
+    assert info.value.problems[0].check == "file"
+
+
+def test_every_shipped_ruleset_lints_clean() -> None:
+    shipped = sorted(resources.data_dir("rulesets").rglob("*.yaml"))
+    assert shipped
+    result = lint_paths(shipped)
+    assert result.ok, [p.format() for p in result.problems]
