@@ -203,6 +203,9 @@ class ConnectionChanged(Event):
     hub: str
     state: str
     detail: str = ""
+    #: True when events may have been missed (drop, stale or rebuilt connection): the daemon
+    #: must reconcile from REST before trusting its state again.
+    gap: bool = False
 
 
 DomainEvent = (

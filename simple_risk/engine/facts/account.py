@@ -1,0 +1,267 @@
+"""One guarded account's facts: positions, working orders, per-root aggregates, the ledger.
+
+:class:`AccountState` is updated by the fact store, one event at a time, and keeps every
+aggregate a rule reads (weighted and raw open contracts, per-root sizes and working counts,
+protection of each position) up to date incrementally. The ``symbol`` family object
+(:class:`SymbolFacts`) is the per-root aggregate itself.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+
+from simple_risk.engine.events import (
+    AccountUpdate,
+    OrderUpdate,
+    PositionType,
+    PositionUpdate,
+)
+from simple_risk.engine.facts.ledger import Ledger
+from simple_risk.engine.facts.market import ContractState
+from simple_risk.engine.facts.orders import Order
+from simple_risk.engine.facts.positions import Position
+from simple_risk.engine.lockouts import LockSet
+from simple_risk.engine.model import SymbolSpec
+
+
+class Clock:
+    """Engine time, shared by every fact object that reads "now" (ages, durations)."""
+
+    __slots__ = ("now",)
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+
+class SymbolFacts:
+    """The ``symbol`` family: one root of one account, all contract months."""
+
+    __slots__ = (
+        "_account",
+        "net",
+        "root",
+        "size",
+        "units",
+        "weight",
+        "working_buy",
+        "working_sell",
+    )
+
+    def __init__(self, account: AccountState, root: str) -> None:
+        self._account = account
+        self.root = root
+        self.weight = account.symbols.units(root)
+        self.size = 0
+        self.units = 0
+        self.net = 0  # signed: long positive
+        self.working_buy = 0
+        self.working_sell = 0
+
+    @property
+    def if_filled_long(self) -> int:
+        return max(self.net + self.working_buy, 0)
+
+    @property
+    def if_filled_short(self) -> int:
+        return max(self.working_sell - self.net, 0)
+
+    @property
+    def if_filled_max(self) -> int:
+        return max(self.if_filled_long, self.if_filled_short, self.size)
+
+    @property
+    def locked(self) -> bool:
+        return self._account.locks.covers(self.root)
+
+    @property
+    def empty(self) -> bool:
+        return self.size == 0 and self.working_buy == 0 and self.working_sell == 0
+
+
+class AccountState:
+    """Everything the engine knows about one account."""
+
+    __slots__ = (
+        "balance",
+        "can_trade",
+        "clock",
+        "eod_high_balance",
+        "id",
+        "ledger",
+        "locks",
+        "name",
+        "open_raw",
+        "open_units",
+        "orders",
+        "orders_by_contract",
+        "positions",
+        "roots",
+        "starting_balance",
+        "symbols",
+    )
+
+    def __init__(
+        self,
+        account_id: int,
+        symbols: SymbolSpec,
+        clock: Clock,
+        day: date,
+        week: date,
+        starting_balance: Decimal | None = None,
+    ) -> None:
+        self.id = account_id
+        self.symbols = symbols
+        self.clock = clock
+        self.name = ""
+        self.balance: Decimal | None = None
+        self.can_trade = True
+        self.starting_balance = starting_balance
+        self.eod_high_balance: Decimal | None = starting_balance
+        self.positions: dict[str, Position] = {}
+        self.orders: dict[int, Order] = {}
+        self.orders_by_contract: dict[str, dict[int, Order]] = {}
+        self.roots: dict[str, SymbolFacts] = {}
+        self.open_units = 0
+        self.open_raw = 0
+        self.ledger = Ledger(day, week)
+        self.locks = LockSet(account_id)
+
+    # -- symbols -----------------------------------------------------------------------------
+
+    def symbol(self, root: str) -> SymbolFacts:
+        """The root's aggregate (a fresh empty one when the account has nothing in it)."""
+        sym = self.roots.get(root)
+        return sym if sym is not None else SymbolFacts(self, root)
+
+    def _root(self, root: str) -> SymbolFacts:
+        sym = self.roots.get(root)
+        if sym is None:
+            sym = SymbolFacts(self, root)
+            self.roots[root] = sym
+        return sym
+
+    def _drop_if_empty(self, sym: SymbolFacts) -> None:
+        if sym.empty and self.roots.get(sym.root) is sym:
+            del self.roots[sym.root]
+
+    def _position_delta(self, position: Position, sign: int) -> None:
+        sym = self._root(position.symbol)
+        sym.size += sign * position.size
+        sym.units += sign * position.units
+        sym.net += sign * (position.size if position.long else -position.size)
+        self.open_units += sign * position.units
+        self.open_raw += sign * position.size
+        if sign < 0:
+            self._drop_if_empty(sym)
+
+    def _order_delta(self, order: Order, sign: int, contract: ContractState) -> None:
+        sym = self._root(order.symbol)
+        if order.buy:
+            sym.working_buy += sign * order.remaining
+        else:
+            sym.working_sell += sign * order.remaining
+        count = contract.working_accounts.get(self.id, 0) + sign
+        if count > 0:
+            contract.working_accounts[self.id] = count
+        else:
+            contract.working_accounts.pop(self.id, None)
+        if sign < 0:
+            self._drop_if_empty(sym)
+
+    # -- updates -----------------------------------------------------------------------------
+
+    def apply_account(self, update: AccountUpdate) -> None:
+        self.name = update.name
+        self.balance = update.balance
+        self.can_trade = update.can_trade
+        if self.starting_balance is None:
+            self.starting_balance = update.balance
+        if self.eod_high_balance is None:
+            self.eod_high_balance = self.starting_balance
+
+    def end_of_day(self) -> None:
+        """The daily boundary passed: the last balance becomes an end-of-day balance."""
+        if self.balance is not None and (
+            self.eod_high_balance is None or self.balance > self.eod_high_balance
+        ):
+            self.eod_high_balance = self.balance
+
+    def apply_position(self, update: PositionUpdate, contract: ContractState) -> Position:
+        """Apply a position update; returns the position (a detached flat one when closed)."""
+        now = update.at
+        old = self.positions.get(contract.contract_id)
+        if update.size <= 0 or update.type is PositionType.UNDEFINED:
+            if old is not None:
+                self._remove_position(old, contract)
+            flat = Position(self, contract, old.long if old else True, 0, update.average_price, now)
+            flat.protected = True
+            flat.unprotected_since = None
+            return flat
+        long = update.type is PositionType.LONG
+        if old is not None and old.long == long:
+            self._position_delta(old, -1)
+            old.size = update.size
+            old.units = update.size * self.symbols.units(old.symbol)
+            old.avg_price = update.average_price
+            position = old
+        else:
+            if old is not None:
+                self._remove_position(old, contract)
+            position = Position(self, contract, long, update.size, update.average_price, now)
+            self.positions[contract.contract_id] = position
+            contract.positions[self.id] = position
+        if update.position_id is not None:
+            position.position_id = update.position_id
+        self._position_delta(position, +1)
+        position.refresh(self.contract_orders(contract.contract_id), now)
+        return position
+
+    def _remove_position(self, position: Position, contract: ContractState) -> None:
+        self._position_delta(position, -1)
+        del self.positions[position.contract_id]
+        contract.positions.pop(self.id, None)
+
+    def contract_orders(self, contract_id: str) -> list[Order]:
+        orders = self.orders_by_contract.get(contract_id)
+        return list(orders.values()) if orders else []
+
+    def apply_order(self, update: OrderUpdate, contract: ContractState) -> Order:
+        """Apply an order update; only working orders stay in the account."""
+        old = self.orders.pop(update.order_id, None)
+        if old is not None:
+            self._order_delta(old, -1, contract)
+            by_contract = self.orders_by_contract.get(old.contract_id)
+            if by_contract is not None:
+                by_contract.pop(old.id, None)
+                if not by_contract:
+                    del self.orders_by_contract[old.contract_id]
+        order = Order(self, update, contract.root)
+        if order.is_working:
+            self.orders[order.id] = order
+            self.orders_by_contract.setdefault(order.contract_id, {})[order.id] = order
+            self._order_delta(order, +1, contract)
+        if old is not None and old.contract_id != order.contract_id:
+            self.refresh_contract(old.contract_id)
+        self.refresh_contract(order.contract_id)
+        return order
+
+    def refresh_contract(self, contract_id: str) -> None:
+        position = self.positions.get(contract_id)
+        if position is not None:
+            position.refresh(self.contract_orders(contract_id), self.clock.now)
+
+    # -- derived ----------------------------------------------------------------------------
+
+    @property
+    def unrealized_pnl(self) -> Decimal | None:
+        total = Decimal(0)
+        for position in self.positions.values():
+            pnl = position.unrealized_pnl
+            if pnl is None:
+                return None
+            total += pnl
+        return total
+
+
+__all__ = ["AccountState", "Clock", "SymbolFacts"]

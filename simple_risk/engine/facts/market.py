@@ -1,0 +1,111 @@
+"""Market facts shared by every account: contract metadata and the latest quote per contract.
+
+The fact store keeps one :class:`ContractState` per contract id it has seen (in a position,
+an order, a fill, a quote or a ``ContractLoaded``). Positions read their mark price and tick
+size/value from it, so a quote updates every account's position in that contract at once.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+from simple_risk.engine.events import ContractInfo, Quote
+from simple_risk.engine.model import SymbolSpec
+
+if TYPE_CHECKING:
+    from simple_risk.engine.facts.positions import Position
+
+
+def raw_root(contract_id: str) -> str:
+    """The ProjectX root of a contract id: ``CON.F.US.EP.Z26`` → ``EP``."""
+    parts = contract_id.split(".")
+    if len(parts) >= 5 and parts[0] == "CON":
+        return parts[3]
+    if len(parts) == 3:  # a symbol id such as F.US.EP
+        return parts[2]
+    return contract_id
+
+
+class ContractState:
+    """One contract: metadata (unknown until loaded) and the last full quote."""
+
+    __slots__ = (
+        "ask",
+        "bid",
+        "contract_id",
+        "info",
+        "last",
+        "positions",
+        "quote_at",
+        "root",
+        "tick_size",
+        "tick_value",
+        "working_accounts",
+    )
+
+    def __init__(self, contract_id: str, root: str) -> None:
+        self.contract_id = contract_id
+        self.root = root
+        self.info: ContractInfo | None = None
+        self.tick_size: Decimal | None = None
+        self.tick_value: Decimal | None = None
+        self.last: Decimal | None = None
+        self.bid: Decimal | None = None
+        self.ask: Decimal | None = None
+        self.quote_at: datetime | None = None
+        #: account id → that account's open position in this contract
+        self.positions: dict[int, Position] = {}
+        #: account id → number of its working orders in this contract
+        self.working_accounts: dict[int, int] = {}
+
+    def mark(self, long: bool) -> Decimal | None:
+        """Mark price: last trade, else the bid for a long and the ask for a short."""
+        if self.last is not None:
+            return self.last
+        return self.bid if long else self.ask
+
+    def load(self, info: ContractInfo) -> None:
+        self.info = info
+        self.tick_size = info.tick_size if info.tick_size > 0 else None
+        self.tick_value = info.tick_value
+
+    def quote(self, quote: Quote) -> None:
+        self.last = quote.last
+        self.bid = quote.bid
+        self.ask = quote.ask
+        self.quote_at = quote.at
+
+
+class Market:
+    """Every contract seen, by id, with roots after the ruleset's alias mapping."""
+
+    __slots__ = ("contracts", "symbols")
+
+    def __init__(self, symbols: SymbolSpec) -> None:
+        self.symbols = symbols
+        self.contracts: dict[str, ContractState] = {}
+
+    def contract(self, contract_id: str) -> ContractState:
+        state = self.contracts.get(contract_id)
+        if state is None:
+            state = ContractState(contract_id, self.symbols.root(raw_root(contract_id)))
+            self.contracts[contract_id] = state
+        return state
+
+
+class QuoteFacts:
+    """The ``quote`` family: the quote that triggered the rule."""
+
+    __slots__ = ("ask", "bid", "contract_id", "last", "symbol")
+
+    def __init__(self, quote: Quote, root: str) -> None:
+        self.contract_id = quote.contract_id
+        self.symbol = root
+        self.last = quote.last
+        self.bid = quote.bid
+        self.ask = quote.ask
+
+
+__all__ = ["ContractState", "Market", "QuoteFacts", "raw_root"]

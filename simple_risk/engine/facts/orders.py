@@ -1,0 +1,109 @@
+"""Order facts: one :class:`Order` per working order of an account (the ``order`` family).
+
+The account keeps working orders only (status Open, Pending or Suspended); an update to a
+terminal status removes the order, and the rule that the update woke sees a detached copy.
+If-filled counts read the account's per-root aggregates, so they cost O(roots), not O(orders).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+from simple_risk.engine.events import (
+    STOP_TYPES,
+    WORKING_STATUSES,
+    OrderSide,
+    OrderUpdate,
+)
+
+if TYPE_CHECKING:
+    from simple_risk.engine.facts.account import AccountState
+
+#: customTag prefix of the orders simple-risk places itself; lockouts let them pass.
+OWN_TAG_PREFIX = "sr-"
+
+
+class Order:
+    """The ``order`` family (namespace.py): attributes as declared there."""
+
+    __slots__ = (
+        "_account",
+        "buy",
+        "contract_id",
+        "custom_tag",
+        "id",
+        "is_stop",
+        "is_working",
+        "limit_price",
+        "own",
+        "remaining",
+        "side",
+        "size",
+        "status",
+        "stop_price",
+        "symbol",
+        "trail_distance",
+        "type",
+        "update",
+    )
+
+    def __init__(self, account: AccountState, update: OrderUpdate, root: str) -> None:
+        self._account = account
+        self.update = update
+        self.id = update.order_id
+        self.contract_id = update.contract_id
+        self.symbol = root
+        self.buy = update.side is OrderSide.BUY
+        self.side = "buy" if self.buy else "sell"
+        self.type = update.type.name.lower()
+        self.status = update.status.name.lower()
+        self.size = update.size
+        self.remaining = max(update.size - update.fill_volume, 0)
+        self.limit_price = update.limit_price
+        self.stop_price = update.stop_price
+        self.trail_distance = update.trail_distance
+        self.custom_tag = update.custom_tag
+        self.is_working = update.status in WORKING_STATUSES
+        self.is_stop = update.type in STOP_TYPES
+        self.own = bool(update.custom_tag and update.custom_tag.startswith(OWN_TAG_PREFIX))
+
+    @property
+    def reduces_only(self) -> bool:
+        position = self._account.positions.get(self.contract_id)
+        return (
+            position is not None and position.long != self.buy and self.remaining <= position.size
+        )
+
+    def _side_net(self, net: int, working_buy: int, working_sell: int, extra: int) -> int:
+        if self.buy:
+            return net + working_buy + extra
+        return -net + working_sell + extra
+
+    @property
+    def if_filled_symbol_size(self) -> int:
+        extra = 0 if self._account.orders.get(self.id) is self else self.remaining
+        sym = self._account.roots.get(self.symbol)
+        if sym is None:
+            return extra
+        return max(self._side_net(sym.net, sym.working_buy, sym.working_sell, extra), 0)
+
+    @property
+    def if_filled_account_contracts(self) -> Decimal:
+        account = self._account
+        extra = 0 if account.orders.get(self.id) is self else self.remaining
+        units = 0
+        seen_own_root = False
+        for root, sym in account.roots.items():
+            own = extra if root == self.symbol else 0
+            seen_own_root = seen_own_root or root == self.symbol
+            side_net = (
+                sym.net + sym.working_buy + own if self.buy else sym.net - sym.working_sell - own
+            )
+            units += abs(side_net) * sym.weight
+        if not seen_own_root:
+            units += extra * account.symbols.units(self.symbol)
+        return Decimal(units) / Decimal(account.symbols.units_per_lot)
+
+
+__all__ = ["OWN_TAG_PREFIX", "Order"]

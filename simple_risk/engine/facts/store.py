@@ -1,0 +1,235 @@
+"""The fact store: every fact the rules read, kept per account and updated one event at a time.
+
+Called by the engine only. ``apply(event)`` updates the state the event touches and returns a
+:class:`Touched` naming the accounts it affects and the item it binds (the order, position,
+fill or quote of the event). ``roll(at)`` performs the daily reset when engine time reaches the
+calendar's boundary: the first event at or after it (a ClockTick exactly at it, when the
+daemon schedules one from ``next_deadline``) resets the day facts of every account.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+
+from simple_risk.engine.calendar import TradingCalendar
+from simple_risk.engine.events import (
+    AccountUpdate,
+    ContractLoaded,
+    Event,
+    OrderUpdate,
+    PositionUpdate,
+    Quote,
+    Reconciled,
+    TradeFill,
+)
+from simple_risk.engine.facts.account import AccountState, Clock
+from simple_risk.engine.facts.ledger import TradeFacts
+from simple_risk.engine.facts.market import Market, QuoteFacts
+from simple_risk.engine.facts.orders import Order
+from simple_risk.engine.facts.positions import Position
+from simple_risk.engine.facts.views import (
+    AccountFacts,
+    DayFacts,
+    SessionFacts,
+    TradesFacts,
+    WeekFacts,
+)
+from simple_risk.engine.model import SymbolSpec
+
+
+class Touched:
+    """What one event changed: the affected accounts and the item it binds."""
+
+    __slots__ = ("accounts", "contract_id", "order", "position", "quote", "root", "trade")
+
+    def __init__(self, accounts: list[AccountState]) -> None:
+        self.accounts = accounts
+        self.order: Order | None = None
+        self.position: Position | None = None
+        self.trade: TradeFacts | None = None
+        self.quote: QuoteFacts | None = None
+        self.root: str | None = None
+        self.contract_id: str | None = None
+
+
+class AccountFamilies:
+    """The always-bound family objects of one account."""
+
+    __slots__ = ("account", "day", "trades", "week")
+
+    def __init__(self, state: AccountState) -> None:
+        self.account = AccountFacts(state)
+        self.day = DayFacts(state)
+        self.week = WeekFacts(state)
+        self.trades = TradesFacts(state)
+
+
+class FactStore:
+    """Facts of every guarded account plus the shared market state."""
+
+    __slots__ = (
+        "_guarded",
+        "_starting_balances",
+        "accounts",
+        "calendar",
+        "clock",
+        "day",
+        "day_end",
+        "families",
+        "market",
+        "session",
+        "symbols",
+        "week",
+    )
+
+    def __init__(
+        self,
+        symbols: SymbolSpec,
+        calendar: TradingCalendar,
+        *,
+        accounts: Iterable[int] | None = None,
+        starting_balances: Mapping[int, Decimal] | None = None,
+    ) -> None:
+        self.symbols = symbols
+        self.calendar = calendar
+        self.clock = Clock(datetime.min)
+        self.market = Market(symbols)
+        self.accounts: dict[int, AccountState] = {}
+        self.families: dict[int, AccountFamilies] = {}
+        self._guarded = frozenset(accounts) if accounts is not None else None
+        self._starting_balances = dict(starting_balances or {})
+        self.day: date | None = None
+        self.week: date | None = None
+        self.day_end: datetime | None = None
+        self.session = SessionFacts(calendar, self.clock, date.min)
+        if self._guarded is not None:
+            for account_id in sorted(self._guarded):
+                self._create(account_id)
+
+    # -- time --------------------------------------------------------------------------------
+
+    def roll(self, at: datetime) -> bool:
+        """Advance engine time; returns True when a new trading day started (the reset)."""
+        self.clock.now = at
+        if self.day_end is not None and at < self.day_end:
+            return False
+        first = self.day is None
+        self.day = self.calendar.trading_day(at)
+        self.week = self.day - timedelta(days=self.day.weekday())
+        self.day_end = self.calendar.trading_day_end(at)
+        self.session.day = self.day
+        for state in self.accounts.values():
+            if not first:
+                state.end_of_day()
+            state.ledger.new_day(self.day, self.week, at)
+        return not first
+
+    def fill_day(self, fill: TradeFill) -> tuple[date, date]:
+        stamp = fill.created_at if fill.created_at is not None else fill.at
+        day = self.calendar.trading_day(stamp)
+        return day, day - timedelta(days=day.weekday())
+
+    # -- accounts ----------------------------------------------------------------------------
+
+    def _create(self, account_id: int) -> AccountState:
+        day = self.day or date.min
+        week = self.week or date.min
+        state = AccountState(
+            account_id,
+            self.symbols,
+            self.clock,
+            day,
+            week,
+            self._starting_balances.get(account_id),
+        )
+        self.accounts[account_id] = state
+        self.families[account_id] = AccountFamilies(state)
+        return state
+
+    def account(self, account_id: int) -> AccountState | None:
+        """The account's state, created on first sight unless the engine guards a fixed set."""
+        state = self.accounts.get(account_id)
+        if state is None and (self._guarded is None or account_id in self._guarded):
+            state = self._create(account_id)
+        return state
+
+    # -- events ------------------------------------------------------------------------------
+
+    def apply(self, event: Event) -> Touched:
+        """Update the facts for one event (``roll`` must have been called for its time)."""
+        if isinstance(event, Quote):
+            return self._quote(event)
+        if isinstance(event, OrderUpdate):
+            state = self.account(event.account_id)
+            if state is None:
+                return Touched([])
+            contract = self.market.contract(event.contract_id)
+            touched = Touched([state])
+            touched.order = state.apply_order(event, contract)
+            touched.root = contract.root
+            touched.contract_id = contract.contract_id
+            return touched
+        if isinstance(event, PositionUpdate):
+            state = self.account(event.account_id)
+            if state is None:
+                return Touched([])
+            contract = self.market.contract(event.contract_id)
+            touched = Touched([state])
+            touched.position = state.apply_position(event, contract)
+            touched.root = contract.root
+            touched.contract_id = contract.contract_id
+            return touched
+        if isinstance(event, TradeFill):
+            state = self.account(event.account_id)
+            if state is None:
+                return Touched([])
+            contract = self.market.contract(event.contract_id)
+            day, week = self.fill_day(event)
+            state.ledger.apply(event, event.at, day, week)
+            touched = Touched([state])
+            touched.trade = TradeFacts(event, contract.root, state.ledger)
+            touched.root = contract.root
+            touched.contract_id = contract.contract_id
+            return touched
+        if isinstance(event, AccountUpdate):
+            state = self.account(event.account_id)
+            if state is None:
+                return Touched([])
+            state.apply_account(event)
+            return Touched([state])
+        if isinstance(event, ContractLoaded):
+            contract = self.market.contract(event.contract.contract_id)
+            contract.load(event.contract)
+            for position in contract.positions.values():
+                position.reprice()
+            return Touched([self.accounts[a] for a in sorted(contract.positions)])
+        if isinstance(event, Reconciled):
+            if event.account_id is None:
+                return Touched(list(self.accounts.values()))
+            state = self.account(event.account_id)
+            return Touched([state] if state is not None else [])
+        # ClockTick, ConnectionChanged: time only
+        return Touched(list(self.accounts.values()))
+
+    def _quote(self, quote: Quote) -> Touched:
+        contract = self.market.contract(quote.contract_id)
+        contract.quote(quote)
+        positions = contract.positions
+        if not contract.working_accounts:
+            affected = sorted(positions) if len(positions) > 1 else list(positions)
+        else:
+            affected = sorted(set(positions) | set(contract.working_accounts))
+        accounts = self.accounts
+        states = [accounts[a] for a in affected]
+        for account_id, position in positions.items():
+            position.refresh(accounts[account_id].contract_orders(contract.contract_id), quote.at)
+        touched = Touched(states)
+        touched.quote = QuoteFacts(quote, contract.root)
+        touched.root = contract.root
+        touched.contract_id = contract.contract_id
+        return touched
+
+
+__all__ = ["AccountFamilies", "FactStore", "Touched"]

@@ -1,0 +1,190 @@
+"""Intents: the target states a firing asks the executor to reach (DESIGN.md §3).
+
+An intent says what must be true ("account 7 has no working MNQ orders", "the position in
+CON.F.US.EP.Z26 is closed"), never which REST call to make, so replaying it after a crash or
+issuing it again during a burst of quotes asks for the same end state. Every intent is frozen
+and hashable and has a stable ``key``; the engine keeps unmet intents by key until the facts
+show the target met (:func:`is_met`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from simple_risk.engine.facts.account import AccountState
+
+
+@dataclass(frozen=True, slots=True)
+class NoWorkingOrders:
+    """No working order in the account (optionally only a root, a contract or a side)."""
+
+    account: int
+    symbol: str | None = None
+    side: str | None = None  # "buy" | "sell"
+    contract_id: str | None = None
+
+    @property
+    def key(self) -> str:
+        scope = f"{self.symbol or '*'}:{self.side or '*'}:{self.contract_id or '*'}"
+        return f"no-working-orders:{self.account}:{scope}"
+
+
+@dataclass(frozen=True, slots=True)
+class CancelOrder:
+    """One order is no longer working."""
+
+    account: int
+    order_id: int
+
+    @property
+    def key(self) -> str:
+        return f"cancel-order:{self.account}:{self.order_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class PositionClosed:
+    """The account holds no position in the contract."""
+
+    account: int
+    contract_id: str
+
+    @property
+    def key(self) -> str:
+        return f"position-closed:{self.account}:{self.contract_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class ReduceTo:
+    """Open size in a scope is at most a limit.
+
+    ``scope`` ``account``: weighted units over all roots ≤ ``max_units``; ``root``: contracts in
+    ``symbol`` (all months) ≤ ``max_contracts``; ``contract``: contracts in ``contract_id`` ≤
+    ``max_contracts``. ``order`` says which positions shrink first.
+    """
+
+    account: int
+    scope: str
+    max_contracts: int | None = None
+    max_units: int | None = None
+    symbol: str | None = None
+    contract_id: str | None = None
+    order: str = "newest_first"  # "newest_first" | "largest_first"
+
+    @property
+    def key(self) -> str:
+        target = self.contract_id or self.symbol or "*"
+        limit = self.max_units if self.max_units is not None else self.max_contracts
+        unit = "units" if self.max_units is not None else "contracts"
+        return f"reduce-to:{self.account}:{self.scope}:{target}:{limit}{unit}:{self.order}"
+
+
+@dataclass(frozen=True, slots=True)
+class StopAt:
+    """A working stop protects the contract's position at ``price`` (never looser, if set)."""
+
+    account: int
+    contract_id: str
+    price: Decimal
+    never_loosen: bool = True
+
+    @property
+    def key(self) -> str:
+        return f"stop-at:{self.account}:{self.contract_id}:{self.price}:{int(self.never_loosen)}"
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    """Tell a human. Met as soon as it is issued."""
+
+    level: str
+    message: str
+    account: int | None = None
+    rule: str = ""
+
+    @property
+    def key(self) -> str:
+        return f"alert:{self.account}:{self.rule}:{self.level}:{self.message}"
+
+
+Intent = NoWorkingOrders | CancelOrder | PositionClosed | ReduceTo | StopAt | Alert
+
+INTENT_TYPES: dict[str, type[Intent]] = {
+    cls.__name__: cls
+    for cls in (NoWorkingOrders, CancelOrder, PositionClosed, ReduceTo, StopAt, Alert)
+}
+
+
+def is_met(intent: Intent, account: AccountState) -> bool:
+    """Whether the account's facts already show the intent's target state."""
+    if isinstance(intent, NoWorkingOrders):
+        return not any(
+            (intent.symbol is None or order.symbol == intent.symbol)
+            and (intent.side is None or order.side == intent.side)
+            and (intent.contract_id is None or order.contract_id == intent.contract_id)
+            for order in account.orders.values()
+        )
+    if isinstance(intent, CancelOrder):
+        return intent.order_id not in account.orders
+    if isinstance(intent, PositionClosed):
+        return intent.contract_id not in account.positions
+    if isinstance(intent, ReduceTo):
+        if intent.scope == "account":
+            return intent.max_units is None or account.open_units <= intent.max_units
+        if intent.scope == "contract":
+            position = account.positions.get(intent.contract_id or "")
+            size = position.size if position is not None else 0
+            return intent.max_contracts is None or size <= intent.max_contracts
+        sym = account.roots.get(intent.symbol or "")
+        size = sym.size if sym is not None else 0
+        return intent.max_contracts is None or size <= intent.max_contracts
+    if isinstance(intent, StopAt):
+        position = account.positions.get(intent.contract_id)
+        if position is None:
+            return True
+        for order in account.orders_by_contract.get(intent.contract_id, {}).values():
+            if not order.is_stop or order.buy == position.long or order.stop_price is None:
+                continue
+            if order.stop_price == intent.price:
+                return True
+            if intent.never_loosen and (
+                order.stop_price > intent.price
+                if position.long
+                else order.stop_price < intent.price
+            ):
+                return True
+        return False
+    return True
+
+
+def intent_to_json(intent: Intent) -> dict[str, object]:
+    data: dict[str, object] = {"type": type(intent).__name__}
+    for name in intent.__dataclass_fields__:
+        value = getattr(intent, name)
+        data[name] = str(value) if isinstance(value, Decimal) else value
+    return data
+
+
+def intent_from_json(data: dict[str, object]) -> Intent:
+    fields = dict(data)
+    cls = INTENT_TYPES[str(fields.pop("type"))]
+    if cls is StopAt:
+        fields["price"] = Decimal(str(fields["price"]))
+    return cls(**fields)  # type: ignore[arg-type]
+
+
+__all__ = [
+    "INTENT_TYPES",
+    "Alert",
+    "CancelOrder",
+    "Intent",
+    "NoWorkingOrders",
+    "PositionClosed",
+    "ReduceTo",
+    "StopAt",
+    "intent_from_json",
+    "intent_to_json",
+    "is_met",
+]
