@@ -1,0 +1,103 @@
+"""``simple-risk sim``: run the local ProjectX Gateway simulator in the foreground.
+
+It is the embedded default behind the README's first command and the target of the curl
+walk-through in ``docs/simulator.md``: it prints the REST base URL, the two hub URLs and the
+demo credentials, serves until Ctrl-C (or SIGTERM), then closes hub connections cleanly.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import threading
+from types import FrameType
+
+import click
+
+from simple_risk.adapters.simulator import (
+    DEFAULT_API_KEY,
+    DEFAULT_PORT,
+    DEFAULT_USERNAME,
+    Simulator,
+)
+from simple_risk.cli import cli
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind.")
+@click.option(
+    "--port", default=DEFAULT_PORT, show_default=True, type=int, help="0 picks a free port."
+)
+@click.option("--seed", default=0, show_default=True, type=int, help="Seed of the price path.")
+@click.option("--username", default=DEFAULT_USERNAME, show_default=True)
+@click.option("--api-key", default=DEFAULT_API_KEY, show_default=True)
+@click.option(
+    "--price-interval",
+    default=1.0,
+    show_default=True,
+    type=float,
+    help="Seconds between price steps; 0 = prices move only through /sim/... controls.",
+)
+@click.option("--ping-interval", default=15.0, show_default=True, type=float)
+@click.option("--token-lifetime", default=86400.0, show_default=True, type=float)
+@click.option("-v", "--verbose", is_flag=True, help="Log every request the simulator receives.")
+def sim(
+    host: str,
+    port: int,
+    seed: int,
+    username: str,
+    api_key: str,
+    price_interval: float,
+    ping_interval: float,
+    token_lifetime: float,
+    verbose: bool,
+) -> None:
+    """Run a local ProjectX Gateway simulator (REST + SignalR hubs) until Ctrl-C."""
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(asctime)s %(message)s",
+        stream=sys.stderr,
+    )
+    simulator = Simulator(
+        host,
+        port,
+        seed=seed,
+        username=username,
+        api_key=api_key,
+        price_interval=price_interval or None,
+        ping_interval=ping_interval,
+        token_lifetime=token_lifetime,
+    )
+    try:
+        simulator.start()
+    except OSError as exc:
+        raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    accounts = ", ".join(f"{a.id} ({a.name})" for a in simulator.venue.accounts())
+    contracts = ", ".join(simulator.venue.active_contract_ids()[:4])
+    click.echo(f"ProjectX Gateway simulator on port {simulator.port}")
+    click.echo(f"  REST base   {simulator.base_url}   (e.g. POST /api/Auth/loginKey)")
+    click.echo(f"  user hub    {simulator.user_hub_url}")
+    click.echo(f"  market hub  {simulator.market_hub_url}")
+    click.echo(f"  userName    {username}")
+    click.echo(f"  apiKey      {api_key}")
+    click.echo(f"  accounts    {accounts}")
+    click.echo(f"  contracts   {contracts}, ... (POST /api/Contract/available)")
+    click.echo(f"  controls    {simulator.base_url}/sim/state   (see docs/simulator.md)")
+    click.echo("Ctrl-C stops it.", nl=True)
+    sys.stdout.flush()
+    stopping = threading.Event()
+
+    def on_term(signum: int, frame: FrameType | None) -> None:
+        stopping.set()
+
+    previous = signal.signal(signal.SIGTERM, on_term)
+    try:
+        while not stopping.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        simulator.stop()
+        click.echo("simulator stopped")

@@ -1,0 +1,61 @@
+"""Fixtures for the simulator suite: a running simulator on a free loopback port, a token.
+
+Prices move only when a test says so (``price_interval=None``) and hub pings come every
+0.5 s, so signalrcore's blocking ``stop()`` returns quickly and nothing waits on real time.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+
+import pytest
+import requests
+
+from simple_risk.adapters.simulator import RateLimits, Simulator
+
+ACCOUNT = 20_100_001
+
+
+@pytest.fixture
+def sim() -> Iterator[Simulator]:
+    with Simulator(
+        port=0,
+        seed=11,
+        ping_interval=0.5,
+        price_interval=None,
+        rate_limits=RateLimits(general=(1000, 60.0), bars=(1000, 30.0)),
+        timeout_seconds=3.0,
+    ) as simulator:
+        yield simulator
+
+
+def login(sim: Simulator) -> str:
+    reply = requests.post(
+        f"{sim.base_url}/api/Auth/loginKey",
+        json={"userName": sim.username, "apiKey": sim.api_key},
+        timeout=5,
+    )
+    token = reply.json()["token"]
+    assert isinstance(token, str)
+    return token
+
+
+@pytest.fixture
+def token(sim: Simulator) -> str:
+    return login(sim)
+
+
+def contract_id(sim: Simulator, root: str) -> str:
+    """The active contract id of a product root (ids carry the current expiry)."""
+    (found,) = [c for c in sim.venue.active_contract_ids() if c.split(".")[3] == root]
+    return found
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = 5.0) -> None:
+    """Poll ``condition`` until it holds; fail the test after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not reached in time")
+        time.sleep(0.02)

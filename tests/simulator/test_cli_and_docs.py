@@ -1,0 +1,77 @@
+"""``simple-risk sim`` in a real process, driven by the exact curl walk-through of
+docs/simulator.md, then stopped with Ctrl-C (SIGINT)."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "simulator.md"
+
+
+def walkthrough() -> str:
+    """Every ``sh`` block of docs/simulator.md, in order, as one script."""
+    blocks = re.findall(r"```sh\n(.*?)```", DOCS.read_text(), flags=re.DOTALL)
+    assert len(blocks) >= 5
+    return "\n".join(blocks)
+
+
+@pytest.mark.skipif(shutil.which("curl") is None, reason="the walk-through needs curl")
+def test_the_docs_curl_walkthrough_runs_against_simple_risk_sim() -> None:
+    server = subprocess.Popen(
+        [sys.executable, "-m", "simple_risk", "sim", "--port", "0", "--price-interval", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert server.stdout is not None
+        banner = [server.stdout.readline() for _ in range(10)]
+        match = re.search(r"on port (\d+)", banner[0])
+        assert match, banner
+        port = match.group(1)
+        assert any(f"http://127.0.0.1:{port}/hubs/user" in line for line in banner)
+        assert any("demo-api-key" in line for line in banner)
+        script = walkthrough().replace("127.0.0.1:8700", f"127.0.0.1:{port}")
+        done = subprocess.run(
+            ["bash", "-euo", "pipefail", "-c", script],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        out = done.stdout
+        assert re.search(r'"orderId":\d{10},"success":true', out)
+        assert '"type":1,"size":1,"averagePrice":21000.250000000' in out  # the position
+        assert '"profitAndLoss":99.500000000' in out  # bought 21000.25, sold 21050
+    finally:
+        server.send_signal(signal.SIGINT)
+        stdout, stderr = server.communicate(timeout=15)
+    assert server.returncode == 0, stderr
+    assert "simulator stopped" in stdout
+    assert "Traceback" not in stderr
+
+
+def test_a_busy_port_is_a_clear_error_not_a_traceback() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run(
+            [sys.executable, "-m", "simple_risk", "sim", "--port", str(port)],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+    assert done.returncode == 1
+    assert f"cannot listen on 127.0.0.1:{port}" in done.stderr
+    assert "Traceback" not in done.stderr
