@@ -1,0 +1,177 @@
+"""Table rows turned into the records the daemon sees, and into ``engine history`` lines.
+
+Kept apart from :mod:`simple_risk.store.store` so that the store's methods read as what they
+do to the database, and the wording of history lines lives in one place.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC
+from typing import Literal, cast
+
+from simple_risk.engine.codec import CodecError, contract_from_json
+from simple_risk.engine.events import ContractInfo
+from simple_risk.store.models import (
+    AdminActionRow,
+    ContractCacheRow,
+    FiringRow,
+    IntentRow,
+    LockoutRow,
+)
+from simple_risk.store.records import (
+    AdminAction,
+    Firing,
+    HistoryItem,
+    Intent,
+    IntentState,
+    Lockout,
+    StoreError,
+)
+
+
+def intent(row: IntentRow) -> Intent:
+    return Intent(
+        key=row.key,
+        account=row.account,
+        rule=row.rule_id,
+        kind=row.kind,
+        body=row.body,
+        state=cast(IntentState, row.state),
+        attempts=row.attempts,
+        last_error=row.last_error,
+        firing_id=row.firing_id,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        finished_at=row.finished_at,
+    )
+
+
+def lockout(row: LockoutRow) -> Lockout:
+    return Lockout(
+        id=row.id,
+        account=row.account,
+        scope=cast(Literal["account", "symbol"], row.scope),
+        symbol=row.symbol,
+        rule=row.rule_id,
+        reason=row.reason,
+        firing_id=row.firing_id,
+        start=row.start_at,
+        end=row.end_at,
+        while_expr=row.while_expr,
+        bindings=row.bindings,
+        cleared_at=row.cleared_at,
+        cleared_by=row.cleared_by,
+        clear_reason=row.clear_reason,
+    )
+
+
+def firing(row: FiringRow) -> Firing:
+    return Firing(
+        id=row.id,
+        rule=row.rule_id,
+        account=row.account,
+        item=row.item_key or None,
+        at=row.fired_at,
+        severity=row.severity,
+        message=row.message,
+        values=row.decisive,
+        intents=row.intents,
+        journal_seq=row.journal_seq,
+    )
+
+
+def admin(row: AdminActionRow) -> AdminAction:
+    return AdminAction(
+        id=row.id,
+        at=row.at,
+        who=row.actor,
+        action=row.action,
+        account=row.account,
+        args=row.args,
+        why=row.why,
+        result=row.result,
+    )
+
+
+def contract(row: ContractCacheRow) -> ContractInfo:
+    try:
+        return contract_from_json(row.payload)
+    except CodecError as exc:
+        raise StoreError(f"cached contract {row.contract_id} cannot be read: {exc}") from exc
+
+
+def firing_item(f: Firing) -> HistoryItem:
+    target = f" [{f.item}]" if f.item else ""
+    return HistoryItem(
+        at=f.at,
+        kind="firing",
+        account=f.account,
+        rule=f.rule,
+        summary=f"{f.severity} {f.rule}{target}: {f.message}",
+        details={"firing_id": f.id, "values": f.values, "intents": f.intents},
+    )
+
+
+def lockout_item(lock: Lockout) -> HistoryItem:
+    what = "account" if lock.scope == "account" else f"symbol {lock.symbol}"
+    until = (
+        f"until {lock.end.astimezone(UTC).isoformat()}" if lock.end else f"while {lock.while_expr}"
+    )
+    return HistoryItem(
+        at=lock.start,
+        kind="lockout",
+        account=lock.account,
+        rule=lock.rule,
+        summary=f"{what} locked {until}: {lock.reason}",
+        details={"lockout_id": lock.id, "firing_id": lock.firing_id, "bindings": lock.bindings},
+    )
+
+
+def lockout_cleared_item(lock: Lockout) -> HistoryItem:
+    assert lock.cleared_at is not None
+    return HistoryItem(
+        at=lock.cleared_at,
+        kind="lockout_cleared",
+        account=lock.account,
+        rule=lock.rule,
+        summary=f"lockout {lock.id} cleared by {lock.cleared_by}: {lock.clear_reason}",
+        details={"lockout_id": lock.id},
+    )
+
+
+def intent_item(intent: Intent) -> HistoryItem:
+    tries = f" after {intent.attempts} attempt{'s' if intent.attempts != 1 else ''}"
+    error = f" ({intent.last_error})" if intent.last_error else ""
+    return HistoryItem(
+        at=intent.finished_at or intent.created_at,
+        kind="intent",
+        account=intent.account,
+        rule=intent.rule,
+        summary=f"{intent.kind} {intent.state}{tries}{error}",
+        details={"key": intent.key, "body": intent.body, "firing_id": intent.firing_id},
+    )
+
+
+def admin_item(action: AdminAction) -> HistoryItem:
+    return HistoryItem(
+        at=action.at,
+        kind="admin",
+        account=action.account,
+        rule=None,
+        summary=f"{action.who} {action.action}: {action.result} ({action.why})",
+        details={"admin_action_id": action.id, "args": action.args},
+    )
+
+
+__all__ = [
+    "admin",
+    "admin_item",
+    "contract",
+    "firing",
+    "firing_item",
+    "intent",
+    "intent_item",
+    "lockout",
+    "lockout_cleared_item",
+    "lockout_item",
+]

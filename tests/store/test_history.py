@@ -1,0 +1,107 @@
+"""`engine history` reads firings, lockouts, intents and admin actions in time order."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from simple_risk.store import Store, StoreError
+
+from .samples import (
+    ACCOUNT,
+    DAY_END,
+    OTHER_ACCOUNT,
+    T0,
+    daily_loss_firing,
+    day_lockout,
+    flatten_intents,
+)
+
+
+@pytest.fixture
+def busy_day(store: Store) -> Store:
+    store.record_firing(daily_loss_firing(), [day_lockout()], flatten_intents())
+    for key in (i["key"] for i in flatten_intents()):
+        store.intent_started(key, T0 + timedelta(milliseconds=5))
+        store.intent_finished(key, T0 + timedelta(milliseconds=800), "done")
+    cooldown_at = T0 + timedelta(minutes=10)
+    cooldown = {
+        "rule": "cooldown-after-loss",
+        "account": OTHER_ACCOUNT,
+        "at": cooldown_at,
+        "severity": "warning",
+        "message": "Order P&L -212.50 ≤ -200: 15 minute cooldown",
+        "item": "9000000077",
+    }
+    lock = {
+        "scope": "account",
+        "reason": "cooldown",
+        "start": cooldown_at,
+        "end": cooldown_at + timedelta(minutes=15),
+    }
+    (cooldown_lock,) = store.record_firing(cooldown, [lock]).lockout_ids
+    store.clear_lockout(
+        cooldown_lock, now=T0 + timedelta(minutes=12), by="desk-lead", why="test order"
+    )
+    store.record_admin_action(
+        at=T0 + timedelta(minutes=20),
+        who="desk-lead",
+        action="reload",
+        why="raise daily limit for the funded account",
+        result="ok: 12 rules",
+        args={"ruleset": "rulesets/topstep.yaml"},
+    )
+    return store
+
+
+def test_everything_since_a_time_comes_in_order(busy_day: Store) -> None:
+    items = busy_day.history(T0 - timedelta(hours=1))
+    assert [(item.kind, item.rule) for item in items] == [
+        ("firing", "daily-realized-loss"),
+        ("lockout", "daily-realized-loss"),
+        ("intent", "daily-realized-loss"),
+        ("intent", "daily-realized-loss"),
+        ("firing", "cooldown-after-loss"),
+        ("lockout", "cooldown-after-loss"),
+        ("lockout_cleared", "cooldown-after-loss"),
+        ("admin", None),  # the clear, audited in the same transaction
+        ("admin", None),
+    ]
+    assert [item.at for item in items] == sorted(item.at for item in items)
+    assert items[1].summary == f"account locked until {DAY_END.isoformat()}: daily loss limit"
+    assert items[2].summary == "cancel_orders done after 0 attempts"
+    assert items[4].summary.startswith("warning cooldown-after-loss [9000000077]: ")
+    assert items[6].summary.endswith("cleared by desk-lead: test order")
+    assert items[7].summary == "desk-lead clear_lockout: cleared (test order)"
+    assert items[8].details["args"] == {"ruleset": "rulesets/topstep.yaml"}
+
+
+def test_filters_by_rule_account_kind_and_window(busy_day: Store) -> None:
+    since = T0 - timedelta(hours=1)
+    by_rule = busy_day.history(since, rule="cooldown-after-loss")
+    assert [item.kind for item in by_rule] == ["firing", "lockout", "lockout_cleared"]
+    by_account = busy_day.history(since, account=ACCOUNT)
+    assert {item.account for item in by_account} == {ACCOUNT}
+    assert len(by_account) == 4
+    assert [i.kind for i in busy_day.history(since, kinds=["admin", "lockout_cleared"])] == [
+        "lockout_cleared",
+        "admin",
+        "admin",
+    ]
+    window = busy_day.history(T0 + timedelta(minutes=5), until=T0 + timedelta(minutes=12))
+    assert [item.kind for item in window] == ["firing", "lockout"]
+    assert busy_day.history(T0 + timedelta(hours=1)) == []
+    newest = busy_day.history(since, limit=2)
+    assert [item.summary for item in newest] == [
+        item.summary for item in busy_day.history(since)[-2:]
+    ]
+    assert [item.kind for item in newest] == ["admin", "admin"]
+    with pytest.raises(StoreError, match="unknown history kinds quotes"):
+        busy_day.history(since, kinds=["quotes"])  # type: ignore[list-item]
+
+
+def test_an_open_intent_shows_at_its_creation(store: Store) -> None:
+    store.record_firing(daily_loss_firing(), [], flatten_intents()[:1])
+    (item,) = store.history(T0, kinds=["intent"])
+    assert (item.at, item.summary) == (T0, "cancel_orders pending after 0 attempts")
