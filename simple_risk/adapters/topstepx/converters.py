@@ -1,0 +1,733 @@
+"""The one place that turns ProjectX JSON into domain events, and intents into REST bodies.
+
+Wire facts this module depends on (reference §1, §4–§8):
+
+* user-hub events arrive as ``[{"action": n, "data": {...}}]`` — but a bare entity is accepted
+  too; market-hub events as ``[contractId, data]`` where ``data`` may be an object or a list;
+* hub payloads omit null fields (missing means null), REST prints explicit nulls and decimals
+  with 9 fractional digits, hub numbers are compact;
+* timestamps have 6 or 7 fractional digits and an offset; ``0001-01-01T00:00:00+00:00`` means
+  "no time";
+* order and trade ids exceed 2^31; numeric enums keep their wire values;
+* quotes are partial updates, merged here into the last full quote per contract;
+* contract roots differ from CME tickers (``EP`` is ES) — the ruleset's alias table maps them.
+
+Money and prices become ``Decimal`` exactly (floats only ever reach us through a JSON parser
+that was not told ``parse_float=Decimal``; they are converted through their shortest repr,
+which is the wire text). Anything malformed raises :class:`WireFormatError` from the strict
+``*_from_wire`` functions; :class:`Converter` wraps them for the hub threads: it logs the raw
+payload (secrets scrubbed), counts it, and skips it — a bad payload never kills a thread.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any, TypeVar
+
+from simple_risk.adapters.topstepx.clock import ReceiveClock
+from simple_risk.adapters.topstepx.errors import Endpoint
+from simple_risk.adapters.topstepx.secrets import install_log_filter, scrub
+from simple_risk.engine.events import (
+    AccountUpdate,
+    ContractInfo,
+    Event,
+    OrderSide,
+    OrderStatus,
+    OrderType,
+    OrderUpdate,
+    PositionType,
+    PositionUpdate,
+    Quote,
+    TradeFill,
+)
+from simple_risk.engine.model import SymbolSpec
+
+log = logging.getLogger(__name__)
+install_log_filter(__name__)
+
+#: The DESIGN.md §4 catalogue: ProjectX roots → tickers, micros weigh 1 unit, minis 10.
+DEFAULT_SYMBOLS = SymbolSpec(
+    aliases={"EP": "ES", "ENQ": "NQ", "GCE": "GC", "CLE": "CL", "MCLE": "MCL", "USA": "ZB"},
+    weights={"MES": 1, "MNQ": 1, "M2K": 1, "MYM": 1, "MCL": 1, "MGC": 1},
+    units_per_lot=10,
+)
+
+USER_TARGETS = ("GatewayUserAccount", "GatewayUserOrder", "GatewayUserPosition", "GatewayUserTrade")
+MARKET_TARGETS = ("GatewayQuote", "GatewayTrade", "GatewayDepth")
+
+_NO_TIME_YEAR = 1
+_INT64_MAX = 2**63 - 1
+
+
+class WireFormatError(ValueError):
+    """A payload that does not have the documented shape."""
+
+
+# ---------------------------------------------------------------------------------------------
+# scalar fields
+
+
+def to_decimal(value: object, name: str = "value") -> Decimal:
+    """An exact Decimal from a JSON number (int, Decimal, float via its repr) or numeric string."""
+    if isinstance(value, bool):
+        raise WireFormatError(f"{name}: expected a number, got a boolean")
+    if isinstance(value, Decimal):
+        result = value
+    elif isinstance(value, int):
+        result = Decimal(value)
+    elif isinstance(value, float):
+        if not math.isfinite(value):
+            raise WireFormatError(f"{name}: not a finite number: {value!r}")
+        result = Decimal(repr(value))
+    elif isinstance(value, str):
+        try:
+            result = Decimal(value.strip())
+        except InvalidOperation as exc:
+            raise WireFormatError(f"{name}: not a number: {value!r}") from exc
+    else:
+        raise WireFormatError(f"{name}: expected a number, got {type(value).__name__}")
+    if not result.is_finite():
+        raise WireFormatError(f"{name}: not a finite number: {value!r}")
+    return result
+
+
+def to_int(value: object, name: str = "value") -> int:
+    """An integer id/size/enum; accepts integral Decimals/floats (JSON ``5.0``), never bools."""
+    if isinstance(value, bool):
+        raise WireFormatError(f"{name}: expected an integer, got a boolean")
+    if isinstance(value, int):
+        result = value
+    elif isinstance(value, Decimal | float):
+        number = to_decimal(value, name)
+        if number != number.to_integral_value():
+            raise WireFormatError(f"{name}: expected an integer, got {value!r}")
+        result = int(number)
+    elif isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        result = int(value)
+    else:
+        raise WireFormatError(f"{name}: expected an integer, got {value!r}")
+    if abs(result) > _INT64_MAX:
+        raise WireFormatError(f"{name}: {result} does not fit in int64")
+    return result
+
+
+def parse_timestamp(value: object, name: str = "timestamp") -> datetime | None:
+    """ISO-8601 with 0–7 fractional digits; naive means UTC; year 1 means "no time" (None)."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise WireFormatError(f"{name}: expected an ISO-8601 string, got {value!r}")
+    text = value.strip()
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    # fromisoformat (3.11) takes any fraction length, but be explicit about >6 digits.
+    stamp: datetime
+    try:
+        stamp = datetime.fromisoformat(text)
+    except ValueError:
+        try:
+            stamp = datetime.fromisoformat(_trim_fraction(text))
+        except ValueError as exc:
+            raise WireFormatError(f"{name}: not an ISO-8601 timestamp: {value!r}") from exc
+    if stamp.tzinfo is None:
+        stamp = stamp.replace(tzinfo=UTC)
+    if stamp.year == _NO_TIME_YEAR:
+        return None
+    return stamp
+
+
+def _trim_fraction(text: str) -> str:
+    """Cut a fraction longer than 6 digits (.NET prints 7) to what ``datetime`` holds."""
+    head, dot, rest = text.partition(".")
+    if not dot:
+        return text
+    digits = len(rest) - len(rest.lstrip("0123456789"))
+    return f"{head}.{rest[:digits][:6].ljust(6, '0')}{rest[digits:]}"
+
+
+def _mapping(value: object, name: str) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise WireFormatError(f"{name}: expected an object, got {type(value).__name__}")
+    return value
+
+
+def _required(payload: Mapping[str, Any], key: str) -> object:
+    value = payload.get(key)
+    if value is None:
+        raise WireFormatError(f"missing field {key!r}")
+    return value
+
+
+def _str(payload: Mapping[str, Any], key: str) -> str:
+    value = _required(payload, key)
+    if not isinstance(value, str) or not value:
+        raise WireFormatError(f"{key}: expected a non-empty string, got {value!r}")
+    return value
+
+
+def _opt_str(payload: Mapping[str, Any], key: str) -> str | None:
+    value = payload.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise WireFormatError(f"{key}: expected a string, got {value!r}")
+    return value
+
+
+def _int(payload: Mapping[str, Any], key: str) -> int:
+    return to_int(_required(payload, key), key)
+
+
+def _opt_int(payload: Mapping[str, Any], key: str) -> int | None:
+    value = payload.get(key)
+    return None if value is None else to_int(value, key)
+
+
+def _dec(payload: Mapping[str, Any], key: str) -> Decimal:
+    return to_decimal(_required(payload, key), key)
+
+
+def _opt_dec(payload: Mapping[str, Any], key: str) -> Decimal | None:
+    value = payload.get(key)
+    return None if value is None else to_decimal(value, key)
+
+
+def _bool(payload: Mapping[str, Any], key: str, default: bool | None = None) -> bool:
+    value = payload.get(key)
+    if value is None:
+        if default is None:
+            raise WireFormatError(f"missing field {key!r}")
+        return default
+    if not isinstance(value, bool):
+        raise WireFormatError(f"{key}: expected a boolean, got {value!r}")
+    return value
+
+
+_E = TypeVar("_E", OrderSide, OrderType, OrderStatus, PositionType)
+
+
+def _enum(kind: type[_E], payload: Mapping[str, Any], key: str) -> _E:
+    number = _int(payload, key)
+    try:
+        return kind(number)
+    except ValueError as exc:
+        raise WireFormatError(f"{key}: {number} is not a {kind.__name__}") from exc
+
+
+def _non_negative(number: int, key: str) -> int:
+    if number < 0:
+        raise WireFormatError(f"{key}: negative value {number}")
+    return number
+
+
+# ---------------------------------------------------------------------------------------------
+# entities (REST models and hub payloads share field names)
+
+
+def account_from_wire(payload: object, at: datetime) -> AccountUpdate:
+    """TradingAccountModel / GatewayUserAccount → AccountUpdate."""
+    data = _mapping(payload, "account")
+    return AccountUpdate(
+        at=at,
+        account_id=_int(data, "id"),
+        name=_opt_str(data, "name") or "",
+        balance=_dec(data, "balance"),
+        can_trade=_bool(data, "canTrade"),
+        is_visible=_bool(data, "isVisible", True),
+        simulated=_bool(data, "simulated", True),
+    )
+
+
+def order_from_wire(payload: object, at: datetime) -> OrderUpdate:
+    """OrderModel / GatewayUserOrder → OrderUpdate."""
+    data = _mapping(payload, "order")
+    return OrderUpdate(
+        at=at,
+        account_id=_int(data, "accountId"),
+        order_id=_int(data, "id"),
+        contract_id=_str(data, "contractId"),
+        status=_enum(OrderStatus, data, "status"),
+        type=_enum(OrderType, data, "type"),
+        side=_enum(OrderSide, data, "side"),
+        size=_non_negative(_int(data, "size"), "size"),
+        fill_volume=_non_negative(_opt_int(data, "fillVolume") or 0, "fillVolume"),
+        limit_price=_opt_dec(data, "limitPrice"),
+        stop_price=_opt_dec(data, "stopPrice"),
+        filled_price=_opt_dec(data, "filledPrice"),
+        trail_distance=_opt_int(data, "trailDistance"),
+        custom_tag=_opt_str(data, "customTag"),
+        symbol_id=_opt_str(data, "symbolId"),
+        created_at=parse_timestamp(data.get("creationTimestamp"), "creationTimestamp"),
+        updated_at=parse_timestamp(data.get("updateTimestamp"), "updateTimestamp"),
+    )
+
+
+def position_from_wire(payload: object, at: datetime) -> PositionUpdate:
+    """PositionModel / GatewayUserPosition → PositionUpdate (``size 0`` = flat)."""
+    data = _mapping(payload, "position")
+    size = _non_negative(_int(data, "size"), "size")
+    average = _opt_dec(data, "averagePrice")
+    if average is None:
+        if size:
+            raise WireFormatError("missing field 'averagePrice'")
+        average = Decimal(0)
+    position_type = (
+        _enum(PositionType, data, "type")
+        if data.get("type") is not None or size
+        else PositionType.UNDEFINED
+    )
+    return PositionUpdate(
+        at=at,
+        account_id=_int(data, "accountId"),
+        contract_id=_str(data, "contractId"),
+        type=position_type,
+        size=size,
+        average_price=average,
+        position_id=_opt_int(data, "id"),
+        created_at=parse_timestamp(data.get("creationTimestamp"), "creationTimestamp"),
+    )
+
+
+def trade_from_wire(payload: object, at: datetime) -> TradeFill:
+    """HalfTradeModel / GatewayUserTrade → TradeFill (absent ``profitAndLoss`` = opening fill)."""
+    data = _mapping(payload, "trade")
+    return TradeFill(
+        at=at,
+        account_id=_int(data, "accountId"),
+        trade_id=_int(data, "id"),
+        order_id=_int(data, "orderId"),
+        contract_id=_str(data, "contractId"),
+        side=_enum(OrderSide, data, "side"),
+        size=_non_negative(_int(data, "size"), "size"),
+        price=_dec(data, "price"),
+        pnl=_opt_dec(data, "profitAndLoss"),
+        fees=_opt_dec(data, "fees") or Decimal(0),
+        commissions=_opt_dec(data, "commissions") or Decimal(0),
+        voided=_bool(data, "voided", False),
+        created_at=parse_timestamp(data.get("creationTimestamp"), "creationTimestamp"),
+    )
+
+
+def raw_root(contract_id: str, symbol_id: str | None = None) -> str:
+    """The ProjectX root: last segment of ``F.US.EP``, else the 4th of ``CON.F.US.EP.Z25``."""
+    if symbol_id:
+        root = symbol_id.rsplit(".", 1)[-1]
+        if root:
+            return root
+    parts = contract_id.split(".")
+    if len(parts) >= 5 and parts[0] == "CON":
+        return parts[3]
+    if len(parts) >= 2:
+        return parts[-2]
+    raise WireFormatError(f"cannot find a root in contract id {contract_id!r}")
+
+
+def contract_from_wire(payload: object, symbols: SymbolSpec = DEFAULT_SYMBOLS) -> ContractInfo:
+    """ContractModel → ContractInfo with the root after aliasing and its weight in units."""
+    data = _mapping(payload, "contract")
+    contract_id = _str(data, "id")
+    symbol_id = _opt_str(data, "symbolId") or ""
+    tick_size = _dec(data, "tickSize")
+    if tick_size <= 0:
+        raise WireFormatError(f"tickSize: not positive: {tick_size}")
+    root = symbols.root(raw_root(contract_id, symbol_id))
+    return ContractInfo(
+        contract_id=contract_id,
+        symbol_id=symbol_id,
+        root=root,
+        name=_opt_str(data, "name") or contract_id,
+        tick_size=tick_size,
+        tick_value=_dec(data, "tickValue"),
+        units=symbols.units(root),
+        active=_bool(data, "activeContract", True),
+        description=_opt_str(data, "description") or "",
+    )
+
+
+def unwrap_user_arguments(arguments: object) -> list[object]:
+    """User-hub ``arguments`` → the entities: unwrap ``{action, data}``, accept bare entities."""
+    items: Iterable[object]
+    if isinstance(arguments, list | tuple):
+        items = arguments
+    elif isinstance(arguments, Mapping):
+        items = [arguments]
+    else:
+        raise WireFormatError(f"arguments: expected a list, got {type(arguments).__name__}")
+    entities: list[object] = []
+    for item in items:
+        # a wrapper has ``data`` and no entity keys; every entity has an ``id`` or an account
+        if isinstance(item, Mapping) and "data" in item and not {"id", "accountId"} & set(item):
+            inner = item["data"]
+            if isinstance(inner, list | tuple):
+                entities.extend(inner)
+            else:
+                entities.append(inner)
+        elif isinstance(item, list | tuple):
+            entities.extend(unwrap_user_arguments(item))
+        else:
+            entities.append(item)
+    return entities
+
+
+_USER_CONVERTERS: dict[str, Callable[[object, datetime], Event]] = {
+    "GatewayUserAccount": account_from_wire,
+    "GatewayUserOrder": order_from_wire,
+    "GatewayUserPosition": position_from_wire,
+    "GatewayUserTrade": trade_from_wire,
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# quotes
+
+
+@dataclass(slots=True)
+class _QuoteState:
+    last: Decimal | None = None
+    bid: Decimal | None = None
+    ask: Decimal | None = None
+    timestamp: datetime | None = None
+
+
+class QuoteBook:
+    """The last full quote per contract; partial updates are merged into it (reference §8.2)."""
+
+    def __init__(self) -> None:
+        self._quotes: dict[str, _QuoteState] = {}
+        self._lock = threading.Lock()
+
+    def apply(self, contract_id: str, payload: object, at: datetime) -> Quote:
+        """Merge one GatewayQuote payload; fields absent (or null) keep their previous value."""
+        data = _mapping(payload, "quote")
+        last = _opt_dec(data, "lastPrice")
+        bid = _opt_dec(data, "bestBid")
+        ask = _opt_dec(data, "bestAsk")
+        stamp = parse_timestamp(data.get("timestamp"), "timestamp") or parse_timestamp(
+            data.get("lastUpdated"), "lastUpdated"
+        )
+        with self._lock:
+            state = self._quotes.setdefault(contract_id, _QuoteState())
+            if last is not None:
+                state.last = last
+            if bid is not None:
+                state.bid = bid
+            if ask is not None:
+                state.ask = ask
+            if stamp is not None:
+                state.timestamp = stamp
+            return Quote(
+                at=at,
+                contract_id=contract_id,
+                last=state.last,
+                bid=state.bid,
+                ask=state.ask,
+                timestamp=state.timestamp,
+            )
+
+
+def quote_from_wire(arguments: object, at: datetime, book: QuoteBook) -> list[Quote]:
+    """GatewayQuote ``[contractId, data]`` → merged Quote(s); ``data`` may be a list."""
+    if not isinstance(arguments, list | tuple) or len(arguments) < 2:
+        raise WireFormatError("GatewayQuote: expected [contractId, data]")
+    contract_id = arguments[0]
+    if not isinstance(contract_id, str) or not contract_id:
+        raise WireFormatError(f"GatewayQuote: bad contract id {contract_id!r}")
+    payloads = arguments[1] if isinstance(arguments[1], list | tuple) else [arguments[1]]
+    return [book.apply(contract_id, payload, at) for payload in payloads]
+
+
+# ---------------------------------------------------------------------------------------------
+# REST response bodies
+
+
+def _list_field(body: object, key: str) -> Sequence[object]:
+    data = _mapping(body, "response")
+    value = data.get(key)
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise WireFormatError(f"{key}: expected a list")
+    return value
+
+
+def accounts_from_rest(body: object, at: datetime) -> list[AccountUpdate]:
+    return [account_from_wire(item, at) for item in _list_field(body, "accounts")]
+
+
+def orders_from_rest(body: object, at: datetime) -> list[OrderUpdate]:
+    return [order_from_wire(item, at) for item in _list_field(body, "orders")]
+
+
+def positions_from_rest(body: object, at: datetime) -> list[PositionUpdate]:
+    return [position_from_wire(item, at) for item in _list_field(body, "positions")]
+
+
+def trades_from_rest(body: object, at: datetime) -> list[TradeFill]:
+    return [trade_from_wire(item, at) for item in _list_field(body, "trades")]
+
+
+def contracts_from_rest(body: object, symbols: SymbolSpec = DEFAULT_SYMBOLS) -> list[ContractInfo]:
+    """``contracts`` (search/available) or ``contract`` (searchById) → ContractInfo list."""
+    data = _mapping(body, "response")
+    single = data.get("contract")
+    if single is not None:
+        return [contract_from_wire(single, symbols)]
+    return [contract_from_wire(item, symbols) for item in _list_field(body, "contracts")]
+
+
+# ---------------------------------------------------------------------------------------------
+# the tolerant converter the hub threads use
+
+
+class Converter:
+    """Hub arguments → domain events, stamped with the receive clock; never raises.
+
+    Malformed entities are logged with their (scrubbed) raw payload, counted in
+    :attr:`rejected` by target, and skipped; the other entities of the same message still
+    convert. Unknown targets are counted in :attr:`ignored`.
+    """
+
+    def __init__(
+        self, clock: ReceiveClock | None = None, symbols: SymbolSpec = DEFAULT_SYMBOLS
+    ) -> None:
+        self.clock = clock or ReceiveClock()
+        self.symbols = symbols
+        self.quotes = QuoteBook()
+        self.rejected: Counter[str] = Counter()
+        self.ignored: Counter[str] = Counter()
+        self._lock = threading.Lock()
+
+    def _reject(self, target: str, payload: object, error: Exception) -> None:
+        with self._lock:
+            self.rejected[target] += 1
+        try:
+            raw = json.dumps(scrub(payload), default=str)[:2000]
+        except (TypeError, ValueError, RecursionError):
+            raw = repr(type(payload))
+        log.warning("skipped malformed %s payload (%s): %s", target, error, raw)
+
+    def user(self, target: str, arguments: object, at: datetime | None = None) -> list[Event]:
+        """One user-hub invocation → events (possibly none)."""
+        stamp = at or self.clock.now()
+        convert = _USER_CONVERTERS.get(target)
+        if convert is None:
+            with self._lock:
+                self.ignored[target] += 1
+            return []
+        try:
+            entities = unwrap_user_arguments(arguments)
+        except (WireFormatError, RecursionError) as error:
+            self._reject(target, arguments, error)
+            return []
+        events: list[Event] = []
+        for entity in entities:
+            try:
+                events.append(convert(entity, stamp))
+            except (WireFormatError, ValueError, TypeError, ArithmeticError) as error:
+                self._reject(target, entity, error)
+        return events
+
+    def market(self, target: str, arguments: object, at: datetime | None = None) -> list[Event]:
+        """One market-hub invocation → events; trades and depth carry no domain event."""
+        stamp = at or self.clock.now()
+        if target != "GatewayQuote":
+            with self._lock:
+                self.ignored[target] += 1
+            return []
+        try:
+            return list(quote_from_wire(arguments, stamp, self.quotes))
+        except (WireFormatError, ValueError, TypeError, ArithmeticError) as error:
+            self._reject(target, arguments, error)
+            return []
+
+    def rest(self, endpoint: str, body: object, at: datetime | None = None) -> list[Event]:
+        """A recorded REST response (reconciliation) → events; unknown endpoints → none."""
+        stamp = at or self.clock.now()
+        handlers: dict[str, Callable[[object, datetime], Sequence[Event]]] = {
+            Endpoint.ACCOUNT_SEARCH: accounts_from_rest,
+            Endpoint.ORDER_SEARCH: orders_from_rest,
+            Endpoint.ORDER_SEARCH_OPEN: orders_from_rest,
+            Endpoint.POSITION_SEARCH_OPEN: positions_from_rest,
+            Endpoint.TRADE_SEARCH: trades_from_rest,
+        }
+        handler = handlers.get(endpoint)
+        if handler is None:
+            with self._lock:
+                self.ignored[endpoint] += 1
+            return []
+        try:
+            return list(handler(body, stamp))
+        except (WireFormatError, ValueError, TypeError, ArithmeticError) as error:
+            self._reject(endpoint, body, error)
+            return []
+
+
+# ---------------------------------------------------------------------------------------------
+# intents → REST requests
+
+
+@dataclass(frozen=True, slots=True)
+class RestRequest:
+    """One concrete gateway call an executor will make: endpoint and JSON body."""
+
+    endpoint: Endpoint
+    body: Mapping[str, object] = field(default_factory=dict)
+
+
+def cancel_order_request(account_id: int, order_id: int) -> RestRequest:
+    return RestRequest(Endpoint.ORDER_CANCEL, {"accountId": account_id, "orderId": order_id})
+
+
+def close_position_request(account_id: int, contract_id: str) -> RestRequest:
+    return RestRequest(
+        Endpoint.POSITION_CLOSE, {"accountId": account_id, "contractId": contract_id}
+    )
+
+
+def partial_close_request(account_id: int, contract_id: str, size: int) -> RestRequest:
+    if size <= 0:
+        raise ValueError(f"a partial close needs a positive size, got {size}")
+    return RestRequest(
+        Endpoint.POSITION_PARTIAL_CLOSE,
+        {"accountId": account_id, "contractId": contract_id, "size": size},
+    )
+
+
+def place_order_request(
+    account_id: int,
+    contract_id: str,
+    *,
+    order_type: OrderType,
+    side: OrderSide,
+    size: int,
+    limit_price: Decimal | None = None,
+    stop_price: Decimal | None = None,
+    custom_tag: str | None = None,
+) -> RestRequest:
+    """A plain order (no brackets: they fail in the default Position Brackets mode)."""
+    if size <= 0:
+        raise ValueError(f"an order needs a positive size, got {size}")
+    body: dict[str, object] = {
+        "accountId": account_id,
+        "contractId": contract_id,
+        "type": int(order_type),
+        "side": int(side),
+        "size": size,
+        "limitPrice": limit_price,
+        "stopPrice": stop_price,
+        "customTag": custom_tag,
+    }
+    return RestRequest(Endpoint.ORDER_PLACE, body)
+
+
+def place_stop_request(
+    account_id: int,
+    contract_id: str,
+    *,
+    side: OrderSide,
+    size: int,
+    stop_price: Decimal,
+    custom_tag: str | None = None,
+) -> RestRequest:
+    """A protective stop-market order (``side`` is the closing side, opposite the position)."""
+    return place_order_request(
+        account_id,
+        contract_id,
+        order_type=OrderType.STOP,
+        side=side,
+        size=size,
+        stop_price=stop_price,
+        custom_tag=custom_tag,
+    )
+
+
+def modify_stop_request(
+    account_id: int, order_id: int, *, stop_price: Decimal, size: int | None = None
+) -> RestRequest:
+    """Move a stop; fields left out are unchanged (reference §4.10)."""
+    body: dict[str, object] = {
+        "accountId": account_id,
+        "orderId": order_id,
+        "stopPrice": stop_price,
+    }
+    if size is not None:
+        body["size"] = size
+    return RestRequest(Endpoint.ORDER_MODIFY, body)
+
+
+# ---------------------------------------------------------------------------------------------
+# exact JSON text
+
+
+def dumps_exact(value: object) -> str:
+    """Compact JSON where Decimals are written as numbers with their exact digits."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, Decimal):
+        if not value.is_finite():
+            raise ValueError(f"cannot write {value} as JSON")
+        text = str(value)
+        return text if "E" not in text else format(value, "f")
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return dumps_exact(to_decimal(value))
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, Mapping):
+        return (
+            "{" + ",".join(f"{json.dumps(str(k))}:{dumps_exact(v)}" for k, v in value.items()) + "}"
+        )
+    if isinstance(value, list | tuple):
+        return "[" + ",".join(dumps_exact(item) for item in value) + "]"
+    raise TypeError(f"cannot write {type(value).__name__} as JSON")
+
+
+def loads_exact(text: str | bytes) -> Any:
+    """Parse JSON with every non-integer number as an exact Decimal."""
+    return json.loads(text, parse_float=Decimal)
+
+
+__all__ = [
+    "DEFAULT_SYMBOLS",
+    "MARKET_TARGETS",
+    "USER_TARGETS",
+    "Converter",
+    "QuoteBook",
+    "RestRequest",
+    "WireFormatError",
+    "account_from_wire",
+    "accounts_from_rest",
+    "cancel_order_request",
+    "close_position_request",
+    "contract_from_wire",
+    "contracts_from_rest",
+    "dumps_exact",
+    "loads_exact",
+    "modify_stop_request",
+    "order_from_wire",
+    "orders_from_rest",
+    "parse_timestamp",
+    "partial_close_request",
+    "place_order_request",
+    "place_stop_request",
+    "position_from_wire",
+    "positions_from_rest",
+    "quote_from_wire",
+    "raw_root",
+    "to_decimal",
+    "to_int",
+    "trade_from_wire",
+    "trades_from_rest",
+    "unwrap_user_arguments",
+]

@@ -1,0 +1,636 @@
+"""REST client for the ProjectX Gateway (TopstepX or ``simple-risk sim``), on one Session.
+
+What it takes care of so callers do not have to (reference §1–§4):
+
+* **Auth** — ``Auth/loginKey`` with username + API key; the 24 h token is refreshed with
+  ``Auth/validate`` well before it expires (and on any 401), falling back to a new login when
+  the session is gone. Hubs draw their token from :meth:`RestClient.token`.
+* **Rate limit** — every request first takes a slot from the shared priority
+  :class:`~simple_risk.adapters.topstepx.ratelimit.RateLimiter`.
+* **Retries** — 429, 5xx and connection errors are retried with exponential backoff and full
+  jitter, a bounded number of times; a 429 also holds the limiter so every thread slows down.
+  ``Order/place`` is not idempotent: it always carries a ``customTag`` (generated if the caller
+  gave none) and, before any retry or on a duplicate-tag rejection, the order is looked up by
+  that tag — a place that reached the gateway is never sent twice.
+* **Errors** — ``success: false`` becomes :class:`ApiError` carrying the endpoint's errorCode
+  name and its DONE/RETRY/GIVE_UP outcome; transport failures become :class:`TransportError`.
+* **Secrets** — the API key and tokens are registered with the log filter and never appear in a
+  repr, a log line or a recording.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import random
+import threading
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any, Protocol
+
+import requests
+
+from simple_risk.adapters.topstepx.clock import ReceiveClock
+from simple_risk.adapters.topstepx.converters import (
+    DEFAULT_SYMBOLS,
+    RestRequest,
+    WireFormatError,
+    accounts_from_rest,
+    cancel_order_request,
+    close_position_request,
+    contracts_from_rest,
+    dumps_exact,
+    loads_exact,
+    modify_stop_request,
+    orders_from_rest,
+    partial_close_request,
+    place_order_request,
+    positions_from_rest,
+    to_decimal,
+    trades_from_rest,
+)
+from simple_risk.adapters.topstepx.errors import (
+    ApiError,
+    AuthenticationError,
+    Endpoint,
+    MalformedResponse,
+    Outcome,
+    PlaceOrderErrorCode,
+    SearchContractByIdErrorCode,
+    TransportError,
+)
+from simple_risk.adapters.topstepx.ratelimit import Priority, RateLimiter, bucket_for
+from simple_risk.adapters.topstepx.secrets import (
+    install_log_filter,
+    redact_text,
+    register_secret,
+)
+from simple_risk.engine.events import (
+    AccountUpdate,
+    ContractInfo,
+    OrderSide,
+    OrderType,
+    OrderUpdate,
+    PositionUpdate,
+    TradeFill,
+)
+from simple_risk.engine.model import SymbolSpec
+
+log = logging.getLogger(__name__)
+install_log_filter(__name__, "SignalRCoreClient")
+
+TOPSTEPX_API = "https://api.topstepx.com"
+
+_AUTH_ENDPOINTS = frozenset({Endpoint.LOGIN_KEY, Endpoint.VALIDATE, Endpoint.LOGOUT})
+
+
+class RestRecorder(Protocol):
+    """Receives every non-auth REST exchange (see :mod:`simple_risk.adapters.replay`)."""
+
+    def record_rest(
+        self, at: datetime, endpoint: str, request: Mapping[str, object], response: object
+    ) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    """ProjectX API-key credentials; the key never appears in a repr."""
+
+    username: str
+    api_key: str = field(repr=False)
+
+    def __post_init__(self) -> None:
+        register_secret(self.api_key)
+
+    def __repr__(self) -> str:
+        return f"Credentials(username={self.username!r}, api_key=***)"
+
+
+@dataclass(frozen=True, slots=True)
+class RestConfig:
+    """Every timeout, backoff and lifetime of the client; tests shrink them."""
+
+    timeout: float = 10.0  # per HTTP request (connect and read)
+    max_attempts: int = 5  # transport-level attempts per call, first included
+    backoff_base: float = 0.5  # first retry waits up to this (full jitter), doubling
+    backoff_max: float = 8.0
+    hold_on_429: float = 1.0  # every thread pauses this long (times the attempt) after a 429
+    limiter_timeout: float | None = 60.0  # how long a call may wait for a rate-limit slot
+    token_lifetime: float = 24 * 3600.0  # used when the token carries no readable JWT ``exp``
+    refresh_before: float = 2 * 3600.0  # validate this long before the token expires
+    order_lookback: float = 24 * 3600.0  # how far back a customTag lookup searches
+    live: bool = False  # data subscription for contract searches
+
+
+@dataclass(frozen=True, slots=True)
+class Bar:
+    """One ``History/retrieveBars`` bar (exact prices)."""
+
+    t: datetime
+    o: Decimal
+    h: Decimal
+    l: Decimal  # noqa: E741 - the wire name
+    c: Decimal
+    v: int
+
+
+def _jwt_expiry(token: str) -> float | None:
+    """Seconds since the epoch at which a JWT expires, or None if it is not a readable JWT."""
+    parts = token.split(".")
+    if len(parts) != 3:
+        return None
+    try:
+        padded = parts[1] + "=" * (-len(parts[1]) % 4)
+        claims = json.loads(base64.urlsafe_b64decode(padded))
+        exp = claims.get("exp") if isinstance(claims, dict) else None
+    except (ValueError, TypeError):
+        return None
+    return float(exp) if isinstance(exp, int | float) and not isinstance(exp, bool) else None
+
+
+def _iso(moment: datetime) -> str:
+    if moment.tzinfo is None:
+        raise ValueError("timestamps sent to the gateway must be timezone-aware")
+    return moment.astimezone(UTC).isoformat()
+
+
+class RestClient:
+    """Typed, rate-limited, retrying client of the gateway's REST API (thread safe)."""
+
+    def __init__(
+        self,
+        base_url: str,
+        credentials: Credentials,
+        *,
+        config: RestConfig | None = None,
+        limiter: RateLimiter | None = None,
+        clock: ReceiveClock | None = None,
+        symbols: SymbolSpec = DEFAULT_SYMBOLS,
+        session: requests.Session | None = None,
+        recorder: RestRecorder | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.credentials = credentials
+        self.config = config or RestConfig()
+        self.limiter = limiter or RateLimiter()
+        self.clock = clock or ReceiveClock()
+        self.symbols = symbols
+        self.recorder = recorder
+        self._session = session or requests.Session()
+        self._session.headers.update({"Content-Type": "application/json", "Accept": "*/*"})
+        self._monotonic = monotonic
+        self._sleep = sleep
+        self._rng = rng or random.Random()
+        self._auth_lock = threading.RLock()
+        self._token: str | None = None
+        self._token_expires_at = 0.0  # monotonic
+        self._refresh_window = self.config.refresh_before
+        self.token_generation = 0  # bumped on every new token: hubs rebuild on a change
+        self.retries = 0  # transport-level retries taken, for status output and tests
+
+    def __repr__(self) -> str:
+        return (
+            f"RestClient(base_url={self.base_url!r}, username={self.credentials.username!r}, "
+            f"token={'***' if self._token else None})"
+        )
+
+    # -- auth -----------------------------------------------------------------------------------
+
+    def _set_token(self, token: str) -> None:
+        register_secret(token)
+        now_wall = time.time()
+        lifetime = self.config.token_lifetime
+        expiry = _jwt_expiry(token)
+        if expiry is not None:
+            lifetime = min(lifetime, max(expiry - now_wall, 0.0))
+        self._token = token
+        self._token_expires_at = self._monotonic() + lifetime
+        # a gateway issuing short tokens must not make every call a validate
+        self._refresh_window = min(self.config.refresh_before, lifetime / 2)
+        self.token_generation += 1
+
+    def login(self) -> None:
+        """``Auth/loginKey``: a new session token (raises AuthenticationError if refused)."""
+        with self._auth_lock:
+            body = {"userName": self.credentials.username, "apiKey": self.credentials.api_key}
+            response = self._exchange(Endpoint.LOGIN_KEY, body, Priority.AUTH, auth=False)
+            token = response.get("token")
+            if not isinstance(token, str) or not token:
+                raise MalformedResponse("Auth/loginKey succeeded without a token")
+            self._set_token(token)
+            log.info("logged in to %s as %s", self.base_url, self.credentials.username)
+
+    def validate(self) -> None:
+        """``Auth/validate``: extend the session; log in again if the session is gone."""
+        with self._auth_lock:
+            if self._token is None:
+                self.login()
+                return
+            try:
+                response = self._exchange(Endpoint.VALIDATE, {}, Priority.AUTH, auth=True)
+            except (ApiError, TransportError) as error:
+                if isinstance(error, TransportError) and error.outcome is Outcome.RETRY:
+                    raise
+                log.info("session could not be validated (%s); logging in again", error)
+                self.login()
+                return
+            token = response.get("newToken") or response.get("token")
+            if not isinstance(token, str) or not token:
+                raise MalformedResponse("Auth/validate succeeded without a newToken")
+            self._set_token(token)
+            log.info("session token refreshed")
+
+    def token(self) -> str:
+        """A token valid for a while yet: refreshed ``refresh_before`` (at most half its
+        lifetime) before it expires."""
+        with self._auth_lock:
+            if self._token is None:
+                self.login()
+            elif self.token_expires_in() <= self._refresh_window:
+                self.validate()
+            assert self._token is not None
+            return self._token
+
+    def token_expires_in(self) -> float:
+        """Seconds until the current token expires (0 without a token)."""
+        if self._token is None:
+            return 0.0
+        return max(self._token_expires_at - self._monotonic(), 0.0)
+
+    def logout(self) -> None:
+        with self._auth_lock:
+            if self._token is not None:
+                self._exchange(Endpoint.LOGOUT, {}, Priority.AUTH, auth=True)
+                self._token = None
+
+    # -- the exchange -----------------------------------------------------------------------------
+
+    def _backoff(self, attempt: int) -> float:
+        ceiling = min(self.config.backoff_max, self.config.backoff_base * 2 ** (attempt - 1))
+        return self._rng.uniform(ceiling / 2, ceiling)
+
+    def _exchange(
+        self,
+        endpoint: Endpoint,
+        body: Mapping[str, object],
+        priority: Priority,
+        *,
+        auth: bool = True,
+        on_retry: Callable[[], dict[str, Any] | None] | None = None,
+    ) -> dict[str, Any]:
+        """The success envelope of :meth:`_request`."""
+        return self._request(endpoint, body, priority, auth=auth, on_retry=on_retry)[0]
+
+    def _request(
+        self,
+        endpoint: Endpoint,
+        body: Mapping[str, object],
+        priority: Priority,
+        *,
+        auth: bool = True,
+        on_retry: Callable[[], dict[str, Any] | None] | None = None,
+    ) -> tuple[dict[str, Any], datetime]:
+        """POST ``body`` to ``endpoint``; return the envelope of a ``success: true`` answer.
+
+        ``on_retry`` runs before each retry of a request that may have reached the server; if
+        it returns an envelope, that is the answer (used to make ``Order/place`` idempotent).
+        Also returns the receive stamp, which is the ``at`` of events built from the answer and
+        of its recording, so a replay reproduces them exactly.
+        """
+        url = f"{self.base_url}/api/{endpoint.value}"
+        payload = dumps_exact(dict(body))
+        attempt = 0
+        reauthorized = False
+        while True:
+            attempt += 1
+            if attempt > 1 and on_retry is not None:
+                found = on_retry()
+                if found is not None:
+                    return found, self.clock.now()
+            headers: dict[str, str] = {}
+            if auth:
+                token = self._token if endpoint in _AUTH_ENDPOINTS else self.token()
+                if token is None:
+                    raise AuthenticationError(endpoint, 1, "no session token")
+                headers["Authorization"] = f"Bearer {token}"
+            self.limiter.acquire(
+                bucket_for(endpoint.value), priority, timeout=self.config.limiter_timeout
+            )
+            status: int | None = None
+            try:
+                response = self._session.post(
+                    url, data=payload.encode(), headers=headers, timeout=self.config.timeout
+                )
+                status = response.status_code
+            except requests.RequestException as error:
+                detail = f"{type(error).__name__}"
+                if attempt >= self.config.max_attempts:
+                    raise TransportError(
+                        endpoint, detail, http_status=None, attempts=attempt
+                    ) from None
+                self._pause(attempt, endpoint, detail)
+                continue
+            if status == 401 and auth and endpoint not in _AUTH_ENDPOINTS and not reauthorized:
+                reauthorized = True
+                log.info("%s answered 401; refreshing the session", endpoint.value)
+                self.validate()
+                attempt -= 1
+                continue
+            if status == 429:
+                self.limiter.hold(self.config.hold_on_429 * attempt)
+            if status == 429 or status >= 500 or status == 408:
+                if attempt >= self.config.max_attempts:
+                    raise TransportError(endpoint, "gave up", http_status=status, attempts=attempt)
+                self._pause(attempt, endpoint, f"HTTP {status}")
+                continue
+            if status >= 400:
+                if status == 401:
+                    raise AuthenticationError(endpoint, 1, "HTTP 401", http_status=401)
+                raise TransportError(
+                    endpoint, redact_text(response.text[:200]), http_status=status, attempts=attempt
+                )
+            try:
+                envelope = loads_exact(response.content)
+            except ValueError:
+                raise MalformedResponse(f"{endpoint.value}: response is not JSON") from None
+            if not isinstance(envelope, dict) or not isinstance(envelope.get("success"), bool):
+                raise MalformedResponse(f"{endpoint.value}: response is not the ProjectX envelope")
+            received_at = self.clock.now()
+            if self.recorder is not None and endpoint not in _AUTH_ENDPOINTS:
+                self.recorder.record_rest(received_at, endpoint.value, body, envelope)
+            if not envelope["success"]:
+                code = envelope.get("errorCode")
+                code = code if isinstance(code, int) and not isinstance(code, bool) else -1
+                message = envelope.get("errorMessage")
+                message = message if isinstance(message, str) else None
+                order_id = envelope.get("orderId")
+                error_type = AuthenticationError if endpoint in _AUTH_ENDPOINTS else ApiError
+                raise error_type(
+                    endpoint,
+                    code,
+                    message,
+                    http_status=status,
+                    order_id=order_id if isinstance(order_id, int) else None,
+                )
+            return envelope, received_at
+
+    def _pause(self, attempt: int, endpoint: Endpoint, reason: str) -> None:
+        delay = self._backoff(attempt)
+        self.retries += 1
+        log.warning("%s: %s; retry %d in %.2fs", endpoint.value, reason, attempt, delay)
+        self._sleep(delay)
+
+    def execute(
+        self, request: RestRequest, priority: Priority = Priority.ENFORCEMENT
+    ) -> dict[str, Any]:
+        """Send a request built by the converters; returns the success envelope.
+
+        ``Order/place`` requests go through :meth:`place_order` semantics (customTag lookup).
+        """
+        if request.endpoint is Endpoint.ORDER_PLACE:
+            order_id = self._place(dict(request.body), priority)
+            return {"success": True, "errorCode": 0, "errorMessage": None, "orderId": order_id}
+        return self._exchange(request.endpoint, request.body, priority)
+
+    # -- accounts and contracts -----------------------------------------------------------------
+
+    def search_accounts(
+        self, only_active: bool = True, priority: Priority = Priority.RECONCILIATION
+    ) -> list[AccountUpdate]:
+        body, at = self._request(
+            Endpoint.ACCOUNT_SEARCH, {"onlyActiveAccounts": only_active}, priority
+        )
+        return accounts_from_rest(body, at)
+
+    def search_contracts(
+        self, text: str, live: bool | None = None, priority: Priority = Priority.BACKGROUND
+    ) -> list[ContractInfo]:
+        live_flag = self.config.live if live is None else live
+        body = self._exchange(
+            Endpoint.CONTRACT_SEARCH, {"searchText": text, "live": live_flag}, priority
+        )
+        return contracts_from_rest(body, self.symbols)
+
+    def contract_by_id(
+        self, contract_id: str, priority: Priority = Priority.BACKGROUND
+    ) -> ContractInfo | None:
+        """``Contract/searchById``; None when the gateway does not know the contract."""
+        try:
+            body = self._exchange(
+                Endpoint.CONTRACT_SEARCH_BY_ID, {"contractId": contract_id}, priority
+            )
+        except ApiError as error:
+            if error.error_code == SearchContractByIdErrorCode.CONTRACT_NOT_FOUND:
+                return None
+            raise
+        contracts = contracts_from_rest(body, self.symbols)
+        return contracts[0] if contracts else None
+
+    def available_contracts(
+        self, live: bool | None = None, priority: Priority = Priority.BACKGROUND
+    ) -> list[ContractInfo]:
+        live_flag = self.config.live if live is None else live
+        body = self._exchange(Endpoint.CONTRACT_AVAILABLE, {"live": live_flag}, priority)
+        return contracts_from_rest(body, self.symbols)
+
+    def retrieve_bars(
+        self,
+        contract_id: str,
+        *,
+        start: datetime,
+        end: datetime,
+        unit: int,
+        unit_number: int,
+        limit: int,
+        include_partial_bar: bool = False,
+        live: bool | None = None,
+        priority: Priority = Priority.BACKGROUND,
+    ) -> list[Bar]:
+        """``History/retrieveBars`` (its own 50/30 s budget); newest first, as the gateway sends."""
+        body = self._exchange(
+            Endpoint.RETRIEVE_BARS,
+            {
+                "contractId": contract_id,
+                "live": self.config.live if live is None else live,
+                "startTime": _iso(start),
+                "endTime": _iso(end),
+                "unit": unit,
+                "unitNumber": unit_number,
+                "limit": limit,
+                "includePartialBar": include_partial_bar,
+            },
+            priority,
+        )
+        bars: list[Bar] = []
+        for raw in body.get("bars") or []:
+            if not isinstance(raw, dict):
+                raise MalformedResponse("bars: expected objects")
+            try:
+                stamp = datetime.fromisoformat(str(raw["t"]))
+                bars.append(
+                    Bar(
+                        t=stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC),
+                        o=to_decimal(raw["o"]),
+                        h=to_decimal(raw["h"]),
+                        l=to_decimal(raw["l"]),
+                        c=to_decimal(raw["c"]),
+                        v=int(raw["v"]),
+                    )
+                )
+            except (KeyError, ValueError, TypeError, WireFormatError) as error:
+                raise MalformedResponse(f"bars: {error}") from None
+        return bars
+
+    # -- reconciliation -------------------------------------------------------------------------
+
+    def open_orders(
+        self, account_id: int, priority: Priority = Priority.RECONCILIATION
+    ) -> list[OrderUpdate]:
+        body, at = self._request(Endpoint.ORDER_SEARCH_OPEN, {"accountId": account_id}, priority)
+        return orders_from_rest(body, at)
+
+    def search_orders(
+        self,
+        account_id: int,
+        since: datetime,
+        until: datetime | None = None,
+        priority: Priority = Priority.RECONCILIATION,
+    ) -> list[OrderUpdate]:
+        request: dict[str, object] = {"accountId": account_id, "startTimestamp": _iso(since)}
+        if until is not None:
+            request["endTimestamp"] = _iso(until)
+        body, at = self._request(Endpoint.ORDER_SEARCH, request, priority)
+        return orders_from_rest(body, at)
+
+    def open_positions(
+        self, account_id: int, priority: Priority = Priority.RECONCILIATION
+    ) -> list[PositionUpdate]:
+        body, at = self._request(Endpoint.POSITION_SEARCH_OPEN, {"accountId": account_id}, priority)
+        return positions_from_rest(body, at)
+
+    def search_trades(
+        self,
+        account_id: int,
+        since: datetime,
+        until: datetime | None = None,
+        priority: Priority = Priority.RECONCILIATION,
+    ) -> list[TradeFill]:
+        request: dict[str, object] = {"accountId": account_id, "startTimestamp": _iso(since)}
+        if until is not None:
+            request["endTimestamp"] = _iso(until)
+        body, at = self._request(Endpoint.TRADE_SEARCH, request, priority)
+        return trades_from_rest(body, at)
+
+    # -- orders and positions -------------------------------------------------------------------
+
+    def _find_by_tag(self, account_id: int, tag: str) -> int | None:
+        since = datetime.now(UTC) - timedelta(seconds=self.config.order_lookback)
+        for order in self.search_orders(account_id, since, priority=Priority.ENFORCEMENT):
+            if order.custom_tag == tag:
+                return order.order_id
+        return None
+
+    def _place(self, body: dict[str, object], priority: Priority) -> int:
+        tag = body.get("customTag")
+        if not isinstance(tag, str) or not tag:
+            tag = f"sr-{uuid.uuid4().hex[:16]}"
+            body["customTag"] = tag
+        account_id = body.get("accountId")
+        if not isinstance(account_id, int):
+            raise ValueError("Order/place needs an integer accountId")
+
+        def already_placed() -> dict[str, Any] | None:
+            order_id = self._find_by_tag(account_id, tag)
+            if order_id is None:
+                return None
+            log.info("Order/place retry: order %d with tag %s already exists", order_id, tag)
+            return {"success": True, "errorCode": 0, "errorMessage": None, "orderId": order_id}
+
+        try:
+            envelope = self._exchange(Endpoint.ORDER_PLACE, body, priority, on_retry=already_placed)
+        except ApiError as error:
+            duplicate = error.error_code == PlaceOrderErrorCode.ORDER_REJECTED and (
+                "tag" in (error.error_message or "").lower()
+            )
+            if duplicate:
+                found = self._find_by_tag(account_id, tag)
+                if found is not None:
+                    return found
+            raise
+        order_id = envelope.get("orderId")
+        if not isinstance(order_id, int) or isinstance(order_id, bool):
+            raise MalformedResponse("Order/place succeeded without an orderId")
+        return order_id
+
+    def place_order(
+        self,
+        account_id: int,
+        contract_id: str,
+        *,
+        order_type: OrderType,
+        side: OrderSide,
+        size: int,
+        limit_price: Decimal | None = None,
+        stop_price: Decimal | None = None,
+        custom_tag: str | None = None,
+        priority: Priority = Priority.STOP_MANAGEMENT,
+    ) -> int:
+        """``Order/place`` made idempotent by its customTag; returns the order id."""
+        request = place_order_request(
+            account_id,
+            contract_id,
+            order_type=order_type,
+            side=side,
+            size=size,
+            limit_price=limit_price,
+            stop_price=stop_price,
+            custom_tag=custom_tag,
+        )
+        return self._place(dict(request.body), priority)
+
+    def cancel_order(
+        self, account_id: int, order_id: int, priority: Priority = Priority.ENFORCEMENT
+    ) -> None:
+        self.execute(cancel_order_request(account_id, order_id), priority)
+
+    def modify_stop(
+        self,
+        account_id: int,
+        order_id: int,
+        *,
+        stop_price: Decimal,
+        size: int | None = None,
+        priority: Priority = Priority.STOP_MANAGEMENT,
+    ) -> None:
+        self.execute(
+            modify_stop_request(account_id, order_id, stop_price=stop_price, size=size), priority
+        )
+
+    def close_position(
+        self, account_id: int, contract_id: str, priority: Priority = Priority.ENFORCEMENT
+    ) -> None:
+        self.execute(close_position_request(account_id, contract_id), priority)
+
+    def partial_close_position(
+        self,
+        account_id: int,
+        contract_id: str,
+        size: int,
+        priority: Priority = Priority.ENFORCEMENT,
+    ) -> None:
+        self.execute(partial_close_request(account_id, contract_id, size), priority)
+
+    def close(self) -> None:
+        """Release the HTTP session."""
+        self._session.close()
+
+
+__all__ = ["TOPSTEPX_API", "Bar", "Credentials", "RestClient", "RestConfig", "RestRecorder"]

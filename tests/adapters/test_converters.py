@@ -1,0 +1,302 @@
+"""Converters against payloads in the exact shapes of reference §4 and §7–§8."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+
+from simple_risk.adapters.topstepx.clock import ReceiveClock
+from simple_risk.adapters.topstepx.converters import (
+    DEFAULT_SYMBOLS,
+    Converter,
+    WireFormatError,
+    cancel_order_request,
+    close_position_request,
+    contract_from_wire,
+    contracts_from_rest,
+    dumps_exact,
+    loads_exact,
+    modify_stop_request,
+    order_from_wire,
+    orders_from_rest,
+    parse_timestamp,
+    partial_close_request,
+    place_stop_request,
+    positions_from_rest,
+    to_decimal,
+    trades_from_rest,
+)
+from simple_risk.adapters.topstepx.errors import Endpoint
+from simple_risk.engine.events import (
+    AccountUpdate,
+    OrderSide,
+    OrderStatus,
+    OrderType,
+    OrderUpdate,
+    PositionType,
+    PositionUpdate,
+    Quote,
+    TradeFill,
+)
+
+AT = datetime(2026, 11, 24, 15, 0, tzinfo=UTC)
+
+
+def fixed_clock() -> ReceiveClock:
+    return ReceiveClock(lambda: AT)
+
+
+# The wrapped user-hub order exactly as in reference §9.5 (null fields omitted, 7-digit time).
+WRAPPED_ORDER = json.loads(
+    '[{"action":1,"data":{"id":4000000001,"accountId":123,"contractId":"CON.F.US.MNQ.Z25",'
+    '"symbolId":"F.US.MNQ","status":1,"type":1,"side":0,"size":1,"limitPrice":21000.25,'
+    '"fillVolume":0,"creationTimestamp":"2025-11-24T15:00:00.1234567+00:00",'
+    '"updateTimestamp":"2025-11-24T15:00:00.1234567+00:00"}}]',
+    parse_float=Decimal,
+)
+
+
+def test_wrapped_user_order_converts_with_int64_id_exact_price_and_7_digit_time() -> None:
+    events = Converter(fixed_clock()).user("GatewayUserOrder", WRAPPED_ORDER)
+    assert len(events) == 1
+    order = events[0]
+    assert isinstance(order, OrderUpdate)
+    assert order.order_id == 4000000001 > 2**31
+    assert order.status is OrderStatus.OPEN
+    assert order.type is OrderType.LIMIT
+    assert order.side is OrderSide.BUY
+    assert order.limit_price == Decimal("21000.25")
+    assert order.stop_price is None and order.filled_price is None and order.custom_tag is None
+    assert order.created_at == datetime(2025, 11, 24, 15, 0, 0, 123456, tzinfo=UTC)
+    assert order.at == AT
+
+
+def test_bare_user_entity_is_accepted_like_a_wrapped_one() -> None:
+    bare = [WRAPPED_ORDER[0]["data"]]
+    converter = Converter(fixed_clock())
+    assert converter.user("GatewayUserOrder", bare) == converter.user(
+        "GatewayUserOrder", WRAPPED_ORDER
+    )
+
+
+def test_opening_trade_without_profit_and_loss_has_pnl_none_and_commissions() -> None:
+    # LOG shape (reference §7.3): action 0, fees and commissions, no profitAndLoss.
+    payload = [
+        {
+            "action": 0,
+            "data": {
+                "id": 2934939764,
+                "accountId": 20123456,
+                "contractId": "CON.F.US.MYM.M26",
+                "creationTimestamp": "2026-05-06T13:36:03.4962794+00:00",
+                "price": 49909,
+                "fees": 5.55,
+                "commissions": 3.75,
+                "side": 0,
+                "size": 15,
+                "voided": False,
+                "orderId": 2934939700,
+            },
+        }
+    ]
+    (fill,) = Converter(fixed_clock()).user("GatewayUserTrade", payload)
+    assert isinstance(fill, TradeFill)
+    assert fill.pnl is None
+    assert fill.price == Decimal(49909)
+    assert fill.fees == Decimal("5.55") and fill.commissions == Decimal("3.75")
+    assert fill.trade_id == 2934939764 and fill.order_id == 2934939700
+
+
+def test_hub_floats_become_the_exact_decimal_of_their_wire_text() -> None:
+    # signalrcore's stock protocol parses floats; 5.55 must still be exactly 5.55.
+    assert to_decimal(5.55) == Decimal("5.55")
+    assert to_decimal(0.1) + to_decimal(0.2) == Decimal("0.3")
+
+
+def test_flat_position_event_size_zero_without_average_price() -> None:
+    payload = [
+        {"action": 1, "data": {"id": 7, "accountId": 1, "contractId": "CON.F.US.EP.Z25", "size": 0}}
+    ]
+    (position,) = Converter(fixed_clock()).user("GatewayUserPosition", payload)
+    assert isinstance(position, PositionUpdate)
+    assert position.size == 0 and position.average_price == 0
+
+
+def test_account_event_converts() -> None:
+    payload = [
+        {
+            "action": 1,
+            "data": {
+                "id": 20123456,
+                "name": "150KTC-V2-1",
+                "balance": 150000.5,
+                "canTrade": True,
+                "isVisible": True,
+                "simulated": True,
+            },
+        }
+    ]
+    (account,) = Converter(fixed_clock()).user("GatewayUserAccount", payload)
+    assert account == AccountUpdate(
+        at=AT,
+        account_id=20123456,
+        name="150KTC-V2-1",
+        balance=Decimal("150000.5"),
+        can_trade=True,
+    )
+
+
+REST_ORDERS = """{"orders":[{"id":36598,"accountId":704,"contractId":"CON.F.US.EP.U25",
+"symbolId":"F.US.EP","creationTimestamp":"2025-07-18T21:00:01.268009+00:00",
+"updateTimestamp":"2025-07-18T21:00:01.268009+00:00","status":1,"type":4,"side":1,"size":1,
+"limitPrice":null,"stopPrice":6065.250000000,"fillVolume":0,"filledPrice":null,
+"customTag":null}],"success":true,"errorCode":0,"errorMessage":null}"""
+
+
+def test_rest_orders_with_explicit_nulls_and_9_digit_decimals() -> None:
+    (order,) = orders_from_rest(loads_exact(REST_ORDERS), AT)
+    assert order.stop_price == Decimal("6065.25")
+    assert order.limit_price is None
+    assert order.type is OrderType.STOP and order.side is OrderSide.SELL
+
+
+def test_rest_positions_and_trades() -> None:
+    positions = loads_exact(
+        '{"positions":[{"id":6124,"accountId":536,"contractId":"CON.F.US.GMET.J25",'
+        '"creationTimestamp":"2025-04-21T19:52:32.175721+00:00","type":1,"size":2,'
+        '"averagePrice":1575.750000000}],"success":true,"errorCode":0,"errorMessage":null}'
+    )
+    (position,) = positions_from_rest(positions, AT)
+    assert position.type is PositionType.LONG and position.average_price == Decimal("1575.75")
+    trades = loads_exact(
+        '{"trades":[{"id":8604,"accountId":203,"contractId":"CON.F.US.EP.H25",'
+        '"creationTimestamp":"2025-01-21T16:13:52.523293+00:00","price":6065.250000000,'
+        '"profitAndLoss":50.000000000,"fees":1.4000,"side":1,"size":1,"voided":false,'
+        '"orderId":14328},{"id":8603,"accountId":203,"contractId":"CON.F.US.EP.H25",'
+        '"creationTimestamp":"2025-01-21T16:13:04.142302+00:00","price":6064.250000000,'
+        '"profitAndLoss":null,"fees":1.4000,"side":0,"size":1,"voided":false,"orderId":14326}],'
+        '"success":true,"errorCode":0,"errorMessage":null}'
+    )
+    closing, opening = trades_from_rest(trades, AT)
+    assert closing.pnl == Decimal(50) and opening.pnl is None
+    assert closing.fees == Decimal("1.4")
+
+
+def test_contract_root_is_aliased_and_weighted() -> None:
+    es = contract_from_wire(
+        {
+            "id": "CON.F.US.EP.Z25",
+            "name": "ESZ5",
+            "description": "E-mini S&P 500",
+            "tickSize": Decimal("0.250000000"),
+            "tickValue": Decimal("12.500000000"),
+            "activeContract": True,
+            "symbolId": "F.US.EP",
+        }
+    )
+    assert (es.root, es.units, es.tick_size, es.tick_value) == ("ES", 10, Decimal("0.25"), 12.5)
+    by_id = contracts_from_rest(
+        {
+            "contract": {
+                "id": "CON.F.US.MNQ.Z25",
+                "name": "MNQZ5",
+                "tickSize": 0.25,
+                "tickValue": 0.5,
+                "activeContract": False,
+                "symbolId": "F.US.MNQ",
+            },
+            "success": True,
+        },
+        DEFAULT_SYMBOLS,
+    )
+    assert by_id[0].root == "MNQ" and by_id[0].units == 1 and not by_id[0].active
+    mcl = contract_from_wire(
+        {"id": "CON.F.US.MCLE.F26", "tickSize": 0.01, "tickValue": 1, "symbolId": "F.US.MCLE"}
+    )
+    assert (mcl.root, mcl.units) == ("MCL", 1)
+
+
+def test_partial_quotes_merge_into_the_last_full_quote() -> None:
+    converter = Converter(fixed_clock())
+    first = converter.market(
+        "GatewayQuote",
+        [
+            "CON.F.US.MNQ.Z25",
+            {
+                "symbol": "F.US.MNQ",
+                "lastPrice": 21000.25,
+                "bestBid": 21000,
+                "bestAsk": 21000.5,
+                "timestamp": "2025-11-24T15:00:00.1234567+00:00",
+            },
+        ],
+    )
+    second = converter.market("GatewayQuote", ["CON.F.US.MNQ.Z25", {"bestBid": 21000.25}])
+    assert isinstance(first[0], Quote) and isinstance(second[0], Quote)
+    assert second[0].bid == Decimal("21000.25")
+    assert second[0].ask == Decimal("21000.5") and second[0].last == Decimal("21000.25")
+    other = converter.market("GatewayQuote", ["CON.F.US.EP.Z25", {"lastPrice": 6000}])
+    assert isinstance(other[0], Quote) and other[0].bid is None
+
+
+def test_market_trades_and_depth_carry_no_domain_event() -> None:
+    converter = Converter(fixed_clock())
+    assert converter.market("GatewayTrade", ["CON.F.US.MNQ.Z25", [{"price": 1, "type": 0}]]) == []
+    assert converter.ignored["GatewayTrade"] == 1
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        [{"action": 1, "data": {"id": 1}}],  # required fields missing
+        [{"action": 1, "data": {**WRAPPED_ORDER[0]["data"], "status": 42}}],  # unknown enum
+        [{"action": 1, "data": {**WRAPPED_ORDER[0]["data"], "limitPrice": "abc"}}],
+        [{"action": 1, "data": {**WRAPPED_ORDER[0]["data"], "id": True}}],
+        [{"action": 1, "data": "not an object"}],
+        "not a list",
+        [None],
+    ],
+)
+def test_malformed_user_payloads_are_counted_and_skipped(payload: object) -> None:
+    converter = Converter(fixed_clock())
+    assert converter.user("GatewayUserOrder", payload) == []
+    assert converter.rejected["GatewayUserOrder"] >= 1
+
+
+def test_one_bad_entity_does_not_hide_the_good_ones() -> None:
+    good = WRAPPED_ORDER[0]
+    events = Converter(fixed_clock()).user("GatewayUserOrder", [{"action": 1, "data": {}}, good])
+    assert len(events) == 1
+
+
+def test_no_time_and_naive_timestamps() -> None:
+    assert parse_timestamp("0001-01-01T00:00:00+00:00") is None
+    assert parse_timestamp("2025-01-01T00:00:00") == datetime(2025, 1, 1, tzinfo=UTC)
+    with pytest.raises(WireFormatError):
+        parse_timestamp("yesterday")
+
+
+def test_request_builders_produce_the_documented_bodies() -> None:
+    assert cancel_order_request(1, 4000000001).body == {"accountId": 1, "orderId": 4000000001}
+    assert close_position_request(1, "CON.F.US.EP.Z25").endpoint is Endpoint.POSITION_CLOSE
+    partial = partial_close_request(1, "CON.F.US.EP.Z25", 2)
+    assert partial.endpoint is Endpoint.POSITION_PARTIAL_CLOSE and partial.body["size"] == 2
+    stop = place_stop_request(
+        1, "CON.F.US.EP.Z25", side=OrderSide.SELL, size=2, stop_price=Decimal("6000.25")
+    )
+    assert stop.body["type"] == 4 and stop.body["side"] == 1
+    assert dumps_exact(stop.body).count('"stopPrice":6000.25') == 1
+    modify = modify_stop_request(1, 9, stop_price=Decimal("6001.00"))
+    assert modify.endpoint is Endpoint.ORDER_MODIFY and "size" not in modify.body
+    with pytest.raises(ValueError):
+        partial_close_request(1, "CON.F.US.EP.Z25", 0)
+
+
+def test_exact_json_round_trip_keeps_every_digit() -> None:
+    value = {"a": Decimal("6065.250000000"), "b": [1, None, True, "x"], "c": Decimal("1E-9")}
+    assert loads_exact(dumps_exact(value)) == value
+    order = order_from_wire(WRAPPED_ORDER[0]["data"], AT)
+    assert order.limit_price == loads_exact(dumps_exact(WRAPPED_ORDER))[0]["data"]["limitPrice"]

@@ -1,0 +1,537 @@
+"""The adapters against the gateway simulator over loopback — the code that talks to TopstepX.
+
+Every window, lifetime and limit is shrunk so the suite takes seconds; waits are on conditions.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import replace
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from simple_risk.adapters.replay import Recorder, replay
+from simple_risk.adapters.simulator import RateLimits, Simulator
+from simple_risk.adapters.topstepx.contracts import ContractCache
+from simple_risk.adapters.topstepx.converters import Converter
+from simple_risk.adapters.topstepx.errors import ApiError, AuthenticationError, Outcome
+from simple_risk.adapters.topstepx.hubs import MarketHubClient, UserHubClient
+from simple_risk.adapters.topstepx.ratelimit import Budget, Priority, RateLimiter
+from simple_risk.adapters.topstepx.rest import Credentials, RestClient, RestConfig
+from simple_risk.engine.events import (
+    AccountUpdate,
+    ConnectionChanged,
+    ContractLoaded,
+    Event,
+    OrderSide,
+    OrderStatus,
+    OrderType,
+    OrderUpdate,
+    PositionUpdate,
+    Quote,
+    TradeFill,
+)
+from tests.adapters.conftest import FAST_HUBS, FAST_REST, Events, client_for, start_sim, wait_until
+
+pytestmark = pytest.mark.timeout(60)
+
+
+def mnq(client: RestClient) -> str:
+    return next(c.contract_id for c in client.available_contracts() if c.root == "MNQ")
+
+
+class Hubs:
+    def __init__(self, client: RestClient, sim: Simulator, events: Events, **kw: object) -> None:
+        self.user = UserHubClient(sim.user_hub_url, client, events.queue, config=FAST_HUBS, **kw)  # type: ignore[arg-type]
+        self.market = MarketHubClient(
+            sim.market_hub_url,
+            client,
+            events.queue,
+            converter=self.user.converter,
+            config=FAST_HUBS,
+            **kw,  # type: ignore[arg-type]
+        )
+
+    def start(self) -> None:
+        self.user.start()
+        self.market.start()
+        assert self.user.wait_connected(5) and self.market.wait_connected(5)
+
+    def stop(self) -> None:
+        self.user.stop()
+        self.market.stop()
+
+
+@pytest.fixture
+def client(sim: Simulator) -> Iterator[RestClient]:
+    rest = client_for(sim)
+    yield rest
+    rest.close()
+
+
+def is_changed(hub: str, state: str, gap: bool | None = None):  # type: ignore[no-untyped-def]
+    def check(event: Event) -> bool:
+        return (
+            isinstance(event, ConnectionChanged)
+            and event.hub == hub
+            and event.state == state
+            and (gap is None or event.gap is gap)
+        )
+
+    return check
+
+
+def test_login_subscribe_and_every_kind_of_event_flows(
+    sim: Simulator, client: RestClient, events: Events
+) -> None:
+    accounts = client.search_accounts()
+    assert {a.account_id for a in accounts} >= {20100001, 20100002}
+    account = accounts[0].account_id
+    contract = mnq(client)
+    hubs = Hubs(client, sim, events)
+    hubs.user.subscribe_account(account)
+    hubs.market.subscribe_quotes(contract)
+    hubs.start()
+    try:
+        events.wait_for(is_changed("user", "connected", gap=False))
+        sim.set_price(contract, Decimal("21000.25"))
+        events.wait_for(lambda e: isinstance(e, Quote) and e.last == Decimal("21000.25"))
+        order_id = client.place_order(
+            account, contract, order_type=OrderType.MARKET, side=OrderSide.BUY, size=2
+        )
+        assert order_id > 2**31
+        filled = events.wait_for(
+            lambda e: isinstance(e, OrderUpdate) and e.status is OrderStatus.FILLED
+        )
+        assert isinstance(filled, OrderUpdate) and filled.order_id == order_id
+        fill = events.wait_for(lambda e: isinstance(e, TradeFill))
+        assert isinstance(fill, TradeFill) and fill.pnl is None and fill.order_id == order_id
+        position = events.wait_for(lambda e: isinstance(e, PositionUpdate))
+        assert isinstance(position, PositionUpdate) and position.size == 2
+        events.wait_for(lambda e: isinstance(e, AccountUpdate) and e.account_id == account)
+        stamps = [e.at for e in events.drain()]
+        assert stamps == sorted(stamps), "engine time never runs backwards"
+        # REST reconciliation sees the same state
+        assert [p.size for p in client.open_positions(account)] == [2]
+        assert any(
+            t.order_id == order_id for t in client.search_trades(account, fill.at.replace(hour=0))
+        )
+        client.close_position(account, contract)
+        events.wait_for(lambda e: isinstance(e, PositionUpdate) and e.size == 0)
+        # closing again: PositionNotFound is DONE (already flat) — the executor's table says so
+        with pytest.raises(ApiError) as raised:
+            client.close_position(account, contract)
+        assert raised.value.code_name == "PositionNotFound"
+        assert raised.value.outcome is Outcome.DONE
+    finally:
+        hubs.stop()
+    assert not hubs.user.converter.rejected
+
+
+def test_dropped_connections_are_back_and_resubscribed_within_5s_and_the_gap_is_reported(
+    sim: Simulator, client: RestClient, events: Events
+) -> None:
+    account = client.search_accounts()[0].account_id
+    contract = mnq(client)
+    hubs = Hubs(client, sim, events)
+    hubs.user.subscribe_account(account)
+    hubs.market.subscribe_quotes(contract)
+    hubs.start()
+    try:
+        mark = len(events.drain())
+        dropped_at = time.monotonic()
+        assert sim.drop_connections() == 2
+        events.wait_for(is_changed("user", "reconnected", gap=True), timeout=5, start=mark)
+        events.wait_for(is_changed("market", "reconnected", gap=True), timeout=5, start=mark)
+        wait_until(lambda: hubs.user.is_ready() and hubs.market.is_ready(), timeout=5)
+        assert time.monotonic() - dropped_at < 5
+        mark = len(events.drain())
+        # the new connections carry the subscriptions again
+        sim.set_price(contract, Decimal("21010.5"))
+        events.wait_for(lambda e: isinstance(e, Quote) and e.last == Decimal("21010.5"), start=mark)
+        client.place_order(
+            account, contract, order_type=OrderType.MARKET, side=OrderSide.SELL, size=1
+        )
+        events.wait_for(lambda e: isinstance(e, TradeFill), start=mark)
+    finally:
+        hubs.stop()
+
+
+def test_watchdog_recovers_when_reconnects_are_refused_for_a_while(
+    sim: Simulator, client: RestClient, events: Events
+) -> None:
+    account = client.search_accounts()[0].account_id
+    contract = mnq(client)
+    hubs = Hubs(client, sim, events)
+    hubs.user.subscribe_account(account)
+    hubs.market.subscribe_quotes(contract)
+    hubs.start()
+    try:
+        rebuilds = hubs.user.rebuilds
+        mark = len(events.drain())
+        sim.refuse_hub_connections(1.5)
+        sim.drop_connections()
+        # signalrcore's own first retry is refused: 1.0.2 then never retries (reference §10.4)
+        events.wait_for(is_changed("user", "reconnecting", gap=True), timeout=5, start=mark)
+        events.wait_for(is_changed("user", "reconnected", gap=True), timeout=10, start=mark)
+        events.wait_for(is_changed("market", "reconnected", gap=True), timeout=10, start=mark)
+        assert hubs.user.rebuilds > rebuilds, "the watchdog, not signalrcore, rebuilt it"
+        wait_until(lambda: hubs.user.is_ready() and hubs.market.is_ready(), timeout=5)
+        mark = len(events.drain())
+        sim.set_price(contract, Decimal("21020"))
+        events.wait_for(lambda e: isinstance(e, Quote) and e.last == Decimal("21020"), start=mark)
+        client.place_order(
+            account, contract, order_type=OrderType.MARKET, side=OrderSide.BUY, size=1
+        )
+        events.wait_for(lambda e: isinstance(e, OrderUpdate), start=mark)
+    finally:
+        hubs.stop()
+
+
+def test_a_silent_connection_is_torn_down_and_rebuilt(events: Events) -> None:
+    sim = start_sim(ping_interval=60.0)  # the server never pings: silence looks like a dead link
+    client = client_for(sim)
+    config = replace(FAST_HUBS, watchdog=replace(FAST_HUBS.watchdog, stale_after=0.8))
+    hubs = UserHubClient(sim.user_hub_url, client, events.queue, config=config)
+    hubs.subscribe_account(client.search_accounts()[0].account_id)
+    try:
+        hubs.start()
+        events.wait_for(is_changed("user", "connected"))
+        events.wait_for(is_changed("user", "reconnected", gap=True), timeout=5)
+        assert hubs.rebuilds >= 2
+    finally:
+        sim.stop()  # its Close frees signalrcore's blocking stop() of the silent connections
+        hubs.stop()
+        client.close()
+
+
+def test_token_expiry_is_refreshed_without_losing_the_stream(events: Events) -> None:
+    sim = start_sim(token_lifetime=3.0)
+    config = RestConfig(
+        timeout=3.0, backoff_base=0.05, backoff_max=0.4, token_lifetime=3.0, refresh_before=1.5
+    )
+    client = client_for(sim, config)
+    try:
+        account = client.search_accounts()[0].account_id
+        contract = mnq(client)
+        hubs = Hubs(client, sim, events)
+        hubs.user.subscribe_account(account)
+        hubs.market.subscribe_quotes(contract)
+        hubs.start()
+        try:
+            first_generation = client.token_generation
+            prices = [Decimal("21000") + Decimal("0.25") * i for i in range(1, 30)]
+            placed: list[int] = []
+            mark = len(events.drain())
+            for i, price in enumerate(prices):  # ~4.5 s of traffic across token refreshes
+                sim.set_price(contract, price)
+                if i % 3 == 0:
+                    placed.append(
+                        client.place_order(
+                            account,
+                            contract,
+                            order_type=OrderType.LIMIT,
+                            side=OrderSide.BUY,
+                            size=1,
+                            limit_price=Decimal("20000") + i,
+                        )
+                    )
+                time.sleep(0.15)
+            events.wait_for(lambda e: isinstance(e, Quote) and e.last == prices[-1], start=mark)
+            events.wait_for(lambda e: isinstance(e, OrderUpdate) and e.order_id == placed[-1])
+            window = events.drain()[mark:]
+            seen = [e.last for e in window if isinstance(e, Quote)]
+            assert client.token_generation > first_generation + 1
+            assert any(is_changed("user", "refreshed")(e) for e in window)
+            assert any(is_changed("market", "refreshed")(e) for e in window)
+            assert set(prices) <= set(seen), "no quote lost across the token refreshes"
+            assert seen == sorted(seen), "no stale quote from a retired connection"
+            orders = [(e.order_id, e.status) for e in window if isinstance(e, OrderUpdate)]
+            assert {order_id for order_id, _ in orders} == set(placed), "no order event lost"
+            assert len(orders) == len(set(orders)), "none delivered twice by both connections"
+            assert not any(isinstance(e, ConnectionChanged) and e.gap for e in window), (
+                "a refresh is make-before-break: no gap"
+            )
+        finally:
+            hubs.stop()
+    finally:
+        client.close()
+        sim.stop()
+
+
+def test_short_lived_tokens_do_not_turn_every_call_into_a_validate() -> None:
+    sim = start_sim(token_lifetime=20.0)  # far shorter than the default 2 h refresh window
+    client = client_for(sim, RestConfig(timeout=3.0))
+    try:
+        for _ in range(5):
+            client.search_accounts()
+        paths = [r.path for r in sim.requests_log()]
+        assert paths.count("/api/Auth/loginKey") == 1
+        assert "/api/Auth/validate" not in paths
+    finally:
+        client.close()
+        sim.stop()
+
+
+def test_an_expired_token_answered_with_401_is_refreshed_and_the_call_succeeds() -> None:
+    sim = start_sim(token_lifetime=0.5)
+    # the client believes its token lives a day: only the server's 401 tells it otherwise
+    config = RestConfig(timeout=3.0, token_lifetime=86400.0, refresh_before=0.0)
+    client = client_for(sim, config)
+    try:
+        client.login()
+        client._token_expires_at = float("inf")  # ignore the JWT's exp: force the 401 path
+        time.sleep(0.6)
+        assert client.search_accounts()
+        statuses = [r.status for r in sim.requests_log() if r.path.endswith("Account/search")]
+        assert 401 in statuses and statuses[-1] == 200
+    finally:
+        client.close()
+        sim.stop()
+
+
+def test_429_bursts_slow_the_client_down_and_every_call_eventually_succeeds() -> None:
+    sim = start_sim(rate_limits=RateLimits(general=(8, 1.0), bars=(50, 30.0)))
+    # the client's own budget is deliberately looser than the server's: the 429s teach it
+    client = client_for(
+        sim,
+        RestConfig(
+            timeout=3.0, max_attempts=12, backoff_base=0.1, backoff_max=0.8, hold_on_429=0.3
+        ),
+        RateLimiter({"default": Budget(100, 1.0)}, margin=0.0),
+    )
+    try:
+        client.login()
+        sim.fail_next(3, 429)
+        results: list[int] = []
+        errors: list[Exception] = []
+
+        def work() -> None:
+            for _ in range(5):
+                try:
+                    results.append(len(client.search_accounts()))
+                except Exception as error:
+                    errors.append(error)
+
+        threads = [threading.Thread(target=work) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+        assert not errors and len(results) == 20
+        statuses = [r.status for r in sim.requests_log() if r.path.startswith("/api/Account")]
+        assert statuses.count(429) >= 3 and statuses.count(200) == 20
+        assert len(statuses) < 60, "backing off keeps the 429s few"
+        assert client.retries >= 3
+    finally:
+        client.close()
+        sim.stop()
+
+
+def test_the_limiter_never_lets_more_than_its_budget_through_in_any_window(
+    sim: Simulator,
+) -> None:
+    budget = Budget(6, 0.5)
+    client = client_for(sim, FAST_REST, RateLimiter({"default": budget}, margin=0.05))
+    try:
+        client.login()
+        sim.clear_requests()
+
+        def work(priority: Priority) -> None:
+            for _ in range(6):
+                client.search_accounts(priority=priority)
+
+        threads = [
+            threading.Thread(target=work, args=(p,))
+            for p in (Priority.ENFORCEMENT, Priority.RECONCILIATION, Priority.STOP_MANAGEMENT)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+        times = sorted(r.time.timestamp() for r in sim.requests_log() if r.path.startswith("/api/"))
+        assert len(times) == 18
+        for i, start in enumerate(times):
+            inside = [t for t in times[i:] if t < start + budget.window]
+            assert len(inside) <= budget.requests, f"{len(inside)} requests in one window"
+        assert times[-1] - times[0] >= 2 * budget.window, "the budget actually throttled"
+    finally:
+        client.close()
+
+
+def test_place_order_retried_after_a_timeout_is_never_duplicated(sim: Simulator) -> None:
+    client = client_for(sim, RestConfig(timeout=0.3, backoff_base=0.05, backoff_max=0.1))
+    try:
+        account = client.search_accounts()[0].account_id
+        contract = mnq(client)
+        sim.fail_next(1, 500)
+        first = client.place_order(
+            account,
+            contract,
+            order_type=OrderType.LIMIT,
+            side=OrderSide.BUY,
+            size=1,
+            limit_price=Decimal("100"),
+            custom_tag="sr-test-1",
+        )
+        # the same intent replayed (same tag): the gateway's duplicate-tag rejection is
+        # answered by looking the order up, not by a second order or an error
+        again = client.place_order(
+            account,
+            contract,
+            order_type=OrderType.LIMIT,
+            side=OrderSide.BUY,
+            size=1,
+            limit_price=Decimal("100"),
+            custom_tag="sr-test-1",
+        )
+        assert again == first
+        paths = [r.path for r in sim.requests_log() if r.path.startswith("/api/Order")]
+        # failed place -> look the tag up -> place; duplicate place -> look the tag up
+        assert paths == [
+            "/api/Order/place",
+            "/api/Order/search",
+            "/api/Order/place",
+            "/api/Order/place",
+            "/api/Order/search",
+        ]
+        tagged = [o for o in client.open_orders(account) if o.custom_tag == "sr-test-1"]
+        assert [o.order_id for o in tagged] == [first]
+        assert tagged[0].limit_price == Decimal("100")
+    finally:
+        client.close()
+
+
+def test_business_errors_carry_the_endpoint_meaning(sim: Simulator, client: RestClient) -> None:
+    with pytest.raises(ApiError) as raised:
+        client.cancel_order(99999999, 1)
+    assert raised.value.code_name == "AccountNotFound"
+    assert raised.value.outcome is Outcome.GIVE_UP
+    account = client.search_accounts()[0].account_id
+    with pytest.raises(ApiError) as raised:
+        client.cancel_order(account, 123)
+    assert raised.value.code_name == "OrderNotFound" and raised.value.outcome is Outcome.DONE
+    assert client.contract_by_id("CON.F.US.NOPE.Z99") is None
+    bad = RestClient(sim.base_url, Credentials(sim.username, "wrong-key"), config=FAST_REST)
+    with pytest.raises(AuthenticationError) as denied:
+        bad.search_accounts()
+    assert denied.value.outcome is Outcome.GIVE_UP
+
+
+def test_secrets_never_reach_logs_or_reprs(
+    sim: Simulator, events: Events, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    caplog.set_level(logging.DEBUG, logger="SignalRCoreClient")
+    client = client_for(sim)
+    hubs = Hubs(client, sim, events)
+    try:
+        hubs.user.subscribe_account(client.search_accounts()[0].account_id)
+        hubs.start()
+        sim.drop_connections()
+        events.wait_for(is_changed("user", "reconnected"), timeout=5)
+        token = client.token()
+        secrets = [sim.api_key, token]
+        texts = [repr(client), repr(client.credentials), repr(hubs.user), repr(client.limiter)]
+        texts += [
+            r.getMessage() for r in caplog.records if not r.name.startswith("simple_risk.sim")
+        ]
+        assert any(r.name == "SignalRCoreClient" for r in caplog.records)
+        for text in texts:
+            for secret in secrets:
+                assert secret not in text
+    finally:
+        hubs.stop()
+        client.close()
+
+
+def test_contract_cache_loads_what_accounts_touch_lazily_fills_and_persists(
+    sim: Simulator, client: RestClient, events: Events, tmp_path: Path
+) -> None:
+    account = client.search_accounts()[0].account_id
+    contract = mnq(client)
+    client.place_order(account, contract, order_type=OrderType.MARKET, side=OrderSide.BUY, size=1)
+    cache = ContractCache(client, tmp_path, sink=events.queue)
+    cache.load_startup([account])
+    info = cache.get(contract)
+    assert info is not None and info.root == "MNQ" and info.units == 1
+    assert info.tick_size == Decimal("0.25")
+    assert any(isinstance(e, ContractLoaded) for e in events.drain())
+    # a new process starts from the file, without a request
+    offline = ContractCache(None, tmp_path)
+    assert offline.get(contract) == info
+    # lazily: a contract not known yet is None now and announced when loaded
+    lazy = ContractCache(client, tmp_path / "other", sink=events.queue)
+    mark = len(events.drain())
+    assert lazy.get(contract) is None
+    assert lazy.wait_idle(5)
+    assert lazy.get(contract) == info
+    events.wait_for(lambda e: isinstance(e, ContractLoaded), start=mark)
+    lazy.close()
+
+
+def test_a_recorded_session_replays_into_the_same_events(
+    sim: Simulator, client: RestClient, events: Events, tmp_path: Path
+) -> None:
+    path = tmp_path / "day.jsonl"
+    recorder = Recorder(path)
+    client.recorder = recorder
+    account = client.search_accounts()[0].account_id
+    contract = mnq(client)
+    hubs = Hubs(client, sim, events, recorder=recorder)
+    hubs.user.subscribe_account(account)
+    hubs.market.subscribe_quotes(contract)
+    hubs.start()
+    try:
+        client.place_order(
+            account, contract, order_type=OrderType.MARKET, side=OrderSide.BUY, size=1
+        )
+        sim.set_price(contract, Decimal("21005.75"))
+        events.wait_for(lambda e: isinstance(e, Quote) and e.last == Decimal("21005.75"))
+        events.wait_for(lambda e: isinstance(e, AccountUpdate))
+        live_reconcile = client.open_positions(account)
+    finally:
+        hubs.stop()
+        recorder.close()
+    live = [e for e in events.drain() if not isinstance(e, ConnectionChanged)]
+    replayed = list(replay(path, converter=Converter()))
+    assert [e for e in replayed if e in live] == live, "every live event comes back, at included"
+    assert live_reconcile[0] in replayed, "REST responses replay too"
+    assert "demo-api-key" not in path.read_text()
+
+
+def test_malformed_wire_payloads_are_skipped_and_the_stream_goes_on(
+    sim: Simulator, client: RestClient, events: Events
+) -> None:
+    account = client.search_accounts()[0].account_id
+    hubs = Hubs(client, sim, events)
+    hubs.user.subscribe_account(account)
+    hubs.start()
+    try:
+        good = {
+            "action": 1,
+            "data": {
+                "id": 4999999999,
+                "accountId": account,
+                "contractId": "CON.F.US.EP.Z26",
+                "status": 1,
+                "type": 4,
+                "side": 1,
+                "size": 1,
+                "stopPrice": 6000.25,
+            },
+        }
+        for bad in (["garbage"], [{"action": 1, "data": {"id": "x"}}], [], [None], "text"):
+            sim.emit_user_event("GatewayUserOrder", bad)  # type: ignore[arg-type]
+        sim.emit_user_event("GatewayUserOrder", [good])
+        order = events.wait_for(lambda e: isinstance(e, OrderUpdate) and e.order_id == 4999999999)
+        assert isinstance(order, OrderUpdate) and order.stop_price == Decimal("6000.25")
+        assert hubs.user.converter.rejected["GatewayUserOrder"] >= 3
+        assert hubs.user.is_ready()
+    finally:
+        hubs.stop()
