@@ -281,7 +281,9 @@ class Engine:
                 if locked_now or changes_exposure:
                     self._enforce(state, touched, event, firings, reconcile or locked_now)
                 self._run_while_locks(state, env)
-            if changes_exposure:
+            # an intent issued on this very event may already be met (a flatten on an account
+            # that is flat): remembered, it would cover — and so cancel — a later, legal order
+            if changes_exposure or firings:
                 self._forget_met_intents(state)
         if self._locked_now:
             self._enforce_new_locks(touched, event, firings)
@@ -309,15 +311,14 @@ class Engine:
     def next_deadline(self) -> datetime | None:
         """The earliest instant at which time alone changes something (a ``for:`` deadline, a
         lockout end, the daily boundary); the daemon schedules an exact ClockTick there."""
-        candidates: list[datetime] = []
-        if self._pending_deadline is not None:
-            candidates.append(self._pending_deadline)
-        for state in self.store.accounts.values():
-            end = state.locks.next_end()
-            if end is not None:
-                candidates.append(end)
-        if self.store.day_end is not None:
-            candidates.append(self.store.day_end)
+        # ``_lock_end`` is never later than the earliest lock end (lowered when a lock is
+        # added, recomputed on expiry and restore), so this stays O(1) per call: the daemon
+        # asks after every event. A value that is early only costs one tick that finds nothing.
+        candidates = [
+            when
+            for when in (self._pending_deadline, self._lock_end, self.store.day_end)
+            if when is not None
+        ]
         return min(candidates) if candidates else None
 
     def unmet_intents(self, account: int) -> list[Intent]:

@@ -4,7 +4,7 @@ equivalence, exact P&L and window counts against brute force, lockouts never sho
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from engine_builders import (
@@ -308,7 +308,9 @@ def test_day_pnl_and_windows_equal_brute_force(events: list[Event]) -> None:
             key = (event.account_id, event.trade_id)
             latest[key] = event
             if key not in first_seen or event.at - first_seen[key] > DEFAULT_RETENTION:
-                first_seen[key] = event.at
+                # a window places a fill at its exchange time when that is earlier
+                placed = event.at if event.created_at is None else min(event.at, event.created_at)
+                first_seen[key] = placed
         now = event.at
         today = calendar.trading_day(now)
         for account in ACCOUNTS:
@@ -328,3 +330,28 @@ def test_day_pnl_and_windows_equal_brute_force(events: list[Event]) -> None:
                     1 for f in fills if now - within <= first_seen[(account, f.trade_id)] <= now
                 )
                 assert facts["trades"].count(within) == count
+
+
+def test_fills_reconciled_after_a_mid_day_start_count_at_their_exchange_time() -> None:
+    """A daemon that starts at 14:00 and reconciles the morning's fills from REST must not
+    count them as fills of the last minute (that would lock a trader out for nothing)."""
+    engine = _engine()
+    start = datetime(2026, 11, 24, 20, 0, tzinfo=UTC)  # 14:00 Chicago
+    for n in range(5):
+        engine.apply(
+            TradeFill(
+                at=start,
+                account_id=ACCOUNTS[0],
+                trade_id=3_000_000_000 + n,
+                order_id=4_000_000_000 + n,
+                contract_id=MNQ,
+                side=OrderSide.BUY,
+                size=1,
+                price=Decimal("21000"),
+                pnl=None,
+                created_at=start - timedelta(hours=3, minutes=n),
+            )
+        )
+    trades = engine.facts(ACCOUNTS[0])["trades"]
+    assert trades.count(timedelta(seconds=60)) == 0
+    assert trades.count(timedelta(hours=4)) == 5

@@ -6,8 +6,11 @@ windows) is adjusted by subtracting the old record and adding the new one, so no
 rescans history; only the daily reset rebuilds the day from the week's records.
 
 A fill belongs to the trading day of its exchange ``created_at`` (else its engine time) and
-to that day's trading week. Windows use the engine time the fill was first seen; a fill first
-seen longer ago than the window retention (8 days) is forgotten, and seen anew if re-sent.
+to that day's trading week. Windows place a fill at its exchange ``created_at`` when that is
+earlier than the engine time it was first seen (DESIGN.md §3: exchange timestamps assign fills
+to windows): a daemon that starts mid-day and reconciles the morning's fills from REST must not
+count them all as "in the last 60 s". A fill placed longer ago than the window retention
+(8 days) is forgotten, and seen anew if re-sent.
 """
 
 from __future__ import annotations
@@ -141,7 +144,7 @@ class Ledger:
     def apply(self, fill: TradeFill, at: datetime, day: date, week: date) -> FillRecord:
         """Record a fill (new, re-sent or voided) and update every aggregate."""
         old = self.fills.get(fill.trade_id)
-        window_at = at
+        window_at = at if fill.created_at is None else min(at, fill.created_at)
         if old is not None:
             self._contribute(old, -1)
             if old.window_at >= at - self.window.retention:
