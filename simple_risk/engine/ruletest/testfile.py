@@ -1,0 +1,813 @@
+"""Rule test files: loading and validating them into cases the runner can play.
+
+Read by ``simple-risk rules test`` (:mod:`simple_risk.engine.ruletest.runner`). The format is
+documented with an example in ``docs/rule-tests.md``; in short, a file names a ruleset, optional
+param overrides and a start time, and lists cases, each a list of timed input events and a list
+of expectations at given times — ``promtool test rules`` for risk rules.
+
+Files go through the same strict YAML loader as rulesets (exact numbers, no YAML 1.1 booleans,
+duplicate keys are errors) and every mistake comes back as a located
+:class:`~simple_risk.engine.dsl.problems.Problem` (``file:line:col: message (hint)``), all of
+them at once, never a traceback.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from pathlib import Path as FsPath
+from typing import TypeVar
+
+from simple_risk.engine.dsl.durations import DURATION_HINT, parse_duration
+from simple_risk.engine.dsl.problems import Problem, did_you_mean
+from simple_risk.engine.dsl.yamlload import Document, Path, load_document
+from simple_risk.engine.events import (
+    AccountUpdate,
+    ClockTick,
+    ContractInfo,
+    Event,
+    OrderSide,
+    OrderStatus,
+    OrderType,
+    OrderUpdate,
+    PositionType,
+    PositionUpdate,
+    Quote,
+    Reconciled,
+    TradeFill,
+)
+from simple_risk.engine.ruletest.contracts import contract_info, known_names
+
+_T = TypeVar("_T")
+
+DEFAULT_ACCOUNT = 7001
+DEFAULT_BALANCE = Decimal(50000)
+
+_TOP_KEYS = ("ruleset", "params", "enable", "start", "account", "balance", "tick", "tests")
+_CASE_KEYS = (
+    "name",
+    "params",
+    "enable",
+    "start",
+    "account",
+    "balance",
+    "tick",
+    "events",
+    "expect",
+)
+_EXPECT_KEYS = ("at", "fired", "not_fired", "intents", "pending", "lockouts", "locked")
+_LOCK_KEYS = ("scope", "symbol", "rule", "until", "while")
+_EVENT_KINDS = (
+    "account",
+    "order",
+    "position",
+    "fill",
+    "quote",
+    "quotes",
+    "clock",
+    "reconcile",
+)
+_SIDES = {"buy": OrderSide.BUY, "sell": OrderSide.SELL}
+_TYPES = {t.name.lower(): t for t in OrderType}
+_STATUSES = {s.name.lower(): s for s in OrderStatus}
+_POSITION_SIDES = {"long": PositionType.LONG, "short": PositionType.SHORT}
+_SERIES = re.compile(r"^(-?[0-9]+(?:\.[0-9]+)?)(?:([+-][0-9]+(?:\.[0-9]+)?)x([0-9]+))?$")
+
+
+class RuleTestFileError(Exception):
+    """Raised inside the loader to abandon one node; collected as a Problem."""
+
+    def __init__(self, path: Path, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.path = path
+        self.message = message
+        self.hint = hint
+
+
+@dataclass(frozen=True, slots=True)
+class LockExpectation:
+    """One expected active lockout; fields left None are not compared."""
+
+    scope: str | None = None
+    symbol: str | None = None
+    rule: str | None = None
+    until: datetime | None = None
+    while_: bool | None = None
+    line: int = 0
+
+    def describe(self) -> str:
+        parts = [self.scope or "*"]
+        if self.symbol is not None:
+            parts.append(self.symbol)
+        if self.until is not None:
+            parts.append(f"until {self.until.isoformat()}")
+        if self.while_:
+            parts.append("while …")
+        if self.rule is not None:
+            parts.append(f"by {self.rule}")
+        return " ".join(parts)
+
+
+@dataclass(frozen=True, slots=True)
+class Expectation:
+    """What must hold at ``at``: firings since the previous expectation, locks in force now.
+
+    ``fired`` and ``intents`` are exact when given (None: not checked); ``not_fired`` lists
+    rules that must not have fired; ``pending`` is the exact set of intents whose target the
+    facts do not show yet (what the executor still works on); ``lockouts`` is the exact set of
+    active lockouts.
+    """
+
+    at: datetime
+    line: int
+    fired: tuple[str, ...] | None = None
+    not_fired: tuple[str, ...] = ()
+    intents: tuple[str, ...] | None = None
+    lockouts: tuple[LockExpectation, ...] | None = None
+    locked: bool | None = None
+    pending: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TimedEvent:
+    event: Event
+    line: int
+
+
+@dataclass(frozen=True, slots=True)
+class RuleTestCase:
+    name: str
+    file: str
+    line: int
+    ruleset: FsPath
+    params: dict[str, object]
+    start: datetime
+    account: int
+    balance: Decimal
+    tick: timedelta | None
+    contracts: tuple[ContractInfo, ...]
+    events: tuple[TimedEvent, ...]
+    expectations: tuple[Expectation, ...]
+    #: rules switched on for this case (``enabled: false`` in the ruleset), as an overlay would
+    enable: tuple[str, ...] = ()
+
+
+@dataclass(slots=True)
+class RuleTestFile:
+    file: str
+    cases: list[RuleTestCase] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+
+
+def load_test_file(path: FsPath) -> RuleTestFile:
+    """Load and validate one test file; every problem found is in ``problems``."""
+    name = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        return RuleTestFile(name, problems=[Problem(name, 1, 1, f"cannot read: {exc}", "io")])
+    return load_test_text(text, name, base=path.parent)
+
+
+def load_test_text(text: str, file: str, *, base: FsPath | None = None) -> RuleTestFile:
+    """Load test cases from ``text`` (``file`` is used in messages, ``base`` for paths)."""
+    result = RuleTestFile(file)
+    document, problems = load_document(text, file)
+    result.problems.extend(problems)
+    if document is None:
+        return result
+    _Loader(document, base or FsPath("."), result).load()
+    return result
+
+
+class _Loader:
+    def __init__(self, doc: Document, base: FsPath, out: RuleTestFile) -> None:
+        self.doc = doc
+        self.base = base
+        self.out = out
+
+    def problem(self, path: Path, message: str, hint: str | None = None) -> None:
+        mark = self.doc.at(path)
+        self.out.problems.append(
+            Problem(self.doc.file, mark.line, mark.column, message, "rule-test", hint=hint)
+        )
+
+    def load(self) -> None:
+        top = self.doc.data
+        if not isinstance(top, dict):
+            self.problem((), "a rule test file is a mapping", "see docs/rule-tests.md")
+            return
+        self._unknown_keys((), top, _TOP_KEYS)
+        try:
+            ruleset = self._ruleset(top)
+            params = self._params(("params",), top.get("params"))
+            start = self._time(("start",), top.get("start", "2026-11-24T09:00:00-06:00"), None)
+            account = self._int(("account",), top.get("account", DEFAULT_ACCOUNT))
+            balance = self._money(("balance",), top.get("balance", DEFAULT_BALANCE))
+            tick = self._tick(("tick",), top.get("tick"))
+            enable = self._strings(("enable",), top["enable"]) if "enable" in top else ()
+        except RuleTestFileError as exc:
+            self.problem(exc.path, exc.message, exc.hint)
+            return
+        tests = top.get("tests")
+        if not isinstance(tests, list) or not tests:
+            self.problem(("tests",), "`tests:` must be a non-empty list of cases")
+            return
+        for index, raw in enumerate(tests):
+            path: Path = ("tests", index)
+            try:
+                case = self._case(path, raw, ruleset, params, enable, start, account, balance, tick)
+            except RuleTestFileError as exc:
+                self.problem(exc.path, exc.message, exc.hint)
+                continue
+            if case is not None:
+                self.out.cases.append(case)
+
+    # -- scalars --------------------------------------------------------------------------
+    def _unknown_keys(
+        self, path: Path, mapping: dict[object, object], allowed: tuple[str, ...]
+    ) -> None:
+        for key in mapping:
+            if key not in allowed:
+                hint = did_you_mean(str(key), allowed) or "allowed: " + ", ".join(allowed)
+                mark = self.doc.key_at((*path, key))
+                self.out.problems.append(
+                    Problem(
+                        self.doc.file,
+                        mark.line,
+                        mark.column,
+                        f"unknown key `{key}`",
+                        "rule-test",
+                        hint=hint,
+                    )
+                )
+
+    def _ruleset(self, top: dict[object, object]) -> FsPath:
+        raw = top.get("ruleset")
+        if not isinstance(raw, str) or not raw:
+            raise RuleTestFileError(
+                ("ruleset",),
+                "`ruleset:` must name the ruleset file to test",
+                "a path relative to this file",
+            )
+        path = (self.base / raw).resolve()
+        if not path.is_file():
+            raise RuleTestFileError(
+                ("ruleset",), f"ruleset file not found: {raw}", f"looked at {path}"
+            )
+        return path
+
+    def _params(self, path: Path, raw: object) -> dict[str, object]:
+        if raw is None:
+            return {}
+        if not isinstance(raw, dict):
+            raise RuleTestFileError(path, "`params:` must be a mapping of param overrides")
+        return {str(k): v for k, v in raw.items()}
+
+    def _int(self, path: Path, raw: object) -> int:
+        if isinstance(raw, bool) or not isinstance(raw, int):
+            raise RuleTestFileError(path, f"expected an integer, got {raw!r}")
+        return raw
+
+    def _money(self, path: Path, raw: object) -> Decimal:
+        if isinstance(raw, bool) or not isinstance(raw, int | Decimal):
+            raise RuleTestFileError(path, f"expected a number, got {raw!r}")
+        return Decimal(raw)
+
+    def _optional_money(self, path: Path, raw: object) -> Decimal | None:
+        return None if raw is None else self._money(path, raw)
+
+    def _tick(self, path: Path, raw: object) -> timedelta | None:
+        if raw is None:
+            return None
+        value = self._duration(path, raw)
+        if value <= timedelta(0):
+            raise RuleTestFileError(path, "`tick:` must be a positive duration", DURATION_HINT)
+        return value
+
+    def _duration(self, path: Path, raw: object) -> timedelta:
+        try:
+            return parse_duration(str(raw))
+        except ValueError:
+            raise RuleTestFileError(path, f"not a duration: {raw!r}", DURATION_HINT) from None
+
+    def _time(self, path: Path, raw: object, start: datetime | None) -> datetime:
+        """``90s`` / ``1h30m`` after the case start, or an ISO time with a UTC offset."""
+        text = str(raw)
+        if start is not None:
+            try:
+                return start + parse_duration(text)
+            except ValueError:
+                pass
+        try:
+            value = datetime.fromisoformat(text)
+        except ValueError:
+            hint = "a duration after the case start (90s, 1h30m) or an ISO time with offset"
+            raise RuleTestFileError(path, f"not a time: {raw!r}", hint) from None
+        if value.tzinfo is None:
+            raise RuleTestFileError(
+                path, f"time without a UTC offset: {raw!r}", "write e.g. 2026-11-24T09:00:00-06:00"
+            )
+        return value
+
+    def _strings(self, path: Path, raw: object) -> tuple[str, ...]:
+        if isinstance(raw, str):
+            return (raw,)
+        if not isinstance(raw, list) or not all(isinstance(x, str) for x in raw):
+            raise RuleTestFileError(path, "expected a list of strings")
+        return tuple(str(x) for x in raw)
+
+    # -- cases ----------------------------------------------------------------------------
+    def _case(
+        self,
+        path: Path,
+        raw: object,
+        ruleset: FsPath,
+        params: dict[str, object],
+        enable: tuple[str, ...],
+        start: datetime,
+        account: int,
+        balance: Decimal,
+        tick: timedelta | None,
+    ) -> RuleTestCase | None:
+        if not isinstance(raw, dict):
+            raise RuleTestFileError(
+                path, "a test case is a mapping with `name`, `events`, `expect`"
+            )
+        self._unknown_keys(path, raw, _CASE_KEYS)
+        name = raw.get("name")
+        if not isinstance(name, str) or not name:
+            raise RuleTestFileError(
+                path, "a test case needs a `name:`", "name it like the rule book"
+            )
+        before = len(self.out.problems)
+        merged = dict(params)
+        try:
+            merged.update(self._params((*path, "params"), raw.get("params")))
+            if "start" in raw:
+                start = self._time((*path, "start"), raw["start"], None)
+            if "account" in raw:
+                account = self._int((*path, "account"), raw["account"])
+            if "balance" in raw:
+                balance = self._money((*path, "balance"), raw["balance"])
+            if "tick" in raw:
+                tick = self._tick((*path, "tick"), raw["tick"])
+            if "enable" in raw:
+                enable = (*enable, *self._strings((*path, "enable"), raw["enable"]))
+        except RuleTestFileError as exc:
+            # keep going: the events and expectations may hold more mistakes to report
+            self.problem(exc.path, exc.message, exc.hint)
+        contracts: dict[str, ContractInfo] = {}
+        builder = _EventBuilder(self, start, account, balance, contracts)
+        events_raw = raw.get("events", [])
+        if not isinstance(events_raw, list):
+            raise RuleTestFileError((*path, "events"), "`events:` must be a list")
+        events: list[TimedEvent] = []
+        for index, item in enumerate(events_raw):
+            epath: Path = (*path, "events", index)
+            try:
+                for event in builder.build(epath, item):
+                    if events and event.at < events[-1].event.at:
+                        raise RuleTestFileError(
+                            (*epath, "at"),
+                            "events must be in time order",
+                            f"the previous event is at {events[-1].event.at.isoformat()}",
+                        )
+                    events.append(TimedEvent(event, self.doc.at(epath).line))
+            except RuleTestFileError as exc:
+                self.problem(exc.path, exc.message, exc.hint)
+        expect_raw = raw.get("expect")
+        if not isinstance(expect_raw, list) or not expect_raw:
+            raise RuleTestFileError(
+                (*path, "expect"),
+                "a test case needs a non-empty `expect:` list",
+                "a test that expects nothing cannot fail",
+            )
+        expectations: list[Expectation] = []
+        for index, item in enumerate(expect_raw):
+            xpath: Path = (*path, "expect", index)
+            try:
+                expectation = self._expectation(xpath, item, start)
+            except RuleTestFileError as exc:
+                self.problem(exc.path, exc.message, exc.hint)
+                continue
+            if expectations and expectation.at < expectations[-1].at:
+                self.problem((*xpath, "at"), "expectations must be in time order")
+                continue
+            expectations.append(expectation)
+        if len(self.out.problems) > before:
+            return None
+        return RuleTestCase(
+            name=name,
+            file=self.doc.file,
+            line=self.doc.at(path).line,
+            ruleset=ruleset,
+            params=merged,
+            start=start,
+            account=account,
+            balance=balance,
+            tick=tick,
+            contracts=tuple(contracts.values()),
+            events=tuple(events),
+            expectations=tuple(expectations),
+            enable=enable,
+        )
+
+    def _expectation(self, path: Path, raw: object, start: datetime) -> Expectation:
+        if not isinstance(raw, dict):
+            raise RuleTestFileError(
+                path, "an expectation is a mapping with `at:` and what to check"
+            )
+        self._unknown_keys(path, raw, _EXPECT_KEYS)
+        if "at" not in raw:
+            raise RuleTestFileError(path, "an expectation needs `at:`")
+        checks = [k for k in _EXPECT_KEYS if k != "at" and k in raw]
+        if not checks:
+            raise RuleTestFileError(
+                path,
+                "an expectation must check something",
+                "fired, not_fired, intents, pending, lockouts or locked",
+            )
+        at = self._time((*path, "at"), raw["at"], start)
+        fired: tuple[str, ...] | None = None
+        if "fired" in raw:
+            fired = () if raw["fired"] is None else self._strings((*path, "fired"), raw["fired"])
+        not_fired = (
+            self._strings((*path, "not_fired"), raw["not_fired"]) if "not_fired" in raw else ()
+        )
+        intents: tuple[str, ...] | None = None
+        if "intents" in raw:
+            intents = (
+                () if raw["intents"] is None else self._strings((*path, "intents"), raw["intents"])
+            )
+        pending: tuple[str, ...] | None = None
+        if "pending" in raw:
+            pending = (
+                () if raw["pending"] is None else self._strings((*path, "pending"), raw["pending"])
+            )
+        lockouts: tuple[LockExpectation, ...] | None = None
+        if "lockouts" in raw:
+            lockouts = self._lockouts((*path, "lockouts"), raw["lockouts"], start)
+        locked: bool | None = None
+        if "locked" in raw:
+            if not isinstance(raw["locked"], bool):
+                raise RuleTestFileError((*path, "locked"), "`locked:` is true or false")
+            locked = raw["locked"]
+        return Expectation(
+            at, self.doc.at(path).line, fired, not_fired, intents, lockouts, locked, pending
+        )
+
+    def _lockouts(self, path: Path, raw: object, start: datetime) -> tuple[LockExpectation, ...]:
+        if raw is None:
+            return ()
+        if not isinstance(raw, list):
+            raise RuleTestFileError(
+                path, "`lockouts:` is a list of {scope, symbol, rule, until | while}"
+            )
+        out = []
+        for index, item in enumerate(raw):
+            lpath: Path = (*path, index)
+            if not isinstance(item, dict):
+                raise RuleTestFileError(
+                    lpath, "a lockout is a mapping {scope, symbol, rule, until | while}"
+                )
+            self._unknown_keys(lpath, item, _LOCK_KEYS)
+            scope = item.get("scope")
+            if scope not in (None, "account", "symbol"):
+                raise RuleTestFileError((*lpath, "scope"), "scope is account or symbol")
+            until = self._time((*lpath, "until"), item["until"], start) if "until" in item else None
+            while_ = item.get("while")
+            if while_ is not None and not isinstance(while_, bool):
+                raise RuleTestFileError((*lpath, "while"), "`while: true` expects a while-lock")
+            symbol = item.get("symbol")
+            rule = item.get("rule")
+            out.append(
+                LockExpectation(
+                    scope=str(scope) if scope is not None else None,
+                    symbol=str(symbol) if symbol is not None else None,
+                    rule=str(rule) if rule is not None else None,
+                    until=until,
+                    while_=while_,
+                    line=self.doc.at(lpath).line,
+                )
+            )
+        return tuple(out)
+
+
+class _EventBuilder:
+    """Turns the compact event forms into domain events, remembering contracts and ids."""
+
+    def __init__(
+        self,
+        loader: _Loader,
+        start: datetime,
+        account: int,
+        balance: Decimal,
+        contracts: dict[str, ContractInfo],
+    ) -> None:
+        self.loader = loader
+        self.start = start
+        self.account = account
+        self.balance = balance
+        self.can_trade = True
+        self.contracts = contracts
+        self.next_trade_id = 5_000_000_001
+        self.next_order_id = 4_000_000_001
+
+    def contract(self, path: Path, raw: object) -> ContractInfo:
+        if not isinstance(raw, str):
+            raise RuleTestFileError(
+                path, "`contract:` names a ticker (MNQ), a ProjectX root (EP) or an id"
+            )
+        try:
+            info = contract_info(raw)
+        except KeyError:
+            hint = did_you_mean(raw, known_names()) or "known: " + ", ".join(known_names())
+            raise RuleTestFileError(path, f"unknown contract {raw!r}", hint) from None
+        self.contracts.setdefault(info.contract_id, info)
+        return info
+
+    def build(self, path: Path, raw: object) -> list[Event]:
+        if not isinstance(raw, dict):
+            raise RuleTestFileError(path, "an event is a mapping: {at: 5s, fill: {...}}")
+        if "at" not in raw:
+            raise RuleTestFileError(path, "an event needs `at:`")
+        at = self.loader._time((*path, "at"), raw["at"], self.start)
+        kinds = [k for k in raw if k != "at"]
+        if len(kinds) != 1 or kinds[0] not in _EVENT_KINDS:
+            hint = "one of: " + ", ".join(_EVENT_KINDS)
+            raise RuleTestFileError(path, "an event has `at:` and exactly one kind", hint)
+        kind = str(kinds[0])
+        body = raw[kind]
+        bpath: Path = (*path, kind)
+        if body is None:
+            body = {}
+        if not isinstance(body, dict):
+            raise RuleTestFileError(bpath, f"`{kind}:` takes a mapping")
+        fields = _Fields(self.loader, bpath, body)
+        events = getattr(self, f"_{kind}")(at, fields)
+        fields.finish()
+        assert isinstance(events, list)
+        return events
+
+    def _account(self, at: datetime, f: _Fields) -> list[Event]:
+        if "balance" in f.body:
+            self.balance = f.money("balance")
+        if "can_trade" in f.body:
+            self.can_trade = f.boolean("can_trade")
+        account = f.integer("id", self.account)
+        return [
+            AccountUpdate(
+                at=at,
+                account_id=account,
+                name=f"TEST-{account}",
+                balance=self.balance,
+                can_trade=self.can_trade,
+            )
+        ]
+
+    def _order(self, at: datetime, f: _Fields) -> list[Event]:
+        info = self.contract((*f.path, "contract"), f.required("contract"))
+        order_id = f.optional_int("id")
+        if order_id is None:
+            order_id = self.next_order_id
+            self.next_order_id += 1
+        return [
+            OrderUpdate(
+                at=at,
+                account_id=f.integer("account", self.account),
+                order_id=order_id,
+                contract_id=info.contract_id,
+                status=f.choice("status", _STATUSES, "open"),
+                type=f.choice("type", _TYPES, "limit"),
+                side=f.choice("side", _SIDES, None),
+                size=f.required_int("size"),
+                fill_volume=f.integer("fill_volume", 0),
+                limit_price=f.optional_money("limit_price"),
+                stop_price=f.optional_money("stop_price"),
+                filled_price=f.optional_money("filled_price"),
+                trail_distance=f.optional_int("trail_distance"),
+                custom_tag=f.optional_str("tag"),
+                symbol_id=info.symbol_id,
+                created_at=at,
+                updated_at=at,
+            )
+        ]
+
+    def _position(self, at: datetime, f: _Fields) -> list[Event]:
+        info = self.contract((*f.path, "contract"), f.required("contract"))
+        size = f.required_int("size")
+        side = f.choice("side", _POSITION_SIDES, "long" if size == 0 else None)
+        return [
+            PositionUpdate(
+                at=at,
+                account_id=f.integer("account", self.account),
+                contract_id=info.contract_id,
+                type=side,
+                size=size,
+                average_price=f.money("avg_price") if size else f.money("avg_price", Decimal(0)),
+                created_at=at,
+            )
+        ]
+
+    def _fill(self, at: datetime, f: _Fields) -> list[Event]:
+        """One fill, or ``repeat: N`` of them ``every: D`` apart for windows: fresh fill ids,
+        and order ids counting up from ``order`` (each a separate closed order)."""
+        info = self.contract((*f.path, "contract"), f.required("contract"))
+        repeat = f.integer("repeat", 1)
+        if repeat < 1:
+            raise RuleTestFileError((*f.path, "repeat"), "`repeat:` is at least 1")
+        every = timedelta(0)
+        if repeat > 1:
+            every = self.loader._duration((*f.path, "every"), f.required("every"))
+        trade_id = f.optional_int("id")
+        if trade_id is not None and repeat > 1:
+            raise RuleTestFileError((*f.path, "id"), "a repeated fill gets fresh ids; drop `id:`")
+        fields = {
+            "account_id": f.integer("account", self.account),
+            "order_id": f.integer("order", 0),
+            "contract_id": info.contract_id,
+            "side": f.choice("side", _SIDES, None),
+            "size": f.required_int("size"),
+            "price": f.money("price"),
+            "pnl": f.optional_money("pnl"),
+            "fees": f.money("fees", Decimal(0)),
+            "commissions": f.money("commissions", Decimal(0)),
+            "voided": f.boolean("voided", False),
+        }
+        # the exchange's timestamp; differs from `at` for fills reconciled from REST later
+        exchange_raw = f.optional_str("exchange_at")
+        exchange_at = at
+        if exchange_raw is not None:
+            exchange_at = self.loader._time((*f.path, "exchange_at"), exchange_raw, self.start)
+        out: list[Event] = []
+        first_order = fields["order_id"]
+        assert isinstance(first_order, int)
+        for index in range(repeat):
+            if trade_id is None or index > 0:
+                trade_id = self.next_trade_id
+                self.next_trade_id += 1
+            when = at + every * index
+            # each repetition is a fill of its own order, so per-order P&L never sums them
+            fields["order_id"] = first_order + index
+            created = exchange_at + every * index
+            out.append(TradeFill(at=when, trade_id=trade_id, created_at=created, **fields))  # type: ignore[arg-type]
+        return out
+
+    def _quote(self, at: datetime, f: _Fields) -> list[Event]:
+        info = self.contract((*f.path, "contract"), f.required("contract"))
+        return [
+            Quote(
+                at=at,
+                contract_id=info.contract_id,
+                last=f.optional_money("last"),
+                bid=f.optional_money("bid"),
+                ask=f.optional_money("ask"),
+                timestamp=at,
+            )
+        ]
+
+    def _quotes(self, at: datetime, f: _Fields) -> list[Event]:
+        """A quote series: ``last: "21000-0.25x8"`` is 21000, 20999.75, … (nine quotes)."""
+        info = self.contract((*f.path, "contract"), f.required("contract"))
+        every = self.loader._duration((*f.path, "every"), f.required("every"))
+        series = {name: f.series(name) for name in ("last", "bid", "ask") if name in f.body}
+        if not series:
+            raise RuleTestFileError(f.path, "`quotes:` needs a `last`, `bid` or `ask` series")
+        lengths = {len(values) for values in series.values()}
+        if len(lengths) != 1:
+            raise RuleTestFileError(f.path, "the last/bid/ask series must have the same length")
+        out: list[Event] = []
+        for index in range(lengths.pop()):
+            when = at + every * index
+            prices = {name: values[index] for name, values in series.items()}
+            out.append(
+                Quote(
+                    at=when,
+                    contract_id=info.contract_id,
+                    last=prices.get("last"),
+                    bid=prices.get("bid"),
+                    ask=prices.get("ask"),
+                    timestamp=when,
+                )
+            )
+        return out
+
+    def _clock(self, at: datetime, f: _Fields) -> list[Event]:
+        return [ClockTick(at=at)]
+
+    def _reconcile(self, at: datetime, f: _Fields) -> list[Event]:
+        return [Reconciled(at=at, account_id=f.integer("account", self.account))]
+
+
+class _Fields:
+    """Typed access to one event body; unknown keys are reported by :meth:`finish`."""
+
+    def __init__(self, loader: _Loader, path: Path, body: dict[object, object]) -> None:
+        self.loader = loader
+        self.path = path
+        self.body = body
+        self.used: set[str] = set()
+
+    def _get(self, name: str) -> object:
+        self.used.add(name)
+        return self.body.get(name)
+
+    def required(self, name: str) -> object:
+        value = self._get(name)
+        if value is None:
+            raise RuleTestFileError(self.path, f"missing `{name}:`")
+        return value
+
+    def optional_int(self, name: str) -> int | None:
+        value = self._get(name)
+        return None if value is None else self.loader._int((*self.path, name), value)
+
+    def integer(self, name: str, default: int) -> int:
+        value = self.optional_int(name)
+        return default if value is None else value
+
+    def required_int(self, name: str) -> int:
+        value = self.optional_int(name)
+        if value is None:
+            raise RuleTestFileError(self.path, f"missing `{name}:`")
+        return value
+
+    def money(self, name: str, default: Decimal | None = None) -> Decimal:
+        value = self._get(name)
+        if value is None:
+            if default is None:
+                raise RuleTestFileError(self.path, f"missing `{name}:`")
+            return default
+        return self.loader._money((*self.path, name), value)
+
+    def optional_money(self, name: str) -> Decimal | None:
+        value = self._get(name)
+        return None if value is None else self.loader._money((*self.path, name), value)
+
+    def optional_str(self, name: str) -> str | None:
+        value = self._get(name)
+        return None if value is None else str(value)
+
+    def boolean(self, name: str, default: bool | None = None) -> bool:
+        value = self._get(name)
+        if value is None and default is not None:
+            return default
+        if not isinstance(value, bool):
+            raise RuleTestFileError((*self.path, name), f"`{name}:` is true or false")
+        return value
+
+    def choice(self, name: str, options: dict[str, _T], default: str | None) -> _T:
+        value = self._get(name)
+        if value is None:
+            value = default
+        if value is None:
+            raise RuleTestFileError(
+                self.path, f"missing `{name}:`", "one of: " + ", ".join(options)
+            )
+        if value not in options:
+            hint = did_you_mean(str(value), options) or "one of: " + ", ".join(options)
+            raise RuleTestFileError((*self.path, name), f"unknown {name} {value!r}", hint)
+        return options[str(value)]
+
+    def series(self, name: str) -> list[Decimal]:
+        """A list of prices, or the compact ``"a+bxn"`` / ``"a-bxn"`` form (n+1 values),
+        several segments separated by spaces (``"21000+1x3 21010"``)."""
+        raw = self._get(name)
+        path = (*self.path, name)
+        if isinstance(raw, list):
+            return [self.loader._money((*path, i), v) for i, v in enumerate(raw)]
+        values: list[Decimal] = []
+        for segment in str(raw).split():
+            match = _SERIES.match(segment)
+            if match is None:
+                raise RuleTestFileError(
+                    path,
+                    f"not a price series segment: {segment!r}",
+                    'write "21000-0.25x8" or a list',
+                )
+            first = Decimal(match.group(1))
+            step = Decimal(match.group(2) or 0)
+            count = int(match.group(3) or 0)
+            values.extend(first + step * i for i in range(count + 1))
+        return values
+
+    def finish(self) -> None:
+        for key in self.body:
+            if key not in self.used:
+                hint = did_you_mean(str(key), sorted(self.used)) or "known: " + ", ".join(
+                    sorted(self.used)
+                )
+                mark = self.loader.doc.key_at((*self.path, key))
+                self.loader.out.problems.append(
+                    Problem(
+                        self.loader.doc.file,
+                        mark.line,
+                        mark.column,
+                        f"unknown field `{key}`",
+                        "rule-test",
+                        hint=hint,
+                    )
+                )

@@ -1,0 +1,345 @@
+"""Mutation check of ``rulesets/topstep.yaml``: every mutant must be caught by a test.
+
+Run by CI (``python tests/mutation/run.py``). For each rule it makes small, plausible slips —
+a comparison loses or gains its ``=`` (``<=`` → ``<``), a threshold param moves by one dollar,
+one contract or one tick, one action of ``then:`` is dropped, a duration (``for:``, a lockout's
+``for:``) is halved, a trigger is forgotten — writes the mutant next to a copy of
+``tests/rules/`` and runs the rule tests against it; a mutant the rule tests let through is
+played against the oracle on a fixed set of generated days (``tests/oracle``). It prints every
+mutant and what caught it, and exits 1 if any mutant survives: a slip nobody would notice is a
+test that is missing.
+
+A mutant that no longer compiles is reported as rejected by lint (it could never be loaded)
+and does not count as a survivor. The unmutated ruleset must pass first (exit 2 otherwise):
+a failing suite would "catch" every mutant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+for extra in (ROOT, ROOT / "tests"):
+    if str(extra) not in sys.path:
+        sys.path.insert(0, str(extra))
+
+from simple_risk.engine.dsl import RulesetError, load_ruleset  # noqa: E402
+from simple_risk.engine.ruletest.runner import run_files  # noqa: E402
+
+RULESET = ROOT / "rulesets" / "topstep.yaml"
+RULE_TESTS = ROOT / "tests" / "rules"
+
+_COMPARISON = re.compile(r"<=|>=|<|>")
+_FLIP = {"<=": "<", ">=": ">", "<": "<=", ">": ">="}
+_DURATION = re.compile(r"\bfor: ([0-9]+)(s|m|h)\b")
+_SECONDS = {"s": 1, "m": 60, "h": 3600}
+_NUMBER = re.compile(r"^(\s*)([a-z_]+): (-?[0-9]+(?:\.[0-9]+)?)(\s*(?:#.*)?)$")
+_MAP_ENTRY = re.compile(r"([A-Z0-9]+): (-?[0-9]+)")
+
+
+@dataclass(frozen=True)
+class Mutant:
+    rule: str
+    kind: str
+    description: str
+    text: str
+
+
+def _rule_blocks(lines: list[str]) -> Iterator[tuple[str, int, int]]:
+    """(rule id, first line index, end line index) of each rule of the rules: list."""
+    starts = [
+        (i, line.split("id:", 1)[1].strip())
+        for i, line in enumerate(lines)
+        if line.startswith("  - id:")
+    ]
+    for index, (start, rule_id) in enumerate(starts):
+        end = starts[index + 1][0] if index + 1 < len(starts) else len(lines)
+        yield rule_id, start, end
+
+
+def _key_span(lines: list[str], start: int, end: int, key: str) -> tuple[int, int] | None:
+    """Lines of a rule key's value: the key line and its more-indented continuation."""
+    for i in range(start, end):
+        if lines[i].startswith(f"    {key}:"):
+            j = i + 1
+            while j < end and (lines[j].startswith("     ") or not lines[j].strip()):
+                j += 1
+            return i, j
+    return None
+
+
+def _halve(match: re.Match[str]) -> str:
+    seconds = int(match.group(1)) * _SECONDS[match.group(2)]
+    half = seconds // 2
+    return f"for: {half}s" if half % 60 else f"for: {half // 60}m"
+
+
+def mutants(text: str) -> Iterator[Mutant]:
+    lines = text.split("\n")
+    for rule_id, start, end in _rule_blocks(lines):
+        when = _key_span(lines, start, end, "when")
+        if when is not None:
+            for i in range(when[0], when[1]):
+                body_from = 0
+                if i == when[0]:
+                    body_from = lines[i].index("when:") + 5
+                    if lines[i][body_from:].strip() in (">-", ">", "|", "|-"):
+                        continue  # a block scalar indicator, not a comparison
+                for match in _COMPARISON.finditer(lines[i], body_from):
+                    op = match.group(0)
+                    new = lines[i][: match.start()] + _FLIP[op] + lines[i][match.end() :]
+                    mutated = [*lines[:i], new, *lines[i + 1 :]]
+                    yield Mutant(
+                        rule_id,
+                        "comparison",
+                        f"line {i + 1}: {op} -> {_FLIP[op]}",
+                        "\n".join(mutated),
+                    )
+        yield from _drop_triggers(rule_id, lines, start, end)
+        then = _key_span(lines, start, end, "then")
+        if then is not None:
+            yield from _drop_actions(rule_id, lines, then)
+        for i in range(start, end):
+            for match in _DURATION.finditer(lines[i]):
+                new = lines[i][: match.start()] + _halve(match) + lines[i][match.end() :]
+                mutated = [*lines[:i], new, *lines[i + 1 :]]
+                yield Mutant(
+                    rule_id,
+                    "duration",
+                    f"line {i + 1}: {match.group(0)} halved",
+                    "\n".join(mutated),
+                )
+    yield from _param_mutants(lines)
+    yield from _macro_mutants(lines)
+
+
+def _macro_mutants(lines: list[str]) -> Iterator[Mutant]:
+    """Comparisons inside macros, which rules use by name."""
+    try:
+        start = lines.index("macros:")
+    except ValueError:
+        return
+    i = start + 1
+    while i < len(lines) and (lines[i].startswith("  ") or not lines[i].strip()):
+        name, colon, _body = lines[i].strip().partition(":")
+        if not colon:
+            i += 1
+            continue
+        offset = lines[i].index(":") + 1
+        for match in _COMPARISON.finditer(lines[i], offset):
+            op = match.group(0)
+            new = lines[i][: match.start()] + _FLIP[op] + lines[i][match.end() :]
+            mutated = [*lines[:i], new, *lines[i + 1 :]]
+            what = f"line {i + 1}: {op} -> {_FLIP[op]}"
+            yield Mutant(f"macros.{name}", "comparison", what, "\n".join(mutated))
+        i += 1
+
+
+def _drop_triggers(rule_id: str, lines: list[str], start: int, end: int) -> Iterator[Mutant]:
+    """Forget one trigger. ``reconcile`` is left alone: a reconciliation evaluates every rule
+    whatever its triggers say, so dropping it changes nothing (an equivalent mutant)."""
+    for i in range(start, end):
+        if not lines[i].startswith("    trigger: ["):
+            continue
+        head, _, rest = lines[i].partition("[")
+        inside, _, tail = rest.partition("]")
+        triggers = [t.strip() for t in inside.split(",")]
+        if len(triggers) < 2:
+            return
+        for index, trigger in enumerate(triggers):
+            if trigger == "reconcile":
+                continue
+            kept = triggers[:index] + triggers[index + 1 :]
+            new = f"{head}[{', '.join(kept)}]{tail}"
+            mutated = [*lines[:i], new, *lines[i + 1 :]]
+            yield Mutant(
+                rule_id, "trigger", f"line {i + 1}: drop trigger {trigger}", "\n".join(mutated)
+            )
+
+
+def _drop_actions(rule_id: str, lines: list[str], span: tuple[int, int]) -> Iterator[Mutant]:
+    first = lines[span[0]]
+    if "[" in first:  # flow form: then: [a, b]
+        head, _, rest = first.partition("[")
+        items = [item.strip() for item in rest.rstrip().rstrip("]").split(",")]
+        for index, item in enumerate(items):
+            kept = items[:index] + items[index + 1 :]
+            new = f"{head}[{', '.join(kept)}]"
+            mutated = [*lines[: span[0]], new, *lines[span[0] + 1 :]]
+            yield Mutant(rule_id, "action", f"line {span[0] + 1}: drop {item}", "\n".join(mutated))
+        return
+    item_starts = [i for i in range(span[0] + 1, span[1]) if lines[i].startswith("      - ")]
+    for index, item_start in enumerate(item_starts):
+        item_end = item_starts[index + 1] if index + 1 < len(item_starts) else span[1]
+        mutated = lines[:item_start] + lines[item_end:]
+        action = lines[item_start].strip()[2:].split(":")[0]
+        yield Mutant(rule_id, "action", f"line {item_start + 1}: drop {action}", "\n".join(mutated))
+
+
+def _param_mutants(lines: list[str]) -> Iterator[Mutant]:
+    try:
+        start = lines.index("params:")
+    except ValueError:
+        return
+    i = start + 1
+    while i < len(lines) and (lines[i].startswith("  ") or not lines[i].strip()):
+        line = lines[i]
+        number = _NUMBER.match(line)
+        if number is not None:
+            indent, name, value, tail = number.groups()
+            for delta in (1, -1):
+                moved = Decimal(value) + delta
+                new = f"{indent}{name}: {moved}{tail}"
+                mutated = [*lines[:i], new, *lines[i + 1 :]]
+                yield Mutant(
+                    f"params.{name}", "threshold", f"{name}: {value} -> {moved}", "\n".join(mutated)
+                )
+        elif "{" in line:
+            name = line.strip().split(":", 1)[0]
+            for entry in _MAP_ENTRY.finditer(line):
+                for delta in (1, -1):
+                    moved = int(entry.group(2)) + delta
+                    new = line[: entry.start()] + f"{entry.group(1)}: {moved}" + line[entry.end() :]
+                    mutated = [*lines[:i], new, *lines[i + 1 :]]
+                    what = f"{name}.{entry.group(1)}: {entry.group(2)} -> {moved}"
+                    yield Mutant(f"params.{name}", "threshold", what, "\n".join(mutated))
+        i += 1
+
+
+def caught_by_rule_tests(mutant: Mutant, workdir: Path) -> str | None:
+    """The first failing case (file: name) of the rule tests against the mutant, if any."""
+    (workdir / "rulesets" / "topstep.yaml").write_text(mutant.text, encoding="utf-8")
+    report = run_files([workdir / "tests" / "rules"])
+    if report.problems:
+        return f"test files rejected: {report.problems[0].format()}"
+    for result in report.results:
+        if not result.passed:
+            return f"{Path(result.case.file).name}: {result.case.name}"
+    return None
+
+
+def caught_by_oracle(mutant: Mutant, workdir: Path, days: int) -> str | None:
+    from oracle import harness
+    from oracle.strategies import STARTS, fixed_day
+
+    from bench.workload import Profile
+
+    original = harness.TOPSTEP
+    harness.TOPSTEP = workdir / "rulesets" / "topstep.yaml"
+    try:
+        for seed in range(days):
+            profile = _oracle_profile(seed, STARTS, Profile)
+            events = fixed_day(profile, seed)
+            # every other day with the off-by-default rules switched on
+            enable = ("trade-management-breakeven", "trade-management-trail") if seed % 2 else ()
+            engine, oracle, _all = harness.play(events, enable=enable)
+            if harness.difference(engine, oracle):
+                return f"oracle (generated day {seed})"
+    finally:
+        harness.TOPSTEP = original
+    return None
+
+
+def _oracle_profile(seed: int, starts: tuple[object, ...], profile_type: type) -> object:
+    from datetime import timedelta
+
+    return profile_type(
+        accounts=1 + seed % 2,
+        events=220,
+        quote_share=0.65,
+        start=starts[seed % len(starts)],
+        duration=timedelta(minutes=5 + seed % 20),
+        roots=("EP", "MNQ", "YM", "MES") if seed % 3 else ("ENQ", "CLE", "MGC"),
+        clock_every=timedelta(seconds=5),
+        max_lots=3,
+        p_no_stop=0.4,
+        p_oversize=0.2,
+        p_blocked=0.1,
+        p_auth_loss=0.05,
+        p_resting_limit=0.2,
+        p_scale_in=0.3,
+        stop_ticks=(4, 40),
+        volatility=(4, 12, 30)[seed % 3],
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--ruleset", type=Path, default=RULESET)
+    parser.add_argument("--tests", type=Path, default=RULE_TESTS)
+    parser.add_argument("--oracle-days", type=int, default=24, help="generated days per survivor")
+    parser.add_argument("--only", metavar="REGEX", help="only mutants of matching rules/params")
+    parser.add_argument(
+        "--oracle-only",
+        action="store_true",
+        help="skip the rule tests: measure what the oracle comparison alone catches",
+    )
+    args = parser.parse_args(argv)
+    text = args.ruleset.read_text(encoding="utf-8")
+    pattern = re.compile(args.only) if args.only else None
+    started = time.perf_counter()
+    survivors: list[Mutant] = []
+    counts = {"rules test": 0, "oracle": 0, "lint": 0}
+    with tempfile.TemporaryDirectory(prefix="mutants-") as tmp:
+        workdir = Path(tmp)
+        (workdir / "rulesets").mkdir()
+        # the rule tests of topstep.yaml (those of the example rulesets live in examples/)
+        (workdir / "tests" / "rules").mkdir(parents=True)
+        for test_file in sorted(args.tests.glob("*.test.yaml")):
+            shutil.copy(test_file, workdir / "tests" / "rules" / test_file.name)
+        baseline = Mutant("(none)", "baseline", "the ruleset as it is", text)
+        failing = caught_by_rule_tests(baseline, workdir)
+        if failing is None and not args.oracle_only:
+            failing = caught_by_oracle(baseline, workdir, args.oracle_days)
+        if failing is not None:
+            print(f"BASELINE FAILS: {failing}: fix that first, a failing suite catches everything")
+            return 2
+        for mutant in mutants(text):
+            if pattern is not None and not pattern.search(mutant.rule):
+                continue
+            label = f"{mutant.rule:40} {mutant.kind:10} {mutant.description}"
+            try:
+                load_ruleset_text_check(mutant.text, workdir)
+            except RulesetError as exc:
+                counts["lint"] += 1
+                print(f"REJECTED  {label}  (lint: {exc.problems[0].message})")
+                continue
+            verdict = None if args.oracle_only else caught_by_rule_tests(mutant, workdir)
+            if verdict is not None:
+                counts["rules test"] += 1
+                print(f"CAUGHT    {label}  by {verdict}")
+                continue
+            verdict = caught_by_oracle(mutant, workdir, args.oracle_days)
+            if verdict is not None:
+                counts["oracle"] += 1
+                print(f"CAUGHT    {label}  by {verdict}")
+                continue
+            survivors.append(mutant)
+            print(f"SURVIVED  {label}")
+    total = sum(counts.values()) + len(survivors)
+    elapsed = time.perf_counter() - started
+    print(
+        f"{total} mutants: {counts['rules test']} caught by the rule tests, "
+        f"{counts['oracle']} by the oracle, {counts['lint']} rejected by lint, "
+        f"{len(survivors)} survived ({elapsed:.0f} s)"
+    )
+    return 1 if survivors else 0
+
+
+def load_ruleset_text_check(text: str, workdir: Path) -> None:
+    path = workdir / "rulesets" / "topstep.yaml"
+    path.write_text(text, encoding="utf-8")
+    load_ruleset(path)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

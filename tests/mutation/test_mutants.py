@@ -1,0 +1,64 @@
+"""The mutation check makes every kind of slip it promises, and only valid YAML edits."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from collections import Counter
+from pathlib import Path
+from types import ModuleType
+
+RULESET = """\
+ruleset: tiny
+params:
+  daily_loss_limit: 500
+  per_symbol_limits: {ES: 2, MNQ: 2}
+rules:
+  - id: daily-loss
+    description: The day's loss locks the account.
+    trigger: [trade, reconcile]
+    when: day.realized_pnl <= -params.daily_loss_limit
+    then:
+      - flatten
+      - lockout: {for: 30m}
+  - id: naked
+    description: Unprotected positions are closed.
+    trigger: [position, order, clock]
+    each: position
+    when: >-
+      not position.protected
+    for: 30s
+    then: [close_position]
+"""
+
+
+def _run_module() -> ModuleType:
+    spec = importlib.util.spec_from_file_location(
+        "mutation_run", Path(__file__).with_name("run.py")
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while it loads
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_every_kind_of_slip_is_made() -> None:
+    mutants = list(_run_module().mutants(RULESET))
+    described = {(m.rule, m.kind, m.description) for m in mutants}
+    assert ("daily-loss", "comparison", "line 9: <= -> <") in described
+    assert ("daily-loss", "action", "line 11: drop flatten") in described
+    assert ("daily-loss", "duration", "line 12: for: 30m halved") in described
+    assert ("daily-loss", "trigger", "line 8: drop trigger trade") in described
+    assert ("naked", "duration", "line 19: for: 30s halved") in described
+    assert ("naked", "action", "line 20: drop close_position") in described
+    assert ("params.daily_loss_limit", "threshold", "daily_loss_limit: 500 -> 501") in described
+    assert ("params.per_symbol_limits", "threshold", "per_symbol_limits.MNQ: 2 -> 1") in described
+    kinds = Counter(m.kind for m in mutants)
+    assert kinds["trigger"] == 4  # reconcile is never dropped: it changes nothing
+    assert all(m.text != RULESET for m in mutants)
+
+
+def test_a_block_scalar_indicator_is_not_a_comparison() -> None:
+    mutants = list(_run_module().mutants(RULESET))
+    assert not [m for m in mutants if m.rule == "naked" and m.kind == "comparison"]

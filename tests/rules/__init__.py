@@ -1,0 +1,1 @@
+"""Rule tests: ``*.test.yaml`` files for ``simple-risk rules test`` and their pytest runners."""

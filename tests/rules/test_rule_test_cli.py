@@ -1,0 +1,94 @@
+"""``simple-risk rules test``: exit status, -v, --run and --coverage as a gate."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from simple_risk.cli import cli
+from simple_risk.cli import commands as _commands  # noqa: F401  (registers the sub-groups)
+
+RULESET = """\
+ruleset: tiny
+params:
+  daily_loss_limit: 500
+rules:
+  - id: daily-loss
+    description: The day's net realized P&L at or below the limit locks the account.
+    trigger: [trade, reconcile]
+    when: day.realized_pnl <= -params.daily_loss_limit
+    then:
+      - flatten
+  - id: can-trade
+    description: canTrade false flattens.
+    trigger: [account]
+    when: not account.can_trade
+    then: [flatten]
+"""
+
+CASES = """\
+ruleset: tiny.yaml
+start: 2026-11-24T09:00:00-06:00
+tests:
+  - name: a loss of exactly the limit breaches
+    events:
+      - {at: 1s, fill: {order: 1, contract: MNQ, side: sell, size: 1, price: 21000, pnl: -500}}
+    expect:
+      - {at: 1s, fired: [daily-loss]}
+  - name: a smaller loss does not
+    events:
+      - {at: 1s, fill: {order: 1, contract: MNQ, side: sell, size: 1, price: 21000, pnl: -499}}
+    expect:
+      - {at: 1s, fired: WRONG}
+"""
+
+
+def _files(tmp_path: Path, cases: str) -> Path:
+    (tmp_path / "tiny.yaml").write_text(RULESET, encoding="utf-8")
+    path = tmp_path / "tiny.test.yaml"
+    path.write_text(cases, encoding="utf-8")
+    return path
+
+
+def test_passing_cases_exit_zero_and_verbose_lists_them(tmp_path: Path) -> None:
+    path = _files(tmp_path, CASES.replace("fired: WRONG", "fired: []"))
+    result = CliRunner().invoke(cli, ["rules", "test", "-v", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "PASS" in result.output and "a smaller loss does not" in result.output
+    assert result.output.rstrip().endswith("SUCCESS: 2 cases passed")
+
+
+def test_a_failing_case_exits_one_with_expected_and_got(tmp_path: Path) -> None:
+    path = _files(tmp_path, CASES)
+    result = CliRunner().invoke(cli, ["rules", "test", str(path)])
+    assert result.exit_code == 1
+    assert "FAIL" in result.output and "expected: [WRONG]" in result.output
+    assert "FAILED: 1 of 2 cases" in result.output
+
+
+def test_run_selects_cases_by_regex(tmp_path: Path) -> None:
+    path = _files(tmp_path, CASES)
+    result = CliRunner().invoke(cli, ["rules", "test", "--run", "exactly", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "SUCCESS: 1 cases passed" in result.output
+
+
+def test_coverage_fails_when_a_rule_never_fires(tmp_path: Path) -> None:
+    path = _files(tmp_path, CASES.replace("fired: WRONG", "fired: []"))
+    result = CliRunner().invoke(cli, ["rules", "test", "--coverage", str(path)])
+    assert result.exit_code == 1
+    assert "coverage: tiny.yaml: 1/2 rules fire" in result.output
+    assert "no test makes can-trade fire" in result.output
+
+
+def test_a_broken_test_file_exits_one_with_a_located_error(tmp_path: Path) -> None:
+    path = _files(
+        tmp_path,
+        CASES.replace(
+            "contract: MNQ, side: sell, size: 1, price: 21000, pnl: -500", "contract: MNQ"
+        ),
+    )
+    result = CliRunner().invoke(cli, ["rules", "test", str(path)])
+    assert result.exit_code == 1
+    assert f"{path}:6:" in result.output

@@ -1,0 +1,250 @@
+"""The ``rules test`` runner itself: it can fail, it says where, and it covers what it claims.
+
+Uses a two-rule ruleset written for these tests, so nothing here depends on topstep.yaml.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from simple_risk.engine.ruletest import load_test_text, run_files
+
+RULESET = """\
+ruleset: tiny
+calendar:
+  timezone: America/Chicago
+  trading_day_starts: "17:00"
+  sessions: {rth: {start: "08:30", end: "15:00", days: [mon, tue, wed, thu, fri]}}
+params:
+  daily_loss_limit: 500
+rules:
+  - id: daily-loss
+    description: The day's net realized P&L at or below the limit locks the account.
+    trigger: [trade, reconcile]
+    when: day.realized_pnl <= -params.daily_loss_limit
+    then:
+      - flatten
+      - lockout: {until: trading_day_end}
+  - id: naked-position
+    description: An unprotected position is closed after 10 s.
+    trigger: [position, order, clock]
+    each: position
+    when: not position.protected
+    for: 10s
+    then: [close_position]
+"""
+
+HEADER = """\
+ruleset: tiny.yaml
+start: 2026-11-24T09:00:00-06:00
+tests:
+"""
+
+
+def _write(tmp_path: Path, body: str) -> Path:
+    (tmp_path / "tiny.yaml").write_text(RULESET, encoding="utf-8")
+    path = tmp_path / "case.test.yaml"
+    path.write_text(HEADER + body, encoding="utf-8")
+    return path
+
+
+def test_a_case_that_matches_what_happened_passes(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path,
+        """\
+  - name: a loss of exactly the limit locks
+    events:
+      - {at: 1s, fill: {order: 1, contract: MNQ, side: sell, size: 1, price: 21000, pnl: -500}}
+    expect:
+      - at: 1s
+        fired: [daily-loss]
+        intents: [cancel_orders]
+        lockouts: [{scope: account, rule: daily-loss, until: "2026-11-24T17:00:00-06:00"}]
+""",
+    )
+    report = run_files([path])
+    assert report.ok, [f for r in report.results for f in r.failures]
+
+
+def test_a_wrong_expectation_fails_and_prints_expected_and_got(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path,
+        """\
+  - name: a loss one cent short of the limit
+    events:
+      - {at: 1s, fill: {order: 1, contract: MNQ, side: sell, size: 1, price: 21000, pnl: -499.99}}
+    expect:
+      - at: 1s
+        fired: [daily-loss]
+""",
+    )
+    report = run_files([path])
+    assert not report.ok
+    (failure,) = report.results[0].failures
+    assert "case.test.yaml:8: at 2026-11-24T09:00:01-06:00: fired" in failure
+    assert "expected: [daily-loss]" in failure
+    assert "got:      [] (nothing)" in failure
+
+
+def test_a_for_timer_fires_at_its_exact_instant_without_ticks(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path,
+        """\
+  - name: a naked position is closed after exactly 10 seconds
+    events:
+      - {at: 0s, position: {contract: MNQ, side: long, size: 1, avg_price: 21000}}
+    expect:
+      - at: 9s999ms
+        fired: []
+      - at: 10s
+        fired: [naked-position]
+        intents: [cancel_orders CON.F.US.MNQ.Z26, close_position CON.F.US.MNQ.Z26]
+        pending: [cancel_orders CON.F.US.MNQ.Z26, close_position CON.F.US.MNQ.Z26]
+""",
+    )
+    report = run_files([path])
+    assert report.ok, report.results[0].failures
+
+
+def test_wrong_lockouts_and_locked_fail(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path,
+        """\
+  - name: the lock ends at 17:00, not 16:00
+    events:
+      - {at: 1s, fill: {order: 1, contract: MNQ, side: sell, size: 1, price: 21000, pnl: -600}}
+    expect:
+      - at: 1s
+        lockouts: [{until: "2026-11-24T16:00:00-06:00"}]
+      - at: 8h
+        locked: true
+""",
+    )
+    failures = run_files([path]).results[0].failures
+    assert len(failures) == 2
+    assert "lockouts" in failures[0] and "until 2026-11-24T17:00:00-06:00" in failures[0]
+    assert "locked" in failures[1]
+
+
+def test_coverage_lists_the_rules_no_test_makes_fire(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path,
+        """\
+  - name: only the loss rule
+    events:
+      - {at: 1s, fill: {order: 1, contract: MNQ, side: sell, size: 1, price: 21000, pnl: -500}}
+    expect:
+      - at: 1s
+        fired: [daily-loss]
+""",
+    )
+    report = run_files([path])
+    ((covered, missing),) = report.coverage().values()
+    assert covered == ["daily-loss"]
+    assert missing == ["naked-position"]
+
+
+def test_run_filter_selects_cases_by_name(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path,
+        """\
+  - name: first case
+    expect:
+      - {at: 1s, fired: []}
+  - name: second case
+    expect:
+      - {at: 1s, fired: []}
+""",
+    )
+    report = run_files([path], name_filter="^second")
+    assert [r.case.name for r in report.results] == ["second case"]
+
+
+def test_mistakes_in_a_test_file_are_located(tmp_path: Path) -> None:
+    (tmp_path / "tiny.yaml").write_text(RULESET, encoding="utf-8")
+    text = (
+        HEADER
+        + """\
+  - name: full of mistakes
+    tick: 1 second
+    events:
+      - {at: 5s, fill: {contract: MNQX, side: sell, size: 1, price: 21000}}
+      - {at: 6s, quote: {contract: MNQ, last: 21000}}
+      - {at: 2s, quote: {contract: MNQ, last: 21000}}
+      - {at: 7s, order: {contract: MNQ, side: buy, size: 1, colour: red}}
+    expect:
+      - {at: 4s}
+      - {at: yesterday, fired: []}
+"""
+    )
+    loaded = load_test_text(text, "bad.test.yaml", base=tmp_path)
+    lines = [p.format() for p in loaded.problems]
+    assert not loaded.cases
+    assert any(line.startswith("bad.test.yaml:5:") and "duration" in line for line in lines), lines
+    assert any("unknown contract 'MNQX'" in line and 'did you mean "MNQ"' in line for line in lines)
+    assert any(line.startswith("bad.test.yaml:9:") and "time order" in line for line in lines), (
+        lines
+    )
+    assert any("unknown field `colour`" in line for line in lines), lines
+    assert any("must check something" in line for line in lines), lines
+    assert any("not a time: 'yesterday'" in line for line in lines), lines
+
+
+def test_a_quote_series_expands_to_one_quote_per_step(tmp_path: Path) -> None:
+    (tmp_path / "tiny.yaml").write_text(RULESET, encoding="utf-8")
+    text = (
+        HEADER
+        + """\
+  - name: series
+    events:
+      - {at: 1s, quotes: {contract: ES, every: 2s, last: "6000-0.25x3 5990"}}
+    expect:
+      - {at: 10s, fired: []}
+"""
+    )
+    (case,) = load_test_text(text, "series.test.yaml", base=tmp_path).cases
+    quotes = [timed.event for timed in case.events]
+    assert [getattr(q, "last", None) for q in quotes] == [
+        Decimal("6000"),
+        Decimal("5999.75"),
+        Decimal("5999.50"),
+        Decimal("5999.25"),
+        Decimal("5990"),
+    ]
+    assert [(q.at - case.start).total_seconds() for q in quotes] == [1, 3, 5, 7, 9]
+
+
+def test_a_test_that_expects_nothing_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "tiny.yaml").write_text(RULESET, encoding="utf-8")
+    loaded = load_test_text(HEADER + "  - name: no expectations\n", "x.test.yaml", base=tmp_path)
+    assert [p.message for p in loaded.problems] == ["a test case needs a non-empty `expect:` list"]
+
+
+def test_a_missing_ruleset_is_reported_where_it_is_named(tmp_path: Path) -> None:
+    text = (
+        HEADER.replace("tiny.yaml", "missing.yaml")
+        + "  - name: x\n    expect: [{at: 1s, fired: []}]\n"
+    )
+    loaded = load_test_text(text, "m.test.yaml", base=tmp_path)
+    looked = tmp_path / "missing.yaml"
+    assert [p.format() for p in loaded.problems] == [
+        f"m.test.yaml:1:10: ruleset file not found: missing.yaml (looked at {looked})"
+    ]
+
+
+def test_an_engine_that_raises_fails_the_case_instead_of_crashing_the_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from simple_risk.engine.ruletest import observe
+
+    def explode(self: observe.Observer, event: object) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(observe.Observer, "apply", explode)
+    path = _write(tmp_path, "  - name: any case\n    expect:\n      - {at: 1s, fired: []}\n")
+    report = run_files([path])
+    assert not report.ok
+    assert report.results[0].error == "the engine raised RuntimeError: boom"
