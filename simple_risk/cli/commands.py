@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from simple_risk.cli import (
+    demo,  # noqa: F401
+    engine,  # noqa: F401
     rules,  # noqa: F401
+    rules_test,  # noqa: F401
     sim,  # noqa: F401
 )

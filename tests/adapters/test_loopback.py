@@ -36,6 +36,7 @@ from simple_risk.engine.events import (
     Quote,
     TradeFill,
 )
+from simple_risk.engine.facts.orders import OWN_TAG_PREFIX
 from tests.adapters.conftest import FAST_HUBS, FAST_REST, Events, client_for, start_sim, wait_until
 
 pytestmark = pytest.mark.timeout(60)
@@ -405,6 +406,25 @@ def test_place_order_retried_after_a_timeout_is_never_duplicated(sim: Simulator)
         assert tagged[0].limit_price == Decimal("100")
     finally:
         client.close()
+
+
+def test_an_untagged_order_never_carries_the_daemons_own_order_prefix(
+    client: RestClient,
+) -> None:
+    """Only the daemon's client tags orders as the engine's "own" (which lockouts let pass);
+    any other user of RestClient gets a neutral tag."""
+    account = client.search_accounts()[0].account_id
+    order_id = client.place_order(
+        account,
+        mnq(client),
+        order_type=OrderType.LIMIT,
+        side=OrderSide.BUY,
+        size=1,
+        limit_price=Decimal("100"),
+    )
+    (order,) = [o for o in client.open_orders(account) if o.order_id == order_id]
+    assert order.custom_tag is not None
+    assert not order.custom_tag.startswith(OWN_TAG_PREFIX)
 
 
 def test_business_errors_carry_the_endpoint_meaning(sim: Simulator, client: RestClient) -> None:

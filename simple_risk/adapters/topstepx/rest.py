@@ -125,6 +125,9 @@ class RestConfig:
     refresh_before: float = 2 * 3600.0  # validate this long before the token expires
     order_lookback: float = 24 * 3600.0  # how far back a customTag lookup searches
     live: bool = False  # data subscription for contract searches
+    #: prefix of the customTag given to an order placed without one. Neutral by default: the
+    #: daemon sets the engine's own-order prefix, so only its orders count as its own.
+    auto_tag_prefix: str = "px-"
 
 
 @dataclass(frozen=True, slots=True)
@@ -541,7 +544,7 @@ class RestClient:
     def _place(self, body: dict[str, object], priority: Priority) -> int:
         tag = body.get("customTag")
         if not isinstance(tag, str) or not tag:
-            tag = f"sr-{uuid.uuid4().hex[:16]}"
+            tag = f"{self.config.auto_tag_prefix}{uuid.uuid4().hex[:16]}"
             body["customTag"] = tag
         account_id = body.get("accountId")
         if not isinstance(account_id, int):

@@ -1,0 +1,135 @@
+"""Enforcement latency on loopback: breaching event out of the simulator → enforcing REST call in.
+
+    .venv/bin/python -m bench.latency [--breaches 1000]
+
+The simulator emits a user-hub position event for one RTY contract (a blocked symbol) to the
+daemon, which must close it. For each breach the latency runs from just before the simulator
+is told to emit the event to the simulator receiving the daemon's ``Position/closeContract``
+(stamped by the simulator's own request log, on the same clock). Then a flat position event
+ends the episode, so the next breach is a new one. Prints p50, p99 and the maximum; the target
+is p99 ≤ 50 ms. (A full round trip through ``Order/place`` adds the simulator's own fill
+processing; ``simple-risk demo`` shows that path.)
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+
+from simple_risk.adapters.simulator import AccountSpec, RateLimits, Simulator
+from simple_risk.adapters.topstepx.ratelimit import Budget
+from simple_risk.daemon.logging import configure_logging, remove_handlers
+from simple_risk.daemon.runtime import Daemon, RuntimeOptions, open_store
+from simple_risk.daemon.sim import Trader, scaled_ruleset, sim_config, wait_until
+from simple_risk.engine.dsl import load_ruleset
+from simple_risk.resources import default_ruleset_path
+
+ACCOUNT = 20100001
+UNLIMITED = {"default": Budget(1_000_000, 60.0), "bars": Budget(50, 30.0)}
+
+
+def _position(contract_id: str, size: int) -> list[object]:
+    """A ``GatewayUserPosition`` invocation's arguments, exactly as on the wire."""
+    data = {
+        "id": 7001,
+        "accountId": ACCOUNT,
+        "contractId": contract_id,
+        "creationTimestamp": datetime.now(UTC).isoformat(),
+        "type": 1,
+        "size": size,
+        "averagePrice": 2300,
+    }
+    return [{"action": 1, "data": data}]
+
+
+def _closes(sim: Simulator) -> int:
+    return sum(1 for r in sim.requests_log() if r.path.lower() == "/api/position/closecontract")
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(int(fraction * len(ordered)), len(ordered) - 1)]
+
+
+def measure(breaches: int) -> list[float]:
+    """Latencies in milliseconds, one per breach."""
+    sim = Simulator(
+        port=0,
+        ping_interval=1.0,
+        price_interval=None,
+        accounts=[AccountSpec(ACCOUNT, "BENCH-50K", Decimal(10_000_000))],
+        rate_limits=RateLimits(general=(1_000_000, 60.0), bars=(50, 30.0)),
+    ).start()
+    trader = Trader(sim)
+    with tempfile.TemporaryDirectory(prefix="simple-risk-latency-") as directory:
+        config = sim_config(
+            sim.base_url,
+            sim.username,
+            sim.api_key,
+            [ACCOUNT],
+            Path(directory),
+            ruleset_path=default_ruleset_path(),
+        )
+        ruleset = scaled_ruleset(load_ruleset(default_ruleset_path()))
+        daemon = Daemon(
+            config,
+            {ACCOUNT: ruleset},
+            store=open_store(config),
+            options=RuntimeOptions(budgets=UNLIMITED),
+        )
+        daemon.start()
+        try:
+            if not wait_until(daemon.ready.is_set, 30.0):
+                raise SystemExit("the daemon did not become live")
+            latencies: list[float] = []
+            contract = trader.contract("RTY")
+            for n in range(breaches):
+                sim.clear_requests()
+                emitted = datetime.now(UTC)
+                sim.emit_user_event("GatewayUserPosition", _position(contract, 1), ACCOUNT)
+                if not wait_until(lambda: _closes(sim) > 0, 10.0, interval=0.0005):
+                    raise SystemExit(f"breach {n} was not enforced within 10 s")
+                closed = next(
+                    r.time
+                    for r in sim.requests_log()
+                    if r.path.lower() == "/api/position/closecontract"
+                )
+                latencies.append((closed - emitted).total_seconds() * 1000)
+                sim.emit_user_event("GatewayUserPosition", _position(contract, 0), ACCOUNT)
+                if not wait_until(lambda: not daemon.book, 10.0, interval=0.0005):
+                    raise SystemExit(f"breach {n}: the close was never confirmed")
+            return latencies
+        finally:
+            daemon.stop()
+            trader.close()
+            sim.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--breaches", type=int, default=1000)
+    args = parser.parse_args(argv)
+    handlers = configure_logging(level="error")
+    started = time.monotonic()
+    try:
+        latencies = measure(args.breaches)
+    finally:
+        remove_handlers(handlers)
+    p50, p99 = percentile(latencies, 0.50), percentile(latencies, 0.99)
+    print(
+        f"enforcement latency over {len(latencies)} breaches "
+        f"({time.monotonic() - started:.1f} s): p50 {p50:.1f} ms, p99 {p99:.1f} ms, "
+        f"max {max(latencies):.1f} ms, mean {statistics.fmean(latencies):.1f} ms "
+        f"(target p99 <= 50 ms: {'met' if p99 <= 50 else 'NOT met'})"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

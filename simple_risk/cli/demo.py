@@ -1,0 +1,288 @@
+"""``simple-risk demo``: the README's first command — watch the daemon enforce, offline.
+
+It starts the ProjectX Gateway simulator in-process, the daemon against it with the default
+ruleset scaled for a fast demo (the regular session open now, a short no-stop grace), and a
+scripted trader who breaks the rules one after another through the simulator's REST API:
+a position without a stop, a blocked symbol, an oversized order, a loss through the daily
+limit, and a new trade while locked out. The console shows each event, each firing with its
+reason and each enforcement call with its result; a summary table ends it. No credentials, no
+network beyond loopback; it exits 0 when every enforcement happened and 1 otherwise.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from datetime import timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from simple_risk.adapters.simulator import RateLimits, Simulator
+from simple_risk.cli import cli
+from simple_risk.daemon.config import Timing
+from simple_risk.daemon.executor import IntentResult
+from simple_risk.daemon.logging import configure_logging, remove_handlers
+from simple_risk.daemon.runtime import Daemon, open_store
+from simple_risk.daemon.sim import Trader, scaled_ruleset, sim_config, wait_until
+from simple_risk.engine import Firing
+from simple_risk.engine.dsl import load_ruleset
+from simple_risk.engine.events import (
+    AccountUpdate,
+    ConnectionChanged,
+    Event,
+    OrderSide,
+    OrderUpdate,
+    PositionUpdate,
+    TradeFill,
+)
+from simple_risk.resources import default_ruleset_path
+
+ALICE = 20100001  # the account that breaks most rules
+BOB = 20100002  # the account that oversizes
+
+
+class ConsoleObserver:
+    """Prints what the daemon sees and does, one coloured line each."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self.started = time.monotonic()
+        self.firings: Counter[str] = Counter()
+        self.calls: list[tuple[int, str, str]] = []
+        self.alerts: list[str] = []
+        self._lock = threading.Lock()
+
+    def _line(self, style: str, tag: str, text: str) -> None:
+        stamp = f"{time.monotonic() - self.started:6.2f}s"
+        with self._lock:
+            self.console.print(
+                f"[dim]{stamp}[/] [{style}]{tag:<8}[/] {text}", highlight=False, soft_wrap=True
+            )
+
+    def on_event(self, event: Event) -> None:
+        if isinstance(event, TradeFill):
+            pnl = "" if event.pnl is None else f" pnl {event.pnl:+.2f}"
+            self._line(
+                "cyan",
+                "fill",
+                f"{event.account_id} {event.side.name.lower()} {event.size} "
+                f"{event.contract_id} @ {event.price}{pnl}",
+            )
+        elif isinstance(event, PositionUpdate):
+            text = "flat" if event.size == 0 else f"{event.type.name.lower()} {event.size}"
+            self._line("blue", "position", f"{event.account_id} {event.contract_id} {text}")
+        elif isinstance(event, OrderUpdate):
+            self._line(
+                "white",
+                "order",
+                f"{event.account_id} #{event.order_id} {event.type.name.lower()} "
+                f"{event.side.name.lower()} {event.size} {event.contract_id} "
+                f"{event.status.name.lower()}",
+            )
+        elif isinstance(event, AccountUpdate) and not event.can_trade:
+            self._line("red", "account", f"{event.account_id} cannot trade")
+        elif isinstance(event, ConnectionChanged) and event.gap:
+            self._line("yellow", "hub", f"{event.hub} {event.state}: reconciling")
+
+    def on_firing(self, firing: Firing) -> None:
+        self.firings[firing.rule_id] += 1
+        kind = "LOCKED" if firing.kind == "lockout" else "FIRING"
+        self._line(
+            "bold red", kind, f"{firing.account} [bold]{firing.rule_id}[/]: {firing.message}"
+        )
+        for lock in firing.locks:
+            until = lock.ends_at.strftime("%H:%M:%S UTC") if lock.ends_at else "while it holds"
+            what = f"{lock.scope} {lock.symbol}" if lock.symbol else lock.scope
+            self._line("magenta", "lockout", f"{firing.account} {what} {lock.kind} until {until}")
+
+    def on_call(self, account: int, call: str, outcome: str) -> None:
+        self.calls.append((account, call, outcome))
+        if outcome.startswith("gave_up"):
+            # e.g. cancelling a market order that filled meanwhile: re-planned from REST
+            outcome = "refused, re-checking with REST:" + outcome.removeprefix("gave_up:")
+        style = "bold green" if outcome in ("ok", "already") else "bold yellow"
+        self._line(style, "ENFORCE", f"{account} {call} → {outcome}")
+
+    def on_result(self, result: IntentResult) -> None:
+        return None
+
+    def on_alert(self, level: str, message: str) -> None:
+        self.alerts.append(message)
+        self._line("bold red", "ALERT", message)
+
+    def step(self, text: str) -> None:
+        with self._lock:
+            self.console.rule(f"[bold]{text}", style="dim")
+
+
+class DemoFailed(Exception):
+    """An expected enforcement did not happen in time."""
+
+
+def _expect(condition: Callable[[], bool], timeout: float, what: str) -> None:
+    if not wait_until(condition, timeout):
+        raise DemoFailed(f"the daemon did not {what} within {timeout:.0f}s")
+
+
+def _scenario(trader: Trader, daemon: Daemon, show: ConsoleObserver, grace: float) -> None:
+    slack = 10.0
+    show.step(f"1. Alice buys 1 MNQ without a protective stop (grace {grace:.0f}s)")
+    trader.buy(ALICE, "MNQ")
+    _expect(lambda: trader.size(ALICE, "MNQ") == 1, slack, "see the fill")
+    _expect(lambda: trader.size(ALICE) == 0, grace + slack, "close the unprotected position")
+
+    show.step("2. Alice trades RTY, a blocked symbol")
+    trader.buy(ALICE, "RTY")
+    _expect(lambda: trader.size(ALICE, "RTY") == 0, slack, "close the blocked symbol")
+
+    show.step("3. Bob oversizes: 60 MES with a stop (the limit is 5 lots = 50 micros)")
+    mes = trader.price("MES")
+    trader.stop(BOB, "MES", OrderSide.SELL, 60, mes - 20)
+    trader.buy(BOB, "MES", 60)
+    _expect(lambda: 0 < trader.size(BOB, "MES") <= 50, slack, "cut Bob back to the limit")
+
+    show.step("4. Alice buys 1 ES with a stop and the market drops 10.5 points")
+    es = trader.price("EP")
+    trader.stop(ALICE, "EP", OrderSide.SELL, 1, es - 20)
+    trader.buy(ALICE, "EP")
+    _expect(lambda: trader.size(ALICE, "EP") == 1, slack, "see the fill")
+    trader.move("EP", Decimal("-10.5"))
+    _expect(lambda: trader.size(ALICE) == 0, slack, "close the losing position")
+    _expect(lambda: trader.working(ALICE) == 0, slack, "cancel Alice's working orders")
+    _expect(
+        lambda: any(
+            lock.rule == "daily-realized-loss" for lock in daemon.engines[ALICE].locks(ALICE)
+        ),
+        slack,
+        "lock Alice out for the day",
+    )
+
+    show.step("5. Alice, locked out, tries again with 2 MNQ")
+    trader.buy(ALICE, "MNQ", 2)
+    _expect(lambda: trader.size(ALICE, "MNQ") == 2 or trader.size(ALICE) == 0, slack, "see it")
+    _expect(lambda: trader.size(ALICE) == 0, slack, "flatten the locked-out trade")
+    _expect(lambda: _settled(trader, daemon), slack, "agree with the gateway on the day's P&L")
+
+
+def _settled(trader: Trader, daemon: Daemon) -> bool:
+    """Every account's realized P&L in the daemon equals the gateway's, and nothing is open."""
+    for account in (ALICE, BOB):
+        day = daemon.engines[account].facts(account).get("day")
+        if getattr(day, "realized_pnl", None) != trader.day_pnl(account):
+            return False
+    return daemon.queue.depth() == 0 and not daemon.book
+
+
+def _summary(console: Console, trader: Trader, daemon: Daemon, show: ConsoleObserver) -> None:
+    rules = Table(title="Rules that fired", title_style="bold")
+    rules.add_column("rule")
+    rules.add_column("firings", justify="right")
+    for rule, count in sorted(show.firings.items()):
+        rules.add_row(rule, str(count))
+    console.print(rules)
+    accounts = Table(title="Accounts at the end", title_style="bold")
+    for column in ("account", "gateway P&L", "daemon P&L", "open", "working", "locks"):
+        accounts.add_column(column)
+    for account in (ALICE, BOB):
+        engine = daemon.engines[account]
+        day = engine.facts(account).get("day")
+        locks = engine.locks(account)
+        ends = [lock.ends_at for lock in locks if lock.ends_at is not None]
+        shown = f"{len(locks)}" + (f", until {max(ends):%H:%M} UTC" if ends else "")
+        accounts.add_row(
+            str(account),
+            f"{trader.day_pnl(account):.2f}",
+            f"{getattr(day, 'realized_pnl', Decimal(0)):.2f}",
+            str(trader.size(account)),
+            str(trader.working(account)),
+            shown,
+        )
+    console.print(accounts)
+    ok = sum(1 for _, _, outcome in show.calls if outcome in ("ok", "already"))
+    console.print(
+        f"[bold]{len(show.calls)}[/] enforcement calls ({ok} succeeded), "
+        f"{sum(show.firings.values())} firings, {daemon.reconciles} reconciliations, "
+        f"queue max depth {daemon.queue.max_depth}."
+    )
+
+
+def run_demo(console: Console, grace: float, data_dir: Path) -> int:
+    """Run the whole demo; returns the exit status (0 when every enforcement happened)."""
+    handlers = configure_logging(level="info", log_dir=data_dir / "log", console=False)
+    simulator = Simulator(
+        port=0,
+        seed=42,
+        ping_interval=0.5,
+        price_interval=None,
+        rate_limits=RateLimits(general=(2000, 60.0), bars=(50, 30.0)),
+    ).start()
+    show = ConsoleObserver(console)
+    trader = Trader(simulator)
+    daemon: Daemon | None = None
+    try:
+        config = sim_config(
+            simulator.base_url,
+            simulator.username,
+            simulator.api_key,
+            [ALICE, BOB],
+            data_dir,
+            ruleset_path=default_ruleset_path(),
+            timing=Timing(
+                tick_interval=0.25,
+                reconcile_interval=10.0,
+                reconcile_after_enforcement=1.0,
+                snapshot_interval=5.0,
+                retry_interval=0.5,
+            ),
+        )
+        # A trading day compressed into seconds: the fill-rate limits scale with it.
+        compressed = {"max_trades_per_minute": 20, "max_trades_per_hour": 60}
+        ruleset = scaled_ruleset(
+            load_ruleset(default_ruleset_path(), params=compressed), grace=timedelta(seconds=grace)
+        )
+        console.print(
+            f"[bold]simple-risk demo[/]: simulator on {simulator.base_url}, guarding accounts "
+            f"{ALICE} (Alice) and {BOB} (Bob) with {len(ruleset.rules)} rules of "
+            f"{default_ruleset_path().name}"
+        )
+        daemon = Daemon(
+            config, dict.fromkeys((ALICE, BOB), ruleset), store=open_store(config), observer=show
+        )
+        daemon.start()
+        _expect(daemon.ready.is_set, 15.0, "reconcile at startup")
+        _scenario(trader, daemon, show, grace)
+        _summary(console, trader, daemon, show)
+        console.print("[bold green]demo finished: every breach was enforced.[/]")
+        return 0
+    except DemoFailed as exc:
+        console.print(f"[bold red]demo failed:[/] {exc}")
+        return 1
+    finally:
+        if daemon is not None:
+            daemon.stop()
+        trader.close()
+        simulator.stop()
+        remove_handlers(handlers)
+
+
+@cli.command()
+@click.option("--grace", default=10.0, show_default=True, type=float, help="No-stop grace (s).")
+@click.option("--no-color", is_flag=True, help="Plain text output.")
+def demo(grace: float, no_color: bool) -> None:
+    """Watch the daemon enforce a scripted trader's breaches against the local simulator."""
+    console = Console(no_color=no_color, highlight=False)
+    logging.getLogger("simple_risk.sim").setLevel(logging.WARNING)
+    with tempfile.TemporaryDirectory(prefix="simple-risk-demo-") as directory:
+        status = run_demo(console, grace, Path(directory))
+    raise SystemExit(status)
+
+
+__all__ = ["ConsoleObserver", "demo", "run_demo"]

@@ -1,0 +1,319 @@
+"""The executor: works each intent (a target state) towards its target with REST calls.
+
+Split in two so that the engine's facts are only ever read on the engine thread:
+
+* :func:`plan` (pure, engine thread) turns an intent and the account's current reconciled facts
+  into the REST calls that would reach the target *now* — none when it is already met. Because
+  the calls are derived from the state each time, re-planning an intent after a crash, a
+  retry or a re-firing never closes or reduces twice: a position already closed yields no
+  close, a position already reduced yields a smaller (or no) partial close.
+* :class:`Executor` (worker threads) sends the planned calls in order with enforcement priority
+  through the shared rate limiter, classifies each answer with the errorCode table (done /
+  retry / give up), journals every attempt in the store and hands an :class:`IntentResult`
+  back to the engine's queue. Calls of one account go through one worker, in order, so a
+  firing's "cancel orders" runs before its "close position".
+
+The bookkeeping of which intent is in flight, awaiting confirmation or waiting to retry lives
+in :class:`simple_risk.daemon.runtime.Tracked` records on the engine thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import queue
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from simple_risk.adapters.topstepx.converters import (
+    RestRequest,
+    cancel_order_request,
+    close_position_request,
+    modify_stop_request,
+    partial_close_request,
+    place_stop_request,
+)
+from simple_risk.adapters.topstepx.errors import ApiError, Outcome, ProjectXError
+from simple_risk.adapters.topstepx.ratelimit import Priority
+from simple_risk.adapters.topstepx.rest import RestClient
+from simple_risk.adapters.topstepx.secrets import scrub
+from simple_risk.engine.events import Event, OrderSide
+from simple_risk.engine.facts.account import AccountState
+from simple_risk.engine.intents import (
+    Alert,
+    CancelOrder,
+    Intent,
+    NoWorkingOrders,
+    PositionClosed,
+    ReduceTo,
+    StopAt,
+)
+from simple_risk.store import Store, StoreError
+
+log = logging.getLogger(__name__)
+
+
+def plan(intent: Intent, state: AccountState | None) -> list[RestRequest]:
+    """The REST calls that take the account from its current facts to the intent's target.
+
+    An empty list means the target is met (or there is nothing the gateway could do).
+    """
+    if state is None or isinstance(intent, Alert):
+        return []
+    account = state.id
+    if isinstance(intent, NoWorkingOrders):
+        return [
+            cancel_order_request(account, order.id)
+            for order in sorted(state.orders.values(), key=lambda o: o.id)
+            if (intent.symbol is None or order.symbol == intent.symbol)
+            and (intent.side is None or order.side == intent.side)
+            and (intent.contract_id is None or order.contract_id == intent.contract_id)
+        ]
+    if isinstance(intent, CancelOrder):
+        return (
+            [cancel_order_request(account, intent.order_id)]
+            if intent.order_id in state.orders
+            else []
+        )
+    if isinstance(intent, PositionClosed):
+        if intent.contract_id in state.positions:
+            return [close_position_request(account, intent.contract_id)]
+        return []
+    if isinstance(intent, ReduceTo):
+        return _plan_reduce(intent, state)
+    if isinstance(intent, StopAt):
+        return _plan_stop(intent, state)
+    return []
+
+
+def _cut(account: int, contract_id: str, size: int, by: int) -> RestRequest:
+    """Close ``by`` of a ``size`` position: a full close when that is all of it."""
+    if by >= size:
+        return close_position_request(account, contract_id)
+    return partial_close_request(account, contract_id, by)
+
+
+def _plan_reduce(intent: ReduceTo, state: AccountState) -> list[RestRequest]:
+    positions = list(state.positions.values())
+    if intent.scope == "contract":
+        positions = [p for p in positions if p.contract_id == intent.contract_id]
+    elif intent.scope == "root":
+        positions = [p for p in positions if p.symbol == intent.symbol]
+    if intent.order == "largest_first":
+        positions.sort(key=lambda p: (-p.size, p.contract_id))
+    else:
+        positions.sort(key=lambda p: (p.opened_at, p.contract_id), reverse=True)
+    calls: list[RestRequest] = []
+    if intent.scope == "account":
+        if intent.max_units is None:
+            return []
+        excess = sum(p.units for p in positions) - intent.max_units
+        for position in positions:
+            if excess <= 0:
+                break
+            per_contract = position.units // position.size if position.size else 0
+            if per_contract <= 0:
+                continue
+            by = min(position.size, math.ceil(excess / per_contract))
+            calls.append(_cut(state.id, position.contract_id, position.size, by))
+            excess -= by * per_contract
+        return calls
+    if intent.max_contracts is None:
+        return []
+    excess = sum(p.size for p in positions) - intent.max_contracts
+    for position in positions:
+        if excess <= 0:
+            break
+        by = min(position.size, excess)
+        calls.append(_cut(state.id, position.contract_id, position.size, by))
+        excess -= by
+    return calls
+
+
+def _plan_stop(intent: StopAt, state: AccountState) -> list[RestRequest]:
+    position = state.positions.get(intent.contract_id)
+    if position is None:
+        return []
+    stops = [
+        order
+        for order in state.orders_by_contract.get(intent.contract_id, {}).values()
+        if order.is_stop and order.buy != position.long and order.stop_price is not None
+    ]
+    for order in stops:
+        price = order.stop_price
+        assert price is not None
+        if price == intent.price:
+            return []
+        tighter = price > intent.price if position.long else price < intent.price
+        if intent.never_loosen and tighter:
+            return []
+    if stops:
+        return [modify_stop_request(state.id, stops[0].id, stop_price=intent.price)]
+    side = OrderSide.SELL if position.long else OrderSide.BUY
+    return [
+        place_stop_request(
+            state.id, intent.contract_id, side=side, size=position.size, stop_price=intent.price
+        )
+    ]
+
+
+def describe_call(request: RestRequest) -> str:
+    """``Position/closeContract CON.F.US.MNQ.Z26`` — one line for the console and the log."""
+    body = request.body
+    target = body.get("contractId") or body.get("orderId") or ""
+    size = f" size {body['size']}" if "size" in body else ""
+    return f"{request.endpoint.value} {target}{size}".rstrip()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class IntentResult(Event):
+    """What the executor achieved for one intent: back on the engine's queue.
+
+    ``outcome``: ``done`` (every call succeeded or found the target already met),
+    ``retry`` (a transient failure: try again later) or ``gave_up`` (a refusal that needs a
+    human: alert, and keep trying from reconciled state).
+    """
+
+    account: int
+    key: str
+    outcome: str
+    calls: tuple[str, ...] = ()
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    account: int
+    key: str
+    calls: tuple[RestRequest, ...]
+
+
+class Executor:
+    """Worker threads that send planned calls and report results to ``results``."""
+
+    def __init__(
+        self,
+        client: RestClient,
+        results: queue.Queue[Event],
+        store: Store | None,
+        *,
+        workers: int = 2,
+        on_call: Callable[[int, str, str], None] | None = None,
+    ) -> None:
+        self._client = client
+        self._results = results
+        self._store = store
+        self._on_call = on_call
+        self._queues: list[queue.Queue[Job | None]] = [
+            queue.Queue() for _ in range(max(workers, 1))
+        ]
+        self._threads = [
+            threading.Thread(target=self._run, args=(q,), name=f"executor-{i}", daemon=True)
+            for i, q in enumerate(self._queues)
+        ]
+        self.calls_sent = 0
+
+    def start(self) -> None:
+        for thread in self._threads:
+            thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        for work in self._queues:
+            work.put(None)
+        for thread in self._threads:
+            if thread.is_alive():
+                thread.join(timeout)
+
+    def submit(self, account: int, key: str, calls: Sequence[RestRequest]) -> None:
+        """Queue the calls of one intent; they run in order on the account's worker."""
+        self._queues[account % len(self._queues)].put(Job(account, key, tuple(calls)))
+
+    def _run(self, work: queue.Queue[Job | None]) -> None:
+        while True:
+            job = work.get()
+            if job is None:
+                return
+            try:
+                result = self._work(job)
+            except Exception as exc:  # never let a worker die: report and let the engine retry
+                log.exception("executor failed on intent %s", job.key)
+                result = IntentResult(
+                    at=self._client.clock.now(),
+                    account=job.account,
+                    key=job.key,
+                    outcome="retry",
+                    error=f"{type(exc).__name__}: {exc}",
+                )
+            self._results.put(result)
+
+    def _journal(
+        self,
+        key: str,
+        outcome: str,
+        request: RestRequest,
+        *,
+        response: dict[str, Any] | None = None,
+        error: str | None = None,
+    ) -> None:
+        """Record one call and its answer with the intent (secrets scrubbed)."""
+        if self._store is None:
+            return
+        try:
+            self._store.intent_attempt(
+                key,
+                self._client.clock.now(),
+                outcome,
+                request={"endpoint": request.endpoint.value, "body": scrub(dict(request.body))},
+                response=scrub(response) if response is not None else None,
+                error=error,
+            )
+        except StoreError as exc:
+            log.warning("could not journal an attempt of %s: %s", key, exc)
+
+    def _work(self, job: Job) -> IntentResult:
+        done: list[str] = []
+        for request in job.calls:
+            text = describe_call(request)
+            outcome = "ok"
+            error: str | None = None
+            try:
+                envelope = self._client.execute(request, Priority.ENFORCEMENT)
+                self._journal(job.key, "ok", request, response=envelope)
+            except ApiError as exc:
+                error = str(exc)
+                if exc.outcome is Outcome.DONE:
+                    outcome = "already"
+                else:
+                    outcome = "retry" if exc.outcome is Outcome.RETRY else "gave_up"
+                self._journal(job.key, outcome, request, error=error)
+            except ProjectXError as exc:
+                error = str(exc)
+                outcome = "retry" if exc.outcome is Outcome.RETRY else "gave_up"
+                self._journal(job.key, outcome, request, error=error)
+            self.calls_sent += 1
+            if self._on_call is not None:
+                self._on_call(
+                    job.account, text, outcome if error is None else f"{outcome}: {error}"
+                )
+            if outcome in ("retry", "gave_up"):
+                return IntentResult(
+                    at=self._client.clock.now(),
+                    account=job.account,
+                    key=job.key,
+                    outcome=outcome,
+                    calls=tuple(done),
+                    error=error,
+                )
+            done.append(f"{text} ({outcome})")
+        return IntentResult(
+            at=self._client.clock.now(),
+            account=job.account,
+            key=job.key,
+            outcome="done",
+            calls=tuple(done),
+        )
+
+
+__all__ = ["Executor", "IntentResult", "Job", "describe_call", "plan"]

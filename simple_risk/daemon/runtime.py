@@ -1,0 +1,980 @@
+"""The daemon's runtime: one engine thread, one ordered queue, reconciliation, enforcement.
+
+Threads and who talks to whom (DESIGN.md §1):
+
+* hub clients (signalrcore threads), the contract cache, the reconcile worker and the executor
+  workers only *put* events on the :class:`~simple_risk.daemon.queue.EventQueue`;
+* the engine thread is the only consumer. It applies each event to the account's engine (one
+  :class:`Engine` per account, because overlays give accounts different rulesets), records
+  each firing with its lockouts and intents in the store *before* anything acts on it
+  (snapshotting the engine first when the lock set changed), and works the intents through
+  the executor (bookkeeping in :class:`Tracked`). The journal and intent states are written
+  in order by the :class:`~simple_risk.daemon.journal.StoreWriter` thread;
+* time: the engine thread wakes itself once per ``tick_interval`` and exactly at the engines'
+  next deadline and enqueues a ``ClockTick`` (through the queue, so it is ordered after the
+  events already waiting); events are applied in strictly increasing engine time.
+
+Startup (``start``): take the account leases, restore each engine from its latest snapshot and
+replay the journal after it, log in, load contracts, start the hubs, then reconcile every
+account from REST (positions, working orders, the trading day's fills — which rebuild day P&L
+and windows) and apply ``Reconciled``, which evaluates every rule, so a limit already breached
+is enforced at once. Intents are worked only for accounts that have been reconciled.
+Reconciliation runs again after any hub gap, lightly (positions and orders) every
+``reconcile_interval`` seconds, and ``reconcile_after_enforcement`` seconds after each
+enforcement (a flat position is not always announced by an event).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+import queue
+import socket
+import threading
+import time
+import urllib.request
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Literal, Protocol
+
+from simple_risk.adapters.topstepx.contracts import ContractCache
+from simple_risk.adapters.topstepx.errors import Endpoint, ProjectXError
+from simple_risk.adapters.topstepx.hubs import HubConfig, MarketHubClient, UserHubClient
+from simple_risk.adapters.topstepx.ratelimit import Budget, RateLimiter
+from simple_risk.adapters.topstepx.rest import Credentials, RestClient, RestConfig
+from simple_risk.daemon.config import DaemonConfig
+from simple_risk.daemon.executor import Executor, IntentResult, describe_call, plan
+from simple_risk.daemon.journal import StoreWriter
+from simple_risk.daemon.queue import EventQueue
+from simple_risk.engine import Engine, Firing
+from simple_risk.engine.events import (
+    AccountUpdate,
+    ClockTick,
+    ConnectionChanged,
+    ContractLoaded,
+    Event,
+    OrderStatus,
+    OrderUpdate,
+    PositionType,
+    PositionUpdate,
+    Quote,
+    Reconciled,
+    TradeFill,
+)
+from simple_risk.engine.facts.account import AccountState
+from simple_risk.engine.facts.orders import OWN_TAG_PREFIX
+from simple_risk.engine.intents import Alert, Intent, intent_from_json, intent_to_json, is_met
+from simple_risk.engine.model import Ruleset
+from simple_risk.store import Store, StoreError
+
+log = logging.getLogger(__name__)
+
+FACT_EVENTS = (AccountUpdate, OrderUpdate, PositionUpdate, TradeFill)
+_POSITION_CALLS = frozenset({Endpoint.POSITION_CLOSE, Endpoint.POSITION_PARTIAL_CLOSE})
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReconcileData(Event):
+    """One account's state as REST reported it (or why it could not)."""
+
+    account: int
+    started_at: datetime
+    reason: str
+    account_update: AccountUpdate | None = None
+    positions: tuple[PositionUpdate, ...] = ()
+    orders: tuple[OrderUpdate, ...] = ()
+    trades: tuple[TradeFill, ...] = ()
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StopRequest(Event):
+    """Asks the engine thread to finish."""
+
+
+class Observer(Protocol):
+    """What the demo console (and tests) watch; every method runs on a daemon thread."""
+
+    def on_event(self, event: Event) -> None: ...
+
+    def on_firing(self, firing: Firing) -> None: ...
+
+    def on_call(self, account: int, call: str, outcome: str) -> None: ...
+
+    def on_result(self, result: IntentResult) -> None: ...
+
+    def on_alert(self, level: str, message: str) -> None: ...
+
+
+class QuietObserver:
+    """An observer that ignores everything (the production daemon logs instead)."""
+
+    def on_event(self, event: Event) -> None:
+        return None
+
+    def on_firing(self, firing: Firing) -> None:
+        return None
+
+    def on_call(self, account: int, call: str, outcome: str) -> None:
+        return None
+
+    def on_result(self, result: IntentResult) -> None:
+        return None
+
+    def on_alert(self, level: str, message: str) -> None:
+        return None
+
+
+class Alerter:
+    """Loud alerts: the log at ERROR/CRITICAL, the status output, and an optional webhook."""
+
+    def __init__(self, webhook: str | None, observer: Observer) -> None:
+        self._webhook = webhook
+        self._observer = observer
+        self.recent: list[dict[str, str]] = []
+        self._lock = threading.Lock()
+
+    def alert(self, level: str, message: str, at: datetime) -> None:
+        logger_level = logging.CRITICAL if level == "critical" else logging.ERROR
+        if level in ("info", "warning"):
+            logger_level = logging.WARNING
+        log.log(logger_level, "ALERT %s: %s", level, message)
+        entry = {"at": at.isoformat(), "level": level, "message": message}
+        with self._lock:
+            self.recent = [*self.recent[-49:], entry]
+        self._observer.on_alert(level, message)
+        if self._webhook:
+            threading.Thread(target=self._post, args=(entry,), daemon=True).start()
+
+    def _post(self, entry: dict[str, str]) -> None:
+        assert self._webhook is not None
+        request = urllib.request.Request(
+            self._webhook,
+            data=json.dumps(entry).encode(),
+            headers={"Content-Type": "application/json"},
+            method="POST",
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=5):
+                pass
+        except OSError as exc:
+            log.error("alert webhook failed: %s", exc)
+
+
+@dataclass(slots=True)
+class Tracked:
+    """One intent the executor is working: in flight, awaiting confirmation, or waiting."""
+
+    intent: Intent
+    account: int
+    state: str = "waiting"  # "waiting" | "in_flight" | "awaiting"
+    due: float = 0.0  # monotonic time a waiting intent is worked again
+    failures: int = 0
+    sends: int = 0
+    #: contracts whose position the last calls closed or reduced
+    contracts: frozenset[str] = frozenset()
+
+
+@dataclass(slots=True)
+class RuntimeOptions:
+    """Knobs that are not part of the configuration file (tests, the demo, benchmarks)."""
+
+    rest: RestConfig = field(default_factory=RestConfig)
+    hubs: HubConfig = field(default_factory=HubConfig)
+    executor_workers: int = 2
+    #: the REST budgets (None: TopstepX's documented limits, with a margin)
+    budgets: Mapping[str, Budget] | None = None
+    lease_ttl: float = 60.0
+    journal: bool = True
+    hub_ready_timeout: float = 10.0
+
+
+class Daemon:
+    """Everything ``simple-risk engine run`` does, as an object tests can start and stop."""
+
+    def __init__(
+        self,
+        config: DaemonConfig,
+        rulesets: Mapping[int, Ruleset],
+        *,
+        store: Store,
+        options: RuntimeOptions | None = None,
+        observer: Observer | None = None,
+    ) -> None:
+        self.config = config
+        self.rulesets = dict(rulesets)
+        self.store = store
+        self.options = options or RuntimeOptions()
+        self.observer: Observer = observer or QuietObserver()
+        self.queue = EventQueue()
+        self.client = RestClient(
+            config.gateway,
+            Credentials(config.username, config.api_key),
+            # orders the daemon places (protective stops) carry the prefix the engine reads
+            # as "its own", so lockouts never cancel them
+            config=dataclasses.replace(self.options.rest, auto_tag_prefix=OWN_TAG_PREFIX),
+            limiter=RateLimiter(self.options.budgets),
+        )
+        self.clock = self.client.clock
+        self.alerter = Alerter(config.alert_webhook, self.observer)
+        self.engines: dict[int, Engine] = {}
+        self.book: dict[str, Tracked] = {}
+        self.executor = Executor(
+            self.client,
+            self.queue,
+            store,
+            workers=self.options.executor_workers,
+            on_call=self.observer.on_call,
+        )
+        self.contracts = ContractCache(self.client, config.data_dir, sink=self.queue)
+        self.user_hub = UserHubClient(
+            config.user_hub, self.client, self.queue, clock=self.clock, config=self.options.hubs
+        )
+        self.market_hub = MarketHubClient(
+            config.market_hub, self.client, self.queue, clock=self.clock, config=self.options.hubs
+        )
+        self.lease_owner = f"{socket.gethostname()}:{config.data_dir}"
+        self._reconcile_work: queue.Queue[tuple[int, str] | None] = queue.Queue()
+        self._reconcile_wanted: set[int] = set()
+        self._reconcile_lock = threading.Lock()
+        self._reconcile_thread = threading.Thread(
+            target=self._reconcile_loop, name="reconcile", daemon=True
+        )
+        self._engine_thread = threading.Thread(target=self._engine_loop, name="engine", daemon=True)
+        self._quoted: set[str] = set()
+        self._live: set[int] = set()
+        self._last_fact_at: dict[int, datetime] = {}
+        self._last_seq: dict[int, int] = {}
+        self._deadlines: dict[int, datetime | None] = {}
+        self._latest_quote: dict[str, Quote] = {}
+        self._stale_quotes: dict[int, set[str]] = {}
+        self.events_dispatched = 0
+        self.writer: StoreWriter | None = None
+        self._lock_marks: dict[int, tuple[tuple[str, str, str | None, str], ...]] = {}
+        self._next_status = 0.0
+        self._snapshots = 0
+        self._last_at: datetime | None = None
+        self._next_tick = 0.0
+        self._next_periodic = 0.0
+        self._next_snapshot = 0.0
+        self._next_lease = 0.0
+        self._after_enforcement: dict[int, float] = {}
+        self._dirty: set[int] = set()
+        self._status_due = False
+        self.ready = threading.Event()
+        self.stopped = threading.Event()
+        self.firings: list[Firing] = []
+        self.reconciles = 0
+        self.events_applied = 0
+        self.error: BaseException | None = None
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    def start(self) -> Daemon:
+        """Restore, take leases, log in, load contracts, start hubs and threads; returns once
+        the engine thread runs (``ready`` is set when every account has been reconciled)."""
+        now = self.clock.now()
+        for account in self.config.accounts:
+            if not self.store.acquire_lease(
+                account, self.lease_owner, timedelta(seconds=self.options.lease_ttl), now
+            ):
+                holder = self.store.lease(account)
+                raise StoreError(
+                    f"account {account} is guarded by another daemon "
+                    f"({holder.owner if holder else 'unknown'}); refusing to enforce it twice"
+                )
+        for account in self.config.accounts:
+            self._restore(account)
+        self.writer = StoreWriter(self.store, self._last_seq)
+        self.writer.start()
+        self.client.login()
+        self.contracts.load_startup(self.config.accounts)
+        for account in self.config.accounts:
+            self.user_hub.subscribe_account(account)
+        self.user_hub.start()
+        self.market_hub.start()
+        self.executor.start()
+        self._reconcile_thread.start()
+        self._engine_thread.start()
+        self.user_hub.wait_connected(self.options.hub_ready_timeout)
+        for account in self.config.accounts:
+            self.request_reconcile(account, "startup")
+        return self
+
+    def stop(self) -> None:
+        """Stop the engine thread (snapshotting every account), the hubs and the workers."""
+        if self._engine_thread.is_alive():
+            self.queue.put(StopRequest(at=self.clock.now()))
+            self._engine_thread.join(10.0)
+        self._reconcile_work.put(None)
+        self.executor.stop()
+        if self.writer is not None:
+            self.writer.stop()
+        self.user_hub.stop()
+        self.market_hub.stop()
+        self.contracts.close()
+        for account in self.config.accounts:
+            try:
+                self.store.release_lease(account, self.lease_owner)
+            except StoreError as exc:
+                log.warning("could not release the lease of %s: %s", account, exc)
+        self.client.close()
+        self.stopped.set()
+
+    def __enter__(self) -> Daemon:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- restore --------------------------------------------------------------------------------
+
+    def _restore(self, account: int) -> None:
+        ruleset = self.rulesets[account]
+        snapshot = self.store.latest_snapshot(account)
+        engine: Engine | None = None
+        seq = 0
+        if snapshot is not None and isinstance(snapshot.state.get("engine"), dict):
+            try:
+                engine = Engine.restore(ruleset, snapshot.state["engine"], accounts=[account])
+                seq = snapshot.journal_seq or 0
+            except Exception as exc:  # a snapshot of another ruleset: rebuild from REST instead
+                log.warning("account %s: snapshot not usable (%s); starting fresh", account, exc)
+        if engine is None:
+            engine = Engine(ruleset, accounts=[account])
+        self.engines[account] = engine
+        replayed = self.store.events_since(account, seq)
+        for entry in replayed:
+            self._apply_to(account, self._monotonic(entry.event), journal=False, seq=entry.seq)
+        self._last_seq[account] = replayed[-1].seq if replayed else self.store.last_seq(account)
+        self._deadlines[account] = engine.next_deadline()
+        for stored in self.store.open_intents(account):
+            try:
+                intent = intent_from_json(
+                    {k: v for k, v in stored.body.items() if k not in ("key", "kind")}
+                )
+            except (KeyError, TypeError, ValueError) as exc:
+                log.error("cannot read stored intent %s: %s", stored.key, exc)
+                continue
+            self.book.setdefault(stored.key, Tracked(intent, account))
+        log.info(
+            "account %s restored: %d journaled events replayed, %d open intents, %d lockouts",
+            account,
+            len(replayed),
+            sum(1 for t in self.book.values() if t.account == account),
+            len(engine.locks(account)),
+        )
+
+    # -- reconciliation -------------------------------------------------------------------------
+
+    def request_reconcile(self, account: int, reason: str) -> None:
+        with self._reconcile_lock:
+            if account in self._reconcile_wanted:
+                return
+            self._reconcile_wanted.add(account)
+        self._reconcile_work.put((account, reason))
+
+    def _reconcile_loop(self) -> None:
+        while True:
+            work = self._reconcile_work.get()
+            if work is None:
+                return
+            account, reason = work
+            with self._reconcile_lock:
+                self._reconcile_wanted.discard(account)
+            self.queue.put(self._fetch(account, reason))
+
+    def _fetch(self, account: int, reason: str) -> ReconcileData:
+        started = self.clock.now()
+        engine = self.engines[account]
+        day = engine.calendar.trading_day(started)
+        since = engine.calendar.trading_day_start(day)
+        light = reason == "periodic"  # positions and orders only: 2 calls of the budget
+        try:
+            accounts = [] if light else self.client.search_accounts(only_active=False)
+            positions = self.client.open_positions(account)
+            orders = self.client.open_orders(account)
+            trades = [] if light else self.client.search_trades(account, since)
+        except ProjectXError as exc:
+            return ReconcileData(
+                at=self.clock.now(),
+                account=account,
+                started_at=started,
+                reason=reason,
+                error=str(exc),
+            )
+        mine = next((a for a in accounts if a.account_id == account), None)
+        return ReconcileData(
+            at=self.clock.now(),
+            account=account,
+            started_at=started,
+            reason=reason,
+            account_update=mine,
+            positions=tuple(p for p in positions if p.account_id == account),
+            orders=tuple(o for o in orders if o.account_id == account),
+            trades=tuple(sorted(trades, key=lambda t: (t.created_at or t.at, t.trade_id))),
+        )
+
+    def _apply_reconcile(self, data: ReconcileData) -> None:
+        account = data.account
+        if data.error is not None:
+            log.warning("account %s: reconcile (%s) failed: %s", account, data.reason, data.error)
+            self._after_enforcement[account] = time.monotonic() + self.config.timing.retry_interval
+            return
+        engine = self.engines[account]
+        state = engine.account(account)
+        last_fact = self._last_fact_at.get(account)
+        stale = last_fact is not None and last_fact > data.started_at
+        events: list[Event] = []
+        if data.account_update is not None:
+            events.append(data.account_update)
+        events += [trade for trade in data.trades if not _known_fill(state, trade)]
+        if not stale and state is not None:
+            open_orders = {o.order_id for o in data.orders}
+            for order in list(state.orders.values()):
+                if order.id not in open_orders:
+                    events.append(dataclasses.replace(order.update, status=OrderStatus.CANCELLED))
+            events += data.orders
+            open_positions = {p.contract_id for p in data.positions}
+            for position in list(state.positions.values()):
+                if position.contract_id not in open_positions:
+                    events.append(
+                        PositionUpdate(
+                            at=data.at,
+                            account_id=account,
+                            contract_id=position.contract_id,
+                            type=PositionType.LONG if position.long else PositionType.SHORT,
+                            size=0,
+                            average_price=position.avg_price,
+                        )
+                    )
+            events += data.positions
+        for event in events:
+            self._watch_contract(event)
+            self._apply_to(account, self._monotonic(event), journal=True)
+        self._apply_to(
+            account, self._monotonic(Reconciled(at=data.at, account_id=account)), journal=False
+        )
+        self.reconciles += 1
+        if stale:
+            log.info("account %s: hub events arrived during reconcile; reconciling again", account)
+            self.request_reconcile(account, "stale")
+            return
+        first = account not in self._live
+        self._live.add(account)
+        self._after_reconcile(account)
+        if first:
+            log.info("account %s reconciled and live (%s)", account, data.reason)
+        if self._live >= set(self.config.accounts):
+            self.ready.set()
+        self.write_status()
+
+    # -- the engine thread ----------------------------------------------------------------------
+
+    def _monotonic(self, event: Event) -> Event:
+        """The event with engine time strictly later than the last applied one.
+
+        Events can reach the queue out of stamp order (a coalesced quote keeps its slot), and
+        two firings of one rule and item at the same instant would look like one replayed
+        firing to the store, so a late or equal stamp moves to 1 µs after the last one.
+        """
+        if self._last_at is not None and event.at <= self._last_at:
+            event = dataclasses.replace(event, at=self._last_at + timedelta(microseconds=1))
+        self._last_at = event.at
+        return event
+
+    def _engine_loop(self) -> None:
+        try:
+            self._next_tick = time.monotonic()
+            self._next_periodic = time.monotonic() + self.config.timing.reconcile_interval
+            self._next_snapshot = time.monotonic() + self.config.timing.snapshot_interval
+            self._next_lease = time.monotonic() + self.options.lease_ttl / 3
+            while True:
+                wait = max(self._next_wakeup() - time.monotonic(), 0.0)
+                try:
+                    event = self.queue.get(timeout=wait)
+                except queue.Empty:
+                    self._on_timer()
+                    continue
+                if isinstance(event, StopRequest):
+                    break
+                self._dispatch(event)
+                if self._status_due and time.monotonic() >= self._next_status:
+                    self._status_due = False
+                    self._next_status = time.monotonic() + 0.2
+                    self.write_status()
+                if time.monotonic() >= self._next_wakeup():
+                    self._on_timer()
+        except BaseException as exc:  # the daemon must not die silently
+            self.error = exc
+            log.critical("engine thread failed: %s", exc, exc_info=True)
+            self.alerter.alert("critical", f"engine thread failed: {exc}", self.clock.now())
+            raise
+        finally:
+            self._snapshot_all()
+
+    def _next_wakeup(self) -> float:
+        now_mono = time.monotonic()
+        candidates = [self._next_tick, self._next_periodic, self._next_snapshot, self._next_lease]
+        candidates += self._after_enforcement.values()
+        if self._status_due:
+            candidates.append(self._next_status)
+        candidates += [t.due for t in self.book.values() if t.state == "waiting"]
+        deadline = min((d for d in self._deadlines.values() if d is not None), default=None)
+        if deadline is not None:
+            wait = (deadline - self.clock.now()).total_seconds()
+            candidates.append(now_mono + max(wait, 0.0))
+        return min(candidates)
+
+    def _on_timer(self) -> None:
+        now_mono = time.monotonic()
+        if self._status_due and now_mono >= self._next_status:
+            self._status_due = False
+            self._next_status = now_mono + 0.2
+            self.write_status()
+        now_wall = self.clock.now()
+        deadline = min((d for d in self._deadlines.values() if d is not None), default=None)
+        due_deadline = deadline is not None and deadline <= now_wall
+        if now_mono >= self._next_tick or due_deadline:
+            self._next_tick = now_mono + self.config.timing.tick_interval
+            self.queue.put(ClockTick(at=now_wall))
+        if now_mono >= self._next_periodic:
+            self._next_periodic = now_mono + self.config.timing.reconcile_interval
+            for account in self.config.accounts:
+                self.request_reconcile(account, "periodic")
+        for account, due in list(self._after_enforcement.items()):
+            if now_mono >= due:
+                del self._after_enforcement[account]
+                self.request_reconcile(account, "after enforcement")
+        for key, tracked in list(self.book.items()):
+            if tracked.state == "waiting" and now_mono >= tracked.due:
+                self._work(key)
+        if now_mono >= self._next_snapshot:
+            self._next_snapshot = now_mono + self.config.timing.snapshot_interval
+            self._snapshot_all()
+        if now_mono >= self._next_lease:
+            self._next_lease = now_mono + self.options.lease_ttl / 3
+            for account in self.config.accounts:
+                try:
+                    if not self.store.renew_lease(
+                        account,
+                        self.lease_owner,
+                        timedelta(seconds=self.options.lease_ttl),
+                        now_wall,
+                    ):
+                        self.alerter.alert(
+                            "critical", f"lost the lease of account {account}", now_wall
+                        )
+                except StoreError as exc:
+                    log.error("lease renewal failed: %s", exc)
+
+    def _dispatch(self, event: Event) -> None:
+        self.events_dispatched += 1
+        if isinstance(event, IntentResult):
+            self._on_result(event)
+            return
+        if isinstance(event, ReconcileData):
+            self._apply_reconcile(event)
+            return
+        if isinstance(event, ConnectionChanged):
+            self.observer.on_event(event)
+            if event.gap:
+                for account in self.config.accounts:
+                    self.request_reconcile(account, f"{event.hub} hub gap")
+            return
+        event = self._monotonic(event)
+        if isinstance(event, FACT_EVENTS):
+            account = event.account_id
+            if account not in self.engines:
+                return
+            self._last_fact_at[account] = event.at
+            self._watch_contract(event)
+            self.observer.on_event(event)
+            self._catch_up_quote(account, event)
+            self._apply_to(account, event, journal=True)
+            return
+        if isinstance(event, Quote):
+            self.observer.on_event(event)
+            self._latest_quote[event.contract_id] = event
+            for account, engine in self.engines.items():
+                if _exposed(engine.account(account), event.contract_id):
+                    self._apply_to(account, event, journal=False)
+                else:
+                    self._stale_quotes.setdefault(account, set()).add(event.contract_id)
+            return
+        if isinstance(event, ContractLoaded | ClockTick):
+            for account in self.engines:
+                self._apply_to(account, event, journal=False)
+
+    def _catch_up_quote(self, account: int, event: Event) -> None:
+        """Quotes reach only the engines exposed to the contract (measured: applying every
+        quote to every account's engine was most of the engine thread's time with 20
+        accounts). Before an account's first order or position in a contract, its engine
+        gets the latest quote it skipped, so unrealized P&L is known at once."""
+        contract_id = getattr(event, "contract_id", None)
+        stale = self._stale_quotes.get(account)
+        if not stale or not isinstance(contract_id, str) or contract_id not in stale:
+            return
+        stale.discard(contract_id)
+        quote = self._latest_quote.get(contract_id)
+        if quote is not None:
+            self._apply_to(account, self._monotonic(quote), journal=False)
+
+    def _watch_contract(self, event: Event) -> None:
+        contract_id = getattr(event, "contract_id", None)
+        if isinstance(contract_id, str) and contract_id not in self._quoted:
+            self._quoted.add(contract_id)
+            self.market_hub.subscribe_quotes(contract_id)
+            self.contracts.request(contract_id)
+
+    def _apply_to(
+        self, account: int, event: Event, *, journal: bool, seq: int | None = None
+    ) -> None:
+        engine = self.engines[account]
+        if journal and self.options.journal and isinstance(event, FACT_EVENTS):
+            assert self.writer is not None
+            self.writer.journal(account, event)
+        try:
+            firings = engine.apply(event)
+        except Exception as exc:  # fail safe: report, keep running
+            log.exception("engine failed on %s", type(event).__name__)
+            self.alerter.alert(
+                "critical", f"engine error on {type(event).__name__}: {exc}", event.at
+            )
+            return
+        self.events_applied += 1
+        self._deadlines[account] = engine.next_deadline()
+        if isinstance(event, (*FACT_EVENTS, ContractLoaded)):
+            self._dirty.add(account)
+        for firing in firings:
+            self._record(firing, seq)
+        if firings and self._locks_changed(account):
+            # A lockout set by a clock tick is not in the journal (ticks are not journaled):
+            # make it durable in a snapshot before anything acts on it. Other firings are
+            # reproduced by replaying the journaled event after the last snapshot.
+            self._snapshot(account)
+        for firing in firings:
+            for intent in firing.intents:
+                self._add_intent(intent, firing)
+        if firings:
+            self._dirty.add(account)
+            self._status_due = True
+        if not isinstance(event, Quote) or firings:
+            self._confirm(account)
+
+    # -- firings and intents --------------------------------------------------------------------
+
+    def _record(self, firing: Firing, seq: int | None) -> None:
+        self.firings.append(firing)
+        log.warning(
+            "FIRING %s account=%s %s: %s",
+            firing.rule_id,
+            firing.account,
+            firing.item,
+            firing.message,
+        )
+        self.observer.on_firing(firing)
+        engine = self.engines[firing.account]
+        locks = []
+        for notice in firing.locks:
+            entry: dict[str, Any] = {
+                "scope": notice.scope,
+                "reason": notice.reason or firing.rule_id,
+                "start": firing.at,
+            }
+            if notice.scope == "symbol":
+                entry["symbol"] = notice.symbol
+            if notice.ends_at is not None:
+                if notice.ends_at <= firing.at:
+                    continue
+                entry["end"] = notice.ends_at
+            else:
+                source = next(
+                    (
+                        lock.while_expr.source
+                        for lock in engine.locks(firing.account)
+                        if lock.rule == firing.rule_id and lock.while_expr is not None
+                    ),
+                    "while condition",
+                )
+                entry["while"] = source
+            locks.append(entry)
+        intents = [
+            {"key": intent.key, "kind": type(intent).__name__, **intent_to_json(intent)}
+            for intent in firing.intents
+            if not isinstance(intent, Alert)
+        ]
+        values = {
+            name: value if isinstance(value, str | int | bool | type(None)) else str(value)
+            for name, value in firing.values.items()
+        }
+        record: dict[str, Any] = {
+            "rule": firing.rule_id,
+            "account": firing.account,
+            "at": firing.at,
+            "severity": firing.severity,
+            "message": firing.message,
+            "item": firing.item or None,
+            "values": values,
+        }
+        if seq is not None:
+            record["journal_seq"] = seq
+        if self.writer is not None:
+            self.writer.flush()  # intent states written before this one re-opens an intent
+        try:
+            self.store.record_firing(record, locks, intents)
+        except StoreError as exc:
+            log.error("could not record firing %s: %s (enforcing anyway)", firing.rule_id, exc)
+            self.alerter.alert(
+                "critical", f"store failed while recording a firing: {exc}", firing.at
+            )
+
+    def _add_intent(self, intent: Intent, firing: Firing) -> None:
+        if isinstance(intent, Alert):
+            self.alerter.alert(intent.level, intent.message, firing.at)
+            return
+        if intent.key in self.book:
+            return  # in flight or awaiting: never sent twice
+        self.book[intent.key] = Tracked(intent, firing.account)
+        self._work(intent.key)
+
+    def _work(self, key: str) -> None:
+        tracked = self.book[key]
+        account = tracked.account
+        if account not in self._live:
+            tracked.state, tracked.due = (
+                "waiting",
+                time.monotonic() + self.config.timing.retry_interval,
+            )
+            return
+        calls = plan(tracked.intent, self.engines[account].account(account))
+        if not calls:
+            self._finish(key, "done")
+            return
+        touched = frozenset(
+            str(call.body["contractId"])
+            for call in calls
+            if call.endpoint in _POSITION_CALLS and "contractId" in call.body
+        )
+        busy = any(
+            other.account == account
+            and other.state != "waiting"
+            and other is not tracked
+            and other.contracts & touched
+            for other in self.book.values()
+        )
+        if busy:
+            # Another intent is reducing the same position and its effect is not visible yet:
+            # planning now from facts that do not show it would reduce twice. Plan again once
+            # that one is confirmed (or after the post-enforcement reconcile).
+            tracked.state, tracked.due = (
+                "waiting",
+                time.monotonic() + self.config.timing.retry_interval,
+            )
+            return
+        tracked.contracts = touched
+        started_at = self.clock.now()
+        self._store_call(lambda store: store.intent_started(key, started_at))
+        tracked.state = "in_flight"
+        tracked.sends += 1
+        log.info("enforcing %s: %s", key, ", ".join(describe_call(c) for c in calls))
+        self.executor.submit(account, key, calls)
+
+    def _on_result(self, result: IntentResult) -> None:
+        self.observer.on_result(result)
+        tracked = self.book.get(result.key)
+        if tracked is None:
+            return
+        timing = self.config.timing
+        self._after_enforcement.setdefault(
+            result.account, time.monotonic() + timing.reconcile_after_enforcement
+        )
+        if result.outcome == "done":
+            tracked.state = "awaiting"
+            self._confirm(result.account)
+            return
+        tracked.failures += 1
+        if result.outcome == "gave_up":
+            # A refusal is final for that request, but it was planned from facts that may be
+            # a few milliseconds old (an order that just filled cannot be cancelled): re-plan
+            # from REST now, and alert when the refusal persists after that.
+            tracked.state = "awaiting"
+            self.request_reconcile(result.account, "enforcement refused")
+        else:
+            backoff = timing.retry_interval * min(2 ** (tracked.failures - 1), 16)
+            tracked.state, tracked.due = "waiting", time.monotonic() + backoff
+        if (result.outcome == "gave_up" and tracked.failures >= 2) or (
+            tracked.failures >= timing.alert_after_attempts
+        ):
+            self.alerter.alert(
+                "critical",
+                f"enforcement of {result.key} failed {tracked.failures} time(s): {result.error}; "
+                "still trying",
+                result.at,
+            )
+
+    def _confirm(self, account: int) -> None:
+        """Finish every tracked intent of the account whose target the facts now show."""
+        state = self.engines[account].account(account)
+        if state is None:
+            return
+        for key, tracked in list(self.book.items()):
+            waiting = tracked.account == account and tracked.state != "in_flight"
+            if waiting and is_met(tracked.intent, state):
+                self._finish(key, "done")
+
+    def _after_reconcile(self, account: int) -> None:
+        """The facts are authoritative now: re-plan what is still unmet and not in flight."""
+        for key, tracked in list(self.book.items()):
+            if tracked.account != account or tracked.state == "in_flight":
+                continue
+            if tracked.state == "awaiting" or time.monotonic() >= tracked.due:
+                self._work(key)
+
+    def _finish(self, key: str, state: str) -> None:
+        self.book.pop(key, None)
+        self._status_due = True
+        final: Literal["done", "gave_up"] = "done" if state == "done" else "gave_up"
+        finished_at = self.clock.now()
+        self._store_call(lambda store: store.intent_finished(key, finished_at, final))
+
+    def _store_call(self, operation: Callable[[Store], object]) -> None:
+        """An intent bookkeeping write, in order on the writer thread (never blocks)."""
+        if self.writer is not None:
+            self.writer.call(operation)
+            return
+        try:
+            operation(self.store)
+        except StoreError as exc:
+            log.debug("store call failed: %s", exc)
+
+    # -- snapshots and status -------------------------------------------------------------------
+
+    def _locks_changed(self, account: int) -> bool:
+        marks = tuple(
+            sorted(
+                (lock.rule, lock.scope, lock.symbol, str(lock.ends_at))
+                for lock in self.engines[account].locks(account)
+            )
+        )
+        changed = self._lock_marks.get(account) != marks
+        self._lock_marks[account] = marks
+        return changed
+
+    def _snapshot(self, account: int) -> None:
+        """Save the account's engine state and the journal position it covers."""
+        engine = self.engines[account]
+        at = engine.now or self.clock.now()
+        seq = self._last_seq.get(account)
+        if self.writer is not None:
+            self.writer.flush()
+            seq = self.writer.last_seq.get(account, seq)
+        try:
+            self.store.save_snapshot(account, at, {"engine": engine.snapshot()}, seq)
+            self._snapshots += 1
+            if self._snapshots % 20 == 0:
+                self.store.prune_snapshots(account, keep=3)
+        except StoreError as exc:
+            log.error("snapshot of account %s failed: %s", account, exc)
+        self._dirty.discard(account)
+
+    def _snapshot_all(self) -> None:
+        for account in list(self._dirty):
+            self._snapshot(account)
+        self.write_status()
+
+    def write_status(self) -> None:
+        """Write ``status.json`` in the data directory atomically (engine thread only).
+
+        ``engine status`` and the crash test read it; it never holds a secret.
+        """
+        path = self.config.data_dir / "status.json"
+        temporary = path.with_suffix(".tmp")
+        try:
+            temporary.write_text(json.dumps(self.status(), indent=1), encoding="utf-8")
+            os.replace(temporary, path)
+        except OSError as exc:
+            log.warning("cannot write %s: %s", path, exc)
+
+    def status(self) -> dict[str, object]:
+        """A plain summary (for ``engine status`` and the demo's table); read on any thread."""
+        accounts: dict[str, object] = {}
+        for account, engine in self.engines.items():
+            facts = engine.facts(account)
+            day = facts.get("day")
+            accounts[str(account)] = {
+                "live": account in self._live,
+                "realized_pnl": str(getattr(day, "realized_pnl", "")),
+                "locks": [
+                    {
+                        "rule": lock.rule,
+                        "scope": lock.scope,
+                        "symbol": lock.symbol,
+                        "ends_at": lock.ends_at.isoformat() if lock.ends_at else None,
+                    }
+                    for lock in engine.locks(account)
+                ],
+            }
+        return {
+            "pid": os.getpid(),
+            "written_at": self.clock.now().isoformat(),
+            "accounts": accounts,
+            "queue_depth": self.queue.depth(),
+            "queue_max_depth": self.queue.max_depth,
+            "quotes_coalesced": self.queue.coalesced,
+            "events_applied": self.events_applied,
+            "events_dispatched": self.events_dispatched,
+            "firings": len(self.firings),
+            "intents_open": len(self.book),
+            "reconciles": self.reconciles,
+            "alerts": list(self.alerter.recent),
+        }
+
+
+def _exposed(state: AccountState | None, contract_id: str) -> bool:
+    """The account holds a position or a working order in the contract."""
+    return state is not None and (
+        contract_id in state.positions or bool(state.orders_by_contract.get(contract_id))
+    )
+
+
+def _known_fill(state: AccountState | None, fill: TradeFill) -> bool:
+    """The engine already holds this fill with the same content (reconcile skips it, so a
+    reconcile costs what changed, not the whole day's fills)."""
+    if state is None:
+        return False
+    record = state.ledger.fills.get(fill.trade_id)
+    if record is None:
+        return False
+    seen = record.fill
+    return (seen.pnl, seen.fees, seen.commissions, seen.voided, seen.size, seen.price) == (
+        fill.pnl,
+        fill.fees,
+        fill.commissions,
+        fill.voided,
+        fill.size,
+        fill.price,
+    )
+
+
+def open_store(config: DaemonConfig) -> Store:
+    """The configured store (creating the data directory for the default SQLite file)."""
+    if config.database.startswith("sqlite:///"):
+        config.data_dir.mkdir(parents=True, exist_ok=True)
+    return Store.open(config.database)
+
+
+__all__ = [
+    "Alerter",
+    "Daemon",
+    "Observer",
+    "QuietObserver",
+    "ReconcileData",
+    "RuntimeOptions",
+    "StopRequest",
+    "Tracked",
+    "open_store",
+]

@@ -1,0 +1,140 @@
+"""The executor's planning: REST calls derived from the current facts, never acting twice."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+from simple_risk.adapters.topstepx.errors import Endpoint
+from simple_risk.daemon.executor import plan
+from simple_risk.engine import Engine
+from simple_risk.engine.dsl import load_ruleset
+from simple_risk.engine.events import (
+    ContractInfo,
+    ContractLoaded,
+    Event,
+    OrderSide,
+    OrderStatus,
+    OrderType,
+    OrderUpdate,
+    PositionType,
+    PositionUpdate,
+)
+from simple_risk.engine.facts.account import AccountState
+from simple_risk.engine.intents import (
+    CancelOrder,
+    NoWorkingOrders,
+    PositionClosed,
+    ReduceTo,
+    StopAt,
+)
+from simple_risk.resources import default_ruleset_path
+
+ACCOUNT = 7
+T0 = datetime(2026, 11, 24, 15, 0, tzinfo=UTC)
+MES = "CON.F.US.MES.Z26"
+MNQ = "CON.F.US.MNQ.Z26"
+
+
+def _contract(contract_id: str, root: str) -> ContractLoaded:
+    info = ContractInfo(
+        contract_id, f"F.US.{root}", root, root, Decimal("0.25"), Decimal("1.25"), 1
+    )
+    return ContractLoaded(at=T0, contract=info)
+
+
+def _position(contract_id: str, size: int, minutes: int, long: bool = True) -> PositionUpdate:
+    return PositionUpdate(
+        at=T0 + timedelta(minutes=minutes),
+        account_id=ACCOUNT,
+        contract_id=contract_id,
+        type=PositionType.LONG if long else PositionType.SHORT,
+        size=size,
+        average_price=Decimal(6000),
+        created_at=T0 + timedelta(minutes=minutes),
+    )
+
+
+def _order(
+    order_id: int, contract_id: str, type_: OrderType, side: OrderSide, **kw: object
+) -> OrderUpdate:
+    return OrderUpdate(
+        at=T0 + timedelta(minutes=30),
+        account_id=ACCOUNT,
+        order_id=order_id,
+        contract_id=contract_id,
+        status=OrderStatus.OPEN,
+        type=type_,
+        side=side,
+        size=1,
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+def _state(*events: Event) -> AccountState:
+    engine = Engine(load_ruleset(default_ruleset_path()), accounts=[ACCOUNT])
+    for event in (_contract(MES, "MES"), _contract(MNQ, "MNQ"), *events):
+        engine.apply(event)
+    state = engine.account(ACCOUNT)
+    assert state is not None
+    return state
+
+
+def test_a_target_already_met_plans_nothing() -> None:
+    state = _state()
+    assert plan(PositionClosed(ACCOUNT, MES), state) == []
+    assert plan(CancelOrder(ACCOUNT, 42), state) == []
+    assert plan(NoWorkingOrders(ACCOUNT), state) == []
+    assert plan(ReduceTo(ACCOUNT, "account", max_units=50), state) == []
+
+
+def test_close_and_cancel_name_exactly_what_is_there() -> None:
+    state = _state(
+        _position(MES, 2, 1),
+        _order(41, MES, OrderType.LIMIT, OrderSide.BUY, limit_price=Decimal(5900)),
+        _order(42, MNQ, OrderType.LIMIT, OrderSide.BUY, limit_price=Decimal(20000)),
+    )
+    [close] = plan(PositionClosed(ACCOUNT, MES), state)
+    assert (close.endpoint, close.body["contractId"]) == (Endpoint.POSITION_CLOSE, MES)
+    cancels = plan(NoWorkingOrders(ACCOUNT, contract_id=MES), state)
+    assert [c.body["orderId"] for c in cancels] == [41]
+    assert [c.body["orderId"] for c in plan(NoWorkingOrders(ACCOUNT), state)] == [41, 42]
+
+
+def test_reduce_to_cuts_the_newest_position_first_by_the_excess_only() -> None:
+    state = _state(_position(MES, 40, 1), _position(MNQ, 20, 2))
+    [cut] = plan(ReduceTo(ACCOUNT, "account", max_units=50), state)
+    assert cut.endpoint is Endpoint.POSITION_PARTIAL_CLOSE
+    assert (cut.body["contractId"], cut.body["size"]) == (MNQ, 10)
+
+
+def test_reduce_to_after_the_reduction_plans_nothing_more() -> None:
+    state = _state(_position(MES, 40, 1), _position(MNQ, 10, 2))
+    assert plan(ReduceTo(ACCOUNT, "account", max_units=50), state) == []
+
+
+def test_reduce_to_closes_whole_positions_when_needed() -> None:
+    state = _state(_position(MES, 40, 1), _position(MNQ, 20, 2))
+    calls = plan(ReduceTo(ACCOUNT, "account", max_units=30), state)
+    assert [(c.endpoint, c.body.get("size")) for c in calls] == [
+        (Endpoint.POSITION_CLOSE, None),
+        (Endpoint.POSITION_PARTIAL_CLOSE, 10),
+    ]
+
+
+def test_stop_at_places_a_stop_or_moves_the_existing_one_never_looser() -> None:
+    state = _state(_position(MES, 2, 1))
+    [place] = plan(StopAt(ACCOUNT, MES, Decimal(5990)), state)
+    assert place.endpoint is Endpoint.ORDER_PLACE
+    assert (place.body["side"], place.body["size"], place.body["stopPrice"]) == (
+        1,
+        2,
+        Decimal(5990),
+    )
+    protected = _state(
+        _position(MES, 2, 1),
+        _order(43, MES, OrderType.STOP, OrderSide.SELL, stop_price=Decimal(5980)),
+    )
+    [move] = plan(StopAt(ACCOUNT, MES, Decimal(5990)), protected)
+    assert (move.endpoint, move.body["orderId"]) == (Endpoint.ORDER_MODIFY, 43)
+    assert plan(StopAt(ACCOUNT, MES, Decimal(5970)), protected) == []

@@ -1,0 +1,284 @@
+"""Crash safety (issue #6 item 5): ``kill -9`` the daemon at random points of a scripted day.
+
+The daemon runs as a real subprocess (``simple-risk engine run --config FILE``) against a
+simulator that lives in the test process and survives every kill. After each restart the
+named invariants are checked once the daemon has reconciled and settled:
+
+* ``locks_survive``: every lockout in force before the kill is in force after it, ending no
+  earlier (the same end, or later when the restarted daemon saw the breach again);
+* ``pnl_matches``: the daemon's day P&L equals the simulator's;
+* ``breaches_enforced``: no breach is left unenforced (nothing open under the day lock, no
+  blocked symbol, nothing over the lot limit);
+* ``never_twice``: no position was reduced twice or closed past flat (the simulator's request
+  log and fills).
+
+The CI profile kills at least 10 times; ``--runslow`` kills 200 times.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from simple_risk.adapters.simulator import AccountSpec, RateLimits, Simulator
+from simple_risk.daemon.sim import Trader, wait_until
+from simple_risk.engine.events import OrderSide
+from simple_risk.resources import default_ruleset_path
+
+ACCOUNT = 20100001
+API_KEY = "crash-test-key-0123456789"
+
+
+def _fast_ruleset(path: Path) -> None:
+    """The shipped ruleset with the session open all day and a 1 s no-stop grace."""
+    text = default_ruleset_path().read_text(encoding="utf-8")
+    text = text.replace(
+        'rth: {start: "08:30", end: "15:00", days: [mon, tue, wed, thu, fri]}',
+        'rth: {start: "00:00", end: "23:59", days: [mon, tue, wed, thu, fri, sat, sun]}',
+    )
+    text = text.replace("  holidays: [2026-11-26, 2026-12-25, 2027-01-01]", "  holidays: []")
+    text = text.replace("    for: 30s\n", "    for: 1s\n")
+    assert "for: 1s" in text and "sat, sun" in text
+    path.write_text(text, encoding="utf-8")
+
+
+class DaemonProcess:
+    """``simple-risk engine run`` in a subprocess, its status file, and kill -9."""
+
+    def __init__(self, config: Path, data_dir: Path, log: Path) -> None:
+        self.config = config
+        self.status_path = data_dir / "status.json"
+        self.log = log
+        self.process: subprocess.Popen[bytes] | None = None
+        self.kills = 0
+
+    def start(self) -> None:
+        env = {**os.environ, "SR_CRASH_API_KEY": API_KEY}
+        with self.log.open("ab") as out:
+            self.process = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "simple_risk",
+                    "engine",
+                    "run",
+                    "--config",
+                    str(self.config),
+                ],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env=env,
+            )
+        pid = self.process.pid
+
+        def live() -> bool:
+            status = self.status() or {}
+            account = status.get("accounts", {}).get(str(ACCOUNT), {})
+            return status.get("pid") == pid and bool(account.get("live"))
+
+        assert wait_until(live, 30.0), (
+            f"the daemon did not come back live; log:\n{self.log.read_text()[-3000:]}"
+        )
+
+    def status(self) -> dict[str, Any] | None:
+        try:
+            loaded = json.loads(self.status_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        return loaded if isinstance(loaded, dict) else None
+
+    def kill(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(10)
+        self.kills += 1
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+
+
+def _locks(status: dict[str, Any]) -> set[tuple[str, str, str | None, str | None]]:
+    return {
+        (lock["rule"], lock["scope"], lock["symbol"], lock["ends_at"])
+        for lock in status["accounts"][str(ACCOUNT)]["locks"]
+    }
+
+
+class Day:
+    """The scripted trading day and the invariants checked after every restart."""
+
+    def __init__(self, sim: Simulator, daemon: DaemonProcess, rng: random.Random) -> None:
+        self.sim = sim
+        self.daemon = daemon
+        self.trader = Trader(sim)
+        self.rng = rng
+        self.oversized = 0
+
+    def crash(self) -> None:
+        """Kill the daemon a random moment from now (while it enforces), restart, check."""
+        time.sleep(self.rng.uniform(0.0, 0.25))
+        before = self.daemon.status() or {}
+        self.daemon.kill()
+        self.daemon.start()
+        self.check(before)
+
+    def settled(self) -> bool:
+        status = self.daemon.status()
+        if status is None or status["intents_open"] or status["queue_depth"]:
+            return False
+        pnl = Decimal(status["accounts"][str(ACCOUNT)]["realized_pnl"])
+        return pnl == self.trader.day_pnl(ACCOUNT)
+
+    def check(self, before: dict[str, Any]) -> None:
+        assert wait_until(self.settled, 20.0), (
+            f"pnl_matches: daemon {self.daemon.status()} vs simulator "
+            f"{self.trader.day_pnl(ACCOUNT)}"
+        )
+        after = self.daemon.status()
+        assert after is not None
+        now = time.time()
+        expected = {
+            lock
+            for lock in (_locks(before) if before else set())
+            if lock[3] is None or _epoch(lock[3]) > now + 1
+        }
+        kept = {(rule, scope, symbol): end for rule, scope, symbol, end in _locks(after)}
+        for rule, scope, symbol, end in expected:
+            # the same lock, ending no earlier (a re-fired cooldown may extend it, never cut it)
+            assert (rule, scope, symbol) in kept, f"locks_survive: {rule} {scope} {symbol} lost"
+            later = kept[(rule, scope, symbol)]
+            assert end is None or (later is not None and _epoch(later) >= _epoch(end)), (
+                f"locks_survive: {rule} ended {end} before the kill, {later} after"
+            )
+        self.breaches_enforced(after)
+        self.never_twice()
+
+    def breaches_enforced(self, status: dict[str, Any]) -> None:
+        def enforced() -> bool:
+            day_locked = any(
+                lock[0] == "daily-realized-loss" for lock in _locks(self.daemon.status() or status)
+            )
+            if day_locked and self.trader.size(ACCOUNT):
+                return False
+            return self.trader.size(ACCOUNT, "RTY") == 0 and self.trader.size(ACCOUNT, "MES") <= 50
+
+        assert wait_until(enforced, 15.0), "breaches_enforced"
+
+    def never_twice(self) -> None:
+        partials = [
+            r
+            for r in self.sim.requests_log()
+            if r.path.lower() == "/api/position/partialclosecontract" and r.status == 200
+        ]
+        assert len(partials) <= self.oversized, f"never_twice: {len(partials)} partial closes"
+        running: dict[str, int] = {}
+        for trade in sorted(self.sim.venue.trades(ACCOUNT), key=lambda t: t.id):
+            if trade.voided:
+                continue
+            delta = trade.size if trade.side == OrderSide.BUY else -trade.size
+            running[trade.contract_id] = running.get(trade.contract_id, 0) + delta
+            assert running[trade.contract_id] >= 0, "never_twice: a position was closed past flat"
+
+    # -- the day --------------------------------------------------------------------------------
+
+    def unprotected(self) -> None:
+        self.trader.buy(ACCOUNT, "MNQ")
+
+    def blocked(self) -> None:
+        self.trader.buy(ACCOUNT, "RTY")
+
+    def oversize(self) -> None:
+        if self.oversized:
+            return
+        price = self.trader.price("MES")
+        self.trader.stop(ACCOUNT, "MES", OrderSide.SELL, 60, price - 20)
+        self.trader.buy(ACCOUNT, "MES", 60)
+        self.oversized += 1
+
+    def loss(self) -> None:
+        price = self.trader.price("EP")
+        self.trader.stop(ACCOUNT, "EP", OrderSide.SELL, 1, price - 30)
+        self.trader.buy(ACCOUNT, "EP")
+        wait_until(lambda: self.trader.size(ACCOUNT, "EP") > 0, 5.0)
+        self.trader.move("EP", Decimal("-7"))
+
+    def under_lock(self) -> None:
+        self.trader.buy(ACCOUNT, self.rng.choice(["MNQ", "MES", "EP"]), self.rng.randint(1, 3))
+
+
+def _epoch(stamp: str) -> float:
+    from datetime import datetime
+
+    return datetime.fromisoformat(stamp).timestamp()
+
+
+@pytest.fixture
+def day(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Day]:
+    sim = Simulator(
+        port=0,
+        seed=3,
+        ping_interval=0.3,
+        price_interval=None,
+        api_key=API_KEY,
+        accounts=[AccountSpec(ACCOUNT, "CRASH-50K", Decimal(50000))],
+        rate_limits=RateLimits(general=(100000, 60.0), bars=(50, 30.0)),
+    ).start()
+    ruleset = tmp_path / "ruleset.yaml"
+    _fast_ruleset(ruleset)
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        f"gateway: {sim.base_url}\n"
+        "credentials: {username: demo, api_key: '${SR_CRASH_API_KEY}'}\n"
+        f"accounts: [{ACCOUNT}]\n"
+        "ruleset: ruleset.yaml\n"
+        "data_dir: data\n"
+        "log_dir: log\n"
+        "status_socket: status.sock\n"
+        "timing: {tick_interval: 0.2, reconcile_interval: 3, reconcile_after_enforcement: 0.3,"
+        " snapshot_interval: 1, retry_interval: 0.2}\n",
+        encoding="utf-8",
+    )
+    daemon = DaemonProcess(config, tmp_path / "data", tmp_path / "daemon.log")
+    daemon.start()
+    scripted = Day(sim, daemon, random.Random(request.node.name))
+    try:
+        yield scripted
+    finally:
+        daemon.stop()
+        scripted.trader.close()
+        sim.stop()
+        output = (tmp_path / "daemon.log").read_text(errors="replace")
+        assert API_KEY not in output, "the API key leaked into the daemon's output"
+
+
+@pytest.mark.timeout(1800)  # 200 kills with --runslow take about five minutes
+def test_kill_9_at_random_points_loses_and_doubles_nothing(
+    day: Day, request: pytest.FixtureRequest
+) -> None:
+    kills = 200 if request.config.getoption("--runslow") else 10
+    script = [day.unprotected, day.blocked, day.oversize, day.loss, day.loss]
+    for step in script:
+        step()
+        day.crash()
+    assert any(lock[0] == "daily-realized-loss" for lock in _locks(day.daemon.status() or {}))
+    while day.daemon.kills < kills:
+        day.under_lock()
+        day.crash()
+    assert day.trader.size(ACCOUNT) == 0

@@ -1,0 +1,39 @@
+"""``simple-risk demo`` — the README's first command — runs offline and enforces every breach."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+from click.testing import CliRunner
+from rich.console import Console
+
+from simple_risk.cli import (
+    cli,
+    commands,  # noqa: F401  (registers the groups)
+)
+from simple_risk.cli.demo import run_demo
+
+
+def test_the_demo_enforces_every_breach_and_exits_0(tmp_path: Path) -> None:
+    out = io.StringIO()
+    status = run_demo(Console(file=out, width=120, no_color=True), grace=1.0, data_dir=tmp_path)
+    text = out.getvalue()
+    assert status == 0, text
+    for shown in (
+        "no-stop-loss-grace",
+        "symbol-blocks",
+        "max-contracts",
+        "daily-realized-loss",
+        "Position/closeContract",
+        "Position/partialCloseContract",
+        "Rules that fired",
+        "demo finished: every breach was enforced.",
+    ):
+        assert shown in text, shown
+
+
+def test_the_demo_command_is_registered() -> None:
+    result = CliRunner().invoke(cli, ["demo", "--help"])
+    assert result.exit_code == 0
+    assert "--grace" in result.output

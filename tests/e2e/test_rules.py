@@ -1,0 +1,255 @@
+"""One end-to-end test per rule of rulesets/topstep.yaml, through a real daemon.
+
+The trader breaks the rule through the simulator's REST API; each test asserts the
+enforcement the simulator received (its request log) and the resulting state (positions
+flat or reduced, orders cancelled, the lockout visible in the daemon).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, time, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from simple_risk.daemon.sim import scaled_ruleset
+from simple_risk.engine.events import OrderSide, OrderStatus
+
+from .harness import ACCOUNT, Harness, Start, build_ruleset
+
+ISOLATED_LIMITS = {"max_unrealized_loss": 100000, "max_unrealized_profit": 100000}
+
+
+def test_max_contracts_order_cancels_an_order_over_the_lot_limit(start: Start) -> None:
+    h = start()
+    price = h.trader.price("MES")
+    order = h.trader.limit(ACCOUNT, "MES", OrderSide.BUY, 60, price - 100)
+    h.wait(lambda: h.sim.venue.order(order).status == OrderStatus.CANCELLED, "the cancel")
+    assert [b["orderId"] for b in h.sent("Order/cancel")] == [order]
+    assert h.locked_by("max-contracts-order")
+
+
+def test_max_contracts_reduces_positions_to_the_lot_limit_once(start: Start) -> None:
+    h = start(build_ruleset(params={"per_symbol_limits": {"MES": 100}}))
+    h.trader.buy(ACCOUNT, "MES", 60)
+    h.wait(lambda: h.fired("max-contracts"), "the firing")
+    h.wait(lambda: h.trader.size(ACCOUNT, "MES") <= 50, "the reduction")
+    h.daemon.request_reconcile(ACCOUNT, "test")
+    h.wait(lambda: not h.daemon.book, "the intents to finish")
+    assert h.trader.size(ACCOUNT, "MES") == 50
+    assert [b["size"] for b in h.sent("Position/partialCloseContract")] == [10]
+
+
+def test_per_instrument_order_is_cancelled_with_a_symbol_cooldown(start: Start) -> None:
+    h = start(build_ruleset(params={"max_contracts": 100}))
+    price = h.trader.price("EP")
+    order = h.trader.limit(ACCOUNT, "EP", OrderSide.BUY, 6, price - 50)
+    h.wait(lambda: h.sim.venue.order(order).status == OrderStatus.CANCELLED, "the cancel")
+    assert [b["orderId"] for b in h.sent("Order/cancel")] == [order]
+    locks = h.daemon.engines[ACCOUNT].locks(ACCOUNT)
+    assert [(lock.scope, lock.symbol) for lock in locks] == [("symbol", "ES")]
+
+
+def test_per_instrument_limit_reduces_the_root(start: Start) -> None:
+    h = start(build_ruleset(params={"max_contracts": 100}))
+    h.trader.buy(ACCOUNT, "CLE", 4)
+    h.wait(lambda: h.fired("max-contracts-per-instrument"), "the firing")
+    h.wait(lambda: h.trader.size(ACCOUNT, "CLE") <= 3, "the reduction")
+    h.daemon.request_reconcile(ACCOUNT, "test")
+    h.wait(lambda: not h.daemon.book, "the intents to finish")
+    reductions = h.sent("Position/partialCloseContract") + h.sent("Position/closeContract")
+    assert len(reductions) == 1
+    assert h.trader.size(ACCOUNT, "CLE") in (0, 3)
+
+
+def test_daily_realized_loss_flattens_and_locks_until_the_day_ends(start: Start) -> None:
+    h = start(build_ruleset(params=ISOLATED_LIMITS))
+    resting = h.trader.limit(ACCOUNT, "MNQ", OrderSide.BUY, 1, h.trader.price("MNQ") - 500)
+    h.trader.buy(ACCOUNT, "EP")
+    h.wait(lambda: h.trader.size(ACCOUNT, "EP") == 1, "the fill")
+    h.trader.move("EP", Decimal("-10.5"))
+    h.trader.sell(ACCOUNT, "EP")
+    h.wait(lambda: h.locked_by("daily-realized-loss"), "the lockout")
+    h.wait(lambda: h.sim.venue.order(resting).status == OrderStatus.CANCELLED, "the flatten")
+    engine = h.daemon.engines[ACCOUNT]
+    lock = next(lk for lk in engine.locks(ACCOUNT) if lk.rule == "daily-realized-loss")
+    assert lock.ends_at == engine.calendar.trading_day_end(datetime.now(UTC))
+    # while locked, a new position is closed as soon as it appears
+    h.trader.buy(ACCOUNT, "MNQ")
+    h.wait(lambda: h.trader.size(ACCOUNT) == 0 and len(h.sent("Position/closeContract")) >= 1, "")
+    assert h.trader.size(ACCOUNT) == 0
+
+
+def test_daily_unrealized_loss_closes_the_losing_position(start: Start) -> None:
+    h = start()
+    h.trader.buy(ACCOUNT, "EP")
+    h.wait(lambda: h.trader.size(ACCOUNT, "EP") == 1, "the fill")
+    h.trader.move("EP", Decimal("-7"))
+    h.wait(lambda: h.trader.size(ACCOUNT) == 0, "the close")
+    assert [b["contractId"] for b in h.sent("Position/closeContract")] == [h.trader.contract("EP")]
+    assert h.fired("daily-unrealized-loss")
+
+
+def test_max_unrealized_profit_closes_the_winning_position(start: Start) -> None:
+    h = start()
+    h.trader.buy(ACCOUNT, "EP")
+    h.wait(lambda: h.trader.size(ACCOUNT, "EP") == 1, "the fill")
+    h.trader.move("EP", Decimal("20.5"))
+    h.wait(lambda: h.trader.size(ACCOUNT) == 0, "the close")
+    assert len(h.sent("Position/closeContract")) == 1
+    assert h.fired("max-unrealized-profit")
+
+
+def _round_trips(h: Harness, count: int) -> None:
+    for _ in range(count):
+        h.trader.buy(ACCOUNT, "MNQ")
+        h.trader.sell(ACCOUNT, "MNQ")
+
+
+@pytest.mark.parametrize(
+    ("rule", "params"),
+    [
+        ("trade-frequency-minute", {}),
+        ("trade-frequency-hour", {"max_trades_per_minute": 100, "max_trades_per_hour": 3}),
+        (
+            "trade-frequency-day",
+            {"max_trades_per_minute": 100, "max_trades_per_hour": 100, "max_trades_per_day": 3},
+        ),
+    ],
+)
+def test_trade_frequency_cools_down_and_cancels_new_orders(
+    start: Start, rule: str, params: dict[str, object]
+) -> None:
+    h = start(build_ruleset(params=params))
+    _round_trips(h, 2)
+    h.wait(lambda: h.locked_by(rule), "the cooldown")
+    order = h.trader.limit(ACCOUNT, "MNQ", OrderSide.BUY, 1, h.trader.price("MNQ") - 100)
+    h.wait(lambda: h.sim.venue.order(order).status == OrderStatus.CANCELLED, "the cancel")
+    assert [b["orderId"] for b in h.sent("Order/cancel")] == [order]
+
+
+@pytest.mark.parametrize(
+    ("drop", "rule", "minutes"),
+    [
+        ("-2.5", "cooldown-after-loss-1", 5),
+        ("-4.5", "cooldown-after-loss-2", 15),
+        ("-6.5", "cooldown-after-loss-3", 30),
+    ],
+)
+def test_cooldown_after_a_losing_order(start: Start, drop: str, rule: str, minutes: int) -> None:
+    h = start(build_ruleset(params=ISOLATED_LIMITS))
+    h.trader.buy(ACCOUNT, "EP")
+    h.wait(lambda: h.trader.size(ACCOUNT, "EP") == 1, "the fill")
+    h.trader.move("EP", Decimal(drop))
+    h.trader.sell(ACCOUNT, "EP")
+    h.wait(lambda: h.locked_by(rule), "the cooldown")
+    lock = next(lk for lk in h.daemon.engines[ACCOUNT].locks(ACCOUNT) if lk.rule == rule)
+    assert lock.ends_at is not None
+    assert lock.ends_at - lock.set_at == timedelta(minutes=minutes)
+    assert not h.fired("daily-realized-loss")
+
+
+def test_no_stop_loss_grace_closes_an_unprotected_position_only(start: Start) -> None:
+    h = start(build_ruleset(grace=1.0))
+    price = h.trader.price("MES")
+    h.trader.stop(ACCOUNT, "MES", OrderSide.SELL, 1, price - 10)
+    h.trader.buy(ACCOUNT, "MES")
+    h.trader.buy(ACCOUNT, "MNQ")
+    h.wait(lambda: h.trader.size(ACCOUNT, "MNQ") == 0, "the close of the unprotected MNQ")
+    assert [b["contractId"] for b in h.sent("Position/closeContract")] == [h.trader.contract("MNQ")]
+    assert h.trader.size(ACCOUNT, "MES") == 1
+
+
+def test_session_block_flattens_after_the_session_closes(start: Start) -> None:
+    chicago = ZoneInfo("America/Chicago")
+    now = datetime.now(chicago)
+    if now.time() >= time(23, 59, 50):
+        pytest.skip("the session window would cross midnight")
+    end = (now + timedelta(seconds=2)).time().replace(microsecond=0)
+
+    def session_ends_soon(ruleset: object) -> object:
+        return scaled_ruleset(ruleset, session=(time(0, 0), end))  # type: ignore[arg-type]
+
+    h = start(build_ruleset(transform=session_ends_soon))  # type: ignore[arg-type]
+    price = h.trader.price("MES")
+    h.trader.stop(ACCOUNT, "MES", OrderSide.SELL, 1, price - 10)
+    h.trader.buy(ACCOUNT, "MES")
+    h.wait(lambda: h.locked_by("session-block-outside"), "the session end", timeout=10.0)
+    h.wait(lambda: h.trader.size(ACCOUNT) == 0 and h.trader.working(ACCOUNT) == 0, "flat")
+    engine = h.daemon.engines[ACCOUNT]
+    lock = next(lk for lk in engine.locks(ACCOUNT) if lk.rule == "session-block-outside")
+    assert lock.ends_at == engine.calendar.next_session_start("rth", datetime.now(UTC))
+
+
+def test_auth_loss_guard_flattens_and_locks_while_trading_is_refused(start: Start) -> None:
+    h = start()
+    price = h.trader.price("MES")
+    h.trader.stop(ACCOUNT, "MES", OrderSide.SELL, 1, price - 10)
+    h.trader.buy(ACCOUNT, "MES")
+    h.wait(lambda: h.trader.size(ACCOUNT, "MES") == 1, "the fill")
+    h.sim.set_can_trade(ACCOUNT, False)
+    h.wait(lambda: h.locked_by("auth-loss-guard"), "the lockout")
+    h.wait(lambda: len(h.sent("Position/closeContract")) >= 1, "the flatten attempt")
+    assert any("canTrade is false" in a["message"] for a in h.daemon.alerter.recent)
+    h.sim.set_can_trade(ACCOUNT, True)
+    h.wait(lambda: not h.locked_by("auth-loss-guard"), "the lock to lift")
+
+
+def test_symbol_blocks_close_the_blocked_root_and_lock_it(start: Start) -> None:
+    h = start()
+    h.trader.buy(ACCOUNT, "RTY")
+    h.wait(lambda: h.trader.size(ACCOUNT) == 0, "the close")
+    assert [b["contractId"] for b in h.sent("Position/closeContract")] == [h.trader.contract("RTY")]
+    locks = h.daemon.engines[ACCOUNT].locks(ACCOUNT)
+    assert [(lock.scope, lock.symbol) for lock in locks] == [("symbol", "RTY")]
+
+
+def _management(start: Start, move: str) -> tuple[Harness, Decimal]:
+    h = start(build_ruleset(enable=("trade-management-breakeven", "trade-management-trail")))
+    entry = h.trader.price("EP") + Decimal("0.25")  # a market buy fills at the ask
+    h.trader.stop(ACCOUNT, "EP", OrderSide.SELL, 1, entry - 5)
+    h.trader.buy(ACCOUNT, "EP")
+    h.wait(lambda: h.trader.size(ACCOUNT, "EP") == 1, "the fill")
+    h.trader.move("EP", Decimal(move))
+    h.wait(lambda: len(h.sent("Order/modify")) >= 1, "the stop move")
+    return h, entry
+
+
+def test_trade_management_moves_the_stop_to_breakeven(start: Start) -> None:
+    h, entry = _management(start, "2.75")
+    assert Decimal(str(h.sent("Order/modify")[0]["stopPrice"])) == entry
+
+
+def test_trade_management_trails_the_stop(start: Start) -> None:
+    h, entry = _management(start, "5.25")
+    best = h.trader.price("EP")
+    stops = [Decimal(str(b["stopPrice"])) for b in h.sent("Order/modify")]
+    assert stops[-1] == best - Decimal("2.5")
+    assert stops[-1] > entry
+
+
+def test_rules_all_have_a_test() -> None:
+    names = {rule.id for rule in build_ruleset().rules}
+    tested = {
+        "max-contracts-order",
+        "max-contracts",
+        "max-contracts-per-instrument-order",
+        "max-contracts-per-instrument",
+        "daily-realized-loss",
+        "daily-unrealized-loss",
+        "max-unrealized-profit",
+        "trade-frequency-minute",
+        "trade-frequency-hour",
+        "trade-frequency-day",
+        "cooldown-after-loss-1",
+        "cooldown-after-loss-2",
+        "cooldown-after-loss-3",
+        "no-stop-loss-grace",
+        "session-block-outside",
+        "auth-loss-guard",
+        "symbol-blocks",
+        "trade-management-breakeven",
+        "trade-management-trail",
+    }
+    assert names == tested  # every shipped rule has its end-to-end test
