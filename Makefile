@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
 
-.PHONY: setup demo test lint typecheck pytest clean
+.PHONY: setup demo test lint typecheck pytest ruletest mutation clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -13,9 +13,9 @@ $(BIN)/.installed: pyproject.toml
 
 setup: $(BIN)/.installed
 
-## The main job: for now, lint the shipped rulesets (the daemon demo replaces this).
+## The main job: the daemon against the built-in simulator, with a scripted trader.
 demo: setup
-	$(BIN)/simple-risk rules lint rulesets/topstep.yaml
+	$(BIN)/simple-risk demo
 
 lint: setup
 	$(BIN)/ruff check .
@@ -28,8 +28,17 @@ typecheck: setup
 pytest: setup
 	$(BIN)/pytest -q || [ $$? -eq 5 ]
 
+# The rule book: every case of tests/rules/, and every rule of topstep.yaml must fire in one.
+ruletest: setup
+	$(BIN)/simple-risk rules test tests/rules --coverage
+
+# Mutants of topstep.yaml (a flipped comparison, a threshold moved, an action dropped, a
+# duration halved ...): fails unless the rule tests catch every one.
+mutation: setup
+	$(BIN)/python tests/mutation/run.py
+
 ## The whole test suite, as CI runs it.
-test: lint typecheck pytest
+test: lint typecheck pytest ruletest mutation
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis build dist
