@@ -102,7 +102,7 @@ def test_a_for_timer_fires_at_its_exact_instant_without_ticks(tmp_path: Path) ->
       - at: 10s
         fired: [naked-position]
         intents: [cancel_orders CON.F.US.MNQ.Z26, close_position CON.F.US.MNQ.Z26]
-        pending: [cancel_orders CON.F.US.MNQ.Z26, close_position CON.F.US.MNQ.Z26]
+        pending: [close_position CON.F.US.MNQ.Z26]
 """,
     )
     report = run_files([path])
