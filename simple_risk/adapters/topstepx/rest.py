@@ -162,6 +162,14 @@ def _iso(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat()
 
 
+def _time_range(account_id: int, since: datetime, until: datetime | None) -> dict[str, object]:
+    """The body of ``Order/search`` and ``Trade/search``: an account and a time range."""
+    request: dict[str, object] = {"accountId": account_id, "startTimestamp": _iso(since)}
+    if until is not None:
+        request["endTimestamp"] = _iso(until)
+    return request
+
+
 class RestClient:
     """Typed, rate-limited, retrying client of the gateway's REST API (thread safe)."""
 
@@ -507,9 +515,7 @@ class RestClient:
         until: datetime | None = None,
         priority: Priority = Priority.RECONCILIATION,
     ) -> list[OrderUpdate]:
-        request: dict[str, object] = {"accountId": account_id, "startTimestamp": _iso(since)}
-        if until is not None:
-            request["endTimestamp"] = _iso(until)
+        request = _time_range(account_id, since, until)
         body, at = self._request(Endpoint.ORDER_SEARCH, request, priority)
         return orders_from_rest(body, at)
 
@@ -526,9 +532,7 @@ class RestClient:
         until: datetime | None = None,
         priority: Priority = Priority.RECONCILIATION,
     ) -> list[TradeFill]:
-        request: dict[str, object] = {"accountId": account_id, "startTimestamp": _iso(since)}
-        if until is not None:
-            request["endTimestamp"] = _iso(until)
+        request = _time_range(account_id, since, until)
         body, at = self._request(Endpoint.TRADE_SEARCH, request, priority)
         return trades_from_rest(body, at)
 
