@@ -5,7 +5,10 @@
     python bench/engine.py --check    # exit 1 when a floor (100k events/s, p99 50 µs) is missed
 
 The day comes from ``bench/workload.py`` (seeded: every run measures the same events) and is
-generated before timing starts. The engine runs ``rulesets/topstep.yaml`` with its
+generated before timing starts. Engine time is stamped in UTC, as the adapters stamp it
+(``datetime.now(UTC)``); ``--local-time`` stamps the same instants in America/Chicago instead,
+which makes every comparison with the calendar's UTC instants (the day's end, lock ends)
+convert time zones. The engine runs ``rulesets/topstep.yaml`` with its
 off-by-default rules (trade management, RULE-012) switched on, so all twelve rules are live,
 exactly as the daemon drives it: every event through ``Engine.apply`` (fact store, rule
 evaluation, intents, lockouts, traces on firing), and after every event a ``next_deadline()``
@@ -36,7 +39,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.workload import Profile, trading_day  # noqa: E402
+from bench.workload import CHICAGO, Profile, trading_day  # noqa: E402
 from simple_risk.engine.dsl import load_ruleset  # noqa: E402
 from simple_risk.engine.engine import Engine  # noqa: E402
 from simple_risk.engine.events import ClockTick, Event  # noqa: E402
@@ -134,12 +137,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--check", action="store_true", help="exit 1 when a floor is missed")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     parser.add_argument("--ruleset", type=Path, default=RULESET, help="default: topstep.yaml")
+    parser.add_argument(
+        "--local-time",
+        action="store_true",
+        help="stamp engine time in America/Chicago (the adapters stamp UTC)",
+    )
     args = parser.parse_args(argv)
     events_wanted = args.events or (120_000 if args.quick else 1_000_000)
     # a smaller day keeps the full day's density: the same events per second of engine time
     full = Profile()
     duration = full.duration * (events_wanted / full.events)
-    profile = Profile(accounts=args.accounts, events=events_wanted, duration=duration)
+    start = full.start.astimezone(CHICAGO) if args.local_time else full.start
+    profile = Profile(accounts=args.accounts, events=events_wanted, duration=duration, start=start)
     # the rules that are off by default are switched on: every rule of the book is live
     enable = {"trade-management-breakeven", "trade-management-trail"}
 

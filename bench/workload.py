@@ -70,7 +70,9 @@ class Profile:
     accounts: int = 10
     events: int = 1_000_000
     quote_share: float = 0.8
-    start: datetime = datetime(2026, 11, 24, 8, 30, tzinfo=CHICAGO)
+    #: engine time as the adapters stamp it (``datetime.now(UTC)``, adapters/topstepx/clock.py):
+    #: 08:30 Chicago, the RTH open
+    start: datetime = datetime(2026, 11, 24, 14, 30, tzinfo=UTC)
     duration: timedelta = timedelta(hours=6, minutes=30)
     roots: tuple[str, ...] = ("EP", "MES", "ENQ", "MNQ", "M2K", "MYM", "CLE", "MGC")
     blocked_roots: tuple[str, ...] = ("RTY", "MBT")

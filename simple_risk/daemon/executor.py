@@ -41,6 +41,7 @@ from simple_risk.adapters.topstepx.rest import RestClient
 from simple_risk.adapters.topstepx.secrets import scrub
 from simple_risk.engine.events import Event, OrderSide
 from simple_risk.engine.facts.account import AccountState
+from simple_risk.engine.facts.orders import Order
 from simple_risk.engine.intents import (
     Alert,
     CancelOrder,
@@ -133,6 +134,13 @@ def _plan_reduce(intent: ReduceTo, state: AccountState) -> list[RestRequest]:
 
 
 def _plan_stop(intent: StopAt, state: AccountState) -> list[RestRequest]:
+    """Stops at the price (or tighter, when never loosening) covering the whole position.
+
+    A stop already there that covers less than the position (the trader scaled in) is
+    resized; a looser one is moved (and resized if needed); with none, one is placed. The
+    target is the position's size now, so a position that shrank since the firing is not
+    over-covered.
+    """
     position = state.positions.get(intent.contract_id)
     if position is None:
         return []
@@ -141,16 +149,31 @@ def _plan_stop(intent: StopAt, state: AccountState) -> list[RestRequest]:
         for order in state.orders_by_contract.get(intent.contract_id, {}).values()
         if order.is_stop and order.buy != position.long and order.stop_price is not None
     ]
-    for order in stops:
+
+    def good(order: Order) -> bool:
         price = order.stop_price
         assert price is not None
-        if price == intent.price:
-            return []
         tighter = price > intent.price if position.long else price < intent.price
-        if intent.never_loosen and tighter:
-            return []
+        return price == intent.price or (intent.never_loosen and tighter)
+
+    covering = [order for order in stops if good(order)]
+    need = position.size
+    if covering and sum(order.remaining for order in covering) >= need:
+        return []
     if stops:
-        return [modify_stop_request(state.id, stops[0].id, stop_price=intent.price)]
+        first = covering[0] if covering else stops[0]
+        others = sum(order.remaining for order in covering if order is not first)
+        price = first.stop_price if good(first) else intent.price
+        assert price is not None
+        size = max(need - others, 1)
+        return [
+            modify_stop_request(
+                state.id,
+                first.id,
+                stop_price=price,
+                size=size if size != first.remaining else None,
+            )
+        ]
     side = OrderSide.SELL if position.long else OrderSide.BUY
     return [
         place_stop_request(

@@ -14,8 +14,21 @@ in file order, and **every** matching rule fires. Each (rule, account, item) has
 Prometheus-style state: inactive → pending (``for:``) → firing → resolved (dropped), driven by
 event time; a rule fires once per breach episode. A rule whose evaluation raises yields an
 engine-error firing (critical alert) and the other rules still run. Then lockouts are
-enforced (exposure cannot grow while locked), ``while:`` locks re-evaluated, and intents whose
-target the facts now show are forgotten.
+enforced (exposure cannot grow while locked — the reducing orders of a contract only up to
+its position's size, together), ``while:`` locks re-evaluated, and intents whose target the
+facts now show are forgotten.
+
+Unknown facts are explicit (DESIGN.md §3): when a rule's ``known(...)`` guard finds an
+awaited fact unknown (no quote yet, no contract metadata — ``namespace.AWAITED_FACTS``) and
+it stays so for ``unknown_alert_after`` (5 s by default) while the rule needs it, the engine
+fires one ``unknown`` firing (an alert) for that (rule, account, item, fact), at the exact
+deadline ``next_deadline`` names; the episode ends when the fact becomes known.
+
+The hot path is planned once per ruleset: each trigger has the rules it wakes, grouped by how
+they bind their items (a quote re-evaluates only the quoted contract's position for rules that
+read nothing else that a quote changes), and each account's conditions are functions of its
+reusable environment. Evaluating a rule that is false and has no state costs one call and one
+dict look-up; traces, messages and intents are built only on firing.
 
 Breach episodes are keyed by (rule, account, item). The item is the ``each:`` item
 (``position:<contract>``, ``order:<id>``, ``symbol:<root>``); for a rule without ``each:`` it is
@@ -23,9 +36,10 @@ the event item its condition reads — ``fill-order:<order id>`` for ``trade.*``
 losing order starts its own cooldown episode, while the fills of one order share one),
 ``order:<id>``, ``position:<contract>`` or ``symbol:<root>`` — and ``""`` for account-level
 rules. Episodes of rules reading ``day.*`` (and per-fill episodes) end at the daily reset. A
-firing ``move_stop`` rule fires again when its stop target moves (a trailing stop), and only
-then. A pending state whose ``for:`` elapses is re-evaluated at its deadline even when the
-rule has no ``clock`` trigger, with the bindings of the event that last evaluated it. On
+firing ``move_stop`` or ``place_stop`` rule fires again when its stop target moves — the price
+(a trailing stop) or the size the stop must cover (a position that grew) — and only then.
+A pending state whose ``for:`` elapses is re-evaluated at its deadline even when the rule has
+no ``clock`` trigger, with the bindings of the event that last evaluated it. On
 ``reconcile`` a rule reading an item family iterates that family's current items; one that
 needs the triggering fill or quote is skipped.
 
@@ -35,14 +49,17 @@ rest of a stream fires exactly as the uninterrupted one.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, MutableMapping
+import dis
+from collections.abc import Callable, Iterable, Mapping, MutableMapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from types import CodeType, FunctionType
 from typing import Any
 
+from simple_risk.engine import namespace
 from simple_risk.engine.actions import ActionContext, evaluate, render, run_action
-from simple_risk.engine.calendar import TradingCalendar
+from simple_risk.engine.calendar import TradingCalendar, seconds
 from simple_risk.engine.events import (
     TRIGGER_OF,
     Event,
@@ -56,6 +73,7 @@ from simple_risk.engine.facts.account import AccountState, SymbolFacts
 from simple_risk.engine.facts.ledger import TradeFacts
 from simple_risk.engine.facts.market import QuoteFacts
 from simple_risk.engine.facts.orders import Order
+from simple_risk.engine.facts.positions import Position
 from simple_risk.engine.facts.store import FactStore, Touched
 from simple_risk.engine.intents import (
     Alert,
@@ -64,18 +82,23 @@ from simple_risk.engine.intents import (
     NoWorkingOrders,
     PositionClosed,
     ReduceTo,
+    StopAt,
     is_met,
 )
 from simple_risk.engine.lockouts import Lock, LockFacts
-from simple_risk.engine.model import Rule, Ruleset
+from simple_risk.engine.model import CompiledExpression, Rule, Ruleset
 
 _GLOBALS: dict[str, object] = {"__builtins__": {}}
+#: How long an awaited fact a rule needs may stay unknown before it raises an alert (the
+#: default of ``Engine(unknown_alert_after=...)``; DESIGN.md §3 says "a few seconds").
+UNKNOWN_ALERT_AFTER = timedelta(seconds=5)
 #: actions whose target can move during one breach episode; the rule fires again when it does
-_RETARGET_ACTIONS = frozenset({"move_stop"})
+_RETARGET_ACTIONS = frozenset({"move_stop", "place_stop"})
 _ITEM_FAMILIES = ("position", "order", "symbol", "trade", "quote", "lock")
 
-#: Facts that an ``each: position`` rule may read and still be re-evaluated, on a quote, for
-#: the positions in the quoted contract only (they do not depend on other positions).
+#: Facts an ``each: position`` rule must not read to be re-evaluated, on a quote, for the
+#: position in the quoted contract only (these sum over every position: a quote for one
+#: contract changes them for all).
 _ACCOUNT_WIDE = frozenset(
     {
         "account.unrealized_pnl",
@@ -103,8 +126,9 @@ class Firing:
 
     ``values`` maps every fact name the rule's ``when`` read to the value it had when the rule
     fired (built only on firing); ``intents`` keep the rule's declared action order.
-    ``kind``: ``rule``, ``error`` (the rule's evaluation raised) or ``lockout`` (an active
-    lockout refused new exposure).
+    ``kind``: ``rule``, ``error`` (the rule's evaluation raised), ``lockout`` (an active
+    lockout refused new exposure) or ``unknown`` (an awaited fact the rule needs stayed
+    unknown past ``unknown_alert_after``; one alert per episode).
     """
 
     rule_id: str
@@ -135,12 +159,26 @@ class RuleState:
         self.targets = targets
 
 
+class UnknownFact:
+    """An episode of an awaited fact that a rule found unknown for one (account, item)."""
+
+    __slots__ = ("alerted", "event", "since")
+
+    def __init__(self, since: datetime, event: Event, alerted: bool = False) -> None:
+        self.since = since
+        #: the event of the evaluation that opened it (re-binds the item at the deadline)
+        self.event = event
+        self.alerted = alerted
+
+
 class CompiledRule:
     """A rule plus what the engine precomputes about it once."""
 
     __slots__ = (
+        "awaited",
         "code",
         "day_scoped",
+        "decisive",
         "each",
         "for_",
         "index",
@@ -174,6 +212,12 @@ class CompiledRule:
         else:
             self.item_mode = ""
         self.quote_local = rule.each == "position" and not (names & _ACCOUNT_WIDE)
+        #: the facts the rule reads that are unknown until data arrives: (name, family, attr)
+        #: the ``when`` names, parsed for the trace a firing carries
+        self.decisive = _parse_names(names)
+        self.awaited = tuple(
+            (name, *name.split(".", 1)) for name in sorted(names & namespace.AWAITED_FACTS)
+        )
         #: episodes of rules reading ``day.*`` end at the daily reset
         self.day_scoped = "day" in families
         #: the actions whose target may move while the rule stays true (stop management)
@@ -197,6 +241,48 @@ class CompiledRule:
                 self.reconcile_each = "symbol"
 
 
+#: How a rule iterates its items for one trigger (see ``_mode``).
+_ITEM, _POSITION, _ORDER, _SYMBOL, _QUOTED_POSITION = range(5)
+_EACH_MODES = {None: _ITEM, "position": _POSITION, "order": _ORDER, "symbol": _SYMBOL}
+#: (mode, rules) groups in file order: consecutive rules of a mode that binds one item per
+#: event (``_ITEM``, ``_QUOTED_POSITION``) share a group; ``each:`` rules are grouped too, but
+#: still run one after the other over the family's items.
+_Plan = tuple[tuple[int, tuple[CompiledRule, ...]], ...]
+
+
+#: (the trigger, "" when it wakes no rule; is a reconcile; can change exposure; every rule it
+#: wakes reads only the quoted contract's position) of one event class
+_Kind = tuple[str, bool, bool, bool]
+#: a plan with each rule's condition as a function of one account's environment
+_AccountPlan = tuple[tuple[int, tuple[tuple["CompiledRule", Callable[[], object]], ...]], ...]
+
+
+def _plan(rules: Iterable[CompiledRule], trigger: str) -> _Plan:
+    """The evaluation plan of the rules ``trigger`` wakes (see ``_Plan``)."""
+    groups: list[tuple[int, list[CompiledRule]]] = []
+    for compiled in rules:
+        mode = _mode(compiled, trigger)
+        if mode is None:
+            continue
+        if groups and groups[-1][0] == mode:
+            groups[-1][1].append(compiled)
+        else:
+            groups.append((mode, [compiled]))
+    return tuple((mode, tuple(group)) for mode, group in groups)
+
+
+def _mode(compiled: CompiledRule, trigger: str) -> int | None:
+    """How ``compiled`` runs when ``trigger`` wakes it; None: it cannot run (a rule that needs
+    the triggering fill or quote, on ``reconcile``)."""
+    if trigger == "reconcile":
+        if compiled.reconcile_skip:
+            return None
+        return _EACH_MODES[compiled.reconcile_each]
+    if trigger == "quote" and compiled.quote_local:
+        return _QUOTED_POSITION
+    return _EACH_MODES[compiled.each]
+
+
 def base_env_for(ruleset: Ruleset) -> dict[str, object]:
     """The ruleset's constant environment (params, lists, functions, hidden constants)."""
     from simple_risk.engine.dsl import base_env  # the DSL imports the engine's model only
@@ -213,6 +299,7 @@ class Engine:
         *,
         accounts: Iterable[int] | None = None,
         starting_balances: Mapping[int, Decimal] | None = None,
+        unknown_alert_after: timedelta | None = UNKNOWN_ALERT_AFTER,
     ) -> None:
         self.ruleset = ruleset
         self.calendar = TradingCalendar(ruleset.calendar)
@@ -229,13 +316,29 @@ class Engine:
         )
         self._rules_by_id = {compiled.rule.id: compiled for compiled in self.rules}
         self._by_index = {compiled.index: compiled for compiled in self.rules}
+        #: rule index → ``for:`` of the rules that have one
+        self._timed = {c.index: c.for_ for c in self.rules if c.for_ is not None}
+        #: the keys of ``_states`` that belong to those rules, and how many keys it had then
+        self._timed_keys: list[tuple[int, int]] = []
+        self._timed_listed = 0
         self._by_trigger: dict[str, tuple[CompiledRule, ...]] = {
             trigger: tuple(r for r in self.rules if trigger in r.rule.triggers)
             for trigger in ("account", "order", "position", "trade", "quote", "clock")
         }
         self._by_trigger["reconcile"] = self.rules
+        #: per trigger, the rules it wakes in file order with how each iterates its items,
+        #: decided once here so that ``apply`` does no per-event filtering
+        self._plans: dict[str, _Plan] = {
+            trigger: _plan(rules, trigger) for trigger, rules in self._by_trigger.items()
+        }
+        #: event class → what it wakes; see ``_Kind`` and ``_kind_of``
+        self._kinds: dict[type[Event], _Kind] = {}
         self._base_env = base_env_for(ruleset)
+        #: id of a ``while:`` expression → (it, whether it reads only constants)
+        self._constant: dict[int, tuple[CompiledExpression, bool]] = {}
         self._envs: dict[int, dict[str, object]] = {}
+        #: account → trigger → its plan with the conditions bound to the account's env
+        self._account_plans: dict[int, dict[str, _AccountPlan]] = {}
         #: (rule index, account) → item → state
         self._states: dict[tuple[int, int], dict[str, RuleState]] = {}
         #: (rule index, account, item) of rules whose last evaluation raised
@@ -247,6 +350,14 @@ class Engine:
         self._lock_end: datetime | None = None
         #: accounts that got a lock during the current event (enforced on everything)
         self._locked_now: set[int] = set()
+        #: how long a fact a rule needs may stay unknown before it raises an alert (None: never)
+        self.unknown_alert_after = unknown_alert_after
+        #: (rule index, account, item, fact name) → the episode of an awaited fact found unknown
+        self._unknowns: dict[tuple[int, int, str, str], UnknownFact] = {}
+        #: the earliest instant an unknown episode that has not alerted yet is due
+        self._unknown_deadline: datetime | None = None
+        #: ``known(None)`` calls since the last rule evaluation started (see ``_known``)
+        self._unknown_seen: list[None] = []
         self.now: datetime | None = None
 
     # -- public ------------------------------------------------------------------------------
@@ -255,39 +366,87 @@ class Engine:
         """Apply one event; returns the firings it caused, in order."""
         at = event.at
         self.now = at
+        # deadlines are kept in UTC (the calendar's and the adapters' zone): comparing
+        # datetimes of two zones converts both on every comparison, so an event stamped in
+        # another zone is converted once here
+        now = at if at.tzinfo is UTC else at.astimezone(UTC)
         firings: list[Firing] = []
-        self._locked_now.clear()
-        if self.store.roll(at):
+        locked_now = self._locked_now
+        if locked_now:
+            locked_now.clear()
+        store = self.store
+        clock = store.clock
+        clock.now = at
+        clock.utc = now
+        day_end = store.day_end
+        if (day_end is None or now >= day_end) and store.roll(at):
             self._new_day()
-        if self._lock_end is not None and at >= self._lock_end:
-            for state in self.store.accounts.values():
+        if self._lock_end is not None and now >= self._lock_end:
+            for state in store.accounts.values():
                 if state.locks:
-                    state.locks.expire(at)
+                    state.locks.expire(now)
             self._recompute_lock_end()
-        touched = self.store.apply(event)
-        if self._pending_deadline is not None and at >= self._pending_deadline:
+        touched = store.apply(event)
+        if self._pending_deadline is not None and now >= self._pending_deadline:
             self._run_deadlines(at, firings)
-        trigger = TRIGGER_OF.get(type(event))
-        rules = self._by_trigger.get(trigger, ()) if trigger is not None else ()
-        reconcile = isinstance(event, Reconciled)
-        changes_exposure = isinstance(event, OrderUpdate | PositionUpdate | Reconciled)
+        if self._unknown_deadline is not None and now >= self._unknown_deadline:
+            self._run_unknown_deadlines(at, firings)
+        kind = self._kinds.get(type(event))
+        if kind is None:
+            kind = self._kind_of(type(event))
+        trigger, reconcile, changes_exposure, quoted_only = kind
+        envs = self._envs
+        plans = self._account_plans
+        quoted = touched.contract_id if quoted_only else None
         for state in touched.accounts:
-            env = self._env(state)
-            symbol = self._bind_event(env, state, touched)
-            for compiled in rules:
-                self._run_rule(compiled, state, env, touched, symbol, event, firings)
-            if state.locks:
-                locked_now = state.id in self._locked_now
-                if locked_now or changes_exposure:
-                    self._enforce(state, touched, event, firings, reconcile or locked_now)
-                self._run_while_locks(state, env)
+            env = envs.get(state.id)
+            if env is None:
+                env = self._env(state)
+            # a quote for a contract the account only has working orders in wakes nothing
+            # when every quote rule reads only the quoted contract's position
+            if trigger and (quoted is None or quoted in state.positions):
+                plan = plans[state.id][trigger]
+                # the event's item families (``_bind_event``, inlined: once per account)
+                env["order"] = touched.order
+                env["position"] = touched.position
+                env["trade"] = touched.trade
+                env["quote"] = touched.quote
+                root = touched.root
+                symbol = state.symbol(root) if root is not None else None
+                env["symbol"] = symbol
+                self._evaluate(plan, state, env, touched, symbol, event, firings)
+            locks = state.locks
+            if locks.locks:
+                now_locked = state.id in locked_now
+                if now_locked or changes_exposure:
+                    self._enforce(state, touched, event, firings, reconcile or now_locked)
+                if locks.whiles:
+                    self._run_while_locks(state, env)
             # an intent issued on this very event may already be met (a flatten on an account
             # that is flat): remembered, it would cover — and so cancel — a later, legal order
             if changes_exposure or firings:
                 self._forget_met_intents(state)
-        if self._locked_now:
+        if locked_now:
             self._enforce_new_locks(touched, event, firings)
         return firings
+
+    def _kind_of(self, event_type: type[Event]) -> _Kind:
+        """What an event kind wakes, found once per event class (subclasses included) and
+        kept, so ``apply`` dispatches with one dict look-up instead of ``isinstance`` chains."""
+        trigger: str | None = None
+        for base in event_type.__mro__:
+            if base in TRIGGER_OF:
+                trigger = TRIGGER_OF[base]
+                break
+        plan = self._plans.get(trigger, ()) if trigger is not None else ()
+        kind = (
+            trigger if plan and trigger is not None else "",
+            issubclass(event_type, Reconciled),
+            issubclass(event_type, OrderUpdate | PositionUpdate | Reconciled),
+            bool(plan) and all(mode == _QUOTED_POSITION for mode, _rules in plan),
+        )
+        self._kinds[event_type] = kind
+        return kind
 
     def _enforce_new_locks(self, touched: Touched, event: Event, firings: list[Firing]) -> None:
         """Accounts locked by a deadline firing that this event did not otherwise touch."""
@@ -300,7 +459,7 @@ class Engine:
 
     def _recompute_lock_end(self) -> None:
         ends = [
-            end
+            _utc(end)
             for state in self.store.accounts.values()
             if state.locks
             for end in (state.locks.next_end(),)
@@ -314,12 +473,18 @@ class Engine:
         # ``_lock_end`` is never later than the earliest lock end (lowered when a lock is
         # added, recomputed on expiry and restore), so this stays O(1) per call: the daemon
         # asks after every event. A value that is early only costs one tick that finds nothing.
-        candidates = [
-            when
-            for when in (self._pending_deadline, self._lock_end, self.store.day_end)
-            if when is not None
-        ]
-        return min(candidates) if candidates else None
+        # Ties keep the first of (``for:`` deadline, lock end, day end).
+        earliest = self._pending_deadline
+        lock_end = self._lock_end
+        if lock_end is not None and (earliest is None or lock_end < earliest):
+            earliest = lock_end
+        day_end = self.store.day_end
+        if day_end is not None and (earliest is None or day_end < earliest):
+            earliest = day_end
+        unknown = self._unknown_deadline
+        if unknown is not None and (earliest is None or unknown < earliest):
+            earliest = unknown
+        return earliest
 
     def unmet_intents(self, account: int) -> list[Intent]:
         """Intents issued for the account whose target the facts do not show yet."""
@@ -345,7 +510,11 @@ class Engine:
         state = self.store.accounts.get(account)
         if state is None:
             return {}
-        return dict(self._env(state))
+        facts = dict(self._env(state))
+        for name in _ITEM_FAMILIES:  # bound per event and item, not facts of the account
+            facts[name] = None
+        facts.pop("__builtins__", None)
+        return facts
 
     # -- environments ------------------------------------------------------------------------
 
@@ -363,8 +532,30 @@ class Engine:
             )
             for name in _ITEM_FAMILIES:
                 env[name] = None
+            if self.unknown_alert_after is not None:
+                env["known"] = self._known
+            # the conditions become functions whose globals are this environment: a call
+            # reads names exactly as ``eval(code, {"__builtins__": {}}, env)`` does (a code
+            # object that is not a function body looks names up in its globals), at about
+            # two thirds of the cost of ``eval``
+            env["__builtins__"] = {}
+            checks = {c.index: FunctionType(c.code, env) for c in self.rules}
+            self._account_plans[state.id] = {
+                trigger: tuple(
+                    (mode, tuple((c, checks[c.index]) for c in rules)) for mode, rules in plan
+                )
+                for trigger, plan in self._plans.items()
+            }
             self._envs[state.id] = env
         return env
+
+    def _known(self, value: object) -> bool:
+        """``known(x)`` in the engine: the same answer, and an unknown is noted so that the
+        rule being evaluated can be told which awaited fact it found unknown."""
+        if value is None:
+            self._unknown_seen.append(None)
+            return False
+        return True
 
     def _bind_event(
         self, env: dict[str, object], state: AccountState, touched: Touched
@@ -380,9 +571,9 @@ class Engine:
 
     # -- rule evaluation ---------------------------------------------------------------------
 
-    def _run_rule(
+    def _evaluate(
         self,
-        compiled: CompiledRule,
+        plan: _AccountPlan,
         state: AccountState,
         env: dict[str, object],
         touched: Touched,
@@ -390,58 +581,136 @@ class Engine:
         event: Event,
         firings: list[Firing],
     ) -> None:
-        each = compiled.each
-        if isinstance(event, Reconciled):
-            if compiled.reconcile_skip:
-                return
-            each = compiled.reconcile_each
-        if each is None:
-            item = self._item_key(compiled, touched)
-            self._step(compiled, state, env, item, event, event.at, firings)
-            return
-        if each == "position":
-            if compiled.quote_local and touched.quote is not None and compiled.each is not None:
+        """Evaluate the rules an event woke for one account, in file order.
+
+        The hot path of the engine. The plan groups consecutive rules that bind the same
+        item (the event's own, or the quoted contract's position), so the item is bound once
+        for the group; ``each:`` rules run one at a time over their family's items. A rule
+        calls :meth:`_transition` only when its result is true or its item has a state: the
+        common "false and inactive" case costs one ``eval`` and one dict look-up. The items of
+        each family are listed at most once per account and event.
+        """
+        at = event.at
+        sid = state.id
+        states = self._states
+        errors = self._errors
+        seen = self._unknown_seen  # known(None) calls of the evaluation running
+        unknowns = self._unknowns
+        positions: list[tuple[Position, SymbolFacts, str]] | None = None
+        orders: list[tuple[Order, SymbolFacts, str]] | None = None
+        roots: list[tuple[None, SymbolFacts, str]] | None = None
+        item_keys: dict[str, str] | None = None  # item mode → the event's item key
+        for mode, rules in plan:
+            if mode == _ITEM:
+                for compiled, check in rules:
+                    item_mode = compiled.item_mode
+                    if not item_mode:
+                        item = ""
+                    else:
+                        if item_keys is None:
+                            item_keys = {}
+                        known_item = item_keys.get(item_mode)
+                        if known_item is None:
+                            known_item = item_keys[item_mode] = self._item_key(compiled, touched)
+                        item = known_item
+                    if seen:
+                        seen.clear()
+                    try:
+                        hit = bool(check())
+                    except Exception as exc:
+                        self._error(compiled, state, item, exc, at, firings)
+                        continue
+                    if errors:
+                        errors.discard((compiled.index, sid, item))
+                    if seen or unknowns:
+                        self._unknowns_after(compiled, state, env, item, event, at)
+                    if hit:
+                        self._transition(compiled, state, env, item, True, event, at, firings)
+                    else:
+                        bucket = states.get((compiled.index, sid))
+                        if bucket and item in bucket:
+                            self._transition(compiled, state, env, item, False, event, at, firings)
+                continue
+            if mode == _QUOTED_POSITION:
+                # a quote reprices only the positions in the quoted contract, and these rules
+                # read nothing another position changes: only that position can change
                 position = state.positions.get(touched.contract_id or "")
-                positions = [position] if position is not None else []
-                full = False
-            else:
-                positions = list(state.positions.values())
-                full = True
-            seen = []
-            for position in positions:
+                if position is None:
+                    continue
+                item = "position:" + position.contract_id
                 env["position"] = position
                 env["symbol"] = state.symbol(position.symbol)
-                item = "position:" + position.contract_id
-                seen.append(item)
-                self._step(compiled, state, env, item, event, event.at, firings)
-        elif each == "order":
-            orders = list(state.orders.values())
-            if touched.order is not None and touched.order.id not in state.orders:
-                orders.append(touched.order)
-            seen = []
-            full = True
-            for order in orders:
-                env["order"] = order
-                env["symbol"] = state.symbol(order.symbol)
-                item = f"order:{order.id}"
-                seen.append(item)
-                self._step(compiled, state, env, item, event, event.at, firings)
-        else:
-            roots = set(state.roots)
-            if touched.root is not None:
-                roots.add(touched.root)
-            seen = []
-            full = True
-            for root in sorted(roots):
-                env["symbol"] = state.symbol(root)
-                item = "symbol:" + root
-                seen.append(item)
-                self._step(compiled, state, env, item, event, event.at, firings)
-        env["position"] = touched.position
-        env["order"] = touched.order
-        env["symbol"] = symbol
-        if full:
-            self._drop_stale(compiled, state.id, each, seen)
+                for compiled, check in rules:
+                    if seen:
+                        seen.clear()
+                    try:
+                        hit = bool(check())
+                    except Exception as exc:
+                        self._error(compiled, state, item, exc, at, firings)
+                        continue
+                    if errors:
+                        errors.discard((compiled.index, sid, item))
+                    if seen or unknowns:
+                        self._unknowns_after(compiled, state, env, item, event, at)
+                    if hit:
+                        self._transition(compiled, state, env, item, True, event, at, firings)
+                    else:
+                        bucket = states.get((compiled.index, sid))
+                        if bucket and item in bucket:
+                            self._transition(compiled, state, env, item, False, event, at, firings)
+                env["position"] = touched.position
+                env["symbol"] = symbol
+                continue
+            listed: list[tuple[Any, SymbolFacts, str]]
+            if mode == _POSITION:
+                if positions is None:
+                    positions = [
+                        (p, state.symbol(p.symbol), "position:" + p.contract_id)
+                        for p in state.positions.values()
+                    ]
+                family, prefix, listed = "position", "position:", positions
+            elif mode == _ORDER:
+                if orders is None:
+                    working = list(state.orders.values())
+                    if touched.order is not None and touched.order.id not in state.orders:
+                        working.append(touched.order)
+                    orders = [(o, state.symbol(o.symbol), f"order:{o.id}") for o in working]
+                family, prefix, listed = "order", "order:", orders
+            else:
+                if roots is None:
+                    names = set(state.roots)
+                    if touched.root is not None:
+                        names.add(touched.root)
+                    roots = [(None, state.symbol(r), "symbol:" + r) for r in sorted(names)]
+                family, prefix, listed = "", "symbol:", roots
+            for compiled, check in rules:
+                key = (compiled.index, sid)
+                bucket = states.get(key)
+                for bound, sym, item in listed:
+                    if family:
+                        env[family] = bound
+                    env["symbol"] = sym
+                    if seen:
+                        seen.clear()
+                    try:
+                        hit = bool(check())
+                    except Exception as exc:
+                        self._error(compiled, state, item, exc, at, firings)
+                        continue
+                    if errors:
+                        errors.discard((compiled.index, sid, item))
+                    if seen or unknowns:
+                        self._unknowns_after(compiled, state, env, item, event, at)
+                    if hit or (bucket and item in bucket):
+                        self._transition(compiled, state, env, item, hit, event, at, firings)
+                        bucket = states.get(key)
+                env["position"] = touched.position
+                env["order"] = touched.order
+                env["symbol"] = symbol
+                if bucket:
+                    self._drop_stale(compiled, bucket, prefix, listed)
+                if unknowns and compiled.awaited:
+                    self._forget_unknowns(compiled.index, sid, prefix, listed)
 
     def _item_key(self, compiled: CompiledRule, touched: Touched) -> str:
         mode = compiled.item_mode
@@ -455,19 +724,24 @@ class Engine:
             return "symbol:" + touched.root
         return ""
 
-    def _drop_stale(self, compiled: CompiledRule, account: int, each: str, seen: list[str]) -> None:
+    def _drop_stale(
+        self,
+        compiled: CompiledRule,
+        bucket: dict[str, RuleState],
+        prefix: str,
+        listed: list[tuple[Any, SymbolFacts, str]],
+    ) -> None:
         """Items that no longer exist resolve (a closed position, a filled order)."""
-        bucket = self._states.get((compiled.index, account))
-        if not bucket:
-            return
-        keep = set(seen)
-        prefix = each + ":"
-        stale = [i for i in bucket if i.startswith(prefix) and i not in keep]
-        if not stale:
-            return
+        # a bucket and the listed items are a handful each: scanning beats building sets
+        stale = [
+            item
+            for item in bucket
+            if item.startswith(prefix) and not any(entry[2] == item for entry in listed)
+        ]
         for item in stale:
-            del bucket[item]
-        self._recompute_pending_deadline()
+            rule_state = bucket.pop(item)
+            if not rule_state.firing:
+                self._pending_ended(compiled, rule_state)
 
     def _step(
         self,
@@ -479,6 +753,8 @@ class Engine:
         at: datetime,
         firings: list[Firing],
     ) -> None:
+        """Evaluate one (rule, account, item) and move its state (deadlines use this)."""
+        self._unknown_seen.clear()
         try:
             result = bool(eval(compiled.code, _GLOBALS, env))
         except Exception as exc:
@@ -486,6 +762,22 @@ class Engine:
             return
         if self._errors:
             self._errors.discard((compiled.index, state.id, item))
+        if self._unknown_seen or self._unknowns:
+            self._unknowns_after(compiled, state, env, item, event, at)
+        self._transition(compiled, state, env, item, result, event, at, firings)
+
+    def _transition(
+        self,
+        compiled: CompiledRule,
+        state: AccountState,
+        env: dict[str, object],
+        item: str,
+        result: bool,
+        event: Event,
+        at: datetime,
+        firings: list[Firing],
+    ) -> None:
+        """inactive → pending → firing → resolved for one evaluated (rule, account, item)."""
         key = (compiled.index, state.id)
         bucket = self._states.get(key)
         current = bucket.get(item) if bucket is not None else None
@@ -493,7 +785,7 @@ class Engine:
             if current is not None and bucket is not None:
                 del bucket[item]
                 if not current.firing:
-                    self._recompute_pending_deadline()
+                    self._pending_ended(compiled, current)
             return
         if current is None:
             if bucket is None:
@@ -503,7 +795,7 @@ class Engine:
                 firings.append(self._fire(compiled, state, env, item, at, new_state))
             else:
                 bucket[item] = RuleState(at, False, event)
-                deadline = at + compiled.for_
+                deadline = _utc(at + compiled.for_)
                 if self._pending_deadline is None or deadline < self._pending_deadline:
                     self._pending_deadline = deadline
             return
@@ -513,20 +805,46 @@ class Engine:
                 firings.append(self._fire(compiled, state, env, item, at, current))
             return
         current.event = event
-        if compiled.for_ is not None and at >= current.since + compiled.for_:
+        if compiled.for_ is not None and _utc(at) >= _utc(current.since + compiled.for_):
             current.firing = True
             firings.append(self._fire(compiled, state, env, item, at, current))
+            self._pending_ended(compiled, current)
+
+    def _pending_ended(self, compiled: CompiledRule, rule_state: RuleState) -> None:
+        """A pending state stopped pending (resolved, fired or dropped). The earliest
+        deadline can only move when it was that state's, so only then is it searched again
+        (a search visits every state; a rule like RULE-008 ends a pending state whenever a
+        stop is placed)."""
+        deadline = self._pending_deadline
+        if (
+            compiled.for_ is None
+            or deadline is None
+            or _utc(rule_state.since + compiled.for_) <= deadline
+        ):
             self._recompute_pending_deadline()
 
+    def _timed_buckets(self) -> list[tuple[tuple[int, int], dict[str, RuleState]]]:
+        """The non-empty state buckets of the rules with a ``for:``, in ``_states`` order.
+
+        Their (rule, account) keys are listed again whenever ``_states`` has a new key (keys
+        are added, never removed), so a deadline search does not visit the buckets of other
+        rules — RULE-007 alone keeps one firing state per losing order all day.
+        """
+        states = self._states
+        if len(states) != self._timed_listed:
+            self._timed_keys = [key for key in states if key[0] in self._timed]
+            self._timed_listed = len(states)
+        return [(key, bucket) for key in self._timed_keys if (bucket := states.get(key))]
+
     def _recompute_pending_deadline(self) -> None:
+        """The earliest ``for:`` deadline of any pending state."""
         deadline: datetime | None = None
-        for (index, _account), bucket in self._states.items():
-            for_ = self._by_index[index].for_
-            if for_ is None:
-                continue
+        timed = self._timed
+        for key, bucket in self._timed_buckets():
+            for_ = timed[key[0]]
             for rule_state in bucket.values():
                 if not rule_state.firing:
-                    candidate = rule_state.since + for_
+                    candidate = _utc(rule_state.since + for_)
                     if deadline is None or candidate < deadline:
                         deadline = candidate
         self._pending_deadline = deadline
@@ -534,13 +852,14 @@ class Engine:
     def _run_deadlines(self, at: datetime, firings: list[Firing]) -> None:
         """Re-evaluate every pending state whose ``for:`` has elapsed, with the bindings of
         the event that last evaluated it (plus the current facts)."""
+        now = _utc(at)
         due: list[tuple[CompiledRule, AccountState, str, RuleState]] = []
-        for (index, account), bucket in self._states.items():
+        for (index, account), bucket in self._timed_buckets():
             compiled = self._by_index[index]
             if compiled.for_ is None:
                 continue
             for item, rule_state in bucket.items():
-                if not rule_state.firing and at >= rule_state.since + compiled.for_:
+                if not rule_state.firing and now >= _utc(rule_state.since + compiled.for_):
                     due.append((compiled, self.store.accounts[account], item, rule_state))
         due.sort(key=lambda d: (d[1].id, d[0].index, d[2]))
         for compiled, state, item, rule_state in due:
@@ -597,6 +916,147 @@ class Engine:
             env["symbol"] = state.symbol(key)
         return True
 
+    # -- unknown facts -----------------------------------------------------------------------
+
+    def _unknowns_after(
+        self,
+        compiled: CompiledRule,
+        state: AccountState,
+        env: dict[str, object],
+        item: str,
+        event: Event,
+        at: datetime,
+    ) -> None:
+        """After one evaluation: open an episode for each awaited fact the rule found unknown
+        (its ``known(...)`` guard said no) and end those it found known or did not need.
+
+        An episode that lasts ``unknown_alert_after`` raises one ``unknown`` alert (DESIGN.md
+        §3: "a fact that stays unknown while a rule needs it for more than a few seconds");
+        the engine's time and ``next_deadline`` drive it, never a clock.
+        """
+        seen = self._unknown_seen
+        found = bool(seen)
+        seen.clear()
+        after = self.unknown_alert_after
+        if not compiled.awaited or after is None:
+            return
+        unknowns = self._unknowns
+        for name, family, attr in compiled.awaited:
+            key = (compiled.index, state.id, item, name)
+            missing = False
+            if found:
+                holder = env.get(family)
+                try:
+                    missing = holder is not None and getattr(holder, attr) is None
+                except Exception:  # the rule's own evaluation reports a fact that raises
+                    missing = False
+            if not missing:
+                if key in unknowns:
+                    self._end_unknown(key)
+            elif key not in unknowns:
+                unknowns[key] = UnknownFact(at, event)
+                due = _utc(at + after)
+                if self._unknown_deadline is None or due < self._unknown_deadline:
+                    self._unknown_deadline = due
+
+    def _end_unknown(self, key: tuple[int, int, str, str]) -> None:
+        episode = self._unknowns.pop(key, None)
+        if episode is None or episode.alerted or self.unknown_alert_after is None:
+            return
+        deadline = self._unknown_deadline
+        if deadline is None or _utc(episode.since + self.unknown_alert_after) <= deadline:
+            self._recompute_unknown_deadline()
+
+    def _forget_unknowns(
+        self, index: int, account: int, prefix: str, listed: list[tuple[Any, SymbolFacts, str]]
+    ) -> None:
+        """Episodes of items that no longer exist end with them (a closed position)."""
+        keep = {entry[2] for entry in listed}
+        gone = [
+            key
+            for key in self._unknowns
+            if key[0] == index
+            and key[1] == account
+            and key[2].startswith(prefix)
+            and key[2] not in keep
+        ]
+        for key in gone:
+            self._end_unknown(key)
+
+    def _recompute_unknown_deadline(self) -> None:
+        after = self.unknown_alert_after
+        deadline: datetime | None = None
+        if after is not None:
+            for episode in self._unknowns.values():
+                if not episode.alerted:
+                    due = _utc(episode.since + after)
+                    if deadline is None or due < deadline:
+                        deadline = due
+        self._unknown_deadline = deadline
+
+    def _run_unknown_deadlines(self, at: datetime, firings: list[Firing]) -> None:
+        """Alert once for every unknown episode that has lasted the threshold, after checking
+        on the current facts (re-bound as at its last evaluation) that it still is unknown."""
+        after = self.unknown_alert_after
+        if after is None:
+            return
+        due = sorted(
+            (key for key, episode in self._unknowns.items() if not episode.alerted),
+            key=lambda key: (key[1], key[0], key[2], key[3]),
+        )
+        for key in due:
+            episode = self._unknowns[key]
+            if _utc(at) < _utc(episode.since + after):
+                continue
+            index, account, item, name = key
+            compiled = self._by_index.get(index)
+            state = self.store.accounts.get(account)
+            if compiled is None or state is None:
+                del self._unknowns[key]
+                continue
+            env = self._env(state)
+            family, _, attr = name.partition(".")
+            still = False
+            if self._rebind(env, state, compiled, item, episode.event):
+                holder = env.get(family)
+                try:
+                    still = holder is not None and getattr(holder, attr) is None
+                except Exception:
+                    still = False
+            if not still:
+                del self._unknowns[key]
+                continue
+            episode.alerted = True
+            firings.append(self._unknown_firing(compiled, state, item, name, episode, at))
+        self._unknown_seen.clear()
+        self._recompute_unknown_deadline()
+
+    def _unknown_firing(
+        self,
+        compiled: CompiledRule,
+        state: AccountState,
+        item: str,
+        name: str,
+        episode: UnknownFact,
+        at: datetime,
+    ) -> Firing:
+        rule = compiled.rule
+        level = "critical" if rule.severity == "critical" else "warning"
+        waited = seconds(at - episode.since)
+        where = f" on {item}" if item else ""
+        message = f"{name} unknown for {waited}s: rule {rule.id} cannot decide{where}"
+        return Firing(
+            rule_id=rule.id,
+            account=state.id,
+            item=item,
+            at=at,
+            severity=level,
+            message=message,
+            values={name: None, "unknown_since": episode.since},
+            intents=(Alert(level, message, state.id, rule.id),),
+            kind="unknown",
+        )
+
     # -- firing ------------------------------------------------------------------------------
 
     def _target_moved(
@@ -613,6 +1073,7 @@ class Engine:
                 run_action(ctx, action, index)
         except Exception:
             return False
+        _size_stops(state, ctx.intents, 0)
         targets = tuple(intent.key for intent in ctx.intents)
         return bool(targets) and targets != rule_state.targets
 
@@ -626,7 +1087,7 @@ class Engine:
         rule_state: RuleState,
     ) -> Firing:
         rule = compiled.rule
-        values = _decisive_values(rule.when.names, env)
+        values = _values_of(compiled.decisive, env)
         message = render(rule.message, env) if rule.message is not None else rule.id
         ctx = ActionContext(state, env, at, self.calendar, rule.id, message)
         notices: list[LockNotice] = []
@@ -636,6 +1097,7 @@ class Engine:
                 issued = len(ctx.intents)
                 run_action(ctx, action, index)
                 if action.kind in _RETARGET_ACTIONS:
+                    _size_stops(state, ctx.intents, issued)
                     targets.extend(intent.key for intent in ctx.intents[issued:])
         except Exception as exc:
             ctx.intents.append(
@@ -650,10 +1112,10 @@ class Engine:
             self._locked_now.add(state.id)
         for lock in ctx.locks:
             merged = state.locks.add(lock)
-            if merged.ends_at is not None and (
-                self._lock_end is None or merged.ends_at < self._lock_end
-            ):
-                self._lock_end = merged.ends_at
+            if merged.ends_at is not None:
+                end = _utc(merged.ends_at)
+                if self._lock_end is None or end < self._lock_end:
+                    self._lock_end = end
             notices.append(
                 LockNotice(merged.scope, merged.symbol, merged.kind, merged.ends_at, merged.reason)
             )
@@ -732,38 +1194,56 @@ class Engine:
                 held.long if held is not None else True,
                 held.size if held is not None else 0,
             )
-        if everything:
-            orders = list(state.orders.values())
-            positions = list(state.positions.values())
-        else:
-            order = touched.order if isinstance(event, OrderUpdate) else None
-            orders = [order] if order is not None and order.id in state.orders else []
-            position = (
-                state.positions.get(event.contract_id)
-                if isinstance(event, PositionUpdate)
-                else None
-            )
-            positions = [position] if position is not None else []
         pending = self._intents.get(state.id, {})
-        for order in orders:
-            lock = state.locks.order_must_be_cancelled(order)
-            if lock is None:
+        # the contracts whose working orders are checked: every one on a new lock or a
+        # reconcile, else the contract whose order or position changed (a position that
+        # shrank lowers what its reducing orders may add up to)
+        positions: list[Position]
+        if everything:
+            contracts: Iterable[str] = list(state.orders_by_contract)
+            positions = list(state.positions.values())
+        elif isinstance(event, OrderUpdate):
+            contracts = (touched.order.contract_id,) if touched.order is not None else ()
+            positions = []
+        elif isinstance(event, PositionUpdate):
+            contracts = (event.contract_id,)
+            held_now = state.positions.get(event.contract_id)
+            positions = [held_now] if held_now is not None else []
+        else:
+            contracts, positions = (), []
+        cancel: dict[int, tuple[Lock, int | None]] = {}
+        for contract_id in contracts:
+            in_contract = state.orders_by_contract.get(contract_id)
+            if not in_contract:
                 continue
-            intent = CancelOrder(state.id, order.id)
-            if intent.key in pending or _covered_by_pending(order, pending.values()):
-                continue
-            firings.append(
-                self._enforcement(
-                    lock,
-                    state,
-                    f"order:{order.id}",
-                    at,
-                    f"{lock.scope} lockout by {lock.rule} ({lock.reason}): "
-                    f"order {order.id} ({order.side} {order.remaining} {order.symbol}) "
-                    "would add exposure",
-                    intent,
+            live = [
+                order
+                for order in in_contract.values()
+                if not (pending and _being_cancelled(state.id, order, pending))
+            ]
+            cancel.update(state.locks.orders_to_cancel(live, state.positions.get(contract_id)))
+        if cancel:
+            for order in list(state.orders.values()):
+                verdict = cancel.get(order.id)
+                if verdict is None:
+                    continue
+                lock, total = verdict
+                why = (
+                    "would add exposure"
+                    if total is None
+                    else f"would reduce beyond the position (reducing orders total {total})"
                 )
-            )
+                firings.append(
+                    self._enforcement(
+                        lock,
+                        state,
+                        f"order:{order.id}",
+                        at,
+                        f"{lock.scope} lockout by {lock.rule} ({lock.reason}): "
+                        f"order {order.id} ({order.side} {order.remaining} {order.symbol}) " + why,
+                        CancelOrder(state.id, order.id),
+                    )
+                )
         for position in positions:
             limit = state.locks.position_limit(position)
             if limit is None:
@@ -819,19 +1299,47 @@ class Engine:
         )
 
     def _run_while_locks(self, state: AccountState, env: dict[str, object]) -> None:
-        for lock in list(state.locks.locks.values()):
-            if lock.while_expr is None or lock.ends_at is not None:
+        """Drop the ``while:`` locks whose condition turned false (after every event)."""
+        whiles = state.locks.whiles
+        if not whiles:
+            return
+        for lock in whiles:
+            expr = lock.while_expr
+            if expr is None:  # ``whiles`` holds only locks with a condition
                 continue
             for name in _ITEM_FAMILIES:
                 env[name] = None
             env["lock"] = LockFacts(lock)
             try:
-                holds = bool(evaluate(lock.while_expr, env))
+                holds = bool(evaluate(expr, env))
             except Exception:  # fail safe: a lock whose condition cannot be read stays
                 holds = True
             if not holds:
                 state.locks.remove(lock)
+            elif self._constant_condition(expr):
+                state.locks.settle(lock)
         env["lock"] = None
+        self._unknown_seen.clear()
+
+    def _constant_condition(self, expr: CompiledExpression) -> bool:
+        """Whether a ``while:`` condition reads only the lock itself, params, lists and
+        functions: its value then never changes (RULE-011's "the root stays in the list")."""
+        known = self._constant.get(id(expr))
+        if known is None:
+            code = expr.code
+            loaded = {
+                instruction.argval
+                for instruction in dis.get_instructions(code)
+                if instruction.opname in ("LOAD_NAME", "LOAD_GLOBAL")
+            }
+            families = {name.partition(".")[0] for name in expr.names}
+            constant = (
+                families <= {"lock", "params"}
+                and loaded & set(namespace.FAMILIES) <= {"lock", "params"}
+                and not any(isinstance(const, CodeType) for const in code.co_consts)
+            )
+            known = self._constant[id(expr)] = (expr, constant)
+        return known[1]
 
     # -- the day -----------------------------------------------------------------------------
 
@@ -844,6 +1352,18 @@ class Engine:
             for item in [i for i in bucket if i.startswith("fill-order:")]:
                 del bucket[item]
         self._recompute_pending_deadline()
+        # unknown episodes of a fill's item, or of an item that is gone, end too
+        for key in list(self._unknowns):
+            index, account, item, _name = key
+            state = self.store.accounts.get(account)
+            kind, _, ident = item.partition(":")
+            if (
+                state is None
+                or kind == "fill-order"
+                or (kind == "position" and ident not in state.positions)
+                or (kind == "order" and ident.isdigit() and int(ident) not in state.orders)
+            ):
+                self._end_unknown(key)
 
     # -- snapshot ----------------------------------------------------------------------------
 
@@ -861,13 +1381,49 @@ class Engine:
         *,
         accounts: Iterable[int] | None = None,
         starting_balances: Mapping[int, Decimal] | None = None,
+        unknown_alert_after: timedelta | None = UNKNOWN_ALERT_AFTER,
     ) -> Engine:
         """An engine in the state ``snapshot()`` captured (same ruleset)."""
         from simple_risk.engine.snapshot import load_engine
 
-        engine = cls(ruleset, accounts=accounts, starting_balances=starting_balances)
+        engine = cls(
+            ruleset,
+            accounts=accounts,
+            starting_balances=starting_balances,
+            unknown_alert_after=unknown_alert_after,
+        )
         load_engine(engine, snapshot)
         return engine
+
+
+def _size_stops(state: AccountState, intents: list[Intent], start: int) -> None:
+    """Give the stop intents issued from ``start`` on the size of the position they protect
+    now, so that the stop covers the whole position and a position that grew (a scale-in)
+    makes a new target: the firing rule fires again for it (DESIGN.md §3, target states)."""
+    for index in range(start, len(intents)):
+        intent = intents[index]
+        if isinstance(intent, StopAt) and intent.size is None:
+            position = state.positions.get(intent.contract_id)
+            if position is not None:
+                intents[index] = StopAt(
+                    intent.account,
+                    intent.contract_id,
+                    intent.price,
+                    intent.never_loosen,
+                    position.size,
+                )
+
+
+def _utc(when: datetime) -> datetime:
+    """The same instant in UTC: the zone every deadline is kept and compared in."""
+    return when if when.tzinfo is UTC else when.astimezone(UTC)
+
+
+def _being_cancelled(account: int, order: Order, pending: Mapping[str, Intent]) -> bool:
+    """Whether an unmet intent already asks for this order to go."""
+    return CancelOrder.key_for(account, order.id) in pending or _covered_by_pending(
+        order, pending.values()
+    )
 
 
 def _covered_by_pending(order: Order, pending: Iterable[Intent]) -> bool:
@@ -881,10 +1437,25 @@ def _covered_by_pending(order: Order, pending: Iterable[Intent]) -> bool:
     return False
 
 
-def _decisive_values(names: Iterable[str], env: MutableMapping[str, object]) -> dict[str, object]:
-    values: dict[str, object] = {}
+def _parse_names(names: Iterable[str]) -> tuple[tuple[str, str, str], ...]:
+    """(name, family, attribute) of each fact name, sorted: parsed once per rule."""
+    parsed = []
     for name in sorted(names):
         family, _, attr = name.partition(".")
+        parsed.append((name, family, attr))
+    return tuple(parsed)
+
+
+#: holder type → whether it is a mapping (``isinstance(x, Mapping)`` is an ABC check, slow)
+_IS_MAPPING: dict[type, bool] = {}
+
+
+def _values_of(
+    names: tuple[tuple[str, str, str], ...], env: MutableMapping[str, object]
+) -> dict[str, object]:
+    """The value of every fact the rule's ``when`` read, as the firing's trace."""
+    values: dict[str, object] = {}
+    for name, family, attr in names:
         holder = env.get(family)
         if not attr:
             if holder is not None and not callable(holder):
@@ -892,8 +1463,12 @@ def _decisive_values(names: Iterable[str], env: MutableMapping[str, object]) -> 
             continue
         if holder is None:
             continue
+        kind = type(holder)
+        mapping = _IS_MAPPING.get(kind)
+        if mapping is None:
+            mapping = _IS_MAPPING[kind] = isinstance(holder, Mapping)
         try:
-            value = getattr(holder, attr) if not isinstance(holder, Mapping) else holder.get(attr)
+            value = holder.get(attr) if mapping else getattr(holder, attr)  # type: ignore[attr-defined]
         except Exception as exc:
             value = f"<{_describe(exc)}>"
         if callable(value):
@@ -906,4 +1481,13 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-__all__ = ["CompiledRule", "Engine", "Firing", "LockNotice", "RuleState", "base_env_for"]
+__all__ = [
+    "UNKNOWN_ALERT_AFTER",
+    "CompiledRule",
+    "Engine",
+    "Firing",
+    "LockNotice",
+    "RuleState",
+    "UnknownFact",
+    "base_env_for",
+]

@@ -9,9 +9,10 @@ show the target met (:func:`is_met`).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from simple_risk.engine.facts.account import AccountState
@@ -41,7 +42,13 @@ class CancelOrder:
 
     @property
     def key(self) -> str:
-        return f"cancel-order:{self.account}:{self.order_id}"
+        return CancelOrder.key_for(self.account, self.order_id)
+
+    @staticmethod
+    def key_for(account: int, order_id: int) -> str:
+        """The key of ``CancelOrder(account, order_id)`` without building one (the engine
+        asks for every working order of a locked account's contract)."""
+        return f"cancel-order:{account}:{order_id}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,16 +90,24 @@ class ReduceTo:
 
 @dataclass(frozen=True, slots=True)
 class StopAt:
-    """A working stop protects the contract's position at ``price`` (never looser, if set)."""
+    """Working stops protect the contract's position at ``price`` (never looser, if set).
+
+    ``size`` is the position's size when the rule fired: the stops must cover that many
+    contracts, so a position that grows while protected (a scale-in) asks for a new target
+    (its key changes) and the executor resizes the stop. None (an intent recorded before
+    sizes were kept) asks for any stop at the price.
+    """
 
     account: int
     contract_id: str
     price: Decimal
     never_loosen: bool = True
+    size: int | None = None
 
     @property
     def key(self) -> str:
-        return f"stop-at:{self.account}:{self.contract_id}:{self.price}:{int(self.never_loosen)}"
+        base = f"stop-at:{self.account}:{self.contract_id}:{self.price}:{int(self.never_loosen)}"
+        return base if self.size is None else f"{base}:{self.size}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,46 +132,76 @@ INTENT_TYPES: dict[str, type[Intent]] = {
 }
 
 
+def _no_working_orders_met(intent: NoWorkingOrders, account: AccountState) -> bool:
+    return not any(
+        (intent.symbol is None or order.symbol == intent.symbol)
+        and (intent.side is None or order.side == intent.side)
+        and (intent.contract_id is None or order.contract_id == intent.contract_id)
+        for order in account.orders.values()
+    )
+
+
+def _cancel_order_met(intent: CancelOrder, account: AccountState) -> bool:
+    return intent.order_id not in account.orders
+
+
+def _position_closed_met(intent: PositionClosed, account: AccountState) -> bool:
+    return intent.contract_id not in account.positions
+
+
+def _reduce_to_met(intent: ReduceTo, account: AccountState) -> bool:
+    if intent.scope == "account":
+        return intent.max_units is None or account.open_units <= intent.max_units
+    if intent.scope == "contract":
+        position = account.positions.get(intent.contract_id or "")
+        size = position.size if position is not None else 0
+        return intent.max_contracts is None or size <= intent.max_contracts
+    sym = account.roots.get(intent.symbol or "")
+    size = sym.size if sym is not None else 0
+    return intent.max_contracts is None or size <= intent.max_contracts
+
+
+def _stop_at_met(intent: StopAt, account: AccountState) -> bool:
+    position = account.positions.get(intent.contract_id)
+    if position is None:
+        return True
+    covered = 0
+    for order in account.orders_by_contract.get(intent.contract_id, {}).values():
+        if not order.is_stop or order.buy == position.long or order.stop_price is None:
+            continue
+        at_price = order.stop_price == intent.price
+        tighter = intent.never_loosen and (
+            order.stop_price > intent.price if position.long else order.stop_price < intent.price
+        )
+        if not (at_price or tighter):
+            continue
+        if intent.size is None:
+            return True
+        covered += order.remaining
+        if covered >= intent.size:
+            return True
+    return False
+
+
+def _alert_met(intent: Alert, account: AccountState) -> bool:
+    return True
+
+
+#: One check per intent type: the engine asks after every order and position event.
+_MET: dict[type[Intent], Callable[[Any, AccountState], bool]] = {
+    NoWorkingOrders: _no_working_orders_met,
+    CancelOrder: _cancel_order_met,
+    PositionClosed: _position_closed_met,
+    ReduceTo: _reduce_to_met,
+    StopAt: _stop_at_met,
+    Alert: _alert_met,
+}
+
+
 def is_met(intent: Intent, account: AccountState) -> bool:
     """Whether the account's facts already show the intent's target state."""
-    if isinstance(intent, NoWorkingOrders):
-        return not any(
-            (intent.symbol is None or order.symbol == intent.symbol)
-            and (intent.side is None or order.side == intent.side)
-            and (intent.contract_id is None or order.contract_id == intent.contract_id)
-            for order in account.orders.values()
-        )
-    if isinstance(intent, CancelOrder):
-        return intent.order_id not in account.orders
-    if isinstance(intent, PositionClosed):
-        return intent.contract_id not in account.positions
-    if isinstance(intent, ReduceTo):
-        if intent.scope == "account":
-            return intent.max_units is None or account.open_units <= intent.max_units
-        if intent.scope == "contract":
-            position = account.positions.get(intent.contract_id or "")
-            size = position.size if position is not None else 0
-            return intent.max_contracts is None or size <= intent.max_contracts
-        sym = account.roots.get(intent.symbol or "")
-        size = sym.size if sym is not None else 0
-        return intent.max_contracts is None or size <= intent.max_contracts
-    if isinstance(intent, StopAt):
-        position = account.positions.get(intent.contract_id)
-        if position is None:
-            return True
-        for order in account.orders_by_contract.get(intent.contract_id, {}).values():
-            if not order.is_stop or order.buy == position.long or order.stop_price is None:
-                continue
-            if order.stop_price == intent.price:
-                return True
-            if intent.never_loosen and (
-                order.stop_price > intent.price
-                if position.long
-                else order.stop_price < intent.price
-            ):
-                return True
-        return False
-    return True
+    check = _MET.get(type(intent))
+    return check(intent, account) if check is not None else True
 
 
 def intent_to_json(intent: Intent) -> dict[str, object]:

@@ -18,10 +18,12 @@ engine time, and asks the set on every order and position event whether exposure
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from simple_risk.engine.events import OrderType
 from simple_risk.engine.model import CompiledExpression
 
 if TYPE_CHECKING:
@@ -47,6 +49,9 @@ class Lock:
     while_expr: CompiledExpression | None = None
     #: contract id → (long, size) at lock time; only ever lowered
     baseline: dict[str, tuple[bool, int]] = field(default_factory=dict)
+    #: the ``while:`` condition held and reads nothing that can change (only ``lock.*``,
+    #: params and lists): the engine need not evaluate it again until the lock changes
+    settled: bool = False
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -74,22 +79,42 @@ class LockFacts:
 
 
 class LockSet:
-    """The active locks of one account, by (rule, scope, symbol)."""
+    """The active locks of one account, by (rule, scope, symbol).
 
-    __slots__ = ("account", "locks")
+    ``whiles`` lists the ``while:`` locks (no fixed end) whose condition the engine must
+    re-evaluate after every event of the account, in insertion order — not those ``settled``
+    (a condition that held and reads only constants); it is kept up to date on every change
+    instead of being searched for on every event.
+    """
+
+    __slots__ = ("account", "locks", "whiles")
 
     def __init__(self, account: int) -> None:
         self.account = account
         self.locks: dict[tuple[str, str, str], Lock] = {}
+        self.whiles: tuple[Lock, ...] = ()
 
     def __bool__(self) -> bool:
         return bool(self.locks)
+
+    def _changed(self) -> None:
+        self.whiles = tuple(
+            lock
+            for lock in self.locks.values()
+            if lock.while_expr is not None and lock.ends_at is None and not lock.settled
+        )
+
+    def settle(self, lock: Lock) -> None:
+        """The lock's ``while:`` held and can never change: stop re-evaluating it."""
+        lock.settled = True
+        self._changed()
 
     def add(self, lock: Lock) -> Lock:
         """Add a lock; an existing one with the same identity only ever gets a later end."""
         existing = self.locks.get(lock.key)
         if existing is None:
             self.locks[lock.key] = lock
+            self._changed()
             return lock
         if lock.ends_later_than(existing):
             existing.ends_at = lock.ends_at
@@ -100,7 +125,14 @@ class LockSet:
             existing.kind = "lock"
             for contract_id, held in lock.baseline.items():
                 existing.baseline.setdefault(contract_id, held)
+        existing.settled = False
+        self._changed()
         return existing
+
+    def restore(self, lock: Lock) -> None:
+        """Put back a lock exactly as a snapshot holds it (no merging)."""
+        self.locks[lock.key] = lock
+        self._changed()
 
     def expire(self, now: datetime) -> list[Lock]:
         ended = [
@@ -108,10 +140,13 @@ class LockSet:
         ]
         for lock in ended:
             del self.locks[lock.key]
+        if ended:
+            self._changed()
         return ended
 
     def remove(self, lock: Lock) -> None:
-        self.locks.pop(lock.key, None)
+        if self.locks.pop(lock.key, None) is not None:
+            self._changed()
 
     def covers(self, root: str) -> bool:
         return any(lock.covers(root) for lock in self.locks.values())
@@ -141,14 +176,78 @@ class LockSet:
 
     # -- verdicts ---------------------------------------------------------------------------
 
+    def blocking_lock(self, root: str) -> Lock | None:
+        """The first lock (in the order they were set) that covers ``root``, if any."""
+        for lock in self.locks.values():
+            if lock.scope == "account" or lock.symbol == root:
+                return lock
+        return None
+
     def order_must_be_cancelled(self, order: Order) -> Lock | None:
-        """The lock that forbids this working order (it would add exposure), if any."""
+        """The lock that forbids this working order on its own (it would add exposure even
+        if it were the contract's only order), if any; see :meth:`orders_to_cancel` for the
+        check that also counts the contract's other reducing orders."""
         if not order.is_working or order.own or not self.locks:
             return None
-        blocking = self.blocking(order.symbol)
-        if not blocking or order.reduces_only:
+        lock = self.blocking_lock(order.symbol)
+        if lock is None or order.reduces_only:
             return None
-        return blocking[0]
+        return lock
+
+    def orders_to_cancel(
+        self, orders: Iterable[Order], position: Position | None
+    ) -> dict[int, tuple[Lock, int | None]]:
+        """Of one contract's working orders, those a lock cancels: order id → (the lock, the
+        total of the reducing orders when that is why; None for an order that would open,
+        grow or reverse the position on its own).
+
+        Orders that only reduce the position pass, but only *together* at no more than its
+        size: two sells of 2 against a long 3 would leave a short 1 if both filled. The budget
+        is kept per side of the market: a take-profit (a limit) fills when the price moves one
+        way, a protective stop when it moves the other, so they cannot fill together — the
+        first to fill flattens the position and the other then adds exposure on its own, which
+        the position event cancels. So a bracket (a full-size stop and a full-size take-profit)
+        survives a cooldown, while two stops (or two limits) of 2 against a long 3 do not.
+        Market and join orders fill on either move and count against both sides. Within a
+        side the reducing orders are honoured in order of precedence — simple-risk's own
+        orders first (never cancelled), then protective stops, then the others, each group
+        oldest first (``created_at``; unknown counts as newest, then by id) — and one that
+        would take the side's total beyond the position's size is cancelled. ``orders`` must
+        leave out orders already being cancelled.
+        """
+        if not self.locks:
+            return {}
+        working = [order for order in orders if order.is_working]
+        if not working:
+            return {}
+        lock = self.blocking_lock(working[0].symbol)  # one contract: one root
+        if lock is None:
+            return {}
+        held = position.size if position is not None else 0
+        cancel: dict[int, tuple[Lock, int | None]] = {}
+        reducing: list[Order] = []
+        for order in working:
+            closing = position is not None and held > 0 and position.long != order.buy
+            if closing and (order.own or order.remaining <= held):
+                reducing.append(order)
+            elif not order.own:
+                cancel[order.id] = (lock, None)
+        totals = {
+            side: sum(o.remaining for o in reducing if side in _market_sides(o)) for side in _SIDES
+        }
+        if all(total <= held for total in totals.values()):
+            return cancel
+        reducing.sort(key=_age)
+        reducing.sort(key=lambda order: (not order.own, not order.is_stop))  # stable
+        kept = dict.fromkeys(_SIDES, 0)
+        for order in reducing:
+            sides = _market_sides(order)
+            if order.own or all(kept[side] + order.remaining <= held for side in sides):
+                for side in sides:
+                    kept[side] += order.remaining
+            else:
+                cancel[order.id] = (lock, max(totals[side] for side in sides))
+        return cancel
 
     def position_limit(self, position: Position) -> tuple[Lock, int] | None:
         """(lock, allowed size) when a ``lock``-kind lock caps this position below its size."""
@@ -165,6 +264,27 @@ class LockSet:
         if decisive is None or position.size <= decisive[1]:
             return None
         return decisive
+
+
+#: the two ways the price can move for a closing order to fill: through a stop (against the
+#: position) or through a limit (in its favour)
+_SIDES = ("stop", "limit")
+
+
+def _market_sides(order: Order) -> tuple[str, ...]:
+    """Which price moves fill this closing order: a stop type fills against the position, a
+    limit in its favour, a market or join order on either."""
+    if order.is_stop:
+        return ("stop",)
+    if order.update.type == OrderType.LIMIT:
+        return ("limit",)
+    return _SIDES
+
+
+def _age(order: Order) -> tuple[bool, datetime | None, int]:
+    """Sort key, oldest first: creation time (unknown last), then order id."""
+    created = order.update.created_at
+    return (created is None, created, order.id)
 
 
 __all__ = ["LOCK_KINDS", "Lock", "LockFacts", "LockSet"]

@@ -179,6 +179,13 @@ _FACTS: tuple[Fact, ...] = (
     Fact("day", "losing_trades", N, "Closing fills today with net P&L < 0."),
     Fact("day", "consecutive_losses", N, "Losing closed orders in a row (a win resets it)."),
     Fact("day", "high_water_pnl", M, "Highest day realized P&L reached today."),
+    Fact(
+        "day",
+        "low_water_pnl",
+        M,
+        "Lowest day realized P&L reached today (0 at the day's start): a level it crossed "
+        "stays crossed until the daily reset.",
+    ),
     Fact("day", "unrealized_pnl", M, "Same as account.unrealized_pnl.", optional=True),
     Fact("day", "net_pnl", M, "realized_pnl + unrealized_pnl.", optional=True),
     # week
@@ -299,6 +306,31 @@ _FACTS: tuple[Fact, ...] = (
 )
 
 FACTS: dict[str, Fact] = {f.name: f for f in _FACTS}
+
+#: The optional facts that are unknown only until data arrives — a quote (or a partial one),
+#: contract metadata, the first account update — as opposed to those absent by nature (an
+#: opening fill's P&L, a position without a stop, an account lock's symbol). A rule that needs
+#: one of these while it stays unknown for longer than the engine's threshold raises an
+#: ``unknown`` alert (DESIGN.md §3 "Unknown facts are explicit").
+AWAITED_FACTS: frozenset[str] = frozenset(
+    {
+        "account.unrealized_pnl",
+        "account.equity",
+        "account.starting_balance",
+        "account.eod_high_balance",
+        "day.unrealized_pnl",
+        "day.net_pnl",
+        "position.tick_size",
+        "position.tick_value",
+        "position.last_price",
+        "position.unrealized_pnl",
+        "position.profit_ticks",
+        "position.best_price",
+        "quote.last",
+        "quote.bid",
+        "quote.ask",
+    }
+)
 
 METHODS: dict[str, Method] = {
     m.name: m

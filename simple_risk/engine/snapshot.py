@@ -86,6 +86,7 @@ def _dump_ledger(ledger: Ledger) -> dict[str, Any]:
         "closed_orders": list(ledger.closed_orders),
         "consecutive_losses": ledger.consecutive_losses,
         "high_water_pnl": str(ledger.high_water_pnl),
+        "low_water_pnl": str(ledger.low_water_pnl),
         "window": [[_t(t), i] for t, i in ledger.window.entries()],
         "loss_window": [[_t(t), i] for t, i in ledger.loss_window.entries()],
     }
@@ -179,6 +180,19 @@ def dump_engine(engine: Engine) -> dict[str, Any]:
             {"account": account, "intents": [intent_to_json(i) for i in pending.values()]}
             for account, pending in engine._intents.items()
         ],
+        "unknowns": [
+            {
+                "rule": engine._by_index[index].rule.id,
+                "account": account,
+                "item": item,
+                "fact": fact,
+                "since": _t(episode.since),
+                "alerted": episode.alerted,
+                "event": event_to_json(episode.event),
+            }
+            for (index, account, item, fact), episode in engine._unknowns.items()
+            if index in engine._by_index
+        ],
     }
 
 
@@ -210,6 +224,8 @@ def _load_ledger(ledger: Ledger, data: dict[str, Any]) -> None:
     ledger.closed_orders = {int(k): None for k in data["closed_orders"]}
     ledger.consecutive_losses = data["consecutive_losses"]
     ledger.high_water_pnl = Decimal(data["high_water_pnl"])
+    # a snapshot from before the fact existed: the lowest level seen is at most today's P&L
+    ledger.low_water_pnl = Decimal(data.get("low_water_pnl", min(ledger.day_realized, 0)))
     ledger.window.load([(datetime.fromisoformat(t), int(i)) for t, i in data["window"]])
     ledger.loss_window.load([(datetime.fromisoformat(t), int(i)) for t, i in data["loss_window"]])
 
@@ -266,18 +282,18 @@ def _load_account(engine: Engine, state: AccountState, data: dict[str, Any]) -> 
         )
         if lock.ends_at is None and lock.while_expr is None:
             continue  # the rule that set this while-lock no longer exists
-        state.locks.locks[lock.key] = lock
+        state.locks.restore(lock)
 
 
 def load_engine(engine: Engine, data: Any) -> None:
     if data.get("version") != SNAPSHOT_VERSION:
         raise ValueError(f"snapshot version {data.get('version')!r} is not {SNAPSHOT_VERSION}")
-    from simple_risk.engine.engine import RuleState
+    from simple_risk.engine.engine import RuleState, UnknownFact
 
     store = engine.store
     engine.now = _pt(data["now"])
     if engine.now is not None:
-        store.clock.now = engine.now
+        store.clock.set(engine.now)
     store.day = _pday(data["day"])
     store.week = _pday(data["week"])
     store.day_end = _pt(data["day_end"])
@@ -314,8 +330,16 @@ def load_engine(engine: Engine, data: Any) -> None:
         engine._intents[entry["account"]] = {
             intent.key: intent for intent in map(intent_from_json, entry["intents"])
         }
+    for u in data.get("unknowns", ()):  # absent from snapshots taken before they existed
+        compiled = engine._rules_by_id.get(u["rule"])
+        if compiled is not None:
+            key = (compiled.index, u["account"], u["item"], u["fact"])
+            engine._unknowns[key] = UnknownFact(
+                datetime.fromisoformat(u["since"]), event_from_json(u["event"]), u["alerted"]
+            )
     engine._recompute_pending_deadline()
     engine._recompute_lock_end()
+    engine._recompute_unknown_deadline()
 
 
 __all__ = ["SNAPSHOT_VERSION", "dump_engine", "load_engine"]

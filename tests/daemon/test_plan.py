@@ -66,8 +66,7 @@ def _order(
         status=OrderStatus.OPEN,
         type=type_,
         side=side,
-        size=1,
-        **kw,  # type: ignore[arg-type]
+        **{"size": 1, **kw},  # type: ignore[arg-type]
     )
 
 
@@ -133,8 +132,30 @@ def test_stop_at_places_a_stop_or_moves_the_existing_one_never_looser() -> None:
     )
     protected = _state(
         _position(MES, 2, 1),
-        _order(43, MES, OrderType.STOP, OrderSide.SELL, stop_price=Decimal(5980)),
+        _order(43, MES, OrderType.STOP, OrderSide.SELL, stop_price=Decimal(5980), size=2),
     )
     [move] = plan(StopAt(ACCOUNT, MES, Decimal(5990)), protected)
     assert (move.endpoint, move.body["orderId"]) == (Endpoint.ORDER_MODIFY, 43)
+    assert "size" not in move.body
     assert plan(StopAt(ACCOUNT, MES, Decimal(5970)), protected) == []
+
+
+def test_stop_at_resizes_a_stop_that_no_longer_covers_a_scaled_in_position() -> None:
+    scaled_in = _state(
+        _position(MES, 3, 1),
+        _order(43, MES, OrderType.STOP, OrderSide.SELL, stop_price=Decimal(5990), size=1),
+    )
+    [resize] = plan(StopAt(ACCOUNT, MES, Decimal(5990), size=3), scaled_in)
+    assert resize.endpoint is Endpoint.ORDER_MODIFY
+    assert (resize.body["orderId"], resize.body["stopPrice"], resize.body["size"]) == (
+        43,
+        Decimal(5990),
+        3,
+    )
+    # a tighter stop that covers only part keeps its price and grows
+    tighter = _state(
+        _position(MES, 3, 1),
+        _order(43, MES, OrderType.STOP, OrderSide.SELL, stop_price=Decimal(5995), size=2),
+    )
+    [grow] = plan(StopAt(ACCOUNT, MES, Decimal(5990), size=3), tighter)
+    assert (grow.body["stopPrice"], grow.body["size"]) == (Decimal(5995), 3)

@@ -156,6 +156,19 @@ def test_consecutive_losses_count_closed_orders_and_reset_on_a_win() -> None:
     engine.apply(fill(4, 5, order_id=4, pnl="-1"))
     assert day.consecutive_losses == 1
     assert day.high_water_pnl == Decimal("5")
+    assert day.low_water_pnl == Decimal("-25")
+
+
+def test_the_low_water_mark_keeps_the_day_s_lowest_p_and_l_until_the_reset() -> None:
+    engine = run(fill(0, 1, order_id=1, pnl="-300"), fill(1, 2, order_id=2, pnl="250"))
+    day = facts(engine)["day"]
+    assert day.realized_pnl == Decimal("-50")
+    assert day.low_water_pnl == Decimal("-300")
+    engine.apply(fill(2, 3, order_id=3, pnl="-100", voided=True))
+    assert day.low_water_pnl == Decimal("-300")
+    engine.apply(tick(8 * 3600))  # 17:00 Chicago: a new trading day
+    assert day.low_water_pnl == Decimal("0")
+    assert day.high_water_pnl == Decimal("0")
 
 
 def test_unrealized_pnl_needs_a_quote_and_contract_metadata() -> None:

@@ -66,6 +66,22 @@ def test_stop_at_is_met_by_an_equal_or_tighter_stop_when_never_loosening() -> No
     assert not is_met(StopAt(ACCOUNT, MNQ, Decimal("20998")), state)
 
 
+def test_a_sized_stop_at_needs_stops_covering_the_whole_position() -> None:
+    one = order(2, 9, side="sell", kind=OrderType.STOP, stop="20995")
+    state = account(position(0, 2, "21000"), one)
+    assert is_met(StopAt(ACCOUNT, MNQ, Decimal("20995")), state)  # unsized: any stop
+    assert not is_met(StopAt(ACCOUNT, MNQ, Decimal("20995"), size=2), state)
+    both = account(
+        position(0, 2, "21000"), one, order(3, 10, side="sell", kind=OrderType.STOP, stop="20996")
+    )
+    assert is_met(StopAt(ACCOUNT, MNQ, Decimal("20995"), size=2), both)  # tighter one counts
+
+
+def test_the_key_of_a_stop_target_changes_with_its_size() -> None:
+    keys = {StopAt(ACCOUNT, MNQ, Decimal("21000"), size=n).key for n in (None, 1, 2)}
+    assert len(keys) == 3
+
+
 def test_intents_round_trip_through_json_with_the_same_key() -> None:
     for intent in (
         NoWorkingOrders(ACCOUNT, symbol="MNQ", side="buy"),
@@ -73,6 +89,7 @@ def test_intents_round_trip_through_json_with_the_same_key() -> None:
         PositionClosed(ACCOUNT, MNQ),
         ReduceTo(ACCOUNT, "account", max_units=50, order="largest_first"),
         StopAt(ACCOUNT, MNQ, Decimal("21000.25"), False),
+        StopAt(ACCOUNT, MNQ, Decimal("21000.25"), True, 3),
         Alert("critical", "canTrade is false", ACCOUNT, "auth"),
     ):
         again = intent_from_json(intent_to_json(intent))

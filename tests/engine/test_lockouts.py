@@ -21,9 +21,11 @@ from engine_builders import (
     ruleset,
     tick,
 )
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from simple_risk.engine.engine import Engine, Firing
-from simple_risk.engine.events import Event, OrderType
+from simple_risk.engine.events import Event, OrderStatus, OrderType
 from simple_risk.engine.intents import CancelOrder, PositionClosed, ReduceTo
 from simple_risk.engine.lockouts import Lock, LockSet
 
@@ -57,13 +59,76 @@ def test_an_order_that_adds_exposure_is_cancelled_while_locked() -> None:
 def test_an_order_that_only_reduces_passes() -> None:
     engine = locking_engine()
     feed(engine, position(0, 2), fill(1, 1, pnl="-200"))
-    assert lockout_intents(feed(engine, order(2, 10, side="sell", size=2))) == []
+    assert lockout_intents(feed(engine, order(2, 10, side="sell", size=1))) == []
     assert (
         lockout_intents(
-            feed(engine, order(3, 11, side="sell", size=2, kind=OrderType.STOP, stop="20000"))
+            feed(engine, order(3, 11, side="sell", size=1, kind=OrderType.STOP, stop="20000"))
         )
         == []
     )
+
+
+def test_reducing_orders_together_larger_than_the_position_lose_the_newest() -> None:
+    engine = locking_engine()
+    feed(engine, position(0, 3), fill(1, 1, pnl="-200"))
+    assert lockout_intents(feed(engine, order(2, 10, side="sell", size=2))) == []
+    # 2 + 2 against a long 3: both filling would leave a short 1
+    assert lockout_intents(feed(engine, order(3, 11, side="sell", size=2))) == [
+        CancelOrder(ACCOUNT, 11)
+    ]
+
+
+def test_an_older_reducing_order_that_grows_cancels_the_newest_one() -> None:
+    engine = locking_engine()
+    feed(engine, position(0, 3), fill(1, 1, pnl="-200"))
+    feed(engine, order(2, 10, side="sell", size=1), order(3, 11, side="sell", size=1))
+    # the older order is modified to 2: 2 + 1 fits, 3 + 1 does not; the newest goes
+    assert lockout_intents(feed(engine, order(4, 10, side="sell", size=3))) == [
+        CancelOrder(ACCOUNT, 11)
+    ]
+
+
+def test_a_bracket_survives_a_lock_because_its_legs_fill_on_opposite_moves() -> None:
+    engine = locking_engine()
+    feed(engine, position(0, 2), fill(1, 1, pnl="-200"))
+    feed(engine, order(2, 10, side="sell", size=2))  # the take-profit limit
+    stop = order(3, 11, side="sell", size=2, kind=OrderType.STOP, stop="20000")
+    assert lockout_intents(feed(engine, stop)) == []
+    # the stop fills: the position is flat and the take-profit would now open a short
+    filled = order(
+        4,
+        11,
+        side="sell",
+        size=2,
+        kind=OrderType.STOP,
+        stop="20000",
+        status=OrderStatus.FILLED,
+        filled=2,
+    )
+    assert lockout_intents(feed(engine, filled, position(4.1, 0))) == [CancelOrder(ACCOUNT, 10)]
+
+
+def test_a_market_order_counts_against_both_sides_and_the_stop_is_kept() -> None:
+    engine = locking_engine()
+    feed(engine, position(0, 2), fill(1, 1, pnl="-200"))
+    feed(engine, order(2, 10, side="sell", size=2, kind=OrderType.STOP, stop="20000"))
+    market = order(3, 11, side="sell", size=1, kind=OrderType.MARKET)
+    assert lockout_intents(feed(engine, market)) == [CancelOrder(ACCOUNT, 11)]
+
+
+def test_a_position_that_shrinks_lowers_what_its_reducing_orders_may_add_up_to() -> None:
+    engine = locking_engine()
+    feed(engine, position(0, 3), fill(1, 1, pnl="-200"))
+    feed(engine, order(2, 10, side="sell", size=1), order(3, 11, side="sell", size=2))
+    assert lockout_intents(feed(engine, position(4, 2))) == [CancelOrder(ACCOUNT, 11)]
+
+
+def test_the_daemons_own_closing_order_counts_first_and_is_never_cancelled() -> None:
+    engine = locking_engine()
+    feed(engine, position(0, 2), fill(1, 1, pnl="-200"))
+    feed(engine, order(2, 10, side="sell", size=1))
+    closing = order(3, 11, side="sell", size=2, tag="sr-close-1")
+    assert lockout_intents(feed(engine, closing)) == [CancelOrder(ACCOUNT, 10)]
 
 
 def test_a_reducing_order_larger_than_the_position_is_cancelled() -> None:
@@ -213,3 +278,64 @@ def test_lock_facts_are_visible_to_rules() -> None:
     assert state is not None
     assert state.positions[MNQ].locked
     assert state.symbol("ES").locked
+
+
+@settings(max_examples=200)
+@given(
+    long=st.booleans(),
+    size=st.integers(min_value=0, max_value=6),
+    specs=st.lists(
+        st.tuples(
+            st.booleans(),  # on the closing side
+            st.integers(min_value=1, max_value=4),  # remaining
+            st.booleans(),  # a stop
+            st.booleans(),  # placed by simple-risk
+        ),
+        max_size=6,
+    ),
+)
+def test_reducing_orders_left_working_while_locked_never_exceed_the_position(
+    long: bool, size: int, specs: list[tuple[bool, int, bool, bool]]
+) -> None:
+    """Whatever orders a locked contract has, those left working can at most close the
+    position on either move of the price: trader orders that would open, grow or reverse it
+    go, and of the closing side the ones that would take the total of their side of the market
+    (stops, or limits) beyond the position's size; simple-risk's own orders always stay, and
+    no order goes that would still fit."""
+    engine = locking_engine()
+    events: list[Event] = [position(0, size, long=long)] if size else []
+    feed(engine, *events, fill(1, 1, pnl="-200"))
+    state = engine.account(ACCOUNT)
+    assert state is not None
+    for index, (closing, remaining, stop, own) in enumerate(specs):
+        sell = closing == long
+        kind = OrderType.STOP if stop else OrderType.LIMIT
+        update = order(
+            2,
+            100 + index,
+            side="sell" if sell else "buy",
+            size=remaining,
+            kind=kind,
+            stop="20000" if stop else None,
+            tag="sr-close" if own else None,
+        )
+        state.apply_order(update, engine.store.market.contract(MNQ))
+    held = state.positions.get(MNQ)
+    orders = list(state.orders.values())
+    cancel = state.locks.orders_to_cancel(orders, held)
+    kept = [o for o in orders if o.id not in cancel]
+    assert not any(o.own for o in orders if o.id in cancel)
+    reducing = [o for o in kept if held is not None and o.buy != held.long]
+    adding = [o for o in kept if o not in reducing]
+    assert all(o.own for o in adding)
+
+    def side_total(stops: bool) -> int:
+        return sum(o.remaining for o in reducing if o.is_stop == stops)
+
+    for stops in (True, False):
+        trader_left = [o for o in reducing if not o.own and o.is_stop == stops]
+        assert held is None or side_total(stops) <= held.size or not trader_left
+    # and no more than needed: putting back any order cancelled for its side's total overflows
+    cumulative = [o for o in orders if cancel.get(o.id, (None, None))[1] is not None]
+    if cumulative and held is not None:
+        assert all(side_total(o.is_stop) + o.remaining > held.size for o in cumulative)

@@ -4,7 +4,7 @@ equivalence, exact P&L and window counts against brute force, lockouts never sho
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 from engine_builders import (
@@ -302,7 +302,28 @@ def test_day_pnl_and_windows_equal_brute_force(events: list[Event]) -> None:
     calendar = TradingCalendar(RULES.calendar)
     latest: dict[tuple[int, int], TradeFill] = {}
     first_seen: dict[tuple[int, int], datetime] = {}
+    #: account → (trading day, lowest and highest realized P&L seen that day)
+    water: dict[int, tuple[date, Decimal, Decimal]] = {}
+
+    def realized(account: int, day: date) -> Decimal:
+        return sum(
+            (
+                (f.pnl or Decimal(0)) - f.fees - f.commissions
+                for (a, _), f in latest.items()
+                if a == account
+                and not f.voided
+                and calendar.trading_day(f.created_at or f.at) == day
+            ),
+            Decimal(0),
+        )
+
     for event in events:
+        today = calendar.trading_day(event.at)
+        for account in ACCOUNTS:
+            if account in water and water[account][0] != today:
+                # the daily reset: the marks restart from the day's P&L at the boundary
+                start = min(realized(account, today), Decimal(0))
+                water[account] = (today, start, max(realized(account, today), Decimal(0)))
         engine.apply(event)
         if isinstance(event, TradeFill):
             key = (event.account_id, event.trade_id)
@@ -325,6 +346,10 @@ def test_day_pnl_and_windows_equal_brute_force(events: list[Event]) -> None:
             day = facts["day"]
             assert day.realized_pnl == expected
             assert day.trade_count == len(todays)
+            _, low, high = water.get(account, (today, Decimal(0), Decimal(0)))
+            water[account] = (today, min(low, expected), max(high, expected))
+            assert day.low_water_pnl == water[account][1]
+            assert day.high_water_pnl == water[account][2]
             for within in (timedelta(seconds=60), timedelta(hours=1), timedelta(days=2)):
                 count = sum(
                     1 for f in fills if now - within <= first_seen[(account, f.trade_id)] <= now

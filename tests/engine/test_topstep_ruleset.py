@@ -31,7 +31,7 @@ def test_a_fresh_reconcile_raises_no_rule_errors() -> None:
 
 
 def test_daily_loss_flattens_and_locks_until_the_day_ends() -> None:
-    engine = Engine(TOPSTEP)
+    engine = Engine(TOPSTEP, unknown_alert_after=None)  # no quotes here: about the lock only
     feed(
         engine, account_update(0), loaded(0), position(1, 1), order(2, 5, side="buy", limit="20000")
     )

@@ -63,7 +63,7 @@ def canonical_intent(intent: Intent) -> tuple[object, ...]:
             return ("reduce_to", "account", intent.max_units, "units", intent.order)
         return ("reduce_to", intent.symbol, intent.max_contracts, "contracts", intent.order)
     if isinstance(intent, StopAt):
-        return ("stop_at", intent.contract_id, intent.price)
+        return ("stop_at", intent.contract_id, intent.price, intent.size)
     if isinstance(intent, Alert):
         return ("alert", intent.level)
     raise TypeError(intent)

@@ -10,8 +10,10 @@ the YAML engine's.
 Episode semantics are Prometheus's (DESIGN.md §3): a rule is evaluated for an account (and
 item) when one of its triggers happens; it fires when its condition becomes true (or has been
 true for ``for:``), and again only after an evaluation found it false — except a rule that
-moves a stop (RULE-012's trail, ``move_stop``), which fires again within its episode whenever
-its target price moves, so the trail follows the market. What an item is:
+places or moves a stop (RULE-012, ``place_stop`` / ``move_stop``), which fires again within
+its episode whenever its target (the stop price, or the size of the position the stop must
+cover) moves, so the trail follows the market and a scale-in gets a bigger stop. What an
+item is:
 
 - ``each: position`` rules: every open position (on a quote: the quoted contract's only);
 - ``each: symbol`` rules: every root with a position or a working order, plus the event's root;
@@ -117,8 +119,8 @@ RULES: dict[str, tuple[str, frozenset[str], str]] = {
     "trade-management-trail": ("RULE-012", frozenset({"quote", "position", "order"}), "position"),
 }
 
-#: Rules whose action moves a stop (``move_stop``): they fire again when the target moves.
-RETARGETED = frozenset({"trade-management-trail"})
+#: Rules whose action places or moves a stop: they fire again when the target moves.
+RETARGETED = frozenset({"trade-management-breakeven", "trade-management-trail"})
 
 #: RULE-007's tiers: (param, cooldown).
 LOSS_TIERS = {
@@ -543,8 +545,7 @@ class Oracle:
             self.firing.discard(key)
             return
         if key in self.firing:
-            # a stop that trails (``move_stop``): while the breach lasts, each new target is a
-            # new move; placing a stop (``place_stop``, the breakeven) happens once an episode
+            # a stop rule: while the breach lasts, each new target (price, size) is a new move
             if rule in RETARGETED and self.targets.get(key) != breach["to"]:
                 self.targets[key] = breach["to"]
                 intents, locks = self._actions(rule, book, item, now, breach)
@@ -649,7 +650,7 @@ class Oracle:
             target = holding.best - sign * self._num("trail_ticks") * info.tick_size
         stop = self._stop_price(book, holding)
         tighter = stop is None or (stop < target if holding.long else stop > target)
-        return {"to": target} if tighter else None
+        return {"to": (target, holding.size)} if tighter else None
 
     def _close(self, contract_id: str) -> list[Intent]:
         return [("cancel_orders", None, contract_id, None), ("close_position", contract_id)]
@@ -716,7 +717,8 @@ class Oracle:
                     intents += self._close(contract_id)
             locks.append(self._lock(book, rule, "symbol", item, None))
         elif rule in ("trade-management-breakeven", "trade-management-trail"):
-            intents.append(("stop_at", item, breach["to"]))
+            price, size = breach["to"]  # type: ignore[misc]
+            intents.append(("stop_at", item, price, size))
         else:
             raise AssertionError(rule)
         return tuple(intents), tuple(locks)

@@ -8,7 +8,7 @@ protection of each position) up to date incrementally. The ``symbol`` family obj
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 from simple_risk.engine.events import (
@@ -26,12 +26,21 @@ from simple_risk.engine.model import SymbolSpec
 
 
 class Clock:
-    """Engine time, shared by every fact object that reads "now" (ages, durations)."""
+    """Engine time, shared by every fact object that reads "now" (ages, durations).
 
-    __slots__ = ("now",)
+    ``now`` is the event's time as stamped; ``utc`` the same instant in UTC, for comparisons
+    with the calendar's UTC instants (a comparison across zones converts both sides).
+    """
+
+    __slots__ = ("now", "utc")
 
     def __init__(self, now: datetime) -> None:
         self.now = now
+        self.utc = now
+
+    def set(self, now: datetime) -> None:
+        self.now = now
+        self.utc = now if now.tzinfo is UTC or now.tzinfo is None else now.astimezone(UTC)
 
 
 class SymbolFacts:

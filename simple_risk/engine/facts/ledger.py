@@ -63,6 +63,7 @@ class Ledger:
         "fills",
         "high_water_pnl",
         "loss_window",
+        "low_water_pnl",
         "order_closing",
         "order_pnl",
         "week",
@@ -93,6 +94,7 @@ class Ledger:
         self.closed_orders: dict[int, None] = {}  # the day's closed orders, in closing order
         self.consecutive_losses = 0
         self.high_water_pnl = _ZERO
+        self.low_water_pnl = _ZERO
 
     # -- facts -------------------------------------------------------------------------------
 
@@ -171,6 +173,8 @@ class Ledger:
         realized = self.day_realized
         if realized > self.high_water_pnl:
             self.high_water_pnl = realized
+        if realized < self.low_water_pnl:
+            self.low_water_pnl = realized
 
     def new_day(self, day: date, week: date, at: datetime) -> None:
         """The daily reset: forget the day's aggregates (and the week's, on a new week).

@@ -14,11 +14,17 @@ from simple_risk.engine.events import (
     STOP_TYPES,
     WORKING_STATUSES,
     OrderSide,
+    OrderStatus,
+    OrderType,
     OrderUpdate,
 )
 
 if TYPE_CHECKING:
     from simple_risk.engine.facts.account import AccountState
+
+#: ``order.type`` / ``order.status`` values, by enum member (``Enum.name`` is a slow property)
+_TYPE_NAMES = {member: member.name.lower() for member in OrderType}
+_STATUS_NAMES = {member: member.name.lower() for member in OrderStatus}
 
 #: customTag prefix of the orders simple-risk places itself; lockouts let them pass.
 OWN_TAG_PREFIX = "sr-"
@@ -56,8 +62,8 @@ class Order:
         self.symbol = root
         self.buy = update.side is OrderSide.BUY
         self.side = "buy" if self.buy else "sell"
-        self.type = update.type.name.lower()
-        self.status = update.status.name.lower()
+        self.type = _TYPE_NAMES[update.type]
+        self.status = _STATUS_NAMES[update.status]
         self.size = update.size
         self.remaining = max(update.size - update.fill_volume, 0)
         self.limit_price = update.limit_price

@@ -106,7 +106,9 @@ class Position:
     def reprice(self) -> None:
         """Recompute mark, profit in ticks and unrealized P&L (quote, metadata, size change)."""
         contract = self.contract
-        mark = contract.mark(self.long)
+        mark = contract.last  # ContractState.mark, inlined: once per position per quote
+        if mark is None:
+            mark = contract.bid if self.long else contract.ask
         self.last_price = mark
         tick_size = contract.tick_size
         if mark is None or tick_size is None:

@@ -70,6 +70,7 @@ class FactStore:
     """Facts of every guarded account plus the shared market state."""
 
     __slots__ = (
+        "_day_from",
         "_guarded",
         "_starting_balances",
         "accounts",
@@ -103,6 +104,9 @@ class FactStore:
         self.day: date | None = None
         self.week: date | None = None
         self.day_end: datetime | None = None
+        #: when the current trading day was entered: every instant in [it, ``day_end``)
+        #: belongs to ``day`` (None: not known, e.g. after a restore)
+        self._day_from: datetime | None = None
         self.session = SessionFacts(calendar, self.clock, date.min)
         if self._guarded is not None:
             for account_id in sorted(self._guarded):
@@ -112,13 +116,14 @@ class FactStore:
 
     def roll(self, at: datetime) -> bool:
         """Advance engine time; returns True when a new trading day started (the reset)."""
-        self.clock.now = at
+        self.clock.set(at)
         if self.day_end is not None and at < self.day_end:
             return False
         first = self.day is None
         self.day = self.calendar.trading_day(at)
         self.week = self.day - timedelta(days=self.day.weekday())
         self.day_end = self.calendar.trading_day_end(at)
+        self._day_from = self.clock.utc
         self.session.day = self.day
         for state in self.accounts.values():
             if not first:
@@ -127,7 +132,17 @@ class FactStore:
         return not first
 
     def fill_day(self, fill: TradeFill) -> tuple[date, date]:
+        """The trading day and week of a fill's exchange time (else its engine time)."""
         stamp = fill.created_at if fill.created_at is not None else fill.at
+        start, end = self._day_from, self.day_end
+        if (
+            start is not None
+            and end is not None
+            and self.day is not None
+            and self.week is not None
+            and start <= stamp < end
+        ):
+            return self.day, self.week  # today's, as almost every fill: no calendar look-up
         day = self.calendar.trading_day(stamp)
         return day, day - timedelta(days=day.weekday())
 
@@ -217,19 +232,28 @@ class FactStore:
         contract = self.market.contract(quote.contract_id)
         contract.quote(quote)
         positions = contract.positions
-        if not contract.working_accounts:
+        working = contract.working_accounts
+        if not positions and not working:
+            return _NOBODY  # about half of all quotes: nobody holds or works that contract
+        if working.keys() <= positions.keys():  # mostly: the working orders are its stops
             affected = sorted(positions) if len(positions) > 1 else list(positions)
         else:
-            affected = sorted(set(positions) | set(contract.working_accounts))
+            affected = sorted(set(positions) | set(working))
         accounts = self.accounts
-        states = [accounts[a] for a in affected]
+        at = quote.at
+        contract_id = contract.contract_id
         for account_id, position in positions.items():
-            position.refresh(accounts[account_id].contract_orders(contract.contract_id), quote.at)
-        touched = Touched(states)
+            orders = accounts[account_id].orders_by_contract.get(contract_id)
+            position.refresh(orders.values() if orders else (), at)
+        touched = Touched([accounts[a] for a in affected])
         touched.quote = QuoteFacts(quote, contract.root)
         touched.root = contract.root
-        touched.contract_id = contract.contract_id
+        touched.contract_id = contract_id
         return touched
+
+
+#: What a quote nobody holds or works touches; shared, never changed (callers only read it).
+_NOBODY = Touched([])
 
 
 __all__ = ["AccountFamilies", "FactStore", "Touched"]

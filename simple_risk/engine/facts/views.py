@@ -7,10 +7,11 @@ them costs nothing and a rule pays only for the facts it reads.
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from contextlib import suppress
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
-from simple_risk.engine.calendar import WEEKDAY_NAMES, TradingCalendar
+from simple_risk.engine.calendar import WEEKDAY_NAMES, CalendarError, TradingCalendar
 from simple_risk.engine.facts.account import AccountState, Clock
 
 
@@ -132,6 +133,10 @@ class DayFacts:
         return self._state.ledger.high_water_pnl
 
     @property
+    def low_water_pnl(self) -> Decimal:
+        return self._state.ledger.low_water_pnl
+
+    @property
     def unrealized_pnl(self) -> Decimal | None:
         return self._state.unrealized_pnl
 
@@ -180,12 +185,15 @@ class TradesFacts:
 class SessionFacts:
     """The ``session`` family: the calendar at engine time."""
 
-    __slots__ = ("_calendar", "_clock", "day")
+    __slots__ = ("_calendar", "_clock", "_open", "day")
 
     def __init__(self, calendar: TradingCalendar, clock: Clock, day: date) -> None:
         self._calendar = calendar
         self._clock = clock
         self.day = day  # the current trading day, kept by the fact store
+        #: session name → (from, until, open): the answer of ``open(name)`` for every instant
+        #: in [from, until) — a session window while open, up to the next start while closed
+        self._open: dict[str, tuple[datetime, datetime, bool]] = {}
 
     @property
     def trading_day(self) -> str:
@@ -208,7 +216,29 @@ class SessionFacts:
         return self._calendar.local(self._clock.now).strftime("%H:%M")
 
     def open(self, name: str) -> bool:
-        return self._calendar.session_open(name, self._clock.now)
+        """Whether the session is open now.
+
+        Rules ask this on every clock tick and order event, and a calendar look-up converts
+        the instant to local time (microseconds each time), so the answer is kept with the
+        interval over which it cannot change: the open window itself, or — when closed — the
+        time until the session next starts (no window can open before its next start).
+        """
+        now = self._clock.utc  # the calendar's instants are UTC: compare in one zone
+        known = self._open.get(name)
+        if known is not None and known[0] <= now < known[1]:
+            return known[2]
+        calendar = self._calendar
+        day = calendar.local(now).date()
+        # the windows TradingCalendar.session_open searches: the local day's and the next's
+        for candidate in (day, day + timedelta(days=1)):
+            window = calendar.session_window(name, candidate)
+            if window is not None and window[0] <= now < window[1]:
+                self._open[name] = (window[0], window[1], True)
+                return True
+        # no session within the calendar's search horizon: nothing to remember
+        with suppress(CalendarError):
+            self._open[name] = (now, calendar.next_session_start(name, now), False)
+        return False
 
     def minutes_to_close(self, name: str) -> Decimal | None:
         return self._calendar.minutes_to_close(name, self._clock.now)

@@ -6,15 +6,16 @@ daily-realized-loss``) so that a failing case prints expected and got in the sam
 test author wrote.
 
 A firing's name is its rule id; a lockout enforcement (an order refused or a position cut
-because a lock is active) is ``lockout:RULE`` after the rule whose lock did it, and a rule whose
-evaluation raised is ``error:RULE`` — so a test can expect those too, and coverage counts only
-real rule firings.
+because a lock is active) is ``lockout:RULE`` after the rule whose lock did it, a rule whose
+evaluation raised is ``error:RULE``, and a fact the rule needed that stayed unknown too long is
+``unknown:RULE`` (only with ``unknown_after:``) — so a test can expect those too, and coverage
+counts only real rule firings.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, tzinfo
+from datetime import datetime, timedelta, tzinfo
 
 from simple_risk.engine.engine import Engine, Firing
 from simple_risk.engine.events import Event
@@ -103,7 +104,8 @@ def describe_intent(intent: Intent) -> str:
         return f"reduce_to {target} {limit} {intent.order}"
     if isinstance(intent, StopAt):
         loosen = "" if intent.never_loosen else " may_loosen"
-        return f"stop_at {intent.contract_id} {intent.price}{loosen}"
+        size = "" if intent.size is None else f" size {intent.size}"
+        return f"stop_at {intent.contract_id} {intent.price}{size}{loosen}"
     if isinstance(intent, Alert):
         return f"alert {intent.level}"
     raise TypeError(f"unknown intent {intent!r}")
@@ -112,8 +114,8 @@ def describe_intent(intent: Intent) -> str:
 class Observer:
     """An engine plus the record of everything it fired, in order."""
 
-    def __init__(self, ruleset: Ruleset) -> None:
-        self.engine = Engine(ruleset)
+    def __init__(self, ruleset: Ruleset, unknown_alert_after: timedelta | None = None) -> None:
+        self.engine = Engine(ruleset, unknown_alert_after=unknown_alert_after)
         self.firings: list[ObservedFiring] = []
 
     def apply(self, event: Event) -> None:

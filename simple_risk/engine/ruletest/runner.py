@@ -163,7 +163,7 @@ def _enabled(ruleset: Ruleset, case: RuleTestCase, report: RunReport) -> Ruleset
 def run_case(case: RuleTestCase, ruleset: Ruleset) -> CaseResult:
     """Play one case against a fresh engine and check every expectation."""
     result = CaseResult(case)
-    observer = Observer(ruleset)
+    observer = Observer(ruleset, case.unknown_after)
     setup: list[Event] = [ContractLoaded(at=case.start, contract=c) for c in case.contracts]
     setup.append(
         AccountUpdate(

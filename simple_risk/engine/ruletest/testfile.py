@@ -45,7 +45,17 @@ _T = TypeVar("_T")
 DEFAULT_ACCOUNT = 7001
 DEFAULT_BALANCE = Decimal(50000)
 
-_TOP_KEYS = ("ruleset", "params", "enable", "start", "account", "balance", "tick", "tests")
+_TOP_KEYS = (
+    "ruleset",
+    "params",
+    "enable",
+    "start",
+    "account",
+    "balance",
+    "tick",
+    "unknown_after",
+    "tests",
+)
 _CASE_KEYS = (
     "name",
     "params",
@@ -54,6 +64,7 @@ _CASE_KEYS = (
     "account",
     "balance",
     "tick",
+    "unknown_after",
     "events",
     "expect",
 )
@@ -152,6 +163,9 @@ class RuleTestCase:
     expectations: tuple[Expectation, ...]
     #: rules switched on for this case (``enabled: false`` in the ruleset), as an overlay would
     enable: tuple[str, ...] = ()
+    #: the engine's ``unknown_alert_after``: None (the default in rule tests) raises no
+    #: ``unknown:RULE`` alerts, so cases about rules need no market data
+    unknown_after: timedelta | None = None
 
 
 @dataclass(slots=True)
@@ -207,6 +221,7 @@ class _Loader:
             account = self._int(("account",), top.get("account", DEFAULT_ACCOUNT))
             balance = self._money(("balance",), top.get("balance", DEFAULT_BALANCE))
             tick = self._tick(("tick",), top.get("tick"))
+            unknown_after = self._unknown_after(("unknown_after",), top.get("unknown_after"))
             enable = self._strings(("enable",), top["enable"]) if "enable" in top else ()
         except RuleTestFileError as exc:
             self.problem(exc.path, exc.message, exc.hint)
@@ -218,7 +233,9 @@ class _Loader:
         for index, raw in enumerate(tests):
             path: Path = ("tests", index)
             try:
-                case = self._case(path, raw, ruleset, params, enable, start, account, balance, tick)
+                case = self._case(
+                    path, raw, ruleset, params, enable, start, account, balance, tick, unknown_after
+                )
             except RuleTestFileError as exc:
                 self.problem(exc.path, exc.message, exc.hint)
                 continue
@@ -287,6 +304,16 @@ class _Loader:
             raise RuleTestFileError(path, "`tick:` must be a positive duration", DURATION_HINT)
         return value
 
+    def _unknown_after(self, path: Path, raw: object) -> timedelta | None:
+        if raw is None:
+            return None
+        value = self._duration(path, raw)
+        if value <= timedelta(0):
+            raise RuleTestFileError(
+                path, "`unknown_after:` must be a positive duration", DURATION_HINT
+            )
+        return value
+
     def _duration(self, path: Path, raw: object) -> timedelta:
         try:
             return parse_duration(str(raw))
@@ -331,6 +358,7 @@ class _Loader:
         account: int,
         balance: Decimal,
         tick: timedelta | None,
+        unknown_after: timedelta | None,
     ) -> RuleTestCase | None:
         if not isinstance(raw, dict):
             raise RuleTestFileError(
@@ -354,6 +382,8 @@ class _Loader:
                 balance = self._money((*path, "balance"), raw["balance"])
             if "tick" in raw:
                 tick = self._tick((*path, "tick"), raw["tick"])
+            if "unknown_after" in raw:
+                unknown_after = self._unknown_after((*path, "unknown_after"), raw["unknown_after"])
             if "enable" in raw:
                 enable = (*enable, *self._strings((*path, "enable"), raw["enable"]))
         except RuleTestFileError as exc:
@@ -413,6 +443,7 @@ class _Loader:
             events=tuple(events),
             expectations=tuple(expectations),
             enable=enable,
+            unknown_after=unknown_after,
         )
 
     def _expectation(self, path: Path, raw: object, start: datetime) -> Expectation:
