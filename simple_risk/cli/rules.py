@@ -2,8 +2,10 @@
 
 ``rules lint FILE…`` reports every problem of every file as
 ``FILE:LINE:COL: rule "ID": MESSAGE (hint)`` and ``SUCCESS: N rules in FILE`` for each clean
-file; exit 0 when clean, 1 on any error, 2 on usage errors. Other modules attach more commands
-(``rules test``) to the ``rules`` group object defined here.
+file; exit 0 when clean, 1 on any error, 2 on usage errors. ``rules lint --base RULESET
+OVERLAY…`` checks account overlays the way the daemon applies them: the base ruleset first,
+then each overlay against it, every overlay problem located in the overlay file. Other
+modules attach more commands (``rules test``) to the ``rules`` group object defined here.
 """
 
 from __future__ import annotations
@@ -26,17 +28,18 @@ def rules() -> None:
     """Work with rulesets: lint, schema, facts (and test)."""
 
 
-def _text_report(result: LintResult, files: list[str]) -> str:
+def _text_report(result: LintResult, files: list[str], base: str | None = None) -> str:
     lines: list[str] = []
     for file in files:
         lines += [p.format() for p in result.problems if p.file == file]
         if file in result.rule_counts:
             count = result.rule_counts[file]
-            lines.append(f"SUCCESS: {count} rule{'s' if count != 1 else ''} in {file}")
+            over = f" over {base}" if base is not None and file != base else ""
+            lines.append(f"SUCCESS: {count} rule{'s' if count != 1 else ''} in {file}{over}")
     return "\n".join(lines)
 
 
-def _json_report(result: LintResult, files: list[str]) -> str:
+def _json_report(result: LintResult, files: list[str], base: str | None = None) -> str:
     report = {
         "ok": result.ok,
         "files": [
@@ -44,6 +47,7 @@ def _json_report(result: LintResult, files: list[str]) -> str:
                 "file": file,
                 "ok": file in result.rule_counts,
                 "rules": result.rule_counts.get(file),
+                **({"base": base} if base is not None and file != base else {}),
                 "problems": [p.as_json() for p in result.problems if p.file == file],
             }
             for file in files
@@ -67,11 +71,28 @@ def _json_report(result: LintResult, files: list[str]) -> str:
     show_default=True,
     help="json for editors and CI.",
 )
-def lint(files: tuple[str, ...], strict: bool, output_format: str) -> None:
-    """Check ruleset FILES: every problem in every file, with its line and column."""
-    names = list(dict.fromkeys(files))
-    result = lint_paths(names, strict=strict)
-    report = _json_report(result, names) if output_format == "json" else _text_report(result, names)
+@click.option(
+    "--base",
+    metavar="RULESET",
+    type=click.Path(exists=True, dir_okay=False),
+    help="FILES are account overlays (params:, disable:, rules:) of RULESET: check RULESET, "
+    "then each overlay against it, as the daemon applies them.",
+)
+def lint(files: tuple[str, ...], strict: bool, output_format: str, base: str | None) -> None:
+    """Check ruleset FILES: every problem in every file, with its line and column.
+
+    \b
+    simple-risk rules lint rulesets/topstep.yaml
+    simple-risk rules lint --base rulesets/topstep.yaml overlays/20100001.yaml
+    """
+    names = list(dict.fromkeys(f for f in files if f != base))
+    result = lint_paths(names, strict=strict, base=base)
+    shown = [base, *names] if base is not None else names
+    report = (
+        _json_report(result, shown, base)
+        if output_format == "json"
+        else _text_report(result, shown, base)
+    )
     if report:
         click.echo(report)
     sys.exit(0 if result.ok else 1)

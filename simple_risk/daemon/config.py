@@ -10,14 +10,24 @@ Credentials come inline (normally ``${PROJECTX_API_KEY}``) or from a file that o
 may read: a secrets file readable by the group or the world is refused, because the trader's
 own user must not be able to read the key the daemon enforces with.
 
-Per-account overlay files (``overlays: {ACCOUNT: FILE}``) hold ``params:`` overrides and a
-``disable:`` list of rule ids; overrides must name params that exist and disabled rules that
-exist and are not ``mandatory``.
+Per-account overlay files (``overlays: {ACCOUNT: FILE}``) hold ``params:`` overrides, a
+``disable:`` list of rule ids and ``rules:`` to add; the DSL applies them
+(``load_ruleset(base, overlay=FILE)``), so an overlay's mistakes are located in the overlay
+exactly as ``rules lint --base`` reports them.
+
+The status/admin server's settings live here too, checked before anything starts: the socket's
+mode and group (a group that does not exist is a located error), an optional loopback-only TCP
+address (a status port reachable from the network would let anyone try admin passwords), and
+the admin password *file* — a bcrypt hash kept out of the configuration so the configuration
+can be shown, and refused when other users can read it (a readable hash invites offline
+guessing). The file may be missing: no password has been set yet.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import grp
+import ipaddress
 import json
 import os
 import re
@@ -30,7 +40,7 @@ from typing import Any
 from jsonschema import Draft202012Validator
 
 from simple_risk.engine.dsl import RulesetError, load_ruleset
-from simple_risk.engine.dsl.problems import Problem, did_you_mean
+from simple_risk.engine.dsl.problems import Problem
 from simple_risk.engine.dsl.schema import json_view, problems_from_errors
 from simple_risk.engine.dsl.yamlload import Document, load_document
 from simple_risk.engine.model import Ruleset
@@ -38,6 +48,11 @@ from simple_risk.resources import default_ruleset_path, schema_path
 
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 TOPSTEPX = "topstepx"
+#: the admin password hash file's name, next to the configuration file unless configured
+PASSWORD_FILE_NAME = "admin-password.bcrypt"
+DEFAULT_SOCKET_MODE = 0o600
+_MODE = re.compile(r"^0?[0-7]{3}$")
+_TCP = re.compile(r"^(?:\[(?P<v6>[^\]]+)\]|(?P<host>[^:\[\]]+)):(?P<port>[0-9]{1,5})$")
 
 
 class ConfigError(Exception):
@@ -69,6 +84,14 @@ class LogSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class NotifySettings:
+    """Where alerts are pushed (a webhook gets a JSON POST) and from which severity on."""
+
+    webhook: str | None = None
+    min_severity: str = "warning"
+
+
+@dataclass(frozen=True, slots=True)
 class DaemonConfig:
     """A validated configuration; paths are absolute, secrets are held but never printed."""
 
@@ -85,7 +108,17 @@ class DaemonConfig:
     data_dir: Path
     log_dir: Path
     status_socket: Path
-    admin_password_hash: str | None = field(default=None, repr=False)
+    #: bcrypt hash of the admin password (may not exist yet: ``no_password_set``)
+    admin_password_file: Path
+    #: the configuration file's directory (relative paths in it are resolved against it)
+    config_dir: Path
+    #: permission bits of the status socket (0o600: the daemon's user only; 0o660 + a group)
+    status_socket_mode: int = DEFAULT_SOCKET_MODE
+    status_socket_group: str | None = None
+    #: optional loopback TCP listener (host, port); the host is always a loopback address
+    status_tcp: tuple[str, int] | None = None
+    notify: NotifySettings = field(default_factory=NotifySettings)
+    #: deprecated alias of ``notify.webhook`` (kept equal to it) until every reader moves
     alert_webhook: str | None = None
     log: LogSettings = field(default_factory=LogSettings)
     timing: Timing = field(default_factory=Timing)
@@ -163,6 +196,19 @@ def _located(
     """A problem at the value at ``path`` (or at its key, with ``key=True``)."""
     mark = doc.key_at(path) if key else doc.at(path)
     return Problem(doc.file, mark.line, mark.column, message, "config", hint=hint)
+
+
+def _config_wording(problem: Problem) -> Problem:
+    """Schema messages name "the ruleset" at the top level; here it is the configuration."""
+    message = problem.message.replace("the ruleset", "the configuration")
+    if problem.check == "unknown-key" and '"admin_password_hash"' in message:
+        return dataclasses.replace(
+            problem,
+            message="admin_password_hash is no longer read: the hash lives in a file",
+            hint="name it with admin_password_file (default admin-password.bcrypt next to this"
+            " file) and set it with simple-risk admin set-password",
+        )
+    return dataclasses.replace(problem, message=message)
 
 
 def _read_document(path: Path) -> tuple[Document | None, list[Problem]]:
@@ -244,9 +290,10 @@ def load_config(path: str | Path, env: Mapping[str, str] | None = None) -> Daemo
     if doc is None or problems:
         raise ConfigError([dataclasses.replace(p, file=shown) for p in problems])
     doc.file = shown
-    schema_problems = problems_from_errors(
-        doc, _schema_validator().iter_errors(json_view(doc.data))
-    )
+    schema_problems = [
+        _config_wording(p)
+        for p in problems_from_errors(doc, _schema_validator().iter_errors(json_view(doc.data)))
+    ]
     if schema_problems:
         raise ConfigError(schema_problems)
     substituted, problems = _substitute(doc, doc.data, (), environ)
@@ -274,6 +321,17 @@ def load_config(path: str | Path, env: Mapping[str, str] | None = None) -> Daemo
     log_dir = resolve(data.get("log_dir"), xdg_dir("state", environ) / "log")
     log_section = data.get("log") or {}
     timing_section = data.get("timing") or {}
+    password_file = resolve(data.get("admin_password_file"), base / PASSWORD_FILE_NAME)
+    mode, problems = _socket_mode(doc, data)
+    problems += _socket_group(doc, data, mode)
+    status_tcp, found = _status_tcp(doc, data.get("status_tcp"))
+    problems += found
+    notify, found = _notify(doc, data)
+    problems += found
+    problems += _password_file(doc, data, password_file)
+    problems += _overlay_accounts(doc, data)
+    if problems:
+        raise ConfigError(problems)
     return DaemonConfig(
         source=shown,
         gateway=rest_base,
@@ -293,11 +351,183 @@ def load_config(path: str | Path, env: Mapping[str, str] | None = None) -> Daemo
         status_socket=resolve(
             data.get("status_socket"), xdg_dir("runtime", environ) / "status.sock"
         ),
-        admin_password_hash=data.get("admin_password_hash"),
-        alert_webhook=data.get("alert_webhook"),
+        admin_password_file=password_file,
+        config_dir=base,
+        status_socket_mode=mode,
+        status_socket_group=data.get("status_socket_group"),
+        status_tcp=status_tcp,
+        notify=notify,
+        alert_webhook=notify.webhook,
         log=LogSettings(**{str(k): v for k, v in log_section.items()}),
         timing=_timing(timing_section),
     )
+
+
+def _socket_mode(doc: Document, data: Mapping[str, Any]) -> tuple[int, list[Problem]]:
+    """``status_socket_mode``: an octal string; the world never gets the socket."""
+    raw = data.get("status_socket_mode")
+    where = ("status_socket_mode",)
+    if raw is None:
+        return DEFAULT_SOCKET_MODE, []
+    if not isinstance(raw, str):
+        # YAML reads an unquoted 0660 as the decimal number 660: never guess what was meant
+        return DEFAULT_SOCKET_MODE, [
+            _located(
+                doc,
+                where,
+                f"status_socket_mode must be an octal string, got the number {raw}",
+                hint='quote it: status_socket_mode: "0660"',
+            )
+        ]
+    if not _MODE.match(raw):
+        return DEFAULT_SOCKET_MODE, [
+            _located(
+                doc,
+                where,
+                f'status_socket_mode "{raw}" is not an octal mode',
+                hint='"0600" (the daemon\'s user only) or "0660" (with status_socket_group)',
+            )
+        ]
+    mode = int(raw, 8)
+    if mode & 0o007:
+        message = f'status_socket_mode "{raw}" opens the socket to every local user'
+        hint = 'use "0660" with status_socket_group for the trader\'s group'
+    elif mode & 0o600 != 0o600:
+        message = f'status_socket_mode "{raw}" does not let the daemon\'s own user connect'
+        hint = 'the owner needs read and write: "0600" or "0660"'
+    elif mode & 0o070 and not mode & 0o020:
+        message = f'status_socket_mode "{raw}" gives the group no write permission'
+        hint = 'connecting to a socket needs write permission: "0660"'
+    else:
+        return mode, []
+    return DEFAULT_SOCKET_MODE, [_located(doc, where, message, hint=hint)]
+
+
+def _socket_group(doc: Document, data: Mapping[str, Any], mode: int) -> list[Problem]:
+    """``status_socket_group`` must exist here, and the mode must let it in."""
+    group = data.get("status_socket_group")
+    if group is None:
+        return []
+    where = ("status_socket_group",)
+    try:
+        grp.getgrnam(str(group))
+    except KeyError:
+        return [
+            _located(
+                doc,
+                where,
+                f'there is no group "{group}" on this machine',
+                hint=f"create it (groupadd {group}) or name an existing group",
+            )
+        ]
+    if not mode & 0o070:
+        return [
+            _located(
+                doc,
+                where,
+                f'status_socket_group "{group}" is set but status_socket_mode gives groups'
+                " no access",
+                hint='status_socket_mode: "0660"',
+            )
+        ]
+    return []
+
+
+def _status_tcp(doc: Document, raw: object) -> tuple[tuple[str, int] | None, list[Problem]]:
+    """``status_tcp``: a loopback ``HOST:PORT``; ``localhost`` becomes 127.0.0.1 (no DNS)."""
+    if raw is None:
+        return None, []
+    where = ("status_tcp",)
+    hint = "127.0.0.1:PORT, [::1]:PORT or localhost:PORT"
+    match = _TCP.match(str(raw))
+    if match is None:
+        return None, [_located(doc, where, f'status_tcp "{raw}" is not HOST:PORT', hint=hint)]
+    host = match.group("v6") or match.group("host")
+    port = int(match.group("port"))
+    if host == "localhost":
+        host = "127.0.0.1"
+    try:
+        loopback = ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if match.group("v6") is not None and ":" not in host:
+        loopback = False  # [127.0.0.1]:PORT is not how an IPv4 address is written
+    if not loopback:
+        return None, [
+            _located(
+                doc,
+                where,
+                f'status_tcp host "{host}" is not a loopback address: the status port must not'
+                " be reachable from the network",
+                hint=hint,
+            )
+        ]
+    if not 1 <= port <= 65535:
+        return None, [_located(doc, where, f"status_tcp port {port} is not in 1-65535", hint=hint)]
+    return (host, port), []
+
+
+def _notify(doc: Document, data: Mapping[str, Any]) -> tuple[NotifySettings, list[Problem]]:
+    """``notify:``; the deprecated ``alert_webhook`` fills ``notify.webhook`` when unset."""
+    section = data.get("notify") or {}
+    webhook = section.get("webhook")
+    legacy = data.get("alert_webhook")
+    if webhook is not None and legacy is not None and webhook != legacy:
+        return NotifySettings(), [
+            _located(
+                doc,
+                ("alert_webhook",),
+                "alert_webhook and notify.webhook name different URLs",
+                hint="alert_webhook is deprecated: keep notify.webhook only",
+                key=True,
+            )
+        ]
+    # the schema enumerates the severities (a test keeps it equal to model.SEVERITIES)
+    severity = str(section.get("min_severity", "warning"))
+    return NotifySettings(webhook=webhook or legacy, min_severity=severity), []
+
+
+def _password_file(doc: Document, data: Mapping[str, Any], path: Path) -> list[Problem]:
+    """The admin hash file may be missing (no password yet); if present, owner-only."""
+    where: tuple[object, ...] = ("admin_password_file",) if "admin_password_file" in data else ()
+    try:
+        info = path.stat()
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    except OSError as exc:
+        return [
+            _located(doc, where, f"cannot check admin password file {path}: {exc.strerror or exc}")
+        ]
+    if not stat.S_ISREG(info.st_mode):
+        return [_located(doc, where, f"admin password file {path} is not a regular file")]
+    if info.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+        return [
+            _located(
+                doc,
+                where,
+                f"admin password file {path} is open to other users"
+                f" (mode {stat.S_IMODE(info.st_mode):o}); a readable hash invites offline"
+                " guessing",
+                hint=f"chmod 600 {path}",
+            )
+        ]
+    return []
+
+
+def _overlay_accounts(doc: Document, data: Mapping[str, Any]) -> list[Problem]:
+    """Every overlay belongs to a guarded account (a typo would silently guard nobody)."""
+    accounts = {int(a) for a in data.get("accounts") or []}
+    return [
+        _located(
+            doc,
+            ("overlays", key),
+            f"overlay for account {key}, which is not in accounts",
+            hint="add it to accounts: or fix the account id",
+            key=True,
+        )
+        for key in (data.get("overlays") or {})
+        if int(str(key)) not in accounts
+    ]
 
 
 def _timing(section: Mapping[str, Any]) -> Timing:
@@ -308,75 +538,14 @@ def _timing(section: Mapping[str, Any]) -> Timing:
     return Timing(**values)
 
 
-def _apply_overlay(ruleset: Ruleset, path: Path) -> Ruleset:
-    """The ruleset with one account's overlay applied (params re-compiled, rules disabled)."""
-    doc, problems = _read_document(path)
-    if doc is None or problems:
-        raise ConfigError(problems)
-    data = doc.data if isinstance(doc.data, dict) else None
-    if data is None:
-        raise ConfigError([_located(doc, (), "an overlay is a mapping with params: and disable:")])
-    problems = []
-    for key in data:
-        if key not in ("params", "disable"):
-            problems.append(
-                _located(
-                    doc, (key,), f"unknown overlay key {key!r}", "use params: or disable:", key=True
-                )
-            )
-    params = data.get("params") or {}
-    disable = data.get("disable") or []
-    if not isinstance(params, dict):
-        problems.append(_located(doc, ("params",), "params: must be a mapping"))
-        params = {}
-    if not isinstance(disable, list):
-        problems.append(_located(doc, ("disable",), "disable: must be a list of rule ids"))
-        disable = []
-    for name in params:
-        if name not in ruleset.params:
-            hint = did_you_mean(str(name), [str(p) for p in ruleset.params])
-            problems.append(
-                _located(
-                    doc, ("params", name), f"the ruleset has no param {name!r}", hint, key=True
-                )
-            )
-    rules = {rule.id: rule for rule in ruleset.rules}
-    for index, rule_id in enumerate(disable):
-        rule = rules.get(str(rule_id))
-        if rule is None:
-            hint = did_you_mean(str(rule_id), list(rules))
-            problems.append(
-                _located(doc, ("disable", index), f"the ruleset has no rule {rule_id!r}", hint=hint)
-            )
-        elif rule.mandatory:
-            problems.append(
-                _located(
-                    doc, ("disable", index), f"rule {rule_id!r} is mandatory and cannot be disabled"
-                )
-            )
-    if problems:
-        raise ConfigError(problems)
-    compiled = ruleset
-    if params:
-        try:
-            compiled = load_ruleset(
-                ruleset.location.file,
-                params={**ruleset.params, **{str(k): v for k, v in params.items()}},
-            )
-        except RulesetError as exc:
-            raise ConfigError(list(exc.problems)) from None
-    wanted_off = {str(r) for r in disable}
-    return dataclasses.replace(
-        compiled,
-        rules=tuple(
-            dataclasses.replace(rule, enabled=False) if rule.id in wanted_off else rule
-            for rule in compiled.rules
-        ),
-    )
-
-
 def load_rulesets(config: DaemonConfig) -> dict[int, Ruleset]:
-    """The ruleset each guarded account runs (the base, or the base with its overlay)."""
+    """The ruleset each guarded account runs (the base, or the base with its overlay).
+
+    An overlay is applied by the DSL (``load_ruleset(base, overlay=FILE)``): its params
+    override, its ``disable:`` rules are switched off (never a ``mandatory`` one), its
+    ``rules:`` are compiled in the base's scope and appended; every mistake is located in the
+    overlay file.
+    """
     try:
         base = load_ruleset(config.ruleset_path)
     except RulesetError as exc:
@@ -394,12 +563,20 @@ def load_rulesets(config: DaemonConfig) -> dict[int, Ruleset]:
                 )
             ]
         )
-    return {
-        account: _apply_overlay(base, config.overlays[account])
-        if account in config.overlays
-        else base
-        for account in config.accounts
-    }
+    rulesets: dict[int, Ruleset] = {}
+    problems: list[Problem] = []
+    for account in config.accounts:
+        overlay = config.overlays.get(account)
+        if overlay is None:
+            rulesets[account] = base
+            continue
+        try:
+            rulesets[account] = load_ruleset(config.ruleset_path, overlay=overlay)
+        except RulesetError as exc:
+            problems += [p for p in exc.problems if p not in problems]
+    if problems:
+        raise ConfigError(problems)
+    return rulesets
 
 
 #: A hook the demo and tests use to reshape a loaded ruleset (a session open now, short graces).
@@ -410,6 +587,7 @@ __all__ = [
     "ConfigError",
     "DaemonConfig",
     "LogSettings",
+    "NotifySettings",
     "RulesetTransform",
     "Timing",
     "load_config",

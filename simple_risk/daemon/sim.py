@@ -9,6 +9,7 @@ of a few seconds — instead of sleeping through real durations.
 from __future__ import annotations
 
 import dataclasses
+import os
 import time as monotonic_time
 import uuid
 from collections.abc import Callable, Iterable
@@ -18,7 +19,13 @@ from pathlib import Path
 
 from simple_risk.adapters.simulator import Simulator
 from simple_risk.adapters.topstepx.rest import Credentials, RestClient, RestConfig
-from simple_risk.daemon.config import DaemonConfig, LogSettings, Timing
+from simple_risk.daemon.config import (
+    PASSWORD_FILE_NAME,
+    DaemonConfig,
+    LogSettings,
+    Timing,
+    xdg_dir,
+)
 from simple_risk.engine.events import OrderSide, OrderType
 from simple_risk.engine.model import Ruleset, SessionSpec
 
@@ -56,8 +63,16 @@ def sim_config(
     *,
     ruleset_path: Path,
     timing: Timing | None = None,
+    status_socket: Path | None = None,
+    admin_password_file: Path | None = None,
 ) -> DaemonConfig:
-    """A configuration for a simulator at ``base_url`` with a private data directory."""
+    """A configuration for a simulator at ``base_url`` with a private data directory.
+
+    The status socket defaults to the per-user runtime path, like a real configuration's, so
+    ``simple-risk status`` finds a simulated daemon without options (Unix socket paths are
+    also limited to ~100 bytes, which a deep temporary data directory can exceed); the admin
+    password file lives in the data directory, since there is no configuration file.
+    """
     return DaemonConfig(
         source="<sim>",
         gateway=base_url.rstrip("/"),
@@ -71,7 +86,9 @@ def sim_config(
         database=f"sqlite:///{data_dir / 'simple-risk.db'}",
         data_dir=data_dir,
         log_dir=data_dir / "log",
-        status_socket=data_dir / "status.sock",
+        status_socket=status_socket or xdg_dir("runtime", os.environ) / "status.sock",
+        admin_password_file=admin_password_file or data_dir / PASSWORD_FILE_NAME,
+        config_dir=data_dir,
         log=LogSettings(),
         timing=timing
         or Timing(

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import grp
+import json
+import os
+import textwrap
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -12,10 +17,23 @@ from simple_risk.cli import (
     cli,
     commands,  # noqa: F401  (registers the groups)
 )
-from simple_risk.daemon.config import ConfigError, load_config, load_rulesets
-from simple_risk.resources import default_ruleset_path
+from simple_risk.daemon.config import (
+    ConfigError,
+    NotifySettings,
+    load_config,
+    load_rulesets,
+    xdg_dir,
+)
+from simple_risk.daemon.password import hash_password, write_password_hash
+from simple_risk.daemon.sim import sim_config
+from simple_risk.engine.dsl import load_ruleset
+from simple_risk.engine.engine import Engine
+from simple_risk.engine.events import AccountUpdate, Event, OrderSide, TradeFill
+from simple_risk.engine.model import SEVERITIES
+from simple_risk.resources import default_ruleset_path, schema_path
 
 ENV = {"HOME": "/home/trader", "PROJECTX_USERNAME": "alice", "PROJECTX_API_KEY": "k-123456"}
+T0 = datetime(2026, 11, 24, 15, 0, tzinfo=UTC)  # a Tuesday, 09:00 in Chicago
 MINIMAL = """\
 gateway: http://127.0.0.1:8700
 credentials:
@@ -123,13 +141,140 @@ def test_an_overlay_must_name_what_exists_and_keep_mandatory_rules(tmp_path: Pat
     config = load_config(_write(tmp_path, MINIMAL + "overlays: {20100001: o.yaml}\n"), ENV)
     with pytest.raises(ConfigError) as error:
         load_rulesets(config)
-    messages = _messages(error)
-    assert messages[0].startswith(f"{overlay}:1:10: the ruleset has no param 'daily_los_limit'")
-    assert "daily_loss_limit" in messages[0]
-    assert messages[1] == (
-        f"{overlay}:2:11: rule 'no-stop-loss-grace' is mandatory and cannot be disabled"
+    assert _messages(error) == [
+        f'{overlay}:1:10: the ruleset has no param "daily_los_limit"'
+        ' (did you mean "daily_loss_limit"?)',
+        f'{overlay}:2:11: rule "no-stop-loss-grace" is mandatory and cannot be disabled'
+        " (an overlay may still change the params it uses)",
+        f'{overlay}:2:31: the ruleset has no rule "nope"',
+    ]
+
+
+HALF_LIMIT_RULE = """\
+params: {daily_loss_limit: 400}
+rules:
+  - id: half-daily-loss
+    description: a cooldown once half the daily loss limit is gone
+    trigger: [trade]
+    when: day.realized_pnl <= -params.daily_loss_limit / 2
+    then:
+      - lockout: {for: 10m, kind: cooldown}
+    message: "day P&L {day.realized_pnl:.2f}, half of {params.daily_loss_limit}"
+"""
+
+
+def _fill(seconds: int, trade_id: int, pnl: str) -> TradeFill:
+    return TradeFill(
+        at=T0 + timedelta(seconds=seconds),
+        account_id=20100001,
+        trade_id=trade_id,
+        order_id=trade_id,
+        contract_id="CON.F.US.MNQ.Z26",
+        side=OrderSide.SELL,
+        size=1,
+        price=Decimal("21000"),
+        pnl=Decimal(pnl),
     )
-    assert messages[2].startswith(f"{overlay}:2:31: the ruleset has no rule 'nope'")
+
+
+def _fired(engine: Engine, *events: Event) -> list[str]:
+    return [f.rule_id for event in events for f in engine.apply(event) if f.kind == "rule"]
+
+
+def test_an_overlay_adds_a_rule_that_fires_in_the_engine(tmp_path: Path) -> None:
+    overlay = _write(tmp_path, HALF_LIMIT_RULE, "o.yaml")
+    config = load_config(
+        _write(
+            tmp_path,
+            MINIMAL.replace("[20100001]", "[20100001, 20100002]")
+            + "overlays: {20100001: o.yaml}\n",
+        ),
+        ENV,
+    )
+    rulesets = load_rulesets(config)
+    mine, plain = rulesets[20100001], rulesets[20100002]
+    assert [r.id for r in mine.rules] == [*(r.id for r in plain.rules), "half-daily-loss"]
+    added = mine.rule("half-daily-loss")
+    assert (added.location.file, added.location.line) == (str(overlay), 3)
+    account = AccountUpdate(
+        at=T0, account_id=20100001, name="50K", balance=Decimal(50000), can_trade=True
+    )
+    engine = Engine(mine)
+    assert _fired(engine, account, _fill(1, 1, "-150")) == ["cooldown-after-loss-1"]
+    # -210 is past half of the overlay's 400 (not of the base's 500), not yet the whole limit
+    fired = _fired(engine, _fill(2, 2, "-60"))
+    assert "half-daily-loss" in fired and "daily-realized-loss" not in fired
+    assert "half-daily-loss" not in _fired(Engine(plain), account, _fill(1, 1, "-210"))
+
+
+def test_mistakes_in_added_rules_are_located_in_the_overlay(tmp_path: Path) -> None:
+    overlay = _write(
+        tmp_path,
+        "rules:\n"
+        "  - id: spread\n"
+        "    trigger: [quote]\n"
+        "    when: quote.sprd > params.max_sprad\n"
+        "    then: [flaten]\n",
+        "o.yaml",
+    )
+    config = load_config(_write(tmp_path, MINIMAL + "overlays: {20100001: o.yaml}\n"), ENV)
+    with pytest.raises(ConfigError) as error:
+        load_rulesets(config)
+    assert _messages(error) == [
+        f'{overlay}:4:11: rule "spread": unknown fact "quote.sprd" (did you mean "quote.bid"?)',
+        f'{overlay}:4:24: rule "spread": unknown param "max_sprad"',
+        f'{overlay}:5:12: rule "spread": unknown action "flaten" (did you mean "flatten"?)',
+    ]
+
+
+def test_an_added_rule_may_not_reuse_a_base_rule_id(tmp_path: Path) -> None:
+    for rule_id, hint in (
+        (
+            "max-unrealized-profit",
+            "(to change it, list max-unrealized-profit under disable: and add your version"
+            " with another id)",
+        ),
+        (
+            "daily-realized-loss",
+            "(it is mandatory: an overlay may change its params, not replace it)",
+        ),
+    ):
+        overlay = _write(tmp_path, HALF_LIMIT_RULE.replace("half-daily-loss", rule_id), "o.yaml")
+        config = load_config(_write(tmp_path, MINIMAL + "overlays: {20100001: o.yaml}\n"), ENV)
+        with pytest.raises(ConfigError) as error:
+            load_rulesets(config)
+        [message] = _messages(error)
+        line = load_ruleset(config.ruleset_path).rule(rule_id).location.line
+        assert message == (
+            f'{overlay}:3:9: rule "{rule_id}": the ruleset already has a rule "{rule_id}"'
+            f" ({config.ruleset_path}:{line}) {hint}"
+        )
+
+
+def test_an_added_rule_may_use_an_overridden_param_but_not_an_unknown_one(
+    tmp_path: Path,
+) -> None:
+    overlay = _write(
+        tmp_path, HALF_LIMIT_RULE.replace("params.daily_loss_limit / 2", "params.half_limit"), "o"
+    )
+    config = load_config(_write(tmp_path, MINIMAL + "overlays: {20100001: o}\n"), ENV)
+    with pytest.raises(ConfigError) as error:
+        load_rulesets(config)
+    [message] = _messages(error)
+    assert message == (
+        f'{overlay}:6:32: rule "half-daily-loss": unknown param "half_limit"'
+        ' (did you mean "daily_loss_limit"?)'
+    )
+
+
+def test_an_overlay_of_an_account_that_is_not_guarded_is_located(tmp_path: Path) -> None:
+    path = _write(tmp_path, MINIMAL + "overlays:\n  20100009: o.yaml\n")
+    with pytest.raises(ConfigError) as error:
+        load_config(path, ENV)
+    assert _messages(error) == [
+        f"{path}:7:3: overlay for account 20100009, which is not in accounts"
+        " (add it to accounts: or fix the account id)"
+    ]
 
 
 def test_engine_run_refuses_a_bad_config_with_exit_1(tmp_path: Path) -> None:
@@ -144,3 +289,308 @@ def test_engine_run_check_validates_and_exits(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["engine", "run", "--config", str(path), "--check"], env=ENV)
     assert result.exit_code == 0, result.output
     assert "SUCCESS: 1 account(s)" in result.output
+
+
+# --- the status/admin server's settings -----------------------------------------------------
+
+
+def _problem(tmp_path: Path, extra: str, env: dict[str, str] = ENV) -> str:
+    path = _write(tmp_path, MINIMAL + extra)
+    with pytest.raises(ConfigError) as error:
+        load_config(path, env)
+    [message] = _messages(error)
+    return message.replace(str(path), "config.yaml")
+
+
+def test_the_server_settings_have_safe_defaults(tmp_path: Path) -> None:
+    config = load_config(_write(tmp_path, MINIMAL), {**ENV, "XDG_RUNTIME_DIR": "/run/user/7"})
+    assert config.status_socket == Path("/run/user/7/simple-risk/status.sock")
+    assert config.status_socket_mode == 0o600
+    assert config.status_socket_group is None
+    assert config.status_tcp is None
+    assert config.config_dir == tmp_path.resolve()
+    assert config.admin_password_file == tmp_path.resolve() / "admin-password.bcrypt"
+    assert config.notify == NotifySettings(webhook=None, min_severity="warning")
+    assert config.alert_webhook is None
+
+
+def test_the_socket_can_be_shared_with_an_existing_group(tmp_path: Path) -> None:
+    group = grp.getgrgid(os.getgid()).gr_name
+    config = load_config(
+        _write(
+            tmp_path,
+            MINIMAL + f'status_socket: s.sock\nstatus_socket_mode: "0660"\n'
+            f"status_socket_group: {group}\n",
+        ),
+        ENV,
+    )
+    assert config.status_socket == tmp_path.resolve() / "s.sock"
+    assert (config.status_socket_mode, config.status_socket_group) == (0o660, group)
+    config = load_config(_write(tmp_path, MINIMAL + "status_socket_mode: '600'\n"), ENV)
+    assert config.status_socket_mode == 0o600
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        (
+            "status_socket_mode: 0660",
+            "config.yaml:6:21: status_socket_mode must be an octal string, got the number 660"
+            ' (quote it: status_socket_mode: "0660")',
+        ),
+        (
+            'status_socket_mode: "rw-rw----"',
+            'config.yaml:6:21: status_socket_mode "rw-rw----" is not an octal mode'
+            ' ("0600" (the daemon\'s user only) or "0660" (with status_socket_group))',
+        ),
+        (
+            'status_socket_mode: "0666"',
+            'config.yaml:6:21: status_socket_mode "0666" opens the socket to every local user'
+            ' (use "0660" with status_socket_group for the trader\'s group)',
+        ),
+        (
+            'status_socket_mode: "0400"',
+            'config.yaml:6:21: status_socket_mode "0400" does not let the daemon\'s own user'
+            ' connect (the owner needs read and write: "0600" or "0660")',
+        ),
+        (
+            'status_socket_mode: "0640"',
+            'config.yaml:6:21: status_socket_mode "0640" gives the group no write permission'
+            ' (connecting to a socket needs write permission: "0660")',
+        ),
+        (
+            "status_socket_group: no-such-group-4711",
+            'config.yaml:6:22: there is no group "no-such-group-4711" on this machine'
+            " (create it (groupadd no-such-group-4711) or name an existing group)",
+        ),
+    ],
+)
+def test_socket_mode_and_group_mistakes_are_located(
+    tmp_path: Path, line: str, expected: str
+) -> None:
+    assert _problem(tmp_path, line + "\n") == expected
+
+
+def test_a_group_without_group_permission_is_refused(tmp_path: Path) -> None:
+    group = grp.getgrgid(os.getgid()).gr_name
+    assert _problem(tmp_path, f"status_socket_group: {group}\n") == (
+        f'config.yaml:6:22: status_socket_group "{group}" is set but status_socket_mode gives'
+        ' groups no access (status_socket_mode: "0660")'
+    )
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("127.0.0.1:8765", ("127.0.0.1", 8765)),
+        ("localhost:8765", ("127.0.0.1", 8765)),
+        ("'[::1]:8765'", ("::1", 8765)),
+        ("127.0.0.2:1", ("127.0.0.2", 1)),
+    ],
+)
+def test_status_tcp_accepts_loopback_addresses(
+    tmp_path: Path, value: str, expected: tuple[str, int]
+) -> None:
+    config = load_config(_write(tmp_path, MINIMAL + f"status_tcp: {value}\n"), ENV)
+    assert config.status_tcp == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (
+            "0.0.0.0:8765",
+            'status_tcp host "0.0.0.0" is not a loopback address: the status port must not be'
+            " reachable from the network",
+        ),
+        (
+            "192.168.1.20:8765",
+            'status_tcp host "192.168.1.20" is not a loopback address: the status port must not'
+            " be reachable from the network",
+        ),
+        (
+            "status.example.com:8765",
+            'status_tcp host "status.example.com" is not a loopback address: the status port'
+            " must not be reachable from the network",
+        ),
+        (
+            "'[127.0.0.1]:8765'",
+            'status_tcp host "127.0.0.1" is not a loopback address: the status port must not be'
+            " reachable from the network",
+        ),
+        ("'8765'", 'status_tcp "8765" is not HOST:PORT'),
+        ("'::1:8765'", 'status_tcp "::1:8765" is not HOST:PORT'),
+        ("127.0.0.1:0", "status_tcp port 0 is not in 1-65535"),
+        ("127.0.0.1:70000", "status_tcp port 70000 is not in 1-65535"),
+    ],
+)
+def test_status_tcp_refuses_anything_but_loopback(
+    tmp_path: Path, value: str, expected: str
+) -> None:
+    assert _problem(tmp_path, f"status_tcp: {value}\n") == (
+        f"config.yaml:6:13: {expected} (127.0.0.1:PORT, [::1]:PORT or localhost:PORT)"
+    )
+
+
+def test_the_admin_password_file_may_be_missing_or_owner_only(tmp_path: Path) -> None:
+    config = load_config(
+        _write(tmp_path, MINIMAL + "admin_password_file: secret/admin.hash\n"), ENV
+    )
+    assert config.admin_password_file == tmp_path.resolve() / "secret" / "admin.hash"
+    (tmp_path / "secret").mkdir()
+    write_password_hash(config.admin_password_file, hash_password("pw", rounds=4))
+    assert load_config(config.source, ENV).admin_password_file == config.admin_password_file
+
+
+def test_an_admin_password_file_others_can_read_is_refused(tmp_path: Path) -> None:
+    hashed = tmp_path / "admin.hash"
+    write_password_hash(hashed, hash_password("pw", rounds=4))
+    hashed.chmod(0o640)
+    assert _problem(tmp_path, "admin_password_file: admin.hash\n") == (
+        f"config.yaml:6:22: admin password file {hashed} is open to other users (mode 640);"
+        f" a readable hash invites offline guessing (chmod 600 {hashed})"
+    )
+
+
+def test_the_default_admin_password_file_is_checked_too(tmp_path: Path) -> None:
+    hashed = tmp_path / "admin-password.bcrypt"
+    write_password_hash(hashed, hash_password("pw", rounds=4))
+    hashed.chmod(0o604)
+    assert _problem(tmp_path, "") == (
+        f"config.yaml:1:1: admin password file {hashed} is open to other users (mode 604);"
+        f" a readable hash invites offline guessing (chmod 600 {hashed})"
+    )
+    hashed.unlink()
+    hashed.mkdir()
+    assert _problem(tmp_path, "") == (
+        f"config.yaml:1:1: admin password file {hashed} is not a regular file"
+    )
+
+
+def test_the_inline_admin_password_hash_is_gone(tmp_path: Path) -> None:
+    assert _problem(tmp_path, "admin_password_hash: '$2b$12$abc'\n") == (
+        "config.yaml:6:1: admin_password_hash is no longer read: the hash lives in a file"
+        " (name it with admin_password_file (default admin-password.bcrypt next to this file)"
+        " and set it with simple-risk admin set-password)"
+    )
+
+
+def test_notify_settings_and_the_deprecated_alert_webhook(tmp_path: Path) -> None:
+    config = load_config(
+        _write(
+            tmp_path,
+            MINIMAL + "notify: {webhook: 'https://hooks.example.com/a', min_severity: critical}\n",
+        ),
+        ENV,
+    )
+    assert config.notify == NotifySettings("https://hooks.example.com/a", "critical")
+    assert config.alert_webhook == "https://hooks.example.com/a"
+    config = load_config(
+        _write(tmp_path, MINIMAL + "alert_webhook: https://hooks.example.com/old\n"), ENV
+    )
+    assert config.notify == NotifySettings("https://hooks.example.com/old", "warning")
+    assert config.alert_webhook == "https://hooks.example.com/old"
+    config = load_config(
+        _write(
+            tmp_path,
+            MINIMAL
+            + "alert_webhook: https://h.example/x\nnotify: {webhook: https://h.example/x}\n",
+        ),
+        ENV,
+    )
+    assert config.notify.webhook == "https://h.example/x"
+
+
+def test_notify_mistakes_are_located(tmp_path: Path) -> None:
+    assert _problem(
+        tmp_path, "alert_webhook: https://h.example/x\nnotify: {webhook: https://h.example/y}\n"
+    ) == (
+        "config.yaml:6:1: alert_webhook and notify.webhook name different URLs"
+        " (alert_webhook is deprecated: keep notify.webhook only)"
+    )
+    assert _problem(tmp_path, "notify: {min_severity: warn}\n") == (
+        'config.yaml:6:24: "min_severity": "warn" is not one of: info, warning, critical'
+        ' (did you mean "warning"?)'
+    )
+    assert _problem(tmp_path, "notify: {webhook: ftp://x}\n").startswith("config.yaml:6:19: ")
+    assert _problem(tmp_path, "notify: {url: https://x}\n").startswith(
+        'config.yaml:6:10: unknown key "url" in "notify"'
+    )
+
+
+def test_sim_configs_use_the_runtime_socket_and_a_private_password_file(tmp_path: Path) -> None:
+    config = sim_config(
+        "http://127.0.0.1:8700/",
+        "demo",
+        "key",
+        [1],
+        tmp_path,
+        ruleset_path=default_ruleset_path(),
+    )
+    assert config.status_socket == xdg_dir("runtime", os.environ) / "status.sock"
+    assert config.admin_password_file == tmp_path / "admin-password.bcrypt"
+    assert (config.status_socket_mode, config.status_tcp) == (0o600, None)
+    chosen = sim_config(
+        "http://127.0.0.1:8700",
+        "demo",
+        "key",
+        [1],
+        tmp_path,
+        ruleset_path=default_ruleset_path(),
+        status_socket=tmp_path / "s.sock",
+        admin_password_file=tmp_path / "pw",
+    )
+    assert (chosen.status_socket, chosen.admin_password_file) == (
+        tmp_path / "s.sock",
+        tmp_path / "pw",
+    )
+
+
+EXAMPLE = Path(__file__).parents[2] / "examples" / "config.yaml"
+
+
+def test_the_example_configuration_and_its_commented_settings_load(tmp_path: Path) -> None:
+    group = grp.getgrgid(os.getgid()).gr_name
+    uncommented = []
+    for line in EXAMPLE.read_text(encoding="utf-8").splitlines():
+        setting = line.removeprefix("# ")
+        if setting.startswith(("status_socket_", "status_tcp:", "notify:", "  webhook:")):
+            line = setting.replace("traders", group)
+        elif setting.startswith(("admin_password_file:", "  min_severity:")):
+            line = setting
+        uncommented.append(line)
+    config = load_config(_write(tmp_path, "\n".join(uncommented) + "\n"), ENV)
+    assert (config.status_socket_mode, config.status_socket_group) == (0o660, group)
+    assert config.status_tcp == ("127.0.0.1", 8765)
+    assert config.notify == NotifySettings("https://hooks.example.com/simple-risk", "warning")
+    assert config.admin_password_file == tmp_path.resolve() / "admin-password.bcrypt"
+
+
+def test_the_example_overlay_in_the_comments_is_a_valid_overlay(tmp_path: Path) -> None:
+    lines = EXAMPLE.read_text(encoding="utf-8").splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("#   params:"))
+    body = []
+    for line in lines[start:]:
+        if not line.startswith("#  "):
+            break
+        body.append(line[1:])
+    body = textwrap.dedent("\n".join(body)).splitlines()
+    assert [line.split(":")[0] for line in body if not line.startswith(" ")] == [
+        "params",
+        "enable",
+        "disable",
+        "rules",
+    ]
+    _write(tmp_path, "\n".join(body) + "\n", "o.yaml")
+    config = load_config(_write(tmp_path, MINIMAL + "overlays: {20100001: o.yaml}\n"), ENV)
+    ruleset = load_rulesets(config)[20100001]
+    assert ruleset.rules[-1].id == "half-daily-loss"
+    assert not ruleset.rule("max-unrealized-profit").enabled
+    assert ruleset.rule("trade-management-breakeven").enabled
+
+
+def test_the_schema_offers_exactly_the_alert_severities() -> None:
+    schema = json.loads(schema_path("config.schema.json").read_text(encoding="utf-8"))
+    notify = schema["properties"]["notify"]["properties"]
+    assert tuple(notify["min_severity"]["enum"]) == SEVERITIES
+    assert "admin_password_hash" not in schema["properties"]

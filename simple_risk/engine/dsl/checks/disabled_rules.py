@@ -27,7 +27,10 @@ def run(compilation: Compilation) -> Iterator[Problem]:
                 "rule is disabled",
                 "disabled-rule",
                 rule_id,
-                "delete it, or enable it in an account overlay",
+                # an overlay's own rule is for that account only: adding it disabled is noise
+                "delete it"
+                if compilation.base is not None
+                else "delete it, or enable it in an account overlay",
             )
 
 

@@ -2,8 +2,9 @@
 
 Symbols in rules are roots after alias mapping, so ``MNQZ6`` or ``ENQ`` in a list never
 matches anything. Known roots are :mod:`simple_risk.engine.dsl.catalogue` plus the ruleset's
-own weights and alias targets (an alias name itself is never a root a rule sees). Only
-upper-case words are looked at; numbers and other text are data.
+own weights and alias targets (an alias name itself is never a root a rule sees); in an
+account overlay, those of its base ruleset. Only upper-case words are looked at; numbers and
+other text are data.
 
 WARN::
 
@@ -20,14 +21,19 @@ from simple_risk.engine.dsl.catalogue import KNOWN_ROOTS
 from simple_risk.engine.dsl.checks.base import CheckDef
 from simple_risk.engine.dsl.compiler import Compilation
 from simple_risk.engine.dsl.problems import Problem, did_you_mean
-from simple_risk.engine.dsl.yamlload import Mark
+from simple_risk.engine.dsl.yamlload import Document, Mark
 
 _SYMBOL_LIKE = re.compile(r"^[A-Z0-9]{1,8}$")
 
 
+def _symbols_doc(compilation: Compilation) -> Document:
+    """The document whose ``symbols:`` apply (an overlay has none of its own)."""
+    return compilation.base.doc if compilation.base is not None else compilation.doc
+
+
 def _known(compilation: Compilation) -> set[str]:
     known = set(KNOWN_ROOTS)
-    symbols = compilation.doc.get(("symbols",))
+    symbols = _symbols_doc(compilation).get(("symbols",))
     if isinstance(symbols, dict):
         weights = symbols.get("weights")
         if isinstance(weights, dict):
@@ -44,7 +50,7 @@ def run(compilation: Compilation) -> Iterator[Problem]:
     known = _known(compilation)
 
     def warn(mark: Mark, where: str, symbol: str) -> Problem:
-        aliases = doc.get(("symbols", "aliases"))
+        aliases = _symbols_doc(compilation).get(("symbols", "aliases"))
         hint = did_you_mean(symbol, known)
         if isinstance(aliases, dict) and symbol in aliases:
             hint = f'rules see roots after aliasing: "{aliases[symbol]}"'

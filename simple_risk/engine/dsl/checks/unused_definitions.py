@@ -2,7 +2,8 @@
 
 A param counts as used when an expression reads ``params.NAME`` (directly or through a macro
 that a rule uses); a list when an expression names it; a macro when a rule uses it, directly
-or through another macro.
+or through another macro. In an account overlay, an overridden param counts as used when a
+base rule or an added rule reads it.
 
 FAIL (strict)::
 
@@ -40,7 +41,9 @@ def _used_macros(compilation: Compilation) -> set[str]:
 
 def run(compilation: Compilation) -> Iterator[Problem]:
     doc = compilation.doc
-    names = compilation.used_names
+    names = set(compilation.used_names)
+    if compilation.base is not None:
+        names |= compilation.base.used_names
     sections: list[tuple[str, str, set[str]]] = [
         ("params", "param", {n.removeprefix("params.") for n in names if n.startswith("params.")}),
         ("lists", "list", {n for n in names if n in compilation.lists}),
