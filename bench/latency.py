@@ -81,7 +81,7 @@ def measure(breaches: int) -> list[float]:
             config,
             {ACCOUNT: ruleset},
             store=open_store(config),
-            options=RuntimeOptions(budgets=UNLIMITED),
+            options=RuntimeOptions(budgets=UNLIMITED, serve=False),
         )
         daemon.start()
         try:

@@ -121,7 +121,7 @@ def run(rate: float, seconds: float, account_count: int) -> int:
             f"gateway: {sim.base_url}\n"
             f"credentials: {{username: {sim.username}, api_key: {sim.api_key}}}\n"
             f"accounts: {accounts}\n"
-            "data_dir: data\nlog_dir: log\n"
+            "data_dir: data\nlog_dir: log\nstatus_socket: status.sock\n"
             "log: {level: warning}\n"
             "timing: {snapshot_interval: 1, reconcile_interval: 30}\n",
             encoding="utf-8",

@@ -7,6 +7,11 @@ a position without a stop, a blocked symbol, an oversized order, a loss through 
 limit, and a new trade while locked out. The console shows each event, each firing with its
 reason and each enforcement call with its result; a summary table ends it. No credentials, no
 network beyond loopback; it exits 0 when every enforcement happened and 1 otherwise.
+
+The demo's daemon also serves the status socket at the default address when nothing else
+answers there, so a newcomer can watch it from a second terminal with ``simple-risk engine
+status`` or ``engine monitor``; when the address is busy (another daemon), it says so in one
+line and runs without it.
 """
 
 from __future__ import annotations
@@ -28,9 +33,12 @@ from rich.table import Table
 from simple_risk.adapters.simulator import RateLimits, Simulator
 from simple_risk.cli import cli
 from simple_risk.daemon.config import Timing
+from simple_risk.daemon.control.client import Connection, DaemonNotRunning, default_address
+from simple_risk.daemon.control.protocol import ProtocolError
+from simple_risk.daemon.control.server import ServerError
 from simple_risk.daemon.executor import IntentResult
 from simple_risk.daemon.logging import configure_logging, remove_handlers
-from simple_risk.daemon.runtime import Daemon, open_store
+from simple_risk.daemon.runtime import Daemon, RuntimeOptions, open_store
 from simple_risk.daemon.sim import Trader, scaled_ruleset, sim_config, wait_until
 from simple_risk.engine import Firing
 from simple_risk.engine.dsl import load_ruleset
@@ -214,8 +222,31 @@ def _summary(console: Console, trader: Trader, daemon: Daemon, show: ConsoleObse
     )
 
 
-def run_demo(console: Console, grace: float, data_dir: Path) -> int:
-    """Run the whole demo; returns the exit status (0 when every enforcement happened)."""
+def free_socket(console: Console) -> Path | None:
+    """The default status socket when nothing answers there (else None, with a note)."""
+    address = default_address()
+    if address.startswith("tcp:"):
+        console.print(f"[dim]status socket: {address} is TCP; the demo serves no socket[/]")
+        return None
+    path = Path(address)
+    try:
+        with Connection(address, timeout=2.0) as connection:
+            pid = connection.request("hello").get("pid")
+    except (DaemonNotRunning, ProtocolError, OSError, ValueError, AttributeError):
+        return path
+    console.print(
+        f"[dim]a daemon (pid {pid}) already answers on {path}: the demo runs without "
+        "its own status socket[/]"
+    )
+    return None
+
+
+def run_demo(
+    console: Console, grace: float, data_dir: Path, *, status_socket: Path | None = None
+) -> int:
+    """Run the whole demo; returns the exit status (0 when every enforcement happened).
+
+    With ``status_socket``, the demo's daemon serves the status protocol there."""
     handlers = configure_logging(level="info", log_dir=data_dir / "log", console=False)
     simulator = Simulator(
         port=0,
@@ -235,6 +266,7 @@ def run_demo(console: Console, grace: float, data_dir: Path) -> int:
             [ALICE, BOB],
             data_dir,
             ruleset_path=default_ruleset_path(),
+            status_socket=status_socket,
             timing=Timing(
                 tick_interval=0.25,
                 reconcile_interval=10.0,
@@ -253,10 +285,28 @@ def run_demo(console: Console, grace: float, data_dir: Path) -> int:
             f"{ALICE} (Alice) and {BOB} (Bob) with {len(ruleset.rules)} rules of "
             f"{default_ruleset_path().name}"
         )
+        rulesets = dict.fromkeys((ALICE, BOB), ruleset)
+        store = open_store(config)
         daemon = Daemon(
-            config, dict.fromkeys((ALICE, BOB), ruleset), store=open_store(config), observer=show
+            config,
+            rulesets,
+            store=store,
+            observer=show,
+            options=RuntimeOptions(serve=status_socket is not None),
         )
-        daemon.start()
+        try:
+            daemon.start()
+        except ServerError as exc:  # taken between the check and the start
+            console.print(f"[dim]{exc}: the demo runs without its status socket[/]")
+            daemon = Daemon(
+                config, rulesets, store=store, observer=show, options=RuntimeOptions(serve=False)
+            )
+            daemon.start()
+        if daemon.server is not None:
+            console.print(
+                f"[bold]In another terminal:[/] simple-risk engine status   "
+                f"[dim](or engine monitor; socket {daemon.server.path})[/]"
+            )
         _expect(daemon.ready.is_set, 15.0, "reconcile at startup")
         _scenario(trader, daemon, show, grace)
         _summary(console, trader, daemon, show)
@@ -281,7 +331,7 @@ def demo(grace: float, no_color: bool) -> None:
     console = Console(no_color=no_color, highlight=False)
     logging.getLogger("simple_risk.sim").setLevel(logging.WARNING)
     with tempfile.TemporaryDirectory(prefix="simple-risk-demo-") as directory:
-        status = run_demo(console, grace, Path(directory))
+        status = run_demo(console, grace, Path(directory), status_socket=free_socket(console))
     raise SystemExit(status)
 
 

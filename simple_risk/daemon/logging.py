@@ -3,14 +3,18 @@
 Every handler carries the redacting filter of :mod:`simple_risk.adapters.topstepx.secrets`,
 so a secret registered at runtime (the API key, the session tokens, the admin password) is
 replaced by ``***`` wherever a log line would show it — in the console, the rotating file and
-the JSON lines alike (issue #6 item 7; a test greps a full run's output for them).
+the JSON lines alike (issue #6 item 7; a test greps a full run's output for them). The
+in-memory :class:`LogRing` behind ``admin logs`` redacts the same way.
 """
 
 from __future__ import annotations
 
+import collections
+import contextlib
 import json
 import logging
 import logging.handlers
+import queue
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -42,6 +46,82 @@ class RedactingFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         return redact_text(super().format(record))
+
+
+class LogRing(logging.Handler):
+    """The last ``capacity`` log records in memory, already formatted and redacted.
+
+    ``admin logs`` reads it through the status server (``lines``, a minimum ``level``), and
+    ``admin logs --follow`` registers a follower: a bounded queue each new record is offered
+    to without waiting (a follower that does not keep up misses lines, the daemon never
+    waits). One ring per process (:func:`log_ring`), installed on the root logger by
+    :func:`configure_logging` or :func:`install_log_ring`.
+    """
+
+    def __init__(self, capacity: int = 5000) -> None:
+        super().__init__(logging.DEBUG)
+        self.records: collections.deque[tuple[int, str]] = collections.deque(maxlen=capacity)
+        self._followers: list[tuple[int, queue.Queue[str]]] = []
+        self.setFormatter(RedactingFormatter(_TEXT_FORMAT))
+        self.addFilter(SecretFilter())
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            line = self.format(record)
+        except Exception:  # never let a broken record break the caller
+            self.handleError(record)
+            return
+        with self.lock or contextlib.nullcontext():
+            self.records.append((record.levelno, line))
+            followers = list(self._followers)
+        for level, follower in followers:
+            if record.levelno >= level:
+                with contextlib.suppress(queue.Full):
+                    follower.put_nowait(line)
+
+    def lines(self, count: int = 200, level: int = logging.NOTSET) -> list[str]:
+        """The newest ``count`` lines at ``level`` or above, oldest first."""
+        with self.lock or contextlib.nullcontext():
+            chosen = [line for levelno, line in self.records if levelno >= level]
+        return chosen[-count:] if count > 0 else []
+
+    def follow(self, level: int = logging.NOTSET, capacity: int = 1000) -> queue.Queue[str]:
+        """A queue that receives every new line at ``level`` or above until :meth:`unfollow`."""
+        follower: queue.Queue[str] = queue.Queue(maxsize=capacity)
+        with self.lock or contextlib.nullcontext():
+            self._followers.append((level, follower))
+        return follower
+
+    def unfollow(self, follower: queue.Queue[str]) -> None:
+        with self.lock or contextlib.nullcontext():
+            self._followers = [(lvl, q) for lvl, q in self._followers if q is not follower]
+
+
+_RING = LogRing()
+
+
+def log_ring() -> LogRing:
+    """The process's ring of recent log lines (see :class:`LogRing`)."""
+    return _RING
+
+
+def install_log_ring(level: int | None = None) -> LogRing:
+    """Attach the ring to the root logger (idempotent); with ``level``, lower the root
+    logger's level to it when it is stricter, so the ring sees those records."""
+    root = logging.getLogger()
+    if _RING not in root.handlers:
+        root.addHandler(_RING)
+    if level is not None and root.level > level:
+        root.setLevel(level)
+    return _RING
+
+
+def level_number(name: str | None) -> int:
+    """``"warning"`` → ``logging.WARNING``; None or unknown → NOTSET (everything)."""
+    if not name:
+        return logging.NOTSET
+    value = logging.getLevelName(name.upper())
+    return value if isinstance(value, int) else logging.NOTSET
 
 
 def configure_logging(
@@ -83,6 +163,7 @@ def configure_logging(
         handler.addFilter(secret_filter)
         root.addHandler(handler)
     root.setLevel(getattr(logging, level.upper(), logging.INFO))
+    install_log_ring()
     return handlers
 
 
@@ -96,7 +177,11 @@ def remove_handlers(handlers: list[logging.Handler]) -> None:
 __all__ = [
     "LOGGER_NAME",
     "JsonFormatter",
+    "LogRing",
     "RedactingFormatter",
     "configure_logging",
+    "install_log_ring",
+    "level_number",
+    "log_ring",
     "remove_handlers",
 ]

@@ -34,22 +34,35 @@ import queue
 import socket
 import threading
 import time
-import urllib.request
+from collections import deque
 from collections.abc import Callable, Mapping
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, TypeVar
 
 from simple_risk.adapters.topstepx.contracts import ContractCache
 from simple_risk.adapters.topstepx.errors import Endpoint, ProjectXError
 from simple_risk.adapters.topstepx.hubs import HubConfig, MarketHubClient, UserHubClient
 from simple_risk.adapters.topstepx.ratelimit import Budget, RateLimiter
 from simple_risk.adapters.topstepx.rest import Credentials, RestClient, RestConfig
+from simple_risk.adapters.topstepx.secrets import register_secret
 from simple_risk.daemon.config import DaemonConfig
+from simple_risk.daemon.control.protocol import ErrorCode, ProtocolError
+from simple_risk.daemon.control.server import Broadcaster, ServerOptions, StatusServer
+from simple_risk.daemon.control.views import RECENT_FIRINGS, firing_record
 from simple_risk.daemon.executor import Executor, IntentResult, describe_call, plan
 from simple_risk.daemon.journal import StoreWriter
+from simple_risk.daemon.notify import (
+    WebhookPoster,
+    event_text,
+    firing_text,
+    result_severity,
+    result_text,
+)
 from simple_risk.daemon.queue import EventQueue
 from simple_risk.engine import Engine, Firing
+from simple_risk.engine.codec import CodecError, event_to_json
 from simple_risk.engine.events import (
     AccountUpdate,
     ClockTick,
@@ -67,10 +80,18 @@ from simple_risk.engine.events import (
 from simple_risk.engine.facts.account import AccountState
 from simple_risk.engine.facts.orders import OWN_TAG_PREFIX
 from simple_risk.engine.intents import Alert, Intent, intent_from_json, intent_to_json, is_met
+from simple_risk.engine.lockouts import Lock
 from simple_risk.engine.model import Ruleset
+from simple_risk.engine.operations import (
+    RulesetChanges,
+    clear_locks,
+    mandatory_violations,
+    reload_engine,
+)
 from simple_risk.store import Store, StoreError
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 FACT_EVENTS = (AccountUpdate, OrderUpdate, PositionUpdate, TradeFill)
 _POSITION_CALLS = frozenset({Endpoint.POSITION_CLOSE, Endpoint.POSITION_PARTIAL_CLOSE})
@@ -93,6 +114,16 @@ class ReconcileData(Event):
 @dataclass(frozen=True, slots=True, kw_only=True)
 class StopRequest(Event):
     """Asks the engine thread to finish."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False)
+class EngineCommand(Event):
+    """Work for the engine thread, between two events: the status server's reads of engine
+    state and its changes (reload, lockout clear). ``future`` receives ``fn()``'s result or
+    exception; a command whose future was cancelled (the caller gave up) is skipped."""
+
+    fn: Callable[[], object]
+    future: Future[object]
 
 
 class Observer(Protocol):
@@ -129,11 +160,18 @@ class QuietObserver:
 
 
 class Alerter:
-    """Loud alerts: the log at ERROR/CRITICAL, the status output, and an optional webhook."""
+    """Loud alerts: the log at ERROR/CRITICAL, the status output, ``monitor`` and the
+    notification webhook (posted from its own thread: an alert never waits for HTTP)."""
 
-    def __init__(self, webhook: str | None, observer: Observer) -> None:
-        self._webhook = webhook
+    def __init__(
+        self,
+        notifier: WebhookPoster | None,
+        observer: Observer,
+        monitor: Broadcaster | None = None,
+    ) -> None:
+        self._notifier = notifier
         self._observer = observer
+        self._monitor = monitor
         self.recent: list[dict[str, str]] = []
         self._lock = threading.Lock()
 
@@ -146,22 +184,13 @@ class Alerter:
         with self._lock:
             self.recent = [*self.recent[-49:], entry]
         self._observer.on_alert(level, message)
-        if self._webhook:
-            threading.Thread(target=self._post, args=(entry,), daemon=True).start()
-
-    def _post(self, entry: dict[str, str]) -> None:
-        assert self._webhook is not None
-        request = urllib.request.Request(
-            self._webhook,
-            data=json.dumps(entry).encode(),
-            headers={"Content-Type": "application/json"},
-            method="POST",
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=5):
-                pass
-        except OSError as exc:
-            log.error("alert webhook failed: %s", exc)
+        text = f"Alert: {message}"
+        if self._monitor is not None and self._monitor.active:
+            self._monitor.publish(
+                "alert", {"at": at, "severity": level, "text": text, "data": entry}
+            )
+        if self._notifier is not None:
+            self._notifier.post(level, text)
 
 
 @dataclass(slots=True)
@@ -190,6 +219,13 @@ class RuntimeOptions:
     lease_ttl: float = 60.0
     journal: bool = True
     hub_ready_timeout: float = 10.0
+    #: serve the status socket (off for tests and benchmarks that run several daemons)
+    serve: bool = True
+    server: ServerOptions = field(default_factory=ServerOptions)
+    #: reshapes every ruleset a reload loads (the demo and tests scale calendars and graces)
+    ruleset_transform: Callable[[Ruleset], Ruleset] | None = None
+    #: how many firings ``Daemon.firings`` keeps (newest), so a long day stays bounded
+    firings_kept: int = 5000
 
 
 class Daemon:
@@ -219,7 +255,11 @@ class Daemon:
             limiter=RateLimiter(self.options.budgets),
         )
         self.clock = self.client.clock
-        self.alerter = Alerter(config.alert_webhook, self.observer)
+        self.monitor = Broadcaster()
+        webhook = config.notify.webhook or config.alert_webhook
+        register_secret(webhook)  # a chat webhook URL carries its own token
+        self.notifier = WebhookPoster(webhook, config.notify.min_severity)
+        self.alerter = Alerter(self.notifier, self.observer, self.monitor)
         self.engines: dict[int, Engine] = {}
         self.book: dict[str, Tracked] = {}
         self.executor = Executor(
@@ -227,7 +267,7 @@ class Daemon:
             self.queue,
             store,
             workers=self.options.executor_workers,
-            on_call=self.observer.on_call,
+            on_call=self._on_call,
         )
         self.contracts = ContractCache(self.client, config.data_dir, sink=self.queue)
         self.user_hub = UserHubClient(
@@ -266,17 +306,45 @@ class Daemon:
         self._status_due = False
         self.ready = threading.Event()
         self.stopped = threading.Event()
-        self.firings: list[Firing] = []
+        #: set by the status server's ``stop`` (and by signals in ``engine run``)
+        self.stop_requested = threading.Event()
+        self.stop_reason = ""
+        #: the newest firings (bounded: the daemon runs all day)
+        self.firings: deque[Firing] = deque(maxlen=self.options.firings_kept)
+        self.firings_total = 0
+        self._recent_firings: dict[int, deque[dict[str, Any]]] = {}
+        self._last_firings: dict[tuple[int, str], dict[str, Any]] = {}
+        self.hub_states: dict[str, str] = {}
+        self.last_reconcile_at: dict[int, datetime] = {}
         self.reconciles = 0
         self.events_applied = 0
         self.error: BaseException | None = None
+        self.started_at = self.clock.now()
+        self.server: StatusServer | None = None
+        #: one reload (or configuration change) at a time
+        self.reload_lock = threading.RLock()
 
     # -- lifecycle ------------------------------------------------------------------------------
 
     def start(self) -> Daemon:
-        """Restore, take leases, log in, load contracts, start hubs and threads; returns once
-        the engine thread runs (``ready`` is set when every account has been reconciled)."""
+        """Serve the status socket, restore, take leases, log in, load contracts, start hubs
+        and threads; returns once the engine thread runs (``ready`` is set when every account
+        has been reconciled). The socket comes first: a daemon already answering on it is
+        the clearest reason not to start (:class:`ServerError`)."""
+        self.started_at = self.clock.now()
+        if self.options.serve:
+            self.server = StatusServer(self, self.options.server).start()
+        try:
+            self._start()
+        except BaseException:
+            if self.server is not None:
+                self.server.stop()
+            raise
+        return self
+
+    def _start(self) -> None:
         now = self.clock.now()
+        self.notifier.start()
         for account in self.config.accounts:
             if not self.store.acquire_lease(
                 account, self.lease_owner, timedelta(seconds=self.options.lease_ttl), now
@@ -302,10 +370,19 @@ class Daemon:
         self.user_hub.wait_connected(self.options.hub_ready_timeout)
         for account in self.config.accounts:
             self.request_reconcile(account, "startup")
-        return self
+
+    def request_stop(self, reason: str = "") -> None:
+        """Ask whoever runs the daemon (``engine run``, a test) to stop it gracefully."""
+        self.stop_reason = reason
+        self.stop_requested.set()
 
     def stop(self) -> None:
-        """Stop the engine thread (snapshotting every account), the hubs and the workers."""
+        """Stop the engine thread (snapshotting every account), the hubs and the workers,
+        then the status server (so a client that asked for the stop got its answer)."""
+        if self.stopped.is_set():
+            return
+        if self.server is not None:
+            self.server.close_listeners()
         if self._engine_thread.is_alive():
             self.queue.put(StopRequest(at=self.clock.now()))
             self._engine_thread.join(10.0)
@@ -322,6 +399,9 @@ class Daemon:
             except StoreError as exc:
                 log.warning("could not release the lease of %s: %s", account, exc)
         self.client.close()
+        self.notifier.stop()
+        if self.server is not None:
+            self.server.stop()
         self.stopped.set()
 
     def __enter__(self) -> Daemon:
@@ -459,6 +539,7 @@ class Daemon:
             account, self._monotonic(Reconciled(at=data.at, account_id=account)), journal=False
         )
         self.reconciles += 1
+        self.last_reconcile_at[account] = data.at
         if stale:
             log.info("account %s: hub events arrived during reconcile; reconciling again", account)
             self.request_reconcile(account, "stale")
@@ -515,6 +596,7 @@ class Daemon:
             raise
         finally:
             self._snapshot_all()
+            self._refuse_waiting_commands()
 
     def _next_wakeup(self) -> float:
         now_mono = time.monotonic()
@@ -573,6 +655,9 @@ class Daemon:
 
     def _dispatch(self, event: Event) -> None:
         self.events_dispatched += 1
+        if isinstance(event, EngineCommand):
+            self._run_command(event)
+            return
         if isinstance(event, IntentResult):
             self._on_result(event)
             return
@@ -580,7 +665,9 @@ class Daemon:
             self._apply_reconcile(event)
             return
         if isinstance(event, ConnectionChanged):
+            self.hub_states[event.hub] = event.state
             self.observer.on_event(event)
+            self._announce(event)
             if event.gap:
                 for account in self.config.accounts:
                     self.request_reconcile(account, f"{event.hub} hub gap")
@@ -593,6 +680,7 @@ class Daemon:
             self._last_fact_at[account] = event.at
             self._watch_contract(event)
             self.observer.on_event(event)
+            self._announce(event)
             self._catch_up_quote(account, event)
             self._apply_to(account, event, journal=True)
             return
@@ -669,6 +757,8 @@ class Daemon:
 
     def _record(self, firing: Firing, seq: int | None) -> None:
         self.firings.append(firing)
+        self.firings_total += 1
+        self._remember_firing(firing)
         log.warning(
             "FIRING %s account=%s %s: %s",
             firing.rule_id,
@@ -785,6 +875,7 @@ class Daemon:
 
     def _on_result(self, result: IntentResult) -> None:
         self.observer.on_result(result)
+        self._announce_result(result)
         tracked = self.book.get(result.key)
         if tracked is None:
             return
@@ -850,6 +941,275 @@ class Daemon:
             operation(self.store)
         except StoreError as exc:
             log.debug("store call failed: %s", exc)
+
+    # -- what the trader is told (monitor, webhook) ---------------------------------------------
+
+    def _remember_firing(self, firing: Firing) -> None:
+        """Keep the firing for ``status``/``explain`` and tell ``monitor`` and the webhook.
+
+        Bounded: the last :data:`RECENT_FIRINGS` per account and the last one per (account,
+        rule)."""
+        engine = self.engines.get(firing.account)
+        zone = engine.calendar.tz if engine is not None else None
+        text = firing_text(firing, zone)
+        record = firing_record(firing, text)
+        recent = self._recent_firings.get(firing.account)
+        if recent is None:
+            recent = self._recent_firings[firing.account] = deque(maxlen=RECENT_FIRINGS)
+        recent.append(record)
+        if firing.kind != "lockout":  # a lockout refusing exposure is not the rule's evaluation
+            self._last_firings[(firing.account, firing.rule_id)] = record
+        if self.monitor.active:
+            self.monitor.publish(
+                "firing",
+                {
+                    "at": firing.at,
+                    "account": firing.account,
+                    "severity": firing.severity,
+                    "text": text,
+                    "data": record,
+                },
+            )
+        self.notifier.post(firing.severity, text)
+
+    def _announce(self, event: Event) -> None:
+        """A fact event on ``monitor`` (quotes are never streamed)."""
+        if not self.monitor.active:
+            return
+        text = event_text(event)
+        if text is None:
+            return
+        try:
+            data: dict[str, Any] = dict(event_to_json(event))
+        except CodecError:
+            data = {"kind": type(event).__name__}
+        self.monitor.publish(
+            "event",
+            {
+                "at": event.at,
+                "account": getattr(event, "account_id", None),
+                "severity": "info",
+                "text": text,
+                "data": data,
+            },
+        )
+
+    def _announce_result(self, result: IntentResult) -> None:
+        tracked = self.book.get(result.key)
+        rule = self._rule_of(result.key, result.account) if tracked is not None else None
+        text = result_text(result, rule)
+        severity = result_severity(result)
+        if self.monitor.active:
+            self.monitor.publish(
+                "result",
+                {
+                    "at": result.at,
+                    "account": result.account,
+                    "severity": severity,
+                    "text": text,
+                    "data": {
+                        "key": result.key,
+                        "outcome": result.outcome,
+                        "calls": list(result.calls),
+                        "error": result.error,
+                        "rule": rule,
+                    },
+                },
+            )
+        self.notifier.post(severity, text)
+
+    def _rule_of(self, key: str, account: int) -> str | None:
+        for record in reversed(self._recent_firings.get(account, ())):
+            if key in record["intent_keys"]:
+                return str(record["rule"])
+        return None
+
+    def _on_call(self, account: int, call: str, outcome: str) -> None:
+        """An executor worker made a REST call (runs on that worker's thread)."""
+        self.observer.on_call(account, call, outcome)
+        if self.monitor.active:
+            ok = outcome in ("ok", "already")
+            self.monitor.publish(
+                "call",
+                {
+                    "at": self.clock.now(),
+                    "account": account,
+                    "severity": "info" if ok else "warning",
+                    "text": f"Call: {call} → {outcome}",
+                    "data": {"call": call, "outcome": outcome},
+                },
+            )
+
+    def announce_admin(
+        self, text: str, data: Mapping[str, Any], account: int | None = None
+    ) -> None:
+        """An admin action (a reload, a lockout cleared) on ``monitor`` and the webhook."""
+        if self.monitor.active:
+            self.monitor.publish(
+                "admin",
+                {
+                    "at": self.clock.now(),
+                    "account": account,
+                    "severity": "warning",
+                    "text": text,
+                    "data": dict(data),
+                },
+            )
+        self.notifier.post("warning", text)
+
+    # -- the status server's access to the engine thread ----------------------------------------
+
+    def on_engine(self, fn: Callable[[], T], timeout: float | None = None) -> T:
+        """Run ``fn`` on the engine thread between two events and return its result.
+
+        Raises ProtocolError ``unavailable`` when the engine thread is not running or does not
+        get to it within ``timeout`` seconds (the command is then skipped, not run late).
+        """
+        wait = self.options.server.engine_timeout if timeout is None else timeout
+        if not self._engine_thread.is_alive():
+            raise ProtocolError(
+                ErrorCode.UNAVAILABLE.value,
+                "the engine is not running (starting or stopping)",
+            )
+        future: Future[object] = Future()
+        self.queue.put(EngineCommand(at=self.clock.now(), fn=fn, future=future))
+        try:
+            return future.result(wait)  # type: ignore[return-value]
+        except TimeoutError:
+            future.cancel()
+            raise ProtocolError(
+                ErrorCode.UNAVAILABLE.value, f"the engine did not answer within {wait:g}s"
+            ) from None
+
+    def _run_command(self, command: EngineCommand) -> None:
+        if not command.future.set_running_or_notify_cancel():
+            return
+        try:
+            result = command.fn()
+        except BaseException as exc:
+            command.future.set_exception(exc)
+        else:
+            command.future.set_result(result)
+
+    def _refuse_waiting_commands(self) -> None:
+        """The engine thread ends: answer every command still queued with ``unavailable``."""
+        while True:
+            try:
+                event = self.queue.get_nowait()
+            except queue.Empty:
+                return
+            if isinstance(event, EngineCommand) and event.future.set_running_or_notify_cancel():
+                event.future.set_exception(
+                    ProtocolError(ErrorCode.UNAVAILABLE.value, "the daemon is stopping")
+                )
+
+    def live_accounts(self) -> frozenset[int]:
+        return frozenset(self._live)
+
+    def recent_firings(self, account: int) -> list[dict[str, Any]]:
+        return list(self._recent_firings.get(account, ()))
+
+    def last_firing(self, account: int, rule: str) -> dict[str, Any] | None:
+        return self._last_firings.get((account, rule))
+
+    def ruleset_name(self) -> str:
+        names = sorted({ruleset.name for ruleset in self.rulesets.values()})
+        return ", ".join(names)
+
+    def swap_rulesets(self, rulesets: Mapping[int, Ruleset]) -> dict[int, RulesetChanges]:
+        """Engine thread only: replace every account's ruleset between two events.
+
+        Refuses (ProtocolError ``refused``, nothing swapped) when an enabled ``mandatory``
+        rule would be removed or disabled for any account. Otherwise each account's engine is
+        rebuilt with :func:`reload_engine` (facts, lockouts, intents and the timers of
+        unchanged rules kept), ``Reconciled`` is applied so every rule is evaluated at once
+        (a lowered limit is enforced now; its firings are recorded like any other), and the
+        account is snapshotted so a restart comes back with the new state.
+        """
+        problems: list[dict[str, Any]] = []
+        for account, ruleset in sorted(rulesets.items()):
+            current = self.rulesets.get(account)
+            if current is None:
+                continue
+            for message in mandatory_violations(current, ruleset):
+                problems.append(
+                    {
+                        "file": str(ruleset.location.file),
+                        "line": 0,
+                        "column": 0,
+                        "rule": None,
+                        "message": f"account {account}: {message}",
+                        "hint": "a mandatory rule stays enabled; edit it instead",
+                        "check": "mandatory",
+                    }
+                )
+        if problems:
+            raise ProtocolError(
+                ErrorCode.REFUSED.value,
+                "the new ruleset would disable a mandatory rule",
+                problems=tuple(problems),
+            )
+        changes: dict[int, RulesetChanges] = {}
+        for account, ruleset in sorted(rulesets.items()):
+            if account not in self.engines:
+                continue
+            fresh, changed = reload_engine(self.engines[account], ruleset)
+            self.engines[account] = fresh
+            self.rulesets[account] = ruleset
+            changes[account] = changed
+            self._lock_marks.pop(account, None)
+            self._locks_changed(account)
+            reconciled = Reconciled(at=self.clock.now(), account_id=account)
+            self._apply_to(account, self._monotonic(reconciled), journal=False)
+            self._deadlines[account] = fresh.next_deadline()
+            self._snapshot(account)
+        self._status_due = True
+        return changes
+
+    def clear_lockouts(
+        self, account: int, scope: str, symbol: str | None, who: str, why: str
+    ) -> list[Lock]:
+        """Engine thread only: end the account's lockouts now, in the engine and in the store
+        (each cleared lockout audited with who and why), and snapshot the account so the
+        clear survives a restart."""
+        engine = self.engines[account]
+        cleared = clear_locks(engine, account, scope, symbol)
+        now = self.clock.now()
+        if cleared:
+            self._deadlines[account] = engine.next_deadline()
+            self._locks_changed(account)
+            self._dirty.add(account)
+            self._snapshot(account)
+            self._status_due = True
+        try:
+            rows = self.store.active_lockouts(now, account)
+        except StoreError as exc:
+            log.error("cannot read the stored lockouts of %s: %s", account, exc)
+            rows = []
+        for lock in cleared:
+            matching = [
+                row
+                for row in rows
+                if row.rule == lock.rule
+                and row.scope == lock.scope
+                and (row.symbol or None) == (lock.symbol or None)
+            ]
+            try:
+                for row in matching:
+                    self.store.clear_lockout(row.id, now=now, by=who, why=why)
+                if not matching:
+                    self.store.record_admin_action(
+                        at=now,
+                        who=who,
+                        action="clear_lockout",
+                        why=why,
+                        result="cleared (no stored row)",
+                        account=account,
+                        args={"rule": lock.rule, "scope": lock.scope, "symbol": lock.symbol},
+                    )
+            except StoreError as exc:
+                log.error("could not record the clear of %s: %s", lock.rule, exc)
+        return cleared
 
     # -- snapshots and status -------------------------------------------------------------------
 
@@ -927,7 +1287,7 @@ class Daemon:
             "quotes_coalesced": self.queue.coalesced,
             "events_applied": self.events_applied,
             "events_dispatched": self.events_dispatched,
-            "firings": len(self.firings),
+            "firings": self.firings_total,
             "intents_open": len(self.book),
             "reconciles": self.reconciles,
             "alerts": list(self.alerter.recent),
@@ -970,6 +1330,7 @@ def open_store(config: DaemonConfig) -> Store:
 __all__ = [
     "Alerter",
     "Daemon",
+    "EngineCommand",
     "Observer",
     "QuietObserver",
     "ReconcileData",

@@ -28,13 +28,40 @@ class SourceLocation:
 
 
 @dataclass(frozen=True, slots=True)
+class Operand:
+    """One side of a comparison: its source text, compiled code and the dotted names it reads
+    (facts such as ``day.net_pnl`` and ``params.NAME``)."""
+
+    text: str
+    code: CodeType
+    names: frozenset[str] = frozenset()
+
+    @property
+    def reads_facts(self) -> bool:
+        """Whether it reads a fact (anything but params, lists, literals)."""
+        return any(not name.startswith("params.") for name in self.names)
+
+
+@dataclass(frozen=True, slots=True)
+class Comparison:
+    """One binary comparison of an expression (``a < b < c`` yields two), so ``--explain``
+    and the status server's ``limits`` can show each side's value on the current facts."""
+
+    text: str
+    left: Operand
+    op: str  # "<", "<=", ">", ">=", "==", "!=", "in", "not in"
+    right: Operand
+
+
+@dataclass(frozen=True, slots=True)
 class CompiledExpression:
     """One expression, parsed and checked once, evaluated many times.
 
     ``names`` holds every dotted fact name it reads (``day.realized_pnl``) so the engine can
     index rules by the facts they depend on and ``--explain`` can show the values it saw.
     ``operands`` are the sub-expressions of its comparisons (source text and compiled code),
-    re-evaluated only when a firing is explained.
+    re-evaluated only when a firing is explained; ``comparisons`` pairs them with their
+    operator, one entry per binary comparison.
     """
 
     source: str
@@ -42,6 +69,8 @@ class CompiledExpression:
     location: SourceLocation
     names: frozenset[str] = frozenset()
     operands: tuple[tuple[str, CodeType], ...] = ()
+    #: every binary comparison, outermost first (for ``explain`` and limit usage)
+    comparisons: tuple[Comparison, ...] = ()
 
     def evaluate(self, env: Mapping[str, object]) -> object:
         return eval(self.code, {"__builtins__": {}}, dict(env))

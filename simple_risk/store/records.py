@@ -17,8 +17,15 @@ IntentState = Literal["pending", "in_flight", "done", "gave_up"]
 OPEN_INTENT_STATES: tuple[IntentState, ...] = ("pending", "in_flight")
 FINAL_INTENT_STATES: tuple[IntentState, ...] = ("done", "gave_up")
 
-HistoryKind = Literal["firing", "lockout", "lockout_cleared", "intent", "admin"]
-HISTORY_KINDS: tuple[HistoryKind, ...] = ("firing", "lockout", "lockout_cleared", "intent", "admin")
+HistoryKind = Literal["fill", "firing", "lockout", "lockout_cleared", "intent", "admin"]
+HISTORY_KINDS: tuple[HistoryKind, ...] = (
+    "fill",
+    "firing",
+    "lockout",
+    "lockout_cleared",
+    "intent",
+    "admin",
+)
 
 
 class StoreError(Exception):

@@ -10,7 +10,7 @@ from datetime import UTC
 from typing import Literal, cast
 
 from simple_risk.engine.codec import CodecError, contract_from_json
-from simple_risk.engine.events import ContractInfo
+from simple_risk.engine.events import ContractInfo, TradeFill
 from simple_risk.store.models import (
     AdminActionRow,
     ContractCacheRow,
@@ -152,6 +152,46 @@ def intent_item(intent: Intent) -> HistoryItem:
     )
 
 
+def fill_item(fill: TradeFill, seq: int) -> HistoryItem:
+    """A fill from the journal: side, size, root and contract, price, and its P&L net of
+    costs (an opening fill has none); fees and commissions in the details."""
+    root = fill.contract_id.split(".")[3] if fill.contract_id.count(".") >= 3 else fill.contract_id
+    cost = fill.fees + fill.commissions
+    if fill.pnl is None:
+        pnl = f"opening, costs {cost:.2f}" if cost else "opening"
+        net = None
+    else:
+        net = fill.pnl - cost
+        pnl = f"P&L {net:+.2f}"
+    voided = " (voided)" if fill.voided else ""
+    return HistoryItem(
+        at=fill.at,
+        kind="fill",
+        account=fill.account_id,
+        rule=None,
+        summary=(
+            f"{fill.side.name.lower()} {fill.size} {root} ({fill.contract_id}) @ {fill.price}, "
+            f"{pnl}{voided}"
+        ),
+        details={
+            "trade_id": fill.trade_id,
+            "order_id": fill.order_id,
+            "contract_id": fill.contract_id,
+            "symbol": root,
+            "side": fill.side.name.lower(),
+            "size": fill.size,
+            "price": str(fill.price),
+            "pnl": None if fill.pnl is None else str(fill.pnl),
+            "fees": str(fill.fees),
+            "commissions": str(fill.commissions),
+            "net_pnl": None if net is None else str(net),
+            "voided": fill.voided,
+            "created_at": fill.created_at.isoformat() if fill.created_at else None,
+            "journal_seq": seq,
+        },
+    )
+
+
 def admin_item(action: AdminAction) -> HistoryItem:
     return HistoryItem(
         at=action.at,
@@ -167,6 +207,7 @@ __all__ = [
     "admin",
     "admin_item",
     "contract",
+    "fill_item",
     "firing",
     "firing_item",
     "intent",

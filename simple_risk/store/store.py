@@ -19,6 +19,7 @@ so the daemon's fake clock in tests drives leases and lockout expiry too.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
@@ -38,7 +39,7 @@ from simple_risk.engine.codec import (
     event_to_json,
     strict_json,
 )
-from simple_risk.engine.events import ContractInfo, Event
+from simple_risk.engine.events import ContractInfo, Event, TradeFill
 from simple_risk.store import rows as convert
 from simple_risk.store.database import WRITE_OPTION, Dialect, connect, prepare_schema, reason
 from simple_risk.store.inputs import (
@@ -757,9 +758,11 @@ class Store:
     ) -> list[HistoryItem]:
         """What happened in ``[since, until)``, oldest first, for ``engine history``.
 
-        Kinds: ``firing``, ``lockout`` (a lock began), ``lockout_cleared``, ``intent`` (at its
-        outcome, or at its creation while still open) and ``admin``. With ``rule``, admin
-        actions (which belong to no rule) are left out. ``limit`` keeps the newest items.
+        Kinds: ``fill`` (a journaled fill, with its P&L; a fill journaled again with new
+        content — a correction, a void — is shown once, as last seen), ``firing``,
+        ``lockout`` (a lock began), ``lockout_cleared``, ``intent`` (at its outcome, or at its
+        creation while still open) and ``admin``. With ``rule``, fills and admin actions
+        (which belong to no rule) are left out. ``limit`` keeps the newest items.
         """
         if limit is not None and limit < 1:
             raise StoreError(f"a history limit must be at least 1, got {limit}")
@@ -779,6 +782,9 @@ class Store:
             items.append((item.at, order[item.kind], row_id, item))
 
         with self._session() as s:
+            if "fill" in wanted and rule is None:
+                for fill_item, row_id in _fill_history(s, since, end, account):
+                    add(fill_item, row_id)
             if "firing" in wanted:
                 fq = select(FiringRow).where(*_between(FiringRow.fired_at, since, end))
                 if rule is not None:
@@ -822,6 +828,42 @@ class Store:
         items.sort(key=lambda entry: entry[:3])
         newest = items if limit is None else items[-limit:]
         return [entry[3] for entry in newest]
+
+
+def _fill_history(
+    s: Session,
+    since: datetime,
+    until: datetime | None,
+    account: int | None,
+) -> list[tuple[HistoryItem, int]]:
+    """Journaled fills in the window, once per (account, trade id): at the time first seen,
+    with the content last seen."""
+    query = (
+        select(JournalEntryRow)
+        .where(JournalEntryRow.kind == "TradeFill", *_between(JournalEntryRow.at, since, until))
+        .order_by(JournalEntryRow.account, JournalEntryRow.seq)
+    )
+    if account is not None:
+        query = query.where(JournalEntryRow.account == account)
+    seen: dict[tuple[int, int], tuple[datetime, int, TradeFill, int]] = {}
+    for row in s.scalars(query):
+        try:
+            fill = event_from_json(row.payload)
+        except CodecError as exc:
+            raise StoreError(
+                f"journal entry {row.account}/{row.seq} cannot be read: {exc}"
+            ) from exc
+        if not isinstance(fill, TradeFill):
+            continue
+        key = (row.account, fill.trade_id)
+        first = seen.get(key)
+        seen[key] = (
+            (first[0], first[1], fill, row.seq) if first else (row.at, row.id, fill, row.seq)
+        )
+    return [
+        (dataclasses.replace(convert.fill_item(fill, seq), at=first_at), row_id)
+        for first_at, row_id, fill, seq in seen.values()
+    ]
 
 
 def _journal_of(account: int) -> Any:

@@ -43,6 +43,8 @@ FAST_OPTIONS = RuntimeOptions(
     ),
     lease_ttl=30.0,
     hub_ready_timeout=5.0,
+    # several daemons per test run: none binds the per-user status socket
+    serve=False,
 )
 
 

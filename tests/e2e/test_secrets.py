@@ -20,6 +20,9 @@ from pathlib import Path
 import bcrypt
 
 from simple_risk.adapters.simulator import AccountSpec, RateLimits, Simulator
+from simple_risk.daemon.control.client import request
+from simple_risk.daemon.control.protocol import ProtocolError
+from simple_risk.daemon.password import write_password_hash
 from simple_risk.daemon.sim import Trader, wait_until
 
 ACCOUNT = 20100001
@@ -39,6 +42,8 @@ def test_a_full_run_prints_no_secret(tmp_path: Path) -> None:
     ).start()
     trader = Trader(sim)
     admin_hash = bcrypt.hashpw(ADMIN_PASSWORD.encode(), bcrypt.gensalt(rounds=4)).decode()
+    write_password_hash(tmp_path / "admin-password.bcrypt", admin_hash)
+    socket_path = tmp_path / "status.sock"
     secrets = tmp_path / "secrets.yaml"
     secrets.write_text(f"username: demo\napi_key: {API_KEY}\n", encoding="utf-8")
     secrets.chmod(0o600)
@@ -48,7 +53,7 @@ def test_a_full_run_prints_no_secret(tmp_path: Path) -> None:
         "credentials: {file: secrets.yaml}\n"
         f"accounts: [{ACCOUNT}]\n"
         "data_dir: data\nlog_dir: log\n"
-        f"admin_password_hash: '{admin_hash}'\n"
+        f"status_socket: {socket_path}\n"
         "timing: {tick_interval: 0.2, reconcile_after_enforcement: 0.3}\n",
         encoding="utf-8",
     )
@@ -75,6 +80,19 @@ def test_a_full_run_prints_no_secret(tmp_path: Path) -> None:
         assert wait_until(status.exists, 30.0), "the daemon did not start"
         trader.buy(ACCOUNT, "RTY")
         assert wait_until(lambda: trader.size(ACCOUNT) == 0, 15.0), "no enforcement"
+        # the admin password travels to the daemon (right and wrong) and must not come back
+        address = str(socket_path)
+        assert request("auth_check", address=address, password=ADMIN_PASSWORD) == {}
+        try:
+            request("auth_check", address=address, password=ADMIN_PASSWORD + " typo")
+        except ProtocolError as exc:
+            assert exc.code == "auth_failed"
+        else:
+            raise AssertionError("a wrong password was accepted")
+        answers = json.dumps(
+            [request(op, address=address) for op in ("hello", "status", "history")]
+        )
+        assert ADMIN_PASSWORD not in answers and API_KEY not in answers
     finally:
         process.send_signal(signal.SIGTERM)
         stdout, stderr = process.communicate(timeout=30)

@@ -31,7 +31,7 @@ from simple_risk.engine.dsl.durations import DURATION_HINT, parse_duration
 from simple_risk.engine.dsl.problems import Problem, did_you_mean
 from simple_risk.engine.dsl.yamlload import Mark, ScalarSpan
 from simple_risk.engine.functions import EXACT_DIVIDE
-from simple_risk.engine.model import CompiledExpression, SourceLocation
+from simple_risk.engine.model import Comparison, CompiledExpression, Operand, SourceLocation
 
 _ALLOWED_NODES: tuple[type[ast.AST], ...] = (
     ast.Expression,
@@ -795,6 +795,7 @@ def compile_expression(
     try:
         code = compile(expression, filename, "eval")
         operands = tuple(_operands(expression, source.strip(), filename))
+        comparisons = tuple(_comparisons(expression, source.strip(), filename))
     except (SyntaxError, ValueError, TypeError, RecursionError, MemoryError) as exc:
         return None, [
             scope.problem(locator.fallback, f"cannot compile expression: {exc}", "compile")
@@ -806,6 +807,7 @@ def compile_expression(
         location=SourceLocation(scope.file, mark.line, mark.column),
         names=frozenset(resolver.names),
         operands=operands,
+        comparisons=comparisons,
     )
     used = resolver.names | resolver.lists_used | {f"macro:{name}" for name in direct_macros}
     return CheckedExpression(compiled, expression, role, scope, locator, used), []
@@ -838,3 +840,53 @@ def _operands(tree: ast.Expression, text: str, filename: str) -> Iterator[tuple[
                 label = shown or ast.unparse(operand)
                 code = compile(ast.Expression(body=operand), filename, "eval")
                 yield label, code
+
+
+_OPERATORS: dict[type[ast.cmpop], str] = {
+    ast.Lt: "<",
+    ast.LtE: "<=",
+    ast.Gt: ">",
+    ast.GtE: ">=",
+    ast.Eq: "==",
+    ast.NotEq: "!=",
+    ast.In: "in",
+    ast.NotIn: "not in",
+}
+
+
+def _comparisons(tree: ast.Expression, text: str, filename: str) -> Iterator[Comparison]:
+    """Every binary comparison (``a < b < c`` is two), each side with its text, code and the
+    dotted names it reads, for ``explain`` and the status server's limit usage."""
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Compare):
+            continue
+        in_macro = getattr(node, "_macro_use", None) is not None
+        sides = [
+            _operand(side, text, filename, in_macro) for side in (node.left, *node.comparators)
+        ]
+        for index, op in enumerate(node.ops):
+            left, right = sides[index], sides[index + 1]
+            symbol = _OPERATORS.get(type(op), type(op).__name__)
+            yield Comparison(f"{left.text} {symbol} {right.text}", left, symbol, right)
+
+
+def _operand(node: ast.expr, text: str, filename: str, in_macro: bool) -> Operand:
+    use = getattr(node, "_macro_use", None)
+    shown: str | None
+    if use is None:
+        shown = ast.get_source_segment(text, node)
+    elif not in_macro:
+        # a macro used as a whole operand of the rule's own comparison: show its name
+        shown = ast.get_source_segment(text, use)
+    else:
+        shown = None
+    code = compile(ast.Expression(body=node), filename, "eval")
+    return Operand(shown or ast.unparse(node), code, frozenset(_dotted_names(node)))
+
+
+def _dotted_names(node: ast.AST) -> Iterator[str]:
+    """``family.attr`` and ``params.name`` read anywhere under ``node``."""
+    for sub in ast.walk(node):
+        pair = _family_attr(sub)
+        if pair is not None and (pair[0] in namespace.FAMILIES or pair[0] == "params"):
+            yield f"{pair[0]}.{pair[1]}"

@@ -1,0 +1,701 @@
+"""The operations of the status protocol (docs/status-protocol.md), daemon side.
+
+:class:`Operations` checks each request's shape, has every admin request's password verified
+by :class:`~simple_risk.daemon.control.auth.Authenticator` first, and answers. Whatever
+reads or changes engine state runs on the engine thread through :meth:`Daemon.on_engine`
+(between two events, never concurrently with one); store reads (``history``) and file work
+(``config_put``'s lint) run on the connection's thread. Every admin action that changes
+something — reload, configuration change, lockout clear, new password, stop — is audited in
+the store with who (the peer's credentials and the operator's name), why, and the result,
+and announced on ``monitor``. A password never appears in a result, the audit or a log.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import logging
+import os
+import queue
+import shutil
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from simple_risk.adapters.topstepx.secrets import register_secret
+from simple_risk.daemon.config import ConfigError, DaemonConfig, load_config, load_rulesets
+from simple_risk.daemon.control import views
+from simple_risk.daemon.control.auth import MIN_PASSWORD_LENGTH, Authenticator, Peer, Throttle
+from simple_risk.daemon.control.protocol import (
+    ADMIN_OPS,
+    PROTOCOL_VERSION,
+    READ_OPS,
+    ErrorCode,
+    ProtocolError,
+    encode,
+)
+from simple_risk.daemon.control.server import Broadcaster, Streaming, Subscriber, ThenRun
+from simple_risk.daemon.logging import LogRing, install_log_ring, level_number, log_ring
+from simple_risk.daemon.password import (
+    hash_password,
+    read_password_hash,
+    validate_password,
+    write_password_hash,
+)
+from simple_risk.engine.dsl.problems import Problem
+from simple_risk.engine.model import Ruleset
+from simple_risk.engine.operations import mandatory_violations
+from simple_risk.resources import default_ruleset_path
+from simple_risk.store import StoreError
+from simple_risk.store.records import HISTORY_KINDS
+
+if TYPE_CHECKING:
+    from simple_risk.daemon.control.server import StatusServer
+    from simple_risk.daemon.runtime import Daemon
+
+log = logging.getLogger(__name__)
+
+#: ``type`` values a ``subscribe`` may ask for (``dropped`` always comes)
+MONITOR_KINDS = frozenset({"event", "firing", "call", "result", "alert", "admin"})
+#: a reload rebuilds every account's engine: give it more time than a read
+RELOAD_TIMEOUT = 60.0
+DEFAULT_HISTORY_LIMIT = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """One request, after its shape and (for admin ops) its password were checked."""
+
+    op: str
+    args: Mapping[str, Any]
+    peer: Peer
+    operator: str | None
+
+    @property
+    def who(self) -> str:
+        return self.peer.describe(self.operator)
+
+
+def _bad(message: str) -> ProtocolError:
+    return ProtocolError(ErrorCode.BAD_REQUEST.value, message)
+
+
+def _refused(message: str, problems: list[dict[str, Any]] | None = None) -> ProtocolError:
+    return ProtocolError(ErrorCode.REFUSED.value, message, problems=tuple(problems or ()))
+
+
+def _problems(
+    found: list[Problem], rename: Mapping[str, str] | None = None
+) -> list[dict[str, Any]]:
+    out = []
+    for problem in found:
+        entry = dict(problem.as_json())
+        if rename and entry.get("file") in rename:
+            entry["file"] = rename[str(entry["file"])]
+        out.append(entry)
+    return out
+
+
+class _Subscription:
+    """A monitor subscriber that leaves the broadcaster when its stream ends."""
+
+    def __init__(self, broadcaster: Broadcaster, subscriber: Subscriber) -> None:
+        self._broadcaster = broadcaster
+        self._subscriber = subscriber
+
+    def take(self, timeout: float) -> list[bytes]:
+        return self._subscriber.take(timeout)
+
+    def close(self) -> None:
+        self._broadcaster.unsubscribe(self._subscriber)
+
+
+class _LogFollower:
+    """``logs`` with ``follow``: new log lines as ``{"stream": "logs", "line": ...}``."""
+
+    def __init__(self, ring: LogRing, level: int) -> None:
+        self._ring = ring
+        self._queue = ring.follow(level)
+
+    def take(self, timeout: float) -> list[bytes]:
+        try:
+            first = self._queue.get(timeout=timeout)
+        except queue.Empty:
+            return []
+        lines = [first]
+        while True:
+            try:
+                lines.append(self._queue.get_nowait())
+            except queue.Empty:
+                break
+        return [encode({"stream": "logs", "line": line}) for line in lines]
+
+    def close(self) -> None:
+        self._ring.unfollow(self._queue)
+
+
+class Operations:
+    """Every op of the protocol, for one daemon."""
+
+    def __init__(self, daemon: Daemon, server: StatusServer) -> None:
+        self.daemon = daemon
+        self.server = server
+        options = server.options
+        self.auth = Authenticator(
+            lambda: read_password_hash(self.daemon.config),
+            daemon.store,
+            daemon.clock.now,
+            throttle=Throttle(options.throttle_base, options.throttle_cap),
+        )
+        self._handlers: dict[str, Callable[[Request], object]] = {
+            "hello": self.hello,
+            "status": self.status,
+            "explain": self.explain,
+            "history": self.history,
+            "subscribe": self.subscribe,
+            "auth_check": self.auth_check,
+            "reload": self.reload,
+            "config_get": self.config_get,
+            "config_put": self.config_put,
+            "lockout_list": self.lockout_list,
+            "lockout_clear": self.lockout_clear,
+            "logs": self.logs,
+            "set_password": self.set_password,
+            "stop": self.stop,
+        }
+        install_log_ring()
+
+    # -- dispatch -------------------------------------------------------------------------------
+
+    def handle(self, message: Mapping[str, Any], peer: Peer) -> object:
+        """The result of one request (or a :class:`Streaming` / :class:`ThenRun`)."""
+        op = message.get("op")
+        if not isinstance(op, str) or not op:
+            raise _bad("a request needs an op")
+        args = message.get("args")
+        if args is None:
+            args = {}
+        if not isinstance(args, dict):
+            raise _bad("args must be an object")
+        operator = message.get("operator")
+        operator = str(operator) if isinstance(operator, str | int) else None
+        handler = self._handlers.get(op)
+        if handler is None or op not in READ_OPS | ADMIN_OPS:
+            raise ProtocolError(ErrorCode.UNKNOWN_OP.value, f"unknown op {op!r}")
+        if op in ADMIN_OPS:
+            auth = message.get("auth")
+            password = auth.get("password") if isinstance(auth, dict) else None
+            self.auth.check(
+                peer, password, op, operator, allow_unset_for_owner=op == "set_password"
+            )
+        return handler(Request(op, args, peer, operator))
+
+    # -- helpers --------------------------------------------------------------------------------
+
+    def _now(self) -> datetime:
+        return self.daemon.clock.now()
+
+    def _account(self, args: Mapping[str, Any], *, required: bool = False) -> int | None:
+        raw = args.get("account")
+        if raw is None:
+            if required:
+                raise _bad("give the account")
+            return None
+        try:
+            account = int(raw)
+        except (TypeError, ValueError):
+            raise _bad(f"account must be a number, not {raw!r}") from None
+        if isinstance(raw, bool) or account not in self.daemon.config.accounts:
+            raise ProtocolError(
+                ErrorCode.NOT_FOUND.value, f"this daemon does not guard account {raw}"
+            )
+        return account
+
+    def _text(self, args: Mapping[str, Any], name: str, *, required: bool = False) -> str | None:
+        value = args.get(name)
+        if value is None or value == "":
+            if required:
+                raise _bad(f"give {name}")
+            return None
+        if not isinstance(value, str):
+            raise _bad(f"{name} must be a string")
+        return value
+
+    def _reason(self, args: Mapping[str, Any]) -> str:
+        reason = self._text(args, "reason")
+        return " ".join(reason.split())[:500] if reason else "(no reason given)"
+
+    def _audit(
+        self,
+        request: Request,
+        action: str,
+        why: str,
+        result: str,
+        *,
+        account: int | None = None,
+        args: Mapping[str, Any] | None = None,
+    ) -> None:
+        try:
+            self.daemon.store.record_admin_action(
+                at=self._now(),
+                who=request.who,
+                action=action,
+                why=why,
+                result=result,
+                account=account,
+                args={"peer": request.peer.as_json(), **(args or {})},
+            )
+        except StoreError as exc:
+            log.error("could not audit %s: %s", action, exc)
+
+    # -- read ops -------------------------------------------------------------------------------
+
+    def hello(self, request: Request) -> dict[str, Any]:
+        daemon = self.daemon
+        return {
+            "version": PROTOCOL_VERSION,
+            "pid": os.getpid(),
+            "started_at": daemon.started_at,
+            "now": self._now(),
+            "accounts": list(daemon.config.accounts),
+            "ruleset": {"name": daemon.ruleset_name(), "path": str(daemon.config.ruleset_path)},
+            "admin_password_set": self.auth.password_set(),
+            "socket": str(self.server.path),
+            "tcp": self.server.address_tcp(),
+        }
+
+    def status(self, request: Request) -> dict[str, Any]:
+        account = self._account(request.args)
+        daemon = self.daemon
+        wanted = [account] if account is not None else list(daemon.config.accounts)
+
+        def build() -> dict[str, Any]:
+            now = daemon.clock.now()
+            return {
+                "now": now,
+                "daemon": views.daemon_status(daemon, now),
+                "accounts": [
+                    views.account_status(daemon, a, now) for a in wanted if a in daemon.engines
+                ],
+            }
+
+        return daemon.on_engine(build)
+
+    def explain(self, request: Request) -> dict[str, Any]:
+        rule = self._text(request.args, "rule", required=True)
+        assert rule is not None
+        account = self._account(request.args)
+        daemon = self.daemon
+        chosen = account if account is not None else daemon.config.accounts[0]
+
+        def build() -> dict[str, Any]:
+            if chosen not in daemon.engines:
+                raise ProtocolError(ErrorCode.NOT_FOUND.value, f"no engine for account {chosen}")
+            try:
+                return views.explain(daemon, rule, chosen, daemon.clock.now())
+            except KeyError as exc:
+                raise ProtocolError(ErrorCode.NOT_FOUND.value, str(exc.args[0])) from None
+
+        return daemon.on_engine(build)
+
+    def history(self, request: Request) -> dict[str, Any]:
+        args = request.args
+        since = self._time(args, "since") or self._now() - timedelta(hours=24)
+        until = self._time(args, "until")
+        rule = self._text(args, "rule")
+        account = self._account(args)
+        kinds = args.get("kinds")
+        if kinds is not None and (
+            not isinstance(kinds, list) or not all(isinstance(k, str) for k in kinds)
+        ):
+            raise _bad("kinds must be a list of strings")
+        if kinds is not None and (unknown := sorted(set(kinds) - set(HISTORY_KINDS))):
+            raise _bad(f"unknown history kinds {', '.join(unknown)} (known: {HISTORY_KINDS})")
+        limit = args.get("limit", DEFAULT_HISTORY_LIMIT)
+        if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
+            raise _bad("limit must be a positive number")
+        try:
+            items = self.daemon.store.history(
+                since, until=until, rule=rule, account=account, kinds=kinds, limit=limit
+            )
+        except StoreError as exc:
+            raise _bad(str(exc)) from None
+        return {
+            "items": [
+                {
+                    "at": item.at,
+                    "kind": item.kind,
+                    "account": item.account,
+                    "rule": item.rule,
+                    "summary": item.summary,
+                    "details": item.details,
+                }
+                for item in items
+            ]
+        }
+
+    def _time(self, args: Mapping[str, Any], name: str) -> datetime | None:
+        raw = self._text(args, name)
+        if raw is None:
+            return None
+        try:
+            value = datetime.fromisoformat(raw)
+        except ValueError:
+            raise _bad(f"{name} must be an ISO-8601 time, not {raw!r}") from None
+        if value.tzinfo is None:
+            raise _bad(f"{name} needs a UTC offset (e.g. {raw}+00:00)")
+        return value
+
+    def subscribe(self, request: Request) -> Streaming:
+        kinds = request.args.get("kinds")
+        if kinds is not None:
+            if not isinstance(kinds, list) or not all(isinstance(k, str) for k in kinds):
+                raise _bad("kinds must be a list of strings")
+            unknown = sorted(set(kinds) - MONITOR_KINDS)
+            if unknown:
+                raise _bad(f"unknown monitor kinds {', '.join(unknown)}")
+        monitor = self.daemon.monitor
+        subscriber = monitor.subscribe(kinds, self.server.options.subscriber_queue)
+        return Streaming({"subscribed": True}, _Subscription(monitor, subscriber))
+
+    # -- admin ops ------------------------------------------------------------------------------
+
+    def auth_check(self, request: Request) -> dict[str, Any]:
+        return {}
+
+    def reload(self, request: Request) -> dict[str, Any]:
+        why = self._reason(request.args)
+        try:
+            result = self.reload_rulesets()
+        except ProtocolError as refusal:
+            self._audit(
+                request,
+                "reload",
+                why,
+                f"refused: {refusal.message}",
+                args={"problems": len(refusal.problems)},
+            )
+            raise
+        self._announce_reload(request, why, result)
+        return result
+
+    def reload_rulesets(self, config: DaemonConfig | None = None) -> dict[str, Any]:
+        """Re-read the configuration (ruleset path, overlays) unless ``config`` is given,
+        load and lint every account's ruleset, and swap them in on the engine thread.
+
+        Any lint or configuration error refuses the reload with the located problems and the
+        running rulesets stay. Settings other than the ruleset and overlays cannot change
+        while running: they are listed in ``restart_needed``.
+        """
+        daemon = self.daemon
+        with daemon.reload_lock:
+            current = daemon.config
+            restart: list[str] = []
+            if config is not None:
+                target = config
+            elif current.source.startswith("<") or not Path(current.source).exists():
+                target = current  # no file to re-read (the simulator, the demo)
+            else:
+                try:
+                    fresh = load_config(current.source)
+                except ConfigError as exc:
+                    raise _refused(
+                        f"the configuration has {len(exc.problems)} problem(s); "
+                        "the running ruleset stays",
+                        _problems(exc.problems),
+                    ) from None
+                restart = _restart_fields(current, fresh)
+                target = dataclasses.replace(
+                    current, ruleset_path=fresh.ruleset_path, overlays=fresh.overlays
+                )
+            rulesets = self._load(target)
+            changes = daemon.on_engine(
+                lambda: daemon.swap_rulesets(rulesets),
+                timeout=max(RELOAD_TIMEOUT, self.server.options.engine_timeout),
+            )
+            daemon.config = target
+        return {
+            "applied": True,
+            "changes": {str(account): change.as_json() for account, change in changes.items()},
+            "restart_needed": restart,
+            "ruleset": {"name": daemon.ruleset_name(), "path": str(target.ruleset_path)},
+        }
+
+    def _load(
+        self, config: DaemonConfig, rename: Mapping[str, str] | None = None
+    ) -> dict[int, Ruleset]:
+        try:
+            rulesets = load_rulesets(config)
+        except ConfigError as exc:
+            count = len(exc.problems)
+            raise _refused(
+                f"the ruleset has {count} error(s); the running ruleset stays",
+                _problems(exc.problems, rename),
+            ) from None
+        transform = self.daemon.options.ruleset_transform
+        if transform is not None:
+            rulesets = {account: transform(ruleset) for account, ruleset in rulesets.items()}
+        return rulesets
+
+    def _announce_reload(self, request: Request, why: str, result: Mapping[str, Any]) -> None:
+        changes: Mapping[str, Mapping[str, Any]] = result["changes"]
+        counted = {
+            kind: sorted({rule for change in changes.values() for rule in change.get(kind, [])})
+            for kind in ("added", "removed", "changed", "enabled", "disabled")
+        }
+        params = sorted({p for change in changes.values() for p in change.get("params", {})})
+        summary = (
+            ", ".join(f"{kind} {len(rules)}" for kind, rules in counted.items() if rules)
+            or "no rule changed"
+        )
+        if params:
+            summary += f"; params {', '.join(params)}"
+        self._audit(
+            request,
+            "reload",
+            why,
+            f"applied: {summary}",
+            args={"rules": counted, "params": params, "restart_needed": result["restart_needed"]},
+        )
+        self.daemon.announce_admin(
+            f"Ruleset reloaded by {request.who}: {summary} ({why})",
+            {"changes": dict(changes)},
+        )
+
+    def config_get(self, request: Request) -> dict[str, Any]:
+        path = self.daemon.config.ruleset_path
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise _refused(f"cannot read {path}: {exc}") from None
+        return {"path": str(path), "text": text}
+
+    def config_put(self, request: Request) -> dict[str, Any]:
+        text = self._text(request.args, "text", required=True)
+        assert text is not None
+        why = self._reason(request.args)
+        digest = hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+        daemon = self.daemon
+        with daemon.reload_lock:
+            path = daemon.config.ruleset_path
+            try:
+                self._replace_ruleset(path, text)
+            except ProtocolError as refusal:
+                self._audit(
+                    request,
+                    "config_put",
+                    why,
+                    f"refused: {refusal.message}",
+                    args={"path": str(path), "sha256": digest, "problems": len(refusal.problems)},
+                )
+                raise
+            try:
+                result = self.reload_rulesets()
+            except ProtocolError as refusal:
+                _restore_backup(path)
+                self._audit(
+                    request,
+                    "config_put",
+                    why,
+                    f"refused at reload, file restored: {refusal.message}",
+                    args={"path": str(path), "sha256": digest},
+                )
+                raise
+        self._audit(
+            request,
+            "config_put",
+            why,
+            f"written ({len(text)} characters) and reloaded",
+            args={"path": str(path), "sha256": digest, "backup": str(_backup_of(path))},
+        )
+        self._announce_reload(request, why, result)
+        return result
+
+    def _replace_ruleset(self, path: Path, text: str) -> None:
+        """Lint ``text`` as the ruleset (with every overlay) and check it against the running
+        mandatory rules; then replace ``path`` atomically, keeping ``<file>.bak``."""
+        if path.resolve() == default_ruleset_path().resolve():
+            raise _refused(
+                f"{path} is the ruleset shipped with simple-risk; configure a ruleset file "
+                "of your own to edit it"
+            )
+        candidate = path.with_name(f".{path.stem}.check-{os.getpid()}-{os.urandom(4).hex()}.yaml")
+        daemon = self.daemon
+        try:
+            try:
+                descriptor = os.open(candidate, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                with os.fdopen(descriptor, "w", encoding="utf-8") as out:
+                    out.write(text)
+            except OSError as exc:
+                raise _refused(f"cannot write next to {path}: {exc.strerror or exc}") from None
+            rulesets = self._load(
+                dataclasses.replace(daemon.config, ruleset_path=candidate),
+                rename={str(candidate): str(path)},
+            )
+            violations = daemon.on_engine(
+                lambda: [
+                    {
+                        "file": str(path),
+                        "line": 0,
+                        "column": 0,
+                        "rule": None,
+                        "message": f"account {account}: {message}",
+                        "hint": "a mandatory rule stays enabled; edit it instead",
+                        "check": "mandatory",
+                    }
+                    for account, ruleset in sorted(rulesets.items())
+                    if account in daemon.rulesets
+                    for message in mandatory_violations(daemon.rulesets[account], ruleset)
+                ]
+            )
+            if violations:
+                raise _refused("the new ruleset would disable a mandatory rule", violations)
+            try:
+                if path.exists():
+                    shutil.copy2(path, _backup_of(path))
+                    os.chmod(candidate, path.stat().st_mode & 0o777)
+                os.replace(candidate, path)
+            except OSError as exc:
+                raise _refused(f"cannot replace {path}: {exc.strerror or exc}") from None
+        finally:
+            candidate.unlink(missing_ok=True)
+
+    def lockout_list(self, request: Request) -> dict[str, Any]:
+        account = self._account(request.args)
+        daemon = self.daemon
+        wanted = [account] if account is not None else list(daemon.config.accounts)
+
+        def build() -> dict[str, Any]:
+            now = daemon.clock.now()
+            return {
+                "lockouts": [
+                    lock
+                    for a in wanted
+                    if a in daemon.engines
+                    for lock in views.lockouts_with_account(daemon, a, now)
+                ]
+            }
+
+        return daemon.on_engine(build)
+
+    def lockout_clear(self, request: Request) -> dict[str, Any]:
+        args = request.args
+        account = self._account(args, required=True)
+        assert account is not None
+        scope = self._text(args, "scope") or "all"
+        if scope not in ("account", "symbol", "all"):
+            raise _bad(f"scope is account, symbol or all, not {scope!r}")
+        symbol = self._text(args, "symbol")
+        reason = self._text(args, "reason")
+        if reason is None or not reason.strip():
+            raise _bad("clearing a lockout needs a reason")
+        why = " ".join(reason.split())[:500]
+        daemon = self.daemon
+        cleared = daemon.on_engine(
+            lambda: daemon.clear_lockouts(account, scope, symbol, request.who, why)
+        )
+        shown = [
+            {
+                "account": account,
+                "rule": lock.rule,
+                "scope": lock.scope,
+                "symbol": lock.symbol,
+                "kind": lock.kind,
+                "reason": lock.reason,
+                "set_at": lock.set_at,
+                "ends_at": lock.ends_at,
+            }
+            for lock in cleared
+        ]
+        if not cleared:
+            self._audit(
+                request,
+                "clear_lockout",
+                why,
+                "nothing to clear",
+                account=account,
+                args={"scope": scope, "symbol": symbol},
+            )
+        else:
+            rules = ", ".join(sorted({lock.rule for lock in cleared}))
+            daemon.announce_admin(
+                f"Lockout cleared on {account} by {request.who}: {rules} ({why})",
+                {"cleared": shown},
+                account,
+            )
+        return {"cleared": shown}
+
+    def logs(self, request: Request) -> object:
+        args = request.args
+        count = args.get("lines", 200)
+        if not isinstance(count, int) or isinstance(count, bool) or count < 0:
+            raise _bad("lines must be a number ≥ 0")
+        level = level_number(self._text(args, "level"))
+        ring = log_ring()
+        lines = ring.lines(count, level)
+        if args.get("follow"):
+            return Streaming({"lines": lines}, _LogFollower(ring, level))
+        return {"lines": lines}
+
+    def set_password(self, request: Request) -> dict[str, Any]:
+        new = request.args.get("new_password")
+        if not isinstance(new, str):
+            raise _bad("give new_password")
+        try:
+            validate_password(new)
+        except ValueError as exc:
+            raise _bad(str(exc)) from None
+        if len(new) < MIN_PASSWORD_LENGTH:
+            raise _bad(f"the admin password needs at least {MIN_PASSWORD_LENGTH} characters")
+        register_secret(new)
+        path = self.daemon.config.admin_password_file
+        try:
+            write_password_hash(path, hash_password(new, rounds=self.server.options.bcrypt_rounds))
+        except OSError as exc:
+            self._audit(request, "set_password", "new admin password", f"failed: {exc.strerror}")
+            raise _refused(f"cannot write {path}: {exc.strerror or exc}") from None
+        self.auth.throttle.succeeded(request.peer)
+        self._audit(request, "set_password", "new admin password", "changed")
+        self.daemon.announce_admin(f"Admin password changed by {request.who}", {})
+        return {}
+
+    def stop(self, request: Request) -> ThenRun:
+        why = self._reason(request.args)
+        self._audit(request, "stop", why, "stopping")
+        self.daemon.announce_admin(f"Daemon stopping, asked by {request.who} ({why})", {})
+        log.warning("stop requested by %s: %s", request.who, why)
+        return ThenRun({"stopping": True}, lambda: self.daemon.request_stop(why))
+
+
+def _backup_of(path: Path) -> Path:
+    return path.with_name(path.name + ".bak")
+
+
+def _restore_backup(path: Path) -> None:
+    backup = _backup_of(path)
+    if not backup.exists():
+        return
+    try:
+        restored = path.with_name(f".{path.name}.restore-{os.getpid()}")
+        shutil.copy2(backup, restored)
+        os.replace(restored, path)
+    except OSError as exc:
+        log.error("could not restore %s from %s: %s", path, backup, exc)
+
+
+#: settings a reload applies; any other change needs a restart
+_RELOADABLE = frozenset({"ruleset_path", "overlays"})
+
+
+def _restart_fields(current: DaemonConfig, fresh: DaemonConfig) -> list[str]:
+    """Names of the settings that differ and only take effect after a restart."""
+    return [
+        f.name
+        for f in dataclasses.fields(DaemonConfig)
+        if f.name not in _RELOADABLE and getattr(current, f.name) != getattr(fresh, f.name)
+    ]
+
+
+__all__ = ["MONITOR_KINDS", "Operations", "Request"]

@@ -1,0 +1,519 @@
+"""The status server inside the daemon: a Unix socket (and optionally loopback TCP).
+
+Transport only — the operations themselves are in :mod:`simple_risk.daemon.control.ops`:
+
+* **Listening.** The Unix socket is created in a parent directory that is created 0700 when
+  it does not exist (0750 and handed to ``status_socket_group`` when one is configured), a
+  stale socket file (nothing answers) is replaced, and a live daemon answering on it is a
+  :class:`ServerError` — two daemons must never share one socket. The socket gets
+  ``status_socket_mode`` (0600 by default: only the daemon's user) and the configured group.
+  ``status_tcp`` adds a loopback-only TCP listener with exactly the same rules.
+* **Connections.** One thread per connection reads newline-delimited JSON requests and
+  answers them in order; peers are identified by ``SO_PEERCRED`` (Unix) or address (TCP).
+* **Streams.** ``subscribe`` and ``logs --follow`` turn the connection into a stream fed by a
+  bounded per-client queue. The engine thread only ever *offers* a message to that queue;
+  when a client reads too slowly the newest messages are dropped and the client later gets
+  one ``dropped`` message with the count. The daemon never waits for a monitor.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import grp
+import ipaddress
+import logging
+import os
+import select
+import socket
+import stat
+import threading
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from simple_risk.daemon.control.auth import tcp_peer, unix_peer
+from simple_risk.daemon.control.protocol import (
+    MAX_LINE,
+    ErrorCode,
+    ProtocolError,
+    decode,
+    encode,
+)
+
+if TYPE_CHECKING:
+    from simple_risk.daemon.control.auth import Peer
+    from simple_risk.daemon.control.ops import Operations
+    from simple_risk.daemon.runtime import Daemon
+
+log = logging.getLogger(__name__)
+
+#: the longest path a Unix socket address holds on Linux (sun_path is 108 bytes with the NUL)
+MAX_SOCKET_PATH = 107
+
+
+class ServerError(Exception):
+    """The status server cannot start (another daemon answers, bad path, permissions)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ServerOptions:
+    """Knobs of the server (tests shrink the waits)."""
+
+    #: how long a request waits for the engine thread before answering ``unavailable``
+    engine_timeout: float = 10.0
+    #: messages a monitor client may have waiting before newer ones are dropped
+    subscriber_queue: int = 2000
+    #: the first throttling delay after a wrong password (doubling, capped)
+    throttle_base: float = 1.0
+    throttle_cap: float = 300.0
+    #: bcrypt cost of a password set through ``set_password``
+    bcrypt_rounds: int = 12
+    #: connections served at once (more are refused with ``unavailable``)
+    max_connections: int = 64
+
+
+# -- monitor fan-out ---------------------------------------------------------------------------
+
+
+class Subscriber:
+    """One streaming client's bounded queue of encoded lines."""
+
+    def __init__(self, kinds: Iterable[str] | None, capacity: int) -> None:
+        self.kinds = frozenset(kinds) if kinds else None
+        self.capacity = capacity
+        self.dropped_total = 0
+        self._items: deque[bytes] = deque()
+        self._gap = 0
+        self._cond = threading.Condition()
+
+    def wants(self, kind: str) -> bool:
+        return self.kinds is None or kind in self.kinds
+
+    def offer(self, line: bytes) -> None:
+        """Queue a line without ever waiting; when full, count it as dropped."""
+        with self._cond:
+            if len(self._items) >= self.capacity:
+                self._gap += 1
+                self.dropped_total += 1
+                return
+            self._items.append(line)
+            self._cond.notify()
+
+    def take(self, timeout: float) -> list[bytes]:
+        """Everything waiting (after up to ``timeout`` s), then a ``dropped`` notice for the
+        messages that did not fit — in the place they would have had."""
+        with self._cond:
+            if not self._items and not self._gap:
+                self._cond.wait(timeout)
+            lines = list(self._items)
+            self._items.clear()
+            if self._gap:
+                lines.append(
+                    encode(
+                        {
+                            "stream": "monitor",
+                            "type": "dropped",
+                            "severity": "warning",
+                            "text": f"{self._gap} message(s) skipped: the client read too slowly",
+                            "data": {"count": self._gap},
+                        }
+                    )
+                )
+                self._gap = 0
+            return lines
+
+    def close(self) -> None:
+        with self._cond:
+            self._cond.notify_all()
+
+
+class Broadcaster:
+    """Fans monitor messages out to every subscriber; publishing costs nothing without one."""
+
+    def __init__(self) -> None:
+        self._subscribers: list[Subscriber] = []
+        self._lock = threading.Lock()
+
+    @property
+    def active(self) -> bool:
+        return bool(self._subscribers)
+
+    def subscribe(self, kinds: Iterable[str] | None, capacity: int) -> Subscriber:
+        subscriber = Subscriber(kinds, capacity)
+        with self._lock:
+            self._subscribers = [*self._subscribers, subscriber]
+        return subscriber
+
+    def unsubscribe(self, subscriber: Subscriber) -> None:
+        with self._lock:
+            self._subscribers = [s for s in self._subscribers if s is not subscriber]
+        subscriber.close()
+
+    def publish(self, kind: str, message: dict[str, Any]) -> None:
+        """Offer one message of ``kind`` (``event``, ``firing``, ...) to every subscriber.
+
+        Encoded once; never blocks (see :meth:`Subscriber.offer`)."""
+        subscribers = self._subscribers
+        wanted = [s for s in subscribers if s.wants(kind)]
+        if not wanted:
+            return
+        line = encode({"stream": "monitor", "type": kind, **message})
+        for subscriber in wanted:
+            subscriber.offer(line)
+
+
+class Source(Protocol):
+    """What a streaming connection drains (a :class:`Subscriber`, a log follower)."""
+
+    def take(self, timeout: float) -> list[bytes]: ...
+
+    def close(self) -> None: ...
+
+
+@dataclass(slots=True)
+class Streaming:
+    """An op's answer that turns the connection into a stream once the response is sent."""
+
+    result: dict[str, Any]
+    source: Source
+
+
+@dataclass(slots=True)
+class ThenRun:
+    """An op's answer with something to do once it has been sent (``stop``: the client
+    gets its answer before the daemon closes the connection)."""
+
+    result: dict[str, Any]
+    action: Callable[[], None]
+
+
+# -- the server --------------------------------------------------------------------------------
+
+
+class StatusServer:
+    """Listens on the configured socket(s) and serves :class:`Operations` to each client."""
+
+    def __init__(self, daemon: Daemon, options: ServerOptions | None = None) -> None:
+        from simple_risk.daemon.control.ops import Operations
+
+        self.daemon = daemon
+        self.options = options or ServerOptions()
+        config = daemon.config
+        self.path = Path(config.status_socket)
+        self.mode = config.status_socket_mode
+        self.group = config.status_socket_group
+        self.tcp = config.status_tcp
+        self.tcp_address: tuple[str, int] | None = None
+        self.ops: Operations = Operations(daemon, self)
+        self._listeners: list[socket.socket] = []
+        self._threads: list[threading.Thread] = []
+        self._connections: set[socket.socket] = set()
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._inode: tuple[int, int] | None = None
+        self._closed = False
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    def start(self) -> StatusServer:
+        """Bind and listen; raises :class:`ServerError` with a message the CLI prints."""
+        try:
+            self._listen_unix()
+            if self.tcp is not None:
+                self._listen_tcp(*self.tcp)
+        except BaseException:
+            self.stop()
+            raise
+        for listener in self._listeners:
+            thread = threading.Thread(
+                target=self._accept_loop, args=(listener,), name="status-accept", daemon=True
+            )
+            thread.start()
+            self._threads.append(thread)
+        where = str(self.path) + (f" and tcp:{self.address_tcp()}" if self.tcp_address else "")
+        log.info("status server listening on %s", where)
+        return self
+
+    def address_tcp(self) -> str | None:
+        if self.tcp_address is None:
+            return None
+        host, port = self.tcp_address
+        return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+    @property
+    def addresses(self) -> list[str]:
+        """Every address a client can use (``--socket`` / ``$SIMPLE_RISK_SOCKET`` form)."""
+        found = [str(self.path)]
+        if self.tcp_address is not None:
+            found.append(f"tcp:{self.address_tcp()}")
+        return found
+
+    def close_listeners(self) -> None:
+        """Accept no new connections and remove the socket file (if it is still ours)."""
+        with self._lock:
+            listeners, self._listeners = self._listeners, []
+        for listener in listeners:
+            with contextlib.suppress(OSError):
+                listener.close()
+        if self._inode is not None:
+            try:
+                info = self.path.lstat()
+                if (info.st_dev, info.st_ino) == self._inode:
+                    self.path.unlink()
+            except OSError:
+                pass
+            self._inode = None
+
+    def stop(self) -> None:
+        """Stop listening and close every connection (streams end; clients see EOF)."""
+        self._stopping.set()
+        self.close_listeners()
+        with self._lock:
+            connections = list(self._connections)
+        for connection in connections:
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
+        for thread in self._threads:
+            thread.join(2.0)
+        self._threads = []
+
+    # -- listening ------------------------------------------------------------------------------
+
+    def _listen_unix(self) -> None:
+        path = self.path
+        if len(os.fsencode(path)) > MAX_SOCKET_PATH:
+            raise ServerError(
+                f"the status socket path {path} is longer than {MAX_SOCKET_PATH} bytes; "
+                "set status_socket to a shorter path"
+            )
+        self._prepare_directory(path.parent)
+        self._replace_stale(path)
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            listener.bind(str(path))
+            os.chmod(path, self.mode)
+            if self.group is not None:
+                os.chown(path, -1, self._gid(self.group))
+            listener.listen(32)
+        except OSError as exc:
+            listener.close()
+            raise ServerError(
+                f"cannot serve the status socket {path}: {exc.strerror or exc}"
+            ) from None
+        info = path.lstat()
+        self._inode = (info.st_dev, info.st_ino)
+        self._listeners.append(listener)
+
+    def _gid(self, group: str) -> int:
+        try:
+            return grp.getgrnam(group).gr_gid
+        except KeyError:
+            raise ServerError(f"status_socket_group {group!r} does not exist") from None
+
+    def _prepare_directory(self, directory: Path) -> None:
+        if directory.exists():
+            return
+        try:
+            directory.mkdir(parents=True, mode=0o700)
+            if self.group is not None:
+                os.chmod(directory, 0o750)
+                os.chown(directory, -1, self._gid(self.group))
+        except OSError as exc:
+            raise ServerError(f"cannot create {directory}: {exc.strerror or exc}") from None
+
+    def _replace_stale(self, path: Path) -> None:
+        try:
+            info = path.lstat()
+        except FileNotFoundError:
+            return
+        if not stat.S_ISSOCK(info.st_mode):
+            raise ServerError(f"{path} exists and is not a socket; remove it or set status_socket")
+        probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        probe.settimeout(2.0)
+        try:
+            probe.connect(str(path))
+        except OSError as exc:
+            if exc.errno not in (errno.ECONNREFUSED, errno.ENOENT):
+                raise ServerError(f"cannot check {path}: {exc.strerror or exc}") from None
+            log.info("replacing the stale status socket %s", path)
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+            return
+        finally:
+            probe.close()
+        pid = _hello_pid(path)
+        owner = f" (pid {pid})" if pid is not None else ""
+        raise ServerError(
+            f"a daemon is already running on {path}{owner}; stop it first "
+            "(simple-risk admin daemon stop) or set another status_socket"
+        )
+
+    def _listen_tcp(self, host: str, port: int) -> None:
+        try:
+            if not ipaddress.ip_address(host).is_loopback:
+                raise ServerError(f"status_tcp must be a loopback address, not {host}")
+        except ValueError:
+            if host != "localhost":
+                raise ServerError(f"status_tcp must be a loopback address, not {host}") from None
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        listener = socket.socket(family, socket.SOCK_STREAM)
+        try:
+            listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            listener.bind((host, port))
+            listener.listen(32)
+        except OSError as exc:
+            listener.close()
+            raise ServerError(
+                f"cannot serve status_tcp {host}:{port}: {exc.strerror or exc}"
+            ) from None
+        bound = listener.getsockname()
+        self.tcp_address = (str(bound[0]), int(bound[1]))
+        self._listeners.append(listener)
+
+    def _accept_loop(self, listener: socket.socket) -> None:
+        while not self._stopping.is_set():
+            try:
+                connection, address = listener.accept()
+            except OSError:
+                return  # closed by close_listeners
+            peer = unix_peer(connection) if listener.family == socket.AF_UNIX else None
+            if peer is None:
+                peer = tcp_peer(address)
+            with self._lock:
+                crowded = len(self._connections) >= self.options.max_connections
+                if not crowded:
+                    self._connections.add(connection)
+            if crowded:
+                self._refuse(connection)
+                continue
+            threading.Thread(
+                target=self._serve, args=(connection, peer), name="status-client", daemon=True
+            ).start()
+
+    def _refuse(self, connection: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            connection.sendall(
+                encode(
+                    {
+                        "id": None,
+                        "ok": False,
+                        "error": {
+                            "code": ErrorCode.UNAVAILABLE.value,
+                            "message": "too many connections",
+                        },
+                    }
+                )
+            )
+        connection.close()
+
+    # -- one connection ---------------------------------------------------------------------------
+
+    def _serve(self, connection: socket.socket, peer: Peer) -> None:
+        reader = connection.makefile("rb")
+        try:
+            while not self._stopping.is_set():
+                try:
+                    line = reader.readline(MAX_LINE + 1)
+                except OSError:
+                    return
+                if not line:
+                    return
+                if not line.strip():
+                    continue
+                oversized = len(line) > MAX_LINE and not line.endswith(b"\n")
+                answer, outcome = self._answer(line, peer)
+                if not self._send(connection, answer):
+                    return
+                if oversized:
+                    return  # the rest of that line cannot be framed: hang up
+                if isinstance(outcome, Streaming):
+                    self._stream(connection, outcome.source)
+                    return
+                if isinstance(outcome, ThenRun):
+                    self.run_after(outcome.action)
+        finally:
+            with self._lock:
+                self._connections.discard(connection)
+            with contextlib.suppress(OSError):
+                reader.close()
+            with contextlib.suppress(OSError):
+                connection.close()
+
+    def _answer(self, line: bytes, peer: Peer) -> tuple[bytes, object]:
+        request_id: Any = None
+        try:
+            message = decode(line)
+            request_id = message.get("id")
+            outcome = self.ops.handle(message, peer)
+        except ProtocolError as refusal:
+            return encode({"id": request_id, "ok": False, "error": refusal.to_json()}), None
+        except Exception as exc:  # a bug: logged, answered, the connection survives
+            log.exception("status request failed")
+            internal = ProtocolError(ErrorCode.INTERNAL.value, f"internal error: {exc}")
+            return encode({"id": request_id, "ok": False, "error": internal.to_json()}), None
+        if isinstance(outcome, Streaming | ThenRun):
+            return encode({"id": request_id, "ok": True, "result": outcome.result}), outcome
+        return encode({"id": request_id, "ok": True, "result": outcome}), None
+
+    def _send(self, connection: socket.socket, data: bytes) -> bool:
+        try:
+            connection.sendall(data)
+        except OSError:
+            return False
+        return True
+
+    def _stream(self, connection: socket.socket, source: Source) -> None:
+        """Drain ``source`` into the connection until the client or the server goes away."""
+        try:
+            while not self._stopping.is_set():
+                lines = source.take(0.5)
+                if lines:
+                    if not self._send(connection, b"".join(lines)):
+                        return
+                elif _peer_closed(connection):
+                    return
+        finally:
+            source.close()
+
+    def run_after(self, action: Callable[[], None]) -> None:
+        """Run ``action`` on its own thread (used by ``stop``, after the answer is sent)."""
+        threading.Thread(target=action, name="status-after", daemon=True).start()
+
+
+def _peer_closed(connection: socket.socket) -> bool:
+    """Whether the client hung up (readable with nothing to read)."""
+    try:
+        readable, _, _ = select.select([connection], [], [], 0)
+        if not readable:
+            return False
+        return connection.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
+    except (OSError, ValueError):
+        return True
+
+
+def _hello_pid(path: Path) -> int | None:
+    """The pid a live daemon on ``path`` reports (for the refusal message), if it answers."""
+    from simple_risk.daemon.control.client import Connection, DaemonNotRunning
+
+    try:
+        with Connection(str(path), timeout=2.0) as connection:
+            hello = connection.request("hello")
+    except (DaemonNotRunning, ProtocolError, OSError, ValueError):
+        return None
+    pid = hello.get("pid") if isinstance(hello, dict) else None
+    return pid if isinstance(pid, int) else None
+
+
+__all__ = [
+    "MAX_SOCKET_PATH",
+    "Broadcaster",
+    "ServerError",
+    "ServerOptions",
+    "StatusServer",
+    "Streaming",
+    "Subscriber",
+    "ThenRun",
+]

@@ -1,0 +1,333 @@
+"""Telling the trader, in plain words: monitor lines and an optional chat webhook.
+
+Every firing and every enforcement result becomes one sentence a trader understands without
+knowing the rule language — "Order cancelled: max-contracts-per-instrument-order — Order 9001
+would take MNQ to 3, limit 2; cooldown 5 min" — shown by ``engine monitor`` and, when the admin
+configured ``notify.webhook``, posted to a Discord- or Slack-compatible webhook. The texts are
+built here once, on the engine thread (string work only), and the HTTP posting happens on the
+:class:`WebhookPoster`'s own thread behind a bounded queue, so a slow or dead webhook never
+delays enforcement: when the queue is full, the message is dropped and logged.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import queue
+import threading
+import urllib.error
+import urllib.request
+from collections.abc import Iterable
+from datetime import datetime, timedelta, tzinfo
+
+from simple_risk.daemon.executor import IntentResult
+from simple_risk.engine.engine import Firing, LockNotice
+from simple_risk.engine.events import (
+    AccountUpdate,
+    ConnectionChanged,
+    Event,
+    OrderUpdate,
+    PositionUpdate,
+    TradeFill,
+)
+from simple_risk.engine.intents import (
+    Alert,
+    CancelOrder,
+    Intent,
+    NoWorkingOrders,
+    PositionClosed,
+    ReduceTo,
+    StopAt,
+)
+
+log = logging.getLogger(__name__)
+
+SEVERITIES: tuple[str, ...] = ("info", "warning", "critical")
+#: the name the webhook posts under (Discord shows it as the sender)
+USERNAME = "simple-risk"
+
+
+def severity_rank(severity: str) -> int:
+    """``info`` < ``warning`` < ``critical``; an alert's ``error`` counts as critical."""
+    if severity == "error":
+        return SEVERITIES.index("critical")
+    return SEVERITIES.index(severity) if severity in SEVERITIES else 0
+
+
+# -- plain words -------------------------------------------------------------------------------
+
+
+def intent_words(intent: Intent) -> str:
+    """What an intent does, as a trader would say it (``Position closed``)."""
+    if isinstance(intent, CancelOrder):
+        return "Order cancelled"
+    if isinstance(intent, NoWorkingOrders):
+        return "Orders cancelled" if intent.symbol is None else f"{intent.symbol} orders cancelled"
+    if isinstance(intent, PositionClosed):
+        return "Position closed"
+    if isinstance(intent, ReduceTo):
+        if intent.max_units is not None:
+            return "Position reduced"
+        return f"Position reduced to {intent.max_contracts}"
+    if isinstance(intent, StopAt):
+        return f"Stop placed at {intent.price}"
+    return "Alert"
+
+
+def _key_words(key: str) -> str:
+    """An intent key (``position-closed:ACCOUNT:CONTRACT``) in words, for results."""
+    kind, _, rest = key.partition(":")
+    target = rest.partition(":")[2]
+    words = {
+        "cancel-order": "order cancelled",
+        "no-working-orders": "orders cancelled",
+        "position-closed": "position closed",
+        "reduce-to": "position reduced",
+        "stop-at": "stop placed",
+    }.get(kind, kind.replace("-", " "))
+    if kind == "cancel-order" and target:
+        return f"order {target} cancelled"
+    if kind in ("position-closed", "stop-at") and target:
+        return f"{words} ({target.split(':')[0]})"
+    return words
+
+
+def short_tz(moment: datetime) -> str:
+    """``CT`` for CST/CDT, ``ET`` for EST/EDT; other zones keep their abbreviation."""
+    name = moment.tzname() or ""
+    if len(name) == 3 and name[1] in "SD" and name[2] == "T":
+        return name[0] + "T"
+    return name
+
+
+def until_words(ends_at: datetime, now: datetime, zone: tzinfo | None) -> str:
+    """``17:00 CT`` (today), ``Wed 08:30 CT`` (another day)."""
+    local = ends_at.astimezone(zone) if zone is not None else ends_at
+    here = now.astimezone(zone) if zone is not None else now
+    clock = local.strftime("%H:%M")
+    if local.date() != here.date():
+        clock = f"{local.strftime('%a')} {clock}"
+    return f"{clock} {short_tz(local)}".strip()
+
+
+def duration_words(span: timedelta) -> str:
+    """``45 s``, ``5 min``, ``2 h 30 min`` (rounded to what a person reads)."""
+    seconds = max(round(span.total_seconds()), 0)
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes = round(seconds / 60)
+    if minutes < 60:
+        return f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h" if minutes == 0 else f"{hours} h {minutes} min"
+
+
+def _lock_words(lock: LockNotice, at: datetime, zone: tzinfo | None) -> str:
+    what = "account" if lock.scope == "account" else (lock.symbol or "symbol")
+    if lock.kind == "cooldown":
+        span = f" {duration_words(lock.ends_at - at)}" if lock.ends_at is not None else ""
+        return f"cooldown{span}" if lock.scope == "account" else f"{what} cooldown{span}"
+    if lock.ends_at is None:
+        return f"{what} locked while the condition holds"
+    return f"{what} locked until {until_words(lock.ends_at, at, zone)}"
+
+
+def _capital(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def firing_text(firing: Firing, zone: tzinfo | None = None) -> str:
+    """One line for a firing: what was done, by which rule, why, and any lockout.
+
+    ``Order cancelled: max-contracts-order — Order 9001 would take the account to 6 lots;
+    cooldown 5 min`` · ``Account locked until 17:00 CT: daily-realized-loss — …`` (a firing
+    that only locks) · ``Alert: auth-loss-guard — …``.
+    """
+    if firing.kind == "error":
+        return f"Rule error: {firing.rule_id} — {firing.message}"
+    actions = _unique(intent_words(i) for i in firing.intents if not isinstance(i, Alert))
+    locks = [_lock_words(lock, firing.at, zone) for lock in firing.locks]
+    if actions:
+        head = ", ".join([actions[0], *(a[:1].lower() + a[1:] for a in actions[1:])])
+    elif locks:
+        head = _capital(locks.pop(0))
+    else:
+        head = "Alert"
+    text = f"{head}: {firing.rule_id} — {firing.message}"
+    if locks:
+        text += "; " + "; ".join(locks)
+    return text
+
+
+def result_text(result: IntentResult, rule: str | None = None) -> str:
+    """One line for an enforcement result: ``Enforced: …``, ``Retrying: …`` or ``Refused by
+    the gateway: …`` (with the gateway's reason)."""
+    what = _key_words(result.key)
+    by = f" for {rule}" if rule else ""
+    calls = f" ({', '.join(result.calls)})" if result.calls else ""
+    if result.outcome == "done":
+        return f"Enforced: {what}{by}{calls}"
+    reason = f": {result.error}" if result.error else ""
+    if result.outcome == "retry":
+        return f"Retrying: {what}{by}{reason}"
+    return f"Refused by the gateway: {what}{by}{reason}"
+
+
+def event_text(event: Event) -> str | None:
+    """A fact event in words for ``monitor`` (quotes, ticks and contract loads: None)."""
+    if isinstance(event, TradeFill):
+        root = _root(event.contract_id)
+        pnl = (
+            "" if event.pnl is None else f", P&L {event.pnl - event.fees - event.commissions:+.2f}"
+        )
+        voided = " (voided)" if event.voided else ""
+        return f"Fill: {event.side.name.lower()} {event.size} {root} @ {event.price}{pnl}{voided}"
+    if isinstance(event, PositionUpdate):
+        root = _root(event.contract_id)
+        if event.size <= 0:
+            return f"Position: {root} flat"
+        side = event.type.name.lower()
+        return f"Position: {side} {event.size} {root} @ {event.average_price}"
+    if isinstance(event, OrderUpdate):
+        prices = "".join(
+            f" {label} {price}"
+            for label, price in (("limit", event.limit_price), ("stop", event.stop_price))
+            if price is not None
+        )
+        return (
+            f"Order {event.order_id}: {event.type.name.lower()} {event.side.name.lower()} "
+            f"{event.size} {_root(event.contract_id)}{prices} {event.status.name.lower()}"
+        )
+    if isinstance(event, AccountUpdate):
+        trade = "can trade" if event.can_trade else "CANNOT TRADE"
+        return f"Account {event.name or event.account_id}: balance {event.balance}, {trade}"
+    if isinstance(event, ConnectionChanged):
+        return f"Connection: {event.hub} hub {event.state}" + (
+            f" ({event.detail})" if event.detail else ""
+        )
+    return None
+
+
+def _root(contract_id: str) -> str:
+    parts = contract_id.split(".")
+    return parts[3] if len(parts) > 3 else contract_id
+
+
+def result_severity(result: IntentResult) -> str:
+    return {"done": "info", "retry": "warning"}.get(result.outcome, "critical")
+
+
+def _unique(items: Iterable[str]) -> list[str]:
+    seen: dict[str, None] = {}
+    for item in items:
+        seen.setdefault(item, None)
+    return list(seen)
+
+
+# -- the webhook -------------------------------------------------------------------------------
+
+
+class WebhookPoster:
+    """Posts texts to a Discord/Slack-compatible webhook from its own thread.
+
+    The body carries the text as both ``content`` (Discord) and ``text`` (Slack), and
+    ``username``. ``post`` never blocks: it drops the message (and logs it) when ``capacity``
+    messages are already waiting. Messages below ``min_severity`` are not posted at all.
+    """
+
+    def __init__(
+        self,
+        url: str | None,
+        min_severity: str = "warning",
+        *,
+        capacity: int = 200,
+        timeout: float = 5.0,
+    ) -> None:
+        self.url = url
+        self.min_rank = severity_rank(min_severity)
+        self.timeout = timeout
+        self.sent = 0
+        self.failed = 0
+        self.dropped = 0
+        self._queue: queue.Queue[str | None] = queue.Queue(maxsize=capacity)
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.url)
+
+    def start(self) -> WebhookPoster:
+        if self.enabled and self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="webhook", daemon=True)
+            self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 2.0) -> None:
+        """Post what is queued (for at most ``timeout`` seconds), then end the thread."""
+        thread = self._thread
+        if thread is None:
+            return
+        with contextlib.suppress(queue.Full):
+            self._queue.put(None, timeout=timeout)
+        thread.join(timeout)
+        self._thread = None
+
+    def post(self, severity: str, text: str) -> bool:
+        """Queue ``text`` when its severity is high enough; True when it was queued."""
+        if not self.enabled or severity_rank(severity) < self.min_rank:
+            return False
+        if self._thread is None:
+            self.start()
+        try:
+            self._queue.put_nowait(text)
+        except queue.Full:
+            with self._lock:
+                self.dropped += 1
+            log.warning("notify webhook: %d message(s) waiting; dropped one", self._queue.qsize())
+            return False
+        return True
+
+    def _run(self) -> None:
+        while True:
+            text = self._queue.get()
+            if text is None:
+                return
+            self._send(text)
+
+    def _send(self, text: str) -> None:
+        assert self.url is not None
+        body = json.dumps({"content": text, "text": text, "username": USERNAME}).encode()
+        request = urllib.request.Request(
+            self.url,
+            data=body,
+            headers={"Content-Type": "application/json", "User-Agent": USERNAME},
+            method="POST",
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout):
+                pass
+        except (OSError, urllib.error.URLError, ValueError) as exc:
+            with self._lock:
+                self.failed += 1
+            log.error("notify webhook failed: %s", exc)
+            return
+        with self._lock:
+            self.sent += 1
+
+
+__all__ = [
+    "SEVERITIES",
+    "USERNAME",
+    "WebhookPoster",
+    "duration_words",
+    "event_text",
+    "firing_text",
+    "intent_words",
+    "result_severity",
+    "result_text",
+    "severity_rank",
+    "short_tz",
+    "until_words",
+]

@@ -1,0 +1,283 @@
+"""Plain-words notifications and the chat webhook (a real HTTP server on loopback)."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from simple_risk.daemon.config import NotifySettings
+from simple_risk.daemon.executor import IntentResult
+from simple_risk.daemon.notify import (
+    WebhookPoster,
+    duration_words,
+    event_text,
+    firing_text,
+    result_text,
+    until_words,
+)
+from simple_risk.daemon.sim import wait_until
+from simple_risk.engine.engine import Firing, LockNotice
+from simple_risk.engine.events import OrderSide, PositionType, PositionUpdate, TradeFill
+from simple_risk.engine.intents import (
+    Alert,
+    CancelOrder,
+    NoWorkingOrders,
+    PositionClosed,
+    ReduceTo,
+    StopAt,
+)
+
+from .conftest import ACCOUNT, Start
+
+CHICAGO = ZoneInfo("America/Chicago")
+#: 10:15 in Chicago on a Tuesday (CST)
+AT = datetime(2026, 11, 24, 16, 15, tzinfo=UTC)
+DAY_END = datetime(2026, 11, 24, 23, 0, tzinfo=UTC)  # 17:00 CT
+
+
+def firing(
+    rule: str,
+    message: str,
+    intents: tuple[Any, ...] = (),
+    locks: tuple[LockNotice, ...] = (),
+    kind: str = "rule",
+) -> Firing:
+    return Firing(
+        rule_id=rule,
+        account=ACCOUNT,
+        item="",
+        at=AT,
+        severity="warning",
+        message=message,
+        values={},
+        intents=intents,
+        kind=kind,
+        locks=locks,
+    )
+
+
+def test_a_cancelled_order_with_a_cooldown_reads_as_a_sentence() -> None:
+    text = firing_text(
+        firing(
+            "max-contracts-per-instrument-order",
+            "MNQ limit 2, attempted 3",
+            (CancelOrder(ACCOUNT, 9001),),
+            (LockNotice("account", None, "cooldown", AT + timedelta(minutes=5), "limit"),),
+        ),
+        CHICAGO,
+    )
+    assert text == (
+        "Order cancelled: max-contracts-per-instrument-order — MNQ limit 2, attempted 3; "
+        "cooldown 5 min"
+    )
+
+
+def test_a_lock_without_an_action_leads_with_the_lock_and_its_local_end() -> None:
+    text = firing_text(
+        firing(
+            "daily-realized-loss",
+            "Daily realized P&L -512.00 reached the -500 limit",
+            locks=(LockNotice("account", None, "lock", DAY_END, "daily loss limit"),),
+        ),
+        CHICAGO,
+    )
+    assert text == (
+        "Account locked until 17:00 CT: daily-realized-loss — "
+        "Daily realized P&L -512.00 reached the -500 limit"
+    )
+
+
+def test_every_intent_has_its_words() -> None:
+    intents = (
+        NoWorkingOrders(ACCOUNT),
+        PositionClosed(ACCOUNT, "CON.F.US.MNQ.Z26"),
+        ReduceTo(ACCOUNT, "root", max_contracts=2, symbol="MNQ"),
+        StopAt(ACCOUNT, "CON.F.US.MNQ.Z26", Decimal("21000.25")),
+    )
+    text = firing_text(firing("flatten-all", "why", intents))
+    assert text.startswith(
+        "Orders cancelled, position closed, position reduced to 2, stop placed at 21000.25: "
+        "flatten-all — why"
+    )
+    assert firing_text(firing("auth", "canTrade is false", (Alert("critical", "x"),))) == (
+        "Alert: auth — canTrade is false"
+    )
+    assert firing_text(firing("broken", "rule broken failed", kind="error")).startswith(
+        "Rule error: broken"
+    )
+
+
+def test_symbol_locks_and_while_locks_name_their_scope() -> None:
+    text = firing_text(
+        firing(
+            "symbol-blocks",
+            "RTY is blocked",
+            (PositionClosed(ACCOUNT, "CON.F.US.RTY.Z26"),),
+            (LockNotice("symbol", "RTY", "lock", None, "blocked"),),
+        )
+    )
+    assert text == (
+        "Position closed: symbol-blocks — RTY is blocked; RTY locked while the condition holds"
+    )
+
+
+def test_times_and_durations_read_like_a_person_would_say_them() -> None:
+    assert until_words(DAY_END, AT, CHICAGO) == "17:00 CT"
+    assert until_words(DAY_END + timedelta(days=1), AT, CHICAGO) == "Wed 17:00 CT"
+    assert duration_words(timedelta(seconds=45)) == "45 s"
+    assert duration_words(timedelta(minutes=30)) == "30 min"
+    assert duration_words(timedelta(minutes=150)) == "2 h 30 min"
+
+
+def test_enforcement_results_say_enforced_retrying_or_refused() -> None:
+    key = PositionClosed(ACCOUNT, "CON.F.US.MNQ.Z26").key
+    done = IntentResult(
+        at=AT, account=ACCOUNT, key=key, outcome="done", calls=("Position/closeContract",)
+    )
+    assert result_text(done, "no-stop-loss-grace") == (
+        "Enforced: position closed (CON.F.US.MNQ.Z26) for no-stop-loss-grace "
+        "(Position/closeContract)"
+    )
+    retry = IntentResult(at=AT, account=ACCOUNT, key=key, outcome="retry", error="HTTP 503")
+    assert result_text(retry) == "Retrying: position closed (CON.F.US.MNQ.Z26): HTTP 503"
+    refused = IntentResult(
+        at=AT,
+        account=ACCOUNT,
+        key=CancelOrder(ACCOUNT, 9).key,
+        outcome="gave_up",
+        error="Order is not open",
+    )
+    assert result_text(refused) == "Refused by the gateway: order 9 cancelled: Order is not open"
+
+
+def test_fact_events_have_words_and_quotes_have_none() -> None:
+    fill = TradeFill(
+        at=AT,
+        account_id=ACCOUNT,
+        trade_id=1,
+        order_id=2,
+        contract_id="CON.F.US.MNQ.Z26",
+        side=OrderSide.SELL,
+        size=2,
+        price=Decimal("21003.00"),
+        pnl=Decimal("-29.00"),
+        fees=Decimal("0.74"),
+    )
+    assert event_text(fill) == "Fill: sell 2 MNQ @ 21003.00, P&L -29.74"
+    flat = PositionUpdate(
+        at=AT,
+        account_id=ACCOUNT,
+        contract_id="CON.F.US.MNQ.Z26",
+        type=PositionType.LONG,
+        size=0,
+        average_price=Decimal(0),
+    )
+    assert event_text(flat) == "Position: MNQ flat"
+
+
+# -- the webhook -------------------------------------------------------------------------------
+
+
+class Hook:
+    """A local HTTP server recording every POST (optionally held until released)."""
+
+    def __init__(self) -> None:
+        self.bodies: list[dict[str, Any]] = []
+        self.release = threading.Event()
+        self.release.set()
+        hook = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers["Content-Length"])
+                body = json.loads(self.rfile.read(length))
+                hook.release.wait(10.0)
+                hook.bodies.append(body)
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, format: str, *args: Any) -> None:
+                return None
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.release.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def hook() -> Iterator[Hook]:
+    server = Hook()
+    yield server
+    server.close()
+
+
+def test_the_webhook_gets_discord_and_slack_fields(hook: Hook) -> None:
+    poster = WebhookPoster(hook.url, "warning").start()
+    assert poster.post("critical", "Position closed: rule — why")
+    assert wait_until(lambda: len(hook.bodies) == 1, 5.0)
+    assert hook.bodies[0] == {
+        "content": "Position closed: rule — why",
+        "text": "Position closed: rule — why",
+        "username": "simple-risk",
+    }
+    poster.stop()
+
+
+def test_messages_below_min_severity_are_not_posted(hook: Hook) -> None:
+    poster = WebhookPoster(hook.url, "critical").start()
+    assert not poster.post("warning", "a warning")
+    assert poster.post("critical", "a critical one")
+    assert wait_until(lambda: len(hook.bodies) == 1, 5.0)
+    assert hook.bodies[0]["text"] == "a critical one"
+    poster.stop()
+
+
+def test_a_stuck_webhook_never_blocks_the_caller_and_overflow_is_dropped(hook: Hook) -> None:
+    hook.release.clear()  # the server holds every request
+    poster = WebhookPoster(hook.url, "info", capacity=3).start()
+    queued = [poster.post("warning", f"message {i}") for i in range(10)]
+    # one is being sent (held by the server), three wait; the rest are dropped at once
+    assert queued.count(True) <= 4 and poster.dropped >= 6
+    hook.release.set()
+    assert wait_until(lambda: poster.sent == queued.count(True), 10.0)
+    poster.stop()
+
+
+def test_a_failing_webhook_is_logged_and_counted(caplog: pytest.LogCaptureFixture) -> None:
+    poster = WebhookPoster("http://127.0.0.1:9/nothing-listens", "info").start()
+    poster.post("critical", "x")
+    assert wait_until(lambda: poster.failed == 1, 10.0)
+    poster.stop()
+    assert "notify webhook failed" in caplog.text
+
+
+def test_the_daemon_posts_firings_and_alerts_to_the_configured_webhook(
+    start: Start, hook: Hook
+) -> None:
+    run = start(notify=NotifySettings(webhook=hook.url, min_severity="warning"))
+    run.trader.buy(ACCOUNT, "RTY")  # blocked: a critical firing, then the enforcement
+    assert wait_until(
+        lambda: any("symbol-blocks — RTY is blocked" in b["text"] for b in hook.bodies), 10.0
+    ), hook.bodies
+    run.daemon.alerter.alert("critical", "the gateway refuses every order", AT)
+    assert wait_until(
+        lambda: any(b["text"] == "Alert: the gateway refuses every order" for b in hook.bodies),
+        10.0,
+    )
+    assert all(b["username"] == "simple-risk" for b in hook.bodies)
+    # info-level results (successful enforcement) stay below the configured minimum
+    assert not any(b["text"].startswith("Enforced: ") for b in hook.bodies)

@@ -1,0 +1,722 @@
+"""The status server against a real daemon and the simulator (docs/status-protocol.md)."""
+
+from __future__ import annotations
+
+import dataclasses
+import grp
+import json
+import os
+import socket
+import stat
+import threading
+import time
+from concurrent.futures import Future
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from simple_risk.daemon.control.client import Connection, DaemonNotRunning
+from simple_risk.daemon.control.protocol import ProtocolError, decode, encode
+from simple_risk.daemon.control.server import ServerError
+from simple_risk.daemon.logging import log_ring
+from simple_risk.daemon.runtime import EngineCommand
+from simple_risk.daemon.sim import wait_until
+from simple_risk.engine.events import OrderSide
+
+from .conftest import ACCOUNT, FAST_SERVER, PASSWORD, Running, Start, ruleset_text
+
+#: the daily loss limit below one opening fill's fees: the first fill fires and locks the day
+TINY_LOSS_LIMIT = ruleset_text(daily_loss_limit="0.5")
+
+
+def error_of(call: Any) -> ProtocolError:
+    with pytest.raises(ProtocolError) as caught:
+        call()
+    return caught.value
+
+
+def day_locked(run: Running) -> None:
+    run.trader.buy(ACCOUNT, "MNQ")
+    run.wait(lambda: run.locked_by("daily-realized-loss"), "the daily loss lockout")
+    run.wait(lambda: run.trader.size(ACCOUNT) == 0, "the flatten")
+    run.wait(
+        lambda: Decimal(run.status()["pnl"]["realized"]) == run.trader.day_pnl(ACCOUNT),
+        "the closing fill in the daemon",
+    )
+
+
+# -- read ops ----------------------------------------------------------------------------------
+
+
+def test_hello_names_the_daemon_its_accounts_and_ruleset(start: Start) -> None:
+    run = start()
+    hello = run.request("hello")
+    assert hello["version"] == 1
+    assert hello["pid"] == os.getpid()
+    assert hello["accounts"] == [ACCOUNT]
+    assert hello["ruleset"] == {"name": "topstep-50k", "path": str(run.ruleset)}
+    assert hello["admin_password_set"] is True
+    assert hello["socket"] == str(run.socket)
+    assert hello["started_at"] <= hello["now"]
+
+
+def test_status_has_every_documented_part(start: Start) -> None:
+    run = start()
+    run.trader.buy(ACCOUNT, "MNQ", 2)
+    run.wait(lambda: run.status()["positions"] != [], "the position in status")
+    result = run.request("status")
+    assert set(result) == {"now", "daemon", "accounts"}
+    assert {"pid", "started_at", "queue_depth", "events_applied", "intents_open", "alerts"} <= set(
+        result["daemon"]
+    )
+    (account,) = result["accounts"]
+    assert {
+        "id",
+        "name",
+        "can_trade",
+        "balance",
+        "connection",
+        "positions",
+        "orders",
+        "pnl",
+        "contracts",
+        "limits",
+        "lockouts",
+        "pending",
+        "firings",
+        "intents_open",
+    } <= set(account)
+    assert account["connection"]["live"] is True
+    assert account["connection"]["user_hub"] == "connected"
+    (position,) = account["positions"]
+    assert (position["symbol"], position["side"], position["size"]) == ("MNQ", "long", 2)
+    assert Decimal(position["avg_price"]) > 0
+    assert position["protected"] is False
+    assert set(account["pnl"]) == {"realized", "unrealized", "net", "week_net", "trades"}
+    assert account["contracts"] == {"open": "0.2", "limit": 5}
+    loss = next(limit for limit in account["limits"] if limit["rule"] == "daily-realized-loss")
+    assert loss["fact"] == "day.realized_pnl"
+    assert loss["limit"] == -500
+    assert loss["used_pct"] == pytest.approx(
+        float(Decimal(loss["value"]) / Decimal(-500) * 100), abs=0.1
+    )
+
+
+def test_status_while_a_for_timer_runs_shows_it_pending_with_the_time_left(start: Start) -> None:
+    run = start(grace=30.0)
+    run.trader.buy(ACCOUNT, "MNQ")
+    run.wait(lambda: run.status()["pending"] != [], "the no-stop grace to start")
+    (pending,) = run.status()["pending"]
+    assert pending["rule"] == "no-stop-loss-grace"
+    assert pending["item"].startswith("position:CON.F.US.MNQ.")
+    assert 20.0 < pending["remaining_s"] <= 30.0
+    assert pending["fires_at"] > pending["since"]
+    later = run.status()["pending"][0]["remaining_s"]
+    assert later <= pending["remaining_s"]  # counting down
+
+
+def test_explain_after_a_firing_shows_each_comparison_and_the_last_firing(start: Start) -> None:
+    run = start(TINY_LOSS_LIMIT)
+    day_locked(run)
+    explained = run.request("explain", {"rule": "daily-realized-loss"})
+    assert explained["rule"] == "daily-realized-loss"
+    assert explained["account"] == ACCOUNT
+    assert explained["when"] == "day.realized_pnl <= -params.daily_loss_limit"
+    assert explained["location"].startswith(str(run.ruleset) + ":")
+    assert explained["triggers"] == ["reconcile", "trade"]
+    (evaluation,) = explained["evaluations"]
+    assert evaluation["item"] == ""
+    assert evaluation["result"] is True
+    assert evaluation["state"] == "firing"
+    (comparison,) = evaluation["comparisons"]
+    assert comparison["left"]["text"] == "day.realized_pnl"
+    assert Decimal(comparison["left"]["value"]) < Decimal("-0.5")
+    assert comparison["right"] == {"text": "-params.daily_loss_limit", "value": "-0.5"}
+    assert comparison["op"] == "<=" and comparison["result"] is True
+    last = explained["last_firing"]
+    assert last["message"].startswith("Daily realized P&L")
+    assert "day.realized_pnl" in last["values"]
+    # the fill fired before the position arrived: flatten cancelled orders, the lockout then
+    # closed the new position (a separate lockout enforcement)
+    assert last["text"].startswith("Orders cancelled: daily-realized-loss — Daily realized P&L")
+    assert "; account locked until " in last["text"]
+    assert any("NoWorkingOrders" in intent for intent in last["intents"])
+
+
+def test_explain_refuses_an_unknown_rule_or_account(start: Start) -> None:
+    run = start()
+    assert error_of(lambda: run.request("explain", {"rule": "nope"})).code == "not_found"
+    assert (
+        error_of(lambda: run.request("explain", {"rule": "max-contracts", "account": 1})).code
+        == "not_found"
+    )
+    assert error_of(lambda: run.request("explain", {})).code == "bad_request"
+
+
+def test_status_shows_the_lockout_with_its_countdown_and_the_firing_in_words(
+    start: Start,
+) -> None:
+    run = start(TINY_LOSS_LIMIT)
+    day_locked(run)
+    account = run.status()
+    (lock,) = [lock for lock in account["lockouts"] if lock["rule"] == "daily-realized-loss"]
+    assert (lock["scope"], lock["kind"], lock["reason"]) == ("account", "lock", "daily loss limit")
+    assert lock["remaining_s"] > 0 and lock["ends_at"] is not None
+    firing = next(f for f in account["firings"] if f["rule"] == "daily-realized-loss")
+    assert firing["severity"] == "critical"
+    assert "daily-realized-loss — Daily realized P&L" in firing["text"]
+
+
+def test_history_lists_fills_firings_and_lockouts_from_the_store(start: Start) -> None:
+    run = start(TINY_LOSS_LIMIT)
+    day_locked(run)
+    since = "2000-01-01T00:00:00+00:00"
+
+    def kinds() -> set[str]:
+        return {item["kind"] for item in run.request("history", {"since": since})["items"]}
+
+    run.wait(lambda: {"fill", "firing", "lockout", "intent"} <= kinds(), "the history")
+    fills = run.request("history", {"since": since, "kinds": ["fill"]})["items"]
+    assert fills[0]["summary"].startswith("buy 1 MNQ")
+    assert set(fills[0]) == {"at", "kind", "account", "rule", "summary", "details"}
+    by_rule = run.request("history", {"since": since, "rule": "daily-realized-loss"})["items"]
+    assert {item["rule"] for item in by_rule} == {"daily-realized-loss"}
+    assert len(run.request("history", {"since": since, "limit": 2})["items"]) == 2
+    refused = error_of(lambda: run.request("history", {"since": since, "kinds": ["quotes"]}))
+    assert refused.code == "bad_request"
+    assert error_of(lambda: run.request("history", {"since": "yesterday"})).code == "bad_request"
+
+
+def test_unknown_ops_and_malformed_requests_are_errors_not_hangups(start: Start) -> None:
+    run = start()
+    with run.connect() as connection:
+        assert error_of(lambda: connection.request("dance")).code == "unknown_op"
+        raw = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        raw.connect(str(run.socket))
+        raw.sendall(b"not json\n[1]\n")
+        reader = raw.makefile("rb")
+        assert decode(reader.readline())["error"]["code"] == "bad_request"
+        assert decode(reader.readline())["error"]["code"] == "bad_request"
+        raw.sendall(encode({"id": 7, "op": "hello"}))
+        answer = decode(reader.readline())
+        assert answer["id"] == 7 and answer["ok"] is True
+        reader.close()
+        raw.close()
+        assert connection.request("hello")["pid"] == os.getpid()  # the first still works
+
+
+# -- monitor -----------------------------------------------------------------------------------
+
+
+def test_monitor_streams_events_firings_and_results_in_plain_words(start: Start) -> None:
+    run = start()
+    received: list[dict[str, Any]] = []
+    connection = run.connect()
+    stream = connection.stream("subscribe")
+
+    def read() -> None:
+        for message in stream:
+            received.append(message)
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    run.trader.buy(ACCOUNT, "RTY")  # a blocked symbol
+    run.wait(
+        lambda: any(m["type"] == "result" and m["text"].startswith("Enforced: ") for m in received),
+        "an enforcement result on monitor",
+    )
+    connection.close()
+    kinds = {m["type"] for m in received}
+    assert {"event", "firing", "result"} <= kinds
+    assert all(m["stream"] == "monitor" for m in received)
+    firing = next(m for m in received if m["type"] == "firing")
+    assert firing["severity"] == "critical"
+    # the order event fires first (cancel its orders), before the fill makes a position
+    assert firing["text"].startswith("RTY orders cancelled")
+    assert (
+        ": symbol-blocks — RTY is blocked; RTY locked while the condition holds" in (firing["text"])
+    )
+    assert firing["data"]["rule"] == "symbol-blocks"
+    # cancelling the market order that filled meanwhile is refused; closing succeeds
+    texts = [m["text"] for m in received if m["type"] == "result"]
+    assert any(t.startswith("Enforced: position closed (CON.F.US.RTY.") for t in texts), texts
+    fill = next(m for m in received if m["type"] == "event" and m["text"].startswith("Fill:"))
+    assert fill["text"].startswith("Fill: buy 1 RTY @ ")
+    assert not any(m.get("data", {}).get("kind") == "Quote" for m in received)
+
+
+def test_a_slow_monitor_gets_dropped_and_the_engine_never_waits_for_it(start: Start) -> None:
+    run = start(server=dataclasses.replace(FAST_SERVER, subscriber_queue=4))
+    slow = run.connect()
+    slow.send("subscribe")
+    assert slow.receive()["result"] == {"subscribed": True}
+    big = "x" * 200_000  # a few of these fill the socket buffers of a client that never reads
+
+    def flood() -> float:
+        started = time.monotonic()
+        for index in range(50):
+            run.daemon.announce_admin(f"flood {index}", {"padding": big})
+        return time.monotonic() - started
+
+    spent = run.daemon.on_engine(flood)  # published from the engine thread itself
+    assert spent < 2.0
+    # the engine still serves everyone else and still enforces
+    run.trader.buy(ACCOUNT, "RTY")
+    run.wait(lambda: run.trader.size(ACCOUNT) == 0, "the enforcement while a monitor is stuck")
+    assert run.request("hello")["pid"] == os.getpid()
+    seen: list[dict[str, Any]] = []
+    while not any(m.get("type") == "dropped" for m in seen):
+        seen.append(slow.receive())
+    dropped = next(m for m in seen if m["type"] == "dropped")
+    assert dropped["data"]["count"] > 0
+    slow.close()
+
+
+# -- passwords, throttling, audit --------------------------------------------------------------
+
+
+def test_admin_ops_need_the_password(start: Start) -> None:
+    run = start()
+    assert error_of(lambda: run.request("auth_check")).code == "auth_required"
+    assert run.admin("auth_check") == {}
+
+
+def test_a_wrong_password_is_rejected_throttled_with_a_growing_delay_and_audited(
+    start: Start,
+) -> None:
+    run = start()
+    wrong = "not the password at all"
+    first = error_of(lambda: run.admin("auth_check", password=wrong))
+    assert (first.code, first.message) == ("auth_failed", "wrong password")
+    throttled = error_of(lambda: run.admin("auth_check"))  # even the right one, unchecked
+    assert throttled.code == "throttled"
+    assert throttled.retry_after is not None and 0 < throttled.retry_after <= 0.05
+    time.sleep(throttled.retry_after + 0.01)
+    assert error_of(lambda: run.admin("auth_check", password=wrong)).code == "auth_failed"
+    second = error_of(lambda: run.admin("auth_check"))
+    assert second.code == "throttled"
+    assert second.retry_after is not None and second.retry_after > throttled.retry_after
+    assert 0.05 < second.retry_after <= 0.1
+    time.sleep(second.retry_after + 0.01)
+    assert run.admin("auth_check") == {}  # the right one resets the count
+    assert error_of(lambda: run.admin("auth_check", password=wrong)).code == "auth_failed"
+    audited = [a for a in run.daemon.store.admin_actions() if a.action == "auth_failed"]
+    assert len(audited) == 3
+    assert all(
+        a.who.startswith("desk-lead via ") and f"uid {os.getuid()}" in a.who for a in audited
+    )
+    assert audited[0].args["op"] == "auth_check"
+    throttled_audit = [a for a in run.daemon.store.admin_actions() if a.action == "throttled"]
+    assert len(throttled_audit) == 2
+
+
+def test_without_a_password_admin_ops_say_so_and_the_owner_can_set_one(start: Start) -> None:
+    run = start(password=None)
+    assert run.request("hello")["admin_password_set"] is False
+    assert error_of(lambda: run.admin("auth_check")).code == "no_password_set"
+    short = error_of(lambda: run.admin("set_password", {"new_password": "short"}, password=None))
+    assert short.code == "bad_request"
+    assert run.admin("set_password", {"new_password": "a new secret phrase"}, password=None) == {}
+    assert run.request("hello")["admin_password_set"] is True
+    assert stat.S_IMODE(run.daemon.config.admin_password_file.stat().st_mode) == 0o600
+    assert run.admin("auth_check", password="a new secret phrase") == {}
+    assert error_of(lambda: run.admin("auth_check")).code == "auth_failed"
+
+
+def test_set_password_needs_the_old_one(start: Start) -> None:
+    run = start()
+    changed = run.admin("set_password", {"new_password": "the next password"})
+    assert changed == {}
+    assert run.admin("auth_check", password="the next password") == {}
+    assert [a.result for a in run.daemon.store.admin_actions() if a.action == "set_password"] == [
+        "changed"
+    ]
+
+
+def test_no_password_ever_reaches_the_logs_the_store_or_an_answer(start: Start) -> None:
+    run = start()
+    wrong = "wrong-password-guess-1234"
+    new = "brand new admin password"
+    error_of(lambda: run.admin("auth_check", password=wrong))
+    time.sleep(0.06)
+    run.admin("set_password", {"new_password": new})
+    run.admin("lockout_clear", {"account": ACCOUNT, "reason": "test"}, password=new)
+    logs = run.admin("logs", {"lines": 5000}, password=new)["lines"]
+    answers = json.dumps(logs) + json.dumps(
+        run.request("history", {"since": "2000-01-01T00:00:00+00:00"})
+    )
+    run.daemon.stop()
+    run.daemon.store.close()
+    stored = b"".join(p.read_bytes() for p in run.directory.glob("simple-risk.db*"))
+    for secret in (PASSWORD, wrong, new):
+        assert secret not in answers
+        assert secret.encode() not in stored
+        assert all(secret not in line for line in log_ring().lines(100_000))
+
+
+# -- the socket --------------------------------------------------------------------------------
+
+
+def test_the_socket_is_the_daemon_users_only_by_default(start: Start) -> None:
+    run = start()
+    info = run.socket.stat()
+    assert stat.S_ISSOCK(info.st_mode)
+    assert stat.S_IMODE(info.st_mode) == 0o600
+    assert info.st_uid == os.getuid()
+
+
+def test_a_configured_mode_is_applied_and_a_missing_parent_is_created_0700(
+    start: Start, short_dir: Path
+) -> None:
+    path = short_dir / "run" / "simple-risk" / "s.sock"
+    run = start(status_socket=path, status_socket_mode=0o660)
+    assert stat.S_IMODE(run.socket.stat().st_mode) == 0o660
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+
+
+def test_a_configured_group_gets_the_socket(start: Start, short_dir: Path) -> None:
+    group = grp.getgrgid(os.getgid()).gr_name  # one the test user may hand files to
+    run = start(status_socket_group=group, status_socket_mode=0o660)
+    info = run.socket.stat()
+    assert (info.st_gid, stat.S_IMODE(info.st_mode)) == (os.getgid(), 0o660)
+
+
+def test_a_busy_engine_answers_unavailable_instead_of_hanging(start: Start) -> None:
+    run = start(server=dataclasses.replace(FAST_SERVER, engine_timeout=0.2))
+    release = threading.Event()
+    blocked: Future[object] = Future()
+    run.daemon.queue.put(
+        EngineCommand(at=run.daemon.clock.now(), fn=lambda: release.wait(10.0), future=blocked)
+    )
+    try:
+        refused = error_of(lambda: run.request("status"))
+        assert refused.code == "unavailable"
+        assert run.request("hello")["pid"] == os.getpid()  # needs no engine
+    finally:
+        release.set()
+    assert blocked.result(5.0) is True
+    assert run.request("status")["accounts"][0]["id"] == ACCOUNT
+
+
+def test_a_second_daemon_on_the_same_socket_is_refused_and_a_stale_one_replaced(
+    start: Start, short_dir: Path
+) -> None:
+    run = start()
+    with pytest.raises(ServerError, match=r"a daemon is already running on .* \(pid \d+\)"):
+        start(sim=run.sim, name="second", status_socket=run.socket)
+    assert run.request("hello")["pid"] == os.getpid()  # the first one is untouched
+    stale = short_dir / "stale.sock"
+    leftover = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    leftover.bind(str(stale))
+    leftover.close()  # a socket file nobody listens on: what kill -9 leaves
+    third = start(sim=run.sim, name="third", status_socket=stale, password=None)
+    assert third.request("hello")["socket"] == str(stale)
+
+
+def test_the_socket_disappears_when_the_daemon_stops(start: Start) -> None:
+    run = start()
+    run.daemon.stop()
+    assert not run.socket.exists()
+    with pytest.raises(DaemonNotRunning):
+        Connection(str(run.socket))
+
+
+def test_loopback_tcp_serves_the_same_protocol_with_the_same_rules(start: Start) -> None:
+    run = start(status_tcp=("127.0.0.1", 0))
+    assert run.daemon.server is not None
+    address = run.daemon.server.addresses[1]
+    assert address.startswith("tcp:127.0.0.1:")
+    with Connection(address) as connection:
+        assert connection.request("hello")["accounts"] == [ACCOUNT]
+        assert error_of(lambda: connection.request("auth_check")).code == "auth_required"
+        failed = error_of(lambda: connection.request("auth_check", password="wrong password!"))
+        assert failed.code == "auth_failed"
+    (audit,) = [a for a in run.daemon.store.admin_actions() if a.action == "auth_failed"]
+    assert audit.who.startswith("tcp 127.0.0.1:")
+
+
+def test_a_non_loopback_tcp_address_is_refused(start: Start) -> None:
+    with pytest.raises(ServerError, match="loopback"):
+        start(status_tcp=("8.8.8.8", 0))
+
+
+# -- reload and configuration ------------------------------------------------------------------
+
+
+def test_a_broken_ruleset_is_refused_with_located_problems_and_the_running_one_stays(
+    start: Start,
+) -> None:
+    run = start()
+    before = run.daemon.engines[ACCOUNT]
+    run.ruleset.write_text(
+        ruleset_text().replace("when: account.open_contracts > params.max_contracts", "when: x >"),
+        encoding="utf-8",
+    )
+    refused = error_of(lambda: run.admin("reload", {"reason": "typo test"}))
+    assert refused.code == "refused"
+    problem = refused.problems[0]
+    assert problem["file"] == str(run.ruleset)
+    assert problem["line"] > 0 and problem["column"] > 0
+    assert problem["check"] and problem["message"]
+    assert run.daemon.engines[ACCOUNT] is before
+    (audit,) = [a for a in run.daemon.store.admin_actions() if a.action == "reload"]
+    assert audit.result.startswith("refused") and audit.why == "typo test"
+
+
+def test_a_good_reload_applies_and_keeps_facts_lockouts_and_timers_of_unchanged_rules(
+    start: Start,
+) -> None:
+    run = start(TINY_LOSS_LIMIT, grace=30.0)
+    day_locked(run)
+    realized = run.status()["pnl"]["realized"]
+    run.ruleset.write_text(
+        ruleset_text(daily_loss_limit="0.5", max_contracts=4, max_trades_per_day=40),
+        encoding="utf-8",
+    )
+    result = run.admin("reload", {"reason": "tighter limits"})
+    assert result["applied"] is True
+    changes = result["changes"][str(ACCOUNT)]
+    assert changes["changed"] == ["max-contracts", "max-contracts-order", "trade-frequency-day"]
+    assert changes["params"] == {"max_contracts": [5, 4], "max_trades_per_day": [50, 40]}
+    assert result["restart_needed"] == []
+    account = run.status()
+    assert account["pnl"]["realized"] == realized
+    assert any(lock["rule"] == "daily-realized-loss" for lock in account["lockouts"])
+    engine = run.daemon.engines[ACCOUNT]
+    assert engine.state_of("daily-realized-loss", ACCOUNT) == "firing"  # no second firing
+    assert (
+        sum(f.rule_id == "daily-realized-loss" and f.kind == "rule" for f in run.daemon.firings)
+        == 1
+    )
+    assert (
+        next(limit for limit in account["limits"] if limit["rule"] == "max-contracts")["limit"] == 4
+    )
+    (audit,) = [a for a in run.daemon.store.admin_actions() if a.action == "reload"]
+    assert audit.result.startswith("applied: changed 3")
+    assert audit.who.startswith("desk-lead via ")
+
+
+def test_a_reload_keeps_a_running_for_timer_of_an_unchanged_rule_and_resets_a_changed_one(
+    start: Start,
+) -> None:
+    run = start(grace=30.0)
+    run.trader.buy(ACCOUNT, "MNQ")
+    run.wait(lambda: run.status()["pending"] != [], "the no-stop grace")
+    (before,) = run.status()["pending"]
+    run.ruleset.write_text(ruleset_text(max_contracts=4), encoding="utf-8")
+    run.admin("reload")
+    (kept,) = run.status()["pending"]
+    assert kept["since"] == before["since"]  # same timer, still counting
+    # now change the rule itself: its timer starts again
+    grace_rule = "    mandatory: true\n    trigger: [position, order, clock, reconcile]\n"
+    text = ruleset_text(max_contracts=4)
+    assert f"    severity: critical\n{grace_rule}" in text
+    text = text.replace(
+        f"    severity: critical\n{grace_rule}", f"    severity: warning\n{grace_rule}"
+    )
+    run.ruleset.write_text(text, encoding="utf-8")
+    changed = run.admin("reload")["changes"][str(ACCOUNT)]["changed"]
+    assert changed == ["no-stop-loss-grace"]
+    (restarted,) = run.status()["pending"]
+    assert restarted["since"] > before["since"]
+
+
+def test_a_limit_a_reload_lowers_below_the_current_value_is_enforced_at_once(
+    start: Start,
+) -> None:
+    run = start()
+    price = run.trader.price("MNQ")
+    run.trader.stop(ACCOUNT, "MNQ", OrderSide.SELL, 3, price - 20)
+    run.trader.buy(ACCOUNT, "MNQ", 3)
+    run.wait(lambda: run.status()["positions"] != [], "the position")
+    limits = "{ES: 5, NQ: 5, CL: 3, GC: 3, MES: 50, MNQ: 50}"
+    text = ruleset_text()
+    assert f"per_symbol_limits: {limits}" in text
+    run.ruleset.write_text(text.replace(limits, limits.replace("MNQ: 50", "MNQ: 1")), "utf-8")
+    changes = run.admin("reload", {"reason": "smaller MNQ limit"})["changes"][str(ACCOUNT)]
+    assert "max-contracts-per-instrument" in changes["changed"]
+    run.wait(lambda: run.trader.size(ACCOUNT, "MNQ") == 1, "the reduction to the new limit")
+    assert any(
+        f.rule_id == "max-contracts-per-instrument" and f.kind == "rule" for f in run.daemon.firings
+    )
+
+
+def test_a_reload_that_disables_a_mandatory_rule_is_refused(start: Start) -> None:
+    run = start()
+    loss_rule = "    mandatory: true\n    trigger: [trade, reconcile]"
+    text = ruleset_text().replace(loss_rule, loss_rule.replace("\n", "\n    enabled: false\n", 1))
+    assert "enabled: false\n    trigger: [trade, reconcile]" in text
+    run.ruleset.write_text(text, encoding="utf-8")
+    refused = error_of(lambda: run.admin("reload"))
+    assert refused.code == "refused"
+    assert "mandatory" in refused.problems[0]["message"]
+    assert run.daemon.engines[ACCOUNT].ruleset.rule("daily-realized-loss").enabled
+
+
+def test_config_get_and_put_lint_first_then_replace_atomically_and_reload(start: Start) -> None:
+    run = start()
+    got = run.admin("config_get")
+    assert got == {"path": str(run.ruleset), "text": run.ruleset.read_text(encoding="utf-8")}
+    broken = got["text"].replace("max_contracts: 5", "max_contracts: [")
+    refused = error_of(lambda: run.admin("config_put", {"text": broken, "reason": "oops"}))
+    assert refused.code == "refused"
+    assert refused.problems[0]["file"] == str(run.ruleset)
+    assert run.ruleset.read_text(encoding="utf-8") == got["text"]
+    assert not list(run.ruleset.parent.glob(".ruleset.check-*"))
+    edited = got["text"].replace("max_contracts: 5", "max_contracts: 3")
+    result = run.admin("config_put", {"text": edited, "reason": "smaller account"})
+    assert result["applied"] is True
+    assert result["changes"][str(ACCOUNT)]["params"] == {"max_contracts": [5, 3]}
+    assert run.ruleset.read_text(encoding="utf-8") == edited
+    assert run.ruleset.with_name("ruleset.yaml.bak").read_text(encoding="utf-8") == got["text"]
+    actions = [(a.action, a.result) for a in run.daemon.store.admin_actions()]
+    assert ("config_put", f"written ({len(edited)} characters) and reloaded") in actions
+
+
+# -- lockouts, logs, stop ----------------------------------------------------------------------
+
+
+def test_lockout_list_and_clear_are_audited_and_the_clear_survives_a_restart(
+    start: Start,
+) -> None:
+    run = start(TINY_LOSS_LIMIT)
+    day_locked(run)
+    listed = run.admin("lockout_list")["lockouts"]
+    assert [(lock["account"], lock["rule"]) for lock in listed] == [
+        (ACCOUNT, "daily-realized-loss")
+    ]
+    assert error_of(lambda: run.admin("lockout_clear", {"account": ACCOUNT})).code == "bad_request"
+    cleared = run.admin(
+        "lockout_clear", {"account": ACCOUNT, "scope": "account", "reason": "broker error"}
+    )["cleared"]
+    assert [lock["rule"] for lock in cleared] == ["daily-realized-loss"]
+    assert run.status()["lockouts"] == []
+    (audit,) = [a for a in run.daemon.store.admin_actions() if a.action == "clear_lockout"]
+    assert (audit.why, audit.result, audit.account) == ("broker error", "cleared", ACCOUNT)
+    assert audit.who.startswith("desk-lead via ")
+    assert run.daemon.store.active_lockouts(run.daemon.clock.now(), ACCOUNT) == []
+    # restart on the same data directory: the lock does not come back
+    sim = run.sim
+    run.daemon.stop()
+    run.daemon.store.close()
+    again = start(TINY_LOSS_LIMIT, sim=sim)
+    assert again.status()["lockouts"] == []
+
+
+def test_logs_returns_recent_lines_and_follow_streams_new_ones(start: Start) -> None:
+    run = start()
+    error_of(lambda: run.admin("auth_check", password="a wrong password"))
+    time.sleep(0.06)  # the throttle's first delay (shrunk for tests)
+    lines = run.admin("logs", {"lines": 50, "level": "warning"})["lines"]
+    assert any("wrong admin password" in line and "WARNING" in line for line in lines)
+    critical = run.admin("logs", {"lines": 5000, "level": "critical"})["lines"]
+    assert all(" CRITICAL " in line for line in critical)  # the ring is the process's
+    with run.connect() as connection:
+        connection.send("logs", {"follow": True, "lines": 0, "level": "warning"}, password=PASSWORD)
+        assert connection.receive()["result"] == {"lines": []}
+        run.admin("lockout_clear", {"account": ACCOUNT, "reason": "nothing"})  # info: not shown
+        error_of(lambda: run.admin("auth_check", password="another wrong one"))
+        line = connection.receive()
+        assert line["stream"] == "logs"
+        assert "wrong admin password" in line["line"]
+
+
+def test_stop_is_graceful_snapshot_written_and_lease_released(start: Start) -> None:
+    run = start()
+    run.trader.buy(ACCOUNT, "MNQ")
+    run.wait(lambda: run.status()["positions"] != [], "the position")
+    assert run.admin("stop", {"reason": "end of day"}) == {"stopping": True}
+    assert run.daemon.stop_requested.wait(5.0)
+    assert run.daemon.stop_reason == "end of day"
+    run.daemon.stop()
+    store = run.daemon.store
+    assert store.lease(ACCOUNT) is None
+    snapshot = store.latest_snapshot(ACCOUNT)
+    assert snapshot is not None
+    assert snapshot.journal_seq == store.last_seq(ACCOUNT)
+    (position,) = snapshot.state["engine"]["accounts"][0]["positions"]
+    assert position["size"] == 1
+    (audit,) = [a for a in store.admin_actions() if a.action == "stop"]
+    assert audit.why == "end of day"
+
+
+def test_engine_run_stops_on_the_stop_op_cleanly_and_removes_its_pid_file(
+    short_dir: Path,
+) -> None:
+    import subprocess
+    import sys
+
+    from simple_risk.adapters.simulator import RateLimits, Simulator
+    from simple_risk.daemon.password import hash_password, write_password_hash
+    from simple_risk.store import Store
+
+    sim = Simulator(
+        port=0,
+        seed=3,
+        ping_interval=0.3,
+        price_interval=None,
+        rate_limits=RateLimits(general=(5000, 60.0), bars=(50, 30.0)),
+    ).start()
+    try:
+        (short_dir / "ruleset.yaml").write_text(ruleset_text(), encoding="utf-8")
+        write_password_hash(short_dir / "admin.bcrypt", hash_password(PASSWORD, rounds=4))
+        config = short_dir / "config.yaml"
+        config.write_text(
+            f"gateway: {sim.base_url}\n"
+            "credentials:\n  username: demo\n  api_key: ${SR_TEST_API_KEY}\n"
+            f"accounts: [{ACCOUNT}]\n"
+            "ruleset: ruleset.yaml\n"
+            "data_dir: data\n"
+            "log_dir: log\n"
+            "status_socket: s.sock\n"
+            "admin_password_file: admin.bcrypt\n"
+            "timing: {tick_interval: 0.25, reconcile_interval: 5, snapshot_interval: 2}\n",
+            encoding="utf-8",
+        )
+        env = {**os.environ, "SR_TEST_API_KEY": sim.api_key}
+        process = subprocess.Popen(
+            [sys.executable, "-m", "simple_risk", "engine", "run", "--config", str(config)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+        socket_path = short_dir / "s.sock"
+        pid_file = short_dir / "data" / "daemon.pid"
+        try:
+            started = wait_until(lambda: pid_file.exists() and socket_path.exists(), 30.0)
+            if not started:
+                process.kill()
+                output = process.communicate()[0].decode()
+                pytest.fail(f"engine run did not start:\n{output[-3000:]}")
+            assert pid_file.read_text().strip() == str(process.pid)
+            with Connection(str(socket_path)) as connection:
+                assert connection.request("hello")["pid"] == process.pid
+                # a reload re-reads the configuration: the ruleset applies, the rest waits
+                (short_dir / "ruleset.yaml").write_text(
+                    ruleset_text(max_contracts=4), encoding="utf-8"
+                )
+                config.write_text(
+                    config.read_text().replace("tick_interval: 0.25", "tick_interval: 0.5")
+                )
+                reloaded = connection.request("reload", password=PASSWORD)
+                assert reloaded["changes"][str(ACCOUNT)]["params"] == {"max_contracts": [5, 4]}
+                assert reloaded["restart_needed"] == ["timing"]
+                answer = connection.request("stop", {"reason": "test"}, password=PASSWORD)
+                assert answer == {"stopping": True}
+            assert process.wait(30) == 0
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+        output = process.stdout.read().decode() if process.stdout else ""
+        assert not pid_file.exists(), output
+        assert not socket_path.exists()
+        assert PASSWORD not in output
+        with Store.open(f"sqlite:///{short_dir / 'data' / 'simple-risk.db'}") as store:
+            assert store.lease(ACCOUNT) is None
+            assert store.latest_snapshot(ACCOUNT) is not None
+            assert [a.action for a in store.admin_actions()] == ["reload", "stop"]
+    finally:
+        sim.stop()
