@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from simple_risk.cli import (
+    admin,  # noqa: F401
     demo,  # noqa: F401
     engine,  # noqa: F401
     rules,  # noqa: F401
     rules_test,  # noqa: F401
     sim,  # noqa: F401
+    status,  # noqa: F401
 )

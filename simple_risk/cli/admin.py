@@ -1,0 +1,687 @@
+"""``simple-risk admin …``: password-protected administration of the running daemon.
+
+Every command that reads or changes the daemon's configuration or state asks for the admin
+password — from ``$SIMPLE_RISK_ADMIN_PASSWORD`` (automation) or a prompt that does not echo —
+and sends it with the request; the **daemon** verifies it against its bcrypt hash and audits
+the attempt. This module never decides on its own whether a password is right, never prints
+it, never passes it on a command line or to a child process.
+
+The exceptions, stated in their ``--help``: ``admin daemon start`` and ``admin daemon status``
+need no password (starting enforcement never loosens it; ``status`` reads what ``hello``
+tells anyone who can reach the socket), and ``admin set-password`` creates the *first* hash
+locally, which needs write access to the daemon's configuration directory (the install
+step, done by the daemon's owner).
+
+Exit codes as for ``engine status``: 0 ok, 1 refused or failed (wrong password, throttled,
+reload refused — with the located problems), 2 usage, 3 no daemon running.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+
+from simple_risk.cli import cli, render
+from simple_risk.cli.status import (
+    EXIT_REFUSED,
+    address_of,
+    daemon_errors,
+    fail_not_running,
+    fail_protocol,
+    now_local,
+    print_json,
+    stdout_console,
+)
+from simple_risk.daemon.control.client import Connection, DaemonNotRunning
+from simple_risk.daemon.control.protocol import ProtocolError
+
+PASSWORD_ENV = "SIMPLE_RISK_ADMIN_PASSWORD"
+NEW_PASSWORD_ENV = "SIMPLE_RISK_NEW_ADMIN_PASSWORD"
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
+_EXIT_CODES = """
+Exit codes: 0 ok, 1 refused or failed (wrong password, throttled, refused
+reload), 2 usage, 3 no daemon is running."""
+
+
+@dataclass
+class AdminContext:
+    """What every ``admin`` command shares: where the daemon is, who asks, the password."""
+
+    socket_address: str | None
+    operator: str
+    _password: str | None = field(default=None, repr=False)
+
+    @property
+    def address(self) -> str:
+        return address_of(self.socket_address)
+
+    def password(self) -> str:
+        """``$SIMPLE_RISK_ADMIN_PASSWORD`` or a no-echo prompt (asked once per command)."""
+        if self._password is None:
+            self._password = read_password(PASSWORD_ENV, "Admin password")
+        return self._password
+
+    def call(self, op: str, args: Mapping[str, Any] | None = None) -> Any:
+        """One admin request with the password; failures exit 1 (or 3 without a daemon)."""
+        with daemon_errors(), Connection(self.address) as connection:
+            connection.request("hello")  # a missing daemon is exit 3 before any prompt
+            return connection.request(op, args, password=self.password(), operator=self.operator)
+
+
+def read_password(env: str, prompt: str, *, confirm: bool = False) -> str:
+    """A password from ``env``, else a prompt without echo (``confirm``: asked twice)."""
+    value = os.environ.get(env)
+    if value:
+        return value
+    try:
+        entered = click.prompt(
+            prompt, hide_input=True, confirmation_prompt=confirm, show_default=False
+        )
+    except click.Abort:
+        click.echo(f"\nno password given (type it, or set {env} for automation)", err=True)
+        sys.exit(EXIT_REFUSED)
+    if not isinstance(entered, str) or not entered:
+        click.echo("an empty password is not a password", err=True)
+        sys.exit(EXIT_REFUSED)
+    return entered
+
+
+def _operator_default() -> str:
+    try:
+        return os.environ.get("USER") or getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+@cli.group()
+@click.option(
+    "--socket",
+    "socket_address",
+    metavar="PATH|tcp:HOST:PORT",
+    help="The daemon's status socket (default: $SIMPLE_RISK_SOCKET, "
+    "/run/simple-risk/status.sock if it exists, else the per-user socket).",
+)
+@click.option(
+    "--operator",
+    metavar="NAME",
+    help="Who is acting, for the audit (default: $USER).",
+)
+@click.pass_context
+def admin(ctx: click.Context, socket_address: str | None, operator: str | None) -> None:
+    """Administer the running daemon (password-protected, audited).
+
+    Each command asks for the admin password without echo, or reads
+    $SIMPLE_RISK_ADMIN_PASSWORD; the daemon checks it against its bcrypt hash. Wrong
+    passwords are audited and throttled (an exponential delay per user or address).
+
+    \b
+    Examples:
+      simple-risk admin reload --reason "lower the daily limit"
+      simple-risk admin lockout clear 20100001 --reason "broker error, approved by risk desk"
+      simple-risk admin logs --follow --level warning
+      simple-risk admin daemon status
+    """
+    ctx.obj = AdminContext(socket_address, operator or _operator_default())
+
+
+def _context() -> AdminContext:
+    context = click.get_current_context().find_object(AdminContext)
+    if context is None:  # a command invoked outside the group (tests)
+        context = AdminContext(None, _operator_default())
+    return context
+
+
+def _reload_report(result: Any) -> None:
+    if not isinstance(result, Mapping):
+        click.echo("reloaded")
+        return
+    click.echo("reloaded" if result.get("applied", True) else "not applied")
+    for line in render.changes_lines(result.get("changes")):
+        click.echo(f"  {line}")
+
+
+# --- reload, config ----------------------------------------------------------------------
+
+
+@admin.command("reload", epilog=_EXIT_CODES)
+@click.option("--reason", default="", help="Why, for the audit.")
+def reload_command(reason: str) -> None:
+    """Reload the ruleset and overlays from disk, hot.
+
+    The daemon lints them first: on any error it refuses, prints each located problem and
+    keeps the running ruleset. Otherwise it swaps atomically — facts, lockouts and the
+    pending timers of unchanged rules are kept — and prints what changed per account.
+
+    \b
+    Example:
+      simple-risk admin reload --reason "daily limit 500 -> 400"
+    """
+    _reload_report(_context().call("reload", {"reason": reason}))
+
+
+@admin.group("config")
+def config_group() -> None:
+    """The daemon's ruleset: edit (lint, reload), show, reload."""
+
+
+config_group.add_command(reload_command, "reload")
+
+
+@config_group.command("show", epilog=_EXIT_CODES)
+def config_show() -> None:
+    """Print the running ruleset file (as the daemon reads it)."""
+    result = _context().call("config_get")
+    click.echo(str(result.get("text", "")), nl=False)
+
+
+def _lint(text: str, filename: str) -> list[str]:
+    from simple_risk.engine.dsl import analyse_text
+
+    compilation = analyse_text(text, filename)
+    return [p.format() for p in compilation.problems if p.severity == "error"]
+
+
+def _edit(text: str, suffix: str) -> str:
+    """``text`` in ``$VISUAL`` / ``$EDITOR`` (else vi); the edited text."""
+    handle, name = tempfile.mkstemp(prefix="simple-risk-ruleset-", suffix=suffix)
+    path = Path(name)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            out.write(text)
+        try:
+            click.edit(filename=str(path))
+        except click.ClickException as exc:
+            click.echo(f"cannot open an editor: {exc.format_message()}", err=True)
+            sys.exit(EXIT_REFUSED)
+        return path.read_text(encoding="utf-8")
+    finally:
+        path.unlink(missing_ok=True)
+
+
+def _again(interactive: bool) -> bool:
+    return interactive and click.confirm("Edit again?", default=True)
+
+
+@config_group.command("edit", epilog=_EXIT_CODES)
+@click.option("--reason", default="", help="Why, for the audit.")
+def config_edit(reason: str) -> None:
+    """Edit the running ruleset in $VISUAL / $EDITOR, lint on save, reload on success.
+
+    The daemon sends its ruleset file; it opens in your editor. Unchanged → nothing happens.
+    Otherwise it is linted here (located errors; in a terminal you may edit again) and then
+    sent back: the daemon lints it once more with the account overlays, writes the file
+    atomically and reloads. A refused text leaves the file and the running ruleset as they
+    were.
+
+    \b
+    Example:
+      EDITOR=nano simple-risk admin config edit --reason "block RTY"
+    """
+    context = _context()
+    current = context.call("config_get")
+    path = str(current.get("path", "ruleset.yaml"))
+    original = str(current.get("text", ""))
+    interactive = sys.stdin.isatty()
+    text = original
+    while True:
+        text = _edit(text, Path(path).suffix or ".yaml")
+        if text == original:
+            click.echo("no changes; nothing reloaded")
+            return
+        problems = _lint(text, path)
+        if problems:
+            for line in problems:
+                click.echo(line, err=True)
+            if _again(interactive):
+                continue
+            click.echo("not saved: the ruleset has errors (the running one is kept)", err=True)
+            sys.exit(EXIT_REFUSED)
+        try:
+            with Connection(context.address) as connection:
+                result = connection.request(
+                    "config_put",
+                    {"text": text, "reason": reason},
+                    password=context.password(),
+                    operator=context.operator,
+                )
+        except DaemonNotRunning as error:
+            fail_not_running(error)
+        except ProtocolError as error:
+            if error.code == "refused" and error.problems and _again(interactive):
+                for problem in error.problems:
+                    click.echo(render.format_problem(problem), err=True)
+                continue
+            fail_protocol(error)
+        _reload_report(result)
+        return
+
+
+# --- lockouts ----------------------------------------------------------------------------
+
+
+@admin.group("lockout")
+def lockout_group() -> None:
+    """List the active lockouts, or clear one (audited)."""
+
+
+@lockout_group.command("list", epilog=_EXIT_CODES)
+@click.option("--account", type=int, metavar="ID", help="Only this account.")
+@click.option("--json", "as_json", is_flag=True, help="Print the daemon's answer as JSON.")
+def lockout_list(account: int | None, as_json: bool) -> None:
+    """Every lockout in force: account, rule, scope, symbol, reason, end and time left."""
+    args = {"account": account} if account is not None else {}
+    result = _context().call("lockout_list", args)
+    if as_json:
+        print_json(result)
+        return
+    lockouts = result.get("lockouts") or []
+    if not lockouts:
+        click.echo("no lockout in force")
+        return
+    stdout_console().print(render.lockouts_table(lockouts, now_local(), with_account=True))
+
+
+@lockout_group.command("clear", epilog=_EXIT_CODES)
+@click.argument("account", type=int)
+@click.option(
+    "--scope",
+    type=click.Choice(["account", "symbol", "all"]),
+    default="all",
+    show_default=True,
+    help="Which lockouts of the account.",
+)
+@click.option("--symbol", metavar="ROOT", help="With --scope symbol: only this symbol (MNQ).")
+@click.option("--reason", required=True, help="Why (required; it goes to the audit).")
+@click.option("--json", "as_json", is_flag=True, help="Print the daemon's answer as JSON.")
+def lockout_clear(account: int, scope: str, symbol: str | None, reason: str, as_json: bool) -> None:
+    """Lift ACCOUNT's lockouts before they end — audited with your name and reason.
+
+    \b
+    Examples:
+      simple-risk admin lockout clear 20100001 --reason "desk approved"
+      simple-risk admin lockout clear 20100001 --scope symbol --symbol MNQ --reason "..."
+    """
+    if not reason.strip():
+        raise click.BadParameter("give a reason", param_hint="--reason")
+    if symbol is not None and scope != "symbol":
+        raise click.BadParameter("--symbol goes with --scope symbol", param_hint="--symbol")
+    args: dict[str, Any] = {"account": account, "scope": scope, "reason": reason}
+    if symbol is not None:
+        args["symbol"] = symbol
+    result = _context().call("lockout_clear", args)
+    if as_json:
+        print_json(result)
+        return
+    cleared = result.get("cleared") or []
+    if not cleared:
+        click.echo(f"no lockout of account {account} matched; nothing cleared")
+        return
+    for lock in cleared:
+        what = lock.get("scope", "?") if isinstance(lock, Mapping) else str(lock)
+        if isinstance(lock, Mapping):
+            if lock.get("symbol"):
+                what += f" {lock['symbol']}"
+            what = f"{lock.get('rule', '?')} ({what})"
+        click.echo(f"cleared {what}")
+
+
+# --- logs --------------------------------------------------------------------------------
+
+
+def _logs(follow: bool, level: str | None, lines: int) -> None:
+    context = _context()
+    args: dict[str, Any] = {"lines": lines, "follow": follow}
+    if level is not None:
+        args["level"] = level
+    try:
+        with daemon_errors(), Connection(context.address, timeout=None) as connection:
+            connection.request("hello")
+            result = connection.request(
+                "logs", args, password=context.password(), operator=context.operator
+            )
+            for line in result.get("lines") or []:
+                click.echo(line)
+            while follow:
+                try:
+                    message = connection.receive()
+                except DaemonNotRunning:
+                    click.echo("the daemon closed the connection", err=True)
+                    return
+                if message.get("stream") == "logs":
+                    click.echo(str(message.get("line", "")))
+    except KeyboardInterrupt:
+        return
+
+
+def _logs_options(function: Any) -> Any:
+    for option in reversed(
+        [
+            click.option("--follow", "-f", is_flag=True, help="Keep printing new lines."),
+            click.option(
+                "--level", type=click.Choice(LOG_LEVELS), help="Only this level and above."
+            ),
+            click.option(
+                "--lines",
+                "-n",
+                type=click.IntRange(0, 100000),
+                default=200,
+                show_default=True,
+                help="How many of the last records.",
+            ),
+        ]
+    ):
+        function = option(function)
+    return function
+
+
+@admin.group("logs", invoke_without_command=True, epilog=_EXIT_CODES)
+@_logs_options
+@click.pass_context
+def logs_group(ctx: click.Context, follow: bool, level: str | None, lines: int) -> None:
+    """Print the daemon's execution, error and enforcement log (`logs view` is the same).
+
+    \b
+    Examples:
+      simple-risk admin logs --lines 50 --level warning
+      simple-risk admin logs --follow
+    """
+    if ctx.invoked_subcommand is None:
+        _logs(follow, level, lines)
+
+
+@logs_group.command("view", epilog=_EXIT_CODES)
+@_logs_options
+def logs_view(follow: bool, level: str | None, lines: int) -> None:
+    """Print the daemon's log (the same as `admin logs`)."""
+    _logs(follow, level, lines)
+
+
+# --- set-password ------------------------------------------------------------------------
+
+
+def _hello(address: str) -> dict[str, Any] | None:
+    try:
+        with Connection(address, timeout=5.0) as connection:
+            result = connection.request("hello")
+    except (DaemonNotRunning, ProtocolError):
+        return None
+    return result if isinstance(result, dict) else None
+
+
+def _refuse(message: str) -> NoReturn:
+    click.echo(message, err=True)
+    sys.exit(EXIT_REFUSED)
+
+
+@admin.command("set-password", epilog=_EXIT_CODES)
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    help="The daemon's configuration (to find admin_password_file); needed for the first "
+    "password or when no daemon is running.",
+)
+def set_password(config_path: str | None) -> None:
+    """Set or change the admin password.
+
+    With a running daemon that has a password: asks the current one, then the new one
+    twice, and the daemon changes its hash. The first password (or any change while no
+    daemon runs) is written locally as a bcrypt hash to the configuration's
+    admin_password_file — this needs write access to the daemon's configuration directory,
+    so run it as the daemon's user (the install step); changing an existing hash this way
+    still needs the current password. For automation: $SIMPLE_RISK_ADMIN_PASSWORD is the
+    current password, $SIMPLE_RISK_NEW_ADMIN_PASSWORD the new one.
+
+    \b
+    Examples:
+      sudo -u simple-risk simple-risk admin set-password --config /etc/simple-risk/config.yaml
+      simple-risk admin set-password
+    """
+    context = _context()
+    hello = _hello(context.address)
+    if hello is not None and hello.get("admin_password_set"):
+        old = context.password()
+        new = read_password(NEW_PASSWORD_ENV, "New admin password", confirm=True)
+        with daemon_errors(), Connection(context.address) as connection:
+            connection.request(
+                "set_password", {"new_password": new}, password=old, operator=context.operator
+            )
+        click.echo("admin password changed")
+        return
+    if config_path is None:
+        reason = "no daemon is running" if hello is None else "no admin password is set yet"
+        raise click.UsageError(
+            f"{reason}: give --config FILE to write the password hash as the daemon's user"
+        )
+    _set_password_locally(config_path)
+
+
+def _set_password_locally(config_path: str) -> None:
+    from simple_risk.daemon import password as passwords
+    from simple_risk.daemon.config import ConfigError, load_config
+
+    try:
+        config = load_config(config_path)
+    except ConfigError as problems:
+        for problem in problems.problems:
+            click.echo(problem.format(), err=True)
+        sys.exit(EXIT_REFUSED)
+    target = config.admin_password_file
+    try:
+        existing = passwords.read_password_hash(target)
+    except passwords.PasswordFileError as exc:
+        _refuse(str(exc))
+    if existing is not None:
+        old = read_password(PASSWORD_ENV, "Current admin password")
+        if not passwords.verify_password(old, existing):
+            _refuse("wrong password; the hash was not changed")
+    new = read_password(NEW_PASSWORD_ENV, "New admin password", confirm=True)
+    try:
+        hashed = passwords.hash_password(new)
+    except ValueError as exc:
+        _refuse(str(exc))
+    try:
+        passwords.write_password_hash(target, hashed)
+    except PermissionError:
+        _refuse(
+            f"cannot write {target}: permission denied — run this as the daemon's user "
+            "(the owner of its configuration directory)"
+        )
+    except OSError as exc:
+        _refuse(f"cannot write {target}: {exc.strerror or exc}")
+    click.echo(f"admin password {'changed' if existing else 'set'} ({target})")
+
+
+# --- daemon start / stop / restart / status ----------------------------------------------
+
+
+@admin.group("daemon")
+def daemon_group() -> None:
+    """Start, stop, restart the daemon, or show whether it runs."""
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process (the daemon's user)
+    try:  # a daemon this process started and that exited is a zombie until reaped
+        reaped, _ = os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        return True  # not our child: alive
+    return reaped == 0
+
+
+def _config_for_start(config_path: str) -> Any:
+    from simple_risk.daemon.config import ConfigError, load_config
+
+    try:
+        return load_config(config_path)
+    except ConfigError as problems:
+        for problem in problems.problems:
+            click.echo(problem.format(), err=True)
+        sys.exit(EXIT_REFUSED)
+
+
+def _tail(path: Path, lines: int = 20) -> str:
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
+    return "\n".join(text.splitlines()[-lines:])
+
+
+def _start(config_path: str, wait: float, socket_address: str | None) -> None:
+    config = _config_for_start(config_path)
+    address = socket_address or str(config.status_socket)
+    running = _hello(address)
+    if running is not None:
+        click.echo(f"already running (pid {running.get('pid')}) on {address}")
+        return
+    log_dir = Path(config.log_dir)
+    log_dir.mkdir(parents=True, exist_ok=True)
+    out_path = log_dir / "daemon.out"
+    env = {k: v for k, v in os.environ.items() if k not in (PASSWORD_ENV, NEW_PASSWORD_ENV)}
+    command = [sys.executable, "-m", "simple_risk", "engine", "run", "--config", config_path]
+    with out_path.open("ab") as out, open(os.devnull, "rb") as devnull:
+        child = subprocess.Popen(
+            command,
+            stdin=devnull,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,
+            close_fds=True,
+        )
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        code = child.poll()
+        if code is not None:
+            click.echo(f"the daemon exited with code {code}; the end of {out_path}:", err=True)
+            click.echo(_tail(out_path), err=True)
+            sys.exit(EXIT_REFUSED)
+        hello = _hello(address)
+        if hello is not None and hello.get("pid") == child.pid:
+            click.echo(f"started (pid {child.pid}); socket {address}; output in {out_path}")
+            return
+        time.sleep(0.2)
+    click.echo(
+        f"the daemon (pid {child.pid}) did not answer on {address} within {wait:g} s; "
+        f"it keeps starting — see {out_path}",
+        err=True,
+    )
+    sys.exit(EXIT_REFUSED)
+
+
+def _stop(context: AdminContext, reason: str, wait: float) -> None:
+    with daemon_errors(), Connection(context.address) as connection:
+        hello = connection.request("hello")
+        pid = hello.get("pid") if isinstance(hello, Mapping) else None
+        connection.request(
+            "stop", {"reason": reason}, password=context.password(), operator=context.operator
+        )
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        gone = _hello(context.address) is None
+        if gone and (not isinstance(pid, int) or not _pid_alive(pid)):
+            click.echo(f"stopped (pid {pid})")
+            return
+        time.sleep(0.2)
+    _refuse(f"the daemon (pid {pid}) is still stopping after {wait:g} s")
+
+
+_WAIT = click.option(
+    "--wait",
+    type=click.FloatRange(1, 600),
+    default=30.0,
+    show_default=True,
+    help="Seconds to wait for it.",
+)
+
+
+@daemon_group.command("start", epilog=_EXIT_CODES)
+@click.option(
+    "--config",
+    "config_path",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False),
+    help="The daemon's configuration.",
+)
+@_WAIT
+def daemon_start(config_path: str, wait: float) -> None:
+    """Start the daemon detached, and wait until its socket answers.
+
+    Needs no password: starting enforcement never loosens it. The daemon writes its pid to
+    DATA_DIR/daemon.pid; its console output is appended to LOG_DIR/daemon.out (printed if it
+    exits while starting). Prefer the systemd unit (examples/deploy) on a real install.
+
+    \b
+    Example:
+      simple-risk admin daemon start --config ~/.config/simple-risk/config.yaml
+    """
+    _start(config_path, wait, _context().socket_address)
+
+
+@daemon_group.command("stop", epilog=_EXIT_CODES)
+@click.option("--reason", default="", help="Why, for the audit.")
+@_WAIT
+def daemon_stop(reason: str, wait: float) -> None:
+    """Stop the daemon gracefully (journal flushed, snapshots written, connections closed)
+    and wait until it is gone. Needs the admin password: nothing guards the account after.
+
+    \b
+    Example:
+      simple-risk admin daemon stop --reason "upgrade"
+    """
+    _stop(_context(), reason, wait)
+
+
+@daemon_group.command("restart", epilog=_EXIT_CODES)
+@click.option(
+    "--config",
+    "config_path",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False),
+    help="The daemon's configuration.",
+)
+@click.option("--reason", default="", help="Why, for the audit.")
+@_WAIT
+def daemon_restart(config_path: str, reason: str, wait: float) -> None:
+    """Stop the daemon (password) and start it again from --config.
+
+    \b
+    Example:
+      simple-risk admin daemon restart --config config.yaml --reason "new version"
+    """
+    context = _context()
+    _stop(context, reason, wait)
+    _start(config_path, wait, context.socket_address)
+
+
+@daemon_group.command("status", epilog=_EXIT_CODES)
+@click.option("--json", "as_json", is_flag=True, help="Print the daemon's hello as JSON.")
+def daemon_status(as_json: bool) -> None:
+    """Whether the daemon runs: pid, uptime, accounts, ruleset, socket (no password)."""
+    context = _context()
+    with daemon_errors(), Connection(context.address) as connection:
+        result = connection.request("hello")
+    if as_json:
+        print_json(result)
+        return
+    stdout_console().print(render.hello_view(result, now_local()))
+
+
+__all__ = ["NEW_PASSWORD_ENV", "PASSWORD_ENV", "AdminContext", "admin", "read_password"]

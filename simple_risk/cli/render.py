@@ -1,0 +1,735 @@
+"""Rich renderings of the status socket's JSON (docs/status-protocol.md), for the CLI.
+
+Pure functions: each takes the exact JSON shape a daemon operation returns (``status``,
+``explain``, ``history``, a ``subscribe`` message, a reload's ``changes``, a located problem)
+and the local time, and returns a rich renderable or plain text — no socket, no clock, no
+printing, so ``tests/cli`` renders fixtures and compares the text. Countdowns are computed
+here from ``ends_at`` / ``fires_at`` against the ``now`` handed in, which is what lets
+``engine status --watch`` tick every second between two fetches.
+
+Colour follows severity everywhere: info blue/dim, warning yellow, critical bold red; P&L
+limits are green below 50 % used, yellow below 80 %, red from 80 %. Rich drops the colour by
+itself on a non-terminal or with ``NO_COLOR``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime, tzinfo
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from rich import box
+from rich.console import Group, RenderableType
+from rich.padding import Padding
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+#: rich style of each severity (firings, alerts, monitor lines)
+SEVERITY_STYLE: Mapping[str, str] = {
+    "debug": "dim",
+    "info": "blue",
+    "warning": "yellow",
+    "error": "red",
+    "critical": "bold red",
+}
+
+#: rich style of each ``history`` kind
+KIND_STYLE: Mapping[str, str] = {
+    "fill": "cyan",
+    "firing": "bold red",
+    "lockout": "magenta",
+    "lockout_cleared": "green",
+    "intent": "yellow",
+    "admin": "blue",
+}
+
+NONE = "—"
+
+
+# --- small values ------------------------------------------------------------------------
+
+
+def parse_time(stamp: object) -> datetime | None:
+    """An ISO-8601 stamp from the daemon as an aware datetime (``None`` when absent/bad)."""
+    if not isinstance(stamp, str) or not stamp:
+        return None
+    try:
+        parsed = datetime.fromisoformat(stamp)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo is not None else parsed.astimezone()
+
+
+def format_duration(seconds: float | None) -> str:
+    """``4.2s``, ``42s``, ``38m 32s``, ``2h 05m``, ``1d 03h``; ``—`` for unknown."""
+    if seconds is None:
+        return NONE
+    seconds = max(seconds, 0.0)
+    if seconds < 10:
+        return f"{int(seconds)}s" if seconds == int(seconds) and seconds else f"{seconds:.1f}s"
+    whole = int(seconds)
+    if whole < 60:
+        return f"{whole}s"
+    if whole < 3600:
+        return f"{whole // 60}m {whole % 60:02d}s"
+    if whole < 86400:
+        return f"{whole // 3600}h {whole % 3600 // 60:02d}m"
+    return f"{whole // 86400}d {whole % 86400 // 3600:02d}h"
+
+
+def seconds_until(stamp: object, now: datetime, fallback: object = None) -> float | None:
+    """Seconds from ``now`` to ``stamp`` (never negative); ``fallback`` when no stamp."""
+    end = parse_time(stamp)
+    if end is not None:
+        return max((end - now).total_seconds(), 0.0)
+    if isinstance(fallback, int | float):
+        return float(fallback)
+    return None
+
+
+def seconds_since(stamp: object, now: datetime) -> float | None:
+    start = parse_time(stamp)
+    return None if start is None else max((now - start).total_seconds(), 0.0)
+
+
+def clock(stamp: object, now: datetime | None = None) -> str:
+    """``10:15:02`` in ``now``'s time zone (the viewer's), with the date when it is not
+    ``now``'s day; without ``now``, in the stamp's own offset."""
+    moment = parse_time(stamp)
+    if moment is None:
+        return NONE
+    if now is not None:
+        moment = moment.astimezone(now.tzinfo)
+        if moment.date() != now.date():
+            return moment.strftime("%Y-%m-%d %H:%M:%S")
+    return moment.strftime("%H:%M:%S")
+
+
+def _decimal(value: object) -> Decimal | None:
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        return Decimal(str(value))
+    except InvalidOperation:
+        return None
+
+
+def money_text(value: object) -> str:
+    """A money string as sent, but never with more than two decimals of trailing zeros
+    (``-0.500000000`` → ``-0.50``; ``-0.125`` stays exact)."""
+    amount = _decimal(value)
+    if amount is None:
+        return NONE
+    exponent = amount.as_tuple().exponent
+    if isinstance(exponent, int) and exponent < -2:
+        cents = amount.quantize(Decimal("0.01"))
+        if cents == amount:
+            return str(cents)
+        return str(amount.normalize())
+    return str(value)
+
+
+def money(value: object) -> Text:
+    """A money string coloured by sign (red below zero, green above); ``—`` when unknown."""
+    amount = _decimal(value)
+    if amount is None:
+        return Text(NONE, style="dim")
+    style = "red" if amount < 0 else "green" if amount > 0 else ""
+    return Text(money_text(value), style=style)
+
+
+def plain(value: object) -> str:
+    return NONE if value is None or value == "" else str(value)
+
+
+def used_style(percent: float | None) -> str:
+    """green below 50 %, yellow below 80 %, red from 80 % (dim when unknown)."""
+    if percent is None:
+        return "dim"
+    if percent < 50:
+        return "green"
+    if percent < 80:
+        return "yellow"
+    return "bold red"
+
+
+def usage_bar(percent: float | None, width: int = 10) -> Text:
+    """``███░░░░░░░  29.8%`` coloured by :func:`used_style`; ``—`` when unknown."""
+    if percent is None:
+        return Text(NONE, style="dim")
+    filled = min(max(round(percent / 100 * width), 0), width)
+    bar = Text("█" * filled + "░" * (width - filled), style=used_style(percent))
+    bar.append(f" {percent:5.1f}%", style=used_style(percent))
+    return bar
+
+
+def severity_style(severity: object) -> str:
+    return SEVERITY_STYLE.get(str(severity), "")
+
+
+def format_problem(problem: Mapping[str, Any]) -> str:
+    """A located problem of a refused reload: ``FILE:LINE:COL: rule "ID": message (hint)``."""
+    where = ":".join(
+        str(part)
+        for part in (problem.get("file"), problem.get("line"), problem.get("column"))
+        if part is not None and part != ""
+    )
+    rule = problem.get("rule")
+    text = f'rule "{rule}": ' if rule else ""
+    if problem.get("severity") == "warning":
+        text = "warning: " + text
+    text += str(problem.get("message", ""))
+    if problem.get("hint"):
+        text += f" ({problem['hint']})"
+    return f"{where}: {text}" if where else text
+
+
+# --- engine status -----------------------------------------------------------------------
+
+
+def _table(title: str, *columns: str, right: Iterable[str] = ()) -> Table:
+    table = Table(
+        title=title, title_justify="left", title_style="bold", box=box.SIMPLE_HEAD, expand=False
+    )
+    aligned = set(right)
+    for column in columns:
+        table.add_column(column, justify="right" if column in aligned else "left")
+    return table
+
+
+def _none(title: str, what: str) -> Text:
+    text = Text(f"{title}: ", style="bold")
+    text.append(what, style="dim")
+    return text
+
+
+def daemon_header(result: Mapping[str, Any], now: datetime) -> RenderableType:
+    """``daemon pid 4242 · up 2h 05m · queue 0 · …`` and its recent alerts."""
+    daemon = result.get("daemon") or {}
+    line = Text("daemon ", style="bold")
+    parts = [
+        f"pid {plain(daemon.get('pid'))}",
+        f"up {format_duration(seconds_since(daemon.get('started_at'), now))}",
+        f"queue {plain(daemon.get('queue_depth'))}",
+        f"events {plain(daemon.get('events_applied'))}",
+    ]
+    line.append(" · ".join(parts))
+    open_intents = daemon.get("intents_open") or 0
+    line.append(" · ")
+    line.append(f"open intents {open_intents}", style="yellow" if open_intents else "")
+    alerts = daemon.get("alerts") or []
+    if not alerts:
+        return line
+    rows: list[RenderableType] = [line]
+    for alert in alerts:
+        level = str(alert.get("level", "critical"))
+        row = Text(f"  ALERT {clock(alert.get('at'), now)} ", style=severity_style(level))
+        row.append(str(alert.get("message", "")), style=severity_style(level))
+        rows.append(row)
+    return Group(*rows)
+
+
+def connection_line(account: Mapping[str, Any], now: datetime) -> Text:
+    """``20100001 50K-EVAL-1 · LIVE (user hub connected, market hub connected) · …``."""
+    connection = account.get("connection") or {}
+    line = Text(f"{account.get('id')} ", style="bold")
+    if account.get("name"):
+        line.append(f"{account['name']} ", style="bold")
+    line.append("· ")
+    if connection.get("live"):
+        line.append("LIVE", style="bold green")
+    else:
+        line.append("NOT LIVE", style="bold red")
+    hubs = [
+        f"{name} hub {connection.get(key) or 'unknown'}"
+        for name, key in (("user", "user_hub"), ("market", "market_hub"))
+    ]
+    line.append(f" ({', '.join(hubs)})")
+    if connection.get("last_reconcile_at"):
+        line.append(f" · reconciled {clock(connection['last_reconcile_at'], now)}")
+    if account.get("balance") is not None:
+        line.append(f" · balance {money_text(account['balance'])}")
+    line.append(" · ")
+    if account.get("can_trade", True):
+        line.append("can trade", style="green")
+    else:
+        line.append("CANNOT TRADE", style="bold red")
+    return line
+
+
+def positions_table(positions: Sequence[Mapping[str, Any]], now: datetime) -> RenderableType:
+    if not positions:
+        return _none("Positions", "flat")
+    table = _table(
+        "Positions",
+        "Symbol",
+        "Side",
+        "Size",
+        "Avg price",
+        "Last",
+        "Unrealized",
+        "Ticks",
+        "Protected",
+        right=("Size", "Avg price", "Last", "Unrealized", "Ticks"),
+    )
+    for position in positions:
+        if position.get("protected"):
+            stop = position.get("stop_price")
+            label = f"yes (stop {money_text(stop)})" if stop else "yes"
+            protected = Text(label, style="green")
+        else:
+            since = seconds_since(position.get("unprotected_since"), now)
+            label = "NO" if since is None else f"NO for {format_duration(since)}"
+            protected = Text(label, style="bold red")
+        table.add_row(
+            plain(position.get("symbol") or position.get("contract_id")),
+            plain(position.get("side")),
+            plain(position.get("size")),
+            money_text(position.get("avg_price")),
+            money_text(position.get("last_price")),
+            money(position.get("unrealized_pnl")),
+            plain(position.get("profit_ticks")),
+            protected,
+        )
+    return table
+
+
+def orders_table(orders: Sequence[Mapping[str, Any]]) -> RenderableType:
+    if not orders:
+        return _none("Working orders", "none")
+    table = _table(
+        "Working orders",
+        "Id",
+        "Symbol",
+        "Side",
+        "Type",
+        "Size",
+        "Limit",
+        "Stop",
+        "Status",
+        "Own",
+        right=("Id", "Size", "Limit", "Stop"),
+    )
+    for order in orders:
+        table.add_row(
+            plain(order.get("id")),
+            plain(order.get("symbol") or order.get("contract_id")),
+            plain(order.get("side")),
+            plain(order.get("type")),
+            plain(order.get("size")),
+            money_text(order.get("limit_price")),
+            money_text(order.get("stop_price")),
+            plain(order.get("status")),
+            "yes" if order.get("own", True) else "no",
+        )
+    return table
+
+
+def pnl_table(account: Mapping[str, Any]) -> RenderableType:
+    """Day realized / unrealized / net, contracts used, and every limit with its % used."""
+    pnl = account.get("pnl") or {}
+    summary = Text("P&L today: ", style="bold")
+    for label, key in (("realized", "realized"), ("unrealized", "unrealized"), ("net", "net")):
+        summary.append(f"{label} ")
+        summary.append_text(money(pnl.get(key)))
+        summary.append("  ")
+    if pnl.get("week_net") is not None:
+        summary.append("week ")
+        summary.append_text(money(pnl.get("week_net")))
+        summary.append("  ")
+    if pnl.get("trades") is not None:
+        summary.append(f"trades {pnl['trades']}  ")
+    contracts = account.get("contracts") or {}
+    if contracts:
+        used_text = f"{plain(contracts.get('open'))} / {plain(contracts.get('limit'))}"
+        summary.append(f"contracts {used_text}")
+        used = _percent(contracts.get("open"), contracts.get("limit"))
+        if used is not None:
+            summary.append(f" ({used:.0f}%)", style=used_style(used))
+    limits = account.get("limits") or []
+    if not limits:
+        return summary
+    table = _table(
+        "P&L & limits", "Rule", "Fact", "Value", "Limit", "Used", right=("Value", "Limit")
+    )
+    for limit in limits:
+        used = limit.get("used_pct")
+        table.add_row(
+            plain(limit.get("rule")),
+            plain(limit.get("fact")),
+            money(limit.get("value")),
+            plain(limit.get("limit")),
+            usage_bar(float(used) if isinstance(used, int | float) else None),
+        )
+    return Group(summary, table)
+
+
+def _percent(value: object, limit: object) -> float | None:
+    amount, bound = _decimal(value), _decimal(limit)
+    if amount is None or bound is None or bound == 0:
+        return None
+    return float(amount / bound * 100)
+
+
+def lockouts_table(
+    lockouts: Sequence[Mapping[str, Any]], now: datetime, *, with_account: bool = False
+) -> RenderableType:
+    if not lockouts:
+        return _none("Lockouts", "none")
+    columns = ["Account"] if with_account else []
+    columns += ["Rule", "Scope", "Symbol", "Kind", "Reason", "Ends", "Left"]
+    table = _table("Lockouts", *columns, right=("Left",))
+    for lock in lockouts:
+        if lock.get("ends_at"):
+            left = format_duration(seconds_until(lock.get("ends_at"), now))
+            ends = clock(lock.get("ends_at"), now)
+        elif lock.get("while"):
+            left, ends = "while it holds", f"while {lock['while']}"
+        else:
+            left = format_duration(seconds_until(None, now, lock.get("remaining_s")))
+            ends = NONE
+        row: list[RenderableType] = [plain(lock.get("account"))] if with_account else []
+        row += [
+            plain(lock.get("rule")),
+            plain(lock.get("scope")),
+            plain(lock.get("symbol")),
+            plain(lock.get("kind")),
+            plain(lock.get("reason")),
+            ends,
+            Text(left, style="bold magenta"),
+        ]
+        table.add_row(*row)
+    return table
+
+
+def pending_table(pending: Sequence[Mapping[str, Any]], now: datetime) -> RenderableType:
+    if not pending:
+        return _none("Pending rules", "none")
+    table = _table("Pending rules (for: running)", "Rule", "Item", "Since", "Fires at", "Left")
+    for entry in pending:
+        left = seconds_until(entry.get("fires_at"), now, entry.get("remaining_s"))
+        table.add_row(
+            plain(entry.get("rule")),
+            plain(entry.get("item")),
+            clock(entry.get("since"), now),
+            clock(entry.get("fires_at"), now),
+            Text(format_duration(left), style="bold yellow"),
+        )
+    return table
+
+
+def firings_table(firings: Sequence[Mapping[str, Any]], now: datetime) -> RenderableType:
+    if not firings:
+        return _none("Last firings", "none")
+    table = _table("Last firings", "At", "Rule", "Severity", "What happened")
+    for firing in firings:
+        severity = str(firing.get("severity", ""))
+        table.add_row(
+            clock(firing.get("at"), now),
+            plain(firing.get("rule")),
+            Text(severity, style=severity_style(severity)),
+            Text(str(firing.get("text") or firing.get("message") or "")),
+        )
+    return table
+
+
+def intents_table(intents: Sequence[Mapping[str, Any]]) -> RenderableType | None:
+    if not intents:
+        return None
+    table = _table("Enforcement in progress", "Intent", "Kind", "State")
+    for intent in intents:
+        table.add_row(
+            plain(intent.get("key")),
+            plain(intent.get("kind")),
+            Text(plain(intent.get("state")), style="yellow"),
+        )
+    return table
+
+
+def account_panel(account: Mapping[str, Any], now: datetime) -> Panel:
+    """One account: connection, positions, orders, P&L and limits, lockouts, pending, firings."""
+    parts: list[RenderableType] = [
+        connection_line(account, now),
+        positions_table(account.get("positions") or [], now),
+        orders_table(account.get("orders") or []),
+        pnl_table(account),
+        lockouts_table(account.get("lockouts") or [], now),
+        pending_table(account.get("pending") or [], now),
+        firings_table(account.get("firings") or [], now),
+    ]
+    intents = intents_table(account.get("intents_open") or [])
+    if intents is not None:
+        parts.append(intents)
+    locked = bool(account.get("lockouts"))
+    live = bool((account.get("connection") or {}).get("live"))
+    border = "red" if locked or not live else "green"
+    title = f"account {account.get('id')}"
+    if locked:
+        title += " — LOCKED"
+    return Panel(Group(*parts), title=title, title_align="left", border_style=border)
+
+
+def status_view(result: Mapping[str, Any], now: datetime) -> Group:
+    """The whole ``engine status`` screen: the daemon line, then one panel per account."""
+    parts: list[RenderableType] = [daemon_header(result, now)]
+    accounts = result.get("accounts") or []
+    if not accounts:
+        parts.append(Text("no accounts", style="dim"))
+    parts += [account_panel(account, now) for account in accounts]
+    return Group(*parts)
+
+
+# --- explain -----------------------------------------------------------------------------
+
+
+def _verdict_style(result: object) -> str:
+    """A true condition is the breach (red), a false one is fine (green)."""
+    if result is None:
+        return "dim"
+    return "bold red" if result else "green"
+
+
+def comparison_text(comparison: Mapping[str, Any]) -> Text:
+    """``day.net_pnl = -512.00  <=  -params.daily_loss_limit = -500  → true``."""
+
+    def side(operand: object) -> str:
+        if not isinstance(operand, Mapping):
+            return plain(operand)
+        text, value = operand.get("text"), operand.get("value")
+        if value is None:
+            return f"{text} = unknown"
+        if str(text) == str(value):
+            return str(text)
+        return f"{text} = {value}"
+
+    left, right = comparison.get("left"), comparison.get("right")
+    result = comparison.get("result")
+    if left is None and right is None:
+        line = Text(str(comparison.get("text", "")))
+    else:
+        line = Text(f"{side(left)}  {comparison.get('op', '?')}  {side(right)}")
+    outcome = "unknown" if result is None else "true" if result else "false"
+    line.append(f"  → {outcome}", style=_verdict_style(result))
+    return line
+
+
+def explain_view(result: Mapping[str, Any], now: datetime) -> Group:
+    """``engine status --explain RULE``: the rule, its last firing, each evaluation now."""
+    severity = str(result.get("severity", ""))
+    head = Text(f"rule {result.get('rule')}", style="bold")
+    head.append(f"  {severity}", style=severity_style(severity))
+    head.append("  enabled" if result.get("enabled", True) else "  DISABLED")
+    if result.get("mandatory"):
+        head.append("  mandatory")
+    if result.get("account") is not None:
+        head.append(f"  account {result['account']}")
+    lines: list[RenderableType] = [head]
+    if result.get("location"):
+        lines.append(_indented(f"at {result['location']}", "dim"))
+    if result.get("description"):
+        lines.append(_indented(str(result["description"]).strip(), "dim"))
+    lines.append(_indented(f"when:     {plain(result.get('when'))}"))
+    hold = result.get("for")
+    hold_text = format_duration(float(hold)) if isinstance(hold, int | float) else plain(hold)
+    lines.append(Text(f"  for:      {hold_text}"))
+    if result.get("each"):
+        lines.append(Text(f"  each:     {result['each']}"))
+    triggers = result.get("triggers") or []
+    lines.append(Text(f"  triggers: {', '.join(map(str, triggers)) or NONE}"))
+
+    firing = result.get("last_firing")
+    if firing:
+        ago = format_duration(seconds_since(firing.get("at"), now))
+        title = Text("last firing ", style="bold")
+        title.append(f"{clock(firing.get('at'), now)} ({ago} ago)")
+        if firing.get("item"):
+            title.append(f"  item {firing['item']}")
+        lines.append(title)
+        said = firing.get("text") or firing.get("message") or ""
+        lines.append(_indented(str(said), severity_style(severity)))
+        for name, value in (firing.get("values") or {}).items():
+            lines.append(Text(f"  {name} = {_value_text(value)}"))
+        for intent in firing.get("intents") or []:
+            lines.append(Text(f"  intent: {intent}", style="cyan"))
+    else:
+        lines.append(_none("last firing", "never fired"))
+
+    evaluations = result.get("evaluations") or []
+    lines.append(Text("evaluation now", style="bold"))
+    if not evaluations:
+        lines.append(Text("  nothing to evaluate (no item binds the rule now)", style="dim"))
+    for evaluation in evaluations:
+        lines += _evaluation_lines(evaluation, now)
+    unmet = result.get("intents") or []
+    if unmet:
+        lines.append(Text("unmet intents", style="bold"))
+        lines += [Text(f"  {intent}", style="yellow") for intent in unmet]
+    return Group(*lines)
+
+
+def _indented(text: str, style: str = "", level: int = 2) -> Padding:
+    """A line that wraps under itself, not under the margin."""
+    return Padding(Text(text, style=style), (0, 0, 0, level))
+
+
+def _evaluation_lines(evaluation: Mapping[str, Any], now: datetime) -> list[Text]:
+    item = evaluation.get("item") or ""
+    outcome = evaluation.get("result")
+    head = Text(f"  item {item}: " if item else "  ")
+    verdict = "unknown" if outcome is None else "true" if outcome else "false"
+    head.append(verdict, style=_verdict_style(outcome))
+    state = evaluation.get("state")
+    if state:
+        head.append(f"  state {state}", style="yellow" if state == "pending" else "")
+    if evaluation.get("since"):
+        head.append(f" since {clock(evaluation['since'], now)}")
+    left = seconds_until(evaluation.get("fires_at"), now, evaluation.get("remaining_s"))
+    if left is not None and (evaluation.get("fires_at") or state == "pending"):
+        head.append(f"  fires in {format_duration(left)}", style="bold yellow")
+    lines = [head]
+    if evaluation.get("error"):
+        lines.append(Text(f"    error: {evaluation['error']}", style="red"))
+    comparisons = evaluation.get("comparisons") or []
+    for comparison in comparisons:
+        line = Text("    ")
+        line.append_text(comparison_text(comparison))
+        lines.append(line)
+    if not comparisons:  # a condition without a comparison (``not position.protected``)
+        for name, value in (evaluation.get("values") or {}).items():
+            lines.append(Text(f"    {name} = {_value_text(value)}"))
+    return lines
+
+
+def _value_text(value: object) -> str:
+    if value is None:
+        return "unknown"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+# --- history, monitor, admin -------------------------------------------------------------
+
+
+def history_table(items: Sequence[Mapping[str, Any]], now: datetime) -> RenderableType:
+    if not items:
+        return Text("nothing in this period", style="dim")
+    table = _table("History", "At", "Kind", "Account", "Rule", "Summary")
+    for item in items:
+        kind = str(item.get("kind", ""))
+        table.add_row(
+            clock(item.get("at"), now),
+            Text(kind, style=KIND_STYLE.get(kind, "")),
+            plain(item.get("account")),
+            plain(item.get("rule")),
+            Text(str(item.get("summary", ""))),
+        )
+    return table
+
+
+def monitor_severity(message: Mapping[str, Any]) -> str:
+    """The severity of a streamed message: its own, else one derived from its type."""
+    severity = message.get("severity")
+    if isinstance(severity, str) and severity:
+        return severity
+    kind = message.get("type")
+    if kind in ("alert", "dropped"):
+        return "critical" if kind == "alert" else "warning"
+    if kind in ("firing", "result", "call"):
+        return "warning"
+    return "info"
+
+
+def monitor_line(message: Mapping[str, Any], tz: tzinfo | None = None) -> Text:
+    """``10:15:02  20100001  firing   Order cancelled: …`` coloured by severity; the time in
+    ``tz`` (the viewer's local zone when ``None``)."""
+    kind = str(message.get("type", "?"))
+    severity = monitor_severity(message)
+    style = severity_style(severity) if kind != "event" else "dim"
+    moment = parse_time(message.get("at"))
+    shown = moment.astimezone(tz).strftime("%H:%M:%S") if moment else "--:--:--"
+    line = Text(shown, style="dim")
+    account = message.get("account")
+    line.append(f"  {account if account is not None else '':<9}")
+    line.append(f" {kind:<8} ", style=style or "bold")
+    text = message.get("text")
+    if not text and kind == "dropped":
+        count = (message.get("data") or {}).get("count", "?")
+        text = f"{count} messages skipped: this monitor read too slowly"
+    line.append(str(text or ""), style=style)
+    return line
+
+
+def changes_lines(changes: object) -> list[str]:
+    """A reload's ``changes`` per account as plain lines; ``["no changes"]`` when none."""
+    lines: list[str] = []
+    if not isinstance(changes, Mapping):
+        return ["no changes"]
+    for account, change in changes.items():
+        if not isinstance(change, Mapping):
+            continue
+        parts: list[str] = []
+        for key in ("added", "removed", "changed", "enabled", "disabled"):
+            rules = change.get(key) or []
+            if rules:
+                parts.append(f"{key} {', '.join(map(str, rules))}")
+        params = change.get("params") or {}
+        if isinstance(params, Mapping):
+            for name, pair in params.items():
+                if isinstance(pair, Sequence) and not isinstance(pair, str) and len(pair) == 2:
+                    parts.append(f"param {name} {plain(pair[0])} → {plain(pair[1])}")
+                else:
+                    parts.append(f"param {name} {plain(pair)}")
+        if parts:
+            lines.append(f"account {account}: " + "; ".join(parts))
+    return lines or ["no changes"]
+
+
+def hello_view(result: Mapping[str, Any], now: datetime) -> Table:
+    """``admin daemon status``: pid, uptime, accounts, ruleset, socket."""
+    table = Table(show_header=False, box=None, pad_edge=False)
+    table.add_column(style="bold")
+    table.add_column()
+    ruleset = result.get("ruleset") or {}
+    rows: list[tuple[str, RenderableType]] = [
+        ("state", Text("running", style="bold green")),
+        ("pid", plain(result.get("pid"))),
+        ("started", clock(result.get("started_at"), now)),
+        ("uptime", format_duration(seconds_since(result.get("started_at"), now))),
+        ("accounts", ", ".join(map(str, result.get("accounts") or [])) or NONE),
+        ("ruleset", f"{plain(ruleset.get('name'))} ({plain(ruleset.get('path'))})"),
+        ("socket", plain(result.get("socket"))),
+        ("admin password", "set" if result.get("admin_password_set") else "NOT SET"),
+        ("protocol", plain(result.get("version"))),
+    ]
+    for name, value in rows:
+        table.add_row(name, value)
+    return table
+
+
+__all__ = [
+    "KIND_STYLE",
+    "SEVERITY_STYLE",
+    "account_panel",
+    "changes_lines",
+    "clock",
+    "comparison_text",
+    "daemon_header",
+    "explain_view",
+    "format_duration",
+    "format_problem",
+    "hello_view",
+    "history_table",
+    "lockouts_table",
+    "money",
+    "monitor_line",
+    "monitor_severity",
+    "parse_time",
+    "seconds_since",
+    "seconds_until",
+    "status_view",
+    "usage_bar",
+    "used_style",
+]

@@ -1,0 +1,378 @@
+"""``simple-risk engine status | monitor | history``: what the running daemon sees and did.
+
+The three read-only commands talk to the daemon's status socket (docs/status-protocol.md)
+through :mod:`simple_risk.daemon.control.client`; they need no password. They register on the
+``engine`` group of :mod:`simple_risk.cli.engine`. The helpers here (the ``--socket`` option,
+turning a protocol failure into a message and an exit code) are shared with ``admin``.
+
+Exit codes: 0 ok; 1 the daemon refused or failed the request (the error's code and message,
+located problems one per line); 2 usage; 3 no daemon is running at the socket.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from typing import Any, NoReturn, TypeVar
+
+import click
+from rich.console import Console
+from rich.live import Live
+
+from simple_risk.cli import render
+from simple_risk.cli.engine import engine
+from simple_risk.daemon.control.client import Connection, DaemonNotRunning, default_address
+from simple_risk.daemon.control.protocol import ErrorCode, ProtocolError
+
+EXIT_REFUSED = 1
+EXIT_NOT_RUNNING = 3
+
+START_HINT = (
+    "start it with: simple-risk engine run --config FILE"
+    "  (or: simple-risk admin daemon start --config FILE)"
+)
+
+HISTORY_KINDS = ("fill", "firing", "lockout", "lockout_cleared", "intent", "admin")
+MONITOR_KINDS = ("event", "firing", "call", "result", "alert", "admin")
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def socket_option(function: F) -> F:
+    """``--socket PATH|tcp:HOST:PORT`` (else ``$SIMPLE_RISK_SOCKET``, the system, the user's)."""
+    option = click.option(
+        "--socket",
+        "socket_address",
+        metavar="PATH|tcp:HOST:PORT",
+        help="The daemon's status socket (default: $SIMPLE_RISK_SOCKET, "
+        "/run/simple-risk/status.sock if it exists, else the per-user socket).",
+    )
+    return option(function)
+
+
+def address_of(socket_address: str | None) -> str:
+    return socket_address or default_address()
+
+
+def now_local() -> datetime:
+    return datetime.now().astimezone()
+
+
+def stdout_console() -> Console:
+    return Console(highlight=False, soft_wrap=False)
+
+
+def stderr_console() -> Console:
+    return Console(stderr=True, highlight=False)
+
+
+def fail_not_running(error: DaemonNotRunning) -> NoReturn:
+    click.echo(f"simple-risk: {error}", err=True)
+    click.echo(START_HINT, err=True)
+    sys.exit(EXIT_NOT_RUNNING)
+
+
+def protocol_error_lines(error: ProtocolError) -> list[str]:
+    """``error CODE: message``, then each located problem, then when to retry."""
+    lines = [f"error {error.code}: {error.message}"]
+    lines += [render.format_problem(problem) for problem in error.problems]
+    if (
+        error.code == ErrorCode.THROTTLED.value
+        and error.retry_after is not None
+        and "try again" not in error.message
+    ):
+        lines.append(f"try again in {error.retry_after:.0f} s")
+    if error.code == ErrorCode.NO_PASSWORD_SET.value:
+        lines.append("set one as the daemon's user: simple-risk admin set-password --config FILE")
+    return lines
+
+
+def fail_protocol(error: ProtocolError) -> NoReturn:
+    for line in protocol_error_lines(error):
+        click.echo(line, err=True)
+    sys.exit(EXIT_REFUSED)
+
+
+@contextmanager
+def daemon_errors() -> Iterator[None]:
+    """Turn the client's failures into a message and exit 3 / 1 — never a traceback."""
+    try:
+        yield
+    except DaemonNotRunning as error:
+        fail_not_running(error)
+    except ProtocolError as error:
+        fail_protocol(error)
+
+
+def print_json(value: object) -> None:
+    click.echo(json.dumps(value, indent=2, ensure_ascii=False))
+
+
+def _json_line(value: object) -> None:
+    sys.stdout.write(json.dumps(value, ensure_ascii=False, separators=(",", ":")) + "\n")
+    sys.stdout.flush()
+
+
+# --- engine status -----------------------------------------------------------------------
+
+
+@engine.command()
+@click.option("--account", type=int, metavar="ID", help="Only this account.")
+@click.option("--json", "as_json", is_flag=True, help="Print the daemon's answer as JSON.")
+@click.option(
+    "--explain",
+    "rule",
+    metavar="RULE",
+    help="Print RULE's last evaluation: each comparison with its values, for:, intents.",
+)
+@click.option(
+    "--watch", is_flag=True, help="Redraw every second (countdowns tick); Ctrl-C to leave."
+)
+@click.option(
+    "--interval",
+    type=click.FloatRange(0.2, 60),
+    default=1.0,
+    show_default=True,
+    help="Seconds between fetches with --watch.",
+)
+@socket_option
+def status(
+    account: int | None,
+    as_json: bool,
+    rule: str | None,
+    watch: bool,
+    interval: float,
+    socket_address: str | None,
+) -> None:
+    """Show each guarded account: connection, positions, orders, P&L against each limit,
+    lockouts with a countdown, rules pending on `for:`, and the last firings.
+
+    \b
+    Examples:
+      simple-risk engine status
+      simple-risk engine status --account 20100001 --watch
+      simple-risk engine status --explain daily-realized-loss
+      simple-risk engine status --json | jq '.accounts[0].pnl'
+
+    Exit codes: 0 ok, 1 the daemon refused (e.g. no such account or rule),
+    3 no daemon is running.
+    """
+    args: dict[str, Any] = {}
+    if account is not None:
+        args["account"] = account
+    op = "status"
+    if rule is not None:
+        op = "explain"
+        args["rule"] = rule
+    address = address_of(socket_address)
+
+    def view(result: Mapping[str, Any]) -> Any:
+        if op == "explain":
+            return render.explain_view(result, now_local())
+        return render.status_view(result, now_local())
+
+    try:
+        with daemon_errors(), Connection(address) as connection:
+            result = connection.request(op, args)
+            if as_json:
+                print_json(result)
+                return
+            console = stdout_console()
+            if not watch:
+                console.print(view(result))
+                return
+            fetched = time.monotonic()
+            with Live(view(result), console=console, auto_refresh=False, screen=False) as live:
+                while True:
+                    time.sleep(min(interval, 1.0))
+                    if time.monotonic() - fetched >= interval:
+                        result = connection.request(op, args)
+                        fetched = time.monotonic()
+                    live.update(view(result), refresh=True)
+    except KeyboardInterrupt:
+        return
+
+
+# --- engine monitor ----------------------------------------------------------------------
+
+
+@engine.command()
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line (for scripts).")
+@click.option(
+    "--kinds",
+    "kinds",
+    multiple=True,
+    type=click.Choice(MONITOR_KINDS),
+    help="Only these message types (repeatable; default all).",
+)
+@click.option("--account", type=int, metavar="ID", help="Only this account's messages.")
+@socket_option
+def monitor(
+    as_json: bool, kinds: tuple[str, ...], account: int | None, socket_address: str | None
+) -> None:
+    """Watch events, firings and enforcement as they happen, in plain words.
+
+    Each line: time, account, type (event, firing, call, result, alert, admin) and what
+    happened, coloured by severity (info blue, warning yellow, critical red). Ctrl-C leaves.
+
+    \b
+    Examples:
+      simple-risk engine monitor
+      simple-risk engine monitor --kinds firing --kinds result
+      simple-risk engine monitor --json | jq -r .text
+
+    Exit codes: 0 ok (also on Ctrl-C), 3 no daemon is running.
+    """
+    args: dict[str, Any] = {"kinds": list(kinds)} if kinds else {}
+    console = stdout_console()
+    try:
+        # no read timeout: a quiet market may send nothing for hours
+        with daemon_errors(), Connection(address_of(socket_address), timeout=None) as connection:
+            connection.request("subscribe", args)
+            click.echo(f"monitoring {connection.address} — Ctrl-C to stop", err=True)
+            while True:
+                try:
+                    message = connection.receive()
+                except DaemonNotRunning:
+                    click.echo("the daemon closed the connection", err=True)
+                    return
+                if "id" in message:
+                    continue  # not a streamed item
+                if account is not None and message.get("account") not in (account, None):
+                    continue
+                if as_json:
+                    _json_line(message)
+                else:
+                    console.print(render.monitor_line(message), soft_wrap=True)
+    except KeyboardInterrupt:
+        return
+    except BrokenPipeError:  # `monitor --json | head`
+        sys.stderr.close()
+        return
+
+
+# --- engine history ----------------------------------------------------------------------
+
+_RELATIVE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_since(text: str, now: datetime) -> datetime:
+    """``2h``, ``30m``, ``1d``, ``90s``, ``1w`` before ``now``, or an ISO date / datetime
+    (a date is its local midnight; a datetime without an offset is local time)."""
+    match = _RELATIVE.match(text)
+    if match:
+        amount, unit = float(match.group(1)), match.group(2)
+        return now - timedelta(seconds=amount * _UNIT_SECONDS[unit])
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise ValueError(
+            f"{text!r} is neither a duration (30m, 2h, 1d) nor an ISO date (2026-11-24)"
+        ) from None
+    return moment if moment.tzinfo is not None else moment.astimezone()
+
+
+class SinceType(click.ParamType[datetime]):
+    name = "2h|DATE"
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> datetime:
+        if isinstance(value, datetime):
+            return value
+        try:
+            return parse_since(str(value), now_local())
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+@engine.command()
+@click.option(
+    "--since",
+    type=SinceType(),
+    metavar="2h|DATE",
+    default="24h",
+    show_default=True,
+    help="From this long ago (30m, 2h, 1d) or this date/time (2026-11-24, 2026-11-24T08:30).",
+)
+@click.option(
+    "--until",
+    type=SinceType(),
+    metavar="2h|DATE",
+    help="Up to this moment (same forms as --since).",
+)
+@click.option("--rule", metavar="ID", help="Only this rule.")
+@click.option("--account", type=int, metavar="ID", help="Only this account.")
+@click.option(
+    "--kind",
+    "kinds",
+    multiple=True,
+    type=click.Choice(HISTORY_KINDS),
+    help="Only these kinds (repeatable).",
+)
+@click.option("--limit", type=click.IntRange(1, 100000), help="At most this many items.")
+@click.option("--json", "as_json", is_flag=True, help="Print the daemon's answer as JSON.")
+@socket_option
+def history(
+    since: datetime,
+    until: datetime | None,
+    rule: str | None,
+    account: int | None,
+    kinds: tuple[str, ...],
+    limit: int | None,
+    as_json: bool,
+    socket_address: str | None,
+) -> None:
+    """List recent fills with their P&L, firings, enforcement results, lockouts and admin
+    actions, oldest first, from the daemon's store.
+
+    \b
+    Examples:
+      simple-risk engine history                       # the last 24 hours
+      simple-risk engine history --since 2h --kind firing --kind lockout
+      simple-risk engine history --since 2026-11-24 --rule daily-realized-loss --json
+
+    Exit codes: 0 ok, 1 the daemon refused, 3 no daemon is running.
+    """
+    args: dict[str, Any] = {"since": since.isoformat()}
+    if until is not None:
+        args["until"] = until.isoformat()
+    if rule is not None:
+        args["rule"] = rule
+    if account is not None:
+        args["account"] = account
+    if kinds:
+        args["kinds"] = list(kinds)
+    if limit is not None:
+        args["limit"] = limit
+    with daemon_errors(), Connection(address_of(socket_address)) as connection:
+        result = connection.request("history", args)
+    if as_json:
+        print_json(result)
+        return
+    items = result.get("items") if isinstance(result, Mapping) else None
+    stdout_console().print(render.history_table(items or [], now_local()))
+
+
+__all__ = [
+    "EXIT_NOT_RUNNING",
+    "EXIT_REFUSED",
+    "START_HINT",
+    "address_of",
+    "daemon_errors",
+    "fail_not_running",
+    "fail_protocol",
+    "history",
+    "monitor",
+    "parse_since",
+    "print_json",
+    "protocol_error_lines",
+    "socket_option",
+    "status",
+]

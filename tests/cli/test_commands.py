@@ -1,0 +1,555 @@
+"""``engine status | monitor | history`` and ``admin …`` against a stand-in server: what they
+send (op, args, password, operator), what they print, and their exit codes."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner, Result
+
+from simple_risk.cli import cli
+from simple_risk.cli import commands as _commands  # noqa: F401  (registers the groups)
+from simple_risk.daemon.control.protocol import ProtocolError
+from simple_risk.daemon.password import hash_password, read_password_hash, verify_password
+from simple_risk.resources import default_ruleset_path
+
+from . import fixtures
+from .fake_daemon import FakeDaemon, Handler, Stream
+
+PASSWORD = "s3cret horse"
+
+Start = Callable[[dict[str, Handler]], FakeDaemon]
+
+
+def hello(_: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "version": 1,
+        "pid": 4242,
+        "started_at": fixtures.at(-65),
+        "now": fixtures.at(0),
+        "accounts": [20100001],
+        "ruleset": {"name": "topstep", "path": "/etc/simple-risk/topstep.yaml"},
+        "admin_password_set": True,
+        "socket": "/run/simple-risk/status.sock",
+    }
+
+
+def admin_op(result: Any) -> Handler:
+    """A handler that checks the password as the daemon would, then answers ``result``."""
+
+    def handle(request: dict[str, Any]) -> Any:
+        auth = request.get("auth") or {}
+        if "password" not in auth:
+            raise ProtocolError("auth_required", "this operation needs the admin password")
+        if auth["password"] != PASSWORD:
+            raise ProtocolError("auth_failed", "wrong password")
+        return result(request) if callable(result) else result
+
+    return handle
+
+
+@pytest.fixture
+def socket_dir() -> Iterator[Path]:
+    directory = Path(tempfile.mkdtemp(prefix="sr-cli-", dir="/tmp"))  # short: AF_UNIX paths
+    yield directory
+    shutil.rmtree(directory, ignore_errors=True)
+
+
+@pytest.fixture
+def start(socket_dir: Path) -> Iterator[Start]:
+    started: list[FakeDaemon] = []
+
+    def run(handlers: dict[str, Handler]) -> FakeDaemon:
+        daemon = FakeDaemon(socket_dir / "status.sock", {"hello": hello, **handlers})
+        started.append(daemon)
+        return daemon
+
+    yield run
+    for daemon in started:
+        daemon.close()
+
+
+def invoke(
+    daemon: FakeDaemon | Path,
+    *args: str,
+    env: dict[str, str] | None = None,
+    input: str | None = None,
+) -> Result:
+    path = daemon.path if isinstance(daemon, FakeDaemon) else daemon
+    runner = CliRunner()
+    environment = {"SIMPLE_RISK_SOCKET": str(path), "COLUMNS": "200", "USER": "alice"}
+    environment["SIMPLE_RISK_ADMIN_PASSWORD"] = ""
+    environment.update(env or {})
+    return runner.invoke(cli, list(args), env=environment, input=input)
+
+
+WITH_PASSWORD = {"SIMPLE_RISK_ADMIN_PASSWORD": PASSWORD}
+
+
+# --- engine status -----------------------------------------------------------------------
+
+
+def test_status_renders_tables_and_exits_0(start: Start) -> None:
+    daemon = start({"status": lambda r: fixtures.status()})
+    result = invoke(daemon, "engine", "status")
+    assert result.exit_code == 0, result.output
+    assert "account 20100001" in result.stdout and "Positions" in result.stdout
+    assert "daily-loss-limit" in result.stdout and "no-stop-grace" in result.stdout
+    assert daemon.last("status")["args"] == {}
+
+
+def test_status_json_prints_exactly_the_servers_result(start: Start) -> None:
+    daemon = start({"status": lambda r: fixtures.status()})
+    result = invoke(daemon, "engine", "status", "--json", "--account", "20100001")
+    assert result.exit_code == 0
+    assert json.loads(result.stdout) == fixtures.status()
+    assert daemon.last("status")["args"] == {"account": 20100001}
+
+
+def test_status_explain_asks_for_the_rule(start: Start) -> None:
+    daemon = start({"explain": lambda r: fixtures.explain()})
+    result = invoke(daemon, "engine", "status", "--explain", "daily-loss-limit")
+    assert result.exit_code == 0, result.output
+    assert "day.net_pnl = -512.00  <=  -params.daily_loss_limit = -500  → true" in result.stdout
+    assert daemon.last("explain")["args"] == {"rule": "daily-loss-limit"}
+    as_json = invoke(daemon, "engine", "status", "--explain", "daily-loss-limit", "--json")
+    assert json.loads(as_json.stdout) == fixtures.explain()
+
+
+def test_an_unknown_rule_is_exit_1_with_the_code_and_message(start: Start) -> None:
+    def missing(request: dict[str, Any]) -> Any:
+        raise ProtocolError("not_found", 'no rule "nope"')
+
+    daemon = start({"explain": missing})
+    result = invoke(daemon, "engine", "status", "--explain", "nope")
+    assert result.exit_code == 1
+    assert 'error not_found: no rule "nope"' in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_no_daemon_is_exit_3_with_how_to_start_it(socket_dir: Path) -> None:
+    for command in (
+        ["engine", "status"],
+        ["engine", "monitor"],
+        ["engine", "history"],
+        ["admin", "reload"],
+        ["admin", "daemon", "status"],
+    ):
+        result = invoke(socket_dir / "status.sock", *command)
+        assert result.exit_code == 3, (command, result.output)
+        assert "no daemon is running" in result.stderr
+        assert "simple-risk engine run --config FILE" in result.stderr
+        assert "Traceback" not in result.output
+
+
+def test_a_stale_socket_file_is_also_exit_3(socket_dir: Path) -> None:
+    import socket
+
+    path = socket_dir / "status.sock"
+    stale = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    stale.bind(str(path))
+    stale.close()  # the file stays, nothing listens
+    result = invoke(path, "engine", "status")
+    assert result.exit_code == 3
+    assert "stale socket" in result.stderr
+
+
+# --- engine history ----------------------------------------------------------------------
+
+
+def test_history_sends_the_window_and_filters(start: Start) -> None:
+    daemon = start({"history": lambda r: fixtures.history()})
+    result = invoke(
+        daemon,
+        "engine",
+        "history",
+        "--since",
+        "2h",
+        "--rule",
+        "daily-loss-limit",
+        "--account",
+        "20100001",
+        "--kind",
+        "firing",
+        "--kind",
+        "fill",
+        "--limit",
+        "50",
+    )
+    assert result.exit_code == 0, result.output
+    assert "sell 1 MNQ @ 21000.00, P&L -40.00" in result.stdout
+    args = daemon.last("history")["args"]
+    since = datetime.fromisoformat(args.pop("since"))
+    assert since.tzinfo is not None
+    assert abs((datetime.now().astimezone() - since) - timedelta(hours=2)) < timedelta(seconds=30)
+    assert args == {
+        "rule": "daily-loss-limit",
+        "account": 20100001,
+        "kinds": ["firing", "fill"],
+        "limit": 50,
+    }
+
+
+def test_history_accepts_dates_and_json(start: Start) -> None:
+    daemon = start({"history": lambda r: fixtures.history()})
+    result = invoke(daemon, "engine", "history", "--since", "2026-11-24", "--json")
+    assert result.exit_code == 0
+    assert json.loads(result.stdout) == fixtures.history()
+    since = datetime.fromisoformat(daemon.last("history")["args"]["since"])
+    assert (since.year, since.month, since.day, since.hour) == (2026, 11, 24, 0)
+
+
+def test_a_bad_since_is_a_usage_error(start: Start) -> None:
+    daemon = start({})
+    result = invoke(daemon, "engine", "history", "--since", "yesterday")
+    assert result.exit_code == 2
+    assert "neither a duration" in result.stderr
+
+
+# --- engine monitor ----------------------------------------------------------------------
+
+
+def test_monitor_prints_each_message_in_plain_words(start: Start) -> None:
+    daemon = start(
+        {"subscribe": lambda r: Stream({"subscribed": True}, fixtures.monitor_messages())}
+    )
+    result = invoke(daemon, "engine", "monitor", "--kinds", "firing", "--kinds", "alert")
+    assert result.exit_code == 0, result.output
+    assert "Order cancelled: max-contracts-per-instrument" in result.stdout
+    assert "7 messages skipped" in result.stdout
+    assert daemon.last("subscribe")["args"] == {"kinds": ["firing", "alert"]}
+
+
+def test_monitor_json_streams_one_object_per_line(start: Start) -> None:
+    daemon = start(
+        {"subscribe": lambda r: Stream({"subscribed": True}, fixtures.monitor_messages())}
+    )
+    result = invoke(daemon, "engine", "monitor", "--json")
+    assert result.exit_code == 0
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert lines == fixtures.monitor_messages()
+
+
+# --- admin -------------------------------------------------------------------------------
+
+
+def test_reload_sends_the_password_operator_and_reason_and_prints_changes(start: Start) -> None:
+    daemon = start({"reload": admin_op({"applied": True, "changes": fixtures.changes()})})
+    result = invoke(daemon, "admin", "reload", "--reason", "lower limit", env=WITH_PASSWORD)
+    assert result.exit_code == 0, result.output
+    assert "reloaded" in result.stdout
+    assert "param daily_loss_limit 500 → 400" in result.stdout
+    request = daemon.last("reload")
+    assert request["auth"] == {"password": PASSWORD}
+    assert request["operator"] == "alice"
+    assert request["args"] == {"reason": "lower limit"}
+    assert PASSWORD not in result.output
+
+
+def test_config_reload_is_the_same_command(start: Start) -> None:
+    daemon = start({"reload": admin_op({"applied": True, "changes": {}})})
+    result = invoke(daemon, "admin", "--operator", "bob", "config", "reload", env=WITH_PASSWORD)
+    assert result.exit_code == 0
+    assert "no changes" in result.stdout
+    assert daemon.last("reload")["operator"] == "bob"
+
+
+def test_a_refused_reload_prints_each_located_problem_and_exits_1(start: Start) -> None:
+    problems = (
+        {
+            "file": "/etc/simple-risk/topstep.yaml",
+            "line": 41,
+            "column": 11,
+            "rule": "daily-loss-limit",
+            "message": 'unknown fact "day.nett_pnl"',
+            "hint": 'did you mean "day.net_pnl"?',
+        },
+    )
+
+    def refuse(request: dict[str, Any]) -> Any:
+        raise ProtocolError("refused", "the ruleset has errors; the running one is kept", problems)
+
+    daemon = start({"reload": admin_op(refuse)})
+    result = invoke(daemon, "admin", "reload", env=WITH_PASSWORD)
+    assert result.exit_code == 1
+    assert "error refused: the ruleset has errors; the running one is kept" in result.stderr
+    assert (
+        '/etc/simple-risk/topstep.yaml:41:11: rule "daily-loss-limit": unknown fact '
+        '"day.nett_pnl" (did you mean "day.net_pnl"?)'
+    ) in result.stderr
+
+
+def test_the_password_prompt_does_not_echo(start: Start) -> None:
+    daemon = start({"auth_check": admin_op({}), "reload": admin_op({"applied": True})})
+    result = invoke(daemon, "admin", "reload", input=PASSWORD + "\n")
+    assert result.exit_code == 0, result.output
+    assert "Admin password" in result.output
+    assert PASSWORD not in result.output
+    assert daemon.last("reload")["auth"] == {"password": PASSWORD}
+
+
+def test_a_wrong_password_is_exit_1_and_throttling_says_when_to_retry(start: Start) -> None:
+    attempts: list[str] = []
+
+    def reload(request: dict[str, Any]) -> Any:
+        attempts.append(request["auth"]["password"])
+        if len(attempts) > 1:
+            raise ProtocolError("throttled", "too many wrong passwords", retry_after=4.0)
+        raise ProtocolError("auth_failed", "wrong password")
+
+    daemon = start({"reload": reload})
+    wrong = {"SIMPLE_RISK_ADMIN_PASSWORD": "guess"}
+    first = invoke(daemon, "admin", "reload", env=wrong)
+    assert first.exit_code == 1
+    assert "error auth_failed: wrong password" in first.stderr
+    second = invoke(daemon, "admin", "reload", env=wrong)
+    assert second.exit_code == 1
+    assert "error throttled" in second.stderr and "try again in 4 s" in second.stderr
+    assert "guess" not in first.output + second.output
+
+
+def test_no_password_set_says_how_to_set_one(start: Start) -> None:
+    def unset(request: dict[str, Any]) -> Any:
+        raise ProtocolError("no_password_set", "no admin password has been set")
+
+    daemon = start({"reload": unset})
+    result = invoke(daemon, "admin", "reload", env=WITH_PASSWORD)
+    assert result.exit_code == 1
+    assert "simple-risk admin set-password" in result.stderr
+
+
+def test_lockout_list_and_clear(start: Start) -> None:
+    lock = dict(fixtures.status()["accounts"][0]["lockouts"][0], account=20100001)
+    daemon = start(
+        {
+            "lockout_list": admin_op({"lockouts": [lock]}),
+            "lockout_clear": admin_op({"cleared": [lock]}),
+        }
+    )
+    listed = invoke(daemon, "admin", "lockout", "list", env=WITH_PASSWORD)
+    assert listed.exit_code == 0, listed.output
+    assert "20100001" in listed.stdout and "RTY is blocked" in listed.stdout
+    as_json = invoke(daemon, "admin", "lockout", "list", "--json", env=WITH_PASSWORD)
+    assert json.loads(as_json.stdout) == {"lockouts": [lock]}
+    cleared = invoke(
+        daemon,
+        "admin",
+        "lockout",
+        "clear",
+        "20100001",
+        "--scope",
+        "symbol",
+        "--symbol",
+        "RTY",
+        "--reason",
+        "desk approved",
+        env=WITH_PASSWORD,
+    )
+    assert cleared.exit_code == 0, cleared.output
+    assert "cleared blocked-symbols (symbol RTY)" in cleared.stdout
+    assert daemon.last("lockout_clear")["args"] == {
+        "account": 20100001,
+        "scope": "symbol",
+        "symbol": "RTY",
+        "reason": "desk approved",
+    }
+
+
+def test_lockout_clear_needs_a_reason(start: Start) -> None:
+    daemon = start({})
+    result = invoke(daemon, "admin", "lockout", "clear", "20100001", env=WITH_PASSWORD)
+    assert result.exit_code == 2
+    assert "--reason" in result.stderr
+    blank = invoke(daemon, "admin", "lockout", "clear", "1", "--reason", " ", env=WITH_PASSWORD)
+    assert blank.exit_code == 2
+
+
+def test_logs_print_then_follow(start: Start) -> None:
+    follow = [{"stream": "logs", "line": "10:15:03 WARNING enforcement retried"}]
+
+    def logs(request: dict[str, Any]) -> Any:
+        result = {"lines": ["10:15:01 INFO started", "10:15:02 ERROR boom"]}
+        return Stream(result, follow) if request["args"].get("follow") else result
+
+    daemon = start({"logs": admin_op(logs)})
+    result = invoke(daemon, "admin", "logs", "-n", "2", "--level", "info", env=WITH_PASSWORD)
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines() == ["10:15:01 INFO started", "10:15:02 ERROR boom"]
+    assert daemon.last("logs")["args"] == {"lines": 2, "follow": False, "level": "info"}
+    followed = invoke(daemon, "admin", "logs", "view", "--follow", env=WITH_PASSWORD)
+    assert followed.exit_code == 0, followed.output
+    assert "enforcement retried" in followed.stdout
+
+
+def test_daemon_status_needs_no_password(start: Start) -> None:
+    daemon = start({})
+    result = invoke(daemon, "admin", "daemon", "status")
+    assert result.exit_code == 0, result.output
+    assert "running" in result.stdout and "4242" in result.stdout
+    assert "auth" not in daemon.last("hello")
+
+
+def test_config_edit_lints_then_puts_the_edited_text(start: Start, tmp_path: Path) -> None:
+    text = default_ruleset_path().read_text(encoding="utf-8")
+    daemon = start(
+        {
+            "config_get": admin_op({"path": "/etc/simple-risk/topstep.yaml", "text": text}),
+            "config_put": admin_op(
+                {"applied": True, "changes": {"20100001": {"changed": ["x"], "params": {}}}}
+            ),
+        }
+    )
+    editor = tmp_path / "editor.sh"
+    editor.write_text(
+        '#!/bin/sh\nsed -i "s/^  daily_loss_limit: 500/  daily_loss_limit: 400/" "$1"\n'
+    )
+    editor.chmod(0o755)
+    assert "\n  daily_loss_limit: 500 " in text
+    result = invoke(
+        daemon,
+        "admin",
+        "config",
+        "edit",
+        "--reason",
+        "tighter",
+        env={**WITH_PASSWORD, "EDITOR": str(editor), "VISUAL": ""},
+    )
+    assert result.exit_code == 0, result.output
+    put = daemon.last("config_put")
+    assert "\n  daily_loss_limit: 400 " in put["args"]["text"]
+    assert put["args"]["reason"] == "tighter"
+    assert "changed x" in result.stdout
+
+
+def test_config_edit_without_changes_reloads_nothing(start: Start, tmp_path: Path) -> None:
+    daemon = start({"config_get": admin_op({"path": "/x/rules.yaml", "text": "rules: []\n"})})
+    result = invoke(
+        daemon, "admin", "config", "edit", env={**WITH_PASSWORD, "EDITOR": "true", "VISUAL": ""}
+    )
+    assert result.exit_code == 0, result.output
+    assert "no changes" in result.stdout
+    assert "config_put" not in daemon.ops()
+
+
+def test_config_edit_refuses_a_broken_ruleset_before_sending_it(
+    start: Start, tmp_path: Path
+) -> None:
+    text = default_ruleset_path().read_text(encoding="utf-8")
+    daemon = start(
+        {
+            "config_get": admin_op({"path": "/etc/simple-risk/topstep.yaml", "text": text}),
+            "config_put": admin_op({"applied": True}),
+        }
+    )
+    editor = tmp_path / "editor.sh"
+    editor.write_text('#!/bin/sh\nsed -i "s/day.realized_pnl <=/day.realised_pnl <=/" "$1"\n')
+    editor.chmod(0o755)
+    result = invoke(
+        daemon,
+        "admin",
+        "config",
+        "edit",
+        env={**WITH_PASSWORD, "EDITOR": str(editor), "VISUAL": ""},
+    )
+    assert result.exit_code == 1
+    assert "/etc/simple-risk/topstep.yaml:" in result.stderr and "day.realised_pnl" in result.stderr
+    assert "config_put" not in daemon.ops()
+
+
+# --- set-password ------------------------------------------------------------------------
+
+
+def test_set_password_through_the_daemon_sends_old_and_new(start: Start) -> None:
+    daemon = start({"set_password": admin_op({})})
+    result = invoke(
+        daemon,
+        "admin",
+        "set-password",
+        env={**WITH_PASSWORD, "SIMPLE_RISK_NEW_ADMIN_PASSWORD": "new horse"},
+    )
+    assert result.exit_code == 0, result.output
+    request = daemon.last("set_password")
+    assert request["auth"] == {"password": PASSWORD}
+    assert request["args"] == {"new_password": "new horse"}
+    assert "new horse" not in result.output and PASSWORD not in result.output
+
+
+def test_the_new_password_is_asked_twice(start: Start) -> None:
+    daemon = start({"set_password": admin_op({})})
+    result = invoke(daemon, "admin", "set-password", input=f"{PASSWORD}\nnew horse\nnew horse\n")
+    assert result.exit_code == 0, result.output
+    assert daemon.last("set_password")["args"] == {"new_password": "new horse"}
+    assert "new horse" not in result.output
+
+
+def _config(directory: Path) -> Path:
+    config = directory / "config.yaml"
+    config.write_text(
+        "gateway: http://127.0.0.1:9\n"
+        "credentials: {username: demo, api_key: not-a-real-key}\n"
+        "accounts: [20100001]\n"
+        "data_dir: data\nlog_dir: log\nstatus_socket: status.sock\n",
+        encoding="utf-8",
+    )
+    return config
+
+
+def test_the_first_password_is_written_locally_as_a_bcrypt_hash(socket_dir: Path) -> None:
+    config = _config(socket_dir)
+    result = invoke(
+        socket_dir / "status.sock",
+        "admin",
+        "set-password",
+        "--config",
+        str(config),
+        env={"SIMPLE_RISK_NEW_ADMIN_PASSWORD": "first horse"},
+    )
+    assert result.exit_code == 0, result.output
+    hashed = read_password_hash(socket_dir / "admin-password.bcrypt")
+    assert hashed is not None and verify_password("first horse", hashed)
+    assert (socket_dir / "admin-password.bcrypt").stat().st_mode & 0o077 == 0
+    # changing it without a daemon needs the current password
+    wrong = invoke(
+        socket_dir / "status.sock",
+        "admin",
+        "set-password",
+        "--config",
+        str(config),
+        env={"SIMPLE_RISK_ADMIN_PASSWORD": "guess", "SIMPLE_RISK_NEW_ADMIN_PASSWORD": "x y z"},
+    )
+    assert wrong.exit_code == 1 and "wrong password" in wrong.stderr
+    assert read_password_hash(socket_dir / "admin-password.bcrypt") == hashed
+
+
+def test_set_password_without_daemon_or_config_is_a_usage_error(socket_dir: Path) -> None:
+    result = invoke(socket_dir / "status.sock", "admin", "set-password")
+    assert result.exit_code == 2
+    assert "--config" in result.stderr
+
+
+def test_set_password_without_write_access_fails_plainly(socket_dir: Path) -> None:
+    config = _config(socket_dir)
+    config.write_text(
+        config.read_text() + "admin_password_file: missing-dir/admin.bcrypt\n", encoding="utf-8"
+    )
+    result = invoke(
+        socket_dir / "status.sock",
+        "admin",
+        "set-password",
+        "--config",
+        str(config),
+        env={"SIMPLE_RISK_NEW_ADMIN_PASSWORD": "first horse"},
+    )
+    assert result.exit_code == 1, result.output
+    assert "cannot write" in result.stderr and "Traceback" not in result.output
+
+
+def test_hash_helper_round_trips() -> None:
+    assert verify_password("a b c", hash_password("a b c", rounds=4))

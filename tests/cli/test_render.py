@@ -1,0 +1,241 @@
+"""The rich renderings of status, explain, history, monitor and reload answers, from JSON
+fixtures shaped as docs/status-protocol.md shows them."""
+
+from __future__ import annotations
+
+import io
+from datetime import timedelta
+
+from rich.console import Console, RenderableType
+
+from simple_risk.cli import render
+
+from . import fixtures
+from .fixtures import NOW
+
+
+def text_of(renderable: RenderableType, width: int = 200) -> str:
+    console = Console(
+        file=io.StringIO(), width=width, color_system=None, record=True, highlight=False
+    )
+    console.print(renderable)
+    return console.export_text()
+
+
+def styles_of(renderable: RenderableType) -> str:
+    console = Console(file=io.StringIO(), width=200, color_system="truecolor", force_terminal=True)
+    console.print(renderable)
+    output = console.file.getvalue()  # type: ignore[attr-defined]
+    assert isinstance(output, str)
+    return output
+
+
+def test_status_shows_every_section_of_an_account() -> None:
+    out = text_of(render.status_view(fixtures.status(), NOW))
+    assert "daemon pid 4242" in out and "up 2h 05m" in out and "events 18211" in out
+    assert "ALERT" in out and "enforcement failing: flatten" in out
+    assert "20100001 50K-EVAL-1 · LIVE (user hub connected, market hub connected)" in out
+    assert "balance 50210.00" in out and "can trade" in out
+    # positions: unprotected for 72 s, protected with its stop, unknown price as a dash
+    assert "NO for 1m 12s" in out
+    assert "yes (stop 6020.00)" in out
+    assert "21010.25" in out and "-29.00" in out
+    # working orders
+    assert "9001" in out and "stop" in out
+    # P&L and limits with % used
+    assert "realized -120.00" in out and "net -149.00" in out and "trades 3" in out
+    assert "contracts 3 / 5 (60%)" in out
+    assert "daily-loss-limit" in out and " 29.8%" in out and " 82.8%" in out
+    # lockouts: countdown from ends_at, while: lockouts say so
+    assert "RTY is blocked" in out and "38m 32s" in out
+    assert "while calendar.in_news_window" in out and "while it holds" in out
+    # pending for: timer, last firings in plain words, enforcement in progress
+    assert "no-stop-grace" in out and "4.2s" in out
+    assert "Order cancelled: max-contracts-per-instrument — MNQ limit 2" in out
+    assert "PositionClosed" in out and "awaiting" in out
+    assert "account 20100001 — LOCKED" in out
+
+
+def test_status_of_a_quiet_account_says_none_instead_of_empty_tables() -> None:
+    out = text_of(render.status_view(fixtures.status(), NOW))
+    second = out[out.index("account 20100002") :]
+    assert "NOT LIVE" in second and "user hub reconnecting" in second
+    assert "CANNOT TRADE" in second
+    for line in ("Positions: flat", "Working orders: none", "Lockouts: none"):
+        assert line in second
+    assert "Pending rules: none" in second and "Last firings: none" in second
+
+
+def test_countdowns_tick_from_the_local_clock_not_the_servers_remaining() -> None:
+    later = NOW + timedelta(seconds=2)
+    out = text_of(render.status_view(fixtures.status(), later))
+    assert "38m 30s" in out  # 2312.4 - 2
+    assert "2.2s" in out  # the for: timer
+    done = text_of(render.status_view(fixtures.status(), NOW + timedelta(seconds=10)))
+    assert "0.0s" in done  # never negative
+
+
+def test_limits_are_coloured_green_yellow_red_by_percent_used() -> None:
+    assert render.used_style(29.8) == "green"
+    assert render.used_style(50) == "yellow"
+    assert render.used_style(79.9) == "yellow"
+    assert render.used_style(80) == "bold red"
+    assert render.used_style(None) == "dim"
+    bar = render.usage_bar(29.8)
+    assert bar.plain == "███░░░░░░░  29.8%"
+    assert render.usage_bar(150).plain.startswith("██████████")
+    assert render.usage_bar(None).plain == "—"
+
+
+def test_money_is_red_below_zero_and_green_above() -> None:
+    assert render.money("-29.00").style == "red"
+    assert render.money("12.50").style == "green"
+    assert render.money("0").style == ""
+    assert render.money(None).plain == "—"
+
+
+def test_severity_colours_appear_on_a_terminal() -> None:
+    coloured = styles_of(render.firings_table(fixtures.status()["accounts"][0]["firings"], NOW))
+    assert "\x1b[" in coloured
+    assert render.severity_style("critical") == "bold red"
+    assert render.severity_style("warning") == "yellow"
+    assert render.severity_style("info") == "blue"
+
+
+def test_explain_prints_each_comparison_with_the_values_it_saw() -> None:
+    out = text_of(render.explain_view(fixtures.explain(), NOW))
+    assert "rule daily-loss-limit  critical  enabled  account 20100001" in out
+    assert "rulesets/topstep.yaml:41:11" in out
+    assert "when:     day.net_pnl <= -params.daily_loss_limit" in out
+    assert "for:      —" in out and "triggers: trade, reconcile" in out
+    assert "last firing 10:13:02 (2m 00s ago)" in out
+    assert "daily loss -512.00 reached the limit 500" in out
+    assert "day.net_pnl = -512.00" in out
+    assert "intent: NoWorkingOrders(20100001)" in out
+    assert "day.net_pnl = -512.00  <=  -params.daily_loss_limit = -500  → true" in out
+    assert "state firing" in out
+    assert "unmet intents" in out and "Flat(20100001)" in out
+
+
+def test_explain_of_a_pending_rule_shows_the_time_left_and_unknown_values() -> None:
+    out = text_of(render.explain_view(fixtures.explain_pending(), NOW))
+    assert "last firing: never fired" in out
+    assert "each:     position" in out and "for:      30s" in out
+    assert "item position:CON.F.US.MNQ.Z26: true  state pending" in out
+    assert "fires in 4.2s" in out
+    assert "position.size = 2  >  0  → true" in out
+    assert "position.unrealized_pnl = unknown  <  0  → unknown" in out
+
+
+def test_history_is_a_table_of_at_kind_account_rule_summary() -> None:
+    out = text_of(render.history_table(fixtures.history()["items"], NOW))
+    for column in ("At", "Kind", "Account", "Rule", "Summary"):
+        assert column in out
+    assert "sell 1 MNQ @ 21000.00, P&L -40.00" in out
+    assert "09:15:02" in out and "alice reload: ok" in out
+    assert text_of(render.history_table([], NOW)).strip() == "nothing in this period"
+
+
+def test_monitor_lines_say_what_happened_in_plain_words() -> None:
+    lines = [render.monitor_line(m, fixtures.CHICAGO).plain for m in fixtures.monitor_messages()]
+    assert lines[0].startswith("10:15:02  20100001  event")
+    assert "Filled: buy 3 MNQ @ 21010.25" in lines[0]
+    assert "firing" in lines[1] and "cooldown 5 min" in lines[1]
+    assert "alert" in lines[3] and "enforcement failing" in lines[3]
+    assert "7 messages skipped" in lines[4]
+
+
+def test_monitor_colour_follows_severity() -> None:
+    messages = fixtures.monitor_messages()
+    assert render.monitor_severity(messages[1]) == "warning"
+    assert render.monitor_severity(messages[3]) == "critical"
+    firing = render.monitor_line(messages[1])
+    assert any(span.style == "yellow" for span in firing.spans)
+    alert = render.monitor_line(messages[3])
+    assert any(span.style == "bold red" for span in alert.spans)
+    assert render.monitor_severity({"type": "dropped"}) == "warning"
+
+
+def test_reload_changes_are_listed_per_account() -> None:
+    lines = render.changes_lines(fixtures.changes())
+    assert lines == [
+        "account 20100001: added weekly-loss; changed daily-loss-limit; disabled news-window; "
+        "param daily_loss_limit 500 → 400"
+    ]
+    assert render.changes_lines({}) == ["no changes"]
+    assert render.changes_lines({"1": {"added": [], "params": {}}}) == ["no changes"]
+
+
+def test_a_located_problem_reads_like_rules_lint() -> None:
+    problem = {
+        "file": "topstep.yaml",
+        "line": 12,
+        "column": 9,
+        "rule": "daily-loss-limit",
+        "message": 'unknown fact "day.nett_pnl"',
+        "hint": 'did you mean "day.net_pnl"?',
+        "check": "unknown-fact",
+    }
+    assert render.format_problem(problem) == (
+        'topstep.yaml:12:9: rule "daily-loss-limit": unknown fact "day.nett_pnl" '
+        '(did you mean "day.net_pnl"?)'
+    )
+    assert render.format_problem({"message": "a mandatory rule"}) == "a mandatory rule"
+
+
+def test_durations_read_naturally() -> None:
+    assert render.format_duration(4.24) == "4.2s"
+    assert render.format_duration(42) == "42s"
+    assert render.format_duration(2312.4) == "38m 32s"
+    assert render.format_duration(7502) == "2h 05m"
+    assert render.format_duration(90000) == "1d 01h"
+    assert render.format_duration(-3) == "0.0s"
+    assert render.format_duration(None) == "—"
+
+
+def test_hello_view_shows_pid_uptime_accounts_and_socket() -> None:
+    hello = {
+        "version": 1,
+        "pid": 4242,
+        "started_at": fixtures.at(-65),
+        "now": fixtures.at(0),
+        "accounts": [20100001, 20100002],
+        "ruleset": {"name": "topstep", "path": "/etc/simple-risk/topstep.yaml"},
+        "admin_password_set": True,
+        "socket": "/run/simple-risk/status.sock",
+    }
+    out = text_of(render.hello_view(hello, NOW))
+    assert "running" in out and "4242" in out and "1m 05s" in out
+    assert "20100001, 20100002" in out and "/run/simple-risk/status.sock" in out
+    assert "topstep (/etc/simple-risk/topstep.yaml)" in out
+
+
+def test_money_never_shows_a_tail_of_zeros() -> None:
+    assert render.money_text("-0.500000000") == "-0.50"
+    assert render.money_text("49998.260000000") == "49998.26"
+    assert render.money_text("-0.125") == "-0.125"
+    assert render.money_text("-0.1250000") == "-0.125"
+    assert render.money_text("21000") == "21000"
+    assert render.money_text("-1.12") == "-1.12"
+    assert render.money_text(None) == "—"
+
+
+def test_explain_of_a_condition_without_comparison_shows_the_values() -> None:
+    explained = fixtures.explain_pending()
+    explained["mandatory"] = True
+    explained["for"] = 3.0
+    explained["evaluations"][0]["comparisons"] = []
+    explained["evaluations"][0]["values"] = {"position.protected": False}
+    out = text_of(render.explain_view(explained, NOW))
+    assert "enabled  mandatory" in out
+    assert "for:      3s" in out
+    assert "    position.protected = false" in out
+
+
+def test_times_show_in_the_viewers_time_zone() -> None:
+    utc_stamp = "2026-11-24T16:15:02+00:00"
+    assert render.clock(utc_stamp, NOW) == "10:15:02"
+    assert render.clock(utc_stamp) == "16:15:02"
+    assert render.clock("2026-11-23T16:15:02+00:00", NOW) == "2026-11-23 10:15:02"
+    message = {"type": "event", "at": utc_stamp, "account": 1, "text": "x"}
+    assert render.monitor_line(message, fixtures.CHICAGO).plain.startswith("10:15:02")
