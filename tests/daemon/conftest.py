@@ -20,9 +20,6 @@ from typing import Any
 import pytest
 
 from simple_risk.adapters.simulator import RateLimits, Simulator
-from simple_risk.adapters.topstepx.hubs import HubConfig
-from simple_risk.adapters.topstepx.rest import RestConfig
-from simple_risk.adapters.topstepx.watchdog import WatchdogConfig
 from simple_risk.daemon.control.client import Connection
 from simple_risk.daemon.control.server import ServerOptions
 from simple_risk.daemon.password import hash_password, write_password_hash
@@ -31,6 +28,7 @@ from simple_risk.daemon.sim import Trader, scaled_ruleset, sim_config, wait_unti
 from simple_risk.engine.dsl import load_ruleset
 from simple_risk.engine.model import Ruleset
 from simple_risk.resources import default_ruleset_path
+from tests.e2e.harness import FAST_OPTIONS
 
 ACCOUNT = 20100001
 PASSWORD = "correct horse battery"
@@ -46,23 +44,7 @@ def fast_options(server: ServerOptions, grace: float) -> RuntimeOptions:
     def transform(ruleset: Ruleset) -> Ruleset:
         return scaled_ruleset(ruleset, grace=timedelta(seconds=grace))
 
-    return RuntimeOptions(
-        rest=RestConfig(timeout=3.0, max_attempts=4, backoff_base=0.05, backoff_max=0.3),
-        hubs=HubConfig(
-            keep_alive_interval=1.0,
-            reconnect_interval=0.2,
-            rebuild_backoff_base=0.1,
-            rebuild_backoff_max=0.5,
-            stop_timeout=2.0,
-            watchdog=WatchdogConfig(
-                check_interval=0.1, open_timeout=2.0, stuck_after=0.5, stale_after=3.0
-            ),
-        ),
-        lease_ttl=30.0,
-        hub_ready_timeout=5.0,
-        server=server,
-        ruleset_transform=transform,
-    )
+    return dataclasses.replace(FAST_OPTIONS, serve=True, server=server, ruleset_transform=transform)
 
 
 def ruleset_text(**params: object) -> str:
