@@ -49,10 +49,28 @@ def render(template: MessageTemplate, env: MutableMapping[str, object]) -> str:
             continue
         try:
             value = evaluate(expr, env)
-            out.append("unknown" if value is None else format(value, spec))
+            if value is None:
+                out.append("unknown")
+            elif isinstance(value, Decimal) and not spec:
+                out.append(_decimal_text(value))
+            else:
+                out.append(format(value, spec))
         except Exception as exc:  # a message must never stop enforcement
             out.append(f"<{type(exc).__name__}>")
     return "".join(out)
+
+
+def _decimal_text(value: Decimal) -> str:
+    """A Decimal as a person reads it: never in exponent form (ticks of ``2E+1`` are ``20``)
+    and without the trailing zeros exact division leaves beyond the cents
+    (``6000.250000000`` is ``6000.25``; ``-0.50`` stays)."""
+    text = format(value, "f")
+    if "." in text:
+        whole, _, fraction = text.partition(".")
+        fraction = fraction.rstrip("0")
+        fraction = fraction.ljust(2, "0") if fraction else ""
+        text = f"{whole}.{fraction}" if fraction else whole
+    return text
 
 
 class ActionContext:
