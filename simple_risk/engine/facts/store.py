@@ -26,7 +26,7 @@ from simple_risk.engine.events import (
 )
 from simple_risk.engine.facts.account import AccountState, Clock
 from simple_risk.engine.facts.ledger import TradeFacts
-from simple_risk.engine.facts.market import Market, QuoteFacts
+from simple_risk.engine.facts.market import ContractState, Market, QuoteFacts
 from simple_risk.engine.facts.orders import Order
 from simple_risk.engine.facts.positions import Position
 from simple_risk.engine.facts.views import (
@@ -181,20 +181,16 @@ class FactStore:
             if state is None:
                 return Touched([])
             contract = self.market.contract(event.contract_id)
-            touched = Touched([state])
+            touched = _touching(state, contract)
             touched.order = state.apply_order(event, contract)
-            touched.root = contract.root
-            touched.contract_id = contract.contract_id
             return touched
         if isinstance(event, PositionUpdate):
             state = self.account(event.account_id)
             if state is None:
                 return Touched([])
             contract = self.market.contract(event.contract_id)
-            touched = Touched([state])
+            touched = _touching(state, contract)
             touched.position = state.apply_position(event, contract)
-            touched.root = contract.root
-            touched.contract_id = contract.contract_id
             return touched
         if isinstance(event, TradeFill):
             state = self.account(event.account_id)
@@ -203,10 +199,8 @@ class FactStore:
             contract = self.market.contract(event.contract_id)
             day, week = self.fill_day(event)
             state.ledger.apply(event, event.at, day, week)
-            touched = Touched([state])
+            touched = _touching(state, contract)
             touched.trade = TradeFacts(event, contract.root, state.ledger)
-            touched.root = contract.root
-            touched.contract_id = contract.contract_id
             return touched
         if isinstance(event, AccountUpdate):
             state = self.account(event.account_id)
@@ -254,6 +248,14 @@ class FactStore:
 
 #: What a quote nobody holds or works touches; shared, never changed (callers only read it).
 _NOBODY = Touched([])
+
+
+def _touching(state: AccountState, contract: ContractState) -> Touched:
+    """What an account event touched: the account, and the contract and root it is about."""
+    touched = Touched([state])
+    touched.root = contract.root
+    touched.contract_id = contract.contract_id
+    return touched
 
 
 __all__ = ["AccountFamilies", "FactStore", "Touched"]
