@@ -22,7 +22,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -242,11 +242,18 @@ def free_socket(console: Console) -> Path | None:
 
 
 def run_demo(
-    console: Console, grace: float, data_dir: Path, *, status_socket: Path | None = None
+    console: Console,
+    grace: float,
+    data_dir: Path,
+    *,
+    status_socket: Path | None = None,
+    wall: Callable[[], datetime] | None = None,
 ) -> int:
     """Run the whole demo; returns the exit status (0 when every enforcement happened).
 
-    With ``status_socket``, the demo's daemon serves the status protocol there."""
+    With ``status_socket``, the demo's daemon serves the status protocol there. ``wall`` is
+    the clock the simulator and the daemon share (the system clock by default; tests pin it,
+    so the demo's story never meets a real daily boundary)."""
     handlers = configure_logging(level="info", log_dir=data_dir / "log", console=False)
     simulator = Simulator(
         port=0,
@@ -254,6 +261,7 @@ def run_demo(
         ping_interval=0.5,
         price_interval=None,
         rate_limits=RateLimits(general=(2000, 60.0), bars=(50, 30.0)),
+        clock=wall,
     ).start()
     show = ConsoleObserver(console)
     trader = Trader(simulator)
@@ -292,14 +300,18 @@ def run_demo(
             rulesets,
             store=store,
             observer=show,
-            options=RuntimeOptions(serve=status_socket is not None),
+            options=RuntimeOptions(serve=status_socket is not None, wall=wall),
         )
         try:
             daemon.start()
         except ServerError as exc:  # taken between the check and the start
             console.print(f"[dim]{exc}: the demo runs without its status socket[/]")
             daemon = Daemon(
-                config, rulesets, store=store, observer=show, options=RuntimeOptions(serve=False)
+                config,
+                rulesets,
+                store=store,
+                observer=show,
+                options=RuntimeOptions(serve=False, wall=wall),
             )
             daemon.start()
         if daemon.server is not None:

@@ -34,6 +34,7 @@ from simple_risk.daemon.config import ConfigError, DaemonConfig, load_config, lo
 from simple_risk.daemon.control.server import ServerError
 from simple_risk.daemon.logging import configure_logging
 from simple_risk.daemon.runtime import Daemon, RuntimeOptions, open_store
+from simple_risk.daemon.wallclock import WallClockError, wall_from_env
 from simple_risk.engine.model import Ruleset
 from simple_risk.store import StoreError
 
@@ -107,7 +108,11 @@ def run(
         except ConfigError as problems:
             _fail(problems)
             return
-    _serve(config, rulesets, None, log_format, log_level, check, RuntimeOptions())
+    try:
+        wall = wall_from_env(config.gateway)
+    except WallClockError as exc:
+        raise click.UsageError(str(exc)) from None
+    _serve(config, rulesets, None, log_format, log_level, check, RuntimeOptions(wall=wall))
 
 
 def _run_sim(directory: Path, log_format: str | None, log_level: str | None, check: bool) -> None:

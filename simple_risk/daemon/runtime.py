@@ -41,6 +41,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal, Protocol, TypeVar
 
+from simple_risk.adapters.topstepx.clock import ReceiveClock
 from simple_risk.adapters.topstepx.contracts import ContractCache
 from simple_risk.adapters.topstepx.errors import Endpoint, ProjectXError
 from simple_risk.adapters.topstepx.hubs import HubConfig, MarketHubClient, UserHubClient
@@ -226,6 +227,9 @@ class RuntimeOptions:
     ruleset_transform: Callable[[Ruleset], Ruleset] | None = None
     #: how many firings ``Daemon.firings`` keeps (newest), so a long day stays bounded
     firings_kept: int = 5000
+    #: the wall clock behind every receive stamp (None: the system clock); tests pin the
+    #: weekday with it, so nothing they assert depends on the day they run
+    wall: Callable[[], datetime] | None = None
 
 
 class Daemon:
@@ -253,6 +257,7 @@ class Daemon:
             # as "its own", so lockouts never cancel them
             config=dataclasses.replace(self.options.rest, auto_tag_prefix=OWN_TAG_PREFIX),
             limiter=RateLimiter(self.options.budgets),
+            clock=ReceiveClock(self.options.wall) if self.options.wall else None,
         )
         self.clock = self.client.clock
         self.monitor = Broadcaster()

@@ -29,6 +29,7 @@ from simple_risk.engine.dsl import load_ruleset
 from simple_risk.engine.model import Ruleset
 from simple_risk.resources import default_ruleset_path
 from tests.e2e.harness import FAST_OPTIONS
+from tests.pinned import pinned_wall
 
 ACCOUNT = 20100001
 PASSWORD = "correct horse battery"
@@ -145,6 +146,7 @@ def start(short_dir: Path) -> Iterator[Start]:
                 ping_interval=0.3,
                 price_interval=None,
                 rate_limits=RateLimits(general=(5000, 60.0), bars=(50, 30.0)),
+                clock=pinned_wall(),
             ).start()
         config = sim_config(
             sim.base_url,
@@ -159,7 +161,8 @@ def start(short_dir: Path) -> Iterator[Start]:
             config = dataclasses.replace(config, **config_changes)
         if password is not None and not config.admin_password_file.exists():
             write_password_hash(config.admin_password_file, hash_password(password, rounds=4))
-        options = fast_options(server, grace)
+        # the daemon shares the simulator's pinned day (never the real date)
+        options = dataclasses.replace(fast_options(server, grace), wall=sim.clock)
         assert options.ruleset_transform is not None
         ruleset = options.ruleset_transform(load_ruleset(ruleset_path))
         daemon = Daemon(config, {ACCOUNT: ruleset}, store=open_store(config), options=options)

@@ -651,6 +651,7 @@ def test_engine_run_stops_on_the_stop_op_cleanly_and_removes_its_pid_file(
     from simple_risk.adapters.simulator import RateLimits, Simulator
     from simple_risk.daemon.password import hash_password, write_password_hash
     from simple_risk.store import Store
+    from tests.pinned import pinned_env, pinned_wall
 
     sim = Simulator(
         port=0,
@@ -658,6 +659,7 @@ def test_engine_run_stops_on_the_stop_op_cleanly_and_removes_its_pid_file(
         ping_interval=0.3,
         price_interval=None,
         rate_limits=RateLimits(general=(5000, 60.0), bars=(50, 30.0)),
+        clock=pinned_wall(),
     ).start()
     try:
         (short_dir / "ruleset.yaml").write_text(ruleset_text(), encoding="utf-8")
@@ -675,7 +677,7 @@ def test_engine_run_stops_on_the_stop_op_cleanly_and_removes_its_pid_file(
             "timing: {tick_interval: 0.25, reconcile_interval: 5, snapshot_interval: 2}\n",
             encoding="utf-8",
         )
-        env = {**os.environ, "SR_TEST_API_KEY": sim.api_key}
+        env = pinned_env(sim.clock, {**os.environ, "SR_TEST_API_KEY": sim.api_key})
         process = subprocess.Popen(
             [sys.executable, "-m", "simple_risk", "engine", "run", "--config", str(config)],
             stdout=subprocess.PIPE,

@@ -25,9 +25,11 @@ from simple_risk.daemon.sim import Trader, scaled_ruleset, sim_config, wait_unti
 from simple_risk.engine.dsl import load_ruleset
 from simple_risk.engine.model import Ruleset
 from simple_risk.resources import default_ruleset_path
+from tests.pinned import pinned_wall
 
 ACCOUNT = 20100001
 OTHER = 20100002
+
 
 FAST_OPTIONS = RuntimeOptions(
     rest=RestConfig(timeout=3.0, max_attempts=4, backoff_base=0.05, backoff_max=0.3),
@@ -108,12 +110,14 @@ def start(tmp_path: Path) -> Iterator[Start]:
         accounts: tuple[int, ...] = (ACCOUNT,),
         before: Callable[[Trader], None] | None = None,
     ) -> Harness:
+        wall = pinned_wall()
         sim = Simulator(
             port=0,
             seed=11,
             ping_interval=0.3,
             price_interval=None,
             rate_limits=RateLimits(general=(5000, 60.0), bars=(50, 30.0)),
+            clock=wall,
         ).start()
         config = sim_config(
             sim.base_url,
@@ -128,7 +132,7 @@ def start(tmp_path: Path) -> Iterator[Start]:
             config,
             dict.fromkeys(accounts, chosen),
             store=open_store(config),
-            options=FAST_OPTIONS,
+            options=dataclasses.replace(FAST_OPTIONS, wall=wall),
         )
         trader = Trader(sim)
         started.append((sim, daemon, trader))

@@ -35,6 +35,7 @@ from simple_risk.adapters.simulator import AccountSpec, RateLimits, Simulator
 from simple_risk.daemon.sim import Trader, wait_until
 from simple_risk.engine.events import OrderSide
 from simple_risk.resources import default_ruleset_path
+from tests.pinned import Wall, pinned_env, pinned_wall
 
 ACCOUNT = 20100001
 API_KEY = "crash-test-key-0123456789"
@@ -56,15 +57,17 @@ def _fast_ruleset(path: Path) -> None:
 class DaemonProcess:
     """``simple-risk engine run`` in a subprocess, its status file, and kill -9."""
 
-    def __init__(self, config: Path, data_dir: Path, log: Path) -> None:
+    def __init__(self, config: Path, data_dir: Path, log: Path, wall: Wall) -> None:
         self.config = config
+        self.wall = wall
         self.status_path = data_dir / "status.json"
         self.log = log
         self.process: subprocess.Popen[bytes] | None = None
         self.kills = 0
 
     def start(self) -> None:
-        env = {**os.environ, "SR_CRASH_API_KEY": API_KEY}
+        # each (re)start continues the simulator's pinned day
+        env = pinned_env(self.wall, {**os.environ, "SR_CRASH_API_KEY": API_KEY})
         with self.log.open("ab") as out:
             self.process = subprocess.Popen(
                 [
@@ -153,7 +156,7 @@ class Day:
         )
         after = self.daemon.status()
         assert after is not None
-        now = time.time()
+        now = self.sim.clock().timestamp()  # the simulator's pinned wall
         expected = {
             lock
             for lock in (_locks(before) if before else set())
@@ -239,6 +242,7 @@ def day(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Day]:
         api_key=API_KEY,
         accounts=[AccountSpec(ACCOUNT, "CRASH-50K", Decimal(50000))],
         rate_limits=RateLimits(general=(100000, 60.0), bars=(50, 30.0)),
+        clock=pinned_wall(),
     ).start()
     ruleset = tmp_path / "ruleset.yaml"
     _fast_ruleset(ruleset)
@@ -255,7 +259,7 @@ def day(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Day]:
         " snapshot_interval: 1, retry_interval: 0.2}\n",
         encoding="utf-8",
     )
-    daemon = DaemonProcess(config, tmp_path / "data", tmp_path / "daemon.log")
+    daemon = DaemonProcess(config, tmp_path / "data", tmp_path / "daemon.log", sim.clock)
     daemon.start()
     scripted = Day(sim, daemon, random.Random(request.node.name))
     try:

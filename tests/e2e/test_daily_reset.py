@@ -1,35 +1,36 @@
 """The daily reset follows the calendar, also when the daemon was down across the boundary.
 
-The trading day is configured to end a few seconds from now (DESIGN.md §5): a daily-loss
-lockout set before the boundary must end at it, and a daemon started after it must begin the
-new day with no realized P&L, no day lock, and let the trader trade.
+The trading day is configured to end a few seconds from now: a daily-loss lockout set before
+the boundary must end at it, and a daemon started after it must begin the new day with no
+realized P&L, no day lock, and let the trader trade. "Now" is the pinned clock of the harness
+(a Wednesday morning in Chicago), shared by the simulator and the daemon: on a weekend a
+boundary a few seconds away would not end a trading day at all, so the real date must not leak
+in.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from datetime import datetime, time, timedelta
+from collections.abc import Callable
+from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
-
-import pytest
 
 from simple_risk.adapters.simulator import RateLimits, Simulator
 from simple_risk.daemon.runtime import Daemon, open_store
 from simple_risk.daemon.sim import Trader, sim_config, wait_until
 from simple_risk.engine.model import Ruleset
 from simple_risk.resources import default_ruleset_path
+from tests.pinned import pinned_wall
 
 from .harness import ACCOUNT, FAST_OPTIONS, build_ruleset
 
 CHICAGO = ZoneInfo("America/Chicago")
 
 
-def _day_ends_soon(seconds: float) -> tuple[Ruleset, datetime]:
-    boundary = (datetime.now(CHICAGO) + timedelta(seconds=seconds)).replace(microsecond=0)
-    if boundary.time() < time(0, 0, 10):
-        pytest.skip("the boundary would fall just after midnight")
+def _day_ends_soon(wall: Callable[[], datetime], seconds: float) -> tuple[Ruleset, datetime]:
+    boundary = (wall().astimezone(CHICAGO) + timedelta(seconds=seconds)).replace(microsecond=0)
 
     def shift(ruleset: Ruleset) -> Ruleset:
         calendar = dataclasses.replace(ruleset.calendar, trading_day_starts=boundary.time())
@@ -45,7 +46,9 @@ def _day_ends_soon(seconds: float) -> tuple[Ruleset, datetime]:
     return build_ruleset(params=limits, transform=shift), boundary
 
 
-def _daemon(sim: Simulator, ruleset: Ruleset, data_dir: Path) -> Daemon:
+def _daemon(
+    sim: Simulator, ruleset: Ruleset, data_dir: Path, wall: Callable[[], datetime]
+) -> Daemon:
     config = sim_config(
         sim.base_url,
         sim.username,
@@ -54,22 +57,25 @@ def _daemon(sim: Simulator, ruleset: Ruleset, data_dir: Path) -> Daemon:
         data_dir,
         ruleset_path=default_ruleset_path(),
     )
-    daemon = Daemon(config, {ACCOUNT: ruleset}, store=open_store(config), options=FAST_OPTIONS)
+    options = dataclasses.replace(FAST_OPTIONS, wall=wall)
+    daemon = Daemon(config, {ACCOUNT: ruleset}, store=open_store(config), options=options)
     daemon.start()
     assert wait_until(daemon.ready.is_set, 10.0)
     return daemon
 
 
 def test_the_day_lock_ends_at_the_boundary_even_across_a_restart(tmp_path: Path) -> None:
-    ruleset, boundary = _day_ends_soon(5.0)
+    wall = pinned_wall()
+    ruleset, boundary = _day_ends_soon(wall, 5.0)
     sim = Simulator(
         port=0,
         ping_interval=0.3,
         price_interval=None,
         rate_limits=RateLimits(general=(5000, 60.0), bars=(50, 30.0)),
+        clock=wall,
     ).start()
     trader = Trader(sim)
-    daemon = _daemon(sim, ruleset, tmp_path)
+    daemon = _daemon(sim, ruleset, tmp_path, wall)
     try:
         trader.buy(ACCOUNT, "EP")
         assert wait_until(lambda: trader.size(ACCOUNT, "EP") == 1, 5.0)
@@ -82,9 +88,9 @@ def test_the_day_lock_ends_at_the_boundary_even_across_a_restart(tmp_path: Path)
         lock = next(lk for lk in engine.locks(ACCOUNT) if lk.rule == "daily-realized-loss")
         assert lock.ends_at == boundary
         daemon.stop()  # down across the boundary
-        assert wait_until(lambda: datetime.now(CHICAGO) > boundary + timedelta(seconds=0.5), 10.0)
+        assert wait_until(lambda: wall() > boundary + timedelta(seconds=0.5), 10.0)
         sim.clear_requests()
-        daemon = _daemon(sim, ruleset, tmp_path)
+        daemon = _daemon(sim, ruleset, tmp_path, wall)
         engine = daemon.engines[ACCOUNT]
         assert not any(lk.rule == "daily-realized-loss" for lk in engine.locks(ACCOUNT))
         day = engine.facts(ACCOUNT)["day"]

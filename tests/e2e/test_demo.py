@@ -13,11 +13,13 @@ from simple_risk.cli import (
     commands,  # noqa: F401  (registers the groups)
 )
 from simple_risk.cli.demo import run_demo
+from tests.pinned import pinned_wall
 
 
 def test_the_demo_enforces_every_breach_and_exits_0(tmp_path: Path) -> None:
     out = io.StringIO()
-    status = run_demo(Console(file=out, width=120, no_color=True), grace=1.0, data_dir=tmp_path)
+    console = Console(file=out, width=120, no_color=True)
+    status = run_demo(console, grace=1.0, data_dir=tmp_path, wall=pinned_wall())
     text = out.getvalue()
     assert status == 0, text
     for shown in (

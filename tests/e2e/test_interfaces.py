@@ -47,6 +47,7 @@ from simple_risk.daemon.sim import Trader, wait_until
 from simple_risk.engine.events import OrderSide
 from simple_risk.resources import default_ruleset_path
 from simple_risk.store import Store
+from tests.pinned import pinned_env, pinned_wall
 
 ACCOUNT = 20100001
 API_KEY = "interfaces-api-key-7d41c0e2"
@@ -87,6 +88,10 @@ class System:
     socket: Path
     tcp_port: int
     outputs: list[str] = field(default_factory=list)
+
+    def pinned(self) -> dict[str, str]:
+        """The variables that start a daemon subprocess on the simulator's pinned clock."""
+        return pinned_env(self.sim.clock, {})
 
     @property
     def data_dir(self) -> Path:
@@ -227,6 +232,7 @@ def running_system(name: str, grace: int = GRACE) -> Iterator[System]:
         api_key=API_KEY,
         accounts=[AccountSpec(ACCOUNT, "IFACE-50K", Decimal(50000))],
         rate_limits=RateLimits(general=(100000, 60.0), bars=(50, 30.0)),
+        clock=pinned_wall(),
     ).start()
     trader = Trader(sim)
     tcp_port = free_port()
@@ -236,7 +242,9 @@ def running_system(name: str, grace: int = GRACE) -> Iterator[System]:
     write_password_hash(root / "admin-password.bcrypt", hash_password(PASSWORD, rounds=4))
     system = System(root, sim, trader, config, ruleset, root / "status.sock", tcp_port)
     try:
-        system.cli("admin", "daemon", "start", "--config", str(config), "--wait", "30")
+        system.cli(
+            "admin", "daemon", "start", "--config", str(config), "--wait", "30", **system.pinned()
+        )
         system.wait(system.live, "the daemon live", 20)
         yield system
     finally:
@@ -572,7 +580,14 @@ def test_restart_keeps_the_state(system: System) -> None:
     before = system.status()
     old_pid = system.pid()
     result = system.cli(
-        "admin", "daemon", "restart", "--config", str(system.config), "--reason", "upgrade"
+        "admin",
+        "daemon",
+        "restart",
+        "--config",
+        str(system.config),
+        "--reason",
+        "upgrade",
+        **system.pinned(),
     )
     assert "stopped" in result.stdout and "started" in result.stdout
     assert system.pid() not in (None, old_pid)

@@ -7,14 +7,14 @@ flat or reduced, orders cancelled, the lockout visible in the daemon).
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time, timedelta
+from datetime import time, timedelta
 from decimal import Decimal
-from zoneinfo import ZoneInfo
 
 import pytest
 
 from simple_risk.daemon.sim import scaled_ruleset
 from simple_risk.engine.events import OrderSide, OrderStatus
+from tests.pinned import PINNED_START
 
 from .harness import ACCOUNT, Harness, Start, build_ruleset
 
@@ -74,7 +74,7 @@ def test_daily_realized_loss_flattens_and_locks_until_the_day_ends(start: Start)
     h.wait(lambda: h.sim.venue.order(resting).status == OrderStatus.CANCELLED, "the flatten")
     engine = h.daemon.engines[ACCOUNT]
     lock = next(lk for lk in engine.locks(ACCOUNT) if lk.rule == "daily-realized-loss")
-    assert lock.ends_at == engine.calendar.trading_day_end(datetime.now(UTC))
+    assert lock.ends_at == engine.calendar.trading_day_end(h.daemon.clock.now())
     # while locked, a new position is closed as soon as it appears
     h.trader.buy(ACCOUNT, "MNQ")
     h.wait(lambda: h.trader.size(ACCOUNT) == 0 and len(h.sent("Position/closeContract")) >= 1, "")
@@ -162,11 +162,8 @@ def test_no_stop_loss_grace_closes_an_unprotected_position_only(start: Start) ->
 
 
 def test_session_block_flattens_after_the_session_closes(start: Start) -> None:
-    chicago = ZoneInfo("America/Chicago")
-    now = datetime.now(chicago)
-    if now.time() >= time(23, 59, 50):
-        pytest.skip("the session window would cross midnight")
-    end = (now + timedelta(seconds=2)).time().replace(microsecond=0)
+    # the harness's clock starts at PINNED_START: the session ends two seconds into the test
+    end = (PINNED_START + timedelta(seconds=2)).time().replace(microsecond=0)
 
     def session_ends_soon(ruleset: object) -> object:
         return scaled_ruleset(ruleset, session=(time(0, 0), end))  # type: ignore[arg-type]
@@ -179,7 +176,7 @@ def test_session_block_flattens_after_the_session_closes(start: Start) -> None:
     h.wait(lambda: h.trader.size(ACCOUNT) == 0 and h.trader.working(ACCOUNT) == 0, "flat")
     engine = h.daemon.engines[ACCOUNT]
     lock = next(lk for lk in engine.locks(ACCOUNT) if lk.rule == "session-block-outside")
-    assert lock.ends_at == engine.calendar.next_session_start("rth", datetime.now(UTC))
+    assert lock.ends_at == engine.calendar.next_session_start("rth", h.daemon.clock.now())
 
 
 def test_auth_loss_guard_flattens_and_locks_while_trading_is_refused(start: Start) -> None:

@@ -24,6 +24,7 @@ from simple_risk.daemon.control.client import request
 from simple_risk.daemon.control.protocol import ProtocolError
 from simple_risk.daemon.password import write_password_hash
 from simple_risk.daemon.sim import Trader, wait_until
+from tests.pinned import pinned_env, pinned_wall
 
 ACCOUNT = 20100001
 API_KEY = "secret-api-key-5f1e9c"
@@ -39,6 +40,7 @@ def test_a_full_run_prints_no_secret(tmp_path: Path) -> None:
         api_key=API_KEY,
         accounts=[AccountSpec(ACCOUNT, "SECRETS-50K", Decimal(50000))],
         rate_limits=RateLimits(general=(10000, 60.0), bars=(50, 30.0)),
+        clock=pinned_wall(),
     ).start()
     trader = Trader(sim)
     admin_hash = bcrypt.hashpw(ADMIN_PASSWORD.encode(), bcrypt.gensalt(rounds=4)).decode()
@@ -74,7 +76,7 @@ def test_a_full_run_prints_no_secret(tmp_path: Path) -> None:
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
-        env={**os.environ, "SR_ADMIN_PASSWORD": ADMIN_PASSWORD},
+        env=pinned_env(sim.clock, {**os.environ, "SR_ADMIN_PASSWORD": ADMIN_PASSWORD}),
     )
     try:
         assert wait_until(status.exists, 30.0), "the daemon did not start"

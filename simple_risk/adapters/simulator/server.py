@@ -70,6 +70,7 @@ class Simulator:
         price_interval: float | None = 1.0,
         timeout_seconds: float = 30.0,
         today: date | None = None,
+        clock: Callable[[], datetime] | None = None,
     ) -> None:
         self.host = host
         self.port = port
@@ -77,8 +78,10 @@ class Simulator:
         self.username = username
         self.api_key = api_key
         self.price_interval = price_interval
-        contracts = catalogue(today or _now().date())
-        self.venue = Venue(contracts, accounts, _now)
+        #: the venue's wall clock (timestamps of orders, fills, quotes); tests pin the weekday
+        self.clock = clock or _now
+        contracts = catalogue(today or self.clock().date())
+        self.venue = Venue(contracts, accounts, self.clock)
         self.tokens = TokenStore(token_lifetime)
         self.faults = FaultQueue(timeout_seconds=timeout_seconds)
         self.requests: list[RecordedRequest] = []
@@ -90,10 +93,10 @@ class Simulator:
             self.faults,
             {username: api_key},
             seed,
-            _now,
+            self.clock,
             self.requests,
         )
-        self.hubs = Hubs(self.venue, self.tokens, self.requests, _now, ping_interval)
+        self.hubs = Hubs(self.venue, self.tokens, self.requests, self.clock, ping_interval)
         self.control = Control(self.venue, self.path, self.hubs, self.faults, self.requests)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None

@@ -17,6 +17,22 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+def started_at(start: datetime) -> Callable[[], datetime]:
+    """A wall clock that reads ``start`` now and then advances with the system clock.
+
+    Runs against the simulator use it to pin the day and hour (a weekday morning, far from the
+    daily boundary) while every timeout and timer keeps running at real speed.
+    """
+    if start.tzinfo is None:
+        raise ValueError("the start of a wall clock must be timezone-aware")
+    offset = start.astimezone(UTC) - datetime.now(UTC)
+
+    def wall() -> datetime:
+        return datetime.now(UTC) + offset
+
+    return wall
+
+
 class ReceiveClock:
     """Monotonic, timezone-aware UTC receive stamps, safe to call from any thread."""
 
@@ -41,4 +57,4 @@ class ReceiveClock:
         return f"ReceiveClock(last={self._last!r})"
 
 
-__all__ = ["ReceiveClock"]
+__all__ = ["ReceiveClock", "started_at"]

@@ -539,7 +539,7 @@ class RestClient:
     # -- orders and positions -------------------------------------------------------------------
 
     def _find_by_tag(self, account_id: int, tag: str) -> int | None:
-        since = datetime.now(UTC) - timedelta(seconds=self.config.order_lookback)
+        since = self.clock.now() - timedelta(seconds=self.config.order_lookback)
         for order in self.search_orders(account_id, since, priority=Priority.ENFORCEMENT):
             if order.custom_tag == tag:
                 return order.order_id
