@@ -21,6 +21,8 @@ import signal
 import sys
 import tempfile
 import threading
+from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from types import FrameType
 
@@ -83,19 +85,37 @@ def _sim_setup(data_dir: Path) -> tuple[DaemonConfig, dict[int, Ruleset], Simula
 @click.option("--sim", is_flag=True, help="Start the simulator in-process and guard it.")
 @click.option("--log-format", type=click.Choice(["text", "json"]), default=None)
 @click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]))
-@click.option("--check", is_flag=True, help="Validate the configuration and rulesets, then exit.")
+@click.option(
+    "--check",
+    is_flag=True,
+    help="Validate the configuration, the rulesets and the data/log directories, then exit.",
+)
+@click.option(
+    "--online",
+    is_flag=True,
+    help="With --check: also log in, list the visible accounts, connect both hubs, wait for "
+    "a quote, and say what the rules would do now. Changes nothing at the gateway.",
+)
 def run(
     config_path: str | None,
     sim: bool,
     log_format: str | None,
     log_level: str | None,
     check: bool,
+    online: bool,
 ) -> None:
-    """Guard the configured accounts until SIGTERM, Ctrl-C or `admin daemon stop`."""
+    """Guard the configured accounts until SIGTERM, Ctrl-C or `admin daemon stop`.
+
+    Before the first real run: `engine run --config FILE --check --online` tries every step
+    the daemon takes at startup and prints one line per problem, naming the configuration key
+    and the fix (exit 0 when all is well, 1 otherwise).
+    """
+    if online and not check:
+        raise click.UsageError("--online goes with --check")
     if sim:
         temporary = Path(tempfile.mkdtemp(prefix="simple-risk-sim-"))
         try:
-            _run_sim(temporary, log_format, log_level, check)
+            _run_sim(temporary, log_format, log_level, check, online)
         finally:
             shutil.rmtree(temporary, ignore_errors=True)
         return
@@ -112,18 +132,68 @@ def run(
         wall = wall_from_env(config.gateway)
     except WallClockError as exc:
         raise click.UsageError(str(exc)) from None
-    _serve(config, rulesets, None, log_format, log_level, check, RuntimeOptions(wall=wall))
+    if check:
+        _check(config, rulesets, online=online, wall=wall)
+        return
+    _serve(config, rulesets, None, log_format, log_level, RuntimeOptions(wall=wall))
 
 
-def _run_sim(directory: Path, log_format: str | None, log_level: str | None, check: bool) -> None:
+def _run_sim(
+    directory: Path, log_format: str | None, log_level: str | None, check: bool, online: bool
+) -> None:
     from simple_risk.daemon.sim import scaled_ruleset
 
     config, rulesets, simulator = _sim_setup(directory)
     try:
+        if check:
+            _check(config, rulesets, online=online, wall=None)
+            return
         options = RuntimeOptions(ruleset_transform=scaled_ruleset)
-        _serve(config, rulesets, simulator, log_format, log_level, check, options)
+        _serve(config, rulesets, simulator, log_format, log_level, options)
     finally:
         simulator.stop()
+
+
+_MARKS = {"ok": ("ok", "green"), "info": ("--", "cyan"), "problem": ("PROBLEM", "red")}
+
+
+def _check(
+    config: DaemonConfig,
+    rulesets: dict[int, Ruleset],
+    *,
+    online: bool,
+    wall: Callable[[], datetime] | None,
+) -> None:
+    """``--check``: every finding on its own line; exit 1 when any is a problem."""
+    from simple_risk.daemon.check import CheckOptions, Finding, OnlineCheck, check_paths
+
+    register_secret(config.api_key)
+    problems = 0
+
+    def report(finding: Finding) -> None:
+        nonlocal problems
+        mark, colour = _MARKS[finding.level]
+        problems += finding.level == "problem"
+        click.echo(f"{click.style(f'{mark:>7}', fg=colour, bold=True)}  {finding.line()}")
+
+    if online:
+        import logging
+
+        logging.getLogger("simple_risk").setLevel(logging.CRITICAL)  # the lines say it all
+        logging.getLogger("SignalRCoreClient").setLevel(logging.CRITICAL)
+        OnlineCheck(config, rulesets, options=CheckOptions(), wall=wall).run(report)
+    else:
+        for finding in check_paths(config):
+            report(finding)
+    rules = sum(len(r.rules) for r in rulesets.values())
+    if problems:
+        click.echo(click.style(f"FAILED: {problems} problem(s)", fg="red", bold=True))
+        raise SystemExit(1)
+    scope = "online" if online else "offline; add --online to try the gateway too"
+    click.echo(
+        click.style("SUCCESS", fg="green", bold=True)
+        + f": {len(config.accounts)} account(s), {rules} rules valid ({scope})"
+    )
 
 
 def _serve(
@@ -132,14 +202,10 @@ def _serve(
     simulator: Simulator | None,
     log_format: str | None,
     log_level: str | None,
-    check: bool,
     options: RuntimeOptions,
 ) -> None:
     """Run the daemon until a signal or a ``stop`` request, then stop it gracefully."""
     register_secret(config.api_key)
-    if check:
-        click.echo(f"SUCCESS: {len(config.accounts)} account(s), rulesets valid")
-        return
     configure_logging(
         level=log_level or config.log.level,
         log_format=log_format or config.log.format,

@@ -1,0 +1,495 @@
+"""``engine run --check [--online]``: can this configuration guard these accounts right now?
+
+A new user's first question before giving the daemon the power to flatten is "is it set up
+right?". A configuration that parses is not enough: a wrong URL, a wrong API key, an account the
+login cannot see or an unwritable data directory all pass a syntax check and then fail at the
+worst moment. So the check runs the same steps the daemon runs at startup, one at a time, and
+turns each failure into one line that names the configuration key and the fix:
+
+offline — the rulesets lint clean (done by the loader), the data and log directories are
+writable; online — the gateway URL is usable (scheme, DNS, port), the login works, every
+configured account is visible (the visible ones are listed), both hubs complete the SignalR
+handshake, a quote arrives (or the market is closed), and the rules are evaluated once over the
+accounts' current positions, orders and the day's fills, to say what they would do now
+("session-block-outside would close MNQ now").
+
+Nothing here changes anything at the gateway: the check logs in, reads and subscribes, never
+places, cancels or closes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import queue
+import socket
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from simple_risk.adapters.topstepx.clock import ReceiveClock
+from simple_risk.adapters.topstepx.errors import (
+    AuthenticationError,
+    MalformedResponse,
+    ProjectXError,
+    TransportError,
+)
+from simple_risk.adapters.topstepx.hubs import HubConfig, MarketHubClient, UserHubClient
+from simple_risk.adapters.topstepx.rest import Credentials, RestClient, RestConfig
+from simple_risk.daemon.config import DaemonConfig
+from simple_risk.daemon.notify import short_tz
+from simple_risk.engine import Engine, Firing
+from simple_risk.engine.calendar import CalendarError, TradingCalendar
+from simple_risk.engine.events import (
+    AccountUpdate,
+    ContractInfo,
+    ContractLoaded,
+    Event,
+    Quote,
+    Reconciled,
+)
+from simple_risk.engine.intents import (
+    Alert,
+    CancelOrder,
+    Intent,
+    NoWorkingOrders,
+    PositionClosed,
+    ReduceTo,
+    StopAt,
+)
+from simple_risk.engine.model import Ruleset
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One line of the check: ``ok`` and ``info`` inform, ``problem`` fails the check."""
+
+    level: str  # "ok" | "info" | "problem"
+    text: str
+    #: the configuration key the line is about (problems always name one)
+    key: str | None = None
+    fix: str | None = None
+
+    def line(self) -> str:
+        where = f"{self.key}: " if self.key else ""
+        fix = f" — fix: {self.fix}" if self.fix else ""
+        return f"{where}{self.text}{fix}"
+
+
+@dataclass(frozen=True, slots=True)
+class CheckOptions:
+    """How long each online step may take (tests shrink them)."""
+
+    rest_timeout: float = 10.0
+    hub_timeout: float = 10.0
+    quote_wait: float = 5.0
+
+
+Report = Callable[[Finding], None]
+
+
+# -- offline -------------------------------------------------------------------------------------
+
+
+def writable_dir(path: Path) -> str | None:
+    """None when the daemon could create ``path`` and write a file in it; else why not."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path, prefix=".simple-risk-check-"):
+            pass
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    return None
+
+
+def check_paths(config: DaemonConfig) -> list[Finding]:
+    """The data and log directories exist (or can be made) and take a file."""
+    findings: list[Finding] = []
+    for key, path in (("data_dir", config.data_dir), ("log_dir", config.log_dir)):
+        why = writable_dir(path)
+        if why is None:
+            findings.append(Finding("ok", f"{path} is writable", key))
+        else:
+            findings.append(
+                Finding(
+                    "problem",
+                    f"{path} is not writable ({why})",
+                    key,
+                    "choose a directory the daemon's user owns, or give that user write access",
+                )
+            )
+    return findings
+
+
+# -- online --------------------------------------------------------------------------------------
+
+
+def check_url(key: str, url: str, schemes: Iterable[str]) -> Finding | None:
+    """A problem when ``url`` has the wrong scheme, no host, or a host DNS cannot resolve."""
+    allowed = tuple(schemes)
+    parts = urlsplit(url)
+    if parts.scheme not in allowed:
+        return Finding(
+            "problem",
+            f"{url!r} is not an {'/'.join(allowed)} URL",
+            key,
+            "use e.g. https://api.topstepx.com (the ProjectX gateway of your firm)",
+        )
+    if not parts.hostname:
+        return Finding("problem", f"{url!r} names no host", key, "write scheme://host[:port]")
+    try:
+        port = parts.port
+    except ValueError:
+        return Finding("problem", f"{url!r} has an invalid port", key, "write host:PORT")
+    try:
+        socket.getaddrinfo(parts.hostname, port or 443, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError) as exc:
+        return Finding(
+            "problem",
+            f"cannot resolve host {parts.hostname!r} ({exc})",
+            key,
+            "check the host name's spelling and this machine's DNS",
+        )
+    return None
+
+
+def _login_problem(config: DaemonConfig, error: ProjectXError) -> Finding:
+    if isinstance(error, AuthenticationError):
+        return Finding(
+            "problem",
+            f"the gateway refused the login of user {config.username!r} ({error})",
+            "credentials.api_key",
+            "check credentials.username and credentials.api_key (an API key from the "
+            "platform's settings, not the account password)",
+        )
+    if isinstance(error, TransportError):
+        return Finding(
+            "problem",
+            f"nothing usable answers at {config.gateway} ({error})",
+            "gateway",
+            "check the URL and port, and that the gateway (or simulator) is running",
+        )
+    if isinstance(error, MalformedResponse):
+        return Finding(
+            "problem",
+            f"{config.gateway} answered, but not as a ProjectX gateway ({error})",
+            "gateway",
+            "point gateway: at the REST base URL (e.g. https://api.topstepx.com)",
+        )
+    return Finding("problem", f"login failed: {error}", "gateway", None)
+
+
+def _hub_connects(
+    hub: UserHubClient | MarketHubClient, key: str, url: str, timeout: float
+) -> Finding:
+    hub.start()
+    if hub.wait_connected(timeout):
+        return Finding("ok", f"{url}: connected, SignalR handshake complete", key)
+    return Finding(
+        "problem",
+        f"{url}: no SignalR handshake within {timeout:g} s",
+        key,
+        "check the hub URL (it must end in /hubs/user or /hubs/market) and the firewall",
+    )
+
+
+def _session_lines(calendar: TradingCalendar, now: datetime) -> list[str]:
+    local = calendar.local(now)
+    zone = short_tz(local)
+    lines = [f"trading day {calendar.trading_day(now).isoformat()} (now {local:%a %H:%M} {zone})"]
+    for name in sorted(calendar.spec.sessions):
+        try:
+            if calendar.session_open(name, now):
+                closes = calendar.minutes_to_close(name, now)
+                lines.append(f"session {name}: open, closes in {closes:.0f} min")
+            else:
+                opens = calendar.local(calendar.next_session_start(name, now))
+                lines.append(f"session {name}: closed, next open {opens:%a %d %b %H:%M} {zone}")
+        except CalendarError as exc:
+            lines.append(f"session {name}: {exc}")
+    return lines
+
+
+def _market_open(calendar: TradingCalendar, now: datetime) -> bool:
+    sessions = calendar.spec.sessions
+    if not sessions:
+        return calendar.is_trading_day(calendar.trading_day(now))
+    return any(calendar.session_open(name, now) for name in sessions)
+
+
+def would_words(intent: Intent, contracts: dict[str, ContractInfo]) -> str:
+    """What an intent would do at the gateway, as a trader says it (``close MNQ``)."""
+
+    def ticker(contract_id: str | None) -> str:
+        info = contracts.get(contract_id or "")
+        return info.root if info is not None else (contract_id or "?")
+
+    if isinstance(intent, CancelOrder):
+        return f"cancel order #{intent.order_id}"
+    if isinstance(intent, NoWorkingOrders):
+        scope = intent.symbol or (ticker(intent.contract_id) if intent.contract_id else None)
+        side = f"{intent.side} " if intent.side else ""
+        return f"cancel every working {side}{scope + ' ' if scope else ''}order"
+    if isinstance(intent, PositionClosed):
+        return f"close {ticker(intent.contract_id)}"
+    if isinstance(intent, ReduceTo):
+        target = intent.symbol or (ticker(intent.contract_id) if intent.contract_id else "")
+        limit = (
+            f"{intent.max_units} units" if intent.max_units is not None else intent.max_contracts
+        )
+        return f"reduce {target + ' ' if target else ''}to {limit}".replace("  ", " ")
+    if isinstance(intent, StopAt):
+        return f"place a stop on {ticker(intent.contract_id)} at {intent.price}"
+    return f"alert ({intent.level})"
+
+
+def firing_would(firing: Firing, contracts: dict[str, ContractInfo]) -> str:
+    """``daily-realized-loss would close MNQ, cancel every working order now — message``."""
+    actions = [would_words(i, contracts) for i in firing.intents if not isinstance(i, Alert)]
+    locks = [f"lock the {lock.scope}" for lock in firing.locks]
+    what = ", ".join(dict.fromkeys([*actions, *locks])) or "alert"
+    return f"{firing.rule_id} would {what} now — {firing.message}"
+
+
+class OnlineCheck:
+    """The startup steps of the daemon, run once against the real gateway, reporting each."""
+
+    def __init__(
+        self,
+        config: DaemonConfig,
+        rulesets: dict[int, Ruleset],
+        *,
+        options: CheckOptions | None = None,
+        wall: Callable[[], datetime] | None = None,
+    ) -> None:
+        self.config = config
+        self.rulesets = rulesets
+        self.options = options or CheckOptions()
+        self.clock = ReceiveClock(wall) if wall is not None else ReceiveClock()
+
+    def run(self, report: Report) -> bool:
+        """Run every step, reporting each finding; True when nothing is a problem."""
+        failed = False
+
+        def say(finding: Finding) -> None:
+            nonlocal failed
+            failed = failed or finding.level == "problem"
+            report(finding)
+
+        for finding in check_paths(self.config):
+            say(finding)
+        for key, url, schemes in (
+            ("gateway", self.config.gateway, ("http", "https")),
+            ("user_hub", self.config.user_hub, ("http", "https", "ws", "wss")),
+            ("market_hub", self.config.market_hub, ("http", "https", "ws", "wss")),
+        ):
+            problem = check_url(key, url, schemes)
+            if problem is not None:
+                say(problem)
+                return False
+        client = RestClient(
+            self.config.gateway,
+            Credentials(self.config.username, self.config.api_key),
+            config=RestConfig(timeout=self.options.rest_timeout, max_attempts=1),
+            clock=self.clock,
+        )
+        try:
+            return self._online(client, say) and not failed
+        finally:
+            client.close()
+
+    def _online(self, client: RestClient, say: Report) -> bool:
+        try:
+            client.login()
+        except ProjectXError as exc:
+            say(_login_problem(self.config, exc))
+            return False
+        say(Finding("ok", f"logged in as {self.config.username!r}", "credentials"))
+        try:
+            accounts = client.search_accounts(only_active=False)
+        except ProjectXError as exc:
+            say(Finding("problem", f"Account/search failed: {exc}", "gateway"))
+            return False
+        visible = {a.account_id: a for a in accounts}
+        for seen in accounts:
+            configured = "guarded" if seen.account_id in self.config.accounts else "not guarded"
+            can_trade = "can trade" if seen.can_trade else "cannot trade"
+            say(
+                Finding(
+                    "info",
+                    f"visible account {seen.account_id} {seen.name!r}: {can_trade}, "
+                    f"balance {seen.balance:,.2f} ({configured})",
+                )
+            )
+        ok = True
+        for wanted in self.config.accounts:
+            if wanted not in visible:
+                ok = False
+                listed = ", ".join(str(a) for a in sorted(visible)) or "none"
+                say(
+                    Finding(
+                        "problem",
+                        f"account {wanted} is not visible to user {self.config.username!r} "
+                        f"(visible: {listed})",
+                        "accounts",
+                        "remove it, or use the login that owns it",
+                    )
+                )
+        contracts = self._contracts(client, say)
+        ok = self._hubs(client, contracts, say) and ok
+        now = self.clock.now()
+        for account in self.config.accounts:
+            if account not in visible:
+                continue
+            ruleset = self.rulesets[account]
+            calendar = TradingCalendar(ruleset.calendar)
+            for line in _session_lines(calendar, now):
+                say(Finding("info", f"account {account}: {line}"))
+            self._would(client, account, ruleset, visible[account], contracts, say)
+        return ok
+
+    def _contracts(self, client: RestClient, say: Report) -> dict[str, ContractInfo]:
+        try:
+            available = client.available_contracts()
+        except ProjectXError as exc:
+            say(Finding("problem", f"Contract/available failed: {exc}", "gateway"))
+            return {}
+        say(Finding("ok", f"{len(available)} contracts available"))
+        return {info.contract_id: info for info in available}
+
+    def _hubs(self, client: RestClient, contracts: dict[str, ContractInfo], say: Report) -> bool:
+        events: queue.Queue[Event] = queue.Queue()
+        hub_config = dataclasses.replace(HubConfig(), stop_timeout=2.0)
+        user = UserHubClient(
+            self.config.user_hub, client, events, clock=self.clock, config=hub_config
+        )
+        market = MarketHubClient(
+            self.config.market_hub, client, events, clock=self.clock, config=hub_config
+        )
+        try:
+            user_found = _hub_connects(user, "user_hub", self.config.user_hub, self._hub_wait)
+            say(user_found)
+            market_found = _hub_connects(
+                market, "market_hub", self.config.market_hub, self._hub_wait
+            )
+            say(market_found)
+            if market_found.level != "ok" or not contracts:
+                return user_found.level == "ok" and market_found.level == "ok"
+            self._first_quote(market, events, contracts, say)
+            return user_found.level == "ok"
+        finally:
+            _stop_both(user, market)
+
+    @property
+    def _hub_wait(self) -> float:
+        return self.options.hub_timeout
+
+    def _first_quote(
+        self,
+        market: MarketHubClient,
+        events: queue.Queue[Event],
+        contracts: dict[str, ContractInfo],
+        say: Report,
+    ) -> None:
+        contract = _quote_contract(contracts)
+        market.subscribe_quotes(contract.contract_id)
+        deadline = time.monotonic() + self.options.quote_wait
+        while (left := deadline - time.monotonic()) > 0:
+            try:
+                event = events.get(timeout=left)
+            except queue.Empty:
+                break
+            if isinstance(event, Quote) and event.contract_id == contract.contract_id:
+                say(Finding("ok", f"first quote for {contract.name} received", "market_hub"))
+                return
+        now = self.clock.now()
+        calendars = [TradingCalendar(r.calendar) for r in self.rulesets.values()]
+        if calendars and not any(_market_open(c, now) for c in calendars):
+            say(Finding("info", f"no quote for {contract.name}: the market is closed now"))
+        else:
+            say(
+                Finding(
+                    "info",
+                    f"no quote for {contract.name} within {self.options.quote_wait:g} s "
+                    "(a quiet market, or quotes are not reaching this machine)",
+                    "market_hub",
+                )
+            )
+
+    def _would(
+        self,
+        client: RestClient,
+        account: int,
+        ruleset: Ruleset,
+        update: AccountUpdate,
+        contracts: dict[str, ContractInfo],
+        say: Report,
+    ) -> None:
+        """Evaluate the rules once over the account as it is: what they would do now."""
+        engine = Engine(ruleset, accounts=[account], unknown_alert_after=None)
+        now = self.clock.now()
+        day_start = engine.calendar.trading_day_start(engine.calendar.trading_day(now))
+        try:
+            positions = client.open_positions(account)
+            orders = client.open_orders(account)
+            trades = client.search_trades(account, day_start)
+        except ProjectXError as exc:
+            say(Finding("problem", f"account {account}: reading its state failed: {exc}"))
+            return
+        at = now - timedelta(microseconds=1)
+        events: list[Event] = [ContractLoaded(at=at, contract=c) for c in contracts.values()]
+        events.append(dataclasses.replace(update, at=at))
+        events += [dataclasses.replace(t, at=at) for t in trades]
+        events += [dataclasses.replace(o, at=at) for o in orders]
+        events += [dataclasses.replace(p, at=at) for p in positions]
+        firings: list[Firing] = []
+        for event in events:
+            firings += engine.apply(event)
+        firings += engine.apply(Reconciled(at=now, account_id=account))
+        say(
+            Finding(
+                "info",
+                f"account {account}: {len(positions)} open position(s), {len(orders)} working "
+                f"order(s), {len(trades)} fill(s) today",
+            )
+        )
+        acting = [f for f in firings if f.kind == "rule" and f.account == account]
+        if not acting:
+            say(Finding("info", f"account {account}: the rules would do nothing now"))
+        for firing in acting:
+            say(Finding("info", f"account {account}: {firing_would(firing, contracts)}"))
+
+
+def _quote_contract(contracts: dict[str, ContractInfo]) -> ContractInfo:
+    """The contract to ask a first quote for: an equity-index future when there is one."""
+    preferred = ("ES", "MES", "NQ", "MNQ")
+    for root in preferred:
+        for info in contracts.values():
+            if info.root == root and info.active:
+                return info
+    return next(iter(sorted(contracts.values(), key=lambda c: c.contract_id)))
+
+
+def _stop_both(user: UserHubClient, market: MarketHubClient) -> None:
+    """Stop both hubs at once (each close may wait for its timeout)."""
+    threads = [threading.Thread(target=hub.stop, daemon=True) for hub in (user, market)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(5.0)
+
+
+__all__ = [
+    "CheckOptions",
+    "Finding",
+    "OnlineCheck",
+    "check_paths",
+    "check_url",
+    "firing_would",
+    "would_words",
+    "writable_dir",
+]

@@ -1,0 +1,236 @@
+"""``engine run --check [--online]``: every bad configuration a new user can write is one line
+naming the key and the fix, exit 1 — and a good one says what the rules would do right now.
+
+Run against a real simulator on loopback, through the command itself (``CliRunner``). The
+simulator's clock and the daemon's (``SIMPLE_RISK_WALL_START``) are pinned, so the session state
+the check reports never depends on the day the test runs.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from click.testing import CliRunner, Result
+
+from simple_risk.adapters.simulator import RateLimits, Simulator
+from simple_risk.cli import (
+    cli,
+    commands,  # noqa: F401  (registers the groups)
+)
+from simple_risk.daemon.check import Finding, check_url, writable_dir
+from simple_risk.daemon.sim import Trader
+from simple_risk.daemon.wallclock import WALL_START_ENV
+from simple_risk.resources import default_ruleset_path
+from tests.pinned import PINNED_START, pinned_wall
+
+ACCOUNT = 20100001
+API_KEY = "check-api-key-4d2b"
+#: a Saturday noon in Chicago: the market is closed, so exposure is outside the session
+SATURDAY = datetime(2027, 1, 16, 12, 0, tzinfo=ZoneInfo("America/Chicago"))
+
+
+@pytest.fixture
+def sim() -> Iterator[Simulator]:
+    simulator = Simulator(
+        port=0,
+        seed=4,
+        price_interval=0.05,
+        api_key=API_KEY,
+        rate_limits=RateLimits(general=(5000, 60.0), bars=(50, 30.0)),
+        clock=pinned_wall(),
+    ).start()
+    yield simulator
+    simulator.stop()
+
+
+def _config(tmp_path: Path, gateway: str, **changes: str) -> Path:
+    values = {
+        "gateway": gateway,
+        "api_key": "${SR_CHECK_KEY}",
+        "accounts": f"[{ACCOUNT}]",
+        "data_dir": str(tmp_path / "data"),
+        "log_dir": str(tmp_path / "log"),
+    }
+    values.update(changes)
+    path = tmp_path / "config.yaml"
+    path.write_text(
+        f"gateway: {values['gateway']}\n"
+        f"credentials: {{username: demo, api_key: '{values['api_key']}'}}\n"
+        f"accounts: {values['accounts']}\n"
+        f"ruleset: {default_ruleset_path()}\n"
+        f"data_dir: {values['data_dir']}\n"
+        f"log_dir: {values['log_dir']}\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+def _check(
+    config: Path, *extra: str, key: str = API_KEY, at: datetime | None = PINNED_START
+) -> Result:
+    """The command, on a pinned clock (``at=None`` for a gateway that is not on this machine:
+    a pinned clock is refused there)."""
+    env = {"SR_CHECK_KEY": key}
+    if at is not None:
+        env[WALL_START_ENV] = at.isoformat()
+    return CliRunner().invoke(
+        cli, ["engine", "run", "--config", str(config), "--check", *extra], env=env
+    )
+
+
+def _problems(result: Result) -> list[str]:
+    return [
+        line.split("PROBLEM", 1)[1].strip()
+        for line in result.output.splitlines()
+        if "PROBLEM" in line
+    ]
+
+
+def _closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+# -- a good configuration ---------------------------------------------------------------------
+
+
+def test_a_good_configuration_passes_online_and_lists_what_it_saw(
+    sim: Simulator, tmp_path: Path
+) -> None:
+    result = _check(_config(tmp_path, sim.base_url), "--online")
+    assert result.exit_code == 0, result.output
+    out = result.output
+    assert "logged in as 'demo'" in out
+    assert (
+        f"visible account {ACCOUNT} '50KTC-V2-SIM-{ACCOUNT}': can trade, balance 50,000.00" in out
+    )
+    assert "hubs/user: connected, SignalR handshake complete" in out
+    assert "hubs/market: connected, SignalR handshake complete" in out
+    assert "first quote for" in out
+    assert "session rth: open" in out  # Wednesday 10:00 CT
+    assert f"account {ACCOUNT}: the rules would do nothing now" in out
+    assert "SUCCESS" in out and "(online)" in out
+    assert API_KEY not in out
+
+
+def test_the_check_says_what_the_rules_would_do_now_and_changes_nothing(
+    sim: Simulator, tmp_path: Path
+) -> None:
+    trader = Trader(sim)
+    try:
+        trader.buy(ACCOUNT, "MNQ", 2)
+    finally:
+        trader.close()
+    sim.clear_requests()
+    result = _check(_config(tmp_path, sim.base_url), "--online", at=SATURDAY)
+    assert result.exit_code == 0, result.output
+    assert "session rth: closed, next open Mon 18 Jan 08:30 CT" in result.output
+    assert f"account {ACCOUNT}: 1 open position(s)" in result.output
+    would = "session-block-outside would cancel every working order, close MNQ, lock the account"
+    assert would in result.output
+    mutating = ("order/place", "order/cancel", "order/modify", "position/close")
+    calls = [r.path.lower() for r in sim.requests_log()]
+    assert not [c for c in calls if any(m in c for m in mutating)], calls
+
+
+def test_offline_check_passes_without_touching_the_gateway(tmp_path: Path) -> None:
+    result = _check(_config(tmp_path, f"http://127.0.0.1:{_closed_port()}"))
+    assert result.exit_code == 0, result.output
+    assert "add --online" in result.output
+
+
+# -- each bad configuration: one line naming the key and the fix --------------------------------
+
+
+def test_a_wrong_api_key_names_the_credentials(sim: Simulator, tmp_path: Path) -> None:
+    result = _check(_config(tmp_path, sim.base_url), "--online", key="not-the-key")
+    assert result.exit_code == 1
+    [problem] = _problems(result)
+    assert problem.startswith("credentials.api_key: the gateway refused the login of user 'demo'")
+    assert "fix: check credentials.username and credentials.api_key" in problem
+    assert "Traceback" not in result.output
+
+
+def test_an_account_the_login_cannot_see_is_named(sim: Simulator, tmp_path: Path) -> None:
+    config = _config(tmp_path, sim.base_url, accounts=f"[{ACCOUNT}, 99999]")
+    result = _check(config, "--online")
+    assert result.exit_code == 1
+    [problem] = _problems(result)
+    assert problem.startswith("accounts: account 99999 is not visible to user 'demo' (visible: ")
+    assert str(ACCOUNT) in problem
+
+
+def test_a_closed_port_says_nothing_answers(tmp_path: Path) -> None:
+    url = f"http://127.0.0.1:{_closed_port()}"
+    result = _check(_config(tmp_path, url), "--online")
+    assert result.exit_code == 1
+    [problem] = _problems(result)
+    assert problem.startswith(f"gateway: nothing usable answers at {url}")
+    assert "Traceback" not in result.output
+
+
+def test_a_wrong_scheme_is_refused_before_any_call(tmp_path: Path) -> None:
+    result = _check(_config(tmp_path, "ftp://127.0.0.1:8700"), "--online", at=None)
+    assert result.exit_code != 0
+    assert "Traceback" not in result.output
+    assert "gateway" in result.output
+
+
+def test_an_unknown_host_is_a_dns_problem(tmp_path: Path) -> None:
+    result = _check(_config(tmp_path, "https://no-such-gateway.invalid"), "--online", at=None)
+    assert result.exit_code == 1
+    [problem] = _problems(result)
+    assert problem.startswith("gateway: cannot resolve host 'no-such-gateway.invalid'")
+
+
+def test_an_unwritable_data_dir_fails_offline_too(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory", encoding="utf-8")
+    result = _check(_config(tmp_path, "http://127.0.0.1:1", data_dir=str(blocker / "data")))
+    assert result.exit_code == 1
+    [problem] = _problems(result)
+    assert problem.startswith(f"data_dir: {blocker / 'data'} is not writable (")
+    assert "fix: choose a directory the daemon's user owns" in problem
+
+
+def test_online_needs_check() -> None:
+    result = CliRunner().invoke(cli, ["engine", "run", "--sim", "--online"])
+    assert result.exit_code == 2
+    assert "--online goes with --check" in result.output
+
+
+# -- the pieces ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("https://api.topstepx.com", None),
+        ("api.topstepx.com", "is not an http/https URL"),
+        ("https://", "names no host"),
+        ("http://127.0.0.1:99999", "invalid port"),
+    ],
+)
+def test_url_checks(url: str, expected: str | None) -> None:
+    found = check_url("gateway", url, ("http", "https"))
+    if expected is None:
+        assert found is None or "resolve" in found.text  # no DNS here is fine
+    else:
+        assert found is not None and expected in found.text and found.key == "gateway"
+
+
+def test_a_finding_reads_key_text_fix() -> None:
+    line = Finding("problem", "is wrong", "gateway", "write it right").line()
+    assert line == "gateway: is wrong — fix: write it right"
+
+
+def test_writable_dir_creates_and_cleans_up(tmp_path: Path) -> None:
+    target = tmp_path / "new" / "dir"
+    assert writable_dir(target) is None
+    assert target.is_dir() and list(target.iterdir()) == []
