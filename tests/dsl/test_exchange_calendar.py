@@ -128,3 +128,21 @@ def test_a_ruleset_without_an_exchange_loads_without_pandas() -> None:
     )
     assert "simple_risk.engine.dsl.compiler" in modules
     assert "pandas" not in modules
+
+
+def test_lint_warns_about_overrides_that_change_nothing() -> None:
+    with_exchange = """
+        calendar:
+          exchange: cme_globex_equity
+          holidays: [2026-12-25, 2026-12-31]
+          regular_days: [2026-11-27, 2026-12-28]
+        """
+    without = "calendar:\n  regular_days: [2026-11-27]\n"
+    for section, expected in (
+        (with_exchange, [(5, 14), (6, 30)]),
+        (without, [(3, 18)]),
+    ):
+        text = "ruleset: t\n" + textwrap.dedent(section) + RULES
+        problems = analyse_text(text, "t.yaml").problems
+        assert [(p.line, p.column) for p in problems] == expected
+        assert {(p.check, p.severity) for p in problems} == {("calendar-override", "warning")}

@@ -18,7 +18,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator
 
-from simple_risk.calendars import NO_EXCHANGE, ExchangeDays
+from simple_risk.calendars import ExchangeDays
 from simple_risk.engine.dsl.checks.base import CheckDef
 from simple_risk.engine.dsl.compiler import Compilation
 from simple_risk.engine.dsl.problems import Problem
@@ -48,7 +48,7 @@ def _listed(compilation: Compilation, key: str) -> Iterator[tuple[int, dt.date]]
 def run(compilation: Compilation) -> Iterator[Problem]:
     doc = compilation.doc
     exchange: ExchangeDays | None = compilation.exchange
-    name = exchange.exchange if exchange is not None else NO_EXCHANGE
+    name = exchange.exchange if exchange is not None else ""
 
     def warn(key: str, index: int, message: str, hint: str) -> Problem:
         mark = doc.at(("calendar", key, index))
@@ -63,11 +63,16 @@ def run(compilation: Compilation) -> Iterator[Problem]:
                     f"{day.isoformat()} is already a holiday of {name}",
                     "remove it: the exchange calendar has it",
                 )
-    closures = (
-        exchange.holidays | frozenset(exchange.early_closes) if exchange is not None else set()
-    )
+    closures = exchange.holidays | frozenset(exchange.early_closes) if exchange else frozenset()
     for index, day in _listed(compilation, "regular_days"):
-        if day not in closures:
+        if exchange is None:
+            yield warn(
+                "regular_days",
+                index,
+                f"{day.isoformat()} overrides nothing: the calendar names no exchange",
+                "remove it, or name the exchange calendar it overrides (calendar.exchange)",
+            )
+        elif day not in closures:
             yield warn(
                 "regular_days",
                 index,
