@@ -329,3 +329,25 @@ def test_fall_back_weekend_opens_sunday_1700_cst() -> None:
     assert CAL.local(first).hour == CAL.local(second).hour == 1
     assert CAL.trading_day(first) == CAL.trading_day(second) == date(2027, 11, 8)
     assert CAL.trading_day_end(first) == datetime(2027, 11, 8, 23, 0, tzinfo=UTC)
+
+
+def test_wall_times_inside_the_dst_changes_follow_the_documented_choice() -> None:
+    every_day = frozenset(range(7))
+    cal = TradingCalendar(
+        CalendarSpec(
+            sessions={
+                "gap": SessionSpec("gap", time(2, 30), time(4, 0), every_day),
+                "twice": SessionSpec("twice", time(0, 0), time(1, 30), every_day),
+            }
+        )
+    )
+    # 02:30 does not exist on 2027-03-14: the session starts at 03:30 CDT, one hour later
+    assert cal.session_window("gap", date(2027, 3, 14)) == (
+        datetime(2027, 3, 14, 8, 30, tzinfo=UTC),
+        datetime(2027, 3, 14, 9, 0, tzinfo=UTC),
+    )
+    # 01:30 happens twice on 2027-11-07: the session ends at the first, still CDT
+    assert cal.session_window("twice", date(2027, 11, 7)) == (
+        datetime(2027, 11, 7, 5, 0, tzinfo=UTC),
+        datetime(2027, 11, 7, 6, 30, tzinfo=UTC),
+    )
