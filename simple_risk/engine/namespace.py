@@ -194,7 +194,7 @@ _FACTS: tuple[Fact, ...] = (
     # session
     Fact("session", "trading_day", T, "The trading day's date, ISO (a Sunday 18:00 is Monday's)."),
     Fact("session", "is_trading_day", B, "Today is a weekday trading day and not a holiday."),
-    Fact("session", "is_holiday", B, "Today is a listed holiday."),
+    Fact("session", "is_holiday", B, "Today is a holiday (calendar.exchange's or listed)."),
     Fact("session", "weekday", T, "mon … sun of the trading day."),
     Fact("session", "time", T, "Local wall-clock time HH:MM in the calendar's time zone."),
     # position

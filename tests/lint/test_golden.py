@@ -41,6 +41,7 @@ CHECK_IDS = {
     "bad-time",
     "bad-timezone",
     "bad-value",
+    "calendar-override",
     "disabled-rule",
     "duplicate-key",
     "duplicate-rule-id",

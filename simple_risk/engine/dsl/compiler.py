@@ -32,6 +32,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 from jsonschema import Draft202012Validator
 
 from simple_risk import __version__
+from simple_risk.calendars import EXCHANGES, NO_EXCHANGE, ExchangeDays
 from simple_risk.engine import namespace
 from simple_risk.engine.dsl.actions import ACTIONS
 from simple_risk.engine.dsl.durations import (
@@ -95,6 +96,8 @@ class Compilation:
     params: dict[str, object] = field(default_factory=dict)
     lists: dict[str, tuple[object, ...]] = field(default_factory=dict)
     sessions: frozenset[str] = frozenset()
+    #: the exchange calendar the ruleset named (before its own overrides), for the lint
+    exchange: ExchangeDays | None = None
     pool: ConstantPool = field(default_factory=ConstantPool)
     #: for an account overlay: the base ruleset's compilation, whose scope the added rules
     #: share (lint checks read its symbols and the names its rules use)
@@ -250,14 +253,11 @@ def _calendar(out: Compilation, raw: object) -> CalendarSpec:
                 )
             day_numbers = frozenset(WEEKDAYS.index(d) for d in days if d in WEEKDAYS)
             sessions[str(name)] = SessionSpec(str(name), start, end, day_numbers)
-    holidays: set[dt.date] = set()
-    raw_holidays = raw.get("holidays")
-    if isinstance(raw_holidays, list):
-        for index, value in enumerate(raw_holidays):
-            day = _date(out, (*base, "holidays", index), value)
-            if day is not None:
-                holidays.add(day)
-    early: dict[dt.date, dt.time] = {}
+    holidays, early = _exchange_days(out, raw.get("exchange"), timezone)
+    regular = _dates(out, (*base, "regular_days"), raw.get("regular_days"))
+    holidays -= regular
+    early = {day: close for day, close in early.items() if day not in regular}
+    holidays |= _dates(out, (*base, "holidays"), raw.get("holidays"))
     raw_early = raw.get("early_closes")
     if isinstance(raw_early, dict):
         for key, value in raw_early.items():
@@ -272,6 +272,33 @@ def _calendar(out: Compilation, raw: object) -> CalendarSpec:
         holidays=frozenset(holidays),
         early_closes=MappingProxyType(early),
     )
+
+
+def _exchange_days(
+    out: Compilation, exchange: object, timezone: str
+) -> tuple[set[dt.date], dict[dt.date, dt.time]]:
+    """The named exchange calendar's holidays and early closes (empty for ``none``).
+
+    Resolved here, once per load, so the engine only ever sees concrete dates; the resolver
+    (and pandas under it) is imported only when a ruleset names an exchange.
+    """
+    if not isinstance(exchange, str) or exchange == NO_EXCHANGE or exchange not in EXCHANGES:
+        return set(), {}
+    from simple_risk.calendars import exchange_days
+
+    days = exchange_days(exchange, timezone)
+    out.exchange = days
+    return set(days.holidays), dict(days.early_closes)
+
+
+def _dates(out: Compilation, path: Path, raw: object) -> set[dt.date]:
+    dates: set[dt.date] = set()
+    if isinstance(raw, list):
+        for index, value in enumerate(raw):
+            day = _date(out, (*path, index), value)
+            if day is not None:
+                dates.add(day)
+    return dates
 
 
 def _time(value: object, default: dt.time | None) -> dt.time | None:

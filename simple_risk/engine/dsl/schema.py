@@ -21,6 +21,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
 from simple_risk import resources
+from simple_risk.calendars import EXCHANGES, NO_EXCHANGE
 from simple_risk.engine import namespace
 from simple_risk.engine.dsl.actions import ACTIONS
 from simple_risk.engine.dsl.durations import (
@@ -196,8 +197,20 @@ def build_schema() -> dict[str, Any]:
                     "sessions": _map_of(
                         {"$ref": "#/$defs/session"}, {"$ref": "#/$defs/identifier"}
                     ),
+                    "exchange": {
+                        "enum": [*EXCHANGES, NO_EXCHANGE],
+                        "default": NO_EXCHANGE,
+                        "description": "the exchange calendar whose holidays and early closes "
+                        "apply (pandas-market-calendars); none: only the lists below",
+                    },
                     "holidays": {"type": "array", "items": {"$ref": "#/$defs/date"}},
                     "early_closes": _map_of({"$ref": "#/$defs/time"}, {"$ref": "#/$defs/date"}),
+                    "regular_days": {
+                        "type": "array",
+                        "items": {"$ref": "#/$defs/date"},
+                        "description": "dates the exchange calendar closes or closes early "
+                        "that this ruleset treats as regular days",
+                    },
                 }
             ),
             "symbols": _object(
