@@ -15,12 +15,14 @@ group.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import shutil
 import signal
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -33,12 +35,16 @@ from simple_risk.adapters.topstepx.errors import ProjectXError
 from simple_risk.adapters.topstepx.secrets import register_secret
 from simple_risk.cli import cli
 from simple_risk.daemon.config import ConfigError, DaemonConfig, load_config, load_rulesets
+from simple_risk.daemon.control.protocol import ProtocolError
 from simple_risk.daemon.control.server import ServerError
 from simple_risk.daemon.logging import configure_logging
 from simple_risk.daemon.runtime import Daemon, RuntimeOptions, open_store
+from simple_risk.daemon.service import Notifier, owner_only
 from simple_risk.daemon.wallclock import WallClockError, wall_from_env
 from simple_risk.engine.model import Ruleset
 from simple_risk.store import StoreError
+
+log = logging.getLogger(__name__)
 
 #: the pid file's name in the data directory
 PID_FILE = "daemon.pid"
@@ -204,8 +210,17 @@ def _serve(
     log_level: str | None,
     options: RuntimeOptions,
 ) -> None:
-    """Run the daemon until a signal or a ``stop`` request, then stop it gracefully."""
+    """Run the daemon until a signal or a ``stop`` request, then stop it gracefully.
+
+    SIGTERM and Ctrl-C stop it; SIGHUP reloads the ruleset exactly as ``admin reload`` does
+    (lint first; on an error the running ruleset stays), audited as the signal. Under systemd
+    (``Type=notify``) it reports READY once every account is reconciled, pings the watchdog
+    while the engine thread runs, and reports STOPPING. Files it creates are owner-only.
+    """
     register_secret(config.api_key)
+    socket_dir = config.status_socket.parent
+    owner_only(*(d for d in (config.data_dir, config.log_dir) if d != socket_dir))
+    notifier = Notifier()
     configure_logging(
         level=log_level or config.log.level,
         log_format=log_format or config.log.format,
@@ -214,12 +229,17 @@ def _serve(
         backups=config.log.file_backups,
     )
     stopping = threading.Event()
+    reloading = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
         stopping.set()
 
+    def on_hangup(signum: int, frame: FrameType | None) -> None:
+        reloading.set()
+
     previous = signal.signal(signal.SIGTERM, on_signal)
     previous_int = signal.signal(signal.SIGINT, on_signal)
+    previous_hup = signal.signal(signal.SIGHUP, on_hangup)
     daemon: Daemon | None = None
     pid_file = config.data_dir / PID_FILE
     wrote_pid = False
@@ -228,16 +248,28 @@ def _serve(
         daemon = Daemon(config, rulesets, store=store, options=options)
         daemon.start()
         wrote_pid = _write_pid(pid_file)
+        announced = False
+        next_ping = 0.0
         while not stopping.wait(0.2):
             if daemon.error is not None or daemon.stop_requested.is_set():
                 break
+            if not announced and daemon.ready.is_set():
+                announced = notifier.ready(f"guarding {len(config.accounts)} account(s)")
+            if notifier.watchdog_interval is not None and time.monotonic() >= next_ping:
+                notifier.watchdog()
+                next_ping = time.monotonic() + notifier.watchdog_interval
+            if reloading.is_set():
+                reloading.clear()
+                _reload_on_signal(daemon, notifier)
     except (StoreError, ProjectXError, ServerError, OSError) as exc:
         click.echo(f"simple-risk: cannot run: {exc}", err=True)
         raise SystemExit(1) from None
     finally:
         signal.signal(signal.SIGTERM, previous)
         signal.signal(signal.SIGINT, previous_int)
+        signal.signal(signal.SIGHUP, previous_hup)
         if daemon is not None:
+            notifier.stopping()
             daemon.stop()
             daemon.store.close()
         if wrote_pid:
@@ -245,6 +277,24 @@ def _serve(
                 pid_file.unlink()
     if daemon is not None and daemon.error is not None:
         sys.exit(2)
+
+
+def _reload_on_signal(daemon: Daemon, notifier: Notifier) -> None:
+    """SIGHUP: the ``admin reload`` path (lint, swap on the engine thread, audit)."""
+    if daemon.server is None:
+        log.warning("SIGHUP ignored: this daemon serves no status socket to reload through")
+        return
+    notifier.reloading()
+    try:
+        result = daemon.server.ops.reload_on_signal("SIGHUP")
+    except ProtocolError as refusal:
+        log.error("SIGHUP reload refused: %s", refusal.message)
+        for problem in refusal.problems:
+            log.error("  %s", problem)
+    else:
+        log.info("SIGHUP reload applied (%s)", result.get("ruleset", {}).get("name", ""))
+    finally:
+        notifier.ready("guarding after a reload")
 
 
 def _write_pid(path: Path) -> bool:

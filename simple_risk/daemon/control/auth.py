@@ -42,7 +42,7 @@ MIN_PASSWORD_LENGTH = 8
 class Peer:
     """The other end of a connection, as the daemon established it."""
 
-    transport: str  # "unix" | "tcp"
+    transport: str  # "unix" | "tcp" | "signal" (SIGHUP from the daemon's user or root)
     uid: int | None = None
     pid: int | None = None
     user: str | None = None
@@ -61,6 +61,8 @@ class Peer:
         if self.transport == "unix":
             name = self.user or (f"uid {self.uid}" if self.uid is not None else "unknown")
             who = f"{name} (uid {self.uid}, pid {self.pid})"
+        elif self.transport == "signal":
+            who = f"{self.user or 'a signal'} from the daemon's user (uid {self.uid})"
         else:
             who = f"tcp {self.address}"
         if operator and operator != self.user:

@@ -381,6 +381,12 @@ class Operations:
         self._announce_reload(request, why, result)
         return result
 
+    def reload_on_signal(self, signal_name: str) -> dict[str, Any]:
+        """A reload asked by a signal (``SIGHUP``): only the daemon's user or root can send
+        one, so it needs no password; it is linted, applied and audited like ``reload``."""
+        peer = Peer("signal", uid=os.getuid(), pid=None, user=signal_name)
+        return self.reload(Request("reload", {"reason": signal_name}, peer, None))
+
     def reload_rulesets(self, config: DaemonConfig | None = None) -> dict[str, Any]:
         """Re-read the configuration (ruleset path, overlays) unless ``config`` is given,
         load and lint every account's ruleset, and swap them in on the engine thread.

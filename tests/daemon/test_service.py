@@ -1,0 +1,188 @@
+"""``engine run`` as a systemd service: READY once guarding, watchdog pings, SIGHUP reloads
+(lint first, audited), STOPPING on the way out, and owner-only files whatever the umask.
+
+The service test runs a real ``engine run`` subprocess against the simulator and plays
+systemd's part with a datagram socket of its own (``NOTIFY_SOCKET``).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import stat
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from simple_risk.adapters.simulator import RateLimits, Simulator
+from simple_risk.daemon.service import Notifier, owner_only
+from simple_risk.daemon.sim import wait_until
+from simple_risk.store import Store
+from tests.daemon.conftest import ACCOUNT, ruleset_text
+from tests.pinned import pinned_env, pinned_wall
+
+
+class FakeSystemd:
+    """The receiving end of ``NOTIFY_SOCKET``: every datagram the daemon sent, in order."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(str(path))
+        self.sock.settimeout(0.05)
+        self.messages: list[str] = []
+
+    def drain(self) -> list[str]:
+        while True:
+            try:
+                self.messages.append(self.sock.recv(4096).decode())
+            except TimeoutError:
+                return self.messages
+
+    def saw(self, field: str) -> bool:
+        return any(field in message.splitlines() for message in self.drain())
+
+    def count(self, field: str) -> int:
+        return sum(field in message.splitlines() for message in self.drain())
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+@pytest.fixture
+def systemd(short_dir: Path) -> Iterator[FakeSystemd]:
+    fake = FakeSystemd(short_dir / "notify.sock")
+    yield fake
+    fake.close()
+
+
+# -- the notify protocol --------------------------------------------------------------------------
+
+
+def test_outside_systemd_every_notification_is_a_no_op() -> None:
+    notifier = Notifier({})
+    assert not notifier.enabled
+    assert notifier.watchdog_interval is None
+    assert notifier.ready("guarding") is False
+
+
+def test_notifications_reach_the_socket_as_key_value_lines(systemd: FakeSystemd) -> None:
+    notifier = Notifier({"NOTIFY_SOCKET": str(systemd.path), "WATCHDOG_USEC": "4000000"})
+    assert notifier.watchdog_interval == 2.0
+    assert notifier.ready("guarding 1 account(s)")
+    assert notifier.watchdog()
+    assert notifier.stopping()
+    assert systemd.drain() == [
+        "READY=1\nSTATUS=guarding 1 account(s)",
+        "WATCHDOG=1",
+        "STOPPING=1\nSTATUS=stopping",
+    ]
+
+
+def test_an_abstract_notify_socket_is_used_too() -> None:
+    name = f"simple-risk-test-{os.getpid()}"
+    receiver = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    receiver.bind(b"\0" + name.encode())
+    receiver.settimeout(2)
+    try:
+        assert Notifier({"NOTIFY_SOCKET": f"@{name}"}).watchdog()
+        assert receiver.recv(100) == b"WATCHDOG=1"
+    finally:
+        receiver.close()
+
+
+def test_a_watchdog_meant_for_another_process_is_not_ours() -> None:
+    env = {"NOTIFY_SOCKET": "/run/x", "WATCHDOG_USEC": "4000000", "WATCHDOG_PID": "1"}
+    assert Notifier(env).watchdog_interval is None
+
+
+def test_owner_only_tightens_the_umask_and_the_daemons_directories(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.mkdir(mode=0o755)
+    data.chmod(0o755)
+    previous = os.umask(0o022)
+    try:
+        owner_only(data, tmp_path / "missing")
+        (data / "simple-risk.db").write_text("x")
+        assert stat.S_IMODE((data / "simple-risk.db").stat().st_mode) == 0o600
+        assert stat.S_IMODE(data.stat().st_mode) == 0o700
+    finally:
+        os.umask(previous)
+
+
+# -- the real daemon ------------------------------------------------------------------------------
+
+
+def test_engine_run_as_a_notify_service_reloads_on_sighup_and_stops_cleanly(
+    short_dir: Path, systemd: FakeSystemd
+) -> None:
+    sim = Simulator(
+        port=0,
+        seed=3,
+        ping_interval=0.3,
+        price_interval=None,
+        rate_limits=RateLimits(general=(5000, 60.0), bars=(50, 30.0)),
+        clock=pinned_wall(),
+    ).start()
+    ruleset = short_dir / "ruleset.yaml"
+    ruleset.write_text(ruleset_text(), encoding="utf-8")
+    config = short_dir / "config.yaml"
+    config.write_text(
+        f"gateway: {sim.base_url}\n"
+        "credentials:\n  username: demo\n  api_key: ${SR_TEST_API_KEY}\n"
+        f"accounts: [{ACCOUNT}]\n"
+        "ruleset: ruleset.yaml\n"
+        "data_dir: data\n"
+        "log_dir: log\n"
+        "status_socket: s.sock\n"
+        "timing: {tick_interval: 0.25, reconcile_interval: 5, snapshot_interval: 2}\n",
+        encoding="utf-8",
+    )
+    env = pinned_env(sim.clock, {**os.environ, "SR_TEST_API_KEY": sim.api_key})
+    env.update(NOTIFY_SOCKET=str(systemd.path), WATCHDOG_USEC="600000")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "simple_risk", "engine", "run", "--config", str(config)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env=env,
+        umask=0o022,  # a careless shell: the daemon must still keep its files to itself
+    )
+    try:
+        assert wait_until(lambda: systemd.saw("READY=1"), 30.0), "no READY=1"
+        assert wait_until(lambda: systemd.count("WATCHDOG=1") >= 2, 5.0), "no watchdog pings"
+
+        ruleset.write_text(ruleset_text(max_contracts=4), encoding="utf-8")
+        process.send_signal(signal.SIGHUP)
+        assert wait_until(lambda: systemd.count("READY=1") >= 2, 10.0), "no READY after reload"
+        assert systemd.saw("RELOADING=1")
+
+        ruleset.write_text("rules: [{id: broken", encoding="utf-8")  # lint refuses it
+        process.send_signal(signal.SIGHUP)
+        assert wait_until(lambda: systemd.count("READY=1") >= 3, 10.0)
+        assert process.poll() is None, "a refused reload must not stop the daemon"
+
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(30) == 0
+        assert systemd.saw("STOPPING=1")
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        sim.stop()
+    output = process.stdout.read().decode() if process.stdout else ""
+    assert "SIGHUP reload refused" in output, output[-3000:]
+    data = short_dir / "data"
+    assert stat.S_IMODE(data.stat().st_mode) == 0o700
+    for path in [*data.iterdir(), *(short_dir / "log").iterdir()]:
+        if path.is_file():
+            assert stat.S_IMODE(path.stat().st_mode) & 0o077 == 0, path
+    with Store.open(f"sqlite:///{data / 'simple-risk.db'}") as store:
+        audits = [(a.action, a.who, a.result.split(":")[0]) for a in store.admin_actions()]
+    assert audits == [
+        ("reload", f"SIGHUP from the daemon's user (uid {os.getuid()})", "applied"),
+        ("reload", f"SIGHUP from the daemon's user (uid {os.getuid()})", "refused"),
+    ]
