@@ -435,13 +435,16 @@ def _refuse(message: str) -> NoReturn:
 def set_password(config_path: str | None) -> None:
     """Set or change the admin password.
 
+    With --config, the daemon that configuration names (its status_socket) is asked first.
     With a running daemon that has a password: asks the current one, then the new one
-    twice, and the daemon changes its hash. The first password (or any change while no
-    daemon runs) is written locally as a bcrypt hash to the configuration's
-    admin_password_file — this needs write access to the daemon's configuration directory,
-    so run it as the daemon's user (the install step); changing an existing hash this way
-    still needs the current password. For automation: $SIMPLE_RISK_ADMIN_PASSWORD is the
-    current password, $SIMPLE_RISK_NEW_ADMIN_PASSWORD the new one.
+    twice, and the daemon changes its hash and audits the change. The first password (or
+    any change while no daemon runs) is written locally as a bcrypt hash to the
+    configuration's admin_password_file and audited in the daemon's store — this needs
+    write access to the daemon's configuration directory, so run it as the daemon's user
+    (the install step); changing an existing hash this way still needs the current
+    password. While a daemon holds the store's account leases but does not answer on its
+    socket, nothing is written. For automation: $SIMPLE_RISK_ADMIN_PASSWORD is the current
+    password, $SIMPLE_RISK_NEW_ADMIN_PASSWORD the new one.
 
     \b
     Examples:
@@ -449,34 +452,92 @@ def set_password(config_path: str | None) -> None:
       simple-risk admin set-password
     """
     context = _context()
-    hello = _hello(context.address)
+    config = _load_config(config_path) if config_path is not None else None
+    # the daemon this configuration names, unless --socket / $SIMPLE_RISK_SOCKET chose one
+    address = context.socket_address or os.environ.get("SIMPLE_RISK_SOCKET") or None
+    if address is None and config is not None:
+        address = str(config.status_socket)
+    address = address_of(address)
+    hello = _hello(address)
     if hello is not None and hello.get("admin_password_set"):
         old = context.password()
         new = read_password(NEW_PASSWORD_ENV, "New admin password", confirm=True)
-        with daemon_errors(), Connection(context.address) as connection:
+        with daemon_errors(), Connection(address) as connection:
             connection.request(
                 "set_password", {"new_password": new}, password=old, operator=context.operator
             )
-        click.echo("admin password changed")
+        click.echo("admin password changed (by the daemon, audited)")
         return
-    if config_path is None:
+    if config is None:
         reason = "no daemon is running" if hello is None else "no admin password is set yet"
         raise click.UsageError(
             f"{reason}: give --config FILE to write the password hash as the daemon's user"
         )
-    _set_password_locally(config_path)
+    if hello is None:
+        _refuse_if_a_daemon_holds_the_store(config, address)
+    _set_password_locally(config, context.operator)
 
 
-def _set_password_locally(config_path: str) -> None:
-    from simple_risk.daemon import password as passwords
+def _load_config(config_path: str) -> Any:
     from simple_risk.daemon.config import ConfigError, load_config
 
     try:
-        config = load_config(config_path)
+        return load_config(config_path)
     except ConfigError as problems:
         for problem in problems.problems:
             click.echo(problem.format(), err=True)
         sys.exit(EXIT_REFUSED)
+
+
+def _refuse_if_a_daemon_holds_the_store(config: Any, address: str) -> None:
+    """A live lease in the store means a daemon guards these accounts: a password changed
+    behind its back (and unaudited by it) is refused until it answers on its socket."""
+    from datetime import UTC, datetime
+
+    from simple_risk.store import Store, StoreError
+
+    try:
+        with Store.open(config.database) as store:
+            leases = [store.lease(account) for account in config.accounts]
+    except StoreError:
+        return  # no store yet: no daemon has ever run here
+    now = datetime.now(UTC)
+    live = [lease for lease in leases if lease is not None and lease.expires_at > now]
+    if live:
+        lease = live[0]
+        _refuse(
+            f"a daemon ({lease.owner}) holds the lease of account {lease.account} until "
+            f"{lease.expires_at.astimezone():%H:%M:%S} but does not answer on {address}; "
+            "change the password through it once it answers (nothing was written)"
+        )
+
+
+def _audit_locally(config: Any, operator: str, result: str) -> None:
+    """The local write goes into the daemon's audit trail like any admin action."""
+    import getpass as users
+    from datetime import UTC, datetime
+
+    from simple_risk.store import Store, StoreError
+
+    try:
+        config.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        with Store.open(config.database) as store:
+            store.record_admin_action(
+                at=datetime.now(UTC),
+                who=f"{operator} (local, uid {os.getuid()}, user {users.getuser()})",
+                action="set_password",
+                why="admin password written locally (no daemon running)",
+                result=result,
+                account=None,
+                args={"peer": {"transport": "local", "uid": os.getuid(), "pid": os.getpid()}},
+            )
+    except (StoreError, OSError) as exc:
+        click.echo(f"warning: the change could not be audited in the store: {exc}", err=True)
+
+
+def _set_password_locally(config: Any, operator: str) -> None:
+    from simple_risk.daemon import password as passwords
+
     target = config.admin_password_file
     try:
         existing = passwords.read_password_hash(target)
@@ -500,7 +561,9 @@ def _set_password_locally(config_path: str) -> None:
         )
     except OSError as exc:
         _refuse(f"cannot write {target}: {exc.strerror or exc}")
-    click.echo(f"admin password {'changed' if existing else 'set'} ({target})")
+    done = "changed" if existing else "set"
+    _audit_locally(config, operator, done)
+    click.echo(f"admin password {done} ({target})")
 
 
 # --- daemon start / stop / restart / status ----------------------------------------------

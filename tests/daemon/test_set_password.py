@@ -1,0 +1,104 @@
+"""``admin set-password --config FILE`` goes through the daemon that configuration names.
+
+A password changed behind a running daemon's back would leave no trace in its audit trail; so
+the command asks the daemon at the configuration's ``status_socket`` first, writes locally
+only when no daemon runs (and audits that in the store), and refuses when a daemon holds the
+store's leases but does not answer.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from click.testing import CliRunner, Result
+
+from simple_risk.cli import (
+    cli,
+    commands,  # noqa: F401  (registers the groups)
+)
+from simple_risk.daemon.password import read_password_hash, verify_password
+from simple_risk.store import Store
+from tests.daemon.conftest import ACCOUNT, PASSWORD, Start
+
+NEW = "a brand new horse"
+
+
+def _config(directory: Path, gateway: str, password_file: Path) -> Path:
+    path = directory / "cli-config.yaml"
+    path.write_text(
+        f"gateway: {gateway}\n"
+        "credentials: {username: demo, api_key: '${SR_KEY}'}\n"
+        f"accounts: [{ACCOUNT}]\n"
+        f"ruleset: {directory / 'ruleset.yaml'}\n"
+        f"data_dir: {directory}\n"
+        f"status_socket: {directory / 's.sock'}\n"
+        f"admin_password_file: {password_file}\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+def _set_password(config: Path, *, old: str | None) -> Result:
+    env = {"SR_KEY": "k", "SIMPLE_RISK_NEW_ADMIN_PASSWORD": NEW, "SIMPLE_RISK_SOCKET": ""}
+    if old is not None:
+        env["SIMPLE_RISK_ADMIN_PASSWORD"] = old
+    return CliRunner().invoke(cli, ["admin", "set-password", "--config", str(config)], env=env)
+
+
+def _audits(database: Path) -> list[tuple[str, str]]:
+    with Store.open(f"sqlite:///{database}") as store:
+        return [(a.action, a.result) for a in store.admin_actions()]
+
+
+def test_with_a_running_daemon_the_change_goes_through_it_and_is_audited(start: Start) -> None:
+    running = start()
+    daemon = running.daemon
+    config = _config(running.directory, running.sim.base_url, daemon.config.admin_password_file)
+    result = _set_password(config, old=PASSWORD)
+    assert result.exit_code == 0, result.output
+    assert "changed (by the daemon, audited)" in result.output
+    hashed = read_password_hash(daemon.config.admin_password_file)
+    assert hashed is not None and verify_password(NEW, hashed)
+    assert ("set_password", "changed") in [
+        (a.action, a.result) for a in daemon.store.admin_actions()
+    ]
+
+
+def test_the_wrong_current_password_changes_nothing(start: Start) -> None:
+    running = start()
+    daemon = running.daemon
+    config = _config(running.directory, running.sim.base_url, daemon.config.admin_password_file)
+    result = _set_password(config, old="not the password")
+    assert result.exit_code == 1
+    hashed = read_password_hash(daemon.config.admin_password_file)
+    assert hashed is not None and verify_password(PASSWORD, hashed)
+
+
+def test_without_a_daemon_the_first_password_is_written_and_audited_locally(
+    tmp_path: Path,
+) -> None:
+    password_file = tmp_path / "admin.bcrypt"
+    config = _config(tmp_path, "http://127.0.0.1:1", password_file)
+    result = _set_password(config, old=None)
+    assert result.exit_code == 0, result.output
+    assert "admin password set" in result.output
+    hashed = read_password_hash(password_file)
+    assert hashed is not None and verify_password(NEW, hashed)
+    assert _audits(tmp_path / "simple-risk.db") == [("set_password", "set")]
+
+
+def test_a_daemon_that_holds_the_store_but_does_not_answer_blocks_a_local_write(
+    tmp_path: Path,
+) -> None:
+    with Store.open(f"sqlite:///{tmp_path / 'simple-risk.db'}") as store:
+        assert store.acquire_lease(
+            ACCOUNT, "other-host:/x", timedelta(minutes=5), datetime.now(UTC)
+        )
+    password_file = tmp_path / "admin.bcrypt"
+    config = _config(tmp_path, "http://127.0.0.1:1", password_file)
+    result = _set_password(config, old=None)
+    assert result.exit_code == 1
+    assert "holds the lease of account" in result.output
+    assert "nothing was written" in result.output
+    assert not password_file.exists()
