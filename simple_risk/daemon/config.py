@@ -85,10 +85,13 @@ class LogSettings:
 
 @dataclass(frozen=True, slots=True)
 class NotifySettings:
-    """Where alerts are pushed (a webhook gets a JSON POST) and from which severity on."""
+    """Where alerts are pushed and from which severity on: a webhook gets a JSON POST, each
+    of ``urls`` (apprise syntax: Telegram, Discord, Slack, ntfy, Pushover, e-mail …) a
+    notification."""
 
     webhook: str | None = None
     min_severity: str = "warning"
+    urls: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -484,7 +487,26 @@ def _notify(doc: Document, data: Mapping[str, Any]) -> tuple[NotifySettings, lis
         ]
     # the schema enumerates the severities (a test keeps it equal to model.SEVERITIES)
     severity = str(section.get("min_severity", "warning"))
-    return NotifySettings(webhook=webhook or legacy, min_severity=severity), []
+    urls = tuple(str(url) for url in section.get("urls") or ())
+    problems: list[Problem] = []
+    if urls:
+        from simple_risk.daemon.notifications import invalid_apprise_urls
+
+        bad = set(invalid_apprise_urls(urls))
+        problems = [
+            _located(
+                doc,
+                ("notify", "urls", index),
+                # the scheme only: the rest of such a URL is usually a token
+                f"{url.partition('://')[0]}://…: not a notification URL apprise knows",
+                hint="e.g. tgram://BOT_TOKEN/CHAT_ID, discord://WEBHOOK_ID/TOKEN, "
+                "ntfy://TOPIC, pover://USER@TOKEN (see apprise's documentation)",
+            )
+            for index, url in enumerate(urls)
+            if url in bad
+        ]
+    settings = NotifySettings(webhook=webhook or legacy, min_severity=severity, urls=urls)
+    return settings, problems
 
 
 def _password_file(doc: Document, data: Mapping[str, Any], path: Path) -> list[Problem]:

@@ -1,23 +1,15 @@
-"""Telling the trader, in plain words: monitor lines and an optional chat webhook.
+"""Telling the trader, in plain words: the sentences monitor lines and notifications carry.
 
 Every firing and every enforcement result becomes one sentence a trader understands without
 knowing the rule language — "Order cancelled: max-contracts-per-instrument-order — Order 9001
 would take MNQ to 3, limit 2; cooldown 5 min" — shown by ``engine monitor`` and, when the admin
-configured ``notify.webhook``, posted to a Discord- or Slack-compatible webhook. The texts are
-built here once, on the engine thread (string work only), and the HTTP posting happens on the
-:class:`WebhookPoster`'s own thread behind a bounded queue, so a slow or dead webhook never
-delays enforcement: when the queue is full, the message is dropped and logged.
+configured ``notify:``, pushed by :mod:`simple_risk.daemon.notifications` from its own thread.
+The texts are built here once, on the engine thread (string work only).
 """
 
 from __future__ import annotations
 
-import contextlib
-import json
 import logging
-import queue
-import threading
-import urllib.error
-import urllib.request
 from collections.abc import Iterable
 from datetime import datetime, timedelta, tzinfo
 
@@ -42,17 +34,6 @@ from simple_risk.engine.intents import (
 )
 
 log = logging.getLogger(__name__)
-
-SEVERITIES: tuple[str, ...] = ("info", "warning", "critical")
-#: the name the webhook posts under (Discord shows it as the sender)
-USERNAME = "simple-risk"
-
-
-def severity_rank(severity: str) -> int:
-    """``info`` < ``warning`` < ``critical``; an alert's ``error`` counts as critical."""
-    if severity == "error":
-        return SEVERITIES.index("critical")
-    return SEVERITIES.index(severity) if severity in SEVERITIES else 0
 
 
 # -- plain words -------------------------------------------------------------------------------
@@ -225,109 +206,13 @@ def _unique(items: Iterable[str]) -> list[str]:
     return list(seen)
 
 
-# -- the webhook -------------------------------------------------------------------------------
-
-
-class WebhookPoster:
-    """Posts texts to a Discord/Slack-compatible webhook from its own thread.
-
-    The body carries the text as both ``content`` (Discord) and ``text`` (Slack), and
-    ``username``. ``post`` never blocks: it drops the message (and logs it) when ``capacity``
-    messages are already waiting. Messages below ``min_severity`` are not posted at all.
-    """
-
-    def __init__(
-        self,
-        url: str | None,
-        min_severity: str = "warning",
-        *,
-        capacity: int = 200,
-        timeout: float = 5.0,
-    ) -> None:
-        self.url = url
-        self.min_rank = severity_rank(min_severity)
-        self.timeout = timeout
-        self.sent = 0
-        self.failed = 0
-        self.dropped = 0
-        self._queue: queue.Queue[str | None] = queue.Queue(maxsize=capacity)
-        self._thread: threading.Thread | None = None
-        self._lock = threading.Lock()
-
-    @property
-    def enabled(self) -> bool:
-        return bool(self.url)
-
-    def start(self) -> WebhookPoster:
-        if self.enabled and self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="webhook", daemon=True)
-            self._thread.start()
-        return self
-
-    def stop(self, timeout: float = 2.0) -> None:
-        """Post what is queued (for at most ``timeout`` seconds), then end the thread."""
-        thread = self._thread
-        if thread is None:
-            return
-        with contextlib.suppress(queue.Full):
-            self._queue.put(None, timeout=timeout)
-        thread.join(timeout)
-        self._thread = None
-
-    def post(self, severity: str, text: str) -> bool:
-        """Queue ``text`` when its severity is high enough; True when it was queued."""
-        if not self.enabled or severity_rank(severity) < self.min_rank:
-            return False
-        if self._thread is None:
-            self.start()
-        try:
-            self._queue.put_nowait(text)
-        except queue.Full:
-            with self._lock:
-                self.dropped += 1
-            log.warning("notify webhook: %d message(s) waiting; dropped one", self._queue.qsize())
-            return False
-        return True
-
-    def _run(self) -> None:
-        while True:
-            text = self._queue.get()
-            if text is None:
-                return
-            self._send(text)
-
-    def _send(self, text: str) -> None:
-        assert self.url is not None
-        body = json.dumps({"content": text, "text": text, "username": USERNAME}).encode()
-        request = urllib.request.Request(
-            self.url,
-            data=body,
-            headers={"Content-Type": "application/json", "User-Agent": USERNAME},
-            method="POST",
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=self.timeout):
-                pass
-        except (OSError, urllib.error.URLError, ValueError) as exc:
-            with self._lock:
-                self.failed += 1
-            log.error("notify webhook failed: %s", exc)
-            return
-        with self._lock:
-            self.sent += 1
-
-
 __all__ = [
-    "SEVERITIES",
-    "USERNAME",
-    "WebhookPoster",
     "duration_words",
     "event_text",
     "firing_text",
     "intent_words",
     "result_severity",
     "result_text",
-    "severity_rank",
     "short_tz",
     "until_words",
 ]

@@ -54,8 +54,8 @@ from simple_risk.daemon.control.server import Broadcaster, ServerOptions, Status
 from simple_risk.daemon.control.views import RECENT_FIRINGS, firing_record
 from simple_risk.daemon.executor import Executor, IntentResult, describe_call, plan
 from simple_risk.daemon.journal import StoreWriter
+from simple_risk.daemon.notifications import Notifications
 from simple_risk.daemon.notify import (
-    WebhookPoster,
     event_text,
     firing_text,
     result_severity,
@@ -166,7 +166,7 @@ class Alerter:
 
     def __init__(
         self,
-        notifier: WebhookPoster | None,
+        notifier: Notifications | None,
         observer: Observer,
         monitor: Broadcaster | None = None,
     ) -> None:
@@ -262,8 +262,9 @@ class Daemon:
         self.clock = self.client.clock
         self.monitor = Broadcaster()
         webhook = config.notify.webhook or config.alert_webhook
-        register_secret(webhook)  # a chat webhook URL carries its own token
-        self.notifier = WebhookPoster(webhook, config.notify.min_severity)
+        for url in (webhook, *config.notify.urls):
+            register_secret(url)  # a chat webhook or bot URL carries its own token
+        self.notifier = Notifications(webhook, config.notify.min_severity, urls=config.notify.urls)
         self.alerter = Alerter(self.notifier, self.observer, self.monitor)
         self.engines: dict[int, Engine] = {}
         self.book: dict[str, Tracked] = {}

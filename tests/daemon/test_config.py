@@ -501,6 +501,19 @@ def test_notify_settings_and_the_deprecated_alert_webhook(tmp_path: Path) -> Non
     assert config.notify.webhook == "https://h.example/x"
 
 
+def test_notify_urls_for_phones_and_chats(tmp_path: Path) -> None:
+    text = "notify:\n  urls:\n    - tgram://123456789:abcdefghij/12345\n    - ntfy://my-desk\n"
+    config = load_config(_write(tmp_path, MINIMAL + text), ENV)
+    assert config.notify.urls == ("tgram://123456789:abcdefghij/12345", "ntfy://my-desk")
+    assert config.notify.min_severity == "warning"
+
+
+def test_an_unknown_notification_url_is_located_with_examples(tmp_path: Path) -> None:
+    problem = _problem(tmp_path, "notify:\n  urls:\n    - ntfy://ok\n    - telegram://x\n")
+    assert problem.startswith("config.yaml:9:7: telegram://…: not a notification URL apprise")
+    assert "tgram://BOT_TOKEN/CHAT_ID" in problem
+
+
 def test_notify_mistakes_are_located(tmp_path: Path) -> None:
     assert _problem(
         tmp_path, "alert_webhook: https://h.example/x\nnotify: {webhook: https://h.example/y}\n"

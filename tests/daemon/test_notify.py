@@ -1,4 +1,4 @@
-"""Plain-words notifications and the chat webhook (a real HTTP server on loopback)."""
+"""Plain-words notifications, the chat webhook and apprise URLs (real HTTP on loopback)."""
 
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ import pytest
 
 from simple_risk.daemon.config import NotifySettings
 from simple_risk.daemon.executor import IntentResult
+from simple_risk.daemon.notifications import DeliveryError, Notifications, Retry
 from simple_risk.daemon.notify import (
-    WebhookPoster,
     duration_words,
     event_text,
     firing_text,
@@ -193,6 +193,9 @@ class Hook:
         self.bodies: list[dict[str, Any]] = []
         self.release = threading.Event()
         self.release.set()
+        #: how many of the next requests answer 500 (a flaky service)
+        self.fail_next = 0
+        self.requests = 0
         hook = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -200,6 +203,12 @@ class Hook:
                 length = int(self.headers["Content-Length"])
                 body = json.loads(self.rfile.read(length))
                 hook.release.wait(10.0)
+                hook.requests += 1
+                if hook.fail_next > 0:
+                    hook.fail_next -= 1
+                    self.send_response(500)
+                    self.end_headers()
+                    return
                 hook.bodies.append(body)
                 self.send_response(204)
                 self.end_headers()
@@ -226,7 +235,7 @@ def hook() -> Iterator[Hook]:
 
 
 def test_the_webhook_gets_discord_and_slack_fields(hook: Hook) -> None:
-    poster = WebhookPoster(hook.url, "warning").start()
+    poster = Notifications(hook.url, "warning").start()
     assert poster.post("critical", "Position closed: rule — why")
     assert wait_until(lambda: len(hook.bodies) == 1, 5.0)
     assert hook.bodies[0] == {
@@ -238,7 +247,7 @@ def test_the_webhook_gets_discord_and_slack_fields(hook: Hook) -> None:
 
 
 def test_messages_below_min_severity_are_not_posted(hook: Hook) -> None:
-    poster = WebhookPoster(hook.url, "critical").start()
+    poster = Notifications(hook.url, "critical").start()
     assert not poster.post("warning", "a warning")
     assert poster.post("critical", "a critical one")
     assert wait_until(lambda: len(hook.bodies) == 1, 5.0)
@@ -248,7 +257,7 @@ def test_messages_below_min_severity_are_not_posted(hook: Hook) -> None:
 
 def test_a_stuck_webhook_never_blocks_the_caller_and_overflow_is_dropped(hook: Hook) -> None:
     hook.release.clear()  # the server holds every request
-    poster = WebhookPoster(hook.url, "info", capacity=3).start()
+    poster = Notifications(hook.url, "info", capacity=3).start()
     queued = [poster.post("warning", f"message {i}") for i in range(10)]
     # one is being sent (held by the server), three wait; the rest are dropped at once
     assert queued.count(True) <= 4 and poster.dropped >= 6
@@ -258,11 +267,69 @@ def test_a_stuck_webhook_never_blocks_the_caller_and_overflow_is_dropped(hook: H
 
 
 def test_a_failing_webhook_is_logged_and_counted(caplog: pytest.LogCaptureFixture) -> None:
-    poster = WebhookPoster("http://127.0.0.1:9/nothing-listens", "info").start()
+    poster = Notifications("http://127.0.0.1:9/nothing-listens", "info").start()
     poster.post("critical", "x")
     assert wait_until(lambda: poster.failed == 1, 10.0)
     poster.stop()
     assert "notify webhook failed" in caplog.text
+
+
+NO_WAIT = Retry(attempts=3, backoff=0.01, deadline=5.0)
+
+
+def test_an_apprise_url_gets_the_text_with_title_and_type(hook: Hook) -> None:
+    url = hook.url.replace("http://", "json://")
+    notifications = Notifications(None, "warning", urls=[url]).start()
+    assert notifications.post("critical", "Account locked: daily-realized-loss — limit hit")
+    assert wait_until(lambda: len(hook.bodies) == 1, 10.0)
+    body = hook.bodies[0]
+    assert body["message"] == "Account locked: daily-realized-loss — limit hit"
+    assert body["title"] == "simple-risk"
+    assert body["type"] == "failure"  # critical
+    notifications.stop()
+
+
+def test_every_channel_gets_every_message(hook: Hook) -> None:
+    url = hook.url.replace("http://", "json://")
+    notifications = Notifications(hook.url, "info", urls=[url]).start()
+    notifications.post("warning", "one")
+    assert wait_until(lambda: len(hook.bodies) == 2, 10.0)
+    assert {b.get("text") or b.get("message") for b in hook.bodies} == {"one"}
+    assert notifications.counts()["channels"] == ["webhook", "json"]
+    notifications.stop()
+
+
+def test_a_flaky_service_is_retried_and_delivered_once(hook: Hook) -> None:
+    hook.fail_next = 2
+    notifications = Notifications(hook.url, "info", retry=NO_WAIT).start()
+    notifications.post("critical", "retried")
+    assert wait_until(lambda: notifications.sent == 1, 10.0)
+    assert hook.requests == 3 and notifications.retried == 2 and notifications.failed == 0
+    assert [b["text"] for b in hook.bodies] == ["retried"]
+    notifications.stop()
+
+
+def test_a_dead_service_fails_after_its_retries_and_the_next_channel_still_gets_it(
+    hook: Hook,
+) -> None:
+    class Dead:
+        name = "dead"
+        calls = 0
+
+        def deliver(self, severity: str, text: str) -> None:
+            Dead.calls += 1
+            raise DeliveryError("no route")
+
+    from simple_risk.daemon.notifications import WebhookChannel
+
+    notifications = Notifications(
+        channels=[Dead(), WebhookChannel(hook.url)], min_severity="info", retry=NO_WAIT
+    ).start()
+    notifications.post("warning", "still delivered")
+    assert wait_until(lambda: notifications.sent == 1 and notifications.failed == 1, 10.0)
+    assert Dead.calls == 3
+    assert [b["text"] for b in hook.bodies] == ["still delivered"]
+    notifications.stop()
 
 
 def test_the_daemon_posts_firings_and_alerts_to_the_configured_webhook(

@@ -1,0 +1,254 @@
+"""Pushing alerts to where the trader is: a phone, a chat, a mailbox.
+
+Traders live on their phones, not in a terminal. ``notify.urls`` takes any number of
+notification URLs in apprise's syntax — ``tgram://BOT_TOKEN/CHAT_ID`` (Telegram),
+``discord://WEBHOOK_ID/TOKEN``, ``slack://…``, ``ntfy://topic``, ``pover://USER@TOKEN``
+(Pushover), ``mailtos://…`` — and apprise, a well-kept library that speaks some hundred
+services, does the talking; ``notify.webhook`` keeps posting the Discord/Slack-compatible JSON
+body it always did. Both are channels of one :class:`Notifications` queue.
+
+Posting happens on its own thread behind a bounded queue, so a slow or dead service never
+delays enforcement (the engine thread only builds the text): when the queue is full the
+message is dropped and counted. A failed delivery is retried a few times with backoff, per
+channel, within a total deadline; one channel failing never stops another.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import queue
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+log = logging.getLogger(__name__)
+
+SEVERITIES: tuple[str, ...] = ("info", "warning", "critical")
+#: the name the webhook posts under (Discord shows it as the sender)
+USERNAME = "simple-risk"
+#: the title every pushed notification carries
+TITLE = "simple-risk"
+
+
+def severity_rank(severity: str) -> int:
+    """``info`` < ``warning`` < ``critical``; an unknown severity ranks as info."""
+    return SEVERITIES.index(severity) if severity in SEVERITIES else 0
+
+
+class DeliveryError(Exception):
+    """One channel could not deliver one message (retried, then counted as failed)."""
+
+
+class Channel(Protocol):
+    """Somewhere a message can be delivered."""
+
+    name: str
+
+    def deliver(self, severity: str, text: str) -> None:
+        """Deliver or raise :class:`DeliveryError`."""
+
+
+class WebhookChannel:
+    """A Discord/Slack-compatible webhook: ``content`` (Discord), ``text`` (Slack), sender."""
+
+    name = "webhook"
+
+    def __init__(self, url: str, timeout: float = 5.0) -> None:
+        self.url = url
+        self.timeout = timeout
+
+    def deliver(self, severity: str, text: str) -> None:
+        body = json.dumps({"content": text, "text": text, "username": USERNAME}).encode()
+        request = urllib.request.Request(
+            self.url,
+            data=body,
+            headers={"Content-Type": "application/json", "User-Agent": USERNAME},
+            method="POST",
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout):
+                pass
+        except (OSError, urllib.error.URLError, ValueError) as exc:
+            raise DeliveryError(str(exc)) from exc
+
+
+def invalid_apprise_urls(urls: Sequence[str]) -> list[str]:
+    """The URLs apprise does not understand (checked when the configuration loads)."""
+    import apprise  # imported here: only configurations with URLs pay for it
+
+    bad = []
+    for url in urls:
+        if not apprise.Apprise().add(url):
+            bad.append(url)
+    return bad
+
+
+class AppriseChannel:
+    """One apprise URL (Telegram, Discord, Slack, ntfy, Pushover, e-mail …)."""
+
+    def __init__(self, url: str, timeout: float = 10.0) -> None:
+        import apprise
+
+        self._apprise = apprise.Apprise()
+        if not self._apprise.add(url):
+            raise ValueError("not a notification URL apprise understands")
+        scheme = url.partition("://")[0] or "apprise"
+        self.name = scheme
+        self.timeout = timeout
+        self._types = {
+            "info": apprise.NotifyType.INFO,
+            "warning": apprise.NotifyType.WARNING,
+            "critical": apprise.NotifyType.FAILURE,
+        }
+
+    def deliver(self, severity: str, text: str) -> None:
+        notify_type = self._types.get(severity, self._types["info"])
+        delivered = self._apprise.notify(
+            body=text, title=TITLE, notify_type=notify_type, timeout=self.timeout
+        )
+        if not delivered:
+            raise DeliveryError(f"{self.name}: the service did not accept the message")
+
+
+@dataclass(frozen=True, slots=True)
+class Retry:
+    """How hard one message is pushed through one channel."""
+
+    attempts: int = 3
+    backoff: float = 1.0  # seconds before the 2nd attempt, doubled each time
+    deadline: float = 30.0  # seconds for all attempts of one message on one channel
+
+
+class Notifications:
+    """A bounded queue of texts and one thread that pushes each through every channel.
+
+    ``post`` never blocks. Messages below ``min_severity`` are not pushed at all.
+    """
+
+    def __init__(
+        self,
+        webhook: str | None = None,
+        min_severity: str = "warning",
+        *,
+        urls: Sequence[str] = (),
+        capacity: int = 200,
+        timeout: float = 5.0,
+        retry: Retry = Retry(),
+        sleep: Callable[[float], None] = time.sleep,
+        channels: Sequence[Channel] | None = None,
+    ) -> None:
+        if channels is None:
+            built: list[Channel] = [WebhookChannel(webhook, timeout)] if webhook else []
+            built += [AppriseChannel(url, max(timeout, 10.0)) for url in urls]
+            channels = built
+        self.channels = list(channels)
+        self.min_rank = severity_rank(min_severity)
+        self.retry = retry
+        self.sent = 0
+        self.failed = 0
+        self.dropped = 0
+        self.retried = 0
+        self._sleep = sleep
+        self._queue: queue.Queue[tuple[str, str] | None] = queue.Queue(maxsize=capacity)
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.channels)
+
+    def start(self) -> Notifications:
+        if self.enabled and self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="notify", daemon=True)
+            self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 2.0) -> None:
+        """Push what is queued (for at most ``timeout`` seconds), then end the thread."""
+        thread = self._thread
+        if thread is None:
+            return
+        with contextlib.suppress(queue.Full):
+            self._queue.put(None, timeout=timeout)
+        thread.join(timeout)
+        self._thread = None
+
+    def post(self, severity: str, text: str) -> bool:
+        """Queue ``text`` when its severity is high enough; True when it was queued."""
+        if not self.enabled or severity_rank(severity) < self.min_rank:
+            return False
+        if self._thread is None:
+            self.start()
+        try:
+            self._queue.put_nowait((severity, text))
+        except queue.Full:
+            with self._lock:
+                self.dropped += 1
+            log.warning("notifications: %d message(s) waiting; dropped one", self._queue.qsize())
+            return False
+        return True
+
+    def counts(self) -> dict[str, Any]:
+        with self._lock:
+            return {
+                "sent": self.sent,
+                "failed": self.failed,
+                "dropped": self.dropped,
+                "retried": self.retried,
+                "channels": [c.name for c in self.channels],
+            }
+
+    def _run(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            severity, text = item
+            for channel in self.channels:
+                self._push(channel, severity, text)
+
+    def _push(self, channel: Channel, severity: str, text: str) -> None:
+        deadline = time.monotonic() + self.retry.deadline
+        wait = self.retry.backoff
+        for attempt in range(1, self.retry.attempts + 1):
+            try:
+                channel.deliver(severity, text)
+            except DeliveryError as exc:
+                last = exc
+            except Exception as exc:  # a bug in a channel must not end the thread
+                log.exception("notify %s: unexpected failure", channel.name)
+                last = DeliveryError(str(exc))
+            else:
+                with self._lock:
+                    self.sent += 1
+                return
+            if attempt == self.retry.attempts or time.monotonic() + wait > deadline:
+                break
+            with self._lock:
+                self.retried += 1
+            self._sleep(wait)
+            wait *= 2
+        with self._lock:
+            self.failed += 1
+        log.error("notify %s failed: %s", channel.name, last)
+
+
+__all__ = [
+    "SEVERITIES",
+    "TITLE",
+    "USERNAME",
+    "AppriseChannel",
+    "Channel",
+    "DeliveryError",
+    "Notifications",
+    "Retry",
+    "WebhookChannel",
+    "invalid_apprise_urls",
+    "severity_rank",
+]
