@@ -12,7 +12,7 @@ _PACKAGE_DIR = Path(__file__).resolve().parent
 
 
 def data_dir(name: str) -> Path:
-    """The directory of shipped data ``name`` ("schemas" or "rulesets")."""
+    """The directory of shipped data ``name`` ("schemas", "rulesets" or "examples")."""
     installed = _PACKAGE_DIR / "_data" / name
     if installed.is_dir():
         return installed

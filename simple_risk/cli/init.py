@@ -1,0 +1,90 @@
+"""``simple-risk init DIR``: the files a new user edits, written where they want them.
+
+After ``pip install simple-risk`` nothing on disk is the user's to edit: the shipped ruleset
+and the example configuration live inside the installed package. ``init`` copies them out —
+the ruleset, a configuration that names it, and an overlay for the account — so the README's
+next steps (``rules lint``, ``engine run --check --online``) have files to point at. It never
+overwrites a file unless told to.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import click
+
+from simple_risk.cli import cli
+from simple_risk.resources import data_dir, default_ruleset_path
+
+
+def _example(name: str) -> str:
+    return (data_dir("examples") / name).read_text(encoding="utf-8")
+
+
+def config_text(account: int, ruleset: str, overlay: str) -> str:
+    """The example configuration, guarding ``account`` with ``ruleset`` and its overlay."""
+    text = _example("config.yaml")
+    text = re.sub(r"(?m)^accounts: \[\d+\]", f"accounts: [{account}]", text, count=1)
+    text = re.sub(r"(?m)^# ruleset: \S+(\s+#.*)?$", f"ruleset: {ruleset}", text, count=1)
+    text = re.sub(
+        r"(?m)^# overlays:.*\n#   \d+: \S+$",
+        f"overlays:                          # per account: a file that changes the ruleset\n"
+        f"  {account}: {overlay}",
+        text,
+        count=1,
+    )
+    return text
+
+
+@cli.command("init")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--account",
+    type=int,
+    default=20100001,
+    show_default=True,
+    help="The TopstepX account id to guard (Account/search lists yours; see --check --online).",
+)
+@click.option("--force", is_flag=True, help="Overwrite files that already exist.")
+def init(directory: Path, account: int, force: bool) -> None:
+    """Write the shipped ruleset, a configuration and an overlay into DIRECTORY to edit.
+
+    \b
+    DIRECTORY/topstep.yaml                 the twelve TopstepX rules (edit params here …)
+    DIRECTORY/overlays/ACCOUNT.yaml        … or per account, here
+    DIRECTORY/config.yaml                  gateway, credentials, accounts, paths
+
+    Then: set PROJECTX_USERNAME and PROJECTX_API_KEY, and run
+    `simple-risk engine run --config DIRECTORY/config.yaml --check --online`.
+    """
+    overlay = f"overlays/{account}.yaml"
+    files = {
+        directory / "topstep.yaml": default_ruleset_path().read_text(encoding="utf-8"),
+        directory / overlay: _example("overlay.yaml").replace("ACCOUNT", str(account)),
+        directory / "config.yaml": config_text(account, "topstep.yaml", overlay),
+    }
+    existing = [path for path in files if path.exists()]
+    if existing and not force:
+        names = ", ".join(str(path) for path in existing)
+        raise click.ClickException(
+            f"{names} already exist(s); nothing written (--force overwrites)"
+        )
+    try:
+        for path, text in files.items():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise click.ClickException(
+            f"cannot write into {directory}: {exc.strerror or exc}"
+        ) from None
+    for path in files:
+        click.echo(f"wrote {path}")
+    click.echo(
+        "\nNext:\n"
+        f"  simple-risk rules lint {directory / 'topstep.yaml'}\n"
+        f"  simple-risk rules lint --base {directory / 'topstep.yaml'} {directory / overlay}\n"
+        "  export PROJECTX_USERNAME=… PROJECTX_API_KEY=…\n"
+        f"  simple-risk engine run --config {directory / 'config.yaml'} --check --online\n"
+        f"  simple-risk engine run --config {directory / 'config.yaml'}"
+    )
