@@ -18,7 +18,8 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime, timedelta
-from typing import Any, NoReturn, TypeVar
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar, cast
 
 import click
 from rich.console import Console
@@ -27,7 +28,11 @@ from rich.live import Live
 from simple_risk.cli import render
 from simple_risk.cli.engine import engine
 from simple_risk.daemon.control.client import Connection, DaemonNotRunning, default_address
-from simple_risk.daemon.control.protocol import ErrorCode, ProtocolError
+from simple_risk.daemon.control.protocol import ErrorCode, ProtocolError, plain
+
+if TYPE_CHECKING:
+    from simple_risk.daemon.config import DaemonConfig
+    from simple_risk.store.records import HistoryKind
 
 EXIT_REFUSED = 1
 EXIT_NOT_RUNNING = 3
@@ -71,9 +76,11 @@ def stderr_console() -> Console:
     return Console(stderr=True, highlight=False)
 
 
-def fail_not_running(error: DaemonNotRunning) -> NoReturn:
+def fail_not_running(error: DaemonNotRunning, hint: str | None = None) -> NoReturn:
     click.echo(f"simple-risk: {error}", err=True)
     click.echo(START_HINT, err=True)
+    if hint is not None:
+        click.echo(hint, err=True)
     sys.exit(EXIT_NOT_RUNNING)
 
 
@@ -318,6 +325,17 @@ class SinceType(click.ParamType[datetime]):
 )
 @click.option("--limit", type=click.IntRange(1, 100000), help="At most this many items.")
 @click.option("--json", "as_json", is_flag=True, help="Print the daemon's answer as JSON.")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    help="The daemon's configuration: its socket, and its store when no daemon runs.",
+)
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Read the SQLite store in this data directory when no daemon runs.",
+)
 @socket_option
 def history(
     since: datetime,
@@ -327,18 +345,25 @@ def history(
     kinds: tuple[str, ...],
     limit: int | None,
     as_json: bool,
+    config_path: str | None,
+    data_dir: Path | None,
     socket_address: str | None,
 ) -> None:
     """List recent fills with their P&L, firings, enforcement results, lockouts and admin
     actions, oldest first, from the daemon's store.
+
+    The running daemon answers; after a stop or a crash, give --config FILE (or --data-dir
+    DIR) and the store is read directly, so the day can always be reviewed.
 
     \b
     Examples:
       simple-risk engine history                       # the last 24 hours
       simple-risk engine history --since 2h --kind firing --kind lockout
       simple-risk engine history --since 2026-11-24 --rule daily-realized-loss --json
+      simple-risk engine history --config /etc/simple-risk/config.yaml   # daemon or not
 
-    Exit codes: 0 ok, 1 the daemon refused, 3 no daemon is running.
+    Exit codes: 0 ok, 1 the daemon refused (or the store cannot be read), 3 no daemon is
+    running (and no --config / --data-dir to read its store).
     """
     args: dict[str, Any] = {"since": since.isoformat()}
     if until is not None:
@@ -351,13 +376,77 @@ def history(
         args["kinds"] = list(kinds)
     if limit is not None:
         args["limit"] = limit
-    with daemon_errors(), Connection(address_of(socket_address)) as connection:
-        result = connection.request("history", args)
+    database: str | None = None
+    if config_path is not None:
+        config = _config_or_exit(config_path)
+        socket_address = socket_address or str(config.status_socket)
+        database = config.database
+    elif data_dir is not None:
+        database = f"sqlite:///{data_dir / 'simple-risk.db'}"
+    try:
+        with Connection(address_of(socket_address)) as connection:
+            result = connection.request("history", args)
+    except DaemonNotRunning as exc:
+        if database is None:
+            fail_not_running(exc, hint=STORE_HINT)
+        stored = _history_from_store(database, since, until, rule, account, kinds, limit)
+        result = plain({"items": stored})  # as the socket would have carried them
+        click.echo(f"no daemon running: read from the store ({database})", err=True)
+    except ProtocolError as exc:
+        fail_protocol(exc)
     if as_json:
         print_json(result)
         return
     items = result.get("items") if isinstance(result, Mapping) else None
     stdout_console().print(render.history_table(items or [], now_local()))
+
+
+STORE_HINT = "give --config FILE or --data-dir DIR to read its store without a daemon"
+
+
+def _config_or_exit(config_path: str) -> DaemonConfig:
+    from simple_risk.daemon.config import ConfigError, load_config
+
+    try:
+        return load_config(config_path)
+    except ConfigError as problems:
+        for problem in problems.problems:
+            click.echo(problem.format(), err=True)
+        sys.exit(EXIT_REFUSED)
+
+
+def _history_from_store(
+    database: str,
+    since: datetime,
+    until: datetime | None,
+    rule: str | None,
+    account: int | None,
+    kinds: tuple[str, ...],
+    limit: int | None,
+) -> list[dict[str, Any]]:
+    """What the daemon's ``history`` op answers, read from its store directly."""
+    from simple_risk.daemon.control.ops import DEFAULT_HISTORY_LIMIT, history_json
+    from simple_risk.store import Store, StoreError
+
+    if database.startswith("sqlite:///") and not Path(database[len("sqlite:///") :]).exists():
+        click.echo(
+            f"no store at {database[len('sqlite:///') :]}: has the daemon run here?", err=True
+        )
+        sys.exit(EXIT_REFUSED)
+    try:
+        with Store.open(database) as store:
+            items = store.history(
+                since,
+                until=until,
+                rule=rule,
+                account=account,
+                kinds=[cast("HistoryKind", kind) for kind in kinds] or None,
+                limit=limit or DEFAULT_HISTORY_LIMIT,
+            )
+    except (StoreError, OSError) as exc:
+        click.echo(f"cannot read the store {database}: {exc}", err=True)
+        sys.exit(EXIT_REFUSED)
+    return history_json(items)
 
 
 __all__ = [

@@ -18,7 +18,7 @@ import logging
 import os
 import queue
 import shutil
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -49,7 +49,7 @@ from simple_risk.engine.model import Ruleset
 from simple_risk.engine.operations import mandatory_violations
 from simple_risk.resources import default_ruleset_path
 from simple_risk.store import StoreError
-from simple_risk.store.records import HISTORY_KINDS
+from simple_risk.store.records import HISTORY_KINDS, HistoryItem
 
 if TYPE_CHECKING:
     from simple_risk.daemon.control.server import StatusServer
@@ -322,19 +322,7 @@ class Operations:
             )
         except StoreError as exc:
             raise _bad(str(exc)) from None
-        return {
-            "items": [
-                {
-                    "at": item.at,
-                    "kind": item.kind,
-                    "account": item.account,
-                    "rule": item.rule,
-                    "summary": item.summary,
-                    "details": item.details,
-                }
-                for item in items
-            ]
-        }
+        return {"items": history_json(items)}
 
     def _time(self, args: Mapping[str, Any], name: str) -> datetime | None:
         raw = self._text(args, name)
@@ -673,6 +661,21 @@ class Operations:
         self.daemon.announce_admin(f"Daemon stopping, asked by {request.who} ({why})", {})
         log.warning("stop requested by %s: %s", request.who, why)
         return ThenRun({"stopping": True}, lambda: self.daemon.request_stop(why))
+
+
+def history_json(items: Iterable[HistoryItem]) -> list[dict[str, Any]]:
+    """History items as the ``history`` op answers them (also read without a daemon)."""
+    return [
+        {
+            "at": item.at,
+            "kind": item.kind,
+            "account": item.account,
+            "rule": item.rule,
+            "summary": item.summary,
+            "details": item.details,
+        }
+        for item in items
+    ]
 
 
 def _backup_of(path: Path) -> Path:

@@ -1,0 +1,79 @@
+"""``engine history`` after the daemon stopped (or crashed): the day can still be reviewed.
+
+With ``--config FILE`` (or ``--data-dir DIR``) the command asks the daemon that configuration
+names and, when none answers, reads its store directly — the same items the daemon would
+have answered.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from click.testing import CliRunner, Result
+
+from simple_risk.cli import (
+    cli,
+    commands,  # noqa: F401  (registers the groups)
+)
+from simple_risk.daemon.sim import wait_until
+from tests.daemon.conftest import ACCOUNT, Running, Start
+
+
+def _history(*args: str) -> Result:
+    env = {"SIMPLE_RISK_SOCKET": "", "SR_KEY": "k", "COLUMNS": "200"}
+    return CliRunner().invoke(cli, ["engine", "history", "--since", "2027-01-13", *args], env=env)
+
+
+def _config(running: Running) -> Path:
+    path = running.directory / "cli-config.yaml"
+    path.write_text(
+        f"gateway: {running.sim.base_url}\n"
+        "credentials: {username: demo, api_key: '${SR_KEY}'}\n"
+        f"accounts: [{ACCOUNT}]\n"
+        f"ruleset: {running.ruleset}\n"
+        f"data_dir: {running.daemon.config.data_dir}\n"
+        f"status_socket: {running.socket}\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+def _a_day_with_a_firing(start: Start) -> Running:
+    running = start()
+    running.trader.buy(ACCOUNT, "RTY")  # a blocked symbol: fill, firing, enforcement
+    assert wait_until(lambda: any(f.rule_id == "symbol-blocks" for f in running.daemon.firings), 10)
+    assert wait_until(lambda: running.trader.size(ACCOUNT) == 0, 10)
+    return running
+
+
+def test_history_from_the_store_once_the_daemon_has_stopped(start: Start) -> None:
+    running = _a_day_with_a_firing(start)
+    config = _config(running)
+    live = _history("--config", str(config), "--json")
+    assert live.exit_code == 0, live.output
+    running.daemon.stop()
+
+    stopped = _history("--config", str(config), "--json")
+    assert stopped.exit_code == 0, stopped.output
+    assert "no daemon running: read from the store" in stopped.stderr
+    items = json.loads(stopped.stdout)["items"]
+    # everything the daemon answered is in its store (and what it journaled since)
+    assert all(item in items for item in json.loads(live.stdout)["items"])
+    kinds = {item["kind"] for item in items}
+    assert {"fill", "firing"} <= kinds
+    assert any(item["rule"] == "symbol-blocks" for item in items)
+
+    by_dir = _history("--data-dir", str(running.daemon.config.data_dir), "--kind", "firing")
+    assert by_dir.exit_code == 0, by_dir.output
+    assert "symbol-blocks" in by_dir.stdout
+
+
+def test_without_a_daemon_or_a_store_the_command_says_how(tmp_path: Path) -> None:
+    env_socket = str(tmp_path / "none.sock")
+    result = CliRunner().invoke(cli, ["engine", "history", "--socket", env_socket])
+    assert result.exit_code == 3
+    assert "--config FILE or --data-dir DIR" in result.stderr
+    empty = _history("--data-dir", str(tmp_path), "--socket", env_socket)
+    assert empty.exit_code == 1
+    assert "no store at" in empty.stderr
