@@ -32,6 +32,7 @@ from typing import Any, NoReturn
 import click
 
 from simple_risk.cli import cli, render
+from simple_risk.cli.output import show, stdout_console
 from simple_risk.cli.status import (
     EXIT_REFUSED,
     address_of,
@@ -40,7 +41,6 @@ from simple_risk.cli.status import (
     fail_protocol,
     now_local,
     print_json,
-    stdout_console,
 )
 from simple_risk.daemon.control.client import Connection, DaemonNotRunning
 from simple_risk.daemon.control.protocol import ProtocolError
@@ -289,7 +289,7 @@ def lockout_list(account: int | None, as_json: bool) -> None:
     if not lockouts:
         click.echo("no lockout in force")
         return
-    stdout_console().print(render.lockouts_table(lockouts, now_local(), with_account=True))
+    show(stdout_console(), render.lockouts_table(lockouts, now_local(), with_account=True))
 
 
 @lockout_group.command("clear", epilog=_EXIT_CODES)
@@ -744,7 +744,7 @@ def daemon_status(as_json: bool) -> None:
     if as_json:
         print_json(result)
         return
-    stdout_console().print(render.hello_view(result, now_local()))
+    show(stdout_console(), render.hello_view(result, now_local()))
 
 
 __all__ = ["NEW_PASSWORD_ENV", "PASSWORD_ENV", "AdminContext", "admin", "read_password"]

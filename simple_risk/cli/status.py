@@ -27,6 +27,7 @@ from rich.live import Live
 
 from simple_risk.cli import render
 from simple_risk.cli.engine import engine
+from simple_risk.cli.output import show, stdout_console
 from simple_risk.daemon.control.client import Connection, DaemonNotRunning, default_address
 from simple_risk.daemon.control.protocol import ErrorCode, ProtocolError, plain
 
@@ -66,10 +67,6 @@ def address_of(socket_address: str | None) -> str:
 
 def now_local() -> datetime:
     return datetime.now().astimezone()
-
-
-def stdout_console() -> Console:
-    return Console(highlight=False, soft_wrap=False)
 
 
 def stderr_console() -> Console:
@@ -398,7 +395,7 @@ def history(
         print_json(result)
         return
     items = result.get("items") if isinstance(result, Mapping) else None
-    stdout_console().print(render.history_table(items or [], now_local()))
+    show(stdout_console(), render.history_table(items or [], now_local()))
 
 
 STORE_HINT = "give --config FILE or --data-dir DIR to read its store without a daemon"

@@ -553,3 +553,28 @@ def test_set_password_without_write_access_fails_plainly(socket_dir: Path) -> No
 
 def test_hash_helper_round_trips() -> None:
     assert verify_password("a b c", hash_password("a b c", rounds=4))
+
+
+# --- pipes ---------------------------------------------------------------------------------
+
+
+def test_piped_tables_are_tsv_with_every_cell_in_full(start: Start) -> None:
+    lock = dict(fixtures.status()["accounts"][0]["lockouts"][0], account=20100001)
+    daemon = start({"lockout_list": admin_op({"lockouts": [lock]})})
+    listed = invoke(daemon, "admin", "lockout", "list", env={**WITH_PASSWORD, "COLUMNS": "40"})
+    assert listed.exit_code == 0, listed.output
+    header, *rows = listed.stdout.splitlines()
+    assert "\t" in header and len(rows) == 1
+    cells = rows[0].split("\t")
+    assert len(cells) == len(header.split("\t"))
+    assert "20100001" in cells  # never "201000…", whatever the terminal width
+    assert not any("…" in cell for cell in cells)
+
+
+def test_piped_history_puts_one_item_on_one_line(start: Start) -> None:
+    daemon = start({"history": lambda r: fixtures.history()})
+    result = invoke(daemon, "engine", "history", env={"COLUMNS": "80"})
+    assert result.exit_code == 0, result.output
+    header, *rows = result.stdout.splitlines()
+    assert header.split("\t")[:2] == ["At", "Kind"]
+    assert len(rows) == len(fixtures.history()["items"])
