@@ -1,17 +1,77 @@
-"""The ``simple-risk`` command line: one click group per part (rules, engine, admin, sim).
+"""The ``simple-risk`` command line: one click group per part (rules, engine, admin, sim …).
 
-Each sub-group lives in its own module and registers here; a module that fails to import is a
-bug, so there is no optional loading.
+Commands load lazily. A trader types ``simple-risk engine status`` many times a day, and the
+daemon's own modules (the store, the simulator, aiohttp, SQLAlchemy) cost seconds to import; so
+the root group and the ``engine`` group know each command's module and one-line help, import a
+module only when one of its commands runs, and list ``--help`` from the table below without
+importing anything. Each module still registers its commands with the usual click decorators
+on import; a module that fails to import is a bug, so there is no optional loading.
 """
 
 from __future__ import annotations
+
+import importlib
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import click
 
 from simple_risk import __version__
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+class LazyGroup(click.Group):
+    """A group whose commands live in modules imported on first use.
+
+    ``lazy`` maps a command name to the modules that register it (a group may be filled by
+    several) and its one-line help, shown by ``--help`` without importing them.
+    """
+
+    def __init__(
+        self, *args: Any, lazy: Mapping[str, tuple[Sequence[str], str]] | None = None, **kw: Any
+    ) -> None:
+        super().__init__(*args, **kw)
+        self.lazy = dict(lazy or {})
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(self.commands) | set(self.lazy))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        entry = self.lazy.get(cmd_name)
+        if entry is not None and not getattr(self, "_loaded_" + cmd_name, False):
+            for module in entry[0]:
+                importlib.import_module(module)
+            setattr(self, "_loaded_" + cmd_name, True)
+        return self.commands.get(cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows: list[tuple[str, str]] = []
+        for name in self.list_commands(ctx):
+            entry = self.lazy.get(name)
+            if entry is not None:
+                rows.append((name, entry[1]))
+                continue
+            command = self.commands.get(name)
+            if command is not None and not command.hidden:
+                rows.append((name, command.get_short_help_str(formatter.width)))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
+@click.group(
+    cls=LazyGroup,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+    lazy={
+        "rules": (
+            ("simple_risk.cli.rules", "simple_risk.cli.rules_test"),
+            "Work with rulesets: lint, test, schema, facts.",
+        ),
+        "admin": (("simple_risk.cli.admin",), "Change rules, clear lockouts, run the daemon."),
+        "sim": (("simple_risk.cli.sim",), "Run a local ProjectX Gateway simulator."),
+        "demo": (("simple_risk.cli.demo",), "Watch the daemon enforce a scripted trader."),
+        "init": (("simple_risk.cli.init",), "Write a ruleset, config and overlay to edit."),
+    },
+)
 @click.version_option(__version__, prog_name="simple-risk")
 def cli() -> None:
     """simple-risk — a real-time risk manager for TopstepX accounts.
@@ -21,7 +81,18 @@ def cli() -> None:
     """
 
 
-def main() -> None:
-    from simple_risk.cli import commands  # noqa: F401  (registers the sub-groups)
+@cli.group(
+    cls=LazyGroup,
+    lazy={
+        "run": (("simple_risk.cli.engine",), "Guard the configured accounts (the daemon)."),
+        "status": (("simple_risk.cli.status",), "Positions, P&L against limits, lockouts."),
+        "monitor": (("simple_risk.cli.status",), "Events, firings, enforcement as they happen."),
+        "history": (("simple_risk.cli.status",), "Fills, firings, enforcement, admin actions."),
+    },
+)
+def engine() -> None:
+    """Run the risk daemon against TopstepX (or the simulator)."""
 
+
+def main() -> None:
     cli(prog_name="simple-risk")

@@ -33,7 +33,7 @@ import click
 from simple_risk.adapters.simulator import Simulator
 from simple_risk.adapters.topstepx.errors import ProjectXError
 from simple_risk.adapters.topstepx.secrets import register_secret
-from simple_risk.cli import cli
+from simple_risk.cli import engine
 from simple_risk.daemon.config import ConfigError, DaemonConfig, load_config, load_rulesets
 from simple_risk.daemon.control.protocol import ProtocolError
 from simple_risk.daemon.control.server import ServerError
@@ -48,11 +48,6 @@ log = logging.getLogger(__name__)
 
 #: the pid file's name in the data directory
 PID_FILE = "daemon.pid"
-
-
-@cli.group()
-def engine() -> None:
-    """Run the risk daemon against TopstepX (or the simulator)."""
 
 
 def _fail(problems: ConfigError) -> None:

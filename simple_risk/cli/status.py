@@ -25,8 +25,7 @@ import click
 from rich.console import Console
 from rich.live import Live
 
-from simple_risk.cli import render
-from simple_risk.cli.engine import engine
+from simple_risk.cli import engine, render
 from simple_risk.cli.output import show, stdout_console
 from simple_risk.daemon.control.client import Connection, DaemonNotRunning, default_address
 from simple_risk.daemon.control.protocol import ErrorCode, ProtocolError, plain

@@ -44,6 +44,7 @@ from simple_risk.engine.dsl.problems import Problem
 from simple_risk.engine.dsl.schema import json_view, problems_from_errors
 from simple_risk.engine.dsl.yamlload import Document, load_document
 from simple_risk.engine.model import Ruleset
+from simple_risk.paths import xdg_dir
 from simple_risk.resources import default_ruleset_path, schema_path
 
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -129,17 +130,6 @@ class DaemonConfig:
     def with_timing(self, timing: Timing) -> DaemonConfig:
         """The same configuration with other intervals (the demo and tests shrink them)."""
         return dataclasses.replace(self, timing=timing)
-
-
-def xdg_dir(kind: str, env: Mapping[str, str]) -> Path:
-    """``$XDG_DATA_HOME/simple-risk`` (kind ``data``) or ``$XDG_STATE_HOME/simple-risk/log``."""
-    home = Path(env.get("HOME", str(Path.home())))
-    if kind == "data":
-        return Path(env.get("XDG_DATA_HOME") or home / ".local" / "share") / "simple-risk"
-    if kind == "state":
-        return Path(env.get("XDG_STATE_HOME") or home / ".local" / "state") / "simple-risk"
-    runtime = env.get("XDG_RUNTIME_DIR")
-    return Path(runtime) / "simple-risk" if runtime else home / ".simple-risk"
 
 
 def _schema_validator() -> Draft202012Validator:
@@ -615,5 +605,4 @@ __all__ = [
     "load_config",
     "load_rulesets",
     "owner_only",
-    "xdg_dir",
 ]

@@ -24,10 +24,10 @@ from simple_risk.daemon.config import (
     DaemonConfig,
     LogSettings,
     Timing,
-    xdg_dir,
 )
 from simple_risk.engine.events import OrderSide, OrderType
 from simple_risk.engine.model import Ruleset, SessionSpec
+from simple_risk.paths import xdg_dir
 
 
 def scaled_ruleset(

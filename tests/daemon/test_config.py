@@ -22,7 +22,6 @@ from simple_risk.daemon.config import (
     NotifySettings,
     load_config,
     load_rulesets,
-    xdg_dir,
 )
 from simple_risk.daemon.password import hash_password, write_password_hash
 from simple_risk.daemon.sim import sim_config
@@ -30,6 +29,7 @@ from simple_risk.engine.dsl import load_ruleset
 from simple_risk.engine.engine import Engine
 from simple_risk.engine.events import AccountUpdate, Event, OrderSide, TradeFill
 from simple_risk.engine.model import SEVERITIES
+from simple_risk.paths import xdg_dir
 from simple_risk.resources import default_ruleset_path, schema_path
 
 ENV = {"HOME": "/home/trader", "PROJECTX_USERNAME": "alice", "PROJECTX_API_KEY": "k-123456"}

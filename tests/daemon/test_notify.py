@@ -227,6 +227,9 @@ class Hook:
         self.server.server_close()
 
 
+NO_WAIT = Retry(attempts=3, backoff=0.01, deadline=5.0)
+
+
 @pytest.fixture
 def hook() -> Iterator[Hook]:
     server = Hook()
@@ -267,14 +270,11 @@ def test_a_stuck_webhook_never_blocks_the_caller_and_overflow_is_dropped(hook: H
 
 
 def test_a_failing_webhook_is_logged_and_counted(caplog: pytest.LogCaptureFixture) -> None:
-    poster = Notifications("http://127.0.0.1:9/nothing-listens", "info").start()
+    poster = Notifications("http://127.0.0.1:9/nothing-listens", "info", retry=NO_WAIT).start()
     poster.post("critical", "x")
     assert wait_until(lambda: poster.failed == 1, 10.0)
     poster.stop()
     assert "notify webhook failed" in caplog.text
-
-
-NO_WAIT = Retry(attempts=3, backoff=0.01, deadline=5.0)
 
 
 def test_an_apprise_url_gets_the_text_with_title_and_type(hook: Hook) -> None:

@@ -16,8 +16,8 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from simple_risk.daemon.config import xdg_dir
 from simple_risk.daemon.control.protocol import MAX_LINE, ErrorCode, ProtocolError, decode, encode
+from simple_risk.paths import xdg_dir
 
 #: the environment variable that names the socket (a path, or ``tcp:HOST:PORT``)
 SOCKET_ENV = "SIMPLE_RISK_SOCKET"
