@@ -111,9 +111,7 @@ class Dashboard:
 Start = Callable[..., Dashboard]
 
 
-@pytest.fixture
-def dashboard(tmp_path: Path, browser: Any) -> Iterator[Start]:
-    """``dashboard(params=..., grace=...)`` → a running :class:`Dashboard`."""
+def _factory(tmp_path: Path, browser: Any) -> tuple[Start, Callable[[], None]]:
     started: list[tuple[Simulator, Daemon, Trader, Dashboard]] = []
 
     def run(params: dict[str, object] | None = None, grace: float = 30.0) -> Dashboard:
@@ -148,10 +146,28 @@ def dashboard(tmp_path: Path, browser: Any) -> Iterator[Start]:
         assert wait_until(daemon.ready.is_set, 10.0), "the daemon did not become live"
         return shown
 
+    def stop() -> None:
+        for sim, daemon, trader, shown in reversed(started):
+            shown.close()
+            daemon.stop()
+            daemon.store.close()
+            trader.close()
+            sim.stop()
+
+    return run, stop
+
+
+@pytest.fixture
+def dashboard(tmp_path: Path, browser: Any) -> Iterator[Start]:
+    """``dashboard(params=..., grace=...)`` → a running :class:`Dashboard` and a browser."""
+    run, stop = _factory(tmp_path, browser)
     yield run
-    for sim, daemon, trader, shown in reversed(started):
-        shown.close()
-        daemon.stop()
-        daemon.store.close()
-        trader.close()
-        sim.stop()
+    stop()
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[Start]:
+    """Like :func:`dashboard`, without a browser (for plain HTTP requests)."""
+    run, stop = _factory(tmp_path, None)
+    yield run
+    stop()
