@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 from simple_risk.daemon.control.protocol import ProtocolError, encode
-from simple_risk.daemon.control.server import ServerError
+from simple_risk.daemon.control.server import ServerError, Subscriber
 from simple_risk.daemon.dashboard.view import PnlLine, account_page
 
 if TYPE_CHECKING:
@@ -89,6 +89,7 @@ class DashboardServer:
         self._streams: dict[int, set[asyncio.Queue[bytes | None]]] = {}
         self._latest: dict[int, bytes] = {}
         self._threads: list[threading.Thread] = []
+        self._subscriber: Subscriber | None = None
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -103,6 +104,7 @@ class DashboardServer:
             reason = self._error.strerror if self._error is not None else "it did not start"
             host, port = self.address
             raise ServerError(f"cannot serve the dashboard on {host}:{port}: {reason}")
+        self._subscriber = self.daemon.monitor.subscribe(None, 256)
         pump = threading.Thread(target=self._pump, name="dashboard-pump", daemon=True)
         pump.start()
         self._threads.append(pump)
@@ -117,6 +119,8 @@ class DashboardServer:
     def stop(self) -> None:
         """End every stream (browsers see the link drop), stop listening, join the threads."""
         self._stopping.set()
+        if self._subscriber is not None:  # wakes the pump
+            self.daemon.monitor.unsubscribe(self._subscriber)
         if not self._loop.is_closed():
             with contextlib.suppress(RuntimeError):
                 self._loop.call_soon_threadsafe(self._close)
@@ -160,16 +164,13 @@ class DashboardServer:
     # -- the pump (its own thread) --------------------------------------------------------------
 
     def _pump(self) -> None:
-        monitor = self.daemon.monitor
-        subscriber = monitor.subscribe(None, 256)
-        try:
-            while not self._stopping.is_set():
-                started = time.monotonic()
-                self._refresh()
-                subscriber.take(self.interval)
-                self._stopping.wait(max(0.0, MIN_GAP - (time.monotonic() - started)))
-        finally:
-            monitor.unsubscribe(subscriber)
+        subscriber = self._subscriber
+        assert subscriber is not None  # set by start
+        while not self._stopping.is_set():
+            started = time.monotonic()
+            self._refresh()
+            subscriber.take(self.interval)
+            self._stopping.wait(max(0.0, MIN_GAP - (time.monotonic() - started)))
 
     def _refresh(self) -> None:
         for account in self.daemon.config.accounts:
