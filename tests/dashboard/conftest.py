@@ -114,7 +114,11 @@ Start = Callable[..., Dashboard]
 def _factory(tmp_path: Path, browser: Any) -> tuple[Start, Callable[[], None]]:
     started: list[tuple[Simulator, Daemon, Trader, Dashboard]] = []
 
-    def run(params: dict[str, object] | None = None, grace: float = 30.0) -> Dashboard:
+    def run(
+        params: dict[str, object] | None = None,
+        grace: float = 30.0,
+        accounts: tuple[int, ...] = (ACCOUNT,),
+    ) -> Dashboard:
         wall = pinned_wall()
         sim = Simulator(
             port=0,
@@ -128,14 +132,14 @@ def _factory(tmp_path: Path, browser: Any) -> tuple[Start, Callable[[], None]]:
             sim.base_url,
             sim.username,
             sim.api_key,
-            (ACCOUNT,),
+            accounts,
             tmp_path / f"daemon-{len(started)}",
             ruleset_path=default_ruleset_path(),
         )
         config = dataclasses.replace(config, dashboard=("127.0.0.1", 0))
         daemon = Daemon(
             config,
-            {ACCOUNT: build_ruleset(params=params, grace=grace)},
+            dict.fromkeys(accounts, build_ruleset(params=params, grace=grace)),
             store=open_store(config),
             options=dataclasses.replace(FAST_OPTIONS, wall=wall),
         )
@@ -159,7 +163,7 @@ def _factory(tmp_path: Path, browser: Any) -> tuple[Start, Callable[[], None]]:
 
 @pytest.fixture
 def dashboard(tmp_path: Path, browser: Any) -> Iterator[Start]:
-    """``dashboard(params=..., grace=...)`` → a running :class:`Dashboard` and a browser."""
+    """``dashboard(params=..., grace=..., accounts=...)`` → a running :class:`Dashboard`."""
     run, stop = _factory(tmp_path, browser)
     yield run
     stop()

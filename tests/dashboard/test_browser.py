@@ -72,6 +72,16 @@ def test_a_lockout_shows_a_countdown_and_the_loss_on_the_gauge(dashboard: Start)
     assert page.errors == []
 
 
+def test_the_page_says_when_it_lost_the_daemon(dashboard: Start) -> None:
+    d = dashboard()
+    page = d.open()
+    page.wait_text("#link", "Live")
+    assert page.errors == []
+    d.daemon.stop()
+    page.wait_text("#link", "Lost the daemon")
+    assert "Live" not in page.text("#link")
+
+
 def test_screenshot_of_the_main_page(dashboard: Start) -> None:
     """The picture README.md shows: a protected and an unprotected position, a working order,
     a cooldown after a losing trade, and the day's P&L against the loss floor."""
@@ -91,6 +101,8 @@ def test_screenshot_of_the_main_page(dashboard: Start) -> None:
     page.wait_text("#lockouts", "cooldown-after-loss-1")
     page.wait_text("#firings", "cooldown-after-loss-1")
     page.wait_text("#pending", "no-stop-loss-grace on MNQ")
+    # the cooldown cancels the MNQ limit order: the picture waits for the cancel to land
+    d.wait(lambda: "MNQ" not in page.text("#orders tbody"), "the cancel on the page")
     SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
     page.page.screenshot(path=str(SCREENSHOT), full_page=True)
     assert SCREENSHOT.stat().st_size > 10_000

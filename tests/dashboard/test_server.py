@@ -10,6 +10,8 @@ from simple_risk.daemon.password import hash_password, write_password_hash
 
 from .conftest import ACCOUNT, Dashboard, Start
 
+OTHER = 20100002
+
 
 def _request(
     d: Dashboard, path: str, *, method: str = "GET", host: str | None = None
@@ -35,6 +37,15 @@ def test_the_root_leads_to_the_only_account_and_other_accounts_are_not_found(
     assert _request(d, f"/account/{ACCOUNT}")[0] == 200
     assert _request(d, "/account/99999999")[0] == 404
     assert _request(d, "/api/account/99999999")[0] == 404
+
+
+def test_with_several_accounts_the_root_lists_them(served: Start) -> None:
+    d = served(accounts=(ACCOUNT, OTHER))
+    status, _, body = _request(d, "/")
+    assert status == 200
+    for account in (ACCOUNT, OTHER):
+        assert f'<a href="/account/{account}">Account {account}</a>'.encode() in body
+    assert _request(d, f"/account/{OTHER}")[0] == 200
 
 
 def test_it_is_read_only(served: Start) -> None:

@@ -161,7 +161,7 @@
     const high = top + pad;
     const low = bottom - pad;
     const start = points.length ? points[0][0] : at - 60000;
-    const span = Math.max(at - start, 1000);
+    const span = Math.max(at - start, 1000) * 1.1; // room on the right: the latest step shows
     const W = 800, H = 200;
     const x = (t) => ((t - start) / span) * W;
     const y = (v) => H - ((v - low) / (high - low)) * H;
