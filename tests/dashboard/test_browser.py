@@ -68,7 +68,7 @@ def test_a_lockout_shows_a_countdown_and_the_loss_on_the_gauge(dashboard: Start)
     left = Decimal(d.trader.day_pnl(ACCOUNT)) + 500
     assert page.text("#loss-words") == f"${left:,.2f} of $500.00 left"
     assert page.wait_text("#firings", "cooldown-after-loss-1")
-    assert "Realized P&L today since" in page.text("#line-words")
+    assert "Realized P&L of the trading day (since Tue" in page.text("#line-words")
     assert page.errors == []
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import http.client
 import json
+from decimal import Decimal
+from typing import Any
 from urllib.parse import urlsplit
 
 from simple_risk.daemon.password import hash_password, write_password_hash
@@ -77,6 +79,31 @@ def test_the_page_data_holds_no_secret(served: Start) -> None:
     assert page["mode"] == "enforce"
     for secret in (config.api_key, secret_hash, config.username):
         assert secret not in text
+
+
+def test_the_pnl_line_covers_the_trading_day_and_ends_at_the_realized_pnl(served: Start) -> None:
+    d = served(params={"max_unrealized_loss": 100000, "max_unrealized_profit": 100000})
+    d.trader.buy(ACCOUNT, "EP")
+    d.wait(lambda: d.trader.size(ACCOUNT, "EP") == 1, "the fill")
+    d.trader.move("EP", Decimal("-2.5"))
+    d.trader.sell(ACCOUNT, "EP")
+    realized = d.trader.day_pnl(ACCOUNT)
+
+    def page() -> dict[str, Any]:
+        result = json.loads(_request(d, f"/api/account/{ACCOUNT}")[2])
+        assert isinstance(result, dict)
+        return result
+
+    d.wait(lambda: Decimal(page()["pnl"]["realized"]) == realized, "the closing fill")
+    shown = page()
+    engine = d.daemon.engines[ACCOUNT]
+    day_start = engine.calendar.trading_day_start(engine.calendar.trading_day(d.daemon.clock.now()))
+    values = [Decimal(point["value"]) for point in shown["line"]]
+    assert shown["line"][0]["at"] == day_start.isoformat()
+    assert values[0] == 0
+    assert len(values) == 3  # the opening fill (its costs), then the closing one
+    assert values[-1] == realized
+    assert Decimal(shown["loss"]["left"]) == 500 + realized
 
 
 def test_the_event_stream_sends_the_picture_at_once(served: Start) -> None:

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from hypothesis import given
 from hypothesis import strategies as st
 
-from simple_risk.daemon.dashboard.view import PnlLine, _loss_gauge
+from simple_risk.daemon.dashboard.view import _loss_gauge, realized_line
 
 T0 = datetime(2027, 1, 13, 16, 0, tzinfo=UTC)
-DAY = date(2027, 1, 13)
 money = st.decimals(min_value=-5000, max_value=5000, places=2, allow_nan=False)
 
 
@@ -51,22 +50,29 @@ def test_an_unknown_pnl_counts_as_nothing_lost_yet() -> None:
     assert gauge["left"] == 500
 
 
-@given(values=st.lists(money, max_size=30))
-def test_the_line_keeps_one_point_per_change(values: list[Decimal]) -> None:
-    line = PnlLine()
-    for second, value in enumerate(values):
-        line.record(1, DAY, T0 + timedelta(seconds=second), value)
-    kept = [value for _, value in line.points(1, DAY)]
-    changes = [v for i, v in enumerate(values) if i == 0 or values[i - 1] != v]
-    assert kept == changes
+@given(nets=st.lists(st.tuples(st.integers(min_value=-3600, max_value=36000), money), max_size=30))
+def test_the_line_starts_at_zero_and_ends_at_the_sum_of_the_fills(
+    nets: list[tuple[int, Decimal]],
+) -> None:
+    fills = [(T0 + timedelta(seconds=offset), net) for offset, net in nets]
+    line = realized_line(fills, T0)
+    assert line[0] == (T0, 0)
+    assert len(line) == len(fills) + 1
+    assert line[-1][1] == sum((net for _, net in fills), Decimal(0))
+    times = [at for at, _ in line]
+    assert times == sorted(times)
+    assert all(at >= T0 for at in times)  # a fill stamped before the day starts counts at 0
 
 
-def test_the_line_starts_again_on_a_new_trading_day_and_stays_bounded() -> None:
-    line = PnlLine(capacity=3)
-    for value in range(5):
-        line.record(1, DAY, T0 + timedelta(seconds=value), Decimal(value))
-    assert [v for _, v in line.points(1, DAY)] == [2, 3, 4]
-    line.record(1, DAY + timedelta(days=1), T0 + timedelta(days=1), Decimal(0))
-    assert line.points(1, DAY) == []
-    assert [v for _, v in line.points(1, DAY + timedelta(days=1))] == [0]
-    assert line.points(2, DAY) == []
+def test_each_point_is_the_running_total_in_time_order() -> None:
+    fills = [
+        (T0 + timedelta(minutes=30), Decimal("-139.40")),
+        (T0 + timedelta(minutes=5), Decimal("-0.62")),
+        (T0 + timedelta(minutes=50), Decimal("60.00")),
+    ]
+    assert [value for _, value in realized_line(fills, T0)] == [
+        Decimal(0),
+        Decimal("-0.62"),
+        Decimal("-140.02"),
+        Decimal("-80.02"),
+    ]

@@ -31,7 +31,7 @@ from aiohttp import web
 
 from simple_risk.daemon.control.protocol import ProtocolError, encode
 from simple_risk.daemon.control.server import ServerError, Subscriber
-from simple_risk.daemon.dashboard.view import PnlLine, account_page
+from simple_risk.daemon.dashboard.view import account_page
 
 if TYPE_CHECKING:
     from simple_risk.daemon.runtime import Daemon
@@ -79,7 +79,6 @@ class DashboardServer:
         self.daemon = daemon
         self.address = address
         self.interval = interval
-        self.line = PnlLine()
         self.bound: tuple[str, int] | None = None
         self._loop = asyncio.new_event_loop()
         self._ready = threading.Event()
@@ -187,7 +186,7 @@ class DashboardServer:
             return None
 
         def build() -> bytes:
-            page = account_page(daemon, account, daemon.clock.now(), self.line)
+            page = account_page(daemon, account, daemon.clock.now())
             return encode(page).rstrip(b"\n")
 
         try:

@@ -7,17 +7,15 @@ ticker it waits on, and the session calendar says whether the market is open and
 next. Nothing is added that the status socket does not already tell anyone who can reach it,
 so the page can never leak a credential or the admin hash.
 
-The day's P&L line is not in the status view (the daemon keeps no series): :class:`PnlLine`
-samples the value the daily-loss rule reads each time the page's data is built, and starts
-again when the trading day changes.
+The day's P&L line is drawn from the engine's own fill ledger (the fills of the trading day,
+each with its net P&L), so it covers the whole day — also after a restart, since the ledger is
+restored from the journal — and always ends at the realized P&L the daily-loss rule reads.
 """
 
 from __future__ import annotations
 
-import threading
-from collections import deque
-from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from collections.abc import Iterable
+from datetime import datetime, timedelta
 from decimal import Decimal
 from enum import Enum
 from typing import TYPE_CHECKING, Any
@@ -31,49 +29,17 @@ if TYPE_CHECKING:
 
 #: account-level facts a daily loss limit compares (the shipped ruleset uses realized P&L)
 LOSS_FACTS = {"day.realized_pnl": "Realized P&L today", "day.net_pnl": "Net P&L today"}
-#: points of the P&L line kept per account (a point is only added when the value changes)
-LINE_POINTS = 2000
 #: firings shown, newest first
 FIRINGS_SHOWN = 10
 
 
-@dataclass(frozen=True, slots=True)
-class _Line:
-    day: date
-    points: deque[tuple[datetime, Decimal]]
-
-
-class PnlLine:
-    """The day's P&L, one point per change, per account (bounded; reset each trading day)."""
-
-    def __init__(self, capacity: int = LINE_POINTS) -> None:
-        self._capacity = capacity
-        self._lines: dict[int, _Line] = {}
-        self._lock = threading.Lock()
-
-    def record(self, account: int, day: date, at: datetime, value: Decimal) -> None:
-        with self._lock:
-            line = self._lines.get(account)
-            if line is None or line.day != day:
-                line = self._lines[account] = _Line(day, deque(maxlen=self._capacity))
-            if not line.points or line.points[-1][1] != value:
-                line.points.append((at, value))
-
-    def points(self, account: int, day: date) -> list[tuple[datetime, Decimal]]:
-        with self._lock:
-            line = self._lines.get(account)
-            return list(line.points) if line is not None and line.day == day else []
-
-
-def account_page(daemon: Daemon, account: int, now: datetime, line: PnlLine) -> dict[str, Any]:
+def account_page(daemon: Daemon, account: int, now: datetime) -> dict[str, Any]:
     """Everything one account's page shows (engine thread only: it reads the engine)."""
     engine = daemon.engines[account]
     status = views.account_status(daemon, account, now)
     tickers = _Tickers(engine, status)
     day = engine.calendar.trading_day(now)
     loss = _loss_gauge(status)
-    if loss is not None:
-        line.record(account, day, now, loss["value"])
     return {
         "now": now,
         "account": {
@@ -90,7 +56,7 @@ def account_page(daemon: Daemon, account: int, now: datetime, line: PnlLine) -> 
         "connection": status["connection"],
         "pnl": status["pnl"],
         "loss": loss,
-        "line": [{"at": at, "value": value} for at, value in line.points(account, day)],
+        "line": [{"at": at, "value": value} for at, value in _day_line(engine, account)],
         "contracts": status["contracts"],
         "positions": [
             {
@@ -147,6 +113,32 @@ def account_page(daemon: Daemon, account: int, now: datetime, line: PnlLine) -> 
             for f in reversed(status["firings"][-FIRINGS_SHOWN:])
         ],
     }
+
+
+def _day_line(engine: Engine, account: int) -> list[tuple[datetime, Decimal]]:
+    """The ledger's trading day as a realized P&L line (empty before the account is known)."""
+    state = engine.account(account)
+    if state is None:
+        return []
+    ledger = state.ledger
+    fills = [
+        (record.window_at, record.net)
+        for record in ledger.fills.values()
+        if record.day == ledger.day and not record.fill.voided
+    ]
+    return realized_line(fills, engine.calendar.trading_day_start(ledger.day))
+
+
+def realized_line(
+    fills: Iterable[tuple[datetime, Decimal]], start: datetime
+) -> list[tuple[datetime, Decimal]]:
+    """The realized P&L after each fill (in time order), from 0 at the trading day's start."""
+    total = Decimal(0)
+    points = [(start, total)]
+    for at, net in sorted(fills, key=lambda fill: fill[0]):
+        total += net
+        points.append((max(at, start), total))
+    return points
 
 
 def _word(value: object) -> str:
@@ -230,4 +222,4 @@ class _Tickers:
         return f"{kind} {key}" if kind else key
 
 
-__all__ = ["LOSS_FACTS", "PnlLine", "account_page"]
+__all__ = ["LOSS_FACTS", "account_page", "realized_line"]

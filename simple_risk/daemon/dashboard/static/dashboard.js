@@ -157,12 +157,13 @@
     const values = points.map((pt) => pt[1]).concat([0], floor === null ? [] : [floor]);
     const top = Math.max(...values);
     const bottom = Math.min(...values);
-    const pad = Math.max((top - bottom) * 0.1, 10);
+    const pad = Math.max((top - bottom) * 0.15, 10);
     const high = top + pad;
     const low = bottom - pad;
     const start = points.length ? points[0][0] : at - 60000;
     const span = Math.max(at - start, 1000) * 1.1; // room on the right: the latest step shows
-    const W = 800, H = 200;
+    const W = Math.max(svg.clientWidth, 300), H = 200; // drawn at the size shown: text unstretched
+    svg.setAttribute("viewBox", `0 0 ${W} ${H}`);
     const x = (t) => ((t - start) / span) * W;
     const y = (v) => H - ((v - low) / (high - low)) * H;
     const children = [shape("line", { class: "zero", x1: 0, x2: W, y1: y(0), y2: y(0) })];
@@ -179,9 +180,16 @@
       }
       children.push(shape("path", { class: "pnl", d: path }));
     }
+    const short = (t) => new Date(t).toLocaleTimeString(undefined, { hour: "numeric", minute: "2-digit" });
+    const first = shape("text", { x: 6, y: H - 6 });
+    first.textContent = short(start);
+    const last = shape("text", { x: x(at) - 6, y: H - 6, "text-anchor": "end" });
+    last.textContent = `now ${short(at)}`;
+    children.push(first, last);
     svg.replaceChildren(...children);
-    $("line-words").textContent = p.loss
-      ? `${p.loss.label} since ${clock(points.length ? new Date(start).toISOString() : p.now)}, against the loss floor`
+    $("line-words").textContent = points.length
+      ? `Realized P&L of the trading day (since ${clock(new Date(start).toISOString(), true)}), after each fill` +
+        (floor === null ? "" : ", against the loss floor")
       : "";
   }
 
