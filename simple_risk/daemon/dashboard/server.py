@@ -3,9 +3,9 @@
 Two threads do the work, so neither the engine nor a slow browser waits on the other:
 
 * **The pump** subscribes to the daemon's monitor (the stream ``simple-risk monitor`` reads) and
-  wakes on every message, or every ``interval`` seconds for the clocks. It has each account's
-  page built on the engine thread (:meth:`Daemon.on_engine`, as the status socket does) and
-  hands the result to the event loop.
+  wakes on every message, or every ``interval`` seconds for the clocks. For each account with a
+  page open, it has the page built on the engine thread (:meth:`Daemon.on_engine`, as the
+  status socket does) and hands the result to the event loop.
 * **The event loop** serves the page, its assets and one Server-Sent Events stream per open
   page. Each stream keeps only the newest picture: a browser that reads slowly skips pictures
   instead of holding the daemon's memory.
@@ -173,6 +173,8 @@ class DashboardServer:
 
     def _refresh(self) -> None:
         for account in self.daemon.config.accounts:
+            if not self._streams.get(account):
+                continue  # no page open: the engine thread is not asked for anything
             data = self._build(account)
             if data is None:
                 continue
@@ -260,9 +262,12 @@ class DashboardServer:
             response.headers[header] = value
         await response.prepare(request)
         stream: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=1)
+        # with no page open, the pump left the account alone: its last picture may be old
+        latest = self._latest.get(account) if self._streams.get(account) else None
         self._streams.setdefault(account, set()).add(stream)
-        latest = self._latest.get(account)
-        if latest is not None:
+        if latest is None:
+            latest = await asyncio.get_running_loop().run_in_executor(None, self._build, account)
+        if latest is not None and stream.empty():  # never over a newer one from the pump
             _offer(stream, latest)
         try:
             await response.write(b"retry: 1000\n\n")
