@@ -3,8 +3,8 @@
 The daemon and the simulator share the pinned clock of :mod:`tests.pinned` (a Wednesday
 mid-morning in Chicago), so nothing a test sees depends on the day it runs. The browser is
 Debian's ``chromium`` driven by Playwright (``executable_path``: Playwright's own browser
-download is never used); CI installs it (``.ci/run``). One browser serves every test of the
-session; each test gets a fresh page and fails on any console error the page logged.
+download is never used); CI installs it (``.ci/run``). One browser serves every test of a
+module; each test gets a fresh page and fails on any console error the page logged.
 """
 
 from __future__ import annotations
@@ -39,8 +39,10 @@ def chromium_path() -> str | None:
     return shutil.which("chromium") or shutil.which("chromium-browser")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    """One Chromium per test module (Playwright's event loop ends with it, so the tests that
+    run after these never meet it)."""
     path = chromium_path()
     if path is None:
         if os.environ.get("CI"):
