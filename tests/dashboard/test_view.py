@@ -8,7 +8,7 @@ from decimal import Decimal
 from hypothesis import given
 from hypothesis import strategies as st
 
-from simple_risk.daemon.dashboard.view import _loss_gauge, realized_line
+from simple_risk.daemon.dashboard.view import _loss_gauge, _mode, realized_line
 
 T0 = datetime(2027, 1, 13, 16, 0, tzinfo=UTC)
 money = st.decimals(min_value=-5000, max_value=5000, places=2, allow_nan=False)
@@ -76,3 +76,10 @@ def test_each_point_is_the_running_total_in_time_order() -> None:
         Decimal("-140.02"),
         Decimal("-80.02"),
     ]
+
+
+def test_the_mode_is_enforce_unless_the_status_says_observe() -> None:
+    assert _mode({}) == "enforce"
+    assert _mode({"mode": "OBSERVE"}) == "observe"
+    assert _mode({"observe": True}) == "observe"
+    assert _mode({"observe": False}) == "enforce"

@@ -4,8 +4,9 @@ The page starts from :func:`simple_risk.daemon.control.views.account_status` —
 status socket sends — and only reshapes it for a trader: ProjectX roots become tickers, the
 daily loss limit becomes a gauge (how much may still be lost today), a ``for:`` timer names the
 ticker it waits on, and the session calendar says whether the market is open and when it opens
-next. Nothing is added that the status socket does not already tell anyone who can reach it,
-so the page can never leak a credential or the admin hash.
+next. Nothing is shown that the status socket would not tell a trader (the fills behind the P&L
+line are in its ``history``, the calendar is the ruleset's), so the page can never leak a
+credential or the admin hash.
 
 The day's P&L line is drawn from the engine's own fill ledger (the fills of the trading day,
 each with its net P&L), so it covers the whole day — also after a restart, since the ledger is
@@ -48,8 +49,7 @@ def account_page(daemon: Daemon, account: int, now: datetime) -> dict[str, Any]:
             "can_trade": status["can_trade"],
             "balance": status["balance"],
         },
-        # ENFORCE unless the daemon says otherwise (an observe-only mode reports "observe")
-        "mode": str(status.get("mode") or "enforce"),
+        "mode": _mode(status),
         "ruleset": status["ruleset"],
         "trading_day": day,
         "calendar_zone": engine.calendar.spec.timezone,
@@ -113,6 +113,15 @@ def account_page(daemon: Daemon, account: int, now: datetime) -> dict[str, Any]:
             for f in reversed(status["firings"][-FIRINGS_SHOWN:])
         ],
     }
+
+
+def _mode(status: dict[str, Any]) -> str:
+    """``enforce`` unless the status says the daemon only observes (``mode: observe`` or
+    ``observe: true``)."""
+    mode = status.get("mode")
+    if isinstance(mode, str) and mode:
+        return mode.lower()
+    return "observe" if status.get("observe") is True else "enforce"
 
 
 def _day_line(engine: Engine, account: int) -> list[tuple[datetime, Decimal]]:
