@@ -16,6 +16,7 @@ line and runs without it.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import tempfile
 import threading
@@ -36,6 +37,7 @@ from simple_risk.daemon.config import Timing
 from simple_risk.daemon.control.client import Connection, DaemonNotRunning, default_address
 from simple_risk.daemon.control.protocol import ProtocolError
 from simple_risk.daemon.control.server import ServerError
+from simple_risk.daemon.dashboard import DEFAULT_ADDRESS
 from simple_risk.daemon.executor import IntentResult
 from simple_risk.daemon.logging import configure_logging, remove_handlers
 from simple_risk.daemon.runtime import Daemon, RuntimeOptions, open_store
@@ -248,12 +250,14 @@ def run_demo(
     *,
     status_socket: Path | None = None,
     wall: Callable[[], datetime] | None = None,
+    dashboard: tuple[str, int] | None = None,
 ) -> int:
     """Run the whole demo; returns the exit status (0 when every enforcement happened).
 
     With ``status_socket``, the demo's daemon serves the status protocol there. ``wall`` is
     the clock the simulator and the daemon share (the system clock by default; tests pin it,
-    so the demo's story never meets a real daily boundary)."""
+    so the demo's story never meets a real daily boundary). With ``dashboard``, the daemon
+    serves the trader's page there."""
     handlers = configure_logging(level="info", log_dir=data_dir / "log", console=False)
     simulator = Simulator(
         port=0,
@@ -275,6 +279,7 @@ def run_demo(
             data_dir,
             ruleset_path=default_ruleset_path(),
             status_socket=status_socket,
+            dashboard=dashboard,
             timing=Timing(
                 tick_interval=0.25,
                 reconcile_interval=10.0,
@@ -305,9 +310,9 @@ def run_demo(
         try:
             daemon.start()
         except ServerError as exc:  # taken between the check and the start
-            console.print(f"[dim]{exc}: the demo runs without its status socket[/]")
+            console.print(f"[dim]{exc}: the demo runs without its status socket or dashboard[/]")
             daemon = Daemon(
-                config,
+                dataclasses.replace(config, dashboard=None),
                 rulesets,
                 store=store,
                 observer=show,
@@ -319,6 +324,8 @@ def run_demo(
                 f"[bold]In another terminal:[/] simple-risk engine status   "
                 f"[dim](or engine monitor; socket {daemon.server.path})[/]"
             )
+        if daemon.dashboard is not None:
+            console.print(f"[bold]In a browser:[/] {daemon.dashboard.url}")
         _expect(daemon.ready.is_set, 15.0, "reconcile at startup")
         _scenario(trader, daemon, show, grace)
         _summary(console, trader, daemon, show)
@@ -343,7 +350,13 @@ def demo(grace: float, no_color: bool) -> None:
     console = Console(no_color=no_color, highlight=False)
     logging.getLogger("simple_risk.sim").setLevel(logging.WARNING)
     with tempfile.TemporaryDirectory(prefix="simple-risk-demo-") as directory:
-        status = run_demo(console, grace, Path(directory), status_socket=free_socket(console))
+        status = run_demo(
+            console,
+            grace,
+            Path(directory),
+            status_socket=free_socket(console),
+            dashboard=DEFAULT_ADDRESS,
+        )
     raise SystemExit(status)
 
 

@@ -57,6 +57,7 @@ def _fail(problems: ConfigError) -> None:
 
 
 def _sim_setup(data_dir: Path) -> tuple[DaemonConfig, dict[int, Ruleset], Simulator]:
+    from simple_risk.daemon.dashboard import DEFAULT_ADDRESS
     from simple_risk.daemon.sim import scaled_ruleset, sim_config
     from simple_risk.engine.dsl import load_ruleset
     from simple_risk.resources import default_ruleset_path
@@ -71,6 +72,7 @@ def _sim_setup(data_dir: Path) -> tuple[DaemonConfig, dict[int, Ruleset], Simula
         accounts,
         directory,
         ruleset_path=default_ruleset_path(),
+        dashboard=DEFAULT_ADDRESS,
     )
     ruleset = scaled_ruleset(load_ruleset(default_ruleset_path()))
     click.echo(

@@ -121,6 +121,8 @@ class DaemonConfig:
     status_socket_group: str | None = None
     #: optional loopback TCP listener (host, port); the host is always a loopback address
     status_tcp: tuple[str, int] | None = None
+    #: the trader's read-only dashboard (host, port), loopback only; None: not served
+    dashboard: tuple[str, int] | None = None
     notify: NotifySettings = field(default_factory=NotifySettings)
     #: deprecated alias of ``notify.webhook`` (kept equal to it) until every reader moves
     alert_webhook: str | None = None
@@ -319,6 +321,8 @@ def load_config(path: str | Path, env: Mapping[str, str] | None = None) -> Daemo
     problems += _socket_group(doc, data, mode)
     status_tcp, found = _status_tcp(doc, data.get("status_tcp"))
     problems += found
+    dashboard, found = _loopback_address(doc, "dashboard", data.get("dashboard"), DASHBOARD_WHY)
+    problems += found
     notify, found = _notify(doc, data)
     problems += found
     problems += _password_file(doc, data, password_file)
@@ -349,6 +353,7 @@ def load_config(path: str | Path, env: Mapping[str, str] | None = None) -> Daemo
         status_socket_mode=mode,
         status_socket_group=data.get("status_socket_group"),
         status_tcp=status_tcp,
+        dashboard=dashboard,
         notify=notify,
         alert_webhook=notify.webhook,
         log=LogSettings(**{str(k): v for k, v in log_section.items()}),
@@ -426,15 +431,28 @@ def _socket_group(doc: Document, data: Mapping[str, Any], mode: int) -> list[Pro
     return []
 
 
+#: why each loopback-only address is loopback-only (said when another host is given)
+STATUS_TCP_WHY = "the status port must not be reachable from the network"
+DASHBOARD_WHY = "the dashboard shows the account to anyone who can reach it"
+
+
 def _status_tcp(doc: Document, raw: object) -> tuple[tuple[str, int] | None, list[Problem]]:
     """``status_tcp``: a loopback ``HOST:PORT``; ``localhost`` becomes 127.0.0.1 (no DNS)."""
+    return _loopback_address(doc, "status_tcp", raw, STATUS_TCP_WHY)
+
+
+def _loopback_address(
+    doc: Document, key: str, raw: object, why: str
+) -> tuple[tuple[str, int] | None, list[Problem]]:
+    """A loopback ``HOST:PORT`` setting (``status_tcp``, ``dashboard``); ``localhost`` becomes
+    127.0.0.1 (no DNS). Any other host is a located problem that says ``why``."""
     if raw is None:
         return None, []
-    where = ("status_tcp",)
+    where = (key,)
     hint = "127.0.0.1:PORT, [::1]:PORT or localhost:PORT"
     match = _TCP.match(str(raw))
     if match is None:
-        return None, [_located(doc, where, f'status_tcp "{raw}" is not HOST:PORT', hint=hint)]
+        return None, [_located(doc, where, f'{key} "{raw}" is not HOST:PORT', hint=hint)]
     host = match.group("v6") or match.group("host")
     port = int(match.group("port"))
     if host == "localhost":
@@ -450,13 +468,12 @@ def _status_tcp(doc: Document, raw: object) -> tuple[tuple[str, int] | None, lis
             _located(
                 doc,
                 where,
-                f'status_tcp host "{host}" is not a loopback address: the status port must not'
-                " be reachable from the network",
+                f'{key} host "{host}" is not a loopback address: {why}',
                 hint=hint,
             )
         ]
     if not 1 <= port <= 65535:
-        return None, [_located(doc, where, f"status_tcp port {port} is not in 1-65535", hint=hint)]
+        return None, [_located(doc, where, f"{key} port {port} is not in 1-65535", hint=hint)]
     return (host, port), []
 
 

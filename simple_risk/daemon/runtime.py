@@ -39,7 +39,7 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Literal, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
 
 from simple_risk.adapters.topstepx.clock import ReceiveClock
 from simple_risk.adapters.topstepx.contracts import ContractCache
@@ -90,6 +90,9 @@ from simple_risk.engine.operations import (
     reload_engine,
 )
 from simple_risk.store import Store, StoreError
+
+if TYPE_CHECKING:
+    from simple_risk.daemon.dashboard import DashboardServer
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -327,6 +330,7 @@ class Daemon:
         self.error: BaseException | None = None
         self.started_at = self.clock.now()
         self.server: StatusServer | None = None
+        self.dashboard: DashboardServer | None = None
         #: one reload (or configuration change) at a time
         self.reload_lock = threading.RLock()
 
@@ -341,8 +345,14 @@ class Daemon:
         if self.options.serve:
             self.server = StatusServer(self, self.options.server).start()
         try:
+            if self.config.dashboard is not None:
+                from simple_risk.daemon.dashboard import DashboardServer  # aiohttp: only if used
+
+                self.dashboard = DashboardServer(self, self.config.dashboard).start()
             self._start()
         except BaseException:
+            if self.dashboard is not None:
+                self.dashboard.stop()
             if self.server is not None:
                 self.server.stop()
             raise
@@ -389,6 +399,8 @@ class Daemon:
             return
         if self.server is not None:
             self.server.close_listeners()
+        if self.dashboard is not None:
+            self.dashboard.stop()
         if self._engine_thread.is_alive():
             self.queue.put(StopRequest(at=self.clock.now()))
             self._engine_thread.join(10.0)

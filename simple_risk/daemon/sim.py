@@ -65,6 +65,7 @@ def sim_config(
     timing: Timing | None = None,
     status_socket: Path | None = None,
     admin_password_file: Path | None = None,
+    dashboard: tuple[str, int] | None = None,
 ) -> DaemonConfig:
     """A configuration for a simulator at ``base_url`` with a private data directory.
 
@@ -72,6 +73,7 @@ def sim_config(
     ``simple-risk status`` finds a simulated daemon without options (Unix socket paths are
     also limited to ~100 bytes, which a deep temporary data directory can exceed); the admin
     password file lives in the data directory, since there is no configuration file.
+    ``dashboard`` serves the trader's page there (``engine run --sim`` and the demo do).
     """
     return DaemonConfig(
         source="<sim>",
@@ -89,6 +91,7 @@ def sim_config(
         status_socket=status_socket or xdg_dir("runtime", os.environ) / "status.sock",
         admin_password_file=admin_password_file or data_dir / PASSWORD_FILE_NAME,
         config_dir=data_dir,
+        dashboard=dashboard,
         log=LogSettings(),
         timing=timing
         or Timing(

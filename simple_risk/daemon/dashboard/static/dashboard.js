@@ -1,0 +1,288 @@
+// simple-risk dashboard: renders one account's picture, pushed by the daemon over Server-Sent
+// Events, and ticks its countdowns every second. Read-only: it never sends anything back.
+// Times are shown in the browser's own time zone (named in the header); money with cents.
+"use strict";
+
+(function () {
+  const account = decodeURIComponent(location.pathname.split("/").filter(Boolean).pop() || "");
+  const zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+  const usd = new Intl.NumberFormat("en-US", { style: "currency", currency: "USD" });
+  const number = new Intl.NumberFormat("en-US", { maximumFractionDigits: 6 });
+  let skew = 0; // the daemon's clock minus the browser's, in ms (the daemon's clock rules)
+  let picture = null;
+
+  const $ = (id) => document.getElementById(id);
+
+  function el(tag, attrs, ...children) {
+    const node = document.createElement(tag);
+    for (const [name, value] of Object.entries(attrs || {})) {
+      if (value === null || value === undefined) continue;
+      if (name === "class") node.className = value;
+      else node.setAttribute(name, value);
+    }
+    for (const child of children) {
+      if (child === null || child === undefined) continue;
+      node.append(child instanceof Node ? child : String(child));
+    }
+    return node;
+  }
+
+  function now() {
+    return Date.now() + skew;
+  }
+
+  function money(value) {
+    if (value === null || value === undefined) return "unknown";
+    const amount = Number(value);
+    return (amount < 0 ? "−" : "") + usd.format(Math.abs(amount));
+  }
+
+  function moneyNode(value) {
+    const amount = Number(value);
+    const css = value === null || value === undefined ? null : amount < 0 ? "money-neg" : amount > 0 ? "money-pos" : null;
+    return el("span", { class: css }, money(value));
+  }
+
+  function lots(value) {
+    const count = Number(value);
+    return `${number.format(count)} ${count === 1 ? "lot" : "lots"}`;
+  }
+
+  function contracts(value) {
+    const count = Number(value);
+    return `${number.format(count)} ${count === 1 ? "contract" : "contracts"}`;
+  }
+
+  function price(value) {
+    return value === null || value === undefined ? "—" : number.format(Number(value));
+  }
+
+  function clock(iso, withDay) {
+    if (!iso) return "—";
+    const options = { hour: "2-digit", minute: "2-digit", second: "2-digit", timeZoneName: "short" };
+    if (withDay) options.weekday = "short";
+    return new Date(iso).toLocaleTimeString(undefined, options);
+  }
+
+  function duration(seconds) {
+    const total = Math.max(0, Math.round(seconds));
+    const h = Math.floor(total / 3600);
+    const m = Math.floor((total % 3600) / 60);
+    const s = total % 60;
+    if (h > 0) return `${h} h ${String(m).padStart(2, "0")} min`;
+    if (m > 0) return `${m} min ${String(s).padStart(2, "0")} s`;
+    return `${s} s`;
+  }
+
+  // <span data-until=ISO> shows the time left, <span data-since=ISO> the time elapsed
+  function ticking(kind, iso) {
+    return el("span", { class: "countdown", ["data-" + kind]: iso }, "");
+  }
+
+  function tick() {
+    for (const node of document.querySelectorAll("[data-until]")) {
+      node.textContent = duration((Date.parse(node.dataset.until) - now()) / 1000);
+    }
+    for (const node of document.querySelectorAll("[data-since]")) {
+      node.textContent = duration((now() - Date.parse(node.dataset.since)) / 1000);
+    }
+  }
+
+  function fill(list, items, empty) {
+    list.replaceChildren(...(items.length ? items : [el("li", { class: "empty" }, empty)]));
+  }
+
+  function rows(table, items, columns, empty) {
+    const body = table.tBodies[0];
+    if (!items.length) {
+      body.replaceChildren(el("tr", {}, el("td", { class: "empty", colspan: columns }, empty)));
+      return;
+    }
+    body.replaceChildren(...items.map((cells) => el("tr", {}, ...cells.map((c) => el("td", {}, c)))));
+  }
+
+  function renderHeader(p) {
+    const name = p.account.name ? `${p.account.name} (${p.account.id})` : `Account ${p.account.id}`;
+    $("account-name").textContent = name;
+    document.title = `${name} — simple-risk`;
+    const mode = (p.mode || "enforce").toLowerCase();
+    $("mode").textContent = mode.toUpperCase();
+    $("mode").className = `badge ${mode}`;
+    $("mode").title = mode === "observe" ? "Observing only: breaches are reported, not enforced" : "Breaches are enforced";
+    const blocked = p.account.can_trade === false;
+    $("can-trade").textContent = blocked ? "TRADING BLOCKED BY TOPSTEPX" : "CAN TRADE";
+    $("can-trade").className = `badge ${blocked ? "blocked" : ""}`;
+    $("zone").textContent = `Times in ${zone}`;
+  }
+
+  function renderLoss(p) {
+    const loss = p.loss;
+    const fillBar = $("gauge-fill");
+    if (!loss) {
+      $("loss-words").textContent = "No daily loss limit in this ruleset";
+      fillBar.style.width = "0%";
+    } else {
+      const left = Number(loss.left);
+      const limit = Number(loss.limit);
+      const share = limit > 0 ? Math.max(0, Math.min(1, left / limit)) : 0;
+      $("loss-words").textContent = `${money(left)} of ${money(limit)} left`;
+      fillBar.style.width = `${(share * 100).toFixed(1)}%`;
+      fillBar.className = `gauge-fill ${share <= 0.25 ? "bad" : share <= 0.5 ? "warn" : ""}`;
+      $("gauge").setAttribute("aria-valuenow", String(left));
+      $("gauge").setAttribute("aria-valuemax", String(limit));
+    }
+    const pnl = p.pnl || {};
+    $("pnl-words").replaceChildren(
+      "Today, net of fees: realized ", moneyNode(pnl.realized),
+      ", open ", moneyNode(pnl.unrealized),
+      ", total ", moneyNode(pnl.net),
+      ` · ${pnl.trades ?? 0} ${pnl.trades === 1 ? "fill" : "fills"}`,
+      p.account.balance !== null && p.account.balance !== undefined ? ` · balance ${money(p.account.balance)}` : "",
+    );
+    renderLine(p);
+  }
+
+  function renderLine(p) {
+    const svg = $("pnl-line");
+    const ns = "http://www.w3.org/2000/svg";
+    const shape = (tag, attrs) => {
+      const node = document.createElementNS(ns, tag);
+      for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, String(v));
+      return node;
+    };
+    const points = (p.line || []).map((pt) => [Date.parse(pt.at), Number(pt.value)]);
+    const at = Date.parse(p.now);
+    if (points.length) points.push([at, points[points.length - 1][1]]);
+    const floor = p.loss ? Number(p.loss.floor) : null;
+    const values = points.map((pt) => pt[1]).concat([0], floor === null ? [] : [floor]);
+    const top = Math.max(...values);
+    const bottom = Math.min(...values);
+    const pad = Math.max((top - bottom) * 0.15, 10);
+    const high = top + pad;
+    const low = bottom - pad;
+    const start = points.length ? points[0][0] : at - 60000;
+    const span = Math.max(at - start, 1000) * 1.1; // room on the right: the latest step shows
+    const W = Math.max(svg.clientWidth, 300), H = 200; // drawn at the size shown: text unstretched
+    svg.setAttribute("viewBox", `0 0 ${W} ${H}`);
+    const x = (t) => ((t - start) / span) * W;
+    const y = (v) => H - ((v - low) / (high - low)) * H;
+    const children = [shape("line", { class: "zero", x1: 0, x2: W, y1: y(0), y2: y(0) })];
+    if (floor !== null) {
+      children.push(shape("line", { class: "floor", x1: 0, x2: W, y1: y(floor), y2: y(floor) }));
+      const label = shape("text", { class: "floor-label", x: 6, y: y(floor) - 5 });
+      label.textContent = `Loss floor ${money(floor)}`;
+      children.push(label);
+    }
+    if (points.length) {
+      let path = `M${x(points[0][0])},${y(points[0][1])}`;
+      for (let i = 1; i < points.length; i++) {
+        path += ` H${x(points[i][0])} V${y(points[i][1])}`; // a step: P&L jumps at each fill
+      }
+      children.push(shape("path", { class: "pnl", d: path }));
+    }
+    const short = (t) => new Date(t).toLocaleTimeString(undefined, { hour: "numeric", minute: "2-digit" });
+    const first = shape("text", { x: 6, y: H - 6 });
+    first.textContent = short(start);
+    const last = shape("text", { x: x(at) - 6, y: H - 6, "text-anchor": "end" });
+    last.textContent = `now ${short(at)}`;
+    children.push(first, last);
+    svg.replaceChildren(...children);
+    $("line-words").textContent = points.length
+      ? `Realized P&L of the trading day (since ${clock(new Date(start).toISOString(), true)}), after each fill` +
+        (floor === null ? "" : ", against the loss floor")
+      : "";
+  }
+
+  function renderMarket(p) {
+    fill($("sessions"), (p.sessions || []).map((s) =>
+      s.open
+        ? el("li", {}, `Session “${s.name}” is open; it closes at ${clock(s.closes_at)}`)
+        : el("li", {}, `Session “${s.name}” is closed; it opens ${clock(s.next_open, true)} (in `, ticking("until", s.next_open), ")"),
+    ), "No sessions in the calendar");
+    const c = p.connection || {};
+    const hubs = c.user_hub === "connected" && c.market_hub === "connected";
+    $("connection").textContent = c.live && hubs
+      ? `Connected to the gateway; last full check ${clock(c.last_reconcile_at)}`
+      : `Gateway: ${c.live ? "account live" : "account not checked yet"}, account stream ${c.user_hub}, market stream ${c.market_hub}`;
+    const k = p.contracts || {};
+    $("contracts").textContent = k.open === null || k.open === undefined
+      ? ""
+      : `Contracts open: ${lots(k.open)}` + (k.limit !== null && k.limit !== undefined ? ` of ${lots(k.limit)} allowed (a micro counts 1/10)` : "");
+  }
+
+  function renderLocks(p) {
+    fill($("lockouts"), (p.lockouts || []).map((l) => {
+      const what = l.scope === "account" ? "Account" : l.ticker || "Symbol";
+      const kind = l.kind === "cooldown" ? "cooling down" : "locked";
+      const end = l.ends_at
+        ? ["ends in ", ticking("until", l.ends_at), ` (at ${clock(l.ends_at)})`]
+        : ["until the condition clears"];
+      return el("li", { class: "lock" }, `${what} ${kind} by ${l.rule}: ${l.reason} — `, ...end);
+    }), "No lockout: trading is allowed");
+    fill($("pending"), (p.pending || []).map((t) =>
+      el("li", {}, `${t.rule}${t.on ? " on " + t.on : ""} acts in `, ticking("until", t.fires_at), ` (at ${clock(t.fires_at)}) unless fixed`),
+    ), "No timer running");
+  }
+
+  function renderTables(p) {
+    rows($("positions"), (p.positions || []).map((pos) => [
+      pos.ticker,
+      pos.side,
+      contracts(pos.size),
+      price(pos.avg_price),
+      moneyNode(pos.unrealized_pnl),
+      pos.protected
+        ? el("span", { class: "protected" }, `Protected, stop at ${price(pos.stop_price)}`)
+        : el("span", { class: "unprotected" }, "UNPROTECTED for ", ticking("since", pos.unprotected_since || pos.opened_at)),
+      pos.opened_at ? ticking("since", pos.opened_at) : "—",
+    ]), 7, "No open position");
+    rows($("orders"), (p.orders || []).map((o) => [
+      String(o.id),
+      o.ticker,
+      o.side,
+      o.type,
+      Number(o.remaining) !== Number(o.size) ? `${o.remaining} of ${contracts(o.size)} left` : contracts(o.size),
+      price(o.stop_price ?? o.limit_price),
+      o.own ? "simple-risk (protective stop)" : "you",
+    ]), 7, "No working order");
+  }
+
+  function renderFirings(p) {
+    fill($("firings"), (p.firings || []).map((f) =>
+      el("li", { class: f.severity }, el("span", { class: "at" }, clock(f.at)), f.text),
+    ), "Nothing enforced yet today");
+  }
+
+  function render(p) {
+    picture = p;
+    skew = Date.parse(p.now) - Date.now();
+    renderHeader(p);
+    renderLoss(p);
+    renderMarket(p);
+    renderLocks(p);
+    renderTables(p);
+    renderFirings(p);
+    tick();
+    document.body.dataset.updated = p.now;
+  }
+
+  function link(state, words) {
+    $("link").className = `link ${state}`;
+    $("link").textContent = words;
+  }
+
+  function connect() {
+    const source = new EventSource(`/api/account/${encodeURIComponent(account)}/events`);
+    source.onopen = () => link("ok", "Live");
+    source.addEventListener("status", (message) => {
+      link("ok", "Live");
+      render(JSON.parse(message.data));
+    });
+    source.onerror = () => {
+      link(picture ? "down" : "waiting", picture ? "Lost the daemon — retrying…" : "Connecting to the daemon…");
+    };
+  }
+
+  setInterval(tick, 1000);
+  connect();
+})();

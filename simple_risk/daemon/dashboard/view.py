@@ -1,0 +1,234 @@
+"""What one account's dashboard page shows, built on the engine thread from the status view.
+
+The page starts from :func:`simple_risk.daemon.control.views.account_status` — the very dict the
+status socket sends — and only reshapes it for a trader: ProjectX roots become tickers, the
+daily loss limit becomes a gauge (how much may still be lost today), a ``for:`` timer names the
+ticker it waits on, and the session calendar says whether the market is open and when it opens
+next. Nothing is shown that the status socket would not tell a trader (the fills behind the P&L
+line are in its ``history``, the calendar is the ruleset's), so the page can never leak a
+credential or the admin hash.
+
+The day's P&L line is drawn from the engine's own fill ledger (the fills of the trading day,
+each with its net P&L), so it covers the whole day — also after a restart, since the ledger is
+restored from the journal — and always ends at the realized P&L the daily-loss rule reads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from decimal import Decimal
+from enum import Enum
+from typing import TYPE_CHECKING, Any
+
+from simple_risk.daemon.control import views
+from simple_risk.engine.calendar import CalendarError, TradingCalendar
+from simple_risk.engine.engine import Engine
+
+if TYPE_CHECKING:
+    from simple_risk.daemon.runtime import Daemon
+
+#: account-level facts a daily loss limit compares (the shipped ruleset uses realized P&L)
+LOSS_FACTS = {"day.realized_pnl": "Realized P&L today", "day.net_pnl": "Net P&L today"}
+#: firings shown, newest first
+FIRINGS_SHOWN = 10
+
+
+def account_page(daemon: Daemon, account: int, now: datetime) -> dict[str, Any]:
+    """Everything one account's page shows (engine thread only: it reads the engine)."""
+    engine = daemon.engines[account]
+    status = views.account_status(daemon, account, now)
+    tickers = _Tickers(engine, status)
+    day = engine.calendar.trading_day(now)
+    loss = _loss_gauge(status)
+    return {
+        "now": now,
+        "account": {
+            "id": account,
+            "name": status["name"],
+            "can_trade": status["can_trade"],
+            "balance": status["balance"],
+        },
+        "mode": _mode(status),
+        "ruleset": status["ruleset"],
+        "trading_day": day,
+        "calendar_zone": engine.calendar.spec.timezone,
+        "connection": status["connection"],
+        "pnl": status["pnl"],
+        "loss": loss,
+        "line": [{"at": at, "value": value} for at, value in _day_line(engine, account)],
+        "contracts": status["contracts"],
+        "positions": [
+            {
+                "ticker": tickers.of(p["symbol"]),
+                "side": p["side"],
+                "size": p["size"],
+                "avg_price": p["avg_price"],
+                "unrealized_pnl": p["unrealized_pnl"],
+                "protected": p["protected"],
+                "stop_price": p["stop_price"],
+                "opened_at": p["opened_at"],
+                "unprotected_since": p["unprotected_since"],
+            }
+            for p in status["positions"]
+        ],
+        "orders": [
+            {
+                "id": o["id"],
+                "ticker": tickers.of(o["symbol"]),
+                "side": _word(o["side"]),
+                "type": _word(o["type"]),
+                "size": o["size"],
+                "remaining": o["remaining"],
+                "limit_price": o["limit_price"],
+                "stop_price": o["stop_price"],
+                "own": o["own"],
+            }
+            for o in status["orders"]
+        ],
+        "lockouts": [
+            {
+                "rule": lock["rule"],
+                "scope": lock["scope"],
+                "ticker": tickers.of(lock["symbol"]) if lock["symbol"] else None,
+                "kind": lock["kind"],
+                "reason": lock["reason"],
+                "ends_at": lock["ends_at"],
+                "while": lock["while"] is not None,
+            }
+            for lock in status["lockouts"]
+        ],
+        "pending": [
+            {
+                "rule": timer["rule"],
+                "on": tickers.of_item(timer["item"]),
+                "since": timer["since"],
+                "fires_at": timer["fires_at"],
+            }
+            for timer in status["pending"]
+        ],
+        "sessions": _sessions(engine.calendar, now),
+        "firings": [
+            {"at": f["at"], "rule": f["rule"], "severity": f["severity"], "text": f["text"]}
+            for f in reversed(status["firings"][-FIRINGS_SHOWN:])
+        ],
+    }
+
+
+def _mode(status: dict[str, Any]) -> str:
+    """``enforce`` unless the status says the daemon only observes (``mode: observe`` or
+    ``observe: true``)."""
+    mode = status.get("mode")
+    if isinstance(mode, str) and mode:
+        return mode.lower()
+    return "observe" if status.get("observe") is True else "enforce"
+
+
+def _day_line(engine: Engine, account: int) -> list[tuple[datetime, Decimal]]:
+    """The ledger's trading day as a realized P&L line (empty before the account is known)."""
+    state = engine.account(account)
+    if state is None:
+        return []
+    ledger = state.ledger
+    fills = [
+        (record.window_at, record.net)
+        for record in ledger.fills.values()
+        if record.day == ledger.day and not record.fill.voided
+    ]
+    return realized_line(fills, engine.calendar.trading_day_start(ledger.day))
+
+
+def realized_line(
+    fills: Iterable[tuple[datetime, Decimal]], start: datetime
+) -> list[tuple[datetime, Decimal]]:
+    """The realized P&L after each fill (in time order), from 0 at the trading day's start."""
+    total = Decimal(0)
+    points = [(start, total)]
+    for at, net in sorted(fills, key=lambda fill: fill[0]):
+        total += net
+        points.append((max(at, start), total))
+    return points
+
+
+def _word(value: object) -> str:
+    """An enum member as a word (``OrderType.TRAILING_STOP`` → ``trailing stop``)."""
+    if isinstance(value, Enum):
+        return value.name.lower().replace("_", " ")
+    return str(value)
+
+
+def _loss_gauge(status: dict[str, Any]) -> dict[str, Any] | None:
+    """The daily loss limit as a floor under the P&L the rule reads, and what is left of it."""
+    for entry in status["limits"]:
+        fact, limit, value = entry["fact"], entry["limit"], entry["value"]
+        if (
+            fact not in LOSS_FACTS
+            or isinstance(limit, bool)
+            or not isinstance(limit, int | Decimal)
+        ):
+            continue
+        if limit >= 0:
+            continue
+        floor = Decimal(limit)
+        current = Decimal(value) if isinstance(value, int | Decimal) else Decimal(0)
+        return {
+            "rule": entry["rule"],
+            "label": LOSS_FACTS[fact],
+            "value": current,
+            "floor": floor,
+            "limit": -floor,
+            "left": max(current - floor, Decimal(0)),
+        }
+    return None
+
+
+def _sessions(calendar: TradingCalendar, now: datetime) -> list[dict[str, Any]]:
+    """Each session of the calendar: open now (and until when) or when it opens next."""
+    found = []
+    for name in sorted(calendar.spec.sessions):
+        try:
+            to_close = calendar.minutes_to_close(name, now)
+            next_open = None if to_close is not None else calendar.next_session_start(name, now)
+        except CalendarError:
+            continue
+        found.append(
+            {
+                "name": name,
+                "open": to_close is not None,
+                "closes_at": (
+                    now + timedelta(minutes=float(to_close)) if to_close is not None else None
+                ),
+                "next_open": next_open,
+            }
+        )
+    return found
+
+
+class _Tickers:
+    """ProjectX roots (``EP``) and contract ids as the tickers traders know (``ES``)."""
+
+    def __init__(self, engine: Engine, status: dict[str, Any]) -> None:
+        self._symbols = engine.ruleset.symbols
+        self._contracts = {
+            item["contract_id"]: item["symbol"]
+            for item in (*status["positions"], *status["orders"])
+        }
+
+    def of(self, symbol: object) -> str:
+        return self._symbols.root(str(symbol)) if symbol else ""
+
+    def of_item(self, item: object) -> str | None:
+        """A ``for:`` timer's item (a contract id, an order id) as a ticker, if it is one."""
+        if item is None or item == "":
+            return None
+        kind, _, key = str(item).rpartition(":")  # "position:CON.F.US.EP.H27", "order:9001"
+        symbol = self._contracts.get(key)
+        if symbol is not None:
+            return self.of(symbol)
+        parts = key.split(".")
+        if len(parts) == 5 and parts[0] == "CON":
+            return self.of(parts[3])
+        return f"{kind} {key}" if kind else key
+
+
+__all__ = ["LOSS_FACTS", "account_page", "realized_line"]

@@ -1,0 +1,115 @@
+"""The dashboard in a real headless Chromium, against a real daemon and the simulator.
+
+What a trader sees must change by itself when something happens at the broker — a fill, a
+lockout — without reloading the page, and the page must never log an error.
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+from pathlib import Path
+
+from simple_risk.engine.events import OrderSide
+
+from .conftest import ACCOUNT, Start
+
+#: limits that stay out of the way of the one a test breaks
+QUIET_LIMITS = {"max_unrealized_loss": 100000, "max_unrealized_profit": 100000}
+SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "dashboard.png"
+
+
+def test_the_page_loads_with_the_account_the_limit_and_the_session(dashboard: Start) -> None:
+    d = dashboard()
+    page = d.open()
+    assert page.page.url.endswith(f"/account/{ACCOUNT}")  # one account: / leads to its page
+    page.wait_text("#link", "Live")
+    assert "ENFORCE" in page.text("#mode")
+    assert page.text("#loss-words") == "$500.00 of $500.00 left"
+    assert "No open position" in page.text("#positions")
+    assert "No lockout: trading is allowed" in page.text("#lockouts")
+    # the pinned clock is a Wednesday 10:00 in Chicago: the session is open (scaled all day)
+    assert "is open" in page.text("#sessions")
+    page.wait_text("#connection", "Connected to the gateway")
+    assert "Times in America/New_York" in page.text("#zone")
+    assert page.errors == []
+
+
+def test_a_fill_in_the_simulator_shows_up_without_a_reload(dashboard: Start) -> None:
+    d = dashboard()
+    page = d.open()
+    page.wait_text("#positions", "No open position")
+    page.page.evaluate("window.notReloaded = true")
+    d.trader.buy(ACCOUNT, "EP", 2)  # EP is ProjectX's root for ES
+    row = page.wait_text("#positions tbody", "ES")
+    assert "long" in row
+    assert "2 contracts" in row
+    assert "UNPROTECTED for" in row
+    assert "Contracts open: 2 lots of 5 lots allowed" in page.text("#contracts")
+    timers = page.wait_text("#pending", "no-stop-loss-grace on ES acts in")
+    assert re.search(r"acts in \d+ s", timers), timers
+    assert page.page.evaluate("window.notReloaded") is True
+    assert page.errors == []
+
+
+def test_a_lockout_shows_a_countdown_and_the_loss_on_the_gauge(dashboard: Start) -> None:
+    d = dashboard(params=QUIET_LIMITS)
+    page = d.open()
+    page.wait_text("#link", "Live")
+    d.trader.buy(ACCOUNT, "EP")
+    d.wait(lambda: d.trader.size(ACCOUNT, "EP") == 1, "the fill")
+    d.trader.move("EP", Decimal("-2.5"))  # 10 ticks against: $125 and fees on one ES
+    d.trader.sell(ACCOUNT, "EP")
+    lock = page.wait_text("#lockouts", "cooling down by cooldown-after-loss-1")
+    first = _seconds_left(lock)
+    assert 4 * 60 < first <= 5 * 60
+    # the countdown ticks in the browser between two pictures from the daemon
+    d.wait(lambda: _seconds_left(page.text("#lockouts")) < first, "the countdown to tick", 5.0)
+    left = Decimal(d.trader.day_pnl(ACCOUNT)) + 500
+    assert page.text("#loss-words") == f"${left:,.2f} of $500.00 left"
+    assert page.wait_text("#firings", "cooldown-after-loss-1")
+    assert "Realized P&L of the trading day (since Tue" in page.text("#line-words")
+    assert page.errors == []
+
+
+def test_the_page_says_when_it_lost_the_daemon(dashboard: Start) -> None:
+    d = dashboard()
+    page = d.open()
+    page.wait_text("#link", "Live")
+    assert page.errors == []
+    d.daemon.stop()
+    page.wait_text("#link", "Lost the daemon")
+    assert "Live" not in page.text("#link")
+
+
+def test_screenshot_of_the_main_page(dashboard: Start) -> None:
+    """The picture README.md shows: a protected and an unprotected position, a working order,
+    a cooldown after a losing trade, and the day's P&L against the loss floor."""
+    d = dashboard(params={**QUIET_LIMITS, "max_trades_per_minute": 20})
+    page = d.open(width=1280, height=1000)
+    page.wait_text("#link", "Live")
+    d.trader.stop(ACCOUNT, "MES", OrderSide.SELL, 2, d.trader.price("MES") - 10)
+    d.trader.buy(ACCOUNT, "MES", 2)
+    d.trader.buy(ACCOUNT, "MNQ")
+    d.trader.limit(ACCOUNT, "MNQ", OrderSide.BUY, 1, d.trader.price("MNQ") - 40)
+    page.wait_text("#positions tbody", "Protected, stop at")
+    page.wait_text("#positions tbody", "UNPROTECTED for")
+    d.trader.buy(ACCOUNT, "EP")
+    d.wait(lambda: d.trader.size(ACCOUNT, "EP") == 1, "the fill")
+    d.trader.move("EP", Decimal("-2.5"))
+    d.trader.sell(ACCOUNT, "EP")
+    page.wait_text("#lockouts", "cooldown-after-loss-1")
+    page.wait_text("#firings", "cooldown-after-loss-1")
+    page.wait_text("#pending", "no-stop-loss-grace on MNQ")
+    # the cooldown cancels the MNQ limit order: the picture waits for the cancel to land
+    d.wait(lambda: "MNQ" not in page.text("#orders tbody"), "the cancel on the page")
+    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+    page.page.screenshot(path=str(SCREENSHOT), full_page=True)
+    assert SCREENSHOT.stat().st_size > 10_000
+    assert page.errors == []
+
+
+def _seconds_left(text: str) -> int:
+    found = re.search(r"ends in (?:(\d+) min )?(\d+) s", text)
+    assert found is not None, text
+    return int(found.group(1) or 0) * 60 + int(found.group(2))

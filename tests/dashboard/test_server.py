@@ -1,0 +1,124 @@
+"""The dashboard over plain HTTP: read-only, loopback names only, and never a secret."""
+
+from __future__ import annotations
+
+import http.client
+import json
+from decimal import Decimal
+from typing import Any
+from urllib.parse import urlsplit
+
+from simple_risk.daemon.password import hash_password, write_password_hash
+
+from .conftest import ACCOUNT, Dashboard, Start
+
+OTHER = 20100002
+
+
+def _request(
+    d: Dashboard, path: str, *, method: str = "GET", host: str | None = None
+) -> tuple[int, dict[str, str], bytes]:
+    url = urlsplit(d.url)
+    assert url.hostname is not None
+    connection = http.client.HTTPConnection(url.hostname, url.port, timeout=10)
+    try:
+        headers = {"Host": host} if host is not None else {}
+        connection.request(method, path, headers=headers)
+        response = connection.getresponse()
+        return response.status, dict(response.getheaders()), response.read()
+    finally:
+        connection.close()
+
+
+def test_the_root_leads_to_the_only_account_and_other_accounts_are_not_found(
+    served: Start,
+) -> None:
+    d = served()
+    status, headers, _ = _request(d, "/")
+    assert (status, headers["Location"]) == (302, f"/account/{ACCOUNT}")
+    assert _request(d, f"/account/{ACCOUNT}")[0] == 200
+    assert _request(d, "/account/99999999")[0] == 404
+    assert _request(d, "/api/account/99999999")[0] == 404
+
+
+def test_with_several_accounts_the_root_lists_them(served: Start) -> None:
+    d = served(accounts=(ACCOUNT, OTHER))
+    status, _, body = _request(d, "/")
+    assert status == 200
+    for account in (ACCOUNT, OTHER):
+        assert f'<a href="/account/{account}">Account {account}</a>'.encode() in body
+    assert _request(d, f"/account/{OTHER}")[0] == 200
+
+
+def test_it_is_read_only(served: Start) -> None:
+    d = served()
+    for method in ("POST", "PUT", "DELETE"):
+        assert _request(d, f"/api/account/{ACCOUNT}", method=method)[0] == 405
+
+
+def test_a_request_for_another_host_name_is_refused(served: Start) -> None:
+    """A page elsewhere that rebinds its DNS name to 127.0.0.1 still sends its own name."""
+    d = served()
+    status, _, body = _request(d, f"/api/account/{ACCOUNT}", host="evil.example:8766")
+    assert status == 403
+    assert b"loopback" in body
+    assert _request(d, f"/api/account/{ACCOUNT}", host="localhost")[0] == 200
+
+
+def test_the_page_data_holds_no_secret(served: Start) -> None:
+    d = served()
+    config = d.daemon.config
+    write_password_hash(config.admin_password_file, hash_password("a long admin pass", rounds=4))
+    secret_hash = config.admin_password_file.read_text(encoding="utf-8").strip()
+    status, headers, body = _request(d, f"/api/account/{ACCOUNT}")
+    assert status == 200
+    assert "default-src 'self'" in headers["Content-Security-Policy"]
+    text = body.decode()
+    page = json.loads(text)
+    assert page["account"]["id"] == ACCOUNT
+    assert page["mode"] == "enforce"
+    for secret in (config.api_key, secret_hash, config.username):
+        assert secret not in text
+
+
+def test_the_pnl_line_covers_the_trading_day_and_ends_at_the_realized_pnl(served: Start) -> None:
+    d = served(params={"max_unrealized_loss": 100000, "max_unrealized_profit": 100000})
+    d.trader.buy(ACCOUNT, "EP")
+    d.wait(lambda: d.trader.size(ACCOUNT, "EP") == 1, "the fill")
+    d.trader.move("EP", Decimal("-2.5"))
+    d.trader.sell(ACCOUNT, "EP")
+    realized = d.trader.day_pnl(ACCOUNT)
+
+    def page() -> dict[str, Any]:
+        result = json.loads(_request(d, f"/api/account/{ACCOUNT}")[2])
+        assert isinstance(result, dict)
+        return result
+
+    d.wait(lambda: Decimal(page()["pnl"]["realized"]) == realized, "the closing fill")
+    shown = page()
+    engine = d.daemon.engines[ACCOUNT]
+    day_start = engine.calendar.trading_day_start(engine.calendar.trading_day(d.daemon.clock.now()))
+    values = [Decimal(point["value"]) for point in shown["line"]]
+    assert shown["line"][0]["at"] == day_start.isoformat()
+    assert values[0] == 0
+    assert len(values) == 3  # the opening fill (its costs), then the closing one
+    assert values[-1] == realized
+    assert Decimal(shown["loss"]["left"]) == 500 + realized
+
+
+def test_the_event_stream_sends_the_picture_at_once(served: Start) -> None:
+    d = served()
+    url = urlsplit(d.url)
+    assert url.hostname is not None
+    connection = http.client.HTTPConnection(url.hostname, url.port, timeout=10)
+    try:
+        connection.request("GET", f"/api/account/{ACCOUNT}/events")
+        response = connection.getresponse()
+        assert response.status == 200
+        assert response.getheader("Content-Type", "").startswith("text/event-stream")
+        lines = [response.readline() for _ in range(4)]
+    finally:
+        connection.close()
+    assert b"event: status\n" in lines
+    data = next(line for line in lines if line.startswith(b"data: "))
+    assert json.loads(data[len(b"data: ") :])["account"]["id"] == ACCOUNT
