@@ -191,6 +191,12 @@ def _opt_int(payload: Mapping[str, Any], key: str) -> int | None:
     return None if value is None else to_int(value, key)
 
 
+def _opt_link(payload: Mapping[str, Any], key: str) -> int | None:
+    """An order id that links a bracket child to its family; 0 (no order) means no link."""
+    value = _opt_int(payload, key)
+    return value if value else None
+
+
 def _dec(payload: Mapping[str, Any], key: str) -> Decimal:
     return to_decimal(_required(payload, key), key)
 
@@ -267,6 +273,8 @@ def order_from_wire(payload: object, at: datetime) -> OrderUpdate:
         symbol_id=_opt_str(data, "symbolId"),
         created_at=parse_timestamp(data.get("creationTimestamp"), "creationTimestamp"),
         updated_at=parse_timestamp(data.get("updateTimestamp"), "updateTimestamp"),
+        parent_order_id=_opt_link(data, "parentOrderId"),
+        linked_order_id=_opt_link(data, "linkedOrderId"),
     )
 
 
@@ -661,6 +669,15 @@ def modify_stop_request(
     if size is not None:
         body["size"] = size
     return RestRequest(Endpoint.ORDER_MODIFY, body)
+
+
+def modify_size_request(account_id: int, order_id: int, *, size: int) -> RestRequest:
+    """Resize a working order, prices unchanged (a protective stop following its position)."""
+    if size <= 0:
+        raise ValueError(f"an order needs a positive size, got {size}")
+    return RestRequest(
+        Endpoint.ORDER_MODIFY, {"accountId": account_id, "orderId": order_id, "size": size}
+    )
 
 
 # ---------------------------------------------------------------------------------------------
