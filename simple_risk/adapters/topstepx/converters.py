@@ -48,6 +48,7 @@ from simple_risk.engine.events import (
     Quote,
     TradeFill,
 )
+from simple_risk.engine.facts.families import bracket_base
 from simple_risk.engine.model import SymbolSpec
 
 log = logging.getLogger(__name__)
@@ -471,7 +472,22 @@ def accounts_from_rest(body: object, at: datetime) -> list[AccountUpdate]:
 
 
 def orders_from_rest(body: object, at: datetime) -> list[OrderUpdate]:
-    return [order_from_wire(item, at) for item in _list_field(body, "orders")]
+    """A REST order list, bracket children after the other orders.
+
+    A REST body is one snapshot, so its list order means nothing; a child whose copy lacks
+    the links is known only by its ``<tag>-SL`` / ``-TP`` customTag, which names its entry's
+    tag — so the entries are applied first and the engine sees each child as one.
+    """
+    orders = [order_from_wire(item, at) for item in _list_field(body, "orders")]
+    return sorted(orders, key=_bracket_child)
+
+
+def _bracket_child(order: OrderUpdate) -> bool:
+    return (
+        order.parent_order_id is not None
+        or order.linked_order_id is not None
+        or bracket_base(order.custom_tag) is not None
+    )
 
 
 def positions_from_rest(body: object, at: datetime) -> list[PositionUpdate]:

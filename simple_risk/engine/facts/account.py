@@ -100,6 +100,7 @@ class AccountState:
         "ended_fills",
         "eod_high_balance",
         "families",
+        "family_counted",
         "id",
         "ledger",
         "locks",
@@ -142,6 +143,8 @@ class AccountState:
         self.locks = LockSet(account_id)
         #: bracket families by entry id, while a child of theirs works (families.py)
         self.families: dict[int, Family] = {}
+        #: (contract, legs close a long) → (contracts added to the root's working totals, root)
+        self.family_counted: dict[tuple[str, bool], tuple[int, str]] = {}
         #: working child id → its family's entry id (kept when a later copy lacks the links)
         self.child_of: dict[int, int] = {}
         #: customTag → the order that carried it (finds a child's entry by ``<tag>-SL``)
@@ -342,28 +345,41 @@ class AccountState:
                 self.apply_order(order.update, contract)
 
     def _recount(self, family: Family) -> None:
-        """Put the family's closing amount (its legs, once) into its root's working totals."""
-        position = self.positions.get(family.contract_id)
-        held = position.size if position is not None and position.long == family.closes_long else 0
-        now = family.closing(held)
-        delta = now - family.counted
         if not family.legs:
             self.families.pop(family.entry_id, None)
-        if delta == 0:
-            return
-        family.counted = now
-        sym = self._root(family.root)
-        if family.closes_long:
-            sym.working_sell += delta
-        else:
-            sym.working_buy += delta
-        if delta < 0:
-            self._drop_if_empty(sym)
+        self._recount_contract(family.contract_id)
 
     def _recount_contract(self, contract_id: str) -> None:
-        if self.families:
-            for family in [f for f in self.families.values() if f.contract_id == contract_id]:
-                self._recount(family)
+        """Put what the contract's families can close (each once, together no more than the
+        position holds) into their root's working totals, per closing side."""
+        if not self.families and not self.family_counted:
+            return
+        wanted = {True: 0, False: 0}
+        root = ""
+        for family in self.families.values():
+            if family.contract_id == contract_id:
+                wanted[family.closes_long] += family.closing()
+                root = family.root
+        position = self.positions.get(contract_id)
+        for closes_long in (True, False):
+            key = (contract_id, closes_long)
+            counted, counted_root = self.family_counted.get(key, (0, root))
+            held = position.size if position is not None and position.long == closes_long else 0
+            now = min(wanted[closes_long], held)
+            if now == counted:
+                continue
+            root = root or counted_root
+            if now:
+                self.family_counted[key] = (now, root)
+            else:
+                self.family_counted.pop(key, None)
+            sym = self._root(root)
+            if closes_long:
+                sym.working_sell += now - counted
+            else:
+                sym.working_buy += now - counted
+            if now < counted:
+                self._drop_if_empty(sym)
 
     def refresh_contract(self, contract_id: str) -> None:
         position = self.positions.get(contract_id)

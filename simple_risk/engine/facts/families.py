@@ -15,9 +15,9 @@ entry itself has been seen.
 
 A :class:`Family` knows how much its legs can close: the largest leg (the legs are one-cancels-
 other, so they count once), no more than the entry has opened (a child of an entry that has not
-filled cannot fill) and no more than the position it closes holds. The account adds that
-amount to the closing side's working total, so every if-filled figure sees the family once and
-never as exposure.
+filled cannot fill). The account adds the families of a contract, no more than the position
+they close holds, to the closing side's working total, so every if-filled figure sees each
+family once and never as exposure.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ def bracket_base(tag: str | None) -> str | None:
 class Family:
     """One entry (by id, possibly not seen yet) and its working children in one contract."""
 
-    __slots__ = ("closes_long", "contract_id", "counted", "entry_id", "legs", "opened", "root")
+    __slots__ = ("closes_long", "contract_id", "entry_id", "legs", "opened", "root")
 
     def __init__(self, entry_id: int, first_leg: Order) -> None:
         self.entry_id = entry_id
@@ -57,12 +57,10 @@ class Family:
         self.legs: dict[int, Order] = {}
         #: contracts the entry has filled; None while the entry's fills are unknown
         self.opened: int | None = None
-        #: what :meth:`closing` gave when the account last added it to the root's totals
-        self.counted = 0
 
-    def closing(self, held: int) -> int:
-        """How many contracts the legs together can close, against ``held`` contracts of the
-        position they close (0 when the position is on the other side or flat)."""
+    def closing(self) -> int:
+        """How many contracts the legs together can close: the largest leg, no more than the
+        entry opened (the account caps the families of a contract by its position)."""
         if not self.legs:
             return 0
         once = max(leg.remaining for leg in self.legs.values())
@@ -73,7 +71,7 @@ class Family:
                 leg.update.status is not OrderStatus.SUSPENDED for leg in self.legs.values()
             )
             opened = once if active else 0
-        return max(min(once, opened, held), 0)
+        return max(min(once, opened), 0)
 
 
 def entry_opened(order: Order) -> int:
