@@ -349,6 +349,11 @@ class AccountState:
             self.families.pop(family.entry_id, None)
         self._recount_contract(family.contract_id)
 
+    def recount_families(self) -> None:
+        """Recount every contract's families (positions were set without apply_position)."""
+        for contract_id in sorted({family.contract_id for family in self.families.values()}):
+            self._recount_contract(contract_id)
+
     def _recount_contract(self, contract_id: str) -> None:
         """Put what the contract's families can close (each once, together no more than the
         position holds) into their root's working totals, per closing side."""
