@@ -111,7 +111,13 @@ FAMILIES: dict[str, Family] = {
             frozenset({"position"}),
             iterable=True,
         ),
-        Family("order", "One order.", frozenset({"order"}), iterable=True),
+        Family(
+            "order",
+            "One order. A bracket's stop-loss and take-profit children only ever reduce"
+            " (docs/order-families.md).",
+            frozenset({"order"}),
+            iterable=True,
+        ),
         Family("trade", "The fill (half-turn) that triggered the rule.", frozenset({"trade"})),
         Family("quote", "The quote that triggered the rule.", frozenset({"quote"})),
         Family(
