@@ -8,6 +8,7 @@ or its children; and an entry that does breach goes, and its children with it.
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 from typing import Any
 
@@ -15,9 +16,11 @@ import pytest
 
 from simple_risk.adapters.topstepx.errors import Endpoint
 from simple_risk.daemon.executor import plan
+from simple_risk.engine.codec import event_from_json, event_to_json
+from simple_risk.engine.events import OrderStatus, OrderUpdate
 from simple_risk.engine.intents import CancelOrder, is_met
 
-from .harness import ES, Wire, children_first, fixture
+from .harness import ES, T0, Wire, children_first, fixture
 
 ARRIVALS = ["entry first", "children first"]
 
@@ -40,6 +43,7 @@ def test_a_bracket_within_the_limit_is_never_cancelled_and_its_fill_is_protected
     assert (sl.is_child, tp.is_child) == (True, True)
     assert sl.parent_id == tp.parent_id == data["entry"]
     assert sl.status == tp.status == "suspended"
+    assert sl.update.status is OrderStatus.SUSPENDED and sl.stop_price is None
     assert sl.reduces_only and tp.reduces_only
     es = state.symbol("ES")
     assert (es.if_filled_long, es.if_filled_short) == (3, 0)
@@ -122,3 +126,21 @@ def test_rest_children_without_links_are_found_by_their_tag(reverse: bool) -> No
     assert es.working_buy == 3  # stop-loss and take-profit: one leg of 3, not 6
     assert (es.if_filled_long, es.if_filled_short) == (0, 3)
     assert wire.cancelled_orders() == [] and wire.exposure_cuts() == []
+
+
+@pytest.mark.parametrize(
+    "name", ["bracket-long-3-es.json", "bracket-breach-6-es.json", "bracket-rest-after-fill.json"]
+)
+def test_every_converted_event_is_journaled_and_read_back_exactly(name: str) -> None:
+    data = fixture(name)
+    wire = Wire()
+    events = []
+    for frame in data.get("frames", []) + data.get("cancelled", []):
+        events += wire.converter.user(frame["target"], frame["arguments"], T0)
+    if "order_search" in data:
+        events += wire.converter.rest(Endpoint.ORDER_SEARCH, data["order_search"], T0)
+    assert events and not wire.converter.rejected
+    linked = [e for e in events if isinstance(e, OrderUpdate) and e.parent_order_id is not None]
+    assert linked or name == "bracket-rest-after-fill.json"
+    for event in events:
+        assert event_from_json(json.loads(json.dumps(event_to_json(event)))) == event
