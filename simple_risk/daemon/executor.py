@@ -40,7 +40,7 @@ from simple_risk.adapters.topstepx.errors import ApiError, Outcome, ProjectXErro
 from simple_risk.adapters.topstepx.ratelimit import Priority
 from simple_risk.adapters.topstepx.rest import RestClient
 from simple_risk.adapters.topstepx.secrets import scrub
-from simple_risk.engine.events import STOP_TYPES, Event, OrderSide, OrderType
+from simple_risk.engine.events import STOP_TYPES, Event, OrderSide, OrderStatus, OrderType
 from simple_risk.engine.facts.account import AccountState
 from simple_risk.engine.facts.orders import Order
 from simple_risk.engine.facts.positions import Position
@@ -169,16 +169,19 @@ def _resized_closing_orders(
     ``left`` contracts on their side of the market, each with the size it keeps.
 
     Per side (stops fill on a move against the position, limits on a move for it), orders
-    are honoured in precedence — simple-risk's own, bracket children, then the oldest — and
-    the first that no longer fits takes the room left; one with no room is left alone (the
-    side is already covered: other enforcement decides about it).
+    are honoured in precedence — simple-risk's own, bracket children, then the others, oldest
+    (lowest id) first — and the first that no longer fits takes the room left; one with no
+    room is left alone (the side is already covered: other enforcement decides about it).
+    A suspended bracket child cannot be modified and closes nothing until it opens: skipped.
     """
     closing = [
         order
         for order in state.orders_by_contract.get(position.contract_id, {}).values()
-        if order.buy != position.long and order.update.type in _RESIZABLE
+        if order.buy != position.long
+        and order.update.type in _RESIZABLE
+        and order.update.status is not OrderStatus.SUSPENDED
     ]
-    closing.sort(key=lambda o: (not o.own, not o.is_child, o.update.created_at is None, o.id))
+    closing.sort(key=lambda o: (not o.own, not o.is_child, o.id))
     out: list[tuple[Order, int]] = []
     for stops in (True, False):
         room = left
