@@ -171,3 +171,24 @@ def test_a_snapshot_brings_families_back() -> None:
         assert restored_order.if_filled_symbol_size == state.orders[order_id].if_filled_symbol_size
     # the trader's stop and the family's one leg could both fill: short 1 at worst
     assert again.symbol("ES").if_filled_short == 1
+
+
+def test_what_families_remember_of_ended_orders_does_not_outlive_the_day() -> None:
+    engine, state, _ = started(
+        order(1, 95, side="buy", size=1, kind=OrderType.MARKET, contract=ES, tag="old"),
+        order(
+            2,
+            95,
+            side="buy",
+            size=1,
+            kind=OrderType.MARKET,
+            status=OrderStatus.FILLED,
+            filled=1,
+            contract=ES,
+            tag="old",
+        ),
+        order(3, 96, side="buy", size=1, limit="5990", contract=ES, tag="live"),
+    )
+    assert state.ended_fills[95] == 1 and set(state.tags) == {"old", "live"}
+    feed(engine, tick(24 * 3600))  # past the 17:00 CT boundary
+    assert 95 not in state.ended_fills and set(state.tags) == {"live"}
