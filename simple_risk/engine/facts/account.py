@@ -3,7 +3,9 @@
 :class:`AccountState` is updated by the fact store, one event at a time, and keeps every
 aggregate a rule reads (weighted and raw open contracts, per-root sizes and working counts,
 protection of each position) up to date incrementally. The ``symbol`` family object
-(:class:`SymbolFacts`) is the per-root aggregate itself.
+(:class:`SymbolFacts`) is the per-root aggregate itself. Bracket children are grouped into
+order families (families.py): their working sizes enter the per-root totals once per family,
+never as exposure.
 """
 
 from __future__ import annotations
@@ -345,6 +347,7 @@ class AccountState:
                 self.apply_order(order.update, contract)
 
     def _recount(self, family: Family) -> None:
+        """A family's legs or entry changed: forget it once no leg works, and recount."""
         if not family.legs:
             self.families.pop(family.entry_id, None)
         self._recount_contract(family.contract_id)
