@@ -1240,8 +1240,8 @@ class Engine:
                     if intent_for.key in pending:
                         continue
                     why = (
-                        f"is resized to {resize_to} to keep protecting the position "
-                        f"(stops total {total})"
+                        f"is resized to {resize_to}, what the position still needs "
+                        f"(closing orders on its side total {total})"
                     )
                 else:
                     intent_for = CancelOrder(state.id, order.id)

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, NamedTuple
 
-from simple_risk.engine.events import OrderType
+from simple_risk.engine.events import OrderStatus, OrderType
 from simple_risk.engine.model import CompiledExpression
 
 if TYPE_CHECKING:
@@ -230,7 +230,8 @@ class LockSet:
         a protective stop while the side still has room: it is resized to the room left, so
         the position stays covered (a stop of 4 on a long reduced to 3 becomes a stop of 3).
         Bracket children are never cancelled, with or without a position (they go with their
-        entry). ``orders`` must leave out orders already being cancelled.
+        entry); an open one larger than the room its side has left is resized to it.
+        ``orders`` must leave out orders already being cancelled.
         """
         if not self.locks:
             return {}
@@ -260,8 +261,15 @@ class LockSet:
         for order in reducing:
             sides = _market_sides(order)
             room = min(held - kept[side] for side in sides)
-            if _kept(order) or order.remaining <= room:
+            if order.remaining <= room or order.own:
                 size = order.remaining
+            elif order.is_child:
+                # never cancelled; one larger than what its position still needs is resized
+                # (not while suspended: it cannot be modified and closes nothing yet)
+                size = order.remaining
+                if room > 0 and order.update.status is not OrderStatus.SUSPENDED:
+                    size = room
+                    verdicts[order.id] = LockVerdict(lock, max(totals[s] for s in sides), room)
             elif order.is_stop and room > 0:
                 size = room
                 verdicts[order.id] = LockVerdict(lock, totals["stop"], room)

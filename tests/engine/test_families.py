@@ -192,3 +192,20 @@ def test_what_families_remember_of_ended_orders_does_not_outlive_the_day() -> No
     assert state.ended_fills[95] == 1 and set(state.tags) == {"old", "live"}
     feed(engine, tick(24 * 3600))  # past the 17:00 CT boundary
     assert 95 not in state.ended_fills and set(state.tags) == {"live"}
+
+
+def test_a_lock_resizes_a_brackets_open_legs_to_a_reduced_position_never_cancels_them() -> None:
+    legs = [
+        child(order(1, 98, side="sell", size=3, kind=OrderType.STOP, stop="5990", contract=ES), 97),
+        child(order(1, 99, side="sell", size=3, limit="6010", contract=ES), 97, 98),
+    ]
+    engine, state, _ = started(
+        position(0, 3, "6000", contract=ES), *legs, fill(2, 1, pnl="-150", contract=CL)
+    )
+    assert engine.locks(ACCOUNT)
+    reduced = feed(engine, position(3, 2, "6000", contract=ES))  # the trader sold 1 by hand
+    assert sorted(
+        (i.order_id, i.size) for i in intents_of(reduced) if isinstance(i, ResizeOrder)
+    ) == [(98, 2), (99, 2)]
+    assert not any(isinstance(i, CancelOrder) for i in intents_of(reduced))
+    assert state.positions[ES].protected
