@@ -31,6 +31,7 @@ from simple_risk.adapters.topstepx.converters import (
     RestRequest,
     cancel_order_request,
     close_position_request,
+    modify_size_request,
     modify_stop_request,
     partial_close_request,
     place_stop_request,
@@ -39,9 +40,10 @@ from simple_risk.adapters.topstepx.errors import ApiError, Outcome, ProjectXErro
 from simple_risk.adapters.topstepx.ratelimit import Priority
 from simple_risk.adapters.topstepx.rest import RestClient
 from simple_risk.adapters.topstepx.secrets import scrub
-from simple_risk.engine.events import Event, OrderSide
+from simple_risk.engine.events import STOP_TYPES, Event, OrderSide, OrderStatus, OrderType
 from simple_risk.engine.facts.account import AccountState
 from simple_risk.engine.facts.orders import Order
+from simple_risk.engine.facts.positions import Position
 from simple_risk.engine.intents import (
     Alert,
     CancelOrder,
@@ -49,7 +51,9 @@ from simple_risk.engine.intents import (
     NoWorkingOrders,
     PositionClosed,
     ReduceTo,
+    ResizeOrder,
     StopAt,
+    orphans,
 )
 from simple_risk.store import Store, StoreError
 
@@ -73,11 +77,19 @@ def plan(intent: Intent, state: AccountState | None) -> list[RestRequest]:
             and (intent.contract_id is None or order.contract_id == intent.contract_id)
         ]
     if isinstance(intent, CancelOrder):
-        return (
-            [cancel_order_request(account, intent.order_id)]
-            if intent.order_id in state.orders
-            else []
-        )
+        # A bracket entry's children go with it, but only once the entry is known to have
+        # ended unfilled: cancelling them alongside an entry that fills meanwhile would leave
+        # its position without its stop. (The gateway's one-cancels-other usually takes them.)
+        calls = [cancel_order_request(account, child) for child in orphans(state, intent.order_id)]
+        if intent.order_id in state.orders:
+            calls.insert(0, cancel_order_request(account, intent.order_id))
+        return calls
+    if isinstance(intent, ResizeOrder):
+        order = state.orders.get(intent.order_id)
+        if order is None or order.remaining <= intent.size or intent.size <= 0:
+            return []
+        filled = order.size - order.remaining
+        return [modify_size_request(account, order.id, size=intent.size + filled)]
     if isinstance(intent, PositionClosed):
         if intent.contract_id in state.positions:
             return [close_position_request(account, intent.contract_id)]
@@ -118,7 +130,7 @@ def _plan_reduce(intent: ReduceTo, state: AccountState) -> list[RestRequest]:
             if per_contract <= 0:
                 continue
             by = min(position.size, math.ceil(excess / per_contract))
-            calls.append(_cut(state.id, position.contract_id, position.size, by))
+            calls.extend(_cut_and_resize(state, position, by))
             excess -= by * per_contract
         return calls
     if intent.max_contracts is None:
@@ -128,9 +140,58 @@ def _plan_reduce(intent: ReduceTo, state: AccountState) -> list[RestRequest]:
         if excess <= 0:
             break
         by = min(position.size, excess)
-        calls.append(_cut(state.id, position.contract_id, position.size, by))
+        calls.extend(_cut_and_resize(state, position, by))
         excess -= by
     return calls
+
+
+def _cut_and_resize(state: AccountState, position: Position, by: int) -> list[RestRequest]:
+    """Close ``by`` contracts of a position, then shrink its closing orders to what is left.
+
+    A stop that covered the whole position would otherwise be larger than the position once
+    it is reduced: as such it could reverse the position, and a lock would cancel it and
+    leave the rest unprotected. Resized (never cancelled), it keeps protecting what stays.
+    """
+    calls = [_cut(state.id, position.contract_id, position.size, by)]
+    left = position.size - by
+    if left <= 0:
+        return calls  # a full close: the position's orders are the closing rule's to cancel
+    for order, size in _resized_closing_orders(state, position, left):
+        filled = order.size - order.remaining
+        calls.append(modify_size_request(state.id, order.id, size=size + filled))
+    return calls
+
+
+def _resized_closing_orders(
+    state: AccountState, position: Position, left: int
+) -> list[tuple[Order, int]]:
+    """The stops and limits closing ``position`` that together would close more than
+    ``left`` contracts on their side of the market, each with the size it keeps.
+
+    Per side (stops fill on a move against the position, limits on a move for it), orders
+    are honoured in precedence — simple-risk's own, bracket children, then the others, oldest
+    (lowest id) first — and the first that no longer fits takes the room left; one with no
+    room is left alone (the side is already covered: other enforcement decides about it).
+    A suspended bracket child cannot be modified and closes nothing until it opens: skipped.
+    """
+    closing = [
+        order
+        for order in state.orders_by_contract.get(position.contract_id, {}).values()
+        if order.buy != position.long
+        and order.update.type in _RESIZABLE
+        and order.update.status is not OrderStatus.SUSPENDED
+    ]
+    closing.sort(key=lambda o: (not o.own, not o.is_child, o.id))
+    out: list[tuple[Order, int]] = []
+    for stops in (True, False):
+        room = left
+        for order in closing:
+            if order.is_stop != stops:
+                continue
+            if order.remaining > room > 0:
+                out.append((order, room))
+            room -= min(order.remaining, max(room, 0))
+    return out
 
 
 def _plan_stop(intent: StopAt, state: AccountState) -> list[RestRequest]:
@@ -180,6 +241,10 @@ def _plan_stop(intent: StopAt, state: AccountState) -> list[RestRequest]:
             state.id, intent.contract_id, side=side, size=position.size, stop_price=intent.price
         )
     ]
+
+
+#: closing orders a reduction resizes: stops (of every kind) and limits
+_RESIZABLE = STOP_TYPES | {OrderType.LIMIT}
 
 
 def describe_call(request: RestRequest) -> str:

@@ -30,6 +30,7 @@ from simple_risk.engine.intents import (
     NoWorkingOrders,
     PositionClosed,
     ReduceTo,
+    ResizeOrder,
     StopAt,
 )
 
@@ -43,6 +44,8 @@ def intent_words(intent: Intent) -> str:
     """What an intent does, as a trader would say it (``Position closed``)."""
     if isinstance(intent, CancelOrder):
         return "Order cancelled"
+    if isinstance(intent, ResizeOrder):
+        return f"Order resized to {intent.size}"
     if isinstance(intent, NoWorkingOrders):
         return "Orders cancelled" if intent.symbol is None else f"{intent.symbol} orders cancelled"
     if isinstance(intent, PositionClosed):
@@ -62,6 +65,7 @@ def _key_words(key: str) -> str:
     target = rest.partition(":")[2]
     words = {
         "cancel-order": "order cancelled",
+        "resize-order": "order resized",
         "no-working-orders": "orders cancelled",
         "position-closed": "position closed",
         "reduce-to": "position reduced",

@@ -82,10 +82,11 @@ from simple_risk.engine.intents import (
     NoWorkingOrders,
     PositionClosed,
     ReduceTo,
+    ResizeOrder,
     StopAt,
     is_met,
 )
-from simple_risk.engine.lockouts import Lock, LockFacts
+from simple_risk.engine.lockouts import Lock, LockFacts, LockVerdict
 from simple_risk.engine.model import CompiledExpression, Rule, Ruleset
 
 _GLOBALS: dict[str, object] = {"__builtins__": {}}
@@ -1216,7 +1217,7 @@ class Engine:
             positions = [held_now] if held_now is not None else []
         else:
             contracts, positions = (), []
-        cancel: dict[int, tuple[Lock, int | None]] = {}
+        verdicts: dict[int, LockVerdict] = {}
         for contract_id in contracts:
             in_contract = state.orders_by_contract.get(contract_id)
             if not in_contract:
@@ -1226,18 +1227,29 @@ class Engine:
                 for order in in_contract.values()
                 if not (pending and _being_cancelled(state.id, order, pending))
             ]
-            cancel.update(state.locks.orders_to_cancel(live, state.positions.get(contract_id)))
-        if cancel:
+            verdicts.update(state.locks.orders_to_cancel(live, state.positions.get(contract_id)))
+        if verdicts:
             for order in list(state.orders.values()):
-                verdict = cancel.get(order.id)
+                verdict = verdicts.get(order.id)
                 if verdict is None:
                     continue
-                lock, total = verdict
-                why = (
-                    "would add exposure"
-                    if total is None
-                    else f"would reduce beyond the position (reducing orders total {total})"
-                )
+                lock, total, resize_to = verdict
+                intent_for: Intent
+                if resize_to is not None:
+                    intent_for = ResizeOrder(state.id, order.id, resize_to)
+                    if intent_for.key in pending:
+                        continue
+                    why = (
+                        f"is resized to {resize_to}, what the position still needs "
+                        f"(closing orders on its side total {total})"
+                    )
+                else:
+                    intent_for = CancelOrder(state.id, order.id)
+                    why = (
+                        "would add exposure"
+                        if total is None
+                        else f"would reduce beyond the position (reducing orders total {total})"
+                    )
                 firings.append(
                     self._enforcement(
                         lock,
@@ -1246,7 +1258,7 @@ class Engine:
                         at,
                         f"{lock.scope} lockout by {lock.rule} ({lock.reason}): "
                         f"order {order.id} ({order.side} {order.remaining} {order.symbol}) " + why,
-                        CancelOrder(state.id, order.id),
+                        intent_for,
                     )
                 )
         for position in positions:

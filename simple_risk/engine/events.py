@@ -125,6 +125,10 @@ class OrderUpdate(Event):
     symbol_id: str | None = None
     created_at: datetime | None = None
     updated_at: datetime | None = None
+    #: bracket (Auto-OCO) links, reference §14.3: a child's ``parentOrderId`` is its entry's
+    #: id; a take-profit's ``linkedOrderId`` is its stop-loss sibling's id
+    parent_order_id: int | None = None
+    linked_order_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

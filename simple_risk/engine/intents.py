@@ -52,6 +52,24 @@ class CancelOrder:
 
 
 @dataclass(frozen=True, slots=True)
+class ResizeOrder:
+    """One order works for at most ``size`` contracts (or no longer works).
+
+    How enforcement shrinks a protective stop that has become larger than its position (the
+    position was reduced): resizing keeps the position covered, where cancelling would leave
+    it unprotected.
+    """
+
+    account: int
+    order_id: int
+    size: int
+
+    @property
+    def key(self) -> str:
+        return f"resize-order:{self.account}:{self.order_id}:{self.size}"
+
+
+@dataclass(frozen=True, slots=True)
 class PositionClosed:
     """The account holds no position in the contract."""
 
@@ -124,11 +142,11 @@ class Alert:
         return f"alert:{self.account}:{self.rule}:{self.level}:{self.message}"
 
 
-Intent = NoWorkingOrders | CancelOrder | PositionClosed | ReduceTo | StopAt | Alert
+Intent = NoWorkingOrders | CancelOrder | ResizeOrder | PositionClosed | ReduceTo | StopAt | Alert
 
 INTENT_TYPES: dict[str, type[Intent]] = {
     cls.__name__: cls
-    for cls in (NoWorkingOrders, CancelOrder, PositionClosed, ReduceTo, StopAt, Alert)
+    for cls in (NoWorkingOrders, CancelOrder, ResizeOrder, PositionClosed, ReduceTo, StopAt, Alert)
 }
 
 
@@ -142,7 +160,22 @@ def _no_working_orders_met(intent: NoWorkingOrders, account: AccountState) -> bo
 
 
 def _cancel_order_met(intent: CancelOrder, account: AccountState) -> bool:
-    return intent.order_id not in account.orders
+    """The order no longer works, nor does any child of its family it leaves orphaned."""
+    return intent.order_id not in account.orders and not orphans(account, intent.order_id)
+
+
+def orphans(account: AccountState, entry_id: int) -> list[int]:
+    """Working children of a bracket entry that ended without filling (they can never
+    activate, and a cancelled entry must not leave them behind), by id."""
+    family = account.families.get(entry_id)
+    if family is None or entry_id in account.orders or family.opened != 0:
+        return []
+    return sorted(family.legs)
+
+
+def _resize_order_met(intent: ResizeOrder, account: AccountState) -> bool:
+    order = account.orders.get(intent.order_id)
+    return order is None or order.remaining <= intent.size
 
 
 def _position_closed_met(intent: PositionClosed, account: AccountState) -> bool:
@@ -191,6 +224,7 @@ def _alert_met(intent: Alert, account: AccountState) -> bool:
 _MET: dict[type[Intent], Callable[[Any, AccountState], bool]] = {
     NoWorkingOrders: _no_working_orders_met,
     CancelOrder: _cancel_order_met,
+    ResizeOrder: _resize_order_met,
     PositionClosed: _position_closed_met,
     ReduceTo: _reduce_to_met,
     StopAt: _stop_at_met,
@@ -228,8 +262,10 @@ __all__ = [
     "NoWorkingOrders",
     "PositionClosed",
     "ReduceTo",
+    "ResizeOrder",
     "StopAt",
     "intent_from_json",
     "intent_to_json",
     "is_met",
+    "orphans",
 ]

@@ -12,8 +12,11 @@ engine time, and asks the set on every order and position event whether exposure
   ``baseline``, lowered as positions shrink): an order that would add exposure is cancelled,
   a position that grew is reduced back, a new position is closed. ``kind`` ``cooldown``
   (RULE-006/007) only cancels orders that would add exposure and leaves positions alone.
-- Orders that only reduce a position at no more than its size, and orders simple-risk placed
-  itself (customTag ``sr-``), always pass.
+- Orders that only reduce a position at no more than its size, orders simple-risk placed
+  itself (customTag ``sr-``) and the children of a bracket family (they only ever close what
+  their entry opened) always pass. A trader's protective stop larger than the position is
+  resized to what the position still needs, never cancelled: a lock must not leave a legal
+  position unprotected.
 """
 
 from __future__ import annotations
@@ -21,9 +24,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
-from simple_risk.engine.events import OrderType
+from simple_risk.engine.events import OrderStatus, OrderType
 from simple_risk.engine.model import CompiledExpression
 
 if TYPE_CHECKING:
@@ -64,6 +67,18 @@ class Lock:
         if self.ends_at is None:
             return other.ends_at is not None or self.while_expr is not None
         return other.ends_at is not None and self.ends_at > other.ends_at
+
+
+class LockVerdict(NamedTuple):
+    """What a lock does to one working order: cancel it, or resize it to ``resize_to``.
+
+    ``total`` is the total of the contract's reducing orders on the order's side of the market
+    when that is why (None for an order that would open, grow or reverse the position).
+    """
+
+    lock: Lock
+    total: int | None
+    resize_to: int | None = None
 
 
 class LockFacts:
@@ -187,7 +202,7 @@ class LockSet:
         """The lock that forbids this working order on its own (it would add exposure even
         if it were the contract's only order), if any; see :meth:`orders_to_cancel` for the
         check that also counts the contract's other reducing orders."""
-        if not order.is_working or order.own or not self.locks:
+        if not order.is_working or order.own or order.is_child or not self.locks:
             return None
         lock = self.blocking_lock(order.symbol)
         if lock is None or order.reduces_only:
@@ -196,10 +211,9 @@ class LockSet:
 
     def orders_to_cancel(
         self, orders: Iterable[Order], position: Position | None
-    ) -> dict[int, tuple[Lock, int | None]]:
-        """Of one contract's working orders, those a lock cancels: order id → (the lock, the
-        total of the reducing orders when that is why; None for an order that would open,
-        grow or reverse the position on its own).
+    ) -> dict[int, LockVerdict]:
+        """Of one contract's working orders, those a lock cancels or resizes: order id → its
+        :class:`LockVerdict`.
 
         Orders that only reduce the position pass, but only *together* at no more than its
         size: two sells of 2 against a long 3 would leave a short 1 if both filled. The budget
@@ -210,10 +224,14 @@ class LockSet:
         survives a cooldown, while two stops (or two limits) of 2 against a long 3 do not.
         Market and join orders fill on either move and count against both sides. Within a
         side the reducing orders are honoured in order of precedence — simple-risk's own
-        orders first (never cancelled), then protective stops, then the others, each group
-        oldest first (``created_at``; unknown counts as newest, then by id) — and one that
-        would take the side's total beyond the position's size is cancelled. ``orders`` must
-        leave out orders already being cancelled.
+        orders and bracket children first (never cancelled), then protective stops, then the
+        others, each group oldest first (``created_at``; unknown counts as newest, then by id).
+        One that would take the side's total beyond the position's size is cancelled — except
+        a protective stop while the side still has room: it is resized to the room left, so
+        the position stays covered (a stop of 4 on a long reduced to 3 becomes a stop of 3).
+        Bracket children are never cancelled, with or without a position (they go with their
+        entry); an open one larger than the room its side has left is resized to it.
+        ``orders`` must leave out orders already being cancelled.
         """
         if not self.locks:
             return {}
@@ -224,30 +242,43 @@ class LockSet:
         if lock is None:
             return {}
         held = position.size if position is not None else 0
-        cancel: dict[int, tuple[Lock, int | None]] = {}
+        verdicts: dict[int, LockVerdict] = {}
         reducing: list[Order] = []
         for order in working:
             closing = position is not None and held > 0 and position.long != order.buy
-            if closing and (order.own or order.remaining <= held):
+            if closing and (_kept(order) or order.is_stop or order.remaining <= held):
                 reducing.append(order)
-            elif not order.own:
-                cancel[order.id] = (lock, None)
+            elif not _kept(order):
+                verdicts[order.id] = LockVerdict(lock, None)
         totals = {
             side: sum(o.remaining for o in reducing if side in _market_sides(o)) for side in _SIDES
         }
         if all(total <= held for total in totals.values()):
-            return cancel
+            return verdicts
         reducing.sort(key=_age)
-        reducing.sort(key=lambda order: (not order.own, not order.is_stop))  # stable
+        reducing.sort(key=lambda order: (not _kept(order), not order.is_stop))  # stable
         kept = dict.fromkeys(_SIDES, 0)
         for order in reducing:
             sides = _market_sides(order)
-            if order.own or all(kept[side] + order.remaining <= held for side in sides):
-                for side in sides:
-                    kept[side] += order.remaining
+            room = min(held - kept[side] for side in sides)
+            if order.remaining <= room or order.own:
+                size = order.remaining
+            elif order.is_child:
+                # never cancelled; one larger than what its position still needs is resized
+                # (not while suspended: it cannot be modified and closes nothing yet)
+                size = order.remaining
+                if room > 0 and order.update.status is not OrderStatus.SUSPENDED:
+                    size = room
+                    verdicts[order.id] = LockVerdict(lock, max(totals[s] for s in sides), room)
+            elif order.is_stop and room > 0:
+                size = room
+                verdicts[order.id] = LockVerdict(lock, totals["stop"], room)
             else:
-                cancel[order.id] = (lock, max(totals[side] for side in sides))
-        return cancel
+                verdicts[order.id] = LockVerdict(lock, max(totals[side] for side in sides))
+                continue
+            for side in sides:
+                kept[side] += size
+        return verdicts
 
     def position_limit(self, position: Position) -> tuple[Lock, int] | None:
         """(lock, allowed size) when a ``lock``-kind lock caps this position below its size."""
@@ -271,6 +302,11 @@ class LockSet:
 _SIDES = ("stop", "limit")
 
 
+def _kept(order: Order) -> bool:
+    """Orders no lock cancels: simple-risk's own, and bracket children."""
+    return order.own or order.is_child
+
+
 def _market_sides(order: Order) -> tuple[str, ...]:
     """Which price moves fill this closing order: a stop type fills against the position, a
     limit in its favour, a market or join order on either."""
@@ -287,4 +323,4 @@ def _age(order: Order) -> tuple[bool, datetime | None, int]:
     return (created is None, created, order.id)
 
 
-__all__ = ["LOCK_KINDS", "Lock", "LockFacts", "LockSet"]
+__all__ = ["LOCK_KINDS", "Lock", "LockFacts", "LockSet", "LockVerdict"]

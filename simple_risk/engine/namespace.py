@@ -111,7 +111,13 @@ FAMILIES: dict[str, Family] = {
             frozenset({"position"}),
             iterable=True,
         ),
-        Family("order", "One order.", frozenset({"order"}), iterable=True),
+        Family(
+            "order",
+            "One order. A bracket's stop-loss and take-profit children only ever reduce"
+            " (docs/order-families.md).",
+            frozenset({"order"}),
+            iterable=True,
+        ),
         Family("trade", "The fill (half-turn) that triggered the rule.", frozenset({"trade"})),
         Family("quote", "The quote that triggered the rule.", frozenset({"quote"})),
         Family(
@@ -230,8 +236,14 @@ _FACTS: tuple[Fact, ...] = (
     Fact("symbol", "root", T, "Root after alias mapping."),
     Fact("symbol", "size", N, "Open contracts in this root, all months (gross)."),
     Fact("symbol", "units", N, "Weighted open units in this root."),
-    Fact("symbol", "working_buy", N, "Contracts in working buy orders (non-stop and stop)."),
-    Fact("symbol", "working_sell", N, "Contracts in working sell orders."),
+    Fact(
+        "symbol",
+        "working_buy",
+        N,
+        "Contracts in working buy orders (non-stop and stop); a bracket family's legs count "
+        "once, for no more than they can close.",
+    ),
+    Fact("symbol", "working_sell", N, "Contracts in working sell orders (families: as above)."),
     Fact("symbol", "if_filled_long", N, "Long size if every working buy filled."),
     Fact("symbol", "if_filled_short", N, "Short size if every working sell filled."),
     Fact("symbol", "if_filled_max", N, "max(if_filled_long, if_filled_short, size)."),
@@ -250,9 +262,19 @@ _FACTS: tuple[Fact, ...] = (
     Fact("order", "is_working", B, "Status open, pending or suspended."),
     Fact("order", "is_stop", B, "A stop, stop-limit or trailing stop."),
     Fact(
-        "order", "reduces_only", B, "Only reduces an existing position, at no more than its size."
+        "order",
+        "reduces_only",
+        B,
+        "Only reduces an existing position, at no more than its size; always for a bracket child.",
     ),
     Fact("order", "own", B, "Placed by simple-risk itself (customTag prefix)."),
+    Fact(
+        "order",
+        "is_child",
+        B,
+        "A bracket child (stop-loss or take-profit of an entry): never exposure of its own.",
+    ),
+    Fact("order", "parent_id", N, "The bracket entry's order id of a child.", optional=True),
     Fact(
         "order",
         "if_filled_symbol_size",

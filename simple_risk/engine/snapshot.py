@@ -256,6 +256,7 @@ def _load_account(engine: Engine, state: AccountState, data: dict[str, Any]) -> 
         state.positions[contract.contract_id] = position
         contract.positions[state.id] = position
         state._position_delta(position, +1)
+    state.recount_families()  # the legs of a family close no more than its position holds
     _load_ledger(state.ledger, data["ledger"])
     for lock_data in data["locks"]:
         rule_id = lock_data["rule"]

@@ -26,6 +26,7 @@ from simple_risk.engine.intents import (
     NoWorkingOrders,
     PositionClosed,
     ReduceTo,
+    ResizeOrder,
     StopAt,
 )
 from simple_risk.resources import default_ruleset_path
@@ -159,3 +160,64 @@ def test_stop_at_resizes_a_stop_that_no_longer_covers_a_scaled_in_position() -> 
     )
     [grow] = plan(StopAt(ACCOUNT, MES, Decimal(5990), size=3), tighter)
     assert (grow.body["stopPrice"], grow.body["size"]) == (Decimal(5995), 3)
+
+
+def test_reducing_a_position_resizes_its_protective_stop_never_cancels_it() -> None:
+    """Long 4 with a sell-4 stop, limit 3: cut 1, and the stop follows the position to 3."""
+    state = _state(
+        _position(MNQ, 4, 1),
+        _order(43, MNQ, OrderType.STOP, OrderSide.SELL, stop_price=Decimal(5990), size=4),
+    )
+    calls = plan(ReduceTo(ACCOUNT, "root", max_contracts=3, symbol="MNQ"), state)
+    assert [(c.endpoint, c.body.get("orderId"), c.body.get("size")) for c in calls] == [
+        (Endpoint.POSITION_PARTIAL_CLOSE, None, 1),
+        (Endpoint.ORDER_MODIFY, 43, 3),
+    ]
+    assert "stopPrice" not in calls[1].body  # its price stays where the trader put it
+
+
+def test_a_reduction_resizes_a_brackets_legs_and_leaves_fitting_orders_alone() -> None:
+    bracket = {"parent_order_id": 40, "created_at": T0}
+    state = _state(
+        _position(MNQ, 4, 1),
+        _order(
+            41, MNQ, OrderType.STOP, OrderSide.SELL, stop_price=Decimal(5990), size=4, **bracket
+        ),
+        _order(
+            42, MNQ, OrderType.LIMIT, OrderSide.SELL, limit_price=Decimal(6010), size=4, **bracket
+        ),
+        _order(44, MNQ, OrderType.LIMIT, OrderSide.SELL, limit_price=Decimal(6020), size=1),
+    )
+    calls = plan(ReduceTo(ACCOUNT, "contract", max_contracts=2, contract_id=MNQ), state)
+    assert [(c.endpoint, c.body.get("orderId"), c.body.get("size")) for c in calls] == [
+        (Endpoint.POSITION_PARTIAL_CLOSE, None, 2),
+        (Endpoint.ORDER_MODIFY, 41, 2),
+        (Endpoint.ORDER_MODIFY, 42, 2),
+    ]
+
+
+def test_a_full_close_by_reduction_resizes_nothing() -> None:
+    state = _state(
+        _position(MES, 40, 1),
+        _position(MNQ, 20, 2),
+        _order(43, MNQ, OrderType.STOP, OrderSide.SELL, stop_price=Decimal(5990), size=20),
+    )
+    calls = plan(ReduceTo(ACCOUNT, "account", max_units=40), state)
+    assert [c.endpoint for c in calls] == [Endpoint.POSITION_CLOSE]
+
+
+def test_resize_order_shrinks_the_order_once_and_keeps_its_fills() -> None:
+    state = _state(
+        _position(MNQ, 3, 1),
+        _order(
+            43, MNQ, OrderType.STOP, OrderSide.SELL, stop_price=Decimal(5990), size=5, fill_volume=1
+        ),
+    )
+    [resize] = plan(ResizeOrder(ACCOUNT, 43, 3), state)
+    assert (resize.endpoint, resize.body["orderId"], resize.body["size"]) == (
+        Endpoint.ORDER_MODIFY,
+        43,
+        4,  # 1 filled + 3 working
+    )
+    assert plan(ResizeOrder(ACCOUNT, 43, 4), state) == []
+    assert plan(ResizeOrder(ACCOUNT, 99, 1), state) == []

@@ -26,6 +26,7 @@ from hypothesis import strategies as st
 
 from simple_risk.engine.engine import Engine, Firing
 from simple_risk.engine.events import Event, OrderStatus, OrderType
+from simple_risk.engine.facts.orders import Order
 from simple_risk.engine.intents import CancelOrder, PositionClosed, ReduceTo
 from simple_risk.engine.lockouts import Lock, LockSet
 
@@ -301,7 +302,9 @@ def test_reducing_orders_left_working_while_locked_never_exceed_the_position(
     position on either move of the price: trader orders that would open, grow or reverse it
     go, and of the closing side the ones that would take the total of their side of the market
     (stops, or limits) beyond the position's size; simple-risk's own orders always stay, and
-    no order goes that would still fit."""
+    no order goes that would still fit. A trader's stop that does not fit is resized to the
+    room its side has left, and cancelled only when the stops kept already cover the whole
+    position."""
     engine = locking_engine()
     events: list[Event] = [position(0, size, long=long)] if size else []
     feed(engine, *events, fill(1, 1, pnl="-200"))
@@ -322,20 +325,30 @@ def test_reducing_orders_left_working_while_locked_never_exceed_the_position(
         state.apply_order(update, engine.store.market.contract(MNQ))
     held = state.positions.get(MNQ)
     orders = list(state.orders.values())
-    cancel = state.locks.orders_to_cancel(orders, held)
+    verdicts = state.locks.orders_to_cancel(orders, held)
+    cancel = {i: v for i, v in verdicts.items() if v.resize_to is None}
+    resized = {i: v.resize_to for i, v in verdicts.items() if v.resize_to is not None}
+
+    def left(o: Order) -> int:
+        return resized.get(o.id, o.remaining)
+
     kept = [o for o in orders if o.id not in cancel]
-    assert not any(o.own for o in orders if o.id in cancel)
+    assert not any(o.own for o in orders if o.id in verdicts)
+    # only a trader's protective stop is resized, and only ever made smaller
+    assert all(o.is_stop and 0 < left(o) < o.remaining for o in orders if o.id in resized)
     reducing = [o for o in kept if held is not None and o.buy != held.long]
     adding = [o for o in kept if o not in reducing]
     assert all(o.own for o in adding)
 
     def side_total(stops: bool) -> int:
-        return sum(o.remaining for o in reducing if o.is_stop == stops)
+        return sum(left(o) for o in reducing if o.is_stop == stops)
 
     for stops in (True, False):
         trader_left = [o for o in reducing if not o.own and o.is_stop == stops]
         assert held is None or side_total(stops) <= held.size or not trader_left
     # and no more than needed: putting back any order cancelled for its side's total overflows
-    cumulative = [o for o in orders if cancel.get(o.id, (None, None))[1] is not None]
+    cumulative = [o for o in orders if o.id in cancel and cancel[o.id].total is not None]
     if cumulative and held is not None:
         assert all(side_total(o.is_stop) + o.remaining > held.size for o in cumulative)
+        # a stop goes only when the stops left already cover the whole position
+        assert all(side_total(True) >= held.size for o in cumulative if o.is_stop)

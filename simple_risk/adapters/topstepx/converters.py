@@ -48,6 +48,7 @@ from simple_risk.engine.events import (
     Quote,
     TradeFill,
 )
+from simple_risk.engine.facts.families import bracket_base
 from simple_risk.engine.model import SymbolSpec
 
 log = logging.getLogger(__name__)
@@ -191,6 +192,12 @@ def _opt_int(payload: Mapping[str, Any], key: str) -> int | None:
     return None if value is None else to_int(value, key)
 
 
+def _opt_link(payload: Mapping[str, Any], key: str) -> int | None:
+    """An order id that links a bracket child to its family; 0 (no order) means no link."""
+    value = _opt_int(payload, key)
+    return value if value else None
+
+
 def _dec(payload: Mapping[str, Any], key: str) -> Decimal:
     return to_decimal(_required(payload, key), key)
 
@@ -267,6 +274,8 @@ def order_from_wire(payload: object, at: datetime) -> OrderUpdate:
         symbol_id=_opt_str(data, "symbolId"),
         created_at=parse_timestamp(data.get("creationTimestamp"), "creationTimestamp"),
         updated_at=parse_timestamp(data.get("updateTimestamp"), "updateTimestamp"),
+        parent_order_id=_opt_link(data, "parentOrderId"),
+        linked_order_id=_opt_link(data, "linkedOrderId"),
     )
 
 
@@ -463,7 +472,22 @@ def accounts_from_rest(body: object, at: datetime) -> list[AccountUpdate]:
 
 
 def orders_from_rest(body: object, at: datetime) -> list[OrderUpdate]:
-    return [order_from_wire(item, at) for item in _list_field(body, "orders")]
+    """A REST order list, bracket children after the other orders.
+
+    A REST body is one snapshot, so its list order means nothing; a child whose copy lacks
+    the links is known only by its ``<tag>-SL`` / ``-TP`` customTag, which names its entry's
+    tag — so the entries are applied first and the engine sees each child as one.
+    """
+    orders = [order_from_wire(item, at) for item in _list_field(body, "orders")]
+    return sorted(orders, key=_bracket_child)
+
+
+def _bracket_child(order: OrderUpdate) -> bool:
+    return (
+        order.parent_order_id is not None
+        or order.linked_order_id is not None
+        or bracket_base(order.custom_tag) is not None
+    )
 
 
 def positions_from_rest(body: object, at: datetime) -> list[PositionUpdate]:
@@ -661,6 +685,15 @@ def modify_stop_request(
     if size is not None:
         body["size"] = size
     return RestRequest(Endpoint.ORDER_MODIFY, body)
+
+
+def modify_size_request(account_id: int, order_id: int, *, size: int) -> RestRequest:
+    """Resize a working order, prices unchanged (a protective stop following its position)."""
+    if size <= 0:
+        raise ValueError(f"an order needs a positive size, got {size}")
+    return RestRequest(
+        Endpoint.ORDER_MODIFY, {"accountId": account_id, "orderId": order_id, "size": size}
+    )
 
 
 # ---------------------------------------------------------------------------------------------

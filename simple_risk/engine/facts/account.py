@@ -3,7 +3,9 @@
 :class:`AccountState` is updated by the fact store, one event at a time, and keeps every
 aggregate a rule reads (weighted and raw open contracts, per-root sizes and working counts,
 protection of each position) up to date incrementally. The ``symbol`` family object
-(:class:`SymbolFacts`) is the per-root aggregate itself.
+(:class:`SymbolFacts`) is the per-root aggregate itself. Bracket children are grouped into
+order families (families.py): their working sizes enter the per-root totals once per family,
+never as exposure.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from simple_risk.engine.events import (
     PositionType,
     PositionUpdate,
 )
+from simple_risk.engine.facts.families import Family, bracket_base, entry_opened
 from simple_risk.engine.facts.ledger import Ledger
 from simple_risk.engine.facts.market import ContractState
 from simple_risk.engine.facts.orders import Order
@@ -94,8 +97,12 @@ class AccountState:
     __slots__ = (
         "balance",
         "can_trade",
+        "child_of",
         "clock",
+        "ended_fills",
         "eod_high_balance",
+        "families",
+        "family_counted",
         "id",
         "ledger",
         "locks",
@@ -108,6 +115,7 @@ class AccountState:
         "roots",
         "starting_balance",
         "symbols",
+        "tags",
     )
 
     def __init__(
@@ -135,6 +143,16 @@ class AccountState:
         self.open_raw = 0
         self.ledger = Ledger(day, week)
         self.locks = LockSet(account_id)
+        #: bracket families by entry id, while a child of theirs works (families.py)
+        self.families: dict[int, Family] = {}
+        #: (contract, legs close a long) → (contracts added to the root's working totals, root)
+        self.family_counted: dict[tuple[str, bool], tuple[int, str]] = {}
+        #: working child id → its family's entry id (kept when a later copy lacks the links)
+        self.child_of: dict[int, int] = {}
+        #: customTag → the order that carried it (finds a child's entry by ``<tag>-SL``)
+        self.tags: dict[str, int] = {}
+        #: ended order id → contracts it filled (an entry that ended before its child arrived)
+        self.ended_fills: dict[int, int] = {}
 
     # -- symbols -----------------------------------------------------------------------------
 
@@ -166,7 +184,9 @@ class AccountState:
 
     def _order_delta(self, order: Order, sign: int, contract: ContractState) -> None:
         sym = self._root(order.symbol)
-        if order.buy:
+        if order.is_child:
+            pass  # counted once per family, by _recount
+        elif order.buy:
             sym.working_buy += sign * order.remaining
         else:
             sym.working_sell += sign * order.remaining
@@ -190,7 +210,14 @@ class AccountState:
             self.eod_high_balance = self.starting_balance
 
     def end_of_day(self) -> None:
-        """The daily boundary passed: the last balance becomes an end-of-day balance."""
+        """The daily boundary passed: the last balance becomes an end-of-day balance.
+
+        What the bracket families remember of ended orders and tags is kept only for the
+        families and orders still alive, so it does not grow day after day.
+        """
+        live = self.orders.keys() | self.families.keys()
+        self.ended_fills = {k: v for k, v in self.ended_fills.items() if k in live}
+        self.tags = {tag: order for tag, order in self.tags.items() if order in live}
         if self.balance is not None and (
             self.eod_high_balance is None or self.balance > self.eod_high_balance
         ):
@@ -203,6 +230,7 @@ class AccountState:
         if update.size <= 0 or update.type is PositionType.UNDEFINED:
             if old is not None:
                 self._remove_position(old, contract)
+                self._recount_contract(contract.contract_id)
             flat = Position(self, contract, old.long if old else True, 0, update.average_price, now)
             flat.protected = True
             flat.unprotected_since = None
@@ -223,6 +251,7 @@ class AccountState:
         if update.position_id is not None:
             position.position_id = update.position_id
         self._position_delta(position, +1)
+        self._recount_contract(contract.contract_id)
         position.refresh(self.contract_orders(contract.contract_id), now)
         return position
 
@@ -237,6 +266,7 @@ class AccountState:
 
     def apply_order(self, update: OrderUpdate, contract: ContractState) -> Order:
         """Apply an order update; only working orders stay in the account."""
+        touched: list[Family] = []
         old = self.orders.pop(update.order_id, None)
         if old is not None:
             self._order_delta(old, -1, contract)
@@ -245,15 +275,119 @@ class AccountState:
                 by_contract.pop(old.id, None)
                 if not by_contract:
                     del self.orders_by_contract[old.contract_id]
+            if old.parent_id is not None:
+                family = self.families.get(old.parent_id)
+                if family is not None:
+                    family.legs.pop(old.id, None)
+                    touched.append(family)
         order = Order(self, update, contract.root)
+        parent = self._parent_of(update)
+        if parent is not None:
+            order.parent_id = parent
+            order.is_child = True
         if order.is_working:
             self.orders[order.id] = order
             self.orders_by_contract.setdefault(order.contract_id, {})[order.id] = order
             self._order_delta(order, +1, contract)
+            if parent is not None:
+                self.child_of[order.id] = parent
+                family = self.families.get(parent)
+                if family is None:
+                    family = self.families[parent] = Family(parent, order)
+                    entry = self.orders.get(parent)
+                    if entry is not None:
+                        family.opened = entry_opened(entry)
+                    elif parent in self.ended_fills:
+                        family.opened = self.ended_fills[parent]
+                family.legs[order.id] = order
+                touched.append(family)
+        else:
+            self.child_of.pop(order.id, None)
+            self.ended_fills[order.id] = entry_opened(order)
+        as_entry = self.families.get(order.id)
+        if as_entry is not None:
+            as_entry.opened = entry_opened(order)
+            touched.append(as_entry)
+        for family in touched:
+            self._recount(family)
+        tag = update.custom_tag
+        if tag and self.tags.setdefault(tag, order.id) == order.id and old is None:
+            self._adopt_children(tag, order, contract)
         if old is not None and old.contract_id != order.contract_id:
             self.refresh_contract(old.contract_id)
         self.refresh_contract(order.contract_id)
         return order
+
+    # -- bracket families (families.py) -----------------------------------------------------
+
+    def _parent_of(self, update: OrderUpdate) -> int | None:
+        """The entry id of the family an order is a child of, if it is one."""
+        parent = update.parent_order_id
+        if parent is None:
+            parent = self.child_of.get(update.order_id)
+        if parent is None and update.linked_order_id is not None:
+            linked = update.linked_order_id
+            parent = self.child_of.get(linked, linked)
+        if parent is None:
+            base = bracket_base(update.custom_tag)
+            if base is not None:
+                parent = self.tags.get(base)
+        return parent if parent != update.order_id else None
+
+    def _adopt_children(self, tag: str, entry: Order, contract: ContractState) -> None:
+        """An entry arrived after children that name it only by tag: make them its children."""
+        if bracket_base(tag) is not None:
+            return  # a child's own tag: nothing names it as an entry
+        in_contract = self.orders_by_contract.get(entry.contract_id)
+        if not in_contract:
+            return
+        wanted = {tag + "-SL", tag + "-TP"}
+        for order in list(in_contract.values()):
+            if not order.is_child and order.custom_tag in wanted and order.id != entry.id:
+                self.apply_order(order.update, contract)
+
+    def _recount(self, family: Family) -> None:
+        """A family's legs or entry changed: forget it once no leg works, and recount."""
+        if not family.legs:
+            self.families.pop(family.entry_id, None)
+        self._recount_contract(family.contract_id)
+
+    def recount_families(self) -> None:
+        """Recount every contract's families (positions were set without apply_position)."""
+        for contract_id in sorted({family.contract_id for family in self.families.values()}):
+            self._recount_contract(contract_id)
+
+    def _recount_contract(self, contract_id: str) -> None:
+        """Put what the contract's families can close (each once, together no more than the
+        position holds) into their root's working totals, per closing side."""
+        if not self.families and not self.family_counted:
+            return
+        wanted = {True: 0, False: 0}
+        root = ""
+        for family in self.families.values():
+            if family.contract_id == contract_id:
+                wanted[family.closes_long] += family.closing()
+                root = family.root
+        position = self.positions.get(contract_id)
+        for closes_long in (True, False):
+            key = (contract_id, closes_long)
+            counted, counted_root = self.family_counted.get(key, (0, root))
+            held = position.size if position is not None and position.long == closes_long else 0
+            now = min(wanted[closes_long], held)
+            if now == counted:
+                continue
+            root = root or counted_root
+            if now:
+                self.family_counted[key] = (now, root)
+            else:
+                self.family_counted.pop(key, None)
+            sym = self._root(root)
+            if closes_long:
+                sym.working_sell += now - counted
+            else:
+                sym.working_buy += now - counted
+            if now < counted:
+                self._drop_if_empty(sym)
 
     def refresh_contract(self, contract_id: str) -> None:
         position = self.positions.get(contract_id)

@@ -3,6 +3,7 @@
 The account keeps working orders only (status Open, Pending or Suspended); an update to a
 terminal status removes the order, and the rule that the update woke sees a detached copy.
 If-filled counts read the account's per-root aggregates, so they cost O(roots), not O(orders).
+A bracket child (families.py) only reduces: it is never counted as exposure of its own.
 """
 
 from __future__ import annotations
@@ -39,10 +40,12 @@ class Order:
         "contract_id",
         "custom_tag",
         "id",
+        "is_child",
         "is_stop",
         "is_working",
         "limit_price",
         "own",
+        "parent_id",
         "remaining",
         "side",
         "size",
@@ -73,9 +76,15 @@ class Order:
         self.is_working = update.status in WORKING_STATUSES
         self.is_stop = update.type in STOP_TYPES
         self.own = bool(update.custom_tag and update.custom_tag.startswith(OWN_TAG_PREFIX))
+        #: the entry of the bracket family this order is a child of (set by the account,
+        #: which knows the other orders: families.py)
+        self.parent_id: int | None = None
+        self.is_child = False
 
     @property
     def reduces_only(self) -> bool:
+        if self.is_child:
+            return True  # a bracket child only ever closes what its entry opened
         position = self._account.positions.get(self.contract_id)
         return (
             position is not None and position.long != self.buy and self.remaining <= position.size
@@ -88,7 +97,7 @@ class Order:
 
     @property
     def if_filled_symbol_size(self) -> int:
-        extra = 0 if self._account.orders.get(self.id) is self else self.remaining
+        extra = 0 if self.is_child or self._account.orders.get(self.id) is self else self.remaining
         sym = self._account.roots.get(self.symbol)
         if sym is None:
             return extra
@@ -97,7 +106,7 @@ class Order:
     @property
     def if_filled_account_contracts(self) -> Decimal:
         account = self._account
-        extra = 0 if account.orders.get(self.id) is self else self.remaining
+        extra = 0 if self.is_child or account.orders.get(self.id) is self else self.remaining
         units = 0
         seen_own_root = False
         for root, sym in account.roots.items():

@@ -26,6 +26,7 @@ from simple_risk.engine.intents import (
     NoWorkingOrders,
     PositionClosed,
     ReduceTo,
+    ResizeOrder,
     StopAt,
 )
 from simple_risk.engine.lockouts import Lock
@@ -84,6 +85,8 @@ def describe_intent(intent: Intent) -> str:
     """The words a test file uses for an intent (the account is the case's, so omitted)."""
     if isinstance(intent, CancelOrder):
         return f"cancel_order {intent.order_id}"
+    if isinstance(intent, ResizeOrder):
+        return f"resize_order {intent.order_id} {intent.size}"
     if isinstance(intent, NoWorkingOrders):
         parts = ["cancel_orders"]
         if intent.symbol is not None:

@@ -624,6 +624,8 @@ class _EventBuilder:
                 symbol_id=info.symbol_id,
                 created_at=at,
                 updated_at=at,
+                parent_order_id=f.optional_int("parent"),
+                linked_order_id=f.optional_int("linked"),
             )
         ]
 
