@@ -59,6 +59,7 @@ from simple_risk.engine.intents import (
     NoWorkingOrders,
     PositionClosed,
     ReduceTo,
+    ResizeOrder,
     StopAt,
 )
 from simple_risk.engine.model import Ruleset
@@ -244,6 +245,8 @@ def would_words(intent: Intent, contracts: dict[str, ContractInfo]) -> str:
         return f"reduce {target + ' ' if target else ''}to {limit}".replace("  ", " ")
     if isinstance(intent, StopAt):
         return f"place a stop on {ticker(intent.contract_id)} at {intent.price}"
+    if isinstance(intent, ResizeOrder):
+        return f"resize order #{intent.order_id} to {intent.size}"
     return f"alert ({intent.level})"
 
 
