@@ -8,6 +8,8 @@ the status server closes its connections. While it runs, ``DATA_DIR/daemon.pid``
 pid (removed on a clean stop). ``engine run --sim`` needs no configuration: it starts the
 gateway simulator in-process and guards its accounts with the default ruleset scaled for a
 quick look (sessions open now, 10 s grace), in a temporary data directory removed at exit.
+``--record DIR`` (with either) also writes every REST answer and hub frame, secrets removed,
+to owner-only JSONL files in DIR that ``simple-risk replay`` plays back (docs/replay.md).
 Other ``engine`` commands (status, monitor, history) register on the same :data:`engine`
 group.
 """
@@ -15,6 +17,7 @@ group.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import shutil
 import signal
@@ -26,6 +29,7 @@ from types import FrameType
 
 import click
 
+from simple_risk.adapters.replay import RecordingDir
 from simple_risk.adapters.simulator import Simulator
 from simple_risk.adapters.topstepx.errors import ProjectXError
 from simple_risk.adapters.topstepx.secrets import register_secret
@@ -84,18 +88,26 @@ def _sim_setup(data_dir: Path) -> tuple[DaemonConfig, dict[int, Ruleset], Simula
 @click.option("--log-format", type=click.Choice(["text", "json"]), default=None)
 @click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]))
 @click.option("--check", is_flag=True, help="Validate the configuration and rulesets, then exit.")
+@click.option(
+    "--record",
+    "record_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Also record every REST answer and hub frame (secrets removed) as JSONL files in "
+    "this directory, one per run and UTC day, for `simple-risk replay`.",
+)
 def run(
     config_path: str | None,
     sim: bool,
     log_format: str | None,
     log_level: str | None,
     check: bool,
+    record_dir: Path | None,
 ) -> None:
     """Guard the configured accounts until SIGTERM, Ctrl-C or `admin daemon stop`."""
     if sim:
         temporary = Path(tempfile.mkdtemp(prefix="simple-risk-sim-"))
         try:
-            _run_sim(temporary, log_format, log_level, check)
+            _run_sim(temporary, log_format, log_level, check, record_dir)
         finally:
             shutil.rmtree(temporary, ignore_errors=True)
         return
@@ -112,16 +124,23 @@ def run(
         wall = wall_from_env(config.gateway)
     except WallClockError as exc:
         raise click.UsageError(str(exc)) from None
-    _serve(config, rulesets, None, log_format, log_level, check, RuntimeOptions(wall=wall))
+    options = RuntimeOptions(wall=wall)
+    _serve(config, rulesets, None, log_format, log_level, check, options, record_dir)
 
 
-def _run_sim(directory: Path, log_format: str | None, log_level: str | None, check: bool) -> None:
+def _run_sim(
+    directory: Path,
+    log_format: str | None,
+    log_level: str | None,
+    check: bool,
+    record_dir: Path | None,
+) -> None:
     from simple_risk.daemon.sim import scaled_ruleset
 
     config, rulesets, simulator = _sim_setup(directory)
     try:
         options = RuntimeOptions(ruleset_transform=scaled_ruleset)
-        _serve(config, rulesets, simulator, log_format, log_level, check, options)
+        _serve(config, rulesets, simulator, log_format, log_level, check, options, record_dir)
     finally:
         simulator.stop()
 
@@ -134,12 +153,22 @@ def _serve(
     log_level: str | None,
     check: bool,
     options: RuntimeOptions,
+    record_dir: Path | None = None,
 ) -> None:
     """Run the daemon until a signal or a ``stop`` request, then stop it gracefully."""
     register_secret(config.api_key)
     if check:
         click.echo(f"SUCCESS: {len(config.accounts)} account(s), rulesets valid")
         return
+    recorder: RecordingDir | None = None
+    if record_dir is not None:
+        try:
+            recorder = RecordingDir(record_dir)
+        except OSError as exc:
+            click.echo(f"simple-risk: cannot record to {record_dir}: {exc}", err=True)
+            raise SystemExit(1) from None
+        options = dataclasses.replace(options, recorder=recorder)
+        click.echo(f"recording to {record_dir}")
     configure_logging(
         level=log_level or config.log.level,
         log_format=log_format or config.log.format,
@@ -177,6 +206,8 @@ def _serve(
         if wrote_pid:
             with contextlib.suppress(OSError):
                 pid_file.unlink()
+        if recorder is not None:
+            recorder.close()
     if daemon is not None and daemon.error is not None:
         sys.exit(2)
 

@@ -1,0 +1,112 @@
+"""What ``engine run --record DIR`` writes: private files, no secrets, one file per run and day."""
+
+from __future__ import annotations
+
+import os
+import stat
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from simple_risk.adapters.replay import RecordingDir, read_records, replay
+from simple_risk.adapters.topstepx.secrets import register_secret
+from simple_risk.engine.events import ContractLoaded, OrderUpdate
+
+START = datetime(2026, 8, 19, 23, 59, 58, tzinfo=UTC)
+ORDER = {
+    "action": 1,
+    "data": {
+        "id": 9001,
+        "accountId": 7,
+        "contractId": "CON.F.US.MNQ.U26",
+        "creationTimestamp": "2026-08-19T23:59:58.1234567+00:00",
+        "status": 1,
+        "type": 1,
+        "side": 0,
+        "size": 1,
+        "limitPrice": 23000.25,
+        "fillVolume": 0,
+    },
+}
+CONTRACT = {
+    "success": True,
+    "errorCode": 0,
+    "errorMessage": None,
+    "contract": {
+        "id": "CON.F.US.MNQ.U26",
+        "name": "MNQU6",
+        "description": "Micro E-mini Nasdaq-100: September 2026",
+        "tickSize": 0.25,
+        "tickValue": 0.5,
+        "activeContract": True,
+        "symbolId": "F.US.MNQ",
+    },
+}
+
+
+@pytest.fixture
+def open_umask() -> object:
+    previous = os.umask(0o000)  # the most permissive umask: the files must stay private anyway
+    yield previous
+    os.umask(previous)
+
+
+def test_recording_files_are_owner_only_whatever_the_umask(
+    tmp_path: Path, open_umask: object
+) -> None:
+    recording = RecordingDir(tmp_path / "rec", started_at=START)
+    recording.record_hub(START, "user", "GatewayUserOrder", [ORDER])
+    recording.close()
+    (path,) = recording.paths
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE((tmp_path / "rec").stat().st_mode) == 0o700
+
+
+def test_a_new_utc_day_starts_a_new_file_and_both_replay(tmp_path: Path) -> None:
+    recording = RecordingDir(tmp_path, started_at=START)
+    recording.record_rest(START, "Contract/searchById", {"contractId": "x"}, CONTRACT)
+    recording.record_hub(START + timedelta(seconds=3), "user", "GatewayUserOrder", [ORDER])
+    recording.close()
+    assert [p.name for p in recording.paths] == [
+        "2026-08-19-235958.jsonl",
+        "2026-08-20-235958.jsonl",
+    ]
+    first = list(replay(recording.paths[0]))
+    second = list(replay(recording.paths[1]))
+    assert isinstance(first[0], ContractLoaded) and first[0].contract.root == "MNQ"
+    assert isinstance(second[0], OrderUpdate) and second[0].at == START + timedelta(seconds=3)
+
+
+def test_secrets_never_reach_a_recording(tmp_path: Path) -> None:
+    api_key = "k3y-Registered-Secret-Value"
+    register_secret(api_key)
+    jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.c2lnbmF0dXJlLXZhbHVl"
+    recording = RecordingDir(tmp_path, started_at=START)
+    recording.record_rest(
+        START,
+        "Order/searchOpen",
+        {"accountId": 7, "apiKey": api_key},
+        {"success": True, "orders": [], "note": f"Bearer {jwt}", "echo": f"key={api_key}"},
+    )
+    recording.record_hub(START, "user", "GatewayLogout", [{"reason": jwt}])
+    recording.close()
+    text = recording.paths[0].read_text()
+    assert api_key not in text and jwt not in text
+    assert text.count("***") >= 4
+    assert len(list(read_records(recording.paths[0]))) == 2
+
+
+def test_each_line_is_on_disk_once_written(tmp_path: Path) -> None:
+    """No buffering beyond the line in flight: what was written is readable before close."""
+    recording = RecordingDir(tmp_path, started_at=START)
+    recording.record_hub(START, "user", "GatewayUserOrder", [ORDER])
+    deadline = time.monotonic() + 5
+    while recording.written < 1 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert recording.written == 1
+    assert len(list(read_records(recording.paths[0]))) == 1
+    recording.close()
+    recording.record_hub(START, "user", "GatewayUserOrder", [ORDER])  # after close: dropped
+    assert len(list(read_records(recording.paths[0]))) == 1
