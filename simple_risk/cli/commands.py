@@ -6,6 +6,7 @@ from simple_risk.cli import (
     admin,  # noqa: F401
     demo,  # noqa: F401
     engine,  # noqa: F401
+    replay,  # noqa: F401
     rules,  # noqa: F401
     rules_test,  # noqa: F401
     sim,  # noqa: F401
