@@ -10,8 +10,9 @@ and exit status 1 (2 for a usage mistake), never a traceback. See docs/replay.md
 from __future__ import annotations
 
 import json
+import os
 import sys
-from datetime import timedelta, tzinfo
+from datetime import UTC, timedelta, tzinfo
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -26,20 +27,34 @@ from simple_risk.whatif.words import report_json, report_lines
 
 
 def _zone(name: str | None) -> tzinfo:
-    """``--tz`` (an IANA name), else the local zone (``TZ`` or the system's)."""
-    if name is None:
-        from datetime import datetime
+    """``--tz`` (an IANA name), else the local zone: ``$TZ``, else the system's
+    ``/etc/localtime``, else UTC. A named zone, not today's offset: a summer recording
+    replayed in winter still shows summer time."""
+    if name is not None:
+        try:
+            return ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise click.BadParameter(
+                f"unknown time zone {name!r} (an IANA name such as America/Chicago or UTC)",
+                param_hint="--tz",
+            ) from None
+    for candidate in (os.environ.get("TZ", "").lstrip(":"), _system_zone_name()):
+        if candidate:
+            try:
+                return ZoneInfo(candidate)
+            except (ZoneInfoNotFoundError, ValueError):
+                continue
+    return UTC
 
-        local = datetime.now().astimezone().tzinfo
-        assert local is not None
-        return local
+
+def _system_zone_name() -> str:
+    """``Europe/Berlin`` from the ``/etc/localtime`` link (``""`` when there is none)."""
     try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise click.BadParameter(
-            f"unknown time zone {name!r} (an IANA name such as America/Chicago or UTC)",
-            param_hint="--tz",
-        ) from None
+        target = str(Path("/etc/localtime").resolve())
+    except OSError:
+        return ""
+    _, found, zone = target.partition("zoneinfo/")
+    return zone if found else ""
 
 
 def _params(settings: tuple[str, ...]) -> dict[str, object]:
@@ -97,7 +112,7 @@ def _ruleset(path: Path, overlay: Path | None, params: dict[str, object]) -> Rul
     "--tz",
     "tz_name",
     metavar="ZONE",
-    help="Show times in this IANA time zone (default: the local zone, from TZ).",
+    help="Show times in this IANA time zone (default: $TZ, else the system's zone).",
 )
 @click.option(
     "--tick",
@@ -141,12 +156,14 @@ def replay(
     if as_json:
         click.echo(json.dumps(report_json(report, ruleset.name), indent=2))
     else:
+        # click drops the colour by itself when stdout is not a terminal
+        colour = False if os.environ.get("NO_COLOR") else None
         for line, style in report_lines(report, zone, ruleset.name):
             if style == "bold":
                 line = click.style(line, bold=True)
             elif style:
                 line = click.style(line, fg=style)
-            click.echo(line)  # click drops the colour when stdout is not a terminal
+            click.echo(line, color=colour)
     sys.exit(0)
 
 

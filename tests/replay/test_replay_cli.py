@@ -186,3 +186,12 @@ def test_a_recording_split_in_two_files_replays_as_the_whole(cut: int, tmp_path:
     split = report_json(replay_files([second, first], ruleset), "r")
     assert split["firings"] == whole["firings"]
     assert split["events"] == whole["events"]
+
+
+def test_without_tz_the_times_follow_the_tz_variable() -> None:
+    """A named zone, not today's offset: the August recording shows summer time."""
+    result = CliRunner(env={"TZ": "Europe/Berlin"}).invoke(
+        cli, ["replay", str(RECORDING), "--ruleset", str(RULESET)]
+    )
+    assert result.exit_code == 0, result.output
+    assert "2026-08-19 16:52:31.080 CEST  account 18234567  daily-realized-loss" in result.output
