@@ -195,3 +195,14 @@ def test_without_tz_the_times_follow_the_tz_variable() -> None:
     )
     assert result.exit_code == 0, result.output
     assert "2026-08-19 16:52:31.080 CEST  account 18234567  daily-realized-loss" in result.output
+
+
+def test_an_overlay_enabling_trade_management_shows_the_stop_it_would_move(
+    tmp_path: Path,
+) -> None:
+    overlay = tmp_path / "overlay.yaml"
+    overlay.write_text("enable: [trade-management-breakeven]\n", encoding="utf-8")
+    result = shipped("--overlay", str(overlay))
+    assert result.exit_code == 0, result.output
+    assert "MNQ at 25 ticks: stop to entry" in result.output
+    assert "would move stop #2210000102 to 23410.25 (trade-management-breakeven)" in result.output
