@@ -84,16 +84,18 @@ def redact_jwts(text: str) -> str:
 class Recorder:
     """Appends wire messages to a JSONL file from any thread without blocking it.
 
-    Hub callbacks run on signalrcore's receive thread, which must never wait on a disk, so
-    lines are queued and a writer thread appends and flushes them; :meth:`close` drains the
-    queue first, so nothing received before it is lost.
+    Hub callbacks run on signalrcore's receive thread, which must never wait on a disk nor
+    spend long on a message, so the caller only queues the message; a writer thread scrubs
+    it, serialises it, appends the line and flushes it. :meth:`close` drains the queue
+    first, so nothing received before it is lost. The payloads are the hub's and REST's
+    freshly parsed objects, which nothing modifies after they are handed over.
     """
 
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._stream: IO[str] = open_private(self.path)
-        self._lines: queue.Queue[str | None] = queue.Queue()
+        self._records: queue.Queue[dict[str, object] | None] = queue.Queue()
         self._closed = False
         self._lock = threading.Lock()
         self.written = 0
@@ -105,9 +107,14 @@ class Recorder:
 
     def _run(self) -> None:
         while True:
-            line = self._lines.get()
-            if line is None:
+            record = self._records.get()
+            if record is None:
                 break
+            try:
+                line = redact_jwts(dumps_exact(scrub(record))) + "\n"
+            except (TypeError, ValueError, RecursionError) as error:
+                log.warning("not recorded (%s)", error)
+                continue
             try:  # one line, one flush: a crash loses at most the lines still queued
                 self._stream.write(line)
                 self._stream.flush()
@@ -116,15 +123,10 @@ class Recorder:
                 log.error("recording to %s failed: %s", self.path, error)
         self._stream.close()
 
-    def _write(self, record: Mapping[str, object]) -> None:
-        try:
-            line = redact_jwts(dumps_exact(record)) + "\n"
-        except (TypeError, ValueError) as error:
-            log.warning("not recorded (%s)", error)
-            return
+    def _write(self, record: dict[str, object]) -> None:
         with self._lock:
             if not self._closed:
-                self._lines.put(line)
+                self._records.put(record)
 
     def record_hub(self, at: datetime, hub: str, target: str, arguments: object) -> None:
         self._write(
@@ -133,7 +135,7 @@ class Recorder:
                 "kind": "hub",
                 "hub": hub,
                 "target": target,
-                "arguments": scrub(arguments),
+                "arguments": arguments,
             }
         )
 
@@ -145,8 +147,8 @@ class Recorder:
                 "at": at.isoformat(),
                 "kind": "rest",
                 "endpoint": endpoint,
-                "request": scrub(dict(request)),
-                "response": scrub(response),
+                "request": dict(request),
+                "response": response,
             }
         )
 
@@ -156,7 +158,7 @@ class Recorder:
             if self._closed:
                 return
             self._closed = True
-            self._lines.put(None)
+            self._records.put(None)
         self._writer.join(timeout)
 
     def __enter__(self) -> Recorder:
