@@ -80,7 +80,11 @@ class ReplayReport:
 
 
 def recording_files(paths: Sequence[Path]) -> list[Path]:
-    """The files named (a directory means its ``*.jsonl`` files, in name order)."""
+    """The files named (a directory means its ``*.jsonl`` files), each once, in name order.
+
+    Records are replayed in receive-time order whatever the files; the name order decides
+    only between records of different files with the same receive time, and the daemon's
+    names (``DAY-RUN.jsonl``) sort in time order."""
     files: list[Path] = []
     for path in paths:
         if path.is_dir():
@@ -92,7 +96,8 @@ def recording_files(paths: Sequence[Path]) -> list[Path]:
             files.append(path)
         else:
             raise RecordingError(f"{path}: no such file")
-    return files
+    unique = {file.resolve(): file for file in files}
+    return sorted(unique.values(), key=lambda file: (file.name, str(file)))
 
 
 def load_records(files: Sequence[Path], skipped: list[str]) -> list[Record]:

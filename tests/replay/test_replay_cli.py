@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from simple_risk.cli import (
@@ -175,8 +175,11 @@ def test_help_explains_the_what_if() -> None:
     max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(cut=st.integers(min_value=1, max_value=58))
+@example(cut=9)  # between the MNQ bracket's -SL and -TP children, received at the same instant
+@example(cut=32)  # the same for the ES bracket
 def test_a_recording_split_in_two_files_replays_as_the_whole(cut: int, tmp_path: Path) -> None:
-    """Per-day files replay together exactly as one file: order is receive time, not files."""
+    """Per-day files replay together exactly as one file, whatever order they are named in:
+    order is receive time (ties: the files' name order)."""
     lines = (ROOT / RECORDING).read_text(encoding="utf-8").splitlines(keepends=True)
     first, second = tmp_path / f"a-{cut}.jsonl", tmp_path / f"b-{cut}.jsonl"
     first.write_text("".join(lines[:cut]), encoding="utf-8")
