@@ -153,12 +153,15 @@ class Recorder:
         )
 
     def close(self, timeout: float = 10.0) -> None:
-        """Write everything queued so far, then close the file."""
+        """Write everything queued so far (waiting up to ``timeout``), then close the file."""
         with self._lock:
-            if self._closed:
-                return
-            self._closed = True
-            self._records.put(None)
+            if not self._closed:
+                self._closed = True
+                self._records.put(None)
+        self.join(timeout)
+
+    def join(self, timeout: float = 10.0) -> None:
+        """Wait until the writer has written everything queued before :meth:`close`."""
         self._writer.join(timeout)
 
     def __enter__(self) -> Recorder:
@@ -171,39 +174,54 @@ class Recorder:
 class RecordingDir:
     """``engine run --record DIR``: one JSONL file per run and UTC day, in ``DIR``.
 
-    The first message opens ``DIR/YYYY-MM-DD-HHMMSS.jsonl`` (its UTC day and the run's start
-    time); the first message of a later UTC day opens that day's file, so a daemon that runs
-    for weeks leaves day-sized files a replay can take one at a time or together. The
-    directory is created owner-only (0700) when missing.
+    The run's first file, ``DIR/YYYY-MM-DD-HHMMSS.jsonl`` (the UTC day and time it started),
+    is opened at once, so an unusable directory is reported before the daemon starts. The
+    first message of a later UTC day opens that day's file, so a daemon that runs for weeks
+    leaves day-sized files a replay can take one at a time or together. The directory is
+    created owner-only (0700) when missing.
+
+    Recording must never get in the way of enforcement: the hub and REST threads that call
+    it only queue, and a day file that cannot be opened is logged and the run keeps writing
+    to the file it has.
     """
 
     def __init__(self, directory: Path | str, *, started_at: datetime | None = None) -> None:
+        started = (started_at or datetime.now(UTC)).astimezone(UTC)
         self.directory = Path(directory)
         self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-        self._run = (started_at or datetime.now(UTC)).astimezone(UTC).strftime("%H%M%S")
+        self._run = started.strftime("%H%M%S")
         self._lock = threading.Lock()
-        self._day: date | None = None
-        self._current: Recorder | None = None
         self._closed = False
+        self._retired: list[Recorder] = []
         #: every file this run has written to, in order
         self.paths: list[Path] = []
+        self._day = started.date()
+        self._current = self._open(self._day)
 
     def __repr__(self) -> str:
         return f"RecordingDir({str(self.directory)!r})"
+
+    def _open(self, day: date) -> Recorder:
+        path = self.directory / f"{day.isoformat()}-{self._run}.jsonl"
+        recorder = Recorder(path)
+        self.paths.append(path)
+        return recorder
 
     def _for(self, at: datetime) -> Recorder | None:
         day = at.astimezone(UTC).date()
         with self._lock:
             if self._closed:
                 return None
-            if self._current is None or day != self._day:
-                previous = self._current
-                path = self.directory / f"{day.isoformat()}-{self._run}.jsonl"
-                self._current = Recorder(path)
-                self._day = day
-                self.paths.append(path)
-                if previous is not None:
-                    previous.close()
+            if day > self._day:
+                self._day = day  # one attempt per day, even when it fails
+                try:
+                    fresh = self._open(day)
+                except OSError as error:
+                    log.error("cannot start the recording of %s: %s (recording on)", day, error)
+                else:
+                    self._current.close(timeout=0)  # its writer drains it; close() waits
+                    self._retired.append(self._current)
+                    self._current = fresh
             return self._current
 
     def record_hub(self, at: datetime, hub: str, target: str, arguments: object) -> None:
@@ -220,16 +238,18 @@ class RecordingDir:
 
     @property
     def written(self) -> int:
+        """Lines written to disk so far, over all the run's files."""
         with self._lock:
-            return self._current.written if self._current is not None else 0
+            return sum(r.written for r in (*self._retired, self._current))
 
     def close(self, timeout: float = 10.0) -> None:
-        """Write everything queued so far, then close the current file."""
+        """Write everything queued so far, then close the files."""
         with self._lock:
             self._closed = True
-            current, self._current = self._current, None
-        if current is not None:
-            current.close(timeout)
+            recorders = [*self._retired, self._current]
+        for recorder in recorders:
+            recorder.close(timeout)
+            recorder.join(timeout)
 
 
 @dataclass(frozen=True, slots=True)

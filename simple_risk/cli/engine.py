@@ -163,7 +163,8 @@ def _serve(
     recorder: RecordingDir | None = None
     if record_dir is not None:
         try:
-            recorder = RecordingDir(record_dir)
+            started = options.wall() if options.wall is not None else None
+            recorder = RecordingDir(record_dir, started_at=started)
         except OSError as exc:
             click.echo(f"simple-risk: cannot record to {record_dir}: {exc}", err=True)
             raise SystemExit(1) from None

@@ -110,3 +110,25 @@ def test_each_line_is_on_disk_once_written(tmp_path: Path) -> None:
     recording.close()
     recording.record_hub(START, "user", "GatewayUserOrder", [ORDER])  # after close: dropped
     assert len(list(read_records(recording.paths[0]))) == 1
+
+
+def test_an_unusable_directory_is_reported_before_anything_runs(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    with pytest.raises(OSError):
+        RecordingDir(blocker / "recordings", started_at=START)
+
+
+def test_a_day_file_that_cannot_be_opened_never_stops_the_caller(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    recording = RecordingDir(tmp_path, started_at=START)
+    (tmp_path / "2026-08-20-235958.jsonl").mkdir()  # the next day's file cannot be opened
+    later = START + timedelta(seconds=3)
+    recording.record_hub(later, "user", "GatewayUserOrder", [ORDER])  # must not raise
+    recording.close()
+    assert "cannot start the recording of 2026-08-20" in caplog.text
+    assert [p.name for p in recording.paths] == ["2026-08-19-235958.jsonl"]
+    (record,) = read_records(recording.paths[0])
+    assert record.at == later
+    assert recording.written == 1
