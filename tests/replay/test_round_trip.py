@@ -149,3 +149,12 @@ def test_engine_run_sim_record_writes_files_that_replay(tmp_path: Path) -> None:
 
 def _text(directory: Path) -> str:
     return "".join(path.read_text() for path in sorted(directory.glob("*.jsonl")))
+
+
+def test_engine_run_refuses_a_record_dir_it_cannot_use(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    result = CliRunner().invoke(cli, ["engine", "run", "--sim", "--record", str(blocker / "rec")])
+    assert result.exit_code == 1
+    assert f"simple-risk: cannot record to {blocker / 'rec'}" in result.output
+    assert "Traceback" not in result.output
