@@ -98,7 +98,7 @@ def _ruleset(path: Path, overlay: Path | None, params: dict[str, object]) -> Rul
 @click.option(
     "--overlay",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="An account overlay applied to the ruleset (params, disable, extra rules).",
+    help="An account overlay applied to the ruleset (params, enable, disable, added rules).",
 )
 @click.option(
     "--set",

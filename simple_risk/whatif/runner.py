@@ -33,7 +33,7 @@ from simple_risk.engine.facts.account import AccountState
 from simple_risk.engine.intents import Alert
 from simple_risk.engine.lockouts import Lock
 from simple_risk.engine.model import Ruleset, SymbolSpec
-from simple_risk.whatif.words import call_words
+from simple_risk.whatif.words import call_subject, call_words
 
 #: the daemon's default clock tick (``timing.tick_interval``)
 DEFAULT_TICK = timedelta(seconds=1)
@@ -52,6 +52,8 @@ class Step:
 
     text: str  # "close MNQ 2", "cancel order #9001 (limit sell 1 MNQ, suspended)"
     call: str | None = None  # "Position/closeContract CON.F.US.MNQ.U26"; None: no call
+    #: what the call acts on, for the summary: "close MNQ", "cancel #9001", "stop on MNQ"
+    subject: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,7 +169,7 @@ def steps_for(firing: Firing, state: AccountState | None) -> tuple[Step, ...]:
             continue
         enforcing = True
         for call in plan(intent, state):
-            step = Step(call_words(call, state), describe_call(call))
+            step = Step(call_words(call, state), describe_call(call), call_subject(call, state))
             if step not in steps:
                 steps.append(step)
     if enforcing and not any(step.call for step in steps):

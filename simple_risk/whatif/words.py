@@ -34,6 +34,26 @@ def _root(contract_id: str) -> str:
     return parts[3] if len(parts) > 3 else contract_id
 
 
+def call_subject(call: RestRequest, state: AccountState | None) -> str:
+    """What a call acts on, short (``close ES``, ``cancel #9001``, ``stop on MNQ``): the
+    summary lists each once, as the daemon works each target once."""
+    body = call.body
+    contract_id = str(body.get("contractId", ""))
+    position = state.positions.get(contract_id) if state is not None else None
+    symbol = position.symbol if position is not None else _root(contract_id)
+    if call.endpoint is Endpoint.POSITION_CLOSE:
+        return f"close {symbol}"
+    if call.endpoint is Endpoint.POSITION_PARTIAL_CLOSE:
+        return f"reduce {symbol}"
+    if call.endpoint is Endpoint.ORDER_CANCEL:
+        return f"cancel #{body.get('orderId')}"
+    if call.endpoint is Endpoint.ORDER_PLACE:
+        return f"stop on {symbol}"
+    if call.endpoint is Endpoint.ORDER_MODIFY:
+        return f"move stop #{body.get('orderId')}"
+    return call.endpoint.value
+
+
 def call_words(call: RestRequest, state: AccountState | None) -> str:
     """One planned gateway call as a trader says it (without the leading "would")."""
     body = call.body
@@ -147,29 +167,29 @@ def report_lines(report: ReplayReport, zone: tzinfo, ruleset_name: str) -> list[
 def summary_lines(report: ReplayReport, zone: tzinfo) -> list[str]:
     """Counts per rule, what would have been done, and the lockouts left at the end."""
     fired: Counter[str] = Counter(firing_name(o.firing) for o in report.outcomes)
-    calls: Counter[str] = Counter(
-        step.call.split(" ", 1)[0] for o in report.outcomes for step in o.steps if step.call
-    )
+    subjects: list[str] = []
+    for outcome in report.outcomes:
+        for step in outcome.steps:
+            if step.subject is not None and step.subject not in subjects:
+                subjects.append(step.subject)
     lines = [
         f"Summary: {len(report.outcomes)} firing(s) from {report.events} event(s) "
         f"in {report.records} recorded message(s)"
     ]
     for name, count in sorted(fired.items()):
         lines.append(f"  {name}: {count}")
-    done = [
-        f"{calls[Endpoint.POSITION_CLOSE.value]} close(s)",
-        f"{calls[Endpoint.POSITION_PARTIAL_CLOSE.value]} partial close(s)",
-        f"{calls[Endpoint.ORDER_CANCEL.value]} order cancel(s)",
-        f"{calls[Endpoint.ORDER_PLACE.value] + calls[Endpoint.ORDER_MODIFY.value]} stop change(s)",
-    ]
-    lines.append("  would have made: " + ", ".join(done))
+    if subjects:
+        lines.append("  would have asked the gateway to: " + ", ".join(subjects))
+    else:
+        lines.append("  would have asked the gateway for nothing")
     for account, locks in sorted(report.locks_at_end.items()):
         for lock in locks:
-            what = "account" if lock.scope == "account" else lock.symbol
+            what = "account" if lock.scope == "account" else (lock.symbol or "symbol")
+            state = "cooling down" if lock.kind == "cooldown" else "locked"
             until = "while its condition holds"
             if lock.ends_at is not None:
                 until = f"until {moment(lock.ends_at, zone)}"
-            lines.append(f"  account {account}: {what} {lock.kind} by {lock.rule} {until}")
+            lines.append(f"  at the end, account {account}: {what} {state} {until} ({lock.rule})")
     if report.skipped_lines:
         lines.append(f"  skipped unreadable lines: {', '.join(report.skipped_lines)}")
     for source, count in sorted(report.rejected.items()):
@@ -192,7 +212,10 @@ def report_json(report: ReplayReport, ruleset_name: str) -> dict[str, object]:
                 "severity": firing.severity,
                 "message": firing.message,
                 "values": {key: _plain(value) for key, value in firing.values.items()},
-                "would": [{"text": step.text, "call": step.call} for step in outcome.steps],
+                "would": [
+                    {"text": step.text, "call": step.call, "subject": step.subject}
+                    for step in outcome.steps
+                ],
                 "locks": [_lock_json(lock) for lock in firing.locks],
             }
         )
@@ -235,6 +258,7 @@ def _end_lock_json(lock: Lock) -> dict[str, object]:
 
 
 __all__ = [
+    "call_subject",
     "call_words",
     "firing_name",
     "lock_words",

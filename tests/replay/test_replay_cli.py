@@ -61,6 +61,11 @@ def test_the_golden_says_what_would_have_fired_and_been_enforced() -> None:
     assert "Daily realized P&L -536.84 reached the -500 limit" in text
     assert "would close ES 3 (long) (daily-unrealized-loss)" in text
     assert "would lock the account until 2026-08-19 17:00:00.000 CDT" in text
+    assert "would have asked the gateway to: cancel #2210000419, cancel #2210000417," in text
+    assert (
+        "at the end, account 18234567: account locked until 2026-08-19 17:00:00.000 CDT "
+        "(daily-realized-loss)"
+    ) in text
     assert "\x1b[" not in text  # no colour when the output is not a terminal
 
 
@@ -83,9 +88,11 @@ def test_json_lists_the_same_firings_with_their_calls() -> None:
     assert rules.count("daily-realized-loss") == 1
     realized = next(f for f in document["firings"] if f["rule"] == "daily-realized-loss")
     assert realized["at"] == "2026-08-19T14:52:31.080000+00:00"
-    assert {"text": "close ES 3 (long)", "call": "Position/closeContract CON.F.US.EP.U26"} in (
-        realized["would"]
-    )
+    assert {
+        "text": "close ES 3 (long)",
+        "call": "Position/closeContract CON.F.US.EP.U26",
+        "subject": "close ES",
+    } in realized["would"]
     assert realized["locks"][0]["ends_at"] == "2026-08-19T22:00:00+00:00"
     assert document["accounts"] == [18234567]
     assert document["skipped_lines"] == [] and document["rejected"] == {}
