@@ -86,7 +86,7 @@ def _ruleset(path: Path, overlay: Path | None, params: dict[str, object]) -> Rul
         raise SystemExit(1) from None
 
 
-@cli.command()
+@cli.command(short_help="What a ruleset would have done on a recorded day (a what-if).")
 @click.argument("recordings", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option(
     "--ruleset",
