@@ -112,8 +112,8 @@ class Recorder:
                 break
             try:
                 line = redact_jwts(dumps_exact(scrub(record))) + "\n"
-            except (TypeError, ValueError, RecursionError) as error:
-                log.warning("not recorded (%s)", error)
+            except Exception as error:  # one odd payload must not end the recording
+                log.warning("not recorded (%s: %s)", type(error).__name__, error)
                 continue
             try:  # one line, one flush: a crash loses at most the lines still queued
                 self._stream.write(line)

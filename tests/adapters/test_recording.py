@@ -132,3 +132,14 @@ def test_a_day_file_that_cannot_be_opened_never_stops_the_caller(
     (record,) = read_records(recording.paths[0])
     assert record.at == later
     assert recording.written == 1
+
+
+def test_a_payload_that_cannot_be_written_is_skipped_and_recording_goes_on(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    recording = RecordingDir(tmp_path, started_at=START)
+    recording.record_hub(START, "user", "GatewayUserOrder", [object()])
+    recording.record_hub(START, "user", "GatewayUserOrder", [ORDER])
+    recording.close()
+    assert "not recorded" in caplog.text
+    assert len(list(read_records(recording.paths[0]))) == 1
