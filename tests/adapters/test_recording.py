@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import os
 import stat
+import string
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from simple_risk.adapters.replay import RecordingDir, read_records, replay
 from simple_risk.adapters.topstepx.secrets import register_secret
@@ -143,3 +146,38 @@ def test_a_payload_that_cannot_be_written_is_skipped_and_recording_goes_on(
     recording.close()
     assert "not recorded" in caplog.text
     assert len(list(read_records(recording.paths[0]))) == 1
+
+
+_SECRET_KEYS = {"apikey", "token", "newtoken", "password", "authorization", "access_token"}
+_TEXT = st.text(alphabet=string.ascii_letters + string.digits + " .,_", max_size=12)
+_JSON = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**63), max_value=2**63 - 1)
+    | st.decimals(
+        allow_nan=False, allow_infinity=False, places=7, min_value=-(10**9), max_value=10**9
+    )
+    | _TEXT,
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.dictionaries(_TEXT.filter(lambda k: k.lower() not in _SECRET_KEYS), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(arguments=st.lists(_JSON, max_size=3))
+def test_any_hub_payload_comes_back_exactly_with_its_receive_time(
+    arguments: list[object], tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """What was received is what a replay reads: same values (decimals exact), same time."""
+    directory = tmp_path_factory.mktemp("rec")
+    recording = RecordingDir(directory, started_at=START)
+    recording.record_hub(START, "market", "GatewayQuote", arguments)
+    recording.close()
+    (record,) = read_records(recording.paths[0])
+    assert record.at == START and record.target == "GatewayQuote"
+    assert record.payload == arguments
