@@ -79,6 +79,8 @@ class ReplayReport:
     accounts: set[int] = field(default_factory=set)
     #: each account's lockouts still in force at the end of the recording
     locks_at_end: dict[int, list[Lock]] = field(default_factory=dict)
+    #: events the engine failed on (the daemon alerts and goes on; so does a replay)
+    engine_errors: list[str] = field(default_factory=list)
 
 
 def recording_files(paths: Sequence[Path]) -> list[Path]:
@@ -136,7 +138,14 @@ class _Player:
         if self.last_at is not None and event.at <= self.last_at:
             event = dataclasses.replace(event, at=self.last_at + _STEP)
         self.last_at = event.at
-        for firing in self.engine.apply(event):
+        try:
+            firings = self.engine.apply(event)
+        except Exception as error:  # as the daemon: report it, keep going
+            self.report.engine_errors.append(
+                f"{event.at.isoformat()} {type(event).__name__}: {type(error).__name__}: {error}"
+            )
+            return
+        for firing in firings:
             state = self.engine.account(firing.account)
             self.report.outcomes.append(Outcome(firing, steps_for(firing, state)))
 

@@ -190,6 +190,8 @@ def summary_lines(report: ReplayReport, zone: tzinfo) -> list[str]:
             if lock.ends_at is not None:
                 until = f"until {moment(lock.ends_at, zone)}"
             lines.append(f"  at the end, account {account}: {what} {state} {until} ({lock.rule})")
+    for error in report.engine_errors:
+        lines.append(f"  the engine failed on {error}")
     if report.skipped_lines:
         lines.append(f"  skipped unreadable lines: {', '.join(report.skipped_lines)}")
     for source, count in sorted(report.rejected.items()):
@@ -233,6 +235,7 @@ def report_json(report: ReplayReport, ruleset_name: str) -> dict[str, object]:
             for account, locks in sorted(report.locks_at_end.items())
         },
         "skipped_lines": list(report.skipped_lines),
+        "engine_errors": list(report.engine_errors),
         "rejected": dict(sorted(report.rejected.items())),
     }
 

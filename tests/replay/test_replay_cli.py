@@ -22,7 +22,9 @@ from simple_risk.cli import (
     cli,
     commands,  # noqa: F401  (registers every command)
 )
+from simple_risk.engine import Engine, Firing
 from simple_risk.engine.dsl import load_ruleset
+from simple_risk.engine.events import AccountUpdate, Event
 from simple_risk.whatif.runner import replay_files
 from simple_risk.whatif.words import report_json
 
@@ -216,3 +218,24 @@ def test_an_overlay_enabling_trade_management_shows_the_stop_it_would_move(
     assert result.exit_code == 0, result.output
     assert "MNQ at 25 ticks: stop to entry" in result.output
     assert "would move stop #2210000102 to 23410.25 (trade-management-breakeven)" in result.output
+
+
+def test_an_engine_failure_is_reported_and_the_replay_goes_on(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """As in the daemon: an event the engine fails on is reported, the others still count."""
+    original = Engine.apply
+
+    def failing(self: Engine, event: Event) -> list[Firing]:
+        if isinstance(event, AccountUpdate):
+            raise RuntimeError("broken fact store")
+        return original(self, event)
+
+    monkeypatch.setattr(Engine, "apply", failing)
+    result = shipped()
+    assert result.exit_code == 0, result.output
+    assert "the engine failed on 2026-08-19T13:25:01.240000+00:00 AccountUpdate: " in (
+        result.output
+    )
+    assert "RuntimeError: broken fact store" in result.output
+    assert "daily-realized-loss (critical)" in result.output
