@@ -158,13 +158,16 @@ class Session:
         }
         self.hub(at, "market", "GatewayQuote", [contract, data])
 
-    def prints(self, at: datetime, contract: str, symbol: str, price: str, volume: int) -> None:
+    def prints(
+        self, at: datetime, contract: str, symbol: str, price: str, volume: int, aggressor: int = 0
+    ) -> None:
+        """Market trades (an array even for one print); ``aggressor`` 0 buy, 1 sell."""
         trade = {
             "symbolId": symbol,
             "contractId": contract,
             "price": Decimal(price),
             "timestamp": hub_time(at - timedelta(milliseconds=2), 7),
-            "type": 0,
+            "type": aggressor,
             "volume": volume,
         }
         self.hub(at, "market", "GatewayTrade", [contract, [trade]])
@@ -652,7 +655,7 @@ def build() -> Session:
         ],
     )
     es_exit_at = chicago("09:52:31", 77)
-    session.prints(es_exit_at - timedelta(milliseconds=1), ES, "F.US.EP", "6446.25", 12)
+    session.prints(es_exit_at - timedelta(milliseconds=1), ES, "F.US.EP", "6446.25", 12, 1)
     es_exit = exit_leg(
         session,
         contract=ES,
@@ -704,10 +707,21 @@ def build() -> Session:
     return session
 
 
+def compact(value: object) -> object:
+    """Numbers as the hub prints them: ``6446.5``, ``80``, not ``6446.50``, ``80.00``."""
+    if isinstance(value, Decimal):
+        return value.normalize()
+    if isinstance(value, dict):
+        return {key: compact(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [compact(item) for item in value]
+    return value
+
+
 def lines() -> Iterator[str]:
     """One JSON line per message, numbers with their exact decimal digits."""
     for entry in build().lines:
-        yield dumps_exact(entry)
+        yield dumps_exact(compact(entry))
 
 
 def main() -> None:
