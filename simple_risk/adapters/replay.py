@@ -10,49 +10,92 @@ stamped with, so a replay reproduces the events — ``at`` included — exactly:
      "response":{"success":true,"errorCode":0,"errorMessage":null,"orders":[...]}}
 
 Numbers are written with their exact decimal digits (hub payloads are parsed as ``Decimal``).
-Auth exchanges are never recorded and secret-named fields are redacted, so a recording can be
-shared. Replaying a malformed line logs it, counts it and moves on.
+Auth exchanges are never recorded; secret-named fields, every secret the process registered
+(the API key, session tokens) and anything shaped like a JWT are redacted, so a recording can
+be shared. Files are created owner-only (0600) whatever the umask, because a trading day is
+private even without its secrets. Each line is flushed as soon as the writer thread takes it,
+so a crash loses at most the lines still in flight. :class:`RecordingDir` (``engine run
+--record DIR``) writes one file per run and UTC day. Replaying a malformed line logs it,
+counts it and moves on.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import queue
+import re
 import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Protocol
 
 from simple_risk.adapters.topstepx.converters import (
     DEFAULT_SYMBOLS,
     Converter,
+    WireFormatError,
+    contracts_from_rest,
     dumps_exact,
     loads_exact,
     parse_timestamp,
 )
-from simple_risk.adapters.topstepx.secrets import install_log_filter, scrub
-from simple_risk.engine.events import Event
+from simple_risk.adapters.topstepx.errors import Endpoint
+from simple_risk.adapters.topstepx.hubs import HubRecorder
+from simple_risk.adapters.topstepx.rest import RestRecorder
+from simple_risk.adapters.topstepx.secrets import REDACTED, install_log_filter, scrub
+from simple_risk.engine.events import ContractLoaded, Event
 from simple_risk.engine.model import SymbolSpec
 
 log = logging.getLogger(__name__)
 install_log_filter(__name__)
 
+#: owner read/write only: a recording shows positions, orders and balances
+FILE_MODE = 0o600
+#: a JSON Web Token (header.payload.signature, base64url): ProjectX session tokens look so
+_JWT = re.compile(r"\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*")
+#: the REST answers that carry contract metadata (startup ``available``, lazy ``searchById``)
+_CONTRACT_ENDPOINTS = frozenset(
+    {Endpoint.CONTRACT_AVAILABLE, Endpoint.CONTRACT_SEARCH, Endpoint.CONTRACT_SEARCH_BY_ID}
+)
+
+
+class WireRecorder(RestRecorder, HubRecorder, Protocol):
+    """What the daemon hands its REST and hub clients: both halves (:class:`RecordingDir`)."""
+
+
+def open_private(path: Path) -> IO[str]:
+    """``path`` opened for appending, owner-only (0600) whatever the umask or its old mode."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, FILE_MODE)
+    try:
+        os.fchmod(descriptor, FILE_MODE)
+        return os.fdopen(descriptor, "a", encoding="utf-8")
+    except BaseException:
+        os.close(descriptor)
+        raise
+
+
+def redact_jwts(text: str) -> str:
+    """``text`` with every JWT-shaped token replaced (a token no one registered is still one)."""
+    return _JWT.sub(REDACTED, text)
+
 
 class Recorder:
     """Appends wire messages to a JSONL file from any thread without blocking it.
 
-    Hub callbacks run on signalrcore's receive thread, which must never wait on a disk, so
-    lines are queued and a writer thread appends and flushes them; :meth:`close` drains the
-    queue first, so nothing received before it is lost.
+    Hub callbacks run on signalrcore's receive thread, which must never wait on a disk nor
+    spend long on a message, so the caller only queues the message; a writer thread scrubs
+    it, serialises it, appends the line and flushes it. :meth:`close` drains the queue
+    first, so nothing received before it is lost. The payloads are the hub's and REST's
+    freshly parsed objects, which nothing modifies after they are handed over.
     """
 
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._stream: IO[str] = self.path.open("a", encoding="utf-8")
-        self._lines: queue.Queue[str | None] = queue.Queue()
+        self._stream: IO[str] = open_private(self.path)
+        self._records: queue.Queue[dict[str, object] | None] = queue.Queue()
         self._closed = False
         self._lock = threading.Lock()
         self.written = 0
@@ -64,36 +107,26 @@ class Recorder:
 
     def _run(self) -> None:
         while True:
-            line = self._lines.get()
-            if line is None:
+            record = self._records.get()
+            if record is None:
                 break
-            batch = [line]
-            while True:  # write whatever else is waiting in one go
-                try:
-                    more = self._lines.get_nowait()
-                except queue.Empty:
-                    break
-                if more is None:
-                    self._lines.put(None)
-                    break
-                batch.append(more)
             try:
-                self._stream.write("".join(batch))
+                line = redact_jwts(dumps_exact(scrub(record))) + "\n"
+            except Exception as error:  # one odd payload must not end the recording
+                log.warning("not recorded (%s: %s)", type(error).__name__, error)
+                continue
+            try:  # one line, one flush: a crash loses at most the lines still queued
+                self._stream.write(line)
                 self._stream.flush()
-                self.written += len(batch)
+                self.written += 1
             except OSError as error:
                 log.error("recording to %s failed: %s", self.path, error)
         self._stream.close()
 
-    def _write(self, record: Mapping[str, object]) -> None:
-        try:
-            line = dumps_exact(record) + "\n"
-        except (TypeError, ValueError) as error:
-            log.warning("not recorded (%s)", error)
-            return
+    def _write(self, record: dict[str, object]) -> None:
         with self._lock:
             if not self._closed:
-                self._lines.put(line)
+                self._records.put(record)
 
     def record_hub(self, at: datetime, hub: str, target: str, arguments: object) -> None:
         self._write(
@@ -102,7 +135,7 @@ class Recorder:
                 "kind": "hub",
                 "hub": hub,
                 "target": target,
-                "arguments": scrub(arguments),
+                "arguments": arguments,
             }
         )
 
@@ -114,18 +147,21 @@ class Recorder:
                 "at": at.isoformat(),
                 "kind": "rest",
                 "endpoint": endpoint,
-                "request": scrub(dict(request)),
-                "response": scrub(response),
+                "request": dict(request),
+                "response": response,
             }
         )
 
     def close(self, timeout: float = 10.0) -> None:
-        """Write everything queued so far, then close the file."""
+        """Write everything queued so far (waiting up to ``timeout``), then close the file."""
         with self._lock:
-            if self._closed:
-                return
-            self._closed = True
-            self._lines.put(None)
+            if not self._closed:
+                self._closed = True
+                self._records.put(None)
+        self.join(timeout)
+
+    def join(self, timeout: float = 10.0) -> None:
+        """Wait until the writer has written everything queued before :meth:`close`."""
         self._writer.join(timeout)
 
     def __enter__(self) -> Recorder:
@@ -133,6 +169,87 @@ class Recorder:
 
     def __exit__(self, *_exc: object) -> None:
         self.close()
+
+
+class RecordingDir:
+    """``engine run --record DIR``: one JSONL file per run and UTC day, in ``DIR``.
+
+    The run's first file, ``DIR/YYYY-MM-DD-HHMMSS.jsonl`` (the UTC day and time it started),
+    is opened at once, so an unusable directory is reported before the daemon starts. The
+    first message of a later UTC day opens that day's file, so a daemon that runs for weeks
+    leaves day-sized files a replay can take one at a time or together. The directory is
+    created owner-only (0700) when missing.
+
+    Recording must never get in the way of enforcement: the hub and REST threads that call
+    it only queue, and a day file that cannot be opened is logged and the run keeps writing
+    to the file it has.
+    """
+
+    def __init__(self, directory: Path | str, *, started_at: datetime | None = None) -> None:
+        started = (started_at or datetime.now(UTC)).astimezone(UTC)
+        self.directory = Path(directory)
+        self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self._run = started.strftime("%H%M%S")
+        self._lock = threading.Lock()
+        self._closed = False
+        self._retired: list[Recorder] = []
+        #: every file this run has written to, in order
+        self.paths: list[Path] = []
+        self._day = started.date()
+        self._current = self._open(self._day)
+
+    def __repr__(self) -> str:
+        return f"RecordingDir({str(self.directory)!r})"
+
+    def _open(self, day: date) -> Recorder:
+        path = self.directory / f"{day.isoformat()}-{self._run}.jsonl"
+        recorder = Recorder(path)
+        self.paths.append(path)
+        return recorder
+
+    def _for(self, at: datetime) -> Recorder | None:
+        day = at.astimezone(UTC).date()
+        with self._lock:
+            if self._closed:
+                return None
+            if day > self._day:
+                self._day = day  # one attempt per day, even when it fails
+                try:
+                    fresh = self._open(day)
+                except OSError as error:
+                    log.error("cannot start the recording of %s: %s (recording on)", day, error)
+                else:
+                    self._current.close(timeout=0)  # its writer drains it; close() waits
+                    self._retired.append(self._current)
+                    self._current = fresh
+            return self._current
+
+    def record_hub(self, at: datetime, hub: str, target: str, arguments: object) -> None:
+        recorder = self._for(at)
+        if recorder is not None:
+            recorder.record_hub(at, hub, target, arguments)
+
+    def record_rest(
+        self, at: datetime, endpoint: str, request: Mapping[str, object], response: object
+    ) -> None:
+        recorder = self._for(at)
+        if recorder is not None:
+            recorder.record_rest(at, endpoint, request, response)
+
+    @property
+    def written(self) -> int:
+        """Lines written to disk so far, over all the run's files."""
+        with self._lock:
+            return sum(r.written for r in (*self._retired, self._current))
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Write everything queued so far, then close the files."""
+        with self._lock:
+            self._closed = True
+            recorders = [*self._retired, self._current]
+        for recorder in recorders:
+            recorder.close(timeout)
+            recorder.join(timeout)
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,6 +261,7 @@ class Record:
     source: str  # hub name or REST endpoint
     target: str  # hub target ("" for REST)
     payload: Any  # hub arguments or REST response body
+    request: Any = None  # the REST request body (None for hub messages)
 
 
 def read_records(path: Path | str, *, skipped: list[int] | None = None) -> Iterator[Record]:
@@ -166,7 +284,14 @@ def read_records(path: Path | str, *, skipped: list[int] | None = None) -> Itera
                         at, "hub", str(raw["hub"]), str(raw["target"]), raw.get("arguments")
                     )
                 elif kind == "rest":
-                    record = Record(at, "rest", str(raw["endpoint"]), "", raw.get("response"))
+                    record = Record(
+                        at,
+                        "rest",
+                        str(raw["endpoint"]),
+                        "",
+                        raw.get("response"),
+                        raw.get("request"),
+                    )
                 else:
                     raise ValueError(f"unknown kind {kind!r}")
             except (ValueError, KeyError, TypeError) as error:
@@ -175,6 +300,25 @@ def read_records(path: Path | str, *, skipped: list[int] | None = None) -> Itera
                     skipped.append(number)
                 continue
             yield record
+
+
+def record_events(record: Record, convert: Converter) -> list[Event]:
+    """The domain events one recorded message makes, stamped with its receive time: the
+    converters' events, plus the contract metadata of ``Contract/*`` answers (the daemon's
+    contract cache turns those into ``ContractLoaded``)."""
+    if record.kind == "hub":
+        if record.source == "market":
+            return convert.market(record.target, record.payload, record.at)
+        return convert.user(record.target, record.payload, record.at)
+    if record.source in _CONTRACT_ENDPOINTS:
+        try:
+            infos = contracts_from_rest(record.payload, convert.symbols)
+        except (WireFormatError, ValueError, TypeError, ArithmeticError) as error:
+            log.warning("skipped malformed %s answer: %s", record.source, error)
+            convert.rejected[record.source] += 1
+            return []
+        return [ContractLoaded(at=record.at, contract=info) for info in infos]
+    return convert.rest(record.source, record.payload, record.at)
 
 
 def replay(
@@ -186,13 +330,7 @@ def replay(
     """The domain events a recording produces, each stamped with its recorded receive time."""
     convert = converter or Converter(symbols=symbols)
     for record in read_records(path):
-        if record.kind == "hub":
-            if record.source == "market":
-                yield from convert.market(record.target, record.payload, record.at)
-            else:
-                yield from convert.user(record.target, record.payload, record.at)
-        else:
-            yield from convert.rest(record.source, record.payload, record.at)
+        yield from record_events(record, convert)
 
 
 def replay_into(
@@ -206,4 +344,16 @@ def replay_into(
     return count
 
 
-__all__ = ["Record", "Recorder", "read_records", "replay", "replay_into"]
+__all__ = [
+    "FILE_MODE",
+    "Record",
+    "Recorder",
+    "RecordingDir",
+    "WireRecorder",
+    "open_private",
+    "read_records",
+    "record_events",
+    "redact_jwts",
+    "replay",
+    "replay_into",
+]

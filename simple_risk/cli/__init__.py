@@ -70,6 +70,10 @@ class LazyGroup(click.Group):
         "sim": (("simple_risk.cli.sim",), "Run a local ProjectX Gateway simulator."),
         "demo": (("simple_risk.cli.demo",), "Watch the daemon enforce a scripted trader."),
         "init": (("simple_risk.cli.init",), "Write a ruleset, config and overlay to edit."),
+        "replay": (
+            ("simple_risk.cli.replay",),
+            "What a ruleset would have done on a recorded day.",
+        ),
     },
 )
 @click.version_option(__version__, prog_name="simple-risk")

@@ -8,6 +8,8 @@ the status server closes its connections. While it runs, ``DATA_DIR/daemon.pid``
 pid (removed on a clean stop). ``engine run --sim`` needs no configuration: it starts the
 gateway simulator in-process and guards its accounts with the default ruleset scaled for a
 quick look (sessions open now, 10 s grace), in a temporary data directory removed at exit.
+``--record DIR`` (with either) also writes every REST answer and hub frame, secrets removed,
+to owner-only JSONL files in DIR that ``simple-risk replay`` plays back (docs/replay.md).
 Other ``engine`` commands (status, monitor, history) register on the same :data:`engine`
 group.
 """
@@ -15,6 +17,7 @@ group.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import os
 import shutil
@@ -30,6 +33,7 @@ from types import FrameType
 
 import click
 
+from simple_risk.adapters.replay import RecordingDir
 from simple_risk.adapters.simulator import Simulator
 from simple_risk.adapters.topstepx.errors import ProjectXError
 from simple_risk.adapters.topstepx.secrets import register_secret
@@ -99,6 +103,13 @@ def _sim_setup(data_dir: Path) -> tuple[DaemonConfig, dict[int, Ruleset], Simula
     help="With --check: also log in, list the visible accounts, connect both hubs, wait for "
     "a quote, and say what the rules would do now. Changes nothing at the gateway.",
 )
+@click.option(
+    "--record",
+    "record_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Also record every REST answer and hub frame (secrets removed) as JSONL files in "
+    "this directory, one per run and UTC day, for `simple-risk replay`.",
+)
 def run(
     config_path: str | None,
     sim: bool,
@@ -106,6 +117,7 @@ def run(
     log_level: str | None,
     check: bool,
     online: bool,
+    record_dir: Path | None,
 ) -> None:
     """Guard the configured accounts until SIGTERM, Ctrl-C or `admin daemon stop`.
 
@@ -118,7 +130,7 @@ def run(
     if sim:
         temporary = Path(tempfile.mkdtemp(prefix="simple-risk-sim-"))
         try:
-            _run_sim(temporary, log_format, log_level, check, online)
+            _run_sim(temporary, log_format, log_level, check, online, record_dir)
         finally:
             shutil.rmtree(temporary, ignore_errors=True)
         return
@@ -138,11 +150,17 @@ def run(
     if check:
         _check(config, rulesets, online=online, wall=wall)
         return
-    _serve(config, rulesets, None, log_format, log_level, RuntimeOptions(wall=wall))
+    options = RuntimeOptions(wall=wall)
+    _serve(config, rulesets, None, log_format, log_level, options, record_dir)
 
 
 def _run_sim(
-    directory: Path, log_format: str | None, log_level: str | None, check: bool, online: bool
+    directory: Path,
+    log_format: str | None,
+    log_level: str | None,
+    check: bool,
+    online: bool,
+    record_dir: Path | None,
 ) -> None:
     from simple_risk.daemon.sim import scaled_ruleset
 
@@ -152,7 +170,7 @@ def _run_sim(
             _check(config, rulesets, online=online, wall=None)
             return
         options = RuntimeOptions(ruleset_transform=scaled_ruleset)
-        _serve(config, rulesets, simulator, log_format, log_level, options)
+        _serve(config, rulesets, simulator, log_format, log_level, options, record_dir)
     finally:
         simulator.stop()
 
@@ -206,6 +224,7 @@ def _serve(
     log_format: str | None,
     log_level: str | None,
     options: RuntimeOptions,
+    record_dir: Path | None = None,
 ) -> None:
     """Run the daemon until a signal or a ``stop`` request, then stop it gracefully.
 
@@ -218,6 +237,16 @@ def _serve(
     socket_dir = config.status_socket.parent
     owner_only(*(d for d in (config.data_dir, config.log_dir) if d != socket_dir))
     notifier = Notifier()
+    recorder: RecordingDir | None = None
+    if record_dir is not None:
+        try:
+            started = options.wall() if options.wall is not None else None
+            recorder = RecordingDir(record_dir, started_at=started)
+        except OSError as exc:
+            click.echo(f"simple-risk: cannot record to {record_dir}: {exc}", err=True)
+            raise SystemExit(1) from None
+        options = dataclasses.replace(options, recorder=recorder)
+        click.echo(f"recording to {record_dir}")
     configure_logging(
         level=log_level or config.log.level,
         log_format=log_format or config.log.format,
@@ -272,6 +301,8 @@ def _serve(
         if wrote_pid:
             with contextlib.suppress(OSError):
                 pid_file.unlink()
+        if recorder is not None:
+            recorder.close()
     if daemon is not None and daemon.error is not None:
         sys.exit(2)
 

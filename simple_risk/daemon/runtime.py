@@ -41,6 +41,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
 
+from simple_risk.adapters.replay import WireRecorder
 from simple_risk.adapters.topstepx.clock import ReceiveClock
 from simple_risk.adapters.topstepx.contracts import ContractCache
 from simple_risk.adapters.topstepx.errors import Endpoint, ProjectXError
@@ -233,6 +234,8 @@ class RuntimeOptions:
     #: the wall clock behind every receive stamp (None: the system clock); tests pin the
     #: weekday with it, so nothing they assert depends on the day they run
     wall: Callable[[], datetime] | None = None
+    #: receives every REST answer and hub frame (``engine run --record DIR``)
+    recorder: WireRecorder | None = None
 
 
 class Daemon:
@@ -261,6 +264,7 @@ class Daemon:
             config=dataclasses.replace(self.options.rest, auto_tag_prefix=OWN_TAG_PREFIX),
             limiter=RateLimiter(self.options.budgets),
             clock=ReceiveClock(self.options.wall) if self.options.wall else None,
+            recorder=self.options.recorder,
         )
         self.clock = self.client.clock
         self.monitor = Broadcaster()
@@ -280,10 +284,20 @@ class Daemon:
         )
         self.contracts = ContractCache(self.client, config.data_dir, sink=self.queue)
         self.user_hub = UserHubClient(
-            config.user_hub, self.client, self.queue, clock=self.clock, config=self.options.hubs
+            config.user_hub,
+            self.client,
+            self.queue,
+            clock=self.clock,
+            config=self.options.hubs,
+            recorder=self.options.recorder,
         )
         self.market_hub = MarketHubClient(
-            config.market_hub, self.client, self.queue, clock=self.clock, config=self.options.hubs
+            config.market_hub,
+            self.client,
+            self.queue,
+            clock=self.clock,
+            config=self.options.hubs,
+            recorder=self.options.recorder,
         )
         self.lease_owner = f"{socket.gethostname()}:{config.data_dir}"
         self._reconcile_work: queue.Queue[tuple[int, str] | None] = queue.Queue()

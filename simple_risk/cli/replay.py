@@ -1,0 +1,170 @@
+"""``simple-risk replay FILE… --ruleset R``: what a ruleset would have done on a recorded day.
+
+The what-if before changing a limit: record a day with ``engine run --record DIR``, then run
+any ruleset (an overlay, ``--set`` param overrides) over it and read what would have fired,
+when, and what would have been enforced. Nothing touches a gateway. Every problem — a missing
+or corrupt recording, a ruleset with mistakes, a bad ``--set`` or ``--tz`` — is one message
+and exit status 1 (2 for a usage mistake), never a traceback. See docs/replay.md.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from datetime import UTC, timedelta, tzinfo
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import click
+import yaml
+
+from simple_risk.cli import cli
+from simple_risk.engine.dsl import RulesetError, load_ruleset
+from simple_risk.engine.model import Ruleset
+from simple_risk.whatif.runner import RecordingError, replay_files
+from simple_risk.whatif.words import report_json, report_lines
+
+
+def _zone(name: str | None) -> tzinfo:
+    """``--tz`` (an IANA name), else the local zone: ``$TZ``, else the system's
+    ``/etc/localtime``, else UTC. A named zone, not today's offset: a summer recording
+    replayed in winter still shows summer time."""
+    if name is not None:
+        try:
+            return ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise click.BadParameter(
+                f"unknown time zone {name!r} (an IANA name such as America/Chicago or UTC)",
+                param_hint="--tz",
+            ) from None
+    for candidate in (os.environ.get("TZ", "").lstrip(":"), _system_zone_name()):
+        if candidate:
+            try:
+                return ZoneInfo(candidate)
+            except (ZoneInfoNotFoundError, ValueError):
+                continue
+    return UTC
+
+
+def _system_zone_name() -> str:
+    """``Europe/Berlin`` from the ``/etc/localtime`` link (``""`` when there is none)."""
+    try:
+        target = str(Path("/etc/localtime").resolve())
+    except OSError:
+        return ""
+    _, found, zone = target.partition("zoneinfo/")
+    return zone if found else ""
+
+
+def _params(settings: tuple[str, ...]) -> dict[str, object]:
+    """``--set name=value`` pairs; each value is read as YAML (``400``, ``5m``, ``{ES: 3}``)."""
+    params: dict[str, object] = {}
+    for setting in settings:
+        name, sep, text = setting.partition("=")
+        if not sep or not name.strip():
+            raise click.BadParameter(
+                f"{setting!r} is not NAME=VALUE (e.g. daily_loss_limit=400)", param_hint="--set"
+            )
+        try:
+            params[name.strip()] = yaml.safe_load(text) if text.strip() else ""
+        except yaml.YAMLError:
+            raise click.BadParameter(
+                f"the value of {name.strip()!r} is not readable: {text!r}", param_hint="--set"
+            ) from None
+    return params
+
+
+def _ruleset(path: Path, overlay: Path | None, params: dict[str, object]) -> Ruleset:
+    try:
+        return load_ruleset(path, params=params or None, overlay=overlay)
+    except RulesetError as problems:
+        for problem in problems.problems:
+            click.echo(problem.format(), err=True)
+        if not problems.problems:
+            click.echo(f"simple-risk: cannot load the ruleset {path}", err=True)
+        raise SystemExit(1) from None
+
+
+@cli.command(short_help="What a ruleset would have done on a recorded day (a what-if).")
+@click.argument("recordings", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--ruleset",
+    "ruleset_path",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The ruleset to run over the recording (any ruleset, e.g. rulesets/topstep.yaml).",
+)
+@click.option(
+    "--overlay",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="An account overlay applied to the ruleset (params, enable, disable, added rules).",
+)
+@click.option(
+    "--set",
+    "settings",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="Override a ruleset param for this replay (repeatable): --set daily_loss_limit=400.",
+)
+@click.option("--account", type=int, help="Only this account's events (default: every account).")
+@click.option(
+    "--tz",
+    "tz_name",
+    metavar="ZONE",
+    help="Show times in this IANA time zone (default: $TZ, else the system's zone).",
+)
+@click.option(
+    "--tick",
+    type=click.FloatRange(min=0.0, min_open=True),
+    default=1.0,
+    show_default=True,
+    help="Seconds between clock ticks, as the daemon's timing.tick_interval.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document instead of text.")
+def replay(
+    recordings: tuple[Path, ...],
+    ruleset_path: Path,
+    overlay: Path | None,
+    settings: tuple[str, ...],
+    account: int | None,
+    tz_name: str | None,
+    tick: float,
+    as_json: bool,
+) -> None:
+    """Replay recorded days (RECORDINGS: files or directories written by `engine run --record`)
+    through a ruleset and say what would have fired and been enforced.
+
+    Engine time is each message's recorded receive time, so the result is the same on every
+    run. Nothing is sent to any gateway: this is a what-if, for a trader or an admin about to
+    change a limit.
+
+    \b
+    simple-risk replay examples/recordings/2026-08-19-mnq-es.jsonl \\
+        --ruleset rulesets/topstep.yaml --set daily_loss_limit=400 --tz America/Chicago
+    """
+    zone = _zone(tz_name)
+    params = _params(settings)
+    ruleset = _ruleset(ruleset_path, overlay, params)
+    try:
+        report = replay_files(
+            list(recordings), ruleset, account=account, tick=timedelta(seconds=tick)
+        )
+    except RecordingError as error:
+        click.echo(f"simple-risk: {error}", err=True)
+        raise SystemExit(1) from None
+    if as_json:
+        click.echo(json.dumps(report_json(report, ruleset.name), indent=2))
+    else:
+        # click drops the colour by itself when stdout is not a terminal
+        colour = False if os.environ.get("NO_COLOR") else None
+        for line, style in report_lines(report, zone, ruleset.name):
+            if style == "bold":
+                line = click.style(line, bold=True)
+            elif style:
+                line = click.style(line, fg=style)
+            click.echo(line, color=colour)
+    sys.exit(0)
+
+
+__all__ = ["replay"]
