@@ -27,7 +27,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -52,17 +52,10 @@ from simple_risk.engine.events import (
     Quote,
     Reconciled,
 )
-from simple_risk.engine.intents import (
-    Alert,
-    CancelOrder,
-    Intent,
-    NoWorkingOrders,
-    PositionClosed,
-    ReduceTo,
-    ResizeOrder,
-    StopAt,
-)
+from simple_risk.engine.facts.account import AccountState
 from simple_risk.engine.model import Ruleset
+from simple_risk.whatif.runner import steps_for
+from simple_risk.whatif.words import lock_words
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,38 +215,11 @@ def _market_open(calendar: TradingCalendar, now: datetime) -> bool:
     return any(calendar.session_open(name, now) for name in sessions)
 
 
-def would_words(intent: Intent, contracts: dict[str, ContractInfo]) -> str:
-    """What an intent would do at the gateway, as a trader says it (``close MNQ``)."""
-
-    def ticker(contract_id: str | None) -> str:
-        info = contracts.get(contract_id or "")
-        return info.root if info is not None else (contract_id or "?")
-
-    if isinstance(intent, CancelOrder):
-        return f"cancel order #{intent.order_id}"
-    if isinstance(intent, NoWorkingOrders):
-        scope = intent.symbol or (ticker(intent.contract_id) if intent.contract_id else None)
-        side = f"{intent.side} " if intent.side else ""
-        return f"cancel every working {side}{scope + ' ' if scope else ''}order"
-    if isinstance(intent, PositionClosed):
-        return f"close {ticker(intent.contract_id)}"
-    if isinstance(intent, ReduceTo):
-        target = intent.symbol or (ticker(intent.contract_id) if intent.contract_id else "")
-        limit = (
-            f"{intent.max_units} units" if intent.max_units is not None else intent.max_contracts
-        )
-        return f"reduce {target + ' ' if target else ''}to {limit}".replace("  ", " ")
-    if isinstance(intent, StopAt):
-        return f"place a stop on {ticker(intent.contract_id)} at {intent.price}"
-    if isinstance(intent, ResizeOrder):
-        return f"resize order #{intent.order_id} to {intent.size}"
-    return f"alert ({intent.level})"
-
-
-def firing_would(firing: Firing, contracts: dict[str, ContractInfo]) -> str:
-    """``daily-realized-loss would close MNQ, cancel every working order now — message``."""
-    actions = [would_words(i, contracts) for i in firing.intents if not isinstance(i, Alert)]
-    locks = [f"lock the {lock.scope}" for lock in firing.locks]
+def firing_would(firing: Firing, state: AccountState | None, zone: tzinfo) -> str:
+    """``session-block-outside would close MNQ 2 (long), lock the account until … now —
+    message``: the calls the executor would plan, in the words ``replay`` uses."""
+    actions = [step.text for step in steps_for(firing, state) if step.call is not None]
+    locks = [lock_words(lock, firing.at, zone) for lock in firing.locks]
     what = ", ".join(dict.fromkeys([*actions, *locks])) or "alert"
     return f"{firing.rule_id} would {what} now — {firing.message}"
 
@@ -463,8 +429,10 @@ class OnlineCheck:
         acting = [f for f in firings if f.kind == "rule" and f.account == account]
         if not acting:
             say(Finding("info", f"account {account}: the rules would do nothing now"))
+        state = engine.account(account)
         for firing in acting:
-            say(Finding("info", f"account {account}: {firing_would(firing, contracts)}"))
+            text = firing_would(firing, state, engine.calendar.tz)
+            say(Finding("info", f"account {account}: {text}"))
 
 
 def _quote_contract(contracts: dict[str, ContractInfo]) -> ContractInfo:
@@ -493,6 +461,5 @@ __all__ = [
     "check_paths",
     "check_url",
     "firing_would",
-    "would_words",
     "writable_dir",
 ]

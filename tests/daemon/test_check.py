@@ -132,7 +132,9 @@ def test_the_check_says_what_the_rules_would_do_now_and_changes_nothing(
     assert result.exit_code == 0, result.output
     assert "session rth: closed, next open Mon 18 Jan 08:30 CT" in result.output
     assert f"account {ACCOUNT}: 1 open position(s)" in result.output
-    would = "session-block-outside would cancel every working order, close MNQ, lock the account"
+    would = (
+        "session-block-outside would close MNQ 2 (long), lock the account until 2027-01-18 08:30"
+    )
     assert would in result.output
     mutating = ("order/place", "order/cancel", "order/modify", "position/close")
     calls = [r.path.lower() for r in sim.requests_log()]
