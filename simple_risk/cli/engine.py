@@ -198,11 +198,16 @@ def _check(
         click.echo(f"{click.style(f'{mark:>7}', fg=colour, bold=True)}  {finding.line()}")
 
     if online:
-        import logging
-
-        logging.getLogger("simple_risk").setLevel(logging.CRITICAL)  # the lines say it all
-        logging.getLogger("SignalRCoreClient").setLevel(logging.CRITICAL)
-        OnlineCheck(config, rulesets, options=CheckOptions(), wall=wall).run(report)
+        # the lines say it all: the adapters' own log lines would only repeat them
+        quiet = [logging.getLogger(name) for name in ("simple_risk", "SignalRCoreClient")]
+        levels = [logger.level for logger in quiet]
+        for logger in quiet:
+            logger.setLevel(logging.CRITICAL)
+        try:
+            OnlineCheck(config, rulesets, options=CheckOptions(), wall=wall).run(report)
+        finally:
+            for logger, level in zip(quiet, levels, strict=True):
+                logger.setLevel(level)
     else:
         for finding in check_paths(config):
             report(finding)
