@@ -36,6 +36,7 @@ from simple_risk.adapters.simulator.guards import (
 from simple_risk.adapters.simulator.hubs import HUBS, Hubs
 from simple_risk.adapters.simulator.prices import PricePath
 from simple_risk.adapters.simulator.rest import RestApi
+from simple_risk.adapters.simulator.shapes import Shapes
 from simple_risk.adapters.simulator.venue import DEFAULT_ACCOUNTS, AccountSpec, Venue
 
 log = logging.getLogger("simple_risk.sim")
@@ -70,15 +71,17 @@ class Simulator:
         price_interval: float | None = 1.0,
         timeout_seconds: float = 30.0,
         today: date | None = None,
+        shapes: Shapes | None = None,
     ) -> None:
         self.host = host
+        self.shapes = shapes or Shapes()
         self.port = port
         self.seed = seed
         self.username = username
         self.api_key = api_key
         self.price_interval = price_interval
         contracts = catalogue(today or _now().date())
-        self.venue = Venue(contracts, accounts, _now)
+        self.venue = Venue(contracts, accounts, _now, shapes=self.shapes, schedule=self._schedule)
         self.tokens = TokenStore(token_lifetime)
         self.faults = FaultQueue(timeout_seconds=timeout_seconds)
         self.requests: list[RecordedRequest] = []
@@ -92,13 +95,27 @@ class Simulator:
             seed,
             _now,
             self.requests,
+            self.shapes,
         )
-        self.hubs = Hubs(self.venue, self.tokens, self.requests, _now, ping_interval)
+        self.hubs = Hubs(self.venue, self.tokens, self.requests, _now, ping_interval, self.shapes)
         self.control = Control(self.venue, self.path, self.hubs, self.faults, self.requests)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._runner: web.AppRunner | None = None
         self._ticker: asyncio.Task[None] | None = None
+
+    @staticmethod
+    def _schedule(delay: float, action: Callable[[], None]) -> None:
+        """The venue's delayed actions run on the simulator's loop (venue calls only ever
+        happen there); a failing one is logged, never raised into the loop."""
+
+        def run() -> None:
+            try:
+                action()
+            except Exception:
+                log.exception("delayed venue action failed")
+
+        asyncio.get_running_loop().call_later(delay, run)
 
     # -- URLs ----------------------------------------------------------------------------------
 
@@ -271,6 +288,14 @@ class Simulator:
 
     def drop_connections(self) -> int:
         return self._call(self.control.drop_connections)
+
+    def send_logout(self, hub: str | None = None) -> int:
+        """Send ``GatewayLogout`` on ``"user"``, ``"market"`` or (None) both hubs."""
+        return self._call(self.control.send_logout, hub)
+
+    def lose_connections(self, count: int = 1) -> None:
+        """Refuse the next ``count`` hub connects with "connection could not be found"."""
+        self._call(self.control.lose_connections, count)
 
     def fail_next(self, count: int, status: Fault = 429) -> None:
         self._call(self.control.fail_next, count, status)
