@@ -30,7 +30,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from simple_risk.adapters.simulator import RateLimits, Simulator
+from simple_risk.adapters.simulator import RateLimits, Shapes, Simulator
 from simple_risk.cli import cli
 from simple_risk.daemon.config import Timing
 from simple_risk.daemon.control.client import Connection, DaemonNotRunning, default_address
@@ -254,6 +254,8 @@ def run_demo(
         ping_interval=0.5,
         price_interval=None,
         rate_limits=RateLimits(general=(2000, 60.0), bars=(50, 30.0)),
+        # REST fills without commissions need one fill, one cost (#11)
+        shapes=Shapes.legacy(["rest-commissions"]),
     ).start()
     show = ConsoleObserver(console)
     trader = Trader(simulator)
