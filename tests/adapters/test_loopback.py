@@ -10,10 +10,12 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
+import requests
 
 from simple_risk.adapters.replay import Recorder, replay
 from simple_risk.adapters.simulator import RateLimits, Simulator
@@ -192,6 +194,64 @@ def test_watchdog_recovers_when_reconnects_are_refused_for_a_while(
         events.wait_for(lambda e: isinstance(e, OrderUpdate), start=mark)
     finally:
         hubs.stop()
+
+
+def test_the_live_shapes_convert_without_a_rejection(
+    sim: Simulator, client: RestClient, events: Events
+) -> None:
+    """A bracket family, a removed position and REST fills without commissions, as the live
+    gateway sends them (reference §14), all reach the engine as domain events."""
+    account = 20100003  # the simulator's Auto-OCO account
+    contract = mnq(client)
+    hubs = Hubs(client, sim, events)
+    hubs.user.subscribe_account(account)
+    hubs.start()
+    try:
+        body = {
+            "accountId": account,
+            "contractId": contract,
+            "type": 2,
+            "side": 0,
+            "size": 3,
+            "customTag": "ui-7",
+            "stopLossBracket": {"ticks": 8, "type": 4},
+            "takeProfitBracket": {"ticks": 12, "type": 1},
+        }
+        reply = requests.post(
+            f"{sim.base_url}/api/Order/place",
+            json=body,
+            headers={"Authorization": f"Bearer {client.token()}"},
+            timeout=5,
+        ).json()
+        assert reply["success"], reply
+        entry_id = reply["orderId"]
+        suspended = [
+            events.wait_for(
+                lambda e, tag=tag: (
+                    isinstance(e, OrderUpdate)
+                    and e.custom_tag == tag
+                    and e.status is OrderStatus.SUSPENDED
+                )
+            )
+            for tag in ("ui-7-SL", "ui-7-TP")
+        ]
+        assert all(isinstance(e, OrderUpdate) and e.limit_price is None for e in suspended)
+        armed = events.wait_for(
+            lambda e: (
+                isinstance(e, OrderUpdate)
+                and e.custom_tag == "ui-7-SL"
+                and e.status is OrderStatus.OPEN
+            )
+        )
+        assert isinstance(armed, OrderUpdate) and armed.stop_price is not None
+        client.close_position(account, contract)
+        events.wait_for(lambda e: isinstance(e, PositionUpdate) and e.size == 0)
+        fills = client.search_trades(account, datetime.now(UTC) - timedelta(hours=1))
+        assert fills and all(f.commissions == 0 and f.fees > 0 for f in fills)
+        assert {f.order_id for f in fills} >= {entry_id}
+    finally:
+        hubs.stop()
+    assert not hubs.user.converter.rejected
 
 
 def test_gateway_logout_is_a_gap_healed_by_a_rebuilt_connection(
