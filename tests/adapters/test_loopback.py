@@ -255,11 +255,16 @@ def test_the_live_shapes_convert_without_a_rejection(
 
 
 def test_gateway_logout_is_a_gap_healed_by_a_rebuilt_connection(
-    sim: Simulator, client: RestClient, events: Events, caplog: pytest.LogCaptureFixture
+    sim: Simulator,
+    client: RestClient,
+    events: Events,
+    caplog: pytest.LogCaptureFixture,
+    tmp_path: Path,
 ) -> None:
     account = client.search_accounts()[0].account_id
     contract = mnq(client)
-    hubs = Hubs(client, sim, events)
+    recorder = Recorder(tmp_path / "day.jsonl")
+    hubs = Hubs(client, sim, events, recorder=recorder)
     hubs.user.subscribe_account(account)
     hubs.market.subscribe_quotes(contract)
     hubs.start()
@@ -280,6 +285,8 @@ def test_gateway_logout_is_a_gap_healed_by_a_rebuilt_connection(
         events.wait_for(lambda e: isinstance(e, Quote) and e.last == Decimal("21020"), start=mark)
     finally:
         hubs.stop()
+        recorder.close()
+    assert (tmp_path / "day.jsonl").read_text().count('"target":"GatewayLogout"') == 2
 
 
 def test_reconnects_refused_as_connection_not_found_are_retried_until_one_works(

@@ -547,6 +547,8 @@ class HubClient(abc.ABC):
                 if link is not self._current or self._stopped:
                     return
                 self._logout_pending = True
+            if self._recorder is not None:  # a recorded day shows where its gaps came from
+                self._recorder.record_hub(self.clock.now(), self.hub, LOGOUT_TARGET, arguments)
             log.warning(
                 "%s hub: the server sent %s (%.200s); reconnecting",
                 self.hub,
