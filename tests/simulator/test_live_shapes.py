@@ -320,3 +320,9 @@ def test_lost_connections_refuse_reconnects_with_connection_not_found(
     assert [r.status for r in sim.requests_log() if r.path.startswith("/hubs/")] == [404, 404, 101]
     bad = requests.post(f"{sim.base_url}/sim/hubs/logout", json={"hub": "other"}, timeout=5)
     assert bad.status_code == 400
+
+
+def test_a_delayed_venue_action_scheduled_off_the_simulator_loop_runs_at_once() -> None:
+    ran: list[str] = []
+    Simulator._schedule(0.02, lambda: ran.append("armed"))
+    assert ran == ["armed"]

@@ -106,8 +106,9 @@ class Simulator:
 
     @staticmethod
     def _schedule(delay: float, action: Callable[[], None]) -> None:
-        """The venue's delayed actions run on the simulator's loop (venue calls only ever
-        happen there); a failing one is logged, never raised into the loop."""
+        """The venue's delayed actions run on the simulator's loop (venue calls happen there;
+        one made off the loop runs its action at once); a failing one is logged, never raised
+        into the loop."""
 
         def run() -> None:
             try:
@@ -115,7 +116,12 @@ class Simulator:
             except Exception:
                 log.exception("delayed venue action failed")
 
-        asyncio.get_running_loop().call_later(delay, run)
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            run()
+            return
+        loop.call_later(delay, run)
 
     # -- URLs ----------------------------------------------------------------------------------
 
