@@ -326,3 +326,17 @@ def test_a_delayed_venue_action_scheduled_off_the_simulator_loop_runs_at_once() 
     ran: list[str] = []
     Simulator._schedule(0.02, lambda: ran.append("armed"))
     assert ran == ["armed"]
+
+
+def test_market_subscribers_tell_when_a_price_move_will_reach_a_client(
+    sim: Simulator, token: str
+) -> None:
+    mnq = contract_id(sim, "MNQ")
+    assert sim.market_subscribers(mnq) == 0
+    client = Client(sim.market_hub_url, token, [("SubscribeContractQuotes", [mnq])]).start()
+    try:
+        assert sim.market_subscribers(mnq) == 1
+        assert sim.market_subscribers(mnq, "trades") == 0
+        assert sim.market_subscribers(contract_id(sim, "MES")) == 0
+    finally:
+        client.stop()

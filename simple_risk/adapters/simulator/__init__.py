@@ -60,7 +60,9 @@ Thread-safe controls (each runs on the simulator's loop and waits for it):
   something about the id, when one is given); returns how many got it.
 - ``requests_log() -> list[RecordedRequest]`` (``time, method, path, query, body, status``;
   REST calls plus hub negotiates/connects, never ``/sim``), ``clear_requests()``,
-  ``hub_connections() -> int``.
+  ``hub_connections() -> int``, ``market_subscribers(contract_id, kind="quotes") -> int``
+  (live hubs push nothing on subscribe: wait for a subscriber before moving a price it must
+  see).
 
 The same controls exist over HTTP under ``/sim/...`` (see :mod:`.control`). Read-only
 inspection of ``sim.venue`` (``accounts()``, ``trades(account_id)``, ``open_positions(...)``,

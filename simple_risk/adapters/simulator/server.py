@@ -330,3 +330,15 @@ class Simulator:
 
     def hub_connections(self) -> int:
         return self._call(lambda: len(self.hubs.connections))
+
+    def market_subscribers(self, contract_id: str, kind: str = "quotes") -> int:
+        """How many market-hub connections subscribe to a contract's ``quotes``, ``trades`` or
+        ``depth``: live hubs push nothing on subscribe, so a test that moves a price for a
+        client to see waits for the subscription first."""
+        return self._call(
+            lambda: sum(
+                1
+                for c in self.hubs.connections
+                if c.hub == "market" and (kind, contract_id) in c.subscriptions
+            )
+        )
