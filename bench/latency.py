@@ -35,17 +35,19 @@ UNLIMITED = {"default": Budget(1_000_000, 60.0), "bars": Budget(50, 30.0)}
 
 
 def _position(contract_id: str, size: int) -> list[object]:
-    """A ``GatewayUserPosition`` invocation's arguments, exactly as on the wire."""
+    """A ``GatewayUserPosition`` invocation's arguments, exactly as on the live wire: a flat
+    position is removed (action 2, type 0, size 0, the old average price)."""
     data = {
         "id": 7001,
         "accountId": ACCOUNT,
         "contractId": contract_id,
+        "contractDisplayName": "RTYZ6",
         "creationTimestamp": datetime.now(UTC).isoformat(),
-        "type": 1,
+        "type": 1 if size else 0,
         "size": size,
         "averagePrice": 2300,
     }
-    return [{"action": 1, "data": data}]
+    return [{"action": 1 if size else 2, "data": data}]
 
 
 def _closes(sim: Simulator) -> int:

@@ -3,12 +3,13 @@
     .venv/bin/python -m bench.load [--rate 5000] [--seconds 60] [--accounts 20]
 
 The simulator (in this process) pushes wire events at ``--rate`` per second for ``--seconds``:
-four in five are market quotes spread over the simulator's contracts, one in five is a user-hub
-account update for one of ``--accounts`` accounts (journaled by the daemon). The daemon runs
-as a real ``simple-risk engine run`` subprocess guarding all of them. Once a second the run
-samples the daemon's ``status.json`` (events applied, queue depth, quotes coalesced) and its
-resident memory from ``/proc/<pid>/status``; it prints the achieved send rate, the daemon's
-apply rate, the largest queue depth seen and the peak RSS (target ≤ 150 MB).
+four in five are market events spread over the simulator's contracts, in the live shapes:
+quote deltas (best bid/ask, no last price) and market-trade arrays, alternately; one in five is
+a user-hub account update for one of ``--accounts`` accounts (journaled by the daemon). The
+daemon runs as a real ``simple-risk engine run`` subprocess guarding all of them. Once a
+second the run samples the daemon's ``status.json`` (events applied, queue depth, quotes
+coalesced) and its resident memory from ``/proc/<pid>/status``; it prints the achieved send
+rate, the daemon's apply rate, the largest queue depth seen and the peak RSS (target ≤ 150 MB).
 """
 
 from __future__ import annotations
@@ -99,8 +100,17 @@ class Producer:
             else:
                 contract = self._contracts[n % len(self._contracts)]
                 price = 1000 + (n % 200) / 4
-                quote = {"symbol": contract, "lastPrice": price, "bestBid": price}
-                self.sim.emit_market_event("GatewayQuote", [contract, quote])
+                if n % 2:
+                    quote = {
+                        "symbol": contract,
+                        "contract": contract,
+                        "bestBid": price,
+                        "bestAsk": price + 0.25,
+                    }
+                    self.sim.emit_market_event("GatewayQuote", [contract, quote])
+                else:
+                    trade = {"contractId": contract, "price": price, "type": 0, "volume": 1}
+                    self.sim.emit_market_event("GatewayTrade", [contract, [trade]])
             with self._lock:
                 self.sent += 1
 

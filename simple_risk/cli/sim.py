@@ -2,7 +2,8 @@
 
 It is the embedded default behind the README's first command and the target of the curl
 walk-through in ``docs/simulator.md``: it prints the REST base URL, the two hub URLs and the
-demo credentials, serves until Ctrl-C (or SIGTERM), then closes hub connections cleanly.
+demo credentials, serves until Ctrl-C (or SIGTERM), then closes hub connections cleanly. It
+speaks the live gateway's payload shapes; ``--legacy NAME`` brings an older one back.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from simple_risk.adapters.simulator import (
     DEFAULT_API_KEY,
     DEFAULT_PORT,
     DEFAULT_USERNAME,
+    LEGACY_NAMES,
+    Shapes,
     Simulator,
 )
 from simple_risk.cli import cli
@@ -41,6 +44,14 @@ from simple_risk.cli import cli
 )
 @click.option("--ping-interval", default=15.0, show_default=True, type=float)
 @click.option("--token-lifetime", default=86400.0, show_default=True, type=float)
+@click.option(
+    "--legacy",
+    "legacy",
+    multiple=True,
+    type=click.Choice([*LEGACY_NAMES, "all"]),
+    help="Speak an older payload shape instead of the live gateway's (repeatable; see "
+    "docs/simulator.md).",
+)
 @click.option("-v", "--verbose", is_flag=True, help="Log every request the simulator receives.")
 def sim(
     host: str,
@@ -51,6 +62,7 @@ def sim(
     price_interval: float,
     ping_interval: float,
     token_lifetime: float,
+    legacy: tuple[str, ...],
     verbose: bool,
 ) -> None:
     """Run a local ProjectX Gateway simulator (REST + SignalR hubs) until Ctrl-C."""
@@ -68,6 +80,7 @@ def sim(
         price_interval=price_interval or None,
         ping_interval=ping_interval,
         token_lifetime=token_lifetime,
+        shapes=Shapes.legacy(LEGACY_NAMES if "all" in legacy else legacy),
     )
     try:
         simulator.start()
@@ -84,6 +97,8 @@ def sim(
     click.echo(f"  accounts    {accounts}")
     click.echo(f"  contracts   {contracts}, ... (POST /api/Contract/available)")
     click.echo(f"  controls    {simulator.base_url}/sim/state   (see docs/simulator.md)")
+    if legacy:
+        click.echo(f"  shapes      older: {', '.join(sorted(set(legacy)))}")
     click.echo("Ctrl-C stops it.", nl=True)
     sys.stdout.flush()
     stopping = threading.Event()

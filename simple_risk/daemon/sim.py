@@ -176,8 +176,14 @@ class Trader:
         return self.sim.last_price(self.contract(root))
 
     def move(self, root: str, by: Decimal) -> Decimal:
+        """Move the market; first wait (briefly) until a watcher subscribes the contract's
+        quotes and trades — live hubs push nothing on subscribe, so a move made before the
+        daemon subscribes would never reach it."""
+        contract = self.contract(root)
+        watched = ("quotes", "trades")
+        wait_until(lambda: all(self.sim.market_subscribers(contract, k) for k in watched), 1.0)
         price = self.price(root) + by
-        self.sim.set_price(self.contract(root), price)
+        self.sim.set_price(contract, price)
         return price
 
     def size(self, account: int, root: str | None = None) -> int:

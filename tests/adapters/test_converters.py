@@ -125,6 +125,38 @@ def test_flat_position_event_size_zero_without_average_price() -> None:
     assert position.size == 0 and position.average_price == 0
 
 
+def test_a_live_removed_position_is_flat() -> None:
+    # §14.1: action 2, type 0, size 0, the old average price and contractDisplayName
+    payload = loads_exact(
+        '[{"action":2,"data":{"id":825245547,"accountId":536,"contractId":"CON.F.US.MNQ.U26",'
+        '"contractDisplayName":"MNQU26","creationTimestamp":"2026-08-19T14:15:48.611387+00:00",'
+        '"type":0,"size":0,"averagePrice":29398.5}}]'
+    )
+    (position,) = Converter(fixed_clock()).user("GatewayUserPosition", payload)
+    assert isinstance(position, PositionUpdate)
+    assert (position.size, position.type) == (0, PositionType.UNDEFINED)
+    assert position.average_price == Decimal("29398.5")
+    assert position.position_id == 825245547
+
+
+def test_a_removed_position_is_flat_whatever_size_it_still_shows() -> None:
+    payload = [
+        {
+            "action": 2,
+            "data": {
+                "id": 7,
+                "accountId": 1,
+                "contractId": "CON.F.US.EP.Z25",
+                "type": 1,
+                "size": 3,
+                "averagePrice": 6000,
+            },
+        }
+    ]
+    (position,) = Converter(fixed_clock()).user("GatewayUserPosition", payload)
+    assert isinstance(position, PositionUpdate) and position.size == 0
+
+
 def test_account_event_converts() -> None:
     payload = [
         {
@@ -242,10 +274,48 @@ def test_partial_quotes_merge_into_the_last_full_quote() -> None:
     assert isinstance(other[0], Quote) and other[0].bid is None
 
 
-def test_market_trades_and_depth_carry_no_domain_event() -> None:
+# A live quote delta (§14.4): symbol, contract, book and times, no lastPrice.
+LIVE_QUOTE = loads_exact(
+    '["CON.F.US.MNQ.U26",{"symbol":"F.US.MNQ","contract":"CON.F.US.MNQ.U26",'
+    '"bestBid":29398.25,"bestAsk":29398.5,"lastUpdated":"2026-08-19T14:15:48.6113871+00:00",'
+    '"timestamp":"2026-08-19T14:15:48.6113871+00:00"}]'
+)
+# A live GatewayTrade (§14.4): an array of market trades.
+LIVE_MARKET_TRADES = loads_exact(
+    '["CON.F.US.MNQ.U26",[{"symbolId":"F.US.MNQ","price":29398.25,'
+    '"timestamp":"2026-08-19T14:15:48.5000000+00:00","type":1,"volume":2,'
+    '"contractId":"CON.F.US.MNQ.U26"},{"symbolId":"F.US.MNQ","price":29398.5,'
+    '"timestamp":"2026-08-19T14:15:48.6000000+00:00","type":0,"volume":1,'
+    '"contractId":"CON.F.US.MNQ.U26"}]]'
+)
+
+
+def test_a_live_quote_without_last_price_keeps_the_last_trade_price() -> None:
     converter = Converter(fixed_clock())
-    assert converter.market("GatewayTrade", ["CON.F.US.MNQ.Z25", [{"price": 1, "type": 0}]]) == []
-    assert converter.ignored["GatewayTrade"] == 1
+    (first,) = converter.market("GatewayQuote", LIVE_QUOTE)
+    assert isinstance(first, Quote) and first.last is None  # no snapshot: never seen yet
+    assert (first.bid, first.ask) == (Decimal("29398.25"), Decimal("29398.5"))
+    (traded,) = converter.market("GatewayTrade", LIVE_MARKET_TRADES)
+    assert isinstance(traded, Quote) and traded.last == Decimal("29398.5")  # the latest trade
+    assert (traded.bid, traded.ask) == (Decimal("29398.25"), Decimal("29398.5"))
+    (again,) = converter.market("GatewayQuote", LIVE_QUOTE)
+    assert isinstance(again, Quote) and again.last == Decimal("29398.5")
+
+
+def test_a_single_market_trade_object_is_accepted_and_an_empty_array_gives_nothing() -> None:
+    converter = Converter(fixed_clock())
+    (quote,) = converter.market("GatewayTrade", ["CON.F.US.MNQ.Z25", {"price": 1, "type": 0}])
+    assert isinstance(quote, Quote) and quote.last == Decimal(1)
+    assert converter.market("GatewayTrade", ["CON.F.US.MNQ.Z25", []]) == []
+    assert converter.market("GatewayTrade", ["CON.F.US.MNQ.Z25", [{"type": 0}]]) == []
+    assert converter.rejected["GatewayTrade"] == 1  # a trade without a price
+
+
+def test_market_depth_carries_no_domain_event() -> None:
+    converter = Converter(fixed_clock())
+    depth = ["CON.F.US.MNQ.Z25", [{"price": 1, "type": 3, "volume": 1, "currentVolume": 1}]]
+    assert converter.market("GatewayDepth", depth) == []
+    assert converter.ignored["GatewayDepth"] == 1
 
 
 @pytest.mark.parametrize(

@@ -10,10 +10,12 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
+import requests
 
 from simple_risk.adapters.replay import Recorder, replay
 from simple_risk.adapters.simulator import RateLimits, Simulator
@@ -194,6 +196,119 @@ def test_watchdog_recovers_when_reconnects_are_refused_for_a_while(
         hubs.stop()
 
 
+def test_the_live_shapes_convert_without_a_rejection(
+    sim: Simulator, client: RestClient, events: Events
+) -> None:
+    """A bracket family, a removed position and REST fills without commissions, as the live
+    gateway sends them (reference §14), all reach the engine as domain events."""
+    account = 20100003  # the simulator's Auto-OCO account
+    contract = mnq(client)
+    hubs = Hubs(client, sim, events)
+    hubs.user.subscribe_account(account)
+    hubs.start()
+    try:
+        body = {
+            "accountId": account,
+            "contractId": contract,
+            "type": 2,
+            "side": 0,
+            "size": 3,
+            "customTag": "ui-7",
+            "stopLossBracket": {"ticks": 8, "type": 4},
+            "takeProfitBracket": {"ticks": 12, "type": 1},
+        }
+        reply = requests.post(
+            f"{sim.base_url}/api/Order/place",
+            json=body,
+            headers={"Authorization": f"Bearer {client.token()}"},
+            timeout=5,
+        ).json()
+        assert reply["success"], reply
+        entry_id = reply["orderId"]
+        suspended = [
+            events.wait_for(
+                lambda e, tag=tag: (
+                    isinstance(e, OrderUpdate)
+                    and e.custom_tag == tag
+                    and e.status is OrderStatus.SUSPENDED
+                )
+            )
+            for tag in ("ui-7-SL", "ui-7-TP")
+        ]
+        assert all(isinstance(e, OrderUpdate) and e.limit_price is None for e in suspended)
+        armed = events.wait_for(
+            lambda e: (
+                isinstance(e, OrderUpdate)
+                and e.custom_tag == "ui-7-SL"
+                and e.status is OrderStatus.OPEN
+            )
+        )
+        assert isinstance(armed, OrderUpdate) and armed.stop_price is not None
+        client.close_position(account, contract)
+        events.wait_for(lambda e: isinstance(e, PositionUpdate) and e.size == 0)
+        fills = client.search_trades(account, datetime.now(UTC) - timedelta(hours=1))
+        assert fills and all(f.commissions == 0 and f.fees > 0 for f in fills)
+        assert {f.order_id for f in fills} >= {entry_id}
+    finally:
+        hubs.stop()
+    assert not hubs.user.converter.rejected
+
+
+def test_gateway_logout_is_a_gap_healed_by_a_rebuilt_connection(
+    sim: Simulator,
+    client: RestClient,
+    events: Events,
+    caplog: pytest.LogCaptureFixture,
+    tmp_path: Path,
+) -> None:
+    account = client.search_accounts()[0].account_id
+    contract = mnq(client)
+    recorder = Recorder(tmp_path / "day.jsonl")
+    hubs = Hubs(client, sim, events, recorder=recorder)
+    hubs.user.subscribe_account(account)
+    hubs.market.subscribe_quotes(contract)
+    hubs.start()
+    try:
+        rebuilds = hubs.user.rebuilds, hubs.market.rebuilds
+        mark = len(events.drain())
+        with caplog.at_level(logging.WARNING, logger="simple_risk.adapters.topstepx.hubs"):
+            assert sim.send_logout() == 2
+            events.wait_for(is_changed("user", "logged_out", gap=True), start=mark)
+            events.wait_for(is_changed("market", "logged_out", gap=True), start=mark)
+            events.wait_for(is_changed("user", "reconnected", gap=True), timeout=10, start=mark)
+            events.wait_for(is_changed("market", "reconnected", gap=True), timeout=10, start=mark)
+        assert "GatewayLogout" in caplog.text
+        assert hubs.user.rebuilds > rebuilds[0] and hubs.market.rebuilds > rebuilds[1]
+        wait_until(lambda: hubs.user.is_ready() and hubs.market.is_ready(), timeout=5)
+        mark = len(events.drain())
+        sim.set_price(contract, Decimal("21020"))
+        events.wait_for(lambda e: isinstance(e, Quote) and e.last == Decimal("21020"), start=mark)
+    finally:
+        hubs.stop()
+        recorder.close()
+    assert (tmp_path / "day.jsonl").read_text().count('"target":"GatewayLogout"') == 2
+
+
+def test_reconnects_refused_as_connection_not_found_are_retried_until_one_works(
+    sim: Simulator, client: RestClient, events: Events
+) -> None:
+    account = client.search_accounts()[0].account_id
+    hubs = Hubs(client, sim, events)
+    hubs.user.subscribe_account(account)
+    hubs.start()
+    try:
+        mark = len(events.drain())
+        sim.lose_connections(3)
+        sim.drop_connections()
+        events.wait_for(is_changed("user", "reconnected", gap=True), timeout=15, start=mark)
+        events.wait_for(is_changed("market", "reconnected", gap=True), timeout=15, start=mark)
+        refused = [r for r in sim.requests_log() if r.path.startswith("/hubs/") and r.status == 404]
+        assert len(refused) == 3
+        wait_until(lambda: hubs.user.is_ready() and hubs.market.is_ready(), timeout=5)
+    finally:
+        hubs.stop()
+
+
 def test_a_silent_connection_is_torn_down_and_rebuilt(events: Events) -> None:
     sim = start_sim(ping_interval=60.0)  # the server never pings: silence looks like a dead link
     client = client_for(sim)
@@ -246,7 +361,8 @@ def test_token_expiry_is_refreshed_without_losing_the_stream(events: Events) -> 
             events.wait_for(lambda e: isinstance(e, Quote) and e.last == prices[-1], start=mark)
             events.wait_for(lambda e: isinstance(e, OrderUpdate) and e.order_id == placed[-1])
             window = events.drain()[mark:]
-            seen = [e.last for e in window if isinstance(e, Quote)]
+            # live quotes have no lastPrice: the last price is known from the first market trade
+            seen = [e.last for e in window if isinstance(e, Quote) and e.last is not None]
             assert client.token_generation > first_generation + 1
             assert any(is_changed("user", "refreshed")(e) for e in window)
             assert any(is_changed("market", "refreshed")(e) for e in window)

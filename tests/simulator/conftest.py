@@ -12,21 +12,35 @@ from collections.abc import Callable, Iterator
 import pytest
 import requests
 
-from simple_risk.adapters.simulator import RateLimits, Simulator
+from simple_risk.adapters.simulator import RateLimits, Shapes, Simulator
 
 ACCOUNT = 20_100_001
 
 
-@pytest.fixture
-def sim() -> Iterator[Simulator]:
-    with Simulator(
+def make_simulator(shapes: Shapes | None = None) -> Simulator:
+    """A simulator set up for tests (not started): frozen prices, fast pings, loose limits."""
+    return Simulator(
         port=0,
         seed=11,
         ping_interval=0.5,
         price_interval=None,
         rate_limits=RateLimits(general=(1000, 60.0), bars=(1000, 30.0)),
         timeout_seconds=3.0,
-    ) as simulator:
+        shapes=shapes,
+    )
+
+
+@pytest.fixture
+def sim() -> Iterator[Simulator]:
+    """The live-shaped simulator (the default)."""
+    with make_simulator() as simulator:
+        yield simulator
+
+
+@pytest.fixture
+def legacy_sim() -> Iterator[Simulator]:
+    """The simulator with every older shape back (``Shapes.legacy()``)."""
+    with make_simulator(Shapes.legacy()) as simulator:
         yield simulator
 
 

@@ -75,3 +75,31 @@ def test_a_busy_port_is_a_clear_error_not_a_traceback() -> None:
     assert done.returncode == 1
     assert f"cannot listen on 127.0.0.1:{port}" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_legacy_flags_bring_older_shapes_back_and_a_wrong_name_is_a_usage_error() -> None:
+    server = subprocess.Popen(
+        [
+            *(sys.executable, "-m", "simple_risk", "sim", "--port", "0"),
+            *("--legacy", "quotes", "--legacy", "brackets"),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert server.stdout is not None
+        banner = [server.stdout.readline() for _ in range(10)]
+        assert any("shapes      older: brackets, quotes" in line for line in banner), banner
+    finally:
+        server.send_signal(signal.SIGINT)
+        server.communicate(timeout=15)
+    done = subprocess.run(
+        [sys.executable, "-m", "simple_risk", "sim", "--port", "0", "--legacy", "snapshots"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert "Invalid value for '--legacy'" in done.stderr and "Traceback" not in done.stderr

@@ -16,7 +16,7 @@ from signalrcore.protocol.json_hub_protocol import JsonHubProtocol
 from signalrcore.types import HttpTransportType
 
 from simple_risk.adapters.simulator import Simulator
-from tests.simulator.conftest import ACCOUNT, contract_id, wait_for
+from tests.simulator.conftest import ACCOUNT, contract_id, login, wait_for
 
 USER_EVENTS = ("GatewayUserAccount", "GatewayUserOrder", "GatewayUserPosition", "GatewayUserTrade")
 MARKET_EVENTS = ("GatewayQuote", "GatewayTrade", "GatewayDepth")
@@ -162,11 +162,14 @@ def test_closing_announces_a_flat_position_after_resending_the_opening_fill(
     assert user_client.received("GatewayUserPosition")[-1][0]["data"]["size"] == 0
 
 
-def test_quotes_stream_full_first_then_partial(sim: Simulator, token: str) -> None:
+def test_the_older_quote_shape_streams_a_full_quote_first_then_partial(
+    legacy_sim: Simulator,
+) -> None:
+    sim = legacy_sim
     mnq = contract_id(sim, "MNQ")
     client = Client(
         sim.market_hub_url,
-        token,
+        login(sim),
         [("SubscribeContractQuotes", [mnq]), ("SubscribeContractTrades", [mnq])],
     ).start()
     try:

@@ -12,6 +12,7 @@ from decimal import Decimal
 import pytest
 
 from simple_risk.adapters.simulator.contracts import catalogue, front_quarter
+from simple_risk.adapters.simulator.shapes import Shapes
 from simple_risk.adapters.simulator.venue import (
     BRACKETS_NEED_AUTO_OCO,
     AccountSpec,
@@ -21,6 +22,7 @@ from simple_risk.adapters.simulator.venue import (
     PlaceRequest,
     Position,
     Reason,
+    Schedule,
     Trade,
     UserEvent,
     Venue,
@@ -35,11 +37,20 @@ MYM = "CON.F.US.MYM.Z26"
 NOW = datetime(2026, 11, 24, 15, 0, tzinfo=UTC)
 
 
-def make_venue(*, auto_oco: bool = False, can_trade: bool = True) -> tuple[Venue, list[VenueEvent]]:
+def make_venue(
+    *,
+    auto_oco: bool = False,
+    can_trade: bool = True,
+    shapes: Shapes | None = None,
+    schedule: Schedule | None = None,
+) -> tuple[Venue, list[VenueEvent]]:
+    """A venue on a fixed clock; delayed actions run at once unless ``schedule`` keeps them."""
     venue = Venue(
         catalogue(date(2026, 11, 24)),
         [AccountSpec(ACC, "TEST", Decimal("50000"), can_trade=can_trade, auto_oco=auto_oco)],
         lambda: NOW,
+        shapes=shapes,
+        schedule=schedule,
     )
     events: list[VenueEvent] = []
     venue.add_listener(events.append)
@@ -97,7 +108,7 @@ def test_market_buy_fills_at_the_ask_with_the_live_event_order() -> None:
     assert position.average_price == Decimal("21000.25")
 
 
-def test_closing_resends_the_opening_half_turn_and_announces_size_zero() -> None:
+def test_closing_resends_the_opening_half_turn_and_removes_the_position() -> None:
     venue, events = make_venue()
     market(venue, OrderSide.BUY, 15, MYM)
     venue.update_price(MYM, Decimal("44038"))
@@ -110,7 +121,7 @@ def test_closing_resends_the_opening_half_turn_and_announces_size_zero() -> None
         ("trade", 0, Decimal("277.5")),
         ("trade", 1, None),
         ("order", 1, OrderStatus.FILLED),
-        ("position", 1, 0),
+        ("position", 2, 0),
     ]
     assert kinds[5][0] == "account"
     assert venue.open_positions(ACC) == []
@@ -305,15 +316,37 @@ def test_voiding_a_fill_reverses_its_cash_and_its_position() -> None:
     assert venue.trades(ACC)[0].voided
     assert venue.open_positions(ACC) == []
     assert venue.account(ACC).balance == Decimal("50000")
-    assert ("position", 1, 0) in user_events(events)
+    assert ("position", 2, 0) in user_events(events)
 
 
-def test_quotes_after_the_first_carry_only_changed_fields() -> None:
+def test_live_quotes_carry_the_book_and_the_changed_fields_but_never_the_last_price() -> None:
     venue, events = make_venue()
     venue.update_price(MNQ, Decimal("21000.25"))
     venue.update_price(MNQ, Decimal("21000.25"))
     quotes = [e.data for e in events if isinstance(e, MarketEvent) and e.target == "GatewayQuote"]
-    assert isinstance(quotes[1], dict)
+    assert isinstance(quotes[0], dict) and isinstance(quotes[1], dict)
+    assert all("lastPrice" not in quote for quote in quotes)
+    assert set(quotes[1]) == {
+        "symbol",
+        "contract",
+        "bestBid",
+        "bestAsk",
+        "volume",
+        "lastUpdated",
+        "timestamp",
+    }
+    assert (quotes[1]["symbol"], quotes[1]["contract"]) == ("F.US.MNQ", MNQ)
+    assert quotes[1]["volume"] == 2
+    assert "high" in quotes[0] and "high" not in quotes[1]  # only changed fields besides
+
+
+def test_older_quotes_after_the_first_carry_only_changed_fields() -> None:
+    venue, events = make_venue(shapes=Shapes.legacy(["quotes"]))
+    venue.update_price(MNQ, Decimal("21000.25"))
+    venue.update_price(MNQ, Decimal("21000.25"))
+    quotes = [e.data for e in events if isinstance(e, MarketEvent) and e.target == "GatewayQuote"]
+    assert isinstance(quotes[0], dict) and isinstance(quotes[1], dict)
+    assert quotes[0]["lastPrice"] == Decimal("21000.25")
     assert "lastPrice" not in quotes[1] and "bestBid" not in quotes[1]
     assert quotes[1]["volume"] == 2
     assert {"symbol", "timestamp"} <= set(quotes[1])

@@ -18,7 +18,7 @@ In-process use (tests)::
 
 ``Simulator(host="127.0.0.1", port=8700, *, seed=0, accounts=DEFAULT_ACCOUNTS,
 username="demo", api_key="demo-api-key", token_lifetime=86400.0, rate_limits=RateLimits(),
-ping_interval=15.0, price_interval=1.0, timeout_seconds=30.0, today=None)``
+ping_interval=15.0, price_interval=1.0, timeout_seconds=30.0, today=None, shapes=None)``
 
 - ``port=0`` picks a free port; ``.port``/``.base_url`` show it after ``start()``.
 - ``accounts``: ``AccountSpec(id, name, balance: Decimal, can_trade=True, is_visible=True,
@@ -31,6 +31,9 @@ ping_interval=15.0, price_interval=1.0, timeout_seconds=30.0, today=None)``
 - ``ping_interval``: seconds between hub ``{"type":6}`` pings (tests: 0.5 so signalrcore's
   blocking ``stop()`` returns quickly).
 - ``timeout_seconds``: how long a ``fail_next(n, "timeout")`` request hangs before a 504.
+- ``shapes``: which payload shapes to speak; the default (``Shapes()``) is the live TopstepX
+  gateway's (reference §14). ``Shapes.legacy(["brackets", "quotes"])`` brings named older
+  behaviours back, ``Shapes.legacy()`` all of them (see :mod:`.shapes`).
 
 Lifecycle: ``start()`` (returns self once serving), ``stop()`` (sends a hub Close to every
 client, stops serving), or use it as a context manager.
@@ -45,6 +48,10 @@ Thread-safe controls (each runs on the simulator's loop and waits for it):
   flag)``.
 - ``drop_connections() -> int``: Close (allowReconnect) to every hub connection.
 - ``refuse_hub_connections(seconds)``: negotiate and connects answer 503 meanwhile.
+- ``send_logout(hub=None) -> int``: a ``GatewayLogout`` invocation on ``"user"``, ``"market"``
+  or both hubs.
+- ``lose_connections(count=1)``: the next ``count`` negotiates/connects answer 404 "The
+  connection could not be found on the server." (how a live reconnect can fail).
 - ``fail_next(n, status=429 | 500 | "timeout")``: the next n ProjectX REST calls fail so.
 - ``void_fill(trade_id)``: bust a fill (voided=true, cash reversed, position rebuilt).
 - ``emit_user_event(target, arguments, account_id=None) -> int`` and
@@ -53,18 +60,25 @@ Thread-safe controls (each runs on the simulator's loop and waits for it):
   something about the id, when one is given); returns how many got it.
 - ``requests_log() -> list[RecordedRequest]`` (``time, method, path, query, body, status``;
   REST calls plus hub negotiates/connects, never ``/sim``), ``clear_requests()``,
-  ``hub_connections() -> int``.
+  ``hub_connections() -> int``, ``market_subscribers(contract_id, kind="quotes") -> int``
+  (live hubs push nothing on subscribe: wait for a subscriber before moving a price it must
+  see).
 
 The same controls exist over HTTP under ``/sim/...`` (see :mod:`.control`). Read-only
 inspection of ``sim.venue`` (``accounts()``, ``trades(account_id)``, ``open_positions(...)``,
 ``order(order_id)``, ``active_contract_ids()``) from a test thread is fine while prices are
 not ticking (``price_interval=None``).
 
-Wire behaviour worth knowing (details in each module): REST decimals have 9 fractional digits
-and nulls are explicit; hub payloads omit nulls, use 7-digit timestamps; user events are
+Wire behaviour worth knowing (details in each module): REST decimals have 9 fractional digits,
+timestamps drop the fraction's trailing zeros, nulls are explicit and ``Trade/search`` has no
+``commissions``; hub payloads omit nulls, use 7-digit timestamps; user events are
 ``arguments=[{"action": n, "data": {...}}]`` in the order order Pending → trade → order
-Filled → position → account; a flat position is announced with ``size: 0`` after its opening
-half-turns are re-sent; quotes are partial updates after a full snapshot on subscribe.
+Filled → position → account; a flat position is removed (action 2, type 0, size 0) after its
+opening half-turns are re-sent; a bracketed entry is announced with its two suspended children
+(status 8, no price, ``-SL``/``-TP`` tags, ``parentOrderId``/``linkedOrderId``), which go Open
+with prices ~20 ms after the fill and are hidden from ``Order/search(Open)`` while suspended;
+quotes are partial updates without ``lastPrice`` and no snapshot on subscribe, market trades
+(``GatewayTrade``) an array carrying the last price.
 Contract ids use the current quarterly expiry, e.g. ``CON.F.US.MNQ.Z26`` — resolve them with
 ``Contract/available`` or ``sim.venue.active_contract_ids()`` rather than hard-coding.
 """
@@ -76,6 +90,7 @@ from simple_risk.adapters.simulator.server import (
     DEFAULT_USERNAME,
     Simulator,
 )
+from simple_risk.adapters.simulator.shapes import LEGACY_NAMES, Shapes
 from simple_risk.adapters.simulator.venue import DEFAULT_ACCOUNTS, AccountSpec
 
 __all__ = [
@@ -83,8 +98,10 @@ __all__ = [
     "DEFAULT_API_KEY",
     "DEFAULT_PORT",
     "DEFAULT_USERNAME",
+    "LEGACY_NAMES",
     "AccountSpec",
     "RateLimits",
     "RecordedRequest",
+    "Shapes",
     "Simulator",
 ]

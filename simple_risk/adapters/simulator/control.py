@@ -16,6 +16,10 @@ HTTP routes (JSON bodies, JSON answers, 400 ``{"error": ...}`` on bad input)::
     POST   /sim/account               {"accountId", "canTrade"?, "autoOco"?}
     POST   /sim/hubs/drop             close every hub connection (clients may reconnect)
     POST   /sim/hubs/refuse           {"seconds"}: answer 503 to hub connects meanwhile
+    POST   /sim/hubs/logout           {"hub"?: "user" | "market"}: send GatewayLogout (both hubs
+                                      when no hub is named)
+    POST   /sim/hubs/lose-connections {"count"}: the next count hub negotiates/connects get 404
+                                      "The connection could not be found on the server."
     POST   /sim/fail-next             {"count", "status": 429 | 500 | "timeout"}
     POST   /sim/void-fill             {"tradeId"}
     POST   /sim/emit/user             {"target", "arguments", "accountId"?}
@@ -35,7 +39,7 @@ from aiohttp import web
 
 from simple_risk.adapters.simulator import wire
 from simple_risk.adapters.simulator.guards import Fault, FaultQueue, RecordedRequest
-from simple_risk.adapters.simulator.hubs import Hubs
+from simple_risk.adapters.simulator.hubs import Hub, Hubs
 from simple_risk.adapters.simulator.prices import PricePath
 from simple_risk.adapters.simulator.venue import Venue, VenueError
 
@@ -125,6 +129,19 @@ class Control:
 
     def refuse_hub_connections(self, seconds: float) -> None:
         self.hubs.refuse_until = time.monotonic() + seconds
+
+    def send_logout(self, hub: str | None = None) -> int:
+        """Send ``GatewayLogout`` on one hub (``"user"``/``"market"``) or both; how many got it."""
+        if hub is not None and hub not in ("user", "market"):
+            raise ControlError('hub must be "user" or "market"')
+        return self.hubs.logout(cast(Hub | None, hub))
+
+    def lose_connections(self, count: int) -> None:
+        """The next ``count`` hub connection attempts fail as a live reconnect can: HTTP 404
+        "The connection could not be found on the server." """
+        if count < 0:
+            raise ControlError("count must not be negative")
+        self.hubs.lost_connections = count
 
     def fail_next(self, count: int, status: Fault) -> None:
         if status not in (429, 500, "timeout"):
@@ -246,6 +263,14 @@ class Control:
             self.refuse_hub_connections(cast(float, need(body, "seconds", float)))
             return {}
 
+        async def logout(body: dict[str, object]) -> dict[str, object]:
+            hub = cast(str, need(body, "hub", str)) if body.get("hub") is not None else None
+            return {"sent": self.send_logout(hub)}
+
+        async def lose(body: dict[str, object]) -> dict[str, object]:
+            self.lose_connections(cast(int, need(body, "count", int)))
+            return {}
+
         async def fail(body: dict[str, object]) -> dict[str, object]:
             status = body.get("status")
             count = cast(int, need(body, "count", int))
@@ -291,6 +316,8 @@ class Control:
             ("POST", "/sim/account"): account,
             ("POST", "/sim/hubs/drop"): drop,
             ("POST", "/sim/hubs/refuse"): refuse,
+            ("POST", "/sim/hubs/logout"): logout,
+            ("POST", "/sim/hubs/lose-connections"): lose,
             ("POST", "/sim/fail-next"): fail,
             ("POST", "/sim/void-fill"): void,
             ("POST", "/sim/emit/user"): emit_user,

@@ -11,6 +11,11 @@ socket closes. Subscriptions live on the connection and die with it.
 
 Each connection has one writer task fed by a queue, so events reach the client in exactly the
 order the venue produced them.
+
+Live faults the controls can stage (reference §14.4): a ``GatewayLogout`` invocation on the
+hubs (its meaning is undocumented; real clients register it), and reconnects refused with
+HTTP 404 "The connection could not be found on the server", the error a restarting live client
+can meet.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from aiohttp import WSMsgType, web
 from simple_risk.adapters.simulator import wire
 from simple_risk.adapters.simulator.guards import RecordedRequest, TokenStore, remember
 from simple_risk.adapters.simulator.rest import bearer
+from simple_risk.adapters.simulator.shapes import Shapes
 from simple_risk.adapters.simulator.venue import (
     Account,
     MarketEvent,
@@ -46,6 +52,8 @@ from simple_risk.adapters.simulator.venue import (
 log = logging.getLogger("simple_risk.sim")
 
 RS = "\x1e"
+#: what a refused reconnect answers (§14.4)
+CONNECTION_NOT_FOUND = "The connection could not be found on the server."
 #: seconds a client has to send its handshake after the upgrade (ASP.NET Core's default)
 HANDSHAKE_TIMEOUT = 15.0
 Hub = Literal["user", "market"]
@@ -95,6 +103,7 @@ class Connection:
     queue: asyncio.Queue[str | None] = field(default_factory=asyncio.Queue)
     subscriptions: set[tuple[str, object]] = field(default_factory=set)
     closing: bool = False
+    handshaken: bool = False
 
     def send(self, text: str) -> None:
         if not self.closing:
@@ -118,7 +127,9 @@ class Hubs:
         requests: list[RecordedRequest],
         clock: Callable[[], datetime],
         ping_interval: float,
+        shapes: Shapes | None = None,
     ) -> None:
+        self.shapes = shapes or Shapes()
         self.venue = venue
         self.tokens = tokens
         self.requests = requests
@@ -126,6 +137,8 @@ class Hubs:
         self.ping_interval = ping_interval
         self.connections: set[Connection] = set()
         self.refuse_until = 0.0
+        #: how many more connection attempts get "connection could not be found"
+        self.lost_connections = 0
         self.handshake_timeout = HANDSHAKE_TIMEOUT
         #: connection handlers still running (shutdown waits for them to flush their Close)
         self.handlers = 0
@@ -146,6 +159,14 @@ class Hubs:
     def _refused(self) -> bool:
         return time.monotonic() < self.refuse_until
 
+    def _not_found(self, request: web.Request) -> web.Response | None:
+        """Spend one staged "connection could not be found" refusal, if any is left."""
+        if self.lost_connections <= 0:
+            return None
+        self.lost_connections -= 1
+        self._record(request, 404)
+        return web.Response(status=404, text=CONNECTION_NOT_FOUND)
+
     def _authenticate(self, request: web.Request) -> str | None:
         token = request.query.get("access_token") or bearer(request)
         session = self.tokens.check(token)
@@ -158,6 +179,9 @@ class Hubs:
         if self._refused():
             self._record(request, 503)
             return web.Response(status=503)
+        not_found = self._not_found(request)
+        if not_found is not None:
+            return not_found
         if self._authenticate(request) is None:
             self._record(request, 401)
             return web.Response(status=401)
@@ -189,6 +213,9 @@ class Hubs:
         if self._refused():
             self._record(request, 503)
             return web.Response(status=503)
+        not_found = self._not_found(request)
+        if not_found is not None:
+            return not_found
         username = self._authenticate(request)
         if username is None:
             self._record(request, 401)
@@ -220,7 +247,7 @@ class Hubs:
                     if not handshaken:
                         if not self._handshake(connection, text):
                             break
-                        handshaken = True
+                        handshaken = connection.handshaken = True
                         pinger = asyncio.create_task(self._ping(connection))
                         continue
                     self._dispatch(connection, text)
@@ -345,9 +372,10 @@ class Hubs:
             self._snapshot(connection, kind, str(args[0]))
 
     def _snapshot(self, connection: Connection, kind: str, contract_id: str) -> None:
-        """A new quote/depth subscriber first gets the full current state."""
+        """A new depth subscriber first gets the current book; a quote subscriber gets the full
+        quote only in the older shape (no live source shows one, §14.4)."""
         try:
-            if kind == "quotes":
+            if kind == "quotes" and self.shapes.quote_snapshot:
                 data: object = self.venue.quote(contract_id)
                 target = "GatewayQuote"
             elif kind == "depth":
@@ -398,6 +426,16 @@ class Hubs:
                 continue
             connection.send(text)
             sent += 1
+        return sent
+
+    def logout(self, hub: Hub | None) -> int:
+        """Send ``GatewayLogout`` (no arguments) on one hub or both; returns how many got it."""
+        text = record({"type": 1, "target": "GatewayLogout", "arguments": []})
+        sent = 0
+        for connection in list(self.connections):
+            if connection.handshaken and (hub is None or connection.hub == hub):
+                connection.send(text)
+                sent += 1
         return sent
 
     def drop_all(self, error: str | None, allow_reconnect: bool) -> int:

@@ -32,6 +32,7 @@ from simple_risk.adapters.simulator.guards import (
     remember,
 )
 from simple_risk.adapters.simulator.prices import synthetic_bar
+from simple_risk.adapters.simulator.shapes import Shapes
 from simple_risk.adapters.simulator.venue import (
     Bracket,
     PlaceRequest,
@@ -39,7 +40,7 @@ from simple_risk.adapters.simulator.venue import (
     Venue,
     VenueError,
 )
-from simple_risk.engine.events import OrderType
+from simple_risk.engine.events import OrderStatus, OrderType
 
 log = logging.getLogger("simple_risk.sim")
 
@@ -231,6 +232,7 @@ class RestContext:
     credentials: dict[str, str]
     seed: int
     now: datetime
+    shapes: Shapes
 
 
 @dataclass(frozen=True)
@@ -350,11 +352,13 @@ def retrieve_bars(ctx: RestContext, body: Body) -> Envelope:
 
 
 def order_search(ctx: RestContext, body: Body) -> Envelope:
+    """Orders of a period; suspended bracket children are not shown (§14.3: between the place
+    and the fill the stream is the only place they exist)."""
     account_id = body.req_integer("accountId")
     start = body.timestamp("startTimestamp")
     end = body.timestamp("endTimestamp", required=False)
     orders = ctx.venue.orders(account_id, start, end)
-    return ok(orders=[wire.order_model(o) for o in orders])
+    return ok(orders=[wire.order_model(o) for o in orders if o.status != OrderStatus.SUSPENDED])
 
 
 def order_search_open(ctx: RestContext, body: Body) -> Envelope:
@@ -418,7 +422,8 @@ def trade_search(ctx: RestContext, body: Body) -> Envelope:
     start = body.timestamp("startTimestamp", required=False)
     end = body.timestamp("endTimestamp", required=False)
     trades = ctx.venue.trades(account_id, start, end)
-    return ok(trades=[wire.trade_model(t) for t in trades])
+    commissions = ctx.shapes.rest_commissions
+    return ok(trades=[wire.trade_model(t, commissions=commissions) for t in trades])
 
 
 ENDPOINTS: dict[str, Endpoint] = {
@@ -453,8 +458,8 @@ def _problem(field: str, message: str) -> web.Response:
     return web.Response(status=400, text=json.dumps(body), content_type="application/problem+json")
 
 
-def _envelope(envelope: Envelope) -> web.Response:
-    return web.Response(text=wire.dumps(envelope, "rest"), content_type="application/json")
+def _envelope(envelope: Envelope, style: wire.Style = "rest") -> web.Response:
+    return web.Response(text=wire.dumps(envelope, style), content_type="application/json")
 
 
 def bearer(request: web.Request) -> str | None:
@@ -477,7 +482,10 @@ class RestApi:
         seed: int,
         clock: Callable[[], datetime],
         requests: list[RecordedRequest],
+        shapes: Shapes | None = None,
     ) -> None:
+        self.shapes = shapes or Shapes()
+        self.style: wire.Style = "rest" if self.shapes.trimmed_rest_timestamps else "rest6"
         self.venue = venue
         self.tokens = tokens
         self.limiter = limiter
@@ -541,10 +549,17 @@ class RestApi:
         if parse_error:
             return _problem("$", "The request body is not valid JSON.")
         ctx = RestContext(
-            self.venue, self.tokens, session, token, self.credentials, self.seed, self.clock()
+            self.venue,
+            self.tokens,
+            session,
+            token,
+            self.credentials,
+            self.seed,
+            self.clock(),
+            self.shapes,
         )
         try:
-            return _envelope(endpoint.handler(ctx, Body(body)))
+            return _envelope(endpoint.handler(ctx, Body(body)), self.style)
         except BadRequest as exc:
             return _problem(exc.field, exc.message)
         except VenueError as exc:
@@ -552,7 +567,7 @@ class RestApi:
             payload: dict[str, object] = {}
             if endpoint.payload is not None:
                 payload[endpoint.payload] = exc.order_id if name == "order/place" else None
-            return _envelope(failed(code, exc.message, **payload))
+            return _envelope(failed(code, exc.message, **payload), self.style)
         except Exception:
             log.exception("simulator error on %s", request.path)
             return web.Response(

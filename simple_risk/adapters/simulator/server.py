@@ -36,6 +36,7 @@ from simple_risk.adapters.simulator.guards import (
 from simple_risk.adapters.simulator.hubs import HUBS, Hubs
 from simple_risk.adapters.simulator.prices import PricePath
 from simple_risk.adapters.simulator.rest import RestApi
+from simple_risk.adapters.simulator.shapes import Shapes
 from simple_risk.adapters.simulator.venue import DEFAULT_ACCOUNTS, AccountSpec, Venue
 
 log = logging.getLogger("simple_risk.sim")
@@ -71,8 +72,10 @@ class Simulator:
         timeout_seconds: float = 30.0,
         today: date | None = None,
         clock: Callable[[], datetime] | None = None,
+        shapes: Shapes | None = None,
     ) -> None:
         self.host = host
+        self.shapes = shapes or Shapes()
         self.port = port
         self.seed = seed
         self.username = username
@@ -81,7 +84,9 @@ class Simulator:
         #: the venue's wall clock (timestamps of orders, fills, quotes); tests pin the weekday
         self.clock = clock or _now
         contracts = catalogue(today or self.clock().date())
-        self.venue = Venue(contracts, accounts, self.clock)
+        self.venue = Venue(
+            contracts, accounts, self.clock, shapes=self.shapes, schedule=self._schedule
+        )
         self.tokens = TokenStore(token_lifetime)
         self.faults = FaultQueue(timeout_seconds=timeout_seconds)
         self.requests: list[RecordedRequest] = []
@@ -95,13 +100,35 @@ class Simulator:
             seed,
             self.clock,
             self.requests,
+            self.shapes,
         )
-        self.hubs = Hubs(self.venue, self.tokens, self.requests, self.clock, ping_interval)
+        self.hubs = Hubs(
+            self.venue, self.tokens, self.requests, self.clock, ping_interval, self.shapes
+        )
         self.control = Control(self.venue, self.path, self.hubs, self.faults, self.requests)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._runner: web.AppRunner | None = None
         self._ticker: asyncio.Task[None] | None = None
+
+    @staticmethod
+    def _schedule(delay: float, action: Callable[[], None]) -> None:
+        """The venue's delayed actions run on the simulator's loop (venue calls happen there;
+        one made off the loop runs its action at once); a failing one is logged, never raised
+        into the loop."""
+
+        def run() -> None:
+            try:
+                action()
+            except Exception:
+                log.exception("delayed venue action failed")
+
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            run()
+            return
+        loop.call_later(delay, run)
 
     # -- URLs ----------------------------------------------------------------------------------
 
@@ -275,6 +302,14 @@ class Simulator:
     def drop_connections(self) -> int:
         return self._call(self.control.drop_connections)
 
+    def send_logout(self, hub: str | None = None) -> int:
+        """Send ``GatewayLogout`` on ``"user"``, ``"market"`` or (None) both hubs."""
+        return self._call(self.control.send_logout, hub)
+
+    def lose_connections(self, count: int = 1) -> None:
+        """Refuse the next ``count`` hub connects with "connection could not be found"."""
+        self._call(self.control.lose_connections, count)
+
     def fail_next(self, count: int, status: Fault = 429) -> None:
         self._call(self.control.fail_next, count, status)
 
@@ -302,3 +337,15 @@ class Simulator:
 
     def hub_connections(self) -> int:
         return self._call(lambda: len(self.hubs.connections))
+
+    def market_subscribers(self, contract_id: str, kind: str = "quotes") -> int:
+        """How many market-hub connections subscribe to a contract's ``quotes``, ``trades`` or
+        ``depth``: live hubs push nothing on subscribe, so a test that moves a price for a
+        client to see waits for the subscription first."""
+        return self._call(
+            lambda: sum(
+                1
+                for c in self.hubs.connections
+                if c.hub == "market" and (kind, contract_id) in c.subscriptions
+            )
+        )

@@ -12,11 +12,16 @@ Pricing model: a contract has one *last* price on the tick grid; the quote is
 resting orders fill at the bid/ask that reaches them (a gap fills at the better quoted price),
 so every fill happens at a price the venue quoted.
 
-Behaviour mirrors what was seen live (reference §7.3): events come out as order Pending, trade,
-order Filled, position, account; when a position goes flat its opening half-turns are re-sent
-and the position is announced with size 0. Positions net into one per (account, contract) and
-close first-in first-out, so realized P&L is exact in ticks. Brackets on ``Order/place`` are
-rejected with code 2 unless the account is in Auto-OCO mode (reference §4.8).
+Behaviour mirrors what was seen live (reference §7.3, §14): events come out as order Pending,
+trade, order Filled, position, account; when a position goes flat its opening half-turns are
+re-sent and the position is announced removed (action 2, type 0, size 0, the old average
+price). Positions net into one per (account, contract) and close first-in first-out, so
+realized P&L is exact in ticks. Brackets on ``Order/place`` are rejected with code 2 unless the
+account is in Auto-OCO mode (reference §4.8); in that mode an entry is born with its bracket
+family (§14.3): a stop-loss and a take-profit child, suspended (status 8) and priceless until
+the entry fills, then Open at prices computed from the fill — ``shapes.bracket_delay`` later,
+through the injected ``schedule`` — and one-cancels-other. :class:`~.shapes.Shapes` selects the
+older behaviours instead.
 
 Callers subscribe with :meth:`Venue.add_listener` and receive :class:`UserEvent` /
 :class:`MarketEvent` values synchronously, in order.
@@ -32,9 +37,12 @@ from datetime import datetime
 from decimal import Decimal
 
 from simple_risk.adapters.simulator.contracts import Contract
+from simple_risk.adapters.simulator.shapes import Shapes
 from simple_risk.engine.events import OrderSide, OrderStatus, OrderType, PositionType
 
 Clock = Callable[[], datetime]
+#: ``schedule(delay_seconds, action)``: run ``action`` later on the venue's thread
+Schedule = Callable[[float, Callable[[], None]], None]
 
 #: First ids handed out. Order and trade ids start above 2^31 like the real ones, so a client
 #: that squeezes them into int32 breaks against the simulator too.
@@ -146,6 +154,14 @@ class Order:
     stop_loss: Bracket | None = None
     take_profit: Bracket | None = None
     oco_sibling: int | None = None
+    #: a bracket child: its entry, and (take-profit) the stop-loss child it is linked to
+    parent_order_id: int | None = None
+    linked_order_id: int | None = None
+    #: a bracket child: signed ticks from the entry's fill, and the price they give
+    trail_distance: int | None = None
+    trail_price: Decimal | None = None
+    #: an entry: the ids of its bracket children (live shapes)
+    children: list[int] = field(default_factory=list)
 
 
 @dataclass
@@ -203,7 +219,7 @@ USER_TARGETS: dict[type, str] = {
 @dataclass(frozen=True)
 class UserEvent:
     """A user-hub event: a snapshot of one entity and the wrapper ``action`` (0 new fill, 1
-    update — the values seen live, reference §5)."""
+    update, 2 removed — the values seen live, reference §14.1)."""
 
     account_id: int
     action: int
@@ -276,8 +292,13 @@ class Venue:
         clock: Clock,
         *,
         start_prices: dict[str, Decimal] | None = None,
+        shapes: Shapes | None = None,
+        schedule: Schedule | None = None,
     ) -> None:
         self._clock = clock
+        self.shapes = shapes or Shapes()
+        #: without a scheduler (pure tests) delayed actions run at once
+        self._schedule: Schedule = schedule or (lambda delay, action: action())
         self._contracts = {c.id: c for c in contracts}
         self._accounts: dict[int, Account] = {}
         for spec in accounts:
@@ -469,15 +490,64 @@ class Venue:
             self._user(1, order)
             self._set_status(order, OrderStatus.REJECTED)
             raise VenueError(Reason.ORDER_REJECTED, BRACKETS_NEED_AUTO_OCO, order_id=order.id)
-        if otype == OrderType.MARKET:
-            self._user(1, order)
-            price = market.ask if side == OrderSide.BUY else market.bid
-            self._fill(order, price)
-        else:
+        children = self._bracket_family(order) if self.shapes.live_brackets else []
+        if otype != OrderType.MARKET:
             order.status = OrderStatus.OPEN
-            self._user(1, order)
+        self._user(1, order)
+        for child in children:
+            self._user(1, child)
+        if otype == OrderType.MARKET:
+            self._fill(order, market.ask if side == OrderSide.BUY else market.bid)
+        else:
             self._try_fill(order, market)
         return order.id
+
+    def _bracket_family(self, entry: Order) -> list[Order]:
+        """The entry's stop-loss and take-profit children as the live gateway makes them: born
+        with the entry (same creation time), suspended, priceless, tagged ``<tag>-SL``/``-TP``
+        (``<entry id>-…`` for an untagged entry — the simulator's choice), both pointing at the
+        entry, the take-profit linked to the stop-loss, one-cancels-other (§14.3)."""
+        exit_side = entry.side.opposite
+        sign = 1 if entry.side == OrderSide.BUY else -1
+        tag = entry.custom_tag if entry.custom_tag is not None else str(entry.id)
+        children: list[Order] = []
+        legs = (
+            (entry.stop_loss, -sign, "SL", OrderType.STOP),
+            (entry.take_profit, sign, "TP", OrderType.LIMIT),
+        )
+        for bracket, away, suffix, default_type in legs:
+            if bracket is None:
+                continue
+            child_type = (
+                bracket.type if bracket.type in (OrderType.LIMIT, OrderType.STOP) else default_type
+            )
+            child = Order(
+                id=self._new_order_id(),
+                account_id=entry.account_id,
+                contract_id=entry.contract_id,
+                symbol_id=entry.symbol_id,
+                creation_timestamp=entry.creation_timestamp,
+                update_timestamp=entry.creation_timestamp,
+                status=OrderStatus.SUSPENDED,
+                type=child_type,
+                side=exit_side,
+                size=entry.size,
+                limit_price=None,
+                stop_price=None,
+                fill_volume=0,
+                filled_price=None,
+                custom_tag=f"{tag}-{suffix}",
+                parent_order_id=entry.id,
+                trail_distance=away * abs(bracket.ticks),
+            )
+            self._orders[child.id] = child
+            children.append(child)
+        if len(children) == 2:
+            stop_loss, take_profit = children
+            take_profit.linked_order_id = stop_loss.id
+            stop_loss.oco_sibling, take_profit.oco_sibling = take_profit.id, stop_loss.id
+        entry.children = [child.id for child in children]
+        return children
 
     def _validate_prices(
         self,
@@ -528,13 +598,19 @@ class Venue:
         return limit, stop, trail_ticks
 
     def cancel(self, account_id: int, order_id: int) -> None:
+        """Cancel a working order; a resting entry takes its suspended bracket children along
+        (a family is never left with orphans — the simulator's reading of §14.3)."""
         self.account(account_id)
         order = self._orders.get(order_id)
         if order is None or order.account_id != account_id:
             raise VenueError(Reason.ORDER_NOT_FOUND, "Order not found.")
-        if order.status != OrderStatus.OPEN:
+        if order.status not in (OrderStatus.OPEN, OrderStatus.SUSPENDED):
             raise VenueError(Reason.ORDER_REJECTED, "Order is not open.")
         self._set_status(order, OrderStatus.CANCELLED)
+        for child_id in order.children:
+            child = self._orders[child_id]
+            if child.status == OrderStatus.SUSPENDED:
+                self._set_status(child, OrderStatus.CANCELLED)
 
     def modify(
         self,
@@ -646,6 +722,7 @@ class Venue:
                         "timestamp": now,
                         "type": side,
                         "volume": volume,
+                        "contractId": market.contract.id,
                     }
                 ],
             )
@@ -710,13 +787,20 @@ class Venue:
         }
 
     def _publish_quote(self, market: MarketState, now: datetime) -> None:
-        """Emit only the fields that changed since the last quote (live quotes are partial)."""
+        """Emit only the fields that changed since the last quote (live quotes are partial).
+
+        Live deltas always name the symbol and contract and carry the best bid/ask and both
+        times, never ``lastPrice`` — the last trade price travels on ``GatewayTrade`` (§14.4).
+        The older shape carried ``lastPrice`` whenever it changed.
+        """
         full = self._full_quote(market, now)
-        partial = {
-            k: v
-            for k, v in full.items()
-            if k in ("symbol", "timestamp", "lastUpdated") or market.published.get(k) != v
-        }
+        always: tuple[str, ...] = ("symbol", "timestamp", "lastUpdated")
+        if not self.shapes.quote_last_price:
+            always = (*always, "bestBid", "bestAsk")
+        partial = {k: v for k, v in full.items() if k in always or market.published.get(k) != v}
+        if not self.shapes.quote_last_price:
+            partial.pop("lastPrice", None)
+            partial = {"symbol": partial.pop("symbol"), "contract": market.contract.id, **partial}
         market.published = full
         self._emit(MarketEvent("GatewayQuote", market.contract.id, partial))
 
@@ -804,12 +888,24 @@ class Venue:
         order.filled_price = price
         self._set_status(order, OrderStatus.FILLED)
         if flat_position is not None:
-            self._user(1, flat_position)
+            self._announce_flat(flat_position)
         current = self._positions.get(key)
         if current is not None:
             self._user(1, current)
         self._user(1, account)
         self._after_fill(order, price, contract)
+
+    def _announce_flat(self, position: Position) -> None:
+        """A position that went flat: live, it is removed (action 2) with type 0, size 0 and
+        its old average price (§14.1); the older shape kept action 1 and the old type."""
+        if not self.shapes.flat_position_removed:
+            self._user(1, position)
+            return
+        flat = copy.deepcopy(position)
+        flat.type = PositionType.UNDEFINED
+        flat.size = 0
+        flat.lots = []
+        self._emit(UserEvent(position.account_id, 2, flat))
 
     @staticmethod
     def _closes(position: Position, side: OrderSide) -> bool:
@@ -868,12 +964,19 @@ class Venue:
         return trade
 
     def _after_fill(self, order: Order, price: Decimal, contract: Contract) -> None:
-        """Cancel an OCO sibling; place Auto-OCO bracket children of a filled entry."""
+        """Cancel an OCO sibling; arm (live) or place (older shape) a filled entry's brackets."""
         if order.oco_sibling is not None:
             sibling = self._orders.get(order.oco_sibling)
-            if sibling is not None and sibling.status == OrderStatus.OPEN:
+            if sibling is not None and sibling.status in (
+                OrderStatus.OPEN,
+                OrderStatus.SUSPENDED,
+            ):
                 self._set_status(sibling, OrderStatus.CANCELLED)
-        if order.stop_loss is None and order.take_profit is None:
+        if order.children:
+            entry_id = order.id
+            self._schedule(self.shapes.bracket_delay, lambda: self._arm_children(entry_id, price))
+            return
+        if self.shapes.live_brackets or (order.stop_loss is None and order.take_profit is None):
             return
         exit_side = order.side.opposite
         sign = 1 if order.side == OrderSide.BUY else -1
@@ -915,6 +1018,32 @@ class Venue:
         for child in children:
             self._try_fill(child, market)
 
+    def _arm_children(self, entry_id: int, fill_price: Decimal) -> None:
+        """The filled entry's suspended children become Open at absolute prices: the fill
+        plus/minus their bracket ticks; then any the market already reaches fill."""
+        entry = self._orders[entry_id]
+        contract = self._contracts[entry.contract_id]
+        armed: list[Order] = []
+        for child_id in entry.children:
+            child = self._orders[child_id]
+            if child.status != OrderStatus.SUSPENDED or child.trail_distance is None:
+                continue
+            level = fill_price + child.trail_distance * contract.tick_size
+            if level <= 0:
+                level = contract.tick_size
+            if child.type == OrderType.LIMIT:
+                child.limit_price = level
+            else:
+                child.stop_price = level
+            child.trail_price = level
+            child.status = OrderStatus.OPEN
+            child.update_timestamp = self._clock()
+            self._user(1, child)
+            armed.append(child)
+        market = self._markets[entry.contract_id]
+        for child in armed:
+            self._try_fill(child, market)
+
     def _set_status(self, order: Order, status: OrderStatus) -> None:
         order.status = status
         order.update_timestamp = self._clock()
@@ -947,7 +1076,7 @@ class Venue:
         elif old is not None:
             self._opening_trades.pop(old.id, None)
             old.size = 0
-            self._user(1, old)
+            self._announce_flat(old)
         self._user(1, account)
 
     def _replay(self, account_id: int, contract_id: str, old: Position | None) -> Position | None:

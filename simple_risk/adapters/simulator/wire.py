@@ -1,10 +1,11 @@
 """The one place the simulator turns venue objects into ProjectX JSON.
 
-REST and hub payloads differ in small ways that clients trip over (reference §1, §7.2, §12):
-REST includes explicit nulls, prints decimals with 9 fractional digits and timestamps with 6;
-hubs omit null fields, print compact numbers and timestamps with 7 fractional digits. The
-stdlib encoder can neither print a ``Decimal`` as a JSON number nor drop nulls, hence the
-small encoder below.
+REST and hub payloads differ in small ways that clients trip over (reference §1, §7.2, §12,
+§14.2): REST includes explicit nulls, prints decimals with 9 fractional digits and timestamps
+with the trailing zeros of the fraction dropped (``…07.965787+00:00``, ``…02.15673+00:00``;
+style ``rest6`` keeps the older 6 digits); hubs omit null fields, print compact numbers and
+timestamps with 7 fractional digits. The stdlib encoder can neither print a ``Decimal`` as a
+JSON number nor drop nulls, hence the small encoder below.
 """
 
 from __future__ import annotations
@@ -19,21 +20,27 @@ from typing import Literal
 from simple_risk.adapters.simulator.contracts import Contract
 from simple_risk.adapters.simulator.venue import Account, Entity, Order, Position, Trade
 
-Style = Literal["rest", "hub"]
+Style = Literal["rest", "rest6", "hub"]
 _NINE = Decimal("0.000000001")
 
 
 def timestamp(value: datetime, style: Style) -> str:
-    """ISO-8601 with offset: 6 fractional digits on REST, 7 on the hubs (as seen live)."""
+    """ISO-8601 with offset: 7 fractional digits on the hubs, the fraction without its
+    trailing zeros (none at all when it is zero) on REST, 6 digits in the ``rest6`` style."""
     value = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
     text = value.isoformat(timespec="microseconds")
-    # isoformat with microseconds always puts the offset at index 26
-    return f"{text[:26]}0{text[26:]}" if style == "hub" else text
+    # isoformat with microseconds always puts the fraction at 20..26 and the offset after it
+    if style == "hub":
+        return f"{text[:26]}0{text[26:]}"
+    if style == "rest":
+        fraction = text[20:26].rstrip("0")
+        return f"{text[:19]}{'.' if fraction else ''}{fraction}{text[26:]}"
+    return text
 
 
 def number(value: Decimal, style: Style) -> str:
     """A decimal as a JSON number: ``6065.250000000`` on REST, ``6065.25`` on the hubs."""
-    if style == "rest":
+    if style != "hub":
         return format(value.quantize(_NINE), "f")
     return format(value.normalize(), "f")
 
@@ -122,6 +129,10 @@ def order_model(order: Order) -> dict[str, object]:
         "fillVolume": order.fill_volume,
         "filledPrice": order.filled_price,
         "customTag": order.custom_tag,
+        "parentOrderId": order.parent_order_id,
+        "linkedOrderId": order.linked_order_id,
+        "trailDistance": order.trail_distance,
+        "trailPrice": order.trail_price,
     }
 
 
@@ -138,8 +149,9 @@ def position_model(position: Position) -> dict[str, object]:
     }
 
 
-def trade_model(trade: Trade) -> dict[str, object]:
-    return {
+def trade_model(trade: Trade, *, commissions: bool = True) -> dict[str, object]:
+    """A half-turn; ``commissions=False`` leaves the field out, as live REST bodies do."""
+    model: dict[str, object] = {
         "id": trade.id,
         "accountId": trade.account_id,
         "contractId": trade.contract_id,
@@ -153,6 +165,9 @@ def trade_model(trade: Trade) -> dict[str, object]:
         "voided": trade.voided,
         "orderId": trade.order_id,
     }
+    if not commissions:
+        del model["commissions"]
+    return model
 
 
 def entity_model(entity: Entity) -> dict[str, object]:

@@ -9,7 +9,11 @@ Wire facts this module depends on (reference §1, §4–§8):
 * timestamps have 6 or 7 fractional digits and an offset; ``0001-01-01T00:00:00+00:00`` means
   "no time";
 * order and trade ids exceed 2^31; numeric enums keep their wire values;
-* quotes are partial updates, merged here into the last full quote per contract;
+* quotes are partial updates, merged here into the last full quote per contract; live deltas
+  often lack ``lastPrice`` and nothing is pushed on subscribe (§14.4), so the last trade price
+  comes from ``GatewayTrade`` — an array of market trades — merged into the same quote;
+* a position that goes flat arrives as action 2 (removed) with ``type: 0``, ``size: 0`` and
+  the old average price (§14.1);
 * contract roots differ from CME tickers (``EP`` is ES) — the ruleset's alias table maps them.
 
 Money and prices become ``Decimal`` exactly (floats only ever reach us through a JSON parser
@@ -279,10 +283,13 @@ def order_from_wire(payload: object, at: datetime) -> OrderUpdate:
     )
 
 
-def position_from_wire(payload: object, at: datetime) -> PositionUpdate:
-    """PositionModel / GatewayUserPosition → PositionUpdate (``size 0`` = flat)."""
+def position_from_wire(payload: object, at: datetime, *, removed: bool = False) -> PositionUpdate:
+    """PositionModel / GatewayUserPosition → PositionUpdate (``size 0`` = flat).
+
+    ``removed``: the hub's action 2 — the position is gone, whatever size it still shows.
+    """
     data = _mapping(payload, "position")
-    size = _non_negative(_int(data, "size"), "size")
+    size = 0 if removed else _non_negative(_int(data, "size"), "size")
     average = _opt_dec(data, "averagePrice")
     if average is None:
         if size:
@@ -363,6 +370,15 @@ def contract_from_wire(payload: object, symbols: SymbolSpec = DEFAULT_SYMBOLS) -
 
 def unwrap_user_arguments(arguments: object) -> list[object]:
     """User-hub ``arguments`` → the entities: unwrap ``{action, data}``, accept bare entities."""
+    return [entity for _, entity in unwrap_user_actions(arguments)]
+
+
+#: the wrapper ``action`` of a removed entity (a position that went flat, §14.1)
+ACTION_REMOVED = 2
+
+
+def unwrap_user_actions(arguments: object) -> list[tuple[int | None, object]]:
+    """User-hub ``arguments`` → (wrapper action or None for a bare entity, entity) pairs."""
     items: Iterable[object]
     if isinstance(arguments, list | tuple):
         items = arguments
@@ -370,19 +386,25 @@ def unwrap_user_arguments(arguments: object) -> list[object]:
         items = [arguments]
     else:
         raise WireFormatError(f"arguments: expected a list, got {type(arguments).__name__}")
-    entities: list[object] = []
+    entities: list[tuple[int | None, object]] = []
     for item in items:
         # a wrapper has ``data`` and no entity keys; every entity has an ``id`` or an account
         if isinstance(item, Mapping) and "data" in item and not {"id", "accountId"} & set(item):
+            raw_action = item.get("action")
+            action = (
+                raw_action
+                if isinstance(raw_action, int) and not isinstance(raw_action, bool)
+                else None
+            )
             inner = item["data"]
             if isinstance(inner, list | tuple):
-                entities.extend(inner)
+                entities.extend((action, entity) for entity in inner)
             else:
-                entities.append(inner)
+                entities.append((action, inner))
         elif isinstance(item, list | tuple):
-            entities.extend(unwrap_user_arguments(item))
+            entities.extend(unwrap_user_actions(item))
         else:
-            entities.append(item)
+            entities.append((None, item))
     return entities
 
 
@@ -422,6 +444,24 @@ class QuoteBook:
         stamp = parse_timestamp(data.get("timestamp"), "timestamp") or parse_timestamp(
             data.get("lastUpdated"), "lastUpdated"
         )
+        return self._merge(contract_id, at, last, bid, ask, stamp)
+
+    def apply_trade(self, contract_id: str, payload: object, at: datetime) -> Quote:
+        """Merge one market trade (a GatewayTrade entry): its price is the new last price."""
+        data = _mapping(payload, "trade")
+        price = _dec(data, "price")
+        stamp = parse_timestamp(data.get("timestamp"), "timestamp")
+        return self._merge(contract_id, at, price, None, None, stamp)
+
+    def _merge(
+        self,
+        contract_id: str,
+        at: datetime,
+        last: Decimal | None,
+        bid: Decimal | None,
+        ask: Decimal | None,
+        stamp: datetime | None,
+    ) -> Quote:
         with self._lock:
             state = self._quotes.setdefault(contract_id, _QuoteState())
             if last is not None:
@@ -451,6 +491,22 @@ def quote_from_wire(arguments: object, at: datetime, book: QuoteBook) -> list[Qu
         raise WireFormatError(f"GatewayQuote: bad contract id {contract_id!r}")
     payloads = arguments[1] if isinstance(arguments[1], list | tuple) else [arguments[1]]
     return [book.apply(contract_id, payload, at) for payload in payloads]
+
+
+def market_trades_from_wire(arguments: object, at: datetime, book: QuoteBook) -> list[Quote]:
+    """GatewayTrade ``[contractId, data]`` → one merged Quote whose last price is the latest
+    trade's; ``data`` is an array of trades live (§14.4), a single object is accepted too.
+    An empty array carries no price and gives no quote."""
+    if not isinstance(arguments, list | tuple) or len(arguments) < 2:
+        raise WireFormatError("GatewayTrade: expected [contractId, data]")
+    contract_id = arguments[0]
+    if not isinstance(contract_id, str) or not contract_id:
+        raise WireFormatError(f"GatewayTrade: bad contract id {contract_id!r}")
+    trades = arguments[1] if isinstance(arguments[1], list | tuple) else [arguments[1]]
+    if not trades:
+        return []
+    quotes = [book.apply_trade(contract_id, trade, at) for trade in trades]
+    return quotes[-1:]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -547,27 +603,33 @@ class Converter:
                 self.ignored[target] += 1
             return []
         try:
-            entities = unwrap_user_arguments(arguments)
+            entities = unwrap_user_actions(arguments)
         except (WireFormatError, RecursionError) as error:
             self._reject(target, arguments, error)
             return []
         events: list[Event] = []
-        for entity in entities:
+        for action, entity in entities:
             try:
-                events.append(convert(entity, stamp))
+                if convert is position_from_wire and action == ACTION_REMOVED:
+                    events.append(position_from_wire(entity, stamp, removed=True))
+                else:
+                    events.append(convert(entity, stamp))
             except (WireFormatError, ValueError, TypeError, ArithmeticError) as error:
                 self._reject(target, entity, error)
         return events
 
     def market(self, target: str, arguments: object, at: datetime | None = None) -> list[Event]:
-        """One market-hub invocation → events; trades and depth carry no domain event."""
+        """One market-hub invocation → merged quotes (market trades set the last price);
+        depth carries no domain event."""
         stamp = at or self.clock.now()
-        if target != "GatewayQuote":
+        converters = {"GatewayQuote": quote_from_wire, "GatewayTrade": market_trades_from_wire}
+        convert = converters.get(target)
+        if convert is None:
             with self._lock:
                 self.ignored[target] += 1
             return []
         try:
-            return list(quote_from_wire(arguments, stamp, self.quotes))
+            return list(convert(arguments, stamp, self.quotes))
         except (WireFormatError, ValueError, TypeError, ArithmeticError) as error:
             self._reject(target, arguments, error)
             return []
@@ -747,6 +809,7 @@ __all__ = [
     "contracts_from_rest",
     "dumps_exact",
     "loads_exact",
+    "market_trades_from_wire",
     "modify_stop_request",
     "order_from_wire",
     "orders_from_rest",
@@ -762,5 +825,6 @@ __all__ = [
     "to_int",
     "trade_from_wire",
     "trades_from_rest",
+    "unwrap_user_actions",
     "unwrap_user_arguments",
 ]

@@ -18,7 +18,12 @@ Everything here answers a known trap (reference §9–§12):
 * ``stop()`` of a signalrcore connection blocks until the server sends something, so retired
   connections are stopped on a background thread;
 * every state change is put on the sink as :class:`ConnectionChanged`; ``gap=True`` tells the
-  daemon events may have been missed and it must reconcile from REST.
+  daemon events may have been missed and it must reconcile from REST;
+* ``GatewayLogout`` (sent by the live hubs, meaning undocumented — reference §14.4) is logged
+  and treated as a gap: the watchdog rebuilds the connection, and the rebuild's gap makes the
+  daemon reconcile;
+* live quotes often lack ``lastPrice`` and nothing is pushed on subscribe, so a quote
+  subscription also subscribes the contract's market trades, which carry the last price.
 """
 
 from __future__ import annotations
@@ -74,6 +79,10 @@ REFRESHED = "refreshed"
 DISCONNECTED = "disconnected"
 SUBSCRIBE_FAILED = "subscribe_failed"
 STOPPED = "stopped"
+LOGGED_OUT = "logged_out"
+
+#: the hub event real clients register on both hubs (§14.4)
+LOGOUT_TARGET = "GatewayLogout"
 
 
 class TokenSource(Protocol):
@@ -204,6 +213,7 @@ class HubClient(abc.ABC):
         self._failures = 0
         self._rng = random.Random()
         self._last_state = ""
+        self._logout_pending = False
         self.dropped = 0  # events the sink refused (a bounded queue was full)
         self.rebuilds = 0
 
@@ -530,7 +540,29 @@ class HubClient(abc.ABC):
         except Exception:
             log.exception("%s hub: on_error failed", self.hub)
 
+    def _logged_out(self, link: _Link, arguments: Any) -> None:
+        """The server sent GatewayLogout: say so, and let the watchdog rebuild (a gap)."""
+        try:
+            with self._lock:
+                if link is not self._current or self._stopped:
+                    return
+                self._logout_pending = True
+            if self._recorder is not None:  # a recorded day shows where its gaps came from
+                self._recorder.record_hub(self.clock.now(), self.hub, LOGOUT_TARGET, arguments)
+            log.warning(
+                "%s hub: the server sent %s (%.200s); reconnecting",
+                self.hub,
+                LOGOUT_TARGET,
+                redact_text(str(arguments)),
+            )
+            self._emit(LOGGED_OUT, f"connection {link.generation}: {LOGOUT_TARGET}", gap=True)
+        except Exception:
+            log.exception("%s hub: %s handler failed", self.hub, LOGOUT_TARGET)
+
     def _handler(self, link: _Link, target: str) -> Callable[[Any], None]:
+        if target == LOGOUT_TARGET:
+            return lambda arguments: self._logged_out(link, arguments)
+
         def handle(arguments: Any) -> None:
             try:
                 with self._lock:
@@ -608,6 +640,11 @@ class HubClient(abc.ABC):
         except Exception as error:  # the gateway may be down: the connection may still work
             log.warning("%s hub: token refresh failed: %s", self.hub, redact_text(str(error)))
         self._finish_handover()
+        with self._lock:
+            logged_out, self._logout_pending = self._logout_pending, False
+        if logged_out:
+            self._rebuild(f"the server sent {LOGOUT_TARGET}", Rebuild.AFTER_GAP)
+            return
         health = self.health()
         if health.state is TransportState.RECONNECTING and health.state_since == health.now:
             self._emit(RECONNECTING, "signalrcore is reconnecting", gap=True)
@@ -621,7 +658,7 @@ class UserHubClient(HubClient):
     """``/hubs/user``: account, order, position and trade events of the subscribed accounts."""
 
     hub = "user"
-    targets = USER_TARGETS
+    targets = (*USER_TARGETS, LOGOUT_TARGET)
 
     def subscribe_accounts(self) -> None:
         self._subscribe("SubscribeAccounts", [])
@@ -637,13 +674,16 @@ class UserHubClient(HubClient):
 
 
 class MarketHubClient(HubClient):
-    """``/hubs/market``: quotes (merged into the last full quote per contract)."""
+    """``/hubs/market``: quotes and market trades, merged into the last quote per contract."""
 
     hub = "market"
-    targets = MARKET_TARGETS
+    targets = (*MARKET_TARGETS, LOGOUT_TARGET)
 
     def subscribe_quotes(self, contract_id: str) -> None:
+        """Quotes and market trades of a contract: live quote deltas often lack the last
+        price, which the trades carry (§14.4)."""
         self._subscribe("SubscribeContractQuotes", [contract_id])
+        self._subscribe("SubscribeContractTrades", [contract_id])
 
     def _convert(self, target: str, arguments: Any, at: datetime) -> list[Event]:
         return self.converter.market(target, arguments, at)
@@ -660,6 +700,8 @@ def hub_urls(rest_base: str) -> tuple[str, str]:
 __all__ = [
     "CONNECTED",
     "DISCONNECTED",
+    "LOGGED_OUT",
+    "LOGOUT_TARGET",
     "RECONNECTED",
     "RECONNECTING",
     "REFRESHED",
