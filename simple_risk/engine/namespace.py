@@ -116,7 +116,7 @@ FAMILIES: dict[str, Family] = {
         Family("quote", "The quote that triggered the rule.", frozenset({"quote"})),
         Family(
             "symbol",
-            "One root symbol (all contract months, after alias mapping).",
+            "One ticker (all contract months): ES, MES, 6B …",
             frozenset({"order", "position", "trade", "quote"}),
             iterable=True,
         ),
@@ -227,7 +227,13 @@ _FACTS: tuple[Fact, ...] = (
     Fact("position", "stop_price", P, "Tightest protective stop price.", optional=True),
     Fact("position", "locked", B, "An account or symbol lockout covers this position."),
     # symbol
-    Fact("symbol", "root", T, "Root after alias mapping."),
+    Fact("symbol", "root", T, "Ticker: the CME root of the contracts (ES for ProjectX's EP)."),
+    Fact(
+        "symbol",
+        "product",
+        T,
+        "The product the ticker belongs to: ES for ES and MES, RTY for RTY and M2K.",
+    ),
     Fact("symbol", "size", N, "Open contracts in this root, all months (gross)."),
     Fact("symbol", "units", N, "Weighted open units in this root."),
     Fact("symbol", "working_buy", N, "Contracts in working buy orders (non-stop and stop)."),
@@ -301,6 +307,7 @@ _FACTS: tuple[Fact, ...] = (
     # lock (inside while: only)
     Fact("lock", "scope", T, "account or symbol."),
     Fact("lock", "symbol", T, "The locked root (symbol locks).", optional=True),
+    Fact("lock", "product", T, "The locked root's product (symbol locks).", optional=True),
     Fact("lock", "rule", T, "Id of the rule that set the lock."),
     Fact("lock", "reason", T, "The firing message that set the lock."),
 )

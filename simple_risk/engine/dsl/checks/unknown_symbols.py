@@ -1,15 +1,17 @@
-"""A warning for a symbol in a list or a map param that is not a known root (DESIGN.md §4).
+"""A warning for a symbol in a list or a map param that is no known ticker (docs/symbols.md).
 
-Symbols in rules are roots after alias mapping, so ``MNQZ6`` or ``ENQ`` in a list never
-matches anything. Known roots are :mod:`simple_risk.engine.dsl.catalogue` plus the ruleset's
-own weights and alias targets (an alias name itself is never a root a rule sees); in an
-account overlay, those of its base ruleset. Only upper-case words are looked at; numbers and
-other text are data.
+Rules see CME tickers (``ES``, ``SI``, ``6B``) and products, never ProjectX codes (``EP``,
+``SIE``, ``BP6``) or contract codes (``MNQZ6``), so such a name in a list never matches
+anything. Known names are the tickers and products of the shipped contract catalogue
+(:mod:`simple_risk.engine.dsl.catalogue`) plus the ruleset's own ``symbols:`` (weights keys,
+alias targets, products keys and values; an alias name itself is never a ticker a rule sees);
+in an account overlay, those of its base ruleset. Only upper-case words are looked at; numbers
+and other text are data.
 
 WARN::
 
     lists:
-      blocked_symbols: [RTY, MNQZ6]     # "MNQZ6" is not a known root
+      blocked_symbols: [RTY, EP, MNQZ6]   # "EP" is ProjectX's code for ES; "MNQZ6" a contract
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from simple_risk.engine.dsl.catalogue import KNOWN_ROOTS
+from simple_risk.engine.dsl.catalogue import by_projectx, known_names
 from simple_risk.engine.dsl.checks.base import CheckDef
 from simple_risk.engine.dsl.compiler import Compilation
 from simple_risk.engine.dsl.problems import Problem, did_you_mean
@@ -32,12 +34,15 @@ def _symbols_doc(compilation: Compilation) -> Document:
 
 
 def _known(compilation: Compilation) -> set[str]:
-    known = set(KNOWN_ROOTS)
+    known = set(known_names())
     symbols = _symbols_doc(compilation).get(("symbols",))
     if isinstance(symbols, dict):
         weights = symbols.get("weights")
         if isinstance(weights, dict):
             known |= {str(k) for k in weights}
+        products = symbols.get("products")
+        if isinstance(products, dict):
+            known |= {str(k) for k in products} | {str(v) for v in products.values()}
         aliases = symbols.get("aliases")
         if isinstance(aliases, dict):
             known |= {v for v in aliases.values() if isinstance(v, str)}
@@ -45,23 +50,29 @@ def _known(compilation: Compilation) -> set[str]:
     return known
 
 
+def _hint(symbol: str, known: set[str], aliases: object) -> str:
+    if isinstance(aliases, dict) and symbol in aliases:
+        return f'rules see tickers after aliasing: "{aliases[symbol]}"'
+    listed = by_projectx(symbol)
+    if listed is not None and listed.ticker in known:
+        return f'did you mean "{listed.ticker}"? "{symbol}" is ProjectX\'s code for {listed.ticker}'
+    return did_you_mean(symbol, known) or "add it to symbols.weights if it is a real ticker"
+
+
 def run(compilation: Compilation) -> Iterator[Problem]:
     doc = compilation.doc
     known = _known(compilation)
+    aliases = _symbols_doc(compilation).get(("symbols", "aliases"))
 
     def warn(mark: Mark, where: str, symbol: str) -> Problem:
-        aliases = _symbols_doc(compilation).get(("symbols", "aliases"))
-        hint = did_you_mean(symbol, known)
-        if isinstance(aliases, dict) and symbol in aliases:
-            hint = f'rules see roots after aliasing: "{aliases[symbol]}"'
         return Problem(
             doc.file,
             mark.line,
             mark.column,
-            f'{where} names "{symbol}", which is not a known root',
+            f'{where} names "{symbol}", which is no known ticker',
             "unknown-symbol",
             None,
-            hint or "add it to symbols.weights if it is a real root",
+            _hint(symbol, known, aliases),
             "warning",
         )
 
@@ -79,4 +90,4 @@ def run(compilation: Compilation) -> Iterator[Problem]:
                 yield warn(doc.key_at(("params", name, key)), f'param "{name}"', key)
 
 
-CHECK = CheckDef("unknown-symbol", "Listed symbols are known roots (a warning).", run)
+CHECK = CheckDef("unknown-symbol", "Listed symbols are known tickers (a warning).", run)
