@@ -295,7 +295,13 @@ _FACTS: tuple[Fact, ...] = (
         optional=True,
     ),
     Fact("trade", "fees", M, "Exchange fees."),
-    Fact("trade", "commissions", M, "Commissions."),
+    Fact(
+        "trade",
+        "commissions",
+        M,
+        "Commissions; unknown while no copy of the fill carried them (REST copies lack them).",
+        optional=True,
+    ),
     Fact("trade", "is_closing", B, "The fill closed (part of) a position."),
     Fact("trade", "voided", B, "The fill was voided."),
     # quote

@@ -156,7 +156,7 @@ def fill_item(fill: TradeFill, seq: int) -> HistoryItem:
     """A fill from the journal: side, size, root and contract, price, and its P&L net of
     costs (an opening fill has none); fees and commissions in the details."""
     root = fill.contract_id.split(".")[3] if fill.contract_id.count(".") >= 3 else fill.contract_id
-    cost = fill.fees + fill.commissions
+    cost = fill.cost
     if fill.pnl is None:
         pnl = f"opening, costs {cost:.2f}" if cost else "opening"
         net = None
@@ -183,7 +183,7 @@ def fill_item(fill: TradeFill, seq: int) -> HistoryItem:
             "price": str(fill.price),
             "pnl": None if fill.pnl is None else str(fill.pnl),
             "fees": str(fill.fees),
-            "commissions": str(fill.commissions),
+            "commissions": None if fill.commissions is None else str(fill.commissions),
             "net_pnl": None if net is None else str(net),
             "voided": fill.voided,
             "created_at": fill.created_at.isoformat() if fill.created_at else None,

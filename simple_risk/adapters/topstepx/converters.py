@@ -12,6 +12,7 @@ Wire facts this module depends on (reference §1, §4–§8):
 * quotes are partial updates, merged here into the last full quote per contract;
 * contract roots differ from CME tickers (``EP`` is ES): a contract's ``name`` is its CME code
   (``ESU6``), which gives the ticker; its description says whether it is a micro (§14.5);
+* a REST trade carries no ``commissions`` (§14.2): absent means unknown (None), never zero.
 
 Money and prices become ``Decimal`` exactly (floats only ever reach us through a JSON parser
 that was not told ``parse_float=Decimal``; they are converted through their shortest repr,
@@ -309,7 +310,7 @@ def trade_from_wire(payload: object, at: datetime) -> TradeFill:
         price=_dec(data, "price"),
         pnl=_opt_dec(data, "profitAndLoss"),
         fees=_opt_dec(data, "fees") or Decimal(0),
-        commissions=_opt_dec(data, "commissions") or Decimal(0),
+        commissions=_opt_dec(data, "commissions"),
         voided=_bool(data, "voided", False),
         created_at=parse_timestamp(data.get("creationTimestamp"), "creationTimestamp"),
     )
