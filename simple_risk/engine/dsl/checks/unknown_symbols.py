@@ -8,6 +8,9 @@ alias targets, products keys and values; an alias name itself is never a ticker 
 in an account overlay, those of its base ruleset. Only upper-case words are looked at; numbers
 and other text are data.
 
+The same holds for a quoted name compared with a symbol fact in a rule's ``when:`` or a macro
+(``symbol.root == "EP"``, ``order.symbol in ("MNQZ6", "ES")``).
+
 WARN::
 
     lists:
@@ -16,6 +19,7 @@ WARN::
 
 from __future__ import annotations
 
+import ast
 import re
 from collections.abc import Iterator
 
@@ -76,6 +80,10 @@ def run(compilation: Compilation) -> Iterator[Problem]:
             "warning",
         )
 
+    for path, where, source in _expressions(doc):
+        for symbol in _compared_names(source):
+            if symbol not in known:
+                yield warn(doc.at(path), where, symbol)
     lists = doc.get(("lists",))
     for name, values in lists.items() if isinstance(lists, dict) else ():
         for index, value in enumerate(values if isinstance(values, list) else []):
@@ -88,6 +96,45 @@ def run(compilation: Compilation) -> Iterator[Problem]:
         for key in value:
             if isinstance(key, str) and _SYMBOL_LIKE.match(key) and key not in known:
                 yield warn(doc.key_at(("params", name, key)), f'param "{name}"', key)
+
+
+#: the facts that hold a ticker or a product (``symbol.root``, ``order.symbol``, ``lock.product``)
+_SYMBOL_FACTS = frozenset({"root", "symbol", "product"})
+
+
+def _expressions(doc: Document) -> Iterator[tuple[tuple[str | int, ...], str, str]]:
+    """Every rule's ``when:`` and every macro: its place, its name for the message, its text."""
+    rules = doc.get(("rules",))
+    for index, rule in enumerate(rules if isinstance(rules, list) else []):
+        if isinstance(rule, dict) and isinstance(rule.get("when"), str):
+            yield ("rules", index, "when"), f'rule "{rule.get("id")}"', rule["when"]
+    macros = doc.get(("macros",))
+    for name, source in macros.items() if isinstance(macros, dict) else ():
+        if isinstance(source, str):
+            yield ("macros", name), f'macro "{name}"', source
+
+
+def _compared_names(source: str) -> Iterator[str]:
+    """Quoted symbol-like names compared with a symbol fact (``==``, ``!=``, ``in``)."""
+    try:
+        tree = ast.parse(" ".join(source.split()), mode="eval")
+    except SyntaxError:
+        return  # the compiler reports it
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Compare):
+            continue
+        sides = [node.left, *node.comparators]
+        if not any(isinstance(s, ast.Attribute) and s.attr in _SYMBOL_FACTS for s in sides):
+            continue
+        for side in sides:
+            items = side.elts if isinstance(side, ast.List | ast.Tuple | ast.Set) else [side]
+            for item in items:
+                if (
+                    isinstance(item, ast.Constant)
+                    and isinstance(item.value, str)
+                    and _SYMBOL_LIKE.match(item.value)
+                ):
+                    yield item.value
 
 
 CHECK = CheckDef("unknown-symbol", "Listed symbols are known tickers (a warning).", run)
