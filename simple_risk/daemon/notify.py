@@ -22,6 +22,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta, tzinfo
 
 from simple_risk.daemon.executor import IntentResult
+from simple_risk.engine.dsl.catalogue import ticker_of
 from simple_risk.engine.engine import Firing, LockNotice
 from simple_risk.engine.events import (
     AccountUpdate,
@@ -208,8 +209,7 @@ def event_text(event: Event) -> str | None:
 
 
 def _root(contract_id: str) -> str:
-    parts = contract_id.split(".")
-    return parts[3] if len(parts) > 3 else contract_id
+    return ticker_of(contract_id)  # ES, not ProjectX's EP
 
 
 def result_severity(result: IntentResult) -> str:

@@ -10,6 +10,7 @@ from datetime import UTC
 from typing import Literal, cast
 
 from simple_risk.engine.codec import CodecError, contract_from_json
+from simple_risk.engine.dsl.catalogue import ticker_of
 from simple_risk.engine.events import ContractInfo, TradeFill
 from simple_risk.store.models import (
     AdminActionRow,
@@ -155,7 +156,7 @@ def intent_item(intent: Intent) -> HistoryItem:
 def fill_item(fill: TradeFill, seq: int) -> HistoryItem:
     """A fill from the journal: side, size, root and contract, price, and its P&L net of
     costs (an opening fill has none); fees and commissions in the details."""
-    root = fill.contract_id.split(".")[3] if fill.contract_id.count(".") >= 3 else fill.contract_id
+    root = ticker_of(fill.contract_id)  # ES, not ProjectX's EP
     cost = fill.cost
     if fill.pnl is None:
         pnl = f"opening, costs {cost:.2f}" if cost else "opening"

@@ -125,6 +125,15 @@ def by_projectx(root: str) -> Listing | None:
     return next((item for item in listings() if item.projectx == root), None)
 
 
+def ticker_of(contract_id: str) -> str:
+    """The ticker to show people for a contract id (``CON.F.US.EP.U26`` → ES); an id the
+    catalogue does not list shows its ProjectX root."""
+    parts = contract_id.split(".")
+    root = parts[3] if len(parts) > 3 else contract_id
+    listing = by_projectx(root)
+    return listing.ticker if listing is not None else root
+
+
 @lru_cache(maxsize=1)
 def known_names() -> frozenset[str]:
     """Every name a ruleset may list: the tickers and the products (``BTC`` is the product
@@ -139,5 +148,6 @@ __all__ = [
     "by_ticker",
     "known_names",
     "listings",
+    "ticker_of",
     "tickers",
 ]
