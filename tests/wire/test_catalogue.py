@@ -9,14 +9,17 @@ a product groups a mini with its micro, so a block on RTY also blocks M2K.
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from simple_risk.adapters.topstepx.converters import Converter, contracts_from_rest
 from simple_risk.engine.dsl import load_ruleset, load_ruleset_text
-from simple_risk.engine.dsl.catalogue import listings
+from simple_risk.engine.dsl.catalogue import MONTH_CODES, Listing, listings
 from simple_risk.engine.engine import Engine, Firing
 from simple_risk.engine.events import (
     ContractLoaded,
@@ -231,3 +234,17 @@ def test_the_shipped_catalogue_is_the_51_live_contracts() -> None:
     for item in items:
         if item.micro and item.product not in ("BTC", "ETH"):
             assert item.product in tickers, item.ticker
+
+
+@given(
+    item=st.sampled_from(listings()),
+    today=st.dates(min_value=date(2024, 1, 1), max_value=date(2035, 12, 31)),
+    later=st.integers(0, 400),
+)
+def test_a_front_month_is_of_the_cycle_not_yet_rolled_and_never_goes_back(
+    item: Listing, today: date, later: int
+) -> None:
+    year, month = item.front(today)
+    assert MONTH_CODES[month - 1] in item.months
+    assert (year, month) >= (today.year, today.month)  # never an expired month
+    assert item.front(today + timedelta(days=later)) >= (year, month)
