@@ -27,6 +27,7 @@ from datetime import time as wall
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
+from simple_risk.engine.dsl.catalogue import listings
 from simple_risk.engine.events import (
     AccountUpdate,
     ClockTick,
@@ -45,6 +46,8 @@ from simple_risk.engine.events import (
 CHICAGO = ZoneInfo("America/Chicago")
 WORKING = (OrderStatus.OPEN, OrderStatus.PENDING, OrderStatus.SUSPENDED)
 BLOCKED = ("RTY", "BTC")
+#: ticker → product (the shipped ruleset blocks products: RTY blocks M2K, BTC blocks MBT)
+PRODUCTS = {item.ticker: item.product for item in listings()}
 SYMBOL_LIMITS = {"MNQ": 2, "ES": 2, "NQ": 2}
 UNKNOWN_SYMBOL_LIMIT = 5
 RULESET = "topstep_peer"
@@ -150,7 +153,7 @@ def messages(events: Iterable[Event]) -> Iterator[list[dict[str, object]]]:
                     "if_filled_lots": lots(a) + same_side * contracts[event.contract_id].units / 10,
                     "if_filled_symbol": same_side,
                     "symbol_limit": SYMBOL_LIMITS.get(r, UNKNOWN_SYMBOL_LIMIT),
-                    "blocked": r in BLOCKED,
+                    "blocked": r in BLOCKED or PRODUCTS.get(r) in BLOCKED,
                     "outside": not _session_open(event.at),
                 }
             )
@@ -171,7 +174,7 @@ def messages(events: Iterable[Event]) -> Iterator[list[dict[str, object]]]:
                         "lots": lots(a),
                         "symbol_size": event.size,
                         "symbol_limit": SYMBOL_LIMITS.get(r, UNKNOWN_SYMBOL_LIMIT),
-                        "blocked": r in BLOCKED,
+                        "blocked": r in BLOCKED or PRODUCTS.get(r) in BLOCKED,
                         "outside": not _session_open(event.at),
                     }
                 )

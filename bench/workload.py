@@ -74,7 +74,8 @@ class Profile:
     #: 08:30 Chicago, the RTH open
     start: datetime = datetime(2026, 11, 24, 14, 30, tzinfo=UTC)
     duration: timedelta = timedelta(hours=6, minutes=30)
-    roots: tuple[str, ...] = ("EP", "MES", "ENQ", "MNQ", "M2K", "MYM", "CLE", "MGC")
+    #: tradable roots (M2K is the RTY product, blocked with it, so the micro crude stands in)
+    roots: tuple[str, ...] = ("EP", "MES", "ENQ", "MNQ", "MCLE", "MYM", "CLE", "MGC")
     blocked_roots: tuple[str, ...] = ("RTY", "MBT")
     first_account_id: int = 7001
     starting_balance: Decimal = Decimal("50000")

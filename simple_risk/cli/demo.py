@@ -31,7 +31,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from simple_risk.adapters.simulator import RateLimits, Shapes, Simulator
+from simple_risk.adapters.simulator import RateLimits, Simulator
 from simple_risk.cli import cli
 from simple_risk.daemon.config import Timing
 from simple_risk.daemon.control.client import Connection, DaemonNotRunning, default_address
@@ -266,8 +266,6 @@ def run_demo(
         price_interval=None,
         rate_limits=RateLimits(general=(2000, 60.0), bars=(50, 30.0)),
         clock=wall,
-        # REST fills without commissions need one fill, one cost (#11)
-        shapes=Shapes.legacy(["rest-commissions"]),
     ).start()
     show = ConsoleObserver(console)
     trader = Trader(simulator)

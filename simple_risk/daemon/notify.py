@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta, tzinfo
 
 from simple_risk.daemon.executor import IntentResult
+from simple_risk.engine.dsl.catalogue import ticker_of
 from simple_risk.engine.engine import Firing, LockNotice
 from simple_risk.engine.events import (
     AccountUpdate,
@@ -163,9 +164,7 @@ def event_text(event: Event) -> str | None:
     """A fact event in words for ``monitor`` (quotes, ticks and contract loads: None)."""
     if isinstance(event, TradeFill):
         root = _root(event.contract_id)
-        pnl = (
-            "" if event.pnl is None else f", P&L {event.pnl - event.fees - event.commissions:+.2f}"
-        )
+        pnl = "" if event.pnl is None else f", P&L {event.pnl - event.cost:+.2f}"
         voided = " (voided)" if event.voided else ""
         return f"Fill: {event.side.name.lower()} {event.size} {root} @ {event.price}{pnl}{voided}"
     if isinstance(event, PositionUpdate):
@@ -195,8 +194,7 @@ def event_text(event: Event) -> str | None:
 
 
 def _root(contract_id: str) -> str:
-    parts = contract_id.split(".")
-    return parts[3] if len(parts) > 3 else contract_id
+    return ticker_of(contract_id)  # ES, not ProjectX's EP
 
 
 def result_severity(result: IntentResult) -> str:

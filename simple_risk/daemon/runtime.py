@@ -80,6 +80,7 @@ from simple_risk.engine.events import (
     TradeFill,
 )
 from simple_risk.engine.facts.account import AccountState
+from simple_risk.engine.facts.ledger import adds_nothing
 from simple_risk.engine.facts.orders import OWN_TAG_PREFIX
 from simple_risk.engine.intents import Alert, Intent, intent_from_json, intent_to_json, is_met
 from simple_risk.engine.lockouts import Lock
@@ -1334,22 +1335,15 @@ def _exposed(state: AccountState | None, contract_id: str) -> bool:
 
 
 def _known_fill(state: AccountState | None, fill: TradeFill) -> bool:
-    """The engine already holds this fill with the same content (reconcile skips it, so a
-    reconcile costs what changed, not the whole day's fills)."""
+    """The engine already holds this fill with the same content, or a copy that only lacks
+    commissions it knows (reconcile skips it, so a reconcile costs what changed, not the whole
+    day's fills)."""
     if state is None:
         return False
     record = state.ledger.fills.get(fill.trade_id)
     if record is None:
         return False
-    seen = record.fill
-    return (seen.pnl, seen.fees, seen.commissions, seen.voided, seen.size, seen.price) == (
-        fill.pnl,
-        fill.fees,
-        fill.commissions,
-        fill.voided,
-        fill.size,
-        fill.price,
-    )
+    return adds_nothing(fill, record.fill)
 
 
 def open_store(config: DaemonConfig) -> Store:

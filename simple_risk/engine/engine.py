@@ -1326,7 +1326,8 @@ class Engine:
                 continue
             for name in _ITEM_FAMILIES:
                 env[name] = None
-            env["lock"] = LockFacts(lock)
+            product = state.symbols.product(lock.symbol) if lock.symbol is not None else None
+            env["lock"] = LockFacts(lock, product)
             try:
                 holds = bool(evaluate(expr, env))
             except Exception:  # fail safe: a lock whose condition cannot be read stays

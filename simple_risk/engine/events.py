@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
+_ZERO = Decimal(0)
+
 
 class OrderSide(enum.IntEnum):
     """ProjectX OrderSide: 0 Bid (buy), 1 Ask (sell)."""
@@ -73,9 +75,10 @@ class PositionType(enum.IntEnum):
 
 @dataclass(frozen=True, slots=True)
 class ContractInfo:
-    """Contract metadata after alias mapping: everything P&L and weighting need.
+    """Contract metadata: everything P&L and weighting need.
 
-    ``root`` is the ticker after aliasing (ProjectX ``EP`` becomes ``ES``); ``units`` is the
+    ``name`` is the CME code (``ESU6``); ``root`` is the ticker a trader writes (ProjectX
+    ``EP`` becomes ``ES``) and ``description`` says whether it is a micro; ``units`` is the
     contract's weight in integer units (a mini is 10, a micro 1 — DESIGN.md §4).
     """
 
@@ -149,7 +152,9 @@ class TradeFill(Event):
     """A half-turn fill. ``pnl`` is None on a fill that opens or adds to a position.
 
     Fills have identity: the same ``trade_id`` seen again replaces its earlier contribution,
-    and ``voided`` removes it (DESIGN.md §3 "Fills have identity").
+    and ``voided`` removes it (DESIGN.md §3 "Fills have identity"). ``commissions`` is None
+    when the copy did not carry the field (the REST copy of a fill, reference §14.2): unknown,
+    not zero — the ledger keeps the commissions an earlier copy had.
     """
 
     account_id: int
@@ -161,9 +166,14 @@ class TradeFill(Event):
     price: Decimal
     pnl: Decimal | None
     fees: Decimal = Decimal(0)
-    commissions: Decimal = Decimal(0)
+    commissions: Decimal | None = Decimal(0)
     voided: bool = False
     created_at: datetime | None = None
+
+    @property
+    def cost(self) -> Decimal:
+        """Fees plus the commissions this copy carries (none known counts as none)."""
+        return self.fees + (self.commissions or _ZERO)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -84,11 +84,12 @@ class LockVerdict(NamedTuple):
 class LockFacts:
     """The ``lock`` family, bound inside a lockout's ``while:`` expression."""
 
-    __slots__ = ("reason", "rule", "scope", "symbol")
+    __slots__ = ("product", "reason", "rule", "scope", "symbol")
 
-    def __init__(self, lock: Lock) -> None:
+    def __init__(self, lock: Lock, product: str | None = None) -> None:
         self.scope = lock.scope
         self.symbol = lock.symbol
+        self.product = product
         self.rule = lock.rule
         self.reason = lock.reason
 

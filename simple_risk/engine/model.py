@@ -156,18 +156,70 @@ class CalendarSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class Ticker:
+    """What the contract catalogue says about one ProjectX root: the CME ticker a trader
+    writes (``EP`` is ``ES``), the product it belongs to (``MES`` is the ``ES`` product) and
+    whether it is a micro (1/10 of a mini for position limits)."""
+
+    ticker: str
+    product: str
+    micro: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class SymbolSpec:
-    """Alias mapping and weights: ``units`` per contract (a mini 10, a micro 1)."""
+    """How contracts become tickers, products and weights (``units``: a mini 10, a micro 1).
+
+    ``catalogue`` (ProjectX root → :class:`Ticker`) is the shipped contract catalogue, put here
+    when the ruleset is loaded so the engine itself never reads a file. The ruleset's own
+    ``aliases`` (ProjectX root → ticker), ``weights`` (ticker → units) and ``products``
+    (ticker → product) override it.
+    """
 
     aliases: Mapping[str, str] = field(default_factory=dict)
     weights: Mapping[str, int] = field(default_factory=dict)
     units_per_lot: int = 10
+    products: Mapping[str, str] = field(default_factory=dict)
+    catalogue: Mapping[str, Ticker] = field(default_factory=dict, repr=False)
+
+    @property
+    def micro_units(self) -> int:
+        """A micro's weight: a tenth of a lot (never less than one unit)."""
+        return max(self.units_per_lot // 10, 1)
 
     def root(self, raw_root: str) -> str:
-        return self.aliases.get(raw_root, raw_root)
+        """The ticker of a ProjectX root: the ruleset's alias, else the catalogue's ticker."""
+        alias = self.aliases.get(raw_root)
+        if alias is not None:
+            return alias
+        listed = self.catalogue.get(raw_root)
+        return listed.ticker if listed is not None else raw_root
 
-    def units(self, root: str) -> int:
-        return self.weights.get(root, self.units_per_lot)
+    def listed(self, ticker: str) -> Ticker | None:
+        """The catalogue's entry for a ticker (None for a ticker it does not list)."""
+        for entry in self.catalogue.values():
+            if entry.ticker == ticker:
+                return entry
+        return None
+
+    def units(self, root: str, micro: bool | None = None) -> int:
+        """A ticker's weight: the ruleset's, else a micro's (``micro``, else the catalogue's
+        word) or a whole lot."""
+        weight = self.weights.get(root)
+        if weight is not None:
+            return weight
+        if micro is None:
+            entry = self.listed(root)
+            micro = entry is not None and entry.micro
+        return self.micro_units if micro else self.units_per_lot
+
+    def product(self, root: str) -> str:
+        """A ticker's product: the ruleset's, else the catalogue's, else the ticker itself."""
+        product = self.products.get(root)
+        if product is not None:
+            return product
+        entry = self.listed(root)
+        return entry.product if entry is not None else root
 
 
 @dataclass(frozen=True, slots=True)

@@ -122,7 +122,7 @@ FAMILIES: dict[str, Family] = {
         Family("quote", "The quote that triggered the rule.", frozenset({"quote"})),
         Family(
             "symbol",
-            "One root symbol (all contract months, after alias mapping).",
+            "One ticker (all contract months): ES, MES, 6B …",
             frozenset({"order", "position", "trade", "quote"}),
             iterable=True,
         ),
@@ -233,7 +233,13 @@ _FACTS: tuple[Fact, ...] = (
     Fact("position", "stop_price", P, "Tightest protective stop price.", optional=True),
     Fact("position", "locked", B, "An account or symbol lockout covers this position."),
     # symbol
-    Fact("symbol", "root", T, "Root after alias mapping."),
+    Fact("symbol", "root", T, "Ticker: the CME root of the contracts (ES for ProjectX's EP)."),
+    Fact(
+        "symbol",
+        "product",
+        T,
+        "The product the ticker belongs to: ES for ES and MES, RTY for RTY and M2K.",
+    ),
     Fact("symbol", "size", N, "Open contracts in this root, all months (gross)."),
     Fact("symbol", "units", N, "Weighted open units in this root."),
     Fact(
@@ -311,7 +317,13 @@ _FACTS: tuple[Fact, ...] = (
         optional=True,
     ),
     Fact("trade", "fees", M, "Exchange fees."),
-    Fact("trade", "commissions", M, "Commissions."),
+    Fact(
+        "trade",
+        "commissions",
+        M,
+        "Commissions; unknown while no copy of the fill carried them (REST copies lack them).",
+        optional=True,
+    ),
     Fact("trade", "is_closing", B, "The fill closed (part of) a position."),
     Fact("trade", "voided", B, "The fill was voided."),
     # quote
@@ -323,6 +335,7 @@ _FACTS: tuple[Fact, ...] = (
     # lock (inside while: only)
     Fact("lock", "scope", T, "account or symbol."),
     Fact("lock", "symbol", T, "The locked root (symbol locks).", optional=True),
+    Fact("lock", "product", T, "The locked root's product (symbol locks).", optional=True),
     Fact("lock", "rule", T, "Id of the rule that set the lock."),
     Fact("lock", "reason", T, "The firing message that set the lock."),
 )

@@ -300,10 +300,11 @@ def load_engine(engine: Engine, data: Any) -> None:
     store.day_end = _pt(data["day_end"])
     if store.day is not None:
         store.session.day = store.day
-    for c in data["contracts"]:
-        contract = store.market.contract(c["id"])
+    for c in data["contracts"]:  # before the accounts: a contract's name gives its ticker
         if c["info"] is not None:
-            contract.load(contract_from_json(c["info"]))
+            contract = store.market.load(contract_from_json(c["info"]))
+        else:
+            contract = store.market.contract(c["id"])
         contract.last = _pd(c["last"])
         contract.bid = _pd(c["bid"])
         contract.ask = _pd(c["ask"])

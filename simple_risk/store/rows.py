@@ -10,6 +10,7 @@ from datetime import UTC
 from typing import Literal, cast
 
 from simple_risk.engine.codec import CodecError, contract_from_json
+from simple_risk.engine.dsl.catalogue import ticker_of
 from simple_risk.engine.events import ContractInfo, TradeFill
 from simple_risk.store.models import (
     AdminActionRow,
@@ -155,8 +156,8 @@ def intent_item(intent: Intent) -> HistoryItem:
 def fill_item(fill: TradeFill, seq: int) -> HistoryItem:
     """A fill from the journal: side, size, root and contract, price, and its P&L net of
     costs (an opening fill has none); fees and commissions in the details."""
-    root = fill.contract_id.split(".")[3] if fill.contract_id.count(".") >= 3 else fill.contract_id
-    cost = fill.fees + fill.commissions
+    root = ticker_of(fill.contract_id)  # ES, not ProjectX's EP
+    cost = fill.cost
     if fill.pnl is None:
         pnl = f"opening, costs {cost:.2f}" if cost else "opening"
         net = None
@@ -183,7 +184,7 @@ def fill_item(fill: TradeFill, seq: int) -> HistoryItem:
             "price": str(fill.price),
             "pnl": None if fill.pnl is None else str(fill.pnl),
             "fees": str(fill.fees),
-            "commissions": str(fill.commissions),
+            "commissions": None if fill.commissions is None else str(fill.commissions),
             "net_pnl": None if net is None else str(net),
             "voided": fill.voided,
             "created_at": fill.created_at.isoformat() if fill.created_at else None,

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from simple_risk.adapters.simulator import RateLimits, Shapes, Simulator
+from simple_risk.adapters.simulator import RateLimits, Simulator
 from simple_risk.daemon.control.client import Connection
 from simple_risk.daemon.control.server import ServerOptions
 from simple_risk.daemon.password import hash_password, write_password_hash
@@ -147,8 +147,6 @@ def start(short_dir: Path) -> Iterator[Start]:
                 price_interval=None,
                 rate_limits=RateLimits(general=(5000, 60.0), bars=(50, 30.0)),
                 clock=pinned_wall(),
-                # REST fills without commissions need one fill, one cost (#11)
-                shapes=Shapes.legacy(["rest-commissions"]),
             ).start()
         config = sim_config(
             sim.base_url,

@@ -31,7 +31,7 @@ from typing import Any
 
 import pytest
 
-from simple_risk.adapters.simulator import AccountSpec, RateLimits, Shapes, Simulator
+from simple_risk.adapters.simulator import AccountSpec, RateLimits, Simulator
 from simple_risk.daemon.sim import Trader, wait_until
 from simple_risk.engine.events import OrderSide
 from simple_risk.resources import default_ruleset_path
@@ -243,8 +243,6 @@ def day(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Day]:
         accounts=[AccountSpec(ACCOUNT, "CRASH-50K", Decimal(50000))],
         rate_limits=RateLimits(general=(100000, 60.0), bars=(50, 30.0)),
         clock=pinned_wall(),
-        # REST fills without commissions need one fill, one cost (#11)
-        shapes=Shapes.legacy(["rest-commissions"]),
     ).start()
     ruleset = tmp_path / "ruleset.yaml"
     _fast_ruleset(ruleset)

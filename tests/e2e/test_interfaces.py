@@ -37,7 +37,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
-from simple_risk.adapters.simulator import AccountSpec, RateLimits, Shapes, Simulator
+from simple_risk.adapters.simulator import AccountSpec, RateLimits, Simulator
 from simple_risk.cli import cli
 from simple_risk.cli import commands as _commands  # noqa: F401  (registers the groups)
 from simple_risk.daemon.control.client import Connection, DaemonNotRunning
@@ -233,8 +233,6 @@ def running_system(name: str, grace: int = GRACE) -> Iterator[System]:
         accounts=[AccountSpec(ACCOUNT, "IFACE-50K", Decimal(50000))],
         rate_limits=RateLimits(general=(100000, 60.0), bars=(50, 30.0)),
         clock=pinned_wall(),
-        # REST fills without commissions need one fill, one cost (#11)
-        shapes=Shapes.legacy(["rest-commissions"]),
     ).start()
     trader = Trader(sim)
     tcp_port = free_port()

@@ -192,7 +192,7 @@ def fill(
     order_id: int = 1,
     pnl: str | None = None,
     fees: str = "0",
-    commissions: str = "0",
+    commissions: str | None = "0",
     size: int = 1,
     side: str = "sell",
     voided: bool = False,
@@ -210,7 +210,7 @@ def fill(
         price=Decimal("21000"),
         pnl=Decimal(pnl) if pnl is not None else None,
         fees=Decimal(fees),
-        commissions=Decimal(commissions),
+        commissions=Decimal(commissions) if commissions is not None else None,
         voided=voided,
         created_at=created_at,
     )

@@ -229,7 +229,7 @@ def test_limit_usage_lists_account_level_limits_with_the_share_used() -> None:
         -500,
         25.0,
     )
-    assert usage["max-contracts"]["used_pct"] == 40.0  # 2 lots of 5 (no weights declared)
+    assert usage["max-contracts"]["used_pct"] == 4.0  # 2 MNQ: 0.2 lots of 5 (MNQ is a micro)
 
 
 def test_pending_rules_count_down_to_the_deadline() -> None:

@@ -58,7 +58,10 @@ RTH = (time(8, 30), time(15, 0))
 HOLIDAYS = frozenset({date(2026, 11, 26), date(2026, 12, 25), date(2027, 1, 1)})
 EARLY_CLOSES = {date(2026, 11, 27): time(12, 15), date(2026, 12, 24): time(12, 15)}
 ALIASES = {"EP": "ES", "ENQ": "NQ", "GCE": "GC", "CLE": "CL", "MCLE": "MCL", "USA": "ZB"}
-MICROS = frozenset({"MES", "MNQ", "M2K", "MYM", "MCL", "MGC"})
+MICROS = frozenset({"MES", "MNQ", "M2K", "MYM", "MCL", "MGC", "MBT"})
+#: a micro's product is its mini's (MBT's is bitcoin, BTC); any other ticker is its own
+PRODUCTS = {"MES": "ES", "MNQ": "NQ", "M2K": "RTY", "MYM": "YM", "MCL": "CL", "MGC": "GC"}
+PRODUCTS["MBT"] = "BTC"
 
 #: The rule book's numbers (DESIGN.md §4), under the ruleset's param names so that a test
 #: overriding a param overrides it here too.
@@ -629,7 +632,8 @@ class Oracle:
             assert isinstance(blocked, tuple | list)
             size = sum(h.size for c, h in book.holdings.items() if self._root(c) == item)
             working = [o for o in self._working(book) if self._root(o.contract_id) == item]
-            return {} if item in blocked and (size > 0 or working) else None
+            listed = item in blocked or PRODUCTS.get(item, item) in blocked
+            return {} if listed and (size > 0 or working) else None
         if rule in ("trade-management-breakeven", "trade-management-trail"):
             return self._management(rule, book, book.holdings[item])
         raise AssertionError(rule)

@@ -98,7 +98,7 @@ def test_contract_search_available_and_by_id(sim: Simulator, token: str) -> None
     found = ok(sim, "Contract/search", {"searchText": "MNQ", "live": False}, token)["contracts"]
     assert [c["id"] for c in found] == [contract_id(sim, "MNQ")]
     available = ok(sim, "Contract/available", {"live": False}, token)["contracts"]
-    assert len(available) == 12 and all(c["activeContract"] for c in available)
+    assert len(available) == 51 and all(c["activeContract"] for c in available)  # §14.5
     missing = call(sim, "Contract/searchById", {"contractId": "CON.F.US.XX.Z99"}, token).json()
     assert (missing["success"], missing["errorCode"], missing["contract"]) == (False, 1, None)
 

@@ -11,7 +11,7 @@ from decimal import Decimal
 
 import pytest
 
-from simple_risk.adapters.simulator.contracts import catalogue, front_quarter
+from simple_risk.adapters.simulator.contracts import PRODUCTS, catalogue, front_month
 from simple_risk.adapters.simulator.shapes import Shapes
 from simple_risk.adapters.simulator.venue import (
     BRACKETS_NEED_AUTO_OCO,
@@ -79,13 +79,31 @@ def market(venue: Venue, side: OrderSide, size: int, contract: str = MNQ) -> int
     return venue.place(PlaceRequest(ACC, contract, OrderType.MARKET, side, size))
 
 
-def test_catalogue_uses_projectx_roots_and_the_current_quarter() -> None:
-    ids = {c.id for c in catalogue(date(2026, 11, 24)) if c.active}
-    for root in ("EP", "ENQ", "MNQ", "MES", "RTY", "M2K", "YM", "MYM", "CLE", "MCLE", "GCE", "MGC"):
-        assert f"CON.F.US.{root}.Z26" in ids
-    assert front_quarter(date(2026, 12, 20)) == (2027, 3, "H")
-    expired = [c for c in catalogue(date(2026, 11, 24)) if not c.active]
-    assert {c.id for c in expired} >= {"CON.F.US.EP.U26"}
+def test_catalogue_lists_the_51_live_contracts_with_projectx_ids_and_cme_names() -> None:
+    contracts = catalogue(date(2026, 11, 24))
+    active = {c.id: c for c in contracts if c.active}
+    assert len(active) == 51
+    for root in ("EP", "ENQ", "MNQ", "MES", "RTY", "M2K", "YM", "MYM", "EU6", "BP6", "TYA"):
+        assert f"CON.F.US.{root}.Z26" in active
+    assert active["CON.F.US.EP.Z26"].name == "ESZ6"
+    assert active["CON.F.US.BP6.Z26"].name == "6BZ6"
+    assert active["CON.F.US.M6A.Z26"].description.startswith("E-Micro")
+    expired = [c for c in contracts if not c.active]
+    # the contract before each front: the previous quarter for ES, the previous month for CL
+    assert {c.id for c in expired} >= {"CON.F.US.EP.U26", "CON.F.US.CLE.Z26"}
+    assert "CON.F.US.CLE.F27" in active
+
+
+def test_each_product_rolls_by_its_own_month_cycle() -> None:
+    # reference §14.5: in August 2026 the fronts were U26 for index/FX/rates, V26 for CL, MCL,
+    # HO, RB, LE, HE, PL and QM, Z26 for GC, MGC, ZC, ZL, ZM and ZW, X26 for ZS, Q26 for MET and
+    # MBT (monthly)
+    names = {c.name for c in catalogue(date(2026, 8, 19)) if c.active}
+    expected = {"ESU6", "6BU6", "ZNU6", "CLV6", "MCLV6", "HOV6", "RBV6", "LEV6", "HEV6"}
+    expected |= {"PLV6", "QMV6", "GCZ6", "MGCZ6", "ZCZ6", "ZLZ6", "ZMZ6", "ZWZ6", "ZSX6"}
+    expected |= {"METQ6", "MBTQ6"}
+    assert expected <= names
+    assert front_month(PRODUCTS[0], date(2026, 12, 20)) == (2027, 3)  # ES after the Dec roll
 
 
 def test_market_buy_fills_at_the_ask_with_the_live_event_order() -> None:

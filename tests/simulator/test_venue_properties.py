@@ -27,7 +27,7 @@ from simple_risk.adapters.simulator.venue import (
 from simple_risk.engine.events import OrderSide, OrderType, PositionType
 
 ACCOUNTS = (101, 102)
-CONTRACTS = ("CON.F.US.MNQ.Z26", "CON.F.US.CLE.Z26", "CON.F.US.MYM.Z26")
+CONTRACTS = ("CON.F.US.MNQ.Z26", "CON.F.US.CLE.F27", "CON.F.US.MYM.Z26")  # CL is monthly
 START = Decimal("50000")
 
 side = st.sampled_from([OrderSide.BUY, OrderSide.SELL])

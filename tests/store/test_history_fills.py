@@ -70,5 +70,5 @@ def test_an_opening_fill_has_no_pnl(store: Store) -> None:
     )
     store.append_events(ACCOUNT, [opening])
     (item,) = store.history(T0, kinds=["fill"])
-    assert item.summary == "buy 1 EP (CON.F.US.EP.Z26) @ 6000.25, opening, costs 1.40"
+    assert item.summary == "buy 1 ES (CON.F.US.EP.Z26) @ 6000.25, opening, costs 1.40"  # the ticker
     assert item.details["net_pnl"] is None

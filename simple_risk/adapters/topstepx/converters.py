@@ -14,7 +14,9 @@ Wire facts this module depends on (reference §1, §4–§8):
   comes from ``GatewayTrade`` — an array of market trades — merged into the same quote;
 * a position that goes flat arrives as action 2 (removed) with ``type: 0``, ``size: 0`` and
   the old average price (§14.1);
-* contract roots differ from CME tickers (``EP`` is ES) — the ruleset's alias table maps them.
+* contract roots differ from CME tickers (``EP`` is ES): a contract's ``name`` is its CME code
+  (``ESU6``), which gives the ticker; its description says whether it is a micro (§14.5);
+* a REST trade carries no ``commissions`` (§14.2): absent means unknown (None), never zero.
 
 Money and prices become ``Decimal`` exactly (floats only ever reach us through a JSON parser
 that was not told ``parse_float=Decimal``; they are converted through their shortest repr,
@@ -39,6 +41,7 @@ from typing import Any, TypeVar
 from simple_risk.adapters.topstepx.clock import ReceiveClock
 from simple_risk.adapters.topstepx.errors import Endpoint
 from simple_risk.adapters.topstepx.secrets import install_log_filter, scrub
+from simple_risk.engine.dsl.catalogue import tickers
 from simple_risk.engine.events import (
     AccountUpdate,
     ContractInfo,
@@ -53,17 +56,14 @@ from simple_risk.engine.events import (
     TradeFill,
 )
 from simple_risk.engine.facts.families import bracket_base
+from simple_risk.engine.facts.symbols import is_micro, ticker_from_name
 from simple_risk.engine.model import SymbolSpec
 
 log = logging.getLogger(__name__)
 install_log_filter(__name__)
 
-#: The DESIGN.md §4 catalogue: ProjectX roots → tickers, micros weigh 1 unit, minis 10.
-DEFAULT_SYMBOLS = SymbolSpec(
-    aliases={"EP": "ES", "ENQ": "NQ", "GCE": "GC", "CLE": "CL", "MCLE": "MCL", "USA": "ZB"},
-    weights={"MES": 1, "MNQ": 1, "M2K": 1, "MYM": 1, "MCL": 1, "MGC": 1},
-    units_per_lot=10,
-)
+#: The shipped contract catalogue (ProjectX roots → tickers), micros weigh 1 unit, minis 10.
+DEFAULT_SYMBOLS = SymbolSpec(units_per_lot=10, catalogue=tickers())
 
 USER_TARGETS = ("GatewayUserAccount", "GatewayUserOrder", "GatewayUserPosition", "GatewayUserTrade")
 MARKET_TARGETS = ("GatewayQuote", "GatewayTrade", "GatewayDepth")
@@ -326,7 +326,7 @@ def trade_from_wire(payload: object, at: datetime) -> TradeFill:
         price=_dec(data, "price"),
         pnl=_opt_dec(data, "profitAndLoss"),
         fees=_opt_dec(data, "fees") or Decimal(0),
-        commissions=_opt_dec(data, "commissions") or Decimal(0),
+        commissions=_opt_dec(data, "commissions"),
         voided=_bool(data, "voided", False),
         created_at=parse_timestamp(data.get("creationTimestamp"), "creationTimestamp"),
     )
@@ -347,24 +347,29 @@ def raw_root(contract_id: str, symbol_id: str | None = None) -> str:
 
 
 def contract_from_wire(payload: object, symbols: SymbolSpec = DEFAULT_SYMBOLS) -> ContractInfo:
-    """ContractModel → ContractInfo with the root after aliasing and its weight in units."""
+    """ContractModel → ContractInfo: the ticker from its ``name`` (the CME code ``ESU6``; a
+    ruleset alias wins, and a name that is no CME code falls back on the catalogue) and its
+    weight in units (a micro by its description)."""
     data = _mapping(payload, "contract")
     contract_id = _str(data, "id")
     symbol_id = _opt_str(data, "symbolId") or ""
     tick_size = _dec(data, "tickSize")
     if tick_size <= 0:
         raise WireFormatError(f"tickSize: not positive: {tick_size}")
-    root = symbols.root(raw_root(contract_id, symbol_id))
+    name = _opt_str(data, "name") or contract_id
+    description = _opt_str(data, "description") or ""
+    px_root = raw_root(contract_id, symbol_id)
+    root = symbols.aliases.get(px_root) or ticker_from_name(name) or symbols.root(px_root)
     return ContractInfo(
         contract_id=contract_id,
         symbol_id=symbol_id,
         root=root,
-        name=_opt_str(data, "name") or contract_id,
+        name=name,
         tick_size=tick_size,
         tick_value=_dec(data, "tickValue"),
-        units=symbols.units(root),
+        units=symbols.units(root, is_micro(description) if description else None),
         active=_bool(data, "activeContract", True),
-        description=_opt_str(data, "description") or "",
+        description=description,
     )
 
 

@@ -35,6 +35,7 @@ from simple_risk import __version__
 from simple_risk.calendars import EXCHANGES, NO_EXCHANGE, ExchangeDays
 from simple_risk.engine import namespace
 from simple_risk.engine.dsl.actions import ACTIONS
+from simple_risk.engine.dsl.catalogue import tickers
 from simple_risk.engine.dsl.durations import (
     DURATION_HINT,
     TIME_HINT,
@@ -321,10 +322,14 @@ def _date(out: Compilation, path: Path, value: object, key: bool = False) -> dt.
 
 
 def _symbols(raw: object) -> SymbolSpec:
+    """The ruleset's ``symbols:`` over the shipped contract catalogue (read here, at load
+    time, so the engine never reads a file)."""
+    catalogue = tickers()
     if not isinstance(raw, dict):
-        return SymbolSpec()
+        return SymbolSpec(catalogue=catalogue)
     aliases = raw.get("aliases")
     weights = raw.get("weights")
+    products = raw.get("products")
     per_lot = raw.get("units_per_lot", 10)
     return SymbolSpec(
         aliases=MappingProxyType(
@@ -342,6 +347,12 @@ def _symbols(raw: object) -> SymbolSpec:
             else {}
         ),
         units_per_lot=per_lot if isinstance(per_lot, int) and not isinstance(per_lot, bool) else 10,
+        products=MappingProxyType(
+            {str(k): v for k, v in products.items() if isinstance(v, str)}
+            if isinstance(products, dict)
+            else {}
+        ),
+        catalogue=catalogue,
     )
 
 

@@ -218,6 +218,7 @@ def build_schema() -> dict[str, Any]:
                     "aliases": _map_of({"$ref": "#/$defs/root"}, {"$ref": "#/$defs/root"}),
                     "weights": _map_of({"type": "integer", "minimum": 1}, {"$ref": "#/$defs/root"}),
                     "units_per_lot": {"type": "integer", "minimum": 1, "default": 10},
+                    "products": _map_of({"$ref": "#/$defs/root"}, {"$ref": "#/$defs/root"}),
                 }
             ),
             "params": _map_of({"$ref": "#/$defs/param_value"}, {"$ref": "#/$defs/identifier"}),

@@ -24,8 +24,8 @@ from simple_risk.engine.facts.ledger import Ledger
 from simple_risk.engine.facts.market import ContractState
 from simple_risk.engine.facts.orders import Order
 from simple_risk.engine.facts.positions import Position
+from simple_risk.engine.facts.symbols import SymbolBook
 from simple_risk.engine.lockouts import LockSet
-from simple_risk.engine.model import SymbolSpec
 
 
 class Clock:
@@ -52,6 +52,7 @@ class SymbolFacts:
     __slots__ = (
         "_account",
         "net",
+        "product",
         "root",
         "size",
         "units",
@@ -63,6 +64,7 @@ class SymbolFacts:
     def __init__(self, account: AccountState, root: str) -> None:
         self._account = account
         self.root = root
+        self.product = account.symbols.product(root)
         self.weight = account.symbols.units(root)
         self.size = 0
         self.units = 0
@@ -121,7 +123,7 @@ class AccountState:
     def __init__(
         self,
         account_id: int,
-        symbols: SymbolSpec,
+        symbols: SymbolBook,
         clock: Clock,
         day: date,
         week: date,

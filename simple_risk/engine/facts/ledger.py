@@ -5,6 +5,11 @@ voided fill removes it. Every aggregate (day and week sums, per-order net P&L, r
 windows) is adjusted by subtracting the old record and adding the new one, so no event
 rescans history; only the daily reset rebuilds the day from the week's records.
 
+One fill, one cost: the same fill arrives from the user hub with ``commissions`` and from REST
+``Trade/search`` without the field (reference §14.2). A copy that lacks commissions takes them
+from the copy seen before, so whatever the arrival order (hub then REST, REST then hub,
+re-sent, voided) a fill is counted once, with the most complete cost it has been seen with.
+
 A fill belongs to the trading day of its exchange ``created_at`` (else its engine time) and
 to that day's trading week. Windows place a fill at its exchange ``created_at`` when that is
 earlier than the engine time it was first seen (DESIGN.md §3: exchange timestamps assign fills
@@ -15,6 +20,7 @@ count them all as "in the last 60 s". A fill placed longer ago than the window r
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, datetime
 from decimal import Decimal
 
@@ -36,7 +42,7 @@ class FillRecord:
         self.window_at = window_at
         self.closing = fill.pnl is not None
         self.gross = fill.pnl if fill.pnl is not None else _ZERO
-        self.cost = fill.fees + fill.commissions
+        self.cost = fill.cost
 
     @property
     def net(self) -> Decimal:
@@ -146,6 +152,8 @@ class Ledger:
     def apply(self, fill: TradeFill, at: datetime, day: date, week: date) -> FillRecord:
         """Record a fill (new, re-sent or voided) and update every aggregate."""
         old = self.fills.get(fill.trade_id)
+        if old is not None:
+            fill = completed(fill, old.fill)
         window_at = at if fill.created_at is None else min(at, fill.created_at)
         if old is not None:
             self._contribute(old, -1)
@@ -192,6 +200,24 @@ class Ledger:
         self._update_streaks()
 
 
+def completed(fill: TradeFill, earlier: TradeFill) -> TradeFill:
+    """``fill`` with the costs it lacks taken from an earlier copy of the same fill."""
+    if fill.commissions is None and earlier.commissions is not None:
+        return replace(fill, commissions=earlier.commissions)
+    return fill
+
+
+def adds_nothing(fill: TradeFill, earlier: TradeFill) -> bool:
+    """Whether a copy of a fill tells nothing the earlier copy did not (a reconcile may skip
+    it): same content, and no commissions other than those already known."""
+    merged = completed(fill, earlier)
+    return _content(merged) == _content(earlier)
+
+
+def _content(fill: TradeFill) -> tuple[object, ...]:
+    return (fill.pnl, fill.fees, fill.commissions, fill.voided, fill.size, fill.price)
+
+
 class TradeFacts:
     """The ``trade`` family: the fill that triggered the rule."""
 
@@ -214,6 +240,9 @@ class TradeFacts:
 
     def __init__(self, fill: TradeFill, root: str, ledger: Ledger) -> None:
         self._ledger = ledger
+        record = ledger.fills.get(fill.trade_id)
+        if record is not None:
+            fill = completed(fill, record.fill)
         self.id = fill.trade_id
         self.order_id = fill.order_id
         self.contract_id = fill.contract_id
@@ -224,7 +253,7 @@ class TradeFacts:
         self.pnl = fill.pnl
         self.fees = fill.fees
         self.commissions = fill.commissions
-        self.net_pnl = None if fill.pnl is None else fill.pnl - fill.fees - fill.commissions
+        self.net_pnl = None if fill.pnl is None else fill.pnl - fill.cost
         self.is_closing = fill.pnl is not None
         self.voided = fill.voided
 
@@ -233,4 +262,4 @@ class TradeFacts:
         return self._ledger.order_net(self.order_id)
 
 
-__all__ = ["FillRecord", "Ledger", "TradeFacts"]
+__all__ = ["FillRecord", "Ledger", "TradeFacts", "adds_nothing", "completed"]

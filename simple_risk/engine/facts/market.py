@@ -12,6 +12,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from simple_risk.engine.events import ContractInfo, Quote
+from simple_risk.engine.facts.symbols import SymbolBook, projectx_root
 from simple_risk.engine.model import SymbolSpec
 
 if TYPE_CHECKING:
@@ -20,12 +21,7 @@ if TYPE_CHECKING:
 
 def raw_root(contract_id: str) -> str:
     """The ProjectX root of a contract id: ``CON.F.US.EP.Z26`` → ``EP``."""
-    parts = contract_id.split(".")
-    if len(parts) >= 5 and parts[0] == "CON":
-        return parts[3]
-    if len(parts) == 3:  # a symbol id such as F.US.EP
-        return parts[2]
-    return contract_id
+    return projectx_root(contract_id)
 
 
 class ContractState:
@@ -79,19 +75,30 @@ class ContractState:
 
 
 class Market:
-    """Every contract seen, by id, with roots after the ruleset's alias mapping."""
+    """Every contract seen, by id, with the ticker its :class:`SymbolBook` gives it."""
 
-    __slots__ = ("contracts", "symbols")
+    __slots__ = ("book", "contracts", "symbols")
 
     def __init__(self, symbols: SymbolSpec) -> None:
         self.symbols = symbols
+        self.book = SymbolBook(symbols)
         self.contracts: dict[str, ContractState] = {}
 
     def contract(self, contract_id: str) -> ContractState:
         state = self.contracts.get(contract_id)
         if state is None:
-            state = ContractState(contract_id, self.symbols.root(raw_root(contract_id)))
+            state = ContractState(contract_id, self.book.root(raw_root(contract_id)))
             self.contracts[contract_id] = state
+        return state
+
+    def load(self, info: ContractInfo) -> ContractState:
+        """Take in a contract's metadata: its name names its ticker (re-rooting the contract
+        only while nothing is open or working in it, see :mod:`.symbols`)."""
+        self.book.learn(info)
+        state = self.contract(info.contract_id)
+        if not state.positions and not state.working_accounts:
+            state.root = self.book.root(raw_root(info.contract_id))
+        state.load(info)
         return state
 
 

@@ -153,7 +153,7 @@ class FactStore:
         week = self.week or date.min
         state = AccountState(
             account_id,
-            self.symbols,
+            self.market.book,
             self.clock,
             day,
             week,
@@ -209,8 +209,7 @@ class FactStore:
             state.apply_account(event)
             return Touched([state])
         if isinstance(event, ContractLoaded):
-            contract = self.market.contract(event.contract.contract_id)
-            contract.load(event.contract)
+            contract = self.market.load(event.contract)
             for position in contract.positions.values():
                 position.reprice()
             return Touched([self.accounts[a] for a in sorted(contract.positions)])

@@ -1,23 +1,29 @@
-"""A warning for a symbol in a list or a map param that is not a known root (DESIGN.md §4).
+"""A warning for a symbol in a list or a map param that is no known ticker (docs/symbols.md).
 
-Symbols in rules are roots after alias mapping, so ``MNQZ6`` or ``ENQ`` in a list never
-matches anything. Known roots are :mod:`simple_risk.engine.dsl.catalogue` plus the ruleset's
-own weights and alias targets (an alias name itself is never a root a rule sees); in an
-account overlay, those of its base ruleset. Only upper-case words are looked at; numbers and
-other text are data.
+Rules see CME tickers (``ES``, ``SI``, ``6B``) and products, never ProjectX codes (``EP``,
+``SIE``, ``BP6``) or contract codes (``MNQZ6``), so such a name in a list never matches
+anything. Known names are the tickers and products of the shipped contract catalogue
+(:mod:`simple_risk.engine.dsl.catalogue`) plus the ruleset's own ``symbols:`` (weights keys,
+alias targets, products keys and values; an alias name itself is never a ticker a rule sees);
+in an account overlay, those of its base ruleset. Only upper-case words are looked at; numbers
+and other text are data.
+
+The same holds for a quoted name compared with a symbol fact in a rule's ``when:`` or a macro
+(``symbol.root == "EP"``, ``order.symbol in ("MNQZ6", "ES")``).
 
 WARN::
 
     lists:
-      blocked_symbols: [RTY, MNQZ6]     # "MNQZ6" is not a known root
+      blocked_symbols: [RTY, EP, MNQZ6]   # "EP" is ProjectX's code for ES; "MNQZ6" a contract
 """
 
 from __future__ import annotations
 
+import ast
 import re
 from collections.abc import Iterator
 
-from simple_risk.engine.dsl.catalogue import KNOWN_ROOTS
+from simple_risk.engine.dsl.catalogue import by_projectx, known_names
 from simple_risk.engine.dsl.checks.base import CheckDef
 from simple_risk.engine.dsl.compiler import Compilation
 from simple_risk.engine.dsl.problems import Problem, did_you_mean
@@ -32,12 +38,15 @@ def _symbols_doc(compilation: Compilation) -> Document:
 
 
 def _known(compilation: Compilation) -> set[str]:
-    known = set(KNOWN_ROOTS)
+    known = set(known_names())
     symbols = _symbols_doc(compilation).get(("symbols",))
     if isinstance(symbols, dict):
         weights = symbols.get("weights")
         if isinstance(weights, dict):
             known |= {str(k) for k in weights}
+        products = symbols.get("products")
+        if isinstance(products, dict):
+            known |= {str(k) for k in products} | {str(v) for v in products.values()}
         aliases = symbols.get("aliases")
         if isinstance(aliases, dict):
             known |= {v for v in aliases.values() if isinstance(v, str)}
@@ -45,26 +54,36 @@ def _known(compilation: Compilation) -> set[str]:
     return known
 
 
+def _hint(symbol: str, known: set[str], aliases: object) -> str:
+    if isinstance(aliases, dict) and symbol in aliases:
+        return f'rules see tickers after aliasing: "{aliases[symbol]}"'
+    listed = by_projectx(symbol)
+    if listed is not None and listed.ticker in known:
+        return f'did you mean "{listed.ticker}"? "{symbol}" is ProjectX\'s code for {listed.ticker}'
+    return did_you_mean(symbol, known) or "add it to symbols.weights if it is a real ticker"
+
+
 def run(compilation: Compilation) -> Iterator[Problem]:
     doc = compilation.doc
     known = _known(compilation)
+    aliases = _symbols_doc(compilation).get(("symbols", "aliases"))
 
     def warn(mark: Mark, where: str, symbol: str) -> Problem:
-        aliases = _symbols_doc(compilation).get(("symbols", "aliases"))
-        hint = did_you_mean(symbol, known)
-        if isinstance(aliases, dict) and symbol in aliases:
-            hint = f'rules see roots after aliasing: "{aliases[symbol]}"'
         return Problem(
             doc.file,
             mark.line,
             mark.column,
-            f'{where} names "{symbol}", which is not a known root',
+            f'{where} names "{symbol}", which is no known ticker',
             "unknown-symbol",
             None,
-            hint or "add it to symbols.weights if it is a real root",
+            _hint(symbol, known, aliases),
             "warning",
         )
 
+    for path, where, source in _expressions(doc):
+        for symbol in _compared_names(source):
+            if symbol not in known:
+                yield warn(doc.at(path), where, symbol)
     lists = doc.get(("lists",))
     for name, values in lists.items() if isinstance(lists, dict) else ():
         for index, value in enumerate(values if isinstance(values, list) else []):
@@ -79,4 +98,43 @@ def run(compilation: Compilation) -> Iterator[Problem]:
                 yield warn(doc.key_at(("params", name, key)), f'param "{name}"', key)
 
 
-CHECK = CheckDef("unknown-symbol", "Listed symbols are known roots (a warning).", run)
+#: the facts that hold a ticker or a product (``symbol.root``, ``order.symbol``, ``lock.product``)
+_SYMBOL_FACTS = frozenset({"root", "symbol", "product"})
+
+
+def _expressions(doc: Document) -> Iterator[tuple[tuple[str | int, ...], str, str]]:
+    """Every rule's ``when:`` and every macro: its place, its name for the message, its text."""
+    rules = doc.get(("rules",))
+    for index, rule in enumerate(rules if isinstance(rules, list) else []):
+        if isinstance(rule, dict) and isinstance(rule.get("when"), str):
+            yield ("rules", index, "when"), f'rule "{rule.get("id")}"', rule["when"]
+    macros = doc.get(("macros",))
+    for name, source in macros.items() if isinstance(macros, dict) else ():
+        if isinstance(source, str):
+            yield ("macros", name), f'macro "{name}"', source
+
+
+def _compared_names(source: str) -> Iterator[str]:
+    """Quoted symbol-like names compared with a symbol fact (``==``, ``!=``, ``in``)."""
+    try:
+        tree = ast.parse(" ".join(source.split()), mode="eval")
+    except SyntaxError:
+        return  # the compiler reports it
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Compare):
+            continue
+        sides = [node.left, *node.comparators]
+        if not any(isinstance(s, ast.Attribute) and s.attr in _SYMBOL_FACTS for s in sides):
+            continue
+        for side in sides:
+            items = side.elts if isinstance(side, ast.List | ast.Tuple | ast.Set) else [side]
+            for item in items:
+                if (
+                    isinstance(item, ast.Constant)
+                    and isinstance(item.value, str)
+                    and _SYMBOL_LIKE.match(item.value)
+                ):
+                    yield item.value
+
+
+CHECK = CheckDef("unknown-symbol", "Listed symbols are known tickers (a warning).", run)
