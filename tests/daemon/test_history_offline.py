@@ -58,10 +58,13 @@ def test_history_from_the_store_once_the_daemon_has_stopped(start: Start) -> Non
     assert stopped.exit_code == 0, stopped.output
     assert "no daemon running: read from the store" in stopped.stderr
     items = json.loads(stopped.stdout)["items"]
-    # everything the daemon answered is in its store (an intent's state may have moved on)
+    # every fill and firing the daemon answered is in its store (an intent's state and time
+    # move on as it is worked, so intents are compared by presence only)
     key = ("at", "kind", "account", "rule")
     stored = {tuple(item[k] for k in key) for item in items}
-    assert all(tuple(item[k] for k in key) in stored for item in json.loads(live.stdout)["items"])
+    answered = json.loads(live.stdout)["items"]
+    settled = [item for item in answered if item["kind"] in ("fill", "firing")]
+    assert settled and all(tuple(item[k] for k in key) in stored for item in settled)
     kinds = {item["kind"] for item in items}
     assert {"fill", "firing"} <= kinds
     assert any(item["rule"] == "symbol-blocks" for item in items)

@@ -117,7 +117,7 @@ def test_the_command_line_help_never_imports_pandas() -> None:
         "import sys\nfrom simple_risk.cli import main\nsys.argv = ['simple-risk', '--help']\n"
         "try:\n    main()\nexcept SystemExit:\n    pass\n"
     )
-    assert "simple_risk.cli.commands" in modules
+    assert "simple_risk.cli" in modules  # the command line ran (its commands load lazily)
     assert "pandas" not in modules
 
 

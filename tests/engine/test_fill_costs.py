@@ -3,7 +3,9 @@
 The same fill id arrives from the user hub (``fees`` and ``commissions``) and from REST
 ``Trade/search`` (``fees`` only). Whatever the order they arrive in — hub then REST, REST then
 hub, re-sent, voided — the day counts the fill once, with the most complete cost it has been
-seen with: a copy without commissions never erases known commissions.
+seen with: a copy without commissions never erases known commissions. A fill known only from
+REST is charged the contract's commissions per contract seen on its other fills (a missed hub
+copy must not make the loss limits trigger late).
 """
 
 from __future__ import annotations
@@ -121,16 +123,38 @@ def test_any_arrival_order_counts_each_fill_once_with_its_most_complete_cost(
         t += 1
     engine = run(*events)
 
+    # the model: a fill's commissions are the hub's once any hub copy came; a fill seen only
+    # from REST is charged the contract's rate when, at one of its copies, another fill of the
+    # contract that is not voided already carries commissions (real or charged so)
+    state: dict[int, tuple[Decimal | None, bool]] = {}  # trade id → (commissions, voided)
+    for event in events:
+        known, _ = state.get(event.trade_id, (None, False))
+        commissions = event.commissions if event.commissions is not None else known
+        if commissions is None and any(
+            c is not None and not v for t, (c, v) in state.items() if t != event.trade_id
+        ):
+            commissions = Decimal("0.25")
+        state[event.trade_id] = (commissions, event.voided)
     expected_fees = Decimal(0)
     expected_count = 0
-    for copies in fills:
-        _last_source, last_voided = copies[-1]
-        if last_voided:
+    for commissions, voided in state.values():
+        if voided:
             continue  # the last word on a fill is that it was voided
         expected_count += 1
-        expected_fees += Decimal("0.36")
-        if any(source == "hub" for source, _ in copies):
-            expected_fees += Decimal("0.25")  # known once, never erased, never doubled
+        expected_fees += Decimal("0.36") + (commissions or Decimal(0))
     assert day(engine).trade_count == expected_count
     assert day(engine).fees == expected_fees
     assert day(engine).realized_pnl == expected_count * Decimal("-49") - expected_fees
+
+
+def test_a_fill_known_only_from_rest_is_charged_the_contracts_rate() -> None:
+    engine = run(hub(0, trade_id=1, order_id=1), rest(5, trade_id=2, order_id=2))
+    assert day(engine).fees == Decimal("0.36") * 2 + Decimal("0.25") * 2
+    engine.apply(hub(9, trade_id=2, order_id=2))  # the real copy replaces the charge
+    assert day(engine).fees == Decimal("0.36") * 2 + Decimal("0.25") * 2
+    assert day(engine).trade_count == 2
+
+
+def test_without_any_known_rate_a_rest_fill_costs_its_fees_only() -> None:
+    engine = run(rest(0, trade_id=1, order_id=1))
+    assert day(engine).fees == Decimal("0.36")

@@ -274,9 +274,14 @@ class Oracle:
         quote = self.quotes.get(holding.contract_id)
         if quote is None:
             return None
-        if quote.last is not None:
-            return quote.last
-        return quote.bid if holding.long else quote.ask
+        last, bid, ask = quote.last, quote.bid, quote.ask
+        stale = last is not None and (
+            (bid is not None and last < bid) or (ask is not None and last > ask)
+        )
+        if last is not None and not stale:
+            return last
+        side = bid if holding.long else ask
+        return side if side is not None else last
 
     def _profit_ticks(self, holding: Holding) -> Decimal | None:
         mark = self._mark(holding)

@@ -6,7 +6,9 @@ windows) is adjusted by subtracting the old record and adding the new one, so no
 rescans history; only the daily reset rebuilds the day from the week's records.
 
 One fill, one cost: the same fill arrives from the user hub with ``commissions`` and from REST
-``Trade/search`` without the field (reference §14.2). A copy that lacks commissions takes them
+``Trade/search`` without the field (reference §14.2). A fill known only from REST is charged the
+contract's commissions per contract seen on its other fills until a hub copy says otherwise.
+A copy that lacks commissions takes them
 from the copy seen before, so whatever the arrival order (hub then REST, REST then hub,
 re-sent, voided) a fill is counted once, with the most complete cost it has been seen with.
 
@@ -154,6 +156,8 @@ class Ledger:
         old = self.fills.get(fill.trade_id)
         if old is not None:
             fill = completed(fill, old.fill)
+        if fill.commissions is None:
+            fill = self._estimated(fill)
         window_at = at if fill.created_at is None else min(at, fill.created_at)
         if old is not None:
             self._contribute(old, -1)
@@ -166,6 +170,22 @@ class Ledger:
         self.window.prune(at)
         self.loss_window.prune(at)
         return record
+
+    def _estimated(self, fill: TradeFill) -> TradeFill:
+        """A fill seen only without commissions (REST, while the hub copy was missed: the
+        daemon was down or the hub dropped) costs what this contract's commissions cost per
+        contract on the fills that carried them; a copy with real commissions replaces the
+        estimate. Counting none would trigger the loss limits late."""
+        for record in reversed(self.fills.values()):
+            known = record.fill
+            if (
+                known.contract_id == fill.contract_id
+                and known.commissions is not None
+                and known.size > 0
+                and not known.voided
+            ):
+                return replace(fill, commissions=known.commissions / known.size * fill.size)
+        return fill
 
     def _update_streaks(self) -> None:
         streak = 0

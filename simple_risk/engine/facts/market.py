@@ -57,10 +57,19 @@ class ContractState:
         self.working_accounts: dict[int, int] = {}
 
     def mark(self, long: bool) -> Decimal | None:
-        """Mark price: last trade, else the bid for a long and the ask for a short."""
-        if self.last is not None:
-            return self.last
-        return self.bid if long else self.ask
+        """Mark price: the last trade, unless the quote has moved away from it; then (or with
+        no trade yet) the bid for a long and the ask for a short.
+
+        Live quote updates carry no last price (only market trades do), so a quiet market can
+        leave the last trade behind a falling bid. A last trade outside the current bid/ask is
+        stale, and marking at it would hide a loss the position could only close at.
+        """
+        last, bid, ask = self.last, self.bid, self.ask
+        if last is not None and (bid is None or last >= bid) and (ask is None or last <= ask):
+            return last
+        if long:
+            return bid if bid is not None else last
+        return ask if ask is not None else last
 
     def load(self, info: ContractInfo) -> None:
         self.info = info

@@ -106,9 +106,13 @@ class Position:
     def reprice(self) -> None:
         """Recompute mark, profit in ticks and unrealized P&L (quote, metadata, size change)."""
         contract = self.contract
-        mark = contract.last  # ContractState.mark, inlined: once per position per quote
-        if mark is None:
-            mark = contract.bid if self.long else contract.ask
+        # ContractState.mark, inlined (once per position per quote): the last trade unless the
+        # quote has left it behind, else the side this position would close at
+        mark = contract.last
+        bid, ask = contract.bid, contract.ask
+        if mark is None or (bid is not None and mark < bid) or (ask is not None and mark > ask):
+            side = bid if self.long else ask
+            mark = side if side is not None else mark
         self.last_price = mark
         tick_size = contract.tick_size
         if mark is None or tick_size is None:
