@@ -109,6 +109,8 @@ class ReconcileData(Event):
     orders: tuple[OrderUpdate, ...] = ()
     trades: tuple[TradeFill, ...] = ()
     error: str | None = None
+    #: records REST sent that could not be read, skipped: (kind, why) — "order", "position"…
+    skipped: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -317,6 +319,8 @@ class Daemon:
         self.hub_states: dict[str, str] = {}
         self.last_reconcile_at: dict[int, datetime] = {}
         self.reconciles = 0
+        #: REST records skipped because they could not be read (each one alerted)
+        self.malformed_records = 0
         self.events_applied = 0
         self.error: BaseException | None = None
         self.started_at = self.clock.now()
@@ -458,6 +462,9 @@ class Daemon:
         self._reconcile_work.put((account, reason))
 
     def _reconcile_loop(self) -> None:
+        """Fetch each requested reconcile. Never dies: an unexpected failure is logged with its
+        traceback, alerted, and answered with a failed reconcile (retried later), so an account
+        is never left unreconciled (and unenforced) without anyone knowing."""
         while True:
             work = self._reconcile_work.get()
             if work is None:
@@ -465,7 +472,25 @@ class Daemon:
             account, reason = work
             with self._reconcile_lock:
                 self._reconcile_wanted.discard(account)
-            self.queue.put(self._fetch(account, reason))
+            started = self.clock.now()
+            try:
+                data = self._fetch(account, reason)
+            except Exception as exc:
+                log.exception("account %s: reconcile (%s) failed unexpectedly", account, reason)
+                self.alerter.alert(
+                    "critical",
+                    f"account {account}: reconcile failed unexpectedly "
+                    f"({type(exc).__name__}: {exc}); retrying",
+                    self.clock.now(),
+                )
+                data = ReconcileData(
+                    at=self.clock.now(),
+                    account=account,
+                    started_at=started,
+                    reason=reason,
+                    error=f"{type(exc).__name__}: {exc}",
+                )
+            self.queue.put(data)
 
     def _fetch(self, account: int, reason: str) -> ReconcileData:
         started = self.clock.now()
@@ -473,11 +498,18 @@ class Daemon:
         day = engine.calendar.trading_day(started)
         since = engine.calendar.trading_day_start(day)
         light = reason == "periodic"  # positions and orders only: 2 calls of the budget
+        skipped: list[tuple[str, str]] = []
+
+        def malformed(kind: str, why: str) -> None:
+            skipped.append((kind, why))
+
         try:
             accounts = [] if light else self.client.search_accounts(only_active=False)
-            positions = self.client.open_positions(account)
-            orders = self.client.open_orders(account)
-            trades = [] if light else self.client.search_trades(account, since)
+            positions = self.client.open_positions(account, on_malformed=malformed)
+            orders = self.client.open_orders(account, on_malformed=malformed)
+            trades = (
+                [] if light else self.client.search_trades(account, since, on_malformed=malformed)
+            )
         except ProjectXError as exc:
             return ReconcileData(
                 at=self.clock.now(),
@@ -496,6 +528,7 @@ class Daemon:
             positions=tuple(p for p in positions if p.account_id == account),
             orders=tuple(o for o in orders if o.account_id == account),
             trades=tuple(sorted(trades, key=lambda t: (t.created_at or t.at, t.trade_id))),
+            skipped=tuple(skipped),
         )
 
     def _apply_reconcile(self, data: ReconcileData) -> None:
@@ -504,6 +537,9 @@ class Daemon:
             log.warning("account %s: reconcile (%s) failed: %s", account, data.reason, data.error)
             self._after_enforcement[account] = time.monotonic() + self.config.timing.retry_interval
             return
+        skipped_kinds = {kind for kind, _ in data.skipped}
+        if data.skipped:
+            self._report_malformed(data)
         engine = self.engines[account]
         state = engine.account(account)
         last_fact = self._last_fact_at.get(account)
@@ -513,14 +549,16 @@ class Daemon:
             events.append(data.account_update)
         events += [trade for trade in data.trades if not _known_fill(state, trade)]
         if not stale and state is not None:
+            # A skipped record may be any of the known ones: what REST did not list is only
+            # taken as gone when every record of that kind could be read.
             open_orders = {o.order_id for o in data.orders}
             for order in list(state.orders.values()):
-                if order.id not in open_orders:
+                if order.id not in open_orders and "order" not in skipped_kinds:
                     events.append(dataclasses.replace(order.update, status=OrderStatus.CANCELLED))
             events += data.orders
             open_positions = {p.contract_id for p in data.positions}
             for position in list(state.positions.values()):
-                if position.contract_id not in open_positions:
+                if position.contract_id not in open_positions and "position" not in skipped_kinds:
                     events.append(
                         PositionUpdate(
                             at=data.at,
@@ -552,6 +590,19 @@ class Daemon:
         if self._live >= set(self.config.accounts):
             self.ready.set()
         self.write_status()
+
+    def _report_malformed(self, data: ReconcileData) -> None:
+        """Records REST sent that could not be read were skipped: count them and say so loudly
+        (the rest of the reconcile applies; the daemon cannot see what those records hold)."""
+        self.malformed_records += len(data.skipped)
+        kinds = ", ".join(f"{kind}: {why}" for kind, why in data.skipped[:3])
+        more = f" (and {len(data.skipped) - 3} more)" if len(data.skipped) > 3 else ""
+        self.alerter.alert(
+            "critical",
+            f"account {data.account}: skipped {len(data.skipped)} malformed REST record(s) "
+            f"in the {data.reason} reconcile — {kinds}{more}",
+            data.at,
+        )
 
     # -- the engine thread ----------------------------------------------------------------------
 
@@ -1290,6 +1341,7 @@ class Daemon:
             "firings": self.firings_total,
             "intents_open": len(self.book),
             "reconciles": self.reconciles,
+            "malformed_records": self.malformed_records,
             "alerts": list(self.alerter.recent),
         }
 

@@ -31,7 +31,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import requests
 
@@ -47,11 +47,14 @@ from simple_risk.adapters.topstepx.converters import (
     dumps_exact,
     loads_exact,
     modify_stop_request,
+    order_from_wire,
     orders_from_rest,
     partial_close_request,
     place_order_request,
+    position_from_wire,
     positions_from_rest,
     to_decimal,
+    trade_from_wire,
     trades_from_rest,
 )
 from simple_risk.adapters.topstepx.errors import (
@@ -154,6 +157,42 @@ def _jwt_expiry(token: str) -> float | None:
     except (ValueError, TypeError):
         return None
     return float(exp) if isinstance(exp, int | float) and not isinstance(exp, bool) else None
+
+
+#: Told of each record a lenient search skipped: (what, why) — e.g. ("order", "size: ...").
+OnMalformed = Callable[[str, str], None]
+
+_R = TypeVar("_R")
+
+
+def _records(
+    body: Mapping[str, Any],
+    key: str,
+    convert: Callable[[object, datetime], _R],
+    at: datetime,
+    strict: Callable[[object, datetime], list[_R]],
+    on_malformed: OnMalformed | None,
+) -> list[_R]:
+    """The records of a search answer. Strict (``on_malformed`` None): one malformed record
+    fails the whole answer with :class:`MalformedResponse`. Lenient: each malformed record is
+    skipped and reported, so one bad record never hides the good ones."""
+    if on_malformed is None:
+        try:
+            return strict(body, at)
+        except WireFormatError as error:
+            raise MalformedResponse(f"{key}: {error}") from None
+    items = body.get(key)
+    if items is None:
+        return []
+    if not isinstance(items, list):
+        raise MalformedResponse(f"{key}: expected a list")
+    kept: list[_R] = []
+    for item in items:
+        try:
+            kept.append(convert(item, at))
+        except (WireFormatError, ValueError, TypeError, ArithmeticError) as error:
+            on_malformed(key.rstrip("s"), redact_text(str(error)))
+    return kept
 
 
 def _iso(moment: datetime) -> str:
@@ -503,10 +542,13 @@ class RestClient:
     # -- reconciliation -------------------------------------------------------------------------
 
     def open_orders(
-        self, account_id: int, priority: Priority = Priority.RECONCILIATION
+        self,
+        account_id: int,
+        priority: Priority = Priority.RECONCILIATION,
+        on_malformed: OnMalformed | None = None,
     ) -> list[OrderUpdate]:
         body, at = self._request(Endpoint.ORDER_SEARCH_OPEN, {"accountId": account_id}, priority)
-        return orders_from_rest(body, at)
+        return _records(body, "orders", order_from_wire, at, orders_from_rest, on_malformed)
 
     def search_orders(
         self,
@@ -520,10 +562,15 @@ class RestClient:
         return orders_from_rest(body, at)
 
     def open_positions(
-        self, account_id: int, priority: Priority = Priority.RECONCILIATION
+        self,
+        account_id: int,
+        priority: Priority = Priority.RECONCILIATION,
+        on_malformed: OnMalformed | None = None,
     ) -> list[PositionUpdate]:
         body, at = self._request(Endpoint.POSITION_SEARCH_OPEN, {"accountId": account_id}, priority)
-        return positions_from_rest(body, at)
+        return _records(
+            body, "positions", position_from_wire, at, positions_from_rest, on_malformed
+        )
 
     def search_trades(
         self,
@@ -531,10 +578,11 @@ class RestClient:
         since: datetime,
         until: datetime | None = None,
         priority: Priority = Priority.RECONCILIATION,
+        on_malformed: OnMalformed | None = None,
     ) -> list[TradeFill]:
         request = _time_range(account_id, since, until)
         body, at = self._request(Endpoint.TRADE_SEARCH, request, priority)
-        return trades_from_rest(body, at)
+        return _records(body, "trades", trade_from_wire, at, trades_from_rest, on_malformed)
 
     # -- orders and positions -------------------------------------------------------------------
 
@@ -640,4 +688,12 @@ class RestClient:
         self._session.close()
 
 
-__all__ = ["TOPSTEPX_API", "Bar", "Credentials", "RestClient", "RestConfig", "RestRecorder"]
+__all__ = [
+    "TOPSTEPX_API",
+    "Bar",
+    "Credentials",
+    "OnMalformed",
+    "RestClient",
+    "RestConfig",
+    "RestRecorder",
+]
