@@ -305,6 +305,7 @@ class Daemon:
         self._next_lease = 0.0
         self._after_enforcement: dict[int, float] = {}
         self._dirty: set[int] = set()
+        self._snapshot_failing: set[int] = set()
         self._status_due = False
         self.ready = threading.Event()
         self.stopped = threading.Event()
@@ -319,6 +320,8 @@ class Daemon:
         self.hub_states: dict[str, str] = {}
         self.last_reconcile_at: dict[int, datetime] = {}
         self.reconciles = 0
+        #: journaled events replayed at restore, per account (the cost of the last restart)
+        self.replayed: dict[int, int] = {}
         #: REST records skipped because they could not be read (each one alerted)
         self.malformed_records = 0
         self.events_applied = 0
@@ -358,8 +361,7 @@ class Daemon:
                     f"account {account} is guarded by another daemon "
                     f"({holder.owner if holder else 'unknown'}); refusing to enforce it twice"
                 )
-        for account in self.config.accounts:
-            self._restore(account)
+        self.restore()
         self.writer = StoreWriter(self.store, self._last_seq)
         self.writer.start()
         self.client.login()
@@ -416,7 +418,22 @@ class Daemon:
 
     # -- restore --------------------------------------------------------------------------------
 
+    def restore(self) -> None:
+        """Rebuild every account's engine from its latest snapshot and the journal after it
+        (the first step of ``start``; the leases must be held)."""
+        for account in self.config.accounts:
+            self._restore(account)
+
     def _restore(self, account: int) -> None:
+        """The account's engine as the last run left it: its latest snapshot, then the journal
+        after the snapshot's position replayed.
+
+        A replayed event's firings were recorded (and their intents stored) when it was first
+        applied, so replay records none and acts on none: it only rebuilds state. A snapshot
+        written while replaying (the lock set changed) records the position of the event just
+        replayed, and one more snapshot after the replay covers the whole journal, so the next
+        restart replays only what came after it.
+        """
         ruleset = self.rulesets[account]
         snapshot = self.store.latest_snapshot(account)
         engine: Engine | None = None
@@ -431,9 +448,14 @@ class Daemon:
             engine = Engine(ruleset, accounts=[account])
         self.engines[account] = engine
         replayed = self.store.events_since(account, seq)
+        self._last_seq[account] = seq
         for entry in replayed:
-            self._apply_to(account, self._monotonic(entry.event), journal=False, seq=entry.seq)
+            self._last_seq[account] = entry.seq  # what a snapshot taken now covers
+            self._apply_to(account, self._monotonic(entry.event), journal=False, replay=True)
         self._last_seq[account] = replayed[-1].seq if replayed else self.store.last_seq(account)
+        self.replayed[account] = len(replayed)
+        if replayed:
+            self._snapshot(account)
         self._deadlines[account] = engine.next_deadline()
         for stored in self.store.open_intents(account):
             try:
@@ -769,9 +791,9 @@ class Daemon:
             self.market_hub.subscribe_quotes(contract_id)
             self.contracts.request(contract_id)
 
-    def _apply_to(
-        self, account: int, event: Event, *, journal: bool, seq: int | None = None
-    ) -> None:
+    def _apply_to(self, account: int, event: Event, *, journal: bool, replay: bool = False) -> None:
+        """Apply one event to the account's engine; record and work its firings (not on a
+        journal ``replay``: those firings were recorded and worked when the event was new)."""
         engine = self.engines[account]
         if journal and self.options.journal and isinstance(event, FACT_EVENTS):
             assert self.writer is not None
@@ -788,16 +810,16 @@ class Daemon:
         self._deadlines[account] = engine.next_deadline()
         if isinstance(event, (*FACT_EVENTS, ContractLoaded)):
             self._dirty.add(account)
-        for firing in firings:
-            self._record(firing, seq)
+        if not replay:
+            for firing in firings:
+                self._record(firing)
         if firings and self._locks_changed(account):
             # A lockout set by a clock tick is not in the journal (ticks are not journaled):
             # make it durable in a snapshot before anything acts on it. Other firings are
             # reproduced by replaying the journaled event after the last snapshot.
             self._snapshot(account)
-        for firing in firings:
-            for intent in firing.intents:
-                self._add_intent(intent, firing)
+        if not replay:
+            self._work_firings(firings)
         if firings:
             self._dirty.add(account)
             self._status_due = True
@@ -806,7 +828,25 @@ class Daemon:
 
     # -- firings and intents --------------------------------------------------------------------
 
-    def _record(self, firing: Firing, seq: int | None) -> None:
+    def _work_firings(self, firings: list[Firing]) -> None:
+        """Start every intent of every firing. One that cannot be started (a bug, a store or
+        planning error) is alerted and the others still start: a failing action never stops
+        the firing's other actions."""
+        for firing in firings:
+            for intent in firing.intents:
+                try:
+                    self._add_intent(intent, firing)
+                except Exception as exc:
+                    log.exception("could not start %s of %s", intent.key, firing.rule_id)
+                    self.alerter.alert(
+                        "critical",
+                        f"account {firing.account}: {firing.rule_id} could not start "
+                        f"{type(intent).__name__} ({type(exc).__name__}: {exc}); "
+                        "its other actions go on",
+                        firing.at,
+                    )
+
+    def _record(self, firing: Firing) -> None:
         self.firings.append(firing)
         self.firings_total += 1
         self._remember_firing(firing)
@@ -861,8 +901,6 @@ class Daemon:
             "item": firing.item or None,
             "values": values,
         }
-        if seq is not None:
-            record["journal_seq"] = seq
         if self.writer is not None:
             self.writer.flush()  # intent states written before this one re-opens an intent
         try:
@@ -1289,7 +1327,23 @@ class Daemon:
             if self._snapshots % 20 == 0:
                 self.store.prune_snapshots(account, keep=3)
         except StoreError as exc:
+            # A restart would come back without what changed since the last good snapshot
+            # (a lockout a clock tick set is in no journal): say so loudly, once per outage,
+            # and keep the account dirty so the next snapshot tries again.
             log.error("snapshot of account %s failed: %s", account, exc)
+            self._dirty.add(account)
+            if account not in self._snapshot_failing:
+                self._snapshot_failing.add(account)
+                self.alerter.alert(
+                    "critical",
+                    f"account {account}: the engine snapshot could not be saved ({exc}); "
+                    "a restart now would lose state since the last one",
+                    self.clock.now(),
+                )
+            return
+        if account in self._snapshot_failing:
+            self._snapshot_failing.discard(account)
+            log.warning("account %s: snapshots are saved again", account)
         self._dirty.discard(account)
 
     def _snapshot_all(self) -> None:
