@@ -42,6 +42,7 @@ from datetime import datetime, timedelta
 from typing import Any, Literal, Protocol, TypeVar
 
 from simple_risk.adapters.topstepx.contracts import ContractCache
+from simple_risk.adapters.topstepx.converters import RestRequest
 from simple_risk.adapters.topstepx.errors import Endpoint, ProjectXError
 from simple_risk.adapters.topstepx.hubs import HubConfig, MarketHubClient, UserHubClient
 from simple_risk.adapters.topstepx.ratelimit import Budget, RateLimiter
@@ -60,6 +61,7 @@ from simple_risk.daemon.notify import (
     result_severity,
     result_text,
 )
+from simple_risk.daemon.owntags import OwnTags
 from simple_risk.daemon.queue import EventQueue
 from simple_risk.engine import Engine, Firing
 from simple_risk.engine.codec import CodecError, event_to_json
@@ -71,6 +73,7 @@ from simple_risk.engine.events import (
     Event,
     OrderStatus,
     OrderUpdate,
+    OwnOrder,
     PositionType,
     PositionUpdate,
     Quote,
@@ -78,7 +81,6 @@ from simple_risk.engine.events import (
     TradeFill,
 )
 from simple_risk.engine.facts.account import AccountState
-from simple_risk.engine.facts.orders import OWN_TAG_PREFIX
 from simple_risk.engine.intents import Alert, Intent, intent_from_json, intent_to_json, is_met
 from simple_risk.engine.lockouts import Lock
 from simple_risk.engine.model import Ruleset
@@ -94,6 +96,8 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 FACT_EVENTS = (AccountUpdate, OrderUpdate, PositionUpdate, TradeFill)
+#: what the journal keeps: the facts, and which orders the daemon placed
+JOURNALED = (*FACT_EVENTS, OwnOrder)
 _POSITION_CALLS = frozenset({Endpoint.POSITION_CLOSE, Endpoint.POSITION_PARTIAL_CLOSE})
 
 
@@ -215,7 +219,6 @@ class RuntimeOptions:
 
     rest: RestConfig = field(default_factory=RestConfig)
     hubs: HubConfig = field(default_factory=HubConfig)
-    executor_workers: int = 2
     #: the REST budgets (None: TopstepX's documented limits, with a margin)
     budgets: Mapping[str, Budget] | None = None
     lease_ttl: float = 60.0
@@ -251,11 +254,12 @@ class Daemon:
         self.client = RestClient(
             config.gateway,
             Credentials(config.username, config.api_key),
-            # orders the daemon places (protective stops) carry the prefix the engine reads
-            # as "its own", so lockouts never cancel them
-            config=dataclasses.replace(self.options.rest, auto_tag_prefix=OWN_TAG_PREFIX),
+            config=self.options.rest,
             limiter=RateLimiter(self.options.budgets),
         )
+        #: the tags of the orders the daemon places (protective stops): lockouts let only
+        #: those pass, so they carry a secret part nobody else can make
+        self.own_tags = OwnTags.load(config.data_dir)
         self.clock = self.client.clock
         self.monitor = Broadcaster()
         webhook = config.notify.webhook or config.alert_webhook
@@ -268,7 +272,6 @@ class Daemon:
             self.client,
             self.queue,
             store,
-            workers=self.options.executor_workers,
             on_call=self._on_call,
         )
         self.contracts = ContractCache(self.client, config.data_dir, sink=self.queue)
@@ -370,7 +373,6 @@ class Daemon:
             self.user_hub.subscribe_account(account)
         self.user_hub.start()
         self.market_hub.start()
-        self.executor.start()
         self._reconcile_thread.start()
         self._engine_thread.start()
         self.user_hub.wait_connected(self.options.hub_ready_timeout)
@@ -594,7 +596,10 @@ class Daemon:
             events += data.positions
         for event in events:
             self._watch_contract(event)
-            self._apply_to(account, self._monotonic(event), journal=True)
+            stamped = self._monotonic(event)
+            if isinstance(stamped, OrderUpdate):
+                self._claim_own(account, stamped)
+            self._apply_to(account, stamped, journal=True)
         self._apply_to(
             account, self._monotonic(Reconciled(at=data.at, account_id=account)), journal=False
         )
@@ -746,6 +751,10 @@ class Daemon:
                     self.request_reconcile(account, f"{event.hub} hub gap")
             return
         event = self._monotonic(event)
+        if isinstance(event, OwnOrder):
+            if event.account_id in self.engines:
+                self._apply_to(event.account_id, event, journal=True)
+            return
         if isinstance(event, FACT_EVENTS):
             account = event.account_id
             if account not in self.engines:
@@ -755,6 +764,8 @@ class Daemon:
             self.observer.on_event(event)
             self._announce(event)
             self._catch_up_quote(account, event)
+            if isinstance(event, OrderUpdate):
+                self._claim_own(account, event)
             self._apply_to(account, event, journal=True)
             return
         if isinstance(event, Quote):
@@ -769,6 +780,28 @@ class Daemon:
         if isinstance(event, ContractLoaded | ClockTick):
             for account in self.engines:
                 self._apply_to(account, event, journal=False)
+
+    def _claim_own(self, account: int, update: OrderUpdate) -> None:
+        """An order carrying this installation's tag is one the daemon placed, even when the
+        record of placing it was lost (a crash before the executor's answer was journaled):
+        recorded (and journaled) as the daemon's before the update applies. Any other tag,
+        whatever its prefix, claims nothing."""
+        state = self.engines[account].account(account)
+        if state is None or update.order_id in state.own_ids:
+            return
+        tag = update.custom_tag
+        if tag is None or not self.own_tags.verify(account, tag):
+            return
+        own = OwnOrder(at=update.at, account_id=account, custom_tag=tag, order_id=update.order_id)
+        self._apply_to(account, own, journal=True)
+
+    def _tagged(self, account: int, call: RestRequest) -> RestRequest:
+        """An ``Order/place`` of the daemon's with a fresh tag of its own."""
+        if call.endpoint is not Endpoint.ORDER_PLACE or call.body.get("customTag"):
+            return call
+        return RestRequest(
+            call.endpoint, {**call.body, "customTag": self.own_tags.new_tag(account)}
+        )
 
     def _catch_up_quote(self, account: int, event: Event) -> None:
         """Quotes reach only the engines exposed to the contract (measured: applying every
@@ -795,7 +828,7 @@ class Daemon:
         """Apply one event to the account's engine; record and work its firings (not on a
         journal ``replay``: those firings were recorded and worked when the event was new)."""
         engine = self.engines[account]
-        if journal and self.options.journal and isinstance(event, FACT_EVENTS):
+        if journal and self.options.journal and isinstance(event, JOURNALED):
             assert self.writer is not None
             self.writer.journal(account, event)
         try:
@@ -929,7 +962,10 @@ class Daemon:
                 time.monotonic() + self.config.timing.retry_interval,
             )
             return
-        calls = plan(tracked.intent, self.engines[account].account(account))
+        calls = [
+            self._tagged(account, call)
+            for call in plan(tracked.intent, self.engines[account].account(account))
+        ]
         if not calls:
             self._finish(key, "done")
             return

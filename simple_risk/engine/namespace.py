@@ -252,7 +252,7 @@ _FACTS: tuple[Fact, ...] = (
     Fact(
         "order", "reduces_only", B, "Only reduces an existing position, at no more than its size."
     ),
-    Fact("order", "own", B, "Placed by simple-risk itself (customTag prefix)."),
+    Fact("order", "own", B, "Placed by simple-risk itself (it recorded placing it)."),
     Fact(
         "order",
         "if_filled_symbol_size",
