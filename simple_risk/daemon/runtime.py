@@ -256,6 +256,7 @@ class Daemon:
             Credentials(config.username, config.api_key),
             config=self.options.rest,
             limiter=RateLimiter(self.options.budgets),
+            on_auth_trouble=self._auth_trouble,
         )
         #: the tags of the orders the daemon places (protective stops): lockouts let only
         #: those pass, so they carry a secret part nobody else can make
@@ -378,6 +379,10 @@ class Daemon:
         self.user_hub.wait_connected(self.options.hub_ready_timeout)
         for account in self.config.accounts:
             self.request_reconcile(account, "startup")
+
+    def _auth_trouble(self, message: str) -> None:
+        """The REST client cannot refresh the session and the token expires soon."""
+        self.alerter.alert("critical", message, self.clock.now())
 
     def request_stop(self, reason: str = "") -> None:
         """Ask whoever runs the daemon (``engine run``, a test) to stop it gracefully."""

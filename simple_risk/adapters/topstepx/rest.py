@@ -34,6 +34,7 @@ from decimal import Decimal
 from typing import Any, Protocol, TypeVar
 
 import requests
+import urllib3
 
 from simple_risk.adapters.topstepx.clock import ReceiveClock
 from simple_risk.adapters.topstepx.converters import (
@@ -64,6 +65,7 @@ from simple_risk.adapters.topstepx.errors import (
     MalformedResponse,
     Outcome,
     PlaceOrderErrorCode,
+    ProjectXError,
     SearchContractByIdErrorCode,
     TransportError,
 )
@@ -118,7 +120,10 @@ class Credentials:
 class RestConfig:
     """Every timeout, backoff and lifetime of the client; tests shrink them."""
 
-    timeout: float = 10.0  # per HTTP request (connect and read)
+    timeout: float = 10.0  # per HTTP request (connect and each read)
+    #: the whole call — rate-limit wait, every attempt, every byte of the answer — ends by
+    #: then: a gateway that trickles its answer cannot hold a caller for ever
+    deadline: float = 30.0
     max_attempts: int = 5  # transport-level attempts per call, first included
     backoff_base: float = 0.5  # first retry waits up to this (full jitter), doubling
     backoff_max: float = 8.0
@@ -126,6 +131,11 @@ class RestConfig:
     limiter_timeout: float | None = 60.0  # how long a call may wait for a rate-limit slot
     token_lifetime: float = 24 * 3600.0  # used when the token carries no readable JWT ``exp``
     refresh_before: float = 2 * 3600.0  # validate this long before the token expires
+    #: after a failed refresh the still-valid token is kept; the refresh is tried again after
+    #: this long (at most half the time the token has left) ...
+    refresh_retry: float = 60.0
+    #: ... and ``on_auth_trouble`` is told of each failure once less than this is left
+    alert_before_expiry: float = 1800.0
     order_lookback: float = 24 * 3600.0  # how far back a customTag lookup searches
     live: bool = False  # data subscription for contract searches
     #: prefix of the customTag given to an order placed without one. Neutral by default: the
@@ -143,6 +153,10 @@ class Bar:
     l: Decimal  # noqa: E741 - the wire name
     c: Decimal
     v: int
+
+
+class _DeadlinePassed(Exception):
+    """The call's total deadline passed while its answer was still arriving."""
 
 
 def _jwt_expiry(token: str) -> float | None:
@@ -226,8 +240,11 @@ class RestClient:
         monotonic: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
         rng: random.Random | None = None,
+        on_auth_trouble: Callable[[str], None] | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        self._on_auth_trouble = on_auth_trouble
+        self._next_refresh = 0.0  # monotonic: no refresh attempt before (after a failure)
         self.credentials = credentials
         self.config = config or RestConfig()
         self.limiter = limiter or RateLimiter()
@@ -300,14 +317,53 @@ class RestClient:
 
     def token(self) -> str:
         """A token valid for a while yet: refreshed ``refresh_before`` (at most half its
-        lifetime) before it expires."""
+        lifetime) before it expires.
+
+        While the current token is still valid a refresh never holds a call up: a call made
+        while another thread refreshes uses the current token, and a refresh that fails keeps
+        it (retried after ``refresh_retry``; ``on_auth_trouble`` is told of a failure when the
+        token has less than ``alert_before_expiry`` left). Only an expired token makes calls wait.
+        """
+        token = self._token
+        left = self.token_expires_in()
+        if token is not None and left > self._refresh_window:
+            return token
+        if token is not None and left > 0:
+            if self._monotonic() < self._next_refresh or not self._auth_lock.acquire(False):
+                return token
+            try:
+                self._refresh_keeping(token)
+            finally:
+                self._auth_lock.release()
+            return self._token or token
         with self._auth_lock:
             if self._token is None:
                 self.login()
-            elif self.token_expires_in() <= self._refresh_window:
+            elif self.token_expires_in() <= 0:
                 self.validate()
             assert self._token is not None
             return self._token
+
+    def _refresh_keeping(self, token: str) -> None:
+        """Refresh the still-valid ``token`` (auth lock held); on failure keep it."""
+        if self._token is not token:
+            return  # another thread refreshed it meanwhile
+        try:
+            self.validate()
+        except ProjectXError as error:
+            left = self.token_expires_in()
+            self._next_refresh = self._monotonic() + min(self.config.refresh_retry, left / 2)
+            log.warning(
+                "session refresh failed (%s); the current token is valid %.0fs more", error, left
+            )
+            if left <= self.config.alert_before_expiry and self._on_auth_trouble is not None:
+                self._on_auth_trouble(
+                    f"the gateway session cannot be refreshed ({error}); it expires in {left:.0f}s"
+                )
+            if left <= 0:
+                raise
+        else:
+            self._next_refresh = 0.0
 
     def token_expires_in(self) -> float:
         """Seconds until the current token expires (0 without a token)."""
@@ -359,8 +415,16 @@ class RestClient:
         payload = dumps_exact(dict(body))
         attempt = 0
         reauthorized = False
+        deadline = self._monotonic() + self.config.deadline
         while True:
             attempt += 1
+            if attempt > 1 and self._monotonic() >= deadline:
+                raise TransportError(
+                    endpoint,
+                    f"no answer within the {self.config.deadline:g}s deadline",
+                    http_status=None,
+                    attempts=attempt - 1,
+                )
             if attempt > 1 and on_retry is not None:
                 found = on_retry()
                 if found is not None:
@@ -371,18 +435,31 @@ class RestClient:
                 if token is None:
                     raise AuthenticationError(endpoint, 1, "no session token")
                 headers["Authorization"] = f"Bearer {token}"
+            left = max(deadline - self._monotonic(), 0.0)
+            wait = self.config.limiter_timeout
             self.limiter.acquire(
-                bucket_for(endpoint.value), priority, timeout=self.config.limiter_timeout
+                bucket_for(endpoint.value),
+                priority,
+                timeout=left if wait is None else min(wait, left),
             )
             status: int | None = None
             try:
+                per_read = min(self.config.timeout, max(deadline - self._monotonic(), 0.01))
                 response = self._session.post(
-                    url, data=payload.encode(), headers=headers, timeout=self.config.timeout
+                    url, data=payload.encode(), headers=headers, timeout=per_read, stream=True
                 )
                 status = response.status_code
+                content = self._read_body(response, deadline)
+            except _DeadlinePassed:
+                raise TransportError(
+                    endpoint,
+                    f"the answer did not arrive within the {self.config.deadline:g}s deadline",
+                    http_status=None,
+                    attempts=attempt,
+                ) from None
             except requests.RequestException as error:
                 detail = f"{type(error).__name__}"
-                if attempt >= self.config.max_attempts:
+                if attempt >= self.config.max_attempts or self._monotonic() >= deadline:
                     raise TransportError(
                         endpoint, detail, http_status=None, attempts=attempt
                     ) from None
@@ -404,11 +481,12 @@ class RestClient:
             if status >= 400:
                 if status == 401:
                     raise AuthenticationError(endpoint, 1, "HTTP 401", http_status=401)
+                text = content[:200].decode("utf-8", errors="replace")
                 raise TransportError(
-                    endpoint, redact_text(response.text[:200]), http_status=status, attempts=attempt
+                    endpoint, redact_text(text), http_status=status, attempts=attempt
                 )
             try:
-                envelope = loads_exact(response.content)
+                envelope = loads_exact(content)
             except ValueError:
                 raise MalformedResponse(f"{endpoint.value}: response is not JSON") from None
             if not isinstance(envelope, dict) or not isinstance(envelope.get("success"), bool):
@@ -431,6 +509,24 @@ class RestClient:
                     order_id=order_id if isinstance(order_id, int) else None,
                 )
             return envelope, received_at
+
+    def _read_body(self, response: requests.Response, deadline: float) -> bytes:
+        """The answer's body, read as it arrives, up to the call's deadline (each read also
+        waits at most the per-read timeout). Raises :class:`_DeadlinePassed`."""
+        chunks: list[bytes] = []
+        try:
+            raw = response.raw
+            while True:
+                if self._monotonic() >= deadline:
+                    raise _DeadlinePassed
+                chunk = raw.read1(65536, decode_content=True)
+                if not chunk:
+                    return b"".join(chunks)
+                chunks.append(chunk)
+        except (urllib3.exceptions.HTTPError, OSError) as error:
+            raise requests.ConnectionError(str(error)) from None
+        finally:
+            response.close()
 
     def _pause(self, attempt: int, endpoint: Endpoint, reason: str) -> None:
         delay = self._backoff(attempt)
