@@ -310,6 +310,10 @@ class Daemon:
         self._after_enforcement: dict[int, float] = {}
         self._dirty: set[int] = set()
         self._snapshot_failing: set[int] = set()
+        #: accounts whose lease was lost or could not be renewed: not enforced
+        self._lease_lost: set[int] = set()
+        #: intents whose planning failed (alerted once each)
+        self._unworkable: set[str] = set()
         self._status_due = False
         self.ready = threading.Event()
         self.stopped = threading.Event()
@@ -614,6 +618,8 @@ class Daemon:
             log.info("account %s: hub events arrived during reconcile; reconciling again", account)
             self.request_reconcile(account, "stale")
             return
+        if account in self._lease_lost:
+            return  # not ours to enforce until the lease is held again
         first = account not in self._live
         self._live.add(account)
         self._after_reconcile(account)
@@ -721,20 +727,47 @@ class Daemon:
             self._next_snapshot = now_mono + self.config.timing.snapshot_interval
             self._snapshot_all()
         if now_mono >= self._next_lease:
-            self._next_lease = now_mono + self.options.lease_ttl / 3
             for account in self.config.accounts:
-                try:
-                    if not self.store.renew_lease(
-                        account,
-                        self.lease_owner,
-                        timedelta(seconds=self.options.lease_ttl),
-                        now_wall,
-                    ):
-                        self.alerter.alert(
-                            "critical", f"lost the lease of account {account}", now_wall
-                        )
-                except StoreError as exc:
-                    log.error("lease renewal failed: %s", exc)
+                self._renew_lease(account, now_wall)
+            # while a lease is lost, try to take it back sooner than a renewal is due
+            every = self.options.lease_ttl / 3
+            self._next_lease = now_mono + (min(every, 1.0) if self._lease_lost else every)
+
+    def _renew_lease(self, account: int, now: datetime) -> None:
+        """Renew the account's lease (take it again when it was lost).
+
+        A lease that is lost (another daemon holds it) or cannot be renewed (the store fails)
+        stops enforcing the account at once — two daemons must never act on one account —
+        raises a critical alert and shows in the status; once the lease is held again the
+        account is reconciled and enforced again.
+        """
+        ttl = timedelta(seconds=self.options.lease_ttl)
+        lost = account in self._lease_lost
+        try:
+            if lost:
+                held = self.store.acquire_lease(account, self.lease_owner, ttl, now)
+            else:
+                held = self.store.renew_lease(account, self.lease_owner, ttl, now)
+            why = "another daemon holds it"
+        except StoreError as exc:
+            held, why = False, f"it cannot be renewed: {exc}"
+        if held:
+            if lost:
+                self._lease_lost.discard(account)
+                log.warning("account %s: lease held again; reconciling to enforce", account)
+                self.request_reconcile(account, "lease regained")
+                self._status_due = True
+            return
+        if lost:
+            return
+        self._lease_lost.add(account)
+        self._live.discard(account)
+        self._status_due = True
+        self.alerter.alert(
+            "critical",
+            f"lost the lease of account {account} ({why}): enforcement of it stopped",
+            now,
+        )
 
     def _dispatch(self, event: Event) -> None:
         self.events_dispatched += 1
@@ -959,6 +992,29 @@ class Daemon:
         self._work(intent.key)
 
     def _work(self, key: str) -> None:
+        """Plan the intent from the facts now and hand its calls to the executor. An intent
+        that cannot be worked (a planning bug) is alerted once, its firing's other intents
+        go on, and it is tried again later: it never stops the engine thread."""
+        try:
+            self._send(key)
+        except Exception as exc:
+            tracked = self.book.get(key)
+            if tracked is None:
+                return
+            tracked.state = "waiting"
+            tracked.due = time.monotonic() + self.config.timing.retry_interval * 4
+            log.exception("could not work intent %s", key)
+            if key not in self._unworkable:
+                self._unworkable.add(key)
+                self.alerter.alert(
+                    "critical",
+                    f"account {tracked.account}: could not start "
+                    f"{type(tracked.intent).__name__} ({type(exc).__name__}: {exc}); "
+                    "the firing's other actions go on, this one is retried",
+                    self.clock.now(),
+                )
+
+    def _send(self, key: str) -> None:
         tracked = self.book[key]
         account = tracked.account
         if account not in self._live:
@@ -1057,6 +1113,7 @@ class Daemon:
 
     def _finish(self, key: str, state: str) -> None:
         self.book.pop(key, None)
+        self._unworkable.discard(key)
         self._status_due = True
         final: Literal["done", "gave_up"] = "done" if state == "done" else "gave_up"
         finished_at = self.clock.now()
@@ -1236,6 +1293,10 @@ class Daemon:
     def live_accounts(self) -> frozenset[int]:
         return frozenset(self._live)
 
+    def lease_lost_accounts(self) -> frozenset[int]:
+        """Accounts not enforced because their lease was lost or could not be renewed."""
+        return frozenset(self._lease_lost)
+
     def recent_firings(self, account: int) -> list[dict[str, Any]]:
         return list(self._recent_firings.get(account, ()))
 
@@ -1413,6 +1474,7 @@ class Daemon:
             day = facts.get("day")
             accounts[str(account)] = {
                 "live": account in self._live,
+                "lease": "lost" if account in self._lease_lost else "held",
                 "realized_pnl": str(getattr(day, "realized_pnl", "")),
                 "locks": [
                     {

@@ -6,6 +6,9 @@ critical alert says what happened.
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -13,11 +16,16 @@ import pytest
 
 from simple_risk.adapters.simulator import wire
 from simple_risk.adapters.simulator.venue import Order
+from simple_risk.adapters.topstepx.converters import RestRequest
+from simple_risk.daemon import runtime
 from simple_risk.daemon.runtime import ReconcileData
-from simple_risk.daemon.sim import Trader
+from simple_risk.daemon.sim import Trader, wait_until
 from simple_risk.engine.events import OrderSide
+from simple_risk.engine.facts.account import AccountState
+from simple_risk.engine.intents import Intent, NoWorkingOrders
+from simple_risk.store import StoreError
 
-from .harness import ACCOUNT, Start
+from .harness import ACCOUNT, FAST_OPTIONS, Harness, Restart, Start
 
 MALFORMED_SIZE = 3  # the trader's limit order of this size is sent with an unknown status
 
@@ -78,3 +86,67 @@ def test_the_reconcile_worker_survives_an_unexpected_error_and_retries(start: St
     h.wait(lambda: h.daemon.reconciles > before, "a later reconcile applied")
     h.trader.buy(ACCOUNT, "RTY")
     h.wait(lambda: h.trader.size(ACCOUNT) == 0, "enforcement goes on")
+
+
+def _lease_stolen(h: Harness) -> Callable[[], None]:
+    """Another daemon takes the lease; the returned function gives it back."""
+    store = h.daemon.store
+    store.release_lease(ACCOUNT, h.daemon.lease_owner)
+    assert store.acquire_lease(ACCOUNT, "intruder", timedelta(minutes=5), datetime.now(UTC))
+
+    def give_back() -> None:
+        store.release_lease(ACCOUNT, "intruder")
+
+    return give_back
+
+
+def _renewal_fails(h: Harness) -> Callable[[], None]:
+    """The store cannot renew (nor take) leases; the returned function mends it."""
+    store = h.daemon.store
+
+    def broken(*args: object, **kwargs: object) -> bool:
+        raise StoreError("database is locked")
+
+    store.renew_lease = broken  # type: ignore[method-assign]
+    store.acquire_lease = broken  # type: ignore[method-assign]
+
+    def mend() -> None:
+        del store.renew_lease
+        del store.acquire_lease
+
+    return mend
+
+
+@pytest.mark.parametrize("lose", [_lease_stolen, _renewal_fails], ids=["stolen", "store-fails"])
+def test_a_lost_lease_stops_enforcing_the_account_at_once_and_shows(
+    start: Start, restart: Restart, lose: Callable[[Harness], Callable[[], None]]
+) -> None:
+    h = restart(start(), dataclasses.replace(FAST_OPTIONS, lease_ttl=1.5))
+    heal = lose(h)
+    h.wait(lambda: _critical(h, "lost the lease"), "the alert")
+    assert ACCOUNT not in h.daemon.live_accounts()
+    assert h.daemon.status()["accounts"][str(ACCOUNT)]["lease"] == "lost"  # type: ignore[index]
+    h.trader.buy(ACCOUNT, "RTY")  # a blocked symbol: not this daemon's to close now
+    assert not wait_until(lambda: h.trader.size(ACCOUNT) == 0, 1.5)
+    assert h.sent("Position/closeContract") == []
+    heal()  # the lease can be held again: reconciled, and enforced
+    h.wait(lambda: h.trader.size(ACCOUNT) == 0, "the close once the lease is back")
+    assert h.daemon.status()["accounts"][str(ACCOUNT)]["lease"] == "held"  # type: ignore[index]
+
+
+def test_an_action_that_cannot_start_does_not_stop_the_firings_other_actions(
+    start: Start, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    h = start()
+
+    def plan(intent: Intent, state: AccountState | None) -> list[RestRequest]:
+        if isinstance(intent, NoWorkingOrders):
+            raise RuntimeError("planning failed")
+        return runtime.plan.__wrapped__(intent, state)  # type: ignore[attr-defined]
+
+    plan.__wrapped__ = runtime.plan  # type: ignore[attr-defined]
+    monkeypatch.setattr(runtime, "plan", plan)
+    h.trader.buy(ACCOUNT, "RTY")  # symbol-blocks: cancel the orders, close, lock
+    h.wait(lambda: h.trader.size(ACCOUNT) == 0, "the close, though the cancel failed")
+    assert _critical(h, "could not start NoWorkingOrders")
+    assert h.locked_by("symbol-blocks")

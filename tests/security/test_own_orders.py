@@ -9,16 +9,13 @@ after a restart.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
 from decimal import Decimal
 
 import pytest
 
 from simple_risk.adapters.simulator.venue import OrderStatus
 from simple_risk.engine.events import OrderSide, OrderType
-from tests.e2e.harness import ACCOUNT, Harness, Start, build_ruleset
-
-Restart = Callable[[Harness], Harness]
+from tests.e2e.harness import ACCOUNT, Harness, Restart, Start, build_ruleset
 
 ISOLATED_LIMITS = {"max_unrealized_loss": 100000, "max_unrealized_profit": 100000}
 SPOOFED_TAGS = [
