@@ -33,6 +33,7 @@ from simple_risk.cli import cli
 from simple_risk.daemon.config import ConfigError, DaemonConfig, load_config, load_rulesets
 from simple_risk.daemon.control.server import ServerError
 from simple_risk.daemon.logging import configure_logging
+from simple_risk.daemon.owntags import OwnTagError
 from simple_risk.daemon.runtime import Daemon, RuntimeOptions, open_store
 from simple_risk.engine.model import Ruleset
 from simple_risk.store import StoreError
@@ -160,7 +161,7 @@ def _serve(
         while not stopping.wait(0.2):
             if daemon.error is not None or daemon.stop_requested.is_set():
                 break
-    except (StoreError, ProjectXError, ServerError, OSError) as exc:
+    except (StoreError, ProjectXError, ServerError, OwnTagError, OSError) as exc:
         click.echo(f"simple-risk: cannot run: {exc}", err=True)
         raise SystemExit(1) from None
     finally:
