@@ -8,8 +8,10 @@ import json
 import threading
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
+import requests
 
 from simple_risk.adapters.simulator import Simulator
 from simple_risk.adapters.topstepx.errors import TransportError
@@ -123,4 +125,44 @@ def test_a_failing_refresh_keeps_the_valid_token_and_alerts_only_near_expiry(
     client.open_orders(account)
     assert client.token() != token
     assert len(told) == 1
+    client.close()
+
+
+class _Watched(requests.Session):
+    """A session that says when a refresh (``Auth/validate``) has been sent."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.validating = threading.Event()
+
+    def post(self, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:
+        if str(url).endswith("/Auth/validate"):
+            self.validating.set()
+        return super().post(url, *args, **kwargs)
+
+
+def test_calls_go_on_with_the_valid_token_while_a_refresh_hangs(sim: Simulator) -> None:
+    clock = _Clock()
+    session = _Watched()
+    client = RestClient(
+        sim.base_url,
+        Credentials(sim.username, sim.api_key),
+        config=RestConfig(
+            timeout=3.0, deadline=3.0, max_attempts=1, token_lifetime=3600.0, refresh_before=1800.0
+        ),
+        monotonic=clock,
+        session=session,
+    )
+    client.login()
+    account = client.search_accounts()[0].account_id
+    clock.now += 3600.0 - 1000.0  # time to refresh
+    sim.fail_next(1, "timeout")  # the refresh hangs
+    refreshing = threading.Thread(target=client.token)
+    refreshing.start()
+    assert session.validating.wait(2.0)
+    started = time.monotonic()
+    assert client.open_orders(account) == []
+    assert time.monotonic() - started < 1.0
+    assert refreshing.is_alive()  # still waiting for its answer
+    refreshing.join(10.0)
     client.close()
