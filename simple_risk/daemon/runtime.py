@@ -440,7 +440,8 @@ class Daemon:
         after the snapshot's position replayed.
 
         A replayed event's firings were recorded (and their intents stored) when it was first
-        applied, so replay records none and acts on none: it only rebuilds state. A snapshot
+        applied, so replay records and works only a firing the store does not hold (the daemon
+        died between the event's journal write and the firing's). A snapshot
         written while replaying (the lock set changed) records the position of the event just
         replayed, and one more snapshot after the replay covers the whole journal, so the next
         restart replays only what came after it.
@@ -461,8 +462,12 @@ class Daemon:
         replayed = self.store.events_since(account, seq)
         self._last_seq[account] = seq
         for entry in replayed:
+            # replayed as journaled: the account's journal is in engine-time order already,
+            # and its stamps are what the store's firings were recorded with
             self._last_seq[account] = entry.seq  # what a snapshot taken now covers
-            self._apply_to(account, self._monotonic(entry.event), journal=False, replay=True)
+            self._apply_to(account, entry.event, journal=False, replay=True)
+            if self._last_at is None or entry.event.at > self._last_at:
+                self._last_at = entry.event.at
         self._last_seq[account] = replayed[-1].seq if replayed else self.store.last_seq(account)
         self.replayed[account] = len(replayed)
         if replayed:
@@ -881,16 +886,14 @@ class Daemon:
         self._deadlines[account] = engine.next_deadline()
         if isinstance(event, (*FACT_EVENTS, ContractLoaded)):
             self._dirty.add(account)
-        if not replay:
-            for firing in firings:
-                self._record(firing)
+        if firings:
+            firings = [firing for firing in firings if self._record(firing, replay=replay)]
         if firings and self._locks_changed(account):
             # A lockout set by a clock tick is not in the journal (ticks are not journaled):
             # make it durable in a snapshot before anything acts on it. Other firings are
             # reproduced by replaying the journaled event after the last snapshot.
             self._snapshot(account)
-        if not replay:
-            self._work_firings(firings)
+        self._work_firings(firings)
         if firings:
             self._dirty.add(account)
             self._status_due = True
@@ -917,18 +920,17 @@ class Daemon:
                         firing.at,
                     )
 
-    def _record(self, firing: Firing) -> None:
-        self.firings.append(firing)
-        self.firings_total += 1
-        self._remember_firing(firing)
-        log.warning(
-            "FIRING %s account=%s %s: %s",
-            firing.rule_id,
-            firing.account,
-            firing.item,
-            firing.message,
-        )
-        self.observer.on_firing(firing)
+    def _record(self, firing: Firing, *, replay: bool = False) -> bool:
+        """Commit the firing with its lockouts and intents (before anything acts on it) and
+        tell the log, ``monitor`` and the observer. Returns whether it is to be worked.
+
+        On a journal ``replay`` a firing the store already holds (same rule, account, item and
+        time: replayed events keep their journaled stamps) was worked when it was new, so it
+        is neither told nor worked again; one the store lacks — the daemon died between the
+        event's journal write and the firing's — is recorded and worked now.
+        """
+        if not replay:
+            self._tell_firing(firing)
         engine = self.engines[firing.account]
         locks = []
         for notice in firing.locks:
@@ -975,12 +977,29 @@ class Daemon:
         if self.writer is not None:
             self.writer.flush()  # intent states written before this one re-opens an intent
         try:
-            self.store.record_firing(record, locks, intents)
+            created = self.store.record_firing(record, locks, intents).created
         except StoreError as exc:
             log.error("could not record firing %s: %s (enforcing anyway)", firing.rule_id, exc)
             self.alerter.alert(
                 "critical", f"store failed while recording a firing: {exc}", firing.at
             )
+            created = True
+        if replay and created:
+            self._tell_firing(firing)
+        return created or not replay
+
+    def _tell_firing(self, firing: Firing) -> None:
+        self.firings.append(firing)
+        self.firings_total += 1
+        self._remember_firing(firing)
+        log.warning(
+            "FIRING %s account=%s %s: %s",
+            firing.rule_id,
+            firing.account,
+            firing.item,
+            firing.message,
+        )
+        self.observer.on_firing(firing)
 
     def _add_intent(self, intent: Intent, firing: Firing) -> None:
         if isinstance(intent, Alert):

@@ -44,21 +44,25 @@ def _locked(daemon: Daemon) -> bool:
     return any(lock.rule == RULE for lock in daemon.engines[ACCOUNT].locks(ACCOUNT))
 
 
-@pytest.fixture
-def locked_without_snapshots(start: Start, monkeypatch: pytest.MonkeyPatch) -> Harness:
-    """A day that hit the daily loss limit while no snapshot could be saved."""
-    h = start(build_ruleset(params=ISOLATED_LIMITS))
+def _broken(*args: object, **kwargs: object) -> None:
+    raise StoreError("disk full")
 
-    def broken(*args: object, **kwargs: object) -> None:
-        raise StoreError("disk full")
 
-    monkeypatch.setattr(h.daemon.store, "save_snapshot", broken)
+def _lose_the_day(h: Harness) -> None:
     h.trader.limit(ACCOUNT, "MNQ", OrderSide.BUY, 1, h.trader.price("MNQ") - 500)
     h.trader.buy(ACCOUNT, "EP")
     h.wait(lambda: h.trader.size(ACCOUNT, "EP") == 1, "the fill")
     h.trader.move("EP", Decimal("-10.5"))
     h.trader.sell(ACCOUNT, "EP")
     h.wait(lambda: h.locked_by(RULE), "the lockout")
+
+
+@pytest.fixture
+def locked_without_snapshots(start: Start, monkeypatch: pytest.MonkeyPatch) -> Harness:
+    """A day that hit the daily loss limit while no snapshot could be saved."""
+    h = start(build_ruleset(params=ISOLATED_LIMITS))
+    monkeypatch.setattr(h.daemon.store, "save_snapshot", _broken)
+    _lose_the_day(h)
     h.daemon.stop()
     return h
 
@@ -90,3 +94,23 @@ def test_two_restarts_replay_each_event_once_and_record_no_firing_again(
     assert _locked(second)
     assert _firings(second.store) == recorded
     assert not any(f.rule_id == RULE for f in [*first.firings, *second.firings])
+
+
+def test_a_firing_the_store_missed_is_recorded_once_by_the_next_restart(
+    start: Start, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # as if the daemon died between journaling the losing fill and recording its firing
+    h = start(build_ruleset(params=ISOLATED_LIMITS))
+    monkeypatch.setattr(h.daemon.store, "save_snapshot", _broken)
+    monkeypatch.setattr(h.daemon.store, "record_firing", _broken)
+    _lose_the_day(h)
+    h.daemon.stop()
+    monkeypatch.undo()
+    assert _firings(h.daemon.store) == 0
+
+    first = _restart(h)
+    assert _firings(first.store) == 1
+    assert [f.rule_id for f in first.firings].count(RULE) == 1
+    second = _restart(h)
+    assert _firings(second.store) == 1
+    assert _locked(second)
