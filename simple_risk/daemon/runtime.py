@@ -2,8 +2,9 @@
 
 Threads and who talks to whom (DESIGN.md §1):
 
-* hub clients (signalrcore threads), the contract cache, the reconcile worker and the executor
-  workers only *put* events on the :class:`~simple_risk.daemon.queue.EventQueue`;
+* hub clients (signalrcore threads), the contract cache, the reconcile workers and the
+  executor workers (one of each per account) only *put* events on the
+  :class:`~simple_risk.daemon.queue.EventQueue`;
 * the engine thread is the only consumer. It applies each event to the account's engine (one
   :class:`Engine` per account, because overlays give accounts different rulesets), records
   each firing with its lockouts and intents in the store *before* anything acts on it
@@ -283,12 +284,21 @@ class Daemon:
             config.market_hub, self.client, self.queue, clock=self.clock, config=self.options.hubs
         )
         self.lease_owner = f"{socket.gethostname()}:{config.data_dir}"
-        self._reconcile_work: queue.Queue[tuple[int, str] | None] = queue.Queue()
+        # one reconcile worker per account: one account's slow REST never delays another's
+        self._reconcile_work: dict[int, queue.Queue[str | None]] = {
+            account: queue.Queue() for account in config.accounts
+        }
         self._reconcile_wanted: set[int] = set()
         self._reconcile_lock = threading.Lock()
-        self._reconcile_thread = threading.Thread(
-            target=self._reconcile_loop, name="reconcile", daemon=True
-        )
+        self._reconcile_threads = [
+            threading.Thread(
+                target=self._reconcile_loop,
+                args=(account,),
+                name=f"reconcile-{account}",
+                daemon=True,
+            )
+            for account in config.accounts
+        ]
         self._engine_thread = threading.Thread(target=self._engine_loop, name="engine", daemon=True)
         self._quoted: set[str] = set()
         self._live: set[int] = set()
@@ -378,7 +388,8 @@ class Daemon:
             self.user_hub.subscribe_account(account)
         self.user_hub.start()
         self.market_hub.start()
-        self._reconcile_thread.start()
+        for thread in self._reconcile_threads:
+            thread.start()
         self._engine_thread.start()
         self.user_hub.wait_connected(self.options.hub_ready_timeout)
         for account in self.config.accounts:
@@ -403,7 +414,8 @@ class Daemon:
         if self._engine_thread.is_alive():
             self.queue.put(StopRequest(at=self.clock.now()))
             self._engine_thread.join(10.0)
-        self._reconcile_work.put(None)
+        for work in self._reconcile_work.values():
+            work.put(None)
         self.executor.stop()
         if self.writer is not None:
             self.writer.stop()
@@ -493,21 +505,25 @@ class Daemon:
     # -- reconciliation -------------------------------------------------------------------------
 
     def request_reconcile(self, account: int, reason: str) -> None:
+        work = self._reconcile_work.get(account)
+        if work is None:
+            return
         with self._reconcile_lock:
             if account in self._reconcile_wanted:
                 return
             self._reconcile_wanted.add(account)
-        self._reconcile_work.put((account, reason))
+        work.put(reason)
 
-    def _reconcile_loop(self) -> None:
-        """Fetch each requested reconcile. Never dies: an unexpected failure is logged with its
-        traceback, alerted, and answered with a failed reconcile (retried later), so an account
-        is never left unreconciled (and unenforced) without anyone knowing."""
+    def _reconcile_loop(self, account: int) -> None:
+        """Fetch each requested reconcile of the account. Never dies: an unexpected failure is
+        logged with its traceback, alerted, and answered with a failed reconcile (retried
+        later), so an account is never left unreconciled (and unenforced) without anyone
+        knowing."""
+        work = self._reconcile_work[account]
         while True:
-            work = self._reconcile_work.get()
-            if work is None:
+            reason = work.get()
+            if reason is None:
                 return
-            account, reason = work
             with self._reconcile_lock:
                 self._reconcile_wanted.discard(account)
             started = self.clock.now()

@@ -7,6 +7,7 @@ critical alert says what happened.
 from __future__ import annotations
 
 import dataclasses
+import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -20,12 +21,12 @@ from simple_risk.adapters.topstepx.converters import RestRequest
 from simple_risk.daemon import runtime
 from simple_risk.daemon.runtime import ReconcileData
 from simple_risk.daemon.sim import Trader, wait_until
-from simple_risk.engine.events import OrderSide
+from simple_risk.engine.events import OrderSide, PositionUpdate
 from simple_risk.engine.facts.account import AccountState
 from simple_risk.engine.intents import Intent, NoWorkingOrders
 from simple_risk.store import StoreError
 
-from .harness import ACCOUNT, FAST_OPTIONS, Harness, Restart, Start
+from .harness import ACCOUNT, FAST_OPTIONS, OTHER, Harness, Restart, Start
 
 MALFORMED_SIZE = 3  # the trader's limit order of this size is sent with an unknown status
 
@@ -150,3 +151,25 @@ def test_an_action_that_cannot_start_does_not_stop_the_firings_other_actions(
     h.wait(lambda: h.trader.size(ACCOUNT) == 0, "the close, though the cancel failed")
     assert _critical(h, "could not start NoWorkingOrders")
     assert h.locked_by("symbol-blocks")
+
+
+def test_one_accounts_stuck_reconcile_never_delays_anothers(start: Start) -> None:
+    h = start(accounts=(ACCOUNT, OTHER))
+    client = h.daemon.client
+    open_positions = client.open_positions
+    release = threading.Event()
+
+    def stuck(account: int, *args: Any, **kwargs: Any) -> list[PositionUpdate]:
+        if account == ACCOUNT:
+            release.wait(10.0)
+        return open_positions(account, *args, **kwargs)
+
+    client.open_positions = stuck  # type: ignore[method-assign]
+    try:
+        other_before = h.daemon.last_reconcile_at[OTHER]
+        h.daemon.request_reconcile(ACCOUNT, "stuck")
+        h.daemon.request_reconcile(OTHER, "test")
+        h.wait(lambda: h.daemon.last_reconcile_at[OTHER] > other_before, "the other reconcile")
+        assert not release.is_set()
+    finally:
+        release.set()
