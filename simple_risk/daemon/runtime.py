@@ -340,8 +340,9 @@ class Daemon:
         self.reconciles = 0
         #: journaled events replayed at restore, per account (the cost of the last restart)
         self.replayed: dict[int, int] = {}
-        #: REST records skipped because they could not be read (each one alerted)
+        #: REST records skipped because they could not be read (alerted when first seen)
         self.malformed_records = 0
+        self._skipped_before: dict[int, tuple[tuple[str, str], ...]] = {}
         self.events_applied = 0
         self.error: BaseException | None = None
         self.started_at = self.clock.now()
@@ -453,10 +454,10 @@ class Daemon:
 
         A replayed event's firings were recorded (and their intents stored) when it was first
         applied, so replay records and works only a firing the store does not hold (the daemon
-        died between the event's journal write and the firing's). A snapshot
-        written while replaying (the lock set changed) records the position of the event just
-        replayed, and one more snapshot after the replay covers the whole journal, so the next
-        restart replays only what came after it.
+        died between the event's journal write and the firing's). A snapshot written while
+        replaying (the lock set changed) records the position of the event just replayed, and
+        one more snapshot after the replay covers the whole journal, so the next restart
+        replays only what came after it.
         """
         ruleset = self.rulesets[account]
         snapshot = self.store.latest_snapshot(account)
@@ -592,8 +593,7 @@ class Daemon:
             self._after_enforcement[account] = time.monotonic() + self.config.timing.retry_interval
             return
         skipped_kinds = {kind for kind, _ in data.skipped}
-        if data.skipped:
-            self._report_malformed(data)
+        self._report_malformed(data)
         engine = self.engines[account]
         state = engine.account(account)
         last_fact = self._last_fact_at.get(account)
@@ -652,8 +652,13 @@ class Daemon:
 
     def _report_malformed(self, data: ReconcileData) -> None:
         """Records REST sent that could not be read were skipped: count them and say so loudly
-        (the rest of the reconcile applies; the daemon cannot see what those records hold)."""
+        (the rest of the reconcile applies; the daemon cannot see what those records hold).
+        The same records skipped again by the next reconciles are counted, not alerted again."""
         self.malformed_records += len(data.skipped)
+        seen = self._skipped_before.get(data.account, ())
+        self._skipped_before[data.account] = data.skipped
+        if not data.skipped or set(data.skipped) <= set(seen):
+            return
         kinds = ", ".join(f"{kind}: {why}" for kind, why in data.skipped[:3])
         more = f" (and {len(data.skipped) - 3} more)" if len(data.skipped) > 3 else ""
         self.alerter.alert(

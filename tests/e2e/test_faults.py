@@ -66,6 +66,12 @@ def test_a_malformed_record_is_skipped_counted_and_alerted_and_the_rest_enforced
     assert h.daemon.malformed_records >= 1
     assert _critical(h, "malformed REST record")
     assert h.daemon.status()["malformed_records"] == h.daemon.malformed_records
+    # the same record again: counted, not alerted again
+    skipped = h.daemon.malformed_records
+    h.daemon.request_reconcile(ACCOUNT, "again")
+    h.wait(lambda: h.daemon.malformed_records > skipped, "the next reconcile")
+    alerts = [a for a in h.daemon.alerter.recent if "malformed REST record" in a["message"]]
+    assert len(alerts) == 1
 
 
 def test_the_reconcile_worker_survives_an_unexpected_error_and_retries(start: Start) -> None:
