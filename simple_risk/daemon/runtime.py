@@ -889,8 +889,8 @@ class Daemon:
             self.contracts.request(contract_id)
 
     def _apply_to(self, account: int, event: Event, *, journal: bool, replay: bool = False) -> None:
-        """Apply one event to the account's engine; record and work its firings (not on a
-        journal ``replay``: those firings were recorded and worked when the event was new)."""
+        """Apply one event to the account's engine; record and work its firings (on a journal
+        ``replay``, only those the store does not hold already: see :meth:`_record`)."""
         engine = self.engines[account]
         if journal and self.options.journal and isinstance(event, JOURNALED):
             assert self.writer is not None
@@ -1043,8 +1043,10 @@ class Daemon:
                 return
             tracked.state = "waiting"
             tracked.due = time.monotonic() + self.config.timing.retry_interval * 4
-            log.exception("could not work intent %s", key)
-            if key not in self._unworkable:
+            if key in self._unworkable:
+                log.debug("intent %s still cannot be worked: %s", key, exc)
+            else:
+                log.exception("could not work intent %s", key)
                 self._unworkable.add(key)
                 self.alerter.alert(
                     "critical",
