@@ -138,8 +138,8 @@ class RestConfig:
     alert_before_expiry: float = 1800.0
     order_lookback: float = 24 * 3600.0  # how far back a customTag lookup searches
     live: bool = False  # data subscription for contract searches
-    #: prefix of the customTag given to an order placed without one. Neutral by default: the
-    #: daemon sets the engine's own-order prefix, so only its orders count as its own.
+    #: prefix of the customTag given to an order placed without one. Neutral: the daemon tags
+    #: its own orders itself (``daemon/owntags.py``), and a prefix never makes an order its own.
     auto_tag_prefix: str = "px-"
 
 
