@@ -21,6 +21,7 @@ What it takes care of so callers do not have to (reference §1–§4):
 from __future__ import annotations
 
 import base64
+import concurrent.futures
 import json
 import logging
 import random
@@ -90,6 +91,9 @@ log = logging.getLogger(__name__)
 install_log_filter(__name__, "SignalRCoreClient")
 
 TOPSTEPX_API = "https://api.topstepx.com"
+#: requests one client can have waiting for a gateway at once (executor and reconcile workers
+#: of every account, hubs' token refreshes); more wait their turn within their own deadline
+HTTP_THREADS = 32
 
 _AUTH_ENDPOINTS = frozenset({Endpoint.LOGIN_KEY, Endpoint.VALIDATE, Endpoint.LOGOUT})
 
@@ -157,6 +161,12 @@ class Bar:
 
 class _DeadlinePassed(Exception):
     """The call's total deadline passed while its answer was still arriving."""
+
+
+def _close_abandoned(future: concurrent.futures.Future[requests.Response]) -> None:
+    """An answer that came after its caller gave up: give its connection back."""
+    if not future.cancelled() and future.exception() is None:
+        future.result().close()
 
 
 def _jwt_expiry(token: str) -> float | None:
@@ -252,6 +262,10 @@ class RestClient:
         self.symbols = symbols
         self.recorder = recorder
         self._session = session or requests.Session()
+        #: where requests wait for their answer's headers (see :meth:`_post`)
+        self._http = concurrent.futures.ThreadPoolExecutor(
+            max_workers=HTTP_THREADS, thread_name_prefix="rest-http"
+        )
         self._session.headers.update({"Content-Type": "application/json", "Accept": "*/*"})
         self._monotonic = monotonic
         self._sleep = sleep
@@ -444,10 +458,7 @@ class RestClient:
             )
             status: int | None = None
             try:
-                per_read = min(self.config.timeout, max(deadline - self._monotonic(), 0.01))
-                response = self._session.post(
-                    url, data=payload.encode(), headers=headers, timeout=per_read, stream=True
-                )
+                response = self._post(url, payload.encode(), headers, deadline)
                 status = response.status_code
                 content = self._read_body(response, deadline)
             except _DeadlinePassed:
@@ -509,6 +520,26 @@ class RestClient:
                     order_id=order_id if isinstance(order_id, int) else None,
                 )
             return envelope, received_at
+
+    def _post(
+        self, url: str, payload: bytes, headers: dict[str, str], deadline: float
+    ) -> requests.Response:
+        """POST and wait for the answer's status and headers, up to the call's deadline.
+
+        The request runs on one of the client's HTTP threads so that a gateway trickling its
+        status line and headers (each read well within the per-read timeout) cannot hold the
+        caller past the deadline; an answer that arrives after the caller gave up is closed.
+        Raises :class:`_DeadlinePassed`, or the request's own exception.
+        """
+        per_read = min(self.config.timeout, max(deadline - self._monotonic(), 0.01))
+        future = self._http.submit(
+            self._session.post, url, data=payload, headers=headers, timeout=per_read, stream=True
+        )
+        try:
+            return future.result(timeout=max(deadline - self._monotonic(), 0.0))
+        except concurrent.futures.TimeoutError:
+            future.add_done_callback(_close_abandoned)
+            raise _DeadlinePassed from None
 
     def _read_body(self, response: requests.Response, deadline: float) -> bytes:
         """The answer's body, read as it arrives, up to the call's deadline (each read also
@@ -780,7 +811,8 @@ class RestClient:
         self.execute(partial_close_request(account_id, contract_id, size), priority)
 
     def close(self) -> None:
-        """Release the HTTP session."""
+        """Release the HTTP session (a request still waiting for a gateway is abandoned)."""
+        self._http.shutdown(wait=False, cancel_futures=True)
         self._session.close()
 
 
