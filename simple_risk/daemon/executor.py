@@ -313,6 +313,7 @@ class Executor:
             return
         tag = request.body.get("customTag")
         order_id = envelope.get("orderId")
+        size = request.body.get("size")
         if isinstance(tag, str) and isinstance(order_id, int) and not isinstance(order_id, bool):
             self._results.put(
                 OwnOrder(
@@ -320,6 +321,7 @@ class Executor:
                     account_id=account,
                     custom_tag=tag,
                     order_id=order_id,
+                    size=size if isinstance(size, int) and not isinstance(size, bool) else None,
                 )
             )
 

@@ -856,7 +856,13 @@ class Daemon:
         tag = update.custom_tag
         if tag is None or not self.own_tags.verify(account, tag):
             return
-        own = OwnOrder(at=update.at, account_id=account, custom_tag=tag, order_id=update.order_id)
+        own = OwnOrder(
+            at=update.at,
+            account_id=account,
+            custom_tag=tag,
+            order_id=update.order_id,
+            size=update.size,  # as first seen: the record of the size placed is lost too
+        )
         self._apply_to(account, own, journal=True)
 
     def _tagged(self, account: int, call: RestRequest) -> RestRequest:

@@ -175,6 +175,8 @@ class OwnOrder(Event):
     account_id: int
     custom_tag: str
     order_id: int | None = None
+    #: the size it was placed with: a larger order with its id is no longer the daemon's own
+    size: int | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -94,5 +94,5 @@ def test_an_order_the_daemon_placed_is_reported_with_its_tag_and_id() -> None:
         own: OwnOrder = _next(results, OwnOrder)
     finally:
         executor.stop()
-    assert (own.account_id, own.custom_tag, own.order_id) == (OTHER, "sr-mine", 777)
+    assert (own.account_id, own.custom_tag, own.order_id, own.size) == (OTHER, "sr-mine", 777, 1)
     assert own.at <= datetime.now(UTC)

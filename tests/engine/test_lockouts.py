@@ -158,6 +158,15 @@ def test_a_tag_that_only_looks_like_the_daemons_grants_nothing() -> None:
     ]
 
 
+def test_the_daemons_order_resized_beyond_what_it_placed_is_no_longer_its_own() -> None:
+    engine = locking_engine()
+    placed = OwnOrder(at=at(1.5), account_id=ACCOUNT, custom_tag="sr-close-1", order_id=10, size=1)
+    feed(engine, fill(1, 1, pnl="-200"), placed)
+    assert lockout_intents(feed(engine, order(2, 10, side="buy", tag="sr-close-1"))) == []
+    resized = order(3, 10, side="buy", size=12, tag="sr-close-1")  # the trader's modify
+    assert lockout_intents(feed(engine, resized)) == [CancelOrder(ACCOUNT, 10)]
+
+
 def test_a_tag_names_one_order_once_its_id_is_known() -> None:
     engine = locking_engine()
     feed(engine, fill(1, 1, pnl="-200"), own(1.5, "sr-close-1", 10), own(1.6, "sr-close-1", 12))

@@ -190,6 +190,7 @@ def event_streams(draw: st.DrawFn, max_size: int = 40) -> list[Event]:
                     account_id=account,
                     custom_tag="sr-1",
                     order_id=data.draw(st.none() | st.integers(1, 6)),
+                    size=data.draw(st.none() | st.integers(1, 4)),
                 )
             )
         elif kind in (3, 4):

@@ -112,3 +112,13 @@ def test_the_daemons_own_stop_passes_a_lock_that_cancels_a_spoofed_order(
     state = h.daemon.engines[ACCOUNT].account(ACCOUNT)
     assert state is not None
     assert not any(order.own for order in state.orders.values() if order.id != stop)
+
+
+def test_the_daemons_stop_resized_by_the_trader_is_no_longer_its_own(start: Start) -> None:
+    h = start(build_ruleset(enable=("trade-management-breakeven",)))
+    stop = _daemon_stop(h)
+    h.wait(lambda: _own(h, stop), "the engine to know the stop as the daemon's")
+    price = h.sim.venue.order(stop).stop_price
+    assert price is not None
+    h.trader.client.modify_stop(ACCOUNT, stop, stop_price=price, size=12)  # 12 ES: limit 5
+    h.wait(lambda: _cancelled(h, stop), "the cancel of the borrowed stop")

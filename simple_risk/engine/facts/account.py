@@ -106,6 +106,7 @@ class AccountState:
         "orders",
         "orders_by_contract",
         "own_ids",
+        "own_sizes",
         "own_tags",
         "positions",
         "roots",
@@ -141,6 +142,7 @@ class AccountState:
         #: customTags of the orders simple-risk placed → the order id once known
         self.own_tags: dict[str, int | None] = {}
         self.own_ids: set[int] = set()
+        self.own_sizes: dict[int, int] = {}  # the size each own order was placed with
 
     # -- symbols -----------------------------------------------------------------------------
 
@@ -248,14 +250,19 @@ class AccountState:
             return
         self.own_tags[event.custom_tag] = event.order_id
         self.own_ids.add(event.order_id)
+        if event.size is not None:
+            self.own_sizes[event.order_id] = event.size
         order = self.orders.get(event.order_id)
         if order is not None:
-            order.own = True
+            order.own = self.is_own(order.update)
 
     def is_own(self, update: OrderUpdate) -> bool:
-        """The order is one simple-risk placed: its id, or its tag while the id is not known."""
+        """The order is one simple-risk placed — its id, or its tag while the id is not known —
+        and still no larger than it placed it: the trader cannot borrow the daemon's order by
+        resizing it."""
         if update.order_id in self.own_ids:
-            return True
+            placed = self.own_sizes.get(update.order_id)
+            return placed is None or update.size <= placed
         tag = update.custom_tag
         return tag is not None and tag in self.own_tags and self.own_tags[tag] is None
 
