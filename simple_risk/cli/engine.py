@@ -42,6 +42,7 @@ from simple_risk.daemon.config import ConfigError, DaemonConfig, load_config, lo
 from simple_risk.daemon.control.protocol import ProtocolError
 from simple_risk.daemon.control.server import ServerError
 from simple_risk.daemon.logging import configure_logging
+from simple_risk.daemon.owntags import OwnTagError
 from simple_risk.daemon.runtime import Daemon, RuntimeOptions, open_store
 from simple_risk.daemon.service import Notifier, owner_only
 from simple_risk.daemon.wallclock import WallClockError, wall_from_env
@@ -292,7 +293,7 @@ def _serve(
             if reloading.is_set():
                 reloading.clear()
                 _reload_on_signal(daemon, notifier)
-    except (StoreError, ProjectXError, ServerError, OSError) as exc:
+    except (StoreError, ProjectXError, ServerError, OwnTagError, OSError) as exc:
         click.echo(f"simple-risk: cannot run: {exc}", err=True)
         raise SystemExit(1) from None
     finally:

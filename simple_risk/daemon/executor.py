@@ -10,8 +10,9 @@ Split in two so that the engine's facts are only ever read on the engine thread:
 * :class:`Executor` (worker threads) sends the planned calls in order with enforcement priority
   through the shared rate limiter, classifies each answer with the errorCode table (done /
   retry / give up), journals every attempt in the store and hands an :class:`IntentResult`
-  back to the engine's queue. Calls of one account go through one worker, in order, so a
-  firing's "cancel orders" runs before its "close position".
+  back to the engine's queue. Calls of one account go through that account's own worker, in
+  order, so a firing's "cancel orders" runs before its "close position", and a call stuck on
+  one account never holds up another's.
 
 The bookkeeping of which intent is in flight, awaiting confirmation or waiting to retry lives
 in :class:`simple_risk.daemon.runtime.Tracked` records on the engine thread.
@@ -36,11 +37,18 @@ from simple_risk.adapters.topstepx.converters import (
     partial_close_request,
     place_stop_request,
 )
-from simple_risk.adapters.topstepx.errors import ApiError, Outcome, ProjectXError
+from simple_risk.adapters.topstepx.errors import ApiError, Endpoint, Outcome, ProjectXError
 from simple_risk.adapters.topstepx.ratelimit import Priority
 from simple_risk.adapters.topstepx.rest import RestClient
 from simple_risk.adapters.topstepx.secrets import scrub
-from simple_risk.engine.events import STOP_TYPES, Event, OrderSide, OrderStatus, OrderType
+from simple_risk.engine.events import (
+    STOP_TYPES,
+    Event,
+    OrderSide,
+    OrderStatus,
+    OrderType,
+    OwnOrder,
+)
 from simple_risk.engine.facts.account import AccountState
 from simple_risk.engine.facts.orders import Order
 from simple_risk.engine.facts.positions import Position
@@ -279,7 +287,11 @@ class Job:
 
 
 class Executor:
-    """Worker threads that send planned calls and report results to ``results``."""
+    """Worker threads that send planned calls and report results to ``results``.
+
+    One worker (and queue) per account, started on the account's first job: calls of one
+    account stay in order, and one account's stuck call never delays another's enforcement.
+    """
 
     def __init__(
         self,
@@ -287,36 +299,43 @@ class Executor:
         results: queue.Queue[Event],
         store: Store | None,
         *,
-        workers: int = 2,
         on_call: Callable[[int, str, str], None] | None = None,
     ) -> None:
         self._client = client
         self._results = results
         self._store = store
         self._on_call = on_call
-        self._queues: list[queue.Queue[Job | None]] = [
-            queue.Queue() for _ in range(max(workers, 1))
-        ]
-        self._threads = [
-            threading.Thread(target=self._run, args=(q,), name=f"executor-{i}", daemon=True)
-            for i, q in enumerate(self._queues)
-        ]
+        self._lock = threading.Lock()
+        self._queues: dict[int, queue.Queue[Job | None]] = {}
+        self._threads: dict[int, threading.Thread] = {}
+        self._stopped = False
         self.calls_sent = 0
 
-    def start(self) -> None:
-        for thread in self._threads:
-            thread.start()
-
     def stop(self, timeout: float = 5.0) -> None:
-        for work in self._queues:
+        with self._lock:
+            self._stopped = True
+            queues = list(self._queues.values())
+            threads = list(self._threads.values())
+        for work in queues:
             work.put(None)
-        for thread in self._threads:
+        for thread in threads:
             if thread.is_alive():
                 thread.join(timeout)
 
     def submit(self, account: int, key: str, calls: Sequence[RestRequest]) -> None:
         """Queue the calls of one intent; they run in order on the account's worker."""
-        self._queues[account % len(self._queues)].put(Job(account, key, tuple(calls)))
+        with self._lock:
+            if self._stopped:
+                return
+            work = self._queues.get(account)
+            if work is None:
+                work = self._queues[account] = queue.Queue()
+                thread = threading.Thread(
+                    target=self._run, args=(work,), name=f"executor-{account}", daemon=True
+                )
+                self._threads[account] = thread
+                thread.start()
+        work.put(Job(account, key, tuple(calls)))
 
     def _run(self, work: queue.Queue[Job | None]) -> None:
         while True:
@@ -360,8 +379,31 @@ class Executor:
         except StoreError as exc:
             log.warning("could not journal an attempt of %s: %s", key, exc)
 
+    def _placed(self, account: int, request: RestRequest, envelope: dict[str, Any]) -> None:
+        """An order the daemon placed: its tag and id go to the engine (``order.own``)."""
+        if request.endpoint is not Endpoint.ORDER_PLACE:
+            return
+        tag = request.body.get("customTag")
+        order_id = envelope.get("orderId")
+        size = request.body.get("size")
+        if isinstance(tag, str) and isinstance(order_id, int) and not isinstance(order_id, bool):
+            self._results.put(
+                OwnOrder(
+                    at=self._client.clock.now(),
+                    account_id=account,
+                    custom_tag=tag,
+                    order_id=order_id,
+                    size=size if isinstance(size, int) and not isinstance(size, bool) else None,
+                )
+            )
+
     def _work(self, job: Job) -> IntentResult:
+        """Send every call of the job, in order. A failing call does not stop the others (each
+        is a separate change toward the target: one order that cannot be cancelled must not
+        keep the next one working); the result is the worst outcome, with the first error."""
         done: list[str] = []
+        worst = "done"
+        first_error: str | None = None
         for request in job.calls:
             text = describe_call(request)
             outcome = "ok"
@@ -369,6 +411,7 @@ class Executor:
             try:
                 envelope = self._client.execute(request, Priority.ENFORCEMENT)
                 self._journal(job.key, "ok", request, response=envelope)
+                self._placed(job.account, request, envelope)
             except ApiError as exc:
                 error = str(exc)
                 if exc.outcome is Outcome.DONE:
@@ -386,22 +429,24 @@ class Executor:
                     job.account, text, outcome if error is None else f"{outcome}: {error}"
                 )
             if outcome in ("retry", "gave_up"):
-                return IntentResult(
-                    at=self._client.clock.now(),
-                    account=job.account,
-                    key=job.key,
-                    outcome=outcome,
-                    calls=tuple(done),
-                    error=error,
-                )
+                first_error = first_error or error
+                if _SEVERITY[outcome] > _SEVERITY[worst]:
+                    worst = outcome
+                continue
             done.append(f"{text} ({outcome})")
         return IntentResult(
             at=self._client.clock.now(),
             account=job.account,
             key=job.key,
-            outcome="done",
+            outcome=worst,
             calls=tuple(done),
+            error=first_error,
         )
+
+
+#: which outcome a job reports when its calls ended differently: a refusal needs a re-plan
+#: from fresh facts (which also retries what was transient), so it wins over a retry
+_SEVERITY = {"done": 0, "retry": 1, "gave_up": 2}
 
 
 __all__ = ["Executor", "IntentResult", "Job", "describe_call", "plan"]

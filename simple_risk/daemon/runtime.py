@@ -2,8 +2,9 @@
 
 Threads and who talks to whom (DESIGN.md §1):
 
-* hub clients (signalrcore threads), the contract cache, the reconcile worker and the executor
-  workers only *put* events on the :class:`~simple_risk.daemon.queue.EventQueue`;
+* hub clients (signalrcore threads), the contract cache, the reconcile workers and the
+  executor workers (one of each per account) only *put* events on the
+  :class:`~simple_risk.daemon.queue.EventQueue`;
 * the engine thread is the only consumer. It applies each event to the account's engine (one
   :class:`Engine` per account, because overlays give accounts different rulesets), records
   each firing with its lockouts and intents in the store *before* anything acts on it
@@ -44,6 +45,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
 from simple_risk.adapters.replay import WireRecorder
 from simple_risk.adapters.topstepx.clock import ReceiveClock
 from simple_risk.adapters.topstepx.contracts import ContractCache
+from simple_risk.adapters.topstepx.converters import RestRequest
 from simple_risk.adapters.topstepx.errors import Endpoint, ProjectXError
 from simple_risk.adapters.topstepx.hubs import HubConfig, MarketHubClient, UserHubClient
 from simple_risk.adapters.topstepx.ratelimit import Budget, RateLimiter
@@ -62,6 +64,7 @@ from simple_risk.daemon.notify import (
     result_severity,
     result_text,
 )
+from simple_risk.daemon.owntags import OwnTags
 from simple_risk.daemon.queue import EventQueue
 from simple_risk.engine import Engine, Firing
 from simple_risk.engine.codec import CodecError, event_to_json
@@ -73,6 +76,7 @@ from simple_risk.engine.events import (
     Event,
     OrderStatus,
     OrderUpdate,
+    OwnOrder,
     PositionType,
     PositionUpdate,
     Quote,
@@ -81,7 +85,6 @@ from simple_risk.engine.events import (
 )
 from simple_risk.engine.facts.account import AccountState
 from simple_risk.engine.facts.ledger import adds_nothing
-from simple_risk.engine.facts.orders import OWN_TAG_PREFIX
 from simple_risk.engine.intents import Alert, Intent, intent_from_json, intent_to_json, is_met
 from simple_risk.engine.lockouts import Lock
 from simple_risk.engine.model import Ruleset
@@ -100,6 +103,8 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 FACT_EVENTS = (AccountUpdate, OrderUpdate, PositionUpdate, TradeFill)
+#: what the journal keeps: the facts, and which orders the daemon placed
+JOURNALED = (*FACT_EVENTS, OwnOrder)
 _POSITION_CALLS = frozenset({Endpoint.POSITION_CLOSE, Endpoint.POSITION_PARTIAL_CLOSE})
 
 
@@ -115,6 +120,8 @@ class ReconcileData(Event):
     orders: tuple[OrderUpdate, ...] = ()
     trades: tuple[TradeFill, ...] = ()
     error: str | None = None
+    #: records REST sent that could not be read, skipped: (kind, why) — "order", "position"…
+    skipped: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -219,7 +226,6 @@ class RuntimeOptions:
 
     rest: RestConfig = field(default_factory=RestConfig)
     hubs: HubConfig = field(default_factory=HubConfig)
-    executor_workers: int = 2
     #: the REST budgets (None: TopstepX's documented limits, with a margin)
     budgets: Mapping[str, Budget] | None = None
     lease_ttl: float = 60.0
@@ -260,13 +266,15 @@ class Daemon:
         self.client = RestClient(
             config.gateway,
             Credentials(config.username, config.api_key),
-            # orders the daemon places (protective stops) carry the prefix the engine reads
-            # as "its own", so lockouts never cancel them
-            config=dataclasses.replace(self.options.rest, auto_tag_prefix=OWN_TAG_PREFIX),
+            config=self.options.rest,
             limiter=RateLimiter(self.options.budgets),
             clock=ReceiveClock(self.options.wall) if self.options.wall else None,
             recorder=self.options.recorder,
+            on_auth_trouble=self._auth_trouble,
         )
+        #: the tags of the orders the daemon places (protective stops): lockouts let only
+        #: those pass, so they carry a secret part nobody else can make
+        self.own_tags = OwnTags.load(config.data_dir)
         self.clock = self.client.clock
         self.monitor = Broadcaster()
         webhook = config.notify.webhook or config.alert_webhook
@@ -280,7 +288,6 @@ class Daemon:
             self.client,
             self.queue,
             store,
-            workers=self.options.executor_workers,
             on_call=self._on_call,
         )
         self.contracts = ContractCache(self.client, config.data_dir, sink=self.queue)
@@ -301,12 +308,21 @@ class Daemon:
             recorder=self.options.recorder,
         )
         self.lease_owner = f"{socket.gethostname()}:{config.data_dir}"
-        self._reconcile_work: queue.Queue[tuple[int, str] | None] = queue.Queue()
+        # one reconcile worker per account: one account's slow REST never delays another's
+        self._reconcile_work: dict[int, queue.Queue[str | None]] = {
+            account: queue.Queue() for account in config.accounts
+        }
         self._reconcile_wanted: set[int] = set()
         self._reconcile_lock = threading.Lock()
-        self._reconcile_thread = threading.Thread(
-            target=self._reconcile_loop, name="reconcile", daemon=True
-        )
+        self._reconcile_threads = [
+            threading.Thread(
+                target=self._reconcile_loop,
+                args=(account,),
+                name=f"reconcile-{account}",
+                daemon=True,
+            )
+            for account in config.accounts
+        ]
         self._engine_thread = threading.Thread(target=self._engine_loop, name="engine", daemon=True)
         self._quoted: set[str] = set()
         self._live: set[int] = set()
@@ -327,6 +343,11 @@ class Daemon:
         self._next_lease = 0.0
         self._after_enforcement: dict[int, float] = {}
         self._dirty: set[int] = set()
+        self._snapshot_failing: set[int] = set()
+        #: accounts whose lease was lost or could not be renewed: not enforced
+        self._lease_lost: set[int] = set()
+        #: intents whose planning failed (alerted once each)
+        self._unworkable: set[str] = set()
         self._status_due = False
         self.ready = threading.Event()
         self.stopped = threading.Event()
@@ -341,6 +362,11 @@ class Daemon:
         self.hub_states: dict[str, str] = {}
         self.last_reconcile_at: dict[int, datetime] = {}
         self.reconciles = 0
+        #: journaled events replayed at restore, per account (the cost of the last restart)
+        self.replayed: dict[int, int] = {}
+        #: REST records skipped because they could not be read (alerted when first seen)
+        self.malformed_records = 0
+        self._skipped_before: dict[int, tuple[tuple[str, str], ...]] = {}
         self.events_applied = 0
         self.error: BaseException | None = None
         self.started_at = self.clock.now()
@@ -385,8 +411,7 @@ class Daemon:
                     f"account {account} is guarded by another daemon "
                     f"({holder.owner if holder else 'unknown'}); refusing to enforce it twice"
                 )
-        for account in self.config.accounts:
-            self._restore(account)
+        self.restore()
         self.writer = StoreWriter(self.store, self._last_seq)
         self.writer.start()
         self.client.login()
@@ -395,12 +420,16 @@ class Daemon:
             self.user_hub.subscribe_account(account)
         self.user_hub.start()
         self.market_hub.start()
-        self.executor.start()
-        self._reconcile_thread.start()
+        for thread in self._reconcile_threads:
+            thread.start()
         self._engine_thread.start()
         self.user_hub.wait_connected(self.options.hub_ready_timeout)
         for account in self.config.accounts:
             self.request_reconcile(account, "startup")
+
+    def _auth_trouble(self, message: str) -> None:
+        """The REST client cannot refresh the session and the token expires soon."""
+        self.alerter.alert("critical", message, self.clock.now())
 
     def request_stop(self, reason: str = "") -> None:
         """Ask whoever runs the daemon (``engine run``, a test) to stop it gracefully."""
@@ -419,7 +448,8 @@ class Daemon:
         if self._engine_thread.is_alive():
             self.queue.put(StopRequest(at=self.clock.now()))
             self._engine_thread.join(10.0)
-        self._reconcile_work.put(None)
+        for work in self._reconcile_work.values():
+            work.put(None)
         self.executor.stop()
         if self.writer is not None:
             self.writer.stop()
@@ -445,7 +475,23 @@ class Daemon:
 
     # -- restore --------------------------------------------------------------------------------
 
+    def restore(self) -> None:
+        """Rebuild every account's engine from its latest snapshot and the journal after it
+        (the first step of ``start``; the leases must be held)."""
+        for account in self.config.accounts:
+            self._restore(account)
+
     def _restore(self, account: int) -> None:
+        """The account's engine as the last run left it: its latest snapshot, then the journal
+        after the snapshot's position replayed.
+
+        A replayed event's firings were recorded (and their intents stored) when it was first
+        applied, so replay records and works only a firing the store does not hold (the daemon
+        died between the event's journal write and the firing's). A snapshot written while
+        replaying (the lock set changed) records the position of the event just replayed, and
+        one more snapshot after the replay covers the whole journal, so the next restart
+        replays only what came after it.
+        """
         ruleset = self.rulesets[account]
         snapshot = self.store.latest_snapshot(account)
         engine: Engine | None = None
@@ -460,9 +506,18 @@ class Daemon:
             engine = Engine(ruleset, accounts=[account])
         self.engines[account] = engine
         replayed = self.store.events_since(account, seq)
+        self._last_seq[account] = seq
         for entry in replayed:
-            self._apply_to(account, self._monotonic(entry.event), journal=False, seq=entry.seq)
+            # replayed as journaled: the account's journal is in engine-time order already,
+            # and its stamps are what the store's firings were recorded with
+            self._last_seq[account] = entry.seq  # what a snapshot taken now covers
+            self._apply_to(account, entry.event, journal=False, replay=True)
+            if self._last_at is None or entry.event.at > self._last_at:
+                self._last_at = entry.event.at
         self._last_seq[account] = replayed[-1].seq if replayed else self.store.last_seq(account)
+        self.replayed[account] = len(replayed)
+        if replayed:
+            self._snapshot(account)
         self._deadlines[account] = engine.next_deadline()
         for stored in self.store.open_intents(account):
             try:
@@ -484,21 +539,46 @@ class Daemon:
     # -- reconciliation -------------------------------------------------------------------------
 
     def request_reconcile(self, account: int, reason: str) -> None:
+        work = self._reconcile_work.get(account)
+        if work is None:
+            return
         with self._reconcile_lock:
             if account in self._reconcile_wanted:
                 return
             self._reconcile_wanted.add(account)
-        self._reconcile_work.put((account, reason))
+        work.put(reason)
 
-    def _reconcile_loop(self) -> None:
+    def _reconcile_loop(self, account: int) -> None:
+        """Fetch each requested reconcile of the account. Never dies: an unexpected failure is
+        logged with its traceback, alerted, and answered with a failed reconcile (retried
+        later), so an account is never left unreconciled (and unenforced) without anyone
+        knowing."""
+        work = self._reconcile_work[account]
         while True:
-            work = self._reconcile_work.get()
-            if work is None:
+            reason = work.get()
+            if reason is None:
                 return
-            account, reason = work
             with self._reconcile_lock:
                 self._reconcile_wanted.discard(account)
-            self.queue.put(self._fetch(account, reason))
+            started = self.clock.now()
+            try:
+                data = self._fetch(account, reason)
+            except Exception as exc:
+                log.exception("account %s: reconcile (%s) failed unexpectedly", account, reason)
+                self.alerter.alert(
+                    "critical",
+                    f"account {account}: reconcile failed unexpectedly "
+                    f"({type(exc).__name__}: {exc}); retrying",
+                    self.clock.now(),
+                )
+                data = ReconcileData(
+                    at=self.clock.now(),
+                    account=account,
+                    started_at=started,
+                    reason=reason,
+                    error=f"{type(exc).__name__}: {exc}",
+                )
+            self.queue.put(data)
 
     def _fetch(self, account: int, reason: str) -> ReconcileData:
         started = self.clock.now()
@@ -506,11 +586,18 @@ class Daemon:
         day = engine.calendar.trading_day(started)
         since = engine.calendar.trading_day_start(day)
         light = reason == "periodic"  # positions and orders only: 2 calls of the budget
+        skipped: list[tuple[str, str]] = []
+
+        def malformed(kind: str, why: str) -> None:
+            skipped.append((kind, why))
+
         try:
             accounts = [] if light else self.client.search_accounts(only_active=False)
-            positions = self.client.open_positions(account)
-            orders = self.client.open_orders(account)
-            trades = [] if light else self.client.search_trades(account, since)
+            positions = self.client.open_positions(account, on_malformed=malformed)
+            orders = self.client.open_orders(account, on_malformed=malformed)
+            trades = (
+                [] if light else self.client.search_trades(account, since, on_malformed=malformed)
+            )
         except ProjectXError as exc:
             return ReconcileData(
                 at=self.clock.now(),
@@ -529,6 +616,7 @@ class Daemon:
             positions=tuple(p for p in positions if p.account_id == account),
             orders=tuple(o for o in orders if o.account_id == account),
             trades=tuple(sorted(trades, key=lambda t: (t.created_at or t.at, t.trade_id))),
+            skipped=tuple(skipped),
         )
 
     def _apply_reconcile(self, data: ReconcileData) -> None:
@@ -537,6 +625,8 @@ class Daemon:
             log.warning("account %s: reconcile (%s) failed: %s", account, data.reason, data.error)
             self._after_enforcement[account] = time.monotonic() + self.config.timing.retry_interval
             return
+        skipped_kinds = {kind for kind, _ in data.skipped}
+        self._report_malformed(data)
         engine = self.engines[account]
         state = engine.account(account)
         last_fact = self._last_fact_at.get(account)
@@ -546,14 +636,16 @@ class Daemon:
             events.append(data.account_update)
         events += [trade for trade in data.trades if not _known_fill(state, trade)]
         if not stale and state is not None:
+            # A skipped record may be any of the known ones: what REST did not list is only
+            # taken as gone when every record of that kind could be read.
             open_orders = {o.order_id for o in data.orders}
             for order in list(state.orders.values()):
-                if order.id not in open_orders:
+                if order.id not in open_orders and "order" not in skipped_kinds:
                     events.append(dataclasses.replace(order.update, status=OrderStatus.CANCELLED))
             events += data.orders
             open_positions = {p.contract_id for p in data.positions}
             for position in list(state.positions.values()):
-                if position.contract_id not in open_positions:
+                if position.contract_id not in open_positions and "position" not in skipped_kinds:
                     events.append(
                         PositionUpdate(
                             at=data.at,
@@ -567,7 +659,10 @@ class Daemon:
             events += data.positions
         for event in events:
             self._watch_contract(event)
-            self._apply_to(account, self._monotonic(event), journal=True)
+            stamped = self._monotonic(event)
+            if isinstance(stamped, OrderUpdate):
+                self._claim_own(account, stamped)
+            self._apply_to(account, stamped, journal=True)
         self._apply_to(
             account, self._monotonic(Reconciled(at=data.at, account_id=account)), journal=False
         )
@@ -577,6 +672,8 @@ class Daemon:
             log.info("account %s: hub events arrived during reconcile; reconciling again", account)
             self.request_reconcile(account, "stale")
             return
+        if account in self._lease_lost:
+            return  # not ours to enforce until the lease is held again
         first = account not in self._live
         self._live.add(account)
         self._after_reconcile(account)
@@ -585,6 +682,24 @@ class Daemon:
         if self._live >= set(self.config.accounts):
             self.ready.set()
         self.write_status()
+
+    def _report_malformed(self, data: ReconcileData) -> None:
+        """Records REST sent that could not be read were skipped: count them and say so loudly
+        (the rest of the reconcile applies; the daemon cannot see what those records hold).
+        The same records skipped again by the next reconciles are counted, not alerted again."""
+        self.malformed_records += len(data.skipped)
+        seen = self._skipped_before.get(data.account, ())
+        self._skipped_before[data.account] = data.skipped
+        if not data.skipped or set(data.skipped) <= set(seen):
+            return
+        kinds = ", ".join(f"{kind}: {why}" for kind, why in data.skipped[:3])
+        more = f" (and {len(data.skipped) - 3} more)" if len(data.skipped) > 3 else ""
+        self.alerter.alert(
+            "critical",
+            f"account {data.account}: skipped {len(data.skipped)} malformed REST record(s) "
+            f"in the {data.reason} reconcile — {kinds}{more}",
+            data.at,
+        )
 
     # -- the engine thread ----------------------------------------------------------------------
 
@@ -671,20 +786,47 @@ class Daemon:
             self._next_snapshot = now_mono + self.config.timing.snapshot_interval
             self._snapshot_all()
         if now_mono >= self._next_lease:
-            self._next_lease = now_mono + self.options.lease_ttl / 3
             for account in self.config.accounts:
-                try:
-                    if not self.store.renew_lease(
-                        account,
-                        self.lease_owner,
-                        timedelta(seconds=self.options.lease_ttl),
-                        now_wall,
-                    ):
-                        self.alerter.alert(
-                            "critical", f"lost the lease of account {account}", now_wall
-                        )
-                except StoreError as exc:
-                    log.error("lease renewal failed: %s", exc)
+                self._renew_lease(account, now_wall)
+            # while a lease is lost, try to take it back sooner than a renewal is due
+            every = self.options.lease_ttl / 3
+            self._next_lease = now_mono + (min(every, 1.0) if self._lease_lost else every)
+
+    def _renew_lease(self, account: int, now: datetime) -> None:
+        """Renew the account's lease (take it again when it was lost).
+
+        A lease that is lost (another daemon holds it) or cannot be renewed (the store fails)
+        stops enforcing the account at once — two daemons must never act on one account —
+        raises a critical alert and shows in the status; once the lease is held again the
+        account is reconciled and enforced again.
+        """
+        ttl = timedelta(seconds=self.options.lease_ttl)
+        lost = account in self._lease_lost
+        try:
+            if lost:
+                held = self.store.acquire_lease(account, self.lease_owner, ttl, now)
+            else:
+                held = self.store.renew_lease(account, self.lease_owner, ttl, now)
+            why = "another daemon holds it"
+        except StoreError as exc:
+            held, why = False, f"it cannot be renewed: {exc}"
+        if held:
+            if lost:
+                self._lease_lost.discard(account)
+                log.warning("account %s: lease held again; reconciling to enforce", account)
+                self.request_reconcile(account, "lease regained")
+                self._status_due = True
+            return
+        if lost:
+            return
+        self._lease_lost.add(account)
+        self._live.discard(account)
+        self._status_due = True
+        self.alerter.alert(
+            "critical",
+            f"lost the lease of account {account} ({why}): enforcement of it stopped",
+            now,
+        )
 
     def _dispatch(self, event: Event) -> None:
         self.events_dispatched += 1
@@ -706,6 +848,10 @@ class Daemon:
                     self.request_reconcile(account, f"{event.hub} hub gap")
             return
         event = self._monotonic(event)
+        if isinstance(event, OwnOrder):
+            if event.account_id in self.engines:
+                self._apply_to(event.account_id, event, journal=True)
+            return
         if isinstance(event, FACT_EVENTS):
             account = event.account_id
             if account not in self.engines:
@@ -715,6 +861,8 @@ class Daemon:
             self.observer.on_event(event)
             self._announce(event)
             self._catch_up_quote(account, event)
+            if isinstance(event, OrderUpdate):
+                self._claim_own(account, event)
             self._apply_to(account, event, journal=True)
             return
         if isinstance(event, Quote):
@@ -729,6 +877,34 @@ class Daemon:
         if isinstance(event, ContractLoaded | ClockTick):
             for account in self.engines:
                 self._apply_to(account, event, journal=False)
+
+    def _claim_own(self, account: int, update: OrderUpdate) -> None:
+        """An order carrying this installation's tag is one the daemon placed, even when the
+        record of placing it was lost (a crash before the executor's answer was journaled):
+        recorded (and journaled) as the daemon's before the update applies. Any other tag,
+        whatever its prefix, claims nothing."""
+        state = self.engines[account].account(account)
+        if state is None or update.order_id in state.own_ids:
+            return
+        tag = update.custom_tag
+        if tag is None or not self.own_tags.verify(account, tag):
+            return
+        own = OwnOrder(
+            at=update.at,
+            account_id=account,
+            custom_tag=tag,
+            order_id=update.order_id,
+            size=update.size,  # as first seen: the record of the size placed is lost too
+        )
+        self._apply_to(account, own, journal=True)
+
+    def _tagged(self, account: int, call: RestRequest) -> RestRequest:
+        """An ``Order/place`` of the daemon's with a fresh tag of its own."""
+        if call.endpoint is not Endpoint.ORDER_PLACE or call.body.get("customTag"):
+            return call
+        return RestRequest(
+            call.endpoint, {**call.body, "customTag": self.own_tags.new_tag(account)}
+        )
 
     def _catch_up_quote(self, account: int, event: Event) -> None:
         """Quotes reach only the engines exposed to the contract (measured: applying every
@@ -751,11 +927,11 @@ class Daemon:
             self.market_hub.subscribe_quotes(contract_id)
             self.contracts.request(contract_id)
 
-    def _apply_to(
-        self, account: int, event: Event, *, journal: bool, seq: int | None = None
-    ) -> None:
+    def _apply_to(self, account: int, event: Event, *, journal: bool, replay: bool = False) -> None:
+        """Apply one event to the account's engine; record and work its firings (on a journal
+        ``replay``, only those the store does not hold already: see :meth:`_record`)."""
         engine = self.engines[account]
-        if journal and self.options.journal and isinstance(event, FACT_EVENTS):
+        if journal and self.options.journal and isinstance(event, JOURNALED):
             assert self.writer is not None
             self.writer.journal(account, event)
         try:
@@ -770,16 +946,14 @@ class Daemon:
         self._deadlines[account] = engine.next_deadline()
         if isinstance(event, (*FACT_EVENTS, ContractLoaded)):
             self._dirty.add(account)
-        for firing in firings:
-            self._record(firing, seq)
+        if firings:
+            firings = [firing for firing in firings if self._record(firing, replay=replay)]
         if firings and self._locks_changed(account):
             # A lockout set by a clock tick is not in the journal (ticks are not journaled):
             # make it durable in a snapshot before anything acts on it. Other firings are
             # reproduced by replaying the journaled event after the last snapshot.
             self._snapshot(account)
-        for firing in firings:
-            for intent in firing.intents:
-                self._add_intent(intent, firing)
+        self._work_firings(firings)
         if firings:
             self._dirty.add(account)
             self._status_due = True
@@ -788,18 +962,35 @@ class Daemon:
 
     # -- firings and intents --------------------------------------------------------------------
 
-    def _record(self, firing: Firing, seq: int | None) -> None:
-        self.firings.append(firing)
-        self.firings_total += 1
-        self._remember_firing(firing)
-        log.warning(
-            "FIRING %s account=%s %s: %s",
-            firing.rule_id,
-            firing.account,
-            firing.item,
-            firing.message,
-        )
-        self.observer.on_firing(firing)
+    def _work_firings(self, firings: list[Firing]) -> None:
+        """Start every intent of every firing. One that cannot be started (a bug, a store or
+        planning error) is alerted and the others still start: a failing action never stops
+        the firing's other actions."""
+        for firing in firings:
+            for intent in firing.intents:
+                try:
+                    self._add_intent(intent, firing)
+                except Exception as exc:
+                    log.exception("could not start %s of %s", intent.key, firing.rule_id)
+                    self.alerter.alert(
+                        "critical",
+                        f"account {firing.account}: {firing.rule_id} could not start "
+                        f"{type(intent).__name__} ({type(exc).__name__}: {exc}); "
+                        "its other actions go on",
+                        firing.at,
+                    )
+
+    def _record(self, firing: Firing, *, replay: bool = False) -> bool:
+        """Commit the firing with its lockouts and intents (before anything acts on it) and
+        tell the log, ``monitor`` and the observer. Returns whether it is to be worked.
+
+        On a journal ``replay`` a firing the store already holds (same rule, account, item and
+        time: replayed events keep their journaled stamps) was worked when it was new, so it
+        is neither told nor worked again; one the store lacks — the daemon died between the
+        event's journal write and the firing's — is recorded and worked now.
+        """
+        if not replay:
+            self._tell_firing(firing)
         engine = self.engines[firing.account]
         locks = []
         for notice in firing.locks:
@@ -843,17 +1034,32 @@ class Daemon:
             "item": firing.item or None,
             "values": values,
         }
-        if seq is not None:
-            record["journal_seq"] = seq
         if self.writer is not None:
             self.writer.flush()  # intent states written before this one re-opens an intent
         try:
-            self.store.record_firing(record, locks, intents)
+            created = self.store.record_firing(record, locks, intents).created
         except StoreError as exc:
             log.error("could not record firing %s: %s (enforcing anyway)", firing.rule_id, exc)
             self.alerter.alert(
                 "critical", f"store failed while recording a firing: {exc}", firing.at
             )
+            created = True
+        if replay and created:
+            self._tell_firing(firing)
+        return created or not replay
+
+    def _tell_firing(self, firing: Firing) -> None:
+        self.firings.append(firing)
+        self.firings_total += 1
+        self._remember_firing(firing)
+        log.warning(
+            "FIRING %s account=%s %s: %s",
+            firing.rule_id,
+            firing.account,
+            firing.item,
+            firing.message,
+        )
+        self.observer.on_firing(firing)
 
     def _add_intent(self, intent: Intent, firing: Firing) -> None:
         if isinstance(intent, Alert):
@@ -865,6 +1071,31 @@ class Daemon:
         self._work(intent.key)
 
     def _work(self, key: str) -> None:
+        """Plan the intent from the facts now and hand its calls to the executor. An intent
+        that cannot be worked (a planning bug) is alerted once, its firing's other intents
+        go on, and it is tried again later: it never stops the engine thread."""
+        try:
+            self._send(key)
+        except Exception as exc:
+            tracked = self.book.get(key)
+            if tracked is None:
+                return
+            tracked.state = "waiting"
+            tracked.due = time.monotonic() + self.config.timing.retry_interval * 4
+            if key in self._unworkable:
+                log.debug("intent %s still cannot be worked: %s", key, exc)
+            else:
+                log.exception("could not work intent %s", key)
+                self._unworkable.add(key)
+                self.alerter.alert(
+                    "critical",
+                    f"account {tracked.account}: could not start "
+                    f"{type(tracked.intent).__name__} ({type(exc).__name__}: {exc}); "
+                    "the firing's other actions go on, this one is retried",
+                    self.clock.now(),
+                )
+
+    def _send(self, key: str) -> None:
         tracked = self.book[key]
         account = tracked.account
         if account not in self._live:
@@ -873,7 +1104,10 @@ class Daemon:
                 time.monotonic() + self.config.timing.retry_interval,
             )
             return
-        calls = plan(tracked.intent, self.engines[account].account(account))
+        calls = [
+            self._tagged(account, call)
+            for call in plan(tracked.intent, self.engines[account].account(account))
+        ]
         if not calls:
             self._finish(key, "done")
             return
@@ -960,6 +1194,7 @@ class Daemon:
 
     def _finish(self, key: str, state: str) -> None:
         self.book.pop(key, None)
+        self._unworkable.discard(key)
         self._status_due = True
         final: Literal["done", "gave_up"] = "done" if state == "done" else "gave_up"
         finished_at = self.clock.now()
@@ -1139,6 +1374,10 @@ class Daemon:
     def live_accounts(self) -> frozenset[int]:
         return frozenset(self._live)
 
+    def lease_lost_accounts(self) -> frozenset[int]:
+        """Accounts not enforced because their lease was lost or could not be renewed."""
+        return frozenset(self._lease_lost)
+
     def recent_firings(self, account: int) -> list[dict[str, Any]]:
         return list(self._recent_firings.get(account, ()))
 
@@ -1271,7 +1510,23 @@ class Daemon:
             if self._snapshots % 20 == 0:
                 self.store.prune_snapshots(account, keep=3)
         except StoreError as exc:
+            # A restart would come back without what changed since the last good snapshot
+            # (a lockout a clock tick set is in no journal): say so loudly, once per outage,
+            # and keep the account dirty so the next snapshot tries again.
             log.error("snapshot of account %s failed: %s", account, exc)
+            self._dirty.add(account)
+            if account not in self._snapshot_failing:
+                self._snapshot_failing.add(account)
+                self.alerter.alert(
+                    "critical",
+                    f"account {account}: the engine snapshot could not be saved ({exc}); "
+                    "a restart now would lose state since the last one",
+                    self.clock.now(),
+                )
+            return
+        if account in self._snapshot_failing:
+            self._snapshot_failing.discard(account)
+            log.warning("account %s: snapshots are saved again", account)
         self._dirty.discard(account)
 
     def _snapshot_all(self) -> None:
@@ -1300,6 +1555,7 @@ class Daemon:
             day = facts.get("day")
             accounts[str(account)] = {
                 "live": account in self._live,
+                "lease": "lost" if account in self._lease_lost else "held",
                 "realized_pnl": str(getattr(day, "realized_pnl", "")),
                 "locks": [
                     {
@@ -1323,6 +1579,7 @@ class Daemon:
             "firings": self.firings_total,
             "intents_open": len(self.book),
             "reconciles": self.reconciles,
+            "malformed_records": self.malformed_records,
             "alerts": list(self.alerter.recent),
         }
 

@@ -177,6 +177,23 @@ class TradeFill(Event):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class OwnOrder(Event):
+    """simple-risk itself places an order with this customTag (``order_id`` None: the call is
+    on its way) or placed it (the id the gateway gave it).
+
+    Only such orders are ``order.own`` — the ones lockouts and the order-side contract rules
+    let pass — so a tag that merely looks like the daemon's grants nothing. Journaled like
+    the facts: a restart knows which orders the daemon placed.
+    """
+
+    account_id: int
+    custom_tag: str
+    order_id: int | None = None
+    #: the size it was placed with: a larger order with its id is no longer the daemon's own
+    size: int | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Quote(Event):
     """A quote for one contract; any price may be None when the update did not carry it.
 
@@ -227,6 +244,7 @@ DomainEvent = (
     | OrderUpdate
     | PositionUpdate
     | TradeFill
+    | OwnOrder
     | Quote
     | ClockTick
     | Reconciled
@@ -260,6 +278,7 @@ __all__ = [
     "OrderStatus",
     "OrderType",
     "OrderUpdate",
+    "OwnOrder",
     "PositionType",
     "PositionUpdate",
     "Quote",

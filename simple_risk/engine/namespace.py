@@ -273,7 +273,7 @@ _FACTS: tuple[Fact, ...] = (
         B,
         "Only reduces an existing position, at no more than its size; always for a bracket child.",
     ),
-    Fact("order", "own", B, "Placed by simple-risk itself (customTag prefix)."),
+    Fact("order", "own", B, "Placed by simple-risk itself (it recorded placing it)."),
     Fact(
         "order",
         "is_child",

@@ -114,6 +114,8 @@ def _dump_account(state: AccountState) -> dict[str, Any]:
         "can_trade": state.can_trade,
         "starting_balance": _d(state.starting_balance),
         "eod_high_balance": _d(state.eod_high_balance),
+        "own_tags": [[tag, order_id] for tag, order_id in state.own_tags.items()],
+        "own_sizes": [[order_id, size] for order_id, size in state.own_sizes.items()],
         "orders": [event_to_json(order.update) for order in state.orders.values()],
         "positions": [
             {
@@ -237,6 +239,12 @@ def _load_account(engine: Engine, state: AccountState, data: dict[str, Any]) -> 
     state.can_trade = data["can_trade"]
     state.starting_balance = _pd(data["starting_balance"])
     state.eod_high_balance = _pd(data["eod_high_balance"])
+    for tag, order_id in data.get("own_tags", []):  # before the orders: they read it
+        state.own_tags[str(tag)] = None if order_id is None else int(order_id)
+        if order_id is not None:
+            state.own_ids.add(int(order_id))
+    for order_id, size in data.get("own_sizes", []):
+        state.own_sizes[int(order_id)] = int(size)
     for order_data in data["orders"]:
         update = event_from_json(order_data)
         assert isinstance(update, OrderUpdate)

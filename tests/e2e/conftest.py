@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from .harness import start
+from .harness import restart, start
 
-__all__ = ["start"]
+__all__ = ["restart", "start"]

@@ -147,3 +147,30 @@ def start(tmp_path: Path) -> Iterator[Start]:
         daemon.stop()
         trader.close()
         sim.stop()
+
+
+Restart = Callable[..., Harness]
+
+
+@pytest.fixture
+def restart() -> Iterator[Restart]:
+    """``restart(h, options=None)`` stops the harness's daemon and starts a new one on the same
+    data directory (store, snapshots, journal) against the same simulator."""
+    started: list[Daemon] = []
+
+    def run(h: Harness, options: RuntimeOptions | None = None) -> Harness:
+        h.daemon.stop()
+        daemon = Daemon(
+            h.daemon.config,
+            h.daemon.rulesets,
+            store=open_store(h.daemon.config),
+            options=options or FAST_OPTIONS,
+        )
+        started.append(daemon)
+        daemon.start()
+        assert wait_until(daemon.ready.is_set, 10.0), "the restarted daemon did not go live"
+        return Harness(h.sim, daemon, h.trader)
+
+    yield run
+    for daemon in reversed(started):
+        daemon.stop()

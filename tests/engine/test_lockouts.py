@@ -25,7 +25,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from simple_risk.engine.engine import Engine, Firing
-from simple_risk.engine.events import Event, OrderStatus, OrderType
+from simple_risk.engine.events import Event, OrderStatus, OrderType, OwnOrder
 from simple_risk.engine.facts.orders import Order
 from simple_risk.engine.intents import CancelOrder, PositionClosed, ReduceTo
 from simple_risk.engine.lockouts import Lock, LockSet
@@ -124,10 +124,15 @@ def test_a_position_that_shrinks_lowers_what_its_reducing_orders_may_add_up_to()
     assert lockout_intents(feed(engine, position(4, 2))) == [CancelOrder(ACCOUNT, 11)]
 
 
+def own(t: float, tag: str, order_id: int | None = None) -> OwnOrder:
+    """The daemon places (``order_id`` None) or placed an order with this tag."""
+    return OwnOrder(at=at(t), account_id=ACCOUNT, custom_tag=tag, order_id=order_id)
+
+
 def test_the_daemons_own_closing_order_counts_first_and_is_never_cancelled() -> None:
     engine = locking_engine()
     feed(engine, position(0, 2), fill(1, 1, pnl="-200"))
-    feed(engine, order(2, 10, side="sell", size=1))
+    feed(engine, order(2, 10, side="sell", size=1), own(2.5, "sr-close-1", 11))
     closing = order(3, 11, side="sell", size=2, tag="sr-close-1")
     assert lockout_intents(feed(engine, closing)) == [CancelOrder(ACCOUNT, 10)]
 
@@ -142,8 +147,32 @@ def test_a_reducing_order_larger_than_the_position_is_cancelled() -> None:
 
 def test_the_daemons_own_orders_pass() -> None:
     engine = locking_engine()
-    feed(engine, fill(1, 1, pnl="-200"))
+    feed(engine, fill(1, 1, pnl="-200"), own(1.5, "sr-close-1"))  # placing: no id yet
     assert lockout_intents(feed(engine, order(2, 10, side="buy", tag="sr-close-1"))) == []
+
+
+def test_a_tag_that_only_looks_like_the_daemons_grants_nothing() -> None:
+    engine = locking_engine()
+    feed(engine, fill(1, 1, pnl="-200"))
+    assert lockout_intents(feed(engine, order(2, 10, side="buy", tag="sr-close-1"))) == [
+        CancelOrder(ACCOUNT, 10)
+    ]
+
+
+def test_the_daemons_order_resized_beyond_what_it_placed_is_no_longer_its_own() -> None:
+    engine = locking_engine()
+    placed = OwnOrder(at=at(1.5), account_id=ACCOUNT, custom_tag="sr-close-1", order_id=10, size=1)
+    feed(engine, fill(1, 1, pnl="-200"), placed)
+    assert lockout_intents(feed(engine, order(2, 10, side="buy", tag="sr-close-1"))) == []
+    resized = order(3, 10, side="buy", size=12, tag="sr-close-1")  # the trader's modify
+    assert lockout_intents(feed(engine, resized)) == [CancelOrder(ACCOUNT, 10)]
+
+
+def test_a_tag_names_one_order_once_its_id_is_known() -> None:
+    engine = locking_engine()
+    feed(engine, fill(1, 1, pnl="-200"), own(1.5, "sr-close-1", 10), own(1.6, "sr-close-1", 12))
+    copy = order(2, 12, side="buy", tag="sr-close-1")  # the daemon's tag on another order
+    assert lockout_intents(feed(engine, copy)) == [CancelOrder(ACCOUNT, 12)]
 
 
 def test_a_position_that_grew_is_reduced_back_to_its_size_at_lock_time() -> None:
@@ -310,7 +339,7 @@ def test_reducing_orders_left_working_while_locked_never_exceed_the_position(
     feed(engine, *events, fill(1, 1, pnl="-200"))
     state = engine.account(ACCOUNT)
     assert state is not None
-    for index, (closing, remaining, stop, own) in enumerate(specs):
+    for index, (closing, remaining, stop, is_own) in enumerate(specs):
         sell = closing == long
         kind = OrderType.STOP if stop else OrderType.LIMIT
         update = order(
@@ -320,8 +349,10 @@ def test_reducing_orders_left_working_while_locked_never_exceed_the_position(
             size=remaining,
             kind=kind,
             stop="20000" if stop else None,
-            tag="sr-close" if own else None,
+            tag=f"sr-close-{index}" if is_own else None,
         )
+        if is_own:
+            state.apply_own(own(2, f"sr-close-{index}", 100 + index))
         state.apply_order(update, engine.store.market.contract(MNQ))
     held = state.positions.get(MNQ)
     orders = list(state.orders.values())

@@ -33,6 +33,7 @@ from simple_risk.engine.events import (
     OrderStatus,
     OrderType,
     OrderUpdate,
+    OwnOrder,
     PositionType,
     PositionUpdate,
     Quote,
@@ -180,6 +181,16 @@ def event_streams(draw: st.DrawFn, max_size: int = 40) -> list[Event]:
                     type=data.draw(st.sampled_from(list(PositionType))),
                     size=data.draw(st.integers(0, 4)),
                     average_price=Decimal(data.draw(prices)),
+                )
+            )
+        elif kind == 4 and data.draw(st.booleans()):
+            events.append(  # the daemon places (no id yet) or placed the "sr-1" order
+                OwnOrder(
+                    at=t,
+                    account_id=account,
+                    custom_tag="sr-1",
+                    order_id=data.draw(st.none() | st.integers(1, 6)),
+                    size=data.draw(st.none() | st.integers(1, 4)),
                 )
             )
         elif kind in (3, 4):

@@ -166,9 +166,16 @@ class ContractCache:
         if include_available:
             self.add(self._client.available_contracts())
         wanted: set[str] = set()
+
+        def unreadable(kind: str, why: str) -> None:
+            # the reconcile that follows reads the same records and alerts about them
+            log.warning("startup contracts: skipped a malformed %s record (%s)", kind, why)
+
         for account_id in account_ids:
-            wanted.update(p.contract_id for p in self._client.open_positions(account_id))
-            wanted.update(o.contract_id for o in self._client.open_orders(account_id))
+            positions = self._client.open_positions(account_id, on_malformed=unreadable)
+            wanted.update(p.contract_id for p in positions)
+            orders = self._client.open_orders(account_id, on_malformed=unreadable)
+            wanted.update(o.contract_id for o in orders)
         for contract_id in sorted(wanted - set(self.known())):
             self._fetch(contract_id)
         if self._sink is not None:

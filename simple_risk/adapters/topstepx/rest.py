@@ -21,6 +21,7 @@ What it takes care of so callers do not have to (reference §1–§4):
 from __future__ import annotations
 
 import base64
+import concurrent.futures
 import json
 import logging
 import random
@@ -31,9 +32,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import requests
+import urllib3
 
 from simple_risk.adapters.topstepx.clock import ReceiveClock
 from simple_risk.adapters.topstepx.converters import (
@@ -47,11 +49,14 @@ from simple_risk.adapters.topstepx.converters import (
     dumps_exact,
     loads_exact,
     modify_stop_request,
+    order_from_wire,
     orders_from_rest,
     partial_close_request,
     place_order_request,
+    position_from_wire,
     positions_from_rest,
     to_decimal,
+    trade_from_wire,
     trades_from_rest,
 )
 from simple_risk.adapters.topstepx.errors import (
@@ -61,6 +66,7 @@ from simple_risk.adapters.topstepx.errors import (
     MalformedResponse,
     Outcome,
     PlaceOrderErrorCode,
+    ProjectXError,
     SearchContractByIdErrorCode,
     TransportError,
 )
@@ -85,6 +91,9 @@ log = logging.getLogger(__name__)
 install_log_filter(__name__, "SignalRCoreClient")
 
 TOPSTEPX_API = "https://api.topstepx.com"
+#: requests one client can have waiting for a gateway at once (executor and reconcile workers
+#: of every account, hubs' token refreshes); more wait their turn within their own deadline
+HTTP_THREADS = 32
 
 _AUTH_ENDPOINTS = frozenset({Endpoint.LOGIN_KEY, Endpoint.VALIDATE, Endpoint.LOGOUT})
 
@@ -115,7 +124,10 @@ class Credentials:
 class RestConfig:
     """Every timeout, backoff and lifetime of the client; tests shrink them."""
 
-    timeout: float = 10.0  # per HTTP request (connect and read)
+    timeout: float = 10.0  # per HTTP request (connect and each read)
+    #: the whole call — rate-limit wait, every attempt, every byte of the answer — ends by
+    #: then: a gateway that trickles its answer cannot hold a caller for ever
+    deadline: float = 30.0
     max_attempts: int = 5  # transport-level attempts per call, first included
     backoff_base: float = 0.5  # first retry waits up to this (full jitter), doubling
     backoff_max: float = 8.0
@@ -123,10 +135,15 @@ class RestConfig:
     limiter_timeout: float | None = 60.0  # how long a call may wait for a rate-limit slot
     token_lifetime: float = 24 * 3600.0  # used when the token carries no readable JWT ``exp``
     refresh_before: float = 2 * 3600.0  # validate this long before the token expires
+    #: after a failed refresh the still-valid token is kept; the refresh is tried again after
+    #: this long (at most half the time the token has left) ...
+    refresh_retry: float = 60.0
+    #: ... and ``on_auth_trouble`` is told of each failure once less than this is left
+    alert_before_expiry: float = 1800.0
     order_lookback: float = 24 * 3600.0  # how far back a customTag lookup searches
     live: bool = False  # data subscription for contract searches
-    #: prefix of the customTag given to an order placed without one. Neutral by default: the
-    #: daemon sets the engine's own-order prefix, so only its orders count as its own.
+    #: prefix of the customTag given to an order placed without one. Neutral: the daemon tags
+    #: its own orders itself (``daemon/owntags.py``), and a prefix never makes an order its own.
     auto_tag_prefix: str = "px-"
 
 
@@ -142,6 +159,16 @@ class Bar:
     v: int
 
 
+class _DeadlinePassed(Exception):
+    """The call's total deadline passed while its answer was still arriving."""
+
+
+def _close_abandoned(future: concurrent.futures.Future[requests.Response]) -> None:
+    """An answer that came after its caller gave up: give its connection back."""
+    if not future.cancelled() and future.exception() is None:
+        future.result().close()
+
+
 def _jwt_expiry(token: str) -> float | None:
     """Seconds since the epoch at which a JWT expires, or None if it is not a readable JWT."""
     parts = token.split(".")
@@ -154,6 +181,42 @@ def _jwt_expiry(token: str) -> float | None:
     except (ValueError, TypeError):
         return None
     return float(exp) if isinstance(exp, int | float) and not isinstance(exp, bool) else None
+
+
+#: Told of each record a lenient search skipped: (what, why) — e.g. ("order", "size: ...").
+OnMalformed = Callable[[str, str], None]
+
+_R = TypeVar("_R")
+
+
+def _records(
+    body: Mapping[str, Any],
+    key: str,
+    convert: Callable[[object, datetime], _R],
+    at: datetime,
+    strict: Callable[[object, datetime], list[_R]],
+    on_malformed: OnMalformed | None,
+) -> list[_R]:
+    """The records of a search answer. Strict (``on_malformed`` None): one malformed record
+    fails the whole answer with :class:`MalformedResponse`. Lenient: each malformed record is
+    skipped and reported, so one bad record never hides the good ones."""
+    if on_malformed is None:
+        try:
+            return strict(body, at)
+        except WireFormatError as error:
+            raise MalformedResponse(f"{key}: {error}") from None
+    items = body.get(key)
+    if items is None:
+        return []
+    if not isinstance(items, list):
+        raise MalformedResponse(f"{key}: expected a list")
+    kept: list[_R] = []
+    for item in items:
+        try:
+            kept.append(convert(item, at))
+        except (WireFormatError, ValueError, TypeError, ArithmeticError) as error:
+            on_malformed(key.rstrip("s"), redact_text(str(error)))
+    return kept
 
 
 def _iso(moment: datetime) -> str:
@@ -187,8 +250,11 @@ class RestClient:
         monotonic: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
         rng: random.Random | None = None,
+        on_auth_trouble: Callable[[str], None] | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        self._on_auth_trouble = on_auth_trouble
+        self._next_refresh = 0.0  # monotonic: no refresh attempt before (after a failure)
         self.credentials = credentials
         self.config = config or RestConfig()
         self.limiter = limiter or RateLimiter()
@@ -196,6 +262,10 @@ class RestClient:
         self.symbols = symbols
         self.recorder = recorder
         self._session = session or requests.Session()
+        #: where requests wait for their answer's headers (see :meth:`_post`)
+        self._http = concurrent.futures.ThreadPoolExecutor(
+            max_workers=HTTP_THREADS, thread_name_prefix="rest-http"
+        )
         self._session.headers.update({"Content-Type": "application/json", "Accept": "*/*"})
         self._monotonic = monotonic
         self._sleep = sleep
@@ -261,14 +331,53 @@ class RestClient:
 
     def token(self) -> str:
         """A token valid for a while yet: refreshed ``refresh_before`` (at most half its
-        lifetime) before it expires."""
+        lifetime) before it expires.
+
+        While the current token is still valid a refresh never holds a call up: a call made
+        while another thread refreshes uses the current token, and a refresh that fails keeps
+        it (retried after ``refresh_retry``; ``on_auth_trouble`` is told of a failure when the
+        token has less than ``alert_before_expiry`` left). Only an expired token makes calls wait.
+        """
+        token = self._token
+        left = self.token_expires_in()
+        if token is not None and left > self._refresh_window:
+            return token
+        if token is not None and left > 0:
+            if self._monotonic() < self._next_refresh or not self._auth_lock.acquire(False):
+                return token
+            try:
+                self._refresh_keeping(token)
+            finally:
+                self._auth_lock.release()
+            return self._token or token
         with self._auth_lock:
             if self._token is None:
                 self.login()
-            elif self.token_expires_in() <= self._refresh_window:
+            elif self.token_expires_in() <= 0:
                 self.validate()
             assert self._token is not None
             return self._token
+
+    def _refresh_keeping(self, token: str) -> None:
+        """Refresh the still-valid ``token`` (auth lock held); on failure keep it."""
+        if self._token is not token:
+            return  # another thread refreshed it meanwhile
+        try:
+            self.validate()
+        except ProjectXError as error:
+            left = self.token_expires_in()
+            self._next_refresh = self._monotonic() + min(self.config.refresh_retry, left / 2)
+            log.warning(
+                "session refresh failed (%s); the current token is valid %.0fs more", error, left
+            )
+            if left <= self.config.alert_before_expiry and self._on_auth_trouble is not None:
+                self._on_auth_trouble(
+                    f"the gateway session cannot be refreshed ({error}); it expires in {left:.0f}s"
+                )
+            if left <= 0:
+                raise
+        else:
+            self._next_refresh = 0.0
 
     def token_expires_in(self) -> float:
         """Seconds until the current token expires (0 without a token)."""
@@ -320,8 +429,16 @@ class RestClient:
         payload = dumps_exact(dict(body))
         attempt = 0
         reauthorized = False
+        deadline = self._monotonic() + self.config.deadline
         while True:
             attempt += 1
+            if attempt > 1 and self._monotonic() >= deadline:
+                raise TransportError(
+                    endpoint,
+                    f"no answer within the {self.config.deadline:g}s deadline",
+                    http_status=None,
+                    attempts=attempt - 1,
+                )
             if attempt > 1 and on_retry is not None:
                 found = on_retry()
                 if found is not None:
@@ -332,18 +449,28 @@ class RestClient:
                 if token is None:
                     raise AuthenticationError(endpoint, 1, "no session token")
                 headers["Authorization"] = f"Bearer {token}"
+            left = max(deadline - self._monotonic(), 0.0)
+            wait = self.config.limiter_timeout
             self.limiter.acquire(
-                bucket_for(endpoint.value), priority, timeout=self.config.limiter_timeout
+                bucket_for(endpoint.value),
+                priority,
+                timeout=left if wait is None else min(wait, left),
             )
             status: int | None = None
             try:
-                response = self._session.post(
-                    url, data=payload.encode(), headers=headers, timeout=self.config.timeout
-                )
+                response = self._post(url, payload.encode(), headers, deadline)
                 status = response.status_code
+                content = self._read_body(response, deadline)
+            except _DeadlinePassed:
+                raise TransportError(
+                    endpoint,
+                    f"the answer did not arrive within the {self.config.deadline:g}s deadline",
+                    http_status=None,
+                    attempts=attempt,
+                ) from None
             except requests.RequestException as error:
                 detail = f"{type(error).__name__}"
-                if attempt >= self.config.max_attempts:
+                if attempt >= self.config.max_attempts or self._monotonic() >= deadline:
                     raise TransportError(
                         endpoint, detail, http_status=None, attempts=attempt
                     ) from None
@@ -365,11 +492,12 @@ class RestClient:
             if status >= 400:
                 if status == 401:
                     raise AuthenticationError(endpoint, 1, "HTTP 401", http_status=401)
+                text = content[:200].decode("utf-8", errors="replace")
                 raise TransportError(
-                    endpoint, redact_text(response.text[:200]), http_status=status, attempts=attempt
+                    endpoint, redact_text(text), http_status=status, attempts=attempt
                 )
             try:
-                envelope = loads_exact(response.content)
+                envelope = loads_exact(content)
             except ValueError:
                 raise MalformedResponse(f"{endpoint.value}: response is not JSON") from None
             if not isinstance(envelope, dict) or not isinstance(envelope.get("success"), bool):
@@ -392,6 +520,44 @@ class RestClient:
                     order_id=order_id if isinstance(order_id, int) else None,
                 )
             return envelope, received_at
+
+    def _post(
+        self, url: str, payload: bytes, headers: dict[str, str], deadline: float
+    ) -> requests.Response:
+        """POST and wait for the answer's status and headers, up to the call's deadline.
+
+        The request runs on one of the client's HTTP threads so that a gateway trickling its
+        status line and headers (each read well within the per-read timeout) cannot hold the
+        caller past the deadline; an answer that arrives after the caller gave up is closed.
+        Raises :class:`_DeadlinePassed`, or the request's own exception.
+        """
+        per_read = min(self.config.timeout, max(deadline - self._monotonic(), 0.01))
+        future = self._http.submit(
+            self._session.post, url, data=payload, headers=headers, timeout=per_read, stream=True
+        )
+        try:
+            return future.result(timeout=max(deadline - self._monotonic(), 0.0))
+        except concurrent.futures.TimeoutError:
+            future.add_done_callback(_close_abandoned)
+            raise _DeadlinePassed from None
+
+    def _read_body(self, response: requests.Response, deadline: float) -> bytes:
+        """The answer's body, read as it arrives, up to the call's deadline (each read also
+        waits at most the per-read timeout). Raises :class:`_DeadlinePassed`."""
+        chunks: list[bytes] = []
+        try:
+            raw = response.raw
+            while True:
+                if self._monotonic() >= deadline:
+                    raise _DeadlinePassed
+                chunk = raw.read1(65536, decode_content=True)
+                if not chunk:
+                    return b"".join(chunks)
+                chunks.append(chunk)
+        except (urllib3.exceptions.HTTPError, OSError) as error:
+            raise requests.ConnectionError(str(error)) from None
+        finally:
+            response.close()
 
     def _pause(self, attempt: int, endpoint: Endpoint, reason: str) -> None:
         delay = self._backoff(attempt)
@@ -503,10 +669,13 @@ class RestClient:
     # -- reconciliation -------------------------------------------------------------------------
 
     def open_orders(
-        self, account_id: int, priority: Priority = Priority.RECONCILIATION
+        self,
+        account_id: int,
+        priority: Priority = Priority.RECONCILIATION,
+        on_malformed: OnMalformed | None = None,
     ) -> list[OrderUpdate]:
         body, at = self._request(Endpoint.ORDER_SEARCH_OPEN, {"accountId": account_id}, priority)
-        return orders_from_rest(body, at)
+        return _records(body, "orders", order_from_wire, at, orders_from_rest, on_malformed)
 
     def search_orders(
         self,
@@ -520,10 +689,15 @@ class RestClient:
         return orders_from_rest(body, at)
 
     def open_positions(
-        self, account_id: int, priority: Priority = Priority.RECONCILIATION
+        self,
+        account_id: int,
+        priority: Priority = Priority.RECONCILIATION,
+        on_malformed: OnMalformed | None = None,
     ) -> list[PositionUpdate]:
         body, at = self._request(Endpoint.POSITION_SEARCH_OPEN, {"accountId": account_id}, priority)
-        return positions_from_rest(body, at)
+        return _records(
+            body, "positions", position_from_wire, at, positions_from_rest, on_malformed
+        )
 
     def search_trades(
         self,
@@ -531,10 +705,11 @@ class RestClient:
         since: datetime,
         until: datetime | None = None,
         priority: Priority = Priority.RECONCILIATION,
+        on_malformed: OnMalformed | None = None,
     ) -> list[TradeFill]:
         request = _time_range(account_id, since, until)
         body, at = self._request(Endpoint.TRADE_SEARCH, request, priority)
-        return trades_from_rest(body, at)
+        return _records(body, "trades", trade_from_wire, at, trades_from_rest, on_malformed)
 
     # -- orders and positions -------------------------------------------------------------------
 
@@ -636,8 +811,17 @@ class RestClient:
         self.execute(partial_close_request(account_id, contract_id, size), priority)
 
     def close(self) -> None:
-        """Release the HTTP session."""
+        """Release the HTTP session (a request still waiting for a gateway is abandoned)."""
+        self._http.shutdown(wait=False, cancel_futures=True)
         self._session.close()
 
 
-__all__ = ["TOPSTEPX_API", "Bar", "Credentials", "RestClient", "RestConfig", "RestRecorder"]
+__all__ = [
+    "TOPSTEPX_API",
+    "Bar",
+    "Credentials",
+    "OnMalformed",
+    "RestClient",
+    "RestConfig",
+    "RestRecorder",
+]

@@ -89,6 +89,7 @@ def account_status(daemon: Daemon, account: int, now: datetime) -> dict[str, Any
         "ruleset": engine.ruleset.name,
         "connection": {
             "live": account in daemon.live_accounts(),
+            "lease": "lost" if account in daemon.lease_lost_accounts() else "held",
             "user_hub": daemon.hub_states.get("user", "connecting"),
             "market_hub": daemon.hub_states.get("market", "connecting"),
             "last_reconcile_at": daemon.last_reconcile_at.get(account),

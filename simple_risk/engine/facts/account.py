@@ -16,6 +16,7 @@ from decimal import Decimal
 from simple_risk.engine.events import (
     AccountUpdate,
     OrderUpdate,
+    OwnOrder,
     PositionType,
     PositionUpdate,
 )
@@ -113,6 +114,9 @@ class AccountState:
         "open_units",
         "orders",
         "orders_by_contract",
+        "own_ids",
+        "own_sizes",
+        "own_tags",
         "positions",
         "roots",
         "starting_balance",
@@ -155,6 +159,10 @@ class AccountState:
         self.tags: dict[str, int] = {}
         #: ended order id → contracts it filled (an entry that ended before its child arrived)
         self.ended_fills: dict[int, int] = {}
+        #: customTags of the orders simple-risk placed → the order id once known
+        self.own_tags: dict[str, int | None] = {}
+        self.own_ids: set[int] = set()
+        self.own_sizes: dict[int, int] = {}  # the size each own order was placed with
 
     # -- symbols -----------------------------------------------------------------------------
 
@@ -261,6 +269,33 @@ class AccountState:
         self._position_delta(position, -1)
         del self.positions[position.contract_id]
         contract.positions.pop(self.id, None)
+
+    def apply_own(self, event: OwnOrder) -> None:
+        """Remember an order simple-risk places (its tag) or placed (its tag and id). A tag
+        names one order: once bound to an id, another order carrying it is not the daemon's."""
+        bound = self.own_tags.get(event.custom_tag)
+        if event.order_id is None:
+            self.own_tags.setdefault(event.custom_tag, None)
+            return
+        if bound is not None and bound != event.order_id:
+            return
+        self.own_tags[event.custom_tag] = event.order_id
+        self.own_ids.add(event.order_id)
+        if event.size is not None:
+            self.own_sizes[event.order_id] = event.size
+        order = self.orders.get(event.order_id)
+        if order is not None:
+            order.own = self.is_own(order.update)
+
+    def is_own(self, update: OrderUpdate) -> bool:
+        """The order is one simple-risk placed — its id, or its tag while the id is not known —
+        and still no larger than it placed it: the trader cannot borrow the daemon's order by
+        resizing it."""
+        if update.order_id in self.own_ids:
+            placed = self.own_sizes.get(update.order_id)
+            return placed is None or update.size <= placed
+        tag = update.custom_tag
+        return tag is not None and tag in self.own_tags and self.own_tags[tag] is None
 
     def contract_orders(self, contract_id: str) -> list[Order]:
         orders = self.orders_by_contract.get(contract_id)

@@ -27,7 +27,8 @@ if TYPE_CHECKING:
 _TYPE_NAMES = {member: member.name.lower() for member in OrderType}
 _STATUS_NAMES = {member: member.name.lower() for member in OrderStatus}
 
-#: customTag prefix of the orders simple-risk places itself; lockouts let them pass.
+#: customTag prefix of the orders simple-risk places itself. Only readable: an order is the
+#: daemon's own when the daemon recorded placing it (``AccountState.is_own``), never by prefix.
 OWN_TAG_PREFIX = "sr-"
 
 
@@ -75,7 +76,7 @@ class Order:
         self.custom_tag = update.custom_tag
         self.is_working = update.status in WORKING_STATUSES
         self.is_stop = update.type in STOP_TYPES
-        self.own = bool(update.custom_tag and update.custom_tag.startswith(OWN_TAG_PREFIX))
+        self.own = account.is_own(update)
         #: the entry of the bracket family this order is a child of (set by the account,
         #: which knows the other orders: families.py)
         self.parent_id: int | None = None

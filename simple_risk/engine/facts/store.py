@@ -19,6 +19,7 @@ from simple_risk.engine.events import (
     ContractLoaded,
     Event,
     OrderUpdate,
+    OwnOrder,
     PositionUpdate,
     Quote,
     Reconciled,
@@ -213,6 +214,11 @@ class FactStore:
             for position in contract.positions.values():
                 position.reprice()
             return Touched([self.accounts[a] for a in sorted(contract.positions)])
+        if isinstance(event, OwnOrder):
+            state = self.account(event.account_id)
+            if state is not None:
+                state.apply_own(event)
+            return Touched([state] if state is not None else [])
         if isinstance(event, Reconciled):
             if event.account_id is None:
                 return Touched(list(self.accounts.values()))

@@ -1,0 +1,188 @@
+"""The REST client never lets a slow gateway hold a caller: a total deadline per call, and a
+failing token refresh that keeps the still-valid token (issue #13 item 3)."""
+
+from __future__ import annotations
+
+import http.server
+import json
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import requests
+
+from simple_risk.adapters.simulator import Simulator
+from simple_risk.adapters.topstepx.errors import TransportError
+from simple_risk.adapters.topstepx.rest import Credentials, RestClient, RestConfig
+
+TRICKLE = b'{"success": true, "errorCode": 0, "errorMessage": null, "orders": []}'
+
+
+class _Trickling(http.server.BaseHTTPRequestHandler):
+    """Logs in at once; answers every other call one byte every 50 ms."""
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        if self.path.endswith("/Auth/loginKey"):
+            body = json.dumps({"success": True, "errorCode": 0, "token": "t.t.t"}).encode()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            return
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(TRICKLE)))
+        self.end_headers()
+        try:
+            for byte in TRICKLE:
+                self.wfile.write(bytes([byte]))
+                self.wfile.flush()
+                time.sleep(0.05)
+        except OSError:
+            return  # the client gave up
+
+    def log_message(self, format: str, *args: object) -> None:
+        return None
+
+
+class _TricklingHeaders(_Trickling):
+    """Logs in at once; sends every other answer's status line and headers one byte every
+    50 ms."""
+
+    def do_POST(self) -> None:
+        if self.path.endswith("/Auth/loginKey"):
+            super().do_POST()
+            return
+        self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        head = f"HTTP/1.1 200 OK\r\nContent-Length: {len(TRICKLE)}\r\n" + "X-Pad: 1\r\n" * 20
+        try:
+            for byte in head.encode():
+                self.wfile.write(bytes([byte]))
+                self.wfile.flush()
+                time.sleep(0.05)
+            self.wfile.write(b"\r\n" + TRICKLE)
+        except OSError:
+            return  # the client gave up
+
+
+@pytest.fixture(params=[_Trickling, _TricklingHeaders], ids=["body", "headers"])
+def trickling(request: pytest.FixtureRequest) -> Iterator[str]:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), request.param)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_trickling_answer_ends_at_the_calls_deadline(trickling: str) -> None:
+    # every read gets a byte well within the 1 s read timeout: only the deadline stops it
+    client = RestClient(
+        trickling,
+        Credentials("user", "key-0123456789"),
+        config=RestConfig(timeout=1.0, deadline=0.6, max_attempts=3, backoff_base=0.01),
+    )
+    started = time.monotonic()
+    with pytest.raises(TransportError, match="deadline"):
+        client.open_orders(1)
+    assert time.monotonic() - started < 1.5  # the whole answer takes over 3 s
+    client.close()
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def sim() -> Iterator[Simulator]:
+    simulator = Simulator(port=0, seed=3, price_interval=None).start()
+    yield simulator
+    simulator.stop()
+
+
+def test_a_failing_refresh_keeps_the_valid_token_and_alerts_only_near_expiry(
+    sim: Simulator,
+) -> None:
+    clock = _Clock()
+    told: list[str] = []
+    client = RestClient(
+        sim.base_url,
+        Credentials(sim.username, sim.api_key),
+        config=RestConfig(
+            max_attempts=1,
+            token_lifetime=3600.0,
+            refresh_before=1800.0,
+            refresh_retry=60.0,
+            alert_before_expiry=300.0,
+        ),
+        monotonic=clock,
+        sleep=lambda seconds: None,
+        on_auth_trouble=told.append,
+    )
+    client.login()
+    account = client.search_accounts()[0].account_id
+    token = client.token()
+
+    clock.now += 3600.0 - 1000.0  # 1000 s left: time to refresh
+    sim.fail_next(1, 500)  # the refresh fails
+    assert client.open_orders(account) == []  # the call goes on with the valid token
+    assert client.token() == token
+    assert told == []  # far from expiry: no alert
+
+    clock.now += 1000.0 - 200.0  # 200 s left
+    sim.fail_next(1, 500)
+    client.open_orders(account)
+    assert len(told) == 1 and "expires in 200s" in told[0]
+
+    clock.now += 60.0  # the retry succeeds: a new token
+    client.open_orders(account)
+    assert client.token() != token
+    assert len(told) == 1
+    client.close()
+
+
+class _Hanging(requests.Session):
+    """A session whose refreshes (``Auth/validate``) hang until released."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.validating = threading.Event()
+        self.release = threading.Event()
+
+    def post(self, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:
+        if str(url).endswith("/Auth/validate"):
+            self.validating.set()
+            self.release.wait(10.0)
+        return super().post(url, *args, **kwargs)
+
+
+def test_calls_go_on_with_the_valid_token_while_a_refresh_hangs(sim: Simulator) -> None:
+    clock = _Clock()
+    session = _Hanging()
+    client = RestClient(
+        sim.base_url,
+        Credentials(sim.username, sim.api_key),
+        config=RestConfig(max_attempts=1, token_lifetime=3600.0, refresh_before=1800.0),
+        monotonic=clock,
+        session=session,
+    )
+    client.login()
+    account = client.search_accounts()[0].account_id
+    clock.now += 3600.0 - 1000.0  # time to refresh
+    refreshing = threading.Thread(target=client.token)
+    refreshing.start()
+    assert session.validating.wait(2.0)
+    started = time.monotonic()
+    assert client.open_orders(account) == []
+    assert time.monotonic() - started < 1.0
+    assert refreshing.is_alive()  # the refresh still waits for its answer
+    session.release.set()
+    refreshing.join(10.0)
+    client.close()

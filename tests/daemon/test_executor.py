@@ -1,0 +1,98 @@
+"""The executor's workers: one per account, and every call of an intent is tried."""
+
+from __future__ import annotations
+
+import queue
+import threading
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from simple_risk.adapters.topstepx.clock import ReceiveClock
+from simple_risk.adapters.topstepx.converters import (
+    RestRequest,
+    cancel_order_request,
+    close_position_request,
+    place_stop_request,
+)
+from simple_risk.adapters.topstepx.errors import ApiError, Endpoint, TransportError
+from simple_risk.adapters.topstepx.ratelimit import Priority
+from simple_risk.daemon.executor import Executor, IntentResult
+from simple_risk.engine.events import Event, OrderSide, OwnOrder
+
+STUCK = 1
+OTHER = 3  # the same worker as STUCK when workers were picked by account % 2
+MNQ = "CON.F.US.MNQ.Z26"
+
+
+class FakeGateway:
+    """Answers like the gateway; calls of the STUCK account hang until released."""
+
+    def __init__(self, refuse: frozenset[int] = frozenset()) -> None:
+        self.clock = ReceiveClock()
+        self.release = threading.Event()
+        self.refuse = refuse
+        self.sent: list[RestRequest] = []
+
+    def execute(self, request: RestRequest, priority: Priority) -> dict[str, Any]:
+        self.sent.append(request)
+        if request.body.get("accountId") == STUCK:
+            self.release.wait(10.0)
+            raise TransportError(request.endpoint, "timed out", http_status=None, attempts=5)
+        if request.body.get("orderId") in self.refuse:
+            raise ApiError(Endpoint.ORDER_CANCEL, 3, "Order is not open")
+        if request.endpoint is Endpoint.ORDER_PLACE:
+            return {"success": True, "errorCode": 0, "orderId": 777}
+        return {"success": True, "errorCode": 0}
+
+
+def _next(results: queue.Queue[Event], kind: type, timeout: float = 2.0) -> Any:
+    while True:
+        event = results.get(timeout=timeout)
+        if isinstance(event, kind):
+            return event
+
+
+def test_a_stuck_call_of_one_account_never_delays_another_account() -> None:
+    gateway = FakeGateway()
+    results: queue.Queue[Event] = queue.Queue()
+    executor = Executor(gateway, results, None)  # type: ignore[arg-type]
+    try:
+        executor.submit(STUCK, "stuck", [close_position_request(STUCK, MNQ)])
+        executor.submit(OTHER, "other", [close_position_request(OTHER, MNQ)])
+        result: IntentResult = _next(results, IntentResult)
+        assert (result.key, result.outcome) == ("other", "done")
+    finally:
+        gateway.release.set()
+        executor.stop()
+
+
+def test_a_refused_call_does_not_stop_the_intents_other_calls() -> None:
+    gateway = FakeGateway(refuse=frozenset({10}))
+    results: queue.Queue[Event] = queue.Queue()
+    executor = Executor(gateway, results, None)  # type: ignore[arg-type]
+    calls = [cancel_order_request(OTHER, 10), cancel_order_request(OTHER, 11)]
+    try:
+        executor.submit(OTHER, "cancel-both", calls)
+        result: IntentResult = _next(results, IntentResult)
+    finally:
+        executor.stop()
+    assert [r.body["orderId"] for r in gateway.sent] == [10, 11]
+    assert result.outcome == "gave_up"
+    assert result.calls == ("Order/cancel 11 (ok)",)
+    assert result.error is not None and "not open" in result.error
+
+
+def test_an_order_the_daemon_placed_is_reported_with_its_tag_and_id() -> None:
+    gateway = FakeGateway()
+    results: queue.Queue[Event] = queue.Queue()
+    executor = Executor(gateway, results, None)  # type: ignore[arg-type]
+    stop = place_stop_request(OTHER, MNQ, side=OrderSide.SELL, size=1, stop_price=Decimal(20000))
+    tagged = RestRequest(stop.endpoint, {**stop.body, "customTag": "sr-mine"})
+    try:
+        executor.submit(OTHER, "stop", [tagged])
+        own: OwnOrder = _next(results, OwnOrder)
+    finally:
+        executor.stop()
+    assert (own.account_id, own.custom_tag, own.order_id, own.size) == (OTHER, "sr-mine", 777, 1)
+    assert own.at <= datetime.now(UTC)

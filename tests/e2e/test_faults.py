@@ -1,0 +1,181 @@
+"""Failure paths of the daemon, by fault injection against the simulator (issue #13 item 3).
+
+A failure in one part never stops enforcement silently: it is skipped or retried, and a
+critical alert says what happened.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from simple_risk.adapters.simulator import wire
+from simple_risk.adapters.simulator.venue import Order
+from simple_risk.adapters.topstepx.converters import RestRequest
+from simple_risk.daemon import runtime
+from simple_risk.daemon.runtime import ReconcileData
+from simple_risk.daemon.sim import Trader, wait_until
+from simple_risk.engine.events import OrderSide, PositionUpdate
+from simple_risk.engine.facts.account import AccountState
+from simple_risk.engine.intents import Intent, NoWorkingOrders
+from simple_risk.store import StoreError
+
+from .harness import ACCOUNT, FAST_OPTIONS, OTHER, Harness, Restart, Start
+
+MALFORMED_SIZE = 3  # the trader's limit order of this size is sent with an unknown status
+
+
+@pytest.fixture
+def malformed_order(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The simulator describes the trader's 3-lot limit order with a status no gateway has."""
+    original = wire.order_model
+
+    def order_model(order: Order) -> dict[str, object]:
+        model = original(order)
+        if order.size == MALFORMED_SIZE and order.limit_price is not None:
+            model["status"] = 99
+        return model
+
+    monkeypatch.setattr(wire, "order_model", order_model)
+
+
+def _critical(h: Any, words: str) -> bool:
+    return any(
+        alert["level"] == "critical" and words in alert["message"]
+        for alert in h.daemon.alerter.recent
+    )
+
+
+@pytest.mark.usefixtures("malformed_order")
+def test_a_malformed_record_is_skipped_counted_and_alerted_and_the_rest_enforced(
+    start: Start,
+) -> None:
+    def before(trader: Trader) -> None:
+        trader.buy(ACCOUNT, "RTY")  # a blocked symbol: closed by the startup reconcile
+        below = trader.price("MNQ") - Decimal(200)
+        trader.limit(ACCOUNT, "MNQ", OrderSide.BUY, MALFORMED_SIZE, below)
+
+    h = start(before=before)  # live at all: the reconcile survived the bad record
+    h.wait(lambda: h.trader.size(ACCOUNT) == 0, "the blocked position closed")
+    assert h.daemon.malformed_records >= 1
+    assert _critical(h, "malformed REST record")
+    assert h.daemon.status()["malformed_records"] == h.daemon.malformed_records
+    # the same record again: counted, not alerted again
+    skipped = h.daemon.malformed_records
+    h.daemon.request_reconcile(ACCOUNT, "again")
+    h.wait(lambda: h.daemon.malformed_records > skipped, "the next reconcile")
+    alerts = [a for a in h.daemon.alerter.recent if "malformed REST record" in a["message"]]
+    assert len(alerts) == 1
+
+
+def test_the_reconcile_worker_survives_an_unexpected_error_and_retries(start: Start) -> None:
+    h = start()
+    fetch = h.daemon._fetch
+    failures = []
+
+    def broken(account: int, reason: str) -> ReconcileData:
+        if not failures:
+            failures.append(reason)
+            raise RuntimeError("boom")
+        return fetch(account, reason)
+
+    h.daemon._fetch = broken  # type: ignore[method-assign]
+    before = h.daemon.reconciles
+    h.daemon.request_reconcile(ACCOUNT, "test")
+    h.wait(lambda: _critical(h, "reconcile failed unexpectedly"), "the alert")
+    h.daemon.request_reconcile(ACCOUNT, "test again")
+    h.wait(lambda: h.daemon.reconciles > before, "a later reconcile applied")
+    h.trader.buy(ACCOUNT, "RTY")
+    h.wait(lambda: h.trader.size(ACCOUNT) == 0, "enforcement goes on")
+
+
+def _lease_stolen(h: Harness) -> Callable[[], None]:
+    """Another daemon takes the lease; the returned function gives it back."""
+    store = h.daemon.store
+    store.release_lease(ACCOUNT, h.daemon.lease_owner)
+    assert store.acquire_lease(ACCOUNT, "intruder", timedelta(minutes=5), datetime.now(UTC))
+
+    def give_back() -> None:
+        store.release_lease(ACCOUNT, "intruder")
+
+    return give_back
+
+
+def _renewal_fails(h: Harness) -> Callable[[], None]:
+    """The store cannot renew (nor take) leases; the returned function mends it."""
+    store = h.daemon.store
+
+    def broken(*args: object, **kwargs: object) -> bool:
+        raise StoreError("database is locked")
+
+    store.renew_lease = broken  # type: ignore[method-assign]
+    store.acquire_lease = broken  # type: ignore[method-assign]
+
+    def mend() -> None:
+        del store.renew_lease
+        del store.acquire_lease
+
+    return mend
+
+
+@pytest.mark.parametrize("lose", [_lease_stolen, _renewal_fails], ids=["stolen", "store-fails"])
+def test_a_lost_lease_stops_enforcing_the_account_at_once_and_shows(
+    start: Start, restart: Restart, lose: Callable[[Harness], Callable[[], None]]
+) -> None:
+    h = restart(start(), dataclasses.replace(FAST_OPTIONS, lease_ttl=1.5))
+    heal = lose(h)
+    h.wait(lambda: _critical(h, "lost the lease"), "the alert")
+    assert ACCOUNT not in h.daemon.live_accounts()
+    assert h.daemon.status()["accounts"][str(ACCOUNT)]["lease"] == "lost"  # type: ignore[index]
+    h.trader.buy(ACCOUNT, "RTY")  # a blocked symbol: not this daemon's to close now
+    assert not wait_until(lambda: h.trader.size(ACCOUNT) == 0, 1.5)
+    assert h.sent("Position/closeContract") == []
+    heal()  # the lease can be held again: reconciled, and enforced
+    h.wait(lambda: h.trader.size(ACCOUNT) == 0, "the close once the lease is back")
+    assert h.daemon.status()["accounts"][str(ACCOUNT)]["lease"] == "held"  # type: ignore[index]
+
+
+def test_an_action_that_cannot_start_does_not_stop_the_firings_other_actions(
+    start: Start, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    h = start()
+
+    def plan(intent: Intent, state: AccountState | None) -> list[RestRequest]:
+        if isinstance(intent, NoWorkingOrders):
+            raise RuntimeError("planning failed")
+        return runtime.plan.__wrapped__(intent, state)  # type: ignore[attr-defined]
+
+    plan.__wrapped__ = runtime.plan  # type: ignore[attr-defined]
+    monkeypatch.setattr(runtime, "plan", plan)
+    h.trader.buy(ACCOUNT, "RTY")  # symbol-blocks: cancel the orders, close, lock
+    h.wait(lambda: h.trader.size(ACCOUNT) == 0, "the close, though the cancel failed")
+    assert _critical(h, "could not start NoWorkingOrders")
+    assert h.locked_by("symbol-blocks")
+
+
+def test_one_accounts_stuck_reconcile_never_delays_anothers(start: Start) -> None:
+    h = start(accounts=(ACCOUNT, OTHER))
+    client = h.daemon.client
+    open_positions = client.open_positions
+    release = threading.Event()
+
+    def stuck(account: int, *args: Any, **kwargs: Any) -> list[PositionUpdate]:
+        if account == ACCOUNT:
+            release.wait(10.0)
+        return open_positions(account, *args, **kwargs)
+
+    client.open_positions = stuck  # type: ignore[method-assign]
+    try:
+        other_before = h.daemon.last_reconcile_at[OTHER]
+        h.daemon.request_reconcile(ACCOUNT, "stuck")
+        h.daemon.request_reconcile(OTHER, "test")
+        h.wait(lambda: h.daemon.last_reconcile_at[OTHER] > other_before, "the other reconcile")
+        assert not release.is_set()
+    finally:
+        release.set()

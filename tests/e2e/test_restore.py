@@ -1,0 +1,116 @@
+"""Restarts rebuild state from the latest snapshot and the journal after it (issue #13 item 4).
+
+A snapshot always records the journal position it covers, a replay never records a firing
+again, and a restart costs the events journaled since the last snapshot — checked over two
+consecutive restarts after a run whose snapshots all failed (so the first restart has the
+whole journal to replay, and locks change while it replays).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+
+from simple_risk.daemon.runtime import Daemon, open_store
+from simple_risk.engine.events import OrderSide
+from simple_risk.store import Store, StoreError
+
+from .harness import ACCOUNT, FAST_OPTIONS, Harness, Start, build_ruleset
+
+RULE = "daily-realized-loss"
+ISOLATED_LIMITS = {"max_unrealized_loss": 100000, "max_unrealized_profit": 100000}
+
+
+def _firings(store: Store) -> int:
+    since = datetime.now(UTC) - timedelta(days=2)
+    return len(store.history(since, rule=RULE, account=ACCOUNT, kinds=["firing"]))
+
+
+def _restart(h: Harness) -> Daemon:
+    """A new daemon over the same data directory, as far as its restore (a kill -9 after)."""
+    daemon = Daemon(
+        h.daemon.config,
+        h.daemon.rulesets,
+        store=open_store(h.daemon.config),
+        options=FAST_OPTIONS,
+    )
+    daemon.restore()
+    return daemon
+
+
+def _locked(daemon: Daemon) -> bool:
+    return any(lock.rule == RULE for lock in daemon.engines[ACCOUNT].locks(ACCOUNT))
+
+
+def _broken(*args: object, **kwargs: object) -> None:
+    raise StoreError("disk full")
+
+
+def _lose_the_day(h: Harness) -> None:
+    h.trader.limit(ACCOUNT, "MNQ", OrderSide.BUY, 1, h.trader.price("MNQ") - 500)
+    h.trader.buy(ACCOUNT, "EP")
+    h.wait(lambda: h.trader.size(ACCOUNT, "EP") == 1, "the fill")
+    h.trader.move("EP", Decimal("-10.5"))
+    h.trader.sell(ACCOUNT, "EP")
+    h.wait(lambda: h.locked_by(RULE), "the lockout")
+
+
+@pytest.fixture
+def locked_without_snapshots(start: Start, monkeypatch: pytest.MonkeyPatch) -> Harness:
+    """A day that hit the daily loss limit while no snapshot could be saved."""
+    h = start(build_ruleset(params=ISOLATED_LIMITS))
+    monkeypatch.setattr(h.daemon.store, "save_snapshot", _broken)
+    _lose_the_day(h)
+    h.daemon.stop()
+    return h
+
+
+def test_a_failing_snapshot_raises_a_critical_alert(locked_without_snapshots: Harness) -> None:
+    alerts = locked_without_snapshots.daemon.alerter.recent
+    assert any(
+        a["level"] == "critical" and "snapshot could not be saved" in a["message"] for a in alerts
+    )
+
+
+def test_two_restarts_replay_each_event_once_and_record_no_firing_again(
+    locked_without_snapshots: Harness,
+) -> None:
+    h = locked_without_snapshots
+    recorded = _firings(h.daemon.store)
+    assert recorded >= 1
+
+    first = _restart(h)
+    assert first.replayed[ACCOUNT] > 0  # no snapshot: the whole journal
+    assert _locked(first)
+    snapshot = first.store.latest_snapshot(ACCOUNT)
+    assert snapshot is not None
+    assert snapshot.journal_seq == first.store.last_seq(ACCOUNT)
+    assert _firings(first.store) == recorded
+
+    second = _restart(h)
+    assert second.replayed[ACCOUNT] == 0  # nothing journaled since the first restart's snapshot
+    assert _locked(second)
+    assert _firings(second.store) == recorded
+    assert not any(f.rule_id == RULE for f in [*first.firings, *second.firings])
+
+
+def test_a_firing_the_store_missed_is_recorded_once_by_the_next_restart(
+    start: Start, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # as if the daemon died between journaling the losing fill and recording its firing
+    h = start(build_ruleset(params=ISOLATED_LIMITS))
+    monkeypatch.setattr(h.daemon.store, "save_snapshot", _broken)
+    monkeypatch.setattr(h.daemon.store, "record_firing", _broken)
+    _lose_the_day(h)
+    h.daemon.stop()
+    monkeypatch.undo()
+    assert _firings(h.daemon.store) == 0
+
+    first = _restart(h)
+    assert _firings(first.store) == 1
+    assert [f.rule_id for f in first.firings].count(RULE) == 1
+    second = _restart(h)
+    assert _firings(second.store) == 1
+    assert _locked(second)
