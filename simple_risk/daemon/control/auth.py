@@ -13,6 +13,7 @@ filter would hide it even if some future code path printed it.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import pwd
@@ -89,11 +90,17 @@ def unix_peer(sock: socket.socket) -> Peer:
         pid, uid, _gid = struct.unpack("3i", raw)
     except (OSError, AttributeError, struct.error):
         return Peer("unix")
+    return Peer("unix", uid=uid, pid=pid, user=_user_name(uid))
+
+
+@functools.lru_cache(maxsize=256)
+def _user_name(uid: int) -> str | None:
+    """The login name of ``uid`` (cached: a connection flood must not read the user database
+    once per connection)."""
     try:
-        user: str | None = pwd.getpwuid(uid).pw_name
+        return pwd.getpwuid(uid).pw_name
     except KeyError:
-        user = None
-    return Peer("unix", uid=uid, pid=pid, user=user)
+        return None
 
 
 def tcp_peer(address: Any) -> Peer:

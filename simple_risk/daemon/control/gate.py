@@ -118,16 +118,19 @@ class EngineGate:
         if not self._read_lane.acquire(timeout=timeout):
             raise _busy("this read", timeout)
         try:
-            wait = self._next_read - self._clock()
-            if wait > 0:
-                time.sleep(wait)
-            remaining = deadline - self._clock()
-            if remaining <= 0:
+            now = self._clock()
+            start = max(now, self._next_read)
+            if start >= deadline:
                 raise _busy("this read", timeout)
+            if start > now:
+                time.sleep(start - now)
+            remaining = deadline - self._clock()
             self.reads_built += 1
-            return self._run(build, remaining)
+            try:
+                return self._run(build, remaining)
+            finally:
+                self._next_read = self._clock() + self.spacing
         finally:
-            self._next_read = self._clock() + self.spacing
             self._read_lane.release()
 
     def admin(self, fn: Callable[[], T], timeout: float) -> T:

@@ -34,6 +34,7 @@ import select
 import socket
 import stat
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -62,6 +63,11 @@ log = logging.getLogger(__name__)
 
 #: the longest path a Unix socket address holds on Linux (sun_path is 108 bytes with the NUL)
 MAX_SOCKET_PATH = 107
+#: seconds between two log lines about refused connections of one user
+REFUSAL_LOG_INTERVAL = 60.0
+#: refused connections per second, and in one burst, before the accept loop slows down
+REFUSALS_PER_SECOND = 100.0
+REFUSAL_BURST = 50.0
 
 
 class ServerError(Exception):
@@ -225,6 +231,10 @@ class StatusServer:
         self._listeners: list[socket.socket] = []
         self._threads: list[threading.Thread] = []
         self._connections: set[socket.socket] = set()
+        #: per peer key: refusals not logged yet, and when the last line was logged
+        self._refusals: dict[str, tuple[int, float]] = {}
+        self._refusal_tokens = float(REFUSAL_BURST)
+        self._refusal_at = time.monotonic()
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._inode: tuple[int, int] | None = None
@@ -399,8 +409,9 @@ class StatusServer:
             try:
                 slot = self.admission.admit(peer)
             except Refused as refusal:
-                log.warning("status connection from %s refused: %s", peer.describe(), refusal)
                 _refuse(connection, str(refusal))
+                self._log_refusal(peer, refusal)
+                self._pace_refusals()
                 continue
             with self._lock:
                 self._connections.add(connection)
@@ -411,6 +422,37 @@ class StatusServer:
                 name="status-client",
                 daemon=True,
             ).start()
+
+    def _pace_refusals(self) -> None:
+        """At most ``REFUSALS_PER_SECOND`` refusals (in bursts of ``REFUSAL_BURST``): a client
+        reconnecting in a loop as fast as it is refused would otherwise keep this thread — and
+        the interpreter lock the engine needs — busy. Beyond that rate the loop waits, and
+        further connections wait in the kernel's backlog (the flood's own first)."""
+        now = time.monotonic()
+        tokens = min(
+            REFUSAL_BURST, self._refusal_tokens + (now - self._refusal_at) * REFUSALS_PER_SECOND
+        )
+        self._refusal_at = now
+        self._refusal_tokens = tokens - 1
+        if self._refusal_tokens < 0:
+            self._stopping.wait(-self._refusal_tokens / REFUSALS_PER_SECOND)
+
+    def _log_refusal(self, peer: Peer, refusal: Refused) -> None:
+        """Log the first refusal of a user, then at most one line a minute with the count: a
+        flood of connections must not become a flood of log lines."""
+        now = time.monotonic()
+        count, logged_at = self._refusals.get(peer.key, (0, -REFUSAL_LOG_INTERVAL))
+        count += 1
+        if now - logged_at < REFUSAL_LOG_INTERVAL:
+            self._refusals[peer.key] = (count, logged_at)
+            return
+        self._refusals[peer.key] = (0, now)
+        log.warning(
+            "status connection from %s refused (%d since the last such line): %s",
+            peer.describe(),
+            count,
+            refusal,
+        )
 
     # -- one connection ---------------------------------------------------------------------------
 
