@@ -145,10 +145,11 @@ def test_one_user_holds_at_most_its_cap_and_is_told_the_daemon_is_busy(start: St
     assert refused.code == "busy"
     assert "already holds 3, the most one user may" in refused.message
     # the CLI says so — not "no daemon is running"
-    result = cli_run(run, "engine", "status")
-    assert result.exit_code == 1
-    assert BUSY in result.output
-    assert "no daemon is running" not in result.output
+    for command in (["engine", "status"], ["admin", "set-password"]):
+        result = cli_run(run, *command)
+        assert result.exit_code == 1, command
+        assert BUSY in result.output
+        assert "no daemon is running" not in result.output
 
     held.pop().close()
     silent.close()
