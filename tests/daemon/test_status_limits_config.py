@@ -6,7 +6,7 @@ from pathlib import Path
 
 from simple_risk.daemon.config import StatusLimits, load_config
 
-from .test_config import ENV, MINIMAL, _problem, _write
+from .test_config import ENV, EXAMPLE, MINIMAL, _problem, _write
 
 
 def test_the_status_limits_have_defaults_that_keep_a_reserve_for_the_admin(
@@ -46,3 +46,12 @@ def test_a_zero_cap_is_a_schema_error(tmp_path: Path) -> None:
     assert "per_user_connections" in _problem(
         tmp_path, "status_limits:\n  per_user_connections: 0\n"
     )
+
+
+def test_the_example_configurations_status_limits_are_the_defaults(tmp_path: Path) -> None:
+    lines = EXAMPLE.read_text(encoding="utf-8").splitlines()
+    start = lines.index(next(line for line in lines if line.startswith("# status_limits:")))
+    block = [lines[start].removeprefix("# ")]
+    block += [line.removeprefix("#") for line in lines[start + 1 :] if line.startswith("#   ")][:4]
+    config = load_config(_write(tmp_path, MINIMAL + "\n".join(block) + "\n"), ENV)
+    assert config.status_limits == StatusLimits()
