@@ -75,11 +75,14 @@ def test_releasing_gives_the_slot_back_once() -> None:
     assert admission.counts() == {ORDINARY: 0, PROBATION: 0, ADMIN: 0}
 
 
-def test_tcp_peers_are_counted_per_host() -> None:
+def test_every_tcp_client_counts_as_one_user_whatever_its_loopback_address() -> None:
     admission = Admission(LIMITS)
-    for port in range(3):
-        admission.admit(Peer("tcp", address=f"127.0.0.1:{5000 + port}"))
-    assert admission.admit(Peer("tcp", address="127.0.0.1:6000")).pool == PROBATION
+    for host in ("127.0.0.1", "127.0.0.2", "127.1.2.3"):
+        admission.admit(Peer("tcp", address=f"{host}:5000"))
+    assert admission.admit(Peer("tcp", address="127.9.9.9:6000")).pool == PROBATION
+    with pytest.raises(Refused):
+        admission.admit(Peer("tcp", address="127.8.8.8:6001"))
+    assert admission.admit(user(1)).pool == ORDINARY
 
 
 operations = st.lists(

@@ -45,11 +45,13 @@ def raw(run: Running) -> socket.socket:
     return sock
 
 
-def raw_tcp(run: Running) -> socket.socket:
-    """The same over the loopback TCP listener: another peer than the test's Unix user."""
+def raw_tcp(run: Running, source: str = "127.0.0.1") -> socket.socket:
+    """The same over the loopback TCP listener (another peer than the test's Unix user),
+    from the loopback address ``source``."""
     assert run.daemon.server is not None and run.daemon.server.tcp_address is not None
-    sock = socket.create_connection(run.daemon.server.tcp_address, timeout=10.0)
-    return sock
+    return socket.create_connection(
+        run.daemon.server.tcp_address, timeout=10.0, source_address=(source, 0)
+    )
 
 
 def ask(sock: socket.socket, op: str, **extra: Any) -> dict[str, Any]:
@@ -155,6 +157,21 @@ def test_one_user_holds_at_most_its_cap_and_is_told_the_daemon_is_busy(start: St
     silent.close()
     wait_counts(run, {ORDINARY: 2, PROBATION: 0, ADMIN: 0})
     assert run.status()["id"] == ACCOUNT
+
+
+def test_changing_loopback_address_does_not_make_another_user(start: Start) -> None:
+    run = start(status_limits=LIMITS, status_tcp=("127.0.0.1", 0))
+    held = [raw_tcp(run, f"127.0.0.{n}") for n in (1, 2, 3)]
+    for sock in held:
+        assert ask(sock, "hello")["ok"] is True
+    silent = raw_tcp(run, "127.0.0.4")  # on probation
+    wait_counts(run, {ORDINARY: 3, PROBATION: 1, ADMIN: 0})
+    refused = error_of(
+        lambda: Connection(f"tcp:{run.daemon.server.address_tcp()}").request("hello")
+    )
+    assert refused.code == "busy"
+    for sock in [*held, silent]:
+        sock.close()
 
 
 # -- the admin's reserve -----------------------------------------------------------------------
