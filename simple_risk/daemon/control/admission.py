@@ -5,8 +5,9 @@ group. Without limits one such user could hold every connection, and the admin's
 ``lockout list`` would find the door shut. So connections come from three pools:
 
 * **ordinary** — anything may be asked. A user (a Unix uid, from ``SO_PEERCRED``, which a
-  client cannot forge; a host on loopback TCP) holds at most ``per_user_connections`` of
-  them, and there are ``max_connections - admin_reserved_connections`` in all.
+  client cannot forge; every loopback TCP client counts as one, see ``Peer.key``) holds at
+  most ``per_user_connections`` of them, and there are ``max_connections -
+  admin_reserved_connections`` in all.
 * **probation** — a connection that finds no ordinary slot (its user's cap reached, or all
   taken) may still take one of the ``admin_reserved_connections`` slots kept for admin
   operations. Its first request other than ``hello`` must be an admin operation with the
