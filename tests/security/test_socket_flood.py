@@ -227,6 +227,27 @@ def test_a_reserved_slot_is_not_kept_without_the_right_password(start: Start) ->
         held.close()
 
 
+def test_hellos_do_not_keep_a_reserved_slot(start: Start) -> None:
+    run = start(status_limits=dataclasses.replace(LIMITS, per_user_connections=1, idle_timeout=0.5))
+    ordinary = raw(run)
+    assert ask(ordinary, "hello")["ok"] is True
+    squatter = raw(run)
+    wait_counts(run, {ORDINARY: 1, PROBATION: 1, ADMIN: 0})
+
+    def keeps_saying_hello() -> bool:
+        try:
+            return ask(squatter, "hello")["ok"] is True
+        except OSError:
+            return False
+
+    # hello is answered on probation, but the admin operation is due within one idle timeout
+    # of connecting: however often the squatter says hello, it is closed by then
+    assert wait_until(lambda: not keeps_saying_hello(), 5.0, interval=0.1)
+    wait_counts(run, {ORDINARY: 0, PROBATION: 0, ADMIN: 0})  # the silent ordinary one too
+    ordinary.close()
+    squatter.close()
+
+
 # -- idle connections --------------------------------------------------------------------------
 
 

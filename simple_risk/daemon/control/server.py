@@ -458,8 +458,13 @@ class StatusServer:
 
     def _serve(self, connection: socket.socket, peer: Peer, slot: Slot) -> None:
         reader = connection.makefile("rb")
+        # on probation, hello does not buy time: the admin operation must come within one
+        # idle timeout of connecting, or a silent user could keep a reserved slot with hellos
+        probation_ends = time.monotonic() + self.limits.idle_timeout
         try:
             while not self._stopping.is_set():
+                if slot.pool == PROBATION:
+                    connection.settimeout(max(probation_ends - time.monotonic(), 0.001))
                 try:
                     line = reader.readline(MAX_LINE + 1)
                 except TimeoutError:
@@ -474,7 +479,7 @@ class StatusServer:
                     continue
                 oversized = len(line) > MAX_LINE and not line.endswith(b"\n")
                 if slot.pool == PROBATION:
-                    answer, outcome, stay = self._on_probation(line, peer, slot)
+                    answer, outcome, stay = self._on_probation(connection, line, peer, slot)
                 else:
                     answer, outcome, _ = self._answer(line, peer)
                     stay = True  # an ordinary or admin connection survives a refusal
@@ -496,7 +501,9 @@ class StatusServer:
             with contextlib.suppress(OSError):
                 connection.close()
 
-    def _on_probation(self, line: bytes, peer: Peer, slot: Slot) -> tuple[bytes, object, bool]:
+    def _on_probation(
+        self, connection: socket.socket, line: bytes, peer: Peer, slot: Slot
+    ) -> tuple[bytes, object, bool]:
         """A connection in a slot kept for admin operations: ``hello`` is answered; the first
         other request must be an admin operation whose password is right — then the slot is
         the admin's for good — else it is answered and the connection closed."""
@@ -521,6 +528,8 @@ class StatusServer:
         answer, outcome, ok = self._answer(line, peer)
         if ok:
             self.admission.promote(slot)
+            with contextlib.suppress(OSError):
+                connection.settimeout(self.limits.idle_timeout)
         return answer, outcome, ok
 
     def _answer(self, line: bytes, peer: Peer) -> tuple[bytes, object, bool]:
