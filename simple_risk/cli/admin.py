@@ -43,7 +43,7 @@ from simple_risk.cli.status import (
     print_json,
 )
 from simple_risk.daemon.control.client import Connection, DaemonNotRunning
-from simple_risk.daemon.control.protocol import ProtocolError
+from simple_risk.daemon.control.protocol import ErrorCode, ProtocolError
 
 PASSWORD_ENV = "SIMPLE_RISK_ADMIN_PASSWORD"
 NEW_PASSWORD_ENV = "SIMPLE_RISK_NEW_ADMIN_PASSWORD"
@@ -411,10 +411,16 @@ def logs_view(follow: bool, level: str | None, lines: int) -> None:
 
 
 def _hello(address: str) -> dict[str, Any] | None:
+    """The running daemon's ``hello``, or None when none answers; a daemon that is running
+    but refuses the connection (``busy``) is said so and exits 1, never taken for none."""
     try:
         with Connection(address, timeout=5.0) as connection:
             result = connection.request("hello")
-    except (DaemonNotRunning, ProtocolError):
+    except DaemonNotRunning:
+        return None
+    except ProtocolError as error:
+        if error.code == ErrorCode.BUSY.value:
+            fail_protocol(error)
         return None
     return result if isinstance(result, dict) else None
 

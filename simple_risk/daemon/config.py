@@ -77,6 +77,18 @@ class Timing:
 
 
 @dataclass(frozen=True, slots=True)
+class StatusLimits:
+    """How much of the status socket one user may hold (docs/admin.md, "Keeping the socket
+    available"): connections in all, per user, the slots kept for admin operations, and how
+    long a connection may send nothing before it is closed."""
+
+    max_connections: int = 64
+    per_user_connections: int = 8
+    admin_reserved_connections: int = 4
+    idle_timeout: float = 120.0
+
+
+@dataclass(frozen=True, slots=True)
 class LogSettings:
     level: str = "info"
     format: str = "text"
@@ -123,6 +135,7 @@ class DaemonConfig:
     status_tcp: tuple[str, int] | None = None
     #: the trader's read-only dashboard (host, port), loopback only; None: not served
     dashboard: tuple[str, int] | None = None
+    status_limits: StatusLimits = field(default_factory=StatusLimits)
     notify: NotifySettings = field(default_factory=NotifySettings)
     #: deprecated alias of ``notify.webhook`` (kept equal to it) until every reader moves
     alert_webhook: str | None = None
@@ -325,6 +338,8 @@ def load_config(path: str | Path, env: Mapping[str, str] | None = None) -> Daemo
     problems += found
     notify, found = _notify(doc, data)
     problems += found
+    limits, found = _status_limits(doc, data.get("status_limits") or {})
+    problems += found
     problems += _password_file(doc, data, password_file)
     problems += _overlay_accounts(doc, data)
     if problems:
@@ -354,6 +369,7 @@ def load_config(path: str | Path, env: Mapping[str, str] | None = None) -> Daemo
         status_socket_group=data.get("status_socket_group"),
         status_tcp=status_tcp,
         dashboard=dashboard,
+        status_limits=limits,
         notify=notify,
         alert_webhook=notify.webhook,
         log=LogSettings(**{str(k): v for k, v in log_section.items()}),
@@ -559,6 +575,29 @@ def _overlay_accounts(doc: Document, data: Mapping[str, Any]) -> list[Problem]:
     ]
 
 
+def _status_limits(doc: Document, section: Mapping[str, Any]) -> tuple[StatusLimits, list[Problem]]:
+    """``status_limits``: the schema checks each number; the slots kept for admin operations
+    must leave some for everyone else."""
+    values: dict[str, Any] = {
+        str(name): float(value) if name == "idle_timeout" else int(value)
+        for name, value in section.items()
+    }
+    limits = StatusLimits(**values)
+    if limits.admin_reserved_connections >= limits.max_connections:
+        key = "admin_reserved_connections"
+        where = ("status_limits", key) if key in section else ("status_limits",)
+        return limits, [
+            _located(
+                doc,
+                where,
+                f"admin_reserved_connections ({limits.admin_reserved_connections}) leaves no "
+                f"connection of max_connections ({limits.max_connections}) for anyone else",
+                hint="keep a few (4) for admin operations, below max_connections",
+            )
+        ]
+    return limits, []
+
+
 def _timing(section: Mapping[str, Any]) -> Timing:
     values: dict[str, Any] = {
         str(name): int(value) if name == "alert_after_attempts" else float(value)
@@ -618,6 +657,7 @@ __all__ = [
     "LogSettings",
     "NotifySettings",
     "RulesetTransform",
+    "StatusLimits",
     "Timing",
     "load_config",
     "load_rulesets",

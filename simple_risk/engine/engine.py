@@ -41,7 +41,9 @@ firing ``move_stop`` or ``place_stop`` rule fires again when its stop target mov
 A pending state whose ``for:`` elapses is re-evaluated at its deadline even when the rule has
 no ``clock`` trigger, with the bindings of the event that last evaluated it. On
 ``reconcile`` a rule reading an item family iterates that family's current items; one that
-needs the triggering fill or quote is skipped.
+needs the triggering fill or quote is skipped. When an admin clears the lockout of a firing
+episode (``rearm``), the episode is marked: its next evaluation on anything but a reconcile
+that finds the rule still broken fires it again (and locks again).
 
 ``snapshot()`` / ``restore()`` carry the whole state as JSON so that a restored engine fed the
 rest of a stream fires exactly as the uninterrupted one.
@@ -71,7 +73,7 @@ from simple_risk.engine.events import (
 )
 from simple_risk.engine.facts.account import AccountState, SymbolFacts
 from simple_risk.engine.facts.ledger import TradeFacts
-from simple_risk.engine.facts.market import QuoteFacts
+from simple_risk.engine.facts.market import QuoteFacts, raw_root
 from simple_risk.engine.facts.orders import Order
 from simple_risk.engine.facts.positions import Position
 from simple_risk.engine.facts.store import FactStore, Touched
@@ -147,10 +149,15 @@ class Firing:
 class RuleState:
     """The state of one (rule, account, item) that is pending or firing."""
 
-    __slots__ = ("event", "firing", "since", "targets")
+    __slots__ = ("cleared", "event", "firing", "since", "targets")
 
     def __init__(
-        self, since: datetime, firing: bool, event: Event, targets: tuple[str, ...] = ()
+        self,
+        since: datetime,
+        firing: bool,
+        event: Event,
+        targets: tuple[str, ...] = (),
+        cleared: bool = False,
     ) -> None:
         self.since = since
         self.firing = firing
@@ -158,6 +165,9 @@ class RuleState:
         #: keys of the stop targets of the last firing (stop-management rules re-fire when
         #: the target moves, e.g. a trailing stop following the best price)
         self.targets = targets
+        #: an admin cleared the lockout this firing set (:meth:`Engine.rearm`): the next
+        #: evaluation that is not a reconcile and finds the rule broken fires it again
+        self.cleared = cleared
 
 
 class UnknownFact:
@@ -506,6 +516,54 @@ class Engine:
             return "inactive"
         return "firing" if rule_state.firing else "pending"
 
+    def rearm(self, rule_id: str, account: int, symbol: str | None = None) -> list[str]:
+        """Mark the firing states of ``rule_id`` on ``account`` — only those bound to the root
+        ``symbol`` when it is given — as cleared, and return their items.
+
+        A rule fires once per breach episode; the lockout it sets is that firing's lasting
+        effect. When an admin clears the lockout while the breach goes on, the episode must
+        not go on silently, or the rule — still broken — would never lock again. A cleared
+        state fires anew at the rule's next evaluation that finds it broken on something that
+        happened (a fill, a position, an order, the clock): its next firing. A reconcile only
+        re-reads what the admin saw when clearing, so it keeps the state quiet — else the
+        periodic reconcile (or a restart's) would undo every clear within a minute. A rule
+        found no longer broken ends the episode as usual. Pending states keep their timers.
+        A state whose root cannot be told is marked too (locking again is the safe side).
+        """
+        compiled = self._rules_by_id.get(rule_id)
+        state = self.store.accounts.get(account)
+        if compiled is None or state is None:
+            return []
+        bucket = self._states.get((compiled.index, account))
+        if not bucket:
+            return []
+        marked = [
+            item
+            for item, rule_state in bucket.items()
+            if rule_state.firing
+            and (symbol is None or self._root_of(state, item, rule_state.event) in (symbol, None))
+        ]
+        for item in marked:
+            bucket[item].cleared = True
+        return marked
+
+    def _root_of(self, state: AccountState, item: str, event: Event) -> str | None:
+        """The symbol root a rule state is about (its item's, else its event's), if any."""
+        kind, _, key = item.partition(":")
+        if kind == "symbol":
+            return key
+        contract_id: object = key if kind == "position" else None
+        if kind == "order" and key.isdigit() and (order := state.orders.get(int(key))):
+            return order.symbol
+        if contract_id is None:
+            contract_id = getattr(event, "contract_id", None)
+        if not isinstance(contract_id, str):
+            return None
+        known = self.store.market.contracts.get(contract_id)
+        if known is not None:
+            return known.root
+        return self.store.market.symbols.root(raw_root(contract_id))
+
     def facts(self, account: int) -> dict[str, object]:
         """The always-bound families of an account, for ``--explain`` and tests."""
         state = self.store.accounts.get(account)
@@ -806,6 +864,12 @@ class Engine:
                     self._pending_deadline = deadline
             return
         if current.firing:
+            if current.cleared and not isinstance(event, Reconciled):
+                # its lockout was cleared while the rule stayed broken: a new episode
+                fresh = RuleState(at, True, event)
+                self._states[key][item] = fresh
+                firings.append(self._fire(compiled, state, env, item, at, fresh))
+                return
             if compiled.retarget and self._target_moved(compiled, state, env, current, at):
                 current.event = event
                 firings.append(self._fire(compiled, state, env, item, at, current))

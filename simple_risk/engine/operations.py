@@ -565,9 +565,11 @@ def clear_locks(
     """End the account's lockouts of ``scope`` (``account``, ``symbol`` or ``all``; with
     ``symbol``, only the locks on that root) now; returns the locks removed.
 
-    Changes the engine (run it between two events). The rule states are left alone: a rule
-    still firing does not fire again until its breach ends, so clearing a lock does not
-    immediately re-lock; a new breach does.
+    Changes the engine (run it between two events). The breach episodes that set the
+    cleared locks are marked (:meth:`Engine.rearm`): a rule that is still broken fires — and
+    locks — again at its next firing (its next trigger other than a reconcile: the next
+    fill, position, order, tick), not at once, and not never. The episodes of the rule's
+    other symbols, whose locks stay, go on unchanged.
     """
     if scope not in ("account", "symbol", "all"):
         raise ValueError(f"scope is account, symbol or all, not {scope!r}")
@@ -581,6 +583,8 @@ def clear_locks(
     ]
     for lock in cleared:
         state.locks.remove(lock)
+    for lock in cleared:
+        engine.rearm(lock.rule, account, lock.symbol if lock.scope == "symbol" else None)
     engine._recompute_lock_end()
     return cleared
 

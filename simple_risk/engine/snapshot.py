@@ -152,6 +152,7 @@ def dump_engine(engine: Engine) -> dict[str, Any]:
                     "firing": rule_state.firing,
                     "event": event_to_json(rule_state.event),
                     "targets": list(rule_state.targets),
+                    "cleared": rule_state.cleared,
                 }
             )
     return {
@@ -331,6 +332,7 @@ def load_engine(engine: Engine, data: Any) -> None:
             s["firing"],
             event_from_json(s["event"]),
             tuple(s["targets"]),
+            bool(s.get("cleared", False)),
         )
     for rule_id, account, item in data["errors"]:
         compiled = engine._rules_by_id.get(rule_id)

@@ -5,7 +5,8 @@ peer's credentials itself (``SO_PEERCRED`` on the Unix socket: uid and pid, whic
 cannot forge; the address on loopback TCP), checks ``auth.password`` against the bcrypt hash
 in ``admin_password_file`` (read again on every check, so ``set-password`` takes effect at
 once), and throttles guessing: after the *n*-th consecutive wrong password from a peer, its
-next attempt is refused unchecked for 2^(n−1) × ``throttle_base`` seconds (capped). Every
+next attempt is refused unchecked for 2^(n−1) × ``throttle_base`` seconds (capped); every
+TCP client counts as one peer (see :attr:`Peer.key`). Every
 failure is audited in the store with who and from where; the password itself never reaches
 the store, a log line or a response, and is registered as a secret so that the redacting log
 filter would hide it even if some future code path printed it.
@@ -13,6 +14,7 @@ filter would hide it even if some future code path printed it.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import pwd
@@ -50,11 +52,14 @@ class Peer:
 
     @property
     def key(self) -> str:
-        """What throttling counts per: the Unix user, or the TCP host."""
+        """Who throttling and the connection caps count per: the Unix user, or TCP as a whole.
+
+        A TCP peer names nobody: every local user may connect from any of the 16 million
+        loopback addresses (127.0.0.0/8), so counting per address would let one user evade
+        the password throttle and the per-user caps by changing address."""
         if self.transport == "unix":
             return f"uid:{self.uid}"
-        host = (self.address or "").rpartition(":")[0] or self.address or "?"
-        return f"tcp:{host}"
+        return "tcp"
 
     def describe(self, operator: str | None = None) -> str:
         """``alice (uid 1000, pid 4242)`` or ``bob via tcp 127.0.0.1:51514`` for the audit."""
@@ -91,11 +96,17 @@ def unix_peer(sock: socket.socket) -> Peer:
         pid, uid, _gid = struct.unpack("3i", raw)
     except (OSError, AttributeError, struct.error):
         return Peer("unix")
+    return Peer("unix", uid=uid, pid=pid, user=_user_name(uid))
+
+
+@functools.lru_cache(maxsize=256)
+def _user_name(uid: int) -> str | None:
+    """The login name of ``uid`` (cached: a connection flood must not read the user database
+    once per connection)."""
     try:
-        user: str | None = pwd.getpwuid(uid).pw_name
+        return pwd.getpwuid(uid).pw_name
     except KeyError:
-        user = None
-    return Peer("unix", uid=uid, pid=pid, user=user)
+        return None
 
 
 def tcp_peer(address: Any) -> Peer:

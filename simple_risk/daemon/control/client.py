@@ -3,7 +3,10 @@
 ``Connection`` holds one socket; each ``request`` writes a line and reads the answer, and
 ``stream`` yields the messages a ``subscribe`` (or ``logs`` with ``follow``) keeps sending.
 A daemon that is not running is :class:`DaemonNotRunning` (the CLI exits 3 on it), never a
-traceback of ``ConnectionRefusedError``.
+traceback of ``ConnectionRefusedError``. A daemon that is running but refuses the connection
+(``busy``: too many connections) or closes it (``unavailable``: idle too long) says so in a
+line that answers no request (``"id": null``); that line is a :class:`ProtocolError`, even
+when the daemon hung up before the request could be written.
 """
 
 from __future__ import annotations
@@ -111,8 +114,21 @@ class Connection:
         try:
             self._sock.sendall(encode(message))
         except OSError as exc:
+            refusal = self._last_words()
+            if refusal is not None:
+                raise refusal from None
             raise DaemonNotRunning(f"the daemon closed the connection ({exc})") from None
         return request_id
+
+    def _last_words(self) -> ProtocolError | None:
+        """The line the daemon sent before hanging up on us (a ``busy`` refusal), if any."""
+        try:
+            self._sock.settimeout(1.0)
+            line = self._file.readline(MAX_LINE + 1)
+            message = decode(line) if line else None
+        except (OSError, ValueError, ProtocolError):
+            return None
+        return _hang_up(message) if message is not None else None
 
     def receive(self) -> dict[str, Any]:
         """The next message from the daemon (a response or a streamed item)."""
@@ -138,6 +154,9 @@ class Connection:
         request_id = self.send(op, args, password=password, operator=operator)
         while True:
             message = self.receive()
+            refusal = _hang_up(message)
+            if refusal is not None:
+                raise refusal
             if message.get("id") != request_id:
                 continue  # a streamed item of an earlier subscription
             if message.get("ok"):
@@ -160,6 +179,13 @@ class Connection:
                 yield self.receive()
             except DaemonNotRunning:
                 return
+
+
+def _hang_up(message: Mapping[str, Any]) -> ProtocolError | None:
+    """The daemon's refusal of the connection itself (``"id": null, "ok": false``)."""
+    if "id" in message and message["id"] is None and message.get("ok") is False:
+        return ProtocolError.from_json(message.get("error"))
+    return None
 
 
 def request(

@@ -3,7 +3,9 @@
 :class:`Operations` checks each request's shape, has every admin request's password verified
 by :class:`~simple_risk.daemon.control.auth.Authenticator` first, and answers. Whatever
 reads or changes engine state runs on the engine thread through :meth:`Daemon.on_engine`
-(between two events, never concurrently with one); store reads (``history``) and file work
+(between two events, never concurrently with one), by way of the
+:class:`~simple_risk.daemon.control.gate.EngineGate` that bounds it (reads coalesced and
+paced, admin work one at a time); store reads (``history``, one at a time) and file work
 (``config_put``'s lint) run on the connection's thread. Every admin action that changes
 something — reload, configuration change, lockout clear, new password, stop — is audited in
 the store with who (the peer's credentials and the operator's name), why, and the result,
@@ -28,6 +30,7 @@ from simple_risk.adapters.topstepx.secrets import register_secret
 from simple_risk.daemon.config import ConfigError, DaemonConfig, load_config, load_rulesets
 from simple_risk.daemon.control import views
 from simple_risk.daemon.control.auth import MIN_PASSWORD_LENGTH, Authenticator, Peer, Throttle
+from simple_risk.daemon.control.gate import Encoded, EngineGate
 from simple_risk.daemon.control.protocol import (
     ADMIN_OPS,
     PROTOCOL_VERSION,
@@ -35,6 +38,7 @@ from simple_risk.daemon.control.protocol import (
     ErrorCode,
     ProtocolError,
     encode,
+    encode_value,
 )
 from simple_risk.daemon.control.server import Broadcaster, Streaming, Subscriber, ThenRun
 from simple_risk.daemon.logging import LogRing, install_log_ring, level_number, log_ring
@@ -148,6 +152,10 @@ class Operations:
             daemon.store,
             daemon.clock.now,
             throttle=Throttle(options.throttle_base, options.throttle_cap),
+        )
+        self.gate = EngineGate(
+            lambda fn, timeout: daemon.on_engine(fn, timeout=timeout),
+            spacing=options.engine_read_spacing,
         )
         self._handlers: dict[str, Callable[[Request], object]] = {
             "hello": self.hello,
@@ -266,7 +274,11 @@ class Operations:
             "tcp": self.server.address_tcp(),
         }
 
-    def status(self, request: Request) -> dict[str, Any]:
+    @property
+    def _timeout(self) -> float:
+        return self.server.options.engine_timeout
+
+    def status(self, request: Request) -> Encoded:
         account = self._account(request.args)
         daemon = self.daemon
         wanted = [account] if account is not None else list(daemon.config.accounts)
@@ -281,9 +293,9 @@ class Operations:
                 ],
             }
 
-        return daemon.on_engine(build)
+        return self.gate.read(("status", account), build, self._timeout)
 
-    def explain(self, request: Request) -> dict[str, Any]:
+    def explain(self, request: Request) -> Encoded:
         rule = self._text(request.args, "rule", required=True)
         assert rule is not None
         account = self._account(request.args)
@@ -298,9 +310,9 @@ class Operations:
             except KeyError as exc:
                 raise ProtocolError(ErrorCode.NOT_FOUND.value, str(exc.args[0])) from None
 
-        return daemon.on_engine(build)
+        return self.gate.read(("explain", rule, chosen), build, self._timeout)
 
-    def history(self, request: Request) -> dict[str, Any]:
+    def history(self, request: Request) -> Encoded:
         args = request.args
         since = self._time(args, "since") or self._now() - timedelta(hours=24)
         until = self._time(args, "until")
@@ -316,13 +328,17 @@ class Operations:
         limit = args.get("limit", DEFAULT_HISTORY_LIMIT)
         if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
             raise _bad("limit must be a positive number")
-        try:
-            items = self.daemon.store.history(
-                since, until=until, rule=rule, account=account, kinds=kinds, limit=limit
-            )
-        except StoreError as exc:
-            raise _bad(str(exc)) from None
-        return {"items": history_json(items)}
+
+        def read() -> Encoded:
+            try:
+                items = self.daemon.store.history(
+                    since, until=until, rule=rule, account=account, kinds=kinds, limit=limit
+                )
+            except StoreError as exc:
+                raise _bad(str(exc)) from None
+            return Encoded(encode_value({"items": history_json(items)}))
+
+        return self.gate.store(read, self._timeout)
 
     def _time(self, args: Mapping[str, Any], name: str) -> datetime | None:
         raw = self._text(args, name)
@@ -405,9 +421,8 @@ class Operations:
                     current, ruleset_path=fresh.ruleset_path, overlays=fresh.overlays
                 )
             rulesets = self._load(target)
-            changes = daemon.on_engine(
-                lambda: daemon.swap_rulesets(rulesets),
-                timeout=max(RELOAD_TIMEOUT, self.server.options.engine_timeout),
+            changes = self.gate.admin(
+                lambda: daemon.swap_rulesets(rulesets), max(RELOAD_TIMEOUT, self._timeout)
             )
             daemon.config = target
         return {
@@ -528,7 +543,7 @@ class Operations:
                 dataclasses.replace(daemon.config, ruleset_path=candidate),
                 rename={str(candidate): str(path)},
             )
-            violations = daemon.on_engine(
+            violations = self.gate.admin(
                 lambda: [
                     {
                         "file": str(path),
@@ -542,7 +557,8 @@ class Operations:
                     for account, ruleset in sorted(rulesets.items())
                     if account in daemon.rulesets
                     for message in mandatory_violations(daemon.rulesets[account], ruleset)
-                ]
+                ],
+                self._timeout,
             )
             if violations:
                 raise _refused("the new ruleset would disable a mandatory rule", violations)
@@ -572,7 +588,7 @@ class Operations:
                 ]
             }
 
-        return daemon.on_engine(build)
+        return self.gate.admin(build, self._timeout)
 
     def lockout_clear(self, request: Request) -> dict[str, Any]:
         args = request.args
@@ -587,8 +603,8 @@ class Operations:
             raise _bad("clearing a lockout needs a reason")
         why = " ".join(reason.split())[:500]
         daemon = self.daemon
-        cleared = daemon.on_engine(
-            lambda: daemon.clear_lockouts(account, scope, symbol, request.who, why)
+        cleared = self.gate.admin(
+            lambda: daemon.clear_lockouts(account, scope, symbol, request.who, why), self._timeout
         )
         shown = [
             {

@@ -51,6 +51,7 @@ class ErrorCode(StrEnum):
     NOT_FOUND = "not_found"
     REFUSED = "refused"
     UNAVAILABLE = "unavailable"
+    BUSY = "busy"
     INTERNAL = "internal"
 
 
@@ -123,7 +124,19 @@ def plain(value: Any) -> Any:
 
 def encode(message: dict[str, Any]) -> bytes:
     """One message as a line of compact JSON (never containing a raw newline)."""
-    return (json.dumps(plain(message), ensure_ascii=False, separators=(",", ":")) + "\n").encode()
+    return encode_value(message) + b"\n"
+
+
+def encode_value(value: Any) -> bytes:
+    """A value as compact JSON, without the line's newline (a result encoded once and sent in
+    several answers: :func:`encode_answer`)."""
+    return json.dumps(plain(value), ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def encode_answer(request_id: Any, result: bytes) -> bytes:
+    """The success line for ``request_id`` around an already encoded ``result`` — the same
+    bytes as ``encode({"id": request_id, "ok": True, "result": ...})``."""
+    return b'{"id":' + encode_value(request_id) + b',"ok":true,"result":' + result + b"}\n"
 
 
 def decode(line: bytes) -> dict[str, Any]:
@@ -149,5 +162,7 @@ __all__ = [
     "decimal_text",
     "decode",
     "encode",
+    "encode_answer",
+    "encode_value",
     "plain",
 ]

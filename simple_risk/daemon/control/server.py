@@ -10,6 +10,12 @@ Transport only — the operations themselves are in :mod:`simple_risk.daemon.con
   ``status_tcp`` adds a loopback-only TCP listener with exactly the same rules.
 * **Connections.** One thread per connection reads newline-delimited JSON requests and
   answers them in order; peers are identified by ``SO_PEERCRED`` (Unix) or address (TCP).
+  Who may hold a connection is :mod:`~simple_risk.daemon.control.admission`'s call
+  (per-user caps, slots kept for admin operations); a refused one gets one ``busy`` line. A
+  connection that sends no request for ``status_limits.idle_timeout`` seconds is closed
+  with an ``unavailable`` line saying so, and so is one that does not read what it is sent
+  for as long (a stream to a monitor that stopped reading). Work on the engine thread goes
+  through :mod:`~simple_risk.daemon.control.gate`, which bounds it.
 * **Streams.** ``subscribe`` and ``logs --follow`` turn the connection into a stream fed by a
   bounded per-client queue. The engine thread only ever *offers* a message to that queue;
   when a client reads too slowly the newest messages are dropped and the client later gets
@@ -28,19 +34,24 @@ import select
 import socket
 import stat
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from simple_risk.daemon.control.admission import PROBATION, Admission, Refused, Slot
 from simple_risk.daemon.control.auth import tcp_peer, unix_peer
+from simple_risk.daemon.control.gate import Encoded
 from simple_risk.daemon.control.protocol import (
+    ADMIN_OPS,
     MAX_LINE,
     ErrorCode,
     ProtocolError,
     decode,
     encode,
+    encode_answer,
 )
 
 if TYPE_CHECKING:
@@ -52,6 +63,11 @@ log = logging.getLogger(__name__)
 
 #: the longest path a Unix socket address holds on Linux (sun_path is 108 bytes with the NUL)
 MAX_SOCKET_PATH = 107
+#: seconds between two log lines about refused connections of one user
+REFUSAL_LOG_INTERVAL = 60.0
+#: refused connections per second, and in one burst, before the accept loop slows down
+REFUSALS_PER_SECOND = 100.0
+REFUSAL_BURST = 50.0
 
 
 class ServerError(Exception):
@@ -71,8 +87,10 @@ class ServerOptions:
     throttle_cap: float = 300.0
     #: bcrypt cost of a password set through ``set_password``
     bcrypt_rounds: int = 12
-    #: connections served at once (more are refused with ``unavailable``)
-    max_connections: int = 64
+    #: seconds between the end of one read on the engine thread and the start of the next
+    #: (``status``, ``explain``; concurrent identical reads share one): bounds what a flood of
+    #: status requests can take from the engine
+    engine_read_spacing: float = 0.05
 
 
 # -- monitor fan-out ---------------------------------------------------------------------------
@@ -207,10 +225,16 @@ class StatusServer:
         self.group = config.status_socket_group
         self.tcp = config.status_tcp
         self.tcp_address: tuple[str, int] | None = None
+        self.limits = config.status_limits
+        self.admission = Admission(self.limits)
         self.ops: Operations = Operations(daemon, self)
         self._listeners: list[socket.socket] = []
         self._threads: list[threading.Thread] = []
         self._connections: set[socket.socket] = set()
+        #: per peer key: refusals not logged yet, and when the last line was logged
+        self._refusals: dict[str, tuple[int, float]] = {}
+        self._refusal_tokens = float(REFUSAL_BURST)
+        self._refusal_at = time.monotonic()
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._inode: tuple[int, int] | None = None
@@ -382,41 +406,71 @@ class StatusServer:
             peer = unix_peer(connection) if listener.family == socket.AF_UNIX else None
             if peer is None:
                 peer = tcp_peer(address)
-            with self._lock:
-                crowded = len(self._connections) >= self.options.max_connections
-                if not crowded:
-                    self._connections.add(connection)
-            if crowded:
-                self._refuse(connection)
+            try:
+                slot = self.admission.admit(peer)
+            except Refused as refusal:
+                _refuse(connection, str(refusal))
+                self._log_refusal(peer, refusal)
+                self._pace_refusals()
                 continue
+            with self._lock:
+                self._connections.add(connection)
+            connection.settimeout(self.limits.idle_timeout)
             threading.Thread(
-                target=self._serve, args=(connection, peer), name="status-client", daemon=True
+                target=self._serve,
+                args=(connection, peer, slot),
+                name="status-client",
+                daemon=True,
             ).start()
 
-    def _refuse(self, connection: socket.socket) -> None:
-        with contextlib.suppress(OSError):
-            connection.sendall(
-                encode(
-                    {
-                        "id": None,
-                        "ok": False,
-                        "error": {
-                            "code": ErrorCode.UNAVAILABLE.value,
-                            "message": "too many connections",
-                        },
-                    }
-                )
-            )
-        connection.close()
+    def _pace_refusals(self) -> None:
+        """At most ``REFUSALS_PER_SECOND`` refusals (in bursts of ``REFUSAL_BURST``): a client
+        reconnecting in a loop as fast as it is refused would otherwise keep this thread — and
+        the interpreter lock the engine needs — busy. Beyond that rate the loop waits, and
+        further connections wait in the kernel's backlog (the flood's own first)."""
+        now = time.monotonic()
+        tokens = min(
+            REFUSAL_BURST, self._refusal_tokens + (now - self._refusal_at) * REFUSALS_PER_SECOND
+        )
+        self._refusal_at = now
+        self._refusal_tokens = tokens - 1
+        if self._refusal_tokens < 0:
+            self._stopping.wait(-self._refusal_tokens / REFUSALS_PER_SECOND)
+
+    def _log_refusal(self, peer: Peer, refusal: Refused) -> None:
+        """Log the first refusal of a user, then at most one line a minute with the count: a
+        flood of connections must not become a flood of log lines."""
+        now = time.monotonic()
+        count, logged_at = self._refusals.get(peer.key, (0, -REFUSAL_LOG_INTERVAL))
+        count += 1
+        if now - logged_at < REFUSAL_LOG_INTERVAL:
+            self._refusals[peer.key] = (count, logged_at)
+            return
+        self._refusals[peer.key] = (0, now)
+        log.warning(
+            "status connection from %s refused (%d since the last such line): %s",
+            peer.describe(),
+            count,
+            refusal,
+        )
 
     # -- one connection ---------------------------------------------------------------------------
 
-    def _serve(self, connection: socket.socket, peer: Peer) -> None:
+    def _serve(self, connection: socket.socket, peer: Peer, slot: Slot) -> None:
         reader = connection.makefile("rb")
+        # on probation, hello does not buy time: the admin operation must come within one
+        # idle timeout of connecting, or a silent user could keep a reserved slot with hellos
+        probation_ends = time.monotonic() + self.limits.idle_timeout
         try:
             while not self._stopping.is_set():
+                if slot.pool == PROBATION:
+                    connection.settimeout(max(probation_ends - time.monotonic(), 0.001))
                 try:
                     line = reader.readline(MAX_LINE + 1)
+                except TimeoutError:
+                    idle = self.limits.idle_timeout
+                    self._send(connection, _notice(f"closed: no request for {idle:g}s"))
+                    return
                 except OSError:
                     return
                 if not line:
@@ -424,17 +478,22 @@ class StatusServer:
                 if not line.strip():
                     continue
                 oversized = len(line) > MAX_LINE and not line.endswith(b"\n")
-                answer, outcome = self._answer(line, peer)
+                if slot.pool == PROBATION:
+                    answer, outcome, stay = self._on_probation(connection, line, peer, slot)
+                else:
+                    answer, outcome, _ = self._answer(line, peer)
+                    stay = True  # an ordinary or admin connection survives a refusal
                 if not self._send(connection, answer):
                     return
-                if oversized:
-                    return  # the rest of that line cannot be framed: hang up
+                if oversized or not stay:
+                    return  # an unframable line, or a reserved slot not proven the admin's
                 if isinstance(outcome, Streaming):
                     self._stream(connection, outcome.source)
                     return
                 if isinstance(outcome, ThenRun):
                     self.run_after(outcome.action)
         finally:
+            self.admission.release(slot)
             with self._lock:
                 self._connections.discard(connection)
             with contextlib.suppress(OSError):
@@ -442,21 +501,57 @@ class StatusServer:
             with contextlib.suppress(OSError):
                 connection.close()
 
-    def _answer(self, line: bytes, peer: Peer) -> tuple[bytes, object]:
+    def _on_probation(
+        self, connection: socket.socket, line: bytes, peer: Peer, slot: Slot
+    ) -> tuple[bytes, object, bool]:
+        """A connection in a slot kept for admin operations: ``hello`` is answered; the first
+        other request must be an admin operation whose password is right — then the slot is
+        the admin's for good — else it is answered and the connection closed."""
+        try:
+            message = decode(line)
+        except ProtocolError as refusal:
+            return encode({"id": None, "ok": False, "error": refusal.to_json()}), None, False
+        op = message.get("op")
+        if op == "hello":
+            return self._answer(line, peer)
+        if op not in ADMIN_OPS:
+            busy = ProtocolError(
+                ErrorCode.BUSY.value,
+                "the daemon is busy (too many connections): the free ones are kept for "
+                "admin operations; try again shortly",
+            )
+            return (
+                encode({"id": message.get("id"), "ok": False, "error": busy.to_json()}),
+                None,
+                False,
+            )
+        answer, outcome, ok = self._answer(line, peer)
+        if ok:
+            self.admission.promote(slot)
+            with contextlib.suppress(OSError):
+                connection.settimeout(self.limits.idle_timeout)
+        return answer, outcome, ok
+
+    def _answer(self, line: bytes, peer: Peer) -> tuple[bytes, object, bool]:
+        """The answer line, what to do after sending it, and whether it succeeded."""
         request_id: Any = None
         try:
             message = decode(line)
             request_id = message.get("id")
             outcome = self.ops.handle(message, peer)
         except ProtocolError as refusal:
-            return encode({"id": request_id, "ok": False, "error": refusal.to_json()}), None
+            error = encode({"id": request_id, "ok": False, "error": refusal.to_json()})
+            return error, None, False
         except Exception as exc:  # a bug: logged, answered, the connection survives
             log.exception("status request failed")
             internal = ProtocolError(ErrorCode.INTERNAL.value, f"internal error: {exc}")
-            return encode({"id": request_id, "ok": False, "error": internal.to_json()}), None
+            error = encode({"id": request_id, "ok": False, "error": internal.to_json()})
+            return error, None, False
+        if isinstance(outcome, Encoded):
+            return encode_answer(request_id, outcome.data), None, True
         if isinstance(outcome, Streaming | ThenRun):
-            return encode({"id": request_id, "ok": True, "result": outcome.result}), outcome
-        return encode({"id": request_id, "ok": True, "result": outcome}), None
+            return encode({"id": request_id, "ok": True, "result": outcome.result}), outcome, True
+        return encode({"id": request_id, "ok": True, "result": outcome}), None, True
 
     def _send(self, connection: socket.socket, data: bytes) -> bool:
         try:
@@ -481,6 +576,24 @@ class StatusServer:
     def run_after(self, action: Callable[[], None]) -> None:
         """Run ``action`` on its own thread (used by ``stop``, after the answer is sent)."""
         threading.Thread(target=action, name="status-after", daemon=True).start()
+
+
+def _notice(message: str, code: ErrorCode = ErrorCode.UNAVAILABLE) -> bytes:
+    """A line that answers no request (``"id": null``): why the daemon hangs up."""
+    return encode({"id": None, "ok": False, "error": {"code": code.value, "message": message}})
+
+
+def _refuse(connection: socket.socket, message: str) -> None:
+    """Say ``busy`` and hang up, without ever blocking the accept loop: the line goes into a
+    fresh socket's empty buffer, and what the client already sent is read away first so that
+    closing does not reset the connection before the client reads the line (TCP)."""
+    with contextlib.suppress(OSError):
+        connection.setblocking(False)
+        connection.sendall(_notice(message, ErrorCode.BUSY))
+        connection.shutdown(socket.SHUT_WR)
+        while connection.recv(65536):
+            pass
+    connection.close()
 
 
 def _peer_closed(connection: socket.socket) -> bool:

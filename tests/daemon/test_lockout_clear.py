@@ -1,0 +1,45 @@
+"""`admin lockout clear` against a real daemon: a rule still broken locks again — and is
+enforced again — at its next firing (docs/admin.md); a reconcile alone does not undo the clear."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from .conftest import ACCOUNT, Running, Start
+from .test_server import TINY_LOSS_LIMIT, day_locked
+
+
+def firings_of(run: Running, rule: str) -> int:
+    """How many times ``rule`` fired on its breach (not the lock's enforcement firings)."""
+    since = datetime(2000, 1, 1, tzinfo=UTC)
+    items = run.daemon.store.history(since, rule=rule, kinds=["firing"], limit=100)
+    return sum(1 for item in items if "Daily realized P&L" in item.summary)
+
+
+def test_a_cleared_daily_loss_lock_comes_back_with_the_next_fill_and_is_enforced(
+    start: Start,
+) -> None:
+    run = start(TINY_LOSS_LIMIT)
+    day_locked(run)
+    assert firings_of(run, "daily-realized-loss") == 1
+
+    cleared = run.admin(
+        "lockout_clear", {"account": ACCOUNT, "scope": "all", "reason": "one more try"}
+    )["cleared"]
+    assert [lock["rule"] for lock in cleared] == ["daily-realized-loss"]
+    assert run.status()["lockouts"] == []
+
+    # a reconcile re-reads the same losing day: the clear holds
+    reconciles = run.daemon.reconciles
+    run.daemon.request_reconcile(ACCOUNT, "test")
+    run.wait(lambda: run.daemon.reconciles > reconciles, "a reconcile")
+    assert not run.locked_by("daily-realized-loss")
+    assert firings_of(run, "daily-realized-loss") == 1
+
+    # the day is still below the limit: the trader's next fill locks and flattens again
+    run.trader.buy(ACCOUNT, "MNQ")
+    run.wait(lambda: run.locked_by("daily-realized-loss"), "the lockout to come back")
+    run.wait(lambda: run.trader.size(ACCOUNT) == 0, "the new position to be closed")
+    assert firings_of(run, "daily-realized-loss") == 2
+    (lock,) = [lock for lock in run.status()["lockouts"] if lock["rule"] == "daily-realized-loss"]
+    assert lock["kind"] == "lock"
