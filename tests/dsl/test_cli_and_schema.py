@@ -74,7 +74,9 @@ def test_lint_of_the_default_ruleset_succeeds() -> None:
     path = str(resources.default_ruleset_path())
     result = CliRunner().invoke(cli, ["rules", "lint", path])
     assert result.exit_code == 0
-    assert re.fullmatch(rf"SUCCESS: [0-9]+ rules in {re.escape(path)}\n", result.output)
+    assert re.fullmatch(
+        rf"SUCCESS: [0-9]+ rules in {re.escape(path)}\nno problems in 1 file\n", result.output
+    )
 
 
 def test_lint_json_output_is_for_editors_and_ci(tmp_path: Path) -> None:

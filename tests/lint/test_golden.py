@@ -131,10 +131,12 @@ def test_a_ruleset_with_many_mistakes_gets_one_located_message_per_mistake(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     _, output = _lint(monkeypatch, "many-mistakes.yaml")
-    lines = output.splitlines()
+    *lines, summary = output.splitlines()
     assert len(lines) == 8
     assert all(line.startswith("many-mistakes.yaml:") for line in lines)
+    assert all(": error: " in line for line in lines)
     assert len({line.split(": ", 1)[0] for line in lines}) == 8
+    assert summary == "8 errors, 0 warnings in 1 file"
 
 
 def test_all_files_are_reported_in_one_run_and_good_files_say_success(
@@ -148,5 +150,6 @@ def test_all_files_are_reported_in_one_run_and_good_files_say_success(
     lines = result.output.splitlines()
     assert result.exit_code == 1
     assert lines[0].startswith("unknown-fact.yaml:5:11:")
-    assert re.fullmatch(rf"SUCCESS: [0-9]+ rules in {re.escape(str(good))}", lines[-2])
-    assert lines[-1].startswith("type-error.yaml:5:11:")
+    assert re.fullmatch(rf"SUCCESS: [0-9]+ rules in {re.escape(str(good))}", lines[-3])
+    assert lines[-2].startswith("type-error.yaml:5:11: error: ")
+    assert re.fullmatch(r"[0-9]+ errors, 0 warnings in 3 files", lines[-1])
