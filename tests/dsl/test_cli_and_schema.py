@@ -22,6 +22,8 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def test_the_shipped_schema_file_is_the_schema_the_code_builds() -> None:
+    # after a deliberate change: .venv/bin/python -c "from simple_risk.engine.dsl.schema import
+    # schema_text; open('schemas/ruleset.schema.json', 'w').write(schema_text())"
     assert resources.schema_path().read_text(encoding="utf-8") == schema_text()
 
 

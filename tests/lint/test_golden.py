@@ -54,6 +54,7 @@ CHECK_IDS = {
     "missing-key",
     "multiple-statements",
     "not-boolean",
+    "optional-enabled",
     "requires",
     "reserved-name",
     "type-error",

@@ -587,6 +587,7 @@ def _rule(out: Compilation, path: Path, raw: object) -> Rule | None:
         severity=severity if isinstance(severity, str) else "warning",
         enabled=raw.get("enabled", True) is not False,
         mandatory=raw.get("mandatory", False) is True,
+        optional=raw.get("optional", False) is True,
         tags=tuple(str(t) for t in tags) if isinstance(tags, list) else (),
     )
 
