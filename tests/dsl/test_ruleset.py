@@ -40,9 +40,11 @@ def test_the_default_ruleset_lints_clean_even_with_strict_checks() -> None:
     assert lint_paths([TOPSTEP], strict=True).problems == []
     ruleset = load_ruleset(TOPSTEP)
     # the trade-management rules are shipped off on purpose, and say so
-    assert {r.id for r in ruleset.rules if not r.enabled} == {
-        r.id for r in ruleset.rules if r.optional
-    } == {"trade-management-breakeven", "trade-management-trail"}
+    assert (
+        {r.id for r in ruleset.rules if not r.enabled}
+        == {r.id for r in ruleset.rules if r.optional}
+        == {"trade-management-breakeven", "trade-management-trail"}
+    )
 
 
 def test_the_calendar_symbols_and_params_are_compiled() -> None:

@@ -113,6 +113,16 @@ def test_each_golden_file_exercises_the_check_it_is_named_after(
     checks = {p["check"] for f in report["files"] for p in f["problems"]}
     if check == "unused":
         assert {"unused-param", "unused-list", "unused-macro"} <= checks
+    elif check == "unused-after-error":
+        # a definition whose only user failed is not "unused": that user's error is reported
+        unused = [
+            p["message"]
+            for f in report["files"]
+            for p in f["problems"]
+            if p["check"].startswith("unused-")
+        ]
+        assert unused == ['param "spare_limit" is never used']
+        assert "unknown-fact" in checks
     elif check == "many-mistakes":
         assert len(report["files"][0]["problems"]) == 8
     else:
