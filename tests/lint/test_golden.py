@@ -49,6 +49,7 @@ CHECK_IDS = {
     "encoding",
     "expression-syntax",
     "forbidden-syntax",
+    "list-type",
     "macro-cycle",
     "missing-description",
     "missing-key",
