@@ -3,7 +3,8 @@
 ``tests/lint/<check>.yaml`` is linted from this directory (so paths in the report are relative
 and machine-independent) and the output must equal ``<check>.expected`` exactly, so a check
 that stops reporting, or reports the wrong place, fails. Files named ``strict_*`` are linted
-with ``--strict``; files named ``warn_*`` hold only warnings, so lint still succeeds. After a
+with ``--strict``; files named ``warn_*`` hold only warnings, so lint still succeeds; a check
+with several cases has ``<check>--<case>.yaml`` files. After a
 deliberate change of wording, regenerate with ``UPDATE_GOLDEN=1 pytest tests/lint`` and
 review the diff.
 """
@@ -108,7 +109,8 @@ def test_each_bad_ruleset_reports_exactly_its_golden_output(
 def test_each_golden_file_exercises_the_check_it_is_named_after(
     monkeypatch: pytest.MonkeyPatch, name: str
 ) -> None:
-    check = name.removesuffix(".yaml").removeprefix("strict_").removeprefix("warn_")
+    case = name.removesuffix(".yaml").removeprefix("strict_").removeprefix("warn_")
+    check = case.split("--")[0]
     _, output = _lint(monkeypatch, name, "--format", "json")
     report = json.loads(output)
     checks = {p["check"] for f in report["files"] for p in f["problems"]}
