@@ -167,3 +167,9 @@ def test_all_files_are_reported_in_one_run_and_good_files_say_success(
     assert re.fullmatch(rf"SUCCESS: [0-9]+ rules in {re.escape(str(good))}", lines[-3])
     assert lines[-2].startswith("type-error.yaml:5:11: error: ")
     assert re.fullmatch(r"[0-9]+ errors, 0 warnings in 3 files", lines[-1])
+
+
+def test_every_check_is_documented_in_the_lint_page() -> None:
+    page = (HERE.parent.parent / "docs" / "lint.md").read_text(encoding="utf-8")
+    missing = sorted(c for c in CHECK_IDS if f"`{c}`" not in page)
+    assert not missing, f"add these check ids to the table in docs/lint.md: {missing}"
