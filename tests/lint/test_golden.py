@@ -43,6 +43,7 @@ CHECK_IDS = {
     "bad-timezone",
     "bad-value",
     "calendar-override",
+    "comparison-type",
     "disabled-rule",
     "duplicate-key",
     "duplicate-rule-id",
