@@ -115,3 +115,26 @@ def test_dash_reads_one_ruleset_from_standard_input() -> None:
     assert output.splitlines()[0].startswith('<stdin>:6:11: error: rule "daily-loss": ')
     code, output = _lint("--stdin-filename", "mine.yaml", "-", stdin=GOOD)
     assert (code, output) == (0, "SUCCESS: 1 rule in mine.yaml\nno problems in 1 file\n")
+
+
+def test_a_file_named_again_inside_a_directory_is_linted_once(tmp_path: Path) -> None:
+    (tmp_path / "a.yaml").write_text(GOOD, encoding="utf-8")
+    code, output = _lint(str(tmp_path / "a.yaml"), str(tmp_path))
+    assert (code, output.splitlines()[-1]) == (0, "no problems in 1 file")
+
+
+def test_a_directory_of_overlays_is_checked_against_its_base(tmp_path: Path) -> None:
+    base = tmp_path / "base.yaml"
+    base.write_text(GOOD, encoding="utf-8")
+    (tmp_path / "overlays").mkdir()
+    (tmp_path / "overlays" / "1.yaml").write_text("params: {}\n", encoding="utf-8")
+    (tmp_path / "overlays" / "2.yaml").write_text("disable: [daily-los]\n", encoding="utf-8")
+    code, output = _lint("--base", str(base), str(tmp_path / "overlays"))
+    lines = output.splitlines()
+    assert code == 1
+    assert lines[:2] == [
+        f"SUCCESS: 1 rule in {base}",
+        f"SUCCESS: 1 rule in {tmp_path / 'overlays' / '1.yaml'} over {base}",
+    ]
+    assert lines[2].endswith('did you mean "daily-loss"? (unknown-rule)')
+    assert lines[-1] == "1 error, 0 warnings in 3 files"
