@@ -90,7 +90,8 @@ class ScalarSpan:
     ``segments`` are the scalar's source lines as (line, first column, length): a literal
     block keeps its lines, every other style folds them into one line joined by spaces.
     ``folded`` maps a folded block (``>``) exactly, line breaks it keeps included: (value
-    line, value column, source line, source column, length) per source line.
+    line, value column, source line, source column, length) per source line; value lines
+    count from the first line with text, as in the stripped text an expression is parsed from.
     """
 
     start: Mark
@@ -320,7 +321,7 @@ def _fold(node: ScalarNode, lines: list[str]) -> tuple[tuple[int, int, int, int,
         content = source[indent:]
         deeper = content[:1] in (" ", "\t")
         if previous is None:
-            breaks = empty
+            breaks = 0  # leading empty lines: stripped before an expression is parsed
         elif not previous and not deeper:
             breaks = empty
             if not empty:
@@ -335,7 +336,7 @@ def _fold(node: ScalarNode, lines: list[str]) -> tuple[tuple[int, int, int, int,
         text.append(content)
         column += len(content)
         previous, empty = deeper, 0
-    if "".join(text).rstrip("\n") != str(node.value).rstrip("\n"):
+    if "".join(text).rstrip("\n") != str(node.value).strip("\n"):
         return ()
     return tuple(pieces)
 
