@@ -27,8 +27,11 @@ from simple_risk.engine.dsl.problems import Problem
 
 def run(compilation: Compilation) -> Iterator[Problem]:
     doc = compilation.doc
+    # nothing enables an overlay's own rule later: optional excuses only a ruleset's rules
+    excusable = compilation.base is None
     for rule_id, path in compilation.rule_ids:
-        if doc.get((*path, "enabled")) is False and doc.get((*path, "optional")) is not True:
+        optional = excusable and doc.get((*path, "optional")) is True
+        if doc.get((*path, "enabled")) is False and not optional:
             mark = doc.at((*path, "enabled"))
             yield Problem(
                 doc.file,
