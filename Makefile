@@ -20,6 +20,7 @@ demo: setup
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/simple-risk rules lint --strict rulesets/
 
 typecheck: setup
 	$(BIN)/mypy

@@ -1,11 +1,14 @@
 """``simple-risk rules``: lint rulesets, print the schema and the fact reference.
 
 ``rules lint FILE…`` reports every problem of every file as
-``FILE:LINE:COL: rule "ID": MESSAGE (hint)`` and ``SUCCESS: N rules in FILE`` for each clean
-file; exit 0 when clean, 1 on any error, 2 on usage errors. ``rules lint --base RULESET
-OVERLAY…`` checks account overlays the way the daemon applies them: the base ruleset first,
-then each overlay against it, every overlay problem located in the overlay file. Other
-modules attach more commands (``rules test``) to the ``rules`` group object defined here.
+``FILE:LINE:COL: error: rule "ID": MESSAGE; HINT (check-id)`` (or ``warning:``),
+``SUCCESS: N rules in FILE`` for each file that compiled and a summary line (the formats are
+in :mod:`simple_risk.cli.lint_report`); a directory is every ruleset under it and ``-`` is
+standard input; exit 0 when clean, 1 on any error, 2 on usage errors.
+``rules lint --base RULESET OVERLAY…`` checks account overlays the way the daemon applies
+them: the base ruleset first, then each overlay against it, every overlay problem located in
+the overlay file. Other modules attach more commands (``rules test``) to the ``rules`` group
+object defined here.
 """
 
 from __future__ import annotations
@@ -17,9 +20,9 @@ from pathlib import Path
 import click
 
 from simple_risk.cli import cli
+from simple_risk.cli.lint_report import REPORTS
 from simple_risk.engine.dsl import lint_paths
 from simple_risk.engine.dsl.facts_doc import render_facts_markdown
-from simple_risk.engine.dsl.problems import LintResult
 from simple_risk.engine.dsl.schema import schema_text, shipped_schema
 
 
@@ -28,48 +31,51 @@ def rules() -> None:
     """Work with rulesets: lint, schema, facts (and test)."""
 
 
-def _text_report(result: LintResult, files: list[str], base: str | None = None) -> str:
-    lines: list[str] = []
-    for file in files:
-        lines += [p.format() for p in result.problems if p.file == file]
-        if file in result.rule_counts:
-            count = result.rule_counts[file]
-            over = f" over {base}" if base is not None and file != base else ""
-            lines.append(f"SUCCESS: {count} rule{'s' if count != 1 else ''} in {file}{over}")
-    return "\n".join(lines)
+def ruleset_files(directory: Path) -> list[str]:
+    """Every ``*.yaml`` / ``*.yml`` under ``directory``, recursively, in sorted order.
+
+    Hidden directories (``.git``, ``.venv``) and rule test files (``*.test.yaml``, which
+    ``rules test`` reads) are skipped: a directory of rulesets may hold its tests.
+    """
+    found: list[str] = []
+    for path in sorted(directory.rglob("*")):
+        relative = path.relative_to(directory).parts
+        if any(part.startswith(".") for part in relative) or not path.is_file():
+            continue
+        name = path.name
+        if name.endswith((".yaml", ".yml")) and not name.endswith((".test.yaml", ".test.yml")):
+            found.append(str(path))
+    return found
 
 
-def _json_report(result: LintResult, files: list[str], base: str | None = None) -> str:
-    report = {
-        "ok": result.ok,
-        "files": [
-            {
-                "file": file,
-                "ok": file in result.rule_counts,
-                "rules": result.rule_counts.get(file),
-                **({"base": base} if base is not None and file != base else {}),
-                "problems": [p.as_json() for p in result.problems if p.file == file],
-            }
-            for file in files
-        ],
-    }
-    return json.dumps(report, indent=2, ensure_ascii=False)
+def _expand(paths: tuple[str, ...]) -> list[str]:
+    names: list[str] = []
+    for raw in paths:
+        if raw != "-" and Path(raw).is_dir():
+            inside = ruleset_files(Path(raw))
+            if not inside:
+                raise click.BadParameter(f"no *.yaml or *.yml files in {raw}", param_hint="FILES")
+            names += inside
+        else:
+            names.append(raw)
+    return list(dict.fromkeys(names))
 
 
 @rules.command()
-@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, allow_dash=True))
 @click.option(
     "--strict",
     is_flag=True,
-    help="Also report unused params/lists/macros, rules without description and disabled rules.",
+    help="Also report unused params/lists/macros, rules without description and disabled "
+    "rules not marked optional: true.",
 )
 @click.option(
     "--format",
     "output_format",
-    type=click.Choice(["text", "json"]),
+    type=click.Choice(sorted(REPORTS)),
     default="text",
     show_default=True,
-    help="json for editors and CI.",
+    help="json for editors, github for GitHub Actions annotations.",
 )
 @click.option(
     "--base",
@@ -78,23 +84,39 @@ def _json_report(result: LintResult, files: list[str], base: str | None = None) 
     help="FILES are account overlays (params:, disable:, rules:) of RULESET: check RULESET, "
     "then each overlay against it, as the daemon applies them.",
 )
-def lint(files: tuple[str, ...], strict: bool, output_format: str, base: str | None) -> None:
+@click.option(
+    "--stdin-filename",
+    metavar="NAME",
+    default="<stdin>",
+    show_default=True,
+    help="The name problems in standard input (FILE -) are reported under.",
+)
+def lint(
+    files: tuple[str, ...],
+    strict: bool,
+    output_format: str,
+    base: str | None,
+    stdin_filename: str,
+) -> None:
     """Check ruleset FILES: every problem in every file, with its line and column.
+
+    A directory means every *.yaml and *.yml file under it (recursively; hidden directories
+    and *.test.yaml rule tests are skipped); - reads one ruleset from standard input.
 
     \b
     simple-risk rules lint rulesets/topstep.yaml
-    simple-risk rules lint --base rulesets/topstep.yaml overlays/20100001.yaml
+    simple-risk rules lint --strict rulesets/
+    simple-risk rules lint --base rulesets/topstep.yaml overlays/
     """
-    names = list(dict.fromkeys(f for f in files if f != base))
-    result = lint_paths(names, strict=strict, base=base)
+    given: dict[str, str] = {}
+    if "-" in files:
+        with click.open_file("-", encoding="utf-8") as stream:
+            given[stdin_filename] = stream.read()
+    expanded = [stdin_filename if f == "-" else f for f in _expand(files)]
+    names = [f for f in expanded if f != base]
+    result = lint_paths(names, strict=strict, base=base, given=given)
     shown = [base, *names] if base is not None else names
-    report = (
-        _json_report(result, shown, base)
-        if output_format == "json"
-        else _text_report(result, shown, base)
-    )
-    if report:
-        click.echo(report)
+    click.echo(REPORTS[output_format](result, shown, base))
     sys.exit(0 if result.ok else 1)
 
 

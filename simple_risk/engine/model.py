@@ -135,6 +135,8 @@ class Rule:
     severity: str = "warning"
     enabled: bool = True
     mandatory: bool = False
+    #: shipped with ``enabled: false`` on purpose (an account overlay enables it)
+    optional: bool = False
     tags: tuple[str, ...] = ()
 
 

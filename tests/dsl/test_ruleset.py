@@ -36,10 +36,15 @@ def test_the_default_ruleset_uses_every_action_kind() -> None:
     assert kinds == set(ACTIONS)
 
 
-def test_the_default_ruleset_lints_clean_even_with_strict_checks_except_disabled_rules() -> None:
-    result = lint_paths([TOPSTEP], strict=True)
-    assert {p.check for p in result.problems} == {"disabled-rule"}
-    assert lint_paths([TOPSTEP]).ok
+def test_the_default_ruleset_lints_clean_even_with_strict_checks() -> None:
+    assert lint_paths([TOPSTEP], strict=True).problems == []
+    ruleset = load_ruleset(TOPSTEP)
+    # the trade-management rules are shipped off on purpose, and say so
+    assert (
+        {r.id for r in ruleset.rules if not r.enabled}
+        == {r.id for r in ruleset.rules if r.optional}
+        == {"trade-management-breakeven", "trade-management-trail"}
+    )
 
 
 def test_the_calendar_symbols_and_params_are_compiled() -> None:
@@ -109,8 +114,8 @@ def test_a_missing_file_is_a_ruleset_error(tmp_path: Path) -> None:
     assert info.value.problems[0].check == "file"
 
 
-def test_every_shipped_ruleset_lints_clean() -> None:
+def test_every_shipped_ruleset_lints_clean_with_strict_checks() -> None:
     shipped = sorted(resources.data_dir("rulesets").rglob("*.yaml"))
     assert shipped
-    result = lint_paths(shipped)
-    assert result.ok, [p.format() for p in result.problems]
+    result = lint_paths(shipped, strict=True)
+    assert result.problems == [], [p.format() for p in result.problems]

@@ -3,7 +3,8 @@
 ``tests/lint/<check>.yaml`` is linted from this directory (so paths in the report are relative
 and machine-independent) and the output must equal ``<check>.expected`` exactly, so a check
 that stops reporting, or reports the wrong place, fails. Files named ``strict_*`` are linted
-with ``--strict``; files named ``warn_*`` hold only warnings, so lint still succeeds. After a
+with ``--strict``; files named ``warn_*`` hold only warnings, so lint still succeeds; a check
+with several cases has ``<check>--<case>.yaml`` files. After a
 deliberate change of wording, regenerate with ``UPDATE_GOLDEN=1 pytest tests/lint`` and
 review the diff.
 """
@@ -42,6 +43,7 @@ CHECK_IDS = {
     "bad-timezone",
     "bad-value",
     "calendar-override",
+    "comparison-type",
     "disabled-rule",
     "duplicate-key",
     "duplicate-rule-id",
@@ -49,11 +51,13 @@ CHECK_IDS = {
     "encoding",
     "expression-syntax",
     "forbidden-syntax",
+    "list-type",
     "macro-cycle",
     "missing-description",
     "missing-key",
     "multiple-statements",
     "not-boolean",
+    "optional-enabled",
     "requires",
     "reserved-name",
     "type-error",
@@ -106,12 +110,23 @@ def test_each_bad_ruleset_reports_exactly_its_golden_output(
 def test_each_golden_file_exercises_the_check_it_is_named_after(
     monkeypatch: pytest.MonkeyPatch, name: str
 ) -> None:
-    check = name.removesuffix(".yaml").removeprefix("strict_").removeprefix("warn_")
+    case = name.removesuffix(".yaml").removeprefix("strict_").removeprefix("warn_")
+    check = case.split("--")[0]
     _, output = _lint(monkeypatch, name, "--format", "json")
     report = json.loads(output)
     checks = {p["check"] for f in report["files"] for p in f["problems"]}
     if check == "unused":
         assert {"unused-param", "unused-list", "unused-macro"} <= checks
+    elif check == "unused-after-error":
+        # a definition whose only user failed is not "unused": that user's error is reported
+        unused = [
+            p["message"]
+            for f in report["files"]
+            for p in f["problems"]
+            if p["check"].startswith("unused-")
+        ]
+        assert unused == ['param "spare_limit" is never used']
+        assert "unknown-fact" in checks
     elif check == "many-mistakes":
         assert len(report["files"][0]["problems"]) == 8
     else:
@@ -131,10 +146,12 @@ def test_a_ruleset_with_many_mistakes_gets_one_located_message_per_mistake(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     _, output = _lint(monkeypatch, "many-mistakes.yaml")
-    lines = output.splitlines()
+    *lines, summary = output.splitlines()
     assert len(lines) == 8
     assert all(line.startswith("many-mistakes.yaml:") for line in lines)
+    assert all(": error: " in line for line in lines)
     assert len({line.split(": ", 1)[0] for line in lines}) == 8
+    assert summary == "8 errors, 0 warnings in 1 file"
 
 
 def test_all_files_are_reported_in_one_run_and_good_files_say_success(
@@ -148,5 +165,12 @@ def test_all_files_are_reported_in_one_run_and_good_files_say_success(
     lines = result.output.splitlines()
     assert result.exit_code == 1
     assert lines[0].startswith("unknown-fact.yaml:5:11:")
-    assert re.fullmatch(rf"SUCCESS: [0-9]+ rules in {re.escape(str(good))}", lines[-2])
-    assert lines[-1].startswith("type-error.yaml:5:11:")
+    assert re.fullmatch(rf"SUCCESS: [0-9]+ rules in {re.escape(str(good))}", lines[-3])
+    assert lines[-2].startswith("type-error.yaml:5:11: error: ")
+    assert re.fullmatch(r"[0-9]+ errors, 0 warnings in 3 files", lines[-1])
+
+
+def test_every_check_is_documented_in_the_lint_page() -> None:
+    page = (HERE.parent.parent / "docs" / "lint.md").read_text(encoding="utf-8")
+    missing = sorted(c for c in CHECK_IDS if f"`{c}`" not in page)
+    assert not missing, f"add these check ids to the table in docs/lint.md: {missing}"

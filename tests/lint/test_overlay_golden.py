@@ -95,6 +95,7 @@ def test_a_clean_overlay_counts_the_base_rules_and_its_own(
     assert output.splitlines() == [
         "SUCCESS: 4 rules in base.yaml",
         "SUCCESS: 5 rules in ok.yaml over base.yaml",
+        "no problems in 2 files",
     ]
 
 
@@ -107,7 +108,8 @@ def test_several_overlays_share_one_report_of_the_base(monkeypatch: pytest.Monke
     assert result.exit_code == 1
     assert lines[0] == "SUCCESS: 4 rules in base.yaml"
     assert lines[1] == "SUCCESS: 5 rules in ok.yaml over base.yaml"
-    assert all(line.startswith("id-clash.yaml:") for line in lines[2:])
+    assert all(line.startswith("id-clash.yaml:") for line in lines[2:-1])
+    assert lines[-1].endswith(" in 3 files")
 
 
 def test_a_broken_base_is_reported_once_in_its_own_file(
@@ -127,3 +129,4 @@ def test_a_broken_base_is_reported_once_in_its_own_file(
     assert lines[0].startswith(f"{broken}:18:12: ") and "flaten" in lines[0]
     assert sum("flaten" in line for line in lines) == 1
     assert not any(line.startswith("SUCCESS") for line in lines)
+    assert lines[-1].endswith(" in 3 files") and not lines[-1].startswith("0 errors")

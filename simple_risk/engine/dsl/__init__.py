@@ -216,25 +216,36 @@ def load_ruleset(
 
 
 def lint_paths(
-    paths: Iterable[str | Path], *, strict: bool = False, base: str | Path | None = None
+    paths: Iterable[str | Path],
+    *,
+    strict: bool = False,
+    base: str | Path | None = None,
+    given: Mapping[str, str] | None = None,
 ) -> LintResult:
     """Lint every file; problems are reported per file in order, paths as given.
 
     With ``base``, that ruleset is linted first and every path is an account overlay of it:
     each overlay's rule count is that of the merged ruleset (base rules plus added ones).
+    A path in ``given`` is not read: its text is given (standard input, an editor's buffer).
     """
+    texts = given or {}
+
+    def read(raw: str | Path) -> tuple[str | None, Problem | None]:
+        shown = str(raw)
+        return (texts[shown], None) if shown in texts else _read(Path(raw), shown)
+
     result = LintResult()
     base_text: str | None = None
     if base is not None:
         base_shown = str(base)
-        base_text, problem = _read(Path(base), base_shown)
+        base_text, problem = read(base)
         if problem is not None or base_text is None:
             result.problems += [problem] if problem is not None else []
             return result
         _count(result, base_shown, analyse_text(base_text, base_shown, strict=strict))
     for raw_path in paths:
         shown = str(raw_path)
-        text, problem = _read(Path(raw_path), shown)
+        text, problem = read(raw_path)
         if problem is not None or text is None:
             result.problems += [problem] if problem is not None else []
             continue

@@ -80,6 +80,12 @@ from simple_risk.engine.model import (
 )
 
 _ROOT = re.compile(ROOT)
+_WRITTEN = re.compile(r"\b(params\s*\.\s*)?([A-Za-z_][A-Za-z0-9_]*)")
+
+
+def names_written(text: str) -> set[str]:
+    """``params.NAME`` and bare names as they appear in ``text``, even if it does not parse."""
+    return {f"params.{name}" if prefix else name for prefix, name in _WRITTEN.findall(text)}
 
 
 @dataclass(slots=True)
@@ -93,6 +99,9 @@ class Compilation:
     expressions: list[CheckedExpression] = field(default_factory=list)
     macros: dict[str, Macro] = field(default_factory=dict)
     used_names: set[str] = field(default_factory=set)
+    #: names written in expressions that failed to compile (``params.x``, bare names): lint
+    #: must not call a definition unused when its only user has another error
+    attempted_names: set[str] = field(default_factory=set)
     rule_ids: list[tuple[str, Path]] = field(default_factory=list)
     params: dict[str, object] = field(default_factory=dict)
     lists: dict[str, tuple[object, ...]] = field(default_factory=dict)
@@ -103,6 +112,17 @@ class Compilation:
     #: for an account overlay: the base ruleset's compilation, whose scope the added rules
     #: share (lint checks read its symbols and the names its rules use)
     base: Compilation | None = None
+
+    def attempted(self, value: object) -> None:
+        """Remember the names written in ``value`` (text, or a list / mapping of texts)."""
+        if isinstance(value, str):
+            self.attempted_names |= names_written(value)
+        elif isinstance(value, list):
+            for item in value:
+                self.attempted(item)
+        elif isinstance(value, dict):
+            for item in value.values():
+                self.attempted(item)
 
     def error(
         self,
@@ -495,7 +515,9 @@ class _RuleContext:
             locator.span = None
         checked, problems = compile_expression(source, locator, scope, role)
         self.out.problems += problems
-        if checked is not None:
+        if checked is None:
+            self.out.attempted(source)
+        else:
             self.out.expressions.append(checked)
             self.out.used_names |= checked.names_used
         return checked
@@ -528,6 +550,8 @@ class _RuleContext:
         locator = Locator(self.out.doc.file, self.out.doc.at(path), self.out.doc.span(path))
         template, checked, problems = compile_template(value, locator, self.scope, role)
         self.out.problems += problems
+        if problems:
+            self.out.attempted(value)
         self.out.expressions += checked
         for item in checked:
             self.out.used_names |= item.names_used
@@ -598,11 +622,21 @@ def _rule(out: Compilation, path: Path, raw: object) -> Rule | None:
         severity=severity if isinstance(severity, str) else "warning",
         enabled=raw.get("enabled", True) is not False,
         mandatory=raw.get("mandatory", False) is True,
+        optional=raw.get("optional", False) is True,
         tags=tuple(str(t) for t in tags) if isinstance(tags, list) else (),
     )
 
 
 def _action(out: Compilation, context: _RuleContext, path: Path, item: object) -> ActionSpec | None:
+    action = _action_spec(out, context, path, item)
+    if action is None:
+        out.attempted(item)  # its arguments may be the only use of a param
+    return action
+
+
+def _action_spec(
+    out: Compilation, context: _RuleContext, path: Path, item: object
+) -> ActionSpec | None:
     rule_id = context.scope.rule_id
     names = sorted(ACTIONS)
     args: Mapping[object, object]

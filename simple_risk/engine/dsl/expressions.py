@@ -297,12 +297,55 @@ def _syntax_problem(text: str, exc: SyntaxError, locator: Locator, scope: Scope)
             "assignment",
             "use == to compare",
         )
-    line = exc.lineno or 1
-    column = max((exc.offset or 1) - 1, 0)
+    line, column = _syntax_place(text, exc)
     message = (exc.msg or "invalid syntax").split("\n")[0]
     return scope.problem(
-        locator.position(line, column), f"invalid expression: {message}", "expression-syntax"
+        locator.position(line, column),
+        f"invalid expression: {message}",
+        "expression-syntax",
+        _line_break_hint(locator) if "\n" in text and _parses(" ".join(text.split())) else None,
     )
+
+
+def _parses(text: str) -> bool:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ast.parse(text, mode="eval")
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return False
+    return True
+
+
+def _syntax_place(text: str, exc: SyntaxError) -> tuple[int, int]:
+    """The line (1-based) and column (0-based) of the text that causes a syntax error.
+
+    Python points at the end of a line when the next one cannot continue it, and at column 0
+    when the text ends too early; the author has to change the next line, or the end.
+    """
+    lines = text.split("\n")
+    line = min(max(exc.lineno or 1, 1), len(lines))
+    if not exc.offset:
+        return len(lines), len(lines[-1].rstrip())
+    column = exc.offset - 1
+    if line < len(lines) and column >= len(lines[line - 1].rstrip()):
+        line += 1
+    indent = len(lines[line - 1]) - len(lines[line - 1].lstrip())
+    return line, column if line == (exc.lineno or 1) and column > indent else indent
+
+
+def _line_break_hint(locator: Locator) -> str:
+    """Why an expression written on several YAML lines still has a line break in it (given
+    only when the expression parses with its lines joined: the break is the mistake)."""
+    style = locator.span.style if locator.span is not None else None
+    if style == ">":
+        return (
+            "a line of a >- block indented deeper than its first line, or after an empty line,"
+            " keeps its line break; indent every line alike, with no empty line between"
+        )
+    if style == "|":
+        return "a | block keeps every line break; write the expression in a >- block"
+    return "an empty line inside the value keeps a line break; remove it"
 
 
 def macro_references(tree: ast.expr, macros: Iterable[str]) -> frozenset[str]:

@@ -1,8 +1,9 @@
 """Located problems: what the loader, the compiler and every lint check report.
 
 A problem is a value, never an exception, so one run can report every mistake in every file.
-``Problem.format()`` is the exact line ``rules lint`` prints and the golden files compare:
-``FILE:LINE:COL: rule "ID": MESSAGE (hint)``.
+``Problem.format()`` is the short line the daemon and the admin commands print,
+``FILE:LINE:COL: rule "ID": MESSAGE (hint)``; ``rules lint`` adds the severity and the check
+id (:mod:`simple_risk.cli.lint_report`, the format its golden files compare).
 """
 
 from __future__ import annotations

@@ -155,6 +155,12 @@ def build_schema() -> dict[str, Any]:
                 "severity": {"enum": list(SEVERITIES), "default": "warning"},
                 "enabled": {"type": "boolean", "default": True},
                 "mandatory": {"type": "boolean", "default": False},
+                "optional": {
+                    "type": "boolean",
+                    "default": False,
+                    "description": "with enabled: false, the rule is shipped off on purpose for "
+                    "an account overlay to enable; rules lint --strict does not report it",
+                },
                 "trigger": {
                     "type": "array",
                     "items": {"enum": list(namespace.TRIGGERS)},

@@ -27,6 +27,7 @@ from yaml.resolver import BaseResolver
 from yaml.scanner import Scanner
 
 from simple_risk.engine.dsl.problems import Problem
+from simple_risk.engine.dsl.yamlerrors import yaml_syntax_problem
 
 #: A path into the loaded data: mapping keys and sequence indexes from the root.
 Path = tuple[object, ...]
@@ -88,15 +89,28 @@ class ScalarSpan:
     ``style`` is PyYAML's scalar style: None (plain), "'" or '"' (quoted), "|" or ">" (block).
     ``segments`` are the scalar's source lines as (line, first column, length): a literal
     block keeps its lines, every other style folds them into one line joined by spaces.
+    ``folded`` maps a folded block (``>``) exactly, line breaks it keeps included: (value
+    line, value column, source line, source column, length) per source line; value lines
+    count from the first line with text, as in the stripped text an expression is parsed from.
     """
 
     start: Mark
     end: Mark
     style: str | None
     segments: tuple[tuple[int, int, int], ...] = ()
+    folded: tuple[tuple[int, int, int, int, int], ...] = ()
 
     def position(self, line: int, column: int) -> Mark:
         """File position of ``column`` (0-based) on ``line`` (1-based) of the scalar's text."""
+        if self.folded:
+            pieces = [p for p in self.folded if p[0] == line]
+            for _, start, source_line, source_column, length in pieces:
+                if start <= column <= start + length:
+                    return Mark(source_line, source_column + column - start)
+            if pieces:
+                _, start, source_line, source_column, length = pieces[-1]
+                return Mark(source_line, source_column + length)
+            return self.start
         if not self.segments:
             return self.start
         if self.style == "|":
@@ -223,7 +237,8 @@ class _Builder:
                 if stop > begin:
                     segments.append((number + 1, begin + 1, stop - begin))
         end = Mark(node.end_mark.line + 1, node.end_mark.column + 1)
-        self.doc.spans[path] = ScalarSpan(_mark(node), end, node.style, tuple(segments))
+        folded = _fold(node, self.lines) if node.style == ">" else ()
+        self.doc.spans[path] = ScalarSpan(_mark(node), end, node.style, tuple(segments), folded)
 
     def _bad_tag(self, node: Node) -> None:
         self.problem(
@@ -281,6 +296,51 @@ class _Builder:
         return result
 
 
+def _fold(node: ScalarNode, lines: list[str]) -> tuple[tuple[int, int, int, int, int], ...]:
+    """Where each source line of a folded block lands in its value (YAML 1.1 folding).
+
+    Lines of the block's indentation join with a space; a line indented deeper, or the
+    lines around an empty one, keep their line breaks. The result is checked against the
+    value PyYAML built, and dropped (no exact mapping) when the two differ.
+    """
+    first, last = node.start_mark.line, node.end_mark.line
+    stop = last if node.end_mark.column == 0 else last + 1
+    body = [(n, lines[n]) for n in range(first + 1, min(stop, len(lines)))]
+    indents = [len(t) - len(t.lstrip(" ")) for _, t in body if t.strip()]
+    if not indents:
+        return ()
+    indent = min(indents)
+    pieces: list[tuple[int, int, int, int, int]] = []
+    text: list[str] = []
+    value_line, column, empty = 1, 0, 0
+    previous: bool | None = None  # whether the previous text line was indented deeper
+    for number, source in body:
+        if not source.strip():
+            empty += 1
+            continue
+        content = source[indent:]
+        deeper = content[:1] in (" ", "\t")
+        if previous is None:
+            breaks = 0  # leading empty lines: stripped before an expression is parsed
+        elif not previous and not deeper:
+            breaks = empty
+            if not empty:
+                text.append(" ")
+                column += 1
+        else:
+            breaks = empty + 1
+        text.append("\n" * breaks)
+        if breaks:
+            value_line, column = value_line + breaks, 0
+        pieces.append((value_line, column, number + 1, indent + 1, len(content)))
+        text.append(content)
+        column += len(content)
+        previous, empty = deeper, 0
+    if "".join(text).rstrip("\n") != str(node.value).strip("\n"):
+        return ()
+    return tuple(pieces)
+
+
 class _TooLarge(Exception):
     def __init__(self, mark: Mark) -> None:
         self.mark = mark
@@ -316,11 +376,7 @@ def load_document(text: str, file: str) -> tuple[Document | None, list[Problem]]
         finally:
             composer.dispose()
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line, column = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
-        message = (exc.problem or exc.context or "invalid YAML").strip()
-        hint = exc.context.strip() if exc.problem and exc.context else None
-        return None, [Problem(file, line, column, f"YAML: {message}", "yaml-syntax", hint=hint)]
+        return None, [yaml_syntax_problem(exc, text, file)]
     except yaml.YAMLError as exc:
         return None, [Problem(file, 1, 1, f"YAML: {exc}", "yaml-syntax")]
     except RecursionError:

@@ -39,7 +39,8 @@ def _problem(
     return Problem(scope.file, mark.line, mark.column, message, check, scope.rule_id, hint)
 
 
-def run(compilation: Compilation) -> Iterator[Problem]:
+def sample_env(compilation: Compilation) -> dict[str, object]:
+    """Every name an expression of this file may read, bound to sample facts."""
     env: dict[str, object] = {
         **sample_families(),
         **FUNCTIONS,
@@ -48,6 +49,11 @@ def run(compilation: Compilation) -> Iterator[Problem]:
     }
     for name, values in compilation.lists.items():
         env[name] = tuple(values)
+    return env
+
+
+def run(compilation: Compilation) -> Iterator[Problem]:
+    env = sample_env(compilation)
     for checked in compilation.expressions:
         try:
             value = reference_evaluate(checked.tree, env)

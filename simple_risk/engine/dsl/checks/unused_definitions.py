@@ -3,7 +3,9 @@
 A param counts as used when an expression reads ``params.NAME`` (directly or through a macro
 that a rule uses); a list when an expression names it; a macro when a rule uses it, directly
 or through another macro. In an account overlay, an overridden param counts as used when a
-base rule or an added rule reads it.
+base rule or an added rule reads it. An expression that failed to compile (or a macro that
+failed to parse) still uses the names written in it: its own error is the one to fix, and
+"never used" on top of it would send the author to the wrong line.
 
 FAIL (strict)::
 
@@ -16,14 +18,16 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from simple_risk.engine.dsl.checks.base import CheckDef
-from simple_risk.engine.dsl.compiler import Compilation
+from simple_risk.engine.dsl.compiler import Compilation, names_written
 from simple_risk.engine.dsl.expressions import macro_references
 from simple_risk.engine.dsl.problems import Problem
 
 
-def _used_macros(compilation: Compilation) -> set[str]:
+def _used_macros(compilation: Compilation, names: set[str]) -> set[str]:
+    """Macros used, directly or through others; adds the names they write to ``names`` (a
+    macro used only by a rule that failed to compile still uses its params)."""
     used: set[str] = set()
-    pending: list[str] = []
+    pending: list[str] = [n for n in names if n in compilation.macros]
     for checked in compilation.expressions:
         for node_name in checked.names_used:
             if node_name.startswith("macro:"):
@@ -36,18 +40,23 @@ def _used_macros(compilation: Compilation) -> set[str]:
         macro = compilation.macros.get(name)
         if macro is not None and macro.tree is not None:
             pending += macro_references(macro.tree, compilation.macros)
+        source = compilation.doc.get(("macros", name))
+        written = names_written(source) if isinstance(source, str) else set()
+        names |= written
+        pending += [n for n in written if n in compilation.macros]
     return used
 
 
 def run(compilation: Compilation) -> Iterator[Problem]:
     doc = compilation.doc
-    names = set(compilation.used_names)
+    names = compilation.used_names | compilation.attempted_names
     if compilation.base is not None:
-        names |= compilation.base.used_names
+        names |= compilation.base.used_names | compilation.base.attempted_names
+    macros = _used_macros(compilation, names)
     sections: list[tuple[str, str, set[str]]] = [
         ("params", "param", {n.removeprefix("params.") for n in names if n.startswith("params.")}),
         ("lists", "list", {n for n in names if n in compilation.lists}),
-        ("macros", "macro", _used_macros(compilation)),
+        ("macros", "macro", macros),
     ]
     for section, word, used in sections:
         declared = doc.get((section,))
