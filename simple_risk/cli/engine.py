@@ -80,10 +80,34 @@ def _sim_setup(data_dir: Path) -> tuple[DaemonConfig, dict[int, Ruleset], Simula
         dashboard=DEFAULT_ADDRESS,
     )
     ruleset = scaled_ruleset(load_ruleset(default_ruleset_path()))
-    click.echo(
-        f"simulator on {simulator.base_url} (user {simulator.username}); data in {directory}"
-    )
+    _sim_banner(config, simulator)
     return config, dict.fromkeys(accounts, ruleset), simulator
+
+
+def _sim_banner(config: DaemonConfig, simulator: Simulator) -> None:
+    """What a newcomer needs to try the daemon: where everything is and what to type."""
+    accounts = ", ".join(str(a) for a in config.accounts)
+    rows = [
+        (
+            "simulator",
+            f"{simulator.base_url}  (user {simulator.username}, API key {simulator.api_key})",
+        ),
+        ("accounts", accounts),
+        ("status", f"simple-risk engine status --socket {config.status_socket}"),
+        ("monitor", f"simple-risk engine monitor --socket {config.status_socket}"),
+        ("trade", "place orders with curl against the simulator: docs/simulator.md"),
+        ("data", f"{config.data_dir} (removed at exit)"),
+    ]
+    if config.dashboard is not None:
+        host, port = config.dashboard
+        rows.insert(2, ("dashboard", f"http://{host}:{port}/"))
+    click.echo(
+        click.style("simple-risk engine run --sim", bold=True) + ": the daemon guards "
+        "a local simulator with the shipped ruleset (sessions open, 10 s grace)"
+    )
+    for name, value in rows:
+        click.echo(f"  {click.style(f'{name:<10}', fg='cyan')} {value}")
+    click.echo("  Ctrl-C stops; --log-level debug shows the simulator's request log.")
 
 
 @engine.command()
@@ -171,6 +195,9 @@ def _run_sim(
             _check(config, rulesets, online=online, wall=None)
             return
         options = RuntimeOptions(ruleset_transform=scaled_ruleset)
+        if (log_level or config.log.level) != "debug":
+            # the simulator logs every request it serves: noise next to the daemon's lines
+            logging.getLogger("simple_risk.sim").setLevel(logging.WARNING)
         _serve(config, rulesets, simulator, log_format, log_level, options, record_dir)
     finally:
         simulator.stop()

@@ -236,3 +236,11 @@ def test_writable_dir_creates_and_cleans_up(tmp_path: Path) -> None:
     target = tmp_path / "new" / "dir"
     assert writable_dir(target) is None
     assert target.is_dir() and list(target.iterdir()) == []
+
+
+def test_engine_run_sim_starts_with_a_banner_of_what_to_type() -> None:
+    result = CliRunner().invoke(cli, ["engine", "run", "--sim", "--check"])
+    assert result.exit_code == 0, result.output
+    for shown in ("simulator", "API key demo-api-key", "dashboard", "engine status --socket"):
+        assert shown in result.output, shown
+    assert "SUCCESS" in result.output
