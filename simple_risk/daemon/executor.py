@@ -36,7 +36,7 @@ from simple_risk.adapters.topstepx.converters import (
     partial_close_request,
     place_stop_request,
 )
-from simple_risk.adapters.topstepx.errors import ApiError, Outcome, ProjectXError
+from simple_risk.adapters.topstepx.errors import ApiError, Endpoint, Outcome, ProjectXError
 from simple_risk.adapters.topstepx.ratelimit import Priority
 from simple_risk.adapters.topstepx.rest import RestClient
 from simple_risk.adapters.topstepx.secrets import scrub
@@ -255,6 +255,45 @@ def describe_call(request: RestRequest) -> str:
     return f"{request.endpoint.value} {target}{size}".rstrip()
 
 
+#: what the gateway says when a cancel meets an order that already filled or was cancelled
+#: (a ``Rejected`` errorCode, so only the message tells it from a real refusal)
+ORDER_NOT_OPEN = "order is not open"
+
+
+def refusal_outcome(request: RestRequest, error: ApiError) -> str:
+    """``already``, ``retry`` or ``gave_up`` for a call the gateway answered with an error.
+
+    ``already``: the target was met before the call — a close of a flat position, a cancel
+    of an order the gateway no longer knows, and a cancel the gateway refuses because the
+    order "is not open" (it filled or was cancelled meanwhile): an order that is gone is
+    exactly what a cancel wants, so this is a success, not a refusal to alert about."""
+    if error.outcome is Outcome.DONE:
+        return "already"
+    if (
+        request.endpoint is Endpoint.ORDER_CANCEL
+        and ORDER_NOT_OPEN in (error.error_message or "").lower()
+    ):
+        return "already"
+    return "retry" if error.outcome is Outcome.RETRY else "gave_up"
+
+
+#: a call's outcome as every view says it (monitor, history, the demo console)
+_CALL_WORDS = {"ok": "done", "already": "already gone", "retry": "will retry", "gave_up": "refused"}
+#: outcomes that count as a success
+CALL_SUCCEEDED = frozenset({"ok", "already"})
+
+
+def call_words(outcome: str) -> str:
+    """``already`` → ``already gone``, ``gave_up: <error>`` → ``refused: <error>`` …"""
+    head, sep, rest = outcome.partition(": ")
+    return f"{_CALL_WORDS.get(head, head)}{sep}{rest}"
+
+
+def call_succeeded(outcome: str) -> bool:
+    """Whether a call outcome (as ``on_call`` reports it) met its target."""
+    return outcome.partition(": ")[0] in CALL_SUCCEEDED
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class IntentResult(Event):
     """What the executor achieved for one intent: back on the engine's queue.
@@ -371,11 +410,10 @@ class Executor:
                 self._journal(job.key, "ok", request, response=envelope)
             except ApiError as exc:
                 error = str(exc)
-                if exc.outcome is Outcome.DONE:
-                    outcome = "already"
-                else:
-                    outcome = "retry" if exc.outcome is Outcome.RETRY else "gave_up"
+                outcome = refusal_outcome(request, exc)
                 self._journal(job.key, outcome, request, error=error)
+                if outcome == "already":
+                    error = None  # the target is met: not a failure to report
             except ProjectXError as exc:
                 error = str(exc)
                 outcome = "retry" if exc.outcome is Outcome.RETRY else "gave_up"
@@ -394,7 +432,7 @@ class Executor:
                     calls=tuple(done),
                     error=error,
                 )
-            done.append(f"{text} ({outcome})")
+            done.append(f"{text} ({call_words(outcome)})")
         return IntentResult(
             at=self._client.clock.now(),
             account=job.account,
@@ -404,4 +442,14 @@ class Executor:
         )
 
 
-__all__ = ["Executor", "IntentResult", "Job", "describe_call", "plan"]
+__all__ = [
+    "CALL_SUCCEEDED",
+    "Executor",
+    "IntentResult",
+    "Job",
+    "call_succeeded",
+    "call_words",
+    "describe_call",
+    "plan",
+    "refusal_outcome",
+]

@@ -95,6 +95,8 @@ def status() -> dict[str, Any]:
                 "limits": [
                     {
                         "rule": "daily-loss-limit",
+                        "label": "Daily loss",
+                        "unit": "usd",
                         "expression": "day.net_pnl <= -params.daily_loss_limit",
                         "fact": "day.net_pnl",
                         "value": "-149.00",
@@ -103,6 +105,7 @@ def status() -> dict[str, Any]:
                     },
                     {
                         "rule": "warn-80",
+                        "unit": "usd",
                         "expression": "day.net_pnl <= -params.warn",
                         "fact": "day.net_pnl",
                         "value": "-149.00",
@@ -111,6 +114,8 @@ def status() -> dict[str, Any]:
                     },
                     {
                         "rule": "profit-target",
+                        "label": "Profit target",
+                        "unit": "usd",
                         "expression": "day.net_pnl >= 0",
                         "fact": "day.net_pnl",
                         "value": "-149.00",

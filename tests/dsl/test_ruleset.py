@@ -114,3 +114,23 @@ def test_every_shipped_ruleset_lints_clean() -> None:
     assert shipped
     result = lint_paths(shipped)
     assert result.ok, [p.format() for p in result.problems]
+
+
+def test_a_rule_is_named_by_its_label_else_by_its_id_in_words() -> None:
+    labelled = load_ruleset_text(
+        one_rule("day.realized_pnl <= -500", extra="    label: Daily loss\n").replace(
+            "id: r\n", "id: daily-realized-loss\n"
+        ),
+        "t.yaml",
+    )
+    assert labelled.rules[0].title == "Daily loss"
+    plain = load_ruleset_text(
+        one_rule("day.realized_pnl <= -500").replace("id: r\n", "id: max_trades-per.hour\n"),
+        "t.yaml",
+    )
+    assert plain.rules[0].title == "Max trades per hour"
+
+
+def test_an_empty_label_is_refused() -> None:
+    with pytest.raises(RulesetError):
+        load_ruleset_text(one_rule("day.realized_pnl <= -500", extra='    label: ""\n'), "t.yaml")

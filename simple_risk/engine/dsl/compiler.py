@@ -584,6 +584,7 @@ def _rule(out: Compilation, path: Path, raw: object) -> Rule | None:
     mark = out.doc.at(path)
     tags = raw.get("tags")
     description = raw.get("description")
+    label = raw.get("label")
     severity = raw.get("severity", "warning")
     return Rule(
         id=rule_id,
@@ -599,6 +600,7 @@ def _rule(out: Compilation, path: Path, raw: object) -> Rule | None:
         enabled=raw.get("enabled", True) is not False,
         mandatory=raw.get("mandatory", False) is True,
         tags=tuple(str(t) for t in tags) if isinstance(tags, list) else (),
+        label=label if isinstance(label, str) else "",
     )
 
 
