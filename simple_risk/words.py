@@ -2,7 +2,7 @@
 
 ``engine status``, ``monitor``, ``history``, the demo console and the notifications are read
 by futures traders, not programmers, and they read them side by side. So every view says a
-number the same way: money in dollars with cents (``-$48.40``), a quantity with its unit
+number the same way: money in dollars with cents (``$-48.40``), a quantity with its unit
 (``0.1 lots``, ``2 contracts``, ``3 trades``), a limit by what it protects (``Daily loss``,
 never the rule expression) and a moment in the viewer's time zone with the zone named. The
 dashboard's page (``daemon/dashboard/static/dashboard.js``) follows the same words in the
@@ -40,13 +40,14 @@ def decimal_of(value: object) -> Decimal | None:
 
 
 def usd(value: object) -> str:
-    """Money with cents and the sign first: ``-$48.40``, ``$1,250.00``; ``—`` when unknown."""
+    """Dollars with cents: ``$-48.40``, ``$1,250.00``; ``—`` when unknown.
+
+    The sign follows the dollar sign because that is what a ruleset's message template
+    writes (``${day.realized_pnl:,.2f}``), so a firing's text and the views read alike."""
     amount = decimal_of(value)
     if amount is None:
         return UNKNOWN
-    cents = amount.quantize(_CENT)
-    sign = "-" if cents < 0 else ""
-    return f"{sign}${abs(cents):,.2f}"
+    return f"${amount.quantize(_CENT):,.2f}"
 
 
 def number(value: object) -> str:

@@ -14,6 +14,7 @@ itself on a non-terminal or with ``NO_COLOR``.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, tzinfo
 from decimal import Decimal, InvalidOperation
@@ -713,10 +714,26 @@ def _value_text(value: object) -> str:
 # --- history, monitor, admin -------------------------------------------------------------
 
 
+_STAMP = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:[+-]\d{2}:\d{2}|Z)")
+
+
+def local_stamps(text: str, now: datetime) -> str:
+    """Every ISO-8601 moment in a stored summary (``until 2026-11-24T23:00:00+00:00``) in
+    the viewer's zone, named (``until 17:00 CST``), like every other time on screen."""
+
+    def local(match: re.Match[str]) -> str:
+        moment = parse_time(match.group(0).replace("Z", "+00:00"))
+        return match.group(0) if moment is None else words.at_words(moment, now)
+
+    return _STAMP.sub(local, text)
+
+
 def history_table(items: Sequence[Mapping[str, Any]], now: datetime) -> RenderableType:
+    """Oldest first; the ``At`` column and every moment in a summary in the viewer's zone."""
     if not items:
         return Text("nothing in this period", style="dim")
-    table = _table("History", "At", "Kind", "Account", "Rule", "Summary")
+    title = f"History (times in {words.zone_name(now)})"
+    table = _table(title, "At", "Kind", "Account", "Rule", "Summary")
     for item in items:
         kind = str(item.get("kind", ""))
         table.add_row(
@@ -724,7 +741,7 @@ def history_table(items: Sequence[Mapping[str, Any]], now: datetime) -> Renderab
             Text(kind, style=KIND_STYLE.get(kind, "")),
             plain(item.get("account")),
             plain(item.get("rule")),
-            Text(str(item.get("summary", ""))),
+            Text(local_stamps(str(item.get("summary", "")), now)),
         )
     return table
 

@@ -34,6 +34,7 @@ from simple_risk.engine.intents import (
     ResizeOrder,
     StopAt,
 )
+from simple_risk.words import usd
 
 log = logging.getLogger(__name__)
 
@@ -164,7 +165,7 @@ def event_text(event: Event) -> str | None:
     """A fact event in words for ``monitor`` (quotes, ticks and contract loads: None)."""
     if isinstance(event, TradeFill):
         root = _root(event.contract_id)
-        pnl = "" if event.pnl is None else f", P&L {event.pnl - event.cost:+.2f}"
+        pnl = "" if event.pnl is None else f", net P&L {usd(event.pnl - event.cost)}"
         voided = " (voided)" if event.voided else ""
         return f"Fill: {event.side.name.lower()} {event.size} {root} @ {event.price}{pnl}{voided}"
     if isinstance(event, PositionUpdate):

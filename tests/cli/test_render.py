@@ -39,12 +39,12 @@ def test_status_shows_every_section_of_an_account() -> None:
     # positions: unprotected for 72 s, protected with its stop, unknown price as a dash
     assert "NO for 1m 12s" in out
     assert "yes (stop 6020.00)" in out
-    assert "21010.25" in out and "-$29.00" in out
+    assert "21010.25" in out and "$-29.00" in out
     assert "2 contracts" in out and "1 contract " in out
     # working orders
     assert "9001" in out and "stop" in out
     # P&L and limits with % used
-    assert "Net P&L today: -$149.00 (realized -$120.00, open -$29.00)" in out
+    assert "Net P&L today: $-149.00 (realized $-120.00, open $-29.00)" in out
     assert "3 trades" in out and "Contracts open: 3 lots of 5 (60%)" in out
     assert "Daily loss" in out and " 29.8%" in out and " 82.8%" in out
     assert "Warn 80" in out  # no label: the rule id in words

@@ -171,7 +171,7 @@ def test_fact_events_have_words_and_quotes_have_none() -> None:
         pnl=Decimal("-29.00"),
         fees=Decimal("0.74"),
     )
-    assert event_text(fill) == "Fill: sell 2 MNQ @ 21003.00, P&L -29.74"
+    assert event_text(fill) == "Fill: sell 2 MNQ @ 21003.00, net P&L $-29.74"
     flat = PositionUpdate(
         at=AT,
         account_id=ACCOUNT,

@@ -72,7 +72,7 @@ def test_a_message_template_formats_its_fields() -> None:
         literal + (format(expr.evaluate(env), spec) if expr is not None else "")
         for literal, expr, spec in rule.message.parts
     )
-    assert text == "Daily realized P&L -512.50 reached the -500 limit"
+    assert text == "Daily realized P&L $-512.50 reached the $-500.00 limit"
 
 
 def test_params_can_be_overridden_and_must_name_existing_params() -> None:
