@@ -192,10 +192,12 @@ def _settled(trader: Trader, daemon: Daemon) -> bool:
 
 def _summary(console: Console, trader: Trader, daemon: Daemon, show: ConsoleObserver) -> None:
     rules = Table(title="Rules that fired", title_style="bold")
+    rules.add_column("protects")
     rules.add_column("rule")
     rules.add_column("firings", justify="right")
+    ruleset = daemon.engines[ALICE].ruleset
     for rule, count in sorted(show.firings.items()):
-        rules.add_row(rule, str(count))
+        rules.add_row(ruleset.rule(rule).title, rule, str(count))
     console.print(rules)
     accounts = Table(title="Accounts at the end", title_style="bold")
     columns = ("account", "net P&L (gateway)", "net P&L (daemon)", "open", "working", "locks")

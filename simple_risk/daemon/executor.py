@@ -40,6 +40,7 @@ from simple_risk.adapters.topstepx.errors import ApiError, Endpoint, Outcome, Pr
 from simple_risk.adapters.topstepx.ratelimit import Priority
 from simple_risk.adapters.topstepx.rest import RestClient
 from simple_risk.adapters.topstepx.secrets import scrub
+from simple_risk.engine.dsl.catalogue import ticker_of
 from simple_risk.engine.events import STOP_TYPES, Event, OrderSide, OrderStatus, OrderType
 from simple_risk.engine.facts.account import AccountState
 from simple_risk.engine.facts.orders import Order
@@ -248,9 +249,25 @@ _RESIZABLE = STOP_TYPES | {OrderType.LIMIT}
 
 
 def describe_call(request: RestRequest) -> str:
-    """``Position/closeContract CON.F.US.MNQ.Z26`` — one line for the console and the log."""
+    """``Position/closeContract CON.F.US.MNQ.Z26`` — one line for the log and the replay."""
     body = request.body
     target = body.get("contractId") or body.get("orderId") or ""
+    size = f" size {body['size']}" if "size" in body else ""
+    return f"{request.endpoint.value} {target}{size}".rstrip()
+
+
+def call_text(request: RestRequest) -> str:
+    """``Position/closeContract ES Z26``, ``Order/cancel 9001`` — a call as the trader's views
+    show it (the demo console, ``monitor``, a result's text): the ticker traders know, never
+    ProjectX's root (the journaled request keeps the contract id)."""
+    body = request.body
+    contract = body.get("contractId")
+    if isinstance(contract, str) and contract:
+        parts = contract.split(".")
+        month = f" {parts[4]}" if len(parts) == 5 else ""
+        target = f"{ticker_of(contract)}{month}"
+    else:
+        target = str(body.get("orderId") or "")
     size = f" size {body['size']}" if "size" in body else ""
     return f"{request.endpoint.value} {target}{size}".rstrip()
 
@@ -266,15 +283,24 @@ def refusal_outcome(request: RestRequest, error: ApiError) -> str:
     ``already``: the target was met before the call — a close of a flat position, a cancel
     of an order the gateway no longer knows, and a cancel the gateway refuses because the
     order "is not open" (it filled or was cancelled meanwhile): an order that is gone is
-    exactly what a cancel wants, so this is a success, not a refusal to alert about."""
+    exactly what a cancel wants, so this is a success, not a refusal to alert about. So is
+    a resize (a modify of the size alone) of an order that is not open: an order no longer
+    working cannot be too big. A modify that moves a price is not: the stop it wanted to
+    move is missing, and the engine must re-plan."""
     if error.outcome is Outcome.DONE:
         return "already"
-    if (
+    if ORDER_NOT_OPEN in (error.error_message or "").lower() and (
         request.endpoint is Endpoint.ORDER_CANCEL
-        and ORDER_NOT_OPEN in (error.error_message or "").lower()
+        or (request.endpoint is Endpoint.ORDER_MODIFY and _resize_only(request))
     ):
         return "already"
     return "retry" if error.outcome is Outcome.RETRY else "gave_up"
+
+
+def _resize_only(request: RestRequest) -> bool:
+    return "size" in request.body and not {"limitPrice", "stopPrice", "trailPrice"} & set(
+        key for key, value in request.body.items() if value is not None
+    )
 
 
 #: a call's outcome as every view says it (monitor, history, the demo console)
@@ -402,7 +428,7 @@ class Executor:
     def _work(self, job: Job) -> IntentResult:
         done: list[str] = []
         for request in job.calls:
-            text = describe_call(request)
+            text = call_text(request)
             outcome = "ok"
             error: str | None = None
             try:
@@ -448,6 +474,7 @@ __all__ = [
     "IntentResult",
     "Job",
     "call_succeeded",
+    "call_text",
     "call_words",
     "describe_call",
     "plan",

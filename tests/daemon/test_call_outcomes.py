@@ -3,14 +3,18 @@ and shown as a success ("already gone"), never as a refusal."""
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 
 from simple_risk.adapters.topstepx.converters import (
     cancel_order_request,
     close_position_request,
+    modify_size_request,
+    modify_stop_request,
 )
 from simple_risk.adapters.topstepx.errors import ApiError, Endpoint
-from simple_risk.daemon.executor import call_succeeded, call_words, refusal_outcome
+from simple_risk.daemon.executor import call_succeeded, call_text, call_words, refusal_outcome
 
 CANCEL = cancel_order_request(20100001, 9)
 
@@ -53,3 +57,17 @@ def test_call_outcomes_read_as_plain_words_and_count_as_they_should() -> None:
     assert call_words("retry: timeout") == "will retry: timeout"
     assert call_succeeded("already") and call_succeeded("ok")
     assert not call_succeeded("gave_up: Order is not open") and not call_succeeded("retry")
+
+
+def test_resizing_an_order_that_is_gone_is_already_done_but_moving_its_stop_is_not() -> None:
+    not_open = ApiError(Endpoint.ORDER_MODIFY, 3, "Order is not open.")
+    resize = modify_size_request(20100001, 9, size=2)
+    move = modify_stop_request(20100001, 9, stop_price=Decimal("21000"), size=2)
+    assert refusal_outcome(resize, not_open) == "already"
+    assert refusal_outcome(move, not_open) == "gave_up"
+
+
+def test_a_call_names_the_ticker_not_the_projectx_root() -> None:
+    close = close_position_request(20100001, "CON.F.US.EP.Z26")
+    assert call_text(close) == "Position/closeContract ES Z26"
+    assert call_text(CANCEL) == "Order/cancel 9"
