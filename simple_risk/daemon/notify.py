@@ -76,7 +76,7 @@ def _key_words(key: str) -> str:
     if kind == "cancel-order" and target:
         return f"order {target} cancelled"
     if kind in ("position-closed", "stop-at") and target:
-        return f"{words} ({target.split(':')[0]})"
+        return f"{words} ({_root(target.split(':')[0])})"  # ES, not CON.F.US.EP.Z26
     return words
 
 

@@ -102,8 +102,17 @@ def contract(row: ContractCacheRow) -> ContractInfo:
         raise StoreError(f"cached contract {row.contract_id} cannot be read: {exc}") from exc
 
 
+def item_words(item: str) -> str:
+    """A firing's item as a trader reads it: ``position:CON.F.US.EP.Z26`` → ``ES position``
+    (the ticker, never ProjectX's root); other items as ``order 9001``."""
+    kind, _, key = item.rpartition(":")
+    if key.startswith("CON."):
+        return f"{ticker_of(key)} {kind}".strip()
+    return f"{kind} {key}" if kind else key
+
+
 def firing_item(f: Firing) -> HistoryItem:
-    target = f" [{f.item}]" if f.item else ""
+    target = f" [{item_words(f.item)}]" if f.item else ""
     return HistoryItem(
         at=f.at,
         kind="firing",

@@ -138,16 +138,15 @@ def test_times_and_durations_read_like_a_person_would_say_them() -> None:
 
 
 def test_enforcement_results_say_enforced_retrying_or_refused() -> None:
-    key = PositionClosed(ACCOUNT, "CON.F.US.MNQ.Z26").key
+    key = PositionClosed(ACCOUNT, "CON.F.US.EP.Z26").key
     done = IntentResult(
         at=AT, account=ACCOUNT, key=key, outcome="done", calls=("Position/closeContract",)
     )
     assert result_text(done, "no-stop-loss-grace") == (
-        "Enforced: position closed (CON.F.US.MNQ.Z26) for no-stop-loss-grace "
-        "(Position/closeContract)"
+        "Enforced: position closed (ES) for no-stop-loss-grace (Position/closeContract)"
     )
     retry = IntentResult(at=AT, account=ACCOUNT, key=key, outcome="retry", error="HTTP 503")
-    assert result_text(retry) == "Retrying: position closed (CON.F.US.MNQ.Z26): HTTP 503"
+    assert result_text(retry) == "Retrying: position closed (ES): HTTP 503"
     refused = IntentResult(
         at=AT,
         account=ACCOUNT,

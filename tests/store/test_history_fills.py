@@ -72,3 +72,11 @@ def test_an_opening_fill_has_no_pnl(store: Store) -> None:
     (item,) = store.history(T0, kinds=["fill"])
     assert item.summary == "buy 1 ES @ 6000.25, opening, costs $1.40"  # the ticker, not EP
     assert item.details["net_pnl"] is None
+
+
+def test_a_firings_item_names_the_ticker_not_the_contract() -> None:
+    from simple_risk.store.rows import item_words
+
+    assert item_words("position:CON.F.US.EP.Z26") == "ES position"
+    assert item_words("order:9001") == "order 9001"
+    assert item_words("fill-order:9000") == "fill-order 9000"
