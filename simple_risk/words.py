@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, tzinfo
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 #: what a view shows for an unknown value
 UNKNOWN = "—"
@@ -47,7 +47,8 @@ def usd(value: object) -> str:
     amount = decimal_of(value)
     if amount is None:
         return UNKNOWN
-    return f"${amount.quantize(_CENT):,.2f}"
+    cents = amount.quantize(_CENT, rounding=ROUND_HALF_UP)  # half away from 0, as browsers do
+    return f"${cents.copy_abs() if cents == 0 else cents:,.2f}"
 
 
 def number(value: object) -> str:
