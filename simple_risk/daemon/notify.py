@@ -34,7 +34,7 @@ from simple_risk.engine.intents import (
     ResizeOrder,
     StopAt,
 )
-from simple_risk.words import usd
+from simple_risk.words import contracts, usd
 
 log = logging.getLogger(__name__)
 
@@ -47,15 +47,15 @@ def intent_words(intent: Intent) -> str:
     if isinstance(intent, CancelOrder):
         return "Order cancelled"
     if isinstance(intent, ResizeOrder):
-        return f"Order resized to {intent.size}"
+        return f"Order resized to {contracts(intent.size)}"
     if isinstance(intent, NoWorkingOrders):
         return "Orders cancelled" if intent.symbol is None else f"{intent.symbol} orders cancelled"
     if isinstance(intent, PositionClosed):
         return "Position closed"
     if isinstance(intent, ReduceTo):
         if intent.max_units is not None:
-            return "Position reduced"
-        return f"Position reduced to {intent.max_contracts}"
+            return "Position reduced"  # to the account's lot limit (its message says it)
+        return f"Position reduced to {contracts(intent.max_contracts)}"
     if isinstance(intent, StopAt):
         return f"Stop placed at {intent.price}"
     return "Alert"

@@ -104,7 +104,7 @@ def test_every_intent_has_its_words() -> None:
     )
     text = firing_text(firing("flatten-all", "why", intents))
     assert text.startswith(
-        "Orders cancelled, position closed, position reduced to 2, stop placed at 21000.25: "
+        "Orders cancelled, position closed, position reduced to 2 contracts, stop placed at 21000.25: "
         "flatten-all — why"
     )
     assert firing_text(firing("auth", "canTrade is false", (Alert("critical", "x"),))) == (
