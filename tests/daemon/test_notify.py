@@ -104,8 +104,8 @@ def test_every_intent_has_its_words() -> None:
     )
     text = firing_text(firing("flatten-all", "why", intents))
     assert text.startswith(
-        "Orders cancelled, position closed, position reduced to 2 contracts, stop placed at 21000.25: "
-        "flatten-all — why"
+        "Orders cancelled, position closed, position reduced to 2 contracts, "
+        "stop placed at 21000.25: flatten-all — why"
     )
     assert firing_text(firing("auth", "canTrade is false", (Alert("critical", "x"),))) == (
         "Alert: auth — canTrade is false"
