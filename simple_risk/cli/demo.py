@@ -23,7 +23,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 from decimal import Decimal
 from pathlib import Path
 
@@ -31,6 +31,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from simple_risk import words
 from simple_risk.adapters.simulator import RateLimits, Simulator
 from simple_risk.cli import cli
 from simple_risk.daemon.config import Timing
@@ -38,12 +39,14 @@ from simple_risk.daemon.control.client import Connection, DaemonNotRunning, defa
 from simple_risk.daemon.control.protocol import ProtocolError
 from simple_risk.daemon.control.server import ServerError
 from simple_risk.daemon.dashboard import DEFAULT_ADDRESS
-from simple_risk.daemon.executor import IntentResult
+from simple_risk.daemon.executor import IntentResult, call_succeeded, call_words
 from simple_risk.daemon.logging import configure_logging, remove_handlers
+from simple_risk.daemon.notify import event_text
 from simple_risk.daemon.runtime import Daemon, RuntimeOptions, open_store
 from simple_risk.daemon.sim import Trader, scaled_ruleset, sim_config, wait_until
 from simple_risk.engine import Firing
 from simple_risk.engine.dsl import load_ruleset
+from simple_risk.engine.dsl.catalogue import ticker_of
 from simple_risk.engine.events import (
     AccountUpdate,
     ConnectionChanged,
@@ -78,26 +81,19 @@ class ConsoleObserver:
             )
 
     def on_event(self, event: Event) -> None:
-        if isinstance(event, TradeFill):
-            pnl = "" if event.pnl is None else f" pnl {event.pnl:+.2f}"
-            self._line(
-                "cyan",
-                "fill",
-                f"{event.account_id} {event.side.name.lower()} {event.size} "
-                f"{event.contract_id} @ {event.price}{pnl}",
-            )
-        elif isinstance(event, PositionUpdate):
-            text = "flat" if event.size == 0 else f"{event.type.name.lower()} {event.size}"
-            self._line("blue", "position", f"{event.account_id} {event.contract_id} {text}")
-        elif isinstance(event, OrderUpdate):
-            self._line(
-                "white",
-                "order",
-                f"{event.account_id} #{event.order_id} {event.type.name.lower()} "
-                f"{event.side.name.lower()} {event.size} {event.contract_id} "
-                f"{event.status.name.lower()}",
-            )
-        elif isinstance(event, AccountUpdate) and not event.can_trade:
+        """Fills (net P&L), positions and orders in the words ``engine monitor`` uses."""
+        styles: tuple[tuple[type[Event], str, str], ...] = (
+            (TradeFill, "cyan", "fill"),
+            (PositionUpdate, "blue", "position"),
+            (OrderUpdate, "white", "order"),
+        )
+        for kind, style, tag in styles:
+            if isinstance(event, kind):
+                text = event_text(event) or ""
+                account = getattr(event, "account_id", "")
+                self._line(style, tag, f"{account} {text.partition(': ')[2] or text}")
+                return
+        if isinstance(event, AccountUpdate) and not event.can_trade:
             self._line("red", "account", f"{event.account_id} cannot trade")
         elif isinstance(event, ConnectionChanged) and event.gap:
             self._line("yellow", "hub", f"{event.hub} {event.state}: reconciling")
@@ -109,17 +105,20 @@ class ConsoleObserver:
             "bold red", kind, f"{firing.account} [bold]{firing.rule_id}[/]: {firing.message}"
         )
         for lock in firing.locks:
-            until = lock.ends_at.strftime("%H:%M:%S UTC") if lock.ends_at else "while it holds"
-            what = f"{lock.scope} {lock.symbol}" if lock.symbol else lock.scope
+            until = (
+                words.at_words(lock.ends_at, firing.at, local_zone(firing.at))
+                if lock.ends_at
+                else "the condition clears"
+            )
+            what = f"{lock.scope} {ticker_of(lock.symbol)}" if lock.symbol else lock.scope
             self._line("magenta", "lockout", f"{firing.account} {what} {lock.kind} until {until}")
 
     def on_call(self, account: int, call: str, outcome: str) -> None:
+        """One enforcement call: green when it met its target — also when the order it
+        cancels was already gone (filled or cancelled) — yellow otherwise."""
         self.calls.append((account, call, outcome))
-        if outcome.startswith("gave_up"):
-            # e.g. cancelling a market order that filled meanwhile: re-planned from REST
-            outcome = "refused, re-checking with REST:" + outcome.removeprefix("gave_up:")
-        style = "bold green" if outcome in ("ok", "already") else "bold yellow"
-        self._line(style, "ENFORCE", f"{account} {call} → {outcome}")
+        style = "bold green" if call_succeeded(outcome) else "bold yellow"
+        self._line(style, "ENFORCE", f"{account} {call} → {call_words(outcome)}")
 
     def on_result(self, result: IntentResult) -> None:
         return None
@@ -193,35 +192,51 @@ def _settled(trader: Trader, daemon: Daemon) -> bool:
 
 def _summary(console: Console, trader: Trader, daemon: Daemon, show: ConsoleObserver) -> None:
     rules = Table(title="Rules that fired", title_style="bold")
+    rules.add_column("protects")
     rules.add_column("rule")
     rules.add_column("firings", justify="right")
+    ruleset = daemon.engines[ALICE].ruleset
     for rule, count in sorted(show.firings.items()):
-        rules.add_row(rule, str(count))
+        rules.add_row(ruleset.rule(rule).title, rule, str(count))
     console.print(rules)
     accounts = Table(title="Accounts at the end", title_style="bold")
-    for column in ("account", "gateway P&L", "daemon P&L", "open", "working", "locks"):
+    columns = ("account", "net P&L (gateway)", "net P&L (daemon)", "open", "working", "locks")
+    for column in columns:
         accounts.add_column(column)
     for account in (ALICE, BOB):
         engine = daemon.engines[account]
         day = engine.facts(account).get("day")
         locks = engine.locks(account)
         ends = [lock.ends_at for lock in locks if lock.ends_at is not None]
-        shown = f"{len(locks)}" + (f", until {max(ends):%H:%M} UTC" if ends else "")
+        now = daemon.clock.now()
+        until = f", until {words.at_words(max(ends), now, local_zone(now))}" if ends else ""
         accounts.add_row(
             str(account),
-            f"{trader.day_pnl(account):.2f}",
-            f"{getattr(day, 'realized_pnl', Decimal(0)):.2f}",
-            str(trader.size(account)),
+            words.usd(trader.day_pnl(account)),
+            words.usd(getattr(day, "realized_pnl", Decimal(0))),
+            words.contracts(trader.size(account)),
             str(trader.working(account)),
-            shown,
+            f"{len(locks)}{until}",
         )
     console.print(accounts)
-    ok = sum(1 for _, _, outcome in show.calls if outcome in ("ok", "already"))
     console.print(
-        f"[bold]{len(show.calls)}[/] enforcement calls ({ok} succeeded), "
+        f"{calls_summary([outcome for _, _, outcome in show.calls])}, "
         f"{sum(show.firings.values())} firings, {daemon.reconciles} reconciliations, "
         f"queue max depth {daemon.queue.max_depth}."
     )
+
+
+def calls_summary(outcomes: list[str]) -> str:
+    """``11 enforcement calls (11 succeeded, 4 of them found the order already gone)``."""
+    ok = sum(1 for outcome in outcomes if call_succeeded(outcome))
+    gone = sum(1 for outcome in outcomes if outcome.partition(": ")[0] == "already")
+    already = f", {gone} of them found the target already gone" if gone else ""
+    return f"[bold]{len(outcomes)}[/] enforcement calls ({ok} succeeded{already})"
+
+
+def local_zone(moment: datetime) -> tzinfo | None:
+    """The viewer's local zone at ``moment`` (the demo shows local time, as status does)."""
+    return moment.astimezone().tzinfo
 
 
 def free_socket(console: Console) -> Path | None:

@@ -14,6 +14,7 @@ itself on a non-terminal or with ``NO_COLOR``.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, tzinfo
 from decimal import Decimal, InvalidOperation
@@ -25,6 +26,8 @@ from rich.padding import Padding
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
+
+from simple_risk import words
 
 #: rich style of each severity (firings, alerts, monitor lines)
 SEVERITY_STYLE: Mapping[str, str] = {
@@ -132,12 +135,13 @@ def money_text(value: object) -> str:
 
 
 def money(value: object) -> Text:
-    """A money string coloured by sign (red below zero, green above); ``—`` when unknown."""
+    """Dollars with cents (``-$48.40``) coloured by sign (red below zero, green above);
+    ``—`` when unknown."""
     amount = _decimal(value)
     if amount is None:
         return Text(NONE, style="dim")
     style = "red" if amount < 0 else "green" if amount > 0 else ""
-    return Text(money_text(value), style=style)
+    return Text(words.usd(value), style=style)
 
 
 def plain(value: object) -> str:
@@ -206,7 +210,7 @@ def _none(title: str, what: str) -> Text:
 
 
 def daemon_header(result: Mapping[str, Any], now: datetime) -> RenderableType:
-    """``daemon pid 4242 · up 2h 05m · queue 0 · …`` and its recent alerts."""
+    """``daemon pid 4242 · up 2h 05m · queue 0 · … · times in CST`` and its recent alerts."""
     daemon = result.get("daemon") or {}
     line = Text("daemon ", style="bold")
     parts = [
@@ -219,6 +223,7 @@ def daemon_header(result: Mapping[str, Any], now: datetime) -> RenderableType:
     open_intents = daemon.get("intents_open") or 0
     line.append(" · ")
     line.append(f"open intents {open_intents}", style="yellow" if open_intents else "")
+    line.append(f" · times in {words.zone_name(now)}", style="dim")
     alerts = daemon.get("alerts") or []
     if not alerts:
         return line
@@ -231,13 +236,51 @@ def daemon_header(result: Mapping[str, Any], now: datetime) -> RenderableType:
     return Group(*rows)
 
 
+def _what_locked(lock: Mapping[str, Any]) -> str:
+    return "Account" if lock.get("scope") == "account" else _ticker(lock) or "Symbol"
+
+
+def _ticker(item: Mapping[str, Any]) -> str:
+    """The ticker traders know (``ES``): the daemon's ``ticker``, else its ``symbol``."""
+    return str(item.get("ticker") or item.get("symbol") or item.get("contract_id") or "")
+
+
+def trading_state(account: Mapping[str, Any], now: datetime) -> tuple[str, str]:
+    """Whether the trader may trade now, in one phrase, and its style — the same words in the
+    panel's title and its first line, so they can never contradict each other.
+
+    The gateway's ``can_trade`` comes first (nothing else matters when it says no), then an
+    account-wide lockout or cooldown, then lockouts of single tickers."""
+    if account.get("can_trade") is False:
+        return "CANNOT TRADE (the gateway refuses orders)", "bold red"
+    locks = account.get("lockouts") or []
+    whole = [lock for lock in locks if lock.get("scope") == "account"]
+    if whole:
+        lock = whole[0]
+        kind = "COOLING DOWN" if lock.get("kind") == "cooldown" else "LOCKED"
+        end = parse_time(lock.get("ends_at"))
+        until = (
+            f" until {words.at_words(end, now)}"
+            if end is not None
+            else " while the condition holds"
+        )
+        return f"{kind}{until}", "bold red"
+    tickers = sorted({_what_locked(lock) for lock in locks})
+    if tickers:
+        return f"can trade, except {', '.join(tickers)}", "yellow"
+    return "can trade", "green"
+
+
 def connection_line(account: Mapping[str, Any], now: datetime) -> Text:
-    """``20100001 50K-EVAL-1 · LIVE (user hub connected, market hub connected) · …``."""
+    """``20100001 50K-EVAL-1 · can trade · LIVE (user hub connected, …) · balance $50,210.00``."""
     connection = account.get("connection") or {}
     line = Text(f"{account.get('id')} ", style="bold")
     if account.get("name"):
         line.append(f"{account['name']} ", style="bold")
     line.append("· ")
+    state, style = trading_state(account, now)
+    line.append(state, style=style)
+    line.append(" · ")
     if connection.get("live"):
         line.append("LIVE", style="bold green")
     else:
@@ -250,12 +293,30 @@ def connection_line(account: Mapping[str, Any], now: datetime) -> Text:
     if connection.get("last_reconcile_at"):
         line.append(f" · reconciled {clock(connection['last_reconcile_at'], now)}")
     if account.get("balance") is not None:
-        line.append(f" · balance {money_text(account['balance'])}")
-    line.append(" · ")
-    if account.get("can_trade", True):
-        line.append("can trade", style="green")
-    else:
-        line.append("CANNOT TRADE", style="bold red")
+        line.append(f" · balance {words.usd(account['balance'])}")
+    return line
+
+
+def session_line(sessions: Sequence[Mapping[str, Any]], now: datetime) -> Text | None:
+    """``Market: rth open until 15:00 CST`` or ``Market: rth closed, opens Mon 08:30 CST
+    (in 2d 22h)`` — one phrase per session of the account's calendar."""
+    if not sessions:
+        return None
+    line = Text("Market: ", style="bold")
+    for index, session in enumerate(sessions):
+        if index:
+            line.append(" · ")
+        name = str(session.get("name", ""))
+        closes, opens = parse_time(session.get("closes_at")), parse_time(session.get("next_open"))
+        if session.get("open"):
+            line.append(f"{name} open", style="green")
+            if closes is not None:
+                line.append(f" until {words.at_words(closes, now)}")
+        else:
+            line.append(f"{name} closed", style="yellow")
+            if opens is not None:
+                left = format_duration(seconds_until(session.get("next_open"), now))
+                line.append(f", opens {words.at_words(opens, now)} (in {left})")
     return line
 
 
@@ -264,15 +325,15 @@ def positions_table(positions: Sequence[Mapping[str, Any]], now: datetime) -> Re
         return _none("Positions", "flat")
     table = _table(
         "Positions",
-        "Symbol",
+        "Ticker",
         "Side",
         "Size",
         "Avg price",
         "Last",
-        "Unrealized",
+        "Open P&L",
         "Ticks",
         "Protected",
-        right=("Size", "Avg price", "Last", "Unrealized", "Ticks"),
+        right=("Size", "Avg price", "Last", "Open P&L", "Ticks"),
     )
     for position in positions:
         if position.get("protected"):
@@ -284,9 +345,9 @@ def positions_table(positions: Sequence[Mapping[str, Any]], now: datetime) -> Re
             label = "NO" if since is None else f"NO for {format_duration(since)}"
             protected = Text(label, style="bold red")
         table.add_row(
-            plain(position.get("symbol") or position.get("contract_id")),
+            _ticker(position) or NONE,
             plain(position.get("side")),
-            plain(position.get("size")),
+            words.contracts(position.get("size")),
             money_text(position.get("avg_price")),
             money_text(position.get("last_price")),
             money(position.get("unrealized_pnl")),
@@ -302,68 +363,89 @@ def orders_table(orders: Sequence[Mapping[str, Any]]) -> RenderableType:
     table = _table(
         "Working orders",
         "Id",
-        "Symbol",
+        "Ticker",
         "Side",
         "Type",
         "Size",
         "Limit",
         "Stop",
         "Status",
-        "Own",
+        "Placed by",
         right=("Id", "Size", "Limit", "Stop"),
     )
     for order in orders:
         table.add_row(
             plain(order.get("id")),
-            plain(order.get("symbol") or order.get("contract_id")),
+            _ticker(order) or NONE,
             plain(order.get("side")),
             plain(order.get("type")),
-            plain(order.get("size")),
+            words.contracts(order.get("size")),
             money_text(order.get("limit_price")),
             money_text(order.get("stop_price")),
             plain(order.get("status")),
-            "yes" if order.get("own", True) else "no",
+            "simple-risk" if order.get("own", True) else "you",
         )
     return table
 
 
 def pnl_table(account: Mapping[str, Any]) -> RenderableType:
-    """Day realized / unrealized / net, contracts used, and every limit with its % used."""
+    """Net P&L today (realized and open), trades, lots open, and every limit by name with
+    its value now, its bound and the share used — never the rule expression behind it."""
     pnl = account.get("pnl") or {}
-    summary = Text("P&L today: ", style="bold")
-    for label, key in (("realized", "realized"), ("unrealized", "unrealized"), ("net", "net")):
-        summary.append(f"{label} ")
-        summary.append_text(money(pnl.get(key)))
-        summary.append("  ")
+    summary = Text("Net P&L today: ", style="bold")
+    summary.append_text(money(pnl.get("net")))
+    summary.append(" (realized ")
+    summary.append_text(money(pnl.get("realized")))
+    summary.append(", open ")
+    summary.append_text(money(pnl.get("unrealized")))
+    summary.append(")")
     if pnl.get("week_net") is not None:
-        summary.append("week ")
+        summary.append(" · week ")
         summary.append_text(money(pnl.get("week_net")))
-        summary.append("  ")
     if pnl.get("trades") is not None:
-        summary.append(f"trades {pnl['trades']}  ")
+        summary.append(f" · {words.quantity(pnl['trades'], 'trades')}")
     contracts = account.get("contracts") or {}
     if contracts:
-        used_text = f"{plain(contracts.get('open'))} / {plain(contracts.get('limit'))}"
-        summary.append(f"contracts {used_text}")
+        summary.append(f" · Contracts open: {words.quantity(contracts.get('open'), 'lots')}")
+        if contracts.get("limit") is not None:
+            summary.append(f" of {words.number(contracts.get('limit'))}")
         used = _percent(contracts.get("open"), contracts.get("limit"))
         if used is not None:
             summary.append(f" ({used:.0f}%)", style=used_style(used))
     limits = account.get("limits") or []
     if not limits:
         return summary
-    table = _table(
-        "P&L & limits", "Rule", "Fact", "Value", "Limit", "Used", right=("Value", "Limit")
-    )
+    table = _table("Limits", "Limit", "Now", "Max", "Used", right=("Now", "Max"))
     for limit in limits:
         used = limit.get("used_pct")
+        unit = limit.get("unit")
+        unit = unit if isinstance(unit, str) else _unit_of(limit.get("fact"))
         table.add_row(
-            plain(limit.get("rule")),
-            plain(limit.get("fact")),
-            money(limit.get("value")),
-            plain(limit.get("limit")),
+            words.rule_title(str(limit.get("rule", "")), limit.get("label")),
+            _amount(limit.get("value"), unit),
+            words.quantity(limit.get("limit"), unit),
             usage_bar(float(used) if isinstance(used, int | float) else None),
         )
     return Group(summary, table)
+
+
+def _unit_of(fact: object) -> str | None:
+    """The unit of a limit from a daemon that does not send one, read off its fact."""
+    name = str(fact or "")
+    if "pnl" in name or "balance" in name or "equity" in name:
+        return "usd"
+    if name == "account.open_contracts":
+        return "lots"
+    if "count" in name:
+        return "trades"
+    return None
+
+
+def _amount(value: object, unit: str | None) -> Text:
+    """A limit's value now: money coloured by sign, a quantity with its unit."""
+    if unit == "usd":
+        return money(value)
+    return Text(words.quantity(value, unit))
 
 
 def _percent(value: object, limit: object) -> float | None:
@@ -379,23 +461,23 @@ def lockouts_table(
     if not lockouts:
         return _none("Lockouts", "none")
     columns = ["Account"] if with_account else []
-    columns += ["Rule", "Scope", "Symbol", "Kind", "Reason", "Ends", "Left"]
+    columns += ["Locked", "Kind", "By rule", "Reason", "Ends", "Left"]
     table = _table("Lockouts", *columns, right=("Left",))
     for lock in lockouts:
-        if lock.get("ends_at"):
+        end = parse_time(lock.get("ends_at"))
+        if end is not None:
             left = format_duration(seconds_until(lock.get("ends_at"), now))
-            ends = clock(lock.get("ends_at"), now)
+            ends = words.at_words(end, now)
         elif lock.get("while"):
-            left, ends = "while it holds", f"while {lock['while']}"
+            left, ends = "while it holds", "when the condition clears"
         else:
             left = format_duration(seconds_until(None, now, lock.get("remaining_s")))
             ends = NONE
         row: list[RenderableType] = [plain(lock.get("account"))] if with_account else []
         row += [
-            plain(lock.get("rule")),
-            plain(lock.get("scope")),
-            plain(lock.get("symbol")),
+            _what_locked(lock),
             plain(lock.get("kind")),
+            plain(lock.get("rule")),
             plain(lock.get("reason")),
             ends,
             Text(left, style="bold magenta"),
@@ -404,15 +486,32 @@ def lockouts_table(
     return table
 
 
-def pending_table(pending: Sequence[Mapping[str, Any]], now: datetime) -> RenderableType:
+def _item_words(item: object, account: Mapping[str, Any]) -> str:
+    """A ``for:`` timer's item as the trader knows it: ``MNQ position``, ``order 9001``."""
+    text = str(item or "")
+    kind, _, key = text.rpartition(":")
+    if not kind:
+        return text or NONE
+    for entry in (*(account.get("positions") or []), *(account.get("orders") or [])):
+        if str(entry.get("contract_id")) == key:
+            return f"{_ticker(entry)} {kind}"
+    parts = key.split(".")
+    if len(parts) == 5 and parts[0] == "CON":
+        return f"{parts[3]} {kind}"
+    return f"{kind} {key}"
+
+
+def pending_table(
+    pending: Sequence[Mapping[str, Any]], now: datetime, account: Mapping[str, Any] | None = None
+) -> RenderableType:
     if not pending:
-        return _none("Pending rules", "none")
-    table = _table("Pending rules (for: running)", "Rule", "Item", "Since", "Fires at", "Left")
+        return _none("Rules about to act", "none")
+    table = _table("Rules about to act", "Rule", "On", "Since", "Acts at", "Left")
     for entry in pending:
         left = seconds_until(entry.get("fires_at"), now, entry.get("remaining_s"))
         table.add_row(
             plain(entry.get("rule")),
-            plain(entry.get("item")),
+            _item_words(entry.get("item"), account or {}),
             clock(entry.get("since"), now),
             clock(entry.get("fires_at"), now),
             Text(format_duration(left), style="bold yellow"),
@@ -449,25 +548,27 @@ def intents_table(intents: Sequence[Mapping[str, Any]]) -> RenderableType | None
 
 
 def account_panel(account: Mapping[str, Any], now: datetime) -> Panel:
-    """One account: connection, positions, orders, P&L and limits, lockouts, pending, firings."""
-    parts: list[RenderableType] = [
-        connection_line(account, now),
+    """One account: trading state and connection, the market's session, positions, orders,
+    P&L and limits, lockouts, pending, firings."""
+    parts: list[RenderableType] = [connection_line(account, now)]
+    market = session_line(account.get("sessions") or [], now)
+    if market is not None:
+        parts.append(market)
+    parts += [
         positions_table(account.get("positions") or [], now),
         orders_table(account.get("orders") or []),
         pnl_table(account),
         lockouts_table(account.get("lockouts") or [], now),
-        pending_table(account.get("pending") or [], now),
+        pending_table(account.get("pending") or [], now, account),
         firings_table(account.get("firings") or [], now),
     ]
     intents = intents_table(account.get("intents_open") or [])
     if intents is not None:
         parts.append(intents)
-    locked = bool(account.get("lockouts"))
+    state, style = trading_state(account, now)
     live = bool((account.get("connection") or {}).get("live"))
-    border = "red" if locked or not live else "green"
-    title = f"account {account.get('id')}"
-    if locked:
-        title += " — LOCKED"
+    border = "green" if style == "green" and live else "yellow" if style == "yellow" else "red"
+    title = f"account {account.get('id')} — {state}"
     return Panel(Group(*parts), title=title, title_align="left", border_style=border)
 
 
@@ -613,10 +714,26 @@ def _value_text(value: object) -> str:
 # --- history, monitor, admin -------------------------------------------------------------
 
 
+_STAMP = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:[+-]\d{2}:\d{2}|Z)")
+
+
+def local_stamps(text: str, now: datetime) -> str:
+    """Every ISO-8601 moment in a stored summary (``until 2026-11-24T23:00:00+00:00``) in
+    the viewer's zone, named (``until 17:00 CST``), like every other time on screen."""
+
+    def local(match: re.Match[str]) -> str:
+        moment = parse_time(match.group(0).replace("Z", "+00:00"))
+        return match.group(0) if moment is None else words.at_words(moment, now)
+
+    return _STAMP.sub(local, text)
+
+
 def history_table(items: Sequence[Mapping[str, Any]], now: datetime) -> RenderableType:
+    """Oldest first; the ``At`` column and every moment in a summary in the viewer's zone."""
     if not items:
         return Text("nothing in this period", style="dim")
-    table = _table("History", "At", "Kind", "Account", "Rule", "Summary")
+    title = f"History (times in {words.zone_name(now)})"
+    table = _table(title, "At", "Kind", "Account", "Rule", "Summary")
     for item in items:
         kind = str(item.get("kind", ""))
         table.add_row(
@@ -624,7 +741,7 @@ def history_table(items: Sequence[Mapping[str, Any]], now: datetime) -> Renderab
             Text(kind, style=KIND_STYLE.get(kind, "")),
             plain(item.get("account")),
             plain(item.get("rule")),
-            Text(str(item.get("summary", ""))),
+            Text(local_stamps(str(item.get("summary", "")), now)),
         )
     return table
 

@@ -25,6 +25,7 @@ import click
 from rich.console import Console
 from rich.live import Live
 
+from simple_risk import words
 from simple_risk.cli import engine, render
 from simple_risk.cli.output import show, stdout_console
 from simple_risk.daemon.control.client import Connection, DaemonNotRunning, default_address
@@ -237,7 +238,10 @@ def monitor(
         # no read timeout: a quiet market may send nothing for hours
         with daemon_errors(), Connection(address_of(socket_address), timeout=None) as connection:
             connection.request("subscribe", args)
-            click.echo(f"monitoring {connection.address} — Ctrl-C to stop", err=True)
+            zone = words.zone_name(now_local())
+            click.echo(
+                f"monitoring {connection.address} — times in {zone} — Ctrl-C to stop", err=True
+            )
             while True:
                 try:
                     message = connection.receive()

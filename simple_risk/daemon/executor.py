@@ -41,6 +41,7 @@ from simple_risk.adapters.topstepx.errors import ApiError, Endpoint, Outcome, Pr
 from simple_risk.adapters.topstepx.ratelimit import Priority
 from simple_risk.adapters.topstepx.rest import RestClient
 from simple_risk.adapters.topstepx.secrets import scrub
+from simple_risk.engine.dsl.catalogue import ticker_of
 from simple_risk.engine.events import (
     STOP_TYPES,
     Event,
@@ -256,11 +257,75 @@ _RESIZABLE = STOP_TYPES | {OrderType.LIMIT}
 
 
 def describe_call(request: RestRequest) -> str:
-    """``Position/closeContract CON.F.US.MNQ.Z26`` — one line for the console and the log."""
+    """``Position/closeContract CON.F.US.MNQ.Z26`` — one line for the log and the replay."""
     body = request.body
     target = body.get("contractId") or body.get("orderId") or ""
     size = f" size {body['size']}" if "size" in body else ""
     return f"{request.endpoint.value} {target}{size}".rstrip()
+
+
+def call_text(request: RestRequest) -> str:
+    """``Position/closeContract ES Z26``, ``Order/cancel 9001`` — a call as the trader's views
+    show it (the demo console, ``monitor``, a result's text): the ticker traders know, never
+    ProjectX's root (the journaled request keeps the contract id)."""
+    body = request.body
+    contract = body.get("contractId")
+    if isinstance(contract, str) and contract:
+        parts = contract.split(".")
+        month = f" {parts[4]}" if len(parts) == 5 else ""
+        target = f"{ticker_of(contract)}{month}"
+    else:
+        target = str(body.get("orderId") or "")
+    size = f" size {body['size']}" if "size" in body else ""
+    return f"{request.endpoint.value} {target}{size}".rstrip()
+
+
+#: what the gateway says when a cancel meets an order that already filled or was cancelled
+#: (a ``Rejected`` errorCode, so only the message tells it from a real refusal)
+ORDER_NOT_OPEN = "order is not open"
+
+
+def refusal_outcome(request: RestRequest, error: ApiError) -> str:
+    """``already``, ``retry`` or ``gave_up`` for a call the gateway answered with an error.
+
+    ``already``: the target was met before the call — a close of a flat position, a cancel
+    of an order the gateway no longer knows, and a cancel the gateway refuses because the
+    order "is not open" (it filled or was cancelled meanwhile): an order that is gone is
+    exactly what a cancel wants, so this is a success, not a refusal to alert about. So is
+    a resize (a modify of the size alone) of an order that is not open: an order no longer
+    working cannot be too big. A modify that moves a price is not: the stop it wanted to
+    move is missing, and the engine must re-plan."""
+    if error.outcome is Outcome.DONE:
+        return "already"
+    if ORDER_NOT_OPEN in (error.error_message or "").lower() and (
+        request.endpoint is Endpoint.ORDER_CANCEL
+        or (request.endpoint is Endpoint.ORDER_MODIFY and _resize_only(request))
+    ):
+        return "already"
+    return "retry" if error.outcome is Outcome.RETRY else "gave_up"
+
+
+def _resize_only(request: RestRequest) -> bool:
+    return "size" in request.body and not {"limitPrice", "stopPrice", "trailPrice"} & set(
+        key for key, value in request.body.items() if value is not None
+    )
+
+
+#: a call's outcome as every view says it (monitor, history, the demo console)
+_CALL_WORDS = {"ok": "done", "already": "already gone", "retry": "will retry", "gave_up": "refused"}
+#: outcomes that count as a success
+CALL_SUCCEEDED = frozenset({"ok", "already"})
+
+
+def call_words(outcome: str) -> str:
+    """``already`` → ``already gone``, ``gave_up: <error>`` → ``refused: <error>`` …"""
+    head, sep, rest = outcome.partition(": ")
+    return f"{_CALL_WORDS.get(head, head)}{sep}{rest}"
+
+
+def call_succeeded(outcome: str) -> bool:
+    """Whether a call outcome (as ``on_call`` reports it) met its target."""
+    return outcome.partition(": ")[0] in CALL_SUCCEEDED
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -405,7 +470,7 @@ class Executor:
         worst = "done"
         first_error: str | None = None
         for request in job.calls:
-            text = describe_call(request)
+            text = call_text(request)
             outcome = "ok"
             error: str | None = None
             try:
@@ -414,11 +479,10 @@ class Executor:
                 self._placed(job.account, request, envelope)
             except ApiError as exc:
                 error = str(exc)
-                if exc.outcome is Outcome.DONE:
-                    outcome = "already"
-                else:
-                    outcome = "retry" if exc.outcome is Outcome.RETRY else "gave_up"
+                outcome = refusal_outcome(request, exc)
                 self._journal(job.key, outcome, request, error=error)
+                if outcome == "already":
+                    error = None  # the target is met: not a failure to report
             except ProjectXError as exc:
                 error = str(exc)
                 outcome = "retry" if exc.outcome is Outcome.RETRY else "gave_up"
@@ -433,7 +497,7 @@ class Executor:
                 if _SEVERITY[outcome] > _SEVERITY[worst]:
                     worst = outcome
                 continue
-            done.append(f"{text} ({outcome})")
+            done.append(f"{text} ({call_words(outcome)})")
         return IntentResult(
             at=self._client.clock.now(),
             account=job.account,
@@ -449,4 +513,15 @@ class Executor:
 _SEVERITY = {"done": 0, "retry": 1, "gave_up": 2}
 
 
-__all__ = ["Executor", "IntentResult", "Job", "describe_call", "plan"]
+__all__ = [
+    "CALL_SUCCEEDED",
+    "Executor",
+    "IntentResult",
+    "Job",
+    "call_succeeded",
+    "call_text",
+    "call_words",
+    "describe_call",
+    "plan",
+    "refusal_outcome",
+]

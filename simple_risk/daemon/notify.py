@@ -34,6 +34,7 @@ from simple_risk.engine.intents import (
     ResizeOrder,
     StopAt,
 )
+from simple_risk.words import contracts, usd
 
 log = logging.getLogger(__name__)
 
@@ -46,15 +47,15 @@ def intent_words(intent: Intent) -> str:
     if isinstance(intent, CancelOrder):
         return "Order cancelled"
     if isinstance(intent, ResizeOrder):
-        return f"Order resized to {intent.size}"
+        return f"Order resized to {contracts(intent.size)}"
     if isinstance(intent, NoWorkingOrders):
         return "Orders cancelled" if intent.symbol is None else f"{intent.symbol} orders cancelled"
     if isinstance(intent, PositionClosed):
         return "Position closed"
     if isinstance(intent, ReduceTo):
         if intent.max_units is not None:
-            return "Position reduced"
-        return f"Position reduced to {intent.max_contracts}"
+            return "Position reduced"  # to the account's lot limit (its message says it)
+        return f"Position reduced to {contracts(intent.max_contracts)}"
     if isinstance(intent, StopAt):
         return f"Stop placed at {intent.price}"
     return "Alert"
@@ -75,7 +76,7 @@ def _key_words(key: str) -> str:
     if kind == "cancel-order" and target:
         return f"order {target} cancelled"
     if kind in ("position-closed", "stop-at") and target:
-        return f"{words} ({target.split(':')[0]})"
+        return f"{words} ({_root(target.split(':')[0])})"  # ES, not CON.F.US.EP.Z26
     return words
 
 
@@ -164,7 +165,7 @@ def event_text(event: Event) -> str | None:
     """A fact event in words for ``monitor`` (quotes, ticks and contract loads: None)."""
     if isinstance(event, TradeFill):
         root = _root(event.contract_id)
-        pnl = "" if event.pnl is None else f", P&L {event.pnl - event.cost:+.2f}"
+        pnl = "" if event.pnl is None else f", net P&L {usd(event.pnl - event.cost)}"
         voided = " (voided)" if event.voided else ""
         return f"Fill: {event.side.name.lower()} {event.size} {root} @ {event.price}{pnl}{voided}"
     if isinstance(event, PositionUpdate):

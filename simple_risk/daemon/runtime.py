@@ -55,7 +55,14 @@ from simple_risk.daemon.config import DaemonConfig
 from simple_risk.daemon.control.protocol import ErrorCode, ProtocolError
 from simple_risk.daemon.control.server import Broadcaster, ServerOptions, StatusServer
 from simple_risk.daemon.control.views import RECENT_FIRINGS, firing_record
-from simple_risk.daemon.executor import Executor, IntentResult, describe_call, plan
+from simple_risk.daemon.executor import (
+    Executor,
+    IntentResult,
+    call_succeeded,
+    call_words,
+    describe_call,
+    plan,
+)
 from simple_risk.daemon.journal import StoreWriter
 from simple_risk.daemon.notifications import Notifications
 from simple_risk.daemon.notify import (
@@ -1296,14 +1303,14 @@ class Daemon:
         """An executor worker made a REST call (runs on that worker's thread)."""
         self.observer.on_call(account, call, outcome)
         if self.monitor.active:
-            ok = outcome in ("ok", "already")
+            ok = call_succeeded(outcome)
             self.monitor.publish(
                 "call",
                 {
                     "at": self.clock.now(),
                     "account": account,
                     "severity": "info" if ok else "warning",
-                    "text": f"Call: {call} → {outcome}",
+                    "text": f"Call: {call} → {call_words(outcome)}",
                     "data": {"call": call, "outcome": outcome},
                 },
             )

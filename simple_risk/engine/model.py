@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from types import CodeType
 
+from simple_risk.words import rule_title
+
 SEVERITIES: tuple[str, ...] = ("info", "warning", "critical")
 
 
@@ -138,6 +140,13 @@ class Rule:
     #: shipped with ``enabled: false`` on purpose (an account overlay enables it)
     optional: bool = False
     tags: tuple[str, ...] = ()
+    label: str = ""
+
+    @property
+    def title(self) -> str:
+        """What the rule protects, as a trader reads it in every view: its ``label:``, else
+        its id in words (``daily-realized-loss`` → ``Daily realized loss``)."""
+        return rule_title(self.id, self.label)
 
 
 @dataclass(frozen=True, slots=True)

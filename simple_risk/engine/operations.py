@@ -464,7 +464,11 @@ def limit_usage(engine: Engine, account: int) -> list[dict[str, Any]]:
     """For each enabled rule without ``each:``, every ordering comparison between an
     account-level fact and a limit (an expression reading no fact): the fact's value now, the
     limit's, and the share of the limit used (``value / limit × 100``; None when unknown or
-    the limit is 0). Comparisons of per-item facts (an order, a position) are not limits."""
+    the limit is 0). Comparisons of per-item facts (an order, a position) are not limits.
+
+    Each entry also names the limit for a trader — ``label``, the rule's ``label:`` (else its
+    id in words) — and the ``unit`` its value counts (:func:`fact_unit`), so views never
+    need to show the rule expression (``fact`` and ``expression`` stay for ``--explain``)."""
     state = engine.store.accounts.get(account)
     if state is None:
         raise KeyError(f"the engine does not guard account {account}")
@@ -489,6 +493,8 @@ def limit_usage(engine: Engine, account: int) -> list[dict[str, Any]]:
             usage.append(
                 {
                     "rule": compiled.rule.id,
+                    "label": compiled.rule.title,
+                    "unit": fact_unit(fact),
                     "expression": comparison.text,
                     "fact": fact.text,
                     "value": _plain(value),
@@ -497,6 +503,32 @@ def limit_usage(engine: Engine, account: int) -> list[dict[str, Any]]:
                 }
             )
     return usage
+
+
+#: facts counted in weighted lots (a micro is 1/10) and in contracts
+_LOT_FACTS = frozenset({"account.open_contracts"})
+_CONTRACT_FACTS = frozenset({"account.open_contracts_raw"})
+
+
+def fact_unit(operand: Operand) -> str | None:
+    """What the fact an operand reads counts: ``usd`` (money), ``lots`` (weighted, a micro is
+    1/10), ``contracts``, ``trades`` (a count of fills); None when it is none of these."""
+    names = sorted(name for name in operand.names if not name.startswith("params."))
+    if not names:
+        return None
+    name = names[0]
+    if name in _LOT_FACTS:
+        return "lots"
+    if name in _CONTRACT_FACTS:
+        return "contracts"
+    fact = namespace.FACTS.get(name)
+    method = namespace.METHODS.get(name)
+    kind = fact.type if fact is not None else method.returns if method is not None else None
+    if kind is namespace.FactType.MONEY:
+        return "usd"
+    if name.startswith("trades.") or name.endswith("trade_count"):
+        return "trades"
+    return None
 
 
 def _account_fact(operand: Operand) -> bool:
@@ -618,6 +650,7 @@ __all__ = [
     "RulesetChanges",
     "clear_locks",
     "explain",
+    "fact_unit",
     "limit_usage",
     "lockouts",
     "mandatory_violations",

@@ -28,6 +28,7 @@ from simple_risk.store.records import (
     Lockout,
     StoreError,
 )
+from simple_risk.words import usd
 
 
 def intent(row: IntentRow) -> Intent:
@@ -101,8 +102,17 @@ def contract(row: ContractCacheRow) -> ContractInfo:
         raise StoreError(f"cached contract {row.contract_id} cannot be read: {exc}") from exc
 
 
+def item_words(item: str) -> str:
+    """A firing's item as a trader reads it: ``position:CON.F.US.EP.Z26`` → ``ES position``
+    (the ticker, never ProjectX's root); other items as ``order 9001``."""
+    kind, _, key = item.rpartition(":")
+    if key.startswith("CON."):
+        return f"{ticker_of(key)} {kind}".strip()
+    return f"{kind} {key}" if kind else key
+
+
 def firing_item(f: Firing) -> HistoryItem:
-    target = f" [{f.item}]" if f.item else ""
+    target = f" [{item_words(f.item)}]" if f.item else ""
     return HistoryItem(
         at=f.at,
         kind="firing",
@@ -114,7 +124,7 @@ def firing_item(f: Firing) -> HistoryItem:
 
 
 def lockout_item(lock: Lockout) -> HistoryItem:
-    what = "account" if lock.scope == "account" else f"symbol {lock.symbol}"
+    what = "account" if lock.scope == "account" else ticker_of(lock.symbol or "symbol")
     until = (
         f"until {lock.end.astimezone(UTC).isoformat()}" if lock.end else f"while {lock.while_expr}"
     )
@@ -159,21 +169,18 @@ def fill_item(fill: TradeFill, seq: int) -> HistoryItem:
     root = ticker_of(fill.contract_id)  # ES, not ProjectX's EP
     cost = fill.cost
     if fill.pnl is None:
-        pnl = f"opening, costs {cost:.2f}" if cost else "opening"
+        pnl = f"opening, costs {usd(cost)}" if cost else "opening"
         net = None
     else:
         net = fill.pnl - cost
-        pnl = f"P&L {net:+.2f}"
+        pnl = f"net P&L {usd(net)}"
     voided = " (voided)" if fill.voided else ""
     return HistoryItem(
         at=fill.at,
         kind="fill",
         account=fill.account_id,
         rule=None,
-        summary=(
-            f"{fill.side.name.lower()} {fill.size} {root} ({fill.contract_id}) @ {fill.price}, "
-            f"{pnl}{voided}"
-        ),
+        summary=(f"{fill.side.name.lower()} {fill.size} {root} @ {fill.price}, {pnl}{voided}"),
         details={
             "trade_id": fill.trade_id,
             "order_id": fill.order_id,

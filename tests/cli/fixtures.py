@@ -3,7 +3,7 @@ renderers must survive: unknown prices, ``while:`` lockouts, an empty account)."
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 CHICAGO = timezone(timedelta(hours=-6))
@@ -95,6 +95,8 @@ def status() -> dict[str, Any]:
                 "limits": [
                     {
                         "rule": "daily-loss-limit",
+                        "label": "Daily loss",
+                        "unit": "usd",
                         "expression": "day.net_pnl <= -params.daily_loss_limit",
                         "fact": "day.net_pnl",
                         "value": "-149.00",
@@ -103,6 +105,7 @@ def status() -> dict[str, Any]:
                     },
                     {
                         "rule": "warn-80",
+                        "unit": "usd",
                         "expression": "day.net_pnl <= -params.warn",
                         "fact": "day.net_pnl",
                         "value": "-149.00",
@@ -111,6 +114,8 @@ def status() -> dict[str, Any]:
                     },
                     {
                         "rule": "profit-target",
+                        "label": "Profit target",
+                        "unit": "usd",
                         "expression": "day.net_pnl >= 0",
                         "fact": "day.net_pnl",
                         "value": "-149.00",
@@ -390,4 +395,183 @@ def changes() -> dict[str, Any]:
             "disabled": [],
             "params": {},
         },
+    }
+
+
+#: the scripted account of the golden ``engine status``: a Monday evening in Chicago, the
+#: daemon's clock in UTC (as it sends times), the trader's terminal in America/Chicago
+SCRIPTED_NOW = datetime(2026, 11, 23, 23, 15, 2, tzinfo=UTC)  # 17:15:02 CST
+
+
+def _utc(seconds: float) -> str:
+    return (SCRIPTED_NOW + timedelta(seconds=seconds)).isoformat()
+
+
+def scripted_status() -> dict[str, Any]:
+    """What the daemon's ``status`` answers for one account after a losing day: an ES long
+    without a stop, a protective MNQ stop, a blocked RTY, the daily loss close to its limit,
+    the market closed until the evening session — with every field the daemon sends."""
+    return {
+        "now": SCRIPTED_NOW.isoformat(),
+        "daemon": {
+            "pid": 4242,
+            "started_at": _utc(-3 * 3600 - 300),
+            "queue_depth": 0,
+            "events_applied": 1520,
+            "firings": 3,
+            "reconciles": 40,
+            "intents_open": 0,
+            "alerts": [],
+            "ruleset": "topstep",
+        },
+        "accounts": [
+            {
+                "id": 20100001,
+                "name": "50K-EVAL-1",
+                "can_trade": True,
+                "balance": "49551.60",
+                "ruleset": "topstep",
+                "connection": {
+                    "live": True,
+                    "user_hub": "connected",
+                    "market_hub": "connected",
+                    "last_reconcile_at": _utc(-12),
+                },
+                "positions": [
+                    {
+                        "contract_id": "CON.F.US.EP.Z26",
+                        "symbol": "EP",
+                        "ticker": "ES",
+                        "side": "long",
+                        "size": 1,
+                        "avg_price": "6010.25",
+                        "last_price": "6008.00",
+                        "unrealized_pnl": "-112.5",
+                        "profit_ticks": -9,
+                        "protected": False,
+                        "unprotected_since": _utc(-4),
+                        "stop_price": None,
+                        "opened_at": _utc(-4),
+                    },
+                    {
+                        "contract_id": "CON.F.US.MNQ.Z26",
+                        "symbol": "MNQ",
+                        "ticker": "MNQ",
+                        "side": "short",
+                        "size": 2,
+                        "avg_price": "21010.25",
+                        "last_price": "21003.00",
+                        "unrealized_pnl": "29.00",
+                        "profit_ticks": 29,
+                        "protected": True,
+                        "unprotected_since": None,
+                        "stop_price": "21040.00",
+                        "opened_at": _utc(-1500),
+                    },
+                ],
+                "orders": [
+                    {
+                        "id": 9001,
+                        "contract_id": "CON.F.US.MNQ.Z26",
+                        "symbol": "MNQ",
+                        "ticker": "MNQ",
+                        "side": "buy",
+                        "type": "stop",
+                        "size": 2,
+                        "remaining": 2,
+                        "limit_price": None,
+                        "stop_price": "21040.00",
+                        "status": "open",
+                        "own": False,
+                    }
+                ],
+                "sessions": [
+                    {
+                        "name": "rth",
+                        "open": False,
+                        "closes_at": None,
+                        "next_open": _utc(60 * 60 * 15 + 14 * 60 + 58),
+                    },
+                ],
+                "pnl": {
+                    "realized": "-336.9",
+                    "unrealized": "-83.50",
+                    "net": "-420.40",
+                    "week_net": "-48.4",
+                    "trades": 7,
+                },
+                "contracts": {"open": "1.2", "limit": 5},
+                "limits": [
+                    {
+                        "rule": "max-contracts",
+                        "label": "Contracts open",
+                        "unit": "lots",
+                        "expression": "account.open_contracts > params.max_contracts",
+                        "fact": "account.open_contracts",
+                        "value": "1.2",
+                        "limit": 5,
+                        "used_pct": 24.0,
+                    },
+                    {
+                        "rule": "daily-realized-loss",
+                        "label": "Daily loss",
+                        "unit": "usd",
+                        "expression": "day.realized_pnl <= -params.daily_loss_limit",
+                        "fact": "day.realized_pnl",
+                        "value": "-336.9",
+                        "limit": -500,
+                        "used_pct": 67.4,
+                    },
+                    {
+                        "rule": "trade-frequency-hour",
+                        "label": "Trades per hour",
+                        "unit": "trades",
+                        "expression": "trades.count(within=params.trade_window_hour) "
+                        "> params.max_trades_per_hour",
+                        "fact": "trades.count(within=params.trade_window_hour)",
+                        "value": 4,
+                        "limit": 10,
+                        "used_pct": 40.0,
+                    },
+                ],
+                "lockouts": [
+                    {
+                        "rule": "symbol-blocks",
+                        "scope": "symbol",
+                        "symbol": "RTY",
+                        "ticker": "RTY",
+                        "kind": "lock",
+                        "reason": "RTY is blocked",
+                        "set_at": _utc(-600),
+                        "ends_at": _utc(5 * 3600 + 44 * 60 + 58),
+                        "while": None,
+                        "remaining_s": 20698.0,
+                    }
+                ],
+                "pending": [
+                    {
+                        "rule": "no-stop-loss-grace",
+                        "item": "position:CON.F.US.EP.Z26",
+                        "since": _utc(-4),
+                        "fires_at": _utc(26),
+                        "remaining_s": 26.0,
+                    }
+                ],
+                "firings": [
+                    {
+                        "at": _utc(-900),
+                        "account": 20100001,
+                        "rule": "cooldown-after-loss-1",
+                        "item": "fill-order:9000",
+                        "kind": "rule",
+                        "severity": "info",
+                        "message": "Order 9000 lost $-212.50",
+                        "text": "Account cooldown 5 min: cooldown-after-loss-1 — "
+                        "Order 9000 lost $-212.50",
+                        "intents": [],
+                    }
+                ],
+                "intents_open": [],
+            }
+        ],
     }

@@ -101,7 +101,8 @@ def test_status_renders_tables_and_exits_0(start: Start) -> None:
     result = invoke(daemon, "engine", "status")
     assert result.exit_code == 0, result.output
     assert "account 20100001" in result.stdout and "Positions" in result.stdout
-    assert "daily-loss-limit" in result.stdout and "no-stop-grace" in result.stdout
+    assert "Daily loss" in result.stdout and "no-stop-grace" in result.stdout
+    assert "params." not in result.stdout  # rule expressions stay in --explain
     assert daemon.last("status")["args"] == {}
 
 

@@ -34,26 +34,33 @@ def test_status_shows_every_section_of_an_account() -> None:
     out = text_of(render.status_view(fixtures.status(), NOW))
     assert "daemon pid 4242" in out and "up 2h 05m" in out and "events 18211" in out
     assert "ALERT" in out and "enforcement failing: flatten" in out
-    assert "20100001 50K-EVAL-1 · LIVE (user hub connected, market hub connected)" in out
-    assert "balance 50210.00" in out and "can trade" in out
+    assert "LIVE (user hub connected, market hub connected)" in out
+    assert "balance $50,210.00" in out
     # positions: unprotected for 72 s, protected with its stop, unknown price as a dash
     assert "NO for 1m 12s" in out
     assert "yes (stop 6020.00)" in out
-    assert "21010.25" in out and "-29.00" in out
+    assert "21010.25" in out and "$-29.00" in out
+    assert "2 contracts" in out and "1 contract " in out
     # working orders
     assert "9001" in out and "stop" in out
     # P&L and limits with % used
-    assert "realized -120.00" in out and "net -149.00" in out and "trades 3" in out
-    assert "contracts 3 / 5 (60%)" in out
-    assert "daily-loss-limit" in out and " 29.8%" in out and " 82.8%" in out
+    assert "Net P&L today: $-149.00 (realized $-120.00, open $-29.00)" in out
+    assert "3 trades" in out and "Contracts open: 3 lots of 5 (60%)" in out
+    assert "Daily loss" in out and " 29.8%" in out and " 82.8%" in out
+    assert "Warn 80" in out  # no label: the rule id in words
+    assert "day.net_pnl" not in out and "params." not in out
     # lockouts: countdown from ends_at, while: lockouts say so
     assert "RTY is blocked" in out and "38m 32s" in out
-    assert "while calendar.in_news_window" in out and "while it holds" in out
+    assert "when the condition clears" in out and "while it holds" in out
+    assert "calendar.in_news_window" not in out
     # pending for: timer, last firings in plain words, enforcement in progress
     assert "no-stop-grace" in out and "4.2s" in out
     assert "Order cancelled: max-contracts-per-instrument — MNQ limit 2" in out
     assert "PositionClosed" in out and "awaiting" in out
-    assert "account 20100001 — LOCKED" in out
+    # an account-wide lockout: the title and the first line say the same
+    assert "account 20100001 — LOCKED while the condition holds" in out
+    assert "50K-EVAL-1 · LOCKED while the condition holds" in out
+    assert "can trade" not in out[: out.index("account 20100002")]
 
 
 def test_status_of_a_quiet_account_says_none_instead_of_empty_tables() -> None:
@@ -63,7 +70,7 @@ def test_status_of_a_quiet_account_says_none_instead_of_empty_tables() -> None:
     assert "CANNOT TRADE" in second
     for line in ("Positions: flat", "Working orders: none", "Lockouts: none"):
         assert line in second
-    assert "Pending rules: none" in second and "Last firings: none" in second
+    assert "Rules about to act: none" in second and "Last firings: none" in second
 
 
 def test_countdowns_tick_from_the_local_clock_not_the_servers_remaining() -> None:

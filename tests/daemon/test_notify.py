@@ -104,8 +104,8 @@ def test_every_intent_has_its_words() -> None:
     )
     text = firing_text(firing("flatten-all", "why", intents))
     assert text.startswith(
-        "Orders cancelled, position closed, position reduced to 2, stop placed at 21000.25: "
-        "flatten-all — why"
+        "Orders cancelled, position closed, position reduced to 2 contracts, "
+        "stop placed at 21000.25: flatten-all — why"
     )
     assert firing_text(firing("auth", "canTrade is false", (Alert("critical", "x"),))) == (
         "Alert: auth — canTrade is false"
@@ -138,16 +138,15 @@ def test_times_and_durations_read_like_a_person_would_say_them() -> None:
 
 
 def test_enforcement_results_say_enforced_retrying_or_refused() -> None:
-    key = PositionClosed(ACCOUNT, "CON.F.US.MNQ.Z26").key
+    key = PositionClosed(ACCOUNT, "CON.F.US.EP.Z26").key
     done = IntentResult(
         at=AT, account=ACCOUNT, key=key, outcome="done", calls=("Position/closeContract",)
     )
     assert result_text(done, "no-stop-loss-grace") == (
-        "Enforced: position closed (CON.F.US.MNQ.Z26) for no-stop-loss-grace "
-        "(Position/closeContract)"
+        "Enforced: position closed (ES) for no-stop-loss-grace (Position/closeContract)"
     )
     retry = IntentResult(at=AT, account=ACCOUNT, key=key, outcome="retry", error="HTTP 503")
-    assert result_text(retry) == "Retrying: position closed (CON.F.US.MNQ.Z26): HTTP 503"
+    assert result_text(retry) == "Retrying: position closed (ES): HTTP 503"
     refused = IntentResult(
         at=AT,
         account=ACCOUNT,
@@ -171,7 +170,7 @@ def test_fact_events_have_words_and_quotes_have_none() -> None:
         pnl=Decimal("-29.00"),
         fees=Decimal("0.74"),
     )
-    assert event_text(fill) == "Fill: sell 2 MNQ @ 21003.00, P&L -29.74"
+    assert event_text(fill) == "Fill: sell 2 MNQ @ 21003.00, net P&L $-29.74"
     flat = PositionUpdate(
         at=AT,
         account_id=ACCOUNT,

@@ -77,7 +77,7 @@ def test_a_message_template_formats_its_fields() -> None:
         literal + (format(expr.evaluate(env), spec) if expr is not None else "")
         for literal, expr, spec in rule.message.parts
     )
-    assert text == "Daily realized P&L -512.50 reached the -500 limit"
+    assert text == "Daily realized P&L $-512.50 reached the $-500.00 limit"
 
 
 def test_params_can_be_overridden_and_must_name_existing_params() -> None:
@@ -119,3 +119,23 @@ def test_every_shipped_ruleset_lints_clean_with_strict_checks() -> None:
     assert shipped
     result = lint_paths(shipped, strict=True)
     assert result.problems == [], [p.format() for p in result.problems]
+
+
+def test_a_rule_is_named_by_its_label_else_by_its_id_in_words() -> None:
+    labelled = load_ruleset_text(
+        one_rule("day.realized_pnl <= -500", extra="    label: Daily loss\n").replace(
+            "id: r\n", "id: daily-realized-loss\n"
+        ),
+        "t.yaml",
+    )
+    assert labelled.rules[0].title == "Daily loss"
+    plain = load_ruleset_text(
+        one_rule("day.realized_pnl <= -500").replace("id: r\n", "id: max_trades-per.hour\n"),
+        "t.yaml",
+    )
+    assert plain.rules[0].title == "Max trades per hour"
+
+
+def test_an_empty_label_is_refused() -> None:
+    with pytest.raises(RulesetError):
+        load_ruleset_text(one_rule("day.realized_pnl <= -500", extra='    label: ""\n'), "t.yaml")

@@ -12,7 +12,7 @@ from simple_risk.cli import (
     cli,
     commands,  # noqa: F401  (registers the groups)
 )
-from simple_risk.cli.demo import run_demo
+from simple_risk.cli.demo import calls_summary, run_demo
 from tests.pinned import pinned_wall
 
 
@@ -33,6 +33,21 @@ def test_the_demo_enforces_every_breach_and_exits_0(tmp_path: Path) -> None:
         "demo finished: every breach was enforced.",
     ):
         assert shown in text, shown
+    # a cancel that finds its order already filled is a success, in every line and count
+    cancels = [line for line in text.splitlines() if "Order/cancel" in line]
+    assert cancels and not [line for line in cancels if "refused" in line]
+    assert "already gone" in text
+    # net P&L (after fees) with cents, and tickers — never ProjectX's EP
+    assert "net P&L $-" in text and "Daily loss" in text
+    assert "closeContract ES " in text and "CON.F.US.EP" not in text
+
+
+def test_the_calls_summary_counts_an_order_already_gone_as_a_success() -> None:
+    outcomes = ["ok", "already", "already", "gave_up: Order/place failed", "ok"]
+    assert calls_summary(outcomes) == (
+        "[bold]5[/] enforcement calls (4 succeeded, 2 of them found the target already gone)"
+    )
+    assert calls_summary(["ok"]) == "[bold]1[/] enforcement calls (1 succeeded)"
 
 
 def test_the_demo_command_is_registered() -> None:

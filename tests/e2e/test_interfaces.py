@@ -308,7 +308,7 @@ def test_status_table_and_json_of_a_flat_account(system: System) -> None:
     table = system.cli("engine", "status").stdout
     assert f"account {ACCOUNT}" in table and "IFACE-50K" in table and "LIVE" in table
     assert "Positions: flat" in table and "Lockouts: none" in table
-    assert "daily-realized-loss" in table  # a limit with its % used
+    assert "Daily loss" in table and "params." not in table  # a limit by name, % used
     status = system.json("engine", "status", "--account", str(ACCOUNT))
     assert set(status) >= {"now", "daemon", "accounts"}
     account = status["accounts"][0]
@@ -345,7 +345,7 @@ def test_status_while_a_for_timer_runs_then_explain_after_it_fired(system: Syste
     position = account["positions"][0]
     assert position["symbol"] == "MNQ" and position["protected"] is False
     table = system.cli("engine", "status").stdout
-    assert "Pending rules" in table and "no-stop-loss-grace" in table
+    assert "Rules about to act" in table and "no-stop-loss-grace" in table
     assert "NO for" in table
     explained = system.json("engine", "status", "--explain", "no-stop-loss-grace")
     assert explained["for"] == GRACE
@@ -443,7 +443,7 @@ def test_the_cooldown_is_listed_with_a_countdown(system: System) -> None:
     lock = account["lockouts"][0]
     assert lock["ends_at"] and lock["remaining_s"] > 60
     table = system.cli("engine", "status").stdout
-    assert "LOCKED" in table and lock["rule"] in table
+    assert "COOLING DOWN" in table and lock["rule"] in table
     listed = system.json("admin", "lockout", "list")
     assert {entry["account"] for entry in listed["lockouts"]} == {ACCOUNT}
     assert lock["rule"] in system.cli("admin", "lockout", "list").stdout

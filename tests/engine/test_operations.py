@@ -254,3 +254,18 @@ def test_clear_locks_ends_the_lock_and_its_deadline() -> None:
     assert engine.next_deadline() is not None and engine.next_deadline() <= at(5) + timedelta(
         seconds=30
     )
+
+
+def test_each_limit_is_named_by_what_it_protects_and_counted_in_its_unit() -> None:
+    labelled = BASE.replace(
+        "  - id: max-contracts\n", "  - id: max-contracts\n    label: Contracts open\n"
+    )
+    engine = started(compile_text(labelled))
+    engine.apply(position(4, 2))
+    usage = {entry["rule"]: entry for entry in limit_usage(engine, ACCOUNT)}
+    assert (usage["max-contracts"]["label"], usage["max-contracts"]["unit"]) == (
+        "Contracts open",
+        "lots",
+    )
+    # no label: the rule id in words; realized P&L is money
+    assert (usage["daily-loss"]["label"], usage["daily-loss"]["unit"]) == ("Daily loss", "usd")

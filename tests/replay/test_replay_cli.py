@@ -60,7 +60,7 @@ def test_the_golden_says_what_would_have_fired_and_been_enforced() -> None:
     """The golden is read by people: it names the breach, the close and the lockout."""
     text = GOLDEN.read_text(encoding="utf-8")
     assert "daily-realized-loss (critical)" in text
-    assert "Daily realized P&L -536.84 reached the -500 limit" in text
+    assert "Daily realized P&L $-536.84 reached the $-500.00 limit" in text
     assert "would close ES 3 (long) (daily-unrealized-loss)" in text
     assert "would lock the account until 2026-08-19 17:00:00.000 CDT" in text
     asked = next(line for line in text.splitlines() if "would have asked the gateway to" in line)
@@ -107,7 +107,7 @@ def test_a_higher_loss_limit_would_not_have_locked_the_account() -> None:
     assert result.exit_code == 0, result.output
     assert "daily-realized-loss" not in result.output
     assert "09:46:10.640 CDT  account 18234567  daily-unrealized-loss" in result.output
-    assert "ES open P&L -450.00 reached -400" in result.output
+    assert "ES open P&L $-450.00 reached $-400.00" in result.output
 
 
 def test_an_overlay_is_applied(tmp_path: Path) -> None:
@@ -115,7 +115,7 @@ def test_an_overlay_is_applied(tmp_path: Path) -> None:
     overlay.write_text("params:\n  daily_loss_limit: 520\n", encoding="utf-8")
     result = shipped("--overlay", str(overlay))
     assert result.exit_code == 0, result.output
-    assert "reached the -520 limit" in result.output
+    assert "reached the $-520.00 limit" in result.output
 
 
 def test_another_account_sees_nothing_fire() -> None:

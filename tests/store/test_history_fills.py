@@ -19,7 +19,7 @@ def test_a_journaled_fill_is_a_history_item_with_its_net_pnl(store: Store) -> No
     assert item.account == ACCOUNT
     assert item.rule is None
     assert item.at == T0 + timedelta(seconds=40)
-    assert item.summary == "sell 2 MNQ (CON.F.US.MNQ.Z26) @ 20875.00, P&L -501.74"
+    assert item.summary == "sell 2 MNQ @ 20875.00, net P&L $-501.74"
     assert item.details["fees"] == "0.74"
     assert item.details["pnl"] == "-501.00"
     assert item.details["net_pnl"] == "-501.74"
@@ -70,5 +70,13 @@ def test_an_opening_fill_has_no_pnl(store: Store) -> None:
     )
     store.append_events(ACCOUNT, [opening])
     (item,) = store.history(T0, kinds=["fill"])
-    assert item.summary == "buy 1 ES (CON.F.US.EP.Z26) @ 6000.25, opening, costs 1.40"  # the ticker
+    assert item.summary == "buy 1 ES @ 6000.25, opening, costs $1.40"  # the ticker, not EP
     assert item.details["net_pnl"] is None
+
+
+def test_a_firings_item_names_the_ticker_not_the_contract() -> None:
+    from simple_risk.store.rows import item_words
+
+    assert item_words("position:CON.F.US.EP.Z26") == "ES position"
+    assert item_words("order:9001") == "order 9001"
+    assert item_words("fill-order:9000") == "fill-order 9000"

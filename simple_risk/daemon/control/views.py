@@ -9,10 +9,11 @@ are plain dicts; Decimal and datetime values are turned into strings by
 from __future__ import annotations
 
 import os
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from simple_risk.engine import operations
+from simple_risk.engine.calendar import CalendarError, TradingCalendar
 from simple_risk.engine.engine import Engine, Firing
 from simple_risk.engine.intents import Alert
 
@@ -96,6 +97,7 @@ def account_status(daemon: Daemon, account: int, now: datetime) -> dict[str, Any
         },
         "positions": _positions(engine, account),
         "orders": _orders(engine, account),
+        "sessions": sessions(engine.calendar, now),
         "pnl": {
             "realized": getattr(day, "realized_pnl", None),
             "unrealized": getattr(day, "unrealized_pnl", None),
@@ -108,7 +110,13 @@ def account_status(daemon: Daemon, account: int, now: datetime) -> dict[str, Any
             "limit": contracts_limit,
         },
         "limits": limits,
-        "lockouts": operations.lockouts(engine, account, now),
+        "lockouts": [
+            {
+                **lock,
+                "ticker": engine.ruleset.symbols.root(lock["symbol"]) if lock["symbol"] else None,
+            }
+            for lock in operations.lockouts(engine, account, now)
+        ],
         "pending": operations.pending_rules(engine, account, now),
         "firings": [_public(record) for record in daemon.recent_firings(account)],
         "intents_open": [
@@ -131,6 +139,7 @@ def _positions(engine: Engine, account: int) -> list[dict[str, Any]]:
         {
             "contract_id": p.contract_id,
             "symbol": p.symbol,
+            "ticker": engine.ruleset.symbols.root(p.symbol),
             "side": p.side,
             "size": p.size,
             "avg_price": p.avg_price,
@@ -155,6 +164,7 @@ def _orders(engine: Engine, account: int) -> list[dict[str, Any]]:
             "id": o.id,
             "contract_id": o.contract_id,
             "symbol": o.symbol,
+            "ticker": engine.ruleset.symbols.root(o.symbol),
             "side": o.side,
             "type": o.type,
             "size": o.size,
@@ -166,6 +176,29 @@ def _orders(engine: Engine, account: int) -> list[dict[str, Any]]:
         }
         for o in sorted(state.orders.values(), key=lambda o: o.id)
     ]
+
+
+def sessions(calendar: TradingCalendar, now: datetime) -> list[dict[str, Any]]:
+    """Each session of the calendar: open now (and until when) or when it opens next — so
+    every view can tell the trader whether the market is open."""
+    found = []
+    for name in sorted(calendar.spec.sessions):
+        try:
+            to_close = calendar.minutes_to_close(name, now)
+            next_open = None if to_close is not None else calendar.next_session_start(name, now)
+        except CalendarError:
+            continue
+        found.append(
+            {
+                "name": name,
+                "open": to_close is not None,
+                "closes_at": (
+                    now + timedelta(minutes=float(to_close)) if to_close is not None else None
+                ),
+                "next_open": next_open,
+            }
+        )
+    return found
 
 
 def explain(daemon: Daemon, rule: str, account: int, now: datetime) -> dict[str, Any]:
@@ -202,4 +235,5 @@ __all__ = [
     "explain",
     "firing_record",
     "lockouts_with_account",
+    "sessions",
 ]

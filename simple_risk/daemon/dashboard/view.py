@@ -16,13 +16,12 @@ restored from the journal — and always ends at the realized P&L the daily-loss
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 from enum import Enum
 from typing import TYPE_CHECKING, Any
 
 from simple_risk.daemon.control import views
-from simple_risk.engine.calendar import CalendarError, TradingCalendar
 from simple_risk.engine.engine import Engine
 
 if TYPE_CHECKING:
@@ -107,7 +106,7 @@ def account_page(daemon: Daemon, account: int, now: datetime) -> dict[str, Any]:
             }
             for timer in status["pending"]
         ],
-        "sessions": _sessions(engine.calendar, now),
+        "sessions": status["sessions"],
         "firings": [
             {"at": f["at"], "rule": f["rule"], "severity": f["severity"], "text": f["text"]}
             for f in reversed(status["firings"][-FIRINGS_SHOWN:])
@@ -180,28 +179,6 @@ def _loss_gauge(status: dict[str, Any]) -> dict[str, Any] | None:
             "left": max(current - floor, Decimal(0)),
         }
     return None
-
-
-def _sessions(calendar: TradingCalendar, now: datetime) -> list[dict[str, Any]]:
-    """Each session of the calendar: open now (and until when) or when it opens next."""
-    found = []
-    for name in sorted(calendar.spec.sessions):
-        try:
-            to_close = calendar.minutes_to_close(name, now)
-            next_open = None if to_close is not None else calendar.next_session_start(name, now)
-        except CalendarError:
-            continue
-        found.append(
-            {
-                "name": name,
-                "open": to_close is not None,
-                "closes_at": (
-                    now + timedelta(minutes=float(to_close)) if to_close is not None else None
-                ),
-                "next_open": next_open,
-            }
-        )
-    return found
 
 
 class _Tickers:

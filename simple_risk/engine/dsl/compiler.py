@@ -608,6 +608,7 @@ def _rule(out: Compilation, path: Path, raw: object) -> Rule | None:
     mark = out.doc.at(path)
     tags = raw.get("tags")
     description = raw.get("description")
+    label = raw.get("label")
     severity = raw.get("severity", "warning")
     return Rule(
         id=rule_id,
@@ -624,6 +625,7 @@ def _rule(out: Compilation, path: Path, raw: object) -> Rule | None:
         mandatory=raw.get("mandatory", False) is True,
         optional=raw.get("optional", False) is True,
         tags=tuple(str(t) for t in tags) if isinstance(tags, list) else (),
+        label=label if isinstance(label, str) else "",
     )
 
 

@@ -152,6 +152,12 @@ def build_schema() -> dict[str, Any]:
                     "description": "letters, digits, -, _ and .",
                 },
                 "description": {"type": "string"},
+                "label": {
+                    "type": "string",
+                    "minLength": 1,
+                    "description": "what the rule protects, as views name it "
+                    '(e.g. "Daily loss"); default: the id in words',
+                },
                 "severity": {"enum": list(SEVERITIES), "default": "warning"},
                 "enabled": {"type": "boolean", "default": True},
                 "mandatory": {"type": "boolean", "default": False},

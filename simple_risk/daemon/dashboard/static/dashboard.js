@@ -31,10 +31,11 @@
     return Date.now() + skew;
   }
 
+  // "$-48.40": the form engine status, monitor, history and the rule messages use
   function money(value) {
     if (value === null || value === undefined) return "unknown";
     const amount = Number(value);
-    return (amount < 0 ? "−" : "") + usd.format(Math.abs(amount));
+    return usd.format(amount).replace(/^-\$/, "$-");
   }
 
   function moneyNode(value) {
