@@ -40,7 +40,7 @@ class FakeGateway:
             self.release.wait(10.0)
             raise TransportError(request.endpoint, "timed out", http_status=None, attempts=5)
         if request.body.get("orderId") in self.refuse:
-            raise ApiError(Endpoint.ORDER_CANCEL, 3, "Order is not open")
+            raise ApiError(Endpoint.ORDER_CANCEL, 6, "Account is rejected")
         if request.endpoint is Endpoint.ORDER_PLACE:
             return {"success": True, "errorCode": 0, "orderId": 777}
         return {"success": True, "errorCode": 0}
@@ -80,7 +80,7 @@ def test_a_refused_call_does_not_stop_the_intents_other_calls() -> None:
     assert [r.body["orderId"] for r in gateway.sent] == [10, 11]
     assert result.outcome == "gave_up"
     assert result.calls == ("Order/cancel 11 (ok)",)
-    assert result.error is not None and "not open" in result.error
+    assert result.error is not None and "rejected" in result.error
 
 
 def test_an_order_the_daemon_placed_is_reported_with_its_tag_and_id() -> None:
