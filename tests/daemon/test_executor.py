@@ -79,7 +79,7 @@ def test_a_refused_call_does_not_stop_the_intents_other_calls() -> None:
         executor.stop()
     assert [r.body["orderId"] for r in gateway.sent] == [10, 11]
     assert result.outcome == "gave_up"
-    assert result.calls == ("Order/cancel 11 (ok)",)
+    assert result.calls == ("Order/cancel 11 (done)",)
     assert result.error is not None and "rejected" in result.error
 
 
