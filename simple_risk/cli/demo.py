@@ -131,6 +131,11 @@ class ConsoleObserver:
         with self._lock:
             self.console.rule(f"[bold]{text}", style="dim")
 
+    def note(self, text: str) -> None:
+        """What the story is waiting for, so a quiet moment never looks like a hang."""
+        with self._lock:
+            self.console.print(f"[dim italic]  … {text}[/]")
+
 
 class DemoFailed(Exception):
     """An expected enforcement did not happen in time."""
@@ -146,6 +151,10 @@ def _scenario(trader: Trader, daemon: Daemon, show: ConsoleObserver, grace: floa
     show.step(f"1. Alice buys 1 MNQ without a protective stop (grace {grace:.0f}s)")
     trader.buy(ALICE, "MNQ")
     _expect(lambda: trader.size(ALICE, "MNQ") == 1, slack, "see the fill")
+    show.note(
+        f"waiting {grace:.0f} s: no-stop-loss-grace gives Alice that long to place a stop, "
+        "then closes the position"
+    )
     _expect(lambda: trader.size(ALICE) == 0, grace + slack, "close the unprotected position")
 
     show.step("2. Alice trades RTY, a blocked symbol")
@@ -163,6 +172,7 @@ def _scenario(trader: Trader, daemon: Daemon, show: ConsoleObserver, grace: floa
     trader.stop(ALICE, "EP", OrderSide.SELL, 1, es - 20)
     trader.buy(ALICE, "EP")
     _expect(lambda: trader.size(ALICE, "EP") == 1, slack, "see the fill")
+    show.note("the market falls: the stop fills below the daily loss limit")
     trader.move("EP", Decimal("-10.5"))
     _expect(lambda: trader.size(ALICE) == 0, slack, "close the losing position")
     _expect(lambda: trader.working(ALICE) == 0, slack, "cancel Alice's working orders")
@@ -266,13 +276,15 @@ def run_demo(
     status_socket: Path | None = None,
     wall: Callable[[], datetime] | None = None,
     dashboard: tuple[str, int] | None = None,
+    hold: Callable[[Daemon], None] | None = None,
 ) -> int:
     """Run the whole demo; returns the exit status (0 when every enforcement happened).
 
     With ``status_socket``, the demo's daemon serves the status protocol there. ``wall`` is
     the clock the simulator and the daemon share (the system clock by default; tests pin it,
     so the demo's story never meets a real daily boundary). With ``dashboard``, the daemon
-    serves the trader's page there."""
+    serves the trader's page there. ``hold`` is called once the story is told, with the
+    daemon still running (``demo --keep-running`` waits there for Ctrl-C)."""
     handlers = configure_logging(level="info", log_dir=data_dir / "log", console=False)
     simulator = Simulator(
         port=0,
@@ -345,6 +357,8 @@ def run_demo(
         _scenario(trader, daemon, show, grace)
         _summary(console, trader, daemon, show)
         console.print("[bold green]demo finished: every breach was enforced.[/]")
+        if hold is not None:
+            hold(daemon)
         return 0
     except DemoFailed as exc:
         console.print(f"[bold red]demo failed:[/] {exc}")
@@ -360,7 +374,13 @@ def run_demo(
 @cli.command()
 @click.option("--grace", default=10.0, show_default=True, type=float, help="No-stop grace (s).")
 @click.option("--no-color", is_flag=True, help="Plain text output.")
-def demo(grace: float, no_color: bool) -> None:
+@click.option(
+    "--keep-running",
+    is_flag=True,
+    help="Afterwards keep the daemon, the simulator and the dashboard up until Ctrl-C, to "
+    "look around with engine status / monitor / history or in the browser.",
+)
+def demo(grace: float, no_color: bool, keep_running: bool) -> None:
     """Watch the daemon enforce a scripted trader's breaches against the local simulator."""
     console = Console(no_color=no_color, highlight=False)
     logging.getLogger("simple_risk.sim").setLevel(logging.WARNING)
@@ -371,8 +391,26 @@ def demo(grace: float, no_color: bool) -> None:
             Path(directory),
             status_socket=free_socket(console),
             dashboard=DEFAULT_ADDRESS,
+            hold=_until_interrupted(console) if keep_running else None,
         )
     raise SystemExit(status)
+
+
+def _until_interrupted(console: Console) -> Callable[[Daemon], None]:
+    def hold(daemon: Daemon) -> None:
+        console.print("[bold]The daemon and the simulator keep running[/] (Ctrl-C stops):")
+        if daemon.server is not None:
+            console.print(f"  simple-risk engine status   [dim](socket {daemon.server.path})[/]")
+            console.print("  simple-risk engine monitor · simple-risk engine history")
+        if daemon.dashboard is not None:
+            console.print(f"  {daemon.dashboard.url}")
+        try:
+            while not daemon.stopped.wait(1.0):
+                pass
+        except KeyboardInterrupt:
+            console.print("[dim]stopping[/]")
+
+    return hold
 
 
 __all__ = ["ConsoleObserver", "demo", "run_demo"]

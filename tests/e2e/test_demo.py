@@ -54,3 +54,33 @@ def test_the_demo_command_is_registered() -> None:
     result = CliRunner().invoke(cli, ["demo", "--help"])
     assert result.exit_code == 0
     assert "--grace" in result.output
+
+
+def test_keep_running_leaves_the_daemon_up_for_a_second_terminal(tmp_path: Path) -> None:
+    """``demo --keep-running``: after the story, ``engine status`` from another terminal sees
+    the same daemon (here the hold asks it through the socket, then lets the demo end)."""
+    from simple_risk.daemon.control.client import Connection
+    from simple_risk.daemon.runtime import Daemon
+
+    seen: list[object] = []
+
+    def hold(daemon: Daemon) -> None:
+        assert daemon.server is not None
+        with Connection(str(daemon.server.path)) as connection:
+            seen.append(connection.request("status"))
+
+    out = io.StringIO()
+    console = Console(file=out, width=120, no_color=True)
+    status = run_demo(
+        console,
+        grace=1.0,
+        data_dir=tmp_path,
+        status_socket=tmp_path / "s.sock",
+        wall=pinned_wall(),
+        hold=hold,
+    )
+    assert status == 0, out.getvalue()
+    assert "waiting 1 s: no-stop-loss-grace" in out.getvalue()
+    [answer] = seen
+    assert isinstance(answer, dict)
+    assert {a["id"] for a in answer["accounts"]} == {20100001, 20100002}
