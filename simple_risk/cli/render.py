@@ -220,15 +220,37 @@ def daemon_header(result: Mapping[str, Any], now: datetime) -> RenderableType:
     line.append(" · ")
     line.append(f"open intents {open_intents}", style="yellow" if open_intents else "")
     alerts = daemon.get("alerts") or []
-    if not alerts:
+    banner = observe_banner(result.get("accounts") or [])
+    if not alerts and banner is None:
         return line
     rows: list[RenderableType] = [line]
+    if banner is not None:
+        rows.append(banner)
     for alert in alerts:
         level = str(alert.get("level", "critical"))
         row = Text(f"  ALERT {clock(alert.get('at'), now)} ", style=severity_style(level))
         row.append(str(alert.get("message", "")), style=severity_style(level))
         rows.append(row)
     return Group(*rows)
+
+
+def observing(account: Mapping[str, Any]) -> bool:
+    """The account is only observed (``mode: observe``): nothing is sent to the gateway."""
+    return str(account.get("mode") or "enforce").lower() == "observe"
+
+
+def observe_banner(accounts: Sequence[Mapping[str, Any]]) -> Text | None:
+    """``OBSERVE MODE — 20100001: breaches are shown, nothing is sent …`` (None: all enforced)."""
+    observed = [str(account.get("id")) for account in accounts if observing(account)]
+    if not observed:
+        return None
+    line = Text(" OBSERVE MODE ", style="bold black on yellow")
+    line.append(
+        f" account(s) {', '.join(observed)}: breaches are shown and journaled, NOTHING is "
+        "sent to the gateway (simple-risk admin enforce ACCOUNT --on to enforce)",
+        style="bold yellow",
+    )
+    return line
 
 
 def connection_line(account: Mapping[str, Any], now: datetime) -> Text:
@@ -247,6 +269,11 @@ def connection_line(account: Mapping[str, Any], now: datetime) -> Text:
         for name, key in (("user", "user_hub"), ("market", "market_hub"))
     ]
     line.append(f" ({', '.join(hubs)})")
+    line.append(" · ")
+    if observing(account):
+        line.append("OBSERVE ONLY", style="bold black on yellow")
+    else:
+        line.append("ENFORCING", style="bold green")
     if connection.get("last_reconcile_at"):
         line.append(f" · reconciled {clock(connection['last_reconcile_at'], now)}")
     if account.get("balance") is not None:
@@ -464,8 +491,10 @@ def account_panel(account: Mapping[str, Any], now: datetime) -> Panel:
         parts.append(intents)
     locked = bool(account.get("lockouts"))
     live = bool((account.get("connection") or {}).get("live"))
-    border = "red" if locked or not live else "green"
+    border = "red" if locked or not live else "yellow" if observing(account) else "green"
     title = f"account {account.get('id')}"
+    if observing(account):
+        title += " — OBSERVE (not enforced)"
     if locked:
         title += " — LOCKED"
     return Panel(Group(*parts), title=title, title_align="left", border_style=border)
@@ -726,6 +755,8 @@ __all__ = [
     "money",
     "monitor_line",
     "monitor_severity",
+    "observe_banner",
+    "observing",
     "parse_time",
     "seconds_since",
     "seconds_until",
