@@ -157,12 +157,10 @@ def run(
         wall = wall_from_env(config.gateway)
     except WallClockError as exc:
         raise click.UsageError(str(exc)) from None
-    if observe:
-        config = config.observing_all()
     if check:
         _check(config, rulesets, online=online, wall=wall)
         return
-    options = RuntimeOptions(wall=wall)
+    options = RuntimeOptions(wall=wall, observe=observe)
     _serve(config, rulesets, None, log_format, log_level, options, record_dir)
 
 
@@ -178,13 +176,11 @@ def _run_sim(
     from simple_risk.daemon.sim import scaled_ruleset
 
     config, rulesets, simulator = _sim_setup(directory)
-    if observe:
-        config = config.observing_all()
     try:
         if check:
             _check(config, rulesets, online=online, wall=None)
             return
-        options = RuntimeOptions(ruleset_transform=scaled_ruleset)
+        options = RuntimeOptions(ruleset_transform=scaled_ruleset, observe=observe)
         _serve(config, rulesets, simulator, log_format, log_level, options, record_dir)
     finally:
         simulator.stop()

@@ -147,16 +147,13 @@ class DaemonConfig:
     alert_webhook: str | None = None
     log: LogSettings = field(default_factory=LogSettings)
     timing: Timing = field(default_factory=Timing)
-    #: accounts only observed (``enforce: false``, or all with ``engine run --observe``)
+    #: accounts only observed (``enforce: false``; ``engine run --observe`` is
+    #: :attr:`RuntimeOptions.observe <simple_risk.daemon.runtime.RuntimeOptions.observe>`)
     observed: frozenset[int] = frozenset()
 
     def with_timing(self, timing: Timing) -> DaemonConfig:
         """The same configuration with other intervals (the demo and tests shrink them)."""
         return dataclasses.replace(self, timing=timing)
-
-    def observing_all(self) -> DaemonConfig:
-        """The same configuration with every account observed (``engine run --observe``)."""
-        return dataclasses.replace(self, observed=frozenset(self.accounts))
 
 
 def account_id(entry: object) -> int:

@@ -45,10 +45,12 @@ class Choice:
 class Enforcement:
     """Each guarded account's mode. Read on any thread; changed on the engine thread only."""
 
-    def __init__(self, accounts: Iterable[int], observed: Iterable[int]) -> None:
+    def __init__(
+        self, accounts: Iterable[int], observed: Iterable[int], source: str = "configuration"
+    ) -> None:
         watched = set(observed)
         self._choices: dict[int, Choice] = {
-            account: Choice("observe" if account in watched else "enforce", "configuration")
+            account: Choice("observe" if account in watched else "enforce", source)
             for account in accounts
         }
 

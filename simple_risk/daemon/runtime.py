@@ -245,6 +245,10 @@ class RuntimeOptions:
     wall: Callable[[], datetime] | None = None
     #: receives every REST answer and hub frame (``engine run --record DIR``)
     recorder: WireRecorder | None = None
+    #: ``engine run --observe``: every account only observed (nothing sent to the gateway)
+    #: until an admin turns enforcement on; kept out of the configuration, so a reload does
+    #: not mistake the flag for a changed setting
+    observe: bool = False
 
 
 class Daemon:
@@ -287,7 +291,11 @@ class Daemon:
         self.engines: dict[int, Engine] = {}
         self.book: dict[str, Tracked] = {}
         #: which accounts are only observed (nothing sent: :mod:`simple_risk.daemon.observe`)
-        self.enforcement = Enforcement(config.accounts, config.observed)
+        self.enforcement = (
+            Enforcement(config.accounts, config.accounts, source="engine run --observe")
+            if self.options.observe
+            else Enforcement(config.accounts, config.observed)
+        )
         self.executor = Executor(
             self.client,
             self.queue,

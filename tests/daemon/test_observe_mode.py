@@ -8,13 +8,22 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from rich.console import Console, RenderableType
 
-from simple_risk.cli import render
+from simple_risk.cli import (
+    cli,
+    commands,  # noqa: F401  (registers the groups)
+    render,
+)
 from simple_risk.daemon.config import ConfigError, load_config
 from simple_risk.daemon.observe import ENFORCE_ACTION, Enforcement
+from simple_risk.daemon.runtime import Daemon, RuntimeOptions
+from simple_risk.daemon.sim import sim_config
+from simple_risk.engine.dsl import load_ruleset
+from simple_risk.resources import default_ruleset_path
 from simple_risk.store import Store
 from simple_risk.store.records import Intent
 from simple_risk.store.rows import intent_item
@@ -44,7 +53,6 @@ def test_an_account_with_enforce_false_is_only_observed(tmp_path: Path) -> None:
     config = load_config(path, ENV)
     assert config.accounts == (20100001, 20100002, 20100003)
     assert config.observed == {20100002}
-    assert config.observing_all().observed == {20100001, 20100002, 20100003}
 
 
 def test_an_account_listed_twice_is_a_located_error(tmp_path: Path) -> None:
@@ -168,3 +176,38 @@ def test_history_says_what_an_observed_intent_would_have_sent() -> None:
     )
     enforced = intent_item(_intent({}, state="done"))
     assert enforced.summary == "PositionClosed done after 0 attempts"
+
+
+def test_engine_run_observe_observes_every_account_until_an_admin_chose(tmp_path: Path) -> None:
+    config = sim_config(
+        "http://127.0.0.1:9", "u", "k", (1, 2), tmp_path, ruleset_path=default_ruleset_path()
+    )
+    ruleset = load_ruleset(default_ruleset_path())
+    store = _store(tmp_path)
+    daemon = Daemon(
+        config, {1: ruleset, 2: ruleset}, store=store, options=RuntimeOptions(observe=True)
+    )
+    assert daemon.enforcement.observed() == {1, 2}
+    assert daemon.enforcement.choice(1).source == "engine run --observe"
+    assert daemon.status()["accounts"] == {}  # no engine before the start
+    store.record_admin_action(
+        at=T0,
+        who="desk",
+        action=ENFORCE_ACTION,
+        why="go",
+        result="",
+        account=2,
+        args={"enforce": True},
+    )
+    daemon.enforcement.load(store)  # what the start does first
+    assert daemon.enforcement.observed() == {1}
+    daemon.client.close()
+    store.close()
+
+
+def test_admin_enforce_needs_on_or_off_and_a_reason() -> None:
+    runner = CliRunner()
+    neither = runner.invoke(cli, ["admin", "enforce", "20100001", "--reason", "go live"])
+    assert neither.exit_code == 2 and "give --on (enforce) or --off" in neither.output
+    blank = runner.invoke(cli, ["admin", "enforce", "20100001", "--on", "--reason", " "])
+    assert blank.exit_code == 2 and "give a reason" in blank.output
