@@ -465,7 +465,9 @@ def firings_table(firings: Sequence[Mapping[str, Any]], now: datetime) -> Render
 def intents_table(intents: Sequence[Mapping[str, Any]]) -> RenderableType | None:
     if not intents:
         return None
-    table = _table("Enforcement in progress", "Intent", "Kind", "State")
+    observed = any(intent.get("state") == "observed" for intent in intents)
+    title = "Open intents (observed: not sent)" if observed else "Enforcement in progress"
+    table = _table(title, "Intent", "Kind", "State")
     for intent in intents:
         table.add_row(
             plain(intent.get("key")),

@@ -150,6 +150,8 @@ def test_the_status_screen_shows_observe_mode_unmistakably() -> None:
     assert "NOTHING is sent to the gateway" in head
     assert f"account {account['id']} — OBSERVE (not enforced)" in observed
     assert "OBSERVE ONLY" in observed
+    account["intents_open"] = [{"key": "position-closed:1:X", "kind": "X", "state": "observed"}]
+    assert "Open intents (observed: not sent)" in _text(render.status_view(status, fixtures.NOW))
 
 
 def _intent(body: dict[str, object], state: str = "pending") -> Intent:

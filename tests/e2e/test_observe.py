@@ -10,6 +10,9 @@ configuration still says to observe.
 
 from __future__ import annotations
 
+import http.client
+import json
+import socket
 import threading
 from datetime import timedelta
 from decimal import Decimal
@@ -93,6 +96,26 @@ def _admin_accepted(run: Running) -> bool:
     return True
 
 
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+        assert isinstance(port, int)
+        return port
+
+
+def _dashboard_mode(run: Running) -> object:
+    """The mode the trader's dashboard page shows for the account."""
+    address = run.daemon.config.dashboard
+    assert address is not None
+    connection = http.client.HTTPConnection(*address, timeout=10)
+    try:
+        connection.request("GET", f"/api/account/{ACCOUNT}")
+        return json.loads(connection.getresponse().read())["mode"]
+    finally:
+        connection.close()
+
+
 def _break_three_rules(run: Running) -> None:
     trader = run.trader
     trader.buy(ACCOUNT, "RTY")  # a blocked symbol
@@ -109,7 +132,7 @@ def _break_three_rules(run: Running) -> None:
 def test_observe_mode_shows_every_breach_sends_nothing_then_enforces_when_turned_on(
     start: Any,
 ) -> None:
-    run: Running = start(observed=OBSERVED)
+    run: Running = start(observed=OBSERVED, dashboard=("127.0.0.1", _free_port()))
     monitor = _Monitor(run)
     try:
         _break_three_rules(run)
@@ -139,6 +162,7 @@ def test_observe_mode_shows_every_breach_sends_nothing_then_enforces_when_turned
     shown = _cli(run, "engine", "status", "--socket", str(run.socket))
     assert "OBSERVE MODE" in shown and "NOTHING is sent to the gateway" in shown
     assert "OBSERVE ONLY" in shown
+    assert _dashboard_mode(run) == "observe"
 
     # history: the firings are journaled, and the observed intents say what they would do
     items = run.request("history", {"account": ACCOUNT})["items"]
@@ -168,6 +192,7 @@ def test_observe_mode_shows_every_breach_sends_nothing_then_enforces_when_turned
     run.wait(lambda: run.trader.size(ACCOUNT) == 0, "the positions closed")
     run.wait(lambda: run.trader.working(ACCOUNT) == 0, "the oversize order cancelled")
     assert run.status()["mode"] == "enforce"
+    assert _dashboard_mode(run) == "enforce"
     audit = [a for a in run.daemon.store.admin_actions() if a.action == "enforce"]
     assert [(a.account, a.args["enforce"], a.why) for a in audit] == [
         (ACCOUNT, True, "watched it, go live")
