@@ -129,6 +129,7 @@ def admin(ctx: click.Context, socket_address: str | None, operator: str | None) 
     Examples:
       simple-risk admin reload --reason "lower the daily limit"
       simple-risk admin lockout clear 20100001 --reason "broker error, approved by risk desk"
+      simple-risk admin enforce 20100001 --on --reason "observed a week, go live"
       simple-risk admin logs --follow --level warning
       simple-risk admin daemon status
     """
@@ -334,6 +335,48 @@ def lockout_clear(account: int, scope: str, symbol: str | None, reason: str, as_
                 what += f" {lock['symbol']}"
             what = f"{lock.get('rule', '?')} ({what})"
         click.echo(f"cleared {what}")
+
+
+# --- enforcement ---------------------------------------------------------------------------
+
+
+@admin.command("enforce", epilog=_EXIT_CODES)
+@click.argument("account", type=int)
+@click.option(
+    "--on/--off",
+    "enforce",
+    default=None,
+    help="--on: enforce the account's rules; --off: only observe (nothing sent).",
+)
+@click.option("--reason", required=True, help="Why (required; it goes to the audit).")
+@click.option("--json", "as_json", is_flag=True, help="Print the daemon's answer as JSON.")
+def enforce_command(account: int, enforce: bool | None, reason: str, as_json: bool) -> None:
+    """Turn enforcement of ACCOUNT on or off, now — audited with your name and reason.
+
+    Turning it on reconciles the account, then enforces every breach still standing. The
+    choice is kept in the store and outlives a restart (also over `enforce: false` in the
+    configuration and `engine run --observe`).
+
+    \b
+    Examples:
+      simple-risk admin enforce 20100001 --on --reason "watched a week, go live"
+      simple-risk admin enforce 20100001 --off --reason "testing a new ruleset"
+    """
+    if enforce is None:
+        raise click.UsageError("give --on (enforce) or --off (observe only)")
+    if not reason.strip():
+        raise click.BadParameter("give a reason", param_hint="--reason")
+    args = {"account": account, "enforce": enforce, "reason": reason}
+    result = _context().call("enforce", args)
+    if as_json:
+        print_json(result)
+        return
+    mode = result.get("mode") if isinstance(result, Mapping) else None
+    was = result.get("was") if isinstance(result, Mapping) else None
+    if mode == "enforce":
+        click.echo(f"account {account}: ENFORCING (was {was}); reconciling, then enforcing")
+    else:
+        click.echo(f"account {account}: OBSERVE only, nothing is sent (was {was})")
 
 
 # --- logs --------------------------------------------------------------------------------

@@ -10,6 +10,8 @@ gateway simulator in-process and guards its accounts with the default ruleset sc
 quick look (sessions open now, 10 s grace), in a temporary data directory removed at exit.
 ``--record DIR`` (with either) also writes every REST answer and hub frame, secrets removed,
 to owner-only JSONL files in DIR that ``simple-risk replay`` plays back (docs/replay.md).
+``--observe`` only observes every account: rules are evaluated and firings journaled and shown
+as what would be done, and nothing is sent to the gateway (docs/daemon.md, "Observe mode").
 Other ``engine`` commands (status, monitor, history) register on the same :data:`engine`
 group.
 """
@@ -135,6 +137,12 @@ def _sim_banner(config: DaemonConfig, simulator: Simulator) -> None:
     help="Also record every REST answer and hub frame (secrets removed) as JSONL files in "
     "this directory, one per run and UTC day, for `simple-risk replay`.",
 )
+@click.option(
+    "--observe",
+    is_flag=True,
+    help="Observe only: evaluate and show what would be enforced, send nothing to the "
+    "gateway. `simple-risk admin enforce ACCOUNT --on` turns enforcement on later.",
+)
 def run(
     config_path: str | None,
     sim: bool,
@@ -143,6 +151,7 @@ def run(
     check: bool,
     online: bool,
     record_dir: Path | None,
+    observe: bool,
 ) -> None:
     """Guard the configured accounts until SIGTERM, Ctrl-C or `admin daemon stop`.
 
@@ -155,7 +164,7 @@ def run(
     if sim:
         temporary = Path(tempfile.mkdtemp(prefix="simple-risk-sim-"))
         try:
-            _run_sim(temporary, log_format, log_level, check, online, record_dir)
+            _run_sim(temporary, log_format, log_level, check, online, record_dir, observe)
         finally:
             shutil.rmtree(temporary, ignore_errors=True)
         return
@@ -175,7 +184,7 @@ def run(
     if check:
         _check(config, rulesets, online=online, wall=wall)
         return
-    options = RuntimeOptions(wall=wall)
+    options = RuntimeOptions(wall=wall, observe=observe)
     _serve(config, rulesets, None, log_format, log_level, options, record_dir)
 
 
@@ -186,6 +195,7 @@ def _run_sim(
     check: bool,
     online: bool,
     record_dir: Path | None,
+    observe: bool = False,
 ) -> None:
     from simple_risk.daemon.sim import scaled_ruleset
 
@@ -194,7 +204,7 @@ def _run_sim(
         if check:
             _check(config, rulesets, online=online, wall=None)
             return
-        options = RuntimeOptions(ruleset_transform=scaled_ruleset)
+        options = RuntimeOptions(ruleset_transform=scaled_ruleset, observe=observe)
         if (log_level or config.log.level) != "debug":
             # the simulator logs every request it serves: noise next to the daemon's lines
             logging.getLogger("simple_risk.sim").setLevel(logging.WARNING)
@@ -306,6 +316,13 @@ def _serve(
         store = open_store(config)
         daemon = Daemon(config, rulesets, store=store, options=options)
         daemon.start()
+        observed = sorted(daemon.enforcement.observed())
+        if observed:
+            click.echo(
+                click.style("OBSERVE MODE", fg="black", bg="yellow", bold=True)
+                + f" for account(s) {', '.join(map(str, observed))}: breaches are shown and "
+                "journaled, nothing is sent to the gateway"
+            )
         wrote_pid = _write_pid(pid_file)
         announced = False
         next_ping = 0.0

@@ -225,9 +225,12 @@ def daemon_header(result: Mapping[str, Any], now: datetime) -> RenderableType:
     line.append(f"open intents {open_intents}", style="yellow" if open_intents else "")
     line.append(f" · times in {words.zone_name(now)}", style="dim")
     alerts = daemon.get("alerts") or []
-    if not alerts:
+    banner = observe_banner(result.get("accounts") or [])
+    if not alerts and banner is None:
         return line
     rows: list[RenderableType] = [line]
+    if banner is not None:
+        rows.append(banner)
     for alert in alerts:
         level = str(alert.get("level", "critical"))
         row = Text(f"  ALERT {clock(alert.get('at'), now)} ", style=severity_style(level))
@@ -271,6 +274,25 @@ def trading_state(account: Mapping[str, Any], now: datetime) -> tuple[str, str]:
     return "can trade", "green"
 
 
+def observing(account: Mapping[str, Any]) -> bool:
+    """The account is only observed (``mode: observe``): nothing is sent to the gateway."""
+    return str(account.get("mode") or "enforce").lower() == "observe"
+
+
+def observe_banner(accounts: Sequence[Mapping[str, Any]]) -> Text | None:
+    """``OBSERVE MODE — 20100001: breaches are shown, nothing is sent …`` (None: all enforced)."""
+    observed = [str(account.get("id")) for account in accounts if observing(account)]
+    if not observed:
+        return None
+    line = Text(" OBSERVE MODE ", style="bold black on yellow")
+    line.append(
+        f" account(s) {', '.join(observed)}: breaches are shown and journaled, NOTHING is "
+        "sent to the gateway (simple-risk admin enforce ACCOUNT --on to enforce)",
+        style="bold yellow",
+    )
+    return line
+
+
 def connection_line(account: Mapping[str, Any], now: datetime) -> Text:
     """``20100001 50K-EVAL-1 · can trade · LIVE (user hub connected, …) · balance $50,210.00``."""
     connection = account.get("connection") or {}
@@ -290,6 +312,11 @@ def connection_line(account: Mapping[str, Any], now: datetime) -> Text:
         for name, key in (("user", "user_hub"), ("market", "market_hub"))
     ]
     line.append(f" ({', '.join(hubs)})")
+    line.append(" · ")
+    if observing(account):
+        line.append("OBSERVE ONLY", style="bold black on yellow")
+    else:
+        line.append("ENFORCING", style="bold green")
     if connection.get("last_reconcile_at"):
         line.append(f" · reconciled {clock(connection['last_reconcile_at'], now)}")
     if account.get("balance") is not None:
@@ -537,7 +564,9 @@ def firings_table(firings: Sequence[Mapping[str, Any]], now: datetime) -> Render
 def intents_table(intents: Sequence[Mapping[str, Any]]) -> RenderableType | None:
     if not intents:
         return None
-    table = _table("Enforcement in progress", "Intent", "Kind", "State")
+    observed = any(intent.get("state") == "observed" for intent in intents)
+    title = "Open intents (observed: not sent)" if observed else "Enforcement in progress"
+    table = _table(title, "Intent", "Kind", "State")
     for intent in intents:
         table.add_row(
             plain(intent.get("key")),
@@ -567,8 +596,13 @@ def account_panel(account: Mapping[str, Any], now: datetime) -> Panel:
         parts.append(intents)
     state, style = trading_state(account, now)
     live = bool((account.get("connection") or {}).get("live"))
-    border = "green" if style == "green" and live else "yellow" if style == "yellow" else "red"
+    if observing(account):
+        border = "red" if style == "bold red" or not live else "yellow"
+    else:
+        border = "green" if style == "green" and live else "yellow" if style == "yellow" else "red"
     title = f"account {account.get('id')} — {state}"
+    if observing(account):
+        title += " — OBSERVE (not enforced)"
     return Panel(Group(*parts), title=title, title_align="left", border_style=border)
 
 
@@ -843,6 +877,8 @@ __all__ = [
     "money",
     "monitor_line",
     "monitor_severity",
+    "observe_banner",
+    "observing",
     "parse_time",
     "seconds_since",
     "seconds_until",

@@ -10,6 +10,12 @@ Credentials come inline (normally ``${PROJECTX_API_KEY}``) or from a file that o
 may read: a secrets file readable by the group or the world is refused, because the trader's
 own user must not be able to read the key the daemon enforces with.
 
+Each entry of ``accounts:`` is an id (the account is enforced) or ``{id: ID, enforce: false}``:
+the account is only *observed* — every rule is evaluated and every firing journaled and shown
+as what would be done, but nothing is sent to the gateway (``engine run --observe`` observes
+every account). An admin's ``simple-risk admin enforce`` choice, kept in the store, outlives
+this setting (docs/daemon.md, "Observe mode").
+
 Per-account overlay files (``overlays: {ACCOUNT: FILE}``) hold ``params:`` overrides, a
 ``disable:`` list of rule ids and ``rules:`` to add; the DSL applies them
 (``load_ruleset(base, overlay=FILE)``), so an overlay's mistakes are located in the overlay
@@ -141,10 +147,28 @@ class DaemonConfig:
     alert_webhook: str | None = None
     log: LogSettings = field(default_factory=LogSettings)
     timing: Timing = field(default_factory=Timing)
+    #: accounts only observed (``enforce: false``; ``engine run --observe`` is
+    #: :attr:`RuntimeOptions.observe <simple_risk.daemon.runtime.RuntimeOptions.observe>`)
+    observed: frozenset[int] = frozenset()
 
     def with_timing(self, timing: Timing) -> DaemonConfig:
         """The same configuration with other intervals (the demo and tests shrink them)."""
         return dataclasses.replace(self, timing=timing)
+
+
+def account_id(entry: object) -> int:
+    """The id of one ``accounts:`` entry (an id, or ``{id: ID, enforce: …}``)."""
+    if isinstance(entry, Mapping):
+        return int(entry["id"])
+    return int(str(entry))
+
+
+def _observed_accounts(entries: list[object]) -> frozenset[int]:
+    return frozenset(
+        account_id(entry)
+        for entry in entries
+        if isinstance(entry, Mapping) and entry.get("enforce") is False
+    )
 
 
 def _schema_validator() -> Draft202012Validator:
@@ -342,6 +366,7 @@ def load_config(path: str | Path, env: Mapping[str, str] | None = None) -> Daemo
     problems += found
     problems += _password_file(doc, data, password_file)
     problems += _overlay_accounts(doc, data)
+    problems += _repeated_accounts(doc, data)
     if problems:
         raise ConfigError(problems)
     return DaemonConfig(
@@ -351,7 +376,7 @@ def load_config(path: str | Path, env: Mapping[str, str] | None = None) -> Daemo
         market_hub=str(data.get("market_hub", market_default)),
         username=username,
         api_key=api_key,
-        accounts=tuple(int(a) for a in data["accounts"]),
+        accounts=tuple(account_id(a) for a in data["accounts"]),
         ruleset_path=resolve(data.get("ruleset"), default_ruleset_path()),
         overlays={
             int(str(account)): resolve(file, Path())
@@ -374,6 +399,7 @@ def load_config(path: str | Path, env: Mapping[str, str] | None = None) -> Daemo
         alert_webhook=notify.webhook,
         log=LogSettings(**{str(k): v for k, v in log_section.items()}),
         timing=_timing(timing_section),
+        observed=_observed_accounts(list(data["accounts"])),
     )
 
 
@@ -561,7 +587,7 @@ def _password_file(doc: Document, data: Mapping[str, Any], path: Path) -> list[P
 
 def _overlay_accounts(doc: Document, data: Mapping[str, Any]) -> list[Problem]:
     """Every overlay belongs to a guarded account (a typo would silently guard nobody)."""
-    accounts = {int(a) for a in data.get("accounts") or []}
+    accounts = {account_id(a) for a in data.get("accounts") or []}
     return [
         _located(
             doc,
@@ -573,6 +599,25 @@ def _overlay_accounts(doc: Document, data: Mapping[str, Any]) -> list[Problem]:
         for key in (data.get("overlays") or {})
         if int(str(key)) not in accounts
     ]
+
+
+def _repeated_accounts(doc: Document, data: Mapping[str, Any]) -> list[Problem]:
+    """An account listed twice (``1`` and ``{id: 1, enforce: false}``) has no one mode."""
+    seen: set[int] = set()
+    problems: list[Problem] = []
+    for index, entry in enumerate(data.get("accounts") or []):
+        account = account_id(entry)
+        if account in seen:
+            problems.append(
+                _located(
+                    doc,
+                    ("accounts", index),
+                    f"account {account} is listed twice",
+                    hint="list each account once (with enforce: false to only observe it)",
+                )
+            )
+        seen.add(account)
+    return problems
 
 
 def _status_limits(doc: Document, section: Mapping[str, Any]) -> tuple[StatusLimits, list[Problem]]:
@@ -659,6 +704,7 @@ __all__ = [
     "RulesetTransform",
     "StatusLimits",
     "Timing",
+    "account_id",
     "load_config",
     "load_rulesets",
     "owner_only",

@@ -30,6 +30,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import math
 import os
 import queue
 import socket
@@ -71,6 +72,7 @@ from simple_risk.daemon.notify import (
     result_severity,
     result_text,
 )
+from simple_risk.daemon.observe import Choice, Enforcement, would_words
 from simple_risk.daemon.owntags import OwnTags
 from simple_risk.daemon.queue import EventQueue
 from simple_risk.engine import Engine, Firing
@@ -219,7 +221,7 @@ class Tracked:
 
     intent: Intent
     account: int
-    state: str = "waiting"  # "waiting" | "in_flight" | "awaiting"
+    state: str = "waiting"  # "waiting" | "in_flight" | "awaiting" | "observed"
     due: float = 0.0  # monotonic time a waiting intent is worked again
     failures: int = 0
     sends: int = 0
@@ -250,6 +252,10 @@ class RuntimeOptions:
     wall: Callable[[], datetime] | None = None
     #: receives every REST answer and hub frame (``engine run --record DIR``)
     recorder: WireRecorder | None = None
+    #: ``engine run --observe``: every account only observed (nothing sent to the gateway)
+    #: until an admin turns enforcement on; kept out of the configuration, so a reload does
+    #: not mistake the flag for a changed setting
+    observe: bool = False
 
 
 class Daemon:
@@ -291,6 +297,12 @@ class Daemon:
         self.alerter = Alerter(self.notifier, self.observer, self.monitor)
         self.engines: dict[int, Engine] = {}
         self.book: dict[str, Tracked] = {}
+        #: which accounts are only observed (nothing sent: :mod:`simple_risk.daemon.observe`)
+        self.enforcement = (
+            Enforcement(config.accounts, config.accounts, source="engine run --observe")
+            if self.options.observe
+            else Enforcement(config.accounts, config.observed)
+        )
         self.executor = Executor(
             self.client,
             self.queue,
@@ -418,6 +430,10 @@ class Daemon:
                     f"account {account} is guarded by another daemon "
                     f"({holder.owner if holder else 'unknown'}); refusing to enforce it twice"
                 )
+        for line in self.enforcement.load(self.store):
+            log.warning("the admin's choice outlives the configuration: %s", line)
+        for account in sorted(self.enforcement.observed()):
+            log.warning("account %s is OBSERVED: nothing will be sent to the gateway", account)
         self.restore()
         self.writer = StoreWriter(self.store, self._last_seq)
         self.writer.start()
@@ -529,7 +545,7 @@ class Daemon:
         for stored in self.store.open_intents(account):
             try:
                 intent = intent_from_json(
-                    {k: v for k, v in stored.body.items() if k not in ("key", "kind")}
+                    {k: v for k, v in stored.body.items() if k not in ("key", "kind", "would")}
                 )
             except (KeyError, TypeError, ValueError) as exc:
                 log.error("cannot read stored intent %s: %s", stored.key, exc)
@@ -1028,6 +1044,12 @@ class Daemon:
             for intent in firing.intents
             if not isinstance(intent, Alert)
         ]
+        if self.enforcement.observing(firing.account):
+            state = engine.account(firing.account)
+            for body, intent in zip(
+                intents, (i for i in firing.intents if not isinstance(i, Alert)), strict=True
+            ):
+                body["would"] = would_words(plan(intent, state), state)
         values = {
             name: value if isinstance(value, str | int | bool | type(None)) else str(value)
             for name, value in firing.values.items()
@@ -1111,13 +1133,14 @@ class Daemon:
                 time.monotonic() + self.config.timing.retry_interval,
             )
             return
-        calls = [
-            self._tagged(account, call)
-            for call in plan(tracked.intent, self.engines[account].account(account))
-        ]
-        if not calls:
+        planned = plan(tracked.intent, self.engines[account].account(account))
+        if not planned:
             self._finish(key, "done")
             return
+        if self.enforcement.observing(account):
+            self._observe(key, tracked, planned)
+            return
+        calls = [self._tagged(account, call) for call in planned]
         touched = frozenset(
             str(call.body["contractId"])
             for call in calls
@@ -1146,6 +1169,50 @@ class Daemon:
         tracked.sends += 1
         log.info("enforcing %s: %s", key, ", ".join(describe_call(c) for c in calls))
         self.executor.submit(account, key, calls)
+
+    def _observe(self, key: str, tracked: Tracked, calls: list[RestRequest]) -> None:
+        """Observe mode's gate: the calls enforcing would send are said, never sent. The
+        intent stays open (``observed``) until its target is met or enforcement is turned on,
+        and is said once."""
+        tracked.state, tracked.due = "observed", math.inf
+        account = tracked.account
+        rule = self._rule_of(key, account)
+        why = f" ({rule})" if rule else ""
+        for call, words in zip(
+            calls, would_words(calls, self.engines[account].account(account)), strict=True
+        ):
+            log.warning("OBSERVE account %s: would %s%s (not sent)", account, words, why)
+            self.observer.on_call(account, describe_call(call), "observed")
+            if self.monitor.active:
+                self.monitor.publish(
+                    "call",
+                    {
+                        "at": self.clock.now(),
+                        "account": account,
+                        "severity": "warning",
+                        "text": f"Would {words}{why} — observe mode, not sent",
+                        "data": {
+                            "call": describe_call(call),
+                            "outcome": "observed",
+                            "would": words,
+                            "rule": rule,
+                            "key": key,
+                        },
+                    },
+                )
+
+    def set_enforcement(self, account: int, enforce: bool, source: str) -> Choice:
+        """Engine thread only: enforce the account from now on, or only observe it; returns
+        the previous choice. Turning enforcement on reconciles the account first, then works
+        every intent it holds open (a breach still standing is enforced)."""
+        before = self.enforcement.choose(account, enforce, source)
+        if enforce:
+            for tracked in self.book.values():
+                if tracked.account == account and tracked.state == "observed":
+                    tracked.state = "awaiting"  # re-planned after the reconcile
+            self.request_reconcile(account, "enforcement on")
+        self._status_due = True
+        return before
 
     def _on_result(self, result: IntentResult) -> None:
         self.observer.on_result(result)
@@ -1227,6 +1294,8 @@ class Daemon:
         engine = self.engines.get(firing.account)
         zone = engine.calendar.tz if engine is not None else None
         text = firing_text(firing, zone)
+        if self.enforcement.observing(firing.account):
+            text = f"OBSERVE (not enforced): {text}"
         record = firing_record(firing, text)
         recent = self._recent_firings.get(firing.account)
         if recent is None:
@@ -1561,6 +1630,7 @@ class Daemon:
             facts = engine.facts(account)
             day = facts.get("day")
             accounts[str(account)] = {
+                "mode": self.enforcement.choice(account).mode,
                 "live": account in self._live,
                 "lease": "lost" if account in self._lease_lost else "held",
                 "realized_pnl": str(getattr(day, "realized_pnl", "")),

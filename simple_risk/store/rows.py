@@ -153,12 +153,18 @@ def lockout_cleared_item(lock: Lockout) -> HistoryItem:
 def intent_item(intent: Intent) -> HistoryItem:
     tries = f" after {intent.attempts} attempt{'s' if intent.attempts != 1 else ''}"
     error = f" ({intent.last_error})" if intent.last_error else ""
+    summary = f"{intent.kind} {intent.state}{tries}{error}"
+    would = intent.body.get("would")
+    if isinstance(would, list):
+        # recorded while the account was only observed: what enforcing would have sent
+        said = "; ".join(str(words) for words in would) or "nothing to send"
+        summary = f"OBSERVED, not enforced: would {said} ({summary})"
     return HistoryItem(
         at=intent.finished_at or intent.created_at,
         kind="intent",
         account=intent.account,
         rule=intent.rule,
-        summary=f"{intent.kind} {intent.state}{tries}{error}",
+        summary=summary,
         details={"key": intent.key, "body": intent.body, "firing_id": intent.firing_id},
     )
 

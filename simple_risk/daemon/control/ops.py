@@ -7,7 +7,8 @@ reads or changes engine state runs on the engine thread through :meth:`Daemon.on
 :class:`~simple_risk.daemon.control.gate.EngineGate` that bounds it (reads coalesced and
 paced, admin work one at a time); store reads (``history``, one at a time) and file work
 (``config_put``'s lint) run on the connection's thread. Every admin action that changes
-something — reload, configuration change, lockout clear, new password, stop — is audited in
+something — reload, configuration change, lockout clear, enforcement on or off, new password,
+stop — is audited in
 the store with who (the peer's credentials and the operator's name), why, and the result,
 and announced on ``monitor``. A password never appears in a result, the audit or a log.
 """
@@ -42,6 +43,7 @@ from simple_risk.daemon.control.protocol import (
 )
 from simple_risk.daemon.control.server import Broadcaster, Streaming, Subscriber, ThenRun
 from simple_risk.daemon.logging import LogRing, install_log_ring, level_number, log_ring
+from simple_risk.daemon.observe import ENFORCE_ACTION
 from simple_risk.daemon.password import (
     hash_password,
     read_password_hash,
@@ -169,6 +171,7 @@ class Operations:
             "config_put": self.config_put,
             "lockout_list": self.lockout_list,
             "lockout_clear": self.lockout_clear,
+            "enforce": self.enforce,
             "logs": self.logs,
             "set_password": self.set_password,
             "stop": self.stop,
@@ -636,6 +639,56 @@ class Operations:
                 account,
             )
         return {"cleared": shown}
+
+    def enforce(self, request: Request) -> dict[str, Any]:
+        """Turn enforcement of an account on (``enforce: true``) or off (observe only), now.
+
+        Audited like any admin action, and the audit row is what a restart reads back, so the
+        choice outlives the configuration: if it cannot be stored the change still applies
+        until the next restart, and a critical alert says so."""
+        args = request.args
+        account = self._account(args, required=True)
+        assert account is not None
+        enforce = args.get("enforce")
+        if not isinstance(enforce, bool):
+            raise _bad("enforce must be true (enforce) or false (observe only)")
+        reason = self._text(args, "reason")
+        if reason is None or not reason.strip():
+            raise _bad("turning enforcement on or off needs a reason")
+        why = " ".join(reason.split())[:500]
+        daemon = self.daemon
+        now = self._now()
+        source = f"admin {request.who} at {now.isoformat()} ({why})"
+        before = self.gate.admin(
+            lambda: daemon.set_enforcement(account, enforce, source), self._timeout
+        )
+        mode = "enforce" if enforce else "observe"
+        result = f"{before.mode} → {mode}"
+        try:
+            daemon.store.record_admin_action(
+                at=now,
+                who=request.who,
+                action=ENFORCE_ACTION,
+                why=why,
+                result=result,
+                account=account,
+                args={"peer": request.peer.as_json(), "enforce": enforce, "was": before.mode},
+            )
+        except StoreError as exc:
+            daemon.alerter.alert(
+                "critical",
+                f"account {account}: {mode} mode could not be stored ({exc}); "
+                "a restart would go back to the configured mode",
+                now,
+            )
+        words = "enforcing" if enforce else "only observing (nothing sent)"
+        daemon.announce_admin(
+            f"Account {account} is now {words}, by {request.who} ({why})",
+            {"mode": mode, "was": before.mode},
+            account,
+        )
+        log.warning("account %s: %s → %s by %s (%s)", account, before.mode, mode, request.who, why)
+        return {"account": account, "mode": mode, "was": before.mode}
 
     def logs(self, request: Request) -> object:
         args = request.args

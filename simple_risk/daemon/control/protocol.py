@@ -32,6 +32,7 @@ ADMIN_OPS = frozenset(
         "config_put",
         "lockout_list",
         "lockout_clear",
+        "enforce",
         "logs",
         "set_password",
         "stop",

@@ -88,6 +88,8 @@ def account_status(daemon: Daemon, account: int, now: datetime) -> dict[str, Any
         "can_trade": state.can_trade if state is not None else None,
         "balance": state.balance if state is not None else None,
         "ruleset": engine.ruleset.name,
+        "mode": daemon.enforcement.choice(account).mode,
+        "mode_source": daemon.enforcement.choice(account).source,
         "connection": {
             "live": account in daemon.live_accounts(),
             "lease": "lost" if account in daemon.lease_lost_accounts() else "held",
