@@ -148,7 +148,8 @@ def test_the_status_screen_shows_observe_mode_unmistakably() -> None:
     head = observed.splitlines()[1]
     assert "OBSERVE MODE" in head and f"account(s) {account['id']}" in head
     assert "NOTHING is sent to the gateway" in head
-    assert f"account {account['id']} — can trade, except RTY — OBSERVE (not enforced)" in observed
+    title = next(line for line in observed.splitlines() if f"account {account['id']} —" in line)
+    assert title.rstrip(" ─╮").endswith("— OBSERVE (not enforced)")
     assert "OBSERVE ONLY" in observed
     account["intents_open"] = [{"key": "position-closed:1:X", "kind": "X", "state": "observed"}]
     assert "Open intents (observed: not sent)" in _text(render.status_view(status, fixtures.NOW))
