@@ -121,6 +121,23 @@ class ActionSpec:
     location: SourceLocation
 
 
+#: the spellings of ``refire:`` besides ``{every: DURATION}`` (see simple_risk.engine.episodes)
+REFIRE_KINDS = ("episode", "day", "fill", "order")
+#: the triggers a per-fill or per-order ``refire:`` allows (the event must carry the item)
+REFIRE_TRIGGERS = {"fill": frozenset({"trade"}), "order": frozenset({"trade", "order"})}
+
+
+@dataclass(frozen=True, slots=True)
+class Refire:
+    """When a rule that stays broken fires again: ``refire:`` of the rule (default ``episode``).
+
+    ``kind`` is one of ``REFIRE_KINDS`` or ``every`` (then ``every`` is the duration).
+    """
+
+    kind: str = "episode"
+    every: timedelta | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class Rule:
     id: str
@@ -138,6 +155,7 @@ class Rule:
     #: shipped with ``enabled: false`` on purpose (an account overlay enables it)
     optional: bool = False
     tags: tuple[str, ...] = ()
+    refire: Refire = Refire()
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,7 +24,7 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
-from simple_risk.engine import namespace
+from simple_risk.engine import episodes, namespace
 from simple_risk.engine.engine import CompiledRule, Engine
 from simple_risk.engine.lockouts import Lock
 from simple_risk.engine.model import (
@@ -302,6 +302,8 @@ def explain(engine: Engine, rule_id: str, account: int, now: datetime) -> dict[s
         "for": rule.for_.total_seconds() if rule.for_ is not None else None,
         "triggers": sorted(rule.triggers),
         "each": rule.each,
+        "refire": episodes.as_text(rule),
+        "fires": episodes.describe(rule),
         "evaluations": [],
     }
     compiled = engine._rules_by_id.get(rule_id)

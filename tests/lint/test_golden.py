@@ -59,6 +59,8 @@ CHECK_IDS = {
     "not-boolean",
     "optional-enabled",
     "requires",
+    "refire-conflict",
+    "refire-trigger",
     "reserved-name",
     "type-error",
     "unbound-family",
