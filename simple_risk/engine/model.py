@@ -96,7 +96,9 @@ class LockoutSpec:
     """
 
     scope: str  # "account" | "symbol"
-    duration: timedelta | None = None  # for: 15m
+    duration: timedelta | None = None
+    #: ``for:`` as an expression giving a duration string, evaluated when the rule fires
+    duration_expr: CompiledExpression | None = None  # for: 15m
     until_trading_day_end: bool = False  # until: trading_day_end
     until_session_start: str | None = None  # until: {session_start: rth}
     while_expr: CompiledExpression | None = None  # while: not account.can_trade

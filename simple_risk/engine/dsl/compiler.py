@@ -35,6 +35,7 @@ from simple_risk import __version__
 from simple_risk.calendars import EXCHANGES, NO_EXCHANGE, ExchangeDays
 from simple_risk.engine import namespace
 from simple_risk.engine.dsl.actions import ACTIONS
+from simple_risk.engine.dsl.actions.base import SIDES
 from simple_risk.engine.dsl.catalogue import tickers
 from simple_risk.engine.dsl.durations import (
     DURATION_HINT,
@@ -513,8 +514,8 @@ class _RuleContext:
         if source is None:
             return None
         locator = Locator(self.out.doc.file, self.out.doc.at(path), self.out.doc.span(path))
-        if role == "symbol" and _ROOT.match(source):
-            source = repr(source)
+        if (role == "symbol" and _ROOT.match(source)) or (role == "side" and source in SIDES):
+            source = repr(source)  # a literal root or side, not a name
             locator.span = None
         checked, problems = compile_expression(source, locator, scope, role)
         self.out.problems += problems
