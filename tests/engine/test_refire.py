@@ -8,18 +8,31 @@ Each other spelling changes exactly that and nothing else.
 from __future__ import annotations
 
 import dataclasses
+import io
 import json
 from datetime import timedelta
 from pathlib import Path
 
 from click.testing import CliRunner
-from engine_builders import ACCOUNT, account_update, at, fill, order, rule, ruleset, tick
+from engine_builders import (
+    ACCOUNT,
+    account_update,
+    at,
+    fill,
+    order,
+    position,
+    rule,
+    ruleset,
+    tick,
+)
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from rich.console import Console
 
 from simple_risk.cli import (
     cli,
     commands,  # noqa: F401  (registers the rules group)
+    render,
 )
 from simple_risk.engine import episodes
 from simple_risk.engine.dsl import load_ruleset_text
@@ -195,6 +208,12 @@ def test_refire_is_read_from_the_rule_and_shown_by_explain() -> None:
     assert explained["fires"] == (
         "once per breach episode of the account, again every 15m while still true"
     )
+    console = Console(file=io.StringIO(), width=200, color_system=None, record=True)
+    console.print(render.explain_view(explained, at(1)))
+    assert (
+        "refire:   every 15m — fires once per breach episode of the account, again every 15m "
+        "while still true"
+    ) in console.export_text()
 
 
 def test_lint_json_reports_the_effective_refire_of_every_rule(tmp_path: Path) -> None:
@@ -222,3 +241,24 @@ def test_lint_json_reports_the_effective_refire_of_every_rule(tmp_path: Path) ->
         }
     ]
     assert plain["episodes"][0]["refire"] == "episode"
+
+
+def test_refire_day_with_each_remembers_an_item_that_closed_and_reopened_the_same_day() -> None:
+    big = with_refire(rule("big", "position.size > 2", ["position"], each="position"), "day")
+    engine = Engine(ruleset(big), accounts=[ACCOUNT])
+    assert len(feed(engine, position(0, 3))) == 1
+    assert feed(engine, position(1, 0), position(2, 3)) == []  # closed, reopened: same day
+    restored = Engine.restore(
+        ruleset(big), json.loads(json.dumps(engine.snapshot())), accounts=[ACCOUNT]
+    )
+    assert feed(restored, position(3, 1), position(4, 4)) == []
+    assert len(feed(restored, tick(BOUNDARY), position(BOUNDARY + 1, 5))) == 1
+
+
+def test_refire_every_counts_its_period_from_the_firing_after_for() -> None:
+    held = dataclasses.replace(loss_rule("every", timedelta(minutes=10)), for_=timedelta(minutes=1))
+    engine = Engine(ruleset(held), accounts=[ACCOUNT])
+    assert feed(engine, fill(0, 1, pnl="-150")) == []  # pending for a minute
+    assert [f.at for f in feed(engine, tick(60))] == [at(60)]
+    assert feed(engine, tick(659)) == []
+    assert [f.at for f in feed(engine, tick(660))] == [at(660)]
