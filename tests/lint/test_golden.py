@@ -59,6 +59,7 @@ CHECK_IDS = {
     "not-boolean",
     "optional-enabled",
     "requires",
+    "refire-clock",
     "refire-conflict",
     "refire-trigger",
     "reserved-name",
