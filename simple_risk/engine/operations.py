@@ -99,7 +99,7 @@ def ruleset_changes(old: Ruleset, new: Ruleset) -> RulesetChanges:
     """Compare two rulesets rule by rule on their canonical definitions.
 
     A rule is unchanged when its ``when`` (the compiled code, so an edited macro counts), its
-    ``for:``, ``each:``, triggers, actions and their arguments, message and severity are the
+    ``for:``, ``each:``, ``refire:``, triggers, actions and their arguments, message and severity are the
     same, and so are the values of the params and lists it reads. When the calendar or the
     symbol table changed, every rule is changed: their facts mean something else now.
     """
@@ -152,6 +152,7 @@ def rule_definition(rule: Rule, ruleset: Ruleset) -> tuple[object, ...]:
         _expression_key(rule.when, ruleset),
         rule.for_,
         rule.each,
+        rule.refire,
         tuple(sorted(rule.triggers)),
         tuple(_action_key(action, ruleset) for action in rule.then),
         _canon(rule.message, ruleset),

@@ -13,6 +13,7 @@ from engine_builders import ACCOUNT, at, fill, order
 from simple_risk.engine.dsl import load_ruleset_text
 from simple_risk.engine.engine import Engine
 from simple_risk.engine.intents import Alert, NoWorkingOrders
+from simple_risk.engine.operations import ruleset_changes
 
 RULES = """\
 ruleset: varying
@@ -72,3 +73,9 @@ def test_a_side_that_is_not_buy_or_sell_is_a_critical_alert_not_a_cancel_of_both
     (alert,) = firing.intents
     assert isinstance(alert, Alert) and alert.level == "critical"
     assert "side must be buy or sell, got 'MNQ'" in alert.message
+
+
+def test_a_reload_that_changes_a_param_of_a_lockout_length_changes_the_rule() -> None:
+    before = load_ruleset_text(RULES, "varying.yaml")
+    after = load_ruleset_text(RULES.replace("long_pause: 1h", "long_pause: 2h"), "varying.yaml")
+    assert ruleset_changes(before, after).changed == ("pause-after-loss",)

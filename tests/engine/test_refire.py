@@ -39,7 +39,7 @@ from simple_risk.engine.dsl import load_ruleset_text
 from simple_risk.engine.engine import Engine, Firing
 from simple_risk.engine.events import Event
 from simple_risk.engine.model import Refire, Rule
-from simple_risk.engine.operations import explain
+from simple_risk.engine.operations import explain, ruleset_changes
 
 BOUNDARY = 8 * 3600  # 17:00 Chicago on the test day: the daily reset
 LOSS = "day.realized_pnl <= -100"
@@ -262,3 +262,10 @@ def test_refire_every_counts_its_period_from_the_firing_after_for() -> None:
     assert [f.at for f in feed(engine, tick(60))] == [at(60)]
     assert feed(engine, tick(659)) == []
     assert [f.at for f in feed(engine, tick(660))] == [at(660)]
+
+
+def test_a_reload_that_changes_refire_starts_the_rules_episodes_afresh() -> None:
+    before = load_ruleset_text(NAGGING, "nag.yaml")
+    after = load_ruleset_text(NAGGING.replace("{every: 15m}", "day"), "nag.yaml")
+    assert ruleset_changes(before, after).changed == ("below-floor",)
+    assert ruleset_changes(before, load_ruleset_text(NAGGING, "nag.yaml")).changed == ()
