@@ -76,6 +76,7 @@ def json_report(result: LintResult, files: list[str], base: str | None = None) -
                 "rules": result.rule_counts.get(file),
                 **({"base": base} if base is not None and file != base else {}),
                 "problems": [p.as_json() for p in result.problems if p.file == file],
+                "episodes": result.episodes.get(file, []),
             }
             for file in files
         ],

@@ -673,6 +673,8 @@ def explain_view(result: Mapping[str, Any], now: datetime) -> Group:
         lines.append(Text(f"  each:     {result['each']}"))
     triggers = result.get("triggers") or []
     lines.append(Text(f"  triggers: {', '.join(map(str, triggers)) or NONE}"))
+    if result.get("fires"):
+        lines.append(Text(f"  refire:   {result.get('refire')} — fires {result['fires']}"))
 
     firing = result.get("last_firing")
     if firing:

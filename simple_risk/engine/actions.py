@@ -9,7 +9,7 @@ adding one function to :data:`ACTIONS`; the DSL declares the matching argument s
 from __future__ import annotations
 
 from collections.abc import Callable, MutableMapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
@@ -133,12 +133,12 @@ def _cancel_order(ctx: ActionContext, action: ActionSpec) -> None:
 
 def _cancel_orders(ctx: ActionContext, action: ActionSpec) -> None:
     symbol = ctx.arg(action, "symbol")
-    side = ctx.arg(action, "side")
+    side = _side_of(ctx.arg(action, "side")) if "side" in action.args else None
     ctx.intents.append(
         NoWorkingOrders(
             ctx.account.id,
             symbol=str(symbol) if symbol is not None else None,
-            side=str(side) if side is not None else None,
+            side=side,
         )
     )
 
@@ -209,10 +209,17 @@ def _alert(ctx: ActionContext, action: ActionSpec) -> None:
     ctx.intents.append(Alert(level, text, ctx.account.id, ctx.rule_id))
 
 
-def lock_end(spec: LockoutSpec, at: datetime, calendar: TradingCalendar) -> datetime | None:
+def lock_end(
+    spec: LockoutSpec,
+    at: datetime,
+    calendar: TradingCalendar,
+    env: MutableMapping[str, object] | None = None,
+) -> datetime | None:
     """When a lock set now ends (None: a ``while:`` lock, ended by its expression)."""
     if spec.duration is not None:
         return at + spec.duration
+    if spec.duration_expr is not None and env is not None:
+        return at + _duration_of(evaluate(spec.duration_expr, env))
     if spec.until_trading_day_end:
         return calendar.trading_day_end(at)
     if spec.until_session_start is not None:
@@ -220,6 +227,25 @@ def lock_end(spec: LockoutSpec, at: datetime, calendar: TradingCalendar) -> date
     if spec.until_time is not None:
         return spec.until_time
     return None
+
+
+def _duration_of(value: object) -> timedelta:
+    """A ``for:`` expression's value as a lock length; anything but a positive duration
+    string raises (the firing becomes an engine error, a critical alert)."""
+    from simple_risk.engine.dsl.durations import parse_duration  # the DSL imports the engine
+
+    duration = parse_duration(value)
+    if duration <= timedelta(0):
+        raise ValueError(f"lockout for: {value!r} is not a positive duration")
+    return duration
+
+
+def _side_of(value: object) -> str:
+    """A ``side:`` expression's value; anything but buy / sell raises rather than cancel
+    the orders of both sides."""
+    if value not in ("buy", "sell"):
+        raise ValueError(f"side must be buy or sell, got {value!r}")
+    return str(value)
 
 
 def _lockout(ctx: ActionContext, action: ActionSpec, index: int) -> None:
@@ -250,7 +276,7 @@ def _lockout(ctx: ActionContext, action: ActionSpec, index: int) -> None:
             reason=reason,
             kind=spec.kind,
             set_at=ctx.at,
-            ends_at=lock_end(spec, ctx.at, ctx.calendar),
+            ends_at=lock_end(spec, ctx.at, ctx.calendar, ctx.env),
             action_index=index,
             while_expr=spec.while_expr,
             baseline=baseline,

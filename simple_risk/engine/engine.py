@@ -35,7 +35,9 @@ Breach episodes are keyed by (rule, account, item). The item is the ``each:`` it
 the event item its condition reads — ``fill-order:<order id>`` for ``trade.*`` (so every
 losing order starts its own cooldown episode, while the fills of one order share one),
 ``order:<id>``, ``position:<contract>`` or ``symbol:<root>`` — and ``""`` for account-level
-rules. Episodes of rules reading ``day.*`` (and per-fill episodes) end at the daily reset. A
+rules (``simple_risk.engine.episodes``; a rule's ``refire:`` states it instead: once per
+trading day, again every DURATION while still true, per fill or per order). Episodes of rules
+reading ``day.*`` or with ``refire: day`` (and per-fill episodes) end at the daily reset. A
 firing ``move_stop`` or ``place_stop`` rule fires again when its stop target moves — the price
 (a trailing stop) or the size the stop must cover (a position that grew) — and only then.
 A pending state whose ``for:`` elapses is re-evaluated at its deadline even when the rule has
@@ -62,6 +64,7 @@ from typing import Any
 from simple_risk.engine import namespace
 from simple_risk.engine.actions import ActionContext, evaluate, render, run_action
 from simple_risk.engine.calendar import TradingCalendar, seconds
+from simple_risk.engine.episodes import item_mode
 from simple_risk.engine.events import (
     TRIGGER_OF,
     Event,
@@ -149,7 +152,7 @@ class Firing:
 class RuleState:
     """The state of one (rule, account, item) that is pending or firing."""
 
-    __slots__ = ("cleared", "event", "firing", "since", "targets")
+    __slots__ = ("cleared", "event", "fired", "firing", "since", "targets")
 
     def __init__(
         self,
@@ -158,6 +161,7 @@ class RuleState:
         event: Event,
         targets: tuple[str, ...] = (),
         cleared: bool = False,
+        fired: datetime | None = None,
     ) -> None:
         self.since = since
         self.firing = firing
@@ -168,6 +172,8 @@ class RuleState:
         #: an admin cleared the lockout this firing set (:meth:`Engine.rearm`): the next
         #: evaluation that is not a reconcile and finds the rule broken fires it again
         self.cleared = cleared
+        #: when a ``refire: {every: …}`` rule last fired (None for every other rule)
+        self.fired = fired
 
 
 class UnknownFact:
@@ -191,9 +197,11 @@ class CompiledRule:
         "day_scoped",
         "decisive",
         "each",
+        "every",
         "for_",
         "index",
         "item_mode",
+        "keep_resolved",
         "quote_local",
         "reconcile_each",
         "reconcile_skip",
@@ -209,19 +217,12 @@ class CompiledRule:
         self.for_ = rule.for_ if rule.for_ and rule.for_ > timedelta(0) else None
         names = rule.when.names
         families = {name.split(".", 1)[0] for name in names}
-        #: what identifies a breach episode of a rule without ``each:``
-        if rule.each is not None:
-            self.item_mode = rule.each
-        elif "trade" in families and "trade" in rule.triggers:
-            self.item_mode = "trade"
-        elif "order" in families:
-            self.item_mode = "order"
-        elif "position" in families:
-            self.item_mode = "position"
-        elif "symbol" in families:
-            self.item_mode = "symbol"  # e.g. a blocked root: one episode per root
-        else:
-            self.item_mode = ""
+        #: what identifies a breach episode (``episodes.item_mode``; ``each:`` rules iterate)
+        self.item_mode = item_mode(rule)
+        #: ``refire: {every: …}``: fire again this long after the last firing while still true
+        self.every = rule.refire.every if rule.refire.kind == "every" else None
+        #: ``refire: day``: a firing episode that ends stays recorded until the daily reset
+        self.keep_resolved = rule.refire.kind == "day"
         self.quote_local = rule.each == "position" and not (names & _ACCOUNT_WIDE)
         #: the facts the rule reads that are unknown until data arrives: (name, family, attr)
         #: the ``when`` names, parsed for the trace a firing carries
@@ -230,7 +231,7 @@ class CompiledRule:
             (name, *name.split(".", 1)) for name in sorted(names & namespace.AWAITED_FACTS)
         )
         #: episodes of rules reading ``day.*`` end at the daily reset
-        self.day_scoped = "day" in families
+        self.day_scoped = "day" in families or self.keep_resolved
         #: the actions whose target may move while the rule stays true (stop management)
         self.retarget = tuple(
             (index, action)
@@ -780,6 +781,13 @@ class Engine:
         mode = compiled.item_mode
         if mode == "trade" and touched.trade is not None:
             return f"fill-order:{touched.trade.order_id}"
+        if mode == "fill" and touched.trade is not None:
+            return f"fill:{touched.trade.id}"
+        if mode == "order-of-event":
+            if touched.trade is not None:
+                return f"fill-order:{touched.trade.order_id}"
+            if touched.order is not None:
+                return f"order:{touched.order.id}"
         if mode == "order" and touched.order is not None:
             return f"order:{touched.order.id}"
         if mode == "position" and touched.contract_id is not None:
@@ -803,6 +811,8 @@ class Engine:
             if item.startswith(prefix) and not any(entry[2] == item for entry in listed)
         ]
         for item in stale:
+            if compiled.keep_resolved and bucket[item].firing:
+                continue  # ``refire: day``: the item fired today, gone or not
             rule_state = bucket.pop(item)
             if not rule_state.firing:
                 self._pending_ended(compiled, rule_state)
@@ -847,6 +857,8 @@ class Engine:
         current = bucket.get(item) if bucket is not None else None
         if not result:
             if current is not None and bucket is not None:
+                if current.firing and compiled.keep_resolved:
+                    return  # ``refire: day``: no new episode before the daily reset
                 del bucket[item]
                 if not current.firing:
                     self._pending_ended(compiled, current)
@@ -856,6 +868,8 @@ class Engine:
                 bucket = self._states[key] = {}
             if compiled.for_ is None:
                 new_state = bucket[item] = RuleState(at, True, event)
+                if compiled.every is not None:
+                    new_state.fired = at
                 firings.append(self._fire(compiled, state, env, item, at, new_state))
             else:
                 bucket[item] = RuleState(at, False, event)
@@ -867,8 +881,21 @@ class Engine:
             if current.cleared and not isinstance(event, Reconciled):
                 # its lockout was cleared while the rule stayed broken: a new episode
                 fresh = RuleState(at, True, event)
+                if compiled.every is not None:
+                    fresh.fired = at
                 self._states[key][item] = fresh
                 firings.append(self._fire(compiled, state, env, item, at, fresh))
+                return
+            every = compiled.every
+            if (
+                every is not None
+                and current.fired is not None
+                and _utc(at) >= _utc(current.fired + every)
+            ):
+                # ``refire: {every: …}``: still broken a whole period after the last firing
+                current.fired = at
+                current.event = event
+                firings.append(self._fire(compiled, state, env, item, at, current))
                 return
             if compiled.retarget and self._target_moved(compiled, state, env, current, at):
                 current.event = event
@@ -877,6 +904,8 @@ class Engine:
         current.event = event
         if compiled.for_ is not None and _utc(at) >= _utc(current.since + compiled.for_):
             current.firing = True
+            if compiled.every is not None:
+                current.fired = at
             firings.append(self._fire(compiled, state, env, item, at, current))
             self._pending_ended(compiled, current)
 
@@ -1431,7 +1460,7 @@ class Engine:
             if self._by_index[index].day_scoped:
                 bucket.clear()
                 continue
-            for item in [i for i in bucket if i.startswith("fill-order:")]:
+            for item in [i for i in bucket if i.startswith(("fill-order:", "fill:"))]:
                 del bucket[item]
         self._recompute_pending_deadline()
         # unknown episodes of a fill's item, or of an item that is gone, end too

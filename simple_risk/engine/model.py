@@ -98,7 +98,9 @@ class LockoutSpec:
     """
 
     scope: str  # "account" | "symbol"
-    duration: timedelta | None = None  # for: 15m
+    duration: timedelta | None = None
+    #: ``for:`` as an expression giving a duration string, evaluated when the rule fires
+    duration_expr: CompiledExpression | None = None  # for: 15m
     until_trading_day_end: bool = False  # until: trading_day_end
     until_session_start: str | None = None  # until: {session_start: rth}
     while_expr: CompiledExpression | None = None  # while: not account.can_trade
@@ -123,6 +125,23 @@ class ActionSpec:
     location: SourceLocation
 
 
+#: the spellings of ``refire:`` besides ``{every: DURATION}`` (see simple_risk.engine.episodes)
+REFIRE_KINDS = ("episode", "day", "fill", "order")
+#: the triggers a per-fill or per-order ``refire:`` allows (the event must carry the item)
+REFIRE_TRIGGERS = {"fill": frozenset({"trade"}), "order": frozenset({"trade", "order"})}
+
+
+@dataclass(frozen=True, slots=True)
+class Refire:
+    """When a rule that stays broken fires again: ``refire:`` of the rule (default ``episode``).
+
+    ``kind`` is one of ``REFIRE_KINDS`` or ``every`` (then ``every`` is the duration).
+    """
+
+    kind: str = "episode"
+    every: timedelta | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class Rule:
     id: str
@@ -141,6 +160,7 @@ class Rule:
     optional: bool = False
     tags: tuple[str, ...] = ()
     label: str = ""
+    refire: Refire = Refire()
 
     @property
     def title(self) -> str:

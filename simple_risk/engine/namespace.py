@@ -152,6 +152,9 @@ _FACTS: tuple[Fact, ...] = (
     ),
     Fact("account", "open_contracts_raw", N, "Open contracts, unweighted, all symbols."),
     Fact("account", "working_orders", N, "Number of working orders."),
+    Fact("account", "open_positions", N, "Contracts with an open position."),
+    Fact("account", "working_buy_orders", N, "Working buy orders (orders, not contracts)."),
+    Fact("account", "working_sell_orders", N, "Working sell orders (orders, not contracts)."),
     Fact("account", "locked", B, "An account-scoped lockout is active."),
     Fact(
         "account",
@@ -183,6 +186,7 @@ _FACTS: tuple[Fact, ...] = (
     Fact("day", "closed_trades", N, "Closing fills today."),
     Fact("day", "winning_trades", N, "Closing fills today with net P&L > 0."),
     Fact("day", "losing_trades", N, "Closing fills today with net P&L < 0."),
+    Fact("day", "roots_traded", N, "Distinct roots with a non-voided fill today."),
     Fact("day", "consecutive_losses", N, "Losing closed orders in a row (a win resets it)."),
     Fact("day", "high_water_pnl", M, "Highest day realized P&L reached today."),
     Fact(
@@ -254,6 +258,12 @@ _FACTS: tuple[Fact, ...] = (
     Fact("symbol", "if_filled_short", N, "Short size if every working sell filled."),
     Fact("symbol", "if_filled_max", N, "max(if_filled_long, if_filled_short, size)."),
     Fact("symbol", "locked", B, "A lockout (account or this symbol) is active."),
+    Fact(
+        "symbol",
+        "traded_today",
+        B,
+        "This root had a non-voided fill today (one of the roots day.roots_traded counts).",
+    ),
     # order
     Fact("order", "id", N, "Order id (int64)."),
     Fact("order", "contract_id", T, "ProjectX contract id."),
@@ -272,6 +282,25 @@ _FACTS: tuple[Fact, ...] = (
         "reduces_only",
         B,
         "Only reduces an existing position, at no more than its size; always for a bracket child.",
+    ),
+    Fact(
+        "order",
+        "opens_position",
+        B,
+        "Its contract has no position: filling it opens one (never for a bracket child).",
+    ),
+    Fact(
+        "order",
+        "adds_to_position",
+        B,
+        "Its contract has a position on the order's side: filling it adds to it.",
+    ),
+    Fact(
+        "order",
+        "reduces_position",
+        B,
+        "Its contract has a position on the other side (a larger order reverses it), or it "
+        "is a bracket child.",
     ),
     Fact("order", "own", B, "Placed by simple-risk itself (it recorded placing it)."),
     Fact(

@@ -24,7 +24,7 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
-from simple_risk.engine import namespace
+from simple_risk.engine import episodes, namespace
 from simple_risk.engine.engine import CompiledRule, Engine
 from simple_risk.engine.lockouts import Lock
 from simple_risk.engine.model import (
@@ -99,8 +99,8 @@ def ruleset_changes(old: Ruleset, new: Ruleset) -> RulesetChanges:
     """Compare two rulesets rule by rule on their canonical definitions.
 
     A rule is unchanged when its ``when`` (the compiled code, so an edited macro counts), its
-    ``for:``, ``each:``, triggers, actions and their arguments, message and severity are the
-    same, and so are the values of the params and lists it reads. When the calendar or the
+    ``for:``, ``each:``, ``refire:``, triggers, actions and their arguments, message and
+    severity are the same, and so are the values of the params and lists it reads. When the calendar or the
     symbol table changed, every rule is changed: their facts mean something else now.
     """
     old_rules = {rule.id: rule for rule in old.rules}
@@ -152,6 +152,7 @@ def rule_definition(rule: Rule, ruleset: Ruleset) -> tuple[object, ...]:
         _expression_key(rule.when, ruleset),
         rule.for_,
         rule.each,
+        rule.refire,
         tuple(sorted(rule.triggers)),
         tuple(_action_key(action, ruleset) for action in rule.then),
         _canon(rule.message, ruleset),
@@ -302,6 +303,8 @@ def explain(engine: Engine, rule_id: str, account: int, now: datetime) -> dict[s
         "for": rule.for_.total_seconds() if rule.for_ is not None else None,
         "triggers": sorted(rule.triggers),
         "each": rule.each,
+        "refire": episodes.as_text(rule),
+        "fires": episodes.describe(rule),
         "evaluations": [],
     }
     compiled = engine._rules_by_id.get(rule_id)

@@ -153,6 +153,7 @@ def dump_engine(engine: Engine) -> dict[str, Any]:
                     "event": event_to_json(rule_state.event),
                     "targets": list(rule_state.targets),
                     "cleared": rule_state.cleared,
+                    **({"fired": _t(rule_state.fired)} if rule_state.fired is not None else {}),
                 }
             )
     return {
@@ -333,6 +334,7 @@ def load_engine(engine: Engine, data: Any) -> None:
             event_from_json(s["event"]),
             tuple(s["targets"]),
             bool(s.get("cleared", False)),
+            datetime.fromisoformat(s["fired"]) if "fired" in s else None,
         )
     for rule_id, account, item in data["errors"]:
         compiled = engine._rules_by_id.get(rule_id)

@@ -19,6 +19,7 @@ import dataclasses
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
+from simple_risk.engine import episodes
 from simple_risk.engine.dsl.checks import CHECKS
 from simple_risk.engine.dsl.compiler import (
     OVERLAY_HINT,
@@ -256,6 +257,7 @@ def lint_paths(
         result.problems += compilation.problems
         if compilation.ruleset is not None:
             result.rule_counts[shown] = len(compilation.ruleset.rules)
+            result.episodes[shown] = _episodes(compilation.ruleset)
     return result
 
 
@@ -264,6 +266,16 @@ def _count(result: LintResult, shown: str, compilation: Compilation) -> None:
     if not any(p.severity == "error" for p in compilation.problems):
         rules = compilation.doc.get(("rules",))
         result.rule_counts[shown] = len(rules) if isinstance(rules, list) else 0
+        if compilation.ruleset is not None:
+            result.episodes[shown] = _episodes(compilation.ruleset)
+
+
+def _episodes(ruleset: Ruleset) -> list[dict[str, str]]:
+    """What each rule's ``refire:`` makes it do, for ``rules lint --format json``."""
+    return [
+        {"rule": rule.id, "refire": episodes.as_text(rule), "fires": episodes.describe(rule)}
+        for rule in ruleset.rules
+    ]
 
 
 def base_env(ruleset: Ruleset) -> dict[str, object]:

@@ -35,6 +35,7 @@ from simple_risk import __version__
 from simple_risk.calendars import EXCHANGES, NO_EXCHANGE, ExchangeDays
 from simple_risk.engine import namespace
 from simple_risk.engine.dsl.actions import ACTIONS
+from simple_risk.engine.dsl.actions.base import SIDES
 from simple_risk.engine.dsl.catalogue import tickers
 from simple_risk.engine.dsl.durations import (
     DURATION_HINT,
@@ -68,10 +69,13 @@ from simple_risk.engine.dsl.schema import (
 from simple_risk.engine.dsl.templates import compile_template
 from simple_risk.engine.dsl.yamlload import Document, Mark, Path
 from simple_risk.engine.model import (
+    REFIRE_KINDS,
+    REFIRE_TRIGGERS,
     ActionSpec,
     CalendarSpec,
     CompiledExpression,
     MessageTemplate,
+    Refire,
     Rule,
     Ruleset,
     SessionSpec,
@@ -510,8 +514,8 @@ class _RuleContext:
         if source is None:
             return None
         locator = Locator(self.out.doc.file, self.out.doc.at(path), self.out.doc.span(path))
-        if role == "symbol" and _ROOT.match(source):
-            source = repr(source)
+        if (role == "symbol" and _ROOT.match(source)) or (role == "side" and source in SIDES):
+            source = repr(source)  # a literal root or side, not a name
             locator.span = None
         checked, problems = compile_expression(source, locator, scope, role)
         self.out.problems += problems
@@ -596,6 +600,7 @@ def _rule(out: Compilation, path: Path, raw: object) -> Rule | None:
     for_: timedelta | None = None
     if is_duration(raw.get("for")):
         for_ = context.duration((*path, "for"))
+    refire = _refire(context, (*path, "refire"), raw.get("refire"), each, triggers)
     actions: list[ActionSpec] = []
     then = raw.get("then")
     if isinstance(then, list):
@@ -626,7 +631,55 @@ def _rule(out: Compilation, path: Path, raw: object) -> Rule | None:
         optional=raw.get("optional", False) is True,
         tags=tuple(str(t) for t in tags) if isinstance(tags, list) else (),
         label=label if isinstance(label, str) else "",
+        refire=refire,
     )
+
+
+def _refire(
+    context: _RuleContext,
+    path: Path,
+    raw: object,
+    each: str | None,
+    triggers: frozenset[str],
+) -> Refire:
+    """The rule's ``refire:`` (the schema has checked its shape); a per-fill or per-order
+    episode needs the event that carries the fill or order, and no ``each:`` item."""
+    if isinstance(raw, dict) and is_duration(raw.get("every")):
+        every = context.duration((*path, "every"))
+        if every is not None and every <= timedelta(0):
+            context.error(
+                (*path, "every"),
+                "refire every 0s would fire on every event",
+                "bad-duration",
+                "give a positive duration, e.g. 15m",
+            )
+            return Refire()
+        return Refire("every", every) if every is not None else Refire()
+    if not isinstance(raw, str) or raw not in REFIRE_KINDS:
+        return Refire()
+    needs = REFIRE_TRIGGERS.get(raw)
+    if needs is not None:
+        if each is not None:
+            context.error(
+                path,
+                f"refire: {raw} makes each {raw} its own episode, "
+                f"but each: {each} makes each {each} one",
+                "refire-conflict",
+                f"remove each: or refire: {raw}",
+            )
+            return Refire()
+        extra = sorted(triggers - needs)
+        if extra:
+            woken = " or ".join(sorted(needs))
+            context.error(
+                path,
+                f"refire: {raw} needs the event that carries the {raw}, "
+                f"but the rule is also woken by {', '.join(extra)}",
+                "refire-trigger",
+                f"trigger the rule on {woken} only",
+            )
+            return Refire()
+    return Refire(raw)
 
 
 def _action(out: Compilation, context: _RuleContext, path: Path, item: object) -> ActionSpec | None:

@@ -73,6 +73,8 @@ class LintResult:
 
     problems: list[Problem] = field(default_factory=list)
     rule_counts: dict[str, int] = field(default_factory=dict)
+    #: file → for each compiled rule: its id, ``refire:`` and what that makes it do
+    episodes: dict[str, list[dict[str, str]]] = field(default_factory=dict)
 
     @property
     def errors(self) -> list[Problem]:

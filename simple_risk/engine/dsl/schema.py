@@ -32,7 +32,7 @@ from simple_risk.engine.dsl.durations import (
 )
 from simple_risk.engine.dsl.problems import Problem, did_you_mean
 from simple_risk.engine.dsl.yamlload import Document, Path
-from simple_risk.engine.model import SEVERITIES
+from simple_risk.engine.model import REFIRE_KINDS, SEVERITIES
 
 IDENTIFIER = r"^[a-z][a-z0-9_]*$"
 RULE_ID = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
@@ -176,6 +176,16 @@ def build_schema() -> dict[str, Any]:
                 "each": {"enum": list(namespace.EACH_KINDS)},
                 "when": {"anyOf": [{"$ref": "#/$defs/expression"}, {"type": "boolean"}]},
                 "for": {"$ref": "#/$defs/duration"},
+                "refire": {
+                    "anyOf": [
+                        {"enum": list(REFIRE_KINDS)},
+                        _object({"every": {"$ref": "#/$defs/duration"}}, ("every",)),
+                    ],
+                    "default": "episode",
+                    "description": "when a rule that stays broken fires again: episode (the "
+                    "default: once per breach episode), day (once per trading day), "
+                    "{every: DURATION} (again while still true), fill or order (each its own)",
+                },
                 "then": {"type": "array", "items": {"$ref": "#/$defs/action"}},
                 "message": {"$ref": "#/$defs/template"},
                 "tags": {"type": "array", "items": {"type": "string"}},

@@ -20,6 +20,7 @@ from simple_risk.engine.events import (
     PositionType,
     PositionUpdate,
 )
+from simple_risk.engine.facts import counts
 from simple_risk.engine.facts.families import Family, bracket_base, entry_opened
 from simple_risk.engine.facts.ledger import Ledger
 from simple_risk.engine.facts.market import ContractState
@@ -88,6 +89,10 @@ class SymbolFacts:
     @property
     def locked(self) -> bool:
         return self._account.locks.covers(self.root)
+
+    @property
+    def traded_today(self) -> bool:
+        return self.root in counts.roots_traded_today(self._account)
 
     @property
     def empty(self) -> bool:

@@ -19,6 +19,7 @@ from simple_risk.engine.events import (
     OrderType,
     OrderUpdate,
 )
+from simple_risk.engine.facts import counts
 
 if TYPE_CHECKING:
     from simple_risk.engine.facts.account import AccountState
@@ -90,6 +91,18 @@ class Order:
         return (
             position is not None and position.long != self.buy and self.remaining <= position.size
         )
+
+    @property
+    def opens_position(self) -> bool:
+        return counts.position_effect(self, self._account) == "opens"
+
+    @property
+    def adds_to_position(self) -> bool:
+        return counts.position_effect(self, self._account) == "adds"
+
+    @property
+    def reduces_position(self) -> bool:
+        return counts.position_effect(self, self._account) == "reduces"
 
     def _side_net(self, net: int, working_buy: int, working_sell: int, extra: int) -> int:
         if self.buy:

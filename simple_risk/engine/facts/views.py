@@ -12,6 +12,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from simple_risk.engine.calendar import WEEKDAY_NAMES, CalendarError, TradingCalendar
+from simple_risk.engine.facts import counts
 from simple_risk.engine.facts.account import AccountState, Clock
 
 
@@ -62,6 +63,18 @@ class AccountFacts:
     @property
     def working_orders(self) -> int:
         return len(self._state.orders)
+
+    @property
+    def open_positions(self) -> int:
+        return counts.open_positions(self._state)
+
+    @property
+    def working_buy_orders(self) -> int:
+        return counts.working_orders_on(self._state, buy=True)
+
+    @property
+    def working_sell_orders(self) -> int:
+        return counts.working_orders_on(self._state, buy=False)
 
     @property
     def locked(self) -> bool:
@@ -123,6 +136,10 @@ class DayFacts:
     @property
     def losing_trades(self) -> int:
         return self._state.ledger.day_losses
+
+    @property
+    def roots_traded(self) -> int:
+        return len(counts.roots_traded_today(self._state))
 
     @property
     def consecutive_losses(self) -> int:

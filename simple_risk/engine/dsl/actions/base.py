@@ -71,6 +71,8 @@ class ActionDef:
 DURATION_REF = {"$ref": "#/$defs/duration"}
 EXPRESSION_REF = {"$ref": "#/$defs/expression"}
 NUMBER_OR_EXPRESSION = {"anyOf": [{"type": "number"}, {"$ref": "#/$defs/expression"}]}
+#: the literal values of a ``side:`` argument (anything else is an expression giving one)
+SIDES = ("buy", "sell")
 SCOPE = {"enum": ["account", "symbol"], "description": "what the action applies to"}
 
 

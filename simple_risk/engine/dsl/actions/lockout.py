@@ -9,6 +9,7 @@ reduces any position that grows. ``scope: symbol`` locks the bound symbol's root
 
     then:
       - lockout: {for: 15m, reason: "cooldown after a {trade.order_pnl} loss"}
+      - lockout: {for: "params.long_pause if trade.order_pnl < -500 else params.pause"}
       - lockout: {until: trading_day_end}
       - lockout: {until: {session_start: rth}}
       - lockout: {until: "2026-12-24T12:00:00-06:00"}    # a fixed instant, with its offset
@@ -18,6 +19,7 @@ reduces any position that grows. ``scope: symbol`` locks the bound symbol's root
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import replace
 from datetime import datetime
@@ -33,6 +35,9 @@ from simple_risk.engine.dsl.actions.base import (
 from simple_risk.engine.model import LockoutSpec
 
 _ENDS = ("for", "until", "while")
+#: a ``for:`` that starts with a digit is meant as a duration literal (``30x``, ``10 minutes``
+#: are bad ones): an expression there must give a duration string, never a number
+_DURATION_LIKE = re.compile(r"^\s*[0-9]")
 _INSTANT = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]+(Z|[+-][0-9]{2}:[0-9]{2})$"
 
 
@@ -60,7 +65,12 @@ def compile_action(ctx: ActionContext, args: Mapping[str, object], path: Path) -
     reason = ctx.template((*path, "reason"), "message") if "reason" in args else None
     end = ends[0]
     spec: LockoutSpec | None = None
-    if end == "for":
+    if end == "for" and not _DURATION_LIKE.match(str(args["for"])):
+        # an expression giving a duration string (a param, a lookup, a conditional)
+        duration_expr = ctx.expression((*path, "for"), "duration")
+        if duration_expr is not None:
+            spec = LockoutSpec(scope=scope, duration_expr=duration_expr, reason=reason)
+    elif end == "for":
         duration = ctx.duration((*path, "for"))
         if duration is not None:
             spec = LockoutSpec(scope=scope, duration=duration, reason=reason)
@@ -110,12 +120,16 @@ def _instant(text: str) -> datetime | None:
 
 ACTION = ActionDef(
     name="lockout",
-    summary="Block new exposure (account or symbol) for a duration, until an end, or while.",
+    summary="Block new exposure (account or symbol) for a duration (literal or expression),"
+    " until an end, or while.",
     args_schema={
         "type": "object",
         "additionalProperties": False,
         "properties": {
-            "for": DURATION_REF,
+            "for": {
+                "anyOf": [DURATION_REF, EXPRESSION_REF],
+                "description": "a duration, or an expression giving one (params.pause)",
+            },
             "until": {
                 "anyOf": [
                     {"const": "trading_day_end"},

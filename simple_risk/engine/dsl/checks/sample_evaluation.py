@@ -1,7 +1,8 @@
 """Type errors found by evaluating every expression with simpleeval on sample facts.
 
 ``when:`` must give true/false, action values (``contracts``, ``to``) a number, ``symbol`` a
-root, and each message field must accept its format spec.
+root, ``side`` buy or sell, a lockout's ``for:`` a duration, and each message field must
+accept its format spec.
 
 FAIL::
 
@@ -13,10 +14,13 @@ FAIL::
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 from decimal import Decimal
 
+from simple_risk.engine.dsl.actions.base import SIDES
 from simple_risk.engine.dsl.checks.base import CheckDef
 from simple_risk.engine.dsl.compiler import Compilation
+from simple_risk.engine.dsl.durations import is_duration, parse_duration
 from simple_risk.engine.dsl.expressions import CheckedExpression
 from simple_risk.engine.dsl.problems import Problem
 from simple_risk.engine.dsl.reference import reference_evaluate, sample_families
@@ -52,6 +56,19 @@ def sample_env(compilation: Compilation) -> dict[str, object]:
     return env
 
 
+def _side(checked: CheckedExpression, value: object) -> bool:
+    """buy or sell; a string read from a fact (``order.side``) has only a sample value here."""
+    if value in SIDES:
+        return True
+    return isinstance(value, str) and any(
+        not name.startswith("params.") for name in checked.compiled.names
+    )
+
+
+def _positive_duration(value: object) -> bool:
+    return is_duration(value) and parse_duration(value) > timedelta(0)
+
+
 def run(compilation: Compilation) -> Iterator[Problem]:
     env = sample_env(compilation)
     for checked in compilation.expressions:
@@ -72,6 +89,17 @@ def run(compilation: Compilation) -> Iterator[Problem]:
             yield _problem(checked, f"must be a number, got {_kind(value)}", "type-error")
         elif role == "symbol" and not isinstance(value, str):
             yield _problem(checked, f"must be a symbol root, got {_kind(value)}", "type-error")
+        elif role == "side" and not _side(checked, value):
+            yield _problem(
+                checked, f'must be a side ("buy" or "sell"), got {_kind(value)}', "type-error"
+            )
+        elif role == "duration" and not _positive_duration(value):
+            yield _problem(
+                checked,
+                f"must be a duration, got {_kind(value)}",
+                "type-error",
+                'give a duration string, e.g. params.pause with pause: "15m"',
+            )
         elif role == "message" and checked.spec:
             try:
                 format(value, checked.spec)
