@@ -100,8 +100,9 @@ def ruleset_changes(old: Ruleset, new: Ruleset) -> RulesetChanges:
 
     A rule is unchanged when its ``when`` (the compiled code, so an edited macro counts), its
     ``for:``, ``each:``, ``refire:``, triggers, actions and their arguments, message and
-    severity are the same, and so are the values of the params and lists it reads. When the calendar or the
-    symbol table changed, every rule is changed: their facts mean something else now.
+    severity are the same, and so are the values of the params and lists it reads. When the
+    calendar or the symbol table changed, every rule is changed: their facts mean something
+    else now.
     """
     old_rules = {rule.id: rule for rule in old.rules}
     new_rules = {rule.id: rule for rule in new.rules}
