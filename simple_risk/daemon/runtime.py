@@ -333,6 +333,8 @@ class Daemon:
             account: queue.Queue() for account in config.accounts
         }
         self._reconcile_wanted: set[int] = set()
+        #: set when ``stop`` begins: a reconcile worker waiting out its gap returns
+        self._closing = threading.Event()
         self._reconcile_lock = threading.Lock()
         self._reconcile_threads = [
             threading.Thread(
@@ -461,6 +463,7 @@ class Daemon:
         then the status server (so a client that asked for the stop got its answer)."""
         if self.stopped.is_set():
             return
+        self._closing.set()
         if self.server is not None:
             self.server.close_listeners()
         if self.dashboard is not None:
@@ -583,8 +586,8 @@ class Daemon:
             # Coalesce: a burst of gaps, refusals and enforcements costs one reconcile per
             # account per gap; requests made while waiting join this one.
             pause = last + self._reconcile_gap() - time.monotonic()
-            if pause > 0 and reason != "startup":
-                time.sleep(pause)
+            if pause > 0 and reason != "startup" and self._closing.wait(pause):
+                return  # stopping: the client is closing
             with self._reconcile_lock:
                 self._reconcile_wanted.discard(account)
             last = time.monotonic()

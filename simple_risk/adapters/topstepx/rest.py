@@ -67,6 +67,7 @@ from simple_risk.adapters.topstepx.errors import (
     Outcome,
     PlaceOrderErrorCode,
     ProjectXError,
+    RateLimitTimeout,
     SearchContractByIdErrorCode,
     TransportError,
 )
@@ -438,6 +439,7 @@ class RestClient:
         payload = dumps_exact(dict(body))
         attempt = 0
         reauthorized = False
+        refused: int | None = None  # the HTTP status of the last refused attempt
         total = self.config.deadline if deadline is None else deadline
         deadline = self._monotonic() + total
         while True:
@@ -461,11 +463,20 @@ class RestClient:
                 headers["Authorization"] = f"Bearer {token}"
             left = max(deadline - self._monotonic(), 0.0)
             wait = self.config.limiter_timeout
-            self.limiter.acquire(
-                bucket_for(endpoint.value),
-                priority,
-                timeout=left if wait is None else min(wait, left),
-            )
+            try:
+                self.limiter.acquire(
+                    bucket_for(endpoint.value),
+                    priority,
+                    timeout=left if wait is None else min(wait, left),
+                )
+            except RateLimitTimeout:
+                if refused is None:
+                    raise
+                # the slot was held back because the gateway refused the last attempt:
+                # that refusal is the cause the caller must see
+                raise TransportError(
+                    endpoint, "gave up", http_status=refused, attempts=attempt - 1
+                ) from None
             status: int | None = None
             try:
                 response = self._post(url, payload.encode(), headers, deadline)
@@ -495,6 +506,7 @@ class RestClient:
             if status == 429:
                 self.limiter.hold(self.config.hold_on_429 * attempt)
             if status == 429 or status >= 500 or status == 408:
+                refused = status
                 if attempt >= self.config.max_attempts or self._monotonic() >= deadline:
                     raise TransportError(endpoint, "gave up", http_status=status, attempts=attempt)
                 self._pause(attempt, endpoint, f"HTTP {status}")
