@@ -235,7 +235,7 @@ class RuntimeOptions:
     budgets: Mapping[str, Budget] | None = None
     #: calls a first start (no call ledger in the data dir yet) assumes the gateway's window
     #: already holds: the trader's platform, or a daemon run from elsewhere, share the budget
-    assume_used: int = 60
+    assume_used: int = 30
     #: at least this long between two reconciles of one account (startup excepted); doubled
     #: while half the REST budget is used, quadrupled past three quarters
     reconcile_gap: float = 2.0
