@@ -148,7 +148,10 @@ def firings_in_order(database: Path) -> None:
     episodes = [(rule, item, at) for _, rule, item, at in rows]
     assert len(set(episodes)) == len(episodes), "a firing was recorded twice"
     times = [datetime.fromisoformat(str(at)) for _, _, _, at in rows]
-    assert times == sorted(times), "a firing was recorded out of order"
+    back = [k for k in range(1, len(times)) if times[k] < times[k - 1]]
+    assert not back, "a firing was recorded out of order: " + "; ".join(
+        f"{rows[k - 1]} then {rows[k]}" for k in back
+    )
 
 
 @pytest.fixture

@@ -52,6 +52,10 @@ def test_a_429_storm_raises_a_critical_alert_at_once_and_the_close_lands_after_i
     assert f"account {ACCOUNT}" in alert and "starved" in alert
 
     h.wait(lambda: h.trader.size(ACCOUNT) == 0, "the close after the storm", timeout=40.0)
+    print(
+        f"\nstarvation: critical alert {alerted_after:.1f}s after the breach; "
+        f"flat {time.monotonic() - moved:.1f}s after it ({STORM} refusals in a row)"
+    )
     assert h.fired("daily-unrealized-loss")
     closes = {key for key in keys if key.startswith("position-closed:")}
     assert len(closes) == 1, f"the close was re-planned under new keys: {closes}"
