@@ -9,7 +9,10 @@ a user-hub account update for one of ``--accounts`` accounts (journaled by the d
 daemon runs as a real ``simple-risk engine run`` subprocess guarding all of them. Once a
 second the run samples the daemon's ``status.json`` (events applied, queue depth, quotes
 coalesced) and its resident memory from ``/proc/<pid>/status``; it prints the achieved send
-rate, the daemon's apply rate, the largest queue depth seen and the peak RSS (target ≤ 150 MB).
+rate, the daemon's apply rate, the largest queue depth seen and the peak RSS (target ≤ 150 MB),
+and the daemon's REST calls per 60 s as the simulator received them — the most in any sliding
+60 s window, startup included (target ≤ 190: the gateway allows 200, the rest is the
+trader's platform's).
 """
 
 from __future__ import annotations
@@ -29,9 +32,11 @@ from pathlib import Path
 from typing import Any
 
 from simple_risk.adapters.simulator import AccountSpec, RateLimits, Simulator
+from simple_risk.adapters.topstepx.ratelimit import busiest_window
 from simple_risk.daemon.sim import wait_until
 
 FIRST_ACCOUNT = 20200001
+OWN_CALLS_LIMIT = 190  # the daemon's own REST calls in any 60 s (the gateway allows 200)
 
 
 def _rss_mb(pid: int) -> float:
@@ -47,6 +52,17 @@ def _status(path: Path) -> dict[str, Any]:
     except (OSError, ValueError):
         return {}
     return loaded if isinstance(loaded, dict) else {}
+
+
+def _calls_per_minute(sim: Simulator) -> str:
+    """The daemon's REST calls per 60 s: it is the only REST client of this simulator."""
+    times = [r.time.timestamp() for r in sim.requests_log() if r.path.lower().startswith("/api/")]
+    busiest = busiest_window(times, 60.0)
+    verdict = "met" if busiest <= OWN_CALLS_LIMIT else "NOT met"
+    return (
+        f"daemon REST calls: {len(times)} in all; per 60 s (max over any sliding window) "
+        f"{busiest} (target <= {OWN_CALLS_LIMIT}: {verdict})"
+    )
 
 
 class Producer:
@@ -185,6 +201,7 @@ def run(rate: float, seconds: float, account_count: int) -> int:
                 f"coalesced, peak RSS {peak_rss:.0f} MB (target <= 150 MB: "
                 f"{'met' if peak_rss <= 150 else 'NOT met'})"
             )
+            print(_calls_per_minute(sim))
             return 0
         finally:
             daemon.send_signal(signal.SIGTERM)

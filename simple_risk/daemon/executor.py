@@ -24,6 +24,7 @@ import logging
 import math
 import queue
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -41,6 +42,7 @@ from simple_risk.adapters.topstepx.errors import ApiError, Endpoint, Outcome, Pr
 from simple_risk.adapters.topstepx.ratelimit import Priority
 from simple_risk.adapters.topstepx.rest import RestClient
 from simple_risk.adapters.topstepx.secrets import scrub
+from simple_risk.daemon.starvation import StarvationWatch, starving_cause
 from simple_risk.engine.dsl.catalogue import ticker_of
 from simple_risk.engine.events import (
     STOP_TYPES,
@@ -356,6 +358,11 @@ class Executor:
 
     One worker (and queue) per account, started on the account's first job: calls of one
     account stay in order, and one account's stuck call never delays another's enforcement.
+
+    Each call is bounded by the client's ``enforcement_deadline``: a call the gateway refuses
+    or delays comes back as a ``retry`` of the same intent (same key), and once an account's
+    enforcing calls have failed that way for ``starved_after`` seconds, ``on_starved`` is
+    told at once (severity, text) with the cause.
     """
 
     def __init__(
@@ -365,11 +372,17 @@ class Executor:
         store: Store | None,
         *,
         on_call: Callable[[int, str, str], None] | None = None,
+        on_starved: Callable[[str, str], None] | None = None,
+        starved_after: float = 3.0,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._client = client
         self._results = results
         self._store = store
         self._on_call = on_call
+        self._on_starved = on_starved
+        self._monotonic = monotonic
+        self.starvation = StarvationWatch(starved_after)
         self._lock = threading.Lock()
         self._queues: dict[int, queue.Queue[Job | None]] = {}
         self._threads: dict[int, threading.Thread] = {}
@@ -462,6 +475,19 @@ class Executor:
                 )
             )
 
+    def _got_through(self, account: int) -> None:
+        note = self.starvation.succeeded(account, self._monotonic())
+        if note is not None and self._on_starved is not None:
+            self._on_starved("warning", note)
+
+    def _starved(self, account: int, error: ProjectXError, started: float) -> None:
+        cause = starving_cause(error)
+        if cause is None:
+            return
+        alert = self.starvation.failed(account, cause, started, self._monotonic())
+        if alert is not None and self._on_starved is not None:
+            self._on_starved("critical", alert)
+
     def _work(self, job: Job) -> IntentResult:
         """Send every call of the job, in order. A failing call does not stop the others (each
         is a separate change toward the target: one order that cannot be cancelled must not
@@ -473,17 +499,25 @@ class Executor:
             text = call_text(request)
             outcome = "ok"
             error: str | None = None
+            started = self._monotonic()
             try:
-                envelope = self._client.execute(request, Priority.ENFORCEMENT)
+                envelope = self._client.execute(
+                    request,
+                    Priority.ENFORCEMENT,
+                    deadline=self._client.config.enforcement_deadline,
+                )
+                self._got_through(job.account)
                 self._journal(job.key, "ok", request, response=envelope)
                 self._placed(job.account, request, envelope)
             except ApiError as exc:
+                self._got_through(job.account)  # an answer about the request itself
                 error = str(exc)
                 outcome = refusal_outcome(request, exc)
                 self._journal(job.key, outcome, request, error=error)
                 if outcome == "already":
                     error = None  # the target is met: not a failure to report
             except ProjectXError as exc:
+                self._starved(job.account, exc, started)
                 error = str(exc)
                 outcome = "retry" if exc.outcome is Outcome.RETRY else "gave_up"
                 self._journal(job.key, outcome, request, error=error)

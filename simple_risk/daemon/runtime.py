@@ -49,7 +49,12 @@ from simple_risk.adapters.topstepx.contracts import ContractCache
 from simple_risk.adapters.topstepx.converters import RestRequest
 from simple_risk.adapters.topstepx.errors import Endpoint, ProjectXError
 from simple_risk.adapters.topstepx.hubs import HubConfig, MarketHubClient, UserHubClient
-from simple_risk.adapters.topstepx.ratelimit import Budget, RateLimiter
+from simple_risk.adapters.topstepx.ratelimit import (
+    DEFAULT_BUCKET,
+    DEFAULT_RESERVE,
+    Budget,
+    RateLimiter,
+)
 from simple_risk.adapters.topstepx.rest import Credentials, RestClient, RestConfig
 from simple_risk.adapters.topstepx.secrets import register_secret
 from simple_risk.daemon.config import DaemonConfig
@@ -237,6 +242,14 @@ class RuntimeOptions:
     hubs: HubConfig = field(default_factory=HubConfig)
     #: the REST budgets (None: TopstepX's documented limits, with a margin)
     budgets: Mapping[str, Budget] | None = None
+    #: calls a first start (no call ledger in the data dir yet) assumes the gateway's window
+    #: already holds: the trader's platform, or a daemon run from elsewhere, share the budget
+    assume_used: int = 30
+    #: at least this long between two reconciles of one account (startup excepted); doubled
+    #: while half the REST budget is used, quadrupled past three quarters
+    reconcile_gap: float = 2.0
+    #: enforcing calls of an account refused or delayed this long: a critical alert at once
+    starved_after: float = 3.0
     lease_ttl: float = 60.0
     journal: bool = True
     hub_ready_timeout: float = 10.0
@@ -280,7 +293,12 @@ class Daemon:
             config.gateway,
             Credentials(config.username, config.api_key),
             config=self.options.rest,
-            limiter=RateLimiter(self.options.budgets),
+            limiter=RateLimiter(
+                self.options.budgets,
+                reserve=DEFAULT_RESERVE,
+                ledger=config.data_dir / "rest-calls.log",
+                assume_used=self.options.assume_used,
+            ),
             clock=ReceiveClock(self.options.wall) if self.options.wall else None,
             recorder=self.options.recorder,
             on_auth_trouble=self._auth_trouble,
@@ -308,6 +326,8 @@ class Daemon:
             self.queue,
             store,
             on_call=self._on_call,
+            on_starved=lambda level, text: self.alerter.alert(level, text, self.clock.now()),
+            starved_after=self.options.starved_after,
         )
         self.contracts = ContractCache(self.client, config.data_dir, sink=self.queue)
         self.user_hub = UserHubClient(
@@ -332,6 +352,8 @@ class Daemon:
             account: queue.Queue() for account in config.accounts
         }
         self._reconcile_wanted: set[int] = set()
+        #: set when ``stop`` begins: a reconcile worker waiting out its gap returns
+        self._closing = threading.Event()
         self._reconcile_lock = threading.Lock()
         self._reconcile_threads = [
             threading.Thread(
@@ -464,6 +486,7 @@ class Daemon:
         then the status server (so a client that asked for the stop got its answer)."""
         if self.stopped.is_set():
             return
+        self._closing.set()
         if self.server is not None:
             self.server.close_listeners()
         if self.dashboard is not None:
@@ -485,6 +508,7 @@ class Daemon:
             except StoreError as exc:
                 log.warning("could not release the lease of %s: %s", account, exc)
         self.client.close()
+        self.client.limiter.close()
         self.notifier.stop()
         if self.server is not None:
             self.server.stop()
@@ -577,12 +601,19 @@ class Daemon:
         later), so an account is never left unreconciled (and unenforced) without anyone
         knowing."""
         work = self._reconcile_work[account]
+        last = -float("inf")
         while True:
             reason = work.get()
             if reason is None:
                 return
+            # Coalesce: a burst of gaps, refusals and enforcements costs one reconcile per
+            # account per gap; requests made while waiting join this one.
+            pause = last + self._reconcile_gap() - time.monotonic()
+            if pause > 0 and reason != "startup" and self._closing.wait(pause):
+                return  # stopping: the client is closing
             with self._reconcile_lock:
                 self._reconcile_wanted.discard(account)
+            last = time.monotonic()
             started = self.clock.now()
             try:
                 data = self._fetch(account, reason)
@@ -602,6 +633,14 @@ class Daemon:
                     error=f"{type(exc).__name__}: {exc}",
                 )
             self.queue.put(data)
+
+    def _reconcile_gap(self) -> float:
+        """The spacing of one account's reconciles: wider as the REST budget fills, so
+        reconciliation gives way to enforcement (which also has slots of its own)."""
+        budget = self.client.limiter.budgets[DEFAULT_BUCKET].requests
+        used = self.client.limiter.in_window() / budget
+        factor = 4.0 if used > 0.75 else 2.0 if used > 0.5 else 1.0
+        return self.options.reconcile_gap * factor
 
     def _fetch(self, account: int, reason: str) -> ReconcileData:
         started = self.clock.now()
@@ -1236,7 +1275,9 @@ class Daemon:
             tracked.state = "awaiting"
             self.request_reconcile(result.account, "enforcement refused")
         else:
-            backoff = timing.retry_interval * min(2 ** (tracked.failures - 1), 16)
+            # short and capped: each attempt is already bounded by the enforcement deadline,
+            # and exposure is open while it waits
+            backoff = timing.retry_interval * min(2 ** (tracked.failures - 1), 4)
             tracked.state, tracked.due = "waiting", time.monotonic() + backoff
         if (result.outcome == "gave_up" and tracked.failures >= 2) or (
             tracked.failures >= timing.alert_after_attempts

@@ -17,6 +17,7 @@ from simple_risk.adapters.topstepx.converters import (
 )
 from simple_risk.adapters.topstepx.errors import ApiError, Endpoint, TransportError
 from simple_risk.adapters.topstepx.ratelimit import Priority
+from simple_risk.adapters.topstepx.rest import RestConfig
 from simple_risk.daemon.executor import Executor, IntentResult
 from simple_risk.engine.events import Event, OrderSide, OwnOrder
 
@@ -30,12 +31,17 @@ class FakeGateway:
 
     def __init__(self, refuse: frozenset[int] = frozenset()) -> None:
         self.clock = ReceiveClock()
+        self.config = RestConfig()
+        self.deadlines: list[float | None] = []
         self.release = threading.Event()
         self.refuse = refuse
         self.sent: list[RestRequest] = []
 
-    def execute(self, request: RestRequest, priority: Priority) -> dict[str, Any]:
+    def execute(
+        self, request: RestRequest, priority: Priority, *, deadline: float | None = None
+    ) -> dict[str, Any]:
         self.sent.append(request)
+        self.deadlines.append(deadline)
         if request.body.get("accountId") == STUCK:
             self.release.wait(10.0)
             raise TransportError(request.endpoint, "timed out", http_status=None, attempts=5)
@@ -96,3 +102,62 @@ def test_an_order_the_daemon_placed_is_reported_with_its_tag_and_id() -> None:
         executor.stop()
     assert (own.account_id, own.custom_tag, own.order_id, own.size) == (OTHER, "sr-mine", 777, 1)
     assert own.at <= datetime.now(UTC)
+
+
+def test_every_enforcing_call_is_bounded_by_the_enforcement_deadline() -> None:
+    gateway = FakeGateway()
+    results: queue.Queue[Event] = queue.Queue()
+    executor = Executor(gateway, results, None)  # type: ignore[arg-type]
+    try:
+        executor.submit(OTHER, "close", [close_position_request(OTHER, MNQ)])
+        _next(results, IntentResult)
+    finally:
+        executor.stop()
+    assert gateway.deadlines == [RestConfig().enforcement_deadline]
+
+
+class StarvingGateway(FakeGateway):
+    """Refuses every call with the given HTTP status until told to let them through."""
+
+    def __init__(self, status: int | None) -> None:
+        super().__init__()
+        self.status = status
+        self.through = False
+
+    def execute(
+        self, request: RestRequest, priority: Priority, *, deadline: float | None = None
+    ) -> dict[str, Any]:
+        self.sent.append(request)
+        if not self.through:
+            raise TransportError(request.endpoint, "gave up", http_status=self.status, attempts=4)
+        return {"success": True, "errorCode": 0}
+
+
+def test_a_starved_account_raises_one_critical_alert_naming_the_cause_then_a_recovery() -> None:
+    gateway = StarvingGateway(429)
+    results: queue.Queue[Event] = queue.Queue()
+    now = [100.0]
+    alerts: list[tuple[str, str]] = []
+    executor = Executor(
+        gateway,  # type: ignore[arg-type]
+        results,
+        None,
+        on_starved=lambda level, text: alerts.append((level, text)),
+        starved_after=3.0,
+        monotonic=lambda: now[0],
+    )
+    close = [close_position_request(OTHER, MNQ)]
+    try:
+        for _ in range(4):  # four refused attempts of one intent, 1.5 s apart
+            executor.submit(OTHER, "close-mnq", close)
+            result: IntentResult = _next(results, IntentResult)
+            assert (result.key, result.outcome) == ("close-mnq", "retry")
+            now[0] += 1.5
+        gateway.through = True
+        executor.submit(OTHER, "close-mnq", close)
+        assert _next(results, IntentResult).outcome == "done"
+    finally:
+        executor.stop()
+    assert [level for level, _ in alerts] == ["critical", "warning"]
+    assert "rate limited" in alerts[0][1] and f"account {OTHER}" in alerts[0][1]
+    assert "get through again" in alerts[1][1]

@@ -10,6 +10,16 @@ When the budget is short, the highest priority waiter goes first (DESIGN.md §3)
 calls (cancel, close) before reconciliation before stop management, FIFO within a priority.
 After a 429 the REST client calls :meth:`RateLimiter.hold` so every thread slows down, not
 just the one that was told off.
+
+Enforcement can never be starved by the daemon's own housekeeping: the last ``reserve`` slots
+of the default bucket are granted only to enforcement (and auth), so however busy
+reconciliation is, a close or a cancel always finds a slot.
+
+The gateway's window does not restart when the daemon does. With a ``ledger`` file (in the data
+directory) every grant's wall time is appended before the request goes out, and a new limiter
+counts the grants of the last window from it — so a daemon killed with ``kill -9`` and started
+again at once does not spend the budget its previous life already spent. Without a readable
+ledger the limiter assumes ``assume_used`` grants were just made.
 """
 
 from __future__ import annotations
@@ -17,13 +27,18 @@ from __future__ import annotations
 import enum
 import heapq
 import itertools
+import logging
+import os
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 from simple_risk.adapters.topstepx.errors import RateLimitTimeout
+
+log = logging.getLogger(__name__)
 
 DEFAULT_BUCKET = "default"
 BARS_BUCKET = "bars"
@@ -59,6 +74,46 @@ DEFAULT_BUDGETS: Mapping[str, Budget] = {
 }
 
 
+#: default-bucket slots only enforcement (and auth) may take: room for closes and cancels
+#: however busy reconciliation is
+DEFAULT_RESERVE = 20
+#: a ledger longer than this is rewritten with only its last window when a limiter opens it
+_LEDGER_COMPACT_AT = 20_000
+
+
+def busiest_window(times: Iterable[float], window: float = 60.0) -> int:
+    """The most of ``times`` (seconds) inside any half-open window ``[t, t + window)``.
+
+    How the gateway would count a sliding window: the figure the benches and the chaos test
+    print as "calls per 60 s".
+    """
+    ordered = sorted(times)
+    best = 0
+    start = 0
+    for end, moment in enumerate(ordered):
+        while ordered[start] + window <= moment:
+            start += 1
+        best = max(best, end - start + 1)
+    return best
+
+
+def read_ledger(path: Path) -> list[tuple[str, float]]:
+    """The (bucket, wall time) grants a ledger holds; unreadable lines are skipped (a line
+    cut short by a ``kill -9`` is the only damage a ledger can take)."""
+    try:
+        text = path.read_text(encoding="ascii", errors="replace")
+    except OSError:
+        return []
+    entries: list[tuple[str, float]] = []
+    for line in text.splitlines():
+        bucket, _, stamp = line.partition(" ")
+        try:
+            entries.append((bucket, float(stamp)))
+        except ValueError:
+            continue
+    return entries
+
+
 def bucket_for(path: str) -> str:
     """The budget an endpoint path draws from."""
     return BARS_BUCKET if path.lower().endswith("history/retrievebars") else DEFAULT_BUCKET
@@ -73,22 +128,92 @@ class RateLimiter:
         *,
         margin: float = 0.25,
         monotonic: Callable[[], float] = time.monotonic,
+        reserve: int = 0,
+        ledger: Path | None = None,
+        assume_used: int = 0,
+        wall: Callable[[], float] = time.time,
     ) -> None:
         self._budgets = dict(DEFAULT_BUDGETS if budgets is None else budgets)
         if DEFAULT_BUCKET not in self._budgets:
             raise ValueError("the budgets must include the default bucket")
+        if reserve < 0 or assume_used < 0:
+            raise ValueError("reserve and assume_used must not be negative")
         self._margin = margin
         self._monotonic = monotonic
+        self._wall = wall
+        #: never more than half the default budget: housekeeping must still get through
+        self._reserve = min(reserve, self._budgets[DEFAULT_BUCKET].requests // 2)
         self._cond = threading.Condition()
         self._grants: dict[str, deque[float]] = {name: deque() for name in self._budgets}
         self._waiters: dict[str, list[tuple[int, int]]] = {name: [] for name in self._budgets}
         self._seq = itertools.count()
         self._hold_until = 0.0
         self.granted = 0
+        #: grants counted at start that an earlier process made (or that were assumed)
+        self.inherited = 0
+        self._ledger_fd: int | None = None
+        self._start_window(ledger, assume_used)
+
+    def _start_window(self, ledger: Path | None, assume_used: int) -> None:
+        """Count the grants an earlier process made in the window that is still open, from
+        the ledger when there is one, else assume ``assume_used`` were just made."""
+        now_mono, now_wall = self._monotonic(), self._wall()
+        entries = read_ledger(ledger) if ledger is not None and ledger.exists() else None
+        if entries is None:
+            budget = self._budgets[DEFAULT_BUCKET].requests
+            self._grants[DEFAULT_BUCKET].extend([now_mono] * min(assume_used, budget))
+        else:
+            for bucket, stamp in entries:
+                span = self._budgets[bucket].window + self._margin if bucket in self._budgets else 0
+                age = now_wall - stamp
+                if bucket in self._budgets and 0 <= age < span:
+                    self._grants[bucket].append(now_mono - age)
+                elif bucket in self._budgets and age < 0:  # the wall clock stepped back
+                    self._grants[bucket].append(now_mono)
+            for grants in self._grants.values():
+                ordered = sorted(grants)
+                grants.clear()
+                grants.extend(ordered)
+        self.inherited = sum(len(g) for g in self._grants.values())
+        if ledger is None:
+            return
+        try:
+            if entries is not None and len(entries) > _LEDGER_COMPACT_AT:
+                kept = "".join(
+                    f"{bucket} {stamp:.3f}\n"
+                    for bucket, stamp in entries
+                    if now_wall - stamp < self._budgets.get(bucket, Budget(1, 1.0)).window * 2
+                )
+                scratch = ledger.with_name(ledger.name + ".tmp")
+                scratch.write_text(kept, encoding="ascii")
+                os.replace(scratch, ledger)
+            self._ledger_fd = os.open(ledger, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        except OSError as exc:
+            log.warning("cannot keep the REST call ledger %s: %s", ledger, exc)
+
+    def _note(self, bucket: str) -> None:
+        """Append one grant to the ledger before its request goes out (one small write)."""
+        if self._ledger_fd is None:
+            return
+        try:
+            os.write(self._ledger_fd, f"{bucket} {self._wall():.3f}\n".encode("ascii"))
+        except OSError as exc:
+            log.warning("cannot append to the REST call ledger: %s", exc)
+            self.close()
+
+    def close(self) -> None:
+        """Stop writing the ledger (the limiter still grants)."""
+        fd, self._ledger_fd = self._ledger_fd, None
+        if fd is not None:
+            os.close(fd)
 
     @property
     def budgets(self) -> Mapping[str, Budget]:
         return dict(self._budgets)
+
+    @property
+    def reserve(self) -> int:
+        return self._reserve
 
     def acquire(
         self,
@@ -101,6 +226,8 @@ class RateLimiter:
             bucket = DEFAULT_BUCKET
         budget = self._budgets[bucket]
         span = budget.window + self._margin
+        reserved = bucket == DEFAULT_BUCKET and priority > Priority.ENFORCEMENT
+        allowed = budget.requests - (self._reserve if reserved else 0)
         ticket = (int(priority), next(self._seq))
         with self._cond:
             deadline = None if timeout is None else self._monotonic() + timeout
@@ -118,15 +245,17 @@ class RateLimiter:
                         wait = self._hold_until - now
                     elif waiters[0] != ticket:
                         wait = 0.5  # a higher-priority or older waiter goes first
-                    elif len(grants) < budget.requests:
+                    elif len(grants) < allowed:
                         heapq.heappop(waiters)
                         grants.append(now)
                         self.granted += 1
                         granted = True
+                        self._note(bucket)
                         self._cond.notify_all()
                         return
                     else:
-                        wait = grants[0] + span - now
+                        # the oldest grant whose expiry brings the count under what is allowed
+                        wait = grants[len(grants) - allowed] + span - now
                     if deadline is not None:
                         remaining = deadline - now
                         if remaining <= 0:
@@ -163,8 +292,11 @@ __all__ = [
     "BARS_BUCKET",
     "DEFAULT_BUCKET",
     "DEFAULT_BUDGETS",
+    "DEFAULT_RESERVE",
     "Budget",
     "Priority",
     "RateLimiter",
     "bucket_for",
+    "busiest_window",
+    "read_ledger",
 ]

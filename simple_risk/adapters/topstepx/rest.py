@@ -67,6 +67,7 @@ from simple_risk.adapters.topstepx.errors import (
     Outcome,
     PlaceOrderErrorCode,
     ProjectXError,
+    RateLimitTimeout,
     SearchContractByIdErrorCode,
     TransportError,
 )
@@ -128,6 +129,10 @@ class RestConfig:
     #: the whole call — rate-limit wait, every attempt, every byte of the answer — ends by
     #: then: a gateway that trickles its answer cannot hold a caller for ever
     deadline: float = 30.0
+    #: the whole of one enforcing call (close, cancel): short, so a call refused or delayed
+    #: (429, 5xx, no answer) comes back to the daemon, which retries the same intent with its
+    #: own backoff and alerts — instead of hiding for the full ``deadline`` in transport retries
+    enforcement_deadline: float = 4.0
     max_attempts: int = 5  # transport-level attempts per call, first included
     backoff_base: float = 0.5  # first retry waits up to this (full jitter), doubling
     backoff_max: float = 8.0
@@ -405,9 +410,12 @@ class RestClient:
         *,
         auth: bool = True,
         on_retry: Callable[[], dict[str, Any] | None] | None = None,
+        deadline: float | None = None,
     ) -> dict[str, Any]:
         """The success envelope of :meth:`_request`."""
-        return self._request(endpoint, body, priority, auth=auth, on_retry=on_retry)[0]
+        return self._request(
+            endpoint, body, priority, auth=auth, on_retry=on_retry, deadline=deadline
+        )[0]
 
     def _request(
         self,
@@ -417,25 +425,29 @@ class RestClient:
         *,
         auth: bool = True,
         on_retry: Callable[[], dict[str, Any] | None] | None = None,
+        deadline: float | None = None,
     ) -> tuple[dict[str, Any], datetime]:
         """POST ``body`` to ``endpoint``; return the envelope of a ``success: true`` answer.
 
         ``on_retry`` runs before each retry of a request that may have reached the server; if
         it returns an envelope, that is the answer (used to make ``Order/place`` idempotent).
         Also returns the receive stamp, which is the ``at`` of events built from the answer and
-        of its recording, so a replay reproduces them exactly.
+        of its recording, so a replay reproduces them exactly. ``deadline`` (seconds) replaces
+        the configured total deadline of this one call.
         """
         url = f"{self.base_url}/api/{endpoint.value}"
         payload = dumps_exact(dict(body))
         attempt = 0
         reauthorized = False
-        deadline = self._monotonic() + self.config.deadline
+        refused: int | None = None  # the HTTP status of the last refused attempt
+        total = self.config.deadline if deadline is None else deadline
+        deadline = self._monotonic() + total
         while True:
             attempt += 1
             if attempt > 1 and self._monotonic() >= deadline:
                 raise TransportError(
                     endpoint,
-                    f"no answer within the {self.config.deadline:g}s deadline",
+                    f"no answer within the {total:g}s deadline",
                     http_status=None,
                     attempts=attempt - 1,
                 )
@@ -451,11 +463,20 @@ class RestClient:
                 headers["Authorization"] = f"Bearer {token}"
             left = max(deadline - self._monotonic(), 0.0)
             wait = self.config.limiter_timeout
-            self.limiter.acquire(
-                bucket_for(endpoint.value),
-                priority,
-                timeout=left if wait is None else min(wait, left),
-            )
+            try:
+                self.limiter.acquire(
+                    bucket_for(endpoint.value),
+                    priority,
+                    timeout=left if wait is None else min(wait, left),
+                )
+            except RateLimitTimeout:
+                if refused is None:
+                    raise
+                # the slot was held back because the gateway refused the last attempt:
+                # that refusal is the cause the caller must see
+                raise TransportError(
+                    endpoint, "gave up", http_status=refused, attempts=attempt - 1
+                ) from None
             status: int | None = None
             try:
                 response = self._post(url, payload.encode(), headers, deadline)
@@ -464,7 +485,7 @@ class RestClient:
             except _DeadlinePassed:
                 raise TransportError(
                     endpoint,
-                    f"the answer did not arrive within the {self.config.deadline:g}s deadline",
+                    f"the answer did not arrive within the {total:g}s deadline",
                     http_status=None,
                     attempts=attempt,
                 ) from None
@@ -485,7 +506,8 @@ class RestClient:
             if status == 429:
                 self.limiter.hold(self.config.hold_on_429 * attempt)
             if status == 429 or status >= 500 or status == 408:
-                if attempt >= self.config.max_attempts:
+                refused = status
+                if attempt >= self.config.max_attempts or self._monotonic() >= deadline:
                     raise TransportError(endpoint, "gave up", http_status=status, attempts=attempt)
                 self._pause(attempt, endpoint, f"HTTP {status}")
                 continue
@@ -566,16 +588,21 @@ class RestClient:
         self._sleep(delay)
 
     def execute(
-        self, request: RestRequest, priority: Priority = Priority.ENFORCEMENT
+        self,
+        request: RestRequest,
+        priority: Priority = Priority.ENFORCEMENT,
+        *,
+        deadline: float | None = None,
     ) -> dict[str, Any]:
         """Send a request built by the converters; returns the success envelope.
 
         ``Order/place`` requests go through :meth:`place_order` semantics (customTag lookup).
+        ``deadline`` (seconds) bounds the whole call instead of the configured one.
         """
         if request.endpoint is Endpoint.ORDER_PLACE:
-            order_id = self._place(dict(request.body), priority)
+            order_id = self._place(dict(request.body), priority, deadline)
             return {"success": True, "errorCode": 0, "errorMessage": None, "orderId": order_id}
-        return self._exchange(request.endpoint, request.body, priority)
+        return self._exchange(request.endpoint, request.body, priority, deadline=deadline)
 
     # -- accounts and contracts -----------------------------------------------------------------
 
@@ -720,7 +747,9 @@ class RestClient:
                 return order.order_id
         return None
 
-    def _place(self, body: dict[str, object], priority: Priority) -> int:
+    def _place(
+        self, body: dict[str, object], priority: Priority, deadline: float | None = None
+    ) -> int:
         tag = body.get("customTag")
         if not isinstance(tag, str) or not tag:
             tag = f"{self.config.auto_tag_prefix}{uuid.uuid4().hex[:16]}"
@@ -737,7 +766,9 @@ class RestClient:
             return {"success": True, "errorCode": 0, "errorMessage": None, "orderId": order_id}
 
         try:
-            envelope = self._exchange(Endpoint.ORDER_PLACE, body, priority, on_retry=already_placed)
+            envelope = self._exchange(
+                Endpoint.ORDER_PLACE, body, priority, on_retry=already_placed, deadline=deadline
+            )
         except ApiError as error:
             duplicate = error.error_code == PlaceOrderErrorCode.ORDER_REJECTED and (
                 "tag" in (error.error_message or "").lower()
