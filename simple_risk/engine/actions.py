@@ -236,11 +236,13 @@ def _lockout(ctx: ActionContext, action: ActionSpec, index: int) -> None:
         if symbol is None:
             return
     reason = render(spec.reason, ctx.env) if spec.reason is not None else ctx.message
+    # the exposure the lockout starts with, in its scope: a lock freezes it, a cooldown leaves
+    # it alone; for both, what appears later (a market order that filled before its cancel
+    # landed, a flip) is brought back to it
     baseline: dict[str, tuple[bool, int]] = {}
-    if spec.kind == "lock":
-        for position in ctx.account.positions.values():
-            if symbol is None or position.symbol == symbol:
-                baseline[position.contract_id] = (position.long, position.size)
+    for position in ctx.account.positions.values():
+        if symbol is None or position.symbol == symbol:
+            baseline[position.contract_id] = (position.long, position.size)
     ctx.locks.append(
         Lock(
             account=ctx.account.id,

@@ -8,10 +8,14 @@ engine time, and asks the set on every order and position event whether exposure
   ``lock.*`` bound and drops the lock when it turns false).
 - A lock is identified by (rule, scope, symbol). Adding one that already exists keeps the later
   end, so a shorter lock never shortens a longer one; locks from different rules coexist.
-- ``kind`` ``lock``: existing exposure is frozen at its size when the lock starts (the
-  ``baseline``, lowered as positions shrink): an order that would add exposure is cancelled,
-  a position that grew is reduced back, a new position is closed. ``kind`` ``cooldown``
-  (RULE-006/007) only cancels orders that would add exposure and leaves positions alone.
+- Both kinds record the exposure in their scope when they start (the ``baseline``, lowered
+  as positions shrink, never raised): an order that would add exposure is cancelled, and
+  exposure that appears anyway — a market order that filled before its cancel landed, a flip
+  by an order larger than the position — is brought back to the baseline: a position that grew
+  is reduced back, a new or reversed one is closed. ``kind`` ``lock`` comes with the rule's
+  own enforcement (a flatten, a close); ``kind`` ``cooldown`` (RULE-006/007) leaves the
+  exposure it started with alone and only stops new exposure. The baseline is part of the
+  lock, so a snapshot keeps it and a restart mid-cooldown enforces the same limit.
 - Orders that only reduce a position at no more than its size, orders simple-risk placed
   itself (customTag ``sr-``) and the children of a bracket family (they only ever close what
   their entry opened) always pass. A trader's protective stop larger than the position is
@@ -141,6 +145,7 @@ class LockSet:
             existing.kind = "lock"
             for contract_id, held in lock.baseline.items():
                 existing.baseline.setdefault(contract_id, held)
+        # a cooldown set again keeps the baseline of its start: what appeared since is new
         existing.settled = False
         self._changed()
         return existing
@@ -282,12 +287,13 @@ class LockSet:
         return verdicts
 
     def position_limit(self, position: Position) -> tuple[Lock, int] | None:
-        """(lock, allowed size) when a ``lock``-kind lock caps this position below its size."""
+        """(lock, allowed size) when a lockout (lock or cooldown) caps this position below its
+        size: the size of its baseline on the same side, else 0 (new or reversed exposure)."""
         if not self.locks:
             return None
         decisive: tuple[Lock, int] | None = None
         for lock in self.locks.values():
-            if lock.kind != "lock" or not lock.covers(position.symbol):
+            if not lock.covers(position.symbol):
                 continue
             held = lock.baseline.get(position.contract_id)
             allowed = held[1] if held is not None and held[0] == position.long else 0
