@@ -126,6 +126,13 @@ def _dump_account(state: AccountState) -> dict[str, Any]:
                 "protected": p.protected,
                 "unprotected_since": _t(p.unprotected_since),
                 "stop_price": _d(p.stop_price),
+                "stop_ticks": _d(p.stop_ticks),
+                "stop_risk": _d(p.stop_risk),
+                "segment_at": _t(p.segment_at),
+                "unprotected_banked": str(p.unprotected_banked),
+                "protected_by_risk": [
+                    [str(risk), str(spent)] for risk, spent in p.protected_by_risk.items()
+                ],
                 "position_id": p.position_id,
             }
             for p in state.positions.values()
@@ -251,6 +258,14 @@ def _load_account(engine: Engine, state: AccountState, data: dict[str, Any]) -> 
         position.protected = p["protected"]
         position.unprotected_since = _pt(p["unprotected_since"])
         position.stop_price = _pd(p["stop_price"])
+        # the protection history (snapshots written before it existed start it afresh)
+        position.stop_ticks = _pd(p.get("stop_ticks"))
+        position.stop_risk = _pd(p.get("stop_risk"))
+        position.segment_at = _pt(p.get("segment_at")) or opened_at
+        position.unprotected_banked = Decimal(p.get("unprotected_banked", "0"))
+        position.protected_by_risk = {
+            Decimal(risk): Decimal(spent) for risk, spent in p.get("protected_by_risk", [])
+        }
         position.position_id = p["position_id"]
         position.reprice()
         state.positions[contract.contract_id] = position
