@@ -243,6 +243,11 @@ def _lockout(ctx: ActionContext, action: ActionSpec, index: int) -> None:
     for position in ctx.account.positions.values():
         if symbol is None or position.symbol == symbol:
             baseline[position.contract_id] = (position.long, position.size)
+    opening_fill: tuple[str, bool, int] | None = None
+    trade = ctx.env.get("trade")
+    in_scope = isinstance(trade, TradeFacts) and (symbol is None or trade.symbol == symbol)
+    if isinstance(trade, TradeFacts) and in_scope and not trade.voided:
+        opening_fill = (trade.contract_id, trade.side == "buy", trade.size)
     ctx.locks.append(
         Lock(
             account=ctx.account.id,
@@ -256,6 +261,7 @@ def _lockout(ctx: ActionContext, action: ActionSpec, index: int) -> None:
             action_index=index,
             while_expr=spec.while_expr,
             baseline=baseline,
+            opening_fill=opening_fill,
         )
     )
 

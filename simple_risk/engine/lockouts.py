@@ -56,6 +56,10 @@ class Lock:
     while_expr: CompiledExpression | None = None
     #: contract id → (long, size) at lock time; only ever lowered
     baseline: dict[str, tuple[bool, int]] = field(default_factory=dict)
+    #: the fill that set the lockout (contract id, buy, size) while its position event has
+    #: not come yet: the gateway sends a fill's trade before its position, and exposure the
+    #: fill opened is part of what the lockout began with, not new (see position_changed)
+    opening_fill: tuple[str, bool, int] | None = None
     #: the ``while:`` condition held and reads nothing that can change (only ``lock.*``,
     #: params and lists): the engine need not evaluate it again until the lock changes
     settled: bool = False
@@ -184,8 +188,25 @@ class LockSet:
         return min(ends) if ends else None
 
     def position_changed(self, contract_id: str, long: bool, size: int) -> None:
-        """Lower every lock's baseline for a contract whose position shrank or closed."""
+        """Lower every lock's baseline for a contract whose position shrank or closed.
+
+        The first position event of the contract of a lockout's opening fill makes room in
+        the baseline for what that fill added (no more than the position now holds): the
+        exposure the fill made is what the lockout began with. Only once, and only ever
+        raising the baseline: later growth is new exposure, and a position event that came
+        before its trade (the baseline already holds the fill) allows at most that one fill.
+        """
         for lock in self.locks.values():
+            fill = lock.opening_fill
+            if fill is not None and fill[0] == contract_id:
+                lock.opening_fill = None
+                before = lock.baseline.get(contract_id)
+                after = _after_fill(before, fill[1], fill[2])
+                adds = after is not None and (
+                    before is None or after[0] != before[0] or after[1] > before[1]
+                )
+                if after is not None and adds and size > 0 and after[0] == long:
+                    lock.baseline[contract_id] = (long, min(size, after[1]))
             held = lock.baseline.get(contract_id)
             if held is None:
                 continue
@@ -302,6 +323,20 @@ class LockSet:
         if decisive is None or position.size <= decisive[1]:
             return None
         return decisive
+
+
+def _after_fill(held: tuple[bool, int] | None, buy: bool, size: int) -> tuple[bool, int] | None:
+    """The position (long, size) a fill of ``size`` on side ``buy`` leaves from ``held``."""
+    if held is None or held[1] <= 0:
+        return (buy, size)
+    long, before = held
+    if long == buy:
+        return (long, before + size)
+    if before > size:
+        return (long, before - size)
+    if before < size:
+        return (buy, size - before)
+    return None
 
 
 #: the two ways the price can move for a closing order to fill: through a stop (against the

@@ -103,6 +103,7 @@ def _dump_lock(lock: Lock) -> dict[str, Any]:
         "ends_at": _t(lock.ends_at),
         "action_index": lock.action_index,
         "baseline": [[c, long, size] for c, (long, size) in lock.baseline.items()],
+        "opening_fill": list(lock.opening_fill) if lock.opening_fill is not None else None,
     }
 
 
@@ -295,10 +296,18 @@ def _load_account(engine: Engine, state: AccountState, data: dict[str, Any]) -> 
             action_index=index,
             while_expr=while_expr,
             baseline={c: (bool(long), int(size)) for c, long, size in lock_data["baseline"]},
+            opening_fill=_opening_fill(lock_data.get("opening_fill")),
         )
         if lock.ends_at is None and lock.while_expr is None:
             continue  # the rule that set this while-lock no longer exists
         state.locks.restore(lock)
+
+
+def _opening_fill(value: Any) -> tuple[str, bool, int] | None:
+    if value is None:
+        return None
+    contract_id, buy, size = value
+    return (str(contract_id), bool(buy), int(size))
 
 
 def load_engine(engine: Engine, data: Any) -> None:

@@ -246,6 +246,28 @@ def test_the_protective_stop_of_a_position_a_cooldown_reduces_is_resized_not_can
     assert lockout_intents(feed(engine, position(4, 1))) == [ResizeOrder(ACCOUNT, 11, 1)]
 
 
+def test_the_fill_that_set_a_cooldown_is_part_of_what_it_began_with() -> None:
+    # the gateway sends a fill's trade before its position: the position the fill made is
+    # the cooldown's baseline, and only growth after it is new exposure
+    engine = Engine(
+        ruleset(rule("busy", "trade.pnl is None", ["trade"], [lockout(kind="cooldown")]))
+    )
+    feed(engine, position(0, 1), fill(1, 1, side="buy", size=1))
+    assert lockout_intents(feed(engine, position(1.1, 2))) == []
+    assert lockout_intents(feed(engine, position(2, 3))) == [
+        ReduceTo(ACCOUNT, "contract", max_contracts=2, contract_id=MNQ)
+    ]
+
+
+def test_a_losing_fill_that_reversed_the_position_keeps_what_it_made() -> None:
+    engine = locking_engine(kind="cooldown")
+    feed(engine, position(0, 2), fill(1, 1, size=3, pnl="-200"))
+    assert lockout_intents(feed(engine, position(1.1, 1, long=False))) == []
+    assert lockout_intents(feed(engine, position(2, 2, long=False))) == [
+        ReduceTo(ACCOUNT, "contract", max_contracts=1, contract_id=MNQ)
+    ]
+
+
 def test_a_restart_mid_cooldown_keeps_its_baseline() -> None:
     engine = locking_engine(kind="cooldown")
     feed(engine, position(0, 1), fill(1, 1, pnl="-200"))

@@ -83,13 +83,14 @@ DEFAULTS: dict[str, object] = {
     "breakeven_offset_ticks": 0,
     "trail_start_ticks": 20,
     "trail_ticks": 10,
+    "stop_loss_grace": 30,
+    "max_stop_risk": 1000,
 }
 
 #: Off by default (``enabled: false``): an account overlay switches them on.
 DISABLED = frozenset({"trade-management-breakeven", "trade-management-trail"})
 FREQUENCY_WINDOWS = (timedelta(seconds=60), timedelta(minutes=60))
 
-STOP_GRACE = timedelta(seconds=30)
 ORDER_COOLDOWN = timedelta(minutes=5)
 
 WORKING = (OrderStatus.OPEN, OrderStatus.PENDING, OrderStatus.SUSPENDED)
@@ -203,6 +204,8 @@ class Holding:
     size: int
     avg: Decimal
     best: Decimal | None = None
+    #: (time, whether the position counted as protected from then on), one entry per change
+    history: list[tuple[datetime, bool]] = field(default_factory=list)
 
 
 @dataclass
@@ -387,6 +390,49 @@ class Oracle:
         covered = sum(o.size - o.fill_volume for o in self._protecting_stops(book, holding))
         return covered >= holding.size
 
+    def _stop_risk(self, book: Book, holding: Holding) -> Decimal | None:
+        """Money the protecting stops lose from the entry, tightest first, up to the size."""
+        info = self.contracts.get(holding.contract_id)
+        stops = self._protecting_stops(book, holding)
+        if info is None or not stops or any(o.stop_price is None for o in stops):
+            return None
+        losses = []
+        for o in stops:
+            assert o.stop_price is not None
+            distance = holding.avg - o.stop_price if holding.long else o.stop_price - holding.avg
+            losses.append((distance / info.tick_size * info.tick_value, o.size - o.fill_volume))
+        losses.sort()
+        risk = Decimal(0)
+        left = holding.size
+        for per_contract, size in losses:
+            take = min(size, left)
+            risk += per_contract * take
+            left -= take
+        return risk
+
+    def _counts(self, book: Book, holding: Holding) -> bool:
+        """Protected by stops that risk at most max_stop_risk (a risk nobody knows counts)."""
+        if not self._protected(book, holding):
+            return False
+        risk = self._stop_risk(book, holding)
+        return risk is None or risk <= self._num("max_stop_risk")
+
+    def _uncounted(self, holding: Holding, now: datetime) -> timedelta:
+        """Time since the position opened that it did not count as protected: every spell."""
+        total = timedelta(0)
+        ends = [at for at, _counted in holding.history[1:]] + [now]
+        for (start, counted), end in zip(holding.history, ends, strict=True):
+            if not counted and end > start:
+                total += end - start
+        return total
+
+    def _record_protection(self, at: datetime) -> None:
+        for book in self.books.values():
+            for holding in book.holdings.values():
+                counted = self._counts(book, holding)
+                if not holding.history or holding.history[-1][1] != counted:
+                    holding.history.append((at, counted))
+
     def _stop_price(self, book: Book, holding: Holding) -> Decimal | None:
         prices = [
             o.stop_price for o in self._protecting_stops(book, holding) if o.stop_price is not None
@@ -414,6 +460,7 @@ class Oracle:
         accounts: list[int]
         if isinstance(event, ContractLoaded):
             self.contracts[event.contract.contract_id] = event.contract
+            self._record_protection(event.at)
             return []
         if isinstance(event, AccountUpdate):
             self._book(event.account_id).can_trade = event.can_trade
@@ -453,6 +500,7 @@ class Oracle:
             accounts = sorted(self.books) if event.account_id is None else [event.account_id]
         else:
             accounts = sorted(self.books)
+        self._record_protection(event.at)
         for account in accounts:
             self._expire_locks(self._book(account), event.at)
         trigger = TRIGGER_OF.get(type(event))
@@ -554,9 +602,7 @@ class Oracle:
                 intents, locks = self._actions(rule, book, item, now, breach)
                 self.firings.append(OracleFiring(now, rule, book.account_id, item, intents, locks))
             return
-        since = self.since.setdefault(key, now)
-        if rule == "no-stop-loss-grace" and now - since < STOP_GRACE:
-            return
+        self.since.setdefault(key, now)
         self.firing.add(key)
         if "to" in breach:
             self.targets[key] = breach["to"]
@@ -565,12 +611,14 @@ class Oracle:
 
     def next_deadline(self) -> datetime | None:
         """The earliest instant a pending ``for:`` would fire or a timed lock would end."""
-        deadlines = [
-            since + STOP_GRACE
-            for key, since in self.since.items()
-            if key[0] == "no-stop-loss-grace" and key not in self.firing
-        ]
+        deadlines = []
+        grace = timedelta(seconds=int(self._num("stop_loss_grace")))
         for book in self.books.values():
+            for contract_id, holding in book.holdings.items():
+                key = ("no-stop-loss-grace", book.account_id, contract_id)
+                if holding.history and not holding.history[-1][1] and key not in self.firing:
+                    last = holding.history[-1][0]
+                    deadlines.append(last + grace - self._uncounted(holding, last))
             deadlines += [end for end in book.locks.values() if end is not None]
         return min(deadlines) if deadlines else None
 
@@ -621,7 +669,8 @@ class Oracle:
                 return None
             return {} if pnl <= -self._num(LOSS_TIERS[rule][0]) else None
         if rule == "no-stop-loss-grace":
-            return None if self._protected(book, book.holdings[item]) else {}
+            grace = timedelta(seconds=int(self._num("stop_loss_grace")))
+            return {} if self._uncounted(book.holdings[item], now) >= grace else None
         if rule == "session-block-outside":
             exposed = bool(self._working(book)) or bool(book.holdings)
             return {} if exposed and not rth_open(now) else None
