@@ -15,7 +15,10 @@ engine time, and asks the set on every order and position event whether exposure
   is reduced back, a new or reversed one is closed. ``kind`` ``lock`` comes with the rule's
   own enforcement (a flatten, a close); ``kind`` ``cooldown`` (RULE-006/007) leaves the
   exposure it started with alone and only stops new exposure. The baseline is part of the
-  lock, so a snapshot keeps it and a restart mid-cooldown enforces the same limit.
+  lock, so a snapshot keeps it and a restart mid-cooldown enforces the same limit. A lockout
+  set by a fill counts what that fill added as part of its start (``opening_fill``: the
+  gateway sends the trade before the position). The daemon never re-opens exposure: a
+  reversed position is closed, not turned back (docs/protection.md).
 - Orders that only reduce a position at no more than its size, orders simple-risk placed
   itself (customTag ``sr-``) and the children of a bracket family (they only ever close what
   their entry opened) always pass. A trader's protective stop larger than the position is
@@ -54,7 +57,8 @@ class Lock:
     ends_at: datetime | None  # None: a while-lock, ends when its expression turns false
     action_index: int = -1  # the rule's then: entry that set it (finds its while: again)
     while_expr: CompiledExpression | None = None
-    #: contract id → (long, size) at lock time; only ever lowered
+    #: contract id → (long, size) when the lockout began; lowered as positions shrink, raised
+    #: only once, by the ``opening_fill``
     baseline: dict[str, tuple[bool, int]] = field(default_factory=dict)
     #: the fill that set the lockout (contract id, buy, size) while its position event has
     #: not come yet: the gateway sends a fill's trade before its position, and exposure the
