@@ -91,6 +91,7 @@ DEFAULTS: dict[str, object] = {
 DISABLED = frozenset({"trade-management-breakeven", "trade-management-trail"})
 FREQUENCY_WINDOWS = (timedelta(seconds=60), timedelta(minutes=60))
 
+STOP_GRACE = timedelta(seconds=30)
 ORDER_COOLDOWN = timedelta(minutes=5)
 
 WORKING = (OrderStatus.OPEN, OrderStatus.PENDING, OrderStatus.SUSPENDED)
@@ -112,6 +113,7 @@ RULES: dict[str, tuple[str, frozenset[str], str]] = {
     "cooldown-after-loss-2": ("RULE-007", frozenset({"trade"}), "fill-order"),
     "cooldown-after-loss-3": ("RULE-007", frozenset({"trade"}), "fill-order"),
     "no-stop-loss-grace": ("RULE-008", frozenset({"position", "order", "clock"}), "position"),
+    "no-stop-loss-total": ("RULE-008", frozenset({"position", "order", "clock"}), "position"),
     "session-block-outside": ("RULE-009", frozenset({"position", "order", "clock"}), "account"),
     "auth-loss-guard": ("RULE-010", frozenset({"account", "reconcile"}), "account"),
     "symbol-blocks": ("RULE-011", frozenset({"position", "order"}), "symbol"),
@@ -206,6 +208,9 @@ class Holding:
     best: Decimal | None = None
     #: (time, whether the position counted as protected from then on), one entry per change
     history: list[tuple[datetime, bool]] = field(default_factory=list)
+    #: since when it has had no covering stop at all (None while it has one)
+    bare_since: datetime | None = None
+    bare_known: bool = False
 
 
 @dataclass
@@ -432,6 +437,14 @@ class Oracle:
                 counted = self._counts(book, holding)
                 if not holding.history or holding.history[-1][1] != counted:
                     holding.history.append((at, counted))
+                bare = not self._protected(book, holding)
+                if not holding.bare_known:
+                    holding.bare_known = True
+                    holding.bare_since = at if bare else None
+                elif bare and holding.bare_since is None:
+                    holding.bare_since = at
+                elif not bare:
+                    holding.bare_since = None
 
     def _stop_price(self, book: Book, holding: Holding) -> Decimal | None:
         prices = [
@@ -602,7 +615,9 @@ class Oracle:
                 intents, locks = self._actions(rule, book, item, now, breach)
                 self.firings.append(OracleFiring(now, rule, book.account_id, item, intents, locks))
             return
-        self.since.setdefault(key, now)
+        since = self.since.setdefault(key, now)
+        if rule == "no-stop-loss-grace" and now - since < STOP_GRACE:
+            return
         self.firing.add(key)
         if "to" in breach:
             self.targets[key] = breach["to"]
@@ -611,11 +626,15 @@ class Oracle:
 
     def next_deadline(self) -> datetime | None:
         """The earliest instant a pending ``for:`` would fire or a timed lock would end."""
-        deadlines = []
+        deadlines = [
+            since + STOP_GRACE
+            for key, since in self.since.items()
+            if key[0] == "no-stop-loss-grace" and key not in self.firing
+        ]
         grace = timedelta(seconds=int(self._num("stop_loss_grace")))
         for book in self.books.values():
             for contract_id, holding in book.holdings.items():
-                key = ("no-stop-loss-grace", book.account_id, contract_id)
+                key = ("no-stop-loss-total", book.account_id, contract_id)
                 if holding.history and not holding.history[-1][1] and key not in self.firing:
                     last = holding.history[-1][0]
                     deadlines.append(last + grace - self._uncounted(holding, last))
@@ -669,8 +688,13 @@ class Oracle:
                 return None
             return {} if pnl <= -self._num(LOSS_TIERS[rule][0]) else None
         if rule == "no-stop-loss-grace":
+            return None if self._protected(book, book.holdings[item]) else {}
+        if rule == "no-stop-loss-total":
+            # every spell added up; one spell long enough is no-stop-loss-grace's
             grace = timedelta(seconds=int(self._num("stop_loss_grace")))
-            return {} if self._uncounted(book.holdings[item], now) >= grace else None
+            holding = book.holdings[item]
+            spell = now - holding.bare_since if holding.bare_since is not None else timedelta(0)
+            return {} if self._uncounted(holding, now) >= grace and spell < grace else None
         if rule == "session-block-outside":
             exposed = bool(self._working(book)) or bool(book.holdings)
             return {} if exposed and not rth_open(now) else None
@@ -746,7 +770,12 @@ class Oracle:
         elif rule == "daily-realized-loss":
             intents += self._flatten(book)
             locks.append(self._lock(book, rule, "account", None, trading_day_end(now)))
-        elif rule in ("daily-unrealized-loss", "max-unrealized-profit", "no-stop-loss-grace"):
+        elif rule in (
+            "daily-unrealized-loss",
+            "max-unrealized-profit",
+            "no-stop-loss-grace",
+            "no-stop-loss-total",
+        ):
             intents += self._close(item)
         elif rule == "trade-frequency-minute":
             locks.append(self._lock(book, rule, "account", None, now + timedelta(seconds=60)))
