@@ -15,10 +15,12 @@ engine time, and asks the set on every order and position event whether exposure
   is reduced back, a new or reversed one is closed. ``kind`` ``lock`` comes with the rule's
   own enforcement (a flatten, a close); ``kind`` ``cooldown`` (RULE-006/007) leaves the
   exposure it started with alone and only stops new exposure. The baseline is part of the
-  lock, so a snapshot keeps it and a restart mid-cooldown enforces the same limit. A lockout
-  set by a fill counts what that fill added as part of its start (``opening_fill``: the
-  gateway sends the trade before the position). The daemon never re-opens exposure: a
-  reversed position is closed, not turned back (docs/protection.md).
+  lock, so a snapshot keeps it and a restart mid-cooldown enforces the same limit. A cooldown
+  set by a fill, or by an order whose fills beat its cancel, counts what they added as part
+  of its start (``opening_fill``, ``opening_order``: the gateway sends a trade before its
+  position); a lock does not (its rule's flatten or close already wants that exposure gone).
+  The daemon never re-opens exposure: a reversed position is closed, not turned back
+  (docs/protection.md).
 - Orders that only reduce a position at no more than its size, orders simple-risk placed
   itself (customTag ``sr-``) and the children of a bracket family (they only ever close what
   their entry opened) always pass. A trader's protective stop larger than the position is
@@ -64,6 +66,9 @@ class Lock:
     #: not come yet: the gateway sends a fill's trade before its position, and exposure the
     #: fill opened is part of what the lockout began with, not new (see position_changed)
     opening_fill: tuple[str, bool, int] | None = None
+    #: the order whose event set the lockout (an order rule's cancel): its fills may beat the
+    #: cancel, and what they add is part of what the lockout began with too
+    opening_order: int | None = None
     #: the ``while:`` condition held and reads nothing that can change (only ``lock.*``,
     #: params and lists): the engine need not evaluate it again until the lock changes
     settled: bool = False
@@ -190,6 +195,18 @@ class LockSet:
     def next_end(self) -> datetime | None:
         ends = [lock.ends_at for lock in self.locks.values() if lock.ends_at is not None]
         return min(ends) if ends else None
+
+    def fill_seen(self, order_id: int, contract_id: str, buy: bool, size: int) -> None:
+        """A fill of the order that set a lockout: add it to what that lockout began with,
+        to be taken into its baseline at the contract's next position event."""
+        for lock in self.locks.values():
+            if lock.opening_order != order_id:
+                continue
+            pending = lock.opening_fill
+            if pending is not None and pending[0] == contract_id and pending[1] == buy:
+                lock.opening_fill = (contract_id, buy, pending[2] + size)
+            else:
+                lock.opening_fill = (contract_id, buy, size)
 
     def position_changed(self, contract_id: str, long: bool, size: int) -> None:
         """Lower every lock's baseline for a contract whose position shrank or closed.

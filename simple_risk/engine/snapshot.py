@@ -104,6 +104,7 @@ def _dump_lock(lock: Lock) -> dict[str, Any]:
         "action_index": lock.action_index,
         "baseline": [[c, long, size] for c, (long, size) in lock.baseline.items()],
         "opening_fill": list(lock.opening_fill) if lock.opening_fill is not None else None,
+        "opening_order": lock.opening_order,
     }
 
 
@@ -297,6 +298,7 @@ def _load_account(engine: Engine, state: AccountState, data: dict[str, Any]) -> 
             while_expr=while_expr,
             baseline={c: (bool(long), int(size)) for c, long, size in lock_data["baseline"]},
             opening_fill=_opening_fill(lock_data.get("opening_fill")),
+            opening_order=lock_data.get("opening_order"),
         )
         if lock.ends_at is None and lock.while_expr is None:
             continue  # the rule that set this while-lock no longer exists

@@ -259,6 +259,22 @@ def test_the_fill_that_set_a_cooldown_is_part_of_what_it_began_with() -> None:
     ]
 
 
+def test_the_fills_of_the_order_that_set_a_cooldown_are_part_of_its_start() -> None:
+    # an order rule cancels an order and cools down; the market order fills before the cancel
+    # lands: its fill is the order rule's business (a reduction to the limit), not new
+    # exposure of the cooldown — but a second order's fill is
+    too_big = rule("too-big", "order.size > 2", ["order"], [lockout(kind="cooldown")])
+    engine = Engine(ruleset(too_big))
+    feed(engine, order(0, 10, size=3, kind=OrderType.MARKET, status=OrderStatus.PENDING))
+    feed(engine, fill(0.01, 1, order_id=10, side="buy", size=3))
+    feed(engine, fill(0.01, 1, order_id=10, side="buy", size=3))  # re-sent: counts once
+    assert lockout_intents(feed(engine, position(0.02, 3))) == []
+    feed(engine, fill(1, 2, order_id=11, side="buy", size=1))
+    assert lockout_intents(feed(engine, position(1.01, 4))) == [
+        ReduceTo(ACCOUNT, "contract", max_contracts=3, contract_id=MNQ)
+    ]
+
+
 def test_a_losing_fill_that_reversed_the_position_keeps_what_it_made() -> None:
     engine = locking_engine(kind="cooldown")
     feed(engine, position(0, 2), fill(1, 1, size=3, pnl="-200"))
