@@ -262,11 +262,26 @@ def _lockout(ctx: ActionContext, action: ActionSpec, index: int) -> None:
         if symbol is None:
             return
     reason = render(spec.reason, ctx.env) if spec.reason is not None else ctx.message
+    # the exposure the lockout starts with, in its scope: a lock freezes it, a cooldown leaves
+    # it alone; for both, what appears later (a market order that filled before its cancel
+    # landed, a flip) is brought back to it
     baseline: dict[str, tuple[bool, int]] = {}
-    if spec.kind == "lock":
-        for position in ctx.account.positions.values():
-            if symbol is None or position.symbol == symbol:
-                baseline[position.contract_id] = (position.long, position.size)
+    for position in ctx.account.positions.values():
+        if symbol is None or position.symbol == symbol:
+            baseline[position.contract_id] = (position.long, position.size)
+    # a cooldown began with the exposure of the fill (or the order) that set it, though its
+    # position event comes later; a lock freezes what the facts hold (its rule's own flatten
+    # or close takes the rest, and a fill that beats it is reversed)
+    opening_fill: tuple[str, bool, int] | None = None
+    opening_order: int | None = None
+    if spec.kind == "cooldown":
+        trade = ctx.env.get("trade")
+        in_scope = isinstance(trade, TradeFacts) and (symbol is None or trade.symbol == symbol)
+        if isinstance(trade, TradeFacts) and in_scope and not trade.voided:
+            opening_fill = (trade.contract_id, trade.side == "buy", trade.size)
+        order = ctx.env.get("order")
+        if isinstance(order, Order) and not order.own:
+            opening_order = order.id
     ctx.locks.append(
         Lock(
             account=ctx.account.id,
@@ -280,6 +295,8 @@ def _lockout(ctx: ActionContext, action: ActionSpec, index: int) -> None:
             action_index=index,
             while_expr=spec.while_expr,
             baseline=baseline,
+            opening_fill=opening_fill,
+            opening_order=opening_order,
         )
     )
 

@@ -68,6 +68,7 @@ from simple_risk.engine.episodes import item_mode
 from simple_risk.engine.events import (
     TRIGGER_OF,
     Event,
+    OrderSide,
     OrderUpdate,
     PositionUpdate,
     Quote,
@@ -398,6 +399,13 @@ class Engine:
                 if state.locks:
                     state.locks.expire(now)
             self._recompute_lock_end()
+        # a fill seen for the first time (the gateway re-sends fills) while its account has
+        # lockouts: it may belong to the order that set one (Lock.opening_order)
+        fresh_fill: TradeFill | None = None
+        if isinstance(event, TradeFill) and not event.voided:
+            holder = store.accounts.get(event.account_id)
+            if holder is not None and holder.locks and event.trade_id not in holder.ledger.fills:
+                fresh_fill = event
         touched = store.apply(event)
         if self._pending_deadline is not None and now >= self._pending_deadline:
             self._run_deadlines(at, firings)
@@ -429,6 +437,14 @@ class Engine:
                 self._evaluate(plan, state, env, touched, symbol, event, firings)
             locks = state.locks
             if locks.locks:
+                if fresh_fill is not None:
+                    # the fill of an order whose event set a lockout: part of its start
+                    locks.fill_seen(
+                        fresh_fill.order_id,
+                        fresh_fill.contract_id,
+                        fresh_fill.side is OrderSide.BUY,
+                        fresh_fill.size,
+                    )
                 now_locked = state.id in locked_now
                 if now_locked or changes_exposure:
                     self._enforce(state, touched, event, firings, reconcile or now_locked)

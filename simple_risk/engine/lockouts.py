@@ -8,10 +8,19 @@ engine time, and asks the set on every order and position event whether exposure
   ``lock.*`` bound and drops the lock when it turns false).
 - A lock is identified by (rule, scope, symbol). Adding one that already exists keeps the later
   end, so a shorter lock never shortens a longer one; locks from different rules coexist.
-- ``kind`` ``lock``: existing exposure is frozen at its size when the lock starts (the
-  ``baseline``, lowered as positions shrink): an order that would add exposure is cancelled,
-  a position that grew is reduced back, a new position is closed. ``kind`` ``cooldown``
-  (RULE-006/007) only cancels orders that would add exposure and leaves positions alone.
+- Both kinds record the exposure in their scope when they start (the ``baseline``, lowered
+  as positions shrink, never raised): an order that would add exposure is cancelled, and
+  exposure that appears anyway — a market order that filled before its cancel landed, a flip
+  by an order larger than the position — is brought back to the baseline: a position that grew
+  is reduced back, a new or reversed one is closed. ``kind`` ``lock`` comes with the rule's
+  own enforcement (a flatten, a close); ``kind`` ``cooldown`` (RULE-006/007) leaves the
+  exposure it started with alone and only stops new exposure. The baseline is part of the
+  lock, so a snapshot keeps it and a restart mid-cooldown enforces the same limit. A cooldown
+  set by a fill, or by an order whose fills beat its cancel, counts what they added as part
+  of its start (``opening_fill``, ``opening_order``: the gateway sends a trade before its
+  position); a lock does not (its rule's flatten or close already wants that exposure gone).
+  The daemon never re-opens exposure: a reversed position is closed, not turned back
+  (docs/protection.md).
 - Orders that only reduce a position at no more than its size, orders simple-risk placed
   itself (customTag ``sr-``) and the children of a bracket family (they only ever close what
   their entry opened) always pass. A trader's protective stop larger than the position is
@@ -50,8 +59,16 @@ class Lock:
     ends_at: datetime | None  # None: a while-lock, ends when its expression turns false
     action_index: int = -1  # the rule's then: entry that set it (finds its while: again)
     while_expr: CompiledExpression | None = None
-    #: contract id → (long, size) at lock time; only ever lowered
+    #: contract id → (long, size) when the lockout began; lowered as positions shrink, raised
+    #: only once, by the ``opening_fill``
     baseline: dict[str, tuple[bool, int]] = field(default_factory=dict)
+    #: the fill that set the lockout (contract id, buy, size) while its position event has
+    #: not come yet: the gateway sends a fill's trade before its position, and exposure the
+    #: fill opened is part of what the lockout began with, not new (see position_changed)
+    opening_fill: tuple[str, bool, int] | None = None
+    #: the order whose event set the lockout (an order rule's cancel): its fills may beat the
+    #: cancel, and what they add is part of what the lockout began with too
+    opening_order: int | None = None
     #: the ``while:`` condition held and reads nothing that can change (only ``lock.*``,
     #: params and lists): the engine need not evaluate it again until the lock changes
     settled: bool = False
@@ -141,6 +158,7 @@ class LockSet:
             existing.kind = "lock"
             for contract_id, held in lock.baseline.items():
                 existing.baseline.setdefault(contract_id, held)
+        # a cooldown set again keeps the baseline of its start: what appeared since is new
         existing.settled = False
         self._changed()
         return existing
@@ -178,9 +196,38 @@ class LockSet:
         ends = [lock.ends_at for lock in self.locks.values() if lock.ends_at is not None]
         return min(ends) if ends else None
 
-    def position_changed(self, contract_id: str, long: bool, size: int) -> None:
-        """Lower every lock's baseline for a contract whose position shrank or closed."""
+    def fill_seen(self, order_id: int, contract_id: str, buy: bool, size: int) -> None:
+        """A fill of the order that set a lockout: add it to what that lockout began with,
+        to be taken into its baseline at the contract's next position event."""
         for lock in self.locks.values():
+            if lock.opening_order != order_id:
+                continue
+            pending = lock.opening_fill
+            if pending is not None and pending[0] == contract_id and pending[1] == buy:
+                lock.opening_fill = (contract_id, buy, pending[2] + size)
+            else:
+                lock.opening_fill = (contract_id, buy, size)
+
+    def position_changed(self, contract_id: str, long: bool, size: int) -> None:
+        """Lower every lock's baseline for a contract whose position shrank or closed.
+
+        The first position event of the contract of a lockout's opening fill makes room in
+        the baseline for what that fill added (no more than the position now holds): the
+        exposure the fill made is what the lockout began with. Only once, and only ever
+        raising the baseline: later growth is new exposure, and a position event that came
+        before its trade (the baseline already holds the fill) allows at most that one fill.
+        """
+        for lock in self.locks.values():
+            fill = lock.opening_fill
+            if fill is not None and fill[0] == contract_id:
+                lock.opening_fill = None
+                before = lock.baseline.get(contract_id)
+                after = _after_fill(before, fill[1], fill[2])
+                adds = after is not None and (
+                    before is None or after[0] != before[0] or after[1] > before[1]
+                )
+                if after is not None and adds and size > 0 and after[0] == long:
+                    lock.baseline[contract_id] = (long, min(size, after[1]))
             held = lock.baseline.get(contract_id)
             if held is None:
                 continue
@@ -282,12 +329,13 @@ class LockSet:
         return verdicts
 
     def position_limit(self, position: Position) -> tuple[Lock, int] | None:
-        """(lock, allowed size) when a ``lock``-kind lock caps this position below its size."""
+        """(lock, allowed size) when a lockout (lock or cooldown) caps this position below its
+        size: the size of its baseline on the same side, else 0 (new or reversed exposure)."""
         if not self.locks:
             return None
         decisive: tuple[Lock, int] | None = None
         for lock in self.locks.values():
-            if lock.kind != "lock" or not lock.covers(position.symbol):
+            if not lock.covers(position.symbol):
                 continue
             held = lock.baseline.get(position.contract_id)
             allowed = held[1] if held is not None and held[0] == position.long else 0
@@ -296,6 +344,20 @@ class LockSet:
         if decisive is None or position.size <= decisive[1]:
             return None
         return decisive
+
+
+def _after_fill(held: tuple[bool, int] | None, buy: bool, size: int) -> tuple[bool, int] | None:
+    """The position (long, size) a fill of ``size`` on side ``buy`` leaves from ``held``."""
+    if held is None or held[1] <= 0:
+        return (buy, size)
+    long, before = held
+    if long == buy:
+        return (long, before + size)
+    if before > size:
+        return (long, before - size)
+    if before < size:
+        return (buy, size - before)
+    return None
 
 
 #: the two ways the price can move for a closing order to fill: through a stop (against the

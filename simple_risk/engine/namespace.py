@@ -234,7 +234,30 @@ _FACTS: tuple[Fact, ...] = (
         S,
         "Seconds the position has been unprotected (0 if protected).",
     ),
+    Fact(
+        "position",
+        "unprotected_total",
+        S,
+        "Seconds the position has been unprotected since it opened, every spell together "
+        "(a stop that comes and goes does not restart it).",
+    ),
     Fact("position", "stop_price", P, "Tightest protective stop price.", optional=True),
+    Fact(
+        "position",
+        "stop_ticks",
+        D,
+        "Ticks from the average entry price to the farthest protective stop (negative: the "
+        "stop locks in profit).",
+        optional=True,
+    ),
+    Fact(
+        "position",
+        "stop_risk",
+        M,
+        "Money the protective stops risk from the average entry price: each stop's distance "
+        "× tick value × the contracts it closes (negative: locked-in profit).",
+        optional=True,
+    ),
     Fact("position", "locked", B, "An account or symbol lockout covers this position."),
     # symbol
     Fact("symbol", "root", T, "Ticker: the CME root of the contracts (ES for ProjectX's EP)."),
@@ -414,6 +437,14 @@ METHODS: dict[str, Method] = {
             ("name",),
             D,
             "Minutes until the named session next opens (0 when open).",
+        ),
+        Method(
+            "position",
+            "unprotected_time",
+            ("max_risk",),
+            S,
+            "Seconds since the position opened that it was unprotected or protected only by "
+            "stops risking more than max_risk (money), every spell together.",
         ),
         Method(
             "trades",

@@ -103,6 +103,8 @@ def _dump_lock(lock: Lock) -> dict[str, Any]:
         "ends_at": _t(lock.ends_at),
         "action_index": lock.action_index,
         "baseline": [[c, long, size] for c, (long, size) in lock.baseline.items()],
+        "opening_fill": list(lock.opening_fill) if lock.opening_fill is not None else None,
+        "opening_order": lock.opening_order,
     }
 
 
@@ -128,6 +130,13 @@ def _dump_account(state: AccountState) -> dict[str, Any]:
                 "protected": p.protected,
                 "unprotected_since": _t(p.unprotected_since),
                 "stop_price": _d(p.stop_price),
+                "stop_ticks": _d(p.stop_ticks),
+                "stop_risk": _d(p.stop_risk),
+                "segment_at": _t(p.segment_at),
+                "unprotected_banked": str(p.unprotected_banked),
+                "protected_by_risk": [
+                    [str(risk), str(spent)] for risk, spent in p.protected_by_risk.items()
+                ],
                 "position_id": p.position_id,
             }
             for p in state.positions.values()
@@ -261,6 +270,14 @@ def _load_account(engine: Engine, state: AccountState, data: dict[str, Any]) -> 
         position.protected = p["protected"]
         position.unprotected_since = _pt(p["unprotected_since"])
         position.stop_price = _pd(p["stop_price"])
+        # the protection history (snapshots written before it existed start it afresh)
+        position.stop_ticks = _pd(p.get("stop_ticks"))
+        position.stop_risk = _pd(p.get("stop_risk"))
+        position.segment_at = _pt(p.get("segment_at")) or opened_at
+        position.unprotected_banked = Decimal(p.get("unprotected_banked", "0"))
+        position.protected_by_risk = {
+            Decimal(risk): Decimal(spent) for risk, spent in p.get("protected_by_risk", [])
+        }
         position.position_id = p["position_id"]
         position.reprice()
         state.positions[contract.contract_id] = position
@@ -290,10 +307,19 @@ def _load_account(engine: Engine, state: AccountState, data: dict[str, Any]) -> 
             action_index=index,
             while_expr=while_expr,
             baseline={c: (bool(long), int(size)) for c, long, size in lock_data["baseline"]},
+            opening_fill=_opening_fill(lock_data.get("opening_fill")),
+            opening_order=lock_data.get("opening_order"),
         )
         if lock.ends_at is None and lock.while_expr is None:
             continue  # the rule that set this while-lock no longer exists
         state.locks.restore(lock)
+
+
+def _opening_fill(value: Any) -> tuple[str, bool, int] | None:
+    if value is None:
+        return None
+    contract_id, buy, size = value
+    return (str(contract_id), bool(buy), int(size))
 
 
 def load_engine(engine: Engine, data: Any) -> None:

@@ -222,7 +222,7 @@ def test_mistakes_in_added_rules_are_located_in_the_overlay(tmp_path: Path) -> N
         load_rulesets(config)
     assert _messages(error) == [
         f'{overlay}:4:11: rule "spread": unknown fact "quote.sprd" (did you mean "quote.bid"?)',
-        f'{overlay}:4:24: rule "spread": unknown param "max_sprad"',
+        f'{overlay}:4:24: rule "spread": unknown param "max_sprad" (did you mean "max_stop_risk"?)',
         f'{overlay}:5:12: rule "spread": unknown action "flaten" (did you mean "flatten"?)',
     ]
 

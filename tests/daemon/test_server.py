@@ -514,7 +514,7 @@ def test_a_reload_keeps_a_running_for_timer_of_an_unchanged_rule_and_resets_a_ch
     text = ruleset_text(max_contracts=4)
     assert f"    severity: critical\n{grace_rule}" in text
     text = text.replace(
-        f"    severity: critical\n{grace_rule}", f"    severity: warning\n{grace_rule}"
+        f"    severity: critical\n{grace_rule}", f"    severity: warning\n{grace_rule}", 1
     )
     run.ruleset.write_text(text, encoding="utf-8")
     changed = run.admin("reload")["changes"][str(ACCOUNT)]["changed"]

@@ -161,6 +161,22 @@ def test_no_stop_loss_grace_closes_an_unprotected_position_only(start: Start) ->
     assert h.trader.size(ACCOUNT, "MES") == 1
 
 
+def test_no_stop_loss_total_closes_a_position_behind_a_stop_that_risks_too_much(
+    start: Start,
+) -> None:
+    # a 2 s cumulative grace (the one-spell grace stays 30 s) and stops worth at most 100
+    h = start(build_ruleset(params={"stop_loss_grace": 2, "max_stop_risk": 100}))
+    mes, mnq = h.trader.price("MES"), h.trader.price("MNQ")
+    h.trader.stop(ACCOUNT, "MES", OrderSide.SELL, 1, mes - 100)  # 400 ticks x 1.25 = 500
+    h.trader.stop(ACCOUNT, "MNQ", OrderSide.SELL, 1, mnq - 10)  # 40 ticks x 0.50 = 20
+    h.trader.buy(ACCOUNT, "MES")
+    h.trader.buy(ACCOUNT, "MNQ")
+    h.wait(lambda: h.trader.size(ACCOUNT, "MES") == 0, "the close of the MES behind a far stop")
+    assert [b["contractId"] for b in h.sent("Position/closeContract")] == [h.trader.contract("MES")]
+    assert h.trader.size(ACCOUNT, "MNQ") == 1
+    assert h.fired("no-stop-loss-total") and not h.fired("no-stop-loss-grace")
+
+
 def test_session_block_flattens_after_the_session_closes(start: Start) -> None:
     # the harness's clock starts at PINNED_START: the session ends two seconds into the test
     end = (PINNED_START + timedelta(seconds=2)).time().replace(microsecond=0)
@@ -248,6 +264,7 @@ def test_rules_all_have_a_test() -> None:
         "cooldown-after-loss-2",
         "cooldown-after-loss-3",
         "no-stop-loss-grace",
+        "no-stop-loss-total",
         "session-block-outside",
         "auth-loss-guard",
         "symbol-blocks",

@@ -46,7 +46,7 @@ def test_reducing_an_oversized_position_resizes_its_stop_and_keeps_the_rest_prot
     """Long 4 CL with a sell-4 stop, limit 3, while a cooldown is on: the position is cut to
     3 and the stop resized to 3 — never cancelled as "would add exposure", so
     no-stop-loss-grace never closes the 3 allowed contracts."""
-    stop = order(2, 50, side="sell", size=4, kind=OrderType.STOP, stop="61.50", contract=CL)
+    stop = order(2, 50, side="sell", size=4, kind=OrderType.STOP, stop="61.90", contract=CL)
     engine, state, firings = started(
         position(1, 4, "62.00", contract=CL),
         stop,

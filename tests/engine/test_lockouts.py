@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -27,15 +28,18 @@ from hypothesis import strategies as st
 from simple_risk.engine.engine import Engine, Firing
 from simple_risk.engine.events import Event, OrderStatus, OrderType, OwnOrder
 from simple_risk.engine.facts.orders import Order
-from simple_risk.engine.intents import CancelOrder, PositionClosed, ReduceTo
+from simple_risk.engine.intents import CancelOrder, PositionClosed, ReduceTo, ResizeOrder
 from simple_risk.engine.lockouts import Lock, LockSet
+from simple_risk.engine.model import Ruleset
+
+
+def locking_ruleset(kind: str = "lock", scope: str = "account") -> Ruleset:
+    spec = lockout(scope, duration=timedelta(minutes=15), kind=kind)
+    return ruleset(rule("loss", "trade.pnl is not None and trade.pnl < -100", ["trade"], [spec]))
 
 
 def locking_engine(*then: object, kind: str = "lock", scope: str = "account") -> Engine:
-    spec = lockout(scope, duration=timedelta(minutes=15), kind=kind)
-    return Engine(
-        ruleset(rule("loss", "trade.pnl is not None and trade.pnl < -100", ["trade"], [spec]))
-    )
+    return Engine(locking_ruleset(kind, scope))
 
 
 def feed(engine: Engine, *events: Event) -> list[Firing]:
@@ -207,12 +211,118 @@ def test_a_symbol_lock_only_covers_its_root() -> None:
     assert lockout_intents(feed(engine, order(3, 11))) == [CancelOrder(ACCOUNT, 11)]
 
 
-def test_a_cooldown_blocks_new_orders_but_leaves_positions_alone() -> None:
+def test_a_cooldown_blocks_new_orders_and_leaves_the_exposure_it_began_with_alone() -> None:
+    engine = locking_engine(kind="cooldown")
+    feed(engine, position(0, 2), fill(1, 1, pnl="-200"))
+    assert lockout_intents(feed(engine, order(2, 10))) == [CancelOrder(ACCOUNT, 10)]
+    # the trader closes part of what the cooldown began with: nothing to do
+    assert lockout_intents(feed(engine, position(3, 1))) == []
+
+
+def test_a_market_order_filled_during_a_cooldown_is_reduced_back() -> None:
     engine = locking_engine(kind="cooldown")
     feed(engine, position(0, 1), fill(1, 1, pnl="-200"))
-    assert lockout_intents(feed(engine, position(2, 3))) == []
-    assert lockout_intents(feed(engine, position(3, 1, contract=ES))) == []
-    assert lockout_intents(feed(engine, order(4, 10))) == [CancelOrder(ACCOUNT, 10)]
+    # the market buy of 2 filled before its cancel landed: long 3 from long 1
+    assert lockout_intents(feed(engine, position(2, 3))) == [
+        ReduceTo(ACCOUNT, "contract", max_contracts=1, contract_id=MNQ)
+    ]
+
+
+def test_a_position_opened_during_an_account_cooldown_is_closed() -> None:
+    engine = locking_engine(kind="cooldown")
+    feed(engine, position(0, 1), fill(1, 1, pnl="-200"))
+    assert lockout_intents(feed(engine, position(2, 1, contract=ES))) == [
+        PositionClosed(ACCOUNT, ES)
+    ]
+
+
+def test_a_flip_during_a_cooldown_is_closed_never_reopened() -> None:
+    # long 1 → short 5 by a sell of 6: the reversed exposure is new; the daemon closes it and
+    # never buys the long back (a risk manager only ever takes exposure away)
+    engine = locking_engine(kind="cooldown")
+    feed(engine, position(0, 1), fill(1, 1, pnl="-200"))
+    assert lockout_intents(feed(engine, position(2, 5, long=False))) == [
+        PositionClosed(ACCOUNT, MNQ)
+    ]
+
+
+def test_a_symbol_cooldown_reverses_new_exposure_in_its_root_only() -> None:
+    engine = locking_engine(kind="cooldown", scope="symbol")
+    feed(engine, position(0, 1), position(0, 1, contract=ES), fill(1, 1, pnl="-200"))
+    assert [lock.symbol for lock in engine.locks(ACCOUNT)] == ["MNQ"]
+    assert lockout_intents(feed(engine, position(2, 4, contract=ES))) == []
+    assert lockout_intents(feed(engine, position(3, 2))) == [
+        ReduceTo(ACCOUNT, "contract", max_contracts=1, contract_id=MNQ)
+    ]
+
+
+def test_a_cooldown_set_again_keeps_the_baseline_of_its_start() -> None:
+    engine = locking_engine(kind="cooldown")
+    feed(engine, position(0, 1), fill(1, 1, pnl="-200"), position(2, 3))
+    # a second losing fill re-sets the cooldown while the grown position is still open
+    feed(engine, fill(3, 2, pnl="-200"))
+    (lock,) = engine.locks(ACCOUNT)
+    assert lock.baseline == {MNQ: (True, 1)}
+
+
+def test_the_protective_stop_of_a_position_a_cooldown_reduces_is_resized_not_cancelled() -> None:
+    engine = locking_engine(kind="cooldown")
+    feed(engine, position(0, 1), fill(1, 1, pnl="-200"))
+    feed(engine, position(2, 3))
+    stop = order(3, 11, side="sell", size=3, kind=OrderType.STOP, stop="20000")
+    intents = lockout_intents(feed(engine, stop))
+    assert not any(isinstance(i, CancelOrder) for i in intents)
+    assert lockout_intents(feed(engine, position(4, 1))) == [ResizeOrder(ACCOUNT, 11, 1)]
+
+
+def test_the_fill_that_set_a_cooldown_is_part_of_what_it_began_with() -> None:
+    # the gateway sends a fill's trade before its position: the position the fill made is
+    # the cooldown's baseline, and only growth after it is new exposure
+    engine = Engine(
+        ruleset(rule("busy", "trade.pnl is None", ["trade"], [lockout(kind="cooldown")]))
+    )
+    feed(engine, position(0, 1), fill(1, 1, side="buy", size=1))
+    assert lockout_intents(feed(engine, position(1.1, 2))) == []
+    assert lockout_intents(feed(engine, position(2, 3))) == [
+        ReduceTo(ACCOUNT, "contract", max_contracts=2, contract_id=MNQ)
+    ]
+
+
+def test_the_fills_of_the_order_that_set_a_cooldown_are_part_of_its_start() -> None:
+    # an order rule cancels an order and cools down; the market order fills before the cancel
+    # lands: its fill is the order rule's business (a reduction to the limit), not new
+    # exposure of the cooldown — but a second order's fill is
+    too_big = rule("too-big", "order.size > 2", ["order"], [lockout(kind="cooldown")])
+    engine = Engine(ruleset(too_big))
+    feed(engine, order(0, 10, size=3, kind=OrderType.MARKET, status=OrderStatus.PENDING))
+    feed(engine, fill(0.01, 1, order_id=10, side="buy", size=3))
+    feed(engine, fill(0.01, 1, order_id=10, side="buy", size=3))  # re-sent: counts once
+    assert lockout_intents(feed(engine, position(0.02, 3))) == []
+    feed(engine, fill(1, 2, order_id=11, side="buy", size=1))
+    assert lockout_intents(feed(engine, position(1.01, 4))) == [
+        ReduceTo(ACCOUNT, "contract", max_contracts=3, contract_id=MNQ)
+    ]
+
+
+def test_a_losing_fill_that_reversed_the_position_keeps_what_it_made() -> None:
+    engine = locking_engine(kind="cooldown")
+    feed(engine, position(0, 2), fill(1, 1, size=3, pnl="-200"))
+    assert lockout_intents(feed(engine, position(1.1, 1, long=False))) == []
+    assert lockout_intents(feed(engine, position(2, 2, long=False))) == [
+        ReduceTo(ACCOUNT, "contract", max_contracts=1, contract_id=MNQ)
+    ]
+
+
+def test_a_restart_mid_cooldown_keeps_its_baseline() -> None:
+    engine = locking_engine(kind="cooldown")
+    feed(engine, position(0, 1), fill(1, 1, pnl="-200"))
+    snapshot = json.loads(json.dumps(engine.snapshot()))
+    restored = Engine.restore(locking_ruleset(kind="cooldown"), snapshot)
+    (lock,) = restored.locks(ACCOUNT)
+    assert lock.kind == "cooldown" and lock.baseline == {MNQ: (True, 1)}
+    assert lockout_intents(feed(restored, position(2, 3))) == [
+        ReduceTo(ACCOUNT, "contract", max_contracts=1, contract_id=MNQ)
+    ]
 
 
 def test_a_lock_ends_exactly_at_its_end() -> None:

@@ -83,6 +83,8 @@ DEFAULTS: dict[str, object] = {
     "breakeven_offset_ticks": 0,
     "trail_start_ticks": 20,
     "trail_ticks": 10,
+    "stop_loss_grace": 30,
+    "max_stop_risk": 1000,
 }
 
 #: Off by default (``enabled: false``): an account overlay switches them on.
@@ -111,6 +113,7 @@ RULES: dict[str, tuple[str, frozenset[str], str]] = {
     "cooldown-after-loss-2": ("RULE-007", frozenset({"trade"}), "fill-order"),
     "cooldown-after-loss-3": ("RULE-007", frozenset({"trade"}), "fill-order"),
     "no-stop-loss-grace": ("RULE-008", frozenset({"position", "order", "clock"}), "position"),
+    "no-stop-loss-total": ("RULE-008", frozenset({"position", "order", "clock"}), "position"),
     "session-block-outside": ("RULE-009", frozenset({"position", "order", "clock"}), "account"),
     "auth-loss-guard": ("RULE-010", frozenset({"account", "reconcile"}), "account"),
     "symbol-blocks": ("RULE-011", frozenset({"position", "order"}), "symbol"),
@@ -203,6 +206,11 @@ class Holding:
     size: int
     avg: Decimal
     best: Decimal | None = None
+    #: (time, whether the position counted as protected from then on), one entry per change
+    history: list[tuple[datetime, bool]] = field(default_factory=list)
+    #: since when it has had no covering stop at all (None while it has one)
+    bare_since: datetime | None = None
+    bare_known: bool = False
 
 
 @dataclass
@@ -392,6 +400,57 @@ class Oracle:
         covered = sum(o.size - o.fill_volume for o in self._protecting_stops(book, holding))
         return covered >= holding.size
 
+    def _stop_risk(self, book: Book, holding: Holding) -> Decimal | None:
+        """Money the protecting stops lose from the entry, tightest first, up to the size."""
+        info = self.contracts.get(holding.contract_id)
+        stops = self._protecting_stops(book, holding)
+        if info is None or not stops or any(o.stop_price is None for o in stops):
+            return None
+        losses = []
+        for o in stops:
+            assert o.stop_price is not None
+            distance = holding.avg - o.stop_price if holding.long else o.stop_price - holding.avg
+            losses.append((distance / info.tick_size * info.tick_value, o.size - o.fill_volume))
+        losses.sort()
+        risk = Decimal(0)
+        left = holding.size
+        for per_contract, size in losses:
+            take = min(size, left)
+            risk += per_contract * take
+            left -= take
+        return risk
+
+    def _counts(self, book: Book, holding: Holding) -> bool:
+        """Protected by stops that risk at most max_stop_risk (a risk nobody knows counts)."""
+        if not self._protected(book, holding):
+            return False
+        risk = self._stop_risk(book, holding)
+        return risk is None or risk <= self._num("max_stop_risk")
+
+    def _uncounted(self, holding: Holding, now: datetime) -> timedelta:
+        """Time since the position opened that it did not count as protected: every spell."""
+        total = timedelta(0)
+        ends = [at for at, _counted in holding.history[1:]] + [now]
+        for (start, counted), end in zip(holding.history, ends, strict=True):
+            if not counted and end > start:
+                total += end - start
+        return total
+
+    def _record_protection(self, at: datetime) -> None:
+        for book in self.books.values():
+            for holding in book.holdings.values():
+                counted = self._counts(book, holding)
+                if not holding.history or holding.history[-1][1] != counted:
+                    holding.history.append((at, counted))
+                bare = not self._protected(book, holding)
+                if not holding.bare_known:
+                    holding.bare_known = True
+                    holding.bare_since = at if bare else None
+                elif bare and holding.bare_since is None:
+                    holding.bare_since = at
+                elif not bare:
+                    holding.bare_since = None
+
     def _stop_price(self, book: Book, holding: Holding) -> Decimal | None:
         prices = [
             o.stop_price for o in self._protecting_stops(book, holding) if o.stop_price is not None
@@ -419,6 +478,7 @@ class Oracle:
         accounts: list[int]
         if isinstance(event, ContractLoaded):
             self.contracts[event.contract.contract_id] = event.contract
+            self._record_protection(event.at)
             return []
         if isinstance(event, AccountUpdate):
             self._book(event.account_id).can_trade = event.can_trade
@@ -458,6 +518,7 @@ class Oracle:
             accounts = sorted(self.books) if event.account_id is None else [event.account_id]
         else:
             accounts = sorted(self.books)
+        self._record_protection(event.at)
         for account in accounts:
             self._expire_locks(self._book(account), event.at)
         trigger = TRIGGER_OF.get(type(event))
@@ -575,7 +636,13 @@ class Oracle:
             for key, since in self.since.items()
             if key[0] == "no-stop-loss-grace" and key not in self.firing
         ]
+        grace = timedelta(seconds=int(self._num("stop_loss_grace")))
         for book in self.books.values():
+            for contract_id, holding in book.holdings.items():
+                key = ("no-stop-loss-total", book.account_id, contract_id)
+                if holding.history and not holding.history[-1][1] and key not in self.firing:
+                    last = holding.history[-1][0]
+                    deadlines.append(last + grace - self._uncounted(holding, last))
             deadlines += [end for end in book.locks.values() if end is not None]
         return min(deadlines) if deadlines else None
 
@@ -627,6 +694,12 @@ class Oracle:
             return {} if pnl <= -self._num(LOSS_TIERS[rule][0]) else None
         if rule == "no-stop-loss-grace":
             return None if self._protected(book, book.holdings[item]) else {}
+        if rule == "no-stop-loss-total":
+            # every spell added up; one spell long enough is no-stop-loss-grace's
+            grace = timedelta(seconds=int(self._num("stop_loss_grace")))
+            holding = book.holdings[item]
+            spell = now - holding.bare_since if holding.bare_since is not None else timedelta(0)
+            return {} if self._uncounted(holding, now) >= grace and spell < grace else None
         if rule == "session-block-outside":
             exposed = bool(self._working(book)) or bool(book.holdings)
             return {} if exposed and not rth_open(now) else None
@@ -702,7 +775,12 @@ class Oracle:
         elif rule == "daily-realized-loss":
             intents += self._flatten(book)
             locks.append(self._lock(book, rule, "account", None, trading_day_end(now)))
-        elif rule in ("daily-unrealized-loss", "max-unrealized-profit", "no-stop-loss-grace"):
+        elif rule in (
+            "daily-unrealized-loss",
+            "max-unrealized-profit",
+            "no-stop-loss-grace",
+            "no-stop-loss-total",
+        ):
             intents += self._close(item)
         elif rule == "trade-frequency-minute":
             locks.append(self._lock(book, rule, "account", None, now + timedelta(seconds=60)))

@@ -85,7 +85,7 @@ def _order(
             trailDistance=-16 * sign,
         )
         if priced:
-            data["stopPrice"] = 6000 - 4 * sign
+            data["stopPrice"] = 6000 - 0.25 * sign  # one tick: within max_stop_risk
     else:
         data.update(
             id=family.take_profit,

@@ -3,8 +3,16 @@
 Mark price, unrealized P&L and profit in ticks read the shared contract state (latest quote,
 tick size and value), so they are unknown (None) until a quote and the contract metadata
 arrive. Protection and the best price since entry are stateful and updated by the account
-whenever the position, an order in its contract or its quote changes (DESIGN.md §4, "A
-protective stop").
+whenever the position, an order in its contract or its quote changes (docs/facts.md,
+"Protection").
+
+Protection is also kept as a history, so that a stop that comes and goes cannot restart a
+grace period: the time since the position opened is split into segments of constant
+protection (unprotected, or protected by stops risking a known amount of money), and each
+segment's length is banked when it ends — unprotected time in one total, protected time per
+stop risk. ``unprotected_total`` and ``unprotected_time(max_risk)`` add the banked time to the
+running segment; being sums of exact durations, they are the same after a snapshot and
+restore.
 """
 
 from __future__ import annotations
@@ -39,11 +47,16 @@ class Position:
         "position_id",
         "profit_ticks",
         "protected",
+        "protected_by_risk",
+        "segment_at",
         "side",
         "size",
         "stop_price",
+        "stop_risk",
+        "stop_ticks",
         "symbol",
         "units",
+        "unprotected_banked",
         "unprotected_since",
         "unrealized_pnl",
     )
@@ -72,6 +85,15 @@ class Position:
         self.protected = False
         self.unprotected_since: datetime | None = opened_at
         self.stop_price: Decimal | None = None
+        #: the counted stops' distance from the entry (the farthest, in ticks) and the money
+        #: they risk all together; None without a stop or tick metadata
+        self.stop_ticks: Decimal | None = None
+        self.stop_risk: Decimal | None = None
+        #: the protection history: the running segment started at ``segment_at``; seconds
+        #: banked unprotected, and per stop risk while protected (risk known)
+        self.segment_at = opened_at
+        self.unprotected_banked = _ZERO
+        self.protected_by_risk: dict[Decimal, Decimal] = {}
         #: mark price, profit in ticks and unrealized P&L: kept by :meth:`reprice`
         self.last_price: Decimal | None = None
         self.profit_ticks: Decimal | None = None
@@ -96,6 +118,30 @@ class Position:
         if self.protected or self.unprotected_since is None:
             return _ZERO
         return seconds(self._account.clock.now - self.unprotected_since)
+
+    @property
+    def unprotected_total(self) -> Decimal:
+        """Seconds unprotected since the position opened, all unprotected spells together."""
+        total = self.unprotected_banked
+        if not self.protected:
+            total += self._running()
+        return total
+
+    def unprotected_time(self, max_risk: object) -> Decimal:
+        """Seconds since the position opened that it was unprotected, or protected only by
+        stops risking more than ``max_risk`` (money): such a stop does not count."""
+        limit = Decimal(str(max_risk))
+        total = self.unprotected_total
+        for risk, spent in self.protected_by_risk.items():
+            if risk > limit:
+                total += spent
+        if self.protected and self.stop_risk is not None and self.stop_risk > limit:
+            total += self._running()
+        return total
+
+    def _running(self) -> Decimal:
+        elapsed = self._account.clock.now - self.segment_at
+        return seconds(elapsed) if elapsed.total_seconds() > 0 else _ZERO
 
     @property
     def locked(self) -> bool:
@@ -133,8 +179,13 @@ class Position:
             best = self.best_price
             if best is None or (mark > best if self.long else mark < best):
                 self.best_price = mark
-        protected, stop_price = protection(self, orders, mark)
+        protected, stop_price, stops = protection(self, orders, mark)
         self.stop_price = stop_price
+        stop_ticks, stop_risk = stop_exposure(self, stops)
+        if protected != self.protected or (protected and stop_risk != self.stop_risk):
+            self._bank(now)
+        self.stop_ticks = stop_ticks
+        self.stop_risk = stop_risk
         if protected:
             self.protected = True
             self.unprotected_since = None
@@ -143,11 +194,56 @@ class Position:
                 self.unprotected_since = now
             self.protected = False
 
+    def _bank(self, now: datetime) -> None:
+        """End the running protection segment at ``now``: bank its length where it belongs."""
+        elapsed = now - self.segment_at
+        if elapsed.total_seconds() > 0:
+            spent = seconds(elapsed)
+            if not self.protected:
+                self.unprotected_banked += spent
+            elif self.stop_risk is not None:
+                risk = self.stop_risk
+                self.protected_by_risk[risk] = self.protected_by_risk.get(risk, _ZERO) + spent
+            self.segment_at = now
+
+
+def stop_exposure(
+    position: Position, stops: list[tuple[Decimal | None, int]]
+) -> tuple[Decimal | None, Decimal | None]:
+    """The counted stops' distance in ticks from the average entry price (the farthest) and
+    the money they risk together (each stop's distance × tick value × the contracts it
+    closes, tightest first, no more than the position's size); negative distances lock in
+    profit. Unknown without a stop, without tick metadata, or with a stop without a price
+    (a trailing stop the gateway gave no trigger for)."""
+    tick_size = position.contract.tick_size
+    tick_value = position.contract.tick_value
+    if not stops or tick_size is None or tick_value is None or tick_size <= 0:
+        return None, None
+    if any(price is None for price, _size in stops):
+        return None, None
+    long = position.long
+    avg = position.avg_price
+    distances = sorted(
+        ((avg - price if long else price - avg) / tick_size, size)
+        for price, size in stops
+        if price is not None
+    )
+    left = position.size
+    risk = _ZERO
+    for distance, size in distances:
+        closes = min(size, left)
+        risk += distance * tick_value * closes
+        left -= closes
+        if left <= 0:
+            break
+    return distances[-1][0], risk
+
 
 def protection(
     position: Position, orders: Iterable[Order], mark: Decimal | None
-) -> tuple[bool, Decimal | None]:
-    """Whether working stops on the loss side cover the position, and the tightest stop price.
+) -> tuple[bool, Decimal | None, list[tuple[Decimal | None, int]]]:
+    """Whether working stops on the loss side cover the position, the tightest stop price, and
+    the counted stops (price, contracts).
 
     A stop counts when it is working (not pending cancellation), is a stop, stop-limit or
     trailing stop on the side opposite the position, and its trigger is on the loss side of
@@ -158,6 +254,7 @@ def protection(
     long = position.long
     covered = 0
     tightest: Decimal | None = None
+    counted: list[tuple[Decimal | None, int]] = []
     for order in orders:
         if not order.is_working or not order.is_stop or order.buy == long:
             continue
@@ -166,11 +263,12 @@ def protection(
         if not trailing and (stop is None or (stop > reference if long else stop < reference)):
             continue
         covered += order.remaining
+        counted.append((stop, order.remaining))
         if stop is not None and (
             tightest is None or (stop > tightest if long else stop < tightest)
         ):
             tightest = stop
-    return covered >= position.size, tightest
+    return covered >= position.size, tightest, counted
 
 
-__all__ = ["Position", "protection"]
+__all__ = ["Position", "protection", "stop_exposure"]

@@ -211,8 +211,10 @@ class FactStore:
             return Touched([state])
         if isinstance(event, ContractLoaded):
             contract = self.market.load(event.contract)
-            for position in contract.positions.values():
-                position.reprice()
+            for account_id, position in contract.positions.items():
+                # the tick value prices the stops' risk too, not only the P&L
+                orders = self.accounts[account_id].orders_by_contract.get(contract.contract_id)
+                position.refresh(orders.values() if orders else (), event.at)
             return Touched([self.accounts[a] for a in sorted(contract.positions)])
         if isinstance(event, OwnOrder):
             state = self.account(event.account_id)
