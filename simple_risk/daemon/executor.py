@@ -300,10 +300,14 @@ class Executor:
         store: Store | None,
         *,
         on_call: Callable[[int, str, str], None] | None = None,
+        record: Callable[[Callable[[Store], object]], None] | None = None,
     ) -> None:
         self._client = client
         self._results = results
         self._store = store
+        #: where the record of each attempt goes (the daemon's store writer, so the next call
+        #: of an intent never waits for the last one's commit); None: written here, on ``store``
+        self._record = record
         self._on_call = on_call
         self._lock = threading.Lock()
         self._queues: dict[int, queue.Queue[Job | None]] = {}
@@ -365,19 +369,23 @@ class Executor:
         error: str | None = None,
     ) -> None:
         """Record one call and its answer with the intent (secrets scrubbed)."""
-        if self._store is None:
+        store = self._store
+        if store is None:
             return
-        try:
-            self._store.intent_attempt(
-                key,
-                self._client.clock.now(),
-                outcome,
-                request={"endpoint": request.endpoint.value, "body": scrub(dict(request.body))},
-                response=scrub(response) if response is not None else None,
-                error=error,
-            )
-        except StoreError as exc:
-            log.warning("could not journal an attempt of %s: %s", key, exc)
+        at = self._client.clock.now()
+        body = {"endpoint": request.endpoint.value, "body": scrub(dict(request.body))}
+        answer = scrub(response) if response is not None else None
+
+        def write(target: Store) -> None:
+            try:
+                target.intent_attempt(key, at, outcome, request=body, response=answer, error=error)
+            except StoreError as exc:
+                log.warning("could not journal an attempt of %s: %s", key, exc)
+
+        if self._record is not None:
+            self._record(write)
+        else:
+            write(store)
 
     def _placed(self, account: int, request: RestRequest, envelope: dict[str, Any]) -> None:
         """An order the daemon placed: its tag and id go to the engine (``order.own``)."""
