@@ -1017,13 +1017,19 @@ class Daemon:
         if isinstance(event, (*FACT_EVENTS, ContractLoaded)):
             self._dirty.add(account)
         if firings:
+            # queued for the writer first (a firing's record opens the intents whose states
+            # the executor's bookkeeping then writes), but nothing here waits for the store
             firings = [firing for firing in firings if self._record(firing, replay=replay)]
+        self._work_firings(firings)  # act first: the rest is bookkeeping
+        if not replay:
+            for firing in firings:
+                self._tell_firing(firing)
         if firings and self._locks_changed(account):
             # A lockout set by a clock tick is not in the journal (ticks are not journaled):
-            # make it durable in a snapshot before anything acts on it. Other firings are
+            # it survives a restart in this snapshot (or, lost in a crash before the writer
+            # saved it, is derived again by the restart's ticks). Other firings are
             # reproduced by replaying the journaled event after the last snapshot.
             self._snapshot(account)
-        self._work_firings(firings)
         if firings:
             self._dirty.add(account)
             self._status_due = True
@@ -1051,16 +1057,16 @@ class Daemon:
                     )
 
     def _record(self, firing: Firing, *, replay: bool = False) -> bool:
-        """Commit the firing with its lockouts and intents (before anything acts on it) and
-        tell the log, ``monitor`` and the observer. Returns whether it is to be worked.
+        """Queue the firing with its lockouts and intents for the writer thread (the caller
+        tells the log, ``monitor`` and the observer once its intents are started). Returns
+        whether it is to be worked.
 
-        On a journal ``replay`` a firing the store already holds (same rule, account, item and
-        time: replayed events keep their journaled stamps) was worked when it was new, so it
-        is neither told nor worked again; one the store lacks — the daemon died between the
-        event's journal write and the firing's — is recorded and worked now.
+        On a journal ``replay`` (before the writer runs) the firing is committed here: one the
+        store already holds (same rule, account, item and time: replayed events keep their
+        journaled stamps) was worked when it was new, so it is neither told nor worked again;
+        one the store lacks — the daemon died before the writer recorded it — is recorded,
+        told and worked now.
         """
-        if not replay:
-            self._tell_firing(firing)
         engine = self.engines[firing.account]
         locks = []
         for notice in firing.locks:

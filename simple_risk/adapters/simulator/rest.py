@@ -500,6 +500,7 @@ class RestApi:
         self.requests = requests
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
+        arrived = self.clock()  # the log stamps a request when it arrived, not when answered
         raw = await request.read()
         try:
             body: object = json.loads(raw, parse_float=Decimal) if raw.strip() else None
@@ -511,7 +512,7 @@ class RestApi:
         remember(
             self.requests,
             RecordedRequest(
-                self.clock(),
+                arrived,
                 request.method,
                 request.path,
                 request.query_string,
