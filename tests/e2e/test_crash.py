@@ -347,3 +347,17 @@ def test_a_kill_after_the_act_and_before_the_journal_write_re_derives_the_same_e
         if r.path.lower() == "/api/position/closecontract" and r.status == 200
     ]
     assert after == closes, "the restart closed again what the first run had closed"
+
+
+def test_sigterm_stops_engine_run_gracefully_within_a_few_seconds(day: Day) -> None:
+    """A graceful stop closes both hubs in parallel and bounds signalrcore's blocking close
+    (the figure, against a 2 s target, is printed by ``python -m bench.stop``)."""
+    process = day.daemon.process
+    assert process is not None
+    started = time.monotonic()
+    process.send_signal(signal.SIGTERM)
+    process.wait(15)
+    took = time.monotonic() - started
+    assert process.returncode == 0, day.daemon.log.read_text()[-3000:]
+    assert took < 5.0, f"engine run took {took:.1f} s to stop after SIGTERM"
+    assert "engine thread failed" not in day.daemon.log.read_text()
