@@ -7,8 +7,9 @@ Split in two so that the engine's facts are only ever read on the engine thread:
   the calls are derived from the state each time, re-planning an intent after a crash, a
   retry or a re-firing never closes or reduces twice: a position already closed yields no
   close, a position already reduced yields a smaller (or no) partial close.
-* :class:`Executor` (worker threads) sends the planned calls in order with enforcement priority
-  through the shared rate limiter, classifies each answer with the errorCode table (done /
+* :class:`Executor` (worker threads) sends the planned calls in order, at enforcement priority
+  (stop management for trade-management stop moves: :func:`priority_of`) through the shared
+  rate limiter, classifies each answer with the errorCode table (done /
   retry / give up), journals every attempt in the store and hands an :class:`IntentResult`
   back to the engine's queue. Calls of one account go through that account's own worker, in
   order, so a firing's "cancel orders" runs before its "close position", and a call stuck on
@@ -107,6 +108,15 @@ def plan(intent: Intent, state: AccountState | None) -> list[RestRequest]:
     if isinstance(intent, StopAt):
         return _plan_stop(intent, state)
     return []
+
+
+def priority_of(intent: Intent) -> Priority:
+    """Who goes first when the REST budget is short: what removes exposure (cancels, closes,
+    reductions, resizes) is enforcement; moving or placing a stop for trade management
+    (:class:`StopAt`) is stop management, behind enforcement and reconciliation."""
+    if isinstance(intent, StopAt):
+        return Priority.STOP_MANAGEMENT
+    return Priority.ENFORCEMENT
 
 
 def _cut(account: int, contract_id: str, size: int, by: int) -> RestRequest:
@@ -284,6 +294,7 @@ class Job:
     account: int
     key: str
     calls: tuple[RestRequest, ...]
+    priority: Priority = Priority.ENFORCEMENT
 
 
 class Executor:
@@ -326,8 +337,15 @@ class Executor:
             if thread.is_alive():
                 thread.join(timeout)
 
-    def submit(self, account: int, key: str, calls: Sequence[RestRequest]) -> None:
-        """Queue the calls of one intent; they run in order on the account's worker."""
+    def submit(
+        self,
+        account: int,
+        key: str,
+        calls: Sequence[RestRequest],
+        priority: Priority = Priority.ENFORCEMENT,
+    ) -> None:
+        """Queue the calls of one intent; they run in order on the account's worker, at the
+        intent's ``priority`` (:func:`priority_of`)."""
         with self._lock:
             if self._stopped:
                 return
@@ -339,7 +357,7 @@ class Executor:
                 )
                 self._threads[account] = thread
                 thread.start()
-        work.put(Job(account, key, tuple(calls)))
+        work.put(Job(account, key, tuple(calls), priority))
 
     def _run(self, work: queue.Queue[Job | None]) -> None:
         while True:
@@ -417,7 +435,7 @@ class Executor:
             outcome = "ok"
             error: str | None = None
             try:
-                envelope = self._client.execute(request, Priority.ENFORCEMENT)
+                envelope = self._client.execute(request, job.priority)
                 self._journal(job.key, "ok", request, response=envelope)
                 self._placed(job.account, request, envelope)
             except ApiError as exc:

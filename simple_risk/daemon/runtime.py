@@ -57,7 +57,13 @@ from simple_risk.daemon.config import DaemonConfig
 from simple_risk.daemon.control.protocol import ErrorCode, ProtocolError
 from simple_risk.daemon.control.server import Broadcaster, ServerOptions, StatusServer
 from simple_risk.daemon.control.views import RECENT_FIRINGS, firing_record
-from simple_risk.daemon.executor import Executor, IntentResult, describe_call, plan
+from simple_risk.daemon.executor import (
+    Executor,
+    IntentResult,
+    describe_call,
+    plan,
+    priority_of,
+)
 from simple_risk.daemon.journal import StoreWriter
 from simple_risk.daemon.notifications import Notifications
 from simple_risk.daemon.notify import (
@@ -1229,7 +1235,7 @@ class Daemon:
         tracked.state = "in_flight"
         tracked.sends += 1
         log.info("enforcing %s: %s", key, ", ".join(describe_call(c) for c in calls))
-        self.executor.submit(account, key, calls)
+        self.executor.submit(account, key, calls, priority_of(tracked.intent))
 
     def _on_result(self, result: IntentResult) -> None:
         self.observer.on_result(result)

@@ -13,12 +13,14 @@ from simple_risk.adapters.topstepx.converters import (
     RestRequest,
     cancel_order_request,
     close_position_request,
+    modify_stop_request,
     place_stop_request,
 )
 from simple_risk.adapters.topstepx.errors import ApiError, Endpoint, TransportError
 from simple_risk.adapters.topstepx.ratelimit import Priority
-from simple_risk.daemon.executor import Executor, IntentResult
+from simple_risk.daemon.executor import Executor, IntentResult, priority_of
 from simple_risk.engine.events import Event, OrderSide, OwnOrder
+from simple_risk.engine.intents import PositionClosed, StopAt
 
 STUCK = 1
 OTHER = 3  # the same worker as STUCK when workers were picked by account % 2
@@ -33,9 +35,11 @@ class FakeGateway:
         self.release = threading.Event()
         self.refuse = refuse
         self.sent: list[RestRequest] = []
+        self.priorities: list[Priority] = []
 
     def execute(self, request: RestRequest, priority: Priority) -> dict[str, Any]:
         self.sent.append(request)
+        self.priorities.append(priority)
         if request.body.get("accountId") == STUCK:
             self.release.wait(10.0)
             raise TransportError(request.endpoint, "timed out", http_status=None, attempts=5)
@@ -96,3 +100,22 @@ def test_an_order_the_daemon_placed_is_reported_with_its_tag_and_id() -> None:
         executor.stop()
     assert (own.account_id, own.custom_tag, own.order_id, own.size) == (OTHER, "sr-mine", 777, 1)
     assert own.at <= datetime.now(UTC)
+
+
+def test_a_trade_management_stop_move_is_sent_at_stop_management_priority() -> None:
+    move = StopAt(account=OTHER, contract_id=MNQ, price=Decimal(20010))
+    close = PositionClosed(account=OTHER, contract_id=MNQ)
+    assert priority_of(move) is Priority.STOP_MANAGEMENT
+    assert priority_of(close) is Priority.ENFORCEMENT
+    gateway = FakeGateway()
+    results: queue.Queue[Event] = queue.Queue()
+    executor = Executor(gateway, results, None)  # type: ignore[arg-type]
+    try:
+        executor.submit(OTHER, "close", [close_position_request(OTHER, MNQ)], priority_of(close))
+        _next(results, IntentResult)
+        stop = modify_stop_request(OTHER, 10, stop_price=Decimal(20010))
+        executor.submit(OTHER, "move", [stop], priority_of(move))
+        _next(results, IntentResult)
+    finally:
+        executor.stop()
+    assert gateway.priorities == [Priority.ENFORCEMENT, Priority.STOP_MANAGEMENT]
