@@ -111,7 +111,7 @@ class HubConfig:
     rebuild_backoff_max: float = 15.0
     #: how long stop() waits for signalrcore's blocking close (it may take its socket
     #: timeout); the daemon closes both hubs in parallel, so a stop stays under 2 s
-    stop_timeout: float = 1.5
+    stop_timeout: float = 1.0
     handover_grace: float = 2.0  # make-before-break: both connections deliver this long
     verify_ssl: bool = True
     watchdog: WatchdogConfig = field(default_factory=WatchdogConfig)
