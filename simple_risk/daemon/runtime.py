@@ -993,7 +993,10 @@ class Daemon:
         if isinstance(contract_id, str) and contract_id not in self._quoted:
             self._quoted.add(contract_id)
             # a hub invoke writes to a socket: never on the engine thread
-            self._subscriber.submit(self._subscribe_quotes, contract_id)
+            try:
+                self._subscriber.submit(self._subscribe_quotes, contract_id)
+            except RuntimeError:  # stopping: the subscriber thread is gone, and so are the hubs
+                log.debug("not subscribing to %s: the daemon is stopping", contract_id)
             self.contracts.request(contract_id)
 
     def _subscribe_quotes(self, contract_id: str) -> None:
