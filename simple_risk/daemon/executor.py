@@ -7,8 +7,9 @@ Split in two so that the engine's facts are only ever read on the engine thread:
   the calls are derived from the state each time, re-planning an intent after a crash, a
   retry or a re-firing never closes or reduces twice: a position already closed yields no
   close, a position already reduced yields a smaller (or no) partial close.
-* :class:`Executor` (worker threads) sends the planned calls in order with enforcement priority
-  through the shared rate limiter, classifies each answer with the errorCode table (done /
+* :class:`Executor` (worker threads) sends the planned calls in order, at enforcement priority
+  (stop management for trade-management stop moves: :func:`priority_of`) through the shared
+  rate limiter, classifies each answer with the errorCode table (done /
   retry / give up), journals every attempt in the store and hands an :class:`IntentResult`
   back to the engine's queue. Calls of one account go through that account's own worker, in
   order, so a firing's "cancel orders" runs before its "close position", and a call stuck on
@@ -110,6 +111,15 @@ def plan(intent: Intent, state: AccountState | None) -> list[RestRequest]:
     if isinstance(intent, StopAt):
         return _plan_stop(intent, state)
     return []
+
+
+def priority_of(intent: Intent) -> Priority:
+    """Who goes first when the REST budget is short: what removes exposure (cancels, closes,
+    reductions, resizes) is enforcement; moving or placing a stop for trade management
+    (:class:`StopAt`) is stop management, behind enforcement and reconciliation."""
+    if isinstance(intent, StopAt):
+        return Priority.STOP_MANAGEMENT
+    return Priority.ENFORCEMENT
 
 
 def _cut(account: int, contract_id: str, size: int, by: int) -> RestRequest:
@@ -351,6 +361,7 @@ class Job:
     account: int
     key: str
     calls: tuple[RestRequest, ...]
+    priority: Priority = Priority.ENFORCEMENT
 
 
 class Executor:
@@ -375,10 +386,14 @@ class Executor:
         on_starved: Callable[[str, str], None] | None = None,
         starved_after: float = 3.0,
         monotonic: Callable[[], float] = time.monotonic,
+        record: Callable[[Callable[[Store], object]], None] | None = None,
     ) -> None:
         self._client = client
         self._results = results
         self._store = store
+        #: where the record of each attempt goes (the daemon's store writer, so the next call
+        #: of an intent never waits for the last one's commit); None: written here, on ``store``
+        self._record = record
         self._on_call = on_call
         self._on_starved = on_starved
         self._monotonic = monotonic
@@ -400,8 +415,15 @@ class Executor:
             if thread.is_alive():
                 thread.join(timeout)
 
-    def submit(self, account: int, key: str, calls: Sequence[RestRequest]) -> None:
-        """Queue the calls of one intent; they run in order on the account's worker."""
+    def submit(
+        self,
+        account: int,
+        key: str,
+        calls: Sequence[RestRequest],
+        priority: Priority = Priority.ENFORCEMENT,
+    ) -> None:
+        """Queue the calls of one intent; they run in order on the account's worker, at the
+        intent's ``priority`` (:func:`priority_of`)."""
         with self._lock:
             if self._stopped:
                 return
@@ -413,7 +435,7 @@ class Executor:
                 )
                 self._threads[account] = thread
                 thread.start()
-        work.put(Job(account, key, tuple(calls)))
+        work.put(Job(account, key, tuple(calls), priority))
 
     def _run(self, work: queue.Queue[Job | None]) -> None:
         while True:
@@ -443,19 +465,23 @@ class Executor:
         error: str | None = None,
     ) -> None:
         """Record one call and its answer with the intent (secrets scrubbed)."""
-        if self._store is None:
+        store = self._store
+        if store is None:
             return
-        try:
-            self._store.intent_attempt(
-                key,
-                self._client.clock.now(),
-                outcome,
-                request={"endpoint": request.endpoint.value, "body": scrub(dict(request.body))},
-                response=scrub(response) if response is not None else None,
-                error=error,
-            )
-        except StoreError as exc:
-            log.warning("could not journal an attempt of %s: %s", key, exc)
+        at = self._client.clock.now()
+        body = {"endpoint": request.endpoint.value, "body": scrub(dict(request.body))}
+        answer = scrub(response) if response is not None else None
+
+        def write(target: Store) -> None:
+            try:
+                target.intent_attempt(key, at, outcome, request=body, response=answer, error=error)
+            except StoreError as exc:
+                log.warning("could not journal an attempt of %s: %s", key, exc)
+
+        if self._record is not None:
+            self._record(write)
+        else:
+            write(store)
 
     def _placed(self, account: int, request: RestRequest, envelope: dict[str, Any]) -> None:
         """An order the daemon placed: its tag and id go to the engine (``order.own``)."""
@@ -501,11 +527,12 @@ class Executor:
             error: str | None = None
             started = self._monotonic()
             try:
-                envelope = self._client.execute(
-                    request,
-                    Priority.ENFORCEMENT,
-                    deadline=self._client.config.enforcement_deadline,
+                deadline = (
+                    self._client.config.enforcement_deadline
+                    if job.priority is Priority.ENFORCEMENT
+                    else None
                 )
+                envelope = self._client.execute(request, job.priority, deadline=deadline)
                 self._got_through(job.account)
                 self._journal(job.key, "ok", request, response=envelope)
                 self._placed(job.account, request, envelope)

@@ -4,13 +4,17 @@ The event journal and intent bookkeeping are written here, batched, so the engin
 spends its time evaluating rules rather than waiting for SQLite's single writer (measured:
 ~3 ms per journal transaction under contention, against ~0.1 ms for ``Engine.apply``).
 
-What must be durable *before* the executor acts — a firing with its lockouts and intents
-(``Store.record_firing``) and a snapshot when the lock set changed — is still written
-synchronously by the engine thread. Losing the tail of the journal in a crash loses nothing
-that matters: every restart reconciles positions, orders and the day's fills from REST, and
-replaying an event twice is harmless (fills have identity; positions and orders are states).
-:meth:`StoreWriter.flush` waits for everything queued, so a snapshot records the exact
-journal position it covers.
+Nothing is written before the executor acts: the daemon acts first and journals in
+parallel. Firings with their lockouts and intents (``Store.record_firing``), snapshots,
+lease renewals and the executor's attempt records are queued here too, in the order they
+happened, so a firing's record always follows the event that caused it and precedes its
+intents' states. Losing the tail of the queue in a crash loses nothing that matters: the
+engine is deterministic, every restart replays the journal it has and reconciles positions,
+orders and the day's fills from REST, which derives the same firings, lockouts and intents
+again (planned from the reconciled facts, so nothing is done twice); replaying an event twice
+is harmless (fills have identity; positions and orders are states). A snapshot queued here
+reads :attr:`StoreWriter.last_seq` when it runs, so it records the exact journal position it
+covers; :meth:`StoreWriter.flush` waits for everything queued (admin commands use it).
 """
 
 from __future__ import annotations

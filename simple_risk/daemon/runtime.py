@@ -7,10 +7,12 @@ Threads and who talks to whom (DESIGN.md §1):
   :class:`~simple_risk.daemon.queue.EventQueue`;
 * the engine thread is the only consumer. It applies each event to the account's engine (one
   :class:`Engine` per account, because overlays give accounts different rulesets), records
-  each firing with its lockouts and intents in the store *before* anything acts on it
-  (snapshotting the engine first when the lock set changed), and works the intents through
-  the executor (bookkeeping in :class:`Tracked`). The journal and intent states are written
-  in order by the :class:`~simple_risk.daemon.journal.StoreWriter` thread;
+  each firing with its lockouts and intents in the store
+  (snapshotting the engine when the lock set changed), and works the intents through the
+  executor (bookkeeping in :class:`Tracked`) at once. The engine thread never waits on I/O:
+  the journal, the firing records, the snapshots and the intent states are written in order
+  by the :class:`~simple_risk.daemon.journal.StoreWriter` thread (act first, journal in
+  parallel: docs/daemon.md, Crash safety), and hub subscriptions are sent by a thread of their own;
 * time: the engine thread wakes itself once per ``tick_interval`` and exactly at the engines'
   next deadline and enqueues a ``ClockTick`` (through the queue, so it is ordered after the
   events already waiting); events are applied in strictly increasing engine time.
@@ -38,7 +40,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
@@ -68,6 +70,7 @@ from simple_risk.daemon.executor import (
     call_words,
     describe_call,
     plan,
+    priority_of,
 )
 from simple_risk.daemon.journal import StoreWriter
 from simple_risk.daemon.notifications import Notifications
@@ -136,6 +139,23 @@ class ReconcileData(Event):
     error: str | None = None
     #: records REST sent that could not be read, skipped: (kind, why) — "order", "position"…
     skipped: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SnapshotFailed(Event):
+    """The writer thread could not save an account's snapshot (and alerted): the engine
+    thread keeps the account dirty, so the next snapshot tries again."""
+
+    account: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LeaseChecked(Event):
+    """The writer thread renewed (or tried to take back) an account's lease."""
+
+    account: int
+    held: bool
+    why: str
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -328,6 +348,7 @@ class Daemon:
             on_call=self._on_call,
             on_starved=lambda level, text: self.alerter.alert(level, text, self.clock.now()),
             starved_after=self.options.starved_after,
+            record=self._store_call,
         )
         self.contracts = ContractCache(self.client, config.data_dir, sink=self.queue)
         self.user_hub = UserHubClient(
@@ -365,6 +386,8 @@ class Daemon:
             for account in config.accounts
         ]
         self._engine_thread = threading.Thread(target=self._engine_loop, name="engine", daemon=True)
+        #: sends hub subscriptions for the engine thread, which never waits on a socket
+        self._subscriber = ThreadPoolExecutor(max_workers=1, thread_name_prefix="subscriber")
         self._quoted: set[str] = set()
         self._live: set[int] = set()
         self._last_fact_at: dict[int, datetime] = {}
@@ -387,6 +410,8 @@ class Daemon:
         self._snapshot_failing: set[int] = set()
         #: accounts whose lease was lost or could not be renewed: not enforced
         self._lease_lost: set[int] = set()
+        #: accounts with a lease renewal queued on the writer thread, not answered yet
+        self._lease_pending: set[int] = set()
         #: intents whose planning failed (alerted once each)
         self._unworkable: set[str] = set()
         self._status_due = False
@@ -496,12 +521,22 @@ class Daemon:
             self._engine_thread.join(10.0)
         for work in self._reconcile_work.values():
             work.put(None)
+        self._subscriber.shutdown(wait=False, cancel_futures=True)
+        # the hubs close in parallel with the rest of the stop: each one's close is bounded
+        # by its ``stop_timeout``, and neither waits for the other
+        hub_stoppers = [
+            threading.Thread(target=hub.stop, name=f"{hub.hub}-hub-close", daemon=True)
+            for hub in (self.user_hub, self.market_hub)
+        ]
+        for thread in hub_stoppers:
+            thread.start()
         self.executor.stop()
         if self.writer is not None:
             self.writer.stop()
-        self.user_hub.stop()
-        self.market_hub.stop()
         self.contracts.close()
+        hubs_deadline = time.monotonic() + self.options.hubs.stop_timeout
+        for thread in hub_stoppers:
+            thread.join(max(hubs_deadline - time.monotonic(), 0.0))
         for account in self.config.accounts:
             try:
                 self.store.release_lease(account, self.lease_owner)
@@ -857,22 +892,44 @@ class Daemon:
     def _renew_lease(self, account: int, now: datetime) -> None:
         """Renew the account's lease (take it again when it was lost).
 
+        The store call runs on the writer thread — the engine thread never waits on the
+        store — and its answer comes back through the queue (:meth:`_on_lease`); one check
+        per account is outstanding at a time.
+        """
+        if account in self._lease_pending:
+            return
+        self._lease_pending.add(account)
+        ttl = timedelta(seconds=self.options.lease_ttl)
+        lost = account in self._lease_lost
+
+        def check(store: Store) -> None:
+            try:
+                if lost:
+                    held = store.acquire_lease(account, self.lease_owner, ttl, now)
+                else:
+                    held = store.renew_lease(account, self.lease_owner, ttl, now)
+                why = "another daemon holds it"
+            except StoreError as exc:
+                held, why = False, f"it cannot be renewed: {exc}"
+            self.queue.put(LeaseChecked(at=now, account=account, held=held, why=why))
+
+        if self.writer is not None:
+            self.writer.call(check)
+        else:
+            check(self.store)
+
+    def _on_lease(self, check: LeaseChecked) -> None:
+        """Engine thread: the answer of a lease renewal.
+
         A lease that is lost (another daemon holds it) or cannot be renewed (the store fails)
         stops enforcing the account at once — two daemons must never act on one account —
         raises a critical alert and shows in the status; once the lease is held again the
         account is reconciled and enforced again.
         """
-        ttl = timedelta(seconds=self.options.lease_ttl)
+        account = check.account
+        self._lease_pending.discard(account)
         lost = account in self._lease_lost
-        try:
-            if lost:
-                held = self.store.acquire_lease(account, self.lease_owner, ttl, now)
-            else:
-                held = self.store.renew_lease(account, self.lease_owner, ttl, now)
-            why = "another daemon holds it"
-        except StoreError as exc:
-            held, why = False, f"it cannot be renewed: {exc}"
-        if held:
+        if check.held:
             if lost:
                 self._lease_lost.discard(account)
                 log.warning("account %s: lease held again; reconciling to enforce", account)
@@ -886,8 +943,8 @@ class Daemon:
         self._status_due = True
         self.alerter.alert(
             "critical",
-            f"lost the lease of account {account} ({why}): enforcement of it stopped",
-            now,
+            f"lost the lease of account {account} ({check.why}): enforcement of it stopped",
+            check.at,
         )
 
     def _dispatch(self, event: Event) -> None:
@@ -900,6 +957,12 @@ class Daemon:
             return
         if isinstance(event, ReconcileData):
             self._apply_reconcile(event)
+            return
+        if isinstance(event, SnapshotFailed):
+            self._dirty.add(event.account)  # the next snapshot tries again
+            return
+        if isinstance(event, LeaseChecked):
+            self._on_lease(event)
             return
         if isinstance(event, ConnectionChanged):
             self.hub_states[event.hub] = event.state
@@ -986,8 +1049,19 @@ class Daemon:
         contract_id = getattr(event, "contract_id", None)
         if isinstance(contract_id, str) and contract_id not in self._quoted:
             self._quoted.add(contract_id)
-            self.market_hub.subscribe_quotes(contract_id)
+            # a hub invoke writes to a socket: never on the engine thread
+            try:
+                self._subscriber.submit(self._subscribe_quotes, contract_id)
+            except RuntimeError:  # stopping: the subscriber thread is gone, and so are the hubs
+                log.debug("not subscribing to %s: the daemon is stopping", contract_id)
             self.contracts.request(contract_id)
+
+    def _subscribe_quotes(self, contract_id: str) -> None:
+        """The subscriber thread: ask the market hub for a contract's quotes and trades."""
+        try:
+            self.market_hub.subscribe_quotes(contract_id)
+        except Exception:  # the hub re-sends every subscription when it reconnects
+            log.exception("could not subscribe to the quotes of %s", contract_id)
 
     def _apply_to(self, account: int, event: Event, *, journal: bool, replay: bool = False) -> None:
         """Apply one event to the account's engine; record and work its firings (on a journal
@@ -1009,13 +1083,19 @@ class Daemon:
         if isinstance(event, (*FACT_EVENTS, ContractLoaded)):
             self._dirty.add(account)
         if firings:
+            # queued for the writer first (a firing's record opens the intents whose states
+            # the executor's bookkeeping then writes), but nothing here waits for the store
             firings = [firing for firing in firings if self._record(firing, replay=replay)]
+        self._work_firings(firings)  # act first: the rest is bookkeeping
+        if not replay:
+            for firing in firings:
+                self._tell_firing(firing)
         if firings and self._locks_changed(account):
             # A lockout set by a clock tick is not in the journal (ticks are not journaled):
-            # make it durable in a snapshot before anything acts on it. Other firings are
+            # it survives a restart in this snapshot (or, lost in a crash before the writer
+            # saved it, is derived again by the restart's ticks). Other firings are
             # reproduced by replaying the journaled event after the last snapshot.
             self._snapshot(account)
-        self._work_firings(firings)
         if firings:
             self._dirty.add(account)
             self._status_due = True
@@ -1043,16 +1123,16 @@ class Daemon:
                     )
 
     def _record(self, firing: Firing, *, replay: bool = False) -> bool:
-        """Commit the firing with its lockouts and intents (before anything acts on it) and
-        tell the log, ``monitor`` and the observer. Returns whether it is to be worked.
+        """Queue the firing with its lockouts and intents for the writer thread (the caller
+        tells the log, ``monitor`` and the observer once its intents are started). Returns
+        whether it is to be worked.
 
-        On a journal ``replay`` a firing the store already holds (same rule, account, item and
-        time: replayed events keep their journaled stamps) was worked when it was new, so it
-        is neither told nor worked again; one the store lacks — the daemon died between the
-        event's journal write and the firing's — is recorded and worked now.
+        On a journal ``replay`` (before the writer runs) the firing is committed here: one the
+        store already holds (same rule, account, item and time: replayed events keep their
+        journaled stamps) was worked when it was new, so it is neither told nor worked again;
+        one the store lacks — the daemon died before the writer recorded it — is recorded,
+        told and worked now.
         """
-        if not replay:
-            self._tell_firing(firing)
         engine = self.engines[firing.account]
         locks = []
         for notice in firing.locks:
@@ -1102,19 +1182,34 @@ class Daemon:
             "item": firing.item or None,
             "values": values,
         }
-        if self.writer is not None:
-            self.writer.flush()  # intent states written before this one re-opens an intent
-        try:
-            created = self.store.record_firing(record, locks, intents).created
-        except StoreError as exc:
-            log.error("could not record firing %s: %s (enforcing anyway)", firing.rule_id, exc)
-            self.alerter.alert(
-                "critical", f"store failed while recording a firing: {exc}", firing.at
-            )
-            created = True
+        if self.writer is not None and not replay:
+            # act first: the writer commits it after the event that caused it (and after the
+            # intent states queued before it), while the executor already works its intents
+            self.writer.call(lambda store: self._commit_firing(store, record, locks, intents))
+            return True
+        created = self._commit_firing(self.store, record, locks, intents)
         if replay and created:
             self._tell_firing(firing)
         return created or not replay
+
+    def _commit_firing(
+        self,
+        store: Store,
+        record: dict[str, Any],
+        locks: list[dict[str, Any]],
+        intents: list[dict[str, Any]],
+    ) -> bool:
+        """Commit one firing; returns whether it was new. A store failure is alerted, never
+        raised: the enforcement it records goes on from memory."""
+        try:
+            return store.record_firing(record, locks, intents).created
+        except StoreError as exc:
+            rule = record["rule"]
+            log.error("could not record firing %s: %s (enforcing anyway)", rule, exc)
+            self.alerter.alert(
+                "critical", f"store failed while recording a firing: {exc}", record["at"]
+            )
+            return True
 
     def _tell_firing(self, firing: Firing) -> None:
         self.firings.append(firing)
@@ -1207,7 +1302,7 @@ class Daemon:
         tracked.state = "in_flight"
         tracked.sends += 1
         log.info("enforcing %s: %s", key, ", ".join(describe_call(c) for c in calls))
-        self.executor.submit(account, key, calls)
+        self.executor.submit(account, key, calls, priority_of(tracked.intent))
 
     def _observe(self, key: str, tracked: Tracked, calls: list[RestRequest]) -> None:
         """Observe mode's gate: the calls enforcing would send are said, never sent. The
@@ -1316,7 +1411,8 @@ class Daemon:
         self._store_call(lambda store: store.intent_finished(key, finished_at, final))
 
     def _store_call(self, operation: Callable[[Store], object]) -> None:
-        """An intent bookkeeping write, in order on the writer thread (never blocks)."""
+        """An intent bookkeeping write, in order on the writer thread (never blocks; called
+        from the engine thread and the executor workers)."""
         if self.writer is not None:
             self.writer.call(operation)
             return
@@ -1551,7 +1647,7 @@ class Daemon:
             reconciled = Reconciled(at=self.clock.now(), account_id=account)
             self._apply_to(account, self._monotonic(reconciled), journal=False)
             self._deadlines[account] = fresh.next_deadline()
-            self._snapshot(account)
+            self._snapshot(account, durable=True)
         self._status_due = True
         return changes
 
@@ -1568,7 +1664,7 @@ class Daemon:
             self._deadlines[account] = engine.next_deadline()
             self._locks_changed(account)
             self._dirty.add(account)
-            self._snapshot(account)
+            self._snapshot(account, durable=True)
             self._status_due = True
         try:
             rows = self.store.active_lockouts(now, account)
@@ -1613,25 +1709,51 @@ class Daemon:
         self._lock_marks[account] = marks
         return changed
 
-    def _snapshot(self, account: int) -> None:
-        """Save the account's engine state and the journal position it covers."""
+    def _snapshot(self, account: int, *, durable: bool = False) -> None:
+        """Save the account's engine state and the journal position it covers.
+
+        The state is taken now, on the engine thread; the writer thread saves it after every
+        journal event queued before it, so the position it records is exactly the events the
+        state has seen. ``durable`` waits for the save (admin commands answer only once their
+        change survives a restart); enforcement never waits."""
         engine = self.engines[account]
         at = engine.now or self.clock.now()
-        seq = self._last_seq.get(account)
-        if self.writer is not None:
-            self.writer.flush()
-            seq = self.writer.last_seq.get(account, seq)
+        state = {"engine": engine.snapshot()}
+        self._dirty.discard(account)
+        writer = self.writer
+        if writer is None:  # restore, before the writer runs
+            if not self._save_snapshot(self.store, account, at, state, None):
+                self._dirty.add(account)
+            return
+        fallback = self._last_seq.get(account)
+
+        def save(store: Store) -> None:
+            seq = writer.last_seq.get(account, fallback)
+            if not self._save_snapshot(store, account, at, state, seq):
+                self.queue.put(SnapshotFailed(at=at, account=account))
+
+        writer.call(save)
+        if durable:
+            writer.flush()
+
+    def _save_snapshot(
+        self, store: Store, account: int, at: datetime, state: dict[str, Any], seq: int | None
+    ) -> bool:
+        """Save one snapshot; returns whether it was saved. Runs on the writer thread once it
+        runs (before that, at restore, on the engine thread): whoever saves snapshots is
+        the only one that touches ``_snapshot_failing``."""
+        if seq is None:
+            seq = self._last_seq.get(account)
         try:
-            self.store.save_snapshot(account, at, {"engine": engine.snapshot()}, seq)
+            store.save_snapshot(account, at, state, seq)
             self._snapshots += 1
             if self._snapshots % 20 == 0:
-                self.store.prune_snapshots(account, keep=3)
+                store.prune_snapshots(account, keep=3)
         except StoreError as exc:
             # A restart would come back without what changed since the last good snapshot
-            # (a lockout a clock tick set is in no journal): say so loudly, once per outage,
-            # and keep the account dirty so the next snapshot tries again.
+            # (a lockout a clock tick set is in no journal): say so loudly, once per outage;
+            # the engine thread keeps the account dirty so the next snapshot tries again.
             log.error("snapshot of account %s failed: %s", account, exc)
-            self._dirty.add(account)
             if account not in self._snapshot_failing:
                 self._snapshot_failing.add(account)
                 self.alerter.alert(
@@ -1640,11 +1762,11 @@ class Daemon:
                     "a restart now would lose state since the last one",
                     self.clock.now(),
                 )
-            return
+            return False
         if account in self._snapshot_failing:
             self._snapshot_failing.discard(account)
             log.warning("account %s: snapshots are saved again", account)
-        self._dirty.discard(account)
+        return True
 
     def _snapshot_all(self) -> None:
         for account in list(self._dirty):

@@ -13,13 +13,15 @@ from simple_risk.adapters.topstepx.converters import (
     RestRequest,
     cancel_order_request,
     close_position_request,
+    modify_stop_request,
     place_stop_request,
 )
 from simple_risk.adapters.topstepx.errors import ApiError, Endpoint, TransportError
 from simple_risk.adapters.topstepx.ratelimit import Priority
 from simple_risk.adapters.topstepx.rest import RestConfig
-from simple_risk.daemon.executor import Executor, IntentResult
+from simple_risk.daemon.executor import Executor, IntentResult, priority_of
 from simple_risk.engine.events import Event, OrderSide, OwnOrder
+from simple_risk.engine.intents import PositionClosed, StopAt
 
 STUCK = 1
 OTHER = 3  # the same worker as STUCK when workers were picked by account % 2
@@ -36,12 +38,14 @@ class FakeGateway:
         self.release = threading.Event()
         self.refuse = refuse
         self.sent: list[RestRequest] = []
+        self.priorities: list[Priority] = []
 
     def execute(
         self, request: RestRequest, priority: Priority, *, deadline: float | None = None
     ) -> dict[str, Any]:
         self.sent.append(request)
         self.deadlines.append(deadline)
+        self.priorities.append(priority)
         if request.body.get("accountId") == STUCK:
             self.release.wait(10.0)
             raise TransportError(request.endpoint, "timed out", http_status=None, attempts=5)
@@ -161,3 +165,22 @@ def test_a_starved_account_raises_one_critical_alert_naming_the_cause_then_a_rec
     assert [level for level, _ in alerts] == ["critical", "warning"]
     assert "rate limited" in alerts[0][1] and f"account {OTHER}" in alerts[0][1]
     assert "get through again" in alerts[1][1]
+
+
+def test_a_trade_management_stop_move_is_sent_at_stop_management_priority() -> None:
+    move = StopAt(account=OTHER, contract_id=MNQ, price=Decimal(20010))
+    close = PositionClosed(account=OTHER, contract_id=MNQ)
+    assert priority_of(move) is Priority.STOP_MANAGEMENT
+    assert priority_of(close) is Priority.ENFORCEMENT
+    gateway = FakeGateway()
+    results: queue.Queue[Event] = queue.Queue()
+    executor = Executor(gateway, results, None)  # type: ignore[arg-type]
+    try:
+        executor.submit(OTHER, "close", [close_position_request(OTHER, MNQ)], priority_of(close))
+        _next(results, IntentResult)
+        stop = modify_stop_request(OTHER, 10, stop_price=Decimal(20010))
+        executor.submit(OTHER, "move", [stop], priority_of(move))
+        _next(results, IntentResult)
+    finally:
+        executor.stop()
+    assert gateway.priorities == [Priority.ENFORCEMENT, Priority.STOP_MANAGEMENT]

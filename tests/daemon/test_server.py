@@ -537,10 +537,12 @@ def test_a_limit_a_reload_lowers_below_the_current_value_is_enforced_at_once(
     run.ruleset.write_text(text.replace(limits, limits.replace("MNQ: 50", "MNQ: 1")), "utf-8")
     changes = run.admin("reload", {"reason": "smaller MNQ limit"})["changes"][str(ACCOUNT)]
     assert "max-contracts-per-instrument" in changes["changed"]
-    run.wait(lambda: run.trader.size(ACCOUNT, "MNQ") == 1, "the reduction to the new limit")
+    # at once: the reload evaluates every rule itself (its own Reconciled), so the firing is
+    # there when the reload answers — not after the next reconcile or tick
     assert any(
         f.rule_id == "max-contracts-per-instrument" and f.kind == "rule" for f in run.daemon.firings
     )
+    run.wait(lambda: run.trader.size(ACCOUNT, "MNQ") == 1, "the reduction to the new limit")
 
 
 def test_a_reload_that_disables_a_mandatory_rule_is_refused(start: Start) -> None:

@@ -21,10 +21,12 @@ import json
 import os
 import random
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import closing
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -286,3 +288,76 @@ def test_kill_9_at_random_points_loses_and_doubles_nothing(
         day.under_lock()
         day.crash()
     assert day.trader.size(ACCOUNT) == 0
+
+
+def _rows(database: Path, sql: str) -> list[tuple[Any, ...]]:
+    with closing(sqlite3.connect(database)) as connection:
+        return connection.execute(sql).fetchall()
+
+
+def test_a_kill_after_the_act_and_before_the_journal_write_re_derives_the_same_enforcement(
+    day: Day, tmp_path: Path
+) -> None:
+    """Act first, journal in parallel: the daemon flattens while its store is blocked (so
+    nothing of the breach is journaled yet), dies there, and the restart re-derives the same
+    firing and lockout from REST without acting twice."""
+    database = tmp_path / "data" / "simple-risk.db"
+    trader = day.trader
+    trader.stop(ACCOUNT, "MES", OrderSide.SELL, 1, trader.price("MES") - 20)
+    trader.buy(ACCOUNT, "MES")  # a protected position: legal until the day is lost
+    trader.buy(ACCOUNT, "EP")
+    assert wait_until(lambda: trader.size(ACCOUNT, "EP") == 1 and day.settled(), 10.0)
+    loss_firings = "SELECT count(*) FROM firings WHERE rule_id = 'daily-realized-loss'"
+    assert _rows(database, loss_firings) == [(0,)]
+
+    blocker = sqlite3.connect(database, isolation_level=None, timeout=10.0)
+    blocker.execute("BEGIN IMMEDIATE")  # every write of the daemon now waits
+    try:
+        trader.move("EP", Decimal("-10.5"))
+        trader.sell(ACCOUNT, "EP")  # realizes ≈ -525: the daily loss limit
+        assert wait_until(
+            lambda: trader.size(ACCOUNT) == 0 and trader.working(ACCOUNT) == 0, 10.0
+        ), "the daemon did not flatten while its store was blocked"
+        # acted, and none of it is in the store: the journal write has not happened
+        assert blocker.execute(loss_firings).fetchall() == [(0,)]
+        assert wait_until(
+            lambda: any(
+                lock[0] == "daily-realized-loss" for lock in _locks(day.daemon.status() or {})
+            ),
+            5.0,
+        ), f"{day.daemon.status()}\n{day.daemon.log.read_text()[-3000:]}"
+        before = day.daemon.status() or {}
+        day.daemon.kill()
+    finally:
+        blocker.rollback()
+        blocker.close()
+    closes = [
+        r
+        for r in day.sim.requests_log()
+        if r.path.lower() == "/api/position/closecontract" and r.status == 200
+    ]
+    day.daemon.start()
+    day.check(before)  # the lock is back, P&L matches, nothing open, nothing closed twice
+    assert wait_until(lambda: _rows(database, loss_firings) == [(1,)], 10.0)
+    lockouts = "SELECT count(*) FROM lockouts WHERE rule_id = 'daily-realized-loss'"
+    assert _rows(database, lockouts) == [(1,)]
+    after = [
+        r
+        for r in day.sim.requests_log()
+        if r.path.lower() == "/api/position/closecontract" and r.status == 200
+    ]
+    assert after == closes, "the restart closed again what the first run had closed"
+
+
+def test_sigterm_stops_engine_run_gracefully_within_a_few_seconds(day: Day) -> None:
+    """A graceful stop closes both hubs in parallel and bounds signalrcore's blocking close
+    (the figure, against a 2 s target, is printed by ``python -m bench.stop``)."""
+    process = day.daemon.process
+    assert process is not None
+    started = time.monotonic()
+    process.send_signal(signal.SIGTERM)
+    process.wait(15)
+    took = time.monotonic() - started
+    assert process.returncode == 0, day.daemon.log.read_text()[-3000:]
+    assert took < 5.0, f"engine run took {took:.1f} s to stop after SIGTERM"
+    assert "engine thread failed" not in day.daemon.log.read_text()

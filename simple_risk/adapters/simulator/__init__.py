@@ -64,6 +64,10 @@ Thread-safe controls (each runs on the simulator's loop and waits for it):
   (live hubs push nothing on subscribe: wait for a subscriber before moving a price it must
   see).
 
+``Simulator(..., wan=WanDelay(0.040, 0.010))`` holds every REST answer and every hub frame back
+by 40 ± 10 ms (the venue acts on a request when it arrives; hub frames keep their order), so a
+benchmark on loopback shows what an enforcement costs in round trips over a WAN.
+
 The same controls exist over HTTP under ``/sim/...`` (see :mod:`.control`). Read-only
 inspection of ``sim.venue`` (``accounts()``, ``trades(account_id)``, ``open_positions(...)``,
 ``order(order_id)``, ``active_contract_ids()``) from a test thread is fine while prices are
@@ -92,6 +96,7 @@ from simple_risk.adapters.simulator.server import (
 )
 from simple_risk.adapters.simulator.shapes import LEGACY_NAMES, Shapes
 from simple_risk.adapters.simulator.venue import DEFAULT_ACCOUNTS, AccountSpec
+from simple_risk.adapters.simulator.wan import WanDelay
 
 __all__ = [
     "DEFAULT_ACCOUNTS",
@@ -104,4 +109,5 @@ __all__ = [
     "RecordedRequest",
     "Shapes",
     "Simulator",
+    "WanDelay",
 ]

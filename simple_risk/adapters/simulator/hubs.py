@@ -48,6 +48,7 @@ from simple_risk.adapters.simulator.venue import (
     VenueError,
     VenueEvent,
 )
+from simple_risk.adapters.simulator.wan import WanDelay
 
 log = logging.getLogger("simple_risk.sim")
 
@@ -100,21 +101,31 @@ class Connection:
     ws: web.WebSocketResponse
     username: str
     connection_id: str
-    queue: asyncio.Queue[str | None] = field(default_factory=asyncio.Queue)
+    #: (the monotonic time it may leave, the record); None ends the connection
+    queue: asyncio.Queue[tuple[float, str | None]] = field(default_factory=asyncio.Queue)
     subscriptions: set[tuple[str, object]] = field(default_factory=set)
     closing: bool = False
     handshaken: bool = False
+    #: holds every frame back by a simulated WAN's delay (None: sent at once)
+    wan: WanDelay | None = None
 
     def send(self, text: str) -> None:
         if not self.closing:
-            self.queue.put_nowait(text)
+            self.queue.put_nowait((self._due(), text))
 
     def close(self, message: dict[str, object]) -> None:
         """Queue a Close message, then the end of the connection."""
         if not self.closing:
-            self.queue.put_nowait(record(message))
-            self.closing = True
-            self.queue.put_nowait(None)
+            self.queue.put_nowait((self._due(), record(message)))
+            self.end()
+
+    def end(self) -> None:
+        """Queue the end of the connection (after everything queued before it)."""
+        self.closing = True
+        self.queue.put_nowait((self._due(), None))
+
+    def _due(self) -> float:
+        return time.monotonic() + (self.wan.sample() if self.wan is not None else 0.0)
 
 
 class Hubs:
@@ -128,8 +139,10 @@ class Hubs:
         clock: Callable[[], datetime],
         ping_interval: float,
         shapes: Shapes | None = None,
+        wan: WanDelay | None = None,
     ) -> None:
         self.shapes = shapes or Shapes()
+        self.wan = wan
         self.venue = venue
         self.tokens = tokens
         self.requests = requests
@@ -222,7 +235,7 @@ class Hubs:
             return web.Response(status=401)
         self._record(request, 101)
         await ws.prepare(request)
-        connection = Connection(hub, ws, username, request.query.get("id", ""))
+        connection = Connection(hub, ws, username, request.query.get("id", ""), wan=self.wan)
         writer = asyncio.create_task(self._write(connection))
         pinger: asyncio.Task[None] | None = None
         self.connections.add(connection)
@@ -259,8 +272,7 @@ class Hubs:
             if pinger is not None:
                 pinger.cancel()
             if not connection.closing:
-                connection.closing = True
-                connection.queue.put_nowait(None)
+                connection.end()
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(writer, 2.0)
             if not ws.closed:
@@ -271,7 +283,10 @@ class Hubs:
         """Send queued records in order; ``None`` ends the connection with a close frame."""
         ws = connection.ws
         while True:
-            text = await connection.queue.get()
+            due, text = await connection.queue.get()
+            wait = due - time.monotonic()
+            if wait > 0:  # a simulated WAN; a frame never overtakes an earlier one
+                await asyncio.sleep(wait)
             if text is None:
                 break
             try:
@@ -305,8 +320,7 @@ class Hubs:
             connection.send("{}" + RS)
             return True
         connection.send(json.dumps({"error": error}) + RS)
-        connection.closing = True
-        connection.queue.put_nowait(None)
+        connection.end()
         return False
 
     def _dispatch(self, connection: Connection, text: str) -> None:
@@ -324,8 +338,7 @@ class Hubs:
         elif kind == 4:
             self._complete(connection, invocation_id, "Streaming is not supported.")
         elif kind == 7:
-            connection.closing = True
-            connection.queue.put_nowait(None)
+            connection.end()
         # 6 (ping), 5 (cancel), 2 (stream item) and anything newer need no answer
 
     def _complete(self, connection: Connection, invocation_id: object, error: str | None) -> None:

@@ -40,6 +40,7 @@ from simple_risk.adapters.simulator.venue import (
     Venue,
     VenueError,
 )
+from simple_risk.adapters.simulator.wan import WanDelay
 from simple_risk.engine.events import OrderStatus, OrderType
 
 log = logging.getLogger("simple_risk.sim")
@@ -483,8 +484,11 @@ class RestApi:
         clock: Callable[[], datetime],
         requests: list[RecordedRequest],
         shapes: Shapes | None = None,
+        wan: WanDelay | None = None,
     ) -> None:
         self.shapes = shapes or Shapes()
+        #: holds every answer back by a simulated WAN's delay (the venue acts on arrival)
+        self.wan = wan
         self.style: wire.Style = "rest" if self.shapes.trimmed_rest_timestamps else "rest6"
         self.venue = venue
         self.tokens = tokens
@@ -496,6 +500,7 @@ class RestApi:
         self.requests = requests
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
+        arrived = self.clock()  # the log stamps a request when it arrived, not when answered
         raw = await request.read()
         try:
             body: object = json.loads(raw, parse_float=Decimal) if raw.strip() else None
@@ -507,7 +512,7 @@ class RestApi:
         remember(
             self.requests,
             RecordedRequest(
-                self.clock(),
+                arrived,
                 request.method,
                 request.path,
                 request.query_string,
@@ -516,6 +521,8 @@ class RestApi:
             ),
         )
         log.info("%s %s -> %d", request.method, request.path, response.status)
+        if self.wan is not None:
+            await asyncio.sleep(self.wan.sample())
         return response
 
     async def _respond(

@@ -38,6 +38,7 @@ from simple_risk.adapters.simulator.prices import PricePath
 from simple_risk.adapters.simulator.rest import RestApi
 from simple_risk.adapters.simulator.shapes import Shapes
 from simple_risk.adapters.simulator.venue import DEFAULT_ACCOUNTS, AccountSpec, Venue
+from simple_risk.adapters.simulator.wan import WanDelay
 
 log = logging.getLogger("simple_risk.sim")
 
@@ -73,6 +74,7 @@ class Simulator:
         today: date | None = None,
         clock: Callable[[], datetime] | None = None,
         shapes: Shapes | None = None,
+        wan: WanDelay | None = None,
     ) -> None:
         self.host = host
         self.shapes = shapes or Shapes()
@@ -101,9 +103,11 @@ class Simulator:
             self.clock,
             self.requests,
             self.shapes,
+            wan,
         )
+        hub_wan = WanDelay(wan.mean, wan.jitter, wan.seed + 1) if wan is not None else None
         self.hubs = Hubs(
-            self.venue, self.tokens, self.requests, self.clock, ping_interval, self.shapes
+            self.venue, self.tokens, self.requests, self.clock, ping_interval, self.shapes, hub_wan
         )
         self.control = Control(self.venue, self.path, self.hubs, self.faults, self.requests)
         self._loop: asyncio.AbstractEventLoop | None = None

@@ -109,7 +109,9 @@ class HubConfig:
     reconnect_interval: float = 1.0  # signalrcore's own (raw) reconnect pause
     rebuild_backoff_base: float = 0.5  # after a failed rebuild, wait up to this, doubling
     rebuild_backoff_max: float = 15.0
-    stop_timeout: float = 5.0  # how long stop() waits for signalrcore's blocking stop
+    #: how long stop() waits for signalrcore's blocking close (it may take its socket
+    #: timeout); the daemon closes both hubs in parallel, so a stop stays under 2 s
+    stop_timeout: float = 1.0
     handover_grace: float = 2.0  # make-before-break: both connections deliver this long
     verify_ssl: bool = True
     watchdog: WatchdogConfig = field(default_factory=WatchdogConfig)

@@ -281,6 +281,10 @@ class StatusServer:
             listeners, self._listeners = self._listeners, []
         for listener in listeners:
             with contextlib.suppress(OSError):
+                # wakes the thread blocked in accept() (close alone does not, on Linux), so
+                # a stop does not wait out the accept thread's join timeout
+                listener.shutdown(socket.SHUT_RDWR)
+            with contextlib.suppress(OSError):
                 listener.close()
         if self._inode is not None:
             try:
