@@ -33,9 +33,11 @@ def test_a_trade_management_stop_move_waits_behind_enforcement(
     execute = client.execute
     sent: list[tuple[str, Priority]] = []
 
-    def recording(request: RestRequest, priority: Priority = Priority.ENFORCEMENT) -> Any:
+    def recording(
+        request: RestRequest, priority: Priority = Priority.ENFORCEMENT, **kwargs: Any
+    ) -> Any:
         sent.append((request.endpoint.value, priority))
-        return execute(request, priority)
+        return execute(request, priority, **kwargs)
 
     monkeypatch.setattr(client, "execute", recording)
     entry = h.trader.price("EP") + Decimal("0.25")  # a market buy fills at the ask

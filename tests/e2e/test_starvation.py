@@ -34,9 +34,9 @@ def test_a_429_storm_raises_a_critical_alert_at_once_and_the_close_lands_after_i
     keys: list[str] = []
     submit = h.daemon.executor.submit
 
-    def recording(account: int, key: str, calls: Sequence[RestRequest]) -> None:
+    def recording(account: int, key: str, calls: Sequence[RestRequest], *args: Any) -> None:
         keys.append(key)
-        submit(account, key, calls)
+        submit(account, key, calls, *args)
 
     monkeypatch.setattr(h.daemon.executor, "submit", recording)
     h.trader.buy(ACCOUNT, "EP")
