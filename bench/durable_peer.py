@@ -1,4 +1,4 @@
-"""The performance peer: the twelve rules' matching through durable-rules (DESIGN.md §3).
+"""The performance peer: the twelve rules' matching through durable-rules (docs/architecture.md §3).
 
 durable-rules is not the core (one firing per event however many rules match, unmatched events
 raise, type mismatches silently do not match, no release since 2020), but it is the obvious

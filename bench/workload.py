@@ -80,7 +80,7 @@ class Profile:
     first_account_id: int = 7001
     starting_balance: Decimal = Decimal("50000")
     clock_every: timedelta | None = timedelta(seconds=1)
-    #: the daemon's light reconciliation of every account (DESIGN.md §5: every 30–60 s)
+    #: the daemon's light reconciliation of every account (docs/architecture.md §5: every 30–60 s)
     reconcile_every: timedelta | None = timedelta(seconds=45)
     max_lots: int = 3
     p_no_stop: float = 0.05

@@ -72,7 +72,7 @@ class ConfigError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Timing:
-    """Every interval of the daemon, in seconds (tests shrink them, DESIGN.md §5)."""
+    """Every interval of the daemon, in seconds (tests shrink them, docs/architecture.md §5)."""
 
     tick_interval: float = 1.0
     reconcile_interval: float = 45.0

@@ -3,7 +3,7 @@
 Why a file and not a configuration key: the configuration is shown, copied and diffed; the
 hash is kept apart, mode 0600, so nothing that displays the configuration displays it, and a
 trader who can read the configuration still cannot guess the password offline
-(DESIGN.md §5, "Who can change the rules"). The file may be missing — no password set yet; the
+(architecture.md §5, "Who can change the rules"). The file may be missing — no password set yet; the
 status server then answers ``no_password_set``.
 
 bcrypt reads at most 72 bytes of a password and silently ignores the rest, so a longer

@@ -1,4 +1,4 @@
-"""The engine's one ordered input queue (issue #6 item 2, DESIGN.md §5).
+"""The engine's one ordered input queue (issue #6 item 2, docs/architecture.md §5).
 
 Hub callbacks, the clock ticker, reconciliation and the executor's results all put events
 here; the engine thread is the only consumer. Two promises:

@@ -1,6 +1,6 @@
 """The daemon's runtime: one engine thread, one ordered queue, reconciliation, enforcement.
 
-Threads and who talks to whom (DESIGN.md §1):
+Threads and who talks to whom (docs/architecture.md §1):
 
 * hub clients (signalrcore threads), the contract cache, the reconcile workers and the
   executor workers (one of each per account) only *put* events on the

@@ -1,6 +1,6 @@
 """Running the daemon against the in-process simulator: the demo, the e2e tests, the benches.
 
-Two helpers keep every such run honest about time (DESIGN.md §5): :func:`sim_config` shrinks
+Two helpers keep every such run honest about time (architecture.md §5): :func:`sim_config` shrinks
 every interval of the daemon, and :func:`scaled_ruleset` reshapes the calendar and the graces
 relative to *now* — a regular session open all day every day, no holidays, ``for:`` durations
 of a few seconds — instead of sleeping through real durations.

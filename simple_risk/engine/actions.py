@@ -303,7 +303,7 @@ def _lockout(ctx: ActionContext, action: ActionSpec, index: int) -> None:
 
 ActionFunction = Callable[[ActionContext, ActionSpec], None]
 
-#: The closed action vocabulary (DESIGN.md §3); ``lockout`` is handled by :func:`run_action`.
+#: The closed action vocabulary (architecture.md §3); ``lockout`` is handled by :func:`run_action`.
 ACTIONS: dict[str, ActionFunction] = {
     "cancel_order": _cancel_order,
     "cancel_orders": _cancel_orders,

@@ -5,7 +5,7 @@ fact store (which trading day a fill belongs to, when the day resets), by lockou
 day ends, until the next session start) and by the ``session`` fact family. Every answer is a
 pure function of the instant it is given; nothing here reads a clock.
 
-Conventions (DESIGN.md §3, §4):
+Conventions (docs/architecture.md §3, §4):
 
 - A trading day is named by its date. When ``trading_day_starts`` is in the afternoon or
   evening (17:00 America/Chicago by default), the day named D starts at that time on the

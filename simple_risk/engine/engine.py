@@ -18,7 +18,7 @@ enforced (exposure cannot grow while locked — the reducing orders of a contrac
 its position's size, together), ``while:`` locks re-evaluated, and intents whose target the
 facts now show are forgotten.
 
-Unknown facts are explicit (DESIGN.md §3): when a rule's ``known(...)`` guard finds an
+Unknown facts are explicit (docs/architecture.md §3): when a rule's ``known(...)`` guard finds an
 awaited fact unknown (no quote yet, no contract metadata — ``namespace.AWAITED_FACTS``) and
 it stays so for ``unknown_alert_after`` (5 s by default) while the rule needs it, the engine
 fires one ``unknown`` firing (an alert) for that (rule, account, item, fact), at the exact
@@ -97,7 +97,7 @@ from simple_risk.engine.model import CompiledExpression, Rule, Ruleset
 
 _GLOBALS: dict[str, object] = {"__builtins__": {}}
 #: How long an awaited fact a rule needs may stay unknown before it raises an alert (the
-#: default of ``Engine(unknown_alert_after=...)``; DESIGN.md §3 says "a few seconds").
+#: default of ``Engine(unknown_alert_after=...)``; docs/architecture.md §3 says "a few seconds").
 UNKNOWN_ALERT_AFTER = timedelta(seconds=5)
 #: actions whose target can move during one breach episode; the rule fires again when it does
 _RETARGET_ACTIONS = frozenset({"move_stop", "place_stop"})
@@ -1045,7 +1045,7 @@ class Engine:
         """After one evaluation: open an episode for each awaited fact the rule found unknown
         (its ``known(...)`` guard said no) and end those it found known or did not need.
 
-        An episode that lasts ``unknown_alert_after`` raises one ``unknown`` alert (DESIGN.md
+        An episode that lasts ``unknown_alert_after`` raises one ``unknown`` alert (architecture.md
         §3: "a fact that stays unknown while a rule needs it for more than a few seconds");
         the engine's time and ``next_deadline`` drive it, never a clock.
         """
@@ -1526,7 +1526,7 @@ class Engine:
 def _size_stops(state: AccountState, intents: list[Intent], start: int) -> None:
     """Give the stop intents issued from ``start`` on the size of the position they protect
     now, so that the stop covers the whole position and a position that grew (a scale-in)
-    makes a new target: the firing rule fires again for it (DESIGN.md §3, target states)."""
+    makes a new target: the firing rule fires again for it (architecture.md §3, target states)."""
     for index in range(start, len(intents)):
         intent = intents[index]
         if isinstance(intent, StopAt) and intent.size is None:

@@ -7,7 +7,7 @@ ints (order and trade ids exceed 2^31), and every timestamp is timezone-aware.
 
 Every event carries ``at``: the engine time the adapter stamped on receipt (monotonic, never
 earlier than the previous event's). Exchange timestamps (``created_at`` of a fill, a quote's
-``timestamp``) are facts only; timers and windows of the engine run on ``at`` (DESIGN.md §3).
+``timestamp``) are facts only; timers and windows of the engine run on ``at`` (architecture.md §3).
 """
 
 from __future__ import annotations
@@ -79,7 +79,7 @@ class ContractInfo:
 
     ``name`` is the CME code (``ESU6``); ``root`` is the ticker a trader writes (ProjectX
     ``EP`` becomes ``ES``) and ``description`` says whether it is a micro; ``units`` is the
-    contract's weight in integer units (a mini is 10, a micro 1 — DESIGN.md §4).
+    contract's weight in integer units (a mini is 10, a micro 1 — docs/architecture.md §4).
     """
 
     contract_id: str
@@ -152,7 +152,7 @@ class TradeFill(Event):
     """A half-turn fill. ``pnl`` is None on a fill that opens or adds to a position.
 
     Fills have identity: the same ``trade_id`` seen again replaces its earlier contribution,
-    and ``voided`` removes it (DESIGN.md §3 "Fills have identity"). ``commissions`` is None
+    and ``voided`` removes it (architecture.md §3 "Fills have identity"). ``commissions`` is None
     when the copy did not carry the field (the REST copy of a fill, reference §14.2): unknown,
     not zero — the ledger keeps the commissions an earlier copy had.
     """
@@ -252,7 +252,7 @@ DomainEvent = (
     | ConnectionChanged
 )
 
-#: Which rule trigger each event kind wakes (DESIGN.md §3 "Triggers").
+#: Which rule trigger each event kind wakes (docs/architecture.md §3 "Triggers").
 TRIGGER_OF: dict[type[Event], str] = {
     AccountUpdate: "account",
     OrderUpdate: "order",

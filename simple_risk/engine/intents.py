@@ -1,4 +1,4 @@
-"""Intents: the target states a firing asks the executor to reach (DESIGN.md §3).
+"""Intents: the target states a firing asks the executor to reach (docs/architecture.md §3).
 
 An intent says what must be true ("account 7 has no working MNQ orders", "the position in
 CON.F.US.EP.Z26 is closed"), never which REST call to make, so replaying it after a crash or

@@ -398,7 +398,7 @@ FACTS: dict[str, Fact] = {f.name: f for f in _FACTS}
 #: contract metadata, the first account update — as opposed to those absent by nature (an
 #: opening fill's P&L, a position without a stop, an account lock's symbol). A rule that needs
 #: one of these while it stays unknown for longer than the engine's threshold raises an
-#: ``unknown`` alert (DESIGN.md §3 "Unknown facts are explicit").
+#: ``unknown`` alert (docs/architecture.md §3 "Unknown facts are explicit").
 AWAITED_FACTS: frozenset[str] = frozenset(
     {
         "account.unrealized_pnl",

@@ -128,7 +128,7 @@ class IntentRow(Base):
 
     ``state`` goes pending → in_flight → done | gave_up. After a crash every pending or
     in_flight intent is retried; intents are target states, so retrying a half-done one
-    never acts twice (DESIGN.md §3). ``created_at`` is when the intent was last opened: a
+    never acts twice (docs/architecture.md §3). ``created_at`` is when the intent was last opened: a
     finished intent that a later firing wants again is reopened under that firing.
     """
 

@@ -1,7 +1,7 @@
 """End-to-end harness: a real simulator on loopback and a real daemon guarding its accounts.
 
 Each test gets a fresh simulator (prices move only when told) and a daemon started in-process
-with the shipped ruleset, reshaped relative to now (DESIGN.md §5): sessions open all day, a
+with the shipped ruleset, reshaped relative to now (architecture.md §5): sessions open all day, a
 short no-stop grace, params overridden per test so one rule is broken at a time. Waiting is
 always on a condition with a short timeout, never a sleep through a real duration.
 """

@@ -1,4 +1,4 @@
-"""A protective stop (DESIGN.md §4): each case of the definition on its own."""
+"""A protective stop (docs/architecture.md §4): each case of the definition on its own."""
 
 from __future__ import annotations
 

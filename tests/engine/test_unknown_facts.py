@@ -1,6 +1,6 @@
 """Unknown facts are explicit: a fact a rule needs that stays unknown too long raises an alert.
 
-DESIGN.md §3: "A fact that stays unknown while a rule needs it for more than a few seconds
+architecture.md §3: "A fact that stays unknown while a rule needs it for more than a few seconds
 raises an alert." The engine learns from ``known(x)`` which awaited fact (a price, contract
 metadata) a rule found unknown for which account and item, and alerts once per episode at the
 exact instant the threshold passes (``next_deadline``), never by reading a clock.

@@ -1,4 +1,4 @@
-"""The oracle: DESIGN.md §4's twelve rules as plain Python over a list of domain events.
+"""The oracle: docs/architecture.md §4's twelve rules as plain Python over a list of domain events.
 
 Written from the rule table and ``rulesets/topstep.yaml``'s rule ids, not from the engine:
 every sum is a loop over the fills kept in a dict, every window is a scan, every calendar
@@ -7,7 +7,7 @@ answer is wall-clock arithmetic in America/Chicago, every lockout a tuple in a l
 id, account, item, intents, lockouts set) — which ``test_oracle_matches_engine`` compares with
 the YAML engine's.
 
-Episode semantics are Prometheus's (DESIGN.md §3): a rule is evaluated for an account (and
+Episode semantics are Prometheus's (architecture.md §3): a rule is evaluated for an account (and
 item) when one of its triggers happens; it fires when its condition becomes true (or has been
 true for ``for:``), and again only after an evaluation found it false — except a rule that
 places or moves a stop (RULE-012, ``place_stop`` / ``move_stop``), which fires again within
@@ -63,7 +63,7 @@ MICROS = frozenset({"MES", "MNQ", "M2K", "MYM", "MCL", "MGC", "MBT"})
 PRODUCTS = {"MES": "ES", "MNQ": "NQ", "M2K": "RTY", "MYM": "YM", "MCL": "CL", "MGC": "GC"}
 PRODUCTS["MBT"] = "BTC"
 
-#: The rule book's numbers (DESIGN.md §4), under the ruleset's param names so that a test
+#: The rule book's numbers (docs/architecture.md §4), under the ruleset's param names so that a test
 #: overriding a param overrides it here too.
 DEFAULTS: dict[str, object] = {
     "max_contracts": 5,
@@ -501,7 +501,7 @@ class Oracle:
                 book.fills.pop(event.trade_id, None)
             else:
                 # windows place a fill at its exchange time when that is earlier than when it
-                # was first seen (DESIGN.md §3), so a reconciled morning is not "the last 60 s"
+                # was first seen (architecture.md §3): a reconciled morning is not "the last 60 s"
                 earlier = book.fills.get(event.trade_id)
                 seen = event.at if event.created_at is None else min(event.at, event.created_at)
                 book.fills[event.trade_id] = (event, earlier[1] if earlier else seen)

@@ -1,8 +1,8 @@
 """What stands in front of the simulator's REST endpoints: tokens, rate limits, faults, a log.
 
 Each piece is configurable so tests can shrink real durations (a 2 s token, 20 requests per
-2 s) instead of sleeping through them (DESIGN.md §5). They are plain objects used only from the
-server's event loop thread, so they need no locks.
+2 s) instead of sleeping through them (architecture.md §5). They are plain objects used only
+from the server's event loop thread, so they need no locks.
 """
 
 from __future__ import annotations

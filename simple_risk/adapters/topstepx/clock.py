@@ -1,6 +1,6 @@
 """The receive clock: engine time for every event the adapters produce.
 
-The engine never reads a clock (DESIGN.md §3): its time is the instant the adapter received a
+The engine never reads a clock (architecture.md §3): its time is the instant the adapter received a
 message, stamped here. Wall clocks can step backwards (NTP slews, VM pauses), and an engine that
 saw time run backwards would re-open expired windows, so the stamp is clamped to never be
 earlier than the previous one. The wall source is injectable so tests can drive it.

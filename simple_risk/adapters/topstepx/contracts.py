@@ -1,9 +1,10 @@
 """Contract metadata cache: tick size, tick value, root and weight per contract id.
 
 The engine needs a contract's tick size and value to compute P&L and its weight to count
-contracts; a missing entry is an unknown fact (DESIGN.md §3), so the cache is filled eagerly at
-startup — every contract the accounts hold or work orders in, plus ``Contract/available`` — and
-lazily afterwards with ``Contract/searchById`` on a background thread. Lookups are dictionary
+contracts; a missing entry is an unknown fact (architecture.md §3), so the cache is filled
+eagerly at startup — every contract the accounts hold or work orders in, plus
+``Contract/available`` — and lazily afterwards with ``Contract/searchById`` on a background
+thread. Lookups are dictionary
 reads: the engine thread never waits for the network. Each newly known contract is announced as
 a :class:`ContractLoaded` event on the sink. The cache is persisted as JSON in a directory so a
 restart knows yesterday's contracts (including expired ones) before the first request.

@@ -3,7 +3,7 @@
 The same integer means different things on different endpoints (reference §3.2): 2 is
 ``PositionNotFound`` on a close — the target state "flat" is already met — but
 ``OrderRejected`` on a place. The executor therefore never looks at a bare number; it asks
-:func:`classify` with the endpoint, and gets one of three outcomes (DESIGN.md §3):
+:func:`classify` with the endpoint, and gets one of three outcomes (docs/architecture.md §3):
 
 * ``DONE`` — the call achieved its target (or the target was already met);
 * ``RETRY`` — transient: try again later within the rate limit (pending orders, unknown server

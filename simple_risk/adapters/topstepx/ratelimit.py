@@ -6,7 +6,7 @@ log of grant times per bucket, so in *any* window of the configured length at mo
 is granted — whatever the server's window type. A small ``margin`` widens the window to absorb
 the jitter between the grant here and the request's arrival at the server.
 
-When the budget is short, the highest priority waiter goes first (DESIGN.md §3): enforcement
+When the budget is short, the highest priority waiter goes first (architecture.md §3): enforcement
 calls (cancel, close) before reconciliation before stop management, FIFO within a priority.
 After a 429 the REST client calls :meth:`RateLimiter.hold` so every thread slows down, not
 just the one that was told off.

@@ -1,4 +1,4 @@
-"""The expression compiler: rule text → checked AST → Python code object (DESIGN.md §3).
+"""The expression compiler: rule text → checked AST → Python code object (docs/architecture.md §3).
 
 Called by the ruleset compiler for every ``when:``, macro, expression-valued action argument
 and message field. Each expression is parsed once with ``ast.parse(mode="eval")``, checked

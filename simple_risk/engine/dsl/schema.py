@@ -1,6 +1,6 @@
 """The ruleset JSON Schema (2020-12): built here from the declarations, validated with jsonschema.
 
-``build_schema()`` assembles the whole DSL of DESIGN.md §3 from the same declarations the
+``build_schema()`` assembles the whole DSL of docs/architecture.md §3 from the same declarations the
 compiler uses (the action registry's argument schemas, the trigger and ``each`` lists of the
 namespace, the duration and time patterns), so ``schemas/ruleset.schema.json`` — which ships in
 the wheel and is what ``simple-risk rules schema`` prints — cannot drift from the compiler (a
@@ -199,7 +199,7 @@ def build_schema() -> dict[str, Any]:
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": SCHEMA_ID,
         "title": "simple-risk ruleset",
-        "description": "A set of risk rules for TopstepX accounts (DESIGN.md §3).",
+        "description": "A set of risk rules for TopstepX accounts (docs/architecture.md §3).",
         "type": "object",
         "additionalProperties": False,
         "required": ["ruleset", "rules"],

@@ -1,4 +1,4 @@
-"""The strict YAML loader every ruleset goes through (DESIGN.md §3, "Engine decisions").
+"""The strict YAML loader every ruleset goes through (docs/architecture.md §3, "Engine decisions").
 
 Why not ``yaml.safe_load``: YAML 1.1 reads ``on``/``yes``/``no`` as booleans, ``17:00`` as the
 sexagesimal integer 1020 and ``5e2`` as a string, silently keeps the last of two duplicate

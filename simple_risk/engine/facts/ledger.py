@@ -1,6 +1,6 @@
 """The fill ledger of one account: realized P&L, counts and streaks, kept incrementally.
 
-Fills have identity (DESIGN.md §3): a fill seen again replaces its earlier contribution, a
+Fills have identity (architecture.md §3): a fill seen again replaces its earlier contribution, a
 voided fill removes it. Every aggregate (day and week sums, per-order net P&L, rolling
 windows) is adjusted by subtracting the old record and adding the new one, so no event
 rescans history; only the daily reset rebuilds the day from the week's records.
@@ -14,7 +14,7 @@ re-sent, voided) a fill is counted once, with the most complete cost it has been
 
 A fill belongs to the trading day of its exchange ``created_at`` (else its engine time) and
 to that day's trading week. Windows place a fill at its exchange ``created_at`` when that is
-earlier than the engine time it was first seen (DESIGN.md §3: exchange timestamps assign fills
+earlier than the engine time it was first seen (architecture.md §3: exchange timestamps assign fills
 to windows): a daemon that starts mid-day and reconciles the morning's fills from REST must not
 count them all as "in the last 60 s". A fill placed longer ago than the window retention
 (8 days) is forgotten, and seen anew if re-sent.

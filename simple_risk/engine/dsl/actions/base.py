@@ -55,7 +55,7 @@ Compile = Callable[[ActionContext, Mapping[str, object], Path], dict[str, object
 
 @dataclass(frozen=True, slots=True)
 class ActionDef:
-    """One entry of the closed action vocabulary (DESIGN.md §3)."""
+    """One entry of the closed action vocabulary (docs/architecture.md §3)."""
 
     name: str
     summary: str
