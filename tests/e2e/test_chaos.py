@@ -27,14 +27,13 @@ from pathlib import Path
 
 import pytest
 
-from simple_risk.adapters.simulator import AccountSpec, RateLimits, Simulator, wire
+from simple_risk.adapters.simulator import Simulator, wire
 from simple_risk.adapters.simulator.venue import Order
 from simple_risk.adapters.topstepx.ratelimit import busiest_window
 from simple_risk.daemon.sim import wait_until
 from simple_risk.engine.events import WORKING_STATUSES, OrderSide
-from tests.pinned import pinned_wall
 
-from .test_crash import ACCOUNT, API_KEY, DaemonProcess, Day, _fast_ruleset, _locks
+from .test_crash import ACCOUNT, DaemonProcess, Day, _locks, start_system
 
 MALFORMED_SIZE = 3  # the trader's limit order of this size is described with an unknown status
 OWN_CALLS_LIMIT = 190  # the daemon's own calls in any 60 s (the gateway allows 200)
@@ -168,33 +167,7 @@ def chaos(
         return model
 
     monkeypatch.setattr(wire, "order_model", order_model)
-    sim = Simulator(
-        port=0,
-        seed=5,
-        ping_interval=0.3,
-        price_interval=None,
-        api_key=API_KEY,
-        accounts=[AccountSpec(ACCOUNT, "CHAOS-50K", Decimal(50000))],
-        rate_limits=RateLimits(general=(100000, 60.0), bars=(50, 30.0)),
-        clock=pinned_wall(),
-    ).start()
-    ruleset = tmp_path / "ruleset.yaml"
-    _fast_ruleset(ruleset)
-    config = tmp_path / "config.yaml"
-    config.write_text(
-        f"gateway: {sim.base_url}\n"
-        "credentials: {username: demo, api_key: '${SR_CRASH_API_KEY}'}\n"
-        f"accounts: [{ACCOUNT}]\n"
-        "ruleset: ruleset.yaml\n"
-        "data_dir: data\n"
-        "log_dir: log\n"
-        "status_socket: status.sock\n"
-        "timing: {tick_interval: 0.2, reconcile_interval: 3, reconcile_after_enforcement: 0.3,"
-        " snapshot_interval: 1, retry_interval: 0.2}\n",
-        encoding="utf-8",
-    )
-    daemon = DaemonProcess(config, tmp_path / "data", tmp_path / "daemon.log", sim.clock)
-    daemon.start()
+    sim, daemon = start_system(tmp_path, seed=5, name="CHAOS-50K")
     day = ChaosDay(sim, daemon, random.Random(request.node.name))
     try:
         yield day

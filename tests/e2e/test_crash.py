@@ -234,15 +234,15 @@ def _epoch(stamp: str) -> float:
     return datetime.fromisoformat(stamp).timestamp()
 
 
-@pytest.fixture
-def day(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Day]:
+def start_system(tmp_path: Path, *, seed: int, name: str) -> tuple[Simulator, DaemonProcess]:
+    """A simulator on the pinned clock and a live ``engine run`` subprocess guarding it."""
     sim = Simulator(
         port=0,
-        seed=3,
+        seed=seed,
         ping_interval=0.3,
         price_interval=None,
         api_key=API_KEY,
-        accounts=[AccountSpec(ACCOUNT, "CRASH-50K", Decimal(50000))],
+        accounts=[AccountSpec(ACCOUNT, name, Decimal(50000))],
         rate_limits=RateLimits(general=(100000, 60.0), bars=(50, 30.0)),
         clock=pinned_wall(),
     ).start()
@@ -263,6 +263,12 @@ def day(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Day]:
     )
     daemon = DaemonProcess(config, tmp_path / "data", tmp_path / "daemon.log", sim.clock)
     daemon.start()
+    return sim, daemon
+
+
+@pytest.fixture
+def day(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Day]:
+    sim, daemon = start_system(tmp_path, seed=3, name="CRASH-50K")
     scripted = Day(sim, daemon, random.Random(request.node.name))
     try:
         yield scripted
