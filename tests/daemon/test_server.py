@@ -224,8 +224,11 @@ def test_monitor_streams_events_firings_and_results_in_plain_words(start: Start)
     reader.start()
     run.trader.buy(ACCOUNT, "RTY")  # a blocked symbol
     run.wait(
-        lambda: any(m["type"] == "result" and m["text"].startswith("Enforced: ") for m in received),
-        "an enforcement result on monitor",
+        lambda: any(
+            m["type"] == "result" and m["text"].startswith("Enforced: position closed (RTY)")
+            for m in received
+        ),
+        "the close's enforcement result on monitor",
     )
     connection.close()
     kinds = {m["type"] for m in received}
@@ -239,7 +242,7 @@ def test_monitor_streams_events_firings_and_results_in_plain_words(start: Start)
         ": symbol-blocks — RTY is blocked; RTY locked while the condition holds" in (firing["text"])
     )
     assert firing["data"]["rule"] == "symbol-blocks"
-    # cancelling the market order that filled meanwhile is refused; closing succeeds
+    # cancelling the market order that filled meanwhile finds it already gone; closing succeeds
     texts = [m["text"] for m in received if m["type"] == "result"]
     assert any(t.startswith("Enforced: position closed (RTY)") for t in texts), texts
     fill = next(m for m in received if m["type"] == "event" and m["text"].startswith("Fill:"))
