@@ -36,6 +36,7 @@ from simple_risk.cli.output import show, stdout_console
 from simple_risk.cli.status import (
     EXIT_REFUSED,
     address_of,
+    config_or_exit,
     daemon_errors,
     fail_not_running,
     fail_protocol,
@@ -501,7 +502,7 @@ def set_password(config_path: str | None) -> None:
       simple-risk admin set-password
     """
     context = _context()
-    config = _load_config(config_path) if config_path is not None else None
+    config = config_or_exit(config_path) if config_path is not None else None
     # the daemon this configuration names, unless --socket / $SIMPLE_RISK_SOCKET chose one
     address = context.socket_address or os.environ.get("SIMPLE_RISK_SOCKET") or None
     if address is None and config is not None:
@@ -525,17 +526,6 @@ def set_password(config_path: str | None) -> None:
     if hello is None:
         _refuse_if_a_daemon_holds_the_store(config, address)
     _set_password_locally(config, context.operator)
-
-
-def _load_config(config_path: str) -> Any:
-    from simple_risk.daemon.config import ConfigError, load_config
-
-    try:
-        return load_config(config_path)
-    except ConfigError as problems:
-        for problem in problems.problems:
-            click.echo(problem.format(), err=True)
-        sys.exit(EXIT_REFUSED)
 
 
 def _refuse_if_a_daemon_holds_the_store(config: Any, address: str) -> None:
@@ -637,17 +627,6 @@ def _pid_alive(pid: int) -> bool:
     return reaped == 0
 
 
-def _config_for_start(config_path: str) -> Any:
-    from simple_risk.daemon.config import ConfigError, load_config
-
-    try:
-        return load_config(config_path)
-    except ConfigError as problems:
-        for problem in problems.problems:
-            click.echo(problem.format(), err=True)
-        sys.exit(EXIT_REFUSED)
-
-
 def _tail(path: Path, lines: int = 20) -> str:
     try:
         text = path.read_text(encoding="utf-8", errors="replace")
@@ -657,7 +636,7 @@ def _tail(path: Path, lines: int = 20) -> str:
 
 
 def _start(config_path: str, wait: float, socket_address: str | None) -> None:
-    config = _config_for_start(config_path)
+    config = config_or_exit(config_path)
     address = socket_address or str(config.status_socket)
     running = _hello(address)
     if running is not None:

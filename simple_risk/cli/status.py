@@ -378,7 +378,7 @@ def history(
         args["limit"] = limit
     database: str | None = None
     if config_path is not None:
-        config = _config_or_exit(config_path)
+        config = config_or_exit(config_path)
         socket_address = socket_address or str(config.status_socket)
         database = config.database
     elif data_dir is not None:
@@ -404,7 +404,8 @@ def history(
 STORE_HINT = "give --config FILE or --data-dir DIR to read its store without a daemon"
 
 
-def _config_or_exit(config_path: str) -> DaemonConfig:
+def config_or_exit(config_path: str) -> DaemonConfig:
+    """The daemon's configuration, or its located problems on stderr and exit 1."""
     from simple_risk.daemon.config import ConfigError, load_config
 
     try:
@@ -454,6 +455,7 @@ __all__ = [
     "EXIT_REFUSED",
     "START_HINT",
     "address_of",
+    "config_or_exit",
     "daemon_errors",
     "fail_not_running",
     "fail_protocol",
