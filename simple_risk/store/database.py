@@ -17,6 +17,8 @@ once when it opens. Everything that differs between SQLite and PostgreSQL is dec
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from datetime import timedelta
 from typing import Any, Literal
 
@@ -151,15 +153,23 @@ def _create_or_migrate(conn: Connection, shown_url: str) -> None:
         )
 
 
-def _enable_wal(engine: Engine, shown_url: str) -> None:
-    raw = engine.raw_connection()
-    try:
-        cursor = raw.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        row = cursor.fetchone()
-        cursor.close()
-    finally:
-        raw.close()
+def _enable_wal(engine: Engine, shown_url: str, attempts: int = 200) -> None:
+    """Switch the database to WAL. The switch needs the database to itself, and SQLite does
+    not wait on its busy timeout for it: daemons starting together retry it briefly."""
+    for attempt in range(attempts):
+        raw = engine.raw_connection()
+        try:
+            cursor = raw.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            row = cursor.fetchone()
+            cursor.close()
+            break
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or attempt == attempts - 1:
+                raise StoreError(f"cannot open store {shown_url}: {exc}") from exc
+        finally:
+            raw.close()
+        time.sleep(0.05)
     mode = str(row[0]).lower() if row else ""
     if mode != "wal":
         raise StoreError(
