@@ -142,6 +142,12 @@ class TradingCalendar:
                 return window
         return None
 
+    def session_started(self, name: str, at: datetime) -> datetime | None:
+        """The start of the named session's window that is open at ``at`` (None: closed);
+        what tells one session's samples from the next one's (``over: session``)."""
+        window = self._current_window(name, at)
+        return window[0] if window is not None else None
+
     def session_open(self, name: str, at: datetime) -> bool:
         """Whether the named session is open at ``at`` (start inclusive, end exclusive)."""
         return self._current_window(name, at) is not None

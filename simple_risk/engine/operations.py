@@ -337,6 +337,7 @@ def _bound_items(
         base[name] = None
     each = compiled.each if compiled.each is not None else compiled.reconcile_each
     items: list[tuple[str, dict[str, object]]] = []
+    derived = engine.derive.view(account, base)  # answers for each copy's own item
     if each == "position":
         for position in state.positions.values():
             env = dict(base, position=position, symbol=state.symbol(position.symbol))
@@ -359,6 +360,8 @@ def _bound_items(
         env = dict(base)
         if engine._rebind(env, state, compiled, item, rule_state.event):
             items.append((item, env))
+    for _item, env in items:
+        env["derived"] = derived.bound_to(env)
     return items
 
 

@@ -17,13 +17,14 @@ from collections.abc import Iterator
 from datetime import timedelta
 from decimal import Decimal
 
+from simple_risk.engine import namespace
 from simple_risk.engine.dsl.actions.base import SIDES
 from simple_risk.engine.dsl.checks.base import CheckDef
 from simple_risk.engine.dsl.compiler import Compilation
 from simple_risk.engine.dsl.durations import is_duration, parse_duration
 from simple_risk.engine.dsl.expressions import CheckedExpression
 from simple_risk.engine.dsl.problems import Problem
-from simple_risk.engine.dsl.reference import reference_evaluate, sample_families
+from simple_risk.engine.dsl.reference import FactObject, reference_evaluate, sample_families
 from simple_risk.engine.functions import FUNCTIONS, Params
 
 _WORDS = {bool: "true or false", str: "a string", int: "a number", Decimal: "a number"}
@@ -53,6 +54,8 @@ def sample_env(compilation: Compilation) -> dict[str, object]:
     }
     for name, values in compilation.lists.items():
         env[name] = tuple(values)
+    derived = {d.name: namespace.sample_value(d.type) for d in compilation.derived.values()}
+    env["derived"] = FactObject("derived", derived)
     return env
 
 

@@ -1,0 +1,330 @@
+"""Derived facts in the engine: sampled on each event before the rules, read as ``derived.NAME``.
+
+The engine holds one :class:`Derivations` and makes two calls: :meth:`Derivations.update`
+for each account an event touched, right after the fact store applied the event and before
+any rule (or ``for:`` deadline) is evaluated, and :meth:`Derivations.view` once per account
+environment, which binds ``derived`` there. Per event and account, each derived fact (in the
+dependency order the compiler gave, so a fact reads the others' values of this very event):
+
+1. restarts what its period left behind — a new trading day, week or session; a position
+   that went flat or was opened again (``each: position`` items live as long as the
+   position); a window's samples older than ``within``;
+2. takes a sample when the event is one of its ``trigger:``: the expression evaluated on the
+   account's facts (per open position or per root with ``each:``, the item bound as in a
+   rule); an unknown (None) sample, or one whose evaluation fails, is not taken;
+3. notes whether its value changed (:attr:`Derivations.changed`, for a dependency index).
+
+Rules read the fact through the ``derived`` object of their environment: an account-level
+fact is one value; one kept ``each: position`` / ``each: symbol`` answers for the position or
+symbol the rule has bound at that moment. Pure and deterministic like the rest of the engine:
+time comes from the store's clock, never from a clock read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from datetime import date, datetime
+from types import FunctionType
+from typing import Any
+
+from simple_risk.engine.derive.aggregates import Aggregate, new_aggregate, zero
+from simple_risk.engine.events import TRIGGER_OF, Event
+from simple_risk.engine.facts.account import AccountState
+from simple_risk.engine.facts.store import FactStore, Touched
+from simple_risk.engine.model import DerivedFact
+
+#: the period key a derived fact's items belong to (a day, a week's Monday, a session start)
+Period = date | datetime | None
+
+
+class ItemState:
+    """The aggregate of one (derived fact, account, item) and what restarts it."""
+
+    __slots__ = ("aggregate", "opened", "period")
+
+    def __init__(self, aggregate: Aggregate, period: Period, opened: datetime | None) -> None:
+        self.aggregate = aggregate
+        #: the period the samples belong to (None: for ever, or a window)
+        self.period = period
+        #: an ``each: position`` item: when its position opened (a new one restarts it)
+        self.opened = opened
+
+
+class DerivedFacts:
+    """The ``derived`` family of one account's environment (``derived.NAME``)."""
+
+    __slots__ = ("_account", "_derivations", "_env")
+
+    def __init__(self, derivations: Derivations, account: int, env: Mapping[str, object]) -> None:
+        self._derivations = derivations
+        self._account = account
+        self._env = env
+
+    def __getattr__(self, name: str) -> object:
+        return self._derivations.value(self._account, name, self._env)
+
+    def bound_to(self, env: Mapping[str, object]) -> DerivedFacts:
+        """The same facts answering for the items bound in another environment (a copy of
+        the account's, as ``--explain`` makes one per item)."""
+        return DerivedFacts(self._derivations, self._account, env)
+
+    def as_dict(self) -> dict[str, object]:
+        """Every derived fact's value for the items bound now (for views and tests)."""
+        return {fact.name: getattr(self, fact.name) for fact in self._derivations.facts}
+
+    def __repr__(self) -> str:
+        return f"derived({self.as_dict()})"
+
+
+class Derivations:
+    """Every derived fact of a ruleset, for every account of an engine."""
+
+    def __init__(self, facts: tuple[DerivedFact, ...], store: FactStore) -> None:
+        self.facts = facts
+        self._by_name = {fact.name: fact for fact in facts}
+        self._store = store
+        #: account → fact name → item key ("" for the account, contract id, root) → state
+        self.states: dict[int, dict[str, dict[str, ItemState]]] = {}
+        #: account → the facts with their expressions bound to that account's environment
+        self._checks: dict[int, list[tuple[DerivedFact, Callable[[], object]]]] = {}
+        self._triggers: dict[type[Event], str | None] = {}
+        #: the names whose value changed on the last ``update`` (any account it was called for)
+        self.changed: set[str] = set()
+
+    # -- the engine's hooks -------------------------------------------------------------------
+
+    def view(self, account: int, env: Mapping[str, object]) -> DerivedFacts:
+        """The ``derived`` object of an account's environment."""
+        return DerivedFacts(self, account, env)
+
+    def begin(self) -> None:
+        """A new event: nothing changed yet."""
+        self.changed = set()
+
+    def update(
+        self, state: AccountState, env: dict[str, object], touched: Touched, event: Event
+    ) -> set[str]:
+        """Restart, expire and sample every derived fact of one account for one event (the
+        event's items bound in ``env`` as the engine binds them); returns the names whose
+        value changed, also added to :attr:`changed`."""
+        if not self.facts:
+            return set()
+        trigger = self._trigger_of(type(event))
+        env["order"] = touched.order
+        env["position"] = touched.position
+        env["trade"] = touched.trade
+        env["quote"] = touched.quote
+        bound_symbol = state.symbol(touched.root) if touched.root is not None else None
+        env["symbol"] = bound_symbol
+        checks = self._checks.get(state.id)
+        if checks is None:
+            checks = self._checks[state.id] = [
+                (fact, FunctionType(fact.value.code, env)) for fact in self.facts
+            ]
+        by_fact = self.states.setdefault(state.id, {})
+        now = self._store.clock.utc
+        changed: set[str] = set()
+        for fact, check in checks:
+            items = by_fact.setdefault(fact.name, {})
+            before = {key: item.aggregate.result() for key, item in items.items()}
+            period = self._period(fact, now)
+            self._restart(fact, state, items, period, now)
+            if trigger is not None and trigger in fact.triggers:
+                self._sample(fact, check, state, env, items, period, now, touched)
+                env["position"] = touched.position
+                env["symbol"] = bound_symbol
+            after = {key: item.aggregate.result() for key, item in items.items()}
+            if after != before:
+                changed.add(fact.name)
+        self.changed |= changed
+        return changed
+
+    def value(self, account: int, name: str, env: Mapping[str, object]) -> object:
+        """``derived.NAME`` of an account, for the item ``env`` binds (per-item facts)."""
+        fact = self._by_name.get(name)
+        if fact is None:
+            raise AttributeError(f"no derived fact {name!r}")
+        items = self.states.get(account, {}).get(name, {})
+        key = _item_key(fact, env)
+        item = items.get(key) if key is not None else None
+        if item is None:
+            return zero(fact.type) if fact.aggregate in ("sum", "count") else None
+        if fact.within is not None:
+            item.aggregate.expire(self._store.clock.utc)
+        return item.aggregate.result()
+
+    # -- one fact -----------------------------------------------------------------------------
+
+    def _trigger_of(self, event_type: type[Event]) -> str | None:
+        if event_type not in self._triggers:
+            found = None
+            for base in event_type.__mro__:
+                if base in TRIGGER_OF:
+                    found = TRIGGER_OF[base]
+                    break
+            self._triggers[event_type] = found
+        return self._triggers[event_type]
+
+    def _period(self, fact: DerivedFact, now: datetime) -> Period:
+        """The period key of ``now`` for the fact (None: no period, or a session closed)."""
+        over = fact.over
+        if over == "day":
+            return self._store.day
+        if over == "week":
+            return self._store.week
+        if over == "session" and fact.session is not None:
+            return self._store.calendar.session_started(fact.session, now)
+        return None
+
+    def _restart(
+        self,
+        fact: DerivedFact,
+        state: AccountState,
+        items: dict[str, ItemState],
+        period: Period,
+        now: datetime,
+    ) -> None:
+        """Drop what the fact's period, window or items left behind."""
+        if not items:
+            return
+        stale: list[str] = []
+        for key, item in items.items():
+            if fact.over in ("day", "week") and item.period != period:
+                stale.append(key)
+            elif fact.over == "session" and period is not None and item.period != period:
+                stale.append(key)  # a closed session keeps its value until the next opens
+            elif fact.each == "position":
+                position = state.positions.get(key)
+                if position is None or position.opened_at != item.opened:
+                    stale.append(key)
+            elif fact.within is not None:
+                item.aggregate.expire(now)
+                if fact.each == "symbol" and key not in state.roots and not _kept(item):
+                    stale.append(key)
+            elif fact.each == "symbol" and fact.over is None and key not in state.roots:
+                stale.append(key)
+        for key in stale:
+            del items[key]
+        if fact.within is not None and fact.each == "position":
+            for item in items.values():
+                item.aggregate.expire(now)
+
+    def _sample(
+        self,
+        fact: DerivedFact,
+        check: Callable[[], object],
+        state: AccountState,
+        env: dict[str, object],
+        items: dict[str, ItemState],
+        period: Period,
+        now: datetime,
+        touched: Touched,
+    ) -> None:
+        if fact.over == "session" and period is None:
+            return  # outside the session: nothing to sample
+        if fact.each is None:
+            self._take(fact, check, items, "", period, None, now)
+        elif fact.each == "position":
+            for position in list(state.positions.values()):
+                env["position"] = position
+                env["symbol"] = state.symbol(position.symbol)
+                key = position.contract_id
+                self._take(fact, check, items, key, period, position.opened_at, now)
+        else:
+            roots = set(state.roots)
+            if touched.root is not None:
+                roots.add(touched.root)
+            for root in sorted(roots):
+                env["symbol"] = state.symbol(root)
+                self._take(fact, check, items, root, period, None, now)
+
+    def _take(
+        self,
+        fact: DerivedFact,
+        check: Callable[[], object],
+        items: dict[str, ItemState],
+        key: str,
+        period: Period,
+        opened: datetime | None,
+        now: datetime,
+    ) -> None:
+        """Evaluate the expression for one item and add the sample (unless it is unknown)."""
+        try:
+            value = check()
+        except Exception:  # a sample that cannot be computed is not taken
+            return
+        if value is None and fact.aggregate is not None:
+            return
+        item = items.get(key)
+        if item is None:
+            aggregate = new_aggregate(fact.aggregate, fact.type, fact.within)
+            item = items[key] = ItemState(aggregate, period, opened)
+        item.aggregate.add(now, value)
+
+    # -- snapshots ----------------------------------------------------------------------------
+
+    def dump(self) -> list[dict[str, Any]]:
+        """Every item's state as JSON (engine snapshots)."""
+        out: list[dict[str, Any]] = []
+        for account, by_fact in self.states.items():
+            for name, items in by_fact.items():
+                for key, item in items.items():
+                    out.append(
+                        {
+                            "account": account,
+                            "fact": name,
+                            "item": key,
+                            "period": _period_text(item.period),
+                            "opened": item.opened.isoformat() if item.opened else None,
+                            "state": item.aggregate.dump(),
+                        }
+                    )
+        return out
+
+    def load(self, entries: Iterable[Mapping[str, Any]]) -> None:
+        """Restore what :meth:`dump` wrote (entries of facts the ruleset lost are dropped)."""
+        for entry in entries:
+            fact = self._by_name.get(entry["fact"])
+            if fact is None:
+                continue
+            aggregate = new_aggregate(fact.aggregate, fact.type, fact.within)
+            aggregate.load(entry["state"])
+            opened = entry.get("opened")
+            item = ItemState(
+                aggregate,
+                _period_from(fact, entry.get("period")),
+                datetime.fromisoformat(opened) if opened else None,
+            )
+            by_fact = self.states.setdefault(int(entry["account"]), {})
+            by_fact.setdefault(fact.name, {})[str(entry["item"])] = item
+
+
+def _kept(item: ItemState) -> bool:
+    """A window item still holds samples."""
+    return len(item.aggregate) > 0
+
+
+def _item_key(fact: DerivedFact, env: Mapping[str, object]) -> str | None:
+    """The item a per-item fact answers for in ``env`` ("" for an account-level fact)."""
+    if fact.each is None:
+        return ""
+    holder = env.get(fact.each)
+    if holder is None:
+        return None
+    key = getattr(holder, "contract_id" if fact.each == "position" else "root", None)
+    return key if isinstance(key, str) else None
+
+
+def _period_text(period: Period) -> str | None:
+    return period.isoformat() if period is not None else None
+
+
+def _period_from(fact: DerivedFact, text: str | None) -> Period:
+    if text is None:
+        return None
+    if fact.over in ("day", "week"):
+        return date.fromisoformat(text)
+    return datetime.fromisoformat(text)
+
+
+__all__ = ["Derivations", "DerivedFacts", "ItemState"]
