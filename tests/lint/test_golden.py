@@ -44,6 +44,8 @@ CHECK_IDS = {
     "bad-value",
     "calendar-override",
     "comparison-type",
+    "derive-cycle",
+    "derive-spec",
     "disabled-rule",
     "duplicate-key",
     "duplicate-rule-id",

@@ -31,6 +31,7 @@ FAIL::
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Callable, Mapping
 from datetime import timedelta
 from typing import TYPE_CHECKING
@@ -52,6 +53,7 @@ if TYPE_CHECKING:
 EXPRESSION_KEYS = ("value", *AGGREGATES)
 #: types an aggregate that computes with its samples (max, min, sum) accepts
 _NUMBERS = frozenset({"money", "price", "decimal", "seconds", "int"})
+_DERIVED_NAME = re.compile(r"\bderived\s*\.\s*([A-Za-z_][A-Za-z0-9_]*)")
 _TYPES_HINT = "type: one of " + ", ".join(t.value for t in namespace.FactType)
 
 
@@ -216,7 +218,7 @@ def compile_derived(
         fact = _compile_one(out, ("derive", key), info, spec, scope_for(None))
         if fact is not None:
             compiled[name] = fact
-    cyclic = _report_cycles(out, raw, compiled)
+    cyclic = _report_cycles(out, raw)
     if cyclic or len(compiled) != len(out.derived):
         return ()
     return _in_order(compiled)
@@ -296,14 +298,27 @@ def _lone_optional(source: str, scope: Scope) -> frozenset[str]:
     return frozenset()
 
 
-def _report_cycles(
-    out: Compilation, raw: Mapping[object, object], compiled: Mapping[str, DerivedFact]
-) -> bool:
+def _written_reads(raw: Mapping[object, object]) -> dict[str, frozenset[str]]:
+    """The derived facts each entry's expression names, as written (even one that does not
+    compile: a loop is reported whatever else is wrong with its members)."""
+    reads: dict[str, frozenset[str]] = {}
+    for key, spec in raw.items():
+        if not isinstance(spec, dict):
+            continue
+        expression = _expression_key(spec)
+        source = spec.get(expression) if expression is not None else None
+        if isinstance(source, str):
+            reads[str(key)] = frozenset(_DERIVED_NAME.findall(source))
+    return reads
+
+
+def _report_cycles(out: Compilation, raw: Mapping[object, object]) -> bool:
     """Report each derived fact that reads itself, through others or directly."""
     found = False
+    reads = _written_reads(raw)
     for key in raw:
         name = str(key)
-        cycle = _cycle_from(name, compiled)
+        cycle = _cycle_from(name, reads)
         if cycle is None:
             continue
         found = True
@@ -319,15 +334,12 @@ def _report_cycles(
     return found
 
 
-def _cycle_from(start: str, facts: Mapping[str, DerivedFact]) -> list[str] | None:
+def _cycle_from(start: str, reads: Mapping[str, frozenset[str]]) -> list[str] | None:
     stack: list[tuple[str, list[str]]] = [(start, [start])]
     seen: set[str] = set()
     while stack:
         name, trail = stack.pop()
-        fact = facts.get(name)
-        if fact is None:
-            continue
-        for ref in sorted(fact.reads):
+        for ref in sorted(reads.get(name, ())):
             if ref == start:
                 return [*trail, ref]
             if ref not in seen:

@@ -644,7 +644,7 @@ class _Resolver:
         dotted = f"derived.{name}"
         info = self.scope.derived.get(name)
         if info is None:
-            hint = did_you_mean(name, self.scope.derived)
+            hint = did_you_mean(dotted, [f"derived.{known}" for known in self.scope.derived])
             if hint is None:
                 declared = ", ".join(sorted(self.scope.derived))
                 hint = f"declared: {declared}" if declared else "declare it under derive:"
