@@ -337,7 +337,6 @@ def _bound_items(
         base[name] = None
     each = compiled.each if compiled.each is not None else compiled.reconcile_each
     items: list[tuple[str, dict[str, object]]] = []
-    derived = engine.derive.view(account, base)  # answers for each copy's own item
     if each == "position":
         for position in state.positions.values():
             env = dict(base, position=position, symbol=state.symbol(position.symbol))
@@ -361,7 +360,7 @@ def _bound_items(
         if engine._rebind(env, state, compiled, item, rule_state.event):
             items.append((item, env))
     for _item, env in items:
-        env["derived"] = derived.bound_to(env)
+        env["derived"] = engine.derive.view(account, env)  # answers for this copy's item
     return items
 
 
@@ -482,6 +481,7 @@ def limit_usage(engine: Engine, account: int) -> list[dict[str, Any]]:
     env = dict(engine._env(state))
     for name in _ITEM_FAMILIES:
         env[name] = None
+    env["derived"] = engine.derive.view(account, env)  # no item bound: account-level ones
     usage: list[dict[str, Any]] = []
     for compiled in engine.rules:
         if compiled.each is not None:

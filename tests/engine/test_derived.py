@@ -345,3 +345,24 @@ def test_a_window_maximum_keeps_only_samples_that_can_still_be_the_answer() -> N
         window.add(_T + timedelta(seconds=second), value)
     assert len(window) == 1  # each larger sample outlives every smaller one before it
     assert window.result() == 5
+
+
+def test_a_reload_keeps_derived_facts_it_does_not_change_and_restarts_those_it_does() -> None:
+    engine, _ = run(position(0, 2), position(1, 3), fill(2, 1, pnl="-20"))
+    changed = RULESET.replace("within: 10m", "within: 15m")
+    reloaded, _changes = operations.reload_engine(
+        engine, load_ruleset_text(changed, "derived-test.yaml")
+    )
+    values = derived(reloaded)
+    assert values["most_lots"] == 3  # unchanged: carried over
+    assert values["big_losses"] == 0  # its window changed: it starts again
+
+
+def test_a_limit_on_an_account_level_derived_fact_shows_its_value_and_usage() -> None:
+    engine, _ = run(account_update(0, "50000"), account_update(1, "49950"))
+    usage = {entry["rule"]: entry for entry in operations.limit_usage(engine, ACCOUNT)}
+    assert (usage["balance"]["fact"], usage["balance"]["value"]) == (
+        "derived.lowest_balance",
+        Decimal("49950"),
+    )
+    assert usage["balance"]["limit"] == 49900

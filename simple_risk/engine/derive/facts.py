@@ -273,6 +273,7 @@ class Derivations:
                         {
                             "account": account,
                             "fact": name,
+                            "definition": _definition(self._by_name[name]),
                             "item": key,
                             "period": _period_text(item.period),
                             "opened": item.opened.isoformat() if item.opened else None,
@@ -282,10 +283,11 @@ class Derivations:
         return out
 
     def load(self, entries: Iterable[Mapping[str, Any]]) -> None:
-        """Restore what :meth:`dump` wrote (entries of facts the ruleset lost are dropped)."""
+        """Restore what :meth:`dump` wrote. The state of a fact the ruleset no longer has, or
+        defines otherwise now (a reload that changed it), is dropped: that fact starts again."""
         for entry in entries:
             fact = self._by_name.get(entry["fact"])
-            if fact is None:
+            if fact is None or entry.get("definition") != _definition(fact):
                 continue
             aggregate = new_aggregate(fact.aggregate, fact.type, fact.within)
             aggregate.load(entry["state"])
@@ -297,6 +299,22 @@ class Derivations:
             )
             by_fact = self.states.setdefault(int(entry["account"]), {})
             by_fact.setdefault(fact.name, {})[str(entry["item"])] = item
+
+
+def _definition(fact: DerivedFact) -> str:
+    """Everything that decides a derived fact's state, as one comparable text."""
+    return repr(
+        (
+            fact.value.source,
+            fact.aggregate,
+            fact.type,
+            fact.over,
+            fact.session,
+            fact.within.total_seconds() if fact.within is not None else None,
+            fact.each,
+            sorted(fact.triggers),
+        )
+    )
 
 
 def _kept(item: ItemState) -> bool:
