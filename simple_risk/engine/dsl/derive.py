@@ -252,7 +252,11 @@ def _compile_one(
     if source is None:
         return None
     scope.guarded = _lone_optional(source, scope)
-    role = {"count": "when", "max": "value", "min": "value", "sum": "value"}.get(key, "derive")
+    # a count's expression is a condition, max/min/sum need a number, value/first/last a
+    # value of the declared type (checked on sample facts by lint's sample evaluation)
+    role = {"count": "when", "max": "value", "min": "value", "sum": "value"}.get(
+        key, f"derive-{info.type.value}"
+    )
     locator = Locator(out.doc.file, out.doc.at(source_path), out.doc.span(source_path))
     checked, problems = compile_expression(source, locator, scope, role)
     out.problems += problems

@@ -1,14 +1,16 @@
 """Type errors found by evaluating every expression with simpleeval on sample facts.
 
 ``when:`` must give true/false, action values (``contracts``, ``to``) a number, ``symbol`` a
-root, ``side`` buy or sell, a lockout's ``for:`` a duration, and each message field must
-accept its format spec.
+root, ``side`` buy or sell, a lockout's ``for:`` a duration, each message field must accept
+its format spec, and a derived fact's expression must give its declared type (a ``count:`` a
+condition, ``max:``/``min:``/``sum:`` a number).
 
 FAIL::
 
     when: session.time > 830                # type error: '>' not supported …
     when: day.realized_pnl                  # when: must be true or false, got a number
     message: "{position.symbol:.2f}"        # format ".2f" does not fit a string
+    derive: {label: {type: money, value: account.name}}   # money, but gives a string
 """
 
 from __future__ import annotations
@@ -68,6 +70,17 @@ def _side(checked: CheckedExpression, value: object) -> bool:
     )
 
 
+def _of_type(value: object, fact_type: str) -> bool:
+    """A derived fact's sample fits its declared type (unknown always fits)."""
+    if value is None:
+        return True
+    if fact_type == "bool":
+        return isinstance(value, bool)
+    if fact_type == "str":
+        return isinstance(value, str)
+    return isinstance(value, int | Decimal) and not isinstance(value, bool)
+
+
 def _positive_duration(value: object) -> bool:
     return is_duration(value) and parse_duration(value) > timedelta(0)
 
@@ -102,6 +115,13 @@ def run(compilation: Compilation) -> Iterator[Problem]:
                 f"must be a duration, got {_kind(value)}",
                 "type-error",
                 'give a duration string, e.g. params.pause with pause: "15m"',
+            )
+        elif role.startswith("derive-") and not _of_type(value, declared := role[7:]):
+            yield _problem(
+                checked,
+                f"the derived fact is {declared}, but this gives {_kind(value)}",
+                "type-error",
+                "change its type: or its expression",
             )
         elif role == "message" and checked.spec:
             try:
