@@ -366,3 +366,23 @@ def test_a_limit_on_an_account_level_derived_fact_shows_its_value_and_usage() ->
         Decimal("49950"),
     )
     assert usage["balance"]["limit"] == 49900
+
+
+def test_a_rule_reading_a_per_position_fact_has_one_episode_per_position() -> None:
+    text = RULESET + (
+        "  - id: any-excursion\n"
+        "    trigger: [position]\n"
+        "    when: known(derived.worst) and derived.worst <= -params.excursion\n"
+        '    then: [{alert: {level: warning, message: "excursion"}}]\n'
+    )
+    engine = Engine(load_ruleset_text(text, "derived-test.yaml"), accounts=[ACCOUNT])
+    for event in (loaded(0), loaded(0, ES, tick_value="12.5"), quote(0, "20990")):
+        engine.apply(event)
+    engine.apply(quote(0, "5999", contract=ES))
+    fired = [f.item for f in engine.apply(position(1, 1)) if f.rule_id == "any-excursion"]
+    fired += [
+        f.item
+        for f in engine.apply(position(2, 1, "6000", contract=ES))
+        if f.rule_id == "any-excursion"
+    ]
+    assert fired == ["position:" + MNQ, "position:" + ES]

@@ -163,6 +163,10 @@ class Macro:
     references: frozenset[str] = frozenset()
 
 
+#: the fact naming the item a per-item derived fact answers for
+_ITEM_IDENTITY = {"position": "position.contract_id", "symbol": "symbol.root"}
+
+
 @dataclass(frozen=True, slots=True)
 class DerivedName:
     """What an expression must know of a ``derive:`` fact it reads as ``derived.NAME``: its
@@ -654,6 +658,10 @@ class _Resolver:
             self.report(node, f'"{dotted}" is a fact, not a method', "unknown-fact")
             return node
         self.names.add(dotted)
+        if info.each is not None:
+            # it is the bound item's value: the expression reads that item (its episodes,
+            # its reconcile iteration and its trace are the item's, as for position.*)
+            self.names.add(_ITEM_IDENTITY[info.each])
         if info.each is None or self.scope.is_macro:
             return node
         if self.scope.in_lock or self.scope.lock_only:
