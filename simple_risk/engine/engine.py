@@ -8,15 +8,16 @@ The daemon (and ``rules test``, replay and the benchmarks) feed events one at a 
             executor.submit(firing.intents)
     deadline = engine.next_deadline()   # schedule an exact ClockTick there
 
-Per event: the fact store updates the facts; the rules the event's trigger wakes (every rule on
-``reconcile``) are evaluated for each affected account — once per item for ``each:`` rules —
-in file order, and **every** matching rule fires. Each (rule, account, item) has a
-Prometheus-style state: inactive → pending (``for:``) → firing → resolved (dropped), driven by
-event time; a rule fires once per breach episode. A rule whose evaluation raises yields an
-engine-error firing (critical alert) and the other rules still run. Then lockouts are
-enforced (exposure cannot grow while locked — the reducing orders of a contract only up to
-its position's size, together), ``while:`` locks re-evaluated, and intents whose target the
-facts now show are forgotten.
+Per event: the fact store updates the facts, then the ruleset's derived facts (``derive:``,
+``simple_risk.engine.derive``) take their samples for each affected account; the rules the
+event's trigger wakes (every rule on ``reconcile``) are evaluated for each affected account —
+once per item for ``each:`` rules — in file order, and **every** matching rule fires. Each
+(rule, account, item) has a Prometheus-style state: inactive → pending (``for:``) → firing →
+resolved (dropped), driven by event time; a rule fires once per breach episode. A rule whose
+evaluation raises yields an engine-error firing (critical alert) and the other rules still run.
+Then lockouts are enforced (exposure cannot grow while locked — the reducing orders of a
+contract only up to its position's size, together), ``while:`` locks re-evaluated, and intents
+whose target the facts now show are forgotten.
 
 Unknown facts are explicit (docs/architecture.md §3): when a rule's ``known(...)`` guard finds an
 awaited fact unknown (no quote yet, no contract metadata — ``namespace.AWAITED_FACTS``) and
