@@ -78,6 +78,7 @@ CHECK_IDS = {
     "unused-list",
     "unused-macro",
     "unused-param",
+    "unused-derived",
     "wrong-type",
     "yaml-alias",
     "yaml-depth",

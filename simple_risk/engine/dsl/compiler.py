@@ -86,12 +86,13 @@ from simple_risk.engine.model import (
 )
 
 _ROOT = re.compile(ROOT)
-_WRITTEN = re.compile(r"\b(params\s*\.\s*)?([A-Za-z_][A-Za-z0-9_]*)")
+_WRITTEN = re.compile(r"\b(?:(params|derived)\s*\.\s*)?([A-Za-z_][A-Za-z0-9_]*)")
 
 
 def names_written(text: str) -> set[str]:
-    """``params.NAME`` and bare names as they appear in ``text``, even if it does not parse."""
-    return {f"params.{name}" if prefix else name for prefix, name in _WRITTEN.findall(text)}
+    """``params.NAME``, ``derived.NAME`` and bare names as they appear in ``text``, even if it
+    does not parse."""
+    return {f"{prefix}.{name}" if prefix else name for prefix, name in _WRITTEN.findall(text)}
 
 
 @dataclass(slots=True)
