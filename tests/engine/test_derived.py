@@ -386,3 +386,34 @@ def test_a_rule_reading_a_per_position_fact_has_one_episode_per_position() -> No
         if f.rule_id == "any-excursion"
     ]
     assert fired == ["position:" + MNQ, "position:" + ES]
+
+
+def test_a_per_symbol_window_counts_its_roots_fills_and_is_dropped_once_flat_and_expired() -> None:
+    text = RULESET.replace(
+        "rules:\n",
+        "  symbol_fills:\n"
+        "    each: symbol\n"
+        "    trigger: [trade]\n"
+        "    count: 'True'\n"
+        "    within: 1m\n"
+        "rules:\n"
+        "  - id: busy-symbol\n"
+        "    trigger: [trade]\n"
+        "    when: derived.symbol_fills > 5\n"
+        '    then: [{alert: {level: warning, message: "busy"}}]\n',
+        1,
+    )
+    engine = Engine(load_ruleset_text(text, "derived-test.yaml"), accounts=[ACCOUNT])
+    engine.apply(position(0, 1))  # MNQ held while an ES order fills
+    engine.apply(fill(0, 1))
+    engine.apply(fill(1, 2, contract=ES))
+    engine.apply(position(2, 0))
+    state = engine.account(ACCOUNT)
+    assert state is not None
+    counts = {
+        root: derived(engine, symbol=state.symbol(root))["symbol_fills"] for root in ("MNQ", "ES")
+    }
+    assert counts == {"MNQ": 1, "ES": 1}  # a fill is a sample of its own root only
+    engine.apply(position(30, 1, "6000", contract=ES))  # ES is held, MNQ no longer
+    engine.apply(tick(62))
+    assert set(engine.derive.states[ACCOUNT]["symbol_fills"]) == {"ES"}

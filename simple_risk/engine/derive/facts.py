@@ -10,8 +10,10 @@ dependency order the compiler gave, so a fact reads the others' values of this v
    that went flat or was opened again (``each: position`` items live as long as the
    position); a window's samples older than ``within``;
 2. takes a sample when the event is one of its ``trigger:``: the expression evaluated on the
-   account's facts (per open position or per root with ``each:``, the item bound as in a
-   rule); an unknown (None) sample, or one whose evaluation fails, is not taken;
+   account's facts, with the event's items bound as in a rule. With ``each:``, an event about
+   one contract (its quote, fill, order or position) samples that contract's position (its
+   root) only, any other event every open position (every root the account holds). An
+   unknown (None) sample, or one whose evaluation fails, is not taken;
 3. notes whether its value changed (:attr:`Derivations.changed`, for a dependency index).
 
 Rules read the fact through the ``derived`` object of their environment: an account-level
@@ -225,16 +227,20 @@ class Derivations:
         if fact.each is None:
             self._take(fact, check, items, "", period, None, now)
         elif fact.each == "position":
-            for position in list(state.positions.values()):
+            # an event about one contract samples its position only; another, every position
+            if touched.contract_id is not None:
+                held = state.positions.get(touched.contract_id)
+                positions = [held] if held is not None else []
+            else:
+                positions = list(state.positions.values())
+            for position in positions:
                 env["position"] = position
                 env["symbol"] = state.symbol(position.symbol)
                 key = position.contract_id
                 self._take(fact, check, items, key, period, position.opened_at, now)
         else:
-            roots = set(state.roots)
-            if touched.root is not None:
-                roots.add(touched.root)
-            for root in sorted(roots):
+            roots = [touched.root] if touched.root is not None else sorted(state.roots)
+            for root in roots:
                 env["symbol"] = state.symbol(root)
                 self._take(fact, check, items, root, period, None, now)
 
