@@ -142,11 +142,10 @@ class TradingCalendar:
                 return window
         return None
 
-    def session_started(self, name: str, at: datetime) -> datetime | None:
-        """The start of the named session's window that is open at ``at`` (None: closed);
+    def session_window_at(self, name: str, at: datetime) -> tuple[datetime, datetime] | None:
+        """The (start, end) of the named session's window open at ``at`` (None: closed);
         what tells one session's samples from the next one's (``over: session``)."""
-        window = self._current_window(name, at)
-        return window[0] if window is not None else None
+        return self._current_window(name, at)
 
     def session_open(self, name: str, at: datetime) -> bool:
         """Whether the named session is open at ``at`` (start inclusive, end exclusive)."""

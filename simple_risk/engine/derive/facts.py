@@ -87,9 +87,12 @@ class Derivations:
         self._store = store
         #: account → fact name → item key ("" for the account, contract id, root) → state
         self.states: dict[int, dict[str, dict[str, ItemState]]] = {}
-        #: account → the facts with their expressions bound to that account's environment
-        self._checks: dict[int, list[tuple[DerivedFact, Callable[[], object]]]] = {}
+        #: account → each fact, its expression bound to that account's environment, and
+        #: whether it has items or a window to look after on every event
+        self._checks: dict[int, list[tuple[DerivedFact, Callable[[], object], bool]]] = {}
         self._triggers: dict[type[Event], str | None] = {}
+        #: session name → (from, until, its start or None): the answer for [from, until)
+        self._sessions: dict[str, tuple[datetime, datetime, datetime | None]] = {}
         #: the names whose value changed on the last ``update`` (any account it was called for)
         self.changed: set[str] = set()
 
@@ -121,24 +124,51 @@ class Derivations:
         checks = self._checks.get(state.id)
         if checks is None:
             checks = self._checks[state.id] = [
-                (fact, FunctionType(fact.value.code, env)) for fact in self.facts
+                (
+                    fact,
+                    FunctionType(fact.value.code, env),
+                    fact.each is not None or fact.within is not None,
+                )
+                for fact in self.facts
             ]
-        by_fact = self.states.setdefault(state.id, {})
-        now = self._store.clock.utc
+            by_fact = self.states.setdefault(state.id, {})
+            for fact in self.facts:
+                by_fact.setdefault(fact.name, {})
+        by_fact = self.states[state.id]
+        store = self._store
+        now = store.clock.utc
         changed: set[str] = set()
-        for fact, check in checks:
-            items = by_fact.setdefault(fact.name, {})
-            before = {key: item.aggregate.result() for key, item in items.items()}
-            period = self._period(fact, now)
-            self._restart(fact, state, items, period, now)
-            if trigger is not None and trigger in fact.triggers:
-                self._sample(fact, check, state, env, items, period, now, touched)
+        for fact, check, per_item in checks:
+            items = by_fact[fact.name]
+            samples = trigger in fact.triggers
+            if not items and not samples:
+                continue  # nothing kept, nothing to take
+            over = fact.over
+            period: Period = None
+            if over == "day":
+                period = store.day
+            elif over == "week":
+                period = store.week
+            elif over == "session":
+                period = self._period(fact, now)
+            moved = False
+            if items:
+                # every item of a period fact belongs to one period: a new one drops them all
+                # (a closed session has no period: its value stays until the next one opens)
+                if period is not None and next(iter(items.values())).period != period:
+                    items.clear()
+                    moved = True
+                elif per_item:
+                    moved = self._restart(fact, state, items, now, touched)
+            if samples:
+                if self._sample(fact, check, state, env, items, period, now, touched):
+                    moved = True
                 env["position"] = touched.position
                 env["symbol"] = bound_symbol
-            after = {key: item.aggregate.result() for key, item in items.items()}
-            if after != before:
+            if moved:
                 changed.add(fact.name)
-        self.changed |= changed
+        if changed:
+            self.changed |= changed
         return changed
 
     def value(self, account: int, name: str, env: Mapping[str, object]) -> object:
@@ -175,7 +205,21 @@ class Derivations:
         if over == "week":
             return self._store.week
         if over == "session" and fact.session is not None:
-            return self._store.calendar.session_started(fact.session, now)
+            return self._session_start(fact.session, now)
+        return None
+
+    def _session_start(self, name: str, now: datetime) -> datetime | None:
+        """The start of the session open at ``now`` (None: closed), asked of the calendar
+        only when ``now`` leaves the span the last answer holds for."""
+        known = self._sessions.get(name)
+        if known is not None and known[0] <= now < known[1]:
+            return known[2]
+        calendar = self._store.calendar
+        window = calendar.session_window_at(name, now)
+        if window is not None:
+            self._sessions[name] = (window[0], window[1], window[0])
+            return window[0]
+        self._sessions[name] = (now, calendar.next_session_start(name, now), None)
         return None
 
     def _restart(
@@ -183,33 +227,42 @@ class Derivations:
         fact: DerivedFact,
         state: AccountState,
         items: dict[str, ItemState],
-        period: Period,
         now: datetime,
-    ) -> None:
-        """Drop what the fact's period, window or items left behind."""
-        if not items:
-            return
-        stale: list[str] = []
-        for key, item in items.items():
-            if fact.over in ("day", "week") and item.period != period:
-                stale.append(key)
-            elif fact.over == "session" and period is not None and item.period != period:
-                stale.append(key)  # a closed session keeps its value until the next opens
-            elif fact.each == "position":
+        touched: Touched,
+    ) -> bool:
+        """Drop the items that are gone and expire windows; whether a value moved. An event
+        about one contract can only have ended (or expired) that contract's item; any other
+        event looks at every item."""
+        each = fact.each
+        if each is None:
+            keys: Iterable[str] = ("",)
+        elif each == "position":
+            keys = (touched.contract_id,) if touched.contract_id is not None else list(items)
+        else:
+            keys = (touched.root,) if touched.root is not None else list(items)
+        moved = False
+        within = fact.within
+        for key in keys:
+            item = items.get(key)
+            if item is None:
+                continue
+            if each == "position":
                 position = state.positions.get(key)
                 if position is None or position.opened_at != item.opened:
-                    stale.append(key)
-            elif fact.within is not None:
+                    del items[key]
+                    moved = True
+                    continue
+            if within is not None:
+                before = item.aggregate.result()
                 item.aggregate.expire(now)
-                if fact.each == "symbol" and key not in state.roots and not _kept(item):
-                    stale.append(key)
-            elif fact.each == "symbol" and fact.over is None and key not in state.roots:
-                stale.append(key)
-        for key in stale:
-            del items[key]
-        if fact.within is not None and fact.each == "position":
-            for item in items.values():
-                item.aggregate.expire(now)
+                if item.aggregate.result() != before:
+                    moved = True
+                if each == "symbol" and key not in state.roots and not len(item.aggregate):
+                    del items[key]
+            elif each == "symbol" and fact.over is None and key not in state.roots:
+                del items[key]
+                moved = True
+        return moved
 
     def _sample(
         self,
@@ -221,12 +274,14 @@ class Derivations:
         period: Period,
         now: datetime,
         touched: Touched,
-    ) -> None:
+    ) -> bool:
+        """Take this event's samples; whether a value moved."""
         if fact.over == "session" and period is None:
-            return  # outside the session: nothing to sample
+            return False  # outside the session: nothing to sample
         if fact.each is None:
-            self._take(fact, check, items, "", period, None, now)
-        elif fact.each == "position":
+            return self._take(fact, check, items, "", period, None, now)
+        moved = False
+        if fact.each == "position":
             # an event about one contract samples its position only; another, every position
             if touched.contract_id is not None:
                 held = state.positions.get(touched.contract_id)
@@ -237,12 +292,15 @@ class Derivations:
                 env["position"] = position
                 env["symbol"] = state.symbol(position.symbol)
                 key = position.contract_id
-                self._take(fact, check, items, key, period, position.opened_at, now)
+                if self._take(fact, check, items, key, period, position.opened_at, now):
+                    moved = True
         else:
             roots = [touched.root] if touched.root is not None else sorted(state.roots)
             for root in roots:
                 env["symbol"] = state.symbol(root)
-                self._take(fact, check, items, root, period, None, now)
+                if self._take(fact, check, items, root, period, None, now):
+                    moved = True
+        return moved
 
     def _take(
         self,
@@ -253,19 +311,24 @@ class Derivations:
         period: Period,
         opened: datetime | None,
         now: datetime,
-    ) -> None:
-        """Evaluate the expression for one item and add the sample (unless it is unknown)."""
+    ) -> bool:
+        """Evaluate the expression for one item and add the sample (unless it is unknown);
+        whether the item's value moved."""
         try:
             value = check()
         except Exception:  # a sample that cannot be computed is not taken
-            return
+            return False
         if value is None and fact.aggregate is not None:
-            return
+            return False
         item = items.get(key)
         if item is None:
             aggregate = new_aggregate(fact.aggregate, fact.type, fact.within)
+            before = aggregate.result()
             item = items[key] = ItemState(aggregate, period, opened)
+        else:
+            before = item.aggregate.result()
         item.aggregate.add(now, value)
+        return item.aggregate.result() != before
 
     # -- snapshots ----------------------------------------------------------------------------
 
@@ -321,11 +384,6 @@ def _definition(fact: DerivedFact) -> str:
             sorted(fact.triggers),
         )
     )
-
-
-def _kept(item: ItemState) -> bool:
-    """A window item still holds samples."""
-    return len(item.aggregate) > 0
 
 
 def _item_key(fact: DerivedFact, env: Mapping[str, object]) -> str | None:
