@@ -417,3 +417,30 @@ def test_a_per_symbol_window_counts_its_roots_fills_and_is_dropped_once_flat_and
     engine.apply(position(30, 1, "6000", contract=ES))  # ES is held, MNQ no longer
     engine.apply(tick(62))
     assert set(engine.derive.states[ACCOUNT]["symbol_fills"]) == {"ES"}
+
+
+def test_a_derived_fact_whose_sample_fails_fails_the_rules_that_read_it_until_one_succeeds() -> (
+    None
+):
+    text = RULESET.replace(
+        "rules:\n",
+        "  share_of_first:\n"
+        "    type: decimal\n"
+        "    trigger: [position]\n"
+        "    value: account.open_contracts_raw / (account.open_contracts_raw - 1)\n"
+        "rules:\n"
+        "  - id: concentrated\n"
+        "    trigger: [position]\n"
+        "    when: known(derived.share_of_first) and derived.share_of_first > 10\n"
+        '    then: [{alert: {level: warning, message: "concentrated"}}]\n',
+        1,
+    )
+    engine = Engine(load_ruleset_text(text, "derived-test.yaml"), accounts=[ACCOUNT])
+    failed = engine.apply(position(0, 1))  # 1 / 0
+    assert [(f.rule_id, f.kind) for f in failed if f.rule_id == "concentrated"] == [
+        ("concentrated", "error")
+    ]
+    assert "derived.share_of_first failed" in failed[0].message
+    assert str(derived(engine)["share_of_first"]).startswith("<derived.share_of_first failed")
+    assert not [f for f in engine.apply(position(1, 2)) if f.kind == "error"]
+    assert derived(engine)["share_of_first"] == Decimal(2)

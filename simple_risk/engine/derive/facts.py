@@ -13,7 +13,10 @@ dependency order the compiler gave, so a fact reads the others' values of this v
    account's facts, with the event's items bound as in a rule. With ``each:``, an event about
    one contract (its quote, fill, order or position) samples that contract's position (its
    root) only, any other event every open position (every root the account holds). An
-   unknown (None) sample, or one whose evaluation fails, is not taken;
+   unknown (None) sample is not taken. A sample whose evaluation fails is not taken either,
+   and the fact reads as that failure (:class:`DerivedFactError`) until a sample succeeds:
+   a rule that reads it fails too, which the engine reports as it reports any rule whose
+   evaluation raises (an engine-error firing, a critical alert) — never a silent value;
 3. notes whether its value changed (:attr:`Derivations.changed`, for a dependency index).
 
 Rules read the fact through the ``derived`` object of their environment: an account-level
@@ -39,17 +42,29 @@ from simple_risk.engine.model import DerivedFact
 Period = date | datetime | None
 
 
+class DerivedFactError(Exception):
+    """A derived fact whose last sample failed: reading it fails with the reason."""
+
+
 class ItemState:
     """The aggregate of one (derived fact, account, item) and what restarts it."""
 
-    __slots__ = ("aggregate", "opened", "period")
+    __slots__ = ("aggregate", "error", "opened", "period")
 
-    def __init__(self, aggregate: Aggregate, period: Period, opened: datetime | None) -> None:
+    def __init__(
+        self,
+        aggregate: Aggregate,
+        period: Period,
+        opened: datetime | None,
+        error: str | None = None,
+    ) -> None:
         self.aggregate = aggregate
         #: the period the samples belong to (None: for ever, or a window)
         self.period = period
         #: an ``each: position`` item: when its position opened (a new one restarts it)
         self.opened = opened
+        #: why the last sample failed (None: it did not); reading the fact raises it
+        self.error = error
 
 
 class DerivedFacts:
@@ -71,8 +86,15 @@ class DerivedFacts:
         return DerivedFacts(self._derivations, self._account, env)
 
     def as_dict(self) -> dict[str, object]:
-        """Every derived fact's value for the items bound now (for views and tests)."""
-        return {fact.name: getattr(self, fact.name) for fact in self._derivations.facts}
+        """Every derived fact's value for the items bound now (for views and tests); a fact
+        whose last sample failed shows why."""
+        values: dict[str, object] = {}
+        for fact in self._derivations.facts:
+            try:
+                values[fact.name] = getattr(self, fact.name)
+            except DerivedFactError as exc:
+                values[fact.name] = f"<{exc}>"
+        return values
 
     def __repr__(self) -> str:
         return f"derived({self.as_dict()})"
@@ -181,6 +203,8 @@ class Derivations:
         item = items.get(key) if key is not None else None
         if item is None:
             return zero(fact.type) if fact.aggregate in ("sum", "count") else None
+        if item.error is not None:
+            raise DerivedFactError(f"derived.{name} failed: {item.error}")
         if fact.within is not None:
             item.aggregate.expire(self._store.clock.utc)
         return item.aggregate.result()
@@ -314,21 +338,29 @@ class Derivations:
     ) -> bool:
         """Evaluate the expression for one item and add the sample (unless it is unknown);
         whether the item's value moved."""
+        item = items.get(key)
         try:
             value = check()
-        except Exception:  # a sample that cannot be computed is not taken
-            return False
+        except Exception as exc:  # not taken; the fact reads as the failure until one is
+            if item is None:
+                aggregate = new_aggregate(fact.aggregate, fact.type, fact.within)
+                item = items[key] = ItemState(aggregate, period, opened)
+            error = f"{type(exc).__name__}: {exc}"
+            moved = item.error != error
+            item.error = error
+            return moved
+        failed = item is not None and item.error is not None
         if value is None and fact.aggregate is not None:
             return False
-        item = items.get(key)
         if item is None:
             aggregate = new_aggregate(fact.aggregate, fact.type, fact.within)
             before = aggregate.result()
             item = items[key] = ItemState(aggregate, period, opened)
         else:
             before = item.aggregate.result()
+            item.error = None
         item.aggregate.add(now, value)
-        return item.aggregate.result() != before
+        return failed or item.aggregate.result() != before
 
     # -- snapshots ----------------------------------------------------------------------------
 
@@ -346,6 +378,7 @@ class Derivations:
                             "item": key,
                             "period": _period_text(item.period),
                             "opened": item.opened.isoformat() if item.opened else None,
+                            "error": item.error,
                             "state": item.aggregate.dump(),
                         }
                     )
@@ -365,6 +398,7 @@ class Derivations:
                 aggregate,
                 _period_from(fact, entry.get("period")),
                 datetime.fromisoformat(opened) if opened else None,
+                entry.get("error"),
             )
             by_fact = self.states.setdefault(int(entry["account"]), {})
             by_fact.setdefault(fact.name, {})[str(entry["item"])] = item
@@ -409,4 +443,4 @@ def _period_from(fact: DerivedFact, text: str | None) -> Period:
     return datetime.fromisoformat(text)
 
 
-__all__ = ["Derivations", "DerivedFacts", "ItemState"]
+__all__ = ["Derivations", "DerivedFactError", "DerivedFacts", "ItemState"]
