@@ -57,7 +57,7 @@ from simple_risk.daemon.control.protocol import (
 if TYPE_CHECKING:
     from simple_risk.daemon.control.auth import Peer
     from simple_risk.daemon.control.ops import Operations
-    from simple_risk.daemon.runtime import Daemon
+    from simple_risk.daemon.control.target import ControlTarget
 
 log = logging.getLogger(__name__)
 
@@ -214,7 +214,7 @@ class ThenRun:
 class StatusServer:
     """Listens on the configured socket(s) and serves :class:`Operations` to each client."""
 
-    def __init__(self, daemon: Daemon, options: ServerOptions | None = None) -> None:
+    def __init__(self, daemon: ControlTarget, options: ServerOptions | None = None) -> None:
         from simple_risk.daemon.control.ops import Operations
 
         self.daemon = daemon
