@@ -120,6 +120,8 @@ class Reconciler:
         later), so an account is never left unreconciled (and unenforced) without anyone
         knowing; anything else failing here is the supervisor's to alert and restart."""
         work = self._work[account]
+        with self._lock:  # restarted after a failure: the request it was working is gone
+            self._wanted.discard(account)
         last = -float("inf")
         while True:
             reason = work.get()

@@ -11,7 +11,9 @@ whole window without failing. This is Erlang/OTP's one-for-one restart with a re
 intensity, except that a daemon guarding money never gives up on a part: it keeps trying
 and keeps saying so (docs/architecture.md §6).
 
-A loop that returns has finished (the daemon is stopping) and is not run again.
+A loop that returns has finished (the daemon is stopping) and is not run again; one that
+exits with something that is not an error (``SystemExit``, ``KeyboardInterrupt``) ends too,
+and ``on_fatal`` is told (the daemon records it as its ``error``: ``engine run`` exits).
 """
 
 from __future__ import annotations
@@ -165,11 +167,11 @@ class Supervisor:
                     self._on_change()
                 if self._stopping.wait(delay):
                     return
-            except BaseException as exc:
+            except BaseException as exc:  # an exit, not an error: the part ends, said loudly
                 log.critical("%s ended: %r", name, exc, exc_info=True)
                 if self._on_fatal is not None:
                     self._on_fatal(exc)
-                raise
+                return
 
     def _failed(self, name: str, exc: Exception) -> str:
         """Record one failure; returns who is DEGRADED (empty when the part is not)."""

@@ -246,3 +246,20 @@ def test_times_show_in_the_viewers_time_zone() -> None:
     assert render.clock("2026-11-23T16:15:02+00:00", NOW) == "2026-11-23 10:15:02"
     message = {"type": "event", "at": utc_stamp, "account": 1, "text": "x"}
     assert render.monitor_line(message, fixtures.CHICAGO).plain.startswith("10:15:02")
+
+
+def test_a_degraded_account_says_so_in_red_on_its_connection_line() -> None:
+    status = fixtures.status()
+    account = status["accounts"][0]
+    account["connection"] = {**account["connection"], "degraded": ["engine", "reconcile-20100001"]}
+    view = render.status_view(status, NOW)
+    out = text_of(view)
+    first = out[: out.index("account 20100002")]
+    assert "LIVE (user hub connected" in first
+    assert "DEGRADED (engine, reconcile-20100001 failing)" in first
+    assert "DEGRADED" not in out[out.index("account 20100002") :]
+    line = render.connection_line(account, NOW)
+    assert any(
+        "red" in str(span.style) and "DEGRADED" in line.plain[span.start : span.end]
+        for span in line.spans
+    )

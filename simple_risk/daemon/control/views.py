@@ -93,6 +93,8 @@ def account_status(daemon: ControlTarget, account: int, now: datetime) -> dict[s
         "connection": {
             "live": account in daemon.live_accounts(),
             "lease": "lost" if account in daemon.lease_lost_accounts() else "held",
+            #: the parts serving the account that keep failing (docs/architecture.md §6)
+            "degraded": daemon.degraded_accounts().get(account, []),
             "user_hub": daemon.hub_states.get("user", "connecting"),
             "market_hub": daemon.hub_states.get("market", "connecting"),
             "last_reconcile_at": daemon.last_reconcile_at.get(account),

@@ -1,0 +1,113 @@
+"""Supervised parts against the simulator (issue #13 item 2): an unexpected exception in a
+part of a real daemon is logged with its traceback, raised as a critical alert and the part
+restarted, and enforcement goes on; a part that keeps failing shows its account(s) DEGRADED
+in the status, ``engine status``'s view and the dashboard's.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+import pytest
+
+from simple_risk.daemon.control import views
+from simple_risk.engine.events import ClockTick, Event
+
+from .harness import ACCOUNT, OTHER, Harness, Start
+
+
+def _critical(h: Harness, words: str) -> bool:
+    return any(
+        alert["level"] == "critical" and words in alert["message"]
+        for alert in h.daemon.alerter.recent
+    )
+
+
+def _part(h: Harness, name: str) -> dict[str, Any]:
+    parts: list[dict[str, Any]] = h.daemon.status()["parts"]  # type: ignore[assignment]
+    return next(part for part in parts if part["name"] == name)
+
+
+def _degraded(h: Harness, account: int) -> list[str]:
+    accounts: dict[str, Any] = h.daemon.status()["accounts"]  # type: ignore[assignment]
+    return list(accounts[str(account)]["degraded"])
+
+
+def test_the_engine_loop_failing_once_is_logged_alerted_restarted_and_enforcement_goes_on(
+    start: Start, caplog: pytest.LogCaptureFixture
+) -> None:
+    h = start()
+    loop = h.daemon.loop
+    dispatch = loop.dispatch
+    failed = threading.Event()
+
+    def broken(event: Event) -> None:
+        if isinstance(event, ClockTick) and not failed.is_set():
+            failed.set()
+            raise RuntimeError("injected into the engine loop")
+        dispatch(event)
+
+    with caplog.at_level(logging.CRITICAL, logger="simple_risk.daemon.supervisor"):
+        loop.dispatch = broken  # type: ignore[method-assign]
+        h.wait(lambda: _critical(h, "engine failed (RuntimeError: injected"), "the alert")
+    assert "Traceback" in caplog.text and "injected into the engine loop" in caplog.text
+    h.wait(lambda: _part(h, "engine")["restarts"] == 1, "the restart")
+    h.trader.buy(ACCOUNT, "RTY")  # a blocked symbol: the restarted loop enforces it
+    h.wait(lambda: h.trader.size(ACCOUNT) == 0, "enforcement after the restart")
+    assert _degraded(h, ACCOUNT) == []
+
+
+def test_an_always_failing_engine_loop_shows_every_account_degraded(start: Start) -> None:
+    h = start(accounts=(ACCOUNT, OTHER))
+    loop = h.daemon.loop
+
+    def broken(event: Event) -> None:
+        raise RuntimeError("the engine loop cannot dispatch")
+
+    loop.dispatch = broken  # type: ignore[method-assign]
+    try:
+        h.wait(lambda: _degraded(h, ACCOUNT) == ["engine"], "DEGRADED")
+        assert _degraded(h, OTHER) == ["engine"]
+        assert _critical(h, "DEGRADED: every account")
+        status = views.account_status(h.daemon, ACCOUNT, h.daemon.clock.now())
+        assert status["connection"]["degraded"] == ["engine"]
+    finally:
+        del loop.dispatch  # mended: the daemon can stop
+
+
+def test_a_reconcile_worker_that_keeps_failing_degrades_its_account_only(start: Start) -> None:
+    h = start(accounts=(ACCOUNT, OTHER))
+    reconciler = h.daemon.reconciler
+    gap = reconciler.gap
+
+    def broken() -> float:
+        if threading.current_thread().name == f"reconcile-{ACCOUNT}":
+            raise RuntimeError("the reconcile worker is broken")
+        return gap()
+
+    reconciler.gap = broken  # type: ignore[method-assign]
+    try:
+        for failures in (1, 2, 3):
+            h.daemon.request_reconcile(ACCOUNT, "test")
+            h.wait(
+                lambda failures=failures: _part(h, f"reconcile-{ACCOUNT}")["restarts"] == failures,
+                f"failure {failures}",
+            )
+        assert _degraded(h, ACCOUNT) == [f"reconcile-{ACCOUNT}"]
+        assert _degraded(h, OTHER) == []
+        assert _critical(h, f"DEGRADED: account(s) {ACCOUNT}")
+        h.trader.buy(OTHER, "RTY")  # the other account is enforced as ever
+        h.wait(lambda: h.trader.size(OTHER) == 0, "the other account's enforcement")
+    finally:
+        del reconciler.gap
+
+
+def test_every_worker_thread_runs_under_the_supervisor(start: Start) -> None:
+    h = start()
+    h.trader.buy(ACCOUNT, "RTY")  # the account's executor worker starts with its first job
+    h.wait(lambda: h.trader.size(ACCOUNT) == 0, "the close")
+    names = {str(part["name"]) for part in h.daemon.status()["parts"]}  # type: ignore[attr-defined]
+    assert {"engine", "store-writer", f"reconcile-{ACCOUNT}", f"executor-{ACCOUNT}"} <= names
+    assert not any(part["restarts"] for part in h.daemon.status()["parts"])  # type: ignore[attr-defined]
