@@ -111,7 +111,12 @@ class Daemon:
         webhook = config.notify.webhook or config.alert_webhook
         for url in (webhook, *config.notify.urls):
             register_secret(url)  # a chat webhook or bot URL carries its own token
-        self.notifier = Notifications(webhook, config.notify.min_severity, urls=config.notify.urls)
+        self.notifier = Notifications(
+            webhook,
+            config.notify.min_severity,
+            urls=config.notify.urls,
+            spawn=lambda name, loop: self.supervisor.spawn(name, loop, accounts=()),
+        )
         self.alerter = Alerter(self.notifier, self.observer, self.monitor)
         #: which accounts are only observed (nothing sent: :mod:`simple_risk.daemon.observe`)
         self.enforcement = (

@@ -188,6 +188,8 @@ class Supervisor:
                 return ""
             if part.accounts is None:
                 return "every account"
+            if not part.accounts:
+                return f"{name} (no account's enforcement depends on it)"
             return "account(s) " + ", ".join(str(a) for a in sorted(part.accounts))
 
 

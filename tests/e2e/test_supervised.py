@@ -111,3 +111,29 @@ def test_every_worker_thread_runs_under_the_supervisor(start: Start) -> None:
     names = {str(part["name"]) for part in h.daemon.status()["parts"]}  # type: ignore[attr-defined]
     assert {"engine", "store-writer", f"reconcile-{ACCOUNT}", f"executor-{ACCOUNT}"} <= names
     assert not any(part["restarts"] for part in h.daemon.status()["parts"])  # type: ignore[attr-defined]
+
+
+def test_the_store_writer_failing_is_restarted_and_enforcement_goes_on(start: Start) -> None:
+    h = start()
+    store = h.daemon.store
+    append_events = store.append_events
+    failed = threading.Event()
+
+    def broken(account: int, events: Any) -> Any:
+        if not failed.is_set():
+            failed.set()
+            raise RuntimeError("injected into the store writer")
+        return append_events(account, events)
+
+    store.append_events = broken  # type: ignore[method-assign]
+    try:
+        h.trader.buy(ACCOUNT, "RTY")  # journaled first: the writer fails on it
+        h.wait(lambda: _critical(h, "store-writer failed (RuntimeError: injected"), "the alert")
+        h.wait(lambda: h.trader.size(ACCOUNT) == 0, "enforcement from memory")
+        h.wait(lambda: _part(h, "store-writer")["restarts"] == 1, "the restart")
+        before = store.last_seq(ACCOUNT)
+        h.trader.buy(ACCOUNT, "RTY")  # the restarted writer journals again
+        h.wait(lambda: store.last_seq(ACCOUNT) > before, "the journal written again")
+        h.wait(lambda: h.trader.size(ACCOUNT) == 0, "the second close")
+    finally:
+        del store.append_events
