@@ -115,7 +115,7 @@ class Daemon:
             webhook,
             config.notify.min_severity,
             urls=config.notify.urls,
-            spawn=lambda name, loop: self.supervisor.spawn(name, loop, accounts=()),
+            spawn=self._spawn_service,
         )
         self.alerter = Alerter(self.notifier, self.observer, self.monitor)
         #: which accounts are only observed (nothing sent: :mod:`simple_risk.daemon.observe`)
@@ -293,7 +293,7 @@ class Daemon:
         the clearest reason not to start (:class:`ServerError`)."""
         self.started_at = self.clock.now()
         if self.options.serve:
-            self.server = StatusServer(self, self.options.server).start()
+            self.server = StatusServer(self, self.options.server, spawn=self._spawn_service).start()
         try:
             if self.config.dashboard is not None:
                 from simple_risk.daemon.dashboard import DashboardServer  # aiohttp: only if used
@@ -371,6 +371,10 @@ class Daemon:
 
     def _spawn_executor(self, account: int, work: Callable[[], None]) -> threading.Thread:
         return self.supervisor.spawn(f"executor-{account}", work, accounts=[account])
+
+    def _spawn_service(self, name: str, loop: Callable[[], None]) -> threading.Thread:
+        """A thread of a service no account's enforcement depends on (it never degrades one)."""
+        return self.supervisor.spawn(name, loop, accounts=())
 
     def _auth_trouble(self, message: str) -> None:
         """The REST client cannot refresh the session and the token expires soon."""
