@@ -35,8 +35,6 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from simple_risk.adapters.topstepx.clock import ReceiveClock
-from simple_risk.adapters.topstepx.contracts import ContractCache
-from simple_risk.adapters.topstepx.hubs import MarketHubClient, UserHubClient
 from simple_risk.adapters.topstepx.ratelimit import DEFAULT_RESERVE, RateLimiter
 from simple_risk.adapters.topstepx.rest import Credentials, RestClient
 from simple_risk.adapters.topstepx.secrets import register_secret
@@ -50,7 +48,6 @@ from simple_risk.daemon.enforcement import Enforcer, Tracked
 from simple_risk.daemon.engineloop import EngineLoop
 from simple_risk.daemon.executor import Executor
 from simple_risk.daemon.intake import Intake
-from simple_risk.daemon.journal import StoreWriter
 from simple_risk.daemon.messages import EngineCommand, ReconcileData, StopRequest
 from simple_risk.daemon.notifications import Notifications
 from simple_risk.daemon.observe import Choice, Enforcement
@@ -228,22 +225,6 @@ class Daemon:
     @property
     def book(self) -> dict[str, Tracked]:
         return self.enforcer.book
-
-    @property
-    def contracts(self) -> ContractCache:
-        return self.intake.contracts
-
-    @property
-    def user_hub(self) -> UserHubClient:
-        return self.intake.user_hub
-
-    @property
-    def market_hub(self) -> MarketHubClient:
-        return self.intake.market_hub
-
-    @property
-    def writer(self) -> StoreWriter | None:
-        return self.persistence.writer
 
     @property
     def firings(self) -> deque[Firing]:
