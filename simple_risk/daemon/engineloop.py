@@ -9,7 +9,8 @@ itself once per ``tick_interval`` and exactly at the engines' next deadline and 
 same wake-ups request periodic reconciles, retry waiting intents, snapshot and renew the
 leases. The status server's reads and changes of engine state run here too, between two
 events (:meth:`EngineLoop.call`). The loop runs under the supervisor: a failure is alerted
-and the loop restarted with the queue as it was.
+and the loop restarted with the queue as it was, less the message it failed on, and every
+account reconciled.
 """
 
 from __future__ import annotations
@@ -86,6 +87,8 @@ class EngineLoop:
         self._next_snapshot = 0.0
         self._next_lease = 0.0
         self.events_dispatched = 0
+        #: how many times the loop has started (more than once: restarted by the supervisor)
+        self.runs = 0
         #: the hubs' states as their last ``ConnectionChanged`` said
         self.hub_states: dict[str, str] = {}
 
@@ -106,6 +109,12 @@ class EngineLoop:
         """The loop, until a :class:`StopRequest`: then every changed account is snapshotted
         and the commands still queued are refused."""
         shared, timing = self._shared, self._shared.config.timing
+        self.runs += 1
+        if self.runs > 1:
+            # restarted after a failure: the message it was handling is lost, so the facts
+            # may miss an event; every account is reconciled from REST at once
+            for account in shared.config.accounts:
+                self._reconciler.request(account, "engine loop restarted")
         now_mono = time.monotonic()
         self._next_tick = now_mono
         self._next_periodic = now_mono + timing.reconcile_interval

@@ -68,6 +68,8 @@ class Reconciler:
         self._wanted: set[int] = set()
         self._lock = threading.Lock()
         self._threads: list[threading.Thread] = []
+        #: accounts whose worker loop has run (a second run is a restart after a failure)
+        self._started: set[int] = set()
         #: monotonic time each account is reconciled again (after an enforcement, a failure)
         self.later: dict[int, float] = {}
         self.reconciles = 0
@@ -120,8 +122,12 @@ class Reconciler:
         later), so an account is never left unreconciled (and unenforced) without anyone
         knowing; anything else failing here is the supervisor's to alert and restart."""
         work = self._work[account]
+        restarted = account in self._started
+        self._started.add(account)
         with self._lock:  # restarted after a failure: the request it was working is gone
             self._wanted.discard(account)
+        if restarted:  # ... and is asked again: the account must not stay unreconciled
+            self.request(account, "reconcile worker restarted")
         last = -float("inf")
         while True:
             reason = work.get()

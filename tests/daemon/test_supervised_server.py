@@ -39,12 +39,8 @@ def test_status_names_the_parts_that_keep_failing_for_the_account(start: Start) 
 
     reconciler.gap = broken  # type: ignore[method-assign]
     try:
-        for failures in (1, 2, 3):
-            running.daemon.request_reconcile(ACCOUNT, "test")
-            running.wait(
-                lambda n=failures: _restarts(running, f"reconcile-{ACCOUNT}") == n,  # type: ignore[misc]
-                f"failure {failures}",
-            )
+        running.daemon.request_reconcile(ACCOUNT, "test")  # fails, and again when re-asked
+        running.wait(lambda: _restarts(running, f"reconcile-{ACCOUNT}") >= 3, "three failures")
         connection = running.status()["connection"]
         assert connection["degraded"] == [f"reconcile-{ACCOUNT}"]
         assert connection["live"] is True  # it was live before; the state is not hidden

@@ -136,10 +136,7 @@ def test_a_part_that_keeps_failing_shows_the_account_degraded(dashboard: Start) 
 
     reconciler.gap = broken  # type: ignore[method-assign]
     try:
-        for _ in range(3):  # the supervisor's intensity: three failures within a minute
-            failures = len(d.daemon.alerter.recent)
-            d.daemon.request_reconcile(ACCOUNT, "test")
-            d.wait(lambda n=failures: len(d.daemon.alerter.recent) > n, "the failure's alert")  # type: ignore[misc]
+        d.daemon.request_reconcile(ACCOUNT, "test")  # fails, and fails again when re-asked
         text = page.wait_text("#connection", "DEGRADED")
         assert f"reconcile-{ACCOUNT} keeps failing" in text
     finally:

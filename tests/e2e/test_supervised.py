@@ -89,12 +89,8 @@ def test_a_reconcile_worker_that_keeps_failing_degrades_its_account_only(start: 
 
     reconciler.gap = broken  # type: ignore[method-assign]
     try:
-        for failures in (1, 2, 3):
-            h.daemon.request_reconcile(ACCOUNT, "test")
-            h.wait(
-                lambda failures=failures: _part(h, f"reconcile-{ACCOUNT}")["restarts"] == failures,
-                f"failure {failures}",
-            )
+        h.daemon.request_reconcile(ACCOUNT, "test")  # fails, and fails again when re-asked
+        h.wait(lambda: _part(h, f"reconcile-{ACCOUNT}")["restarts"] >= 3, "three failures")
         assert _degraded(h, ACCOUNT) == [f"reconcile-{ACCOUNT}"]
         assert _degraded(h, OTHER) == []
         assert _critical(h, f"DEGRADED: account(s) {ACCOUNT}")
@@ -137,3 +133,60 @@ def test_the_store_writer_failing_is_restarted_and_enforcement_goes_on(start: St
         h.wait(lambda: h.trader.size(ACCOUNT) == 0, "the second close")
     finally:
         del store.append_events
+
+
+def _fetched(h: Harness) -> list[tuple[int, str]]:
+    """Records (account, reason) of every reconcile fetched from now on."""
+    reconciler = h.daemon.reconciler
+    fetch = reconciler.fetch
+    fetched: list[tuple[int, str]] = []
+
+    def recording(account: int, reason: str) -> Any:
+        fetched.append((account, reason))
+        return fetch(account, reason)
+
+    reconciler.fetch = recording  # type: ignore[method-assign]
+    return fetched
+
+
+def test_a_restarted_reconcile_worker_asks_again_so_the_account_is_reconciled(
+    start: Start,
+) -> None:
+    h = start()
+    fetched = _fetched(h)
+    reconciler = h.daemon.reconciler
+    gap = reconciler.gap
+    failed = threading.Event()
+
+    def broken() -> float:
+        if not failed.is_set():
+            failed.set()
+            raise RuntimeError("the reconcile worker failed once")
+        return gap()
+
+    reconciler.gap = broken  # type: ignore[method-assign]
+    h.daemon.request_reconcile(ACCOUNT, "test")  # the request the failure loses
+    h.wait(lambda: (ACCOUNT, "reconcile worker restarted") in fetched, "the reconcile again")
+    assert (ACCOUNT, "test") not in fetched
+    assert _part(h, f"reconcile-{ACCOUNT}")["restarts"] == 1
+
+
+def test_a_restarted_engine_loop_reconciles_every_account(start: Start) -> None:
+    h = start(accounts=(ACCOUNT, OTHER))
+    fetched = _fetched(h)
+    loop = h.daemon.loop
+    dispatch = loop.dispatch
+    failed = threading.Event()
+
+    def broken(event: Event) -> None:
+        if isinstance(event, ClockTick) and not failed.is_set():
+            failed.set()
+            raise RuntimeError("injected into the engine loop")
+        dispatch(event)
+
+    loop.dispatch = broken  # type: ignore[method-assign]
+    h.wait(lambda: loop.runs == 2, "the restart")
+    h.wait(
+        lambda: {(a, "engine loop restarted") for a in (ACCOUNT, OTHER)} <= set(fetched),
+        "both accounts reconciled",
+    )
