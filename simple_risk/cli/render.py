@@ -320,6 +320,11 @@ def connection_line(account: Mapping[str, Any], now: datetime) -> Text:
         for name, key in (("user", "user_hub"), ("market", "market_hub"))
     ]
     line.append(f" ({', '.join(hubs)})")
+    degraded = connection.get("degraded") or []
+    if degraded:
+        # a part serving the account keeps failing (docs/architecture.md §6)
+        line.append(" · ")
+        line.append(f"DEGRADED ({', '.join(map(str, degraded))} failing)", style="bold red")
     line.append(" · ")
     if observing(account):
         line.append("OBSERVE ONLY", style="bold black on yellow")
@@ -603,7 +608,8 @@ def account_panel(account: Mapping[str, Any], now: datetime) -> Panel:
     if intents is not None:
         parts.append(intents)
     state, style = trading_state(account, now)
-    live = bool((account.get("connection") or {}).get("live"))
+    connection = account.get("connection") or {}
+    live = bool(connection.get("live")) and not connection.get("degraded")
     if observing(account):
         border = "red" if style == "bold red" or not live else "yellow"
     else:

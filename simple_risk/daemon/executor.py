@@ -16,11 +16,12 @@ Split in two so that the engine's facts are only ever read on the engine thread:
   one account never holds up another's.
 
 The bookkeeping of which intent is in flight, awaiting confirmation or waiting to retry lives
-in :class:`simple_risk.daemon.runtime.Tracked` records on the engine thread.
+in :class:`simple_risk.daemon.enforcement.Tracked` records on the engine thread.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import queue
@@ -387,6 +388,7 @@ class Executor:
         starved_after: float = 3.0,
         monotonic: Callable[[], float] = time.monotonic,
         record: Callable[[Callable[[Store], object]], None] | None = None,
+        spawn: Callable[[int, Callable[[], None]], threading.Thread] | None = None,
     ) -> None:
         self._client = client
         self._results = results
@@ -396,6 +398,9 @@ class Executor:
         self._record = record
         self._on_call = on_call
         self._on_starved = on_starved
+        #: starts an account's worker thread running the given loop (the daemon's supervisor);
+        #: None: a plain daemon thread
+        self._spawn = spawn
         self._monotonic = monotonic
         self.starvation = StarvationWatch(starved_after)
         self._lock = threading.Lock()
@@ -430,11 +435,14 @@ class Executor:
             work = self._queues.get(account)
             if work is None:
                 work = self._queues[account] = queue.Queue()
-                thread = threading.Thread(
-                    target=self._run, args=(work,), name=f"executor-{account}", daemon=True
-                )
+                if self._spawn is not None:
+                    thread = self._spawn(account, functools.partial(self._run, work))
+                else:
+                    thread = threading.Thread(
+                        target=self._run, args=(work,), name=f"executor-{account}", daemon=True
+                    )
+                    thread.start()
                 self._threads[account] = thread
-                thread.start()
         work.put(Job(account, key, tuple(calls), priority))
 
     def _run(self, work: queue.Queue[Job | None]) -> None:

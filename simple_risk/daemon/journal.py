@@ -53,6 +53,9 @@ log = logging.getLogger(__name__)
 #: (level, message): how the writer tells the daemon about an outage, an overflow, a recovery
 Trouble = Callable[[str, str], None]
 
+#: how a supervisor starts a part: ``spawn(name, loop)`` → the thread running it
+Spawn = Callable[[str, Callable[[], None]], threading.Thread]
+
 #: journal events held while the store is unavailable (about 1 KiB each in memory)
 DEFAULT_CAPACITY = 50_000
 
@@ -92,6 +95,7 @@ class StoreWriter:
         self._running = 0  # jobs taken off the queue and not finished yet
         self._stopping = False
         self._started = False
+        self._supervised = False
         self._journal_held = 0
         self.capacity = capacity
         self.retry = retry
@@ -116,11 +120,18 @@ class StoreWriter:
     # -- lifecycle ------------------------------------------------------------------------------
 
     def _new_thread(self) -> threading.Thread:
-        return threading.Thread(target=self._run, name="store-writer", daemon=True)
+        return threading.Thread(target=self.run, name="store-writer", daemon=True)
 
-    def start(self) -> None:
+    def start(self, spawn: Spawn | None = None) -> None:
+        """Start the writer thread. With ``spawn`` (the daemon's supervisor) the thread is
+        the supervisor's, which restarts :meth:`run` after a failure; without it the writer
+        starts a dead thread again itself, on the next write or :meth:`watch`."""
         self._started = True
-        self._thread.start()
+        if spawn is not None:
+            self._supervised = True
+            self._thread = spawn("store-writer", self.run)
+        else:
+            self._thread.start()
 
     def stop(self, timeout: float = 10.0) -> None:
         """Write what can be written within ``timeout`` and stop. While the store is
@@ -171,7 +182,8 @@ class StoreWriter:
     def _wake(self) -> None:
         """Under the lock: tell the thread there is work; start it again if it died."""
         self._cv.notify_all()
-        if self._started and not self._stopping and not self._thread.is_alive():
+        alive = self._thread.is_alive()
+        if self._started and not self._supervised and not self._stopping and not alive:
             self.restarts += 1
             self._thread = self._new_thread()
             self._thread.start()
@@ -236,7 +248,9 @@ class StoreWriter:
 
     # -- the thread ------------------------------------------------------------------------------
 
-    def _run(self) -> None:
+    def run(self) -> None:
+        """The writer thread's loop; returns once stopped. What raises out of it ends the
+        thread (the job that raised is dropped first); everything else is handled here."""
         while True:
             with self._cv:
                 while not self._jobs and not self._stopping:
@@ -299,6 +313,14 @@ class StoreWriter:
                 return 0
             except StoreError as exc:
                 log.error("journal write failed for account %s: %s", account, exc)
+            except Exception as exc:  # a bug: these events can never be written; go on
+                self.failures += 1
+                log.exception("journal write of account %s raised unexpectedly", account)
+                self._tell(
+                    "critical",
+                    f"{len(pending)} journal event(s) of account {account} could not be "
+                    f"written ({type(exc).__name__}: {exc}); they were dropped",
+                )
             else:
                 assert isinstance(seqs, list)
                 if seqs:
@@ -401,4 +423,4 @@ class StoreWriter:
             log.exception("could not report store trouble: %s", message)
 
 
-__all__ = ["DEFAULT_CAPACITY", "StoreWriter", "Trouble"]
+__all__ = ["DEFAULT_CAPACITY", "Spawn", "StoreWriter", "Trouble"]

@@ -142,7 +142,11 @@ class Notifications:
         retry: Retry = Retry(),
         sleep: Callable[[float], None] = time.sleep,
         channels: Sequence[Channel] | None = None,
+        spawn: Callable[[str, Callable[[], None]], threading.Thread] | None = None,
     ) -> None:
+        #: starts the pushing thread running the given loop (the daemon's supervisor, which
+        #: restarts it should it fail); None: a plain daemon thread
+        self._spawn = spawn
         if channels is None:
             built: list[Channel] = [WebhookChannel(webhook, timeout)] if webhook else []
             built += [AppriseChannel(url, max(timeout, 10.0)) for url in urls]
@@ -165,8 +169,11 @@ class Notifications:
 
     def start(self) -> Notifications:
         if self.enabled and self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="notify", daemon=True)
-            self._thread.start()
+            if self._spawn is not None:
+                self._thread = self._spawn("notify", self._run)
+            else:
+                self._thread = threading.Thread(target=self._run, name="notify", daemon=True)
+                self._thread.start()
         return self
 
     def stop(self, timeout: float = 2.0) -> None:

@@ -255,3 +255,20 @@ def test_a_store_outage_is_said_in_red_in_the_daemon_line() -> None:
     assert "store UNAVAILABLE for 1m 15s (312 writes held) — enforcing from memory" in out
     status["daemon"]["store"] = {"state": "ok"}
     assert "UNAVAILABLE" not in text_of(render.status_view(status, NOW))
+
+
+def test_a_degraded_account_says_so_in_red_on_its_connection_line() -> None:
+    status = fixtures.status()
+    account = status["accounts"][0]
+    account["connection"] = {**account["connection"], "degraded": ["engine", "reconcile-20100001"]}
+    view = render.status_view(status, NOW)
+    out = text_of(view)
+    first = out[: out.index("account 20100002")]
+    assert "LIVE (user hub connected" in first
+    assert "DEGRADED (engine, reconcile-20100001 failing)" in first
+    assert "DEGRADED" not in out[out.index("account 20100002") :]
+    line = render.connection_line(account, NOW)
+    assert any(
+        "red" in str(span.style) and "DEGRADED" in line.plain[span.start : span.end]
+        for span in line.spans
+    )

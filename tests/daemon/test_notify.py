@@ -24,6 +24,7 @@ from simple_risk.daemon.notify import (
     until_words,
 )
 from simple_risk.daemon.sim import wait_until
+from simple_risk.daemon.supervisor import Supervisor
 from simple_risk.engine.engine import Firing, LockNotice
 from simple_risk.engine.events import OrderSide, PositionType, PositionUpdate, TradeFill
 from simple_risk.engine.intents import (
@@ -347,3 +348,20 @@ def test_the_daemon_posts_firings_and_alerts_to_the_configured_webhook(
     assert all(b["username"] == "simple-risk" for b in hook.bodies)
     # info-level results (successful enforcement) stay below the configured minimum
     assert not any(b["text"].startswith("Enforced: ") for b in hook.bodies)
+
+
+def test_the_pushing_thread_runs_under_the_daemons_supervisor(hook: Hook) -> None:
+    alerts: list[tuple[str, str]] = []
+    supervisor = Supervisor(lambda level, text: alerts.append((level, text)))
+    poster = Notifications(
+        hook.url, "warning", spawn=lambda name, loop: supervisor.spawn(name, loop, accounts=())
+    ).start()
+    try:
+        assert poster.post("critical", "Alert: engine failed")
+        assert wait_until(lambda: len(hook.bodies) == 1, 5.0)
+        (part,) = supervisor.parts()
+        assert part["name"] == "notify" and part["accounts"] == []
+    finally:
+        poster.stop()
+    assert supervisor.degraded([ACCOUNT]) == {}  # no account's enforcement depends on it
+    assert alerts == []

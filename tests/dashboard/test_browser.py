@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import threading
 from decimal import Decimal
 from pathlib import Path
 
@@ -119,3 +120,25 @@ def _seconds_left(text: str) -> int:
     found = re.search(r"ends in (?:(\d+) min )?(\d+) s", text)
     assert found is not None, text
     return int(found.group(1) or 0) * 60 + int(found.group(2))
+
+
+def test_a_part_that_keeps_failing_shows_the_account_degraded(dashboard: Start) -> None:
+    d = dashboard()
+    page = d.open()
+    page.wait_text("#connection", "Connected to the gateway")
+    reconciler = d.daemon.reconciler
+    gap = reconciler.gap
+
+    def broken() -> float:
+        if threading.current_thread().name == f"reconcile-{ACCOUNT}":
+            raise RuntimeError("the reconcile worker is broken")
+        return gap()
+
+    reconciler.gap = broken  # type: ignore[method-assign]
+    try:
+        d.daemon.request_reconcile(ACCOUNT, "test")  # fails, and fails again when re-asked
+        text = page.wait_text("#connection", "DEGRADED")
+        assert f"reconcile-{ACCOUNT} keeps failing" in text
+    finally:
+        del reconciler.gap
+    assert page.errors == []

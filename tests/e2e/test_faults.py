@@ -18,8 +18,8 @@ import pytest
 from simple_risk.adapters.simulator import wire
 from simple_risk.adapters.simulator.venue import Order
 from simple_risk.adapters.topstepx.converters import RestRequest
-from simple_risk.daemon import runtime
-from simple_risk.daemon.runtime import ReconcileData
+from simple_risk.daemon import enforcement
+from simple_risk.daemon.messages import ReconcileData
 from simple_risk.daemon.sim import Trader, wait_until
 from simple_risk.engine.events import OrderSide, PositionUpdate
 from simple_risk.engine.facts.account import AccountState
@@ -76,7 +76,7 @@ def test_a_malformed_record_is_skipped_counted_and_alerted_and_the_rest_enforced
 
 def test_the_reconcile_worker_survives_an_unexpected_error_and_retries(start: Start) -> None:
     h = start()
-    fetch = h.daemon._fetch
+    fetch = h.daemon.reconciler.fetch
     failures = []
 
     def broken(account: int, reason: str) -> ReconcileData:
@@ -85,7 +85,7 @@ def test_the_reconcile_worker_survives_an_unexpected_error_and_retries(start: St
             raise RuntimeError("boom")
         return fetch(account, reason)
 
-    h.daemon._fetch = broken  # type: ignore[method-assign]
+    h.daemon.reconciler.fetch = broken  # type: ignore[method-assign]
     before = h.daemon.reconciles
     h.daemon.request_reconcile(ACCOUNT, "test")
     h.wait(lambda: _critical(h, "reconcile failed unexpectedly"), "the alert")
@@ -149,10 +149,10 @@ def test_an_action_that_cannot_start_does_not_stop_the_firings_other_actions(
     def plan(intent: Intent, state: AccountState | None) -> list[RestRequest]:
         if isinstance(intent, NoWorkingOrders):
             raise RuntimeError("planning failed")
-        return runtime.plan.__wrapped__(intent, state)  # type: ignore[attr-defined]
+        return enforcement.plan.__wrapped__(intent, state)  # type: ignore[attr-defined]
 
-    plan.__wrapped__ = runtime.plan  # type: ignore[attr-defined]
-    monkeypatch.setattr(runtime, "plan", plan)
+    plan.__wrapped__ = enforcement.plan  # type: ignore[attr-defined]
+    monkeypatch.setattr(enforcement, "plan", plan)
     h.trader.buy(ACCOUNT, "RTY")  # symbol-blocks: cancel the orders, close, lock
     h.wait(lambda: h.trader.size(ACCOUNT) == 0, "the close, though the cancel failed")
     assert _critical(h, "could not start NoWorkingOrders")

@@ -34,7 +34,7 @@ from simple_risk.daemon.control.protocol import ErrorCode, ProtocolError, encode
 
 T = TypeVar("T")
 
-#: runs a function on the engine thread within a timeout (``Daemon.on_engine``)
+#: runs a function on the engine thread within a timeout (``ControlTarget.on_engine``)
 RunOnEngine = Callable[[Callable[[], Any], float], Any]
 
 

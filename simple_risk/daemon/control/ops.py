@@ -2,7 +2,7 @@
 
 :class:`Operations` checks each request's shape, has every admin request's password verified
 by :class:`~simple_risk.daemon.control.auth.Authenticator` first, and answers. Whatever
-reads or changes engine state runs on the engine thread through :meth:`Daemon.on_engine`
+reads or changes engine state runs on the engine thread through :meth:`ControlTarget.on_engine`
 (between two events, never concurrently with one), by way of the
 :class:`~simple_risk.daemon.control.gate.EngineGate` that bounds it (reads coalesced and
 paced, admin work one at a time); store reads (``history``, one at a time) and file work
@@ -59,7 +59,7 @@ from simple_risk.store.records import HISTORY_KINDS, HistoryItem
 
 if TYPE_CHECKING:
     from simple_risk.daemon.control.server import StatusServer
-    from simple_risk.daemon.runtime import Daemon
+    from simple_risk.daemon.control.target import ControlTarget
 
 log = logging.getLogger(__name__)
 
@@ -145,7 +145,7 @@ class _LogFollower:
 class Operations:
     """Every op of the protocol, for one daemon."""
 
-    def __init__(self, daemon: Daemon, server: StatusServer) -> None:
+    def __init__(self, daemon: ControlTarget, server: StatusServer) -> None:
         self.daemon = daemon
         self.server = server
         options = server.options

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import grp
 import ipaddress
 import logging
@@ -57,7 +58,7 @@ from simple_risk.daemon.control.protocol import (
 if TYPE_CHECKING:
     from simple_risk.daemon.control.auth import Peer
     from simple_risk.daemon.control.ops import Operations
-    from simple_risk.daemon.runtime import Daemon
+    from simple_risk.daemon.control.target import ControlTarget
 
 log = logging.getLogger(__name__)
 
@@ -214,11 +215,20 @@ class ThenRun:
 class StatusServer:
     """Listens on the configured socket(s) and serves :class:`Operations` to each client."""
 
-    def __init__(self, daemon: Daemon, options: ServerOptions | None = None) -> None:
+    def __init__(
+        self,
+        daemon: ControlTarget,
+        options: ServerOptions | None = None,
+        *,
+        spawn: Callable[[str, Callable[[], None]], threading.Thread] | None = None,
+    ) -> None:
         from simple_risk.daemon.control.ops import Operations
 
         self.daemon = daemon
         self.options = options or ServerOptions()
+        #: starts each accept loop (the daemon's supervisor, which restarts a loop that
+        #: fails); None: plain daemon threads
+        self._spawn = spawn
         config = daemon.config
         self.path = Path(config.status_socket)
         self.mode = config.status_socket_mode
@@ -252,10 +262,15 @@ class StatusServer:
             self.stop()
             raise
         for listener in self._listeners:
-            thread = threading.Thread(
-                target=self._accept_loop, args=(listener,), name="status-accept", daemon=True
-            )
-            thread.start()
+            unix = listener.family == socket.AF_UNIX
+            name = "status-accept" if unix else "status-accept-tcp"
+            if self._spawn is not None:
+                thread = self._spawn(name, functools.partial(self._accept_loop, listener))
+            else:
+                thread = threading.Thread(
+                    target=self._accept_loop, args=(listener,), name=name, daemon=True
+                )
+                thread.start()
             self._threads.append(thread)
         where = str(self.path) + (f" and tcp:{self.address_tcp()}" if self.tcp_address else "")
         log.info("status server listening on %s", where)

@@ -18,7 +18,7 @@ from simple_risk.engine.engine import Engine, Firing
 from simple_risk.engine.intents import Alert
 
 if TYPE_CHECKING:
-    from simple_risk.daemon.runtime import Daemon
+    from simple_risk.daemon.control.target import ControlTarget
 
 #: firings kept per account for ``status`` (newest last)
 RECENT_FIRINGS = 10
@@ -57,7 +57,7 @@ def _value(value: object) -> object:
     return str(value)
 
 
-def daemon_status(daemon: Daemon, now: datetime) -> dict[str, Any]:
+def daemon_status(daemon: ControlTarget, now: datetime) -> dict[str, Any]:
     return {
         "pid": os.getpid(),
         "started_at": daemon.started_at,
@@ -72,7 +72,7 @@ def daemon_status(daemon: Daemon, now: datetime) -> dict[str, Any]:
     }
 
 
-def account_status(daemon: Daemon, account: int, now: datetime) -> dict[str, Any]:
+def account_status(daemon: ControlTarget, account: int, now: datetime) -> dict[str, Any]:
     """One account's whole picture (docs/status-protocol.md, ``status``)."""
     engine = daemon.engines[account]
     state = engine.account(account)
@@ -94,6 +94,8 @@ def account_status(daemon: Daemon, account: int, now: datetime) -> dict[str, Any
         "connection": {
             "live": account in daemon.live_accounts(),
             "lease": "lost" if account in daemon.lease_lost_accounts() else "held",
+            #: the parts serving the account that keep failing (docs/architecture.md §6)
+            "degraded": daemon.degraded_accounts().get(account, []),
             "user_hub": daemon.hub_states.get("user", "connecting"),
             "market_hub": daemon.hub_states.get("market", "connecting"),
             "last_reconcile_at": daemon.last_reconcile_at.get(account),
@@ -204,7 +206,7 @@ def sessions(calendar: TradingCalendar, now: datetime) -> list[dict[str, Any]]:
     return found
 
 
-def explain(daemon: Daemon, rule: str, account: int, now: datetime) -> dict[str, Any]:
+def explain(daemon: ControlTarget, rule: str, account: int, now: datetime) -> dict[str, Any]:
     """``operations.explain`` plus the daemon's memory: the rule's last firing on the
     account and the intents it issued that are not met yet."""
     engine = daemon.engines[account]
@@ -224,7 +226,9 @@ def explain(daemon: Daemon, rule: str, account: int, now: datetime) -> dict[str,
     return explained
 
 
-def lockouts_with_account(daemon: Daemon, account: int, now: datetime) -> list[dict[str, Any]]:
+def lockouts_with_account(
+    daemon: ControlTarget, account: int, now: datetime
+) -> list[dict[str, Any]]:
     return [
         {"account": account, **lock}
         for lock in operations.lockouts(daemon.engines[account], account, now)

@@ -4,7 +4,7 @@ Two threads do the work, so neither the engine nor a slow browser waits on the o
 
 * **The pump** subscribes to the daemon's monitor (the stream ``simple-risk monitor`` reads) and
   wakes on every message, or every ``interval`` seconds for the clocks. For each account with a
-  page open, it has the page built on the engine thread (:meth:`Daemon.on_engine`, as the
+  page open, it has the page built on the engine thread (:meth:`ControlTarget.on_engine`, as the
   status socket does) and hands the result to the event loop.
 * **The event loop** serves the page, its assets and one Server-Sent Events stream per open
   page. Each stream keeps only the newest picture: a browser that reads slowly skips pictures
@@ -34,7 +34,7 @@ from simple_risk.daemon.control.server import ServerError, Subscriber
 from simple_risk.daemon.dashboard.view import account_page
 
 if TYPE_CHECKING:
-    from simple_risk.daemon.runtime import Daemon
+    from simple_risk.daemon.control.target import ControlTarget
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +73,7 @@ class DashboardServer:
     """Serves one live page per guarded account at ``http://HOST:PORT/account/ID``."""
 
     def __init__(
-        self, daemon: Daemon, address: tuple[str, int], *, interval: float = REFRESH_INTERVAL
+        self, daemon: ControlTarget, address: tuple[str, int], *, interval: float = REFRESH_INTERVAL
     ) -> None:
         check_loopback(address[0])
         self.daemon = daemon

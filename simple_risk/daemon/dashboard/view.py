@@ -25,7 +25,7 @@ from simple_risk.daemon.control import views
 from simple_risk.engine.engine import Engine
 
 if TYPE_CHECKING:
-    from simple_risk.daemon.runtime import Daemon
+    from simple_risk.daemon.control.target import ControlTarget
 
 #: account-level facts a daily loss limit compares (the shipped ruleset uses realized P&L)
 LOSS_FACTS = {"day.realized_pnl": "Realized P&L today", "day.net_pnl": "Net P&L today"}
@@ -33,7 +33,7 @@ LOSS_FACTS = {"day.realized_pnl": "Realized P&L today", "day.net_pnl": "Net P&L 
 FIRINGS_SHOWN = 10
 
 
-def account_page(daemon: Daemon, account: int, now: datetime) -> dict[str, Any]:
+def account_page(daemon: ControlTarget, account: int, now: datetime) -> dict[str, Any]:
     """Everything one account's page shows (engine thread only: it reads the engine)."""
     engine = daemon.engines[account]
     status = views.account_status(daemon, account, now)

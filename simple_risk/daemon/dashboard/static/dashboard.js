@@ -202,9 +202,12 @@
     ), "No sessions in the calendar");
     const c = p.connection || {};
     const hubs = c.user_hub === "connected" && c.market_hub === "connected";
-    $("connection").textContent = c.live && hubs
+    const degraded = (c.degraded || []).length
+      ? `DEGRADED: ${c.degraded.join(", ")} keeps failing (the daemon restarts it and alerts). `
+      : "";
+    $("connection").textContent = degraded + (c.live && hubs
       ? `Connected to the gateway; last full check ${clock(c.last_reconcile_at)}`
-      : `Gateway: ${c.live ? "account live" : "account not checked yet"}, account stream ${c.user_hub}, market stream ${c.market_hub}`;
+      : `Gateway: ${c.live ? "account live" : "account not checked yet"}, account stream ${c.user_hub}, market stream ${c.market_hub}`);
     const k = p.contracts || {};
     $("contracts").textContent = k.open === null || k.open === undefined
       ? ""

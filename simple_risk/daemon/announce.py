@@ -1,0 +1,298 @@
+"""What the daemon tells people: firings, results, calls, admin actions and alerts, on the
+log, ``monitor``, the observer (the demo console, tests), the notification channels and
+``status.json``.
+
+Every other part of the runtime reports through here and never formats or posts a message
+itself, so what a trader is told about one firing reads the same on every channel.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+from collections import deque
+from collections.abc import Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+from simple_risk.daemon.control.server import Broadcaster
+from simple_risk.daemon.control.views import RECENT_FIRINGS, firing_record
+from simple_risk.daemon.executor import IntentResult, call_succeeded, call_words
+from simple_risk.daemon.notifications import Notifications
+from simple_risk.daemon.notify import event_text, firing_text, result_severity, result_text
+from simple_risk.daemon.observe import Enforcement
+from simple_risk.engine import Engine, Firing
+from simple_risk.engine.codec import CodecError, event_to_json
+from simple_risk.engine.events import Event
+
+log = logging.getLogger(__name__)
+
+
+class Observer(Protocol):
+    """What the demo console (and tests) watch; every method runs on a daemon thread."""
+
+    def on_event(self, event: Event) -> None: ...
+
+    def on_firing(self, firing: Firing) -> None: ...
+
+    def on_call(self, account: int, call: str, outcome: str) -> None: ...
+
+    def on_result(self, result: IntentResult) -> None: ...
+
+    def on_alert(self, level: str, message: str) -> None: ...
+
+
+class QuietObserver:
+    """An observer that ignores everything (the production daemon logs instead)."""
+
+    def on_event(self, event: Event) -> None:
+        return None
+
+    def on_firing(self, firing: Firing) -> None:
+        return None
+
+    def on_call(self, account: int, call: str, outcome: str) -> None:
+        return None
+
+    def on_result(self, result: IntentResult) -> None:
+        return None
+
+    def on_alert(self, level: str, message: str) -> None:
+        return None
+
+
+class Alerter:
+    """Loud alerts: the log at ERROR/CRITICAL, the status output, ``monitor`` and the
+    notification webhook (posted from its own thread: an alert never waits for HTTP)."""
+
+    def __init__(
+        self,
+        notifier: Notifications | None,
+        observer: Observer,
+        monitor: Broadcaster | None = None,
+    ) -> None:
+        self._notifier = notifier
+        self._observer = observer
+        self._monitor = monitor
+        self.recent: list[dict[str, str]] = []
+        self._lock = threading.Lock()
+
+    def alert(self, level: str, message: str, at: datetime) -> None:
+        logger_level = logging.CRITICAL if level == "critical" else logging.ERROR
+        if level in ("info", "warning"):
+            logger_level = logging.WARNING
+        log.log(logger_level, "ALERT %s: %s", level, message)
+        entry = {"at": at.isoformat(), "level": level, "message": message}
+        with self._lock:
+            self.recent = [*self.recent[-49:], entry]
+        self._observer.on_alert(level, message)
+        text = f"Alert: {message}"
+        if self._monitor is not None and self._monitor.active:
+            self._monitor.publish(
+                "alert", {"at": at, "severity": level, "text": text, "data": entry}
+            )
+        if self._notifier is not None:
+            self._notifier.post(level, text)
+
+
+class Announcer:
+    """Tells firings, events, results and calls, and keeps the recent firings that
+    ``status`` and ``explain`` show (bounded: the daemon runs all day)."""
+
+    def __init__(
+        self,
+        *,
+        engines: Mapping[int, Engine],
+        enforcement: Enforcement,
+        observer: Observer,
+        monitor: Broadcaster,
+        notifier: Notifications,
+        now: Any,
+        firings_kept: int,
+    ) -> None:
+        self._engines = engines
+        self._enforcement = enforcement
+        self._observer = observer
+        self._monitor = monitor
+        self._notifier = notifier
+        self._now = now
+        #: the newest firings (bounded: the daemon runs all day)
+        self.firings: deque[Firing] = deque(maxlen=firings_kept)
+        self.firings_total = 0
+        self._recent_firings: dict[int, deque[dict[str, Any]]] = {}
+        self._last_firings: dict[tuple[int, str], dict[str, Any]] = {}
+
+    def tell_firing(self, firing: Firing) -> None:
+        self.firings.append(firing)
+        self.firings_total += 1
+        self._remember_firing(firing)
+        log.warning(
+            "FIRING %s account=%s %s: %s",
+            firing.rule_id,
+            firing.account,
+            firing.item,
+            firing.message,
+        )
+        self._observer.on_firing(firing)
+
+    def recent_firings(self, account: int) -> list[dict[str, Any]]:
+        return list(self._recent_firings.get(account, ()))
+
+    def last_firing(self, account: int, rule: str) -> dict[str, Any] | None:
+        return self._last_firings.get((account, rule))
+
+    def _remember_firing(self, firing: Firing) -> None:
+        """Keep the firing for ``status``/``explain`` and tell ``monitor`` and the webhook.
+
+        Bounded: the last :data:`RECENT_FIRINGS` per account and the last one per (account,
+        rule)."""
+        engine = self._engines.get(firing.account)
+        zone = engine.calendar.tz if engine is not None else None
+        text = firing_text(firing, zone)
+        if self._enforcement.observing(firing.account):
+            text = f"OBSERVE (not enforced): {text}"
+        record = firing_record(firing, text)
+        recent = self._recent_firings.get(firing.account)
+        if recent is None:
+            recent = self._recent_firings[firing.account] = deque(maxlen=RECENT_FIRINGS)
+        recent.append(record)
+        if firing.kind != "lockout":  # a lockout refusing exposure is not the rule's evaluation
+            self._last_firings[(firing.account, firing.rule_id)] = record
+        if self._monitor.active:
+            self._monitor.publish(
+                "firing",
+                {
+                    "at": firing.at,
+                    "account": firing.account,
+                    "severity": firing.severity,
+                    "text": text,
+                    "data": record,
+                },
+            )
+        self._notifier.post(firing.severity, text)
+
+    def event(self, event: Event) -> None:
+        """A fact event on ``monitor`` (quotes are never streamed)."""
+        if not self._monitor.active:
+            return
+        text = event_text(event)
+        if text is None:
+            return
+        try:
+            data: dict[str, Any] = dict(event_to_json(event))
+        except CodecError:
+            data = {"kind": type(event).__name__}
+        self._monitor.publish(
+            "event",
+            {
+                "at": event.at,
+                "account": getattr(event, "account_id", None),
+                "severity": "info",
+                "text": text,
+                "data": data,
+            },
+        )
+
+    def result(self, result: IntentResult, *, tracked: bool) -> None:
+        """An intent's result; ``tracked``: the intent is still in the book (its rule is
+        named then)."""
+        rule = self.rule_of(result.key, result.account) if tracked else None
+        text = result_text(result, rule)
+        severity = result_severity(result)
+        if self._monitor.active:
+            self._monitor.publish(
+                "result",
+                {
+                    "at": result.at,
+                    "account": result.account,
+                    "severity": severity,
+                    "text": text,
+                    "data": {
+                        "key": result.key,
+                        "outcome": result.outcome,
+                        "calls": list(result.calls),
+                        "error": result.error,
+                        "rule": rule,
+                    },
+                },
+            )
+        self._notifier.post(severity, text)
+
+    def rule_of(self, key: str, account: int) -> str | None:
+        for record in reversed(self._recent_firings.get(account, ())):
+            if key in record["intent_keys"]:
+                return str(record["rule"])
+        return None
+
+    def call(self, account: int, call: str, outcome: str) -> None:
+        """An executor worker made a REST call (runs on that worker's thread)."""
+        self._observer.on_call(account, call, outcome)
+        if self._monitor.active:
+            ok = call_succeeded(outcome)
+            self._monitor.publish(
+                "call",
+                {
+                    "at": self._now(),
+                    "account": account,
+                    "severity": "info" if ok else "warning",
+                    "text": f"Call: {call} → {call_words(outcome)}",
+                    "data": {"call": call, "outcome": outcome},
+                },
+            )
+
+    def observed_call(
+        self, account: int, key: str, call: str, words: str, rule: str | None
+    ) -> None:
+        """Observe mode: a call enforcing would have sent, said and never sent."""
+        why = f" ({rule})" if rule else ""
+        log.warning("OBSERVE account %s: would %s%s (not sent)", account, words, why)
+        self._observer.on_call(account, call, "observed")
+        if self._monitor.active:
+            self._monitor.publish(
+                "call",
+                {
+                    "at": self._now(),
+                    "account": account,
+                    "severity": "warning",
+                    "text": f"Would {words}{why} — observe mode, not sent",
+                    "data": {
+                        "call": call,
+                        "outcome": "observed",
+                        "would": words,
+                        "rule": rule,
+                        "key": key,
+                    },
+                },
+            )
+
+    def admin(self, text: str, data: Mapping[str, Any], account: int | None = None) -> None:
+        """An admin action (a reload, a lockout cleared) on ``monitor`` and the webhook."""
+        if self._monitor.active:
+            self._monitor.publish(
+                "admin",
+                {
+                    "at": self._now(),
+                    "account": account,
+                    "severity": "warning",
+                    "text": text,
+                    "data": dict(data),
+                },
+            )
+        self._notifier.post("warning", text)
+
+
+def write_status(path: Path, status: Mapping[str, object]) -> None:
+    """Write ``status.json`` atomically (``engine status`` and the crash test read it; it
+    never holds a secret)."""
+    temporary = path.with_suffix(".tmp")
+    try:
+        temporary.write_text(json.dumps(status, indent=1), encoding="utf-8")
+        os.replace(temporary, path)
+    except OSError as exc:
+        log.warning("cannot write %s: %s", path, exc)
+
+
+__all__ = ["Alerter", "Announcer", "Observer", "QuietObserver", "write_status"]

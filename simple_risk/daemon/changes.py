@@ -1,0 +1,138 @@
+"""An admin's changes to engine state: a ruleset reload and a lockout clear.
+
+Both run on the engine thread between two events (the status server sends them through
+:meth:`Daemon.on_engine`), both are snapshotted durably before they answer, so the change
+survives a restart, and a lockout clear is audited in the store with who and why.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from simple_risk.daemon.apply import Applier
+from simple_risk.daemon.context import Shared
+from simple_risk.daemon.control.protocol import ErrorCode, ProtocolError
+from simple_risk.daemon.persistence import Persistence
+from simple_risk.engine.events import Reconciled
+from simple_risk.engine.lockouts import Lock
+from simple_risk.engine.model import Ruleset
+from simple_risk.engine.operations import (
+    RulesetChanges,
+    clear_locks,
+    mandatory_violations,
+    reload_engine,
+)
+from simple_risk.store import StoreError
+
+log = logging.getLogger(__name__)
+
+
+class EngineChanges:
+    """Reloads and lockout clears; engine thread only."""
+
+    def __init__(self, shared: Shared, applier: Applier, persistence: Persistence) -> None:
+        self._shared = shared
+        self._applier = applier
+        self._persistence = persistence
+
+    def swap_rulesets(self, rulesets: Mapping[int, Ruleset]) -> dict[int, RulesetChanges]:
+        """Replace every account's ruleset between two events.
+
+        Refuses (ProtocolError ``refused``, nothing swapped) when an enabled ``mandatory``
+        rule would be removed or disabled for any account. Otherwise each account's engine is
+        rebuilt with :func:`reload_engine` (facts, lockouts, intents and the timers of
+        unchanged rules kept), ``Reconciled`` is applied so every rule is evaluated at once
+        (a lowered limit is enforced now; its firings are recorded like any other), and the
+        account is snapshotted so a restart comes back with the new state.
+        """
+        shared = self._shared
+        problems: list[dict[str, Any]] = []
+        for account, ruleset in sorted(rulesets.items()):
+            current = shared.rulesets.get(account)
+            if current is None:
+                continue
+            for message in mandatory_violations(current, ruleset):
+                problems.append(
+                    {
+                        "file": str(ruleset.location.file),
+                        "line": 0,
+                        "column": 0,
+                        "rule": None,
+                        "message": f"account {account}: {message}",
+                        "hint": "a mandatory rule stays enabled; edit it instead",
+                        "check": "mandatory",
+                    }
+                )
+        if problems:
+            raise ProtocolError(
+                ErrorCode.REFUSED.value,
+                "the new ruleset would disable a mandatory rule",
+                problems=tuple(problems),
+            )
+        changes: dict[int, RulesetChanges] = {}
+        for account, ruleset in sorted(rulesets.items()):
+            if account not in shared.engines:
+                continue
+            fresh, changed = reload_engine(shared.engines[account], ruleset)
+            shared.engines[account] = fresh
+            shared.rulesets[account] = ruleset
+            changes[account] = changed
+            self._persistence.forget_locks(account)
+            self._persistence.locks_changed(account)
+            reconciled = Reconciled(at=shared.clock.now(), account_id=account)
+            self._applier.apply(account, self._applier.monotonic(reconciled), journal=False)
+            shared.deadlines[account] = fresh.next_deadline()
+            self._persistence.snapshot(account, durable=True)
+        shared.status_due = True
+        return changes
+
+    def clear_lockouts(
+        self, account: int, scope: str, symbol: str | None, who: str, why: str
+    ) -> list[Lock]:
+        """End the account's lockouts now, in the engine and in the store (each cleared
+        lockout audited with who and why), and snapshot the account so the clear survives a
+        restart."""
+        shared, store = self._shared, self._shared.store
+        engine = shared.engines[account]
+        cleared = clear_locks(engine, account, scope, symbol)
+        now = shared.clock.now()
+        if cleared:
+            shared.deadlines[account] = engine.next_deadline()
+            self._persistence.locks_changed(account)
+            self._persistence.dirty.add(account)
+            self._persistence.snapshot(account, durable=True)
+            shared.status_due = True
+        try:
+            rows = store.active_lockouts(now, account)
+        except StoreError as exc:
+            log.error("cannot read the stored lockouts of %s: %s", account, exc)
+            rows = []
+        for lock in cleared:
+            matching = [
+                row
+                for row in rows
+                if row.rule == lock.rule
+                and row.scope == lock.scope
+                and (row.symbol or None) == (lock.symbol or None)
+            ]
+            try:
+                for row in matching:
+                    store.clear_lockout(row.id, now=now, by=who, why=why)
+                if not matching:
+                    store.record_admin_action(
+                        at=now,
+                        who=who,
+                        action="clear_lockout",
+                        why=why,
+                        result="cleared (no stored row)",
+                        account=account,
+                        args={"rule": lock.rule, "scope": lock.scope, "symbol": lock.symbol},
+                    )
+            except StoreError as exc:
+                log.error("could not record the clear of %s: %s", lock.rule, exc)
+        return cleared
+
+
+__all__ = ["EngineChanges"]

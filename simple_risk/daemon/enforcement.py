@@ -1,0 +1,284 @@
+"""Enforcement: the book of intents the daemon is working, and their hand-off to the executor.
+
+A firing's intents are started at once on the engine thread (act first); each is planned
+from the account's facts of that moment (:func:`~simple_risk.daemon.executor.plan`), its
+calls sent by the account's executor worker, and its result comes back through the queue.
+An intent stays in the book until the facts show its target met; a failure is retried with
+a short backoff, a refusal re-planned after a reconcile. Observe mode's gate is here too:
+an observed account's calls are said, never sent.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+from simple_risk.adapters.topstepx.converters import RestRequest
+from simple_risk.adapters.topstepx.errors import Endpoint
+from simple_risk.daemon.announce import Announcer
+from simple_risk.daemon.config import Timing
+from simple_risk.daemon.context import Shared
+from simple_risk.daemon.executor import Executor, IntentResult, describe_call, plan, priority_of
+from simple_risk.daemon.observe import Choice, would_words
+from simple_risk.daemon.persistence import Persistence
+from simple_risk.engine import Firing
+from simple_risk.engine.intents import Alert, Intent, is_met
+
+log = logging.getLogger(__name__)
+
+_POSITION_CALLS = frozenset({Endpoint.POSITION_CLOSE, Endpoint.POSITION_PARTIAL_CLOSE})
+
+
+@dataclass(slots=True)
+class Tracked:
+    """One intent the executor is working: in flight, awaiting confirmation, or waiting."""
+
+    intent: Intent
+    account: int
+    state: str = "waiting"  # "waiting" | "in_flight" | "awaiting" | "observed"
+    due: float = 0.0  # monotonic time a waiting intent is worked again
+    failures: int = 0
+    sends: int = 0
+    #: contracts whose position the last calls closed or reduced
+    contracts: frozenset[str] = frozenset()
+
+
+class Enforcer:
+    """The intent book; every method runs on the engine thread."""
+
+    def __init__(
+        self,
+        shared: Shared,
+        executor: Executor,
+        persistence: Persistence,
+        announcer: Announcer,
+        *,
+        request_reconcile: Callable[[int, str], None],
+        reconcile_soon: Callable[[int, float], None],
+    ) -> None:
+        self._shared = shared
+        self.executor = executor
+        self._persistence = persistence
+        self._announcer = announcer
+        self._request_reconcile = request_reconcile
+        self._reconcile_soon = reconcile_soon
+        self.book: dict[str, Tracked] = {}
+        #: intents whose planning failed (alerted once each)
+        self._unworkable: set[str] = set()
+
+    @property
+    def _timing(self) -> Timing:
+        return self._shared.config.timing  # a reload may change it
+
+    def adopt(self, key: str, intent: Intent, account: int) -> bool:
+        """An intent the store holds open (restore): worked once the account is live."""
+        if key in self.book:
+            return False
+        self.book[key] = Tracked(intent, account)
+        return True
+
+    def waiting_due(self) -> list[float]:
+        """When each waiting intent is worked again (the engine thread wakes for them)."""
+        return [t.due for t in self.book.values() if t.state == "waiting"]
+
+    def work_due(self, now_mono: float) -> None:
+        for key, tracked in list(self.book.items()):
+            if tracked.state == "waiting" and now_mono >= tracked.due:
+                self.work(key)
+
+    def work_firings(self, firings: list[Firing]) -> None:
+        """Start every intent of every firing. One that cannot be started (a bug, a store or
+        planning error) is alerted and the others still start: a failing action never stops
+        the firing's other actions."""
+        for firing in firings:
+            for intent in firing.intents:
+                try:
+                    self._add_intent(intent, firing)
+                except Exception as exc:
+                    log.exception("could not start %s of %s", intent.key, firing.rule_id)
+                    self._shared.alerter.alert(
+                        "critical",
+                        f"account {firing.account}: {firing.rule_id} could not start "
+                        f"{type(intent).__name__} ({type(exc).__name__}: {exc}); "
+                        "its other actions go on",
+                        firing.at,
+                    )
+
+    def _add_intent(self, intent: Intent, firing: Firing) -> None:
+        if isinstance(intent, Alert):
+            self._shared.alerter.alert(intent.level, intent.message, firing.at)
+            return
+        if intent.key in self.book:
+            return  # in flight or awaiting: never sent twice
+        self.book[intent.key] = Tracked(intent, firing.account)
+        self.work(intent.key)
+
+    def work(self, key: str) -> None:
+        """Plan the intent from the facts now and hand its calls to the executor. An intent
+        that cannot be worked (a planning bug) is alerted once, its firing's other intents
+        go on, and it is tried again later: it never stops the engine thread."""
+        try:
+            self._send(key)
+        except Exception as exc:
+            tracked = self.book.get(key)
+            if tracked is None:
+                return
+            tracked.state = "waiting"
+            tracked.due = time.monotonic() + self._timing.retry_interval * 4
+            if key in self._unworkable:
+                log.debug("intent %s still cannot be worked: %s", key, exc)
+            else:
+                log.exception("could not work intent %s", key)
+                self._unworkable.add(key)
+                self._shared.alerter.alert(
+                    "critical",
+                    f"account {tracked.account}: could not start "
+                    f"{type(tracked.intent).__name__} ({type(exc).__name__}: {exc}); "
+                    "the firing's other actions go on, this one is retried",
+                    self._shared.clock.now(),
+                )
+
+    def _send(self, key: str) -> None:
+        tracked = self.book[key]
+        account = tracked.account
+        if account not in self._shared.live:
+            tracked.state, tracked.due = (
+                "waiting",
+                time.monotonic() + self._timing.retry_interval,
+            )
+            return
+        planned = plan(tracked.intent, self._shared.engines[account].account(account))
+        if not planned:
+            self._finish(key, "done")
+            return
+        if self._shared.enforcement.observing(account):
+            self._observe(key, tracked, planned)
+            return
+        calls = [self._tagged(account, call) for call in planned]
+        touched = frozenset(
+            str(call.body["contractId"])
+            for call in calls
+            if call.endpoint in _POSITION_CALLS and "contractId" in call.body
+        )
+        busy = any(
+            other.account == account
+            and other.state != "waiting"
+            and other is not tracked
+            and other.contracts & touched
+            for other in self.book.values()
+        )
+        if busy:
+            # Another intent is reducing the same position and its effect is not visible yet:
+            # planning now from facts that do not show it would reduce twice. Plan again once
+            # that one is confirmed (or after the post-enforcement reconcile).
+            tracked.state, tracked.due = (
+                "waiting",
+                time.monotonic() + self._timing.retry_interval,
+            )
+            return
+        tracked.contracts = touched
+        started_at = self._shared.clock.now()
+        self._persistence.store_call(lambda store: store.intent_started(key, started_at))
+        tracked.state = "in_flight"
+        tracked.sends += 1
+        log.info("enforcing %s: %s", key, ", ".join(describe_call(c) for c in calls))
+        self.executor.submit(account, key, calls, priority_of(tracked.intent))
+
+    def _tagged(self, account: int, call: RestRequest) -> RestRequest:
+        """An ``Order/place`` of the daemon's with a fresh tag of its own."""
+        if call.endpoint is not Endpoint.ORDER_PLACE or call.body.get("customTag"):
+            return call
+        return RestRequest(
+            call.endpoint, {**call.body, "customTag": self._shared.own_tags.new_tag(account)}
+        )
+
+    def _observe(self, key: str, tracked: Tracked, calls: list[RestRequest]) -> None:
+        """Observe mode's gate: the calls enforcing would send are said, never sent. The
+        intent stays open (``observed``) until its target is met or enforcement is turned on,
+        and is said once."""
+        tracked.state, tracked.due = "observed", math.inf
+        account = tracked.account
+        rule = self._announcer.rule_of(key, account)
+        state = self._shared.engines[account].account(account)
+        for call, words in zip(calls, would_words(calls, state), strict=True):
+            self._announcer.observed_call(account, key, describe_call(call), words, rule)
+
+    def set_enforcement(self, account: int, enforce: bool, source: str) -> Choice:
+        """Engine thread only: enforce the account from now on, or only observe it; returns
+        the previous choice. Turning enforcement on reconciles the account first, then works
+        every intent it holds open (a breach still standing is enforced)."""
+        before = self._shared.enforcement.choose(account, enforce, source)
+        if enforce:
+            for tracked in self.book.values():
+                if tracked.account == account and tracked.state == "observed":
+                    tracked.state = "awaiting"  # re-planned after the reconcile
+            self._request_reconcile(account, "enforcement on")
+        self._shared.status_due = True
+        return before
+
+    def on_result(self, result: IntentResult) -> None:
+        self._shared.observer.on_result(result)
+        self._announcer.result(result, tracked=result.key in self.book)
+        tracked = self.book.get(result.key)
+        if tracked is None:
+            return
+        timing = self._timing
+        self._reconcile_soon(result.account, timing.reconcile_after_enforcement)
+        if result.outcome == "done":
+            tracked.state = "awaiting"
+            self.confirm(result.account)
+            return
+        tracked.failures += 1
+        if result.outcome == "gave_up":
+            # A refusal is final for that request, but it was planned from facts that may be
+            # a few milliseconds old (an order that just filled cannot be cancelled): re-plan
+            # from REST now, and alert when the refusal persists after that.
+            tracked.state = "awaiting"
+            self._request_reconcile(result.account, "enforcement refused")
+        else:
+            # short and capped: each attempt is already bounded by the enforcement deadline,
+            # and exposure is open while it waits
+            backoff = timing.retry_interval * min(2 ** (tracked.failures - 1), 4)
+            tracked.state, tracked.due = "waiting", time.monotonic() + backoff
+        if (result.outcome == "gave_up" and tracked.failures >= 2) or (
+            tracked.failures >= timing.alert_after_attempts
+        ):
+            self._shared.alerter.alert(
+                "critical",
+                f"enforcement of {result.key} failed {tracked.failures} time(s): {result.error}; "
+                "still trying",
+                result.at,
+            )
+
+    def confirm(self, account: int) -> None:
+        """Finish every tracked intent of the account whose target the facts now show."""
+        state = self._shared.engines[account].account(account)
+        if state is None:
+            return
+        for key, tracked in list(self.book.items()):
+            waiting = tracked.account == account and tracked.state != "in_flight"
+            if waiting and is_met(tracked.intent, state):
+                self._finish(key, "done")
+
+    def after_reconcile(self, account: int) -> None:
+        """The facts are authoritative now: re-plan what is still unmet and not in flight."""
+        for key, tracked in list(self.book.items()):
+            if tracked.account != account or tracked.state == "in_flight":
+                continue
+            if tracked.state == "awaiting" or time.monotonic() >= tracked.due:
+                self.work(key)
+
+    def _finish(self, key: str, state: str) -> None:
+        self.book.pop(key, None)
+        self._unworkable.discard(key)
+        self._shared.status_due = True
+        final: Literal["done", "gave_up"] = "done" if state == "done" else "gave_up"
+        finished_at = self._shared.clock.now()
+        self._persistence.store_call(lambda store: store.intent_finished(key, finished_at, final))
+
+
+__all__ = ["Enforcer", "Tracked"]

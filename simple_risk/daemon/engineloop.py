@@ -1,0 +1,296 @@
+"""The engine thread: the only consumer of the daemon's queue and the only thread that
+changes engine state.
+
+Hub callbacks, the contract cache, the reconcile workers, the executor workers and the store
+writer only *put* on the queue; this loop takes each message in order and hands it to the
+part whose job it is (:meth:`EngineLoop.dispatch`). Time is a message too: the loop wakes
+itself once per ``tick_interval`` and exactly at the engines' next deadline and enqueues a
+``ClockTick`` (through the queue, so it is ordered after the events already waiting); the
+same wake-ups request periodic reconciles, retry waiting intents, snapshot and renew the
+leases. The status server's reads and changes of engine state run here too, between two
+events (:meth:`EngineLoop.call`). The loop runs under the supervisor: a failure is alerted
+and the loop restarted with the queue as it was, less the message it failed on, and every
+account reconciled.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future
+from typing import TypeVar
+
+from simple_risk.daemon.announce import Announcer
+from simple_risk.daemon.apply import FACT_EVENTS, Applier
+from simple_risk.daemon.context import Shared
+from simple_risk.daemon.control.protocol import ErrorCode, ProtocolError
+from simple_risk.daemon.enforcement import Enforcer
+from simple_risk.daemon.executor import IntentResult
+from simple_risk.daemon.intake import Intake
+from simple_risk.daemon.messages import (
+    EngineCommand,
+    LeaseChecked,
+    ReconcileData,
+    SnapshotFailed,
+    StopRequest,
+)
+from simple_risk.daemon.ownership import Ownership
+from simple_risk.daemon.persistence import Persistence
+from simple_risk.daemon.reconcile import Reconciler
+from simple_risk.daemon.supervisor import Supervisor
+from simple_risk.engine.events import (
+    ClockTick,
+    ConnectionChanged,
+    ContractLoaded,
+    Event,
+    OrderUpdate,
+    OwnOrder,
+    Quote,
+)
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+class EngineLoop:
+    """The engine thread's loop, its timers and its commands."""
+
+    def __init__(
+        self,
+        shared: Shared,
+        *,
+        applier: Applier,
+        reconciler: Reconciler,
+        enforcer: Enforcer,
+        persistence: Persistence,
+        ownership: Ownership,
+        intake: Intake,
+        announcer: Announcer,
+        write_status: Callable[[], None],
+    ) -> None:
+        self._shared = shared
+        self._applier = applier
+        self._reconciler = reconciler
+        self._enforcer = enforcer
+        self._persistence = persistence
+        self._ownership = ownership
+        self._intake = intake
+        self._announcer = announcer
+        self._write_status = write_status
+        self._thread: threading.Thread | None = None
+        self._next_status = 0.0
+        self._next_tick = 0.0
+        self._next_periodic = 0.0
+        self._next_snapshot = 0.0
+        self._next_lease = 0.0
+        self.events_dispatched = 0
+        #: how many times the loop has started (more than once: restarted by the supervisor)
+        self.runs = 0
+        #: the hubs' states as their last ``ConnectionChanged`` said
+        self.hub_states: dict[str, str] = {}
+
+    def start(self, supervisor: Supervisor) -> None:
+        self._thread = supervisor.spawn("engine", self.run)
+
+    def alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Finish the events already queued, snapshot every changed account and end."""
+        if self.alive():
+            self._shared.queue.put(StopRequest(at=self._shared.clock.now()))
+            assert self._thread is not None
+            self._thread.join(timeout)
+
+    def run(self) -> None:
+        """The loop, until a :class:`StopRequest`: then every changed account is snapshotted
+        and the commands still queued are refused."""
+        shared, timing = self._shared, self._shared.config.timing
+        self.runs += 1
+        if self.runs > 1:
+            # restarted after a failure: the message it was handling is lost, so the facts
+            # may miss an event; every account is reconciled from REST at once
+            for account in shared.config.accounts:
+                self._reconciler.request(account, "engine loop restarted")
+        now_mono = time.monotonic()
+        self._next_tick = now_mono
+        self._next_periodic = now_mono + timing.reconcile_interval
+        self._next_snapshot = now_mono + timing.snapshot_interval
+        self._next_lease = now_mono + shared.options.lease_ttl / 3
+        while True:
+            wait = max(self._next_wakeup() - time.monotonic(), 0.0)
+            try:
+                event = shared.queue.get(timeout=wait)
+            except queue.Empty:
+                self._on_timer()
+                continue
+            if isinstance(event, StopRequest):
+                break
+            self.dispatch(event)
+            if shared.status_due and time.monotonic() >= self._next_status:
+                shared.status_due = False
+                self._next_status = time.monotonic() + 0.2
+                self._write_status()
+            if time.monotonic() >= self._next_wakeup():
+                self._on_timer()
+        self.snapshot_all()
+        self._refuse_waiting_commands()
+
+    def snapshot_all(self) -> None:
+        self._persistence.snapshot_dirty()
+        self._write_status()
+
+    # -- timers ---------------------------------------------------------------------------------
+
+    def _next_wakeup(self) -> float:
+        now_mono = time.monotonic()
+        candidates = [self._next_tick, self._next_periodic, self._next_snapshot, self._next_lease]
+        candidates += self._reconciler.later.values()
+        if self._shared.status_due:
+            candidates.append(self._next_status)
+        candidates += self._enforcer.waiting_due()
+        deadlines = self._shared.deadlines.values()
+        deadline = min((d for d in deadlines if d is not None), default=None)
+        if deadline is not None:
+            wait = (deadline - self._shared.clock.now()).total_seconds()
+            candidates.append(now_mono + max(wait, 0.0))
+        return min(candidates)
+
+    def _on_timer(self) -> None:
+        shared, timing = self._shared, self._shared.config.timing
+        now_mono = time.monotonic()
+        if shared.status_due and now_mono >= self._next_status:
+            shared.status_due = False
+            self._next_status = now_mono + 0.2
+            self._write_status()
+        now_wall = shared.clock.now()
+        deadlines = shared.deadlines.values()
+        deadline = min((d for d in deadlines if d is not None), default=None)
+        due_deadline = deadline is not None and deadline <= now_wall
+        if now_mono >= self._next_tick or due_deadline:
+            self._next_tick = now_mono + timing.tick_interval
+            shared.queue.put(ClockTick(at=now_wall))
+        if now_mono >= self._next_periodic:
+            self._next_periodic = now_mono + timing.reconcile_interval
+            for account in shared.config.accounts:
+                self._reconciler.request(account, "periodic")
+        self._reconciler.request_due(now_mono)
+        self._enforcer.work_due(now_mono)
+        if now_mono >= self._next_snapshot:
+            self._next_snapshot = now_mono + timing.snapshot_interval
+            self.snapshot_all()
+        self._ownership.expire(now_mono, now_wall)
+        writer = self._persistence.writer
+        if writer is not None:
+            writer.watch()
+        if now_mono >= self._next_lease:
+            for account in shared.config.accounts:
+                self._ownership.renew(account, now_wall)
+            self._next_lease = now_mono + self._ownership.renew_interval()
+
+    # -- dispatch -------------------------------------------------------------------------------
+
+    def dispatch(self, event: Event) -> None:
+        """Hand one message to the part whose job it is; apply engine events."""
+        shared, applier = self._shared, self._applier
+        self.events_dispatched += 1
+        if isinstance(event, EngineCommand):
+            self._run_command(event)
+            return
+        if isinstance(event, IntentResult):
+            self._enforcer.on_result(event)
+            return
+        if isinstance(event, ReconcileData):
+            self._reconciler.apply(event)
+            return
+        if isinstance(event, SnapshotFailed):
+            self._persistence.dirty.add(event.account)  # the next snapshot tries again
+            return
+        if isinstance(event, LeaseChecked):
+            self._ownership.on_checked(event)
+            return
+        if isinstance(event, ConnectionChanged):
+            self.hub_states[event.hub] = event.state
+            shared.observer.on_event(event)
+            self._announcer.event(event)
+            if event.gap:
+                for account in shared.config.accounts:
+                    self._reconciler.request(account, f"{event.hub} hub gap")
+            return
+        event = applier.monotonic(event)
+        if isinstance(event, OwnOrder):
+            if event.account_id in shared.engines:
+                applier.apply(event.account_id, event, journal=True)
+            return
+        if isinstance(event, FACT_EVENTS):
+            account = event.account_id
+            if account not in shared.engines:
+                return
+            shared.last_fact_at[account] = event.at
+            self._intake.watch_contract(event)
+            shared.observer.on_event(event)
+            self._announcer.event(event)
+            applier.catch_up_quote(account, event)
+            if isinstance(event, OrderUpdate):
+                applier.claim_own(account, event)
+            applier.apply(account, event, journal=True)
+            return
+        if isinstance(event, Quote):
+            shared.observer.on_event(event)
+            for account in self._intake.quote_receivers(event):
+                applier.apply(account, event, journal=False)
+            return
+        if isinstance(event, ContractLoaded | ClockTick):
+            for account in shared.engines:
+                applier.apply(account, event, journal=False)
+
+    # -- commands from other threads ------------------------------------------------------------
+
+    def call(self, fn: Callable[[], T], wait: float) -> T:
+        """Run ``fn`` on the engine thread between two events and return its result.
+
+        Raises ProtocolError ``unavailable`` when the engine thread is not running or does not
+        get to it within ``wait`` seconds (the command is then skipped, not run late).
+        """
+        if not self.alive():
+            raise ProtocolError(
+                ErrorCode.UNAVAILABLE.value,
+                "the engine is not running (starting or stopping)",
+            )
+        future: Future[object] = Future()
+        self._shared.queue.put(EngineCommand(at=self._shared.clock.now(), fn=fn, future=future))
+        try:
+            return future.result(wait)  # type: ignore[return-value]
+        except TimeoutError:
+            future.cancel()
+            raise ProtocolError(
+                ErrorCode.UNAVAILABLE.value, f"the engine did not answer within {wait:g}s"
+            ) from None
+
+    def _run_command(self, command: EngineCommand) -> None:
+        if not command.future.set_running_or_notify_cancel():
+            return
+        try:
+            result = command.fn()
+        except BaseException as exc:
+            command.future.set_exception(exc)
+        else:
+            command.future.set_result(result)
+
+    def _refuse_waiting_commands(self) -> None:
+        """The engine thread ends: answer every command still queued with ``unavailable``."""
+        while True:
+            try:
+                event = self._shared.queue.get_nowait()
+            except queue.Empty:
+                return
+            if isinstance(event, EngineCommand) and event.future.set_running_or_notify_cancel():
+                event.future.set_exception(
+                    ProtocolError(ErrorCode.UNAVAILABLE.value, "the daemon is stopping")
+                )
+
+
+__all__ = ["EngineLoop"]

@@ -1,0 +1,63 @@
+"""The daemon's own messages on the engine thread's queue (never journaled, never seen by
+the engine): what the other parts report back to the engine thread, which is the only one
+that changes engine state, so every part talks to it through the one ordered queue."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass
+from datetime import datetime
+
+from simple_risk.engine.events import AccountUpdate, Event, OrderUpdate, PositionUpdate, TradeFill
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReconcileData(Event):
+    """One account's state as REST reported it (or why it could not)."""
+
+    account: int
+    started_at: datetime
+    reason: str
+    account_update: AccountUpdate | None = None
+    positions: tuple[PositionUpdate, ...] = ()
+    orders: tuple[OrderUpdate, ...] = ()
+    trades: tuple[TradeFill, ...] = ()
+    error: str | None = None
+    #: records REST sent that could not be read, skipped: (kind, why) — "order", "position"…
+    skipped: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SnapshotFailed(Event):
+    """The writer thread could not save an account's snapshot (and alerted): the engine
+    thread keeps the account dirty, so the next snapshot tries again."""
+
+    account: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LeaseChecked(Event):
+    """The writer thread renewed (or tried to take back) an account's lease."""
+
+    account: int
+    held: bool
+    why: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StopRequest(Event):
+    """Asks the engine thread to finish."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False)
+class EngineCommand(Event):
+    """Work for the engine thread, between two events: the status server's reads of engine
+    state and its changes (reload, lockout clear). ``future`` receives ``fn()``'s result or
+    exception; a command whose future was cancelled (the caller gave up) is skipped."""
+
+    fn: Callable[[], object]
+    future: Future[object]
+
+
+__all__ = ["EngineCommand", "LeaseChecked", "ReconcileData", "SnapshotFailed", "StopRequest"]

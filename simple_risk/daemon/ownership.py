@@ -1,0 +1,154 @@
+"""Account leases: one daemon, and only one, enforces an account.
+
+The leases are taken at start (a daemon already guarding an account is the clearest reason
+not to start), renewed every third of their time to live on the store writer thread (the
+engine thread never waits on the store), and released at stop. A lease lost to another
+daemon, or one the store refuses to renew, stops the enforcement of that account at once. A
+renewal held behind a store outage gets no answer, but nobody can take the lease before it
+runs out on its own: the account is enforced until shortly before then (:meth:`expire`).
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import time
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from simple_risk.daemon.context import Shared
+from simple_risk.daemon.messages import LeaseChecked
+from simple_risk.daemon.persistence import Persistence
+from simple_risk.store import Store, StoreError, StoreUnavailable
+
+log = logging.getLogger(__name__)
+
+
+class Ownership:
+    """Takes, renews and releases the account leases; knows which were lost."""
+
+    def __init__(
+        self,
+        shared: Shared,
+        persistence: Persistence,
+        request_reconcile: Callable[[int, str], None],
+    ) -> None:
+        self._shared = shared
+        self._store = shared.store
+        self._persistence = persistence
+        self._request_reconcile = request_reconcile
+        self.owner = f"{socket.gethostname()}:{shared.config.data_dir}"
+        self.ttl = timedelta(seconds=shared.options.lease_ttl)
+        #: accounts whose lease was lost or could not be renewed: not enforced
+        self.lost: set[int] = set()
+        #: accounts with a lease renewal queued on the writer thread, not answered yet
+        self._pending: set[int] = set()
+        #: per account, when (monotonic) the lease last taken or renewed runs out on its own
+        self.until: dict[int, float] = {}
+
+    def acquire_all(self, now: datetime) -> None:
+        """Take every account's lease, or refuse to start (:class:`StoreError`)."""
+        for account in self._shared.config.accounts:
+            asked = time.monotonic()
+            if self._store.acquire_lease(account, self.owner, self.ttl, now):
+                self.until[account] = asked + self._shared.options.lease_ttl
+            else:
+                holder = self._store.lease(account)
+                raise StoreError(
+                    f"account {account} is guarded by another daemon "
+                    f"({holder.owner if holder else 'unknown'}); refusing to enforce it twice"
+                )
+
+    def release_all(self) -> None:
+        for account in self._shared.config.accounts:
+            try:
+                self._store.release_lease(account, self.owner)
+            except StoreError as exc:
+                log.warning("could not release the lease of %s: %s", account, exc)
+
+    def renew_interval(self) -> float:
+        """Seconds to the next renewal: sooner while a lease is lost, to take it back."""
+        every = self._shared.options.lease_ttl / 3
+        return min(every, 1.0) if self.lost else every
+
+    def renew(self, account: int, now: datetime) -> None:
+        """Renew the account's lease (take it again when it was lost).
+
+        The store call runs on the writer thread — the engine thread never waits on the
+        store — and its answer comes back through the queue (:meth:`on_checked`); one check
+        per account is outstanding at a time.
+        """
+        if account in self._pending:
+            return
+        self._pending.add(account)
+        lost = account in self.lost
+        owner, ttl, queue = self.owner, self.ttl, self._shared.queue
+        clock, seconds = self._shared.clock, self._shared.options.lease_ttl
+
+        def check(store: Store) -> None:
+            # the clock is read when the call runs: held behind a store outage, a renewal
+            # stamped with the time it was queued could end at once in the store
+            asked, when = time.monotonic(), clock.now()
+            try:
+                if lost:
+                    held = store.acquire_lease(account, owner, ttl, when)
+                else:
+                    held = store.renew_lease(account, owner, ttl, when)
+                why = "another daemon holds it"
+            except StoreUnavailable:
+                raise  # held by the writer and tried again; meanwhile the lease's end counts
+            except StoreError as exc:
+                held, why = False, f"it cannot be renewed: {exc}"
+            if held:
+                self.until[account] = asked + seconds
+            queue.put(LeaseChecked(at=when, account=account, held=held, why=why))
+
+        writer = self._persistence.writer
+        if writer is not None:
+            writer.call(check)
+        else:
+            check(self._store)
+
+    def expire(self, now_mono: float, now_wall: datetime) -> None:
+        """Engine thread: stop enforcing an account whose lease could not be renewed (its
+        renewal waits behind a store outage) a sixth of its time to live before it runs out
+        on its own — after that, another daemon could take the account."""
+        margin = self._shared.options.lease_ttl / 6
+        for account, until in list(self.until.items()):
+            if account in self.lost or now_mono < until - margin:
+                continue
+            self._pending.discard(account)  # ask again (to take it back) from now on
+            why = "it could not be renewed before it runs out (the store is unavailable)"
+            self.on_checked(LeaseChecked(at=now_wall, account=account, held=False, why=why))
+
+    def on_checked(self, check: LeaseChecked) -> None:
+        """Engine thread: the answer of a lease renewal.
+
+        A lease that is lost (another daemon holds it) or cannot be renewed (the store fails)
+        stops enforcing the account at once — two daemons must never act on one account —
+        raises a critical alert and shows in the status; once the lease is held again the
+        account is reconciled and enforced again.
+        """
+        account = check.account
+        self._pending.discard(account)
+        lost = account in self.lost
+        if check.held:
+            if lost:
+                self.lost.discard(account)
+                log.warning("account %s: lease held again; reconciling to enforce", account)
+                self._request_reconcile(account, "lease regained")
+                self._shared.status_due = True
+            return
+        if lost:
+            return
+        self.lost.add(account)
+        self._shared.live.discard(account)
+        self._shared.status_due = True
+        self._shared.alerter.alert(
+            "critical",
+            f"lost the lease of account {account} ({check.why}): enforcement of it stopped",
+            check.at,
+        )
+
+
+__all__ = ["Ownership"]

@@ -1,0 +1,336 @@
+"""What the daemon keeps in the store: the journal, firing records, snapshots and intent
+bookkeeping — all written in order by the :class:`~simple_risk.daemon.journal.StoreWriter`
+thread, so the engine thread never waits on the store — and the restore that rebuilds each
+account's engine from them at start (act first, journal in parallel: docs/daemon.md, Crash
+safety).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from simple_risk.daemon.announce import Alerter, Announcer
+from simple_risk.daemon.context import Shared
+from simple_risk.daemon.executor import plan
+from simple_risk.daemon.journal import StoreWriter
+from simple_risk.daemon.messages import SnapshotFailed
+from simple_risk.daemon.observe import would_words
+from simple_risk.daemon.supervisor import Supervisor
+from simple_risk.engine import Engine, Firing
+from simple_risk.engine.events import Event
+from simple_risk.engine.intents import Alert, Intent, intent_from_json, intent_to_json
+from simple_risk.store import Store, StoreError, StoreUnavailable
+
+log = logging.getLogger(__name__)
+
+
+class Persistence:
+    """The store side of the runtime; every method but the writer's own runs on the engine
+    thread (or, at restore, before it starts)."""
+
+    def __init__(self, shared: Shared, announcer: Announcer) -> None:
+        self._shared = shared
+        self._store = shared.store
+        self._alerter: Alerter = shared.alerter
+        self._announcer = announcer
+        self.writer: StoreWriter | None = None
+        #: each account's journal position (what a snapshot taken now covers)
+        self.last_seq: dict[int, int] = {}
+        #: accounts whose engine changed since their last snapshot
+        self.dirty: set[int] = set()
+        self._snapshot_failing: set[int] = set()
+        self._lock_marks: dict[int, tuple[tuple[str, str, str | None, str], ...]] = {}
+        self._snapshots = 0
+        #: journaled events replayed at restore, per account (the cost of the last restart)
+        self.replayed: dict[int, int] = {}
+
+    # -- the writer thread ----------------------------------------------------------------------
+
+    def start_writer(self, supervisor: Supervisor) -> None:
+        """Start the store writer as a supervised part (a failure of its loop is alerted and
+        the loop restarted). A store outage is the writer's own business: it holds the writes
+        and tells the alerter (docs/daemon.md, Crash safety)."""
+        shared = self._shared
+        writer = StoreWriter(
+            self._store,
+            self.last_seq,
+            retry=shared.config.timing.retry_interval,
+            on_trouble=lambda level, message: self._alerter.alert(
+                level, message, shared.clock.now()
+            ),
+        )
+        self.writer = writer
+        writer.start(spawn=lambda name, loop: supervisor.spawn(name, loop))
+
+    def stop_writer(self, timeout: float = 10.0) -> None:
+        """Write what can be written within ``timeout``, then end the writer thread."""
+        if self.writer is not None:
+            self.writer.stop(timeout)
+
+    def store_health(self) -> dict[str, Any]:
+        """The store as the writer sees it: ``ok``, ``unavailable`` (writes held) or
+        ``stuck`` (a call that does not return); see :meth:`StoreWriter.health`."""
+        return self.writer.health() if self.writer is not None else {"state": "ok"}
+
+    def journal(self, account: int, event: Event) -> None:
+        assert self.writer is not None
+        self.writer.journal(account, event)
+
+    def store_call(self, operation: Callable[[Store], object]) -> None:
+        """An intent bookkeeping write, in order on the writer thread (never blocks; called
+        from the engine thread and the executor workers)."""
+        if self.writer is not None:
+            self.writer.call(operation)
+            return
+        try:
+            operation(self._store)
+        except StoreError as exc:
+            log.debug("store call failed: %s", exc)
+
+    # -- restore --------------------------------------------------------------------------------
+
+    def restore(
+        self,
+        account: int,
+        *,
+        replay: Callable[[int, Event], None],
+        adopt: Callable[[str, Intent, int], bool],
+    ) -> None:
+        """The account's engine as the last run left it: its latest snapshot, then the journal
+        after the snapshot's position replayed (``replay`` applies one event, recording and
+        working only firings the store does not hold); the open intents are handed to
+        ``adopt``.
+
+        A replayed event's firings were recorded (and their intents stored) when it was first
+        applied, so replay records and works only a firing the store does not hold (the daemon
+        died between the event's journal write and the firing's). A snapshot written while
+        replaying (the lock set changed) records the position of the event just replayed, and
+        one more snapshot after the replay covers the whole journal, so the next restart
+        replays only what came after it.
+        """
+        shared = self._shared
+        ruleset = shared.rulesets[account]
+        snapshot = self._store.latest_snapshot(account)
+        engine: Engine | None = None
+        seq = 0
+        if snapshot is not None and isinstance(snapshot.state.get("engine"), dict):
+            try:
+                engine = Engine.restore(ruleset, snapshot.state["engine"], accounts=[account])
+                seq = snapshot.journal_seq or 0
+            except Exception as exc:  # a snapshot of another ruleset: rebuild from REST instead
+                log.warning("account %s: snapshot not usable (%s); starting fresh", account, exc)
+        if engine is None:
+            engine = Engine(ruleset, accounts=[account])
+        shared.engines[account] = engine
+        replayed = self._store.events_since(account, seq)
+        self.last_seq[account] = seq
+        for entry in replayed:
+            # replayed as journaled: the account's journal is in engine-time order already,
+            # and its stamps are what the store's firings were recorded with
+            self.last_seq[account] = entry.seq  # what a snapshot taken now covers
+            replay(account, entry.event)
+        self.last_seq[account] = replayed[-1].seq if replayed else self._store.last_seq(account)
+        self.replayed[account] = len(replayed)
+        if replayed:
+            self.snapshot(account)
+        shared.deadlines[account] = engine.next_deadline()
+        adopted = 0
+        for stored in self._store.open_intents(account):
+            try:
+                intent = intent_from_json(
+                    {k: v for k, v in stored.body.items() if k not in ("key", "kind", "would")}
+                )
+            except (KeyError, TypeError, ValueError) as exc:
+                log.error("cannot read stored intent %s: %s", stored.key, exc)
+                continue
+            adopted += adopt(stored.key, intent, account)
+        log.info(
+            "account %s restored: %d journaled events replayed, %d open intents, %d lockouts",
+            account,
+            len(replayed),
+            adopted,
+            len(engine.locks(account)),
+        )
+
+    # -- firings --------------------------------------------------------------------------------
+
+    def record(self, firing: Firing, *, replay: bool = False) -> bool:
+        """Queue the firing with its lockouts and intents for the writer thread (the caller
+        tells the log, ``monitor`` and the observer once its intents are started). Returns
+        whether it is to be worked.
+
+        On a journal ``replay`` (before the writer runs) the firing is committed here: one the
+        store already holds (same rule, account, item and time: replayed events keep their
+        journaled stamps) was worked when it was new, so it is neither told nor worked again;
+        one the store lacks — the daemon died before the writer recorded it — is recorded,
+        told and worked now.
+        """
+        engine = self._shared.engines[firing.account]
+        locks = []
+        for notice in firing.locks:
+            entry: dict[str, Any] = {
+                "scope": notice.scope,
+                "reason": notice.reason or firing.rule_id,
+                "start": firing.at,
+            }
+            if notice.scope == "symbol":
+                entry["symbol"] = notice.symbol
+            if notice.ends_at is not None:
+                if notice.ends_at <= firing.at:
+                    continue
+                entry["end"] = notice.ends_at
+            else:
+                source = next(
+                    (
+                        lock.while_expr.source
+                        for lock in engine.locks(firing.account)
+                        if lock.rule == firing.rule_id and lock.while_expr is not None
+                    ),
+                    "while condition",
+                )
+                entry["while"] = source
+            locks.append(entry)
+        intents = [
+            {"key": intent.key, "kind": type(intent).__name__, **intent_to_json(intent)}
+            for intent in firing.intents
+            if not isinstance(intent, Alert)
+        ]
+        if self._shared.enforcement.observing(firing.account):
+            state = engine.account(firing.account)
+            for body, intent in zip(
+                intents, (i for i in firing.intents if not isinstance(i, Alert)), strict=True
+            ):
+                body["would"] = would_words(plan(intent, state), state)
+        values = {
+            name: value if isinstance(value, str | int | bool | type(None)) else str(value)
+            for name, value in firing.values.items()
+        }
+        record: dict[str, Any] = {
+            "rule": firing.rule_id,
+            "account": firing.account,
+            "at": firing.at,
+            "severity": firing.severity,
+            "message": firing.message,
+            "item": firing.item or None,
+            "values": values,
+        }
+        if self.writer is not None and not replay:
+            # act first: the writer commits it after the event that caused it (and after the
+            # intent states queued before it), while the executor already works its intents
+            self.writer.call(lambda store: self._commit_firing(store, record, locks, intents))
+            return True
+        created = self._commit_firing(self._store, record, locks, intents)
+        if replay and created:
+            self._announcer.tell_firing(firing)
+        return created or not replay
+
+    def _commit_firing(
+        self,
+        store: Store,
+        record: dict[str, Any],
+        locks: list[dict[str, Any]],
+        intents: list[dict[str, Any]],
+    ) -> bool:
+        """Commit one firing; returns whether it was new. A store failure is alerted, never
+        raised: the enforcement it records goes on from memory."""
+        try:
+            return store.record_firing(record, locks, intents).created
+        except StoreUnavailable:
+            raise  # the writer holds it and records it once the store is back
+        except StoreError as exc:
+            rule = record["rule"]
+            log.error("could not record firing %s: %s (enforcing anyway)", rule, exc)
+            self._alerter.alert(
+                "critical", f"store failed while recording a firing: {exc}", record["at"]
+            )
+            return True
+
+    # -- snapshots ------------------------------------------------------------------------------
+
+    def locks_changed(self, account: int) -> bool:
+        marks = tuple(
+            sorted(
+                (lock.rule, lock.scope, lock.symbol, str(lock.ends_at))
+                for lock in self._shared.engines[account].locks(account)
+            )
+        )
+        changed = self._lock_marks.get(account) != marks
+        self._lock_marks[account] = marks
+        return changed
+
+    def forget_locks(self, account: int) -> None:
+        """The account's engine was rebuilt: its lock set counts as changed."""
+        self._lock_marks.pop(account, None)
+
+    def snapshot(self, account: int, *, durable: bool = False) -> None:
+        """Save the account's engine state and the journal position it covers.
+
+        The state is taken now, on the engine thread; the writer thread saves it after every
+        journal event queued before it, so the position it records is exactly the events the
+        state has seen. ``durable`` waits for the save (admin commands answer only once their
+        change survives a restart); enforcement never waits."""
+        engine = self._shared.engines[account]
+        at = engine.now or self._shared.clock.now()
+        state = {"engine": engine.snapshot()}
+        self.dirty.discard(account)
+        writer = self.writer
+        if writer is None:  # restore, before the writer runs
+            if not self._save_snapshot(self._store, account, at, state, None):
+                self.dirty.add(account)
+            return
+        fallback = self.last_seq.get(account)
+        queue = self._shared.queue
+
+        def save(store: Store) -> None:
+            seq = writer.last_seq.get(account, fallback)
+            if not self._save_snapshot(store, account, at, state, seq):
+                queue.put(SnapshotFailed(at=at, account=account))
+
+        writer.call(save, key=f"snapshot:{account}")
+        if durable:
+            writer.flush()
+
+    def _save_snapshot(
+        self, store: Store, account: int, at: datetime, state: dict[str, Any], seq: int | None
+    ) -> bool:
+        """Save one snapshot; returns whether it was saved. Runs on the writer thread once it
+        runs (before that, at restore, on the engine thread): whoever saves snapshots is
+        the only one that touches ``_snapshot_failing``."""
+        if seq is None:
+            seq = self.last_seq.get(account)
+        try:
+            store.save_snapshot(account, at, state, seq)
+            self._snapshots += 1
+            if self._snapshots % 20 == 0:
+                store.prune_snapshots(account, keep=3)
+        except StoreError as exc:
+            if isinstance(exc, StoreUnavailable) and self.writer is not None:
+                raise  # held in order behind the journal it covers; saved once the store is back
+            # A restart would come back without what changed since the last good snapshot
+            # (a lockout a clock tick set is in no journal): say so loudly, once per outage;
+            # the engine thread keeps the account dirty so the next snapshot tries again.
+            log.error("snapshot of account %s failed: %s", account, exc)
+            if account not in self._snapshot_failing:
+                self._snapshot_failing.add(account)
+                self._alerter.alert(
+                    "critical",
+                    f"account {account}: the engine snapshot could not be saved ({exc}); "
+                    "a restart now would lose state since the last one",
+                    self._shared.clock.now(),
+                )
+            return False
+        if account in self._snapshot_failing:
+            self._snapshot_failing.discard(account)
+            log.warning("account %s: snapshots are saved again", account)
+        return True
+
+    def snapshot_dirty(self) -> None:
+        """Snapshot every account that changed since its last snapshot."""
+        for account in list(self.dirty):
+            self.snapshot(account)
+
+
+__all__ = ["Persistence"]

@@ -1,0 +1,302 @@
+"""Reconciliation: each account's state fetched from REST and applied as facts.
+
+One worker thread per account (one account's slow REST never delays another's) fetches each
+requested reconcile — the account, its positions and working orders, and (except the light
+``periodic`` one) the trading day's fills, which rebuild day P&L and windows — and puts a
+:class:`~simple_risk.daemon.messages.ReconcileData` on the queue; the engine thread applies
+it (:meth:`Reconciler.apply`), then ``Reconciled``, which evaluates every rule, so a limit
+already breached is enforced at once. Requests are coalesced: at most one reconcile per
+account per ``reconcile_gap`` seconds (wider as the REST budget fills).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from datetime import datetime
+
+from simple_risk.adapters.topstepx.errors import ProjectXError
+from simple_risk.adapters.topstepx.ratelimit import DEFAULT_BUCKET
+from simple_risk.adapters.topstepx.rest import RestClient
+from simple_risk.daemon.apply import Applier
+from simple_risk.daemon.context import Shared
+from simple_risk.daemon.enforcement import Enforcer
+from simple_risk.daemon.messages import ReconcileData
+from simple_risk.daemon.ownership import Ownership
+from simple_risk.daemon.supervisor import Supervisor
+from simple_risk.engine.events import (
+    Event,
+    OrderStatus,
+    PositionType,
+    PositionUpdate,
+    Reconciled,
+    TradeFill,
+)
+from simple_risk.engine.facts.account import AccountState
+from simple_risk.engine.facts.ledger import adds_nothing
+
+log = logging.getLogger(__name__)
+
+
+class Reconciler:
+    """The per-account reconcile workers (fetch) and the engine thread's side (apply)."""
+
+    def __init__(
+        self,
+        shared: Shared,
+        client: RestClient,
+        applier: Applier,
+        enforcer: Enforcer,
+        ownership: Ownership,
+        *,
+        on_live: Callable[[], None],
+    ) -> None:
+        self._shared = shared
+        self._client = client
+        self._applier = applier
+        self._enforcer = enforcer
+        self._ownership = ownership
+        #: called on the engine thread after each applied reconcile (readiness, status)
+        self._on_live = on_live
+        accounts = shared.config.accounts
+        self._work: dict[int, queue.Queue[str | None]] = {a: queue.Queue() for a in accounts}
+        self._wanted: set[int] = set()
+        self._lock = threading.Lock()
+        self._threads: list[threading.Thread] = []
+        #: accounts whose worker loop has run (a second run is a restart after a failure)
+        self._started: set[int] = set()
+        #: monotonic time each account is reconciled again (after an enforcement, a failure)
+        self.later: dict[int, float] = {}
+        self.reconciles = 0
+        self.last_reconcile_at: dict[int, datetime] = {}
+        #: REST records skipped because they could not be read (alerted when first seen)
+        self.malformed_records = 0
+        self._skipped_before: dict[int, tuple[tuple[str, str], ...]] = {}
+
+    # -- the workers ----------------------------------------------------------------------------
+
+    def start(self, supervisor: Supervisor) -> None:
+        """One supervised worker per account."""
+        for account in self._shared.config.accounts:
+            self._threads.append(
+                supervisor.spawn(
+                    f"reconcile-{account}",
+                    functools.partial(self._loop, account),
+                    accounts=[account],
+                )
+            )
+
+    def stop(self) -> None:
+        for work in self._work.values():
+            work.put(None)
+
+    def request(self, account: int, reason: str) -> None:
+        work = self._work.get(account)
+        if work is None:
+            return
+        with self._lock:
+            if account in self._wanted:
+                return
+            self._wanted.add(account)
+        work.put(reason)
+
+    def soon(self, account: int, delay: float) -> None:
+        """Reconcile the account ``delay`` seconds from now, unless one is due sooner."""
+        self.later.setdefault(account, time.monotonic() + delay)
+
+    def request_due(self, now_mono: float) -> None:
+        """Engine thread: request the reconciles whose time has come."""
+        for account, due in list(self.later.items()):
+            if now_mono >= due:
+                del self.later[account]
+                self.request(account, "after enforcement")
+
+    def _loop(self, account: int) -> None:
+        """Fetch each requested reconcile of the account. An unexpected failure of a fetch is
+        logged with its traceback, alerted, and answered with a failed reconcile (retried
+        later), so an account is never left unreconciled (and unenforced) without anyone
+        knowing; anything else failing here is the supervisor's to alert and restart."""
+        work = self._work[account]
+        restarted = account in self._started
+        self._started.add(account)
+        with self._lock:  # restarted after a failure: the request it was working is gone
+            self._wanted.discard(account)
+        if restarted:  # ... and is asked again: the account must not stay unreconciled
+            self.request(account, "reconcile worker restarted")
+        last = -float("inf")
+        while True:
+            reason = work.get()
+            if reason is None:
+                return
+            # Coalesce: a burst of gaps, refusals and enforcements costs one reconcile per
+            # account per gap; requests made while waiting join this one.
+            pause = last + self.gap() - time.monotonic()
+            if pause > 0 and reason != "startup" and self._shared.closing.wait(pause):
+                return  # stopping: the client is closing
+            with self._lock:
+                self._wanted.discard(account)
+            last = time.monotonic()
+            started = self._shared.clock.now()
+            try:
+                data = self.fetch(account, reason)
+            except Exception as exc:
+                log.exception("account %s: reconcile (%s) failed unexpectedly", account, reason)
+                self._shared.alerter.alert(
+                    "critical",
+                    f"account {account}: reconcile failed unexpectedly "
+                    f"({type(exc).__name__}: {exc}); retrying",
+                    self._shared.clock.now(),
+                )
+                data = ReconcileData(
+                    at=self._shared.clock.now(),
+                    account=account,
+                    started_at=started,
+                    reason=reason,
+                    error=f"{type(exc).__name__}: {exc}",
+                )
+            self._shared.queue.put(data)
+
+    def gap(self) -> float:
+        """The spacing of one account's reconciles: wider as the REST budget fills, so
+        reconciliation gives way to enforcement (which also has slots of its own)."""
+        budget = self._client.limiter.budgets[DEFAULT_BUCKET].requests
+        used = self._client.limiter.in_window() / budget
+        factor = 4.0 if used > 0.75 else 2.0 if used > 0.5 else 1.0
+        return self._shared.options.reconcile_gap * factor
+
+    def fetch(self, account: int, reason: str) -> ReconcileData:
+        clock, client = self._shared.clock, self._client
+        started = clock.now()
+        engine = self._shared.engines[account]
+        day = engine.calendar.trading_day(started)
+        since = engine.calendar.trading_day_start(day)
+        light = reason == "periodic"  # positions and orders only: 2 calls of the budget
+        skipped: list[tuple[str, str]] = []
+
+        def malformed(kind: str, why: str) -> None:
+            skipped.append((kind, why))
+
+        try:
+            accounts = [] if light else client.search_accounts(only_active=False)
+            positions = client.open_positions(account, on_malformed=malformed)
+            orders = client.open_orders(account, on_malformed=malformed)
+            trades = [] if light else client.search_trades(account, since, on_malformed=malformed)
+        except ProjectXError as exc:
+            return ReconcileData(
+                at=clock.now(),
+                account=account,
+                started_at=started,
+                reason=reason,
+                error=str(exc),
+            )
+        mine = next((a for a in accounts if a.account_id == account), None)
+        return ReconcileData(
+            at=clock.now(),
+            account=account,
+            started_at=started,
+            reason=reason,
+            account_update=mine,
+            positions=tuple(p for p in positions if p.account_id == account),
+            orders=tuple(o for o in orders if o.account_id == account),
+            trades=tuple(sorted(trades, key=lambda t: (t.created_at or t.at, t.trade_id))),
+            skipped=tuple(skipped),
+        )
+
+    # -- the engine thread's side ---------------------------------------------------------------
+
+    def apply(self, data: ReconcileData) -> None:
+        shared = self._shared
+        account = data.account
+        if data.error is not None:
+            log.warning("account %s: reconcile (%s) failed: %s", account, data.reason, data.error)
+            self.later[account] = time.monotonic() + shared.config.timing.retry_interval
+            return
+        skipped_kinds = {kind for kind, _ in data.skipped}
+        self._report_malformed(data)
+        engine = shared.engines[account]
+        state = engine.account(account)
+        last_fact = shared.last_fact_at.get(account)
+        stale = last_fact is not None and last_fact > data.started_at
+        events: list[Event] = []
+        if data.account_update is not None:
+            events.append(data.account_update)
+        events += [trade for trade in data.trades if not _known_fill(state, trade)]
+        if not stale and state is not None:
+            # A skipped record may be any of the known ones: what REST did not list is only
+            # taken as gone when every record of that kind could be read.
+            open_orders = {o.order_id for o in data.orders}
+            for order in list(state.orders.values()):
+                if order.id not in open_orders and "order" not in skipped_kinds:
+                    events.append(dataclasses.replace(order.update, status=OrderStatus.CANCELLED))
+            events += data.orders
+            open_positions = {p.contract_id for p in data.positions}
+            for position in list(state.positions.values()):
+                if position.contract_id not in open_positions and "position" not in skipped_kinds:
+                    events.append(
+                        PositionUpdate(
+                            at=data.at,
+                            account_id=account,
+                            contract_id=position.contract_id,
+                            type=PositionType.LONG if position.long else PositionType.SHORT,
+                            size=0,
+                            average_price=position.avg_price,
+                        )
+                    )
+            events += data.positions
+        applier = self._applier
+        for event in events:
+            applier.fact(account, applier.monotonic(event))
+        reconciled = applier.monotonic(Reconciled(at=data.at, account_id=account))
+        applier.apply(account, reconciled, journal=False)
+        self.reconciles += 1
+        self.last_reconcile_at[account] = data.at
+        if stale:
+            log.info("account %s: hub events arrived during reconcile; reconciling again", account)
+            self.request(account, "stale")
+            return
+        if account in self._ownership.lost:
+            return  # not ours to enforce until the lease is held again
+        first = account not in shared.live
+        shared.live.add(account)
+        self._enforcer.after_reconcile(account)
+        if first:
+            log.info("account %s reconciled and live (%s)", account, data.reason)
+        self._on_live()
+
+    def _report_malformed(self, data: ReconcileData) -> None:
+        """Records REST sent that could not be read were skipped: count them and say so loudly
+        (the rest of the reconcile applies; the daemon cannot see what those records hold).
+        The same records skipped again by the next reconciles are counted, not alerted again."""
+        self.malformed_records += len(data.skipped)
+        seen = self._skipped_before.get(data.account, ())
+        self._skipped_before[data.account] = data.skipped
+        if not data.skipped or set(data.skipped) <= set(seen):
+            return
+        kinds = ", ".join(f"{kind}: {why}" for kind, why in data.skipped[:3])
+        more = f" (and {len(data.skipped) - 3} more)" if len(data.skipped) > 3 else ""
+        self._shared.alerter.alert(
+            "critical",
+            f"account {data.account}: skipped {len(data.skipped)} malformed REST record(s) "
+            f"in the {data.reason} reconcile — {kinds}{more}",
+            data.at,
+        )
+
+
+def _known_fill(state: AccountState | None, fill: TradeFill) -> bool:
+    """The engine already holds this fill with the same content, or a copy that only lacks
+    commissions it knows (reconcile skips it, so a reconcile costs what changed, not the whole
+    day's fills)."""
+    if state is None:
+        return False
+    record = state.ledger.fills.get(fill.trade_id)
+    if record is None:
+        return False
+    return adds_nothing(fill, record.fill)
+
+
+__all__ = ["Reconciler"]
