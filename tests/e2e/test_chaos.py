@@ -193,7 +193,12 @@ def test_a_chaotic_day_is_enforced_and_recorded_exactly(
     for step in script:
         step()
         chaos.crash()
-    assert any(lock[0] == "daily-realized-loss" for lock in _locks(chaos.daemon.status() or {}))
+    assert wait_until(
+        lambda: any(
+            lock[0] == "daily-realized-loss" for lock in _locks(chaos.daemon.status() or {})
+        ),
+        15.0,
+    ), f"{chaos.daemon.status()}"
     mischief = [lambda: chaos.burst(429), lambda: chaos.burst(500), chaos.hub_drop, lambda: None]
     while chaos.daemon.kills < kills:
         chaos.under_lock()
