@@ -301,6 +301,15 @@ def observe_banner(accounts: Sequence[Mapping[str, Any]]) -> Text | None:
     return line
 
 
+#: shown over an account the daemon has not reconciled since it started (or lost): what the
+#: tables show is the state the daemon restored, which the gateway has not confirmed
+UNCONFIRMED = Text(
+    "Not yet confirmed with the gateway: positions, orders and P&L below are as the daemon "
+    "last saved them, and nothing is sent for this account until the gateway confirms them.",
+    style="yellow",
+)
+
+
 def connection_line(account: Mapping[str, Any], now: datetime) -> Text:
     """``20100001 50K-EVAL-1 · can trade · LIVE (user hub connected, …) · balance $50,210.00``."""
     connection = account.get("connection") or {}
@@ -596,6 +605,8 @@ def account_panel(account: Mapping[str, Any], now: datetime) -> Panel:
     market = session_line(account.get("sessions") or [], now)
     if market is not None:
         parts.append(market)
+    if not (account.get("connection") or {}).get("live"):
+        parts.append(UNCONFIRMED)
     parts += [
         positions_table(account.get("positions") or [], now),
         orders_table(account.get("orders") or []),

@@ -272,3 +272,17 @@ def test_a_degraded_account_says_so_in_red_on_its_connection_line() -> None:
         "red" in str(span.style) and "DEGRADED" in line.plain[span.start : span.end]
         for span in line.spans
     )
+
+
+def test_an_account_not_yet_reconciled_says_its_tables_are_unconfirmed() -> None:
+    status = fixtures.status()
+    account = status["accounts"][0]
+    account["connection"] = {**account["connection"], "live": False}
+    other = status["accounts"][1]
+    other["connection"] = {**(other.get("connection") or {}), "live": True}
+    out = text_of(render.status_view(status, NOW))
+    first = out[: out.index("account 20100002")]
+    assert "NOT LIVE" in first
+    assert "Not yet confirmed with the gateway" in first
+    assert "nothing is sent for this account" in first
+    assert "Not yet confirmed" not in out[out.index("account 20100002") :]

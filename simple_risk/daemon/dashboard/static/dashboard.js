@@ -207,7 +207,7 @@
       : "";
     $("connection").textContent = degraded + (c.live && hubs
       ? `Connected to the gateway; last full check ${clock(c.last_reconcile_at)}`
-      : `Gateway: ${c.live ? "account live" : "account not checked yet"}, account stream ${c.user_hub}, market stream ${c.market_hub}`);
+      : `Gateway: ${c.live ? "account live" : "account not checked yet: positions and orders are as last saved, unconfirmed, and nothing is sent until the gateway confirms them"}, account stream ${c.user_hub}, market stream ${c.market_hub}`);
     const k = p.contracts || {};
     $("contracts").textContent = k.open === null || k.open === undefined
       ? ""
