@@ -369,6 +369,26 @@ def session_line(sessions: Sequence[Mapping[str, Any]], now: datetime) -> Text |
     return line
 
 
+def derived_table(derived: Sequence[Mapping[str, Any]]) -> list[RenderableType]:
+    """The ruleset's derived facts (``derive:``) now: what the rules remember, as a table —
+    none at all for a ruleset that derives no facts."""
+    if not derived:
+        return []
+    table = _table("What the rules remember", "Fact", "For", "Value", right=["Value"])
+    for entry in derived:
+        label = str(entry.get("description") or entry.get("name"))
+        if entry.get("error"):
+            value = Text(f"cannot be computed: {entry['error']}", style="red")
+        elif entry.get("value") is None:
+            value = Text("not known yet", style="dim")
+        elif isinstance(entry["value"], bool):
+            value = Text("yes" if entry["value"] else "no")
+        else:
+            value = Text(words.number(entry["value"]))
+        table.add_row(label, str(entry.get("ticker") or "account"), value)
+    return [table]
+
+
 def positions_table(positions: Sequence[Mapping[str, Any]], now: datetime) -> RenderableType:
     if not positions:
         return _none("Positions", "flat")
@@ -611,6 +631,7 @@ def account_panel(account: Mapping[str, Any], now: datetime) -> Panel:
         positions_table(account.get("positions") or [], now),
         orders_table(account.get("orders") or []),
         pnl_table(account),
+        *derived_table(account.get("derived") or []),
         lockouts_table(account.get("lockouts") or [], now),
         pending_table(account.get("pending") or [], now, account),
         firings_table(account.get("firings") or [], now),

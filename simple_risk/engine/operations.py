@@ -25,6 +25,7 @@ from decimal import Decimal
 from typing import Any
 
 from simple_risk.engine import episodes, namespace
+from simple_risk.engine.derive.facts import DerivedFactError
 from simple_risk.engine.engine import CompiledRule, Engine
 from simple_risk.engine.lockouts import Lock
 from simple_risk.engine.model import (
@@ -466,6 +467,49 @@ def _timer(compiled: CompiledRule, rule_state: Any, now: datetime) -> dict[str, 
 # -- status ------------------------------------------------------------------------------------
 
 
+def derived_values(engine: Engine, account: int) -> list[dict[str, Any]]:
+    """Every derived fact of the account's ruleset as views show it: ``name``, its
+    ``description``, the ``item`` it is for (None for an account-level fact; a position's
+    contract id or a root for ``each:`` facts, one entry per open item) and its ``value``
+    now (None when unknown; ``error`` says why when its last sample failed)."""
+    state = engine.store.accounts.get(account)
+    if state is None:
+        raise KeyError(f"the engine does not guard account {account}")
+    base = dict(engine._env(state))
+    for name in _ITEM_FAMILIES:
+        base[name] = None
+    entries: list[dict[str, Any]] = []
+    for fact in engine.derive.facts:
+        items: list[tuple[str | None, dict[str, object]]]
+        if fact.each == "position":
+            items = [
+                (
+                    position.contract_id,
+                    dict(base, position=position, symbol=state.symbol(position.symbol)),
+                )
+                for position in sorted(state.positions.values(), key=lambda p: p.contract_id)
+            ]
+        elif fact.each == "symbol":
+            items = [(root, dict(base, symbol=state.symbol(root))) for root in sorted(state.roots)]
+        else:
+            items = [(None, base)]
+        for item, env in items:
+            view = engine.derive.view(account, env)
+            entry: dict[str, Any] = {
+                "name": fact.name,
+                "description": fact.description,
+                "item": item,
+                "value": None,
+                "error": None,
+            }
+            try:
+                entry["value"] = getattr(view, fact.name)
+            except DerivedFactError as exc:
+                entry["error"] = str(exc)
+            entries.append(entry)
+    return entries
+
+
 def limit_usage(engine: Engine, account: int) -> list[dict[str, Any]]:
     """For each enabled rule without ``each:``, every ordering comparison between an
     account-level fact and a limit (an expression reading no fact): the fact's value now, the
@@ -656,6 +700,7 @@ def _describe(exc: BaseException) -> str:
 __all__ = [
     "RulesetChanges",
     "clear_locks",
+    "derived_values",
     "explain",
     "fact_unit",
     "limit_usage",

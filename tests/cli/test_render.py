@@ -4,6 +4,7 @@ fixtures shaped as docs/status-protocol.md shows them."""
 from __future__ import annotations
 
 import io
+import re
 from datetime import timedelta
 
 from rich.console import Console, RenderableType
@@ -286,3 +287,26 @@ def test_an_account_not_yet_reconciled_says_its_tables_are_unconfirmed() -> None
     assert "Not yet confirmed with the gateway" in first
     assert "nothing is sent for this account" in first
     assert "Not yet confirmed" not in out[out.index("account 20100002") :]
+
+
+def test_derived_facts_read_as_what_the_rules_remember() -> None:
+    status = fixtures.status()
+    status["accounts"][0]["derived"] = [
+        {
+            "name": "worst_open_pnl",
+            "description": "The lowest open P&L of the position since it opened.",
+            "item": "CON.F.US.EP.H27",
+            "ticker": "ES",
+            "value": "-312.50",
+            "error": None,
+        },
+        {"name": "most_lots", "description": "", "item": None, "ticker": None, "value": None},
+        {"name": "broken", "description": "", "item": None, "ticker": None, "error": "x / 0"},
+    ]
+    out = text_of(render.status_view(status, NOW))
+    assert "What the rules remember" in out
+    assert re.search(r"The lowest open P&L of the position since it opened\.\s+ES\s+-312\.5", out)
+    assert re.search(r"most_lots\s+account\s+not known yet", out)
+    assert "cannot be computed: x / 0" in out
+    status["accounts"][0]["derived"] = []
+    assert "What the rules remember" not in text_of(render.status_view(status, NOW))

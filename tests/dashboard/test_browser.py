@@ -30,6 +30,7 @@ def test_the_page_loads_with_the_account_the_limit_and_the_session(dashboard: St
     assert page.text("#loss-words") == "$500.00 of $500.00 left"
     assert "No open position" in page.text("#positions")
     assert "No lockout: trading is allowed" in page.text("#lockouts")
+    assert "This ruleset derives no facts" in page.text("#derived")
     # the pinned clock is a Wednesday 10:00 in Chicago: the session is open (scaled all day)
     assert "is open" in page.text("#sessions")
     page.wait_text("#connection", "Connected to the gateway")

@@ -444,3 +444,24 @@ def test_a_derived_fact_whose_sample_fails_fails_the_rules_that_read_it_until_on
     assert str(derived(engine)["share_of_first"]).startswith("<derived.share_of_first failed")
     assert not [f for f in engine.apply(position(1, 2)) if f.kind == "error"]
     assert derived(engine)["share_of_first"] == Decimal(2)
+
+
+def test_views_list_every_derived_fact_once_per_item_it_is_kept_for() -> None:
+    engine, _ = run(
+        loaded(0),
+        loaded(0, ES, tick_value="12.5"),
+        account_update(0, "50000"),
+        position(0, 1),
+        position(0, 1, "6000", contract=ES),
+        quote(1, "5999.75", contract=ES),
+        quote(2, "20998"),
+    )
+    values = {
+        (entry["name"], entry["item"]): entry["value"]
+        for entry in operations.derived_values(engine, ACCOUNT)
+    }
+    assert values[("worst", MNQ)] == Decimal("-4")
+    assert values[("worst", ES)] == Decimal("-12.5")
+    assert values[("doubled_worst", ES)] == Decimal("-25")
+    assert values[("lowest_balance", None)] == Decimal("50000")
+    assert {name for name, _ in values} == {fact.name for fact in engine.derive.facts}

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from simple_risk.engine import operations
 from simple_risk.engine.calendar import CalendarError, TradingCalendar
+from simple_risk.engine.dsl.catalogue import ticker_of
 from simple_risk.engine.engine import Engine, Firing
 from simple_risk.engine.intents import Alert
 
@@ -115,6 +116,10 @@ def account_status(daemon: ControlTarget, account: int, now: datetime) -> dict[s
             "limit": contracts_limit,
         },
         "limits": limits,
+        "derived": [
+            {**entry, "ticker": ticker_of(entry["item"]) if entry["item"] else None}
+            for entry in operations.derived_values(engine, account)
+        ],
         "lockouts": [
             {
                 **lock,

@@ -107,6 +107,16 @@ def account_page(daemon: ControlTarget, account: int, now: datetime) -> dict[str
             for timer in status["pending"]
         ],
         "sessions": status["sessions"],
+        "derived": [
+            {
+                "name": d["name"],
+                "description": d["description"],
+                "ticker": d["ticker"],
+                "value": d["value"],
+                "error": d["error"],
+            }
+            for d in status["derived"]
+        ],
         "firings": [
             {"at": f["at"], "rule": f["rule"], "severity": f["severity"], "text": f["text"]}
             for f in reversed(status["firings"][-FIRINGS_SHOWN:])

@@ -226,6 +226,13 @@
     fill($("pending"), (p.pending || []).map((t) =>
       el("li", {}, `${t.rule}${t.on ? " on " + t.on : ""} acts in `, ticking("until", t.fires_at), ` (at ${clock(t.fires_at)}) unless fixed`),
     ), "No timer running");
+    fill($("derived"), (p.derived || []).map((d) => {
+      const label = (d.description || d.name) + (d.ticker ? ` (${d.ticker})` : "");
+      const value = d.error
+        ? el("span", { class: "unprotected" }, `cannot be computed: ${d.error}`)
+        : d.value === null || d.value === undefined ? "not known yet" : String(d.value);
+      return el("li", {}, `${label}: `, value);
+    }), "This ruleset derives no facts");
   }
 
   function renderTables(p) {
