@@ -61,7 +61,7 @@ from decimal import Decimal
 from types import CodeType, FunctionType
 from typing import Any
 
-from simple_risk.engine import namespace
+from simple_risk.engine import dependencies, namespace
 from simple_risk.engine.actions import ActionContext, evaluate, render, run_action
 from simple_risk.engine.calendar import TradingCalendar, seconds
 from simple_risk.engine.episodes import item_mode
@@ -95,6 +95,7 @@ from simple_risk.engine.intents import (
 from simple_risk.engine.lockouts import Lock, LockFacts, LockVerdict
 from simple_risk.engine.model import CompiledExpression, Rule, Ruleset
 
+_EVERYTHING = dependencies.CHANGE_ID["everything"]
 _GLOBALS: dict[str, object] = {"__builtins__": {}}
 #: How long an awaited fact a rule needs may stay unknown before it raises an alert (the
 #: default of ``Engine(unknown_alert_after=...)``; docs/architecture.md §3 says "a few seconds").
@@ -204,13 +205,14 @@ class CompiledRule:
         "item_mode",
         "keep_resolved",
         "quote_local",
+        "reads",
         "reconcile_each",
         "reconcile_skip",
         "retarget",
         "rule",
     )
 
-    def __init__(self, rule: Rule, index: int) -> None:
+    def __init__(self, rule: Rule, index: int, lists: Iterable[str] = ()) -> None:
         self.rule = rule
         self.index = index
         self.code = rule.when.code
@@ -252,6 +254,21 @@ class CompiledRule:
                 self.reconcile_each = "position"
             elif "symbol" in families:
                 self.reconcile_each = "symbol"
+        #: the fact keys the rule reads (its ``when:``, and its stop targets' arguments: a
+        #: firing stop rule fires again when they move) and whether it runs whenever woken
+        read = set(names)
+        if self.retarget:
+            read |= {"position.*", "order.*", "symbol.*"}
+            for _index, action in self.retarget:
+                for value in action.args.values():
+                    read |= getattr(value, "names", frozenset())
+        self.reads = dependencies.reads_of(
+            read,
+            each=rule.each,
+            item_mode=self.item_mode,
+            timed=self.for_ is not None or self.every is not None,
+            lists=lists,
+        )
 
 
 #: How a rule iterates its items for one trigger (see ``_mode``).
@@ -259,29 +276,62 @@ _ITEM, _POSITION, _ORDER, _SYMBOL, _QUOTED_POSITION = range(5)
 _EACH_MODES = {None: _ITEM, "position": _POSITION, "order": _ORDER, "symbol": _SYMBOL}
 #: (mode, rules) groups in file order: consecutive rules of a mode that binds one item per
 #: event (``_ITEM``, ``_QUOTED_POSITION``) share a group; ``each:`` rules are grouped too, but
-#: still run one after the other over the family's items.
-_Plan = tuple[tuple[int, tuple[CompiledRule, ...]], ...]
+#: still run one after the other over the family's items. Each rule carries whether it runs
+#: only for the event's own item (``dependencies.SCOPED``: an ``each:`` rule whose facts
+#: the event changed for its own contract or root only).
+_Plan = tuple[tuple[int, tuple[tuple[CompiledRule, bool], ...]], ...]
 
 
 #: (the trigger, "" when it wakes no rule; is a reconcile; can change exposure; every rule it
 #: wakes reads only the quoted contract's position) of one event class
 _Kind = tuple[str, bool, bool, bool]
 #: a plan with each rule's condition as a function of one account's environment
-_AccountPlan = tuple[tuple[int, tuple[tuple["CompiledRule", Callable[[], object]], ...]], ...]
+_AccountPlan = tuple[tuple[int, tuple[tuple["CompiledRule", Callable[[], object], bool], ...]], ...]
 
 
-def _plan(rules: Iterable[CompiledRule], trigger: str) -> _Plan:
-    """The evaluation plan of the rules ``trigger`` wakes (see ``_Plan``)."""
-    groups: list[tuple[int, list[CompiledRule]]] = []
+def _plan(
+    rules: Iterable[CompiledRule], trigger: str, change: dependencies.Change | None = None
+) -> _Plan:
+    """The evaluation plan of the rules ``trigger`` wakes (see ``_Plan``): all of them, or
+    with ``change`` only those whose facts it changes."""
+    groups: list[tuple[int, list[tuple[CompiledRule, bool]]]] = []
     for compiled in rules:
         mode = _mode(compiled, trigger)
         if mode is None:
             continue
+        scoped = False
+        if change is not None:
+            decision = dependencies.decide(compiled.reads, compiled.each, change)
+            if decision == dependencies.SKIP:
+                continue
+            scoped = decision == dependencies.SCOPED and mode in (_POSITION, _SYMBOL)
         if groups and groups[-1][0] == mode:
-            groups[-1][1].append(compiled)
+            groups[-1][1].append((compiled, scoped))
         else:
-            groups.append((mode, [compiled]))
+            groups.append((mode, [(compiled, scoped)]))
     return tuple((mode, tuple(group)) for mode, group in groups)
+
+
+def _lagging(
+    plan: _Plan, rules: Iterable[CompiledRule], change: dependencies.Change
+) -> frozenset[int]:
+    """The rules whose facts ``change`` moves but whose full evaluation this plan does not
+    cover: not woken, or woken only for the quoted position. They are marked stale and
+    evaluated in full the next time they are woken."""
+    covered = {
+        compiled.index
+        for mode, group in plan
+        for compiled, _scoped in group
+        if mode != _QUOTED_POSITION
+        or dependencies.decide(compiled.reads, compiled.each, change) != dependencies.RUN
+    }
+    return frozenset(
+        compiled.index
+        for compiled in rules
+        if compiled.index not in covered
+        and not compiled.reads.volatile
+        and dependencies.decide(compiled.reads, compiled.each, change) != dependencies.SKIP
+    )
 
 
 def _mode(compiled: CompiledRule, trigger: str) -> int | None:
@@ -313,8 +363,12 @@ class Engine:
         accounts: Iterable[int] | None = None,
         starting_balances: Mapping[int, Decimal] | None = None,
         unknown_alert_after: timedelta | None = UNKNOWN_ALERT_AFTER,
+        incremental: bool = True,
     ) -> None:
         self.ruleset = ruleset
+        #: evaluate only the rules whose facts an event changed (False: every woken rule,
+        #: the reference the incremental engine is tested against)
+        self.incremental = incremental
         self.calendar = TradingCalendar(ruleset.calendar)
         self._accounts_arg = sorted(accounts) if accounts is not None else None
         self._starting_balances = dict(starting_balances or {})
@@ -325,7 +379,9 @@ class Engine:
             starting_balances=starting_balances,
         )
         self.rules = tuple(
-            CompiledRule(rule, index) for index, rule in enumerate(ruleset.rules) if rule.enabled
+            CompiledRule(rule, index, ruleset.lists)
+            for index, rule in enumerate(ruleset.rules)
+            if rule.enabled
         )
         self._rules_by_id = {compiled.rule.id: compiled for compiled in self.rules}
         self._by_index = {compiled.index: compiled for compiled in self.rules}
@@ -344,14 +400,44 @@ class Engine:
         self._plans: dict[str, _Plan] = {
             trigger: _plan(rules, trigger) for trigger, rules in self._by_trigger.items()
         }
+        # the dependency index (simple_risk.engine.dependencies): per trigger and kind of
+        # change, the rules to run, and the rules the change leaves stale
+        self._change_plans: dict[tuple[str, int], _Plan] = {}
+        self._lagging: dict[tuple[str, int], frozenset[int]] = {}
+        for change_id, change in enumerate(dependencies.CHANGES):
+            for trigger, rules in self._by_trigger.items():
+                plan = self._change_plans[trigger, change_id] = _plan(rules, trigger, change)
+                self._lagging[trigger, change_id] = _lagging(plan, self.rules, change)
+            self._lagging["", change_id] = _lagging((), self.rules, change)
+        #: trigger → the rules its full plan runs (a stale one among them: run the full plan)
+        self._woken = {
+            trigger: frozenset(c.index for _mode, group in plan for c, _scoped in group)
+            for trigger, plan in self._plans.items()
+        }
+        #: trigger → the rules its full plan evaluates over every item (no longer stale after)
+        self._settles = {
+            trigger: frozenset(
+                c.index for mode, group in plan for c, _scoped in group if mode != _QUOTED_POSITION
+            )
+            for trigger, plan in self._plans.items()
+        }
+        #: the rules that can be stale (volatile ones run whenever woken)
+        self._tracked = frozenset(c.index for c in self.rules if not c.reads.volatile)
+        #: account → the rules whose facts changed since their last full evaluation (every
+        #: rule of an account seen for the first time, after a restore, after the daily reset)
+        self._stale: dict[int, set[int]] = {}
+        #: (rule index, account) of rules with a state an admin cleared (``rearm``): stale
+        #: until that state fires again or ends
+        self._rearmed: set[tuple[int, int]] = set()
         #: event class → what it wakes; see ``_Kind`` and ``_kind_of``
         self._kinds: dict[type[Event], _Kind] = {}
         self._base_env = base_env_for(ruleset)
         #: id of a ``while:`` expression → (it, whether it reads only constants)
         self._constant: dict[int, tuple[CompiledExpression, bool]] = {}
         self._envs: dict[int, dict[str, object]] = {}
-        #: account → trigger → its plan with the conditions bound to the account's env
-        self._account_plans: dict[int, dict[str, _AccountPlan]] = {}
+        #: account → trigger (full plan) or (trigger, change id) → its plan with the
+        #: conditions bound to the account's env
+        self._account_plans: dict[int, dict[object, _AccountPlan]] = {}
         #: (rule index, account) → item → state
         self._states: dict[tuple[int, int], dict[str, RuleState]] = {}
         #: (rule index, account, item) of rules whose last evaluation raised
@@ -392,8 +478,10 @@ class Engine:
         clock.now = at
         clock.utc = now
         day_end = store.day_end
+        rolled = False
         if (day_end is None or now >= day_end) and store.roll(at):
             self._new_day()
+            rolled = True
         if self._lock_end is not None and now >= self._lock_end:
             for state in store.accounts.values():
                 if state.locks:
@@ -418,23 +506,41 @@ class Engine:
         envs = self._envs
         plans = self._account_plans
         quoted = touched.contract_id if quoted_only else None
+        incremental = self.incremental
+        change = touched.change if not rolled else _EVERYTHING
+        stale_of = self._stale
         for state in touched.accounts:
             env = envs.get(state.id)
             if env is None:
                 env = self._env(state)
+            stale = None
+            if incremental:
+                stale = stale_of.get(state.id)
+                if stale is None:
+                    stale = stale_of[state.id] = set(self._tracked)
             # a quote for a contract the account only has working orders in wakes nothing
             # when every quote rule reads only the quoted contract's position
             if trigger and (quoted is None or quoted in state.positions):
-                plan = plans[state.id][trigger]
-                # the event's item families (``_bind_event``, inlined: once per account)
-                env["order"] = touched.order
-                env["position"] = touched.position
-                env["trade"] = touched.trade
-                env["quote"] = touched.quote
-                root = touched.root
-                symbol = state.symbol(root) if root is not None else None
-                env["symbol"] = symbol
-                self._evaluate(plan, state, env, touched, symbol, event, firings)
+                full = stale is None or not stale.isdisjoint(self._woken[trigger])
+                plan = plans[state.id][trigger if full else (trigger, change)]
+                if plan:
+                    # the event's item families (``_bind_event``, inlined: once per account)
+                    env["order"] = touched.order
+                    env["position"] = touched.position
+                    env["trade"] = touched.trade
+                    env["quote"] = touched.quote
+                    root = touched.root
+                    symbol = state.symbol(root) if root is not None else None
+                    env["symbol"] = symbol
+                    self._evaluate(plan, state, env, touched, symbol, event, firings)
+                if stale is not None and full:
+                    stale -= self._settles[trigger]
+                    if self._rearmed:
+                        self._still_rearmed(state.id, stale)
+            if stale is not None:
+                lagging = self._lagging[trigger, change]
+                if lagging:
+                    stale |= lagging
             locks = state.locks
             if locks.locks:
                 if fresh_fill is not None:
@@ -457,6 +563,16 @@ class Engine:
         if locked_now:
             self._enforce_new_locks(touched, event, firings)
         return firings
+
+    def _still_rearmed(self, account: int, stale: set[int]) -> None:
+        """Rules of ``account`` with a cleared state stay stale (they fire again on their next
+        evaluation that finds them broken); those without one any more are forgotten."""
+        for key in [key for key in self._rearmed if key[1] == account]:
+            bucket = self._states.get(key)
+            if bucket and any(rule_state.cleared for rule_state in bucket.values()):
+                stale.add(key[0])
+            else:
+                self._rearmed.discard(key)
 
     def _kind_of(self, event_type: type[Event]) -> _Kind:
         """What an event kind wakes, found once per event class (subclasses included) and
@@ -562,6 +678,9 @@ class Engine:
         ]
         for item in marked:
             bucket[item].cleared = True
+        if marked:
+            self._rearmed.add((compiled.index, account))
+            self._stale.setdefault(account, set(self._tracked)).add(compiled.index)
         return marked
 
     def _root_of(self, state: AccountState, item: str, event: Event) -> str | None:
@@ -616,11 +735,16 @@ class Engine:
             # two thirds of the cost of ``eval``
             env["__builtins__"] = {}
             checks = {c.index: FunctionType(c.code, env) for c in self.rules}
+            plans: list[tuple[object, _Plan]] = [
+                *self._plans.items(),
+                *self._change_plans.items(),
+            ]
             self._account_plans[state.id] = {
-                trigger: tuple(
-                    (mode, tuple((c, checks[c.index]) for c in rules)) for mode, rules in plan
+                key: tuple(
+                    (mode, tuple((c, checks[c.index], scoped) for c, scoped in rules))
+                    for mode, rules in plan
                 )
-                for trigger, plan in self._plans.items()
+                for key, plan in plans
             }
             self._envs[state.id] = env
         return env
@@ -683,7 +807,7 @@ class Engine:
         item_keys: dict[str, str] | None = None  # item mode → the event's item key
         for mode, rules in plan:
             if mode == _ITEM:
-                for compiled, check in rules:
+                for compiled, check, _scoped in rules:
                     item_mode = compiled.item_mode
                     if not item_mode:
                         item = ""
@@ -721,7 +845,7 @@ class Engine:
                 item = "position:" + position.contract_id
                 env["position"] = position
                 env["symbol"] = state.symbol(position.symbol)
-                for compiled, check in rules:
+                for compiled, check, _scoped in rules:
                     if seen:
                         seen.clear()
                     try:
@@ -764,10 +888,20 @@ class Engine:
                         names.add(touched.root)
                     roots = [(None, state.symbol(r), "symbol:" + r) for r in sorted(names)]
                 family, prefix, listed = "", "symbol:", roots
-            for compiled, check in rules:
+            for compiled, check, scoped in rules:
                 key = (compiled.index, sid)
                 bucket = states.get(key)
+                # scoped: the event changed this rule's facts for its own contract or root only
+                own = (
+                    None
+                    if not scoped
+                    else "position:" + (touched.contract_id or "")
+                    if mode == _POSITION
+                    else "symbol:" + (touched.root or "")
+                )
                 for bound, sym, item in listed:
+                    if own is not None and item != own:
+                        continue
                     if family:
                         env[family] = bound
                     env["symbol"] = sym
@@ -1472,6 +1606,7 @@ class Engine:
 
     def _new_day(self) -> None:
         """Episodes of rules about the day, and per-fill episodes, end at the daily reset."""
+        self._stale.clear()  # the day's facts reset for every account: evaluate in full
         for (index, _account), bucket in self._states.items():
             if self._by_index[index].day_scoped:
                 bucket.clear()
@@ -1509,6 +1644,7 @@ class Engine:
         accounts: Iterable[int] | None = None,
         starting_balances: Mapping[int, Decimal] | None = None,
         unknown_alert_after: timedelta | None = UNKNOWN_ALERT_AFTER,
+        incremental: bool = True,
     ) -> Engine:
         """An engine in the state ``snapshot()`` captured (same ruleset)."""
         from simple_risk.engine.snapshot import load_engine
@@ -1518,8 +1654,17 @@ class Engine:
             accounts=accounts,
             starting_balances=starting_balances,
             unknown_alert_after=unknown_alert_after,
+            incremental=incremental,
         )
         load_engine(engine, snapshot)
+        # every rule is stale until evaluated in full (``_stale`` starts empty); a cleared
+        # state stays so until it fires again or ends
+        engine._rearmed = {
+            key
+            for key, bucket in engine._states.items()
+            if any(rule_state.cleared for rule_state in bucket.values())
+        }
+        engine._stale.clear()
         return engine
 
 
