@@ -29,12 +29,18 @@ Being conservative is the rule: a fact whose value moves with time or with locko
 outside the fact namespace, a rule with ``for:`` or ``refire: {every: …}`` (their state moves
 with time), and a rule without ``each:`` that reads the event's own item (its episode follows
 the event) are *volatile*: evaluated whenever their trigger wakes them, exactly as before.
-A derived fact (``derived.NAME``) is one more key: once its module reports the names that
-changed on an event, they join the event's keys and the rules reading them re-evaluate.
+A rule narrowed to one ticker by its first condition (``position.symbol == "NQ" and …``) is
+indexed by it too (:func:`ticker_of`): an ``each:`` rule is evaluated only for the items of
+that ticker — for any other item its first condition is false before anything else is read,
+so skipping it is exact — and a book of per-ticker rules costs an event what its own ticker's
+rules cost. A derived fact (``derived.NAME``) is one more key: once its module reports the
+names that changed on an event, they join the event's keys and the rules reading them
+re-evaluate (until then a name outside the namespace is volatile).
 """
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -207,6 +213,45 @@ def decide(reads: Reads, each: str | None, change: Change) -> int:
     return RUN
 
 
+#: the fact that names an item's ticker, per ``each:`` family (``symbol`` is bound to the
+#: item's root for every family)
+_TICKER_FACTS = {
+    "position": ("position.symbol", "symbol.root"),
+    "order": ("order.symbol", "symbol.root"),
+    "symbol": ("symbol.root",),
+}
+
+
+def ticker_of(source: str, each: str | None) -> str | None:
+    """The ticker an ``each:`` rule is narrowed to: its condition's first conjunct is
+    ``<item>.symbol == "TICKER"`` (or ``symbol.root == …``); None otherwise."""
+    facts = _TICKER_FACTS.get(each or "")
+    if facts is None:
+        return None
+    try:
+        body = ast.parse(source.strip(), mode="eval").body
+    except SyntaxError:
+        return None
+    first = (
+        body.values[0] if isinstance(body, ast.BoolOp) and isinstance(body.op, ast.And) else body
+    )
+    if not (
+        isinstance(first, ast.Compare) and len(first.ops) == 1 and isinstance(first.ops[0], ast.Eq)
+    ):
+        return None
+    sides = (first.left, first.comparators[0])
+    for fact, literal in (sides, sides[::-1]):
+        if (
+            isinstance(fact, ast.Attribute)
+            and isinstance(fact.value, ast.Name)
+            and f"{fact.value.id}.{fact.attr}" in facts
+            and isinstance(literal, ast.Constant)
+            and isinstance(literal.value, str)
+        ):
+            return literal.value
+    return None
+
+
 __all__ = [
     "ACCOUNT",
     "CHANGES",
@@ -227,4 +272,5 @@ __all__ = [
     "Reads",
     "decide",
     "reads_of",
+    "ticker_of",
 ]

@@ -96,6 +96,8 @@ from simple_risk.engine.lockouts import Lock, LockFacts, LockVerdict
 from simple_risk.engine.model import CompiledExpression, Rule, Ruleset
 
 _EVERYTHING = dependencies.CHANGE_ID["everything"]
+#: how many plans with stale rules forced one account keeps (``Engine._forced_plan``)
+_FORCED_PLANS = 256
 _GLOBALS: dict[str, object] = {"__builtins__": {}}
 #: How long an awaited fact a rule needs may stay unknown before it raises an alert (the
 #: default of ``Engine(unknown_alert_after=...)``; docs/architecture.md §3 says "a few seconds").
@@ -210,6 +212,7 @@ class CompiledRule:
         "reconcile_skip",
         "retarget",
         "rule",
+        "ticker",
     )
 
     def __init__(self, rule: Rule, index: int, lists: Iterable[str] = ()) -> None:
@@ -262,6 +265,8 @@ class CompiledRule:
             for _index, action in self.retarget:
                 for value in action.args.values():
                     read |= getattr(value, "names", frozenset())
+        #: the ticker the rule's first condition narrows it to (an ``each:`` rule only)
+        self.ticker = dependencies.ticker_of(rule.when.source, rule.each)
         self.reads = dependencies.reads_of(
             read,
             each=rule.each,
@@ -285,22 +290,28 @@ _Plan = tuple[tuple[int, tuple[tuple[CompiledRule, bool], ...]], ...]
 #: (the trigger, "" when it wakes no rule; is a reconcile; can change exposure; every rule it
 #: wakes reads only the quoted contract's position) of one event class
 _Kind = tuple[str, bool, bool, bool]
-#: a plan with each rule's condition as a function of one account's environment
-_AccountPlan = tuple[tuple[int, tuple[tuple["CompiledRule", Callable[[], object], bool], ...]], ...]
+_Entry = tuple["CompiledRule", Callable[[], object], bool]
+#: a plan with each rule's condition as a function of one account's environment; a group
+#: with rules narrowed to one ticker (``dependencies.ticker_of``) has them indexed by ticker:
+#: ticker → its rules and the group's other rules (``""``: the other rules alone)
+_AccountPlan = tuple[tuple[int, tuple[_Entry, ...], dict[str, tuple[_Entry, ...]] | None], ...]
 
 
 def _plan(
-    rules: Iterable[CompiledRule], trigger: str, change: dependencies.Change | None = None
+    rules: Iterable[CompiledRule],
+    trigger: str,
+    change: dependencies.Change | None = None,
+    stale: frozenset[int] = frozenset(),
 ) -> _Plan:
     """The evaluation plan of the rules ``trigger`` wakes (see ``_Plan``): all of them, or
-    with ``change`` only those whose facts it changes."""
+    with ``change`` only those whose facts it changes and the ``stale`` ones (in full)."""
     groups: list[tuple[int, list[tuple[CompiledRule, bool]]]] = []
     for compiled in rules:
         mode = _mode(compiled, trigger)
         if mode is None:
             continue
         scoped = False
-        if change is not None:
+        if change is not None and compiled.index not in stale:
             decision = dependencies.decide(compiled.reads, compiled.each, change)
             if decision == dependencies.SKIP:
                 continue
@@ -310,6 +321,37 @@ def _plan(
         else:
             groups.append((mode, [(compiled, scoped)]))
     return tuple((mode, tuple(group)) for mode, group in groups)
+
+
+def _bind_group(
+    mode: int,
+    rules: tuple[tuple[CompiledRule, bool], ...],
+    checks: Mapping[int, Callable[[], object]],
+) -> tuple[int, tuple[_Entry, ...], dict[str, tuple[_Entry, ...]] | None]:
+    """One plan group with its conditions bound, indexed by ticker when it has rules
+    narrowed to one (see ``_AccountPlan``)."""
+    entries = tuple((c, checks[c.index], scoped) for c, scoped in rules)
+    tickers = {c.ticker for c, _scoped in rules if c.ticker is not None}
+    if not tickers:
+        return mode, entries, None
+    by_ticker = {"": tuple(e for e in entries if e[0].ticker is None)}
+    for ticker in tickers:
+        by_ticker[ticker] = tuple(e for e in entries if e[0].ticker in (None, ticker))
+    return mode, entries, by_ticker
+
+
+def _for_tickers(
+    by_ticker: Mapping[str, tuple[_Entry, ...]], tickers: set[str], root: str
+) -> tuple[_Entry, ...]:
+    """A ticker-indexed group's rules for the items of ``tickers`` and the event's ``root``,
+    in file order."""
+    tickers.add(root)
+    if len(tickers) == 1:
+        return by_ticker.get(root) or by_ticker[""]
+    chosen = {id(e): e for t in tickers for e in by_ticker.get(t, ())}
+    for entry in by_ticker[""]:
+        chosen[id(entry)] = entry
+    return tuple(sorted(chosen.values(), key=lambda e: e[0].index))
 
 
 def _lagging(
@@ -438,6 +480,10 @@ class Engine:
         #: account → trigger (full plan) or (trigger, change id) → its plan with the
         #: conditions bound to the account's env
         self._account_plans: dict[int, dict[object, _AccountPlan]] = {}
+        #: account → (trigger, change id, forced rules) → plan (``_forced_plan``)
+        self._forced_plans: dict[int, dict[tuple[str, int, frozenset[int]], _AccountPlan]] = {}
+        #: account → rule index → the rule's condition bound to the account's env
+        self._checks: dict[int, dict[int, Callable[[], object]]] = {}
         #: (rule index, account) → item → state
         self._states: dict[tuple[int, int], dict[str, RuleState]] = {}
         #: (rule index, account, item) of rules whose last evaluation raised
@@ -521,8 +567,18 @@ class Engine:
             # a quote for a contract the account only has working orders in wakes nothing
             # when every quote rule reads only the quoted contract's position
             if trigger and (quoted is None or quoted in state.positions):
-                full = stale is None or not stale.isdisjoint(self._woken[trigger])
-                plan = plans[state.id][trigger if full else (trigger, change)]
+                if stale is None:
+                    plan = plans[state.id][trigger]
+                    forced: frozenset[int] | None = None
+                else:
+                    # the woken rules whose facts changed since they last ran in full run
+                    # in full, the others as far as this event changed their facts
+                    forced = self._woken[trigger].intersection(stale) if stale else None
+                    plan = (
+                        plans[state.id][trigger, change]
+                        if not forced
+                        else self._forced_plan(state.id, trigger, change, forced)
+                    )
                 if plan:
                     # the event's item families (``_bind_event``, inlined: once per account)
                     env["order"] = touched.order
@@ -533,7 +589,7 @@ class Engine:
                     symbol = state.symbol(root) if root is not None else None
                     env["symbol"] = symbol
                     self._evaluate(plan, state, env, touched, symbol, event, firings)
-                if stale is not None and full:
+                if stale is not None and forced:
                     stale -= self._settles[trigger]
                     if self._rearmed:
                         self._still_rearmed(state.id, stale)
@@ -563,6 +619,27 @@ class Engine:
         if locked_now:
             self._enforce_new_locks(touched, event, firings)
         return firings
+
+    def _forced_plan(
+        self, account: int, trigger: str, change: int, forced: frozenset[int]
+    ) -> _AccountPlan:
+        """The plan of ``change`` with the ``forced`` rules run in full, bound to the
+        account's environment; kept per account (a few combinations recur, and at most
+        ``_FORCED_PLANS`` are kept)."""
+        plans = self._forced_plans.setdefault(account, {})
+        key = (trigger, change, forced)
+        plan = plans.get(key)
+        if plan is None:
+            if len(plans) >= _FORCED_PLANS:
+                plans.clear()
+            checks = self._checks[account]
+            change_plan = _plan(
+                self._by_trigger[trigger], trigger, dependencies.CHANGES[change], forced
+            )
+            plan = plans[key] = tuple(
+                _bind_group(mode, rules, checks) for mode, rules in change_plan
+            )
+        return plan
 
     def _still_rearmed(self, account: int, stale: set[int]) -> None:
         """Rules of ``account`` with a cleared state stay stale (they fire again on their next
@@ -734,16 +811,15 @@ class Engine:
             # object that is not a function body looks names up in its globals), at about
             # two thirds of the cost of ``eval``
             env["__builtins__"] = {}
-            checks = {c.index: FunctionType(c.code, env) for c in self.rules}
+            checks = self._checks[state.id] = {
+                c.index: FunctionType(c.code, env) for c in self.rules
+            }
             plans: list[tuple[object, _Plan]] = [
                 *self._plans.items(),
                 *self._change_plans.items(),
             ]
             self._account_plans[state.id] = {
-                key: tuple(
-                    (mode, tuple((c, checks[c.index], scoped) for c, scoped in rules))
-                    for mode, rules in plan
-                )
+                key: tuple(_bind_group(mode, rules, checks) for mode, rules in plan)
                 for key, plan in plans
             }
             self._envs[state.id] = env
@@ -805,7 +881,7 @@ class Engine:
         orders: list[tuple[Order, SymbolFacts, str]] | None = None
         roots: list[tuple[None, SymbolFacts, str]] | None = None
         item_keys: dict[str, str] | None = None  # item mode → the event's item key
-        for mode, rules in plan:
+        for mode, rules, by_ticker in plan:
             if mode == _ITEM:
                 for compiled, check, _scoped in rules:
                     item_mode = compiled.item_mode
@@ -842,6 +918,8 @@ class Engine:
                 position = state.positions.get(touched.contract_id or "")
                 if position is None:
                     continue
+                if by_ticker is not None:  # the rules of other tickers are false for it
+                    rules = by_ticker.get(position.symbol) or by_ticker[""]
                 item = "position:" + position.contract_id
                 env["position"] = position
                 env["symbol"] = state.symbol(position.symbol)
@@ -888,9 +966,14 @@ class Engine:
                         names.add(touched.root)
                     roots = [(None, state.symbol(r), "symbol:" + r) for r in sorted(names)]
                 family, prefix, listed = "", "symbol:", roots
+            if by_ticker is not None and touched.root is not None:
+                # rules narrowed to a ticker that no listed item has, and that this event is
+                # not about (the event that removes an item is about its root), find nothing
+                rules = _for_tickers(by_ticker, {entry[1].root for entry in listed}, touched.root)
             for compiled, check, scoped in rules:
                 key = (compiled.index, sid)
                 bucket = states.get(key)
+                narrowed = compiled.ticker
                 # scoped: the event changed this rule's facts for its own contract or root only
                 own = (
                     None
@@ -900,8 +983,10 @@ class Engine:
                     else "symbol:" + (touched.root or "")
                 )
                 for bound, sym, item in listed:
-                    if own is not None and item != own:
-                        continue
+                    if (own is not None and item != own) or (
+                        narrowed is not None and sym.root != narrowed
+                    ):
+                        continue  # nothing it reads changed / its first condition is false
                     if family:
                         env[family] = bound
                     env["symbol"] = sym
