@@ -12,6 +12,7 @@ browser. Pure functions of their arguments: no clock, no I/O.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Mapping
 from datetime import datetime, tzinfo
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
@@ -115,12 +116,73 @@ def at_words(moment: datetime, now: datetime, zone: tzinfo | None = None) -> str
     return f"{clock} {zone_name(local)}"
 
 
+#: how an intent's state reads in ``history``
+_INTENT_STATES = {
+    "pending": "waiting",
+    "in_flight": "being sent",
+    "done": "done",
+    "gave_up": "GAVE UP",
+}
+
+
+def intent_words(kind: str, body: Mapping[str, object], ticker: Callable[[str], str]) -> str:
+    """What an enforcement intent does, as a trader would say it: ``close the MNQ
+    position``, ``cancel the working sell orders in ES``, ``move the CL stop to 71.25``.
+    ``ticker`` turns a contract id into its root (``CON.F.US.MNQ.Z26`` → ``MNQ``)."""
+
+    def where(contract: object, symbol: object) -> str:
+        if isinstance(contract, str) and contract:
+            return f" in {ticker(contract)}"
+        return f" in {symbol}" if isinstance(symbol, str) and symbol else ""
+
+    contract = body.get("contract_id")
+    named = f"{ticker(contract)} " if isinstance(contract, str) and contract else ""
+    if kind == "PositionClosed":
+        return f"close the {named}position"
+    if kind == "NoWorkingOrders":
+        side = body.get("side")
+        sided = f" {side}" if side in ("buy", "sell") else ""
+        return f"cancel the working{sided} orders{where(contract, body.get('symbol'))}"
+    if kind == "CancelOrder":
+        return f"cancel order #{body.get('order_id')}"
+    if kind == "ResizeOrder":
+        return f"resize order #{body.get('order_id')} to {contracts(body.get('size'))}"
+    if kind == "ReduceTo":
+        units = body.get("max_units")
+        limit = contracts(body.get("max_contracts")) if units is None else f"{units} units"
+        return f"reduce to {limit}{where(contract, body.get('symbol'))}"
+    if kind == "StopAt":
+        return f"move the {named}stop to {number(body.get('price'))}"
+    return kind.replace("_", " ")
+
+
+def intent_summary(
+    kind: str,
+    body: Mapping[str, object],
+    state: str,
+    attempts: int,
+    error: str | None,
+    ticker: Callable[[str], str],
+) -> str:
+    """``close the MNQ position: done (1 call)``; ``…: GAVE UP after 4 calls (HTTP 500)``."""
+    said = _INTENT_STATES.get(state, state)
+    calls = f"{attempts} call{'s' if attempts != 1 else ''}"
+    if state == "gave_up":
+        tail = f" after {calls}" if attempts else ""
+    else:
+        tail = f" ({calls})" if attempts else ""
+    reason = f" ({error})" if error else ""
+    return f"{intent_words(kind, body, ticker)}: {said}{tail}{reason}"
+
+
 __all__ = [
     "UNITS",
     "UNKNOWN",
     "at_words",
     "contracts",
     "decimal_of",
+    "intent_summary",
+    "intent_words",
     "number",
     "quantity",
     "rule_title",

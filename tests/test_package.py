@@ -39,3 +39,14 @@ def test_item_families_bind_only_when_every_trigger_binds_them() -> None:
     assert namespace.family_is_bound("symbol", ["order", "position"], None)
     assert not namespace.family_is_bound("lock", ["account"], None)
     assert namespace.family_is_bound("lock", ["account"], None, in_lock=True)
+
+
+def test_the_installed_metadata_names_its_license_urls_and_classifiers() -> None:
+    from importlib.metadata import metadata
+
+    meta = metadata("simple-risk")
+    assert meta["License-Expression"] == "MIT"
+    urls = dict(entry.split(", ", 1) for entry in meta.get_all("Project-URL") or [])
+    assert urls["ProjectX Gateway API"].startswith("https://")
+    assert "Typing :: Typed" in (meta.get_all("Classifier") or [])
+    assert "DESIGN.md" not in (meta["Description"] or "")

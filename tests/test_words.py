@@ -6,10 +6,12 @@ from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from simple_risk import words
+from simple_risk.engine.dsl.catalogue import ticker_of
 
 CHICAGO = ZoneInfo("America/Chicago")
 
@@ -57,3 +59,41 @@ def test_moments_show_in_one_named_zone() -> None:
     assert words.at_words(later_today, now) == "22:00 CST"
     tomorrow = datetime(2026, 11, 24, 14, 30, tzinfo=UTC)
     assert words.at_words(tomorrow, now) == "Tue 08:30 CST"
+
+
+@pytest.mark.parametrize(
+    ("kind", "body", "said"),
+    [
+        ("PositionClosed", {"contract_id": "CON.F.US.MNQ.Z26"}, "close the MNQ position"),
+        (
+            "NoWorkingOrders",
+            {"side": "sell", "symbol": "ES"},
+            "cancel the working sell orders in ES",
+        ),
+        ("NoWorkingOrders", {}, "cancel the working orders"),
+        ("CancelOrder", {"order_id": 42}, "cancel order #42"),
+        ("ResizeOrder", {"order_id": 42, "size": 3}, "resize order #42 to 3 contracts"),
+        ("ReduceTo", {"max_contracts": 2, "symbol": "CL"}, "reduce to 2 contracts in CL"),
+        (
+            "StopAt",
+            {"contract_id": "CON.F.US.CLE.F27", "price": "71.250"},
+            "move the CL stop to 71.25",
+        ),
+        ("cancel_orders", {}, "cancel orders"),
+    ],
+)
+def test_an_intent_reads_as_what_it_does(kind: str, body: dict[str, object], said: str) -> None:
+    assert words.intent_words(kind, body, ticker_of) == said
+
+
+def test_an_intent_summary_says_its_outcome_and_its_calls() -> None:
+    close = {"contract_id": "CON.F.US.MNQ.Z26"}
+    assert words.intent_summary("PositionClosed", close, "done", 1, None, ticker_of) == (
+        "close the MNQ position: done (1 call)"
+    )
+    assert words.intent_summary("PositionClosed", close, "gave_up", 4, "HTTP 500", ticker_of) == (
+        "close the MNQ position: GAVE UP after 4 calls (HTTP 500)"
+    )
+    assert words.intent_summary("PositionClosed", close, "pending", 0, None, ticker_of) == (
+        "close the MNQ position: waiting"
+    )

@@ -223,6 +223,14 @@ def daemon_header(result: Mapping[str, Any], now: datetime) -> RenderableType:
     open_intents = daemon.get("intents_open") or 0
     line.append(" · ")
     line.append(f"open intents {open_intents}", style="yellow" if open_intents else "")
+    store = daemon.get("store") or {}
+    if store.get("state", "ok") != "ok":
+        line.append(" · ")
+        line.append(
+            f"store {str(store['state']).upper()} for {format_duration(store.get('for_seconds'))}"
+            f" ({plain(store.get('held'))} writes held) — enforcing from memory",
+            style="bold red",
+        )
     line.append(f" · times in {words.zone_name(now)}", style="dim")
     alerts = daemon.get("alerts") or []
     banner = observe_banner(result.get("accounts") or [])

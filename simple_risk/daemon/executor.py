@@ -67,7 +67,7 @@ from simple_risk.engine.intents import (
     StopAt,
     orphans,
 )
-from simple_risk.store import Store, StoreError
+from simple_risk.store import Store, StoreError, StoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -475,6 +475,11 @@ class Executor:
         def write(target: Store) -> None:
             try:
                 target.intent_attempt(key, at, outcome, request=body, response=answer, error=error)
+            except StoreUnavailable:
+                if self._record is None:
+                    log.warning("could not journal an attempt of %s: the store is unavailable", key)
+                    return
+                raise  # the daemon's writer holds it until the store is back
             except StoreError as exc:
                 log.warning("could not journal an attempt of %s: %s", key, exc)
 

@@ -111,7 +111,7 @@ from simple_risk.engine.operations import (
     mandatory_violations,
     reload_engine,
 )
-from simple_risk.store import Store, StoreError
+from simple_risk.store import Store, StoreError, StoreUnavailable
 
 if TYPE_CHECKING:
     from simple_risk.daemon.dashboard import DashboardServer
@@ -412,6 +412,8 @@ class Daemon:
         self._lease_lost: set[int] = set()
         #: accounts with a lease renewal queued on the writer thread, not answered yet
         self._lease_pending: set[int] = set()
+        #: per account, when (monotonic) the lease last renewed runs out on its own
+        self._lease_until: dict[int, float] = {}
         #: intents whose planning failed (alerted once each)
         self._unworkable: set[str] = set()
         self._status_due = False
@@ -469,9 +471,12 @@ class Daemon:
         now = self.clock.now()
         self.notifier.start()
         for account in self.config.accounts:
-            if not self.store.acquire_lease(
+            asked = time.monotonic()
+            if self.store.acquire_lease(
                 account, self.lease_owner, timedelta(seconds=self.options.lease_ttl), now
             ):
+                self._lease_until[account] = asked + self.options.lease_ttl
+            else:
                 holder = self.store.lease(account)
                 raise StoreError(
                     f"account {account} is guarded by another daemon "
@@ -482,7 +487,12 @@ class Daemon:
         for account in sorted(self.enforcement.observed()):
             log.warning("account %s is OBSERVED: nothing will be sent to the gateway", account)
         self.restore()
-        self.writer = StoreWriter(self.store, self._last_seq)
+        self.writer = StoreWriter(
+            self.store,
+            self._last_seq,
+            retry=self.config.timing.retry_interval,
+            on_trouble=lambda level, message: self.alerter.alert(level, message, self.clock.now()),
+        )
         self.writer.start()
         self.client.login()
         self.contracts.load_startup(self.config.accounts)
@@ -882,6 +892,21 @@ class Daemon:
         if now_mono >= self._next_snapshot:
             self._next_snapshot = now_mono + self.config.timing.snapshot_interval
             self._snapshot_all()
+        for account, until in list(self._lease_until.items()):
+            # a renewal held behind a store outage: the lease ends on its own at ``until``,
+            # after which another daemon may take the account; stop short of that
+            if account not in self._lease_lost and now_mono >= until - self.options.lease_ttl / 6:
+                self._lease_pending.discard(account)
+                self._on_lease(
+                    LeaseChecked(
+                        at=now_wall,
+                        account=account,
+                        held=False,
+                        why="it could not be renewed before it runs out (the store is unavailable)",
+                    )
+                )
+        if self.writer is not None:
+            self.writer.watch()
         if now_mono >= self._next_lease:
             for account in self.config.accounts:
                 self._renew_lease(account, now_wall)
@@ -903,15 +928,23 @@ class Daemon:
         lost = account in self._lease_lost
 
         def check(store: Store) -> None:
+            # the clock is read when the call runs: held behind a store outage, a renewal
+            # stamped with the time it was queued could end at once in the store
+            asked = time.monotonic()
+            when = self.clock.now()
             try:
                 if lost:
-                    held = store.acquire_lease(account, self.lease_owner, ttl, now)
+                    held = store.acquire_lease(account, self.lease_owner, ttl, when)
                 else:
-                    held = store.renew_lease(account, self.lease_owner, ttl, now)
+                    held = store.renew_lease(account, self.lease_owner, ttl, when)
                 why = "another daemon holds it"
+            except StoreUnavailable:
+                raise  # held by the writer and tried again; the lease's own end still counts
             except StoreError as exc:
                 held, why = False, f"it cannot be renewed: {exc}"
-            self.queue.put(LeaseChecked(at=now, account=account, held=held, why=why))
+            if held:
+                self._lease_until[account] = asked + self.options.lease_ttl
+            self.queue.put(LeaseChecked(at=when, account=account, held=held, why=why))
 
         if self.writer is not None:
             self.writer.call(check)
@@ -1203,6 +1236,8 @@ class Daemon:
         raised: the enforcement it records goes on from memory."""
         try:
             return store.record_firing(record, locks, intents).created
+        except StoreUnavailable:
+            raise  # the writer holds it and records it once the store is back
         except StoreError as exc:
             rule = record["rule"]
             log.error("could not record firing %s: %s (enforcing anyway)", rule, exc)
@@ -1584,6 +1619,11 @@ class Daemon:
                     ProtocolError(ErrorCode.UNAVAILABLE.value, "the daemon is stopping")
                 )
 
+    def store_health(self) -> dict[str, Any]:
+        """The store as the writer sees it: ``ok``, ``unavailable`` (writes held) or
+        ``stuck`` (a call that does not return); see :meth:`StoreWriter.health`."""
+        return self.writer.health() if self.writer is not None else {"state": "ok"}
+
     def live_accounts(self) -> frozenset[int]:
         return frozenset(self._live)
 
@@ -1732,7 +1772,7 @@ class Daemon:
             if not self._save_snapshot(store, account, at, state, seq):
                 self.queue.put(SnapshotFailed(at=at, account=account))
 
-        writer.call(save)
+        writer.call(save, key=f"snapshot:{account}")
         if durable:
             writer.flush()
 
@@ -1749,6 +1789,10 @@ class Daemon:
             self._snapshots += 1
             if self._snapshots % 20 == 0:
                 store.prune_snapshots(account, keep=3)
+        except StoreUnavailable:
+            if self.writer is not None:
+                raise  # held in order behind the journal it covers; saved once the store is back
+            return False
         except StoreError as exc:
             # A restart would come back without what changed since the last good snapshot
             # (a lockout a clock tick set is in no journal): say so loudly, once per outage;
@@ -1820,6 +1864,7 @@ class Daemon:
             "intents_open": len(self.book),
             "reconciles": self.reconciles,
             "malformed_records": self.malformed_records,
+            "store": self.store_health(),
             "alerts": list(self.alerter.recent),
         }
 

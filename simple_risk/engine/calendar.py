@@ -142,6 +142,11 @@ class TradingCalendar:
                 return window
         return None
 
+    def session_window_at(self, name: str, at: datetime) -> tuple[datetime, datetime] | None:
+        """The (start, end) of the named session's window open at ``at`` (None: closed);
+        what tells one session's samples from the next one's (``over: session``)."""
+        return self._current_window(name, at)
+
     def session_open(self, name: str, at: datetime) -> bool:
         """Whether the named session is open at ``at`` (start inclusive, end exclusive)."""
         return self._current_window(name, at) is not None

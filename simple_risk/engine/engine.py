@@ -8,15 +8,16 @@ The daemon (and ``rules test``, replay and the benchmarks) feed events one at a 
             executor.submit(firing.intents)
     deadline = engine.next_deadline()   # schedule an exact ClockTick there
 
-Per event: the fact store updates the facts; the rules the event's trigger wakes (every rule on
-``reconcile``) are evaluated for each affected account — once per item for ``each:`` rules —
-in file order, and **every** matching rule fires. Each (rule, account, item) has a
-Prometheus-style state: inactive → pending (``for:``) → firing → resolved (dropped), driven by
-event time; a rule fires once per breach episode. A rule whose evaluation raises yields an
-engine-error firing (critical alert) and the other rules still run. Then lockouts are
-enforced (exposure cannot grow while locked — the reducing orders of a contract only up to
-its position's size, together), ``while:`` locks re-evaluated, and intents whose target the
-facts now show are forgotten.
+Per event: the fact store updates the facts, then the ruleset's derived facts (``derive:``,
+``simple_risk.engine.derive``) take their samples for each affected account; the rules the
+event's trigger wakes (every rule on ``reconcile``) are evaluated for each affected account —
+once per item for ``each:`` rules — in file order, and **every** matching rule fires. Each
+(rule, account, item) has a Prometheus-style state: inactive → pending (``for:``) → firing →
+resolved (dropped), driven by event time; a rule fires once per breach episode. A rule whose
+evaluation raises yields an engine-error firing (critical alert) and the other rules still run.
+Then lockouts are enforced (exposure cannot grow while locked — the reducing orders of a
+contract only up to its position's size, together), ``while:`` locks re-evaluated, and intents
+whose target the facts now show are forgotten.
 
 Unknown facts are explicit (docs/architecture.md §3): when a rule's ``known(...)`` guard finds an
 awaited fact unknown (no quote yet, no contract metadata — ``namespace.AWAITED_FACTS``) and
@@ -64,6 +65,7 @@ from typing import Any
 from simple_risk.engine import dependencies, namespace
 from simple_risk.engine.actions import ActionContext, evaluate, render, run_action
 from simple_risk.engine.calendar import TradingCalendar, seconds
+from simple_risk.engine.derive import Derivations
 from simple_risk.engine.episodes import item_mode
 from simple_risk.engine.events import (
     TRIGGER_OF,
@@ -229,7 +231,11 @@ class CompiledRule:
         self.every = rule.refire.every if rule.refire.kind == "every" else None
         #: ``refire: day``: a firing episode that ends stays recorded until the daily reset
         self.keep_resolved = rule.refire.kind == "day"
-        self.quote_local = rule.each == "position" and not (names & _ACCOUNT_WIDE)
+        self.quote_local = (
+            rule.each == "position"
+            and not (names & _ACCOUNT_WIDE)
+            and not any(name.startswith("derived.") for name in names)
+        )
         #: the facts the rule reads that are unknown until data arrives: (name, family, attr)
         #: the ``when`` names, parsed for the trace a firing carries
         self.decisive = _parse_names(names)
@@ -425,6 +431,8 @@ class Engine:
             for index, rule in enumerate(ruleset.rules)
             if rule.enabled
         )
+        #: the ``derive:`` facts, sampled before the rules on each event (``derived.NAME``)
+        self.derive = Derivations(ruleset.derived, self.store)
         self._rules_by_id = {compiled.rule.id: compiled for compiled in self.rules}
         self._by_index = {compiled.index: compiled for compiled in self.rules}
         #: rule index → ``for:`` of the rules that have one
@@ -541,6 +549,10 @@ class Engine:
             if holder is not None and holder.locks and event.trade_id not in holder.ledger.fills:
                 fresh_fill = event
         touched = store.apply(event)
+        if self.derive.facts:  # before any rule (or ``for:`` deadline) reads them
+            self.derive.begin()
+            for state in touched.accounts:
+                self.derive.update(state, self._env(state), touched, event)
         if self._pending_deadline is not None and now >= self._pending_deadline:
             self._run_deadlines(at, firings)
         if self._unknown_deadline is not None and now >= self._unknown_deadline:
@@ -785,6 +797,7 @@ class Engine:
         facts = dict(self._env(state))
         for name in _ITEM_FAMILIES:  # bound per event and item, not facts of the account
             facts[name] = None
+        facts["derived"] = self.derive.view(account, facts)
         facts.pop("__builtins__", None)
         return facts
 
@@ -802,6 +815,7 @@ class Engine:
                 trades=families.trades,
                 session=self.store.session,
             )
+            env["derived"] = self.derive.view(state.id, env)
             for name in _ITEM_FAMILIES:
                 env[name] = None
             if self.unknown_alert_after is not None:

@@ -169,6 +169,44 @@ class Rule:
         return rule_title(self.id, self.label)
 
 
+#: the aggregates of a derived fact (``derive:``); none: the expression's current value
+AGGREGATES = ("max", "min", "sum", "count", "first", "last")
+#: the periods an aggregate may run over (``over:``); a sliding window is ``within:`` instead
+PERIODS = ("day", "week", "session", "position")
+#: what a derived fact may be kept per (``each:``)
+DERIVE_EACH = ("position", "symbol")
+
+
+@dataclass(frozen=True, slots=True)
+class DerivedFact:
+    """One entry of ``derive:``: a named, typed fact computed from an expression before the
+    rules run, optionally aggregated over a period or a sliding window, per account or per
+    item (simple_risk.engine.derive evaluates it; docs/rule-language.md "Derived facts").
+
+    ``aggregate`` None keeps the expression's current value. ``over`` None and ``within``
+    None: the aggregate runs for as long as the account (or the item) exists. ``reads`` names
+    the other derived facts its expression reads (they are evaluated first).
+    """
+
+    name: str
+    type: str  # a namespace.FactType value
+    value: CompiledExpression
+    location: SourceLocation
+    triggers: frozenset[str]
+    aggregate: str | None = None
+    over: str | None = None
+    session: str | None = None
+    within: timedelta | None = None
+    each: str | None = None
+    reads: frozenset[str] = frozenset()
+    description: str = ""
+
+    @property
+    def optional(self) -> bool:
+        """Unknown (None) until a first sample: every aggregate but ``sum`` and ``count``."""
+        return self.aggregate not in ("sum", "count")
+
+
 @dataclass(frozen=True, slots=True)
 class SessionSpec:
     name: str
@@ -266,6 +304,8 @@ class Ruleset:
     #: hidden constants the compiler introduced (exact Decimal literals, durations), by name;
     #: part of the evaluation environment (see ``simple_risk.engine.dsl.base_env``)
     constants: Mapping[str, object] = field(default_factory=dict)
+    #: the ``derive:`` facts in evaluation order (a fact after every fact it reads)
+    derived: tuple[DerivedFact, ...] = ()
 
     def rule(self, rule_id: str) -> Rule:
         for rule in self.rules:

@@ -127,6 +127,13 @@ FAMILIES: dict[str, Family] = {
             iterable=True,
         ),
         Family("lock", "The lockout whose `while:` is being evaluated.", None, lock_only=True),
+        Family(
+            "derived",
+            "The facts the ruleset declares under `derive:` (`derived.NAME`), evaluated before"
+            " the rules on every event; one kept `each: position` or `each: symbol` reads as"
+            " the bound item's (docs/rule-language.md, Derived facts).",
+            None,
+        ),
     )
 }
 

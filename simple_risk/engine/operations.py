@@ -359,6 +359,8 @@ def _bound_items(
         env = dict(base)
         if engine._rebind(env, state, compiled, item, rule_state.event):
             items.append((item, env))
+    for _item, env in items:
+        env["derived"] = engine.derive.view(account, env)  # answers for this copy's item
     return items
 
 
@@ -479,6 +481,7 @@ def limit_usage(engine: Engine, account: int) -> list[dict[str, Any]]:
     env = dict(engine._env(state))
     for name in _ITEM_FAMILIES:
         env[name] = None
+    env["derived"] = engine.derive.view(account, env)  # no item bound: account-level ones
     usage: list[dict[str, Any]] = []
     for compiled in engine.rules:
         if compiled.each is not None:

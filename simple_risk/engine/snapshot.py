@@ -206,6 +206,7 @@ def dump_engine(engine: Engine) -> dict[str, Any]:
             for (index, account, item, fact), episode in engine._unknowns.items()
             if index in engine._by_index
         ],
+        "derived": engine.derive.dump(),
     }
 
 
@@ -377,6 +378,7 @@ def load_engine(engine: Engine, data: Any) -> None:
             engine._unknowns[key] = UnknownFact(
                 datetime.fromisoformat(u["since"]), event_from_json(u["event"]), u["alerted"]
             )
+    engine.derive.load(data.get("derived", ()))  # absent from snapshots before derive:
     engine._recompute_pending_deadline()
     engine._recompute_lock_end()
     engine._recompute_unknown_deadline()

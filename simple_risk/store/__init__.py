@@ -21,6 +21,7 @@ from simple_risk.store.records import (
     Lockout,
     Snapshot,
     StoreError,
+    StoreUnavailable,
 )
 from simple_risk.store.store import Store
 
@@ -40,6 +41,7 @@ __all__ = [
     "Snapshot",
     "Store",
     "StoreError",
+    "StoreUnavailable",
     "event_from_json",
     "event_to_json",
 ]

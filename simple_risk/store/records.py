@@ -32,6 +32,12 @@ class StoreError(Exception):
     """The store cannot do what was asked; the message says why and what to do about it."""
 
 
+class StoreUnavailable(StoreError):
+    """The database did not answer (locked past its busy timeout, unreachable, a dropped
+    connection, a full disk): the same write may succeed later, so the daemon holds it and
+    tries again instead of dropping it."""
+
+
 class LeaseLost(StoreError):
     """This daemon does not hold the account's lease: another daemon enforces it now."""
 

@@ -28,7 +28,7 @@ from simple_risk.store.records import (
     Lockout,
     StoreError,
 )
-from simple_risk.words import usd
+from simple_risk.words import intent_summary, usd
 
 
 def intent(row: IntentRow) -> Intent:
@@ -151,9 +151,9 @@ def lockout_cleared_item(lock: Lockout) -> HistoryItem:
 
 
 def intent_item(intent: Intent) -> HistoryItem:
-    tries = f" after {intent.attempts} attempt{'s' if intent.attempts != 1 else ''}"
-    error = f" ({intent.last_error})" if intent.last_error else ""
-    summary = f"{intent.kind} {intent.state}{tries}{error}"
+    summary = intent_summary(
+        intent.kind, intent.body, intent.state, intent.attempts, intent.last_error, ticker_of
+    )
     would = intent.body.get("would")
     if isinstance(would, list):
         # recorded while the account was only observed: what enforcing would have sent

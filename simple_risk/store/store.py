@@ -29,7 +29,8 @@ from typing import Any, Literal
 from sqlalchemy import Engine, case, delete, func, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session
 
 from simple_risk.engine.codec import (
@@ -78,6 +79,7 @@ from simple_risk.store.records import (
     Lockout,
     Snapshot,
     StoreError,
+    StoreUnavailable,
 )
 
 # Advisory lock space (first int4 key) of the per-account journal append lock.
@@ -149,6 +151,8 @@ class Store:
                     conn.execution_options(**{WRITE_OPTION: True})
                 with Session(bind=conn, expire_on_commit=False) as session, session.begin():
                     yield session
+        except (OperationalError, InterfaceError, DisconnectionError, PoolTimeout) as exc:
+            raise StoreUnavailable(f"store {self.url}: {reason(exc)}") from exc
         except SQLAlchemyError as exc:
             raise StoreError(f"store {self.url}: {reason(exc)}") from exc
 

@@ -246,3 +246,12 @@ def test_times_show_in_the_viewers_time_zone() -> None:
     assert render.clock("2026-11-23T16:15:02+00:00", NOW) == "2026-11-23 10:15:02"
     message = {"type": "event", "at": utc_stamp, "account": 1, "text": "x"}
     assert render.monitor_line(message, fixtures.CHICAGO).plain.startswith("10:15:02")
+
+
+def test_a_store_outage_is_said_in_red_in_the_daemon_line() -> None:
+    status = fixtures.status()
+    status["daemon"]["store"] = {"state": "unavailable", "for_seconds": 75.0, "held": 312}
+    out = text_of(render.status_view(status, NOW))
+    assert "store UNAVAILABLE for 1m 15s (312 writes held) — enforcing from memory" in out
+    status["daemon"]["store"] = {"state": "ok"}
+    assert "UNAVAILABLE" not in text_of(render.status_view(status, NOW))

@@ -173,12 +173,13 @@ def _intent(body: dict[str, object], state: str = "pending") -> Intent:
 
 
 def test_history_says_what_an_observed_intent_would_have_sent() -> None:
-    observed = intent_item(_intent({"would": ["close MNQ 2 (long)"]}))
+    contract = {"contract_id": "CON.F.US.MNQ.H27"}
+    observed = intent_item(_intent({**contract, "would": ["close MNQ 2 (long)"]}))
     assert observed.summary == (
-        "OBSERVED, not enforced: would close MNQ 2 (long) (PositionClosed pending after 0 attempts)"
+        "OBSERVED, not enforced: would close MNQ 2 (long) (close the MNQ position: waiting)"
     )
-    enforced = intent_item(_intent({}, state="done"))
-    assert enforced.summary == "PositionClosed done after 0 attempts"
+    enforced = intent_item(_intent(contract, state="done"))
+    assert enforced.summary == "close the MNQ position: done"
 
 
 def test_engine_run_observe_observes_every_account_until_an_admin_chose(tmp_path: Path) -> None:

@@ -23,7 +23,7 @@ from simple_risk import resources
 from simple_risk.engine import namespace
 from simple_risk.engine.dsl import analyse_text, lint_paths
 from simple_risk.engine.dsl.expressions import CheckedExpression
-from simple_risk.engine.dsl.reference import family_object, reference_evaluate
+from simple_risk.engine.dsl.reference import FactObject, family_object, reference_evaluate
 from simple_risk.engine.dsl.yamlload import load_document
 from simple_risk.engine.functions import EXACT_DIVIDE, FUNCTIONS, Params, exact_divide
 
@@ -170,6 +170,12 @@ def environments(draw: st.DrawFn) -> dict[str, object]:
             if m.family == family
         }
         env[family] = family_object(family, values, methods)
+    # the derived facts of the shipped rulesets, drawn like any fact of their type
+    derived = {
+        name: draw(st.one_of(st.none(), FACT_VALUES[kind]) if optional else FACT_VALUES[kind])
+        for name, (kind, optional) in SHIPPED_DERIVED.items()
+    }
+    env["derived"] = FactObject("derived", derived)
     return env
 
 
@@ -199,7 +205,13 @@ def _shipped() -> list[tuple[CheckedExpression, dict[str, object]]]:
             **{name: tuple(values) for name, values in compilation.lists.items()},
         }
         pairs += [(checked, env) for checked in compilation.expressions]
+        for name, info in compilation.derived.items():
+            SHIPPED_DERIVED[name] = (info.type, info.optional)
     return pairs
+
+
+#: name → (type, optional) of every derived fact of the shipped rulesets
+SHIPPED_DERIVED: dict[str, tuple[namespace.FactType, bool]] = {}
 
 
 SHIPPED = _shipped()

@@ -311,8 +311,13 @@ def test_a_kill_after_the_act_and_before_the_journal_write_re_derives_the_same_e
     trader = day.trader
     trader.stop(ACCOUNT, "MES", OrderSide.SELL, 1, trader.price("MES") - 20)
     trader.buy(ACCOUNT, "MES")  # a protected position: legal until the day is lost
+    # EP is protected too: unprotected, the 1 s no-stop grace would close it before the
+    # test sells it (the sell would then open a short instead of realizing the loss)
+    trader.stop(ACCOUNT, "EP", OrderSide.SELL, 1, trader.price("EP") - 30)
     trader.buy(ACCOUNT, "EP")
-    assert wait_until(lambda: trader.size(ACCOUNT, "EP") == 1 and day.settled(), 10.0)
+    assert wait_until(lambda: trader.size(ACCOUNT, "EP") == 1 and day.settled(), 10.0), (
+        f"{day.daemon.status()}\n{day.daemon.log.read_text()[-4000:]}"
+    )
     loss_firings = "SELECT count(*) FROM firings WHERE rule_id = 'daily-realized-loss'"
     assert _rows(database, loss_firings) == [(0,)]
 
@@ -323,7 +328,10 @@ def test_a_kill_after_the_act_and_before_the_journal_write_re_derives_the_same_e
         trader.sell(ACCOUNT, "EP")  # realizes ≈ -525: the daily loss limit
         assert wait_until(
             lambda: trader.size(ACCOUNT) == 0 and trader.working(ACCOUNT) == 0, 10.0
-        ), "the daemon did not flatten while its store was blocked"
+        ), (
+            "the daemon did not flatten while its store was blocked: "
+            f"{day.daemon.status()}\n{day.daemon.log.read_text()[-4000:]}"
+        )
         # acted, and none of it is in the store: the journal write has not happened
         assert blocker.execute(loss_firings).fetchall() == [(0,)]
         assert wait_until(

@@ -1,4 +1,5 @@
-"""Mutation check of ``rulesets/topstep.yaml``: every mutant must be caught by a test.
+"""Mutation check of ``rulesets/topstep.yaml`` and of the derived-fact examples: every mutant
+must be caught by a test.
 
 Run by CI (``python tests/mutation/run.py``). For each rule it makes small, plausible slips —
 a comparison loses or gains its ``=`` (``<=`` → ``<``), a threshold param moves by one dollar,
@@ -8,6 +9,13 @@ one contract or one tick, one action of ``then:`` is dropped, a duration (``for:
 played against the oracle on a fixed set of generated days (``tests/oracle``). It prints every
 mutant and what caught it, and exits 1 if any mutant survives: a slip nobody would notice is a
 test that is missing.
+
+The example rulesets with derived facts (``rulesets/examples/derived-*.yaml``) are mutated
+the same way, and their ``derive:`` section too — an aggregate swapped for its opposite
+(``min`` → ``max``, ``first`` → ``last``), a period (``over:``) dropped, a window
+(``within:``) halved, a comparison in a derived expression flipped, a trigger forgotten —
+and each mutant must fail that example's own rule test (tests/rules/examples/); the oracle
+knows only topstep.yaml, so there a mutant the rule test lets through survives.
 
 A mutant that no longer compiles is reported as rejected by lint (it could never be loaded)
 and does not count as a survivor. The unmutated ruleset must pass first (exit 2 otherwise):
@@ -37,6 +45,9 @@ from simple_risk.engine.ruletest.runner import run_files  # noqa: E402
 
 RULESET = ROOT / "rulesets" / "topstep.yaml"
 RULE_TESTS = ROOT / "tests" / "rules"
+#: the example rulesets whose derived facts the check covers, each with its rule test
+DERIVED_EXAMPLES = ROOT / "rulesets" / "examples"
+EXAMPLE_TESTS = RULE_TESTS / "examples"
 
 _COMPARISON = re.compile(r"<=|>=|<|>")
 _FLIP = {"<=": "<", ">=": ">", "<": "<=", ">": ">="}
@@ -44,6 +55,9 @@ _DURATION = re.compile(r"\bfor: ([0-9]+)(s|m|h)\b")
 _SECONDS = {"s": 1, "m": 60, "h": 3600}
 _NUMBER = re.compile(r"^(\s*)([a-z_]+): (-?[0-9]+(?:\.[0-9]+)?)(\s*(?:#.*)?)$")
 _MAP_ENTRY = re.compile(r"([A-Z0-9]+): (-?[0-9]+)")
+_WITHIN = re.compile(r"\bwithin: ([0-9]+)(s|m|h)\b")
+_AGGREGATE = re.compile(r"^    (max|min|first|last): ")
+_OPPOSITE = {"max": "min", "min": "max", "first": "last", "last": "first"}
 
 
 @dataclass(frozen=True)
@@ -120,6 +134,71 @@ def mutants(text: str) -> Iterator[Mutant]:
                 )
     yield from _param_mutants(lines)
     yield from _macro_mutants(lines)
+    yield from _derive_mutants(lines)
+
+
+def _derive_mutants(lines: list[str]) -> Iterator[Mutant]:
+    """Slips in the ``derive:`` section: each derived fact's aggregate, period, window,
+    triggers and the comparisons of its expression."""
+    try:
+        start = lines.index("derive:")
+    except ValueError:
+        return
+    name = ""
+    i = start + 1
+    in_expression = False
+    while i < len(lines) and (lines[i].startswith("  ") or not lines[i].strip()):
+        line = lines[i]
+        if line.startswith("  ") and not line.startswith("   ") and line.strip().endswith(":"):
+            name, in_expression = line.strip().rstrip(":"), False
+            i += 1
+            continue
+        fact = f"derived.{name}"
+        if line.startswith("    ") and not line.startswith("     "):
+            key = line.strip().split(":", 1)[0]
+            in_expression = key in ("value", "max", "min", "sum", "count", "first", "last")
+        aggregate = _AGGREGATE.match(line)
+        if aggregate is not None:
+            old = aggregate.group(1)
+            new = line.replace(f"{old}:", f"{_OPPOSITE[old]}:", 1)
+            what = f"line {i + 1}: {old} -> {_OPPOSITE[old]}"
+            yield Mutant(fact, "aggregate", what, "\n".join([*lines[:i], new, *lines[i + 1 :]]))
+        if line.startswith("    over:") and line.strip() != "over: position":
+            # (a per-position fact lives as long as its position anyway: dropping
+            # ``over: position`` changes nothing, an equivalent mutant)
+            what = f"line {i + 1}: drop {line.strip()}"
+            yield Mutant(fact, "period", what, "\n".join([*lines[:i], *lines[i + 1 :]]))
+        for match in _WITHIN.finditer(line):
+            halved = _halve(match).replace("for:", "within:")
+            new = line[: match.start()] + halved + line[match.end() :]
+            what = f"line {i + 1}: {match.group(0)} halved"
+            yield Mutant(fact, "window", what, "\n".join([*lines[:i], new, *lines[i + 1 :]]))
+        if line.startswith("    trigger: ["):
+            head, _, rest = line.partition("[")
+            triggers = [t.strip() for t in rest.partition("]")[0].split(",")]
+            for index, trigger in enumerate(triggers):
+                if trigger == "reconcile" or len(triggers) < 2:
+                    continue  # a reconcile brings no fact of its own; no trigger: every event
+                kept = triggers[:index] + triggers[index + 1 :]
+                new = f"{head}[{', '.join(kept)}]"
+                mutated = [*lines[:i], new, *lines[i + 1 :]]
+                what = f"line {i + 1}: drop trigger {trigger}"
+                yield Mutant(fact, "trigger", what, "\n".join(mutated))
+        if in_expression:
+            offset = 0
+            if line.startswith("    ") and not line.startswith("     "):
+                offset = line.index(":") + 1
+                if line[offset:].strip() in (">-", ">", "|", "|-"):
+                    i += 1
+                    continue  # a block scalar indicator, not a comparison
+            for match in _COMPARISON.finditer(line, offset):
+                op = match.group(0)
+                new = line[: match.start()] + _FLIP[op] + line[match.end() :]
+                what = f"line {i + 1}: {op} -> {_FLIP[op]}"
+                yield Mutant(
+                    fact, "comparison", what, "\n".join([*lines[:i], new, *lines[i + 1 :]])
+                )
+        i += 1
 
 
 def _macro_mutants(lines: list[str]) -> Iterator[Mutant]:
@@ -129,12 +208,16 @@ def _macro_mutants(lines: list[str]) -> Iterator[Mutant]:
     except ValueError:
         return
     i = start + 1
+    name = ""
     while i < len(lines) and (lines[i].startswith("  ") or not lines[i].strip()):
-        name, colon, _body = lines[i].strip().partition(":")
-        if not colon:
-            i += 1
-            continue
-        offset = lines[i].index(":") + 1
+        if lines[i].startswith("   "):
+            offset = 0  # a continuation line of a block scalar
+        else:
+            name, colon, body = lines[i].strip().partition(":")
+            if not colon or body.strip() in (">-", ">", "|", "|-"):
+                i += 1
+                continue
+            offset = lines[i].index(":") + 1
         for match in _COMPARISON.finditer(lines[i], offset):
             op = match.group(0)
             new = lines[i][: match.start()] + _FLIP[op] + lines[i][match.end() :]
@@ -215,10 +298,12 @@ def _param_mutants(lines: list[str]) -> Iterator[Mutant]:
         i += 1
 
 
-def caught_by_rule_tests(mutant: Mutant, workdir: Path) -> str | None:
+def caught_by_rule_tests(
+    mutant: Mutant, workdir: Path, ruleset: str = "topstep.yaml", tests: str = "tests/rules"
+) -> str | None:
     """The first failing case (file: name) of the rule tests against the mutant, if any."""
-    (workdir / "rulesets" / "topstep.yaml").write_text(mutant.text, encoding="utf-8")
-    report = run_files([workdir / "tests" / "rules"])
+    (workdir / "rulesets" / ruleset).write_text(mutant.text, encoding="utf-8")
+    report = run_files([workdir / tests])
     if report.problems:
         return f"test files rejected: {report.problems[0].format()}"
     for result in report.results:
@@ -279,6 +364,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--oracle-days", type=int, default=24, help="generated days per survivor")
     parser.add_argument("--only", metavar="REGEX", help="only mutants of matching rules/params")
     parser.add_argument(
+        "--no-examples",
+        action="store_true",
+        help="only the ruleset: skip the derived-fact example rulesets",
+    )
+    parser.add_argument(
         "--oracle-only",
         action="store_true",
         help="skip the rule tests: measure what the oracle comparison alone catches",
@@ -325,6 +415,11 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             survivors.append(mutant)
             print(f"SURVIVED  {label}")
+    if not args.no_examples and not args.oracle_only:
+        for example in sorted(DERIVED_EXAMPLES.glob("derived-*.yaml")):
+            status = _check_example(example, pattern, counts, survivors)
+            if status:
+                return status
     total = sum(counts.values()) + len(survivors)
     elapsed = time.perf_counter() - started
     print(
@@ -333,6 +428,48 @@ def main(argv: list[str] | None = None) -> int:
         f"{len(survivors)} survived ({elapsed:.0f} s)"
     )
     return 1 if survivors else 0
+
+
+def _check_example(
+    example: Path, pattern: re.Pattern[str] | None, counts: dict[str, int], survivors: list[Mutant]
+) -> int:
+    """Mutate one example ruleset and play each mutant against its own rule test; returns 2
+    when the unmutated example fails (else 0)."""
+    name = example.name
+    tests = "tests/rules/examples"
+    with tempfile.TemporaryDirectory(prefix="mutants-") as tmp:
+        workdir = Path(tmp)
+        (workdir / "rulesets" / "examples").mkdir(parents=True)
+        (workdir / tests).mkdir(parents=True)
+        shutil.copy(EXAMPLE_TESTS / f"{example.stem}.test.yaml", workdir / tests)
+        where = f"examples/{name}"
+        text = example.read_text(encoding="utf-8")
+        failing = caught_by_rule_tests(
+            Mutant("(none)", "baseline", "", text), workdir, where, tests
+        )
+        if failing is not None:
+            print(f"BASELINE FAILS: {name}: {failing}: fix that first")
+            return 2
+        for mutant in mutants(text):
+            if pattern is not None and not pattern.search(mutant.rule):
+                continue
+            label = f"{name}: {mutant.rule:30} {mutant.kind:10} {mutant.description}"
+            path = workdir / "rulesets" / where
+            path.write_text(mutant.text, encoding="utf-8")
+            try:
+                load_ruleset(path)
+            except RulesetError as exc:
+                counts["lint"] += 1
+                print(f"REJECTED  {label}  (lint: {exc.problems[0].message})")
+                continue
+            verdict = caught_by_rule_tests(mutant, workdir, where, tests)
+            if verdict is not None:
+                counts["rules test"] += 1
+                print(f"CAUGHT    {label}  by {verdict}")
+                continue
+            survivors.append(mutant)
+            print(f"SURVIVED  {label}")
+    return 0
 
 
 def load_ruleset_text_check(text: str, workdir: Path) -> None:

@@ -62,3 +62,54 @@ def test_every_kind_of_slip_is_made() -> None:
 def test_a_block_scalar_indicator_is_not_a_comparison() -> None:
     mutants = list(_run_module().mutants(RULESET))
     assert not [m for m in mutants if m.rule == "naked" and m.kind == "comparison"]
+
+
+DERIVED = """\
+ruleset: tiny
+params:
+  big_loss: 100
+derive:
+  worst:
+    type: money
+    each: position
+    trigger: [quote, position, reconcile]
+    min: position.unrealized_pnl
+    over: position
+  big_losses:
+    trigger: [trade]
+    count: >-
+      known(trade.net_pnl)
+      and trade.net_pnl < -params.big_loss
+    within: 10m
+  most_lots:
+    type: int
+    max: account.open_contracts_raw
+    over: day
+rules:
+  - id: r
+    trigger: [trade]
+    when: derived.big_losses >= 3
+    then: [flatten]
+"""
+
+
+def test_every_kind_of_slip_is_made_in_the_derived_facts() -> None:
+    described = {(m.rule, m.kind, m.description) for m in _run_module().mutants(DERIVED)}
+    assert ("derived.worst", "aggregate", "line 9: min -> max") in described
+    assert ("derived.most_lots", "aggregate", "line 19: max -> min") in described
+    assert ("derived.most_lots", "period", "line 20: drop over: day") in described
+    assert ("derived.big_losses", "window", "line 16: within: 10m halved") in described
+    assert ("derived.big_losses", "comparison", "line 15: < -> <=") in described
+    assert ("derived.worst", "trigger", "line 8: drop trigger quote") in described
+    assert ("derived.worst", "trigger", "line 8: drop trigger position") in described
+
+
+def test_slips_that_change_nothing_are_not_made_in_the_derived_facts() -> None:
+    mutants = list(_run_module().mutants(DERIVED))
+    described = {(m.rule, m.kind, m.description) for m in mutants}
+    # a per-position fact lives as long as its position; a reconcile brings no fact itself;
+    # a block scalar's indicator is no comparison; a lone trigger is not dropped
+    assert not [d for d in described if d[1] == "period" and d[0] == "derived.worst"]
+    assert not [d for d in described if "drop trigger reconcile" in d[2]]
+    assert not [d for d in described if d[0] == "derived.big_losses" and d[1] == "trigger"]
+    assert not [d for d in described if d[2] == "line 13: > -> >="]

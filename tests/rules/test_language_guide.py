@@ -35,5 +35,14 @@ def test_every_example_is_verbatim_in_a_shipped_ruleset_that_has_a_rule_test() -
 
 def test_the_guide_covers_each_part_of_a_rule() -> None:
     headings = re.findall(r"^## (.+)$", GUIDE.read_text(encoding="utf-8"), re.MULTILINE)
-    for part in ("Triggers", "`each:`", "Episodes and `refire:`", "Windows", "Lockouts", "Actions"):
+    parts = (
+        "Triggers",
+        "`each:`",
+        "Episodes and `refire:`",
+        "Windows",
+        "Lockouts",
+        "Actions",
+        "Derived facts",
+    )
+    for part in parts:
         assert part in headings

@@ -70,7 +70,7 @@ def test_everything_since_a_time_comes_in_order(busy_day: Store) -> None:
     ]
     assert [item.at for item in items] == sorted(item.at for item in items)
     assert items[1].summary == f"account locked until {DAY_END.isoformat()}: daily loss limit"
-    assert items[2].summary == "cancel_orders done after 0 attempts"
+    assert items[2].summary == "cancel orders: done"
     assert items[4].summary.startswith("warning cooldown-after-loss [9000000077]: ")
     assert items[6].summary.endswith("cleared by desk-lead: test order")
     assert items[7].summary == "desk-lead clear_lockout: cleared (test order)"
@@ -104,4 +104,4 @@ def test_filters_by_rule_account_kind_and_window(busy_day: Store) -> None:
 def test_an_open_intent_shows_at_its_creation(store: Store) -> None:
     store.record_firing(daily_loss_firing(), [], flatten_intents()[:1])
     (item,) = store.history(T0, kinds=["intent"])
-    assert (item.at, item.summary) == (T0, "cancel_orders pending after 0 attempts")
+    assert (item.at, item.summary) == (T0, "cancel orders: waiting")

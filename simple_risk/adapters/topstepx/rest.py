@@ -24,6 +24,7 @@ import base64
 import concurrent.futures
 import json
 import logging
+import os
 import random
 import threading
 import time
@@ -174,6 +175,22 @@ def _close_abandoned(future: concurrent.futures.Future[requests.Response]) -> No
         future.result().close()
 
 
+def _session_for(base_url: str) -> requests.Session:
+    """A session whose environment (proxies, CA bundle) is read once, here.
+
+    ``requests`` otherwise re-reads the environment on every call — proxy variables, the
+    proxy bypass list and ``~/.netrc`` (a file read) — which measured about 0.2 ms of a
+    0.8 ms loopback call on the enforcement path. The gateway's address does not change,
+    so what the environment says about it cannot change either while the daemon runs."""
+    session = requests.Session()
+    session.proxies.update(requests.utils.get_environ_proxies(base_url))
+    bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+    if bundle:
+        session.verify = bundle
+    session.trust_env = False
+    return session
+
+
 def _jwt_expiry(token: str) -> float | None:
     """Seconds since the epoch at which a JWT expires, or None if it is not a readable JWT."""
     parts = token.split(".")
@@ -266,7 +283,7 @@ class RestClient:
         self.clock = clock or ReceiveClock()
         self.symbols = symbols
         self.recorder = recorder
-        self._session = session or requests.Session()
+        self._session = session or _session_for(self.base_url)
         #: where requests wait for their answer's headers (see :meth:`_post`)
         self._http = concurrent.futures.ThreadPoolExecutor(
             max_workers=HTTP_THREADS, thread_name_prefix="rest-http"

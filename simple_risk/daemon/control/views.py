@@ -66,6 +66,7 @@ def daemon_status(daemon: Daemon, now: datetime) -> dict[str, Any]:
         "firings": daemon.firings_total,
         "reconciles": daemon.reconciles,
         "intents_open": len(daemon.book),
+        "store": daemon.store_health(),
         "alerts": list(daemon.alerter.recent[-10:]),
         "ruleset": daemon.ruleset_name(),
     }

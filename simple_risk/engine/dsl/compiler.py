@@ -37,6 +37,7 @@ from simple_risk.engine import namespace
 from simple_risk.engine.dsl.actions import ACTIONS
 from simple_risk.engine.dsl.actions.base import SIDES
 from simple_risk.engine.dsl.catalogue import tickers
+from simple_risk.engine.dsl.derive import compile_derived, declare
 from simple_risk.engine.dsl.durations import (
     DURATION_HINT,
     TIME_HINT,
@@ -47,6 +48,7 @@ from simple_risk.engine.dsl.durations import (
 from simple_risk.engine.dsl.expressions import (
     CheckedExpression,
     ConstantPool,
+    DerivedName,
     Locator,
     Macro,
     Scope,
@@ -84,12 +86,13 @@ from simple_risk.engine.model import (
 )
 
 _ROOT = re.compile(ROOT)
-_WRITTEN = re.compile(r"\b(params\s*\.\s*)?([A-Za-z_][A-Za-z0-9_]*)")
+_WRITTEN = re.compile(r"\b(?:(params|derived)\s*\.\s*)?([A-Za-z_][A-Za-z0-9_]*)")
 
 
 def names_written(text: str) -> set[str]:
-    """``params.NAME`` and bare names as they appear in ``text``, even if it does not parse."""
-    return {f"params.{name}" if prefix else name for prefix, name in _WRITTEN.findall(text)}
+    """``params.NAME``, ``derived.NAME`` and bare names as they appear in ``text``, even if it
+    does not parse."""
+    return {f"{prefix}.{name}" if prefix else name for prefix, name in _WRITTEN.findall(text)}
 
 
 @dataclass(slots=True)
@@ -113,6 +116,8 @@ class Compilation:
     #: the exchange calendar the ruleset named (before its own overrides), for the lint
     exchange: ExchangeDays | None = None
     pool: ConstantPool = field(default_factory=ConstantPool)
+    #: the ``derive:`` facts expressions may read as ``derived.NAME`` (dsl/derive.py)
+    derived: dict[str, DerivedName] = field(default_factory=dict)
     #: for an account overlay: the base ruleset's compilation, whose scope the added rules
     #: share (lint checks read its symbols and the names its rules use)
     base: Compilation | None = None
@@ -198,7 +203,9 @@ def compile_document(doc: Document, overrides: Mapping[str, object] | None = Non
     if isinstance(raw_lists, dict):
         out.lists = {str(k): tuple(v) for k, v in raw_lists.items() if isinstance(v, list)}
     _check_definition_names(out, top)
+    out.derived = declare(out, top.get("derive"))
     _macros(out, top.get("macros"))
+    derived = compile_derived(out, top.get("derive"), lambda _: _base_scope(out))
     rules: list[Rule] = []
     raw_rules = top.get("rules")
     if isinstance(raw_rules, list):
@@ -218,6 +225,7 @@ def compile_document(doc: Document, overrides: Mapping[str, object] | None = Non
             lists=MappingProxyType(dict(out.lists)),
             requires=top.get("requires") if isinstance(top.get("requires"), str) else None,
             constants=MappingProxyType(dict(out.pool.values)),
+            derived=derived,
         )
     return out
 
@@ -414,6 +422,7 @@ def _base_scope(out: Compilation, rule_id: str | None = None, is_macro: bool = F
         sessions=out.sessions,
         pool=out.pool,
         is_macro=is_macro,
+        derived=out.derived,
     )
 
 
@@ -543,6 +552,7 @@ class _RuleContext:
             each=self.scope.each,
             in_lock=True,
             lock_only=True,
+            derived=self.scope.derived,
         )
         checked = self.compile_at(path, "when", lock_scope)
         return checked.compiled if checked is not None else None
@@ -595,7 +605,7 @@ def _rule(out: Compilation, path: Path, raw: object) -> Rule | None:
     context = _RuleContext(out, path, scope)
     when = context.compile_at((*path, "when"), "when", scope)
     if when is not None:
-        scope.guarded = asserted_known(when.tree)
+        scope.guarded = asserted_known(when.tree, scope.optional_derived)
     message = context.template((*path, "message"), "message") if "message" in raw else None
     for_: timedelta | None = None
     if is_duration(raw.get("for")):
@@ -905,6 +915,7 @@ def compile_overlay(
     out.base = base_out
     out.params, out.lists, out.macros = base_out.params, base_out.lists, base_out.macros
     out.sessions, out.pool = base_out.sessions, base_out.pool
+    out.derived = base_out.derived
     base_rules = {rule_id: path for rule_id, path in base_out.rule_ids}
     added: list[Rule] = []
     raw_rules = top.get("rules")

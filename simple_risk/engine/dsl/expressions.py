@@ -163,6 +163,21 @@ class Macro:
     references: frozenset[str] = frozenset()
 
 
+#: the fact naming the item a per-item derived fact answers for
+_ITEM_IDENTITY = {"position": "position.contract_id", "symbol": "symbol.root"}
+
+
+@dataclass(frozen=True, slots=True)
+class DerivedName:
+    """What an expression must know of a ``derive:`` fact it reads as ``derived.NAME``: its
+    type, the item it is kept per (None: the account) and whether it can be unknown."""
+
+    name: str
+    type: namespace.FactType
+    each: str | None = None
+    optional: bool = False
+
+
 @dataclass(slots=True)
 class Scope:
     """What names an expression may use and what its rule binds."""
@@ -183,6 +198,13 @@ class Scope:
     is_macro: bool = False
     #: optional facts already known here: actions and messages run only when ``when`` held
     guarded: frozenset[str] = frozenset()
+    #: the ruleset's ``derive:`` facts, by name (``derived.NAME``)
+    derived: Mapping[str, DerivedName] = field(default_factory=dict)
+
+    @property
+    def optional_derived(self) -> frozenset[str]:
+        """``derived.NAME`` of the derived facts that can be unknown (need ``known(...)``)."""
+        return frozenset(f"derived.{d.name}" for d in self.derived.values() if d.optional)
 
     def problem(self, mark: Mark, message: str, check: str, hint: str | None = None) -> Problem:
         return Problem(self.file, mark.line, mark.column, message, check, self.rule_id, hint)
@@ -382,11 +404,15 @@ def _family_attr(node: ast.AST) -> tuple[str, str] | None:
     return None
 
 
-def _optional_key(node: ast.AST) -> str | None:
-    """The dotted name of an optional fact (or optional method call) this node reads."""
+def _optional_key(node: ast.AST, derived: frozenset[str] = frozenset()) -> str | None:
+    """The dotted name of an optional fact (or optional method call) this node reads;
+    ``derived`` names the derived facts that are optional."""
     pair = _family_attr(node)
     if pair is not None:
-        fact = namespace.FACTS.get(f"{pair[0]}.{pair[1]}")
+        dotted = f"{pair[0]}.{pair[1]}"
+        if dotted in derived:
+            return dotted
+        fact = namespace.FACTS.get(dotted)
         if fact is not None and fact.optional:
             return fact.name
         return None
@@ -408,49 +434,54 @@ def _is_known_call(node: ast.AST) -> bool:
     )
 
 
-def asserted_known(tree: ast.AST) -> frozenset[str]:
-    """Optional facts a true ``when:`` guarantees known (its top-level ``known(...)`` guards)."""
+def asserted_known(tree: ast.AST, derived: frozenset[str] = frozenset()) -> frozenset[str]:
+    """Optional facts a true ``when:`` guarantees known (its top-level ``known(...)`` guards);
+    ``derived`` names the optional derived facts."""
     body = tree.body if isinstance(tree, ast.Expression) else tree
-    return frozenset(_asserted(body, True))
+    return frozenset(_asserted(body, True, derived))
 
 
-def _asserted(node: ast.AST, truth: bool) -> set[str]:
+def _asserted(node: ast.AST, truth: bool, derived: frozenset[str]) -> set[str]:
     """Optional facts known to be known when ``node`` evaluates to ``truth``."""
     if _is_known_call(node):
         assert isinstance(node, ast.Call)
         if not truth:
             return set()
-        return {k for sub in ast.walk(node.args[0]) if (k := _optional_key(sub)) is not None}
+        return {
+            k for sub in ast.walk(node.args[0]) if (k := _optional_key(sub, derived)) is not None
+        }
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
-        return _asserted(node.operand, not truth)
+        return _asserted(node.operand, not truth, derived)
     if isinstance(node, ast.BoolOp):
         if isinstance(node.op, ast.And) and truth:
-            return set().union(*(_asserted(v, True) for v in node.values))
+            return set().union(*(_asserted(v, True, derived) for v in node.values))
         if isinstance(node.op, ast.Or) and not truth:
-            return set().union(*(_asserted(v, False) for v in node.values))
+            return set().union(*(_asserted(v, False, derived) for v in node.values))
     return set()
 
 
-def _unguarded(node: ast.AST, guarded: frozenset[str]) -> Iterator[tuple[ast.AST, str]]:
+def _unguarded(
+    node: ast.AST, guarded: frozenset[str], derived: frozenset[str] = frozenset()
+) -> Iterator[tuple[ast.AST, str]]:
     """Reads of optional facts not protected by a ``known(...)`` on the path to them."""
     if _is_known_call(node):
         return
     if isinstance(node, ast.BoolOp):
         accumulated = set(guarded)
         for value in node.values:
-            yield from _unguarded(value, frozenset(accumulated))
-            accumulated |= _asserted(value, isinstance(node.op, ast.And))
+            yield from _unguarded(value, frozenset(accumulated), derived)
+            accumulated |= _asserted(value, isinstance(node.op, ast.And), derived)
         return
     if isinstance(node, ast.IfExp):
-        yield from _unguarded(node.test, guarded)
-        yield from _unguarded(node.body, guarded | _asserted(node.test, True))
-        yield from _unguarded(node.orelse, guarded | _asserted(node.test, False))
+        yield from _unguarded(node.test, guarded, derived)
+        yield from _unguarded(node.body, guarded | _asserted(node.test, True, derived), derived)
+        yield from _unguarded(node.orelse, guarded | _asserted(node.test, False, derived), derived)
         return
-    key = _optional_key(node)
+    key = _optional_key(node, derived)
     if key is not None and key not in guarded:
         yield node, key
     for child in ast.iter_child_nodes(node):
-        yield from _unguarded(child, guarded)
+        yield from _unguarded(child, guarded, derived)
 
 
 class _Resolver:
@@ -611,8 +642,48 @@ class _Resolver:
                 hint,
             )
 
+    def derived_member(self, node: ast.Attribute, called: bool) -> ast.expr:
+        """``derived.NAME``: a fact of the ruleset's ``derive:``, bound like its item."""
+        name = node.attr
+        dotted = f"derived.{name}"
+        info = self.scope.derived.get(name)
+        if info is None:
+            hint = did_you_mean(dotted, [f"derived.{known}" for known in self.scope.derived])
+            if hint is None:
+                declared = ", ".join(sorted(self.scope.derived))
+                hint = f"declared: {declared}" if declared else "declare it under derive:"
+            self.report(node, f'unknown derived fact "{dotted}"', "unknown-fact", hint)
+            return node
+        if called:
+            self.report(node, f'"{dotted}" is a fact, not a method', "unknown-fact")
+            return node
+        self.names.add(dotted)
+        if info.each is not None:
+            # it is the bound item's value: the expression reads that item (its episodes,
+            # its reconcile iteration and its trace are the item's, as for position.*)
+            self.names.add(_ITEM_IDENTITY[info.each])
+        if info.each is None or self.scope.is_macro:
+            return node
+        if self.scope.in_lock or self.scope.lock_only:
+            self.report(
+                node,
+                f'"{dotted}" is kept per {info.each}: not bound in a lockout\'s while:',
+                "unbound-family",
+            )
+        elif not namespace.family_is_bound(info.each, self.scope.triggers, self.scope.each):
+            triggers = ", ".join(sorted(self.scope.triggers)) or "none"
+            self.report(
+                node,
+                f'"{dotted}" is kept per {info.each}, which is not bound for triggers [{triggers}]',
+                "unbound-family",
+                f"use each: {info.each}, or triggers that bind {info.each}.*",
+            )
+        return node
+
     def attribute(self, node: ast.Attribute, called: bool) -> ast.expr:
         base = node.value
+        if isinstance(base, ast.Name) and base.id == "derived":
+            return self.derived_member(node, called)
         if isinstance(base, ast.Name) and base.id in namespace.FAMILIES:
             return self.family_member(node, called)
         if isinstance(base, ast.Name) and base.id == "params":
@@ -810,7 +881,7 @@ def compile_expression(
         return None, problems
     direct_macros = macro_references(tree, scope.macros)
     tree = _inline(tree, scope)
-    for node, key in _unguarded(tree, scope.guarded):
+    for node, key in _unguarded(tree, scope.guarded, scope.optional_derived):
         if not _bound_here(key, scope):
             continue  # the unbound-family problem says what is wrong
         problems.append(

@@ -58,6 +58,11 @@ def render_facts_markdown() -> str:
             f"## `{family.name}`",
             "",
             f"{family.meaning} Bound: {_binding(family)}.",
+        ]
+        if not namespace.family_members(family.name):
+            lines += ["", "Its names are the ruleset's own: see the ruleset's `derive:`."]
+            continue
+        lines += [
             "",
             "| Name | Type | Optional | Meaning |",
             "|---|---|---|---|",

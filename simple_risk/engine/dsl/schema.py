@@ -32,7 +32,7 @@ from simple_risk.engine.dsl.durations import (
 )
 from simple_risk.engine.dsl.problems import Problem, did_you_mean
 from simple_risk.engine.dsl.yamlload import Document, Path
-from simple_risk.engine.model import REFIRE_KINDS, SEVERITIES
+from simple_risk.engine.model import AGGREGATES, DERIVE_EACH, PERIODS, REFIRE_KINDS, SEVERITIES
 
 IDENTIFIER = r"^[a-z][a-z0-9_]*$"
 RULE_ID = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
@@ -139,6 +139,51 @@ def build_schema() -> dict[str, Any]:
             ],
             "description": "a number, string, duration string, list or map",
         },
+        "derived": _object(
+            {
+                "description": {"type": "string"},
+                "type": {
+                    "enum": [t.value for t in namespace.FactType],
+                    "description": "what the fact holds (count: int, its default)",
+                },
+                "value": {
+                    "anyOf": [{"$ref": "#/$defs/expression"}, {"type": "boolean"}],
+                    "description": "the expression's value now (no aggregate)",
+                },
+                **{
+                    aggregate: {
+                        "anyOf": [{"$ref": "#/$defs/expression"}, {"type": "boolean"}],
+                        "description": f"the {aggregate} of the expression's samples"
+                        if aggregate != "count"
+                        else "how many samples the condition held for",
+                    }
+                    for aggregate in AGGREGATES
+                },
+                "over": {
+                    "enum": list(PERIODS),
+                    "description": "the period the aggregate restarts with (default: never)",
+                },
+                "session": {
+                    "$ref": "#/$defs/identifier",
+                    "description": "the calendar session of over: session",
+                },
+                "within": {
+                    "$ref": "#/$defs/duration",
+                    "description": "a sliding window instead of a period, e.g. 10m",
+                },
+                "each": {
+                    "enum": list(DERIVE_EACH),
+                    "description": "kept per item; rules read the bound item's",
+                },
+                "trigger": {
+                    "type": "array",
+                    "items": {"enum": list(namespace.TRIGGERS)},
+                    "minItems": 1,
+                    "uniqueItems": True,
+                    "description": "the events that take a sample (default: every event)",
+                },
+            }
+        ),
         "action": {
             "anyOf": [{"enum": bare}, action_object],
             "description": "one action of the closed vocabulary",
@@ -249,6 +294,7 @@ def build_schema() -> dict[str, Any]:
                 {"$ref": "#/$defs/identifier"},
             ),
             "macros": _map_of({"$ref": "#/$defs/expression"}, {"$ref": "#/$defs/identifier"}),
+            "derive": _map_of({"$ref": "#/$defs/derived"}, {"$ref": "#/$defs/identifier"}),
             "rules": {"type": "array", "items": {"$ref": "#/$defs/rule"}},
         },
         "$defs": defs,

@@ -1,14 +1,16 @@
 """Type errors found by evaluating every expression with simpleeval on sample facts.
 
 ``when:`` must give true/false, action values (``contracts``, ``to``) a number, ``symbol`` a
-root, ``side`` buy or sell, a lockout's ``for:`` a duration, and each message field must
-accept its format spec.
+root, ``side`` buy or sell, a lockout's ``for:`` a duration, each message field must accept
+its format spec, and a derived fact's expression must give its declared type (a ``count:`` a
+condition, ``max:``/``min:``/``sum:`` a number).
 
 FAIL::
 
     when: session.time > 830                # type error: '>' not supported …
     when: day.realized_pnl                  # when: must be true or false, got a number
     message: "{position.symbol:.2f}"        # format ".2f" does not fit a string
+    derive: {label: {type: money, value: account.name}}   # money, but gives a string
 """
 
 from __future__ import annotations
@@ -17,13 +19,14 @@ from collections.abc import Iterator
 from datetime import timedelta
 from decimal import Decimal
 
+from simple_risk.engine import namespace
 from simple_risk.engine.dsl.actions.base import SIDES
 from simple_risk.engine.dsl.checks.base import CheckDef
 from simple_risk.engine.dsl.compiler import Compilation
 from simple_risk.engine.dsl.durations import is_duration, parse_duration
 from simple_risk.engine.dsl.expressions import CheckedExpression
 from simple_risk.engine.dsl.problems import Problem
-from simple_risk.engine.dsl.reference import reference_evaluate, sample_families
+from simple_risk.engine.dsl.reference import FactObject, reference_evaluate, sample_families
 from simple_risk.engine.functions import FUNCTIONS, Params
 
 _WORDS = {bool: "true or false", str: "a string", int: "a number", Decimal: "a number"}
@@ -53,6 +56,8 @@ def sample_env(compilation: Compilation) -> dict[str, object]:
     }
     for name, values in compilation.lists.items():
         env[name] = tuple(values)
+    derived = {d.name: namespace.sample_value(d.type) for d in compilation.derived.values()}
+    env["derived"] = FactObject("derived", derived)
     return env
 
 
@@ -63,6 +68,17 @@ def _side(checked: CheckedExpression, value: object) -> bool:
     return isinstance(value, str) and any(
         not name.startswith("params.") for name in checked.compiled.names
     )
+
+
+def _of_type(value: object, fact_type: str) -> bool:
+    """A derived fact's sample fits its declared type (unknown always fits)."""
+    if value is None:
+        return True
+    if fact_type == "bool":
+        return isinstance(value, bool)
+    if fact_type == "str":
+        return isinstance(value, str)
+    return isinstance(value, int | Decimal) and not isinstance(value, bool)
 
 
 def _positive_duration(value: object) -> bool:
@@ -99,6 +115,13 @@ def run(compilation: Compilation) -> Iterator[Problem]:
                 f"must be a duration, got {_kind(value)}",
                 "type-error",
                 'give a duration string, e.g. params.pause with pause: "15m"',
+            )
+        elif role.startswith("derive-") and not _of_type(value, declared := role[7:]):
+            yield _problem(
+                checked,
+                f"the derived fact is {declared}, but this gives {_kind(value)}",
+                "type-error",
+                "change its type: or its expression",
             )
         elif role == "message" and checked.spec:
             try:

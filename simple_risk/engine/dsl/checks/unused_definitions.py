@@ -1,8 +1,9 @@
-"""``--strict``: params, lists and macros that no rule uses (typos hide here).
+"""``--strict``: params, lists, macros and derived facts that no rule uses (typos hide here).
 
 A param counts as used when an expression reads ``params.NAME`` (directly or through a macro
 that a rule uses); a list when an expression names it; a macro when a rule uses it, directly
-or through another macro. In an account overlay, an overridden param counts as used when a
+or through another macro; a derived fact when a rule, a message, a macro or another derived
+fact reads ``derived.NAME``. In an account overlay, an overridden param counts as used when a
 base rule or an added rule reads it. An expression that failed to compile (or a macro that
 failed to parse) still uses the names written in it: its own error is the one to fix, and
 "never used" on top of it would send the author to the wrong line.
@@ -53,12 +54,23 @@ def run(compilation: Compilation) -> Iterator[Problem]:
     if compilation.base is not None:
         names |= compilation.base.used_names | compilation.base.attempted_names
     macros = _used_macros(compilation, names)
-    sections: list[tuple[str, str, set[str]]] = [
-        ("params", "param", {n.removeprefix("params.") for n in names if n.startswith("params.")}),
-        ("lists", "list", {n for n in names if n in compilation.lists}),
-        ("macros", "macro", macros),
+    sections: list[tuple[str, str, str, set[str]]] = [
+        (
+            "params",
+            "param",
+            "param",
+            {n.removeprefix("params.") for n in names if n.startswith("params.")},
+        ),
+        ("lists", "list", "list", {n for n in names if n in compilation.lists}),
+        ("macros", "macro", "macro", macros),
+        (
+            "derive",
+            "derived fact",
+            "derived",
+            {n.removeprefix("derived.") for n in names if n.startswith("derived.")},
+        ),
     ]
-    for section, word, used in sections:
+    for section, word, kind, used in sections:
         declared = doc.get((section,))
         if not isinstance(declared, dict):
             continue
@@ -70,10 +82,10 @@ def run(compilation: Compilation) -> Iterator[Problem]:
                     mark.line,
                     mark.column,
                     f'{word} "{name}" is never used',
-                    f"unused-{word}",
+                    f"unused-{kind}",
                     None,
                     "remove it, or check the spelling where it should be used",
                 )
 
 
-CHECK = CheckDef("unused", "Every param, list and macro is used.", run, strict=True)
+CHECK = CheckDef("unused", "Every param, list, macro and derived fact is used.", run, strict=True)

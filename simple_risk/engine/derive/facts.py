@@ -1,0 +1,446 @@
+"""Derived facts in the engine: sampled on each event before the rules, read as ``derived.NAME``.
+
+The engine holds one :class:`Derivations` and makes two calls: :meth:`Derivations.update`
+for each account an event touched, right after the fact store applied the event and before
+any rule (or ``for:`` deadline) is evaluated, and :meth:`Derivations.view` once per account
+environment, which binds ``derived`` there. Per event and account, each derived fact (in the
+dependency order the compiler gave, so a fact reads the others' values of this very event):
+
+1. restarts what its period left behind — a new trading day, week or session; a position
+   that went flat or was opened again (``each: position`` items live as long as the
+   position); a window's samples older than ``within``;
+2. takes a sample when the event is one of its ``trigger:``: the expression evaluated on the
+   account's facts, with the event's items bound as in a rule. With ``each:``, an event about
+   one contract (its quote, fill, order or position) samples that contract's position (its
+   root) only, any other event every open position (every root the account holds). An
+   unknown (None) sample is not taken. A sample whose evaluation fails is not taken either,
+   and the fact reads as that failure (:class:`DerivedFactError`) until a sample succeeds:
+   a rule that reads it fails too, which the engine reports as it reports any rule whose
+   evaluation raises (an engine-error firing, a critical alert) — never a silent value;
+3. notes whether its value changed (:attr:`Derivations.changed`, for a dependency index).
+
+Rules read the fact through the ``derived`` object of their environment: an account-level
+fact is one value; one kept ``each: position`` / ``each: symbol`` answers for the position or
+symbol the rule has bound at that moment. Pure and deterministic like the rest of the engine:
+time comes from the store's clock, never from a clock read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from datetime import date, datetime
+from types import FunctionType
+from typing import Any
+
+from simple_risk.engine.derive.aggregates import Aggregate, new_aggregate, zero
+from simple_risk.engine.events import TRIGGER_OF, Event
+from simple_risk.engine.facts.account import AccountState
+from simple_risk.engine.facts.store import FactStore, Touched
+from simple_risk.engine.model import DerivedFact
+
+#: the period key a derived fact's items belong to (a day, a week's Monday, a session start)
+Period = date | datetime | None
+
+
+class DerivedFactError(Exception):
+    """A derived fact whose last sample failed: reading it fails with the reason."""
+
+
+class ItemState:
+    """The aggregate of one (derived fact, account, item) and what restarts it."""
+
+    __slots__ = ("aggregate", "error", "opened", "period")
+
+    def __init__(
+        self,
+        aggregate: Aggregate,
+        period: Period,
+        opened: datetime | None,
+        error: str | None = None,
+    ) -> None:
+        self.aggregate = aggregate
+        #: the period the samples belong to (None: for ever, or a window)
+        self.period = period
+        #: an ``each: position`` item: when its position opened (a new one restarts it)
+        self.opened = opened
+        #: why the last sample failed (None: it did not); reading the fact raises it
+        self.error = error
+
+
+class DerivedFacts:
+    """The ``derived`` family of one account's environment (``derived.NAME``)."""
+
+    __slots__ = ("_account", "_derivations", "_env")
+
+    def __init__(self, derivations: Derivations, account: int, env: Mapping[str, object]) -> None:
+        self._derivations = derivations
+        self._account = account
+        self._env = env
+
+    def __getattr__(self, name: str) -> object:
+        return self._derivations.value(self._account, name, self._env)
+
+    def bound_to(self, env: Mapping[str, object]) -> DerivedFacts:
+        """The same facts answering for the items bound in another environment (a copy of
+        the account's, as ``--explain`` makes one per item)."""
+        return DerivedFacts(self._derivations, self._account, env)
+
+    def as_dict(self) -> dict[str, object]:
+        """Every derived fact's value for the items bound now (for views and tests); a fact
+        whose last sample failed shows why."""
+        values: dict[str, object] = {}
+        for fact in self._derivations.facts:
+            try:
+                values[fact.name] = getattr(self, fact.name)
+            except DerivedFactError as exc:
+                values[fact.name] = f"<{exc}>"
+        return values
+
+    def __repr__(self) -> str:
+        return f"derived({self.as_dict()})"
+
+
+class Derivations:
+    """Every derived fact of a ruleset, for every account of an engine."""
+
+    def __init__(self, facts: tuple[DerivedFact, ...], store: FactStore) -> None:
+        self.facts = facts
+        self._by_name = {fact.name: fact for fact in facts}
+        self._store = store
+        #: account → fact name → item key ("" for the account, contract id, root) → state
+        self.states: dict[int, dict[str, dict[str, ItemState]]] = {}
+        #: account → each fact, its expression bound to that account's environment, and
+        #: whether it has items or a window to look after on every event
+        self._checks: dict[int, list[tuple[DerivedFact, Callable[[], object], bool]]] = {}
+        self._triggers: dict[type[Event], str | None] = {}
+        #: session name → (from, until, its start or None): the answer for [from, until)
+        self._sessions: dict[str, tuple[datetime, datetime, datetime | None]] = {}
+        #: the names whose value changed on the last ``update`` (any account it was called for)
+        self.changed: set[str] = set()
+
+    # -- the engine's hooks -------------------------------------------------------------------
+
+    def view(self, account: int, env: Mapping[str, object]) -> DerivedFacts:
+        """The ``derived`` object of an account's environment."""
+        return DerivedFacts(self, account, env)
+
+    def begin(self) -> None:
+        """A new event: nothing changed yet."""
+        self.changed = set()
+
+    def update(
+        self, state: AccountState, env: dict[str, object], touched: Touched, event: Event
+    ) -> set[str]:
+        """Restart, expire and sample every derived fact of one account for one event (the
+        event's items bound in ``env`` as the engine binds them); returns the names whose
+        value changed, also added to :attr:`changed`."""
+        if not self.facts:
+            return set()
+        trigger = self._trigger_of(type(event))
+        env["order"] = touched.order
+        env["position"] = touched.position
+        env["trade"] = touched.trade
+        env["quote"] = touched.quote
+        bound_symbol = state.symbol(touched.root) if touched.root is not None else None
+        env["symbol"] = bound_symbol
+        checks = self._checks.get(state.id)
+        if checks is None:
+            checks = self._checks[state.id] = [
+                (
+                    fact,
+                    FunctionType(fact.value.code, env),
+                    fact.each is not None or fact.within is not None,
+                )
+                for fact in self.facts
+            ]
+            by_fact = self.states.setdefault(state.id, {})
+            for fact in self.facts:
+                by_fact.setdefault(fact.name, {})
+        by_fact = self.states[state.id]
+        store = self._store
+        now = store.clock.utc
+        changed: set[str] = set()
+        for fact, check, per_item in checks:
+            items = by_fact[fact.name]
+            samples = trigger in fact.triggers
+            if not items and not samples:
+                continue  # nothing kept, nothing to take
+            over = fact.over
+            period: Period = None
+            if over == "day":
+                period = store.day
+            elif over == "week":
+                period = store.week
+            elif over == "session":
+                period = self._period(fact, now)
+            moved = False
+            if items:
+                # every item of a period fact belongs to one period: a new one drops them all
+                # (a closed session has no period: its value stays until the next one opens)
+                if period is not None and next(iter(items.values())).period != period:
+                    items.clear()
+                    moved = True
+                elif per_item:
+                    moved = self._restart(fact, state, items, now, touched)
+            if samples:
+                if self._sample(fact, check, state, env, items, period, now, touched):
+                    moved = True
+                env["position"] = touched.position
+                env["symbol"] = bound_symbol
+            if moved:
+                changed.add(fact.name)
+        if changed:
+            self.changed |= changed
+        return changed
+
+    def value(self, account: int, name: str, env: Mapping[str, object]) -> object:
+        """``derived.NAME`` of an account, for the item ``env`` binds (per-item facts)."""
+        fact = self._by_name.get(name)
+        if fact is None:
+            raise AttributeError(f"no derived fact {name!r}")
+        items = self.states.get(account, {}).get(name, {})
+        key = _item_key(fact, env)
+        item = items.get(key) if key is not None else None
+        if item is None:
+            return zero(fact.type) if fact.aggregate in ("sum", "count") else None
+        if item.error is not None:
+            raise DerivedFactError(f"derived.{name} failed: {item.error}")
+        if fact.within is not None:
+            item.aggregate.expire(self._store.clock.utc)
+        return item.aggregate.result()
+
+    # -- one fact -----------------------------------------------------------------------------
+
+    def _trigger_of(self, event_type: type[Event]) -> str | None:
+        if event_type not in self._triggers:
+            found = None
+            for base in event_type.__mro__:
+                if base in TRIGGER_OF:
+                    found = TRIGGER_OF[base]
+                    break
+            self._triggers[event_type] = found
+        return self._triggers[event_type]
+
+    def _period(self, fact: DerivedFact, now: datetime) -> Period:
+        """The period key of ``now`` for the fact (None: no period, or a session closed)."""
+        over = fact.over
+        if over == "day":
+            return self._store.day
+        if over == "week":
+            return self._store.week
+        if over == "session" and fact.session is not None:
+            return self._session_start(fact.session, now)
+        return None
+
+    def _session_start(self, name: str, now: datetime) -> datetime | None:
+        """The start of the session open at ``now`` (None: closed), asked of the calendar
+        only when ``now`` leaves the span the last answer holds for."""
+        known = self._sessions.get(name)
+        if known is not None and known[0] <= now < known[1]:
+            return known[2]
+        calendar = self._store.calendar
+        window = calendar.session_window_at(name, now)
+        if window is not None:
+            self._sessions[name] = (window[0], window[1], window[0])
+            return window[0]
+        self._sessions[name] = (now, calendar.next_session_start(name, now), None)
+        return None
+
+    def _restart(
+        self,
+        fact: DerivedFact,
+        state: AccountState,
+        items: dict[str, ItemState],
+        now: datetime,
+        touched: Touched,
+    ) -> bool:
+        """Drop the items that are gone and expire windows; whether a value moved. An event
+        about one contract can only have ended (or expired) that contract's item; any other
+        event looks at every item."""
+        each = fact.each
+        if each is None:
+            keys: Iterable[str] = ("",)
+        elif each == "position":
+            keys = (touched.contract_id,) if touched.contract_id is not None else list(items)
+        else:
+            keys = (touched.root,) if touched.root is not None else list(items)
+        moved = False
+        within = fact.within
+        for key in keys:
+            item = items.get(key)
+            if item is None:
+                continue
+            if each == "position":
+                position = state.positions.get(key)
+                if position is None or position.opened_at != item.opened:
+                    del items[key]
+                    moved = True
+                    continue
+            if within is not None:
+                before = item.aggregate.result()
+                item.aggregate.expire(now)
+                if item.aggregate.result() != before:
+                    moved = True
+                if each == "symbol" and key not in state.roots and not len(item.aggregate):
+                    del items[key]
+            elif each == "symbol" and fact.over is None and key not in state.roots:
+                del items[key]
+                moved = True
+        return moved
+
+    def _sample(
+        self,
+        fact: DerivedFact,
+        check: Callable[[], object],
+        state: AccountState,
+        env: dict[str, object],
+        items: dict[str, ItemState],
+        period: Period,
+        now: datetime,
+        touched: Touched,
+    ) -> bool:
+        """Take this event's samples; whether a value moved."""
+        if fact.over == "session" and period is None:
+            return False  # outside the session: nothing to sample
+        if fact.each is None:
+            return self._take(fact, check, items, "", period, None, now)
+        moved = False
+        if fact.each == "position":
+            # an event about one contract samples its position only; another, every position
+            if touched.contract_id is not None:
+                held = state.positions.get(touched.contract_id)
+                positions = [held] if held is not None else []
+            else:
+                positions = list(state.positions.values())
+            for position in positions:
+                env["position"] = position
+                env["symbol"] = state.symbol(position.symbol)
+                key = position.contract_id
+                if self._take(fact, check, items, key, period, position.opened_at, now):
+                    moved = True
+        else:
+            roots = [touched.root] if touched.root is not None else sorted(state.roots)
+            for root in roots:
+                env["symbol"] = state.symbol(root)
+                if self._take(fact, check, items, root, period, None, now):
+                    moved = True
+        return moved
+
+    def _take(
+        self,
+        fact: DerivedFact,
+        check: Callable[[], object],
+        items: dict[str, ItemState],
+        key: str,
+        period: Period,
+        opened: datetime | None,
+        now: datetime,
+    ) -> bool:
+        """Evaluate the expression for one item and add the sample (unless it is unknown);
+        whether the item's value moved."""
+        item = items.get(key)
+        try:
+            value = check()
+        except Exception as exc:  # not taken; the fact reads as the failure until one is
+            if item is None:
+                aggregate = new_aggregate(fact.aggregate, fact.type, fact.within)
+                item = items[key] = ItemState(aggregate, period, opened)
+            error = f"{type(exc).__name__}: {exc}"
+            moved = item.error != error
+            item.error = error
+            return moved
+        failed = item is not None and item.error is not None
+        if value is None and fact.aggregate is not None:
+            return False
+        if item is None:
+            aggregate = new_aggregate(fact.aggregate, fact.type, fact.within)
+            before = aggregate.result()
+            item = items[key] = ItemState(aggregate, period, opened)
+        else:
+            before = item.aggregate.result()
+            item.error = None
+        item.aggregate.add(now, value)
+        return failed or item.aggregate.result() != before
+
+    # -- snapshots ----------------------------------------------------------------------------
+
+    def dump(self) -> list[dict[str, Any]]:
+        """Every item's state as JSON (engine snapshots)."""
+        out: list[dict[str, Any]] = []
+        for account, by_fact in self.states.items():
+            for name, items in by_fact.items():
+                for key, item in items.items():
+                    out.append(
+                        {
+                            "account": account,
+                            "fact": name,
+                            "definition": _definition(self._by_name[name]),
+                            "item": key,
+                            "period": _period_text(item.period),
+                            "opened": item.opened.isoformat() if item.opened else None,
+                            "error": item.error,
+                            "state": item.aggregate.dump(),
+                        }
+                    )
+        return out
+
+    def load(self, entries: Iterable[Mapping[str, Any]]) -> None:
+        """Restore what :meth:`dump` wrote. The state of a fact the ruleset no longer has, or
+        defines otherwise now (a reload that changed it), is dropped: that fact starts again."""
+        for entry in entries:
+            fact = self._by_name.get(entry["fact"])
+            if fact is None or entry.get("definition") != _definition(fact):
+                continue
+            aggregate = new_aggregate(fact.aggregate, fact.type, fact.within)
+            aggregate.load(entry["state"])
+            opened = entry.get("opened")
+            item = ItemState(
+                aggregate,
+                _period_from(fact, entry.get("period")),
+                datetime.fromisoformat(opened) if opened else None,
+                entry.get("error"),
+            )
+            by_fact = self.states.setdefault(int(entry["account"]), {})
+            by_fact.setdefault(fact.name, {})[str(entry["item"])] = item
+
+
+def _definition(fact: DerivedFact) -> str:
+    """Everything that decides a derived fact's state, as one comparable text."""
+    return repr(
+        (
+            fact.value.source,
+            fact.aggregate,
+            fact.type,
+            fact.over,
+            fact.session,
+            fact.within.total_seconds() if fact.within is not None else None,
+            fact.each,
+            sorted(fact.triggers),
+        )
+    )
+
+
+def _item_key(fact: DerivedFact, env: Mapping[str, object]) -> str | None:
+    """The item a per-item fact answers for in ``env`` ("" for an account-level fact)."""
+    if fact.each is None:
+        return ""
+    holder = env.get(fact.each)
+    if holder is None:
+        return None
+    key = getattr(holder, "contract_id" if fact.each == "position" else "root", None)
+    return key if isinstance(key, str) else None
+
+
+def _period_text(period: Period) -> str | None:
+    return period.isoformat() if period is not None else None
+
+
+def _period_from(fact: DerivedFact, text: str | None) -> Period:
+    if text is None:
+        return None
+    if fact.over in ("day", "week"):
+        return date.fromisoformat(text)
+    return datetime.fromisoformat(text)
+
+
+__all__ = ["Derivations", "DerivedFactError", "DerivedFacts", "ItemState"]

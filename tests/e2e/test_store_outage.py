@@ -1,0 +1,114 @@
+"""A store outage never stops enforcement (issue #13 item 3).
+
+The database is made really unavailable — another connection holds SQLite's write lock past
+the daemon's busy timeout — while the trader breaks a rule. The daemon enforces from memory,
+says loudly that nothing is being saved, and once the lock is released writes everything it
+held, in order: the journal, the firing, the intents' states.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sqlite3
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from simple_risk.daemon.config import DaemonConfig
+from simple_risk.engine.events import PositionUpdate
+from simple_risk.store import Store
+
+from . import harness
+from .harness import ACCOUNT, FAST_OPTIONS, Harness, Restart, Start
+
+
+def _quick_store(config: DaemonConfig) -> Store:
+    """The daemon's store, giving up on a locked database after 0.2 s instead of 30 s."""
+    config.data_dir.mkdir(parents=True, exist_ok=True)
+    return Store.open(config.database, busy_timeout=timedelta(seconds=0.2))
+
+
+@pytest.fixture(autouse=True)
+def quick_store(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(harness, "open_store", _quick_store)
+
+
+def _database(h: Harness) -> Path:
+    return Path(h.daemon.config.database.removeprefix("sqlite:///"))
+
+
+@contextmanager
+def _locked(h: Harness) -> Iterator[sqlite3.Connection]:
+    """Hold the database's write lock: every write of the daemon fails as unavailable."""
+    blocker = sqlite3.connect(_database(h), isolation_level=None, timeout=10.0)
+    blocker.execute("BEGIN IMMEDIATE")
+    try:
+        yield blocker
+    finally:
+        blocker.rollback()
+        blocker.close()
+
+
+def _alerted(h: Harness, level: str, words: str) -> bool:
+    return any(
+        alert["level"] == level and words in alert["message"] for alert in h.daemon.alerter.recent
+    )
+
+
+def _store_state(h: Harness) -> Any:
+    return h.daemon.status()["store"]["state"]  # type: ignore[index]
+
+
+FIRINGS = "SELECT count(*) FROM firings WHERE rule_id = 'symbol-blocks'"
+
+
+def test_the_daemon_enforces_through_a_store_outage_and_saves_what_it_held(start: Start) -> None:
+    h = start()
+    with _locked(h) as blocker:
+        h.trader.buy(ACCOUNT, "RTY")  # a blocked symbol: close it and lock the symbol
+        h.wait(lambda: h.trader.size(ACCOUNT) == 0, "the close while the store is locked")
+        assert h.locked_by("symbol-blocks")
+        h.wait(lambda: _store_state(h) == "unavailable", "the outage in the status")
+        assert _alerted(h, "critical", "the store is unavailable")
+        assert ACCOUNT in h.daemon.live_accounts(), "an outage is no reason to stop enforcing"
+        assert blocker.execute(FIRINGS).fetchall() == [(0,)], "nothing could be saved yet"
+    h.wait(lambda: _store_state(h) == "ok", "the store back in the status")
+    assert _alerted(h, "warning", "the store is back")
+    with closing(sqlite3.connect(_database(h))) as reader:
+        h.wait(lambda: reader.execute(FIRINGS).fetchall() == [(1,)], "the held firing saved")
+        h.wait(
+            lambda: (
+                reader.execute(
+                    "SELECT i.kind, i.state FROM intents i JOIN firings f ON f.id = i.firing_id"
+                    " WHERE f.rule_id = 'symbol-blocks' AND i.kind = 'PositionClosed'"
+                ).fetchall()
+                == [("PositionClosed", "done")]
+            ),
+            "the close's outcome saved after its firing",
+        )
+    journaled = [
+        entry.event
+        for entry in h.daemon.store.events_since(ACCOUNT, 0)
+        if isinstance(entry.event, PositionUpdate) and "RTY" in entry.event.contract_id
+    ]
+    assert [event.size for event in journaled][-2:] == [1, 0], "the opening and the close"
+    assert h.daemon.status()["store"]["dropped"] == 0  # type: ignore[index]
+
+
+def test_a_lease_that_cannot_be_renewed_through_an_outage_stops_enforcing_before_it_ends(
+    start: Start, restart: Restart
+) -> None:
+    """Past the lease's own end another daemon could take the account: the daemon stops
+    enforcing it shortly before, and takes it back once the store answers."""
+    h = restart(start(), dataclasses.replace(FAST_OPTIONS, lease_ttl=1.5))
+    with _locked(h):
+        h.wait(lambda: ACCOUNT not in h.daemon.live_accounts(), "enforcement stopped", 5.0)
+        assert _alerted(h, "critical", "could not be renewed before it runs out")
+        assert h.daemon.status()["accounts"][str(ACCOUNT)]["lease"] == "lost"  # type: ignore[index]
+    h.wait(lambda: ACCOUNT in h.daemon.live_accounts(), "the lease taken back and reconciled")
+    h.trader.buy(ACCOUNT, "RTY")
+    h.wait(lambda: h.trader.size(ACCOUNT) == 0, "enforcement once the lease is back")

@@ -1,0 +1,446 @@
+"""Derived facts in the engine: sampled before the rules, reset with their period, per item,
+restored exactly by a snapshot, and with windows that keep only what they need.
+
+Each rule-book sentence below is one ``derive:`` behaviour read the way a rule reads it
+(``derived.NAME`` through the engine's bound families) after the events that move it.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+from engine_builders import (
+    ACCOUNT,
+    ES,
+    MNQ,
+    account_update,
+    fill,
+    loaded,
+    position,
+    quote,
+    tick,
+)
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from simple_risk.engine import operations
+from simple_risk.engine.derive.aggregates import new_aggregate
+from simple_risk.engine.dsl import load_ruleset_text
+from simple_risk.engine.engine import Engine, Firing
+from simple_risk.engine.events import Event
+from simple_risk.engine.model import Ruleset
+
+BOUNDARY = 8 * 3600  # T0 is 09:00 Chicago; the trading day ends at 17:00
+
+RULESET = """
+ruleset: derived-test
+calendar:
+  timezone: America/Chicago
+  trading_day_starts: "17:00"
+  sessions: {rth: {start: "08:30", end: "15:00"}}
+params: {excursion: 20, lots: 3, big_loss: 10, balance_drop: 100}
+derive:
+  doubled_worst:
+    type: money
+    each: position
+    value: derived.worst * 2 if known(derived.worst) else None
+  worst:
+    type: money
+    each: position
+    min: position.unrealized_pnl
+    over: position
+  most_lots:
+    type: int
+    trigger: [position, reconcile]
+    max: account.open_contracts_raw
+    over: day
+  lowest_balance:
+    type: money
+    trigger: [account]
+    min: account.balance
+    over: week
+  rth_fills:
+    trigger: [trade]
+    count: "True"
+    over: session
+    session: rth
+  big_losses:
+    trigger: [trade]
+    count: known(trade.net_pnl) and trade.net_pnl < -params.big_loss
+    within: 10m
+  loss_sum:
+    type: money
+    trigger: [trade]
+    sum: trade.net_pnl if known(trade.net_pnl) else 0
+    within: 5m
+  symbol_peak:
+    type: int
+    each: symbol
+    trigger: [position]
+    max: symbol.size
+    over: day
+rules:
+  - id: excursion
+    trigger: [quote, position]
+    each: position
+    when: known(derived.worst) and derived.worst <= -params.excursion
+    then: [close_position]
+    message: "worst {derived.worst}"
+  - id: lots
+    trigger: [position]
+    when: known(derived.most_lots) and derived.most_lots >= params.lots
+    then: [{alert: {level: warning, message: "derived"}}]
+  - id: balance
+    trigger: [account]
+    when: >-
+      known(derived.lowest_balance)
+      and derived.lowest_balance <= 50000 - params.balance_drop
+    then: [{alert: {level: warning, message: "derived"}}]
+  - id: big-losses
+    trigger: [trade]
+    when: derived.big_losses >= 2
+    then: [{alert: {level: warning, message: "derived"}}]
+    message: "{derived.big_losses} big losses, {derived.loss_sum} in 5m"
+"""
+
+
+def derived_ruleset() -> Ruleset:
+    return load_ruleset_text(RULESET, "derived-test.yaml")
+
+
+def run(*events: Event) -> tuple[Engine, list[Firing]]:
+    engine = Engine(derived_ruleset(), accounts=[ACCOUNT])
+    firings: list[Firing] = []
+    for event in events:
+        firings += engine.apply(event)
+    return engine, firings
+
+
+def derived(engine: Engine, **bound: object) -> dict[str, object]:
+    """``derived.*`` as a rule with these item families bound reads it."""
+    view = engine.facts(ACCOUNT)["derived"]
+    return view.bound_to(bound).as_dict()  # type: ignore[attr-defined,no-any-return]
+
+
+def held(engine: Engine, contract: str = MNQ) -> object:
+    state = engine.account(ACCOUNT)
+    assert state is not None
+    return state.positions[contract]
+
+
+def test_a_position_remembers_its_worst_open_pnl_and_a_new_one_starts_clean() -> None:
+    engine, _ = run(
+        loaded(0),
+        position(0, 1),
+        quote(1, "20995"),  # MNQ: 0.25 = $0.50, so -5 points = -$10
+        quote(2, "21010"),
+    )
+    assert derived(engine, position=held(engine))["worst"] == Decimal("-10")
+    engine.apply(position(3, 0))
+    engine.apply(position(4, 1, "21010"))
+    engine.apply(quote(5, "21008"))
+    assert derived(engine, position=held(engine))["worst"] == Decimal("-4")
+
+
+def test_a_derived_fact_reads_the_value_another_took_on_the_same_event() -> None:
+    engine, _ = run(loaded(0), position(0, 1), quote(1, "20990"))
+    values = derived(engine, position=held(engine))
+    assert (values["worst"], values["doubled_worst"]) == (Decimal("-20"), Decimal("-40"))
+
+
+def test_a_rule_reads_the_derived_fact_of_the_position_it_has_bound() -> None:
+    _, firings = run(
+        loaded(0),
+        loaded(0, ES, tick_value="12.5"),
+        position(0, 1),
+        position(0, 1, "6000", contract=ES),
+        quote(1, "5999.5", contract=ES),  # ES -$25
+        quote(2, "20995"),  # MNQ -$10
+    )
+    fired = [(f.rule_id, f.item, f.message) for f in firings if f.rule_id == "excursion"]
+    assert fired == [("excursion", "position:" + ES, "worst -25")]
+
+
+def test_the_most_lots_today_is_a_high_water_mark_that_resets_with_the_trading_day() -> None:
+    engine, firings = run(position(0, 2), position(1, 3), position(2, 1))
+    assert derived(engine)["most_lots"] == 3
+    assert [f.rule_id for f in firings] == ["lots"]
+    engine.apply(tick(BOUNDARY))
+    assert derived(engine)["most_lots"] is None  # nothing sampled yet on the new day
+    engine.apply(position(BOUNDARY + 1, 2))
+    assert derived(engine)["most_lots"] == 2
+
+
+def test_the_lowest_balance_of_the_week_survives_the_daily_reset_but_not_the_week() -> None:
+    engine, firings = run(account_update(0, "50000"), account_update(1, "49900"))
+    assert [f.rule_id for f in firings] == ["balance"]
+    engine.apply(account_update(BOUNDARY + 1, "50500"))  # Wednesday's trading day
+    assert derived(engine)["lowest_balance"] == Decimal("49900")
+    friday_close = BOUNDARY + 3 * 86400  # Friday 17:00: Monday's trading day, a new week
+    engine.apply(account_update(friday_close + 1, "50500"))
+    assert derived(engine)["lowest_balance"] == Decimal("50500")
+
+
+def test_a_session_count_takes_samples_only_while_the_session_is_open() -> None:
+    engine, _ = run(fill(0, 1), fill(60, 2))
+    assert derived(engine)["rth_fills"] == 2
+    after_close = 6 * 3600 + 60  # 15:01: the session closed, its count stays
+    engine.apply(fill(after_close, 3))
+    assert derived(engine)["rth_fills"] == 2
+    next_open = 23 * 3600 + 30 * 60 + 1  # 08:30:01 the next day
+    engine.apply(fill(next_open, 4))
+    assert derived(engine)["rth_fills"] == 1
+
+
+def test_a_window_count_forgets_samples_older_than_its_window() -> None:
+    engine, firings = run(fill(0, 1, pnl="-20"), fill(300, 2, pnl="-5"), fill(600, 3, pnl="-15"))
+    assert derived(engine)["big_losses"] == 2  # the first is exactly 10 minutes old
+    assert [f.message for f in firings] == ["2 big losses, -20 in 5m"]
+    engine.apply(tick(601))
+    assert derived(engine)["big_losses"] == 1
+
+
+def test_each_symbol_facts_answer_for_the_bound_root() -> None:
+    engine, _ = run(position(0, 2), position(1, 3, "6000", contract=ES), position(2, 1))
+    state = engine.account(ACCOUNT)
+    assert state is not None
+    assert derived(engine, symbol=state.symbol("MNQ"))["symbol_peak"] == 2
+    assert derived(engine, symbol=state.symbol("ES"))["symbol_peak"] == 3
+    assert derived(engine)["symbol_peak"] is None  # no root bound: nothing to answer for
+
+
+def test_the_engine_says_which_derived_facts_an_event_changed() -> None:
+    engine, _ = run(loaded(0), position(0, 1))
+    engine.apply(quote(1, "20995"))
+    assert engine.derive.changed == {"worst", "doubled_worst"}
+    engine.apply(quote(2, "21000"))
+    assert engine.derive.changed == set()  # the minimum did not move
+    engine.apply(fill(3, 1, pnl="-50"))
+    assert engine.derive.changed == {"big_losses", "loss_sum", "rth_fills"}
+
+
+def test_the_state_of_a_position_is_dropped_when_it_goes_flat() -> None:
+    engine, _ = run(loaded(0), position(0, 1), quote(1, "20995"))
+    assert set(engine.derive.states[ACCOUNT]["worst"]) == {MNQ}
+    engine.apply(position(2, 0))
+    assert engine.derive.states[ACCOUNT]["worst"] == {}
+    assert engine.derive.states[ACCOUNT]["doubled_worst"] == {}
+
+
+def test_explain_shows_each_position_its_own_derived_value() -> None:
+    engine, _ = run(
+        loaded(0),
+        loaded(0, ES, tick_value="12.5"),
+        position(0, 1),
+        position(0, 1, "6000", contract=ES),
+        quote(1, "5999.75", contract=ES),
+        quote(2, "20998"),
+    )
+    explained = operations.explain(engine, "excursion", ACCOUNT, datetime(2026, 11, 24, tzinfo=UTC))
+    seen = {e["item"]: e["values"]["derived.worst"] for e in explained["evaluations"]}
+    assert seen == {"position:" + MNQ: Decimal("-4"), "position:" + ES: Decimal("-12.5")}
+
+
+def _stream(seed: int) -> list[Event]:
+    """A day and a half of positions, quotes, fills and balances, the same for a seed."""
+    chance = random.Random(seed)
+    events: list[Event] = [loaded(0), loaded(0, ES, tick_value="12.5")]
+    now, trade_id = 0.0, 0
+    while now < BOUNDARY + 4 * 3600:
+        now += chance.choice((1, 5, 30, 120, 600))
+        contract = chance.choice((MNQ, ES))
+        base = 21000 if contract == MNQ else 6000
+        kind = chance.random()
+        if kind < 0.2:
+            events.append(position(now, chance.randint(0, 3), str(base), contract=contract))
+        elif kind < 0.6:
+            price = Decimal(base) + Decimal(chance.randint(-80, 80)) / 4
+            events.append(quote(now, str(price), contract=contract))
+        elif kind < 0.85:
+            trade_id += 1
+            events.append(fill(now, trade_id, pnl=str(chance.randint(-30, 10)), contract=contract))
+        elif kind < 0.95:
+            events.append(account_update(now, str(50000 + chance.randint(-300, 200))))
+        else:
+            events.append(tick(now))
+    return events
+
+
+def _firings(engine: Engine, events: list[Event]) -> list[tuple[object, ...]]:
+    return [
+        (f.rule_id, f.item, f.at, f.message, tuple(sorted(map(str, f.values.items()))))
+        for event in events
+        for f in engine.apply(event)
+    ]
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.integers(min_value=0, max_value=10_000), st.floats(min_value=0.05, max_value=0.95))
+def test_snapshot_restore_and_continue_fires_exactly_as_without_a_snapshot(
+    seed: int, share: float
+) -> None:
+    events = _stream(seed)
+    ruleset = derived_ruleset()
+    whole = _firings(Engine(ruleset, accounts=[ACCOUNT]), events)
+    cut = int(len(events) * share)
+    first = Engine(ruleset, accounts=[ACCOUNT])
+    before = _firings(first, events[:cut])
+    snapshot = json.loads(json.dumps(first.snapshot()))
+    restored = Engine.restore(ruleset, snapshot, accounts=[ACCOUNT])
+    assert before + _firings(restored, events[cut:]) == whole
+
+
+# -- windows: what they keep, and that it is enough ------------------------------------------
+
+KINDS = ("max", "min", "sum", "count", "first", "last")
+_T = datetime(2026, 11, 24, 15, tzinfo=UTC)
+
+
+def _brute(kind: str, samples: list[tuple[datetime, int]], now: datetime, within: timedelta):  # type: ignore[no-untyped-def]
+    inside = [v for t, v in samples if now - within <= t <= now]
+    if kind == "count":
+        return sum(1 for v in inside if v)
+    if kind == "sum":
+        return sum(inside, Decimal(0))
+    if not inside:
+        return None
+    return {"max": max, "min": min, "first": lambda v: v[0], "last": lambda v: v[-1]}[kind](inside)
+
+
+@settings(max_examples=200)
+@given(
+    st.sampled_from(KINDS),
+    st.integers(min_value=1, max_value=600),
+    st.lists(
+        st.tuples(st.integers(min_value=0, max_value=400), st.integers(-50, 50), st.booleans()),
+        max_size=60,
+    ),
+)
+def test_a_window_aggregate_equals_a_recomputation_over_the_samples_in_the_window(
+    kind: str, within_s: int, steps: list[tuple[int, int, bool]]
+) -> None:
+    """For any timed samples (and reads between them): the same answer as recomputing from
+    every sample, while keeping no more samples than are in the window."""
+    within = timedelta(seconds=within_s)
+    window = new_aggregate(kind, "money", within)
+    samples: list[tuple[datetime, int]] = []
+    now = _T
+    for gap, value, sample in steps:
+        now += timedelta(seconds=gap)
+        if sample:
+            window.add(now, Decimal(value))
+            samples.append((now, value))
+        window.expire(now)
+        expected = _brute(kind, samples, now, within)
+        assert window.result() == expected
+        assert len(window) <= sum(1 for t, _ in samples if now - within <= t)
+
+
+def test_a_window_maximum_keeps_only_samples_that_can_still_be_the_answer() -> None:
+    window = new_aggregate("max", "int", timedelta(minutes=10))
+    for second, value in enumerate((1, 2, 3, 4, 5)):
+        window.add(_T + timedelta(seconds=second), value)
+    assert len(window) == 1  # each larger sample outlives every smaller one before it
+    assert window.result() == 5
+
+
+def test_a_reload_keeps_derived_facts_it_does_not_change_and_restarts_those_it_does() -> None:
+    engine, _ = run(position(0, 2), position(1, 3), fill(2, 1, pnl="-20"))
+    changed = RULESET.replace("within: 10m", "within: 15m")
+    reloaded, _changes = operations.reload_engine(
+        engine, load_ruleset_text(changed, "derived-test.yaml")
+    )
+    values = derived(reloaded)
+    assert values["most_lots"] == 3  # unchanged: carried over
+    assert values["big_losses"] == 0  # its window changed: it starts again
+
+
+def test_a_limit_on_an_account_level_derived_fact_shows_its_value_and_usage() -> None:
+    engine, _ = run(account_update(0, "50000"), account_update(1, "49950"))
+    usage = {entry["rule"]: entry for entry in operations.limit_usage(engine, ACCOUNT)}
+    assert (usage["balance"]["fact"], usage["balance"]["value"]) == (
+        "derived.lowest_balance",
+        Decimal("49950"),
+    )
+    assert usage["balance"]["limit"] == 49900
+
+
+def test_a_rule_reading_a_per_position_fact_has_one_episode_per_position() -> None:
+    text = RULESET + (
+        "  - id: any-excursion\n"
+        "    trigger: [position]\n"
+        "    when: known(derived.worst) and derived.worst <= -params.excursion\n"
+        '    then: [{alert: {level: warning, message: "excursion"}}]\n'
+    )
+    engine = Engine(load_ruleset_text(text, "derived-test.yaml"), accounts=[ACCOUNT])
+    for event in (loaded(0), loaded(0, ES, tick_value="12.5"), quote(0, "20990")):
+        engine.apply(event)
+    engine.apply(quote(0, "5999", contract=ES))
+    fired = [f.item for f in engine.apply(position(1, 1)) if f.rule_id == "any-excursion"]
+    fired += [
+        f.item
+        for f in engine.apply(position(2, 1, "6000", contract=ES))
+        if f.rule_id == "any-excursion"
+    ]
+    assert fired == ["position:" + MNQ, "position:" + ES]
+
+
+def test_a_per_symbol_window_counts_its_roots_fills_and_is_dropped_once_flat_and_expired() -> None:
+    text = RULESET.replace(
+        "rules:\n",
+        "  symbol_fills:\n"
+        "    each: symbol\n"
+        "    trigger: [trade]\n"
+        "    count: 'True'\n"
+        "    within: 1m\n"
+        "rules:\n"
+        "  - id: busy-symbol\n"
+        "    trigger: [trade]\n"
+        "    when: derived.symbol_fills > 5\n"
+        '    then: [{alert: {level: warning, message: "busy"}}]\n',
+        1,
+    )
+    engine = Engine(load_ruleset_text(text, "derived-test.yaml"), accounts=[ACCOUNT])
+    engine.apply(position(0, 1))  # MNQ held while an ES order fills
+    engine.apply(fill(0, 1))
+    engine.apply(fill(1, 2, contract=ES))
+    engine.apply(position(2, 0))
+    state = engine.account(ACCOUNT)
+    assert state is not None
+    counts = {
+        root: derived(engine, symbol=state.symbol(root))["symbol_fills"] for root in ("MNQ", "ES")
+    }
+    assert counts == {"MNQ": 1, "ES": 1}  # a fill is a sample of its own root only
+    engine.apply(position(30, 1, "6000", contract=ES))  # ES is held, MNQ no longer
+    engine.apply(tick(62))
+    assert set(engine.derive.states[ACCOUNT]["symbol_fills"]) == {"ES"}
+
+
+def test_a_derived_fact_whose_sample_fails_fails_the_rules_that_read_it_until_one_succeeds() -> (
+    None
+):
+    text = RULESET.replace(
+        "rules:\n",
+        "  share_of_first:\n"
+        "    type: decimal\n"
+        "    trigger: [position]\n"
+        "    value: account.open_contracts_raw / (account.open_contracts_raw - 1)\n"
+        "rules:\n"
+        "  - id: concentrated\n"
+        "    trigger: [position]\n"
+        "    when: known(derived.share_of_first) and derived.share_of_first > 10\n"
+        '    then: [{alert: {level: warning, message: "concentrated"}}]\n',
+        1,
+    )
+    engine = Engine(load_ruleset_text(text, "derived-test.yaml"), accounts=[ACCOUNT])
+    failed = engine.apply(position(0, 1))  # 1 / 0
+    assert [(f.rule_id, f.kind) for f in failed if f.rule_id == "concentrated"] == [
+        ("concentrated", "error")
+    ]
+    assert "derived.share_of_first failed" in failed[0].message
+    assert str(derived(engine)["share_of_first"]).startswith("<derived.share_of_first failed")
+    assert not [f for f in engine.apply(position(1, 2)) if f.kind == "error"]
+    assert derived(engine)["share_of_first"] == Decimal(2)
