@@ -33,9 +33,9 @@ A rule narrowed to one ticker by its first condition (``position.symbol == "NQ" 
 indexed by it too (:func:`ticker_of`): an ``each:`` rule is evaluated only for the items of
 that ticker — for any other item its first condition is false before anything else is read,
 so skipping it is exact — and a book of per-ticker rules costs an event what its own ticker's
-rules cost. A derived fact (``derived.NAME``) is one more key: once its module reports the
-names that changed on an event, they join the event's keys and the rules reading them
-re-evaluate (until then a name outside the namespace is volatile).
+rules cost. A derived fact (``derived.NAME``) is one more key: the derived facts' module
+reports the names whose value an event changed for an account (``Derivations.update``), and
+the rules reading them re-evaluate in full (:data:`REPORTED_FAMILIES`).
 """
 
 from __future__ import annotations
@@ -63,6 +63,9 @@ _VOLATILE_FACTS = frozenset(
 )
 #: what every non-fact name is: a param or a list is constant for the ruleset's life
 _CONSTANT_FAMILIES = frozenset({"params"})
+#: families whose changes are reported per event and account, name by name, instead of
+#: following from the kind of event: ``derived`` (the engine marks their readers stale)
+REPORTED_FAMILIES = frozenset({"derived"})
 
 #: a decision for one (rule, kind of change)
 SKIP, SCOPED, RUN = range(3)
@@ -164,6 +167,9 @@ def reads_of(
             continue
         if family in _CONSTANT_FAMILIES:
             continue
+        if family in REPORTED_FAMILIES:
+            keys.add(name)
+            continue
         if family in _VOLATILE_FAMILIES or name in _VOLATILE_FACTS or name in namespace.METHODS:
             volatile = True
         elif attr == "*":
@@ -264,6 +270,7 @@ __all__ = [
     "POSITION",
     "QUOTE",
     "QUOTE_SAME",
+    "REPORTED_FAMILIES",
     "RUN",
     "SCOPED",
     "SKIP",

@@ -471,6 +471,20 @@ class Engine:
             )
             for trigger, plan in self._plans.items()
         }
+        #: item family → the ``each:`` rules that iterate it (and can be stale)
+        self._members = {
+            family: frozenset(
+                c.index for c in self.rules if c.each == family and not c.reads.volatile
+            )
+            for family in ("order", "symbol")
+        }
+        #: reported fact key (``derived.NAME``) → the rules reading it
+        readers: dict[str, set[int]] = {}
+        for compiled in self.rules:
+            for key in compiled.reads.keys:
+                if key.partition(".")[0] in dependencies.REPORTED_FAMILIES:
+                    readers.setdefault(key, set()).add(compiled.index)
+        self._readers = {key: frozenset(indices) for key, indices in readers.items()}
         #: the rules that can be stale (volatile ones run whenever woken)
         self._tracked = frozenset(c.index for c in self.rules if not c.reads.volatile)
         #: account → the rules whose facts changed since their last full evaluation (every
@@ -552,7 +566,14 @@ class Engine:
         if self.derive.facts:  # before any rule (or ``for:`` deadline) reads them
             self.derive.begin()
             for state in touched.accounts:
-                self.derive.update(state, self._env(state), touched, event)
+                moved = self.derive.update(state, self._env(state), touched, event)
+                if moved and self.incremental:
+                    # the rules reading a derived fact that moved run in full when woken
+                    stale = self._stale.get(state.id)
+                    if stale is None:
+                        stale = self._stale[state.id] = set(self._tracked)
+                    for name in moved:
+                        stale |= self._readers.get("derived." + name, frozenset())
         if self._pending_deadline is not None and now >= self._pending_deadline:
             self._run_deadlines(at, firings)
         if self._unknown_deadline is not None and now >= self._unknown_deadline:
@@ -609,6 +630,14 @@ class Engine:
                 lagging = self._lagging[trigger, change]
                 if lagging:
                     stale |= lagging
+                # an order or root that went with this event is still listed for it (its
+                # rules see it end) and no more after: dropped at their next full run
+                order = touched.order
+                if order is not None and order.id not in state.orders:
+                    stale |= self._members["order"]
+                root = touched.root
+                if root is not None and root not in state.roots:
+                    stale |= self._members["symbol"]
             locks = state.locks
             if locks.locks:
                 if fresh_fill is not None:

@@ -108,8 +108,15 @@ def test_a_fact_the_index_does_not_classify_is_volatile() -> None:
     assert not reads_of(
         ["position.unrealized_pnl"], each="position", item_mode="position", timed=False
     ).volatile
-    for name in ("position.not_yet_declared", "symbol.not_yet_declared", "derived.peak_loss"):
+    for name in ("position.not_yet_declared", "symbol.not_yet_declared", "nosuch.fact"):
         assert reads_of([name], each="position", item_mode="position", timed=False).volatile
+
+
+def test_a_derived_fact_is_one_more_key_its_module_reports_changes_of() -> None:
+    reads = reads_of(["derived.peak_loss"], each=None, item_mode="", timed=False)
+    assert not reads.volatile
+    assert reads.keys == frozenset({"derived.peak_loss"})
+    assert decide(reads, None, QUOTE) == SKIP  # only a reported change re-evaluates it
 
 
 def test_a_rule_with_a_timer_or_a_periodic_refire_is_volatile() -> None:

@@ -70,14 +70,42 @@ def _probe_condition(fact: namespace.Fact) -> str:
     return f"known({name}) and {body}" if fact.optional else body
 
 
+#: derived facts of the probe: (name, definition, each, the condition its rules test)
+PROBE_DERIVED = (
+    (
+        "peak_open_pnl",
+        "{type: money, trigger: [quote], max: account.unrealized_pnl, over: day}",
+        None,
+        "> 1",
+    ),
+    ("fills_10m", "{type: int, trigger: [trade], count: trade.size > 0, within: 10m}", None, "> 1"),
+    (
+        "most_lots",
+        "{type: int, trigger: [position], max: account.open_contracts_raw, over: day}",
+        None,
+        "> 1",
+    ),
+    (
+        "worst_open_pnl",
+        "{type: money, each: position, trigger: [quote], min: position.unrealized_pnl,"
+        " over: position}",
+        "position",
+        "< 0",
+    ),
+)
+
+
 def probe_ruleset() -> Ruleset:
     """Two rules per fact of ``account``, ``day``, ``week``, ``position``, ``symbol`` and
-    ``order`` (``each:`` for the item families), woken by different triggers."""
+    ``order`` (``each:`` for the item families), and per derived fact of the probe's own,
+    woken by different triggers."""
     lines = [
         "ruleset: dependency-probe",
         "calendar: {timezone: America/Chicago, trading_day_starts: '17:00'}",
-        "rules:",
+        "derive:",
     ]
+    lines += [f"  {name}: {definition}" for name, definition, _each, _test in PROBE_DERIVED]
+    lines.append("rules:")
     count = 0
     families = ("account", "day", "week", "position", "symbol", "order")
     for fact in (f for f in namespace.FACTS.values() if f.family in families):
@@ -90,6 +118,17 @@ def probe_ruleset() -> Ruleset:
             lines += [
                 f"    when: '{_probe_condition(fact)}'",
                 "    then: [{alert: {level: info, message: '{" + fact.name + "}'}}]",
+            ]
+    for name, _definition, each, test in PROBE_DERIVED:
+        for turn in (0, 3):
+            triggers = PROBE_TRIGGERS[(count + turn) % len(PROBE_TRIGGERS)]
+            count += 1
+            lines += [f"  - id: probe-{count}", f"    trigger: [{triggers}]"]
+            if each is not None:
+                lines.append(f"    each: {each}")
+            lines += [
+                f"    when: 'known(derived.{name}) and derived.{name} {test}'",
+                "    then: [{alert: {level: info, message: '{derived." + name + "}'}}]",
             ]
     return load_ruleset_text("\n".join(lines) + "\n", "dependency-probe.yaml")
 
