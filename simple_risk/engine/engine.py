@@ -606,7 +606,10 @@ class Engine:
                 else:
                     # the woken rules whose facts changed since they last ran in full run
                     # in full, the others as far as this event changed their facts
-                    forced = self._woken[trigger].intersection(stale) if stale else None
+                    woken = self._woken[trigger]
+                    forced = (
+                        woken.intersection(stale) if stale and not woken.isdisjoint(stale) else None
+                    )
                     plan = (
                         plans[state.id][trigger, change]
                         if not forced
