@@ -31,6 +31,16 @@ read nothing else that a quote changes), and each account's conditions are funct
 reusable environment. Evaluating a rule that is false and has no state costs one call and one
 dict look-up; traces, messages and intents are built only on firing.
 
+Within a trigger's plan, the dependency index (``simple_risk.engine.dependencies``) keeps only
+the rules whose facts the event changed — the store names the kind of change in
+``Touched.change`` — and runs an ``each:`` rule only for the event's own contract or root when
+only that item changed; a rule narrowed to one ticker runs only for that ticker's items. A rule
+whose facts changed on an event that did not wake it is *stale* and runs in full when next
+woken (every rule is stale for an account first seen, after a restore and after the daily
+reset; a rule with a cleared state stays stale until the state fires or ends; the readers of a
+derived fact that moved become stale). ``Engine(incremental=False)`` evaluates every woken rule
+instead; both fire exactly the same (tests/oracle/test_incremental_matches_full.py).
+
 Breach episodes are keyed by (rule, account, item). The item is the ``each:`` item
 (``position:<contract>``, ``order:<id>``, ``symbol:<root>``); for a rule without ``each:`` it is
 the event item its condition reads — ``fill-order:<order id>`` for ``trade.*`` (so every
