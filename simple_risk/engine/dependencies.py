@@ -16,7 +16,8 @@ What an event changes, by its kind (:data:`CHANGES`):
   protection) and the account-wide open P&L (``account.unrealized_pnl``, ``account.equity``,
   ``day.unrealized_pnl``, ``day.net_pnl``);
 - an order update: every order's facts (``if_filled_*`` sum over the working orders), the
-  account's counts, the position in its contract (protection) and its root's ``symbol`` facts;
+  account's working-order counts, the position in its contract (protection) and its root's
+  ``symbol`` facts;
 - a position update: the same, plus the account-wide open P&L;
 - a fill: ``trade``, ``day``, ``week``, ``trades``, ``account`` and its root's ``symbol``
   (``traded_today``) — the ledger, never a position or an order;
@@ -94,9 +95,10 @@ def _names(family: str, *attrs: str) -> frozenset[str]:
     return frozenset(f"{family}.{attr}" for attr in attrs)
 
 
-#: The position and symbol facts, by what changes them. A bare family name (``position``)
-#: is the set of its items: it changes when an item opens or goes. A position or symbol fact
-#: missing here is volatile (``reads_of``), so a new fact is safe before it is classified.
+#: The position, symbol and account facts, by what changes them. A bare family name
+#: (``position``) is the set of its items: it changes when an item opens or goes. A fact of
+#: these families missing here is volatile (``reads_of``), so a new fact is safe before it is
+#: classified.
 POSITION_PROTECTION = _names("position", "protected", "stop_price", "stop_ticks", "stop_risk")
 POSITION_PRICE = _names("position", "last_price", "unrealized_pnl", "profit_ticks", "best_price")
 POSITION_OWN = _names(
@@ -106,7 +108,27 @@ SYMBOL_ORDERS = _names(
     "symbol", "working_buy", "working_sell", "if_filled_long", "if_filled_short", "if_filled_max"
 )
 SYMBOL_OWN = _names("symbol", "root", "product", "size", "units", "traded_today")
-CLASSIFIED = POSITION_PROTECTION | POSITION_PRICE | POSITION_OWN | SYMBOL_ORDERS | SYMBOL_OWN
+ACCOUNT_ORDERS = _names("account", "working_orders", "working_buy_orders", "working_sell_orders")
+ACCOUNT_OTHER = _names(
+    "account", "id", "name", "balance", "can_trade", "starting_balance", "eod_high_balance"
+) | _names(
+    "account",
+    "open_contracts",
+    "open_units",
+    "open_contracts_raw",
+    "open_positions",
+    "unrealized_pnl",
+    "equity",
+)
+CLASSIFIED = (
+    POSITION_PROTECTION
+    | POSITION_PRICE
+    | POSITION_OWN
+    | SYMBOL_ORDERS
+    | SYMBOL_OWN
+    | ACCOUNT_ORDERS
+    | ACCOUNT_OTHER
+)
 _ITEM_SCOPED = frozenset({"position", "position.*", "symbol", "symbol.*"})
 
 TIME = Change("time", frozenset())
@@ -114,7 +136,7 @@ QUOTE_SAME = Change("quote-same", frozenset({"quote.*"}))
 QUOTE = Change("quote", frozenset({"quote.*"}) | _OPEN_PNL, POSITION_PRICE | POSITION_PROTECTION)
 ORDER = Change(
     "order",
-    frozenset({"order", "order.*", "account.*"}),
+    frozenset({"order", "order.*"}) | ACCOUNT_ORDERS,
     POSITION_PROTECTION | SYMBOL_ORDERS | {"symbol"},
 )
 POSITION = Change(
@@ -176,7 +198,7 @@ def reads_of(
             if family not in namespace.FAMILIES:
                 volatile = True
         elif name not in namespace.FACTS or (
-            family in ("position", "symbol") and name not in CLASSIFIED
+            family in ("position", "symbol", "account") and name not in CLASSIFIED
         ):
             volatile = True
         keys.add(name)
