@@ -31,6 +31,16 @@ read nothing else that a quote changes), and each account's conditions are funct
 reusable environment. Evaluating a rule that is false and has no state costs one call and one
 dict look-up; traces, messages and intents are built only on firing.
 
+Within a trigger's plan, the dependency index (``simple_risk.engine.dependencies``) keeps only
+the rules whose facts the event changed — the store names the kind of change in
+``Touched.change`` — and runs an ``each:`` rule only for the event's own contract or root when
+only that item changed; a rule narrowed to one ticker runs only for that ticker's items. A rule
+whose facts changed on an event that did not wake it is *stale* and runs in full when next
+woken (every rule is stale for an account first seen, after a restore and after the daily
+reset; a rule with a cleared state stays stale until the state fires or ends; the readers of a
+derived fact that moved become stale). ``Engine(incremental=False)`` evaluates every woken rule
+instead; both fire exactly the same (tests/oracle/test_incremental_matches_full.py).
+
 Breach episodes are keyed by (rule, account, item). The item is the ``each:`` item
 (``position:<contract>``, ``order:<id>``, ``symbol:<root>``); for a rule without ``each:`` it is
 the event item its condition reads — ``fill-order:<order id>`` for ``trade.*`` (so every
@@ -62,7 +72,7 @@ from decimal import Decimal
 from types import CodeType, FunctionType
 from typing import Any
 
-from simple_risk.engine import namespace
+from simple_risk.engine import dependencies, namespace
 from simple_risk.engine.actions import ActionContext, evaluate, render, run_action
 from simple_risk.engine.calendar import TradingCalendar, seconds
 from simple_risk.engine.derive import Derivations
@@ -97,6 +107,9 @@ from simple_risk.engine.intents import (
 from simple_risk.engine.lockouts import Lock, LockFacts, LockVerdict
 from simple_risk.engine.model import CompiledExpression, Rule, Ruleset
 
+_EVERYTHING = dependencies.CHANGE_ID["everything"]
+#: how many plans with stale rules forced one account keeps (``Engine._forced_plan``)
+_FORCED_PLANS = 256
 _GLOBALS: dict[str, object] = {"__builtins__": {}}
 #: How long an awaited fact a rule needs may stay unknown before it raises an alert (the
 #: default of ``Engine(unknown_alert_after=...)``; docs/architecture.md §3 says "a few seconds").
@@ -206,13 +219,15 @@ class CompiledRule:
         "item_mode",
         "keep_resolved",
         "quote_local",
+        "reads",
         "reconcile_each",
         "reconcile_skip",
         "retarget",
         "rule",
+        "ticker",
     )
 
-    def __init__(self, rule: Rule, index: int) -> None:
+    def __init__(self, rule: Rule, index: int, lists: Iterable[str] = ()) -> None:
         self.rule = rule
         self.index = index
         self.code = rule.when.code
@@ -258,6 +273,23 @@ class CompiledRule:
                 self.reconcile_each = "position"
             elif "symbol" in families:
                 self.reconcile_each = "symbol"
+        #: the fact keys the rule reads (its ``when:``, and its stop targets' arguments: a
+        #: firing stop rule fires again when they move) and whether it runs whenever woken
+        read = set(names)
+        if self.retarget:
+            read |= {"position.*", "order.*", "symbol.*"}
+            for _index, action in self.retarget:
+                for value in action.args.values():
+                    read |= getattr(value, "names", frozenset())
+        #: the ticker the rule's first condition narrows it to (an ``each:`` rule only)
+        self.ticker = dependencies.ticker_of(rule.when.source, rule.each)
+        self.reads = dependencies.reads_of(
+            read,
+            each=rule.each,
+            item_mode=self.item_mode,
+            timed=self.for_ is not None or self.every is not None,
+            lists=lists,
+        )
 
 
 #: How a rule iterates its items for one trigger (see ``_mode``).
@@ -265,29 +297,99 @@ _ITEM, _POSITION, _ORDER, _SYMBOL, _QUOTED_POSITION = range(5)
 _EACH_MODES = {None: _ITEM, "position": _POSITION, "order": _ORDER, "symbol": _SYMBOL}
 #: (mode, rules) groups in file order: consecutive rules of a mode that binds one item per
 #: event (``_ITEM``, ``_QUOTED_POSITION``) share a group; ``each:`` rules are grouped too, but
-#: still run one after the other over the family's items.
-_Plan = tuple[tuple[int, tuple[CompiledRule, ...]], ...]
+#: still run one after the other over the family's items. Each rule carries whether it runs
+#: only for the event's own item (``dependencies.SCOPED``: an ``each:`` rule whose facts
+#: the event changed for its own contract or root only).
+_Plan = tuple[tuple[int, tuple[tuple[CompiledRule, bool], ...]], ...]
 
 
 #: (the trigger, "" when it wakes no rule; is a reconcile; can change exposure; every rule it
 #: wakes reads only the quoted contract's position) of one event class
 _Kind = tuple[str, bool, bool, bool]
-#: a plan with each rule's condition as a function of one account's environment
-_AccountPlan = tuple[tuple[int, tuple[tuple["CompiledRule", Callable[[], object]], ...]], ...]
+_Entry = tuple["CompiledRule", Callable[[], object], bool]
+#: a plan with each rule's condition as a function of one account's environment; a group
+#: with rules narrowed to one ticker (``dependencies.ticker_of``) has them indexed by ticker:
+#: ticker → its rules and the group's other rules (``""``: the other rules alone)
+_AccountPlan = tuple[tuple[int, tuple[_Entry, ...], dict[str, tuple[_Entry, ...]] | None], ...]
 
 
-def _plan(rules: Iterable[CompiledRule], trigger: str) -> _Plan:
-    """The evaluation plan of the rules ``trigger`` wakes (see ``_Plan``)."""
-    groups: list[tuple[int, list[CompiledRule]]] = []
+def _plan(
+    rules: Iterable[CompiledRule],
+    trigger: str,
+    change: dependencies.Change | None = None,
+    stale: frozenset[int] = frozenset(),
+) -> _Plan:
+    """The evaluation plan of the rules ``trigger`` wakes (see ``_Plan``): all of them, or
+    with ``change`` only those whose facts it changes and the ``stale`` ones (in full)."""
+    groups: list[tuple[int, list[tuple[CompiledRule, bool]]]] = []
     for compiled in rules:
         mode = _mode(compiled, trigger)
         if mode is None:
             continue
+        scoped = False
+        if change is not None and compiled.index not in stale:
+            decision = dependencies.decide(compiled.reads, compiled.each, change)
+            if decision == dependencies.SKIP:
+                continue
+            scoped = decision == dependencies.SCOPED and mode in (_POSITION, _SYMBOL)
         if groups and groups[-1][0] == mode:
-            groups[-1][1].append(compiled)
+            groups[-1][1].append((compiled, scoped))
         else:
-            groups.append((mode, [compiled]))
+            groups.append((mode, [(compiled, scoped)]))
     return tuple((mode, tuple(group)) for mode, group in groups)
+
+
+def _bind_group(
+    mode: int,
+    rules: tuple[tuple[CompiledRule, bool], ...],
+    checks: Mapping[int, Callable[[], object]],
+) -> tuple[int, tuple[_Entry, ...], dict[str, tuple[_Entry, ...]] | None]:
+    """One plan group with its conditions bound, indexed by ticker when it has rules
+    narrowed to one (see ``_AccountPlan``)."""
+    entries = tuple((c, checks[c.index], scoped) for c, scoped in rules)
+    tickers = {c.ticker for c, _scoped in rules if c.ticker is not None}
+    if not tickers:
+        return mode, entries, None
+    by_ticker = {"": tuple(e for e in entries if e[0].ticker is None)}
+    for ticker in tickers:
+        by_ticker[ticker] = tuple(e for e in entries if e[0].ticker in (None, ticker))
+    return mode, entries, by_ticker
+
+
+def _for_tickers(
+    by_ticker: Mapping[str, tuple[_Entry, ...]], tickers: set[str], root: str
+) -> tuple[_Entry, ...]:
+    """A ticker-indexed group's rules for the items of ``tickers`` and the event's ``root``,
+    in file order."""
+    tickers.add(root)
+    if len(tickers) == 1:
+        return by_ticker.get(root) or by_ticker[""]
+    chosen = {id(e): e for t in tickers for e in by_ticker.get(t, ())}
+    for entry in by_ticker[""]:
+        chosen[id(entry)] = entry
+    return tuple(sorted(chosen.values(), key=lambda e: e[0].index))
+
+
+def _lagging(
+    plan: _Plan, rules: Iterable[CompiledRule], change: dependencies.Change
+) -> frozenset[int]:
+    """The rules whose facts ``change`` moves but whose full evaluation this plan does not
+    cover: not woken, or woken only for the quoted position. They are marked stale and
+    evaluated in full the next time they are woken."""
+    covered = {
+        compiled.index
+        for mode, group in plan
+        for compiled, _scoped in group
+        if mode != _QUOTED_POSITION
+        or dependencies.decide(compiled.reads, compiled.each, change) != dependencies.RUN
+    }
+    return frozenset(
+        compiled.index
+        for compiled in rules
+        if compiled.index not in covered
+        and not compiled.reads.volatile
+        and dependencies.decide(compiled.reads, compiled.each, change) != dependencies.SKIP
+    )
 
 
 def _mode(compiled: CompiledRule, trigger: str) -> int | None:
@@ -319,8 +421,12 @@ class Engine:
         accounts: Iterable[int] | None = None,
         starting_balances: Mapping[int, Decimal] | None = None,
         unknown_alert_after: timedelta | None = UNKNOWN_ALERT_AFTER,
+        incremental: bool = True,
     ) -> None:
         self.ruleset = ruleset
+        #: evaluate only the rules whose facts an event changed (False: every woken rule,
+        #: the reference the incremental engine is tested against)
+        self.incremental = incremental
         self.calendar = TradingCalendar(ruleset.calendar)
         self._accounts_arg = sorted(accounts) if accounts is not None else None
         self._starting_balances = dict(starting_balances or {})
@@ -331,7 +437,9 @@ class Engine:
             starting_balances=starting_balances,
         )
         self.rules = tuple(
-            CompiledRule(rule, index) for index, rule in enumerate(ruleset.rules) if rule.enabled
+            CompiledRule(rule, index, ruleset.lists)
+            for index, rule in enumerate(ruleset.rules)
+            if rule.enabled
         )
         #: the ``derive:`` facts, sampled before the rules on each event (``derived.NAME``)
         self.derive = Derivations(ruleset.derived, self.store)
@@ -352,14 +460,62 @@ class Engine:
         self._plans: dict[str, _Plan] = {
             trigger: _plan(rules, trigger) for trigger, rules in self._by_trigger.items()
         }
+        # the dependency index (simple_risk.engine.dependencies): per trigger and kind of
+        # change, the rules to run, and the rules the change leaves stale
+        self._change_plans: dict[tuple[str, int], _Plan] = {}
+        self._lagging: dict[tuple[str, int], frozenset[int]] = {}
+        for change_id, change in enumerate(dependencies.CHANGES):
+            for trigger, rules in self._by_trigger.items():
+                plan = self._change_plans[trigger, change_id] = _plan(rules, trigger, change)
+                self._lagging[trigger, change_id] = _lagging(plan, self.rules, change)
+            self._lagging["", change_id] = _lagging((), self.rules, change)
+        #: trigger → the rules its full plan runs (a stale one among them: run the full plan)
+        self._woken = {
+            trigger: frozenset(c.index for _mode, group in plan for c, _scoped in group)
+            for trigger, plan in self._plans.items()
+        }
+        #: trigger → the rules its full plan evaluates over every item (no longer stale after)
+        self._settles = {
+            trigger: frozenset(
+                c.index for mode, group in plan for c, _scoped in group if mode != _QUOTED_POSITION
+            )
+            for trigger, plan in self._plans.items()
+        }
+        #: item family → the ``each:`` rules that iterate it (and can be stale)
+        self._members = {
+            family: frozenset(
+                c.index for c in self.rules if c.each == family and not c.reads.volatile
+            )
+            for family in ("order", "symbol")
+        }
+        #: reported fact key (``derived.NAME``) → the rules reading it
+        readers: dict[str, set[int]] = {}
+        for compiled in self.rules:
+            for key in compiled.reads.keys:
+                if key.partition(".")[0] in dependencies.REPORTED_FAMILIES:
+                    readers.setdefault(key, set()).add(compiled.index)
+        self._readers = {key: frozenset(indices) for key, indices in readers.items()}
+        #: the rules that can be stale (volatile ones run whenever woken)
+        self._tracked = frozenset(c.index for c in self.rules if not c.reads.volatile)
+        #: account → the rules whose facts changed since their last full evaluation (every
+        #: rule of an account seen for the first time, after a restore, after the daily reset)
+        self._stale: dict[int, set[int]] = {}
+        #: (rule index, account) of rules with a state an admin cleared (``rearm``): stale
+        #: until that state fires again or ends
+        self._rearmed: set[tuple[int, int]] = set()
         #: event class → what it wakes; see ``_Kind`` and ``_kind_of``
         self._kinds: dict[type[Event], _Kind] = {}
         self._base_env = base_env_for(ruleset)
         #: id of a ``while:`` expression → (it, whether it reads only constants)
         self._constant: dict[int, tuple[CompiledExpression, bool]] = {}
         self._envs: dict[int, dict[str, object]] = {}
-        #: account → trigger → its plan with the conditions bound to the account's env
-        self._account_plans: dict[int, dict[str, _AccountPlan]] = {}
+        #: account → trigger (full plan) or (trigger, change id) → its plan with the
+        #: conditions bound to the account's env
+        self._account_plans: dict[int, dict[object, _AccountPlan]] = {}
+        #: account → (trigger, change id, forced rules) → plan (``_forced_plan``)
+        self._forced_plans: dict[int, dict[tuple[str, int, frozenset[int]], _AccountPlan]] = {}
+        #: account → rule index → the rule's condition bound to the account's env
+        self._checks: dict[int, dict[int, Callable[[], object]]] = {}
         #: (rule index, account) → item → state
         self._states: dict[tuple[int, int], dict[str, RuleState]] = {}
         #: (rule index, account, item) of rules whose last evaluation raised
@@ -400,8 +556,10 @@ class Engine:
         clock.now = at
         clock.utc = now
         day_end = store.day_end
+        rolled = False
         if (day_end is None or now >= day_end) and store.roll(at):
             self._new_day()
+            rolled = True
         if self._lock_end is not None and now >= self._lock_end:
             for state in store.accounts.values():
                 if state.locks:
@@ -418,7 +576,14 @@ class Engine:
         if self.derive.facts:  # before any rule (or ``for:`` deadline) reads them
             self.derive.begin()
             for state in touched.accounts:
-                self.derive.update(state, self._env(state), touched, event)
+                moved = self.derive.update(state, self._env(state), touched, event)
+                if moved and self.incremental:
+                    # the rules reading a derived fact that moved run in full when woken
+                    stale = self._stale.get(state.id)
+                    if stale is None:
+                        stale = self._stale[state.id] = set(self._tracked)
+                    for name in moved:
+                        stale |= self._readers.get("derived." + name, frozenset())
         if self._pending_deadline is not None and now >= self._pending_deadline:
             self._run_deadlines(at, firings)
         if self._unknown_deadline is not None and now >= self._unknown_deadline:
@@ -430,23 +595,62 @@ class Engine:
         envs = self._envs
         plans = self._account_plans
         quoted = touched.contract_id if quoted_only else None
+        incremental = self.incremental
+        change = touched.change if not rolled else _EVERYTHING
+        stale_of = self._stale
         for state in touched.accounts:
             env = envs.get(state.id)
             if env is None:
                 env = self._env(state)
+            stale = None
+            if incremental:
+                stale = stale_of.get(state.id)
+                if stale is None:
+                    stale = stale_of[state.id] = set(self._tracked)
             # a quote for a contract the account only has working orders in wakes nothing
             # when every quote rule reads only the quoted contract's position
             if trigger and (quoted is None or quoted in state.positions):
-                plan = plans[state.id][trigger]
-                # the event's item families (``_bind_event``, inlined: once per account)
-                env["order"] = touched.order
-                env["position"] = touched.position
-                env["trade"] = touched.trade
-                env["quote"] = touched.quote
+                if stale is None:
+                    plan = plans[state.id][trigger]
+                    forced: frozenset[int] | None = None
+                else:
+                    # the woken rules whose facts changed since they last ran in full run
+                    # in full, the others as far as this event changed their facts
+                    woken = self._woken[trigger]
+                    forced = (
+                        woken.intersection(stale) if stale and not woken.isdisjoint(stale) else None
+                    )
+                    plan = (
+                        plans[state.id][trigger, change]
+                        if not forced
+                        else self._forced_plan(state.id, trigger, change, forced)
+                    )
+                if plan:
+                    # the event's item families (``_bind_event``, inlined: once per account)
+                    env["order"] = touched.order
+                    env["position"] = touched.position
+                    env["trade"] = touched.trade
+                    env["quote"] = touched.quote
+                    root = touched.root
+                    symbol = state.symbol(root) if root is not None else None
+                    env["symbol"] = symbol
+                    self._evaluate(plan, state, env, touched, symbol, event, firings)
+                if stale is not None and forced:
+                    stale -= self._settles[trigger]
+                    if self._rearmed:
+                        self._still_rearmed(state.id, stale)
+            if stale is not None:
+                lagging = self._lagging[trigger, change]
+                if lagging:
+                    stale |= lagging
+                # an order or root that went with this event is still listed for it (its
+                # rules see it end) and no more after: dropped at their next full run
+                order = touched.order
+                if order is not None and order.id not in state.orders:
+                    stale |= self._members["order"]
                 root = touched.root
-                symbol = state.symbol(root) if root is not None else None
-                env["symbol"] = symbol
-                self._evaluate(plan, state, env, touched, symbol, event, firings)
+                if root is not None and root not in state.roots:
+                    stale |= self._members["symbol"]
             locks = state.locks
             if locks.locks:
                 if fresh_fill is not None:
@@ -469,6 +673,37 @@ class Engine:
         if locked_now:
             self._enforce_new_locks(touched, event, firings)
         return firings
+
+    def _forced_plan(
+        self, account: int, trigger: str, change: int, forced: frozenset[int]
+    ) -> _AccountPlan:
+        """The plan of ``change`` with the ``forced`` rules run in full, bound to the
+        account's environment; kept per account (a few combinations recur, and at most
+        ``_FORCED_PLANS`` are kept)."""
+        plans = self._forced_plans.setdefault(account, {})
+        key = (trigger, change, forced)
+        plan = plans.get(key)
+        if plan is None:
+            if len(plans) >= _FORCED_PLANS:
+                plans.clear()
+            checks = self._checks[account]
+            change_plan = _plan(
+                self._by_trigger[trigger], trigger, dependencies.CHANGES[change], forced
+            )
+            plan = plans[key] = tuple(
+                _bind_group(mode, rules, checks) for mode, rules in change_plan
+            )
+        return plan
+
+    def _still_rearmed(self, account: int, stale: set[int]) -> None:
+        """Rules of ``account`` with a cleared state stay stale (they fire again on their next
+        evaluation that finds them broken); those without one any more are forgotten."""
+        for key in [key for key in self._rearmed if key[1] == account]:
+            bucket = self._states.get(key)
+            if bucket and any(rule_state.cleared for rule_state in bucket.values()):
+                stale.add(key[0])
+            else:
+                self._rearmed.discard(key)
 
     def _kind_of(self, event_type: type[Event]) -> _Kind:
         """What an event kind wakes, found once per event class (subclasses included) and
@@ -574,6 +809,9 @@ class Engine:
         ]
         for item in marked:
             bucket[item].cleared = True
+        if marked:
+            self._rearmed.add((compiled.index, account))
+            self._stale.setdefault(account, set(self._tracked)).add(compiled.index)
         return marked
 
     def _root_of(self, state: AccountState, item: str, event: Event) -> str | None:
@@ -629,12 +867,16 @@ class Engine:
             # object that is not a function body looks names up in its globals), at about
             # two thirds of the cost of ``eval``
             env["__builtins__"] = {}
-            checks = {c.index: FunctionType(c.code, env) for c in self.rules}
+            checks = self._checks[state.id] = {
+                c.index: FunctionType(c.code, env) for c in self.rules
+            }
+            plans: list[tuple[object, _Plan]] = [
+                *self._plans.items(),
+                *self._change_plans.items(),
+            ]
             self._account_plans[state.id] = {
-                trigger: tuple(
-                    (mode, tuple((c, checks[c.index]) for c in rules)) for mode, rules in plan
-                )
-                for trigger, plan in self._plans.items()
+                key: tuple(_bind_group(mode, rules, checks) for mode, rules in plan)
+                for key, plan in plans
             }
             self._envs[state.id] = env
         return env
@@ -695,9 +937,9 @@ class Engine:
         orders: list[tuple[Order, SymbolFacts, str]] | None = None
         roots: list[tuple[None, SymbolFacts, str]] | None = None
         item_keys: dict[str, str] | None = None  # item mode → the event's item key
-        for mode, rules in plan:
+        for mode, rules, by_ticker in plan:
             if mode == _ITEM:
-                for compiled, check in rules:
+                for compiled, check, _scoped in rules:
                     item_mode = compiled.item_mode
                     if not item_mode:
                         item = ""
@@ -732,10 +974,12 @@ class Engine:
                 position = state.positions.get(touched.contract_id or "")
                 if position is None:
                     continue
+                if by_ticker is not None:  # the rules of other tickers are false for it
+                    rules = by_ticker.get(position.symbol) or by_ticker[""]
                 item = "position:" + position.contract_id
                 env["position"] = position
                 env["symbol"] = state.symbol(position.symbol)
-                for compiled, check in rules:
+                for compiled, check, _scoped in rules:
                     if seen:
                         seen.clear()
                     try:
@@ -778,10 +1022,27 @@ class Engine:
                         names.add(touched.root)
                     roots = [(None, state.symbol(r), "symbol:" + r) for r in sorted(names)]
                 family, prefix, listed = "", "symbol:", roots
-            for compiled, check in rules:
+            if by_ticker is not None and touched.root is not None:
+                # rules narrowed to a ticker that no listed item has, and that this event is
+                # not about (the event that removes an item is about its root), find nothing
+                rules = _for_tickers(by_ticker, {entry[1].root for entry in listed}, touched.root)
+            for compiled, check, scoped in rules:
                 key = (compiled.index, sid)
                 bucket = states.get(key)
+                narrowed = compiled.ticker
+                # scoped: the event changed this rule's facts for its own contract or root only
+                own = (
+                    None
+                    if not scoped
+                    else "position:" + (touched.contract_id or "")
+                    if mode == _POSITION
+                    else "symbol:" + (touched.root or "")
+                )
                 for bound, sym, item in listed:
+                    if (own is not None and item != own) or (
+                        narrowed is not None and sym.root != narrowed
+                    ):
+                        continue  # nothing it reads changed / its first condition is false
                     if family:
                         env[family] = bound
                     env["symbol"] = sym
@@ -1486,6 +1747,7 @@ class Engine:
 
     def _new_day(self) -> None:
         """Episodes of rules about the day, and per-fill episodes, end at the daily reset."""
+        self._stale.clear()  # the day's facts reset for every account: evaluate in full
         for (index, _account), bucket in self._states.items():
             if self._by_index[index].day_scoped:
                 bucket.clear()
@@ -1523,6 +1785,7 @@ class Engine:
         accounts: Iterable[int] | None = None,
         starting_balances: Mapping[int, Decimal] | None = None,
         unknown_alert_after: timedelta | None = UNKNOWN_ALERT_AFTER,
+        incremental: bool = True,
     ) -> Engine:
         """An engine in the state ``snapshot()`` captured (same ruleset)."""
         from simple_risk.engine.snapshot import load_engine
@@ -1532,8 +1795,17 @@ class Engine:
             accounts=accounts,
             starting_balances=starting_balances,
             unknown_alert_after=unknown_alert_after,
+            incremental=incremental,
         )
         load_engine(engine, snapshot)
+        # every rule is stale until evaluated in full (``_stale`` starts empty); a cleared
+        # state stays so until it fires again or ends
+        engine._rearmed = {
+            key
+            for key, bucket in engine._states.items()
+            if any(rule_state.cleared for rule_state in bucket.values())
+        }
+        engine._stale.clear()
         return engine
 
 

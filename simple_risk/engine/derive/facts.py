@@ -382,7 +382,9 @@ class Derivations:
                             "state": item.aggregate.dump(),
                         }
                     )
-        return out
+        # in a fixed order: the accounts' insertion order depends on history (a restored
+        # engine would list them otherwise than the uninterrupted one)
+        return sorted(out, key=lambda entry: (entry["account"], entry["fact"], entry["item"]))
 
     def load(self, entries: Iterable[Mapping[str, Any]]) -> None:
         """Restore what :meth:`dump` wrote. The state of a fact the ruleset no longer has, or

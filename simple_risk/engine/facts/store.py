@@ -2,7 +2,11 @@
 
 Called by the engine only. ``apply(event)`` updates the state the event touches and returns a
 :class:`Touched` naming the accounts it affects and the item it binds (the order, position,
-fill or quote of the event). ``roll(at)`` performs the daily reset when engine time reaches the
+fill or quote of the event), and the kind of change the event made (``change``, an index into
+``dependencies.CHANGES``), so that the engine re-evaluates only the rules whose facts changed:
+a quote that repeats the contract's prices changes nothing but the quote it binds, and an
+order update that moves orders between contracts changes everything. ``roll(at)`` performs
+the daily reset when engine time reaches the
 calendar's boundary: the first event at or after it (a ClockTick exactly at it, when the
 daemon schedules one from ``next_deadline``) resets the day facts of every account.
 """
@@ -14,8 +18,11 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from simple_risk.engine.calendar import TradingCalendar
+from simple_risk.engine.dependencies import CHANGE_ID
 from simple_risk.engine.events import (
     AccountUpdate,
+    ClockTick,
+    ConnectionChanged,
     ContractLoaded,
     Event,
     OrderUpdate,
@@ -39,14 +46,25 @@ from simple_risk.engine.facts.views import (
 )
 from simple_risk.engine.model import SymbolSpec
 
+_EVERYTHING = CHANGE_ID["everything"]
+_TIME = CHANGE_ID["time"]
+_QUOTE = CHANGE_ID["quote"]
+_QUOTE_SAME = CHANGE_ID["quote-same"]
+_ORDER = CHANGE_ID["order"]
+_POSITION = CHANGE_ID["position"]
+_FILL = CHANGE_ID["fill"]
+_ACCOUNT = CHANGE_ID["account"]
+
 
 class Touched:
-    """What one event changed: the affected accounts and the item it binds."""
+    """What one event changed: the affected accounts, the item it binds and the kind of
+    change (``dependencies.CHANGES``; everything unless the store says less)."""
 
-    __slots__ = ("accounts", "contract_id", "order", "position", "quote", "root", "trade")
+    __slots__ = ("accounts", "change", "contract_id", "order", "position", "quote", "root", "trade")
 
-    def __init__(self, accounts: list[AccountState]) -> None:
+    def __init__(self, accounts: list[AccountState], change: int = _EVERYTHING) -> None:
         self.accounts = accounts
+        self.change = change
         self.order: Order | None = None
         self.position: Position | None = None
         self.trade: TradeFacts | None = None
@@ -182,8 +200,11 @@ class FactStore:
             if state is None:
                 return Touched([])
             contract = self.market.contract(event.contract_id)
+            old = state.orders.get(event.order_id)
             touched = _touching(state, contract)
-            touched.order = state.apply_order(event, contract)
+            order = touched.order = state.apply_order(event, contract)
+            if _within_contract(state, old, order):
+                touched.change = _ORDER
             return touched
         if isinstance(event, PositionUpdate):
             state = self.account(event.account_id)
@@ -192,6 +213,7 @@ class FactStore:
             contract = self.market.contract(event.contract_id)
             touched = _touching(state, contract)
             touched.position = state.apply_position(event, contract)
+            touched.change = _POSITION
             return touched
         if isinstance(event, TradeFill):
             state = self.account(event.account_id)
@@ -202,13 +224,14 @@ class FactStore:
             state.ledger.apply(event, event.at, day, week)
             touched = _touching(state, contract)
             touched.trade = TradeFacts(event, contract.root, state.ledger)
+            touched.change = _FILL
             return touched
         if isinstance(event, AccountUpdate):
             state = self.account(event.account_id)
             if state is None:
                 return Touched([])
             state.apply_account(event)
-            return Touched([state])
+            return Touched([state], _ACCOUNT)
         if isinstance(event, ContractLoaded):
             contract = self.market.load(event.contract)
             for account_id, position in contract.positions.items():
@@ -226,11 +249,15 @@ class FactStore:
                 return Touched(list(self.accounts.values()))
             state = self.account(event.account_id)
             return Touched([state] if state is not None else [])
-        # ClockTick, ConnectionChanged: time only
+        if isinstance(event, ClockTick | ConnectionChanged):
+            return Touched(list(self.accounts.values()), _TIME)  # time only
         return Touched(list(self.accounts.values()))
 
     def _quote(self, quote: Quote) -> Touched:
         contract = self.market.contract(quote.contract_id)
+        same = (
+            contract.last == quote.last and contract.bid == quote.bid and contract.ask == quote.ask
+        )
         contract.quote(quote)
         positions = contract.positions
         working = contract.working_accounts
@@ -243,10 +270,11 @@ class FactStore:
         accounts = self.accounts
         at = quote.at
         contract_id = contract.contract_id
-        for account_id, position in positions.items():
-            orders = accounts[account_id].orders_by_contract.get(contract_id)
-            position.refresh(orders.values() if orders else (), at)
-        touched = Touched([accounts[a] for a in affected])
+        if not same:  # the same prices: the positions' marks, P&L and protection stay
+            for account_id, position in positions.items():
+                orders = accounts[account_id].orders_by_contract.get(contract_id)
+                position.refresh(orders.values() if orders else (), at)
+        touched = Touched([accounts[a] for a in affected], _QUOTE_SAME if same else _QUOTE)
         touched.quote = QuoteFacts(quote, contract.root)
         touched.root = contract.root
         touched.contract_id = contract_id
@@ -255,6 +283,19 @@ class FactStore:
 
 #: What a quote nobody holds or works touches; shared, never changed (callers only read it).
 _NOBODY = Touched([])
+
+
+def _within_contract(state: AccountState, old: Order | None, order: Order) -> bool:
+    """Whether an order update changed the positions and root of its own contract only: not
+    when the order moved contracts or its bracket family lives in another contract."""
+    contract_id = order.contract_id
+    if old is not None and old.contract_id != contract_id:
+        return False
+    for parent in (order.parent_id, old.parent_id if old is not None else None, order.id):
+        family = state.families.get(parent) if parent is not None else None
+        if family is not None and family.contract_id != contract_id:
+            return False
+    return True
 
 
 def _touching(state: AccountState, contract: ContractState) -> Touched:
