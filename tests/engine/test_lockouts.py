@@ -493,3 +493,14 @@ def test_reducing_orders_left_working_while_locked_never_exceed_the_position(
         assert all(side_total(o.is_stop) + o.remaining > held.size for o in cumulative)
         # a stop goes only when the stops left already cover the whole position
         assert all(side_total(True) >= held.size for o in cumulative if o.is_stop)
+
+
+def test_an_order_the_hub_announced_before_the_daemon_noted_its_tag_is_the_daemons() -> None:
+    """The hub can announce the daemon's order before the place call returns: once the
+    daemon notes the tag, that order is its own — the same answer a restore gives, which
+    computes ownership from the tags it restores first (hypothesis found the two differing)."""
+    engine = locking_engine()
+    feed(engine, order(1, 10, side="buy", tag="sr-close-1"), own(1.5, "sr-close-1"))
+    state = engine.account(ACCOUNT)
+    assert state is not None and state.orders[10].own
+    assert lockout_intents(feed(engine, fill(2, 1, pnl="-200"))) == []

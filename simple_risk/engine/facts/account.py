@@ -281,6 +281,11 @@ class AccountState:
         bound = self.own_tags.get(event.custom_tag)
         if event.order_id is None:
             self.own_tags.setdefault(event.custom_tag, None)
+            # the hub may announce the order before the place call returns its id: an order
+            # already carrying the tag is the daemon's from now on (as a restore computes it)
+            for order in self.orders.values():
+                if order.update.custom_tag == event.custom_tag:
+                    order.own = self.is_own(order.update)
             return
         if bound is not None and bound != event.order_id:
             return
