@@ -27,6 +27,7 @@ from typing import Any
 from simple_risk.engine import episodes, namespace
 from simple_risk.engine.derive.facts import DerivedFactError
 from simple_risk.engine.engine import CompiledRule, Engine
+from simple_risk.engine.facts.account import AccountState
 from simple_risk.engine.lockouts import Lock
 from simple_risk.engine.model import (
     ActionSpec,
@@ -467,17 +468,24 @@ def _timer(compiled: CompiledRule, rule_state: Any, now: datetime) -> dict[str, 
 # -- status ------------------------------------------------------------------------------------
 
 
+def _account_env(engine: Engine, account: int) -> tuple[AccountState, dict[str, object]]:
+    """The account's state and a copy of its environment with no item bound (KeyError for
+    an account the engine does not guard)."""
+    state = engine.store.accounts.get(account)
+    if state is None:
+        raise KeyError(f"the engine does not guard account {account}")
+    env = dict(engine._env(state))
+    for name in _ITEM_FAMILIES:
+        env[name] = None
+    return state, env
+
+
 def derived_values(engine: Engine, account: int) -> list[dict[str, Any]]:
     """Every derived fact of the account's ruleset as views show it: ``name``, its
     ``description``, the ``item`` it is for (None for an account-level fact; a position's
     contract id or a root for ``each:`` facts, one entry per open item) and its ``value``
     now (None when unknown; ``error`` says why when its last sample failed)."""
-    state = engine.store.accounts.get(account)
-    if state is None:
-        raise KeyError(f"the engine does not guard account {account}")
-    base = dict(engine._env(state))
-    for name in _ITEM_FAMILIES:
-        base[name] = None
+    state, base = _account_env(engine, account)
     entries: list[dict[str, Any]] = []
     for fact in engine.derive.facts:
         items: list[tuple[str | None, dict[str, object]]]
@@ -519,12 +527,7 @@ def limit_usage(engine: Engine, account: int) -> list[dict[str, Any]]:
     Each entry also names the limit for a trader — ``label``, the rule's ``label:`` (else its
     id in words) — and the ``unit`` its value counts (:func:`fact_unit`), so views never
     need to show the rule expression (``fact`` and ``expression`` stay for ``--explain``)."""
-    state = engine.store.accounts.get(account)
-    if state is None:
-        raise KeyError(f"the engine does not guard account {account}")
-    env = dict(engine._env(state))
-    for name in _ITEM_FAMILIES:
-        env[name] = None
+    _state, env = _account_env(engine, account)
     env["derived"] = engine.derive.view(account, env)  # no item bound: account-level ones
     usage: list[dict[str, Any]] = []
     for compiled in engine.rules:

@@ -112,15 +112,50 @@ class PeriodAggregate:
         self.value = decode(data)
 
 
-class ExtremeWindow:
+class _SampleWindow:
+    """Timed samples in a sliding window, oldest first: the oldest answers (``first``, and
+    the head of a monotonic deque for ``max``/``min``); a sample leaves once older than
+    ``within``. Subclasses decide which samples to keep (:meth:`add`)."""
+
+    __slots__ = ("_samples", "within")
+
+    def __init__(self, within: timedelta) -> None:
+        self.within = within
+        self._samples: deque[tuple[datetime, Any]] = deque()
+
+    def add(self, at: datetime, value: object) -> None:
+        self._samples.append((at, value))
+
+    def expire(self, now: datetime) -> None:
+        edge = now - self.within
+        samples = self._samples
+        while samples and samples[0][0] < edge:
+            self._left(samples.popleft()[1])
+
+    def _left(self, value: Any) -> None:
+        """A sample left the window (a running total takes it off)."""
+
+    def result(self) -> object:
+        return self._samples[0][1] if self._samples else None
+
+    def __len__(self) -> int:
+        return len(self._samples)
+
+    def dump(self) -> Json:
+        return [[at.isoformat(), encode(value)] for at, value in self._samples]
+
+    def load(self, data: Json) -> None:
+        self._samples = deque((datetime.fromisoformat(at), decode(v)) for at, v in data)
+
+
+class ExtremeWindow(_SampleWindow):
     """``max`` or ``min`` within a sliding window: a monotonic deque of (time, value)."""
 
-    __slots__ = ("_samples", "largest", "within")
+    __slots__ = ("largest",)
 
     def __init__(self, within: timedelta, largest: bool) -> None:
-        self.within = within
+        super().__init__(within)
         self.largest = largest
-        self._samples: deque[tuple[datetime, Any]] = deque()
 
     def add(self, at: datetime, value: object) -> None:
         samples = self._samples
@@ -132,36 +167,17 @@ class ExtremeWindow:
                 samples.pop()
         samples.append((at, value))
 
-    def expire(self, now: datetime) -> None:
-        edge = now - self.within
-        samples = self._samples
-        while samples and samples[0][0] < edge:
-            samples.popleft()
 
-    def result(self) -> object:
-        return self._samples[0][1] if self._samples else None
-
-    def __len__(self) -> int:
-        return len(self._samples)
-
-    def dump(self) -> Json:
-        return [[at.isoformat(), encode(value)] for at, value in self._samples]
-
-    def load(self, data: Json) -> None:
-        self._samples = deque((datetime.fromisoformat(at), decode(v)) for at, v in data)
-
-
-class TotalWindow:
+class TotalWindow(_SampleWindow):
     """``sum`` (or ``count`` of samples whose condition held) within a sliding window: the
     samples still in it and their running total."""
 
-    __slots__ = ("_samples", "counting", "total", "within")
+    __slots__ = ("counting", "total")
 
     def __init__(self, within: timedelta, counting: bool, fact_type: str) -> None:
-        self.within = within
+        super().__init__(within)
         self.counting = counting
         self.total: Any = zero(fact_type)
-        self._samples: deque[tuple[datetime, Any]] = deque()
 
     def add(self, at: datetime, value: object) -> None:
         if self.counting:
@@ -171,55 +187,22 @@ class TotalWindow:
         self._samples.append((at, value))
         self.total += value
 
-    def expire(self, now: datetime) -> None:
-        edge = now - self.within
-        samples = self._samples
-        while samples and samples[0][0] < edge:
-            self.total -= samples.popleft()[1]
+    def _left(self, value: Any) -> None:
+        self.total -= value
 
     def result(self) -> object:
         return self.total
 
-    def __len__(self) -> int:
-        return len(self._samples)
-
-    def dump(self) -> Json:
-        return [[at.isoformat(), encode(value)] for at, value in self._samples]
-
     def load(self, data: Json) -> None:
-        self._samples = deque((datetime.fromisoformat(at), decode(v)) for at, v in data)
+        super().load(data)
         for _at, value in self._samples:
             self.total += value
 
 
-class FirstWindow:
+class FirstWindow(_SampleWindow):
     """``first`` within a sliding window: the samples still in it (the oldest answers)."""
 
-    __slots__ = ("_samples", "within")
-
-    def __init__(self, within: timedelta) -> None:
-        self.within = within
-        self._samples: deque[tuple[datetime, object]] = deque()
-
-    def add(self, at: datetime, value: object) -> None:
-        self._samples.append((at, value))
-
-    def expire(self, now: datetime) -> None:
-        edge = now - self.within
-        while self._samples and self._samples[0][0] < edge:
-            self._samples.popleft()
-
-    def result(self) -> object:
-        return self._samples[0][1] if self._samples else None
-
-    def __len__(self) -> int:
-        return len(self._samples)
-
-    def dump(self) -> Json:
-        return [[at.isoformat(), encode(value)] for at, value in self._samples]
-
-    def load(self, data: Json) -> None:
-        self._samples = deque((datetime.fromisoformat(at), decode(v)) for at, v in data)
+    __slots__ = ()
 
 
 class LastWindow:

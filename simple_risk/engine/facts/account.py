@@ -283,9 +283,9 @@ class AccountState:
             self.own_tags.setdefault(event.custom_tag, None)
             # the hub may announce the order before the place call returns its id: an order
             # already carrying the tag is the daemon's from now on (as a restore computes it)
-            for order in self.orders.values():
-                if order.update.custom_tag == event.custom_tag:
-                    order.own = self.is_own(order.update)
+            for tagged in self.orders.values():
+                if tagged.update.custom_tag == event.custom_tag:
+                    tagged.own = self.is_own(tagged.update)
             return
         if bound is not None and bound != event.order_id:
             return
