@@ -18,11 +18,10 @@ from typing import Any
 
 import pytest
 
-from simple_risk.adapters.simulator import RateLimits, Simulator
+from simple_risk.adapters.simulator import Simulator
 from simple_risk.daemon.runtime import Daemon, open_store
-from simple_risk.daemon.sim import Trader, sim_config, wait_until
-from simple_risk.resources import default_ruleset_path
-from tests.e2e.harness import FAST_OPTIONS, build_ruleset
+from simple_risk.daemon.sim import Trader, wait_until
+from tests.e2e.harness import FAST_OPTIONS, build_ruleset, guarding_config, pinned_simulator
 from tests.pinned import pinned_wall
 
 ACCOUNT = 20100001
@@ -122,22 +121,8 @@ def _factory(tmp_path: Path, browser: Any) -> tuple[Start, Callable[[], None]]:
         accounts: tuple[int, ...] = (ACCOUNT,),
     ) -> Dashboard:
         wall = pinned_wall()
-        sim = Simulator(
-            port=0,
-            seed=11,
-            ping_interval=0.3,
-            price_interval=None,
-            rate_limits=RateLimits(general=(5000, 60.0), bars=(50, 30.0)),
-            clock=wall,
-        ).start()
-        config = sim_config(
-            sim.base_url,
-            sim.username,
-            sim.api_key,
-            accounts,
-            tmp_path / f"daemon-{len(started)}",
-            ruleset_path=default_ruleset_path(),
-        )
+        sim = pinned_simulator(wall)
+        config = guarding_config(sim, accounts, tmp_path / f"daemon-{len(started)}")
         config = dataclasses.replace(config, dashboard=("127.0.0.1", 0))
         daemon = Daemon(
             config,

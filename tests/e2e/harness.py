@@ -20,12 +20,13 @@ from simple_risk.adapters.simulator import RateLimits, Simulator
 from simple_risk.adapters.topstepx.hubs import HubConfig
 from simple_risk.adapters.topstepx.rest import RestConfig
 from simple_risk.adapters.topstepx.watchdog import WatchdogConfig
+from simple_risk.daemon.config import DaemonConfig
 from simple_risk.daemon.runtime import Daemon, RuntimeOptions, open_store
 from simple_risk.daemon.sim import Trader, scaled_ruleset, sim_config, wait_until
 from simple_risk.engine.dsl import load_ruleset
 from simple_risk.engine.model import Ruleset
 from simple_risk.resources import default_ruleset_path
-from tests.pinned import pinned_wall
+from tests.pinned import Wall, pinned_wall
 
 ACCOUNT = 20100001
 OTHER = 20100002
@@ -99,6 +100,30 @@ def build_ruleset(
 Start = Callable[..., Harness]
 
 
+def pinned_simulator(wall: Wall) -> Simulator:
+    """A started simulator on the pinned clock whose prices move only when told."""
+    return Simulator(
+        port=0,
+        seed=11,
+        ping_interval=0.3,
+        price_interval=None,
+        rate_limits=RateLimits(general=(5000, 60.0), bars=(50, 30.0)),
+        clock=wall,
+    ).start()
+
+
+def guarding_config(sim: Simulator, accounts: tuple[int, ...], directory: Path) -> DaemonConfig:
+    """A daemon configuration guarding ``accounts`` at ``sim``, its data in ``directory``."""
+    return sim_config(
+        sim.base_url,
+        sim.username,
+        sim.api_key,
+        accounts,
+        directory,
+        ruleset_path=default_ruleset_path(),
+    )
+
+
 @pytest.fixture
 def start(tmp_path: Path) -> Iterator[Start]:
     """``start(ruleset, accounts, before)`` → a running :class:`Harness`; ``before(trader)``
@@ -111,22 +136,8 @@ def start(tmp_path: Path) -> Iterator[Start]:
         before: Callable[[Trader], None] | None = None,
     ) -> Harness:
         wall = pinned_wall()
-        sim = Simulator(
-            port=0,
-            seed=11,
-            ping_interval=0.3,
-            price_interval=None,
-            rate_limits=RateLimits(general=(5000, 60.0), bars=(50, 30.0)),
-            clock=wall,
-        ).start()
-        config = sim_config(
-            sim.base_url,
-            sim.username,
-            sim.api_key,
-            accounts,
-            tmp_path / f"daemon-{len(started)}",
-            ruleset_path=default_ruleset_path(),
-        )
+        sim = pinned_simulator(wall)
+        config = guarding_config(sim, accounts, tmp_path / f"daemon-{len(started)}")
         chosen = ruleset or build_ruleset()
         daemon = Daemon(
             config,

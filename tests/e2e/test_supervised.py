@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from simple_risk.daemon.control import views
+from simple_risk.daemon.sim import wait_until
 from simple_risk.engine.events import ClockTick, Event
 
 from .harness import ACCOUNT, OTHER, Harness, Start
@@ -30,27 +32,44 @@ def _part(h: Harness, name: str) -> dict[str, Any]:
     return next(part for part in parts if part["name"] == name)
 
 
+def _fail_once(
+    monkeypatch: pytest.MonkeyPatch,
+    owner: object,
+    name: str,
+    message: str,
+    when: Callable[..., bool] | None = None,
+) -> None:
+    """``owner.name`` raises ``RuntimeError(message)`` the first time it is called (with
+    arguments ``when`` accepts), then works as before; undone when the test ends."""
+    original = getattr(owner, name)
+    failed = threading.Event()
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        if not failed.is_set() and (when is None or when(*args)):
+            failed.set()
+            raise RuntimeError(message)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(owner, name, broken)
+
+
+def _on_a_tick(event: Event) -> bool:
+    return isinstance(event, ClockTick)
+
+
 def _degraded(h: Harness, account: int) -> list[str]:
     accounts: dict[str, Any] = h.daemon.status()["accounts"]  # type: ignore[assignment]
     return list(accounts[str(account)]["degraded"])
 
 
 def test_the_engine_loop_failing_once_is_logged_alerted_restarted_and_enforcement_goes_on(
-    start: Start, caplog: pytest.LogCaptureFixture
+    start: Start, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     h = start()
-    loop = h.daemon.loop
-    dispatch = loop.dispatch
-    failed = threading.Event()
-
-    def broken(event: Event) -> None:
-        if isinstance(event, ClockTick) and not failed.is_set():
-            failed.set()
-            raise RuntimeError("injected into the engine loop")
-        dispatch(event)
-
     with caplog.at_level(logging.CRITICAL, logger="simple_risk.daemon.supervisor"):
-        loop.dispatch = broken  # type: ignore[method-assign]
+        _fail_once(
+            monkeypatch, h.daemon.loop, "dispatch", "injected into the engine loop", _on_a_tick
+        )
         h.wait(lambda: _critical(h, "engine failed (RuntimeError: injected"), "the alert")
     assert "Traceback" in caplog.text and "injected into the engine loop" in caplog.text
     h.wait(lambda: _part(h, "engine")["restarts"] == 1, "the restart")
@@ -68,9 +87,9 @@ def test_an_always_failing_engine_loop_shows_every_account_degraded(start: Start
 
     loop.dispatch = broken  # type: ignore[method-assign]
     try:
-        h.wait(lambda: _degraded(h, ACCOUNT) == ["engine"], "DEGRADED")
-        assert _degraded(h, OTHER) == ["engine"]
-        assert _critical(h, "DEGRADED: every account")
+        assert wait_until(lambda: _degraded(h, ACCOUNT) == ["engine"], 8.0), h.daemon.status()
+        assert _degraded(h, OTHER) == ["engine"], h.daemon.status()
+        assert _critical(h, "DEGRADED: every account"), h.daemon.alerter.recent
         status = views.account_status(h.daemon, ACCOUNT, h.daemon.clock.now())
         assert status["connection"]["degraded"] == ["engine"]
     finally:
@@ -109,64 +128,44 @@ def test_every_worker_thread_runs_under_the_supervisor(start: Start) -> None:
     assert not any(part["restarts"] for part in h.daemon.status()["parts"])  # type: ignore[attr-defined]
 
 
-def test_the_store_writer_failing_is_restarted_and_enforcement_goes_on(start: Start) -> None:
+def test_the_store_writer_failing_is_restarted_and_enforcement_goes_on(
+    start: Start, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The writer's own loop raising (a bug in it, not a store error: those the writer
     handles itself) is alerted and the loop restarted; nothing queued is lost."""
     h = start()
     writer = h.daemon.persistence.writer
     assert writer is not None
-    take = writer._take
-    failed = threading.Event()
-
-    def broken() -> Any:
-        if not failed.is_set():
-            failed.set()
-            raise RuntimeError("injected into the store writer")
-        return take()
-
-    writer._take = broken  # type: ignore[method-assign]
+    _fail_once(monkeypatch, writer, "_take", "injected into the store writer")
     store = h.daemon.store
     before = store.last_seq(ACCOUNT)
-    try:
-        h.trader.buy(ACCOUNT, "RTY")  # journaled first: the writer's loop fails on it
-        h.wait(lambda: _critical(h, "store-writer failed (RuntimeError: injected"), "the alert")
-        h.wait(lambda: h.trader.size(ACCOUNT) == 0, "enforcement from memory")
-        h.wait(lambda: _part(h, "store-writer")["restarts"] == 1, "the restart")
-        h.wait(lambda: store.last_seq(ACCOUNT) > before, "what was queued, written after all")
-        before = store.last_seq(ACCOUNT)
-        h.trader.buy(ACCOUNT, "RTY")  # the restarted writer journals again
-        h.wait(lambda: store.last_seq(ACCOUNT) > before, "the journal written again")
-        h.wait(lambda: h.trader.size(ACCOUNT) == 0, "the second close")
-    finally:
-        del writer._take
+    h.trader.buy(ACCOUNT, "RTY")  # journaled first: the writer's loop fails on it
+    h.wait(lambda: _critical(h, "store-writer failed (RuntimeError: injected"), "the alert")
+    h.wait(lambda: h.trader.size(ACCOUNT) == 0, "enforcement from memory")
+    h.wait(lambda: _part(h, "store-writer")["restarts"] == 1, "the restart")
+    h.wait(lambda: store.last_seq(ACCOUNT) > before, "what was queued, written after all")
+    before = store.last_seq(ACCOUNT)
+    h.trader.buy(ACCOUNT, "RTY")  # the restarted writer journals again
+    h.wait(lambda: store.last_seq(ACCOUNT) > before, "the journal written again")
+    h.wait(lambda: h.trader.size(ACCOUNT) == 0, "the second close")
 
 
-def test_a_journal_write_that_raises_a_bug_drops_those_events_and_says_so(start: Start) -> None:
+def test_a_journal_write_that_raises_a_bug_drops_those_events_and_says_so(
+    start: Start, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A store call raising something that is not a store error cannot succeed later: its
     events are dropped with a critical alert, and the writer goes on with the rest."""
     h = start()
     store = h.daemon.store
-    append_events = store.append_events
-    failed = threading.Event()
-
-    def broken(account: int, events: Any) -> Any:
-        if not failed.is_set():
-            failed.set()
-            raise RuntimeError("injected into a journal write")
-        return append_events(account, events)
-
-    store.append_events = broken  # type: ignore[method-assign]
-    try:
-        h.trader.buy(ACCOUNT, "RTY")
-        h.wait(lambda: _critical(h, "could not be written (RuntimeError: injected"), "the alert")
-        h.wait(lambda: h.trader.size(ACCOUNT) == 0, "enforcement from memory")
-        before = store.last_seq(ACCOUNT)
-        h.trader.buy(ACCOUNT, "RTY")
-        h.wait(lambda: store.last_seq(ACCOUNT) > before, "the journal written again")
-        h.wait(lambda: h.trader.size(ACCOUNT) == 0, "the second close")
-        assert _part(h, "store-writer")["restarts"] == 0, "handled inside, not a restart"
-    finally:
-        del store.append_events
+    _fail_once(monkeypatch, store, "append_events", "injected into a journal write")
+    h.trader.buy(ACCOUNT, "RTY")
+    h.wait(lambda: _critical(h, "could not be written (RuntimeError: injected"), "the alert")
+    h.wait(lambda: h.trader.size(ACCOUNT) == 0, "enforcement from memory")
+    before = store.last_seq(ACCOUNT)
+    h.trader.buy(ACCOUNT, "RTY")
+    h.wait(lambda: store.last_seq(ACCOUNT) > before, "the journal written again")
+    h.wait(lambda: h.trader.size(ACCOUNT) == 0, "the second close")
+    assert _part(h, "store-writer")["restarts"] == 0, "handled inside, not a restart"
 
 
 def _fetched(h: Harness) -> list[tuple[int, str]]:
@@ -184,41 +183,24 @@ def _fetched(h: Harness) -> list[tuple[int, str]]:
 
 
 def test_a_restarted_reconcile_worker_asks_again_so_the_account_is_reconciled(
-    start: Start,
+    start: Start, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     h = start()
     fetched = _fetched(h)
-    reconciler = h.daemon.reconciler
-    gap = reconciler.gap
-    failed = threading.Event()
-
-    def broken() -> float:
-        if not failed.is_set():
-            failed.set()
-            raise RuntimeError("the reconcile worker failed once")
-        return gap()
-
-    reconciler.gap = broken  # type: ignore[method-assign]
+    _fail_once(monkeypatch, h.daemon.reconciler, "gap", "the reconcile worker failed once")
     h.daemon.request_reconcile(ACCOUNT, "test")  # the request the failure loses
     h.wait(lambda: (ACCOUNT, "reconcile worker restarted") in fetched, "the reconcile again")
     assert (ACCOUNT, "test") not in fetched
     assert _part(h, f"reconcile-{ACCOUNT}")["restarts"] == 1
 
 
-def test_a_restarted_engine_loop_reconciles_every_account(start: Start) -> None:
+def test_a_restarted_engine_loop_reconciles_every_account(
+    start: Start, monkeypatch: pytest.MonkeyPatch
+) -> None:
     h = start(accounts=(ACCOUNT, OTHER))
     fetched = _fetched(h)
     loop = h.daemon.loop
-    dispatch = loop.dispatch
-    failed = threading.Event()
-
-    def broken(event: Event) -> None:
-        if isinstance(event, ClockTick) and not failed.is_set():
-            failed.set()
-            raise RuntimeError("injected into the engine loop")
-        dispatch(event)
-
-    loop.dispatch = broken  # type: ignore[method-assign]
+    _fail_once(monkeypatch, loop, "dispatch", "injected into the engine loop", _on_a_tick)
     h.wait(lambda: loop.runs == 2, "the restart")
     h.wait(
         lambda: {(a, "engine loop restarted") for a in (ACCOUNT, OTHER)} <= set(fetched),
