@@ -25,8 +25,15 @@ What an event changes, by its kind (:data:`CHANGES`):
 - anything else (a reconcile, contract metadata, an own-order notice, the daily reset, an
   event kind this table does not know): everything.
 
+Time-dependent facts that change only at instants the engine knows are indexed by those
+instants: ``session.open(name)`` changes only at a session's start or end, and the engine
+marks the rules reading it stale when time reaches the next one (and asks for a clock tick
+there); ``session.trading_day``, ``is_trading_day``, ``is_holiday`` and ``weekday`` change
+only at the daily reset, which changes everything.
+
 Being conservative is the rule: a fact whose value moves with time or with lockouts
-(``session.*``, every method, ``position.age``, ``unprotected_*``, ``*.locked``), a name
+(``session.time``, ``session.minutes_to_*``, every other method, ``position.age``,
+``unprotected_*``, ``*.locked``), a name
 outside the fact namespace, a rule with ``for:`` or ``refire: {every: …}`` (their state moves
 with time), and a rule without ``each:`` that reads the event's own item (its episode follows
 the event) are *volatile*: evaluated whenever their trigger wakes them, exactly as before.
@@ -50,7 +57,15 @@ from simple_risk.engine import namespace
 #: the families an event binds as its own item (a rule without ``each:`` reads the event's)
 EVENT_ITEM_FAMILIES = frozenset({"order", "position", "trade", "quote", "symbol"})
 #: families whose every fact moves with time or lockouts
-_VOLATILE_FAMILIES = frozenset({"session", "lock"})
+_VOLATILE_FAMILIES = frozenset({"lock"})
+#: session facts that change only at the daily reset (which changes everything)
+SESSION_DAY = frozenset(
+    {"session.trading_day", "session.is_trading_day", "session.is_holiday", "session.weekday"}
+)
+#: session facts that change only at a session's start or end: the engine knows that instant
+#: (``SessionFacts.next_edge``) and marks their readers stale when time reaches it
+SESSION_EDGE = "session.open"
+_SESSION_INDEXED = SESSION_DAY | {SESSION_EDGE}
 #: single facts that move with time or lockouts
 _VOLATILE_FACTS = frozenset(
     {
@@ -182,7 +197,7 @@ def reads_of(
                 continue
             if name in namespace.FAMILIES:
                 keys |= {name, name + ".*"}  # the whole item (``known(position)``)
-                if name in _VOLATILE_FAMILIES:
+                if name in _VOLATILE_FAMILIES or name == "session":
                     volatile = True
                 continue
             volatile = True  # a name the namespace does not know: run it
@@ -192,7 +207,14 @@ def reads_of(
         if family in REPORTED_FAMILIES:
             keys.add(name)
             continue
-        if family in _VOLATILE_FAMILIES or name in _VOLATILE_FACTS or name in namespace.METHODS:
+        if name in _SESSION_INDEXED:
+            pass  # the daily reset, or the engine at a session edge, marks it changed
+        elif (
+            family in _VOLATILE_FAMILIES
+            or family == "session"  # its clock time and the minutes to an edge
+            or name in _VOLATILE_FACTS
+            or name in namespace.METHODS
+        ):
             volatile = True
         elif attr == "*":
             if family not in namespace.FAMILIES:
@@ -295,6 +317,8 @@ __all__ = [
     "REPORTED_FAMILIES",
     "RUN",
     "SCOPED",
+    "SESSION_DAY",
+    "SESSION_EDGE",
     "SKIP",
     "TIME",
     "Change",

@@ -497,6 +497,12 @@ class Engine:
         self._readers = {key: frozenset(indices) for key, indices in readers.items()}
         #: the rules that can be stale (volatile ones run whenever woken)
         self._tracked = frozenset(c.index for c in self.rules if not c.reads.volatile)
+        #: the rules reading ``session.open``: stale for every account at a session edge
+        self._session_readers = frozenset(
+            c.index
+            for c in self.rules
+            if not c.reads.volatile and dependencies.SESSION_EDGE in c.reads.keys
+        )
         #: account → the rules whose facts changed since their last full evaluation (every
         #: rule of an account seen for the first time, after a restore, after the daily reset)
         self._stale: dict[int, set[int]] = {}
@@ -572,6 +578,9 @@ class Engine:
             holder = store.accounts.get(event.account_id)
             if holder is not None and holder.locks and event.trade_id not in holder.ledger.fills:
                 fresh_fill = event
+        edge = store.session.next_edge
+        if edge is not None and now >= edge:
+            self._session_edge(now)
         touched = store.apply(event)
         if self.derive.facts:  # before any rule (or ``for:`` deadline) reads them
             self.derive.begin()
@@ -674,6 +683,16 @@ class Engine:
             self._enforce_new_locks(touched, event, firings)
         return firings
 
+    def _session_edge(self, now: datetime) -> None:
+        """A session started or ended: the rules reading ``session.open`` run in full the
+        next time they are woken, on every account (an account not seen yet has every rule
+        stale already)."""
+        self.store.session.passed(now)
+        readers = self._session_readers
+        if readers:
+            for stale in self._stale.values():
+                stale |= readers
+
     def _forced_plan(
         self, account: int, trigger: str, change: int, forced: frozenset[int]
     ) -> _AccountPlan:
@@ -759,6 +778,9 @@ class Engine:
         unknown = self._unknown_deadline
         if unknown is not None and (earliest is None or unknown < earliest):
             earliest = unknown
+        edge = self.store.session.next_edge
+        if edge is not None and (earliest is None or edge < earliest):
+            earliest = edge
         return earliest
 
     def unmet_intents(self, account: int) -> list[Intent]:

@@ -79,10 +79,35 @@ def test_an_order_update_re_evaluates_only_its_own_root_for_symbol_blocks(
 def test_time_dependent_rules_run_whenever_they_are_woken(
     topstep: dict[str, CompiledRule],
 ) -> None:
-    for rule_id in ("no-stop-loss-grace", "no-stop-loss-total", "session-block-outside"):
+    for rule_id in ("no-stop-loss-grace", "no-stop-loss-total"):
         assert topstep[rule_id].reads.volatile
         assert _decide(topstep[rule_id], TIME) == RUN
     assert topstep["trade-frequency-minute"].reads.volatile  # a sliding window
+
+
+def test_a_session_rule_waits_for_its_exposure_or_a_session_edge(
+    topstep: dict[str, CompiledRule],
+) -> None:
+    outside = topstep["session-block-outside"]
+    assert not outside.reads.volatile
+    assert dependencies.SESSION_EDGE in outside.reads.keys  # marked stale at each edge
+    assert _decide(outside, TIME) == SKIP  # a clock tick between two edges changes nothing
+    assert _decide(outside, ORDER) == RUN  # its exposure: the working orders
+    assert _decide(outside, dependencies.EVERYTHING) == RUN
+
+
+def test_session_facts_of_the_day_change_only_at_the_daily_reset() -> None:
+    for name in sorted(dependencies.SESSION_DAY):
+        reads = reads_of([name], each=None, item_mode="", timed=False)
+        assert not reads.volatile
+        assert decide(reads, None, TIME) == SKIP
+        assert decide(reads, None, dependencies.EVERYTHING) == RUN
+
+
+def test_the_session_clock_and_the_minutes_to_an_edge_are_volatile() -> None:
+    for name in ("session.time", "session.minutes_to_close", "session.minutes_to_open"):
+        assert reads_of([name], each=None, item_mode="", timed=False).volatile
+    assert reads_of(["session"], each=None, item_mode="", timed=False).volatile
 
 
 def test_a_rule_about_the_event_s_own_item_follows_every_event(

@@ -18,9 +18,12 @@ from engine_builders import (
     ruleset,
     tick,
 )
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from simple_risk.engine.engine import Engine
 from simple_risk.engine.events import Event, OrderStatus, OrderType
+from simple_risk.engine.facts.positions import protection, stop_exposure
 from simple_risk.engine.intents import PositionClosed
 
 STOP = OrderType.STOP
@@ -193,3 +196,33 @@ def test_a_stop_placed_in_the_grace_period_cancels_the_timer() -> None:
     engine.apply(order(10, 9, side="sell", kind=STOP, stop="20990"))
     assert engine.state_of("no-stop", ACCOUNT, "position:" + MNQ) == "inactive"
     assert engine.apply(tick(30)) == []
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    long=st.booleans(),
+    stops=st.lists(st.integers(-12, 12), min_size=0, max_size=4),
+    marks=st.lists(st.integers(-15, 15), min_size=1, max_size=25),
+)
+def test_a_quote_keeps_protection_exactly_as_a_full_recount_would(
+    long: bool, stops: list[int], marks: list[int]
+) -> None:
+    """Quotes recount the stops only when the mark crosses one (``Position.requote``): after
+    every quote, protection, the tightest stop and the stops' risk are what counting every
+    order again gives."""
+    engine = Engine(ruleset())
+    engine.apply(loaded(0))
+    engine.apply(position(1, 2, "21000", long=long))
+    for number, offset in enumerate(stops):
+        side = "sell" if long else "buy"
+        engine.apply(order(2, 10 + number, side=side, kind=STOP, stop=str(21000 + offset)))
+    state = engine.account(ACCOUNT)
+    assert state is not None
+    for step, offset in enumerate(marks):
+        engine.apply(quote(3 + step, str(21000 + offset)))
+        held = state.positions[MNQ]
+        counted, tightest, stops_counted, _band = protection(
+            held, state.contract_orders(MNQ), held.last_price
+        )
+        assert (held.protected, held.stop_price) == (counted, tightest)
+        assert (held.stop_ticks, held.stop_risk) == stop_exposure(held, stops_counted)

@@ -95,13 +95,24 @@ PROBE_DERIVED = (
 )
 
 
+#: conditions on the session facts the index keeps by the instants they change at (a session
+#: edge, the daily reset), each with other facts that change on their own
+PROBE_SESSION = (
+    'session.open("rth")',
+    'account.open_contracts_raw > 0 and not session.open("rth")',
+    'session.is_trading_day and account.working_orders > 0 and session.weekday != "fri"',
+    'session.open("rth") and day.trade_count > 2 and not session.is_holiday',
+)
+
+
 def probe_ruleset() -> Ruleset:
     """Two rules per fact of ``account``, ``day``, ``week``, ``position``, ``symbol`` and
-    ``order`` (``each:`` for the item families), and per derived fact of the probe's own,
-    woken by different triggers."""
+    ``order`` (``each:`` for the item families), five per session condition, and two per
+    derived fact of the probe's own, woken by different triggers."""
     lines = [
         "ruleset: dependency-probe",
-        "calendar: {timezone: America/Chicago, trading_day_starts: '17:00'}",
+        "calendar: {timezone: America/Chicago, trading_day_starts: '17:00',"
+        " sessions: {rth: {start: '08:30', end: '15:00', days: [mon, tue, wed, thu, fri]}}}",
         "derive:",
     ]
     lines += [f"  {name}: {definition}" for name, definition, _each, _test in PROBE_DERIVED]
@@ -118,6 +129,16 @@ def probe_ruleset() -> Ruleset:
             lines += [
                 f"    when: '{_probe_condition(fact)}'",
                 "    then: [{alert: {level: info, message: '{" + fact.name + "}'}}]",
+            ]
+    for condition in PROBE_SESSION:
+        for turn in (0, 1, 2, 4, 5):
+            triggers = PROBE_TRIGGERS[(count + turn) % len(PROBE_TRIGGERS)]
+            count += 1
+            lines += [
+                f"  - id: probe-{count}",
+                f"    trigger: [{triggers}]",
+                f"    when: '{condition}'",
+                "    then: [{alert: {level: info, message: '{session.trading_day}'}}]",
             ]
     for name, _definition, each, test in PROBE_DERIVED:
         for turn in (0, 3):

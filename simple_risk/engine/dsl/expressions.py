@@ -907,7 +907,7 @@ def compile_expression(
     expression = ast.fix_missing_locations(ast.Expression(body=rewritten))
     filename = scope.rule_id or "<ruleset>"
     try:
-        code = compile(expression, filename, "eval")
+        code = compile(_inline_known(copy.deepcopy(expression)), filename, "eval")
         operands = tuple(_operands(expression, source.strip(), filename))
         comparisons = tuple(_comparisons(expression, source.strip(), filename))
     except (SyntaxError, ValueError, TypeError, RecursionError, MemoryError) as exc:
@@ -925,6 +925,39 @@ def compile_expression(
     )
     used = resolver.names | resolver.lists_used | {f"macro:{name}" for name in direct_macros}
     return CheckedExpression(compiled, expression, role, scope, locator, used), []
+
+
+class _KnownInliner(ast.NodeTransformer):
+    """``known(x)`` → ``(x is not None or known(None))``: the same value, and ``known`` is
+    still called (with None) when the fact is unknown, which is when the engine's ``known``
+    has something to note; a known fact, the common case, costs no call."""
+
+    def visit_Call(self, node: ast.Call) -> ast.AST:
+        self.generic_visit(node)
+        if not _is_known_call(node):
+            return node
+        (value,) = node.args
+        return ast.copy_location(
+            ast.BoolOp(
+                op=ast.Or(),
+                values=[
+                    ast.Compare(
+                        left=value, ops=[ast.IsNot()], comparators=[ast.Constant(value=None)]
+                    ),
+                    ast.Call(
+                        func=node.func, args=[ast.Constant(value=None)], keywords=node.keywords
+                    ),
+                ],
+            ),
+            node,
+        )
+
+
+def _inline_known(tree: ast.Expression) -> ast.Expression:
+    """The tree to compile for evaluation (see :class:`_KnownInliner`)."""
+    inlined = _KnownInliner().visit(tree)
+    assert isinstance(inlined, ast.Expression)
+    return ast.fix_missing_locations(inlined)
 
 
 def _bound_here(key: str, scope: Scope) -> bool:

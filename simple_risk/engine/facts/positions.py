@@ -37,6 +37,7 @@ class Position:
 
     __slots__ = (
         "_account",
+        "_band",
         "avg_price",
         "best_price",
         "contract",
@@ -84,6 +85,9 @@ class Position:
         self.best_price: Decimal | None = None
         self.protected = False
         self.unprotected_since: datetime | None = opened_at
+        #: the marks between which the counted stops stay the same (see :meth:`requote`);
+        #: None until the first refresh, and after anything but a quote changed
+        self._band: tuple[Decimal | None, Decimal | None] | None = None
         self.stop_price: Decimal | None = None
         #: the counted stops' distance from the entry (the farthest, in ticks) and the money
         #: they risk all together; None without a stop or tick metadata
@@ -170,6 +174,34 @@ class Position:
         tick_value = contract.tick_value
         self.unrealized_pnl = None if tick_value is None else ticks * tick_value * self.size
 
+    def requote(self, orders: Iterable[Order], now: datetime) -> None:
+        """:meth:`refresh` after a quote, the orders unchanged since the last refresh.
+
+        Which stops count depends on the mark only through which side of each stop price it
+        is on, so while the mark stays between the nearest stop prices on either side (the
+        band the last refresh found) protection, the stops' risk and the protection history
+        are what they were: only the price facts move. Most quotes stay inside the band.
+        """
+        band = self._band
+        if band is None:
+            self.refresh(orders, now)
+            return
+        self.reprice()
+        mark = self.last_price
+        long = self.long
+        if mark is not None:
+            best = self.best_price
+            if best is None or (mark > best if long else mark < best):
+                self.best_price = mark
+        reference = mark if mark is not None else self.avg_price
+        low, high = band
+        if long:
+            inside = (low is None or reference >= low) and (high is None or reference < high)
+        else:
+            inside = (low is None or reference > low) and (high is None or reference <= high)
+        if not inside:
+            self._protect(orders, mark, now)
+
     def refresh(self, orders: Iterable[Order], now: datetime) -> None:
         """Update price facts, the best price and protection after a quote, order or size
         change."""
@@ -179,7 +211,12 @@ class Position:
             best = self.best_price
             if best is None or (mark > best if self.long else mark < best):
                 self.best_price = mark
-        protected, stop_price, stops = protection(self, orders, mark)
+        self._protect(orders, mark, now)
+
+    def _protect(self, orders: Iterable[Order], mark: Decimal | None, now: datetime) -> None:
+        """Protection, the stops' risk and the protection history at ``mark``."""
+        protected, stop_price, stops, band = protection(self, orders, mark)
+        self._band = band
         self.stop_price = stop_price
         stop_ticks, stop_risk = stop_exposure(self, stops)
         if protected != self.protected or (protected and stop_risk != self.stop_risk):
@@ -241,9 +278,16 @@ def stop_exposure(
 
 def protection(
     position: Position, orders: Iterable[Order], mark: Decimal | None
-) -> tuple[bool, Decimal | None, list[tuple[Decimal | None, int]]]:
-    """Whether working stops on the loss side cover the position, the tightest stop price, and
-    the counted stops (price, contracts).
+) -> tuple[
+    bool,
+    Decimal | None,
+    list[tuple[Decimal | None, int]],
+    tuple[Decimal | None, Decimal | None],
+]:
+    """Whether working stops on the loss side cover the position, the tightest stop price,
+    the counted stops (price, contracts), and the band of marks over which the same stops
+    count (low, high; None: unbounded): for a long, a mark ``m`` with ``low <= m < high``;
+    for a short, ``low < m <= high``.
 
     A stop counts when it is working (not pending cancellation), is a stop, stop-limit or
     trailing stop on the side opposite the position, and its trigger is on the loss side of
@@ -255,11 +299,21 @@ def protection(
     covered = 0
     tightest: Decimal | None = None
     counted: list[tuple[Decimal | None, int]] = []
+    # the nearest stop prices on either side of the reference: crossing one changes the count
+    low: Decimal | None = None
+    high: Decimal | None = None
     for order in orders:
         if not order.is_working or not order.is_stop or order.buy == long:
             continue
         stop = order.stop_price
         trailing = order.type == "trailing_stop"
+        if not trailing and stop is not None:
+            # a long counts a stop at or below the mark, a short one at or above it
+            if (stop <= reference) if long else (stop < reference):
+                if low is None or stop > low:
+                    low = stop
+            elif high is None or stop < high:
+                high = stop
         if not trailing and (stop is None or (stop > reference if long else stop < reference)):
             continue
         covered += order.remaining
@@ -268,7 +322,7 @@ def protection(
             tightest is None or (stop > tightest if long else stop < tightest)
         ):
             tightest = stop
-    return covered >= position.size, tightest, counted
+    return covered >= position.size, tightest, counted, (low, high)
 
 
 __all__ = ["Position", "protection", "stop_exposure"]

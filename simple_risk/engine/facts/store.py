@@ -273,7 +273,7 @@ class FactStore:
         if not same:  # the same prices: the positions' marks, P&L and protection stay
             for account_id, position in positions.items():
                 orders = accounts[account_id].orders_by_contract.get(contract_id)
-                position.refresh(orders.values() if orders else (), at)
+                position.requote(orders.values() if orders else (), at)
         touched = Touched([accounts[a] for a in affected], _QUOTE_SAME if same else _QUOTE)
         touched.quote = QuoteFacts(quote, contract.root)
         touched.root = contract.root

@@ -202,7 +202,7 @@ class TradesFacts:
 class SessionFacts:
     """The ``session`` family: the calendar at engine time."""
 
-    __slots__ = ("_calendar", "_clock", "_open", "day")
+    __slots__ = ("_calendar", "_clock", "_open", "day", "next_edge")
 
     def __init__(self, calendar: TradingCalendar, clock: Clock, day: date) -> None:
         self._calendar = calendar
@@ -211,6 +211,10 @@ class SessionFacts:
         #: session name → (from, until, open): the answer of ``open(name)`` for every instant
         #: in [from, until) — a session window while open, up to the next start while closed
         self._open: dict[str, tuple[datetime, datetime, bool]] = {}
+        #: the earliest instant at which an answer of ``open`` given so far can change (the
+        #: end of a kept interval); None: none kept. The engine marks the rules reading
+        #: ``session.open`` stale when time reaches it (see :meth:`passed`)
+        self.next_edge: datetime | None = None
 
     @property
     def trading_day(self) -> str:
@@ -250,12 +254,24 @@ class SessionFacts:
         for candidate in (day, day + timedelta(days=1)):
             window = calendar.session_window(name, candidate)
             if window is not None and window[0] <= now < window[1]:
-                self._open[name] = (window[0], window[1], True)
+                self._keep(name, window[0], window[1], True)
                 return True
         # no session within the calendar's search horizon: nothing to remember
         with suppress(CalendarError):
-            self._open[name] = (now, calendar.next_session_start(name, now), False)
+            self._keep(name, now, calendar.next_session_start(name, now), False)
         return False
+
+    def _keep(self, name: str, start: datetime, until: datetime, is_open: bool) -> None:
+        self._open[name] = (start, until, is_open)
+        edge = self.next_edge
+        if edge is None or until < edge:
+            self.next_edge = until
+
+    def passed(self, now: datetime) -> None:
+        """Time reached ``next_edge``: the next one is the earliest end still ahead (the
+        sessions whose interval ended are asked again by the rules that read them)."""
+        ahead = [until for _start, until, _open in self._open.values() if until > now]
+        self.next_edge = min(ahead) if ahead else None
 
     def minutes_to_close(self, name: str) -> Decimal | None:
         return self._calendar.minutes_to_close(name, self._clock.now)
