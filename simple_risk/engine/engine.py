@@ -578,8 +578,9 @@ class Engine:
             holder = store.accounts.get(event.account_id)
             if holder is not None and holder.locks and event.trade_id not in holder.ledger.fills:
                 fresh_fill = event
-        edge = store.session.next_edge
-        if edge is not None and now >= edge:
+        session = store.session
+        edge = session.next_edge
+        if (edge is not None and now >= edge) or not session.primed:
             self._session_edge(now)
         touched = store.apply(event)
         if self.derive.facts:  # before any rule (or ``for:`` deadline) reads them

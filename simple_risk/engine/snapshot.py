@@ -337,6 +337,8 @@ def load_engine(engine: Engine, data: Any) -> None:
     store.day_end = _pt(data["day_end"])
     if store.day is not None:
         store.session.day = store.day
+    if engine.now is not None:  # the next session edge, as the engine that ran through knows it
+        store.session.passed(store.clock.utc)
     for c in data["contracts"]:  # before the accounts: a contract's name gives its ticker
         if c["info"] is not None:
             contract = store.market.load(contract_from_json(c["info"]))

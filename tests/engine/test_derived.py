@@ -17,6 +17,7 @@ from engine_builders import (
     ES,
     MNQ,
     account_update,
+    at,
     fill,
     loaded,
     position,
@@ -193,6 +194,17 @@ def test_a_session_count_takes_samples_only_while_the_session_is_open() -> None:
     next_open = 23 * 3600 + 30 * 60 + 1  # 08:30:01 the next day
     engine.apply(fill(next_open, 4))
     assert derived(engine)["rth_fills"] == 1
+
+
+def test_a_session_count_restarts_exactly_at_the_next_open_without_an_event() -> None:
+    engine, _ = run(fill(0, 1), fill(60, 2))
+    next_open = 23 * 3600 + 30 * 60  # 08:30 the next day
+    for moment in (6 * 3600, 8 * 3600, next_open - 1):  # the close, the daily reset, 08:29:59
+        engine.apply(tick(moment))
+    assert derived(engine)["rth_fills"] == 2  # kept while the session is closed
+    assert engine.next_deadline() == at(next_open)
+    engine.apply(tick(next_open))
+    assert derived(engine)["rth_fills"] == 0
 
 
 def test_a_window_count_forgets_samples_older_than_its_window() -> None:

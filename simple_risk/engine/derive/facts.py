@@ -113,8 +113,6 @@ class Derivations:
         #: whether it has items or a window to look after on every event
         self._checks: dict[int, list[tuple[DerivedFact, Callable[[], object], bool]]] = {}
         self._triggers: dict[type[Event], str | None] = {}
-        #: session name → (from, until, its start or None): the answer for [from, until)
-        self._sessions: dict[str, tuple[datetime, datetime, datetime | None]] = {}
         #: the names whose value changed on the last ``update`` (any account it was called for)
         self.changed: set[str] = set()
 
@@ -233,18 +231,11 @@ class Derivations:
         return None
 
     def _session_start(self, name: str, now: datetime) -> datetime | None:
-        """The start of the session open at ``now`` (None: closed), asked of the calendar
-        only when ``now`` leaves the span the last answer holds for."""
-        known = self._sessions.get(name)
-        if known is not None and known[0] <= now < known[1]:
-            return known[2]
-        calendar = self._store.calendar
-        window = calendar.session_window_at(name, now)
-        if window is not None:
-            self._sessions[name] = (window[0], window[1], window[0])
-            return window[0]
-        self._sessions[name] = (now, calendar.next_session_start(name, now), None)
-        return None
+        """The start of the session open at ``now`` (None: closed): the engine's session
+        facts keep the answer with the span it holds for, and the span's end is one of the
+        engine's deadlines, so a session period restarts exactly at the session's start."""
+        del now  # the session facts read the engine's clock, which is ``now``
+        return self._store.session.opened_at(name)
 
     def _restart(
         self,

@@ -202,19 +202,22 @@ class TradesFacts:
 class SessionFacts:
     """The ``session`` family: the calendar at engine time."""
 
-    __slots__ = ("_calendar", "_clock", "_open", "day", "next_edge")
+    __slots__ = ("_calendar", "_clock", "_open", "day", "next_edge", "primed")
 
     def __init__(self, calendar: TradingCalendar, clock: Clock, day: date) -> None:
         self._calendar = calendar
         self._clock = clock
         self.day = day  # the current trading day, kept by the fact store
-        #: session name → (from, until, open): the answer of ``open(name)`` for every instant
-        #: in [from, until) — a session window while open, up to the next start while closed
-        self._open: dict[str, tuple[datetime, datetime, bool]] = {}
+        #: session name → (from, until, start): the answer of ``opened_at(name)`` for every
+        #: instant in [from, until) — a session window while open (its start), up to the next
+        #: start while closed (None)
+        self._open: dict[str, tuple[datetime, datetime, datetime | None]] = {}
         #: the earliest instant at which an answer of ``open`` given so far can change (the
         #: end of a kept interval); None: none kept. The engine marks the rules reading
         #: ``session.open`` stale when time reaches it (see :meth:`passed`)
         self.next_edge: datetime | None = None
+        #: whether ``passed`` ran once (the engine calls it on its first event)
+        self.primed = False
 
     @property
     def trading_day(self) -> str:
@@ -237,12 +240,17 @@ class SessionFacts:
         return self._calendar.local(self._clock.now).strftime("%H:%M")
 
     def open(self, name: str) -> bool:
-        """Whether the session is open now.
+        """Whether the session is open now."""
+        return self.opened_at(name) is not None
+
+    def opened_at(self, name: str) -> datetime | None:
+        """When the session open now started (None: closed).
 
         Rules ask this on every clock tick and order event, and a calendar look-up converts
         the instant to local time (microseconds each time), so the answer is kept with the
         interval over which it cannot change: the open window itself, or — when closed — the
-        time until the session next starts (no window can open before its next start).
+        time until the session next starts (no window can open before its next start). The
+        ends of the kept intervals are the instants the engine ticks at (``next_edge``).
         """
         now = self._clock.utc  # the calendar's instants are UTC: compare in one zone
         known = self._open.get(name)
@@ -254,24 +262,29 @@ class SessionFacts:
         for candidate in (day, day + timedelta(days=1)):
             window = calendar.session_window(name, candidate)
             if window is not None and window[0] <= now < window[1]:
-                self._keep(name, window[0], window[1], True)
-                return True
+                self._keep(name, window[0], window[1], window[0])
+                return window[0]
         # no session within the calendar's search horizon: nothing to remember
         with suppress(CalendarError):
-            self._keep(name, now, calendar.next_session_start(name, now), False)
-        return False
+            self._keep(name, now, calendar.next_session_start(name, now), None)
+        return None
 
-    def _keep(self, name: str, start: datetime, until: datetime, is_open: bool) -> None:
-        self._open[name] = (start, until, is_open)
+    def _keep(self, name: str, start: datetime, until: datetime, opened: datetime | None) -> None:
+        self._open[name] = (start, until, opened)
         edge = self.next_edge
         if edge is None or until < edge:
             self.next_edge = until
 
     def passed(self, now: datetime) -> None:
-        """Time reached ``next_edge``: the next one is the earliest end still ahead (the
-        sessions whose interval ended are asked again by the rules that read them)."""
-        ahead = [until for _start, until, _open in self._open.values() if until > now]
+        """Time reached ``next_edge`` (or the engine starts): every session of the calendar
+        is asked again, and the next edge is the earliest end of their intervals — the next
+        start or end of any session, whichever rules read, so that an engine restored from
+        a snapshot names the same next instant as one that ran through."""
+        for name in self._calendar.spec.sessions:
+            self.opened_at(name)
+        ahead = [until for _start, until, _opened in self._open.values() if until > now]
         self.next_edge = min(ahead) if ahead else None
+        self.primed = True
 
     def minutes_to_close(self, name: str) -> Decimal | None:
         return self._calendar.minutes_to_close(name, self._clock.now)
