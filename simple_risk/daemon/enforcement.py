@@ -86,6 +86,7 @@ class Enforcer:
         return [t.due for t in self.book.values() if t.state == "waiting"]
 
     def work_due(self, now_mono: float) -> None:
+        self.executor.revive()  # a worker that ended must not leave its jobs unread
         for key, tracked in list(self.book.items()):
             if tracked.state == "waiting" and now_mono >= tracked.due:
                 self.work(key)

@@ -365,11 +365,29 @@ class Job:
     priority: Priority = Priority.ENFORCEMENT
 
 
+@dataclass(slots=True)
+class _Worker:
+    """One account's worker: the queue its jobs wait in and the thread that reads it."""
+
+    account: int
+    name: str
+    work: queue.Queue[Job | None]
+    thread: threading.Thread | None = None
+    #: what ended the thread, when something did (it is replaced on the same queue)
+    ended_by: BaseException | None = None
+
+
 class Executor:
     """Worker threads that send planned calls and report results to ``results``.
 
     One worker (and queue) per account, started on the account's first job: calls of one
     account stay in order, and one account's stuck call never delays another's enforcement.
+
+    A worker never stops reading its queue while the executor runs: whatever a job raises,
+    even an exit (``SystemExit``, ``KeyboardInterrupt``), comes back as a ``retry`` of that
+    job's intent, and a worker thread that ended anyway is noticed by the next
+    :meth:`submit` or :meth:`revive` (the engine thread calls it on every timer), replaced on
+    the same queue — the jobs waiting there run, in order — and alerted (``on_alert``).
 
     Each call is bounded by the client's ``enforcement_deadline``: a call the gateway refuses
     or delays comes back as a ``retry`` of the same intent (same key), and once an account's
@@ -385,6 +403,7 @@ class Executor:
         *,
         on_call: Callable[[int, str, str], None] | None = None,
         on_starved: Callable[[str, str], None] | None = None,
+        on_alert: Callable[[str, str], None] | None = None,
         starved_after: float = 3.0,
         monotonic: Callable[[], float] = time.monotonic,
         record: Callable[[Callable[[Store], object]], None] | None = None,
@@ -398,27 +417,27 @@ class Executor:
         self._record = record
         self._on_call = on_call
         self._on_starved = on_starved
+        #: a worker that failed in a way nobody else reports (severity, text)
+        self._on_alert = on_alert
         #: starts an account's worker thread running the given loop (the daemon's supervisor);
         #: None: a plain daemon thread
         self._spawn = spawn
         self._monotonic = monotonic
         self.starvation = StarvationWatch(starved_after)
         self._lock = threading.Lock()
-        self._queues: dict[int, queue.Queue[Job | None]] = {}
-        self._threads: dict[int, threading.Thread] = {}
+        self._workers: dict[int, _Worker] = {}
         self._stopped = False
         self.calls_sent = 0
 
     def stop(self, timeout: float = 5.0) -> None:
         with self._lock:
             self._stopped = True
-            queues = list(self._queues.values())
-            threads = list(self._threads.values())
-        for work in queues:
-            work.put(None)
-        for thread in threads:
-            if thread.is_alive():
-                thread.join(timeout)
+            workers = list(self._workers.values())
+        for worker in workers:
+            worker.work.put(None)
+        for worker in workers:
+            if worker.thread is not None and worker.thread.is_alive():
+                worker.thread.join(timeout)
 
     def submit(
         self,
@@ -432,36 +451,89 @@ class Executor:
         with self._lock:
             if self._stopped:
                 return
-            work = self._queues.get(account)
-            if work is None:
-                work = self._queues[account] = queue.Queue()
-                if self._spawn is not None:
-                    thread = self._spawn(account, functools.partial(self._run, work))
-                else:
-                    thread = threading.Thread(
-                        target=self._run, args=(work,), name=f"executor-{account}", daemon=True
-                    )
-                    thread.start()
-                self._threads[account] = thread
-        work.put(Job(account, key, tuple(calls), priority))
-
-    def _run(self, work: queue.Queue[Job | None]) -> None:
-        while True:
-            job = work.get()
-            if job is None:
-                return
-            try:
-                result = self._work(job)
-            except Exception as exc:  # never let a worker die: report and let the engine retry
-                log.exception("executor failed on intent %s", job.key)
-                result = IntentResult(
-                    at=self._client.clock.now(),
-                    account=job.account,
-                    key=job.key,
-                    outcome="retry",
-                    error=f"{type(exc).__name__}: {exc}",
+            worker = self._workers.get(account)
+            if worker is None:
+                worker = self._workers[account] = _Worker(
+                    account, f"executor-{account}", queue.Queue()
                 )
-            self._results.put(result)
+                self._start(worker)
+            worker.work.put(Job(account, key, tuple(calls), priority))
+            if not self._alive(worker):
+                self._replace(worker)
+
+    def revive(self) -> None:
+        """Replace every worker thread that ended while the executor runs (see the class)."""
+        with self._lock:
+            if self._stopped:
+                return
+            for worker in self._workers.values():
+                if not self._alive(worker):
+                    self._replace(worker)
+
+    @staticmethod
+    def _alive(worker: _Worker) -> bool:
+        return worker.thread is not None and worker.thread.is_alive()
+
+    def _start(self, worker: _Worker) -> None:
+        loop = functools.partial(self._run, worker)
+        if self._spawn is not None:
+            worker.thread = self._spawn(worker.account, loop)
+        else:
+            worker.thread = threading.Thread(target=loop, name=worker.name, daemon=True)
+            worker.thread.start()
+
+    def _replace(self, worker: _Worker) -> None:
+        """A new thread on the dead worker's queue (lock held), said loudly."""
+        cause = worker.ended_by
+        why = "" if cause is None else f" ({type(cause).__name__}: {cause})"
+        waiting = worker.work.qsize()
+        message = (
+            f"account {worker.account}: its executor worker ended{why}; a new one runs the "
+            f"{waiting} job(s) waiting"
+        )
+        log.critical(message)
+        if self._on_alert is not None:
+            self._on_alert("critical", message)
+        worker.ended_by = None
+        self._start(worker)
+
+    def _run(self, worker: _Worker) -> None:
+        try:
+            while True:
+                job = worker.work.get()
+                if job is None:
+                    return
+                try:
+                    result = self._work(job)
+                except BaseException as exc:  # a job never ends the worker
+                    result = self._failed(job, exc)
+                self._results.put(result)
+        except BaseException as exc:
+            worker.ended_by = exc
+            raise
+
+    def _failed(self, job: Job, exc: BaseException) -> IntentResult:
+        """What a job that raised reports: a ``retry`` of its intent. An exception that is
+        not an error (an exit a call raised) would have ended the worker, and with it the
+        account's enforcement: it is kept from doing so, and said loudly."""
+        error = f"{type(exc).__name__}: {exc}"
+        if isinstance(exc, Exception):
+            log.exception("executor failed on intent %s", job.key)
+        else:
+            message = (
+                f"account {job.account}: a call of {job.key} raised {error}; the executor "
+                "worker goes on and the intent is retried"
+            )
+            log.critical(message, exc_info=exc)
+            if self._on_alert is not None:
+                self._on_alert("critical", message)
+        return IntentResult(
+            at=self._client.clock.now(),
+            account=job.account,
+            key=job.key,
+            outcome="retry",
+            error=error,
+        )
 
     def _journal(
         self,

@@ -157,6 +157,7 @@ class Daemon:
             store,
             on_call=self.announcer.call,
             on_starved=lambda level, text: self.alerter.alert(level, text, self.clock.now()),
+            on_alert=lambda level, text: self.alerter.alert(level, text, self.clock.now()),
             starved_after=self.options.starved_after,
             record=self.persistence.store_call,
             spawn=self._spawn_executor,

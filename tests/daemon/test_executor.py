@@ -184,3 +184,97 @@ def test_a_trade_management_stop_move_is_sent_at_stop_management_priority() -> N
     finally:
         executor.stop()
     assert gateway.priorities == [Priority.ENFORCEMENT, Priority.STOP_MANAGEMENT]
+
+
+class ExitingGateway(FakeGateway):
+    """A call that cancels order 13 raises an exit (as a library calling ``sys.exit`` would)."""
+
+    def execute(
+        self, request: RestRequest, priority: Priority, *, deadline: float | None = None
+    ) -> dict[str, Any]:
+        if request.body.get("orderId") == 13:
+            self.sent.append(request)
+            raise SystemExit(3)
+        return super().execute(request, priority, deadline=deadline)
+
+
+def test_a_call_that_raises_an_exit_is_retried_alerted_and_the_worker_goes_on() -> None:
+    gateway = ExitingGateway()
+    results: queue.Queue[Event] = queue.Queue()
+    alerts: list[tuple[str, str]] = []
+    executor = Executor(
+        gateway,  # type: ignore[arg-type]
+        results,
+        None,
+        on_alert=lambda level, text: alerts.append((level, text)),
+    )
+    try:
+        executor.submit(OTHER, "cancel-13", [cancel_order_request(OTHER, 13)])
+        executor.submit(OTHER, "close", [close_position_request(OTHER, MNQ)])
+        first: IntentResult = _next(results, IntentResult)
+        second: IntentResult = _next(results, IntentResult)
+    finally:
+        executor.stop()
+    assert (first.key, first.outcome, first.error) == ("cancel-13", "retry", "SystemExit: 3")
+    assert (second.key, second.outcome) == ("close", "done")
+    assert [level for level, _ in alerts] == ["critical"]
+    assert f"account {OTHER}" in alerts[0][1] and "SystemExit" in alerts[0][1]
+
+
+class DeadFirst:
+    """Spawns worker threads; the first one ends at once without reading its queue (a
+    supervised worker that exited), the others run the executor's loop."""
+
+    def __init__(self) -> None:
+        self.spawned: list[threading.Thread] = []
+
+    def __call__(self, account: int, loop: Any) -> threading.Thread:
+        target = loop if self.spawned else (lambda: None)
+        thread = threading.Thread(target=target, name=f"executor-{account}", daemon=True)
+        thread.start()
+        self.spawned.append(thread)
+        return thread
+
+
+def _dead_worker_executor() -> tuple[Executor, queue.Queue[Event], list[str], DeadFirst]:
+    results: queue.Queue[Event] = queue.Queue()
+    alerts: list[str] = []
+    spawn = DeadFirst()
+    executor = Executor(
+        FakeGateway(),  # type: ignore[arg-type]
+        results,
+        None,
+        on_alert=lambda level, text: alerts.append(f"{level}: {text}"),
+        spawn=spawn,
+    )
+    return executor, results, alerts, spawn
+
+
+def test_the_next_job_of_an_account_whose_worker_ended_starts_a_new_one_on_the_same_queue() -> None:
+    executor, results, alerts, spawn = _dead_worker_executor()
+    try:
+        executor.submit(OTHER, "first", [cancel_order_request(OTHER, 10)])
+        spawn.spawned[0].join(2.0)  # the worker is gone; "first" waits in its queue
+        executor.submit(OTHER, "second", [close_position_request(OTHER, MNQ)])
+        keys = [_next(results, IntentResult).key, _next(results, IntentResult).key]
+    finally:
+        executor.stop()
+    assert keys == ["first", "second"]  # the waiting job first: one queue, in order
+    assert len(spawn.spawned) == 2
+    assert len(alerts) == 1 and alerts[0].startswith(f"critical: account {OTHER}")
+    assert "executor worker ended" in alerts[0]
+
+
+def test_revive_starts_a_new_worker_for_jobs_left_in_a_dead_workers_queue() -> None:
+    executor, results, alerts, spawn = _dead_worker_executor()
+    try:
+        executor.submit(OTHER, "stranded", [close_position_request(OTHER, MNQ)])
+        spawn.spawned[0].join(2.0)
+        executor.revive()  # the engine thread's timer: no further job needed
+        result: IntentResult = _next(results, IntentResult)
+        executor.revive()  # a live worker is left alone
+    finally:
+        executor.stop()
+    assert (result.key, result.outcome) == ("stranded", "done")
+    assert len(spawn.spawned) == 2 and len(alerts) == 1
+    assert not any(thread.is_alive() for thread in spawn.spawned)  # stop() joined it
