@@ -11,9 +11,12 @@ Split in two so that the engine's facts are only ever read on the engine thread:
   (stop management for trade-management stop moves: :func:`priority_of`) through the shared
   rate limiter, classifies each answer with the errorCode table (done /
   retry / give up), journals every attempt in the store and hands an :class:`IntentResult`
-  back to the engine's queue. Calls of one account go through that account's own worker, in
-  order, so a firing's "cancel orders" runs before its "close position", and a call stuck on
-  one account never holds up another's.
+  back to the engine's queue. Each account has two workers (lanes, :func:`lane_of`): one for
+  the intents that close or reduce a position, one for those working orders (cancels,
+  resizes, stops). The calls of one intent stay in order on one lane (a stop is resized only
+  after its position was reduced; a bracket entry is cancelled before its children), the
+  close that removes exposure never waits behind a slower cancel of the same firing, and a
+  call stuck on one account never holds up another's.
 
 The bookkeeping of which intent is in flight, awaiting confirmation or waiting to retry lives
 in :class:`simple_risk.daemon.enforcement.Tracked` records on the engine thread.
@@ -365,9 +368,35 @@ class Job:
     priority: Priority = Priority.ENFORCEMENT
 
 
+#: the calls that close or reduce a position: they remove exposure
+POSITION_CALLS = frozenset({Endpoint.POSITION_CLOSE, Endpoint.POSITION_PARTIAL_CLOSE})
+
+#: an account's lane for the intents that close or reduce a position
+POSITIONS = "positions"
+#: an account's lane for every other intent (cancels, resizes, stops)
+ORDERS = "orders"
+
+
+def lane_of(calls: Sequence[RestRequest]) -> str:
+    """Which of its account's lanes an intent's calls run on.
+
+    A close waiting behind a cancel on one lane waits for the cancel's answer: a whole
+    round trip of exposure over a WAN (the venue acts on a request's arrival, the answer
+    takes as long again). On lanes of their own, the closes and reductions go out the moment
+    they are planned. A reduction's stop resizes are calls of the same intent: they stay on
+    its lane, after the reduction they depend on.
+    """
+    return POSITIONS if any(call.endpoint in POSITION_CALLS for call in calls) else ORDERS
+
+
+def worker_name(account: int, lane: str) -> str:
+    """``executor-<account>`` (the orders lane), ``executor-<account>-positions``."""
+    return f"executor-{account}" if lane == ORDERS else f"executor-{account}-{lane}"
+
+
 @dataclass(slots=True)
 class _Worker:
-    """One account's worker: the queue its jobs wait in and the thread that reads it."""
+    """One lane of an account: the queue its jobs wait in and the thread that reads it."""
 
     account: int
     name: str
@@ -380,8 +409,11 @@ class _Worker:
 class Executor:
     """Worker threads that send planned calls and report results to ``results``.
 
-    One worker (and queue) per account, started on the account's first job: calls of one
-    account stay in order, and one account's stuck call never delays another's enforcement.
+    Two workers (and queues) per account, one per lane (:func:`lane_of`), each started on
+    its lane's first job: the jobs of one lane stay in order, a close never waits behind a
+    cancel, and one account's stuck call never delays another's enforcement. Every call of
+    every lane goes through the one client (its rate limiter and REST budget) and the one
+    starvation watch.
 
     A worker never stops reading its queue while the executor runs: whatever a job raises,
     even an exit (``SystemExit``, ``KeyboardInterrupt``), comes back as a ``retry`` of that
@@ -407,7 +439,7 @@ class Executor:
         starved_after: float = 3.0,
         monotonic: Callable[[], float] = time.monotonic,
         record: Callable[[Callable[[Store], object]], None] | None = None,
-        spawn: Callable[[int, Callable[[], None]], threading.Thread] | None = None,
+        spawn: Callable[[str, int, Callable[[], None]], threading.Thread] | None = None,
     ) -> None:
         self._client = client
         self._results = results
@@ -419,14 +451,15 @@ class Executor:
         self._on_starved = on_starved
         #: a worker that failed in a way nobody else reports (severity, text)
         self._on_alert = on_alert
-        #: starts an account's worker thread running the given loop (the daemon's supervisor);
-        #: None: a plain daemon thread
+        #: starts a worker thread (its name, its account) running the given loop (the daemon's
+        #: supervisor); None: a plain daemon thread
         self._spawn = spawn
         self._monotonic = monotonic
         self.starvation = StarvationWatch(starved_after)
         self._lock = threading.Lock()
-        self._workers: dict[int, _Worker] = {}
+        self._workers: dict[tuple[int, str], _Worker] = {}
         self._stopped = False
+        self._counted = threading.Lock()
         self.calls_sent = 0
 
     def stop(self, timeout: float = 5.0) -> None:
@@ -446,15 +479,16 @@ class Executor:
         calls: Sequence[RestRequest],
         priority: Priority = Priority.ENFORCEMENT,
     ) -> None:
-        """Queue the calls of one intent; they run in order on the account's worker, at the
-        intent's ``priority`` (:func:`priority_of`)."""
+        """Queue the calls of one intent; they run in order on the account's worker for their
+        lane (:func:`lane_of`), at the intent's ``priority`` (:func:`priority_of`)."""
+        lane = lane_of(calls)
         with self._lock:
             if self._stopped:
                 return
-            worker = self._workers.get(account)
+            worker = self._workers.get((account, lane))
             if worker is None:
-                worker = self._workers[account] = _Worker(
-                    account, f"executor-{account}", queue.Queue()
+                worker = self._workers[account, lane] = _Worker(
+                    account, worker_name(account, lane), queue.Queue()
                 )
                 self._start(worker)
             worker.work.put(Job(account, key, tuple(calls), priority))
@@ -477,7 +511,7 @@ class Executor:
     def _start(self, worker: _Worker) -> None:
         loop = functools.partial(self._run, worker)
         if self._spawn is not None:
-            worker.thread = self._spawn(worker.account, loop)
+            worker.thread = self._spawn(worker.name, worker.account, loop)
         else:
             worker.thread = threading.Thread(target=loop, name=worker.name, daemon=True)
             worker.thread.start()
@@ -488,8 +522,8 @@ class Executor:
         why = "" if cause is None else f" ({type(cause).__name__}: {cause})"
         waiting = worker.work.qsize()
         message = (
-            f"account {worker.account}: its executor worker ended{why}; a new one runs the "
-            f"{waiting} job(s) waiting"
+            f"account {worker.account}: its executor worker {worker.name} ended{why}; a new "
+            f"one runs the {waiting} job(s) waiting"
         )
         log.critical(message)
         if self._on_alert is not None:
@@ -633,7 +667,8 @@ class Executor:
                 error = str(exc)
                 outcome = "retry" if exc.outcome is Outcome.RETRY else "gave_up"
                 self._journal(job.key, outcome, request, error=error)
-            self.calls_sent += 1
+            with self._counted:
+                self.calls_sent += 1
             if self._on_call is not None:
                 self._on_call(
                     job.account, text, outcome if error is None else f"{outcome}: {error}"
@@ -661,6 +696,9 @@ _SEVERITY = {"done": 0, "retry": 1, "gave_up": 2}
 
 __all__ = [
     "CALL_SUCCEEDED",
+    "ORDERS",
+    "POSITIONS",
+    "POSITION_CALLS",
     "Executor",
     "IntentResult",
     "Job",
@@ -668,6 +706,8 @@ __all__ = [
     "call_text",
     "call_words",
     "describe_call",
+    "lane_of",
     "plan",
     "refusal_outcome",
+    "worker_name",
 ]

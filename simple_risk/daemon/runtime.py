@@ -351,8 +351,10 @@ class Daemon:
 
     # -- wiring ---------------------------------------------------------------------------------
 
-    def _spawn_executor(self, account: int, work: Callable[[], None]) -> threading.Thread:
-        return self.supervisor.spawn(f"executor-{account}", work, accounts=[account])
+    def _spawn_executor(
+        self, name: str, account: int, work: Callable[[], None]
+    ) -> threading.Thread:
+        return self.supervisor.spawn(name, work, accounts=[account])
 
     def _spawn_service(self, name: str, loop: Callable[[], None]) -> threading.Thread:
         """A thread of a service no account's enforcement depends on (it never degrades one)."""
