@@ -38,21 +38,22 @@ class ReplayGuard:
         self.latest = max((firing.at for firing in self.held), default=None)
 
     def already(self, firing: Firing) -> str | None:
-        """Why a firing derived by replay is not one the daemon missed (None: it is missed,
-        or held at exactly its stamp — the store's own check)."""
+        """Why a firing derived by replay is not one the daemon missed. None: it is missed,
+        or the store holds it at exactly its stamp (the store's own check finds that one)."""
+        item = firing.item or ""
+        same = [
+            held.at
+            for held in self.held
+            if held.rule == firing.rule_id and (held.item or "") == item
+        ]
+        if firing.at in same:
+            return None
         if self.latest is not None and firing.at < self.latest:
             return f"the store holds a later firing ({self.latest.isoformat()})"
         since = self.since
-        if since is None:
-            return None
-        item = firing.item or ""
-        for held in self.held:
-            if (
-                held.rule == firing.rule_id
-                and (held.item or "") == item
-                and since < held.at < firing.at
-            ):
-                return f"it fired at {held.at.isoformat()}, between two journaled events"
+        for at in same:
+            if since is not None and since < at < firing.at:
+                return f"it fired at {at.isoformat()}, between two journaled events"
         return None
 
 

@@ -70,3 +70,9 @@ def test_nothing_is_recorded_behind_a_later_firing(held: list[int], derived: int
     guard = ReplayGuard([_held("r", "", T0 + timedelta(milliseconds=ms)) for ms in held])
     verdict = guard.already(_derived("other", "", T0 + timedelta(milliseconds=derived)))
     assert (verdict is not None) == (derived < max(held))
+
+
+def test_a_firing_held_at_its_own_stamp_is_left_to_the_stores_own_check() -> None:
+    guard = ReplayGuard([_held(GRACE, ITEM, T0), _held("other", "", T0 + timedelta(seconds=1))])
+    guard.since = T0 - timedelta(seconds=1)
+    assert guard.already(_derived(GRACE, ITEM, T0)) is None
