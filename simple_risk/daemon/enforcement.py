@@ -22,15 +22,20 @@ from simple_risk.adapters.topstepx.errors import Endpoint
 from simple_risk.daemon.announce import Announcer
 from simple_risk.daemon.config import Timing
 from simple_risk.daemon.context import Shared
-from simple_risk.daemon.executor import Executor, IntentResult, describe_call, plan, priority_of
+from simple_risk.daemon.executor import (
+    POSITION_CALLS,
+    Executor,
+    IntentResult,
+    describe_call,
+    plan,
+    priority_of,
+)
 from simple_risk.daemon.observe import Choice, would_words
 from simple_risk.daemon.persistence import Persistence
 from simple_risk.engine import Firing
 from simple_risk.engine.intents import Alert, Intent, is_met
 
 log = logging.getLogger(__name__)
-
-_POSITION_CALLS = frozenset({Endpoint.POSITION_CLOSE, Endpoint.POSITION_PARTIAL_CLOSE})
 
 
 @dataclass(slots=True)
@@ -86,6 +91,7 @@ class Enforcer:
         return [t.due for t in self.book.values() if t.state == "waiting"]
 
     def work_due(self, now_mono: float) -> None:
+        self.executor.revive()  # a worker that ended must not leave its jobs unread
         for key, tracked in list(self.book.items()):
             if tracked.state == "waiting" and now_mono >= tracked.due:
                 self.work(key)
@@ -162,7 +168,7 @@ class Enforcer:
         touched = frozenset(
             str(call.body["contractId"])
             for call in calls
-            if call.endpoint in _POSITION_CALLS and "contractId" in call.body
+            if call.endpoint in POSITION_CALLS and "contractId" in call.body
         )
         busy = any(
             other.account == account

@@ -11,9 +11,12 @@ Split in two so that the engine's facts are only ever read on the engine thread:
   (stop management for trade-management stop moves: :func:`priority_of`) through the shared
   rate limiter, classifies each answer with the errorCode table (done /
   retry / give up), journals every attempt in the store and hands an :class:`IntentResult`
-  back to the engine's queue. Calls of one account go through that account's own worker, in
-  order, so a firing's "cancel orders" runs before its "close position", and a call stuck on
-  one account never holds up another's.
+  back to the engine's queue. Each account has two workers (lanes, :func:`lane_of`): one for
+  the intents that close or reduce a position, one for those working orders (cancels,
+  resizes, stops). The calls of one intent stay in order on one lane (a stop is resized only
+  after its position was reduced; a bracket entry is cancelled before its children), the
+  close that removes exposure never waits behind a slower cancel of the same firing, and a
+  call stuck on one account never holds up another's.
 
 The bookkeeping of which intent is in flight, awaiting confirmation or waiting to retry lives
 in :class:`simple_risk.daemon.enforcement.Tracked` records on the engine thread.
@@ -365,11 +368,58 @@ class Job:
     priority: Priority = Priority.ENFORCEMENT
 
 
+#: the calls that close or reduce a position: they remove exposure
+POSITION_CALLS = frozenset({Endpoint.POSITION_CLOSE, Endpoint.POSITION_PARTIAL_CLOSE})
+
+#: an account's lane for the intents that close or reduce a position
+POSITIONS = "positions"
+#: an account's lane for every other intent (cancels, resizes, stops)
+ORDERS = "orders"
+
+
+def lane_of(calls: Sequence[RestRequest]) -> str:
+    """Which of its account's lanes an intent's calls run on.
+
+    A close waiting behind a cancel on one lane waits for the cancel's answer: a whole
+    round trip of exposure over a WAN (the venue acts on a request's arrival, the answer
+    takes as long again). On lanes of their own, the closes and reductions go out the moment
+    they are planned. A reduction's stop resizes are calls of the same intent: they stay on
+    its lane, after the reduction they depend on.
+    """
+    return POSITIONS if any(call.endpoint in POSITION_CALLS for call in calls) else ORDERS
+
+
+def worker_name(account: int, lane: str) -> str:
+    """``executor-<account>`` (the orders lane), ``executor-<account>-positions``."""
+    return f"executor-{account}" if lane == ORDERS else f"executor-{account}-{lane}"
+
+
+@dataclass(slots=True)
+class _Worker:
+    """One lane of an account: the queue its jobs wait in and the thread that reads it."""
+
+    account: int
+    name: str
+    work: queue.Queue[Job | None]
+    thread: threading.Thread | None = None
+    #: what ended the thread, when something did (it is replaced on the same queue)
+    ended_by: BaseException | None = None
+
+
 class Executor:
     """Worker threads that send planned calls and report results to ``results``.
 
-    One worker (and queue) per account, started on the account's first job: calls of one
-    account stay in order, and one account's stuck call never delays another's enforcement.
+    Two workers (and queues) per account, one per lane (:func:`lane_of`), each started on
+    its lane's first job: the jobs of one lane stay in order, a close never waits behind a
+    cancel, and one account's stuck call never delays another's enforcement. Every call of
+    every lane goes through the one client (its rate limiter and REST budget) and the one
+    starvation watch.
+
+    A worker never stops reading its queue while the executor runs: whatever a job raises,
+    even an exit (``SystemExit``, ``KeyboardInterrupt``), comes back as a ``retry`` of that
+    job's intent, and a worker thread that ended anyway is noticed by the next
+    :meth:`submit` or :meth:`revive` (the engine thread calls it on every timer), replaced on
+    the same queue — the jobs waiting there run, in order — and alerted (``on_alert``).
 
     Each call is bounded by the client's ``enforcement_deadline``: a call the gateway refuses
     or delays comes back as a ``retry`` of the same intent (same key), and once an account's
@@ -385,10 +435,11 @@ class Executor:
         *,
         on_call: Callable[[int, str, str], None] | None = None,
         on_starved: Callable[[str, str], None] | None = None,
+        on_alert: Callable[[str, str], None] | None = None,
         starved_after: float = 3.0,
         monotonic: Callable[[], float] = time.monotonic,
         record: Callable[[Callable[[Store], object]], None] | None = None,
-        spawn: Callable[[int, Callable[[], None]], threading.Thread] | None = None,
+        spawn: Callable[[str, int, Callable[[], None]], threading.Thread] | None = None,
     ) -> None:
         self._client = client
         self._results = results
@@ -398,27 +449,28 @@ class Executor:
         self._record = record
         self._on_call = on_call
         self._on_starved = on_starved
-        #: starts an account's worker thread running the given loop (the daemon's supervisor);
-        #: None: a plain daemon thread
+        #: a worker that failed in a way nobody else reports (severity, text)
+        self._on_alert = on_alert
+        #: starts a worker thread (its name, its account) running the given loop (the daemon's
+        #: supervisor); None: a plain daemon thread
         self._spawn = spawn
         self._monotonic = monotonic
         self.starvation = StarvationWatch(starved_after)
         self._lock = threading.Lock()
-        self._queues: dict[int, queue.Queue[Job | None]] = {}
-        self._threads: dict[int, threading.Thread] = {}
+        self._workers: dict[tuple[int, str], _Worker] = {}
         self._stopped = False
+        self._counted = threading.Lock()
         self.calls_sent = 0
 
     def stop(self, timeout: float = 5.0) -> None:
         with self._lock:
             self._stopped = True
-            queues = list(self._queues.values())
-            threads = list(self._threads.values())
-        for work in queues:
-            work.put(None)
-        for thread in threads:
-            if thread.is_alive():
-                thread.join(timeout)
+            workers = list(self._workers.values())
+        for worker in workers:
+            worker.work.put(None)
+        for worker in workers:
+            if worker.thread is not None and worker.thread.is_alive():
+                worker.thread.join(timeout)
 
     def submit(
         self,
@@ -427,41 +479,95 @@ class Executor:
         calls: Sequence[RestRequest],
         priority: Priority = Priority.ENFORCEMENT,
     ) -> None:
-        """Queue the calls of one intent; they run in order on the account's worker, at the
-        intent's ``priority`` (:func:`priority_of`)."""
+        """Queue the calls of one intent; they run in order on the account's worker for their
+        lane (:func:`lane_of`), at the intent's ``priority`` (:func:`priority_of`)."""
+        lane = lane_of(calls)
         with self._lock:
             if self._stopped:
                 return
-            work = self._queues.get(account)
-            if work is None:
-                work = self._queues[account] = queue.Queue()
-                if self._spawn is not None:
-                    thread = self._spawn(account, functools.partial(self._run, work))
-                else:
-                    thread = threading.Thread(
-                        target=self._run, args=(work,), name=f"executor-{account}", daemon=True
-                    )
-                    thread.start()
-                self._threads[account] = thread
-        work.put(Job(account, key, tuple(calls), priority))
-
-    def _run(self, work: queue.Queue[Job | None]) -> None:
-        while True:
-            job = work.get()
-            if job is None:
-                return
-            try:
-                result = self._work(job)
-            except Exception as exc:  # never let a worker die: report and let the engine retry
-                log.exception("executor failed on intent %s", job.key)
-                result = IntentResult(
-                    at=self._client.clock.now(),
-                    account=job.account,
-                    key=job.key,
-                    outcome="retry",
-                    error=f"{type(exc).__name__}: {exc}",
+            worker = self._workers.get((account, lane))
+            if worker is None:
+                worker = self._workers[account, lane] = _Worker(
+                    account, worker_name(account, lane), queue.Queue()
                 )
-            self._results.put(result)
+                self._start(worker)
+            worker.work.put(Job(account, key, tuple(calls), priority))
+            if not self._alive(worker):
+                self._replace(worker)
+
+    def revive(self) -> None:
+        """Replace every worker thread that ended while the executor runs (see the class)."""
+        with self._lock:
+            if self._stopped:
+                return
+            for worker in self._workers.values():
+                if not self._alive(worker):
+                    self._replace(worker)
+
+    @staticmethod
+    def _alive(worker: _Worker) -> bool:
+        return worker.thread is not None and worker.thread.is_alive()
+
+    def _start(self, worker: _Worker) -> None:
+        loop = functools.partial(self._run, worker)
+        if self._spawn is not None:
+            worker.thread = self._spawn(worker.name, worker.account, loop)
+        else:
+            worker.thread = threading.Thread(target=loop, name=worker.name, daemon=True)
+            worker.thread.start()
+
+    def _replace(self, worker: _Worker) -> None:
+        """A new thread on the dead worker's queue (lock held), said loudly."""
+        cause = worker.ended_by
+        why = "" if cause is None else f" ({type(cause).__name__}: {cause})"
+        waiting = worker.work.qsize()
+        message = (
+            f"account {worker.account}: its executor worker {worker.name} ended{why}; a new "
+            f"one runs the {waiting} job(s) waiting"
+        )
+        log.critical(message)
+        if self._on_alert is not None:
+            self._on_alert("critical", message)
+        worker.ended_by = None
+        self._start(worker)
+
+    def _run(self, worker: _Worker) -> None:
+        try:
+            while True:
+                job = worker.work.get()
+                if job is None:
+                    return
+                try:
+                    result = self._work(job)
+                except BaseException as exc:  # a job never ends the worker
+                    result = self._failed(job, exc)
+                self._results.put(result)
+        except BaseException as exc:
+            worker.ended_by = exc
+            raise
+
+    def _failed(self, job: Job, exc: BaseException) -> IntentResult:
+        """What a job that raised reports: a ``retry`` of its intent. An exception that is
+        not an error (an exit a call raised) would have ended the worker, and with it the
+        account's enforcement: it is kept from doing so, and said loudly."""
+        error = f"{type(exc).__name__}: {exc}"
+        if isinstance(exc, Exception):
+            log.exception("executor failed on intent %s", job.key)
+        else:
+            message = (
+                f"account {job.account}: a call of {job.key} raised {error}; the executor "
+                "worker goes on and the intent is retried"
+            )
+            log.critical(message, exc_info=exc)
+            if self._on_alert is not None:
+                self._on_alert("critical", message)
+        return IntentResult(
+            at=self._client.clock.now(),
+            account=job.account,
+            key=job.key,
+            outcome="retry",
+            error=error,
+        )
 
     def _journal(
         self,
@@ -561,7 +667,8 @@ class Executor:
                 error = str(exc)
                 outcome = "retry" if exc.outcome is Outcome.RETRY else "gave_up"
                 self._journal(job.key, outcome, request, error=error)
-            self.calls_sent += 1
+            with self._counted:
+                self.calls_sent += 1
             if self._on_call is not None:
                 self._on_call(
                     job.account, text, outcome if error is None else f"{outcome}: {error}"
@@ -589,6 +696,9 @@ _SEVERITY = {"done": 0, "retry": 1, "gave_up": 2}
 
 __all__ = [
     "CALL_SUCCEEDED",
+    "ORDERS",
+    "POSITIONS",
+    "POSITION_CALLS",
     "Executor",
     "IntentResult",
     "Job",
@@ -596,6 +706,8 @@ __all__ = [
     "call_text",
     "call_words",
     "describe_call",
+    "lane_of",
     "plan",
     "refusal_outcome",
+    "worker_name",
 ]

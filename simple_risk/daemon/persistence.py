@@ -18,6 +18,7 @@ from simple_risk.daemon.executor import plan
 from simple_risk.daemon.journal import StoreWriter
 from simple_risk.daemon.messages import SnapshotFailed
 from simple_risk.daemon.observe import would_words
+from simple_risk.daemon.replay import ReplayGuard
 from simple_risk.daemon.supervisor import Supervisor
 from simple_risk.engine import Engine, Firing
 from simple_risk.engine.events import Event
@@ -46,6 +47,8 @@ class Persistence:
         self._snapshots = 0
         #: journaled events replayed at restore, per account (the cost of the last restart)
         self.replayed: dict[int, int] = {}
+        #: while an account's journal is replayed: the firings the store holds from there
+        self._guard: ReplayGuard | None = None
 
     # -- the writer thread ----------------------------------------------------------------------
 
@@ -105,8 +108,10 @@ class Persistence:
         ``adopt``.
 
         A replayed event's firings were recorded (and their intents stored) when it was first
-        applied, so replay records and works only a firing the store does not hold (the daemon
-        died between the event's journal write and the firing's). A snapshot written while
+        applied, so replay records and works only a firing the daemon missed (it died between
+        the event's journal write and the firing's): not one the store holds, nor one the
+        store holds under another stamp or behind a later firing (:mod:`.replay`: the journal
+        has no quotes or ticks, so a replay may re-derive a firing late). A snapshot written while
         replaying (the lock set changed) records the position of the event just replayed, and
         one more snapshot after the replay covers the whole journal, so the next restart
         replays only what came after it.
@@ -127,11 +132,19 @@ class Persistence:
         shared.engines[account] = engine
         replayed = self._store.events_since(account, seq)
         self.last_seq[account] = seq
-        for entry in replayed:
-            # replayed as journaled: the account's journal is in engine-time order already,
-            # and its stamps are what the store's firings were recorded with
-            self.last_seq[account] = entry.seq  # what a snapshot taken now covers
-            replay(account, entry.event)
+        if replayed:
+            start = engine.now or replayed[0].event.at
+            self._guard = ReplayGuard(self._store.firings_since(account, start))
+        try:
+            for entry in replayed:
+                # replayed as journaled: the account's journal is in engine-time order already,
+                # and its stamps are what the store's firings were recorded with
+                self.last_seq[account] = entry.seq  # what a snapshot taken now covers
+                if self._guard is not None:
+                    self._guard.since = engine.now
+                replay(account, entry.event)
+        finally:
+            self._guard = None
         self.last_seq[account] = replayed[-1].seq if replayed else self._store.last_seq(account)
         self.replayed[account] = len(replayed)
         if replayed:
@@ -222,6 +235,16 @@ class Persistence:
             # intent states queued before it), while the executor already works its intents
             self.writer.call(lambda store: self._commit_firing(store, record, locks, intents))
             return True
+        why = self._guard.already(firing) if replay and self._guard is not None else None
+        if why is not None:
+            log.info(
+                "replay re-derived %s [%s] at %s: not recorded or worked again (%s)",
+                firing.rule_id,
+                firing.item,
+                firing.at.isoformat(),
+                why,
+            )
+            return False
         created = self._commit_firing(self._store, record, locks, intents)
         if replay and created:
             self._announcer.tell_firing(firing)

@@ -157,6 +157,7 @@ class Daemon:
             store,
             on_call=self.announcer.call,
             on_starved=lambda level, text: self.alerter.alert(level, text, self.clock.now()),
+            on_alert=lambda level, text: self.alerter.alert(level, text, self.clock.now()),
             starved_after=self.options.starved_after,
             record=self.persistence.store_call,
             spawn=self._spawn_executor,
@@ -350,8 +351,10 @@ class Daemon:
 
     # -- wiring ---------------------------------------------------------------------------------
 
-    def _spawn_executor(self, account: int, work: Callable[[], None]) -> threading.Thread:
-        return self.supervisor.spawn(f"executor-{account}", work, accounts=[account])
+    def _spawn_executor(
+        self, name: str, account: int, work: Callable[[], None]
+    ) -> threading.Thread:
+        return self.supervisor.spawn(name, work, accounts=[account])
 
     def _spawn_service(self, name: str, loop: Callable[[], None]) -> threading.Thread:
         """A thread of a service no account's enforcement depends on (it never degrades one)."""

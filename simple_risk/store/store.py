@@ -68,6 +68,7 @@ from simple_risk.store.records import (
     HISTORY_KINDS,
     OPEN_INTENT_STATES,
     AdminAction,
+    Firing,
     FiringRecorded,
     HistoryItem,
     HistoryKind,
@@ -282,6 +283,18 @@ class Store:
             lockout_ids=lockout_ids,
             intent_keys=tuple(intent.key for intent in checked.intents),
         )
+
+    def firings_since(self, account: int, since: datetime) -> list[Firing]:
+        """The account's firings fired at or after ``since``, oldest first (a restart's
+        journal replay tells the firings the daemon missed from those it re-derives)."""
+        require_aware(since, "since")
+        with self._session() as s:
+            rows = s.scalars(
+                select(FiringRow)
+                .where(FiringRow.account == account, FiringRow.fired_at >= since)
+                .order_by(FiringRow.fired_at, FiringRow.id)
+            )
+            return [convert.firing(row) for row in rows]
 
     def _insert_lockouts(
         self, s: Session, firing: FiringRow, lockouts: Sequence[LockoutInput]

@@ -27,6 +27,7 @@ RUNTIME = {
     "ownership",
     "persistence",
     "reconcile",
+    "replay",
     "runtime",
     "supervisor",
 }

@@ -8,18 +8,30 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+import pytest
+
 from simple_risk.adapters.topstepx.clock import ReceiveClock
 from simple_risk.adapters.topstepx.converters import (
     RestRequest,
     cancel_order_request,
     close_position_request,
+    modify_size_request,
     modify_stop_request,
+    partial_close_request,
     place_stop_request,
 )
 from simple_risk.adapters.topstepx.errors import ApiError, Endpoint, TransportError
 from simple_risk.adapters.topstepx.ratelimit import Priority
 from simple_risk.adapters.topstepx.rest import RestConfig
-from simple_risk.daemon.executor import Executor, IntentResult, priority_of
+from simple_risk.daemon.executor import (
+    ORDERS,
+    POSITIONS,
+    Executor,
+    IntentResult,
+    lane_of,
+    priority_of,
+)
+from simple_risk.daemon.sim import wait_until
 from simple_risk.engine.events import Event, OrderSide, OwnOrder
 from simple_risk.engine.intents import PositionClosed, StopAt
 
@@ -184,3 +196,208 @@ def test_a_trade_management_stop_move_is_sent_at_stop_management_priority() -> N
     finally:
         executor.stop()
     assert gateway.priorities == [Priority.ENFORCEMENT, Priority.STOP_MANAGEMENT]
+
+
+class ExitingGateway(FakeGateway):
+    """A call that cancels order 13 raises an exit (as a library calling ``sys.exit`` would)."""
+
+    def execute(
+        self, request: RestRequest, priority: Priority, *, deadline: float | None = None
+    ) -> dict[str, Any]:
+        if request.body.get("orderId") == 13:
+            self.sent.append(request)
+            raise SystemExit(3)
+        return super().execute(request, priority, deadline=deadline)
+
+
+def test_a_call_that_raises_an_exit_is_retried_alerted_and_the_worker_goes_on() -> None:
+    gateway = ExitingGateway()
+    results: queue.Queue[Event] = queue.Queue()
+    alerts: list[tuple[str, str]] = []
+    executor = Executor(
+        gateway,  # type: ignore[arg-type]
+        results,
+        None,
+        on_alert=lambda level, text: alerts.append((level, text)),
+    )
+    try:
+        executor.submit(OTHER, "cancel-13", [cancel_order_request(OTHER, 13)])
+        executor.submit(OTHER, "cancel-14", [cancel_order_request(OTHER, 14)])  # same worker
+        first: IntentResult = _next(results, IntentResult)
+        second: IntentResult = _next(results, IntentResult)
+    finally:
+        executor.stop()
+    assert (first.key, first.outcome, first.error) == ("cancel-13", "retry", "SystemExit: 3")
+    assert (second.key, second.outcome) == ("cancel-14", "done")
+    assert [level for level, _ in alerts] == ["critical"]
+    assert f"account {OTHER}" in alerts[0][1] and "SystemExit" in alerts[0][1]
+
+
+class DeadFirst:
+    """Spawns worker threads; the first one ends at once without reading its queue (a
+    supervised worker that exited), the others run the executor's loop."""
+
+    def __init__(self) -> None:
+        self.spawned: list[threading.Thread] = []
+
+    def __call__(self, name: str, account: int, loop: Any) -> threading.Thread:
+        target = loop if self.spawned else (lambda: None)
+        thread = threading.Thread(target=target, name=name, daemon=True)
+        thread.start()
+        self.spawned.append(thread)
+        return thread
+
+
+def _dead_worker_executor() -> tuple[Executor, queue.Queue[Event], list[str], DeadFirst]:
+    results: queue.Queue[Event] = queue.Queue()
+    alerts: list[str] = []
+    spawn = DeadFirst()
+    executor = Executor(
+        FakeGateway(),  # type: ignore[arg-type]
+        results,
+        None,
+        on_alert=lambda level, text: alerts.append(f"{level}: {text}"),
+        spawn=spawn,
+    )
+    return executor, results, alerts, spawn
+
+
+def test_the_next_job_of_an_account_whose_worker_ended_starts_a_new_one_on_the_same_queue() -> None:
+    executor, results, alerts, spawn = _dead_worker_executor()
+    try:
+        executor.submit(OTHER, "first", [cancel_order_request(OTHER, 10)])
+        spawn.spawned[0].join(2.0)  # the worker is gone; "first" waits in its queue
+        executor.submit(OTHER, "second", [cancel_order_request(OTHER, 11)])
+        keys = [_next(results, IntentResult).key, _next(results, IntentResult).key]
+    finally:
+        executor.stop()
+    assert keys == ["first", "second"]  # the waiting job first: one queue, in order
+    assert len(spawn.spawned) == 2
+    assert len(alerts) == 1 and alerts[0].startswith(f"critical: account {OTHER}")
+    assert f"executor worker executor-{OTHER} ended" in alerts[0]
+
+
+def test_revive_starts_a_new_worker_for_jobs_left_in_a_dead_workers_queue() -> None:
+    executor, results, alerts, spawn = _dead_worker_executor()
+    try:
+        executor.submit(OTHER, "stranded", [close_position_request(OTHER, MNQ)])
+        spawn.spawned[0].join(2.0)
+        executor.revive()  # the engine thread's timer: no further job needed
+        result: IntentResult = _next(results, IntentResult)
+        executor.revive()  # a live worker is left alone
+    finally:
+        executor.stop()
+    assert (result.key, result.outcome) == ("stranded", "done")
+    assert len(spawn.spawned) == 2 and len(alerts) == 1
+    assert not any(thread.is_alive() for thread in spawn.spawned)  # stop() joined it
+
+
+class HoldingGateway(FakeGateway):
+    """Calls to ``held`` endpoints wait until released, as a slow WAN answer would."""
+
+    def __init__(self, *held: Endpoint) -> None:
+        super().__init__()
+        self.held = frozenset(held)
+        self.arrived: list[str] = []  # each call's endpoint, as it reaches the gateway
+        self._sent_lock = threading.Lock()
+
+    def execute(
+        self, request: RestRequest, priority: Priority, *, deadline: float | None = None
+    ) -> dict[str, Any]:
+        with self._sent_lock:
+            self.arrived.append(request.endpoint.value)
+        if request.endpoint in self.held:
+            self.release.wait(10.0)
+        return super().execute(request, priority, deadline=deadline)
+
+
+def test_a_close_is_never_queued_behind_a_slow_cancel_of_the_same_account() -> None:
+    """A market order in a blocked symbol: the open order is cancelled, then the fill's
+    position closed. The close must go out while the cancel waits for its answer."""
+    gateway = HoldingGateway(Endpoint.ORDER_CANCEL)
+    results: queue.Queue[Event] = queue.Queue()
+    executor = Executor(gateway, results, None)  # type: ignore[arg-type]
+    try:
+        executor.submit(OTHER, "cancel", [cancel_order_request(OTHER, 10)])
+        executor.submit(OTHER, "close", [close_position_request(OTHER, MNQ)])
+        first: IntentResult = _next(results, IntentResult)
+        assert (first.key, first.outcome) == ("close", "done")
+        gateway.release.set()
+        assert _next(results, IntentResult).key == "cancel"
+    finally:
+        gateway.release.set()
+        executor.stop()
+
+
+def test_a_reductions_stop_resize_is_sent_only_after_the_reduction() -> None:
+    gateway = HoldingGateway(Endpoint.POSITION_PARTIAL_CLOSE)
+    results: queue.Queue[Event] = queue.Queue()
+    executor = Executor(gateway, results, None)  # type: ignore[arg-type]
+    reduce = [partial_close_request(OTHER, MNQ, 1), modify_size_request(OTHER, 10, size=3)]
+    try:
+        executor.submit(OTHER, "reduce", reduce)
+        executor.submit(OTHER, "cancel", [cancel_order_request(OTHER, 11)])
+        assert _next(results, IntentResult).key == "cancel"  # the other lane goes on
+        assert gateway.arrived.count("Order/modify") == 0  # the resize waits for the reduce
+        gateway.release.set()
+        assert _next(results, IntentResult).outcome == "done"
+    finally:
+        gateway.release.set()
+        executor.stop()
+    assert [call.endpoint for call in gateway.sent if call.body.get("orderId") != 11] == [
+        Endpoint.POSITION_PARTIAL_CLOSE,
+        Endpoint.ORDER_MODIFY,
+    ]
+
+
+def test_the_closes_of_one_account_stay_in_order_on_their_lane() -> None:
+    gateway = HoldingGateway(Endpoint.POSITION_CLOSE)
+    results: queue.Queue[Event] = queue.Queue()
+    executor = Executor(gateway, results, None)  # type: ignore[arg-type]
+    try:
+        executor.submit(OTHER, "close-mnq", [close_position_request(OTHER, MNQ)])
+        executor.submit(OTHER, "close-es", [close_position_request(OTHER, "CON.F.US.EP.Z26")])
+        assert wait_until(lambda: gateway.arrived == ["Position/closeContract"], 2.0)
+        assert gateway.arrived == ["Position/closeContract"]  # the second waits its turn
+        gateway.release.set()
+        keys = [_next(results, IntentResult).key, _next(results, IntentResult).key]
+    finally:
+        gateway.release.set()
+        executor.stop()
+    assert keys == ["close-mnq", "close-es"]
+
+
+@pytest.mark.parametrize(
+    ("calls", "lane"),
+    [
+        ([close_position_request(OTHER, MNQ)], POSITIONS),
+        ([partial_close_request(OTHER, MNQ, 1), modify_size_request(OTHER, 10, size=1)], POSITIONS),
+        ([cancel_order_request(OTHER, 10), cancel_order_request(OTHER, 11)], ORDERS),
+        ([modify_stop_request(OTHER, 10, stop_price=Decimal(20010))], ORDERS),
+        ([modify_size_request(OTHER, 10, size=1)], ORDERS),
+    ],
+)
+def test_what_removes_exposure_has_its_own_lane(calls: list[RestRequest], lane: str) -> None:
+    assert lane_of(calls) == lane
+
+
+def test_stop_joins_the_workers_of_every_lane() -> None:
+    spawned: list[threading.Thread] = []
+
+    def spawn(name: str, account: int, loop: Any) -> threading.Thread:
+        thread = threading.Thread(target=loop, name=name, daemon=True)
+        thread.start()
+        spawned.append(thread)
+        return thread
+
+    results: queue.Queue[Event] = queue.Queue()
+    executor = Executor(FakeGateway(), results, None, spawn=spawn)  # type: ignore[arg-type]
+    executor.submit(OTHER, "cancel", [cancel_order_request(OTHER, 10)])
+    executor.submit(OTHER, "close", [close_position_request(OTHER, MNQ)])
+    executor.stop()
+    assert sorted(t.name for t in spawned) == [
+        f"executor-{OTHER}",
+        f"executor-{OTHER}-positions",
+    ]
+    assert not any(thread.is_alive() for thread in spawned)
+    assert executor.calls_sent == 2

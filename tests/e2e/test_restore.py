@@ -8,6 +8,7 @@ whole journal to replay, and locks change while it replays).
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -114,3 +115,45 @@ def test_a_firing_the_store_missed_is_recorded_once_by_the_next_restart(
     second = _restart(h)
     assert _firings(second.store) == 1
     assert _locked(second)
+
+
+GRACE = "no-stop-loss-grace"
+
+
+def _recorded(daemon: Daemon) -> list[tuple[str, str, str]]:
+    """Every firing of the store as recorded: rule, item and stamp, in recording order."""
+    database = daemon.config.data_dir / "simple-risk.db"
+    with sqlite3.connect(database) as db:
+        return [
+            (str(rule), str(item), str(at))
+            for rule, item, at in db.execute(
+                "SELECT rule_id, item_key, fired_at FROM firings ORDER BY id"
+            )
+        ]
+
+
+def test_a_firing_a_clock_tick_set_off_is_not_recorded_again_by_replay(
+    start: Start, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The long chaos run once reported a firing recorded out of order. The cause: the
+    journal has no clock ticks, so replaying it re-derives a ``for:`` rule a tick fired at
+    the next journaled event — a second record of the same firing, stamped later than the
+    first but earlier than firings recorded after it. Two unprotected positions, one after
+    the other, each closed by the no-stop grace a tick set off; no snapshot, so the restart
+    replays the whole day."""
+    h = start(build_ruleset(grace=1.0))
+    monkeypatch.setattr(h.daemon.store, "save_snapshot", _broken)
+    for ticker in ("MNQ", "MES"):
+        h.trader.buy(ACCOUNT, ticker)
+        h.wait(lambda: h.trader.size(ACCOUNT) == 0, f"the grace's close of {ticker}")
+    h.wait(lambda: not h.daemon.book, "the closes confirmed")
+    h.daemon.stop()
+    monkeypatch.undo()
+    recorded = _recorded(h.daemon)
+    assert [rule for rule, _, _ in recorded].count(GRACE) == 2
+
+    first = _restart(h)
+    assert first.replayed[ACCOUNT] > 0  # the whole day replayed
+    assert _recorded(first) == recorded  # nothing twice, nothing out of order
+    assert not first.firings  # nothing told or worked again
+    assert not first.store.open_intents(ACCOUNT)

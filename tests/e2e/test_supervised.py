@@ -13,6 +13,8 @@ from typing import Any
 
 import pytest
 
+from simple_risk.adapters.topstepx.converters import RestRequest
+from simple_risk.adapters.topstepx.errors import Endpoint
 from simple_risk.daemon.control import views
 from simple_risk.daemon.sim import wait_until
 from simple_risk.engine.events import ClockTick, Event
@@ -38,16 +40,18 @@ def _fail_once(
     name: str,
     message: str,
     when: Callable[..., bool] | None = None,
+    error: Callable[[str], BaseException] = RuntimeError,
 ) -> None:
-    """``owner.name`` raises ``RuntimeError(message)`` the first time it is called (with
-    arguments ``when`` accepts), then works as before; undone when the test ends."""
+    """``owner.name`` raises ``error(message)`` (a ``RuntimeError``) the first time it is
+    called (with arguments ``when`` accepts), then works as before; undone when the test
+    ends."""
     original = getattr(owner, name)
     failed = threading.Event()
 
     def broken(*args: Any, **kwargs: Any) -> Any:
         if not failed.is_set() and (when is None or when(*args)):
             failed.set()
-            raise RuntimeError(message)
+            raise error(message)
         return original(*args, **kwargs)
 
     monkeypatch.setattr(owner, name, broken)
@@ -89,7 +93,11 @@ def test_an_always_failing_engine_loop_shows_every_account_degraded(start: Start
     try:
         assert wait_until(lambda: _degraded(h, ACCOUNT) == ["engine"], 8.0), h.daemon.status()
         assert _degraded(h, OTHER) == ["engine"], h.daemon.status()
-        assert _critical(h, "DEGRADED: every account"), h.daemon.alerter.recent
+        # the supervisor records the failure (the status says DEGRADED at once), then logs
+        # the traceback, then alerts: the alert follows within the log's own time
+        assert wait_until(lambda: _critical(h, "DEGRADED: every account"), 2.0), (
+            h.daemon.alerter.recent
+        )
         status = views.account_status(h.daemon, ACCOUNT, h.daemon.clock.now())
         assert status["connection"]["degraded"] == ["engine"]
     finally:
@@ -112,7 +120,7 @@ def test_a_reconcile_worker_that_keeps_failing_degrades_its_account_only(start: 
         h.wait(lambda: _part(h, f"reconcile-{ACCOUNT}")["restarts"] >= 3, "three failures")
         assert _degraded(h, ACCOUNT) == [f"reconcile-{ACCOUNT}"]
         assert _degraded(h, OTHER) == []
-        assert _critical(h, f"DEGRADED: account(s) {ACCOUNT}")
+        h.wait(lambda: _critical(h, f"DEGRADED: account(s) {ACCOUNT}"), "the alert")  # follows
         h.trader.buy(OTHER, "RTY")  # the other account is enforced as ever
         h.wait(lambda: h.trader.size(OTHER) == 0, "the other account's enforcement")
     finally:
@@ -206,3 +214,23 @@ def test_a_restarted_engine_loop_reconciles_every_account(
         lambda: {(a, "engine loop restarted") for a in (ACCOUNT, OTHER)} <= set(fetched),
         "both accounts reconciled",
     )
+
+
+def _a_close(request: RestRequest, *args: object, **kwargs: object) -> bool:
+    return request.endpoint is Endpoint.POSITION_CLOSE
+
+
+def test_a_close_that_raises_an_exit_is_alerted_and_retried_and_the_account_still_enforced(
+    start: Start, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An exit raised inside a call (a library calling ``sys.exit``) once ended the account's
+    executor worker: every later job of the account sat in a queue nobody read."""
+    h = start()
+    _fail_once(monkeypatch, h.daemon.client, "execute", "a call exited", _a_close, error=SystemExit)
+    h.trader.buy(ACCOUNT, "RTY")  # a blocked symbol: closed, the first close exits
+    h.wait(lambda: _critical(h, "raised SystemExit: a call exited"), "the alert")
+    h.wait(lambda: h.trader.size(ACCOUNT) == 0, "the retried close")
+    h.trader.buy(ACCOUNT, "RTY")  # the same worker still enforces the account
+    h.wait(lambda: h.trader.size(ACCOUNT) == 0, "the next breach's close")
+    assert h.daemon.error is None  # not an exit of the daemon
+    assert not any(part["restarts"] for part in h.daemon.status()["parts"])  # type: ignore[attr-defined]
