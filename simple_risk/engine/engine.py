@@ -66,7 +66,6 @@ from __future__ import annotations
 
 import dis
 from collections.abc import Callable, Iterable, Mapping, MutableMapping
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from types import CodeType, FunctionType
@@ -76,7 +75,6 @@ from simple_risk.engine import dependencies, namespace
 from simple_risk.engine.actions import ActionContext, evaluate, render, run_action
 from simple_risk.engine.calendar import TradingCalendar, seconds
 from simple_risk.engine.derive import Derivations
-from simple_risk.engine.episodes import item_mode
 from simple_risk.engine.events import (
     TRIGGER_OF,
     Event,
@@ -105,7 +103,22 @@ from simple_risk.engine.intents import (
     is_met,
 )
 from simple_risk.engine.lockouts import Lock, LockFacts, LockVerdict
-from simple_risk.engine.model import CompiledExpression, Rule, Ruleset
+from simple_risk.engine.model import CompiledExpression, Ruleset
+from simple_risk.engine.plans import (
+    ITEM,
+    ORDER,
+    POSITION,
+    QUOTED_POSITION,
+    RETARGET_ACTIONS,
+    AccountPlan,
+    CompiledRule,
+    Plan,
+    bind_group,
+    for_tickers,
+    lagging,
+    plan_of,
+)
+from simple_risk.engine.records import Firing, LockNotice, RuleState, describe, utc
 
 _EVERYTHING = dependencies.CHANGE_ID["everything"]
 #: how many plans with stale rules forced one account keeps (``Engine._forced_plan``)
@@ -114,82 +127,7 @@ _GLOBALS: dict[str, object] = {"__builtins__": {}}
 #: How long an awaited fact a rule needs may stay unknown before it raises an alert (the
 #: default of ``Engine(unknown_alert_after=...)``; docs/architecture.md §3 says "a few seconds").
 UNKNOWN_ALERT_AFTER = timedelta(seconds=5)
-#: actions whose target can move during one breach episode; the rule fires again when it does
-_RETARGET_ACTIONS = frozenset({"move_stop", "place_stop"})
 _ITEM_FAMILIES = ("position", "order", "symbol", "trade", "quote", "lock")
-
-#: Facts an ``each: position`` rule must not read to be re-evaluated, on a quote, for the
-#: position in the quoted contract only (these sum over every position: a quote for one
-#: contract changes them for all).
-_ACCOUNT_WIDE = frozenset(
-    {
-        "account.unrealized_pnl",
-        "account.equity",
-        "day.unrealized_pnl",
-        "day.net_pnl",
-    }
-)
-
-
-@dataclass(frozen=True, slots=True)
-class LockNotice:
-    """A lockout a firing set (or extended): its scope, end and reason."""
-
-    scope: str
-    symbol: str | None
-    kind: str
-    ends_at: datetime | None
-    reason: str
-
-
-@dataclass(frozen=True, slots=True)
-class Firing:
-    """One rule firing (or engine error, or lockout enforcement) with its intents.
-
-    ``values`` maps every fact name the rule's ``when`` read to the value it had when the rule
-    fired (built only on firing); ``intents`` keep the rule's declared action order.
-    ``kind``: ``rule``, ``error`` (the rule's evaluation raised), ``lockout`` (an active
-    lockout refused new exposure) or ``unknown`` (an awaited fact the rule needs stayed
-    unknown past ``unknown_alert_after``; one alert per episode).
-    """
-
-    rule_id: str
-    account: int
-    item: str
-    at: datetime
-    severity: str
-    message: str
-    values: Mapping[str, object]
-    intents: tuple[Intent, ...]
-    kind: str = "rule"
-    locks: tuple[LockNotice, ...] = field(default=())
-
-
-class RuleState:
-    """The state of one (rule, account, item) that is pending or firing."""
-
-    __slots__ = ("cleared", "event", "fired", "firing", "since", "targets")
-
-    def __init__(
-        self,
-        since: datetime,
-        firing: bool,
-        event: Event,
-        targets: tuple[str, ...] = (),
-        cleared: bool = False,
-        fired: datetime | None = None,
-    ) -> None:
-        self.since = since
-        self.firing = firing
-        self.event = event
-        #: keys of the stop targets of the last firing (stop-management rules re-fire when
-        #: the target moves, e.g. a trailing stop following the best price)
-        self.targets = targets
-        #: an admin cleared the lockout this firing set (:meth:`Engine.rearm`): the next
-        #: evaluation that is not a reconcile and finds the rule broken fires it again
-        self.cleared = cleared
-        #: when a ``refire: {every: …}`` rule last fired (None for every other rule)
-        self.fired = fired
 
 
 class UnknownFact:
@@ -204,204 +142,9 @@ class UnknownFact:
         self.alerted = alerted
 
 
-class CompiledRule:
-    """A rule plus what the engine precomputes about it once."""
-
-    __slots__ = (
-        "awaited",
-        "code",
-        "day_scoped",
-        "decisive",
-        "each",
-        "every",
-        "for_",
-        "index",
-        "item_mode",
-        "keep_resolved",
-        "quote_local",
-        "reads",
-        "reconcile_each",
-        "reconcile_skip",
-        "retarget",
-        "rule",
-        "ticker",
-    )
-
-    def __init__(self, rule: Rule, index: int, lists: Iterable[str] = ()) -> None:
-        self.rule = rule
-        self.index = index
-        self.code = rule.when.code
-        self.each = rule.each
-        self.for_ = rule.for_ if rule.for_ and rule.for_ > timedelta(0) else None
-        names = rule.when.names
-        families = {name.split(".", 1)[0] for name in names}
-        #: what identifies a breach episode (``episodes.item_mode``; ``each:`` rules iterate)
-        self.item_mode = item_mode(rule)
-        #: ``refire: {every: …}``: fire again this long after the last firing while still true
-        self.every = rule.refire.every if rule.refire.kind == "every" else None
-        #: ``refire: day``: a firing episode that ends stays recorded until the daily reset
-        self.keep_resolved = rule.refire.kind == "day"
-        self.quote_local = (
-            rule.each == "position"
-            and not (names & _ACCOUNT_WIDE)
-            and not any(name.startswith("derived.") for name in names)
-        )
-        #: the facts the rule reads that are unknown until data arrives: (name, family, attr)
-        #: the ``when`` names, parsed for the trace a firing carries
-        self.decisive = _parse_names(names)
-        self.awaited = tuple(
-            (name, *name.split(".", 1)) for name in sorted(names & namespace.AWAITED_FACTS)
-        )
-        #: episodes of rules reading ``day.*`` end at the daily reset
-        self.day_scoped = "day" in families or self.keep_resolved
-        #: the actions whose target may move while the rule stays true (stop management)
-        self.retarget = tuple(
-            (index, action)
-            for index, action in enumerate(rule.then)
-            if action.kind in _RETARGET_ACTIONS
-        )
-        #: on ``reconcile`` (no event item), a rule reading an item family iterates that
-        #: family's current items; one that needs the triggering fill or quote cannot run
-        self.reconcile_each: str | None = rule.each
-        self.reconcile_skip = False
-        if rule.each is None:
-            if families & {"trade", "quote"}:
-                self.reconcile_skip = True
-            elif "order" in families:
-                self.reconcile_each = "order"
-            elif "position" in families:
-                self.reconcile_each = "position"
-            elif "symbol" in families:
-                self.reconcile_each = "symbol"
-        #: the fact keys the rule reads (its ``when:``, and its stop targets' arguments: a
-        #: firing stop rule fires again when they move) and whether it runs whenever woken
-        read = set(names)
-        if self.retarget:
-            read |= {"position.*", "order.*", "symbol.*"}
-            for _index, action in self.retarget:
-                for value in action.args.values():
-                    read |= getattr(value, "names", frozenset())
-        #: the ticker the rule's first condition narrows it to (an ``each:`` rule only)
-        self.ticker = dependencies.ticker_of(rule.when.source, rule.each)
-        self.reads = dependencies.reads_of(
-            read,
-            each=rule.each,
-            item_mode=self.item_mode,
-            timed=self.for_ is not None or self.every is not None,
-            lists=lists,
-        )
-
-
-#: How a rule iterates its items for one trigger (see ``_mode``).
-_ITEM, _POSITION, _ORDER, _SYMBOL, _QUOTED_POSITION = range(5)
-_EACH_MODES = {None: _ITEM, "position": _POSITION, "order": _ORDER, "symbol": _SYMBOL}
-#: (mode, rules) groups in file order: consecutive rules of a mode that binds one item per
-#: event (``_ITEM``, ``_QUOTED_POSITION``) share a group; ``each:`` rules are grouped too, but
-#: still run one after the other over the family's items. Each rule carries whether it runs
-#: only for the event's own item (``dependencies.SCOPED``: an ``each:`` rule whose facts
-#: the event changed for its own contract or root only).
-_Plan = tuple[tuple[int, tuple[tuple[CompiledRule, bool], ...]], ...]
-
-
 #: (the trigger, "" when it wakes no rule; is a reconcile; can change exposure; every rule it
 #: wakes reads only the quoted contract's position) of one event class
 _Kind = tuple[str, bool, bool, bool]
-_Entry = tuple["CompiledRule", Callable[[], object], bool]
-#: a plan with each rule's condition as a function of one account's environment; a group
-#: with rules narrowed to one ticker (``dependencies.ticker_of``) has them indexed by ticker:
-#: ticker → its rules and the group's other rules (``""``: the other rules alone)
-_AccountPlan = tuple[tuple[int, tuple[_Entry, ...], dict[str, tuple[_Entry, ...]] | None], ...]
-
-
-def _plan(
-    rules: Iterable[CompiledRule],
-    trigger: str,
-    change: dependencies.Change | None = None,
-    stale: frozenset[int] = frozenset(),
-) -> _Plan:
-    """The evaluation plan of the rules ``trigger`` wakes (see ``_Plan``): all of them, or
-    with ``change`` only those whose facts it changes and the ``stale`` ones (in full)."""
-    groups: list[tuple[int, list[tuple[CompiledRule, bool]]]] = []
-    for compiled in rules:
-        mode = _mode(compiled, trigger)
-        if mode is None:
-            continue
-        scoped = False
-        if change is not None and compiled.index not in stale:
-            decision = dependencies.decide(compiled.reads, compiled.each, change)
-            if decision == dependencies.SKIP:
-                continue
-            scoped = decision == dependencies.SCOPED and mode in (_POSITION, _SYMBOL)
-        if groups and groups[-1][0] == mode:
-            groups[-1][1].append((compiled, scoped))
-        else:
-            groups.append((mode, [(compiled, scoped)]))
-    return tuple((mode, tuple(group)) for mode, group in groups)
-
-
-def _bind_group(
-    mode: int,
-    rules: tuple[tuple[CompiledRule, bool], ...],
-    checks: Mapping[int, Callable[[], object]],
-) -> tuple[int, tuple[_Entry, ...], dict[str, tuple[_Entry, ...]] | None]:
-    """One plan group with its conditions bound, indexed by ticker when it has rules
-    narrowed to one (see ``_AccountPlan``)."""
-    entries = tuple((c, checks[c.index], scoped) for c, scoped in rules)
-    tickers = {c.ticker for c, _scoped in rules if c.ticker is not None}
-    if not tickers:
-        return mode, entries, None
-    by_ticker = {"": tuple(e for e in entries if e[0].ticker is None)}
-    for ticker in tickers:
-        by_ticker[ticker] = tuple(e for e in entries if e[0].ticker in (None, ticker))
-    return mode, entries, by_ticker
-
-
-def _for_tickers(
-    by_ticker: Mapping[str, tuple[_Entry, ...]], tickers: set[str], root: str
-) -> tuple[_Entry, ...]:
-    """A ticker-indexed group's rules for the items of ``tickers`` and the event's ``root``,
-    in file order."""
-    tickers.add(root)
-    if len(tickers) == 1:
-        return by_ticker.get(root) or by_ticker[""]
-    chosen = {id(e): e for t in tickers for e in by_ticker.get(t, ())}
-    for entry in by_ticker[""]:
-        chosen[id(entry)] = entry
-    return tuple(sorted(chosen.values(), key=lambda e: e[0].index))
-
-
-def _lagging(
-    plan: _Plan, rules: Iterable[CompiledRule], change: dependencies.Change
-) -> frozenset[int]:
-    """The rules whose facts ``change`` moves but whose full evaluation this plan does not
-    cover: not woken, or woken only for the quoted position. They are marked stale and
-    evaluated in full the next time they are woken."""
-    covered = {
-        compiled.index
-        for mode, group in plan
-        for compiled, _scoped in group
-        if mode != _QUOTED_POSITION
-        or dependencies.decide(compiled.reads, compiled.each, change) != dependencies.RUN
-    }
-    return frozenset(
-        compiled.index
-        for compiled in rules
-        if compiled.index not in covered
-        and not compiled.reads.volatile
-        and dependencies.decide(compiled.reads, compiled.each, change) != dependencies.SKIP
-    )
-
-
-def _mode(compiled: CompiledRule, trigger: str) -> int | None:
-    """How ``compiled`` runs when ``trigger`` wakes it; None: it cannot run (a rule that needs
-    the triggering fill or quote, on ``reconcile``)."""
-    if trigger == "reconcile":
-        if compiled.reconcile_skip:
-            return None
-        return _EACH_MODES[compiled.reconcile_each]
-    if trigger == "quote" and compiled.quote_local:
-        return _QUOTED_POSITION
-    return _EACH_MODES[compiled.each]
 
 
 def base_env_for(ruleset: Ruleset) -> dict[str, object]:
@@ -457,18 +200,18 @@ class Engine:
         self._by_trigger["reconcile"] = self.rules
         #: per trigger, the rules it wakes in file order with how each iterates its items,
         #: decided once here so that ``apply`` does no per-event filtering
-        self._plans: dict[str, _Plan] = {
-            trigger: _plan(rules, trigger) for trigger, rules in self._by_trigger.items()
+        self._plans: dict[str, Plan] = {
+            trigger: plan_of(rules, trigger) for trigger, rules in self._by_trigger.items()
         }
         # the dependency index (simple_risk.engine.dependencies): per trigger and kind of
         # change, the rules to run, and the rules the change leaves stale
-        self._change_plans: dict[tuple[str, int], _Plan] = {}
+        self._change_plans: dict[tuple[str, int], Plan] = {}
         self._lagging: dict[tuple[str, int], frozenset[int]] = {}
         for change_id, change in enumerate(dependencies.CHANGES):
             for trigger, rules in self._by_trigger.items():
-                plan = self._change_plans[trigger, change_id] = _plan(rules, trigger, change)
-                self._lagging[trigger, change_id] = _lagging(plan, self.rules, change)
-            self._lagging["", change_id] = _lagging((), self.rules, change)
+                plan = self._change_plans[trigger, change_id] = plan_of(rules, trigger, change)
+                self._lagging[trigger, change_id] = lagging(plan, self.rules, change)
+            self._lagging["", change_id] = lagging((), self.rules, change)
         #: trigger → the rules its full plan runs (a stale one among them: run the full plan)
         self._woken = {
             trigger: frozenset(c.index for _mode, group in plan for c, _scoped in group)
@@ -477,7 +220,7 @@ class Engine:
         #: trigger → the rules its full plan evaluates over every item (no longer stale after)
         self._settles = {
             trigger: frozenset(
-                c.index for mode, group in plan for c, _scoped in group if mode != _QUOTED_POSITION
+                c.index for mode, group in plan for c, _scoped in group if mode != QUOTED_POSITION
             )
             for trigger, plan in self._plans.items()
         }
@@ -517,9 +260,9 @@ class Engine:
         self._envs: dict[int, dict[str, object]] = {}
         #: account → trigger (full plan) or (trigger, change id) → its plan with the
         #: conditions bound to the account's env
-        self._account_plans: dict[int, dict[object, _AccountPlan]] = {}
+        self._account_plans: dict[int, dict[object, AccountPlan]] = {}
         #: account → (trigger, change id, forced rules) → plan (``_forced_plan``)
-        self._forced_plans: dict[int, dict[tuple[str, int, frozenset[int]], _AccountPlan]] = {}
+        self._forced_plans: dict[int, dict[tuple[str, int, frozenset[int]], AccountPlan]] = {}
         #: account → rule index → the rule's condition bound to the account's env
         self._checks: dict[int, dict[int, Callable[[], object]]] = {}
         #: (rule index, account) → item → state
@@ -696,7 +439,7 @@ class Engine:
 
     def _forced_plan(
         self, account: int, trigger: str, change: int, forced: frozenset[int]
-    ) -> _AccountPlan:
+    ) -> AccountPlan:
         """The plan of ``change`` with the ``forced`` rules run in full, bound to the
         account's environment; kept per account (a few combinations recur, and at most
         ``_FORCED_PLANS`` are kept)."""
@@ -707,11 +450,11 @@ class Engine:
             if len(plans) >= _FORCED_PLANS:
                 plans.clear()
             checks = self._checks[account]
-            change_plan = _plan(
+            change_plan = plan_of(
                 self._by_trigger[trigger], trigger, dependencies.CHANGES[change], forced
             )
             plan = plans[key] = tuple(
-                _bind_group(mode, rules, checks) for mode, rules in change_plan
+                bind_group(mode, rules, checks) for mode, rules in change_plan
             )
         return plan
 
@@ -738,7 +481,7 @@ class Engine:
             trigger if plan and trigger is not None else "",
             issubclass(event_type, Reconciled),
             issubclass(event_type, OrderUpdate | PositionUpdate | Reconciled),
-            bool(plan) and all(mode == _QUOTED_POSITION for mode, _rules in plan),
+            bool(plan) and all(mode == QUOTED_POSITION for mode, _rules in plan),
         )
         self._kinds[event_type] = kind
         return kind
@@ -754,7 +497,7 @@ class Engine:
 
     def _recompute_lock_end(self) -> None:
         ends = [
-            _utc(end)
+            utc(end)
             for state in self.store.accounts.values()
             if state.locks
             for end in (state.locks.next_end(),)
@@ -893,12 +636,12 @@ class Engine:
             checks = self._checks[state.id] = {
                 c.index: FunctionType(c.code, env) for c in self.rules
             }
-            plans: list[tuple[object, _Plan]] = [
+            plans: list[tuple[object, Plan]] = [
                 *self._plans.items(),
                 *self._change_plans.items(),
             ]
             self._account_plans[state.id] = {
-                key: tuple(_bind_group(mode, rules, checks) for mode, rules in plan)
+                key: tuple(bind_group(mode, rules, checks) for mode, rules in plan)
                 for key, plan in plans
             }
             self._envs[state.id] = env
@@ -928,7 +671,7 @@ class Engine:
 
     def _evaluate(
         self,
-        plan: _AccountPlan,
+        plan: AccountPlan,
         state: AccountState,
         env: dict[str, object],
         touched: Touched,
@@ -961,7 +704,7 @@ class Engine:
         roots: list[tuple[None, SymbolFacts, str]] | None = None
         item_keys: dict[str, str] | None = None  # item mode → the event's item key
         for mode, rules, by_ticker in plan:
-            if mode == _ITEM:
+            if mode == ITEM:
                 for compiled, check, _scoped in rules:
                     item_mode = compiled.item_mode
                     if not item_mode:
@@ -991,7 +734,7 @@ class Engine:
                         if bucket and item in bucket:
                             self._transition(compiled, state, env, item, False, event, at, firings)
                 continue
-            if mode == _QUOTED_POSITION:
+            if mode == QUOTED_POSITION:
                 # a quote reprices only the positions in the quoted contract, and these rules
                 # read nothing another position changes: only that position can change
                 position = state.positions.get(touched.contract_id or "")
@@ -1024,14 +767,14 @@ class Engine:
                 env["symbol"] = symbol
                 continue
             listed: list[tuple[Any, SymbolFacts, str]]
-            if mode == _POSITION:
+            if mode == POSITION:
                 if positions is None:
                     positions = [
                         (p, state.symbol(p.symbol), "position:" + p.contract_id)
                         for p in state.positions.values()
                     ]
                 family, prefix, listed = "position", "position:", positions
-            elif mode == _ORDER:
+            elif mode == ORDER:
                 if orders is None:
                     working = list(state.orders.values())
                     if touched.order is not None and touched.order.id not in state.orders:
@@ -1048,7 +791,7 @@ class Engine:
             if by_ticker is not None and touched.root is not None:
                 # rules narrowed to a ticker that no listed item has, and that this event is
                 # not about (the event that removes an item is about its root), find nothing
-                rules = _for_tickers(by_ticker, {entry[1].root for entry in listed}, touched.root)
+                rules = for_tickers(by_ticker, {entry[1].root for entry in listed}, touched.root)
             for compiled, check, scoped in rules:
                 key = (compiled.index, sid)
                 bucket = states.get(key)
@@ -1058,7 +801,7 @@ class Engine:
                     None
                     if not scoped
                     else "position:" + (touched.contract_id or "")
-                    if mode == _POSITION
+                    if mode == POSITION
                     else "symbol:" + (touched.root or "")
                 )
                 for bound, sym, item in listed:
@@ -1187,7 +930,7 @@ class Engine:
                 firings.append(self._fire(compiled, state, env, item, at, new_state))
             else:
                 bucket[item] = RuleState(at, False, event)
-                deadline = _utc(at + compiled.for_)
+                deadline = utc(at + compiled.for_)
                 if self._pending_deadline is None or deadline < self._pending_deadline:
                     self._pending_deadline = deadline
             return
@@ -1204,7 +947,7 @@ class Engine:
             if (
                 every is not None
                 and current.fired is not None
-                and _utc(at) >= _utc(current.fired + every)
+                and utc(at) >= utc(current.fired + every)
             ):
                 # ``refire: {every: …}``: still broken a whole period after the last firing
                 current.fired = at
@@ -1216,7 +959,7 @@ class Engine:
                 firings.append(self._fire(compiled, state, env, item, at, current))
             return
         current.event = event
-        if compiled.for_ is not None and _utc(at) >= _utc(current.since + compiled.for_):
+        if compiled.for_ is not None and utc(at) >= utc(current.since + compiled.for_):
             current.firing = True
             if compiled.every is not None:
                 current.fired = at
@@ -1232,7 +975,7 @@ class Engine:
         if (
             compiled.for_ is None
             or deadline is None
-            or _utc(rule_state.since + compiled.for_) <= deadline
+            or utc(rule_state.since + compiled.for_) <= deadline
         ):
             self._recompute_pending_deadline()
 
@@ -1257,7 +1000,7 @@ class Engine:
             for_ = timed[key[0]]
             for rule_state in bucket.values():
                 if not rule_state.firing:
-                    candidate = _utc(rule_state.since + for_)
+                    candidate = utc(rule_state.since + for_)
                     if deadline is None or candidate < deadline:
                         deadline = candidate
         self._pending_deadline = deadline
@@ -1265,14 +1008,14 @@ class Engine:
     def _run_deadlines(self, at: datetime, firings: list[Firing]) -> None:
         """Re-evaluate every pending state whose ``for:`` has elapsed, with the bindings of
         the event that last evaluated it (plus the current facts)."""
-        now = _utc(at)
+        now = utc(at)
         due: list[tuple[CompiledRule, AccountState, str, RuleState]] = []
         for (index, account), bucket in self._timed_buckets():
             compiled = self._by_index[index]
             if compiled.for_ is None:
                 continue
             for item, rule_state in bucket.items():
-                if not rule_state.firing and now >= _utc(rule_state.since + compiled.for_):
+                if not rule_state.firing and now >= utc(rule_state.since + compiled.for_):
                     due.append((compiled, self.store.accounts[account], item, rule_state))
         due.sort(key=lambda d: (d[1].id, d[0].index, d[2]))
         for compiled, state, item, rule_state in due:
@@ -1368,7 +1111,7 @@ class Engine:
                     self._end_unknown(key)
             elif key not in unknowns:
                 unknowns[key] = UnknownFact(at, event)
-                due = _utc(at + after)
+                due = utc(at + after)
                 if self._unknown_deadline is None or due < self._unknown_deadline:
                     self._unknown_deadline = due
 
@@ -1377,7 +1120,7 @@ class Engine:
         if episode is None or episode.alerted or self.unknown_alert_after is None:
             return
         deadline = self._unknown_deadline
-        if deadline is None or _utc(episode.since + self.unknown_alert_after) <= deadline:
+        if deadline is None or utc(episode.since + self.unknown_alert_after) <= deadline:
             self._recompute_unknown_deadline()
 
     def _forget_unknowns(
@@ -1402,7 +1145,7 @@ class Engine:
         if after is not None:
             for episode in self._unknowns.values():
                 if not episode.alerted:
-                    due = _utc(episode.since + after)
+                    due = utc(episode.since + after)
                     if deadline is None or due < deadline:
                         deadline = due
         self._unknown_deadline = deadline
@@ -1419,7 +1162,7 @@ class Engine:
         )
         for key in due:
             episode = self._unknowns[key]
-            if _utc(at) < _utc(episode.since + after):
+            if utc(at) < utc(episode.since + after):
                 continue
             index, account, item, name = key
             compiled = self._by_index.get(index)
@@ -1509,14 +1252,14 @@ class Engine:
             for index, action in enumerate(rule.then):
                 issued = len(ctx.intents)
                 run_action(ctx, action, index)
-                if action.kind in _RETARGET_ACTIONS:
+                if action.kind in RETARGET_ACTIONS:
                     _size_stops(state, ctx.intents, issued)
                     targets.extend(intent.key for intent in ctx.intents[issued:])
         except Exception as exc:
             ctx.intents.append(
                 Alert(
                     "critical",
-                    f"rule {rule.id}: action failed: {_describe(exc)}",
+                    f"rule {rule.id}: action failed: {describe(exc)}",
                     state.id,
                     rule.id,
                 )
@@ -1526,7 +1269,7 @@ class Engine:
         for lock in ctx.locks:
             merged = state.locks.add(lock)
             if merged.ends_at is not None:
-                end = _utc(merged.ends_at)
+                end = utc(merged.ends_at)
                 if self._lock_end is None or end < self._lock_end:
                     self._lock_end = end
             notices.append(
@@ -1560,7 +1303,7 @@ class Engine:
             return
         self._errors.add(key)
         rule = compiled.rule
-        message = f"rule {rule.id} ({rule.location}) failed: {_describe(exc)}"
+        message = f"rule {rule.id} ({rule.location}) failed: {describe(exc)}"
         firings.append(
             Firing(
                 rule_id=rule.id,
@@ -1850,11 +1593,6 @@ def _size_stops(state: AccountState, intents: list[Intent], start: int) -> None:
                 )
 
 
-def _utc(when: datetime) -> datetime:
-    """The same instant in UTC: the zone every deadline is kept and compared in."""
-    return when if when.tzinfo is UTC else when.astimezone(UTC)
-
-
 def _being_cancelled(account: int, order: Order, pending: Mapping[str, Intent]) -> bool:
     """Whether an unmet intent already asks for this order to go."""
     return CancelOrder.key_for(account, order.id) in pending or _covered_by_pending(
@@ -1871,15 +1609,6 @@ def _covered_by_pending(order: Order, pending: Iterable[Intent]) -> bool:
         ):
             return True
     return False
-
-
-def _parse_names(names: Iterable[str]) -> tuple[tuple[str, str, str], ...]:
-    """(name, family, attribute) of each fact name, sorted: parsed once per rule."""
-    parsed = []
-    for name in sorted(names):
-        family, _, attr = name.partition(".")
-        parsed.append((name, family, attr))
-    return tuple(parsed)
 
 
 #: holder type → whether it is a mapping (``isinstance(x, Mapping)`` is an ABC check, slow)
@@ -1906,15 +1635,11 @@ def _values_of(
         try:
             value = holder.get(attr) if mapping else getattr(holder, attr)  # type: ignore[attr-defined]
         except Exception as exc:
-            value = f"<{_describe(exc)}>"
+            value = f"<{describe(exc)}>"
         if callable(value):
             continue
         values[name] = value
     return values
-
-
-def _describe(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {exc}"
 
 
 __all__ = [
