@@ -73,7 +73,7 @@ from typing import Any
 
 from simple_risk.engine import dependencies, namespace
 from simple_risk.engine.actions import ActionContext, evaluate, render, run_action
-from simple_risk.engine.calendar import TradingCalendar, seconds
+from simple_risk.engine.calendar import TradingCalendar
 from simple_risk.engine.derive import Derivations
 from simple_risk.engine.events import (
     TRIGGER_OF,
@@ -119,6 +119,7 @@ from simple_risk.engine.plans import (
     plan_of,
 )
 from simple_risk.engine.records import Firing, LockNotice, RuleState, describe, utc
+from simple_risk.engine.unknowns import UnknownFacts
 
 _EVERYTHING = dependencies.CHANGE_ID["everything"]
 #: how many plans with stale rules forced one account keeps (``Engine._forced_plan``)
@@ -128,18 +129,6 @@ _GLOBALS: dict[str, object] = {"__builtins__": {}}
 #: default of ``Engine(unknown_alert_after=...)``; docs/architecture.md §3 says "a few seconds").
 UNKNOWN_ALERT_AFTER = timedelta(seconds=5)
 _ITEM_FAMILIES = ("position", "order", "symbol", "trade", "quote", "lock")
-
-
-class UnknownFact:
-    """An episode of an awaited fact that a rule found unknown for one (account, item)."""
-
-    __slots__ = ("alerted", "event", "since")
-
-    def __init__(self, since: datetime, event: Event, alerted: bool = False) -> None:
-        self.since = since
-        #: the event of the evaluation that opened it (re-binds the item at the deadline)
-        self.event = event
-        self.alerted = alerted
 
 
 #: (the trigger, "" when it wakes no rule; is a reconcile; can change exposure; every rule it
@@ -276,14 +265,8 @@ class Engine:
         self._lock_end: datetime | None = None
         #: accounts that got a lock during the current event (enforced on everything)
         self._locked_now: set[int] = set()
-        #: how long a fact a rule needs may stay unknown before it raises an alert (None: never)
-        self.unknown_alert_after = unknown_alert_after
-        #: (rule index, account, item, fact name) → the episode of an awaited fact found unknown
-        self._unknowns: dict[tuple[int, int, str, str], UnknownFact] = {}
-        #: the earliest instant an unknown episode that has not alerted yet is due
-        self._unknown_deadline: datetime | None = None
-        #: ``known(None)`` calls since the last rule evaluation started (see ``_known``)
-        self._unknown_seen: list[None] = []
+        #: the episodes of awaited facts rules found unknown (``simple_risk.engine.unknowns``)
+        self.unknown = UnknownFacts(unknown_alert_after)
         self.now: datetime | None = None
 
     # -- public ------------------------------------------------------------------------------
@@ -339,8 +322,9 @@ class Engine:
                         stale |= self._readers.get("derived." + name, frozenset())
         if self._pending_deadline is not None and now >= self._pending_deadline:
             self._run_deadlines(at, firings)
-        if self._unknown_deadline is not None and now >= self._unknown_deadline:
-            self._run_unknown_deadlines(at, firings)
+        unknown = self.unknown
+        if unknown.deadline is not None and now >= unknown.deadline:
+            unknown.run_deadlines(self, at, firings)
         kind = self._kinds.get(type(event))
         if kind is None:
             kind = self._kind_of(type(event))
@@ -519,13 +503,19 @@ class Engine:
         day_end = self.store.day_end
         if day_end is not None and (earliest is None or day_end < earliest):
             earliest = day_end
-        unknown = self._unknown_deadline
+        unknown = self.unknown.deadline
         if unknown is not None and (earliest is None or unknown < earliest):
             earliest = unknown
         edge = self.store.session.next_edge
         if edge is not None and (earliest is None or edge < earliest):
             earliest = edge
         return earliest
+
+    @property
+    def unknown_alert_after(self) -> timedelta | None:
+        """How long an awaited fact a rule needs may stay unknown before it raises an alert
+        (None: never)."""
+        return self.unknown.after
 
     def unmet_intents(self, account: int) -> list[Intent]:
         """Intents issued for the account whose target the facts do not show yet."""
@@ -626,8 +616,8 @@ class Engine:
             env["derived"] = self.derive.view(state.id, env)
             for name in _ITEM_FAMILIES:
                 env[name] = None
-            if self.unknown_alert_after is not None:
-                env["known"] = self._known
+            if self.unknown.after is not None:
+                env["known"] = self.unknown.known
             # the conditions become functions whose globals are this environment: a call
             # reads names exactly as ``eval(code, {"__builtins__": {}}, env)`` does (a code
             # object that is not a function body looks names up in its globals), at about
@@ -646,14 +636,6 @@ class Engine:
             }
             self._envs[state.id] = env
         return env
-
-    def _known(self, value: object) -> bool:
-        """``known(x)`` in the engine: the same answer, and an unknown is noted so that the
-        rule being evaluated can be told which awaited fact it found unknown."""
-        if value is None:
-            self._unknown_seen.append(None)
-            return False
-        return True
 
     def _bind_event(
         self, env: dict[str, object], state: AccountState, touched: Touched
@@ -697,8 +679,8 @@ class Engine:
         sid = state.id
         states = self._states
         errors = self._errors
-        seen = self._unknown_seen  # known(None) calls of the evaluation running
-        unknowns = self._unknowns
+        seen = self.unknown.seen  # known(None) calls of the evaluation running
+        unknowns = self.unknown.episodes
         positions: list[tuple[Position, SymbolFacts, str]] | None = None
         orders: list[tuple[Order, SymbolFacts, str]] | None = None
         roots: list[tuple[None, SymbolFacts, str]] | None = None
@@ -726,7 +708,7 @@ class Engine:
                     if errors:
                         errors.discard((compiled.index, sid, item))
                     if seen or unknowns:
-                        self._unknowns_after(compiled, state, env, item, event, at)
+                        self.unknown.note(compiled, sid, env, item, event, at)
                     if hit:
                         self._transition(compiled, state, env, item, True, event, at, firings)
                     else:
@@ -756,7 +738,7 @@ class Engine:
                     if errors:
                         errors.discard((compiled.index, sid, item))
                     if seen or unknowns:
-                        self._unknowns_after(compiled, state, env, item, event, at)
+                        self.unknown.note(compiled, sid, env, item, event, at)
                     if hit:
                         self._transition(compiled, state, env, item, True, event, at, firings)
                     else:
@@ -822,7 +804,7 @@ class Engine:
                     if errors:
                         errors.discard((compiled.index, sid, item))
                     if seen or unknowns:
-                        self._unknowns_after(compiled, state, env, item, event, at)
+                        self.unknown.note(compiled, sid, env, item, event, at)
                     if hit or (bucket and item in bucket):
                         self._transition(compiled, state, env, item, hit, event, at, firings)
                         bucket = states.get(key)
@@ -832,7 +814,7 @@ class Engine:
                 if bucket:
                     self._drop_stale(compiled, bucket, prefix, listed)
                 if unknowns and compiled.awaited:
-                    self._forget_unknowns(compiled.index, sid, prefix, listed)
+                    self.unknown.forget(compiled.index, sid, prefix, listed)
 
     def _item_key(self, compiled: CompiledRule, touched: Touched) -> str:
         mode = compiled.item_mode
@@ -885,7 +867,8 @@ class Engine:
         firings: list[Firing],
     ) -> None:
         """Evaluate one (rule, account, item) and move its state (deadlines use this)."""
-        self._unknown_seen.clear()
+        unknown = self.unknown
+        unknown.seen.clear()
         try:
             result = bool(eval(compiled.code, _GLOBALS, env))
         except Exception as exc:
@@ -893,8 +876,8 @@ class Engine:
             return
         if self._errors:
             self._errors.discard((compiled.index, state.id, item))
-        if self._unknown_seen or self._unknowns:
-            self._unknowns_after(compiled, state, env, item, event, at)
+        if unknown.seen or unknown.episodes:
+            unknown.note(compiled, state.id, env, item, event, at)
         self._transition(compiled, state, env, item, result, event, at, firings)
 
     def _transition(
@@ -1071,147 +1054,6 @@ class Engine:
         elif kind == "symbol":
             env["symbol"] = state.symbol(key)
         return True
-
-    # -- unknown facts -----------------------------------------------------------------------
-
-    def _unknowns_after(
-        self,
-        compiled: CompiledRule,
-        state: AccountState,
-        env: dict[str, object],
-        item: str,
-        event: Event,
-        at: datetime,
-    ) -> None:
-        """After one evaluation: open an episode for each awaited fact the rule found unknown
-        (its ``known(...)`` guard said no) and end those it found known or did not need.
-
-        An episode that lasts ``unknown_alert_after`` raises one ``unknown`` alert (architecture.md
-        §3: "a fact that stays unknown while a rule needs it for more than a few seconds");
-        the engine's time and ``next_deadline`` drive it, never a clock.
-        """
-        seen = self._unknown_seen
-        found = bool(seen)
-        seen.clear()
-        after = self.unknown_alert_after
-        if not compiled.awaited or after is None:
-            return
-        unknowns = self._unknowns
-        for name, family, attr in compiled.awaited:
-            key = (compiled.index, state.id, item, name)
-            missing = False
-            if found:
-                holder = env.get(family)
-                try:
-                    missing = holder is not None and getattr(holder, attr) is None
-                except Exception:  # the rule's own evaluation reports a fact that raises
-                    missing = False
-            if not missing:
-                if key in unknowns:
-                    self._end_unknown(key)
-            elif key not in unknowns:
-                unknowns[key] = UnknownFact(at, event)
-                due = utc(at + after)
-                if self._unknown_deadline is None or due < self._unknown_deadline:
-                    self._unknown_deadline = due
-
-    def _end_unknown(self, key: tuple[int, int, str, str]) -> None:
-        episode = self._unknowns.pop(key, None)
-        if episode is None or episode.alerted or self.unknown_alert_after is None:
-            return
-        deadline = self._unknown_deadline
-        if deadline is None or utc(episode.since + self.unknown_alert_after) <= deadline:
-            self._recompute_unknown_deadline()
-
-    def _forget_unknowns(
-        self, index: int, account: int, prefix: str, listed: list[tuple[Any, SymbolFacts, str]]
-    ) -> None:
-        """Episodes of items that no longer exist end with them (a closed position)."""
-        keep = {entry[2] for entry in listed}
-        gone = [
-            key
-            for key in self._unknowns
-            if key[0] == index
-            and key[1] == account
-            and key[2].startswith(prefix)
-            and key[2] not in keep
-        ]
-        for key in gone:
-            self._end_unknown(key)
-
-    def _recompute_unknown_deadline(self) -> None:
-        after = self.unknown_alert_after
-        deadline: datetime | None = None
-        if after is not None:
-            for episode in self._unknowns.values():
-                if not episode.alerted:
-                    due = utc(episode.since + after)
-                    if deadline is None or due < deadline:
-                        deadline = due
-        self._unknown_deadline = deadline
-
-    def _run_unknown_deadlines(self, at: datetime, firings: list[Firing]) -> None:
-        """Alert once for every unknown episode that has lasted the threshold, after checking
-        on the current facts (re-bound as at its last evaluation) that it still is unknown."""
-        after = self.unknown_alert_after
-        if after is None:
-            return
-        due = sorted(
-            (key for key, episode in self._unknowns.items() if not episode.alerted),
-            key=lambda key: (key[1], key[0], key[2], key[3]),
-        )
-        for key in due:
-            episode = self._unknowns[key]
-            if utc(at) < utc(episode.since + after):
-                continue
-            index, account, item, name = key
-            compiled = self._by_index.get(index)
-            state = self.store.accounts.get(account)
-            if compiled is None or state is None:
-                del self._unknowns[key]
-                continue
-            env = self._env(state)
-            family, _, attr = name.partition(".")
-            still = False
-            if self._rebind(env, state, compiled, item, episode.event):
-                holder = env.get(family)
-                try:
-                    still = holder is not None and getattr(holder, attr) is None
-                except Exception:
-                    still = False
-            if not still:
-                del self._unknowns[key]
-                continue
-            episode.alerted = True
-            firings.append(self._unknown_firing(compiled, state, item, name, episode, at))
-        self._unknown_seen.clear()
-        self._recompute_unknown_deadline()
-
-    def _unknown_firing(
-        self,
-        compiled: CompiledRule,
-        state: AccountState,
-        item: str,
-        name: str,
-        episode: UnknownFact,
-        at: datetime,
-    ) -> Firing:
-        rule = compiled.rule
-        level = "critical" if rule.severity == "critical" else "warning"
-        waited = seconds(at - episode.since)
-        where = f" on {item}" if item else ""
-        message = f"{name} unknown for {waited}s: rule {rule.id} cannot decide{where}"
-        return Firing(
-            rule_id=rule.id,
-            account=state.id,
-            item=item,
-            at=at,
-            severity=level,
-            message=message,
-            values={name: None, "unknown_since": episode.since},
-            intents=(Alert(level, message, state.id, rule.id),),
-            kind="unknown",
-        )
 
     # -- firing ------------------------------------------------------------------------------
 
@@ -1487,7 +1329,7 @@ class Engine:
             elif self._constant_condition(expr):
                 state.locks.settle(lock)
         env["lock"] = None
-        self._unknown_seen.clear()
+        self.unknown.seen.clear()
 
     def _constant_condition(self, expr: CompiledExpression) -> bool:
         """Whether a ``while:`` condition reads only the lock itself, params, lists and
@@ -1522,17 +1364,7 @@ class Engine:
                 del bucket[item]
         self._recompute_pending_deadline()
         # unknown episodes of a fill's item, or of an item that is gone, end too
-        for key in list(self._unknowns):
-            index, account, item, _name = key
-            state = self.store.accounts.get(account)
-            kind, _, ident = item.partition(":")
-            if (
-                state is None
-                or kind == "fill-order"
-                or (kind == "position" and ident not in state.positions)
-                or (kind == "order" and ident.isdigit() and int(ident) not in state.orders)
-            ):
-                self._end_unknown(key)
+        self.unknown.end_with_day(self.store.accounts)
 
     # -- snapshot ----------------------------------------------------------------------------
 
@@ -1649,6 +1481,5 @@ __all__ = [
     "Firing",
     "LockNotice",
     "RuleState",
-    "UnknownFact",
     "base_env_for",
 ]
