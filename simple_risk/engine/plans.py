@@ -17,6 +17,9 @@ from simple_risk.engine import dependencies, namespace
 from simple_risk.engine.episodes import item_mode
 from simple_risk.engine.model import Rule
 
+#: the item families bound per event and item (None outside an evaluation): not facts of the
+#: account, and cleared before a condition that reads none of them (a ``while:`` lock)
+ITEM_FAMILIES = ("position", "order", "symbol", "trade", "quote", "lock")
 #: actions whose target can move during one breach episode; the rule fires again when it does
 RETARGET_ACTIONS = frozenset({"move_stop", "place_stop"})
 
