@@ -103,9 +103,9 @@ from simple_risk.engine.plans import (
     AccountPlan,
     CompiledRule,
     Plan,
+    RuleIndex,
     bind_group,
     for_tickers,
-    lagging,
     plan_of,
 )
 from simple_risk.engine.records import Firing, LockNotice, RuleState, describe, utc
@@ -171,59 +171,28 @@ class Engine(LockEnforcement, Deadlines):
         #: the keys of ``_states`` that belong to those rules, and how many keys it had then
         self._timed_keys: list[tuple[int, int]] = []
         self._timed_listed = 0
-        self._by_trigger: dict[str, tuple[CompiledRule, ...]] = {
-            trigger: tuple(r for r in self.rules if trigger in r.rule.triggers)
-            for trigger in ("account", "order", "position", "trade", "quote", "clock")
-        }
-        self._by_trigger["reconcile"] = self.rules
-        #: per trigger, the rules it wakes in file order with how each iterates its items,
-        #: decided once here so that ``apply`` does no per-event filtering
-        self._plans: dict[str, Plan] = {
-            trigger: plan_of(rules, trigger) for trigger, rules in self._by_trigger.items()
-        }
-        # the dependency index (simple_risk.engine.dependencies): per trigger and kind of
-        # change, the rules to run, and the rules the change leaves stale
-        self._change_plans: dict[tuple[str, int], Plan] = {}
-        self._lagging: dict[tuple[str, int], frozenset[int]] = {}
-        for change_id, change in enumerate(dependencies.CHANGES):
-            for trigger, rules in self._by_trigger.items():
-                plan = self._change_plans[trigger, change_id] = plan_of(rules, trigger, change)
-                self._lagging[trigger, change_id] = lagging(plan, self.rules, change)
-            self._lagging["", change_id] = lagging((), self.rules, change)
+        # the plans and dependency index of the ruleset (``plans.RuleIndex``), as attributes
+        # of the engine's own for the hot path
+        index = RuleIndex(self.rules)
+        #: trigger → the rules it wakes
+        self._by_trigger = index.by_trigger
+        #: trigger → the rules it wakes in file order with how each iterates its items
+        self._plans = index.plans
+        #: (trigger, change id) → the rules to run / the rules the change leaves stale
+        self._change_plans = index.change_plans
+        self._lagging = index.lagging
         #: trigger → the rules its full plan runs (a stale one among them: run the full plan)
-        self._woken = {
-            trigger: frozenset(c.index for _mode, group in plan for c, _scoped in group)
-            for trigger, plan in self._plans.items()
-        }
+        self._woken = index.woken
         #: trigger → the rules its full plan evaluates over every item (no longer stale after)
-        self._settles = {
-            trigger: frozenset(
-                c.index for mode, group in plan for c, _scoped in group if mode != QUOTED_POSITION
-            )
-            for trigger, plan in self._plans.items()
-        }
+        self._settles = index.settles
         #: item family → the ``each:`` rules that iterate it (and can be stale)
-        self._members = {
-            family: frozenset(
-                c.index for c in self.rules if c.each == family and not c.reads.volatile
-            )
-            for family in ("order", "symbol")
-        }
+        self._members = index.members
         #: reported fact key (``derived.NAME``) → the rules reading it
-        readers: dict[str, set[int]] = {}
-        for compiled in self.rules:
-            for key in compiled.reads.keys:
-                if key.partition(".")[0] in dependencies.REPORTED_FAMILIES:
-                    readers.setdefault(key, set()).add(compiled.index)
-        self._readers = {key: frozenset(indices) for key, indices in readers.items()}
+        self._readers = index.readers
         #: the rules that can be stale (volatile ones run whenever woken)
-        self._tracked = frozenset(c.index for c in self.rules if not c.reads.volatile)
+        self._tracked = index.tracked
         #: the rules reading ``session.open``: stale for every account at a session edge
-        self._session_readers = frozenset(
-            c.index
-            for c in self.rules
-            if not c.reads.volatile and dependencies.SESSION_EDGE in c.reads.keys
-        )
+        self._session_readers = index.session_readers
         #: account → the rules whose facts changed since their last full evaluation (every
         #: rule of an account seen for the first time, after a restore, after the daily reset)
         self._stale: dict[int, set[int]] = {}

@@ -233,6 +233,83 @@ def mode_of(compiled: CompiledRule, trigger: str) -> int | None:
     return _EACH_MODES[compiled.each]
 
 
+class RuleIndex:
+    """What the engine decides once per ruleset about which rules an event runs.
+
+    Per trigger: the rules it wakes and their plan; per trigger and kind of change (the
+    dependency index, ``simple_risk.engine.dependencies``): the rules to run, and the rules
+    the change leaves stale (run in full when next woken). The engine copies these into its
+    own attributes, which its hot path reads.
+    """
+
+    __slots__ = (
+        "by_trigger",
+        "change_plans",
+        "lagging",
+        "members",
+        "plans",
+        "readers",
+        "session_readers",
+        "settles",
+        "tracked",
+        "woken",
+    )
+
+    def __init__(self, rules: tuple[CompiledRule, ...]) -> None:
+        #: trigger → the rules it wakes, in file order (``reconcile`` wakes every rule)
+        self.by_trigger: dict[str, tuple[CompiledRule, ...]] = {
+            trigger: tuple(r for r in rules if trigger in r.rule.triggers)
+            for trigger in ("account", "order", "position", "trade", "quote", "clock")
+        }
+        self.by_trigger["reconcile"] = rules
+        #: per trigger, the rules it wakes in file order with how each iterates its items,
+        #: decided once so that ``apply`` does no per-event filtering
+        self.plans: dict[str, Plan] = {
+            trigger: plan_of(woken, trigger) for trigger, woken in self.by_trigger.items()
+        }
+        # the dependency index (simple_risk.engine.dependencies): per trigger and kind of
+        # change, the rules to run, and the rules the change leaves stale
+        self.change_plans: dict[tuple[str, int], Plan] = {}
+        self.lagging: dict[tuple[str, int], frozenset[int]] = {}
+        for change_id, change in enumerate(dependencies.CHANGES):
+            for trigger, woken in self.by_trigger.items():
+                plan = self.change_plans[trigger, change_id] = plan_of(woken, trigger, change)
+                self.lagging[trigger, change_id] = lagging(plan, rules, change)
+            self.lagging["", change_id] = lagging((), rules, change)
+        #: trigger → the rules its full plan runs (a stale one among them: run the full plan)
+        self.woken = {
+            trigger: frozenset(c.index for _mode, group in plan for c, _scoped in group)
+            for trigger, plan in self.plans.items()
+        }
+        #: trigger → the rules its full plan evaluates over every item (no longer stale after)
+        self.settles = {
+            trigger: frozenset(
+                c.index for mode, group in plan for c, _scoped in group if mode != QUOTED_POSITION
+            )
+            for trigger, plan in self.plans.items()
+        }
+        #: item family → the ``each:`` rules that iterate it (and can be stale)
+        self.members = {
+            family: frozenset(c.index for c in rules if c.each == family and not c.reads.volatile)
+            for family in ("order", "symbol")
+        }
+        #: reported fact key (``derived.NAME``) → the rules reading it
+        readers: dict[str, set[int]] = {}
+        for compiled in rules:
+            for key in compiled.reads.keys:
+                if key.partition(".")[0] in dependencies.REPORTED_FAMILIES:
+                    readers.setdefault(key, set()).add(compiled.index)
+        self.readers = {key: frozenset(indices) for key, indices in readers.items()}
+        #: the rules that can be stale (volatile ones run whenever woken)
+        self.tracked = frozenset(c.index for c in rules if not c.reads.volatile)
+        #: the rules reading ``session.open``: stale for every account at a session edge
+        self.session_readers = frozenset(
+            c.index
+            for c in rules
+            if not c.reads.volatile and dependencies.SESSION_EDGE in c.reads.keys
+        )
+
+
 def parse_names(names: Iterable[str]) -> tuple[tuple[str, str, str], ...]:
     """(name, family, attribute) of each fact name, sorted: parsed once per rule."""
     parsed = []
