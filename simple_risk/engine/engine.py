@@ -64,7 +64,7 @@ rest of a stream fires exactly as the uninterrupted one.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, MutableMapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from types import FunctionType
@@ -77,11 +77,8 @@ from simple_risk.engine.deadlines import Deadlines
 from simple_risk.engine.derive import Derivations
 from simple_risk.engine.enforce import LockEnforcement, size_stops
 from simple_risk.engine.events import (
-    TRIGGER_OF,
     Event,
     OrderSide,
-    OrderUpdate,
-    PositionUpdate,
     Reconciled,
     TradeFill,
 )
@@ -102,27 +99,22 @@ from simple_risk.engine.plans import (
     RETARGET_ACTIONS,
     AccountPlan,
     CompiledRule,
+    Kind,
     Plan,
     RuleIndex,
     bind_group,
     for_tickers,
-    plan_of,
+    kind_of,
 )
-from simple_risk.engine.records import Firing, LockNotice, RuleState, describe, utc
+from simple_risk.engine.records import Firing, LockNotice, RuleState, describe, utc, values_of
+from simple_risk.engine.staleness import Staleness
 from simple_risk.engine.unknowns import UnknownFacts
 
 _EVERYTHING = dependencies.CHANGE_ID["everything"]
-#: how many plans with stale rules forced one account keeps (``Engine._forced_plan``)
-_FORCED_PLANS = 256
 _GLOBALS: dict[str, object] = {"__builtins__": {}}
 #: How long an awaited fact a rule needs may stay unknown before it raises an alert (the
 #: default of ``Engine(unknown_alert_after=...)``; docs/architecture.md §3 says "a few seconds").
 UNKNOWN_ALERT_AFTER = timedelta(seconds=5)
-
-
-#: (the trigger, "" when it wakes no rule; is a reconcile; can change exposure; every rule it
-#: wakes reads only the quoted contract's position) of one event class
-_Kind = tuple[str, bool, bool, bool]
 
 
 def base_env_for(ruleset: Ruleset) -> dict[str, object]:
@@ -132,7 +124,7 @@ def base_env_for(ruleset: Ruleset) -> dict[str, object]:
     return dict(base_env(ruleset))
 
 
-class Engine(LockEnforcement, Deadlines):
+class Engine(Staleness, LockEnforcement, Deadlines):
     """Evaluate one ruleset over a stream of domain events (see the module docstring)."""
 
     def __init__(
@@ -199,8 +191,8 @@ class Engine(LockEnforcement, Deadlines):
         #: (rule index, account) of rules with a state an admin cleared (``rearm``): stale
         #: until that state fires again or ends
         self._rearmed: set[tuple[int, int]] = set()
-        #: event class → what it wakes; see ``_Kind`` and ``_kind_of``
-        self._kinds: dict[type[Event], _Kind] = {}
+        #: event class → what it wakes (``plans.kind_of``)
+        self._kinds: dict[type[Event], Kind] = {}
         self._base_env = base_env_for(ruleset)
         #: id of a ``while:`` expression → (it, whether it reads only constants)
         self._constant: dict[int, tuple[CompiledExpression, bool]] = {}
@@ -285,7 +277,7 @@ class Engine(LockEnforcement, Deadlines):
             unknown.run_deadlines(self, at, firings)
         kind = self._kinds.get(type(event))
         if kind is None:
-            kind = self._kind_of(type(event))
+            kind = self._kinds[type(event)] = kind_of(type(event), self._plans)
         trigger, reconcile, changes_exposure, quoted_only = kind
         envs = self._envs
         plans = self._account_plans
@@ -368,65 +360,6 @@ class Engine(LockEnforcement, Deadlines):
         if locked_now:
             self._enforce_new_locks(touched, event, firings)
         return firings
-
-    def _session_edge(self, now: datetime) -> None:
-        """A session started or ended: the rules reading ``session.open`` run in full the
-        next time they are woken, on every account (an account not seen yet has every rule
-        stale already)."""
-        self.store.session.passed(now)
-        readers = self._session_readers
-        if readers:
-            for stale in self._stale.values():
-                stale |= readers
-
-    def _forced_plan(
-        self, account: int, trigger: str, change: int, forced: frozenset[int]
-    ) -> AccountPlan:
-        """The plan of ``change`` with the ``forced`` rules run in full, bound to the
-        account's environment; kept per account (a few combinations recur, and at most
-        ``_FORCED_PLANS`` are kept)."""
-        plans = self._forced_plans.setdefault(account, {})
-        key = (trigger, change, forced)
-        plan = plans.get(key)
-        if plan is None:
-            if len(plans) >= _FORCED_PLANS:
-                plans.clear()
-            checks = self._checks[account]
-            change_plan = plan_of(
-                self._by_trigger[trigger], trigger, dependencies.CHANGES[change], forced
-            )
-            plan = plans[key] = tuple(
-                bind_group(mode, rules, checks) for mode, rules in change_plan
-            )
-        return plan
-
-    def _still_rearmed(self, account: int, stale: set[int]) -> None:
-        """Rules of ``account`` with a cleared state stay stale (they fire again on their next
-        evaluation that finds them broken); those without one any more are forgotten."""
-        for key in [key for key in self._rearmed if key[1] == account]:
-            bucket = self._states.get(key)
-            if bucket and any(rule_state.cleared for rule_state in bucket.values()):
-                stale.add(key[0])
-            else:
-                self._rearmed.discard(key)
-
-    def _kind_of(self, event_type: type[Event]) -> _Kind:
-        """What an event kind wakes, found once per event class (subclasses included) and
-        kept, so ``apply`` dispatches with one dict look-up instead of ``isinstance`` chains."""
-        trigger: str | None = None
-        for base in event_type.__mro__:
-            if base in TRIGGER_OF:
-                trigger = TRIGGER_OF[base]
-                break
-        plan = self._plans.get(trigger, ()) if trigger is not None else ()
-        kind = (
-            trigger if plan and trigger is not None else "",
-            issubclass(event_type, Reconciled),
-            issubclass(event_type, OrderUpdate | PositionUpdate | Reconciled),
-            bool(plan) and all(mode == QUOTED_POSITION for mode, _rules in plan),
-        )
-        self._kinds[event_type] = kind
-        return kind
 
     def next_deadline(self) -> datetime | None:
         """The earliest instant at which time alone changes something (a ``for:`` deadline, a
@@ -906,7 +839,7 @@ class Engine(LockEnforcement, Deadlines):
         rule_state: RuleState,
     ) -> Firing:
         rule = compiled.rule
-        values = _values_of(compiled.decisive, env)
+        values = values_of(compiled.decisive, env)
         message = render(rule.message, env) if rule.message is not None else rule.id
         ctx = ActionContext(state, env, at, self.calendar, rule.id, message)
         notices: list[LockNotice] = []
@@ -1035,37 +968,6 @@ class Engine(LockEnforcement, Deadlines):
         }
         engine._stale.clear()
         return engine
-
-
-#: holder type → whether it is a mapping (``isinstance(x, Mapping)`` is an ABC check, slow)
-_IS_MAPPING: dict[type, bool] = {}
-
-
-def _values_of(
-    names: tuple[tuple[str, str, str], ...], env: MutableMapping[str, object]
-) -> dict[str, object]:
-    """The value of every fact the rule's ``when`` read, as the firing's trace."""
-    values: dict[str, object] = {}
-    for name, family, attr in names:
-        holder = env.get(family)
-        if not attr:
-            if holder is not None and not callable(holder):
-                values[name] = holder  # a list name such as blocked_symbols
-            continue
-        if holder is None:
-            continue
-        kind = type(holder)
-        mapping = _IS_MAPPING.get(kind)
-        if mapping is None:
-            mapping = _IS_MAPPING[kind] = isinstance(holder, Mapping)
-        try:
-            value = holder.get(attr) if mapping else getattr(holder, attr)  # type: ignore[attr-defined]
-        except Exception as exc:
-            value = f"<{describe(exc)}>"
-        if callable(value):
-            continue
-        values[name] = value
-    return values
 
 
 __all__ = [

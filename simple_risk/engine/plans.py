@@ -15,6 +15,7 @@ from datetime import timedelta
 
 from simple_risk.engine import dependencies, namespace
 from simple_risk.engine.episodes import item_mode
+from simple_risk.engine.events import TRIGGER_OF, Event, OrderUpdate, PositionUpdate, Reconciled
 from simple_risk.engine.model import Rule
 
 #: the item families bound per event and item (None outside an evaluation): not facts of the
@@ -231,6 +232,29 @@ def mode_of(compiled: CompiledRule, trigger: str) -> int | None:
     if trigger == "quote" and compiled.quote_local:
         return QUOTED_POSITION
     return _EACH_MODES[compiled.each]
+
+
+#: (the trigger, "" when it wakes no rule; is a reconcile; can change exposure; every rule it
+#: wakes reads only the quoted contract's position) of one event class
+Kind = tuple[str, bool, bool, bool]
+
+
+def kind_of(event_type: type[Event], plans: Mapping[str, Plan]) -> Kind:
+    """What an event kind wakes, found once per event class (subclasses included): the
+    engine keeps it, so ``apply`` dispatches with one dict look-up instead of ``isinstance``
+    chains."""
+    trigger: str | None = None
+    for base in event_type.__mro__:
+        if base in TRIGGER_OF:
+            trigger = TRIGGER_OF[base]
+            break
+    plan = plans.get(trigger, ()) if trigger is not None else ()
+    return (
+        trigger if plan and trigger is not None else "",
+        issubclass(event_type, Reconciled),
+        issubclass(event_type, OrderUpdate | PositionUpdate | Reconciled),
+        bool(plan) and all(mode == QUOTED_POSITION for mode, _rules in plan),
+    )
 
 
 class RuleIndex:

@@ -9,7 +9,7 @@ and compared in.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -86,3 +86,34 @@ def utc(when: datetime) -> datetime:
 def describe(exc: BaseException) -> str:
     """An exception as the one line a firing's message carries."""
     return f"{type(exc).__name__}: {exc}"
+
+
+#: holder type → whether it is a mapping (``isinstance(x, Mapping)`` is an ABC check, slow)
+_IS_MAPPING: dict[type, bool] = {}
+
+
+def values_of(
+    names: tuple[tuple[str, str, str], ...], env: MutableMapping[str, object]
+) -> dict[str, object]:
+    """The value of every fact the rule's ``when`` read, as the firing's trace."""
+    values: dict[str, object] = {}
+    for name, family, attr in names:
+        holder = env.get(family)
+        if not attr:
+            if holder is not None and not callable(holder):
+                values[name] = holder  # a list name such as blocked_symbols
+            continue
+        if holder is None:
+            continue
+        kind = type(holder)
+        mapping = _IS_MAPPING.get(kind)
+        if mapping is None:
+            mapping = _IS_MAPPING[kind] = isinstance(holder, Mapping)
+        try:
+            value = holder.get(attr) if mapping else getattr(holder, attr)  # type: ignore[attr-defined]
+        except Exception as exc:
+            value = f"<{describe(exc)}>"
+        if callable(value):
+            continue
+        values[name] = value
+    return values
