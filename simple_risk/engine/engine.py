@@ -19,11 +19,8 @@ Then lockouts are enforced (exposure cannot grow while locked — the reducing o
 contract only up to its position's size, together), ``while:`` locks re-evaluated, and intents
 whose target the facts now show are forgotten.
 
-Unknown facts are explicit (docs/architecture.md §3): when a rule's ``known(...)`` guard finds an
-awaited fact unknown (no quote yet, no contract metadata — ``namespace.AWAITED_FACTS``) and
-it stays so for ``unknown_alert_after`` (5 s by default) while the rule needs it, the engine
-fires one ``unknown`` firing (an alert) for that (rule, account, item, fact), at the exact
-deadline ``next_deadline`` names; the episode ends when the fact becomes known.
+Unknown facts are explicit (docs/architecture.md §3): an awaited fact a rule needs that stays
+unknown for ``unknown_alert_after`` raises one ``unknown`` alert (``engine.unknowns``).
 
 The hot path is planned once per ruleset: each trigger has the rules it wakes, grouped by how
 they bind their items (a quote re-evaluates only the quoted contract's position for rules that
@@ -31,15 +28,11 @@ read nothing else that a quote changes), and each account's conditions are funct
 reusable environment. Evaluating a rule that is false and has no state costs one call and one
 dict look-up; traces, messages and intents are built only on firing.
 
-Within a trigger's plan, the dependency index (``simple_risk.engine.dependencies``) keeps only
-the rules whose facts the event changed — the store names the kind of change in
-``Touched.change`` — and runs an ``each:`` rule only for the event's own contract or root when
-only that item changed; a rule narrowed to one ticker runs only for that ticker's items. A rule
-whose facts changed on an event that did not wake it is *stale* and runs in full when next
-woken (every rule is stale for an account first seen, after a restore and after the daily
-reset; a rule with a cleared state stays stale until the state fires or ends; the readers of a
-derived fact that moved become stale). ``Engine(incremental=False)`` evaluates every woken rule
-instead; both fire exactly the same (tests/oracle/test_incremental_matches_full.py).
+Within a trigger's plan, the dependency index keeps only the rules whose facts the event
+changed (``engine.plans``); a rule whose facts changed on an event that did not wake it is
+*stale* and runs in full when next woken (``engine.staleness``). ``Engine(incremental=False)``
+evaluates every woken rule instead; both fire exactly the same
+(tests/oracle/test_incremental_matches_full.py).
 
 Breach episodes are keyed by (rule, account, item). The item is the ``each:`` item
 (``position:<contract>``, ``order:<id>``, ``symbol:<root>``); for a rule without ``each:`` it is
@@ -57,6 +50,11 @@ no ``clock`` trigger, with the bindings of the event that last evaluated it. On
 needs the triggering fill or quote is skipped. When an admin clears the lockout of a firing
 episode (``rearm``), the episode is marked: its next evaluation on anything but a reconcile
 that finds the rule still broken fires it again (and locks again).
+
+This module keeps the public API and the hot path (``apply``, ``_evaluate``, ``_transition``,
+``_fire``, written out for speed); each other job is a module of its own: ``plans`` (compiled
+rules, plans, the dependency index), ``staleness``, ``deadlines`` (``for:``), ``unknowns``,
+``enforce`` (lockouts while locked) and ``records`` (firings, rule states).
 
 ``snapshot()`` / ``restore()`` carry the whole state as JSON so that a restored engine fed the
 rest of a stream fires exactly as the uninterrupted one.

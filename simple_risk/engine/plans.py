@@ -6,6 +6,13 @@ event wakes, in file order, grouped by how they bind their items (``ITEM``, ``PO
 ``ORDER``, ``SYMBOL``, ``QUOTED_POSITION``). The engine's hot path only walks these plans;
 keeping their construction apart keeps the hot path small and lets the dependency index
 (``simple_risk.engine.dependencies``) be tested against plans without running events.
+
+Within a trigger's plan, the dependency index (``simple_risk.engine.dependencies``) keeps only
+the rules whose facts the event changed — the store names the kind of change in
+``Touched.change`` — and runs an ``each:`` rule only for the event's own contract or root when
+only that item changed; a rule narrowed to one ticker runs only for that ticker's items. The
+rules whose facts a change moves but whose plan does not run them in full (``lagging``)
+become stale (``simple_risk.engine.staleness``).
 """
 
 from __future__ import annotations
