@@ -19,11 +19,8 @@ Then lockouts are enforced (exposure cannot grow while locked — the reducing o
 contract only up to its position's size, together), ``while:`` locks re-evaluated, and intents
 whose target the facts now show are forgotten.
 
-Unknown facts are explicit (docs/architecture.md §3): when a rule's ``known(...)`` guard finds an
-awaited fact unknown (no quote yet, no contract metadata — ``namespace.AWAITED_FACTS``) and
-it stays so for ``unknown_alert_after`` (5 s by default) while the rule needs it, the engine
-fires one ``unknown`` firing (an alert) for that (rule, account, item, fact), at the exact
-deadline ``next_deadline`` names; the episode ends when the fact becomes known.
+Unknown facts are explicit (docs/architecture.md §3): an awaited fact a rule needs that stays
+unknown for ``unknown_alert_after`` raises one ``unknown`` alert (``engine.unknowns``).
 
 The hot path is planned once per ruleset: each trigger has the rules it wakes, grouped by how
 they bind their items (a quote re-evaluates only the quoted contract's position for rules that
@@ -31,15 +28,11 @@ read nothing else that a quote changes), and each account's conditions are funct
 reusable environment. Evaluating a rule that is false and has no state costs one call and one
 dict look-up; traces, messages and intents are built only on firing.
 
-Within a trigger's plan, the dependency index (``simple_risk.engine.dependencies``) keeps only
-the rules whose facts the event changed — the store names the kind of change in
-``Touched.change`` — and runs an ``each:`` rule only for the event's own contract or root when
-only that item changed; a rule narrowed to one ticker runs only for that ticker's items. A rule
-whose facts changed on an event that did not wake it is *stale* and runs in full when next
-woken (every rule is stale for an account first seen, after a restore and after the daily
-reset; a rule with a cleared state stays stale until the state fires or ends; the readers of a
-derived fact that moved become stale). ``Engine(incremental=False)`` evaluates every woken rule
-instead; both fire exactly the same (tests/oracle/test_incremental_matches_full.py).
+Within a trigger's plan, the dependency index keeps only the rules whose facts the event
+changed (``engine.plans``); a rule whose facts changed on an event that did not wake it is
+*stale* and runs in full when next woken (``engine.staleness``). ``Engine(incremental=False)``
+evaluates every woken rule instead; both fire exactly the same
+(tests/oracle/test_incremental_matches_full.py).
 
 Breach episodes are keyed by (rule, account, item). The item is the ``each:`` item
 (``position:<contract>``, ``order:<id>``, ``symbol:<root>``); for a rule without ``each:`` it is
@@ -58,350 +51,68 @@ needs the triggering fill or quote is skipped. When an admin clears the lockout 
 episode (``rearm``), the episode is marked: its next evaluation on anything but a reconcile
 that finds the rule still broken fires it again (and locks again).
 
+This module keeps the public API and the hot path (``apply``, ``_evaluate``, ``_transition``,
+``_fire``, written out for speed); each other job is a module of its own: ``plans`` (compiled
+rules, plans, the dependency index), ``staleness``, ``deadlines`` (``for:``), ``unknowns``,
+``enforce`` (lockouts while locked) and ``records`` (firings, rule states).
+
 ``snapshot()`` / ``restore()`` carry the whole state as JSON so that a restored engine fed the
 rest of a stream fires exactly as the uninterrupted one.
 """
 
 from __future__ import annotations
 
-import dis
-from collections.abc import Callable, Iterable, Mapping, MutableMapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from types import CodeType, FunctionType
+from types import FunctionType
 from typing import Any
 
-from simple_risk.engine import dependencies, namespace
-from simple_risk.engine.actions import ActionContext, evaluate, render, run_action
-from simple_risk.engine.calendar import TradingCalendar, seconds
+from simple_risk.engine import dependencies
+from simple_risk.engine.actions import ActionContext, render, run_action
+from simple_risk.engine.calendar import TradingCalendar
+from simple_risk.engine.deadlines import Deadlines
 from simple_risk.engine.derive import Derivations
-from simple_risk.engine.episodes import item_mode
+from simple_risk.engine.enforce import LockEnforcement, size_stops
 from simple_risk.engine.events import (
-    TRIGGER_OF,
     Event,
     OrderSide,
-    OrderUpdate,
-    PositionUpdate,
-    Quote,
     Reconciled,
     TradeFill,
 )
 from simple_risk.engine.facts.account import AccountState, SymbolFacts
-from simple_risk.engine.facts.ledger import TradeFacts
-from simple_risk.engine.facts.market import QuoteFacts, raw_root
+from simple_risk.engine.facts.market import raw_root
 from simple_risk.engine.facts.orders import Order
 from simple_risk.engine.facts.positions import Position
 from simple_risk.engine.facts.store import FactStore, Touched
-from simple_risk.engine.intents import (
-    Alert,
-    CancelOrder,
-    Intent,
-    NoWorkingOrders,
-    PositionClosed,
-    ReduceTo,
-    ResizeOrder,
-    StopAt,
-    is_met,
+from simple_risk.engine.intents import Alert, Intent
+from simple_risk.engine.lockouts import Lock
+from simple_risk.engine.model import CompiledExpression, Ruleset
+from simple_risk.engine.plans import (
+    ITEM,
+    ITEM_FAMILIES,
+    ORDER,
+    POSITION,
+    QUOTED_POSITION,
+    RETARGET_ACTIONS,
+    AccountPlan,
+    CompiledRule,
+    Kind,
+    Plan,
+    RuleIndex,
+    bind_group,
+    for_tickers,
+    kind_of,
 )
-from simple_risk.engine.lockouts import Lock, LockFacts, LockVerdict
-from simple_risk.engine.model import CompiledExpression, Rule, Ruleset
+from simple_risk.engine.records import Firing, LockNotice, RuleState, describe, utc, values_of
+from simple_risk.engine.staleness import Staleness
+from simple_risk.engine.unknowns import UnknownFacts
 
 _EVERYTHING = dependencies.CHANGE_ID["everything"]
-#: how many plans with stale rules forced one account keeps (``Engine._forced_plan``)
-_FORCED_PLANS = 256
 _GLOBALS: dict[str, object] = {"__builtins__": {}}
 #: How long an awaited fact a rule needs may stay unknown before it raises an alert (the
 #: default of ``Engine(unknown_alert_after=...)``; docs/architecture.md §3 says "a few seconds").
 UNKNOWN_ALERT_AFTER = timedelta(seconds=5)
-#: actions whose target can move during one breach episode; the rule fires again when it does
-_RETARGET_ACTIONS = frozenset({"move_stop", "place_stop"})
-_ITEM_FAMILIES = ("position", "order", "symbol", "trade", "quote", "lock")
-
-#: Facts an ``each: position`` rule must not read to be re-evaluated, on a quote, for the
-#: position in the quoted contract only (these sum over every position: a quote for one
-#: contract changes them for all).
-_ACCOUNT_WIDE = frozenset(
-    {
-        "account.unrealized_pnl",
-        "account.equity",
-        "day.unrealized_pnl",
-        "day.net_pnl",
-    }
-)
-
-
-@dataclass(frozen=True, slots=True)
-class LockNotice:
-    """A lockout a firing set (or extended): its scope, end and reason."""
-
-    scope: str
-    symbol: str | None
-    kind: str
-    ends_at: datetime | None
-    reason: str
-
-
-@dataclass(frozen=True, slots=True)
-class Firing:
-    """One rule firing (or engine error, or lockout enforcement) with its intents.
-
-    ``values`` maps every fact name the rule's ``when`` read to the value it had when the rule
-    fired (built only on firing); ``intents`` keep the rule's declared action order.
-    ``kind``: ``rule``, ``error`` (the rule's evaluation raised), ``lockout`` (an active
-    lockout refused new exposure) or ``unknown`` (an awaited fact the rule needs stayed
-    unknown past ``unknown_alert_after``; one alert per episode).
-    """
-
-    rule_id: str
-    account: int
-    item: str
-    at: datetime
-    severity: str
-    message: str
-    values: Mapping[str, object]
-    intents: tuple[Intent, ...]
-    kind: str = "rule"
-    locks: tuple[LockNotice, ...] = field(default=())
-
-
-class RuleState:
-    """The state of one (rule, account, item) that is pending or firing."""
-
-    __slots__ = ("cleared", "event", "fired", "firing", "since", "targets")
-
-    def __init__(
-        self,
-        since: datetime,
-        firing: bool,
-        event: Event,
-        targets: tuple[str, ...] = (),
-        cleared: bool = False,
-        fired: datetime | None = None,
-    ) -> None:
-        self.since = since
-        self.firing = firing
-        self.event = event
-        #: keys of the stop targets of the last firing (stop-management rules re-fire when
-        #: the target moves, e.g. a trailing stop following the best price)
-        self.targets = targets
-        #: an admin cleared the lockout this firing set (:meth:`Engine.rearm`): the next
-        #: evaluation that is not a reconcile and finds the rule broken fires it again
-        self.cleared = cleared
-        #: when a ``refire: {every: …}`` rule last fired (None for every other rule)
-        self.fired = fired
-
-
-class UnknownFact:
-    """An episode of an awaited fact that a rule found unknown for one (account, item)."""
-
-    __slots__ = ("alerted", "event", "since")
-
-    def __init__(self, since: datetime, event: Event, alerted: bool = False) -> None:
-        self.since = since
-        #: the event of the evaluation that opened it (re-binds the item at the deadline)
-        self.event = event
-        self.alerted = alerted
-
-
-class CompiledRule:
-    """A rule plus what the engine precomputes about it once."""
-
-    __slots__ = (
-        "awaited",
-        "code",
-        "day_scoped",
-        "decisive",
-        "each",
-        "every",
-        "for_",
-        "index",
-        "item_mode",
-        "keep_resolved",
-        "quote_local",
-        "reads",
-        "reconcile_each",
-        "reconcile_skip",
-        "retarget",
-        "rule",
-        "ticker",
-    )
-
-    def __init__(self, rule: Rule, index: int, lists: Iterable[str] = ()) -> None:
-        self.rule = rule
-        self.index = index
-        self.code = rule.when.code
-        self.each = rule.each
-        self.for_ = rule.for_ if rule.for_ and rule.for_ > timedelta(0) else None
-        names = rule.when.names
-        families = {name.split(".", 1)[0] for name in names}
-        #: what identifies a breach episode (``episodes.item_mode``; ``each:`` rules iterate)
-        self.item_mode = item_mode(rule)
-        #: ``refire: {every: …}``: fire again this long after the last firing while still true
-        self.every = rule.refire.every if rule.refire.kind == "every" else None
-        #: ``refire: day``: a firing episode that ends stays recorded until the daily reset
-        self.keep_resolved = rule.refire.kind == "day"
-        self.quote_local = (
-            rule.each == "position"
-            and not (names & _ACCOUNT_WIDE)
-            and not any(name.startswith("derived.") for name in names)
-        )
-        #: the facts the rule reads that are unknown until data arrives: (name, family, attr)
-        #: the ``when`` names, parsed for the trace a firing carries
-        self.decisive = _parse_names(names)
-        self.awaited = tuple(
-            (name, *name.split(".", 1)) for name in sorted(names & namespace.AWAITED_FACTS)
-        )
-        #: episodes of rules reading ``day.*`` end at the daily reset
-        self.day_scoped = "day" in families or self.keep_resolved
-        #: the actions whose target may move while the rule stays true (stop management)
-        self.retarget = tuple(
-            (index, action)
-            for index, action in enumerate(rule.then)
-            if action.kind in _RETARGET_ACTIONS
-        )
-        #: on ``reconcile`` (no event item), a rule reading an item family iterates that
-        #: family's current items; one that needs the triggering fill or quote cannot run
-        self.reconcile_each: str | None = rule.each
-        self.reconcile_skip = False
-        if rule.each is None:
-            if families & {"trade", "quote"}:
-                self.reconcile_skip = True
-            elif "order" in families:
-                self.reconcile_each = "order"
-            elif "position" in families:
-                self.reconcile_each = "position"
-            elif "symbol" in families:
-                self.reconcile_each = "symbol"
-        #: the fact keys the rule reads (its ``when:``, and its stop targets' arguments: a
-        #: firing stop rule fires again when they move) and whether it runs whenever woken
-        read = set(names)
-        if self.retarget:
-            read |= {"position.*", "order.*", "symbol.*"}
-            for _index, action in self.retarget:
-                for value in action.args.values():
-                    read |= getattr(value, "names", frozenset())
-        #: the ticker the rule's first condition narrows it to (an ``each:`` rule only)
-        self.ticker = dependencies.ticker_of(rule.when.source, rule.each)
-        self.reads = dependencies.reads_of(
-            read,
-            each=rule.each,
-            item_mode=self.item_mode,
-            timed=self.for_ is not None or self.every is not None,
-            lists=lists,
-        )
-
-
-#: How a rule iterates its items for one trigger (see ``_mode``).
-_ITEM, _POSITION, _ORDER, _SYMBOL, _QUOTED_POSITION = range(5)
-_EACH_MODES = {None: _ITEM, "position": _POSITION, "order": _ORDER, "symbol": _SYMBOL}
-#: (mode, rules) groups in file order: consecutive rules of a mode that binds one item per
-#: event (``_ITEM``, ``_QUOTED_POSITION``) share a group; ``each:`` rules are grouped too, but
-#: still run one after the other over the family's items. Each rule carries whether it runs
-#: only for the event's own item (``dependencies.SCOPED``: an ``each:`` rule whose facts
-#: the event changed for its own contract or root only).
-_Plan = tuple[tuple[int, tuple[tuple[CompiledRule, bool], ...]], ...]
-
-
-#: (the trigger, "" when it wakes no rule; is a reconcile; can change exposure; every rule it
-#: wakes reads only the quoted contract's position) of one event class
-_Kind = tuple[str, bool, bool, bool]
-_Entry = tuple["CompiledRule", Callable[[], object], bool]
-#: a plan with each rule's condition as a function of one account's environment; a group
-#: with rules narrowed to one ticker (``dependencies.ticker_of``) has them indexed by ticker:
-#: ticker → its rules and the group's other rules (``""``: the other rules alone)
-_AccountPlan = tuple[tuple[int, tuple[_Entry, ...], dict[str, tuple[_Entry, ...]] | None], ...]
-
-
-def _plan(
-    rules: Iterable[CompiledRule],
-    trigger: str,
-    change: dependencies.Change | None = None,
-    stale: frozenset[int] = frozenset(),
-) -> _Plan:
-    """The evaluation plan of the rules ``trigger`` wakes (see ``_Plan``): all of them, or
-    with ``change`` only those whose facts it changes and the ``stale`` ones (in full)."""
-    groups: list[tuple[int, list[tuple[CompiledRule, bool]]]] = []
-    for compiled in rules:
-        mode = _mode(compiled, trigger)
-        if mode is None:
-            continue
-        scoped = False
-        if change is not None and compiled.index not in stale:
-            decision = dependencies.decide(compiled.reads, compiled.each, change)
-            if decision == dependencies.SKIP:
-                continue
-            scoped = decision == dependencies.SCOPED and mode in (_POSITION, _SYMBOL)
-        if groups and groups[-1][0] == mode:
-            groups[-1][1].append((compiled, scoped))
-        else:
-            groups.append((mode, [(compiled, scoped)]))
-    return tuple((mode, tuple(group)) for mode, group in groups)
-
-
-def _bind_group(
-    mode: int,
-    rules: tuple[tuple[CompiledRule, bool], ...],
-    checks: Mapping[int, Callable[[], object]],
-) -> tuple[int, tuple[_Entry, ...], dict[str, tuple[_Entry, ...]] | None]:
-    """One plan group with its conditions bound, indexed by ticker when it has rules
-    narrowed to one (see ``_AccountPlan``)."""
-    entries = tuple((c, checks[c.index], scoped) for c, scoped in rules)
-    tickers = {c.ticker for c, _scoped in rules if c.ticker is not None}
-    if not tickers:
-        return mode, entries, None
-    by_ticker = {"": tuple(e for e in entries if e[0].ticker is None)}
-    for ticker in tickers:
-        by_ticker[ticker] = tuple(e for e in entries if e[0].ticker in (None, ticker))
-    return mode, entries, by_ticker
-
-
-def _for_tickers(
-    by_ticker: Mapping[str, tuple[_Entry, ...]], tickers: set[str], root: str
-) -> tuple[_Entry, ...]:
-    """A ticker-indexed group's rules for the items of ``tickers`` and the event's ``root``,
-    in file order."""
-    tickers.add(root)
-    if len(tickers) == 1:
-        return by_ticker.get(root) or by_ticker[""]
-    chosen = {id(e): e for t in tickers for e in by_ticker.get(t, ())}
-    for entry in by_ticker[""]:
-        chosen[id(entry)] = entry
-    return tuple(sorted(chosen.values(), key=lambda e: e[0].index))
-
-
-def _lagging(
-    plan: _Plan, rules: Iterable[CompiledRule], change: dependencies.Change
-) -> frozenset[int]:
-    """The rules whose facts ``change`` moves but whose full evaluation this plan does not
-    cover: not woken, or woken only for the quoted position. They are marked stale and
-    evaluated in full the next time they are woken."""
-    covered = {
-        compiled.index
-        for mode, group in plan
-        for compiled, _scoped in group
-        if mode != _QUOTED_POSITION
-        or dependencies.decide(compiled.reads, compiled.each, change) != dependencies.RUN
-    }
-    return frozenset(
-        compiled.index
-        for compiled in rules
-        if compiled.index not in covered
-        and not compiled.reads.volatile
-        and dependencies.decide(compiled.reads, compiled.each, change) != dependencies.SKIP
-    )
-
-
-def _mode(compiled: CompiledRule, trigger: str) -> int | None:
-    """How ``compiled`` runs when ``trigger`` wakes it; None: it cannot run (a rule that needs
-    the triggering fill or quote, on ``reconcile``)."""
-    if trigger == "reconcile":
-        if compiled.reconcile_skip:
-            return None
-        return _EACH_MODES[compiled.reconcile_each]
-    if trigger == "quote" and compiled.quote_local:
-        return _QUOTED_POSITION
-    return _EACH_MODES[compiled.each]
 
 
 def base_env_for(ruleset: Ruleset) -> dict[str, object]:
@@ -411,7 +122,7 @@ def base_env_for(ruleset: Ruleset) -> dict[str, object]:
     return dict(base_env(ruleset))
 
 
-class Engine:
+class Engine(Staleness, LockEnforcement, Deadlines):
     """Evaluate one ruleset over a stream of domain events (see the module docstring)."""
 
     def __init__(
@@ -450,76 +161,45 @@ class Engine:
         #: the keys of ``_states`` that belong to those rules, and how many keys it had then
         self._timed_keys: list[tuple[int, int]] = []
         self._timed_listed = 0
-        self._by_trigger: dict[str, tuple[CompiledRule, ...]] = {
-            trigger: tuple(r for r in self.rules if trigger in r.rule.triggers)
-            for trigger in ("account", "order", "position", "trade", "quote", "clock")
-        }
-        self._by_trigger["reconcile"] = self.rules
-        #: per trigger, the rules it wakes in file order with how each iterates its items,
-        #: decided once here so that ``apply`` does no per-event filtering
-        self._plans: dict[str, _Plan] = {
-            trigger: _plan(rules, trigger) for trigger, rules in self._by_trigger.items()
-        }
-        # the dependency index (simple_risk.engine.dependencies): per trigger and kind of
-        # change, the rules to run, and the rules the change leaves stale
-        self._change_plans: dict[tuple[str, int], _Plan] = {}
-        self._lagging: dict[tuple[str, int], frozenset[int]] = {}
-        for change_id, change in enumerate(dependencies.CHANGES):
-            for trigger, rules in self._by_trigger.items():
-                plan = self._change_plans[trigger, change_id] = _plan(rules, trigger, change)
-                self._lagging[trigger, change_id] = _lagging(plan, self.rules, change)
-            self._lagging["", change_id] = _lagging((), self.rules, change)
+        # the plans and dependency index of the ruleset (``plans.RuleIndex``), as attributes
+        # of the engine's own for the hot path
+        index = RuleIndex(self.rules)
+        #: trigger → the rules it wakes
+        self._by_trigger = index.by_trigger
+        #: trigger → the rules it wakes in file order with how each iterates its items
+        self._plans = index.plans
+        #: (trigger, change id) → the rules to run / the rules the change leaves stale
+        self._change_plans = index.change_plans
+        self._lagging = index.lagging
         #: trigger → the rules its full plan runs (a stale one among them: run the full plan)
-        self._woken = {
-            trigger: frozenset(c.index for _mode, group in plan for c, _scoped in group)
-            for trigger, plan in self._plans.items()
-        }
+        self._woken = index.woken
         #: trigger → the rules its full plan evaluates over every item (no longer stale after)
-        self._settles = {
-            trigger: frozenset(
-                c.index for mode, group in plan for c, _scoped in group if mode != _QUOTED_POSITION
-            )
-            for trigger, plan in self._plans.items()
-        }
+        self._settles = index.settles
         #: item family → the ``each:`` rules that iterate it (and can be stale)
-        self._members = {
-            family: frozenset(
-                c.index for c in self.rules if c.each == family and not c.reads.volatile
-            )
-            for family in ("order", "symbol")
-        }
+        self._members = index.members
         #: reported fact key (``derived.NAME``) → the rules reading it
-        readers: dict[str, set[int]] = {}
-        for compiled in self.rules:
-            for key in compiled.reads.keys:
-                if key.partition(".")[0] in dependencies.REPORTED_FAMILIES:
-                    readers.setdefault(key, set()).add(compiled.index)
-        self._readers = {key: frozenset(indices) for key, indices in readers.items()}
+        self._readers = index.readers
         #: the rules that can be stale (volatile ones run whenever woken)
-        self._tracked = frozenset(c.index for c in self.rules if not c.reads.volatile)
+        self._tracked = index.tracked
         #: the rules reading ``session.open``: stale for every account at a session edge
-        self._session_readers = frozenset(
-            c.index
-            for c in self.rules
-            if not c.reads.volatile and dependencies.SESSION_EDGE in c.reads.keys
-        )
+        self._session_readers = index.session_readers
         #: account → the rules whose facts changed since their last full evaluation (every
         #: rule of an account seen for the first time, after a restore, after the daily reset)
         self._stale: dict[int, set[int]] = {}
         #: (rule index, account) of rules with a state an admin cleared (``rearm``): stale
         #: until that state fires again or ends
         self._rearmed: set[tuple[int, int]] = set()
-        #: event class → what it wakes; see ``_Kind`` and ``_kind_of``
-        self._kinds: dict[type[Event], _Kind] = {}
+        #: event class → what it wakes (``plans.kind_of``)
+        self._kinds: dict[type[Event], Kind] = {}
         self._base_env = base_env_for(ruleset)
         #: id of a ``while:`` expression → (it, whether it reads only constants)
         self._constant: dict[int, tuple[CompiledExpression, bool]] = {}
         self._envs: dict[int, dict[str, object]] = {}
         #: account → trigger (full plan) or (trigger, change id) → its plan with the
         #: conditions bound to the account's env
-        self._account_plans: dict[int, dict[object, _AccountPlan]] = {}
+        self._account_plans: dict[int, dict[object, AccountPlan]] = {}
         #: account → (trigger, change id, forced rules) → plan (``_forced_plan``)
-        self._forced_plans: dict[int, dict[tuple[str, int, frozenset[int]], _AccountPlan]] = {}
+        self._forced_plans: dict[int, dict[tuple[str, int, frozenset[int]], AccountPlan]] = {}
         #: account → rule index → the rule's condition bound to the account's env
         self._checks: dict[int, dict[int, Callable[[], object]]] = {}
         #: (rule index, account) → item → state
@@ -533,14 +213,8 @@ class Engine:
         self._lock_end: datetime | None = None
         #: accounts that got a lock during the current event (enforced on everything)
         self._locked_now: set[int] = set()
-        #: how long a fact a rule needs may stay unknown before it raises an alert (None: never)
-        self.unknown_alert_after = unknown_alert_after
-        #: (rule index, account, item, fact name) → the episode of an awaited fact found unknown
-        self._unknowns: dict[tuple[int, int, str, str], UnknownFact] = {}
-        #: the earliest instant an unknown episode that has not alerted yet is due
-        self._unknown_deadline: datetime | None = None
-        #: ``known(None)`` calls since the last rule evaluation started (see ``_known``)
-        self._unknown_seen: list[None] = []
+        #: the episodes of awaited facts rules found unknown (``simple_risk.engine.unknowns``)
+        self.unknown = UnknownFacts(unknown_alert_after)
         self.now: datetime | None = None
 
     # -- public ------------------------------------------------------------------------------
@@ -596,11 +270,12 @@ class Engine:
                         stale |= self._readers.get("derived." + name, frozenset())
         if self._pending_deadline is not None and now >= self._pending_deadline:
             self._run_deadlines(at, firings)
-        if self._unknown_deadline is not None and now >= self._unknown_deadline:
-            self._run_unknown_deadlines(at, firings)
+        unknown = self.unknown
+        if unknown.deadline is not None and now >= unknown.deadline:
+            unknown.run_deadlines(self, at, firings)
         kind = self._kinds.get(type(event))
         if kind is None:
-            kind = self._kind_of(type(event))
+            kind = self._kinds[type(event)] = kind_of(type(event), self._plans)
         trigger, reconcile, changes_exposure, quoted_only = kind
         envs = self._envs
         plans = self._account_plans
@@ -684,84 +359,6 @@ class Engine:
             self._enforce_new_locks(touched, event, firings)
         return firings
 
-    def _session_edge(self, now: datetime) -> None:
-        """A session started or ended: the rules reading ``session.open`` run in full the
-        next time they are woken, on every account (an account not seen yet has every rule
-        stale already)."""
-        self.store.session.passed(now)
-        readers = self._session_readers
-        if readers:
-            for stale in self._stale.values():
-                stale |= readers
-
-    def _forced_plan(
-        self, account: int, trigger: str, change: int, forced: frozenset[int]
-    ) -> _AccountPlan:
-        """The plan of ``change`` with the ``forced`` rules run in full, bound to the
-        account's environment; kept per account (a few combinations recur, and at most
-        ``_FORCED_PLANS`` are kept)."""
-        plans = self._forced_plans.setdefault(account, {})
-        key = (trigger, change, forced)
-        plan = plans.get(key)
-        if plan is None:
-            if len(plans) >= _FORCED_PLANS:
-                plans.clear()
-            checks = self._checks[account]
-            change_plan = _plan(
-                self._by_trigger[trigger], trigger, dependencies.CHANGES[change], forced
-            )
-            plan = plans[key] = tuple(
-                _bind_group(mode, rules, checks) for mode, rules in change_plan
-            )
-        return plan
-
-    def _still_rearmed(self, account: int, stale: set[int]) -> None:
-        """Rules of ``account`` with a cleared state stay stale (they fire again on their next
-        evaluation that finds them broken); those without one any more are forgotten."""
-        for key in [key for key in self._rearmed if key[1] == account]:
-            bucket = self._states.get(key)
-            if bucket and any(rule_state.cleared for rule_state in bucket.values()):
-                stale.add(key[0])
-            else:
-                self._rearmed.discard(key)
-
-    def _kind_of(self, event_type: type[Event]) -> _Kind:
-        """What an event kind wakes, found once per event class (subclasses included) and
-        kept, so ``apply`` dispatches with one dict look-up instead of ``isinstance`` chains."""
-        trigger: str | None = None
-        for base in event_type.__mro__:
-            if base in TRIGGER_OF:
-                trigger = TRIGGER_OF[base]
-                break
-        plan = self._plans.get(trigger, ()) if trigger is not None else ()
-        kind = (
-            trigger if plan and trigger is not None else "",
-            issubclass(event_type, Reconciled),
-            issubclass(event_type, OrderUpdate | PositionUpdate | Reconciled),
-            bool(plan) and all(mode == _QUOTED_POSITION for mode, _rules in plan),
-        )
-        self._kinds[event_type] = kind
-        return kind
-
-    def _enforce_new_locks(self, touched: Touched, event: Event, firings: list[Firing]) -> None:
-        """Accounts locked by a deadline firing that this event did not otherwise touch."""
-        done = {state.id for state in touched.accounts}
-        for account in sorted(self._locked_now - done):
-            state = self.store.accounts[account]
-            if state.locks:
-                self._enforce(state, Touched([state]), event, firings, True)
-        self._locked_now.clear()
-
-    def _recompute_lock_end(self) -> None:
-        ends = [
-            _utc(end)
-            for state in self.store.accounts.values()
-            if state.locks
-            for end in (state.locks.next_end(),)
-            if end is not None
-        ]
-        self._lock_end = min(ends) if ends else None
-
     def next_deadline(self) -> datetime | None:
         """The earliest instant at which time alone changes something (a ``for:`` deadline, a
         lockout end, the daily boundary); the daemon schedules an exact ClockTick there."""
@@ -776,13 +373,19 @@ class Engine:
         day_end = self.store.day_end
         if day_end is not None and (earliest is None or day_end < earliest):
             earliest = day_end
-        unknown = self._unknown_deadline
+        unknown = self.unknown.deadline
         if unknown is not None and (earliest is None or unknown < earliest):
             earliest = unknown
         edge = self.store.session.next_edge
         if edge is not None and (earliest is None or edge < earliest):
             earliest = edge
         return earliest
+
+    @property
+    def unknown_alert_after(self) -> timedelta | None:
+        """How long an awaited fact a rule needs may stay unknown before it raises an alert
+        (None: never)."""
+        return self.unknown.after
 
     def unmet_intents(self, account: int) -> list[Intent]:
         """Intents issued for the account whose target the facts do not show yet."""
@@ -860,7 +463,7 @@ class Engine:
         if state is None:
             return {}
         facts = dict(self._env(state))
-        for name in _ITEM_FAMILIES:  # bound per event and item, not facts of the account
+        for name in ITEM_FAMILIES:  # bound per event and item, not facts of the account
             facts[name] = None
         facts["derived"] = self.derive.view(account, facts)
         facts.pop("__builtins__", None)
@@ -881,10 +484,10 @@ class Engine:
                 session=self.store.session,
             )
             env["derived"] = self.derive.view(state.id, env)
-            for name in _ITEM_FAMILIES:
+            for name in ITEM_FAMILIES:
                 env[name] = None
-            if self.unknown_alert_after is not None:
-                env["known"] = self._known
+            if self.unknown.after is not None:
+                env["known"] = self.unknown.known
             # the conditions become functions whose globals are this environment: a call
             # reads names exactly as ``eval(code, {"__builtins__": {}}, env)`` does (a code
             # object that is not a function body looks names up in its globals), at about
@@ -893,42 +496,22 @@ class Engine:
             checks = self._checks[state.id] = {
                 c.index: FunctionType(c.code, env) for c in self.rules
             }
-            plans: list[tuple[object, _Plan]] = [
+            plans: list[tuple[object, Plan]] = [
                 *self._plans.items(),
                 *self._change_plans.items(),
             ]
             self._account_plans[state.id] = {
-                key: tuple(_bind_group(mode, rules, checks) for mode, rules in plan)
+                key: tuple(bind_group(mode, rules, checks) for mode, rules in plan)
                 for key, plan in plans
             }
             self._envs[state.id] = env
         return env
 
-    def _known(self, value: object) -> bool:
-        """``known(x)`` in the engine: the same answer, and an unknown is noted so that the
-        rule being evaluated can be told which awaited fact it found unknown."""
-        if value is None:
-            self._unknown_seen.append(None)
-            return False
-        return True
-
-    def _bind_event(
-        self, env: dict[str, object], state: AccountState, touched: Touched
-    ) -> SymbolFacts | None:
-        """Bind the event's item families; returns the bound symbol."""
-        env["order"] = touched.order
-        env["position"] = touched.position
-        env["trade"] = touched.trade
-        env["quote"] = touched.quote
-        symbol = state.symbol(touched.root) if touched.root is not None else None
-        env["symbol"] = symbol
-        return symbol
-
     # -- rule evaluation ---------------------------------------------------------------------
 
     def _evaluate(
         self,
-        plan: _AccountPlan,
+        plan: AccountPlan,
         state: AccountState,
         env: dict[str, object],
         touched: Touched,
@@ -954,14 +537,14 @@ class Engine:
         sid = state.id
         states = self._states
         errors = self._errors
-        seen = self._unknown_seen  # known(None) calls of the evaluation running
-        unknowns = self._unknowns
+        seen = self.unknown.seen  # known(None) calls of the evaluation running
+        unknowns = self.unknown.episodes
         positions: list[tuple[Position, SymbolFacts, str]] | None = None
         orders: list[tuple[Order, SymbolFacts, str]] | None = None
         roots: list[tuple[None, SymbolFacts, str]] | None = None
         item_keys: dict[str, str] | None = None  # item mode → the event's item key
         for mode, rules, by_ticker in plan:
-            if mode == _ITEM:
+            if mode == ITEM:
                 for compiled, check, _scoped in rules:
                     item_mode = compiled.item_mode
                     if not item_mode:
@@ -983,7 +566,7 @@ class Engine:
                     if errors:
                         errors.discard((compiled.index, sid, item))
                     if seen or unknowns:
-                        self._unknowns_after(compiled, state, env, item, event, at)
+                        self.unknown.note(compiled, sid, env, item, event, at)
                     if hit:
                         self._transition(compiled, state, env, item, True, event, at, firings)
                     else:
@@ -991,7 +574,7 @@ class Engine:
                         if bucket and item in bucket:
                             self._transition(compiled, state, env, item, False, event, at, firings)
                 continue
-            if mode == _QUOTED_POSITION:
+            if mode == QUOTED_POSITION:
                 # a quote reprices only the positions in the quoted contract, and these rules
                 # read nothing another position changes: only that position can change
                 position = state.positions.get(touched.contract_id or "")
@@ -1013,7 +596,7 @@ class Engine:
                     if errors:
                         errors.discard((compiled.index, sid, item))
                     if seen or unknowns:
-                        self._unknowns_after(compiled, state, env, item, event, at)
+                        self.unknown.note(compiled, sid, env, item, event, at)
                     if hit:
                         self._transition(compiled, state, env, item, True, event, at, firings)
                     else:
@@ -1024,14 +607,14 @@ class Engine:
                 env["symbol"] = symbol
                 continue
             listed: list[tuple[Any, SymbolFacts, str]]
-            if mode == _POSITION:
+            if mode == POSITION:
                 if positions is None:
                     positions = [
                         (p, state.symbol(p.symbol), "position:" + p.contract_id)
                         for p in state.positions.values()
                     ]
                 family, prefix, listed = "position", "position:", positions
-            elif mode == _ORDER:
+            elif mode == ORDER:
                 if orders is None:
                     working = list(state.orders.values())
                     if touched.order is not None and touched.order.id not in state.orders:
@@ -1048,7 +631,7 @@ class Engine:
             if by_ticker is not None and touched.root is not None:
                 # rules narrowed to a ticker that no listed item has, and that this event is
                 # not about (the event that removes an item is about its root), find nothing
-                rules = _for_tickers(by_ticker, {entry[1].root for entry in listed}, touched.root)
+                rules = for_tickers(by_ticker, {entry[1].root for entry in listed}, touched.root)
             for compiled, check, scoped in rules:
                 key = (compiled.index, sid)
                 bucket = states.get(key)
@@ -1058,7 +641,7 @@ class Engine:
                     None
                     if not scoped
                     else "position:" + (touched.contract_id or "")
-                    if mode == _POSITION
+                    if mode == POSITION
                     else "symbol:" + (touched.root or "")
                 )
                 for bound, sym, item in listed:
@@ -1079,7 +662,7 @@ class Engine:
                     if errors:
                         errors.discard((compiled.index, sid, item))
                     if seen or unknowns:
-                        self._unknowns_after(compiled, state, env, item, event, at)
+                        self.unknown.note(compiled, sid, env, item, event, at)
                     if hit or (bucket and item in bucket):
                         self._transition(compiled, state, env, item, hit, event, at, firings)
                         bucket = states.get(key)
@@ -1089,7 +672,7 @@ class Engine:
                 if bucket:
                     self._drop_stale(compiled, bucket, prefix, listed)
                 if unknowns and compiled.awaited:
-                    self._forget_unknowns(compiled.index, sid, prefix, listed)
+                    self.unknown.forget(compiled.index, sid, prefix, listed)
 
     def _item_key(self, compiled: CompiledRule, touched: Touched) -> str:
         mode = compiled.item_mode
@@ -1142,7 +725,8 @@ class Engine:
         firings: list[Firing],
     ) -> None:
         """Evaluate one (rule, account, item) and move its state (deadlines use this)."""
-        self._unknown_seen.clear()
+        unknown = self.unknown
+        unknown.seen.clear()
         try:
             result = bool(eval(compiled.code, _GLOBALS, env))
         except Exception as exc:
@@ -1150,8 +734,8 @@ class Engine:
             return
         if self._errors:
             self._errors.discard((compiled.index, state.id, item))
-        if self._unknown_seen or self._unknowns:
-            self._unknowns_after(compiled, state, env, item, event, at)
+        if unknown.seen or unknown.episodes:
+            unknown.note(compiled, state.id, env, item, event, at)
         self._transition(compiled, state, env, item, result, event, at, firings)
 
     def _transition(
@@ -1187,7 +771,7 @@ class Engine:
                 firings.append(self._fire(compiled, state, env, item, at, new_state))
             else:
                 bucket[item] = RuleState(at, False, event)
-                deadline = _utc(at + compiled.for_)
+                deadline = utc(at + compiled.for_)
                 if self._pending_deadline is None or deadline < self._pending_deadline:
                     self._pending_deadline = deadline
             return
@@ -1204,7 +788,7 @@ class Engine:
             if (
                 every is not None
                 and current.fired is not None
-                and _utc(at) >= _utc(current.fired + every)
+                and utc(at) >= utc(current.fired + every)
             ):
                 # ``refire: {every: …}``: still broken a whole period after the last firing
                 current.fired = at
@@ -1216,259 +800,12 @@ class Engine:
                 firings.append(self._fire(compiled, state, env, item, at, current))
             return
         current.event = event
-        if compiled.for_ is not None and _utc(at) >= _utc(current.since + compiled.for_):
+        if compiled.for_ is not None and utc(at) >= utc(current.since + compiled.for_):
             current.firing = True
             if compiled.every is not None:
                 current.fired = at
             firings.append(self._fire(compiled, state, env, item, at, current))
             self._pending_ended(compiled, current)
-
-    def _pending_ended(self, compiled: CompiledRule, rule_state: RuleState) -> None:
-        """A pending state stopped pending (resolved, fired or dropped). The earliest
-        deadline can only move when it was that state's, so only then is it searched again
-        (a search visits every state; a rule like RULE-008 ends a pending state whenever a
-        stop is placed)."""
-        deadline = self._pending_deadline
-        if (
-            compiled.for_ is None
-            or deadline is None
-            or _utc(rule_state.since + compiled.for_) <= deadline
-        ):
-            self._recompute_pending_deadline()
-
-    def _timed_buckets(self) -> list[tuple[tuple[int, int], dict[str, RuleState]]]:
-        """The non-empty state buckets of the rules with a ``for:``, in ``_states`` order.
-
-        Their (rule, account) keys are listed again whenever ``_states`` has a new key (keys
-        are added, never removed), so a deadline search does not visit the buckets of other
-        rules — RULE-007 alone keeps one firing state per losing order all day.
-        """
-        states = self._states
-        if len(states) != self._timed_listed:
-            self._timed_keys = [key for key in states if key[0] in self._timed]
-            self._timed_listed = len(states)
-        return [(key, bucket) for key in self._timed_keys if (bucket := states.get(key))]
-
-    def _recompute_pending_deadline(self) -> None:
-        """The earliest ``for:`` deadline of any pending state."""
-        deadline: datetime | None = None
-        timed = self._timed
-        for key, bucket in self._timed_buckets():
-            for_ = timed[key[0]]
-            for rule_state in bucket.values():
-                if not rule_state.firing:
-                    candidate = _utc(rule_state.since + for_)
-                    if deadline is None or candidate < deadline:
-                        deadline = candidate
-        self._pending_deadline = deadline
-
-    def _run_deadlines(self, at: datetime, firings: list[Firing]) -> None:
-        """Re-evaluate every pending state whose ``for:`` has elapsed, with the bindings of
-        the event that last evaluated it (plus the current facts)."""
-        now = _utc(at)
-        due: list[tuple[CompiledRule, AccountState, str, RuleState]] = []
-        for (index, account), bucket in self._timed_buckets():
-            compiled = self._by_index[index]
-            if compiled.for_ is None:
-                continue
-            for item, rule_state in bucket.items():
-                if not rule_state.firing and now >= _utc(rule_state.since + compiled.for_):
-                    due.append((compiled, self.store.accounts[account], item, rule_state))
-        due.sort(key=lambda d: (d[1].id, d[0].index, d[2]))
-        for compiled, state, item, rule_state in due:
-            env = self._env(state)
-            if not self._rebind(env, state, compiled, item, rule_state.event):
-                stale = self._states.get((compiled.index, state.id))
-                if stale is not None:
-                    stale.pop(item, None)
-                continue
-            self._step(compiled, state, env, item, rule_state.event, at, firings)
-        self._recompute_pending_deadline()
-
-    def _rebind(
-        self,
-        env: dict[str, object],
-        state: AccountState,
-        compiled: CompiledRule,
-        item: str,
-        event: Event,
-    ) -> bool:
-        """Bind the families of a stored state's event and item; False if the item is gone."""
-        touched = Touched([state])
-        if isinstance(event, OrderUpdate):
-            touched.order = state.orders.get(event.order_id) or Order(
-                state, event, self.store.market.contract(event.contract_id).root
-            )
-            touched.root = touched.order.symbol
-        elif isinstance(event, PositionUpdate):
-            touched.position = state.positions.get(event.contract_id)
-            touched.root = self.store.market.contract(event.contract_id).root
-        elif isinstance(event, TradeFill):
-            contract = self.store.market.contract(event.contract_id)
-            touched.trade = TradeFacts(event, contract.root, state.ledger)
-            touched.root = contract.root
-        elif isinstance(event, Quote):
-            contract = self.store.market.contract(event.contract_id)
-            touched.quote = QuoteFacts(event, contract.root)
-            touched.root = contract.root
-        self._bind_event(env, state, touched)
-        kind, _, key = item.partition(":")
-        if kind == "position":
-            position = state.positions.get(key)
-            if position is None:
-                return False
-            env["position"] = position
-            env["symbol"] = state.symbol(position.symbol)
-        elif kind == "order" and compiled.each == "order":
-            order = state.orders.get(int(key))
-            if order is None:
-                return False
-            env["order"] = order
-            env["symbol"] = state.symbol(order.symbol)
-        elif kind == "symbol":
-            env["symbol"] = state.symbol(key)
-        return True
-
-    # -- unknown facts -----------------------------------------------------------------------
-
-    def _unknowns_after(
-        self,
-        compiled: CompiledRule,
-        state: AccountState,
-        env: dict[str, object],
-        item: str,
-        event: Event,
-        at: datetime,
-    ) -> None:
-        """After one evaluation: open an episode for each awaited fact the rule found unknown
-        (its ``known(...)`` guard said no) and end those it found known or did not need.
-
-        An episode that lasts ``unknown_alert_after`` raises one ``unknown`` alert (architecture.md
-        §3: "a fact that stays unknown while a rule needs it for more than a few seconds");
-        the engine's time and ``next_deadline`` drive it, never a clock.
-        """
-        seen = self._unknown_seen
-        found = bool(seen)
-        seen.clear()
-        after = self.unknown_alert_after
-        if not compiled.awaited or after is None:
-            return
-        unknowns = self._unknowns
-        for name, family, attr in compiled.awaited:
-            key = (compiled.index, state.id, item, name)
-            missing = False
-            if found:
-                holder = env.get(family)
-                try:
-                    missing = holder is not None and getattr(holder, attr) is None
-                except Exception:  # the rule's own evaluation reports a fact that raises
-                    missing = False
-            if not missing:
-                if key in unknowns:
-                    self._end_unknown(key)
-            elif key not in unknowns:
-                unknowns[key] = UnknownFact(at, event)
-                due = _utc(at + after)
-                if self._unknown_deadline is None or due < self._unknown_deadline:
-                    self._unknown_deadline = due
-
-    def _end_unknown(self, key: tuple[int, int, str, str]) -> None:
-        episode = self._unknowns.pop(key, None)
-        if episode is None or episode.alerted or self.unknown_alert_after is None:
-            return
-        deadline = self._unknown_deadline
-        if deadline is None or _utc(episode.since + self.unknown_alert_after) <= deadline:
-            self._recompute_unknown_deadline()
-
-    def _forget_unknowns(
-        self, index: int, account: int, prefix: str, listed: list[tuple[Any, SymbolFacts, str]]
-    ) -> None:
-        """Episodes of items that no longer exist end with them (a closed position)."""
-        keep = {entry[2] for entry in listed}
-        gone = [
-            key
-            for key in self._unknowns
-            if key[0] == index
-            and key[1] == account
-            and key[2].startswith(prefix)
-            and key[2] not in keep
-        ]
-        for key in gone:
-            self._end_unknown(key)
-
-    def _recompute_unknown_deadline(self) -> None:
-        after = self.unknown_alert_after
-        deadline: datetime | None = None
-        if after is not None:
-            for episode in self._unknowns.values():
-                if not episode.alerted:
-                    due = _utc(episode.since + after)
-                    if deadline is None or due < deadline:
-                        deadline = due
-        self._unknown_deadline = deadline
-
-    def _run_unknown_deadlines(self, at: datetime, firings: list[Firing]) -> None:
-        """Alert once for every unknown episode that has lasted the threshold, after checking
-        on the current facts (re-bound as at its last evaluation) that it still is unknown."""
-        after = self.unknown_alert_after
-        if after is None:
-            return
-        due = sorted(
-            (key for key, episode in self._unknowns.items() if not episode.alerted),
-            key=lambda key: (key[1], key[0], key[2], key[3]),
-        )
-        for key in due:
-            episode = self._unknowns[key]
-            if _utc(at) < _utc(episode.since + after):
-                continue
-            index, account, item, name = key
-            compiled = self._by_index.get(index)
-            state = self.store.accounts.get(account)
-            if compiled is None or state is None:
-                del self._unknowns[key]
-                continue
-            env = self._env(state)
-            family, _, attr = name.partition(".")
-            still = False
-            if self._rebind(env, state, compiled, item, episode.event):
-                holder = env.get(family)
-                try:
-                    still = holder is not None and getattr(holder, attr) is None
-                except Exception:
-                    still = False
-            if not still:
-                del self._unknowns[key]
-                continue
-            episode.alerted = True
-            firings.append(self._unknown_firing(compiled, state, item, name, episode, at))
-        self._unknown_seen.clear()
-        self._recompute_unknown_deadline()
-
-    def _unknown_firing(
-        self,
-        compiled: CompiledRule,
-        state: AccountState,
-        item: str,
-        name: str,
-        episode: UnknownFact,
-        at: datetime,
-    ) -> Firing:
-        rule = compiled.rule
-        level = "critical" if rule.severity == "critical" else "warning"
-        waited = seconds(at - episode.since)
-        where = f" on {item}" if item else ""
-        message = f"{name} unknown for {waited}s: rule {rule.id} cannot decide{where}"
-        return Firing(
-            rule_id=rule.id,
-            account=state.id,
-            item=item,
-            at=at,
-            severity=level,
-            message=message,
-            values={name: None, "unknown_since": episode.since},
-            intents=(Alert(level, message, state.id, rule.id),),
-            kind="unknown",
-        )
 
     # -- firing ------------------------------------------------------------------------------
 
@@ -1486,7 +823,7 @@ class Engine:
                 run_action(ctx, action, index)
         except Exception:
             return False
-        _size_stops(state, ctx.intents, 0)
+        size_stops(state, ctx.intents, 0)
         targets = tuple(intent.key for intent in ctx.intents)
         return bool(targets) and targets != rule_state.targets
 
@@ -1500,7 +837,7 @@ class Engine:
         rule_state: RuleState,
     ) -> Firing:
         rule = compiled.rule
-        values = _values_of(compiled.decisive, env)
+        values = values_of(compiled.decisive, env)
         message = render(rule.message, env) if rule.message is not None else rule.id
         ctx = ActionContext(state, env, at, self.calendar, rule.id, message)
         notices: list[LockNotice] = []
@@ -1509,14 +846,14 @@ class Engine:
             for index, action in enumerate(rule.then):
                 issued = len(ctx.intents)
                 run_action(ctx, action, index)
-                if action.kind in _RETARGET_ACTIONS:
-                    _size_stops(state, ctx.intents, issued)
+                if action.kind in RETARGET_ACTIONS:
+                    size_stops(state, ctx.intents, issued)
                     targets.extend(intent.key for intent in ctx.intents[issued:])
         except Exception as exc:
             ctx.intents.append(
                 Alert(
                     "critical",
-                    f"rule {rule.id}: action failed: {_describe(exc)}",
+                    f"rule {rule.id}: action failed: {describe(exc)}",
                     state.id,
                     rule.id,
                 )
@@ -1526,7 +863,7 @@ class Engine:
         for lock in ctx.locks:
             merged = state.locks.add(lock)
             if merged.ends_at is not None:
-                end = _utc(merged.ends_at)
+                end = utc(merged.ends_at)
                 if self._lock_end is None or end < self._lock_end:
                     self._lock_end = end
             notices.append(
@@ -1560,7 +897,7 @@ class Engine:
             return
         self._errors.add(key)
         rule = compiled.rule
-        message = f"rule {rule.id} ({rule.location}) failed: {_describe(exc)}"
+        message = f"rule {rule.id} ({rule.location}) failed: {describe(exc)}"
         firings.append(
             Firing(
                 rule_id=rule.id,
@@ -1575,197 +912,6 @@ class Engine:
             )
         )
 
-    def _remember(self, account: int, intents: Iterable[Intent]) -> None:
-        pending = self._intents.setdefault(account, {})
-        for intent in intents:
-            if not isinstance(intent, Alert):
-                pending.setdefault(intent.key, intent)
-
-    def _forget_met_intents(self, state: AccountState) -> None:
-        pending = self._intents.get(state.id)
-        if not pending:
-            return
-        for key in [k for k, intent in pending.items() if is_met(intent, state)]:
-            del pending[key]
-
-    # -- lockouts ----------------------------------------------------------------------------
-
-    def _enforce(
-        self,
-        state: AccountState,
-        touched: Touched,
-        event: Event,
-        firings: list[Firing],
-        everything: bool,
-    ) -> None:
-        """While locked, exposure cannot grow: cancel adding orders, cut grown positions."""
-        at = event.at
-        if isinstance(event, PositionUpdate):
-            held = state.positions.get(event.contract_id)
-            state.locks.position_changed(
-                event.contract_id,
-                held.long if held is not None else True,
-                held.size if held is not None else 0,
-            )
-        pending = self._intents.get(state.id, {})
-        # the contracts whose working orders are checked: every one on a new lock or a
-        # reconcile, else the contract whose order or position changed (a position that
-        # shrank lowers what its reducing orders may add up to)
-        positions: list[Position]
-        if everything:
-            contracts: Iterable[str] = list(state.orders_by_contract)
-            positions = list(state.positions.values())
-        elif isinstance(event, OrderUpdate):
-            contracts = (touched.order.contract_id,) if touched.order is not None else ()
-            positions = []
-        elif isinstance(event, PositionUpdate):
-            contracts = (event.contract_id,)
-            held_now = state.positions.get(event.contract_id)
-            positions = [held_now] if held_now is not None else []
-        else:
-            contracts, positions = (), []
-        verdicts: dict[int, LockVerdict] = {}
-        for contract_id in contracts:
-            in_contract = state.orders_by_contract.get(contract_id)
-            if not in_contract:
-                continue
-            live = [
-                order
-                for order in in_contract.values()
-                if not (pending and _being_cancelled(state.id, order, pending))
-            ]
-            verdicts.update(state.locks.orders_to_cancel(live, state.positions.get(contract_id)))
-        if verdicts:
-            for order in list(state.orders.values()):
-                verdict = verdicts.get(order.id)
-                if verdict is None:
-                    continue
-                lock, total, resize_to = verdict
-                intent_for: Intent
-                if resize_to is not None:
-                    intent_for = ResizeOrder(state.id, order.id, resize_to)
-                    if intent_for.key in pending:
-                        continue
-                    why = (
-                        f"is resized to {resize_to}, what the position still needs "
-                        f"(closing orders on its side total {total})"
-                    )
-                else:
-                    intent_for = CancelOrder(state.id, order.id)
-                    why = (
-                        "would add exposure"
-                        if total is None
-                        else f"would reduce beyond the position (reducing orders total {total})"
-                    )
-                firings.append(
-                    self._enforcement(
-                        lock,
-                        state,
-                        f"order:{order.id}",
-                        at,
-                        f"{lock.scope} lockout by {lock.rule} ({lock.reason}): "
-                        f"order {order.id} ({order.side} {order.remaining} {order.symbol}) " + why,
-                        intent_for,
-                    )
-                )
-        for position in positions:
-            limit = state.locks.position_limit(position)
-            if limit is None:
-                continue
-            lock, allowed = limit
-            intent_out: Intent
-            if allowed == 0:
-                intent_out = PositionClosed(state.id, position.contract_id)
-                text = "is new"
-            else:
-                intent_out = ReduceTo(
-                    state.id,
-                    "contract",
-                    max_contracts=allowed,
-                    contract_id=position.contract_id,
-                )
-                text = f"grew beyond {allowed}"
-            closed_key = PositionClosed(state.id, position.contract_id).key
-            if intent_out.key in pending or closed_key in pending:
-                continue
-            firings.append(
-                self._enforcement(
-                    lock,
-                    state,
-                    "position:" + position.contract_id,
-                    at,
-                    f"{lock.scope} lockout by {lock.rule} ({lock.reason}): "
-                    f"position {position.contract_id} ({position.side} {position.size}) {text}",
-                    intent_out,
-                )
-            )
-
-    def _enforcement(
-        self,
-        lock: Lock,
-        state: AccountState,
-        item: str,
-        at: datetime,
-        message: str,
-        intent: Intent,
-    ) -> Firing:
-        self._remember(state.id, (intent,))
-        return Firing(
-            rule_id=lock.rule,
-            account=state.id,
-            item=item,
-            at=at,
-            severity="warning",
-            message=message,
-            values={"lock.scope": lock.scope, "lock.symbol": lock.symbol, "lock.kind": lock.kind},
-            intents=(intent,),
-            kind="lockout",
-        )
-
-    def _run_while_locks(self, state: AccountState, env: dict[str, object]) -> None:
-        """Drop the ``while:`` locks whose condition turned false (after every event)."""
-        whiles = state.locks.whiles
-        if not whiles:
-            return
-        for lock in whiles:
-            expr = lock.while_expr
-            if expr is None:  # ``whiles`` holds only locks with a condition
-                continue
-            for name in _ITEM_FAMILIES:
-                env[name] = None
-            product = state.symbols.product(lock.symbol) if lock.symbol is not None else None
-            env["lock"] = LockFacts(lock, product)
-            try:
-                holds = bool(evaluate(expr, env))
-            except Exception:  # fail safe: a lock whose condition cannot be read stays
-                holds = True
-            if not holds:
-                state.locks.remove(lock)
-            elif self._constant_condition(expr):
-                state.locks.settle(lock)
-        env["lock"] = None
-        self._unknown_seen.clear()
-
-    def _constant_condition(self, expr: CompiledExpression) -> bool:
-        """Whether a ``while:`` condition reads only the lock itself, params, lists and
-        functions: its value then never changes (RULE-011's "the root stays in the list")."""
-        known = self._constant.get(id(expr))
-        if known is None:
-            code = expr.code
-            loaded = {
-                instruction.argval
-                for instruction in dis.get_instructions(code)
-                if instruction.opname in ("LOAD_NAME", "LOAD_GLOBAL")
-            }
-            families = {name.partition(".")[0] for name in expr.names}
-            constant = (
-                families <= {"lock", "params"}
-                and loaded & set(namespace.FAMILIES) <= {"lock", "params"}
-                and not any(isinstance(const, CodeType) for const in code.co_consts)
-            )
-            known = self._constant[id(expr)] = (expr, constant)
-        return known[1]
-
     # -- the day -----------------------------------------------------------------------------
 
     def _new_day(self) -> None:
@@ -1779,17 +925,7 @@ class Engine:
                 del bucket[item]
         self._recompute_pending_deadline()
         # unknown episodes of a fill's item, or of an item that is gone, end too
-        for key in list(self._unknowns):
-            index, account, item, _name = key
-            state = self.store.accounts.get(account)
-            kind, _, ident = item.partition(":")
-            if (
-                state is None
-                or kind == "fill-order"
-                or (kind == "position" and ident not in state.positions)
-                or (kind == "order" and ident.isdigit() and int(ident) not in state.orders)
-            ):
-                self._end_unknown(key)
+        self.unknown.end_with_day(self.store.accounts)
 
     # -- snapshot ----------------------------------------------------------------------------
 
@@ -1832,91 +968,6 @@ class Engine:
         return engine
 
 
-def _size_stops(state: AccountState, intents: list[Intent], start: int) -> None:
-    """Give the stop intents issued from ``start`` on the size of the position they protect
-    now, so that the stop covers the whole position and a position that grew (a scale-in)
-    makes a new target: the firing rule fires again for it (architecture.md §3, target states)."""
-    for index in range(start, len(intents)):
-        intent = intents[index]
-        if isinstance(intent, StopAt) and intent.size is None:
-            position = state.positions.get(intent.contract_id)
-            if position is not None:
-                intents[index] = StopAt(
-                    intent.account,
-                    intent.contract_id,
-                    intent.price,
-                    intent.never_loosen,
-                    position.size,
-                )
-
-
-def _utc(when: datetime) -> datetime:
-    """The same instant in UTC: the zone every deadline is kept and compared in."""
-    return when if when.tzinfo is UTC else when.astimezone(UTC)
-
-
-def _being_cancelled(account: int, order: Order, pending: Mapping[str, Intent]) -> bool:
-    """Whether an unmet intent already asks for this order to go."""
-    return CancelOrder.key_for(account, order.id) in pending or _covered_by_pending(
-        order, pending.values()
-    )
-
-
-def _covered_by_pending(order: Order, pending: Iterable[Intent]) -> bool:
-    for intent in pending:
-        if isinstance(intent, NoWorkingOrders) and (
-            (intent.symbol is None or intent.symbol == order.symbol)
-            and (intent.side is None or intent.side == order.side)
-            and (intent.contract_id is None or intent.contract_id == order.contract_id)
-        ):
-            return True
-    return False
-
-
-def _parse_names(names: Iterable[str]) -> tuple[tuple[str, str, str], ...]:
-    """(name, family, attribute) of each fact name, sorted: parsed once per rule."""
-    parsed = []
-    for name in sorted(names):
-        family, _, attr = name.partition(".")
-        parsed.append((name, family, attr))
-    return tuple(parsed)
-
-
-#: holder type → whether it is a mapping (``isinstance(x, Mapping)`` is an ABC check, slow)
-_IS_MAPPING: dict[type, bool] = {}
-
-
-def _values_of(
-    names: tuple[tuple[str, str, str], ...], env: MutableMapping[str, object]
-) -> dict[str, object]:
-    """The value of every fact the rule's ``when`` read, as the firing's trace."""
-    values: dict[str, object] = {}
-    for name, family, attr in names:
-        holder = env.get(family)
-        if not attr:
-            if holder is not None and not callable(holder):
-                values[name] = holder  # a list name such as blocked_symbols
-            continue
-        if holder is None:
-            continue
-        kind = type(holder)
-        mapping = _IS_MAPPING.get(kind)
-        if mapping is None:
-            mapping = _IS_MAPPING[kind] = isinstance(holder, Mapping)
-        try:
-            value = holder.get(attr) if mapping else getattr(holder, attr)  # type: ignore[attr-defined]
-        except Exception as exc:
-            value = f"<{_describe(exc)}>"
-        if callable(value):
-            continue
-        values[name] = value
-    return values
-
-
-def _describe(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {exc}"
-
-
 __all__ = [
     "UNKNOWN_ALERT_AFTER",
     "CompiledRule",
@@ -1924,6 +975,5 @@ __all__ = [
     "Firing",
     "LockNotice",
     "RuleState",
-    "UnknownFact",
     "base_env_for",
 ]

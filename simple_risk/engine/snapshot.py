@@ -203,7 +203,7 @@ def dump_engine(engine: Engine) -> dict[str, Any]:
                 "alerted": episode.alerted,
                 "event": event_to_json(episode.event),
             }
-            for (index, account, item, fact), episode in engine._unknowns.items()
+            for (index, account, item, fact), episode in engine.unknown.episodes.items()
             if index in engine._by_index
         ],
         "derived": engine.derive.dump(),
@@ -326,7 +326,8 @@ def _opening_fill(value: Any) -> tuple[str, bool, int] | None:
 def load_engine(engine: Engine, data: Any) -> None:
     if data.get("version") != SNAPSHOT_VERSION:
         raise ValueError(f"snapshot version {data.get('version')!r} is not {SNAPSHOT_VERSION}")
-    from simple_risk.engine.engine import RuleState, UnknownFact
+    from simple_risk.engine.records import RuleState
+    from simple_risk.engine.unknowns import UnknownFact
 
     store = engine.store
     engine.now = _pt(data["now"])
@@ -377,13 +378,13 @@ def load_engine(engine: Engine, data: Any) -> None:
         compiled = engine._rules_by_id.get(u["rule"])
         if compiled is not None:
             key = (compiled.index, u["account"], u["item"], u["fact"])
-            engine._unknowns[key] = UnknownFact(
+            engine.unknown.episodes[key] = UnknownFact(
                 datetime.fromisoformat(u["since"]), event_from_json(u["event"]), u["alerted"]
             )
     engine.derive.load(data.get("derived", ()))  # absent from snapshots before derive:
     engine._recompute_pending_deadline()
     engine._recompute_lock_end()
-    engine._recompute_unknown_deadline()
+    engine.unknown.recompute_deadline()
 
 
 __all__ = ["SNAPSHOT_VERSION", "dump_engine", "load_engine"]
