@@ -268,6 +268,8 @@ class Engine(Staleness, LockEnforcement, Deadlines):
                         stale = self._stale[state.id] = set(self._tracked)
                     for name in moved:
                         stale |= self._readers.get("derived." + name, frozenset())
+            if self.derive.failed:
+                self._derived_failures(at, firings)
         if self._pending_deadline is not None and now >= self._pending_deadline:
             self._run_deadlines(at, firings)
         unknown = self.unknown
@@ -911,6 +913,29 @@ class Engine(Staleness, LockEnforcement, Deadlines):
                 kind="error",
             )
         )
+
+    def _derived_failures(self, at: datetime, firings: list[Firing]) -> None:
+        """A derived fact's sample started failing on this event: an engine-error firing (a
+        critical alert) for each, whether a rule reads the fact or not (one that does fails
+        too, and says so itself)."""
+        for account, fact, key, error in self.derive.failed:
+            item = f"{fact.each}:{key}" if fact.each is not None else ""
+            name = f"derived.{fact.name}"
+            where = f" for {key}" if key else ""
+            message = f"{name} ({fact.location}) failed{where}: {error}"
+            firings.append(
+                Firing(
+                    rule_id=name,
+                    account=account,
+                    item=item,
+                    at=at,
+                    severity="critical",
+                    message=message,
+                    values={},
+                    intents=(Alert("critical", message, account, name),),
+                    kind="error",
+                )
+            )
 
     # -- the day -----------------------------------------------------------------------------
 

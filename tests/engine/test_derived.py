@@ -207,6 +207,34 @@ def test_a_session_count_restarts_exactly_at_the_next_open_without_an_event() ->
     assert derived(engine)["rth_fills"] == 0
 
 
+FRAGILE = """
+ruleset: fragile-derived
+derive:
+  leverage:
+    type: decimal
+    trigger: [account]
+    value: 100 / (account.balance - 50000)
+rules:
+  - id: quiet
+    trigger: [account]
+    when: account.balance < 0
+    then: [{alert: {level: info, message: "negative"}}]
+"""
+
+
+def test_a_failing_sample_no_rule_reads_is_reported_once() -> None:
+    engine = Engine(load_ruleset_text(FRAGILE, "fragile.yaml"), accounts=[ACCOUNT])
+    assert engine.apply(account_update(0, "50100")) == []
+    fired = engine.apply(account_update(1, "50000"))  # 100 / 0
+    assert [(f.rule_id, f.kind, f.severity) for f in fired] == [
+        ("derived.leverage", "error", "critical")
+    ]
+    assert "derived.leverage (fragile.yaml:" in fired[0].message
+    assert "DivisionByZero" in fired[0].message
+    assert engine.apply(account_update(2, "50000")) == []  # the same failure: said once
+    assert engine.apply(account_update(3, "50200")) == []  # it recovers silently
+
+
 def test_a_window_count_forgets_samples_older_than_its_window() -> None:
     engine, firings = run(fill(0, 1, pnl="-20"), fill(300, 2, pnl="-5"), fill(600, 3, pnl="-15"))
     assert derived(engine)["big_losses"] == 2  # the first is exactly 10 minutes old
@@ -449,10 +477,12 @@ def test_a_derived_fact_whose_sample_fails_fails_the_rules_that_read_it_until_on
     )
     engine = Engine(load_ruleset_text(text, "derived-test.yaml"), accounts=[ACCOUNT])
     failed = engine.apply(position(0, 1))  # 1 / 0
-    assert [(f.rule_id, f.kind) for f in failed if f.rule_id == "concentrated"] == [
-        ("concentrated", "error")
+    # the sample's own failure, then the rule that read it
+    assert [(f.rule_id, f.kind) for f in failed] == [
+        ("derived.share_of_first", "error"),
+        ("concentrated", "error"),
     ]
-    assert "derived.share_of_first failed" in failed[0].message
+    assert "derived.share_of_first failed" in failed[1].message
     assert str(derived(engine)["share_of_first"]).startswith("<derived.share_of_first failed")
     assert not [f for f in engine.apply(position(1, 2)) if f.kind == "error"]
     assert derived(engine)["share_of_first"] == Decimal(2)

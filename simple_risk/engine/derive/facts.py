@@ -16,7 +16,9 @@ dependency order the compiler gave, so a fact reads the others' values of this v
    unknown (None) sample is not taken. A sample whose evaluation fails is not taken either,
    and the fact reads as that failure (:class:`DerivedFactError`) until a sample succeeds:
    a rule that reads it fails too, which the engine reports as it reports any rule whose
-   evaluation raises (an engine-error firing, a critical alert) — never a silent value;
+   evaluation raises (an engine-error firing, a critical alert) — never a silent value; the
+   failing sample itself is reported once (:attr:`Derivations.failed`), whether a rule reads
+   the fact or not;
 3. notes whether its value changed (:attr:`Derivations.changed`, for a dependency index).
 
 Rules read the fact through the ``derived`` object of their environment: an account-level
@@ -115,6 +117,11 @@ class Derivations:
         self._triggers: dict[type[Event], str | None] = {}
         #: the names whose value changed on the last ``update`` (any account it was called for)
         self.changed: set[str] = set()
+        #: samples that started failing (or failed differently) on the current event:
+        #: (account, fact, item key, error) — the engine reports each, read by a rule or not
+        self.failed: list[tuple[int, DerivedFact, str, str]] = []
+        #: the account ``update`` is sampling for
+        self._account = 0
 
     # -- the engine's hooks -------------------------------------------------------------------
 
@@ -123,8 +130,10 @@ class Derivations:
         return DerivedFacts(self, account, env)
 
     def begin(self) -> None:
-        """A new event: nothing changed yet."""
+        """A new event: nothing changed or failed yet."""
         self.changed = set()
+        if self.failed:
+            self.failed = []
 
     def update(
         self, state: AccountState, env: dict[str, object], touched: Touched, event: Event
@@ -155,6 +164,7 @@ class Derivations:
             for fact in self.facts:
                 by_fact.setdefault(fact.name, {})
         by_fact = self.states[state.id]
+        self._account = state.id
         store = self._store
         now = store.clock.utc
         changed: set[str] = set()
@@ -338,6 +348,8 @@ class Derivations:
                 item = items[key] = ItemState(aggregate, period, opened)
             error = f"{type(exc).__name__}: {exc}"
             moved = item.error != error
+            if moved:
+                self.failed.append((self._account, fact, key, error))
             item.error = error
             return moved
         failed = item is not None and item.error is not None
