@@ -1,6 +1,6 @@
 """Enforcement latency on loopback: breaching event out of the simulator → enforcing REST call in.
 
-    .venv/bin/python -m bench.latency [--breaches 1000] [--wan-breaches 20]
+    .venv/bin/python -m bench.latency [--breaches 1000] [--wan-breaches 20] [--stages]
 
 Loopback: the simulator emits a user-hub position event for one RTY contract (a blocked
 symbol) to the daemon, which must close it. For each breach the latency runs from just before
@@ -30,6 +30,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from bench.latency_stages import report, stage_clock
 from simple_risk.adapters.simulator import (
     AccountSpec,
     RateLimits,
@@ -207,11 +208,22 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--breaches", type=int, default=1000)
     parser.add_argument("--wan-breaches", type=int, default=20, help="0: no WAN profile")
+    parser.add_argument(
+        "--stages",
+        action="store_true",
+        help="also print where the loopback time goes (bench/latency_stages.py)",
+    )
     args = parser.parse_args(argv)
     handlers = configure_logging(level="error")
     started = time.monotonic()
+    stages: list[str] = []
     try:
-        latencies = measure(args.breaches)
+        if args.stages:
+            with stage_clock() as stamps:
+                latencies = measure(args.breaches)
+            stages = report(stamps)
+        else:
+            latencies = measure(args.breaches)
         wan = WanDelay(0.040, 0.010)
         flat = measure_wan(args.wan_breaches, wan) if args.wan_breaches else []
     finally:
@@ -223,6 +235,8 @@ def main(argv: list[str] | None = None) -> int:
         f"({time.monotonic() - started:.1f} s): {summary(latencies)} "
         f"(targets p50 <= 2 ms, p99 <= 5 ms: {'met' if met else 'NOT met'})"
     )
+    for line in stages:
+        print(line)
     if flat:
         aim = 2 * wan.mean * 1000 + 10
         print(
