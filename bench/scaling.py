@@ -6,10 +6,14 @@
 The bigger books are generated variants of ``rulesets/topstep.yaml`` (every rule switched on,
 as in ``bench/engine.py``): rule N is a copy of shipped rule N mod 20 under a new id. A copy
 of a rule about a position, an order or a root is narrowed to one ticker
-(``position.symbol == "NQ" and (…)``), cycling through the workload's ten tickers and ten it
-never trades (a per-ticker rule book: a loss limit per root, a size limit per root …). A copy
+(``position.symbol == "NQ" and (…)``), each round of copies on the next of the workload's
+ten tickers and ten it never trades (a per-ticker rule book: a loss limit per root, a size
+limit per root …). A copy
 of an account-level rule keeps its condition with every param moved by up to ±20 %
 (``params.daily_loss_limit`` → ``params.daily_loss_limit_v7``), so it fires at other levels.
+Such a copy reads the same facts as its original, so an event that changes them must run
+every copy; ``200i`` (in the default sizes) is a 200-rule book of per-ticker copies only,
+where an event about one root changes the facts of that root's copies alone.
 
 Each book runs through the incremental engine and through a full re-evaluation of every
 woken rule (``Engine(incremental=False)``), on the same seeded day, the configurations
@@ -72,21 +76,24 @@ def _scaled(value: object, factor: Decimal) -> object:
     return int(moved) if isinstance(value, int) else float(moved)
 
 
-def book(size: int) -> Ruleset:
-    """The shipped rules, every one switched on, then generated variants up to ``size``."""
+def book(size: int, items_only: bool = False) -> Ruleset:
+    """The shipped rules, every one switched on, then generated variants up to ``size``
+    (``items_only``: copies of the rules about a position, an order or a root only, each
+    narrowed to one ticker)."""
     document = yaml.safe_load(RULESET.read_text(encoding="utf-8"))
     shipped: list[dict[str, Any]] = document["rules"]
     for rule in shipped:
         rule["enabled"] = True
     params: dict[str, object] = document["params"]
     rules = list(shipped)
+    bases = [r for r in shipped if _family_of(r) is not None] if items_only else shipped
     for number in range(size - len(shipped)):
-        base = shipped[number % len(shipped)]
+        base = bases[number % len(bases)]
         variant = dict(base, id=f"{base['id']}-v{number}")
         variant.pop("mandatory", None)
         family = _family_of(base)
         if family is not None:
-            ticker = TICKERS[number % len(TICKERS)]
+            ticker = TICKERS[(number // len(bases)) % len(TICKERS)]
             variant["when"] = f'{_TICKER_OF[family]} == "{ticker}" and ({base["when"]})'
         else:
             factor = Decimal(80 + (number * 7) % 41) / 100
@@ -133,7 +140,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", type=int, default=120_000)
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--sizes", default="0,50,200", help="book sizes; 0: the shipped book")
+    parser.add_argument(
+        "--sizes",
+        default="0,50,200,200i",
+        help="book sizes; 0: the shipped book; a trailing i: copies of item rules only",
+    )
     parser.add_argument("--seed", type=int, default=20261124)
     args = parser.parse_args(argv)
     full = Profile()
@@ -142,24 +153,29 @@ def main(argv: list[str] | None = None) -> int:
     )
     events = list(trading_day(profile, seed=args.seed))
     shipped_size = len(yaml.safe_load(RULESET.read_text(encoding="utf-8"))["rules"])
-    sizes = [int(s) or shipped_size for s in args.sizes.split(",")]
-    books = {size: book(size) for size in sizes}
+    sizes = [
+        (int(s.rstrip("i")) or shipped_size, s.endswith("i"))
+        for s in args.sizes.replace(" ", "").split(",")
+    ]
+    books = {size: book(*size) for size in sizes}
+    shipped_key = (shipped_size, False)
     print(f"workload: {len(events):,} events, 10 accounts; load average {os.getloadavg()}")
-    rates: dict[tuple[int, bool], list[float]] = {}
-    fired: dict[tuple[int, bool], int] = {}
+    rates: dict[tuple[tuple[int, bool], bool], list[float]] = {}
+    fired: dict[tuple[tuple[int, bool], bool], int] = {}
     for _run in range(args.runs):
         for size in sizes:
             for incremental in (True, False):
                 rate, firings = run(events, books[size], incremental)
                 rates.setdefault((size, incremental), []).append(rate)
                 fired[size, incremental] = firings
-    base = statistics.median(rates[shipped_size, True])
-    base_full = statistics.median(rates[shipped_size, False])
+    base = statistics.median(rates[shipped_key, True])
+    base_full = statistics.median(rates[shipped_key, False])
     for size in sizes:
         incremental = statistics.median(rates[size, True])
         reference = statistics.median(rates[size, False])
+        label = f"{size[0]:4d} rules{' (item copies)' if size[1] else ''}:"
         print(
-            f"{size:4d} rules: {incremental:9,.0f} events/s ({incremental / base:.2f}× the "
+            f"{label:<24} {incremental:9,.0f} events/s ({incremental / base:.2f}× the "
             f"shipped book), full re-evaluation {reference:9,.0f} events/s "
             f"({reference / base_full:.2f}×); {fired[size, True]:,} firings"
         )

@@ -39,8 +39,9 @@ with time), and a rule without ``each:`` that reads the event's own item (its ep
 the event) are *volatile*: evaluated whenever their trigger wakes them, exactly as before.
 A rule narrowed to one ticker by its first condition (``position.symbol == "NQ" and …``) is
 indexed by it too (:func:`ticker_of`): an ``each:`` rule is evaluated only for the items of
-that ticker — for any other item its first condition is false before anything else is read,
-so skipping it is exact — and a book of per-ticker rules costs an event what its own ticker's
+that ticker, and a rule about the event's own order, position or root only for events of that
+ticker — for any other item its first condition is false before anything else is read, so
+skipping it is exact — and a book of per-ticker rules costs an event what its own ticker's
 rules cost. A derived fact (``derived.NAME``) is one more key: the derived facts' module
 reports the names whose value an event changed for an account (``Derivations.update``), and
 the rules reading them re-evaluate in full (:data:`REPORTED_FAMILIES`).
@@ -272,10 +273,12 @@ _TICKER_FACTS = {
 }
 
 
-def ticker_of(source: str, each: str | None) -> str | None:
-    """The ticker an ``each:`` rule is narrowed to: its condition's first conjunct is
-    ``<item>.symbol == "TICKER"`` (or ``symbol.root == …``); None otherwise."""
-    facts = _TICKER_FACTS.get(each or "")
+def ticker_of(source: str, each: str | None, item_mode: str = "") -> str | None:
+    """The ticker a rule about items is narrowed to: its condition's first conjunct is
+    ``<item>.symbol == "TICKER"`` (or ``symbol.root == …``), the item being each of its
+    ``each:`` family or, without ``each:``, the event's own order, position or root
+    (``item_mode``); None otherwise."""
+    facts = _TICKER_FACTS.get(each or item_mode or "")
     if facts is None:
         return None
     try:

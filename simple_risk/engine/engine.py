@@ -547,6 +547,16 @@ class Engine(Staleness, LockEnforcement, Deadlines):
         item_keys: dict[str, str] | None = None  # item mode → the event's item key
         for mode, rules, by_ticker in plan:
             if mode == ITEM:
+                # rules about the event's own item narrowed to another ticker find their
+                # first condition false; none can have a state for this item — unless the item
+                # moved between roots, which the store reports as a change of everything (an
+                # order moved to another contract)
+                if (
+                    by_ticker is not None
+                    and touched.root is not None
+                    and touched.change != _EVERYTHING
+                ):
+                    rules = by_ticker.get(touched.root) or by_ticker[""]
                 for compiled, check, _scoped in rules:
                     item_mode = compiled.item_mode
                     if not item_mode:

@@ -122,7 +122,7 @@ class CompiledRule:
                 for value in action.args.values():
                     read |= getattr(value, "names", frozenset())
         #: the ticker the rule's first condition narrows it to (an ``each:`` rule only)
-        self.ticker = dependencies.ticker_of(rule.when.source, rule.each)
+        self.ticker = dependencies.ticker_of(rule.when.source, rule.each, self.item_mode)
         self.reads = dependencies.reads_of(
             read,
             each=rule.each,

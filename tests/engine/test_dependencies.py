@@ -174,3 +174,15 @@ def test_the_engine_runs_nothing_for_a_repeated_quote_on_the_shipped_book() -> N
     )
     assert engine._change_plans["quote", CHANGE_ID["quote-same"]] == ()
     assert engine._plans["quote"] != ()
+
+
+def test_a_rule_about_the_event_s_own_item_is_narrowed_by_its_first_condition() -> None:
+    narrowed = 'order.symbol == "NQ" and order.size > 3'
+    assert dependencies.ticker_of(narrowed, None, "order") == "NQ"
+    assert dependencies.ticker_of('symbol.root == "ES" and symbol.size > 1', None, "symbol") == "ES"
+    # the account has one episode (no item): never narrowed, an event of any root may end it
+    assert dependencies.ticker_of(narrowed, None, "") is None
+    # a first condition about another family's ticker does not narrow it
+    assert (
+        dependencies.ticker_of('position.symbol == "NQ" and order.size > 3', None, "order") is None
+    )

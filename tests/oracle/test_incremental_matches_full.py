@@ -18,16 +18,18 @@ equity on fills only …): a change the index forgets shows there. The 50-rule b
 from __future__ import annotations
 
 import dataclasses
+from contextlib import AbstractContextManager
 from datetime import datetime
 from functools import cache
 from pathlib import Path
+from unittest.mock import patch
 
 from hypothesis import given, note, settings
 from hypothesis import strategies as st
 
 from bench.scaling import book
 from bench.workload import Profile
-from simple_risk.engine import namespace
+from simple_risk.engine import dependencies, namespace
 from simple_risk.engine.dsl import load_ruleset, load_ruleset_text
 from simple_risk.engine.engine import Engine, Firing
 from simple_risk.engine.events import ClockTick, Event
@@ -222,3 +224,35 @@ def test_incremental_and_full_evaluation_fire_the_same(
                 rule_id = compiled.rule.id
                 assert incremental.rearm(rule_id, account) == full.rearm(rule_id, account)
         assert incremental.snapshot() == full.snapshot(), index
+
+
+def _without_item_tickers() -> AbstractContextManager[object]:
+    """A patch under which rules without ``each:`` are not narrowed to a ticker."""
+    narrow = dependencies.ticker_of
+
+    def each_only(source: str, each: str | None, item_mode: str = "") -> str | None:
+        return narrow(source, each) if each is not None else None
+
+    return patch.object(dependencies, "ticker_of", each_only)
+
+
+@settings(max_examples=40)
+@given(day=trading_days(), size=st.sampled_from((50, 120)))
+def test_a_rule_narrowed_to_a_ticker_by_its_event_s_item_fires_as_if_evaluated(
+    day: tuple[Profile, list[Event]], size: int
+) -> None:
+    """A rule about the event's own order, position or root whose first condition names a
+    ticker is skipped for events about another root: exactly what evaluating it gives."""
+    profile, events = day
+    note(f"profile: {profile}; book of {size}")
+    ruleset = book(size)
+    narrowed = Engine(ruleset)
+    with _without_item_tickers():
+        evaluated = Engine(ruleset)
+    assert any(c.ticker and c.each is None for c in narrowed.rules)
+    assert not any(c.ticker and c.each is None for c in evaluated.rules)
+    for index, event in enumerate(events):
+        following = events[index + 1] if index + 1 < len(events) else None
+        fired, expected = _step((narrowed, evaluated), event, following)
+        assert fired == expected, index
+    assert narrowed.snapshot() == evaluated.snapshot()
