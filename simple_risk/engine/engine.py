@@ -640,14 +640,31 @@ class Engine(Staleness, LockEnforcement, Deadlines):
                         names.add(touched.root)
                     roots = [(None, state.symbol(r), "symbol:" + r) for r in sorted(names)]
                 family, prefix, listed = "", "symbol:", roots
-            if by_ticker is not None and touched.root is not None:
-                # rules narrowed to a ticker that no listed item has, and that this event is
-                # not about (the event that removes an item is about its root), find nothing
-                rules = for_tickers(by_ticker, {entry[1].root for entry in listed}, touched.root)
+            held: set[str] | None = None
+            if by_ticker is not None:
+                if touched.root is not None:
+                    # rules narrowed to a ticker that no listed item has, and that this event
+                    # is not about (the event that removes an item is about its root), find
+                    # nothing
+                    rules = for_tickers(
+                        by_ticker, {entry[1].root for entry in listed}, touched.root
+                    )
+                else:
+                    # an event about no root (a clock tick): such a rule still has states to
+                    # drop when an item of its ticker went on an event that did not wake it
+                    held = {entry[1].root for entry in listed}
             for compiled, check, scoped in rules:
                 key = (compiled.index, sid)
                 bucket = states.get(key)
                 narrowed = compiled.ticker
+                if (
+                    held is not None
+                    and narrowed is not None
+                    and narrowed not in held
+                    and not bucket
+                    and not (unknowns and compiled.awaited)
+                ):
+                    continue  # no item of its ticker, nothing kept: evaluating finds nothing
                 # scoped: the event changed this rule's facts for its own contract or root only
                 own = (
                     None

@@ -226,31 +226,28 @@ def test_incremental_and_full_evaluation_fire_the_same(
         assert incremental.snapshot() == full.snapshot(), index
 
 
-def _without_item_tickers() -> AbstractContextManager[object]:
-    """A patch under which rules without ``each:`` are not narrowed to a ticker."""
-    narrow = dependencies.ticker_of
-
-    def each_only(source: str, each: str | None, item_mode: str = "") -> str | None:
-        return narrow(source, each) if each is not None else None
-
-    return patch.object(dependencies, "ticker_of", each_only)
+def _without_tickers() -> AbstractContextManager[object]:
+    """A patch under which no rule is narrowed to a ticker (every one runs for every item)."""
+    return patch.object(dependencies, "ticker_of", lambda *_args, **_kwargs: None)
 
 
 @settings(max_examples=40)
 @given(day=trading_days(), size=st.sampled_from((50, 120)))
-def test_a_rule_narrowed_to_a_ticker_by_its_event_s_item_fires_as_if_evaluated(
+def test_rules_narrowed_to_a_ticker_fire_as_if_evaluated_for_every_item(
     day: tuple[Profile, list[Event]], size: int
 ) -> None:
-    """A rule about the event's own order, position or root whose first condition names a
-    ticker is skipped for events about another root: exactly what evaluating it gives."""
+    """A rule whose first condition names its item's ticker is skipped for the items and
+    events of other roots (and, on an event about no root, when no item of its ticker is
+    held and it keeps no state): exactly what evaluating it everywhere gives."""
     profile, events = day
     note(f"profile: {profile}; book of {size}")
     ruleset = book(size)
     narrowed = Engine(ruleset)
-    with _without_item_tickers():
+    with _without_tickers():
         evaluated = Engine(ruleset)
     assert any(c.ticker and c.each is None for c in narrowed.rules)
-    assert not any(c.ticker and c.each is None for c in evaluated.rules)
+    assert any(c.ticker and c.each is not None for c in narrowed.rules)
+    assert not any(c.ticker for c in evaluated.rules)
     for index, event in enumerate(events):
         following = events[index + 1] if index + 1 < len(events) else None
         fired, expected = _step((narrowed, evaluated), event, following)
