@@ -206,8 +206,10 @@ def _summary(console: Console, trader: Trader, daemon: Daemon, show: ConsoleObse
     rules.add_column("rule")
     rules.add_column("firings", justify="right")
     ruleset = daemon.engines[ALICE].ruleset
+    titles = {rule.id: rule.title for rule in ruleset.rules}
     for rule, count in sorted(show.firings.items()):
-        rules.add_row(ruleset.rule(rule).title, rule, str(count))
+        # a derived fact's failure fires under its own name, no rule's
+        rules.add_row(titles.get(rule, ""), rule, str(count))
     console.print(rules)
     accounts = Table(title="Accounts at the end", title_style="bold")
     columns = ("account", "net P&L (gateway)", "net P&L (daemon)", "open", "working", "locks")
