@@ -18,10 +18,12 @@ What an event changes, by its kind (:data:`CHANGES`):
 - an order update: every order's facts (``if_filled_*`` sum over the working orders), the
   account's working-order counts, the position in its contract (protection) and its root's
   ``symbol`` facts;
-- a position update: the same, plus the account-wide open P&L;
-- a fill: ``trade``, ``day``, ``week``, ``trades``, ``account`` and its root's ``symbol``
-  (``traded_today``) — the ledger, never a position or an order;
-- an account update: ``account``, ``day``, ``week``, ``trades``;
+- a position update: the same, plus the account's open size and open P&L;
+- a fill: ``trade``, ``day``, ``week``, ``trades`` and its root's ``symbol``
+  (``traded_today``) — the ledger, never a position, an order or the account's balance;
+- an account update: the account's name, balance, ``can_trade``, starting and end-of-day high
+  balance, and the equity read from the balance (the day's, the week's and the fill windows'
+  facts come from fills);
 - anything else (a reconcile, contract metadata, an own-order notice, the daily reset, an
   event kind this table does not know): everything.
 
@@ -155,15 +157,25 @@ ORDER = Change(
     frozenset({"order", "order.*"}) | ACCOUNT_ORDERS,
     POSITION_PROTECTION | SYMBOL_ORDERS | {"symbol"},
 )
+#: the account's facts a position update moves: its open size, and the open P&L
+ACCOUNT_POSITIONS = _names(
+    "account", "open_contracts", "open_units", "open_contracts_raw", "open_positions"
+)
 POSITION = Change(
-    "position", frozenset({"order", "order.*", "account.*"}) | _OPEN_PNL, _ITEM_SCOPED
+    "position",
+    frozenset({"order", "order.*"}) | ACCOUNT_POSITIONS | _OPEN_PNL,
+    _ITEM_SCOPED,
 )
 FILL = Change(
     "fill",
-    frozenset({"trade.*", "day.*", "week.*", "trades.*", "account.*"}),
+    frozenset({"trade.*", "day.*", "week.*", "trades.*"}),
     _names("symbol", "traded_today"),
 )
-ACCOUNT = Change("account", frozenset({"account.*", "day.*", "week.*", "trades.*"}))
+#: what an account update sets (``AccountState.apply_account``) and the one fact read from it
+ACCOUNT_UPDATE = _names(
+    "account", "name", "balance", "can_trade", "starting_balance", "eod_high_balance", "equity"
+)
+ACCOUNT = Change("account", ACCOUNT_UPDATE)
 EVERYTHING = Change("everything", frozenset({_EVERYTHING}))
 
 #: every kind of change, in the order of their small-integer ids (``Touched.change``)
