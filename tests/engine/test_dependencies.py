@@ -186,3 +186,16 @@ def test_a_rule_about_the_event_s_own_item_is_narrowed_by_its_first_condition() 
     assert (
         dependencies.ticker_of('position.symbol == "NQ" and order.size > 3', None, "order") is None
     )
+
+
+def test_each_kind_of_account_event_changes_only_its_own_account_facts(
+    topstep: dict[str, CompiledRule],
+) -> None:
+    permission = topstep["auth-loss-guard"]  # not account.can_trade
+    assert _decide(permission, ACCOUNT) == RUN
+    assert _decide(permission, FILL) == SKIP  # a fill moves the ledger, not the permission
+    assert _decide(permission, POSITION) == SKIP
+    size = topstep["max-contracts"]  # account.open_contracts
+    assert _decide(size, POSITION) == RUN
+    assert _decide(size, ACCOUNT) == SKIP  # a balance update opens nothing
+    assert _decide(size, FILL) == SKIP
