@@ -104,7 +104,15 @@ from simple_risk.engine.plans import (
     for_tickers,
     kind_of,
 )
-from simple_risk.engine.records import Firing, LockNotice, RuleState, describe, utc, values_of
+from simple_risk.engine.records import (
+    Firing,
+    LockNotice,
+    RuleState,
+    describe,
+    error_firing,
+    utc,
+    values_of,
+)
 from simple_risk.engine.staleness import Staleness
 from simple_risk.engine.unknowns import UnknownFacts
 
@@ -927,19 +935,7 @@ class Engine(Staleness, LockEnforcement, Deadlines):
         self._errors.add(key)
         rule = compiled.rule
         message = f"rule {rule.id} ({rule.location}) failed: {describe(exc)}"
-        firings.append(
-            Firing(
-                rule_id=rule.id,
-                account=state.id,
-                item=item,
-                at=at,
-                severity="critical",
-                message=message,
-                values={},
-                intents=(Alert("critical", message, state.id, rule.id),),
-                kind="error",
-            )
-        )
+        firings.append(error_firing(rule.id, state.id, item, at, message))
 
     def _derived_failures(self, at: datetime, firings: list[Firing]) -> None:
         """A derived fact's sample started failing on this event: an engine-error firing (a
@@ -950,19 +946,7 @@ class Engine(Staleness, LockEnforcement, Deadlines):
             name = f"derived.{fact.name}"
             where = f" for {key}" if key else ""
             message = f"{name} ({fact.location}) failed{where}: {error}"
-            firings.append(
-                Firing(
-                    rule_id=name,
-                    account=account,
-                    item=item,
-                    at=at,
-                    severity="critical",
-                    message=message,
-                    values={},
-                    intents=(Alert("critical", message, account, name),),
-                    kind="error",
-                )
-            )
+            firings.append(error_firing(name, account, item, at, message))
 
     # -- the day -----------------------------------------------------------------------------
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from simple_risk.engine.events import Event
-from simple_risk.engine.intents import Intent
+from simple_risk.engine.intents import Alert, Intent
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +86,22 @@ def utc(when: datetime) -> datetime:
 def describe(exc: BaseException) -> str:
     """An exception as the one line a firing's message carries."""
     return f"{type(exc).__name__}: {exc}"
+
+
+def error_firing(name: str, account: int, item: str, at: datetime, message: str) -> Firing:
+    """An engine error (a rule or a derived fact that failed to evaluate): a critical alert
+    under the failing rule's or fact's name."""
+    return Firing(
+        rule_id=name,
+        account=account,
+        item=item,
+        at=at,
+        severity="critical",
+        message=message,
+        values={},
+        intents=(Alert("critical", message, account, name),),
+        kind="error",
+    )
 
 
 #: holder type → whether it is a mapping (``isinstance(x, Mapping)`` is an ABC check, slow)

@@ -10,6 +10,7 @@ from typing import Any
 
 from simple_risk.daemon.control.admission import Slot
 from simple_risk.daemon.control.auth import Peer
+from tests.faults import reconcile_broken
 
 from .conftest import ACCOUNT, Running, Start
 
@@ -29,23 +30,12 @@ def _restarts(running: Running, name: str) -> int:
 def test_status_names_the_parts_that_keep_failing_for_the_account(start: Start) -> None:
     running = start()
     assert running.status()["connection"]["degraded"] == []
-    reconciler = running.daemon.reconciler
-    gap = reconciler.gap
-
-    def broken() -> float:
-        if threading.current_thread().name == f"reconcile-{ACCOUNT}":
-            raise RuntimeError("the reconcile worker is broken")
-        return gap()
-
-    reconciler.gap = broken  # type: ignore[method-assign]
-    try:
+    with reconcile_broken(running.daemon, ACCOUNT):
         running.daemon.request_reconcile(ACCOUNT, "test")  # fails, and again when re-asked
         running.wait(lambda: _restarts(running, f"reconcile-{ACCOUNT}") >= 3, "three failures")
         connection = running.status()["connection"]
         assert connection["degraded"] == [f"reconcile-{ACCOUNT}"]
         assert connection["live"] is True  # it was live before; the state is not hidden
-    finally:
-        del reconciler.gap
 
 
 def test_the_sockets_accept_loop_failing_is_alerted_and_restarted(start: Start) -> None:

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import os
 import re
-import threading
 from decimal import Decimal
 from pathlib import Path
 
 from simple_risk.engine.events import OrderSide
+from tests.faults import reconcile_broken
 
 from .conftest import ACCOUNT, Start
 
@@ -127,19 +127,8 @@ def test_a_part_that_keeps_failing_shows_the_account_degraded(dashboard: Start) 
     d = dashboard()
     page = d.open()
     page.wait_text("#connection", "Connected to the gateway")
-    reconciler = d.daemon.reconciler
-    gap = reconciler.gap
-
-    def broken() -> float:
-        if threading.current_thread().name == f"reconcile-{ACCOUNT}":
-            raise RuntimeError("the reconcile worker is broken")
-        return gap()
-
-    reconciler.gap = broken  # type: ignore[method-assign]
-    try:
+    with reconcile_broken(d.daemon, ACCOUNT):
         d.daemon.request_reconcile(ACCOUNT, "test")  # fails, and fails again when re-asked
         text = page.wait_text("#connection", "DEGRADED")
         assert f"reconcile-{ACCOUNT} keeps failing" in text
-    finally:
-        del reconciler.gap
     assert page.errors == []

@@ -18,6 +18,7 @@ from simple_risk.adapters.topstepx.errors import Endpoint
 from simple_risk.daemon.control import views
 from simple_risk.daemon.sim import wait_until
 from simple_risk.engine.events import ClockTick, Event
+from tests.faults import reconcile_broken
 
 from .harness import ACCOUNT, OTHER, Harness, Start
 
@@ -106,16 +107,7 @@ def test_an_always_failing_engine_loop_shows_every_account_degraded(start: Start
 
 def test_a_reconcile_worker_that_keeps_failing_degrades_its_account_only(start: Start) -> None:
     h = start(accounts=(ACCOUNT, OTHER))
-    reconciler = h.daemon.reconciler
-    gap = reconciler.gap
-
-    def broken() -> float:
-        if threading.current_thread().name == f"reconcile-{ACCOUNT}":
-            raise RuntimeError("the reconcile worker is broken")
-        return gap()
-
-    reconciler.gap = broken  # type: ignore[method-assign]
-    try:
+    with reconcile_broken(h.daemon, ACCOUNT):
         h.daemon.request_reconcile(ACCOUNT, "test")  # fails, and fails again when re-asked
         h.wait(lambda: _part(h, f"reconcile-{ACCOUNT}")["restarts"] >= 3, "three failures")
         assert _degraded(h, ACCOUNT) == [f"reconcile-{ACCOUNT}"]
@@ -123,8 +115,6 @@ def test_a_reconcile_worker_that_keeps_failing_degrades_its_account_only(start: 
         h.wait(lambda: _critical(h, f"DEGRADED: account(s) {ACCOUNT}"), "the alert")  # follows
         h.trader.buy(OTHER, "RTY")  # the other account is enforced as ever
         h.wait(lambda: h.trader.size(OTHER) == 0, "the other account's enforcement")
-    finally:
-        del reconciler.gap
 
 
 def test_every_worker_thread_runs_under_the_supervisor(start: Start) -> None:

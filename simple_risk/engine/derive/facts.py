@@ -180,7 +180,7 @@ class Derivations:
             elif over == "week":
                 period = store.week
             elif over == "session":
-                period = self._period(fact, now)
+                period = self._period(fact)
             moved = False
             if items:
                 # every item of a period fact belongs to one period: a new one drops them all
@@ -229,22 +229,22 @@ class Derivations:
             self._triggers[event_type] = found
         return self._triggers[event_type]
 
-    def _period(self, fact: DerivedFact, now: datetime) -> Period:
-        """The period key of ``now`` for the fact (None: no period, or a session closed)."""
+    def _period(self, fact: DerivedFact) -> Period:
+        """The fact's period key now (None: no period, or a session closed)."""
         over = fact.over
         if over == "day":
             return self._store.day
         if over == "week":
             return self._store.week
         if over == "session" and fact.session is not None:
-            return self._session_start(fact.session, now)
+            return self._session_start(fact.session)
         return None
 
-    def _session_start(self, name: str, now: datetime) -> datetime | None:
-        """The start of the session open at ``now`` (None: closed): the engine's session
-        facts keep the answer with the span it holds for, and the span's end is one of the
-        engine's deadlines, so a session period restarts exactly at the session's start."""
-        del now  # the session facts read the engine's clock, which is ``now``
+    def _session_start(self, name: str) -> datetime | None:
+        """The start of the session open now, at the engine's clock (None: closed): the
+        engine's session facts keep the answer with the span it holds for, and the span's end
+        is one of the engine's deadlines, so a session period restarts exactly at the
+        session's start."""
         return self._store.session.opened_at(name)
 
     def _restart(
