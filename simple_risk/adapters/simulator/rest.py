@@ -304,10 +304,12 @@ def _bar_starts(
     """Bar start times in [start, end] (newest first, at most ``limit``) with an index and the
     bar's width in seconds for the synthetic generator."""
     starts: list[tuple[datetime, int, int]] = []
+    if end < start:
+        return starts
     if unit == 6:
         months = end.year * 12 + end.month - 1
         months -= months % number
-        while len(starts) < limit:
+        while len(starts) < limit and months >= 12:  # a bar of year 0 cannot be dated
             t = datetime(months // 12, months % 12 + 1, 1, tzinfo=UTC)
             if t < start.replace(day=1, hour=0, minute=0, second=0, microsecond=0):
                 break
