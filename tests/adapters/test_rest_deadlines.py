@@ -5,17 +5,21 @@ from __future__ import annotations
 
 import http.server
 import json
+import socket
 import threading
 import time
 from collections.abc import Iterator
-from typing import Any
+from types import SimpleNamespace
+from typing import Any, cast
 
 import pytest
 import requests
+from urllib3.connection import HTTPConnection
 
 from simple_risk.adapters.simulator import Simulator
 from simple_risk.adapters.topstepx.errors import TransportError
 from simple_risk.adapters.topstepx.rest import Credentials, RestClient, RestConfig
+from simple_risk.adapters.topstepx.transport import DeadlineWatch
 
 TRICKLE = b'{"success": true, "errorCode": 0, "errorMessage": null, "orders": []}'
 
@@ -78,18 +82,44 @@ def trickling(request: pytest.FixtureRequest) -> Iterator[str]:
     server.server_close()
 
 
-def test_a_trickling_answer_ends_at_the_calls_deadline(trickling: str) -> None:
-    # every read gets a byte well within the 1 s read timeout: only the deadline stops it
+@pytest.mark.parametrize("own_session", [False, True], ids=["direct", "given-session"])
+def test_a_trickling_answer_ends_at_the_calls_deadline(trickling: str, own_session: bool) -> None:
+    # every read gets a byte well within the 1 s read timeout: only the deadline stops it —
+    # on the caller's thread (the client's own transport) or on an HTTP thread (a session the
+    # caller gave, used as it is)
     client = RestClient(
         trickling,
         Credentials("user", "key-0123456789"),
         config=RestConfig(timeout=1.0, deadline=0.6, max_attempts=3, backoff_base=0.01),
+        session=requests.Session() if own_session else None,
     )
     started = time.monotonic()
     with pytest.raises(TransportError, match="deadline"):
         client.open_orders(1)
     assert time.monotonic() - started < 1.5  # the whole answer takes over 3 s
     client.close()
+
+
+def test_the_deadline_watch_cuts_only_exchanges_past_their_deadline() -> None:
+    clock = _Clock()
+    watch = DeadlineWatch(interval=3600.0, monotonic=clock)  # cut by hand below
+    late_sock, late_peer = socket.socketpair()
+    early_sock, early_peer = socket.socketpair()
+    late = watch.open(clock.now + 1.0)
+    late.connection = cast(HTTPConnection, SimpleNamespace(sock=late_sock))
+    early = watch.open(clock.now + 5.0)
+    early.connection = cast(HTTPConnection, SimpleNamespace(sock=early_sock))
+    clock.now += 2.0
+    assert watch.cut_overdue() == 1
+    assert late_sock.recv(1) == b""  # the blocked read of the late exchange ends at once
+    assert watch.release(late) is True and watch.release(early) is False
+    clock.now += 10.0
+    assert watch.cut_overdue() == 0  # released: never cut afterwards
+    early_peer.sendall(b"x")
+    assert early_sock.recv(1) == b"x"  # the early exchange's socket was left alone
+    watch.close()
+    for sock in (late_sock, late_peer, early_sock, early_peer):
+        sock.close()
 
 
 class _Clock:

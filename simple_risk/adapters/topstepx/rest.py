@@ -21,7 +21,6 @@ What it takes care of so callers do not have to (reference §1–§4):
 from __future__ import annotations
 
 import base64
-import concurrent.futures
 import json
 import logging
 import os
@@ -36,7 +35,6 @@ from decimal import Decimal
 from typing import Any, Protocol, TypeVar
 
 import requests
-import urllib3
 
 from simple_risk.adapters.topstepx.clock import ReceiveClock
 from simple_risk.adapters.topstepx.converters import (
@@ -78,6 +76,7 @@ from simple_risk.adapters.topstepx.secrets import (
     redact_text,
     register_secret,
 )
+from simple_risk.adapters.topstepx.transport import DeadlinePassed, ExchangeFailed, transport_for
 from simple_risk.engine.events import (
     AccountUpdate,
     ContractInfo,
@@ -163,16 +162,6 @@ class Bar:
     l: Decimal  # noqa: E741 - the wire name
     c: Decimal
     v: int
-
-
-class _DeadlinePassed(Exception):
-    """The call's total deadline passed while its answer was still arriving."""
-
-
-def _close_abandoned(future: concurrent.futures.Future[requests.Response]) -> None:
-    """An answer that came after its caller gave up: give its connection back."""
-    if not future.cancelled() and future.exception() is None:
-        future.result().close()
 
 
 def _session_for(base_url: str) -> requests.Session:
@@ -284,11 +273,15 @@ class RestClient:
         self.symbols = symbols
         self.recorder = recorder
         self._session = session or _session_for(self.base_url)
-        #: where requests wait for their answer's headers (see :meth:`_post`)
-        self._http = concurrent.futures.ThreadPoolExecutor(
-            max_workers=HTTP_THREADS, thread_name_prefix="rest-http"
-        )
         self._session.headers.update({"Content-Type": "application/json", "Accept": "*/*"})
+        #: how every POST travels, bounded by its call's deadline (see the module it is from)
+        self._transport = transport_for(
+            session,
+            self._session,
+            timeout=self.config.timeout,
+            threads=HTTP_THREADS,
+            monotonic=monotonic,
+        )
         self._monotonic = monotonic
         self._sleep = sleep
         self._rng = rng or random.Random()
@@ -494,20 +487,17 @@ class RestClient:
                 raise TransportError(
                     endpoint, "gave up", http_status=refused, attempts=attempt - 1
                 ) from None
-            status: int | None = None
             try:
-                response = self._post(url, payload.encode(), headers, deadline)
-                status = response.status_code
-                content = self._read_body(response, deadline)
-            except _DeadlinePassed:
+                status, content = self._transport.exchange(url, payload.encode(), headers, deadline)
+            except DeadlinePassed:
                 raise TransportError(
                     endpoint,
                     f"the answer did not arrive within the {total:g}s deadline",
                     http_status=None,
                     attempts=attempt,
                 ) from None
-            except requests.RequestException as error:
-                detail = f"{type(error).__name__}"
+            except ExchangeFailed as error:
+                detail = str(error)
                 if attempt >= self.config.max_attempts or self._monotonic() >= deadline:
                     raise TransportError(
                         endpoint, detail, http_status=None, attempts=attempt
@@ -559,44 +549,6 @@ class RestClient:
                     order_id=order_id if isinstance(order_id, int) else None,
                 )
             return envelope, received_at
-
-    def _post(
-        self, url: str, payload: bytes, headers: dict[str, str], deadline: float
-    ) -> requests.Response:
-        """POST and wait for the answer's status and headers, up to the call's deadline.
-
-        The request runs on one of the client's HTTP threads so that a gateway trickling its
-        status line and headers (each read well within the per-read timeout) cannot hold the
-        caller past the deadline; an answer that arrives after the caller gave up is closed.
-        Raises :class:`_DeadlinePassed`, or the request's own exception.
-        """
-        per_read = min(self.config.timeout, max(deadline - self._monotonic(), 0.01))
-        future = self._http.submit(
-            self._session.post, url, data=payload, headers=headers, timeout=per_read, stream=True
-        )
-        try:
-            return future.result(timeout=max(deadline - self._monotonic(), 0.0))
-        except concurrent.futures.TimeoutError:
-            future.add_done_callback(_close_abandoned)
-            raise _DeadlinePassed from None
-
-    def _read_body(self, response: requests.Response, deadline: float) -> bytes:
-        """The answer's body, read as it arrives, up to the call's deadline (each read also
-        waits at most the per-read timeout). Raises :class:`_DeadlinePassed`."""
-        chunks: list[bytes] = []
-        try:
-            raw = response.raw
-            while True:
-                if self._monotonic() >= deadline:
-                    raise _DeadlinePassed
-                chunk = raw.read1(65536, decode_content=True)
-                if not chunk:
-                    return b"".join(chunks)
-                chunks.append(chunk)
-        except (urllib3.exceptions.HTTPError, OSError) as error:
-            raise requests.ConnectionError(str(error)) from None
-        finally:
-            response.close()
 
     def _pause(self, attempt: int, endpoint: Endpoint, reason: str) -> None:
         delay = self._backoff(attempt)
@@ -860,7 +812,7 @@ class RestClient:
 
     def close(self) -> None:
         """Release the HTTP session (a request still waiting for a gateway is abandoned)."""
-        self._http.shutdown(wait=False, cancel_futures=True)
+        self._transport.close()
         self._session.close()
 
 
