@@ -1,13 +1,20 @@
 """Enforcement latency on loopback: breaching event out of the simulator → enforcing REST call in.
 
-    .venv/bin/python -m bench.latency [--breaches 1000] [--wan-breaches 20] [--stages]
+    .venv/bin/python -m bench.latency [--breaches 1000] [--wan-breaches 20] [--in-process]
+                                      [--stages]
 
 Loopback: the simulator emits a user-hub position event for one RTY contract (a blocked
-symbol) to the daemon, which must close it. For each breach the latency runs from just before
-the simulator is told to emit the event to the simulator receiving the daemon's
-``Position/closeContract`` (stamped on arrival by the simulator's own request log, on the same
-clock). Then a flat position event ends the episode, so the next breach is a new one. Prints
-p50, p99 and the maximum; the targets are p50 ≤ 2 ms and p99 ≤ 5 ms.
+symbol) to the daemon, which must close it. For each breach the latency runs from the moment
+the simulator sends the event to the simulator receiving the daemon's
+``Position/closeContract``, both stamped by the simulator on its own clock. Then a flat
+position event ends the episode, so the next breach is a new one. Prints p50, p99 and the
+maximum; the targets are p50 ≤ 2 ms and p99 ≤ 5 ms.
+
+By default the simulator runs in a process of its own (``bench/simprocess.py``), as a gateway
+does: the daemon's interpreter is its own. ``--in-process`` starts it inside the bench's
+process instead, where its event loop and the daemon's threads share one GIL (the
+configuration of the figures recorded before 2026-12-06 15:00); ``--stages`` (in-process only)
+also prints where the time goes.
 
 WAN profile: the simulator holds every REST answer and hub frame back by 40 ± 10 ms
 (:class:`~simple_risk.adapters.simulator.WanDelay`) and a trader buys RTY at market; the time
@@ -19,21 +26,23 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import requests
+
+from bench import simprocess
 from bench.latency_stages import report, stage_clock
 from simple_risk.adapters.simulator import (
-    AccountSpec,
-    RateLimits,
     RecordedRequest,
     Simulator,
     WanDelay,
@@ -95,22 +104,29 @@ def bench_daemon(
     """A simulator with one big account and a live daemon on the shipped ruleset guarding it
     (``serve``: with its status socket; ``wan``: the simulator's answers and frames delayed;
     ``config_changes`` applied to its configuration)."""
-    sim = Simulator(
-        port=0,
-        ping_interval=1.0,
-        price_interval=None,
-        accounts=[AccountSpec(ACCOUNT, "BENCH-50K", Decimal(10_000_000))],
-        rate_limits=RateLimits(general=(1_000_000, 60.0), bars=(50, 30.0)),
-        wan=wan,
-    ).start()
-    trader = Trader(sim)
+    sim = simprocess.simulator(wan).start()
+    try:
+        with guarding_daemon(
+            directory, sim.base_url, sim.username, sim.api_key, serve=serve, **config_changes
+        ) as daemon:
+            yield sim, daemon, Trader(sim)
+    finally:
+        sim.stop()
+
+
+@contextmanager
+def guarding_daemon(
+    directory: Path,
+    base_url: str,
+    username: str,
+    api_key: str,
+    *,
+    serve: bool = False,
+    **config_changes: Any,
+) -> Iterator[Daemon]:
+    """A live daemon on the shipped ruleset guarding the bench's account at ``base_url``."""
     config = sim_config(
-        sim.base_url,
-        sim.username,
-        sim.api_key,
-        [ACCOUNT],
-        directory,
-        ruleset_path=default_ruleset_path(),
+        base_url, username, api_key, [ACCOUNT], directory, ruleset_path=default_ruleset_path()
     )
     if config_changes:
         config = dataclasses.replace(config, **config_changes)
@@ -125,11 +141,102 @@ def bench_daemon(
     try:
         if not wait_until(daemon.ready.is_set, 30.0):
             raise SystemExit("the daemon did not become live")
-        yield sim, daemon, trader
+        yield daemon
     finally:
         daemon.stop()
-        trader.close()
-        sim.stop()
+
+
+class SeparateSimulator:
+    """The simulator of ``bench/simprocess.py``, driven over its ``/sim/`` control routes."""
+
+    def __init__(self, details: dict[str, str]) -> None:
+        self.base_url = details["url"]
+        self.username = details["username"]
+        self.api_key = details["api_key"]
+        self.rty = details["rty"]
+        self._http = requests.Session()
+        self._http.trust_env = False
+
+    def _call(self, method: str, path: str, body: object = None) -> dict[str, Any]:
+        answer = self._http.request(method, f"{self.base_url}{path}", json=body, timeout=10)
+        answer.raise_for_status()
+        result: dict[str, Any] = answer.json()
+        return result
+
+    def emit_position(self, size: int) -> datetime:
+        """Send a position event for RTY; when the simulator sent it."""
+        body = {"target": "GatewayUserPosition", "arguments": _position(self.rty, size)}
+        answer = self._call("POST", "/sim/emit/user", {**body, "accountId": ACCOUNT})
+        if answer["sent"] != 1:
+            raise SystemExit(f"the position event reached {answer['sent']} connections, not 1")
+        return datetime.fromisoformat(answer["at"])
+
+    def clear_requests(self) -> None:
+        self._call("DELETE", "/sim/requests")
+
+    def first_close(self) -> datetime | None:
+        """When the first ``Position/closeContract`` since the last clear arrived."""
+        for request in self._call("GET", "/sim/requests")["requests"]:
+            if request["path"].lower() == CLOSE:
+                return datetime.fromisoformat(request["time"])
+        return None
+
+
+@contextmanager
+def separate_simulator() -> Iterator[SeparateSimulator]:
+    """``bench/simprocess.py`` started for the block, stopped after it."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bench.simprocess"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=Path(__file__).resolve().parent.parent,
+    )
+    assert process.stdin is not None and process.stdout is not None
+    try:
+        line = process.stdout.readline()
+        if not line:
+            raise SystemExit("the simulator process did not start")
+        yield SeparateSimulator(json.loads(line))
+    finally:
+        process.stdin.close()
+        try:
+            process.wait(10.0)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def separate_latencies(sim: SeparateSimulator, daemon: Daemon, breaches: int) -> list[float]:
+    """Latencies in milliseconds, one per breach, against the simulator's own process.
+
+    The bench waits for the daemon to count the close's answer (polled in this process, so
+    the simulator is asked only once per breach), then reads the close's arrival."""
+    latencies: list[float] = []
+    executor = daemon.executor
+    for n in range(breaches):
+        sim.clear_requests()
+        answered = executor.calls_sent
+        sent = sim.emit_position(1)
+        if not wait_until(lambda a=answered: executor.calls_sent > a, 10.0, interval=0.0005):
+            raise SystemExit(f"breach {n} was not enforced within 10 s")
+        closed = sim.first_close()
+        if closed is None:
+            raise SystemExit(f"breach {n}: the daemon's call was not a close")
+        latencies.append((closed - sent).total_seconds() * 1000)
+        sim.emit_position(0)
+        if not wait_until(lambda: not daemon.book, 10.0, interval=0.0005):
+            raise SystemExit(f"breach {n}: the close was never confirmed")
+    return latencies
+
+
+def measure_separate(breaches: int) -> list[float]:
+    """Latencies in milliseconds, one per breach, with the simulator in its own process."""
+    with (
+        tempfile.TemporaryDirectory(prefix="simple-risk-latency-") as directory,
+        separate_simulator() as sim,
+        guarding_daemon(Path(directory), sim.base_url, sim.username, sim.api_key) as daemon,
+    ):
+        return separate_latencies(sim, daemon, breaches)
 
 
 def breach_latencies(sim: Simulator, daemon: Daemon, trader: Trader, breaches: int) -> list[float]:
@@ -209,11 +316,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--breaches", type=int, default=1000)
     parser.add_argument("--wan-breaches", type=int, default=20, help="0: no WAN profile")
     parser.add_argument(
+        "--in-process",
+        action="store_true",
+        help="start the simulator inside this process (sharing the daemon's GIL)",
+    )
+    parser.add_argument(
         "--stages",
         action="store_true",
-        help="also print where the loopback time goes (bench/latency_stages.py)",
+        help="also print where the loopback time goes (bench/latency_stages.py; in-process)",
     )
     args = parser.parse_args(argv)
+    if args.stages:
+        args.in_process = True
     handlers = configure_logging(level="error")
     started = time.monotonic()
     stages: list[str] = []
@@ -222,16 +336,19 @@ def main(argv: list[str] | None = None) -> int:
             with stage_clock() as stamps:
                 latencies = measure(args.breaches)
             stages = report(stamps)
-        else:
+        elif args.in_process:
             latencies = measure(args.breaches)
+        else:
+            latencies = measure_separate(args.breaches)
         wan = WanDelay(0.040, 0.010)
         flat = measure_wan(args.wan_breaches, wan) if args.wan_breaches else []
     finally:
         remove_handlers(handlers)
     p50, p99 = percentile(latencies, 0.50), percentile(latencies, 0.99)
     met = p50 <= 2 and p99 <= 5
+    where = "simulator in this process" if args.in_process else "simulator in its own process"
     print(
-        f"enforcement latency over {len(latencies)} breaches "
+        f"enforcement latency ({where}) over {len(latencies)} breaches "
         f"({time.monotonic() - started:.1f} s): {summary(latencies)} "
         f"(targets p50 <= 2 ms, p99 <= 5 ms: {'met' if met else 'NOT met'})"
     )

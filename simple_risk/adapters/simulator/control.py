@@ -22,8 +22,9 @@ HTTP routes (JSON bodies, JSON answers, 400 ``{"error": ...}`` on bad input)::
                                       "The connection could not be found on the server."
     POST   /sim/fail-next             {"count", "status": 429 | 500 | "timeout"}
     POST   /sim/void-fill             {"tradeId"}
-    POST   /sim/emit/user             {"target", "arguments", "accountId"?}
-    POST   /sim/emit/market           {"target", "arguments", "contractId"?}
+    POST   /sim/emit/user             {"target", "arguments", "accountId"?}: {"sent": how many
+                                      connections got it, "at": the venue's time it was sent}
+    POST   /sim/emit/market           {"target", "arguments", "contractId"?}: the same answer
     GET    /sim/requests              every ProjectX request received; DELETE clears it
 """
 
@@ -32,6 +33,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import cast
 
@@ -58,8 +60,11 @@ class Control:
         hubs: Hubs,
         faults: FaultQueue,
         requests: list[RecordedRequest],
+        clock: Callable[[], datetime],
     ) -> None:
         self.venue = venue
+        #: the venue's wall clock: an emit's answer says when the event left
+        self.clock = clock
         self.path = path
         self.hubs = hubs
         self.faults = faults
@@ -283,21 +288,23 @@ class Control:
 
         async def emit_user(body: dict[str, object]) -> dict[str, object]:
             account_id = body.get("accountId")
+            at = self.clock()
             sent = self.emit_user_event(
                 cast(str, need(body, "target", str)),
                 cast(list[object], need(body, "arguments", list)),
                 cast(int, need(body, "accountId", int)) if account_id is not None else None,
             )
-            return {"sent": sent}
+            return {"sent": sent, "at": at.isoformat()}
 
         async def emit_market(body: dict[str, object]) -> dict[str, object]:
             contract_id = body.get("contractId")
+            at = self.clock()
             sent = self.emit_market_event(
                 cast(str, need(body, "target", str)),
                 cast(list[object], need(body, "arguments", list)),
                 cast(str, need(body, "contractId", str)) if contract_id is not None else None,
             )
-            return {"sent": sent}
+            return {"sent": sent, "at": at.isoformat()}
 
         async def requests(body: dict[str, object]) -> dict[str, object]:
             return {"requests": [r.as_json() for r in self.requests]}

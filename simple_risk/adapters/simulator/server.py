@@ -109,7 +109,9 @@ class Simulator:
         self.hubs = Hubs(
             self.venue, self.tokens, self.requests, self.clock, ping_interval, self.shapes, hub_wan
         )
-        self.control = Control(self.venue, self.path, self.hubs, self.faults, self.requests)
+        self.control = Control(
+            self.venue, self.path, self.hubs, self.faults, self.requests, self.clock
+        )
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._runner: web.AppRunner | None = None
