@@ -1,7 +1,7 @@
 """Enforcement latency on loopback: breaching event out of the simulator → enforcing REST call in.
 
     .venv/bin/python -m bench.latency [--breaches 1000] [--wan-breaches 20] [--in-process]
-                                      [--stages]
+                                      [--stages] [--log-level info]
 
 Loopback: the simulator emits a user-hub position event for one RTY contract (a blocked
 symbol) to the daemon, which must close it. For each breach the latency runs from the moment
@@ -14,7 +14,8 @@ By default the simulator runs in a process of its own (``bench/simprocess.py``),
 does: the daemon's interpreter is its own. ``--in-process`` starts it inside the bench's
 process instead, where its event loop and the daemon's threads share one GIL (the
 configuration of the figures recorded before 2026-12-06 15:00); ``--stages`` (in-process only)
-also prints where the time goes.
+also prints where the time goes. The daemon logs at its default level (info) to a file and a
+console, as deployed (figures before 2026-12-06 15:00 were taken at level error).
 
 WAN profile: the simulator holds every REST answer and hub frame back by 40 ± 10 ms
 (:class:`~simple_risk.adapters.simulator.WanDelay`) and a trader buys RTY at market; the time
@@ -27,6 +28,8 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -325,10 +328,20 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="also print where the loopback time goes (bench/latency_stages.py; in-process)",
     )
+    parser.add_argument(
+        "--log-level",
+        default="info",
+        choices=["debug", "info", "warning", "error"],
+        help="the daemon's log level (default: info, the daemon's default)",
+    )
     args = parser.parse_args(argv)
     if args.stages:
         args.in_process = True
-    handlers = configure_logging(level="error")
+    # the daemon logs as it does deployed: its level to a rotating file and to the console
+    # (journald under systemd; /dev/null here, so the figures are not the terminal's)
+    log_dir = Path(tempfile.mkdtemp(prefix="simple-risk-latency-log-"))
+    console = open(os.devnull, "w")  # noqa: SIM115 - closed below, after the handlers
+    handlers = configure_logging(level=args.log_level, log_dir=log_dir, stream=console)
     started = time.monotonic()
     stages: list[str] = []
     try:
@@ -344,6 +357,8 @@ def main(argv: list[str] | None = None) -> int:
         flat = measure_wan(args.wan_breaches, wan) if args.wan_breaches else []
     finally:
         remove_handlers(handlers)
+        console.close()
+        shutil.rmtree(log_dir, ignore_errors=True)
     p50, p99 = percentile(latencies, 0.50), percentile(latencies, 0.99)
     met = p50 <= 2 and p99 <= 5
     where = "simulator in this process" if args.in_process else "simulator in its own process"

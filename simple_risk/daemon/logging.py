@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import copy
 import json
 import logging
 import logging.handlers
@@ -137,8 +138,9 @@ def configure_logging(
     """Install console (and, with ``log_dir``, rotating file) handlers on the root logger.
 
     ``console=False`` logs to the file only (the demo prints its own console).
-    Returns the handlers so a caller that runs several daemons in one process (tests, the
-    demo) can remove them again.
+    The lines are written on a thread of their own (:class:`OffThreadHandler`). Returns the
+    handlers installed so a caller that runs several daemons in one process (tests, the demo)
+    can remove them again (which writes what is still queued).
     """
     formatter: logging.Formatter = (
         JsonFormatter() if log_format == "json" else RedactingFormatter(_TEXT_FORMAT)
@@ -157,14 +159,56 @@ def configure_logging(
             )
         )
     secret_filter = SecretFilter()
-    root = logging.getLogger()
     for handler in handlers:
         handler.setFormatter(formatter)
         handler.addFilter(secret_filter)
-        root.addHandler(handler)
+    root = logging.getLogger()
+    installed: list[logging.Handler] = []
+    if handlers:
+        off_thread = OffThreadHandler(handlers)
+        root.addHandler(off_thread)
+        installed.append(off_thread)
     root.setLevel(getattr(logging, level.upper(), logging.INFO))
     install_log_ring()
-    return handlers
+    return installed
+
+
+class OffThreadHandler(logging.handlers.QueueHandler):
+    """Hands each record to a thread of its own that formats, redacts and writes it.
+
+    The engine thread and the executor lanes log on the enforcement path ("enforcing …",
+    "FIRING …"); writing the line there (a console that is a pipe to journald, a file, the
+    redaction of every secret) measured about 0.3 ms of the loopback breach → close latency at
+    the daemon's default level, and a console nobody reads would stop enforcement outright.
+    Here the calling thread only merges the message's arguments and queues the record; the
+    stdlib's :class:`~logging.handlers.QueueListener` writes it. Closing (``remove_handlers``,
+    or ``logging.shutdown`` at exit) writes every line still queued, then closes the targets.
+    """
+
+    def __init__(self, targets: list[logging.Handler]) -> None:
+        super().__init__(queue.SimpleQueue())
+        self.targets = targets
+        self.listener: logging.handlers.QueueListener | None = logging.handlers.QueueListener(
+            self.queue, *targets, respect_handler_level=True
+        )
+        self.listener.start()
+
+    def prepare(self, record: logging.LogRecord) -> logging.LogRecord:
+        """The record with its arguments merged now (an argument may change once queued);
+        unlike the stdlib's, the exception stays for the target's formatter (the JSON lines
+        keep it apart from the message)."""
+        prepared = copy.copy(record)
+        prepared.msg = record.getMessage()
+        prepared.args = None
+        return prepared
+
+    def close(self) -> None:
+        listener, self.listener = self.listener, None
+        if listener is not None:
+            listener.stop()  # writes what is queued first
+            for target in self.targets:
+                target.close()
+        super().close()
 
 
 def remove_handlers(handlers: list[logging.Handler]) -> None:
@@ -178,6 +222,7 @@ __all__ = [
     "LOGGER_NAME",
     "JsonFormatter",
     "LogRing",
+    "OffThreadHandler",
     "RedactingFormatter",
     "configure_logging",
     "install_log_ring",
