@@ -45,17 +45,7 @@ from simple_risk.engine.dsl.durations import (
     parse_duration,
     parse_time,
 )
-from simple_risk.engine.dsl.expressions import (
-    CheckedExpression,
-    ConstantPool,
-    DerivedName,
-    Locator,
-    Macro,
-    Scope,
-    asserted_known,
-    check_macro,
-    compile_expression,
-)
+from simple_risk.engine.dsl.expressions import asserted_known, check_macro, compile_expression
 from simple_risk.engine.dsl.problems import Problem, did_you_mean
 from simple_risk.engine.dsl.schema import (
     ROOT,
@@ -67,6 +57,14 @@ from simple_risk.engine.dsl.schema import (
     problems_from_errors,
     shipped_schema,
     validate,
+)
+from simple_risk.engine.dsl.scope import (
+    CheckedExpression,
+    ConstantPool,
+    DerivedName,
+    Locator,
+    Macro,
+    Scope,
 )
 from simple_risk.engine.dsl.templates import compile_template
 from simple_risk.engine.dsl.yamlload import Document, Mark, Path

@@ -38,12 +38,8 @@ from typing import TYPE_CHECKING
 
 from simple_risk.engine import namespace
 from simple_risk.engine.dsl.durations import DURATION_HINT, parse_duration
-from simple_risk.engine.dsl.expressions import (
-    DerivedName,
-    Locator,
-    Scope,
-    compile_expression,
-)
+from simple_risk.engine.dsl.expressions import compile_expression
+from simple_risk.engine.dsl.scope import DerivedName, Locator, Scope
 from simple_risk.engine.model import AGGREGATES, DERIVE_EACH, PERIODS, DerivedFact, SourceLocation
 
 if TYPE_CHECKING:

@@ -21,15 +21,21 @@ import ast
 import copy
 import re
 import warnings
-from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator
 from decimal import Decimal, InvalidOperation
 from types import CodeType
 
 from simple_risk.engine import namespace
 from simple_risk.engine.dsl.durations import DURATION_HINT, parse_duration
 from simple_risk.engine.dsl.problems import Problem, did_you_mean
-from simple_risk.engine.dsl.yamlload import Mark, ScalarSpan
+from simple_risk.engine.dsl.scope import (
+    CheckedExpression,
+    Locator,
+    Macro,
+    Scope,
+    family_attr,
+)
+from simple_risk.engine.dsl.yamlload import Mark
 from simple_risk.engine.functions import EXACT_DIVIDE
 from simple_risk.engine.model import Comparison, CompiledExpression, Operand, SourceLocation
 
@@ -109,119 +115,8 @@ _FUNCTION_ARITY: dict[str, tuple[int, int | None, frozenset[str]]] = {
 }
 
 
-class ConstantPool:
-    """Hidden constants (Decimal literals, durations) shared by every expression of a ruleset."""
-
-    def __init__(self) -> None:
-        self.values: dict[str, object] = {}
-        self._names: dict[tuple[str, object], str] = {}
-
-    def name_for(self, value: object) -> str:
-        key = (type(value).__name__, value)
-        if key not in self._names:
-            name = f"_k{len(self._names)}"
-            self._names[key] = name
-            self.values[name] = value
-        return self._names[key]
-
-
-@dataclass(slots=True)
-class Locator:
-    """Maps a node's position inside an expression back to a position in the YAML file."""
-
-    file: str
-    fallback: Mark
-    span: ScalarSpan | None = None
-    #: text offset of the expression inside the scalar (message template fields)
-    prefix: int = 0
-
-    def mark(self, node: ast.AST | None) -> Mark:
-        origin = getattr(node, "_macro_use", None)
-        if origin is not None:
-            node = origin
-        line = getattr(node, "lineno", None)
-        column = getattr(node, "col_offset", None)
-        if not isinstance(line, int) or not isinstance(column, int):
-            return self.fallback
-        return self.position(line, column)
-
-    def position(self, line: int, column: int) -> Mark:
-        if self.span is None:
-            return self.fallback
-        if line == 1:
-            column += self.prefix
-        return self.span.position(line, column)
-
-
-@dataclass(slots=True)
-class Macro:
-    """A named expression; inlined wherever a rule uses its name."""
-
-    name: str
-    tree: ast.expr | None
-    locator: Locator
-    references: frozenset[str] = frozenset()
-
-
 #: the fact naming the item a per-item derived fact answers for
 _ITEM_IDENTITY = {"position": "position.contract_id", "symbol": "symbol.root"}
-
-
-@dataclass(frozen=True, slots=True)
-class DerivedName:
-    """What an expression must know of a ``derive:`` fact it reads as ``derived.NAME``: its
-    type, the item it is kept per (None: the account) and whether it can be unknown."""
-
-    name: str
-    type: namespace.FactType
-    each: str | None = None
-    optional: bool = False
-
-
-@dataclass(slots=True)
-class Scope:
-    """What names an expression may use and what its rule binds."""
-
-    file: str
-    rule_id: str | None
-    params: Mapping[str, object]
-    lists: frozenset[str]
-    macros: Mapping[str, Macro]
-    sessions: frozenset[str]
-    pool: ConstantPool
-    triggers: frozenset[str] = frozenset()
-    each: str | None = None
-    in_lock: bool = False
-    #: lockout ``while:``: only always-bound families, params, lists and ``lock.*``
-    lock_only: bool = False
-    #: macro bodies are checked for names only; binding and guards are checked where used
-    is_macro: bool = False
-    #: optional facts already known here: actions and messages run only when ``when`` held
-    guarded: frozenset[str] = frozenset()
-    #: the ruleset's ``derive:`` facts, by name (``derived.NAME``)
-    derived: Mapping[str, DerivedName] = field(default_factory=dict)
-
-    @property
-    def optional_derived(self) -> frozenset[str]:
-        """``derived.NAME`` of the derived facts that can be unknown (need ``known(...)``)."""
-        return frozenset(f"derived.{d.name}" for d in self.derived.values() if d.optional)
-
-    def problem(self, mark: Mark, message: str, check: str, hint: str | None = None) -> Problem:
-        return Problem(self.file, mark.line, mark.column, message, check, self.rule_id, hint)
-
-
-@dataclass(slots=True)
-class CheckedExpression:
-    """A compiled expression plus the checked tree, kept for lint's sample evaluation."""
-
-    compiled: CompiledExpression
-    tree: ast.Expression
-    role: str
-    scope: Scope
-    locator: Locator
-    names_used: set[str] = field(default_factory=set)
-    #: format spec when this is a message template field
-    spec: str | None = None
 
 
 def parse(source: str, locator: Locator, scope: Scope) -> tuple[ast.expr | None, list[Problem]]:
@@ -397,17 +292,10 @@ def _inline(
     return result.body
 
 
-def _family_attr(node: ast.AST) -> tuple[str, str] | None:
-    """``day.realized_pnl`` → ("day", "realized_pnl") when the base is a bare name."""
-    if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
-        return node.value.id, node.attr
-    return None
-
-
 def _optional_key(node: ast.AST, derived: frozenset[str] = frozenset()) -> str | None:
     """The dotted name of an optional fact (or optional method call) this node reads;
     ``derived`` names the derived facts that are optional."""
-    pair = _family_attr(node)
+    pair = family_attr(node)
     if pair is not None:
         dotted = f"{pair[0]}.{pair[1]}"
         if dotted in derived:
@@ -417,7 +305,7 @@ def _optional_key(node: ast.AST, derived: frozenset[str] = frozenset()) -> str |
             return fact.name
         return None
     if isinstance(node, ast.Call):
-        pair = _family_attr(node.func)
+        pair = family_attr(node.func)
         if pair is not None:
             method = namespace.METHODS.get(f"{pair[0]}.{pair[1]}")
             if method is not None and method.optional:
@@ -716,7 +604,7 @@ class _Resolver:
                 keyword.value = self.visit(keyword.value)
             return node
         if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name):
-            pair = _family_attr(func)
+            pair = family_attr(func)
             assert pair is not None
             method = namespace.METHODS.get(f"{pair[0]}.{pair[1]}")
             self.attribute(func, called=True)
@@ -809,7 +697,7 @@ class _Resolver:
         text: object = None
         if isinstance(arg, ast.Constant):
             text = arg.value
-        elif (pair := _family_attr(arg)) is not None and pair[0] == "params":
+        elif (pair := family_attr(arg)) is not None and pair[0] == "params":
             name = pair[1]
             self.names.add(f"params.{name}")
             if name not in self.scope.params:
@@ -1034,6 +922,6 @@ def _operand(node: ast.expr, text: str, filename: str, in_macro: bool) -> Operan
 def _dotted_names(node: ast.AST) -> Iterator[str]:
     """``family.attr`` and ``params.name`` read anywhere under ``node``."""
     for sub in ast.walk(node):
-        pair = _family_attr(sub)
+        pair = family_attr(sub)
         if pair is not None and (pair[0] in namespace.FAMILIES or pair[0] == "params"):
             yield f"{pair[0]}.{pair[1]}"
