@@ -45,7 +45,8 @@ from simple_risk.engine.dsl.durations import (
     parse_duration,
     parse_time,
 )
-from simple_risk.engine.dsl.expressions import asserted_known, check_macro, compile_expression
+from simple_risk.engine.dsl.expressions import check_macro, compile_expression
+from simple_risk.engine.dsl.knowns import asserted_known
 from simple_risk.engine.dsl.problems import Problem, did_you_mean
 from simple_risk.engine.dsl.schema import (
     ROOT,

@@ -19,12 +19,13 @@ from __future__ import annotations
 
 import ast
 import copy
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from decimal import Decimal, InvalidOperation
-from types import CodeType
 
 from simple_risk.engine import namespace
 from simple_risk.engine.dsl.durations import DURATION_HINT, parse_duration
+from simple_risk.engine.dsl.explain import comparisons_of, operands_of
+from simple_risk.engine.dsl.knowns import inline_known, unguarded
 from simple_risk.engine.dsl.problems import Problem, did_you_mean
 from simple_risk.engine.dsl.scope import (
     CheckedExpression,
@@ -36,7 +37,7 @@ from simple_risk.engine.dsl.scope import (
 from simple_risk.engine.dsl.syntax import parse
 from simple_risk.engine.dsl.yamlload import Mark
 from simple_risk.engine.functions import EXACT_DIVIDE
-from simple_risk.engine.model import Comparison, CompiledExpression, Operand, SourceLocation
+from simple_risk.engine.model import CompiledExpression, SourceLocation
 
 #: Argument counts of the bare-name functions: (min positional, max positional, keywords).
 _FUNCTION_ARITY: dict[str, tuple[int, int | None, frozenset[str]]] = {
@@ -78,86 +79,6 @@ def _inline(
     result = Inliner().visit(wrapper)
     assert isinstance(result, ast.Expression)
     return result.body
-
-
-def _optional_key(node: ast.AST, derived: frozenset[str] = frozenset()) -> str | None:
-    """The dotted name of an optional fact (or optional method call) this node reads;
-    ``derived`` names the derived facts that are optional."""
-    pair = family_attr(node)
-    if pair is not None:
-        dotted = f"{pair[0]}.{pair[1]}"
-        if dotted in derived:
-            return dotted
-        fact = namespace.FACTS.get(dotted)
-        if fact is not None and fact.optional:
-            return fact.name
-        return None
-    if isinstance(node, ast.Call):
-        pair = family_attr(node.func)
-        if pair is not None:
-            method = namespace.METHODS.get(f"{pair[0]}.{pair[1]}")
-            if method is not None and method.optional:
-                return method.name
-    return None
-
-
-def _is_known_call(node: ast.AST) -> bool:
-    return (
-        isinstance(node, ast.Call)
-        and isinstance(node.func, ast.Name)
-        and node.func.id == "known"
-        and len(node.args) == 1
-    )
-
-
-def asserted_known(tree: ast.AST, derived: frozenset[str] = frozenset()) -> frozenset[str]:
-    """Optional facts a true ``when:`` guarantees known (its top-level ``known(...)`` guards);
-    ``derived`` names the optional derived facts."""
-    body = tree.body if isinstance(tree, ast.Expression) else tree
-    return frozenset(_asserted(body, True, derived))
-
-
-def _asserted(node: ast.AST, truth: bool, derived: frozenset[str]) -> set[str]:
-    """Optional facts known to be known when ``node`` evaluates to ``truth``."""
-    if _is_known_call(node):
-        assert isinstance(node, ast.Call)
-        if not truth:
-            return set()
-        return {
-            k for sub in ast.walk(node.args[0]) if (k := _optional_key(sub, derived)) is not None
-        }
-    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
-        return _asserted(node.operand, not truth, derived)
-    if isinstance(node, ast.BoolOp):
-        if isinstance(node.op, ast.And) and truth:
-            return set().union(*(_asserted(v, True, derived) for v in node.values))
-        if isinstance(node.op, ast.Or) and not truth:
-            return set().union(*(_asserted(v, False, derived) for v in node.values))
-    return set()
-
-
-def _unguarded(
-    node: ast.AST, guarded: frozenset[str], derived: frozenset[str] = frozenset()
-) -> Iterator[tuple[ast.AST, str]]:
-    """Reads of optional facts not protected by a ``known(...)`` on the path to them."""
-    if _is_known_call(node):
-        return
-    if isinstance(node, ast.BoolOp):
-        accumulated = set(guarded)
-        for value in node.values:
-            yield from _unguarded(value, frozenset(accumulated), derived)
-            accumulated |= _asserted(value, isinstance(node.op, ast.And), derived)
-        return
-    if isinstance(node, ast.IfExp):
-        yield from _unguarded(node.test, guarded, derived)
-        yield from _unguarded(node.body, guarded | _asserted(node.test, True, derived), derived)
-        yield from _unguarded(node.orelse, guarded | _asserted(node.test, False, derived), derived)
-        return
-    key = _optional_key(node, derived)
-    if key is not None and key not in guarded:
-        yield node, key
-    for child in ast.iter_child_nodes(node):
-        yield from _unguarded(child, guarded, derived)
 
 
 class _Resolver:
@@ -557,7 +478,7 @@ def compile_expression(
         return None, problems
     direct_macros = macro_references(tree, scope.macros)
     tree = _inline(tree, scope)
-    for node, key in _unguarded(tree, scope.guarded, scope.optional_derived):
+    for node, key in unguarded(tree, scope.guarded, scope.optional_derived):
         if not _bound_here(key, scope):
             continue  # the unbound-family problem says what is wrong
         problems.append(
@@ -583,9 +504,9 @@ def compile_expression(
     expression = ast.fix_missing_locations(ast.Expression(body=rewritten))
     filename = scope.rule_id or "<ruleset>"
     try:
-        code = compile(_inline_known(copy.deepcopy(expression)), filename, "eval")
-        operands = tuple(_operands(expression, source.strip(), filename))
-        comparisons = tuple(_comparisons(expression, source.strip(), filename))
+        code = compile(inline_known(copy.deepcopy(expression)), filename, "eval")
+        operands = tuple(operands_of(expression, source.strip(), filename))
+        comparisons = tuple(comparisons_of(expression, source.strip(), filename))
     except (SyntaxError, ValueError, TypeError, RecursionError, MemoryError) as exc:
         return None, [
             scope.problem(locator.fallback, f"cannot compile expression: {exc}", "compile")
@@ -603,39 +524,6 @@ def compile_expression(
     return CheckedExpression(compiled, expression, role, scope, locator, used), []
 
 
-class _KnownInliner(ast.NodeTransformer):
-    """``known(x)`` → ``(x is not None or known(None))``: the same value, and ``known`` is
-    still called (with None) when the fact is unknown, which is when the engine's ``known``
-    has something to note; a known fact, the common case, costs no call."""
-
-    def visit_Call(self, node: ast.Call) -> ast.AST:
-        self.generic_visit(node)
-        if not _is_known_call(node):
-            return node
-        (value,) = node.args
-        return ast.copy_location(
-            ast.BoolOp(
-                op=ast.Or(),
-                values=[
-                    ast.Compare(
-                        left=value, ops=[ast.IsNot()], comparators=[ast.Constant(value=None)]
-                    ),
-                    ast.Call(
-                        func=node.func, args=[ast.Constant(value=None)], keywords=node.keywords
-                    ),
-                ],
-            ),
-            node,
-        )
-
-
-def _inline_known(tree: ast.Expression) -> ast.Expression:
-    """The tree to compile for evaluation (see :class:`_KnownInliner`)."""
-    inlined = _KnownInliner().visit(tree)
-    assert isinstance(inlined, ast.Expression)
-    return ast.fix_missing_locations(inlined)
-
-
 def _bound_here(key: str, scope: Scope) -> bool:
     family = key.split(".", 1)[0]
     spec = namespace.FAMILIES[family]
@@ -648,68 +536,3 @@ def _bound_here(key: str, scope: Scope) -> bool:
 
 def _line_col(mark: Mark) -> tuple[int, int]:
     return mark.line, mark.column
-
-
-def _operands(tree: ast.Expression, text: str, filename: str) -> Iterator[tuple[str, CodeType]]:
-    """Every comparison operand, for ``--explain`` (source text and compiled code)."""
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Compare):
-            for operand in (node.left, *node.comparators):
-                if isinstance(operand, ast.Constant):
-                    continue
-                shown = None
-                if getattr(operand, "_macro_use", None) is None:
-                    shown = ast.get_source_segment(text, operand)
-                label = shown or ast.unparse(operand)
-                code = compile(ast.Expression(body=operand), filename, "eval")
-                yield label, code
-
-
-_OPERATORS: dict[type[ast.cmpop], str] = {
-    ast.Lt: "<",
-    ast.LtE: "<=",
-    ast.Gt: ">",
-    ast.GtE: ">=",
-    ast.Eq: "==",
-    ast.NotEq: "!=",
-    ast.In: "in",
-    ast.NotIn: "not in",
-}
-
-
-def _comparisons(tree: ast.Expression, text: str, filename: str) -> Iterator[Comparison]:
-    """Every binary comparison (``a < b < c`` is two), each side with its text, code and the
-    dotted names it reads, for ``explain`` and the status server's limit usage."""
-    for node in ast.walk(tree):
-        if not isinstance(node, ast.Compare):
-            continue
-        in_macro = getattr(node, "_macro_use", None) is not None
-        sides = [
-            _operand(side, text, filename, in_macro) for side in (node.left, *node.comparators)
-        ]
-        for index, op in enumerate(node.ops):
-            left, right = sides[index], sides[index + 1]
-            symbol = _OPERATORS.get(type(op), type(op).__name__)
-            yield Comparison(f"{left.text} {symbol} {right.text}", left, symbol, right)
-
-
-def _operand(node: ast.expr, text: str, filename: str, in_macro: bool) -> Operand:
-    use = getattr(node, "_macro_use", None)
-    shown: str | None
-    if use is None:
-        shown = ast.get_source_segment(text, node)
-    elif not in_macro:
-        # a macro used as a whole operand of the rule's own comparison: show its name
-        shown = ast.get_source_segment(text, use)
-    else:
-        shown = None
-    code = compile(ast.Expression(body=node), filename, "eval")
-    return Operand(shown or ast.unparse(node), code, frozenset(_dotted_names(node)))
-
-
-def _dotted_names(node: ast.AST) -> Iterator[str]:
-    """``family.attr`` and ``params.name`` read anywhere under ``node``."""
-    for sub in ast.walk(node):
-        pair = family_attr(sub)
-        if pair is not None and (pair[0] in namespace.FAMILIES or pair[0] == "params"):
-            yield f"{pair[0]}.{pair[1]}"
