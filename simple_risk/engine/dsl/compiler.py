@@ -21,7 +21,6 @@ import dataclasses
 import datetime as dt
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
 from functools import lru_cache
@@ -32,11 +31,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 from jsonschema import Draft202012Validator
 
 from simple_risk import __version__
-from simple_risk.calendars import EXCHANGES, NO_EXCHANGE, ExchangeDays
+from simple_risk.calendars import EXCHANGES, NO_EXCHANGE
 from simple_risk.engine import namespace
 from simple_risk.engine.dsl.actions import ACTIONS
 from simple_risk.engine.dsl.actions.base import SIDES
 from simple_risk.engine.dsl.catalogue import tickers
+from simple_risk.engine.dsl.compilation import Compilation, base_scope
 from simple_risk.engine.dsl.derive import compile_derived, declare
 from simple_risk.engine.dsl.durations import (
     DURATION_HINT,
@@ -61,8 +61,6 @@ from simple_risk.engine.dsl.schema import (
 )
 from simple_risk.engine.dsl.scope import (
     CheckedExpression,
-    ConstantPool,
-    DerivedName,
     Locator,
     Macro,
     Scope,
@@ -85,67 +83,6 @@ from simple_risk.engine.model import (
 )
 
 _ROOT = re.compile(ROOT)
-_WRITTEN = re.compile(r"\b(?:(params|derived)\s*\.\s*)?([A-Za-z_][A-Za-z0-9_]*)")
-
-
-def names_written(text: str) -> set[str]:
-    """``params.NAME``, ``derived.NAME`` and bare names as they appear in ``text``, even if it
-    does not parse."""
-    return {f"{prefix}.{name}" if prefix else name for prefix, name in _WRITTEN.findall(text)}
-
-
-@dataclass(slots=True)
-class Compilation:
-    """Everything one file produced: the ruleset (if clean so far), problems, and for lint
-    the checked expressions, macros, and which params / lists / macros are used."""
-
-    doc: Document
-    ruleset: Ruleset | None = None
-    problems: list[Problem] = field(default_factory=list)
-    expressions: list[CheckedExpression] = field(default_factory=list)
-    macros: dict[str, Macro] = field(default_factory=dict)
-    used_names: set[str] = field(default_factory=set)
-    #: names written in expressions that failed to compile (``params.x``, bare names): lint
-    #: must not call a definition unused when its only user has another error
-    attempted_names: set[str] = field(default_factory=set)
-    rule_ids: list[tuple[str, Path]] = field(default_factory=list)
-    params: dict[str, object] = field(default_factory=dict)
-    lists: dict[str, tuple[object, ...]] = field(default_factory=dict)
-    sessions: frozenset[str] = frozenset()
-    #: the exchange calendar the ruleset named (before its own overrides), for the lint
-    exchange: ExchangeDays | None = None
-    pool: ConstantPool = field(default_factory=ConstantPool)
-    #: the ``derive:`` facts expressions may read as ``derived.NAME`` (dsl/derive.py)
-    derived: dict[str, DerivedName] = field(default_factory=dict)
-    #: for an account overlay: the base ruleset's compilation, whose scope the added rules
-    #: share (lint checks read its symbols and the names its rules use)
-    base: Compilation | None = None
-
-    def attempted(self, value: object) -> None:
-        """Remember the names written in ``value`` (text, or a list / mapping of texts)."""
-        if isinstance(value, str):
-            self.attempted_names |= names_written(value)
-        elif isinstance(value, list):
-            for item in value:
-                self.attempted(item)
-        elif isinstance(value, dict):
-            for item in value.values():
-                self.attempted(item)
-
-    def error(
-        self,
-        path: Path,
-        message: str,
-        check: str,
-        hint: str | None = None,
-        rule_id: str | None = None,
-        key: bool = False,
-        severity: str = "error",
-    ) -> None:
-        mark = self.doc.key_at(path) if key else self.doc.at(path)
-        self.problems.append(
-            Problem(self.doc.file, mark.line, mark.column, message, check, rule_id, hint, severity)
-        )
 
 
 def _as_source(value: object) -> str | None:
@@ -204,7 +141,7 @@ def compile_document(doc: Document, overrides: Mapping[str, object] | None = Non
     _check_definition_names(out, top)
     out.derived = declare(out, top.get("derive"))
     _macros(out, top.get("macros"))
-    derived = compile_derived(out, top.get("derive"), lambda _: _base_scope(out))
+    derived = compile_derived(out, top.get("derive"), lambda _: base_scope(out))
     rules: list[Rule] = []
     raw_rules = top.get("rules")
     if isinstance(raw_rules, list):
@@ -411,20 +348,6 @@ def _params(out: Compilation, raw: object, overrides: Mapping[str, object]) -> N
     out.params = declared
 
 
-def _base_scope(out: Compilation, rule_id: str | None = None, is_macro: bool = False) -> Scope:
-    return Scope(
-        file=out.doc.file,
-        rule_id=rule_id,
-        params=out.params,
-        lists=frozenset(out.lists),
-        macros=out.macros,
-        sessions=out.sessions,
-        pool=out.pool,
-        is_macro=is_macro,
-        derived=out.derived,
-    )
-
-
 def _check_definition_names(out: Compilation, top: Mapping[object, object]) -> None:
     """List and macro names share the expression namespace with facts and functions."""
     seen: dict[str, str] = {}
@@ -459,7 +382,7 @@ def _macros(out: Compilation, raw: object) -> None:
     if not isinstance(raw, dict):
         return
     names = [str(n) for n in raw]
-    scope = _base_scope(out, is_macro=True)
+    scope = base_scope(out, is_macro=True)
     # every macro name is known before any body is checked (macros may use each other)
     scope.macros = {n: Macro(n, None, Locator(out.doc.file, Mark(1, 1))) for n in names}
     for name, source in raw.items():
@@ -598,7 +521,7 @@ def _rule(out: Compilation, path: Path, raw: object) -> Rule | None:
     )
     raw_each = raw.get("each")
     each = raw_each if isinstance(raw_each, str) and raw_each in namespace.EACH_KINDS else None
-    scope = _base_scope(out, rule_id)
+    scope = base_scope(out, rule_id)
     scope.triggers = triggers
     scope.each = each
     context = _RuleContext(out, path, scope)

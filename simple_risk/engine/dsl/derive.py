@@ -43,7 +43,7 @@ from simple_risk.engine.dsl.scope import DerivedName, Locator, Scope
 from simple_risk.engine.model import AGGREGATES, DERIVE_EACH, PERIODS, DerivedFact, SourceLocation
 
 if TYPE_CHECKING:
-    from simple_risk.engine.dsl.compiler import Compilation
+    from simple_risk.engine.dsl.compilation import Compilation
 
 #: the key that holds a derived fact's expression: ``value:`` (no aggregate) or an aggregate
 EXPRESSION_KEYS = ("value", *AGGREGATES)
