@@ -18,7 +18,6 @@ a spliced text that exists nowhere.
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 import re
 from collections.abc import Callable, Mapping
 from datetime import timedelta
@@ -26,32 +25,26 @@ from decimal import Decimal
 from functools import lru_cache
 from types import MappingProxyType
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from jsonschema import Draft202012Validator
 
-from simple_risk import __version__
-from simple_risk.calendars import EXCHANGES, NO_EXCHANGE
 from simple_risk.engine import namespace
 from simple_risk.engine.dsl.actions import ACTIONS
 from simple_risk.engine.dsl.actions.base import SIDES
-from simple_risk.engine.dsl.catalogue import tickers
+from simple_risk.engine.dsl.calendar_spec import compile_calendar
 from simple_risk.engine.dsl.compilation import Compilation, base_scope
 from simple_risk.engine.dsl.derive import compile_derived, declare
 from simple_risk.engine.dsl.durations import (
     DURATION_HINT,
-    TIME_HINT,
     is_duration,
     parse_duration,
-    parse_time,
 )
-from simple_risk.engine.dsl.expressions import check_macro, compile_expression
+from simple_risk.engine.dsl.expressions import compile_expression
 from simple_risk.engine.dsl.knowns import asserted_known
 from simple_risk.engine.dsl.problems import Problem, did_you_mean
 from simple_risk.engine.dsl.schema import (
     ROOT,
     RULE_ID,
-    WEEKDAYS,
     args_validator,
     build_schema,
     json_view,
@@ -62,24 +55,27 @@ from simple_risk.engine.dsl.schema import (
 from simple_risk.engine.dsl.scope import (
     CheckedExpression,
     Locator,
-    Macro,
     Scope,
 )
+from simple_risk.engine.dsl.sections import (
+    check_definition_names,
+    check_requires,
+    compile_macros,
+    compile_params,
+    compile_symbols,
+)
 from simple_risk.engine.dsl.templates import compile_template
-from simple_risk.engine.dsl.yamlload import Document, Mark, Path
+from simple_risk.engine.dsl.yamlload import Document, Path
 from simple_risk.engine.model import (
     REFIRE_KINDS,
     REFIRE_TRIGGERS,
     ActionSpec,
-    CalendarSpec,
     CompiledExpression,
     MessageTemplate,
     Refire,
     Rule,
     Ruleset,
-    SessionSpec,
     SourceLocation,
-    SymbolSpec,
 )
 
 _ROOT = re.compile(ROOT)
@@ -104,11 +100,6 @@ def _freeze(value: object) -> object:
     return value
 
 
-@lru_cache(maxsize=1)
-def _zone_names() -> frozenset[str]:
-    return frozenset(available_timezones())
-
-
 def _rule_id_for(doc: Document) -> Callable[[Path], str | None]:
     def rule_id(path: Path) -> str | None:
         if len(path) >= 2 and path[0] == "rules" and isinstance(path[1], int):
@@ -130,17 +121,17 @@ def compile_document(doc: Document, overrides: Mapping[str, object] | None = Non
     top = doc.data
     if not isinstance(top, dict):
         return out
-    _check_requires(out, top)
-    calendar = _calendar(out, top.get("calendar"))
+    check_requires(out, top)
+    calendar = compile_calendar(out, top.get("calendar"))
     out.sessions = frozenset(calendar.sessions)
-    symbols = _symbols(top.get("symbols"))
-    _params(out, top.get("params"), overrides or {})
+    symbols = compile_symbols(top.get("symbols"))
+    compile_params(out, top.get("params"), overrides or {})
     raw_lists = top.get("lists")
     if isinstance(raw_lists, dict):
         out.lists = {str(k): tuple(v) for k, v in raw_lists.items() if isinstance(v, list)}
-    _check_definition_names(out, top)
+    check_definition_names(out, top)
     out.derived = declare(out, top.get("derive"))
-    _macros(out, top.get("macros"))
+    compile_macros(out, top.get("macros"))
     derived = compile_derived(out, top.get("derive"), lambda _: base_scope(out))
     rules: list[Rule] = []
     raw_rules = top.get("rules")
@@ -164,264 +155,6 @@ def compile_document(doc: Document, overrides: Mapping[str, object] | None = Non
             derived=derived,
         )
     return out
-
-
-def _version_tuple(text: str) -> tuple[int, ...]:
-    return tuple(int(part) for part in re.findall(r"[0-9]+", text))
-
-
-def _check_requires(out: Compilation, top: Mapping[object, object]) -> None:
-    requires = top.get("requires")
-    if not isinstance(requires, str) or ">=" not in requires:
-        return
-    wanted = _version_tuple(requires.split(">=", 1)[1])
-    if wanted and wanted > _version_tuple(__version__):
-        out.error(
-            ("requires",),
-            f"this ruleset needs {requires.strip()}; this is simple-risk {__version__}",
-            "requires",
-            "upgrade simple-risk or use a ruleset written for this version",
-        )
-
-
-def _calendar(out: Compilation, raw: object) -> CalendarSpec:
-    if not isinstance(raw, dict):
-        return CalendarSpec()
-    base: Path = ("calendar",)
-    timezone = raw.get("timezone", "America/Chicago")
-    if isinstance(timezone, str):
-        try:
-            ZoneInfo(timezone)
-        except (ZoneInfoNotFoundError, ValueError, OSError):
-            out.error(
-                (*base, "timezone"),
-                f'unknown time zone "{timezone}"',
-                "bad-timezone",
-                did_you_mean(timezone, _zone_names()) or "an IANA name such as America/Chicago",
-            )
-            timezone = "America/Chicago"
-    else:
-        timezone = "America/Chicago"
-    starts = _time(raw.get("trading_day_starts"), dt.time(17, 0))
-    sessions: dict[str, SessionSpec] = {}
-    raw_sessions = raw.get("sessions")
-    if isinstance(raw_sessions, dict):
-        for name, spec in raw_sessions.items():
-            if not isinstance(spec, dict):
-                continue
-            start, end = _time(spec.get("start"), None), _time(spec.get("end"), None)
-            days = spec.get("days", list(WEEKDAYS[:5]))
-            if start is None or end is None or not isinstance(days, list):
-                continue
-            if start == end:
-                out.error(
-                    (*base, "sessions", name, "end"),
-                    f'session "{name}" starts and ends at the same time',
-                    "bad-time",
-                    TIME_HINT,
-                )
-            day_numbers = frozenset(WEEKDAYS.index(d) for d in days if d in WEEKDAYS)
-            sessions[str(name)] = SessionSpec(str(name), start, end, day_numbers)
-    holidays, early = _exchange_days(out, raw.get("exchange"), timezone)
-    regular = _dates(out, (*base, "regular_days"), raw.get("regular_days"))
-    holidays -= regular
-    early = {day: close for day, close in early.items() if day not in regular}
-    holidays |= _dates(out, (*base, "holidays"), raw.get("holidays"))
-    raw_early = raw.get("early_closes")
-    if isinstance(raw_early, dict):
-        for key, value in raw_early.items():
-            day = _date(out, (*base, "early_closes", key), key, key=True)
-            close = _time(value, None)
-            if day is not None and close is not None:
-                early[day] = close
-    return CalendarSpec(
-        timezone=timezone,
-        trading_day_starts=starts or dt.time(17, 0),
-        sessions=MappingProxyType(sessions),
-        holidays=frozenset(holidays),
-        early_closes=MappingProxyType(early),
-    )
-
-
-def _exchange_days(
-    out: Compilation, exchange: object, timezone: str
-) -> tuple[set[dt.date], dict[dt.date, dt.time]]:
-    """The named exchange calendar's holidays and early closes (empty for ``none``).
-
-    Resolved here, once per load, so the engine only ever sees concrete dates; the resolver
-    (and pandas under it) is imported only when a ruleset names an exchange.
-    """
-    if not isinstance(exchange, str) or exchange == NO_EXCHANGE or exchange not in EXCHANGES:
-        return set(), {}
-    from simple_risk.calendars import exchange_days
-
-    days = exchange_days(exchange, timezone)
-    out.exchange = days
-    return set(days.holidays), dict(days.early_closes)
-
-
-def _dates(out: Compilation, path: Path, raw: object) -> set[dt.date]:
-    dates: set[dt.date] = set()
-    if isinstance(raw, list):
-        for index, value in enumerate(raw):
-            day = _date(out, (*path, index), value)
-            if day is not None:
-                dates.add(day)
-    return dates
-
-
-def _time(value: object, default: dt.time | None) -> dt.time | None:
-    try:
-        return parse_time(value)
-    except ValueError:
-        return default
-
-
-def _date(out: Compilation, path: Path, value: object, key: bool = False) -> dt.date | None:
-    if isinstance(value, dt.date):
-        return value
-    if isinstance(value, str):
-        try:
-            return dt.date.fromisoformat(value)
-        except ValueError:
-            if re.match(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$", value):
-                out.error(path, f'"{value}" is not a calendar date', "bad-date", key=key)
-    return None
-
-
-def _symbols(raw: object) -> SymbolSpec:
-    """The ruleset's ``symbols:`` over the shipped contract catalogue (read here, at load
-    time, so the engine never reads a file)."""
-    catalogue = tickers()
-    if not isinstance(raw, dict):
-        return SymbolSpec(catalogue=catalogue)
-    aliases = raw.get("aliases")
-    weights = raw.get("weights")
-    products = raw.get("products")
-    per_lot = raw.get("units_per_lot", 10)
-    return SymbolSpec(
-        aliases=MappingProxyType(
-            {str(k): v for k, v in aliases.items() if isinstance(v, str)}
-            if isinstance(aliases, dict)
-            else {}
-        ),
-        weights=MappingProxyType(
-            {
-                str(k): v
-                for k, v in weights.items()
-                if isinstance(v, int) and not isinstance(v, bool)
-            }
-            if isinstance(weights, dict)
-            else {}
-        ),
-        units_per_lot=per_lot if isinstance(per_lot, int) and not isinstance(per_lot, bool) else 10,
-        products=MappingProxyType(
-            {str(k): v for k, v in products.items() if isinstance(v, str)}
-            if isinstance(products, dict)
-            else {}
-        ),
-        catalogue=catalogue,
-    )
-
-
-def _params(out: Compilation, raw: object, overrides: Mapping[str, object]) -> None:
-    declared: dict[str, object] = (
-        {str(k): v for k, v in raw.items()} if isinstance(raw, dict) else {}
-    )
-    for name, value in overrides.items():
-        if name not in declared:
-            hint = did_you_mean(name, declared) or (
-                "declared: " + ", ".join(sorted(declared)) if declared else None
-            )
-            out.problems.append(
-                Problem(
-                    out.doc.file,
-                    1,
-                    1,
-                    f'override names unknown param "{name}"',
-                    "unknown-param",
-                    hint=hint,
-                )
-            )
-            continue
-        declared[name] = value
-    out.params = declared
-
-
-def _check_definition_names(out: Compilation, top: Mapping[object, object]) -> None:
-    """List and macro names share the expression namespace with facts and functions."""
-    seen: dict[str, str] = {}
-    for section, word in (("lists", "list"), ("macros", "macro")):
-        table = top.get(section)
-        if not isinstance(table, dict):
-            continue
-        for name in table:
-            if not isinstance(name, str):
-                continue
-            if name in namespace.RESERVED_NAMES:
-                kind = "a fact family" if name in namespace.FAMILIES else "a built-in name"
-                out.error(
-                    (section, name),
-                    f'{word} name "{name}" is {kind}',
-                    "reserved-name",
-                    "choose another name",
-                    key=True,
-                )
-            elif name in seen:
-                out.error(
-                    (section, name),
-                    f'{word} "{name}" has the same name as a {seen[name]}',
-                    "reserved-name",
-                    "lists and macros share one namespace",
-                    key=True,
-                )
-            seen[name] = word
-
-
-def _macros(out: Compilation, raw: object) -> None:
-    if not isinstance(raw, dict):
-        return
-    names = [str(n) for n in raw]
-    scope = base_scope(out, is_macro=True)
-    # every macro name is known before any body is checked (macros may use each other)
-    scope.macros = {n: Macro(n, None, Locator(out.doc.file, Mark(1, 1))) for n in names}
-    for name, source in raw.items():
-        if not isinstance(source, str):
-            continue
-        path: Path = ("macros", name)
-        locator = Locator(out.doc.file, out.doc.at(path), out.doc.span(path))
-        macro, problems = check_macro(str(name), source, locator, scope)
-        out.problems += problems
-        out.macros[str(name)] = macro
-    for name in names:
-        cycle = _cycle_from(name, out.macros)
-        if cycle is not None:
-            out.error(
-                ("macros", name),
-                f'macro "{name}" refers to itself: {" -> ".join(cycle)}',
-                "macro-cycle",
-                "a macro may use other macros, but not in a loop",
-            )
-    for name in names:
-        if _cycle_from(name, out.macros) is not None and name in out.macros:
-            out.macros[name].tree = None
-
-
-def _cycle_from(start: str, macros: Mapping[str, Macro]) -> list[str] | None:
-    stack: list[tuple[str, list[str]]] = [(start, [start])]
-    seen: set[str] = set()
-    while stack:
-        name, trail = stack.pop()
-        macro = macros.get(name)
-        if macro is None:
-            continue
-        for ref in sorted(macro.references):
-            if ref == start:
-                return [*trail, ref]
-            if ref not in seen:
-                seen.add(ref)
-                stack.append((ref, [*trail, ref]))
-    return None
 
 
 class _RuleContext:
