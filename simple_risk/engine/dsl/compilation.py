@@ -5,8 +5,8 @@ A :class:`Compilation` collects, while the file is compiled section by section
 :mod:`~simple_risk.engine.dsl.calendar_spec`, :mod:`~simple_risk.engine.dsl.rules`,
 :mod:`~simple_risk.engine.dsl.derive`, :mod:`~simple_risk.engine.dsl.overlay`), the ruleset,
 every located problem and what the lint checks (:mod:`simple_risk.engine.dsl.checks`) need
-afterwards. Kept apart so the section compilers and the checks import the record they fill or
-read, never each other.
+afterwards. Kept apart so the section compilers and the checks can import the record they
+fill or read without importing the compiler that runs them (which imports them: a cycle).
 """
 
 from __future__ import annotations

@@ -1,10 +1,11 @@
 """Explaining a compiled expression: its comparisons and their operands, each compiled alone.
 
-``simple-risk rules test --explain``, the firing trace and the status server's limit usage
-show, for every comparison of a rule, the text of each side, its value and the facts it reads
-(``day.realized_pnl <= -params.daily_loss_limit``: -480 vs -500). This module takes the checked
-tree apart into those pieces once, at compile time; the engine only evaluates them. Kept
-apart because it reads a finished tree and never decides whether an expression is valid.
+``simple-risk engine status --explain RULE`` and the status server's limit usage show, for
+every comparison of a rule, the text of each side, its value now and the facts it reads
+(``day.realized_pnl <= -params.daily_loss_limit``: -480 against -500). This module takes the
+checked tree apart into those pieces once, at compile time; the engine evaluates them only
+when asked. Kept apart because it reads a finished tree and never decides whether an
+expression is valid.
 """
 
 from __future__ import annotations
