@@ -22,8 +22,8 @@ from hypothesis import strategies as st
 from simple_risk import resources
 from simple_risk.engine import namespace
 from simple_risk.engine.dsl import analyse_text, lint_paths
-from simple_risk.engine.dsl.expressions import CheckedExpression
 from simple_risk.engine.dsl.reference import FactObject, family_object, reference_evaluate
+from simple_risk.engine.dsl.scope import CheckedExpression
 from simple_risk.engine.dsl.yamlload import load_document
 from simple_risk.engine.functions import EXACT_DIVIDE, FUNCTIONS, Params, exact_divide
 

@@ -21,12 +21,9 @@ from pathlib import Path
 
 from simple_risk.engine import episodes
 from simple_risk.engine.dsl.checks import CHECKS
-from simple_risk.engine.dsl.compiler import (
-    OVERLAY_HINT,
-    Compilation,
-    compile_document,
-    compile_overlay,
-)
+from simple_risk.engine.dsl.compilation import Compilation
+from simple_risk.engine.dsl.compiler import compile_document
+from simple_risk.engine.dsl.overlay import OVERLAY_HINT, compile_overlay
 from simple_risk.engine.dsl.problems import LintResult, Problem, RulesetError, sort_problems
 from simple_risk.engine.dsl.yamlload import Document, load_document
 from simple_risk.engine.functions import EXACT_DIVIDE, FUNCTIONS, Params, exact_divide

@@ -38,16 +38,12 @@ from typing import TYPE_CHECKING
 
 from simple_risk.engine import namespace
 from simple_risk.engine.dsl.durations import DURATION_HINT, parse_duration
-from simple_risk.engine.dsl.expressions import (
-    DerivedName,
-    Locator,
-    Scope,
-    compile_expression,
-)
+from simple_risk.engine.dsl.expressions import compile_expression
+from simple_risk.engine.dsl.scope import DerivedName, Locator, Scope
 from simple_risk.engine.model import AGGREGATES, DERIVE_EACH, PERIODS, DerivedFact, SourceLocation
 
 if TYPE_CHECKING:
-    from simple_risk.engine.dsl.compiler import Compilation
+    from simple_risk.engine.dsl.compilation import Compilation
 
 #: the key that holds a derived fact's expression: ``value:`` (no aggregate) or an aggregate
 EXPRESSION_KEYS = ("value", *AGGREGATES)

@@ -9,13 +9,9 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from simple_risk.engine.dsl.expressions import (
-    CheckedExpression,
-    Locator,
-    Scope,
-    compile_expression,
-)
+from simple_risk.engine.dsl.expressions import compile_expression
 from simple_risk.engine.dsl.problems import Problem
+from simple_risk.engine.dsl.scope import CheckedExpression, Locator, Scope
 from simple_risk.engine.model import CompiledExpression, MessageTemplate, SourceLocation
 
 _OPEN = "([{"

@@ -1,6 +1,6 @@
 """What a lint check module declares: one ``CHECK = CheckDef(...)`` per module.
 
-Checks run after the compiler on its :class:`~simple_risk.engine.dsl.compiler.Compilation`
+Checks run after the compiler on its :class:`~simple_risk.engine.dsl.compilation.Compilation`
 (document, checked expressions, names used) and yield located problems. ``strict`` checks run
 only under ``rules lint --strict``. The registry in ``__init__`` finds the modules.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from simple_risk.engine.dsl.compiler import Compilation
+from simple_risk.engine.dsl.compilation import Compilation
 from simple_risk.engine.dsl.problems import Problem
 
 

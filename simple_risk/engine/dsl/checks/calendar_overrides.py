@@ -20,7 +20,7 @@ from collections.abc import Iterator
 
 from simple_risk.calendars import ExchangeDays
 from simple_risk.engine.dsl.checks.base import CheckDef
-from simple_risk.engine.dsl.compiler import Compilation
+from simple_risk.engine.dsl.compilation import Compilation
 from simple_risk.engine.dsl.problems import Problem
 
 _CHECK = "calendar-override"

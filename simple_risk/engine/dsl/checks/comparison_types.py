@@ -22,10 +22,10 @@ from decimal import Decimal
 
 from simple_risk.engine.dsl.checks.base import CheckDef
 from simple_risk.engine.dsl.checks.sample_evaluation import sample_env
-from simple_risk.engine.dsl.compiler import Compilation
-from simple_risk.engine.dsl.expressions import CheckedExpression
+from simple_risk.engine.dsl.compilation import Compilation
 from simple_risk.engine.dsl.problems import Problem
 from simple_risk.engine.dsl.reference import reference_evaluate
+from simple_risk.engine.dsl.scope import CheckedExpression
 
 _CHECK = "comparison-type"
 

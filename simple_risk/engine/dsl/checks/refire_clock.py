@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from simple_risk.engine.dsl.checks.base import CheckDef
-from simple_risk.engine.dsl.compiler import Compilation
+from simple_risk.engine.dsl.compilation import Compilation
 from simple_risk.engine.dsl.problems import Problem
 
 

@@ -22,11 +22,11 @@ from decimal import Decimal
 from simple_risk.engine import namespace
 from simple_risk.engine.dsl.actions.base import SIDES
 from simple_risk.engine.dsl.checks.base import CheckDef
-from simple_risk.engine.dsl.compiler import Compilation
+from simple_risk.engine.dsl.compilation import Compilation
 from simple_risk.engine.dsl.durations import is_duration, parse_duration
-from simple_risk.engine.dsl.expressions import CheckedExpression
 from simple_risk.engine.dsl.problems import Problem
 from simple_risk.engine.dsl.reference import FactObject, reference_evaluate, sample_families
+from simple_risk.engine.dsl.scope import CheckedExpression
 from simple_risk.engine.functions import FUNCTIONS, Params
 
 _WORDS = {bool: "true or false", str: "a string", int: "a number", Decimal: "a number"}

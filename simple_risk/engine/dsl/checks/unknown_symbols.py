@@ -25,7 +25,7 @@ from collections.abc import Iterator
 
 from simple_risk.engine.dsl.catalogue import by_projectx, known_names
 from simple_risk.engine.dsl.checks.base import CheckDef
-from simple_risk.engine.dsl.compiler import Compilation
+from simple_risk.engine.dsl.compilation import Compilation
 from simple_risk.engine.dsl.problems import Problem, did_you_mean
 from simple_risk.engine.dsl.yamlload import Document, Mark
 

@@ -19,8 +19,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from simple_risk.engine.dsl.checks.base import CheckDef
-from simple_risk.engine.dsl.compiler import Compilation, names_written
-from simple_risk.engine.dsl.expressions import macro_references
+from simple_risk.engine.dsl.compilation import Compilation, names_written
+from simple_risk.engine.dsl.macros import macro_references
 from simple_risk.engine.dsl.problems import Problem
 
 
