@@ -57,7 +57,7 @@ from simple_risk.daemon.sim import Trader, scaled_ruleset, sim_config, wait_unti
 from simple_risk.engine.dsl import load_ruleset
 from simple_risk.resources import default_ruleset_path
 
-ACCOUNT = 20100001
+ACCOUNT = simprocess.ACCOUNT
 UNLIMITED = {"default": Budget(1_000_000, 60.0), "bars": Budget(50, 30.0)}
 
 
@@ -108,12 +108,14 @@ def bench_daemon(
     (``serve``: with its status socket; ``wan``: the simulator's answers and frames delayed;
     ``config_changes`` applied to its configuration)."""
     sim = simprocess.simulator(wan).start()
+    trader = Trader(sim)
     try:
         with guarding_daemon(
             directory, sim.base_url, sim.username, sim.api_key, serve=serve, **config_changes
         ) as daemon:
-            yield sim, daemon, Trader(sim)
+            yield sim, daemon, trader
     finally:
+        trader.close()
         sim.stop()
 
 

@@ -92,8 +92,9 @@ log = logging.getLogger(__name__)
 install_log_filter(__name__, "SignalRCoreClient")
 
 TOPSTEPX_API = "https://api.topstepx.com"
-#: requests one client can have waiting for a gateway at once (executor and reconcile workers
-#: of every account, hubs' token refreshes); more wait their turn within their own deadline
+#: connections one client keeps alive to the gateway (executor lanes and reconcile workers of
+#: every account, hubs' token refreshes); a call beyond them opens one that is closed after
+#: it. A session given to the client gets this many HTTP threads instead (see transport.py).
 HTTP_THREADS = 32
 
 _AUTH_ENDPOINTS = frozenset({Endpoint.LOGIN_KEY, Endpoint.VALIDATE, Endpoint.LOGOUT})
