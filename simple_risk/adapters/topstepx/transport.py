@@ -28,7 +28,8 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -151,10 +152,38 @@ class DeadlineWatch:
         return cut
 
 
+#: told when the current thread's request is on the wire (see :func:`telling_when_sent`)
+_WHEN_SENT: ContextVar[Callable[[], None] | None] = ContextVar("when_sent", default=None)
+
+
+@contextlib.contextmanager
+def telling_when_sent(callback: Callable[[], None]) -> Iterator[None]:
+    """Within the block, ``callback`` runs each time a request of this thread has been sent in
+    full and its answer is awaited (handed to an HTTP thread, for :class:`SessionTransport`).
+
+    The executor's lanes use it to tell the engine thread that an enforcing call is on its
+    way, so the engine thread can give the interpreter up until then
+    (:meth:`simple_risk.daemon.executor.Executor.submit`)."""
+    token = _WHEN_SENT.set(callback)
+    try:
+        yield
+    finally:
+        _WHEN_SENT.reset(token)
+
+
+def _tell_sent() -> None:
+    callback = _WHEN_SENT.get()
+    if callback is not None:
+        callback()
+
+
 def _attach(connection: HTTPConnection) -> None:
+    """The connection's request is sent and it waits for the answer: the watch may cut it
+    from now on, and whoever waits for the request to leave is told."""
     exchange: _Exchange | None = getattr(_current, "exchange", None)
     if exchange is not None:
         exchange.connection = connection
+    _tell_sent()
 
 
 class _WatchedHTTPConnection(HTTPConnection):
@@ -305,6 +334,7 @@ class SessionTransport:
             timeout=per_read,
             stream=True,
         )
+        _tell_sent()
         try:
             response = future.result(timeout=max(deadline - self._monotonic(), 0.0))
         except concurrent.futures.TimeoutError:
@@ -348,5 +378,6 @@ __all__ = [
     "SessionTransport",
     "Transport",
     "read_until",
+    "telling_when_sent",
     "transport_for",
 ]
