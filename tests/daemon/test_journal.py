@@ -218,3 +218,39 @@ def test_a_locked_sqlite_database_is_unavailable_not_broken(tmp_path: Path) -> N
         blocker.close()
     assert store.append_events(1, [_update(1)]) == [1]
     store.close()
+
+
+def test_the_first_write_after_an_idle_spell_waits_the_linger_and_a_backlog_does_not(
+    tmp_path: Path,
+) -> None:
+    """The write an event wakes the writer for waits a little (the act goes first); what is
+    queued meanwhile goes out after it without waiting again, batch after batch."""
+    store = Store.open(f"sqlite:///{tmp_path / 'j.db'}")
+    naps: list[float] = []
+    busy = threading.Event()
+    go_on = threading.Event()
+
+    def nap(seconds: float) -> None:
+        naps.append(seconds)
+        busy.set()
+        go_on.wait(5.0)
+
+    writer = StoreWriter(store, {}, linger=0.005, sleep=nap)
+    writer.start()
+    writer.journal(1, _update(0))
+    assert busy.wait(5.0)  # it lingers before writing the event that woke it ...
+    assert writer.last_seq == {}
+    ran: list[int] = []
+    writer.call(lambda s: ran.append(s.last_seq(1)))  # queued meanwhile, after the event ...
+    for n in range(1, 4):
+        writer.journal(1, _update(n))  # ... and a backlog behind the call (a second batch)
+    go_on.set()
+    assert writer.flush(10.0)
+    assert ran == [1]
+    assert naps == [0.005]
+    assert writer.last_seq == {1: 4}
+    writer.journal(1, _update(4))  # idle again: this one waits the linger once more
+    assert writer.flush(10.0)
+    assert naps == [0.005, 0.005]
+    writer.stop()
+    store.close()
