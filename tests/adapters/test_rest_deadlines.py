@@ -3,8 +3,6 @@ failing token refresh that keeps the still-valid token (issue #13 item 3)."""
 
 from __future__ import annotations
 
-import http.server
-import json
 import socket
 import threading
 import time
@@ -20,22 +18,15 @@ from simple_risk.adapters.simulator import Simulator
 from simple_risk.adapters.topstepx.errors import TransportError
 from simple_risk.adapters.topstepx.rest import Credentials, RestClient, RestConfig
 from simple_risk.adapters.topstepx.transport import DeadlineWatch
+from tests.stub_gateway import StubGateway, serving
 
 TRICKLE = b'{"success": true, "errorCode": 0, "errorMessage": null, "orders": []}'
 
 
-class _Trickling(http.server.BaseHTTPRequestHandler):
-    """Logs in at once; answers every other call one byte every 50 ms."""
+class _Trickling(StubGateway):
+    """Answers every call but the login one byte every 50 ms."""
 
-    def do_POST(self) -> None:
-        self.rfile.read(int(self.headers.get("Content-Length", "0")))
-        if self.path.endswith("/Auth/loginKey"):
-            body = json.dumps({"success": True, "errorCode": 0, "token": "t.t.t"}).encode()
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-            return
+    def on_call(self, path: str) -> None:
         self.send_response(200)
         self.send_header("Content-Length", str(len(TRICKLE)))
         self.end_headers()
@@ -47,19 +38,11 @@ class _Trickling(http.server.BaseHTTPRequestHandler):
         except OSError:
             return  # the client gave up
 
-    def log_message(self, format: str, *args: object) -> None:
-        return None
 
+class _TricklingHeaders(StubGateway):
+    """Sends every answer but the login's status line and headers one byte every 50 ms."""
 
-class _TricklingHeaders(_Trickling):
-    """Logs in at once; sends every other answer's status line and headers one byte every
-    50 ms."""
-
-    def do_POST(self) -> None:
-        if self.path.endswith("/Auth/loginKey"):
-            super().do_POST()
-            return
-        self.rfile.read(int(self.headers.get("Content-Length", "0")))
+    def on_call(self, path: str) -> None:
         head = f"HTTP/1.1 200 OK\r\nContent-Length: {len(TRICKLE)}\r\n" + "X-Pad: 1\r\n" * 20
         try:
             for byte in head.encode():
@@ -73,13 +56,8 @@ class _TricklingHeaders(_Trickling):
 
 @pytest.fixture(params=[_Trickling, _TricklingHeaders], ids=["body", "headers"])
 def trickling(request: pytest.FixtureRequest) -> Iterator[str]:
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), request.param)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with serving(request.param) as port:
+        yield f"http://127.0.0.1:{port}"
 
 
 @pytest.mark.parametrize("own_session", [False, True], ids=["direct", "given-session"])

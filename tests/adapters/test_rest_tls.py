@@ -4,11 +4,8 @@ name — an unknown certificate never gets a request, let alone the API key."""
 
 from __future__ import annotations
 
-import http.server
-import json
 import ssl
 import subprocess
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import ClassVar
@@ -18,29 +15,17 @@ import pytest
 from simple_risk.adapters.topstepx.errors import TransportError
 from simple_risk.adapters.topstepx.rest import Credentials, RestClient, RestConfig
 from simple_risk.adapters.topstepx.transport import DirectTransport
+from tests.stub_gateway import StubGateway, serving
 
 
-class _Gateway(http.server.BaseHTTPRequestHandler):
-    """Logs in and answers every search with no records; counts the requests it read."""
+class _Gateway(StubGateway):
+    """Answers every search with no records; counts the requests it read."""
 
     seen: ClassVar[list[str]] = []
 
     def do_POST(self) -> None:
-        self.rfile.read(int(self.headers.get("Content-Length", "0")))
-        _Gateway.seen.append(self.path)
-        answer: dict[str, object] = {"success": True, "errorCode": 0, "errorMessage": None}
-        if self.path.endswith("/Auth/loginKey"):
-            answer["token"] = "t.t.t"
-        else:
-            answer["orders"] = []
-        body = json.dumps(answer).encode()
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: object) -> None:
-        return None
+        _Gateway.seen.append(self.path)  # the login too: a refused handshake reaches none
+        super().do_POST()
 
 
 @pytest.fixture
@@ -65,15 +50,9 @@ def gateway(certificate: tuple[Path, Path]) -> Iterator[str]:
     cert, key = certificate
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert, key)
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Gateway)
-    server.daemon_threads = True
-    server.socket = context.wrap_socket(server.socket, server_side=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
     _Gateway.seen = []
-    yield f"https://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with serving(_Gateway, lambda sock: context.wrap_socket(sock, server_side=True)) as port:
+        yield f"https://127.0.0.1:{port}"
 
 
 def test_a_gateway_the_named_bundle_vouches_for_is_reached(

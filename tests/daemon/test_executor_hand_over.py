@@ -3,8 +3,6 @@ wire (at most a few milliseconds), so the call never waits for the firing's book
 
 from __future__ import annotations
 
-import http.server
-import json
 import queue
 import socket
 import threading
@@ -18,46 +16,30 @@ from simple_risk.adapters.topstepx.ratelimit import Priority
 from simple_risk.adapters.topstepx.rest import Credentials, RestClient, RestConfig
 from simple_risk.daemon.executor import Executor, IntentResult
 from simple_risk.engine.events import Event
+from tests.stub_gateway import StubGateway, serving
 
 ACCOUNT = 5
 MNQ = "CON.F.US.MNQ.Z26"
 
 
-class _Held(http.server.BaseHTTPRequestHandler):
-    """Logs in at once; notes every other request when it arrives and answers it only once
-    released."""
+class _Held(StubGateway):
+    """Notes every call when it arrives and answers it only once released."""
 
     arrived: queue.Queue[str]
     release: threading.Event
 
-    def do_POST(self) -> None:
-        self.rfile.read(int(self.headers.get("Content-Length", "0")))
-        answer: dict[str, object] = {"success": True, "errorCode": 0, "errorMessage": None}
-        if self.path.endswith("/Auth/loginKey"):
-            answer["token"] = "t.t.t"
-        else:
-            _Held.arrived.put(self.path)
-            _Held.release.wait(10.0)
-        body = json.dumps(answer).encode()
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: object) -> None:
-        return None
+    def on_call(self, path: str) -> None:
+        _Held.arrived.put(path)
+        _Held.release.wait(10.0)
+        self.answer({})
 
 
 @pytest.fixture
 def gateway() -> Iterator[str]:
     _Held.arrived, _Held.release = queue.Queue(), threading.Event()
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Held)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    _Held.release.set()
-    server.shutdown()
-    server.server_close()
+    with serving(_Held) as port:
+        yield f"http://127.0.0.1:{port}"
+        _Held.release.set()
 
 
 def _executor(gateway: str, hand_over: float) -> tuple[Executor, RestClient]:
