@@ -54,6 +54,7 @@ from simple_risk.adapters.simulator import (
     WanDelay,
 )
 from simple_risk.adapters.topstepx.ratelimit import Budget
+from simple_risk.daemon.heap import settle_startup_heap
 from simple_risk.daemon.logging import configure_logging, remove_handlers
 from simple_risk.daemon.runtime import Daemon, RuntimeOptions, open_store
 from simple_risk.daemon.sim import Trader, scaled_ruleset, sim_config, wait_until
@@ -149,6 +150,7 @@ def guarding_daemon(
     try:
         if not wait_until(daemon.ready.is_set, 30.0):
             raise SystemExit("the daemon did not become live")
+        settle_startup_heap()  # as ``engine run`` does once it guards its accounts
         yield daemon
     finally:
         daemon.stop()

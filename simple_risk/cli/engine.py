@@ -43,6 +43,7 @@ from simple_risk.cli import engine
 from simple_risk.daemon.config import ConfigError, DaemonConfig, load_config, load_rulesets
 from simple_risk.daemon.control.protocol import ProtocolError
 from simple_risk.daemon.control.server import ServerError
+from simple_risk.daemon.heap import settle_startup_heap
 from simple_risk.daemon.logging import configure_logging
 from simple_risk.daemon.owntags import OwnTagError
 from simple_risk.daemon.runtime import Daemon, RuntimeOptions, open_store
@@ -324,11 +325,14 @@ def _serve(
                 "journaled, nothing is sent to the gateway"
             )
         wrote_pid = _write_pid(pid_file)
-        announced = False
+        announced = settled = False
         next_ping = 0.0
         while not stopping.wait(0.2):
             if daemon.error is not None or daemon.stop_requested.is_set():
                 break
+            if not settled and daemon.ready.is_set():
+                settled = True
+                settle_startup_heap()  # before READY: no full collection pauses a breach
             if not announced and daemon.ready.is_set():
                 announced = notifier.ready(f"guarding {len(config.accounts)} account(s)")
             if notifier.watchdog_interval is not None and time.monotonic() >= next_ping:

@@ -154,6 +154,8 @@ def test_engine_run_as_a_notify_service_reloads_on_sighup_and_stops_cleanly(
     try:
         assert wait_until(lambda: systemd.saw("READY=1"), 30.0), "no READY=1"
         assert wait_until(lambda: systemd.count("WATCHDOG=1") >= 2, 5.0), "no watchdog pings"
+        log_file = short_dir / "log" / "simple-risk.log"
+        assert wait_until(lambda: "startup heap settled" in log_file.read_text(), 5.0)
 
         ruleset.write_text(ruleset_text(max_contracts=4), encoding="utf-8")
         process.send_signal(signal.SIGHUP)
