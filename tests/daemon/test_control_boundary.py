@@ -63,6 +63,7 @@ def test_the_boundary_test_sees_every_runtime_module() -> None:
     known = RUNTIME | {
         "check",
         "config",
+        "heap",
         "logging",
         "notifications",
         "notify",
