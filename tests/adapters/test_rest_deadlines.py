@@ -17,7 +17,7 @@ from urllib3.connection import HTTPConnection
 from simple_risk.adapters.simulator import Simulator
 from simple_risk.adapters.topstepx.errors import TransportError
 from simple_risk.adapters.topstepx.rest import Credentials, RestClient, RestConfig
-from simple_risk.adapters.topstepx.transport import DeadlineWatch
+from simple_risk.adapters.topstepx.transport import DeadlineWatch, shared_watch
 from tests.stub_gateway import StubGateway, serving
 
 TRICKLE = b'{"success": true, "errorCode": 0, "errorMessage": null, "orders": []}'
@@ -215,3 +215,19 @@ def test_the_environment_is_read_once_when_the_client_is_made(
         "https"
         not in RestClient("https://api.topstepx.com", Credentials("u", "k"))._session.proxies
     )
+
+
+def test_clients_on_the_real_clock_share_one_watch_and_a_clock_of_its_own_gets_its_own() -> None:
+    first = RestClient("http://127.0.0.1:9", Credentials("user", "key-0123456789"))
+    second = RestClient("http://127.0.0.1:9", Credentials("user", "key-0123456789"))
+    faked = RestClient(
+        "http://127.0.0.1:9", Credentials("user", "key-0123456789"), monotonic=_Clock()
+    )
+    watches = [
+        client._transport.watch  # type: ignore[attr-defined]
+        for client in (first, second, faked)
+    ]
+    assert watches[0] is watches[1] is shared_watch()  # one thread however many clients
+    assert watches[2] is not watches[0]  # its deadlines are on another clock
+    for client in (first, second, faked):
+        client.close()

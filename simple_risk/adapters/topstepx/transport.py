@@ -177,6 +177,20 @@ def _tell_sent() -> None:
         callback()
 
 
+_shared: DeadlineWatch | None = None
+_shared_lock = threading.Lock()
+
+
+def shared_watch() -> DeadlineWatch:
+    """The process's one watch on ``time.monotonic``: every client on the real clock shares
+    its thread, however many clients a process makes (tests, the demo's traders)."""
+    global _shared
+    with _shared_lock:
+        if _shared is None:
+            _shared = DeadlineWatch()
+        return _shared
+
+
 def _attach(connection: HTTPConnection) -> None:
     """The connection's request is sent and it waits for the answer: the watch may cut it
     from now on, and whoever waits for the request to leave is told."""
@@ -255,7 +269,12 @@ class DirectTransport:
     ) -> None:
         self._timeout = timeout
         self._monotonic = monotonic
-        self.watch = watch or DeadlineWatch(monotonic=monotonic)
+        #: the process's watch on the real clock (one thread for every client); a client on
+        #: a clock of its own (tests) has a watch of its own, ended with it
+        self._own_watch = watch is None and monotonic is not time.monotonic
+        self.watch = watch or (
+            DeadlineWatch(monotonic=monotonic) if self._own_watch else shared_watch()
+        )
         self._headers = {str(k): str(v) for k, v in session.headers.items()}
         verify = session.verify
         tls: dict[str, Any] = {"cert_reqs": "CERT_NONE"} if verify is False else {}
@@ -299,7 +318,8 @@ class DirectTransport:
                 exchange.connection.close()  # cut: never handed out again
 
     def close(self) -> None:
-        self.watch.close()
+        if self._own_watch:
+            self.watch.close()
         self._pools.clear()
 
 
@@ -378,6 +398,7 @@ __all__ = [
     "SessionTransport",
     "Transport",
     "read_until",
+    "shared_watch",
     "telling_when_sent",
     "transport_for",
 ]
