@@ -125,9 +125,17 @@ class Announcer:
         self._recent_firings: dict[int, deque[dict[str, Any]]] = {}
         self._last_firings: dict[tuple[int, str], dict[str, Any]] = {}
 
-    def tell_firing(self, firing: Firing) -> None:
+    def note_firing(self, firing: Firing) -> None:
+        """Count the firing among the daemon's firings: before its intents are worked, so
+        nobody sees an enforcement whose firing the daemon does not show yet."""
         self.firings.append(firing)
         self.firings_total += 1
+
+    def tell_firing(self, firing: Firing, *, noted: bool = False) -> None:
+        """Keep it for status, tell ``monitor``, the observer and the log (and note it, unless
+        :meth:`note_firing` did already)."""
+        if not noted:
+            self.note_firing(firing)
         self._remember_firing(firing)
         log.warning(
             "FIRING %s account=%s %s: %s",

@@ -133,10 +133,13 @@ class Applier:
             # queued for the writer first (a firing's record opens the intents whose states
             # the executor's bookkeeping then writes), but nothing here waits for the store
             firings = [firing for firing in firings if persistence.record(firing, replay=replay)]
+        if not replay:
+            for firing in firings:
+                self._announcer.note_firing(firing)  # shown no later than it acts
         self._enforcer.work_firings(firings)  # act first: the rest is bookkeeping
         if not replay:
             for firing in firings:
-                self._announcer.tell_firing(firing)
+                self._announcer.tell_firing(firing, noted=True)
         if firings and persistence.locks_changed(account):
             # A lockout set by a clock tick is not in the journal (ticks are not journaled):
             # it survives a restart in this snapshot (or, lost in a crash before the writer
