@@ -10,6 +10,7 @@ guards). Used for a ruleset's rules and for the rules an account overlay adds
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Mapping
 from datetime import timedelta
@@ -326,35 +327,18 @@ def _json_args(args: Mapping[object, object]) -> object:
     return json_view(dict(args))
 
 
+#: schema checks whose wording names the action's arguments: (check, pattern, wording)
+_ARGUMENT_WORDING = {
+    "unknown-key": (r'^unknown key "([^"]*)" in .*$', 'unknown argument "\\1" of {action}'),
+    "missing-key": (r'^missing required key "([^"]*)" in .*$', '{action} needs argument "\\1"'),
+}
+
+
 def _retarget(problem: Problem, action: str) -> Problem:
     """Schema wording for action arguments: 'unknown argument "x" of lockout'."""
-    message = problem.message
-    if problem.check == "unknown-key":
-        message = re.sub(
-            r'^unknown key "([^"]*)" in .*$', rf'unknown argument "\1" of {action}', message
-        )
-        return Problem(
-            problem.file,
-            problem.line,
-            problem.column,
-            message,
-            "action-argument",
-            problem.rule_id,
-            problem.hint,
-            problem.severity,
-        )
-    if problem.check == "missing-key":
-        message = re.sub(
-            r'^missing required key "([^"]*)" in .*$', rf'{action} needs argument "\1"', message
-        )
-        return Problem(
-            problem.file,
-            problem.line,
-            problem.column,
-            message,
-            "action-argument",
-            problem.rule_id,
-            problem.hint,
-            problem.severity,
-        )
-    return problem
+    wording = _ARGUMENT_WORDING.get(problem.check)
+    if wording is None:
+        return problem
+    pattern, replacement = wording
+    message = re.sub(pattern, replacement.format(action=action), problem.message)
+    return dataclasses.replace(problem, message=message, check="action-argument")
