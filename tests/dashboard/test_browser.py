@@ -27,7 +27,8 @@ def test_the_page_loads_with_the_account_the_limit_and_the_session(dashboard: St
     assert page.page.url.endswith(f"/account/{ACCOUNT}")  # one account: / leads to its page
     page.wait_text("#link", "Live")
     assert "ENFORCE" in page.text("#mode")
-    assert page.text("#loss-words") == "$500.00 of $500.00 left"
+    # the limits arrive with the page's first status read, which may come after "Live"
+    assert page.wait_text("#loss-words", "left") == "$500.00 of $500.00 left"
     assert "No open position" in page.text("#positions")
     assert "No lockout: trading is allowed" in page.text("#lockouts")
     assert "This ruleset derives no facts" in page.text("#derived")
