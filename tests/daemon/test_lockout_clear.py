@@ -10,7 +10,10 @@ from .test_server import TINY_LOSS_LIMIT, day_locked
 
 
 def firings_of(run: Running, rule: str) -> int:
-    """How many times ``rule`` fired on its breach (not the lock's enforcement firings)."""
+    """How many times ``rule`` fired on its breach (not the lock's enforcement firings), as
+    journaled: the store writer writes behind the engine, so everything queued is flushed first."""
+    writer = run.daemon.persistence.writer
+    assert writer is not None and writer.flush(timeout=10.0)
     since = datetime(2000, 1, 1, tzinfo=UTC)
     items = run.daemon.store.history(since, rule=rule, kinds=["firing"], limit=100)
     return sum(1 for item in items if "Daily realized P&L" in item.summary)
@@ -40,6 +43,7 @@ def test_a_cleared_daily_loss_lock_comes_back_with_the_next_fill_and_is_enforced
     run.trader.buy(ACCOUNT, "MNQ")
     run.wait(lambda: run.locked_by("daily-realized-loss"), "the lockout to come back")
     run.wait(lambda: run.trader.size(ACCOUNT) == 0, "the new position to be closed")
-    assert firings_of(run, "daily-realized-loss") == 2
+    # the firing is told (and queued for the journal) just after its intents are worked
+    run.wait(lambda: firings_of(run, "daily-realized-loss") == 2, "the second firing journaled")
     (lock,) = [lock for lock in run.status()["lockouts"] if lock["rule"] == "daily-realized-loss"]
     assert lock["kind"] == "lock"
