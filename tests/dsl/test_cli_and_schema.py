@@ -72,6 +72,19 @@ def test_lint_without_files_is_a_usage_error() -> None:
     assert CliRunner().invoke(cli, ["rules", "lint", "--format", "xml", "x"]).exit_code == 2
 
 
+def test_a_file_that_is_not_a_ruleset_is_quoted_short(tmp_path: Path) -> None:
+    """Linting the wrong file (a password file, a log) says what it is, not the whole file."""
+    wrong = tmp_path / "passwd"
+    wrong.write_text("\n".join(f"user{n}:x:{n}:{n}::/home/user{n}:/bin/sh" for n in range(200)))
+    result = CliRunner().invoke(cli, ["rules", "lint", str(wrong)])
+    assert result.exit_code == 1
+    (problem,) = [line for line in result.output.splitlines() if ": error:" in line]
+    assert 'got a string ("user0:x:0:0::/home/user0:/bin/sh user1:x:1:1::/home/user1:/…")' in (
+        problem
+    )
+    assert len(problem) < len(str(wrong)) + 150
+
+
 def test_lint_of_the_default_ruleset_succeeds() -> None:
     path = str(resources.default_ruleset_path())
     result = CliRunner().invoke(cli, ["rules", "lint", path])

@@ -397,9 +397,16 @@ def _type_of(instance: object) -> str:
     return "empty"
 
 
+#: how much of a wrong value a problem quotes (a whole file read as one string is no help)
+_SHOWN = 60
+
+
 def _show(instance: object) -> str:
     if isinstance(instance, str):
-        return f'"{instance}"'
+        one_line = " ".join(instance.split())
+        if len(one_line) > _SHOWN:
+            one_line = one_line[: _SHOWN - 1] + "…"
+        return f'"{one_line}"'
     if isinstance(instance, bool):
         return "true" if instance else "false"
     if instance is None:
