@@ -31,7 +31,7 @@ from typing import Any, NoReturn
 
 import click
 
-from simple_risk.cli import cli, render
+from simple_risk.cli import cli, formatting, render
 from simple_risk.cli.output import show, stdout_console
 from simple_risk.cli.status import (
     EXIT_REFUSED,
@@ -262,7 +262,7 @@ def config_edit(reason: str) -> None:
         except ProtocolError as error:
             if error.code == "refused" and error.problems and _again(interactive):
                 for problem in error.problems:
-                    click.echo(render.format_problem(problem), err=True)
+                    click.echo(formatting.format_problem(problem), err=True)
                 continue
             fail_protocol(error)
         _reload_report(result)

@@ -15,12 +15,10 @@ itself on a non-terminal or with ``NO_COLOR``.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, tzinfo
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from rich import box
 from rich.console import Group, RenderableType
 from rich.padding import Padding
 from rich.panel import Panel
@@ -28,15 +26,23 @@ from rich.table import Table
 from rich.text import Text
 
 from simple_risk import words
-
-#: rich style of each severity (firings, alerts, monitor lines)
-SEVERITY_STYLE: Mapping[str, str] = {
-    "debug": "dim",
-    "info": "blue",
-    "warning": "yellow",
-    "error": "red",
-    "critical": "bold red",
-}
+from simple_risk.cli.formatting import (
+    NONE,
+    clock,
+    decimal_of,
+    empty_section,
+    format_duration,
+    money,
+    money_text,
+    parse_time,
+    plain,
+    seconds_since,
+    seconds_until,
+    section_table,
+    severity_style,
+    usage_bar,
+    used_style,
+)
 
 #: rich style of each ``history`` kind
 KIND_STYLE: Mapping[str, str] = {
@@ -48,165 +54,8 @@ KIND_STYLE: Mapping[str, str] = {
     "admin": "blue",
 }
 
-NONE = "—"
-
-
-# --- small values ------------------------------------------------------------------------
-
-
-def parse_time(stamp: object) -> datetime | None:
-    """An ISO-8601 stamp from the daemon as an aware datetime (``None`` when absent/bad)."""
-    if not isinstance(stamp, str) or not stamp:
-        return None
-    try:
-        parsed = datetime.fromisoformat(stamp)
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo is not None else parsed.astimezone()
-
-
-def format_duration(seconds: float | None) -> str:
-    """``4.2s``, ``42s``, ``38m 32s``, ``2h 05m``, ``1d 03h``; ``—`` for unknown."""
-    if seconds is None:
-        return NONE
-    seconds = max(seconds, 0.0)
-    if seconds < 10:
-        return f"{int(seconds)}s" if seconds == int(seconds) and seconds else f"{seconds:.1f}s"
-    whole = int(seconds)
-    if whole < 60:
-        return f"{whole}s"
-    if whole < 3600:
-        return f"{whole // 60}m {whole % 60:02d}s"
-    if whole < 86400:
-        return f"{whole // 3600}h {whole % 3600 // 60:02d}m"
-    return f"{whole // 86400}d {whole % 86400 // 3600:02d}h"
-
-
-def seconds_until(stamp: object, now: datetime, fallback: object = None) -> float | None:
-    """Seconds from ``now`` to ``stamp`` (never negative); ``fallback`` when no stamp."""
-    end = parse_time(stamp)
-    if end is not None:
-        return max((end - now).total_seconds(), 0.0)
-    if isinstance(fallback, int | float):
-        return float(fallback)
-    return None
-
-
-def seconds_since(stamp: object, now: datetime) -> float | None:
-    start = parse_time(stamp)
-    return None if start is None else max((now - start).total_seconds(), 0.0)
-
-
-def clock(stamp: object, now: datetime | None = None) -> str:
-    """``10:15:02`` in ``now``'s time zone (the viewer's), with the date when it is not
-    ``now``'s day; without ``now``, in the stamp's own offset."""
-    moment = parse_time(stamp)
-    if moment is None:
-        return NONE
-    if now is not None:
-        moment = moment.astimezone(now.tzinfo)
-        if moment.date() != now.date():
-            return moment.strftime("%Y-%m-%d %H:%M:%S")
-    return moment.strftime("%H:%M:%S")
-
-
-def _decimal(value: object) -> Decimal | None:
-    if value is None or isinstance(value, bool):
-        return None
-    try:
-        return Decimal(str(value))
-    except InvalidOperation:
-        return None
-
-
-def money_text(value: object) -> str:
-    """A money string as sent, but never with more than two decimals of trailing zeros
-    (``-0.500000000`` → ``-0.50``; ``-0.125`` stays exact)."""
-    amount = _decimal(value)
-    if amount is None:
-        return NONE
-    exponent = amount.as_tuple().exponent
-    if isinstance(exponent, int) and exponent < -2:
-        cents = amount.quantize(Decimal("0.01"))
-        if cents == amount:
-            return str(cents)
-        return str(amount.normalize())
-    return str(value)
-
-
-def money(value: object) -> Text:
-    """Dollars with cents (``-$48.40``) coloured by sign (red below zero, green above);
-    ``—`` when unknown."""
-    amount = _decimal(value)
-    if amount is None:
-        return Text(NONE, style="dim")
-    style = "red" if amount < 0 else "green" if amount > 0 else ""
-    return Text(words.usd(value), style=style)
-
-
-def plain(value: object) -> str:
-    return NONE if value is None or value == "" else str(value)
-
-
-def used_style(percent: float | None) -> str:
-    """green below 50 %, yellow below 80 %, red from 80 % (dim when unknown)."""
-    if percent is None:
-        return "dim"
-    if percent < 50:
-        return "green"
-    if percent < 80:
-        return "yellow"
-    return "bold red"
-
-
-def usage_bar(percent: float | None, width: int = 10) -> Text:
-    """``███░░░░░░░  29.8%`` coloured by :func:`used_style`; ``—`` when unknown."""
-    if percent is None:
-        return Text(NONE, style="dim")
-    filled = min(max(round(percent / 100 * width), 0), width)
-    bar = Text("█" * filled + "░" * (width - filled), style=used_style(percent))
-    bar.append(f" {percent:5.1f}%", style=used_style(percent))
-    return bar
-
-
-def severity_style(severity: object) -> str:
-    return SEVERITY_STYLE.get(str(severity), "")
-
-
-def format_problem(problem: Mapping[str, Any]) -> str:
-    """A located problem of a refused reload: ``FILE:LINE:COL: rule "ID": message (hint)``."""
-    where = ":".join(
-        str(part)
-        for part in (problem.get("file"), problem.get("line"), problem.get("column"))
-        if part is not None and part != ""
-    )
-    rule = problem.get("rule")
-    text = f'rule "{rule}": ' if rule else ""
-    if problem.get("severity") == "warning":
-        text = "warning: " + text
-    text += str(problem.get("message", ""))
-    if problem.get("hint"):
-        text += f" ({problem['hint']})"
-    return f"{where}: {text}" if where else text
-
 
 # --- engine status -----------------------------------------------------------------------
-
-
-def _table(title: str, *columns: str, right: Iterable[str] = ()) -> Table:
-    table = Table(
-        title=title, title_justify="left", title_style="bold", box=box.SIMPLE_HEAD, expand=False
-    )
-    aligned = set(right)
-    for column in columns:
-        table.add_column(column, justify="right" if column in aligned else "left")
-    return table
-
-
-def _none(title: str, what: str) -> Text:
-    text = Text(f"{title}: ", style="bold")
-    text.append(what, style="dim")
-    return text
 
 
 def daemon_header(result: Mapping[str, Any], now: datetime) -> RenderableType:
@@ -374,7 +223,7 @@ def derived_table(derived: Sequence[Mapping[str, Any]]) -> list[RenderableType]:
     none at all for a ruleset that derives no facts."""
     if not derived:
         return []
-    table = _table("What the rules remember", "Fact", "For", "Value", right=["Value"])
+    table = section_table("What the rules remember", "Fact", "For", "Value", right=["Value"])
     for entry in derived:
         label = str(entry.get("description") or entry.get("name"))
         if entry.get("error"):
@@ -391,8 +240,8 @@ def derived_table(derived: Sequence[Mapping[str, Any]]) -> list[RenderableType]:
 
 def positions_table(positions: Sequence[Mapping[str, Any]], now: datetime) -> RenderableType:
     if not positions:
-        return _none("Positions", "flat")
-    table = _table(
+        return empty_section("Positions", "flat")
+    table = section_table(
         "Positions",
         "Ticker",
         "Side",
@@ -428,8 +277,8 @@ def positions_table(positions: Sequence[Mapping[str, Any]], now: datetime) -> Re
 
 def orders_table(orders: Sequence[Mapping[str, Any]]) -> RenderableType:
     if not orders:
-        return _none("Working orders", "none")
-    table = _table(
+        return empty_section("Working orders", "none")
+    table = section_table(
         "Working orders",
         "Id",
         "Ticker",
@@ -484,7 +333,7 @@ def pnl_table(account: Mapping[str, Any]) -> RenderableType:
     limits = account.get("limits") or []
     if not limits:
         return summary
-    table = _table("Limits", "Limit", "Now", "Max", "Used", right=("Now", "Max"))
+    table = section_table("Limits", "Limit", "Now", "Max", "Used", right=("Now", "Max"))
     for limit in limits:
         used = limit.get("used_pct")
         unit = limit.get("unit")
@@ -518,7 +367,7 @@ def _amount(value: object, unit: str | None) -> Text:
 
 
 def _percent(value: object, limit: object) -> float | None:
-    amount, bound = _decimal(value), _decimal(limit)
+    amount, bound = decimal_of(value), decimal_of(limit)
     if amount is None or bound is None or bound == 0:
         return None
     return float(amount / bound * 100)
@@ -528,10 +377,10 @@ def lockouts_table(
     lockouts: Sequence[Mapping[str, Any]], now: datetime, *, with_account: bool = False
 ) -> RenderableType:
     if not lockouts:
-        return _none("Lockouts", "none")
+        return empty_section("Lockouts", "none")
     columns = ["Account"] if with_account else []
     columns += ["Locked", "Kind", "By rule", "Reason", "Ends", "Left"]
-    table = _table("Lockouts", *columns, right=("Left",))
+    table = section_table("Lockouts", *columns, right=("Left",))
     for lock in lockouts:
         end = parse_time(lock.get("ends_at"))
         if end is not None:
@@ -574,8 +423,8 @@ def pending_table(
     pending: Sequence[Mapping[str, Any]], now: datetime, account: Mapping[str, Any] | None = None
 ) -> RenderableType:
     if not pending:
-        return _none("Rules about to act", "none")
-    table = _table("Rules about to act", "Rule", "On", "Since", "Acts at", "Left")
+        return empty_section("Rules about to act", "none")
+    table = section_table("Rules about to act", "Rule", "On", "Since", "Acts at", "Left")
     for entry in pending:
         left = seconds_until(entry.get("fires_at"), now, entry.get("remaining_s"))
         table.add_row(
@@ -590,8 +439,8 @@ def pending_table(
 
 def firings_table(firings: Sequence[Mapping[str, Any]], now: datetime) -> RenderableType:
     if not firings:
-        return _none("Last firings", "none")
-    table = _table("Last firings", "At", "Rule", "Severity", "What happened")
+        return empty_section("Last firings", "none")
+    table = section_table("Last firings", "At", "Rule", "Severity", "What happened")
     for firing in firings:
         severity = str(firing.get("severity", ""))
         table.add_row(
@@ -608,7 +457,7 @@ def intents_table(intents: Sequence[Mapping[str, Any]]) -> RenderableType | None
         return None
     observed = any(intent.get("state") == "observed" for intent in intents)
     title = "Open intents (observed: not sent)" if observed else "Enforcement in progress"
-    table = _table(title, "Intent", "Kind", "State")
+    table = section_table(title, "Intent", "Kind", "State")
     for intent in intents:
         table.add_row(
             plain(intent.get("key")),
@@ -737,7 +586,7 @@ def explain_view(result: Mapping[str, Any], now: datetime) -> Group:
         for intent in firing.get("intents") or []:
             lines.append(Text(f"  intent: {intent}", style="cyan"))
     else:
-        lines.append(_none("last firing", "never fired"))
+        lines.append(empty_section("last firing", "never fired"))
 
     evaluations = result.get("evaluations") or []
     lines.append(Text("evaluation now", style="bold"))
@@ -815,7 +664,7 @@ def history_table(items: Sequence[Mapping[str, Any]], now: datetime) -> Renderab
     if not items:
         return Text("nothing in this period", style="dim")
     title = f"History (times in {words.zone_name(now)})"
-    table = _table(title, "At", "Kind", "Account", "Rule", "Summary")
+    table = section_table(title, "At", "Kind", "Account", "Rule", "Summary")
     for item in items:
         kind = str(item.get("kind", ""))
         table.add_row(
@@ -910,27 +759,17 @@ def hello_view(result: Mapping[str, Any], now: datetime) -> Table:
 
 __all__ = [
     "KIND_STYLE",
-    "SEVERITY_STYLE",
     "account_panel",
     "changes_lines",
-    "clock",
     "comparison_text",
     "daemon_header",
     "explain_view",
-    "format_duration",
-    "format_problem",
     "hello_view",
     "history_table",
     "lockouts_table",
-    "money",
     "monitor_line",
     "monitor_severity",
     "observe_banner",
     "observing",
-    "parse_time",
-    "seconds_since",
-    "seconds_until",
     "status_view",
-    "usage_bar",
-    "used_style",
 ]

@@ -26,7 +26,7 @@ from rich.console import Console
 from rich.live import Live
 
 from simple_risk import words
-from simple_risk.cli import engine, render
+from simple_risk.cli import engine, formatting, render
 from simple_risk.cli.output import show, stdout_console
 from simple_risk.daemon.control.client import Connection, DaemonNotRunning, default_address
 from simple_risk.daemon.control.protocol import ErrorCode, ProtocolError, plain
@@ -84,7 +84,7 @@ def fail_not_running(error: DaemonNotRunning, hint: str | None = None) -> NoRetu
 def protocol_error_lines(error: ProtocolError) -> list[str]:
     """``error CODE: message``, then each located problem, then when to retry."""
     lines = [f"error {error.code}: {error.message}"]
-    lines += [render.format_problem(problem) for problem in error.problems]
+    lines += [formatting.format_problem(problem) for problem in error.problems]
     if (
         error.code == ErrorCode.THROTTLED.value
         and error.retry_after is not None

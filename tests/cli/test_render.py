@@ -9,7 +9,7 @@ from datetime import timedelta
 
 from rich.console import Console, RenderableType
 
-from simple_risk.cli import render
+from simple_risk.cli import formatting, render
 
 from . import fixtures
 from .fixtures import NOW
@@ -84,30 +84,30 @@ def test_countdowns_tick_from_the_local_clock_not_the_servers_remaining() -> Non
 
 
 def test_limits_are_coloured_green_yellow_red_by_percent_used() -> None:
-    assert render.used_style(29.8) == "green"
-    assert render.used_style(50) == "yellow"
-    assert render.used_style(79.9) == "yellow"
-    assert render.used_style(80) == "bold red"
-    assert render.used_style(None) == "dim"
-    bar = render.usage_bar(29.8)
+    assert formatting.used_style(29.8) == "green"
+    assert formatting.used_style(50) == "yellow"
+    assert formatting.used_style(79.9) == "yellow"
+    assert formatting.used_style(80) == "bold red"
+    assert formatting.used_style(None) == "dim"
+    bar = formatting.usage_bar(29.8)
     assert bar.plain == "███░░░░░░░  29.8%"
-    assert render.usage_bar(150).plain.startswith("██████████")
-    assert render.usage_bar(None).plain == "—"
+    assert formatting.usage_bar(150).plain.startswith("██████████")
+    assert formatting.usage_bar(None).plain == "—"
 
 
 def test_money_is_red_below_zero_and_green_above() -> None:
-    assert render.money("-29.00").style == "red"
-    assert render.money("12.50").style == "green"
-    assert render.money("0").style == ""
-    assert render.money(None).plain == "—"
+    assert formatting.money("-29.00").style == "red"
+    assert formatting.money("12.50").style == "green"
+    assert formatting.money("0").style == ""
+    assert formatting.money(None).plain == "—"
 
 
 def test_severity_colours_appear_on_a_terminal() -> None:
     coloured = styles_of(render.firings_table(fixtures.status()["accounts"][0]["firings"], NOW))
     assert "\x1b[" in coloured
-    assert render.severity_style("critical") == "bold red"
-    assert render.severity_style("warning") == "yellow"
-    assert render.severity_style("info") == "blue"
+    assert formatting.severity_style("critical") == "bold red"
+    assert formatting.severity_style("warning") == "yellow"
+    assert formatting.severity_style("info") == "blue"
 
 
 def test_explain_prints_each_comparison_with_the_values_it_saw() -> None:
@@ -184,21 +184,21 @@ def test_a_located_problem_reads_like_rules_lint() -> None:
         "hint": 'did you mean "day.net_pnl"?',
         "check": "unknown-fact",
     }
-    assert render.format_problem(problem) == (
+    assert formatting.format_problem(problem) == (
         'topstep.yaml:12:9: rule "daily-loss-limit": unknown fact "day.nett_pnl" '
         '(did you mean "day.net_pnl"?)'
     )
-    assert render.format_problem({"message": "a mandatory rule"}) == "a mandatory rule"
+    assert formatting.format_problem({"message": "a mandatory rule"}) == "a mandatory rule"
 
 
 def test_durations_read_naturally() -> None:
-    assert render.format_duration(4.24) == "4.2s"
-    assert render.format_duration(42) == "42s"
-    assert render.format_duration(2312.4) == "38m 32s"
-    assert render.format_duration(7502) == "2h 05m"
-    assert render.format_duration(90000) == "1d 01h"
-    assert render.format_duration(-3) == "0.0s"
-    assert render.format_duration(None) == "—"
+    assert formatting.format_duration(4.24) == "4.2s"
+    assert formatting.format_duration(42) == "42s"
+    assert formatting.format_duration(2312.4) == "38m 32s"
+    assert formatting.format_duration(7502) == "2h 05m"
+    assert formatting.format_duration(90000) == "1d 01h"
+    assert formatting.format_duration(-3) == "0.0s"
+    assert formatting.format_duration(None) == "—"
 
 
 def test_hello_view_shows_pid_uptime_accounts_and_socket() -> None:
@@ -219,13 +219,13 @@ def test_hello_view_shows_pid_uptime_accounts_and_socket() -> None:
 
 
 def test_money_never_shows_a_tail_of_zeros() -> None:
-    assert render.money_text("-0.500000000") == "-0.50"
-    assert render.money_text("49998.260000000") == "49998.26"
-    assert render.money_text("-0.125") == "-0.125"
-    assert render.money_text("-0.1250000") == "-0.125"
-    assert render.money_text("21000") == "21000"
-    assert render.money_text("-1.12") == "-1.12"
-    assert render.money_text(None) == "—"
+    assert formatting.money_text("-0.500000000") == "-0.50"
+    assert formatting.money_text("49998.260000000") == "49998.26"
+    assert formatting.money_text("-0.125") == "-0.125"
+    assert formatting.money_text("-0.1250000") == "-0.125"
+    assert formatting.money_text("21000") == "21000"
+    assert formatting.money_text("-1.12") == "-1.12"
+    assert formatting.money_text(None) == "—"
 
 
 def test_explain_of_a_condition_without_comparison_shows_the_values() -> None:
@@ -242,9 +242,9 @@ def test_explain_of_a_condition_without_comparison_shows_the_values() -> None:
 
 def test_times_show_in_the_viewers_time_zone() -> None:
     utc_stamp = "2026-11-24T16:15:02+00:00"
-    assert render.clock(utc_stamp, NOW) == "10:15:02"
-    assert render.clock(utc_stamp) == "16:15:02"
-    assert render.clock("2026-11-23T16:15:02+00:00", NOW) == "2026-11-23 10:15:02"
+    assert formatting.clock(utc_stamp, NOW) == "10:15:02"
+    assert formatting.clock(utc_stamp) == "16:15:02"
+    assert formatting.clock("2026-11-23T16:15:02+00:00", NOW) == "2026-11-23 10:15:02"
     message = {"type": "event", "at": utc_stamp, "account": 1, "text": "x"}
     assert render.monitor_line(message, fixtures.CHICAGO).plain.startswith("10:15:02")
 
