@@ -9,7 +9,7 @@ from datetime import timedelta
 
 from rich.console import Console, RenderableType
 
-from simple_risk.cli import formatting, render
+from simple_risk.cli import explain_screen, formatting, render
 
 from . import fixtures
 from .fixtures import NOW
@@ -111,7 +111,7 @@ def test_severity_colours_appear_on_a_terminal() -> None:
 
 
 def test_explain_prints_each_comparison_with_the_values_it_saw() -> None:
-    out = text_of(render.explain_view(fixtures.explain(), NOW))
+    out = text_of(explain_screen.explain_view(fixtures.explain(), NOW))
     assert "rule daily-loss-limit  critical  enabled  account 20100001" in out
     assert "rulesets/topstep.yaml:41:11" in out
     assert "when:     day.net_pnl <= -params.daily_loss_limit" in out
@@ -126,7 +126,7 @@ def test_explain_prints_each_comparison_with_the_values_it_saw() -> None:
 
 
 def test_explain_of_a_pending_rule_shows_the_time_left_and_unknown_values() -> None:
-    out = text_of(render.explain_view(fixtures.explain_pending(), NOW))
+    out = text_of(explain_screen.explain_view(fixtures.explain_pending(), NOW))
     assert "last firing: never fired" in out
     assert "each:     position" in out and "for:      30s" in out
     assert "item position:CON.F.US.MNQ.Z26: true  state pending" in out
@@ -234,7 +234,7 @@ def test_explain_of_a_condition_without_comparison_shows_the_values() -> None:
     explained["for"] = 3.0
     explained["evaluations"][0]["comparisons"] = []
     explained["evaluations"][0]["values"] = {"position.protected": False}
-    out = text_of(render.explain_view(explained, NOW))
+    out = text_of(explain_screen.explain_view(explained, NOW))
     assert "enabled  mandatory" in out
     assert "for:      3s" in out
     assert "    position.protected = false" in out
