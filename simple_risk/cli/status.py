@@ -26,7 +26,7 @@ from rich.console import Console
 from rich.live import Live
 
 from simple_risk import words
-from simple_risk.cli import engine, explain_screen, formatting, render
+from simple_risk.cli import engine, explain_screen, formatting, render, timeline
 from simple_risk.cli.output import show, stdout_console
 from simple_risk.daemon.control.client import Connection, DaemonNotRunning, default_address
 from simple_risk.daemon.control.protocol import ErrorCode, ProtocolError, plain
@@ -255,7 +255,7 @@ def monitor(
                 if as_json:
                     _json_line(message)
                 else:
-                    console.print(render.monitor_line(message), soft_wrap=True)
+                    console.print(timeline.monitor_line(message), soft_wrap=True)
     except KeyboardInterrupt:
         return
     except BrokenPipeError:  # `monitor --json | head`
@@ -398,7 +398,7 @@ def history(
         print_json(result)
         return
     items = result.get("items") if isinstance(result, Mapping) else None
-    show(stdout_console(), render.history_table(items or [], now_local()))
+    show(stdout_console(), timeline.history_table(items or [], now_local()))
 
 
 STORE_HINT = "give --config FILE or --data-dir DIR to read its store without a daemon"

@@ -9,7 +9,7 @@ from datetime import timedelta
 
 from rich.console import Console, RenderableType
 
-from simple_risk.cli import explain_screen, formatting, render
+from simple_risk.cli import explain_screen, formatting, render, timeline
 
 from . import fixtures
 from .fixtures import NOW
@@ -136,16 +136,16 @@ def test_explain_of_a_pending_rule_shows_the_time_left_and_unknown_values() -> N
 
 
 def test_history_is_a_table_of_at_kind_account_rule_summary() -> None:
-    out = text_of(render.history_table(fixtures.history()["items"], NOW))
+    out = text_of(timeline.history_table(fixtures.history()["items"], NOW))
     for column in ("At", "Kind", "Account", "Rule", "Summary"):
         assert column in out
     assert "sell 1 MNQ @ 21000.00, P&L -40.00" in out
     assert "09:15:02" in out and "alice reload: ok" in out
-    assert text_of(render.history_table([], NOW)).strip() == "nothing in this period"
+    assert text_of(timeline.history_table([], NOW)).strip() == "nothing in this period"
 
 
 def test_monitor_lines_say_what_happened_in_plain_words() -> None:
-    lines = [render.monitor_line(m, fixtures.CHICAGO).plain for m in fixtures.monitor_messages()]
+    lines = [timeline.monitor_line(m, fixtures.CHICAGO).plain for m in fixtures.monitor_messages()]
     assert lines[0].startswith("10:15:02  20100001  event")
     assert "Filled: buy 3 MNQ @ 21010.25" in lines[0]
     assert "firing" in lines[1] and "cooldown 5 min" in lines[1]
@@ -155,13 +155,13 @@ def test_monitor_lines_say_what_happened_in_plain_words() -> None:
 
 def test_monitor_colour_follows_severity() -> None:
     messages = fixtures.monitor_messages()
-    assert render.monitor_severity(messages[1]) == "warning"
-    assert render.monitor_severity(messages[3]) == "critical"
-    firing = render.monitor_line(messages[1])
+    assert timeline.monitor_severity(messages[1]) == "warning"
+    assert timeline.monitor_severity(messages[3]) == "critical"
+    firing = timeline.monitor_line(messages[1])
     assert any(span.style == "yellow" for span in firing.spans)
-    alert = render.monitor_line(messages[3])
+    alert = timeline.monitor_line(messages[3])
     assert any(span.style == "bold red" for span in alert.spans)
-    assert render.monitor_severity({"type": "dropped"}) == "warning"
+    assert timeline.monitor_severity({"type": "dropped"}) == "warning"
 
 
 def test_reload_changes_are_listed_per_account() -> None:
@@ -246,7 +246,7 @@ def test_times_show_in_the_viewers_time_zone() -> None:
     assert formatting.clock(utc_stamp) == "16:15:02"
     assert formatting.clock("2026-11-23T16:15:02+00:00", NOW) == "2026-11-23 10:15:02"
     message = {"type": "event", "at": utc_stamp, "account": 1, "text": "x"}
-    assert render.monitor_line(message, fixtures.CHICAGO).plain.startswith("10:15:02")
+    assert timeline.monitor_line(message, fixtures.CHICAGO).plain.startswith("10:15:02")
 
 
 def test_a_store_outage_is_said_in_red_in_the_daemon_line() -> None:
