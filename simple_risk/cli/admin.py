@@ -31,7 +31,7 @@ from typing import Any, NoReturn
 
 import click
 
-from simple_risk.cli import cli, formatting, render
+from simple_risk.cli import admin_views, cli, formatting, render
 from simple_risk.cli.output import show, stdout_console
 from simple_risk.cli.status import (
     EXIT_REFUSED,
@@ -149,7 +149,7 @@ def _reload_report(result: Any) -> None:
         click.echo("reloaded")
         return
     click.echo("reloaded" if result.get("applied", True) else "not applied")
-    for line in render.changes_lines(result.get("changes")):
+    for line in admin_views.changes_lines(result.get("changes")):
         click.echo(f"  {line}")
 
 
@@ -772,7 +772,7 @@ def daemon_status(as_json: bool) -> None:
     if as_json:
         print_json(result)
         return
-    show(stdout_console(), render.hello_view(result, now_local()))
+    show(stdout_console(), admin_views.hello_view(result, now_local()))
 
 
 __all__ = ["NEW_PASSWORD_ENV", "PASSWORD_ENV", "AdminContext", "admin", "read_password"]

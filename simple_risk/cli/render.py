@@ -20,7 +20,6 @@ from typing import Any
 
 from rich.console import Group, RenderableType
 from rich.panel import Panel
-from rich.table import Table
 from rich.text import Text
 
 from simple_risk import words
@@ -498,58 +497,9 @@ def status_view(result: Mapping[str, Any], now: datetime) -> Group:
     return Group(*parts)
 
 
-def changes_lines(changes: object) -> list[str]:
-    """A reload's ``changes`` per account as plain lines; ``["no changes"]`` when none."""
-    lines: list[str] = []
-    if not isinstance(changes, Mapping):
-        return ["no changes"]
-    for account, change in changes.items():
-        if not isinstance(change, Mapping):
-            continue
-        parts: list[str] = []
-        for key in ("added", "removed", "changed", "enabled", "disabled"):
-            rules = change.get(key) or []
-            if rules:
-                parts.append(f"{key} {', '.join(map(str, rules))}")
-        params = change.get("params") or {}
-        if isinstance(params, Mapping):
-            for name, pair in params.items():
-                if isinstance(pair, Sequence) and not isinstance(pair, str) and len(pair) == 2:
-                    parts.append(f"param {name} {plain(pair[0])} → {plain(pair[1])}")
-                else:
-                    parts.append(f"param {name} {plain(pair)}")
-        if parts:
-            lines.append(f"account {account}: " + "; ".join(parts))
-    return lines or ["no changes"]
-
-
-def hello_view(result: Mapping[str, Any], now: datetime) -> Table:
-    """``admin daemon status``: pid, uptime, accounts, ruleset, socket."""
-    table = Table(show_header=False, box=None, pad_edge=False)
-    table.add_column(style="bold")
-    table.add_column()
-    ruleset = result.get("ruleset") or {}
-    rows: list[tuple[str, RenderableType]] = [
-        ("state", Text("running", style="bold green")),
-        ("pid", plain(result.get("pid"))),
-        ("started", clock(result.get("started_at"), now)),
-        ("uptime", format_duration(seconds_since(result.get("started_at"), now))),
-        ("accounts", ", ".join(map(str, result.get("accounts") or [])) or NONE),
-        ("ruleset", f"{plain(ruleset.get('name'))} ({plain(ruleset.get('path'))})"),
-        ("socket", plain(result.get("socket"))),
-        ("admin password", "set" if result.get("admin_password_set") else "NOT SET"),
-        ("protocol", plain(result.get("version"))),
-    ]
-    for name, value in rows:
-        table.add_row(name, value)
-    return table
-
-
 __all__ = [
     "account_panel",
-    "changes_lines",
     "daemon_header",
-    "hello_view",
     "lockouts_table",
     "observe_banner",
     "observing",

@@ -9,7 +9,7 @@ from datetime import timedelta
 
 from rich.console import Console, RenderableType
 
-from simple_risk.cli import explain_screen, formatting, render, timeline
+from simple_risk.cli import admin_views, explain_screen, formatting, render, timeline
 
 from . import fixtures
 from .fixtures import NOW
@@ -165,13 +165,13 @@ def test_monitor_colour_follows_severity() -> None:
 
 
 def test_reload_changes_are_listed_per_account() -> None:
-    lines = render.changes_lines(fixtures.changes())
+    lines = admin_views.changes_lines(fixtures.changes())
     assert lines == [
         "account 20100001: added weekly-loss; changed daily-loss-limit; disabled news-window; "
         "param daily_loss_limit 500 → 400"
     ]
-    assert render.changes_lines({}) == ["no changes"]
-    assert render.changes_lines({"1": {"added": [], "params": {}}}) == ["no changes"]
+    assert admin_views.changes_lines({}) == ["no changes"]
+    assert admin_views.changes_lines({"1": {"added": [], "params": {}}}) == ["no changes"]
 
 
 def test_a_located_problem_reads_like_rules_lint() -> None:
@@ -212,7 +212,7 @@ def test_hello_view_shows_pid_uptime_accounts_and_socket() -> None:
         "admin_password_set": True,
         "socket": "/run/simple-risk/status.sock",
     }
-    out = text_of(render.hello_view(hello, NOW))
+    out = text_of(admin_views.hello_view(hello, NOW))
     assert "running" in out and "4242" in out and "1m 05s" in out
     assert "20100001, 20100002" in out and "/run/simple-risk/status.sock" in out
     assert "topstep (/etc/simple-risk/topstep.yaml)" in out
