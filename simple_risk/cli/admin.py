@@ -31,7 +31,7 @@ from typing import Any, NoReturn
 
 import click
 
-from simple_risk.cli import admin_views, cli, formatting, render
+from simple_risk.cli import account_tables, admin_views, cli, formatting
 from simple_risk.cli.output import show, stdout_console
 from simple_risk.cli.status import (
     EXIT_REFUSED,
@@ -291,7 +291,7 @@ def lockout_list(account: int | None, as_json: bool) -> None:
     if not lockouts:
         click.echo("no lockout in force")
         return
-    show(stdout_console(), render.lockouts_table(lockouts, now_local(), with_account=True))
+    show(stdout_console(), account_tables.lockouts_table(lockouts, now_local(), with_account=True))
 
 
 @lockout_group.command("clear", epilog=_EXIT_CODES)

@@ -9,7 +9,14 @@ from datetime import timedelta
 
 from rich.console import Console, RenderableType
 
-from simple_risk.cli import admin_views, explain_screen, formatting, render, timeline
+from simple_risk.cli import (
+    account_tables,
+    admin_views,
+    explain_screen,
+    formatting,
+    render,
+    timeline,
+)
 
 from . import fixtures
 from .fixtures import NOW
@@ -103,7 +110,9 @@ def test_money_is_red_below_zero_and_green_above() -> None:
 
 
 def test_severity_colours_appear_on_a_terminal() -> None:
-    coloured = styles_of(render.firings_table(fixtures.status()["accounts"][0]["firings"], NOW))
+    coloured = styles_of(
+        account_tables.firings_table(fixtures.status()["accounts"][0]["firings"], NOW)
+    )
     assert "\x1b[" in coloured
     assert formatting.severity_style("critical") == "bold red"
     assert formatting.severity_style("warning") == "yellow"
