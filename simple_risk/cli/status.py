@@ -26,7 +26,7 @@ from rich.console import Console
 from rich.live import Live
 
 from simple_risk import words
-from simple_risk.cli import engine, explain_screen, formatting, render, timeline
+from simple_risk.cli import engine, explain_screen, formatting, status_screen, timeline
 from simple_risk.cli.output import show, stdout_console
 from simple_risk.daemon.control.client import Connection, DaemonNotRunning, default_address
 from simple_risk.daemon.control.protocol import ErrorCode, ProtocolError, plain
@@ -178,7 +178,7 @@ def status(
     def view(result: Mapping[str, Any]) -> Any:
         if op == "explain":
             return explain_screen.explain_view(result, now_local())
-        return render.status_view(result, now_local())
+        return status_screen.status_view(result, now_local())
 
     try:
         with daemon_errors(), Connection(address) as connection:

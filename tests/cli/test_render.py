@@ -14,7 +14,7 @@ from simple_risk.cli import (
     admin_views,
     explain_screen,
     formatting,
-    render,
+    status_screen,
     timeline,
 )
 
@@ -39,7 +39,7 @@ def styles_of(renderable: RenderableType) -> str:
 
 
 def test_status_shows_every_section_of_an_account() -> None:
-    out = text_of(render.status_view(fixtures.status(), NOW))
+    out = text_of(status_screen.status_view(fixtures.status(), NOW))
     assert "daemon pid 4242" in out and "up 2h 05m" in out and "events 18211" in out
     assert "ALERT" in out and "enforcement failing: flatten" in out
     assert "LIVE (user hub connected, market hub connected)" in out
@@ -72,7 +72,7 @@ def test_status_shows_every_section_of_an_account() -> None:
 
 
 def test_status_of_a_quiet_account_says_none_instead_of_empty_tables() -> None:
-    out = text_of(render.status_view(fixtures.status(), NOW))
+    out = text_of(status_screen.status_view(fixtures.status(), NOW))
     second = out[out.index("account 20100002") :]
     assert "NOT LIVE" in second and "user hub reconnecting" in second
     assert "CANNOT TRADE" in second
@@ -83,10 +83,10 @@ def test_status_of_a_quiet_account_says_none_instead_of_empty_tables() -> None:
 
 def test_countdowns_tick_from_the_local_clock_not_the_servers_remaining() -> None:
     later = NOW + timedelta(seconds=2)
-    out = text_of(render.status_view(fixtures.status(), later))
+    out = text_of(status_screen.status_view(fixtures.status(), later))
     assert "38m 30s" in out  # 2312.4 - 2
     assert "2.2s" in out  # the for: timer
-    done = text_of(render.status_view(fixtures.status(), NOW + timedelta(seconds=10)))
+    done = text_of(status_screen.status_view(fixtures.status(), NOW + timedelta(seconds=10)))
     assert "0.0s" in done  # never negative
 
 
@@ -261,23 +261,23 @@ def test_times_show_in_the_viewers_time_zone() -> None:
 def test_a_store_outage_is_said_in_red_in_the_daemon_line() -> None:
     status = fixtures.status()
     status["daemon"]["store"] = {"state": "unavailable", "for_seconds": 75.0, "held": 312}
-    out = text_of(render.status_view(status, NOW))
+    out = text_of(status_screen.status_view(status, NOW))
     assert "store UNAVAILABLE for 1m 15s (312 writes held) — enforcing from memory" in out
     status["daemon"]["store"] = {"state": "ok"}
-    assert "UNAVAILABLE" not in text_of(render.status_view(status, NOW))
+    assert "UNAVAILABLE" not in text_of(status_screen.status_view(status, NOW))
 
 
 def test_a_degraded_account_says_so_in_red_on_its_connection_line() -> None:
     status = fixtures.status()
     account = status["accounts"][0]
     account["connection"] = {**account["connection"], "degraded": ["engine", "reconcile-20100001"]}
-    view = render.status_view(status, NOW)
+    view = status_screen.status_view(status, NOW)
     out = text_of(view)
     first = out[: out.index("account 20100002")]
     assert "LIVE (user hub connected" in first
     assert "DEGRADED (engine, reconcile-20100001 failing)" in first
     assert "DEGRADED" not in out[out.index("account 20100002") :]
-    line = render.connection_line(account, NOW)
+    line = status_screen.connection_line(account, NOW)
     assert any(
         "red" in str(span.style) and "DEGRADED" in line.plain[span.start : span.end]
         for span in line.spans
@@ -290,7 +290,7 @@ def test_an_account_not_yet_reconciled_says_its_tables_are_unconfirmed() -> None
     account["connection"] = {**account["connection"], "live": False}
     other = status["accounts"][1]
     other["connection"] = {**(other.get("connection") or {}), "live": True}
-    out = text_of(render.status_view(status, NOW))
+    out = text_of(status_screen.status_view(status, NOW))
     first = out[: out.index("account 20100002")]
     assert "NOT LIVE" in first
     assert "Not yet confirmed with the gateway" in first
@@ -312,10 +312,10 @@ def test_derived_facts_read_as_what_the_rules_remember() -> None:
         {"name": "most_lots", "description": "", "item": None, "ticker": None, "value": None},
         {"name": "broken", "description": "", "item": None, "ticker": None, "error": "x / 0"},
     ]
-    out = text_of(render.status_view(status, NOW))
+    out = text_of(status_screen.status_view(status, NOW))
     assert "What the rules remember" in out
     assert re.search(r"The lowest open P&L of the position since it opened\.\s+ES\s+-312\.5", out)
     assert re.search(r"most_lots\s+account\s+not known yet", out)
     assert "cannot be computed: x / 0" in out
     status["accounts"][0]["derived"] = []
-    assert "What the rules remember" not in text_of(render.status_view(status, NOW))
+    assert "What the rules remember" not in text_of(status_screen.status_view(status, NOW))

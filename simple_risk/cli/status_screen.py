@@ -1,15 +1,10 @@
-"""Rich renderings of the status socket's JSON (docs/status-protocol.md), for the CLI.
+"""The whole ``engine status`` screen: the daemon's line with its alerts and the observe
+banner, then one panel per account with its trading state, connection and market session
+over the tables of :mod:`~simple_risk.cli.account_tables`.
 
-Pure functions: each takes the exact JSON shape a daemon operation returns (``status``,
-``explain``, ``history``, a ``subscribe`` message, a reload's ``changes``, a located problem)
-and the local time, and returns a rich renderable or plain text — no socket, no clock, no
-printing, so ``tests/cli`` renders fixtures and compares the text. Countdowns are computed
-here from ``ends_at`` / ``fires_at`` against the ``now`` handed in, which is what lets
-``engine status --watch`` tick every second between two fetches.
-
-Colour follows severity everywhere: info blue/dim, warning yellow, critical bold red; P&L
-limits are green below 50 % used, yellow below 80 %, red from 80 %. Rich drops the colour by
-itself on a non-terminal or with ``NO_COLOR``.
+This module decides what a trader reads first: whether they may trade now (the same words in
+a panel's title and its first line) and whether the daemon can be trusted (live, degraded,
+observe only, not yet confirmed); the tables below only list what is there.
 """
 
 from __future__ import annotations
@@ -43,8 +38,6 @@ from simple_risk.cli.formatting import (
     seconds_until,
     severity_style,
 )
-
-# --- engine status -----------------------------------------------------------------------
 
 
 def daemon_header(result: Mapping[str, Any], now: datetime) -> RenderableType:
@@ -243,9 +236,13 @@ def status_view(result: Mapping[str, Any], now: datetime) -> Group:
 
 
 __all__ = [
+    "UNCONFIRMED",
     "account_panel",
+    "connection_line",
     "daemon_header",
     "observe_banner",
     "observing",
+    "session_line",
     "status_view",
+    "trading_state",
 ]
