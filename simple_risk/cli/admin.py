@@ -31,7 +31,7 @@ from typing import Any, NoReturn
 
 import click
 
-from simple_risk.cli import cli, render
+from simple_risk.cli import account_tables, admin_views, cli, formatting
 from simple_risk.cli.output import show, stdout_console
 from simple_risk.cli.status import (
     EXIT_REFUSED,
@@ -149,7 +149,7 @@ def _reload_report(result: Any) -> None:
         click.echo("reloaded")
         return
     click.echo("reloaded" if result.get("applied", True) else "not applied")
-    for line in render.changes_lines(result.get("changes")):
+    for line in admin_views.changes_lines(result.get("changes")):
         click.echo(f"  {line}")
 
 
@@ -262,7 +262,7 @@ def config_edit(reason: str) -> None:
         except ProtocolError as error:
             if error.code == "refused" and error.problems and _again(interactive):
                 for problem in error.problems:
-                    click.echo(render.format_problem(problem), err=True)
+                    click.echo(formatting.format_problem(problem), err=True)
                 continue
             fail_protocol(error)
         _reload_report(result)
@@ -291,7 +291,7 @@ def lockout_list(account: int | None, as_json: bool) -> None:
     if not lockouts:
         click.echo("no lockout in force")
         return
-    show(stdout_console(), render.lockouts_table(lockouts, now_local(), with_account=True))
+    show(stdout_console(), account_tables.lockouts_table(lockouts, now_local(), with_account=True))
 
 
 @lockout_group.command("clear", epilog=_EXIT_CODES)
@@ -772,7 +772,7 @@ def daemon_status(as_json: bool) -> None:
     if as_json:
         print_json(result)
         return
-    show(stdout_console(), render.hello_view(result, now_local()))
+    show(stdout_console(), admin_views.hello_view(result, now_local()))
 
 
 __all__ = ["NEW_PASSWORD_ENV", "PASSWORD_ENV", "AdminContext", "admin", "read_password"]

@@ -26,7 +26,7 @@ from rich.console import Console
 from rich.live import Live
 
 from simple_risk import words
-from simple_risk.cli import engine, render
+from simple_risk.cli import engine, explain_screen, formatting, status_screen, timeline
 from simple_risk.cli.output import show, stdout_console
 from simple_risk.daemon.control.client import Connection, DaemonNotRunning, default_address
 from simple_risk.daemon.control.protocol import ErrorCode, ProtocolError, plain
@@ -84,7 +84,7 @@ def fail_not_running(error: DaemonNotRunning, hint: str | None = None) -> NoRetu
 def protocol_error_lines(error: ProtocolError) -> list[str]:
     """``error CODE: message``, then each located problem, then when to retry."""
     lines = [f"error {error.code}: {error.message}"]
-    lines += [render.format_problem(problem) for problem in error.problems]
+    lines += [formatting.format_problem(problem) for problem in error.problems]
     if (
         error.code == ErrorCode.THROTTLED.value
         and error.retry_after is not None
@@ -177,8 +177,8 @@ def status(
 
     def view(result: Mapping[str, Any]) -> Any:
         if op == "explain":
-            return render.explain_view(result, now_local())
-        return render.status_view(result, now_local())
+            return explain_screen.explain_view(result, now_local())
+        return status_screen.status_view(result, now_local())
 
     try:
         with daemon_errors(), Connection(address) as connection:
@@ -255,7 +255,7 @@ def monitor(
                 if as_json:
                     _json_line(message)
                 else:
-                    console.print(render.monitor_line(message), soft_wrap=True)
+                    console.print(timeline.monitor_line(message), soft_wrap=True)
     except KeyboardInterrupt:
         return
     except BrokenPipeError:  # `monitor --json | head`
@@ -398,7 +398,7 @@ def history(
         print_json(result)
         return
     items = result.get("items") if isinstance(result, Mapping) else None
-    show(stdout_console(), render.history_table(items or [], now_local()))
+    show(stdout_console(), timeline.history_table(items or [], now_local()))
 
 
 STORE_HINT = "give --config FILE or --data-dir DIR to read its store without a daemon"

@@ -9,7 +9,14 @@ from datetime import timedelta
 
 from rich.console import Console, RenderableType
 
-from simple_risk.cli import render
+from simple_risk.cli import (
+    account_tables,
+    admin_views,
+    explain_screen,
+    formatting,
+    status_screen,
+    timeline,
+)
 
 from . import fixtures
 from .fixtures import NOW
@@ -32,7 +39,7 @@ def styles_of(renderable: RenderableType) -> str:
 
 
 def test_status_shows_every_section_of_an_account() -> None:
-    out = text_of(render.status_view(fixtures.status(), NOW))
+    out = text_of(status_screen.status_view(fixtures.status(), NOW))
     assert "daemon pid 4242" in out and "up 2h 05m" in out and "events 18211" in out
     assert "ALERT" in out and "enforcement failing: flatten" in out
     assert "LIVE (user hub connected, market hub connected)" in out
@@ -65,7 +72,7 @@ def test_status_shows_every_section_of_an_account() -> None:
 
 
 def test_status_of_a_quiet_account_says_none_instead_of_empty_tables() -> None:
-    out = text_of(render.status_view(fixtures.status(), NOW))
+    out = text_of(status_screen.status_view(fixtures.status(), NOW))
     second = out[out.index("account 20100002") :]
     assert "NOT LIVE" in second and "user hub reconnecting" in second
     assert "CANNOT TRADE" in second
@@ -76,42 +83,44 @@ def test_status_of_a_quiet_account_says_none_instead_of_empty_tables() -> None:
 
 def test_countdowns_tick_from_the_local_clock_not_the_servers_remaining() -> None:
     later = NOW + timedelta(seconds=2)
-    out = text_of(render.status_view(fixtures.status(), later))
+    out = text_of(status_screen.status_view(fixtures.status(), later))
     assert "38m 30s" in out  # 2312.4 - 2
     assert "2.2s" in out  # the for: timer
-    done = text_of(render.status_view(fixtures.status(), NOW + timedelta(seconds=10)))
+    done = text_of(status_screen.status_view(fixtures.status(), NOW + timedelta(seconds=10)))
     assert "0.0s" in done  # never negative
 
 
 def test_limits_are_coloured_green_yellow_red_by_percent_used() -> None:
-    assert render.used_style(29.8) == "green"
-    assert render.used_style(50) == "yellow"
-    assert render.used_style(79.9) == "yellow"
-    assert render.used_style(80) == "bold red"
-    assert render.used_style(None) == "dim"
-    bar = render.usage_bar(29.8)
+    assert formatting.used_style(29.8) == "green"
+    assert formatting.used_style(50) == "yellow"
+    assert formatting.used_style(79.9) == "yellow"
+    assert formatting.used_style(80) == "bold red"
+    assert formatting.used_style(None) == "dim"
+    bar = formatting.usage_bar(29.8)
     assert bar.plain == "███░░░░░░░  29.8%"
-    assert render.usage_bar(150).plain.startswith("██████████")
-    assert render.usage_bar(None).plain == "—"
+    assert formatting.usage_bar(150).plain.startswith("██████████")
+    assert formatting.usage_bar(None).plain == "—"
 
 
 def test_money_is_red_below_zero_and_green_above() -> None:
-    assert render.money("-29.00").style == "red"
-    assert render.money("12.50").style == "green"
-    assert render.money("0").style == ""
-    assert render.money(None).plain == "—"
+    assert formatting.money("-29.00").style == "red"
+    assert formatting.money("12.50").style == "green"
+    assert formatting.money("0").style == ""
+    assert formatting.money(None).plain == "—"
 
 
 def test_severity_colours_appear_on_a_terminal() -> None:
-    coloured = styles_of(render.firings_table(fixtures.status()["accounts"][0]["firings"], NOW))
+    coloured = styles_of(
+        account_tables.firings_table(fixtures.status()["accounts"][0]["firings"], NOW)
+    )
     assert "\x1b[" in coloured
-    assert render.severity_style("critical") == "bold red"
-    assert render.severity_style("warning") == "yellow"
-    assert render.severity_style("info") == "blue"
+    assert formatting.severity_style("critical") == "bold red"
+    assert formatting.severity_style("warning") == "yellow"
+    assert formatting.severity_style("info") == "blue"
 
 
 def test_explain_prints_each_comparison_with_the_values_it_saw() -> None:
-    out = text_of(render.explain_view(fixtures.explain(), NOW))
+    out = text_of(explain_screen.explain_view(fixtures.explain(), NOW))
     assert "rule daily-loss-limit  critical  enabled  account 20100001" in out
     assert "rulesets/topstep.yaml:41:11" in out
     assert "when:     day.net_pnl <= -params.daily_loss_limit" in out
@@ -126,7 +135,7 @@ def test_explain_prints_each_comparison_with_the_values_it_saw() -> None:
 
 
 def test_explain_of_a_pending_rule_shows_the_time_left_and_unknown_values() -> None:
-    out = text_of(render.explain_view(fixtures.explain_pending(), NOW))
+    out = text_of(explain_screen.explain_view(fixtures.explain_pending(), NOW))
     assert "last firing: never fired" in out
     assert "each:     position" in out and "for:      30s" in out
     assert "item position:CON.F.US.MNQ.Z26: true  state pending" in out
@@ -136,16 +145,16 @@ def test_explain_of_a_pending_rule_shows_the_time_left_and_unknown_values() -> N
 
 
 def test_history_is_a_table_of_at_kind_account_rule_summary() -> None:
-    out = text_of(render.history_table(fixtures.history()["items"], NOW))
+    out = text_of(timeline.history_table(fixtures.history()["items"], NOW))
     for column in ("At", "Kind", "Account", "Rule", "Summary"):
         assert column in out
     assert "sell 1 MNQ @ 21000.00, P&L -40.00" in out
     assert "09:15:02" in out and "alice reload: ok" in out
-    assert text_of(render.history_table([], NOW)).strip() == "nothing in this period"
+    assert text_of(timeline.history_table([], NOW)).strip() == "nothing in this period"
 
 
 def test_monitor_lines_say_what_happened_in_plain_words() -> None:
-    lines = [render.monitor_line(m, fixtures.CHICAGO).plain for m in fixtures.monitor_messages()]
+    lines = [timeline.monitor_line(m, fixtures.CHICAGO).plain for m in fixtures.monitor_messages()]
     assert lines[0].startswith("10:15:02  20100001  event")
     assert "Filled: buy 3 MNQ @ 21010.25" in lines[0]
     assert "firing" in lines[1] and "cooldown 5 min" in lines[1]
@@ -155,23 +164,23 @@ def test_monitor_lines_say_what_happened_in_plain_words() -> None:
 
 def test_monitor_colour_follows_severity() -> None:
     messages = fixtures.monitor_messages()
-    assert render.monitor_severity(messages[1]) == "warning"
-    assert render.monitor_severity(messages[3]) == "critical"
-    firing = render.monitor_line(messages[1])
+    assert timeline.monitor_severity(messages[1]) == "warning"
+    assert timeline.monitor_severity(messages[3]) == "critical"
+    firing = timeline.monitor_line(messages[1])
     assert any(span.style == "yellow" for span in firing.spans)
-    alert = render.monitor_line(messages[3])
+    alert = timeline.monitor_line(messages[3])
     assert any(span.style == "bold red" for span in alert.spans)
-    assert render.monitor_severity({"type": "dropped"}) == "warning"
+    assert timeline.monitor_severity({"type": "dropped"}) == "warning"
 
 
 def test_reload_changes_are_listed_per_account() -> None:
-    lines = render.changes_lines(fixtures.changes())
+    lines = admin_views.changes_lines(fixtures.changes())
     assert lines == [
         "account 20100001: added weekly-loss; changed daily-loss-limit; disabled news-window; "
         "param daily_loss_limit 500 → 400"
     ]
-    assert render.changes_lines({}) == ["no changes"]
-    assert render.changes_lines({"1": {"added": [], "params": {}}}) == ["no changes"]
+    assert admin_views.changes_lines({}) == ["no changes"]
+    assert admin_views.changes_lines({"1": {"added": [], "params": {}}}) == ["no changes"]
 
 
 def test_a_located_problem_reads_like_rules_lint() -> None:
@@ -184,21 +193,21 @@ def test_a_located_problem_reads_like_rules_lint() -> None:
         "hint": 'did you mean "day.net_pnl"?',
         "check": "unknown-fact",
     }
-    assert render.format_problem(problem) == (
+    assert formatting.format_problem(problem) == (
         'topstep.yaml:12:9: rule "daily-loss-limit": unknown fact "day.nett_pnl" '
         '(did you mean "day.net_pnl"?)'
     )
-    assert render.format_problem({"message": "a mandatory rule"}) == "a mandatory rule"
+    assert formatting.format_problem({"message": "a mandatory rule"}) == "a mandatory rule"
 
 
 def test_durations_read_naturally() -> None:
-    assert render.format_duration(4.24) == "4.2s"
-    assert render.format_duration(42) == "42s"
-    assert render.format_duration(2312.4) == "38m 32s"
-    assert render.format_duration(7502) == "2h 05m"
-    assert render.format_duration(90000) == "1d 01h"
-    assert render.format_duration(-3) == "0.0s"
-    assert render.format_duration(None) == "—"
+    assert formatting.format_duration(4.24) == "4.2s"
+    assert formatting.format_duration(42) == "42s"
+    assert formatting.format_duration(2312.4) == "38m 32s"
+    assert formatting.format_duration(7502) == "2h 05m"
+    assert formatting.format_duration(90000) == "1d 01h"
+    assert formatting.format_duration(-3) == "0.0s"
+    assert formatting.format_duration(None) == "—"
 
 
 def test_hello_view_shows_pid_uptime_accounts_and_socket() -> None:
@@ -212,20 +221,20 @@ def test_hello_view_shows_pid_uptime_accounts_and_socket() -> None:
         "admin_password_set": True,
         "socket": "/run/simple-risk/status.sock",
     }
-    out = text_of(render.hello_view(hello, NOW))
+    out = text_of(admin_views.hello_view(hello, NOW))
     assert "running" in out and "4242" in out and "1m 05s" in out
     assert "20100001, 20100002" in out and "/run/simple-risk/status.sock" in out
     assert "topstep (/etc/simple-risk/topstep.yaml)" in out
 
 
 def test_money_never_shows_a_tail_of_zeros() -> None:
-    assert render.money_text("-0.500000000") == "-0.50"
-    assert render.money_text("49998.260000000") == "49998.26"
-    assert render.money_text("-0.125") == "-0.125"
-    assert render.money_text("-0.1250000") == "-0.125"
-    assert render.money_text("21000") == "21000"
-    assert render.money_text("-1.12") == "-1.12"
-    assert render.money_text(None) == "—"
+    assert formatting.money_text("-0.500000000") == "-0.50"
+    assert formatting.money_text("49998.260000000") == "49998.26"
+    assert formatting.money_text("-0.125") == "-0.125"
+    assert formatting.money_text("-0.1250000") == "-0.125"
+    assert formatting.money_text("21000") == "21000"
+    assert formatting.money_text("-1.12") == "-1.12"
+    assert formatting.money_text(None) == "—"
 
 
 def test_explain_of_a_condition_without_comparison_shows_the_values() -> None:
@@ -234,7 +243,7 @@ def test_explain_of_a_condition_without_comparison_shows_the_values() -> None:
     explained["for"] = 3.0
     explained["evaluations"][0]["comparisons"] = []
     explained["evaluations"][0]["values"] = {"position.protected": False}
-    out = text_of(render.explain_view(explained, NOW))
+    out = text_of(explain_screen.explain_view(explained, NOW))
     assert "enabled  mandatory" in out
     assert "for:      3s" in out
     assert "    position.protected = false" in out
@@ -242,33 +251,33 @@ def test_explain_of_a_condition_without_comparison_shows_the_values() -> None:
 
 def test_times_show_in_the_viewers_time_zone() -> None:
     utc_stamp = "2026-11-24T16:15:02+00:00"
-    assert render.clock(utc_stamp, NOW) == "10:15:02"
-    assert render.clock(utc_stamp) == "16:15:02"
-    assert render.clock("2026-11-23T16:15:02+00:00", NOW) == "2026-11-23 10:15:02"
+    assert formatting.clock(utc_stamp, NOW) == "10:15:02"
+    assert formatting.clock(utc_stamp) == "16:15:02"
+    assert formatting.clock("2026-11-23T16:15:02+00:00", NOW) == "2026-11-23 10:15:02"
     message = {"type": "event", "at": utc_stamp, "account": 1, "text": "x"}
-    assert render.monitor_line(message, fixtures.CHICAGO).plain.startswith("10:15:02")
+    assert timeline.monitor_line(message, fixtures.CHICAGO).plain.startswith("10:15:02")
 
 
 def test_a_store_outage_is_said_in_red_in_the_daemon_line() -> None:
     status = fixtures.status()
     status["daemon"]["store"] = {"state": "unavailable", "for_seconds": 75.0, "held": 312}
-    out = text_of(render.status_view(status, NOW))
+    out = text_of(status_screen.status_view(status, NOW))
     assert "store UNAVAILABLE for 1m 15s (312 writes held) — enforcing from memory" in out
     status["daemon"]["store"] = {"state": "ok"}
-    assert "UNAVAILABLE" not in text_of(render.status_view(status, NOW))
+    assert "UNAVAILABLE" not in text_of(status_screen.status_view(status, NOW))
 
 
 def test_a_degraded_account_says_so_in_red_on_its_connection_line() -> None:
     status = fixtures.status()
     account = status["accounts"][0]
     account["connection"] = {**account["connection"], "degraded": ["engine", "reconcile-20100001"]}
-    view = render.status_view(status, NOW)
+    view = status_screen.status_view(status, NOW)
     out = text_of(view)
     first = out[: out.index("account 20100002")]
     assert "LIVE (user hub connected" in first
     assert "DEGRADED (engine, reconcile-20100001 failing)" in first
     assert "DEGRADED" not in out[out.index("account 20100002") :]
-    line = render.connection_line(account, NOW)
+    line = status_screen.connection_line(account, NOW)
     assert any(
         "red" in str(span.style) and "DEGRADED" in line.plain[span.start : span.end]
         for span in line.spans
@@ -281,7 +290,7 @@ def test_an_account_not_yet_reconciled_says_its_tables_are_unconfirmed() -> None
     account["connection"] = {**account["connection"], "live": False}
     other = status["accounts"][1]
     other["connection"] = {**(other.get("connection") or {}), "live": True}
-    out = text_of(render.status_view(status, NOW))
+    out = text_of(status_screen.status_view(status, NOW))
     first = out[: out.index("account 20100002")]
     assert "NOT LIVE" in first
     assert "Not yet confirmed with the gateway" in first
@@ -303,10 +312,10 @@ def test_derived_facts_read_as_what_the_rules_remember() -> None:
         {"name": "most_lots", "description": "", "item": None, "ticker": None, "value": None},
         {"name": "broken", "description": "", "item": None, "ticker": None, "error": "x / 0"},
     ]
-    out = text_of(render.status_view(status, NOW))
+    out = text_of(status_screen.status_view(status, NOW))
     assert "What the rules remember" in out
     assert re.search(r"The lowest open P&L of the position since it opened\.\s+ES\s+-312\.5", out)
     assert re.search(r"most_lots\s+account\s+not known yet", out)
     assert "cannot be computed: x / 0" in out
     status["accounts"][0]["derived"] = []
-    assert "What the rules remember" not in text_of(render.status_view(status, NOW))
+    assert "What the rules remember" not in text_of(status_screen.status_view(status, NOW))

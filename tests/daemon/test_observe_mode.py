@@ -16,7 +16,7 @@ from rich.console import Console, RenderableType
 from simple_risk.cli import (
     cli,
     commands,  # noqa: F401  (registers the groups)
-    render,
+    status_screen,
 )
 from simple_risk.daemon.config import ConfigError, load_config
 from simple_risk.daemon.observe import ENFORCE_ACTION, Enforcement
@@ -141,10 +141,10 @@ def _text(renderable: RenderableType) -> str:
 def test_the_status_screen_shows_observe_mode_unmistakably() -> None:
     status = fixtures.status()
     account = status["accounts"][0]
-    enforced = _text(render.status_view(status, fixtures.NOW))
+    enforced = _text(status_screen.status_view(status, fixtures.NOW))
     assert "OBSERVE" not in enforced and "ENFORCING" in enforced
     account["mode"] = "observe"
-    observed = _text(render.status_view(status, fixtures.NOW))
+    observed = _text(status_screen.status_view(status, fixtures.NOW))
     head = observed.splitlines()[1]
     assert "OBSERVE MODE" in head and f"account(s) {account['id']}" in head
     assert "NOTHING is sent to the gateway" in head
@@ -152,7 +152,9 @@ def test_the_status_screen_shows_observe_mode_unmistakably() -> None:
     assert title.rstrip(" ─╮").endswith("— OBSERVE (not enforced)")
     assert "OBSERVE ONLY" in observed
     account["intents_open"] = [{"key": "position-closed:1:X", "kind": "X", "state": "observed"}]
-    assert "Open intents (observed: not sent)" in _text(render.status_view(status, fixtures.NOW))
+    assert "Open intents (observed: not sent)" in _text(
+        status_screen.status_view(status, fixtures.NOW)
+    )
 
 
 def _intent(body: dict[str, object], state: str = "pending") -> Intent:

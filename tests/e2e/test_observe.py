@@ -20,7 +20,7 @@ from typing import Any
 
 from click.testing import CliRunner
 
-from simple_risk.cli import cli, render
+from simple_risk.cli import cli, timeline
 from simple_risk.daemon.control.protocol import ProtocolError
 from simple_risk.engine.events import OrderSide, OrderStatus
 from tests.daemon.conftest import PASSWORD, Running, short_dir, start
@@ -73,7 +73,7 @@ class _Monitor:
         threading.Thread(target=read, daemon=True).start()
 
     def lines(self) -> list[str]:
-        return [render.monitor_line(m).plain for m in list(self.messages)]
+        return [timeline.monitor_line(m).plain for m in list(self.messages)]
 
     def close(self) -> None:
         self._connection.close()

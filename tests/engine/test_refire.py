@@ -32,7 +32,7 @@ from rich.console import Console
 from simple_risk.cli import (
     cli,
     commands,  # noqa: F401  (registers the rules group)
-    render,
+    explain_screen,
 )
 from simple_risk.engine import episodes
 from simple_risk.engine.dsl import load_ruleset_text
@@ -209,7 +209,7 @@ def test_refire_is_read_from_the_rule_and_shown_by_explain() -> None:
         "once per breach episode of the account, again every 15m while still true"
     )
     console = Console(file=io.StringIO(), width=200, color_system=None, record=True)
-    console.print(render.explain_view(explained, at(1)))
+    console.print(explain_screen.explain_view(explained, at(1)))
     assert (
         "refire:   every 15m — fires once per breach episode of the account, again every 15m "
         "while still true"

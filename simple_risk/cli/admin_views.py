@@ -1,0 +1,71 @@
+"""The answers of the ``admin`` commands that are more than one line: a reload's changes
+per account, and ``admin daemon status`` (the daemon's hello).
+
+Kept apart from :mod:`~simple_risk.cli.admin`, which talks to the daemon and decides exit
+codes, so the wording can be tested from JSON alone like every other screen.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from rich.console import RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from simple_risk.cli.formatting import NONE, clock, format_duration, plain, seconds_since
+
+
+def changes_lines(changes: object) -> list[str]:
+    """A reload's ``changes`` per account as plain lines; ``["no changes"]`` when none."""
+    lines: list[str] = []
+    if not isinstance(changes, Mapping):
+        return ["no changes"]
+    for account, change in changes.items():
+        if not isinstance(change, Mapping):
+            continue
+        parts: list[str] = []
+        for key in ("added", "removed", "changed", "enabled", "disabled"):
+            rules = change.get(key) or []
+            if rules:
+                parts.append(f"{key} {', '.join(map(str, rules))}")
+        params = change.get("params") or {}
+        if isinstance(params, Mapping):
+            for name, pair in params.items():
+                if isinstance(pair, Sequence) and not isinstance(pair, str) and len(pair) == 2:
+                    parts.append(f"param {name} {plain(pair[0])} → {plain(pair[1])}")
+                else:
+                    parts.append(f"param {name} {plain(pair)}")
+        if parts:
+            lines.append(f"account {account}: " + "; ".join(parts))
+    return lines or ["no changes"]
+
+
+def hello_view(result: Mapping[str, Any], now: datetime) -> Table:
+    """``admin daemon status``: pid, uptime, accounts, ruleset, socket."""
+    table = Table(show_header=False, box=None, pad_edge=False)
+    table.add_column(style="bold")
+    table.add_column()
+    ruleset = result.get("ruleset") or {}
+    rows: list[tuple[str, RenderableType]] = [
+        ("state", Text("running", style="bold green")),
+        ("pid", plain(result.get("pid"))),
+        ("started", clock(result.get("started_at"), now)),
+        ("uptime", format_duration(seconds_since(result.get("started_at"), now))),
+        ("accounts", ", ".join(map(str, result.get("accounts") or [])) or NONE),
+        ("ruleset", f"{plain(ruleset.get('name'))} ({plain(ruleset.get('path'))})"),
+        ("socket", plain(result.get("socket"))),
+        ("admin password", "set" if result.get("admin_password_set") else "NOT SET"),
+        ("protocol", plain(result.get("version"))),
+    ]
+    for name, value in rows:
+        table.add_row(name, value)
+    return table
+
+
+__all__ = [
+    "changes_lines",
+    "hello_view",
+]
