@@ -2,6 +2,7 @@
 
     .venv/bin/python -m bench.latency [--breaches 1000] [--wan-breaches 20] [--in-process]
                                       [--stages] [--gap 0.02] [--log-level info]
+                                      [--cpu-latency-us N]
 
 Loopback: the simulator emits a user-hub position event for one RTY contract (a blocked
 symbol) to the daemon, which must close it. For each breach the latency runs from the moment
@@ -54,6 +55,7 @@ from simple_risk.adapters.simulator import (
     WanDelay,
 )
 from simple_risk.adapters.topstepx.ratelimit import Budget
+from simple_risk.daemon.cpuwake import CpuLatencyHold
 from simple_risk.daemon.heap import settle_startup_heap
 from simple_risk.daemon.logging import configure_logging, remove_handlers
 from simple_risk.daemon.runtime import Daemon, RuntimeOptions, open_store
@@ -354,7 +356,21 @@ def main(argv: list[str] | None = None) -> int:
         choices=["debug", "info", "warning", "error"],
         help="the daemon's log level (default: info, the daemon's default)",
     )
+    parser.add_argument(
+        "--cpu-latency-us",
+        type=int,
+        default=None,
+        metavar="N",
+        help="hold the CPUs' wake-up latency at N µs during the run, as the daemon's "
+        "cpu_latency_us does (simple_risk/daemon/cpuwake.py; needs /dev/cpu_dma_latency)",
+    )
     args = parser.parse_args(argv)
+    hold: CpuLatencyHold | None = None
+    if args.cpu_latency_us is not None:
+        hold = CpuLatencyHold(args.cpu_latency_us)
+        why = hold.acquire()
+        if why is not None:
+            parser.error(f"--cpu-latency-us: {why}")
     if args.stages:
         args.in_process = True
     # the daemon logs as it does deployed: its level to a rotating file and to the console
@@ -376,12 +392,16 @@ def main(argv: list[str] | None = None) -> int:
         wan = WanDelay(0.040, 0.010)
         flat = measure_wan(args.wan_breaches, wan) if args.wan_breaches else []
     finally:
+        if hold is not None:
+            hold.release()
         remove_handlers(handlers)
         console.close()
         shutil.rmtree(log_dir, ignore_errors=True)
     p50, p99 = percentile(latencies, 0.50), percentile(latencies, 0.99)
     met = p50 <= 2 and p99 <= 5
     where = "simulator in this process" if args.in_process else "simulator in its own process"
+    if hold is not None:
+        where += f", CPU wake-up latency held at {args.cpu_latency_us} µs"
     print(
         f"enforcement latency ({where}, {args.gap * 1000:g} ms apart) over {len(latencies)} "
         f"breaches "

@@ -32,6 +32,7 @@ from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 
 import click
 
@@ -40,6 +41,7 @@ from simple_risk.adapters.simulator import Simulator
 from simple_risk.adapters.topstepx.errors import ProjectXError
 from simple_risk.adapters.topstepx.secrets import register_secret
 from simple_risk.cli import engine
+from simple_risk.daemon import cpuwake
 from simple_risk.daemon.config import ConfigError, DaemonConfig, load_config, load_rulesets
 from simple_risk.daemon.control.protocol import ProtocolError
 from simple_risk.daemon.control.server import ServerError
@@ -51,6 +53,9 @@ from simple_risk.daemon.service import Notifier, owner_only
 from simple_risk.daemon.wallclock import WallClockError, wall_from_env
 from simple_risk.engine.model import Ruleset
 from simple_risk.store import StoreError
+
+if TYPE_CHECKING:
+    from simple_risk.daemon.check import Finding
 
 log = logging.getLogger(__name__)
 
@@ -225,7 +230,7 @@ def _check(
     wall: Callable[[], datetime] | None,
 ) -> None:
     """``--check``: every finding on its own line; exit 1 when any is a problem."""
-    from simple_risk.daemon.check import CheckOptions, Finding, OnlineCheck, check_paths
+    from simple_risk.daemon.check import CheckOptions, OnlineCheck, check_paths
 
     register_secret(config.api_key)
     problems = 0
@@ -250,6 +255,8 @@ def _check(
     else:
         for finding in check_paths(config):
             report(finding)
+    if config.cpu_latency_us is not None:
+        report(_cpu_latency_finding(config.cpu_latency_us))
     rules = sum(len(r.rules) for r in rulesets.values())
     if problems:
         click.echo(click.style(f"FAILED: {problems} problem(s)", fg="red", bold=True))
@@ -258,6 +265,23 @@ def _check(
     click.echo(
         click.style("SUCCESS", fg="green", bold=True)
         + f": {len(config.accounts)} account(s), {rules} rules valid ({scope})"
+    )
+
+
+def _cpu_latency_finding(microseconds: int) -> Finding:
+    """Whether ``cpu_latency_us`` can be held: a daemon that may not is slower, not unsafe
+    (``info``, not a problem)."""
+    from simple_risk.daemon.check import Finding
+
+    device = cpuwake.CPU_DMA_LATENCY
+    why = cpuwake.writable(device)
+    if why is None:
+        return Finding("ok", f"{device} is writable ({microseconds} µs)", "cpu_latency_us")
+    return Finding(
+        "info",
+        f"{device} is not writable ({why}): the daemon guards without holding it",
+        "cpu_latency_us",
+        'give the daemon\'s user the device (docs/daemon.md, "Low latency"), or remove the key',
     )
 
 
@@ -313,6 +337,7 @@ def _serve(
     daemon: Daemon | None = None
     pid_file = config.data_dir / PID_FILE
     wrote_pid = False
+    cpu_hold = _hold_cpu_latency(config)
     try:
         store = open_store(config)
         daemon = Daemon(config, rulesets, store=store, options=options)
@@ -357,8 +382,28 @@ def _serve(
                 pid_file.unlink()
         if recorder is not None:
             recorder.close()
+        if cpu_hold is not None:
+            cpu_hold.release()
     if daemon is not None and daemon.error is not None:
         sys.exit(2)
+
+
+def _hold_cpu_latency(config: DaemonConfig) -> cpuwake.CpuLatencyHold | None:
+    """The PM QoS request ``cpu_latency_us`` asks for, held until the daemon stops; a request
+    the daemon may not make is said (log and terminal) and the daemon guards without it."""
+    if config.cpu_latency_us is None:
+        return None
+    hold = cpuwake.CpuLatencyHold(config.cpu_latency_us)
+    why = hold.acquire()
+    if why is None:
+        return hold
+    log.warning(
+        "cpu_latency_us: cannot hold the CPUs' wake-up latency (%s); guarding without it "
+        '(docs/daemon.md, "Low latency")',
+        why,
+    )
+    click.echo(f"simple-risk: cpu_latency_us not held ({why}); guarding without it", err=True)
+    return None
 
 
 def _reload_on_signal(daemon: Daemon, notifier: Notifier) -> None:

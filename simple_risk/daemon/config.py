@@ -141,6 +141,9 @@ class DaemonConfig:
     status_tcp: tuple[str, int] | None = None
     #: the trader's read-only dashboard (host, port), loopback only; None: not served
     dashboard: tuple[str, int] | None = None
+    #: hold the CPUs' wake-up latency at most this many µs while running (``daemon.cpuwake``);
+    #: None: leave the machine's power management alone
+    cpu_latency_us: int | None = None
     status_limits: StatusLimits = field(default_factory=StatusLimits)
     notify: NotifySettings = field(default_factory=NotifySettings)
     #: deprecated alias of ``notify.webhook`` (kept equal to it) until every reader moves
@@ -394,6 +397,7 @@ def load_config(path: str | Path, env: Mapping[str, str] | None = None) -> Daemo
         status_socket_group=data.get("status_socket_group"),
         status_tcp=status_tcp,
         dashboard=dashboard,
+        cpu_latency_us=data.get("cpu_latency_us"),
         status_limits=limits,
         notify=notify,
         alert_webhook=notify.webhook,
