@@ -88,3 +88,48 @@ def test_hub_frames_come_late_and_in_the_order_they_were_sent(wan_sim: Simulator
         await ws.close()
 
     run(scenario)
+
+
+def test_an_emit_is_answered_once_its_event_left_and_dated_when_it_left(
+    wan_sim: Simulator,
+) -> None:
+    """``POST /sim/emit/user`` answers after the event was written for its connection, and its
+    ``at`` is when the event left the venue: the WAN's hold is transit, after ``at``."""
+    token = login(wan_sim)
+
+    async def scenario(session: aiohttp.ClientSession) -> None:
+        ws = await session.ws_connect(f"{wan_sim.user_hub_url}?access_token={token}")
+        wire = Wire(ws)
+        await wire.send(
+            {"protocol": "json", "version": 1},
+            {"type": 1, "target": "SubscribeAccounts", "arguments": [], "invocationId": "1"},
+        )
+        assert await wire.record() == {}
+        assert (await wire.next_non_ping())["invocationId"] == "1"
+        asked = datetime.now(UTC)
+        body = {"target": "GatewayUserPosition", "arguments": [{"size": 1}], "accountId": ACCOUNT}
+        async with session.post(f"{wan_sim.base_url}/sim/emit/user", json=body) as reply:
+            answer = await reply.json()
+        answered = datetime.now(UTC)
+        event = await wire.next_non_ping()
+        arrived = datetime.now(UTC)
+        assert answer["sent"] == 1
+        assert event["target"] == "GatewayUserPosition"
+        at = datetime.fromisoformat(answer["at"])
+        assert asked <= at <= answered
+        assert (answered - asked).total_seconds() >= 0.025  # it waited for the hold to end
+        assert (arrived - at).total_seconds() >= 0.025  # the hold came after the event left
+        await ws.send_str(json.dumps({"type": 7}) + RS)
+        await ws.close()
+
+    run(scenario)
+
+
+def test_an_emit_nobody_subscribes_to_is_answered_at_once(wan_sim: Simulator) -> None:
+    reply = requests.post(
+        f"{wan_sim.base_url}/sim/emit/user",
+        json={"target": "GatewayUserPosition", "arguments": [{}], "accountId": ACCOUNT},
+        timeout=5,
+    )
+    assert reply.json()["sent"] == 0
+    assert reply.elapsed.total_seconds() < 1.0

@@ -23,17 +23,20 @@ HTTP routes (JSON bodies, JSON answers, 400 ``{"error": ...}`` on bad input)::
     POST   /sim/fail-next             {"count", "status": 429 | 500 | "timeout"}
     POST   /sim/void-fill             {"tradeId"}
     POST   /sim/emit/user             {"target", "arguments", "accountId"?}: {"sent": how many
-                                      connections got it, "at": the venue's time it was sent}
+                                      connections got it, "at": the venue's time it left for
+                                      the socket — answered once every copy has}
     POST   /sim/emit/market           {"target", "arguments", "contractId"?}: the same answer
     GET    /sim/requests              every ProjectX request received; DELETE clears it
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import time
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import cast
 
@@ -41,9 +44,12 @@ from aiohttp import web
 
 from simple_risk.adapters.simulator import wire
 from simple_risk.adapters.simulator.guards import Fault, FaultQueue, RecordedRequest
-from simple_risk.adapters.simulator.hubs import Hub, Hubs
+from simple_risk.adapters.simulator.hubs import Departure, Hub, Hubs
 from simple_risk.adapters.simulator.prices import PricePath
 from simple_risk.adapters.simulator.venue import Venue, VenueError
+
+#: how long an emit's answer waits for its copies to leave (a connection may close first)
+EMIT_WAIT = 5.0
 
 
 class ControlError(Exception):
@@ -164,6 +170,26 @@ class Control:
         self, target: str, arguments: list[object], contract_id: str | None = None
     ) -> int:
         return self.hubs.emit_raw("market", target, arguments, contract_id)
+
+    async def _emitted(self, emit: Callable[[Departure], int]) -> dict[str, object]:
+        """Emit, then answer once every copy has left for its socket: how many connections got
+        it, and when the first left the venue (a latency measured from the answer's ``at``
+        starts as the event leaves, not while it waits behind this answer on the event loop)."""
+        left: list[datetime] = []
+        everyone = asyncio.get_running_loop().create_future()
+        expected = 0
+
+        def departed(held: float) -> None:
+            left.append(self.clock() - timedelta(seconds=held))
+            if len(left) >= expected and not everyone.done():
+                everyone.set_result(None)
+
+        queued = self.clock()
+        expected = sent = emit(departed)  # no copy can leave before this coroutine waits
+        if sent:
+            with contextlib.suppress(TimeoutError):  # a connection closed before it left
+                await asyncio.wait_for(asyncio.shield(everyone), EMIT_WAIT)
+        return {"sent": sent, "at": min(left, default=queued).isoformat()}
 
     def requests_log(self) -> list[RecordedRequest]:
         return list(self.requests)
@@ -288,23 +314,21 @@ class Control:
 
         async def emit_user(body: dict[str, object]) -> dict[str, object]:
             account_id = body.get("accountId")
-            at = self.clock()
-            sent = self.emit_user_event(
-                cast(str, need(body, "target", str)),
-                cast(list[object], need(body, "arguments", list)),
-                cast(int, need(body, "accountId", int)) if account_id is not None else None,
+            target = cast(str, need(body, "target", str))
+            arguments = cast(list[object], need(body, "arguments", list))
+            about = cast(int, need(body, "accountId", int)) if account_id is not None else None
+            return await self._emitted(
+                lambda left: self.hubs.emit_raw("user", target, arguments, about, left)
             )
-            return {"sent": sent, "at": at.isoformat()}
 
         async def emit_market(body: dict[str, object]) -> dict[str, object]:
             contract_id = body.get("contractId")
-            at = self.clock()
-            sent = self.emit_market_event(
-                cast(str, need(body, "target", str)),
-                cast(list[object], need(body, "arguments", list)),
-                cast(str, need(body, "contractId", str)) if contract_id is not None else None,
+            target = cast(str, need(body, "target", str))
+            arguments = cast(list[object], need(body, "arguments", list))
+            about = cast(str, need(body, "contractId", str)) if contract_id is not None else None
+            return await self._emitted(
+                lambda left: self.hubs.emit_raw("market", target, arguments, about, left)
             )
-            return {"sent": sent, "at": at.isoformat()}
 
         async def requests(body: dict[str, object]) -> dict[str, object]:
             return {"requests": [r.as_json() for r in self.requests]}

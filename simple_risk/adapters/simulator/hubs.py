@@ -88,6 +88,11 @@ _USER_KINDS: dict[type, str] = {
 }
 
 
+#: told as a queued record is written to its socket, with the seconds a simulated WAN held it
+#: back (the frame left the venue that long before it reached the socket)
+Departure = Callable[[float], None]
+
+
 def record(message: dict[str, object]) -> str:
     """One hub-protocol record: compact JSON, nulls omitted, terminated by 0x1E."""
     return wire.dumps(message, "hub") + RS
@@ -101,28 +106,32 @@ class Connection:
     ws: web.WebSocketResponse
     username: str
     connection_id: str
-    #: (the monotonic time it may leave, the record); None ends the connection
-    queue: asyncio.Queue[tuple[float, str | None]] = field(default_factory=asyncio.Queue)
+    #: (the monotonic time it may leave, the record, told when it leaves); a None record ends
+    #: the connection
+    queue: asyncio.Queue[tuple[float, str | None, Departure | None]] = field(
+        default_factory=asyncio.Queue
+    )
     subscriptions: set[tuple[str, object]] = field(default_factory=set)
     closing: bool = False
     handshaken: bool = False
     #: holds every frame back by a simulated WAN's delay (None: sent at once)
     wan: WanDelay | None = None
 
-    def send(self, text: str) -> None:
+    def send(self, text: str, departure: Departure | None = None) -> None:
+        """Queue a record; ``departure`` is told when it is written to the socket."""
         if not self.closing:
-            self.queue.put_nowait((self._due(), text))
+            self.queue.put_nowait((self._due(), text, departure))
 
     def close(self, message: dict[str, object]) -> None:
         """Queue a Close message, then the end of the connection."""
         if not self.closing:
-            self.queue.put_nowait((self._due(), record(message)))
+            self.queue.put_nowait((self._due(), record(message), None))
             self.end()
 
     def end(self) -> None:
         """Queue the end of the connection (after everything queued before it)."""
         self.closing = True
-        self.queue.put_nowait((self._due(), None))
+        self.queue.put_nowait((self._due(), None, None))
 
     def _due(self) -> float:
         return time.monotonic() + (self.wan.sample() if self.wan is not None else 0.0)
@@ -283,12 +292,14 @@ class Hubs:
         """Send queued records in order; ``None`` ends the connection with a close frame."""
         ws = connection.ws
         while True:
-            due, text = await connection.queue.get()
+            due, text, departure = await connection.queue.get()
             wait = due - time.monotonic()
             if wait > 0:  # a simulated WAN; a frame never overtakes an earlier one
                 await asyncio.sleep(wait)
             if text is None:
                 break
+            if departure is not None:
+                departure(max(wait, 0.0))
             try:
                 await ws.send_str(text)
             except (ConnectionError, RuntimeError):
@@ -425,9 +436,17 @@ class Hubs:
                 text = text or record({"type": 1, "target": target, "arguments": args})
                 connection.send(text)
 
-    def emit_raw(self, hub: Hub, target: str, arguments: list[object], about: object) -> int:
+    def emit_raw(
+        self,
+        hub: Hub,
+        target: str,
+        arguments: list[object],
+        about: object,
+        departure: Departure | None = None,
+    ) -> int:
         """Send an arbitrary event; ``about`` (account or contract id) limits it to connections
-        subscribed to anything about it. Returns how many connections got it."""
+        subscribed to anything about it; ``departure`` is told as each copy is written. Returns
+        how many connections got it."""
         text = record({"type": 1, "target": target, "arguments": arguments})
         sent = 0
         for connection in list(self.connections):
@@ -437,7 +456,7 @@ class Hubs:
                 value == about or kind == "accounts" for kind, value in connection.subscriptions
             ):
                 continue
-            connection.send(text)
+            connection.send(text, departure)
             sent += 1
         return sent
 
