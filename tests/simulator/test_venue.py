@@ -12,9 +12,7 @@ from decimal import Decimal
 import pytest
 
 from simple_risk.adapters.simulator.contracts import PRODUCTS, catalogue, front_month
-from simple_risk.adapters.simulator.shapes import Shapes
-from simple_risk.adapters.simulator.venue import (
-    BRACKETS_NEED_AUTO_OCO,
+from simple_risk.adapters.simulator.records import (
     AccountSpec,
     Bracket,
     MarketEvent,
@@ -22,13 +20,13 @@ from simple_risk.adapters.simulator.venue import (
     PlaceRequest,
     Position,
     Reason,
-    Schedule,
     Trade,
     UserEvent,
-    Venue,
     VenueError,
     VenueEvent,
 )
+from simple_risk.adapters.simulator.shapes import Shapes
+from simple_risk.adapters.simulator.venue import BRACKETS_NEED_AUTO_OCO, Schedule, Venue
 from simple_risk.engine.events import OrderSide, OrderStatus, OrderType, PositionType
 
 ACC = 101

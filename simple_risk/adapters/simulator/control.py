@@ -43,7 +43,8 @@ from simple_risk.adapters.simulator import wire
 from simple_risk.adapters.simulator.guards import Fault, FaultQueue, RecordedRequest
 from simple_risk.adapters.simulator.hubs import Hub, Hubs
 from simple_risk.adapters.simulator.prices import PricePath
-from simple_risk.adapters.simulator.venue import Venue, VenueError
+from simple_risk.adapters.simulator.records import VenueError
+from simple_risk.adapters.simulator.venue import Venue
 
 
 class ControlError(Exception):
