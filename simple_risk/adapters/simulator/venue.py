@@ -31,11 +31,17 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
 from simple_risk.adapters.simulator.contracts import Contract
+from simple_risk.adapters.simulator.market import (
+    MarketState,
+    depth_levels,
+    full_quote,
+    print_trade,
+    quote_delta,
+)
 from simple_risk.adapters.simulator.records import (
     Account,
     AccountSpec,
@@ -72,27 +78,6 @@ BRACKETS_NEED_AUTO_OCO = (
 MAX_TRAIL_TICKS = 1000
 #: average prices of multi-lot positions are kept to 9 decimals (the REST precision)
 AVERAGE_PRICE_STEP = Decimal("0.000000001")
-
-
-@dataclass
-class MarketState:
-    """Last price, the session statistics a quote carries, and the quote last published."""
-
-    contract: Contract
-    last: Decimal
-    open: Decimal
-    high: Decimal
-    low: Decimal
-    volume: int = 0
-    published: dict[str, object] = field(default_factory=dict)
-
-    @property
-    def bid(self) -> Decimal:
-        return self.last
-
-    @property
-    def ask(self) -> Decimal:
-        return self.last + self.contract.tick_size
 
 
 class Venue:
@@ -132,7 +117,7 @@ class Venue:
                 p = prices.get(c.id, c.start_price)
                 market = MarketState(c, p, p, p, p)
                 # what a subscriber's snapshot shows, so the first update is already partial
-                market.published = self._full_quote(market, clock())
+                market.published = full_quote(market, clock())
                 self._markets[c.id] = market
         self._orders: dict[int, Order] = {}
         self._positions: dict[tuple[int, str], Position] = {}
@@ -518,104 +503,24 @@ class Venue:
         if not market.contract.on_grid(last) or last <= 0:
             raise ValueError(f"price {last} is not on the tick grid of {contract_id}")
         now = self._clock()
-        side = 0 if last >= market.last else 1
-        market.last = last
-        market.high = max(market.high, last)
-        market.low = min(market.low, last)
-        market.volume += volume
-        self._publish_quote(market, now)
-        self._emit(
-            MarketEvent(
-                "GatewayTrade",
-                market.contract.id,
-                [
-                    {
-                        "symbolId": market.contract.symbol_id,
-                        "price": last,
-                        "timestamp": now,
-                        "type": side,
-                        "volume": volume,
-                        "contractId": market.contract.id,
-                    }
-                ],
-            )
-        )
-        self._emit(MarketEvent("GatewayDepth", market.contract.id, self.depth(market.contract.id)))
+        printed = print_trade(market, last, volume, now)
+        cid = market.contract.id
+        self._emit(MarketEvent("GatewayQuote", cid, quote_delta(market, now, self.shapes)))
+        self._emit(MarketEvent("GatewayTrade", cid, printed))
+        self._emit(MarketEvent("GatewayDepth", cid, self.depth(cid)))
         for order in sorted(self._orders.values(), key=lambda o: o.id):
-            if order.contract_id == market.contract.id and order.status == OrderStatus.OPEN:
+            if order.contract_id == cid and order.status == OrderStatus.OPEN:
                 self._try_fill(order, market)
 
     def quote(self, contract_id: str) -> dict[str, object]:
         """The full current quote (what a new subscriber receives first)."""
         market = self.market(contract_id)
-        return self._full_quote(market, market.published.get("timestamp") or self._clock())
+        return full_quote(market, market.published.get("timestamp") or self._clock())
 
     def depth(self, contract_id: str) -> list[dict[str, object]]:
         """A small synthetic book: best bid/ask and five levels a side."""
         market = self.market(contract_id)
-        tick = market.contract.tick_size
-        now = self._clock()
-        entries: list[dict[str, object]] = [
-            {"timestamp": now, "type": 4, "price": market.bid, "volume": 10, "currentVolume": 10},
-            {"timestamp": now, "type": 3, "price": market.ask, "volume": 10, "currentVolume": 10},
-        ]
-        for level in range(1, 6):
-            size = 10 + 5 * level
-            entries.append(
-                {
-                    "timestamp": now,
-                    "type": 2,
-                    "price": market.bid - level * tick,
-                    "volume": size,
-                    "currentVolume": size,
-                }
-            )
-            entries.append(
-                {
-                    "timestamp": now,
-                    "type": 1,
-                    "price": market.ask + level * tick,
-                    "volume": size,
-                    "currentVolume": size,
-                }
-            )
-        return entries
-
-    def _full_quote(self, market: MarketState, now: object) -> dict[str, object]:
-        change = market.last - market.open
-        return {
-            "symbol": market.contract.symbol_id,
-            "symbolName": market.contract.name,
-            "lastPrice": market.last,
-            "bestBid": market.bid,
-            "bestAsk": market.ask,
-            "change": change,
-            "changePercent": (change / market.open * 100).quantize(Decimal("0.01")),
-            "open": market.open,
-            "high": market.high,
-            "low": market.low,
-            "volume": market.volume,
-            "lastUpdated": now,
-            "timestamp": now,
-        }
-
-    def _publish_quote(self, market: MarketState, now: datetime) -> None:
-        """Emit only the fields that changed since the last quote (live quotes are partial).
-
-        Live deltas always name the symbol and contract and carry the best bid/ask and both
-        times, never ``lastPrice`` — the last trade price travels on ``GatewayTrade`` (§14.4).
-        The older shape carried ``lastPrice`` whenever it changed.
-        """
-        full = self._full_quote(market, now)
-        always: tuple[str, ...] = ("symbol", "timestamp", "lastUpdated")
-        if not self.shapes.quote_last_price:
-            always = (*always, "bestBid", "bestAsk")
-        partial = {k: v for k, v in full.items() if k in always or market.published.get(k) != v}
-        if not self.shapes.quote_last_price:
-            partial.pop("lastPrice", None)
-            partial = {"symbol": partial.pop("symbol"), "contract": market.contract.id, **partial}
-        market.published = full
-        self._emit(MarketEvent("GatewayQuote", market.contract.id, partial))
+        return depth_levels(market, self._clock())
 
     # -- matching ------------------------------------------------------------------------------
 
