@@ -42,13 +42,13 @@ from simple_risk.adapters.simulator.market import (
     print_trade,
     quote_delta,
 )
+from simple_risk.adapters.simulator.positions import Ledger
 from simple_risk.adapters.simulator.records import (
     Account,
     AccountSpec,
     Clock,
     Entity,
     Listener,
-    Lot,
     MarketEvent,
     Order,
     PlaceRequest,
@@ -65,19 +65,15 @@ from simple_risk.engine.events import OrderSide, OrderStatus, OrderType, Positio
 #: ``schedule(delay_seconds, action)``: run ``action`` later on the venue's thread
 Schedule = Callable[[float, Callable[[], None]], None]
 
-#: First ids handed out. Order and trade ids start above 2^31 like the real ones, so a client
+#: The first order id handed out. Order ids start above 2^31 like the real ones, so a client
 #: that squeezes them into int32 breaks against the simulator too.
 FIRST_ORDER_ID = 4_100_000_001
-FIRST_TRADE_ID = 3_200_000_001
-FIRST_POSITION_ID = 500_001
 
 #: Message the live gateway returns when brackets meet an account in Position Brackets mode.
 BRACKETS_NEED_AUTO_OCO = (
     "Brackets cannot be used with Position Brackets. You must enable Auto OCO Brackets."
 )
 MAX_TRAIL_TICKS = 1000
-#: average prices of multi-lot positions are kept to 9 decimals (the REST precision)
-AVERAGE_PRICE_STEP = Decimal("0.000000001")
 
 
 class Venue:
@@ -120,13 +116,8 @@ class Venue:
                 market.published = full_quote(market, clock())
                 self._markets[c.id] = market
         self._orders: dict[int, Order] = {}
-        self._positions: dict[tuple[int, str], Position] = {}
-        self._trades: dict[int, Trade] = {}
-        #: position id -> the opening half-turns, re-sent when that position goes flat
-        self._opening_trades: dict[int, list[int]] = {}
+        self._ledger = Ledger(clock)
         self._next_order = FIRST_ORDER_ID
-        self._next_trade = FIRST_TRADE_ID
-        self._next_position = FIRST_POSITION_ID
         self._listeners: list[Listener] = []
 
     # -- observation ---------------------------------------------------------------------------
@@ -208,7 +199,7 @@ class Venue:
 
     def open_positions(self, account_id: int) -> list[Position]:
         self.account(account_id)
-        return [p for (acc, _), p in self._positions.items() if acc == account_id]
+        return [p for (acc, _), p in self._ledger.positions.items() if acc == account_id]
 
     def trades(
         self, account_id: int, start: datetime | None = None, end: datetime | None = None
@@ -216,14 +207,14 @@ class Venue:
         self.account(account_id)
         return [
             t
-            for t in self._trades.values()
+            for t in self._ledger.trades.values()
             if t.account_id == account_id
             and (start is None or t.creation_timestamp >= start)
             and (end is None or t.creation_timestamp <= end)
         ]
 
     def all_trades(self) -> list[Trade]:
-        return list(self._trades.values())
+        return list(self._ledger.trades.values())
 
     # -- account control -----------------------------------------------------------------------
 
@@ -464,7 +455,7 @@ class Venue:
         """Flatten (``size`` None) or reduce a position with a market order; return its id."""
         self.account(account_id)
         contract = self.contract(contract_id)
-        position = self._positions.get((account_id, contract.id))
+        position = self._ledger.positions.get((account_id, contract.id))
         if position is None:
             raise VenueError(Reason.POSITION_NOT_FOUND, "Position not found.")
         if size is not None and not 0 < size <= position.size:
@@ -561,53 +552,18 @@ class Venue:
         account = self._accounts[order.account_id]
         contract = self._contracts[order.contract_id]
         now = self._clock()
-        key = (order.account_id, order.contract_id)
-        position = self._positions.get(key)
-        remaining = order.size
-        new_trades: list[Trade] = []
-        reopened: list[Trade] = []
-        flat_position: Position | None = None
-        if position is not None and self._closes(position, order.side):
-            closing = min(remaining, position.size)
-            pnl = self._consume_lots(position, closing, price, contract)
-            new_trades.append(self._new_trade(order, price, closing, pnl, contract, now))
-            remaining -= closing
-            if position.size == 0:
-                flat_position = position
-                del self._positions[key]
-                reopened = [self._trades[tid] for tid in self._opening_trades.pop(position.id, [])]
-        if remaining > 0:
-            trade = self._new_trade(order, price, remaining, None, contract, now)
-            new_trades.append(trade)
-            position = self._positions.get(key)
-            if position is None:
-                position = Position(
-                    id=self._next_position,
-                    account_id=order.account_id,
-                    contract_id=contract.id,
-                    contract_display_name=contract.name,
-                    creation_timestamp=now,
-                    type=PositionType.LONG if order.side == OrderSide.BUY else PositionType.SHORT,
-                    size=0,
-                    average_price=price,
-                )
-                self._next_position += 1
-                self._positions[key] = position
-            position.lots.append(Lot(remaining, price, trade.id))
-            self._opening_trades.setdefault(position.id, []).append(trade.id)
-            self._reprice(position)
-        for trade in new_trades:
-            self._trades[trade.id] = trade
-            account.balance += (trade.profit_and_loss or 0) - trade.fees - trade.commissions
+        netting = self._ledger.net_fill(order, price, contract, now)
+        for trade in netting.trades:
+            self._ledger.book(trade, account)
             self._user(0, trade)
-        for trade in reopened:
+        for trade in netting.reopened:
             self._user(1, trade)
         order.fill_volume = order.size
         order.filled_price = price
         self._set_status(order, OrderStatus.FILLED)
-        if flat_position is not None:
-            self._announce_flat(flat_position)
-        current = self._positions.get(key)
+        if netting.flat is not None:
+            self._announce_flat(netting.flat)
+        current = self._ledger.positions.get((order.account_id, order.contract_id))
         if current is not None:
             self._user(1, current)
         self._user(1, account)
@@ -624,62 +580,6 @@ class Venue:
         flat.size = 0
         flat.lots = []
         self._emit(UserEvent(position.account_id, 2, flat))
-
-    @staticmethod
-    def _closes(position: Position, side: OrderSide) -> bool:
-        return (position.type == PositionType.LONG) == (side == OrderSide.SELL)
-
-    def _consume_lots(
-        self, position: Position, size: int, price: Decimal, contract: Contract
-    ) -> Decimal:
-        """Close ``size`` contracts first-in first-out; return the realized P&L."""
-        direction = 1 if position.type == PositionType.LONG else -1
-        pnl = Decimal(0)
-        left = size
-        while left:
-            lot = position.lots[0]
-            take = min(left, lot.size)
-            ticks = (price - lot.price) / contract.tick_size
-            pnl += direction * ticks * contract.tick_value * take
-            lot.size -= take
-            left -= take
-            if lot.size == 0:
-                position.lots.pop(0)
-        self._reprice(position)
-        return pnl
-
-    @staticmethod
-    def _reprice(position: Position) -> None:
-        position.size = sum(lot.size for lot in position.lots)
-        if position.size:
-            total = sum((lot.price * lot.size for lot in position.lots), Decimal(0))
-            position.average_price = (total / position.size).quantize(AVERAGE_PRICE_STEP)
-
-    def _new_trade(
-        self,
-        order: Order,
-        price: Decimal,
-        size: int,
-        pnl: Decimal | None,
-        contract: Contract,
-        now: datetime,
-    ) -> Trade:
-        trade = Trade(
-            id=self._next_trade,
-            account_id=order.account_id,
-            contract_id=order.contract_id,
-            creation_timestamp=now,
-            price=price,
-            profit_and_loss=pnl,
-            fees=contract.fee_per_side * size,
-            commissions=contract.commission_per_side * size,
-            side=order.side,
-            size=size,
-            voided=False,
-            order_id=order.id,
-        )
-        self._next_trade += 1
-        return trade
 
     def _after_fill(self, order: Order, price: Decimal, contract: Contract) -> None:
         """Cancel an OCO sibling; arm (live) or place (older shape) a filled entry's brackets."""
@@ -776,65 +676,17 @@ class Venue:
 
     def void_trade(self, trade_id: int) -> None:
         """Bust a fill: undo its cash effect and rebuild its position from the surviving fills."""
-        trade = self._trades.get(trade_id)
+        trade = self._ledger.trades.get(trade_id)
         if trade is None:
             raise VenueError(Reason.TRADE_NOT_FOUND, f"Trade {trade_id} not found.")
         if trade.voided:
             return
-        trade.voided = True
         account = self._accounts[trade.account_id]
-        account.balance -= (trade.profit_and_loss or 0) - trade.fees - trade.commissions
+        self._ledger.void(trade, account)
         self._user(1, trade)
-        key = (trade.account_id, trade.contract_id)
-        old = self._positions.pop(key, None)
-        rebuilt = self._replay(trade.account_id, trade.contract_id, old)
+        old, rebuilt = self._ledger.rebuild(trade.account_id, self._contracts[trade.contract_id])
         if rebuilt is not None:
-            self._positions[key] = rebuilt
             self._user(1, rebuilt)
         elif old is not None:
-            self._opening_trades.pop(old.id, None)
-            old.size = 0
             self._announce_flat(old)
         self._user(1, account)
-
-    def _replay(self, account_id: int, contract_id: str, old: Position | None) -> Position | None:
-        """The open position implied by the account's non-voided fills, first-in first-out."""
-        contract = self._contracts[contract_id]
-        net_lots: list[Lot] = []
-        long_side: bool | None = None
-        for trade in sorted(self._trades.values(), key=lambda t: t.id):
-            if trade.account_id != account_id or trade.contract_id != contract_id:
-                continue
-            if trade.voided:
-                continue
-            buy = trade.side == OrderSide.BUY
-            left = trade.size
-            if long_side is not None and net_lots and buy != long_side:
-                while left and net_lots:
-                    take = min(left, net_lots[0].size)
-                    net_lots[0].size -= take
-                    left -= take
-                    if net_lots[0].size == 0:
-                        net_lots.pop(0)
-            if left:
-                if not net_lots:
-                    long_side = buy
-                net_lots.append(Lot(left, trade.price, trade.id))
-        if not net_lots:
-            return None
-        position = Position(
-            id=old.id if old is not None else self._next_position,
-            account_id=account_id,
-            contract_id=contract_id,
-            contract_display_name=contract.name,
-            creation_timestamp=old.creation_timestamp if old is not None else self._clock(),
-            type=PositionType.LONG if long_side else PositionType.SHORT,
-            size=0,
-            average_price=net_lots[0].price,
-            lots=net_lots,
-        )
-        if old is None:
-            self._next_position += 1
-        self._reprice(position)
-        self._opening_trades[position.id] = [lot.trade_id for lot in net_lots]
-        return position
