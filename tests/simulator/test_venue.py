@@ -11,6 +11,7 @@ from decimal import Decimal
 
 import pytest
 
+from simple_risk.adapters.simulator.brackets import BRACKETS_NEED_AUTO_OCO
 from simple_risk.adapters.simulator.contracts import PRODUCTS, catalogue, front_month
 from simple_risk.adapters.simulator.records import (
     AccountSpec,
@@ -26,7 +27,7 @@ from simple_risk.adapters.simulator.records import (
     VenueEvent,
 )
 from simple_risk.adapters.simulator.shapes import Shapes
-from simple_risk.adapters.simulator.venue import BRACKETS_NEED_AUTO_OCO, Schedule, Venue
+from simple_risk.adapters.simulator.venue import Schedule, Venue
 from simple_risk.engine.events import OrderSide, OrderStatus, OrderType, PositionType
 
 ACC = 101

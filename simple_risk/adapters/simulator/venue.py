@@ -34,6 +34,12 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from decimal import Decimal
 
+from simple_risk.adapters.simulator.brackets import (
+    BRACKETS_NEED_AUTO_OCO,
+    arm,
+    bracket_family,
+    placed_brackets,
+)
 from simple_risk.adapters.simulator.contracts import Contract
 from simple_risk.adapters.simulator.market import (
     MarketState,
@@ -69,10 +75,6 @@ Schedule = Callable[[float, Callable[[], None]], None]
 #: that squeezes them into int32 breaks against the simulator too.
 FIRST_ORDER_ID = 4_100_000_001
 
-#: Message the live gateway returns when brackets meet an account in Position Brackets mode.
-BRACKETS_NEED_AUTO_OCO = (
-    "Brackets cannot be used with Position Brackets. You must enable Auto OCO Brackets."
-)
 MAX_TRAIL_TICKS = 1000
 
 
@@ -279,7 +281,9 @@ class Venue:
             self._user(1, order)
             self._set_status(order, OrderStatus.REJECTED)
             raise VenueError(Reason.ORDER_REJECTED, BRACKETS_NEED_AUTO_OCO, order_id=order.id)
-        children = self._bracket_family(order) if self.shapes.live_brackets else []
+        children = bracket_family(order, self._new_order_id) if self.shapes.live_brackets else []
+        for child in children:
+            self._orders[child.id] = child
         if otype != OrderType.MARKET:
             order.status = OrderStatus.OPEN
         self._user(1, order)
@@ -290,53 +294,6 @@ class Venue:
         else:
             self._try_fill(order, market)
         return order.id
-
-    def _bracket_family(self, entry: Order) -> list[Order]:
-        """The entry's stop-loss and take-profit children as the live gateway makes them: born
-        with the entry (same creation time), suspended, priceless, tagged ``<tag>-SL``/``-TP``
-        (``<entry id>-…`` for an untagged entry — the simulator's choice), both pointing at the
-        entry, the take-profit linked to the stop-loss, one-cancels-other (§14.3)."""
-        exit_side = entry.side.opposite
-        sign = 1 if entry.side == OrderSide.BUY else -1
-        tag = entry.custom_tag if entry.custom_tag is not None else str(entry.id)
-        children: list[Order] = []
-        legs = (
-            (entry.stop_loss, -sign, "SL", OrderType.STOP),
-            (entry.take_profit, sign, "TP", OrderType.LIMIT),
-        )
-        for bracket, away, suffix, default_type in legs:
-            if bracket is None:
-                continue
-            child_type = (
-                bracket.type if bracket.type in (OrderType.LIMIT, OrderType.STOP) else default_type
-            )
-            child = Order(
-                id=self._new_order_id(),
-                account_id=entry.account_id,
-                contract_id=entry.contract_id,
-                symbol_id=entry.symbol_id,
-                creation_timestamp=entry.creation_timestamp,
-                update_timestamp=entry.creation_timestamp,
-                status=OrderStatus.SUSPENDED,
-                type=child_type,
-                side=exit_side,
-                size=entry.size,
-                limit_price=None,
-                stop_price=None,
-                fill_volume=0,
-                filled_price=None,
-                custom_tag=f"{tag}-{suffix}",
-                parent_order_id=entry.id,
-                trail_distance=away * abs(bracket.ticks),
-            )
-            self._orders[child.id] = child
-            children.append(child)
-        if len(children) == 2:
-            stop_loss, take_profit = children
-            take_profit.linked_order_id = stop_loss.id
-            stop_loss.oco_sibling, take_profit.oco_sibling = take_profit.id, stop_loss.id
-        entry.children = [child.id for child in children]
-        return children
 
     def _validate_prices(
         self,
@@ -596,40 +553,9 @@ class Venue:
             return
         if self.shapes.live_brackets or (order.stop_loss is None and order.take_profit is None):
             return
-        exit_side = order.side.opposite
-        sign = 1 if order.side == OrderSide.BUY else -1
-        children: list[Order] = []
-        for bracket, away in ((order.stop_loss, -sign), (order.take_profit, sign)):
-            if bracket is None:
-                continue
-            level = price + away * abs(bracket.ticks) * contract.tick_size
-            child_type = (
-                bracket.type
-                if bracket.type in (OrderType.LIMIT, OrderType.STOP)
-                else (OrderType.STOP if away == -sign else OrderType.LIMIT)
-            )
-            now = self._clock()
-            child = Order(
-                id=self._new_order_id(),
-                account_id=order.account_id,
-                contract_id=order.contract_id,
-                symbol_id=order.symbol_id,
-                creation_timestamp=now,
-                update_timestamp=now,
-                status=OrderStatus.OPEN,
-                type=child_type,
-                side=exit_side,
-                size=order.size,
-                limit_price=level if child_type == OrderType.LIMIT else None,
-                stop_price=level if child_type == OrderType.STOP else None,
-                fill_volume=0,
-                filled_price=None,
-                custom_tag=None,
-            )
+        children = placed_brackets(order, price, contract, self._clock, self._new_order_id)
+        for child in children:
             self._orders[child.id] = child
-            children.append(child)
-        if len(children) == 2:
-            children[0].oco_sibling, children[1].oco_sibling = children[1].id, children[0].id
         market = self._markets[order.contract_id]
         for child in children:
             self._user(1, child)
@@ -646,15 +572,7 @@ class Venue:
             child = self._orders[child_id]
             if child.status != OrderStatus.SUSPENDED or child.trail_distance is None:
                 continue
-            level = fill_price + child.trail_distance * contract.tick_size
-            if level <= 0:
-                level = contract.tick_size
-            if child.type == OrderType.LIMIT:
-                child.limit_price = level
-            else:
-                child.stop_price = level
-            child.trail_price = level
-            child.status = OrderStatus.OPEN
+            arm(child, fill_price, contract)
             child.update_timestamp = self._clock()
             self._user(1, child)
             armed.append(child)
