@@ -40,6 +40,12 @@ from simple_risk.adapters.simulator.brackets import (
     bracket_family,
     placed_brackets,
 )
+from simple_risk.adapters.simulator.checks import (
+    MAX_TRAIL_TICKS,
+    check_modify,
+    order_kind,
+    validate_prices,
+)
 from simple_risk.adapters.simulator.contracts import Contract
 from simple_risk.adapters.simulator.market import (
     MarketState,
@@ -74,8 +80,6 @@ Schedule = Callable[[float, Callable[[], None]], None]
 #: The first order id handed out. Order ids start above 2^31 like the real ones, so a client
 #: that squeezes them into int32 breaks against the simulator too.
 FIRST_ORDER_ID = 4_100_000_001
-
-MAX_TRAIL_TICKS = 1000
 
 
 class Venue:
@@ -239,22 +243,13 @@ class Venue:
         market = self._markets[contract.id]
         if not account.can_trade:
             raise VenueError(Reason.ACCOUNT_VIOLATION, "Account is not allowed to trade.")
-        try:
-            otype = OrderType(req.type)
-        except ValueError:
-            raise VenueError(Reason.ORDER_REJECTED, "Invalid order type.") from None
-        try:
-            side = OrderSide(req.side)
-        except ValueError:
-            raise VenueError(Reason.ORDER_REJECTED, "Invalid order side.") from None
-        if req.size <= 0:
-            raise VenueError(Reason.ORDER_REJECTED, "Invalid order size.")
+        otype, side = order_kind(req)
         if req.custom_tag is not None and any(
             o.custom_tag == req.custom_tag and o.account_id == account.id
             for o in self._orders.values()
         ):
             raise VenueError(Reason.ORDER_REJECTED, "An order with this custom tag already exists.")
-        limit, stop, trail_ticks = self._validate_prices(otype, side, req, contract, market)
+        limit, stop, trail_ticks = validate_prices(otype, side, req, contract, market)
         now = self._clock()
         order = Order(
             id=self._new_order_id(),
@@ -295,54 +290,6 @@ class Venue:
             self._try_fill(order, market)
         return order.id
 
-    def _validate_prices(
-        self,
-        otype: OrderType,
-        side: OrderSide,
-        req: PlaceRequest,
-        contract: Contract,
-        market: MarketState,
-    ) -> tuple[Decimal | None, Decimal | None, int | None]:
-        """Check the prices an order type needs; return (limit, stop, trail ticks)."""
-        limit = stop = None
-        trail_ticks = None
-        if otype in (OrderType.LIMIT, OrderType.STOP_LIMIT):
-            if req.limit_price is None:
-                raise VenueError(Reason.ORDER_REJECTED, "Limit price is required.")
-            limit = req.limit_price
-        if otype in (OrderType.STOP, OrderType.STOP_LIMIT):
-            if req.stop_price is None:
-                raise VenueError(Reason.ORDER_REJECTED, "Stop price is required.")
-            stop = req.stop_price
-            wrong_side = stop <= market.ask if side == OrderSide.BUY else stop >= market.bid
-            if wrong_side:
-                raise VenueError(Reason.ORDER_REJECTED, "Invalid stop price.")
-        if otype == OrderType.JOIN_BID:
-            limit = market.bid
-        if otype == OrderType.JOIN_ASK:
-            limit = market.ask
-        if otype == OrderType.TRAILING_STOP:
-            if req.trail_price is None:
-                raise VenueError(Reason.ORDER_REJECTED, "Trail Distance not set.")
-            if not contract.on_grid(req.trail_price):
-                raise VenueError(
-                    Reason.ORDER_REJECTED,
-                    "Invalid trail price. Price is not aligned to tick size.",
-                )
-            trail_ticks = int(abs(market.last - req.trail_price) / contract.tick_size)
-            if trail_ticks <= 0:
-                raise VenueError(Reason.ORDER_REJECTED, "Trail Distance not set.")
-            if trail_ticks > MAX_TRAIL_TICKS:
-                raise VenueError(Reason.ORDER_REJECTED, "Trail Distance exceeds maximum (1000)")
-            offset = trail_ticks * contract.tick_size
-            stop = market.bid - offset if side == OrderSide.SELL else market.ask + offset
-        for price in (limit, stop):
-            if price is not None and (price <= 0 or not contract.on_grid(price)):
-                raise VenueError(
-                    Reason.ORDER_REJECTED, "Invalid price. Price is not aligned to tick size."
-                )
-        return limit, stop, trail_ticks
-
     def cancel(self, account_id: int, order_id: int) -> None:
         """Cancel a working order; a resting entry takes its suspended bracket children along
         (a family is never left with orphans — the simulator's reading of §14.3)."""
@@ -377,19 +324,7 @@ class Venue:
             raise VenueError(Reason.ORDER_REJECTED, "Order is not open.")
         contract = self._contracts[order.contract_id]
         market = self._markets[order.contract_id]
-        if size is not None and size <= 0:
-            raise VenueError(Reason.ORDER_REJECTED, "Invalid order size.")
-        for price in (limit_price, stop_price, trail_price):
-            if price is not None and (price <= 0 or not contract.on_grid(price)):
-                raise VenueError(
-                    Reason.ORDER_REJECTED, "Invalid price. Price is not aligned to tick size."
-                )
-        if limit_price is not None and order.limit_price is None:
-            raise VenueError(Reason.ORDER_REJECTED, "Order has no limit price.")
-        if stop_price is not None and order.stop_price is None:
-            raise VenueError(Reason.ORDER_REJECTED, "Order has no stop price.")
-        if trail_price is not None and order.type != OrderType.TRAILING_STOP:
-            raise VenueError(Reason.ORDER_REJECTED, "Order is not a trailing stop.")
+        check_modify(order, contract, size, limit_price, stop_price, trail_price)
         if size is not None:
             order.size = size
         if limit_price is not None:
