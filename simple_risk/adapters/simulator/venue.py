@@ -23,8 +23,15 @@ the entry fills, then Open at prices computed from the fill — ``shapes.bracket
 through the injected ``schedule`` — and one-cancels-other. :class:`~.shapes.Shapes` selects the
 older behaviours instead.
 
-Callers subscribe with :meth:`Venue.add_listener` and receive :class:`UserEvent` /
-:class:`MarketEvent` values synchronously, in order.
+Callers subscribe with :meth:`Venue.add_listener` and receive :class:`~.records.UserEvent` /
+:class:`~.records.MarketEvent` values synchronously, in order.
+
+:class:`Venue` is the facade: it owns the accounts, markets and orders, runs the matching and
+announces every change, in the order the live gateway does. The rest is delegated, one job per
+module: the shared records (:mod:`.records`), the checks an order must pass
+(:mod:`.checks`), bracket families (:mod:`.brackets`), what a fill or a bust does to positions,
+trades and cash (:mod:`.positions`) and the market data a price move publishes
+(:mod:`.market`).
 """
 
 from __future__ import annotations
