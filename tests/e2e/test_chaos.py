@@ -28,7 +28,7 @@ from pathlib import Path
 import pytest
 
 from simple_risk.adapters.simulator import Simulator, wire
-from simple_risk.adapters.simulator.venue import Order
+from simple_risk.adapters.simulator.records import Order
 from simple_risk.adapters.topstepx.ratelimit import busiest_window
 from simple_risk.daemon.sim import wait_until
 from simple_risk.engine.events import WORKING_STATUSES, OrderSide

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from simple_risk.adapters.simulator import wire
-from simple_risk.adapters.simulator.venue import Order
+from simple_risk.adapters.simulator.records import Order
 from simple_risk.adapters.topstepx.converters import RestRequest
 from simple_risk.daemon import enforcement
 from simple_risk.daemon.messages import ReconcileData

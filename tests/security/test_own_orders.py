@@ -13,8 +13,7 @@ from decimal import Decimal
 
 import pytest
 
-from simple_risk.adapters.simulator.venue import OrderStatus
-from simple_risk.engine.events import OrderSide, OrderType
+from simple_risk.engine.events import OrderSide, OrderStatus, OrderType
 from tests.e2e.harness import ACCOUNT, Harness, Restart, Start, build_ruleset
 
 ISOLATED_LIMITS = {"max_unrealized_loss": 100000, "max_unrealized_profit": 100000}

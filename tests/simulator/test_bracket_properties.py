@@ -19,14 +19,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from simple_risk.adapters.simulator.contracts import catalogue
-from simple_risk.adapters.simulator.venue import (
+from simple_risk.adapters.simulator.records import (
     AccountSpec,
     Bracket,
     Order,
     PlaceRequest,
-    Venue,
     VenueError,
 )
+from simple_risk.adapters.simulator.venue import Venue
 from simple_risk.engine.events import OrderSide, OrderStatus, OrderType
 
 ACC = 101

@@ -13,7 +13,7 @@ import requests
 from simple_risk.adapters.simulator import Simulator
 from simple_risk.adapters.simulator.contracts import catalogue
 from simple_risk.adapters.simulator.prices import PricePath
-from simple_risk.adapters.simulator.venue import VenueError
+from simple_risk.adapters.simulator.records import VenueError
 from tests.simulator.conftest import ACCOUNT, contract_id, wait_for
 
 CONTRACTS = catalogue(date(2026, 11, 24))

@@ -11,10 +11,9 @@ from decimal import Decimal
 
 import pytest
 
+from simple_risk.adapters.simulator.brackets import BRACKETS_NEED_AUTO_OCO
 from simple_risk.adapters.simulator.contracts import PRODUCTS, catalogue, front_month
-from simple_risk.adapters.simulator.shapes import Shapes
-from simple_risk.adapters.simulator.venue import (
-    BRACKETS_NEED_AUTO_OCO,
+from simple_risk.adapters.simulator.records import (
     AccountSpec,
     Bracket,
     MarketEvent,
@@ -22,13 +21,13 @@ from simple_risk.adapters.simulator.venue import (
     PlaceRequest,
     Position,
     Reason,
-    Schedule,
     Trade,
     UserEvent,
-    Venue,
     VenueError,
     VenueEvent,
 )
+from simple_risk.adapters.simulator.shapes import Shapes
+from simple_risk.adapters.simulator.venue import Schedule, Venue
 from simple_risk.engine.events import OrderSide, OrderStatus, OrderType, PositionType
 
 ACC = 101

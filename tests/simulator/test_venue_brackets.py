@@ -12,16 +12,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from decimal import Decimal
 
-from simple_risk.adapters.simulator.shapes import BRACKET_DELAY, Shapes
-from simple_risk.adapters.simulator.venue import (
+from simple_risk.adapters.simulator.records import (
     Bracket,
     Order,
     PlaceRequest,
     Position,
     UserEvent,
-    Venue,
     VenueEvent,
 )
+from simple_risk.adapters.simulator.shapes import BRACKET_DELAY, Shapes
+from simple_risk.adapters.simulator.venue import Venue
 from simple_risk.engine.events import OrderSide, OrderStatus, OrderType, PositionType
 from tests.simulator.test_venue import ACC, MNQ, NOW, make_venue, user_events
 

@@ -15,15 +15,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from simple_risk.adapters.simulator.contracts import catalogue
-from simple_risk.adapters.simulator.venue import (
+from simple_risk.adapters.simulator.records import (
     AccountSpec,
     PlaceRequest,
     Trade,
     UserEvent,
-    Venue,
     VenueError,
     VenueEvent,
 )
+from simple_risk.adapters.simulator.venue import Venue
 from simple_risk.engine.events import OrderSide, OrderType, PositionType
 
 ACCOUNTS = (101, 102)

@@ -88,6 +88,7 @@ Contract ids use the current quarterly expiry, e.g. ``CON.F.US.MNQ.Z26`` — res
 """
 
 from simple_risk.adapters.simulator.guards import RateLimits, RecordedRequest
+from simple_risk.adapters.simulator.records import DEFAULT_ACCOUNTS, AccountSpec
 from simple_risk.adapters.simulator.server import (
     DEFAULT_API_KEY,
     DEFAULT_PORT,
@@ -95,7 +96,6 @@ from simple_risk.adapters.simulator.server import (
     Simulator,
 )
 from simple_risk.adapters.simulator.shapes import LEGACY_NAMES, Shapes
-from simple_risk.adapters.simulator.venue import DEFAULT_ACCOUNTS, AccountSpec
 from simple_risk.adapters.simulator.wan import WanDelay
 
 __all__ = [

@@ -46,7 +46,8 @@ from simple_risk.adapters.simulator import wire
 from simple_risk.adapters.simulator.guards import Fault, FaultQueue, RecordedRequest
 from simple_risk.adapters.simulator.hubs import Departure, Hub, Hubs
 from simple_risk.adapters.simulator.prices import PricePath
-from simple_risk.adapters.simulator.venue import Venue, VenueError
+from simple_risk.adapters.simulator.records import VenueError
+from simple_risk.adapters.simulator.venue import Venue
 
 #: how long an emit's answer waits for its copies to leave (a connection may close first)
 EMIT_WAIT = 5.0

@@ -35,19 +35,19 @@ from aiohttp import WSMsgType, web
 
 from simple_risk.adapters.simulator import wire
 from simple_risk.adapters.simulator.guards import RecordedRequest, TokenStore, remember
-from simple_risk.adapters.simulator.rest import bearer
-from simple_risk.adapters.simulator.shapes import Shapes
-from simple_risk.adapters.simulator.venue import (
+from simple_risk.adapters.simulator.records import (
     Account,
     MarketEvent,
     Order,
     Position,
     Trade,
     UserEvent,
-    Venue,
     VenueError,
     VenueEvent,
 )
+from simple_risk.adapters.simulator.rest import bearer
+from simple_risk.adapters.simulator.shapes import Shapes
+from simple_risk.adapters.simulator.venue import Venue
 from simple_risk.adapters.simulator.wan import WanDelay
 
 log = logging.getLogger("simple_risk.sim")

@@ -32,14 +32,14 @@ from simple_risk.adapters.simulator.guards import (
     remember,
 )
 from simple_risk.adapters.simulator.prices import synthetic_bar
-from simple_risk.adapters.simulator.shapes import Shapes
-from simple_risk.adapters.simulator.venue import (
+from simple_risk.adapters.simulator.records import (
     Bracket,
     PlaceRequest,
     Reason,
-    Venue,
     VenueError,
 )
+from simple_risk.adapters.simulator.shapes import Shapes
+from simple_risk.adapters.simulator.venue import Venue
 from simple_risk.adapters.simulator.wan import WanDelay
 from simple_risk.engine.events import OrderStatus, OrderType
 

@@ -35,9 +35,10 @@ from simple_risk.adapters.simulator.guards import (
 )
 from simple_risk.adapters.simulator.hubs import HUBS, Hubs
 from simple_risk.adapters.simulator.prices import PricePath
+from simple_risk.adapters.simulator.records import DEFAULT_ACCOUNTS, AccountSpec
 from simple_risk.adapters.simulator.rest import RestApi
 from simple_risk.adapters.simulator.shapes import Shapes
-from simple_risk.adapters.simulator.venue import DEFAULT_ACCOUNTS, AccountSpec, Venue
+from simple_risk.adapters.simulator.venue import Venue
 from simple_risk.adapters.simulator.wan import WanDelay
 
 log = logging.getLogger("simple_risk.sim")

@@ -23,263 +23,70 @@ the entry fills, then Open at prices computed from the fill — ``shapes.bracket
 through the injected ``schedule`` — and one-cancels-other. :class:`~.shapes.Shapes` selects the
 older behaviours instead.
 
-Callers subscribe with :meth:`Venue.add_listener` and receive :class:`UserEvent` /
-:class:`MarketEvent` values synchronously, in order.
+Callers subscribe with :meth:`Venue.add_listener` and receive :class:`~.records.UserEvent` /
+:class:`~.records.MarketEvent` values synchronously, in order.
+
+:class:`Venue` is the facade: it owns the accounts, markets and orders, runs the matching and
+announces every change, in the order the live gateway does. The rest is delegated, one job per
+module: the shared records (:mod:`.records`), the checks an order must pass
+(:mod:`.checks`), bracket families (:mod:`.brackets`), what a fill or a bust does to positions,
+trades and cash (:mod:`.positions`) and the market data a price move publishes
+(:mod:`.market`).
 """
 
 from __future__ import annotations
 
 import copy
-import enum
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
+from simple_risk.adapters.simulator.brackets import (
+    BRACKETS_NEED_AUTO_OCO,
+    arm,
+    bracket_family,
+    placed_brackets,
+)
+from simple_risk.adapters.simulator.checks import (
+    MAX_TRAIL_TICKS,
+    check_modify,
+    order_kind,
+    validate_prices,
+)
 from simple_risk.adapters.simulator.contracts import Contract
+from simple_risk.adapters.simulator.market import (
+    MarketState,
+    depth_levels,
+    full_quote,
+    print_trade,
+    quote_delta,
+)
+from simple_risk.adapters.simulator.positions import Ledger
+from simple_risk.adapters.simulator.records import (
+    Account,
+    AccountSpec,
+    Clock,
+    Entity,
+    Listener,
+    MarketEvent,
+    Order,
+    PlaceRequest,
+    Position,
+    Reason,
+    Trade,
+    UserEvent,
+    VenueError,
+    VenueEvent,
+)
 from simple_risk.adapters.simulator.shapes import Shapes
 from simple_risk.engine.events import OrderSide, OrderStatus, OrderType, PositionType
 
-Clock = Callable[[], datetime]
 #: ``schedule(delay_seconds, action)``: run ``action`` later on the venue's thread
 Schedule = Callable[[float, Callable[[], None]], None]
 
-#: First ids handed out. Order and trade ids start above 2^31 like the real ones, so a client
+#: The first order id handed out. Order ids start above 2^31 like the real ones, so a client
 #: that squeezes them into int32 breaks against the simulator too.
 FIRST_ORDER_ID = 4_100_000_001
-FIRST_TRADE_ID = 3_200_000_001
-FIRST_POSITION_ID = 500_001
-
-#: Message the live gateway returns when brackets meet an account in Position Brackets mode.
-BRACKETS_NEED_AUTO_OCO = (
-    "Brackets cannot be used with Position Brackets. You must enable Auto OCO Brackets."
-)
-MAX_TRAIL_TICKS = 1000
-#: average prices of multi-lot positions are kept to 9 decimals (the REST precision)
-AVERAGE_PRICE_STEP = Decimal("0.000000001")
-
-
-class Reason(enum.Enum):
-    """Why the venue refused a request; the REST layer maps it to each endpoint's errorCode."""
-
-    ACCOUNT_NOT_FOUND = "account_not_found"
-    CONTRACT_NOT_FOUND = "contract_not_found"
-    CONTRACT_NOT_ACTIVE = "contract_not_active"
-    ORDER_NOT_FOUND = "order_not_found"
-    ORDER_REJECTED = "order_rejected"
-    ACCOUNT_VIOLATION = "account_violation"
-    POSITION_NOT_FOUND = "position_not_found"
-    INVALID_CLOSE_SIZE = "invalid_close_size"
-    TRADE_NOT_FOUND = "trade_not_found"
-
-
-class VenueError(Exception):
-    """A refused request: ``reason`` picks the error code, ``message`` is the errorMessage.
-
-    ``order_id`` is set when the refusal still created an order (a rejected bracket order gets
-    an id on the live gateway, reference §3.2).
-    """
-
-    def __init__(self, reason: Reason, message: str | None = None, order_id: int | None = None):
-        super().__init__(message or reason.value)
-        self.reason = reason
-        self.message = message
-        self.order_id = order_id
-
-
-@dataclass(frozen=True)
-class AccountSpec:
-    """How a simulated account starts. ``auto_oco`` selects the Auto-OCO bracket mode."""
-
-    id: int
-    name: str
-    balance: Decimal
-    can_trade: bool = True
-    is_visible: bool = True
-    simulated: bool = True
-    active: bool = True
-    auto_oco: bool = False
-
-
-DEFAULT_ACCOUNTS: tuple[AccountSpec, ...] = (
-    AccountSpec(20_100_001, "50KTC-V2-SIM-20100001", Decimal("50000")),
-    AccountSpec(20_100_002, "150KTC-V2-SIM-20100002", Decimal("150000")),
-    AccountSpec(20_100_003, "PRAC-V2-SIM-20100003", Decimal("50000"), auto_oco=True),
-)
-
-
-@dataclass
-class Account:
-    """``TradingAccountModel`` plus the simulator-only settings."""
-
-    id: int
-    name: str
-    balance: Decimal
-    can_trade: bool
-    is_visible: bool
-    simulated: bool
-    active: bool
-    auto_oco: bool
-
-
-@dataclass(frozen=True)
-class Bracket:
-    """A ``stopLossBracket``/``takeProfitBracket``: distance in ticks from the entry fill."""
-
-    ticks: int
-    type: OrderType
-
-
-@dataclass
-class Order:
-    """``OrderModel`` plus the working state the matching engine needs."""
-
-    id: int
-    account_id: int
-    contract_id: str
-    symbol_id: str
-    creation_timestamp: datetime
-    update_timestamp: datetime | None
-    status: OrderStatus
-    type: OrderType
-    side: OrderSide
-    size: int
-    limit_price: Decimal | None
-    stop_price: Decimal | None
-    fill_volume: int
-    filled_price: Decimal | None
-    custom_tag: str | None
-    trail_ticks: int | None = None
-    triggered: bool = False
-    stop_loss: Bracket | None = None
-    take_profit: Bracket | None = None
-    oco_sibling: int | None = None
-    #: a bracket child: its entry, and (take-profit) the stop-loss child it is linked to
-    parent_order_id: int | None = None
-    linked_order_id: int | None = None
-    #: a bracket child: signed ticks from the entry's fill, and the price they give
-    trail_distance: int | None = None
-    trail_price: Decimal | None = None
-    #: an entry: the ids of its bracket children (live shapes)
-    children: list[int] = field(default_factory=list)
-
-
-@dataclass
-class Lot:
-    """An open slice of a position, kept first-in first-out for exact realized P&L."""
-
-    size: int
-    price: Decimal
-    trade_id: int
-
-
-@dataclass
-class Position:
-    """``PositionModel``; ``size`` is always positive and the direction lives in ``type``."""
-
-    id: int
-    account_id: int
-    contract_id: str
-    contract_display_name: str
-    creation_timestamp: datetime
-    type: PositionType
-    size: int
-    average_price: Decimal
-    lots: list[Lot] = field(default_factory=list)
-
-
-@dataclass
-class Trade:
-    """``HalfTradeModel``: one half-turn fill; ``profit_and_loss`` is None on opening fills."""
-
-    id: int
-    account_id: int
-    contract_id: str
-    creation_timestamp: datetime
-    price: Decimal
-    profit_and_loss: Decimal | None
-    fees: Decimal
-    commissions: Decimal
-    side: OrderSide
-    size: int
-    voided: bool
-    order_id: int
-
-
-Entity = Account | Order | Position | Trade
-
-USER_TARGETS: dict[type, str] = {
-    Account: "GatewayUserAccount",
-    Order: "GatewayUserOrder",
-    Position: "GatewayUserPosition",
-    Trade: "GatewayUserTrade",
-}
-
-
-@dataclass(frozen=True)
-class UserEvent:
-    """A user-hub event: a snapshot of one entity and the wrapper ``action`` (0 new fill, 1
-    update, 2 removed — the values seen live, reference §14.1)."""
-
-    account_id: int
-    action: int
-    entity: Entity
-
-    @property
-    def target(self) -> str:
-        return USER_TARGETS[type(self.entity)]
-
-
-@dataclass(frozen=True)
-class MarketEvent:
-    """A market-hub event: ``target`` is GatewayQuote/GatewayTrade/GatewayDepth; ``data`` is the
-    wire payload (Decimal and datetime values are serialised by the hub)."""
-
-    target: str
-    contract_id: str
-    data: object
-
-
-VenueEvent = UserEvent | MarketEvent
-Listener = Callable[[VenueEvent], None]
-
-
-@dataclass
-class MarketState:
-    """Last price, the session statistics a quote carries, and the quote last published."""
-
-    contract: Contract
-    last: Decimal
-    open: Decimal
-    high: Decimal
-    low: Decimal
-    volume: int = 0
-    published: dict[str, object] = field(default_factory=dict)
-
-    @property
-    def bid(self) -> Decimal:
-        return self.last
-
-    @property
-    def ask(self) -> Decimal:
-        return self.last + self.contract.tick_size
-
-
-@dataclass(frozen=True)
-class PlaceRequest:
-    """The fields of an ``Order/place`` body, already type-checked by the REST layer."""
-
-    account_id: int
-    contract_id: str
-    type: int
-    side: int
-    size: int
-    limit_price: Decimal | None = None
-    stop_price: Decimal | None = None
-    trail_price: Decimal | None = None
-    custom_tag: str | None = None
-    stop_loss: Bracket | None = None
-    take_profit: Bracket | None = None
 
 
 class Venue:
@@ -319,16 +126,11 @@ class Venue:
                 p = prices.get(c.id, c.start_price)
                 market = MarketState(c, p, p, p, p)
                 # what a subscriber's snapshot shows, so the first update is already partial
-                market.published = self._full_quote(market, clock())
+                market.published = full_quote(market, clock())
                 self._markets[c.id] = market
         self._orders: dict[int, Order] = {}
-        self._positions: dict[tuple[int, str], Position] = {}
-        self._trades: dict[int, Trade] = {}
-        #: position id -> the opening half-turns, re-sent when that position goes flat
-        self._opening_trades: dict[int, list[int]] = {}
+        self._ledger = Ledger(clock)
         self._next_order = FIRST_ORDER_ID
-        self._next_trade = FIRST_TRADE_ID
-        self._next_position = FIRST_POSITION_ID
         self._listeners: list[Listener] = []
 
     # -- observation ---------------------------------------------------------------------------
@@ -410,7 +212,7 @@ class Venue:
 
     def open_positions(self, account_id: int) -> list[Position]:
         self.account(account_id)
-        return [p for (acc, _), p in self._positions.items() if acc == account_id]
+        return [p for (acc, _), p in self._ledger.positions.items() if acc == account_id]
 
     def trades(
         self, account_id: int, start: datetime | None = None, end: datetime | None = None
@@ -418,14 +220,14 @@ class Venue:
         self.account(account_id)
         return [
             t
-            for t in self._trades.values()
+            for t in self._ledger.trades.values()
             if t.account_id == account_id
             and (start is None or t.creation_timestamp >= start)
             and (end is None or t.creation_timestamp <= end)
         ]
 
     def all_trades(self) -> list[Trade]:
-        return list(self._trades.values())
+        return list(self._ledger.trades.values())
 
     # -- account control -----------------------------------------------------------------------
 
@@ -448,22 +250,13 @@ class Venue:
         market = self._markets[contract.id]
         if not account.can_trade:
             raise VenueError(Reason.ACCOUNT_VIOLATION, "Account is not allowed to trade.")
-        try:
-            otype = OrderType(req.type)
-        except ValueError:
-            raise VenueError(Reason.ORDER_REJECTED, "Invalid order type.") from None
-        try:
-            side = OrderSide(req.side)
-        except ValueError:
-            raise VenueError(Reason.ORDER_REJECTED, "Invalid order side.") from None
-        if req.size <= 0:
-            raise VenueError(Reason.ORDER_REJECTED, "Invalid order size.")
+        otype, side = order_kind(req)
         if req.custom_tag is not None and any(
             o.custom_tag == req.custom_tag and o.account_id == account.id
             for o in self._orders.values()
         ):
             raise VenueError(Reason.ORDER_REJECTED, "An order with this custom tag already exists.")
-        limit, stop, trail_ticks = self._validate_prices(otype, side, req, contract, market)
+        limit, stop, trail_ticks = validate_prices(otype, side, req, contract, market)
         now = self._clock()
         order = Order(
             id=self._new_order_id(),
@@ -490,7 +283,9 @@ class Venue:
             self._user(1, order)
             self._set_status(order, OrderStatus.REJECTED)
             raise VenueError(Reason.ORDER_REJECTED, BRACKETS_NEED_AUTO_OCO, order_id=order.id)
-        children = self._bracket_family(order) if self.shapes.live_brackets else []
+        children = bracket_family(order, self._new_order_id) if self.shapes.live_brackets else []
+        for child in children:
+            self._orders[child.id] = child
         if otype != OrderType.MARKET:
             order.status = OrderStatus.OPEN
         self._user(1, order)
@@ -501,101 +296,6 @@ class Venue:
         else:
             self._try_fill(order, market)
         return order.id
-
-    def _bracket_family(self, entry: Order) -> list[Order]:
-        """The entry's stop-loss and take-profit children as the live gateway makes them: born
-        with the entry (same creation time), suspended, priceless, tagged ``<tag>-SL``/``-TP``
-        (``<entry id>-…`` for an untagged entry — the simulator's choice), both pointing at the
-        entry, the take-profit linked to the stop-loss, one-cancels-other (§14.3)."""
-        exit_side = entry.side.opposite
-        sign = 1 if entry.side == OrderSide.BUY else -1
-        tag = entry.custom_tag if entry.custom_tag is not None else str(entry.id)
-        children: list[Order] = []
-        legs = (
-            (entry.stop_loss, -sign, "SL", OrderType.STOP),
-            (entry.take_profit, sign, "TP", OrderType.LIMIT),
-        )
-        for bracket, away, suffix, default_type in legs:
-            if bracket is None:
-                continue
-            child_type = (
-                bracket.type if bracket.type in (OrderType.LIMIT, OrderType.STOP) else default_type
-            )
-            child = Order(
-                id=self._new_order_id(),
-                account_id=entry.account_id,
-                contract_id=entry.contract_id,
-                symbol_id=entry.symbol_id,
-                creation_timestamp=entry.creation_timestamp,
-                update_timestamp=entry.creation_timestamp,
-                status=OrderStatus.SUSPENDED,
-                type=child_type,
-                side=exit_side,
-                size=entry.size,
-                limit_price=None,
-                stop_price=None,
-                fill_volume=0,
-                filled_price=None,
-                custom_tag=f"{tag}-{suffix}",
-                parent_order_id=entry.id,
-                trail_distance=away * abs(bracket.ticks),
-            )
-            self._orders[child.id] = child
-            children.append(child)
-        if len(children) == 2:
-            stop_loss, take_profit = children
-            take_profit.linked_order_id = stop_loss.id
-            stop_loss.oco_sibling, take_profit.oco_sibling = take_profit.id, stop_loss.id
-        entry.children = [child.id for child in children]
-        return children
-
-    def _validate_prices(
-        self,
-        otype: OrderType,
-        side: OrderSide,
-        req: PlaceRequest,
-        contract: Contract,
-        market: MarketState,
-    ) -> tuple[Decimal | None, Decimal | None, int | None]:
-        """Check the prices an order type needs; return (limit, stop, trail ticks)."""
-        limit = stop = None
-        trail_ticks = None
-        if otype in (OrderType.LIMIT, OrderType.STOP_LIMIT):
-            if req.limit_price is None:
-                raise VenueError(Reason.ORDER_REJECTED, "Limit price is required.")
-            limit = req.limit_price
-        if otype in (OrderType.STOP, OrderType.STOP_LIMIT):
-            if req.stop_price is None:
-                raise VenueError(Reason.ORDER_REJECTED, "Stop price is required.")
-            stop = req.stop_price
-            wrong_side = stop <= market.ask if side == OrderSide.BUY else stop >= market.bid
-            if wrong_side:
-                raise VenueError(Reason.ORDER_REJECTED, "Invalid stop price.")
-        if otype == OrderType.JOIN_BID:
-            limit = market.bid
-        if otype == OrderType.JOIN_ASK:
-            limit = market.ask
-        if otype == OrderType.TRAILING_STOP:
-            if req.trail_price is None:
-                raise VenueError(Reason.ORDER_REJECTED, "Trail Distance not set.")
-            if not contract.on_grid(req.trail_price):
-                raise VenueError(
-                    Reason.ORDER_REJECTED,
-                    "Invalid trail price. Price is not aligned to tick size.",
-                )
-            trail_ticks = int(abs(market.last - req.trail_price) / contract.tick_size)
-            if trail_ticks <= 0:
-                raise VenueError(Reason.ORDER_REJECTED, "Trail Distance not set.")
-            if trail_ticks > MAX_TRAIL_TICKS:
-                raise VenueError(Reason.ORDER_REJECTED, "Trail Distance exceeds maximum (1000)")
-            offset = trail_ticks * contract.tick_size
-            stop = market.bid - offset if side == OrderSide.SELL else market.ask + offset
-        for price in (limit, stop):
-            if price is not None and (price <= 0 or not contract.on_grid(price)):
-                raise VenueError(
-                    Reason.ORDER_REJECTED, "Invalid price. Price is not aligned to tick size."
-                )
-        return limit, stop, trail_ticks
 
     def cancel(self, account_id: int, order_id: int) -> None:
         """Cancel a working order; a resting entry takes its suspended bracket children along
@@ -631,19 +331,7 @@ class Venue:
             raise VenueError(Reason.ORDER_REJECTED, "Order is not open.")
         contract = self._contracts[order.contract_id]
         market = self._markets[order.contract_id]
-        if size is not None and size <= 0:
-            raise VenueError(Reason.ORDER_REJECTED, "Invalid order size.")
-        for price in (limit_price, stop_price, trail_price):
-            if price is not None and (price <= 0 or not contract.on_grid(price)):
-                raise VenueError(
-                    Reason.ORDER_REJECTED, "Invalid price. Price is not aligned to tick size."
-                )
-        if limit_price is not None and order.limit_price is None:
-            raise VenueError(Reason.ORDER_REJECTED, "Order has no limit price.")
-        if stop_price is not None and order.stop_price is None:
-            raise VenueError(Reason.ORDER_REJECTED, "Order has no stop price.")
-        if trail_price is not None and order.type != OrderType.TRAILING_STOP:
-            raise VenueError(Reason.ORDER_REJECTED, "Order is not a trailing stop.")
+        check_modify(order, contract, size, limit_price, stop_price, trail_price)
         if size is not None:
             order.size = size
         if limit_price is not None:
@@ -666,7 +354,7 @@ class Venue:
         """Flatten (``size`` None) or reduce a position with a market order; return its id."""
         self.account(account_id)
         contract = self.contract(contract_id)
-        position = self._positions.get((account_id, contract.id))
+        position = self._ledger.positions.get((account_id, contract.id))
         if position is None:
             raise VenueError(Reason.POSITION_NOT_FOUND, "Position not found.")
         if size is not None and not 0 < size <= position.size:
@@ -705,104 +393,24 @@ class Venue:
         if not market.contract.on_grid(last) or last <= 0:
             raise ValueError(f"price {last} is not on the tick grid of {contract_id}")
         now = self._clock()
-        side = 0 if last >= market.last else 1
-        market.last = last
-        market.high = max(market.high, last)
-        market.low = min(market.low, last)
-        market.volume += volume
-        self._publish_quote(market, now)
-        self._emit(
-            MarketEvent(
-                "GatewayTrade",
-                market.contract.id,
-                [
-                    {
-                        "symbolId": market.contract.symbol_id,
-                        "price": last,
-                        "timestamp": now,
-                        "type": side,
-                        "volume": volume,
-                        "contractId": market.contract.id,
-                    }
-                ],
-            )
-        )
-        self._emit(MarketEvent("GatewayDepth", market.contract.id, self.depth(market.contract.id)))
+        printed = print_trade(market, last, volume, now)
+        cid = market.contract.id
+        self._emit(MarketEvent("GatewayQuote", cid, quote_delta(market, now, self.shapes)))
+        self._emit(MarketEvent("GatewayTrade", cid, printed))
+        self._emit(MarketEvent("GatewayDepth", cid, self.depth(cid)))
         for order in sorted(self._orders.values(), key=lambda o: o.id):
-            if order.contract_id == market.contract.id and order.status == OrderStatus.OPEN:
+            if order.contract_id == cid and order.status == OrderStatus.OPEN:
                 self._try_fill(order, market)
 
     def quote(self, contract_id: str) -> dict[str, object]:
         """The full current quote (what a new subscriber receives first)."""
         market = self.market(contract_id)
-        return self._full_quote(market, market.published.get("timestamp") or self._clock())
+        return full_quote(market, market.published.get("timestamp") or self._clock())
 
     def depth(self, contract_id: str) -> list[dict[str, object]]:
         """A small synthetic book: best bid/ask and five levels a side."""
         market = self.market(contract_id)
-        tick = market.contract.tick_size
-        now = self._clock()
-        entries: list[dict[str, object]] = [
-            {"timestamp": now, "type": 4, "price": market.bid, "volume": 10, "currentVolume": 10},
-            {"timestamp": now, "type": 3, "price": market.ask, "volume": 10, "currentVolume": 10},
-        ]
-        for level in range(1, 6):
-            size = 10 + 5 * level
-            entries.append(
-                {
-                    "timestamp": now,
-                    "type": 2,
-                    "price": market.bid - level * tick,
-                    "volume": size,
-                    "currentVolume": size,
-                }
-            )
-            entries.append(
-                {
-                    "timestamp": now,
-                    "type": 1,
-                    "price": market.ask + level * tick,
-                    "volume": size,
-                    "currentVolume": size,
-                }
-            )
-        return entries
-
-    def _full_quote(self, market: MarketState, now: object) -> dict[str, object]:
-        change = market.last - market.open
-        return {
-            "symbol": market.contract.symbol_id,
-            "symbolName": market.contract.name,
-            "lastPrice": market.last,
-            "bestBid": market.bid,
-            "bestAsk": market.ask,
-            "change": change,
-            "changePercent": (change / market.open * 100).quantize(Decimal("0.01")),
-            "open": market.open,
-            "high": market.high,
-            "low": market.low,
-            "volume": market.volume,
-            "lastUpdated": now,
-            "timestamp": now,
-        }
-
-    def _publish_quote(self, market: MarketState, now: datetime) -> None:
-        """Emit only the fields that changed since the last quote (live quotes are partial).
-
-        Live deltas always name the symbol and contract and carry the best bid/ask and both
-        times, never ``lastPrice`` — the last trade price travels on ``GatewayTrade`` (§14.4).
-        The older shape carried ``lastPrice`` whenever it changed.
-        """
-        full = self._full_quote(market, now)
-        always: tuple[str, ...] = ("symbol", "timestamp", "lastUpdated")
-        if not self.shapes.quote_last_price:
-            always = (*always, "bestBid", "bestAsk")
-        partial = {k: v for k, v in full.items() if k in always or market.published.get(k) != v}
-        if not self.shapes.quote_last_price:
-            partial.pop("lastPrice", None)
-            partial = {"symbol": partial.pop("symbol"), "contract": market.contract.id, **partial}
-        market.published = full
-        self._emit(MarketEvent("GatewayQuote", market.contract.id, partial))
+        return depth_levels(market, self._clock())
 
     # -- matching ------------------------------------------------------------------------------
 
@@ -843,53 +451,18 @@ class Venue:
         account = self._accounts[order.account_id]
         contract = self._contracts[order.contract_id]
         now = self._clock()
-        key = (order.account_id, order.contract_id)
-        position = self._positions.get(key)
-        remaining = order.size
-        new_trades: list[Trade] = []
-        reopened: list[Trade] = []
-        flat_position: Position | None = None
-        if position is not None and self._closes(position, order.side):
-            closing = min(remaining, position.size)
-            pnl = self._consume_lots(position, closing, price, contract)
-            new_trades.append(self._new_trade(order, price, closing, pnl, contract, now))
-            remaining -= closing
-            if position.size == 0:
-                flat_position = position
-                del self._positions[key]
-                reopened = [self._trades[tid] for tid in self._opening_trades.pop(position.id, [])]
-        if remaining > 0:
-            trade = self._new_trade(order, price, remaining, None, contract, now)
-            new_trades.append(trade)
-            position = self._positions.get(key)
-            if position is None:
-                position = Position(
-                    id=self._next_position,
-                    account_id=order.account_id,
-                    contract_id=contract.id,
-                    contract_display_name=contract.name,
-                    creation_timestamp=now,
-                    type=PositionType.LONG if order.side == OrderSide.BUY else PositionType.SHORT,
-                    size=0,
-                    average_price=price,
-                )
-                self._next_position += 1
-                self._positions[key] = position
-            position.lots.append(Lot(remaining, price, trade.id))
-            self._opening_trades.setdefault(position.id, []).append(trade.id)
-            self._reprice(position)
-        for trade in new_trades:
-            self._trades[trade.id] = trade
-            account.balance += (trade.profit_and_loss or 0) - trade.fees - trade.commissions
+        netting = self._ledger.net_fill(order, price, contract, now)
+        for trade in netting.trades:
+            self._ledger.book(trade, account)
             self._user(0, trade)
-        for trade in reopened:
+        for trade in netting.reopened:
             self._user(1, trade)
         order.fill_volume = order.size
         order.filled_price = price
         self._set_status(order, OrderStatus.FILLED)
-        if flat_position is not None:
-            self._announce_flat(flat_position)
-        current = self._positions.get(key)
+        if netting.flat is not None:
+            self._announce_flat(netting.flat)
+        current = self._ledger.positions.get((order.account_id, order.contract_id))
         if current is not None:
             self._user(1, current)
         self._user(1, account)
@@ -907,62 +480,6 @@ class Venue:
         flat.lots = []
         self._emit(UserEvent(position.account_id, 2, flat))
 
-    @staticmethod
-    def _closes(position: Position, side: OrderSide) -> bool:
-        return (position.type == PositionType.LONG) == (side == OrderSide.SELL)
-
-    def _consume_lots(
-        self, position: Position, size: int, price: Decimal, contract: Contract
-    ) -> Decimal:
-        """Close ``size`` contracts first-in first-out; return the realized P&L."""
-        direction = 1 if position.type == PositionType.LONG else -1
-        pnl = Decimal(0)
-        left = size
-        while left:
-            lot = position.lots[0]
-            take = min(left, lot.size)
-            ticks = (price - lot.price) / contract.tick_size
-            pnl += direction * ticks * contract.tick_value * take
-            lot.size -= take
-            left -= take
-            if lot.size == 0:
-                position.lots.pop(0)
-        self._reprice(position)
-        return pnl
-
-    @staticmethod
-    def _reprice(position: Position) -> None:
-        position.size = sum(lot.size for lot in position.lots)
-        if position.size:
-            total = sum((lot.price * lot.size for lot in position.lots), Decimal(0))
-            position.average_price = (total / position.size).quantize(AVERAGE_PRICE_STEP)
-
-    def _new_trade(
-        self,
-        order: Order,
-        price: Decimal,
-        size: int,
-        pnl: Decimal | None,
-        contract: Contract,
-        now: datetime,
-    ) -> Trade:
-        trade = Trade(
-            id=self._next_trade,
-            account_id=order.account_id,
-            contract_id=order.contract_id,
-            creation_timestamp=now,
-            price=price,
-            profit_and_loss=pnl,
-            fees=contract.fee_per_side * size,
-            commissions=contract.commission_per_side * size,
-            side=order.side,
-            size=size,
-            voided=False,
-            order_id=order.id,
-        )
-        self._next_trade += 1
-        return trade
-
     def _after_fill(self, order: Order, price: Decimal, contract: Contract) -> None:
         """Cancel an OCO sibling; arm (live) or place (older shape) a filled entry's brackets."""
         if order.oco_sibling is not None:
@@ -978,40 +495,9 @@ class Venue:
             return
         if self.shapes.live_brackets or (order.stop_loss is None and order.take_profit is None):
             return
-        exit_side = order.side.opposite
-        sign = 1 if order.side == OrderSide.BUY else -1
-        children: list[Order] = []
-        for bracket, away in ((order.stop_loss, -sign), (order.take_profit, sign)):
-            if bracket is None:
-                continue
-            level = price + away * abs(bracket.ticks) * contract.tick_size
-            child_type = (
-                bracket.type
-                if bracket.type in (OrderType.LIMIT, OrderType.STOP)
-                else (OrderType.STOP if away == -sign else OrderType.LIMIT)
-            )
-            now = self._clock()
-            child = Order(
-                id=self._new_order_id(),
-                account_id=order.account_id,
-                contract_id=order.contract_id,
-                symbol_id=order.symbol_id,
-                creation_timestamp=now,
-                update_timestamp=now,
-                status=OrderStatus.OPEN,
-                type=child_type,
-                side=exit_side,
-                size=order.size,
-                limit_price=level if child_type == OrderType.LIMIT else None,
-                stop_price=level if child_type == OrderType.STOP else None,
-                fill_volume=0,
-                filled_price=None,
-                custom_tag=None,
-            )
+        children = placed_brackets(order, price, contract, self._clock, self._new_order_id)
+        for child in children:
             self._orders[child.id] = child
-            children.append(child)
-        if len(children) == 2:
-            children[0].oco_sibling, children[1].oco_sibling = children[1].id, children[0].id
         market = self._markets[order.contract_id]
         for child in children:
             self._user(1, child)
@@ -1028,15 +514,7 @@ class Venue:
             child = self._orders[child_id]
             if child.status != OrderStatus.SUSPENDED or child.trail_distance is None:
                 continue
-            level = fill_price + child.trail_distance * contract.tick_size
-            if level <= 0:
-                level = contract.tick_size
-            if child.type == OrderType.LIMIT:
-                child.limit_price = level
-            else:
-                child.stop_price = level
-            child.trail_price = level
-            child.status = OrderStatus.OPEN
+            arm(child, fill_price, contract)
             child.update_timestamp = self._clock()
             self._user(1, child)
             armed.append(child)
@@ -1058,65 +536,17 @@ class Venue:
 
     def void_trade(self, trade_id: int) -> None:
         """Bust a fill: undo its cash effect and rebuild its position from the surviving fills."""
-        trade = self._trades.get(trade_id)
+        trade = self._ledger.trades.get(trade_id)
         if trade is None:
             raise VenueError(Reason.TRADE_NOT_FOUND, f"Trade {trade_id} not found.")
         if trade.voided:
             return
-        trade.voided = True
         account = self._accounts[trade.account_id]
-        account.balance -= (trade.profit_and_loss or 0) - trade.fees - trade.commissions
+        self._ledger.void(trade, account)
         self._user(1, trade)
-        key = (trade.account_id, trade.contract_id)
-        old = self._positions.pop(key, None)
-        rebuilt = self._replay(trade.account_id, trade.contract_id, old)
+        old, rebuilt = self._ledger.rebuild(trade.account_id, self._contracts[trade.contract_id])
         if rebuilt is not None:
-            self._positions[key] = rebuilt
             self._user(1, rebuilt)
         elif old is not None:
-            self._opening_trades.pop(old.id, None)
-            old.size = 0
             self._announce_flat(old)
         self._user(1, account)
-
-    def _replay(self, account_id: int, contract_id: str, old: Position | None) -> Position | None:
-        """The open position implied by the account's non-voided fills, first-in first-out."""
-        contract = self._contracts[contract_id]
-        net_lots: list[Lot] = []
-        long_side: bool | None = None
-        for trade in sorted(self._trades.values(), key=lambda t: t.id):
-            if trade.account_id != account_id or trade.contract_id != contract_id:
-                continue
-            if trade.voided:
-                continue
-            buy = trade.side == OrderSide.BUY
-            left = trade.size
-            if long_side is not None and net_lots and buy != long_side:
-                while left and net_lots:
-                    take = min(left, net_lots[0].size)
-                    net_lots[0].size -= take
-                    left -= take
-                    if net_lots[0].size == 0:
-                        net_lots.pop(0)
-            if left:
-                if not net_lots:
-                    long_side = buy
-                net_lots.append(Lot(left, trade.price, trade.id))
-        if not net_lots:
-            return None
-        position = Position(
-            id=old.id if old is not None else self._next_position,
-            account_id=account_id,
-            contract_id=contract_id,
-            contract_display_name=contract.name,
-            creation_timestamp=old.creation_timestamp if old is not None else self._clock(),
-            type=PositionType.LONG if long_side else PositionType.SHORT,
-            size=0,
-            average_price=net_lots[0].price,
-            lots=net_lots,
-        )
-        if old is None:
-            self._next_position += 1
-        self._reprice(position)
-        self._opening_trades[position.id] = [lot.trade_id for lot in net_lots]
-        return position

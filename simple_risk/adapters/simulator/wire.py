@@ -18,7 +18,7 @@ from enum import Enum
 from typing import Literal
 
 from simple_risk.adapters.simulator.contracts import Contract
-from simple_risk.adapters.simulator.venue import Account, Entity, Order, Position, Trade
+from simple_risk.adapters.simulator.records import Account, Entity, Order, Position, Trade
 
 Style = Literal["rest", "rest6", "hub"]
 _NINE = Decimal("0.000000001")
