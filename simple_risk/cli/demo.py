@@ -34,12 +34,13 @@ from rich.table import Table
 from simple_risk import words
 from simple_risk.adapters.simulator import RateLimits, Simulator
 from simple_risk.cli import cli
+from simple_risk.daemon.calls import call_succeeded, call_words
 from simple_risk.daemon.config import Timing
 from simple_risk.daemon.control.client import Connection, DaemonNotRunning, default_address
 from simple_risk.daemon.control.protocol import ProtocolError
 from simple_risk.daemon.control.server import ServerError
 from simple_risk.daemon.dashboard import DEFAULT_ADDRESS
-from simple_risk.daemon.executor import IntentResult, call_succeeded, call_words
+from simple_risk.daemon.executor import IntentResult
 from simple_risk.daemon.logging import configure_logging, remove_handlers
 from simple_risk.daemon.notify import event_text
 from simple_risk.daemon.runtime import Daemon, RuntimeOptions, open_store

@@ -18,9 +18,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+from simple_risk.daemon.calls import call_succeeded, call_words
 from simple_risk.daemon.control.server import Broadcaster
 from simple_risk.daemon.control.views import RECENT_FIRINGS, firing_record
-from simple_risk.daemon.executor import IntentResult, call_succeeded, call_words
+from simple_risk.daemon.executor import IntentResult
 from simple_risk.daemon.notifications import Notifications
 from simple_risk.daemon.notify import event_text, firing_text, result_severity, result_text
 from simple_risk.daemon.observe import Enforcement

@@ -1,7 +1,7 @@
 """Enforcement: the book of intents the daemon is working, and their hand-off to the executor.
 
 A firing's intents are started at once on the engine thread (act first); each is planned
-from the account's facts of that moment (:func:`~simple_risk.daemon.executor.plan`), its
+from the account's facts of that moment (:func:`~simple_risk.daemon.planning.plan`), its
 calls sent by the account's executor worker, and its result comes back through the queue.
 An intent stays in the book until the facts show its target met; a failure is retried with
 a short backoff, a refusal re-planned after a reconcile. Observe mode's gate is here too:
@@ -20,18 +20,13 @@ from typing import Literal
 from simple_risk.adapters.topstepx.converters import RestRequest
 from simple_risk.adapters.topstepx.errors import Endpoint
 from simple_risk.daemon.announce import Announcer
+from simple_risk.daemon.calls import describe_call
 from simple_risk.daemon.config import Timing
 from simple_risk.daemon.context import Shared
-from simple_risk.daemon.executor import (
-    POSITION_CALLS,
-    Executor,
-    IntentResult,
-    describe_call,
-    plan,
-    priority_of,
-)
+from simple_risk.daemon.executor import POSITION_CALLS, Executor, IntentResult
 from simple_risk.daemon.observe import Choice, would_words
 from simple_risk.daemon.persistence import Persistence
+from simple_risk.daemon.planning import plan, priority_of
 from simple_risk.engine import Firing
 from simple_risk.engine.intents import Alert, Intent, is_met
 

@@ -14,10 +14,10 @@ from typing import Any
 
 from simple_risk.daemon.announce import Alerter, Announcer
 from simple_risk.daemon.context import Shared
-from simple_risk.daemon.executor import plan
 from simple_risk.daemon.journal import StoreWriter
 from simple_risk.daemon.messages import SnapshotFailed
 from simple_risk.daemon.observe import would_words
+from simple_risk.daemon.planning import plan
 from simple_risk.daemon.replay import ReplayGuard
 from simple_risk.daemon.supervisor import Supervisor
 from simple_risk.engine import Engine, Firing

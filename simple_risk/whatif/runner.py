@@ -26,7 +26,8 @@ from pathlib import Path
 from simple_risk.adapters.replay import Record, read_records, record_events
 from simple_risk.adapters.topstepx.converters import DEFAULT_SYMBOLS, Converter
 from simple_risk.adapters.topstepx.errors import Endpoint
-from simple_risk.daemon.executor import describe_call, plan
+from simple_risk.daemon.calls import describe_call
+from simple_risk.daemon.planning import plan
 from simple_risk.engine import Engine, Firing
 from simple_risk.engine.events import ClockTick, Event, Reconciled
 from simple_risk.engine.facts.account import AccountState

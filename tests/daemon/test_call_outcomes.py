@@ -14,7 +14,7 @@ from simple_risk.adapters.topstepx.converters import (
     modify_stop_request,
 )
 from simple_risk.adapters.topstepx.errors import ApiError, Endpoint
-from simple_risk.daemon.executor import call_succeeded, call_text, call_words, refusal_outcome
+from simple_risk.daemon.calls import call_succeeded, call_text, call_words, refusal_outcome
 
 CANCEL = cancel_order_request(20100001, 9)
 

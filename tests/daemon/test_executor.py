@@ -23,14 +23,8 @@ from simple_risk.adapters.topstepx.converters import (
 from simple_risk.adapters.topstepx.errors import ApiError, Endpoint, TransportError
 from simple_risk.adapters.topstepx.ratelimit import Priority
 from simple_risk.adapters.topstepx.rest import RestConfig
-from simple_risk.daemon.executor import (
-    ORDERS,
-    POSITIONS,
-    Executor,
-    IntentResult,
-    lane_of,
-    priority_of,
-)
+from simple_risk.daemon.executor import ORDERS, POSITIONS, Executor, IntentResult, lane_of
+from simple_risk.daemon.planning import priority_of
 from simple_risk.daemon.sim import wait_until
 from simple_risk.engine.events import Event, OrderSide, OwnOrder
 from simple_risk.engine.intents import PositionClosed, StopAt

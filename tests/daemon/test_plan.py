@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from simple_risk.adapters.topstepx.errors import Endpoint
-from simple_risk.daemon.executor import plan
+from simple_risk.daemon.planning import plan
 from simple_risk.engine import Engine
 from simple_risk.engine.dsl import load_ruleset
 from simple_risk.engine.events import (

@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from simple_risk.adapters.topstepx.errors import Endpoint
-from simple_risk.daemon.executor import plan
+from simple_risk.daemon.planning import plan
 from simple_risk.engine.intents import NoWorkingOrders
 
 from .harness import ACCOUNT, ES, Wire

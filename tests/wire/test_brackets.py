@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from simple_risk.adapters.topstepx.errors import Endpoint
-from simple_risk.daemon.executor import plan
+from simple_risk.daemon.planning import plan
 from simple_risk.engine.codec import event_from_json, event_to_json
 from simple_risk.engine.events import OrderStatus, OrderUpdate
 from simple_risk.engine.intents import CancelOrder, is_met
