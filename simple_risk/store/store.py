@@ -25,7 +25,7 @@ from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any, Literal
 
-from sqlalchemy import Engine, case, delete, func, or_, select, text, update
+from sqlalchemy import Engine, delete, func, or_, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError, SQLAlchemyError
@@ -41,6 +41,7 @@ from simple_risk.engine.codec import (
 )
 from simple_risk.engine.events import ContractInfo, Event
 from simple_risk.store import history as timeline
+from simple_risk.store import leases
 from simple_risk.store import rows as convert
 from simple_risk.store.database import WRITE_OPTION, Dialect, connect, prepare_schema, reason
 from simple_risk.store.inputs import (
@@ -59,7 +60,6 @@ from simple_risk.store.models import (
     IntentAttemptRow,
     IntentRow,
     JournalEntryRow,
-    LeaseRow,
     LockoutRow,
     StoreMeta,
 )
@@ -75,7 +75,6 @@ from simple_risk.store.records import (
     IntentAttempt,
     JournalEntry,
     Lease,
-    LeaseLost,
     Lockout,
     Snapshot,
     StoreError,
@@ -387,7 +386,7 @@ class Store:
         with self._session(write=True) as s:
             row = self._open_intent_row(s, key, "start")
             if lease_owner is not None:
-                self._require_lease(s, row.account, lease_owner, now)
+                leases.require(s, self.dialect, row.account, lease_owner, now)
             row.state = "in_flight"
             row.updated_at = now
             return convert.intent(row)
@@ -671,26 +670,10 @@ class Store:
         ours or has expired. PostgreSQL's ``ON CONFLICT DO UPDATE ... WHERE`` locks the row
         and SQLite serialises writers, so two daemons can never both get True.
         """
-        expires = self._lease_expiry(owner, ttl, now)
-        values = {"account": account, "owner": owner, "acquired_at": now, "expires_at": expires}
+        expires = leases.expiry(owner, ttl, now)
         with self._session(write=True) as s:
-            if self.dialect == "sqlite":
-                sqlite_insert = sqlite.insert(LeaseRow).values(values)
-                sqlite_stmt = sqlite_insert.on_conflict_do_update(
-                    index_elements=["account"],
-                    set_=_lease_takeover(sqlite_insert.excluded),
-                    where=_lease_free(sqlite_insert.excluded, now),
-                ).returning(LeaseRow.owner)
-                got = s.scalar(sqlite_stmt)
-            else:
-                pg_insert = postgresql.insert(LeaseRow).values(values)
-                pg_stmt = pg_insert.on_conflict_do_update(
-                    index_elements=["account"],
-                    set_=_lease_takeover(pg_insert.excluded),
-                    where=_lease_free(pg_insert.excluded, now),
-                ).returning(LeaseRow.owner)
-                got = s.scalar(pg_stmt)
-        return got == owner
+            got = leases.acquire(s, self.dialect, account, owner, now, expires)
+        return got
 
     def renew_lease(self, account: int, owner: str, ttl: timedelta, now: datetime) -> bool:
         """Extend our unexpired lease. False when it expired or someone else holds it.
@@ -698,67 +681,27 @@ class Store:
         A lease that lapsed is not silently renewed: another daemon may have enforced the
         account meanwhile, so the owner must acquire again (and reconcile) before acting.
         """
-        expires = self._lease_expiry(owner, ttl, now)
+        expires = leases.expiry(owner, ttl, now)
         with self._session(write=True) as s:
-            renewed = s.scalars(
-                update(LeaseRow)
-                .where(
-                    LeaseRow.account == account,
-                    LeaseRow.owner == owner,
-                    LeaseRow.expires_at > now,
-                )
-                .values(expires_at=expires)
-                .returning(LeaseRow.account)
-            ).all()
-        return bool(renewed)
+            renewed = leases.renew(s, account, owner, now, expires)
+        return renewed
 
     def release_lease(self, account: int, owner: str) -> bool:
         """Give the lease up (a clean shutdown), so another daemon need not wait for expiry."""
         with self._session(write=True) as s:
-            released = s.scalars(
-                delete(LeaseRow)
-                .where(LeaseRow.account == account, LeaseRow.owner == owner)
-                .returning(LeaseRow.account)
-            ).all()
-        return bool(released)
+            released = leases.release(s, account, owner)
+        return released
 
     def lease(self, account: int) -> Lease | None:
         """The lease row of ``account`` (possibly expired), or None."""
         with self._session() as s:
-            row = s.get(LeaseRow, account)
-            if row is None:
-                return None
-            return Lease(
-                account=row.account,
-                owner=row.owner,
-                acquired_at=row.acquired_at,
-                expires_at=row.expires_at,
-            )
+            return leases.find(s, account)
 
     def holds_lease(self, account: int, owner: str, now: datetime) -> bool:
         """Whether ``owner`` holds ``account``'s lease at ``now`` (check before enforcing)."""
         require_aware(now, "now")
         with self._session() as s:
-            row = s.get(LeaseRow, account)
-            return row is not None and row.owner == owner and row.expires_at > now
-
-    def _require_lease(self, s: Session, account: int, owner: str, now: datetime) -> None:
-        row = s.get(LeaseRow, account, with_for_update=self.dialect == "postgresql")
-        if row is None or row.owner != owner or row.expires_at <= now:
-            holder = "nobody" if row is None else f"{row.owner} until {row.expires_at.isoformat()}"
-            raise LeaseLost(
-                f"{owner} does not hold the lease of account {account} at {now.isoformat()} "
-                f"(held by {holder}); not enforcing"
-            )
-
-    @staticmethod
-    def _lease_expiry(owner: str, ttl: timedelta, now: datetime) -> datetime:
-        require_aware(now, "now")
-        if not owner:
-            raise StoreError("a lease owner id must be a non-empty string")
-        if ttl <= timedelta(0):
-            raise StoreError(f"a lease ttl must be positive, got {ttl}")
-        return now + ttl
+            return leases.holds(s, account, owner, now)
 
     # --- history -------------------------------------------------------------------------
 
@@ -792,22 +735,6 @@ class Store:
 
 def _journal_of(account: int) -> Any:
     return JournalEntryRow.account == account
-
-
-def _lease_takeover(excluded: Any) -> dict[str, Any]:
-    # Renewing our own lease keeps when we first got it; a takeover starts a new tenure.
-    return {
-        "owner": excluded.owner,
-        "expires_at": excluded.expires_at,
-        "acquired_at": case(
-            (LeaseRow.owner == excluded.owner, LeaseRow.acquired_at),
-            else_=excluded.acquired_at,
-        ),
-    }
-
-
-def _lease_free(excluded: Any, now: datetime) -> Any:
-    return or_(LeaseRow.owner == excluded.owner, LeaseRow.expires_at <= now)
 
 
 __all__ = ["Store"]
