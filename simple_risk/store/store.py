@@ -25,7 +25,7 @@ from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any, Literal
 
-from sqlalchemy import Engine, delete, func, or_, select, text
+from sqlalchemy import Engine, delete, func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError, SQLAlchemyError
@@ -40,13 +40,14 @@ from simple_risk.engine.codec import (
     strict_json,
 )
 from simple_risk.engine.events import ContractInfo, Event
+from simple_risk.store import firings as firing_rows
 from simple_risk.store import history as timeline
+from simple_risk.store import intents as intent_rows
 from simple_risk.store import leases
+from simple_risk.store import lockouts as lockout_rows
 from simple_risk.store import rows as convert
 from simple_risk.store.database import WRITE_OPTION, Dialect, connect, prepare_schema, reason
 from simple_risk.store.inputs import (
-    IntentInput,
-    LockoutInput,
     firing_input,
     json_object,
     require_aware,
@@ -56,16 +57,11 @@ from simple_risk.store.models import (
     AdminActionRow,
     ContractCacheRow,
     EngineSnapshotRow,
-    FiringRow,
-    IntentAttemptRow,
-    IntentRow,
     JournalEntryRow,
-    LockoutRow,
     StoreMeta,
 )
 from simple_risk.store.records import (
     FINAL_INTENT_STATES,
-    OPEN_INTENT_STATES,
     AdminAction,
     Firing,
     FiringRecorded,
@@ -237,143 +233,28 @@ class Store:
         """
         checked = firing_input(firing, lockouts, intents)
         with self._session(write=True) as s:
-            existing = s.scalar(
-                select(FiringRow).where(
-                    FiringRow.rule_id == checked.rule,
-                    FiringRow.account == checked.account,
-                    FiringRow.item_key == (checked.item or ""),
-                    FiringRow.fired_at == checked.at,
-                )
-            )
-            if existing is not None:
-                return FiringRecorded(
-                    firing_id=existing.id,
-                    created=False,
-                    lockout_ids=tuple(
-                        s.scalars(
-                            select(LockoutRow.id)
-                            .where(LockoutRow.firing_id == existing.id)
-                            .order_by(LockoutRow.id)
-                        )
-                    ),
-                    intent_keys=tuple(
-                        body["key"] for body in existing.intents if isinstance(body, dict)
-                    ),
-                )
-            row = FiringRow(
-                rule_id=checked.rule,
-                account=checked.account,
-                item_key=checked.item or "",
-                fired_at=checked.at,
-                severity=checked.severity,
-                message=checked.message,
-                decisive=checked.values,
-                intents=[intent.body for intent in checked.intents],
-                journal_seq=checked.journal_seq,
-            )
-            s.add(row)
-            s.flush()
-            lockout_ids = self._insert_lockouts(s, row, checked.lockouts)
-            self._insert_intents(s, row, checked.at, checked.intents)
-        return FiringRecorded(
-            firing_id=row.id,
-            created=True,
-            lockout_ids=lockout_ids,
-            intent_keys=tuple(intent.key for intent in checked.intents),
-        )
+            recorded = firing_rows.record(s, self.dialect, checked)
+        return recorded
 
     def firings_since(self, account: int, since: datetime) -> list[Firing]:
         """The account's firings fired at or after ``since``, oldest first (a restart's
         journal replay tells the firings the daemon missed from those it re-derives)."""
         require_aware(since, "since")
         with self._session() as s:
-            rows = s.scalars(
-                select(FiringRow)
-                .where(FiringRow.account == account, FiringRow.fired_at >= since)
-                .order_by(FiringRow.fired_at, FiringRow.id)
-            )
-            return [convert.firing(row) for row in rows]
-
-    def _insert_lockouts(
-        self, s: Session, firing: FiringRow, lockouts: Sequence[LockoutInput]
-    ) -> tuple[int, ...]:
-        rows = [
-            LockoutRow(
-                account=lock.account,
-                scope=lock.scope,
-                symbol=lock.symbol,
-                rule_id=lock.rule,
-                reason=lock.reason,
-                firing_id=firing.id,
-                start_at=lock.start,
-                end_at=lock.end,
-                while_expr=lock.while_expr,
-                bindings=lock.bindings,
-            )
-            for lock in lockouts
-        ]
-        s.add_all(rows)
-        s.flush()
-        return tuple(row.id for row in rows)
-
-    def _insert_intents(
-        self, s: Session, firing: FiringRow, at: datetime, intents: Sequence[IntentInput]
-    ) -> None:
-        for ordinal, intent in enumerate(intents):
-            row = s.get(IntentRow, intent.key, with_for_update=self.dialect == "postgresql")
-            if row is None:
-                s.add(
-                    IntentRow(
-                        key=intent.key,
-                        account=intent.account,
-                        firing_id=firing.id,
-                        rule_id=firing.rule_id,
-                        kind=intent.kind,
-                        body=intent.body,
-                        ordinal=ordinal,
-                        state="pending",
-                        attempts=0,
-                        last_error=None,
-                        created_at=at,
-                        updated_at=at,
-                        finished_at=None,
-                    )
-                )
-            elif row.state in FINAL_INTENT_STATES:
-                # The same target is wanted again by a new breach episode: open it again. The
-                # executor checks the target against the reconciled state, so a target that is
-                # still met is simply marked done again, never acted on twice.
-                row.firing_id = firing.id
-                row.rule_id = firing.rule_id
-                row.body = intent.body
-                row.ordinal = ordinal
-                row.state = "pending"
-                row.last_error = None
-                row.created_at = at
-                row.updated_at = at
-                row.finished_at = None
-            # An intent that is still open is already being worked on: nothing to add.
-        s.flush()
+            return firing_rows.fired_since(s, account, since)
 
     def intent(self, key: str) -> Intent | None:
         """The intent with this stable key, or None."""
         with self._session() as s:
-            row = s.get(IntentRow, key)
-            return None if row is None else convert.intent(row)
+            return intent_rows.find(s, key)
 
     def open_intents(self, account: int | None = None) -> list[Intent]:
         """Intents still pending or in flight: the executor's work after a start.
 
         Oldest firing first, and within a firing in the declared order (cancel before close).
         """
-        query = select(IntentRow).where(IntentRow.state.in_(OPEN_INTENT_STATES))
-        if account is not None:
-            query = query.where(IntentRow.account == account)
         with self._session() as s:
-            rows = s.scalars(
-                query.order_by(IntentRow.created_at, IntentRow.firing_id, IntentRow.ordinal)
-            )
-            return [convert.intent(row) for row in rows]
+            return intent_rows.still_open(s, account)
 
     def intent_started(self, key: str, now: datetime, *, lease_owner: str | None = None) -> Intent:
         """The executor begins working on an intent (again, after a restart).
@@ -384,12 +265,7 @@ class Store:
         """
         require_aware(now, "now")
         with self._session(write=True) as s:
-            row = self._open_intent_row(s, key, "start")
-            if lease_owner is not None:
-                leases.require(s, self.dialect, row.account, lease_owner, now)
-            row.state = "in_flight"
-            row.updated_at = now
-            return convert.intent(row)
+            return intent_rows.start(s, self.dialect, key, now, lease_owner)
 
     def intent_attempt(
         self,
@@ -404,21 +280,9 @@ class Store:
         """Record one REST call made for an intent and its result (``ok``, ``retry``, ...)."""
         require_aware(now, "now")
         with self._session(write=True) as s:
-            row = self._open_intent_row(s, key, "record an attempt for")
-            s.add(
-                IntentAttemptRow(
-                    intent_key=key,
-                    at=now,
-                    outcome=outcome,
-                    request=None if request is None else json_object(request, "request"),
-                    response=None if response is None else json_object(response, "response"),
-                    error=error,
-                )
+            return intent_rows.attempt(
+                s, self.dialect, key, now, outcome, request=request, response=response, error=error
             )
-            row.attempts += 1
-            row.last_error = error
-            row.updated_at = now
-            return convert.intent(row)
 
     def intent_finished(
         self,
@@ -432,62 +296,23 @@ class Store:
         if state not in FINAL_INTENT_STATES:
             raise StoreError(f"an intent finishes as done or gave_up, not {state!r}")
         with self._session(write=True) as s:
-            row = self._open_intent_row(s, key, "finish")
-            row.state = state
-            row.updated_at = now
-            row.finished_at = now
-            if error is not None:
-                row.last_error = error
-            return convert.intent(row)
+            return intent_rows.finish(s, self.dialect, key, now, state, error)
 
     def intent_attempts(self, key: str) -> list[IntentAttempt]:
         """Every REST call recorded for an intent, oldest first."""
         with self._session() as s:
-            rows = s.scalars(
-                select(IntentAttemptRow)
-                .where(IntentAttemptRow.intent_key == key)
-                .order_by(IntentAttemptRow.id)
-            )
-            return [
-                IntentAttempt(
-                    intent_key=row.intent_key,
-                    at=row.at,
-                    outcome=row.outcome,
-                    request=row.request,
-                    response=row.response,
-                    error=row.error,
-                )
-                for row in rows
-            ]
-
-    def _open_intent_row(self, s: Session, key: str, doing: str) -> IntentRow:
-        row = s.get(IntentRow, key, with_for_update=self.dialect == "postgresql")
-        if row is None:
-            raise StoreError(f"cannot {doing} intent {key!r}: no such intent")
-        if row.state not in OPEN_INTENT_STATES:
-            raise StoreError(
-                f"cannot {doing} intent {key!r}: it is already {row.state} "
-                f"(since {row.updated_at.isoformat()})"
-            )
-        return row
+            return intent_rows.attempts(s, key)
 
     def lockout(self, lockout_id: int) -> Lockout | None:
         """One lockout by id, in force or not."""
         with self._session() as s:
-            row = s.get(LockoutRow, lockout_id)
-            return None if row is None else convert.lockout(row)
+            return lockout_rows.find(s, lockout_id)
 
     def active_lockouts(self, now: datetime, account: int | None = None) -> list[Lockout]:
         """Lockouts in force at ``now``: not cleared, and ``while:`` locks or not yet ended."""
         require_aware(now, "now")
-        query = select(LockoutRow).where(
-            LockoutRow.cleared_at.is_(None),
-            or_(LockoutRow.end_at.is_(None), LockoutRow.end_at > now),
-        )
-        if account is not None:
-            query = query.where(LockoutRow.account == account)
         with self._session() as s:
-            return [convert.lockout(row) for row in s.scalars(query.order_by(LockoutRow.id))]
+            return lockout_rows.active(s, now, account)
 
     def clear_lockout(
         self, lockout_id: int, *, now: datetime, by: str, why: str, admin: bool = True
@@ -502,30 +327,9 @@ class Store:
         if not by or not why:
             raise StoreError("clearing a lockout needs who (by) and why")
         with self._session(write=True) as s:
-            row = s.get(LockoutRow, lockout_id, with_for_update=self.dialect == "postgresql")
-            if row is None:
-                raise StoreError(f"no lockout {lockout_id}")
-            if row.cleared_at is not None:
-                raise StoreError(
-                    f"lockout {lockout_id} was already cleared at {row.cleared_at.isoformat()} "
-                    f"by {row.cleared_by}"
-                )
-            row.cleared_at = now
-            row.cleared_by = by
-            row.clear_reason = why
-            if admin:
-                s.add(
-                    AdminActionRow(
-                        at=now,
-                        actor=by,
-                        action="clear_lockout",
-                        account=row.account,
-                        args={"lockout_id": lockout_id, "rule": row.rule_id},
-                        why=why,
-                        result="cleared",
-                    )
-                )
-            return convert.lockout(row)
+            return lockout_rows.clear(
+                s, self.dialect, lockout_id, now=now, by=by, why=why, admin=admin
+            )
 
     # --- snapshots, contracts, admin -----------------------------------------------------
 
