@@ -25,7 +25,7 @@ from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any, Literal
 
-from sqlalchemy import Engine, delete, func, select, text
+from sqlalchemy import Engine, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError, SQLAlchemyError
@@ -35,15 +35,13 @@ from sqlalchemy.orm import Session
 from simple_risk.engine.codec import (
     CodecError,
     contract_to_json,
-    event_from_json,
-    event_to_json,
     strict_json,
 )
 from simple_risk.engine.events import ContractInfo, Event
 from simple_risk.store import firings as firing_rows
 from simple_risk.store import history as timeline
 from simple_risk.store import intents as intent_rows
-from simple_risk.store import leases
+from simple_risk.store import journal, leases
 from simple_risk.store import lockouts as lockout_rows
 from simple_risk.store import rows as convert
 from simple_risk.store.database import WRITE_OPTION, Dialect, connect, prepare_schema, reason
@@ -57,7 +55,6 @@ from simple_risk.store.models import (
     AdminActionRow,
     ContractCacheRow,
     EngineSnapshotRow,
-    JournalEntryRow,
     StoreMeta,
 )
 from simple_risk.store.records import (
@@ -76,9 +73,6 @@ from simple_risk.store.records import (
     StoreError,
     StoreUnavailable,
 )
-
-# Advisory lock space (first int4 key) of the per-account journal append lock.
-_JOURNAL_LOCK_SPACE = 0x534A  # "SJ"
 
 
 class Store:
@@ -156,65 +150,22 @@ class Store:
     def append_events(self, account: int, events: Sequence[Event]) -> list[int]:
         """Journal events that changed ``account``'s facts, in order; return their seqs."""
         require_int(account, "account")
-        pending: list[tuple[datetime, str, dict[str, Any]]] = []
-        for position, domain_event in enumerate(events):
-            owner = getattr(domain_event, "account_id", None)
-            if owner is not None and owner != account:
-                raise StoreError(
-                    f"event {position} ({type(domain_event).__name__}) belongs to account "
-                    f"{owner}, not {account}"
-                )
-            at = require_aware(domain_event.at, f"event {position} at")
-            try:
-                payload = event_to_json(domain_event)
-            except CodecError as exc:
-                raise StoreError(f"event {position} cannot be journaled: {exc}") from exc
-            pending.append((at, type(domain_event).__name__, payload))
+        pending = journal.encode(account, events)
         if not pending:
             return []
         with self._session(write=True) as s:
-            if self.dialect == "postgresql":
-                # Serialise appends to one account (SQLite's BEGIN IMMEDIATE already does), so
-                # two writers never pick the same next seq even during a lease handover.
-                s.execute(
-                    text("SELECT pg_advisory_xact_lock(CAST(:space AS int), CAST(:key AS int))"),
-                    {"space": _JOURNAL_LOCK_SPACE, "key": account % 2**31},
-                )
-            last = s.scalar(select(func.max(JournalEntryRow.seq)).where(_journal_of(account)))
-            first = (last or 0) + 1
-            s.add_all(
-                JournalEntryRow(account=account, seq=first + i, at=at, kind=kind, payload=payload)
-                for i, (at, kind, payload) in enumerate(pending)
-            )
-        return list(range(first, first + len(pending)))
+            seqs = journal.append(s, self.dialect, account, pending)
+        return seqs
 
     def last_seq(self, account: int) -> int:
         """The seq of ``account``'s last journaled event (0 when none)."""
         with self._session() as s:
-            last = s.scalar(select(func.max(JournalEntryRow.seq)).where(_journal_of(account)))
-        return last or 0
+            return journal.last_seq(s, account)
 
     def events_since(self, account: int, seq: int, limit: int | None = None) -> list[JournalEntry]:
         """``account``'s journaled events after ``seq``, oldest first (what a restart replays)."""
-        query = (
-            select(JournalEntryRow)
-            .where(_journal_of(account), JournalEntryRow.seq > seq)
-            .order_by(JournalEntryRow.seq)
-        )
-        if limit is not None:
-            query = query.limit(limit)
         with self._session() as s:
-            rows = s.scalars(query).all()
-            entries: list[JournalEntry] = []
-            for row in rows:
-                try:
-                    decoded = event_from_json(row.payload)
-                except CodecError as exc:
-                    raise StoreError(
-                        f"journal entry {account}/{row.seq} cannot be read: {exc}"
-                    ) from exc
-                entries.append(JournalEntry(account=account, seq=row.seq, at=row.at, event=decoded))
-        return entries
+            return journal.entries_after(s, account, seq, limit)
 
     # --- firings, lockouts, intents ------------------------------------------------------
 
@@ -535,10 +486,6 @@ class Store:
         with self._session() as s:
             items = timeline.collect(s, since, end, rule=rule, account=account, wanted=wanted)
         return timeline.newest(items, limit)
-
-
-def _journal_of(account: int) -> Any:
-    return JournalEntryRow.account == account
 
 
 __all__ = ["Store"]
