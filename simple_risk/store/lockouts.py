@@ -14,10 +14,11 @@ from datetime import datetime
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from simple_risk.store import audit
 from simple_risk.store import rows as convert
 from simple_risk.store.database import Dialect
 from simple_risk.store.inputs import LockoutInput
-from simple_risk.store.models import AdminActionRow, FiringRow, LockoutRow
+from simple_risk.store.models import FiringRow, LockoutRow
 from simple_risk.store.records import Lockout, StoreError
 
 
@@ -84,16 +85,15 @@ def clear(
     row.cleared_by = by
     row.clear_reason = why
     if admin:
-        s.add(
-            AdminActionRow(
-                at=now,
-                actor=by,
-                action="clear_lockout",
-                account=row.account,
-                args={"lockout_id": lockout_id, "rule": row.rule_id},
-                why=why,
-                result="cleared",
-            )
+        audit.add(
+            s,
+            at=now,
+            who=by,
+            action="clear_lockout",
+            account=row.account,
+            args={"lockout_id": lockout_id, "rule": row.rule_id},
+            why=why,
+            result="cleared",
         )
     return convert.lockout(row)
 

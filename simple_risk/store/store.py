@@ -25,38 +25,22 @@ from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any, Literal
 
-from sqlalchemy import Engine, delete, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Engine
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session
 
-from simple_risk.engine.codec import (
-    CodecError,
-    contract_to_json,
-    strict_json,
-)
+from simple_risk.engine.codec import contract_to_json
 from simple_risk.engine.events import ContractInfo, Event
+from simple_risk.store import audit, contract_cache, journal, leases, snapshots
 from simple_risk.store import firings as firing_rows
 from simple_risk.store import history as timeline
 from simple_risk.store import intents as intent_rows
-from simple_risk.store import journal, leases
 from simple_risk.store import lockouts as lockout_rows
-from simple_risk.store import rows as convert
 from simple_risk.store.database import WRITE_OPTION, Dialect, connect, prepare_schema, reason
-from simple_risk.store.inputs import (
-    firing_input,
-    json_object,
-    require_aware,
-    require_int,
-)
-from simple_risk.store.models import (
-    AdminActionRow,
-    ContractCacheRow,
-    EngineSnapshotRow,
-    StoreMeta,
-)
+from simple_risk.store.inputs import firing_input, require_aware, require_int
+from simple_risk.store.models import StoreMeta
 from simple_risk.store.records import (
     FINAL_INTENT_STATES,
     AdminAction,
@@ -293,91 +277,39 @@ class Store:
     ) -> None:
         """Keep the engine's ``snapshot()`` (plain JSON) covering the journal up to a seq."""
         require_aware(at, "snapshot at")
-        try:
-            checked = strict_json(dict(state), "snapshot")
-        except CodecError as exc:
-            raise StoreError(f"snapshot cannot be stored: {exc}") from exc
-        assert isinstance(checked, dict)
+        checked = snapshots.checked_state(state)
         with self._session(write=True) as s:
-            s.add(EngineSnapshotRow(account=account, at=at, journal_seq=journal_seq, state=checked))
+            snapshots.save(s, account, at, checked, journal_seq)
 
     def latest_snapshot(self, account: int | None) -> Snapshot | None:
         """The newest snapshot for ``account`` (None: the global part), or None."""
-        where = (
-            EngineSnapshotRow.account.is_(None)
-            if account is None
-            else EngineSnapshotRow.account == account
-        )
         with self._session() as s:
-            row = s.scalar(
-                select(EngineSnapshotRow)
-                .where(where)
-                .order_by(EngineSnapshotRow.at.desc(), EngineSnapshotRow.id.desc())
-                .limit(1)
-            )
-            if row is None:
-                return None
-            return Snapshot(
-                account=row.account, at=row.at, journal_seq=row.journal_seq, state=row.state
-            )
+            return snapshots.latest(s, account)
 
     def prune_snapshots(self, account: int | None, keep: int) -> int:
         """Delete all but the newest ``keep`` snapshots of ``account``; return how many went."""
         if keep < 1:
             raise StoreError("keep at least one snapshot")
-        where = (
-            EngineSnapshotRow.account.is_(None)
-            if account is None
-            else EngineSnapshotRow.account == account
-        )
         with self._session(write=True) as s:
-            kept = s.scalars(
-                select(EngineSnapshotRow.id)
-                .where(where)
-                .order_by(EngineSnapshotRow.at.desc(), EngineSnapshotRow.id.desc())
-                .limit(keep)
-            ).all()
-            gone = s.scalars(
-                delete(EngineSnapshotRow)
-                .where(where, EngineSnapshotRow.id.not_in(kept))
-                .returning(EngineSnapshotRow.id)
-            ).all()
-        return len(gone)
+            gone = snapshots.prune(s, account, keep)
+        return gone
 
     def put_contract(self, contract: ContractInfo, now: datetime) -> None:
         """Cache contract metadata (replacing what was cached for that contract)."""
         require_aware(now, "now")
-        values = {
-            "contract_id": contract.contract_id,
-            "payload": contract_to_json(contract),
-            "updated_at": now,
-        }
-        update_cols = {"payload": values["payload"], "updated_at": now}
+        payload = contract_to_json(contract)
         with self._session(write=True) as s:
-            if self.dialect == "sqlite":
-                s.execute(
-                    sqlite.insert(ContractCacheRow)
-                    .values(values)
-                    .on_conflict_do_update(index_elements=["contract_id"], set_=update_cols)
-                )
-            else:
-                s.execute(
-                    postgresql.insert(ContractCacheRow)
-                    .values(values)
-                    .on_conflict_do_update(index_elements=["contract_id"], set_=update_cols)
-                )
+            contract_cache.put(s, self.dialect, contract.contract_id, payload, now)
 
     def get_contract(self, contract_id: str) -> ContractInfo | None:
         """Cached metadata of one contract, or None."""
         with self._session() as s:
-            row = s.get(ContractCacheRow, contract_id)
-            return None if row is None else convert.contract(row)
+            return contract_cache.find(s, contract_id)
 
     def contracts(self) -> list[ContractInfo]:
         """Every cached contract, by contract id."""
         with self._session() as s:
-            rows = s.scalars(select(ContractCacheRow).order_by(ContractCacheRow.contract_id))
-            return [convert.contract(row) for row in rows]
+            return contract_cache.every(s)
 
     def record_admin_action(
         self,
@@ -395,26 +327,23 @@ class Store:
         if not who or not action:
             raise StoreError("an admin action needs who and what (action)")
         with self._session(write=True) as s:
-            row = AdminActionRow(
+            return audit.record(
+                s,
                 at=at,
-                actor=who,
+                who=who,
                 action=action,
-                account=account,
-                args=json_object(args or {}, "admin args"),
                 why=why,
                 result=result,
+                account=account,
+                args=args,
             )
-            s.add(row)
-            s.flush()
-            return row.id
 
     def admin_actions(self, since: datetime | None = None) -> list[AdminAction]:
         """Admin commands (since a time), oldest first."""
-        query = select(AdminActionRow).order_by(AdminActionRow.at, AdminActionRow.id)
         if since is not None:
-            query = query.where(AdminActionRow.at >= require_aware(since, "since"))
+            require_aware(since, "since")
         with self._session() as s:
-            return [convert.admin(row) for row in s.scalars(query)]
+            return audit.actions(s, since)
 
     # --- leases --------------------------------------------------------------------------
 
