@@ -15,6 +15,16 @@ were pending or in flight come back from :meth:`Store.open_intents`.
 
 Time is always an argument (``now``, ``at``), timezone-aware; the store never reads a clock,
 so the daemon's fake clock in tests drives leases and lockout expiry too.
+
+This class owns the transactions and nothing else: each method checks its arguments, opens
+one transaction (:meth:`Store._session`; ``write=True`` takes the write lock up front) and
+calls a function of the module that holds that part of the store with the session —
+:mod:`~simple_risk.store.journal`, :mod:`~simple_risk.store.firings` (with
+:mod:`~simple_risk.store.lockouts` and :mod:`~simple_risk.store.intents`),
+:mod:`~simple_risk.store.snapshots`, :mod:`~simple_risk.store.contract_cache`,
+:mod:`~simple_risk.store.audit`, :mod:`~simple_risk.store.leases` and
+:mod:`~simple_risk.store.history`. Those functions never commit, so where one transaction
+begins and ends — what a crash can and cannot split — is decided here alone.
 """
 
 from __future__ import annotations
