@@ -1,8 +1,9 @@
 """The store's tables (schema version :data:`SCHEMA_VERSION`), as SQLAlchemy 2 typed models.
 
-Only :mod:`simple_risk.store.store` reads and writes these; the daemon sees the plain records
-of :mod:`simple_risk.store.records`. The same models serve SQLite and PostgreSQL, so the
-column types are the portable ones, with two decisions made here once:
+Only the store's query modules (:mod:`simple_risk.store.journal`, ``firings``, ``intents``,
+``leases`` … called by :mod:`simple_risk.store.store`) read and write these; the daemon sees
+the plain records of :mod:`simple_risk.store.records`. The same models serve SQLite and
+PostgreSQL, so the column types are the portable ones, with two decisions made here once:
 
 * Every timestamp goes through :class:`UTCDateTime`: callers pass timezone-aware datetimes,
   the database holds naive UTC (SQLite has no zone type, and a PostgreSQL ``timestamptz``

@@ -1,7 +1,7 @@
 """Table rows turned into the records the daemon sees, and into ``engine history`` lines.
 
-Kept apart from :mod:`simple_risk.store.store` so that the store's methods read as what they
-do to the database, and the wording of history lines lives in one place.
+Kept apart from the store's query modules so that they read as what they do to the
+database, and the wording of history lines lives in one place.
 """
 
 from __future__ import annotations

@@ -15,58 +15,44 @@ were pending or in flight come back from :meth:`Store.open_intents`.
 
 Time is always an argument (``now``, ``at``), timezone-aware; the store never reads a clock,
 so the daemon's fake clock in tests drives leases and lockout expiry too.
+
+This class owns the transactions and nothing else: each method checks its arguments, opens
+one transaction (:meth:`Store._session`; ``write=True`` takes the write lock up front) and
+calls a function of the module that holds that part of the store with the session —
+:mod:`~simple_risk.store.journal`, :mod:`~simple_risk.store.firings` (with
+:mod:`~simple_risk.store.lockouts` and :mod:`~simple_risk.store.intents`),
+:mod:`~simple_risk.store.snapshots`, :mod:`~simple_risk.store.contract_cache`,
+:mod:`~simple_risk.store.audit`, :mod:`~simple_risk.store.leases` and
+:mod:`~simple_risk.store.history`. Those functions never commit, so where one transaction
+begins and ends — what a crash can and cannot split — is decided here alone.
 """
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any, Literal
 
-from sqlalchemy import Engine, case, delete, func, or_, select, text, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Engine
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session
 
-from simple_risk.engine.codec import (
-    CodecError,
-    contract_to_json,
-    event_from_json,
-    event_to_json,
-    strict_json,
-)
-from simple_risk.engine.events import ContractInfo, Event, TradeFill
-from simple_risk.store import rows as convert
+from simple_risk.engine.codec import contract_to_json
+from simple_risk.engine.events import ContractInfo, Event
+from simple_risk.store import audit, contract_cache, journal, leases, snapshots
+from simple_risk.store import firings as firing_rows
+from simple_risk.store import history as timeline
+from simple_risk.store import intents as intent_rows
+from simple_risk.store import lockouts as lockout_rows
 from simple_risk.store.database import WRITE_OPTION, Dialect, connect, prepare_schema, reason
-from simple_risk.store.inputs import (
-    IntentInput,
-    LockoutInput,
-    firing_input,
-    json_object,
-    require_aware,
-    require_int,
-)
-from simple_risk.store.models import (
-    AdminActionRow,
-    ContractCacheRow,
-    EngineSnapshotRow,
-    FiringRow,
-    IntentAttemptRow,
-    IntentRow,
-    JournalEntryRow,
-    LeaseRow,
-    LockoutRow,
-    StoreMeta,
-)
+from simple_risk.store.inputs import firing_input, require_aware, require_int
+from simple_risk.store.models import StoreMeta
 from simple_risk.store.records import (
     FINAL_INTENT_STATES,
-    HISTORY_KINDS,
-    OPEN_INTENT_STATES,
     AdminAction,
     Firing,
     FiringRecorded,
@@ -76,15 +62,11 @@ from simple_risk.store.records import (
     IntentAttempt,
     JournalEntry,
     Lease,
-    LeaseLost,
     Lockout,
     Snapshot,
     StoreError,
     StoreUnavailable,
 )
-
-# Advisory lock space (first int4 key) of the per-account journal append lock.
-_JOURNAL_LOCK_SPACE = 0x534A  # "SJ"
 
 
 class Store:
@@ -162,65 +144,22 @@ class Store:
     def append_events(self, account: int, events: Sequence[Event]) -> list[int]:
         """Journal events that changed ``account``'s facts, in order; return their seqs."""
         require_int(account, "account")
-        pending: list[tuple[datetime, str, dict[str, Any]]] = []
-        for position, domain_event in enumerate(events):
-            owner = getattr(domain_event, "account_id", None)
-            if owner is not None and owner != account:
-                raise StoreError(
-                    f"event {position} ({type(domain_event).__name__}) belongs to account "
-                    f"{owner}, not {account}"
-                )
-            at = require_aware(domain_event.at, f"event {position} at")
-            try:
-                payload = event_to_json(domain_event)
-            except CodecError as exc:
-                raise StoreError(f"event {position} cannot be journaled: {exc}") from exc
-            pending.append((at, type(domain_event).__name__, payload))
+        pending = journal.encode(account, events)
         if not pending:
             return []
         with self._session(write=True) as s:
-            if self.dialect == "postgresql":
-                # Serialise appends to one account (SQLite's BEGIN IMMEDIATE already does), so
-                # two writers never pick the same next seq even during a lease handover.
-                s.execute(
-                    text("SELECT pg_advisory_xact_lock(CAST(:space AS int), CAST(:key AS int))"),
-                    {"space": _JOURNAL_LOCK_SPACE, "key": account % 2**31},
-                )
-            last = s.scalar(select(func.max(JournalEntryRow.seq)).where(_journal_of(account)))
-            first = (last or 0) + 1
-            s.add_all(
-                JournalEntryRow(account=account, seq=first + i, at=at, kind=kind, payload=payload)
-                for i, (at, kind, payload) in enumerate(pending)
-            )
-        return list(range(first, first + len(pending)))
+            seqs = journal.append(s, self.dialect, account, pending)
+        return seqs
 
     def last_seq(self, account: int) -> int:
         """The seq of ``account``'s last journaled event (0 when none)."""
         with self._session() as s:
-            last = s.scalar(select(func.max(JournalEntryRow.seq)).where(_journal_of(account)))
-        return last or 0
+            return journal.last_seq(s, account)
 
     def events_since(self, account: int, seq: int, limit: int | None = None) -> list[JournalEntry]:
         """``account``'s journaled events after ``seq``, oldest first (what a restart replays)."""
-        query = (
-            select(JournalEntryRow)
-            .where(_journal_of(account), JournalEntryRow.seq > seq)
-            .order_by(JournalEntryRow.seq)
-        )
-        if limit is not None:
-            query = query.limit(limit)
         with self._session() as s:
-            rows = s.scalars(query).all()
-            entries: list[JournalEntry] = []
-            for row in rows:
-                try:
-                    decoded = event_from_json(row.payload)
-                except CodecError as exc:
-                    raise StoreError(
-                        f"journal entry {account}/{row.seq} cannot be read: {exc}"
-                    ) from exc
-                entries.append(JournalEntry(account=account, seq=row.seq, at=row.at, event=decoded))
-        return entries
+            return journal.entries_after(s, account, seq, limit)
 
     # --- firings, lockouts, intents ------------------------------------------------------
 
@@ -239,143 +178,28 @@ class Store:
         """
         checked = firing_input(firing, lockouts, intents)
         with self._session(write=True) as s:
-            existing = s.scalar(
-                select(FiringRow).where(
-                    FiringRow.rule_id == checked.rule,
-                    FiringRow.account == checked.account,
-                    FiringRow.item_key == (checked.item or ""),
-                    FiringRow.fired_at == checked.at,
-                )
-            )
-            if existing is not None:
-                return FiringRecorded(
-                    firing_id=existing.id,
-                    created=False,
-                    lockout_ids=tuple(
-                        s.scalars(
-                            select(LockoutRow.id)
-                            .where(LockoutRow.firing_id == existing.id)
-                            .order_by(LockoutRow.id)
-                        )
-                    ),
-                    intent_keys=tuple(
-                        body["key"] for body in existing.intents if isinstance(body, dict)
-                    ),
-                )
-            row = FiringRow(
-                rule_id=checked.rule,
-                account=checked.account,
-                item_key=checked.item or "",
-                fired_at=checked.at,
-                severity=checked.severity,
-                message=checked.message,
-                decisive=checked.values,
-                intents=[intent.body for intent in checked.intents],
-                journal_seq=checked.journal_seq,
-            )
-            s.add(row)
-            s.flush()
-            lockout_ids = self._insert_lockouts(s, row, checked.lockouts)
-            self._insert_intents(s, row, checked.at, checked.intents)
-        return FiringRecorded(
-            firing_id=row.id,
-            created=True,
-            lockout_ids=lockout_ids,
-            intent_keys=tuple(intent.key for intent in checked.intents),
-        )
+            recorded = firing_rows.record(s, self.dialect, checked)
+        return recorded
 
     def firings_since(self, account: int, since: datetime) -> list[Firing]:
         """The account's firings fired at or after ``since``, oldest first (a restart's
         journal replay tells the firings the daemon missed from those it re-derives)."""
         require_aware(since, "since")
         with self._session() as s:
-            rows = s.scalars(
-                select(FiringRow)
-                .where(FiringRow.account == account, FiringRow.fired_at >= since)
-                .order_by(FiringRow.fired_at, FiringRow.id)
-            )
-            return [convert.firing(row) for row in rows]
-
-    def _insert_lockouts(
-        self, s: Session, firing: FiringRow, lockouts: Sequence[LockoutInput]
-    ) -> tuple[int, ...]:
-        rows = [
-            LockoutRow(
-                account=lock.account,
-                scope=lock.scope,
-                symbol=lock.symbol,
-                rule_id=lock.rule,
-                reason=lock.reason,
-                firing_id=firing.id,
-                start_at=lock.start,
-                end_at=lock.end,
-                while_expr=lock.while_expr,
-                bindings=lock.bindings,
-            )
-            for lock in lockouts
-        ]
-        s.add_all(rows)
-        s.flush()
-        return tuple(row.id for row in rows)
-
-    def _insert_intents(
-        self, s: Session, firing: FiringRow, at: datetime, intents: Sequence[IntentInput]
-    ) -> None:
-        for ordinal, intent in enumerate(intents):
-            row = s.get(IntentRow, intent.key, with_for_update=self.dialect == "postgresql")
-            if row is None:
-                s.add(
-                    IntentRow(
-                        key=intent.key,
-                        account=intent.account,
-                        firing_id=firing.id,
-                        rule_id=firing.rule_id,
-                        kind=intent.kind,
-                        body=intent.body,
-                        ordinal=ordinal,
-                        state="pending",
-                        attempts=0,
-                        last_error=None,
-                        created_at=at,
-                        updated_at=at,
-                        finished_at=None,
-                    )
-                )
-            elif row.state in FINAL_INTENT_STATES:
-                # The same target is wanted again by a new breach episode: open it again. The
-                # executor checks the target against the reconciled state, so a target that is
-                # still met is simply marked done again, never acted on twice.
-                row.firing_id = firing.id
-                row.rule_id = firing.rule_id
-                row.body = intent.body
-                row.ordinal = ordinal
-                row.state = "pending"
-                row.last_error = None
-                row.created_at = at
-                row.updated_at = at
-                row.finished_at = None
-            # An intent that is still open is already being worked on: nothing to add.
-        s.flush()
+            return firing_rows.fired_since(s, account, since)
 
     def intent(self, key: str) -> Intent | None:
         """The intent with this stable key, or None."""
         with self._session() as s:
-            row = s.get(IntentRow, key)
-            return None if row is None else convert.intent(row)
+            return intent_rows.find(s, key)
 
     def open_intents(self, account: int | None = None) -> list[Intent]:
         """Intents still pending or in flight: the executor's work after a start.
 
         Oldest firing first, and within a firing in the declared order (cancel before close).
         """
-        query = select(IntentRow).where(IntentRow.state.in_(OPEN_INTENT_STATES))
-        if account is not None:
-            query = query.where(IntentRow.account == account)
         with self._session() as s:
-            rows = s.scalars(
-                query.order_by(IntentRow.created_at, IntentRow.firing_id, IntentRow.ordinal)
-            )
-            return [convert.intent(row) for row in rows]
+            return intent_rows.still_open(s, account)
 
     def intent_started(self, key: str, now: datetime, *, lease_owner: str | None = None) -> Intent:
         """The executor begins working on an intent (again, after a restart).
@@ -386,12 +210,7 @@ class Store:
         """
         require_aware(now, "now")
         with self._session(write=True) as s:
-            row = self._open_intent_row(s, key, "start")
-            if lease_owner is not None:
-                self._require_lease(s, row.account, lease_owner, now)
-            row.state = "in_flight"
-            row.updated_at = now
-            return convert.intent(row)
+            return intent_rows.start(s, self.dialect, key, now, lease_owner)
 
     def intent_attempt(
         self,
@@ -406,21 +225,9 @@ class Store:
         """Record one REST call made for an intent and its result (``ok``, ``retry``, ...)."""
         require_aware(now, "now")
         with self._session(write=True) as s:
-            row = self._open_intent_row(s, key, "record an attempt for")
-            s.add(
-                IntentAttemptRow(
-                    intent_key=key,
-                    at=now,
-                    outcome=outcome,
-                    request=None if request is None else json_object(request, "request"),
-                    response=None if response is None else json_object(response, "response"),
-                    error=error,
-                )
+            return intent_rows.attempt(
+                s, self.dialect, key, now, outcome, request=request, response=response, error=error
             )
-            row.attempts += 1
-            row.last_error = error
-            row.updated_at = now
-            return convert.intent(row)
 
     def intent_finished(
         self,
@@ -434,62 +241,23 @@ class Store:
         if state not in FINAL_INTENT_STATES:
             raise StoreError(f"an intent finishes as done or gave_up, not {state!r}")
         with self._session(write=True) as s:
-            row = self._open_intent_row(s, key, "finish")
-            row.state = state
-            row.updated_at = now
-            row.finished_at = now
-            if error is not None:
-                row.last_error = error
-            return convert.intent(row)
+            return intent_rows.finish(s, self.dialect, key, now, state, error)
 
     def intent_attempts(self, key: str) -> list[IntentAttempt]:
         """Every REST call recorded for an intent, oldest first."""
         with self._session() as s:
-            rows = s.scalars(
-                select(IntentAttemptRow)
-                .where(IntentAttemptRow.intent_key == key)
-                .order_by(IntentAttemptRow.id)
-            )
-            return [
-                IntentAttempt(
-                    intent_key=row.intent_key,
-                    at=row.at,
-                    outcome=row.outcome,
-                    request=row.request,
-                    response=row.response,
-                    error=row.error,
-                )
-                for row in rows
-            ]
-
-    def _open_intent_row(self, s: Session, key: str, doing: str) -> IntentRow:
-        row = s.get(IntentRow, key, with_for_update=self.dialect == "postgresql")
-        if row is None:
-            raise StoreError(f"cannot {doing} intent {key!r}: no such intent")
-        if row.state not in OPEN_INTENT_STATES:
-            raise StoreError(
-                f"cannot {doing} intent {key!r}: it is already {row.state} "
-                f"(since {row.updated_at.isoformat()})"
-            )
-        return row
+            return intent_rows.attempts(s, key)
 
     def lockout(self, lockout_id: int) -> Lockout | None:
         """One lockout by id, in force or not."""
         with self._session() as s:
-            row = s.get(LockoutRow, lockout_id)
-            return None if row is None else convert.lockout(row)
+            return lockout_rows.find(s, lockout_id)
 
     def active_lockouts(self, now: datetime, account: int | None = None) -> list[Lockout]:
         """Lockouts in force at ``now``: not cleared, and ``while:`` locks or not yet ended."""
         require_aware(now, "now")
-        query = select(LockoutRow).where(
-            LockoutRow.cleared_at.is_(None),
-            or_(LockoutRow.end_at.is_(None), LockoutRow.end_at > now),
-        )
-        if account is not None:
-            query = query.where(LockoutRow.account == account)
         with self._session() as s:
-            return [convert.lockout(row) for row in s.scalars(query.order_by(LockoutRow.id))]
+            return lockout_rows.active(s, now, account)
 
     def clear_lockout(
         self, lockout_id: int, *, now: datetime, by: str, why: str, admin: bool = True
@@ -504,30 +272,9 @@ class Store:
         if not by or not why:
             raise StoreError("clearing a lockout needs who (by) and why")
         with self._session(write=True) as s:
-            row = s.get(LockoutRow, lockout_id, with_for_update=self.dialect == "postgresql")
-            if row is None:
-                raise StoreError(f"no lockout {lockout_id}")
-            if row.cleared_at is not None:
-                raise StoreError(
-                    f"lockout {lockout_id} was already cleared at {row.cleared_at.isoformat()} "
-                    f"by {row.cleared_by}"
-                )
-            row.cleared_at = now
-            row.cleared_by = by
-            row.clear_reason = why
-            if admin:
-                s.add(
-                    AdminActionRow(
-                        at=now,
-                        actor=by,
-                        action="clear_lockout",
-                        account=row.account,
-                        args={"lockout_id": lockout_id, "rule": row.rule_id},
-                        why=why,
-                        result="cleared",
-                    )
-                )
-            return convert.lockout(row)
+            return lockout_rows.clear(
+                s, self.dialect, lockout_id, now=now, by=by, why=why, admin=admin
+            )
 
     # --- snapshots, contracts, admin -----------------------------------------------------
 
@@ -540,91 +287,39 @@ class Store:
     ) -> None:
         """Keep the engine's ``snapshot()`` (plain JSON) covering the journal up to a seq."""
         require_aware(at, "snapshot at")
-        try:
-            checked = strict_json(dict(state), "snapshot")
-        except CodecError as exc:
-            raise StoreError(f"snapshot cannot be stored: {exc}") from exc
-        assert isinstance(checked, dict)
+        checked = snapshots.checked_state(state)
         with self._session(write=True) as s:
-            s.add(EngineSnapshotRow(account=account, at=at, journal_seq=journal_seq, state=checked))
+            snapshots.save(s, account, at, checked, journal_seq)
 
     def latest_snapshot(self, account: int | None) -> Snapshot | None:
         """The newest snapshot for ``account`` (None: the global part), or None."""
-        where = (
-            EngineSnapshotRow.account.is_(None)
-            if account is None
-            else EngineSnapshotRow.account == account
-        )
         with self._session() as s:
-            row = s.scalar(
-                select(EngineSnapshotRow)
-                .where(where)
-                .order_by(EngineSnapshotRow.at.desc(), EngineSnapshotRow.id.desc())
-                .limit(1)
-            )
-            if row is None:
-                return None
-            return Snapshot(
-                account=row.account, at=row.at, journal_seq=row.journal_seq, state=row.state
-            )
+            return snapshots.latest(s, account)
 
     def prune_snapshots(self, account: int | None, keep: int) -> int:
         """Delete all but the newest ``keep`` snapshots of ``account``; return how many went."""
         if keep < 1:
             raise StoreError("keep at least one snapshot")
-        where = (
-            EngineSnapshotRow.account.is_(None)
-            if account is None
-            else EngineSnapshotRow.account == account
-        )
         with self._session(write=True) as s:
-            kept = s.scalars(
-                select(EngineSnapshotRow.id)
-                .where(where)
-                .order_by(EngineSnapshotRow.at.desc(), EngineSnapshotRow.id.desc())
-                .limit(keep)
-            ).all()
-            gone = s.scalars(
-                delete(EngineSnapshotRow)
-                .where(where, EngineSnapshotRow.id.not_in(kept))
-                .returning(EngineSnapshotRow.id)
-            ).all()
-        return len(gone)
+            gone = snapshots.prune(s, account, keep)
+        return gone
 
     def put_contract(self, contract: ContractInfo, now: datetime) -> None:
         """Cache contract metadata (replacing what was cached for that contract)."""
         require_aware(now, "now")
-        values = {
-            "contract_id": contract.contract_id,
-            "payload": contract_to_json(contract),
-            "updated_at": now,
-        }
-        update_cols = {"payload": values["payload"], "updated_at": now}
+        payload = contract_to_json(contract)
         with self._session(write=True) as s:
-            if self.dialect == "sqlite":
-                s.execute(
-                    sqlite.insert(ContractCacheRow)
-                    .values(values)
-                    .on_conflict_do_update(index_elements=["contract_id"], set_=update_cols)
-                )
-            else:
-                s.execute(
-                    postgresql.insert(ContractCacheRow)
-                    .values(values)
-                    .on_conflict_do_update(index_elements=["contract_id"], set_=update_cols)
-                )
+            contract_cache.put(s, self.dialect, contract.contract_id, payload, now)
 
     def get_contract(self, contract_id: str) -> ContractInfo | None:
         """Cached metadata of one contract, or None."""
         with self._session() as s:
-            row = s.get(ContractCacheRow, contract_id)
-            return None if row is None else convert.contract(row)
+            return contract_cache.find(s, contract_id)
 
     def contracts(self) -> list[ContractInfo]:
         """Every cached contract, by contract id."""
         with self._session() as s:
-            rows = s.scalars(select(ContractCacheRow).order_by(ContractCacheRow.contract_id))
-            return [convert.contract(row) for row in rows]
+            return contract_cache.every(s)
 
     def record_admin_action(
         self,
@@ -642,26 +337,23 @@ class Store:
         if not who or not action:
             raise StoreError("an admin action needs who and what (action)")
         with self._session(write=True) as s:
-            row = AdminActionRow(
+            return audit.record(
+                s,
                 at=at,
-                actor=who,
+                who=who,
                 action=action,
-                account=account,
-                args=json_object(args or {}, "admin args"),
                 why=why,
                 result=result,
+                account=account,
+                args=args,
             )
-            s.add(row)
-            s.flush()
-            return row.id
 
     def admin_actions(self, since: datetime | None = None) -> list[AdminAction]:
         """Admin commands (since a time), oldest first."""
-        query = select(AdminActionRow).order_by(AdminActionRow.at, AdminActionRow.id)
         if since is not None:
-            query = query.where(AdminActionRow.at >= require_aware(since, "since"))
+            require_aware(since, "since")
         with self._session() as s:
-            return [convert.admin(row) for row in s.scalars(query)]
+            return audit.actions(s, since)
 
     # --- leases --------------------------------------------------------------------------
 
@@ -672,26 +364,10 @@ class Store:
         ours or has expired. PostgreSQL's ``ON CONFLICT DO UPDATE ... WHERE`` locks the row
         and SQLite serialises writers, so two daemons can never both get True.
         """
-        expires = self._lease_expiry(owner, ttl, now)
-        values = {"account": account, "owner": owner, "acquired_at": now, "expires_at": expires}
+        expires = leases.expiry(owner, ttl, now)
         with self._session(write=True) as s:
-            if self.dialect == "sqlite":
-                sqlite_insert = sqlite.insert(LeaseRow).values(values)
-                sqlite_stmt = sqlite_insert.on_conflict_do_update(
-                    index_elements=["account"],
-                    set_=_lease_takeover(sqlite_insert.excluded),
-                    where=_lease_free(sqlite_insert.excluded, now),
-                ).returning(LeaseRow.owner)
-                got = s.scalar(sqlite_stmt)
-            else:
-                pg_insert = postgresql.insert(LeaseRow).values(values)
-                pg_stmt = pg_insert.on_conflict_do_update(
-                    index_elements=["account"],
-                    set_=_lease_takeover(pg_insert.excluded),
-                    where=_lease_free(pg_insert.excluded, now),
-                ).returning(LeaseRow.owner)
-                got = s.scalar(pg_stmt)
-        return got == owner
+            got = leases.acquire(s, self.dialect, account, owner, now, expires)
+        return got
 
     def renew_lease(self, account: int, owner: str, ttl: timedelta, now: datetime) -> bool:
         """Extend our unexpired lease. False when it expired or someone else holds it.
@@ -699,67 +375,27 @@ class Store:
         A lease that lapsed is not silently renewed: another daemon may have enforced the
         account meanwhile, so the owner must acquire again (and reconcile) before acting.
         """
-        expires = self._lease_expiry(owner, ttl, now)
+        expires = leases.expiry(owner, ttl, now)
         with self._session(write=True) as s:
-            renewed = s.scalars(
-                update(LeaseRow)
-                .where(
-                    LeaseRow.account == account,
-                    LeaseRow.owner == owner,
-                    LeaseRow.expires_at > now,
-                )
-                .values(expires_at=expires)
-                .returning(LeaseRow.account)
-            ).all()
-        return bool(renewed)
+            renewed = leases.renew(s, account, owner, now, expires)
+        return renewed
 
     def release_lease(self, account: int, owner: str) -> bool:
         """Give the lease up (a clean shutdown), so another daemon need not wait for expiry."""
         with self._session(write=True) as s:
-            released = s.scalars(
-                delete(LeaseRow)
-                .where(LeaseRow.account == account, LeaseRow.owner == owner)
-                .returning(LeaseRow.account)
-            ).all()
-        return bool(released)
+            released = leases.release(s, account, owner)
+        return released
 
     def lease(self, account: int) -> Lease | None:
         """The lease row of ``account`` (possibly expired), or None."""
         with self._session() as s:
-            row = s.get(LeaseRow, account)
-            if row is None:
-                return None
-            return Lease(
-                account=row.account,
-                owner=row.owner,
-                acquired_at=row.acquired_at,
-                expires_at=row.expires_at,
-            )
+            return leases.find(s, account)
 
     def holds_lease(self, account: int, owner: str, now: datetime) -> bool:
         """Whether ``owner`` holds ``account``'s lease at ``now`` (check before enforcing)."""
         require_aware(now, "now")
         with self._session() as s:
-            row = s.get(LeaseRow, account)
-            return row is not None and row.owner == owner and row.expires_at > now
-
-    def _require_lease(self, s: Session, account: int, owner: str, now: datetime) -> None:
-        row = s.get(LeaseRow, account, with_for_update=self.dialect == "postgresql")
-        if row is None or row.owner != owner or row.expires_at <= now:
-            holder = "nobody" if row is None else f"{row.owner} until {row.expires_at.isoformat()}"
-            raise LeaseLost(
-                f"{owner} does not hold the lease of account {account} at {now.isoformat()} "
-                f"(held by {holder}); not enforcing"
-            )
-
-    @staticmethod
-    def _lease_expiry(owner: str, ttl: timedelta, now: datetime) -> datetime:
-        require_aware(now, "now")
-        if not owner:
-            raise StoreError("a lease owner id must be a non-empty string")
-        if ttl <= timedelta(0):
-            raise StoreError(f"a lease ttl must be positive, got {ttl}")
-        return now + ttl
+            return leases.holds(s, account, owner, now)
 
     # --- history -------------------------------------------------------------------------
 
@@ -785,129 +421,10 @@ class Store:
             raise StoreError(f"a history limit must be at least 1, got {limit}")
         require_aware(since, "since")
         end = require_aware(until, "until") if until is not None else None
-        wanted = set(HISTORY_KINDS if kinds is None else kinds)
-        unknown = wanted - set(HISTORY_KINDS)
-        if unknown:
-            raise StoreError(
-                f"unknown history kinds {', '.join(sorted(unknown))} "
-                f"(known: {', '.join(HISTORY_KINDS)})"
-            )
-        items: list[tuple[datetime, int, int, HistoryItem]] = []
-        order = {kind: i for i, kind in enumerate(HISTORY_KINDS)}
-
-        def add(item: HistoryItem, row_id: int) -> None:
-            items.append((item.at, order[item.kind], row_id, item))
-
+        wanted = timeline.wanted_kinds(kinds)
         with self._session() as s:
-            if "fill" in wanted and rule is None:
-                for fill_item, row_id in _fill_history(s, since, end, account):
-                    add(fill_item, row_id)
-            if "firing" in wanted:
-                fq = select(FiringRow).where(*_between(FiringRow.fired_at, since, end))
-                if rule is not None:
-                    fq = fq.where(FiringRow.rule_id == rule)
-                if account is not None:
-                    fq = fq.where(FiringRow.account == account)
-                for f in s.scalars(fq):
-                    add(convert.firing_item(convert.firing(f)), f.id)
-            if "lockout" in wanted or "lockout_cleared" in wanted:
-                lq = select(LockoutRow)
-                if rule is not None:
-                    lq = lq.where(LockoutRow.rule_id == rule)
-                if account is not None:
-                    lq = lq.where(LockoutRow.account == account)
-                if "lockout" in wanted:
-                    for lock in s.scalars(lq.where(*_between(LockoutRow.start_at, since, end))):
-                        add(convert.lockout_item(convert.lockout(lock)), lock.id)
-                if "lockout_cleared" in wanted:
-                    cleared = lq.where(*_between(LockoutRow.cleared_at, since, end))
-                    for lock in s.scalars(cleared):
-                        add(convert.lockout_cleared_item(convert.lockout(lock)), lock.id)
-            if "intent" in wanted:
-                when = func.coalesce(IntentRow.finished_at, IntentRow.created_at)
-                iq = (
-                    select(IntentRow)
-                    .where(*_between(when, since, end))
-                    .order_by(IntentRow.created_at, IntentRow.firing_id, IntentRow.ordinal)
-                )
-                if rule is not None:
-                    iq = iq.where(IntentRow.rule_id == rule)
-                if account is not None:
-                    iq = iq.where(IntentRow.account == account)
-                for i, intent_row in enumerate(s.scalars(iq)):
-                    add(convert.intent_item(convert.intent(intent_row)), i)
-            if "admin" in wanted and rule is None:
-                aq = select(AdminActionRow).where(*_between(AdminActionRow.at, since, end))
-                if account is not None:
-                    aq = aq.where(AdminActionRow.account == account)
-                for a in s.scalars(aq):
-                    add(convert.admin_item(convert.admin(a)), a.id)
-        items.sort(key=lambda entry: entry[:3])
-        newest = items if limit is None else items[-limit:]
-        return [entry[3] for entry in newest]
-
-
-def _fill_history(
-    s: Session,
-    since: datetime,
-    until: datetime | None,
-    account: int | None,
-) -> list[tuple[HistoryItem, int]]:
-    """Journaled fills in the window, once per (account, trade id): at the time first seen,
-    with the content last seen."""
-    query = (
-        select(JournalEntryRow)
-        .where(JournalEntryRow.kind == "TradeFill", *_between(JournalEntryRow.at, since, until))
-        .order_by(JournalEntryRow.account, JournalEntryRow.seq)
-    )
-    if account is not None:
-        query = query.where(JournalEntryRow.account == account)
-    seen: dict[tuple[int, int], tuple[datetime, int, TradeFill, int]] = {}
-    for row in s.scalars(query):
-        try:
-            fill = event_from_json(row.payload)
-        except CodecError as exc:
-            raise StoreError(
-                f"journal entry {row.account}/{row.seq} cannot be read: {exc}"
-            ) from exc
-        if not isinstance(fill, TradeFill):
-            continue
-        key = (row.account, fill.trade_id)
-        first = seen.get(key)
-        seen[key] = (
-            (first[0], first[1], fill, row.seq) if first else (row.at, row.id, fill, row.seq)
-        )
-    return [
-        (dataclasses.replace(convert.fill_item(fill, seq), at=first_at), row_id)
-        for first_at, row_id, fill, seq in seen.values()
-    ]
-
-
-def _journal_of(account: int) -> Any:
-    return JournalEntryRow.account == account
-
-
-def _between(column: Any, since: datetime, until: datetime | None) -> list[Any]:
-    conditions = [column >= since]
-    if until is not None:
-        conditions.append(column < until)
-    return conditions
-
-
-def _lease_takeover(excluded: Any) -> dict[str, Any]:
-    # Renewing our own lease keeps when we first got it; a takeover starts a new tenure.
-    return {
-        "owner": excluded.owner,
-        "expires_at": excluded.expires_at,
-        "acquired_at": case(
-            (LeaseRow.owner == excluded.owner, LeaseRow.acquired_at),
-            else_=excluded.acquired_at,
-        ),
-    }
-
-
-def _lease_free(excluded: Any, now: datetime) -> Any:
-    return or_(LeaseRow.owner == excluded.owner, LeaseRow.expires_at <= now)
+            items = timeline.collect(s, since, end, rule=rule, account=account, wanted=wanted)
+        return timeline.newest(items, limit)
 
 
 __all__ = ["Store"]

@@ -10,6 +10,8 @@ from typing import Any
 import pytest
 
 from simple_risk.store import Store, StoreError
+from simple_risk.store import intents as intent_rows
+from simple_risk.store import lockouts as lockout_rows
 
 from .samples import (
     ACCOUNT,
@@ -64,7 +66,7 @@ def test_a_failure_mid_transaction_leaves_nothing(
         raise RuntimeError("executor thread died while the intents were being written")
 
     # The firing and its lockout have been flushed to the database when the intents fail.
-    monkeypatch.setattr(Store, "_insert_intents", crash)
+    monkeypatch.setattr(intent_rows, "insert", crash)
     with pytest.raises(RuntimeError, match="died"):
         store.record_firing(daily_loss_firing(), [day_lockout()], flatten_intents())
     monkeypatch.undo()
@@ -75,11 +77,12 @@ def test_a_failure_mid_transaction_leaves_nothing(
     assert counts(store) == (1, 1, 2)
 
 
-def test_a_database_error_mid_transaction_leaves_nothing(store: Store) -> None:
+def test_a_database_error_mid_transaction_leaves_nothing(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # The second lockout names a firing that does not exist: the foreign key fails on flush,
     # after the firing and the first lockout were written.
-    store_any: Any = store
-    original = store_any._insert_lockouts
+    original = lockout_rows.insert
 
     def with_a_bad_row(s: Any, firing: Any, lockouts: Any) -> Any:
         ids = original(s, firing, lockouts)
@@ -100,7 +103,7 @@ def test_a_database_error_mid_transaction_leaves_nothing(store: Store) -> None:
         s.flush()
         return ids
 
-    store_any._insert_lockouts = with_a_bad_row
+    monkeypatch.setattr(lockout_rows, "insert", with_a_bad_row)
     with pytest.raises(StoreError):
         store.record_firing(daily_loss_firing(), [day_lockout()], flatten_intents())
     assert counts(store) == (0, 0, 0)
