@@ -101,7 +101,7 @@ from simple_risk.engine.plans import (
     Plan,
     RuleIndex,
     bind_group,
-    for_tickers,
+    for_root,
     kind_of,
 )
 from simple_risk.engine.records import (
@@ -118,6 +118,8 @@ from simple_risk.engine.unknowns import UnknownFacts
 
 _EVERYTHING = dependencies.CHANGE_ID["everything"]
 _GLOBALS: dict[str, object] = {"__builtins__": {}}
+#: how many plans narrowed to a root one account keeps (``Engine._rooted_plan``)
+_ROOTED_PLANS = 512
 #: How long an awaited fact a rule needs may stay unknown before it raises an alert (the
 #: default of ``Engine(unknown_alert_after=...)``; docs/architecture.md §3 says "a few seconds").
 UNKNOWN_ALERT_AFTER = timedelta(seconds=5)
@@ -208,6 +210,12 @@ class Engine(Staleness, LockEnforcement, Deadlines):
         self._account_plans: dict[int, dict[object, AccountPlan]] = {}
         #: account → (trigger, change id, forced rules) → plan (``_forced_plan``)
         self._forced_plans: dict[int, dict[tuple[str, int, frozenset[int]], AccountPlan]] = {}
+        #: account → (plan key, root, tickers held) → the plan for an event about that root
+        self._rooted: dict[int, dict[tuple[object, ...], AccountPlan]] = {}
+        #: whether plans are narrowed to an event's root (``plans.for_root``): incremental
+        #: evaluation only (a full re-evaluation is what the tests hold it against), and only
+        #: when a rule is narrowed to a ticker at all (else it changes nothing)
+        self._narrowed = incremental and any(c.ticker is not None for c in self.rules)
         #: account → rule index → the rule's condition bound to the account's env
         self._checks: dict[int, dict[int, Callable[[], object]]] = {}
         #: (rule index, account) → item → state
@@ -293,6 +301,11 @@ class Engine(Staleness, LockEnforcement, Deadlines):
         incremental = self.incremental
         change = touched.change if not rolled else _EVERYTHING
         stale_of = self._stale
+        # an event about one root that kept its item there: rules narrowed to other tickers
+        # about its own item are left out of the plan (``plans.for_root``)
+        rooted_at = (
+            touched.root if touched.root is not None and touched.change != _EVERYTHING else None
+        )
         for state in touched.accounts:
             env = envs.get(state.id)
             if env is None:
@@ -305,7 +318,9 @@ class Engine(Staleness, LockEnforcement, Deadlines):
             # a quote for a contract the account only has working orders in wakes nothing
             # when every quote rule reads only the quoted contract's position
             if trigger and (quoted is None or quoted in state.positions):
+                plan_key: object
                 if stale is None:
+                    plan_key = trigger
                     plan = plans[state.id][trigger]
                     forced: frozenset[int] | None = None
                 else:
@@ -315,11 +330,14 @@ class Engine(Staleness, LockEnforcement, Deadlines):
                     forced = (
                         woken.intersection(stale) if stale and not woken.isdisjoint(stale) else None
                     )
-                    plan = (
-                        plans[state.id][trigger, change]
-                        if not forced
-                        else self._forced_plan(state.id, trigger, change, forced)
-                    )
+                    if not forced:
+                        plan_key = (trigger, change)
+                        plan = plans[state.id][plan_key]
+                    else:
+                        plan_key = (trigger, change, forced)
+                        plan = self._forced_plan(state.id, trigger, change, forced)
+                if plan and rooted_at is not None and self._narrowed:
+                    plan = self._rooted_plan(state, plan_key, plan, rooted_at)
                 if plan:
                     # the event's item families (``_bind_event``, inlined: once per account)
                     env["order"] = touched.order
@@ -553,6 +571,7 @@ class Engine(Staleness, LockEnforcement, Deadlines):
         orders: list[tuple[Order, SymbolFacts, str]] | None = None
         roots: list[tuple[None, SymbolFacts, str]] | None = None
         item_keys: dict[str, str] | None = None  # item mode → the event's item key
+        listed_roots: dict[str, set[str]] | None = None  # item prefix → its items' roots
         for mode, rules, by_ticker in plan:
             if mode == ITEM:
                 # rules about the event's own item narrowed to another ticker find their
@@ -649,22 +668,29 @@ class Engine(Staleness, LockEnforcement, Deadlines):
                     roots = [(None, state.symbol(r), "symbol:" + r) for r in sorted(names)]
                 family, prefix, listed = "", "symbol:", roots
             held: set[str] | None = None
+            wanted: set[str] | None = None
             if by_ticker is not None:
+                # the roots of the listed items, once per family and event (a book of copies
+                # narrowed to tickers has many one-rule groups of each family)
+                if listed_roots is None:
+                    listed_roots = {}
+                held = listed_roots.get(prefix)
+                if held is None:
+                    held = listed_roots[prefix] = {entry[1].root for entry in listed}
                 if touched.root is not None:
                     # rules narrowed to a ticker that no listed item has, and that this event
                     # is not about (the event that removes an item is about its root), find
                     # nothing
-                    rules = for_tickers(
-                        by_ticker, {entry[1].root for entry in listed}, touched.root
-                    )
-                else:
-                    # an event about no root (a clock tick): such a rule still has states to
-                    # drop when an item of its ticker went on an event that did not wake it
-                    held = {entry[1].root for entry in listed}
+                    wanted = held | {touched.root}
+                    held = None
+                # else an event about no root (a clock tick): such a rule still has states to
+                # drop when an item of its ticker went on an event that did not wake it
             for compiled, check, scoped in rules:
+                narrowed = compiled.ticker
+                if wanted is not None and narrowed is not None and narrowed not in wanted:
+                    continue
                 key = (compiled.index, sid)
                 bucket = states.get(key)
-                narrowed = compiled.ticker
                 if (
                     held is not None
                     and narrowed is not None
@@ -710,6 +736,26 @@ class Engine(Staleness, LockEnforcement, Deadlines):
                     self._drop_stale(compiled, bucket, prefix, listed)
                 if unknowns and compiled.awaited:
                     self.unknown.forget(compiled.index, sid, prefix, listed)
+
+    def _rooted_plan(
+        self, state: AccountState, key: object, plan: AccountPlan, root: str
+    ) -> AccountPlan:
+        """``plan`` (the account's plan ``key``) for an event about ``root``, given the
+        tickers of the account's items (``plans.for_root``); kept per account (at most
+        ``_ROOTED_PLANS``: the forced plans' keys and the tickers held vary)."""
+        positions = frozenset([root, *(p.symbol for p in state.positions.values())])
+        orders = frozenset([root, *(o.symbol for o in state.orders.values())])
+        roots = frozenset([root, *state.roots])
+        kept = self._rooted.get(state.id)
+        if kept is None:
+            kept = self._rooted[state.id] = {}
+        rooted_key = (key, root, positions, orders, roots)
+        rooted = kept.get(rooted_key)
+        if rooted is None:
+            if len(kept) >= _ROOTED_PLANS:
+                kept.clear()
+            rooted = kept[rooted_key] = for_root(plan, root, positions, orders, roots)
+        return rooted
 
     def _item_key(self, compiled: CompiledRule, touched: Touched) -> str:
         mode = compiled.item_mode

@@ -193,18 +193,37 @@ def bind_group(
     return mode, entries, by_ticker
 
 
-def for_tickers(
-    by_ticker: Mapping[str, tuple[Entry, ...]], tickers: set[str], root: str
-) -> tuple[Entry, ...]:
-    """A ticker-indexed group's rules for the items of ``tickers`` and the event's ``root``,
-    in file order."""
-    tickers.add(root)
-    if len(tickers) == 1:
-        return by_ticker.get(root) or by_ticker[""]
-    chosen = {id(e): e for t in tickers for e in by_ticker.get(t, ())}
-    for entry in by_ticker[""]:
-        chosen[id(entry)] = entry
-    return tuple(sorted(chosen.values(), key=lambda e: e[0].index))
+def for_root(
+    plan: AccountPlan,
+    root: str,
+    positions: frozenset[str],
+    orders: frozenset[str],
+    roots: frozenset[str],
+) -> AccountPlan:
+    """The plan of an event about ``root`` (that did not move its item to another root), for
+    an account whose positions, working orders and roots are of the tickers given (each with
+    ``root``): the rules narrowed to a ticker that cannot be true for any item they would see
+    left out — the event's own item or the quoted position is of ``root``, and an ``each:``
+    rule's items are of the tickers listed (a rule about an item of another ticker finds its
+    first condition false) — and the groups they separated joined again. A book of per-ticker
+    copies otherwise walks one small group per copy on every event."""
+    kept: list[tuple[int, tuple[Entry, ...], dict[str, tuple[Entry, ...]] | None]] = []
+    seen = {POSITION: positions, ORDER: orders, SYMBOL: roots}
+    for mode, entries, by_ticker in plan:
+        if by_ticker is not None:
+            if mode in (ITEM, QUOTED_POSITION):
+                entries = by_ticker.get(root) or by_ticker[""]
+            else:
+                tickers = seen[mode]
+                entries = tuple(e for e in entries if e[0].ticker in tickers or not e[0].ticker)
+            by_ticker = None
+            if not entries:
+                continue
+        if kept and kept[-1][0] == mode and kept[-1][2] is None:
+            kept[-1] = (mode, kept[-1][1] + entries, None)
+        else:
+            kept.append((mode, entries, by_ticker))
+    return tuple(kept)
 
 
 def lagging(

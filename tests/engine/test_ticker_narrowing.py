@@ -4,7 +4,7 @@ those of evaluating them everywhere."""
 
 from __future__ import annotations
 
-from engine_builders import action, position, rule, ruleset, tick
+from engine_builders import ACCOUNT, ES, action, order, position, rule, ruleset, tick
 
 from simple_risk.engine.engine import Engine
 
@@ -31,3 +31,68 @@ def test_a_position_that_closed_unseen_ends_its_episode_at_the_next_tick() -> No
     assert engine.apply(tick(3)) == []
     engine.apply(position(4, 1))
     assert [f.rule_id for f in engine.apply(tick(5))] == ["mnq-held"]
+
+
+def _order_book() -> Engine:
+    """Per-ticker copies interleaved the way a generated book has them: order-size limits about
+    the event's own order, and position limits over every position."""
+    rules = []
+    for ticker in ("MNQ", "ES", "NQ", "CL"):
+        rules.append(
+            rule(
+                f"order-size-{ticker}",
+                f'order.symbol == "{ticker}" and order.size > 2',
+                ["order"],
+                [action("cancel_order")],
+            )
+        )
+        rules.append(
+            rule(
+                f"position-size-{ticker}",
+                f'position.symbol == "{ticker}" and position.size >= 2',
+                ["order", "position"],
+                [action("flatten")],
+                each="position",
+            )
+        )
+    return Engine(ruleset(*rules))
+
+
+def test_an_event_about_one_root_runs_only_the_copies_that_can_see_its_items() -> None:
+    engine = _order_book()
+    assert [f.rule_id for f in engine.apply(position(0, 2))] == ["position-size-MNQ"]
+    assert [f.rule_id for f in engine.apply(order(1, 101, size=3))] == ["order-size-MNQ"]
+    assert not [key for key in engine._rooted[ACCOUNT] if key[1] == "ES"]
+    assert [f.rule_id for f in engine.apply(order(2, 102, size=3, contract=ES))] == [
+        "order-size-ES"
+    ]
+    # the plan the ES order walked holds ES's copy alone (the position copies read nothing an
+    # order changes); the plan it was narrowed from, every ticker's copy
+    ((key, plan),) = [(key, p) for key, p in engine._rooted[ACCOUNT].items() if key[1] == "ES"]
+    walked = [compiled.rule.id for _mode, entries, _by in plan for compiled, _c, _s in entries]
+    assert walked == ["order-size-ES"]
+    whole = engine._account_plans[ACCOUNT][key[0]]
+    assert [c.rule.id for _mode, entries, _by in whole for c, _c, _s in entries] == [
+        "order-size-MNQ",
+        "order-size-ES",
+        "order-size-NQ",
+        "order-size-CL",
+    ]
+
+
+def test_narrowed_plans_fire_what_evaluating_every_copy_fires() -> None:
+    events = [
+        position(0, 2),
+        order(1, 101, size=3),
+        order(2, 102, size=3, contract=ES),
+        position(3, 2, contract=ES),
+        order(4, 103, size=1, contract=ES),
+        position(5, 0),
+        order(6, 104, size=5),
+        tick(7),
+    ]
+    narrowed, full = _order_book(), Engine(_order_book().ruleset, incremental=False)
+    for event in events:
+        assert [(f.rule_id, f.item) for f in narrowed.apply(event)] == [
+            (f.rule_id, f.item) for f in full.apply(event)
+        ]
