@@ -336,7 +336,8 @@ class Engine(Staleness, LockEnforcement, Deadlines):
                     else:
                         plan_key = (trigger, change, forced)
                         plan = self._forced_plan(state.id, trigger, change, forced)
-                if plan and rooted_at is not None and self._narrowed:
+                if rooted_at is not None and self._narrowed and len(plan) > 1:
+                    # (a plan of one group gains nothing: ``_evaluate`` picks its root's rules)
                     plan = self._rooted_plan(state, plan_key, plan, rooted_at)
                 if plan:
                     # the event's item families (``_bind_event``, inlined: once per account)
