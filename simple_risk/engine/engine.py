@@ -95,6 +95,7 @@ from simple_risk.engine.plans import (
     POSITION,
     QUOTED_POSITION,
     RETARGET_ACTIONS,
+    SYMBOL,
     AccountPlan,
     CompiledRule,
     Kind,
@@ -120,6 +121,8 @@ _EVERYTHING = dependencies.CHANGE_ID["everything"]
 _GLOBALS: dict[str, object] = {"__builtins__": {}}
 #: how many plans narrowed to a root one account keeps (``Engine._rooted_plan``)
 _ROOTED_PLANS = 512
+#: the tickers of a family a plan does not narrow (they do not tell its narrowed plans apart)
+_NO_TICKERS: frozenset[str] = frozenset()
 #: How long an awaited fact a rule needs may stay unknown before it raises an alert (the
 #: default of ``Engine(unknown_alert_after=...)``; docs/architecture.md §3 says "a few seconds").
 UNKNOWN_ALERT_AFTER = timedelta(seconds=5)
@@ -212,6 +215,8 @@ class Engine(Staleness, LockEnforcement, Deadlines):
         self._forced_plans: dict[int, dict[tuple[str, int, frozenset[int]], AccountPlan]] = {}
         #: account → (plan key, root, tickers held) → the plan for an event about that root
         self._rooted: dict[int, dict[tuple[object, ...], AccountPlan]] = {}
+        #: plan key → the modes of its groups narrowed to tickers (the same for every account)
+        self._narrowed_families: dict[object, frozenset[int]] = {}
         #: whether plans are narrowed to an event's root (``plans.for_root``): incremental
         #: evaluation only (a full re-evaluation is what the tests hold it against), and only
         #: when a rule is narrowed to a ticker at all (else it changes nothing)
@@ -742,11 +747,25 @@ class Engine(Staleness, LockEnforcement, Deadlines):
         self, state: AccountState, key: object, plan: AccountPlan, root: str
     ) -> AccountPlan:
         """``plan`` (the account's plan ``key``) for an event about ``root``, given the
-        tickers of the account's items (``plans.for_root``); kept per account (at most
-        ``_ROOTED_PLANS``: the forced plans' keys and the tickers held vary)."""
-        positions = frozenset([root, *(p.symbol for p in state.positions.values())])
-        orders = frozenset([root, *(o.symbol for o in state.orders.values())])
-        roots = frozenset([root, *state.roots])
+        tickers of the account's items in the families the plan narrows (``plans.for_root``);
+        kept per account (at most ``_ROOTED_PLANS``: the forced plans' keys and the tickers
+        held vary)."""
+        families = self._narrowed_families.get(key)
+        if families is None:
+            families = self._narrowed_families[key] = frozenset(
+                mode for mode, _entries, by_ticker in plan if by_ticker is not None
+            )
+        positions = (
+            frozenset([root, *(p.symbol for p in state.positions.values())])
+            if POSITION in families
+            else _NO_TICKERS
+        )
+        orders = (
+            frozenset([root, *(o.symbol for o in state.orders.values())])
+            if ORDER in families
+            else _NO_TICKERS
+        )
+        roots = frozenset([root, *state.roots]) if SYMBOL in families else _NO_TICKERS
         kept = self._rooted.get(state.id)
         if kept is None:
             kept = self._rooted[state.id] = {}

@@ -207,7 +207,7 @@ def for_root(
     rule's items are of the tickers listed (a rule about an item of another ticker finds its
     first condition false) — and the groups they separated joined again. A book of per-ticker
     copies otherwise walks one small group per copy on every event."""
-    kept: list[tuple[int, tuple[Entry, ...], dict[str, tuple[Entry, ...]] | None]] = []
+    kept: list[tuple[int, list[Entry], dict[str, tuple[Entry, ...]] | None]] = []
     seen = {POSITION: positions, ORDER: orders, SYMBOL: roots}
     for mode, entries, by_ticker in plan:
         if by_ticker is not None:
@@ -219,11 +219,11 @@ def for_root(
             by_ticker = None
             if not entries:
                 continue
-        if kept and kept[-1][0] == mode and kept[-1][2] is None:
-            kept[-1] = (mode, kept[-1][1] + entries, None)
+        if kept and kept[-1][0] == mode and kept[-1][2] is None and by_ticker is None:
+            kept[-1][1].extend(entries)
         else:
-            kept.append((mode, entries, by_ticker))
-    return tuple(kept)
+            kept.append((mode, list(entries), by_ticker))
+    return tuple((mode, tuple(entries), by_ticker) for mode, entries, by_ticker in kept)
 
 
 def lagging(
