@@ -752,6 +752,8 @@ class Engine(Staleness, LockEnforcement, Deadlines):
         held vary)."""
         families = self._narrowed_families.get(key)
         if families is None:
+            if len(self._narrowed_families) >= _ROOTED_PLANS:
+                self._narrowed_families.clear()  # forced plans' keys are many
             families = self._narrowed_families[key] = frozenset(
                 mode for mode, _entries, by_ticker in plan if by_ticker is not None
             )
