@@ -92,3 +92,12 @@ def test_a_broken_test_file_exits_one_with_a_located_error(tmp_path: Path) -> No
     result = CliRunner().invoke(cli, ["rules", "test", str(path)])
     assert result.exit_code == 1
     assert f"{path}:6:" in result.output
+
+
+def test_a_test_file_that_is_not_utf8_is_a_located_error_not_a_traceback(tmp_path: Path) -> None:
+    path = tmp_path / "saved-by-notepad.test.yaml"
+    path.write_bytes(b"\xff\xferuleset: tiny.yaml\n")
+    result = CliRunner().invoke(cli, ["rules", "test", str(path)])
+    assert result.exit_code == 1
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert f"{path}:1:1: the file is not UTF-8 text" in result.output

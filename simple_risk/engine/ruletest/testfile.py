@@ -182,6 +182,9 @@ def load_test_file(path: FsPath) -> RuleTestFile:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         return RuleTestFile(name, problems=[Problem(name, 1, 1, f"cannot read: {exc}", "io")])
+    except UnicodeDecodeError:
+        problem = Problem(name, 1, 1, "the file is not UTF-8 text", "encoding")
+        return RuleTestFile(name, problems=[problem])
     return load_test_text(text, name, base=path.parent)
 
 
