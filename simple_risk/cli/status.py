@@ -275,7 +275,11 @@ def parse_since(text: str, now: datetime) -> datetime:
     match = _RELATIVE.match(text)
     if match:
         amount, unit = float(match.group(1)), match.group(2)
-        return now - timedelta(seconds=amount * _UNIT_SECONDS[unit])
+        try:
+            return now - timedelta(seconds=amount * _UNIT_SECONDS[unit])
+        except OverflowError:
+            message = f"{text!r} is too far back; give a date instead (2026-11-24)"
+            raise ValueError(message) from None
     try:
         moment = datetime.fromisoformat(text.strip())
     except ValueError:

@@ -214,6 +214,15 @@ def test_a_bad_since_is_a_usage_error(start: Start) -> None:
     assert "neither a duration" in result.stderr
 
 
+@pytest.mark.parametrize("since", ["99999999d", "9999999w", "99999999999999999999s"])
+def test_a_since_further_back_than_the_calendar_is_a_usage_error(start: Start, since: str) -> None:
+    daemon = start({})
+    result = invoke(daemon, "engine", "history", "--since", since)
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    assert "too far back" in result.stderr
+
+
 # --- engine monitor ----------------------------------------------------------------------
 
 
