@@ -246,14 +246,27 @@ def _config_wording(problem: Problem) -> Problem:
     return dataclasses.replace(problem, message=message)
 
 
-def _read_document(path: Path) -> tuple[Document | None, list[Problem]]:
+#: what an empty configuration file should hold (the YAML loader's own hint names a ruleset)
+CONFIG_HINT = (
+    "a configuration is a mapping with gateway:, credentials:, accounts:, ruleset:"
+    " (simple-risk init DIR writes one to edit)"
+)
+#: ... and an empty secrets file (``credentials: {file: ...}``)
+SECRETS_HINT = "a secrets file is a mapping with username: and api_key:"
+
+
+def _read_document(path: Path, hint: str) -> tuple[Document | None, list[Problem]]:
+    """Load ``path`` as YAML; an empty file's problem carries ``hint`` (what belongs in it)."""
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         return None, [Problem(str(path), 0, 0, f"cannot read file: {exc.strerror}", "file")]
     except UnicodeDecodeError:
         return None, [Problem(str(path), 1, 1, "the file is not UTF-8 text", "encoding")]
-    return load_document(text, str(path))
+    doc, problems = load_document(text, str(path))
+    return doc, [
+        dataclasses.replace(p, hint=hint) if p.check == "empty-file" else p for p in problems
+    ]
 
 
 def owner_only(path: Path) -> bool:
@@ -289,7 +302,7 @@ def _credentials(
                     )
                 ],
             )
-        secret_doc, found = _read_document(path)
+        secret_doc, found = _read_document(path, SECRETS_HINT)
         if secret_doc is None or found:
             return "", "", found
         secret = secret_doc.data if isinstance(secret_doc.data, dict) else {}
@@ -321,7 +334,7 @@ def load_config(path: str | Path, env: Mapping[str, str] | None = None) -> Daemo
     environ = dict(os.environ if env is None else env)
     config_path = Path(path).resolve()
     shown = str(path)
-    doc, problems = _read_document(config_path)
+    doc, problems = _read_document(config_path, CONFIG_HINT)
     if doc is None or problems:
         raise ConfigError([dataclasses.replace(p, file=shown) for p in problems])
     doc.file = shown

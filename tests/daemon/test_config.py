@@ -91,6 +91,26 @@ def test_schema_errors_point_into_the_file(tmp_path: Path) -> None:
     assert f"{path}:7:1:" in text and "logs" in text
 
 
+def test_an_empty_configuration_says_what_a_configuration_holds(tmp_path: Path) -> None:
+    path = _write(tmp_path, "# nothing here yet\n")
+    with pytest.raises(ConfigError) as error:
+        load_config(path, ENV)
+    [message] = _messages(error)
+    assert message.startswith(f"{path}:1:1: the file is empty")
+    assert "a ruleset is" not in message and "simple-risk init" in message
+
+
+def test_an_empty_secrets_file_is_not_called_a_ruleset(tmp_path: Path) -> None:
+    secrets = _write(tmp_path, "", "credentials.yaml")
+    secrets.chmod(0o600)
+    text = MINIMAL.split("credentials:")[0] + f"credentials:\n  file: {secrets}\naccounts: [1]\n"
+    with pytest.raises(ConfigError) as error:
+        load_config(_write(tmp_path, text), ENV)
+    [message] = _messages(error)
+    assert message.startswith(f"{secrets}:1:1: the file is empty")
+    assert "a ruleset is" not in message and "username" in message
+
+
 def test_strict_yaml_rejects_duplicate_keys(tmp_path: Path) -> None:
     path = _write(tmp_path, MINIMAL + "accounts: [1]\n")
     with pytest.raises(ConfigError) as error:
