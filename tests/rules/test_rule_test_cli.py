@@ -101,3 +101,12 @@ def test_a_test_file_that_is_not_utf8_is_a_located_error_not_a_traceback(tmp_pat
     assert result.exit_code == 1
     assert result.exception is None or isinstance(result.exception, SystemExit)
     assert f"{path}:1:1: the file is not UTF-8 text" in result.output
+
+
+def test_an_empty_test_file_says_what_a_test_file_holds(tmp_path: Path) -> None:
+    path = tmp_path / "new.test.yaml"
+    path.write_text("", encoding="utf-8")
+    result = CliRunner().invoke(cli, ["rules", "test", str(path)])
+    assert result.exit_code == 1
+    assert f"{path}:1:1: the file is empty" in result.output
+    assert "a ruleset is" not in result.output and "tests:" in result.output
