@@ -278,8 +278,12 @@ class OnlineCheck:
             say(_login_problem(self.config, exc))
             return False
         say(Finding("ok", f"logged in as {self.config.username!r}", "credentials"))
+
+        def unreadable(kind: str, why: str) -> None:
+            say(Finding("info", f"Account/search: skipped an {kind} it could not read ({why})"))
+
         try:
-            accounts = client.search_accounts(only_active=False)
+            accounts = client.search_accounts(only_active=False, on_malformed=unreadable)
         except ProjectXError as exc:
             say(Finding("problem", f"Account/search failed: {exc}", "gateway"))
             return False

@@ -12,12 +12,13 @@ import socket
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 from click.testing import CliRunner, Result
 
-from simple_risk.adapters.simulator import RateLimits, Simulator
+from simple_risk.adapters.simulator import RateLimits, Simulator, wire
 from simple_risk.cli import (
     cli,
     commands,  # noqa: F401  (registers the groups)
@@ -166,6 +167,27 @@ def test_an_account_the_login_cannot_see_is_named(sim: Simulator, tmp_path: Path
     [problem] = _problems(result)
     assert problem.startswith("accounts: account 99999 is not visible to user 'demo' (visible: ")
     assert str(ACCOUNT) in problem
+
+
+def test_an_unreadable_other_account_is_mentioned_and_does_not_fail_the_check(
+    sim: Simulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    original = wire.account_model
+
+    def account_model(account: Any) -> dict[str, object]:
+        model = original(account)
+        if model["id"] != ACCOUNT:
+            model["balance"] = None
+        return model
+
+    monkeypatch.setattr(wire, "account_model", account_model)
+    result = _check(_config(tmp_path, sim.base_url), "--online")
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.output
+    assert _problems(result) == []
+    assert "Account/search: skipped an account it could not read (missing field 'balance')" in (
+        result.output
+    )
+    assert f"visible account {ACCOUNT}" in result.output
 
 
 def test_a_closed_port_says_nothing_answers(tmp_path: Path) -> None:

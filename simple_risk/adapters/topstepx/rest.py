@@ -41,6 +41,7 @@ from simple_risk.adapters.topstepx.converters import (
     DEFAULT_SYMBOLS,
     RestRequest,
     WireFormatError,
+    account_from_wire,
     accounts_from_rest,
     cancel_order_request,
     close_position_request,
@@ -577,12 +578,17 @@ class RestClient:
     # -- accounts and contracts -----------------------------------------------------------------
 
     def search_accounts(
-        self, only_active: bool = True, priority: Priority = Priority.RECONCILIATION
+        self,
+        only_active: bool = True,
+        priority: Priority = Priority.RECONCILIATION,
+        on_malformed: OnMalformed | None = None,
     ) -> list[AccountUpdate]:
+        """``Account/search``. The answer lists every account of the login, guarded or not: with
+        ``on_malformed``, one unreadable account is reported and skipped, never the others."""
         body, at = self._request(
             Endpoint.ACCOUNT_SEARCH, {"onlyActiveAccounts": only_active}, priority
         )
-        return accounts_from_rest(body, at)
+        return _records(body, "accounts", account_from_wire, at, accounts_from_rest, on_malformed)
 
     def search_contracts(
         self, text: str, live: bool | None = None, priority: Priority = Priority.BACKGROUND
