@@ -539,7 +539,11 @@ def orders_from_rest(body: object, at: datetime) -> list[OrderUpdate]:
     the links is known only by its ``<tag>-SL`` / ``-TP`` customTag, which names its entry's
     tag — so the entries are applied first and the engine sees each child as one.
     """
-    orders = [order_from_wire(item, at) for item in _list_field(body, "orders")]
+    return bracket_children_last(order_from_wire(item, at) for item in _list_field(body, "orders"))
+
+
+def bracket_children_last(orders: Iterable[OrderUpdate]) -> list[OrderUpdate]:
+    """The orders of one REST snapshot, bracket children after the others (see above)."""
     return sorted(orders, key=_bracket_child)
 
 
@@ -808,6 +812,7 @@ __all__ = [
     "WireFormatError",
     "account_from_wire",
     "accounts_from_rest",
+    "bracket_children_last",
     "cancel_order_request",
     "close_position_request",
     "contract_from_wire",
