@@ -275,8 +275,18 @@ def owner_only(path: Path) -> bool:
     return not mode & (stat.S_IRWXG | stat.S_IRWXO)
 
 
+def _configured_path(value: object, base: Path, home: Path) -> Path:
+    """A path written in the configuration: ``~`` is the home directory, as in a shell (before,
+    ``~/data`` became a directory named ``~`` next to the file); a relative path is relative to
+    the configuration file's directory."""
+    text = str(value)
+    if text == "~" or text.startswith("~/"):
+        text = str(home) + text[1:]
+    return (base / text).resolve()
+
+
 def _credentials(
-    doc: Document, data: Mapping[str, Any], base: Path
+    doc: Document, data: Mapping[str, Any], base: Path, home: Path
 ) -> tuple[str, str, list[Problem]]:
     section = data.get("credentials") or {}
     username = section.get("username")
@@ -284,7 +294,7 @@ def _credentials(
     problems: list[Problem] = []
     secrets_file = section.get("file")
     if secrets_file is not None:
-        path = (base / secrets_file).resolve()
+        path = _configured_path(secrets_file, base, home)
         where = ("credentials", "file")
         if not path.exists():
             return "", "", [_located(doc, where, f"secrets file {path} does not exist")]
@@ -350,7 +360,8 @@ def load_config(path: str | Path, env: Mapping[str, str] | None = None) -> Daemo
     assert isinstance(substituted, dict)
     data: dict[str, Any] = {str(k): v for k, v in substituted.items()}
     base = config_path.parent
-    username, api_key, problems = _credentials(doc, data, base)
+    home = Path(environ.get("HOME", str(Path.home())))
+    username, api_key, problems = _credentials(doc, data, base, home)
     if problems:
         raise ConfigError(problems)
 
@@ -363,7 +374,7 @@ def load_config(path: str | Path, env: Mapping[str, str] | None = None) -> Daemo
         user_default, market_default = f"{rest_base}/hubs/user", f"{rest_base}/hubs/market"
 
     def resolve(value: object, default: Path) -> Path:
-        return (base / str(value)).resolve() if value is not None else default
+        return _configured_path(value, base, home) if value is not None else default
 
     data_dir = resolve(data.get("data_dir"), xdg_dir("data", environ))
     log_dir = resolve(data.get("log_dir"), xdg_dir("state", environ) / "log")

@@ -91,6 +91,20 @@ def test_schema_errors_point_into_the_file(tmp_path: Path) -> None:
     assert f"{path}:7:1:" in text and "logs" in text
 
 
+def test_a_tilde_in_a_path_is_the_home_directory_as_in_a_shell(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    (home / "rules").mkdir(parents=True)
+    (home / "rules" / "mine.yaml").write_text(
+        default_ruleset_path().read_text(encoding="utf-8"), encoding="utf-8"
+    )
+    text = MINIMAL + "ruleset: ~/rules/mine.yaml\ndata_dir: ~/risk-data\nlog_dir: ~/log\n"
+    config = load_config(_write(tmp_path, text), {**ENV, "HOME": str(home)})
+    assert config.ruleset_path == home / "rules" / "mine.yaml"
+    assert config.data_dir == home / "risk-data"
+    assert config.log_dir == home / "log"
+    assert not (tmp_path / "~").exists()
+
+
 def test_an_empty_configuration_says_what_a_configuration_holds(tmp_path: Path) -> None:
     path = _write(tmp_path, "# nothing here yet\n")
     with pytest.raises(ConfigError) as error:
