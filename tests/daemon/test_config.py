@@ -125,6 +125,21 @@ def test_an_empty_secrets_file_is_not_called_a_ruleset(tmp_path: Path) -> None:
     assert "a ruleset is" not in message and "username" in message
 
 
+@pytest.mark.parametrize(
+    "entry",
+    ["tick_interval: 99999999999999999999", "reconcile_interval: 1e12", "retry_interval: 90000"],
+)
+def test_an_interval_longer_than_a_day_is_a_located_error(tmp_path: Path, entry: str) -> None:
+    """Intervals are seconds; a day is far past any sane one (milliseconds written by mistake),
+    and a huge one would stop the daemon's timers."""
+    path = _write(tmp_path, MINIMAL + f"timing:\n  {entry}\n")
+    with pytest.raises(ConfigError) as error:
+        load_config(path, ENV)
+    [message] = _messages(error)
+    assert message.startswith(f"{path}:7:") and entry.split(":")[0] in message
+    assert "86400" in message
+
+
 def test_strict_yaml_rejects_duplicate_keys(tmp_path: Path) -> None:
     path = _write(tmp_path, MINIMAL + "accounts: [1]\n")
     with pytest.raises(ConfigError) as error:
