@@ -369,6 +369,13 @@ def history(
     Exit codes: 0 ok, 1 the daemon refused (or the store cannot be read), 3 no daemon is
     running (and no --config / --data-dir to read its store).
     """
+    if until is not None and until <= since:
+        raise click.BadParameter(
+            f"{until.isoformat(timespec='seconds')} is not after --since "
+            f"{since.isoformat(timespec='seconds')} (both count back from now: --since 2d "
+            "--until 1d is yesterday)",
+            param_hint="--until",
+        )
     args: dict[str, Any] = {"since": since.isoformat()}
     if until is not None:
         args["until"] = until.isoformat()

@@ -214,6 +214,20 @@ def test_a_bad_since_is_a_usage_error(start: Start) -> None:
     assert "neither a duration" in result.stderr
 
 
+@pytest.mark.parametrize(
+    ("since", "until"),
+    [("1d", "2d"), ("2026-11-24", "2026-11-23"), ("2026-11-24T10:00", "2026-11-24T10:00")],
+)
+def test_an_until_not_after_since_is_a_usage_error_not_an_empty_list(
+    start: Start, since: str, until: str
+) -> None:
+    daemon = start({"history": lambda r: fixtures.history()})
+    result = invoke(daemon, "engine", "history", "--since", since, "--until", until)
+    assert result.exit_code == 2, result.output
+    assert "--until" in result.stderr and "is not after --since" in result.stderr
+    assert "history" not in [r.get("op") for r in daemon.requests]
+
+
 @pytest.mark.parametrize("since", ["99999999d", "9999999w", "99999999999999999999s"])
 def test_a_since_further_back_than_the_calendar_is_a_usage_error(start: Start, since: str) -> None:
     daemon = start({})
