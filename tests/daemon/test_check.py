@@ -8,7 +8,9 @@ the check reports never depends on the day the test runs.
 
 from __future__ import annotations
 
+import shutil
 import socket
+import tempfile
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -24,7 +26,9 @@ from simple_risk.cli import (
     commands,  # noqa: F401  (registers the groups)
 )
 from simple_risk.daemon.check import Finding, check_url, writable_dir
-from simple_risk.daemon.sim import Trader
+from simple_risk.daemon.config import PASSWORD_FILE_NAME
+from simple_risk.daemon.password import read_password_hash, verify_password
+from simple_risk.daemon.sim import SIM_ADMIN_PASSWORD, Trader
 from simple_risk.daemon.wallclock import WALL_START_ENV
 from simple_risk.resources import default_ruleset_path
 from tests.pinned import PINNED_START, pinned_wall
@@ -266,3 +270,24 @@ def test_engine_run_sim_starts_with_a_banner_of_what_to_type() -> None:
     for shown in ("simulator", "API key demo-api-key", "dashboard", "engine status --socket"):
         assert shown in result.output, shown
     assert "SUCCESS" in result.output
+
+
+def test_engine_run_sim_has_an_admin_password_the_banner_names(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A simulated daemon has no configuration to run `admin set-password --config` against:
+    like the simulator's demo API key, its admin password is set and shown."""
+    monkeypatch.setattr(tempfile, "mkdtemp", lambda prefix="": str(tmp_path / "sim"))
+    (tmp_path / "sim").mkdir()
+    kept: list[str] = []
+    monkeypatch.setattr(
+        shutil,
+        "rmtree",
+        lambda path, **kwargs: kept.append(
+            read_password_hash(Path(path) / PASSWORD_FILE_NAME) or ""
+        ),
+    )
+    result = CliRunner().invoke(cli, ["engine", "run", "--sim", "--check"])
+    assert result.exit_code == 0, result.output
+    assert f"admin password {SIM_ADMIN_PASSWORD}" in result.output
+    assert verify_password(SIM_ADMIN_PASSWORD, kept[0])
