@@ -174,6 +174,16 @@ def test_a_ruleset_mistake_is_located(tmp_path: Path) -> None:
     assert missing.exit_code == 1 and "Traceback" not in missing.output
 
 
+def test_a_set_of_the_wrong_kind_names_the_param_and_what_it_takes() -> None:
+    """`--set daily_loss_limit=abc` is the user's typo, not a rule's type error."""
+    result = shipped("--set", "daily_loss_limit=abc")
+    assert result.exit_code == 1
+    assert 'param "daily_loss_limit" is a number in the ruleset, but the override is a string' in (
+        result.output
+    )
+    assert "sample facts" not in result.output and "Traceback" not in result.output
+
+
 def test_help_explains_the_what_if() -> None:
     result = CliRunner().invoke(cli, ["replay", "--help"])
     assert result.exit_code == 0
