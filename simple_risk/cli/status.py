@@ -188,7 +188,7 @@ def status(
                 return
             console = stdout_console()
             if not watch:
-                console.print(view(result))
+                show(console, view(result))
                 return
             fetched = time.monotonic()
             with Live(view(result), console=console, auto_refresh=False, screen=False) as live:
