@@ -379,6 +379,16 @@ def test_an_unreadable_descriptive_field_is_logged_and_the_entity_kept(
     assert f"unreadable optional field of id {shown!r} ({field}:" in caplog.text
 
 
+def test_a_recorded_rest_answer_loses_only_its_unreadable_record() -> None:
+    """Replay converts recorded REST answers as the daemon reads them live: record by record,
+    so one unreadable trade never drops the day's other fills from a what-if."""
+    converter = Converter(fixed_clock())
+    body = {"trades": [LIVE_FILL, {**LIVE_FILL, "id": 8605, "side": 7}, {**LIVE_FILL, "id": 8606}]}
+    events = converter.rest(Endpoint.TRADE_SEARCH, body)
+    assert [e.trade_id for e in events if isinstance(e, TradeFill)] == [8604, 8606]
+    assert converter.rejected[Endpoint.TRADE_SEARCH] == 1
+
+
 def test_one_bad_entity_does_not_hide_the_good_ones() -> None:
     good = WRAPPED_ORDER[0]
     events = Converter(fixed_clock()).user("GatewayUserOrder", [{"action": 1, "data": {}}, good])

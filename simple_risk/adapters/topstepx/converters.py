@@ -673,25 +673,37 @@ class Converter:
             return []
 
     def rest(self, endpoint: str, body: object, at: datetime | None = None) -> list[Event]:
-        """A recorded REST response (reconciliation) → events; unknown endpoints → none."""
+        """A recorded REST response (reconciliation) → events; unknown endpoints → none.
+
+        Record by record, as the daemon reads a live answer: an unreadable record is logged,
+        counted and skipped, the others still convert."""
         stamp = at or self.clock.now()
-        handlers: dict[str, Callable[[object, datetime], Sequence[Event]]] = {
-            Endpoint.ACCOUNT_SEARCH: accounts_from_rest,
-            Endpoint.ORDER_SEARCH: orders_from_rest,
-            Endpoint.ORDER_SEARCH_OPEN: orders_from_rest,
-            Endpoint.POSITION_SEARCH_OPEN: positions_from_rest,
-            Endpoint.TRADE_SEARCH: trades_from_rest,
+        handlers: dict[str, tuple[str, Callable[[object, datetime], Event]]] = {
+            Endpoint.ACCOUNT_SEARCH: ("accounts", account_from_wire),
+            Endpoint.ORDER_SEARCH: ("orders", order_from_wire),
+            Endpoint.ORDER_SEARCH_OPEN: ("orders", order_from_wire),
+            Endpoint.POSITION_SEARCH_OPEN: ("positions", position_from_wire),
+            Endpoint.TRADE_SEARCH: ("trades", trade_from_wire),
         }
         handler = handlers.get(endpoint)
         if handler is None:
             with self._lock:
                 self.ignored[endpoint] += 1
             return []
+        key, convert = handler
         try:
-            return list(handler(body, stamp))
-        except (WireFormatError, ValueError, TypeError, ArithmeticError) as error:
+            items = _list_field(body, key)
+        except WireFormatError as error:
             self._reject(endpoint, body, error)
             return []
+        events: list[Event] = []
+        for item in items:
+            try:
+                events.append(convert(item, stamp))
+            except (WireFormatError, ValueError, TypeError, ArithmeticError) as error:
+                self._reject(endpoint, item, error)
+        orders = [e for e in events if isinstance(e, OrderUpdate)]
+        return list(bracket_children_last(orders)) if orders else events
 
 
 # ---------------------------------------------------------------------------------------------
