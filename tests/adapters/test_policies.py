@@ -288,3 +288,19 @@ def test_the_hub_protocol_is_json_version_1_with_exact_decimals() -> None:
     messages = protocol.parse_messages(raw)
     assert frames == [1] and len(messages) == 2
     assert messages[0].arguments[1]["lastPrice"] == Decimal("0.1")
+
+
+@pytest.mark.parametrize(
+    "odd",
+    [
+        '{"type":99,"target":"X"}',  # a message type newer than this client
+        '{"type":1}',  # an invocation without a target
+        "[" * 100_000 + "]" * 100_000,  # nested past the parser's depth
+        '{"type":"1","target":"GatewayQuote","arguments":[]}',
+    ],
+)
+def test_an_odd_hub_record_is_skipped_and_the_frame_goes_on(odd: str) -> None:
+    protocol = _WireProtocol(lambda: None)
+    good = '{"type":1,"target":"GatewayQuote","arguments":["C",{"bestBid":1}]}'
+    messages = protocol.parse_messages(f"{odd}\x1e{good}\x1e")
+    assert [getattr(m, "target", None) for m in messages][-1] == "GatewayQuote"
