@@ -145,10 +145,13 @@ def test_a_file_that_is_no_recording_says_so(tmp_path: Path) -> None:
 def test_corrupt_lines_are_skipped_and_listed(tmp_path: Path) -> None:
     lines = (ROOT / RECORDING).read_text(encoding="utf-8").splitlines(keepends=True)
     damaged = tmp_path / "day.jsonl"
-    damaged.write_text("".join([lines[0], '{"at": "garbage"\n', *lines[1:]]), encoding="utf-8")
+    deep = "[" * 100_000 + "]" * 100_000 + "\n"  # nested past the JSON parser's depth
+    damaged.write_text(
+        "".join([lines[0], '{"at": "garbage"\n', deep, *lines[1:]]), encoding="utf-8"
+    )
     result = run(str(damaged), "--ruleset", str(RULESET), *CHICAGO)
     assert result.exit_code == 0, result.output
-    assert f"skipped unreadable lines: {damaged}:2" in result.output
+    assert f"skipped unreadable lines: {damaged}:2, {damaged}:3" in result.output
     assert "daily-realized-loss (critical)" in result.output
 
 
