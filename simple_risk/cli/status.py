@@ -49,12 +49,23 @@ MONITOR_KINDS = ("event", "firing", "call", "result", "alert", "admin")
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+def checked_socket(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """``--socket``: a ``tcp:`` address must name a port, or it is a usage error (exit 2), not
+    "no daemon is running" (exit 3)."""
+    if value is not None and value.startswith("tcp:"):
+        _, _, port = value[4:].rpartition(":")
+        if not (port.isdigit() and 0 < int(port) < 65536):
+            raise click.BadParameter(f"{value!r} is not tcp:HOST:PORT (e.g. tcp:127.0.0.1:8765)")
+    return value
+
+
 def socket_option(function: F) -> F:
     """``--socket PATH|tcp:HOST:PORT`` (else ``$SIMPLE_RISK_SOCKET``, the system, the user's)."""
     option = click.option(
         "--socket",
         "socket_address",
         metavar="PATH|tcp:HOST:PORT",
+        callback=checked_socket,
         help="The daemon's status socket (default: $SIMPLE_RISK_SOCKET, "
         "/run/simple-risk/status.sock if it exists, else the per-user socket).",
     )

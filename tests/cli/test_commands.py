@@ -162,6 +162,25 @@ def test_a_stale_socket_file_is_also_exit_3(socket_dir: Path) -> None:
     assert "stale socket" in result.stderr
 
 
+@pytest.mark.parametrize(
+    "command",
+    [["engine", "status"], ["engine", "history"], ["admin", "{socket}", "lockout", "list"]],
+)
+@pytest.mark.parametrize("address", ["tcp:nope", "tcp:127.0.0.1:http", "tcp:127.0.0.1:99999"])
+def test_a_tcp_socket_without_a_port_is_a_usage_error_not_no_daemon(
+    command: list[str], address: str
+) -> None:
+    args = [a.replace("{socket}", "--socket") for a in command]
+    if "--socket" in args:
+        args.insert(args.index("--socket") + 1, address)
+    else:
+        args += ["--socket", address]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 2, result.output
+    assert "is not tcp:HOST:PORT" in result.output
+    assert "no daemon" not in result.output
+
+
 # --- engine history ----------------------------------------------------------------------
 
 
