@@ -248,8 +248,8 @@ def _config_wording(problem: Problem) -> Problem:
 
 #: what an empty configuration file should hold (the YAML loader's own hint names a ruleset)
 CONFIG_HINT = (
-    "a configuration is a mapping with gateway:, credentials:, accounts:, ruleset:"
-    " (simple-risk init DIR writes one to edit)"
+    "a configuration is a mapping with gateway:, credentials:, accounts:, ruleset:;"
+    " simple-risk init DIR writes one to edit"
 )
 #: ... and an empty secrets file (``credentials: {file: ...}``)
 SECRETS_HINT = "a secrets file is a mapping with username: and api_key:"
