@@ -258,8 +258,9 @@ def test_replay_skips_malformed_lines_and_keeps_the_recorded_time(tmp_path: Path
     assert str(event.stop_price) == "6000.25"
 
 
-def test_an_unreadable_contract_cache_is_ignored(tmp_path: Path) -> None:
-    (tmp_path / "contracts.json").write_text("{broken")
+@pytest.mark.parametrize("text", ["{broken", "[]", "null", '{"version": 1, "contracts": {}}'])
+def test_an_unreadable_contract_cache_is_ignored(tmp_path: Path, text: str) -> None:
+    (tmp_path / "contracts.json").write_text(text)
     assert len(ContractCache(None, tmp_path)) == 0
 
 
