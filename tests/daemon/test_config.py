@@ -125,6 +125,15 @@ def test_an_empty_secrets_file_is_not_called_a_ruleset(tmp_path: Path) -> None:
     assert "a ruleset is" not in message and "username" in message
 
 
+def test_a_tick_interval_under_50_ms_is_a_located_error(tmp_path: Path) -> None:
+    """A tick every microsecond would keep a CPU busy evaluating rules for nothing."""
+    path = _write(tmp_path, MINIMAL + "timing:\n  tick_interval: 0.000001\n")
+    with pytest.raises(ConfigError) as error:
+        load_config(path, ENV)
+    [message] = _messages(error)
+    assert message.startswith(f"{path}:7:") and "tick_interval" in message and "0.05" in message
+
+
 @pytest.mark.parametrize(
     "entry",
     ["tick_interval: 99999999999999999999", "reconcile_interval: 1e12", "retry_interval: 90000"],

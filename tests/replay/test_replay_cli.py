@@ -160,6 +160,7 @@ def test_corrupt_lines_are_skipped_and_listed(tmp_path: Path) -> None:
     [
         (["--set", "daily_loss_limit"], "is not NAME=VALUE"),
         (["--tz", "Mars/Olympus"], "unknown time zone 'Mars/Olympus'"),
+        (["--tick", "0.000001"], "--tick"),  # a day of microsecond ticks would never end
     ],
 )
 def test_bad_options_are_usage_errors(args: list[str], message: str) -> None:
