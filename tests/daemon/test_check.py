@@ -155,6 +155,26 @@ def test_offline_check_passes_without_touching_the_gateway(tmp_path: Path) -> No
 # -- each bad configuration: one line naming the key and the fix --------------------------------
 
 
+@pytest.mark.parametrize(
+    ("database", "words"),
+    [
+        ("mysql://risk@db/risk", "unsupported database 'mysql'"),
+        ("nonsense", "is not a database URL"),
+        ("sqlite:////proc/no-such-dir/risk.db", "/proc/no-such-dir is not writable"),
+    ],
+)
+def test_a_database_the_daemon_cannot_open_fails_the_offline_check(
+    tmp_path: Path, database: str, words: str
+) -> None:
+    """`--check` says SUCCESS only when `engine run` gets past opening its store."""
+    config = _config(tmp_path, f"http://127.0.0.1:{_closed_port()}")
+    config.write_text(config.read_text() + f'database: "{database}"\n')
+    result = _check(config)
+    assert result.exit_code == 1, result.output
+    [problem] = _problems(result)
+    assert problem.startswith("database: ") and words in problem
+
+
 def test_a_wrong_api_key_names_the_credentials(sim: Simulator, tmp_path: Path) -> None:
     result = _check(_config(tmp_path, sim.base_url), "--online", key="not-the-key")
     assert result.exit_code == 1
