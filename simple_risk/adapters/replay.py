@@ -294,7 +294,7 @@ def read_records(path: Path | str, *, skipped: list[int] | None = None) -> Itera
                     )
                 else:
                     raise ValueError(f"unknown kind {kind!r}")
-            except (ValueError, KeyError, TypeError) as error:
+            except (ValueError, KeyError, TypeError, RecursionError) as error:
                 log.warning("%s:%d: skipped unreadable record: %s", path, number, error)
                 if skipped is not None:
                     skipped.append(number)

@@ -36,6 +36,7 @@ from simple_risk.cli.output import show, stdout_console
 from simple_risk.cli.status import (
     EXIT_REFUSED,
     address_of,
+    checked_socket,
     config_or_exit,
     daemon_errors,
     fail_not_running,
@@ -110,6 +111,7 @@ def _operator_default() -> str:
     "--socket",
     "socket_address",
     metavar="PATH|tcp:HOST:PORT",
+    callback=checked_socket,
     help="The daemon's status socket (default: $SIMPLE_RISK_SOCKET, "
     "/run/simple-risk/status.sock if it exists, else the per-user socket).",
 )

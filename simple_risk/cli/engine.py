@@ -71,7 +71,8 @@ def _fail(problems: ConfigError) -> None:
 
 def _sim_setup(data_dir: Path) -> tuple[DaemonConfig, dict[int, Ruleset], Simulator]:
     from simple_risk.daemon.dashboard import DEFAULT_ADDRESS
-    from simple_risk.daemon.sim import scaled_ruleset, sim_config
+    from simple_risk.daemon.password import hash_password, write_password_hash
+    from simple_risk.daemon.sim import SIM_ADMIN_PASSWORD, scaled_ruleset, sim_config
     from simple_risk.engine.dsl import load_ruleset
     from simple_risk.resources import default_ruleset_path
 
@@ -88,12 +89,15 @@ def _sim_setup(data_dir: Path) -> tuple[DaemonConfig, dict[int, Ruleset], Simula
         dashboard=DEFAULT_ADDRESS,
     )
     ruleset = scaled_ruleset(load_ruleset(default_ruleset_path()))
+    write_password_hash(config.admin_password_file, hash_password(SIM_ADMIN_PASSWORD))
     _sim_banner(config, simulator)
     return config, dict.fromkeys(accounts, ruleset), simulator
 
 
 def _sim_banner(config: DaemonConfig, simulator: Simulator) -> None:
     """What a newcomer needs to try the daemon: where everything is and what to type."""
+    from simple_risk.daemon.sim import SIM_ADMIN_PASSWORD
+
     accounts = ", ".join(str(a) for a in config.accounts)
     rows = [
         (
@@ -103,6 +107,11 @@ def _sim_banner(config: DaemonConfig, simulator: Simulator) -> None:
         ("accounts", accounts),
         ("status", f"simple-risk engine status --socket {config.status_socket}"),
         ("monitor", f"simple-risk engine monitor --socket {config.status_socket}"),
+        (
+            "admin",
+            f"simple-risk admin --socket {config.status_socket} lockout list"
+            f"  (admin password {SIM_ADMIN_PASSWORD})",
+        ),
         ("trade", "place orders with curl against the simulator: docs/simulator.md"),
         ("data", f"{config.data_dir} (removed at exit)"),
     ]

@@ -41,7 +41,7 @@ def config_text(account: int, ruleset: str, overlay: str) -> str:
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
 @click.option(
     "--account",
-    type=int,
+    type=click.IntRange(min=1),
     default=20100001,
     show_default=True,
     help="The TopstepX account id to guard (Account/search lists yours; see --check --online).",

@@ -14,6 +14,7 @@ import sys
 from typing import TextIO
 
 from rich.console import Console, RenderableType
+from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
@@ -68,6 +69,10 @@ def show(console: Console, renderable: RenderableType) -> None:
     """Print ``renderable``: a table as TSV into a pipe, anything else as rich renders it."""
     if isinstance(renderable, Table) and not console.is_terminal:
         console.file.write(table_tsv(renderable) + "\n")
+        return
+    if not console.is_terminal:  # a panel would stretch to the pipe's width: fit its content
+        fitted = Measurement.get(console, console.options, renderable).maximum
+        console.print(renderable, width=min(fitted, console.width))
         return
     console.print(renderable)
 

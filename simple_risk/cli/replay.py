@@ -116,10 +116,10 @@ def _ruleset(path: Path, overlay: Path | None, params: dict[str, object]) -> Rul
 )
 @click.option(
     "--tick",
-    type=click.FloatRange(min=0.0, min_open=True),
+    type=click.FloatRange(min=0.05),
     default=1.0,
     show_default=True,
-    help="Seconds between clock ticks, as the daemon's timing.tick_interval.",
+    help="Seconds between clock ticks, as the daemon's timing.tick_interval (at least 0.05).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document instead of text.")
 def replay(

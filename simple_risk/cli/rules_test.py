@@ -8,19 +8,26 @@ with ``--coverage``, when every rule of every tested ruleset fires in some passi
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
 import click
 
 from simple_risk.cli.rules import rules
-from simple_risk.engine.ruletest.runner import RunReport, run_files
+from simple_risk.engine.ruletest.runner import RunReport, collect_files, run_files
 
 
 @rules.command("test")
 @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @click.option("-v", "--verbose", is_flag=True, help="Print every case, passing or not.")
-@click.option("--run", "run_filter", metavar="REGEX", help="Only cases whose name matches.")
+@click.option(
+    "--run",
+    "run_filter",
+    metavar="REGEX",
+    callback=lambda ctx, param, value: _regex(value),
+    help="Only cases whose name matches.",
+)
 @click.option(
     "--coverage",
     is_flag=True,
@@ -32,7 +39,23 @@ def test_command(
     """Run rule test files (FILE or a directory of *.test.yaml)."""
     report = run_files(files, name_filter=run_filter)
     status = _print_report(report, verbose=verbose, coverage=coverage)
+    if not report.results and not report.problems:
+        if run_filter is not None:
+            click.echo(f"no test case matches --run {run_filter!r}", err=True)
+        for path in files:
+            if path.is_dir() and not collect_files([path]):
+                click.echo(f"no *.test.yaml file in {path}", err=True)
     sys.exit(status)
+
+
+def _regex(value: str | None) -> str | None:
+    """``--run``: checked here, so a typo is a usage error and not a traceback."""
+    if value is not None:
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise click.BadParameter(f"{value!r} is not a regular expression: {exc}") from None
+    return value
 
 
 def _print_report(report: RunReport, *, verbose: bool, coverage: bool) -> int:

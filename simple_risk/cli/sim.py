@@ -30,7 +30,11 @@ from simple_risk.cli import cli
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind.")
 @click.option(
-    "--port", default=DEFAULT_PORT, show_default=True, type=int, help="0 picks a free port."
+    "--port",
+    default=DEFAULT_PORT,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="0 picks a free port.",
 )
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed of the price path.")
 @click.option("--username", default=DEFAULT_USERNAME, show_default=True)
@@ -39,11 +43,23 @@ from simple_risk.cli import cli
     "--price-interval",
     default=1.0,
     show_default=True,
-    type=float,
+    type=click.FloatRange(min=0),
     help="Seconds between price steps; 0 = prices move only through /sim/... controls.",
 )
-@click.option("--ping-interval", default=15.0, show_default=True, type=float)
-@click.option("--token-lifetime", default=86400.0, show_default=True, type=float)
+@click.option(
+    "--ping-interval",
+    default=15.0,
+    show_default=True,
+    type=click.FloatRange(min=0, min_open=True),
+    help="Seconds between the hubs' keep-alive pings.",
+)
+@click.option(
+    "--token-lifetime",
+    default=86400.0,
+    show_default=True,
+    type=click.FloatRange(min=0, min_open=True),
+    help="Seconds a session token from Auth/loginKey stays valid.",
+)
 @click.option(
     "--legacy",
     "legacy",

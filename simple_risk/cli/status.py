@@ -49,12 +49,23 @@ MONITOR_KINDS = ("event", "firing", "call", "result", "alert", "admin")
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+def checked_socket(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """``--socket``: a ``tcp:`` address must name a port, or it is a usage error (exit 2), not
+    "no daemon is running" (exit 3)."""
+    if value is not None and value.startswith("tcp:"):
+        _, _, port = value[4:].rpartition(":")
+        if not (port.isdigit() and 0 < int(port) < 65536):
+            raise click.BadParameter(f"{value!r} is not tcp:HOST:PORT (e.g. tcp:127.0.0.1:8765)")
+    return value
+
+
 def socket_option(function: F) -> F:
     """``--socket PATH|tcp:HOST:PORT`` (else ``$SIMPLE_RISK_SOCKET``, the system, the user's)."""
     option = click.option(
         "--socket",
         "socket_address",
         metavar="PATH|tcp:HOST:PORT",
+        callback=checked_socket,
         help="The daemon's status socket (default: $SIMPLE_RISK_SOCKET, "
         "/run/simple-risk/status.sock if it exists, else the per-user socket).",
     )
@@ -188,7 +199,7 @@ def status(
                 return
             console = stdout_console()
             if not watch:
-                console.print(view(result))
+                show(console, view(result))
                 return
             fetched = time.monotonic()
             with Live(view(result), console=console, auto_refresh=False, screen=False) as live:
@@ -275,7 +286,11 @@ def parse_since(text: str, now: datetime) -> datetime:
     match = _RELATIVE.match(text)
     if match:
         amount, unit = float(match.group(1)), match.group(2)
-        return now - timedelta(seconds=amount * _UNIT_SECONDS[unit])
+        try:
+            return now - timedelta(seconds=amount * _UNIT_SECONDS[unit])
+        except OverflowError:
+            message = f"{text!r} is too far back; give a date instead (2026-11-24)"
+            raise ValueError(message) from None
     try:
         moment = datetime.fromisoformat(text.strip())
     except ValueError:
@@ -365,6 +380,13 @@ def history(
     Exit codes: 0 ok, 1 the daemon refused (or the store cannot be read), 3 no daemon is
     running (and no --config / --data-dir to read its store).
     """
+    if until is not None and until <= since:
+        raise click.BadParameter(
+            f"{until.isoformat(timespec='seconds')} is not after --since "
+            f"{since.isoformat(timespec='seconds')} (both count back from now: --since 2d "
+            "--until 1d is yesterday)",
+            param_hint="--until",
+        )
     args: dict[str, Any] = {"since": since.isoformat()}
     if until is not None:
         args["until"] = until.isoformat()

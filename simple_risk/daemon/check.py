@@ -54,6 +54,8 @@ from simple_risk.engine.events import (
 )
 from simple_risk.engine.facts.account import AccountState
 from simple_risk.engine.model import Ruleset
+from simple_risk.store.database import connect
+from simple_risk.store.records import StoreError
 from simple_risk.whatif.runner import steps_for
 from simple_risk.whatif.words import lock_words
 
@@ -101,8 +103,9 @@ def writable_dir(path: Path) -> str | None:
 
 
 def check_paths(config: DaemonConfig) -> list[Finding]:
-    """The data and log directories exist (or can be made) and take a file."""
-    findings: list[Finding] = []
+    """The data and log directories exist (or can be made) and take a file, and the store's
+    URL is one the daemon can open (a SQLite file's directory takes a file)."""
+    findings: list[Finding] = [_check_database(config.database, config.data_dir)]
     for key, path in (("data_dir", config.data_dir), ("log_dir", config.log_dir)):
         why = writable_dir(path)
         if why is None:
@@ -117,6 +120,25 @@ def check_paths(config: DaemonConfig) -> list[Finding]:
                 )
             )
     return findings
+
+
+def _check_database(url: str, data_dir: Path) -> Finding:
+    """Offline: the URL parses and names a database simple-risk speaks; a SQLite file's
+    directory is writable (in ``data_dir``, the default, its own finding says so). A
+    PostgreSQL server is first reached when the daemon starts."""
+    fix = "use sqlite:///PATH or postgresql+psycopg://USER@HOST/DB"
+    try:
+        engine, parsed, dialect = connect(url, timedelta(seconds=1))
+    except StoreError as exc:
+        return Finding("problem", str(exc), "database", fix)
+    engine.dispose()
+    shown = parsed.render_as_string(hide_password=True)
+    if dialect == "sqlite" and parsed.database and parsed.database != ":memory:":
+        directory = Path(parsed.database).parent
+        why = None if directory == data_dir else writable_dir(directory)
+        if why is not None:
+            return Finding("problem", f"{directory} is not writable ({why})", "database", fix)
+    return Finding("ok", f"{shown} can be opened", "database")
 
 
 # -- online --------------------------------------------------------------------------------------
@@ -278,8 +300,12 @@ class OnlineCheck:
             say(_login_problem(self.config, exc))
             return False
         say(Finding("ok", f"logged in as {self.config.username!r}", "credentials"))
+
+        def unreadable(kind: str, why: str) -> None:
+            say(Finding("info", f"Account/search: skipped an {kind} it could not read ({why})"))
+
         try:
-            accounts = client.search_accounts(only_active=False)
+            accounts = client.search_accounts(only_active=False, on_malformed=unreadable)
         except ProjectXError as exc:
             say(Finding("problem", f"Account/search failed: {exc}", "gateway"))
             return False

@@ -246,14 +246,27 @@ def _config_wording(problem: Problem) -> Problem:
     return dataclasses.replace(problem, message=message)
 
 
-def _read_document(path: Path) -> tuple[Document | None, list[Problem]]:
+#: what an empty configuration file should hold (the YAML loader's own hint names a ruleset)
+CONFIG_HINT = (
+    "a configuration is a mapping with gateway:, credentials:, accounts:, ruleset:;"
+    " simple-risk init DIR writes one to edit"
+)
+#: ... and an empty secrets file (``credentials: {file: ...}``)
+SECRETS_HINT = "a secrets file is a mapping with username: and api_key:"
+
+
+def _read_document(path: Path, hint: str) -> tuple[Document | None, list[Problem]]:
+    """Load ``path`` as YAML; an empty file's problem carries ``hint`` (what belongs in it)."""
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         return None, [Problem(str(path), 0, 0, f"cannot read file: {exc.strerror}", "file")]
     except UnicodeDecodeError:
         return None, [Problem(str(path), 1, 1, "the file is not UTF-8 text", "encoding")]
-    return load_document(text, str(path))
+    doc, problems = load_document(text, str(path))
+    return doc, [
+        dataclasses.replace(p, hint=hint) if p.check == "empty-file" else p for p in problems
+    ]
 
 
 def owner_only(path: Path) -> bool:
@@ -262,8 +275,18 @@ def owner_only(path: Path) -> bool:
     return not mode & (stat.S_IRWXG | stat.S_IRWXO)
 
 
+def _configured_path(value: object, base: Path, home: Path) -> Path:
+    """A path written in the configuration: ``~`` is the home directory, as in a shell (before,
+    ``~/data`` became a directory named ``~`` next to the file); a relative path is relative to
+    the configuration file's directory."""
+    text = str(value)
+    if text == "~" or text.startswith("~/"):
+        text = str(home) + text[1:]
+    return (base / text).resolve()
+
+
 def _credentials(
-    doc: Document, data: Mapping[str, Any], base: Path
+    doc: Document, data: Mapping[str, Any], base: Path, home: Path
 ) -> tuple[str, str, list[Problem]]:
     section = data.get("credentials") or {}
     username = section.get("username")
@@ -271,7 +294,7 @@ def _credentials(
     problems: list[Problem] = []
     secrets_file = section.get("file")
     if secrets_file is not None:
-        path = (base / secrets_file).resolve()
+        path = _configured_path(secrets_file, base, home)
         where = ("credentials", "file")
         if not path.exists():
             return "", "", [_located(doc, where, f"secrets file {path} does not exist")]
@@ -289,7 +312,7 @@ def _credentials(
                     )
                 ],
             )
-        secret_doc, found = _read_document(path)
+        secret_doc, found = _read_document(path, SECRETS_HINT)
         if secret_doc is None or found:
             return "", "", found
         secret = secret_doc.data if isinstance(secret_doc.data, dict) else {}
@@ -321,7 +344,7 @@ def load_config(path: str | Path, env: Mapping[str, str] | None = None) -> Daemo
     environ = dict(os.environ if env is None else env)
     config_path = Path(path).resolve()
     shown = str(path)
-    doc, problems = _read_document(config_path)
+    doc, problems = _read_document(config_path, CONFIG_HINT)
     if doc is None or problems:
         raise ConfigError([dataclasses.replace(p, file=shown) for p in problems])
     doc.file = shown
@@ -337,7 +360,8 @@ def load_config(path: str | Path, env: Mapping[str, str] | None = None) -> Daemo
     assert isinstance(substituted, dict)
     data: dict[str, Any] = {str(k): v for k, v in substituted.items()}
     base = config_path.parent
-    username, api_key, problems = _credentials(doc, data, base)
+    home = Path(environ.get("HOME", str(Path.home())))
+    username, api_key, problems = _credentials(doc, data, base, home)
     if problems:
         raise ConfigError(problems)
 
@@ -350,7 +374,7 @@ def load_config(path: str | Path, env: Mapping[str, str] | None = None) -> Daemo
         user_default, market_default = f"{rest_base}/hubs/user", f"{rest_base}/hubs/market"
 
     def resolve(value: object, default: Path) -> Path:
-        return (base / str(value)).resolve() if value is not None else default
+        return _configured_path(value, base, home) if value is not None else default
 
     data_dir = resolve(data.get("data_dir"), xdg_dir("data", environ))
     log_dir = resolve(data.get("log_dir"), xdg_dir("state", environ) / "log")

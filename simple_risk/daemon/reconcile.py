@@ -182,7 +182,9 @@ class Reconciler:
             skipped.append((kind, why))
 
         try:
-            accounts = [] if light else client.search_accounts(only_active=False)
+            accounts = (
+                [] if light else client.search_accounts(only_active=False, on_malformed=malformed)
+            )
             positions = client.open_positions(account, on_malformed=malformed)
             orders = client.open_orders(account, on_malformed=malformed)
             trades = [] if light else client.search_trades(account, since, on_malformed=malformed)

@@ -29,6 +29,11 @@ from simple_risk.engine.events import OrderSide, OrderType
 from simple_risk.engine.model import Ruleset, SessionSpec
 from simple_risk.paths import xdg_dir
 
+#: The admin password of a daemon that guards a simulator (``engine run --sim``): it has no
+#: configuration to run ``admin set-password --config`` against, and it guards no real money,
+#: so like the simulator's demo API key the password is known and shown in the banner.
+SIM_ADMIN_PASSWORD = "demo"
+
 
 def scaled_ruleset(
     ruleset: Ruleset,

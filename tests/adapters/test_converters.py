@@ -336,6 +336,59 @@ def test_malformed_user_payloads_are_counted_and_skipped(payload: object) -> Non
     assert converter.rejected["GatewayUserOrder"] >= 1
 
 
+LIVE_FILL = {  # §14.2: an MNQ half-turn as the live user hub sends it
+    "id": 8604, "accountId": 704, "contractId": "CON.F.US.MNQ.U26", "orderId": 36598,
+    "creationTimestamp": "2026-08-19T14:15:25.3938333+00:00", "price": 29398.5,
+    "profitAndLoss": -49, "fees": 0.36, "commissions": 0.25, "side": 1, "size": 1,
+    "voided": False,
+}  # fmt: skip
+LIVE_POSITION = {  # §14.1
+    "id": 825245547, "accountId": 704, "contractId": "CON.F.US.MNQ.U26",
+    "contractDisplayName": "MNQU26", "creationTimestamp": "2026-08-19T14:15:48.611387+00:00",
+    "type": 1, "size": 2, "averagePrice": 29398.5,
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("target", "entity", "field", "garbage"),
+    [
+        ("GatewayUserTrade", LIVE_FILL, "creationTimestamp", 1755613525),  # epoch seconds
+        ("GatewayUserTrade", LIVE_FILL, "creationTimestamp", "yesterday"),
+        ("GatewayUserPosition", LIVE_POSITION, "creationTimestamp", "n/a"),
+        ("GatewayUserPosition", LIVE_POSITION, "id", "pos-1"),
+        ("GatewayUserOrder", WRAPPED_ORDER[0]["data"], "updateTimestamp", ""),
+        ("GatewayUserOrder", WRAPPED_ORDER[0]["data"], "trailDistance", 2.5),
+        ("GatewayUserOrder", WRAPPED_ORDER[0]["data"], "customTag", 123),
+    ],
+)
+def test_an_unreadable_descriptive_field_is_logged_and_the_entity_kept(
+    target: str,
+    entity: dict[str, object],
+    field: str,
+    garbage: object,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A fill or a position is never dropped for a field that does not change its size, price
+    or P&L: the engine goes on without it (a fill's trading day by its receive time)."""
+    converter = Converter(fixed_clock())
+    (event,) = converter.user(target, [{"action": 0, "data": {**entity, field: garbage}}])
+    assert converter.rejected[target] == 0
+    if isinstance(event, TradeFill):
+        assert (event.pnl, event.fees, event.created_at) == (Decimal(-49), Decimal("0.36"), None)
+    shown = garbage if field == "id" else entity["id"]
+    assert f"unreadable optional field of id {shown!r} ({field}:" in caplog.text
+
+
+def test_a_recorded_rest_answer_loses_only_its_unreadable_record() -> None:
+    """Replay converts recorded REST answers as the daemon reads them live: record by record,
+    so one unreadable trade never drops the day's other fills from a what-if."""
+    converter = Converter(fixed_clock())
+    body = {"trades": [LIVE_FILL, {**LIVE_FILL, "id": 8605, "side": 7}, {**LIVE_FILL, "id": 8606}]}
+    events = converter.rest(Endpoint.TRADE_SEARCH, body)
+    assert [e.trade_id for e in events if isinstance(e, TradeFill)] == [8604, 8606]
+    assert converter.rejected[Endpoint.TRADE_SEARCH] == 1
+
+
 def test_one_bad_entity_does_not_hide_the_good_ones() -> None:
     good = WRAPPED_ORDER[0]
     events = Converter(fixed_clock()).user("GatewayUserOrder", [{"action": 1, "data": {}}, good])

@@ -13,12 +13,13 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
 
 from simple_risk.adapters.replay import Recorder, replay
-from simple_risk.adapters.simulator import RateLimits, Simulator
+from simple_risk.adapters.simulator import RateLimits, Simulator, wire
 from simple_risk.adapters.topstepx.contracts import ContractCache
 from simple_risk.adapters.topstepx.converters import Converter
 from simple_risk.adapters.topstepx.errors import ApiError, AuthenticationError, Outcome
@@ -480,6 +481,72 @@ def test_the_limiter_never_lets_more_than_its_budget_through_in_any_window(
         assert times[-1] - times[0] >= 2 * budget.window, "the budget actually throttled"
     finally:
         client.close()
+
+
+def test_a_replayed_place_finds_its_order_past_an_unreadable_one(
+    sim: Simulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Order/search lists every recent order; one the client cannot read (a status no gateway
+    documents) must not hide the order whose tag it is looking for."""
+    original = wire.order_model
+
+    def order_model(order: Any) -> dict[str, object]:
+        model = original(order)
+        if model["size"] == 3:
+            model["status"] = 99
+        return model
+
+    monkeypatch.setattr(wire, "order_model", order_model)
+    client = client_for(sim, RestConfig(timeout=0.3, backoff_base=0.05, backoff_max=0.1))
+    try:
+        account = client.search_accounts()[0].account_id
+        contract = mnq(client)
+
+        def place(size: int, tag: str) -> int:
+            return client.place_order(
+                account,
+                contract,
+                order_type=OrderType.LIMIT,
+                side=OrderSide.BUY,
+                size=size,
+                limit_price=Decimal("100"),
+                custom_tag=tag,
+            )
+
+        first = place(1, "sr-test-1")
+        place(3, "sr-test-odd")
+        assert place(1, "sr-test-1") == first  # the gateway refuses the tag: looked up
+    finally:
+        client.close()
+
+
+def test_a_lenient_open_orders_lists_bracket_children_after_their_entries(
+    client: RestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Reconcile reads Order/searchOpen leniently; the child known only by its ``-SL`` tag must
+    still come after the entry it names, whatever order the gateway listed them in."""
+
+    def order(order_id: int, tag: str) -> dict[str, object]:
+        return {
+            "id": order_id,
+            "accountId": 7,
+            "contractId": "CON.F.US.MNQ.U26",
+            "status": 1,
+            "type": 4 if tag.endswith("-SL") else 1,
+            "side": 1,
+            "size": 1,
+            "stopPrice": 100,
+            "limitPrice": 110,
+            "customTag": tag,
+        }
+
+    body = {"orders": [order(2, "entry-SL"), {"id": "x"}, order(1, "entry")]}
+    at = datetime(2026, 8, 19, 14, 0, tzinfo=UTC)
+    monkeypatch.setattr(client, "_request", lambda *args, **kwargs: (body, at))
+    skipped: list[tuple[str, str]] = []
+    orders = client.open_orders(7, on_malformed=lambda kind, why: skipped.append((kind, why)))
+    assert [o.order_id for o in orders] == [1, 2]
+    assert [kind for kind, _ in skipped] == ["order"]
 
 
 def test_place_order_retried_after_a_timeout_is_never_duplicated(sim: Simulator) -> None:

@@ -258,8 +258,9 @@ def test_replay_skips_malformed_lines_and_keeps_the_recorded_time(tmp_path: Path
     assert str(event.stop_price) == "6000.25"
 
 
-def test_an_unreadable_contract_cache_is_ignored(tmp_path: Path) -> None:
-    (tmp_path / "contracts.json").write_text("{broken")
+@pytest.mark.parametrize("text", ["{broken", "[]", "null", '{"version": 1, "contracts": {}}'])
+def test_an_unreadable_contract_cache_is_ignored(tmp_path: Path, text: str) -> None:
+    (tmp_path / "contracts.json").write_text(text)
     assert len(ContractCache(None, tmp_path)) == 0
 
 
@@ -288,3 +289,19 @@ def test_the_hub_protocol_is_json_version_1_with_exact_decimals() -> None:
     messages = protocol.parse_messages(raw)
     assert frames == [1] and len(messages) == 2
     assert messages[0].arguments[1]["lastPrice"] == Decimal("0.1")
+
+
+@pytest.mark.parametrize(
+    "odd",
+    [
+        '{"type":99,"target":"X"}',  # a message type newer than this client
+        '{"type":1}',  # an invocation without a target
+        "[" * 100_000 + "]" * 100_000,  # nested past the parser's depth
+        '{"type":"1","target":"GatewayQuote","arguments":[]}',
+    ],
+)
+def test_an_odd_hub_record_is_skipped_and_the_frame_goes_on(odd: str) -> None:
+    protocol = _WireProtocol(lambda: None)
+    good = '{"type":1,"target":"GatewayQuote","arguments":["C",{"bestBid":1}]}'
+    messages = protocol.parse_messages(f"{odd}\x1e{good}\x1e")
+    assert [getattr(m, "target", None) for m in messages][-1] == "GatewayQuote"

@@ -162,6 +162,25 @@ def test_a_stale_socket_file_is_also_exit_3(socket_dir: Path) -> None:
     assert "stale socket" in result.stderr
 
 
+@pytest.mark.parametrize(
+    "command",
+    [["engine", "status"], ["engine", "history"], ["admin", "{socket}", "lockout", "list"]],
+)
+@pytest.mark.parametrize("address", ["tcp:nope", "tcp:127.0.0.1:http", "tcp:127.0.0.1:99999"])
+def test_a_tcp_socket_without_a_port_is_a_usage_error_not_no_daemon(
+    command: list[str], address: str
+) -> None:
+    args = [a.replace("{socket}", "--socket") for a in command]
+    if "--socket" in args:
+        args.insert(args.index("--socket") + 1, address)
+    else:
+        args += ["--socket", address]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 2, result.output
+    assert "is not tcp:HOST:PORT" in result.output
+    assert "no daemon" not in result.output
+
+
 # --- engine history ----------------------------------------------------------------------
 
 
@@ -212,6 +231,29 @@ def test_a_bad_since_is_a_usage_error(start: Start) -> None:
     result = invoke(daemon, "engine", "history", "--since", "yesterday")
     assert result.exit_code == 2
     assert "neither a duration" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("since", "until"),
+    [("1d", "2d"), ("2026-11-24", "2026-11-23"), ("2026-11-24T10:00", "2026-11-24T10:00")],
+)
+def test_an_until_not_after_since_is_a_usage_error_not_an_empty_list(
+    start: Start, since: str, until: str
+) -> None:
+    daemon = start({"history": lambda r: fixtures.history()})
+    result = invoke(daemon, "engine", "history", "--since", since, "--until", until)
+    assert result.exit_code == 2, result.output
+    assert "--until" in result.stderr and "is not after --since" in result.stderr
+    assert "history" not in [r.get("op") for r in daemon.requests]
+
+
+@pytest.mark.parametrize("since", ["99999999d", "9999999w", "99999999999999999999s"])
+def test_a_since_further_back_than_the_calendar_is_a_usage_error(start: Start, since: str) -> None:
+    daemon = start({})
+    result = invoke(daemon, "engine", "history", "--since", since)
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    assert "too far back" in result.stderr
 
 
 # --- engine monitor ----------------------------------------------------------------------

@@ -54,6 +54,16 @@ def test_init_never_overwrites_unless_forced(tmp_path: Path) -> None:
     assert (target / "topstep.yaml").read_text(encoding="utf-8") != "# mine\n"
 
 
+@pytest.mark.parametrize("account", ["0", "-5"])
+def test_an_account_id_that_cannot_be_one_is_a_usage_error_and_writes_nothing(
+    tmp_path: Path, account: str
+) -> None:
+    result = CliRunner().invoke(cli, ["init", str(tmp_path / "d"), "--account", account])
+    assert result.exit_code == 2
+    assert "--account" in result.output
+    assert not (tmp_path / "d").exists()
+
+
 def test_init_into_an_unwritable_place_is_one_line(tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("x", encoding="utf-8")

@@ -36,3 +36,17 @@ def test_show_writes_tsv_into_a_pipe_and_rich_to_a_terminal() -> None:
     terminal = io.StringIO()
     show(Console(file=terminal, force_terminal=True, width=80), _table())
     assert "Lockouts" in terminal.getvalue() and "\t" not in terminal.getvalue()
+
+
+def test_a_panel_into_a_pipe_is_as_wide_as_its_content_not_the_pipe_width() -> None:
+    """`engine status > status.txt`: nothing cut, and no line padded out to 1000 columns."""
+    from rich.panel import Panel
+
+    from simple_risk.cli.output import PIPE_WIDTH
+
+    piped = io.StringIO()
+    line = ("20100001 50K-EVAL-1 · can trade · LIVE · ENFORCING · balance $49,551.60 " * 2).strip()
+    show(Console(file=piped, force_terminal=False, width=PIPE_WIDTH), Panel(Text(line)))
+    lines = piped.getvalue().splitlines()
+    assert len(lines) == 3  # top border, the line in full, bottom border
+    assert max(len(row) for row in lines) == len(line) + 4

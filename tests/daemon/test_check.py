@@ -8,22 +8,27 @@ the check reports never depends on the day the test runs.
 
 from __future__ import annotations
 
+import shutil
 import socket
+import tempfile
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 from click.testing import CliRunner, Result
 
-from simple_risk.adapters.simulator import RateLimits, Simulator
+from simple_risk.adapters.simulator import RateLimits, Simulator, wire
 from simple_risk.cli import (
     cli,
     commands,  # noqa: F401  (registers the groups)
 )
 from simple_risk.daemon.check import Finding, check_url, writable_dir
-from simple_risk.daemon.sim import Trader
+from simple_risk.daemon.config import PASSWORD_FILE_NAME
+from simple_risk.daemon.password import read_password_hash, verify_password
+from simple_risk.daemon.sim import SIM_ADMIN_PASSWORD, Trader
 from simple_risk.daemon.wallclock import WALL_START_ENV
 from simple_risk.resources import default_ruleset_path
 from tests.pinned import PINNED_START, pinned_wall
@@ -150,6 +155,26 @@ def test_offline_check_passes_without_touching_the_gateway(tmp_path: Path) -> No
 # -- each bad configuration: one line naming the key and the fix --------------------------------
 
 
+@pytest.mark.parametrize(
+    ("database", "words"),
+    [
+        ("mysql://risk@db/risk", "unsupported database 'mysql'"),
+        ("nonsense", "is not a database URL"),
+        ("sqlite:////proc/no-such-dir/risk.db", "/proc/no-such-dir is not writable"),
+    ],
+)
+def test_a_database_the_daemon_cannot_open_fails_the_offline_check(
+    tmp_path: Path, database: str, words: str
+) -> None:
+    """`--check` says SUCCESS only when `engine run` gets past opening its store."""
+    config = _config(tmp_path, f"http://127.0.0.1:{_closed_port()}")
+    config.write_text(config.read_text() + f'database: "{database}"\n')
+    result = _check(config)
+    assert result.exit_code == 1, result.output
+    [problem] = _problems(result)
+    assert problem.startswith("database: ") and words in problem
+
+
 def test_a_wrong_api_key_names_the_credentials(sim: Simulator, tmp_path: Path) -> None:
     result = _check(_config(tmp_path, sim.base_url), "--online", key="not-the-key")
     assert result.exit_code == 1
@@ -166,6 +191,27 @@ def test_an_account_the_login_cannot_see_is_named(sim: Simulator, tmp_path: Path
     [problem] = _problems(result)
     assert problem.startswith("accounts: account 99999 is not visible to user 'demo' (visible: ")
     assert str(ACCOUNT) in problem
+
+
+def test_an_unreadable_other_account_is_mentioned_and_does_not_fail_the_check(
+    sim: Simulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    original = wire.account_model
+
+    def account_model(account: Any) -> dict[str, object]:
+        model = original(account)
+        if model["id"] != ACCOUNT:
+            model["balance"] = None
+        return model
+
+    monkeypatch.setattr(wire, "account_model", account_model)
+    result = _check(_config(tmp_path, sim.base_url), "--online")
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.output
+    assert _problems(result) == []
+    assert "Account/search: skipped an account it could not read (missing field 'balance')" in (
+        result.output
+    )
+    assert f"visible account {ACCOUNT}" in result.output
 
 
 def test_a_closed_port_says_nothing_answers(tmp_path: Path) -> None:
@@ -244,3 +290,24 @@ def test_engine_run_sim_starts_with_a_banner_of_what_to_type() -> None:
     for shown in ("simulator", "API key demo-api-key", "dashboard", "engine status --socket"):
         assert shown in result.output, shown
     assert "SUCCESS" in result.output
+
+
+def test_engine_run_sim_has_an_admin_password_the_banner_names(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A simulated daemon has no configuration to run `admin set-password --config` against:
+    like the simulator's demo API key, its admin password is set and shown."""
+    monkeypatch.setattr(tempfile, "mkdtemp", lambda prefix="": str(tmp_path / "sim"))
+    (tmp_path / "sim").mkdir()
+    kept: list[str] = []
+    monkeypatch.setattr(
+        shutil,
+        "rmtree",
+        lambda path, **kwargs: kept.append(
+            read_password_hash(Path(path) / PASSWORD_FILE_NAME) or ""
+        ),
+    )
+    result = CliRunner().invoke(cli, ["engine", "run", "--sim", "--check"])
+    assert result.exit_code == 0, result.output
+    assert f"admin password {SIM_ADMIN_PASSWORD}" in result.output
+    assert verify_password(SIM_ADMIN_PASSWORD, kept[0])

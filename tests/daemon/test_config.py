@@ -91,6 +91,64 @@ def test_schema_errors_point_into_the_file(tmp_path: Path) -> None:
     assert f"{path}:7:1:" in text and "logs" in text
 
 
+def test_a_tilde_in_a_path_is_the_home_directory_as_in_a_shell(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    (home / "rules").mkdir(parents=True)
+    (home / "rules" / "mine.yaml").write_text(
+        default_ruleset_path().read_text(encoding="utf-8"), encoding="utf-8"
+    )
+    text = MINIMAL + "ruleset: ~/rules/mine.yaml\ndata_dir: ~/risk-data\nlog_dir: ~/log\n"
+    config = load_config(_write(tmp_path, text), {**ENV, "HOME": str(home)})
+    assert config.ruleset_path == home / "rules" / "mine.yaml"
+    assert config.data_dir == home / "risk-data"
+    assert config.log_dir == home / "log"
+    assert not (tmp_path / "~").exists()
+
+
+def test_an_empty_configuration_says_what_a_configuration_holds(tmp_path: Path) -> None:
+    path = _write(tmp_path, "# nothing here yet\n")
+    with pytest.raises(ConfigError) as error:
+        load_config(path, ENV)
+    [message] = _messages(error)
+    assert message.startswith(f"{path}:1:1: the file is empty")
+    assert "a ruleset is" not in message and "simple-risk init" in message
+
+
+def test_an_empty_secrets_file_is_not_called_a_ruleset(tmp_path: Path) -> None:
+    secrets = _write(tmp_path, "", "credentials.yaml")
+    secrets.chmod(0o600)
+    text = MINIMAL.split("credentials:")[0] + f"credentials:\n  file: {secrets}\naccounts: [1]\n"
+    with pytest.raises(ConfigError) as error:
+        load_config(_write(tmp_path, text), ENV)
+    [message] = _messages(error)
+    assert message.startswith(f"{secrets}:1:1: the file is empty")
+    assert "a ruleset is" not in message and "username" in message
+
+
+def test_a_tick_interval_under_50_ms_is_a_located_error(tmp_path: Path) -> None:
+    """A tick every microsecond would keep a CPU busy evaluating rules for nothing."""
+    path = _write(tmp_path, MINIMAL + "timing:\n  tick_interval: 0.000001\n")
+    with pytest.raises(ConfigError) as error:
+        load_config(path, ENV)
+    [message] = _messages(error)
+    assert message.startswith(f"{path}:7:") and "tick_interval" in message and "0.05" in message
+
+
+@pytest.mark.parametrize(
+    "entry",
+    ["tick_interval: 99999999999999999999", "reconcile_interval: 1e12", "retry_interval: 90000"],
+)
+def test_an_interval_longer_than_a_day_is_a_located_error(tmp_path: Path, entry: str) -> None:
+    """Intervals are seconds; a day is far past any sane one (milliseconds written by mistake),
+    and a huge one would stop the daemon's timers."""
+    path = _write(tmp_path, MINIMAL + f"timing:\n  {entry}\n")
+    with pytest.raises(ConfigError) as error:
+        load_config(path, ENV)
+    [message] = _messages(error)
+    assert message.startswith(f"{path}:7:") and entry.split(":")[0] in message
+    assert "86400" in message
+
+
 def test_strict_yaml_rejects_duplicate_keys(tmp_path: Path) -> None:
     path = _write(tmp_path, MINIMAL + "accounts: [1]\n")
     with pytest.raises(ConfigError) as error:

@@ -74,6 +74,35 @@ def test_a_malformed_record_is_skipped_counted_and_alerted_and_the_rest_enforced
     assert len(alerts) == 1
 
 
+@pytest.fixture
+def malformed_other_account(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Account/search lists another account of the same login with no balance."""
+    original = wire.account_model
+
+    def account_model(account: Any) -> dict[str, object]:
+        model = original(account)
+        if model["id"] == OTHER:
+            model["balance"] = None
+        return model
+
+    monkeypatch.setattr(wire, "account_model", account_model)
+
+
+@pytest.mark.usefixtures("malformed_other_account")
+def test_an_unreadable_other_account_does_not_stop_the_guarded_one_reconciling(
+    start: Start,
+) -> None:
+    def before(trader: Trader) -> None:
+        trader.buy(ACCOUNT, "RTY")  # a blocked symbol: closed by the startup reconcile
+
+    h = start(before=before)
+    h.wait(lambda: h.trader.size(ACCOUNT) == 0, "the blocked position closed")
+    h.wait(lambda: h.daemon.reconciles >= 1, "the startup reconcile applied")
+    assert not _critical(h, "reconcile failed unexpectedly")
+    assert h.daemon.malformed_records >= 1
+    assert _critical(h, "malformed REST record")
+
+
 def test_the_reconcile_worker_survives_an_unexpected_error_and_retries(start: Start) -> None:
     h = start()
     fetch = h.daemon.reconciler.fetch

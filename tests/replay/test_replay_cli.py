@@ -145,10 +145,13 @@ def test_a_file_that_is_no_recording_says_so(tmp_path: Path) -> None:
 def test_corrupt_lines_are_skipped_and_listed(tmp_path: Path) -> None:
     lines = (ROOT / RECORDING).read_text(encoding="utf-8").splitlines(keepends=True)
     damaged = tmp_path / "day.jsonl"
-    damaged.write_text("".join([lines[0], '{"at": "garbage"\n', *lines[1:]]), encoding="utf-8")
+    deep = "[" * 100_000 + "]" * 100_000 + "\n"  # nested past the JSON parser's depth
+    damaged.write_text(
+        "".join([lines[0], '{"at": "garbage"\n', deep, *lines[1:]]), encoding="utf-8"
+    )
     result = run(str(damaged), "--ruleset", str(RULESET), *CHICAGO)
     assert result.exit_code == 0, result.output
-    assert f"skipped unreadable lines: {damaged}:2" in result.output
+    assert f"skipped unreadable lines: {damaged}:2, {damaged}:3" in result.output
     assert "daily-realized-loss (critical)" in result.output
 
 
@@ -157,6 +160,7 @@ def test_corrupt_lines_are_skipped_and_listed(tmp_path: Path) -> None:
     [
         (["--set", "daily_loss_limit"], "is not NAME=VALUE"),
         (["--tz", "Mars/Olympus"], "unknown time zone 'Mars/Olympus'"),
+        (["--tick", "0.000001"], "--tick"),  # a day of microsecond ticks would never end
     ],
 )
 def test_bad_options_are_usage_errors(args: list[str], message: str) -> None:
@@ -172,6 +176,16 @@ def test_a_ruleset_mistake_is_located(tmp_path: Path) -> None:
     assert "no_such_param" in result.output and "Traceback" not in result.output
     missing = run(str(RECORDING), "--ruleset", str(tmp_path / "none.yaml"))
     assert missing.exit_code == 1 and "Traceback" not in missing.output
+
+
+def test_a_set_of_the_wrong_kind_names_the_param_and_what_it_takes() -> None:
+    """`--set daily_loss_limit=abc` is the user's typo, not a rule's type error."""
+    result = shipped("--set", "daily_loss_limit=abc")
+    assert result.exit_code == 1
+    assert 'param "daily_loss_limit" is a number in the ruleset, but the override is a string' in (
+        result.output
+    )
+    assert "sample facts" not in result.output and "Traceback" not in result.output
 
 
 def test_help_explains_the_what_if() -> None:

@@ -92,3 +92,40 @@ def test_a_broken_test_file_exits_one_with_a_located_error(tmp_path: Path) -> No
     result = CliRunner().invoke(cli, ["rules", "test", str(path)])
     assert result.exit_code == 1
     assert f"{path}:6:" in result.output
+
+
+def test_a_test_file_that_is_not_utf8_is_a_located_error_not_a_traceback(tmp_path: Path) -> None:
+    path = tmp_path / "saved-by-notepad.test.yaml"
+    path.write_bytes(b"\xff\xferuleset: tiny.yaml\n")
+    result = CliRunner().invoke(cli, ["rules", "test", str(path)])
+    assert result.exit_code == 1
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert f"{path}:1:1: the file is not UTF-8 text" in result.output
+
+
+def test_an_empty_test_file_says_what_a_test_file_holds(tmp_path: Path) -> None:
+    path = tmp_path / "new.test.yaml"
+    path.write_text("", encoding="utf-8")
+    result = CliRunner().invoke(cli, ["rules", "test", str(path)])
+    assert result.exit_code == 1
+    assert f"{path}:1:1: the file is empty" in result.output
+    assert "a ruleset is" not in result.output and "tests:" in result.output
+
+
+def test_a_run_filter_that_is_no_regex_is_a_usage_error(tmp_path: Path) -> None:
+    path = _files(tmp_path, CASES)
+    result = CliRunner().invoke(cli, ["rules", "test", str(path), "--run", "(loss"])
+    assert result.exit_code == 2
+    assert "--run" in result.output and "not a regular expression" in result.output
+
+
+def test_what_ran_nothing_says_why(tmp_path: Path) -> None:
+    path = _files(tmp_path, CASES)
+    result = CliRunner().invoke(cli, ["rules", "test", str(path), "--run", "no such case"])
+    assert result.exit_code == 1
+    assert "no test case matches --run 'no such case'" in result.output
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    result = CliRunner().invoke(cli, ["rules", "test", str(empty)])
+    assert result.exit_code == 1
+    assert f"no *.test.yaml file in {empty}" in result.output

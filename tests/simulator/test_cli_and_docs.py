@@ -12,6 +12,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
+
+from simple_risk.cli import cli
+from simple_risk.cli import commands as _commands  # noqa: F401  (registers the groups)
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "simulator.md"
 
@@ -75,6 +79,24 @@ def test_a_busy_port_is_a_clear_error_not_a_traceback() -> None:
     assert done.returncode == 1
     assert f"cannot listen on 127.0.0.1:{port}" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize(
+    "option",
+    [
+        ["--port", "99999"],
+        ["--port", "-1"],
+        ["--ping-interval", "0"],
+        ["--ping-interval", "-5"],
+        ["--token-lifetime", "-1"],
+        ["--price-interval", "-1"],
+    ],
+)
+def test_a_value_no_simulator_can_run_with_is_a_usage_error(option: list[str]) -> None:
+    """Checked before anything listens: the command exits at once, naming the option."""
+    result = CliRunner().invoke(cli, ["sim", *option])
+    assert result.exit_code == 2, result.output
+    assert option[0] in result.output and "Traceback" not in result.output
 
 
 def test_legacy_flags_bring_older_shapes_back_and_a_wrong_name_is_a_usage_error() -> None:

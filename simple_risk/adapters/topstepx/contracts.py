@@ -96,7 +96,7 @@ class ContractCache:
             return
         try:
             document = json.loads(self._path.read_text(encoding="utf-8"))
-            if document.get("version") != _FORMAT_VERSION:
+            if not isinstance(document, dict) or document.get("version") != _FORMAT_VERSION:
                 log.warning("ignoring contract cache %s: unknown version", self._path)
                 return
             for raw in document.get("contracts", []):

@@ -211,6 +211,35 @@ def _opt_dec(payload: Mapping[str, Any], key: str) -> Decimal | None:
     return None if value is None else to_decimal(value, key)
 
 
+_T = TypeVar("_T")
+
+
+def _descriptive(
+    payload: Mapping[str, Any], key: str, parse: Callable[[object, str], _T | None]
+) -> _T | None:
+    """An optional field that describes an entity without changing its size, price or P&L (a
+    timestamp, a tag, trail ticks): unreadable, it is logged and taken as absent, so a fill or
+    a position is never dropped for a field the engine can do without."""
+    value = payload.get(key)
+    if value is None:
+        return None
+    try:
+        return parse(value, key)
+    except WireFormatError as error:
+        log.warning(
+            "ignored an unreadable optional field of id %r (%s); kept the rest",
+            payload.get("id"),
+            error,
+        )
+        return None
+
+
+def _string(value: object, name: str) -> str:
+    if not isinstance(value, str):
+        raise WireFormatError(f"{name}: expected a string, got {value!r}")
+    return value
+
+
 def _bool(payload: Mapping[str, Any], key: str, default: bool | None = None) -> bool:
     value = payload.get(key)
     if value is None:
@@ -249,7 +278,7 @@ def account_from_wire(payload: object, at: datetime) -> AccountUpdate:
     return AccountUpdate(
         at=at,
         account_id=_int(data, "id"),
-        name=_opt_str(data, "name") or "",
+        name=_descriptive(data, "name", _string) or "",
         balance=_dec(data, "balance"),
         can_trade=_bool(data, "canTrade"),
         is_visible=_bool(data, "isVisible", True),
@@ -273,11 +302,11 @@ def order_from_wire(payload: object, at: datetime) -> OrderUpdate:
         limit_price=_opt_dec(data, "limitPrice"),
         stop_price=_opt_dec(data, "stopPrice"),
         filled_price=_opt_dec(data, "filledPrice"),
-        trail_distance=_opt_int(data, "trailDistance"),
-        custom_tag=_opt_str(data, "customTag"),
-        symbol_id=_opt_str(data, "symbolId"),
-        created_at=parse_timestamp(data.get("creationTimestamp"), "creationTimestamp"),
-        updated_at=parse_timestamp(data.get("updateTimestamp"), "updateTimestamp"),
+        trail_distance=_descriptive(data, "trailDistance", to_int),
+        custom_tag=_descriptive(data, "customTag", _string),
+        symbol_id=_descriptive(data, "symbolId", _string),
+        created_at=_descriptive(data, "creationTimestamp", parse_timestamp),
+        updated_at=_descriptive(data, "updateTimestamp", parse_timestamp),
         parent_order_id=_opt_link(data, "parentOrderId"),
         linked_order_id=_opt_link(data, "linkedOrderId"),
     )
@@ -307,8 +336,8 @@ def position_from_wire(payload: object, at: datetime, *, removed: bool = False) 
         type=position_type,
         size=size,
         average_price=average,
-        position_id=_opt_int(data, "id"),
-        created_at=parse_timestamp(data.get("creationTimestamp"), "creationTimestamp"),
+        position_id=_descriptive(data, "id", to_int),
+        created_at=_descriptive(data, "creationTimestamp", parse_timestamp),
     )
 
 
@@ -328,7 +357,7 @@ def trade_from_wire(payload: object, at: datetime) -> TradeFill:
         fees=_opt_dec(data, "fees") or Decimal(0),
         commissions=_opt_dec(data, "commissions"),
         voided=_bool(data, "voided", False),
-        created_at=parse_timestamp(data.get("creationTimestamp"), "creationTimestamp"),
+        created_at=_descriptive(data, "creationTimestamp", parse_timestamp),
     )
 
 
@@ -539,7 +568,11 @@ def orders_from_rest(body: object, at: datetime) -> list[OrderUpdate]:
     the links is known only by its ``<tag>-SL`` / ``-TP`` customTag, which names its entry's
     tag — so the entries are applied first and the engine sees each child as one.
     """
-    orders = [order_from_wire(item, at) for item in _list_field(body, "orders")]
+    return bracket_children_last(order_from_wire(item, at) for item in _list_field(body, "orders"))
+
+
+def bracket_children_last(orders: Iterable[OrderUpdate]) -> list[OrderUpdate]:
+    """The orders of one REST snapshot, bracket children after the others (see above)."""
     return sorted(orders, key=_bracket_child)
 
 
@@ -640,25 +673,37 @@ class Converter:
             return []
 
     def rest(self, endpoint: str, body: object, at: datetime | None = None) -> list[Event]:
-        """A recorded REST response (reconciliation) → events; unknown endpoints → none."""
+        """A recorded REST response (reconciliation) → events; unknown endpoints → none.
+
+        Record by record, as the daemon reads a live answer: an unreadable record is logged,
+        counted and skipped, the others still convert."""
         stamp = at or self.clock.now()
-        handlers: dict[str, Callable[[object, datetime], Sequence[Event]]] = {
-            Endpoint.ACCOUNT_SEARCH: accounts_from_rest,
-            Endpoint.ORDER_SEARCH: orders_from_rest,
-            Endpoint.ORDER_SEARCH_OPEN: orders_from_rest,
-            Endpoint.POSITION_SEARCH_OPEN: positions_from_rest,
-            Endpoint.TRADE_SEARCH: trades_from_rest,
+        handlers: dict[str, tuple[str, Callable[[object, datetime], Event]]] = {
+            Endpoint.ACCOUNT_SEARCH: ("accounts", account_from_wire),
+            Endpoint.ORDER_SEARCH: ("orders", order_from_wire),
+            Endpoint.ORDER_SEARCH_OPEN: ("orders", order_from_wire),
+            Endpoint.POSITION_SEARCH_OPEN: ("positions", position_from_wire),
+            Endpoint.TRADE_SEARCH: ("trades", trade_from_wire),
         }
         handler = handlers.get(endpoint)
         if handler is None:
             with self._lock:
                 self.ignored[endpoint] += 1
             return []
+        key, convert = handler
         try:
-            return list(handler(body, stamp))
-        except (WireFormatError, ValueError, TypeError, ArithmeticError) as error:
+            items = _list_field(body, key)
+        except WireFormatError as error:
             self._reject(endpoint, body, error)
             return []
+        events: list[Event] = []
+        for item in items:
+            try:
+                events.append(convert(item, stamp))
+            except (WireFormatError, ValueError, TypeError, ArithmeticError) as error:
+                self._reject(endpoint, item, error)
+        orders = [e for e in events if isinstance(e, OrderUpdate)]
+        return list(bracket_children_last(orders)) if orders else events
 
 
 # ---------------------------------------------------------------------------------------------
@@ -808,6 +853,7 @@ __all__ = [
     "WireFormatError",
     "account_from_wire",
     "accounts_from_rest",
+    "bracket_children_last",
     "cancel_order_request",
     "close_position_request",
     "contract_from_wire",

@@ -134,7 +134,7 @@ class _WireProtocol(JsonHubProtocol):  # type: ignore[misc]
                 parsed = json.loads(record, parse_float=Decimal)
                 if isinstance(parsed, dict) and parsed:
                     messages.append(self.get_message(parsed))
-            except (ValueError, TypeError, KeyError) as error:
+            except (ValueError, TypeError, KeyError, RecursionError) as error:
                 log.warning("skipped an unreadable hub record (%s): %.500s", error, record)
         return messages
 

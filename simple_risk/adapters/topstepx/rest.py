@@ -41,7 +41,9 @@ from simple_risk.adapters.topstepx.converters import (
     DEFAULT_SYMBOLS,
     RestRequest,
     WireFormatError,
+    account_from_wire,
     accounts_from_rest,
+    bracket_children_last,
     cancel_order_request,
     close_position_request,
     contracts_from_rest,
@@ -577,12 +579,17 @@ class RestClient:
     # -- accounts and contracts -----------------------------------------------------------------
 
     def search_accounts(
-        self, only_active: bool = True, priority: Priority = Priority.RECONCILIATION
+        self,
+        only_active: bool = True,
+        priority: Priority = Priority.RECONCILIATION,
+        on_malformed: OnMalformed | None = None,
     ) -> list[AccountUpdate]:
+        """``Account/search``. The answer lists every account of the login, guarded or not: with
+        ``on_malformed``, one unreadable account is reported and skipped, never the others."""
         body, at = self._request(
             Endpoint.ACCOUNT_SEARCH, {"onlyActiveAccounts": only_active}, priority
         )
-        return accounts_from_rest(body, at)
+        return _records(body, "accounts", account_from_wire, at, accounts_from_rest, on_malformed)
 
     def search_contracts(
         self, text: str, live: bool | None = None, priority: Priority = Priority.BACKGROUND
@@ -672,7 +679,8 @@ class RestClient:
         on_malformed: OnMalformed | None = None,
     ) -> list[OrderUpdate]:
         body, at = self._request(Endpoint.ORDER_SEARCH_OPEN, {"accountId": account_id}, priority)
-        return _records(body, "orders", order_from_wire, at, orders_from_rest, on_malformed)
+        orders = _records(body, "orders", order_from_wire, at, orders_from_rest, on_malformed)
+        return bracket_children_last(orders)
 
     def search_orders(
         self,
@@ -680,10 +688,12 @@ class RestClient:
         since: datetime,
         until: datetime | None = None,
         priority: Priority = Priority.RECONCILIATION,
+        on_malformed: OnMalformed | None = None,
     ) -> list[OrderUpdate]:
         request = _time_range(account_id, since, until)
         body, at = self._request(Endpoint.ORDER_SEARCH, request, priority)
-        return orders_from_rest(body, at)
+        orders = _records(body, "orders", order_from_wire, at, orders_from_rest, on_malformed)
+        return bracket_children_last(orders)
 
     def open_positions(
         self,
@@ -712,7 +722,14 @@ class RestClient:
 
     def _find_by_tag(self, account_id: int, tag: str) -> int | None:
         since = self.clock.now() - timedelta(seconds=self.config.order_lookback)
-        for order in self.search_orders(account_id, since, priority=Priority.ENFORCEMENT):
+
+        def unreadable(kind: str, why: str) -> None:  # some other order: not the one sought
+            log.warning("Order/search: skipped an %s it could not read (%s)", kind, why)
+
+        orders = self.search_orders(
+            account_id, since, priority=Priority.ENFORCEMENT, on_malformed=unreadable
+        )
+        for order in orders:
             if order.custom_tag == tag:
                 return order.order_id
         return None

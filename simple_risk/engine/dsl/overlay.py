@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
-from decimal import Decimal
 from functools import lru_cache
 from types import MappingProxyType
 from typing import Any
@@ -30,6 +29,7 @@ from simple_risk.engine.dsl.schema import (
     problems_from_errors,
     shipped_schema,
 )
+from simple_risk.engine.dsl.sections import value_kind
 from simple_risk.engine.dsl.yamlload import Document, Path
 from simple_risk.engine.model import Rule
 
@@ -78,20 +78,6 @@ def _overlay_validator() -> Draft202012Validator:
     return Draft202012Validator(overlay_schema())
 
 
-def _value_kind(value: object) -> str:
-    if isinstance(value, bool):
-        return "true/false"
-    if isinstance(value, int | Decimal):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, dict):
-        return "a mapping"
-    return "empty"
-
-
 def compile_overlay(
     base: Document, overlay: Document, overrides: Mapping[str, object] | None = None
 ) -> Compilation:
@@ -128,11 +114,11 @@ def compile_overlay(
                 or ("declared: " + ", ".join(sorted(names)) if names else None),
                 key=True,
             )
-        elif _value_kind(value) != _value_kind(declared[name]):
+        elif value_kind(value) != value_kind(declared[name]):
             out.error(
                 ("params", name),
-                f'param "{name}" is {_value_kind(declared[name])} in the ruleset,'
-                f" but the override is {_value_kind(value)}",
+                f'param "{name}" is {value_kind(declared[name])} in the ruleset,'
+                f" but the override is {value_kind(value)}",
                 "wrong-type",
             )
         else:

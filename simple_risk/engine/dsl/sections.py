@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from decimal import Decimal
 from types import MappingProxyType
 
 from simple_risk import __version__
@@ -99,8 +100,35 @@ def compile_params(out: Compilation, raw: object, overrides: Mapping[str, object
                 )
             )
             continue
+        if value_kind(value) != value_kind(declared[name]):
+            out.problems.append(
+                Problem(
+                    out.doc.file,
+                    1,
+                    1,
+                    f'param "{name}" is {value_kind(declared[name])} in the ruleset,'
+                    f" but the override is {value_kind(value)}",
+                    "wrong-type",
+                )
+            )
+            continue
         declared[name] = value
     out.params = declared
+
+
+def value_kind(value: object) -> str:
+    """What kind of YAML value a param holds, in the words a message uses."""
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, int | Decimal):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    return "empty"
 
 
 def check_definition_names(out: Compilation, top: Mapping[object, object]) -> None:

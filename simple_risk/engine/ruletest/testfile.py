@@ -14,7 +14,7 @@ them at once, never a traceback.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path as FsPath
@@ -175,6 +175,10 @@ class RuleTestFile:
     problems: list[Problem] = field(default_factory=list)
 
 
+#: what an empty test file should hold (the YAML loader's own hint names a ruleset)
+_EMPTY_HINT = "a rule test file is a mapping with ruleset: and tests: (see docs/rule-tests.md)"
+
+
 def load_test_file(path: FsPath) -> RuleTestFile:
     """Load and validate one test file; every problem found is in ``problems``."""
     name = str(path)
@@ -182,6 +186,9 @@ def load_test_file(path: FsPath) -> RuleTestFile:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         return RuleTestFile(name, problems=[Problem(name, 1, 1, f"cannot read: {exc}", "io")])
+    except UnicodeDecodeError:
+        problem = Problem(name, 1, 1, "the file is not UTF-8 text", "encoding")
+        return RuleTestFile(name, problems=[problem])
     return load_test_text(text, name, base=path.parent)
 
 
@@ -189,7 +196,9 @@ def load_test_text(text: str, file: str, *, base: FsPath | None = None) -> RuleT
     """Load test cases from ``text`` (``file`` is used in messages, ``base`` for paths)."""
     result = RuleTestFile(file)
     document, problems = load_document(text, file)
-    result.problems.extend(problems)
+    result.problems.extend(
+        replace(p, hint=_EMPTY_HINT) if p.check == "empty-file" else p for p in problems
+    )
     if document is None:
         return result
     _Loader(document, base or FsPath("."), result).load()
