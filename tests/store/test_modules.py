@@ -12,11 +12,10 @@ from __future__ import annotations
 
 import ast
 from graphlib import TopologicalSorter
-from pathlib import Path
 
 import simple_risk.store as store_package
+from tests.module_graph import import_graph, package_modules, source_tree
 
-_ROOT = Path(store_package.__file__).parent
 _PACKAGE = "simple_risk.store"
 # The modules that may open, commit or end a transaction: the Store's one per call, and the
 # schema's creation or migration when the store opens.
@@ -24,38 +23,8 @@ _OWN_TRANSACTIONS = {f"{_PACKAGE}.store", f"{_PACKAGE}.database"}
 _TRANSACTION_CALLS = {"begin", "begin_nested", "commit", "rollback", "connect"}
 
 
-def _module_name(path: Path) -> str:
-    parts = path.relative_to(_ROOT).with_suffix("").parts
-    if parts[-1] == "__init__":
-        parts = parts[:-1]
-    return ".".join((_PACKAGE, *parts))
-
-
-def _modules() -> dict[str, Path]:
-    return {_module_name(path): path for path in sorted(_ROOT.rglob("*.py"))}
-
-
-def _tree(path: Path) -> ast.Module:
-    return ast.parse(path.read_text(encoding="utf-8"))
-
-
-def _imported_at_load(path: Path, known: set[str]) -> set[str]:
-    """The package's modules ``path`` imports when it is loaded."""
-    found: set[str] = set()
-    for node in _tree(path).body:
-        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            for alias in node.names:
-                submodule = f"{node.module}.{alias.name}"
-                found.add(submodule if submodule in known else node.module)
-        elif isinstance(node, ast.Import):
-            found.update(alias.name for alias in node.names)
-    return {name for name in found if name in known}
-
-
 def test_the_store_s_modules_import_each_other_without_a_cycle() -> None:
-    modules = _modules()
-    known = set(modules)
-    graph = {name: _imported_at_load(path, known) for name, path in modules.items()}
+    graph = import_graph(package_modules(store_package))
     # the package's __init__ re-exports the Store; a submodule importing a sibling through the
     # package is how it reaches that sibling, not a dependency on __init__
     graph = {
@@ -69,17 +38,17 @@ def test_the_store_s_modules_import_each_other_without_a_cycle() -> None:
 
 
 def test_every_module_of_the_store_says_what_it_is_for() -> None:
-    for name, path in _modules().items():
-        assert ast.get_docstring(_tree(path)), f"{name} has no module docstring"
+    for name, path in package_modules(store_package).items():
+        assert ast.get_docstring(source_tree(path)), f"{name} has no module docstring"
 
 
 def test_only_the_store_and_the_schema_set_up_begin_or_end_a_transaction() -> None:
-    for name, path in _modules().items():
+    for name, path in package_modules(store_package).items():
         if name in _OWN_TRANSACTIONS:
             continue
         calls = {
             node.func.attr
-            for node in ast.walk(_tree(path))
+            for node in ast.walk(source_tree(path))
             if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
         }
         assert not calls & _TRANSACTION_CALLS, (
