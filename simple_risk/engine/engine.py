@@ -65,11 +65,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from types import FunctionType
 from typing import Any
 
 from simple_risk.engine import dependencies
 from simple_risk.engine.actions import ActionContext, render, run_action
+from simple_risk.engine.bindings import AccountBindings
 from simple_risk.engine.calendar import TradingCalendar
 from simple_risk.engine.deadlines import Deadlines
 from simple_risk.engine.derive import Derivations
@@ -95,14 +95,10 @@ from simple_risk.engine.plans import (
     POSITION,
     QUOTED_POSITION,
     RETARGET_ACTIONS,
-    SYMBOL,
     AccountPlan,
     CompiledRule,
     Kind,
-    Plan,
     RuleIndex,
-    bind_group,
-    for_root,
     kind_of,
 )
 from simple_risk.engine.records import (
@@ -119,10 +115,6 @@ from simple_risk.engine.unknowns import UnknownFacts
 
 _EVERYTHING = dependencies.CHANGE_ID["everything"]
 _GLOBALS: dict[str, object] = {"__builtins__": {}}
-#: how many plans narrowed to a root one account keeps (``Engine._rooted_plan``)
-_ROOTED_PLANS = 512
-#: the tickers of a family a plan does not narrow (they do not tell its narrowed plans apart)
-_NO_TICKERS: frozenset[str] = frozenset()
 #: How long an awaited fact a rule needs may stay unknown before it raises an alert (the
 #: default of ``Engine(unknown_alert_after=...)``; docs/architecture.md §3 says "a few seconds").
 UNKNOWN_ALERT_AFTER = timedelta(seconds=5)
@@ -135,7 +127,7 @@ def base_env_for(ruleset: Ruleset) -> dict[str, object]:
     return dict(base_env(ruleset))
 
 
-class Engine(Staleness, LockEnforcement, Deadlines):
+class Engine(AccountBindings, Staleness, LockEnforcement, Deadlines):
     """Evaluate one ruleset over a stream of domain events (see the module docstring)."""
 
     def __init__(
@@ -503,44 +495,6 @@ class Engine(Staleness, LockEnforcement, Deadlines):
         facts.pop("__builtins__", None)
         return facts
 
-    # -- environments ------------------------------------------------------------------------
-
-    def _env(self, state: AccountState) -> dict[str, object]:
-        env = self._envs.get(state.id)
-        if env is None:
-            families = self.store.families[state.id]
-            env = dict(self._base_env)
-            env.update(
-                account=families.account,
-                day=families.day,
-                week=families.week,
-                trades=families.trades,
-                session=self.store.session,
-            )
-            env["derived"] = self.derive.view(state.id, env)
-            for name in ITEM_FAMILIES:
-                env[name] = None
-            if self.unknown.after is not None:
-                env["known"] = self.unknown.known
-            # the conditions become functions whose globals are this environment: a call
-            # reads names exactly as ``eval(code, {"__builtins__": {}}, env)`` does (a code
-            # object that is not a function body looks names up in its globals), at about
-            # two thirds of the cost of ``eval``
-            env["__builtins__"] = {}
-            checks = self._checks[state.id] = {
-                c.index: FunctionType(c.code, env) for c in self.rules
-            }
-            plans: list[tuple[object, Plan]] = [
-                *self._plans.items(),
-                *self._change_plans.items(),
-            ]
-            self._account_plans[state.id] = {
-                key: tuple(bind_group(mode, rules, checks) for mode, rules in plan)
-                for key, plan in plans
-            }
-            self._envs[state.id] = env
-        return env
-
     # -- rule evaluation ---------------------------------------------------------------------
 
     def _evaluate(
@@ -742,42 +696,6 @@ class Engine(Staleness, LockEnforcement, Deadlines):
                     self._drop_stale(compiled, bucket, prefix, listed)
                 if unknowns and compiled.awaited:
                     self.unknown.forget(compiled.index, sid, prefix, listed)
-
-    def _rooted_plan(
-        self, state: AccountState, key: object, plan: AccountPlan, root: str
-    ) -> AccountPlan:
-        """``plan`` (the account's plan ``key``) for an event about ``root``, given the
-        tickers of the account's items in the families the plan narrows (``plans.for_root``);
-        kept per account (at most ``_ROOTED_PLANS``: the forced plans' keys and the tickers
-        held vary)."""
-        families = self._narrowed_families.get(key)
-        if families is None:
-            if len(self._narrowed_families) >= _ROOTED_PLANS:
-                self._narrowed_families.clear()  # forced plans' keys are many
-            families = self._narrowed_families[key] = frozenset(
-                mode for mode, _entries, by_ticker in plan if by_ticker is not None
-            )
-        positions = (
-            frozenset([root, *(p.symbol for p in state.positions.values())])
-            if POSITION in families
-            else _NO_TICKERS
-        )
-        orders = (
-            frozenset([root, *(o.symbol for o in state.orders.values())])
-            if ORDER in families
-            else _NO_TICKERS
-        )
-        roots = frozenset([root, *state.roots]) if SYMBOL in families else _NO_TICKERS
-        kept = self._rooted.get(state.id)
-        if kept is None:
-            kept = self._rooted[state.id] = {}
-        rooted_key = (key, root, positions, orders, roots)
-        rooted = kept.get(rooted_key)
-        if rooted is None:
-            if len(kept) >= _ROOTED_PLANS:
-                kept.clear()
-            rooted = kept[rooted_key] = for_root(plan, root, positions, orders, roots)
-        return rooted
 
     def _item_key(self, compiled: CompiledRule, touched: Touched) -> str:
         mode = compiled.item_mode
