@@ -88,7 +88,7 @@ def cli() -> None:
 @cli.group(
     cls=LazyGroup,
     lazy={
-        "run": (("simple_risk.cli.engine",), "Guard the configured accounts (the daemon)."),
+        "run": (("simple_risk.cli.engine_run",), "Guard the configured accounts (the daemon)."),
         "status": (("simple_risk.cli.status",), "Positions, P&L against limits, lockouts."),
         "monitor": (("simple_risk.cli.status",), "Events, firings, enforcement as they happen."),
         "history": (("simple_risk.cli.status",), "Fills, firings, enforcement, admin actions."),

@@ -2,7 +2,7 @@
 
 The three read-only commands talk to the daemon's status socket (docs/status-protocol.md)
 through :mod:`simple_risk.daemon.control.client`; they need no password. They register on the
-``engine`` group of :mod:`simple_risk.cli.engine`. The helpers here (the ``--socket`` option,
+``engine`` group of :mod:`simple_risk.cli.engine_run`. The helpers here (the ``--socket`` option,
 turning a protocol failure into a message and an exit code) are shared with ``admin``.
 
 Exit codes: 0 ok; 1 the daemon refused or failed the request (the error's code and message,

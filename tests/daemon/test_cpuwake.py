@@ -9,7 +9,6 @@ same, and the machine's power management is left alone.
 from __future__ import annotations
 
 import dataclasses
-import importlib
 import logging
 import os
 import struct
@@ -19,14 +18,13 @@ import pytest
 from click.testing import CliRunner
 
 from simple_risk.cli import cli
+from simple_risk.cli import engine_run as engine_cli
 from simple_risk.daemon import cpuwake
 from simple_risk.daemon.config import ConfigError, load_config
 from simple_risk.daemon.cpuwake import CpuLatencyHold
 from simple_risk.daemon.sim import sim_config
 from simple_risk.resources import default_ruleset_path
 
-#: the module behind ``engine run`` (``simple_risk.cli.engine`` is also the name of its group)
-engine_cli = importlib.import_module("simple_risk.cli.engine")
 ENV = {"HOME": "/home/trader", "PROJECTX_USERNAME": "alice", "PROJECTX_API_KEY": "k-123456"}
 CONFIG = """\
 gateway: http://127.0.0.1:8700

@@ -80,7 +80,7 @@ def test_the_server_itself_refuses_a_non_loopback_address(host: str) -> None:
 
 
 def test_engine_run_sim_serves_the_dashboard_on_its_default_address(tmp_path: Path) -> None:
-    from simple_risk.cli.engine import _sim_setup
+    from simple_risk.cli.engine_run import _sim_setup
     from simple_risk.daemon.dashboard import DEFAULT_ADDRESS
 
     config, _, simulator = _sim_setup(tmp_path)
