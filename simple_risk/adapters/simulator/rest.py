@@ -501,8 +501,13 @@ class RestApi:
         self.clock = clock
         self.requests = requests
 
-    async def handle(self, request: web.Request) -> web.StreamResponse:
-        arrived = self.clock()  # the log stamps a request when it arrived, not when answered
+    async def handle(
+        self, request: web.Request, arrived: datetime | None = None
+    ) -> web.StreamResponse:
+        """Answer one ProjectX request and log it, stamped ``arrived`` (when its bytes reached
+        the simulator: see ``arrivals.py``) or, unknown, now: never when it was answered."""
+        if arrived is None:
+            arrived = self.clock()
         raw = await request.read()
         try:
             body: object = json.loads(raw, parse_float=Decimal) if raw.strip() else None

@@ -23,6 +23,7 @@ from typing import Any, Self, TypeVar
 
 from aiohttp import web
 
+from simple_risk.adapters.simulator.arrivals import ArrivalRunner, Arrivals
 from simple_risk.adapters.simulator.contracts import catalogue
 from simple_risk.adapters.simulator.control import Control
 from simple_risk.adapters.simulator.guards import (
@@ -93,6 +94,8 @@ class Simulator:
         self.tokens = TokenStore(token_lifetime)
         self.faults = FaultQueue(timeout_seconds=timeout_seconds)
         self.requests: list[RecordedRequest] = []
+        #: when each request's bytes arrived (the request log's stamps)
+        self.arrivals = Arrivals(self.clock)
         self.path = PricePath(contracts, seed)
         self.rest = RestApi(
             self.venue,
@@ -193,7 +196,7 @@ class Simulator:
     async def _startup(self) -> None:
         app = web.Application(client_max_size=1024**2)
         app.router.add_route("*", "/{tail:.*}", self._dispatch)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
+        self._runner = ArrivalRunner(app, self.arrivals, access_log=None, shutdown_timeout=1.0)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port)
         await site.start()
@@ -215,15 +218,19 @@ class Simulator:
 
     async def _dispatch(self, request: web.Request) -> web.StreamResponse:
         """One route for everything, matched case-insensitively like ASP.NET."""
-        path = request.path.lower().rstrip("/")
-        if path.startswith("/sim/"):
-            return await self.control.handle(request)
-        for hub in HUBS:
-            if path == f"/hubs/{hub}":
-                return await self.hubs.connect(request, hub)
-            if path == f"/hubs/{hub}/negotiate":
-                return await self.hubs.negotiate(request, hub)
-        return await self.rest.handle(request)
+        arrived = self.arrivals.take(request)
+        try:
+            path = request.path.lower().rstrip("/")
+            if path.startswith("/sim/"):
+                return await self.control.handle(request)
+            for hub in HUBS:
+                if path == f"/hubs/{hub}":
+                    return await self.hubs.connect(request, hub)
+                if path == f"/hubs/{hub}/negotiate":
+                    return await self.hubs.negotiate(request, hub)
+            return await self.rest.handle(request, arrived)
+        finally:
+            self.arrivals.end(request)
 
     async def _shutdown(self) -> None:
         """Send Close to every hub client and let the writers flush it."""
