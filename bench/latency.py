@@ -2,6 +2,7 @@
 
     .venv/bin/python -m bench.latency [--breaches 1000] [--wan-breaches 20] [--in-process]
                                       [--stages] [--gap 0.02] [--log-level info]
+                                      [--market-breaches 100] [--quote-rate 20]
                                       [--cpu-latency-us N]
 
 Loopback: the simulator emits a user-hub position event for one RTY contract (a blocked
@@ -13,6 +14,12 @@ position event ends the episode, so the next breach is a new one; it comes ``--g
 (a daemon never meets breaches 5 ms apart; its store writer is still writing the last one's
 records then: ``--gap 0`` measures that too). Prints p50, p99 and the maximum; the targets are
 p50 ≤ 2 ms and p99 ≤ 5 ms.
+
+Market profile (``--market-breaches``, simulator in its own process): the breach a loss limit
+meets, made by a quote. A one-lot ES position is opened at the last price, ES quotes stream at
+``--quote-rate`` a second for 0.3 s, then one quote takes the position's open loss past the
+book's ``max_unrealized_loss``; the latency runs from that quote leaving the simulator to the
+close arriving. This daemon runs the deployed intervals (``Timing()``), not the simulated ones.
 
 By default the simulator runs in a process of its own (``bench/simprocess.py``), as a gateway
 does: the daemon's interpreter is its own. ``--in-process`` starts it inside the bench's
@@ -42,6 +49,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +63,7 @@ from simple_risk.adapters.simulator import (
     WanDelay,
 )
 from simple_risk.adapters.topstepx.ratelimit import Budget
+from simple_risk.daemon.config import Timing
 from simple_risk.daemon.cpuwake import CpuLatencyHold
 from simple_risk.daemon.heap import settle_startup_heap
 from simple_risk.daemon.logging import configure_logging, remove_handlers
@@ -67,20 +76,45 @@ ACCOUNT = simprocess.ACCOUNT
 UNLIMITED = {"default": Budget(1_000_000, 60.0), "bars": Budget(50, 30.0)}
 
 
-def _position(contract_id: str, size: int) -> list[object]:
+def _position(
+    contract_id: str,
+    size: int,
+    *,
+    short: bool = False,
+    price: Decimal = Decimal(2300),
+    name: str = "RTYZ6",
+) -> list[object]:
     """A ``GatewayUserPosition`` invocation's arguments, exactly as on the live wire: a flat
     position is removed (action 2, type 0, size 0, the old average price)."""
     data = {
         "id": 7001,
         "accountId": ACCOUNT,
         "contractId": contract_id,
-        "contractDisplayName": "RTYZ6",
+        "contractDisplayName": name,
         "creationTimestamp": datetime.now(UTC).isoformat(),
-        "type": 1 if size else 0,
+        "type": (2 if short else 1) if size else 0,
         "size": size,
-        "averagePrice": 2300,
+        "averagePrice": float(price),
     }
     return [{"action": 1 if size else 2, "data": data}]
+
+
+def _quote(contract_id: str, price: Decimal) -> list[object]:
+    """A ``GatewayQuote`` invocation's arguments (a delta, as live: no snapshot fields)."""
+    now = datetime.now(UTC).isoformat()
+    value = float(price)
+    return [
+        contract_id,
+        {
+            "symbol": "F.US.EP",
+            "symbolName": "/ES",
+            "lastPrice": value,
+            "bestBid": value,
+            "bestAsk": value,
+            "lastUpdated": now,
+            "timestamp": now,
+        },
+    ]
 
 
 CLOSE = "/api/position/closecontract"
@@ -166,6 +200,7 @@ class SeparateSimulator:
         self.username = details["username"]
         self.api_key = details["api_key"]
         self.rty = details["rty"]
+        self.es = details["es"]
         self._http = requests.Session()
         self._http.trust_env = False
 
@@ -182,6 +217,20 @@ class SeparateSimulator:
         if answer["sent"] != 1:
             raise SystemExit(f"the position event reached {answer['sent']} connections, not 1")
         return datetime.fromisoformat(answer["at"])
+
+    def emit_es_position(self, size: int, *, short: bool, price: Decimal) -> None:
+        """Send a position event for ES opened at ``price`` (flat: ``size`` 0)."""
+        arguments = _position(self.es, size, short=short, price=price, name="ESZ6")
+        body = {"target": "GatewayUserPosition", "arguments": arguments, "accountId": ACCOUNT}
+        if self._call("POST", "/sim/emit/user", body)["sent"] != 1:
+            raise SystemExit("the ES position event reached no connection")
+
+    def emit_quote(self, price: Decimal) -> tuple[int, datetime]:
+        """Send an ES quote to the connections watching ES: how many got it, and when it left."""
+        arguments = _quote(self.es, price)
+        body = {"target": "GatewayQuote", "arguments": arguments, "contractId": self.es}
+        answer = self._call("POST", "/sim/emit/market", body)
+        return int(answer["sent"]), datetime.fromisoformat(answer["at"])
 
     def clear_requests(self) -> None:
         self._call("DELETE", "/sim/requests")
@@ -244,14 +293,103 @@ def separate_latencies(
     return latencies
 
 
-def measure_separate(breaches: int, gap: float = 0.0) -> list[float]:
-    """Latencies in milliseconds, one per breach, with the simulator in its own process."""
+#: seconds of quotes before each market breach
+MARKET_WARM = 0.3
+
+#: one ES lot's loss past the shipped book's ``max_unrealized_loss`` ($300 = 6 points)
+ES_BREACH = Decimal(7)
+
+
+def _holds(daemon: Daemon, contract_id: str) -> bool:
+    """Does the daemon's engine hold a position in ``contract_id``?"""
+    state = daemon.engines[ACCOUNT].account(ACCOUNT)
+    return state is not None and contract_id in state.positions
+
+
+def market_latencies(
+    sim: SeparateSimulator, daemon: Daemon, breaches: int, rate: float, warm: float
+) -> tuple[list[float], int]:
+    """Latencies in milliseconds of breaches made by a quote while quotes stream (the market
+    profile: see the module's docstring), and how many breaches were made again.
+
+    Each breach: a one-lot ES position opened at the last quoted price (long and short in
+    turn), ES quotes at that price ``rate`` a second for ``warm`` seconds (and until the
+    daemon, which watches the contract once it holds it, gets them), then the quote that takes
+    the position's open loss past the limit; the latency runs from that quote leaving the
+    simulator to the ``Position/closeContract`` arriving. A flat position event ends it.
+
+    The position is one the venue never held (the venue's own would fill, and its fills would
+    trip the book's trade-count and loss rules), so a reconcile the daemon makes meanwhile (it
+    reconciles two seconds after enforcing) removes it; a breach whose position went that way
+    before its quote counts as made again, and is."""
+    latencies: list[float] = []
+    redone = 0
+    executor = daemon.executor
+    price = Decimal(6000)
+    interval = 1.0 / rate
+    attempt = 0
+    while len(latencies) < breaches:
+        if redone > breaches:
+            raise SystemExit("market profile: reconciles removed more positions than it kept")
+        long = attempt % 2 == 0
+        attempt += 1
+        sim.emit_quote(price)  # the daemon's last price is the position's (when it watches)
+        sim.emit_es_position(1, short=not long, price=price)
+        started = time.monotonic()
+        delivered = 0
+        while time.monotonic() - started < warm or not delivered:
+            if time.monotonic() - started > 10.0:
+                raise SystemExit("market profile: the daemon never watched ES")
+            delivered += sim.emit_quote(price)[0]
+            time.sleep(interval)
+        sim.clear_requests()
+        answered = executor.calls_sent
+        enforced = False
+        if _holds(daemon, sim.es):
+            price = price - ES_BREACH if long else price + ES_BREACH
+            reached, sent = sim.emit_quote(price)
+            if reached != 1:
+                raise SystemExit(f"market profile: the breaching quote reached {reached} hubs")
+            enforced = wait_until(lambda a=answered: executor.calls_sent > a, 2.0, interval=0.0005)
+            if enforced:
+                closed = sim.first_close()
+                if closed is None:
+                    raise SystemExit("market profile: the daemon's call was not a close")
+                latencies.append((closed - sent).total_seconds() * 1000)
+            elif _holds(daemon, sim.es):
+                raise SystemExit("market profile: a breach was not enforced within 2 s")
+        if not enforced:
+            redone += 1  # a reconcile removed the position: the same breach again
+        sim.emit_es_position(0, short=not long, price=price)
+        if not wait_until(lambda: not daemon.book, 10.0, interval=0.0005):
+            raise SystemExit("market profile: the close was never confirmed")
+    return latencies, redone
+
+
+def measure_separate(
+    breaches: int, gap: float = 0.0, market: tuple[int, float, float] | None = None
+) -> tuple[list[float], tuple[list[float], int]]:
+    """Latencies in milliseconds, one per breach, with the simulator in its own process: the
+    position breaches at rest, then (``market``: breaches, quotes a second, warm-up seconds)
+    the market profile's, with how many of those were made again."""
     with (
         tempfile.TemporaryDirectory(prefix="simple-risk-latency-") as directory,
         separate_simulator() as sim,
-        guarding_daemon(Path(directory), sim.base_url, sim.username, sim.api_key) as daemon,
     ):
-        return separate_latencies(sim, daemon, breaches, gap)
+        login = (sim.base_url, sim.username, sim.api_key)
+        for part in ("at-rest", "market"):
+            (Path(directory) / part).mkdir()
+        at_rest: list[float] = []
+        if breaches:
+            with guarding_daemon(Path(directory) / "at-rest", *login) as daemon:
+                at_rest = separate_latencies(sim, daemon, breaches, gap)
+        quoted: tuple[list[float], int] = ([], 0)
+        if market and market[0]:
+            # the deployed intervals: the simulated ones reconcile every 0.5 s after enforcing,
+            # which would remove nearly every venue-less test position
+            with guarding_daemon(Path(directory) / "market", *login, timing=Timing()) as daemon:
+                quoted = market_latencies(sim, daemon, *market)
+        return at_rest, quoted
 
 
 def breach_latencies(
@@ -357,6 +495,21 @@ def main(argv: list[str] | None = None) -> int:
         help="the daemon's log level (default: info, the daemon's default)",
     )
     parser.add_argument(
+        "--market-breaches",
+        type=int,
+        default=100,
+        metavar="N",
+        help="the market profile: N breaches made by a quote while quotes stream (default "
+        "100; 0: none; with the simulator in its own process only)",
+    )
+    parser.add_argument(
+        "--quote-rate",
+        type=float,
+        default=20.0,
+        metavar="R",
+        help="the market profile's quotes a second before each breach (default 20)",
+    )
+    parser.add_argument(
         "--cpu-latency-us",
         type=int,
         default=None,
@@ -380,6 +533,8 @@ def main(argv: list[str] | None = None) -> int:
     handlers = configure_logging(level=args.log_level, log_dir=log_dir, stream=console)
     started = time.monotonic()
     stages: list[str] = []
+    quoted: list[float] = []
+    redone = 0
     try:
         if args.stages:
             with stage_clock() as stamps:
@@ -388,7 +543,8 @@ def main(argv: list[str] | None = None) -> int:
         elif args.in_process:
             latencies = measure(args.breaches, args.gap)
         else:
-            latencies = measure_separate(args.breaches, args.gap)
+            market = (args.market_breaches, args.quote_rate, MARKET_WARM)
+            latencies, (quoted, redone) = measure_separate(args.breaches, args.gap, market)
         wan = WanDelay(0.040, 0.010)
         flat = measure_wan(args.wan_breaches, wan) if args.wan_breaches else []
     finally:
@@ -410,6 +566,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     for line in stages:
         print(line)
+    if quoted:
+        met = percentile(quoted, 0.50) <= 2 and percentile(quoted, 0.99) <= 5
+        print(
+            f"market profile (ES quotes {args.quote_rate:g} a second, then the quote that takes "
+            f"a position's open loss past its limit) over {len(quoted)} breaches: "
+            f"{summary(quoted)} (targets p50 <= 2 ms, p99 <= 5 ms: {'met' if met else 'NOT met'}; "
+            f"{redone} made again: a reconcile had removed the position)"
+        )
     if flat:
         aim = 2 * wan.mean * 1000 + 10
         print(

@@ -5,7 +5,7 @@ started in-process) makes the simulator's event loop and the daemon's threads ta
 one GIL, which measured about 1.4 ms of the loopback p50 on an idle machine. This runs the
 same simulator as :func:`bench.latency.bench_daemon` (one big account, no price ticks, no
 rate limit worth the name), prints one JSON line — ``url``, ``username``, ``api_key`` and the
-active ``RTY`` contract — and serves until its standard input closes.
+active ``RTY`` and ``ES`` contracts — and serves until its standard input closes.
 """
 
 from __future__ import annotations
@@ -41,6 +41,7 @@ def main() -> int:
             "username": sim.username,
             "api_key": sim.api_key,
             "rty": Trader(sim).contract("RTY"),
+            "es": Trader(sim).contract("EP"),
         }
         print(json.dumps(details), flush=True)
         sys.stdin.read()  # until the bench closes it (or ends)
