@@ -311,8 +311,12 @@ def record_events(record: Record, convert: Converter) -> list[Event]:
             return convert.market(record.target, record.payload, record.at)
         return convert.user(record.target, record.payload, record.at)
     if record.source in _CONTRACT_ENDPOINTS:
+
+        def unreadable(_contract: object, _error: Exception) -> None:
+            convert.rejected[record.source] += 1  # logged by contracts_from_rest
+
         try:
-            infos = contracts_from_rest(record.payload, convert.symbols)
+            infos = contracts_from_rest(record.payload, convert.symbols, unreadable)
         except (WireFormatError, ValueError, TypeError, ArithmeticError) as error:
             log.warning("skipped malformed %s answer: %s", record.source, error)
             convert.rejected[record.source] += 1

@@ -428,10 +428,20 @@ class OnlineCheck:
         engine = Engine(ruleset, accounts=[account], unknown_alert_after=None)
         now = self.clock.now()
         day_start = engine.calendar.trading_day_start(engine.calendar.trading_day(now))
+
+        def unreadable(kind: str, why: str) -> None:
+            say(
+                Finding(
+                    "info",
+                    f"account {account}: skipped an {kind} it could not read ({why}); "
+                    "the daemon skips it too, alerts and reconciles",
+                )
+            )
+
         try:
-            positions = client.open_positions(account)
-            orders = client.open_orders(account)
-            trades = client.search_trades(account, day_start)
+            positions = client.open_positions(account, on_malformed=unreadable)
+            orders = client.open_orders(account, on_malformed=unreadable)
+            trades = client.search_trades(account, day_start, on_malformed=unreadable)
         except ProjectXError as exc:
             say(Finding("problem", f"account {account}: reading its state failed: {exc}"))
             return

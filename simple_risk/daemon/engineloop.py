@@ -32,6 +32,7 @@ from simple_risk.daemon.executor import IntentResult
 from simple_risk.daemon.intake import Intake
 from simple_risk.daemon.messages import (
     EngineCommand,
+    HubDoubt,
     LeaseChecked,
     ReconcileData,
     SnapshotFailed,
@@ -205,6 +206,9 @@ class EngineLoop:
             return
         if isinstance(event, ReconcileData):
             self._reconciler.apply(event)
+            return
+        if isinstance(event, HubDoubt):
+            self._reconciler.doubt(event.doubt)
             return
         if isinstance(event, SnapshotFailed):
             self._persistence.dirty.add(event.account)  # the next snapshot tries again

@@ -5,20 +5,25 @@ cache put typed events on the queue from their own threads. This part starts and
 subscribes the quotes of every contract an account touches (from a thread of its own: the
 engine thread never waits on a socket), and routes quotes: a quote reaches only the engines
 exposed to its contract, and an account's first order or position in a contract first gets
-the latest quote it skipped.
+the latest quote it skipped. A user-hub record the converter doubts (unreadable, or an order
+of unknown status read as working) goes on the queue too, after which the engine thread
+alerts and reconciles the account.
 """
 
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 from simple_risk.adapters.topstepx.contracts import ContractCache
+from simple_risk.adapters.topstepx.converters import Converter, Doubt
 from simple_risk.adapters.topstepx.hubs import MarketHubClient, UserHubClient
 from simple_risk.adapters.topstepx.rest import RestClient
 from simple_risk.daemon.context import Shared
+from simple_risk.daemon.messages import HubDoubt
 from simple_risk.engine.events import Event, Quote
 from simple_risk.engine.facts.account import AccountState
 
@@ -37,6 +42,7 @@ class Intake:
             client,
             shared.queue,
             clock=shared.clock,
+            converter=Converter(shared.clock, on_doubt=self._doubted),
             config=options.hubs,
             recorder=options.recorder,
         )
@@ -53,6 +59,14 @@ class Intake:
         self._quoted: set[str] = set()
         self._latest_quote: dict[str, Quote] = {}
         self._stale_quotes: dict[int, set[str]] = {}
+
+    def _doubted(self, doubt: Doubt) -> None:
+        """The user hub's thread: a doubted record goes to the engine thread (which alone
+        alerts and asks for reconciles), right before the message's events."""
+        try:
+            self._shared.queue.put_nowait(HubDoubt(at=doubt.at, doubt=doubt))
+        except queue.Full:  # the queue is unbounded: only a bounded test queue gets here
+            log.error("could not queue a doubted %s record: %s", doubt.target, doubt.what)
 
     def start(self) -> None:
         """Load the accounts' contracts, subscribe the accounts and start both hubs."""

@@ -9,6 +9,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import datetime
 
+from simple_risk.adapters.topstepx.converters import Doubt
 from simple_risk.engine.events import AccountUpdate, Event, OrderUpdate, PositionUpdate, TradeFill
 
 
@@ -26,6 +27,14 @@ class ReconcileData(Event):
     error: str | None = None
     #: records REST sent that could not be read, skipped: (kind, why) — "order", "position"…
     skipped: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HubDoubt(Event):
+    """The user hub sent a record the converter could not take at its word (skipped, or kept
+    with a conservative reading): the engine thread alerts and reconciles the account."""
+
+    doubt: Doubt
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -60,4 +69,11 @@ class EngineCommand(Event):
     future: Future[object]
 
 
-__all__ = ["EngineCommand", "LeaseChecked", "ReconcileData", "SnapshotFailed", "StopRequest"]
+__all__ = [
+    "EngineCommand",
+    "HubDoubt",
+    "LeaseChecked",
+    "ReconcileData",
+    "SnapshotFailed",
+    "StopRequest",
+]

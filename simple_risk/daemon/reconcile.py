@@ -6,7 +6,9 @@ requested reconcile — the account, its positions and working orders, and (exce
 :class:`~simple_risk.daemon.messages.ReconcileData` on the queue; the engine thread applies
 it (:meth:`Reconciler.apply`), then ``Reconciled``, which evaluates every rule, so a limit
 already breached is enforced at once. Requests are coalesced: at most one reconcile per
-account per ``reconcile_gap`` seconds (wider as the REST budget fills).
+account per ``reconcile_gap`` seconds (wider as the REST budget fills). A user-hub record the
+converter doubted (skipped as unreadable, or an order of unknown status read as working) is
+alerted and answered with a reconcile of its account: REST says what the hub could not.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import time
 from collections.abc import Callable
 from datetime import datetime
 
+from simple_risk.adapters.topstepx.converters import Doubt
 from simple_risk.adapters.topstepx.errors import ProjectXError
 from simple_risk.adapters.topstepx.ratelimit import DEFAULT_BUCKET
 from simple_risk.adapters.topstepx.rest import RestClient
@@ -77,6 +80,9 @@ class Reconciler:
         #: REST records skipped because they could not be read (alerted when first seen)
         self.malformed_records = 0
         self._skipped_before: dict[int, tuple[tuple[str, str], ...]] = {}
+        #: hub records doubted by the converter (see :meth:`doubt`)
+        self.hub_doubts = 0
+        self._doubts_alerted: set[tuple[int | None, str]] = set()
 
     # -- the workers ----------------------------------------------------------------------------
 
@@ -270,6 +276,34 @@ class Reconciler:
             log.info("account %s reconciled and live (%s)", account, data.reason)
         self._on_live()
 
+    def doubt(self, doubt: Doubt) -> None:
+        """Engine thread: a user-hub record the converter doubted. Alerted once per account
+        and trouble (the gateway may repeat it on every update: the count shows how often),
+        critical when the record was skipped; and when only REST can tell what it means, the
+        account is reconciled — every guarded account when the record did not say whose."""
+        shared = self._shared
+        owner = doubt.account_id
+        accounts = list(shared.config.accounts) if owner is None else [owner]
+        accounts = [account for account in accounts if account in shared.engines]
+        if not accounts:
+            return  # another account of the login: not one this daemon guards
+        self.hub_doubts += 1
+        key = (owner, doubt.what)
+        if key not in self._doubts_alerted:
+            if len(self._doubts_alerted) >= _DOUBTS_REMEMBERED:  # the daemon runs all day
+                self._doubts_alerted.clear()
+            self._doubts_alerted.add(key)
+            whose = f"account {owner}" if owner is not None else "an unknown account"
+            then = "; reconciling from REST" if doubt.reconcile else ""
+            shared.alerter.alert(
+                "critical" if doubt.skipped else "warning",
+                f"{whose}: {doubt.target} record {doubt.record_id!r}: {doubt.what}{then}",
+                doubt.at,
+            )
+        if doubt.reconcile:
+            for account in accounts:
+                self.request(account, f"doubted {doubt.target}")
+
     def _report_malformed(self, data: ReconcileData) -> None:
         """Records REST sent that could not be read were skipped: count them and say so loudly
         (the rest of the reconcile applies; the daemon cannot see what those records hold).
@@ -287,6 +321,10 @@ class Reconciler:
             f"in the {data.reason} reconcile — {kinds}{more}",
             data.at,
         )
+
+
+#: how many (account, trouble) alerts are remembered before they may be repeated
+_DOUBTS_REMEMBERED = 1000
 
 
 def _known_fill(state: AccountState | None, fill: TradeFill) -> bool:

@@ -254,6 +254,21 @@ class Daemon:
         return self.reconciler.malformed_records
 
     @property
+    def hub_records_skipped(self) -> dict[str, int]:
+        """Hub records skipped because they could not be read, by target (the user hub's are
+        alerted and reconciled; a market message's unreadable quote or trade only logged)."""
+        skipped = self.intake.market_hub.converter.skipped()
+        for target, count in self.intake.user_hub.converter.skipped().items():
+            skipped[target] = skipped.get(target, 0) + count
+        return skipped
+
+    @property
+    def unknown_values(self) -> dict[str, int]:
+        """Enum values the user hub sent outside the known set, read conservatively
+        (``order.type=8``: count), each alerted when first seen."""
+        return self.intake.user_hub.converter.unknown.snapshot()
+
+    @property
     def replayed(self) -> dict[int, int]:
         """Journaled events replayed at restore, per account (the cost of the last restart)."""
         return self.persistence.replayed
@@ -478,6 +493,8 @@ class Daemon:
             "intents_open": len(self.book),
             "reconciles": self.reconciles,
             "malformed_records": self.malformed_records,
+            "hub_records_skipped": self.hub_records_skipped,
+            "unknown_values": self.unknown_values,
             "store": self.store_health(),
             "parts": self.supervisor.parts(),
             "alerts": list(self.alerter.recent),

@@ -322,7 +322,7 @@ def test_market_depth_carries_no_domain_event() -> None:
     "payload",
     [
         [{"action": 1, "data": {"id": 1}}],  # required fields missing
-        [{"action": 1, "data": {**WRAPPED_ORDER[0]["data"], "status": 42}}],  # unknown enum
+        [{"action": 1, "data": {**WRAPPED_ORDER[0]["data"], "side": 3}}],  # unknown side
         [{"action": 1, "data": {**WRAPPED_ORDER[0]["data"], "limitPrice": "abc"}}],
         [{"action": 1, "data": {**WRAPPED_ORDER[0]["data"], "id": True}}],
         [{"action": 1, "data": "not an object"}],

@@ -13,6 +13,7 @@ import socket
 import tempfile
 from collections.abc import Iterator
 from datetime import datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -30,6 +31,7 @@ from simple_risk.daemon.config import PASSWORD_FILE_NAME
 from simple_risk.daemon.password import read_password_hash, verify_password
 from simple_risk.daemon.sim import SIM_ADMIN_PASSWORD, Trader
 from simple_risk.daemon.wallclock import WALL_START_ENV
+from simple_risk.engine.events import OrderSide
 from simple_risk.resources import default_ruleset_path
 from tests.pinned import PINNED_START, pinned_wall
 
@@ -212,6 +214,33 @@ def test_an_unreadable_other_account_is_mentioned_and_does_not_fail_the_check(
         result.output
     )
     assert f"visible account {ACCOUNT}" in result.output
+
+
+def test_an_unreadable_order_of_the_account_is_mentioned_and_its_other_state_still_read(
+    sim: Simulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One order no gateway could describe (an unknown side) does not hide the account's
+    position and fills from what the rules would do."""
+    trader = Trader(sim)
+    try:
+        trader.buy(ACCOUNT, "MNQ", 2)
+        trader.limit(ACCOUNT, "MNQ", OrderSide.BUY, 1, trader.price("MNQ") - Decimal(200))
+    finally:
+        trader.close()
+    original = wire.order_model
+
+    def order_model(order: Any) -> dict[str, object]:
+        model = original(order)
+        if order.limit_price is not None:
+            model["side"] = 7
+        return model
+
+    monkeypatch.setattr(wire, "order_model", order_model)
+    result = _check(_config(tmp_path, sim.base_url), "--online")
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.output
+    assert _problems(result) == []
+    assert f"account {ACCOUNT}: skipped an order it could not read (side: 7" in result.output
+    assert f"account {ACCOUNT}: 1 open position(s), 0 working order(s)" in result.output
 
 
 def test_a_closed_port_says_nothing_answers(tmp_path: Path) -> None:

@@ -35,7 +35,7 @@ from simple_risk.engine.events import WORKING_STATUSES, OrderSide
 
 from .test_crash import ACCOUNT, DaemonProcess, Day, _locks, start_system
 
-MALFORMED_SIZE = 3  # the trader's limit order of this size is described with an unknown status
+MALFORMED_SIZE = 3  # the trader's limit order of this size is described with an unknown side
 OWN_CALLS_LIMIT = 190  # the daemon's own calls in any 60 s (the gateway allows 200)
 
 
@@ -163,7 +163,7 @@ def chaos(
         model = original(order)
         working = order.status in WORKING_STATUSES
         if order.size == MALFORMED_SIZE and order.limit_price is not None and working:
-            model["status"] = 99  # no gateway has it: the daemon skips, counts and alerts
+            model["side"] = 7  # no gateway has it: the daemon skips, counts and alerts
         return model
 
     monkeypatch.setattr(wire, "order_model", order_model)

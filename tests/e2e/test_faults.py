@@ -28,18 +28,19 @@ from simple_risk.store import StoreError
 
 from .harness import ACCOUNT, FAST_OPTIONS, OTHER, Harness, Restart, Start
 
-MALFORMED_SIZE = 3  # the trader's limit order of this size is sent with an unknown status
+MALFORMED_SIZE = 3  # the trader's limit order of this size is sent with an unknown side
 
 
 @pytest.fixture
 def malformed_order(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The simulator describes the trader's 3-lot limit order with a status no gateway has."""
+    """The simulator describes the trader's 3-lot limit order with a side no gateway has
+    (an unknown status would be read as working: only a side cannot be guessed)."""
     original = wire.order_model
 
     def order_model(order: Order) -> dict[str, object]:
         model = original(order)
         if order.size == MALFORMED_SIZE and order.limit_price is not None:
-            model["status"] = 99
+            model["side"] = 7
         return model
 
     monkeypatch.setattr(wire, "order_model", order_model)

@@ -22,7 +22,23 @@ Money and prices become ``Decimal`` exactly (floats only ever reach us through a
 that was not told ``parse_float=Decimal``; they are converted through their shortest repr,
 which is the wire text). Anything malformed raises :class:`WireFormatError` from the strict
 ``*_from_wire`` functions; :class:`Converter` wraps them for the hub threads: it logs the raw
-payload (secrets scrubbed), counts it, and skips it — a bad payload never kills a thread.
+payload (secrets scrubbed), counts it, and skips it — a bad payload never kills a thread, and
+one bad element of a list (a market trade, a quote, a REST record, a contract) never drops
+the good elements beside it.
+
+Enum values nobody scripted are read per field, with the meaning that errs on the safe side
+(a risk manager must still see a record that still means something):
+
+* an order ``type`` outside 0–7 is :attr:`OrderType.UNKNOWN` — a working order of known side
+  and size, never taken for a protective stop, still counted as exposure;
+* an order ``status`` outside 0–8 is read as working (:attr:`OrderStatus.OPEN`): an order
+  wrongly kept costs a reconcile, an order wrongly dropped hides exposure. The
+  :class:`Converter` reports it as a :class:`Doubt` so the daemon re-reads the account from
+  REST (whose ``searchOpen`` answer settles whether the order still works);
+* an order or trade ``side`` and a position ``type`` cannot be guessed: the record is skipped,
+  counted and reported as a :class:`Doubt` (alert and reconcile).
+
+Each unknown value is logged once per field and value and counted (:class:`UnknownValues`).
 """
 
 from __future__ import annotations
@@ -32,7 +48,7 @@ import logging
 import math
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
@@ -262,6 +278,83 @@ def _enum(kind: type[_E], payload: Mapping[str, Any], key: str) -> _E:
         raise WireFormatError(f"{key}: {number} is not a {kind.__name__}") from exc
 
 
+#: Told of each enum value outside the known set that was read conservatively: (field, value)
+OnUnknown = Callable[[str, int], None]
+
+#: Told of each element of a list that was skipped as unreadable: (element, error)
+OnMalformedElement = Callable[[object, Exception], None]
+
+
+class UnknownValues:
+    """Enum values outside the known set, counted by ``field=value`` (``order.type=8``) and each
+    logged once per value: the gateway may send a new value on every update of every order,
+    and one warning says all there is to say, while the count shows how often it happens."""
+
+    def __init__(self) -> None:
+        self.counts: Counter[str] = Counter()
+        self._lock = threading.Lock()
+
+    def note(self, name: str, value: int, reading: str) -> bool:
+        """Count one occurrence; True (and logged) the first time this value is seen."""
+        key = f"{name}={value}"
+        with self._lock:
+            first = key not in self.counts
+            self.counts[key] += 1
+        if first:
+            log.warning("unknown %s %d, read as %s (logged once per value)", name, value, reading)
+        return first
+
+    def snapshot(self) -> dict[str, int]:
+        """A copy of the counts, safe to read from another thread."""
+        with self._lock:
+            return dict(self.counts)
+
+
+#: the tally of the conversions no caller asked to count (a REST search without a Converter)
+UNKNOWN_VALUES = UnknownValues()
+
+#: how each tolerated unknown value is read (the conservative meaning: module docstring)
+_READINGS = {"order.type": "unknown type (non-protective)", "order.status": "working"}
+
+
+def _lenient_enum(
+    kind: type[_E], payload: Mapping[str, Any], key: str, default: _E, on_unknown: OnUnknown
+) -> _E:
+    """An enum whose unknown values still mean something: ``default`` (see the module
+    docstring), reported to ``on_unknown``. A value that is not an integer is still malformed."""
+    number = _int(payload, key)
+    try:
+        return kind(number)
+    except ValueError:
+        on_unknown(f"order.{key}", number)
+        return default
+
+
+def _note_unknown(name: str, value: int) -> None:
+    UNKNOWN_VALUES.note(name, value, _READINGS.get(name, "a default"))
+
+
+#: what a malformed element raises (a payload can fail in more ways than WireFormatError)
+_MALFORMED = (WireFormatError, ValueError, TypeError, ArithmeticError)
+
+
+def _each(
+    items: Iterable[object],
+    convert: Callable[[object], _T],
+    on_malformed: OnMalformedElement | None,
+) -> Iterator[_T]:
+    """Each element converted. Strict (``on_malformed`` None): the first malformed one raises.
+    Lenient: a malformed one is reported and skipped, so it never hides the good ones."""
+    for item in items:
+        if on_malformed is None:
+            yield convert(item)
+            continue
+        try:
+            yield convert(item)
+        except _MALFORMED as error:
+            on_malformed(item, error)
+
+
 def _non_negative(number: int, key: str) -> int:
     if number < 0:
         raise WireFormatError(f"{key}: negative value {number}")
@@ -286,16 +379,29 @@ def account_from_wire(payload: object, at: datetime) -> AccountUpdate:
     )
 
 
-def order_from_wire(payload: object, at: datetime) -> OrderUpdate:
-    """OrderModel / GatewayUserOrder → OrderUpdate."""
+def order_from_wire(
+    payload: object, at: datetime, *, on_unknown: OnUnknown | None = None
+) -> OrderUpdate:
+    """OrderModel / GatewayUserOrder → OrderUpdate.
+
+    An unknown ``type`` is :attr:`OrderType.UNKNOWN` and an unknown ``status`` is read as
+    working (:attr:`OrderStatus.OPEN`), each reported to ``on_unknown`` (by default logged once
+    per value and counted in :data:`UNKNOWN_VALUES`); an unknown ``side`` is malformed: which
+    way the order goes is the one thing no default can say.
+    """
     data = _mapping(payload, "order")
-    return OrderUpdate(
+    unknown: list[tuple[str, int]] = []  # reported once the whole record has been read
+
+    def seen(field: str, value: int) -> None:
+        unknown.append((field, value))
+
+    order = OrderUpdate(
         at=at,
         account_id=_int(data, "accountId"),
         order_id=_int(data, "id"),
         contract_id=_str(data, "contractId"),
-        status=_enum(OrderStatus, data, "status"),
-        type=_enum(OrderType, data, "type"),
+        status=_lenient_enum(OrderStatus, data, "status", OrderStatus.OPEN, seen),
+        type=_lenient_enum(OrderType, data, "type", OrderType.UNKNOWN, seen),
         side=_enum(OrderSide, data, "side"),
         size=_non_negative(_int(data, "size"), "size"),
         fill_volume=_non_negative(_opt_int(data, "fillVolume") or 0, "fillVolume"),
@@ -310,6 +416,10 @@ def order_from_wire(payload: object, at: datetime) -> OrderUpdate:
         parent_order_id=_opt_link(data, "parentOrderId"),
         linked_order_id=_opt_link(data, "linkedOrderId"),
     )
+    report = on_unknown or _note_unknown
+    for field_name, value in unknown:
+        report(field_name, value)
+    return order
 
 
 def position_from_wire(payload: object, at: datetime, *, removed: bool = False) -> PositionUpdate:
@@ -516,30 +626,42 @@ class QuoteBook:
             )
 
 
-def quote_from_wire(arguments: object, at: datetime, book: QuoteBook) -> list[Quote]:
-    """GatewayQuote ``[contractId, data]`` → merged Quote(s); ``data`` may be a list."""
+def _market_arguments(target: str, arguments: object) -> tuple[str, Sequence[object]]:
+    """Market-hub ``[contractId, data]`` → the contract id and the elements of ``data``."""
     if not isinstance(arguments, list | tuple) or len(arguments) < 2:
-        raise WireFormatError("GatewayQuote: expected [contractId, data]")
+        raise WireFormatError(f"{target}: expected [contractId, data]")
     contract_id = arguments[0]
     if not isinstance(contract_id, str) or not contract_id:
-        raise WireFormatError(f"GatewayQuote: bad contract id {contract_id!r}")
-    payloads = arguments[1] if isinstance(arguments[1], list | tuple) else [arguments[1]]
-    return [book.apply(contract_id, payload, at) for payload in payloads]
+        raise WireFormatError(f"{target}: bad contract id {contract_id!r}")
+    data = arguments[1]
+    return contract_id, data if isinstance(data, list | tuple) else [data]
 
 
-def market_trades_from_wire(arguments: object, at: datetime, book: QuoteBook) -> list[Quote]:
+def quote_from_wire(
+    arguments: object,
+    at: datetime,
+    book: QuoteBook,
+    on_malformed: OnMalformedElement | None = None,
+) -> list[Quote]:
+    """GatewayQuote ``[contractId, data]`` → merged Quote(s); ``data`` may be a list, whose
+    unreadable elements ``on_malformed`` is told of (the others still merge)."""
+    contract_id, payloads = _market_arguments("GatewayQuote", arguments)
+    return list(_each(payloads, lambda p: book.apply(contract_id, p, at), on_malformed))
+
+
+def market_trades_from_wire(
+    arguments: object,
+    at: datetime,
+    book: QuoteBook,
+    on_malformed: OnMalformedElement | None = None,
+) -> list[Quote]:
     """GatewayTrade ``[contractId, data]`` → one merged Quote whose last price is the latest
-    trade's; ``data`` is an array of trades live (§14.4), a single object is accepted too.
-    An empty array carries no price and gives no quote."""
-    if not isinstance(arguments, list | tuple) or len(arguments) < 2:
-        raise WireFormatError("GatewayTrade: expected [contractId, data]")
-    contract_id = arguments[0]
-    if not isinstance(contract_id, str) or not contract_id:
-        raise WireFormatError(f"GatewayTrade: bad contract id {contract_id!r}")
-    trades = arguments[1] if isinstance(arguments[1], list | tuple) else [arguments[1]]
-    if not trades:
-        return []
-    quotes = [book.apply_trade(contract_id, trade, at) for trade in trades]
+    readable trade's; ``data`` is an array of trades live (§14.4), a single object is accepted
+    too. An empty array carries no price and gives no quote. With ``on_malformed``, an
+    unreadable trade is reported and skipped: the good trades of the array still set the
+    last price."""
+    contract_id, trades = _market_arguments("GatewayTrade", arguments)
+    quotes = list(_each(trades, lambda t: book.apply_trade(contract_id, t, at), on_malformed))
     return quotes[-1:]
 
 
@@ -592,35 +714,98 @@ def trades_from_rest(body: object, at: datetime) -> list[TradeFill]:
     return [trade_from_wire(item, at) for item in _list_field(body, "trades")]
 
 
-def contracts_from_rest(body: object, symbols: SymbolSpec = DEFAULT_SYMBOLS) -> list[ContractInfo]:
-    """``contracts`` (search/available) or ``contract`` (searchById) → ContractInfo list."""
+def contracts_from_rest(
+    body: object,
+    symbols: SymbolSpec = DEFAULT_SYMBOLS,
+    on_malformed: OnMalformedElement | None = None,
+) -> list[ContractInfo]:
+    """``contracts`` (search/available) or ``contract`` (searchById) → ContractInfo list.
+
+    A contract list is read contract by contract: an unreadable one is skipped and logged
+    (and told to ``on_malformed``, which may count it), never the others — nothing is
+    inferred from a contract's absence, and one odd product in ``Contract/available`` must
+    not leave every other contract unknown. A ``searchById`` answer holds one contract: an
+    unreadable one raises :class:`WireFormatError`."""
     data = _mapping(body, "response")
     single = data.get("contract")
     if single is not None:
         return [contract_from_wire(single, symbols)]
-    return [contract_from_wire(item, symbols) for item in _list_field(body, "contracts")]
+
+    def skipped(item: object, error: Exception) -> None:
+        code = item.get("id") if isinstance(item, Mapping) else None
+        log.warning("skipped an unreadable contract %r (%s); kept the others", code, error)
+        if on_malformed is not None:
+            on_malformed(item, error)
+
+    items = _list_field(body, "contracts")
+    return list(_each(items, lambda item: contract_from_wire(item, symbols), skipped))
 
 
 # ---------------------------------------------------------------------------------------------
 # the tolerant converter the hub threads use
 
 
+@dataclass(frozen=True, slots=True)
+class Doubt:
+    """A user-hub record the converter could not take at its word: skipped as unreadable, or
+    kept with a conservative reading (an unknown order status read as working, an unknown type
+    as :attr:`OrderType.UNKNOWN`). The daemon alerts once per ``what`` and, when ``reconcile``,
+    re-reads the account from REST — every guarded account when ``account_id`` is None (the
+    record did not say whose it is)."""
+
+    at: datetime
+    target: str
+    account_id: int | None
+    #: what was wrong, without record ids: the same trouble on many records is one alert
+    what: str
+    record_id: object
+    #: only REST can tell what the record means (skipped, or an unknown order status)
+    reconcile: bool
+    #: the record was dropped (unreadable), not kept with a conservative reading
+    skipped: bool = False
+
+
+#: Told of each :class:`Doubt`, on the hub thread that converted the record.
+OnDoubt = Callable[[Doubt], None]
+
+
+def _owner(target: str, entity: object) -> int | None:
+    """The account an unreadable user-hub record belongs to, when that much can be read."""
+    if not isinstance(entity, Mapping):
+        return None
+    key = "id" if target == "GatewayUserAccount" else "accountId"
+    try:
+        return to_int(entity.get(key), key)
+    except WireFormatError:
+        return None
+
+
 class Converter:
     """Hub arguments → domain events, stamped with the receive clock; never raises.
 
     Malformed entities are logged with their (scrubbed) raw payload, counted in
-    :attr:`rejected` by target, and skipped; the other entities of the same message still
-    convert. Unknown targets are counted in :attr:`ignored`.
+    :attr:`rejected` by target, and skipped; the other entities of the same message (the
+    other trades of a ``GatewayTrade`` array, the other quotes of a list) still convert.
+    Unknown targets are counted in :attr:`ignored`, unknown enum values read conservatively
+    in :attr:`unknown` (module docstring). A skipped user-hub record and an order of unknown
+    status are told to ``on_doubt`` (the daemon alerts and reconciles the account); so is an
+    order of unknown type (alerted once, no reconcile: the record is fully read).
     """
 
     def __init__(
-        self, clock: ReceiveClock | None = None, symbols: SymbolSpec = DEFAULT_SYMBOLS
+        self,
+        clock: ReceiveClock | None = None,
+        symbols: SymbolSpec = DEFAULT_SYMBOLS,
+        *,
+        on_doubt: OnDoubt | None = None,
     ) -> None:
         self.clock = clock or ReceiveClock()
         self.symbols = symbols
         self.quotes = QuoteBook()
         self.rejected: Counter[str] = Counter()
         self.ignored: Counter[str] = Counter()
+        self.unknown = UnknownValues()
+        self.on_doubt = on_doubt
         self._lock = threading.Lock()
 
     def _reject(self, target: str, payload: object, error: Exception) -> None:
@@ -632,11 +817,49 @@ class Converter:
             raw = repr(type(payload))
         log.warning("skipped malformed %s payload (%s): %s", target, error, raw)
 
+    def skipped(self) -> dict[str, int]:
+        """A copy of :attr:`rejected`, safe to read from another thread (the status)."""
+        with self._lock:
+            return dict(self.rejected)
+
+    def _doubt(self, doubt: Doubt) -> None:
+        if self.on_doubt is None:
+            return
+        try:
+            self.on_doubt(doubt)
+        except Exception:  # the listener's failure must not drop the events of the message
+            log.exception("the listener of an unreadable %s record failed", doubt.target)
+
+    def _order(self, entity: object, stamp: datetime) -> OrderUpdate:
+        """One user-hub order; its unknown values are counted, logged once, and doubted."""
+        unknown: list[tuple[str, int]] = []
+        order = order_from_wire(entity, stamp, on_unknown=lambda f, v: unknown.append((f, v)))
+        for name, value in unknown:
+            reading = _READINGS.get(name, "a default")
+            self.unknown.note(name, value, reading)
+            self._doubt(
+                Doubt(
+                    at=stamp,
+                    target="GatewayUserOrder",
+                    account_id=order.account_id,
+                    what=f"unknown {name} {value}, read as {reading}",
+                    record_id=order.order_id,
+                    reconcile=name == "order.status",
+                )
+            )
+        return order
+
+    def _entity(self, target: str, action: int | None, entity: object, stamp: datetime) -> Event:
+        if target == "GatewayUserOrder":
+            return self._order(entity, stamp)
+        if target == "GatewayUserPosition":
+            return position_from_wire(entity, stamp, removed=action == ACTION_REMOVED)
+        return _USER_CONVERTERS[target](entity, stamp)
+
     def user(self, target: str, arguments: object, at: datetime | None = None) -> list[Event]:
         """One user-hub invocation → events (possibly none)."""
         stamp = at or self.clock.now()
-        convert = _USER_CONVERTERS.get(target)
-        if convert is None:
+        if target not in _USER_CONVERTERS:
             with self._lock:
                 self.ignored[target] += 1
             return []
@@ -644,16 +867,35 @@ class Converter:
             entities = unwrap_user_actions(arguments)
         except (WireFormatError, RecursionError) as error:
             self._reject(target, arguments, error)
+            self._doubt(
+                Doubt(
+                    at=stamp,
+                    target=target,
+                    account_id=None,
+                    what=f"unreadable {target} message skipped ({error})",
+                    record_id=None,
+                    reconcile=True,
+                    skipped=True,
+                )
+            )
             return []
         events: list[Event] = []
         for action, entity in entities:
             try:
-                if convert is position_from_wire and action == ACTION_REMOVED:
-                    events.append(position_from_wire(entity, stamp, removed=True))
-                else:
-                    events.append(convert(entity, stamp))
-            except (WireFormatError, ValueError, TypeError, ArithmeticError) as error:
+                events.append(self._entity(target, action, entity, stamp))
+            except _MALFORMED as error:
                 self._reject(target, entity, error)
+                self._doubt(
+                    Doubt(
+                        at=stamp,
+                        target=target,
+                        account_id=_owner(target, entity),
+                        what=f"unreadable {target} record skipped ({error})",
+                        record_id=entity.get("id") if isinstance(entity, Mapping) else None,
+                        reconcile=True,
+                        skipped=True,
+                    )
+                )
         return events
 
     def market(self, target: str, arguments: object, at: datetime | None = None) -> list[Event]:
@@ -666,9 +908,13 @@ class Converter:
             with self._lock:
                 self.ignored[target] += 1
             return []
+
+        def skipped(element: object, error: Exception) -> None:
+            self._reject(target, element, error)
+
         try:
-            return list(convert(arguments, stamp, self.quotes))
-        except (WireFormatError, ValueError, TypeError, ArithmeticError) as error:
+            return list(convert(arguments, stamp, self.quotes, skipped))
+        except _MALFORMED as error:  # the message itself: no contract id, no data
             self._reject(target, arguments, error)
             return []
 
@@ -700,7 +946,7 @@ class Converter:
         for item in items:
             try:
                 events.append(convert(item, stamp))
-            except (WireFormatError, ValueError, TypeError, ArithmeticError) as error:
+            except _MALFORMED as error:
                 self._reject(endpoint, item, error)
         orders = [e for e in events if isinstance(e, OrderUpdate)]
         return list(bracket_children_last(orders)) if orders else events
@@ -846,10 +1092,16 @@ def loads_exact(text: str | bytes) -> Any:
 __all__ = [
     "DEFAULT_SYMBOLS",
     "MARKET_TARGETS",
+    "UNKNOWN_VALUES",
     "USER_TARGETS",
     "Converter",
+    "Doubt",
+    "OnDoubt",
+    "OnMalformedElement",
+    "OnUnknown",
     "QuoteBook",
     "RestRequest",
+    "UnknownValues",
     "WireFormatError",
     "account_from_wire",
     "accounts_from_rest",
