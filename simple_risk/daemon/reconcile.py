@@ -35,6 +35,7 @@ from simple_risk.daemon.supervisor import Supervisor
 from simple_risk.engine.events import (
     Event,
     OrderStatus,
+    OrderUpdate,
     PositionType,
     PositionUpdate,
     Reconciled,
@@ -239,8 +240,11 @@ class Reconciler:
             # taken as gone when every record of that kind could be read.
             open_orders = {o.order_id for o in data.orders}
             for order in list(state.orders.values()):
-                if order.id not in open_orders and "order" not in skipped_kinds:
-                    events.append(dataclasses.replace(order.update, status=OrderStatus.CANCELLED))
+                if order.id in open_orders or "order" in skipped_kinds:
+                    continue
+                if _unlisted_by_design(order.update, open_orders):
+                    continue
+                events.append(dataclasses.replace(order.update, status=OrderStatus.CANCELLED))
             events += data.orders
             open_positions = {p.contract_id for p in data.positions}
             for position in list(state.positions.values()):
@@ -340,3 +344,18 @@ def _known_fill(state: AccountState | None, fill: TradeFill) -> bool:
 
 
 __all__ = ["Reconciler"]
+
+
+def _unlisted_by_design(update: OrderUpdate, listed: set[int]) -> bool:
+    """An order ``Order/searchOpen`` never lists although it is still there: a bracket child
+    suspended until its entry fills, while that entry still rests (listed). The gateway's
+    REST answers show no suspended order at all (reference §14.3: between the place and the
+    fill, the stream is the only place the children exist), so a reconcile that took them
+    for gone would drop a resting bracket's stop-loss and take-profit from the facts. Once the
+    entry is no longer listed (filled or cancelled), its children are either armed (listed)
+    or ended, and an unlisted one is taken for gone like any other."""
+    return (
+        update.status is OrderStatus.SUSPENDED
+        and update.parent_order_id is not None
+        and update.parent_order_id in listed
+    )

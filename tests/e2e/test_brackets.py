@@ -55,6 +55,11 @@ def _family(h: Harness, entry: int) -> list[int]:
     return [entry, *sorted(children)]
 
 
+def _held_orders(h: Harness) -> list[int]:
+    state = h.daemon.engines[AUTO_OCO].account(AUTO_OCO)
+    return sorted(state.orders) if state is not None else []
+
+
 def _protected(h: Harness) -> bool:
     state = h.daemon.engines[AUTO_OCO].account(AUTO_OCO)
     return state is not None and any(p.protected for p in state.positions.values())
@@ -101,3 +106,33 @@ def test_a_breaching_bracketed_entry_is_cancelled_with_its_children(start: Start
     )
     assert h.trader.working(AUTO_OCO) == 0
     assert h.trader.size(AUTO_OCO) == 0
+
+
+def test_a_resting_brackets_suspended_children_survive_a_reconcile_and_protect_the_fill(
+    start: Start,
+) -> None:
+    """``Order/searchOpen`` never lists a suspended child (reference §14.3): a reconcile while
+    the entry rests must not take the children for gone, or the filled position would look
+    unprotected and the no-stop-loss rule would close it."""
+    h = start(build_ruleset(grace=GRACE), accounts=(AUTO_OCO,))
+    contract = h.trader.contract("EP")
+    price = h.trader.price("EP")
+    entry, _ = _bracket(h, 2, OrderType.LIMIT, price - 5)  # rests below the market
+    family = _family(h, entry)
+    h.wait(lambda: _held_orders(h) == family, "the engine to hold the entry and its children")
+    reconciles = h.daemon.reconciles
+    h.daemon.request_reconcile(AUTO_OCO, "test")
+    h.wait(lambda: h.daemon.reconciles > reconciles, "a reconcile while the entry rests")
+    assert _held_orders(h) == family  # the suspended children were not taken for gone
+    h.sim.set_price(contract, price - 6)  # the entry fills; its children arm
+    h.wait(lambda: h.trader.size(AUTO_OCO, "EP") == 2, "the 2-lot fill")
+    h.wait(
+        lambda: all(h.sim.venue.order(c).status == OrderStatus.OPEN for c in family[1:]),
+        "the children armed after the fill",
+    )
+    h.wait(lambda: _protected(h), "the engine to see the stop-loss protect the position")
+    time.sleep(GRACE * 2)  # past the no-stop-loss grace
+    assert not h.fired("no-stop-loss-grace", AUTO_OCO)
+    assert h.sent("Position/closeContract") == []
+    assert [b for b in h.sent("Order/cancel") if b["orderId"] in family] == []
+    assert h.trader.size(AUTO_OCO, "EP") == 2
