@@ -80,6 +80,9 @@ class Timing:
     snapshot_interval: float = 30.0
     retry_interval: float = 1.0
     alert_after_attempts: int = 3
+    #: a held contract's quotes quiet this long while its exchange trades is alerted
+    #: (daemon/quotewatch.py)
+    quote_silence: float = 120.0
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,6 +21,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future
+from datetime import datetime
 from typing import TypeVar
 
 from simple_risk.daemon.announce import Announcer
@@ -40,6 +41,7 @@ from simple_risk.daemon.messages import (
 )
 from simple_risk.daemon.ownership import Ownership
 from simple_risk.daemon.persistence import Persistence
+from simple_risk.daemon.quotewatch import QuoteWatch, trading
 from simple_risk.daemon.reconcile import Reconciler
 from simple_risk.daemon.supervisor import Supervisor
 from simple_risk.engine.events import (
@@ -92,6 +94,7 @@ class EngineLoop:
         self.runs = 0
         #: the hubs' states as their last ``ConnectionChanged`` said
         self.hub_states: dict[str, str] = {}
+        self._quotes = QuoteWatch(shared.config.timing.quote_silence)
 
     def start(self, supervisor: Supervisor) -> None:
         self._thread = supervisor.spawn("engine", self.run)
@@ -174,6 +177,7 @@ class EngineLoop:
         if now_mono >= self._next_tick or due_deadline:
             self._next_tick = now_mono + timing.tick_interval
             shared.queue.put(ClockTick(at=now_wall))
+            self._watch_quotes(now_wall)
         if now_mono >= self._next_periodic:
             self._next_periodic = now_mono + timing.reconcile_interval
             for account in shared.config.accounts:
@@ -191,6 +195,21 @@ class EngineLoop:
             for account in shared.config.accounts:
                 self._ownership.renew(account, now_wall)
             self._next_lease = now_mono + self._ownership.renew_interval()
+
+    def _watch_quotes(self, now: datetime) -> None:
+        """Alert a held contract whose quotes went quiet while its exchange trades (and when
+        they come back): once a tick, from the engines' positions (quotewatch.py)."""
+        held: dict[str, list[int]] = {}
+        for account, engine in self._shared.engines.items():
+            state = engine.account(account)
+            if state is None or not state.positions or not trading(engine.calendar, now):
+                continue
+            for contract_id in state.positions:
+                held.setdefault(contract_id, []).append(account)
+        if not held and not self._quotes.quiet:
+            return
+        for alert in self._quotes.check(now, held, self._intake.heard()):
+            self._shared.alerter.alert(alert.level, alert.message, now)
 
     # -- dispatch -------------------------------------------------------------------------------
 

@@ -17,6 +17,7 @@ import queue
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 
 from simple_risk.adapters.topstepx.contracts import ContractCache
 from simple_risk.adapters.topstepx.converters import Converter, Doubt
@@ -58,6 +59,9 @@ class Intake:
         self._subscriber = ThreadPoolExecutor(max_workers=1, thread_name_prefix="subscriber")
         self._quoted: set[str] = set()
         self._latest_quote: dict[str, Quote] = {}
+        #: when the daemon began to watch each contract (the quote watch's "heard" of a
+        #: contract never quoted)
+        self._watched_at: dict[str, datetime] = {}
         self._stale_quotes: dict[int, set[str]] = {}
 
     def _doubted(self, doubt: Doubt) -> None:
@@ -105,6 +109,7 @@ class Intake:
         contract_id = getattr(event, "contract_id", None)
         if isinstance(contract_id, str) and contract_id not in self._quoted:
             self._quoted.add(contract_id)
+            self._watched_at[contract_id] = self._shared.clock.now()
             # a hub invoke writes to a socket: never on the engine thread
             try:
                 self._subscriber.submit(self._subscribe_quotes, contract_id)
@@ -141,6 +146,14 @@ class Intake:
             return None
         stale.discard(contract_id)
         return self._latest_quote.get(contract_id)
+
+    def heard(self) -> dict[str, datetime]:
+        """Each watched contract → when its last quote arrived (or, never quoted, when the
+        daemon began to watch it): the quote watch's input. Engine thread."""
+        heard = dict(self._watched_at)
+        for contract_id, quote in list(self._latest_quote.items()):
+            heard[contract_id] = quote.at
+        return heard
 
 
 def _exposed(state: AccountState | None, contract_id: str) -> bool:
