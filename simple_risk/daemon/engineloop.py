@@ -26,6 +26,7 @@ from typing import TypeVar
 
 from simple_risk.daemon.announce import Announcer
 from simple_risk.daemon.apply import FACT_EVENTS, Applier
+from simple_risk.daemon.clockwatch import ClockWatch
 from simple_risk.daemon.context import Shared
 from simple_risk.daemon.control.protocol import ErrorCode, ProtocolError
 from simple_risk.daemon.enforcement import Enforcer
@@ -95,6 +96,7 @@ class EngineLoop:
         #: the hubs' states as their last ``ConnectionChanged`` said
         self.hub_states: dict[str, str] = {}
         self._quotes = QuoteWatch(shared.config.timing.quote_silence)
+        self._clock_watch = ClockWatch()
 
     def start(self, supervisor: Supervisor) -> None:
         self._thread = supervisor.spawn("engine", self.run)
@@ -178,6 +180,9 @@ class EngineLoop:
             self._next_tick = now_mono + timing.tick_interval
             shared.queue.put(ClockTick(at=now_wall))
             self._watch_quotes(now_wall)
+            clock_alert = self._clock_watch.check()
+            if clock_alert is not None:
+                shared.alerter.alert(*clock_alert, now_wall)
         if now_mono >= self._next_periodic:
             self._next_periodic = now_mono + timing.reconcile_interval
             for account in shared.config.accounts:
@@ -262,6 +267,7 @@ class EngineLoop:
             applier.apply(account, event, journal=True)
             return
         if isinstance(event, Quote):
+            self._clock_watch.sample(event.at, event.timestamp)
             shared.observer.on_event(event)
             for account in self._intake.quote_receivers(event):
                 applier.apply(account, event, journal=False)

@@ -1,10 +1,12 @@
-"""A held contract whose quotes stop is alerted while its exchange trades, and said again when
-they come back: the daemon never guards an open position blind without saying so."""
+"""What the daemon tells from the market hub's quotes: a held contract whose quotes stop is
+alerted while its exchange trades, and said again when they come back; a machine clock that
+disagrees with the gateway's is alerted. The daemon never guards blind without saying so."""
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -18,12 +20,12 @@ from .harness import ACCOUNT, FAST_OPTIONS, build_ruleset, guarding_config, pinn
 SILENCE = 1.0
 
 
-@pytest.fixture
-def quiet_market(tmp_path: Path) -> Iterator[tuple[Daemon, Trader]]:
+def guarded(tmp_path: Path, gateway_ahead: float = 0.0) -> Iterator[tuple[Daemon, Trader]]:
     """A daemon guarding an account on a Wednesday morning, against a simulator whose prices
-    (and so its quotes) move only when told, with a one-second quote silence."""
+    (and so its quotes) move only when told and whose clock is ``gateway_ahead`` seconds
+    ahead of the daemon's, with a one-second quote silence."""
     wall = pinned_wall()
-    sim = pinned_simulator(wall)
+    sim = pinned_simulator(lambda: wall() + timedelta(seconds=gateway_ahead))
     config = guarding_config(sim, (ACCOUNT,), tmp_path)
     config = dataclasses.replace(
         config, timing=dataclasses.replace(config.timing, quote_silence=SILENCE)
@@ -45,6 +47,16 @@ def quiet_market(tmp_path: Path) -> Iterator[tuple[Daemon, Trader]]:
         sim.stop()
 
 
+@pytest.fixture
+def quiet_market(tmp_path: Path) -> Iterator[tuple[Daemon, Trader]]:
+    yield from guarded(tmp_path)
+
+
+@pytest.fixture
+def gateway_ahead(tmp_path: Path) -> Iterator[tuple[Daemon, Trader]]:
+    yield from guarded(tmp_path, gateway_ahead=30.0)
+
+
 def _alerts(daemon: Daemon, words: str) -> list[dict[str, str]]:
     return [a for a in daemon.alerter.recent if words in a["message"]]
 
@@ -62,3 +74,18 @@ def test_a_held_contract_without_quotes_is_alerted_then_its_quotes_coming_back(
     trader.sim.set_price(contract, trader.price("EP") + 1)  # a quote
     assert wait_until(lambda: bool(_alerts(daemon, f"quotes of {contract} arrive again")), 5.0)
     assert len(_alerts(daemon, f"no quote for {contract}")) == 1  # said once per silence
+
+
+def test_a_machine_clock_behind_the_gateways_is_alerted(
+    gateway_ahead: tuple[Daemon, Trader],
+) -> None:
+    daemon, trader = gateway_ahead
+    trader.buy(ACCOUNT, "EP")  # the daemon watches ES, and hears its quotes
+    contract = trader.contract("EP")
+    assert wait_until(lambda: trader.size(ACCOUNT, "EP") == 1, 5.0)
+    price = trader.price("EP")
+    for step in range(25):
+        trader.sim.set_price(contract, price + step % 2)
+    assert wait_until(lambda: bool(_alerts(daemon, "clock reads at least")), 5.0)
+    (alert,) = _alerts(daemon, "clock reads at least")
+    assert alert["level"] == "warning" and "s behind the gateway's" in alert["message"]
