@@ -63,6 +63,7 @@ def test_the_boundary_test_sees_every_runtime_module() -> None:
     known = RUNTIME | {
         "calls",
         "check",
+        "clockwatch",
         "config",
         "cpuwake",
         "heap",
@@ -74,6 +75,7 @@ def test_the_boundary_test_sees_every_runtime_module() -> None:
         "password",
         "planning",
         "queue",
+        "quotewatch",
         "service",
         "sim",
         "starvation",
