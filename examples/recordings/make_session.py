@@ -31,7 +31,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from simple_risk.adapters.topstepx.converters import dumps_exact
+from simple_risk.adapters.topstepx.exactjson import dumps_exact
 
 HERE = Path(__file__).resolve().parent
 OUTPUT = HERE / "2026-08-19-mnq-es.jsonl"

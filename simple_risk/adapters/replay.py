@@ -32,19 +32,14 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import IO, Any, Protocol
 
-from simple_risk.adapters.topstepx.converters import (
-    DEFAULT_SYMBOLS,
-    Converter,
-    WireFormatError,
-    contracts_from_rest,
-    dumps_exact,
-    loads_exact,
-    parse_timestamp,
-)
+from simple_risk.adapters.topstepx.converters import DEFAULT_SYMBOLS, contracts_from_rest
 from simple_risk.adapters.topstepx.errors import Endpoint
+from simple_risk.adapters.topstepx.exactjson import dumps_exact, loads_exact
+from simple_risk.adapters.topstepx.hubconverter import Converter
 from simple_risk.adapters.topstepx.hubs import HubRecorder
 from simple_risk.adapters.topstepx.rest import RestRecorder
 from simple_risk.adapters.topstepx.secrets import REDACTED, install_log_filter, scrub
+from simple_risk.adapters.topstepx.wirefields import WireFormatError, parse_timestamp
 from simple_risk.engine.events import ContractLoaded, Event
 from simple_risk.engine.model import SymbolSpec
 

@@ -7,8 +7,8 @@ console and the what-if replay, so every view says a call and its outcome the sa
 
 from __future__ import annotations
 
-from simple_risk.adapters.topstepx.converters import RestRequest
 from simple_risk.adapters.topstepx.errors import ApiError, Endpoint, Outcome
+from simple_risk.adapters.topstepx.outgoing import RestRequest
 from simple_risk.engine.dsl.catalogue import ticker_of
 
 

@@ -17,8 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-from simple_risk.adapters.topstepx.converters import RestRequest
 from simple_risk.adapters.topstepx.errors import Endpoint
+from simple_risk.adapters.topstepx.outgoing import RestRequest
 from simple_risk.daemon.announce import Announcer
 from simple_risk.daemon.calls import describe_call
 from simple_risk.daemon.config import Timing

@@ -32,8 +32,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from simple_risk.adapters.topstepx.converters import RestRequest
 from simple_risk.adapters.topstepx.errors import ApiError, Endpoint, Outcome, ProjectXError
+from simple_risk.adapters.topstepx.outgoing import RestRequest
 from simple_risk.adapters.topstepx.ratelimit import Priority
 from simple_risk.adapters.topstepx.rest import RestClient
 from simple_risk.adapters.topstepx.secrets import scrub

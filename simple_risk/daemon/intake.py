@@ -20,7 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 
 from simple_risk.adapters.topstepx.contracts import ContractCache
-from simple_risk.adapters.topstepx.converters import Converter, Doubt
+from simple_risk.adapters.topstepx.hubconverter import Converter, Doubt
 from simple_risk.adapters.topstepx.hubs import MarketHubClient, UserHubClient
 from simple_risk.adapters.topstepx.rest import RestClient
 from simple_risk.daemon.context import Shared

@@ -9,7 +9,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import datetime
 
-from simple_risk.adapters.topstepx.converters import Doubt
+from simple_risk.adapters.topstepx.hubconverter import Doubt
 from simple_risk.engine.events import AccountUpdate, Event, OrderUpdate, PositionUpdate, TradeFill
 
 

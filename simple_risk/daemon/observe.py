@@ -19,7 +19,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from simple_risk.adapters.topstepx.converters import RestRequest
+from simple_risk.adapters.topstepx.outgoing import RestRequest
 from simple_risk.engine.facts.account import AccountState
 from simple_risk.store import Store
 from simple_risk.store.records import AdminAction

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 
-from simple_risk.adapters.topstepx.converters import (
+from simple_risk.adapters.topstepx.outgoing import (
     RestRequest,
     cancel_order_request,
     close_position_request,

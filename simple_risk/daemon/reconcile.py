@@ -22,8 +22,8 @@ import time
 from collections.abc import Callable
 from datetime import datetime
 
-from simple_risk.adapters.topstepx.converters import Doubt
 from simple_risk.adapters.topstepx.errors import ProjectXError
+from simple_risk.adapters.topstepx.hubconverter import Doubt
 from simple_risk.adapters.topstepx.ratelimit import DEFAULT_BUCKET
 from simple_risk.adapters.topstepx.rest import RestClient
 from simple_risk.daemon.apply import Applier

@@ -24,8 +24,9 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from simple_risk.adapters.replay import Record, read_records, record_events
-from simple_risk.adapters.topstepx.converters import DEFAULT_SYMBOLS, Converter
+from simple_risk.adapters.topstepx.converters import DEFAULT_SYMBOLS
 from simple_risk.adapters.topstepx.errors import Endpoint
+from simple_risk.adapters.topstepx.hubconverter import Converter
 from simple_risk.daemon.calls import describe_call
 from simple_risk.daemon.planning import plan
 from simple_risk.engine import Engine, Firing

@@ -15,8 +15,8 @@ from datetime import datetime, tzinfo
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from simple_risk.adapters.topstepx.converters import RestRequest
 from simple_risk.adapters.topstepx.errors import Endpoint
+from simple_risk.adapters.topstepx.outgoing import RestRequest
 from simple_risk.engine.engine import Firing, LockNotice
 from simple_risk.engine.events import OrderSide
 from simple_risk.engine.facts.account import AccountState

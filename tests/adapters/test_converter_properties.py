@@ -11,7 +11,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from simple_risk.adapters.topstepx.clock import ReceiveClock
-from simple_risk.adapters.topstepx.converters import Converter, dumps_exact, loads_exact
+from simple_risk.adapters.topstepx.exactjson import dumps_exact, loads_exact
+from simple_risk.adapters.topstepx.hubconverter import Converter
 from simple_risk.engine.events import OrderUpdate, PositionUpdate, TradeFill
 
 AT = datetime(2026, 1, 2, tzinfo=UTC)

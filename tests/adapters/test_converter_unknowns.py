@@ -19,18 +19,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from simple_risk.adapters.topstepx.clock import ReceiveClock
-from simple_risk.adapters.topstepx.converters import (
-    UNKNOWN_VALUES,
-    Converter,
-    Doubt,
-    QuoteBook,
-    WireFormatError,
-    contracts_from_rest,
-    loads_exact,
-    market_trades_from_wire,
-    order_from_wire,
-)
+from simple_risk.adapters.topstepx.converters import contracts_from_rest, order_from_wire
 from simple_risk.adapters.topstepx.errors import Endpoint
+from simple_risk.adapters.topstepx.exactjson import loads_exact
+from simple_risk.adapters.topstepx.hubconverter import Converter, Doubt
+from simple_risk.adapters.topstepx.quotes import QuoteBook, market_trades_from_wire
+from simple_risk.adapters.topstepx.wirefields import UNKNOWN_VALUES, WireFormatError
 from simple_risk.engine.events import (
     STOP_TYPES,
     WORKING_STATUSES,

@@ -11,25 +11,24 @@ import pytest
 from simple_risk.adapters.topstepx.clock import ReceiveClock
 from simple_risk.adapters.topstepx.converters import (
     DEFAULT_SYMBOLS,
-    Converter,
-    WireFormatError,
-    cancel_order_request,
-    close_position_request,
     contract_from_wire,
     contracts_from_rest,
-    dumps_exact,
-    loads_exact,
-    modify_stop_request,
     order_from_wire,
     orders_from_rest,
-    parse_timestamp,
-    partial_close_request,
-    place_stop_request,
     positions_from_rest,
-    to_decimal,
     trades_from_rest,
 )
 from simple_risk.adapters.topstepx.errors import Endpoint
+from simple_risk.adapters.topstepx.exactjson import dumps_exact, loads_exact
+from simple_risk.adapters.topstepx.hubconverter import Converter
+from simple_risk.adapters.topstepx.outgoing import (
+    cancel_order_request,
+    close_position_request,
+    modify_stop_request,
+    partial_close_request,
+    place_stop_request,
+)
+from simple_risk.adapters.topstepx.wirefields import WireFormatError, parse_timestamp, to_decimal
 from simple_risk.engine.events import (
     AccountUpdate,
     OrderSide,

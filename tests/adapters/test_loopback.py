@@ -21,8 +21,8 @@ import requests
 from simple_risk.adapters.replay import Recorder, replay
 from simple_risk.adapters.simulator import RateLimits, Simulator, wire
 from simple_risk.adapters.topstepx.contracts import ContractCache
-from simple_risk.adapters.topstepx.converters import Converter
 from simple_risk.adapters.topstepx.errors import ApiError, AuthenticationError, Outcome
+from simple_risk.adapters.topstepx.hubconverter import Converter
 from simple_risk.adapters.topstepx.hubs import MarketHubClient, UserHubClient
 from simple_risk.adapters.topstepx.ratelimit import Budget, Priority, RateLimiter
 from simple_risk.adapters.topstepx.rest import Credentials, RestClient, RestConfig

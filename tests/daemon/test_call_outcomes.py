@@ -7,13 +7,13 @@ from decimal import Decimal
 
 import pytest
 
-from simple_risk.adapters.topstepx.converters import (
+from simple_risk.adapters.topstepx.errors import ApiError, Endpoint
+from simple_risk.adapters.topstepx.outgoing import (
     cancel_order_request,
     close_position_request,
     modify_size_request,
     modify_stop_request,
 )
-from simple_risk.adapters.topstepx.errors import ApiError, Endpoint
 from simple_risk.daemon.calls import call_succeeded, call_text, call_words, refusal_outcome
 
 CANCEL = cancel_order_request(20100001, 9)

@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 
 from simple_risk.adapters.topstepx.clock import ReceiveClock
-from simple_risk.adapters.topstepx.converters import (
+from simple_risk.adapters.topstepx.errors import ApiError, Endpoint, TransportError
+from simple_risk.adapters.topstepx.outgoing import (
     RestRequest,
     cancel_order_request,
     close_position_request,
@@ -20,7 +21,6 @@ from simple_risk.adapters.topstepx.converters import (
     partial_close_request,
     place_stop_request,
 )
-from simple_risk.adapters.topstepx.errors import ApiError, Endpoint, TransportError
 from simple_risk.adapters.topstepx.ratelimit import Priority
 from simple_risk.adapters.topstepx.rest import RestConfig
 from simple_risk.daemon.executor import ORDERS, POSITIONS, Executor, IntentResult, lane_of

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from simple_risk.adapters.topstepx.converters import cancel_order_request, close_position_request
+from simple_risk.adapters.topstepx.outgoing import cancel_order_request, close_position_request
 from simple_risk.adapters.topstepx.ratelimit import Priority
 from simple_risk.adapters.topstepx.rest import Credentials, RestClient, RestConfig
 from simple_risk.daemon.executor import Executor, IntentResult

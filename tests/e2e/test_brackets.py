@@ -14,8 +14,8 @@ from __future__ import annotations
 import time
 import uuid
 
-from simple_risk.adapters.topstepx.converters import RestRequest
 from simple_risk.adapters.topstepx.errors import Endpoint
+from simple_risk.adapters.topstepx.outgoing import RestRequest
 from simple_risk.engine.events import OrderSide, OrderStatus, OrderType
 
 from .harness import Harness, Start, build_ruleset

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from simple_risk.adapters.topstepx.converters import RestRequest
+from simple_risk.adapters.topstepx.outgoing import RestRequest
 from simple_risk.adapters.topstepx.ratelimit import Priority
 from simple_risk.daemon.runtime import Daemon, open_store
 from simple_risk.daemon.sim import wait_until

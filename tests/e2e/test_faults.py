@@ -17,7 +17,7 @@ import pytest
 
 from simple_risk.adapters.simulator import wire
 from simple_risk.adapters.simulator.records import Order
-from simple_risk.adapters.topstepx.converters import RestRequest
+from simple_risk.adapters.topstepx.outgoing import RestRequest
 from simple_risk.daemon import enforcement
 from simple_risk.daemon.messages import ReconcileData
 from simple_risk.daemon.sim import Trader, wait_until

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from simple_risk.adapters.topstepx.converters import RestRequest
+from simple_risk.adapters.topstepx.outgoing import RestRequest
 from simple_risk.daemon.starvation import RATE_LIMITED
 
 from .harness import ACCOUNT, Start

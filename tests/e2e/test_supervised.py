@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from simple_risk.adapters.topstepx.converters import RestRequest
 from simple_risk.adapters.topstepx.errors import Endpoint
+from simple_risk.adapters.topstepx.outgoing import RestRequest
 from simple_risk.daemon.control import views
 from simple_risk.daemon.sim import wait_until
 from simple_risk.engine.events import ClockTick, Event

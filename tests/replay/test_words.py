@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from simple_risk.adapters.topstepx.converters import (
+from simple_risk.adapters.topstepx.outgoing import (
     cancel_order_request,
     close_position_request,
     modify_stop_request,

@@ -14,7 +14,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from simple_risk.adapters.topstepx.converters import Converter, contract_from_wire
+from simple_risk.adapters.topstepx.converters import contract_from_wire
+from simple_risk.adapters.topstepx.hubconverter import Converter
 from simple_risk.engine import Engine
 from simple_risk.engine.dsl import load_ruleset
 from simple_risk.engine.engine import Firing

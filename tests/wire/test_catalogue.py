@@ -17,7 +17,8 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from simple_risk.adapters.topstepx.converters import Converter, contracts_from_rest
+from simple_risk.adapters.topstepx.converters import contracts_from_rest
+from simple_risk.adapters.topstepx.hubconverter import Converter
 from simple_risk.engine.dsl import load_ruleset, load_ruleset_text
 from simple_risk.engine.dsl.catalogue import MONTH_CODES, Listing, listings
 from simple_risk.engine.engine import Engine, Firing

@@ -17,7 +17,8 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from simple_risk.adapters.topstepx.converters import Converter, trades_from_rest
+from simple_risk.adapters.topstepx.converters import trades_from_rest
+from simple_risk.adapters.topstepx.hubconverter import Converter
 from simple_risk.engine.dsl import load_ruleset
 from simple_risk.engine.engine import Engine, Firing
 from simple_risk.engine.events import Event, TradeFill

@@ -48,12 +48,8 @@ from signalrcore.protocol.json_hub_protocol import JsonHubProtocol
 from signalrcore.types import HttpTransportType
 
 from simple_risk.adapters.topstepx.clock import ReceiveClock
-from simple_risk.adapters.topstepx.converters import (
-    MARKET_TARGETS,
-    USER_TARGETS,
-    Converter,
-    dumps_exact,
-)
+from simple_risk.adapters.topstepx.exactjson import dumps_exact
+from simple_risk.adapters.topstepx.hubconverter import MARKET_TARGETS, USER_TARGETS, Converter
 from simple_risk.adapters.topstepx.secrets import install_log_filter, redact_text
 from simple_risk.adapters.topstepx.watchdog import (
     HubHealth,

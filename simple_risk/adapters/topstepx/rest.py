@@ -39,24 +39,14 @@ import requests
 from simple_risk.adapters.topstepx.clock import ReceiveClock
 from simple_risk.adapters.topstepx.converters import (
     DEFAULT_SYMBOLS,
-    RestRequest,
-    WireFormatError,
     account_from_wire,
     accounts_from_rest,
     bracket_children_last,
-    cancel_order_request,
-    close_position_request,
     contracts_from_rest,
-    dumps_exact,
-    loads_exact,
-    modify_stop_request,
     order_from_wire,
     orders_from_rest,
-    partial_close_request,
-    place_order_request,
     position_from_wire,
     positions_from_rest,
-    to_decimal,
     trade_from_wire,
     trades_from_rest,
 )
@@ -72,6 +62,15 @@ from simple_risk.adapters.topstepx.errors import (
     SearchContractByIdErrorCode,
     TransportError,
 )
+from simple_risk.adapters.topstepx.exactjson import dumps_exact, loads_exact
+from simple_risk.adapters.topstepx.outgoing import (
+    RestRequest,
+    cancel_order_request,
+    close_position_request,
+    modify_stop_request,
+    partial_close_request,
+    place_order_request,
+)
 from simple_risk.adapters.topstepx.ratelimit import Priority, RateLimiter, bucket_for
 from simple_risk.adapters.topstepx.secrets import (
     install_log_filter,
@@ -79,6 +78,7 @@ from simple_risk.adapters.topstepx.secrets import (
     register_secret,
 )
 from simple_risk.adapters.topstepx.transport import DeadlinePassed, ExchangeFailed, transport_for
+from simple_risk.adapters.topstepx.wirefields import WireFormatError, to_decimal
 from simple_risk.engine.events import (
     AccountUpdate,
     ContractInfo,
@@ -566,7 +566,7 @@ class RestClient:
         *,
         deadline: float | None = None,
     ) -> dict[str, Any]:
-        """Send a request built by the converters; returns the success envelope.
+        """Send a request built by :mod:`.outgoing`; returns the success envelope.
 
         ``Order/place`` requests go through :meth:`place_order` semantics (customTag lookup).
         ``deadline`` (seconds) bounds the whole call instead of the configured one.
