@@ -469,7 +469,9 @@ def summary(latencies: list[float]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--breaches", type=int, default=1000)
+    parser.add_argument(
+        "--breaches", type=int, default=1000, help="position breaches at rest (0: none)"
+    )
     parser.add_argument("--wan-breaches", type=int, default=20, help="0: no WAN profile")
     parser.add_argument(
         "--in-process",
@@ -553,17 +555,17 @@ def main(argv: list[str] | None = None) -> int:
         remove_handlers(handlers)
         console.close()
         shutil.rmtree(log_dir, ignore_errors=True)
-    p50, p99 = percentile(latencies, 0.50), percentile(latencies, 0.99)
-    met = p50 <= 2 and p99 <= 5
     where = "simulator in this process" if args.in_process else "simulator in its own process"
     if hold is not None:
         where += f", CPU wake-up latency held at {args.cpu_latency_us} µs"
-    print(
-        f"enforcement latency ({where}, {args.gap * 1000:g} ms apart) over {len(latencies)} "
-        f"breaches "
-        f"({time.monotonic() - started:.1f} s): {summary(latencies)} "
-        f"(targets p50 <= 2 ms, p99 <= 5 ms: {'met' if met else 'NOT met'})"
-    )
+    if latencies:
+        met = percentile(latencies, 0.50) <= 2 and percentile(latencies, 0.99) <= 5
+        print(
+            f"enforcement latency ({where}, {args.gap * 1000:g} ms apart) over "
+            f"{len(latencies)} breaches ({time.monotonic() - started:.1f} s): "
+            f"{summary(latencies)} (targets p50 <= 2 ms, p99 <= 5 ms: "
+            f"{'met' if met else 'NOT met'})"
+        )
     for line in stages:
         print(line)
     if quoted:
