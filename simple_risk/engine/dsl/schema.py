@@ -29,6 +29,7 @@ from simple_risk.engine.dsl.durations import (
     DURATION_PATTERN,
     TIME_HINT,
     TIME_PATTERN,
+    invalid_duration,
 )
 from simple_risk.engine.dsl.problems import Problem, did_you_mean
 from simple_risk.engine.dsl.yamlload import Document, Path
@@ -606,6 +607,9 @@ def _one_problem(
             title, "bad-value"
         )
         hint = schema.get("description")
+        if title == "duration":
+            message, hint = invalid_duration(instance)  # a negative one is named as such
+            return [at(path, message, check, hint)]
         return [
             at(
                 path,
