@@ -480,7 +480,7 @@ def _refuse(message: str) -> NoReturn:
 @click.option(
     "--config",
     "config_path",
-    type=click.Path(dir_okay=False),
+    type=click.Path(exists=True, dir_okay=False),
     help="The daemon's configuration (to find admin_password_file); needed for the first "
     "password or when no daemon is running.",
 )

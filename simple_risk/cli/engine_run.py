@@ -130,7 +130,10 @@ def _sim_banner(config: DaemonConfig, simulator: Simulator) -> None:
 
 @engine.command()
 @click.option(
-    "--config", "config_path", type=click.Path(dir_okay=False), help="Daemon configuration."
+    "--config",
+    "config_path",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Daemon configuration.",
 )
 @click.option("--sim", is_flag=True, help="Start the simulator in-process and guard it.")
 @click.option("--log-format", type=click.Choice(["text", "json"]), default=None)

@@ -92,12 +92,12 @@ def _ruleset(path: Path, overlay: Path | None, params: dict[str, object]) -> Rul
     "--ruleset",
     "ruleset_path",
     required=True,
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="The ruleset to run over the recording (any ruleset, e.g. rulesets/topstep.yaml).",
 )
 @click.option(
     "--overlay",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="An account overlay applied to the ruleset (params, enable, disable, added rules).",
 )
 @click.option(

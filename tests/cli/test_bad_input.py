@@ -1,0 +1,76 @@
+"""What a user gets for the mistakes real users make on the command line: a file that is not
+there, a folder or a plain file where the daemon's socket belongs, an address written as in the
+configuration. Each is a plain message and a usage exit (2), never a traceback, and never a
+misleading "no daemon is running" or ``FILE:0:0``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from simple_risk.cli import cli
+from simple_risk.cli import commands as _commands  # noqa: F401  (registers the groups)
+from simple_risk.resources import default_ruleset_path
+
+
+def _run(*args: str) -> Result:
+    result = CliRunner().invoke(cli, list(args))
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.output
+    assert "Traceback" not in result.output
+    return result
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("engine", "run", "--config"),
+        ("engine", "history", "--config"),
+        ("admin", "set-password", "--config"),
+        ("replay", "recording.jsonl", "--ruleset"),
+        ("replay", "recording.jsonl", "--ruleset", str(default_ruleset_path()), "--overlay"),
+    ],
+    ids=" ".join,
+)
+def test_a_file_option_naming_nothing_is_a_usage_error_that_says_so(
+    tmp_path: Path, command: tuple[str, ...]
+) -> None:
+    missing = tmp_path / "conifg.yaml"  # a typo of config.yaml
+    result = _run(*command, str(missing))
+    assert result.exit_code == 2
+    assert f"'{missing}' does not exist" in result.output
+    assert ":0:0:" not in result.output
+
+
+@pytest.mark.parametrize(("make", "kind"), [("mkdir", "directory"), ("touch", "file")])
+def test_a_socket_option_naming_a_folder_or_a_file_says_it_is_no_socket(
+    tmp_path: Path, make: str, kind: str
+) -> None:
+    path = tmp_path / "status.sock"
+    getattr(path, make)()
+    for command in (("engine", "status"), ("admin", "lockout", "list")):
+        where = ["--socket", str(path)]
+        args = [*command, *where] if command[0] == "engine" else ["admin", *where, *command[1:]]
+        result = _run(*args)
+        assert result.exit_code == 2, result.output
+        assert f"{path} is a {kind}, not a socket" in result.output
+        assert "no daemon is running" not in result.output
+
+
+def test_a_bracketed_ipv6_address_is_read_as_in_the_configuration() -> None:
+    # port 1 on the loopback: nothing listens; the host must not be looked up as "[::1]"
+    result = _run("engine", "status", "--socket", "tcp:[::1]:1")
+    assert result.exit_code == 3, result.output
+    assert "no daemon at tcp:::1:1" in result.output
+    assert "Name or service not known" not in result.output
+
+
+def test_a_rule_test_whose_ruleset_is_a_folder_says_so(tmp_path: Path) -> None:
+    (tmp_path / "rules").mkdir()
+    test_file = tmp_path / "limits.test.yaml"
+    test_file.write_text("ruleset: rules\ntests: []\n", encoding="utf-8")
+    result = _run("rules", "test", str(test_file))
+    assert result.exit_code == 1
+    assert f"{test_file}:1:10: ruleset rules is a directory, not a file" in result.output
+    assert "not found" not in result.output
