@@ -731,3 +731,22 @@ def test_the_schema_offers_exactly_the_alert_severities() -> None:
     notify = schema["properties"]["notify"]["properties"]
     assert tuple(notify["min_severity"]["enum"]) == SEVERITIES
     assert "admin_password_hash" not in schema["properties"]
+
+
+@pytest.mark.parametrize(
+    ("accounts", "message"),
+    [
+        ("[-5]", '4:12: item 1 of "accounts" must be at least 1, got -5'),
+        ("[{id: x}]", '4:17: "id" must be a whole number, got a string ("x")'),
+        ("[{enforce: false}]", '4:12: missing required key "id" in item 1 of "accounts"'),
+    ],
+)
+def test_a_wrong_account_entry_is_told_in_the_form_it_was_written(
+    tmp_path: Path, accounts: str, message: str
+) -> None:
+    """-5 is an id below 1 (not "must be a mapping"); a mapping's own mistake is named."""
+    text = "credentials: {username: u, api_key: k}\ngateway: topstepx\nlog: {}\n"
+    path = _write(tmp_path, f"{text}accounts: {accounts}\n")
+    with pytest.raises(ConfigError) as error:
+        load_config(path, ENV)
+    assert _messages(error) == [f"{path}:{message}"]

@@ -420,10 +420,12 @@ def _show(instance: object) -> str:
 def _leaf_errors(error: ValidationError) -> Iterator[ValidationError]:
     """For anyOf/oneOf, the sub-errors of the branch that got furthest; else the error."""
     if error.validator in ("anyOf", "oneOf") and error.context:
+        # a branch whose own type fit (its error is inside the value, or a bound such as a
+        # minimum on it) is the one the author meant: -5 is an id below 1, not "a mapping"
         non_type = [
             e
             for e in error.context
-            if e.validator not in ("type", "enum", "const") and len(e.relative_path) > 0
+            if len(e.relative_path) > 0 or e.validator not in ("type", "enum", "const")
         ]
         if non_type:
             deepest = max(len(e.relative_path) for e in non_type)
