@@ -196,8 +196,9 @@ def _lint(text: str, filename: str) -> list[str]:
     return [p.format() for p in compilation.problems if p.severity == "error"]
 
 
-def _edit(text: str, suffix: str) -> str:
-    """``text`` in ``$VISUAL`` / ``$EDITOR`` (else vi); the edited text."""
+def _edit(text: str, suffix: str) -> str | None:
+    """``text`` in ``$VISUAL`` / ``$EDITOR`` (else vi); the edited text, or None when the
+    editor saved something that is not UTF-8 text (a ruleset is)."""
     handle, name = tempfile.mkstemp(prefix="simple-risk-ruleset-", suffix=suffix)
     path = Path(name)
     try:
@@ -208,7 +209,10 @@ def _edit(text: str, suffix: str) -> str:
         except click.ClickException as exc:
             click.echo(f"cannot open an editor: {exc.format_message()}", err=True)
             sys.exit(EXIT_REFUSED)
-        return path.read_text(encoding="utf-8")
+        try:
+            return path.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            return None
     finally:
         path.unlink(missing_ok=True)
 
@@ -239,7 +243,14 @@ def config_edit(reason: str) -> None:
     interactive = sys.stdin.isatty()
     text = original
     while True:
-        text = _edit(text, Path(path).suffix or ".yaml")
+        edited = _edit(text, Path(path).suffix or ".yaml")
+        if edited is None:
+            click.echo(f"{path}: the edited text is not UTF-8 text", err=True)
+            if _again(interactive):
+                continue  # from the text before this edit: the editor's bytes are unusable
+            click.echo("not saved (the running ruleset is kept)", err=True)
+            sys.exit(EXIT_REFUSED)
+        text = edited
         if text == original:
             click.echo("no changes; nothing reloaded")
             return
