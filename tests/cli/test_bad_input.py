@@ -74,3 +74,20 @@ def test_a_rule_test_whose_ruleset_is_a_folder_says_so(tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert f"{test_file}:1:10: ruleset rules is a directory, not a file" in result.output
     assert "not found" not in result.output
+
+
+def test_standard_input_that_is_not_text_is_located_like_a_file() -> None:
+    result = CliRunner().invoke(cli, ["rules", "lint", "-"], input=b"ruleset: \xe9t\xe9\n")
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.output
+    assert result.exit_code == 1
+    assert result.output.splitlines() == [
+        "<stdin>:1:10: error: the file is not UTF-8 text (encoding)",
+        "1 error, 0 warnings in 1 file",
+    ]
+
+
+def test_a_schema_output_in_a_missing_folder_is_a_plain_error(tmp_path: Path) -> None:
+    target = tmp_path / "editor" / "ruleset.schema.json"
+    result = _run("rules", "schema", "-o", str(target))
+    assert result.exit_code == 1
+    assert f"Could not open file '{target}': No such file or directory" in result.output
