@@ -32,6 +32,7 @@ from typing import Any, NoReturn
 import click
 
 from simple_risk.cli import account_tables, admin_views, cli, formatting
+from simple_risk.cli.numbers import FiniteFloatRange
 from simple_risk.cli.output import show, stdout_console
 from simple_risk.cli.status import (
     EXIT_REFUSED,
@@ -709,7 +710,7 @@ def _stop(context: AdminContext, reason: str, wait: float) -> None:
 
 _WAIT = click.option(
     "--wait",
-    type=click.FloatRange(1, 600),
+    type=FiniteFloatRange(1, 600),
     default=30.0,
     show_default=True,
     help="Seconds to wait for it.",

@@ -27,6 +27,7 @@ from rich.live import Live
 
 from simple_risk import words
 from simple_risk.cli import engine, explain_screen, formatting, status_screen, timeline
+from simple_risk.cli.numbers import FiniteFloatRange
 from simple_risk.cli.output import show, stdout_console
 from simple_risk.daemon.control.client import Connection, DaemonNotRunning, default_address
 from simple_risk.daemon.control.protocol import ErrorCode, ProtocolError, plain
@@ -163,7 +164,7 @@ def _json_line(value: object) -> None:
 )
 @click.option(
     "--interval",
-    type=click.FloatRange(0.2, 60),
+    type=FiniteFloatRange(0.2, 60),
     default=1.0,
     show_default=True,
     help="Seconds between fetches with --watch.",

@@ -5,13 +5,16 @@ misleading "no daemon is running" or ``FILE:0:0``."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
+import click
 import pytest
 from click.testing import CliRunner, Result
 
 from simple_risk.cli import cli
 from simple_risk.cli import commands as _commands  # noqa: F401  (registers the groups)
+from simple_risk.cli.numbers import FiniteFloatRange
 from simple_risk.resources import default_ruleset_path
 
 
@@ -91,3 +94,47 @@ def test_a_schema_output_in_a_missing_folder_is_a_plain_error(tmp_path: Path) ->
     result = _run("rules", "schema", "-o", str(target))
     assert result.exit_code == 1
     assert f"Could not open file '{target}': No such file or directory" in result.output
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("demo", "--grace", "nan"),
+        ("engine", "status", "--watch", "--interval", "nan"),
+        ("replay", "x.jsonl", "--ruleset", str(default_ruleset_path()), "--tick", "inf"),
+    ],
+    ids=" ".join,
+)
+def test_a_number_that_is_no_number_is_a_usage_error(args: tuple[str, ...]) -> None:
+    """nan passes every range check (each comparison with it is false); it must not reach a
+    timer or a timedelta, which fail with a traceback or never fire."""
+    result = _run(*args)
+    assert result.exit_code == 2, result.output
+    assert "is not a finite number" in result.output
+
+
+def test_a_negative_grace_is_a_usage_error() -> None:
+    result = _run("demo", "--grace", "-5")
+    assert result.exit_code == 2
+    assert "-5.0 is not in the range x>=0" in result.output
+
+
+def _every_command(group: click.Group, ctx: click.Context) -> Iterator[click.Command]:
+    for name in group.list_commands(ctx):
+        command = group.get_command(ctx, name)
+        if isinstance(command, click.Group):
+            yield from _every_command(command, ctx)
+        elif command is not None:
+            yield command
+
+
+def test_every_number_option_of_every_command_refuses_nan_and_inf() -> None:
+    """So a command that starts something (sim, demo) never starts it with a nan timer."""
+    floats = [
+        f"{command.name} {param.name}"
+        for command in _every_command(cli, click.Context(cli))
+        for param in command.params
+        if isinstance(param.type, click.types.FloatParamType)
+        and not isinstance(param.type, FiniteFloatRange)
+    ]
+    assert floats == []
