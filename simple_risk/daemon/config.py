@@ -458,6 +458,8 @@ def load_config(path: str | Path, env: Mapping[str, str] | None = None) -> Daemo
     limits, found = _status_limits(doc, data.get("status_limits") or {})
     problems += found
     problems += _password_file(doc, data, password_file)
+    status_socket = resolve(data.get("status_socket"), xdg_dir("runtime", environ) / "status.sock")
+    problems += _socket_path(doc, data, status_socket)
     problems += _overlay_accounts(doc, data)
     problems += _repeated_accounts(doc, data)
     if problems:
@@ -478,9 +480,7 @@ def load_config(path: str | Path, env: Mapping[str, str] | None = None) -> Daemo
         database=str(data.get("database", f"sqlite:///{data_dir / 'simple-risk.db'}")),
         data_dir=data_dir,
         log_dir=log_dir,
-        status_socket=resolve(
-            data.get("status_socket"), xdg_dir("runtime", environ) / "status.sock"
-        ),
+        status_socket=status_socket,
         admin_password_file=password_file,
         config_dir=base,
         status_socket_mode=mode,
@@ -562,6 +562,26 @@ def _socket_mode(doc: Document, data: Mapping[str, Any]) -> tuple[int, list[Prob
     else:
         return mode, []
     return DEFAULT_SOCKET_MODE, [_located(doc, where, message, hint=hint)]
+
+
+def _socket_path(doc: Document, data: Mapping[str, Any], path: Path) -> list[Problem]:
+    """The status socket's path must fit a Unix socket address (107 bytes): found here, not
+    when ``engine run`` binds it after ``--check`` said all was well."""
+    from simple_risk.daemon.control.server import MAX_SOCKET_PATH
+
+    size = len(os.fsencode(path))
+    if size <= MAX_SOCKET_PATH:
+        return []
+    where: tuple[object, ...] = ("status_socket",) if "status_socket" in data else ()
+    return [
+        _located(
+            doc,
+            where,
+            f"the status socket path {path} is {size} bytes, longer than a Unix socket"
+            f" address may be ({MAX_SOCKET_PATH})",
+            hint="set status_socket to a shorter path, e.g. /run/simple-risk/status.sock",
+        )
+    ]
 
 
 def _socket_group(doc: Document, data: Mapping[str, Any], mode: int) -> list[Problem]:

@@ -750,3 +750,15 @@ def test_a_wrong_account_entry_is_told_in_the_form_it_was_written(
     with pytest.raises(ConfigError) as error:
         load_config(path, ENV)
     assert _messages(error) == [f"{path}:{message}"]
+
+
+def test_a_status_socket_path_too_long_for_a_unix_socket_is_located(tmp_path: Path) -> None:
+    """--check must not say all is well when engine run then cannot bind the socket."""
+    socket = tmp_path / ("d" * 120) / "status.sock"
+    path = _write(tmp_path, MINIMAL + f"status_socket: {socket}\n")
+    with pytest.raises(ConfigError) as error:
+        load_config(path, ENV)
+    [problem] = error.value.problems
+    assert (problem.line, problem.column) == (6, 16)
+    assert problem.message.startswith(f"the status socket path {socket} is ")
+    assert "longer than a Unix socket address may be (107)" in problem.message
