@@ -328,13 +328,17 @@ def _serve(
             raise SystemExit(1) from None
         options = dataclasses.replace(options, recorder=recorder)
         click.echo(f"recording to {record_dir}")
-    configure_logging(
-        level=log_level or config.log.level,
-        log_format=log_format or config.log.format,
-        log_dir=None if simulator is not None else config.log_dir,
-        max_bytes=config.log.file_max_bytes,
-        backups=config.log.file_backups,
-    )
+    try:
+        configure_logging(
+            level=log_level or config.log.level,
+            log_format=log_format or config.log.format,
+            log_dir=None if simulator is not None else config.log_dir,
+            max_bytes=config.log.file_max_bytes,
+            backups=config.log.file_backups,
+        )
+    except OSError as exc:
+        click.echo(f"simple-risk: cannot write the log (log_dir): {_os_error_words(exc)}", err=True)
+        raise SystemExit(1) from None
     stopping = threading.Event()
     reloading = threading.Event()
     #: the stop signals received, in order; the main loop logs them (a handler only records:
@@ -383,7 +387,10 @@ def _serve(
             if reloading.is_set():
                 reloading.clear()
                 _reload_on_signal(daemon, notifier)
-    except (StoreError, ProjectXError, ServerError, OwnTagError, OSError) as exc:
+    except OSError as exc:
+        click.echo(f"simple-risk: cannot run: {_os_error_words(exc)}", err=True)
+        raise SystemExit(1) from None
+    except (StoreError, ProjectXError, ServerError, OwnTagError) as exc:
         click.echo(f"simple-risk: cannot run: {exc}", err=True)
         raise SystemExit(1) from None
     finally:
@@ -410,6 +417,19 @@ def _serve(
             signal.signal(signal.SIGHUP, previous_hup)
     if daemon is not None and daemon.error is not None:
         sys.exit(2)
+
+
+def _os_error_words(exc: OSError) -> str:
+    """An OSError about a path said for an administrator: the path and what is wrong with it
+    (``[Errno 17] File exists`` for a directory setting that names a file is not that)."""
+    path = exc.filename
+    if path is None:
+        return exc.strerror or str(exc)
+    if isinstance(exc, FileExistsError) and not Path(path).is_dir():
+        return f"{path} is a file, where a directory is needed"
+    if isinstance(exc, NotADirectoryError):
+        return f"{path}: a part of this path is a file, not a directory"
+    return f"{path}: {exc.strerror or exc}"
 
 
 def _hold_cpu_latency(config: DaemonConfig) -> cpuwake.CpuLatencyHold | None:

@@ -5,6 +5,8 @@ misleading "no daemon is running" or ``FILE:0:0``."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -138,3 +140,42 @@ def test_every_number_option_of_every_command_refuses_nan_and_inf() -> None:
         and not isinstance(param.type, FiniteFloatRange)
     ]
     assert floats == []
+
+
+def _config(tmp_path: Path, **dirs: str) -> Path:
+    path = tmp_path / "config.yaml"
+    settings = "".join(f"{key}: {value}\n" for key, value in dirs.items())
+    path.write_text(
+        "gateway: http://127.0.0.1:9\ncredentials: {username: u, api_key: k}\naccounts: [1]\n"
+        f"status_socket: {tmp_path / 's.sock'}\n{settings}",
+        encoding="utf-8",
+    )
+    return path
+
+
+def test_a_log_dir_that_is_a_file_is_said_without_a_traceback(tmp_path: Path) -> None:
+    (tmp_path / "logs").touch()
+    result = _run("engine", "run", "--config", str(_config(tmp_path, log_dir="logs")))
+    assert result.exit_code == 1
+    assert (
+        f"simple-risk: cannot write the log (log_dir): {tmp_path / 'logs'} is a file, where a"
+        " directory is needed"
+    ) in result.output
+
+
+def test_a_data_dir_that_is_a_file_is_said_in_words(tmp_path: Path) -> None:
+    (tmp_path / "data").touch()
+    config = _config(tmp_path, data_dir="data", log_dir="log")
+    done = subprocess.run(
+        [sys.executable, "-m", "simple_risk", "engine", "run", "--config", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    assert (
+        f"simple-risk: cannot run: {tmp_path / 'data'} is a file, where a directory is needed"
+        in done.stderr
+    )
