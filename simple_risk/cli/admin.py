@@ -679,16 +679,30 @@ def _start(config_path: str, wait: float, socket_address: str | None) -> None:
             click.echo(_tail(out_path), err=True)
             sys.exit(EXIT_REFUSED)
         hello = _hello(address)
-        if hello is not None and hello.get("pid") == child.pid:
+        if hello is not None and hello.get("pid") == child.pid and _guarding(address):
             click.echo(f"started (pid {child.pid}); socket {address}; output in {out_path}")
             return
         time.sleep(0.2)
     click.echo(
-        f"the daemon (pid {child.pid}) did not answer on {address} within {wait:g} s; "
+        f"the daemon (pid {child.pid}) did not start guarding within {wait:g} s; "
         f"it keeps starting — see {out_path}",
         err=True,
     )
     sys.exit(EXIT_REFUSED)
+
+
+def _guarding(address: str) -> bool:
+    """Whether the daemon answering on ``address`` guards its accounts: its socket answers
+    while it still logs in, and a login that fails ends it — "started" must not be said
+    before that is settled. ``status`` is unavailable until the engine runs."""
+    try:
+        with Connection(address, timeout=5.0) as connection:
+            connection.request("status")
+    except DaemonNotRunning:
+        return False
+    except ProtocolError as error:
+        return error.code != ErrorCode.UNAVAILABLE.value
+    return True
 
 
 def _stop(context: AdminContext, reason: str, wait: float) -> None:

@@ -5,8 +5,11 @@ misleading "no daemon is running" or ``FILE:0:0``."""
 
 from __future__ import annotations
 
+import shutil
+import socket
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -179,3 +182,26 @@ def test_a_data_dir_that_is_a_file_is_said_in_words(tmp_path: Path) -> None:
         f"simple-risk: cannot run: {tmp_path / 'data'} is a file, where a directory is needed"
         in done.stderr
     )
+
+
+def test_daemon_start_does_not_say_started_for_a_daemon_that_cannot_log_in() -> None:
+    """The socket answers while the daemon still logs in; a gateway that refuses every
+    attempt ends it, and that is what `admin daemon start` must report (was "started")."""
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    root = Path(tempfile.mkdtemp(prefix="sr-start-", dir="/tmp"))  # short: AF_UNIX paths
+    try:
+        config = root / "config.yaml"
+        config.write_text(
+            f"gateway: http://127.0.0.1:{port}\ncredentials: {{username: u, api_key: k}}\n"
+            "accounts: [1]\ndata_dir: data\nlog_dir: log\nstatus_socket: s.sock\n",
+            encoding="utf-8",
+        )
+        result = _run("admin", "daemon", "start", "--config", str(config), "--wait", "60")
+        assert result.exit_code == 1, result.output
+        assert "started" not in result.output
+        assert "the daemon exited with code 1" in result.output
+        assert "cannot run: Auth/loginKey" in result.output
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
