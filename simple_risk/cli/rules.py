@@ -36,12 +36,14 @@ def ruleset_files(directory: Path) -> list[str]:
     """Every ``*.yaml`` / ``*.yml`` under ``directory``, recursively, in sorted order.
 
     Hidden directories (``.git``, ``.venv``) and rule test files (``*.test.yaml``, which
-    ``rules test`` reads) are skipped: a directory of rulesets may hold its tests.
+    ``rules test`` reads) are skipped: a directory of rulesets may hold its tests. A link to
+    nothing is listed (lint reports it cannot be read) rather than passed over in silence.
     """
     found: list[str] = []
     for path in sorted(directory.rglob("*")):
         relative = path.relative_to(directory).parts
-        if any(part.startswith(".") for part in relative) or not path.is_file():
+        dangling = path.is_symlink() and not path.exists()
+        if any(part.startswith(".") for part in relative) or not (path.is_file() or dangling):
             continue
         name = path.name
         if name.endswith((".yaml", ".yml")) and not name.endswith((".test.yaml", ".test.yml")):

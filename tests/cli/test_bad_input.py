@@ -205,3 +205,13 @@ def test_daemon_start_does_not_say_started_for_a_daemon_that_cannot_log_in() -> 
         assert "cannot run: Auth/loginKey" in result.output
     finally:
         shutil.rmtree(root, ignore_errors=True)
+
+
+def test_a_link_to_nothing_in_a_linted_folder_is_reported_not_skipped(tmp_path: Path) -> None:
+    """A ruleset moved away from under its link must not make lint say "no problems"."""
+    shutil.copy(default_ruleset_path(), tmp_path / "topstep.yaml")
+    (tmp_path / "overlay.yaml").symlink_to(tmp_path / "moved" / "overlay.yaml")
+    result = _run("rules", "lint", str(tmp_path))
+    assert result.exit_code == 1
+    assert f"{tmp_path / 'overlay.yaml'}:0:0: error: cannot read file" in result.output
+    assert "1 error, 0 warnings in 2 files" in result.output
