@@ -32,6 +32,7 @@ from typing import Any, NoReturn
 import click
 
 from simple_risk.cli import account_tables, admin_views, cli, formatting
+from simple_risk.cli.numbers import FiniteFloatRange
 from simple_risk.cli.output import show, stdout_console
 from simple_risk.cli.status import (
     EXIT_REFUSED,
@@ -196,8 +197,9 @@ def _lint(text: str, filename: str) -> list[str]:
     return [p.format() for p in compilation.problems if p.severity == "error"]
 
 
-def _edit(text: str, suffix: str) -> str:
-    """``text`` in ``$VISUAL`` / ``$EDITOR`` (else vi); the edited text."""
+def _edit(text: str, suffix: str) -> str | None:
+    """``text`` in ``$VISUAL`` / ``$EDITOR`` (else vi); the edited text, or None when the
+    editor saved something that is not UTF-8 text (a ruleset is)."""
     handle, name = tempfile.mkstemp(prefix="simple-risk-ruleset-", suffix=suffix)
     path = Path(name)
     try:
@@ -208,7 +210,10 @@ def _edit(text: str, suffix: str) -> str:
         except click.ClickException as exc:
             click.echo(f"cannot open an editor: {exc.format_message()}", err=True)
             sys.exit(EXIT_REFUSED)
-        return path.read_text(encoding="utf-8")
+        try:
+            return path.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            return None
     finally:
         path.unlink(missing_ok=True)
 
@@ -239,7 +244,14 @@ def config_edit(reason: str) -> None:
     interactive = sys.stdin.isatty()
     text = original
     while True:
-        text = _edit(text, Path(path).suffix or ".yaml")
+        edited = _edit(text, Path(path).suffix or ".yaml")
+        if edited is None:
+            click.echo(f"{path}: the edited text is not UTF-8 text", err=True)
+            if _again(interactive):
+                continue  # from the text before this edit: the editor's bytes are unusable
+            click.echo("not saved (the running ruleset is kept)", err=True)
+            sys.exit(EXIT_REFUSED)
+        text = edited
         if text == original:
             click.echo("no changes; nothing reloaded")
             return
@@ -480,7 +492,7 @@ def _refuse(message: str) -> NoReturn:
 @click.option(
     "--config",
     "config_path",
-    type=click.Path(dir_okay=False),
+    type=click.Path(exists=True, dir_okay=False),
     help="The daemon's configuration (to find admin_password_file); needed for the first "
     "password or when no daemon is running.",
 )
@@ -667,16 +679,30 @@ def _start(config_path: str, wait: float, socket_address: str | None) -> None:
             click.echo(_tail(out_path), err=True)
             sys.exit(EXIT_REFUSED)
         hello = _hello(address)
-        if hello is not None and hello.get("pid") == child.pid:
+        if hello is not None and hello.get("pid") == child.pid and _guarding(address):
             click.echo(f"started (pid {child.pid}); socket {address}; output in {out_path}")
             return
         time.sleep(0.2)
     click.echo(
-        f"the daemon (pid {child.pid}) did not answer on {address} within {wait:g} s; "
+        f"the daemon (pid {child.pid}) did not start guarding within {wait:g} s; "
         f"it keeps starting — see {out_path}",
         err=True,
     )
     sys.exit(EXIT_REFUSED)
+
+
+def _guarding(address: str) -> bool:
+    """Whether the daemon answering on ``address`` guards its accounts: its socket answers
+    while it still logs in, and a login that fails ends it — "started" must not be said
+    before that is settled. ``status`` is unavailable until the engine runs."""
+    try:
+        with Connection(address, timeout=5.0) as connection:
+            connection.request("status")
+    except DaemonNotRunning:
+        return False
+    except ProtocolError as error:
+        return error.code != ErrorCode.UNAVAILABLE.value
+    return True
 
 
 def _stop(context: AdminContext, reason: str, wait: float) -> None:
@@ -698,7 +724,7 @@ def _stop(context: AdminContext, reason: str, wait: float) -> None:
 
 _WAIT = click.option(
     "--wait",
-    type=click.FloatRange(1, 600),
+    type=FiniteFloatRange(1, 600),
     default=30.0,
     show_default=True,
     help="Seconds to wait for it.",

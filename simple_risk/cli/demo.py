@@ -34,6 +34,7 @@ from rich.table import Table
 from simple_risk import words
 from simple_risk.adapters.simulator import RateLimits, Simulator
 from simple_risk.cli import cli
+from simple_risk.cli.numbers import FiniteFloatRange
 from simple_risk.daemon.calls import call_succeeded, call_words
 from simple_risk.daemon.config import Timing
 from simple_risk.daemon.control.client import Connection, DaemonNotRunning, default_address
@@ -375,7 +376,13 @@ def run_demo(
 
 
 @cli.command()
-@click.option("--grace", default=10.0, show_default=True, type=float, help="No-stop grace (s).")
+@click.option(
+    "--grace",
+    default=10.0,
+    show_default=True,
+    type=FiniteFloatRange(min=0),
+    help="No-stop grace (s).",
+)
 @click.option("--no-color", is_flag=True, help="Plain text output.")
 @click.option(
     "--keep-running",

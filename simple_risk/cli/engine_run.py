@@ -41,6 +41,7 @@ from simple_risk.adapters.simulator import Simulator
 from simple_risk.adapters.topstepx.errors import ProjectXError
 from simple_risk.adapters.topstepx.secrets import register_secret
 from simple_risk.cli import engine
+from simple_risk.cli.formatting import format_problem
 from simple_risk.daemon import cpuwake
 from simple_risk.daemon.config import ConfigError, DaemonConfig, load_config, load_rulesets
 from simple_risk.daemon.control.protocol import ProtocolError
@@ -129,7 +130,10 @@ def _sim_banner(config: DaemonConfig, simulator: Simulator) -> None:
 
 @engine.command()
 @click.option(
-    "--config", "config_path", type=click.Path(dir_okay=False), help="Daemon configuration."
+    "--config",
+    "config_path",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Daemon configuration.",
 )
 @click.option("--sim", is_flag=True, help="Start the simulator in-process and guard it.")
 @click.option("--log-format", type=click.Choice(["text", "json"]), default=None)
@@ -324,17 +328,25 @@ def _serve(
             raise SystemExit(1) from None
         options = dataclasses.replace(options, recorder=recorder)
         click.echo(f"recording to {record_dir}")
-    configure_logging(
-        level=log_level or config.log.level,
-        log_format=log_format or config.log.format,
-        log_dir=None if simulator is not None else config.log_dir,
-        max_bytes=config.log.file_max_bytes,
-        backups=config.log.file_backups,
-    )
+    try:
+        configure_logging(
+            level=log_level or config.log.level,
+            log_format=log_format or config.log.format,
+            log_dir=None if simulator is not None else config.log_dir,
+            max_bytes=config.log.file_max_bytes,
+            backups=config.log.file_backups,
+        )
+    except OSError as exc:
+        click.echo(f"simple-risk: cannot write the log (log_dir): {_os_error_words(exc)}", err=True)
+        raise SystemExit(1) from None
     stopping = threading.Event()
     reloading = threading.Event()
+    #: the stop signals received, in order; the main loop logs them (a handler only records:
+    #: it may run in the middle of a log call on the same thread)
+    stop_signals: list[str] = []
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop_signals.append(signal.Signals(signum).name)
         stopping.set()
 
     def on_hangup(signum: int, frame: FrameType | None) -> None:
@@ -375,26 +387,49 @@ def _serve(
             if reloading.is_set():
                 reloading.clear()
                 _reload_on_signal(daemon, notifier)
-    except (StoreError, ProjectXError, ServerError, OwnTagError, OSError) as exc:
+    except OSError as exc:
+        click.echo(f"simple-risk: cannot run: {_os_error_words(exc)}", err=True)
+        raise SystemExit(1) from None
+    except (StoreError, ProjectXError, ServerError, OwnTagError) as exc:
         click.echo(f"simple-risk: cannot run: {exc}", err=True)
         raise SystemExit(1) from None
     finally:
-        signal.signal(signal.SIGTERM, previous)
-        signal.signal(signal.SIGINT, previous_int)
-        signal.signal(signal.SIGHUP, previous_hup)
-        if daemon is not None:
-            notifier.stopping()
-            daemon.stop()
-            daemon.store.close()
-        if wrote_pid:
-            with contextlib.suppress(OSError):
-                pid_file.unlink()
-        if recorder is not None:
-            recorder.close()
-        if cpu_hold is not None:
-            cpu_hold.release()
+        if stop_signals:
+            # an operator reading the log tells the stop they asked for from a crash
+            log.warning("received %s: stopping", stop_signals[0])
+        try:
+            if daemon is not None:
+                notifier.stopping()
+                daemon.stop()
+                daemon.store.close()
+            if wrote_pid:
+                with contextlib.suppress(OSError):
+                    pid_file.unlink()
+            if recorder is not None:
+                recorder.close()
+            if cpu_hold is not None:
+                cpu_hold.release()
+        finally:
+            # restored last: a second Ctrl-C while stopping must not cut the graceful stop
+            # short with a traceback
+            signal.signal(signal.SIGTERM, previous)
+            signal.signal(signal.SIGINT, previous_int)
+            signal.signal(signal.SIGHUP, previous_hup)
     if daemon is not None and daemon.error is not None:
         sys.exit(2)
+
+
+def _os_error_words(exc: OSError) -> str:
+    """An OSError about a path said for an administrator: the path and what is wrong with it
+    (``[Errno 17] File exists`` for a directory setting that names a file is not that)."""
+    path = exc.filename
+    if path is None:
+        return exc.strerror or str(exc)
+    if isinstance(exc, FileExistsError) and not Path(path).is_dir():
+        return f"{path} is a file, where a directory is needed"
+    if isinstance(exc, NotADirectoryError):
+        return f"{path}: a part of this path is a file, not a directory"
+    return f"{path}: {exc.strerror or exc}"
 
 
 def _hold_cpu_latency(config: DaemonConfig) -> cpuwake.CpuLatencyHold | None:
@@ -418,15 +453,18 @@ def _hold_cpu_latency(config: DaemonConfig) -> cpuwake.CpuLatencyHold | None:
 def _reload_on_signal(daemon: Daemon, notifier: Notifier) -> None:
     """SIGHUP: the ``admin reload`` path (lint, swap on the engine thread, audit)."""
     if daemon.server is None:
-        log.warning("SIGHUP ignored: this daemon serves no status socket to reload through")
+        log.warning(
+            "received SIGHUP: ignored: this daemon serves no status socket to reload through"
+        )
         return
+    log.info("received SIGHUP: reloading the ruleset and overlays")
     notifier.reloading()
     try:
         result = daemon.server.ops.reload_on_signal("SIGHUP")
     except ProtocolError as refusal:
         log.error("SIGHUP reload refused: %s", refusal.message)
         for problem in refusal.problems:
-            log.error("  %s", problem)
+            log.error("  %s", format_problem(problem))
     else:
         log.info("SIGHUP reload applied (%s)", result.get("ruleset", {}).get("name", ""))
     finally:

@@ -20,6 +20,7 @@ import click
 import yaml
 
 from simple_risk.cli import cli
+from simple_risk.cli.numbers import FiniteFloatRange
 from simple_risk.engine.dsl import RulesetError, load_ruleset
 from simple_risk.engine.model import Ruleset
 from simple_risk.whatif.runner import RecordingError, replay_files
@@ -92,12 +93,12 @@ def _ruleset(path: Path, overlay: Path | None, params: dict[str, object]) -> Rul
     "--ruleset",
     "ruleset_path",
     required=True,
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="The ruleset to run over the recording (any ruleset, e.g. rulesets/topstep.yaml).",
 )
 @click.option(
     "--overlay",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="An account overlay applied to the ruleset (params, enable, disable, added rules).",
 )
 @click.option(
@@ -116,7 +117,7 @@ def _ruleset(path: Path, overlay: Path | None, params: dict[str, object]) -> Rul
 )
 @click.option(
     "--tick",
-    type=click.FloatRange(min=0.05),
+    type=FiniteFloatRange(min=0.05),
     default=1.0,
     show_default=True,
     help="Seconds between clock ticks, as the daemon's timing.tick_interval (at least 0.05).",

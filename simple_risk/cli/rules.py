@@ -23,6 +23,7 @@ from simple_risk.cli import cli
 from simple_risk.cli.lint_report import REPORTS
 from simple_risk.engine.dsl import lint_paths
 from simple_risk.engine.dsl.facts_doc import render_facts_markdown
+from simple_risk.engine.dsl.problems import Problem
 from simple_risk.engine.dsl.schema import schema_text, shipped_schema
 
 
@@ -35,12 +36,14 @@ def ruleset_files(directory: Path) -> list[str]:
     """Every ``*.yaml`` / ``*.yml`` under ``directory``, recursively, in sorted order.
 
     Hidden directories (``.git``, ``.venv``) and rule test files (``*.test.yaml``, which
-    ``rules test`` reads) are skipped: a directory of rulesets may hold its tests.
+    ``rules test`` reads) are skipped: a directory of rulesets may hold its tests. A link to
+    nothing is listed (lint reports it cannot be read) rather than passed over in silence.
     """
     found: list[str] = []
     for path in sorted(directory.rglob("*")):
         relative = path.relative_to(directory).parts
-        if any(part.startswith(".") for part in relative) or not path.is_file():
+        dangling = path.is_symlink() and not path.exists()
+        if any(part.startswith(".") for part in relative) or not (path.is_file() or dangling):
             continue
         name = path.name
         if name.endswith((".yaml", ".yml")) and not name.endswith((".test.yaml", ".test.yml")):
@@ -109,15 +112,29 @@ def lint(
     simple-risk rules lint --base rulesets/topstep.yaml overlays/
     """
     given: dict[str, str] = {}
+    unreadable: list[Problem] = []
     if "-" in files:
-        with click.open_file("-", encoding="utf-8") as stream:
-            given[stdin_filename] = stream.read()
+        with click.open_file("-", "rb") as stream:
+            raw = stream.read()
+        try:
+            given[stdin_filename] = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            unreadable.append(_not_utf8(stdin_filename, raw, exc.start))
     expanded = [stdin_filename if f == "-" else f for f in _expand(files)]
     names = [f for f in expanded if f != base]
-    result = lint_paths(names, strict=strict, base=base, given=given)
+    readable = [f for f in names if f in given or f != stdin_filename]
+    result = lint_paths(readable, strict=strict, base=base, given=given)
+    result.problems[:0] = unreadable
     shown = [base, *names] if base is not None else names
     click.echo(REPORTS[output_format](result, shown, base))
     sys.exit(0 if result.ok else 1)
+
+
+def _not_utf8(name: str, raw: bytes, start: int) -> Problem:
+    """Standard input that is not UTF-8 text, located as a file's would be."""
+    line = raw[:start].count(b"\n") + 1
+    column = start - (raw.rfind(b"\n", 0, start) + 1) + 1
+    return Problem(name, line, column, "the file is not UTF-8 text", "encoding")
 
 
 @rules.command()
@@ -133,7 +150,10 @@ def schema(output: Path | None) -> None:
     if not text.strip() or text == "{}\n":
         text = schema_text()
     if output is not None:
-        output.write_text(text, encoding="utf-8")
+        try:
+            output.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise click.FileError(str(output), exc.strerror or str(exc)) from None
     else:
         click.echo(text, nl=False)
 

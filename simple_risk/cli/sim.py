@@ -25,6 +25,7 @@ from simple_risk.adapters.simulator import (
     Simulator,
 )
 from simple_risk.cli import cli
+from simple_risk.cli.numbers import FiniteFloatRange
 
 
 @cli.command()
@@ -43,21 +44,21 @@ from simple_risk.cli import cli
     "--price-interval",
     default=1.0,
     show_default=True,
-    type=click.FloatRange(min=0),
+    type=FiniteFloatRange(min=0),
     help="Seconds between price steps; 0 = prices move only through /sim/... controls.",
 )
 @click.option(
     "--ping-interval",
     default=15.0,
     show_default=True,
-    type=click.FloatRange(min=0, min_open=True),
+    type=FiniteFloatRange(min=0, min_open=True),
     help="Seconds between the hubs' keep-alive pings.",
 )
 @click.option(
     "--token-lifetime",
     default=86400.0,
     show_default=True,
-    type=click.FloatRange(min=0, min_open=True),
+    type=FiniteFloatRange(min=0, min_open=True),
     help="Seconds a session token from Auth/loginKey stays valid.",
 )
 @click.option(

@@ -27,6 +27,7 @@ from rich.live import Live
 
 from simple_risk import words
 from simple_risk.cli import engine, explain_screen, formatting, status_screen, timeline
+from simple_risk.cli.numbers import FiniteFloatRange
 from simple_risk.cli.output import show, stdout_console
 from simple_risk.daemon.control.client import Connection, DaemonNotRunning, default_address
 from simple_risk.daemon.control.protocol import ErrorCode, ProtocolError, plain
@@ -50,12 +51,25 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def checked_socket(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
-    """``--socket``: a ``tcp:`` address must name a port, or it is a usage error (exit 2), not
-    "no daemon is running" (exit 3)."""
-    if value is not None and value.startswith("tcp:"):
-        _, _, port = value[4:].rpartition(":")
+    """``--socket``: a ``tcp:`` address must name a port, and a path that exists must be a
+    socket, or it is a usage error (exit 2), not "no daemon is running" (exit 3). An IPv6 host
+    may be bracketed as in the configuration (``tcp:[::1]:8765``)."""
+    if value is None:
+        return None
+    if value.startswith("tcp:"):
+        host, _, port = value[4:].rpartition(":")
         if not (port.isdigit() and 0 < int(port) < 65536):
             raise click.BadParameter(f"{value!r} is not tcp:HOST:PORT (e.g. tcp:127.0.0.1:8765)")
+        if host.startswith("[") and host.endswith("]"):
+            return f"tcp:{host[1:-1]}:{port}"
+        return value
+    path = Path(value)
+    if path.exists() and not path.is_socket():
+        kind = "directory" if path.is_dir() else "file"
+        raise click.BadParameter(
+            f"{value} is a {kind}, not a socket: give the daemon's status socket"
+            " (status_socket in its configuration)"
+        )
     return value
 
 
@@ -150,7 +164,7 @@ def _json_line(value: object) -> None:
 )
 @click.option(
     "--interval",
-    type=click.FloatRange(0.2, 60),
+    type=FiniteFloatRange(0.2, 60),
     default=1.0,
     show_default=True,
     help="Seconds between fetches with --watch.",
@@ -343,7 +357,7 @@ class SinceType(click.ParamType[datetime]):
 @click.option(
     "--config",
     "config_path",
-    type=click.Path(dir_okay=False),
+    type=click.Path(exists=True, dir_okay=False),
     help="The daemon's configuration: its socket, and its store when no daemon runs.",
 )
 @click.option(

@@ -117,6 +117,16 @@ class NotifySettings:
 
 
 @dataclass(frozen=True, slots=True)
+class Origin:
+    """Where the configuration names a file: the line and column of the value and the path
+    as written, so a missing file is reported at the line that named it."""
+
+    line: int
+    column: int
+    written: str
+
+
+@dataclass(frozen=True, slots=True)
 class DaemonConfig:
     """A validated configuration; paths are absolute, secrets are held but never printed."""
 
@@ -156,6 +166,9 @@ class DaemonConfig:
     #: accounts only observed (``enforce: false``; ``engine run --observe`` is
     #: :attr:`RuntimeOptions.observe <simple_risk.daemon.runtime.RuntimeOptions.observe>`)
     observed: frozenset[int] = frozenset()
+    #: where the file settings (``ruleset``, ``overlays.ACCOUNT``) were written; empty for a
+    #: configuration built in code (the simulator, tests)
+    origins: Mapping[str, Origin] = field(default_factory=dict)
 
     def with_timing(self, timing: Timing) -> DaemonConfig:
         """The same configuration with other intervals (the demo and tests shrink them)."""
@@ -288,6 +301,56 @@ def _configured_path(value: object, base: Path, home: Path) -> Path:
     return (base / text).resolve()
 
 
+def _resolution(written: str, path: Path) -> str:
+    """How a relative path was resolved (the daemon may run from any working directory)."""
+    if Path(written).is_absolute() or written == "~" or written.startswith("~/"):
+        return ""
+    return f" (resolved from '{written}' relative to the configuration's folder {path})"
+
+
+def unreadable_file(path: Path) -> tuple[str, str] | None:
+    """Why ``path`` cannot be read as a file and what to do (None when it can): missing, a
+    directory, or not readable by this user."""
+    try:
+        with path.open("rb"):
+            return None
+    except FileNotFoundError:
+        return "no such file", "fix the path, or create the file"
+    except IsADirectoryError:
+        return "is a directory, not a file", "name the file inside it"
+    except PermissionError:
+        return (
+            f"not readable by this user (uid {os.getuid()})",
+            "let the daemon's user read it (chown or chmod), or fix the path",
+        )
+    except OSError as exc:
+        return f"cannot be read ({exc.strerror or exc})", "fix the path"
+
+
+def _file_problem(
+    source: str, origin: Origin, setting: str, path: Path, base: Path
+) -> Problem | None:
+    """A located problem when the file a setting names cannot be read."""
+    unreadable = unreadable_file(path)
+    if unreadable is None:
+        return None
+    why, hint = unreadable
+    resolution = _resolution(origin.written, base)
+    return Problem(
+        source,
+        origin.line,
+        origin.column,
+        f"{setting}: {why}: {path}{resolution}",
+        "config",
+        hint=hint,
+    )
+
+
+def _origin(doc: Document, path: tuple[object, ...], written: object) -> Origin:
+    mark = doc.at(path)
+    return Origin(mark.line, mark.column, str(written))
+
+
 def _credentials(
     doc: Document, data: Mapping[str, Any], base: Path, home: Path
 ) -> tuple[str, str, list[Problem]]:
@@ -299,8 +362,11 @@ def _credentials(
     if secrets_file is not None:
         path = _configured_path(secrets_file, base, home)
         where = ("credentials", "file")
-        if not path.exists():
-            return "", "", [_located(doc, where, f"secrets file {path} does not exist")]
+        missing = _file_problem(
+            doc.file, _origin(doc, where, secrets_file), "credentials.file", path, base
+        )
+        if missing is not None:
+            return "", "", [missing]
         if not owner_only(path):
             return (
                 "",
@@ -395,6 +461,8 @@ def load_config(path: str | Path, env: Mapping[str, str] | None = None) -> Daemo
     limits, found = _status_limits(doc, data.get("status_limits") or {})
     problems += found
     problems += _password_file(doc, data, password_file)
+    status_socket = resolve(data.get("status_socket"), xdg_dir("runtime", environ) / "status.sock")
+    problems += _socket_path(doc, data, status_socket)
     problems += _overlay_accounts(doc, data)
     problems += _repeated_accounts(doc, data)
     if problems:
@@ -415,9 +483,7 @@ def load_config(path: str | Path, env: Mapping[str, str] | None = None) -> Daemo
         database=str(data.get("database", f"sqlite:///{data_dir / 'simple-risk.db'}")),
         data_dir=data_dir,
         log_dir=log_dir,
-        status_socket=resolve(
-            data.get("status_socket"), xdg_dir("runtime", environ) / "status.sock"
-        ),
+        status_socket=status_socket,
         admin_password_file=password_file,
         config_dir=base,
         status_socket_mode=mode,
@@ -431,7 +497,34 @@ def load_config(path: str | Path, env: Mapping[str, str] | None = None) -> Daemo
         log=LogSettings(**{str(k): v for k, v in log_section.items()}),
         timing=_timing(timing_section),
         observed=_observed_accounts(list(data["accounts"])),
+        origins=_file_origins(doc, data),
     )
+
+
+def _file_origins(doc: Document, data: Mapping[str, Any]) -> dict[str, Origin]:
+    """Where ``ruleset:`` and each ``overlays:`` entry are written (see :class:`Origin`)."""
+    origins: dict[str, Origin] = {}
+    if data.get("ruleset") is not None:
+        origins["ruleset"] = _origin(doc, ("ruleset",), data["ruleset"])
+    for account, file in (data.get("overlays") or {}).items():
+        origins[f"overlays.{account}"] = _origin(doc, ("overlays", account), file)
+    return origins
+
+
+def _named_file_problems(config: DaemonConfig) -> list[Problem]:
+    """Every file the configuration names that cannot be read, at the line naming it."""
+    named = [("ruleset", config.ruleset_path)] + [
+        (f"overlays.{account}", path) for account, path in config.overlays.items()
+    ]
+    problems: list[Problem] = []
+    for setting, path in named:
+        origin = config.origins.get(setting)
+        if origin is None:
+            continue
+        problem = _file_problem(config.source, origin, setting, path, config.config_dir)
+        if problem is not None:
+            problems.append(problem)
+    return problems
 
 
 def _socket_mode(doc: Document, data: Mapping[str, Any]) -> tuple[int, list[Problem]]:
@@ -472,6 +565,26 @@ def _socket_mode(doc: Document, data: Mapping[str, Any]) -> tuple[int, list[Prob
     else:
         return mode, []
     return DEFAULT_SOCKET_MODE, [_located(doc, where, message, hint=hint)]
+
+
+def _socket_path(doc: Document, data: Mapping[str, Any], path: Path) -> list[Problem]:
+    """The status socket's path must fit a Unix socket address (107 bytes): found here, not
+    when ``engine run`` binds it after ``--check`` said all was well."""
+    from simple_risk.daemon.control.server import MAX_SOCKET_PATH
+
+    size = len(os.fsencode(path))
+    if size <= MAX_SOCKET_PATH:
+        return []
+    where: tuple[object, ...] = ("status_socket",) if "status_socket" in data else ()
+    return [
+        _located(
+            doc,
+            where,
+            f"the status socket path {path} is {size} bytes, longer than a Unix socket"
+            f" address may be ({MAX_SOCKET_PATH})",
+            hint="set status_socket to a shorter path, e.g. /run/simple-risk/status.sock",
+        )
+    ]
 
 
 def _socket_group(doc: Document, data: Mapping[str, Any], mode: int) -> list[Problem]:
@@ -688,8 +801,11 @@ def load_rulesets(config: DaemonConfig) -> dict[int, Ruleset]:
     An overlay is applied by the DSL (``load_ruleset(base, overlay=FILE)``): its params
     override, its ``disable:`` rules are switched off (never a ``mandatory`` one), its
     ``rules:`` are compiled in the base's scope and appended; every mistake is located in the
-    overlay file.
+    overlay file. A file that cannot be read is reported at the configuration line naming it.
     """
+    unreadable = _named_file_problems(config)
+    if unreadable:
+        raise ConfigError(unreadable)
     try:
         base = load_ruleset(config.ruleset_path)
     except RulesetError as exc:
@@ -732,6 +848,7 @@ __all__ = [
     "DaemonConfig",
     "LogSettings",
     "NotifySettings",
+    "Origin",
     "RulesetTransform",
     "StatusLimits",
     "Timing",

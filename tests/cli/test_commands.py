@@ -506,6 +506,27 @@ def test_config_edit_refuses_a_broken_ruleset_before_sending_it(
     assert "config_put" not in daemon.ops()
 
 
+def test_config_edit_refuses_an_editor_that_saved_no_text(start: Start, tmp_path: Path) -> None:
+    """An editor that wrote bytes that are not UTF-8 (a wrong encoding setting) is told, not a
+    UnicodeDecodeError traceback; nothing is sent and the running ruleset stays."""
+    daemon = start({"config_get": admin_op({"path": "/x/rules.yaml", "text": "rules: []\n"})})
+    editor = tmp_path / "editor.sh"
+    editor.write_text("#!/bin/sh\nprintf 'rules: [\\351t\\351]\\n' > \"$1\"\n")
+    editor.chmod(0o755)
+    result = invoke(
+        daemon,
+        "admin",
+        "config",
+        "edit",
+        env={**WITH_PASSWORD, "EDITOR": str(editor), "VISUAL": ""},
+    )
+    assert result.exit_code == 1
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert "/x/rules.yaml: the edited text is not UTF-8 text" in result.stderr
+    assert "not saved" in result.stderr
+    assert "config_put" not in daemon.ops()
+
+
 # --- set-password ------------------------------------------------------------------------
 
 

@@ -208,6 +208,72 @@ def test_an_overlay_must_name_what_exists_and_keep_mandatory_rules(tmp_path: Pat
     ]
 
 
+def test_a_missing_ruleset_is_reported_at_the_config_line_naming_it(tmp_path: Path) -> None:
+    path = _write(tmp_path, MINIMAL + "ruleset: rules/mine.yaml\n")
+    config = load_config(path, ENV)
+    with pytest.raises(ConfigError) as error:
+        load_rulesets(config)
+    assert _messages(error) == [
+        f"{path}:6:10: ruleset: no such file: {tmp_path / 'rules' / 'mine.yaml'}"
+        f" (resolved from 'rules/mine.yaml' relative to the configuration's folder {tmp_path})"
+        " (fix the path, or create the file)"
+    ]
+
+
+def test_an_overlay_that_is_a_folder_is_reported_at_its_config_line(tmp_path: Path) -> None:
+    (tmp_path / "overlays").mkdir()
+    path = _write(tmp_path, MINIMAL + "overlays:\n  20100001: overlays\n")
+    with pytest.raises(ConfigError) as error:
+        load_rulesets(load_config(path, ENV))
+    assert _messages(error) == [
+        f"{path}:7:13: overlays.20100001: is a directory, not a file: {tmp_path / 'overlays'}"
+        f" (resolved from 'overlays' relative to the configuration's folder {tmp_path})"
+        " (name the file inside it)"
+    ]
+
+
+def test_an_absolute_path_needs_no_word_on_how_it_was_resolved(tmp_path: Path) -> None:
+    missing = tmp_path / "nowhere.yaml"
+    path = _write(tmp_path, MINIMAL + f"ruleset: {missing}\n")
+    with pytest.raises(ConfigError) as error:
+        load_rulesets(load_config(path, ENV))
+    assert _messages(error) == [
+        f"{path}:6:10: ruleset: no such file: {missing} (fix the path, or create the file)"
+    ]
+
+
+def test_a_missing_secrets_file_is_reported_at_the_config_line(tmp_path: Path) -> None:
+    path = _write(tmp_path, "accounts: [1]\ncredentials: {file: secrets.yaml}\n")
+    with pytest.raises(ConfigError) as error:
+        load_config(path, ENV)
+    assert _messages(error) == [
+        f"{path}:2:21: credentials.file: no such file: {tmp_path / 'secrets.yaml'}"
+        f" (resolved from 'secrets.yaml' relative to the configuration's folder {tmp_path})"
+        " (fix the path, or create the file)"
+    ]
+
+
+@pytest.mark.skipif(os.getuid() == 0, reason="root reads every file")
+def test_an_unreadable_ruleset_names_the_user_that_cannot_read_it(tmp_path: Path) -> None:
+    ruleset = _write(tmp_path, "rules: []\n", "mine.yaml")
+    ruleset.chmod(0)
+    path = _write(tmp_path, MINIMAL + "ruleset: mine.yaml\n")
+    with pytest.raises(ConfigError) as error:
+        load_rulesets(load_config(path, ENV))
+    assert error.value.problems[0].line == 6
+    assert f"not readable by this user (uid {os.getuid()})" in _messages(error)[0]
+
+
+def test_engine_run_shows_the_located_missing_ruleset_without_a_traceback(
+    tmp_path: Path,
+) -> None:
+    path = _write(tmp_path, MINIMAL + "ruleset: gone.yaml\n")
+    result = CliRunner().invoke(cli, ["engine", "run", "--config", str(path)], env=ENV)
+    assert result.exit_code == 1
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert f"{path}:6:10: ruleset: no such file" in result.output
+
+
 HALF_LIMIT_RULE = """\
 params: {daily_loss_limit: 400}
 rules:
@@ -665,3 +731,34 @@ def test_the_schema_offers_exactly_the_alert_severities() -> None:
     notify = schema["properties"]["notify"]["properties"]
     assert tuple(notify["min_severity"]["enum"]) == SEVERITIES
     assert "admin_password_hash" not in schema["properties"]
+
+
+@pytest.mark.parametrize(
+    ("accounts", "message"),
+    [
+        ("[-5]", '4:12: item 1 of "accounts" must be at least 1, got -5'),
+        ("[{id: x}]", '4:17: "id" must be a whole number, got a string ("x")'),
+        ("[{enforce: false}]", '4:12: missing required key "id" in item 1 of "accounts"'),
+    ],
+)
+def test_a_wrong_account_entry_is_told_in_the_form_it_was_written(
+    tmp_path: Path, accounts: str, message: str
+) -> None:
+    """-5 is an id below 1 (not "must be a mapping"); a mapping's own mistake is named."""
+    text = "credentials: {username: u, api_key: k}\ngateway: topstepx\nlog: {}\n"
+    path = _write(tmp_path, f"{text}accounts: {accounts}\n")
+    with pytest.raises(ConfigError) as error:
+        load_config(path, ENV)
+    assert _messages(error) == [f"{path}:{message}"]
+
+
+def test_a_status_socket_path_too_long_for_a_unix_socket_is_located(tmp_path: Path) -> None:
+    """--check must not say all is well when engine run then cannot bind the socket."""
+    socket = tmp_path / ("d" * 120) / "status.sock"
+    path = _write(tmp_path, MINIMAL + f"status_socket: {socket}\n")
+    with pytest.raises(ConfigError) as error:
+        load_config(path, ENV)
+    [problem] = error.value.problems
+    assert (problem.line, problem.column) == (6, 16)
+    assert problem.message.startswith(f"the status socket path {socket} is ")
+    assert "longer than a Unix socket address may be (107)" in problem.message

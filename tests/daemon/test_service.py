@@ -117,44 +117,62 @@ def test_owner_only_tightens_the_umask_and_the_daemons_directories(tmp_path: Pat
 # -- the real daemon ------------------------------------------------------------------------------
 
 
+class ServiceRun:
+    """A real ``engine run --config`` subprocess on a simulator, systemd played by a socket."""
+
+    def __init__(self, directory: Path, systemd: FakeSystemd) -> None:
+        self.sim = Simulator(
+            port=0,
+            seed=3,
+            ping_interval=0.3,
+            price_interval=None,
+            rate_limits=RateLimits(general=(5000, 60.0), bars=(50, 30.0)),
+            clock=pinned_wall(),
+        ).start()
+        self.ruleset = directory / "ruleset.yaml"
+        self.ruleset.write_text(ruleset_text(), encoding="utf-8")
+        config = directory / "config.yaml"
+        config.write_text(
+            f"gateway: {self.sim.base_url}\n"
+            "credentials:\n  username: demo\n  api_key: ${SR_TEST_API_KEY}\n"
+            f"accounts: [{ACCOUNT}]\n"
+            "ruleset: ruleset.yaml\n"
+            "data_dir: data\n"
+            "log_dir: log\n"
+            "status_socket: s.sock\n"
+            "timing: {tick_interval: 0.25, reconcile_interval: 5, snapshot_interval: 2}\n",
+            encoding="utf-8",
+        )
+        self.log_file = directory / "log" / "simple-risk.log"
+        env = pinned_env(self.sim.clock, {**os.environ, "SR_TEST_API_KEY": self.sim.api_key})
+        env.update(NOTIFY_SOCKET=str(systemd.path), WATCHDOG_USEC="600000")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "simple_risk", "engine", "run", "--config", str(config)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            env=env,
+            umask=0o022,  # a careless shell: the daemon must still keep its files to itself
+        )
+
+    def output(self) -> str:
+        """Everything the daemon printed (its console log); call after it exited."""
+        return self.process.stdout.read().decode() if self.process.stdout else ""
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+        self.sim.stop()
+
+
 def test_engine_run_as_a_notify_service_reloads_on_sighup_and_stops_cleanly(
     short_dir: Path, systemd: FakeSystemd
 ) -> None:
-    sim = Simulator(
-        port=0,
-        seed=3,
-        ping_interval=0.3,
-        price_interval=None,
-        rate_limits=RateLimits(general=(5000, 60.0), bars=(50, 30.0)),
-        clock=pinned_wall(),
-    ).start()
-    ruleset = short_dir / "ruleset.yaml"
-    ruleset.write_text(ruleset_text(), encoding="utf-8")
-    config = short_dir / "config.yaml"
-    config.write_text(
-        f"gateway: {sim.base_url}\n"
-        "credentials:\n  username: demo\n  api_key: ${SR_TEST_API_KEY}\n"
-        f"accounts: [{ACCOUNT}]\n"
-        "ruleset: ruleset.yaml\n"
-        "data_dir: data\n"
-        "log_dir: log\n"
-        "status_socket: s.sock\n"
-        "timing: {tick_interval: 0.25, reconcile_interval: 5, snapshot_interval: 2}\n",
-        encoding="utf-8",
-    )
-    env = pinned_env(sim.clock, {**os.environ, "SR_TEST_API_KEY": sim.api_key})
-    env.update(NOTIFY_SOCKET=str(systemd.path), WATCHDOG_USEC="600000")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "simple_risk", "engine", "run", "--config", str(config)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        env=env,
-        umask=0o022,  # a careless shell: the daemon must still keep its files to itself
-    )
+    run = ServiceRun(short_dir, systemd)
+    process, ruleset, log_file = run.process, run.ruleset, run.log_file
     try:
         assert wait_until(lambda: systemd.saw("READY=1"), 30.0), "no READY=1"
         assert wait_until(lambda: systemd.count("WATCHDOG=1") >= 2, 5.0), "no watchdog pings"
-        log_file = short_dir / "log" / "simple-risk.log"
         assert wait_until(lambda: "startup heap settled" in log_file.read_text(), 5.0)
 
         ruleset.write_text(ruleset_text(max_contracts=4), encoding="utf-8")
@@ -171,12 +189,16 @@ def test_engine_run_as_a_notify_service_reloads_on_sighup_and_stops_cleanly(
         assert process.wait(30) == 0
         assert systemd.saw("STOPPING=1")
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-        sim.stop()
-    output = process.stdout.read().decode() if process.stdout else ""
+        run.close()
+    output = run.output()
     assert "SIGHUP reload refused" in output, output[-3000:]
+    # each problem of the refused ruleset is a located line, as `rules lint` prints it
+    assert f"{ruleset}:1:20: YAML: expected ','" in output, output[-3000:]
+    # the operator can tell the stop and the reloads they asked for from a crash, on the
+    # console and in the daemon's log
+    for text in (output, log_file.read_text(encoding="utf-8")):
+        assert text.count("received SIGHUP: reloading the ruleset") == 2, text[-3000:]
+        assert "WARNING" in _line_of(text, "received SIGTERM: stopping")
     data = short_dir / "data"
     assert stat.S_IMODE(data.stat().st_mode) == 0o700
     for path in [*data.iterdir(), *(short_dir / "log").iterdir()]:
@@ -188,3 +210,27 @@ def test_engine_run_as_a_notify_service_reloads_on_sighup_and_stops_cleanly(
         ("reload", f"SIGHUP from the daemon's user (uid {os.getuid()})", "applied"),
         ("reload", f"SIGHUP from the daemon's user (uid {os.getuid()})", "refused"),
     ]
+
+
+def _line_of(text: str, needle: str) -> str:
+    """The one line of ``text`` holding ``needle`` ("" when none does)."""
+    return next((line for line in text.splitlines() if needle in line), "")
+
+
+def test_ctrl_c_is_logged_and_a_second_one_does_not_cut_the_stop_short(
+    short_dir: Path, systemd: FakeSystemd
+) -> None:
+    run = ServiceRun(short_dir, systemd)
+    try:
+        assert wait_until(lambda: systemd.saw("READY=1"), 30.0), "no READY=1"
+        run.process.send_signal(signal.SIGINT)
+        assert wait_until(lambda: systemd.saw("STOPPING=1"), 10.0), "no STOPPING=1"
+        run.process.send_signal(signal.SIGINT)  # impatient: Ctrl-C again while it stops
+        assert run.process.wait(30) == 0
+    finally:
+        run.close()
+    output = run.output()
+    assert "Traceback" not in output, output[-3000:]
+    assert _line_of(output, "received SIGINT: stopping"), output[-3000:]
+    assert _line_of(run.log_file.read_text(encoding="utf-8"), "received SIGINT: stopping")
+    assert not (short_dir / "data" / "daemon.pid").exists()

@@ -6,10 +6,17 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from dsl.helpers import env_for, load_one, one_rule
 from simple_risk.engine.dsl import RulesetError, load_ruleset_text
-from simple_risk.engine.dsl.durations import format_duration, parse_duration
+from simple_risk.engine.dsl.durations import (
+    DURATION_HINT,
+    format_duration,
+    invalid_duration,
+    parse_duration,
+)
 
 
 def _checks(text: str) -> list[str]:
@@ -186,3 +193,23 @@ def test_positions_inside_multi_line_expressions_map_back_to_the_file(
         load_ruleset_text(text, "t.yaml")
     (problem,) = info.value.problems
     assert (problem.line, problem.column) == expected
+
+
+@given(st.timedeltas(min_value=timedelta(milliseconds=1), max_value=timedelta(days=30)))
+def test_a_negative_duration_is_named_and_the_fix_is_the_same_without_the_minus(
+    length: timedelta,
+) -> None:
+    written = format_duration(length // timedelta(milliseconds=1) * timedelta(milliseconds=1))
+    message, hint = invalid_duration(f"-{written}")
+    assert (
+        message == f'"-{written}" is a negative duration: a wait, a window or a lockout cannot be'
+    )
+    assert hint == f"write a positive duration, e.g. {written}"
+    assert parse_duration(written) > timedelta(0)
+
+
+@pytest.mark.parametrize("text", ["-", "--5m", "-5x", "5m-", "soon"])
+def test_what_is_not_a_negative_duration_is_just_not_a_duration(text: str) -> None:
+    message, hint = invalid_duration(text)
+    assert message == f'"{text}" is not a valid duration'
+    assert hint == DURATION_HINT

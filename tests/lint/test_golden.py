@@ -57,6 +57,7 @@ CHECK_IDS = {
     "macro-cycle",
     "missing-description",
     "missing-key",
+    "negative-size",
     "multiple-statements",
     "not-boolean",
     "optional-enabled",

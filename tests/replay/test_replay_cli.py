@@ -175,7 +175,8 @@ def test_a_ruleset_mistake_is_located(tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert "no_such_param" in result.output and "Traceback" not in result.output
     missing = run(str(RECORDING), "--ruleset", str(tmp_path / "none.yaml"))
-    assert missing.exit_code == 1 and "Traceback" not in missing.output
+    assert missing.exit_code == 2 and "Traceback" not in missing.output  # a usage error
+    assert "does not exist" in missing.output
 
 
 def test_a_set_of_the_wrong_kind_names_the_param_and_what_it_takes() -> None:

@@ -421,7 +421,10 @@ class Operations:
                     ) from None
                 restart = _restart_fields(current, fresh)
                 target = dataclasses.replace(
-                    current, ruleset_path=fresh.ruleset_path, overlays=fresh.overlays
+                    current,
+                    ruleset_path=fresh.ruleset_path,
+                    overlays=fresh.overlays,
+                    origins=fresh.origins,
                 )
             rulesets = self._load(target)
             changes = self.gate.admin(
@@ -764,7 +767,7 @@ def _restore_backup(path: Path) -> None:
 
 
 #: settings a reload applies; any other change needs a restart
-_RELOADABLE = frozenset({"ruleset_path", "overlays"})
+_RELOADABLE = frozenset({"ruleset_path", "overlays", "origins"})
 
 
 def _restart_fields(current: DaemonConfig, fresh: DaemonConfig) -> list[str]:

@@ -39,6 +39,17 @@ def parse_duration(text: object) -> timedelta:
     return total
 
 
+def invalid_duration(text: object) -> tuple[str, str]:
+    """The message and hint for ``text`` that is not a duration: a negative one (``-5m``) is
+    named as such, since time in a rule only runs forward (a window, a wait, a lockout)."""
+    if isinstance(text, str) and text.startswith("-") and is_duration(text[1:]):
+        return (
+            f'"{text}" is a negative duration: a wait, a window or a lockout cannot be',
+            f"write a positive duration, e.g. {text[1:]}",
+        )
+    return f'"{text}" is not a valid duration', DURATION_HINT
+
+
 def is_duration(text: object) -> bool:
     return isinstance(text, str) and bool(text) and bool(_DURATION.match(text))
 

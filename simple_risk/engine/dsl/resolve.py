@@ -14,10 +14,11 @@ analysis (:mod:`simple_risk.engine.dsl.knowns`): it is the one step that knows t
 from __future__ import annotations
 
 import ast
+from datetime import timedelta
 from decimal import Decimal, InvalidOperation
 
 from simple_risk.engine import namespace
-from simple_risk.engine.dsl.durations import DURATION_HINT, parse_duration
+from simple_risk.engine.dsl.durations import DURATION_HINT, invalid_duration, parse_duration
 from simple_risk.engine.dsl.problems import Problem, did_you_mean
 from simple_risk.engine.dsl.scope import Locator, Scope, family_attr
 from simple_risk.engine.functions import EXACT_DIVIDE
@@ -385,7 +386,16 @@ class Resolver:
         try:
             duration = parse_duration(text)
         except ValueError:
-            self.report(arg, f'"{text}" is not a valid duration', "bad-duration", DURATION_HINT)
+            message, hint = invalid_duration(text)
+            self.report(arg, message, "bad-duration", hint)
+            return arg
+        if duration <= timedelta(0):
+            self.report(
+                arg,
+                f'{method.name}() over a window of "{text}" always sees nothing',
+                "bad-duration",
+                "give a positive duration, e.g. 60s",
+            )
             return arg
         return self.hidden(duration, arg)
 

@@ -21,7 +21,7 @@ from simple_risk.engine import namespace
 from simple_risk.engine.dsl.actions import ACTIONS
 from simple_risk.engine.dsl.actions.base import SIDES
 from simple_risk.engine.dsl.compilation import Compilation, base_scope
-from simple_risk.engine.dsl.durations import DURATION_HINT, is_duration, parse_duration
+from simple_risk.engine.dsl.durations import invalid_duration, is_duration, parse_duration
 from simple_risk.engine.dsl.expressions import compile_expression
 from simple_risk.engine.dsl.knowns import asserted_known
 from simple_risk.engine.dsl.problems import Problem, did_you_mean
@@ -128,7 +128,8 @@ class RuleContext:
         try:
             return parse_duration(value)
         except ValueError:
-            self.error(path, f'"{value}" is not a valid duration', "bad-duration", DURATION_HINT)
+            message, hint = invalid_duration(value)
+            self.error(path, message, "bad-duration", hint)
             return None
 
     def error(self, path: Path, message: str, check: str, hint: str | None = None) -> None:

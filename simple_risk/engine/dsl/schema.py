@@ -29,6 +29,7 @@ from simple_risk.engine.dsl.durations import (
     DURATION_PATTERN,
     TIME_HINT,
     TIME_PATTERN,
+    invalid_duration,
 )
 from simple_risk.engine.dsl.problems import Problem, did_you_mean
 from simple_risk.engine.dsl.yamlload import Document, Path
@@ -419,10 +420,12 @@ def _show(instance: object) -> str:
 def _leaf_errors(error: ValidationError) -> Iterator[ValidationError]:
     """For anyOf/oneOf, the sub-errors of the branch that got furthest; else the error."""
     if error.validator in ("anyOf", "oneOf") and error.context:
+        # a branch whose own type fit (its error is inside the value, or a bound such as a
+        # minimum on it) is the one the author meant: -5 is an id below 1, not "a mapping"
         non_type = [
             e
             for e in error.context
-            if e.validator not in ("type", "enum", "const") and len(e.relative_path) > 0
+            if len(e.relative_path) > 0 or e.validator not in ("type", "enum", "const")
         ]
         if non_type:
             deepest = max(len(e.relative_path) for e in non_type)
@@ -606,6 +609,9 @@ def _one_problem(
             title, "bad-value"
         )
         hint = schema.get("description")
+        if title == "duration":
+            message, hint = invalid_duration(instance)  # a negative one is named as such
+            return [at(path, message, check, hint)]
         return [
             at(
                 path,

@@ -279,6 +279,10 @@ class _Loader:
                 "a path relative to this file",
             )
         path = (self.base / raw).resolve()
+        if path.is_dir():
+            raise RuleTestFileError(
+                ("ruleset",), f"ruleset {raw} is a directory, not a file", f"looked at {path}"
+            )
         if not path.is_file():
             raise RuleTestFileError(
                 ("ruleset",), f"ruleset file not found: {raw}", f"looked at {path}"

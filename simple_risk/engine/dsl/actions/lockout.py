@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from simple_risk.engine.dsl.actions.base import (
     DURATION_REF,
@@ -72,7 +72,14 @@ def compile_action(ctx: ActionContext, args: Mapping[str, object], path: Path) -
             spec = LockoutSpec(scope=scope, duration_expr=duration_expr, reason=reason)
     elif end == "for":
         duration = ctx.duration((*path, "for"))
-        if duration is not None:
+        if duration is not None and duration <= timedelta(0):
+            ctx.error(
+                (*path, "for"),
+                f'a lockout for "{args["for"]}" ends as it starts',
+                "bad-duration",
+                "give a positive duration, e.g. 5m",
+            )
+        elif duration is not None:
             spec = LockoutSpec(scope=scope, duration=duration, reason=reason)
     elif end == "while":
         condition = ctx.lock_expression((*path, "while"))

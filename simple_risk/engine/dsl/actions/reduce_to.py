@@ -24,7 +24,7 @@ from simple_risk.engine.dsl.actions.base import (
 
 def compile_action(ctx: ActionContext, args: Mapping[str, object], path: Path) -> dict[str, object]:
     compiled: dict[str, object] = {
-        "contracts": ctx.expression((*path, "contracts"), "value"),
+        "contracts": ctx.expression((*path, "contracts"), "contracts"),
         "scope": args.get("scope", "account"),
         "order": args.get("order", "newest_first"),
     }

@@ -85,6 +85,49 @@ def _positive_duration(value: object) -> bool:
     return is_duration(value) and parse_duration(value) > timedelta(0)
 
 
+def _duration_problem(checked: CheckedExpression, value: object) -> Problem:
+    """A duration expression that gives no positive duration; a zero or negative one (from a
+    param: ``pause: -5m``) is said as such, not as a wrong type."""
+    if is_duration(value):
+        return _problem(
+            checked,
+            f'{checked.compiled.source} gives "{value}": a lockout for no time ends as it starts',
+            "bad-duration",
+            "give a positive duration, e.g. 5m",
+        )
+    if isinstance(value, str) and value.startswith("-") and is_duration(value[1:]):
+        return _problem(
+            checked,
+            f'{checked.compiled.source} gives "{value}", a negative duration: a lockout cannot'
+            " last less than nothing",
+            "bad-duration",
+            f"write a positive duration, e.g. {value[1:]}",
+        )
+    return _problem(
+        checked,
+        f"must be a duration, got {_kind(value)}",
+        "type-error",
+        'give a duration string, e.g. params.pause with pause: "15m"',
+    )
+
+
+def _from_params(checked: CheckedExpression) -> str:
+    """`` (from params.NAME)`` when the value is not written where it is used."""
+    return f" (from {checked.compiled.source})" if checked.compiled.names else ""
+
+
+def _negative_size(checked: CheckedExpression, value: object) -> bool:
+    """A contract count below zero, when the expression reads only params and constants
+    (then its value here is the value the engine will see, not a sample fact's)."""
+    reads_facts = any(not name.startswith("params.") for name in checked.compiled.names)
+    return (
+        not reads_facts
+        and isinstance(value, int | Decimal)
+        and not isinstance(value, bool)
+        and value < 0
+    )
+
+
 def run(compilation: Compilation) -> Iterator[Problem]:
     env = sample_env(compilation)
     for checked in compilation.expressions:
@@ -101,7 +144,9 @@ def run(compilation: Compilation) -> Iterator[Problem]:
                 "not-boolean",
                 "compare it, e.g. x > 0",
             )
-        elif role == "value" and (isinstance(value, bool) or not isinstance(value, int | Decimal)):
+        elif role in ("value", "contracts") and (
+            isinstance(value, bool) or not isinstance(value, int | Decimal)
+        ):
             yield _problem(checked, f"must be a number, got {_kind(value)}", "type-error")
         elif role == "symbol" and not isinstance(value, str):
             yield _problem(checked, f"must be a symbol root, got {_kind(value)}", "type-error")
@@ -110,11 +155,14 @@ def run(compilation: Compilation) -> Iterator[Problem]:
                 checked, f'must be a side ("buy" or "sell"), got {_kind(value)}', "type-error"
             )
         elif role == "duration" and not _positive_duration(value):
+            yield _duration_problem(checked, value)
+        elif role == "contracts" and _negative_size(checked, value):
             yield _problem(
                 checked,
-                f"must be a duration, got {_kind(value)}",
-                "type-error",
-                'give a duration string, e.g. params.pause with pause: "15m"',
+                f"reduce_to {value} contracts{_from_params(checked)}: a position cannot be"
+                " reduced below 0",
+                "negative-size",
+                "give 0 or more (0 closes every position in scope)",
             )
         elif role.startswith("derive-") and not _of_type(value, declared := role[7:]):
             yield _problem(

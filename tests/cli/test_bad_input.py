@@ -1,0 +1,217 @@
+"""What a user gets for the mistakes real users make on the command line: a file that is not
+there, a folder or a plain file where the daemon's socket belongs, an address written as in the
+configuration. Each is a plain message and a usage exit (2), never a traceback, and never a
+misleading "no daemon is running" or ``FILE:0:0``."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import click
+import pytest
+from click.testing import CliRunner, Result
+
+from simple_risk.cli import cli
+from simple_risk.cli import commands as _commands  # noqa: F401  (registers the groups)
+from simple_risk.cli.numbers import FiniteFloatRange
+from simple_risk.resources import default_ruleset_path
+
+
+def _run(*args: str) -> Result:
+    result = CliRunner().invoke(cli, list(args))
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.output
+    assert "Traceback" not in result.output
+    return result
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("engine", "run", "--config"),
+        ("engine", "history", "--config"),
+        ("admin", "set-password", "--config"),
+        ("replay", "recording.jsonl", "--ruleset"),
+        ("replay", "recording.jsonl", "--ruleset", str(default_ruleset_path()), "--overlay"),
+    ],
+    ids=" ".join,
+)
+def test_a_file_option_naming_nothing_is_a_usage_error_that_says_so(
+    tmp_path: Path, command: tuple[str, ...]
+) -> None:
+    missing = tmp_path / "conifg.yaml"  # a typo of config.yaml
+    result = _run(*command, str(missing))
+    assert result.exit_code == 2
+    assert f"'{missing}' does not exist" in result.output
+    assert ":0:0:" not in result.output
+
+
+@pytest.mark.parametrize(("make", "kind"), [("mkdir", "directory"), ("touch", "file")])
+def test_a_socket_option_naming_a_folder_or_a_file_says_it_is_no_socket(
+    tmp_path: Path, make: str, kind: str
+) -> None:
+    path = tmp_path / "status.sock"
+    getattr(path, make)()
+    for command in (("engine", "status"), ("admin", "lockout", "list")):
+        where = ["--socket", str(path)]
+        args = [*command, *where] if command[0] == "engine" else ["admin", *where, *command[1:]]
+        result = _run(*args)
+        assert result.exit_code == 2, result.output
+        assert f"{path} is a {kind}, not a socket" in result.output
+        assert "no daemon is running" not in result.output
+
+
+def test_a_bracketed_ipv6_address_is_read_as_in_the_configuration() -> None:
+    # port 1 on the loopback: nothing listens; the host must not be looked up as "[::1]"
+    result = _run("engine", "status", "--socket", "tcp:[::1]:1")
+    assert result.exit_code == 3, result.output
+    assert "no daemon at tcp:::1:1" in result.output
+    assert "Name or service not known" not in result.output
+
+
+def test_a_rule_test_whose_ruleset_is_a_folder_says_so(tmp_path: Path) -> None:
+    (tmp_path / "rules").mkdir()
+    test_file = tmp_path / "limits.test.yaml"
+    test_file.write_text("ruleset: rules\ntests: []\n", encoding="utf-8")
+    result = _run("rules", "test", str(test_file))
+    assert result.exit_code == 1
+    assert f"{test_file}:1:10: ruleset rules is a directory, not a file" in result.output
+    assert "not found" not in result.output
+
+
+def test_standard_input_that_is_not_text_is_located_like_a_file() -> None:
+    result = CliRunner().invoke(cli, ["rules", "lint", "-"], input=b"ruleset: \xe9t\xe9\n")
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.output
+    assert result.exit_code == 1
+    assert result.output.splitlines() == [
+        "<stdin>:1:10: error: the file is not UTF-8 text (encoding)",
+        "1 error, 0 warnings in 1 file",
+    ]
+
+
+def test_a_schema_output_in_a_missing_folder_is_a_plain_error(tmp_path: Path) -> None:
+    target = tmp_path / "editor" / "ruleset.schema.json"
+    result = _run("rules", "schema", "-o", str(target))
+    assert result.exit_code == 1
+    assert f"Could not open file '{target}': No such file or directory" in result.output
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("demo", "--grace", "nan"),
+        ("engine", "status", "--watch", "--interval", "nan"),
+        ("replay", "x.jsonl", "--ruleset", str(default_ruleset_path()), "--tick", "inf"),
+    ],
+    ids=" ".join,
+)
+def test_a_number_that_is_no_number_is_a_usage_error(args: tuple[str, ...]) -> None:
+    """nan passes every range check (each comparison with it is false); it must not reach a
+    timer or a timedelta, which fail with a traceback or never fire."""
+    result = _run(*args)
+    assert result.exit_code == 2, result.output
+    assert "is not a finite number" in result.output
+
+
+def test_a_negative_grace_is_a_usage_error() -> None:
+    result = _run("demo", "--grace", "-5")
+    assert result.exit_code == 2
+    assert "-5.0 is not in the range x>=0" in result.output
+
+
+def _every_command(group: click.Group, ctx: click.Context) -> Iterator[click.Command]:
+    for name in group.list_commands(ctx):
+        command = group.get_command(ctx, name)
+        if isinstance(command, click.Group):
+            yield from _every_command(command, ctx)
+        elif command is not None:
+            yield command
+
+
+def test_every_number_option_of_every_command_refuses_nan_and_inf() -> None:
+    """So a command that starts something (sim, demo) never starts it with a nan timer."""
+    floats = [
+        f"{command.name} {param.name}"
+        for command in _every_command(cli, click.Context(cli))
+        for param in command.params
+        if isinstance(param.type, click.types.FloatParamType)
+        and not isinstance(param.type, FiniteFloatRange)
+    ]
+    assert floats == []
+
+
+def _config(tmp_path: Path, **dirs: str) -> Path:
+    path = tmp_path / "config.yaml"
+    settings = "".join(f"{key}: {value}\n" for key, value in dirs.items())
+    path.write_text(
+        "gateway: http://127.0.0.1:9\ncredentials: {username: u, api_key: k}\naccounts: [1]\n"
+        f"status_socket: {tmp_path / 's.sock'}\n{settings}",
+        encoding="utf-8",
+    )
+    return path
+
+
+def test_a_log_dir_that_is_a_file_is_said_without_a_traceback(tmp_path: Path) -> None:
+    (tmp_path / "logs").touch()
+    result = _run("engine", "run", "--config", str(_config(tmp_path, log_dir="logs")))
+    assert result.exit_code == 1
+    assert (
+        f"simple-risk: cannot write the log (log_dir): {tmp_path / 'logs'} is a file, where a"
+        " directory is needed"
+    ) in result.output
+
+
+def test_a_data_dir_that_is_a_file_is_said_in_words(tmp_path: Path) -> None:
+    (tmp_path / "data").touch()
+    config = _config(tmp_path, data_dir="data", log_dir="log")
+    done = subprocess.run(
+        [sys.executable, "-m", "simple_risk", "engine", "run", "--config", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    assert (
+        f"simple-risk: cannot run: {tmp_path / 'data'} is a file, where a directory is needed"
+        in done.stderr
+    )
+
+
+def test_daemon_start_does_not_say_started_for_a_daemon_that_cannot_log_in() -> None:
+    """The socket answers while the daemon still logs in; a gateway that refuses every
+    attempt ends it, and that is what `admin daemon start` must report (was "started")."""
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    root = Path(tempfile.mkdtemp(prefix="sr-start-", dir="/tmp"))  # short: AF_UNIX paths
+    try:
+        config = root / "config.yaml"
+        config.write_text(
+            f"gateway: http://127.0.0.1:{port}\ncredentials: {{username: u, api_key: k}}\n"
+            "accounts: [1]\ndata_dir: data\nlog_dir: log\nstatus_socket: s.sock\n",
+            encoding="utf-8",
+        )
+        result = _run("admin", "daemon", "start", "--config", str(config), "--wait", "60")
+        assert result.exit_code == 1, result.output
+        assert "started" not in result.output
+        assert "the daemon exited with code 1" in result.output
+        assert "cannot run: Auth/loginKey" in result.output
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def test_a_link_to_nothing_in_a_linted_folder_is_reported_not_skipped(tmp_path: Path) -> None:
+    """A ruleset moved away from under its link must not make lint say "no problems"."""
+    shutil.copy(default_ruleset_path(), tmp_path / "topstep.yaml")
+    (tmp_path / "overlay.yaml").symlink_to(tmp_path / "moved" / "overlay.yaml")
+    result = _run("rules", "lint", str(tmp_path))
+    assert result.exit_code == 1
+    assert f"{tmp_path / 'overlay.yaml'}:0:0: error: cannot read file" in result.output
+    assert "1 error, 0 warnings in 2 files" in result.output
