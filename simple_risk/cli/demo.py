@@ -153,6 +153,9 @@ def _scenario(trader: Trader, daemon: Daemon, show: ConsoleObserver, grace: floa
     show.step(f"1. Alice buys 1 MNQ without a protective stop (grace {grace:.0f}s)")
     trader.buy(ALICE, "MNQ")
     _expect(lambda: trader.size(ALICE, "MNQ") == 1, slack, "see the fill")
+    # the market ticks: the live hub pushes no quote on subscribe, and a position without
+    # one has no known open P&L (its loss rules would fire on the unknown after 5 s)
+    trader.move("MNQ", Decimal("0.25"))
     show.note(
         f"waiting {grace:.0f} s: no-stop-loss-grace gives Alice that long to place a stop, "
         "then closes the position"
