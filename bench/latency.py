@@ -467,6 +467,12 @@ def summary(latencies: list[float]) -> str:
     )
 
 
+def verdict(latencies: list[float]) -> str:
+    """The targets, and whether ``latencies`` (milliseconds) meet them."""
+    met = percentile(latencies, 0.50) <= 2 and percentile(latencies, 0.99) <= 5
+    return f"targets p50 <= 2 ms, p99 <= 5 ms: {'met' if met else 'NOT met'}"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
@@ -559,22 +565,19 @@ def main(argv: list[str] | None = None) -> int:
     if hold is not None:
         where += f", CPU wake-up latency held at {args.cpu_latency_us} µs"
     if latencies:
-        met = percentile(latencies, 0.50) <= 2 and percentile(latencies, 0.99) <= 5
         print(
             f"enforcement latency ({where}, {args.gap * 1000:g} ms apart) over "
             f"{len(latencies)} breaches ({time.monotonic() - started:.1f} s): "
-            f"{summary(latencies)} (targets p50 <= 2 ms, p99 <= 5 ms: "
-            f"{'met' if met else 'NOT met'})"
+            f"{summary(latencies)} ({verdict(latencies)})"
         )
     for line in stages:
         print(line)
     if quoted:
-        met = percentile(quoted, 0.50) <= 2 and percentile(quoted, 0.99) <= 5
         print(
             f"market profile (ES quotes {args.quote_rate:g} a second, then the quote that takes "
             f"a position's open loss past its limit) over {len(quoted)} breaches: "
-            f"{summary(quoted)} (targets p50 <= 2 ms, p99 <= 5 ms: {'met' if met else 'NOT met'}; "
-            f"{redone} made again: a reconcile had removed the position)"
+            f"{summary(quoted)} ({verdict(quoted)}; {redone} made again: a reconcile had "
+            "removed the position)"
         )
     if flat:
         aim = 2 * wan.mean * 1000 + 10

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from datetime import datetime
 
 import pytest
 import requests
@@ -17,8 +18,11 @@ from simple_risk.adapters.simulator import RateLimits, Shapes, Simulator
 ACCOUNT = 20_100_001
 
 
-def make_simulator(shapes: Shapes | None = None) -> Simulator:
-    """A simulator set up for tests (not started): frozen prices, fast pings, loose limits."""
+def make_simulator(
+    shapes: Shapes | None = None, clock: Callable[[], datetime] | None = None
+) -> Simulator:
+    """A simulator set up for tests (not started): frozen prices, fast pings, loose limits;
+    ``clock``: the venue's wall clock (the system's by default)."""
     return Simulator(
         port=0,
         seed=11,
@@ -27,6 +31,7 @@ def make_simulator(shapes: Shapes | None = None) -> Simulator:
         rate_limits=RateLimits(general=(1000, 60.0), bars=(1000, 30.0)),
         timeout_seconds=3.0,
         shapes=shapes,
+        clock=clock,
     )
 
 

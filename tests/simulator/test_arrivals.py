@@ -13,8 +13,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from aiohttp import web
 
-from simple_risk.adapters.simulator import RateLimits, Simulator
-from tests.simulator.conftest import wait_for
+from simple_risk.adapters.simulator import Simulator
+from tests.simulator.conftest import make_simulator, wait_for
 
 T0 = datetime(2027, 1, 12, 15, 0, tzinfo=UTC)
 
@@ -36,14 +36,7 @@ def clock() -> Clock:
 
 @pytest.fixture
 def sim(clock: Clock) -> Iterator[Simulator]:
-    with Simulator(
-        port=0,
-        seed=3,
-        ping_interval=5.0,
-        price_interval=None,
-        rate_limits=RateLimits(general=(1000, 60.0), bars=(1000, 30.0)),
-        clock=clock,
-    ) as simulator:
+    with make_simulator(clock=clock) as simulator:
         yield simulator
 
 
