@@ -57,10 +57,9 @@ class Intake:
         )
         #: sends hub subscriptions for the engine thread, which never waits on a socket
         self._subscriber = ThreadPoolExecutor(max_workers=1, thread_name_prefix="subscriber")
-        self._quoted: set[str] = set()
         self._latest_quote: dict[str, Quote] = {}
-        #: when the daemon began to watch each contract (the quote watch's "heard" of a
-        #: contract never quoted)
+        #: each contract watched (its quotes subscribed), and since when: the quote watch's
+        #: "heard" of a contract never quoted
         self._watched_at: dict[str, datetime] = {}
         self._stale_quotes: dict[int, set[str]] = {}
 
@@ -107,8 +106,7 @@ class Intake:
     def watch_contract(self, event: Event) -> None:
         """Subscribe the quotes and load the contract of an event's contract, once."""
         contract_id = getattr(event, "contract_id", None)
-        if isinstance(contract_id, str) and contract_id not in self._quoted:
-            self._quoted.add(contract_id)
+        if isinstance(contract_id, str) and contract_id not in self._watched_at:
             self._watched_at[contract_id] = self._shared.clock.now()
             # a hub invoke writes to a socket: never on the engine thread
             try:

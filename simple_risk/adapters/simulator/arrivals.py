@@ -47,9 +47,10 @@ class Arrivals:
 
     def end(self, request: web.BaseRequest) -> None:
         """``request`` was answered: what its connection read meanwhile was the request's."""
-        self._first.pop(request.protocol, None)
+        self.forget(request.protocol)
 
     def forget(self, connection: object) -> None:
+        """``connection`` closed, or its unclaimed bytes were claimed."""
         self._first.pop(connection, None)
 
     def __len__(self) -> int:
