@@ -13,6 +13,8 @@ from typing import ClassVar
 import pytest
 
 from simple_risk.adapters.topstepx.errors import TransportError
+from simple_risk.adapters.topstepx.outgoing import cancel_order_request
+from simple_risk.adapters.topstepx.ratelimit import Priority
 from simple_risk.adapters.topstepx.rest import Credentials, RestClient, RestConfig
 from simple_risk.adapters.topstepx.transport import DirectTransport
 from tests.stub_gateway import StubGateway, serving
@@ -79,3 +81,31 @@ def test_a_gateway_with_a_certificate_nobody_vouches_for_gets_no_request(
         client.login()
     assert _Gateway.seen == []  # the handshake failed: the API key never left
     client.close()
+
+
+class _KeptAliveGateway(_Gateway):
+    protocol_version = "HTTP/1.1"  # the connection stays open between calls
+
+
+def test_an_enforcing_request_sent_ahead_goes_over_the_verified_connection(
+    certificate: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Sending ahead (the engine thread's write, the lane's read) uses the kept-alive TLS
+    connection the ordinary calls opened and verified: the request arrives whole."""
+    cert, key = certificate
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    _Gateway.seen = []
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(cert))
+    wrap = lambda sock: context.wrap_socket(sock, server_side=True)  # noqa: E731
+    with serving(_KeptAliveGateway, wrap) as port:
+        client = RestClient(f"https://127.0.0.1:{port}", Credentials("user", "key-0123456789"))
+        try:
+            client.login()
+            request = cancel_order_request(7, 99)
+            sent = client.presend(request, Priority.ENFORCEMENT)
+            assert sent is not None
+            assert client.execute(request, on_wire=sent)["success"] is True
+            assert _Gateway.seen == ["/api/Auth/loginKey", "/api/Order/cancel"]
+        finally:
+            client.close()

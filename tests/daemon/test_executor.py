@@ -46,6 +46,12 @@ class FakeGateway:
         self.sent: list[RestRequest] = []
         self.priorities: list[Priority] = []
 
+    def presend(
+        self, request: RestRequest, priority: Priority, *, deadline: float | None = None
+    ) -> None:
+        """Nothing is ever sent ahead here: every call goes through :meth:`execute`."""
+        return None
+
     def execute(
         self, request: RestRequest, priority: Priority, *, deadline: float | None = None
     ) -> dict[str, Any]:

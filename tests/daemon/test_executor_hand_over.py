@@ -7,7 +7,7 @@ import queue
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -113,3 +113,84 @@ def test_a_job_that_fails_before_sending_releases_the_engine_thread() -> None:
     finally:
         executor.stop()
         client.close()
+
+
+class _HeldKeptAlive(_Held):
+    """The same, over HTTP/1.1: the login's connection stays open, idle, for the next call."""
+
+    protocol_version = "HTTP/1.1"
+
+
+def test_an_idle_lanes_enforcing_call_leaves_on_the_submitting_thread() -> None:
+    """With a kept-alive connection idle, the engine thread puts the close on the wire itself:
+    it arrives while the lane's thread has not even started, and the lane, once running,
+    reads its answer (the call is neither lost nor sent twice)."""
+    _Held.arrived, _Held.release = queue.Queue(), threading.Event()
+    lanes: list[threading.Thread] = []
+
+    def spawn(name: str, account: int, loop: Callable[[], None]) -> threading.Thread:
+        lane = threading.Thread(target=loop, name=name, daemon=True)
+        lanes.append(lane)  # not started: only the submitting thread can send
+        return lane
+
+    with serving(_HeldKeptAlive) as port:
+        client = RestClient(f"http://127.0.0.1:{port}", Credentials("user", "key-0123456789"))
+        client.login()
+        results: queue.Queue[Event] = queue.Queue()
+        executor = Executor(client, results, None, spawn=spawn, hand_over=10.0)
+        try:
+            executor.submit(ACCOUNT, "close", [close_position_request(ACCOUNT, MNQ)])
+            assert _Held.arrived.get(timeout=5.0) == "/api/Position/closeContract"
+            assert lanes and not lanes[0].is_alive()
+            _Held.release.set()
+            lanes[0].start()
+            result = results.get(timeout=5.0)
+            assert isinstance(result, IntentResult) and result.outcome == "done"
+            assert _Held.arrived.empty()
+            assert executor.calls_sent == 1
+        finally:
+            _Held.release.set()
+            for lane in lanes:
+                if not lane.is_alive():
+                    lane.start()  # so that stop() can end it
+            executor.stop()
+            client.close()
+
+
+def test_a_busy_lanes_next_call_is_never_sent_ahead_of_the_calls_before_it() -> None:
+    """The lane still works an earlier job: the next one's first call waits its turn there,
+    even with a connection free to send it on."""
+    _Held.arrived, _Held.release = queue.Queue(), threading.Event()
+    with serving(_HeldKeptAlive) as port:
+        client = RestClient(f"http://127.0.0.1:{port}", Credentials("user", "key-0123456789"))
+        client.login()
+        _two_idle_connections(client)
+        results: queue.Queue[Event] = queue.Queue()
+        executor = Executor(client, results, None, hand_over=0.05)
+        try:
+            executor.submit(ACCOUNT, "first", [close_position_request(ACCOUNT, MNQ)])
+            assert _Held.arrived.get(timeout=5.0)
+            executor.submit(ACCOUNT, "second", [close_position_request(ACCOUNT, "CON.F.US.ES.Z26")])
+            time.sleep(0.2)
+            assert _Held.arrived.empty()  # not before the first call's answer
+            _Held.release.set()
+            assert _Held.arrived.get(timeout=5.0)  # then, in its turn
+        finally:
+            _Held.release.set()
+            executor.stop()
+            client.close()
+
+
+def _two_idle_connections(client: RestClient) -> None:
+    """Two calls at once, answered together: two kept-alive connections idle in the pool."""
+    callers = [
+        threading.Thread(target=client.execute, args=(cancel_order_request(ACCOUNT, n),))
+        for n in (1, 2)
+    ]
+    for caller in callers:
+        caller.start()
+    assert _Held.arrived.get(timeout=5.0) and _Held.arrived.get(timeout=5.0)
+    _Held.release.set()
+    for caller in callers:
+        caller.join(5.0)
+    _Held.release.clear()

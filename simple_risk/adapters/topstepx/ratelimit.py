@@ -191,6 +191,11 @@ class RateLimiter:
         except OSError as exc:
             log.warning("cannot keep the REST call ledger %s: %s", ledger, exc)
 
+    def note(self, bucket: str = DEFAULT_BUCKET) -> None:
+        """Write a grant taken with ``acquire(..., ledger=False)`` to the ledger."""
+        with self._cond:
+            self._note(bucket if bucket in self._budgets else DEFAULT_BUCKET)
+
     def _note(self, bucket: str) -> None:
         """Append one grant to the ledger before its request goes out (one small write)."""
         if self._ledger_fd is None:
@@ -220,8 +225,13 @@ class RateLimiter:
         bucket: str = DEFAULT_BUCKET,
         priority: Priority = Priority.RECONCILIATION,
         timeout: float | None = None,
+        *,
+        ledger: bool = True,
     ) -> None:
-        """Block until a request may be sent; raise :class:`RateLimitTimeout` past ``timeout``."""
+        """Block until a request may be sent; raise :class:`RateLimitTimeout` past ``timeout``.
+
+        ``ledger=False``: the grant is not written to the ledger here: the caller writes it
+        with :meth:`note` once its request is out (a write that would otherwise delay it)."""
         if bucket not in self._budgets:
             bucket = DEFAULT_BUCKET
         budget = self._budgets[bucket]
@@ -250,7 +260,8 @@ class RateLimiter:
                         grants.append(now)
                         self.granted += 1
                         granted = True
-                        self._note(bucket)
+                        if ledger:
+                            self._note(bucket)
                         self._cond.notify_all()
                         return
                     else:

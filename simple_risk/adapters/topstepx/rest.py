@@ -77,7 +77,13 @@ from simple_risk.adapters.topstepx.secrets import (
     redact_text,
     register_secret,
 )
-from simple_risk.adapters.topstepx.transport import DeadlinePassed, ExchangeFailed, transport_for
+from simple_risk.adapters.topstepx.transport import (
+    DeadlinePassed,
+    DirectTransport,
+    ExchangeFailed,
+    Sent,
+    transport_for,
+)
 from simple_risk.adapters.topstepx.wirefields import WireFormatError, to_decimal
 from simple_risk.engine.events import (
     AccountUpdate,
@@ -424,10 +430,17 @@ class RestClient:
         auth: bool = True,
         on_retry: Callable[[], dict[str, Any] | None] | None = None,
         deadline: float | None = None,
+        on_wire: Sent | None = None,
     ) -> dict[str, Any]:
         """The success envelope of :meth:`_request`."""
         return self._request(
-            endpoint, body, priority, auth=auth, on_retry=on_retry, deadline=deadline
+            endpoint,
+            body,
+            priority,
+            auth=auth,
+            on_retry=on_retry,
+            deadline=deadline,
+            on_wire=on_wire,
         )[0]
 
     def _request(
@@ -439,6 +452,7 @@ class RestClient:
         auth: bool = True,
         on_retry: Callable[[], dict[str, Any] | None] | None = None,
         deadline: float | None = None,
+        on_wire: Sent | None = None,
     ) -> tuple[dict[str, Any], datetime]:
         """POST ``body`` to ``endpoint``; return the envelope of a ``success: true`` answer.
 
@@ -446,7 +460,8 @@ class RestClient:
         it returns an envelope, that is the answer (used to make ``Order/place`` idempotent).
         Also returns the receive stamp, which is the ``at`` of events built from the answer and
         of its recording, so a replay reproduces them exactly. ``deadline`` (seconds) replaces
-        the configured total deadline of this one call.
+        the configured total deadline of this one call. ``on_wire``: this very request, already
+        sent by :meth:`presend` (its deadline runs from then): its answer is the first attempt.
         """
         url = f"{self.base_url}/api/{endpoint.value}"
         payload = dumps_exact(dict(body))
@@ -454,7 +469,7 @@ class RestClient:
         reauthorized = False
         refused: int | None = None  # the HTTP status of the last refused attempt
         total = self.config.deadline if deadline is None else deadline
-        deadline = self._monotonic() + total
+        deadline = self._monotonic() + total if on_wire is None else on_wire.deadline
         while True:
             attempt += 1
             if attempt > 1 and self._monotonic() >= deadline:
@@ -468,30 +483,32 @@ class RestClient:
                 found = on_retry()
                 if found is not None:
                     return found, self.clock.now()
-            headers: dict[str, str] = {}
-            if auth:
-                token = self._token if endpoint in _AUTH_ENDPOINTS else self.token()
-                if token is None:
-                    raise AuthenticationError(endpoint, 1, "no session token")
-                headers["Authorization"] = f"Bearer {token}"
-            left = max(deadline - self._monotonic(), 0.0)
-            wait = self.config.limiter_timeout
+            sent, on_wire = on_wire, None
+            if sent is None:
+                headers = self._headers_for(endpoint, auth)
+                left = max(deadline - self._monotonic(), 0.0)
+                wait = self.config.limiter_timeout
+                try:
+                    self.limiter.acquire(
+                        bucket_for(endpoint.value),
+                        priority,
+                        timeout=left if wait is None else min(wait, left),
+                    )
+                except RateLimitTimeout:
+                    if refused is None:
+                        raise
+                    # the slot was held back because the gateway refused the last attempt:
+                    # that refusal is the cause the caller must see
+                    raise TransportError(
+                        endpoint, "gave up", http_status=refused, attempts=attempt - 1
+                    ) from None
             try:
-                self.limiter.acquire(
-                    bucket_for(endpoint.value),
-                    priority,
-                    timeout=left if wait is None else min(wait, left),
-                )
-            except RateLimitTimeout:
-                if refused is None:
-                    raise
-                # the slot was held back because the gateway refused the last attempt:
-                # that refusal is the cause the caller must see
-                raise TransportError(
-                    endpoint, "gave up", http_status=refused, attempts=attempt - 1
-                ) from None
-            try:
-                status, content = self._transport.exchange(url, payload.encode(), headers, deadline)
+                if sent is not None:
+                    status, content = sent.answer()
+                else:
+                    status, content = self._transport.exchange(
+                        url, payload.encode(), headers, deadline
+                    )
             except DeadlinePassed:
                 raise TransportError(
                     endpoint,
@@ -553,6 +570,62 @@ class RestClient:
                 )
             return envelope, received_at
 
+    def _headers_for(self, endpoint: Endpoint, auth: bool) -> dict[str, str]:
+        """The request's authorization (a refresh, a login, when the token needs one)."""
+        if not auth:
+            return {}
+        token = self._token if endpoint in _AUTH_ENDPOINTS else self.token()
+        if token is None:
+            raise AuthenticationError(endpoint, 1, "no session token")
+        return {"Authorization": f"Bearer {token}"}
+
+    def presend(
+        self, request: RestRequest, priority: Priority, *, deadline: float | None = None
+    ) -> Sent | None:
+        """Put ``request`` on the wire now, on the caller's thread, when that costs no wait:
+        the session token is good without a refresh, the rate limiter grants a slot at once
+        and a kept-alive connection is idle (:meth:`DirectTransport.send`). None otherwise
+        (nothing sent, no slot used unless the send itself failed).
+
+        The daemon's engine thread calls it for the first call of an enforcing intent whose
+        lane is idle, and hands the result to :meth:`execute` on the lane (``on_wire``): the
+        request leaves without waiting for the lane's thread to wake. ``Order/place`` is never
+        sent this way (its retries look the order up by tag first: :meth:`_place`)."""
+        transport = self._transport
+        endpoint = request.endpoint
+        token = self._token
+        if (
+            not isinstance(transport, DirectTransport)
+            or endpoint is Endpoint.ORDER_PLACE
+            or token is None
+            or self.token_expires_in() <= self._refresh_window
+        ):
+            return None
+
+        bucket = bucket_for(endpoint.value)
+        granted = False
+
+        def permit() -> bool:
+            nonlocal granted
+            try:
+                self.limiter.acquire(bucket, priority, timeout=0.0, ledger=False)
+            except RateLimitTimeout:
+                return False
+            granted = True
+            return True
+
+        total = self.config.deadline if deadline is None else deadline
+        sent = transport.send(
+            f"{self.base_url}/api/{endpoint.value}",
+            dumps_exact(dict(request.body)).encode(),
+            {"Authorization": f"Bearer {token}"},
+            self._monotonic() + total,
+            permit,
+        )
+        if granted:
+            self.limiter.note(bucket)  # the ledger's write waits until the request is out
+        return sent
+
     def _pause(self, attempt: int, endpoint: Endpoint, reason: str) -> None:
         delay = self._backoff(attempt)
         self.retries += 1
@@ -565,16 +638,20 @@ class RestClient:
         priority: Priority = Priority.ENFORCEMENT,
         *,
         deadline: float | None = None,
+        on_wire: Sent | None = None,
     ) -> dict[str, Any]:
         """Send a request built by :mod:`.outgoing`; returns the success envelope.
 
         ``Order/place`` requests go through :meth:`place_order` semantics (customTag lookup).
         ``deadline`` (seconds) bounds the whole call instead of the configured one.
+        ``on_wire``: the request as :meth:`presend` already sent it; only its answer is read.
         """
         if request.endpoint is Endpoint.ORDER_PLACE:
             order_id = self._place(dict(request.body), priority, deadline)
             return {"success": True, "errorCode": 0, "errorMessage": None, "orderId": order_id}
-        return self._exchange(request.endpoint, request.body, priority, deadline=deadline)
+        return self._exchange(
+            request.endpoint, request.body, priority, deadline=deadline, on_wire=on_wire
+        )
 
     # -- accounts and contracts -----------------------------------------------------------------
 
