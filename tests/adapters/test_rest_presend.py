@@ -4,6 +4,7 @@ its answer read by another (the executor's lane) — and only when that costs no
 from __future__ import annotations
 
 import queue
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -191,3 +192,23 @@ def test_a_request_sent_ahead_is_in_the_ledger_once_it_is_out(tmp_path: Path) ->
             _KeptAlive.release.set()
             client.close()
             limiter.close()
+
+
+def test_kept_alive_connections_are_probed_so_a_silently_dropped_one_is_found() -> None:
+    """A balancer or NAT that drops an idle connection without a word would leave the next
+    enforcing call waiting for its deadline: every connection sends TCP keepalive probes."""
+    with serving(_KeptAlive) as port:
+        client = _client(port)
+        try:
+            _KeptAlive.release.set()
+            sent = client.presend(CLOSE, Priority.ENFORCEMENT)
+            assert sent is not None
+            sock = sent.connection.sock
+            assert sock is not None
+            assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE) == 1
+            if hasattr(socket, "TCP_KEEPIDLE"):
+                assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE) == 15
+            assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1
+            client.execute(CLOSE, on_wire=sent)
+        finally:
+            client.close()

@@ -50,6 +50,21 @@ log = logging.getLogger(__name__)
 #: request fits its socket's buffer at once: this bounds a connection gone bad, never a wait)
 SEND_TIMEOUT = 0.05
 
+#: every connection's socket options: urllib3's own (no Nagle delay) and TCP keepalive
+#: probes after 15 s idle, every 5 s, 3 unanswered ending it. A kept-alive connection a load
+#: balancer or NAT dropped without a word would otherwise take the next enforcing call with it
+#: until the call's deadline (4 s); probed, it is either kept alive (a probe resets the
+#: balancer's idle timer) or found dead and closed before it is handed out again.
+KEEPALIVE_OPTIONS: list[tuple[int, int, int]] = [
+    *HTTPConnection.default_socket_options,
+    (socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1),
+    *(
+        (socket.IPPROTO_TCP, getattr(socket, name), value)
+        for name, value in (("TCP_KEEPIDLE", 15), ("TCP_KEEPINTVL", 5), ("TCP_KEEPCNT", 3))
+        if hasattr(socket, name)
+    ),
+]
+
 #: how often the deadline watch looks at the open exchanges: a trickling answer is cut at most
 #: this long after its deadline (the enforcement deadline is 4 s, the default 30 s)
 WATCH_INTERVAL = 0.05
@@ -395,7 +410,9 @@ class DirectTransport:
             where = verify if isinstance(verify, str) else requests.utils.DEFAULT_CA_BUNDLE_PATH
             tls = {"cert_reqs": "CERT_REQUIRED"}
             tls["ca_cert_dir" if os.path.isdir(where) else "ca_certs"] = where
-        self._pools = urllib3.PoolManager(maxsize=maxsize, block=False, **tls)
+        self._pools = urllib3.PoolManager(
+            maxsize=maxsize, block=False, socket_options=KEEPALIVE_OPTIONS, **tls
+        )
         self._pools.pool_classes_by_scheme = {"http": _WatchedHTTPPool, "https": _WatchedHTTPSPool}
         #: url → (its pool, its request path), for :meth:`send` (a handful of endpoints)
         self._routes: dict[str, tuple[HTTPConnectionPool, str]] = {}
@@ -558,6 +575,7 @@ def transport_for(
 
 
 __all__ = [
+    "KEEPALIVE_OPTIONS",
     "SEND_TIMEOUT",
     "WATCH_INTERVAL",
     "DeadlinePassed",
