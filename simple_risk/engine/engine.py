@@ -68,12 +68,12 @@ from decimal import Decimal
 from typing import Any
 
 from simple_risk.engine import dependencies
-from simple_risk.engine.actions import ActionContext, render, run_action
+from simple_risk.engine.actions import ActionContext, render, run_action, stop_target
 from simple_risk.engine.bindings import AccountBindings
 from simple_risk.engine.calendar import TradingCalendar
 from simple_risk.engine.deadlines import Deadlines
 from simple_risk.engine.derive import Derivations
-from simple_risk.engine.enforce import LockEnforcement, size_stops
+from simple_risk.engine.enforce import LockEnforcement
 from simple_risk.engine.events import (
     Event,
     OrderSide,
@@ -288,6 +288,11 @@ class Engine(AccountBindings, Staleness, LockEnforcement, Deadlines):
         unknown = self.unknown
         if unknown.deadline is not None and now >= unknown.deadline:
             unknown.run_deadlines(self, at, firings)
+        if not touched.accounts:
+            # about half of all quotes: nobody holds or works the contract, nothing to wake
+            if locked_now:
+                self._enforce_new_locks(touched, event, firings)
+            return firings
         kind = self._kinds.get(type(event))
         if kind is None:
             kind = self._kinds[type(event)] = kind_of(type(event), self._plans)
@@ -840,15 +845,18 @@ class Engine(AccountBindings, Staleness, LockEnforcement, Deadlines):
         rule_state: RuleState,
         at: datetime,
     ) -> bool:
+        # the retarget actions are the stop actions: their intents, built directly (no other
+        # action runs, nothing is kept)
         ctx = ActionContext(state, env, at, self.calendar, compiled.rule.id, "")
+        targets: list[str] = []
         try:
-            for index, action in compiled.retarget:
-                run_action(ctx, action, index)
+            for _index, action in compiled.retarget:
+                intent = stop_target(ctx, action)
+                if intent is not None:
+                    targets.append(intent.key)
         except Exception:
             return False
-        size_stops(state, ctx.intents, 0)
-        targets = tuple(intent.key for intent in ctx.intents)
-        return bool(targets) and targets != rule_state.targets
+        return bool(targets) and tuple(targets) != rule_state.targets
 
     def _fire(
         self,
@@ -870,7 +878,6 @@ class Engine(AccountBindings, Staleness, LockEnforcement, Deadlines):
                 issued = len(ctx.intents)
                 run_action(ctx, action, index)
                 if action.kind in RETARGET_ACTIONS:
-                    size_stops(state, ctx.intents, issued)
                     targets.extend(intent.key for intent in ctx.intents[issued:])
         except Exception as exc:
             ctx.intents.append(
