@@ -729,12 +729,20 @@ class Engine(AccountBindings, Staleness, LockEnforcement, Deadlines):
         listed: list[tuple[Any, SymbolFacts, str]],
     ) -> None:
         """Items that no longer exist resolve (a closed position, a filled order)."""
-        # a bucket and the listed items are a handful each: scanning beats building sets
-        stale = [
-            item
-            for item in bucket
-            if item.startswith(prefix) and not any(entry[2] == item for entry in listed)
-        ]
+        # a bucket and the listed items are a handful each: scanning beats building sets, and
+        # mostly every item is still listed (no list is built then)
+        stale: list[str] | None = None
+        for item in bucket:
+            if item.startswith(prefix):
+                for entry in listed:
+                    if entry[2] == item:
+                        break
+                else:
+                    if stale is None:
+                        stale = []
+                    stale.append(item)
+        if stale is None:
+            return
         for item in stale:
             if compiled.keep_resolved and bucket[item].firing:
                 continue  # ``refire: day``: the item fired today, gone or not
