@@ -188,6 +188,14 @@ class Engine(AccountBindings, Staleness, LockEnforcement, Deadlines):
         self._tracked = index.tracked
         #: the rules reading ``session.open``: stale for every account at a session edge
         self._session_readers = index.session_readers
+        #: the keys of the plans (a trigger's, or a trigger's for a kind of change) whose
+        #: rules are all ``each: position`` rules (a clock tick's in the shipped book): on an
+        #: account without positions they have nothing to evaluate
+        self._positions_only = frozenset(
+            key
+            for key, plan in [*self._plans.items(), *self._change_plans.items()]
+            if plan and all(mode == POSITION for mode, _rules in plan)
+        )
         #: account → the rules whose facts changed since their last full evaluation (every
         #: rule of an account seen for the first time, after a restore, after the daily reset)
         self._stale: dict[int, set[int]] = {}
@@ -341,6 +349,15 @@ class Engine(AccountBindings, Staleness, LockEnforcement, Deadlines):
                 if rooted_at is not None and self._narrowed and len(plan) > 1:
                     # (a plan of one group gains nothing: ``_evaluate`` picks its root's rules)
                     plan = self._rooted_plan(state, plan_key, plan, rooted_at)
+                if (
+                    plan
+                    and not state.positions
+                    and not forced
+                    and plan_key in self._positions_only
+                    and not self.unknown.episodes
+                    and not self._keeps_states(plan, state.id)
+                ):
+                    plan = ()  # no position to evaluate and no state of one to drop
                 if plan:
                     # the event's item families (``_bind_event``, inlined: once per account)
                     env["order"] = touched.order
@@ -701,6 +718,15 @@ class Engine(AccountBindings, Staleness, LockEnforcement, Deadlines):
                     self._drop_stale(compiled, bucket, prefix, listed)
                 if unknowns and compiled.awaited:
                     self.unknown.forget(compiled.index, sid, prefix, listed)
+
+    def _keeps_states(self, plan: AccountPlan, account: int) -> bool:
+        """Whether a rule of ``plan`` has a state on ``account``."""
+        states = self._states
+        for _mode, entries, _by_ticker in plan:
+            for compiled, _check, _scoped in entries:
+                if states.get((compiled.index, account)):
+                    return True
+        return False
 
     def _item_key(self, compiled: CompiledRule, touched: Touched) -> str:
         mode = compiled.item_mode
