@@ -4,6 +4,7 @@
     python bench/engine.py --quick    # a smaller day, under 30 s
     python bench/engine.py --check    # exit 1 when a floor (100k events/s, p99 50 µs) is missed
     python bench/engine.py --quick --full-evaluation   # every woken rule, as before the index
+    python bench/engine.py --quick --per-kind --no-peer  # mean/p50/p99 µs per event kind
 
 The day comes from ``bench/workload.py`` (seeded: every run measures the same events) and is
 generated before timing starts. Engine time is stamped in UTC, as the adapters stamp it
@@ -43,7 +44,7 @@ if str(ROOT) not in sys.path:
 from bench.workload import CHICAGO, Profile, trading_day  # noqa: E402
 from simple_risk.engine.dsl import load_ruleset  # noqa: E402
 from simple_risk.engine.engine import Engine  # noqa: E402
-from simple_risk.engine.events import ClockTick, Event  # noqa: E402
+from simple_risk.engine.events import ClockTick, Event, Quote  # noqa: E402
 from simple_risk.engine.model import Ruleset  # noqa: E402
 
 RULESET = ROOT / "rulesets" / "topstep.yaml"
@@ -61,6 +62,10 @@ class EngineResult:
     p99_us: float
     p999_us: float
     max_us: float
+    #: event kind → its latencies in ns (the time of an event includes the deadline ticks fed
+    #: after it), in stream order; a quote is ``Quote (held)`` when an account holds a position
+    #: in its contract — those reprice and evaluate, the others cost the fact store only
+    by_kind: dict[str, list[int]] = dataclasses.field(default_factory=dict)
 
     @property
     def events_per_second(self) -> float:
@@ -72,8 +77,14 @@ def _percentile(sorted_ns: list[int], fraction: float) -> float:
     return sorted_ns[index] / 1000
 
 
-def run_engine(events: list[Event], ruleset: Ruleset, incremental: bool = True) -> EngineResult:
-    """Drive the engine as the daemon does; time every event (with its deadline look-up)."""
+def run_engine(
+    events: list[Event],
+    ruleset: Ruleset,
+    incremental: bool = True,
+    kinds: list[str] | None = None,
+) -> EngineResult:
+    """Drive the engine as the daemon does; time every event (with its deadline look-up).
+    Given ``kinds`` (one name per event), the latencies are also grouped by kind."""
     engine = Engine(ruleset, incremental=incremental)
     latencies = [0] * len(events)
     firings = 0
@@ -102,6 +113,10 @@ def run_engine(events: list[Event], ruleset: Ruleset, incremental: bool = True) 
         seconds = time.perf_counter() - started
     finally:
         gc.enable()
+    by_kind: dict[str, list[int]] = {}
+    if kinds is not None:
+        for name, spent in zip(kinds, latencies, strict=True):
+            by_kind.setdefault(name, []).append(spent)
     latencies.sort()
     return EngineResult(
         events=count,
@@ -112,7 +127,39 @@ def run_engine(events: list[Event], ruleset: Ruleset, incremental: bool = True) 
         p99_us=_percentile(latencies, 0.99),
         p999_us=_percentile(latencies, 0.999),
         max_us=latencies[-1] / 1000,
+        by_kind=by_kind,
     )
+
+
+def _kinds_of(events: list[Event], ruleset: Ruleset) -> list[str]:
+    """The kind of each event for ``--per-kind``: its class, quotes split by whether an
+    account holds the quoted contract (found by a separate, untimed pass)."""
+    engine = Engine(ruleset)
+    kinds: list[str] = []
+    for event in events:
+        name = type(event).__name__
+        if isinstance(event, Quote):
+            held = any(
+                event.contract_id in state.positions for state in engine.store.accounts.values()
+            )
+            name = "Quote (held)" if held else "Quote (not held)"
+        kinds.append(name)
+        engine.apply(event)
+    return kinds
+
+
+def per_kind_table(result: EngineResult) -> str:
+    """mean/p50/p99 µs per event kind, the most frequent first."""
+    lines = [f"{'kind':<18} {'events':>8} {'share':>6} {'mean':>8} {'p50':>8} {'p99':>8}"]
+    total = sum(len(v) for v in result.by_kind.values())
+    for name, spent in sorted(result.by_kind.items(), key=lambda kv: -len(kv[1])):
+        ordered = sorted(spent)
+        lines.append(
+            f"{name:<18} {len(spent):>8,} {len(spent) / total:>6.1%} "
+            f"{sum(spent) / len(spent) / 1000:>6.1f}µs {_percentile(ordered, 0.5):>6.1f}µs "
+            f"{_percentile(ordered, 0.99):>6.1f}µs"
+        )
+    return "\n".join(lines)
 
 
 def engine_peak_memory(events: list[Event], ruleset: Ruleset) -> int:
@@ -142,6 +189,11 @@ def main(argv: list[str] | None = None) -> int:
         "--full-evaluation",
         action="store_true",
         help="evaluate every woken rule (Engine(incremental=False)), not only what changed",
+    )
+    parser.add_argument(
+        "--per-kind",
+        action="store_true",
+        help="also print mean/p50/p99 µs per event kind (quotes split by held or not)",
     )
     parser.add_argument(
         "--local-time",
@@ -180,7 +232,8 @@ def main(argv: list[str] | None = None) -> int:
             for rule in loaded.rules
         ),
     )
-    result = run_engine(events, ruleset, incremental=not args.full_evaluation)
+    kinds = _kinds_of(events, ruleset) if args.per_kind else None
+    result = run_engine(events, ruleset, incremental=not args.full_evaluation, kinds=kinds)
     print(
         f"engine:   {result.events_per_second:,.0f} events/s  "
         f"({result.events:,} events + {result.deadline_ticks:,} deadline ticks in "
@@ -190,6 +243,8 @@ def main(argv: list[str] | None = None) -> int:
         f"latency:  p50 {result.p50_us:.1f} µs  p99 {result.p99_us:.1f} µs  "
         f"p99.9 {result.p999_us:.1f} µs  max {result.max_us:.0f} µs"
     )
+    if args.per_kind:
+        print(per_kind_table(result))
     memory_sample = events[: min(len(events), 150_000)]
     peak = engine_peak_memory(memory_sample, ruleset)
     rss_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -198,7 +253,7 @@ def main(argv: list[str] | None = None) -> int:
         f"(tracemalloc); process peak RSS {rss_kib / 1024:.0f} MiB (incl. the event list)"
     )
     figures: dict[str, object] = {
-        "engine": asdict(result),
+        "engine": {k: v for k, v in asdict(result).items() if k != "by_kind"},
         "events_per_second": result.events_per_second,
     }
     figures["engine_peak_bytes"] = peak

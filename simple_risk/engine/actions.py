@@ -192,13 +192,30 @@ def _reduce_to(ctx: ActionContext, action: ActionSpec) -> None:
 
 
 def _stop(ctx: ActionContext, action: ActionSpec) -> None:
+    intent = stop_target(ctx, action)
+    if intent is not None:
+        ctx.intents.append(intent)
+
+
+def stop_target(ctx: ActionContext, action: ActionSpec) -> StopAt | None:
+    """The stop a ``place_stop`` / ``move_stop`` asks for, sized to the position it protects
+    now: the stop must cover that many contracts, so a position that grew while protected (a
+    scale-in) makes a new target and the firing rule fires again for it (architecture.md §3,
+    target states). Also what the engine compares, on each evaluation of a firing stop rule,
+    with the target it last fired for (``Engine._target_moved``)."""
     position = ctx.bound_position()
     price = ctx.arg(action, "to")
     if position is None or price is None:
-        return
+        return None
     never_loosen = bool(ctx.arg(action, "never_loosen", True))
-    ctx.intents.append(
-        StopAt(ctx.account.id, position.contract_id, Decimal(str(price)), never_loosen)
+    contract_id = position.contract_id
+    held = ctx.account.positions.get(contract_id)
+    return StopAt(
+        ctx.account.id,
+        contract_id,
+        Decimal(str(price)),
+        never_loosen,
+        held.size if held is not None else None,
     )
 
 
@@ -327,4 +344,12 @@ def run_action(ctx: ActionContext, action: ActionSpec, index: int) -> None:
     function(ctx, action)
 
 
-__all__ = ["ACTIONS", "ActionContext", "evaluate", "lock_end", "render", "run_action"]
+__all__ = [
+    "ACTIONS",
+    "ActionContext",
+    "evaluate",
+    "lock_end",
+    "render",
+    "run_action",
+    "stop_target",
+]

@@ -35,7 +35,6 @@ from simple_risk.engine.intents import (
     PositionClosed,
     ReduceTo,
     ResizeOrder,
-    StopAt,
     is_met,
 )
 from simple_risk.engine.lockouts import Lock, LockFacts, LockVerdict
@@ -266,24 +265,6 @@ class LockEnforcement:
             return
         for key in [k for k, intent in pending.items() if is_met(intent, state)]:
             del pending[key]
-
-
-def size_stops(state: AccountState, intents: list[Intent], start: int) -> None:
-    """Give the stop intents issued from ``start`` on the size of the position they protect
-    now, so that the stop covers the whole position and a position that grew (a scale-in)
-    makes a new target: the firing rule fires again for it (architecture.md §3, target states)."""
-    for index in range(start, len(intents)):
-        intent = intents[index]
-        if isinstance(intent, StopAt) and intent.size is None:
-            position = state.positions.get(intent.contract_id)
-            if position is not None:
-                intents[index] = StopAt(
-                    intent.account,
-                    intent.contract_id,
-                    intent.price,
-                    intent.never_loosen,
-                    position.size,
-                )
 
 
 def _being_cancelled(account: int, order: Order, pending: Mapping[str, Intent]) -> bool:

@@ -68,12 +68,12 @@ from decimal import Decimal
 from typing import Any
 
 from simple_risk.engine import dependencies
-from simple_risk.engine.actions import ActionContext, render, run_action
+from simple_risk.engine.actions import ActionContext, render, run_action, stop_target
 from simple_risk.engine.bindings import AccountBindings
 from simple_risk.engine.calendar import TradingCalendar
 from simple_risk.engine.deadlines import Deadlines
 from simple_risk.engine.derive import Derivations
-from simple_risk.engine.enforce import LockEnforcement, size_stops
+from simple_risk.engine.enforce import LockEnforcement
 from simple_risk.engine.events import (
     Event,
     OrderSide,
@@ -188,6 +188,14 @@ class Engine(AccountBindings, Staleness, LockEnforcement, Deadlines):
         self._tracked = index.tracked
         #: the rules reading ``session.open``: stale for every account at a session edge
         self._session_readers = index.session_readers
+        #: the keys of the plans (a trigger's, or a trigger's for a kind of change) whose
+        #: rules are all ``each: position`` rules (a clock tick's in the shipped book): on an
+        #: account without positions they have nothing to evaluate
+        self._positions_only = frozenset(
+            key
+            for key, plan in [*self._plans.items(), *self._change_plans.items()]
+            if plan and all(mode == POSITION for mode, _rules in plan)
+        )
         #: account → the rules whose facts changed since their last full evaluation (every
         #: rule of an account seen for the first time, after a restore, after the daily reset)
         self._stale: dict[int, set[int]] = {}
@@ -288,6 +296,11 @@ class Engine(AccountBindings, Staleness, LockEnforcement, Deadlines):
         unknown = self.unknown
         if unknown.deadline is not None and now >= unknown.deadline:
             unknown.run_deadlines(self, at, firings)
+        if not touched.accounts:
+            # about half of all quotes: nobody holds or works the contract, nothing to wake
+            if locked_now:
+                self._enforce_new_locks(touched, event, firings)
+            return firings
         kind = self._kinds.get(type(event))
         if kind is None:
             kind = self._kinds[type(event)] = kind_of(type(event), self._plans)
@@ -336,6 +349,15 @@ class Engine(AccountBindings, Staleness, LockEnforcement, Deadlines):
                 if rooted_at is not None and self._narrowed and len(plan) > 1:
                     # (a plan of one group gains nothing: ``_evaluate`` picks its root's rules)
                     plan = self._rooted_plan(state, plan_key, plan, rooted_at)
+                if (
+                    plan
+                    and not state.positions
+                    and not forced
+                    and plan_key in self._positions_only
+                    and not self.unknown.episodes
+                    and not self._keeps_states(plan, state.id)
+                ):
+                    plan = ()  # no position to evaluate and no state of one to drop
                 if plan:
                     # the event's item families (``_bind_event``, inlined: once per account)
                     env["order"] = touched.order
@@ -697,6 +719,15 @@ class Engine(AccountBindings, Staleness, LockEnforcement, Deadlines):
                 if unknowns and compiled.awaited:
                     self.unknown.forget(compiled.index, sid, prefix, listed)
 
+    def _keeps_states(self, plan: AccountPlan, account: int) -> bool:
+        """Whether a rule of ``plan`` has a state on ``account``."""
+        states = self._states
+        for _mode, entries, _by_ticker in plan:
+            for compiled, _check, _scoped in entries:
+                if states.get((compiled.index, account)):
+                    return True
+        return False
+
     def _item_key(self, compiled: CompiledRule, touched: Touched) -> str:
         mode = compiled.item_mode
         if mode == "trade" and touched.trade is not None:
@@ -724,12 +755,20 @@ class Engine(AccountBindings, Staleness, LockEnforcement, Deadlines):
         listed: list[tuple[Any, SymbolFacts, str]],
     ) -> None:
         """Items that no longer exist resolve (a closed position, a filled order)."""
-        # a bucket and the listed items are a handful each: scanning beats building sets
-        stale = [
-            item
-            for item in bucket
-            if item.startswith(prefix) and not any(entry[2] == item for entry in listed)
-        ]
+        # a bucket and the listed items are a handful each: scanning beats building sets, and
+        # mostly every item is still listed (no list is built then)
+        stale: list[str] | None = None
+        for item in bucket:
+            if item.startswith(prefix):
+                for entry in listed:
+                    if entry[2] == item:
+                        break
+                else:
+                    if stale is None:
+                        stale = []
+                    stale.append(item)
+        if stale is None:
+            return
         for item in stale:
             if compiled.keep_resolved and bucket[item].firing:
                 continue  # ``refire: day``: the item fired today, gone or not
@@ -840,15 +879,18 @@ class Engine(AccountBindings, Staleness, LockEnforcement, Deadlines):
         rule_state: RuleState,
         at: datetime,
     ) -> bool:
+        # the retarget actions are the stop actions: their intents, built directly (no other
+        # action runs, nothing is kept)
         ctx = ActionContext(state, env, at, self.calendar, compiled.rule.id, "")
+        targets: list[str] = []
         try:
-            for index, action in compiled.retarget:
-                run_action(ctx, action, index)
+            for _index, action in compiled.retarget:
+                intent = stop_target(ctx, action)
+                if intent is not None:
+                    targets.append(intent.key)
         except Exception:
             return False
-        size_stops(state, ctx.intents, 0)
-        targets = tuple(intent.key for intent in ctx.intents)
-        return bool(targets) and targets != rule_state.targets
+        return bool(targets) and tuple(targets) != rule_state.targets
 
     def _fire(
         self,
@@ -870,7 +912,6 @@ class Engine(AccountBindings, Staleness, LockEnforcement, Deadlines):
                 issued = len(ctx.intents)
                 run_action(ctx, action, index)
                 if action.kind in RETARGET_ACTIONS:
-                    size_stops(state, ctx.intents, issued)
                     targets.extend(intent.key for intent in ctx.intents[issued:])
         except Exception as exc:
             ctx.intents.append(

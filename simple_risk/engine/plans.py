@@ -31,6 +31,10 @@ ITEM_FAMILIES = ("position", "order", "symbol", "trade", "quote", "lock")
 #: actions whose target can move during one breach episode; the rule fires again when it does
 RETARGET_ACTIONS = frozenset({"move_stop", "place_stop"})
 
+#: what a stop target reads besides its arguments when the rule has no ``each: position``:
+#: the position it protects is the event's, or that of its order's or fill's contract
+_STOP_BINDINGS = frozenset({"position.*", "order.*", "symbol.*"})
+
 #: Facts an ``each: position`` rule must not read to be re-evaluated, on a quote, for the
 #: position in the quoted contract only (these sum over every position: a quote for one
 #: contract changes them for all).
@@ -117,7 +121,9 @@ class CompiledRule:
         #: firing stop rule fires again when they move) and whether it runs whenever woken
         read = set(names)
         if self.retarget:
-            read |= {"position.*", "order.*", "symbol.*"}
+            # the stop protects the bound position: an ``each: position`` rule's own item (an
+            # open position, so never the fallback to the event's order or fill)
+            read |= {"position.*"} if rule.each == "position" else _STOP_BINDINGS
             for _index, action in self.retarget:
                 for value in action.args.values():
                     read |= getattr(value, "names", frozenset())

@@ -62,8 +62,10 @@ def test_a_moving_quote_re_evaluates_the_trailing_stop_of_its_position_only(
     trail = topstep["trade-management-trail"]
     assert _decide(trail, QUOTE) == SCOPED
     assert _decide(trail, QUOTE_SAME) == SKIP
-    # its stop's target reads the working orders (never loosen): every order counts
-    assert _decide(trail, ORDER) == RUN
+    # an order changes the protection of its own contract's position only, and the stop's
+    # target reads only the position it protects (its own item): that position alone runs
+    assert _decide(trail, ORDER) == SCOPED
+    assert _decide(trail, FILL) == SKIP  # a fill changes the ledger, never a position
 
 
 def test_an_order_update_re_evaluates_only_its_own_root_for_symbol_blocks(

@@ -76,12 +76,6 @@ class ContractState:
         self.tick_size = info.tick_size if info.tick_size > 0 else None
         self.tick_value = info.tick_value
 
-    def quote(self, quote: Quote) -> None:
-        self.last = quote.last
-        self.bid = quote.bid
-        self.ask = quote.ask
-        self.quote_at = quote.at
-
 
 class Market:
     """Every contract seen, by id, with the ticker its :class:`SymbolBook` gives it."""

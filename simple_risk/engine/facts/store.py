@@ -254,11 +254,16 @@ class FactStore:
         return Touched(list(self.accounts.values()))
 
     def _quote(self, quote: Quote) -> Touched:
-        contract = self.market.contract(quote.contract_id)
-        same = (
-            contract.last == quote.last and contract.bid == quote.bid and contract.ask == quote.ask
-        )
-        contract.quote(quote)
+        contract = self.market.contracts.get(quote.contract_id)
+        if contract is None:
+            contract = self.market.contract(quote.contract_id)
+        last, bid, ask = quote.last, quote.bid, quote.ask
+        same = contract.last == last and contract.bid == bid and contract.ask == ask
+        # ``ContractState.quote``, inlined: every quote passes here
+        contract.last = last
+        contract.bid = bid
+        contract.ask = ask
+        contract.quote_at = quote.at
         positions = contract.positions
         working = contract.working_accounts
         if not positions and not working:
