@@ -29,7 +29,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -38,6 +38,7 @@ from simple_risk.adapters.topstepx.clock import ReceiveClock
 from simple_risk.adapters.topstepx.ratelimit import DEFAULT_RESERVE, RateLimiter
 from simple_risk.adapters.topstepx.rest import Credentials, RestClient
 from simple_risk.adapters.topstepx.secrets import register_secret
+from simple_risk.adapters.topstepx.wirefields import UNKNOWN_VALUES
 from simple_risk.daemon.announce import Alerter, Announcer, Observer, QuietObserver, write_status
 from simple_risk.daemon.apply import Applier
 from simple_risk.daemon.changes import EngineChanges
@@ -264,9 +265,12 @@ class Daemon:
 
     @property
     def unknown_values(self) -> dict[str, int]:
-        """Enum values the user hub sent outside the known set, read conservatively
-        (``order.type=8``: count), each alerted when first seen."""
-        return self.intake.user_hub.converter.unknown.snapshot()
+        """Enum values outside the known set, read conservatively (``order.type=8``: count of
+        records): the user hub's (each alerted when first seen) and the REST answers' (the
+        reconciles' searches, logged once per value), so a value only REST sends shows too."""
+        counts = Counter(self.intake.user_hub.converter.unknown.snapshot())
+        counts.update(UNKNOWN_VALUES.snapshot())
+        return dict(counts)
 
     @property
     def replayed(self) -> dict[int, int]:

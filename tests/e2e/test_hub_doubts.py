@@ -95,9 +95,14 @@ def test_an_order_of_unknown_type_is_held_as_a_working_order_and_alerted_once(
     h.wait(lambda: _working(h, order_id) == (True, "unknown"), "the order held as working")
     second = _place(h)  # the same trouble again: counted, not alerted again
     h.wait(lambda: _working(h, second) == (True, "unknown"), "the second order held")
+    counted = h.daemon.status()["unknown_values"]["order.type=99"]  # type: ignore[index]
     h.daemon.request_reconcile(ACCOUNT, "again")  # REST describes them the same way
     h.wait(lambda: "again" in seen, "the next reconcile")
     h.wait(lambda: _working(h, order_id) == (True, "unknown"), "the order still held")
+    h.wait(
+        lambda: h.daemon.status()["unknown_values"]["order.type=99"] >= counted + 2,  # type: ignore[index]
+        "the REST answer's two orders counted too",
+    )
     (alert,) = _alerts(h, "unknown order.type 99")
     assert alert["level"] == "warning"
     assert "doubted GatewayUserOrder" not in seen  # fully read: nothing for REST to settle
