@@ -1,44 +1,28 @@
-"""REST client for the ProjectX Gateway (TopstepX or ``simple-risk sim``), on one Session.
+"""REST client for the ProjectX Gateway (TopstepX or ``simple-risk sim``): its typed calls.
 
-What it takes care of so callers do not have to (reference §1–§4):
+Each call builds an endpoint's request and turns its answer into typed domain events; how a
+call travels (auth, rate limit, retries, errors, secrets) is the session's job
+(:mod:`.session`), which :class:`RestClient` extends. What the calls add (reference §1–§4):
 
-* **Auth** — ``Auth/loginKey`` with username + API key; the 24 h token is refreshed with
-  ``Auth/validate`` well before it expires (and on any 401), falling back to a new login when
-  the session is gone. Hubs draw their token from :meth:`RestClient.token`.
-* **Rate limit** — every request first takes a slot from the shared priority
-  :class:`~simple_risk.adapters.topstepx.ratelimit.RateLimiter`.
-* **Retries** — 429, 5xx and connection errors are retried with exponential backoff and full
-  jitter, a bounded number of times; a 429 also holds the limiter so every thread slows down.
-  ``Order/place`` is not idempotent: it always carries a ``customTag`` (generated if the caller
-  gave none) and, before any retry or on a duplicate-tag rejection, the order is looked up by
-  that tag — a place that reached the gateway is never sent twice.
-* **Errors** — ``success: false`` becomes :class:`ApiError` carrying the endpoint's errorCode
-  name and its DONE/RETRY/GIVE_UP outcome; transport failures become :class:`TransportError`.
-* **Secrets** — the API key and tokens are registered with the log filter and never appear in a
-  repr, a log line or a recording.
+* **Idempotent placing** — ``Order/place`` is not idempotent: it always carries a
+  ``customTag`` (generated if the caller gave none) and, before any retry or on a
+  duplicate-tag rejection, the order is looked up by that tag — a place that reached the
+  gateway is never sent twice.
+* **Lenient searches** — a reconciliation search given ``on_malformed`` skips and reports an
+  unreadable record instead of failing the whole answer.
 """
 
 from __future__ import annotations
 
-import base64
-import json
 import logging
-import os
-import random
-import threading
-import time
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
-import requests
-
-from simple_risk.adapters.topstepx.clock import ReceiveClock
 from simple_risk.adapters.topstepx.converters import (
-    DEFAULT_SYMBOLS,
     account_from_wire,
     accounts_from_rest,
     bracket_children_last,
@@ -52,17 +36,11 @@ from simple_risk.adapters.topstepx.converters import (
 )
 from simple_risk.adapters.topstepx.errors import (
     ApiError,
-    AuthenticationError,
     Endpoint,
     MalformedResponse,
-    Outcome,
     PlaceOrderErrorCode,
-    ProjectXError,
-    RateLimitTimeout,
     SearchContractByIdErrorCode,
-    TransportError,
 )
-from simple_risk.adapters.topstepx.exactjson import dumps_exact, loads_exact
 from simple_risk.adapters.topstepx.outgoing import (
     RestRequest,
     cancel_order_request,
@@ -71,19 +49,17 @@ from simple_risk.adapters.topstepx.outgoing import (
     partial_close_request,
     place_order_request,
 )
-from simple_risk.adapters.topstepx.ratelimit import Priority, RateLimiter, bucket_for
-from simple_risk.adapters.topstepx.secrets import (
-    install_log_filter,
-    redact_text,
-    register_secret,
+from simple_risk.adapters.topstepx.ratelimit import Priority
+from simple_risk.adapters.topstepx.secrets import install_log_filter, redact_text
+from simple_risk.adapters.topstepx.session import (
+    HTTP_THREADS,
+    TOPSTEPX_API,
+    Credentials,
+    RestConfig,
+    RestRecorder,
+    RestSession,
 )
-from simple_risk.adapters.topstepx.transport import (
-    DeadlinePassed,
-    DirectTransport,
-    ExchangeFailed,
-    Sent,
-    transport_for,
-)
+from simple_risk.adapters.topstepx.transport import Sent
 from simple_risk.adapters.topstepx.wirefields import WireFormatError, to_decimal
 from simple_risk.engine.events import (
     AccountUpdate,
@@ -94,71 +70,9 @@ from simple_risk.engine.events import (
     PositionUpdate,
     TradeFill,
 )
-from simple_risk.engine.model import SymbolSpec
 
 log = logging.getLogger(__name__)
 install_log_filter(__name__, "SignalRCoreClient")
-
-TOPSTEPX_API = "https://api.topstepx.com"
-#: connections one client keeps alive to the gateway (executor lanes and reconcile workers of
-#: every account, hubs' token refreshes); a call beyond them opens one that is closed after
-#: it. A session given to the client gets this many HTTP threads instead (see transport.py).
-HTTP_THREADS = 32
-
-_AUTH_ENDPOINTS = frozenset({Endpoint.LOGIN_KEY, Endpoint.VALIDATE, Endpoint.LOGOUT})
-
-
-class RestRecorder(Protocol):
-    """Receives every non-auth REST exchange (see :mod:`simple_risk.adapters.replay`)."""
-
-    def record_rest(
-        self, at: datetime, endpoint: str, request: Mapping[str, object], response: object
-    ) -> None: ...
-
-
-@dataclass(frozen=True, slots=True)
-class Credentials:
-    """ProjectX API-key credentials; the key never appears in a repr."""
-
-    username: str
-    api_key: str = field(repr=False)
-
-    def __post_init__(self) -> None:
-        register_secret(self.api_key)
-
-    def __repr__(self) -> str:
-        return f"Credentials(username={self.username!r}, api_key=***)"
-
-
-@dataclass(frozen=True, slots=True)
-class RestConfig:
-    """Every timeout, backoff and lifetime of the client; tests shrink them."""
-
-    timeout: float = 10.0  # per HTTP request (connect and each read)
-    #: the whole call — rate-limit wait, every attempt, every byte of the answer — ends by
-    #: then: a gateway that trickles its answer cannot hold a caller for ever
-    deadline: float = 30.0
-    #: the whole of one enforcing call (close, cancel): short, so a call refused or delayed
-    #: (429, 5xx, no answer) comes back to the daemon, which retries the same intent with its
-    #: own backoff and alerts — instead of hiding for the full ``deadline`` in transport retries
-    enforcement_deadline: float = 4.0
-    max_attempts: int = 5  # transport-level attempts per call, first included
-    backoff_base: float = 0.5  # first retry waits up to this (full jitter), doubling
-    backoff_max: float = 8.0
-    hold_on_429: float = 1.0  # every thread pauses this long (times the attempt) after a 429
-    limiter_timeout: float | None = 60.0  # how long a call may wait for a rate-limit slot
-    token_lifetime: float = 24 * 3600.0  # used when the token carries no readable JWT ``exp``
-    refresh_before: float = 2 * 3600.0  # validate this long before the token expires
-    #: after a failed refresh the still-valid token is kept; the refresh is tried again after
-    #: this long (at most half the time the token has left) ...
-    refresh_retry: float = 60.0
-    #: ... and ``on_auth_trouble`` is told of each failure once less than this is left
-    alert_before_expiry: float = 1800.0
-    order_lookback: float = 24 * 3600.0  # how far back a customTag lookup searches
-    live: bool = False  # data subscription for contract searches
-    #: prefix of the customTag given to an order placed without one. Neutral: the daemon tags
-    #: its own orders itself (``daemon/owntags.py``), and a prefix never makes an order its own.
-    auto_tag_prefix: str = "px-"
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,36 +85,6 @@ class Bar:
     l: Decimal  # noqa: E741 - the wire name
     c: Decimal
     v: int
-
-
-def _session_for(base_url: str) -> requests.Session:
-    """A session whose environment (proxies, CA bundle) is read once, here.
-
-    ``requests`` otherwise re-reads the environment on every call — proxy variables, the
-    proxy bypass list and ``~/.netrc`` (a file read) — which measured about 0.2 ms of a
-    0.8 ms loopback call on the enforcement path. The gateway's address does not change,
-    so what the environment says about it cannot change either while the daemon runs."""
-    session = requests.Session()
-    session.proxies.update(requests.utils.get_environ_proxies(base_url))
-    bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
-    if bundle:
-        session.verify = bundle
-    session.trust_env = False
-    return session
-
-
-def _jwt_expiry(token: str) -> float | None:
-    """Seconds since the epoch at which a JWT expires, or None if it is not a readable JWT."""
-    parts = token.split(".")
-    if len(parts) != 3:
-        return None
-    try:
-        padded = parts[1] + "=" * (-len(parts[1]) % 4)
-        claims = json.loads(base64.urlsafe_b64decode(padded))
-        exp = claims.get("exp") if isinstance(claims, dict) else None
-    except (ValueError, TypeError):
-        return None
-    return float(exp) if isinstance(exp, int | float) and not isinstance(exp, bool) else None
 
 
 #: Told of each record a lenient search skipped: (what, why) — e.g. ("order", "size: ...").
@@ -253,384 +137,12 @@ def _time_range(account_id: int, since: datetime, until: datetime | None) -> dic
     return request
 
 
-class RestClient:
-    """Typed, rate-limited, retrying client of the gateway's REST API (thread safe)."""
+class RestClient(RestSession):
+    """Typed, rate-limited, retrying client of the gateway's REST API (thread safe).
 
-    def __init__(
-        self,
-        base_url: str,
-        credentials: Credentials,
-        *,
-        config: RestConfig | None = None,
-        limiter: RateLimiter | None = None,
-        clock: ReceiveClock | None = None,
-        symbols: SymbolSpec = DEFAULT_SYMBOLS,
-        session: requests.Session | None = None,
-        recorder: RestRecorder | None = None,
-        monotonic: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
-        rng: random.Random | None = None,
-        on_auth_trouble: Callable[[str], None] | None = None,
-    ) -> None:
-        self.base_url = base_url.rstrip("/")
-        self._on_auth_trouble = on_auth_trouble
-        self._next_refresh = 0.0  # monotonic: no refresh attempt before (after a failure)
-        self.credentials = credentials
-        self.config = config or RestConfig()
-        self.limiter = limiter or RateLimiter()
-        self.clock = clock or ReceiveClock()
-        self.symbols = symbols
-        self.recorder = recorder
-        self._session = session or _session_for(self.base_url)
-        self._session.headers.update({"Content-Type": "application/json", "Accept": "*/*"})
-        #: how every POST travels, bounded by its call's deadline (see the module it is from)
-        self._transport = transport_for(
-            session,
-            self._session,
-            timeout=self.config.timeout,
-            threads=HTTP_THREADS,
-            monotonic=monotonic,
-        )
-        self._monotonic = monotonic
-        self._sleep = sleep
-        self._rng = rng or random.Random()
-        self._auth_lock = threading.RLock()
-        self._token: str | None = None
-        self._token_expires_at = 0.0  # monotonic
-        self._refresh_window = self.config.refresh_before
-        self.token_generation = 0  # bumped on every new token: hubs rebuild on a change
-        self.retries = 0  # transport-level retries taken, for status output and tests
-
-    def __repr__(self) -> str:
-        return (
-            f"RestClient(base_url={self.base_url!r}, username={self.credentials.username!r}, "
-            f"token={'***' if self._token else None})"
-        )
-
-    # -- auth -----------------------------------------------------------------------------------
-
-    def _set_token(self, token: str) -> None:
-        register_secret(token)
-        now_wall = time.time()
-        lifetime = self.config.token_lifetime
-        expiry = _jwt_expiry(token)
-        if expiry is not None:
-            lifetime = min(lifetime, max(expiry - now_wall, 0.0))
-        self._token = token
-        self._token_expires_at = self._monotonic() + lifetime
-        # a gateway issuing short tokens must not make every call a validate
-        self._refresh_window = min(self.config.refresh_before, lifetime / 2)
-        self.token_generation += 1
-
-    def login(self) -> None:
-        """``Auth/loginKey``: a new session token (raises AuthenticationError if refused)."""
-        with self._auth_lock:
-            body = {"userName": self.credentials.username, "apiKey": self.credentials.api_key}
-            response = self._exchange(Endpoint.LOGIN_KEY, body, Priority.AUTH, auth=False)
-            token = response.get("token")
-            if not isinstance(token, str) or not token:
-                raise MalformedResponse("Auth/loginKey succeeded without a token")
-            self._set_token(token)
-            log.info("logged in to %s as %s", self.base_url, self.credentials.username)
-
-    def validate(self) -> None:
-        """``Auth/validate``: extend the session; log in again if the session is gone."""
-        with self._auth_lock:
-            if self._token is None:
-                self.login()
-                return
-            try:
-                response = self._exchange(Endpoint.VALIDATE, {}, Priority.AUTH, auth=True)
-            except (ApiError, TransportError) as error:
-                if isinstance(error, TransportError) and error.outcome is Outcome.RETRY:
-                    raise
-                log.info("session could not be validated (%s); logging in again", error)
-                self.login()
-                return
-            token = response.get("newToken") or response.get("token")
-            if not isinstance(token, str) or not token:
-                raise MalformedResponse("Auth/validate succeeded without a newToken")
-            self._set_token(token)
-            log.info("session token refreshed")
-
-    def token(self) -> str:
-        """A token valid for a while yet: refreshed ``refresh_before`` (at most half its
-        lifetime) before it expires.
-
-        While the current token is still valid a refresh never holds a call up: a call made
-        while another thread refreshes uses the current token, and a refresh that fails keeps
-        it (retried after ``refresh_retry``; ``on_auth_trouble`` is told of a failure when the
-        token has less than ``alert_before_expiry`` left). Only an expired token makes calls wait.
-        """
-        token = self._token
-        left = self.token_expires_in()
-        if token is not None and left > self._refresh_window:
-            return token
-        if token is not None and left > 0:
-            if self._monotonic() < self._next_refresh or not self._auth_lock.acquire(False):
-                return token
-            try:
-                self._refresh_keeping(token)
-            finally:
-                self._auth_lock.release()
-            return self._token or token
-        with self._auth_lock:
-            if self._token is None:
-                self.login()
-            elif self.token_expires_in() <= 0:
-                self.validate()
-            assert self._token is not None
-            return self._token
-
-    def _refresh_keeping(self, token: str) -> None:
-        """Refresh the still-valid ``token`` (auth lock held); on failure keep it."""
-        if self._token is not token:
-            return  # another thread refreshed it meanwhile
-        try:
-            self.validate()
-        except ProjectXError as error:
-            left = self.token_expires_in()
-            self._next_refresh = self._monotonic() + min(self.config.refresh_retry, left / 2)
-            log.warning(
-                "session refresh failed (%s); the current token is valid %.0fs more", error, left
-            )
-            if left <= self.config.alert_before_expiry and self._on_auth_trouble is not None:
-                self._on_auth_trouble(
-                    f"the gateway session cannot be refreshed ({error}); it expires in {left:.0f}s"
-                )
-            if left <= 0:
-                raise
-        else:
-            self._next_refresh = 0.0
-
-    def token_expires_in(self) -> float:
-        """Seconds until the current token expires (0 without a token)."""
-        if self._token is None:
-            return 0.0
-        return max(self._token_expires_at - self._monotonic(), 0.0)
-
-    def logout(self) -> None:
-        with self._auth_lock:
-            if self._token is not None:
-                self._exchange(Endpoint.LOGOUT, {}, Priority.AUTH, auth=True)
-                self._token = None
-
-    # -- the exchange -----------------------------------------------------------------------------
-
-    def _backoff(self, attempt: int) -> float:
-        ceiling = min(self.config.backoff_max, self.config.backoff_base * 2 ** (attempt - 1))
-        return self._rng.uniform(ceiling / 2, ceiling)
-
-    def _exchange(
-        self,
-        endpoint: Endpoint,
-        body: Mapping[str, object],
-        priority: Priority,
-        *,
-        auth: bool = True,
-        on_retry: Callable[[], dict[str, Any] | None] | None = None,
-        deadline: float | None = None,
-        on_wire: Sent | None = None,
-    ) -> dict[str, Any]:
-        """The success envelope of :meth:`_request`."""
-        return self._request(
-            endpoint,
-            body,
-            priority,
-            auth=auth,
-            on_retry=on_retry,
-            deadline=deadline,
-            on_wire=on_wire,
-        )[0]
-
-    def _request(
-        self,
-        endpoint: Endpoint,
-        body: Mapping[str, object],
-        priority: Priority,
-        *,
-        auth: bool = True,
-        on_retry: Callable[[], dict[str, Any] | None] | None = None,
-        deadline: float | None = None,
-        on_wire: Sent | None = None,
-    ) -> tuple[dict[str, Any], datetime]:
-        """POST ``body`` to ``endpoint``; return the envelope of a ``success: true`` answer.
-
-        ``on_retry`` runs before each retry of a request that may have reached the server; if
-        it returns an envelope, that is the answer (used to make ``Order/place`` idempotent).
-        Also returns the receive stamp, which is the ``at`` of events built from the answer and
-        of its recording, so a replay reproduces them exactly. ``deadline`` (seconds) replaces
-        the configured total deadline of this one call. ``on_wire``: this very request, already
-        sent by :meth:`presend` (its deadline runs from then): its answer is the first attempt.
-        """
-        url = f"{self.base_url}/api/{endpoint.value}"
-        payload = dumps_exact(dict(body))
-        attempt = 0
-        reauthorized = False
-        refused: int | None = None  # the HTTP status of the last refused attempt
-        total = self.config.deadline if deadline is None else deadline
-        deadline = self._monotonic() + total if on_wire is None else on_wire.deadline
-        while True:
-            attempt += 1
-            if attempt > 1 and self._monotonic() >= deadline:
-                raise TransportError(
-                    endpoint,
-                    f"no answer within the {total:g}s deadline",
-                    http_status=None,
-                    attempts=attempt - 1,
-                )
-            if attempt > 1 and on_retry is not None:
-                found = on_retry()
-                if found is not None:
-                    return found, self.clock.now()
-            sent, on_wire = on_wire, None
-            if sent is None:
-                headers = self._headers_for(endpoint, auth)
-                left = max(deadline - self._monotonic(), 0.0)
-                wait = self.config.limiter_timeout
-                try:
-                    self.limiter.acquire(
-                        bucket_for(endpoint.value),
-                        priority,
-                        timeout=left if wait is None else min(wait, left),
-                    )
-                except RateLimitTimeout:
-                    if refused is None:
-                        raise
-                    # the slot was held back because the gateway refused the last attempt:
-                    # that refusal is the cause the caller must see
-                    raise TransportError(
-                        endpoint, "gave up", http_status=refused, attempts=attempt - 1
-                    ) from None
-            try:
-                if sent is not None:
-                    status, content = sent.answer()
-                else:
-                    status, content = self._transport.exchange(
-                        url, payload.encode(), headers, deadline
-                    )
-            except DeadlinePassed:
-                raise TransportError(
-                    endpoint,
-                    f"the answer did not arrive within the {total:g}s deadline",
-                    http_status=None,
-                    attempts=attempt,
-                ) from None
-            except ExchangeFailed as error:
-                detail = str(error)
-                if attempt >= self.config.max_attempts or self._monotonic() >= deadline:
-                    raise TransportError(
-                        endpoint, detail, http_status=None, attempts=attempt
-                    ) from None
-                self._pause(attempt, endpoint, detail)
-                continue
-            if status == 401 and auth and endpoint not in _AUTH_ENDPOINTS and not reauthorized:
-                reauthorized = True
-                log.info("%s answered 401; refreshing the session", endpoint.value)
-                self.validate()
-                attempt -= 1
-                continue
-            if status == 429:
-                self.limiter.hold(self.config.hold_on_429 * attempt)
-            if status == 429 or status >= 500 or status == 408:
-                refused = status
-                if attempt >= self.config.max_attempts or self._monotonic() >= deadline:
-                    raise TransportError(endpoint, "gave up", http_status=status, attempts=attempt)
-                self._pause(attempt, endpoint, f"HTTP {status}")
-                continue
-            if status >= 400:
-                if status == 401:
-                    raise AuthenticationError(endpoint, 1, "HTTP 401", http_status=401)
-                text = content[:200].decode("utf-8", errors="replace")
-                raise TransportError(
-                    endpoint, redact_text(text), http_status=status, attempts=attempt
-                )
-            try:
-                envelope = loads_exact(content)
-            except ValueError:
-                raise MalformedResponse(f"{endpoint.value}: response is not JSON") from None
-            if not isinstance(envelope, dict) or not isinstance(envelope.get("success"), bool):
-                raise MalformedResponse(f"{endpoint.value}: response is not the ProjectX envelope")
-            received_at = self.clock.now()
-            if self.recorder is not None and endpoint not in _AUTH_ENDPOINTS:
-                self.recorder.record_rest(received_at, endpoint.value, body, envelope)
-            if not envelope["success"]:
-                code = envelope.get("errorCode")
-                code = code if isinstance(code, int) and not isinstance(code, bool) else -1
-                message = envelope.get("errorMessage")
-                message = message if isinstance(message, str) else None
-                order_id = envelope.get("orderId")
-                error_type = AuthenticationError if endpoint in _AUTH_ENDPOINTS else ApiError
-                raise error_type(
-                    endpoint,
-                    code,
-                    message,
-                    http_status=status,
-                    order_id=order_id if isinstance(order_id, int) else None,
-                )
-            return envelope, received_at
-
-    def _headers_for(self, endpoint: Endpoint, auth: bool) -> dict[str, str]:
-        """The request's authorization (a refresh, a login, when the token needs one)."""
-        if not auth:
-            return {}
-        token = self._token if endpoint in _AUTH_ENDPOINTS else self.token()
-        if token is None:
-            raise AuthenticationError(endpoint, 1, "no session token")
-        return {"Authorization": f"Bearer {token}"}
-
-    def presend(
-        self, request: RestRequest, priority: Priority, *, deadline: float | None = None
-    ) -> Sent | None:
-        """Put ``request`` on the wire now, on the caller's thread, when that costs no wait:
-        the session token is good without a refresh, the rate limiter grants a slot at once
-        and a kept-alive connection is idle (:meth:`DirectTransport.send`). None otherwise
-        (nothing sent, no slot used unless the send itself failed).
-
-        The daemon's engine thread calls it for the first call of an enforcing intent whose
-        lane is idle, and hands the result to :meth:`execute` on the lane (``on_wire``): the
-        request leaves without waiting for the lane's thread to wake. ``Order/place`` is never
-        sent this way (its retries look the order up by tag first: :meth:`_place`)."""
-        transport = self._transport
-        endpoint = request.endpoint
-        token = self._token
-        if (
-            not isinstance(transport, DirectTransport)
-            or endpoint is Endpoint.ORDER_PLACE
-            or token is None
-            or self.token_expires_in() <= self._refresh_window
-        ):
-            return None
-
-        bucket = bucket_for(endpoint.value)
-        granted = False
-
-        def permit() -> bool:
-            nonlocal granted
-            try:
-                self.limiter.acquire(bucket, priority, timeout=0.0, ledger=False)
-            except RateLimitTimeout:
-                return False
-            granted = True
-            return True
-
-        total = self.config.deadline if deadline is None else deadline
-        sent = transport.send(
-            f"{self.base_url}/api/{endpoint.value}",
-            dumps_exact(dict(request.body)).encode(),
-            {"Authorization": f"Bearer {token}"},
-            self._monotonic() + total,
-            permit,
-        )
-        if granted:
-            self.limiter.note(bucket)  # the ledger's write waits until the request is out
-        return sent
-
-    def _pause(self, attempt: int, endpoint: Endpoint, reason: str) -> None:
-        delay = self._backoff(attempt)
-        self.retries += 1
-        log.warning("%s: %s; retry %d in %.2fs", endpoint.value, reason, attempt, delay)
-        self._sleep(delay)
+    :meth:`execute` is here rather than on the session because its ``Order/place`` branch
+    needs :meth:`_place` (the customTag lookup); every other request goes straight to the
+    session's exchange."""
 
     def execute(
         self,
@@ -905,13 +417,9 @@ class RestClient:
     ) -> None:
         self.execute(partial_close_request(account_id, contract_id, size), priority)
 
-    def close(self) -> None:
-        """Release the HTTP session (a request still waiting for a gateway is abandoned)."""
-        self._transport.close()
-        self._session.close()
-
 
 __all__ = [
+    "HTTP_THREADS",
     "TOPSTEPX_API",
     "Bar",
     "Credentials",
@@ -919,4 +427,5 @@ __all__ = [
     "RestClient",
     "RestConfig",
     "RestRecorder",
+    "RestSession",
 ]
