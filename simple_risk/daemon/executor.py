@@ -160,11 +160,8 @@ class Executor:
         record: Callable[[Callable[[Store], object]], None] | None = None,
         spawn: Callable[[str, int, Callable[[], None]], threading.Thread] | None = None,
         hand_over: float = HAND_OVER,
-        send_first: bool = True,
     ) -> None:
         self._client = client
-        #: whether :meth:`submit` puts an idle lane's first enforcing call on the wire itself
-        self._send_first = send_first
         #: how long :meth:`submit` waits, at most, for an enforcing call to be on the wire
         self._hand_over = hand_over
         self._results = results
@@ -218,7 +215,7 @@ class Executor:
                 )
                 self._start(worker)
             on_wire = None
-            if enforcing and calls and worker.pending == 0 and self._send_first:
+            if enforcing and calls and worker.pending == 0:
                 on_wire = self._send_now(key, calls[0], priority)
             job = Job(account, key, tuple(calls), priority, on_wire=on_wire)
             if on_wire is not None:
