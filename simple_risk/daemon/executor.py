@@ -411,13 +411,11 @@ class Executor:
                     if job.priority is Priority.ENFORCEMENT
                     else None
                 )
-                on_wire = job.on_wire if index == 0 else None
-                envelope = (
-                    self._client.execute(request, job.priority, deadline=deadline)
-                    if on_wire is None
-                    else self._client.execute(
-                        request, job.priority, deadline=deadline, on_wire=on_wire
-                    )
+                envelope = self._client.execute(
+                    request,
+                    job.priority,
+                    deadline=deadline,
+                    on_wire=job.on_wire if index == 0 else None,
                 )
                 self._got_through(job.account)
                 self._journal(job.key, "ok", request, response=envelope)

@@ -23,6 +23,7 @@ from simple_risk.adapters.topstepx.outgoing import (
 )
 from simple_risk.adapters.topstepx.ratelimit import Priority
 from simple_risk.adapters.topstepx.rest import RestConfig
+from simple_risk.adapters.topstepx.transport import Sent
 from simple_risk.daemon.executor import ORDERS, POSITIONS, Executor, IntentResult, lane_of
 from simple_risk.daemon.planning import priority_of
 from simple_risk.daemon.sim import wait_until
@@ -53,7 +54,12 @@ class FakeGateway:
         return None
 
     def execute(
-        self, request: RestRequest, priority: Priority, *, deadline: float | None = None
+        self,
+        request: RestRequest,
+        priority: Priority,
+        *,
+        deadline: float | None = None,
+        on_wire: Sent | None = None,
     ) -> dict[str, Any]:
         self.sent.append(request)
         self.deadlines.append(deadline)
@@ -141,7 +147,12 @@ class StarvingGateway(FakeGateway):
         self.through = False
 
     def execute(
-        self, request: RestRequest, priority: Priority, *, deadline: float | None = None
+        self,
+        request: RestRequest,
+        priority: Priority,
+        *,
+        deadline: float | None = None,
+        on_wire: Sent | None = None,
     ) -> dict[str, Any]:
         self.sent.append(request)
         if not self.through:
@@ -202,7 +213,12 @@ class ExitingGateway(FakeGateway):
     """A call that cancels order 13 raises an exit (as a library calling ``sys.exit`` would)."""
 
     def execute(
-        self, request: RestRequest, priority: Priority, *, deadline: float | None = None
+        self,
+        request: RestRequest,
+        priority: Priority,
+        *,
+        deadline: float | None = None,
+        on_wire: Sent | None = None,
     ) -> dict[str, Any]:
         if request.body.get("orderId") == 13:
             self.sent.append(request)
@@ -302,7 +318,12 @@ class HoldingGateway(FakeGateway):
         self._sent_lock = threading.Lock()
 
     def execute(
-        self, request: RestRequest, priority: Priority, *, deadline: float | None = None
+        self,
+        request: RestRequest,
+        priority: Priority,
+        *,
+        deadline: float | None = None,
+        on_wire: Sent | None = None,
     ) -> dict[str, Any]:
         with self._sent_lock:
             self.arrived.append(request.endpoint.value)
