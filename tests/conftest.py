@@ -1,4 +1,4 @@
-"""Shared pytest setup: hypothesis profiles and the --runslow switch.
+"""Shared pytest setup: hypothesis profiles, the --runslow switch and the --wall clock.
 
 CI (``CI=true``) uses the ``ci`` profile: fewer examples so the whole run stays well under
 20 minutes on a 2-core machine; locally the ``dev`` profile explores more.
@@ -7,6 +7,7 @@ CI (``CI=true``) uses the ``ci`` profile: fewer examples so the whole run stays 
 from __future__ import annotations
 
 import os
+from datetime import datetime
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -20,7 +21,33 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.ge
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--runslow", action="store_true", help="run the long suites in full")
+    parser.addoption(
+        "--wall",
+        metavar="INSTANT",
+        help=(
+            "run the session with the wall clock (datetime.now, time.time) starting at this "
+            "ISO instant, e.g. 2026-12-05T23:59:30Z, and ticking; the monotonic clock and timed "
+            "waits stay real. CI runs part of the suite on a Saturday night and across the "
+            "Sunday open this way: no test may depend on the real date or time of day"
+        ),
+    )
+
+
+def _travel(instant: str) -> None:
+    """Start the session's wall clock at ``instant`` (``--wall``), for as long as pytest runs."""
+    import time_machine  # only the --wall run needs it
+
+    try:
+        destination = datetime.fromisoformat(instant.replace("Z", "+00:00"))
+    except ValueError:
+        raise pytest.UsageError(f"--wall: not an ISO instant: {instant!r}") from None
+    if destination.tzinfo is None:
+        raise pytest.UsageError(f"--wall: give the instant's zone (Z or +hh:mm): {instant!r}")
+    time_machine.travel(destination, tick=True).start()
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    instant = config.getoption("--wall")
+    if instant:
+        _travel(instant)
     config.addinivalue_line("markers", "slow: long run, full size only with --runslow")
