@@ -145,18 +145,48 @@ def _session_for(base_url: str) -> requests.Session:
     return session
 
 
-def _jwt_expiry(token: str) -> float | None:
-    """Seconds since the epoch at which a JWT expires, or None if it is not a readable JWT."""
+def _jwt_claims(token: str) -> dict[str, object] | None:
+    """The claims of a JWT, or None if ``token`` is not a readable one."""
     parts = token.split(".")
     if len(parts) != 3:
         return None
     try:
         padded = parts[1] + "=" * (-len(parts[1]) % 4)
         claims = json.loads(base64.urlsafe_b64decode(padded))
-        exp = claims.get("exp") if isinstance(claims, dict) else None
     except (ValueError, TypeError):
         return None
-    return float(exp) if isinstance(exp, int | float) and not isinstance(exp, bool) else None
+    return claims if isinstance(claims, dict) else None
+
+
+def _instant(claims: dict[str, object], name: str) -> float | None:
+    value = claims.get(name)
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def token_lifetime(token: str, wall: float, longest: float) -> tuple[float, float | None]:
+    """How long ``token`` lives from the moment it arrived, and how far this host's clock is
+    ahead of the gateway's if the token shows it (else None); never more than ``longest``.
+
+    A JWT's ``exp`` is on the gateway's clock. ``exp`` minus this host's clock is wrong by as
+    much as the two clocks disagree: a host a day ahead would see every fresh token already
+    expired, and refresh the session (and rebuild both hubs) every second. So the lifetime is
+    ``exp`` minus the token's own issue instant (``iat``, else ``nbf``) when it carries one,
+    which no clock here can skew. Otherwise it is ``exp`` minus ``wall`` (this host's time); a
+    token that would be expired on arrival says the host's clock is ahead, and gets ``longest``
+    (a token that does die sooner ends in a 401, and the session logs in again).
+    """
+    claims = _jwt_claims(token)
+    expiry = _instant(claims, "exp") if claims is not None else None
+    if claims is None or expiry is None:
+        return longest, None
+    issued = _instant(claims, "iat")
+    if issued is None:
+        issued = _instant(claims, "nbf")
+    if issued is not None and expiry > issued:
+        return min(longest, expiry - issued), None
+    if expiry <= wall:
+        return longest, wall - expiry
+    return min(longest, expiry - wall), None
 
 
 class RestSession:
@@ -177,6 +207,7 @@ class RestSession:
         recorder: RestRecorder | None = None,
         monotonic: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
+        wall: Callable[[], float] = time.time,
         rng: random.Random | None = None,
         on_auth_trouble: Callable[[str], None] | None = None,
     ) -> None:
@@ -201,6 +232,7 @@ class RestSession:
         )
         self._monotonic = monotonic
         self._sleep = sleep
+        self._wall = wall  # seconds since the epoch: only to read a JWT without ``iat``
         self._rng = rng or random.Random()
         self._auth_lock = threading.RLock()
         self._token: str | None = None
@@ -219,11 +251,15 @@ class RestSession:
 
     def _set_token(self, token: str) -> None:
         register_secret(token)
-        now_wall = time.time()
-        lifetime = self.config.token_lifetime
-        expiry = _jwt_expiry(token)
-        if expiry is not None:
-            lifetime = min(lifetime, max(expiry - now_wall, 0.0))
+        lifetime, ahead = token_lifetime(token, self._wall(), self.config.token_lifetime)
+        if ahead is not None:
+            log.warning(
+                "the gateway sent a token that expired %.0fs before this host's clock says it "
+                "arrived: this host's clock is ahead of the gateway's (check its time "
+                "synchronisation); the token is taken to live %.0fs",
+                ahead,
+                lifetime,
+            )
         self._token = token
         self._token_expires_at = self._monotonic() + lifetime
         # a gateway issuing short tokens must not make every call a validate
