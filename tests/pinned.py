@@ -10,7 +10,9 @@ real).
 In-process, the simulator and the daemon share one :func:`pinned_wall`. A daemon started as a
 subprocess gets the same wall through ``SIMPLE_RISK_WALL_START`` (:func:`pinned_env`), which
 ``engine run`` honours only for a gateway on this machine. (libfaketime is no substitute here:
-on this Python and glibc it breaks timed waits — ``Event.wait(0.5)`` never returns.)
+on this Python and glibc it breaks timed waits — ``Event.wait(0.5)`` never returns. To check
+that nothing else reads the real date, ``pytest --wall INSTANT`` moves this process's wall
+clock and leaves timed waits alone: see ``tests/conftest.py``.)
 """
 
 from __future__ import annotations
