@@ -61,6 +61,10 @@ def yaml_syntax_problem(exc: yaml.MarkedYAMLError, text: str, file: str) -> Prob
         mark = exc.context_mark
     line, column = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
     hint = _block_hint(lines, line - 1)
+    culprit = lines[line - 1] if 0 < line <= len(lines) else ""
+    if "\t" in culprit[: len(culprit) - len(culprit.lstrip())] or "'\\t'" in problem:
+        # an editor's tab: YAML indents with spaces only, and says so in its own words
+        hint = "YAML indents with spaces, never tabs: replace the tab with spaces"
     if hint is None and context == "while scanning a simple key":
         hint = "every line here is key: value or - item; a value continued on the next line"
         hint += " must be indented deeper than its key"
