@@ -76,6 +76,7 @@ CHECK_IDS = {
     "unknown-param",
     "unknown-session",
     "unknown-symbol",
+    "unknown-value",
     "unused-list",
     "unused-macro",
     "unused-param",
