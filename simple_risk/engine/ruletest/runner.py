@@ -36,6 +36,7 @@ from simple_risk.engine.ruletest.observe import (
     ObservedLock,
     Observer,
     describe_intent,
+    intent_key,
 )
 from simple_risk.engine.ruletest.testfile import (
     Expectation,
@@ -248,12 +249,14 @@ def _compare(
         failures.append(f"{where}: not_fired\n    fired anyway: {_list(wrongly)}{_detail(firings)}")
     if expectation.intents is not None:
         got_intents = [describe_intent(i) for f in firings for i in f.intents]
-        if Counter(got_intents) != Counter(expectation.intents):
+        if _intent_keys(got_intents) != _intent_keys(expectation.intents):
             failures.append(
                 f"{where}: intents\n    expected: {_list(list(expectation.intents))}\n"
                 f"    got:      {_list(got_intents)}"
             )
-    if expectation.pending is not None and Counter(pending) != Counter(expectation.pending):
+    if expectation.pending is not None and _intent_keys(pending) != _intent_keys(
+        expectation.pending
+    ):
         failures.append(
             f"{where}: pending\n    expected: {_list(list(expectation.pending))}\n"
             f"    got:      {_list(pending)}"
@@ -273,6 +276,10 @@ def _compare(
                 f" ({_list([lock.describe() for lock in locks])})"
             )
     return failures
+
+
+def _intent_keys(intents: Sequence[str]) -> Counter[str]:
+    return Counter(intent_key(text) for text in intents)
 
 
 def _locks_match(expected: Sequence[LockExpectation], got: Sequence[ObservedLock]) -> bool:
