@@ -19,7 +19,7 @@ import re
 from collections import Counter, deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, tzinfo
 from pathlib import Path
 
 from simple_risk.engine.dsl.problems import Problem, did_you_mean
@@ -115,6 +115,7 @@ def run_files(paths: Sequence[Path], *, name_filter: str | None = None) -> RunRe
                 continue
             rulesets[key] = loaded_ruleset
         ruleset = rulesets[key]
+        _check_names(case, ruleset, report)
         if case.ruleset not in report.rulesets:
             report.rulesets[case.ruleset] = (
                 [rule.id for rule in ruleset.rules],
@@ -141,6 +142,47 @@ def case_ruleset(case: RuleTestCase, report: RunReport) -> Ruleset | None:
                 report.problems.append(problem)
         return None
     return _enabled(ruleset, case, report)
+
+
+#: firing names other than a rule's own id: ``lockout:RULE``, ``error:RULE``, ``unknown:RULE``
+_FIRING_PREFIXES = ("lockout:", "error:", "unknown:")
+#: the first word of every intent a test may expect (docs/rule-tests.md, "Intents")
+INTENT_WORDS = (
+    "cancel_order",
+    "resize_order",
+    "cancel_orders",
+    "close_position",
+    "reduce_to",
+    "stop_at",
+    "alert",
+)
+
+
+def _check_names(case: RuleTestCase, ruleset: Ruleset, report: RunReport) -> None:
+    """Rule ids and intents an expectation names must exist: ``not_fired: [typo]`` could
+    never fail, and ``fired: [typo]`` would fail as if the rule were wrong."""
+    known = {rule.id for rule in ruleset.rules}
+
+    def problem(line: int, message: str, hint: str) -> None:
+        found = Problem(case.file, line, 1, message, "rule-test", hint=hint)
+        if found not in report.problems:
+            report.problems.append(found)
+
+    for expectation in case.expectations:
+        named = [*(expectation.fired or ()), *expectation.not_fired]
+        named += [lock.rule for lock in expectation.lockouts or () if lock.rule is not None]
+        for name in named:
+            rule_id = next((name[len(p) :] for p in _FIRING_PREFIXES if name.startswith(p)), name)
+            if rule_id not in known:
+                ids = sorted(known)
+                listed = ", ".join(ids[:8]) + (", …" if len(ids) > 8 else "")
+                hint = did_you_mean(rule_id, known) or f"{case.ruleset.name} has: {listed}"
+                problem(expectation.line, f"no rule {rule_id!r} in the ruleset", hint)
+        for intent in [*(expectation.intents or ()), *(expectation.pending or ())]:
+            word = intent.split()[0] if intent.split() else intent
+            if word not in INTENT_WORDS:
+                hint = did_you_mean(word, INTENT_WORDS) or "one of: " + ", ".join(INTENT_WORDS)
+                problem(expectation.line, f"unknown intent {intent!r}", hint)
 
 
 def _enabled(ruleset: Ruleset, case: RuleTestCase, report: RunReport) -> Ruleset | None:
@@ -238,15 +280,18 @@ def _compare(
 ) -> list[str]:
     failures: list[str] = []
     where = f"{case.file}:{expectation.line}: at {expectation.at.isoformat()}"
+    tz = expectation.at.tzinfo
     got_rules = sorted(f.rule for f in firings)
     if expectation.fired is not None and Counter(got_rules) != Counter(expectation.fired):
         failures.append(
             f"{where}: fired\n    expected: {_list(sorted(expectation.fired))}\n"
-            f"    got:      {_list(got_rules)}{_detail(firings)}"
+            f"    got:      {_list(got_rules)}{_detail(firings, tz)}"
         )
     wrongly = sorted({r for r in expectation.not_fired if r in got_rules})
     if wrongly:
-        failures.append(f"{where}: not_fired\n    fired anyway: {_list(wrongly)}{_detail(firings)}")
+        failures.append(
+            f"{where}: not_fired\n    fired anyway: {_list(wrongly)}{_detail(firings, tz)}"
+        )
     if expectation.intents is not None:
         got_intents = [describe_intent(i) for f in firings for i in f.intents]
         if _intent_keys(got_intents) != _intent_keys(expectation.intents):
@@ -301,10 +346,13 @@ def _list(items: Sequence[str]) -> str:
     return "[" + ", ".join(items) + "]" if items else "[] (nothing)"
 
 
-def _detail(firings: Sequence[ObservedFiring]) -> str:
+def _detail(firings: Sequence[ObservedFiring], tz: tzinfo | None) -> str:
+    """One line per firing, its instant in the case's own UTC offset (as ``at:`` is shown):
+    the engine keeps some firings (``unknown:RULE``, deadlines) in UTC."""
     if not firings:
         return ""
     lines = [
-        f"\n      {f.at.isoformat()} {f.rule}{f'[{f.item}]' if f.item else ''}" for f in firings
+        f"\n      {f.at.astimezone(tz).isoformat()} {f.rule}{f'[{f.item}]' if f.item else ''}"
+        for f in firings
     ]
     return "".join(lines)
