@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path as FsPath
 from typing import TypeVar
@@ -177,6 +177,11 @@ class RuleTestFile:
 
 #: what an empty test file should hold (the YAML loader's own hint names a ruleset)
 _EMPTY_HINT = "a rule test file is a mapping with ruleset: and tests: (see docs/rule-tests.md)"
+
+
+def _shown(value: object) -> str:
+    """A YAML value as its author wrote it (``2026-12-24`` for a date)."""
+    return value.isoformat() if isinstance(value, date) else str(value)
 
 
 def load_test_file(path: FsPath) -> RuleTestFile:
@@ -379,6 +384,10 @@ class _Loader:
             )
         self._unknown_keys(path, raw, _CASE_KEYS)
         name = raw.get("name")
+        if name is not None and not isinstance(name, str):
+            raise RuleTestFileError(
+                (*path, "name"), "`name:` is text", f'quote it: "{_shown(name)}"'
+            )
         if not isinstance(name, str) or not name:
             raise RuleTestFileError(
                 path, "a test case needs a `name:`", "name it like the rule book"
@@ -580,7 +589,10 @@ class _EventBuilder:
             raise RuleTestFileError(path, "an event needs `at:`")
         at = self.loader._time((*path, "at"), raw["at"], self.start)
         kinds = [k for k in raw if k != "at"]
-        if len(kinds) != 1 or kinds[0] not in _EVENT_KINDS:
+        if len(kinds) == 1 and kinds[0] not in _EVENT_KINDS:
+            hint = did_you_mean(str(kinds[0]), _EVENT_KINDS) or "one of: " + ", ".join(_EVENT_KINDS)
+            raise RuleTestFileError((*path, kinds[0]), f"unknown event `{kinds[0]}`", hint)
+        if len(kinds) != 1:
             hint = "one of: " + ", ".join(_EVENT_KINDS)
             raise RuleTestFileError(path, "an event has `at:` and exactly one kind", hint)
         kind = str(kinds[0])
@@ -627,7 +639,7 @@ class _EventBuilder:
                 status=f.choice("status", _STATUSES, "open"),
                 type=f.choice("type", _TYPES, "limit"),
                 side=f.choice("side", _SIDES, None),
-                size=f.required_int("size"),
+                size=f.size("size", 1),
                 fill_volume=f.integer("fill_volume", 0),
                 limit_price=f.optional_money("limit_price"),
                 stop_price=f.optional_money("stop_price"),
@@ -644,7 +656,7 @@ class _EventBuilder:
 
     def _position(self, at: datetime, f: _Fields) -> list[Event]:
         info = self.contract((*f.path, "contract"), f.required("contract"))
-        size = f.required_int("size")
+        size = f.size("size", 0)
         side = f.choice("side", _POSITION_SIDES, "long" if size == 0 else None)
         return [
             PositionUpdate(
@@ -676,7 +688,7 @@ class _EventBuilder:
             "order_id": f.integer("order", 0),
             "contract_id": info.contract_id,
             "side": f.choice("side", _SIDES, None),
-            "size": f.required_int("size"),
+            "size": f.size("size", 1),
             "price": f.money("price"),
             "pnl": f.optional_money("pnl"),
             "fees": f.money("fees", Decimal(0)),
@@ -779,6 +791,17 @@ class _Fields:
         value = self.optional_int(name)
         if value is None:
             raise RuleTestFileError(self.path, f"missing `{name}:`")
+        return value
+
+    def size(self, name: str, minimum: int) -> int:
+        """A count of contracts: never negative (the side says which way), and at least 1
+        for an order or a fill (a position of 0 is flat)."""
+        value = self.required_int(name)
+        if value < minimum:
+            hint = "0 is flat; the side says long or short" if minimum == 0 else None
+            raise RuleTestFileError(
+                (*self.path, name), f"`{name}:` is {minimum} or more, got {value}", hint
+            )
         return value
 
     def money(self, name: str, default: Decimal | None = None) -> Decimal:
