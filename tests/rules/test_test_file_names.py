@@ -120,3 +120,21 @@ def test_a_negative_size_is_refused_and_a_flat_position_is_not(tmp_path: Path) -
 def test_a_case_named_like_a_date_is_told_to_quote_it(tmp_path: Path) -> None:
     problems = _load(tmp_path, "      - {at: 1s, clock: {}}\n", name="2026-12-24")
     assert any("`name:` is text" in p and '"2026-12-24"' in p for p in problems), problems
+
+
+def test_an_override_the_ruleset_refuses_is_reported_where_it_is_written(tmp_path: Path) -> None:
+    ruleset = RULESET.replace("<= -500", "<= -params.limit") + "params:\n  limit: 500\n"
+    (tmp_path / "tiny.yaml").write_text(ruleset, encoding="utf-8")
+    path = tmp_path / "case.test.yaml"
+    path.write_text(
+        HEADER.replace("tests:\n", 'params: {limit: "500"}\ntests:\n')
+        + "  - name: a loss of the limit\n    params: {limt: 400}\n    events:\n"
+        + LOSS
+        + "    expect:\n      - {at: 1s, fired: [daily-loss]}\n",
+        encoding="utf-8",
+    )
+    problems = [p.format() for p in run_files([path]).problems]
+    assert any(
+        p.startswith(f"{path}:3:10:") and 'param "limit" is a number' in p for p in problems
+    ), problems
+    assert any(p.startswith(f"{path}:6:14:") and '"limt"' in p for p in problems), problems

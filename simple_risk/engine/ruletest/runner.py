@@ -138,10 +138,30 @@ def case_ruleset(case: RuleTestCase, report: RunReport) -> Ruleset | None:
         ruleset = load_ruleset(case.ruleset, params=case.params or None)
     except RulesetError as exc:
         for problem in exc.problems:
+            problem = _at_override(problem, case)
             if problem not in report.problems:
                 report.problems.append(problem)
         return None
     return _enabled(ruleset, case, report)
+
+
+_OVERRIDE = re.compile(r'(?:override names unknown param|^param) "([^"]+)"')
+
+
+def _at_override(problem: Problem, case: RuleTestCase) -> Problem:
+    """A problem the ruleset compiler found with an override (``params: {limit: "500"}``
+    where ``limit`` is a number, or a param it does not declare) is the test file's: it is
+    reported where the override is written, not at line 1 of the ruleset."""
+    found = _OVERRIDE.search(problem.message)
+    at_top = (problem.line, problem.column) == (1, 1)
+    if found is None or "override" not in problem.message or not at_top:
+        return problem
+    for place in case.param_places:
+        if place.name == found.group(1):
+            return dataclasses.replace(
+                problem, file=case.file, line=place.line, column=place.column
+            )
+    return problem
 
 
 #: firing names other than a rule's own id: ``lockout:RULE``, ``error:RULE``, ``unknown:RULE``

@@ -14,6 +14,7 @@ them at once, never a traceback.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -148,6 +149,15 @@ class TimedEvent:
 
 
 @dataclass(frozen=True, slots=True)
+class ParamPlace:
+    """A param override of a test file: its name and where it is written."""
+
+    name: str
+    line: int
+    column: int
+
+
+@dataclass(frozen=True, slots=True)
 class RuleTestCase:
     name: str
     file: str
@@ -166,6 +176,9 @@ class RuleTestCase:
     #: the engine's ``unknown_alert_after``: None (the default in rule tests) raises no
     #: ``unknown:RULE`` alerts, so cases about rules need no market data
     unknown_after: timedelta | None = None
+    #: where each param override is written (the case's, else the file's), so that an
+    #: override the ruleset refuses is reported there, not at the ruleset's first line
+    param_places: tuple[ParamPlace, ...] = ()
 
 
 @dataclass(slots=True)
@@ -215,6 +228,8 @@ class _Loader:
         self.doc = doc
         self.base = base
         self.out = out
+        #: (params path, name) → (line, column) of each param override written
+        self.param_places: dict[tuple[Path, str], tuple[int, int]] = {}
 
     def problem(self, path: Path, message: str, hint: str | None = None) -> None:
         mark = self.doc.at(path)
@@ -299,7 +314,21 @@ class _Loader:
             return {}
         if not isinstance(raw, dict):
             raise RuleTestFileError(path, "`params:` must be a mapping of param overrides")
+        for key in raw:
+            mark = self.doc.key_at((*path, key))
+            self.param_places[(path, str(key))] = (mark.line, mark.column)
         return {str(k): v for k, v in raw.items()}
+
+    def _places(self, paths: Sequence[Path], names: Iterable[str]) -> tuple[ParamPlace, ...]:
+        """Where each override of ``names`` is written: the innermost of ``paths`` wins."""
+        places: list[ParamPlace] = []
+        for name in names:
+            for path in reversed(paths):
+                if (path, name) in self.param_places:
+                    line, column = self.param_places[(path, name)]
+                    places.append(ParamPlace(name, line, column))
+                    break
+        return tuple(places)
 
     def _int(self, path: Path, raw: object) -> int:
         if isinstance(raw, bool) or not isinstance(raw, int):
@@ -457,6 +486,7 @@ class _Loader:
             line=self.doc.at(path).line,
             ruleset=ruleset,
             params=merged,
+            param_places=self._places([("params",), (*path, "params")], merged),
             start=start,
             account=account,
             balance=balance,
