@@ -106,6 +106,11 @@ def _type_error(exc: Exception) -> tuple[str, str | None]:
     ``'<=' between a number and a string``, with the usual causes (a quoted number, an
     unquoted time) as the hint."""
     text = str(exc)
+    if isinstance(exc, ZeroDivisionError):  # decimal's DivisionByZero is one too
+        return "divides by zero", (
+            "a divisor of 0 makes the rule fail (an engine-error alert) each time it is"
+            " evaluated; guard it, e.g. x / y if y != 0 else 0"
+        )
     if not isinstance(exc, TypeError):
         return f"fails on sample facts: {text}", None
     words = _QUOTED_TYPE.sub(lambda m: _TYPE_WORDS.get(m[1], m[0]), text)
