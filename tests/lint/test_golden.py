@@ -89,6 +89,7 @@ CHECK_IDS = {
     "yaml-syntax",
     "yaml-tag",
     "yaml-value",
+    "zero-divisor",
 }
 
 
