@@ -15,6 +15,7 @@ FAIL::
 
 from __future__ import annotations
 
+import ast
 import re
 from collections.abc import Iterator
 from datetime import timedelta
@@ -74,6 +75,16 @@ def _side(checked: CheckedExpression, value: object) -> bool:
     return isinstance(value, str) and any(
         not name.startswith("params.") for name in checked.compiled.names
     )
+
+
+def _position_side(checked: CheckedExpression) -> str | None:
+    """The fact named as an order side when it holds long / short (``position.side``)."""
+    body = checked.tree.body
+    if isinstance(body, ast.Attribute) and isinstance(body.value, ast.Name):
+        name = f"{body.value.id}.{body.attr}"
+        if name == "position.side":
+            return name
+    return None
 
 
 def _of_type(value: object, fact_type: str) -> bool:
@@ -203,6 +214,14 @@ def run(compilation: Compilation) -> Iterator[Problem]:
             yield _problem(checked, f"must be a number, got {_kind(value)}", "type-error")
         elif role == "symbol" and not isinstance(value, str):
             yield _problem(checked, f"must be a symbol root, got {_kind(value)}", "type-error")
+        elif role == "side" and _position_side(checked) is not None:
+            yield _problem(
+                checked,
+                f"{_position_side(checked)} is long or short, never a side of an order: it"
+                " would cancel nothing (a critical alert instead)",
+                "type-error",
+                'the orders that close a long sell: "sell" if position.side == "long" else "buy"',
+            )
         elif role == "side" and not _side(checked, value):
             yield _problem(
                 checked, f'must be a side ("buy" or "sell"), got {_kind(value)}', "type-error"
