@@ -112,7 +112,7 @@ def _problems(
         isinstance(other, ast.Attribute)
         and isinstance(other.value, ast.Name)
         and other.value.id == "params"
-        and how in ("==", "!=")
+        and (how in ("==", "!=") or fact in SHAPES)
     ):
         value = compilation.params.get(other.attr)
         if _wrong(fact, value):
