@@ -138,3 +138,25 @@ def test_an_override_the_ruleset_refuses_is_reported_where_it_is_written(tmp_pat
         p.startswith(f"{path}:3:10:") and 'param "limit" is a number' in p for p in problems
     ), problems
     assert any(p.startswith(f"{path}:6:14:") and '"limt"' in p for p in problems), problems
+
+
+def test_a_failing_derived_fact_is_named_like_its_firing(tmp_path: Path) -> None:
+    ruleset = RULESET.replace(
+        "rules:\n",
+        "derive:\n  average:\n    type: money\n"
+        "    value: day.realized_pnl / day.closed_trades\nrules:\n",
+    ).replace("day.realized_pnl <= -500", "known(derived.average) and derived.average < -100")
+    (tmp_path / "tiny.yaml").write_text(ruleset, encoding="utf-8")
+    path = tmp_path / "case.test.yaml"
+    path.write_text(
+        HEADER
+        + "  - name: no trade has closed yet, so the average cannot be computed\n"
+        + "    events:\n"
+        + "      - {at: 1s, fill: {order: 1, contract: MNQ, side: buy, size: 1, price: 21000}}\n"
+        + "    expect:\n      - {at: 1s, fired: [error:daily-loss, error:derived.average]}\n",
+        encoding="utf-8",
+    )
+    report = run_files([path])
+    assert report.ok, [p.format() for p in report.problems] + [
+        f for r in report.results for f in r.failures
+    ]

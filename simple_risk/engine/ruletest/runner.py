@@ -182,6 +182,8 @@ def _check_names(case: RuleTestCase, ruleset: Ruleset, report: RunReport) -> Non
     """Rule ids and intents an expectation names must exist: ``not_fired: [typo]`` could
     never fail, and ``fired: [typo]`` would fail as if the rule were wrong."""
     known = {rule.id for rule in ruleset.rules}
+    # a derived fact whose sample fails fires as error:derived.NAME
+    known |= {f"derived.{fact.name}" for fact in ruleset.derived}
 
     def problem(line: int, message: str, hint: str) -> None:
         found = Problem(case.file, line, 1, message, "rule-test", hint=hint)
