@@ -9,7 +9,11 @@ price must still fail.
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
+
+from hypothesis import given
+from hypothesis import strategies as st
 
 from simple_risk.engine.ruletest import run_files
 from simple_risk.engine.ruletest.observe import intent_key
@@ -74,3 +78,16 @@ def test_numbers_are_compared_by_value_and_words_as_written() -> None:
         "reduce_to MNQ 2 contracts newest_first"
     )
     assert intent_key("stop_at X -0.00") == "stop_at X 0"
+
+
+@given(
+    st.decimals(min_value=-100000, max_value=100000, places=2, allow_nan=False),
+    st.integers(min_value=0, max_value=4),
+)
+def test_any_price_matches_itself_written_with_more_zeros(price: Decimal, zeros: int) -> None:
+    written = f"{price:f}" + ("0" * zeros if "." in f"{price:f}" else "")
+    plain = format(price.normalize(), "f") if price else "0"
+    assert intent_key(f"stop_at X {written} size 1") == intent_key(f"stop_at X {plain} size 1")
+    assert intent_key(f"stop_at X {written} size 1") != intent_key(
+        f"stop_at X {price + Decimal('0.25')} size 1"
+    )
