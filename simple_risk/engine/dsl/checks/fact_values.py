@@ -50,7 +50,11 @@ WORDS: dict[str, tuple[str, ...]] = {
 
 #: facts whose value has a fixed shape, with an example of it
 SHAPES: dict[str, tuple[re.Pattern[str], str]] = {
-    "session.time": (re.compile(TIME_PATTERN), 'a 24-hour time "HH:MM", e.g. "08:30"'),
+    # "24:00" sorts after every time of the day, so as a bound it compares right
+    "session.time": (
+        re.compile(f"{TIME_PATTERN}|^24:00$"),
+        'a 24-hour time "HH:MM", e.g. "08:30"',
+    ),
     "session.trading_day": (
         re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"),
         'an ISO date "YYYY-MM-DD", e.g. "2026-12-24"',
