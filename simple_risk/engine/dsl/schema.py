@@ -458,6 +458,11 @@ def _shape_mistake(path: Path, instance: object) -> tuple[str, str] | None:
             f'"refire" must be episode, day, fill, order or {{every: DURATION}}, got "{instance}"',
             f"write refire: {{every: {every}}}",
         )
+    if last == "then" and instance is None:
+        return (
+            '"then" has no value: it is the list of the rule\'s actions',
+            "list them (then: [flatten]), or write then: [] for a rule whose firing is all it does",
+        )
     if path == ("rules",) and isinstance(instance, dict):
         return (
             '"rules" must be a list, got a mapping',
