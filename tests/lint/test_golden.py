@@ -76,6 +76,7 @@ CHECK_IDS = {
     "unknown-param",
     "unknown-session",
     "unknown-symbol",
+    "unknown-value",
     "unused-list",
     "unused-macro",
     "unused-param",
@@ -88,6 +89,7 @@ CHECK_IDS = {
     "yaml-syntax",
     "yaml-tag",
     "yaml-value",
+    "zero-divisor",
 }
 
 

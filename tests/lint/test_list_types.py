@@ -9,6 +9,7 @@ place in the file, and a list whose items all fit is clean.
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -23,6 +24,7 @@ ITEMS = st.one_of(
     st.integers(0, 10**6).map(lambda n: (f'"{n}"', "string")),
     st.from_regex(r"[A-Z]{2,5}", fullmatch=True).map(lambda s: (s, "string")),
 )
+ISO_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 FACTS = st.sampled_from([("session.trading_day", "string"), ("day.trade_count", "number")])
 
 
@@ -54,7 +56,15 @@ def test_exactly_the_items_of_another_type_are_reported(
         (3, col) for col, (_, kind) in zip(columns, items, strict=True) if kind != fact[1]
     )
     assert reported == expected
-    assert (compilation.ruleset is None) == bool(expected)
+    # a string that is no ISO date is never a trading day either (unknown-value, at the item)
+    not_a_day = sorted(
+        (3, col)
+        for col, (text, kind) in zip(columns, items, strict=True)
+        if fact[0] == "session.trading_day" and kind == "string" and not ISO_DATE.match(text[1:-1])
+    )
+    words = sorted((p.line, p.column) for p in compilation.problems if p.check == "unknown-value")
+    assert words == not_a_day
+    assert (compilation.ruleset is None) == bool(expected or not_a_day)
 
 
 def test_a_date_item_gets_the_quoted_fix() -> None:

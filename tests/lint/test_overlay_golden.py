@@ -38,7 +38,7 @@ EXPECTED_CHECKS = {
     "id-clash.yaml": {"duplicate-rule-id"},
     "mandatory.yaml": {"mandatory-rule", "unknown-rule"},
     "ok.yaml": set(),
-    "params-break-base.yaml": {"type-error"},
+    "params-break-base.yaml": {"type-error", "list-type"},
     "strict_hygiene.yaml": {"missing-description", "disabled-rule"},
     "unknown-key.yaml": {"unknown-key"},
     "unknown-param.yaml": {"unknown-param", "wrong-type"},

@@ -40,7 +40,7 @@ tests:
     events:
       - {at: 1s, fill: {order: 1, contract: MNQ, side: sell, size: 1, price: 21000, pnl: -499}}
     expect:
-      - {at: 1s, fired: WRONG}
+      - {at: 1s, fired: [can-trade]}
 """
 
 
@@ -52,7 +52,7 @@ def _files(tmp_path: Path, cases: str) -> Path:
 
 
 def test_passing_cases_exit_zero_and_verbose_lists_them(tmp_path: Path) -> None:
-    path = _files(tmp_path, CASES.replace("fired: WRONG", "fired: []"))
+    path = _files(tmp_path, CASES.replace("fired: [can-trade]", "fired: []"))
     result = CliRunner().invoke(cli, ["rules", "test", "-v", str(path)])
     assert result.exit_code == 0, result.output
     assert "PASS" in result.output and "a smaller loss does not" in result.output
@@ -63,7 +63,7 @@ def test_a_failing_case_exits_one_with_expected_and_got(tmp_path: Path) -> None:
     path = _files(tmp_path, CASES)
     result = CliRunner().invoke(cli, ["rules", "test", str(path)])
     assert result.exit_code == 1
-    assert "FAIL" in result.output and "expected: [WRONG]" in result.output
+    assert "FAIL" in result.output and "expected: [can-trade]" in result.output
     assert "FAILED: 1 of 2 cases" in result.output
 
 
@@ -75,7 +75,7 @@ def test_run_selects_cases_by_regex(tmp_path: Path) -> None:
 
 
 def test_coverage_fails_when_a_rule_never_fires(tmp_path: Path) -> None:
-    path = _files(tmp_path, CASES.replace("fired: WRONG", "fired: []"))
+    path = _files(tmp_path, CASES.replace("fired: [can-trade]", "fired: []"))
     result = CliRunner().invoke(cli, ["rules", "test", "--coverage", str(path)])
     assert result.exit_code == 1
     assert "coverage: tiny.yaml: 1/2 rules fire" in result.output

@@ -52,6 +52,8 @@ class Compilation:
     pool: ConstantPool = field(default_factory=ConstantPool)
     #: the ``derive:`` facts expressions may read as ``derived.NAME`` (dsl/derive.py)
     derived: dict[str, DerivedName] = field(default_factory=dict)
+    #: ``derive:`` entries with an error of their own, by name: the line it is reported on
+    broken_derived: dict[str, int] = field(default_factory=dict)
     #: for an account overlay: the base ruleset's compilation, whose scope the added rules
     #: share (lint checks read its symbols and the names its rules use)
     base: Compilation | None = None
@@ -95,4 +97,5 @@ def base_scope(out: Compilation, rule_id: str | None = None, is_macro: bool = Fa
         pool=out.pool,
         is_macro=is_macro,
         derived=out.derived,
+        broken_derived=out.broken_derived,
     )

@@ -64,6 +64,7 @@ def declare(out: Compilation, raw: object) -> dict[str, DerivedName]:
     declared: dict[str, DerivedName] = {}
     if not isinstance(raw, dict):
         return declared
+    spans = _entry_spans(out, raw)
     for key, spec in raw.items():
         name = str(key)
         path = ("derive", key)
@@ -72,7 +73,27 @@ def declare(out: Compilation, raw: object) -> dict[str, DerivedName]:
         info = _declare_one(out, path, name, spec)
         if info is not None:
             declared[name] = info
+            continue
+        # its own error is the one to fix: a reader is pointed at it (the first problem
+        # written inside the entry, the schema's included), not told the fact does not exist
+        start, end = spans[key]
+        lines = [p.line for p in out.problems if p.file == out.doc.file and start <= p.line < end]
+        out.broken_derived[name] = min(lines, default=start)
     return declared
+
+
+def _entry_spans(out: Compilation, raw: Mapping[object, object]) -> dict[object, tuple[int, int]]:
+    """The lines each ``derive:`` entry covers: from its key to the next key (of the section,
+    or the next top-level key after it)."""
+    top = out.doc.get(())
+    starts = sorted((out.doc.key_at(("derive", key)).line, key) for key in raw)
+    after = [
+        out.doc.key_at((key,)).line
+        for key in (top if isinstance(top, dict) else {})
+        if out.doc.key_at((key,)).line > out.doc.key_at(("derive",)).line
+    ]
+    ends = [line for line, _ in starts[1:]] + [min(after, default=1 << 30)]
+    return {key: (line, end) for (line, key), end in zip(starts, ends, strict=True)}
 
 
 def _declare_one(

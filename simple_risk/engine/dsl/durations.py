@@ -26,6 +26,12 @@ TIME_PATTERN = r"^(?:[01][0-9]|2[0-3]):[0-5][0-9]$"
 _TIME = re.compile(TIME_PATTERN)
 
 DURATION_HINT = "durations are like 500ms, 30s, 5m, 1h30m, 2d"
+#: The longest duration a rule may name: ten years. Anything longer is a typo (an extra digit)
+#: and, added to an instant, can overflow the calendar, so that a lockout would fail when it
+#: fires instead of locking; lint refuses it where it is written.
+MAX_DURATION = timedelta(days=3650)
+_MAX_MS = MAX_DURATION // timedelta(milliseconds=1)
+_UNIT_MS = {unit: size // timedelta(milliseconds=1) for unit, size in _UNITS.items()}
 TIME_HINT = 'times are 24-hour "HH:MM", quoted, e.g. "08:30"'
 
 
@@ -33,10 +39,9 @@ def parse_duration(text: object) -> timedelta:
     """``"1h30m"`` → ``timedelta(hours=1, minutes=30)``; ValueError on anything else."""
     if not isinstance(text, str) or not text or not _DURATION.match(text):
         raise ValueError(f'"{text}" is not a duration')
-    total = timedelta()
-    for amount, unit in _PART.findall(text):
-        total += int(amount) * _UNITS[unit]
-    return total
+    if too_long(text):
+        raise ValueError(f'"{text}" is longer than {format_duration(MAX_DURATION)}')
+    return timedelta(milliseconds=sum(int(n) * _UNIT_MS[unit] for n, unit in _PART.findall(text)))
 
 
 def invalid_duration(text: object) -> tuple[str, str]:
@@ -47,11 +52,26 @@ def invalid_duration(text: object) -> tuple[str, str]:
             f'"{text}" is a negative duration: a wait, a window or a lockout cannot be',
             f"write a positive duration, e.g. {text[1:]}",
         )
+    if too_long(text):
+        return (
+            f'"{text}" is longer than ten years ({format_duration(MAX_DURATION)})',
+            "a lockout, wait or window that long is a typo; for a lockout that lasts until "
+            "an admin clears it, use until: or while:",
+        )
     return f'"{text}" is not a valid duration', DURATION_HINT
 
 
 def is_duration(text: object) -> bool:
+    """Whether ``text`` is written as a duration (however long: see :func:`too_long`)."""
     return isinstance(text, str) and bool(text) and bool(_DURATION.match(text))
+
+
+def too_long(text: object) -> bool:
+    """Written as a duration, but longer than :data:`MAX_DURATION`."""
+    if not is_duration(text):
+        return False
+    assert isinstance(text, str)
+    return sum(int(n) * _UNIT_MS[unit] for n, unit in _PART.findall(text)) > _MAX_MS
 
 
 def parse_time(text: object) -> time:

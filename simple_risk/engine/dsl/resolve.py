@@ -130,6 +130,8 @@ class Resolver:
             return node
         if getattr(node, "_macro_name", None) is None:
             hint = did_you_mean(name, self.known_names())
+            if name in self.scope.derived or name in self.scope.broken_derived:
+                hint = f"a derived fact is read as derived.{name}"
             self.report(node, f'unknown name "{name}"', "unknown-name", hint)
         return node
 
@@ -201,8 +203,18 @@ class Resolver:
         name = node.attr
         dotted = f"derived.{name}"
         info = self.scope.derived.get(name)
+        if info is None and name in self.scope.broken_derived:
+            line = self.scope.broken_derived[name]
+            self.report(
+                node,
+                f'derived fact "{dotted}" has an error of its own (line {line})',
+                "unknown-fact",
+                "fix the derived fact first; this use is checked once it compiles",
+            )
+            return node
         if info is None:
-            hint = did_you_mean(dotted, [f"derived.{known}" for known in self.scope.derived])
+            declared_names = [*self.scope.derived, *self.scope.broken_derived]
+            hint = did_you_mean(dotted, [f"derived.{known}" for known in declared_names])
             if hint is None:
                 declared = ", ".join(sorted(self.scope.derived))
                 hint = f"declared: {declared}" if declared else "declare it under derive:"

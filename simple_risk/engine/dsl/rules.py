@@ -105,6 +105,7 @@ class RuleContext:
             in_lock=True,
             lock_only=True,
             derived=self.scope.derived,
+            broken_derived=self.scope.broken_derived,
         )
         checked = self.compile_at(path, "when", lock_scope)
         return checked.compiled if checked is not None else None

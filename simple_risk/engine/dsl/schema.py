@@ -438,6 +438,39 @@ def _leaf_errors(error: ValidationError) -> Iterator[ValidationError]:
     yield error
 
 
+#: keys whose value is a duration (``for:``, ``refire: {every:}``, a derived fact's ``within:``)
+_DURATION_KEYS = frozenset({"for", "every", "within"})
+
+
+def _shape_mistake(path: Path, instance: object) -> tuple[str, str] | None:
+    """The usual slips of shape, said with the form to write: a duration without its unit
+    (``for: 30``), ``refire: every 15m`` without its braces, rules written as a mapping."""
+    last = path[-1] if path else None
+    number = isinstance(instance, int | float | Decimal) and not isinstance(instance, bool)
+    if last in _DURATION_KEYS and number:
+        return (
+            f'"{last}" must be a duration, got the number {_show(instance)}',
+            f"a duration has its unit: {_show(instance)}s, {_show(instance)}m",
+        )
+    if last == "refire" and isinstance(instance, str) and instance.startswith("every"):
+        every = instance[len("every") :].strip(" :") or "15m"
+        return (
+            f'"refire" must be episode, day, fill, order or {{every: DURATION}}, got "{instance}"',
+            f"write refire: {{every: {every}}}",
+        )
+    if last == "then" and instance is None:
+        return (
+            '"then" has no value: it is the list of the rule\'s actions',
+            "list them (then: [flatten]), or write then: [] for a rule whose firing is all it does",
+        )
+    if path == ("rules",) and isinstance(instance, dict):
+        return (
+            '"rules" must be a list, got a mapping',
+            "each rule is an item of the list: - id: NAME, then its keys indented under it",
+        )
+    return None
+
+
 def _one_of_words(error: ValidationError) -> str | None:
     """Human words for a failed anyOf of simple alternatives: "a number or a string"."""
     words: list[str] = []
@@ -520,6 +553,9 @@ def _one_problem(
     schema = error.schema if isinstance(error.schema, dict) else {}
     instance = error.instance
     validator = error.validator
+    shape = _shape_mistake(path, instance)
+    if shape is not None and validator in ("type", "anyOf", "oneOf", "enum"):
+        return [at(path, shape[0], "wrong-type", shape[1])]
     if "propertyNames" in error.absolute_schema_path:
         key = instance
         parent = doc.get(path)

@@ -111,6 +111,9 @@ class Scope:
     guarded: frozenset[str] = frozenset()
     #: the ruleset's ``derive:`` facts, by name (``derived.NAME``)
     derived: Mapping[str, DerivedName] = field(default_factory=dict)
+    #: ``derive:`` entries that have an error of their own (name → its line): a reader is
+    #: pointed there instead of being told the fact does not exist
+    broken_derived: Mapping[str, int] = field(default_factory=dict)
 
     @property
     def optional_derived(self) -> frozenset[str]:

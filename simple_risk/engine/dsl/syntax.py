@@ -182,12 +182,36 @@ def _syntax_problem(text: str, exc: SyntaxError, locator: Locator, scope: Scope)
         )
     line, column = _syntax_place(text, exc)
     message = (exc.msg or "invalid syntax").split("\n")[0]
+    hint = _line_break_hint(locator) if "\n" in text and _parses(" ".join(text.split())) else None
+    typographic = _TYPOGRAPHIC.search(text)
+    if typographic is not None:
+        # pasted from a document or a word processor: the ASCII the language reads
+        line = text.count("\n", 0, typographic.start()) + 1
+        column = typographic.start() - (text.rfind("\n", 0, typographic.start()) + 1)
+        char = typographic.group()
+        hint = f"write {_ASCII[char]} instead of {char}"
     return scope.problem(
         locator.position(line, column),
         f"invalid expression: {message}",
         "expression-syntax",
-        _line_break_hint(locator) if "\n" in text and _parses(" ".join(text.split())) else None,
+        hint,
     )
+
+
+#: characters a word processor or a document puts where the language wants ASCII
+_ASCII = {
+    "\u2264": "<=",
+    "\u2265": ">=",
+    "\u2260": "!=",
+    "\u2212": "- (ASCII minus)",
+    "\u2013": "- (ASCII minus)",
+    "\u201c": '"',
+    "\u201d": '"',
+    "\u2018": "'",
+    "\u2019": "'",
+    "\u00a0": "a plain space",
+}
+_TYPOGRAPHIC = re.compile("[" + "".join(_ASCII) + "]")
 
 
 def _parses(text: str) -> bool:

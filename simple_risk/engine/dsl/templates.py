@@ -7,6 +7,7 @@ ruleset compiler for ``message:``, ``alert: {message}`` and ``lockout: {reason}`
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 
 from simple_risk.engine.dsl.expressions import compile_expression
@@ -14,6 +15,8 @@ from simple_risk.engine.dsl.problems import Problem
 from simple_risk.engine.dsl.scope import CheckedExpression, Locator, Scope
 from simple_risk.engine.model import CompiledExpression, MessageTemplate, SourceLocation
 
+#: a str.format conversion at the end of a field (``{trade.symbol!r}``)
+_CONVERSION = re.compile(r"![rsa]\s*$")
 _OPEN = "([{"
 _CLOSE = ")]}"
 
@@ -94,6 +97,20 @@ def compile_template(
             continue
         field_locator = replace(locator, prefix=locator.prefix + start)
         field_locator.fallback = locator.position(1, start)
+        conversion = _CONVERSION.search(expression)
+        if conversion is not None:
+            # Python's {x!r}: the parser would say only "invalid syntax"
+            at = locator.position(1, start + conversion.start())
+            problems.append(
+                scope.problem(
+                    at,
+                    f'"{conversion.group().strip()}" conversions are not part of message fields',
+                    "bad-template",
+                    "a field is an expression with an optional :format, e.g. {trade.symbol}"
+                    " or {day.realized_pnl:.2f}",
+                )
+            )
+            continue
         result, field_problems = compile_expression(expression, field_locator, scope, role)
         problems += field_problems
         if result is not None:

@@ -51,6 +51,33 @@ def _block_hint(lines: list[str], culprit: int) -> str | None:
     return None
 
 
+#: ``key: VALUE`` or ``- VALUE`` on one line: where the value starts
+_VALUE = re.compile(r"^\s*(?:-\s+)?(?:[^\s:#'\"{\[][^:#]*:\s+)?")
+
+
+def _value_hint(culprit: str, column: int) -> str | None:
+    """A hint when the value on the culprit line is a quoted string that ends early (a quote
+    inside it) or starts with ``{`` (a flow mapping to YAML, a message field to the author);
+    ``column`` is where the parser gave up (0-based)."""
+    start = _VALUE.match(culprit)
+    value = culprit[start.end() :] if start is not None else culprit.lstrip()
+    at = len(culprit) - len(value)
+    if value.startswith('"'):
+        close = value.find('"', 1)
+        if close > 0 and column > at + close:
+            return (
+                'the quoted value ends at the second "; inside it write single quotes'
+                " (session.open('rth')), or quote the whole value with ' … '"
+            )
+    if value.startswith("'"):
+        close = value.find("'", 1)
+        if close > 0 and column > at + close:
+            return "the quoted value ends at the second '; write '' for an apostrophe inside it"
+    if value.startswith("{") and not value.rstrip().endswith("}"):
+        return 'a value that starts with { is a YAML mapping; quote it: "{…} …"'
+    return None
+
+
 def yaml_syntax_problem(exc: yaml.MarkedYAMLError, text: str, file: str) -> Problem:
     """The located problem for a YAML syntax error of ``text``."""
     lines = text.splitlines()
@@ -61,6 +88,12 @@ def yaml_syntax_problem(exc: yaml.MarkedYAMLError, text: str, file: str) -> Prob
         mark = exc.context_mark
     line, column = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
     hint = _block_hint(lines, line - 1)
+    culprit = lines[line - 1] if 0 < line <= len(lines) else ""
+    if "\t" in culprit[: len(culprit) - len(culprit.lstrip())] or "'\\t'" in problem:
+        # an editor's tab: YAML indents with spaces only, and says so in its own words
+        hint = "YAML indents with spaces, never tabs: replace the tab with spaces"
+    if hint is None and mark is not None:
+        hint = _value_hint(culprit, mark.column)
     if hint is None and context == "while scanning a simple key":
         hint = "every line here is key: value or - item; a value continued on the next line"
         hint += " must be indented deeper than its key"

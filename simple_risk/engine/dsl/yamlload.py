@@ -278,6 +278,17 @@ class _Builder:
             if not isinstance(key_node, ScalarNode):
                 self.problem(key_mark, "a mapping key must be a plain value", "yaml-key")
                 continue
+            if key_node.value == "<<" and key_node.style is None:
+                # YAML 1.1's merge key: not part of the strict loader, and silently a key named
+                # "<<" otherwise, so the merged rule looked as if its keys were missing
+                self.problem(
+                    key_mark,
+                    "YAML merge keys (<<: *anchor) are not supported",
+                    "yaml-key",
+                    "write each rule's keys out; share an expression with a macro, a value"
+                    " with a param",
+                )
+                continue
             key = self.scalar(key_node)
             if key is None:
                 key = ""

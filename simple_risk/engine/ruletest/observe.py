@@ -14,8 +14,10 @@ counts only real rule firings.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
+from decimal import Decimal
 
 from simple_risk.engine.engine import Engine, Firing
 from simple_risk.engine.events import Event
@@ -32,6 +34,8 @@ from simple_risk.engine.intents import (
 from simple_risk.engine.lockouts import Lock
 from simple_risk.engine.model import Ruleset
 from simple_risk.engine.ruletest.testfile import LockExpectation
+
+_DECIMAL = re.compile(r"-?[0-9]+\.[0-9]+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +116,24 @@ def describe_intent(intent: Intent) -> str:
     if isinstance(intent, Alert):
         return f"alert {intent.level}"
     raise TypeError(f"unknown intent {intent!r}")
+
+
+def intent_key(text: str) -> str:
+    """An intent's words with every decimal number in its plain shortest form.
+
+    A stop price is whatever its expression gave (``position.avg_price`` of a position opened at
+    ``6000`` is ``6000``, one computed with a tick size ``5995.00``); the executor puts it on the
+    tick grid. A test author writes the price as a trader does, ``6000.00`` or ``6000``, and
+    both mean the same stop, so intents are compared by value, not by how a number is written.
+    """
+    return " ".join(_plain_number(word) for word in text.split())
+
+
+def _plain_number(word: str) -> str:
+    if not _DECIMAL.fullmatch(word):
+        return word
+    plain = format(Decimal(word).normalize(), "f")
+    return "0" if plain == "-0" else plain
 
 
 class Observer:

@@ -19,7 +19,7 @@ import re
 from collections import Counter, deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, tzinfo
 from pathlib import Path
 
 from simple_risk.engine.dsl.problems import Problem, did_you_mean
@@ -36,6 +36,7 @@ from simple_risk.engine.ruletest.observe import (
     ObservedLock,
     Observer,
     describe_intent,
+    intent_key,
 )
 from simple_risk.engine.ruletest.testfile import (
     Expectation,
@@ -114,6 +115,7 @@ def run_files(paths: Sequence[Path], *, name_filter: str | None = None) -> RunRe
                 continue
             rulesets[key] = loaded_ruleset
         ruleset = rulesets[key]
+        _check_names(case, ruleset, report)
         if case.ruleset not in report.rulesets:
             report.rulesets[case.ruleset] = (
                 [rule.id for rule in ruleset.rules],
@@ -136,10 +138,73 @@ def case_ruleset(case: RuleTestCase, report: RunReport) -> Ruleset | None:
         ruleset = load_ruleset(case.ruleset, params=case.params or None)
     except RulesetError as exc:
         for problem in exc.problems:
+            problem = _at_override(problem, case)
             if problem not in report.problems:
                 report.problems.append(problem)
         return None
     return _enabled(ruleset, case, report)
+
+
+_OVERRIDE = re.compile(r'(?:override names unknown param|^param) "([^"]+)"')
+
+
+def _at_override(problem: Problem, case: RuleTestCase) -> Problem:
+    """A problem the ruleset compiler found with an override (``params: {limit: "500"}``
+    where ``limit`` is a number, or a param it does not declare) is the test file's: it is
+    reported where the override is written, not at line 1 of the ruleset."""
+    found = _OVERRIDE.search(problem.message)
+    at_top = (problem.line, problem.column) == (1, 1)
+    if found is None or "override" not in problem.message or not at_top:
+        return problem
+    for place in case.param_places:
+        if place.name == found.group(1):
+            return dataclasses.replace(
+                problem, file=case.file, line=place.line, column=place.column
+            )
+    return problem
+
+
+#: firing names other than a rule's own id: ``lockout:RULE``, ``error:RULE``, ``unknown:RULE``
+_FIRING_PREFIXES = ("lockout:", "error:", "unknown:")
+#: the first word of every intent a test may expect (docs/rule-tests.md, "Intents")
+INTENT_WORDS = (
+    "cancel_order",
+    "resize_order",
+    "cancel_orders",
+    "close_position",
+    "reduce_to",
+    "stop_at",
+    "alert",
+)
+
+
+def _check_names(case: RuleTestCase, ruleset: Ruleset, report: RunReport) -> None:
+    """Rule ids and intents an expectation names must exist: ``not_fired: [typo]`` could
+    never fail, and ``fired: [typo]`` would fail as if the rule were wrong."""
+    known = {rule.id for rule in ruleset.rules}
+    # a derived fact whose sample fails fires as error:derived.NAME
+    known |= {f"derived.{fact.name}" for fact in ruleset.derived}
+
+    def problem(line: int, message: str, hint: str) -> None:
+        found = Problem(case.file, line, 1, message, "rule-test", hint=hint)
+        if found not in report.problems:
+            report.problems.append(found)
+
+    for expectation in case.expectations:
+        named = [*(expectation.fired or ()), *expectation.not_fired]
+        named += [lock.rule for lock in expectation.lockouts or () if lock.rule is not None]
+        for name in named:
+            rule_id = next((name[len(p) :] for p in _FIRING_PREFIXES if name.startswith(p)), name)
+            if rule_id not in known:
+                ids = sorted(known)
+                listed = ", ".join(ids[:8]) + (", …" if len(ids) > 8 else "")
+                hint = did_you_mean(rule_id, known) or f"{case.ruleset.name} has: {listed}"
+                problem(expectation.line, f"no rule {rule_id!r} in the ruleset", hint)
+        for intent in [*(expectation.intents or ()), *(expectation.pending or ())]:
+            word = intent.split()[0] if intent.split() else intent
+            if word not in INTENT_WORDS:
+                hint = did_you_mean(word, INTENT_WORDS) or "one of: " + ", ".join(INTENT_WORDS)
+                problem(expectation.line, f"unknown intent {intent!r}", hint)
 
 
 def _enabled(ruleset: Ruleset, case: RuleTestCase, report: RunReport) -> Ruleset | None:
@@ -237,23 +302,28 @@ def _compare(
 ) -> list[str]:
     failures: list[str] = []
     where = f"{case.file}:{expectation.line}: at {expectation.at.isoformat()}"
+    tz = expectation.at.tzinfo
     got_rules = sorted(f.rule for f in firings)
     if expectation.fired is not None and Counter(got_rules) != Counter(expectation.fired):
         failures.append(
             f"{where}: fired\n    expected: {_list(sorted(expectation.fired))}\n"
-            f"    got:      {_list(got_rules)}{_detail(firings)}"
+            f"    got:      {_list(got_rules)}{_detail(firings, tz)}"
         )
     wrongly = sorted({r for r in expectation.not_fired if r in got_rules})
     if wrongly:
-        failures.append(f"{where}: not_fired\n    fired anyway: {_list(wrongly)}{_detail(firings)}")
+        failures.append(
+            f"{where}: not_fired\n    fired anyway: {_list(wrongly)}{_detail(firings, tz)}"
+        )
     if expectation.intents is not None:
         got_intents = [describe_intent(i) for f in firings for i in f.intents]
-        if Counter(got_intents) != Counter(expectation.intents):
+        if _intent_keys(got_intents) != _intent_keys(expectation.intents):
             failures.append(
                 f"{where}: intents\n    expected: {_list(list(expectation.intents))}\n"
                 f"    got:      {_list(got_intents)}"
             )
-    if expectation.pending is not None and Counter(pending) != Counter(expectation.pending):
+    if expectation.pending is not None and _intent_keys(pending) != _intent_keys(
+        expectation.pending
+    ):
         failures.append(
             f"{where}: pending\n    expected: {_list(list(expectation.pending))}\n"
             f"    got:      {_list(pending)}"
@@ -275,6 +345,10 @@ def _compare(
     return failures
 
 
+def _intent_keys(intents: Sequence[str]) -> Counter[str]:
+    return Counter(intent_key(text) for text in intents)
+
+
 def _locks_match(expected: Sequence[LockExpectation], got: Sequence[ObservedLock]) -> bool:
     """Exact set: every expected lock matches a distinct active one, and none is left over."""
     if len(expected) != len(got):
@@ -294,10 +368,13 @@ def _list(items: Sequence[str]) -> str:
     return "[" + ", ".join(items) + "]" if items else "[] (nothing)"
 
 
-def _detail(firings: Sequence[ObservedFiring]) -> str:
+def _detail(firings: Sequence[ObservedFiring], tz: tzinfo | None) -> str:
+    """One line per firing, its instant in the case's own UTC offset (as ``at:`` is shown):
+    the engine keeps some firings (``unknown:RULE``, deadlines) in UTC."""
     if not firings:
         return ""
     lines = [
-        f"\n      {f.at.isoformat()} {f.rule}{f'[{f.item}]' if f.item else ''}" for f in firings
+        f"\n      {f.at.astimezone(tz).isoformat()} {f.rule}{f'[{f.item}]' if f.item else ''}"
+        for f in firings
     ]
     return "".join(lines)

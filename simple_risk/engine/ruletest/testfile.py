@@ -14,8 +14,9 @@ them at once, never a traceback.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path as FsPath
 from typing import TypeVar
@@ -148,6 +149,15 @@ class TimedEvent:
 
 
 @dataclass(frozen=True, slots=True)
+class ParamPlace:
+    """A param override of a test file: its name and where it is written."""
+
+    name: str
+    line: int
+    column: int
+
+
+@dataclass(frozen=True, slots=True)
 class RuleTestCase:
     name: str
     file: str
@@ -166,6 +176,9 @@ class RuleTestCase:
     #: the engine's ``unknown_alert_after``: None (the default in rule tests) raises no
     #: ``unknown:RULE`` alerts, so cases about rules need no market data
     unknown_after: timedelta | None = None
+    #: where each param override is written (the case's, else the file's), so that an
+    #: override the ruleset refuses is reported there, not at the ruleset's first line
+    param_places: tuple[ParamPlace, ...] = ()
 
 
 @dataclass(slots=True)
@@ -177,6 +190,11 @@ class RuleTestFile:
 
 #: what an empty test file should hold (the YAML loader's own hint names a ruleset)
 _EMPTY_HINT = "a rule test file is a mapping with ruleset: and tests: (see docs/rule-tests.md)"
+
+
+def _shown(value: object) -> str:
+    """A YAML value as its author wrote it (``2026-12-24`` for a date)."""
+    return value.isoformat() if isinstance(value, date) else str(value)
 
 
 def load_test_file(path: FsPath) -> RuleTestFile:
@@ -210,6 +228,8 @@ class _Loader:
         self.doc = doc
         self.base = base
         self.out = out
+        #: (params path, name) → (line, column) of each param override written
+        self.param_places: dict[tuple[Path, str], tuple[int, int]] = {}
 
     def problem(self, path: Path, message: str, hint: str | None = None) -> None:
         mark = self.doc.at(path)
@@ -294,7 +314,21 @@ class _Loader:
             return {}
         if not isinstance(raw, dict):
             raise RuleTestFileError(path, "`params:` must be a mapping of param overrides")
+        for key in raw:
+            mark = self.doc.key_at((*path, key))
+            self.param_places[(path, str(key))] = (mark.line, mark.column)
         return {str(k): v for k, v in raw.items()}
+
+    def _places(self, paths: Sequence[Path], names: Iterable[str]) -> tuple[ParamPlace, ...]:
+        """Where each override of ``names`` is written: the innermost of ``paths`` wins."""
+        places: list[ParamPlace] = []
+        for name in names:
+            for path in reversed(paths):
+                if (path, name) in self.param_places:
+                    line, column = self.param_places[(path, name)]
+                    places.append(ParamPlace(name, line, column))
+                    break
+        return tuple(places)
 
     def _int(self, path: Path, raw: object) -> int:
         if isinstance(raw, bool) or not isinstance(raw, int):
@@ -379,6 +413,10 @@ class _Loader:
             )
         self._unknown_keys(path, raw, _CASE_KEYS)
         name = raw.get("name")
+        if name is not None and not isinstance(name, str):
+            raise RuleTestFileError(
+                (*path, "name"), "`name:` is text", f'quote it: "{_shown(name)}"'
+            )
         if not isinstance(name, str) or not name:
             raise RuleTestFileError(
                 path, "a test case needs a `name:`", "name it like the rule book"
@@ -448,6 +486,7 @@ class _Loader:
             line=self.doc.at(path).line,
             ruleset=ruleset,
             params=merged,
+            param_places=self._places([("params",), (*path, "params")], merged),
             start=start,
             account=account,
             balance=balance,
@@ -580,7 +619,10 @@ class _EventBuilder:
             raise RuleTestFileError(path, "an event needs `at:`")
         at = self.loader._time((*path, "at"), raw["at"], self.start)
         kinds = [k for k in raw if k != "at"]
-        if len(kinds) != 1 or kinds[0] not in _EVENT_KINDS:
+        if len(kinds) == 1 and kinds[0] not in _EVENT_KINDS:
+            hint = did_you_mean(str(kinds[0]), _EVENT_KINDS) or "one of: " + ", ".join(_EVENT_KINDS)
+            raise RuleTestFileError((*path, kinds[0]), f"unknown event `{kinds[0]}`", hint)
+        if len(kinds) != 1:
             hint = "one of: " + ", ".join(_EVENT_KINDS)
             raise RuleTestFileError(path, "an event has `at:` and exactly one kind", hint)
         kind = str(kinds[0])
@@ -627,7 +669,7 @@ class _EventBuilder:
                 status=f.choice("status", _STATUSES, "open"),
                 type=f.choice("type", _TYPES, "limit"),
                 side=f.choice("side", _SIDES, None),
-                size=f.required_int("size"),
+                size=f.size("size", 1),
                 fill_volume=f.integer("fill_volume", 0),
                 limit_price=f.optional_money("limit_price"),
                 stop_price=f.optional_money("stop_price"),
@@ -644,7 +686,7 @@ class _EventBuilder:
 
     def _position(self, at: datetime, f: _Fields) -> list[Event]:
         info = self.contract((*f.path, "contract"), f.required("contract"))
-        size = f.required_int("size")
+        size = f.size("size", 0)
         side = f.choice("side", _POSITION_SIDES, "long" if size == 0 else None)
         return [
             PositionUpdate(
@@ -676,7 +718,7 @@ class _EventBuilder:
             "order_id": f.integer("order", 0),
             "contract_id": info.contract_id,
             "side": f.choice("side", _SIDES, None),
-            "size": f.required_int("size"),
+            "size": f.size("size", 1),
             "price": f.money("price"),
             "pnl": f.optional_money("pnl"),
             "fees": f.money("fees", Decimal(0)),
@@ -779,6 +821,17 @@ class _Fields:
         value = self.optional_int(name)
         if value is None:
             raise RuleTestFileError(self.path, f"missing `{name}:`")
+        return value
+
+    def size(self, name: str, minimum: int) -> int:
+        """A count of contracts: never negative (the side says which way), and at least 1
+        for an order or a fill (a position of 0 is flat)."""
+        value = self.required_int(name)
+        if value < minimum:
+            hint = "0 is flat; the side says long or short" if minimum == 0 else None
+            raise RuleTestFileError(
+                (*self.path, name), f"`{name}:` is {minimum} or more, got {value}", hint
+            )
         return value
 
     def money(self, name: str, default: Decimal | None = None) -> Decimal:

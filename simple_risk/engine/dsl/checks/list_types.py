@@ -185,4 +185,67 @@ def run(compilation: Compilation) -> Iterator[Problem]:
                 )
 
 
-CHECK = CheckDef(_CHECK, "List items have the type rules compare them with.", run)
+def _lookups(tree: ast.AST) -> Iterator[tuple[ast.expr, ast.expr]]:
+    """(map node, default node) of each ``lookup(MAP, key, default)``."""
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id == "lookup"
+            and len(node.args) == 3
+        ):
+            yield node.args[0], node.args[2]
+
+
+def _map_values(compilation: Compilation) -> Iterator[Problem]:
+    """A map param's values are what ``lookup`` gives: one of another type than its default
+    (``limits: {ES: 5, NQ: "5"}`` with ``lookup(params.limits, order.symbol, 1)``) makes the
+    rule fail at run time for that key only — an engine-error alert instead of the limit."""
+    env = sample_env(compilation)
+    seen: set[tuple[str, object]] = set()
+    for checked in compilation.expressions:
+        for map_node, default_node in _lookups(checked.tree):
+            if not (
+                isinstance(map_node, ast.Attribute)
+                and isinstance(map_node.value, ast.Name)
+                and map_node.value.id == "params"
+            ):
+                continue
+            values = compilation.params.get(map_node.attr)
+            if not isinstance(values, Mapping):
+                continue
+            try:
+                default = reference_evaluate(ast.Expression(body=default_node), env)
+            except Exception:  # the type checks report what cannot be evaluated
+                continue
+            wanted = _kind(default)
+            if wanted is None:
+                continue
+            for key, value in values.items():
+                kind = _kind(value)
+                if kind is None or kind == wanted or (map_node.attr, key) in seen:
+                    continue
+                seen.add((map_node.attr, key))
+                shown = f'"{value}"' if isinstance(value, str) else _shown(value)
+                path: Path = ("params", map_node.attr, key)
+                written = compilation.doc.get(path) == value
+                mark = compilation.doc.at(path) if written else checked.locator.mark(map_node)
+                yield Problem(
+                    compilation.doc.file,
+                    mark.line,
+                    mark.column,
+                    f'param "{map_node.attr}" value {shown} for {key} is {kind}, but'
+                    f" its default {_text(checked, default_node)} is {wanted}: lookup gives"
+                    f" {key} a value rules cannot compare like the others",
+                    _CHECK,
+                    checked.scope.rule_id,
+                    _fix(value, wanted),
+                )
+
+
+def _run(compilation: Compilation) -> Iterator[Problem]:
+    yield from run(compilation)
+    yield from _map_values(compilation)
+
+
+CHECK = CheckDef(_CHECK, "List items have the type rules compare them with.", _run)

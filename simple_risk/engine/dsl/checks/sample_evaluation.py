@@ -15,6 +15,8 @@ FAIL::
 
 from __future__ import annotations
 
+import ast
+import re
 from collections.abc import Iterator
 from datetime import timedelta
 from decimal import Decimal
@@ -23,7 +25,12 @@ from simple_risk.engine import namespace
 from simple_risk.engine.dsl.actions.base import SIDES
 from simple_risk.engine.dsl.checks.base import CheckDef
 from simple_risk.engine.dsl.compilation import Compilation
-from simple_risk.engine.dsl.durations import is_duration, parse_duration
+from simple_risk.engine.dsl.durations import (
+    invalid_duration,
+    is_duration,
+    parse_duration,
+    too_long,
+)
 from simple_risk.engine.dsl.problems import Problem
 from simple_risk.engine.dsl.reference import FactObject, reference_evaluate, sample_families
 from simple_risk.engine.dsl.scope import CheckedExpression
@@ -70,6 +77,16 @@ def _side(checked: CheckedExpression, value: object) -> bool:
     )
 
 
+def _position_side(checked: CheckedExpression) -> str | None:
+    """The fact named as an order side when it holds long / short (``position.side``)."""
+    body = checked.tree.body
+    if isinstance(body, ast.Attribute) and isinstance(body.value, ast.Name):
+        name = f"{body.value.id}.{body.attr}"
+        if name == "position.side":
+            return name
+    return None
+
+
 def _of_type(value: object, fact_type: str) -> bool:
     """A derived fact's sample fits its declared type (unknown always fits)."""
     if value is None:
@@ -81,13 +98,55 @@ def _of_type(value: object, fact_type: str) -> bool:
     return isinstance(value, int | Decimal) and not isinstance(value, bool)
 
 
+#: Python's names of the values an expression computes with, in the rule book's words
+_TYPE_WORDS = {
+    "decimal.Decimal": "a number",
+    "Decimal": "a number",
+    "int": "a number",
+    "float": "a number",
+    "str": "a string",
+    "bool": "true or false",
+    "NoneType": "unknown (None)",
+}
+_QUOTED_TYPE = re.compile(r"'([A-Za-z_][A-Za-z_.]*)'")
+
+
+def _type_error(exc: Exception) -> tuple[str, str | None]:
+    """The failure of an expression on sample facts in the author's words: Python's
+    ``'<=' not supported between instances of 'decimal.Decimal' and 'str'`` becomes
+    ``'<=' between a number and a string``, with the usual causes (a quoted number, an
+    unquoted time) as the hint."""
+    text = str(exc)
+    if isinstance(exc, ZeroDivisionError):  # decimal's DivisionByZero is one too
+        return "divides by zero", (
+            "a divisor of 0 makes the rule fail (an engine-error alert) each time it is"
+            " evaluated; guard it, e.g. x / y if y != 0 else 0"
+        )
+    if not isinstance(exc, TypeError):
+        return f"fails on sample facts: {text}", None
+    words = _QUOTED_TYPE.sub(lambda m: _TYPE_WORDS.get(m[1], m[0]), text)
+    words = words.replace("not supported between instances of", "between")
+    words = words.replace("unsupported operand type(s) for", "cannot apply")
+    words = words.replace("bad operand type for", "cannot apply")
+    hint = None
+    if "a string" in words and "a number" in words:
+        hint = (
+            'compare numbers with numbers and strings with strings: 500 is a number, "500" a'
+            ' string, and so is a time ("08:30")'
+        )
+    return f"type error: {words}", hint
+
+
 def _positive_duration(value: object) -> bool:
-    return is_duration(value) and parse_duration(value) > timedelta(0)
+    return is_duration(value) and not too_long(value) and parse_duration(value) > timedelta(0)
 
 
 def _duration_problem(checked: CheckedExpression, value: object) -> Problem:
     """A duration expression that gives no positive duration; a zero or negative one (from a
     param: ``pause: -5m``) is said as such, not as a wrong type."""
+    if too_long(value):
+        message, hint = invalid_duration(value)
+        return _problem(checked, f"{message}{_from_params(checked)}", "bad-duration", hint)
     if is_duration(value):
         return _problem(
             checked,
@@ -103,6 +162,10 @@ def _duration_problem(checked: CheckedExpression, value: object) -> Problem:
             "bad-duration",
             f"write a positive duration, e.g. {value[1:]}",
         )
+    if isinstance(value, str):
+        # a string param that is not a duration (``pause: 5 min``): say what it holds
+        message, hint = invalid_duration(value)
+        return _problem(checked, f"{message}{_from_params(checked)}", "bad-duration", hint)
     return _problem(
         checked,
         f"must be a duration, got {_kind(value)}",
@@ -134,7 +197,8 @@ def run(compilation: Compilation) -> Iterator[Problem]:
         try:
             value = reference_evaluate(checked.tree, env)
         except Exception as exc:  # any failure on sample facts is the author's type error
-            yield _problem(checked, f"type error on sample facts: {exc}", "type-error")
+            message, hint = _type_error(exc)
+            yield _problem(checked, message, "type-error", hint)
             continue
         role = checked.role
         if role == "when" and not isinstance(value, bool):
@@ -150,6 +214,14 @@ def run(compilation: Compilation) -> Iterator[Problem]:
             yield _problem(checked, f"must be a number, got {_kind(value)}", "type-error")
         elif role == "symbol" and not isinstance(value, str):
             yield _problem(checked, f"must be a symbol root, got {_kind(value)}", "type-error")
+        elif role == "side" and _position_side(checked) is not None:
+            yield _problem(
+                checked,
+                f"{_position_side(checked)} is long or short, never a side of an order: it"
+                " would cancel nothing (a critical alert instead)",
+                "type-error",
+                'the orders that close a long sell: "sell" if position.side == "long" else "buy"',
+            )
         elif role == "side" and not _side(checked, value):
             yield _problem(
                 checked, f'must be a side ("buy" or "sell"), got {_kind(value)}', "type-error"

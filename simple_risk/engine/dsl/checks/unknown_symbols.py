@@ -84,6 +84,9 @@ def run(compilation: Compilation) -> Iterator[Problem]:
         for symbol in _compared_names(source):
             if symbol not in known:
                 yield warn(doc.at(path), where, symbol)
+    for path, where, symbol in _action_symbols(doc):
+        if symbol not in known:
+            yield warn(doc.at(path), where, symbol)
     lists = doc.get(("lists",))
     for name, values in lists.items() if isinstance(lists, dict) else ():
         for index, value in enumerate(values if isinstance(values, list) else []):
@@ -112,6 +115,25 @@ def _expressions(doc: Document) -> Iterator[tuple[tuple[str | int, ...], str, st
     for name, source in macros.items() if isinstance(macros, dict) else ():
         if isinstance(source, str):
             yield ("macros", name), f'macro "{name}"', source
+
+
+def _action_symbols(doc: Document) -> Iterator[tuple[tuple[str | int, ...], str, str]]:
+    """A root written as an action's ``symbol:`` (``lockout: {scope: symbol, symbol: MNQZ6}``):
+    an unknown one locks, cancels or closes nothing."""
+    rules = doc.get(("rules",))
+    for index, rule in enumerate(rules if isinstance(rules, list) else []):
+        then = rule.get("then") if isinstance(rule, dict) else None
+        for position, action in enumerate(then if isinstance(then, list) else []):
+            if not isinstance(action, dict) or len(action) != 1:
+                continue
+            ((name, arguments),) = action.items()
+            symbol = arguments.get("symbol") if isinstance(arguments, dict) else None
+            if not isinstance(symbol, str):
+                continue
+            written = symbol.strip().strip("'\"")
+            if _SYMBOL_LIKE.match(written):
+                path: tuple[str | int, ...] = ("rules", index, "then", position, name, "symbol")
+                yield path, f'rule "{rule.get("id")}"', written
 
 
 def _compared_names(source: str) -> Iterator[str]:
