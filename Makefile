@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
 
-.PHONY: setup demo test lint typecheck pytest ruletest mutation clean
+.PHONY: setup demo test lint typecheck pytest wallclock ruletest mutation clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,16 @@ typecheck: setup
 pytest: setup
 	$(BIN)/pytest -q || [ $$? -eq 5 ]
 
+# The suites that run simulators and daemons again, with this process's wall clock moved to a
+# weekend (time-machine; the monotonic clock and timed waits stay real): across midnight UTC
+# into a Sunday, and across the 17:00 Chicago open of a Sunday. No test may depend on the date
+# or hour it runs; this checks it on every run, not only on the runs that fall on a weekend.
+WALL_SATURDAY_NIGHT = 2026-12-05T23:59:30Z
+WALL_SUNDAY_OPEN    = 2026-12-06T22:59:30Z
+wallclock: setup
+	$(BIN)/pytest -q --wall $(WALL_SATURDAY_NIGHT) tests/adapters tests/simulator tests/replay
+	$(BIN)/pytest -q --wall $(WALL_SUNDAY_OPEN) tests/daemon tests/cli tests/store tests/dashboard
+
 # The rule book: every case of tests/rules/, and every rule of topstep.yaml must fire in one.
 ruletest: setup
 	$(BIN)/simple-risk rules test tests/rules --coverage
@@ -39,7 +49,7 @@ mutation: setup
 	$(BIN)/python tests/mutation/run.py
 
 ## The whole test suite, as CI runs it.
-test: lint typecheck pytest ruletest mutation
+test: lint typecheck pytest wallclock ruletest mutation
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis build dist

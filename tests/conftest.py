@@ -7,6 +7,7 @@ CI (``CI=true``) uses the ``ci`` profile: fewer examples so the whole run stays 
 from __future__ import annotations
 
 import os
+import signal
 from datetime import datetime
 
 import pytest
@@ -47,6 +48,12 @@ def _travel(instant: str) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        # a suite started in the background (`make test &` in a script, nohup) inherits SIGINT
+        # ignored, and passes that on to every command it starts: the tests that stop a
+        # command with Ctrl-C would wait for it in vain. A handler, unlike SIG_IGN, is not
+        # inherited: the commands start with Ctrl-C's default meaning again
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     instant = config.getoption("--wall")
     if instant:
         _travel(instant)
