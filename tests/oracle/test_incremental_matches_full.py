@@ -54,13 +54,29 @@ PROBE_TRIGGERS = (
 )
 
 
+#: a comparison for each string fact with a closed set of words (or a fixed shape) that the
+#: generated days make true and false in turn: a word the fact holds (lint refuses any other)
+PROBE_WORDS = {
+    "order.side": '== "buy"',
+    "trade.side": '== "buy"',
+    "position.side": '== "long"',
+    "order.type": '== "limit"',
+    "order.status": '== "open"',
+    "session.weekday": '!= "fri"',
+    "session.time": '>= "10:00"',
+    "session.trading_day": '!= "2026-12-24"',
+    "lock.scope": '== "account"',
+}
+NOT_ES = '!= "ES"'
+
+
 def _probe_condition(fact: namespace.Fact) -> str:
     """A condition on one fact that the generated days make true and false in turn."""
     name, kind = fact.name, fact.type.value
     if kind == "bool":
         body = name
     elif kind == "str":
-        body = f'{name} == "long"' if fact.attr == "side" else f'{name} != "ES"'
+        body = f"{name} {PROBE_WORDS.get(name, NOT_ES)}"
     elif kind == "money":
         body = f"{name} < 0"
     elif kind == "price":
