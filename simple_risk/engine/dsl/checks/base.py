@@ -7,7 +7,8 @@ only under ``rules lint --strict``. The registry in ``__init__`` finds the modul
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import ast
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 from simple_risk.engine.dsl.compilation import Compilation
@@ -20,3 +21,13 @@ class CheckDef:
     summary: str
     run: Callable[[Compilation], Iterable[Problem]]
     strict: bool = False
+
+
+def comparisons(tree: ast.AST) -> Iterator[tuple[ast.cmpop, ast.expr, ast.expr]]:
+    """Every (operator, left, right) of the comparisons in ``tree``; a chain ``a < b < c``
+    gives two, ``a < b`` and ``b < c``."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Compare):
+            sides = [node.left, *node.comparators]
+            for index, op in enumerate(node.ops):
+                yield op, sides[index], sides[index + 1]

@@ -20,11 +20,10 @@ import datetime as dt
 from collections.abc import Iterator
 from decimal import Decimal
 
-from simple_risk.engine.dsl.checks.base import CheckDef
-from simple_risk.engine.dsl.checks.sample_evaluation import sample_env
+from simple_risk.engine.dsl.checks.base import CheckDef, comparisons
+from simple_risk.engine.dsl.checks.sample_evaluation import sample_env, sample_of
 from simple_risk.engine.dsl.compilation import Compilation
 from simple_risk.engine.dsl.problems import Problem
-from simple_risk.engine.dsl.reference import reference_evaluate
 from simple_risk.engine.dsl.scope import CheckedExpression
 
 _CHECK = "comparison-type"
@@ -70,41 +69,29 @@ def _hint(value: object, wanted: str | None, node: ast.expr) -> str:
 
 def run(compilation: Compilation) -> Iterator[Problem]:
     env = sample_env(compilation)
-
-    def sample(node: ast.expr) -> object:
-        try:
-            return reference_evaluate(ast.Expression(body=node), env)
-        except Exception:  # the type checks report what cannot be evaluated
-            return None
-
     for checked in compilation.expressions:
-        for node in ast.walk(checked.tree):
-            if not isinstance(node, ast.Compare):
+        for op, left, right in comparisons(checked.tree):
+            if not isinstance(op, ast.Eq | ast.NotEq):
                 continue
-            sides = [node.left, *node.comparators]
-            for index, op in enumerate(node.ops):
-                if not isinstance(op, ast.Eq | ast.NotEq):
-                    continue
-                left, right = sides[index], sides[index + 1]
-                values = sample(left), sample(right)
-                kinds = _kind(values[0]), _kind(values[1])
-                if None in kinds or kinds[0] == kinds[1]:
-                    continue
-                at, other = (right, 0) if _fixable(right) or not _fixable(left) else (left, 1)
-                mark = checked.locator.mark(at)
-                symbol = "==" if isinstance(op, ast.Eq) else "!="
-                result = "never true" if symbol == "==" else "always true"
-                mine = 1 - other
-                yield Problem(
-                    checked.scope.file,
-                    mark.line,
-                    mark.column,
-                    f"{_text(checked, left)} {symbol} {_text(checked, right)} compares"
-                    f" {kinds[0]} with {kinds[1]}: it is {result}",
-                    _CHECK,
-                    checked.scope.rule_id,
-                    _hint(values[mine], kinds[other], at),
-                )
+            values = sample_of(left, env), sample_of(right, env)
+            kinds = _kind(values[0]), _kind(values[1])
+            if None in kinds or kinds[0] == kinds[1]:
+                continue
+            at, other = (right, 0) if _fixable(right) or not _fixable(left) else (left, 1)
+            mark = checked.locator.mark(at)
+            symbol = "==" if isinstance(op, ast.Eq) else "!="
+            result = "never true" if symbol == "==" else "always true"
+            mine = 1 - other
+            yield Problem(
+                checked.scope.file,
+                mark.line,
+                mark.column,
+                f"{_text(checked, left)} {symbol} {_text(checked, right)} compares"
+                f" {kinds[0]} with {kinds[1]}: it is {result}",
+                _CHECK,
+                checked.scope.rule_id,
+                _hint(values[mine], kinds[other], at),
+            )
 
 
 CHECK = CheckDef(_CHECK, "== and != compare values of one type.", run)

@@ -26,7 +26,7 @@ import re
 from collections.abc import Iterator
 
 from simple_risk.engine.calendar import WEEKDAY_NAMES
-from simple_risk.engine.dsl.checks.base import CheckDef
+from simple_risk.engine.dsl.checks.base import CheckDef, comparisons
 from simple_risk.engine.dsl.checks.list_types import _container, _text, _where
 from simple_risk.engine.dsl.compilation import Compilation
 from simple_risk.engine.dsl.durations import TIME_PATTERN
@@ -148,38 +148,33 @@ _OPS: dict[type[ast.cmpop], str] = {
 
 def run(compilation: Compilation) -> Iterator[Problem]:
     for checked in compilation.expressions:
-        for node in ast.walk(checked.tree):
-            if not isinstance(node, ast.Compare):
+        for op, left, right in comparisons(checked.tree):
+            how = _OPS.get(type(op))
+            if how is None:
                 continue
-            sides = [node.left, *node.comparators]
-            for index, op in enumerate(node.ops):
-                how = _OPS.get(type(op))
-                if how is None:
-                    continue
-                left, right = sides[index], sides[index + 1]
-                fact = _fact(left)
-                other = right
-                if fact is None and how in ("==", "!=", "<", "<=", ">", ">="):
-                    fact, other = _fact(right), left
-                if fact is None or (how not in ("==", "!=", "in", "not in") and fact in WORDS):
-                    continue
-                for mark, word, used in _problems(compilation, checked, fact, other, how):
-                    compared = f"{_text(checked, left)} {used} {_text(checked, right)}"
-                    if fact in SHAPES:
-                        outcome = "compares text, so it is wrong"
-                    elif used in ("==", "in"):
-                        outcome = "is never true"
-                    else:
-                        outcome = "is always true"
-                    yield Problem(
-                        compilation.doc.file,
-                        mark.line,
-                        mark.column,
-                        f'{fact} is never "{word}": {compared} {outcome}',
-                        _CHECK,
-                        checked.scope.rule_id,
-                        _fix(fact, str(word)),
-                    )
+            fact = _fact(left)
+            other = right
+            if fact is None and how in ("==", "!=", "<", "<=", ">", ">="):
+                fact, other = _fact(right), left
+            if fact is None or (how not in ("==", "!=", "in", "not in") and fact in WORDS):
+                continue
+            for mark, word, used in _problems(compilation, checked, fact, other, how):
+                compared = f"{_text(checked, left)} {used} {_text(checked, right)}"
+                if fact in SHAPES:
+                    outcome = "compares text, so it is wrong"
+                elif used in ("==", "in"):
+                    outcome = "is never true"
+                else:
+                    outcome = "is always true"
+                yield Problem(
+                    compilation.doc.file,
+                    mark.line,
+                    mark.column,
+                    f'{fact} is never "{word}": {compared} {outcome}',
+                    _CHECK,
+                    checked.scope.rule_id,
+                    _fix(fact, str(word)),
+                )
 
 
 CHECK = CheckDef(_CHECK, "Strings compared with a fact are words the fact can hold.", run)

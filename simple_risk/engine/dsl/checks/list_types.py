@@ -29,10 +29,9 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
 from simple_risk.engine.dsl.checks.base import CheckDef
-from simple_risk.engine.dsl.checks.sample_evaluation import sample_env
+from simple_risk.engine.dsl.checks.sample_evaluation import sample_env, sample_of
 from simple_risk.engine.dsl.compilation import Compilation
 from simple_risk.engine.dsl.problems import Problem
-from simple_risk.engine.dsl.reference import reference_evaluate
 from simple_risk.engine.dsl.scope import CheckedExpression
 from simple_risk.engine.dsl.yamlload import Mark, Path
 
@@ -154,11 +153,7 @@ def run(compilation: Compilation) -> Iterator[Problem]:
             container = _container(compilation, container_node, keys)
             if container is None:
                 continue
-            try:
-                sample = reference_evaluate(ast.Expression(body=value_node), env)
-            except Exception:  # the type checks report what cannot be evaluated
-                continue
-            wanted = _kind(sample)
+            wanted = _kind(sample_of(value_node, env))
             if wanted is None:
                 continue
             compared = _text(checked, value_node)
@@ -214,10 +209,7 @@ def _map_values(compilation: Compilation) -> Iterator[Problem]:
             values = compilation.params.get(map_node.attr)
             if not isinstance(values, Mapping):
                 continue
-            try:
-                default = reference_evaluate(ast.Expression(body=default_node), env)
-            except Exception:  # the type checks report what cannot be evaluated
-                continue
+            default = sample_of(default_node, env)
             wanted = _kind(default)
             if wanted is None:
                 continue

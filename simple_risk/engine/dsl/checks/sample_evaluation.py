@@ -53,6 +53,15 @@ def _problem(
     return Problem(scope.file, mark.line, mark.column, message, check, scope.rule_id, hint)
 
 
+def sample_of(node: ast.expr, env: dict[str, object]) -> object:
+    """``node`` evaluated on the sample facts ``env``, or None when it cannot be: the type checks
+    report what cannot be evaluated, so the checks that compare samples skip it."""
+    try:
+        return reference_evaluate(ast.Expression(body=node), env)
+    except Exception:
+        return None
+
+
 def sample_env(compilation: Compilation) -> dict[str, object]:
     """Every name an expression of this file may read, bound to sample facts."""
     env: dict[str, object] = {
