@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from click.testing import CliRunner, Result
 
@@ -50,8 +51,17 @@ def _a_day_with_a_firing(start: Start) -> Running:
 def test_history_from_the_store_once_the_daemon_has_stopped(start: Start) -> None:
     running = _a_day_with_a_firing(start)
     config = _config(running)
-    live = _history("--config", str(config), "--json")
-    assert live.exit_code == 0, live.output
+
+    def answered() -> list[dict[str, Any]]:
+        live = _history("--config", str(config), "--json")
+        assert live.exit_code == 0, live.output
+        items: list[dict[str, Any]] = json.loads(live.stdout)["items"]
+        return [item for item in items if item["kind"] in ("fill", "firing")]
+
+    # the journal is written beside enforcement, not before it: the daemon lists a firing
+    # once its record is written, a moment after the firing itself
+    assert wait_until(lambda: bool(answered()), 10), "the daemon lists its fill and firing"
+    settled = answered()
     running.daemon.stop()
 
     stopped = _history("--config", str(config), "--json")
@@ -62,8 +72,6 @@ def test_history_from_the_store_once_the_daemon_has_stopped(start: Start) -> Non
     # move on as it is worked, so intents are compared by presence only)
     key = ("at", "kind", "account", "rule")
     stored = {tuple(item[k] for k in key) for item in items}
-    answered = json.loads(live.stdout)["items"]
-    settled = [item for item in answered if item["kind"] in ("fill", "firing")]
     assert settled and all(tuple(item[k] for k in key) in stored for item in settled)
     kinds = {item["kind"] for item in items}
     assert {"fill", "firing"} <= kinds

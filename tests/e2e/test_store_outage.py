@@ -77,7 +77,8 @@ def test_the_daemon_enforces_through_a_store_outage_and_saves_what_it_held(start
         assert ACCOUNT in h.daemon.live_accounts(), "an outage is no reason to stop enforcing"
         assert blocker.execute(FIRINGS).fetchall() == [(0,)], "nothing could be saved yet"
     h.wait(lambda: _store_state(h) == "ok", "the store back in the status")
-    assert _alerted(h, "warning", "the store is back")
+    # raised by the store's writer right after the status flips: waited for, not raced
+    h.wait(lambda: _alerted(h, "warning", "the store is back"), "the store-is-back alert")
     with closing(sqlite3.connect(_database(h))) as reader:
         # an order and its fill may each fire (the order's cancel, then the close): every
         # firing the daemon made while the store was locked is saved once it is back
