@@ -86,14 +86,14 @@ def _side(checked: CheckedExpression, value: object) -> bool:
     )
 
 
-def _position_side(checked: CheckedExpression) -> str | None:
-    """The fact named as an order side when it holds long / short (``position.side``)."""
+def _is_position_side(checked: CheckedExpression) -> bool:
+    """Whether an order side is written as ``position.side`` (long / short, never buy / sell)."""
     body = checked.tree.body
-    if isinstance(body, ast.Attribute) and isinstance(body.value, ast.Name):
-        name = f"{body.value.id}.{body.attr}"
-        if name == "position.side":
-            return name
-    return None
+    return (
+        isinstance(body, ast.Attribute)
+        and isinstance(body.value, ast.Name)
+        and (body.value.id, body.attr) == ("position", "side")
+    )
 
 
 def _of_type(value: object, fact_type: str) -> bool:
@@ -223,10 +223,10 @@ def run(compilation: Compilation) -> Iterator[Problem]:
             yield _problem(checked, f"must be a number, got {_kind(value)}", "type-error")
         elif role == "symbol" and not isinstance(value, str):
             yield _problem(checked, f"must be a symbol root, got {_kind(value)}", "type-error")
-        elif role == "side" and _position_side(checked) is not None:
+        elif role == "side" and _is_position_side(checked):
             yield _problem(
                 checked,
-                f"{_position_side(checked)} is long or short, never a side of an order: it"
+                "position.side is long or short, never a side of an order: it"
                 " would cancel nothing (a critical alert instead)",
                 "type-error",
                 'the orders that close a long sell: "sell" if position.side == "long" else "buy"',
