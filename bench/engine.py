@@ -5,6 +5,7 @@
     python bench/engine.py --check    # exit 1 when a floor (100k events/s, p99 50 µs) is missed
     python bench/engine.py --quick --full-evaluation   # every woken rule, as before the index
     python bench/engine.py --quick --per-kind --no-peer  # mean/p50/p99 µs per event kind
+    python bench/engine.py --quick --facts-only --no-peer  # the fact store alone (no rules)
 
 The day comes from ``bench/workload.py`` (seeded: every run measures the same events) and is
 generated before timing starts. Engine time is stamped in UTC, as the adapters stamp it
@@ -196,6 +197,12 @@ def main(argv: list[str] | None = None) -> int:
         help="also print mean/p50/p99 µs per event kind (quotes split by held or not)",
     )
     parser.add_argument(
+        "--facts-only",
+        action="store_true",
+        help="drop every rule (the fact store, dispatch and harness alone): the floor the "
+        "rules' cost adds to",
+    )
+    parser.add_argument(
         "--local-time",
         action="store_true",
         help="stamp engine time in America/Chicago (the adapters stamp UTC)",
@@ -210,7 +217,13 @@ def main(argv: list[str] | None = None) -> int:
     # the rules that are off by default are switched on: every rule of the book is live
     enable = {"trade-management-breakeven", "trade-management-trail"}
 
-    print(f"python {platform.python_version()} on {platform.machine()}, {platform.processor()}")
+    import simple_risk.engine.engine as engine_module
+
+    build = "compiled (mypyc)" if engine_module.__file__.endswith(".so") else "pure Python"
+    print(
+        f"python {platform.python_version()} on {platform.machine()}, {platform.processor()}; "
+        f"engine: {build}"
+    )
     started = time.perf_counter()
     events = list(trading_day(profile, seed=args.seed))
     kinds: dict[str, int] = {}
@@ -232,8 +245,12 @@ def main(argv: list[str] | None = None) -> int:
             for rule in loaded.rules
         ),
     )
+    if args.facts_only:
+        ruleset = dataclasses.replace(ruleset, rules=())
     kinds = _kinds_of(events, ruleset) if args.per_kind else None
     result = run_engine(events, ruleset, incremental=not args.full_evaluation, kinds=kinds)
+    if args.facts_only:
+        print("(--facts-only: the rules are dropped; what follows is the fact store alone)")
     print(
         f"engine:   {result.events_per_second:,.0f} events/s  "
         f"({result.events:,} events + {result.deadline_ticks:,} deadline ticks in "

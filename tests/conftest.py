@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import signal
 from datetime import datetime
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -47,7 +48,24 @@ def _travel(instant: str) -> None:
     time_machine.travel(destination, tick=True).start()
 
 
+def _stale_extensions() -> list[Path]:
+    """Compiled modules in the package's source tree (a compiled wheel built in place): each
+    wins the import over its ``.py``, so the suite would test code that edits no longer
+    change. ``bench/compiled.py`` builds a copy for that, and sets SIMPLE_RISK_COMPILED=1."""
+    if os.environ.get("SIMPLE_RISK_COMPILED") == "1":
+        return []
+    package = Path(__file__).resolve().parents[1] / "simple_risk"
+    return sorted(package.rglob("*.so")) + sorted(package.parent.glob("*__mypyc*.so"))
+
+
 def pytest_configure(config: pytest.Config) -> None:
+    stale = _stale_extensions()
+    if stale:
+        raise pytest.UsageError(
+            f"compiled modules in the source tree ({stale[0]} and {len(stale) - 1} more) "
+            "would be imported instead of the code: `git clean -fX simple_risk` removes them "
+            "(the compiled engine is tested from a copy: make test-compiled)"
+        )
     if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
         # a suite started in the background (`make test &` in a script, nohup) inherits SIGINT
         # ignored, and passes that on to every command it starts: the tests that stop a

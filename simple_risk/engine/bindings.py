@@ -14,6 +14,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from types import FunctionType
 
+from mypy_extensions import trait
+
 from simple_risk.engine.derive import Derivations
 from simple_risk.engine.facts.account import AccountState
 from simple_risk.engine.facts.store import FactStore
@@ -36,6 +38,7 @@ _ROOTED_PLANS = 512
 _NO_TICKERS: frozenset[str] = frozenset()
 
 
+@trait
 class AccountBindings:
     """Build each account's environment and bound plans; narrow a plan to an event's root."""
 

@@ -15,8 +15,10 @@ checker.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from abc import abstractmethod
 from datetime import datetime, timedelta
+
+from mypy_extensions import trait
 
 from simple_risk.engine.events import Event, OrderUpdate, PositionUpdate, Quote, TradeFill
 from simple_risk.engine.facts.account import AccountState, SymbolFacts
@@ -28,6 +30,7 @@ from simple_risk.engine.plans import CompiledRule
 from simple_risk.engine.records import Firing, RuleState, utc
 
 
+@trait
 class Deadlines:
     """Keep and run the ``for:`` deadlines of pending states (a mixin of ``Engine``)."""
 
@@ -42,12 +45,23 @@ class Deadlines:
     _timed_listed: int
     #: the earliest ``for:`` deadline of any pending state
     _pending_deadline: datetime | None
-    #: the account's reusable environment (``Engine._env``)
-    _env: Callable[[AccountState], dict[str, object]]
-    #: evaluate one (rule, account, item) and move its state (``Engine._step``)
-    _step: Callable[
-        [CompiledRule, AccountState, dict[str, object], str, Event, datetime, list[Firing]], None
-    ]
+
+    @abstractmethod
+    def _env(self, state: AccountState) -> dict[str, object]:
+        """The account's reusable environment (``AccountBindings._env``)."""
+
+    @abstractmethod
+    def _step(
+        self,
+        compiled: CompiledRule,
+        state: AccountState,
+        env: dict[str, object],
+        item: str,
+        event: Event,
+        at: datetime,
+        firings: list[Firing],
+    ) -> None:
+        """Evaluate one (rule, account, item) and move its state (``Engine._step``)."""
 
     def _pending_ended(self, compiled: CompiledRule, rule_state: RuleState) -> None:
         """A pending state stopped pending (resolved, fired or dropped). The earliest

@@ -20,6 +20,8 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from types import CodeType
 
+from mypy_extensions import trait
+
 from simple_risk.engine import namespace
 from simple_risk.engine.actions import evaluate
 from simple_risk.engine.events import Event, OrderUpdate, PositionUpdate
@@ -44,6 +46,7 @@ from simple_risk.engine.records import Firing, utc
 from simple_risk.engine.unknowns import UnknownFacts
 
 
+@trait
 class LockEnforcement:
     """Enforce the locks of an account after the rules ran (a mixin of ``Engine``)."""
 

@@ -18,6 +18,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
+from mypy_extensions import trait
+
 from simple_risk.engine import dependencies
 from simple_risk.engine.facts.store import FactStore
 from simple_risk.engine.plans import AccountPlan, CompiledRule, bind_group, plan_of
@@ -27,6 +29,7 @@ from simple_risk.engine.records import RuleState
 _FORCED_PLANS = 256
 
 
+@trait
 class Staleness:
     """Mark rules stale and build the plans that run stale rules in full (a mixin of
     ``Engine``)."""
