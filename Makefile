@@ -50,7 +50,7 @@ mutation: setup
 	$(BIN)/python tests/mutation/run.py
 
 ## The whole test suite, as CI runs it.
-test: lint typecheck pytest wallclock ruletest mutation
+test: lint typecheck pytest wallclock ruletest mutation test-compiled
 
 # The compiled engine (mypyc; pyproject's mypyc hook lists the modules), built in a copy of
 # the project (build/compiled) so that no compiled module ever shadows the sources here.

@@ -215,6 +215,7 @@ def for_root(
     copies otherwise walks one small group per copy on every event."""
     kept: list[tuple[int, list[Entry], dict[str, tuple[Entry, ...]] | None]] = []
     seen = {POSITION: positions, ORDER: orders, SYMBOL: roots}
+    by_ticker: dict[str, tuple[Entry, ...]] | None
     for mode, entries, by_ticker in plan:
         if by_ticker is not None:
             if mode in (ITEM, QUOTED_POSITION):
@@ -229,7 +230,7 @@ def for_root(
             kept[-1][1].extend(entries)
         else:
             kept.append((mode, list(entries), by_ticker))
-    return tuple((mode, tuple(entries), by_ticker) for mode, entries, by_ticker in kept)
+    return tuple((kind, tuple(group), index) for kind, group, index in kept)
 
 
 def lagging(
