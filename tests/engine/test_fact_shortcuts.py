@@ -1,20 +1,23 @@
 """The fact store's shortcuts give what recomputing from scratch gives.
 
 The store keeps a few answers between events instead of recomputing them on every event (the
-accounts a quote touches); each property here drives random streams or operations and compares
-the kept answer with the one computed afresh.
+accounts a quote touches, the head of a fill window); each property here drives random streams
+or operations and compares the kept answer with the one computed afresh.
 """
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from engine_builders import T0
 from hypothesis import given, settings
+from hypothesis import strategies as st
 from test_properties import RULES, event_streams
 
 from simple_risk.engine.engine import Engine
 from simple_risk.engine.events import Event, Quote
+from simple_risk.engine.facts.windows import FillWindow
 
 
 @settings(max_examples=80)
@@ -34,6 +37,40 @@ def test_a_quote_touches_exactly_the_accounts_holding_or_working_its_contract(
             touched = engine.store.apply(event)  # the same prices again: nothing moves
             holders = contract.positions.keys() | contract.working_accounts.keys()
             assert [state.id for state in touched.accounts] == sorted(holders)
+
+
+windows_ops = st.lists(
+    st.tuples(
+        st.sampled_from(["add", "remove", "prune"]),
+        st.integers(0, 40),  # minutes after T0
+        st.integers(1, 6),  # fill id
+    ),
+    max_size=60,
+)
+
+
+@settings(max_examples=200)
+@given(windows_ops)
+def test_a_window_keeps_exactly_the_entries_inside_its_retention(
+    ops: list[tuple[str, int, int]],
+) -> None:
+    window = FillWindow(retention=timedelta(minutes=10))
+    model: list[tuple[datetime, int]] = []
+    now = T0
+    for op, minutes, fill_id in ops:
+        at = T0 + timedelta(minutes=minutes)
+        if op == "add":
+            window.add(at, fill_id)
+            model.append((at, fill_id))
+        elif op == "remove":
+            window.remove(at, fill_id)
+            if (at, fill_id) in model:
+                model.remove((at, fill_id))
+        else:
+            now = max(now, at)  # engine time never goes back
+            window.prune(now)
+            model = [entry for entry in model if entry[0] >= now - window.retention]
+        assert window.entries() == sorted(model)
 
 
 def test_a_quote_of_a_contract_nobody_holds_touches_no_account() -> None:

@@ -46,9 +46,12 @@ class FillWindow:
         return hi - lo
 
     def prune(self, now: datetime) -> None:
-        cutoff = (now - self.retention, -(2**63))
         entries = self._entries
-        head = bisect_left(entries, cutoff, lo=self._head)
+        head = self._head
+        horizon = now - self.retention
+        if head >= len(entries) or entries[head][0] >= horizon:
+            return  # the oldest entry kept is still inside: nothing to drop (most fills)
+        head = bisect_left(entries, (horizon, -(2**63)), lo=head)
         if head > 256 and head * 2 > len(entries):
             del entries[:head]
             head = 0
