@@ -1,8 +1,9 @@
 """The fact store's shortcuts give what recomputing from scratch gives.
 
 The store keeps a few answers between events instead of recomputing them on every event (the
-accounts a quote touches, the head of a fill window); each property here drives random streams
-or operations and compares the kept answer with the one computed afresh.
+accounts a quote touches, the head of a fill window, a rule's money limit as a Decimal); each
+property here drives random streams or operations and compares the kept answer with the one
+computed afresh.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from test_properties import RULES, event_streams
 
 from simple_risk.engine.engine import Engine
 from simple_risk.engine.events import Event, Quote
+from simple_risk.engine.facts.positions import _money
 from simple_risk.engine.facts.windows import FillWindow
 
 
@@ -71,6 +73,21 @@ def test_a_window_keeps_exactly_the_entries_inside_its_retention(
             window.prune(now)
             model = [entry for entry in model if entry[0] >= now - window.retention]
         assert window.entries() == sorted(model)
+
+
+limits = st.one_of(
+    st.integers(-(10**6), 10**6),
+    st.decimals(allow_nan=False, allow_infinity=False, places=2),
+    st.floats(allow_nan=False, allow_infinity=False, width=32),
+)
+
+
+@given(st.lists(limits, max_size=20))
+def test_a_money_limit_equals_its_exact_decimal_however_often_it_is_asked(
+    values: list[object],
+) -> None:
+    for value in values + values:
+        assert _money(value) == Decimal(str(value))
 
 
 def test_a_quote_of_a_contract_nobody_holds_touches_no_account() -> None:

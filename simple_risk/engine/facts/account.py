@@ -442,7 +442,8 @@ class AccountState:
     def refresh_contract(self, contract_id: str) -> None:
         position = self.positions.get(contract_id)
         if position is not None:
-            position.refresh(self.contract_orders(contract_id), self.clock.now)
+            orders = self.orders_by_contract.get(contract_id)
+            position.refresh(orders.values() if orders else (), self.clock.now)
 
     # -- derived ----------------------------------------------------------------------------
 

@@ -134,7 +134,7 @@ class Position:
     def unprotected_time(self, max_risk: object) -> Decimal:
         """Seconds since the position opened that it was unprotected, or protected only by
         stops risking more than ``max_risk`` (money): such a stop does not count."""
-        limit = Decimal(str(max_risk))
+        limit = _money(max_risk)
         total = self.unprotected_total
         for risk, spent in self.protected_by_risk.items():
             if risk > limit:
@@ -242,6 +242,26 @@ class Position:
                 risk = self.stop_risk
                 self.protected_by_risk[risk] = self.protected_by_risk.get(risk, _ZERO) + spent
             self.segment_at = now
+
+
+#: ``Decimal(str(value))`` by (type, value) of the limits rules pass: a rule passes the same
+#: literal or param on every evaluation, and the conversion through ``str`` is the cost
+_LIMITS: dict[tuple[type, object], Decimal] = {}
+
+
+def _money(value: object) -> Decimal:
+    """A money limit as an exact Decimal (``Decimal(str(value))``), converted once per value."""
+    try:
+        key = (type(value), value)
+        limit = _LIMITS.get(key)
+    except TypeError:  # unhashable: converted (and refused) as it is
+        return Decimal(str(value))
+    if limit is None:
+        limit = Decimal(str(value))
+        if len(_LIMITS) >= 256:
+            _LIMITS.clear()
+        _LIMITS[key] = limit
+    return limit
 
 
 def stop_exposure(
