@@ -1,9 +1,9 @@
 """The fact store's shortcuts give what recomputing from scratch gives.
 
 The store keeps a few answers between events instead of recomputing them on every event (the
-accounts a quote touches, the head of a fill window, a rule's money limit as a Decimal); each
-property here drives random streams or operations and compares the kept answer with the one
-computed afresh.
+accounts a quote touches, the marks an order update keeps, the head of a fill window, a rule's
+money limit as a Decimal); each property here drives random streams or operations and compares
+the kept answer with the one computed afresh.
 """
 
 from __future__ import annotations
@@ -39,6 +39,26 @@ def test_a_quote_touches_exactly_the_accounts_holding_or_working_its_contract(
             touched = engine.store.apply(event)  # the same prices again: nothing moves
             holders = contract.positions.keys() | contract.working_accounts.keys()
             assert [state.id for state in touched.accounts] == sorted(holders)
+
+
+@settings(max_examples=80)
+@given(event_streams(max_size=60))
+def test_a_position_s_price_facts_are_current_after_every_event(events: list[Event]) -> None:
+    """An order update recomputes protection only: the marks it keeps are still current."""
+    engine = Engine(RULES)
+    for event in events:
+        engine.apply(event)
+        for state in engine.store.accounts.values():
+            for position in state.positions.values():
+                kept = (position.last_price, position.profit_ticks, position.unrealized_pnl)
+                position.reprice()
+                fresh = (position.last_price, position.profit_ticks, position.unrealized_pnl)
+                assert kept == fresh
+                mark = position.last_price
+                best = position.best_price
+                if mark is not None:
+                    assert best is not None
+                    assert (mark <= best) if position.long else (mark >= best)
 
 
 windows_ops = st.lists(

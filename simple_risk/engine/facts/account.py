@@ -440,10 +440,11 @@ class AccountState:
                 self._drop_if_empty(sym)
 
     def refresh_contract(self, contract_id: str) -> None:
+        """An order in the contract changed: its position's protection (only) may have."""
         position = self.positions.get(contract_id)
         if position is not None:
             orders = self.orders_by_contract.get(contract_id)
-            position.refresh(orders.values() if orders else (), self.clock.now)
+            position.reprotect(orders.values() if orders else (), self.clock.now)
 
     # -- derived ----------------------------------------------------------------------------
 

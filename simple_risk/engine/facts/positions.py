@@ -213,6 +213,12 @@ class Position:
                 self.best_price = mark
         self._protect(orders, mark, now)
 
+    def reprotect(self, orders: Iterable[Order], now: datetime) -> None:
+        """:meth:`refresh` after an order changed, nothing else: the price facts and the best
+        price depend on the quote, the entry, the size and the tick metadata only, and every
+        change of those reprices, so they are current and only protection is recomputed."""
+        self._protect(orders, self.last_price, now)
+
     def _protect(self, orders: Iterable[Order], mark: Decimal | None, now: datetime) -> None:
         """Protection, the stops' risk and the protection history at ``mark``."""
         protected, stop_price, stops, band = protection(self, orders, mark)
