@@ -11,14 +11,23 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from engine_builders import T0
+from engine_builders import ACCOUNT, MNQ, T0
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_properties import RULES, event_streams
 
 from simple_risk.engine.engine import Engine
-from simple_risk.engine.events import Event, Quote
-from simple_risk.engine.facts.positions import _money
+from simple_risk.engine.events import (
+    Event,
+    OrderSide,
+    OrderStatus,
+    OrderType,
+    OrderUpdate,
+    PositionType,
+    PositionUpdate,
+    Quote,
+)
+from simple_risk.engine.facts.positions import _money, protection, stop_exposure
 from simple_risk.engine.facts.windows import FillWindow
 
 
@@ -59,6 +68,72 @@ def test_a_position_s_price_facts_are_current_after_every_event(events: list[Eve
                 if mark is not None:
                     assert best is not None
                     assert (mark <= best) if position.long else (mark >= best)
+
+
+@st.composite
+def protection_streams(draw: st.DrawFn) -> list[Event]:
+    """One account trading one contract: a position, its stops, entries and targets coming
+    and going (every order type and status, both sides), quotes moving across the stops."""
+    events: list[Event] = []
+    t = T0
+    for _ in range(draw(st.integers(5, 30))):
+        t += timedelta(seconds=draw(st.sampled_from([0, 1, 30])))
+        kind = draw(st.sampled_from(["order", "order", "order", "position", "quote"]))
+        if kind == "quote":
+            price = Decimal(draw(near))
+            events.append(Quote(at=t, contract_id=MNQ, last=price, bid=price, ask=price))
+        elif kind == "position":
+            events.append(
+                PositionUpdate(
+                    at=t,
+                    account_id=ACCOUNT,
+                    contract_id=MNQ,
+                    type=draw(st.sampled_from([PositionType.LONG, PositionType.SHORT])),
+                    size=draw(st.integers(0, 3)),
+                    average_price=Decimal("21000"),
+                )
+            )
+        else:
+            size = draw(st.integers(1, 3))
+            events.append(
+                OrderUpdate(
+                    at=t,
+                    account_id=ACCOUNT,
+                    order_id=draw(st.integers(1, 4)),
+                    contract_id=MNQ,
+                    status=draw(st.sampled_from(list(OrderStatus))),
+                    type=draw(st.sampled_from(list(OrderType))),
+                    side=draw(st.sampled_from(list(OrderSide))),
+                    size=size,
+                    fill_volume=draw(st.integers(0, size)),
+                    limit_price=Decimal(draw(near)),
+                    stop_price=draw(st.none() | near.map(Decimal)),
+                )
+            )
+    return events
+
+
+near = st.sampled_from(["20990", "20995", "21000", "21005", "21010"])
+
+
+@settings(max_examples=150)
+@given(protection_streams())
+def test_a_position_s_protection_is_current_after_every_event(events: list[Event]) -> None:
+    """What protection keeps between events (the quote band of ``requote``, the mark kept by
+    ``reprotect``) equals protection computed afresh from the working orders at the mark."""
+    engine = Engine(RULES)
+    for event in events:
+        engine.apply(event)
+        for state in engine.store.accounts.values():
+            for position in state.positions.values():
+                orders = state.contract_orders(position.contract_id)
+                protected, stop_price, stops, _band = protection(
+                    position, orders, position.last_price
+                )
+                assert position.protected == protected
+                assert position.stop_price == stop_price
+                assert (position.stop_ticks, position.stop_risk) == stop_exposure(position, stops)
+                assert (position.unprotected_since is None) == protected
 
 
 windows_ops = st.lists(
