@@ -174,17 +174,18 @@ class Position:
         tick_value = contract.tick_value
         self.unrealized_pnl = None if tick_value is None else ticks * tick_value * self.size
 
-    def requote(self, orders: Iterable[Order], now: datetime) -> None:
+    def requote(self, now: datetime) -> None:
         """:meth:`refresh` after a quote, the orders unchanged since the last refresh.
 
         Which stops count depends on the mark only through which side of each stop price it
         is on, so while the mark stays between the nearest stop prices on either side (the
         band the last refresh found) protection, the stops' risk and the protection history
-        are what they were: only the price facts move. Most quotes stay inside the band.
+        are what they were: only the price facts move. Most quotes stay inside the band, and
+        only those that leave it look the account's orders up.
         """
         band = self._band
         if band is None:
-            self.refresh(orders, now)
+            self.refresh(self._orders(), now)
             return
         self.reprice()
         mark = self.last_price
@@ -200,7 +201,12 @@ class Position:
         else:
             inside = (low is None or reference > low) and (high is None or reference <= high)
         if not inside:
-            self._protect(orders, mark, now)
+            self._protect(self._orders(), mark, now)
+
+    def _orders(self) -> Iterable[Order]:
+        """The account's working orders in this position's contract."""
+        orders = self._account.orders_by_contract.get(self.contract_id)
+        return orders.values() if orders else ()
 
     def refresh(self, orders: Iterable[Order], now: datetime) -> None:
         """Update price facts, the best price and protection after a quote, order or size

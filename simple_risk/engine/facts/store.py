@@ -273,11 +273,9 @@ class FactStore:
             return _NOBODY  # about half of all quotes: nobody holds or works that contract
         contract_id = contract.contract_id
         if not same and positions:  # the same prices: marks, P&L and protection stay
-            accounts = self.accounts
             at = quote.at
-            for account_id, position in positions.items():
-                orders = accounts[account_id].orders_by_contract.get(contract_id)
-                position.requote(orders.values() if orders else (), at)
+            for position in positions.values():
+                position.requote(at)
         touched = Touched(affected, _QUOTE_SAME if same else _QUOTE)
         touched.quote = QuoteFacts(quote, contract.root)
         touched.root = contract.root
