@@ -148,7 +148,7 @@ windows_ops = st.lists(
 
 @settings(max_examples=200)
 @given(windows_ops)
-def test_a_window_keeps_exactly_the_entries_inside_its_retention(
+def test_a_window_keeps_and_counts_exactly_the_entries_inside_its_retention(
     ops: list[tuple[str, int, int]],
 ) -> None:
     window = FillWindow(retention=timedelta(minutes=10))
@@ -168,6 +168,10 @@ def test_a_window_keeps_exactly_the_entries_inside_its_retention(
             window.prune(now)
             model = [entry for entry in model if entry[0] >= now - window.retention]
         assert window.entries() == sorted(model)
+        for within in (timedelta(0), timedelta(minutes=3), timedelta(minutes=30)):
+            asked = at  # any instant: before, at or after the newest entry
+            inside = [entry for entry in model if asked - within <= entry[0] <= asked]
+            assert window.count(asked, within) == len(inside)
 
 
 limits = st.one_of(
