@@ -183,15 +183,21 @@ def _roll_to_weekday(day: date) -> date:
     return day
 
 
+#: microseconds per minute and per second, as the divisors of the conversions below (made
+#: once: rules read durations on every event)
+_PER_MINUTE = Decimal(60_000_000)
+_PER_SECOND = Decimal(1_000_000)
+
+
 def _minutes(delta: timedelta) -> Decimal:
     micros = (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
-    return Decimal(micros) / Decimal(60_000_000)
+    return Decimal(micros) / _PER_MINUTE
 
 
 def seconds(delta: timedelta) -> Decimal:
     """A duration as an exact Decimal number of seconds."""
     micros = (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
-    return Decimal(micros) / Decimal(1_000_000)
+    return Decimal(micros) / _PER_SECOND
 
 
 __all__ = ["WEEKDAY_NAMES", "CalendarError", "TradingCalendar", "seconds"]

@@ -188,6 +188,7 @@ class AccountState:
             del self.roots[sym.root]
 
     def _position_delta(self, position: Position, sign: int) -> None:
+        position.contract.affected = None  # the accounts holding it may change
         sym = self._root(position.symbol)
         sym.size += sign * position.size
         sym.units += sign * position.units
@@ -206,6 +207,7 @@ class AccountState:
         else:
             sym.working_sell += sign * order.remaining
         count = contract.working_accounts.get(self.id, 0) + sign
+        contract.affected = None  # the accounts working orders in it may change
         if count > 0:
             contract.working_accounts[self.id] = count
         else:
@@ -274,6 +276,7 @@ class AccountState:
         self._position_delta(position, -1)
         del self.positions[position.contract_id]
         contract.positions.pop(self.id, None)
+        contract.affected = None
 
     def apply_own(self, event: OwnOrder) -> None:
         """Remember an order simple-risk places (its tag) or placed (its tag and id). A tag
@@ -437,9 +440,11 @@ class AccountState:
                 self._drop_if_empty(sym)
 
     def refresh_contract(self, contract_id: str) -> None:
+        """An order in the contract changed: its position's protection (only) may have."""
         position = self.positions.get(contract_id)
         if position is not None:
-            position.refresh(self.contract_orders(contract_id), self.clock.now)
+            orders = self.orders_by_contract.get(contract_id)
+            position.reprotect(orders.values() if orders else (), self.clock.now)
 
     # -- derived ----------------------------------------------------------------------------
 

@@ -16,6 +16,7 @@ from simple_risk.engine.facts.symbols import SymbolBook, projectx_root
 from simple_risk.engine.model import SymbolSpec
 
 if TYPE_CHECKING:
+    from simple_risk.engine.facts.account import AccountState
     from simple_risk.engine.facts.positions import Position
 
 
@@ -28,6 +29,7 @@ class ContractState:
     """One contract: metadata (unknown until loaded) and the last full quote."""
 
     __slots__ = (
+        "affected",
         "ask",
         "bid",
         "contract_id",
@@ -55,6 +57,10 @@ class ContractState:
         self.positions: dict[int, Position] = {}
         #: account id → number of its working orders in this contract
         self.working_accounts: dict[int, int] = {}
+        #: the accounts a quote of this contract touches (a position or a working order in it),
+        #: by id: computed by the fact store on a quote, forgotten (None) whenever an account's
+        #: position or working orders here change, so most quotes skip sorting them
+        self.affected: list[AccountState] | None = None
 
     def mark(self, long: bool) -> Decimal | None:
         """Mark price: the last trade, unless the quote has moved away from it; then (or with

@@ -134,7 +134,7 @@ class Position:
     def unprotected_time(self, max_risk: object) -> Decimal:
         """Seconds since the position opened that it was unprotected, or protected only by
         stops risking more than ``max_risk`` (money): such a stop does not count."""
-        limit = Decimal(str(max_risk))
+        limit = _money(max_risk)
         total = self.unprotected_total
         for risk, spent in self.protected_by_risk.items():
             if risk > limit:
@@ -174,17 +174,18 @@ class Position:
         tick_value = contract.tick_value
         self.unrealized_pnl = None if tick_value is None else ticks * tick_value * self.size
 
-    def requote(self, orders: Iterable[Order], now: datetime) -> None:
+    def requote(self, now: datetime) -> None:
         """:meth:`refresh` after a quote, the orders unchanged since the last refresh.
 
         Which stops count depends on the mark only through which side of each stop price it
         is on, so while the mark stays between the nearest stop prices on either side (the
         band the last refresh found) protection, the stops' risk and the protection history
-        are what they were: only the price facts move. Most quotes stay inside the band.
+        are what they were: only the price facts move. Most quotes stay inside the band, and
+        only those that leave it look the account's orders up.
         """
         band = self._band
         if band is None:
-            self.refresh(orders, now)
+            self.refresh(self._orders(), now)
             return
         self.reprice()
         mark = self.last_price
@@ -200,7 +201,12 @@ class Position:
         else:
             inside = (low is None or reference > low) and (high is None or reference <= high)
         if not inside:
-            self._protect(orders, mark, now)
+            self._protect(self._orders(), mark, now)
+
+    def _orders(self) -> Iterable[Order]:
+        """The account's working orders in this position's contract."""
+        orders = self._account.orders_by_contract.get(self.contract_id)
+        return orders.values() if orders else ()
 
     def refresh(self, orders: Iterable[Order], now: datetime) -> None:
         """Update price facts, the best price and protection after a quote, order or size
@@ -212,6 +218,12 @@ class Position:
             if best is None or (mark > best if self.long else mark < best):
                 self.best_price = mark
         self._protect(orders, mark, now)
+
+    def reprotect(self, orders: Iterable[Order], now: datetime) -> None:
+        """:meth:`refresh` after an order changed, nothing else: the price facts and the best
+        price depend on the quote, the entry, the size and the tick metadata only, and every
+        change of those reprices, so they are current and only protection is recomputed."""
+        self._protect(orders, self.last_price, now)
 
     def _protect(self, orders: Iterable[Order], mark: Decimal | None, now: datetime) -> None:
         """Protection, the stops' risk and the protection history at ``mark``."""
@@ -242,6 +254,26 @@ class Position:
                 risk = self.stop_risk
                 self.protected_by_risk[risk] = self.protected_by_risk.get(risk, _ZERO) + spent
             self.segment_at = now
+
+
+#: ``Decimal(str(value))`` by (type, value) of the limits rules pass: a rule passes the same
+#: literal or param on every evaluation, and the conversion through ``str`` is the cost
+_LIMITS: dict[tuple[type, object], Decimal] = {}
+
+
+def _money(value: object) -> Decimal:
+    """A money limit as an exact Decimal (``Decimal(str(value))``), converted once per value."""
+    try:
+        key = (type(value), value)
+        limit = _LIMITS.get(key)
+    except TypeError:  # unhashable: converted (and refused) as it is
+        return Decimal(str(value))
+    if limit is None:
+        limit = Decimal(str(value))
+        if len(_LIMITS) >= 256:
+            _LIMITS.clear()
+        _LIMITS[key] = limit
+    return limit
 
 
 def stop_exposure(

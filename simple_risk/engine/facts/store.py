@@ -58,7 +58,8 @@ _ACCOUNT = CHANGE_ID["account"]
 
 class Touched:
     """What one event changed: the affected accounts, the item it binds and the kind of
-    change (``dependencies.CHANGES``; everything unless the store says less)."""
+    change (``dependencies.CHANGES``; everything unless the store says less). Callers only
+    read ``accounts``: a quote's list is the one its contract keeps between quotes."""
 
     __slots__ = ("accounts", "change", "contract_id", "order", "position", "quote", "root", "trade")
 
@@ -265,25 +266,28 @@ class FactStore:
         contract.ask = ask
         contract.quote_at = quote.at
         positions = contract.positions
-        working = contract.working_accounts
-        if not positions and not working:
+        affected = contract.affected
+        if affected is None:
+            affected = contract.affected = self._affected(contract)
+        if not affected:
             return _NOBODY  # about half of all quotes: nobody holds or works that contract
-        if working.keys() <= positions.keys():  # mostly: the working orders are its stops
-            affected = sorted(positions) if len(positions) > 1 else list(positions)
-        else:
-            affected = sorted(set(positions) | set(working))
-        accounts = self.accounts
-        at = quote.at
         contract_id = contract.contract_id
-        if not same:  # the same prices: the positions' marks, P&L and protection stay
-            for account_id, position in positions.items():
-                orders = accounts[account_id].orders_by_contract.get(contract_id)
-                position.requote(orders.values() if orders else (), at)
-        touched = Touched([accounts[a] for a in affected], _QUOTE_SAME if same else _QUOTE)
+        if not same and positions:  # the same prices: marks, P&L and protection stay
+            at = quote.at
+            for position in positions.values():
+                position.requote(at)
+        touched = Touched(affected, _QUOTE_SAME if same else _QUOTE)
         touched.quote = QuoteFacts(quote, contract.root)
         touched.root = contract.root
         touched.contract_id = contract_id
         return touched
+
+    def _affected(self, contract: ContractState) -> list[AccountState]:
+        """The accounts with a position or a working order in the contract, by id: what its
+        quote touches (kept on the contract until either set changes)."""
+        ids = contract.positions.keys() | contract.working_accounts.keys()
+        accounts = self.accounts
+        return [accounts[account_id] for account_id in sorted(ids)]
 
 
 #: What a quote nobody holds or works touches; shared, never changed (callers only read it).
