@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from engine_builders import ACCOUNT, MNQ, T0
+from engine_builders import ACCOUNT, ES, MNQ, T0, order
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_properties import RULES, event_streams
@@ -195,3 +195,18 @@ def test_a_quote_of_a_contract_nobody_holds_touches_no_account() -> None:
         Quote(at=T0, contract_id="CON.F.US.MNQ.Z26", last=Decimal(1), bid=None, ask=None)
     )
     assert touched.accounts == []
+
+
+def test_an_order_moved_to_another_contract_works_only_there() -> None:
+    """The gateway re-sends an order id with another contract: the account works an order in
+    the new contract (its quotes reach the account) and none in the old one."""
+    engine = Engine(RULES)
+    engine.apply(order(1, 501, contract=MNQ))
+    engine.apply(order(2, 501, contract=ES))
+    contracts = engine.store.market.contracts
+    assert ACCOUNT not in contracts[MNQ].working_accounts
+    assert contracts[ES].working_accounts == {ACCOUNT: 1}
+    touched = engine.store.apply(
+        Quote(at=T0 + timedelta(seconds=3), contract_id=ES, last=Decimal("6000"))
+    )
+    assert [state.id for state in touched.accounts] == [ACCOUNT]

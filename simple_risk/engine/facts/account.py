@@ -314,12 +314,21 @@ class AccountState:
         orders = self.orders_by_contract.get(contract_id)
         return list(orders.values()) if orders else []
 
-    def apply_order(self, update: OrderUpdate, contract: ContractState) -> Order:
-        """Apply an order update; only working orders stay in the account."""
+    def apply_order(
+        self,
+        update: OrderUpdate,
+        contract: ContractState,
+        old_contract: ContractState | None = None,
+    ) -> Order:
+        """Apply an order update; only working orders stay in the account.
+
+        ``old_contract``: the contract the order worked in before, when the update moves it to
+        another (its working count there goes down, not the new contract's)."""
         touched: list[Family] = []
         old = self.orders.pop(update.order_id, None)
         if old is not None:
-            self._order_delta(old, -1, contract)
+            moved = old_contract is not None and old_contract.contract_id == old.contract_id
+            self._order_delta(old, -1, old_contract if moved and old_contract else contract)
             by_contract = self.orders_by_contract.get(old.contract_id)
             if by_contract is not None:
                 by_contract.pop(old.id, None)

@@ -203,7 +203,12 @@ class FactStore:
             contract = self.market.contract(event.contract_id)
             old = state.orders.get(event.order_id)
             touched = _touching(state, contract)
-            order = touched.order = state.apply_order(event, contract)
+            moved_from = (
+                self.market.contract(old.contract_id)
+                if old is not None and old.contract_id != event.contract_id
+                else None
+            )
+            order = touched.order = state.apply_order(event, contract, moved_from)
             if _within_contract(state, old, order):
                 touched.change = _ORDER
             return touched
