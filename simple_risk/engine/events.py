@@ -17,8 +17,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from mypy_extensions import mypyc_attr
-
 _ZERO = Decimal(0)
 
 
@@ -95,7 +93,6 @@ class ContractInfo:
     description: str = ""
 
 
-@mypyc_attr(allow_interpreted_subclasses=True)  # the daemon's own messages are events too
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Event:
     """Base of every domain event: ``at`` is engine time, stamped on receipt."""
