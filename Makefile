@@ -63,7 +63,7 @@ test-compiled: compiled
 	cd $(COMPILED) && SIMPLE_RISK_COMPILED=1 PYTHONPATH=. $(abspath $(BIN))/python -c \
 	  "import simple_risk.engine.engine as e; assert e.__file__.endswith('.so'), e.__file__"
 	cd $(COMPILED) && SIMPLE_RISK_COMPILED=1 PYTHONPATH=. $(abspath $(BIN))/pytest -q \
-	  -p no:cacheprovider tests/engine tests/oracle tests/rules
+	  -p no:cacheprovider tests/engine tests/oracle tests/rules tests/store tests/replay
 
 bench-compiled: compiled
 	cd $(COMPILED) && PYTHONPATH=. $(abspath $(BIN))/python bench/engine.py --quick
