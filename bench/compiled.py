@@ -25,7 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 #: what is copied: the package and what its tests and benchmarks read
 COPIED = ("simple_risk", "tests", "bench", "rulesets", "schemas", "examples", "docs")
-COPIED_FILES = ("pyproject.toml", "README.md", "LICENSE")
+COPIED_FILES = ("pyproject.toml", "README.md", "LICENSE", ".gitignore")
 
 
 def compiled_modules(project: Path = ROOT) -> list[str]:
