@@ -18,6 +18,11 @@ settings.register_profile(
     "ci", max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
 settings.register_profile("dev", max_examples=200, deadline=None)
+# the compiled engine's pass (make test-compiled): the same properties, fewer examples — the
+# pure pass explores them, and bench.digest checks the two builds agree on a whole day
+settings.register_profile(
+    "compiled", max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))
 
 
