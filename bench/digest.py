@@ -13,7 +13,6 @@ included.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import hashlib
 import json
 import sys
@@ -23,29 +22,17 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.engine import RULESET  # noqa: E402
+from bench.engine import every_rule_on  # noqa: E402
 from bench.workload import Profile, trading_day  # noqa: E402
-from simple_risk.engine.dsl import load_ruleset  # noqa: E402
 from simple_risk.engine.engine import Engine  # noqa: E402
 from simple_risk.engine.events import ClockTick  # noqa: E402
-
-#: the rules switched off in the shipped book, switched on here (as bench/engine.py does)
-ENABLE = frozenset({"trade-management-breakeven", "trade-management-trail"})
 
 
 def digest(events_wanted: int, seed: int) -> tuple[str, int]:
     """SHA-256 over every firing's repr, in order, then the final snapshot; and the count."""
     full = Profile()
     profile = Profile(events=events_wanted, duration=full.duration * (events_wanted / full.events))
-    loaded = load_ruleset(RULESET)
-    ruleset = dataclasses.replace(
-        loaded,
-        rules=tuple(
-            dataclasses.replace(rule, enabled=True) if rule.id in ENABLE else rule
-            for rule in loaded.rules
-        ),
-    )
-    engine = Engine(ruleset)
+    engine = Engine(every_rule_on())
     events = list(trading_day(profile, seed=seed))
     hasher = hashlib.sha256()
     firings = 0

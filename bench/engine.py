@@ -163,6 +163,22 @@ def per_kind_table(result: EngineResult) -> str:
     return "\n".join(lines)
 
 
+#: the shipped book's rules that are off by default (trade management)
+OFF_BY_DEFAULT = frozenset({"trade-management-breakeven", "trade-management-trail"})
+
+
+def every_rule_on(path: Path = RULESET) -> Ruleset:
+    """The ruleset with its off-by-default rules switched on: every rule of the book live."""
+    loaded = load_ruleset(path)
+    return dataclasses.replace(
+        loaded,
+        rules=tuple(
+            dataclasses.replace(rule, enabled=True) if rule.id in OFF_BY_DEFAULT else rule
+            for rule in loaded.rules
+        ),
+    )
+
+
 def engine_peak_memory(events: list[Event], ruleset: Ruleset) -> int:
     """Peak bytes the engine allocates while consuming the stream (tracemalloc; slow)."""
     engine = Engine(ruleset)
@@ -214,8 +230,6 @@ def main(argv: list[str] | None = None) -> int:
     duration = full.duration * (events_wanted / full.events)
     start = full.start.astimezone(CHICAGO) if args.local_time else full.start
     profile = Profile(accounts=args.accounts, events=events_wanted, duration=duration, start=start)
-    # the rules that are off by default are switched on: every rule of the book is live
-    enable = {"trade-management-breakeven", "trade-management-trail"}
 
     import simple_risk.engine.engine as engine_module
 
@@ -237,14 +251,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{time.perf_counter() - started:.1f} s ({mix})"
     )
 
-    loaded = load_ruleset(args.ruleset)
-    ruleset = dataclasses.replace(
-        loaded,
-        rules=tuple(
-            dataclasses.replace(rule, enabled=True) if rule.id in enable else rule
-            for rule in loaded.rules
-        ),
-    )
+    ruleset = every_rule_on(args.ruleset)
     if args.facts_only:
         ruleset = dataclasses.replace(ruleset, rules=())
     kinds = _kinds_of(events, ruleset) if args.per_kind else None

@@ -327,8 +327,7 @@ class AccountState:
         touched: list[Family] = []
         old = self.orders.pop(update.order_id, None)
         if old is not None:
-            moved = old_contract is not None and old_contract.contract_id == old.contract_id
-            self._order_delta(old, -1, old_contract if moved and old_contract else contract)
+            self._order_delta(old, -1, old_contract or contract)
             by_contract = self.orders_by_contract.get(old.contract_id)
             if by_contract is not None:
                 by_contract.pop(old.id, None)
