@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from dsl.helpers import env_for, load_one, one_rule
-from simple_risk.engine.dsl import RulesetError, load_ruleset_text
+from simple_risk.engine.dsl import RulesetError, analyse_text, load_ruleset_text
 from simple_risk.engine.dsl.durations import (
     DURATION_HINT,
     format_duration,
@@ -70,6 +70,41 @@ def test_a_duration_param_can_feed_a_window() -> None:
         "t.yaml",
     )
     assert timedelta(hours=1, minutes=30) in ruleset.constants.values()
+
+
+def _wait_of(params: str, for_: str, **overrides: object) -> timedelta | None:
+    text = one_rule(
+        "not position.protected",
+        trigger="[position, clock]",
+        then="[close_position]",
+        extra=f"    each: position\n    for: {for_}\n",
+        head=f"params: {params}\n",
+    )
+    return load_ruleset_text(text, "t.yaml", params=overrides or None).rules[0].for_
+
+
+def test_a_rules_for_may_name_a_param_holding_a_duration() -> None:
+    assert _wait_of("{grace: 1m30s}", "params.grace") == timedelta(minutes=1, seconds=30)
+
+
+def test_a_number_param_in_for_counts_seconds_like_the_seconds_facts() -> None:
+    assert _wait_of("{grace: 30}", "params.grace") == timedelta(seconds=30)
+    assert _wait_of("{grace: 2.5}", "params.grace") == timedelta(seconds=2.5)
+
+
+def test_an_override_of_the_param_moves_the_wait_of_the_rule() -> None:
+    assert _wait_of("{grace: 30}", "params.grace", grace=60) == timedelta(seconds=60)
+
+
+def test_a_param_named_only_by_a_for_is_not_reported_unused() -> None:
+    text = one_rule(
+        "not position.protected",
+        trigger="[position, clock]",
+        then="[close_position]",
+        extra="    each: position\n    for: params.grace\n",
+        head="params: {grace: 30}\n",
+    )
+    assert [p.check for p in analyse_text(text, "t.yaml").problems] == []
 
 
 def test_macros_are_inlined_so_no_macro_name_exists_at_run_time() -> None:

@@ -38,6 +38,8 @@ from simple_risk.engine.model import AGGREGATES, DERIVE_EACH, PERIODS, REFIRE_KI
 IDENTIFIER = r"^[a-z][a-z0-9_]*$"
 RULE_ID = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
 ROOT = r"^[A-Z0-9][A-Z0-9]*$"
+#: ``params.NAME``: where a constant is expected (a rule's ``for:``), the value of a param
+PARAM_REFERENCE_PATTERN = r"^params\.[a-z][a-z0-9_]*$"
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 SCHEMA_ID = "https://simple-risk.invalid/schemas/ruleset.schema.json"
 
@@ -221,7 +223,20 @@ def build_schema() -> dict[str, Any]:
                 },
                 "each": {"enum": list(namespace.EACH_KINDS)},
                 "when": {"anyOf": [{"$ref": "#/$defs/expression"}, {"type": "boolean"}]},
-                "for": {"$ref": "#/$defs/duration"},
+                "for": {
+                    "anyOf": [
+                        {"$ref": "#/$defs/duration"},
+                        {
+                            "type": "string",
+                            "pattern": PARAM_REFERENCE_PATTERN,
+                            "title": "param",
+                            "description": "params.NAME: a param holding a duration, or a "
+                            "number of seconds",
+                        },
+                    ],
+                    "description": "how long the condition must hold before the rule fires: "
+                    "a duration (30s), or params.NAME",
+                },
                 "refire": {
                     "anyOf": [
                         {"enum": list(REFIRE_KINDS)},
