@@ -6,7 +6,8 @@ stamped with, so a replay reproduces the events — ``at`` included — exactly:
 
     {"at":"2026-11-24T15:00:00.123456+00:00","kind":"hub","hub":"user",
      "target":"GatewayUserOrder","arguments":[{"action":1,"data":{...}}]}
-    {"at":"...","kind":"rest","endpoint":"Order/searchOpen","request":{"accountId":1},
+    {"at":"...","kind":"rest","sent":"...","endpoint":"Order/searchOpen",
+     "request":{"accountId":1},
      "response":{"success":true,"errorCode":0,"errorMessage":null,"orders":[...]}}
 
 Numbers are written with their exact decimal digits (hub payloads are parsed as ``Decimal``).
@@ -135,17 +136,18 @@ class Recorder:
         )
 
     def record_rest(
-        self, at: datetime, endpoint: str, request: Mapping[str, object], response: object
+        self,
+        at: datetime,
+        endpoint: str,
+        request: Mapping[str, object],
+        response: object,
+        sent: datetime | None = None,
     ) -> None:
-        self._write(
-            {
-                "at": at.isoformat(),
-                "kind": "rest",
-                "endpoint": endpoint,
-                "request": dict(request),
-                "response": response,
-            }
-        )
+        record: dict[str, object] = {"at": at.isoformat(), "kind": "rest"}
+        if sent is not None:
+            record["sent"] = sent.isoformat()
+        record.update(endpoint=endpoint, request=dict(request), response=response)
+        self._write(record)
 
     def close(self, timeout: float = 10.0) -> None:
         """Write everything queued so far (waiting up to ``timeout``), then close the file."""
@@ -225,11 +227,16 @@ class RecordingDir:
             recorder.record_hub(at, hub, target, arguments)
 
     def record_rest(
-        self, at: datetime, endpoint: str, request: Mapping[str, object], response: object
+        self,
+        at: datetime,
+        endpoint: str,
+        request: Mapping[str, object],
+        response: object,
+        sent: datetime | None = None,
     ) -> None:
         recorder = self._for(at)
         if recorder is not None:
-            recorder.record_rest(at, endpoint, request, response)
+            recorder.record_rest(at, endpoint, request, response, sent)
 
     @property
     def written(self) -> int:
@@ -257,6 +264,8 @@ class Record:
     target: str  # hub target ("" for REST)
     payload: Any  # hub arguments or REST response body
     request: Any = None  # the REST request body (None for hub messages)
+    #: when the REST request went out (recordings before it was kept have none)
+    sent: datetime | None = None
 
 
 def read_records(path: Path | str, *, skipped: list[int] | None = None) -> Iterator[Record]:
@@ -286,6 +295,7 @@ def read_records(path: Path | str, *, skipped: list[int] | None = None) -> Itera
                         "",
                         raw.get("response"),
                         raw.get("request"),
+                        parse_timestamp(raw.get("sent"), "sent"),
                     )
                 else:
                     raise ValueError(f"unknown kind {kind!r}")

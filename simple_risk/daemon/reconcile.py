@@ -13,7 +13,6 @@ alerted and answered with a reconcile of its account: REST says what the hub cou
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import logging
 import queue
@@ -32,17 +31,10 @@ from simple_risk.daemon.enforcement import Enforcer
 from simple_risk.daemon.messages import ReconcileData
 from simple_risk.daemon.ownership import Ownership
 from simple_risk.daemon.supervisor import Supervisor
-from simple_risk.engine.events import (
-    Event,
-    OrderStatus,
-    OrderUpdate,
-    PositionType,
-    PositionUpdate,
-    Reconciled,
-    TradeFill,
-)
+from simple_risk.engine.events import Event, Reconciled, TradeFill
 from simple_risk.engine.facts.account import AccountState
 from simple_risk.engine.facts.ledger import adds_nothing
+from simple_risk.engine.vanished import vanished_orders, vanished_positions
 
 log = logging.getLogger(__name__)
 
@@ -238,27 +230,13 @@ class Reconciler:
         if not stale and state is not None:
             # A skipped record may be any of the known ones: what REST did not list is only
             # taken as gone when every record of that kind could be read.
-            open_orders = {o.order_id for o in data.orders}
-            for order in list(state.orders.values()):
-                if order.id in open_orders or "order" in skipped_kinds:
-                    continue
-                if _unlisted_by_design(order.update, open_orders):
-                    continue
-                events.append(dataclasses.replace(order.update, status=OrderStatus.CANCELLED))
+            if "order" not in skipped_kinds:
+                events += vanished_orders(state, {o.order_id for o in data.orders}, data.at)
             events += data.orders
-            open_positions = {p.contract_id for p in data.positions}
-            for position in list(state.positions.values()):
-                if position.contract_id not in open_positions and "position" not in skipped_kinds:
-                    events.append(
-                        PositionUpdate(
-                            at=data.at,
-                            account_id=account,
-                            contract_id=position.contract_id,
-                            type=PositionType.LONG if position.long else PositionType.SHORT,
-                            size=0,
-                            average_price=position.avg_price,
-                        )
-                    )
+            if "position" not in skipped_kinds:
+                events += vanished_positions(
+                    state, {p.contract_id for p in data.positions}, data.at
+                )
             events += data.positions
         applier = self._applier
         for event in events:
@@ -344,18 +322,3 @@ def _known_fill(state: AccountState | None, fill: TradeFill) -> bool:
 
 
 __all__ = ["Reconciler"]
-
-
-def _unlisted_by_design(update: OrderUpdate, listed: set[int]) -> bool:
-    """An order ``Order/searchOpen`` never lists although it is still there: a bracket child
-    suspended until its entry fills, while that entry still rests (listed). The gateway's
-    REST answers show no suspended order at all (reference §14.3: between the place and the
-    fill, the stream is the only place the children exist), so a reconcile that took them
-    for gone would drop a resting bracket's stop-loss and take-profit from the facts. Once the
-    entry is no longer listed (filled or cancelled), its children are either armed (listed)
-    or ended, and an unlisted one is taken for gone like any other."""
-    return (
-        update.status is OrderStatus.SUSPENDED
-        and update.parent_order_id is not None
-        and update.parent_order_id in listed
-    )

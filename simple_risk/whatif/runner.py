@@ -10,8 +10,11 @@ daemon's clock does, so ``for:`` graces, cooldown ends and sessions behave as th
 Reconciliation is replayed as the daemon does it: the REST snapshots of a reconcile become
 facts, and after the working orders (``Order/searchOpen``) or the day's fills
 (``Trade/search``) of an account the engine is told that account was reconciled, which
-evaluates every rule. Nothing is enforced — a replay only says what would have been — so the
-recording's own later events (which include whatever the recording daemon did) stay the truth.
+evaluates every rule. A working order or open position such a snapshot no longer lists is
+ended, as the daemon ends it (a close announced during a hub gap), when the recording shows
+the snapshot is not older than the facts. Nothing is enforced — a replay only says what
+would have been — so the recording's own later events (which include whatever the recording
+daemon did) stay the truth.
 """
 
 from __future__ import annotations
@@ -27,20 +30,24 @@ from simple_risk.adapters.replay import Record, read_records, record_events
 from simple_risk.adapters.topstepx.converters import DEFAULT_SYMBOLS
 from simple_risk.adapters.topstepx.errors import Endpoint
 from simple_risk.adapters.topstepx.hubconverter import Converter
+from simple_risk.daemon.apply import FACT_EVENTS
 from simple_risk.daemon.calls import describe_call
 from simple_risk.daemon.planning import plan
 from simple_risk.engine import Engine, Firing
-from simple_risk.engine.events import ClockTick, Event, Reconciled
+from simple_risk.engine.events import ClockTick, Event, OrderUpdate, PositionUpdate, Reconciled
 from simple_risk.engine.facts.account import AccountState
 from simple_risk.engine.intents import Alert
 from simple_risk.engine.lockouts import Lock
 from simple_risk.engine.model import Ruleset, SymbolSpec
+from simple_risk.engine.vanished import vanished_orders, vanished_positions
 from simple_risk.whatif.words import call_subject, call_words
 
 #: the daemon's default clock tick (``timing.tick_interval``)
 DEFAULT_TICK = timedelta(seconds=1)
 #: REST answers that end a reconcile of the account in their request
 _RECONCILE_ENDS = frozenset({Endpoint.ORDER_SEARCH_OPEN, Endpoint.TRADE_SEARCH})
+#: the answers that list every working order / open position of an account
+_SNAPSHOTS = frozenset({Endpoint.ORDER_SEARCH_OPEN, Endpoint.POSITION_SEARCH_OPEN})
 _STEP = timedelta(microseconds=1)
 
 
@@ -202,11 +209,20 @@ def replay_records(
     engine = Engine(ruleset, accounts=[account] if account is not None else None)
     player = _Player(engine, report, tick)
     convert = Converter(symbols=symbols)
+    #: account → receive time of its last hub fact (a snapshot sent before it may be older)
+    last_fact_at: dict[int, datetime] = {}
     for record in records:
         report.records += 1
         report.first_at = report.first_at or record.at
         report.last_at = record.at
+        rejected = convert.rejected[record.source]
         events = record_events(record, convert)
+        if record.kind == "hub":
+            for event in events:
+                if isinstance(event, FACT_EVENTS):
+                    last_fact_at[event.account_id] = event.at
+        elif convert.rejected[record.source] == rejected:
+            events = _vanished(record, events, engine, last_fact_at) + events
         ended = _reconciled_account(record)
         if ended is not None:
             events.append(Reconciled(at=record.at, account_id=ended))
@@ -232,9 +248,43 @@ def replay_records(
     return report
 
 
+def _vanished(
+    record: Record, listed: list[Event], engine: Engine, last_fact_at: dict[int, datetime]
+) -> list[Event]:
+    """What a complete snapshot (its events ``listed``) of working orders or open positions
+    no longer lists, ended as the daemon's reconcile ends it
+    (:mod:`simple_risk.engine.vanished`): only for a successful answer whose every record was
+    readable, recorded with the time its request went out, and with no hub fact of the
+    account since then (the facts may be newer than the snapshot; the daemon would reconcile
+    again). A recording without request times (made before they were kept) heals nothing
+    this way."""
+    if record.source not in _SNAPSHOTS or record.sent is None:
+        return []
+    body = record.payload
+    if not isinstance(body, dict) or body.get("success") is not True:
+        return []
+    account = _account_of(record)
+    state = engine.account(account) if account is not None else None
+    if account is None or state is None:
+        return []
+    last = last_fact_at.get(account)
+    if last is not None and last > record.sent:
+        return []
+    if record.source == Endpoint.ORDER_SEARCH_OPEN:
+        ids = {e.order_id for e in listed if isinstance(e, OrderUpdate)}
+        return list(vanished_orders(state, ids, record.at))
+    contracts = {e.contract_id for e in listed if isinstance(e, PositionUpdate)}
+    return list(vanished_positions(state, contracts, record.at))
+
+
 def _reconciled_account(record: Record) -> int | None:
     if record.kind != "rest" or record.source not in _RECONCILE_ENDS:
         return None
+    return _account_of(record)
+
+
+def _account_of(record: Record) -> int | None:
+    """The account a recorded REST request was about."""
     request = record.request
     if not isinstance(request, dict):
         return None

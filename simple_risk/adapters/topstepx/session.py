@@ -80,8 +80,16 @@ class RestRecorder(Protocol):
     """Receives every non-auth REST exchange (see :mod:`simple_risk.adapters.replay`)."""
 
     def record_rest(
-        self, at: datetime, endpoint: str, request: Mapping[str, object], response: object
-    ) -> None: ...
+        self,
+        at: datetime,
+        endpoint: str,
+        request: Mapping[str, object],
+        response: object,
+        sent: datetime | None = None,
+    ) -> None:
+        """``at``: when the answer was received; ``sent``: when the request that it answers
+        went out (a hub fact after it may be newer than the answer)."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -446,6 +454,7 @@ class RestSession:
                     raise TransportError(
                         endpoint, "gave up", http_status=refused, attempts=attempt - 1
                     ) from None
+            sent_at = self.clock.now()
             try:
                 if sent is not None:
                     status, content = sent.answer()
@@ -497,7 +506,7 @@ class RestSession:
                 raise MalformedResponse(f"{endpoint.value}: response is not the ProjectX envelope")
             received_at = self.clock.now()
             if self.recorder is not None and endpoint not in _AUTH_ENDPOINTS:
-                self.recorder.record_rest(received_at, endpoint.value, body, envelope)
+                self.recorder.record_rest(received_at, endpoint.value, body, envelope, sent=sent_at)
             if not envelope["success"]:
                 code = envelope.get("errorCode")
                 code = code if isinstance(code, int) and not isinstance(code, bool) else -1
