@@ -89,8 +89,10 @@ class Shared:
     live: set[int] = field(default_factory=set)
     #: each account's engine's next deadline (the engine thread wakes itself for the earliest)
     deadlines: dict[int, datetime | None] = field(default_factory=dict)
-    #: engine time of each account's newest fact event (a reconcile older than it is stale)
-    last_fact_at: dict[int, datetime] = field(default_factory=dict)
+    #: engine time of the newest hub event of each order (``("order", id)``) and position
+    #: (``("position", contract)``) per account: a reconcile keeps the hub's word for what
+    #: changed after its REST answers were asked for (older entries are pruned by it)
+    hub_touched: dict[int, dict[tuple[str, int | str], datetime]] = field(default_factory=dict)
     #: set when ``stop`` begins: workers waiting out a pause return
     closing: threading.Event = field(default_factory=threading.Event)
     #: something the status shows changed: ``status.json`` is rewritten soon

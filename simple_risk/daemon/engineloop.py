@@ -52,6 +52,7 @@ from simple_risk.engine.events import (
     Event,
     OrderUpdate,
     OwnOrder,
+    PositionUpdate,
     Quote,
 )
 
@@ -257,7 +258,11 @@ class EngineLoop:
             account = event.account_id
             if account not in shared.engines:
                 return
-            shared.last_fact_at[account] = event.at
+            if isinstance(event, OrderUpdate):
+                shared.hub_touched.setdefault(account, {})["order", event.order_id] = event.at
+            elif isinstance(event, PositionUpdate):
+                touched = shared.hub_touched.setdefault(account, {})
+                touched["position", event.contract_id] = event.at
             self._intake.watch_contract(event)
             shared.observer.on_event(event)
             self._announcer.event(event)

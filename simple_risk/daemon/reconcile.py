@@ -229,37 +229,52 @@ class Reconciler:
         self._report_malformed(data)
         engine = shared.engines[account]
         state = engine.account(account)
-        last_fact = shared.last_fact_at.get(account)
-        stale = last_fact is not None and last_fact > data.started_at
+        # What the hub said of an order or a position after the REST answers were asked for
+        # is newer than them: REST's word is taken for everything else. (Refusing the whole
+        # answer instead would never reconcile an account whose platform moves an order all
+        # the time: every answer would race with one of its events.)
+        touched = shared.hub_touched.get(account, {})
+        newer = {key for key, at in touched.items() if at > data.started_at}
+        shared.hub_touched[account] = {key: touched[key] for key in newer}
         events: list[Event] = []
         if data.account_update is not None:
             events.append(data.account_update)
         events += [trade for trade in data.trades if not _known_fill(state, trade)]
-        if not stale and state is not None:
+        if state is not None:
             # A skipped record may be any of the known ones: what REST did not list is only
             # taken as gone when every record of that kind could be read.
             open_orders = {o.order_id for o in data.orders}
             for order in list(state.orders.values()):
                 if order.id in open_orders or "order" in skipped_kinds:
                     continue
-                if _unlisted_by_design(order.update, open_orders):
+                if ("order", order.id) in newer or _unlisted_by_design(order.update, open_orders):
                     continue
                 events.append(dataclasses.replace(order.update, status=OrderStatus.CANCELLED))
-            events += data.orders
+            events += [o for o in data.orders if ("order", o.order_id) not in newer]
             open_positions = {p.contract_id for p in data.positions}
             for position in list(state.positions.values()):
-                if position.contract_id not in open_positions and "position" not in skipped_kinds:
-                    events.append(
-                        PositionUpdate(
-                            at=data.at,
-                            account_id=account,
-                            contract_id=position.contract_id,
-                            type=PositionType.LONG if position.long else PositionType.SHORT,
-                            size=0,
-                            average_price=position.avg_price,
-                        )
+                if position.contract_id in open_positions or "position" in skipped_kinds:
+                    continue
+                if ("position", position.contract_id) in newer:
+                    continue
+                events.append(
+                    PositionUpdate(
+                        at=data.at,
+                        account_id=account,
+                        contract_id=position.contract_id,
+                        type=PositionType.LONG if position.long else PositionType.SHORT,
+                        size=0,
+                        average_price=position.avg_price,
                     )
-            events += data.positions
+                )
+            events += [p for p in data.positions if ("position", p.contract_id) not in newer]
+        if newer:
+            log.info(
+                "account %s: %d hub event(s) arrived during the reconcile; the hub's word kept "
+                "for them",
+                account,
+                len(newer),
+            )
         applier = self._applier
         for event in events:
             applier.fact(account, applier.monotonic(event))
@@ -267,10 +282,6 @@ class Reconciler:
         applier.apply(account, reconciled, journal=False)
         self.reconciles += 1
         self.last_reconcile_at[account] = data.at
-        if stale:
-            log.info("account %s: hub events arrived during reconcile; reconciling again", account)
-            self.request(account, "stale")
-            return
         if account in self._ownership.lost:
             return  # not ours to enforce until the lease is held again
         first = account not in shared.live
