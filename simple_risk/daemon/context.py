@@ -27,6 +27,7 @@ from simple_risk.daemon.queue import EventQueue
 from simple_risk.daemon.supervisor import SupervisorOptions
 from simple_risk.engine import Engine
 from simple_risk.engine.model import Ruleset
+from simple_risk.engine.vanished import HubItem
 from simple_risk.store import Store
 
 
@@ -89,8 +90,10 @@ class Shared:
     live: set[int] = field(default_factory=set)
     #: each account's engine's next deadline (the engine thread wakes itself for the earliest)
     deadlines: dict[int, datetime | None] = field(default_factory=dict)
-    #: engine time of each account's newest fact event (a reconcile older than it is stale)
-    last_fact_at: dict[int, datetime] = field(default_factory=dict)
+    #: engine time of the newest hub event of each order (``("order", id)``) and position
+    #: (``("position", contract)``) per account: a reconcile keeps the hub's word for what
+    #: changed after its REST answers were asked for (older entries are pruned by it)
+    hub_touched: dict[int, dict[HubItem, datetime]] = field(default_factory=dict)
     #: set when ``stop`` begins: workers waiting out a pause return
     closing: threading.Event = field(default_factory=threading.Event)
     #: something the status shows changed: ``status.json`` is rewritten soon

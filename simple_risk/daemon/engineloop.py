@@ -52,8 +52,10 @@ from simple_risk.engine.events import (
     Event,
     OrderUpdate,
     OwnOrder,
+    PositionUpdate,
     Quote,
 )
+from simple_risk.engine.vanished import hub_item
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -257,7 +259,8 @@ class EngineLoop:
             account = event.account_id
             if account not in shared.engines:
                 return
-            shared.last_fact_at[account] = event.at
+            if isinstance(event, OrderUpdate | PositionUpdate):
+                shared.hub_touched.setdefault(account, {})[hub_item(event)] = event.at
             self._intake.watch_contract(event)
             shared.observer.on_event(event)
             self._announcer.event(event)

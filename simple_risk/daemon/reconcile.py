@@ -34,7 +34,7 @@ from simple_risk.daemon.supervisor import Supervisor
 from simple_risk.engine.events import Event, Reconciled, TradeFill
 from simple_risk.engine.facts.account import AccountState
 from simple_risk.engine.facts.ledger import adds_nothing
-from simple_risk.engine.vanished import vanished_orders, vanished_positions
+from simple_risk.engine.vanished import still_current, vanished_orders, vanished_positions
 
 log = logging.getLogger(__name__)
 
@@ -221,23 +221,35 @@ class Reconciler:
         self._report_malformed(data)
         engine = shared.engines[account]
         state = engine.account(account)
-        last_fact = shared.last_fact_at.get(account)
-        stale = last_fact is not None and last_fact > data.started_at
+        # What the hub said of an order or a position after the REST answers were asked for
+        # is newer than them: REST's word is taken for everything else. (Refusing the whole
+        # answer instead would never reconcile an account whose platform moves an order all
+        # the time: every answer would race with one of its events.)
+        touched = shared.hub_touched.get(account, {})
+        newer = {key for key, at in touched.items() if at > data.started_at}
+        shared.hub_touched[account] = {key: touched[key] for key in newer}
         events: list[Event] = []
         if data.account_update is not None:
             events.append(data.account_update)
         events += [trade for trade in data.trades if not _known_fill(state, trade)]
-        if not stale and state is not None:
+        if state is not None:
             # A skipped record may be any of the known ones: what REST did not list is only
             # taken as gone when every record of that kind could be read.
             if "order" not in skipped_kinds:
-                events += vanished_orders(state, {o.order_id for o in data.orders}, data.at)
-            events += data.orders
+                listed = {o.order_id for o in data.orders}
+                events += vanished_orders(state, listed, data.at, newer)
+            events += still_current(data.orders, newer)
             if "position" not in skipped_kinds:
-                events += vanished_positions(
-                    state, {p.contract_id for p in data.positions}, data.at
-                )
-            events += data.positions
+                held = {p.contract_id for p in data.positions}
+                events += vanished_positions(state, held, data.at, newer)
+            events += still_current(data.positions, newer)
+        if newer:
+            log.info(
+                "account %s: %d hub event(s) arrived during the reconcile; the hub's word kept "
+                "for them",
+                account,
+                len(newer),
+            )
         applier = self._applier
         for event in events:
             applier.fact(account, applier.monotonic(event))
@@ -245,10 +257,6 @@ class Reconciler:
         applier.apply(account, reconciled, journal=False)
         self.reconciles += 1
         self.last_reconcile_at[account] = data.at
-        if stale:
-            log.info("account %s: hub events arrived during reconcile; reconciling again", account)
-            self.request(account, "stale")
-            return
         if account in self._ownership.lost:
             return  # not ours to enforce until the lease is held again
         first = account not in shared.live

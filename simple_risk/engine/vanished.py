@@ -9,42 +9,62 @@ during the gap, and is ended in the facts by the events made here, before the sn
 The daemon's reconcile and a replay of a recording (``simple-risk replay``) both use this, so a
 replay heals a hub gap as the daemon did.
 
-The caller decides whether the snapshot can speak for the whole kind: only when every record
-of that kind was readable, and only when no hub fact of the account arrived after the request
-was sent (the facts may then be newer than the snapshot: the daemon reconciles again, a
-replay leaves the facts as they are).
+The snapshot speaks for a kind only when every record of that kind was readable (the caller
+checks), and not for an item the hub spoke of after the request went out (``newer``): the
+hub's word for it is newer than the snapshot. It does speak for everything else — refusing
+the whole answer instead would never reconcile an account whose platform moves an order all
+the time, as every answer would race with one of its events.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from datetime import datetime
+from typing import TypeVar
 
-from simple_risk.engine.events import OrderStatus, OrderUpdate, PositionType, PositionUpdate
+from simple_risk.engine.events import (
+    Event,
+    OrderStatus,
+    OrderUpdate,
+    PositionType,
+    PositionUpdate,
+)
 from simple_risk.engine.facts.account import AccountState
+
+E = TypeVar("E", bound=Event)
+#: what the hub spoke of: ``("order", order id)`` or ``("position", contract id)``
+HubItem = tuple[str, int | str]
 
 
 def vanished_orders(
-    state: AccountState, listed: Collection[int], at: datetime
+    state: AccountState,
+    listed: Collection[int],
+    at: datetime,
+    newer: Collection[HubItem] = frozenset(),
 ) -> list[OrderUpdate]:
     """A cancelled copy, stamped ``at``, of each working order the facts hold that ``listed``
-    (the ids of a complete ``Order/searchOpen`` answer) does not name — except a suspended
-    bracket child of a listed entry, which that endpoint never lists
-    (:func:`unlisted_by_design`)."""
+    (the ids of a complete ``Order/searchOpen`` answer) does not name — except one the hub
+    spoke of after the request went out (``newer``), and a suspended bracket child of a listed
+    entry, which that endpoint never lists (:func:`unlisted_by_design`)."""
     return [
         dataclasses.replace(order.update, at=at, status=OrderStatus.CANCELLED)
         for order in list(state.orders.values())
-        if order.id not in listed and not unlisted_by_design(order.update, listed)
+        if order.id not in listed
+        and ("order", order.id) not in newer
+        and not unlisted_by_design(order.update, listed)
     ]
 
 
 def vanished_positions(
-    state: AccountState, listed: Collection[str], at: datetime
+    state: AccountState,
+    listed: Collection[str],
+    at: datetime,
+    newer: Collection[HubItem] = frozenset(),
 ) -> list[PositionUpdate]:
     """A flat update (size 0, as the hub announces a close) for each open position the facts
     hold in a contract that ``listed`` (the contracts of a complete ``Position/searchOpen``
-    answer) does not name."""
+    answer) does not name, except one the hub spoke of after the request went out."""
     return [
         PositionUpdate(
             at=at,
@@ -55,8 +75,25 @@ def vanished_positions(
             average_price=position.avg_price,
         )
         for position in list(state.positions.values())
-        if position.contract_id not in listed
+        if position.contract_id not in listed and ("position", position.contract_id) not in newer
     ]
+
+
+def still_current(snapshot: Iterable[E], newer: Collection[HubItem]) -> list[E]:
+    """The snapshot's own records, without those of an order or position the hub spoke of
+    after the request went out (the hub's word for it is newer)."""
+    return [
+        event
+        for event in snapshot
+        if not isinstance(event, OrderUpdate | PositionUpdate) or hub_item(event) not in newer
+    ]
+
+
+def hub_item(event: OrderUpdate | PositionUpdate) -> HubItem:
+    """The item an order or position event is about, as :data:`HubItem`."""
+    if isinstance(event, OrderUpdate):
+        return ("order", event.order_id)
+    return ("position", event.contract_id)
 
 
 def unlisted_by_design(update: OrderUpdate, listed: Collection[int]) -> bool:
@@ -74,4 +111,11 @@ def unlisted_by_design(update: OrderUpdate, listed: Collection[int]) -> bool:
     )
 
 
-__all__ = ["unlisted_by_design", "vanished_orders", "vanished_positions"]
+__all__ = [
+    "HubItem",
+    "hub_item",
+    "still_current",
+    "unlisted_by_design",
+    "vanished_orders",
+    "vanished_positions",
+]

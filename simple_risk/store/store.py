@@ -68,6 +68,17 @@ from simple_risk.store.records import (
     StoreUnavailable,
 )
 
+#: SQLSTATEs of a database that cannot take writes *now* though the driver calls them internal
+#: errors: a read-only transaction (a PostgreSQL standby after a failover, a session or database
+#: set read-only). The same write succeeds once the primary is back, so the daemon must hold it.
+_UNAVAILABLE_SQLSTATES = frozenset({"25006"})
+
+
+def _unavailable(exc: SQLAlchemyError) -> bool:
+    if isinstance(exc, (OperationalError, InterfaceError, DisconnectionError, PoolTimeout)):
+        return True
+    return getattr(getattr(exc, "orig", None), "sqlstate", None) in _UNAVAILABLE_SQLSTATES
+
 
 class Store:
     """Durable state of the daemon on SQLite or PostgreSQL; see the module docstring."""
@@ -134,9 +145,9 @@ class Store:
                     conn.execution_options(**{WRITE_OPTION: True})
                 with Session(bind=conn, expire_on_commit=False) as session, session.begin():
                     yield session
-        except (OperationalError, InterfaceError, DisconnectionError, PoolTimeout) as exc:
-            raise StoreUnavailable(f"store {self.url}: {reason(exc)}") from exc
         except SQLAlchemyError as exc:
+            if _unavailable(exc):
+                raise StoreUnavailable(f"store {self.url}: {reason(exc)}") from exc
             raise StoreError(f"store {self.url}: {reason(exc)}") from exc
 
     # --- journal -------------------------------------------------------------------------

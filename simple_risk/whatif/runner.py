@@ -11,8 +11,8 @@ Reconciliation is replayed as the daemon does it: the REST snapshots of a reconc
 facts, and after the working orders (``Order/searchOpen``) or the day's fills
 (``Trade/search``) of an account the engine is told that account was reconciled, which
 evaluates every rule. A working order or open position such a snapshot no longer lists is
-ended, as the daemon ends it (a close announced during a hub gap), when the recording shows
-the snapshot is not older than the facts. Nothing is enforced — a replay only says what
+ended, as the daemon ends it (a close announced during a hub gap), unless the hub spoke of it
+after the snapshot was requested. Nothing is enforced — a replay only says what
 would have been — so the recording's own later events (which include whatever the recording
 daemon did) stay the truth.
 """
@@ -30,7 +30,6 @@ from simple_risk.adapters.replay import Record, read_records, record_events
 from simple_risk.adapters.topstepx.converters import DEFAULT_SYMBOLS
 from simple_risk.adapters.topstepx.errors import Endpoint
 from simple_risk.adapters.topstepx.hubconverter import Converter
-from simple_risk.daemon.apply import FACT_EVENTS
 from simple_risk.daemon.calls import describe_call
 from simple_risk.daemon.planning import plan
 from simple_risk.engine import Engine, Firing
@@ -39,7 +38,13 @@ from simple_risk.engine.facts.account import AccountState
 from simple_risk.engine.intents import Alert
 from simple_risk.engine.lockouts import Lock
 from simple_risk.engine.model import Ruleset, SymbolSpec
-from simple_risk.engine.vanished import vanished_orders, vanished_positions
+from simple_risk.engine.vanished import (
+    HubItem,
+    hub_item,
+    still_current,
+    vanished_orders,
+    vanished_positions,
+)
 from simple_risk.whatif.words import call_subject, call_words
 
 #: the daemon's default clock tick (``timing.tick_interval``)
@@ -209,8 +214,9 @@ def replay_records(
     engine = Engine(ruleset, accounts=[account] if account is not None else None)
     player = _Player(engine, report, tick)
     convert = Converter(symbols=symbols)
-    #: account → receive time of its last hub fact (a snapshot sent before it may be older)
-    last_fact_at: dict[int, datetime] = {}
+    #: account → order or position → receive time of the hub's last word of it (a snapshot
+    #: requested before that is older for that item)
+    hub_touched: dict[int, dict[HubItem, datetime]] = {}
     for record in records:
         report.records += 1
         report.first_at = report.first_at or record.at
@@ -219,10 +225,11 @@ def replay_records(
         events = record_events(record, convert)
         if record.kind == "hub":
             for event in events:
-                if isinstance(event, FACT_EVENTS):
-                    last_fact_at[event.account_id] = event.at
-        elif convert.rejected[record.source] == rejected:
-            events = _vanished(record, events, engine, last_fact_at) + events
+                if isinstance(event, OrderUpdate | PositionUpdate):
+                    hub_touched.setdefault(event.account_id, {})[hub_item(event)] = event.at
+        else:
+            complete = convert.rejected[record.source] == rejected
+            events = _reconciled(record, events, complete, engine, hub_touched)
         ended = _reconciled_account(record)
         if ended is not None:
             events.append(Reconciled(at=record.at, account_id=ended))
@@ -248,33 +255,40 @@ def replay_records(
     return report
 
 
-def _vanished(
-    record: Record, listed: list[Event], engine: Engine, last_fact_at: dict[int, datetime]
+def _reconciled(
+    record: Record,
+    listed: list[Event],
+    complete: bool,
+    engine: Engine,
+    hub_touched: dict[int, dict[HubItem, datetime]],
 ) -> list[Event]:
-    """What a complete snapshot (its events ``listed``) of working orders or open positions
-    no longer lists, ended as the daemon's reconcile ends it
-    (:mod:`simple_risk.engine.vanished`): only for a successful answer whose every record was
-    readable, recorded with the time its request went out, and with no hub fact of the
-    account since then (the facts may be newer than the snapshot; the daemon would reconcile
-    again). A recording without request times (made before they were kept) heals nothing
-    this way."""
+    """The events of a REST snapshot of working orders or open positions (``listed``) as the
+    daemon's reconcile applies them (:mod:`simple_risk.engine.vanished`): what it no longer
+    lists has ended — when every record was readable (``complete``) and the answer was a
+    success — except an item the hub spoke of after the request went out, whose own record
+    in the snapshot is dropped too (the hub's word for it is newer). A recording without
+    request times (made before they were kept) cannot tell: its snapshots are applied as
+    they are and end nothing."""
     if record.source not in _SNAPSHOTS or record.sent is None:
-        return []
-    body = record.payload
-    if not isinstance(body, dict) or body.get("success") is not True:
-        return []
+        return listed
     account = _account_of(record)
     state = engine.account(account) if account is not None else None
     if account is None or state is None:
-        return []
-    last = last_fact_at.get(account)
-    if last is not None and last > record.sent:
-        return []
+        return listed
+    sent = record.sent
+    newer = {item for item, at in hub_touched.get(account, {}).items() if at > sent}
+    current = still_current(listed, newer)
+    body = record.payload
+    if not complete or not isinstance(body, dict) or body.get("success") is not True:
+        return current
+    gone: list[Event]
     if record.source == Endpoint.ORDER_SEARCH_OPEN:
         ids = {e.order_id for e in listed if isinstance(e, OrderUpdate)}
-        return list(vanished_orders(state, ids, record.at))
-    contracts = {e.contract_id for e in listed if isinstance(e, PositionUpdate)}
-    return list(vanished_positions(state, contracts, record.at))
+        gone = list(vanished_orders(state, ids, record.at, newer))
+    else:
+        contracts = {e.contract_id for e in listed if isinstance(e, PositionUpdate)}
+        gone = list(vanished_positions(state, contracts, record.at, newer))
+    return gone + current
 
 
 def _reconciled_account(record: Record) -> int | None:

@@ -3,6 +3,9 @@ fails when its guard is removed.
 
 * a trade-management stop move goes at stop-management priority, behind enforcement;
 * a reconcile whose REST answers are older than a hub event is not applied as the truth;
+* ... and an account whose hub events never stop (a platform moving a working order all the
+  time) is still reconciled and enforced: what the hub did not touch meanwhile is taken from
+  REST;
 * a firing that changes the lock set is snapshotted at once, not at the next periodic
   snapshot.
 """
@@ -10,19 +13,30 @@ fails when its guard is removed.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import threading
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from simple_risk.adapters.topstepx.errors import Endpoint
 from simple_risk.adapters.topstepx.outgoing import RestRequest
 from simple_risk.adapters.topstepx.ratelimit import Priority
 from simple_risk.daemon.runtime import Daemon, open_store
-from simple_risk.daemon.sim import wait_until
+from simple_risk.daemon.sim import Trader, wait_until
 from simple_risk.engine import Engine
-from simple_risk.engine.events import OrderSide
-from tests.e2e.harness import ACCOUNT, Start, build_ruleset
+from simple_risk.engine.events import OrderSide, PositionUpdate
+from tests.e2e.harness import (
+    ACCOUNT,
+    FAST_OPTIONS,
+    Start,
+    build_ruleset,
+    guarding_config,
+    pinned_simulator,
+)
+from tests.pinned import pinned_wall
 
 
 def test_a_trade_management_stop_move_waits_behind_enforcement(
@@ -80,6 +94,57 @@ def test_a_reconcile_older_than_a_hub_event_does_not_undo_it(
     h.wait(lambda: daemon.reconciles > before, "the stale reconcile")
     assert working(), "the reconcile's older answer cancelled an order the hub had announced"
     assert h.trader.working(ACCOUNT) == 1
+
+
+def test_an_account_whose_hub_events_never_stop_is_still_reconciled_and_enforced(
+    tmp_path: Path,
+) -> None:
+    """A platform that moves a working order all the time (a chased limit, a trailing stop):
+    over a WAN every reconcile's REST answers race with one of its hub events. The daemon
+    must still go live and close the blocked position it found at startup."""
+    wall = pinned_wall()
+    sim = pinned_simulator(wall)
+    trader = Trader(sim)
+    config = guarding_config(sim, (ACCOUNT,), tmp_path)
+    daemon = Daemon(
+        config,
+        {ACCOUNT: build_ruleset()},
+        store=open_store(config),
+        options=dataclasses.replace(FAST_OPTIONS, wall=wall),
+    )
+    try:
+        trader.buy(ACCOUNT, "RTY")  # a blocked symbol, held before the daemon starts
+        below = trader.price("MNQ") - 200
+        order_id = trader.limit(ACCOUNT, "MNQ", OrderSide.BUY, 1, below)
+        prices = (below - Decimal("0.25") * (n % 8) for n in itertools.count(1))
+        open_positions = daemon.client.open_positions
+
+        def moved_meanwhile(account: int, *args: Any, **kwargs: Any) -> list[PositionUpdate]:
+            """REST answers, and the platform moves the order before they reach the daemon."""
+            answer = open_positions(account, *args, **kwargs)
+            if not threading.current_thread().name.startswith("reconcile-"):
+                return answer
+            price = next(prices)
+            body = {"accountId": ACCOUNT, "orderId": order_id, "limitPrice": price}
+            trader.client.execute(RestRequest(Endpoint.ORDER_MODIFY, body))
+
+            def seen() -> bool:
+                state = daemon.on_engine(lambda: daemon.engines[ACCOUNT].account(ACCOUNT))
+                order = state.orders.get(order_id) if state is not None else None
+                return order is not None and order.update.limit_price == price
+
+            assert wait_until(seen, 5.0), "the hub's order event"
+            return answer
+
+        daemon.client.open_positions = moved_meanwhile  # type: ignore[method-assign]
+        daemon.start()
+        assert wait_until(daemon.ready.is_set, 10.0), "the account never went live"
+        assert wait_until(lambda: trader.size(ACCOUNT, "RTY") == 0, 5.0)
+        assert trader.working(ACCOUNT) == 1  # the trader's order, untouched
+    finally:
+        daemon.stop()
+        trader.close()
+        sim.stop()
 
 
 def test_a_new_lockout_is_snapshotted_at_once(start: Start) -> None:

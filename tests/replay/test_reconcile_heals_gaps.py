@@ -6,8 +6,8 @@ the hub whose close was never announced: only the next ``Position/searchOpen`` (
 ``Order/searchOpen``) shows it gone. Without healing, the replay would keep a phantom
 position — and a rule about it (no stop loss for 30 s) would fire for something the daemon
 knew was flat. As in the daemon, the snapshot speaks only when it is complete and not older
-than the facts: every record readable, and no hub fact of the account after its request went
-out (recordings keep each request's send time, ``"sent"``).
+than the facts: every record readable, and never for an item the hub spoke of after its
+request went out (recordings keep each request's send time, ``"sent"``).
 """
 
 from __future__ import annotations
@@ -138,6 +138,43 @@ def test_a_snapshot_older_than_a_hub_fact_heals_nothing(tmp_path: Path) -> None:
         _positions_snapshot(120, sent=None, positions=[]),
     )
     assert "no-stop-loss-grace" in fired
+
+
+def test_a_hub_event_about_another_item_does_not_stop_the_healing(tmp_path: Path) -> None:
+    # an order of the account moved on the hub while the snapshot was on its way: the
+    # snapshot is still the word for the position (else a busy account never heals)
+    order_moved = {
+        "at": _at(9.95),
+        "kind": "hub",
+        "hub": "user",
+        "target": "GatewayUserOrder",
+        "arguments": [
+            {
+                "action": 1,
+                "data": {
+                    "id": 77,
+                    "accountId": ACCOUNT,
+                    "contractId": MNQ,
+                    "creationTimestamp": _at(9.95),
+                    "updateTimestamp": _at(9.95),
+                    "status": 3,
+                    "type": 1,
+                    "side": 0,
+                    "size": 1,
+                    "limitPrice": 20000,
+                },
+            }
+        ],
+    }
+    fired = _replay(
+        tmp_path,
+        _contracts(),
+        _position_opened(0),
+        order_moved,
+        _positions_snapshot(10, sent=9.9, positions=[]),
+        _positions_snapshot(120, sent=None, positions=[]),
+    )
+    assert "no-stop-loss-grace" not in fired
 
 
 def test_a_recording_without_send_times_heals_nothing(tmp_path: Path) -> None:

@@ -75,6 +75,12 @@ HTTP_THREADS = 32
 
 _AUTH_ENDPOINTS = frozenset({Endpoint.LOGIN_KEY, Endpoint.VALIDATE, Endpoint.LOGOUT})
 
+#: requests that change the account by an amount, so that a second copy changes it again: once
+#: one may have reached the gateway (its connection ended without an answer, or a 5xx came
+#: back), it is never sent again here — the caller re-plans from the facts. (``Order/place`` has
+#: its own guard: its retries look the order up by tag first.)
+_SENT_ONCE = frozenset({Endpoint.POSITION_PARTIAL_CLOSE})
+
 
 class RestRecorder(Protocol):
     """Receives every non-auth REST exchange (see :mod:`simple_risk.adapters.replay`)."""
@@ -471,6 +477,13 @@ class RestSession:
                 ) from None
             except ExchangeFailed as error:
                 detail = str(error)
+                if endpoint in _SENT_ONCE:
+                    raise TransportError(
+                        endpoint,
+                        f"{detail}; not sent again: the gateway may have acted on it",
+                        http_status=None,
+                        attempts=attempt,
+                    ) from None
                 if attempt >= self.config.max_attempts or self._monotonic() >= deadline:
                     raise TransportError(
                         endpoint, detail, http_status=None, attempts=attempt
@@ -487,6 +500,13 @@ class RestSession:
                 self.limiter.hold(self.config.hold_on_429 * attempt)
             if status == 429 or status >= 500 or status == 408:
                 refused = status
+                if status != 429 and endpoint in _SENT_ONCE:
+                    raise TransportError(
+                        endpoint,
+                        "not sent again: the gateway may have acted on it",
+                        http_status=status,
+                        attempts=attempt,
+                    )
                 if attempt >= self.config.max_attempts or self._monotonic() >= deadline:
                     raise TransportError(endpoint, "gave up", http_status=status, attempts=attempt)
                 self._pause(attempt, endpoint, f"HTTP {status}")
