@@ -17,6 +17,7 @@ import pytest
 
 from simple_risk.adapters.simulator import wire
 from simple_risk.adapters.simulator.records import Order
+from simple_risk.adapters.topstepx.errors import Endpoint, TransportError
 from simple_risk.adapters.topstepx.outgoing import RestRequest
 from simple_risk.daemon import enforcement
 from simple_risk.daemon.messages import ReconcileData
@@ -209,3 +210,39 @@ def test_one_accounts_stuck_reconcile_never_delays_anothers(start: Start) -> Non
         assert not release.is_set()
     finally:
         release.set()
+
+
+def test_reconciles_that_keep_failing_are_alerted_and_their_end_said(start: Start) -> None:
+    """The gateway answers the account's reconcile with 5xx, call after call: the facts can no
+    longer be checked against REST (a hub gap is not healed, a position opened meanwhile is
+    not seen). That is said loudly once, not only logged; and so is the first reconcile that
+    gets through again."""
+    h = start()
+    client = h.daemon.client
+    search_trades = client.search_trades
+    broken = threading.Event()
+    broken.set()
+
+    def failing(account: int, *args: Any, **kwargs: Any) -> Any:
+        if broken.is_set():
+            raise TransportError(Endpoint.TRADE_SEARCH, "gave up", http_status=500, attempts=4)
+        return search_trades(account, *args, **kwargs)
+
+    client.search_trades = failing  # type: ignore[method-assign]
+    before = h.daemon.reconciles
+    h.daemon.request_reconcile(ACCOUNT, "hub gap")
+    h.wait(lambda: _critical(h, "reconcile"), "the alert", timeout=15.0)
+    alert = next(a for a in h.daemon.alerter.recent if "reconcile" in a["message"])
+    assert str(ACCOUNT) in alert["message"] and "HTTP 500" in alert["message"]
+    assert h.daemon.reconciles == before
+    broken.clear()
+    h.wait(lambda: h.daemon.reconciles > before, "a reconcile that gets through", timeout=15.0)
+    h.wait(
+        lambda: any(
+            a["level"] == "warning" and "reconciled again" in a["message"]
+            for a in h.daemon.alerter.recent
+        ),
+        "the recovery",
+    )
+    alerts = [a for a in h.daemon.alerter.recent if a["level"] == "critical"]
+    assert len(alerts) == 1, "one alert for the whole spell, not one per failed reconcile"
