@@ -27,7 +27,7 @@ from simple_risk.engine.facts.account import AccountState
 from simple_risk.engine.intents import Intent, NoWorkingOrders
 from simple_risk.store import StoreError
 
-from .harness import ACCOUNT, FAST_OPTIONS, OTHER, Harness, Restart, Start
+from .harness import ACCOUNT, FAST_OPTIONS, OTHER, Harness, Restart, Start, build_ruleset
 
 MALFORMED_SIZE = 3  # the trader's limit order of this size is sent with an unknown side
 
@@ -246,3 +246,38 @@ def test_reconciles_that_keep_failing_are_alerted_and_their_end_said(start: Star
     )
     alerts = [a for a in h.daemon.alerter.recent if a["level"] == "critical"]
     assert len(alerts) == 1, "one alert for the whole spell, not one per failed reconcile"
+
+
+def test_a_position_found_by_a_reconcile_is_marked_at_the_latest_price(start: Start) -> None:
+    """The account's engine gets a contract's quotes only while it holds or works it, and is
+    handed the latest one it skipped just before its first order or position there. A
+    position the user hub missed (a gap) and a reconcile found must get that quote too, not
+    be marked at the price the engine saw when it last held the contract: a long bought 500
+    points above it showed a 1,000 open loss and daily-unrealized-loss closed it."""
+    h = start(build_ruleset(params={"max_trades_per_minute": 100}))
+    daemon, contract = h.daemon, h.trader.contract("MNQ")
+    engine = daemon.engines[ACCOUNT]
+
+    def marked() -> bool:
+        state = daemon.on_engine(lambda: engine.account(ACCOUNT))
+        position = state.positions.get(contract) if state is not None else None
+        return position is not None and position.unrealized_pnl is not None
+
+    def heard() -> datetime:
+        return daemon.on_engine(lambda: daemon.intake.heard()[contract])
+
+    h.trader.buy(ACCOUNT, "MNQ")
+    h.wait(lambda: h.trader.size(ACCOUNT, "MNQ") == 1, "the fill")
+    h.trader.move("MNQ", Decimal("0.25"))
+    h.wait(marked, "a quote marking the position")
+    h.trader.sell(ACCOUNT, "MNQ")
+    h.wait(lambda: h.trader.size(ACCOUNT, "MNQ") == 0, "flat")
+    before = heard()
+    h.trader.move("MNQ", Decimal(500))  # still watched: the daemon hears it, the engine not
+    h.wait(lambda: heard() > before, "the daemon hearing the move")
+    h.sim.refuse_hub_connections(2.0)
+    h.sim.drop_connections()  # a gap: the user hub misses the next buy
+    h.trader.buy(ACCOUNT, "MNQ")
+    h.wait(marked, "the reconcile after the gap finding the position")
+    assert h.trader.size(ACCOUNT, "MNQ") == 1
+    assert not h.fired("daily-unrealized-loss")
