@@ -75,8 +75,11 @@ class Applier:
 
     def fact(self, account: int, event: Event) -> None:
         """A fact event (already :meth:`monotonic`) from the hubs, a reconcile or the executor:
-        its contract watched, the daemon's own orders claimed, then applied and journaled."""
+        its contract watched, the latest quote the account skipped handed over (a position a
+        reconcile found is marked at today's price, not at the one the engine saw when it last
+        held the contract), the daemon's own orders claimed, then applied and journaled."""
         self._intake.watch_contract(event)
+        self.catch_up_quote(account, event)
         if isinstance(event, OrderUpdate):
             self.claim_own(account, event)
         self.apply(account, event, journal=True)

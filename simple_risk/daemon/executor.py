@@ -396,11 +396,21 @@ class Executor:
     def _work(self, job: Job) -> IntentResult:
         """Send every call of the job, in order. A failing call does not stop the others (each
         is a separate change toward the target: one order that cannot be cancelled must not
-        keep the next one working); the result is the worst outcome, with the first error."""
+        keep the next one working); the result is the worst outcome, with the first error.
+
+        Except what depends on it: a reduction's stop and limit resizes follow it (planning's
+        ``_cut_and_resize``) and are sized for the position it leaves. When the reduction did
+        not happen they are not sent — the stop keeps covering the whole position — and the
+        intent's next attempt plans both again."""
         done: list[str] = []
         worst = "done"
         first_error: str | None = None
+        reduction_failed = False
         for index, request in enumerate(job.calls):
+            if request.endpoint in POSITION_CALLS:
+                reduction_failed = False
+            elif reduction_failed and request.endpoint is Endpoint.ORDER_MODIFY:
+                continue
             text = call_text(request)
             outcome = "ok"
             error: str | None = None
@@ -439,6 +449,7 @@ class Executor:
                     job.account, text, outcome if error is None else f"{outcome}: {error}"
                 )
             if outcome in ("retry", "gave_up"):
+                reduction_failed = request.endpoint in POSITION_CALLS
                 first_error = first_error or error
                 if _SEVERITY[outcome] > _SEVERITY[worst]:
                     worst = outcome

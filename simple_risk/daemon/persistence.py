@@ -21,7 +21,7 @@ from simple_risk.daemon.planning import plan
 from simple_risk.daemon.replay import ReplayGuard
 from simple_risk.daemon.supervisor import Supervisor
 from simple_risk.engine import Engine, Firing
-from simple_risk.engine.events import Event
+from simple_risk.engine.events import Event, Quote
 from simple_risk.engine.intents import Alert, Intent, intent_from_json, intent_to_json
 from simple_risk.store import Store, StoreError, StoreUnavailable
 
@@ -121,10 +121,12 @@ class Persistence:
         snapshot = self._store.latest_snapshot(account)
         engine: Engine | None = None
         seq = 0
+        priced: list[str] = []
         if snapshot is not None and isinstance(snapshot.state.get("engine"), dict):
             try:
                 engine = Engine.restore(ruleset, snapshot.state["engine"], accounts=[account])
                 seq = snapshot.journal_seq or 0
+                priced = _priced(snapshot.state["engine"])
             except Exception as exc:  # a snapshot of another ruleset: rebuild from REST instead
                 log.warning("account %s: snapshot not usable (%s); starting fresh", account, exc)
         if engine is None:
@@ -147,6 +149,20 @@ class Persistence:
             self._guard = None
         self.last_seq[account] = replayed[-1].seq if replayed else self._store.last_seq(account)
         self.replayed[account] = len(replayed)
+        # The snapshot's prices are as old as it is (a night, after a night down): a position
+        # opened meanwhile must not be marked at them. Those of contracts the account holds no
+        # position in are forgotten (unknown until this run's quotes come: the market hub
+        # subscribes every contract the account holds or works); a position held across the
+        # restart keeps the marks in force when the last run stopped (without a price, a stop
+        # locking in profit would not count as its protection). The journal has no quotes, so
+        # the replay above saw the prices the last run had.
+        state = engine.account(account)
+        held = set(state.positions) if state is not None else set()
+        now = shared.clock.now()
+        at = now if engine.now is None else max(engine.now, now)
+        for contract_id in priced:
+            if contract_id not in held:
+                replay(account, Quote(at=at, contract_id=contract_id))
         if replayed:
             self.snapshot(account)
         shared.deadlines[account] = engine.next_deadline()
@@ -354,6 +370,20 @@ class Persistence:
         """Snapshot every account that changed since its last snapshot."""
         for account in list(self.dirty):
             self.snapshot(account)
+
+
+def _priced(snapshot: dict[str, Any]) -> list[str]:
+    """The contracts an engine snapshot holds a price of."""
+    contracts = snapshot.get("contracts")
+    if not isinstance(contracts, list):
+        return []
+    return [
+        str(entry["id"])
+        for entry in contracts
+        if isinstance(entry, dict)
+        and "id" in entry
+        and any(entry.get(price) is not None for price in ("last", "bid", "ask"))
+    ]
 
 
 __all__ = ["Persistence"]

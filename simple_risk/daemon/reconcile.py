@@ -76,6 +76,8 @@ class Reconciler:
         #: hub records doubted by the converter (see :meth:`doubt`)
         self.hub_doubts = 0
         self._doubts_alerted: set[tuple[int | None, str]] = set()
+        #: each account's failed reconciles in a row (alerted once, at alert_after_attempts)
+        self._failing: dict[int, int] = {}
 
     # -- the workers ----------------------------------------------------------------------------
 
@@ -213,10 +215,27 @@ class Reconciler:
     def apply(self, data: ReconcileData) -> None:
         shared = self._shared
         account = data.account
+        timing = shared.config.timing
         if data.error is not None:
             log.warning("account %s: reconcile (%s) failed: %s", account, data.reason, data.error)
-            self.later[account] = time.monotonic() + shared.config.timing.retry_interval
+            self.later[account] = time.monotonic() + timing.retry_interval
+            failed = self._failing[account] = self._failing.get(account, 0) + 1
+            if failed == timing.alert_after_attempts:
+                # the facts can no longer be checked against REST: a hub gap stays unhealed
+                # and what the hub missed (a position opened meanwhile) is not seen
+                shared.alerter.alert(
+                    "critical",
+                    f"account {account}: {failed} reconciles in a row failed ({data.error}); "
+                    "its positions, orders and fills cannot be checked against REST — "
+                    "still trying",
+                    data.at,
+                )
             return
+        failed = self._failing.pop(account, 0)
+        if failed >= timing.alert_after_attempts:
+            shared.alerter.alert(
+                "warning", f"account {account}: reconciled again after {failed} failures", data.at
+            )
         skipped_kinds = {kind for kind, _ in data.skipped}
         self._report_malformed(data)
         engine = shared.engines[account]

@@ -371,6 +371,63 @@ def test_a_reductions_stop_resize_is_sent_only_after_the_reduction() -> None:
     ]
 
 
+class RefusingReductions(FakeGateway):
+    """Refuses every reduction of one contract (the gateway's rate limit, or its refusal)."""
+
+    def __init__(self, contract: str, error: Exception) -> None:
+        super().__init__()
+        self.contract = contract
+        self.error = error
+
+    def execute(
+        self,
+        request: RestRequest,
+        priority: Priority,
+        *,
+        deadline: float | None = None,
+        on_wire: Sent | None = None,
+    ) -> dict[str, Any]:
+        if request.body.get("contractId") == self.contract:
+            self.sent.append(request)
+            raise self.error
+        return super().execute(request, priority, deadline=deadline)
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        TransportError(Endpoint.POSITION_PARTIAL_CLOSE, "gave up", http_status=429, attempts=4),
+        ApiError(Endpoint.POSITION_PARTIAL_CLOSE, 6, None),  # OrderRejected: no price
+    ],
+    ids=["rate-limited", "refused"],
+)
+def test_a_stop_is_not_resized_for_a_reduction_that_did_not_happen(error: Exception) -> None:
+    """A reduction resizes the position's stop to what it leaves; when the reduction fails,
+    the stop must keep covering the whole position (the next attempt resizes it after its
+    reduction). Another position's reduction in the same intent still goes, with its resize."""
+    es = "CON.F.US.EP.Z26"
+    gateway = RefusingReductions(MNQ, error)
+    results: queue.Queue[Event] = queue.Queue()
+    executor = Executor(gateway, results, None)  # type: ignore[arg-type]
+    reduce = [
+        partial_close_request(OTHER, MNQ, 2),
+        modify_size_request(OTHER, 10, size=5),  # MNQ's stop: 7 -> 5
+        partial_close_request(OTHER, es, 1),
+        modify_size_request(OTHER, 20, size=1),  # ES's stop: 2 -> 1
+    ]
+    try:
+        executor.submit(OTHER, "reduce", reduce)
+        result: IntentResult = _next(results, IntentResult)
+    finally:
+        executor.stop()
+    assert [(c.endpoint, c.body.get("orderId")) for c in gateway.sent] == [
+        (Endpoint.POSITION_PARTIAL_CLOSE, None),
+        (Endpoint.POSITION_PARTIAL_CLOSE, None),
+        (Endpoint.ORDER_MODIFY, 20),
+    ]
+    assert result.outcome in ("retry", "gave_up")
+
+
 def test_the_closes_of_one_account_stay_in_order_on_their_lane() -> None:
     gateway = HoldingGateway(Endpoint.POSITION_CLOSE)
     results: queue.Queue[Event] = queue.Queue()

@@ -17,6 +17,7 @@ import pytest
 
 from simple_risk.adapters.simulator import wire
 from simple_risk.adapters.simulator.records import Order
+from simple_risk.adapters.topstepx.errors import Endpoint, TransportError
 from simple_risk.adapters.topstepx.outgoing import RestRequest
 from simple_risk.daemon import enforcement
 from simple_risk.daemon.messages import ReconcileData
@@ -26,7 +27,7 @@ from simple_risk.engine.facts.account import AccountState
 from simple_risk.engine.intents import Intent, NoWorkingOrders
 from simple_risk.store import StoreError
 
-from .harness import ACCOUNT, FAST_OPTIONS, OTHER, Harness, Restart, Start
+from .harness import ACCOUNT, FAST_OPTIONS, OTHER, Harness, Restart, Start, build_ruleset
 
 MALFORMED_SIZE = 3  # the trader's limit order of this size is sent with an unknown side
 
@@ -209,3 +210,74 @@ def test_one_accounts_stuck_reconcile_never_delays_anothers(start: Start) -> Non
         assert not release.is_set()
     finally:
         release.set()
+
+
+def test_reconciles_that_keep_failing_are_alerted_and_their_end_said(start: Start) -> None:
+    """The gateway answers the account's reconcile with 5xx, call after call: the facts can no
+    longer be checked against REST (a hub gap is not healed, a position opened meanwhile is
+    not seen). That is said loudly once, not only logged; and so is the first reconcile that
+    gets through again."""
+    h = start()
+    client = h.daemon.client
+    search_trades = client.search_trades
+    broken = threading.Event()
+    broken.set()
+
+    def failing(account: int, *args: Any, **kwargs: Any) -> Any:
+        if broken.is_set():
+            raise TransportError(Endpoint.TRADE_SEARCH, "gave up", http_status=500, attempts=4)
+        return search_trades(account, *args, **kwargs)
+
+    client.search_trades = failing  # type: ignore[method-assign]
+    before = h.daemon.reconciles
+    h.daemon.request_reconcile(ACCOUNT, "hub gap")
+    h.wait(lambda: _critical(h, "reconcile"), "the alert", timeout=15.0)
+    alert = next(a for a in h.daemon.alerter.recent if "reconcile" in a["message"])
+    assert str(ACCOUNT) in alert["message"] and "HTTP 500" in alert["message"]
+    assert h.daemon.reconciles == before
+    broken.clear()
+    h.wait(lambda: h.daemon.reconciles > before, "a reconcile that gets through", timeout=15.0)
+    h.wait(
+        lambda: any(
+            a["level"] == "warning" and "reconciled again" in a["message"]
+            for a in h.daemon.alerter.recent
+        ),
+        "the recovery",
+    )
+    alerts = [a for a in h.daemon.alerter.recent if a["level"] == "critical"]
+    assert len(alerts) == 1, "one alert for the whole spell, not one per failed reconcile"
+
+
+def test_a_position_found_by_a_reconcile_is_marked_at_the_latest_price(start: Start) -> None:
+    """The account's engine gets a contract's quotes only while it holds or works it, and is
+    handed the latest one it skipped just before its first order or position there. A
+    position the user hub missed (a gap) and a reconcile found must get that quote too, not
+    be marked at the price the engine saw when it last held the contract: a long bought 500
+    points above it showed a 1,000 open loss and daily-unrealized-loss closed it."""
+    h = start(build_ruleset(params={"max_trades_per_minute": 100}))
+    daemon, contract = h.daemon, h.trader.contract("MNQ")
+    engine = daemon.engines[ACCOUNT]
+
+    def marked() -> bool:
+        state = daemon.on_engine(lambda: engine.account(ACCOUNT))
+        position = state.positions.get(contract) if state is not None else None
+        return position is not None and position.unrealized_pnl is not None
+
+    def heard() -> datetime:
+        return daemon.on_engine(lambda: daemon.intake.heard()[contract])
+
+    h.trader.buy(ACCOUNT, "MNQ")
+    h.wait(lambda: h.trader.size(ACCOUNT, "MNQ") == 1, "the fill")
+    h.trader.move("MNQ", Decimal("0.25"))
+    h.wait(marked, "a quote marking the position")
+    h.trader.sell(ACCOUNT, "MNQ")
+    h.wait(lambda: h.trader.size(ACCOUNT, "MNQ") == 0, "flat")
+    before = heard()
+    h.trader.move("MNQ", Decimal(500))  # still watched: the daemon hears it, the engine not
+    h.wait(lambda: heard() > before, "the daemon hearing the move")
+    h.sim.refuse_hub_connections(2.0)
+    h.sim.drop_connections()  # a gap: the user hub misses the next buy
+    h.trader.buy(ACCOUNT, "MNQ")
+    h.wait(marked, "the reconcile after the gap finding the position")
+    assert h.trader.size(ACCOUNT, "MNQ") == 1
+    assert not h.fired("daily-unrealized-loss")

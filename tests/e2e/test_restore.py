@@ -8,13 +8,17 @@ whole journal to replay, and locks change while it replays).
 
 from __future__ import annotations
 
+import dataclasses
 import sqlite3
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
 
+from simple_risk.adapters.topstepx.outgoing import modify_stop_request
 from simple_risk.daemon.runtime import Daemon, open_store
+from simple_risk.daemon.sim import wait_until
+from simple_risk.engine import Engine
 from simple_risk.engine.events import OrderSide
 from simple_risk.store import Store, StoreError
 
@@ -157,3 +161,97 @@ def test_a_firing_a_clock_tick_set_off_is_not_recorded_again_by_replay(
     assert _recorded(first) == recorded  # nothing twice, nothing out of order
     assert not first.firings  # nothing told or worked again
     assert not first.store.open_intents(ACCOUNT)
+
+
+def test_a_position_opened_while_the_daemon_was_down_is_not_marked_at_old_prices(
+    start: Start,
+) -> None:
+    """The restored engine's prices are those of its last snapshot — last night's, after a
+    night down. A position the trader opened meanwhile, at today's price, must not be marked
+    at them: a long bought 500 points above the old MNQ price showed a 1,000 open loss and
+    daily-unrealized-loss closed it. Its open P&L is unknown until a quote of this run comes;
+    from then on it is enforced as ever."""
+    h = start(build_ruleset(params={"max_trades_per_minute": 100}))
+    contract = h.trader.contract("MNQ")
+    engine = h.daemon.engines[ACCOUNT]
+
+    def marked(daemon: Daemon, engine: Engine) -> bool:
+        state = daemon.on_engine(lambda: engine.account(ACCOUNT))
+        position = state.positions.get(contract) if state is not None else None
+        return position is not None and position.unrealized_pnl is not None
+
+    h.trader.buy(ACCOUNT, "MNQ")
+    h.wait(lambda: h.trader.size(ACCOUNT, "MNQ") == 1, "the fill")
+    h.trader.move("MNQ", Decimal("0.25"))
+    h.wait(lambda: marked(h.daemon, engine), "a quote marking the position")
+    h.trader.sell(ACCOUNT, "MNQ")
+
+    def flat() -> bool:
+        state = h.daemon.on_engine(lambda: engine.account(ACCOUNT))
+        return state is not None and contract not in state.positions
+
+    h.wait(flat, "the daemon seeing the account flat")
+    wall = h.daemon.options.wall
+    h.daemon.stop()  # snapshots the engine, with the MNQ price it knew
+    h.sim.set_price(contract, h.trader.price("MNQ") + 500)  # the market moves meanwhile …
+    h.trader.buy(ACCOUNT, "MNQ")  # … and the trader buys there
+    daemon = Daemon(
+        h.daemon.config,
+        h.daemon.rulesets,
+        store=open_store(h.daemon.config),
+        options=dataclasses.replace(FAST_OPTIONS, wall=wall),
+    )
+    daemon.start()
+    try:
+        assert wait_until(daemon.ready.is_set, 10.0)
+        restored = daemon.engines[ACCOUNT]
+        assert not marked(daemon, restored), "marked at a price of the last run"
+        assert not any(f.rule_id == "daily-unrealized-loss" for f in daemon.firings)
+        assert h.trader.size(ACCOUNT, "MNQ") == 1
+        h.trader.move("MNQ", Decimal("-200"))  # a real loss of 400: enforced
+        assert wait_until(lambda: h.trader.size(ACCOUNT, "MNQ") == 0, 5.0)
+        assert [f.rule_id for f in daemon.firings if f.rule_id.startswith("daily")] == [
+            "daily-unrealized-loss"
+        ]
+    finally:
+        daemon.stop()
+
+
+def test_a_position_held_across_a_restart_keeps_its_marks_and_its_protection(
+    start: Start,
+) -> None:
+    """A long whose stop locks in profit (above its entry, below the market) is protected only
+    at a mark above the stop. Held across a restart with no quote yet, it keeps the marks in
+    force when the last run stopped, so the no-stop rule does not close it."""
+    h = start(build_ruleset(grace=1.0, params={"max_trades_per_minute": 100}))
+    contract = h.trader.contract("MNQ")
+    engine = h.daemon.engines[ACCOUNT]
+    entry = h.trader.price("MNQ")
+    h.trader.buy(ACCOUNT, "MNQ")
+    stop = h.trader.stop(ACCOUNT, "MNQ", OrderSide.SELL, 1, entry - 5)
+    h.wait(lambda: h.trader.size(ACCOUNT, "MNQ") == 1, "the fill")
+    h.trader.move("MNQ", Decimal(10))
+    h.trader.client.execute(modify_stop_request(ACCOUNT, stop, stop_price=entry + 5))
+
+    def protected(daemon: Daemon, engine: Engine) -> bool:
+        state = daemon.on_engine(lambda: engine.account(ACCOUNT))
+        position = state.positions.get(contract) if state is not None else None
+        return position is not None and position.protected
+
+    h.wait(lambda: protected(h.daemon, engine), "the stop protecting the position")
+    wall = h.daemon.options.wall
+    h.daemon.stop()
+    daemon = Daemon(
+        h.daemon.config,
+        h.daemon.rulesets,
+        store=open_store(h.daemon.config),
+        options=dataclasses.replace(FAST_OPTIONS, wall=wall),
+    )
+    daemon.start()
+    try:
+        assert wait_until(daemon.ready.is_set, 10.0)
+        assert protected(daemon, daemon.engines[ACCOUNT])
+        assert not wait_until(lambda: h.trader.size(ACCOUNT, "MNQ") == 0, 2.0)
+        assert not any(f.rule_id == "no-stop-loss-grace" for f in daemon.firings)
+    finally:
+        daemon.stop()
