@@ -68,7 +68,13 @@ def _resize_only(request: RestRequest) -> bool:
 
 
 #: a call's outcome as every view says it (monitor, history, the demo console)
-_CALL_WORDS = {"ok": "done", "already": "already gone", "retry": "will retry", "gave_up": "refused"}
+_CALL_WORDS = {
+    "ok": "done",
+    "already": "already gone",
+    "retry": "will retry",
+    "unsure": "no answer, checking",
+    "gave_up": "refused",
+}
 #: outcomes that count as a success
 CALL_SUCCEEDED = frozenset({"ok", "already"})
 

@@ -241,6 +241,12 @@ class Enforcer:
             # from REST now, and alert when the refusal persists after that.
             tracked.state = "awaiting"
             self._request_reconcile(result.account, "enforcement refused")
+        elif result.outcome == "unsure":
+            # a call may have acted without an answer (a partial close whose connection
+            # ended): planned again from the hub's facts it could be sent twice if the hub is
+            # late too, so only after REST says what the position is now
+            tracked.state = "awaiting"
+            self._request_reconcile(result.account, "enforcement outcome unknown")
         else:
             # short and capped: each attempt is already bounded by the enforcement deadline,
             # and exposure is open while it waits

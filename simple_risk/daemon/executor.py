@@ -38,7 +38,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from simple_risk.adapters.topstepx.errors import ApiError, Endpoint, Outcome, ProjectXError
+from simple_risk.adapters.topstepx.errors import (
+    ApiError,
+    Endpoint,
+    Outcome,
+    OutcomeUnknown,
+    ProjectXError,
+)
 from simple_risk.adapters.topstepx.outgoing import RestRequest
 from simple_risk.adapters.topstepx.ratelimit import Priority
 from simple_risk.adapters.topstepx.rest import RestClient
@@ -57,8 +63,10 @@ class IntentResult(Event):
     """What the executor achieved for one intent: back on the engine's queue.
 
     ``outcome``: ``done`` (every call succeeded or found the target already met),
-    ``retry`` (a transient failure: try again later) or ``gave_up`` (a refusal that needs a
-    human: alert, and keep trying from reconciled state).
+    ``retry`` (a transient failure: try again later), ``unsure`` (a call that may have acted
+    got no answer: plan again only from reconciled state, or a partial close reduces twice)
+    or ``gave_up`` (a refusal that needs a human: alert, and keep trying from reconciled
+    state).
     """
 
     account: int
@@ -440,7 +448,10 @@ class Executor:
             except ProjectXError as exc:
                 self._starved(job.account, exc, started)
                 error = str(exc)
-                outcome = "retry" if exc.outcome is Outcome.RETRY else "gave_up"
+                if isinstance(exc, OutcomeUnknown):
+                    outcome = "unsure"  # may have acted: re-planned only from REST's facts
+                else:
+                    outcome = "retry" if exc.outcome is Outcome.RETRY else "gave_up"
                 self._journal(job.key, outcome, request, error=error)
             with self._counted:
                 self.calls_sent += 1
@@ -448,7 +459,7 @@ class Executor:
                 self._on_call(
                     job.account, text, outcome if error is None else f"{outcome}: {error}"
                 )
-            if outcome in ("retry", "gave_up"):
+            if outcome in ("retry", "unsure", "gave_up"):
                 reduction_failed = request.endpoint in POSITION_CALLS
                 first_error = first_error or error
                 if _SEVERITY[outcome] > _SEVERITY[worst]:
@@ -465,9 +476,10 @@ class Executor:
         )
 
 
-#: which outcome a job reports when its calls ended differently: a refusal needs a re-plan
-#: from fresh facts (which also retries what was transient), so it wins over a retry
-_SEVERITY = {"done": 0, "retry": 1, "gave_up": 2}
+#: which outcome a job reports when its calls ended differently: a refusal, or a call that may
+#: have acted, needs a re-plan from fresh facts (which also retries what was transient), so
+#: it wins over a retry
+_SEVERITY = {"done": 0, "retry": 1, "unsure": 2, "gave_up": 3}
 
 
 __all__ = [

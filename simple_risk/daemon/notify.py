@@ -148,8 +148,9 @@ def firing_text(firing: Firing, zone: tzinfo | None = None) -> str:
 
 
 def result_text(result: IntentResult, rule: str | None = None) -> str:
-    """One line for an enforcement result: ``Enforced: …``, ``Retrying: …`` or ``Refused by
-    the gateway: …`` (with the gateway's reason)."""
+    """One line for an enforcement result: ``Enforced: …``, ``Retrying: …``, ``No answer,
+    checking with the gateway before retrying: …`` or ``Refused by the gateway: …`` (with the
+    gateway's reason)."""
     what = _key_words(result.key)
     by = f" for {rule}" if rule else ""
     calls = f" ({', '.join(result.calls)})" if result.calls else ""
@@ -158,6 +159,8 @@ def result_text(result: IntentResult, rule: str | None = None) -> str:
     reason = f": {result.error}" if result.error else ""
     if result.outcome == "retry":
         return f"Retrying: {what}{by}{reason}"
+    if result.outcome == "unsure":
+        return f"No answer, checking with the gateway before retrying: {what}{by}{reason}"
     return f"Refused by the gateway: {what}{by}{reason}"
 
 
@@ -199,7 +202,7 @@ def _root(contract_id: str) -> str:
 
 
 def result_severity(result: IntentResult) -> str:
-    return {"done": "info", "retry": "warning"}.get(result.outcome, "critical")
+    return {"done": "info", "retry": "warning", "unsure": "warning"}.get(result.outcome, "critical")
 
 
 def _unique(items: Iterable[str]) -> list[str]:

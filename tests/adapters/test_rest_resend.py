@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from simple_risk.adapters.topstepx.errors import Outcome, TransportError
+from simple_risk.adapters.topstepx.errors import Outcome, OutcomeUnknown
 from simple_risk.adapters.topstepx.outgoing import close_position_request, partial_close_request
 from simple_risk.adapters.topstepx.rest import Credentials, RestClient, RestConfig
 from tests.stub_gateway import StubGateway, serving
@@ -66,9 +66,10 @@ def _client(port: int) -> RestClient:
 def test_a_partial_close_that_may_have_acted_is_never_sent_twice(gateway: int) -> None:
     client = _client(gateway)
     try:
-        with pytest.raises(TransportError) as raised:
+        with pytest.raises(OutcomeUnknown) as raised:
             client.execute(partial_close_request(ACCOUNT, MNQ, 2))
-        assert raised.value.outcome is Outcome.RETRY  # the caller re-plans from the facts
+        # a transient failure for a generic caller; the executor learns from REST first
+        assert raised.value.outcome is Outcome.RETRY
         assert _ActsThenFails.acted.qsize() == 1
     finally:
         client.close()

@@ -11,7 +11,12 @@ from typing import Any
 import pytest
 
 from simple_risk.adapters.topstepx.clock import ReceiveClock
-from simple_risk.adapters.topstepx.errors import ApiError, Endpoint, TransportError
+from simple_risk.adapters.topstepx.errors import (
+    ApiError,
+    Endpoint,
+    OutcomeUnknown,
+    TransportError,
+)
 from simple_risk.adapters.topstepx.outgoing import (
     RestRequest,
     cancel_order_request,
@@ -426,6 +431,28 @@ def test_a_stop_is_not_resized_for_a_reduction_that_did_not_happen(error: Except
         (Endpoint.ORDER_MODIFY, 20),
     ]
     assert result.outcome in ("retry", "gave_up")
+
+
+def test_a_reduction_that_may_have_acted_is_reported_unsure_not_retried_blindly() -> None:
+    """No answer to a partial close the gateway may have carried out: the intent is reported
+    ``unsure`` (planned again only from REST's facts), and the stop is not resized for it."""
+    unknown = OutcomeUnknown(
+        Endpoint.POSITION_PARTIAL_CLOSE, "connection ended", http_status=None, attempts=1
+    )
+    gateway = RefusingReductions(MNQ, unknown)
+    results: queue.Queue[Event] = queue.Queue()
+    executor = Executor(gateway, results, None)  # type: ignore[arg-type]
+    try:
+        executor.submit(
+            OTHER,
+            "reduce",
+            [partial_close_request(OTHER, MNQ, 2), modify_size_request(OTHER, 10, size=5)],
+        )
+        result: IntentResult = _next(results, IntentResult)
+    finally:
+        executor.stop()
+    assert result.outcome == "unsure"
+    assert [c.endpoint for c in gateway.sent] == [Endpoint.POSITION_PARTIAL_CLOSE]
 
 
 def test_the_closes_of_one_account_stay_in_order_on_their_lane() -> None:

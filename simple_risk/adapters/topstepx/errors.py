@@ -316,6 +316,13 @@ class TransportError(ProjectXError):
         super().__init__(f"{self.endpoint}: {status} after {attempts} attempt(s): {detail}")
 
 
+class OutcomeUnknown(TransportError):
+    """A request that may have reached the gateway and acted, with no answer to say so (its
+    connection ended after it was sent, a 5xx, the deadline passed while waiting): a change by
+    an amount (a partial close) is then never sent again blindly — the caller learns what
+    happened from REST first, or it would reduce twice."""
+
+
 class RateLimitTimeout(ProjectXError):
     """The limiter could not grant a slot within the caller's deadline."""
 
@@ -341,6 +348,7 @@ __all__ = [
     "MalformedResponse",
     "ModifyOrderErrorCode",
     "Outcome",
+    "OutcomeUnknown",
     "PartialClosePositionErrorCode",
     "PlaceOrderErrorCode",
     "ProjectXError",

@@ -41,6 +41,7 @@ from simple_risk.adapters.topstepx.errors import (
     Endpoint,
     MalformedResponse,
     Outcome,
+    OutcomeUnknown,
     ProjectXError,
     RateLimitTimeout,
     TransportError,
@@ -76,8 +77,9 @@ HTTP_THREADS = 32
 _AUTH_ENDPOINTS = frozenset({Endpoint.LOGIN_KEY, Endpoint.VALIDATE, Endpoint.LOGOUT})
 
 #: requests that change the account by an amount, so that a second copy changes it again: once
-#: one may have reached the gateway (its connection ended without an answer, or a 5xx came
-#: back), it is never sent again here — the caller re-plans from the facts. (``Order/place`` has
+#: one may have reached the gateway (its connection ended without an answer, a 5xx came back,
+#: the deadline passed), it is never sent again here — :class:`OutcomeUnknown` tells the caller
+#: to learn from REST what happened before planning again. (``Order/place`` has
 #: its own guard: its retries look the order up by tag first.)
 _SENT_ONCE = frozenset({Endpoint.POSITION_PARTIAL_CLOSE})
 
@@ -469,7 +471,8 @@ class RestSession:
                         url, payload.encode(), headers, deadline
                     )
             except DeadlinePassed:
-                raise TransportError(
+                late = OutcomeUnknown if endpoint in _SENT_ONCE else TransportError
+                raise late(
                     endpoint,
                     f"the answer did not arrive within the {total:g}s deadline",
                     http_status=None,
@@ -478,7 +481,7 @@ class RestSession:
             except ExchangeFailed as error:
                 detail = str(error)
                 if endpoint in _SENT_ONCE:
-                    raise TransportError(
+                    raise OutcomeUnknown(
                         endpoint,
                         f"{detail}; not sent again: the gateway may have acted on it",
                         http_status=None,
@@ -501,7 +504,7 @@ class RestSession:
             if status == 429 or status >= 500 or status == 408:
                 refused = status
                 if status != 429 and endpoint in _SENT_ONCE:
-                    raise TransportError(
+                    raise OutcomeUnknown(
                         endpoint,
                         "not sent again: the gateway may have acted on it",
                         http_status=status,
