@@ -42,6 +42,8 @@ class Tracked:
     state: str = "waiting"  # "waiting" | "in_flight" | "awaiting" | "observed"
     due: float = 0.0  # monotonic time a waiting intent is worked again
     failures: int = 0
+    #: how many failures there had been at its last alert (0: none yet)
+    alerted: int = 0
     sends: int = 0
     #: contracts whose position the last calls closed or reduced
     contracts: frozenset[str] = frozenset()
@@ -252,9 +254,14 @@ class Enforcer:
             # and exposure is open while it waits
             backoff = timing.retry_interval * min(2 ** (tracked.failures - 1), 4)
             tracked.state, tracked.due = "waiting", time.monotonic() + backoff
-        if (result.outcome == "gave_up" and tracked.failures >= 2) or (
+        failing = (result.outcome == "gave_up" and tracked.failures >= 2) or (
             tracked.failures >= timing.alert_after_attempts
-        ):
+        )
+        # loud at once, then each time the failures double: a refusal that lasts an hour is
+        # never silent, and does not push a critical alert (and a phone notification) every
+        # few seconds, crowding out every other alert
+        if failing and (not tracked.alerted or tracked.failures >= 2 * tracked.alerted):
+            tracked.alerted = tracked.failures
             self._shared.alerter.alert(
                 "critical",
                 f"enforcement of {result.key} failed {tracked.failures} time(s): {result.error}; "

@@ -84,3 +84,19 @@ def test_a_refusal_is_planned_again_after_a_reconcile() -> None:
     daemon, tracked, _enforcer = _after("gave_up")
     assert tracked.state == "awaiting"
     assert daemon.reconciles == [(ACCOUNT, "enforcement refused")]
+
+
+def test_a_lasting_failure_is_alerted_at_once_then_each_time_the_failures_double() -> None:
+    daemon = _Daemon()
+    enforcer = daemon.enforcer()
+    enforcer.book["reduce"] = Tracked(
+        ReduceTo(ACCOUNT, "contract", max_contracts=5, contract_id="CON.F.US.MNQ.Z26"), ACCOUNT
+    )
+    alerted_at: list[int] = []
+    for attempt in range(1, 41):
+        enforcer.on_result(IntentResult(at=AT, account=ACCOUNT, key="reduce", outcome="retry"))
+        if len(daemon.alerts) > len(alerted_at):
+            alerted_at.append(attempt)
+    assert alerted_at == [3, 6, 12, 24]  # alert_after_attempts is 3
+    assert all(alert[0] == "critical" for alert in daemon.alerts)
+    assert "failed 24 time(s)" in daemon.alerts[-1][1]
