@@ -330,8 +330,14 @@ class StoreWriter:
                 # the accounts written before this one are done: keep only what is not
                 self._forget_written(batch, events, account)
                 return 0
-            except StoreError as exc:
+            except StoreError as exc:  # refused, not an outage: these events cannot be written
+                self.failures += 1
                 log.error("journal write failed for account %s: %s", account, exc)
+                self._tell(
+                    "critical",
+                    f"{len(pending)} journal event(s) of account {account} were refused by the "
+                    f"store ({exc}); they were dropped",
+                )
             except Exception as exc:  # a bug: these events can never be written; go on
                 self.failures += 1
                 log.exception("journal write of account %s raised unexpectedly", account)
@@ -356,7 +362,14 @@ class StoreWriter:
                 self._unavailable(exc)
                 return len(batch) - 1
             except StoreError as exc:  # not an outage: this write cannot succeed; go on
-                log.warning("store write failed: %s", exc)
+                # (a firing, a lockout, a snapshot the store refused: a restart would not
+                # know it, so it is said, never only logged)
+                self.failures += 1
+                log.error("store write failed: %s", exc)
+                self._tell(
+                    "critical",
+                    f"a store write was refused ({exc}); it was dropped and the writer goes on",
+                )
             except Exception as exc:
                 self.failures += 1
                 log.exception("a store write raised unexpectedly (dropped; the writer goes on)")

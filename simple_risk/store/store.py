@@ -68,16 +68,23 @@ from simple_risk.store.records import (
     StoreUnavailable,
 )
 
-#: SQLSTATEs of a database that cannot take writes *now* though the driver calls them internal
-#: errors: a read-only transaction (a PostgreSQL standby after a failover, a session or database
-#: set read-only). The same write succeeds once the primary is back, so the daemon must hold it.
-_UNAVAILABLE_SQLSTATES = frozenset({"25006"})
+#: SQLSTATEs of a database that cannot take writes *now* though the driver may call them
+#: internal or programming errors: a read-only transaction (a PostgreSQL standby after a
+#: failover, a session or database set read-only), a privilege revoked from the daemon's role
+#: (42501: an administrator's mistake, fixed by a GRANT), and class 53, insufficient resources
+#: (disk full, out of memory, too many connections). The same write succeeds once that is put
+#: right, so the daemon must hold it, and say so, instead of dropping it.
+_UNAVAILABLE_SQLSTATES = frozenset({"25006", "42501"})
+_UNAVAILABLE_CLASSES = frozenset({"53"})
 
 
 def _unavailable(exc: SQLAlchemyError) -> bool:
     if isinstance(exc, (OperationalError, InterfaceError, DisconnectionError, PoolTimeout)):
         return True
-    return getattr(getattr(exc, "orig", None), "sqlstate", None) in _UNAVAILABLE_SQLSTATES
+    state = getattr(getattr(exc, "orig", None), "sqlstate", None)
+    if not isinstance(state, str):
+        return False
+    return state in _UNAVAILABLE_SQLSTATES or state[:2] in _UNAVAILABLE_CLASSES
 
 
 class Store:

@@ -13,7 +13,7 @@ import pytest
 from simple_risk.daemon.journal import StoreWriter
 from simple_risk.daemon.sim import wait_until
 from simple_risk.engine.events import AccountUpdate
-from simple_risk.store import Store, StoreUnavailable
+from simple_risk.store import Store, StoreError, StoreUnavailable
 
 T0 = datetime(2026, 11, 24, 15, 0, tzinfo=UTC)
 
@@ -168,6 +168,38 @@ def test_a_write_that_raises_unexpectedly_is_reported_and_the_writer_goes_on(
     assert [e.event for e in flaky.store.events_since(1, 0)] == [_update(1)]
     assert writer.failures == 1
     assert told.said("critical", "RuntimeError: a bug in a bookkeeping write") == 1
+    writer.stop()
+
+
+class RefusingStore(FlakyStore):
+    """A store that refuses one account's journal writes outright (not an outage): what a
+    write that can never succeed raises."""
+
+    def append_events(self, account: int, events: list[AccountUpdate]) -> list[int]:
+        if account == 2:
+            raise StoreError("store sqlite:///j.db: account must be an integer")
+        return super().append_events(account, events)
+
+
+def test_a_refused_write_is_said_as_a_critical_alert_never_only_logged(tmp_path: Path) -> None:
+    """A dropped journal event, firing or lockout is one a restart will not know of: the
+    trader and the admin must see it, not only the log."""
+    told = Told()
+    refusing = RefusingStore(Store.open(f"sqlite:///{tmp_path / 'j.db'}"))
+    writer = StoreWriter(refusing, {}, retry=0.02, on_trouble=told)  # type: ignore[arg-type]
+    writer.start()
+
+    def refused(store: object) -> None:
+        raise StoreError("store sqlite:///j.db: firing message must be a string, got None")
+
+    writer.journal(2, _update(1, account=2))
+    writer.journal(1, _update(2))
+    writer.call(refused)
+    assert writer.flush(10.0)
+    assert [e.event for e in refusing.store.events_since(1, 0)] == [_update(2)]
+    assert writer.failures == 2
+    assert told.said("critical", "1 journal event(s) of account 2 were refused") == 1
+    assert told.said("critical", "a store write was refused") == 1
     writer.stop()
 
 

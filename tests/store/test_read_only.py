@@ -5,9 +5,11 @@ each one as a write that can never succeed."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 
 import pytest
+from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from simple_risk.store import Store, StoreUnavailable
@@ -41,3 +43,39 @@ def test_a_database_that_refuses_writes_is_unavailable_not_broken(
     finally:
         read_only.close()
     assert [e.seq for e in writable.events_since(ACCOUNT, 0)] == [1]
+
+
+def test_a_role_whose_write_privilege_was_revoked_is_unavailable_until_granted_again(
+    store_url: str, open_store: Callable[[], Store]
+) -> None:
+    """An administrator's REVOKE (or a role set up without INSERT) refuses every write with
+    SQLSTATE 42501. A GRANT puts it right, after which the same writes succeed: the daemon
+    must hold them and say the store is unavailable, not drop them one by one."""
+    if make_url(store_url).get_backend_name() != "postgresql":
+        pytest.skip("roles and privileges are PostgreSQL's")
+    writable = open_store()
+    assert writable.append_events(ACCOUNT, fills()[:1]) == [1]
+    role = f"reader_{uuid.uuid4().hex[:12]}"
+    parsed = make_url(store_url)
+    options = parsed.query.get("options", "")
+    assert isinstance(options, str)
+    schema = options.split("search_path=", 1)[1].split()[0]
+    admin = create_engine(parsed)
+    try:
+        with admin.begin() as conn:
+            conn.execute(text(f'CREATE ROLE "{role}" NOLOGIN'))
+            conn.execute(text(f'GRANT USAGE ON SCHEMA "{schema}" TO "{role}"'))
+            conn.execute(text(f'GRANT SELECT ON ALL TABLES IN SCHEMA "{schema}" TO "{role}"'))
+        as_reader = parsed.update_query_dict({"options": f"{options} -crole={role}"})
+        reader = Store.open(as_reader.render_as_string(hide_password=False))
+        try:
+            assert [e.seq for e in reader.events_since(ACCOUNT, 0)] == [1]  # it reads
+            with pytest.raises(StoreUnavailable):
+                reader.append_events(ACCOUNT, fills()[1:])
+        finally:
+            reader.close()
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP OWNED BY "{role}"'))
+            conn.execute(text(f'DROP ROLE "{role}"'))
+        admin.dispose()
