@@ -24,6 +24,7 @@ from concurrent.futures import Future
 from datetime import datetime
 from typing import TypeVar
 
+from simple_risk.adapters.topstepx.hubs import SUBSCRIBE_FAILED
 from simple_risk.daemon.announce import Announcer
 from simple_risk.daemon.apply import FACT_EVENTS, Applier
 from simple_risk.daemon.clockwatch import ClockWatch
@@ -246,6 +247,15 @@ class EngineLoop:
             self.hub_states[event.hub] = event.state
             shared.observer.on_event(event)
             self._announcer.event(event)
+            if event.state == SUBSCRIBE_FAILED:
+                # connected but deaf to what was refused (fills, orders, quotes): the
+                # reconciles below cover it until the hub subscribes again
+                shared.alerter.alert(
+                    "critical",
+                    f"{event.hub} hub: the gateway refused a subscription ({event.detail}); "
+                    "its events do not arrive until it is subscribed again (retrying)",
+                    event.at,
+                )
             if event.gap:
                 for account in shared.config.accounts:
                     self._reconciler.request(account, f"{event.hub} hub gap")

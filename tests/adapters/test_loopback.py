@@ -291,6 +291,29 @@ def test_gateway_logout_is_a_gap_healed_by_a_rebuilt_connection(
     assert (tmp_path / "day.jsonl").read_text().count('"target":"GatewayLogout"') == 2
 
 
+def test_a_refused_subscription_is_a_gap_and_the_hub_subscribes_again(
+    sim: Simulator, client: RestClient, events: Events
+) -> None:
+    """The server answers SubscribeContractQuotes with an error: the connection is open but
+    deaf to the quotes. It is reported as a gap (the daemon reconciles and alerts) and a new
+    connection subscribes again, after which the quotes flow."""
+    contract = mnq(client)
+    sim.refuse_subscriptions(1)
+    hubs = Hubs(client, sim, events)
+    hubs.market.subscribe_quotes(contract)
+    hubs.start()
+    try:
+        events.wait_for(is_changed("market", "subscribe_failed", gap=True), timeout=10)
+        rebuilds = hubs.market.rebuilds
+        wait_until(lambda: hubs.market.rebuilds > rebuilds, timeout=10)
+        wait_until(hubs.market.is_ready, timeout=10)
+        mark = len(events.drain())
+        sim.set_price(contract, Decimal("21020"))
+        events.wait_for(lambda e: isinstance(e, Quote) and e.last == Decimal("21020"), start=mark)
+    finally:
+        hubs.stop()
+
+
 def test_reconnects_refused_as_connection_not_found_are_retried_until_one_works(
     sim: Simulator, client: RestClient, events: Events
 ) -> None:

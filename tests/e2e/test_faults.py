@@ -281,3 +281,21 @@ def test_a_position_found_by_a_reconcile_is_marked_at_the_latest_price(start: St
     h.wait(marked, "the reconcile after the gap finding the position")
     assert h.trader.size(ACCOUNT, "MNQ") == 1
     assert not h.fired("daily-unrealized-loss")
+
+
+def test_a_refused_hub_subscription_is_alerted_and_the_hub_subscribes_again(
+    start: Start,
+) -> None:
+    """The gateway answers a subscription with an error: the hub is connected but deaf to
+    that kind of event (fills, orders, quotes). The daemon says so loudly, reconciles, and
+    the hub subscribes again on a new connection — so a breach after that is enforced."""
+    h = start()
+    user_hub = h.daemon.intake.user_hub
+    rebuilds = user_hub.rebuilds
+    h.sim.refuse_subscriptions(1)
+    h.sim.send_logout("user")  # the user hub reconnects and subscribes: one is refused
+    h.wait(lambda: _critical(h, "refused a subscription"), "the alert", timeout=15.0)
+    h.wait(lambda: user_hub.rebuilds >= rebuilds + 2, "a new connection", timeout=15.0)
+    h.wait(user_hub.is_ready, "subscribed again", timeout=15.0)
+    h.trader.buy(ACCOUNT, "RTY")  # a blocked symbol: seen on the hub, enforced at once
+    h.wait(lambda: h.trader.size(ACCOUNT) == 0, "the blocked position closed", timeout=15.0)

@@ -52,6 +52,8 @@ Thread-safe controls (each runs on the simulator's loop and waits for it):
   or both hubs.
 - ``lose_connections(count=1)``: the next ``count`` negotiates/connects answer 404 "The
   connection could not be found on the server." (how a live reconnect can fail).
+- ``refuse_subscriptions(count=1)``: the next ``count`` hub subscriptions are answered with
+  an error Completion.
 - ``fail_next(n, status=429 | 500 | "timeout")``: the next n ProjectX REST calls fail so.
 - ``void_fill(trade_id)``: bust a fill (voided=true, cash reversed, position rebuilt).
 - ``emit_user_event(target, arguments, account_id=None) -> int`` and

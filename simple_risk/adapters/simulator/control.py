@@ -155,6 +155,13 @@ class Control:
             raise ControlError("count must not be negative")
         self.hubs.lost_connections = count
 
+    def refuse_subscriptions(self, count: int) -> None:
+        """The next ``count`` hub subscription invocations are answered with an error
+        Completion ("Failed to invoke ... due to an error on the server.")."""
+        if count < 0:
+            raise ControlError("count must not be negative")
+        self.hubs.refused_subscriptions = count
+
     def fail_next(self, count: int, status: Fault) -> None:
         if status not in (429, 500, "timeout"):
             raise ControlError('status must be 429, 500 or "timeout"')
@@ -303,6 +310,10 @@ class Control:
             self.lose_connections(cast(int, need(body, "count", int)))
             return {}
 
+        async def refuse_subscriptions(body: dict[str, object]) -> dict[str, object]:
+            self.refuse_subscriptions(cast(int, need(body, "count", int)))
+            return {}
+
         async def fail(body: dict[str, object]) -> dict[str, object]:
             status = body.get("status")
             count = cast(int, need(body, "count", int))
@@ -350,6 +361,7 @@ class Control:
             ("POST", "/sim/hubs/refuse"): refuse,
             ("POST", "/sim/hubs/logout"): logout,
             ("POST", "/sim/hubs/lose-connections"): lose,
+            ("POST", "/sim/hubs/refuse-subscriptions"): refuse_subscriptions,
             ("POST", "/sim/fail-next"): fail,
             ("POST", "/sim/void-fill"): void,
             ("POST", "/sim/emit/user"): emit_user,

@@ -161,6 +161,8 @@ class Hubs:
         self.refuse_until = 0.0
         #: how many more connection attempts get "connection could not be found"
         self.lost_connections = 0
+        #: how many more subscription invocations are answered with an error Completion
+        self.refused_subscriptions = 0
         self.handshake_timeout = HANDSHAKE_TIMEOUT
         #: connection handlers still running (shutdown waits for them to flush their Close)
         self.handlers = 0
@@ -384,6 +386,14 @@ class Hubs:
                 f"Failed to invoke '{target}' due to an error on the server. "
                 "InvalidDataException: Error binding arguments. Make sure that the types of "
                 "the provided values match the types of the hub method being invoked.",
+            )
+            return
+        if subscribe and self.refused_subscriptions > 0:
+            self.refused_subscriptions -= 1
+            self._complete(
+                connection,
+                invocation_id,
+                f"Failed to invoke '{target}' due to an error on the server.",
             )
             return
         key = (kind, args[0] if args else None)

@@ -324,6 +324,10 @@ class Simulator:
         """Refuse the next ``count`` hub connects with "connection could not be found"."""
         self._call(self.control.lose_connections, count)
 
+    def refuse_subscriptions(self, count: int = 1) -> None:
+        """Answer the next ``count`` hub subscriptions with an error Completion."""
+        self._call(self.control.refuse_subscriptions, count)
+
     def fail_next(self, count: int, status: Fault = 429) -> None:
         self._call(self.control.fail_next, count, status)
 

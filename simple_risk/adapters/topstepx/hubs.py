@@ -147,6 +147,8 @@ class _Link:
     last_seen: float
     opened: bool = False
     acks_pending: int = 0
+    #: the server answered one of its subscriptions with an error
+    refused: bool = False
     state: TransportState = TransportState.CONNECTING
     state_since: float = 0.0
 
@@ -212,6 +214,10 @@ class HubClient(abc.ABC):
         self._rng = random.Random()
         self._last_state = ""
         self._logout_pending = False
+        #: subscriptions refused in a row (the connection is rebuilt to subscribe again, with
+        #: a backoff that grows with them; the opens in between do not reset it)
+        self._refusals = 0
+        self._resubscribe_at: float | None = None
         self.dropped = 0  # events the sink refused (a bounded queue was full)
         self.rebuilds = 0
 
@@ -298,6 +304,8 @@ class HubClient(abc.ABC):
         with self._lock:
             link.acks_pending = max(link.acks_pending - 1, 0)
             if link.acks_pending == 0 and link is self._current:
+                if not link.refused:
+                    self._refusals = 0
                 self._switch_to(link)
 
     def _send_subscriptions(self, link: _Link) -> None:
@@ -530,11 +538,27 @@ class HubClient(abc.ABC):
             log.exception("%s hub: on_close failed", self.hub)
 
     def _error(self, link: _Link, message: Any) -> None:
+        """The server answered an invocation (a subscription) with an error: nothing of that
+        kind arrives on this connection, and quietly so. Said as a gap (the daemon reconciles
+        and alerts), and the watchdog builds a new connection to subscribe again, after a
+        backoff that grows while the refusals go on."""
         try:
             error = redact_text(str(getattr(message, "error", message)))
             log.warning("%s hub: invocation failed: %s", self.hub, error)
+            with self._lock:
+                current = link is self._current and not self._stopped
+                if current and not link.refused:
+                    link.refused = True
+                    self._refusals += 1
+                    ceiling = min(
+                        self.config.rebuild_backoff_max,
+                        self.config.rebuild_backoff_base * 2 ** (self._refusals - 1),
+                    )
+                    self._resubscribe_at = self._monotonic() + self._rng.uniform(
+                        ceiling / 2, ceiling
+                    )
             self._acknowledged(link)
-            self._emit(SUBSCRIBE_FAILED, error)
+            self._emit(SUBSCRIBE_FAILED, error, gap=True)
         except Exception:
             log.exception("%s hub: on_error failed", self.hub)
 
@@ -640,8 +664,15 @@ class HubClient(abc.ABC):
         self._finish_handover()
         with self._lock:
             logged_out, self._logout_pending = self._logout_pending, False
+            due = self._resubscribe_at
+            resubscribe = due is not None and self._monotonic() >= due
+            if resubscribe:
+                self._resubscribe_at = None
         if logged_out:
             self._rebuild(f"the server sent {LOGOUT_TARGET}", Rebuild.AFTER_GAP)
+            return
+        if resubscribe:
+            self._rebuild("a subscription was refused", Rebuild.AFTER_GAP)
             return
         health = self.health()
         if health.state is TransportState.RECONNECTING and health.state_since == health.now:
