@@ -178,7 +178,18 @@ class ContractCache:
             orders = self._client.open_orders(account_id, on_malformed=unreadable)
             wanted.update(o.contract_id for o in orders)
         for contract_id in sorted(wanted - set(self.known())):
-            self._fetch(contract_id)
+            try:
+                self._fetch(contract_id)
+            except ProjectXError as error:
+                # one contract the gateway cannot describe right now must not keep the daemon
+                # from guarding the accounts: it loads in the background, as any contract seen
+                # later does (its position's P&L is unknown until then, and alerted as such)
+                log.warning(
+                    "startup contracts: could not load %s (%s); loading it in the background",
+                    contract_id,
+                    error,
+                )
+                self.request(contract_id)
         if self._sink is not None:
             for info in self.known().values():
                 self._sink.put(ContractLoaded(at=self._clock.now(), contract=info))

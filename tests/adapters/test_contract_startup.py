@@ -1,0 +1,67 @@
+"""Startup loads the contracts the accounts hold or work; one the gateway cannot describe
+right now (a 5xx, a timeout on its ``Contract/searchById``) must not stop the daemon from
+starting — no enforcement at all would follow — but load in the background instead."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from types import SimpleNamespace
+from typing import Any
+
+from simple_risk.adapters.topstepx.clock import ReceiveClock
+from simple_risk.adapters.topstepx.contracts import ContractCache
+from simple_risk.adapters.topstepx.errors import Endpoint, TransportError
+from simple_risk.engine.events import ContractInfo
+from tests.adapters.conftest import wait_until
+
+MNQ = "CON.F.US.MNQ.Z26"
+ES = "CON.F.US.EP.Z26"
+
+
+def _info(contract_id: str, name: str) -> ContractInfo:
+    return ContractInfo(
+        contract_id=contract_id,
+        symbol_id="F.US." + name[:-2],
+        name=name,
+        root=name[:-2],
+        tick_size=Decimal("0.25"),
+        tick_value=Decimal("0.5"),
+        units=1,
+    )
+
+
+class _Gateway:
+    """The startup calls; the first ``Contract/searchById`` of ES fails (a 503)."""
+
+    def __init__(self) -> None:
+        self.clock = ReceiveClock()
+        self.asked: list[str] = []
+
+    def available_contracts(self) -> list[ContractInfo]:
+        return []
+
+    def open_positions(self, account: int, **_: Any) -> list[Any]:
+        return [SimpleNamespace(contract_id=MNQ), SimpleNamespace(contract_id=ES)]
+
+    def open_orders(self, account: int, **_: Any) -> list[Any]:
+        return []
+
+    def contract_by_id(self, contract_id: str) -> ContractInfo | None:
+        self.asked.append(contract_id)
+        if contract_id == ES and self.asked.count(ES) == 1:
+            raise TransportError(
+                Endpoint.CONTRACT_SEARCH_BY_ID, "gave up", http_status=503, attempts=4
+            )
+        return _info(contract_id, "ESZ6" if contract_id == ES else "MNQZ6")
+
+
+def test_a_contract_that_cannot_be_loaded_at_startup_loads_in_the_background() -> None:
+    gateway = _Gateway()
+    cache = ContractCache(gateway)  # type: ignore[arg-type]
+    try:
+        cache.load_startup([1])  # does not raise: the daemon starts and guards the account
+        assert MNQ in cache.known()
+        wait_until(lambda: ES in cache.known(), timeout=10.0)
+        assert gateway.asked.count(ES) == 2
+    finally:
+        cache.close()
