@@ -51,7 +51,8 @@ def _fast_ruleset(path: Path) -> None:
         'rth: {start: "00:00", end: "23:59", days: [mon, tue, wed, thu, fri, sat, sun]}',
     )
     text = text.replace("  holidays: [2026-11-26, 2026-12-25, 2027-01-01]", "  holidays: []")
-    text = text.replace("    for: 30s\n", "    for: 1s\n")
+    # the one-spell grace (its for:) and the cumulative one are the stop_loss_grace param
+    text = text.replace("  stop_loss_grace: 30 ", "  stop_loss_grace: 1 ")
     # The day must reach its daily loss limit whatever the timing of the kills: a trade-count
     # cooldown or a loss cooldown that happens to be running when the second loss is bought
     # would close that position at once, before it loses (timed locks still come from the
@@ -65,7 +66,7 @@ def _fast_ruleset(path: Path) -> None:
     ):
         assert name in text, name
         text = text.replace(name, value)
-    assert "for: 1s" in text and "sat, sun" in text
+    assert "stop_loss_grace: 1 " in text and "sat, sun" in text
     path.write_text(text, encoding="utf-8")
 
 

@@ -65,8 +65,8 @@ def fast_ruleset_text(grace: int = GRACE) -> str:
         'rth: {start: "00:00", end: "23:59", days: [mon, tue, wed, thu, fri, sat, sun]}',
     )
     text = text.replace("  holidays: [2026-11-26, 2026-12-25, 2027-01-01]", "  holidays: []")
-    text = text.replace("    for: 30s\n", f"    for: {grace}s\n")
-    assert f"for: {grace}s" in text and "sat, sun" in text
+    text = text.replace("  stop_loss_grace: 30 ", f"  stop_loss_grace: {grace} ")
+    assert f"stop_loss_grace: {grace} " in text and "sat, sun" in text
     return text
 
 
