@@ -14,7 +14,7 @@ them at once, never a traceback.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -243,17 +243,31 @@ class _Loader:
             self.problem((), "a rule test file is a mapping", "see docs/rule-tests.md")
             return
         self._unknown_keys((), top, _TOP_KEYS)
-        try:
-            ruleset = self._ruleset(top)
-            params = self._params(("params",), top.get("params"))
-            start = self._time(("start",), top.get("start", "2026-11-24T09:00:00-06:00"), None)
-            account = self._int(("account",), top.get("account", DEFAULT_ACCOUNT))
-            balance = self._money(("balance",), top.get("balance", DEFAULT_BALANCE))
-            tick = self._tick(("tick",), top.get("tick"))
-            unknown_after = self._unknown_after(("unknown_after",), top.get("unknown_after"))
-            enable = self._strings(("enable",), top["enable"]) if "enable" in top else ()
-        except RuleTestFileError as exc:
-            self.problem(exc.path, exc.message, exc.hint)
+        # each key on its own, so that every mistake of the header is reported in one run
+        header_problems = len(self.out.problems)
+        ruleset = self._read(lambda: self._ruleset(top))
+        params = self._read(lambda: self._params(("params",), top.get("params")))
+        start = self._read(
+            lambda: self._time(("start",), top.get("start", "2026-11-24T09:00:00-06:00"), None)
+        )
+        account = self._read(lambda: self._int(("account",), top.get("account", DEFAULT_ACCOUNT)))
+        balance = self._read(lambda: self._money(("balance",), top.get("balance", DEFAULT_BALANCE)))
+        tick = self._read(lambda: self._tick(("tick",), top.get("tick")))
+        unknown_after = self._read(
+            lambda: self._unknown_after(("unknown_after",), top.get("unknown_after"))
+        )
+        enable = self._read(
+            lambda: self._strings(("enable",), top["enable"]) if "enable" in top else ()
+        )
+        if (
+            len(self.out.problems) > header_problems
+            or ruleset is None
+            or params is None
+            or start is None
+            or account is None
+            or balance is None
+            or enable is None
+        ):
             return
         tests = top.get("tests")
         if not isinstance(tests, list) or not tests:
@@ -270,6 +284,14 @@ class _Loader:
                 continue
             if case is not None:
                 self.out.cases.append(case)
+
+    def _read(self, read: Callable[[], _T]) -> _T | None:
+        """``read()``, or None with its mistake reported."""
+        try:
+            return read()
+        except RuleTestFileError as exc:
+            self.problem(exc.path, exc.message, exc.hint)
+            return None
 
     # -- scalars --------------------------------------------------------------------------
     def _unknown_keys(
