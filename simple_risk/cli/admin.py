@@ -357,15 +357,11 @@ def lockout_clear(account: int, scope: str, symbol: str | None, reason: str, as_
 
 @admin.command("enforce", epilog=_EXIT_CODES)
 @click.argument("account", type=int)
-@click.option(
-    "--on/--off",
-    "enforce",
-    default=None,
-    help="--on: enforce the account's rules; --off: only observe (nothing sent).",
-)
+@click.option("--on", "on", is_flag=True, help="Enforce the account's rules.")
+@click.option("--off", "off", is_flag=True, help="Only observe: nothing is sent.")
 @click.option("--reason", required=True, help="Why (required; it goes to the audit).")
 @click.option("--json", "as_json", is_flag=True, help="Print the daemon's answer as JSON.")
-def enforce_command(account: int, enforce: bool | None, reason: str, as_json: bool) -> None:
+def enforce_command(account: int, on: bool, off: bool, reason: str, as_json: bool) -> None:
     """Turn enforcement of ACCOUNT on or off, now — audited with your name and reason.
 
     Turning it on reconciles the account, then enforces every breach still standing. The
@@ -377,8 +373,11 @@ def enforce_command(account: int, enforce: bool | None, reason: str, as_json: bo
       simple-risk admin enforce 20100001 --on --reason "watched a week, go live"
       simple-risk admin enforce 20100001 --off --reason "testing a new ruleset"
     """
-    if enforce is None:
+    if on and off:  # a flag pair would silently take the last one written
+        raise click.UsageError("give --on or --off, not both")
+    if not on and not off:
         raise click.UsageError("give --on (enforce) or --off (observe only)")
+    enforce = on
     if not reason.strip():
         raise click.BadParameter("give a reason", param_hint="--reason")
     args = {"account": account, "enforce": enforce, "reason": reason}
