@@ -180,6 +180,12 @@ def run(
     """
     if online and not check:
         raise click.UsageError("--online goes with --check")
+    if sim and config_path is not None:
+        raise click.UsageError(
+            "give --sim or --config, not both: --sim guards the simulator with the shipped "
+            "ruleset and no configuration; to guard it with yours, start `simple-risk sim` and "
+            "set gateway: http://127.0.0.1:8700 in the configuration"
+        )
     if sim:
         temporary = Path(tempfile.mkdtemp(prefix="simple-risk-sim-"))
         try:

@@ -215,3 +215,14 @@ def test_a_link_to_nothing_in_a_linted_folder_is_reported_not_skipped(tmp_path: 
     assert result.exit_code == 1
     assert f"{tmp_path / 'overlay.yaml'}:0:0: error: cannot read file" in result.output
     assert "1 error, 0 warnings in 2 files" in result.output
+
+
+def test_engine_run_sim_with_a_config_says_the_config_would_be_ignored(tmp_path: Path) -> None:
+    """--sim guards the simulator with the shipped ruleset: a --config beside it was silently
+    dropped, and --check then said SUCCESS about rules that were not the user's."""
+    config = tmp_path / "config.yaml"
+    config.write_text("gateway: http://127.0.0.1:8700\n", encoding="utf-8")
+    result = _run("engine", "run", "--sim", "--config", str(config), "--check")
+    assert result.exit_code == 2, result.output
+    assert "--sim or --config, not both" in result.output
+    assert "SUCCESS" not in result.output
