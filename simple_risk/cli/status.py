@@ -262,6 +262,8 @@ def monitor(
     try:
         # no read timeout: a quiet market may send nothing for hours
         with daemon_errors(), Connection(address_of(socket_address), timeout=None) as connection:
+            if account is not None:
+                _guarded(connection, account)
             connection.request("subscribe", args)
             zone = words.zone_name(now_local())
             click.echo(
@@ -286,6 +288,18 @@ def monitor(
     except BrokenPipeError:  # `monitor --json | head`
         sys.stderr.close()
         return
+
+
+def _guarded(connection: Connection, account: int) -> None:
+    """Refuse (as ``engine status --account`` does) an account the daemon does not guard: its
+    monitor would wait for messages that never come."""
+    accounts = connection.request("hello").get("accounts")
+    if isinstance(accounts, list) and account not in accounts:
+        guarded = ", ".join(str(a) for a in accounts) or "none"
+        raise ProtocolError(
+            ErrorCode.NOT_FOUND.value,
+            f"this daemon does not guard account {account} (it guards {guarded})",
+        )
 
 
 # --- engine history ----------------------------------------------------------------------

@@ -280,6 +280,22 @@ def test_monitor_json_streams_one_object_per_line(start: Start) -> None:
     assert lines == fixtures.monitor_messages()
 
 
+def test_monitor_of_an_account_the_daemon_does_not_guard_says_so_instead_of_waiting(
+    start: Start,
+) -> None:
+    daemon = start(
+        {
+            "hello": hello,
+            "subscribe": lambda r: Stream({"subscribed": True}, fixtures.monitor_messages()),
+        }
+    )
+    result = invoke(daemon, "engine", "monitor", "--account", "20100002")
+    assert result.exit_code == 1, result.output
+    assert "does not guard account 20100002" in result.stderr
+    assert "20100001" in result.stderr  # the ones it guards
+    assert "subscribe" not in daemon.ops()
+
+
 # --- admin -------------------------------------------------------------------------------
 
 
