@@ -226,3 +226,14 @@ def test_engine_run_sim_with_a_config_says_the_config_would_be_ignored(tmp_path:
     assert result.exit_code == 2, result.output
     assert "--sim or --config, not both" in result.output
     assert "SUCCESS" not in result.output
+
+
+def test_check_with_record_checks_the_recording_folder_too(tmp_path: Path) -> None:
+    """--check said SUCCESS for a --record folder the real run then could not create."""
+    (tmp_path / "recordings").touch()
+    config = _config(tmp_path, data_dir="data", log_dir="log")
+    record = tmp_path / "recordings" / "today"
+    result = _run("engine", "run", "--config", str(config), "--check", "--record", str(record))
+    assert result.exit_code == 1, result.output
+    assert f"--record: {record} is not writable" in result.output
+    assert "SUCCESS" not in result.output
