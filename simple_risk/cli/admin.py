@@ -32,7 +32,7 @@ from typing import Any, NoReturn
 import click
 
 from simple_risk.cli import account_tables, admin_views, cli, formatting
-from simple_risk.cli.numbers import FiniteFloatRange
+from simple_risk.cli.numbers import ACCOUNT_ID, FiniteFloatRange
 from simple_risk.cli.output import show, stdout_console
 from simple_risk.cli.status import (
     EXIT_REFUSED,
@@ -292,7 +292,7 @@ def lockout_group() -> None:
 
 
 @lockout_group.command("list", epilog=_EXIT_CODES)
-@click.option("--account", type=int, metavar="ID", help="Only this account.")
+@click.option("--account", type=ACCOUNT_ID, metavar="ID", help="Only this account.")
 @click.option("--json", "as_json", is_flag=True, help="Print the daemon's answer as JSON.")
 def lockout_list(account: int | None, as_json: bool) -> None:
     """Every lockout in force: account, rule, scope, symbol, reason, end and time left."""
@@ -309,7 +309,7 @@ def lockout_list(account: int | None, as_json: bool) -> None:
 
 
 @lockout_group.command("clear", epilog=_EXIT_CODES)
-@click.argument("account", type=int)
+@click.argument("account", type=ACCOUNT_ID)
 @click.option(
     "--scope",
     type=click.Choice(["account", "symbol", "all"]),
@@ -356,7 +356,7 @@ def lockout_clear(account: int, scope: str, symbol: str | None, reason: str, as_
 
 
 @admin.command("enforce", epilog=_EXIT_CODES)
-@click.argument("account", type=int)
+@click.argument("account", type=ACCOUNT_ID)
 @click.option("--on", "on", is_flag=True, help="Enforce the account's rules.")
 @click.option("--off", "off", is_flag=True, help="Only observe: nothing is sent.")
 @click.option("--reason", required=True, help="Why (required; it goes to the audit).")

@@ -20,7 +20,7 @@ import click
 import yaml
 
 from simple_risk.cli import cli
-from simple_risk.cli.numbers import FiniteFloatRange
+from simple_risk.cli.numbers import ACCOUNT_ID, FiniteFloatRange
 from simple_risk.engine.dsl import RulesetError, load_ruleset
 from simple_risk.engine.model import Ruleset
 from simple_risk.whatif.runner import RecordingError, replay_files
@@ -108,7 +108,9 @@ def _ruleset(path: Path, overlay: Path | None, params: dict[str, object]) -> Rul
     metavar="NAME=VALUE",
     help="Override a ruleset param for this replay (repeatable): --set daily_loss_limit=400.",
 )
-@click.option("--account", type=int, help="Only this account's events (default: every account).")
+@click.option(
+    "--account", type=ACCOUNT_ID, help="Only this account's events (default: every account)."
+)
 @click.option(
     "--tz",
     "tz_name",

@@ -237,3 +237,29 @@ def test_check_with_record_checks_the_recording_folder_too(tmp_path: Path) -> No
     assert result.exit_code == 1, result.output
     assert f"--record: {record} is not writable" in result.output
     assert "SUCCESS" not in result.output
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("engine", "history", "--data-dir", "{data}", "--account", "{id}"),
+        ("engine", "status", "--account", "{id}"),
+        ("engine", "monitor", "--account", "{id}"),
+        ("admin", "lockout", "list", "--account", "{id}"),
+        ("admin", "lockout", "clear", "{id}", "--reason", "x"),
+        ("admin", "enforce", "{id}", "--on", "--reason", "x"),
+        ("replay", "x.jsonl", "--ruleset", str(default_ruleset_path()), "--account", "{id}"),
+        ("init", "{data}/risk", "--account", "{id}"),
+    ],
+    ids=lambda args: " ".join(a for a in args[:3] if not a.startswith("{")),
+)
+@pytest.mark.parametrize("account", ["99999999999999999999999", "0"])
+def test_an_account_id_no_projectx_account_can_have_is_a_usage_error(
+    tmp_path: Path, args: tuple[str, ...], account: str
+) -> None:
+    """ProjectX account ids are positive 32-bit numbers; a longer one reached SQLite as an
+    OverflowError traceback (engine history --data-dir … --account)."""
+    (tmp_path / "simple-risk.db").touch()
+    result = _run(*(a.format(data=tmp_path, id=account) for a in args))
+    assert result.exit_code == 2, result.output
+    assert "is not a ProjectX account id" in result.output
