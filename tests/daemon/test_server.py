@@ -652,6 +652,19 @@ def test_stop_is_graceful_snapshot_written_and_lease_released(start: Start) -> N
     assert audit.why == "end of day"
 
 
+def test_an_admin_action_without_a_reason_reads_once_in_parentheses(start: Start) -> None:
+    run = start()
+    assert run.admin("stop", {}) == {"stopping": True}
+    assert run.daemon.stop_requested.wait(5.0)
+    run.daemon.stop()
+    (audit,) = [a for a in run.daemon.store.admin_actions() if a.action == "stop"]
+    assert audit.why == "no reason given"
+    assert run.daemon.started_at is not None
+    history = run.daemon.store.history(since=run.daemon.started_at)
+    (item,) = [i for i in history if i.kind == "admin"]
+    assert item.summary.endswith(": stopping (no reason given)"), item.summary
+
+
 def test_engine_run_stops_on_the_stop_op_cleanly_and_removes_its_pid_file(
     short_dir: Path,
 ) -> None:

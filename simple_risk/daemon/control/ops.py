@@ -236,7 +236,7 @@ class Operations:
 
     def _reason(self, args: Mapping[str, Any]) -> str:
         reason = self._text(args, "reason")
-        return " ".join(reason.split())[:500] if reason else "(no reason given)"
+        return " ".join(reason.split())[:500] if reason else "no reason given"
 
     def _audit(
         self,
