@@ -155,6 +155,15 @@ def test_explain_refuses_an_unknown_rule_or_account(start: Start) -> None:
     assert error_of(lambda: run.request("explain", {})).code == "bad_request"
 
 
+def test_explain_of_a_misspelt_rule_says_which_rule_was_meant(start: Start) -> None:
+    run = start()
+    error = error_of(lambda: run.request("explain", {"rule": "daily-realised-loss"}))
+    assert error.code == "not_found"
+    assert 'did you mean "daily-realized-loss"?' in error.message
+    far = error_of(lambda: run.request("explain", {"rule": "zzz"}))
+    assert "max-contracts" in far.message  # no close one: the rule ids to choose from
+
+
 def test_status_shows_the_lockout_with_its_countdown_and_the_firing_in_words(
     start: Start,
 ) -> None:
