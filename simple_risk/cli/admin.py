@@ -589,6 +589,7 @@ def _audit_locally(config: Any, operator: str, result: str) -> None:
 
 def _set_password_locally(config: Any, operator: str) -> None:
     from simple_risk.daemon import password as passwords
+    from simple_risk.daemon.control.auth import MIN_PASSWORD_LENGTH
 
     target = config.admin_password_file
     try:
@@ -600,6 +601,8 @@ def _set_password_locally(config: Any, operator: str) -> None:
         if not passwords.verify_password(old, existing):
             _refuse("wrong password; the hash was not changed")
     new = read_password(NEW_PASSWORD_ENV, "New admin password", confirm=True)
+    if len(new) < MIN_PASSWORD_LENGTH:  # as the daemon holds a change through it
+        _refuse(f"the admin password needs at least {MIN_PASSWORD_LENGTH} characters")
     try:
         hashed = passwords.hash_password(new)
     except ValueError as exc:

@@ -608,6 +608,24 @@ def test_the_first_password_is_written_locally_as_a_bcrypt_hash(socket_dir: Path
     assert read_password_hash(socket_dir / "admin-password.bcrypt") == hashed
 
 
+def test_the_first_password_written_locally_is_held_to_the_daemons_minimum(
+    socket_dir: Path,
+) -> None:
+    """The daemon refuses a new password under 8 characters; the install step wrote one."""
+    config = _config(socket_dir)
+    result = invoke(
+        socket_dir / "status.sock",
+        "admin",
+        "set-password",
+        "--config",
+        str(config),
+        env={"SIMPLE_RISK_NEW_ADMIN_PASSWORD": "abc"},
+    )
+    assert result.exit_code == 1, result.output
+    assert "at least 8 characters" in result.stderr
+    assert not (socket_dir / "admin-password.bcrypt").exists()
+
+
 def test_set_password_without_daemon_or_config_is_a_usage_error(socket_dir: Path) -> None:
     result = invoke(socket_dir / "status.sock", "admin", "set-password")
     assert result.exit_code == 2
