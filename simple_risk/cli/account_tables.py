@@ -182,7 +182,8 @@ def _unit_of(fact: object) -> str | None:
         return "usd"
     if name == "account.open_contracts":
         return "lots"
-    if "count" in name:
+    # the fact's own name (trades.count(…), day.trade_count), not the "count" in "account."
+    if "count" in name.split("(", 1)[0].rsplit(".", 1)[-1]:
         return "trades"
     return None
 

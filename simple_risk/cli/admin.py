@@ -32,7 +32,7 @@ from typing import Any, NoReturn
 import click
 
 from simple_risk.cli import account_tables, admin_views, cli, formatting
-from simple_risk.cli.numbers import FiniteFloatRange
+from simple_risk.cli.numbers import ACCOUNT_ID, FiniteFloatRange
 from simple_risk.cli.output import show, stdout_console
 from simple_risk.cli.status import (
     EXIT_REFUSED,
@@ -292,7 +292,7 @@ def lockout_group() -> None:
 
 
 @lockout_group.command("list", epilog=_EXIT_CODES)
-@click.option("--account", type=int, metavar="ID", help="Only this account.")
+@click.option("--account", type=ACCOUNT_ID, metavar="ID", help="Only this account.")
 @click.option("--json", "as_json", is_flag=True, help="Print the daemon's answer as JSON.")
 def lockout_list(account: int | None, as_json: bool) -> None:
     """Every lockout in force: account, rule, scope, symbol, reason, end and time left."""
@@ -309,7 +309,7 @@ def lockout_list(account: int | None, as_json: bool) -> None:
 
 
 @lockout_group.command("clear", epilog=_EXIT_CODES)
-@click.argument("account", type=int)
+@click.argument("account", type=ACCOUNT_ID)
 @click.option(
     "--scope",
     type=click.Choice(["account", "symbol", "all"]),
@@ -356,16 +356,12 @@ def lockout_clear(account: int, scope: str, symbol: str | None, reason: str, as_
 
 
 @admin.command("enforce", epilog=_EXIT_CODES)
-@click.argument("account", type=int)
-@click.option(
-    "--on/--off",
-    "enforce",
-    default=None,
-    help="--on: enforce the account's rules; --off: only observe (nothing sent).",
-)
+@click.argument("account", type=ACCOUNT_ID)
+@click.option("--on", "on", is_flag=True, help="Enforce the account's rules.")
+@click.option("--off", "off", is_flag=True, help="Only observe: nothing is sent.")
 @click.option("--reason", required=True, help="Why (required; it goes to the audit).")
 @click.option("--json", "as_json", is_flag=True, help="Print the daemon's answer as JSON.")
-def enforce_command(account: int, enforce: bool | None, reason: str, as_json: bool) -> None:
+def enforce_command(account: int, on: bool, off: bool, reason: str, as_json: bool) -> None:
     """Turn enforcement of ACCOUNT on or off, now — audited with your name and reason.
 
     Turning it on reconciles the account, then enforces every breach still standing. The
@@ -377,8 +373,11 @@ def enforce_command(account: int, enforce: bool | None, reason: str, as_json: bo
       simple-risk admin enforce 20100001 --on --reason "watched a week, go live"
       simple-risk admin enforce 20100001 --off --reason "testing a new ruleset"
     """
-    if enforce is None:
+    if on and off:  # a flag pair would silently take the last one written
+        raise click.UsageError("give --on or --off, not both")
+    if not on and not off:
         raise click.UsageError("give --on (enforce) or --off (observe only)")
+    enforce = on
     if not reason.strip():
         raise click.BadParameter("give a reason", param_hint="--reason")
     args = {"account": account, "enforce": enforce, "reason": reason}
@@ -590,6 +589,7 @@ def _audit_locally(config: Any, operator: str, result: str) -> None:
 
 def _set_password_locally(config: Any, operator: str) -> None:
     from simple_risk.daemon import password as passwords
+    from simple_risk.daemon.control.auth import MIN_PASSWORD_LENGTH
 
     target = config.admin_password_file
     try:
@@ -601,6 +601,8 @@ def _set_password_locally(config: Any, operator: str) -> None:
         if not passwords.verify_password(old, existing):
             _refuse("wrong password; the hash was not changed")
     new = read_password(NEW_PASSWORD_ENV, "New admin password", confirm=True)
+    if len(new) < MIN_PASSWORD_LENGTH:  # as the daemon holds a change through it
+        _refuse(f"the admin password needs at least {MIN_PASSWORD_LENGTH} characters")
     try:
         hashed = passwords.hash_password(new)
     except ValueError as exc:

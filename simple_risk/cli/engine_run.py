@@ -141,7 +141,8 @@ def _sim_banner(config: DaemonConfig, simulator: Simulator) -> None:
 @click.option(
     "--check",
     is_flag=True,
-    help="Validate the configuration, the rulesets and the data/log directories, then exit.",
+    help="Validate the configuration, the rulesets and the data/log directories (and the "
+    "--record directory), then exit.",
 )
 @click.option(
     "--online",
@@ -180,6 +181,12 @@ def run(
     """
     if online and not check:
         raise click.UsageError("--online goes with --check")
+    if sim and config_path is not None:
+        raise click.UsageError(
+            "give --sim or --config, not both: --sim guards the simulator with the shipped "
+            "ruleset and no configuration; to guard it with yours, start `simple-risk sim` and "
+            "set gateway: http://127.0.0.1:8700 in the configuration"
+        )
     if sim:
         temporary = Path(tempfile.mkdtemp(prefix="simple-risk-sim-"))
         try:
@@ -201,7 +208,7 @@ def run(
     except WallClockError as exc:
         raise click.UsageError(str(exc)) from None
     if check:
-        _check(config, rulesets, online=online, wall=wall)
+        _check(config, rulesets, online=online, wall=wall, record_dir=record_dir)
         return
     options = RuntimeOptions(wall=wall, observe=observe)
     _serve(config, rulesets, None, log_format, log_level, options, record_dir)
@@ -221,7 +228,7 @@ def _run_sim(
     config, rulesets, simulator = _sim_setup(directory)
     try:
         if check:
-            _check(config, rulesets, online=online, wall=None)
+            _check(config, rulesets, online=online, wall=None, record_dir=record_dir)
             return
         options = RuntimeOptions(ruleset_transform=scaled_ruleset, observe=observe)
         if (log_level or config.log.level) != "debug":
@@ -241,9 +248,16 @@ def _check(
     *,
     online: bool,
     wall: Callable[[], datetime] | None,
+    record_dir: Path | None = None,
 ) -> None:
     """``--check``: every finding on its own line; exit 1 when any is a problem."""
-    from simple_risk.daemon.check import CheckOptions, OnlineCheck, check_paths
+    from simple_risk.daemon.check import (
+        CheckOptions,
+        Finding,
+        OnlineCheck,
+        check_paths,
+        writable_dir,
+    )
 
     register_secret(config.api_key)
     problems = 0
@@ -268,6 +282,13 @@ def _check(
     else:
         for finding in check_paths(config):
             report(finding)
+    if record_dir is not None:
+        why = writable_dir(record_dir)
+        if why is None:
+            report(Finding("ok", f"{record_dir} is writable", "--record"))
+        else:
+            fix = "choose a directory the daemon's user may create and write"
+            report(Finding("problem", f"{record_dir} is not writable ({why})", "--record", fix))
     if config.cpu_latency_us is not None:
         report(_cpu_latency_finding(config.cpu_latency_us))
     rules = sum(len(r.rules) for r in rulesets.values())

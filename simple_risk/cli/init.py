@@ -15,6 +15,7 @@ from pathlib import Path
 import click
 
 from simple_risk.cli import cli
+from simple_risk.cli.numbers import ACCOUNT_ID
 from simple_risk.resources import data_dir, default_ruleset_path
 
 
@@ -41,7 +42,7 @@ def config_text(account: int, ruleset: str, overlay: str) -> str:
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
 @click.option(
     "--account",
-    type=click.IntRange(min=1),
+    type=ACCOUNT_ID,
     default=20100001,
     show_default=True,
     help="The TopstepX account id to guard (Account/search lists yours; see --check --online).",

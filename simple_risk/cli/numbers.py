@@ -1,4 +1,4 @@
-"""Number options that refuse ``nan`` and ``inf``.
+"""Number options that refuse ``nan`` and ``inf``, and account ids ProjectX cannot have.
 
 Python's ``float()`` reads ``nan`` and ``inf``, and every comparison with ``nan`` is false, so
 click's own :class:`click.FloatRange` lets ``--grace nan`` through; the command then fails deep
@@ -26,4 +26,26 @@ class FiniteFloatRange(click.FloatRange):
         return number
 
 
-__all__ = ["FiniteFloatRange"]
+#: ProjectX account ids are 32-bit integers (docs/status-protocol.md: ``account`` is an id)
+MAX_ACCOUNT_ID = 2**31 - 1
+
+
+class AccountId(click.types.IntParamType):
+    """An account id: a whole number from 1 to 2**31 - 1. A longer one is a typo, and it
+    reached SQLite as an OverflowError traceback."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        number = super().convert(value, param, ctx)
+        if not 1 <= number <= MAX_ACCOUNT_ID:
+            self.fail(
+                f"{value!r} is not a ProjectX account id (a whole number from 1 to "
+                f"{MAX_ACCOUNT_ID})",
+                param,
+                ctx,
+            )
+        return number
+
+
+ACCOUNT_ID = AccountId()
+
+__all__ = ["ACCOUNT_ID", "MAX_ACCOUNT_ID", "AccountId", "FiniteFloatRange"]

@@ -17,11 +17,11 @@ from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import click
-import yaml
 
 from simple_risk.cli import cli
-from simple_risk.cli.numbers import FiniteFloatRange
+from simple_risk.cli.numbers import ACCOUNT_ID, FiniteFloatRange
 from simple_risk.engine.dsl import RulesetError, load_ruleset
+from simple_risk.engine.dsl.yamlload import load_document
 from simple_risk.engine.model import Ruleset
 from simple_risk.whatif.runner import RecordingError, replay_files
 from simple_risk.whatif.words import report_json, report_lines
@@ -67,12 +67,16 @@ def _params(settings: tuple[str, ...]) -> dict[str, object]:
             raise click.BadParameter(
                 f"{setting!r} is not NAME=VALUE (e.g. daily_loss_limit=400)", param_hint="--set"
             )
-        try:
-            params[name.strip()] = yaml.safe_load(text) if text.strip() else ""
-        except yaml.YAMLError:
+        if not text.strip():
+            params[name.strip()] = None  # said to be empty where the param is checked
+            continue
+        # read as the ruleset file reads its params (6e2 is 600, 17:00 no sexagesimal 1020)
+        document, problems = load_document(text, "--set")
+        if document is None or problems:
             raise click.BadParameter(
                 f"the value of {name.strip()!r} is not readable: {text!r}", param_hint="--set"
-            ) from None
+            )
+        params[name.strip()] = document.data
     return params
 
 
@@ -108,7 +112,9 @@ def _ruleset(path: Path, overlay: Path | None, params: dict[str, object]) -> Rul
     metavar="NAME=VALUE",
     help="Override a ruleset param for this replay (repeatable): --set daily_loss_limit=400.",
 )
-@click.option("--account", type=int, help="Only this account's events (default: every account).")
+@click.option(
+    "--account", type=ACCOUNT_ID, help="Only this account's events (default: every account)."
+)
 @click.option(
     "--tz",
     "tz_name",

@@ -27,7 +27,7 @@ from rich.live import Live
 
 from simple_risk import words
 from simple_risk.cli import engine, explain_screen, formatting, status_screen, timeline
-from simple_risk.cli.numbers import FiniteFloatRange
+from simple_risk.cli.numbers import ACCOUNT_ID, FiniteFloatRange
 from simple_risk.cli.output import show, stdout_console
 from simple_risk.daemon.control.client import Connection, DaemonNotRunning, default_address
 from simple_risk.daemon.control.protocol import ErrorCode, ProtocolError, plain
@@ -151,7 +151,7 @@ def _json_line(value: object) -> None:
 
 
 @engine.command()
-@click.option("--account", type=int, metavar="ID", help="Only this account.")
+@click.option("--account", type=ACCOUNT_ID, metavar="ID", help="Only this account.")
 @click.option("--json", "as_json", is_flag=True, help="Print the daemon's answer as JSON.")
 @click.option(
     "--explain",
@@ -239,7 +239,7 @@ def status(
     type=click.Choice(MONITOR_KINDS),
     help="Only these message types (repeatable; default all).",
 )
-@click.option("--account", type=int, metavar="ID", help="Only this account's messages.")
+@click.option("--account", type=ACCOUNT_ID, metavar="ID", help="Only this account's messages.")
 @socket_option
 def monitor(
     as_json: bool, kinds: tuple[str, ...], account: int | None, socket_address: str | None
@@ -262,6 +262,8 @@ def monitor(
     try:
         # no read timeout: a quiet market may send nothing for hours
         with daemon_errors(), Connection(address_of(socket_address), timeout=None) as connection:
+            if account is not None:
+                _guarded(connection, account)
             connection.request("subscribe", args)
             zone = words.zone_name(now_local())
             click.echo(
@@ -286,6 +288,18 @@ def monitor(
     except BrokenPipeError:  # `monitor --json | head`
         sys.stderr.close()
         return
+
+
+def _guarded(connection: Connection, account: int) -> None:
+    """Refuse (as ``engine status --account`` does) an account the daemon does not guard: its
+    monitor would wait for messages that never come."""
+    accounts = connection.request("hello").get("accounts")
+    if isinstance(accounts, list) and account not in accounts:
+        guarded = ", ".join(str(a) for a in accounts) or "none"
+        raise ProtocolError(
+            ErrorCode.NOT_FOUND.value,
+            f"this daemon does not guard account {account} (it guards {guarded})",
+        )
 
 
 # --- engine history ----------------------------------------------------------------------
@@ -344,7 +358,7 @@ class SinceType(click.ParamType[datetime]):
     help="Up to this moment (same forms as --since).",
 )
 @click.option("--rule", metavar="ID", help="Only this rule.")
-@click.option("--account", type=int, metavar="ID", help="Only this account.")
+@click.option("--account", type=ACCOUNT_ID, metavar="ID", help="Only this account.")
 @click.option(
     "--kind",
     "kinds",

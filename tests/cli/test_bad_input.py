@@ -215,3 +215,51 @@ def test_a_link_to_nothing_in_a_linted_folder_is_reported_not_skipped(tmp_path: 
     assert result.exit_code == 1
     assert f"{tmp_path / 'overlay.yaml'}:0:0: error: cannot read file" in result.output
     assert "1 error, 0 warnings in 2 files" in result.output
+
+
+def test_engine_run_sim_with_a_config_says_the_config_would_be_ignored(tmp_path: Path) -> None:
+    """--sim guards the simulator with the shipped ruleset: a --config beside it was silently
+    dropped, and --check then said SUCCESS about rules that were not the user's."""
+    config = tmp_path / "config.yaml"
+    config.write_text("gateway: http://127.0.0.1:8700\n", encoding="utf-8")
+    result = _run("engine", "run", "--sim", "--config", str(config), "--check")
+    assert result.exit_code == 2, result.output
+    assert "--sim or --config, not both" in result.output
+    assert "SUCCESS" not in result.output
+
+
+def test_check_with_record_checks_the_recording_folder_too(tmp_path: Path) -> None:
+    """--check said SUCCESS for a --record folder the real run then could not create."""
+    (tmp_path / "recordings").touch()
+    config = _config(tmp_path, data_dir="data", log_dir="log")
+    record = tmp_path / "recordings" / "today"
+    result = _run("engine", "run", "--config", str(config), "--check", "--record", str(record))
+    assert result.exit_code == 1, result.output
+    assert f"--record: {record} is not writable" in result.output
+    assert "SUCCESS" not in result.output
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("engine", "history", "--data-dir", "{data}", "--account", "{id}"),
+        ("engine", "status", "--account", "{id}"),
+        ("engine", "monitor", "--account", "{id}"),
+        ("admin", "lockout", "list", "--account", "{id}"),
+        ("admin", "lockout", "clear", "{id}", "--reason", "x"),
+        ("admin", "enforce", "{id}", "--on", "--reason", "x"),
+        ("replay", "x.jsonl", "--ruleset", str(default_ruleset_path()), "--account", "{id}"),
+        ("init", "{data}/risk", "--account", "{id}"),
+    ],
+    ids=lambda args: " ".join(a for a in args[:3] if not a.startswith("{")),
+)
+@pytest.mark.parametrize("account", ["99999999999999999999999", "0"])
+def test_an_account_id_no_projectx_account_can_have_is_a_usage_error(
+    tmp_path: Path, args: tuple[str, ...], account: str
+) -> None:
+    """ProjectX account ids are positive 32-bit numbers; a longer one reached SQLite as an
+    OverflowError traceback (engine history --data-dir … --account)."""
+    (tmp_path / "simple-risk.db").touch()
+    result = _run(*(a.format(data=tmp_path, id=account) for a in args))
+    assert result.exit_code == 2, result.output
+    assert "is not a ProjectX account id" in result.output

@@ -280,6 +280,22 @@ def test_monitor_json_streams_one_object_per_line(start: Start) -> None:
     assert lines == fixtures.monitor_messages()
 
 
+def test_monitor_of_an_account_the_daemon_does_not_guard_says_so_instead_of_waiting(
+    start: Start,
+) -> None:
+    daemon = start(
+        {
+            "hello": hello,
+            "subscribe": lambda r: Stream({"subscribed": True}, fixtures.monitor_messages()),
+        }
+    )
+    result = invoke(daemon, "engine", "monitor", "--account", "20100002")
+    assert result.exit_code == 1, result.output
+    assert "does not guard account 20100002" in result.stderr
+    assert "20100001" in result.stderr  # the ones it guards
+    assert "subscribe" not in daemon.ops()
+
+
 # --- admin -------------------------------------------------------------------------------
 
 
@@ -590,6 +606,24 @@ def test_the_first_password_is_written_locally_as_a_bcrypt_hash(socket_dir: Path
     )
     assert wrong.exit_code == 1 and "wrong password" in wrong.stderr
     assert read_password_hash(socket_dir / "admin-password.bcrypt") == hashed
+
+
+def test_the_first_password_written_locally_is_held_to_the_daemons_minimum(
+    socket_dir: Path,
+) -> None:
+    """The daemon refuses a new password under 8 characters; the install step wrote one."""
+    config = _config(socket_dir)
+    result = invoke(
+        socket_dir / "status.sock",
+        "admin",
+        "set-password",
+        "--config",
+        str(config),
+        env={"SIMPLE_RISK_NEW_ADMIN_PASSWORD": "abc"},
+    )
+    assert result.exit_code == 1, result.output
+    assert "at least 8 characters" in result.stderr
+    assert not (socket_dir / "admin-password.bcrypt").exists()
 
 
 def test_set_password_without_daemon_or_config_is_a_usage_error(socket_dir: Path) -> None:

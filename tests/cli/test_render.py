@@ -100,6 +100,39 @@ def test_limits_are_coloured_green_yellow_red_by_percent_used() -> None:
     assert bar.plain == "███░░░░░░░  29.8%"
     assert formatting.usage_bar(150).plain.startswith("██████████")
     assert formatting.usage_bar(None).plain == "—"
+    # a loss limit is negative: a fresh day's $0.00 of it is 0/-500, which the daemon sends as -0.0
+    assert formatting.usage_bar(-0.0).plain == "░░░░░░░░░░   0.0%"
+
+
+def test_a_limit_without_a_unit_is_not_called_trades_for_the_count_in_account() -> None:
+    status = fixtures.status()
+    status["accounts"][0]["limits"] = [
+        {
+            "rule": "session-block-outside",
+            "label": "Trading hours",
+            "unit": None,
+            "expression": "account.working_orders > 0",
+            "fact": "account.working_orders",
+            "value": 2,
+            "limit": 0,
+            "used_pct": None,
+        },
+        {
+            "rule": "trade-frequency-minute",
+            "unit": None,
+            "expression": "trades.count(within=params.window) > params.max_trades",
+            "fact": "trades.count(within=params.window)",
+            "value": 1,
+            "limit": 3,
+            "used_pct": 33.3,
+        },
+    ]
+    out = text_of(status_screen.status_view(status, NOW))
+    hours = next(line for line in out.splitlines() if "Trading hours" in line)
+    assert "trade" not in hours.replace("Trading", ""), hours
+    assert re.search(r"Trading hours\s+2\s+0\s", hours), hours
+    minute = next(line for line in out.splitlines() if "Trade frequency minute" in line)
+    assert "1 trade " in minute and "3 trades" in minute, minute
 
 
 def test_money_is_red_below_zero_and_green_above() -> None:

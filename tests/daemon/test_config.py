@@ -149,6 +149,21 @@ def test_an_interval_longer_than_a_day_is_a_located_error(tmp_path: Path, entry:
     assert "86400" in message
 
 
+@pytest.mark.parametrize(
+    "accounts", ["[99999999999999999999999]", "[{id: 2147483648, enforce: false}]"]
+)
+def test_an_account_id_beyond_projectx_ids_is_a_located_error(
+    tmp_path: Path, accounts: str
+) -> None:
+    """ProjectX account ids are 32-bit; a longer one (a typo) passed --check and the daemon
+    then died with an OverflowError traceback when it stored its lease."""
+    path = _write(tmp_path, MINIMAL.replace("[20100001]", accounts))
+    with pytest.raises(ConfigError) as error:
+        load_config(path, ENV)
+    [message] = _messages(error)
+    assert message.startswith(f"{path}:5:") and "2147483647" in message
+
+
 def test_strict_yaml_rejects_duplicate_keys(tmp_path: Path) -> None:
     path = _write(tmp_path, MINIMAL + "accounts: [1]\n")
     with pytest.raises(ConfigError) as error:

@@ -217,3 +217,11 @@ def test_admin_enforce_needs_on_or_off_and_a_reason() -> None:
     assert neither.exit_code == 2 and "give --on (enforce) or --off" in neither.output
     blank = runner.invoke(cli, ["admin", "enforce", "20100001", "--on", "--reason", " "])
     assert blank.exit_code == 2 and "give a reason" in blank.output
+
+
+def test_admin_enforce_with_both_on_and_off_is_refused_not_read_as_the_last() -> None:
+    runner = CliRunner(env={"SIMPLE_RISK_SOCKET": "/nonexistent/status.sock"})
+    for both in (["--on", "--off"], ["--off", "--on"]):
+        result = runner.invoke(cli, ["admin", "enforce", "20100001", *both, "--reason", "go"])
+        assert result.exit_code == 2, result.output
+        assert "--on or --off, not both" in result.output

@@ -155,6 +155,15 @@ def test_explain_refuses_an_unknown_rule_or_account(start: Start) -> None:
     assert error_of(lambda: run.request("explain", {})).code == "bad_request"
 
 
+def test_explain_of_a_misspelt_rule_says_which_rule_was_meant(start: Start) -> None:
+    run = start()
+    error = error_of(lambda: run.request("explain", {"rule": "daily-realised-loss"}))
+    assert error.code == "not_found"
+    assert 'did you mean "daily-realized-loss"?' in error.message
+    far = error_of(lambda: run.request("explain", {"rule": "zzz"}))
+    assert "max-contracts" in far.message  # no close one: the rule ids to choose from
+
+
 def test_status_shows_the_lockout_with_its_countdown_and_the_firing_in_words(
     start: Start,
 ) -> None:
@@ -650,6 +659,19 @@ def test_stop_is_graceful_snapshot_written_and_lease_released(start: Start) -> N
     assert position["size"] == 1
     (audit,) = [a for a in store.admin_actions() if a.action == "stop"]
     assert audit.why == "end of day"
+
+
+def test_an_admin_action_without_a_reason_reads_once_in_parentheses(start: Start) -> None:
+    run = start()
+    assert run.admin("stop", {}) == {"stopping": True}
+    assert run.daemon.stop_requested.wait(5.0)
+    run.daemon.stop()
+    (audit,) = [a for a in run.daemon.store.admin_actions() if a.action == "stop"]
+    assert audit.why == "no reason given"
+    assert run.daemon.started_at is not None
+    history = run.daemon.store.history(since=run.daemon.started_at)
+    (item,) = [i for i in history if i.kind == "admin"]
+    assert item.summary.endswith(": stopping (no reason given)"), item.summary
 
 
 def test_engine_run_stops_on_the_stop_op_cleanly_and_removes_its_pid_file(

@@ -59,6 +59,7 @@ CHECK_IDS = {
     "missing-key",
     "negative-size",
     "multiple-statements",
+    "never-fires",
     "not-boolean",
     "optional-enabled",
     "requires",

@@ -189,6 +189,19 @@ def test_a_set_of_the_wrong_kind_names_the_param_and_what_it_takes() -> None:
     assert "sample facts" not in result.output and "Traceback" not in result.output
 
 
+def test_a_set_value_is_read_as_the_ruleset_file_reads_it() -> None:
+    """`--set daily_loss_limit=6e2` is 600 in a ruleset file, so it is here too (YAML 1.1,
+    which --set used, reads it as a string); an empty value is said to be empty."""
+    exponent = shipped("--set", "daily_loss_limit=6e2", "--set", "max_unrealized_loss=400")
+    assert exponent.exit_code == 0, exponent.output
+    assert "daily-realized-loss" not in exponent.output
+    empty = shipped("--set", "daily_loss_limit=")
+    assert empty.exit_code == 1
+    assert 'param "daily_loss_limit" is a number in the ruleset, but the override is empty' in (
+        empty.output
+    )
+
+
 def test_help_explains_the_what_if() -> None:
     result = CliRunner().invoke(cli, ["replay", "--help"])
     assert result.exit_code == 0

@@ -193,6 +193,47 @@ def test_mistakes_in_a_test_file_are_located(tmp_path: Path) -> None:
     assert any("not a time: 'yesterday'" in line for line in lines), lines
 
 
+def test_every_mistake_in_a_file_header_is_reported_in_one_run(tmp_path: Path) -> None:
+    (tmp_path / "tiny.yaml").write_text(RULESET, encoding="utf-8")
+    text = """\
+ruleset: tiny.yaml
+start: 2026-11-24T09:00:00
+account: first
+balance: lots
+tick: 0s
+unknown_after: forever
+enable: [5]
+tests:
+  - name: x
+    expect: [{at: 1s, fired: []}]
+"""
+    loaded = load_test_text(text, "h.test.yaml", base=tmp_path)
+    assert [p.format().split(":", 2)[1] for p in loaded.problems] == ["2", "3", "4", "5", "6", "7"]
+    assert not loaded.cases
+
+
+def test_every_mistake_in_a_case_header_is_reported_in_one_run(tmp_path: Path) -> None:
+    (tmp_path / "tiny.yaml").write_text(RULESET, encoding="utf-8")
+    text = (
+        HEADER
+        + """\
+  - name: a case full of header mistakes
+    params: [500]
+    start: tomorrow
+    account: first
+    balance: lots
+    tick: 0s
+    unknown_after: forever
+    enable: [5]
+    expect: [{at: 1s, fired: []}]
+"""
+    )
+    loaded = load_test_text(text, "c.test.yaml", base=tmp_path)
+    lines = [p.format().split(":", 2)[1] for p in loaded.problems]
+    assert lines == ["5", "6", "7", "8", "9", "10", "11"], loaded.problems
+    assert not loaded.cases
+
+
 def test_a_quote_series_expands_to_one_quote_per_step(tmp_path: Path) -> None:
     (tmp_path / "tiny.yaml").write_text(RULESET, encoding="utf-8")
     text = (

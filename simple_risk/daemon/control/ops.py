@@ -50,7 +50,7 @@ from simple_risk.daemon.password import (
     validate_password,
     write_password_hash,
 )
-from simple_risk.engine.dsl.problems import Problem
+from simple_risk.engine.dsl.problems import Problem, did_you_mean
 from simple_risk.engine.model import Ruleset
 from simple_risk.engine.operations import mandatory_violations
 from simple_risk.resources import default_ruleset_path
@@ -236,7 +236,7 @@ class Operations:
 
     def _reason(self, args: Mapping[str, Any]) -> str:
         reason = self._text(args, "reason")
-        return " ".join(reason.split())[:500] if reason else "(no reason given)"
+        return " ".join(reason.split())[:500] if reason else "no reason given"
 
     def _audit(
         self,
@@ -311,7 +311,10 @@ class Operations:
             try:
                 return views.explain(daemon, rule, chosen, daemon.clock.now())
             except KeyError as exc:
-                raise ProtocolError(ErrorCode.NOT_FOUND.value, str(exc.args[0])) from None
+                ids = [r.id for r in daemon.engines[chosen].ruleset.rules]
+                what = did_you_mean(rule, ids) or "the rules: " + ", ".join(ids)
+                message = f"{exc.args[0]}; {what}" if rule not in ids else str(exc.args[0])
+                raise ProtocolError(ErrorCode.NOT_FOUND.value, message) from None
 
         return self.gate.read(("explain", rule, chosen), build, self._timeout)
 

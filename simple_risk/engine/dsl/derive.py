@@ -37,7 +37,12 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from simple_risk.engine import namespace
-from simple_risk.engine.dsl.durations import DURATION_HINT, parse_duration
+from simple_risk.engine.dsl.durations import (
+    DURATION_HINT,
+    invalid_duration,
+    parse_duration,
+    too_long,
+)
 from simple_risk.engine.dsl.expressions import compile_expression
 from simple_risk.engine.dsl.scope import DerivedName, Locator, Scope
 from simple_risk.engine.model import AGGREGATES, DERIVE_EACH, PERIODS, DerivedFact, SourceLocation
@@ -207,7 +212,10 @@ def _period_ok(
         try:
             window = parse_duration(within)
         except ValueError:
-            return False  # the schema reported it
+            if too_long(within):  # the schema accepts its shape: only its length is wrong
+                message, hint = invalid_duration(within)
+                out.error((*path, "within"), message, "bad-duration", hint)
+            return False  # else the schema reported it
         if window <= timedelta(0):
             out.error(
                 (*path, "within"),

@@ -22,7 +22,7 @@ import yaml
 from yaml.composer import Composer
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from yaml.parser import Parser
-from yaml.reader import Reader
+from yaml.reader import Reader, ReaderError
 from yaml.resolver import BaseResolver
 from yaml.scanner import Scanner
 
@@ -378,6 +378,23 @@ def _null(text: str) -> None:
         raise ValueError(text)
 
 
+def _reader_problem(exc: ReaderError, text: str, file: str) -> Problem:
+    """A character YAML refuses (NUL, ESC, …), located at it: PyYAML gives only an offset."""
+    before = text[: exc.position]
+    line = before.count("\n") + 1
+    column = exc.position - (before.rfind("\n") + 1) + 1
+    character = exc.character
+    code = ord(character) if isinstance(character, str) else character
+    return Problem(
+        file,
+        line,
+        column,
+        f"YAML: the invisible character U+{code:04X} is not allowed in YAML",
+        "yaml-syntax",
+        hint="delete it: most editors do not show it",
+    )
+
+
 def load_document(text: str, file: str) -> tuple[Document | None, list[Problem]]:
     """Compose ``text`` strictly; never raises. Problems are located in ``file``."""
     try:
@@ -388,6 +405,8 @@ def load_document(text: str, file: str) -> tuple[Document | None, list[Problem]]
             composer.dispose()
     except yaml.MarkedYAMLError as exc:
         return None, [yaml_syntax_problem(exc, text, file)]
+    except ReaderError as exc:
+        return None, [_reader_problem(exc, text, file)]
     except yaml.YAMLError as exc:
         return None, [Problem(file, 1, 1, f"YAML: {exc}", "yaml-syntax")]
     except RecursionError:

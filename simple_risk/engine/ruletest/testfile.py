@@ -14,12 +14,12 @@ them at once, never a traceback.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path as FsPath
-from typing import TypeVar
+from typing import TypeVar, cast
 
 from simple_risk.engine.dsl.durations import DURATION_HINT, parse_duration
 from simple_risk.engine.dsl.problems import Problem, did_you_mean
@@ -243,17 +243,31 @@ class _Loader:
             self.problem((), "a rule test file is a mapping", "see docs/rule-tests.md")
             return
         self._unknown_keys((), top, _TOP_KEYS)
-        try:
-            ruleset = self._ruleset(top)
-            params = self._params(("params",), top.get("params"))
-            start = self._time(("start",), top.get("start", "2026-11-24T09:00:00-06:00"), None)
-            account = self._int(("account",), top.get("account", DEFAULT_ACCOUNT))
-            balance = self._money(("balance",), top.get("balance", DEFAULT_BALANCE))
-            tick = self._tick(("tick",), top.get("tick"))
-            unknown_after = self._unknown_after(("unknown_after",), top.get("unknown_after"))
-            enable = self._strings(("enable",), top["enable"]) if "enable" in top else ()
-        except RuleTestFileError as exc:
-            self.problem(exc.path, exc.message, exc.hint)
+        # each key on its own, so that every mistake of the header is reported in one run
+        header_problems = len(self.out.problems)
+        ruleset = self._read(lambda: self._ruleset(top))
+        params = self._read(lambda: self._params(("params",), top.get("params")))
+        start = self._read(
+            lambda: self._time(("start",), top.get("start", "2026-11-24T09:00:00-06:00"), None)
+        )
+        account = self._read(lambda: self._int(("account",), top.get("account", DEFAULT_ACCOUNT)))
+        balance = self._read(lambda: self._money(("balance",), top.get("balance", DEFAULT_BALANCE)))
+        tick = self._read(lambda: self._tick(("tick",), top.get("tick")))
+        unknown_after = self._read(
+            lambda: self._unknown_after(("unknown_after",), top.get("unknown_after"))
+        )
+        enable = self._read(
+            lambda: self._strings(("enable",), top["enable"]) if "enable" in top else ()
+        )
+        if (
+            len(self.out.problems) > header_problems
+            or ruleset is None
+            or params is None
+            or start is None
+            or account is None
+            or balance is None
+            or enable is None
+        ):
             return
         tests = top.get("tests")
         if not isinstance(tests, list) or not tests:
@@ -270,6 +284,14 @@ class _Loader:
                 continue
             if case is not None:
                 self.out.cases.append(case)
+
+    def _read(self, read: Callable[[], _T]) -> _T | None:
+        """``read()``, or None with its mistake reported."""
+        try:
+            return read()
+        except RuleTestFileError as exc:
+            self.problem(exc.path, exc.message, exc.hint)
+            return None
 
     # -- scalars --------------------------------------------------------------------------
     def _unknown_keys(
@@ -422,24 +444,26 @@ class _Loader:
                 path, "a test case needs a `name:`", "name it like the rule book"
             )
         before = len(self.out.problems)
-        merged = dict(params)
-        try:
-            merged.update(self._params((*path, "params"), raw.get("params")))
-            if "start" in raw:
-                start = self._time((*path, "start"), raw["start"], None)
-            if "account" in raw:
-                account = self._int((*path, "account"), raw["account"])
-            if "balance" in raw:
-                balance = self._money((*path, "balance"), raw["balance"])
-            if "tick" in raw:
-                tick = self._tick((*path, "tick"), raw["tick"])
-            if "unknown_after" in raw:
-                unknown_after = self._unknown_after((*path, "unknown_after"), raw["unknown_after"])
-            if "enable" in raw:
-                enable = (*enable, *self._strings((*path, "enable"), raw["enable"]))
-        except RuleTestFileError as exc:
-            # keep going: the events and expectations may hold more mistakes to report
-            self.problem(exc.path, exc.message, exc.hint)
+        case = raw
+
+        def override(key: str, parse: Callable[[Path, object], _T], current: _T) -> _T:
+            """The case's own ``key``, else ``current``; a mistake is reported and the case
+            read on, so that every mistake of it is reported in one run."""
+            if key not in case:
+                return current
+            problems = len(self.out.problems)
+            value = self._read(lambda: parse((*path, key), case[key]))
+            return current if len(self.out.problems) > problems else cast(_T, value)
+
+        no_params: dict[str, object] = {}
+        merged = {**params, **override("params", self._params, no_params)}
+        start = override("start", lambda at, v: self._time(at, v, None), start)
+        account = override("account", self._int, account)
+        balance = override("balance", self._money, balance)
+        tick = override("tick", self._tick, tick)
+        unknown_after = override("unknown_after", self._unknown_after, unknown_after)
+        none_enabled: tuple[str, ...] = ()
+        enable = (*enable, *override("enable", self._strings, none_enabled))
         contracts: dict[str, ContractInfo] = {}
         builder = _EventBuilder(self, start, account, balance, contracts)
         events_raw = raw.get("events", [])
