@@ -652,7 +652,7 @@ def _tail(path: Path, lines: int = 20) -> str:
 
 
 def _start(config_path: str, wait: float, socket_address: str | None) -> None:
-    config = config_or_exit(config_path)
+    config = config_or_exit(config_path, credentials=True)  # the daemon it starts logs in
     address = socket_address or str(config.status_socket)
     running = _hello(address)
     if running is not None:

@@ -454,12 +454,14 @@ def history(
 STORE_HINT = "give --config FILE or --data-dir DIR to read its store without a daemon"
 
 
-def config_or_exit(config_path: str) -> DaemonConfig:
-    """The daemon's configuration, or its located problems on stderr and exit 1."""
+def config_or_exit(config_path: str, *, credentials: bool = False) -> DaemonConfig:
+    """The daemon's configuration, or its located problems on stderr and exit 1. Without
+    ``credentials`` (the default: reading the store, finding the socket or the password file)
+    the API credentials are neither read nor required."""
     from simple_risk.daemon.config import ConfigError, load_config
 
     try:
-        return load_config(config_path)
+        return load_config(config_path, credentials=credentials)
     except ConfigError as problems:
         for problem in problems.problems:
             click.echo(problem.format(), err=True)

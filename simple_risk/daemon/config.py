@@ -408,8 +408,16 @@ def _credentials(
     return str(username or ""), str(api_key or ""), problems
 
 
-def load_config(path: str | Path, env: Mapping[str, str] | None = None) -> DaemonConfig:
-    """Read, validate and complete a configuration file; raises :class:`ConfigError`."""
+def load_config(
+    path: str | Path, env: Mapping[str, str] | None = None, *, credentials: bool = True
+) -> DaemonConfig:
+    """Read, validate and complete a configuration file; raises :class:`ConfigError`.
+
+    ``credentials=False``: for the commands that only find the daemon's socket, store or
+    password file through it (``engine history``, ``admin …``): the ``credentials:`` section is
+    neither read nor required (the API key lives in the daemon's environment file, which an
+    admin's ``sudo -u simple-risk`` does not load), and the config's username and API key are
+    empty."""
     environ = dict(os.environ if env is None else env)
     config_path = Path(path).resolve()
     shown = str(path)
@@ -423,16 +431,21 @@ def load_config(path: str | Path, env: Mapping[str, str] | None = None) -> Daemo
     ]
     if schema_problems:
         raise ConfigError(schema_problems)
-    substituted, problems = _substitute(doc, doc.data, (), environ)
+    source = doc.data
+    if not credentials and isinstance(source, dict):
+        source = {key: value for key, value in source.items() if key != "credentials"}
+    substituted, problems = _substitute(doc, source, (), environ)
     if problems:
         raise ConfigError(problems)
     assert isinstance(substituted, dict)
     data: dict[str, Any] = {str(k): v for k, v in substituted.items()}
     base = config_path.parent
     home = Path(environ.get("HOME", str(Path.home())))
-    username, api_key, problems = _credentials(doc, data, base, home)
-    if problems:
-        raise ConfigError(problems)
+    username, api_key = "", ""
+    if credentials:
+        username, api_key, problems = _credentials(doc, data, base, home)
+        if problems:
+            raise ConfigError(problems)
 
     gateway = str(data.get("gateway", TOPSTEPX))
     rest_base = "https://api.topstepx.com" if gateway == TOPSTEPX else gateway.rstrip("/")

@@ -82,6 +82,20 @@ def test_an_unset_variable_is_a_located_error(tmp_path: Path) -> None:
     ]
 
 
+def test_commands_that_only_read_need_no_credentials_from_the_daemons_environment(
+    tmp_path: Path,
+) -> None:
+    """The API key lives in the daemon's environment file, which ``sudo -u simple-risk`` does
+    not load: ``engine history --config``, ``admin set-password --config`` must still find
+    the store, socket and password file. Everything else is still checked."""
+    path = _write(tmp_path, MINIMAL)
+    config = load_config(path, {"HOME": "/h"}, credentials=False)
+    assert (config.username, config.api_key, config.accounts) == ("", "", (20100001,))
+    broken = _write(tmp_path, MINIMAL.replace("accounts: [20100001]", "accounts: []"), "b.yaml")
+    with pytest.raises(ConfigError):
+        load_config(broken, {"HOME": "/h"}, credentials=False)
+
+
 def test_schema_errors_point_into_the_file(tmp_path: Path) -> None:
     path = _write(tmp_path, MINIMAL + "timing: {tick_interval: -1}\nlogs: {}\n")
     with pytest.raises(ConfigError) as error:

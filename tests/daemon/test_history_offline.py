@@ -77,6 +77,15 @@ def test_history_from_the_store_once_the_daemon_has_stopped(start: Start) -> Non
     assert {"fill", "firing"} <= kinds
     assert any(item["rule"] == "symbol-blocks" for item in items)
 
+    # the API key is the daemon's (its environment file): reading the store needs none
+    keyless = CliRunner().invoke(
+        cli,
+        ["engine", "history", "--since", "2027-01-13", "--config", str(config), "--json"],
+        env={"SIMPLE_RISK_SOCKET": "", "SR_KEY": None, "COLUMNS": "200"},
+    )
+    assert keyless.exit_code == 0, keyless.output
+    assert json.loads(keyless.stdout)["items"] == items
+
     by_dir = _history("--data-dir", str(running.daemon.config.data_dir), "--kind", "firing")
     assert by_dir.exit_code == 0, by_dir.output
     assert "symbol-blocks" in by_dir.stdout
