@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import sqlite3
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -42,6 +43,18 @@ def _restart(h: Harness) -> Daemon:
         options=FAST_OPTIONS,
     )
     daemon.restore()
+    return daemon
+
+
+def _started_again(h: Harness, wall: Callable[[], datetime] | None) -> Daemon:
+    """A new daemon over the stopped one's data directory, started on the same wall clock."""
+    daemon = Daemon(
+        h.daemon.config,
+        h.daemon.rulesets,
+        store=open_store(h.daemon.config),
+        options=dataclasses.replace(FAST_OPTIONS, wall=wall),
+    )
+    daemon.start()
     return daemon
 
 
@@ -195,13 +208,7 @@ def test_a_position_opened_while_the_daemon_was_down_is_not_marked_at_old_prices
     h.daemon.stop()  # snapshots the engine, with the MNQ price it knew
     h.sim.set_price(contract, h.trader.price("MNQ") + 500)  # the market moves meanwhile …
     h.trader.buy(ACCOUNT, "MNQ")  # … and the trader buys there
-    daemon = Daemon(
-        h.daemon.config,
-        h.daemon.rulesets,
-        store=open_store(h.daemon.config),
-        options=dataclasses.replace(FAST_OPTIONS, wall=wall),
-    )
-    daemon.start()
+    daemon = _started_again(h, wall)
     try:
         assert wait_until(daemon.ready.is_set, 10.0)
         restored = daemon.engines[ACCOUNT]
@@ -241,13 +248,7 @@ def test_a_position_held_across_a_restart_keeps_its_marks_and_its_protection(
     h.wait(lambda: protected(h.daemon, engine), "the stop protecting the position")
     wall = h.daemon.options.wall
     h.daemon.stop()
-    daemon = Daemon(
-        h.daemon.config,
-        h.daemon.rulesets,
-        store=open_store(h.daemon.config),
-        options=dataclasses.replace(FAST_OPTIONS, wall=wall),
-    )
-    daemon.start()
+    daemon = _started_again(h, wall)
     try:
         assert wait_until(daemon.ready.is_set, 10.0)
         assert protected(daemon, daemon.engines[ACCOUNT])
