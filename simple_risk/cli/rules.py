@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 
 import click
+from click.core import ParameterSource
 
 from simple_risk.cli import cli
 from simple_risk.cli.lint_report import REPORTS
@@ -111,6 +112,13 @@ def lint(
     simple-risk rules lint --strict rulesets/
     simple-risk rules lint --base rulesets/topstep.yaml overlays/
     """
+    named = click.get_current_context().get_parameter_source("stdin_filename")
+    if named is ParameterSource.COMMANDLINE and "-" not in files:
+        raise click.UsageError(
+            f"--stdin-filename names what is read from standard input, and no FILE is -: "
+            f"write - among the FILES (cat {stdin_filename} | simple-risk rules lint "
+            f"--stdin-filename {stdin_filename} -)"
+        )
     given: dict[str, str] = {}
     unreadable: list[Problem] = []
     if "-" in files:

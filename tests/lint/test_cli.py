@@ -117,6 +117,13 @@ def test_dash_reads_one_ruleset_from_standard_input() -> None:
     assert (code, output) == (0, "SUCCESS: 1 rule in mine.yaml\nno problems in 1 file\n")
 
 
+def test_a_stdin_filename_without_stdin_is_a_usage_error_not_ignored(tmp_path: Path) -> None:
+    (tmp_path / "a.yaml").write_text(GOOD, encoding="utf-8")
+    code, output = _lint("--stdin-filename", "mine.yaml", str(tmp_path / "a.yaml"))
+    assert code == 2
+    assert "no FILE is -" in output and "--stdin-filename mine.yaml -" in output
+
+
 def test_a_file_named_again_inside_a_directory_is_linted_once(tmp_path: Path) -> None:
     (tmp_path / "a.yaml").write_text(GOOD, encoding="utf-8")
     code, output = _lint(str(tmp_path / "a.yaml"), str(tmp_path))
