@@ -301,6 +301,18 @@ def test_a_live_quote_without_last_price_keeps_the_last_trade_price() -> None:
     assert isinstance(again, Quote) and again.last == Decimal("29398.5")
 
 
+def test_the_newest_market_trade_sets_the_last_price_whatever_its_place_in_the_array() -> None:
+    """Nothing documents the order of a GatewayTrade array: newest first would otherwise mark
+    positions at the oldest trade's price. A late message with an older trade is no news."""
+    contract, trades = LIVE_MARKET_TRADES
+    newest_first = Converter(fixed_clock())
+    (quote,) = newest_first.market("GatewayTrade", [contract, list(reversed(trades))])
+    assert isinstance(quote, Quote) and quote.last == Decimal("29398.5")
+    (late,) = newest_first.market("GatewayTrade", [contract, trades[:1]])
+    assert isinstance(late, Quote) and late.last == Decimal("29398.5")
+    assert late.timestamp == quote.timestamp
+
+
 def test_a_single_market_trade_object_is_accepted_and_an_empty_array_gives_nothing() -> None:
     converter = Converter(fixed_clock())
     (quote,) = converter.market("GatewayTrade", ["CON.F.US.MNQ.Z25", {"price": 1, "type": 0}])

@@ -37,6 +37,8 @@ class _QuoteState:
     bid: Decimal | None = None
     ask: Decimal | None = None
     timestamp: datetime | None = None
+    #: the exchange time of the trade whose price is ``last`` (a market trade's)
+    traded_at: datetime | None = None
 
 
 class QuoteBook:
@@ -58,10 +60,19 @@ class QuoteBook:
         return self._merge(contract_id, at, last, bid, ask, stamp)
 
     def apply_trade(self, contract_id: str, payload: object, at: datetime) -> Quote:
-        """Merge one market trade (a GatewayTrade entry): its price is the new last price."""
+        """Merge one market trade (a GatewayTrade entry): its price is the new last price —
+        unless a trade stamped later already set it. Nothing documents the order of a
+        ``GatewayTrade`` array (§14.4 shows one), so the newest trade by its own timestamp
+        wins, whatever its place in the array or the message it came in."""
         data = as_mapping(payload, "trade")
-        price = decimal_field(data, "price")
+        price: Decimal | None = decimal_field(data, "price")
         stamp = parse_timestamp(data.get("timestamp"), "timestamp")
+        with self._lock:
+            state = self._quotes.setdefault(contract_id, _QuoteState())
+            if stamp is not None and state.traded_at is not None and stamp < state.traded_at:
+                price, stamp = None, None  # older than the trade already priced: no news
+            elif stamp is not None:
+                state.traded_at = stamp
         return self._merge(contract_id, at, price, None, None, stamp)
 
     def _merge(
