@@ -161,9 +161,10 @@ class AccountState:
         self.family_counted: dict[tuple[str, bool], tuple[int, str]] = {}
         #: working child id → its family's entry id (kept when a later copy lacks the links)
         self.child_of: dict[int, int] = {}
-        #: customTag → the order that carried it, its contract and whether it buys (finds a
-        #: child's entry by ``<tag>-SL``: in the entry's contract, on the other side)
-        self.tags: dict[str, tuple[int, str, bool]] = {}
+        #: customTag → the order that carried it, its contract, whether it buys and its size
+        #: (finds a child's entry by ``<tag>-SL``: in the entry's contract, on the other side,
+        #: no larger than the entry)
+        self.tags: dict[str, tuple[int, str, bool, int]] = {}
         #: ended order id → contracts it filled (an entry that ended before its child arrived)
         self.ended_fills: dict[int, int] = {}
         #: customTags of the orders simple-risk placed → the order id once known
@@ -374,7 +375,7 @@ class AccountState:
         if tag:
             named = self.tags.get(tag)
             if named is None or named[0] == order.id:
-                self.tags[tag] = (order.id, order.contract_id, order.buy)
+                self.tags[tag] = (order.id, order.contract_id, order.buy, update.size)
                 if old is None:
                     self._adopt_children(tag, order, contract)
         if old is not None and old.contract_id != order.contract_id:
@@ -394,13 +395,15 @@ class AccountState:
             parent = self.child_of.get(linked, linked)
         if parent is None:
             # a customTag is the trader's to choose: it names a child only in its entry's
-            # contract and on the other side of the market, as every bracket child is
+            # contract, on the other side of the market and no larger than the entry, as every
+            # bracket child is
             base = bracket_base(update.custom_tag)
             named = self.tags.get(base) if base is not None else None
             if (
                 named is not None
                 and named[1] == update.contract_id
                 and named[2] != (update.side is OrderSide.BUY)
+                and update.size <= named[3]
             ):
                 parent = named[0]
         return parent if parent != update.order_id else None
