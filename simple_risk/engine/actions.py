@@ -216,6 +216,7 @@ def stop_target(ctx: ActionContext, action: ActionSpec) -> StopAt | None:
         Decimal(str(price)),
         never_loosen,
         held.size if held is not None else None,
+        held.long if held is not None else None,
     )
 
 

@@ -114,6 +114,11 @@ class StopAt:
     contracts, so a position that grows while protected (a scale-in) asks for a new target
     (its key changes) and the executor resizes the stop. None (an intent recorded before
     sizes were kept) asks for any stop at the price.
+
+    ``long`` is the side of the position the stop protects: a position that reverses (long 1
+    to short 1 in one fill) is not the one the price was computed for, so the intent is moot
+    (met) rather than a stop for the long's price put under the short. None (recorded before
+    sides were kept) protects whatever position the contract holds.
     """
 
     account: int
@@ -121,6 +126,7 @@ class StopAt:
     price: Decimal
     never_loosen: bool = True
     size: int | None = None
+    long: bool | None = None
 
     @property
     def key(self) -> str:
@@ -196,8 +202,8 @@ def _reduce_to_met(intent: ReduceTo, account: AccountState) -> bool:
 
 def _stop_at_met(intent: StopAt, account: AccountState) -> bool:
     position = account.positions.get(intent.contract_id)
-    if position is None:
-        return True
+    if position is None or (intent.long is not None and intent.long != position.long):
+        return True  # the position it protected is gone (closed, or reversed)
     covered = 0
     for order in account.orders_by_contract.get(intent.contract_id, {}).values():
         if not order.is_stop or order.buy == position.long or order.stop_price is None:

@@ -274,7 +274,7 @@ def test_move_stop_intent() -> None:
         )
     )
     firings = feed(engine, loaded(0), position(0, 1, "21000"), quote(1, "21003"))
-    assert firings[0].intents == (StopAt(ACCOUNT, MNQ, Decimal("21000"), True, 1),)
+    assert firings[0].intents == (StopAt(ACCOUNT, MNQ, Decimal("21000"), True, 1, long=True),)
 
 
 def test_unmet_intents_are_remembered_until_the_facts_show_them_met() -> None:

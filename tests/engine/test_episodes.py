@@ -67,11 +67,11 @@ def test_a_trailing_stop_rule_fires_again_when_its_target_moves() -> None:
     )
     feed(engine, loaded(0), position(0, 1, "21000"))
     first = feed(engine, quote(1, "21005"))
-    assert first[0].intents == (StopAt(ACCOUNT, MNQ, Decimal("21002.50"), True, 1),)
+    assert first[0].intents == (StopAt(ACCOUNT, MNQ, Decimal("21002.50"), True, 1, long=True),)
     assert feed(engine, quote(2, "21005")) == []  # same target: nothing new
     assert feed(engine, quote(3, "21004")) == []  # best price unchanged
     moved = feed(engine, quote(4, "21006"))
-    assert moved[0].intents == (StopAt(ACCOUNT, MNQ, Decimal("21003.50"), True, 1),)
+    assert moved[0].intents == (StopAt(ACCOUNT, MNQ, Decimal("21003.50"), True, 1, long=True),)
 
 
 def test_a_stop_placing_rule_fires_again_when_the_protected_position_grows() -> None:
@@ -88,10 +88,10 @@ def test_a_stop_placing_rule_fires_again_when_the_protected_position_grows() -> 
     )
     feed(engine, loaded(0), position(0, 1, "21000"))
     first = feed(engine, quote(1, "21003"))
-    assert first[0].intents == (StopAt(ACCOUNT, MNQ, Decimal("21000"), True, 1),)
+    assert first[0].intents == (StopAt(ACCOUNT, MNQ, Decimal("21000"), True, 1, long=True),)
     assert feed(engine, quote(2, "21003.25")) == []  # same price, same size
     grown = feed(engine, position(3, 2, "21000"))  # a scale-in at the same average
-    assert grown[0].intents == (StopAt(ACCOUNT, MNQ, Decimal("21000"), True, 2),)
+    assert grown[0].intents == (StopAt(ACCOUNT, MNQ, Decimal("21000"), True, 2, long=True),)
     assert engine.state_of("breakeven", ACCOUNT, "position:" + MNQ) == "firing"
 
 

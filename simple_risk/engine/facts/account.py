@@ -15,6 +15,7 @@ from decimal import Decimal
 
 from simple_risk.engine.events import (
     AccountUpdate,
+    OrderSide,
     OrderUpdate,
     OwnOrder,
     PositionType,
@@ -160,8 +161,10 @@ class AccountState:
         self.family_counted: dict[tuple[str, bool], tuple[int, str]] = {}
         #: working child id → its family's entry id (kept when a later copy lacks the links)
         self.child_of: dict[int, int] = {}
-        #: customTag → the order that carried it (finds a child's entry by ``<tag>-SL``)
-        self.tags: dict[str, int] = {}
+        #: customTag → the order that carried it, its contract, whether it buys and its size
+        #: (finds a child's entry by ``<tag>-SL``: in the entry's contract, on the other side,
+        #: no larger than the entry)
+        self.tags: dict[str, tuple[int, str, bool, int]] = {}
         #: ended order id → contracts it filled (an entry that ended before its child arrived)
         self.ended_fills: dict[int, int] = {}
         #: customTags of the orders simple-risk placed → the order id once known
@@ -234,7 +237,7 @@ class AccountState:
         """
         live = self.orders.keys() | self.families.keys()
         self.ended_fills = {k: v for k, v in self.ended_fills.items() if k in live}
-        self.tags = {tag: order for tag, order in self.tags.items() if order in live}
+        self.tags = {tag: named for tag, named in self.tags.items() if named[0] in live}
         if self.balance is not None and (
             self.eod_high_balance is None or self.balance > self.eod_high_balance
         ):
@@ -369,8 +372,12 @@ class AccountState:
         for family in touched:
             self._recount(family)
         tag = update.custom_tag
-        if tag and self.tags.setdefault(tag, order.id) == order.id and old is None:
-            self._adopt_children(tag, order, contract)
+        if tag:
+            named = self.tags.get(tag)
+            if named is None or named[0] == order.id:
+                self.tags[tag] = (order.id, order.contract_id, order.buy, update.size)
+                if old is None:
+                    self._adopt_children(tag, order, contract)
         if old is not None and old.contract_id != order.contract_id:
             self.refresh_contract(old.contract_id)
         self.refresh_contract(order.contract_id)
@@ -387,9 +394,18 @@ class AccountState:
             linked = update.linked_order_id
             parent = self.child_of.get(linked, linked)
         if parent is None:
+            # a customTag is the trader's to choose: it names a child only in its entry's
+            # contract, on the other side of the market and no larger than the entry, as every
+            # bracket child is
             base = bracket_base(update.custom_tag)
-            if base is not None:
-                parent = self.tags.get(base)
+            named = self.tags.get(base) if base is not None else None
+            if (
+                named is not None
+                and named[1] == update.contract_id
+                and named[2] != (update.side is OrderSide.BUY)
+                and update.size <= named[3]
+            ):
+                parent = named[0]
         return parent if parent != update.order_id else None
 
     def _adopt_children(self, tag: str, entry: Order, contract: ContractState) -> None:
