@@ -34,7 +34,7 @@ from simple_risk.daemon.supervisor import Supervisor
 from simple_risk.engine.events import Event, Reconciled, TradeFill
 from simple_risk.engine.facts.account import AccountState
 from simple_risk.engine.facts.ledger import adds_nothing
-from simple_risk.engine.vanished import still_current, vanished_orders, vanished_positions
+from simple_risk.engine.vanished import reconciled_orders, reconciled_positions
 
 log = logging.getLogger(__name__)
 
@@ -254,14 +254,12 @@ class Reconciler:
         if state is not None:
             # A skipped record may be any of the known ones: what REST did not list is only
             # taken as gone when every record of that kind could be read.
-            if "order" not in skipped_kinds:
-                listed = {o.order_id for o in data.orders}
-                events += vanished_orders(state, listed, data.at, newer)
-            events += still_current(data.orders, newer)
-            if "position" not in skipped_kinds:
-                held = {p.contract_id for p in data.positions}
-                events += vanished_positions(state, held, data.at, newer)
-            events += still_current(data.positions, newer)
+            events += reconciled_orders(
+                state, data.orders, data.at, newer, "order" not in skipped_kinds
+            )
+            events += reconciled_positions(
+                state, data.positions, data.at, newer, "position" not in skipped_kinds
+            )
         if newer:
             log.info(
                 "account %s: %d hub event(s) arrived during the reconcile; the hub's word kept "

@@ -19,7 +19,7 @@ the time, as every answer would race with one of its events.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
 from typing import TypeVar
 
@@ -35,6 +35,34 @@ from simple_risk.engine.facts.account import AccountState
 E = TypeVar("E", bound=Event)
 #: what the hub spoke of: ``("order", order id)`` or ``("position", contract id)``
 HubItem = tuple[str, int | str]
+
+
+def reconciled_orders(
+    state: AccountState,
+    snapshot: Sequence[OrderUpdate],
+    at: datetime,
+    newer: Collection[HubItem],
+    complete: bool,
+) -> list[OrderUpdate]:
+    """What a snapshot of working orders makes of the facts: the orders it no longer lists
+    ended (only when ``complete``: every record of it was readable), then its own records,
+    less those of an order the hub spoke of later."""
+    listed = {order.order_id for order in snapshot}
+    gone = vanished_orders(state, listed, at, newer) if complete else []
+    return [*gone, *still_current(snapshot, newer)]
+
+
+def reconciled_positions(
+    state: AccountState,
+    snapshot: Sequence[PositionUpdate],
+    at: datetime,
+    newer: Collection[HubItem],
+    complete: bool,
+) -> list[PositionUpdate]:
+    """As :func:`reconciled_orders`, for a snapshot of open positions."""
+    held = {position.contract_id for position in snapshot}
+    gone = vanished_positions(state, held, at, newer) if complete else []
+    return [*gone, *still_current(snapshot, newer)]
 
 
 def vanished_orders(
@@ -114,6 +142,8 @@ def unlisted_by_design(update: OrderUpdate, listed: Collection[int]) -> bool:
 __all__ = [
     "HubItem",
     "hub_item",
+    "reconciled_orders",
+    "reconciled_positions",
     "still_current",
     "unlisted_by_design",
     "vanished_orders",

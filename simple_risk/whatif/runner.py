@@ -41,9 +41,8 @@ from simple_risk.engine.model import Ruleset, SymbolSpec
 from simple_risk.engine.vanished import (
     HubItem,
     hub_item,
-    still_current,
-    vanished_orders,
-    vanished_positions,
+    reconciled_orders,
+    reconciled_positions,
 )
 from simple_risk.whatif.words import call_subject, call_words
 
@@ -277,18 +276,13 @@ def _reconciled(
         return listed
     sent = record.sent
     newer = {item for item, at in hub_touched.get(account, {}).items() if at > sent}
-    current = still_current(listed, newer)
     body = record.payload
-    if not complete or not isinstance(body, dict) or body.get("success") is not True:
-        return current
-    gone: list[Event]
+    complete = complete and isinstance(body, dict) and body.get("success") is True
     if record.source == Endpoint.ORDER_SEARCH_OPEN:
-        ids = {e.order_id for e in listed if isinstance(e, OrderUpdate)}
-        gone = list(vanished_orders(state, ids, record.at, newer))
-    else:
-        contracts = {e.contract_id for e in listed if isinstance(e, PositionUpdate)}
-        gone = list(vanished_positions(state, contracts, record.at, newer))
-    return gone + current
+        orders = [e for e in listed if isinstance(e, OrderUpdate)]
+        return list(reconciled_orders(state, orders, record.at, newer, complete))
+    positions = [e for e in listed if isinstance(e, PositionUpdate)]
+    return list(reconciled_positions(state, positions, record.at, newer, complete))
 
 
 def _reconciled_account(record: Record) -> int | None:
