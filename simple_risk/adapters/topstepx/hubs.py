@@ -417,14 +417,19 @@ class HubClient(abc.ABC):
             self._stop_in_background(link)
             return
 
+    def _backoff(self, attempts: int) -> float:
+        """Seconds to wait after ``attempts`` failures in a row: doubling from the base up to
+        the maximum, jittered over its upper half (hubs of many daemons do not retry in step)."""
+        ceiling = min(
+            self.config.rebuild_backoff_max,
+            self.config.rebuild_backoff_base * 2 ** (attempts - 1),
+        )
+        return self._rng.uniform(ceiling / 2, ceiling)
+
     def _failed_attempt(self, detail: str) -> None:
         with self._lock:
             self._failures += 1
-            ceiling = min(
-                self.config.rebuild_backoff_max,
-                self.config.rebuild_backoff_base * 2 ** (self._failures - 1),
-            )
-            delay = self._rng.uniform(ceiling / 2, ceiling)
+            delay = self._backoff(self._failures)
             self._next_attempt = self._monotonic() + delay
         log.warning("%s hub: %s; next attempt in %.2fs", self.hub, redact_text(detail), delay)
 
@@ -550,13 +555,7 @@ class HubClient(abc.ABC):
                 if current and not link.refused:
                     link.refused = True
                     self._refusals += 1
-                    ceiling = min(
-                        self.config.rebuild_backoff_max,
-                        self.config.rebuild_backoff_base * 2 ** (self._refusals - 1),
-                    )
-                    self._resubscribe_at = self._monotonic() + self._rng.uniform(
-                        ceiling / 2, ceiling
-                    )
+                    self._resubscribe_at = self._monotonic() + self._backoff(self._refusals)
             self._acknowledged(link)
             self._emit(SUBSCRIBE_FAILED, error, gap=True)
         except Exception:

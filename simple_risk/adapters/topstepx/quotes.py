@@ -65,15 +65,9 @@ class QuoteBook:
         ``GatewayTrade`` array (§14.4 shows one), so the newest trade by its own timestamp
         wins, whatever its place in the array or the message it came in."""
         data = as_mapping(payload, "trade")
-        price: Decimal | None = decimal_field(data, "price")
+        price = decimal_field(data, "price")
         stamp = parse_timestamp(data.get("timestamp"), "timestamp")
-        with self._lock:
-            state = self._quotes.setdefault(contract_id, _QuoteState())
-            if stamp is not None and state.traded_at is not None and stamp < state.traded_at:
-                price, stamp = None, None  # older than the trade already priced: no news
-            elif stamp is not None:
-                state.traded_at = stamp
-        return self._merge(contract_id, at, price, None, None, stamp)
+        return self._merge(contract_id, at, price, None, None, stamp, traded=True)
 
     def _merge(
         self,
@@ -83,9 +77,16 @@ class QuoteBook:
         bid: Decimal | None,
         ask: Decimal | None,
         stamp: datetime | None,
+        *,
+        traded: bool = False,
     ) -> Quote:
         with self._lock:
             state = self._quotes.setdefault(contract_id, _QuoteState())
+            if traded and stamp is not None:
+                if state.traded_at is not None and stamp < state.traded_at:
+                    last, stamp = None, None  # older than the trade already priced: no news
+                else:
+                    state.traded_at = stamp
             if last is not None:
                 state.last = last
             if bid is not None:
