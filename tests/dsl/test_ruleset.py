@@ -7,6 +7,9 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from dsl.helpers import env_for, one_rule
 from simple_risk import resources
@@ -88,6 +91,45 @@ def test_params_can_be_overridden_and_must_name_existing_params() -> None:
     with pytest.raises(RulesetError) as info:
         load_ruleset(TOPSTEP, params={"daily_loss_limt": 1000})
     assert info.value.problems[0].hint == 'did you mean "daily_loss_limit"?'
+
+
+def _ranges_of_the_shipped_ruleset() -> dict[str, dict[str, int]]:
+    data = yaml.safe_load(TOPSTEP.read_text(encoding="utf-8"))
+    return {name: dict(spec) for name, spec in data["param_ranges"].items()}
+
+
+def test_every_number_limit_of_the_shipped_ruleset_has_a_range() -> None:
+    ruleset = load_ruleset(TOPSTEP)
+    numbers = {
+        name
+        for name, value in ruleset.params.items()
+        if isinstance(value, int | Decimal)
+        or (hasattr(value, "values") and all(isinstance(v, int) for v in value.values()))
+    }
+    assert numbers == set(_ranges_of_the_shipped_ruleset())
+
+
+@given(st.data())
+@settings(max_examples=40, deadline=None)
+def test_a_param_below_its_range_is_refused_and_its_smallest_value_loads(
+    data: st.DataObject,
+) -> None:
+    """A limit typed with the loss's sign (daily_loss_limit: -500) is refused wherever it is
+    set, instead of firing at the first event; the range's own end is allowed."""
+    ranges = _ranges_of_the_shipped_ruleset()
+    name = data.draw(st.sampled_from(sorted(ranges)))
+    low = ranges[name]["min"]
+    below = data.draw(st.integers(min_value=-10_000, max_value=low - 1))
+    shipped = load_ruleset(TOPSTEP).params[name]
+
+    def shaped(number: int) -> object:
+        return {key: number for key in shipped} if hasattr(shipped, "keys") else number
+
+    with pytest.raises(RulesetError) as info:
+        load_ruleset(TOPSTEP, params={name: shaped(below)})
+    assert [p.check for p in info.value.problems] == ["param-range"]
+    assert f'param "{name}"' in info.value.problems[0].message
+    assert load_ruleset(TOPSTEP, params={name: shaped(low)}).params[name] is not None
 
 
 def test_base_env_holds_params_lists_functions_and_hidden_constants() -> None:

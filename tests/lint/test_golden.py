@@ -60,6 +60,7 @@ CHECK_IDS = {
     "negative-size",
     "multiple-statements",
     "never-fires",
+    "param-range",
     "not-boolean",
     "optional-enabled",
     "requires",

@@ -38,6 +38,7 @@ EXPECTED_CHECKS = {
     "id-clash.yaml": {"duplicate-rule-id"},
     "mandatory.yaml": {"mandatory-rule", "unknown-rule"},
     "ok.yaml": set(),
+    "param-range.yaml": {"param-range"},
     "params-break-base.yaml": {"type-error", "list-type"},
     "strict_hygiene.yaml": {"missing-description", "disabled-rule"},
     "unknown-key.yaml": {"unknown-key"},

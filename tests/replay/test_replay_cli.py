@@ -189,6 +189,18 @@ def test_a_set_of_the_wrong_kind_names_the_param_and_what_it_takes() -> None:
     assert "sample facts" not in result.output and "Traceback" not in result.output
 
 
+def test_a_loss_limit_set_with_the_loss_sign_is_refused_not_replayed() -> None:
+    """`--set daily_loss_limit=-500` would make the rule true at P&L 0: the replay would show
+    the account locked from its first event. The shipped ruleset's param_ranges refuse it."""
+    result = shipped("--set", "daily_loss_limit=-500")
+    assert result.exit_code == 1
+    assert (
+        'the override of param "daily_loss_limit" is -500, below the smallest value allowed (1)'
+        in result.output
+    )
+    assert "would lock" not in result.output
+
+
 def test_a_set_value_is_read_as_the_ruleset_file_reads_it() -> None:
     """`--set daily_loss_limit=6e2` is 600 in a ruleset file, so it is here too (YAML 1.1,
     which --set used, reads it as a string); an empty value is said to be empty."""

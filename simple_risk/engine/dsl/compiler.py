@@ -71,7 +71,7 @@ def compile_document(doc: Document, overrides: Mapping[str, object] | None = Non
     calendar = compile_calendar(out, top.get("calendar"))
     out.sessions = frozenset(calendar.sessions)
     symbols = compile_symbols(top.get("symbols"))
-    compile_params(out, top.get("params"), overrides or {})
+    compile_params(out, top.get("params"), overrides or {}, top.get("param_ranges"))
     raw_lists = top.get("lists")
     if isinstance(raw_lists, dict):
         out.lists = {str(k): tuple(v) for k, v in raw_lists.items() if isinstance(v, list)}

@@ -29,7 +29,12 @@ from simple_risk.engine.dsl.schema import (
     problems_from_errors,
     shipped_schema,
 )
-from simple_risk.engine.dsl.sections import value_kind
+from simple_risk.engine.dsl.sections import (
+    compile_param_ranges,
+    describe_range,
+    first_out_of_range,
+    value_kind,
+)
 from simple_risk.engine.dsl.yamlload import Document, Path
 from simple_risk.engine.model import Rule
 
@@ -102,6 +107,10 @@ def compile_overlay(
     raw_declared = base_top.get("params")
     declared: Mapping[object, object] = raw_declared if isinstance(raw_declared, dict) else {}
     params: dict[str, object] = {}
+    # the base's ranges, read quietly: their own mistakes are the base's problems, said there
+    ranges = compile_param_ranges(
+        Compilation(base), base_top.get("param_ranges"), {str(k): v for k, v in declared.items()}
+    )
     raw_params = top.get("params")
     for name, value in raw_params.items() if isinstance(raw_params, dict) else ():
         if name not in declared:
@@ -120,6 +129,14 @@ def compile_overlay(
                 f'param "{name}" is {value_kind(declared[name])} in the ruleset,'
                 f" but the override is {value_kind(value)}",
                 "wrong-type",
+            )
+        elif (found := first_out_of_range(value, ranges.get(str(name)))) is not None:
+            item, outside = found
+            out.error(
+                ("params", name) if item is None else ("params", name, item),
+                f'param "{name}" is {outside}',
+                "param-range",
+                f"the ruleset's param_ranges: gives {name} {describe_range(ranges[str(name)])}",
             )
         else:
             params[str(name)] = value

@@ -142,6 +142,17 @@ def build_schema() -> dict[str, Any]:
             ],
             "description": "a number, string, duration string, list or map",
         },
+        "param_range": _object(
+            {
+                "min": {"type": "number", "description": "the smallest value allowed"},
+                "max": {"type": "number", "description": "the largest value allowed"},
+            },
+            minProperties=1,
+            description=(
+                "the values a number param (or every number of a list or map param) may take,"
+                " both ends included: checked in the ruleset, an overlay and every override"
+            ),
+        ),
         "derived": _object(
             {
                 "description": {"type": "string"},
@@ -305,6 +316,9 @@ def build_schema() -> dict[str, Any]:
                 }
             ),
             "params": _map_of({"$ref": "#/$defs/param_value"}, {"$ref": "#/$defs/identifier"}),
+            "param_ranges": _map_of(
+                {"$ref": "#/$defs/param_range"}, {"$ref": "#/$defs/identifier"}
+            ),
             "lists": _map_of(
                 {"type": "array", "items": {"type": ["string", "number"]}},
                 {"$ref": "#/$defs/identifier"},

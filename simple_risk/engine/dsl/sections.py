@@ -79,11 +79,25 @@ def compile_symbols(raw: object) -> SymbolSpec:
     )
 
 
-def compile_params(out: Compilation, raw: object, overrides: Mapping[str, object]) -> None:
-    """``params:`` with the caller's overrides applied (an override must name a declared param)."""
+def compile_params(
+    out: Compilation, raw: object, overrides: Mapping[str, object], raw_ranges: object = None
+) -> None:
+    """``params:`` with the caller's overrides applied (an override must name a declared param
+    and stay within the param's ``param_ranges:`` entry, as the ruleset's own value must)."""
     declared: dict[str, object] = (
         {str(k): v for k, v in raw.items()} if isinstance(raw, dict) else {}
     )
+    ranges = compile_param_ranges(out, raw_ranges, declared)
+    for name, value in declared.items():
+        found = first_out_of_range(value, ranges.get(name))
+        if found is not None:
+            item, outside = found
+            out.error(
+                ("params", name) if item is None else ("params", name, item),
+                f'param "{name}" is {outside}',
+                "param-range",
+                f"param_ranges: gives {name} {describe_range(ranges[name])}",
+            )
     for name, value in overrides.items():
         if name not in declared:
             hint = did_you_mean(name, declared) or (
@@ -112,8 +126,138 @@ def compile_params(out: Compilation, raw: object, overrides: Mapping[str, object
                 )
             )
             continue
+        refused = out_of_range(value, ranges.get(name))
+        if refused is not None:
+            out.problems.append(
+                Problem(
+                    out.doc.file,
+                    1,
+                    1,
+                    f'the override of param "{name}" is {refused}',
+                    "param-range",
+                    hint=f"the ruleset's param_ranges: gives {name} {describe_range(ranges[name])}",
+                )
+            )
+            continue
         declared[name] = value
     out.params = declared
+
+
+#: a param's allowed values: (min, max), either end None when open
+ParamRange = tuple[Decimal | None, Decimal | None]
+
+
+def compile_param_ranges(
+    out: Compilation, raw: object, declared: Mapping[str, object]
+) -> dict[str, ParamRange]:
+    """``param_ranges:``: for each named number param, the values it may take (both ends
+    included). A limit typed with the wrong sign (``daily_loss_limit: -500``, in the file, an
+    overlay or ``--set``) would otherwise lock or flatten the account at the first event; the
+    range makes it an error before the ruleset runs."""
+    ranges: dict[str, ParamRange] = {}
+    if not isinstance(raw, dict):
+        return ranges
+    for name, spec in raw.items():
+        if not isinstance(spec, dict):
+            continue  # the schema said so
+        low, high = _bound(spec.get("min")), _bound(spec.get("max"))
+        if name not in declared:
+            out.error(
+                ("param_ranges", name),
+                f'param_ranges names unknown param "{name}"',
+                "unknown-param",
+                did_you_mean(str(name), list(declared))
+                or ("declared: " + ", ".join(sorted(declared)) if declared else None),
+                key=True,
+            )
+        elif not _numbers_of(declared[name]):
+            out.error(
+                ("param_ranges", name),
+                f'param "{name}" is {value_kind(declared[name])}: only numbers have a range',
+                "wrong-type",
+                "give a range to a number param, or a list or map of numbers",
+                key=True,
+            )
+        elif low is not None and high is not None and low > high:
+            out.error(
+                ("param_ranges", name),
+                f'the range of param "{name}" is empty: min {low} is above max {high}',
+                "bad-value",
+                "swap min and max",
+            )
+        else:
+            ranges[str(name)] = (low, high)
+    return ranges
+
+
+def _bound(value: object) -> Decimal | None:
+    if isinstance(value, bool) or not isinstance(value, int | Decimal | float):
+        return None
+    return Decimal(str(value))
+
+
+def _items(value: object) -> list[tuple[str | int | None, object]]:
+    """A param's values with where each is: itself (None), each list item (its index) or each
+    map value (its key)."""
+    if isinstance(value, dict):
+        return [(str(key), item) for key, item in value.items()]
+    if isinstance(value, list | tuple):
+        return list(enumerate(value))
+    return [(None, value)]
+
+
+def _numbers_of(value: object) -> list[tuple[str | int | None, Decimal]]:
+    """The numbers a param holds, each with where it is (empty when any is not a number)."""
+    items = _items(value)
+    numbers = [(where, _bound(item)) for where, item in items]
+    if not items or any(n is None for _, n in numbers):
+        return []
+    return [(where, n) for where, n in numbers if n is not None]
+
+
+def describe_range(bounds: ParamRange) -> str:
+    """``1 or more``, ``at most 10``, ``0 to 5``: the words of a range in a message."""
+    low, high = bounds
+    if low is not None and high is not None:
+        return f"{low} to {high}"
+    if low is not None:
+        return f"{low} or more"
+    return f"at most {high}"
+
+
+def out_of_range(value: object, bounds: ParamRange | None) -> str | None:
+    """Why ``value`` is outside ``bounds`` (``-500, below the smallest value allowed (1)``),
+    or None when it is inside or has no range."""
+    found = first_out_of_range(value, bounds)
+    return None if found is None else found[1]
+
+
+def first_out_of_range(
+    value: object, bounds: ParamRange | None
+) -> tuple[str | int | None, str] | None:
+    """Where in ``value`` (a list index, a map key, None for the value itself) the first
+    number outside ``bounds`` is, and why."""
+    if bounds is None:
+        return None
+    low, high = bounds
+    for where, number in _numbers_of(value):
+        if low is not None and number < low:
+            why = f"below the smallest value allowed ({low})"
+        elif high is not None and number > high:
+            why = f"above the largest value allowed ({high})"
+        else:
+            continue
+        text = f"{number}, {why}" if where is None else f"{_shown(value)}: {number} is {why}"
+        return where, text
+    return None
+
+
+def _shown(value: object) -> str:
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {v}" for k, v in value.items()) + "}"
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(str(v) for v in value) + "]"
+    return str(value)
 
 
 def value_kind(value: object) -> str:
