@@ -655,13 +655,24 @@ class Oracle:
             return {} if Decimal(units) / 10 > self._num("max_contracts") else None
         if rule in ("max-contracts-order", "max-contracts-per-instrument-order"):
             order = book.orders.get(int(item))
-            if order is None or self._reduces_only(book, order):
+            if order is None:
                 return None
+            # a closing order counts with the others: over the limit if they all filled, and
+            # then breaking the rule unless it only closes and the whole leaves less than now
+            symbol = self._root(order.contract_id)
             if rule == "max-contracts-order":
-                over = self._if_filled_account_lots(book, order.side) > self._num("max_contracts")
+                after = self._if_filled_account_lots(book, order.side)
+                limit = self._num("max_contracts")
+                now_open = Decimal(
+                    sum(h.size * self._units(h.contract_id) for h in book.holdings.values())
+                ) / 10
             else:
-                symbol = self._root(order.contract_id)
-                over = self._if_filled_symbol(book, order.side, symbol) > self._symbol_limit(symbol)
+                after = Decimal(self._if_filled_symbol(book, order.side, symbol))
+                limit = Decimal(self._symbol_limit(symbol))
+                now_open = Decimal(
+                    sum(h.size for c, h in book.holdings.items() if self._root(c) == symbol)
+                )
+            over = after > limit and (not self._reduces_only(book, order) or after > now_open)
             return (
                 {"order": order.order_id, "symbol": self._root(order.contract_id)} if over else None
             )
