@@ -663,9 +663,12 @@ class Oracle:
             if rule == "max-contracts-order":
                 after = self._if_filled_account_lots(book, order.side)
                 limit = self._num("max_contracts")
-                now_open = Decimal(
-                    sum(h.size * self._units(h.contract_id) for h in book.holdings.values())
-                ) / 10
+                now_open = (
+                    Decimal(
+                        sum(h.size * self._units(h.contract_id) for h in book.holdings.values())
+                    )
+                    / 10
+                )
             else:
                 after = Decimal(self._if_filled_symbol(book, order.side, symbol))
                 limit = Decimal(self._symbol_limit(symbol))
