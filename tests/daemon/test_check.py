@@ -357,3 +357,14 @@ def test_the_next_open_after_a_clock_change_is_named_in_its_own_time() -> None:
     friday = datetime(2026, 10, 23, 22, tzinfo=ZoneInfo("Europe/London"))
     lines = _session_lines(calendar, friday)
     assert "session rth: closed, next open Mon 26 Oct 14:30 GMT" in lines
+
+
+def test_engine_run_sim_runs_on_a_pinned_wall_clock_when_asked() -> None:
+    """A rehearsal of a Saturday on the simulator: the daemon and the simulator both read the
+    pinned wall, as ``engine run --config`` against a simulator on this machine does."""
+    saturday = "2027-01-16T12:00:00-06:00"
+    result = CliRunner().invoke(
+        cli, ["engine", "run", "--sim", "--check", "--online"], env={WALL_START_ENV: saturday}
+    )
+    assert result.exit_code == 0, result.output
+    assert "trading day 2027-01-18 (now Sat 12:00 CT)" in result.output
