@@ -16,16 +16,18 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
 from click.testing import CliRunner, Result
 
-from simple_risk.cli import cli
+from simple_risk.cli import cli, timeline
 from simple_risk.cli import commands as _commands  # noqa: F401  (registers the groups)
 
 from . import fixtures
 from .fake_daemon import FakeDaemon, Handler
+from .test_render import text_of
 
 #: Friday 2026-10-30, 17:30 CDT: the evening after a daily-loss breach
 FRIDAY_EVENING = datetime(2026, 10, 30, 22, 30, tzinfo=UTC)
@@ -138,3 +140,14 @@ def test_since_an_hour_in_the_repeated_autumn_hour_is_one_hour_back(socket_dir: 
     finally:
         daemon.close()
     assert since == datetime(2026, 11, 1, 6, 30, tzinfo=UTC)
+
+
+def test_a_history_across_the_clock_change_names_both_zones_in_its_title() -> None:
+    monday = MONDAY_MORNING.astimezone(ZoneInfo("America/Chicago"))
+    items = [
+        {"kind": "fill", "at": "2026-10-30T21:30:00+00:00", "summary": "sell"},  # 16:30 CDT
+        {"kind": "fill", "at": "2026-11-02T14:30:00+00:00", "summary": "buy"},  # 08:30 CST
+    ]
+    out = text_of(timeline.history_table(items, monday))
+    assert "History (times in CDT/CST)" in out
+    assert "History (times in CST)" in text_of(timeline.history_table(items[1:], monday))
