@@ -23,7 +23,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
-from datetime import datetime, timedelta, tzinfo
+from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -34,6 +34,7 @@ from rich.table import Table
 from simple_risk import words
 from simple_risk.adapters.simulator import RateLimits, Simulator
 from simple_risk.cli import cli
+from simple_risk.cli.localzone import viewer_zone
 from simple_risk.cli.numbers import FiniteFloatRange
 from simple_risk.daemon.calls import call_succeeded, call_words
 from simple_risk.daemon.config import Timing
@@ -108,7 +109,7 @@ class ConsoleObserver:
         )
         for lock in firing.locks:
             until = (
-                words.at_words(lock.ends_at, firing.at, local_zone(firing.at))
+                words.at_words(lock.ends_at, firing.at, viewer_zone())
                 if lock.ends_at
                 else "the condition clears"
             )
@@ -226,7 +227,7 @@ def _summary(console: Console, trader: Trader, daemon: Daemon, show: ConsoleObse
         locks = engine.locks(account)
         ends = [lock.ends_at for lock in locks if lock.ends_at is not None]
         now = daemon.clock.now()
-        until = f", until {words.at_words(max(ends), now, local_zone(now))}" if ends else ""
+        until = f", until {words.at_words(max(ends), now, viewer_zone())}" if ends else ""
         accounts.add_row(
             str(account),
             words.usd(trader.day_pnl(account)),
@@ -249,11 +250,6 @@ def calls_summary(outcomes: list[str]) -> str:
     gone = sum(1 for outcome in outcomes if outcome.partition(": ")[0] == "already")
     already = f", {gone} of them found the target already gone" if gone else ""
     return f"[bold]{len(outcomes)}[/] enforcement calls ({ok} succeeded{already})"
-
-
-def local_zone(moment: datetime) -> tzinfo | None:
-    """The viewer's local zone at ``moment`` (the demo shows local time, as status does)."""
-    return moment.astimezone().tzinfo
 
 
 def free_socket(console: Console) -> Path | None:

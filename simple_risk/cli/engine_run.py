@@ -70,14 +70,16 @@ def _fail(problems: ConfigError) -> None:
     raise SystemExit(1)
 
 
-def _sim_setup(data_dir: Path) -> tuple[DaemonConfig, dict[int, Ruleset], Simulator]:
+def _sim_setup(
+    data_dir: Path, wall: Callable[[], datetime] | None = None
+) -> tuple[DaemonConfig, dict[int, Ruleset], Simulator]:
     from simple_risk.daemon.dashboard import DEFAULT_ADDRESS
     from simple_risk.daemon.password import hash_password, write_password_hash
     from simple_risk.daemon.sim import SIM_ADMIN_PASSWORD, scaled_ruleset, sim_config
     from simple_risk.engine.dsl import load_ruleset
     from simple_risk.resources import default_ruleset_path
 
-    simulator = Simulator(port=0, ping_interval=1.0, price_interval=1.0).start()
+    simulator = Simulator(port=0, ping_interval=1.0, price_interval=1.0, clock=wall).start()
     accounts = [a.id for a in simulator.venue.accounts()]
     directory = data_dir
     config = sim_config(
@@ -225,12 +227,18 @@ def _run_sim(
 ) -> None:
     from simple_risk.daemon.sim import scaled_ruleset
 
-    config, rulesets, simulator = _sim_setup(directory)
+    try:
+        # a rehearsal's pinned day and hour (SIMPLE_RISK_WALL_START), for the simulator and
+        # the daemon alike: the simulator is on this machine
+        wall = wall_from_env("http://127.0.0.1")
+    except WallClockError as exc:
+        raise click.UsageError(str(exc)) from None
+    config, rulesets, simulator = _sim_setup(directory, wall)
     try:
         if check:
-            _check(config, rulesets, online=online, wall=None, record_dir=record_dir)
+            _check(config, rulesets, online=online, wall=wall, record_dir=record_dir)
             return
-        options = RuntimeOptions(ruleset_transform=scaled_ruleset, observe=observe)
+        options = RuntimeOptions(ruleset_transform=scaled_ruleset, observe=observe, wall=wall)
         if (log_level or config.log.level) != "debug":
             # the simulator logs every request it serves: noise next to the daemon's lines
             logging.getLogger("simple_risk.sim").setLevel(logging.WARNING)

@@ -12,13 +12,14 @@ from __future__ import annotations
 import json
 import os
 import sys
-from datetime import UTC, timedelta, tzinfo
+from datetime import timedelta, tzinfo
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import click
 
 from simple_risk.cli import cli
+from simple_risk.cli.localzone import viewer_zone
 from simple_risk.cli.numbers import ACCOUNT_ID, FiniteFloatRange
 from simple_risk.engine.dsl import RulesetError, load_ruleset
 from simple_risk.engine.dsl.yamlload import load_document
@@ -28,8 +29,8 @@ from simple_risk.whatif.words import report_json, report_lines
 
 
 def _zone(name: str | None) -> tzinfo:
-    """``--tz`` (an IANA name), else the local zone: ``$TZ``, else the system's
-    ``/etc/localtime``, else UTC. A named zone, not today's offset: a summer recording
+    """``--tz`` (an IANA name), else the viewer's local zone (localzone.py: ``$TZ``, else
+    the system's ``/etc/localtime``). A named zone, not today's offset: a summer recording
     replayed in winter still shows summer time."""
     if name is not None:
         try:
@@ -39,23 +40,7 @@ def _zone(name: str | None) -> tzinfo:
                 f"unknown time zone {name!r} (an IANA name such as America/Chicago or UTC)",
                 param_hint="--tz",
             ) from None
-    for candidate in (os.environ.get("TZ", "").lstrip(":"), _system_zone_name()):
-        if candidate:
-            try:
-                return ZoneInfo(candidate)
-            except (ZoneInfoNotFoundError, ValueError):
-                continue
-    return UTC
-
-
-def _system_zone_name() -> str:
-    """``Europe/Berlin`` from the ``/etc/localtime`` link (``""`` when there is none)."""
-    try:
-        target = str(Path("/etc/localtime").resolve())
-    except OSError:
-        return ""
-    _, found, zone = target.partition("zoneinfo/")
-    return zone if found else ""
+    return viewer_zone()
 
 
 def _params(settings: tuple[str, ...]) -> dict[str, object]:

@@ -26,6 +26,7 @@ from simple_risk.adapters.simulator import (
 )
 from simple_risk.cli import cli
 from simple_risk.cli.numbers import FiniteFloatRange
+from simple_risk.daemon.wallclock import WALL_START_ENV, WallClockError, wall_from_env
 
 
 @cli.command()
@@ -88,6 +89,12 @@ def sim(
         format="%(asctime)s %(message)s",
         stream=sys.stderr,
     )
+    try:
+        # a rehearsal pins the day and hour of the simulator as of the daemon beside it, so
+        # both stamp the same trading day (docs/daemon.md, "A pinned wall clock")
+        wall = wall_from_env("http://127.0.0.1")
+    except WallClockError as exc:
+        raise click.UsageError(str(exc)) from None
     simulator = Simulator(
         host,
         port,
@@ -98,6 +105,7 @@ def sim(
         ping_interval=ping_interval,
         token_lifetime=token_lifetime,
         shapes=Shapes.legacy(LEGACY_NAMES if "all" in legacy else legacy),
+        clock=wall,
     )
     try:
         simulator.start()
@@ -116,6 +124,10 @@ def sim(
     click.echo(f"  controls    {simulator.base_url}/sim/state   (see docs/simulator.md)")
     if legacy:
         click.echo(f"  shapes      older: {', '.join(sorted(set(legacy)))}")
+    if wall is not None:
+        click.echo(
+            f"  wall clock  pinned: {wall().isoformat(timespec='seconds')} ({WALL_START_ENV})"
+        )
     click.echo("Ctrl-C stops it.", nl=True)
     sys.stdout.flush()
     stopping = threading.Event()

@@ -17,7 +17,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar, cast
 
@@ -27,6 +27,7 @@ from rich.live import Live
 
 from simple_risk import words
 from simple_risk.cli import engine, explain_screen, formatting, status_screen, timeline
+from simple_risk.cli.localzone import viewer_zone
 from simple_risk.cli.numbers import ACCOUNT_ID, FiniteFloatRange
 from simple_risk.cli.output import show, stdout_console
 from simple_risk.daemon.control.client import Connection, DaemonNotRunning, default_address
@@ -91,7 +92,9 @@ def address_of(socket_address: str | None) -> str:
 
 
 def now_local() -> datetime:
-    return datetime.now().astimezone()
+    """Now in the viewer's named zone: every time on screen is shown in it, each with the
+    offset in force at that moment (localzone.py)."""
+    return datetime.now(viewer_zone())
 
 
 def stderr_console() -> Console:
@@ -265,9 +268,11 @@ def monitor(
             if account is not None:
                 _guarded(connection, account)
             connection.request("subscribe", args)
-            zone = words.zone_name(now_local())
+            now = now_local()
             click.echo(
-                f"monitoring {connection.address} — times in {zone} — Ctrl-C to stop", err=True
+                f"monitoring {connection.address} — times in {words.zone_name(now)} — Ctrl-C "
+                "to stop",
+                err=True,
             )
             while True:
                 try:
@@ -282,7 +287,7 @@ def monitor(
                 if as_json:
                     _json_line(message)
                 else:
-                    console.print(timeline.monitor_line(message), soft_wrap=True)
+                    console.print(timeline.monitor_line(message, now.tzinfo), soft_wrap=True)
     except KeyboardInterrupt:
         return
     except BrokenPipeError:  # `monitor --json | head`
@@ -315,7 +320,10 @@ def parse_since(text: str, now: datetime) -> datetime:
     if match:
         amount, unit = float(match.group(1)), match.group(2)
         try:
-            return now - timedelta(seconds=amount * _UNIT_SECONDS[unit])
+            # in UTC: a named zone's own arithmetic is wall-clock time, an hour off across
+            # a daylight-saving change
+            back = now.astimezone(UTC) - timedelta(seconds=amount * _UNIT_SECONDS[unit])
+            return back.astimezone(now.tzinfo)
         except OverflowError:
             message = f"{text!r} is too far back; give a date instead (2026-11-24)"
             raise ValueError(message) from None

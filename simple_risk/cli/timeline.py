@@ -48,7 +48,7 @@ def history_table(items: Sequence[Mapping[str, Any]], now: datetime) -> Renderab
     """Oldest first; the ``At`` column and every moment in a summary in the viewer's zone."""
     if not items:
         return Text("nothing in this period", style="dim")
-    title = f"History (times in {words.zone_name(now)})"
+    title = f"History (times in {_zone_names(items, now)})"
     table = section_table(title, "At", "Kind", "Account", "Rule", "Summary")
     for item in items:
         kind = str(item.get("kind", ""))
@@ -60,6 +60,17 @@ def history_table(items: Sequence[Mapping[str, Any]], now: datetime) -> Renderab
             Text(local_stamps(str(item.get("summary", "")), now)),
         )
     return table
+
+
+def _zone_names(items: Sequence[Mapping[str, Any]], now: datetime) -> str:
+    """The viewer's zone as the rows show it: ``CST``, or ``CDT/CST`` for rows on both sides
+    of a clock change (each row is in the offset in force at its moment)."""
+    names = {words.zone_name(now)}
+    for item in items:
+        moment = parse_time(item.get("at"))
+        if moment is not None:
+            names.add(words.zone_name(moment.astimezone(now.tzinfo)))
+    return "/".join(sorted(names))
 
 
 def monitor_severity(message: Mapping[str, Any]) -> str:

@@ -215,8 +215,8 @@ def _hub_connects(
 
 def _session_lines(calendar: TradingCalendar, now: datetime) -> list[str]:
     local = calendar.local(now)
-    zone = short_tz(local)
-    lines = [f"trading day {calendar.trading_day(now).isoformat()} (now {local:%a %H:%M} {zone})"]
+    day = calendar.trading_day(now).isoformat()
+    lines = [f"trading day {day} (now {local:%a %H:%M} {short_tz(local)})"]
     for name in sorted(calendar.spec.sessions):
         try:
             if calendar.session_open(name, now):
@@ -224,7 +224,9 @@ def _session_lines(calendar: TradingCalendar, now: datetime) -> list[str]:
                 lines.append(f"session {name}: open, closes in {closes:.0f} min")
             else:
                 opens = calendar.local(calendar.next_session_start(name, now))
-                lines.append(f"session {name}: closed, next open {opens:%a %d %b %H:%M} {zone}")
+                # named in its own time: a clock change may fall in between
+                when = f"{opens:%a %d %b %H:%M} {short_tz(opens)}"
+                lines.append(f"session {name}: closed, next open {when}")
         except CalendarError as exc:
             lines.append(f"session {name}: {exc}")
     return lines

@@ -214,8 +214,6 @@ class EngineLoop:
                 continue
             for contract_id in state.positions:
                 held.setdefault(contract_id, []).append(account)
-        if not held and not self._quotes.quiet:
-            return
         for alert in self._quotes.check(now, held, self._intake.heard()):
             self._shared.alerter.alert(alert.level, alert.message, now)
 

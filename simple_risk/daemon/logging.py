@@ -43,10 +43,18 @@ class JsonFormatter(logging.Formatter):
 
 
 class RedactingFormatter(logging.Formatter):
-    """The text format, with tracebacks redacted too (a filter sees only the message)."""
+    """The text format, with tracebacks redacted too (a filter sees only the message).
+
+    Its time is local with its UTC offset (``2026-11-01 01:30:00.000-05:00``): the repeated
+    hour of an autumn clock change reads as two different hours, and a line read on another
+    machine or after a move says which time it is in."""
 
     def format(self, record: logging.LogRecord) -> str:
         return redact_text(super().format(record))
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        local = datetime.fromtimestamp(record.created, UTC).astimezone()
+        return local.isoformat(sep=" ", timespec="milliseconds")
 
 
 class LogRing(logging.Handler):

@@ -80,12 +80,26 @@ def _key_words(key: str) -> str:
     return words
 
 
+#: the North American zones whose standard/daylight pair reads as one (CST/CDT → CT)
+_PAIRED_STEMS = frozenset({"E", "C", "M", "P", "A", "N", "AK", "H"})
+
+
 def short_tz(moment: datetime) -> str:
-    """``CT`` for CST/CDT, ``ET`` for EST/EDT; other zones keep their abbreviation."""
+    """``CT`` for CST/CDT, ``ET`` for EST/EDT (a North American zone that changes its clocks);
+    every other zone keeps its abbreviation (BST, JST, IST, China's CST)."""
     name = moment.tzname() or ""
-    if len(name) == 3 and name[1] in "SD" and name[2] == "T":
-        return name[0] + "T"
+    stem, kind = name[:-2], name[-2:]
+    if kind in ("ST", "DT") and stem in _PAIRED_STEMS and _changes_clocks(moment):
+        return stem + "T"
     return name
+
+
+def _changes_clocks(moment: datetime) -> bool:
+    """Whether the moment's zone has a daylight-saving time in its year."""
+    zone = moment.tzinfo
+    winter = datetime(moment.year, 1, 15, tzinfo=zone).utcoffset()
+    summer = datetime(moment.year, 7, 15, tzinfo=zone).utcoffset()
+    return winter != summer
 
 
 def until_words(ends_at: datetime, now: datetime, zone: tzinfo | None) -> str:

@@ -6,8 +6,8 @@ connected and answers its pings but sends no quote for a held contract — a sub
 gateway lost, quotes in a shape the converter rejects — leaves those rules silent with no error
 anywhere: the hub watchdog sees a healthy connection and the engine a steady price. So once a
 second the engine thread asks :class:`QuoteWatch` which held contracts have had no quote for
-``silence`` seconds while the exchange trades, and alerts once per such contract, and again
-when its quotes come back.
+``silence`` seconds while the exchange trades (the time the market was closed never
+counts), and alerts once per such contract, and again when its quotes come back.
 
 "While the exchange trades" is CME Globex's week in the ruleset's calendar (:func:`trading`):
 from the daily boundary on Sunday to an hour before it on Friday, without the hour before the
@@ -65,6 +65,9 @@ class QuoteWatch:
         self.silence = timedelta(seconds=silence)
         #: contracts alerted as quiet and not heard from since
         self.quiet: set[str] = set()
+        #: each held contract → since when it has been held while its exchange trades: the
+        #: silence counts from there at the earliest, never over a break, weekend or holiday
+        self._held_since: dict[str, datetime] = {}
 
     def check(
         self, now: datetime, held: Mapping[str, Iterable[int]], heard: Mapping[str, datetime]
@@ -75,7 +78,10 @@ class QuoteWatch:
         (:func:`trading`) → those accounts; ``heard``: each contract → when its last quote
         arrived, or (never quoted) when the daemon began to watch it. A quiet contract that is
         no longer held there (closed, or the exchange stopped trading) is forgotten quietly:
-        a later silence is a new one."""
+        a later silence is a new one. A silence counts only the time the contract has been
+        held while the exchange trades: a contract held over the daily break is judged from
+        the reopen, not from its last quote before the break."""
+        self._held_since = {c: self._held_since.get(c, now) for c in held}
         alerts: list[QuoteAlert] = []
         for contract_id in sorted(self.quiet):
             last = heard.get(contract_id)
@@ -87,7 +93,10 @@ class QuoteWatch:
                 alerts.append(QuoteAlert("info", back))
         for contract_id, accounts in sorted(held.items()):
             last = heard.get(contract_id)
-            if contract_id in self.quiet or last is None or now - last < self.silence:
+            if last is None:
+                continue
+            last = max(last, self._held_since[contract_id])
+            if contract_id in self.quiet or now - last < self.silence:
                 continue
             self.quiet.add(contract_id)
             whose = ", ".join(str(a) for a in sorted(accounts))

@@ -174,8 +174,10 @@ class Reconciler:
         clock, client = self._shared.clock, self._client
         started = clock.now()
         engine = self._shared.engines[account]
-        day = engine.calendar.trading_day(started)
-        since = engine.calendar.trading_day_start(day)
+        # the week's fills, not only the day's: week.* facts and the windows reaching back
+        # past the daily boundary are rebuilt too (a first start, or a daemon down a day)
+        calendar = engine.calendar
+        since = calendar.trading_day_start(calendar.week_start(started))
         light = reason == "periodic"  # positions and orders only: 2 calls of the budget
         skipped: list[tuple[str, str]] = []
 

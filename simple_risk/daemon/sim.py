@@ -39,10 +39,14 @@ def scaled_ruleset(
     ruleset: Ruleset,
     *,
     grace: timedelta = timedelta(seconds=10),
-    session: tuple[time, time] = (time(0, 0), time(23, 59, 59)),
+    session: tuple[time, time] = (time(0, 0), time(0, 0)),
 ) -> Ruleset:
     """The ruleset with every session open ``session`` on all days, no holidays or early
-    closes, and every ``for:`` shortened to ``grace`` (the demo's 10 s instead of 30 s)."""
+    closes, and every ``for:`` shortened to ``grace`` (the demo's 10 s instead of 30 s).
+
+    The default, 00:00 to 00:00, is a session that ends when the next one starts (an end not
+    after the start runs overnight: docs/calendar.md): open around the clock, with no last
+    second before midnight outside it."""
     calendar = dataclasses.replace(
         ruleset.calendar,
         sessions={

@@ -12,7 +12,7 @@ import shutil
 import socket
 import tempfile
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import datetime, time
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -26,12 +26,14 @@ from simple_risk.cli import (
     cli,
     commands,  # noqa: F401  (registers the groups)
 )
-from simple_risk.daemon.check import Finding, check_url, writable_dir
+from simple_risk.daemon.check import Finding, _session_lines, check_url, writable_dir
 from simple_risk.daemon.config import PASSWORD_FILE_NAME
 from simple_risk.daemon.password import read_password_hash, verify_password
 from simple_risk.daemon.sim import SIM_ADMIN_PASSWORD, Trader
 from simple_risk.daemon.wallclock import WALL_START_ENV
+from simple_risk.engine.calendar import TradingCalendar
 from simple_risk.engine.events import OrderSide
+from simple_risk.engine.model import CalendarSpec, SessionSpec
 from simple_risk.resources import default_ruleset_path
 from tests.pinned import PINNED_START, pinned_wall
 
@@ -340,3 +342,29 @@ def test_engine_run_sim_has_an_admin_password_the_banner_names(
     assert result.exit_code == 0, result.output
     assert f"admin password {SIM_ADMIN_PASSWORD}" in result.output
     assert verify_password(SIM_ADMIN_PASSWORD, kept[0])
+
+
+def test_the_next_open_after_a_clock_change_is_named_in_its_own_time() -> None:
+    # a London ruleset checked on a Friday evening in BST: the clocks go back on Sunday, so
+    # Monday's 14:30 open is 14:30 GMT
+    calendar = TradingCalendar(
+        CalendarSpec(
+            timezone="Europe/London",
+            trading_day_starts=time(23),
+            sessions={"rth": SessionSpec("rth", time(14, 30), time(21), frozenset(range(5)))},
+        )
+    )
+    friday = datetime(2026, 10, 23, 22, tzinfo=ZoneInfo("Europe/London"))
+    lines = _session_lines(calendar, friday)
+    assert "session rth: closed, next open Mon 26 Oct 14:30 GMT" in lines
+
+
+def test_engine_run_sim_runs_on_a_pinned_wall_clock_when_asked() -> None:
+    """A rehearsal of a Saturday on the simulator: the daemon and the simulator both read the
+    pinned wall, as ``engine run --config`` against a simulator on this machine does."""
+    saturday = "2027-01-16T12:00:00-06:00"
+    result = CliRunner().invoke(
+        cli, ["engine", "run", "--sim", "--check", "--online"], env={WALL_START_ENV: saturday}
+    )
+    assert result.exit_code == 0, result.output
+    assert "trading day 2027-01-18 (now Sat 12:00 CT)" in result.output

@@ -6,9 +6,12 @@ import io
 import json
 import logging
 import threading
+import time
 from collections.abc import Iterator
+from datetime import datetime
 
 import pytest
+import time_machine
 
 from simple_risk.adapters.topstepx.secrets import REDACTED, register_secret
 from simple_risk.daemon.logging import OffThreadHandler, configure_logging, remove_handlers
@@ -93,3 +96,25 @@ def test_lines_below_the_level_are_not_written() -> None:
     finally:
         remove_handlers(handlers)
     assert "loud" in console.getvalue() and "quiet" not in console.getvalue()
+
+
+def test_a_text_line_carries_its_utc_offset_so_the_repeated_autumn_hour_reads_twice(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Chicago's clocks go back at 02:00 CDT on 2026-11-01: 01:30 happens at 06:30 and at 07:30
+    # UTC; a line that says only "01:30" cannot tell the two apart, nor the order of events
+    monkeypatch.setenv("TZ", "America/Chicago")
+    time.tzset()
+    console = io.StringIO()
+    handlers = configure_logging(level="info", stream=console)
+    try:
+        for instant in ("2026-11-01T06:30:00+00:00", "2026-11-01T07:30:00+00:00"):
+            with time_machine.travel(datetime.fromisoformat(instant).timestamp(), tick=False):
+                log.info("at %s", instant)
+    finally:
+        remove_handlers(handlers)
+        monkeypatch.undo()
+        time.tzset()
+    mine = [line for line in console.getvalue().splitlines() if log.name in line]
+    assert mine[0].startswith("2026-11-01 01:30:00.000-05:00 INFO")
+    assert mine[1].startswith("2026-11-01 01:30:00.000-06:00 INFO")

@@ -138,6 +138,17 @@ def test_times_and_durations_read_like_a_person_would_say_them() -> None:
     assert duration_words(timedelta(minutes=150)) == "2 h 30 min"
 
 
+def test_a_zone_outside_north_america_keeps_its_own_abbreviation() -> None:
+    # CT and ET say "whichever of CST/CDT is in force"; BST, JST or IST are not such a pair
+    lock_end = datetime(2026, 7, 14, 21, 0, tzinfo=UTC)
+    before = lock_end - timedelta(hours=1)
+    assert until_words(lock_end, before, ZoneInfo("Europe/London")) == "22:00 BST"
+    assert until_words(lock_end, before, ZoneInfo("Asia/Tokyo")) == "06:00 JST"
+    assert until_words(lock_end, before, ZoneInfo("Asia/Kolkata")) == "02:30 IST"
+    assert until_words(lock_end, before, ZoneInfo("Asia/Shanghai")) == "05:00 CST"
+    assert until_words(lock_end, before, ZoneInfo("America/New_York")) == "17:00 ET"
+
+
 def test_enforcement_results_say_enforced_retrying_or_refused() -> None:
     key = PositionClosed(ACCOUNT, "CON.F.US.EP.Z26").key
     done = IntentResult(

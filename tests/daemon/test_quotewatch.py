@@ -86,6 +86,7 @@ T0 = chicago(2027, 1, 13, 10)
 def test_a_held_contract_quiet_for_the_silence_is_alerted_once() -> None:
     watch = QuoteWatch(silence=120)
     heard = {ES: T0}
+    assert watch.check(T0, {ES: [7]}, heard) == []  # held from T0 (checked every second)
     assert watch.check(T0 + timedelta(seconds=119), {ES: [7]}, heard) == []
     (alert,) = watch.check(T0 + timedelta(seconds=120), {ES: [7]}, heard)
     assert alert.level == "warning"
@@ -95,12 +96,45 @@ def test_a_held_contract_quiet_for_the_silence_is_alerted_once() -> None:
 
 def test_quotes_coming_back_are_said_and_a_later_silence_is_a_new_one() -> None:
     watch = QuoteWatch(silence=60)
+    watch.check(T0, {ES: [7]}, {ES: T0})
     watch.check(T0 + timedelta(seconds=60), {ES: [7]}, {ES: T0})
     back = T0 + timedelta(seconds=90)
     (alert,) = watch.check(back, {ES: [7]}, {ES: back})
     assert alert.level == "info" and "arrive again" in alert.message
     (again,) = watch.check(back + timedelta(seconds=60), {ES: [7]}, {ES: back})
     assert again.level == "warning"
+
+
+def test_the_silence_counts_only_while_the_exchange_trades() -> None:
+    # an ES long held over the daily break: the last quote came just before 16:00 and the
+    # next ones come a few seconds after the 17:00 reopen, as on any day
+    watch = QuoteWatch(silence=120)
+    heard = {ES: chicago(2027, 1, 13, 15, 59)}
+    assert watch.check(chicago(2027, 1, 13, 15, 59) + timedelta(seconds=30), {ES: [7]}, heard) == []
+    assert watch.check(chicago(2027, 1, 13, 16, 30), {}, heard) == []  # the break: not held
+    reopen = chicago(2027, 1, 13, 17)
+    assert watch.check(reopen, {ES: [7]}, heard) == []
+    assert watch.check(reopen + timedelta(seconds=119), {ES: [7]}, heard) == []
+    (alert,) = watch.check(reopen + timedelta(seconds=120), {ES: [7]}, heard)
+    assert "for 120 s while the exchange trades" in alert.message
+
+
+def test_a_position_held_over_the_weekend_is_not_alerted_at_the_sunday_open() -> None:
+    watch = QuoteWatch(silence=120)
+    heard = {ES: chicago(2027, 1, 15, 15, 59)}  # Friday's last quote
+    assert watch.check(chicago(2027, 1, 16, 12), {}, heard) == []  # Saturday: not held
+    sunday_open = chicago(2027, 1, 17, 17)
+    assert watch.check(sunday_open + timedelta(seconds=5), {ES: [7]}, heard) == []
+    assert len(watch.check(sunday_open + timedelta(seconds=125), {ES: [7]}, heard)) == 1
+
+
+def test_a_daemon_started_on_saturday_judges_a_held_contract_from_the_sunday_open() -> None:
+    watch = QuoteWatch(silence=120)
+    heard = {ES: chicago(2027, 1, 16, 12)}  # watched since Saturday's start, never quoted
+    sunday_open = chicago(2027, 1, 17, 17)
+    assert watch.check(sunday_open, {ES: [7]}, heard) == []
+    assert watch.check(sunday_open + timedelta(seconds=119), {ES: [7]}, heard) == []
+    assert len(watch.check(sunday_open + timedelta(seconds=120), {ES: [7]}, heard)) == 1
 
 
 def test_a_contract_no_longer_held_is_forgotten_quietly() -> None:
@@ -112,6 +146,7 @@ def test_a_contract_no_longer_held_is_forgotten_quietly() -> None:
 
 def test_a_contract_never_quoted_counts_from_when_it_was_watched() -> None:
     watch = QuoteWatch(silence=60)
+    assert watch.check(T0, {ES: [7]}, {ES: T0}) == []
     assert watch.check(T0 + timedelta(seconds=30), {ES: [7]}, {ES: T0}) == []
     assert len(watch.check(T0 + timedelta(seconds=60), {ES: [7]}, {ES: T0})) == 1
 

@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 from simple_risk.adapters.simulator import RateLimits, Simulator
 from simple_risk.daemon.runtime import Daemon, open_store
 from simple_risk.daemon.sim import Trader, sim_config, wait_until
+from simple_risk.engine.dsl import load_ruleset
 from simple_risk.engine.model import Ruleset
 from simple_risk.resources import default_ruleset_path
 from tests.pinned import pinned_wall
@@ -27,6 +28,7 @@ from tests.pinned import pinned_wall
 from .harness import ACCOUNT, FAST_OPTIONS, build_ruleset
 
 CHICAGO = ZoneInfo("America/Chicago")
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _day_ends_soon(wall: Callable[[], datetime], seconds: float) -> tuple[Ruleset, datetime]:
@@ -103,5 +105,46 @@ def test_the_day_lock_ends_at_the_boundary_even_across_a_restart(tmp_path: Path)
         assert not [r for r in sim.requests_log() if r.path.lower() in enforcement]
     finally:
         daemon.stop()
+        trader.close()
+        sim.stop()
+
+
+def test_a_first_start_mid_week_counts_the_weeks_earlier_fills(tmp_path: Path) -> None:
+    """The daemon starts for the first time on a Wednesday; the trader lost 1000 on Monday.
+    The weekly loss limit (1500) must see Monday's loss: a 600 loss on Wednesday reaches it."""
+    wall = pinned_wall()  # Wednesday 10:00 Chicago
+    earlier = [timedelta(days=-2)]  # the simulator's clock runs on Monday first
+    sim = Simulator(
+        port=0,
+        ping_interval=0.3,
+        price_interval=None,
+        rate_limits=RateLimits(general=(5000, 60.0), bars=(50, 30.0)),
+        clock=lambda: wall() + earlier[0],
+    ).start()
+    trader = Trader(sim)
+    daemon: Daemon | None = None
+    try:
+        contract = trader.contract("EP")
+        trader.buy(ACCOUNT, "EP")
+        assert wait_until(lambda: trader.size(ACCOUNT, "EP") == 1, 5.0)
+        sim.set_price(contract, trader.price("EP") - 20)  # -1000 on Monday
+        trader.sell(ACCOUNT, "EP")
+        assert wait_until(lambda: trader.size(ACCOUNT, "EP") == 0, 5.0)
+        earlier[0] = timedelta(0)  # Wednesday: the daemon starts
+        weekly = load_ruleset(REPO / "rulesets" / "examples" / "weekly-loss-limit.yaml")
+        daemon = _daemon(sim, weekly, tmp_path, wall)
+        week = daemon.engines[ACCOUNT].facts(ACCOUNT)["week"]
+        assert getattr(week, "realized_pnl", 0) <= -1000
+        trader.buy(ACCOUNT, "EP")
+        assert wait_until(lambda: trader.size(ACCOUNT, "EP") == 1, 5.0)
+        trader.move("EP", Decimal(-12))  # -600 on Wednesday: -1600 this week
+        trader.sell(ACCOUNT, "EP")
+        engine = daemon.engines[ACCOUNT]
+        assert wait_until(
+            lambda: any(lock.rule == "weekly-loss-limit" for lock in engine.locks(ACCOUNT)), 5.0
+        )
+    finally:
+        if daemon is not None:
+            daemon.stop()
         trader.close()
         sim.stop()

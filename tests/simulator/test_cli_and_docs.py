@@ -3,19 +3,24 @@ docs/simulator.md, then stopped with Ctrl-C (SIGINT)."""
 
 from __future__ import annotations
 
+import json
+import os
 import re
 import shutil
 import signal
 import socket
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
 
 from simple_risk.cli import cli
 from simple_risk.cli import commands as _commands  # noqa: F401  (registers the groups)
+from simple_risk.daemon.wallclock import WALL_START_ENV
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "simulator.md"
 
@@ -125,3 +130,49 @@ def test_legacy_flags_bring_older_shapes_back_and_a_wrong_name_is_a_usage_error(
     )
     assert done.returncode == 2
     assert "Invalid value for '--legacy'" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_pinned_wall_clock_stamps_the_simulators_fills_on_that_day() -> None:
+    """A rehearsal pins the daemon's wall (SIMPLE_RISK_WALL_START) and the simulator's alike:
+    a fill stamped on the real date would belong to another trading day than the daemon's,
+    and the rehearsal's daily loss would never add up."""
+    env = {**os.environ, WALL_START_ENV: "2027-01-15T16:59:00-06:00"}  # a Friday's close
+    server = subprocess.Popen(
+        [sys.executable, "-m", "simple_risk", "sim", "--port", "0", "--price-interval", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        assert server.stdout is not None
+        match = re.search(r"on port (\d+)", server.stdout.readline())
+        assert match
+        base = f"http://127.0.0.1:{match.group(1)}"
+        login = {"userName": "demo", "apiKey": "demo-api-key"}
+        token = _post(f"{base}/api/Auth/loginKey", login)["token"]
+        found = _post(f"{base}/api/Contract/search", {"searchText": "MNQ", "live": False}, token)
+        order = {
+            "accountId": 20100001,
+            "contractId": found["contracts"][0]["id"],
+            "type": 2,
+            "side": 0,
+            "size": 1,
+        }
+        assert _post(f"{base}/api/Order/place", order, token)["success"]
+        search = {"accountId": 20100001, "startTimestamp": "2020-01-01T00:00:00Z"}
+        (trade,) = _post(f"{base}/api/Trade/search", search, token)["trades"]
+        assert trade["creationTimestamp"].startswith("2027-01-15T22:59")
+    finally:
+        server.send_signal(signal.SIGINT)
+        server.communicate(timeout=15)
+
+
+def _post(url: str, body: dict[str, object], token: str | None = None) -> dict[str, Any]:
+    headers = {"Content-Type": "application/json"}
+    if token is not None:
+        headers["Authorization"] = f"Bearer {token}"
+    request = urllib.request.Request(url, json.dumps(body).encode(), headers, method="POST")
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        result: dict[str, Any] = json.load(answer)
+    return result
