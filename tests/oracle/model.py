@@ -657,8 +657,9 @@ class Oracle:
             order = book.orders.get(int(item))
             if order is None:
                 return None
-            # a closing order counts with the others: over the limit if they all filled, and
-            # then breaking the rule unless it only closes and the whole leaves less than now
+            # a closing limit order counts with the others: over the limit if they all filled,
+            # and then breaking the rule unless the whole leaves less than now (a closing stop
+            # or market order never breaks it)
             symbol = self._root(order.contract_id)
             if rule == "max-contracts-order":
                 after = self._if_filled_account_lots(book, order.side)
@@ -675,7 +676,10 @@ class Oracle:
                 now_open = Decimal(
                     sum(h.size for c, h in book.holdings.items() if self._root(c) == symbol)
                 )
-            over = after > limit and (not self._reduces_only(book, order) or after > now_open)
+            closing_limit = self._reduces_only(book, order) and order.type is OrderType.LIMIT
+            over = after > limit and (
+                not self._reduces_only(book, order) or (closing_limit and after > now_open)
+            )
             return (
                 {"order": order.order_id, "symbol": self._root(order.contract_id)} if over else None
             )
