@@ -449,6 +449,38 @@ def test_loopback_tcp_serves_the_same_protocol_with_the_same_rules(start: Start)
     assert audit.who.startswith("tcp 127.0.0.1:")
 
 
+def test_a_web_page_cannot_speak_the_protocol_through_loopback_tcp(start: Start) -> None:
+    """Any web page open in a browser on the machine may POST to http://127.0.0.1:PORT/
+    (no-cors, text/plain: no preflight); the protocol's lines in its body must not be run.
+    Otherwise a site guesses admin passwords — throttling the admin's own TCP tries for up to
+    5 minutes, as every TCP client is one peer — and fills the audit. The connection is
+    closed at the HTTP request line, before the body is read."""
+    run = start(status_tcp=("127.0.0.1", 0))
+    assert run.daemon.server is not None
+    assert run.daemon.server.tcp_address is not None
+    body = (
+        "\n"
+        + json.dumps({"id": 1, "op": "auth_check", "auth": {"password": "a guess from a site"}})
+        + "\n"
+    )
+    request = (
+        "POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nOrigin: https://evil.example\r\n"
+        f"Content-Type: text/plain;charset=UTF-8\r\nContent-Length: {len(body)}\r\n\r\n{body}"
+    )
+    raw = socket.create_connection(run.daemon.server.tcp_address, timeout=5.0)
+    raw.sendall(request.encode())
+    answers = b""
+    while chunk := raw.recv(65536):
+        answers += chunk
+    raw.close()
+    assert b"auth_failed" not in answers
+    (answer,) = [decode(line) for line in answers.splitlines()]
+    assert answer["error"]["code"] == "bad_request"
+    assert "HTTP" in answer["error"]["message"]
+    assert [a for a in run.daemon.store.admin_actions() if a.action == "auth_failed"] == []
+    assert run.admin("auth_check") == {}  # the admin is not throttled
+
+
 def test_a_non_loopback_tcp_address_is_refused(start: Start) -> None:
     with pytest.raises(ServerError, match="loopback"):
         start(status_tcp=("8.8.8.8", 0))

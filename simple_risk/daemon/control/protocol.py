@@ -8,6 +8,7 @@ ISO-8601 with an offset, so nothing is rounded through binary floats on the way.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -140,6 +141,18 @@ def encode_answer(request_id: Any, result: bytes) -> bytes:
     return b'{"id":' + encode_value(request_id) + b',"ok":true,"result":' + result + b"}\n"
 
 
+#: an HTTP request line (``POST / HTTP/1.1``): what a browser sends when a web page points
+#: a request at the loopback port
+_HTTP_REQUEST_LINE = re.compile(rb"^[A-Z]+ \S+ HTTP/[0-9.]+\r?\n?$")
+
+
+def is_http_request(line: bytes) -> bool:
+    """Whether ``line`` opens an HTTP request — never a line of this protocol. Any web page
+    in a browser on the machine may send one to a loopback port, with protocol lines in its
+    body; a server that reads on would run them for the page (cross-protocol requests)."""
+    return _HTTP_REQUEST_LINE.match(line) is not None
+
+
 def decode(line: bytes) -> dict[str, Any]:
     """One received line as a message; a malformed line is a ``bad_request`` error."""
     if len(line) > MAX_LINE:
@@ -165,5 +178,6 @@ __all__ = [
     "encode",
     "encode_answer",
     "encode_value",
+    "is_http_request",
     "plain",
 ]

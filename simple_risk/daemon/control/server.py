@@ -53,6 +53,7 @@ from simple_risk.daemon.control.protocol import (
     decode,
     encode,
     encode_answer,
+    is_http_request,
 )
 
 if TYPE_CHECKING:
@@ -497,6 +498,11 @@ class StatusServer:
                 if not line.strip():
                     continue
                 oversized = len(line) > MAX_LINE and not line.endswith(b"\n")
+                if is_http_request(line):
+                    # a web page's request to the loopback port: hang up before its body,
+                    # whose lines would otherwise be run for the page
+                    _hang_up(connection, _HTTP_REFUSAL)
+                    return
                 if slot.pool == PROBATION:
                     answer, outcome, stay = self._on_probation(connection, line, peer, slot)
                 else:
@@ -597,6 +603,19 @@ class StatusServer:
         threading.Thread(target=action, name="status-after", daemon=True).start()
 
 
+#: the answer to an HTTP request line, before the connection is closed
+_HTTP_REFUSAL = encode(
+    {
+        "id": None,
+        "ok": False,
+        "error": {
+            "code": ErrorCode.BAD_REQUEST.value,
+            "message": "an HTTP request: this socket speaks JSON lines (docs/status-protocol.md)",
+        },
+    }
+)
+
+
 def _notice(message: str, code: ErrorCode = ErrorCode.UNAVAILABLE) -> bytes:
     """A line that answers no request (``"id": null``): why the daemon hangs up."""
     return encode({"id": None, "ok": False, "error": {"code": code.value, "message": message}})
@@ -613,6 +632,19 @@ def _refuse(connection: socket.socket, message: str) -> None:
         while connection.recv(65536):
             pass
     connection.close()
+
+
+def _hang_up(connection: socket.socket, line: bytes) -> None:
+    """Send ``line`` and end the connection so that the client reads it: what it sent
+    meanwhile is read away (briefly, and at most 1 MiB) — closing with unread data would
+    reset the connection and lose the line."""
+    with contextlib.suppress(OSError):
+        connection.sendall(line)
+        connection.shutdown(socket.SHUT_WR)
+        connection.settimeout(0.5)
+        drained = 0
+        while drained < 1 << 20 and (chunk := connection.recv(65536)):
+            drained += len(chunk)
 
 
 def _peer_closed(connection: socket.socket) -> bool:
