@@ -48,6 +48,7 @@ from simple_risk.daemon.control.server import Broadcaster, StatusServer
 from simple_risk.daemon.enforcement import Enforcer, Tracked
 from simple_risk.daemon.engineloop import EngineLoop
 from simple_risk.daemon.executor import Executor
+from simple_risk.daemon.filemodes import open_to_others
 from simple_risk.daemon.intake import Intake
 from simple_risk.daemon.messages import EngineCommand, ReconcileData, StopRequest
 from simple_risk.daemon.notifications import Notifications
@@ -311,6 +312,8 @@ class Daemon:
 
     def _start(self) -> None:
         self.notifier.start()
+        for found in open_to_others(self.config):
+            self.alerter.alert("critical", found.message(), self.clock.now())
         self.ownership.acquire_all(self.clock.now())
         for line in self.enforcement.load(self.store):
             log.warning("the admin's choice outlives the configuration: %s", line)
