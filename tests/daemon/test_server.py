@@ -6,6 +6,7 @@ import dataclasses
 import grp
 import json
 import os
+import resource
 import socket
 import stat
 import threading
@@ -446,6 +447,34 @@ def test_a_second_daemon_on_the_same_socket_is_refused_and_a_stale_one_replaced(
     leftover.close()  # a socket file nobody listens on: what kill -9 leaves
     third = start(sim=run.sim, name="third", status_socket=stale, password=None)
     assert third.request("hello")["socket"] == str(stale)
+
+
+def test_running_out_of_file_descriptors_does_not_end_the_socket_for_good(start: Start) -> None:
+    """Any local user can use up the daemon's descriptors for a moment (a thousand idle
+    connections to the dashboard did, under systemd's soft limit of 1024). An accept that
+    fails then (EMFILE) must be tried again once descriptors are free: before, the accept
+    loop ended without a word and the socket never answered again — no status for the
+    trader, no lockout list, reload or stop for the admin until a restart."""
+    run = start()
+    client = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)  # its descriptor, made now
+    client.settimeout(10.0)
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    in_use = {int(fd) for fd in os.listdir("/proc/self/fd")}
+    lowest_free = min(set(range(len(in_use) + 1)) - in_use)
+    try:
+        # a new descriptor must be below the limit: none is free there, nothing can be accepted
+        resource.setrlimit(resource.RLIMIT_NOFILE, (lowest_free, hard))
+        client.connect(str(run.socket))  # queued by the kernel; the daemon's accept fails
+        time.sleep(0.3)  # the accept loop meets EMFILE meanwhile
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    client.sendall(encode({"id": 1, "op": "hello"}))
+    reader = client.makefile("rb")
+    answer = decode(reader.readline())
+    assert answer["ok"] is True and answer["result"]["pid"] == os.getpid()
+    reader.close()
+    client.close()
+    assert run.request("hello")["pid"] == os.getpid()  # and new connections are served
 
 
 def test_the_socket_disappears_when_the_daemon_stops(start: Start) -> None:

@@ -70,6 +70,10 @@ REFUSAL_LOG_INTERVAL = 60.0
 #: refused connections per second, and in one burst, before the accept loop slows down
 REFUSALS_PER_SECOND = 100.0
 REFUSAL_BURST = 50.0
+#: accept() errors that mean "not now" (descriptors or memory used up), not a closed listener
+_OUT_OF_RESOURCES = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
+#: seconds between two accepts while out of descriptors or memory
+RESOURCE_RETRY = 0.1
 
 
 class ServerError(Exception):
@@ -246,6 +250,7 @@ class StatusServer:
         self._refusals: dict[str, tuple[int, float]] = {}
         self._refusal_tokens = float(REFUSAL_BURST)
         self._refusal_at = time.monotonic()
+        self._resources_logged_at = -REFUSAL_LOG_INTERVAL
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._inode: tuple[int, int] | None = None
@@ -421,8 +426,13 @@ class StatusServer:
         while not self._stopping.is_set():
             try:
                 connection, address = listener.accept()
-            except OSError:
-                return  # closed by close_listeners
+            except OSError as exc:
+                if exc.errno not in _OUT_OF_RESOURCES or self._stopping.is_set():
+                    return  # closed by close_listeners
+                # out of descriptors or memory (a flood of connections elsewhere): the
+                # connection waits in the kernel's backlog; accept it once there is room
+                self._out_of_resources(exc)
+                continue
             peer = unix_peer(connection) if listener.family == socket.AF_UNIX else None
             if peer is None:
                 peer = tcp_peer(address)
@@ -442,6 +452,17 @@ class StatusServer:
                 name="status-client",
                 daemon=True,
             ).start()
+
+    def _out_of_resources(self, exc: OSError) -> None:
+        """Say so (at most one line a minute), then wait a little before accepting again."""
+        now = time.monotonic()
+        if now - self._resources_logged_at >= REFUSAL_LOG_INTERVAL:
+            self._resources_logged_at = now
+            log.error(
+                "status server cannot accept a connection: %s; retrying until there is room",
+                exc.strerror or exc,
+            )
+        self._stopping.wait(RESOURCE_RETRY)
 
     def _pace_refusals(self) -> None:
         """At most ``REFUSALS_PER_SECOND`` refusals (in bursts of ``REFUSAL_BURST``): a client
