@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import http.client
 import json
+import socket
 from decimal import Decimal
 from typing import Any
 from urllib.parse import urlsplit
 
+from simple_risk.daemon.dashboard.server import MAX_CONNECTIONS
 from simple_risk.daemon.password import hash_password, write_password_hash
 
 from .conftest import ACCOUNT, Dashboard, Start
@@ -122,3 +124,31 @@ def test_the_event_stream_sends_the_picture_at_once(served: Start) -> None:
     assert b"event: status\n" in lines
     data = next(line for line in lines if line.startswith(b"data: "))
     assert json.loads(data[len(b"data: ") :])["account"]["id"] == ACCOUNT
+
+
+def test_connections_beyond_the_cap_are_closed_at_once(served: Start) -> None:
+    """Every local user can reach the dashboard, and each connection held open costs the
+    daemon a file descriptor: a thousand idle ones used up systemd's soft limit of 1024, and
+    then the daemon could not accept on its status socket, read the admin hash, write its
+    status or open a connection to the gateway. Past MAX_CONNECTIONS the dashboard closes a
+    new connection at once; a slot freed is taken again."""
+    d = served()
+    url = urlsplit(d.url)
+    assert url.hostname is not None and url.port is not None
+    address = (url.hostname, url.port)
+    held = [socket.create_connection(address) for _ in range(MAX_CONNECTIONS)]
+    try:
+        extra = socket.create_connection(address, timeout=5.0)
+        assert extra.recv(1) == b"", "a connection over the cap was kept open"
+        extra.close()
+    finally:
+        for connection in held:
+            connection.close()
+    d.wait(lambda: _status_or_none(d) == 200, "a freed slot served again")
+
+
+def _status_or_none(d: Dashboard) -> int | None:
+    try:
+        return _request(d, f"/api/account/{ACCOUNT}")[0]
+    except (OSError, http.client.HTTPException):
+        return None

@@ -11,7 +11,8 @@ Two threads do the work, so neither the engine nor a slow browser waits on the o
   instead of holding the daemon's memory.
 
 Everything is read-only (GET only). A request whose ``Host`` is not a loopback name is refused,
-so a web page elsewhere cannot reach the dashboard through DNS rebinding.
+so a web page elsewhere cannot reach the dashboard through DNS rebinding. At most
+``MAX_CONNECTIONS`` connections are served at once; one more is closed when it is made.
 """
 
 from __future__ import annotations
@@ -45,6 +46,8 @@ STATIC = Path(__file__).parent / "static"
 REFRESH_INTERVAL = 1.0
 #: the shortest gap between two rebuilds when events arrive in a burst
 MIN_GAP = 0.1
+#: connections served at once (every local user can connect, each costs a descriptor)
+MAX_CONNECTIONS = 64
 _LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
 _HEADERS = {
     "Content-Security-Policy": (
@@ -73,12 +76,18 @@ class DashboardServer:
     """Serves one live page per guarded account at ``http://HOST:PORT/account/ID``."""
 
     def __init__(
-        self, daemon: ControlTarget, address: tuple[str, int], *, interval: float = REFRESH_INTERVAL
+        self,
+        daemon: ControlTarget,
+        address: tuple[str, int],
+        *,
+        interval: float = REFRESH_INTERVAL,
+        max_connections: int = MAX_CONNECTIONS,
     ) -> None:
         check_loopback(address[0])
         self.daemon = daemon
         self.address = address
         self.interval = interval
+        self.max_connections = max_connections
         self.bound: tuple[str, int] | None = None
         self._loop = asyncio.new_event_loop()
         self._ready = threading.Event()
@@ -146,18 +155,23 @@ class DashboardServer:
         runner = web.AppRunner(self._app(), access_log=None, handle_signals=False)
         await runner.setup()
         host, port = self.address
+        server = runner.server
+        assert server is not None  # made by setup()
         try:
-            await web.TCPSite(runner, host, port, reuse_address=True).start()
+            listening = await asyncio.get_running_loop().create_server(
+                _Capped(server, self.max_connections), host, port, reuse_address=True
+            )
         except OSError as exc:
             self._error = exc
             self._ready.set()
             await runner.cleanup()
             return
-        bound = runner.addresses[0]
+        bound = listening.sockets[0].getsockname()
         self.bound = (str(bound[0]), int(bound[1]))
         self._ready.set()
         if not self._stopping.is_set():
             await self._closed.wait()
+        listening.close()
         await runner.cleanup()
 
     # -- the pump (its own thread) --------------------------------------------------------------
@@ -280,6 +294,62 @@ class DashboardServer:
         return response
 
 
+class _Capped:
+    """The listening socket's protocol factory: aiohttp's handler for each connection while
+    fewer than ``limit`` are open, else one that closes the connection at once. Every local
+    user may connect, and a connection held open costs the daemon a file descriptor: without a
+    cap, idle connections could use up the descriptors the status socket, the store and the
+    gateway need."""
+
+    def __init__(self, server: Callable[[], asyncio.Protocol], limit: int) -> None:
+        self._server = server
+        self._limit = limit
+        self.open = 0
+
+    def __call__(self) -> asyncio.Protocol:
+        if self.open >= self._limit:
+            return _Refused()
+        self.open += 1
+        return _Counted(self._server(), self)
+
+
+class _Refused(asyncio.Protocol):
+    """A connection over the cap: closed as soon as it is made."""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        transport.close()
+
+
+class _Counted(asyncio.Protocol):
+    """aiohttp's handler of one connection, counted until the connection is lost."""
+
+    def __init__(self, inner: asyncio.Protocol, cap: _Capped) -> None:
+        self._inner = inner
+        self._cap = cap
+        self._counted = True
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._inner.connection_made(transport)
+
+    def data_received(self, data: bytes) -> None:
+        self._inner.data_received(data)
+
+    def eof_received(self) -> bool | None:
+        return self._inner.eof_received()
+
+    def pause_writing(self) -> None:
+        self._inner.pause_writing()
+
+    def resume_writing(self) -> None:
+        self._inner.resume_writing()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._counted:
+            self._counted = False
+            self._cap.open -= 1
+        self._inner.connection_lost(exc)
+
+
 def _offer(stream: asyncio.Queue[bytes | None], data: bytes | None) -> None:
     """Put ``data`` in a one-slot queue, replacing a picture the browser has not read yet."""
     with contextlib.suppress(asyncio.QueueEmpty):
@@ -288,4 +358,10 @@ def _offer(stream: asyncio.Queue[bytes | None], data: bytes | None) -> None:
     stream.put_nowait(data)
 
 
-__all__ = ["DEFAULT_ADDRESS", "REFRESH_INTERVAL", "DashboardServer", "check_loopback"]
+__all__ = [
+    "DEFAULT_ADDRESS",
+    "MAX_CONNECTIONS",
+    "REFRESH_INTERVAL",
+    "DashboardServer",
+    "check_loopback",
+]
