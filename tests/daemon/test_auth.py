@@ -84,3 +84,20 @@ def test_the_right_password_after_the_wait_passes_and_is_not_throttled(store: St
     assert refusal(auth, "a wrong guess") == "auth_failed"  # counted afresh: 1 s again
     clock.now += 1.0
     auth.check(TRADER, PASSWORD, "lockout_clear", "desk")
+
+
+def test_the_name_a_client_gives_reaches_the_audit_without_terminal_controls(
+    store: Store,
+) -> None:
+    """``operator`` is free text from whoever is on the socket. Escape sequences in it went
+    into the audit as they were and then to the admin's terminal in ``engine history``: a
+    trader could erase the lines above (ESC [1A ESC [2K), recolour or retitle what the admin
+    reads. Each control character becomes a space; the name is kept, on one line."""
+    clock = Clock()
+    auth = authenticator(store, clock)
+    sneaky = "desk-lead\x1b[1A\x1b[2K\x1b]0;title\x07\x9b2K\rcleared\x7f"
+    with pytest.raises(ProtocolError):
+        auth.check(TRADER, "a wrong guess", "lockout_clear", sneaky)
+    (failed,) = store.admin_actions()
+    assert failed.who == "desk-lead [1A [2K ]0;title 2K cleared via trader (uid 1001, pid 4242)"
+    assert not any(ord(c) < 32 or 127 <= ord(c) < 160 for c in failed.who)

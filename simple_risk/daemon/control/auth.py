@@ -86,9 +86,15 @@ class Peer:
         }
 
 
+#: control characters (C0, DEL, C1) as spaces: an escape sequence in a client's free text
+#: would otherwise reach the admin's terminal through ``engine history``
+_CONTROLS = {code: " " for code in (*range(0x20), *range(0x7F, 0xA0))}
+
+
 def _clean(text: str, limit: int = 80) -> str:
-    """Free text from a client, safe to put in the audit (one short line)."""
-    return " ".join(str(text).split())[:limit]
+    """Free text from a client, safe to put in the audit and to print (one short line, no
+    control characters)."""
+    return " ".join(str(text).translate(_CONTROLS).split())[:limit]
 
 
 def unix_peer(sock: socket.socket) -> Peer:
