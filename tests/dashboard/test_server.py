@@ -5,11 +5,16 @@ from __future__ import annotations
 import http.client
 import json
 import socket
+import threading
+import time
 from decimal import Decimal
 from typing import Any
 from urllib.parse import urlsplit
 
-from simple_risk.daemon.dashboard.server import MAX_CONNECTIONS
+import pytest
+
+from simple_risk.daemon.dashboard import server as server_module
+from simple_risk.daemon.dashboard.server import MAX_CONNECTIONS, MIN_GAP
 from simple_risk.daemon.password import hash_password, write_password_hash
 
 from .conftest import ACCOUNT, Dashboard, Start
@@ -152,3 +157,36 @@ def _status_or_none(d: Dashboard) -> int | None:
         return _request(d, f"/api/account/{ACCOUNT}")[0]
     except (OSError, http.client.HTTPException):
         return None
+
+
+def test_a_flood_of_requests_shares_builds_instead_of_taking_the_engine_thread(
+    served: Start, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each picture is built on the engine thread, between two events. Any local user can
+    ask for /api/account/ID in a loop (the status socket paces the same work): 2,000
+    builds a second put the daemon at 90 % CPU and made enforcement slower. Requests that
+    come together share one build, and a picture is rebuilt at most every MIN_GAP s."""
+    d = served()
+    builds: list[float] = []
+    real = server_module.account_page
+
+    def counted(*args: Any) -> Any:
+        builds.append(time.monotonic())
+        return real(*args)
+
+    monkeypatch.setattr(server_module, "account_page", counted)
+    answers: list[int] = []
+
+    def ask() -> None:
+        for _ in range(50):
+            answers.append(_request(d, f"/api/account/{ACCOUNT}")[0])
+
+    started = time.monotonic()
+    askers = [threading.Thread(target=ask) for _ in range(4)]
+    for asker in askers:
+        asker.start()
+    for asker in askers:
+        asker.join()
+    took = time.monotonic() - started
+    assert answers == [200] * 200
+    assert len(builds) <= took / MIN_GAP + 2, f"{len(builds)} builds in {took:.2f}s"

@@ -96,6 +96,9 @@ class DashboardServer:
         self._closed: asyncio.Event | None = None
         self._streams: dict[int, set[asyncio.Queue[bytes | None]]] = {}
         self._latest: dict[int, bytes] = {}
+        #: per account: when the newest picture's build began, and the picture
+        self._built: dict[int, tuple[float, bytes]] = {}
+        self._build_lock = threading.Lock()
         self._threads: list[threading.Thread] = []
         self._subscriber: Subscriber | None = None
 
@@ -196,20 +199,36 @@ class DashboardServer:
             with contextlib.suppress(RuntimeError):  # the loop closed: stopping
                 self._loop.call_soon_threadsafe(self._fan_out, account, data)
 
+    def _fresh(self, account: int) -> bytes | None:
+        """A picture of ``account`` begun at most ``MIN_GAP`` s ago: the newest one if it is
+        that recent, else a new one, built one at a time. A page's request is served like
+        this — any local user may send them in a loop, and each build takes the engine
+        thread — while the pump builds after each event (a picture must show it)."""
+        with self._build_lock:
+            newest = self._built.get(account)
+            if newest is not None and time.monotonic() - newest[0] < MIN_GAP:
+                return newest[1]
+            return self._build(account)
+
     def _build(self, account: int) -> bytes | None:
         daemon = self.daemon
         if account not in daemon.engines:
             return None
+        begun = time.monotonic()
 
         def build() -> bytes:
             page = account_page(daemon, account, daemon.clock.now())
             return encode(page).rstrip(b"\n")
 
         try:
-            return daemon.on_engine(build, timeout=5.0)
+            data = daemon.on_engine(build, timeout=5.0)
         except ProtocolError as exc:  # starting or stopping: the page says "connecting"
             log.debug("dashboard: no picture of %s: %s", account, exc)
             return None
+        newest = self._built.get(account)
+        if newest is None or newest[0] < begun:
+            self._built[account] = (begun, data)
+        return data
 
     def _fan_out(self, account: int, data: bytes) -> None:
         for stream in self._streams.get(account, ()):
@@ -261,7 +280,7 @@ class DashboardServer:
 
     async def _snapshot(self, request: web.Request) -> web.StreamResponse:
         account = self._account(request)
-        data = await asyncio.get_running_loop().run_in_executor(None, self._build, account)
+        data = await asyncio.get_running_loop().run_in_executor(None, self._fresh, account)
         if data is None:
             raise web.HTTPServiceUnavailable(text="the daemon is starting or stopping")
         return web.Response(body=data, content_type="application/json")
@@ -280,7 +299,7 @@ class DashboardServer:
         latest = self._latest.get(account) if self._streams.get(account) else None
         self._streams.setdefault(account, set()).add(stream)
         if latest is None:
-            latest = await asyncio.get_running_loop().run_in_executor(None, self._build, account)
+            latest = await asyncio.get_running_loop().run_in_executor(None, self._fresh, account)
         if latest is not None and stream.empty():  # never over a newer one from the pump
             _offer(stream, latest)
         try:
