@@ -190,3 +190,16 @@ def test_a_flood_of_requests_shares_builds_instead_of_taking_the_engine_thread(
     took = time.monotonic() - started
     assert answers == [200] * 200
     assert len(builds) <= took / MIN_GAP + 2, f"{len(builds)} builds in {took:.2f}s"
+
+
+def test_a_host_header_that_is_no_url_is_refused_without_a_logged_bug(
+    served: Start, caplog: pytest.LogCaptureFixture
+) -> None:
+    """``Host: 127.0.0.1:8766, evil.example`` cannot be parsed into a URL: it was answered
+    500 with a traceback in the daemon's log, which any local user could write in a loop
+    until the rotating log file had dropped everything the daemon logged before."""
+    d = served()
+    status, _, body = _request(d, f"/api/account/{ACCOUNT}", host="127.0.0.1:1, evil.example")
+    assert status == 400
+    assert b"Host" in body
+    assert not [r for r in caplog.records if r.exc_info], "a traceback was logged"

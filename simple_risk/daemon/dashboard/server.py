@@ -248,7 +248,10 @@ class DashboardServer:
     @web.middleware
     async def _guard(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         """Loopback names only in ``Host``; GET only; the same safe headers on every answer."""
-        name = (request.url.host or "").strip("[]").lower()
+        try:
+            name = (request.url.host or "").strip("[]").lower()
+        except ValueError:  # a Host that is no URL's host: the client's mistake, not a bug
+            raise web.HTTPBadRequest(text="the Host header is not a host name") from None
         if name not in _LOOPBACK_NAMES and (self.bound is None or name != self.bound[0]):
             raise web.HTTPForbidden(text="the dashboard answers only to loopback addresses")
         if request.method not in ("GET", "HEAD"):
