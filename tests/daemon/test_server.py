@@ -531,6 +531,32 @@ def test_a_web_page_cannot_speak_the_protocol_through_loopback_tcp(start: Start)
     assert run.admin("auth_check") == {}  # the admin is not throttled
 
 
+@pytest.mark.parametrize("setting", ["status_tcp", "dashboard"])
+def test_a_port_another_user_holds_does_not_keep_the_daemon_from_guarding(
+    start: Start, setting: str
+) -> None:
+    """Any local user may bind a loopback port first — the trader, from a cron @reboot job,
+    before the service starts, or in the two seconds of a restart. The daemon used to exit
+    ('cannot serve the dashboard … address already in use'), and systemd's restarts failed
+    the same way: nothing guarded the account for as long as the port was held. It now
+    guards without that listener and says so in a critical alert; the Unix socket serves."""
+    squatter = socket.socket()
+    squatter.bind(("127.0.0.1", 0))
+    squatter.listen()
+    port = squatter.getsockname()[1]
+    try:
+        run = start(**{setting: ("127.0.0.1", port)})
+        alerts = run.request("status")["daemon"]["alerts"]
+        (alert,) = [a for a in alerts if f"127.0.0.1:{port}" in a["message"]]
+        assert alert["level"] == "critical"
+        assert "address already in use" in alert["message"].lower()
+        assert "guarding without it" in alert["message"]
+        run.trader.buy(ACCOUNT, "MNQ", 60)  # over the MNQ limit of 50: still enforced
+        run.wait(lambda: run.trader.size(ACCOUNT, "MNQ") <= 50, "the excess reduced")
+    finally:
+        squatter.close()
+
+
 def test_a_non_loopback_tcp_address_is_refused(start: Start) -> None:
     with pytest.raises(ServerError, match="loopback"):
         start(status_tcp=("8.8.8.8", 0))

@@ -80,6 +80,11 @@ class ServerError(Exception):
     """The status server cannot start (another daemon answers, bad path, permissions)."""
 
 
+class ListenerUnavailable(ServerError):
+    """A loopback port cannot be bound (another program holds it): the daemon guards
+    without that listener rather than not at all — any local user may take a port first."""
+
+
 @dataclass(frozen=True, slots=True)
 class ServerOptions:
     """Knobs of the server (tests shrink the waits)."""
@@ -240,6 +245,8 @@ class StatusServer:
         self.group = config.status_socket_group
         self.tcp = config.status_tcp
         self.tcp_address: tuple[str, int] | None = None
+        #: listeners that could not be started (a port another program holds), in words
+        self.unavailable: list[str] = []
         self.limits = config.status_limits
         self.admission = Admission(self.limits)
         self.ops: Operations = Operations(daemon, self)
@@ -263,7 +270,10 @@ class StatusServer:
         try:
             self._listen_unix()
             if self.tcp is not None:
-                self._listen_tcp(*self.tcp)
+                try:
+                    self._listen_tcp(*self.tcp)
+                except ListenerUnavailable as exc:
+                    self.unavailable.append(str(exc))
         except BaseException:
             self.stop()
             raise
@@ -415,7 +425,7 @@ class StatusServer:
             listener.listen(32)
         except OSError as exc:
             listener.close()
-            raise ServerError(
+            raise ListenerUnavailable(
                 f"cannot serve status_tcp {host}:{port}: {exc.strerror or exc}"
             ) from None
         bound = listener.getsockname()
@@ -695,6 +705,7 @@ def _hello_pid(path: Path) -> int | None:
 __all__ = [
     "MAX_SOCKET_PATH",
     "Broadcaster",
+    "ListenerUnavailable",
     "ServerError",
     "ServerOptions",
     "StatusServer",

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 from simple_risk.daemon.control.protocol import ProtocolError, encode
-from simple_risk.daemon.control.server import ServerError, Subscriber
+from simple_risk.daemon.control.server import ListenerUnavailable, ServerError, Subscriber
 from simple_risk.daemon.dashboard.view import account_page
 
 if TYPE_CHECKING:
@@ -105,7 +105,8 @@ class DashboardServer:
     # -- lifecycle ------------------------------------------------------------------------------
 
     def start(self) -> DashboardServer:
-        """Bind and serve; raises :class:`ServerError` when the address cannot be used."""
+        """Bind and serve; raises :class:`ListenerUnavailable` when the address cannot be
+        bound (another program holds the port)."""
         serving = threading.Thread(target=self._run, name="dashboard", daemon=True)
         serving.start()
         self._threads.append(serving)
@@ -114,7 +115,7 @@ class DashboardServer:
             self.stop()
             reason = self._error.strerror if self._error is not None else "it did not start"
             host, port = self.address
-            raise ServerError(f"cannot serve the dashboard on {host}:{port}: {reason}")
+            raise ListenerUnavailable(f"cannot serve the dashboard on {host}:{port}: {reason}")
         self._subscriber = self.daemon.monitor.subscribe(None, 256)
         pump = threading.Thread(target=self._pump, name="dashboard-pump", daemon=True)
         pump.start()
