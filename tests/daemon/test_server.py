@@ -238,6 +238,24 @@ def test_a_line_nested_too_deep_is_a_bad_request_not_a_logged_bug(
     assert not [r for r in caplog.records if r.exc_info], "a traceback was logged"
 
 
+def test_a_number_too_long_to_read_is_a_bad_request_not_a_logged_bug(
+    start: Start, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Python refuses to read an integer of more than 4,300 digits (a ValueError that is
+    not a JSONDecodeError): that line too is the client's mistake, not the daemon's."""
+    run = start()
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as raw:
+        raw.connect(str(run.socket))
+        reader = raw.makefile("rb")
+        raw.sendall(b'{"id": ' + b"7" * 5000 + b', "op": "hello"}\n')
+        answer = decode(reader.readline())
+        assert answer["error"]["code"] == "bad_request"
+        raw.sendall(encode({"id": 2, "op": "hello"}))
+        assert decode(reader.readline())["ok"] is True  # the connection survives
+        reader.close()
+    assert not [r for r in caplog.records if r.exc_info], "a traceback was logged"
+
+
 # -- monitor -----------------------------------------------------------------------------------
 
 

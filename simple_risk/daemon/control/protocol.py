@@ -159,10 +159,10 @@ def decode(line: bytes) -> dict[str, Any]:
         raise ProtocolError(ErrorCode.BAD_REQUEST.value, f"line longer than {MAX_LINE} bytes")
     try:
         message = json.loads(line.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ProtocolError(ErrorCode.BAD_REQUEST.value, f"not a JSON line: {exc}") from None
     except RecursionError:  # the client's line, not a bug of the daemon
         raise ProtocolError(ErrorCode.BAD_REQUEST.value, "a JSON line nested too deep") from None
+    except ValueError as exc:  # not UTF-8, not JSON, or a number too long to read
+        raise ProtocolError(ErrorCode.BAD_REQUEST.value, f"not a JSON line: {exc}") from None
     if not isinstance(message, dict):
         raise ProtocolError(ErrorCode.BAD_REQUEST.value, "a message is a JSON object")
     return message
