@@ -203,3 +203,15 @@ def test_a_host_header_that_is_no_url_is_refused_without_a_logged_bug(
     assert status == 400
     assert b"Host" in body
     assert not [r for r in caplog.records if r.exc_info], "a traceback was logged"
+
+
+def test_an_account_id_that_is_no_number_is_not_found_without_a_logged_bug(
+    served: Start, caplog: pytest.LogCaptureFixture
+) -> None:
+    """'²' is a digit to str.isdigit() but no number to int(), and 5,000 digits are more than
+    Python reads: both were answered 500 with a traceback in the daemon's log."""
+    d = served()
+    for account in ("%C2%B2", "1" * 5000):
+        assert _request(d, f"/api/account/{account}")[0] == 404
+        assert _request(d, f"/account/{account}")[0] == 404
+    assert not [r for r in caplog.records if r.exc_info], "a traceback was logged"

@@ -264,9 +264,12 @@ class DashboardServer:
 
     def _account(self, request: web.Request) -> int:
         raw = request.match_info["account"]
-        if raw.isdigit() and int(raw) in self.daemon.config.accounts:
-            return int(raw)
-        raise web.HTTPNotFound(text=f"this daemon does not guard account {raw}")
+        # ASCII digits only ('²' is a digit to isdigit(), not to int()), and no more than an
+        # account id has (Python refuses to read thousands of digits)
+        number = int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 20 else None
+        if number is not None and number in self.daemon.config.accounts:
+            return number
+        raise web.HTTPNotFound(text=f"this daemon does not guard account {raw[:40]}")
 
     async def _index(self, request: web.Request) -> web.StreamResponse:
         accounts = self.daemon.config.accounts
