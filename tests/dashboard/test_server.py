@@ -215,3 +215,20 @@ def test_an_account_id_that_is_no_number_is_not_found_without_a_logged_bug(
         assert _request(d, f"/api/account/{account}")[0] == 404
         assert _request(d, f"/account/{account}")[0] == 404
     assert not [r for r in caplog.records if r.exc_info], "a traceback was logged"
+
+
+def test_a_request_that_is_no_http_is_refused_without_a_logged_bug(
+    served: Start, caplog: pytest.LogCaptureFixture
+) -> None:
+    """aiohttp logs each request it cannot parse at ERROR with a traceback: any local user
+    sending garbage in a loop would fill the daemon's rotating log with them. Such a request
+    is answered 400 and is no bug of the daemon's."""
+    d = served()
+    url = urlsplit(d.url)
+    assert url.hostname is not None and url.port is not None
+    for garbage in (b"GARBAGE\r\n\r\n", b"GET /" + b"a" * 70000 + b" HTTP/1.1\r\n\r\n"):
+        with socket.create_connection((url.hostname, url.port), timeout=5.0) as raw:
+            raw.sendall(garbage)
+            assert raw.recv(100).startswith(b"HTTP/1.0 400")
+    time.sleep(0.1)  # the server logs after answering
+    assert not [r for r in caplog.records if r.exc_info], "a traceback was logged"

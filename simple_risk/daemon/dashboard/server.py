@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from simple_risk.daemon.control.protocol import ProtocolError, encode
 from simple_risk.daemon.control.server import ListenerUnavailable, ServerError, Subscriber
@@ -38,6 +39,18 @@ if TYPE_CHECKING:
     from simple_risk.daemon.control.target import ControlTarget
 
 log = logging.getLogger(__name__)
+
+
+def _not_the_clients_mistake(record: logging.LogRecord) -> bool:
+    """aiohttp logs a request it cannot parse at ERROR with a traceback; such a request is
+    answered 400 and is no bug of the daemon's — and any local user could send them in a
+    loop until the rotating log had dropped everything else."""
+    return not (record.exc_info and isinstance(record.exc_info[1], HttpProcessingError))
+
+
+#: the logger of the dashboard's HTTP connections (aiohttp's handler logs through it)
+http_log = logging.getLogger(f"{__name__}.http")
+http_log.addFilter(_not_the_clients_mistake)
 
 #: where ``simple-risk demo`` and ``engine run --sim`` serve the dashboard
 DEFAULT_ADDRESS = ("127.0.0.1", 8766)
@@ -156,7 +169,7 @@ class DashboardServer:
 
     async def _serve(self) -> None:
         self._closed = asyncio.Event()
-        runner = web.AppRunner(self._app(), access_log=None, handle_signals=False)
+        runner = web.AppRunner(self._app(), access_log=None, handle_signals=False, logger=http_log)
         await runner.setup()
         host, port = self.address
         server = runner.server
