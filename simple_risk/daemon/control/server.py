@@ -102,6 +102,10 @@ class ServerOptions:
     #: (``status``, ``explain``; concurrent identical reads share one): bounds what a flood of
     #: status requests can take from the engine
     engine_read_spacing: float = 0.05
+    #: requests one user (a Unix uid; TCP as one) may send a second, after a burst: answering
+    #: even ``hello`` tens of thousands of times a second takes the interpreter from the engine
+    requests_per_second: float = 200.0
+    request_burst: int = 200
 
 
 # -- monitor fan-out ---------------------------------------------------------------------------
@@ -258,6 +262,8 @@ class StatusServer:
         self._refusal_tokens = float(REFUSAL_BURST)
         self._refusal_at = time.monotonic()
         self._resources_logged_at = -REFUSAL_LOG_INTERVAL
+        #: per peer key: request tokens left, and when they were counted (:meth:`_pace`)
+        self._request_tokens: dict[str, tuple[float, float]] = {}
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._inode: tuple[int, int] | None = None
@@ -463,6 +469,20 @@ class StatusServer:
                 daemon=True,
             ).start()
 
+    def _pace(self, peer: Peer) -> None:
+        """Hold this connection's next request until its user may send one: at most
+        ``requests_per_second`` per user (TCP as one) after a burst of ``request_burst``.
+        Only the asking connection waits; the engine and other users never do."""
+        rate = self.options.requests_per_second
+        burst = float(self.options.request_burst)
+        with self._lock:
+            now = time.monotonic()
+            tokens, at = self._request_tokens.get(peer.key, (burst, now))
+            tokens = min(burst, tokens + (now - at) * rate) - 1.0
+            self._request_tokens[peer.key] = (tokens, now)
+        if tokens < 0:
+            self._stopping.wait(-tokens / rate)
+
     def _out_of_resources(self, exc: OSError) -> None:
         """Say so (at most one line a minute), then wait a little before accepting again."""
         now = time.monotonic()
@@ -528,6 +548,7 @@ class StatusServer:
                     return
                 if not line.strip():
                     continue
+                self._pace(peer)
                 oversized = len(line) > MAX_LINE and not line.endswith(b"\n")
                 if is_http_request(line):
                     # a web page's request to the loopback port: hang up before its body,
