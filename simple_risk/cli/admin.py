@@ -47,6 +47,7 @@ from simple_risk.cli.status import (
 )
 from simple_risk.daemon.control.client import Connection, DaemonNotRunning
 from simple_risk.daemon.control.protocol import ErrorCode, ProtocolError
+from simple_risk.daemon.service import OWNER_ONLY_UMASK
 
 PASSWORD_ENV = "SIMPLE_RISK_ADMIN_PASSWORD"
 NEW_PASSWORD_ENV = "SIMPLE_RISK_NEW_ADMIN_PASSWORD"
@@ -536,9 +537,15 @@ def set_password(config_path: str | None) -> None:
         raise click.UsageError(
             f"{reason}: give --config FILE to write the password hash as the daemon's user"
         )
-    if hello is None:
-        _refuse_if_a_daemon_holds_the_store(config, address)
-    _set_password_locally(config, context.operator)
+    # the store read and written here may be created now (the install step creates it):
+    # owner-only, as the daemon creates its files, whatever umask sudo passed on
+    before = os.umask(OWNER_ONLY_UMASK)
+    try:
+        if hello is None:
+            _refuse_if_a_daemon_holds_the_store(config, address)
+        _set_password_locally(config, context.operator)
+    finally:
+        os.umask(before)
 
 
 def _refuse_if_a_daemon_holds_the_store(config: Any, address: str) -> None:

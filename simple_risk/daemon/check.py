@@ -41,6 +41,7 @@ from simple_risk.adapters.topstepx.errors import (
 from simple_risk.adapters.topstepx.hubs import HubConfig, MarketHubClient, UserHubClient
 from simple_risk.adapters.topstepx.rest import Credentials, RestClient, RestConfig
 from simple_risk.daemon.config import DaemonConfig
+from simple_risk.daemon.filemodes import open_to_others
 from simple_risk.daemon.notify import short_tz
 from simple_risk.engine import Engine, Firing
 from simple_risk.engine.calendar import CalendarError, TradingCalendar
@@ -103,8 +104,9 @@ def writable_dir(path: Path) -> str | None:
 
 
 def check_paths(config: DaemonConfig) -> list[Finding]:
-    """The data and log directories exist (or can be made) and take a file, and the store's
-    URL is one the daemon can open (a SQLite file's directory takes a file)."""
+    """The data and log directories exist (or can be made) and take a file, the store's
+    URL is one the daemon can open (a SQLite file's directory takes a file), and no file that
+    decides (configuration, ruleset, overlays, admin hash) can be changed by another user."""
     findings: list[Finding] = [_check_database(config.database, config.data_dir)]
     for key, path in (("data_dir", config.data_dir), ("log_dir", config.log_dir)):
         why = writable_dir(path)
@@ -119,6 +121,16 @@ def check_paths(config: DaemonConfig) -> list[Finding]:
                     "choose a directory the daemon's user owns, or give that user write access",
                 )
             )
+    findings.extend(
+        Finding(
+            "problem",
+            f"{found.path} can be changed by a user other than the daemon's ({found.why})",
+            found.key,
+            "chown it (and its folders) to the daemon's user or root and chmod go-w: whoever "
+            "can write it can loosen the rules",
+        )
+        for found in open_to_others(config)
+    )
     return findings
 
 

@@ -44,10 +44,11 @@ from simple_risk.daemon.apply import Applier
 from simple_risk.daemon.changes import EngineChanges
 from simple_risk.daemon.config import DaemonConfig
 from simple_risk.daemon.context import RuntimeOptions, Shared
-from simple_risk.daemon.control.server import Broadcaster, StatusServer
+from simple_risk.daemon.control.server import Broadcaster, ListenerUnavailable, StatusServer
 from simple_risk.daemon.enforcement import Enforcer, Tracked
 from simple_risk.daemon.engineloop import EngineLoop
 from simple_risk.daemon.executor import Executor
+from simple_risk.daemon.filemodes import open_to_others
 from simple_risk.daemon.intake import Intake
 from simple_risk.daemon.messages import EngineCommand, ReconcileData, StopRequest
 from simple_risk.daemon.notifications import Notifications
@@ -135,6 +136,8 @@ class Daemon:
             rulesets=dict(rulesets),
         )
         self.error: BaseException | None = None
+        #: listeners that could not be started (a port taken), said at start
+        self._unavailable: list[str] = []
         self.supervisor = Supervisor(
             lambda level, text: self.alerter.alert(level, text, self.clock.now()),
             self.options.supervisor,
@@ -295,11 +298,16 @@ class Daemon:
         self.started_at = self.clock.now()
         if self.options.serve:
             self.server = StatusServer(self, self.options.server, spawn=self._spawn_service).start()
+            self._unavailable.extend(self.server.unavailable)
         try:
             if self.config.dashboard is not None:
                 from simple_risk.daemon.dashboard import DashboardServer  # aiohttp: only if used
 
-                self.dashboard = DashboardServer(self, self.config.dashboard).start()
+                dashboard = DashboardServer(self, self.config.dashboard)
+                try:
+                    self.dashboard = dashboard.start()
+                except ListenerUnavailable as exc:
+                    self._unavailable.append(str(exc))
             self._start()
         except BaseException:
             if self.dashboard is not None:
@@ -311,6 +319,16 @@ class Daemon:
 
     def _start(self) -> None:
         self.notifier.start()
+        for unavailable in self._unavailable:
+            # a port any local user could take first must not keep the daemon from guarding
+            self.alerter.alert(
+                "critical",
+                f"{unavailable}; guarding without it (served again after a restart once the "
+                "port is free)",
+                self.clock.now(),
+            )
+        for found in open_to_others(self.config):
+            self.alerter.alert("critical", found.message(), self.clock.now())
         self.ownership.acquire_all(self.clock.now())
         for line in self.enforcement.load(self.store):
             log.warning("the admin's choice outlives the configuration: %s", line)

@@ -278,6 +278,21 @@ def test_an_unwritable_data_dir_fails_offline_too(tmp_path: Path) -> None:
     assert "fix: choose a directory the daemon's user owns" in problem
 
 
+def test_a_configuration_other_users_may_write_fails_the_check(tmp_path: Path) -> None:
+    """The install step's check: a configuration the trader could edit (here: every user)
+    would let them loosen the rules at the next restart."""
+    config = _config(tmp_path, "http://127.0.0.1:1")
+    config.chmod(0o666)
+    result = _check(config)
+    assert result.exit_code == 1
+    [problem] = _problems(result)
+    assert problem.startswith(
+        f"--config: {config} can be changed by a user other than the daemon's "
+        "(writable by every user (mode 666))"
+    )
+    assert "fix: chown it (and its folders) to the daemon's user or root" in problem
+
+
 def test_online_needs_check() -> None:
     result = CliRunner().invoke(cli, ["engine", "run", "--sim", "--online"])
     assert result.exit_code == 2

@@ -66,6 +66,7 @@ def test_the_boundary_test_sees_every_runtime_module() -> None:
         "clockwatch",
         "config",
         "cpuwake",
+        "filemodes",
         "heap",
         "logging",
         "notifications",

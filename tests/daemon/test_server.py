@@ -6,6 +6,7 @@ import dataclasses
 import grp
 import json
 import os
+import resource
 import socket
 import stat
 import threading
@@ -214,6 +215,45 @@ def test_unknown_ops_and_malformed_requests_are_errors_not_hangups(start: Start)
         reader.close()
         raw.close()
         assert connection.request("hello")["pid"] == os.getpid()  # the first still works
+
+
+def test_a_line_nested_too_deep_is_a_bad_request_not_a_logged_bug(
+    start: Start, caplog: pytest.LogCaptureFixture
+) -> None:
+    """JSON nested 100,000 deep exhausts the decoder's recursion: that is the client's
+    malformed line (bad_request), not an internal error with a traceback in the daemon's log
+    — which anyone on the socket could otherwise write in a loop, rotating the log file."""
+    run = start()
+    raw = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    raw.connect(str(run.socket))
+    reader = raw.makefile("rb")
+    raw.sendall(b'{"id": 1, "op": "hello", "args": ' + b"[" * 100_000 + b"]" * 100_000 + b"}\n")
+    answer = decode(reader.readline())
+    assert answer["error"]["code"] == "bad_request"
+    assert "nested" in answer["error"]["message"]
+    raw.sendall(encode({"id": 2, "op": "hello"}))
+    assert decode(reader.readline())["ok"] is True  # the connection survives
+    reader.close()
+    raw.close()
+    assert not [r for r in caplog.records if r.exc_info], "a traceback was logged"
+
+
+def test_a_number_too_long_to_read_is_a_bad_request_not_a_logged_bug(
+    start: Start, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Python refuses to read an integer of more than 4,300 digits (a ValueError that is
+    not a JSONDecodeError): that line too is the client's mistake, not the daemon's."""
+    run = start()
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as raw:
+        raw.connect(str(run.socket))
+        reader = raw.makefile("rb")
+        raw.sendall(b'{"id": ' + b"7" * 5000 + b', "op": "hello"}\n')
+        answer = decode(reader.readline())
+        assert answer["error"]["code"] == "bad_request"
+        raw.sendall(encode({"id": 2, "op": "hello"}))
+        assert decode(reader.readline())["ok"] is True  # the connection survives
+        reader.close()
+    assert not [r for r in caplog.records if r.exc_info], "a traceback was logged"
 
 
 # -- monitor -----------------------------------------------------------------------------------
@@ -427,6 +467,34 @@ def test_a_second_daemon_on_the_same_socket_is_refused_and_a_stale_one_replaced(
     assert third.request("hello")["socket"] == str(stale)
 
 
+def test_running_out_of_file_descriptors_does_not_end_the_socket_for_good(start: Start) -> None:
+    """Any local user can use up the daemon's descriptors for a moment (a thousand idle
+    connections to the dashboard did, under systemd's soft limit of 1024). An accept that
+    fails then (EMFILE) must be tried again once descriptors are free: before, the accept
+    loop ended without a word and the socket never answered again — no status for the
+    trader, no lockout list, reload or stop for the admin until a restart."""
+    run = start()
+    client = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)  # its descriptor, made now
+    client.settimeout(10.0)
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    in_use = {int(fd) for fd in os.listdir("/proc/self/fd")}
+    lowest_free = min(set(range(len(in_use) + 1)) - in_use)
+    try:
+        # a new descriptor must be below the limit: none is free there, nothing can be accepted
+        resource.setrlimit(resource.RLIMIT_NOFILE, (lowest_free, hard))
+        client.connect(str(run.socket))  # queued by the kernel; the daemon's accept fails
+        time.sleep(0.3)  # the accept loop meets EMFILE meanwhile
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    client.sendall(encode({"id": 1, "op": "hello"}))
+    reader = client.makefile("rb")
+    answer = decode(reader.readline())
+    assert answer["ok"] is True and answer["result"]["pid"] == os.getpid()
+    reader.close()
+    client.close()
+    assert run.request("hello")["pid"] == os.getpid()  # and new connections are served
+
+
 def test_the_socket_disappears_when_the_daemon_stops(start: Start) -> None:
     run = start()
     run.daemon.stop()
@@ -447,6 +515,85 @@ def test_loopback_tcp_serves_the_same_protocol_with_the_same_rules(start: Start)
         assert failed.code == "auth_failed"
     (audit,) = [a for a in run.daemon.store.admin_actions() if a.action == "auth_failed"]
     assert audit.who.startswith("tcp 127.0.0.1:")
+
+
+def test_a_web_page_cannot_speak_the_protocol_through_loopback_tcp(start: Start) -> None:
+    """Any web page open in a browser on the machine may POST to http://127.0.0.1:PORT/
+    (no-cors, text/plain: no preflight); the protocol's lines in its body must not be run.
+    Otherwise a site guesses admin passwords — throttling the admin's own TCP tries for up to
+    5 minutes, as every TCP client is one peer — and fills the audit. The connection is
+    closed at the HTTP request line, before the body is read."""
+    run = start(status_tcp=("127.0.0.1", 0))
+    assert run.daemon.server is not None
+    assert run.daemon.server.tcp_address is not None
+    body = (
+        "\n"
+        + json.dumps({"id": 1, "op": "auth_check", "auth": {"password": "a guess from a site"}})
+        + "\n"
+    )
+    request = (
+        "POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nOrigin: https://evil.example\r\n"
+        f"Content-Type: text/plain;charset=UTF-8\r\nContent-Length: {len(body)}\r\n\r\n{body}"
+    )
+    raw = socket.create_connection(run.daemon.server.tcp_address, timeout=5.0)
+    raw.sendall(request.encode())
+    answers = b""
+    while chunk := raw.recv(65536):
+        answers += chunk
+    raw.close()
+    assert b"auth_failed" not in answers
+    (answer,) = [decode(line) for line in answers.splitlines()]
+    assert answer["error"]["code"] == "bad_request"
+    assert "HTTP" in answer["error"]["message"]
+    assert [a for a in run.daemon.store.admin_actions() if a.action == "auth_failed"] == []
+    assert run.admin("auth_check") == {}  # the admin is not throttled
+
+
+@pytest.mark.parametrize("setting", ["status_tcp", "dashboard"])
+def test_a_port_another_user_holds_does_not_keep_the_daemon_from_guarding(
+    start: Start, setting: str
+) -> None:
+    """Any local user may bind a loopback port first — the trader, from a cron @reboot job,
+    before the service starts, or in the two seconds of a restart. The daemon used to exit
+    ('cannot serve the dashboard … address already in use'), and systemd's restarts failed
+    the same way: nothing guarded the account for as long as the port was held. It now
+    guards without that listener and says so in a critical alert; the Unix socket serves."""
+    squatter = socket.socket()
+    squatter.bind(("127.0.0.1", 0))
+    squatter.listen()
+    port = squatter.getsockname()[1]
+    try:
+        run = start(**{setting: ("127.0.0.1", port)})
+        alerts = run.request("status")["daemon"]["alerts"]
+        (alert,) = [a for a in alerts if f"127.0.0.1:{port}" in a["message"]]
+        assert alert["level"] == "critical"
+        assert "address already in use" in alert["message"].lower()
+        assert "guarding without it" in alert["message"]
+        run.trader.buy(ACCOUNT, "MNQ", 60)  # over the MNQ limit of 50: still enforced
+        run.wait(lambda: run.trader.size(ACCOUNT, "MNQ") <= 50, "the excess reduced")
+    finally:
+        squatter.close()
+
+
+def test_a_user_asking_in_a_loop_is_paced_and_others_are_not(start: Start) -> None:
+    """``hello`` costs the engine nothing, but answered 15,000 times a second to one user
+    on four connections it took the interpreter from the engine: an order placed during a
+    cooldown was cancelled in 12.8 ms instead of 4.4 (median). Each user (TCP as one) gets
+    ``requests_per_second`` after a burst; the wait is on that user's connection alone."""
+    server = dataclasses.replace(FAST_SERVER, requests_per_second=50.0, request_burst=10)
+    run = start(server=server, status_tcp=("127.0.0.1", 0))
+    assert run.daemon.server is not None
+    with run.connect() as connection:
+        began = time.monotonic()
+        for _ in range(60):
+            connection.request("hello")
+        took = time.monotonic() - began
+    assert took >= 0.9, f"60 requests in {took:.3f}s: not paced (10 at once, then 50 a second)"
+    with Connection(run.daemon.server.addresses[1]) as other:  # TCP: another peer
+        began = time.monotonic()
+        for _ in range(10):
+            other.request("hello")
+        assert time.monotonic() - began < 0.5
 
 
 def test_a_non_loopback_tcp_address_is_refused(start: Start) -> None:

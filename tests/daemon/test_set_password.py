@@ -8,6 +8,8 @@ store's leases but does not answer.
 
 from __future__ import annotations
 
+import os
+import stat
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -86,6 +88,23 @@ def test_without_a_daemon_the_first_password_is_written_and_audited_locally(
     hashed = read_password_hash(password_file)
     assert hashed is not None and verify_password(NEW, hashed)
     assert _audits(tmp_path / "simple-risk.db") == [("set_password", "set")]
+
+
+def test_the_store_the_install_step_creates_is_owner_only_whatever_the_umask(
+    tmp_path: Path,
+) -> None:
+    """The install step (``sudo -u simple-risk simple-risk admin set-password --config``,
+    under sudo's usual umask 022) is what first creates the daemon's database, to audit the
+    new password; it was left readable by every user (0644, and SQLite gives its -wal and
+    -shm files the same mode), where the daemon itself creates everything owner-only."""
+    config = _config(tmp_path, "http://127.0.0.1:1", tmp_path / "admin.bcrypt")
+    before = os.umask(0o022)
+    try:
+        result = _set_password(config, old=None)
+    finally:
+        os.umask(before)
+    assert result.exit_code == 0, result.output
+    assert stat.S_IMODE((tmp_path / "simple-risk.db").stat().st_mode) == 0o600
 
 
 def test_a_daemon_that_holds_the_store_but_does_not_answer_blocks_a_local_write(

@@ -4,10 +4,17 @@ from __future__ import annotations
 
 import http.client
 import json
+import socket
+import threading
+import time
 from decimal import Decimal
 from typing import Any
 from urllib.parse import urlsplit
 
+import pytest
+
+from simple_risk.daemon.dashboard import server as server_module
+from simple_risk.daemon.dashboard.server import MAX_CONNECTIONS, MIN_GAP
 from simple_risk.daemon.password import hash_password, write_password_hash
 
 from .conftest import ACCOUNT, Dashboard, Start
@@ -122,3 +129,106 @@ def test_the_event_stream_sends_the_picture_at_once(served: Start) -> None:
     assert b"event: status\n" in lines
     data = next(line for line in lines if line.startswith(b"data: "))
     assert json.loads(data[len(b"data: ") :])["account"]["id"] == ACCOUNT
+
+
+def test_connections_beyond_the_cap_are_closed_at_once(served: Start) -> None:
+    """Every local user can reach the dashboard, and each connection held open costs the
+    daemon a file descriptor: a thousand idle ones used up systemd's soft limit of 1024, and
+    then the daemon could not accept on its status socket, read the admin hash, write its
+    status or open a connection to the gateway. Past MAX_CONNECTIONS the dashboard closes a
+    new connection at once; a slot freed is taken again."""
+    d = served()
+    url = urlsplit(d.url)
+    assert url.hostname is not None and url.port is not None
+    address = (url.hostname, url.port)
+    held = [socket.create_connection(address) for _ in range(MAX_CONNECTIONS)]
+    try:
+        extra = socket.create_connection(address, timeout=5.0)
+        assert extra.recv(1) == b"", "a connection over the cap was kept open"
+        extra.close()
+    finally:
+        for connection in held:
+            connection.close()
+    d.wait(lambda: _status_or_none(d) == 200, "a freed slot served again")
+
+
+def _status_or_none(d: Dashboard) -> int | None:
+    try:
+        return _request(d, f"/api/account/{ACCOUNT}")[0]
+    except (OSError, http.client.HTTPException):
+        return None
+
+
+def test_a_flood_of_requests_shares_builds_instead_of_taking_the_engine_thread(
+    served: Start, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each picture is built on the engine thread, between two events. Any local user can
+    ask for /api/account/ID in a loop (the status socket paces the same work): 2,000
+    builds a second put the daemon at 90 % CPU and made enforcement slower. Requests that
+    come together share one build, and a picture is rebuilt at most every MIN_GAP s."""
+    d = served()
+    builds: list[float] = []
+    real = server_module.account_page
+
+    def counted(*args: Any) -> Any:
+        builds.append(time.monotonic())
+        return real(*args)
+
+    monkeypatch.setattr(server_module, "account_page", counted)
+    answers: list[int] = []
+
+    def ask() -> None:
+        for _ in range(50):
+            answers.append(_request(d, f"/api/account/{ACCOUNT}")[0])
+
+    started = time.monotonic()
+    askers = [threading.Thread(target=ask) for _ in range(4)]
+    for asker in askers:
+        asker.start()
+    for asker in askers:
+        asker.join()
+    took = time.monotonic() - started
+    assert answers == [200] * 200
+    assert len(builds) <= took / MIN_GAP + 2, f"{len(builds)} builds in {took:.2f}s"
+
+
+def test_a_host_header_that_is_no_url_is_refused_without_a_logged_bug(
+    served: Start, caplog: pytest.LogCaptureFixture
+) -> None:
+    """``Host: 127.0.0.1:8766, evil.example`` cannot be parsed into a URL: it was answered
+    500 with a traceback in the daemon's log, which any local user could write in a loop
+    until the rotating log file had dropped everything the daemon logged before."""
+    d = served()
+    status, _, body = _request(d, f"/api/account/{ACCOUNT}", host="127.0.0.1:1, evil.example")
+    assert status == 400
+    assert b"Host" in body
+    assert not [r for r in caplog.records if r.exc_info], "a traceback was logged"
+
+
+def test_an_account_id_that_is_no_number_is_not_found_without_a_logged_bug(
+    served: Start, caplog: pytest.LogCaptureFixture
+) -> None:
+    """'²' is a digit to str.isdigit() but no number to int(), and 5,000 digits are more than
+    Python reads: both were answered 500 with a traceback in the daemon's log."""
+    d = served()
+    for account in ("%C2%B2", "1" * 5000):
+        assert _request(d, f"/api/account/{account}")[0] == 404
+        assert _request(d, f"/account/{account}")[0] == 404
+    assert not [r for r in caplog.records if r.exc_info], "a traceback was logged"
+
+
+def test_a_request_that_is_no_http_is_refused_without_a_logged_bug(
+    served: Start, caplog: pytest.LogCaptureFixture
+) -> None:
+    """aiohttp logs each request it cannot parse at ERROR with a traceback: any local user
+    sending garbage in a loop would fill the daemon's rotating log with them. Such a request
+    is answered 400 and is no bug of the daemon's."""
+    d = served()
+    url = urlsplit(d.url)
+    assert url.hostname is not None and url.port is not None
+    for garbage in (b"GARBAGE\r\n\r\n", b"GET /" + b"a" * 70000 + b" HTTP/1.1\r\n\r\n"):
+        with socket.create_connection((url.hostname, url.port), timeout=5.0) as raw:
+            raw.sendall(garbage)
+            assert raw.recv(100).startswith(b"HTTP/1.0 400")
+    time.sleep(0.1)  # the server logs after answering
+    assert not [r for r in caplog.records if r.exc_info], "a traceback was logged"

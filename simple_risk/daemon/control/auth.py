@@ -7,9 +7,11 @@ in ``admin_password_file`` (read again on every check, so ``set-password`` takes
 once), and throttles guessing: after the *n*-th consecutive wrong password from a peer, its
 next attempt is refused unchecked for 2^(n−1) × ``throttle_base`` seconds (capped); every
 TCP client counts as one peer (see :attr:`Peer.key`). Every
-failure is audited in the store with who and from where; the password itself never reaches
-the store, a log line or a response, and is registered as a secret so that the redacting log
-filter would hide it even if some future code path printed it.
+failure is audited in the store with who and from where (a try refused while throttled,
+once per wait: a guesser in a loop must not write the store as fast as it sends); the
+password itself never reaches the store, a log line or a response, and is registered as a
+secret so that the redacting log filter would hide it even if some future code path printed
+it.
 """
 
 from __future__ import annotations
@@ -84,9 +86,15 @@ class Peer:
         }
 
 
+#: control characters (C0, DEL, C1) as spaces: an escape sequence in a client's free text
+#: would otherwise reach the admin's terminal through ``engine history``
+_CONTROLS = {code: " " for code in (*range(0x20), *range(0x7F, 0xA0))}
+
+
 def _clean(text: str, limit: int = 80) -> str:
-    """Free text from a client, safe to put in the audit (one short line)."""
-    return " ".join(str(text).split())[:limit]
+    """Free text from a client, safe to put in the audit and to print (one short line, no
+    control characters)."""
+    return " ".join(str(text).translate(_CONTROLS).split())[:limit]
 
 
 def unix_peer(sock: socket.socket) -> Peer:
@@ -127,6 +135,8 @@ class Throttle:
         self.cap = cap
         self._clock = clock
         self._failures: dict[str, tuple[int, float]] = {}
+        #: per peer: the end of the wait whose first refusal was already told (audited)
+        self._told: dict[str, float] = {}
         self._lock = threading.Lock()
 
     def retry_after(self, peer: Peer) -> float | None:
@@ -137,6 +147,17 @@ class Throttle:
             return None
         wait = entry[1] - self._clock()
         return round(wait, 3) if wait > 0 else None
+
+    def first_refusal(self, peer: Peer) -> bool:
+        """Whether this is the first try refused in ``peer``'s current wait: a guesser
+        sending tries in a loop is refused every time, but only the first of each wait is
+        worth an audit row (thousands a second would fill the store and bury the rest)."""
+        with self._lock:
+            entry = self._failures.get(peer.key)
+            if entry is None or self._told.get(peer.key) == entry[1]:
+                return False
+            self._told[peer.key] = entry[1]
+            return True
 
     def failed(self, peer: Peer) -> int:
         """Count a wrong password; returns how many in a row this peer has had."""
@@ -149,6 +170,7 @@ class Throttle:
     def succeeded(self, peer: Peer) -> None:
         with self._lock:
             self._failures.pop(peer.key, None)
+            self._told.pop(peer.key, None)
 
 
 class Authenticator:
@@ -196,7 +218,15 @@ class Authenticator:
         with self._lock:
             retry = self.throttle.retry_after(peer)
             if retry is not None:
-                self._audit(peer, operator, op, "throttled", f"refused unchecked ({retry:.1f}s)")
+                if self.throttle.first_refusal(peer):
+                    self._audit(
+                        peer,
+                        operator,
+                        op,
+                        "throttled",
+                        f"refused unchecked ({retry:.1f}s); further tries are refused "
+                        "without an audit row until the wait ends",
+                    )
                 raise ProtocolError(
                     ErrorCode.THROTTLED.value,
                     f"too many wrong passwords; try again in {retry:.1f}s",

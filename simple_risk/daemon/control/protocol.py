@@ -8,6 +8,7 @@ ISO-8601 with an offset, so nothing is rounded through binary floats on the way.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -140,13 +141,27 @@ def encode_answer(request_id: Any, result: bytes) -> bytes:
     return b'{"id":' + encode_value(request_id) + b',"ok":true,"result":' + result + b"}\n"
 
 
+#: an HTTP request line (``POST / HTTP/1.1``): what a browser sends when a web page points
+#: a request at the loopback port
+_HTTP_REQUEST_LINE = re.compile(rb"^[A-Z]+ \S+ HTTP/[0-9.]+\r?\n?$")
+
+
+def is_http_request(line: bytes) -> bool:
+    """Whether ``line`` opens an HTTP request — never a line of this protocol. Any web page
+    in a browser on the machine may send one to a loopback port, with protocol lines in its
+    body; a server that reads on would run them for the page (cross-protocol requests)."""
+    return _HTTP_REQUEST_LINE.match(line) is not None
+
+
 def decode(line: bytes) -> dict[str, Any]:
     """One received line as a message; a malformed line is a ``bad_request`` error."""
     if len(line) > MAX_LINE:
         raise ProtocolError(ErrorCode.BAD_REQUEST.value, f"line longer than {MAX_LINE} bytes")
     try:
         message = json.loads(line.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except RecursionError:  # the client's line, not a bug of the daemon
+        raise ProtocolError(ErrorCode.BAD_REQUEST.value, "a JSON line nested too deep") from None
+    except ValueError as exc:  # not UTF-8, not JSON, or a number too long to read
         raise ProtocolError(ErrorCode.BAD_REQUEST.value, f"not a JSON line: {exc}") from None
     if not isinstance(message, dict):
         raise ProtocolError(ErrorCode.BAD_REQUEST.value, "a message is a JSON object")
@@ -165,5 +180,6 @@ __all__ = [
     "encode",
     "encode_answer",
     "encode_value",
+    "is_http_request",
     "plain",
 ]

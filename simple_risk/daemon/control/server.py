@@ -53,6 +53,7 @@ from simple_risk.daemon.control.protocol import (
     decode,
     encode,
     encode_answer,
+    is_http_request,
 )
 
 if TYPE_CHECKING:
@@ -69,10 +70,19 @@ REFUSAL_LOG_INTERVAL = 60.0
 #: refused connections per second, and in one burst, before the accept loop slows down
 REFUSALS_PER_SECOND = 100.0
 REFUSAL_BURST = 50.0
+#: accept() errors that mean "not now" (descriptors or memory used up), not a closed listener
+_OUT_OF_RESOURCES = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
+#: seconds between two accepts while out of descriptors or memory
+RESOURCE_RETRY = 0.1
 
 
 class ServerError(Exception):
     """The status server cannot start (another daemon answers, bad path, permissions)."""
+
+
+class ListenerUnavailable(ServerError):
+    """A loopback port cannot be bound (another program holds it): the daemon guards
+    without that listener rather than not at all — any local user may take a port first."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +102,10 @@ class ServerOptions:
     #: (``status``, ``explain``; concurrent identical reads share one): bounds what a flood of
     #: status requests can take from the engine
     engine_read_spacing: float = 0.05
+    #: requests one user (a Unix uid; TCP as one) may send a second, after a burst: answering
+    #: even ``hello`` tens of thousands of times a second takes the interpreter from the engine
+    requests_per_second: float = 200.0
+    request_burst: int = 200
 
 
 # -- monitor fan-out ---------------------------------------------------------------------------
@@ -235,6 +249,8 @@ class StatusServer:
         self.group = config.status_socket_group
         self.tcp = config.status_tcp
         self.tcp_address: tuple[str, int] | None = None
+        #: listeners that could not be started (a port another program holds), in words
+        self.unavailable: list[str] = []
         self.limits = config.status_limits
         self.admission = Admission(self.limits)
         self.ops: Operations = Operations(daemon, self)
@@ -245,6 +261,9 @@ class StatusServer:
         self._refusals: dict[str, tuple[int, float]] = {}
         self._refusal_tokens = float(REFUSAL_BURST)
         self._refusal_at = time.monotonic()
+        self._resources_logged_at = -REFUSAL_LOG_INTERVAL
+        #: per peer key: request tokens left, and when they were counted (:meth:`_pace`)
+        self._request_tokens: dict[str, tuple[float, float]] = {}
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._inode: tuple[int, int] | None = None
@@ -257,7 +276,10 @@ class StatusServer:
         try:
             self._listen_unix()
             if self.tcp is not None:
-                self._listen_tcp(*self.tcp)
+                try:
+                    self._listen_tcp(*self.tcp)
+                except ListenerUnavailable as exc:
+                    self.unavailable.append(str(exc))
         except BaseException:
             self.stop()
             raise
@@ -409,7 +431,7 @@ class StatusServer:
             listener.listen(32)
         except OSError as exc:
             listener.close()
-            raise ServerError(
+            raise ListenerUnavailable(
                 f"cannot serve status_tcp {host}:{port}: {exc.strerror or exc}"
             ) from None
         bound = listener.getsockname()
@@ -420,8 +442,13 @@ class StatusServer:
         while not self._stopping.is_set():
             try:
                 connection, address = listener.accept()
-            except OSError:
-                return  # closed by close_listeners
+            except OSError as exc:
+                if exc.errno not in _OUT_OF_RESOURCES or self._stopping.is_set():
+                    return  # closed by close_listeners
+                # out of descriptors or memory (a flood of connections elsewhere): the
+                # connection waits in the kernel's backlog; accept it once there is room
+                self._out_of_resources(exc)
+                continue
             peer = unix_peer(connection) if listener.family == socket.AF_UNIX else None
             if peer is None:
                 peer = tcp_peer(address)
@@ -441,6 +468,31 @@ class StatusServer:
                 name="status-client",
                 daemon=True,
             ).start()
+
+    def _pace(self, peer: Peer) -> None:
+        """Hold this connection's next request until its user may send one: at most
+        ``requests_per_second`` per user (TCP as one) after a burst of ``request_burst``.
+        Only the asking connection waits; the engine and other users never do."""
+        rate = self.options.requests_per_second
+        burst = float(self.options.request_burst)
+        with self._lock:
+            now = time.monotonic()
+            tokens, at = self._request_tokens.get(peer.key, (burst, now))
+            tokens = min(burst, tokens + (now - at) * rate) - 1.0
+            self._request_tokens[peer.key] = (tokens, now)
+        if tokens < 0:
+            self._stopping.wait(-tokens / rate)
+
+    def _out_of_resources(self, exc: OSError) -> None:
+        """Say so (at most one line a minute), then wait a little before accepting again."""
+        now = time.monotonic()
+        if now - self._resources_logged_at >= REFUSAL_LOG_INTERVAL:
+            self._resources_logged_at = now
+            log.error(
+                "status server cannot accept a connection: %s; retrying until there is room",
+                exc.strerror or exc,
+            )
+        self._stopping.wait(RESOURCE_RETRY)
 
     def _pace_refusals(self) -> None:
         """At most ``REFUSALS_PER_SECOND`` refusals (in bursts of ``REFUSAL_BURST``): a client
@@ -496,7 +548,13 @@ class StatusServer:
                     return
                 if not line.strip():
                     continue
+                self._pace(peer)
                 oversized = len(line) > MAX_LINE and not line.endswith(b"\n")
+                if is_http_request(line):
+                    # a web page's request to the loopback port: hang up before its body,
+                    # whose lines would otherwise be run for the page
+                    _hang_up(connection, _HTTP_REFUSAL)
+                    return
                 if slot.pool == PROBATION:
                     answer, outcome, stay = self._on_probation(connection, line, peer, slot)
                 else:
@@ -597,6 +655,19 @@ class StatusServer:
         threading.Thread(target=action, name="status-after", daemon=True).start()
 
 
+#: the answer to an HTTP request line, before the connection is closed
+_HTTP_REFUSAL = encode(
+    {
+        "id": None,
+        "ok": False,
+        "error": {
+            "code": ErrorCode.BAD_REQUEST.value,
+            "message": "an HTTP request: this socket speaks JSON lines (docs/status-protocol.md)",
+        },
+    }
+)
+
+
 def _notice(message: str, code: ErrorCode = ErrorCode.UNAVAILABLE) -> bytes:
     """A line that answers no request (``"id": null``): why the daemon hangs up."""
     return encode({"id": None, "ok": False, "error": {"code": code.value, "message": message}})
@@ -613,6 +684,19 @@ def _refuse(connection: socket.socket, message: str) -> None:
         while connection.recv(65536):
             pass
     connection.close()
+
+
+def _hang_up(connection: socket.socket, line: bytes) -> None:
+    """Send ``line`` and end the connection so that the client reads it: what it sent
+    meanwhile is read away (briefly, and at most 1 MiB) — closing with unread data would
+    reset the connection and lose the line."""
+    with contextlib.suppress(OSError):
+        connection.sendall(line)
+        connection.shutdown(socket.SHUT_WR)
+        connection.settimeout(0.5)
+        drained = 0
+        while drained < 1 << 20 and (chunk := connection.recv(65536)):
+            drained += len(chunk)
 
 
 def _peer_closed(connection: socket.socket) -> bool:
@@ -642,6 +726,7 @@ def _hello_pid(path: Path) -> int | None:
 __all__ = [
     "MAX_SOCKET_PATH",
     "Broadcaster",
+    "ListenerUnavailable",
     "ServerError",
     "ServerOptions",
     "StatusServer",

@@ -11,7 +11,8 @@ Two threads do the work, so neither the engine nor a slow browser waits on the o
   instead of holding the daemon's memory.
 
 Everything is read-only (GET only). A request whose ``Host`` is not a loopback name is refused,
-so a web page elsewhere cannot reach the dashboard through DNS rebinding.
+so a web page elsewhere cannot reach the dashboard through DNS rebinding. At most
+``MAX_CONNECTIONS`` connections are served at once; one more is closed when it is made.
 """
 
 from __future__ import annotations
@@ -28,15 +29,28 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from simple_risk.daemon.control.protocol import ProtocolError, encode
-from simple_risk.daemon.control.server import ServerError, Subscriber
+from simple_risk.daemon.control.server import ListenerUnavailable, ServerError, Subscriber
 from simple_risk.daemon.dashboard.view import account_page
 
 if TYPE_CHECKING:
     from simple_risk.daemon.control.target import ControlTarget
 
 log = logging.getLogger(__name__)
+
+
+def _not_the_clients_mistake(record: logging.LogRecord) -> bool:
+    """aiohttp logs a request it cannot parse at ERROR with a traceback; such a request is
+    answered 400 and is no bug of the daemon's — and any local user could send them in a
+    loop until the rotating log had dropped everything else."""
+    return not (record.exc_info and isinstance(record.exc_info[1], HttpProcessingError))
+
+
+#: the logger of the dashboard's HTTP connections (aiohttp's handler logs through it)
+http_log = logging.getLogger(f"{__name__}.http")
+http_log.addFilter(_not_the_clients_mistake)
 
 #: where ``simple-risk demo`` and ``engine run --sim`` serve the dashboard
 DEFAULT_ADDRESS = ("127.0.0.1", 8766)
@@ -45,6 +59,8 @@ STATIC = Path(__file__).parent / "static"
 REFRESH_INTERVAL = 1.0
 #: the shortest gap between two rebuilds when events arrive in a burst
 MIN_GAP = 0.1
+#: connections served at once (every local user can connect, each costs a descriptor)
+MAX_CONNECTIONS = 64
 _LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
 _HEADERS = {
     "Content-Security-Policy": (
@@ -73,12 +89,18 @@ class DashboardServer:
     """Serves one live page per guarded account at ``http://HOST:PORT/account/ID``."""
 
     def __init__(
-        self, daemon: ControlTarget, address: tuple[str, int], *, interval: float = REFRESH_INTERVAL
+        self,
+        daemon: ControlTarget,
+        address: tuple[str, int],
+        *,
+        interval: float = REFRESH_INTERVAL,
+        max_connections: int = MAX_CONNECTIONS,
     ) -> None:
         check_loopback(address[0])
         self.daemon = daemon
         self.address = address
         self.interval = interval
+        self.max_connections = max_connections
         self.bound: tuple[str, int] | None = None
         self._loop = asyncio.new_event_loop()
         self._ready = threading.Event()
@@ -87,13 +109,17 @@ class DashboardServer:
         self._closed: asyncio.Event | None = None
         self._streams: dict[int, set[asyncio.Queue[bytes | None]]] = {}
         self._latest: dict[int, bytes] = {}
+        #: per account: when the newest picture's build began, and the picture
+        self._built: dict[int, tuple[float, bytes]] = {}
+        self._build_lock = threading.Lock()
         self._threads: list[threading.Thread] = []
         self._subscriber: Subscriber | None = None
 
     # -- lifecycle ------------------------------------------------------------------------------
 
     def start(self) -> DashboardServer:
-        """Bind and serve; raises :class:`ServerError` when the address cannot be used."""
+        """Bind and serve; raises :class:`ListenerUnavailable` when the address cannot be
+        bound (another program holds the port)."""
         serving = threading.Thread(target=self._run, name="dashboard", daemon=True)
         serving.start()
         self._threads.append(serving)
@@ -102,7 +128,7 @@ class DashboardServer:
             self.stop()
             reason = self._error.strerror if self._error is not None else "it did not start"
             host, port = self.address
-            raise ServerError(f"cannot serve the dashboard on {host}:{port}: {reason}")
+            raise ListenerUnavailable(f"cannot serve the dashboard on {host}:{port}: {reason}")
         self._subscriber = self.daemon.monitor.subscribe(None, 256)
         pump = threading.Thread(target=self._pump, name="dashboard-pump", daemon=True)
         pump.start()
@@ -143,21 +169,26 @@ class DashboardServer:
 
     async def _serve(self) -> None:
         self._closed = asyncio.Event()
-        runner = web.AppRunner(self._app(), access_log=None, handle_signals=False)
+        runner = web.AppRunner(self._app(), access_log=None, handle_signals=False, logger=http_log)
         await runner.setup()
         host, port = self.address
+        server = runner.server
+        assert server is not None  # made by setup()
         try:
-            await web.TCPSite(runner, host, port, reuse_address=True).start()
+            listening = await asyncio.get_running_loop().create_server(
+                _Capped(server, self.max_connections), host, port, reuse_address=True
+            )
         except OSError as exc:
             self._error = exc
             self._ready.set()
             await runner.cleanup()
             return
-        bound = runner.addresses[0]
+        bound = listening.sockets[0].getsockname()
         self.bound = (str(bound[0]), int(bound[1]))
         self._ready.set()
         if not self._stopping.is_set():
             await self._closed.wait()
+        listening.close()
         await runner.cleanup()
 
     # -- the pump (its own thread) --------------------------------------------------------------
@@ -182,20 +213,36 @@ class DashboardServer:
             with contextlib.suppress(RuntimeError):  # the loop closed: stopping
                 self._loop.call_soon_threadsafe(self._fan_out, account, data)
 
+    def _fresh(self, account: int) -> bytes | None:
+        """A picture of ``account`` begun at most ``MIN_GAP`` s ago: the newest one if it is
+        that recent, else a new one, built one at a time. A page's request is served like
+        this — any local user may send them in a loop, and each build takes the engine
+        thread — while the pump builds after each event (a picture must show it)."""
+        with self._build_lock:
+            newest = self._built.get(account)
+            if newest is not None and time.monotonic() - newest[0] < MIN_GAP:
+                return newest[1]
+            return self._build(account)
+
     def _build(self, account: int) -> bytes | None:
         daemon = self.daemon
         if account not in daemon.engines:
             return None
+        begun = time.monotonic()
 
         def build() -> bytes:
             page = account_page(daemon, account, daemon.clock.now())
             return encode(page).rstrip(b"\n")
 
         try:
-            return daemon.on_engine(build, timeout=5.0)
+            data = daemon.on_engine(build, timeout=5.0)
         except ProtocolError as exc:  # starting or stopping: the page says "connecting"
             log.debug("dashboard: no picture of %s: %s", account, exc)
             return None
+        newest = self._built.get(account)
+        if newest is None or newest[0] < begun:
+            self._built[account] = (begun, data)
+        return data
 
     def _fan_out(self, account: int, data: bytes) -> None:
         for stream in self._streams.get(account, ()):
@@ -215,7 +262,10 @@ class DashboardServer:
     @web.middleware
     async def _guard(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         """Loopback names only in ``Host``; GET only; the same safe headers on every answer."""
-        name = (request.url.host or "").strip("[]").lower()
+        try:
+            name = (request.url.host or "").strip("[]").lower()
+        except ValueError:  # a Host that is no URL's host: the client's mistake, not a bug
+            raise web.HTTPBadRequest(text="the Host header is not a host name") from None
         if name not in _LOOPBACK_NAMES and (self.bound is None or name != self.bound[0]):
             raise web.HTTPForbidden(text="the dashboard answers only to loopback addresses")
         if request.method not in ("GET", "HEAD"):
@@ -227,9 +277,12 @@ class DashboardServer:
 
     def _account(self, request: web.Request) -> int:
         raw = request.match_info["account"]
-        if raw.isdigit() and int(raw) in self.daemon.config.accounts:
-            return int(raw)
-        raise web.HTTPNotFound(text=f"this daemon does not guard account {raw}")
+        # ASCII digits only ('²' is a digit to isdigit(), not to int()), and no more than an
+        # account id has (Python refuses to read thousands of digits)
+        number = int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 20 else None
+        if number is not None and number in self.daemon.config.accounts:
+            return number
+        raise web.HTTPNotFound(text=f"this daemon does not guard account {raw[:40]}")
 
     async def _index(self, request: web.Request) -> web.StreamResponse:
         accounts = self.daemon.config.accounts
@@ -247,7 +300,7 @@ class DashboardServer:
 
     async def _snapshot(self, request: web.Request) -> web.StreamResponse:
         account = self._account(request)
-        data = await asyncio.get_running_loop().run_in_executor(None, self._build, account)
+        data = await asyncio.get_running_loop().run_in_executor(None, self._fresh, account)
         if data is None:
             raise web.HTTPServiceUnavailable(text="the daemon is starting or stopping")
         return web.Response(body=data, content_type="application/json")
@@ -266,7 +319,7 @@ class DashboardServer:
         latest = self._latest.get(account) if self._streams.get(account) else None
         self._streams.setdefault(account, set()).add(stream)
         if latest is None:
-            latest = await asyncio.get_running_loop().run_in_executor(None, self._build, account)
+            latest = await asyncio.get_running_loop().run_in_executor(None, self._fresh, account)
         if latest is not None and stream.empty():  # never over a newer one from the pump
             _offer(stream, latest)
         try:
@@ -280,6 +333,62 @@ class DashboardServer:
         return response
 
 
+class _Capped:
+    """The listening socket's protocol factory: aiohttp's handler for each connection while
+    fewer than ``limit`` are open, else one that closes the connection at once. Every local
+    user may connect, and a connection held open costs the daemon a file descriptor: without a
+    cap, idle connections could use up the descriptors the status socket, the store and the
+    gateway need."""
+
+    def __init__(self, server: Callable[[], asyncio.Protocol], limit: int) -> None:
+        self._server = server
+        self._limit = limit
+        self.open = 0
+
+    def __call__(self) -> asyncio.Protocol:
+        if self.open >= self._limit:
+            return _Refused()
+        self.open += 1
+        return _Counted(self._server(), self)
+
+
+class _Refused(asyncio.Protocol):
+    """A connection over the cap: closed as soon as it is made."""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        transport.close()
+
+
+class _Counted(asyncio.Protocol):
+    """aiohttp's handler of one connection, counted until the connection is lost."""
+
+    def __init__(self, inner: asyncio.Protocol, cap: _Capped) -> None:
+        self._inner = inner
+        self._cap = cap
+        self._counted = True
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._inner.connection_made(transport)
+
+    def data_received(self, data: bytes) -> None:
+        self._inner.data_received(data)
+
+    def eof_received(self) -> bool | None:
+        return self._inner.eof_received()
+
+    def pause_writing(self) -> None:
+        self._inner.pause_writing()
+
+    def resume_writing(self) -> None:
+        self._inner.resume_writing()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._counted:
+            self._counted = False
+            self._cap.open -= 1
+        self._inner.connection_lost(exc)
+
+
 def _offer(stream: asyncio.Queue[bytes | None], data: bytes | None) -> None:
     """Put ``data`` in a one-slot queue, replacing a picture the browser has not read yet."""
     with contextlib.suppress(asyncio.QueueEmpty):
@@ -288,4 +397,10 @@ def _offer(stream: asyncio.Queue[bytes | None], data: bytes | None) -> None:
     stream.put_nowait(data)
 
 
-__all__ = ["DEFAULT_ADDRESS", "REFRESH_INTERVAL", "DashboardServer", "check_loopback"]
+__all__ = [
+    "DEFAULT_ADDRESS",
+    "MAX_CONNECTIONS",
+    "REFRESH_INTERVAL",
+    "DashboardServer",
+    "check_loopback",
+]
