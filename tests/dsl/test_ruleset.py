@@ -93,7 +93,7 @@ def test_params_can_be_overridden_and_must_name_existing_params() -> None:
     assert info.value.problems[0].hint == 'did you mean "daily_loss_limit"?'
 
 
-def _ranges_of_the_shipped_ruleset() -> dict[str, dict[str, int]]:
+def _ranges_of_the_shipped_ruleset() -> dict[str, dict[str, float]]:
     data = yaml.safe_load(TOPSTEP.read_text(encoding="utf-8"))
     return {name: dict(spec) for name, spec in data["param_ranges"].items()}
 
@@ -118,11 +118,11 @@ def test_a_param_below_its_range_is_refused_and_its_smallest_value_loads(
     set, instead of firing at the first event; the range's own end is allowed."""
     ranges = _ranges_of_the_shipped_ruleset()
     name = data.draw(st.sampled_from(sorted(ranges)))
-    low = ranges[name]["min"]
-    below = data.draw(st.integers(min_value=-10_000, max_value=low - 1))
+    low = Decimal(str(ranges[name]["min"]))
+    below = low - Decimal(data.draw(st.integers(min_value=1, max_value=1_000_000))) / 100
     shipped = load_ruleset(TOPSTEP).params[name]
 
-    def shaped(number: int) -> object:
+    def shaped(number: Decimal) -> object:
         return {key: number for key in shipped} if hasattr(shipped, "keys") else number
 
     with pytest.raises(RulesetError) as info:

@@ -195,7 +195,7 @@ def test_a_loss_limit_set_with_the_loss_sign_is_refused_not_replayed() -> None:
     result = shipped("--set", "daily_loss_limit=-500")
     assert result.exit_code == 1
     assert (
-        'the override of param "daily_loss_limit" is -500, below the smallest value allowed (1)'
+        'the override of param "daily_loss_limit" is -500, below the smallest value allowed (0.01)'
         in result.output
     )
     assert "would lock" not in result.output
