@@ -133,3 +133,25 @@ def test_a_part_that_keeps_failing_shows_the_account_degraded(dashboard: Start) 
         text = page.wait_text("#connection", "DEGRADED")
         assert f"reconcile-{ACCOUNT} keeps failing" in text
     assert page.errors == []
+
+
+def test_the_header_says_the_account_is_locked_until_the_day_ends_and_why(
+    dashboard: Start,
+) -> None:
+    """A losing trade past the daily loss limit locks the account until the trading day ends
+    (17:00 in Chicago, 18:00 in the trader's New York) and starts a 5-minute cooldown: the top
+    of the page says so — not CAN TRADE, not the cooldown that ends first."""
+    d = dashboard(params={**QUIET_LIMITS, "daily_loss_limit": 100})
+    page = d.open()
+    page.wait_text("#can-trade", "CAN TRADE")
+    d.trader.buy(ACCOUNT, "EP")
+    d.wait(lambda: d.trader.size(ACCOUNT, "EP") == 1, "the fill")
+    d.trader.move("EP", Decimal("-2.5"))  # $125 and fees on one ES: past the $100 limit
+    d.trader.sell(ACCOUNT, "EP")
+    page.wait_text("#lockouts", "cooling down by cooldown-after-loss-1")
+    badge = page.wait_text("#can-trade", "LOCKED")
+    assert badge == "LOCKED until 06:00 PM EST"
+    assert "CAN TRADE" not in badge
+    why = page.text("#trading-why")
+    assert re.fullmatch(r"for \d+ h \d+ min more, by daily-realized-loss: daily loss limit", why)
+    assert page.errors == []

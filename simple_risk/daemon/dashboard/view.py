@@ -49,6 +49,7 @@ def account_page(daemon: ControlTarget, account: int, now: datetime) -> dict[str
             "balance": status["balance"],
         },
         "mode": _mode(status),
+        "trading": _trading(status, tickers),
         "ruleset": status["ruleset"],
         "trading_day": day,
         "calendar_zone": engine.calendar.spec.timezone,
@@ -122,6 +123,29 @@ def account_page(daemon: ControlTarget, account: int, now: datetime) -> dict[str
             for f in reversed(status["firings"][-FIRINGS_SHOWN:])
         ],
     }
+
+
+def _trading(status: dict[str, Any], tickers: _Tickers) -> dict[str, Any]:
+    """Whether the trader may trade now, as ``engine status`` says it first: the gateway's
+    refusal, else the account-wide lockout that ends last (a 5-minute cooldown must not hide
+    the lock until the day ends; a ``while:`` one has no end), else the tickers locked."""
+    if status["can_trade"] is False:
+        return {"state": "refused"}
+    whole = [lock for lock in status["lockouts"] if lock["scope"] == "account"]
+    if whole:
+        timed = [lock for lock in whole if lock["ends_at"] is not None]
+        last = max(timed, key=lambda lock: lock["ends_at"]) if timed else whole[0]
+        return {
+            "state": "cooldown" if last["kind"] == "cooldown" else "locked",
+            "until": last["ends_at"],
+            "while": len(timed) < len(whole),
+            "rule": last["rule"],
+            "reason": last["reason"],
+        }
+    locked = sorted({tickers.of(lock["symbol"]) for lock in status["lockouts"] if lock["symbol"]})
+    if locked:
+        return {"state": "except", "tickers": locked}
+    return {"state": "open"}
 
 
 def _mode(status: dict[str, Any]) -> str:

@@ -65,6 +65,14 @@
     return new Date(iso).toLocaleTimeString(undefined, options);
   }
 
+  // a moment in the trader's zone, with its weekday when it is not today
+  function when(iso) {
+    const day = (t) => new Date(t).toLocaleDateString(undefined, { dateStyle: "short" });
+    const options = { hour: "2-digit", minute: "2-digit", timeZoneName: "short" };
+    if (day(iso) !== day(now())) options.weekday = "short";
+    return new Date(iso).toLocaleTimeString(undefined, options);
+  }
+
   function duration(seconds) {
     const total = Math.max(0, Math.round(seconds));
     const h = Math.floor(total / 3600);
@@ -110,10 +118,34 @@
     $("mode").textContent = mode.toUpperCase();
     $("mode").className = `badge ${mode}`;
     $("mode").title = mode === "observe" ? "Observing only: breaches are reported, not enforced" : "Breaches are enforced";
-    const blocked = p.account.can_trade === false;
-    $("can-trade").textContent = blocked ? "TRADING BLOCKED BY TOPSTEPX" : "CAN TRADE";
-    $("can-trade").className = `badge ${blocked ? "blocked" : ""}`;
+    renderTrading(p.trading || { state: p.account.can_trade === false ? "refused" : "open" });
     $("zone").textContent = `Times in ${zone}`;
+  }
+
+  // the first thing a trader reads: may I trade now, and if not, until when and why
+  function renderTrading(t) {
+    let words = "CAN TRADE";
+    let css = "open";
+    let why = [];
+    if (t.state === "refused") {
+      words = "TRADING BLOCKED BY TOPSTEPX";
+      css = "blocked";
+    } else if (t.state === "locked" || t.state === "cooldown") {
+      words = (t.state === "cooldown" ? "COOLING DOWN" : "LOCKED") +
+        (t.until ? ` until ${when(t.until)}` : " while the condition holds");
+      css = "blocked";
+      why = [
+        ...(t.until ? ["for ", ticking("until", t.until), " more, "] : []),
+        `by ${t.rule}: ${t.reason}`,
+        t.until && t.while ? ", and while a condition holds" : "",
+      ];
+    } else if (t.state === "except") {
+      words = `CAN TRADE, EXCEPT ${t.tickers.join(", ")}`;
+      css = "partial";
+    }
+    $("can-trade").textContent = words;
+    $("can-trade").className = `badge ${css}`;
+    $("trading-why").replaceChildren(...why);
   }
 
   function renderLoss(p) {
