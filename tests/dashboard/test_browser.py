@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import os
 import re
+import threading
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from simple_risk.engine.events import OrderSide
 from tests.faults import reconcile_broken
 
-from .conftest import ACCOUNT, Start
+from .conftest import ACCOUNT, BROWSER_ZONE, Start
 
 #: limits that stay out of the way of the one a test breaks
 QUIET_LIMITS = {"max_unrealized_loss": 100000, "max_unrealized_profit": 100000}
@@ -80,10 +83,49 @@ def test_the_page_says_when_it_lost_the_daemon(dashboard: Start) -> None:
     d = dashboard()
     page = d.open()
     page.wait_text("#link", "Live")
+    page.wait_text("#loss-words", "left")
+    assert not page.page.is_visible("#stale")
+    shown_at = page.page.evaluate("document.body.dataset.updated")
     assert page.errors == []
     d.daemon.stop()
     page.wait_text("#link", "Lost the daemon")
     assert "Live" not in page.text("#link")
+    # the figures stay on the page, but never as if they were live
+    assert page.page.is_visible("#stale")
+    stale = page.text("#stale")
+    assert stale.startswith("NOT LIVE")
+    assert "out of date" in stale and _clock_in_new_york(shown_at) in stale
+    assert "stale" in str(page.page.get_attribute("body", "class"))
+
+
+def test_the_page_says_when_the_daemon_stops_sending_news(dashboard: Start) -> None:
+    """The stream to the browser stays open, but the engine is stuck on something else and
+    no new picture comes: after a few seconds the page says it is out of date, and it is live
+    again with the next picture."""
+    d = dashboard()
+    page = d.open()
+    page.wait_text("#link", "Live")
+    page.wait_text("#loss-words", "left")
+    gate = threading.Event()
+    stuck = threading.Thread(target=lambda: d.daemon.on_engine(gate.wait, timeout=30.0))
+    stuck.start()
+    try:
+        stale = page.wait_text("#stale", "NOT LIVE", timeout=15.0)
+        assert "no news from the daemon" in stale and "out of date" in stale
+        assert "Live" not in page.text("#link")
+    finally:
+        gate.set()
+        stuck.join(10.0)
+    page.wait_text("#link", "Live")
+    assert not page.page.is_visible("#stale")
+    assert "stale" not in str(page.page.get_attribute("body", "class"))
+    assert page.errors == []
+
+
+def _clock_in_new_york(iso: str) -> str:
+    """``03:49:55 AM EST``: a moment as the page writes it in the trader's zone."""
+    moment = datetime.fromisoformat(iso).astimezone(ZoneInfo(BROWSER_ZONE))
+    return moment.strftime("%I:%M:%S %p ") + str(moment.tzname())
 
 
 def test_screenshot_of_the_main_page(dashboard: Start, tmp_path: Path) -> None:

@@ -10,6 +10,10 @@
   const number = new Intl.NumberFormat("en-US", { maximumFractionDigits: 6 });
   let skew = 0; // the daemon's clock minus the browser's, in ms (the daemon's clock rules)
   let picture = null;
+  let received = 0; // performance.now() when the last picture came
+  let lost = false; // the stream to the daemon is down
+  // the daemon sends a picture at least once a second: this long without one, it is stale
+  const STALE_AFTER_MS = 5000;
 
   const $ = (id) => document.getElementById(id);
 
@@ -89,6 +93,7 @@
   }
 
   function tick() {
+    freshness();
     for (const node of document.querySelectorAll("[data-until]")) {
       node.textContent = duration((Date.parse(node.dataset.until) - now()) / 1000);
     }
@@ -296,8 +301,23 @@
     ), "Nothing enforced yet today");
   }
 
+  // old figures never pass for live ones: a banner, the page greyed out, the dot red
+  function freshness() {
+    if (!picture) return;
+    const silent = performance.now() - received > STALE_AFTER_MS;
+    const stale = lost || silent;
+    document.body.classList.toggle("stale", stale);
+    $("stale").hidden = !stale;
+    if (!stale) return;
+    const why = lost ? "the daemon is not answering" : "no news from the daemon";
+    $("stale").textContent =
+      `NOT LIVE: ${why}. Everything below is as of ${clock(picture.now)} and may be out of date.`;
+    if (!lost) link("down", `No update for ${duration((performance.now() - received) / 1000)}`);
+  }
+
   function render(p) {
     picture = p;
+    received = performance.now();
     skew = Date.parse(p.now) - Date.now();
     renderHeader(p);
     renderLoss(p);
@@ -316,13 +336,15 @@
 
   function connect() {
     const source = new EventSource(`/api/account/${encodeURIComponent(account)}/events`);
-    source.onopen = () => link("ok", "Live");
     source.addEventListener("status", (message) => {
+      lost = false;
       link("ok", "Live");
       render(JSON.parse(message.data));
     });
     source.onerror = () => {
+      lost = picture !== null;
       link(picture ? "down" : "waiting", picture ? "Lost the daemon — retrying…" : "Connecting to the daemon…");
+      freshness();
     };
   }
 
