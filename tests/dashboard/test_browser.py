@@ -197,3 +197,28 @@ def test_the_header_says_the_account_is_locked_until_the_day_ends_and_why(
     why = page.text("#trading-why")
     assert re.fullmatch(r"for \d+ h \d+ min more, by daily-realized-loss: daily loss limit", why)
     assert page.errors == []
+
+
+def test_on_a_narrow_window_nothing_hides_off_the_right_edge(dashboard: Start) -> None:
+    """A phone-wide window beside the trading screen: the page never scrolls sideways, and
+    whether a position is protected is on screen, not past the right edge."""
+    d = dashboard(params={**QUIET_LIMITS, "max_trades_per_minute": 20})
+    page = d.open(width=360, height=800)
+    page.wait_text("#link", "Live")
+    d.trader.buy(ACCOUNT, "MNQ")
+    d.trader.limit(ACCOUNT, "MNQ", OrderSide.BUY, 1, d.trader.price("MNQ") - 40)
+    page.wait_text("#positions tbody", "UNPROTECTED for")
+    page.wait_text("#orders tbody", "MNQ")
+    assert page.page.evaluate("document.documentElement.scrollWidth") <= 360
+    for cell in ("#positions tbody .unprotected", "#orders tbody tr", "#loss-card", "#lockouts"):
+        # read in one go: the page redraws its rows with each picture
+        left, right = page.page.evaluate(
+            "(cell) => { const box = document.querySelector(cell).getBoundingClientRect();"
+            " return [box.left, box.right]; }",
+            cell,
+        )
+        assert 0 <= left < right <= 360, (cell, left, right)
+    # each value still says what it is, with the table's headings out of the way
+    row = page.text("#positions tbody")
+    assert "Stop loss" in row and "Open P&L" in row
+    assert page.errors == []

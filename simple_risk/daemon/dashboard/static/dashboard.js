@@ -112,7 +112,10 @@
       body.replaceChildren(el("tr", {}, el("td", { class: "empty", colspan: columns }, empty)));
       return;
     }
-    body.replaceChildren(...items.map((cells) => el("tr", {}, ...cells.map((c) => el("td", {}, c)))));
+    // each cell carries its heading, shown beside it when a narrow window stacks the rows
+    const headings = [...table.tHead.rows[0].cells].map((th) => th.textContent);
+    body.replaceChildren(...items.map((cells) => el("tr", {}, ...cells.map((c, i) =>
+      el("td", {}, el("span", { class: "label" }, headings[i]), c)))));
   }
 
   function renderHeader(p) {
