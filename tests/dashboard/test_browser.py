@@ -122,6 +122,25 @@ def test_the_page_says_when_the_daemon_stops_sending_news(dashboard: Start) -> N
     assert page.errors == []
 
 
+def test_the_top_of_the_page_says_when_the_gateway_streams_are_down(dashboard: Start) -> None:
+    """The page's own link to the daemon is fine, but the daemon has lost the gateway's
+    streams (no fills, no prices until they come back): the top of the page says so in red,
+    not only a sentence in the market card; it says connected again once they are back."""
+    d = dashboard()
+    page = d.open()
+    page.wait_text("#gateway", "Gateway connected")
+    d.sim.refuse_hub_connections(6.0)
+    d.sim.drop_connections()
+    down = page.wait_text("#gateway", "GATEWAY DOWN")
+    assert "reconnecting" in down
+    assert "down" in str(page.page.get_attribute("#gateway", "class"))
+    assert page.text("#link") == "Live"  # the page's own link is another matter
+    page.wait_text("#gateway", "Gateway connected", timeout=30.0)
+    # a stream that came back ("reconnected") is a connected one
+    page.wait_text("#connection", "Connected to the gateway")
+    assert page.errors == []
+
+
 def _clock_in_new_york(iso: str) -> str:
     """``03:49:55 AM EST``: a moment as the page writes it in the trader's zone."""
     moment = datetime.fromisoformat(iso).astimezone(ZoneInfo(BROWSER_ZONE))

@@ -234,6 +234,11 @@
       : "";
   }
 
+  // a hub's state (adapters/topstepx/hubs.py): these three mean its stream is up
+  function streaming(state) {
+    return state === "connected" || state === "reconnected" || state === "refreshed";
+  }
+
   function renderMarket(p) {
     fill($("sessions"), (p.sessions || []).map((s) =>
       s.open
@@ -241,17 +246,37 @@
         : el("li", {}, `Session “${s.name}” is closed; it opens ${clock(s.next_open, true)} (in `, ticking("until", s.next_open), ")"),
     ), "No sessions in the calendar");
     const c = p.connection || {};
-    const hubs = c.user_hub === "connected" && c.market_hub === "connected";
+    const hubs = streaming(c.user_hub) && streaming(c.market_hub);
     const degraded = (c.degraded || []).length
       ? `DEGRADED: ${c.degraded.join(", ")} keeps failing (the daemon restarts it and alerts). `
       : "";
     $("connection").textContent = degraded + (c.live && hubs
       ? `Connected to the gateway; last full check ${clock(c.last_reconcile_at)}`
       : `Gateway: ${c.live ? "account live" : "account not checked yet: positions and orders are as last saved, unconfirmed, and nothing is sent until the gateway confirms them"}, account stream ${c.user_hub}, market stream ${c.market_hub}`);
+    renderGateway(c);
     const k = p.contracts || {};
     $("contracts").textContent = k.open === null || k.open === undefined
       ? ""
       : `Contracts open: ${lots(k.open)}` + (k.limit !== null && k.limit !== undefined ? ` of ${lots(k.limit)} allowed (a micro counts 1/10)` : "");
+  }
+
+  // beside the page's own link, at the top: whether the daemon itself hears the gateway
+  function renderGateway(c) {
+    const hubs = streaming(c.user_hub) && streaming(c.market_hub);
+    let state = "ok";
+    let words = "Gateway connected";
+    if (!hubs) {
+      state = "down";
+      words = `GATEWAY DOWN: account stream ${c.user_hub}, market stream ${c.market_hub} — fills and prices may be late`;
+    } else if ((c.degraded || []).length) {
+      state = "down";
+      words = `DEGRADED: ${c.degraded.join(", ")} keeps failing`;
+    } else if (!c.live) {
+      state = "waiting";
+      words = "Gateway connected, account not confirmed yet";
+    }
+    $("gateway").className = `link ${state}`;
+    $("gateway").textContent = words;
   }
 
   function renderLocks(p) {
