@@ -141,6 +141,23 @@ def test_the_top_of_the_page_says_when_the_gateway_streams_are_down(dashboard: S
     assert page.errors == []
 
 
+def test_every_limit_shows_how_much_of_it_is_used(dashboard: Start) -> None:
+    """Not only the daily loss: each limit engine status lists (trades per minute, contracts
+    open, …) with its value now, its bound and the share used, in the trader's words."""
+    d = dashboard(params={**QUIET_LIMITS, "max_trades_per_minute": 20})
+    page = d.open()
+    page.wait_text("#link", "Live")
+    d.trader.buy(ACCOUNT, "MES", 2)
+    limits = page.wait_text("#limits", "Trades per minute: 1 trade of 20 trades")
+    assert "5.0% used" in limits
+    assert "Contracts open: 0.2 lots of 5 lots — 4.0% used" in limits
+    assert re.search(r"Daily loss: \$-\d+\.\d\d of \$-500\.00 — 0\.\d% used", limits), limits
+    assert "params." not in limits and "day." not in limits  # never the rule expression
+    # trading-hours compares with 0 (no position open after the close): no bound to approach
+    assert "Trading hours" not in limits
+    assert page.errors == []
+
+
 def _clock_in_new_york(iso: str) -> str:
     """``03:49:55 AM EST``: a moment as the page writes it in the trader's zone."""
     moment = datetime.fromisoformat(iso).astimezone(ZoneInfo(BROWSER_ZONE))

@@ -21,6 +21,7 @@ from decimal import Decimal
 from enum import Enum
 from typing import TYPE_CHECKING, Any
 
+from simple_risk import words
 from simple_risk.daemon.control import views
 from simple_risk.engine.engine import Engine
 
@@ -58,6 +59,17 @@ def account_page(daemon: ControlTarget, account: int, now: datetime) -> dict[str
         "loss": loss,
         "line": [{"at": at, "value": value} for at, value in _day_line(engine, account)],
         "contracts": status["contracts"],
+        "limits": [
+            {
+                "label": words.rule_title(str(entry["rule"]), entry.get("label")),
+                "unit": entry.get("unit"),
+                "value": entry["value"],
+                "limit": entry["limit"],
+                "used_pct": entry["used_pct"],
+            }
+            for entry in status["limits"]
+            if entry["limit"] != 0  # "… > 0": a condition, not a bound to come close to
+        ],
         "positions": [
             {
                 "ticker": tickers.of(p["symbol"]),

@@ -279,6 +279,29 @@
     $("gateway").textContent = words;
   }
 
+  // a limit's value in its unit, as engine status writes it
+  function amount(value, unit) {
+    if (value === null || value === undefined) return "unknown";
+    if (unit === "usd") return money(value);
+    const count = Number(value);
+    if (unit === "lots" || unit === "contracts" || unit === "trades") {
+      const one = unit.slice(0, -1);
+      return `${number.format(count)} ${count === 1 ? one : unit}`;
+    }
+    return number.format(count);
+  }
+
+  // every limit of the ruleset: its value now, its bound, the share used (green, yellow from
+  // 50 %, red from 80 %, as engine status colours it)
+  function renderLimits(p) {
+    fill($("limits"), (p.limits || []).map((l) => {
+      const used = l.used_pct === null || l.used_pct === undefined ? null : Number(l.used_pct);
+      const css = used === null ? null : used >= 80 ? "limit-bad" : used >= 50 ? "limit-warn" : "limit-ok";
+      return el("li", {}, `${l.label}: ${amount(l.value, l.unit)} of ${amount(l.limit, l.unit)} — `,
+        el("span", { class: css }, used === null ? "share used unknown" : `${used.toFixed(1)}% used`));
+    }), "No limit in this ruleset");
+  }
+
   function renderLocks(p) {
     fill($("lockouts"), (p.lockouts || []).map((l) => {
       const what = l.scope === "account" ? "Account" : l.ticker || "Symbol";
@@ -350,6 +373,7 @@
     renderHeader(p);
     renderLoss(p);
     renderMarket(p);
+    renderLimits(p);
     renderLocks(p);
     renderTables(p);
     renderFirings(p);
