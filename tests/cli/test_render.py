@@ -387,3 +387,26 @@ def test_the_account_is_locked_until_the_last_of_its_lockouts_ends() -> None:
     account["lockouts"].append(_account_lock("news-window", "lock", None))
     state, _ = status_screen.trading_state(account, NOW)
     assert state == "LOCKED until 17:00 UTC-06:00, and while the condition holds"
+
+
+def _column(out: str, header: str, following: str) -> str:
+    """The text of one table column, its cell lines joined: what a reader gets from it."""
+    lines = out.splitlines()
+    top = next(i for i, line in enumerate(lines) if header in line and following in line)
+    start, end = lines[top].index(header), lines[top].index(following)
+    return "".join(line[start:end].strip() for line in lines[top + 2 :] if len(line) > start)
+
+
+def test_an_80_column_terminal_shows_every_rule_name_whole() -> None:
+    """Three cooldowns and the daily loss lock, in a standard 80-column terminal (or a
+    narrower one beside the charts): no name is cut to ``cooldown-aft…``, which would leave
+    three lockouts that read alike."""
+    rules = ["cooldown-after-loss-1", "cooldown-after-loss-2", "daily-realized-loss"]
+    locks = [
+        {**_account_lock(rule, "cooldown", 300 * (index + 1)), "reason": "Order 4100000010 lost"}
+        for index, rule in enumerate(rules)
+    ]
+    for width in (80, 66):
+        out = text_of(account_tables.lockouts_table(locks, NOW), width=width)
+        assert "…" not in out, out
+        assert _column(out, "By rule", "Reason") == "".join(rules), out
