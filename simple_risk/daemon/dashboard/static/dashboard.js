@@ -71,10 +71,14 @@
 
   // a moment in the trader's zone, with its weekday when it is not today
   function when(iso) {
-    const day = (t) => new Date(t).toLocaleDateString(undefined, { dateStyle: "short" });
     const options = { hour: "2-digit", minute: "2-digit", timeZoneName: "short" };
-    if (day(iso) !== day(now())) options.weekday = "short";
+    if (!today(iso)) options.weekday = "short";
     return new Date(iso).toLocaleTimeString(undefined, options);
+  }
+
+  function today(iso) {
+    const day = (t) => new Date(t).toLocaleDateString(undefined, { dateStyle: "short" });
+    return day(iso) === day(now());
   }
 
   function duration(seconds) {
@@ -242,7 +246,7 @@
   function renderMarket(p) {
     fill($("sessions"), (p.sessions || []).map((s) =>
       s.open
-        ? el("li", {}, `Session “${s.name}” is open; it closes at ${clock(s.closes_at)}`)
+        ? el("li", {}, `Session “${s.name}” is open; it closes ${today(s.closes_at) ? "at " : ""}${when(s.closes_at)}`)
         : el("li", {}, `Session “${s.name}” is closed; it opens ${clock(s.next_open, true)} (in `, ticking("until", s.next_open), ")"),
     ), "No sessions in the calendar");
     const c = p.connection || {};
