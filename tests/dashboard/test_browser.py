@@ -159,6 +159,29 @@ def test_every_limit_shows_how_much_of_it_is_used(dashboard: Start) -> None:
     assert page.errors == []
 
 
+def test_the_latest_action_is_in_sight_without_scrolling(dashboard: Start) -> None:
+    """Which rule fired last and what it did, at the top: on a laptop screen and on a
+    phone-wide window, before any scrolling (the full list stays further down)."""
+    d = dashboard(params=QUIET_LIMITS)
+    wide, narrow = d.open(width=1280, height=800), d.open(width=360, height=640)
+    wide.wait_text("#link", "Live")
+    d.trader.buy(ACCOUNT, "EP")
+    d.wait(lambda: d.trader.size(ACCOUNT, "EP") == 1, "the fill")
+    d.trader.move("EP", Decimal("-2.5"))
+    d.trader.sell(ACCOUNT, "EP")
+    for page, height in ((wide, 800), (narrow, 640)):
+        last = page.wait_text("#last-action", "cooldown-after-loss-1")
+        assert last.startswith("Last action ") and "Cooldown 5 min" in last, last
+        for shown in ("#last-action", "#can-trade"):
+            top, bottom = page.page.evaluate(
+                "(node) => { const box = document.querySelector(node).getBoundingClientRect();"
+                " return [box.top, box.bottom]; }",
+                shown,
+            )
+            assert 0 <= top < bottom <= height, (shown, top, bottom)
+        assert page.errors == []
+
+
 def _clock_in_new_york(iso: str) -> str:
     """``03:49:55 AM EST``: a moment as the page writes it in the trader's zone."""
     moment = datetime.fromisoformat(iso).astimezone(ZoneInfo(BROWSER_ZONE))

@@ -351,6 +351,12 @@
   }
 
   function renderFirings(p) {
+    // the newest, at the top of the page: which rule acted last and what it did
+    const last = (p.firings || [])[0];
+    $("last-action").className = `last-action ${last ? last.severity : ""}`;
+    $("last-action").replaceChildren(...(last
+      ? [el("span", { class: "at" }, `Last action ${clock(last.at)}: `), last.text]
+      : ["No rule has acted yet"]));
     fill($("firings"), (p.firings || []).map((f) =>
       el("li", { class: f.severity }, el("span", { class: "at" }, clock(f.at)), f.text),
     ), "Nothing enforced yet today");
