@@ -182,6 +182,28 @@ def test_the_latest_action_is_in_sight_without_scrolling(dashboard: Start) -> No
         assert page.errors == []
 
 
+def test_a_screen_reader_hears_what_is_left_and_each_firing_apart_from_its_time(
+    dashboard: Start,
+) -> None:
+    """The gauge is a meter named for what it measures and read as money; a firing's time and
+    its words do not run together ("11:00:01 AM ESTCooldown")."""
+    d = dashboard(params=QUIET_LIMITS)
+    page = d.open()
+    page.wait_text("#loss-words", "left")
+    assert page.page.get_attribute("#gauge", "aria-valuetext") == "$500.00 of $500.00 left"
+    d.trader.buy(ACCOUNT, "EP")
+    d.wait(lambda: d.trader.size(ACCOUNT, "EP") == 1, "the fill")
+    d.trader.move("EP", Decimal("-2.5"))
+    d.trader.sell(ACCOUNT, "EP")
+    page.wait_text("#firings", "cooldown-after-loss-1")
+    heard = page.page.locator("#firings").aria_snapshot()
+    heard_apart = r"\d\d:\d\d:\d\d [AP]M EST Cooldown 5 min: cooldown-after-loss-1"
+    assert re.search(heard_apart, heard), heard
+    left = page.page.get_attribute("#gauge", "aria-valuetext")
+    assert left == page.text("#loss-words"), left
+    assert page.errors == []
+
+
 def _clock_in_new_york(iso: str) -> str:
     """``03:49:55 AM EST``: a moment as the page writes it in the trader's zone."""
     moment = datetime.fromisoformat(iso).astimezone(ZoneInfo(BROWSER_ZONE))

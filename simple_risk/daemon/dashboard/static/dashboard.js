@@ -166,11 +166,13 @@
     if (!loss) {
       $("loss-words").textContent = "No daily loss limit in this ruleset";
       fillBar.style.width = "0%";
+      $("gauge").setAttribute("aria-valuetext", "no daily loss limit");
     } else {
       const left = Number(loss.left);
       const limit = Number(loss.limit);
       const share = limit > 0 ? Math.max(0, Math.min(1, left / limit)) : 0;
       $("loss-words").textContent = `${money(left)} of ${money(limit)} left`;
+      $("gauge").setAttribute("aria-valuetext", $("loss-words").textContent);
       fillBar.style.width = `${(share * 100).toFixed(1)}%`;
       fillBar.className = `gauge-fill ${share <= 0.25 ? "bad" : share <= 0.5 ? "warn" : ""}`;
       $("gauge").setAttribute("aria-valuenow", String(left));
@@ -358,7 +360,7 @@
       ? [el("span", { class: "at" }, `Last action ${clock(last.at)}: `), last.text]
       : ["No rule has acted yet"]));
     fill($("firings"), (p.firings || []).map((f) =>
-      el("li", { class: f.severity }, el("span", { class: "at" }, clock(f.at)), f.text),
+      el("li", { class: f.severity }, el("span", { class: "at" }, clock(f.at)), " ", f.text),
     ), "Nothing enforced yet today");
   }
 
