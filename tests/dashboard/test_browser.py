@@ -227,6 +227,10 @@ def test_screenshot_of_the_main_page(dashboard: Start, tmp_path: Path) -> None:
     d.trader.limit(ACCOUNT, "MNQ", OrderSide.BUY, 1, d.trader.price("MNQ") - 40)
     page.wait_text("#positions tbody", "Protected, stop at")
     page.wait_text("#positions tbody", "UNPROTECTED for")
+    # the hubs push no price on subscribe: a tick each gives the positions their open P&L
+    d.trader.move("MES", Decimal("-0.5"))
+    d.trader.move("MNQ", Decimal("1.25"))
+    d.wait(lambda: "unknown" not in page.text("#positions tbody"), "the open P&L")
     d.trader.buy(ACCOUNT, "EP")
     d.wait(lambda: d.trader.size(ACCOUNT, "EP") == 1, "the fill")
     d.trader.move("EP", Decimal("-2.5"))
