@@ -119,6 +119,7 @@ def _factory(tmp_path: Path, browser: Any) -> tuple[Start, Callable[[], None]]:
         params: dict[str, object] | None = None,
         grace: float = 30.0,
         accounts: tuple[int, ...] = (ACCOUNT,),
+        lease_ttl: float | None = None,
     ) -> Dashboard:
         wall = pinned_wall()
         sim = pinned_simulator(wall)
@@ -128,7 +129,9 @@ def _factory(tmp_path: Path, browser: Any) -> tuple[Start, Callable[[], None]]:
             config,
             dict.fromkeys(accounts, build_ruleset(params=params, grace=grace)),
             store=open_store(config),
-            options=dataclasses.replace(FAST_OPTIONS, wall=wall),
+            options=dataclasses.replace(
+                FAST_OPTIONS, wall=wall, lease_ttl=lease_ttl or FAST_OPTIONS.lease_ttl
+            ),
         )
         trader = Trader(sim)
         daemon.start()
@@ -150,7 +153,8 @@ def _factory(tmp_path: Path, browser: Any) -> tuple[Start, Callable[[], None]]:
 
 @pytest.fixture
 def dashboard(tmp_path: Path, browser: Any) -> Iterator[Start]:
-    """``dashboard(params=..., grace=..., accounts=...)`` → a running :class:`Dashboard`."""
+    """``dashboard(params=..., grace=..., accounts=..., lease_ttl=...)`` → a running
+    :class:`Dashboard`."""
     run, stop = _factory(tmp_path, browser)
     yield run
     stop()

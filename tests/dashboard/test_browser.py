@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import re
 import threading
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -201,6 +201,29 @@ def test_a_screen_reader_hears_what_is_left_and_each_firing_apart_from_its_time(
     assert re.search(heard_apart, heard), heard
     left = page.page.get_attribute("#gauge", "aria-valuetext")
     assert left == page.text("#loss-words"), left
+    assert page.errors == []
+
+
+def test_an_account_whose_lease_another_daemon_took_says_it_is_not_enforced(
+    dashboard: Start,
+) -> None:
+    """Another daemon took the account's lease in the store: this daemon stops enforcing it at
+    once (docs/daemon.md, Leases). The page must not go on saying ENFORCE; it says in red that
+    nothing is enforced, and ENFORCE again once the lease is back."""
+    d = dashboard(lease_ttl=1.5)
+    page = d.open()
+    page.wait_text("#mode", "ENFORCE")
+    store = d.daemon.store
+    store.release_lease(ACCOUNT, d.daemon.lease_owner)
+    taken_at = d.daemon.clock.now()  # the daemon's (pinned) wall clock, not today's
+    assert store.acquire_lease(ACCOUNT, "intruder", timedelta(minutes=5), taken_at)
+    mode = page.wait_text("#mode", "NOT ENFORCED")
+    assert "ENFORCE" not in mode.replace("NOT ENFORCED", "")
+    assert "another daemon" in page.text("#gateway")
+    assert "down" in str(page.page.get_attribute("#gateway", "class"))
+    store.release_lease(ACCOUNT, "intruder")  # the daemon takes it back and reconciles
+    page.wait_text("#mode", "ENFORCE")
+    d.wait(lambda: page.text("#mode") == "ENFORCE", "enforcing again")
     assert page.errors == []
 
 

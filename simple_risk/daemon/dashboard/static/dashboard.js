@@ -127,9 +127,13 @@
     $("account-name").textContent = name;
     document.title = `${name} — simple-risk`;
     const mode = (p.mode || "enforce").toLowerCase();
-    $("mode").textContent = mode.toUpperCase();
-    $("mode").className = `badge ${mode}`;
-    $("mode").title = mode === "observe" ? "Observing only: breaches are reported, not enforced" : "Breaches are enforced";
+    // a lost lease stops enforcing the account at once, whatever its mode says
+    const unguarded = (p.connection || {}).lease === "lost";
+    $("mode").textContent = unguarded ? "NOT ENFORCED" : mode.toUpperCase();
+    $("mode").className = `badge ${unguarded ? "blocked" : mode}`;
+    $("mode").title = unguarded
+      ? "This daemon does not hold the account's lease: it enforces nothing for it"
+      : mode === "observe" ? "Observing only: breaches are reported, not enforced" : "Breaches are enforced";
     renderTrading(p.trading || { state: p.account.can_trade === false ? "refused" : "open" });
     $("zone").textContent = `Times in ${zone}`;
   }
@@ -271,7 +275,10 @@
     const hubs = streaming(c.user_hub) && streaming(c.market_hub);
     let state = "ok";
     let words = "Gateway connected";
-    if (!hubs) {
+    if (c.lease === "lost") {
+      state = "down";
+      words = "NOT ENFORCED: another daemon holds this account's lease, or the store cannot renew it — this daemon sends nothing for it";
+    } else if (!hubs) {
       state = "down";
       words = `GATEWAY DOWN: account stream ${c.user_hub}, market stream ${c.market_hub} — fills and prices may be late`;
     } else if ((c.degraded || []).length) {
