@@ -161,7 +161,14 @@ def connection_line(account: Mapping[str, Any], now: datetime) -> Text:
         line.append(" · ")
         line.append(f"DEGRADED ({', '.join(map(str, degraded))} failing)", style="bold red")
     line.append(" · ")
-    if observing(account):
+    if connection.get("lease") == "lost":
+        # docs/daemon.md, Leases: the daemon enforces nothing for an account it lost
+        line.append(
+            "NOT ENFORCED (lease lost: another daemon holds the account, or the store cannot "
+            "renew it)",
+            style="bold red",
+        )
+    elif observing(account):
         line.append("OBSERVE ONLY", style="bold black on yellow")
     else:
         line.append("ENFORCING", style="bold green")

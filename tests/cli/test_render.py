@@ -410,3 +410,20 @@ def test_an_80_column_terminal_shows_every_rule_name_whole() -> None:
         out = text_of(account_tables.lockouts_table(locks, NOW), width=width)
         assert "…" not in out, out
         assert _column(out, "By rule", "Reason") == "".join(rules), out
+
+
+def test_an_account_whose_lease_was_lost_reads_not_enforced() -> None:
+    """Another daemon took the account's lease: this daemon enforces nothing for it
+    (docs/daemon.md, Leases), so its line must not say ENFORCING."""
+    status = fixtures.status()
+    account = status["accounts"][0]
+    account["connection"] = {**account["connection"], "live": False, "lease": "lost"}
+    out = text_of(status_screen.status_view(status, NOW))
+    first = out[: out.index("account 20100002")]
+    assert "ENFORCING" not in first
+    assert "NOT ENFORCED (lease lost: another daemon holds the account" in first
+    line = status_screen.connection_line(account, NOW)
+    assert any(
+        "red" in str(span.style) and "NOT ENFORCED" in line.plain[span.start : span.end]
+        for span in line.spans
+    )
