@@ -227,6 +227,26 @@ def test_an_account_whose_lease_another_daemon_took_says_it_is_not_enforced(
     assert page.errors == []
 
 
+def test_an_enforcement_that_keeps_failing_is_said_at_the_top(dashboard: Start) -> None:
+    """A blocked symbol is bought and the gateway answers every close with HTTP 500: the
+    firing's words say "position closed", but the position is still open. The daemon's alert
+    must reach the page, at the top, in red; the list of firings alone would mislead."""
+    d = dashboard()
+    page = d.open()
+    page.wait_text("#link", "Live")
+    assert not page.page.is_visible("#alerts")
+    d.trader.buy(ACCOUNT, "RTY")  # symbol-blocks: close it
+    d.wait(lambda: d.trader.size(ACCOUNT, "RTY") == 1, "the fill")
+    d.sim.fail_next(40, 500)
+    alerts = page.wait_text("#alerts", "enforcement of position-closed", timeout=15.0)
+    assert "failed" in alerts and "HTTP 500" in alerts
+    assert re.search(r"\d\d:\d\d:\d\d [AP]M EST", alerts), alerts
+    top = page.page.evaluate("document.querySelector('#alerts').getBoundingClientRect().top")
+    assert 0 <= top < 400
+    assert d.trader.size(ACCOUNT, "RTY") == 1  # what the alert says: the position is open
+    assert page.errors == []
+
+
 def _clock_in_new_york(iso: str) -> str:
     """``03:49:55 AM EST``: a moment as the page writes it in the trader's zone."""
     moment = datetime.fromisoformat(iso).astimezone(ZoneInfo(BROWSER_ZONE))

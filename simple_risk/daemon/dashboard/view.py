@@ -32,6 +32,8 @@ if TYPE_CHECKING:
 LOSS_FACTS = {"day.realized_pnl": "Realized P&L today", "day.net_pnl": "Net P&L today"}
 #: firings shown, newest first
 FIRINGS_SHOWN = 10
+#: the daemon's latest alerts shown (newest first), as ``engine status`` shows them
+ALERTS_SHOWN = 5
 
 
 def account_page(daemon: ControlTarget, account: int, now: datetime) -> dict[str, Any]:
@@ -130,6 +132,10 @@ def account_page(daemon: ControlTarget, account: int, now: datetime) -> dict[str
             }
             for d in status["derived"]
         ],
+        # the daemon's alerts (enforcement failing, reconciles failing, a lease lost …), as the
+        # status socket sends them to every trader: the firings alone would say "position
+        # closed" while the gateway keeps refusing the close
+        "alerts": list(reversed(daemon.alerter.recent[-ALERTS_SHOWN:])),
         "firings": [
             {"at": f["at"], "rule": f["rule"], "severity": f["severity"], "text": f["text"]}
             for f in reversed(status["firings"][-FIRINGS_SHOWN:])

@@ -359,6 +359,13 @@
     ]), 7, "No working order");
   }
 
+  function renderAlerts(p) {
+    const alerts = p.alerts || [];
+    $("alerts").hidden = alerts.length === 0;
+    $("alerts").querySelector("ul").replaceChildren(...alerts.map((a) =>
+      el("li", { class: a.level }, el("span", { class: "at" }, clock(a.at)), " ", a.message)));
+  }
+
   function renderFirings(p) {
     // the newest, at the top of the page: which rule acted last and what it did
     const last = (p.firings || [])[0];
@@ -396,6 +403,7 @@
     renderLocks(p);
     renderTables(p);
     renderFirings(p);
+    renderAlerts(p);
     tick();
     document.body.dataset.updated = p.now;
   }
