@@ -247,6 +247,32 @@ def test_an_enforcement_that_keeps_failing_is_said_at_the_top(dashboard: Start) 
     assert page.errors == []
 
 
+def test_after_a_restart_the_page_never_claims_nothing_was_enforced_today(
+    dashboard: Start,
+) -> None:
+    """The daemon keeps its latest firings in memory: after a restart the list starts empty
+    while the day's cooldown, restored from the store, still holds. The page must not say
+    "Nothing enforced yet today"; it says since when it has nothing, and where the day is."""
+    d = dashboard(params=QUIET_LIMITS)
+    page = d.open()
+    page.wait_text("#link", "Live")
+    d.trader.buy(ACCOUNT, "EP")
+    d.wait(lambda: d.trader.size(ACCOUNT, "EP") == 1, "the fill")
+    d.trader.move("EP", Decimal("-2.5"))
+    d.trader.sell(ACCOUNT, "EP")
+    page.wait_text("#firings", "cooldown-after-loss-1")
+    d.restart()
+    page = d.open()
+    page.wait_text("#lockouts", "cooling down by cooldown-after-loss-1")
+    started = _clock_in_new_york(d.daemon.started_at.isoformat())
+    for shown in ("#firings", "#last-action"):
+        text = page.text(shown)
+        assert "yet" not in text, text
+        assert f"since the daemon started at {started}" in text, text
+        assert "engine history" in text, text
+    assert page.errors == []
+
+
 def _clock_in_new_york(iso: str) -> str:
     """``03:49:55 AM EST``: a moment as the page writes it in the trader's zone."""
     moment = datetime.fromisoformat(iso).astimezone(ZoneInfo(BROWSER_ZONE))

@@ -45,6 +45,8 @@ def account_page(daemon: ControlTarget, account: int, now: datetime) -> dict[str
     loss = _loss_gauge(status)
     return {
         "now": now,
+        # the firings below are kept in memory: none before this moment (a restart)
+        "daemon_started_at": daemon.started_at,
         "account": {
             "id": account,
             "name": status["name"],

@@ -367,15 +367,17 @@
   }
 
   function renderFirings(p) {
+    // the daemon keeps its latest firings in memory: an empty list says since when
+    const none = `since the daemon started at ${clock(p.daemon_started_at)} (engine history lists the whole day)`;
     // the newest, at the top of the page: which rule acted last and what it did
     const last = (p.firings || [])[0];
     $("last-action").className = `last-action ${last ? last.severity : ""}`;
     $("last-action").replaceChildren(...(last
       ? [el("span", { class: "at" }, `Last action ${clock(last.at)}: `), last.text]
-      : ["No rule has acted yet"]));
+      : [`No rule has acted ${none}`]));
     fill($("firings"), (p.firings || []).map((f) =>
       el("li", { class: f.severity }, el("span", { class: "at" }, clock(f.at)), " ", f.text),
-    ), "Nothing enforced yet today");
+    ), `No firing ${none}`);
   }
 
   // old figures never pass for live ones: a banner, the page greyed out, the dot red
