@@ -182,13 +182,14 @@ def format_problem(problem: Mapping[str, Any]) -> str:
 
 def section_table(title: str, *columns: str, right: Iterable[str] = ()) -> Table:
     """A table titled at its left like every section of a screen; ``right`` names the
-    columns of numbers, aligned right."""
+    columns of numbers, aligned right. In a terminal too narrow for a cell, the cell folds
+    onto more lines: a rule id or a ticker is never cut to ``cooldown-aft…``."""
     table = Table(
         title=title, title_justify="left", title_style="bold", box=box.SIMPLE_HEAD, expand=False
     )
     aligned = set(right)
     for column in columns:
-        table.add_column(column, justify="right" if column in aligned else "left")
+        table.add_column(column, justify="right" if column in aligned else "left", overflow="fold")
     return table
 
 

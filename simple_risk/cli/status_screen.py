@@ -82,21 +82,25 @@ def trading_state(account: Mapping[str, Any], now: datetime) -> tuple[str, str]:
     """Whether the trader may trade now, in one phrase, and its style — the same words in the
     panel's title and its first line, so they can never contradict each other.
 
-    The gateway's ``can_trade`` comes first (nothing else matters when it says no), then an
-    account-wide lockout or cooldown, then lockouts of single tickers."""
+    The gateway's ``can_trade`` comes first (nothing else matters when it says no), then the
+    account-wide lockout or cooldown that ends last (a 5-minute cooldown does not hide the
+    lock until the day ends; a ``while:`` one has no end to compare), then lockouts of single
+    tickers."""
     if account.get("can_trade") is False:
         return "CANNOT TRADE (the gateway refuses orders)", "bold red"
     locks = account.get("lockouts") or []
     whole = [lock for lock in locks if lock.get("scope") == "account"]
     if whole:
-        lock = whole[0]
+        timed = [(end, lock) for lock in whole if (end := parse_time(lock.get("ends_at")))]
+        held = any(parse_time(lock.get("ends_at")) is None for lock in whole)
+        if timed:
+            end, lock = max(timed, key=lambda pair: pair[0])
+            until = f" until {words.at_words(end, now)}"
+            if held:
+                until += ", and while the condition holds"
+        else:
+            lock, until = whole[0], " while the condition holds"
         kind = "COOLING DOWN" if lock.get("kind") == "cooldown" else "LOCKED"
-        end = parse_time(lock.get("ends_at"))
-        until = (
-            f" until {words.at_words(end, now)}"
-            if end is not None
-            else " while the condition holds"
-        )
         return f"{kind}{until}", "bold red"
     tickers = sorted({what_locked(lock) for lock in locks})
     if tickers:
@@ -157,7 +161,14 @@ def connection_line(account: Mapping[str, Any], now: datetime) -> Text:
         line.append(" · ")
         line.append(f"DEGRADED ({', '.join(map(str, degraded))} failing)", style="bold red")
     line.append(" · ")
-    if observing(account):
+    if connection.get("lease") == "lost":
+        # docs/daemon.md, Leases: the daemon enforces nothing for an account it lost
+        line.append(
+            "NOT ENFORCED (lease lost: another daemon holds the account, or the store cannot "
+            "renew it)",
+            style="bold red",
+        )
+    elif observing(account):
         line.append("OBSERVE ONLY", style="bold black on yellow")
     else:
         line.append("ENFORCING", style="bold green")

@@ -352,3 +352,78 @@ def test_derived_facts_read_as_what_the_rules_remember() -> None:
     assert "cannot be computed: x / 0" in out
     status["accounts"][0]["derived"] = []
     assert "What the rules remember" not in text_of(status_screen.status_view(status, NOW))
+
+
+def _account_lock(rule: str, kind: str, ends_in: float | None) -> dict[str, object]:
+    return {
+        "rule": rule,
+        "scope": "account",
+        "symbol": None,
+        "kind": kind,
+        "reason": rule,
+        "set_at": fixtures.at(-1),
+        "ends_at": fixtures.at(ends_in) if ends_in is not None else None,
+        "while": None if ends_in is not None else "calendar.in_news_window",
+        "remaining_s": ends_in,
+    }
+
+
+def test_the_account_is_locked_until_the_last_of_its_lockouts_ends() -> None:
+    """A losing trade that breaks the daily loss limit starts a 5-minute cooldown and locks the
+    account until the day ends: the trader may trade again only when the last one ends."""
+    status = fixtures.status()
+    account = status["accounts"][0]
+    account["lockouts"] = [
+        _account_lock("cooldown-after-loss-1", "cooldown", 300),  # 10:20 CST
+        _account_lock("daily-realized-loss", "lock", 6.75 * 3600),  # 17:00 CST
+        _account_lock("cooldown-after-loss-3", "cooldown", 1800),  # 10:45 CST
+    ]
+    out = text_of(status_screen.status_view(status, NOW))
+    first = out[: out.index("account 20100002")]
+    assert "account 20100001 — LOCKED until 17:00 UTC-06:00" in first
+    assert "50K-EVAL-1 · LOCKED until 17:00 UTC-06:00" in first
+    assert "COOLING DOWN until" not in first
+    # a while: lockout as well: it may outlast the end of the timed ones
+    account["lockouts"].append(_account_lock("news-window", "lock", None))
+    state, _ = status_screen.trading_state(account, NOW)
+    assert state == "LOCKED until 17:00 UTC-06:00, and while the condition holds"
+
+
+def _column(out: str, header: str, following: str) -> str:
+    """The text of one table column, its cell lines joined: what a reader gets from it."""
+    lines = out.splitlines()
+    top = next(i for i, line in enumerate(lines) if header in line and following in line)
+    start, end = lines[top].index(header), lines[top].index(following)
+    return "".join(line[start:end].strip() for line in lines[top + 2 :] if len(line) > start)
+
+
+def test_an_80_column_terminal_shows_every_rule_name_whole() -> None:
+    """Three cooldowns and the daily loss lock, in a standard 80-column terminal (or a
+    narrower one beside the charts): no name is cut to ``cooldown-aft…``, which would leave
+    three lockouts that read alike."""
+    rules = ["cooldown-after-loss-1", "cooldown-after-loss-2", "daily-realized-loss"]
+    locks = [
+        {**_account_lock(rule, "cooldown", 300 * (index + 1)), "reason": "Order 4100000010 lost"}
+        for index, rule in enumerate(rules)
+    ]
+    for width in (80, 66):
+        out = text_of(account_tables.lockouts_table(locks, NOW), width=width)
+        assert "…" not in out, out
+        assert _column(out, "By rule", "Reason") == "".join(rules), out
+
+
+def test_an_account_whose_lease_was_lost_reads_not_enforced() -> None:
+    """Another daemon took the account's lease: this daemon enforces nothing for it
+    (docs/daemon.md, Leases), so its line must not say ENFORCING."""
+    status = fixtures.status()
+    account = status["accounts"][0]
+    account["connection"] = {**account["connection"], "live": False, "lease": "lost"}
+    out = text_of(status_screen.status_view(status, NOW))
+    first = out[: out.index("account 20100002")]
+    assert "ENFORCING" not in first
+    assert "NOT ENFORCED (lease lost: another daemon holds the account" in first
+    line = status_screen.connection_line(account, NOW)
+    assert any(
+        "red" in str(span.style) and "NOT ENFORCED" in line.plain[span.start : span.end]
+        for span in line.spans
+    )

@@ -104,6 +104,20 @@ class Dashboard:
     def wait(self, condition: Callable[[], bool], what: str, timeout: float = 10.0) -> None:
         assert wait_until(condition, timeout), f"timed out waiting for {what}"
 
+    def restart(self) -> None:
+        """Stop the daemon and start a new one on the same data directory (store, snapshots,
+        journal) against the same simulator; its dashboard has a new port (open a new page)."""
+        old = self.daemon
+        old.stop()
+        old.store.close()
+        self.daemon = Daemon(
+            old.config, old.rulesets, store=open_store(old.config), options=old.options
+        )
+        self.daemon.start()
+        assert wait_until(self.daemon.ready.is_set, 10.0), "the restarted daemon did not go live"
+        assert self.daemon.dashboard is not None
+        self.url = self.daemon.dashboard.url
+
     def close(self) -> None:
         for context in self._contexts:
             context.close()
@@ -119,6 +133,7 @@ def _factory(tmp_path: Path, browser: Any) -> tuple[Start, Callable[[], None]]:
         params: dict[str, object] | None = None,
         grace: float = 30.0,
         accounts: tuple[int, ...] = (ACCOUNT,),
+        lease_ttl: float | None = None,
     ) -> Dashboard:
         wall = pinned_wall()
         sim = pinned_simulator(wall)
@@ -128,7 +143,9 @@ def _factory(tmp_path: Path, browser: Any) -> tuple[Start, Callable[[], None]]:
             config,
             dict.fromkeys(accounts, build_ruleset(params=params, grace=grace)),
             store=open_store(config),
-            options=dataclasses.replace(FAST_OPTIONS, wall=wall),
+            options=dataclasses.replace(
+                FAST_OPTIONS, wall=wall, lease_ttl=lease_ttl or FAST_OPTIONS.lease_ttl
+            ),
         )
         trader = Trader(sim)
         daemon.start()
@@ -138,10 +155,10 @@ def _factory(tmp_path: Path, browser: Any) -> tuple[Start, Callable[[], None]]:
         return shown
 
     def stop() -> None:
-        for sim, daemon, trader, shown in reversed(started):
+        for sim, _, trader, shown in reversed(started):
             shown.close()
-            daemon.stop()
-            daemon.store.close()
+            shown.daemon.stop()  # the one running now: restart() stopped the others
+            shown.daemon.store.close()
             trader.close()
             sim.stop()
 
@@ -150,7 +167,8 @@ def _factory(tmp_path: Path, browser: Any) -> tuple[Start, Callable[[], None]]:
 
 @pytest.fixture
 def dashboard(tmp_path: Path, browser: Any) -> Iterator[Start]:
-    """``dashboard(params=..., grace=..., accounts=...)`` → a running :class:`Dashboard`."""
+    """``dashboard(params=..., grace=..., accounts=..., lease_ttl=...)`` → a running
+    :class:`Dashboard`."""
     run, stop = _factory(tmp_path, browser)
     yield run
     stop()

@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import os
 import re
+import threading
+from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from simple_risk.engine.events import OrderSide
 from tests.faults import reconcile_broken
 
-from .conftest import ACCOUNT, Start
+from .conftest import ACCOUNT, BROWSER_ZONE, Start
 
 #: limits that stay out of the way of the one a test breaks
 QUIET_LIMITS = {"max_unrealized_loss": 100000, "max_unrealized_profit": 100000}
@@ -32,8 +35,9 @@ def test_the_page_loads_with_the_account_the_limit_and_the_session(dashboard: St
     assert "No open position" in page.text("#positions")
     assert "No lockout: trading is allowed" in page.text("#lockouts")
     assert "This ruleset derives no facts" in page.text("#derived")
-    # the pinned clock is a Wednesday 10:00 in Chicago: the session is open (scaled all day)
-    assert "is open" in page.text("#sessions")
+    # the pinned clock is a Wednesday 10:00 in Chicago: the session is open (scaled all day),
+    # until midnight in Chicago, which is 1 AM on Thursday in the trader's New York
+    assert "is open; it closes Thu, 12:59 AM EST" in page.text("#sessions")
     page.wait_text("#connection", "Connected to the gateway")
     assert "Times in America/New_York" in page.text("#zone")
     assert page.errors == []
@@ -80,10 +84,199 @@ def test_the_page_says_when_it_lost_the_daemon(dashboard: Start) -> None:
     d = dashboard()
     page = d.open()
     page.wait_text("#link", "Live")
+    page.wait_text("#loss-words", "left")
+    assert not page.page.is_visible("#stale")
+    shown_at = page.page.evaluate("document.body.dataset.updated")
     assert page.errors == []
     d.daemon.stop()
     page.wait_text("#link", "Lost the daemon")
     assert "Live" not in page.text("#link")
+    # the figures stay on the page, but never as if they were live
+    assert page.page.is_visible("#stale")
+    stale = page.text("#stale")
+    assert stale.startswith("NOT LIVE")
+    assert "out of date" in stale and _clock_in_new_york(shown_at) in stale
+    assert "stale" in str(page.page.get_attribute("body", "class"))
+
+
+def test_the_page_says_when_the_daemon_stops_sending_news(dashboard: Start) -> None:
+    """The stream to the browser stays open, but the engine is stuck on something else and
+    no new picture comes: after a few seconds the page says it is out of date, and it is live
+    again with the next picture."""
+    d = dashboard()
+    page = d.open()
+    page.wait_text("#link", "Live")
+    page.wait_text("#loss-words", "left")
+    gate = threading.Event()
+    stuck = threading.Thread(target=lambda: d.daemon.on_engine(gate.wait, timeout=30.0))
+    stuck.start()
+    try:
+        stale = page.wait_text("#stale", "NOT LIVE", timeout=15.0)
+        assert "no news from the daemon" in stale and "out of date" in stale
+        assert "Live" not in page.text("#link")
+    finally:
+        gate.set()
+        stuck.join(10.0)
+    page.wait_text("#link", "Live")
+    assert not page.page.is_visible("#stale")
+    assert "stale" not in str(page.page.get_attribute("body", "class"))
+    assert page.errors == []
+
+
+def test_the_top_of_the_page_says_when_the_gateway_streams_are_down(dashboard: Start) -> None:
+    """The page's own link to the daemon is fine, but the daemon has lost the gateway's
+    streams (no fills, no prices until they come back): the top of the page says so in red,
+    not only a sentence in the market card; it says connected again once they are back."""
+    d = dashboard()
+    page = d.open()
+    page.wait_text("#gateway", "Gateway connected")
+    d.sim.refuse_hub_connections(6.0)
+    d.sim.drop_connections()
+    down = page.wait_text("#gateway", "GATEWAY DOWN")
+    assert "reconnecting" in down
+    assert "down" in str(page.page.get_attribute("#gateway", "class"))
+    assert page.text("#link") == "Live"  # the page's own link is another matter
+    page.wait_text("#gateway", "Gateway connected", timeout=30.0)
+    # a stream that came back ("reconnected") is a connected one
+    page.wait_text("#connection", "Connected to the gateway")
+    assert page.errors == []
+
+
+def test_every_limit_shows_how_much_of_it_is_used(dashboard: Start) -> None:
+    """Not only the daily loss: each limit engine status lists (trades per minute, contracts
+    open, …) with its value now, its bound and the share used, in the trader's words."""
+    d = dashboard(params={**QUIET_LIMITS, "max_trades_per_minute": 20})
+    page = d.open()
+    page.wait_text("#link", "Live")
+    d.trader.buy(ACCOUNT, "MES", 2)
+    limits = page.wait_text("#limits", "Trades per minute: 1 trade of 20 trades")
+    assert "5.0% used" in limits
+    assert "Contracts open: 0.2 lots of 5 lots — 4.0% used" in limits
+    assert re.search(r"Daily loss: \$-\d+\.\d\d of \$-500\.00 — 0\.\d% used", limits), limits
+    assert "params." not in limits and "day." not in limits  # never the rule expression
+    # trading-hours compares with 0 (no position open after the close): no bound to approach
+    assert "Trading hours" not in limits
+    assert page.errors == []
+
+
+def test_the_latest_action_is_in_sight_without_scrolling(dashboard: Start) -> None:
+    """Which rule fired last and what it did, at the top: on a laptop screen and on a
+    phone-wide window, before any scrolling (the full list stays further down)."""
+    d = dashboard(params=QUIET_LIMITS)
+    wide, narrow = d.open(width=1280, height=800), d.open(width=360, height=640)
+    wide.wait_text("#link", "Live")
+    d.trader.buy(ACCOUNT, "EP")
+    d.wait(lambda: d.trader.size(ACCOUNT, "EP") == 1, "the fill")
+    d.trader.move("EP", Decimal("-2.5"))
+    d.trader.sell(ACCOUNT, "EP")
+    for page, height in ((wide, 800), (narrow, 640)):
+        last = page.wait_text("#last-action", "cooldown-after-loss-1")
+        assert last.startswith("Last action ") and "Cooldown 5 min" in last, last
+        for shown in ("#last-action", "#can-trade"):
+            top, bottom = page.page.evaluate(
+                "(node) => { const box = document.querySelector(node).getBoundingClientRect();"
+                " return [box.top, box.bottom]; }",
+                shown,
+            )
+            assert 0 <= top < bottom <= height, (shown, top, bottom)
+        assert page.errors == []
+
+
+def test_a_screen_reader_hears_what_is_left_and_each_firing_apart_from_its_time(
+    dashboard: Start,
+) -> None:
+    """The gauge is a meter named for what it measures and read as money; a firing's time and
+    its words do not run together ("11:00:01 AM ESTCooldown")."""
+    d = dashboard(params=QUIET_LIMITS)
+    page = d.open()
+    page.wait_text("#loss-words", "left")
+    assert page.page.get_attribute("#gauge", "aria-valuetext") == "$500.00 of $500.00 left"
+    d.trader.buy(ACCOUNT, "EP")
+    d.wait(lambda: d.trader.size(ACCOUNT, "EP") == 1, "the fill")
+    d.trader.move("EP", Decimal("-2.5"))
+    d.trader.sell(ACCOUNT, "EP")
+    page.wait_text("#firings", "cooldown-after-loss-1")
+    heard = page.page.locator("#firings").aria_snapshot()
+    heard_apart = r"\d\d:\d\d:\d\d [AP]M EST Cooldown 5 min: cooldown-after-loss-1"
+    assert re.search(heard_apart, heard), heard
+    left = page.page.get_attribute("#gauge", "aria-valuetext")
+    assert left == page.text("#loss-words"), left
+    assert page.errors == []
+
+
+def test_an_account_whose_lease_another_daemon_took_says_it_is_not_enforced(
+    dashboard: Start,
+) -> None:
+    """Another daemon took the account's lease in the store: this daemon stops enforcing it at
+    once (docs/daemon.md, Leases). The page must not go on saying ENFORCE; it says in red that
+    nothing is enforced, and ENFORCE again once the lease is back."""
+    d = dashboard(lease_ttl=1.5)
+    page = d.open()
+    page.wait_text("#mode", "ENFORCE")
+    store = d.daemon.store
+    store.release_lease(ACCOUNT, d.daemon.lease_owner)
+    taken_at = d.daemon.clock.now()  # the daemon's (pinned) wall clock, not today's
+    assert store.acquire_lease(ACCOUNT, "intruder", timedelta(minutes=5), taken_at)
+    mode = page.wait_text("#mode", "NOT ENFORCED")
+    assert "ENFORCE" not in mode.replace("NOT ENFORCED", "")
+    assert "another daemon" in page.text("#gateway")
+    assert "down" in str(page.page.get_attribute("#gateway", "class"))
+    store.release_lease(ACCOUNT, "intruder")  # the daemon takes it back and reconciles
+    page.wait_text("#mode", "ENFORCE")
+    d.wait(lambda: page.text("#mode") == "ENFORCE", "enforcing again")
+    assert page.errors == []
+
+
+def test_an_enforcement_that_keeps_failing_is_said_at_the_top(dashboard: Start) -> None:
+    """A blocked symbol is bought and the gateway answers every close with HTTP 500: the
+    firing's words say "position closed", but the position is still open. The daemon's alert
+    must reach the page, at the top, in red; the list of firings alone would mislead."""
+    d = dashboard()
+    page = d.open()
+    page.wait_text("#link", "Live")
+    assert not page.page.is_visible("#alerts")
+    d.trader.buy(ACCOUNT, "RTY")  # symbol-blocks: close it
+    d.wait(lambda: d.trader.size(ACCOUNT, "RTY") == 1, "the fill")
+    d.sim.fail_next(40, 500)
+    alerts = page.wait_text("#alerts", "enforcement of position-closed", timeout=15.0)
+    assert "failed" in alerts and "HTTP 500" in alerts
+    assert re.search(r"\d\d:\d\d:\d\d [AP]M EST", alerts), alerts
+    top = page.page.evaluate("document.querySelector('#alerts').getBoundingClientRect().top")
+    assert 0 <= top < 400
+    assert d.trader.size(ACCOUNT, "RTY") == 1  # what the alert says: the position is open
+    assert page.errors == []
+
+
+def test_after_a_restart_the_page_never_claims_nothing_was_enforced_today(
+    dashboard: Start,
+) -> None:
+    """The daemon keeps its latest firings in memory: after a restart the list starts empty
+    while the day's cooldown, restored from the store, still holds. The page must not say
+    "Nothing enforced yet today"; it says since when it has nothing, and where the day is."""
+    d = dashboard(params=QUIET_LIMITS)
+    page = d.open()
+    page.wait_text("#link", "Live")
+    d.trader.buy(ACCOUNT, "EP")
+    d.wait(lambda: d.trader.size(ACCOUNT, "EP") == 1, "the fill")
+    d.trader.move("EP", Decimal("-2.5"))
+    d.trader.sell(ACCOUNT, "EP")
+    page.wait_text("#firings", "cooldown-after-loss-1")
+    d.restart()
+    page = d.open()
+    page.wait_text("#lockouts", "cooling down by cooldown-after-loss-1")
+    started = _clock_in_new_york(d.daemon.started_at.isoformat())
+    for shown in ("#firings", "#last-action"):
+        text = page.text(shown)
+        assert "yet" not in text, text
+        assert f"since the daemon started at {started}" in text, text
+        assert "engine history" in text, text
+    assert page.errors == []
+
+
+def _clock_in_new_york(iso: str) -> str:
+    """``03:49:55 AM EST``: a moment as the page writes it in the trader's zone."""
+    moment = datetime.fromisoformat(iso).astimezone(ZoneInfo(BROWSER_ZONE))
+    return moment.strftime("%I:%M:%S %p ") + str(moment.tzname())
 
 
 def test_screenshot_of_the_main_page(dashboard: Start, tmp_path: Path) -> None:
@@ -103,6 +296,10 @@ def test_screenshot_of_the_main_page(dashboard: Start, tmp_path: Path) -> None:
     d.trader.limit(ACCOUNT, "MNQ", OrderSide.BUY, 1, d.trader.price("MNQ") - 40)
     page.wait_text("#positions tbody", "Protected, stop at")
     page.wait_text("#positions tbody", "UNPROTECTED for")
+    # the hubs push no price on subscribe: a tick each gives the positions their open P&L
+    d.trader.move("MES", Decimal("-0.5"))
+    d.trader.move("MNQ", Decimal("1.25"))
+    d.wait(lambda: "unknown" not in page.text("#positions tbody"), "the open P&L")
     d.trader.buy(ACCOUNT, "EP")
     d.wait(lambda: d.trader.size(ACCOUNT, "EP") == 1, "the fill")
     d.trader.move("EP", Decimal("-2.5"))
@@ -132,4 +329,51 @@ def test_a_part_that_keeps_failing_shows_the_account_degraded(dashboard: Start) 
         d.daemon.request_reconcile(ACCOUNT, "test")  # fails, and fails again when re-asked
         text = page.wait_text("#connection", "DEGRADED")
         assert f"reconcile-{ACCOUNT} keeps failing" in text
+    assert page.errors == []
+
+
+def test_the_header_says_the_account_is_locked_until_the_day_ends_and_why(
+    dashboard: Start,
+) -> None:
+    """A losing trade past the daily loss limit locks the account until the trading day ends
+    (17:00 in Chicago, 18:00 in the trader's New York) and starts a 5-minute cooldown: the top
+    of the page says so — not CAN TRADE, not the cooldown that ends first."""
+    d = dashboard(params={**QUIET_LIMITS, "daily_loss_limit": 100})
+    page = d.open()
+    page.wait_text("#can-trade", "CAN TRADE")
+    d.trader.buy(ACCOUNT, "EP")
+    d.wait(lambda: d.trader.size(ACCOUNT, "EP") == 1, "the fill")
+    d.trader.move("EP", Decimal("-2.5"))  # $125 and fees on one ES: past the $100 limit
+    d.trader.sell(ACCOUNT, "EP")
+    page.wait_text("#lockouts", "cooling down by cooldown-after-loss-1")
+    badge = page.wait_text("#can-trade", "LOCKED")
+    assert badge == "LOCKED until 06:00 PM EST"
+    assert "CAN TRADE" not in badge
+    why = page.text("#trading-why")
+    assert re.fullmatch(r"for \d+ h \d+ min more, by daily-realized-loss: daily loss limit", why)
+    assert page.errors == []
+
+
+def test_on_a_narrow_window_nothing_hides_off_the_right_edge(dashboard: Start) -> None:
+    """A phone-wide window beside the trading screen: the page never scrolls sideways, and
+    whether a position is protected is on screen, not past the right edge."""
+    d = dashboard(params={**QUIET_LIMITS, "max_trades_per_minute": 20})
+    page = d.open(width=360, height=800)
+    page.wait_text("#link", "Live")
+    d.trader.buy(ACCOUNT, "MNQ")
+    d.trader.limit(ACCOUNT, "MNQ", OrderSide.BUY, 1, d.trader.price("MNQ") - 40)
+    page.wait_text("#positions tbody", "UNPROTECTED for")
+    page.wait_text("#orders tbody", "MNQ")
+    assert page.page.evaluate("document.documentElement.scrollWidth") <= 360
+    for cell in ("#positions tbody .unprotected", "#orders tbody tr", "#loss-card", "#lockouts"):
+        # read in one go: the page redraws its rows with each picture
+        left, right = page.page.evaluate(
+            "(cell) => { const box = document.querySelector(cell).getBoundingClientRect();"
+            " return [box.left, box.right]; }",
+            cell,
+        )
+        assert 0 <= left < right <= 360, (cell, left, right)
+    # each value still says what it is, with the table's headings out of the way
+    row = page.text("#positions tbody")
+    assert "Stop loss" in row and "Open P&L" in row
     assert page.errors == []

@@ -21,6 +21,7 @@ from decimal import Decimal
 from enum import Enum
 from typing import TYPE_CHECKING, Any
 
+from simple_risk import words
 from simple_risk.daemon.control import views
 from simple_risk.engine.engine import Engine
 
@@ -31,6 +32,8 @@ if TYPE_CHECKING:
 LOSS_FACTS = {"day.realized_pnl": "Realized P&L today", "day.net_pnl": "Net P&L today"}
 #: firings shown, newest first
 FIRINGS_SHOWN = 10
+#: the daemon's latest alerts shown (newest first), as ``engine status`` shows them
+ALERTS_SHOWN = 5
 
 
 def account_page(daemon: ControlTarget, account: int, now: datetime) -> dict[str, Any]:
@@ -42,6 +45,8 @@ def account_page(daemon: ControlTarget, account: int, now: datetime) -> dict[str
     loss = _loss_gauge(status)
     return {
         "now": now,
+        # the firings below are kept in memory: none before this moment (a restart)
+        "daemon_started_at": daemon.started_at,
         "account": {
             "id": account,
             "name": status["name"],
@@ -49,6 +54,7 @@ def account_page(daemon: ControlTarget, account: int, now: datetime) -> dict[str
             "balance": status["balance"],
         },
         "mode": _mode(status),
+        "trading": _trading(status, tickers),
         "ruleset": status["ruleset"],
         "trading_day": day,
         "calendar_zone": engine.calendar.spec.timezone,
@@ -57,6 +63,17 @@ def account_page(daemon: ControlTarget, account: int, now: datetime) -> dict[str
         "loss": loss,
         "line": [{"at": at, "value": value} for at, value in _day_line(engine, account)],
         "contracts": status["contracts"],
+        "limits": [
+            {
+                "label": words.rule_title(str(entry["rule"]), entry.get("label")),
+                "unit": entry.get("unit"),
+                "value": entry["value"],
+                "limit": entry["limit"],
+                "used_pct": entry["used_pct"],
+            }
+            for entry in status["limits"]
+            if entry["limit"] != 0  # "… > 0": a condition, not a bound to come close to
+        ],
         "positions": [
             {
                 "ticker": tickers.of(p["symbol"]),
@@ -117,11 +134,38 @@ def account_page(daemon: ControlTarget, account: int, now: datetime) -> dict[str
             }
             for d in status["derived"]
         ],
+        # the daemon's alerts (enforcement failing, reconciles failing, a lease lost …), as the
+        # status socket sends them to every trader: the firings alone would say "position
+        # closed" while the gateway keeps refusing the close
+        "alerts": list(reversed(daemon.alerter.recent[-ALERTS_SHOWN:])),
         "firings": [
             {"at": f["at"], "rule": f["rule"], "severity": f["severity"], "text": f["text"]}
             for f in reversed(status["firings"][-FIRINGS_SHOWN:])
         ],
     }
+
+
+def _trading(status: dict[str, Any], tickers: _Tickers) -> dict[str, Any]:
+    """Whether the trader may trade now, as ``engine status`` says it first: the gateway's
+    refusal, else the account-wide lockout that ends last (a 5-minute cooldown must not hide
+    the lock until the day ends; a ``while:`` one has no end), else the tickers locked."""
+    if status["can_trade"] is False:
+        return {"state": "refused"}
+    whole = [lock for lock in status["lockouts"] if lock["scope"] == "account"]
+    if whole:
+        timed = [lock for lock in whole if lock["ends_at"] is not None]
+        last = max(timed, key=lambda lock: lock["ends_at"]) if timed else whole[0]
+        return {
+            "state": "cooldown" if last["kind"] == "cooldown" else "locked",
+            "until": last["ends_at"],
+            "while": len(timed) < len(whole),
+            "rule": last["rule"],
+            "reason": last["reason"],
+        }
+    locked = sorted({tickers.of(lock["symbol"]) for lock in status["lockouts"] if lock["symbol"]})
+    if locked:
+        return {"state": "except", "tickers": locked}
+    return {"state": "open"}
 
 
 def _mode(status: dict[str, Any]) -> str:

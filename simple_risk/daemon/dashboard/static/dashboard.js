@@ -10,6 +10,10 @@
   const number = new Intl.NumberFormat("en-US", { maximumFractionDigits: 6 });
   let skew = 0; // the daemon's clock minus the browser's, in ms (the daemon's clock rules)
   let picture = null;
+  let received = 0; // performance.now() when the last picture came
+  let lost = false; // the stream to the daemon is down
+  // the daemon sends a picture at least once a second: this long without one, it is stale
+  const STALE_AFTER_MS = 5000;
 
   const $ = (id) => document.getElementById(id);
 
@@ -65,6 +69,18 @@
     return new Date(iso).toLocaleTimeString(undefined, options);
   }
 
+  // a moment in the trader's zone, with its weekday when it is not today
+  function when(iso) {
+    const options = { hour: "2-digit", minute: "2-digit", timeZoneName: "short" };
+    if (!today(iso)) options.weekday = "short";
+    return new Date(iso).toLocaleTimeString(undefined, options);
+  }
+
+  function today(iso) {
+    const day = (t) => new Date(t).toLocaleDateString(undefined, { dateStyle: "short" });
+    return day(iso) === day(now());
+  }
+
   function duration(seconds) {
     const total = Math.max(0, Math.round(seconds));
     const h = Math.floor(total / 3600);
@@ -81,6 +97,7 @@
   }
 
   function tick() {
+    freshness();
     for (const node of document.querySelectorAll("[data-until]")) {
       node.textContent = duration((Date.parse(node.dataset.until) - now()) / 1000);
     }
@@ -99,7 +116,10 @@
       body.replaceChildren(el("tr", {}, el("td", { class: "empty", colspan: columns }, empty)));
       return;
     }
-    body.replaceChildren(...items.map((cells) => el("tr", {}, ...cells.map((c) => el("td", {}, c)))));
+    // each cell carries its heading, shown beside it when a narrow window stacks the rows
+    const headings = [...table.tHead.rows[0].cells].map((th) => th.textContent);
+    body.replaceChildren(...items.map((cells) => el("tr", {}, ...cells.map((c, i) =>
+      el("td", {}, el("span", { class: "label" }, headings[i]), c)))));
   }
 
   function renderHeader(p) {
@@ -107,13 +127,41 @@
     $("account-name").textContent = name;
     document.title = `${name} — simple-risk`;
     const mode = (p.mode || "enforce").toLowerCase();
-    $("mode").textContent = mode.toUpperCase();
-    $("mode").className = `badge ${mode}`;
-    $("mode").title = mode === "observe" ? "Observing only: breaches are reported, not enforced" : "Breaches are enforced";
-    const blocked = p.account.can_trade === false;
-    $("can-trade").textContent = blocked ? "TRADING BLOCKED BY TOPSTEPX" : "CAN TRADE";
-    $("can-trade").className = `badge ${blocked ? "blocked" : ""}`;
+    // a lost lease stops enforcing the account at once, whatever its mode says
+    const unguarded = (p.connection || {}).lease === "lost";
+    $("mode").textContent = unguarded ? "NOT ENFORCED" : mode.toUpperCase();
+    $("mode").className = `badge ${unguarded ? "blocked" : mode}`;
+    $("mode").title = unguarded
+      ? "This daemon does not hold the account's lease: it enforces nothing for it"
+      : mode === "observe" ? "Observing only: breaches are reported, not enforced" : "Breaches are enforced";
+    renderTrading(p.trading || { state: p.account.can_trade === false ? "refused" : "open" });
     $("zone").textContent = `Times in ${zone}`;
+  }
+
+  // the first thing a trader reads: may I trade now, and if not, until when and why
+  function renderTrading(t) {
+    let words = "CAN TRADE";
+    let css = "open";
+    let why = [];
+    if (t.state === "refused") {
+      words = "TRADING BLOCKED BY TOPSTEPX";
+      css = "blocked";
+    } else if (t.state === "locked" || t.state === "cooldown") {
+      words = (t.state === "cooldown" ? "COOLING DOWN" : "LOCKED") +
+        (t.until ? ` until ${when(t.until)}` : " while the condition holds");
+      css = "blocked";
+      why = [
+        ...(t.until ? ["for ", ticking("until", t.until), " more, "] : []),
+        `by ${t.rule}: ${t.reason}`,
+        t.until && t.while ? ", and while a condition holds" : "",
+      ];
+    } else if (t.state === "except") {
+      words = `CAN TRADE, EXCEPT ${t.tickers.join(", ")}`;
+      css = "partial";
+    }
+    $("can-trade").textContent = words;
+    $("can-trade").className = `badge ${css}`;
+    $("trading-why").replaceChildren(...why);
   }
 
   function renderLoss(p) {
@@ -122,11 +170,13 @@
     if (!loss) {
       $("loss-words").textContent = "No daily loss limit in this ruleset";
       fillBar.style.width = "0%";
+      $("gauge").setAttribute("aria-valuetext", "no daily loss limit");
     } else {
       const left = Number(loss.left);
       const limit = Number(loss.limit);
       const share = limit > 0 ? Math.max(0, Math.min(1, left / limit)) : 0;
       $("loss-words").textContent = `${money(left)} of ${money(limit)} left`;
+      $("gauge").setAttribute("aria-valuetext", $("loss-words").textContent);
       fillBar.style.width = `${(share * 100).toFixed(1)}%`;
       fillBar.className = `gauge-fill ${share <= 0.25 ? "bad" : share <= 0.5 ? "warn" : ""}`;
       $("gauge").setAttribute("aria-valuenow", String(left));
@@ -194,24 +244,75 @@
       : "";
   }
 
+  // a hub's state (adapters/topstepx/hubs.py): these three mean its stream is up
+  function streaming(state) {
+    return state === "connected" || state === "reconnected" || state === "refreshed";
+  }
+
   function renderMarket(p) {
     fill($("sessions"), (p.sessions || []).map((s) =>
       s.open
-        ? el("li", {}, `Session “${s.name}” is open; it closes at ${clock(s.closes_at)}`)
+        ? el("li", {}, `Session “${s.name}” is open; it closes ${today(s.closes_at) ? "at " : ""}${when(s.closes_at)}`)
         : el("li", {}, `Session “${s.name}” is closed; it opens ${clock(s.next_open, true)} (in `, ticking("until", s.next_open), ")"),
     ), "No sessions in the calendar");
     const c = p.connection || {};
-    const hubs = c.user_hub === "connected" && c.market_hub === "connected";
+    const hubs = streaming(c.user_hub) && streaming(c.market_hub);
     const degraded = (c.degraded || []).length
       ? `DEGRADED: ${c.degraded.join(", ")} keeps failing (the daemon restarts it and alerts). `
       : "";
     $("connection").textContent = degraded + (c.live && hubs
       ? `Connected to the gateway; last full check ${clock(c.last_reconcile_at)}`
       : `Gateway: ${c.live ? "account live" : "account not checked yet: positions and orders are as last saved, unconfirmed, and nothing is sent until the gateway confirms them"}, account stream ${c.user_hub}, market stream ${c.market_hub}`);
+    renderGateway(c);
     const k = p.contracts || {};
     $("contracts").textContent = k.open === null || k.open === undefined
       ? ""
       : `Contracts open: ${lots(k.open)}` + (k.limit !== null && k.limit !== undefined ? ` of ${lots(k.limit)} allowed (a micro counts 1/10)` : "");
+  }
+
+  // beside the page's own link, at the top: whether the daemon itself hears the gateway
+  function renderGateway(c) {
+    const hubs = streaming(c.user_hub) && streaming(c.market_hub);
+    let state = "ok";
+    let words = "Gateway connected";
+    if (c.lease === "lost") {
+      state = "down";
+      words = "NOT ENFORCED: another daemon holds this account's lease, or the store cannot renew it — this daemon sends nothing for it";
+    } else if (!hubs) {
+      state = "down";
+      words = `GATEWAY DOWN: account stream ${c.user_hub}, market stream ${c.market_hub} — fills and prices may be late`;
+    } else if ((c.degraded || []).length) {
+      state = "down";
+      words = `DEGRADED: ${c.degraded.join(", ")} keeps failing`;
+    } else if (!c.live) {
+      state = "waiting";
+      words = "Gateway connected, account not confirmed yet";
+    }
+    $("gateway").className = `link ${state}`;
+    $("gateway").textContent = words;
+  }
+
+  // a limit's value in its unit, as engine status writes it
+  function amount(value, unit) {
+    if (value === null || value === undefined) return "unknown";
+    if (unit === "usd") return money(value);
+    const count = Number(value);
+    if (unit === "lots" || unit === "contracts" || unit === "trades") {
+      const one = unit.slice(0, -1);
+      return `${number.format(count)} ${count === 1 ? one : unit}`;
+    }
+    return number.format(count);
+  }
+
+  // every limit of the ruleset: its value now, its bound, the share used (green, yellow from
+  // 50 %, red from 80 %, as engine status colours it)
+  function renderLimits(p) {
+    fill($("limits"), (p.limits || []).map((l) => {
+      const used = l.used_pct === null || l.used_pct === undefined ? null : Number(l.used_pct);
+      const css = used === null ? null : used >= 80 ? "limit-bad" : used >= 50 ? "limit-warn" : "limit-ok";
+      return el("li", {}, `${l.label}: ${amount(l.value, l.unit)} of ${amount(l.limit, l.unit)} — `,
+        el("span", { class: css }, used === null ? "share used unknown" : `${used.toFixed(1)}% used`));
+    }), "No limit in this ruleset");
   }
 
   function renderLocks(p) {
@@ -258,21 +359,53 @@
     ]), 7, "No working order");
   }
 
+  function renderAlerts(p) {
+    const alerts = p.alerts || [];
+    $("alerts").hidden = alerts.length === 0;
+    $("alerts").querySelector("ul").replaceChildren(...alerts.map((a) =>
+      el("li", { class: a.level }, el("span", { class: "at" }, clock(a.at)), " ", a.message)));
+  }
+
   function renderFirings(p) {
+    // the daemon keeps its latest firings in memory: an empty list says since when
+    const none = `since the daemon started at ${clock(p.daemon_started_at)} (engine history lists the whole day)`;
+    // the newest, at the top of the page: which rule acted last and what it did
+    const last = (p.firings || [])[0];
+    $("last-action").className = `last-action ${last ? last.severity : ""}`;
+    $("last-action").replaceChildren(...(last
+      ? [el("span", { class: "at" }, `Last action ${clock(last.at)}: `), last.text]
+      : [`No rule has acted ${none}`]));
     fill($("firings"), (p.firings || []).map((f) =>
-      el("li", { class: f.severity }, el("span", { class: "at" }, clock(f.at)), f.text),
-    ), "Nothing enforced yet today");
+      el("li", { class: f.severity }, el("span", { class: "at" }, clock(f.at)), " ", f.text),
+    ), `No firing ${none}`);
+  }
+
+  // old figures never pass for live ones: a banner, the page greyed out, the dot red
+  function freshness() {
+    if (!picture) return;
+    const silent = performance.now() - received > STALE_AFTER_MS;
+    const stale = lost || silent;
+    document.body.classList.toggle("stale", stale);
+    $("stale").hidden = !stale;
+    if (!stale) return;
+    const why = lost ? "the daemon is not answering" : "no news from the daemon";
+    $("stale").textContent =
+      `NOT LIVE: ${why}. Everything below is as of ${clock(picture.now)} and may be out of date.`;
+    if (!lost) link("down", `No update for ${duration((performance.now() - received) / 1000)}`);
   }
 
   function render(p) {
     picture = p;
+    received = performance.now();
     skew = Date.parse(p.now) - Date.now();
     renderHeader(p);
     renderLoss(p);
     renderMarket(p);
+    renderLimits(p);
     renderLocks(p);
     renderTables(p);
     renderFirings(p);
+    renderAlerts(p);
     tick();
     document.body.dataset.updated = p.now;
   }
@@ -284,13 +417,15 @@
 
   function connect() {
     const source = new EventSource(`/api/account/${encodeURIComponent(account)}/events`);
-    source.onopen = () => link("ok", "Live");
     source.addEventListener("status", (message) => {
+      lost = false;
       link("ok", "Live");
       render(JSON.parse(message.data));
     });
     source.onerror = () => {
+      lost = picture !== null;
       link(picture ? "down" : "waiting", picture ? "Lost the daemon — retrying…" : "Connecting to the daemon…");
+      freshness();
     };
   }
 
