@@ -139,3 +139,26 @@ def test_the_daemon_guards_and_alerts_when_its_ruleset_is_open_to_others(
     assert "writable by every user (mode 666)" in alert["message"]
     run.trader.buy(ACCOUNT, "MNQ", 60)  # over the MNQ limit of 50: still enforced
     run.wait(lambda: run.trader.size(ACCOUNT, "MNQ") <= 50, "the excess reduced")
+
+
+def test_a_reload_of_a_ruleset_opened_to_others_since_the_start_is_alerted(
+    start: Start, short_dir: Path
+) -> None:
+    """The admin reloads a ruleset someone made writable by every user after the daemon
+    started: the reload applies (its rules are linted as ever), and the alert of a start is
+    raised again, naming the file."""
+    folder = short_dir / "daemon"
+    folder.mkdir()
+    ruleset = folder / "ruleset.yaml"
+    ruleset.write_text(ruleset_text(), encoding="utf-8")
+    ruleset.chmod(0o640)
+    run = start()
+    assert not [
+        a for a in run.request("status")["daemon"]["alerts"] if str(ruleset) in a["message"]
+    ]
+    ruleset.chmod(0o666)
+    assert run.admin("reload", {"reason": "new limits"})["applied"] is True
+    alerts = run.request("status")["daemon"]["alerts"]
+    (alert,) = [a for a in alerts if str(ruleset) in a["message"]]
+    assert alert["level"] == "critical"
+    assert "writable by every user (mode 666)" in alert["message"]

@@ -42,6 +42,7 @@ from simple_risk.daemon.control.protocol import (
     encode_value,
 )
 from simple_risk.daemon.control.server import Broadcaster, Streaming, Subscriber, ThenRun
+from simple_risk.daemon.filemodes import open_to_others
 from simple_risk.daemon.logging import LogRing, install_log_ring, level_number, log_ring
 from simple_risk.daemon.observe import ENFORCE_ACTION
 from simple_risk.daemon.password import (
@@ -434,6 +435,10 @@ class Operations:
                 lambda: daemon.swap_rulesets(rulesets), max(RELOAD_TIMEOUT, self._timeout)
             )
             daemon.config = target
+            # the files just read decide what is enforced until the next reload: one a user
+            # other than the daemon's may write is said now, as at start (filemodes.py)
+            for found in open_to_others(target):
+                daemon.alerter.alert("critical", found.message(), daemon.clock.now())
         return {
             "applied": True,
             "changes": {str(account): change.as_json() for account, change in changes.items()},
