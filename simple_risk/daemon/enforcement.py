@@ -28,7 +28,14 @@ from simple_risk.daemon.observe import Choice, would_words
 from simple_risk.daemon.persistence import Persistence
 from simple_risk.daemon.planning import plan, priority_of
 from simple_risk.engine import Firing
-from simple_risk.engine.intents import Alert, Intent, is_met
+from simple_risk.engine.intents import (
+    Alert,
+    CancelOrder,
+    Intent,
+    NoWorkingOrders,
+    PositionClosed,
+    is_met,
+)
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +54,15 @@ class Tracked:
     sends: int = 0
     #: contracts whose position the last calls closed or reduced
     contracts: frozenset[str] = frozenset()
+    #: a firing asked for it again after its calls were sent (the trader re-opened while the
+    #: close was on its way): planned again as soon as their answer is in
+    again: bool = False
+
+
+#: intents whose calls may be sent again without changing the account twice: a close takes
+#: whatever position there is, a cancel ends what still works ("already flat" and "order not
+#: found" are done). Never a reduction: planned from a hub that is late, it reduces twice.
+RESENDABLE = (PositionClosed, CancelOrder, NoWorkingOrders)
 
 
 class Enforcer:
@@ -115,8 +131,17 @@ class Enforcer:
         if isinstance(intent, Alert):
             self._shared.alerter.alert(intent.level, intent.message, firing.at)
             return
-        if intent.key in self.book:
-            return  # in flight or awaiting: never sent twice
+        tracked = self.book.get(intent.key)
+        if tracked is not None:
+            # in flight or awaiting: never sent twice for the same facts. But a firing after
+            # the calls were sent comes from a newer event — a position re-opened under a lock
+            # while the close was on its way — and must not wait for the next reconcile.
+            if isinstance(intent, RESENDABLE):
+                if tracked.state == "awaiting":
+                    self.work(intent.key)
+                elif tracked.state == "in_flight":
+                    tracked.again = True
+            return
         self.book[intent.key] = Tracked(intent, firing.account)
         self.work(intent.key)
 
@@ -187,6 +212,7 @@ class Enforcer:
         started_at = self._shared.clock.now()
         self._persistence.store_call(lambda store: store.intent_started(key, started_at))
         tracked.state = "in_flight"
+        tracked.again = False
         tracked.sends += 1
         self.executor.submit(account, key, calls, priority_of(tracked.intent))
         # said once the calls are on their way: a log line costs the lane its head start
@@ -235,6 +261,8 @@ class Enforcer:
         if result.outcome == "done":
             tracked.state = "awaiting"
             self.confirm(result.account)
+            if tracked.again and result.key in self.book:
+                self.work(result.key)  # asked again while in flight: planned from the facts now
             return
         tracked.failures += 1
         if result.outcome == "gave_up":
