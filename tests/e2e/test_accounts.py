@@ -1,0 +1,91 @@
+"""Several accounts on one daemon and one login: each is enforced on its own facts.
+
+* the same contract on two accounts: a breach on one reduces that one only;
+* a breach on one account while the hubs are down is enforced once they are back, and the
+  other account's legal position is left alone;
+* an account the login no longer lists is said to the user: the daemon can no longer guard it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from simple_risk.adapters.simulator import Simulator
+
+from .harness import ACCOUNT, OTHER, Start, build_ruleset
+
+BOTH = (ACCOUNT, OTHER)
+
+
+def test_the_same_contract_on_two_accounts_is_reduced_only_where_it_breaks_the_rule(
+    start: Start,
+) -> None:
+    h = start(build_ruleset(params={"max_contracts": 100}), accounts=BOTH)
+    h.trader.buy(OTHER, "CLE", 2)
+    h.trader.buy(ACCOUNT, "CLE", 4)  # over the 3 lots of the per-instrument limit
+    h.wait(lambda: h.trader.size(ACCOUNT, "CLE") <= 3, "the reduction")
+    h.daemon.request_reconcile(ACCOUNT, "test")
+    h.daemon.request_reconcile(OTHER, "test")
+    h.wait(lambda: not h.daemon.book, "the intents to finish")
+    assert h.trader.size(OTHER, "CLE") == 2
+    assert {b["accountId"] for b in h.sent("Position/partialCloseContract")} | {
+        b["accountId"] for b in h.sent("Position/closeContract")
+    } == {ACCOUNT}
+    assert not h.fired("max-contracts-per-instrument", OTHER)
+
+
+def test_a_breach_while_the_hubs_are_down_is_enforced_on_its_account_only(start: Start) -> None:
+    h = start(accounts=BOTH)
+    h.sim.refuse_hub_connections(2.0)
+    h.sim.drop_connections()
+    h.trader.buy(OTHER, "MNQ")  # legal
+    h.trader.buy(ACCOUNT, "RTY")  # a blocked symbol, bought while the hubs are down
+    h.wait(lambda: h.trader.size(ACCOUNT) == 0, "the close after the hubs came back")
+    h.wait(lambda: h.sim.hub_connections() >= 2, "the hubs back")
+    assert h.trader.size(OTHER, "MNQ") == 1
+    assert {b["accountId"] for b in h.sent("Position/closeContract")} == {ACCOUNT}
+
+
+@pytest.fixture
+def other_unlisted(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """``hide(sim)``: from now on Account/search no longer lists OTHER (closed, or taken from
+    this login); ``hide(sim, False)`` lists it again."""
+
+    def hide(sim: Simulator, hidden: bool = True) -> None:
+        venue = sim.venue
+        if not hidden:
+            monkeypatch.delattr(venue, "accounts")
+            return
+        listed = type(venue).accounts
+
+        def accounts(*, only_active: bool = False) -> list[Any]:
+            return [a for a in listed(venue, only_active=only_active) if a.id != OTHER]
+
+        monkeypatch.setattr(venue, "accounts", accounts, raising=False)
+
+    return hide
+
+
+def _alerts(h: Any, words: str) -> list[dict[str, str]]:
+    return [a for a in h.daemon.alerter.recent if words in a["message"]]
+
+
+def test_an_account_the_login_no_longer_lists_is_alerted_once_and_its_return_said(
+    start: Start, other_unlisted: Any
+) -> None:
+    h = start(accounts=BOTH)
+    other_unlisted(h.sim)
+    h.daemon.request_reconcile(OTHER, "test")
+    h.wait(lambda: _alerts(h, f"account {OTHER} is no longer listed"), "the alert")
+    (alert,) = _alerts(h, f"account {OTHER} is no longer listed")
+    assert alert["level"] == "critical"
+    reconciles = h.daemon.reconciles
+    h.daemon.request_reconcile(OTHER, "again")
+    h.wait(lambda: h.daemon.reconciles > reconciles, "the next reconcile")
+    assert len(_alerts(h, f"account {OTHER} is no longer listed")) == 1  # said once
+    assert not _alerts(h, f"account {ACCOUNT} is no longer listed")
+    other_unlisted(h.sim, False)
+    h.daemon.request_reconcile(OTHER, "listed again")
+    h.wait(lambda: _alerts(h, f"account {OTHER} is listed again"), "the all-clear")
