@@ -34,6 +34,7 @@ from simple_risk.engine.intents import (
     Intent,
     NoWorkingOrders,
     PositionClosed,
+    ReduceTo,
     is_met,
 )
 
@@ -57,6 +58,8 @@ class Tracked:
     #: a firing asked for it again after its calls were sent (the trader re-opened while the
     #: close was on its way): planned again as soon as their answer is in
     again: bool = False
+    #: planned after a reconcile: the facts are REST's, not a hub's that may be behind
+    rest_checked: bool = False
 
 
 #: intents whose calls may be sent again without changing the account twice: a close takes
@@ -208,6 +211,23 @@ class Enforcer:
                 time.monotonic() + self._timing.retry_interval,
             )
             return
+        behind = self._shared.hub_behind.get(account, {})
+        if isinstance(tracked.intent, ReduceTo) and not tracked.rest_checked:
+            stale = sorted(c for c in touched if c in behind)
+            if stale:
+                # The daemon reduced this position and REST confirmed it before the hub said
+                # so: the size the hub reports now may be from before that reduction. Planned
+                # from it, a reduction would take contracts away twice; REST says first.
+                log.info(
+                    "%s: the hub has not shown the last reduction of %s yet; planning it "
+                    "after a reconcile",
+                    key,
+                    ", ".join(stale),
+                )
+                tracked.state = "awaiting"
+                self._request_reconcile(account, "hub behind a reduction")
+                return
+        tracked.rest_checked = False
         tracked.contracts = touched
         started_at = self._shared.clock.now()
         self._persistence.store_call(lambda store: store.intent_started(key, started_at))
@@ -313,7 +333,37 @@ class Enforcer:
             if tracked.account != account or tracked.state == "in_flight":
                 continue
             if tracked.state == "awaiting" or time.monotonic() >= tracked.due:
+                tracked.rest_checked = True
                 self.work(key)
+
+    def awaiting_reductions(self, account: int) -> dict[str, frozenset[str]]:
+        """The account's reductions whose calls are done and whose effect the facts do not
+        show yet: key → the contracts they reduced."""
+        return {
+            key: tracked.contracts
+            for key, tracked in self.book.items()
+            if tracked.account == account
+            and tracked.state == "awaiting"
+            and isinstance(tracked.intent, ReduceTo)
+        }
+
+    def note_rest_confirmed(
+        self, account: int, awaiting: dict[str, frozenset[str]], hub_newer: set[str]
+    ) -> None:
+        """After a reconcile: the reductions of ``awaiting`` it finished were confirmed by
+        REST before the hub showed them (a hub the reconcile kept the word of — it spoke of the
+        position after REST was asked — is not behind). Until the hub shows those sizes, a size
+        it reports for the position may be from before the reduction."""
+        state = self._shared.engines[account].account(account)
+        if state is None:
+            return
+        for key, contracts in awaiting.items():
+            if key in self.book:
+                continue
+            for contract in contracts - hub_newer:
+                held = state.positions.get(contract)
+                size = held.size if held is not None else 0
+                self._shared.hub_behind.setdefault(account, {})[contract] = size
 
     def _finish(self, key: str, state: str) -> None:
         self.book.pop(key, None)

@@ -271,6 +271,10 @@ class EngineLoop:
                 return
             if isinstance(event, OrderUpdate | PositionUpdate):
                 shared.hub_touched.setdefault(account, {})[hub_item(event)] = event.at
+            if isinstance(event, PositionUpdate):
+                behind = shared.hub_behind.get(account)
+                if behind and behind.get(event.contract_id, -1) >= event.size:
+                    del behind[event.contract_id]  # the hub has caught up with the reduction
             self._intake.watch_contract(event)
             shared.observer.on_event(event)
             self._announcer.event(event)

@@ -273,10 +273,14 @@ class Reconciler:
                 len(newer),
             )
         applier = self._applier
+        awaiting = self._enforcer.awaiting_reductions(account)
         for event in events:
             applier.fact(account, applier.monotonic(event))
         reconciled = applier.monotonic(Reconciled(at=data.at, account_id=account))
         applier.apply(account, reconciled, journal=False)
+        if awaiting:
+            hub_newer = {str(item) for kind, item in newer if kind == "position"}
+            self._enforcer.note_rest_confirmed(account, awaiting, hub_newer)
         self.reconciles += 1
         self.last_reconcile_at[account] = data.at
         if account in self._ownership.lost:

@@ -2,15 +2,32 @@
 
 * a position re-opened while the close of the last one is still waiting for its answer is
   closed as soon as that answer comes, not at the next reconcile;
+* a hub that is late shows the trader's fill after REST already confirmed the daemon's
+  reduction of it: the position is not reduced a second time.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
+from pathlib import Path
 
-from .harness import ACCOUNT, Start
+from simple_risk.adapters.simulator.wan import WanDelay
+from simple_risk.daemon.runtime import Daemon, open_store
+from simple_risk.daemon.sim import Trader, wait_until
+from tests.pinned import pinned_wall
+
+from .harness import (
+    ACCOUNT,
+    FAST_OPTIONS,
+    Start,
+    build_ruleset,
+    guarding_config,
+    pinned_simulator,
+)
 
 LATE = 2.0  # seconds the gateway holds the close's answer after it closed the position
+HUB_LATE = 2.0  # seconds every hub frame takes to arrive (the watchdog's stale_after is 3)
 
 
 def test_a_position_reopened_while_its_close_awaits_the_answer_is_closed_at_the_answer(
@@ -28,3 +45,42 @@ def test_a_position_reopened_while_its_close_awaits_the_answer_is_closed_at_the_
     took = time.monotonic() - reopened
     assert took < LATE + 1.0, f"the re-opened position stood {took:.1f}s"
     assert len(h.sent("Position/closeContract")) == 2
+
+
+def test_a_late_hub_does_not_make_a_reduction_happen_twice(tmp_path: Path) -> None:
+    """REST sees the trader's 4 lots first (a periodic reconcile), the daemon reduces to 3 and
+    a reconcile confirms it; only then does the late hub say "4 lots", then "3"."""
+    wall = pinned_wall()
+    sim = pinned_simulator(wall)
+    trader = Trader(sim)
+    config = guarding_config(sim, (ACCOUNT,), tmp_path)
+    quick = dataclasses.replace(config.timing, reconcile_after_enforcement=0.2)
+    daemon = Daemon(
+        dataclasses.replace(config, timing=quick),
+        {ACCOUNT: build_ruleset(params={"max_contracts": 100})},
+        store=open_store(config),
+        options=dataclasses.replace(FAST_OPTIONS, wall=wall, reconcile_gap=0.2),
+    )
+    try:
+        daemon.start()
+        assert wait_until(daemon.ready.is_set, 10.0), "the account never went live"
+        for connection in sim.hubs.connections:  # every frame from now on arrives late
+            connection.wan = WanDelay(HUB_LATE, 0.0)
+        trader.buy(ACCOUNT, "CLE", 4)  # over the 3 lots of the per-instrument limit
+        daemon.request_reconcile(ACCOUNT, "periodic")  # REST sees it before the hub says so
+        assert wait_until(lambda: trader.size(ACCOUNT, "CLE") == 3, 5.0), "the reduction"
+        reduced = time.monotonic()
+        assert wait_until(lambda: not daemon.book, 5.0), "the reduction confirmed"
+        assert time.monotonic() - reduced < HUB_LATE, "confirmed by REST, not the late hub"
+        time.sleep(HUB_LATE + 0.5)  # the hub's late word of the 4 lots, then of the 3
+        assert trader.size(ACCOUNT, "CLE") == 3
+        partial = [
+            r.body
+            for r in sim.requests_log()
+            if r.path.lower() == "/api/position/partialclosecontract"
+        ]
+        assert len(partial) == 1, partial
+    finally:
+        daemon.stop()
+        trader.close()
+        sim.stop()
