@@ -3,18 +3,22 @@
 * a position re-opened while the close of the last one is still waiting for its answer is
   closed as soon as that answer comes, not at the next reconcile;
 * a hub that is late shows the trader's fill after REST already confirmed the daemon's
-  reduction of it: the position is not reduced a second time.
+  reduction of it: the position is not reduced a second time;
+* an order the trader places while the flatten's cancels await their answers is cancelled
+  within the answer's wait, under the lock the flatten set.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import time
+from decimal import Decimal
 from pathlib import Path
 
 from simple_risk.adapters.simulator.wan import WanDelay
 from simple_risk.daemon.runtime import Daemon, open_store
 from simple_risk.daemon.sim import Trader, wait_until
+from simple_risk.engine.events import OrderSide, OrderStatus
 from tests.pinned import pinned_wall
 
 from .harness import (
@@ -27,6 +31,7 @@ from .harness import (
 )
 
 LATE = 2.0  # seconds the gateway holds the close's answer after it closed the position
+ISOLATED_LIMITS = {"max_unrealized_loss": 100000, "max_unrealized_profit": 100000}
 HUB_LATE = 2.0  # seconds every hub frame takes to arrive (the watchdog's stale_after is 3)
 
 
@@ -84,3 +89,25 @@ def test_a_late_hub_does_not_make_a_reduction_happen_twice(tmp_path: Path) -> No
         daemon.stop()
         trader.close()
         sim.stop()
+
+
+def test_an_order_placed_while_the_flatten_awaits_its_answers_is_cancelled_at_once(
+    start: Start,
+) -> None:
+    h = start(build_ruleset(params=ISOLATED_LIMITS))
+    h.sim.answer_late("Order/cancel", LATE)
+    h.sim.answer_late("Position/closeContract", LATE)
+    below = h.trader.price("MNQ") - 500
+    resting = h.trader.limit(ACCOUNT, "MNQ", OrderSide.BUY, 1, below)
+    h.trader.buy(ACCOUNT, "EP")
+    h.trader.move("EP", Decimal("-10.5"))
+    h.trader.sell(ACCOUNT, "EP")  # the day's loss limit: flatten and lock
+    h.wait(lambda: h.sim.venue.order(resting).status == OrderStatus.CANCELLED, "the flatten")
+    placed = time.monotonic()
+    again = h.trader.limit(ACCOUNT, "MNQ", OrderSide.BUY, 1, below)  # answers still on the way
+    h.wait(
+        lambda: h.sim.venue.order(again).status == OrderStatus.CANCELLED, "the new order's cancel"
+    )
+    took = time.monotonic() - placed
+    assert took < LATE + 1.0, f"the new order worked {took:.1f}s"
+    assert h.locked_by("daily-realized-loss")
