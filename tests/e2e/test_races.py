@@ -5,7 +5,10 @@
 * a hub that is late shows the trader's fill after REST already confirmed the daemon's
   reduction of it: the position is not reduced a second time;
 * an order the trader places while the flatten's cancels await their answers is cancelled
-  within the answer's wait, under the lock the flatten set.
+  within the answer's wait, under the lock the flatten set;
+* the daemon's own stop, answered late, is its own from the tag its hub event carries;
+* a reconcile whose REST answer hangs holds no enforcement up, and its old answer does not
+  bring back a position the hub said was closed meanwhile.
 """
 
 from __future__ import annotations
@@ -111,3 +114,42 @@ def test_an_order_placed_while_the_flatten_awaits_its_answers_is_cancelled_at_on
     took = time.monotonic() - placed
     assert took < LATE + 1.0, f"the new order worked {took:.1f}s"
     assert h.locked_by("daily-realized-loss")
+
+
+def test_the_daemons_own_stop_answered_late_is_its_own_and_left_working(start: Start) -> None:
+    """Its hub event comes before the answer that names its id: the tag says whose it is."""
+    h = start(build_ruleset(enable=("trade-management-breakeven",)))
+    h.sim.answer_late("Order/place", LATE)
+    h.trader.buy(ACCOUNT, "EP")  # no stop: the breakeven rule places one
+    h.wait(lambda: h.trader.size(ACCOUNT, "EP") == 1, "the fill")
+    h.trader.move("EP", Decimal("2.75"))
+    h.wait(lambda: h.trader.working(ACCOUNT) == 1, "the daemon's stop at the venue")
+    (stop,) = [o for o in h.sim.venue.open_orders(ACCOUNT)]
+
+    def own() -> bool:
+        state = h.daemon.on_engine(lambda: h.daemon.engines[ACCOUNT].account(ACCOUNT))
+        return state is not None and stop.id in state.own_ids
+
+    h.wait(own, "the stop recorded as the daemon's")
+    h.trader.buy(ACCOUNT, "RTY")  # a blocked symbol: a lock, a close, never the stop's cancel
+    h.wait(lambda: h.trader.size(ACCOUNT, "RTY") == 0, "the blocked position closed")
+    time.sleep(LATE)
+    assert h.sim.venue.order(stop.id).status == OrderStatus.OPEN
+    assert stop.id not in [b["orderId"] for b in h.sent("Order/cancel")]
+
+
+def test_a_reconcile_whose_answer_hangs_does_not_hold_enforcement_up(start: Start) -> None:
+    h = start()
+    h.sim.answer_late("Position/searchOpen", 2 * LATE)
+    h.daemon.request_reconcile(ACCOUNT, "test")  # its first call hangs
+    time.sleep(0.2)
+    bought = time.monotonic()
+    h.trader.buy(ACCOUNT, "RTY")  # a blocked symbol
+    h.wait(lambda: h.trader.size(ACCOUNT, "RTY") == 0, "the close")
+    took = time.monotonic() - bought
+    assert took < 1.0, f"the blocked position stood {took:.1f}s behind the hung reconcile"
+    reconciles = h.daemon.reconciles
+    h.wait(lambda: h.daemon.reconciles > reconciles, "the slow reconcile applied", timeout=10)
+    # its answer, older than the hub's word of the close, does not bring the position back
+    state = h.daemon.on_engine(lambda: h.daemon.engines[ACCOUNT].account(ACCOUNT))
+    assert state is not None and h.trader.contract("RTY") not in state.positions
