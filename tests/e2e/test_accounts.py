@@ -3,11 +3,13 @@
 * the same contract on two accounts: a breach on one reduces that one only;
 * a breach on one account while the hubs are down is enforced once they are back, and the
   other account's legal position is left alone;
-* an account the login no longer lists is said to the user: the daemon can no longer guard it.
+* an account the login no longer lists is said to the user: the daemon can no longer guard it;
+* the quotes of a contract one account left still reach the account that holds it.
 """
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -89,3 +91,17 @@ def test_an_account_the_login_no_longer_lists_is_alerted_once_and_its_return_sai
     other_unlisted(h.sim, False)
     h.daemon.request_reconcile(OTHER, "listed again")
     h.wait(lambda: _alerts(h, f"account {OTHER} is listed again"), "the all-clear")
+
+
+def test_quotes_of_a_contract_one_account_left_still_reach_the_other(start: Start) -> None:
+    h = start(accounts=BOTH)
+    h.trader.buy(ACCOUNT, "EP")
+    h.trader.buy(OTHER, "EP")
+    h.wait(lambda: h.trader.size(OTHER, "EP") == 1, "the fills")
+    h.trader.sell(ACCOUNT, "EP")  # one account leaves the contract
+    h.wait(lambda: h.trader.size(ACCOUNT, "EP") == 0, "flat")
+    h.trader.move("EP", Decimal("-7"))  # past max_unrealized_loss for the one still in it
+    h.wait(lambda: h.trader.size(OTHER, "EP") == 0, "the other account's close")
+    assert h.fired("daily-unrealized-loss", OTHER)
+    assert not h.fired("daily-unrealized-loss", ACCOUNT)
+    assert {b["accountId"] for b in h.sent("Position/closeContract")} == {OTHER}
