@@ -4,19 +4,34 @@
 * a breach on one account while the hubs are down is enforced once they are back, and the
   other account's legal position is left alone;
 * an account the login no longer lists is said to the user: the daemon can no longer guard it;
-* the quotes of a contract one account left still reach the account that holds it.
+* the quotes of a contract one account left still reach the account that holds it;
+* an account the gateway no longer knows at a start does not keep the daemon from guarding
+  the others.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from simple_risk.adapters.simulator import Simulator
+from simple_risk.daemon.runtime import Daemon, open_store
+from simple_risk.daemon.sim import Trader, wait_until
+from tests.pinned import pinned_wall
 
-from .harness import ACCOUNT, OTHER, Start, build_ruleset
+from .harness import (
+    ACCOUNT,
+    FAST_OPTIONS,
+    OTHER,
+    Start,
+    build_ruleset,
+    guarding_config,
+    pinned_simulator,
+)
 
 BOTH = (ACCOUNT, OTHER)
 
@@ -105,3 +120,37 @@ def test_quotes_of_a_contract_one_account_left_still_reach_the_other(start: Star
     assert h.fired("daily-unrealized-loss", OTHER)
     assert not h.fired("daily-unrealized-loss", ACCOUNT)
     assert {b["accountId"] for b in h.sent("Position/closeContract")} == {OTHER}
+
+
+GONE = 20100099  # an account the login had once: closed, or taken from it
+
+
+def test_an_account_the_gateway_no_longer_knows_does_not_keep_the_others_unguarded(
+    tmp_path: Path,
+) -> None:
+    wall = pinned_wall()
+    sim = pinned_simulator(wall)
+    trader = Trader(sim)
+    config = guarding_config(sim, (ACCOUNT, GONE), tmp_path)
+    daemon = Daemon(
+        config,
+        dict.fromkeys((ACCOUNT, GONE), build_ruleset()),
+        store=open_store(config),
+        options=dataclasses.replace(FAST_OPTIONS, wall=wall),
+    )
+    try:
+        daemon.start()  # Position/searchOpen answers AccountNotFound for GONE
+        assert wait_until(lambda: daemon.status()["accounts"][str(ACCOUNT)]["live"], 10.0)
+        trader.buy(ACCOUNT, "RTY")  # a blocked symbol
+        assert wait_until(lambda: trader.size(ACCOUNT) == 0, 5.0), "the other account enforced"
+        assert wait_until(
+            lambda: any(
+                a["level"] == "critical" and f"account {GONE}" in a["message"]
+                for a in daemon.alerter.recent
+            ),
+            10.0,
+        ), "the unguarded account said"
+    finally:
+        daemon.stop()
+        trader.close()
+        sim.stop()
