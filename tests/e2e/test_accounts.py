@@ -6,12 +6,15 @@
 * an account the login no longer lists is said to the user: the daemon can no longer guard it;
 * the quotes of a contract one account left still reach the account that holds it;
 * an account the gateway no longer knows at a start does not keep the daemon from guarding
-  the others.
+  the others;
+* while the user hub is down, REST is read every few seconds (a breach on any account is
+  enforced meanwhile) and the user is told.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import time
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -19,6 +22,7 @@ from typing import Any
 import pytest
 
 from simple_risk.adapters.simulator import Simulator
+from simple_risk.daemon import engineloop
 from simple_risk.daemon.runtime import Daemon, open_store
 from simple_risk.daemon.sim import Trader, wait_until
 from tests.pinned import pinned_wall
@@ -80,7 +84,7 @@ def other_unlisted(monkeypatch: pytest.MonkeyPatch) -> Any:
         def accounts(*, only_active: bool = False) -> list[Any]:
             return [a for a in listed(venue, only_active=only_active) if a.id != OTHER]
 
-        monkeypatch.setattr(venue, "accounts", accounts, raising=False)
+        monkeypatch.setattr(venue, "accounts", accounts)
 
     return hide
 
@@ -154,3 +158,47 @@ def test_an_account_the_gateway_no_longer_knows_does_not_keep_the_others_unguard
         daemon.stop()
         trader.close()
         sim.stop()
+
+
+def test_while_the_user_hub_is_down_rest_is_read_often_and_the_user_told(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A user hub that cannot connect leaves the daemon blind to fills, orders and positions
+    but for REST: it polls REST at a short interval (not the minute of the periodic
+    reconcile), says so once the outage lasts, and says when the hub is back."""
+    monkeypatch.setattr(engineloop, "HUB_DOWN_POLL", 1.0)
+    monkeypatch.setattr(engineloop, "HUB_DOWN_ALERT", 2.0)
+    wall = pinned_wall()
+    sim = pinned_simulator(wall)
+    trader = Trader(sim)
+    config = guarding_config(sim, BOTH, tmp_path)
+    rare = dataclasses.replace(config.timing, reconcile_interval=60.0)  # as in production
+    daemon = Daemon(
+        dataclasses.replace(config, timing=rare),
+        dict.fromkeys(BOTH, build_ruleset()),
+        store=open_store(config),
+        options=dataclasses.replace(FAST_OPTIONS, wall=wall),
+    )
+    try:
+        daemon.start()
+        assert wait_until(daemon.ready.is_set, 10.0)
+        sim.refuse_hub_connections(OUTAGE)
+        sim.drop_connections()
+        time.sleep(1.0)  # the reconcile of the drop itself is behind us
+        down = time.monotonic()
+        trader.buy(ACCOUNT, "RTY")  # a blocked symbol, bought while the user hub is down
+        assert wait_until(lambda: trader.size(ACCOUNT) == 0, OUTAGE - 2.0), "closed meanwhile"
+        assert time.monotonic() - down < OUTAGE - 2.0
+        assert wait_until(lambda: _said(daemon, "warning", "user hub"), 5.0), "the outage said"
+        assert wait_until(lambda: _said(daemon, "info", "user hub is back"), OUTAGE + 5.0)
+    finally:
+        daemon.stop()
+        trader.close()
+        sim.stop()
+
+
+OUTAGE = 8.0  # seconds the gateway refuses hub connections
+
+
+def _said(daemon: Daemon, level: str, words: str) -> bool:
+    return any(a["level"] == level and words in a["message"] for a in daemon.alerter.recent)
