@@ -8,7 +8,9 @@
   within the answer's wait, under the lock the flatten set;
 * the daemon's own stop, answered late, is its own from the tag its hub event carries;
 * a reconcile whose REST answer hangs holds no enforcement up, and its old answer does not
-  bring back a position the hub said was closed meanwhile.
+  bring back a position the hub said was closed meanwhile;
+* a position the trader grows during a cooldown, twice in a row, is cut back to what it held
+  when the cooldown began, never closed.
 """
 
 from __future__ import annotations
@@ -153,3 +155,22 @@ def test_a_reconcile_whose_answer_hangs_does_not_hold_enforcement_up(start: Star
     # its answer, older than the hub's word of the close, does not bring the position back
     state = h.daemon.on_engine(lambda: h.daemon.engines[ACCOUNT].account(ACCOUNT))
     assert state is not None and h.trader.contract("RTY") not in state.positions
+
+
+def test_a_position_grown_during_a_cooldown_is_cut_back_to_what_it_held_not_closed(
+    start: Start,
+) -> None:
+    h = start(build_ruleset(params=ISOLATED_LIMITS))
+    h.trader.buy(ACCOUNT, "EP")  # held when the cooldown begins: left alone
+    for _ in range(2):  # two round trips in a minute: the trade-frequency cooldown
+        h.trader.buy(ACCOUNT, "MNQ")
+        h.trader.sell(ACCOUNT, "MNQ")
+    h.wait(lambda: h.locked_by("trade-frequency-minute"), "the cooldown")
+    h.trader.buy(ACCOUNT, "EP", 2)  # adds to it in the cooldown
+    h.wait(lambda: h.trader.size(ACCOUNT, "EP") == 1, "cut back to what it held")
+    h.trader.buy(ACCOUNT, "EP")  # and again, at once
+    h.wait(lambda: h.trader.size(ACCOUNT, "EP") == 1, "cut back again")
+    h.daemon.request_reconcile(ACCOUNT, "test")
+    h.wait(lambda: not h.daemon.book, "the intents to finish")
+    assert h.trader.size(ACCOUNT, "EP") == 1
+    assert not h.sent("Position/closeContract")
