@@ -15,6 +15,7 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Literal
 
 from simple_risk.adapters.topstepx.errors import Endpoint
@@ -58,6 +59,9 @@ class Tracked:
     #: a firing asked for it again after its calls were sent (the trader re-opened while the
     #: close was on its way): planned again as soon as their answer is in
     again: bool = False
+    #: when its last calls were handed to the executor (engine clock): a firing of an event
+    #: from before then asks for what they already do (two rules on one event)
+    sent_at: datetime | None = None
     #: planned after a reconcile: the facts are REST's, not a hub's that may be behind
     rest_checked: bool = False
 
@@ -139,7 +143,8 @@ class Enforcer:
             # in flight or awaiting: never sent twice for the same facts. But a firing after
             # the calls were sent comes from a newer event — a position re-opened under a lock
             # while the close was on its way — and must not wait for the next reconcile.
-            if isinstance(intent, RESENDABLE):
+            newer = tracked.sent_at is not None and firing.at > tracked.sent_at
+            if isinstance(intent, RESENDABLE) and newer:
                 if tracked.state == "awaiting":
                     self.work(intent.key)
                 elif tracked.state == "in_flight":
@@ -233,6 +238,7 @@ class Enforcer:
         self._persistence.store_call(lambda store: store.intent_started(key, started_at))
         tracked.state = "in_flight"
         tracked.again = False
+        tracked.sent_at = started_at
         tracked.sends += 1
         self.executor.submit(account, key, calls, priority_of(tracked.intent))
         # said once the calls are on their way: a log line costs the lane its head start

@@ -10,7 +10,8 @@
 * a reconcile whose REST answer hangs holds no enforcement up, and its old answer does not
   bring back a position the hub said was closed meanwhile;
 * a position the trader grows during a cooldown, twice in a row, is cut back to what it held
-  when the cooldown began, never closed.
+  when the cooldown began, never closed;
+* two rules asking for one cancel on one event send it once (only a newer event asks again).
 """
 
 from __future__ import annotations
@@ -174,3 +175,18 @@ def test_a_position_grown_during_a_cooldown_is_cut_back_to_what_it_held_not_clos
     h.wait(lambda: not h.daemon.book, "the intents to finish")
     assert h.trader.size(ACCOUNT, "EP") == 1
     assert not h.sent("Position/closeContract")
+
+
+def test_two_rules_asking_for_one_cancel_on_one_event_send_it_once(start: Start) -> None:
+    """The order breaks the account's and the instrument's limits: both rules ask for its
+    cancel. The hub's word of the cancel comes after the answer (a late hub): the second
+    asking is not a newer event, and is not sent again."""
+    h = start()
+    for connection in h.sim.hubs.connections:
+        connection.wan = WanDelay(0.5, 0.0)
+    price = h.trader.price("MES")
+    order = h.trader.limit(ACCOUNT, "MES", OrderSide.BUY, 60, price - 100)
+    h.wait(lambda: h.sim.venue.order(order).status == OrderStatus.CANCELLED, "the cancel")
+    h.wait(lambda: not h.daemon.book, "the cancel confirmed")
+    assert h.fired("max-contracts-order") and h.fired("max-contracts-per-instrument-order")
+    assert [b["orderId"] for b in h.sent("Order/cancel")] == [order]
