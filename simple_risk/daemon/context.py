@@ -94,6 +94,11 @@ class Shared:
     #: (``("position", contract)``) per account: a reconcile keeps the hub's word for what
     #: changed after its REST answers were asked for (older entries are pruned by it)
     hub_touched: dict[int, dict[HubItem, datetime]] = field(default_factory=dict)
+    #: positions whose reduction by the daemon REST confirmed before the hub showed it, per
+    #: account: contract → the size REST confirmed. The hub is behind on them: until it shows
+    #: that size (or less), a size it reports may be from before the reduction, and a
+    #: reduction is planned from it only after a reconcile (else it would reduce twice)
+    hub_behind: dict[int, dict[str, int]] = field(default_factory=dict)
     #: set when ``stop`` begins: workers waiting out a pause return
     closing: threading.Event = field(default_factory=threading.Event)
     #: something the status shows changed: ``status.json`` is rewritten soon

@@ -15,6 +15,7 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Literal
 
 from simple_risk.adapters.topstepx.errors import Endpoint
@@ -28,7 +29,15 @@ from simple_risk.daemon.observe import Choice, would_words
 from simple_risk.daemon.persistence import Persistence
 from simple_risk.daemon.planning import plan, priority_of
 from simple_risk.engine import Firing
-from simple_risk.engine.intents import Alert, Intent, is_met
+from simple_risk.engine.intents import (
+    Alert,
+    CancelOrder,
+    Intent,
+    NoWorkingOrders,
+    PositionClosed,
+    ReduceTo,
+    is_met,
+)
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +56,20 @@ class Tracked:
     sends: int = 0
     #: contracts whose position the last calls closed or reduced
     contracts: frozenset[str] = frozenset()
+    #: a firing asked for it again after its calls were sent (the trader re-opened while the
+    #: close was on its way): planned again as soon as their answer is in
+    again: bool = False
+    #: when its last calls were handed to the executor (engine clock): a firing of an event
+    #: from before then asks for what they already do (two rules on one event)
+    sent_at: datetime | None = None
+    #: planned after a reconcile: the facts are REST's, not a hub's that may be behind
+    rest_checked: bool = False
+
+
+#: intents whose calls may be sent again without changing the account twice: a close takes
+#: whatever position there is, a cancel ends what still works ("already flat" and "order not
+#: found" are done). Never a reduction: planned from a hub that is late, it reduces twice.
+RESENDABLE = (PositionClosed, CancelOrder, NoWorkingOrders)
 
 
 class Enforcer:
@@ -115,8 +138,18 @@ class Enforcer:
         if isinstance(intent, Alert):
             self._shared.alerter.alert(intent.level, intent.message, firing.at)
             return
-        if intent.key in self.book:
-            return  # in flight or awaiting: never sent twice
+        tracked = self.book.get(intent.key)
+        if tracked is not None:
+            # in flight or awaiting: never sent twice for the same facts. But a firing after
+            # the calls were sent comes from a newer event — a position re-opened under a lock
+            # while the close was on its way — and must not wait for the next reconcile.
+            newer = tracked.sent_at is not None and firing.at > tracked.sent_at
+            if isinstance(intent, RESENDABLE) and newer:
+                if tracked.state == "awaiting":
+                    self.work(intent.key)
+                elif tracked.state == "in_flight":
+                    tracked.again = True
+            return
         self.book[intent.key] = Tracked(intent, firing.account)
         self.work(intent.key)
 
@@ -183,10 +216,29 @@ class Enforcer:
                 time.monotonic() + self._timing.retry_interval,
             )
             return
+        behind = self._shared.hub_behind.get(account, {})
+        if isinstance(tracked.intent, ReduceTo) and not tracked.rest_checked:
+            stale = sorted(c for c in touched if c in behind)
+            if stale:
+                # The daemon reduced this position and REST confirmed it before the hub said
+                # so: the size the hub reports now may be from before that reduction. Planned
+                # from it, a reduction would take contracts away twice; REST says first.
+                log.info(
+                    "%s: the hub has not shown the last reduction of %s yet; planning it "
+                    "after a reconcile",
+                    key,
+                    ", ".join(stale),
+                )
+                tracked.state = "awaiting"
+                self._request_reconcile(account, "hub behind a reduction")
+                return
+        tracked.rest_checked = False
         tracked.contracts = touched
         started_at = self._shared.clock.now()
         self._persistence.store_call(lambda store: store.intent_started(key, started_at))
         tracked.state = "in_flight"
+        tracked.again = False
+        tracked.sent_at = started_at
         tracked.sends += 1
         self.executor.submit(account, key, calls, priority_of(tracked.intent))
         # said once the calls are on their way: a log line costs the lane its head start
@@ -235,6 +287,8 @@ class Enforcer:
         if result.outcome == "done":
             tracked.state = "awaiting"
             self.confirm(result.account)
+            if tracked.again and result.key in self.book:
+                self.work(result.key)  # asked again while in flight: planned from the facts now
             return
         tracked.failures += 1
         if result.outcome == "gave_up":
@@ -285,7 +339,37 @@ class Enforcer:
             if tracked.account != account or tracked.state == "in_flight":
                 continue
             if tracked.state == "awaiting" or time.monotonic() >= tracked.due:
+                tracked.rest_checked = True
                 self.work(key)
+
+    def awaiting_reductions(self, account: int) -> dict[str, frozenset[str]]:
+        """The account's reductions whose calls are done and whose effect the facts do not
+        show yet: key → the contracts they reduced."""
+        return {
+            key: tracked.contracts
+            for key, tracked in self.book.items()
+            if tracked.account == account
+            and tracked.state == "awaiting"
+            and isinstance(tracked.intent, ReduceTo)
+        }
+
+    def note_rest_confirmed(
+        self, account: int, awaiting: dict[str, frozenset[str]], hub_newer: set[str]
+    ) -> None:
+        """After a reconcile: the reductions of ``awaiting`` it finished were confirmed by
+        REST before the hub showed them (a hub the reconcile kept the word of — it spoke of the
+        position after REST was asked — is not behind). Until the hub shows those sizes, a size
+        it reports for the position may be from before the reduction."""
+        state = self._shared.engines[account].account(account)
+        if state is None:
+            return
+        for key, contracts in awaiting.items():
+            if key in self.book:
+                continue
+            for contract in contracts - hub_newer:
+                held = state.positions.get(contract)
+                size = held.size if held is not None else 0
+                self._shared.hub_behind.setdefault(account, {})[contract] = size
 
     def _finish(self, key: str, state: str) -> None:
         self.book.pop(key, None)

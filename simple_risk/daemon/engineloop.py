@@ -24,7 +24,7 @@ from concurrent.futures import Future
 from datetime import datetime
 from typing import TypeVar
 
-from simple_risk.adapters.topstepx.hubs import SUBSCRIBE_FAILED
+from simple_risk.adapters.topstepx.hubs import CONNECTED, RECONNECTED, REFRESHED, SUBSCRIBE_FAILED
 from simple_risk.daemon.announce import Announcer
 from simple_risk.daemon.apply import FACT_EVENTS, Applier
 from simple_risk.daemon.clockwatch import ClockWatch
@@ -59,6 +59,15 @@ from simple_risk.engine.events import (
 from simple_risk.engine.vanished import hub_item
 
 log = logging.getLogger(__name__)
+
+#: while the user hub is down the daemon hears of fills, orders and positions only from REST:
+#: every account is reconciled (fills included) this often (seconds), not at the periodic
+#: reconcile's minute, so a breach meanwhile is enforced within seconds
+HUB_DOWN_POLL = 10.0
+#: a user hub down this long (seconds) is said to the user, and its return
+HUB_DOWN_ALERT = 30.0
+#: the hub states in which events arrive
+_HUB_UP = frozenset({CONNECTED, RECONNECTED, REFRESHED})
 T = TypeVar("T")
 
 
@@ -98,6 +107,10 @@ class EngineLoop:
         self.runs = 0
         #: the hubs' states as their last ``ConnectionChanged`` said
         self.hub_states: dict[str, str] = {}
+        #: monotonic time the user hub went down (None: up, or not connected yet)
+        self._user_hub_down: float | None = None
+        self._next_hub_poll = 0.0
+        self._user_hub_alerted = False
         self._quotes = QuoteWatch(shared.config.timing.quote_silence)
         self._clock_watch = ClockWatch()
 
@@ -157,6 +170,8 @@ class EngineLoop:
     def _next_wakeup(self) -> float:
         now_mono = time.monotonic()
         candidates = [self._next_tick, self._next_periodic, self._next_snapshot, self._next_lease]
+        if self._user_hub_down is not None:
+            candidates.append(self._next_hub_poll)
         candidates += self._reconciler.later.values()
         if self._shared.status_due:
             candidates.append(self._next_status)
@@ -190,6 +205,7 @@ class EngineLoop:
             self._next_periodic = now_mono + timing.reconcile_interval
             for account in shared.config.accounts:
                 self._reconciler.request(account, "periodic")
+        self._watch_user_hub(now_mono, now_wall)
         self._reconciler.request_due(now_mono)
         self._enforcer.work_due(now_mono)
         if now_mono >= self._next_snapshot:
@@ -203,6 +219,40 @@ class EngineLoop:
             for account in shared.config.accounts:
                 self._ownership.renew(account, now_wall)
             self._next_lease = now_mono + self._ownership.renew_interval()
+
+    def _user_hub_changed(self, state: str, at: datetime) -> None:
+        """The user hub went down or came back (engine thread)."""
+        now_mono = time.monotonic()
+        if state in _HUB_UP:
+            down, self._user_hub_down = self._user_hub_down, None
+            if down is not None and self._user_hub_alerted:
+                self._shared.alerter.alert(
+                    "info", f"the user hub is back after {now_mono - down:.0f} s", at
+                )
+            self._user_hub_alerted = False
+        elif self._user_hub_down is None and "user" in self.hub_states:
+            self._user_hub_down = now_mono
+            self._next_hub_poll = now_mono + HUB_DOWN_POLL
+
+    def _watch_user_hub(self, now_mono: float, now_wall: datetime) -> None:
+        """While the user hub is down: reconcile every account every ``HUB_DOWN_POLL`` and,
+        once the outage lasts ``HUB_DOWN_ALERT``, say so (once)."""
+        down = self._user_hub_down
+        if down is None:
+            return
+        if now_mono >= self._next_hub_poll:
+            self._next_hub_poll = now_mono + HUB_DOWN_POLL
+            for account in self._shared.config.accounts:
+                self._reconciler.request(account, "user hub down")
+        if not self._user_hub_alerted and now_mono - down >= HUB_DOWN_ALERT:
+            self._user_hub_alerted = True
+            self._shared.alerter.alert(
+                "warning",
+                f"the user hub has been down for {now_mono - down:.0f} s: fills, orders and "
+                f"positions are read from REST every {HUB_DOWN_POLL:g} s until it is back, so "
+                "a breach is enforced up to that much later",
+                now_wall,
+            )
 
     def _watch_quotes(self, now: datetime) -> None:
         """Alert a held contract whose quotes went quiet while its exchange trades (and when
@@ -242,6 +292,8 @@ class EngineLoop:
             self._ownership.on_checked(event)
             return
         if isinstance(event, ConnectionChanged):
+            if event.hub == "user":
+                self._user_hub_changed(event.state, event.at)
             self.hub_states[event.hub] = event.state
             shared.observer.on_event(event)
             self._announcer.event(event)
@@ -269,6 +321,10 @@ class EngineLoop:
                 return
             if isinstance(event, OrderUpdate | PositionUpdate):
                 shared.hub_touched.setdefault(account, {})[hub_item(event)] = event.at
+            if isinstance(event, PositionUpdate):
+                behind = shared.hub_behind.get(account)
+                if behind and behind.get(event.contract_id, -1) >= event.size:
+                    del behind[event.contract_id]  # the hub has caught up with the reduction
             self._intake.watch_contract(event)
             shared.observer.on_event(event)
             self._announcer.event(event)

@@ -27,6 +27,9 @@ class ReconcileData(Event):
     error: str | None = None
     #: records REST sent that could not be read, skipped: (kind, why) — "order", "position"…
     skipped: tuple[tuple[str, str], ...] = ()
+    #: Account/search, asked and read in full, did not list the account (closed, or no
+    #: longer this login's): the daemon cannot guard it
+    unlisted: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

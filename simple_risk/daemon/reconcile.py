@@ -78,6 +78,8 @@ class Reconciler:
         self._doubts_alerted: set[tuple[int | None, str]] = set()
         #: each account's failed reconciles in a row (alerted once, at alert_after_attempts)
         self._failing: dict[int, int] = {}
+        #: accounts the last full reconcile found missing from Account/search (alerted once)
+        self.unlisted: set[int] = set()
 
     # -- the workers ----------------------------------------------------------------------------
 
@@ -200,7 +202,9 @@ class Reconciler:
                 error=str(exc),
             )
         mine = next((a for a in accounts if a.account_id == account), None)
+        unread = any(kind == "account" for kind, _ in skipped)
         return ReconcileData(
+            unlisted=not light and mine is None and not unread,
             at=clock.now(),
             account=account,
             started_at=started,
@@ -240,6 +244,7 @@ class Reconciler:
             )
         skipped_kinds = {kind for kind, _ in data.skipped}
         self._report_malformed(data)
+        self._report_unlisted(data)
         engine = shared.engines[account]
         state = engine.account(account)
         # What the hub said of an order or a position after the REST answers were asked for
@@ -270,10 +275,14 @@ class Reconciler:
                 len(newer),
             )
         applier = self._applier
+        awaiting = self._enforcer.awaiting_reductions(account)
         for event in events:
             applier.fact(account, applier.monotonic(event))
         reconciled = applier.monotonic(Reconciled(at=data.at, account_id=account))
         applier.apply(account, reconciled, journal=False)
+        if awaiting:
+            hub_newer = {str(item) for kind, item in newer if kind == "position"}
+            self._enforcer.note_rest_confirmed(account, awaiting, hub_newer)
         self.reconciles += 1
         self.last_reconcile_at[account] = data.at
         if account in self._ownership.lost:
@@ -312,6 +321,26 @@ class Reconciler:
         if doubt.reconcile:
             for account in accounts:
                 self.request(account, f"doubted {doubt.target}")
+
+    def _report_unlisted(self, data: ReconcileData) -> None:
+        """An account the login no longer lists (closed, or taken from this login) cannot be
+        guarded: its hub events stop and REST may stop answering for it. Said once, loudly,
+        and again when it is listed again (a light reconcile does not ask)."""
+        account = data.account
+        if data.unlisted and account not in self.unlisted:
+            self.unlisted.add(account)
+            self._shared.alerter.alert(
+                "critical",
+                f"account {account} is no longer listed by Account/search for this login "
+                "(closed, or no longer this user's): it cannot be guarded — check the "
+                "account on the platform",
+                data.at,
+            )
+        elif data.account_update is not None and account in self.unlisted:
+            self.unlisted.discard(account)
+            self._shared.alerter.alert(
+                "warning", f"account {account} is listed again by Account/search", data.at
+            )
 
     def _report_malformed(self, data: ReconcileData) -> None:
         """Records REST sent that could not be read were skipped: count them and say so loudly

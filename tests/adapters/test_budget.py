@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from simple_risk.adapters.topstepx import ratelimit
 from simple_risk.adapters.topstepx.errors import RateLimitTimeout
 from simple_risk.adapters.topstepx.ratelimit import (
     DEFAULT_BUCKET,
@@ -142,3 +143,20 @@ def test_calls_over_any_number_of_restarts_stay_within_the_budget(
                 sent.append(clocks.wall)
         limiter.close()  # the file handle only: a kill -9 writes nothing more either
     assert busiest_window(sent, 60.0) <= 12
+
+
+def test_the_ledger_of_a_daemon_that_never_restarts_stays_small(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(ratelimit, "_LEDGER_COMPACT_AT", 100)
+    ledger = tmp_path / "rest-calls.log"
+    clocks = Clocks()
+    running = clocks.limiter(30, ledger=ledger)
+    for _ in range(1000):  # weeks of calls, shrunk: one every 2.9 s
+        assert _granted(running, Priority.RECONCILIATION)
+        clocks.advance(2.9)
+    assert len(read_ledger(ledger)) <= 100 + 30
+    # killed: the next life still counts what the window holds
+    restarted = clocks.limiter(30, ledger=ledger)
+    assert restarted.inherited == running.in_window() == 20
+    restarted.close()

@@ -15,7 +15,9 @@ import requests
 from urllib3.connection import HTTPConnection
 
 from simple_risk.adapters.simulator import Simulator
-from simple_risk.adapters.topstepx.errors import TransportError
+from simple_risk.adapters.topstepx.errors import ApiError, Endpoint, TransportError
+from simple_risk.adapters.topstepx.outgoing import RestRequest
+from simple_risk.adapters.topstepx.ratelimit import Priority
 from simple_risk.adapters.topstepx.rest import Credentials, RestClient, RestConfig
 from simple_risk.adapters.topstepx.transport import DeadlineWatch, shared_watch
 from tests.stub_gateway import StubGateway, serving
@@ -231,3 +233,33 @@ def test_clients_on_the_real_clock_share_one_watch_and_a_clock_of_its_own_gets_i
     assert watches[2] is not watches[0]  # its deadlines are on another clock
     for client in (first, second, faked):
         client.close()
+
+
+SLOW_REFRESH = 1.5  # seconds ``Auth/validate`` takes to answer
+
+
+def test_an_enforcing_call_never_waits_for_a_slow_refresh(sim: Simulator) -> None:
+    """The first call in the refresh window refreshes the session on its own thread: a close
+    or a cancel must not be that call, and wait for ``Auth/validate`` while the token it
+    holds is still good."""
+    clock = _Clock()
+    client = RestClient(
+        sim.base_url,
+        Credentials(sim.username, sim.api_key),
+        config=RestConfig(max_attempts=1, token_lifetime=3600.0, refresh_before=1800.0),
+        monotonic=clock,
+    )
+    client.login()
+    account = client.search_accounts()[0].account_id
+    token = client.token()
+    clock.now += 3600.0 - 1000.0  # time to refresh
+    sim.answer_late("Auth/validate", SLOW_REFRESH)
+    cancel = RestRequest(Endpoint.ORDER_CANCEL, {"accountId": account, "orderId": 404})
+    started = time.monotonic()
+    with pytest.raises(ApiError):  # no such order: answered at once
+        client.execute(cancel, Priority.ENFORCEMENT)
+    assert time.monotonic() - started < SLOW_REFRESH / 2
+    assert client.token_expires_in() <= 1000.0  # not refreshed by the enforcing call
+    client.open_orders(account)  # a call that is not enforcing refreshes the session
+    assert client.token() != token
+    client.close()

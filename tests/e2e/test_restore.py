@@ -3,16 +3,19 @@
 A snapshot always records the journal position it covers, a replay never records a firing
 again, and a restart costs the events journaled since the last snapshot — checked over two
 consecutive restarts after a run whose snapshots all failed (so the first restart has the
-whole journal to replay, and locks change while it replays).
+whole journal to replay, and locks change while it replays). A restart over a big journal
+goes live in seconds, with REST's word over the journal's.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import sqlite3
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
@@ -254,5 +257,47 @@ def test_a_position_held_across_a_restart_keeps_its_marks_and_its_protection(
         assert protected(daemon, daemon.engines[ACCOUNT])
         assert not wait_until(lambda: h.trader.size(ACCOUNT, "MNQ") == 0, 2.0)
         assert not any(f.rule_id == "no-stop-loss-grace" for f in daemon.firings)
+    finally:
+        daemon.stop()
+
+
+BIG_JOURNAL = 10_000  # order updates journaled after the last snapshot (snapshots failing)
+
+
+def test_a_restart_over_a_big_journal_goes_live_in_seconds_with_rests_word(start: Start) -> None:
+    h = start()
+    below = h.trader.price("MNQ") - 200
+    order_id = h.trader.limit(ACCOUNT, "MNQ", OrderSide.BUY, 1, below)
+
+    def known() -> Any:
+        state = h.daemon.on_engine(lambda: h.daemon.engines[ACCOUNT].account(ACCOUNT))
+        return state.orders.get(order_id) if state is not None else None
+
+    h.wait(lambda: known() is not None, "the order in the facts")
+    update = known().update
+    wall = h.daemon.options.wall
+    h.daemon.stop()
+    at = h.daemon.clock.now()
+    moved = [  # the trader chased it all day; the journal has every move
+        dataclasses.replace(
+            update,
+            at=at + timedelta(milliseconds=n + 1),
+            limit_price=below - Decimal("0.25") * (n % 40 + 1),
+        )
+        for n in range(BIG_JOURNAL)
+    ]
+    with open_store(h.daemon.config) as store:
+        for first in range(0, BIG_JOURNAL, 2000):
+            store.append_events(ACCOUNT, moved[first : first + 2000])
+    began = time.monotonic()
+    daemon = _started_again(h, wall)
+    try:
+        assert wait_until(daemon.ready.is_set, 30.0), "the restarted daemon never went live"
+        took = time.monotonic() - began
+        assert daemon.persistence.replayed[ACCOUNT] == BIG_JOURNAL
+        assert took < 10.0, f"{BIG_JOURNAL} journaled events took {took:.1f}s to go live"
+        state = daemon.on_engine(lambda: daemon.engines[ACCOUNT].account(ACCOUNT))
+        assert state is not None
+        assert state.orders[order_id].update.limit_price == below  # REST's word, not the journal's
     finally:
         daemon.stop()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -314,6 +316,42 @@ def test_injected_faults_hit_the_next_calls_then_stop(sim: Simulator, token: str
             headers={"Authorization": f"Bearer {token}"},
             timeout=0.3,
         )
+
+
+def test_a_late_answer_comes_after_the_venue_acted(sim: Simulator, token: str) -> None:
+    mnq = contract_id(sim, "MNQ")
+    order = {"accountId": ACCOUNT, "contractId": mnq, "type": 2, "side": 0, "size": 1}
+    ok(sim, "Order/place", order, token)
+    sim.answer_late("Position/closeContract", 0.6)
+    close = {"accountId": ACCOUNT, "contractId": mnq}
+    done: list[float] = []
+    sent = time.monotonic()
+    worker = threading.Thread(
+        target=lambda: done.append(ok(sim, "Position/closeContract", close, token) and 1.0)
+    )
+    worker.start()
+    wait_for(lambda: sim.venue.open_positions(ACCOUNT) == [])  # acted before it answered
+    assert not done
+    worker.join(5)
+    assert done and time.monotonic() - sent >= 0.6
+    ok(sim, "Order/place", order, token)  # only the next call was late
+    started = time.monotonic()
+    ok(sim, "Position/closeContract", close, token)
+    assert time.monotonic() - started < 0.5
+
+
+def test_revoked_tokens_get_401_and_a_revoked_api_key_cannot_log_in(
+    sim: Simulator, token: str
+) -> None:
+    body = {"onlyActiveAccounts": True}
+    assert call(sim, "Account/search", body, token).status_code == 200
+    assert sim.revoke_tokens() >= 1
+    assert call(sim, "Account/search", body, token).status_code == 401
+    sim.revoke_api_key()
+    refused = call(sim, "Auth/loginKey", {"userName": sim.username, "apiKey": sim.api_key}, None)
+    assert refused.json()["errorCode"] == 3
+    sim.revoke_api_key(False)
+    assert call(sim, "Account/search", body, login(sim)).status_code == 200
 
 
 def test_the_request_log_shows_what_a_client_did(sim: Simulator, token: str) -> None:

@@ -55,6 +55,11 @@ Thread-safe controls (each runs on the simulator's loop and waits for it):
 - ``refuse_subscriptions(count=1)``: the next ``count`` hub subscriptions are answered with
   an error Completion.
 - ``fail_next(n, status=429 | 500 | "timeout")``: the next n ProjectX REST calls fail so.
+- ``answer_late(endpoint, seconds, count=1)``: the next ``count`` calls of ``endpoint``
+  (``"Position/closeContract"``) are carried out at once and answered ``seconds`` later.
+- ``revoke_tokens() -> int``: every session token issued so far is refused (REST 401, hub
+  connects 401) until the client logs in again; ``revoke_api_key(revoked=True)``: logins are
+  refused (errorCode 3) until ``revoke_api_key(False)``.
 - ``void_fill(trade_id)``: bust a fill (voided=true, cash reversed, position rebuilt).
 - ``emit_user_event(target, arguments, account_id=None) -> int`` and
   ``emit_market_event(target, arguments, contract_id=None) -> int``: send a raw event

@@ -21,6 +21,12 @@ HTTP routes (JSON bodies, JSON answers, 400 ``{"error": ...}`` on bad input)::
     POST   /sim/hubs/lose-connections {"count"}: the next count hub negotiates/connects get 404
                                       "The connection could not be found on the server."
     POST   /sim/fail-next             {"count", "status": 429 | 500 | "timeout"}
+    POST   /sim/answer-late           {"endpoint", "seconds", "count"?}: the next count calls of
+                                      the endpoint (e.g. "Position/closeContract") are carried
+                                      out at once and answered that many seconds later
+    POST   /sim/auth/revoke-tokens    every session token issued so far is refused (401)
+    POST   /sim/auth/api-key          {"revoked": bool}: logins are refused (errorCode 3) while
+                                      the API key is revoked
     POST   /sim/void-fill             {"tradeId"}
     POST   /sim/emit/user             {"target", "arguments", "accountId"?}: {"sent": how many
                                       connections got it, "at": the venue's time it left for
@@ -68,8 +74,12 @@ class Control:
         faults: FaultQueue,
         requests: list[RecordedRequest],
         clock: Callable[[], datetime],
+        credentials: dict[str, str] | None = None,
     ) -> None:
         self.venue = venue
+        #: username -> API key, as the REST API checks logins (a revoked key is removed)
+        self.credentials = credentials if credentials is not None else {}
+        self._revoked_keys: dict[str, str] = {}
         #: the venue's wall clock: an emit's answer says when the event left
         self.clock = clock
         self.path = path
@@ -168,6 +178,25 @@ class Control:
         if count < 0:
             raise ControlError("count must not be negative")
         self.faults.add(count, status)
+
+    def answer_late(self, endpoint: str, seconds: float, count: int = 1) -> None:
+        """The next ``count`` calls of ``endpoint`` act at once; their answers wait ``seconds``."""
+        if count < 0 or seconds < 0:
+            raise ControlError("count and seconds must not be negative")
+        self.faults.add_late(endpoint.strip("/"), count, seconds)
+
+    def revoke_tokens(self) -> int:
+        """Every session token issued so far is refused from now on; how many were live."""
+        return self.hubs.tokens.revoke_all()
+
+    def revoke_api_key(self, revoked: bool) -> None:
+        """Refuse every login (the API key was revoked), or accept it again."""
+        if revoked:
+            self._revoked_keys.update(self.credentials)
+            self.credentials.clear()
+        else:
+            self.credentials.update(self._revoked_keys)
+            self._revoked_keys.clear()
 
     def emit_user_event(
         self, target: str, arguments: list[object], account_id: int | None = None
@@ -320,6 +349,22 @@ class Control:
             self.fail_next(count, cast(Fault, status))
             return {}
 
+        async def late(body: dict[str, object]) -> dict[str, object]:
+            count = cast(int, need(body, "count", int)) if "count" in body else 1
+            self.answer_late(
+                cast(str, need(body, "endpoint", str)),
+                cast(float, need(body, "seconds", float)),
+                count,
+            )
+            return {}
+
+        async def revoke_tokens(body: dict[str, object]) -> dict[str, object]:
+            return {"revoked": self.revoke_tokens()}
+
+        async def api_key(body: dict[str, object]) -> dict[str, object]:
+            self.revoke_api_key(cast(bool, need(body, "revoked", bool)))
+            return {}
+
         async def void(body: dict[str, object]) -> dict[str, object]:
             self.void_fill(cast(int, need(body, "tradeId", int)))
             return {}
@@ -363,6 +408,9 @@ class Control:
             ("POST", "/sim/hubs/lose-connections"): lose,
             ("POST", "/sim/hubs/refuse-subscriptions"): refuse_subscriptions,
             ("POST", "/sim/fail-next"): fail,
+            ("POST", "/sim/answer-late"): late,
+            ("POST", "/sim/auth/revoke-tokens"): revoke_tokens,
+            ("POST", "/sim/auth/api-key"): api_key,
             ("POST", "/sim/void-fill"): void,
             ("POST", "/sim/emit/user"): emit_user,
             ("POST", "/sim/emit/market"): emit_market,

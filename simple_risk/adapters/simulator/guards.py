@@ -82,6 +82,13 @@ class TokenStore:
     def revoke(self, token: str) -> None:
         self._sessions.pop(token, None)
 
+    def revoke_all(self) -> int:
+        """Every token issued so far stops being accepted (a session the gateway ended:
+        REST answers 401, hubs refuse the connect); how many were live."""
+        live = len(self._sessions)
+        self._sessions.clear()
+        return live
+
 
 class RateLimiter:
     """Sliding-window counters, one per bucket, shared by every caller of the simulator."""
@@ -117,6 +124,17 @@ class FaultQueue:
 
     def take(self) -> Fault | None:
         return self.pending.popleft() if self.pending else None
+
+    #: endpoint (lower case, e.g. ``position/closecontract``) -> delays of its next calls
+    late: dict[str, deque[float]] = field(default_factory=dict)
+
+    def add_late(self, endpoint: str, count: int, seconds: float) -> None:
+        self.late.setdefault(endpoint.lower(), deque()).extend([seconds] * count)
+
+    def take_late(self, endpoint: str) -> float:
+        """How long the answer of this call of ``endpoint`` is held after the venue acted."""
+        delays = self.late.get(endpoint.lower())
+        return delays.popleft() if delays else 0.0
 
 
 #: the request log keeps the newest entries only, so a long ``simple-risk sim`` run stays small

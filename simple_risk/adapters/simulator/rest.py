@@ -514,7 +514,10 @@ class RestApi:
             parse_error = False
         except (ValueError, UnicodeDecodeError):
             body, parse_error = raw.decode("utf-8", "replace"), True
+        late = self.faults.take_late(request.path.lower().rstrip("/").removeprefix("/api/"))
         response = await self._respond(request, body, parse_error)
+        if late:
+            await asyncio.sleep(late)  # the venue acted: only the answer is late
         recorded_body = json.loads(raw) if raw.strip() and not parse_error else body
         remember(
             self.requests,

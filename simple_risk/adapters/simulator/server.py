@@ -114,7 +114,13 @@ class Simulator:
             self.venue, self.tokens, self.requests, self.clock, ping_interval, self.shapes, hub_wan
         )
         self.control = Control(
-            self.venue, self.path, self.hubs, self.faults, self.requests, self.clock
+            self.venue,
+            self.path,
+            self.hubs,
+            self.faults,
+            self.requests,
+            self.clock,
+            self.rest.credentials,
         )
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -330,6 +336,19 @@ class Simulator:
 
     def fail_next(self, count: int, status: Fault = 429) -> None:
         self._call(self.control.fail_next, count, status)
+
+    def answer_late(self, endpoint: str, seconds: float, count: int = 1) -> None:
+        """The next ``count`` calls of ``endpoint`` (``"Position/closeContract"``) are carried
+        out at once and answered ``seconds`` later."""
+        self._call(self.control.answer_late, endpoint, seconds, count)
+
+    def revoke_tokens(self) -> int:
+        """Every session token issued so far is refused (401 on REST and hub connects)."""
+        return self._call(self.control.revoke_tokens)
+
+    def revoke_api_key(self, revoked: bool = True) -> None:
+        """Logins are refused (errorCode 3) while the API key is revoked."""
+        self._call(self.control.revoke_api_key, revoked)
 
     def refuse_hub_connections(self, seconds: float) -> None:
         self._call(self.control.refuse_hub_connections, seconds)

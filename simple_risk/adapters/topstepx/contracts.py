@@ -173,9 +173,20 @@ class ContractCache:
             log.warning("startup contracts: skipped a malformed %s record (%s)", kind, why)
 
         for account_id in account_ids:
-            positions = self._client.open_positions(account_id, on_malformed=unreadable)
+            try:
+                positions = self._client.open_positions(account_id, on_malformed=unreadable)
+                orders = self._client.open_orders(account_id, on_malformed=unreadable)
+            except ProjectXError as error:
+                # one account the gateway will not describe (closed, taken from this login, a
+                # failing call) must not keep the daemon from guarding the others: its
+                # reconcile retries it, alerts, and loads its contracts as they are seen
+                log.warning(
+                    "startup contracts: could not read account %s (%s); its reconcile tries again",
+                    account_id,
+                    error,
+                )
+                continue
             wanted.update(p.contract_id for p in positions)
-            orders = self._client.open_orders(account_id, on_malformed=unreadable)
             wanted.update(o.contract_id for o in orders)
         for contract_id in sorted(wanted - set(self.known())):
             try:

@@ -77,7 +77,9 @@ DEFAULT_BUDGETS: Mapping[str, Budget] = {
 #: default-bucket slots only enforcement (and auth) may take: room for closes and cancels
 #: however busy reconciliation is
 DEFAULT_RESERVE = 20
-#: a ledger longer than this is rewritten with only its last window when a limiter opens it
+#: a ledger longer than this is rewritten with only its last window — when a limiter opens
+#: it, and while it runs (a daemon that runs for weeks must not fill the disk, nor make its
+#: next start read millions of lines before it guards anything)
 _LEDGER_COMPACT_AT = 20_000
 
 
@@ -152,6 +154,8 @@ class RateLimiter:
         #: grants counted at start that an earlier process made (or that were assumed)
         self.inherited = 0
         self._ledger_fd: int | None = None
+        self._ledger: Path | None = None
+        self._ledger_lines = 0  # lines in the ledger file (compacted past _LEDGER_COMPACT_AT)
         self._start_window(ledger, assume_used)
 
     def _start_window(self, ledger: Path | None, assume_used: int) -> None:
@@ -178,16 +182,44 @@ class RateLimiter:
         if ledger is None:
             return
         try:
+            self._ledger_lines = len(entries) if entries is not None else 0
             if entries is not None and len(entries) > _LEDGER_COMPACT_AT:
-                kept = "".join(
-                    f"{bucket} {stamp:.3f}\n"
+                kept = [
+                    (bucket, stamp)
                     for bucket, stamp in entries
                     if now_wall - stamp < self._budgets.get(bucket, Budget(1, 1.0)).window * 2
-                )
-                scratch = ledger.with_name(ledger.name + ".tmp")
-                scratch.write_text(kept, encoding="ascii")
-                os.replace(scratch, ledger)
+                ]
+                self._rewrite(ledger, kept)
             self._ledger_fd = os.open(ledger, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            self._ledger = ledger
+        except OSError as exc:
+            log.warning("cannot keep the REST call ledger %s: %s", ledger, exc)
+
+    def _rewrite(self, ledger: Path, kept: list[tuple[str, float]]) -> None:
+        """Replace the ledger with ``kept`` (atomically: a kill leaves one or the other)."""
+        scratch = ledger.with_name(ledger.name + ".tmp")
+        scratch.write_text("".join(f"{b} {t:.3f}\n" for b, t in kept), encoding="ascii")
+        os.replace(scratch, ledger)
+        self._ledger_lines = len(kept)
+
+    def _compact(self) -> None:
+        """The running ledger, rewritten with the grants still in their window (condition
+        held): what a restart needs, and nothing older."""
+        ledger = self._ledger
+        if ledger is None:
+            return
+        now_mono, now_wall = self._monotonic(), self._wall()
+        kept = sorted(
+            (now_wall - (now_mono - granted), bucket)
+            for bucket, grants in self._grants.items()
+            for granted in grants
+            if now_mono - granted < self._budgets[bucket].window + self._margin
+        )
+        self.close()
+        try:
+            self._rewrite(ledger, [(bucket, stamp) for stamp, bucket in kept])
+            self._ledger_fd = os.open(ledger, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            self._ledger = ledger
         except OSError as exc:
             log.warning("cannot keep the REST call ledger %s: %s", ledger, exc)
 
@@ -205,6 +237,11 @@ class RateLimiter:
         except OSError as exc:
             log.warning("cannot append to the REST call ledger: %s", exc)
             self.close()
+            self._ledger = None
+            return
+        self._ledger_lines += 1
+        if self._ledger_lines > _LEDGER_COMPACT_AT:
+            self._compact()
 
     def close(self) -> None:
         """Stop writing the ledger (the limiter still grants)."""

@@ -313,9 +313,10 @@ class RestSession:
             self._set_token(token)
             log.info("session token refreshed")
 
-    def token(self) -> str:
+    def token(self, *, refresh: bool = True) -> str:
         """A token valid for a while yet: refreshed ``refresh_before`` (at most half its
-        lifetime) before it expires.
+        lifetime) before it expires. ``refresh=False`` (an enforcing call): a token that is
+        still valid is used as it is, the refresh left to the next call that may wait for it.
 
         While the current token is still valid a refresh never holds a call up: a call made
         while another thread refreshes uses the current token, and a refresh that fails keeps
@@ -327,7 +328,11 @@ class RestSession:
         if token is not None and left > self._refresh_window:
             return token
         if token is not None and left > 0:
-            if self._monotonic() < self._next_refresh or not self._auth_lock.acquire(False):
+            if (
+                not refresh
+                or self._monotonic() < self._next_refresh
+                or not self._auth_lock.acquire(False)
+            ):
                 return token
             try:
                 self._refresh_keeping(token)
@@ -445,7 +450,7 @@ class RestSession:
                     return found, self.clock.now()
             sent, on_wire = on_wire, None
             if sent is None:
-                headers = self._headers_for(endpoint, auth)
+                headers = self._headers_for(endpoint, auth, priority)
                 left = max(deadline - self._monotonic(), 0.0)
                 wait = self.config.limiter_timeout
                 try:
@@ -546,11 +551,16 @@ class RestSession:
                 )
             return envelope, received_at
 
-    def _headers_for(self, endpoint: Endpoint, auth: bool) -> dict[str, str]:
-        """The request's authorization (a refresh, a login, when the token needs one)."""
+    def _headers_for(self, endpoint: Endpoint, auth: bool, priority: Priority) -> dict[str, str]:
+        """The request's authorization (a refresh, a login, when the token needs one). An
+        enforcing call never refreshes a token that is still valid: a slow ``Auth/validate``
+        would hold the close or the cancel for as long."""
         if not auth:
             return {}
-        token = self._token if endpoint in _AUTH_ENDPOINTS else self.token()
+        if endpoint in _AUTH_ENDPOINTS:
+            token = self._token
+        else:
+            token = self.token(refresh=priority is not Priority.ENFORCEMENT)
         if token is None:
             raise AuthenticationError(endpoint, 1, "no session token")
         return {"Authorization": f"Bearer {token}"}
