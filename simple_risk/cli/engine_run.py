@@ -402,6 +402,7 @@ def _serve(
         wrote_pid = _write_pid(pid_file)
         announced = settled = False
         next_ping = 0.0
+        ready_by = time.monotonic() + config.timing.ready_after
         while not stopping.wait(0.2):
             if daemon.error is not None or daemon.stop_requested.is_set():
                 break
@@ -410,6 +411,8 @@ def _serve(
                 settle_startup_heap()  # before READY: no full collection pauses a breach
             if not announced and daemon.ready.is_set():
                 announced = notifier.ready(f"guarding {len(config.accounts)} account(s)")
+            elif not announced and time.monotonic() >= ready_by:
+                announced = _ready_with_the_live(daemon, config, notifier)
             if notifier.watchdog_interval is not None and time.monotonic() >= next_ping:
                 notifier.watchdog()
                 next_ping = time.monotonic() + notifier.watchdog_interval
@@ -477,6 +480,28 @@ def _hold_cpu_latency(config: DaemonConfig) -> cpuwake.CpuLatencyHold | None:
     )
     click.echo(f"simple-risk: cpu_latency_us not held ({why}); guarding without it", err=True)
     return None
+
+
+def _ready_with_the_live(daemon: Daemon, config: DaemonConfig, notifier: Notifier) -> bool:
+    """``timing.ready_after`` passed and some account is not live yet (the gateway refuses
+    it, its reconciles keep failing: each alerted on its own): READY=1 with the accounts that
+    are, so that systemd does not kill the daemon at TimeoutStartSec and leave them unguarded
+    while it restarts. With none live, nothing is said: a restart may well help then."""
+    live = daemon.live_accounts()
+    if not live:
+        return False
+    waiting = sorted(set(config.accounts) - live)
+    log.warning(
+        "ready with %d of %d account(s) after %.0f s; not live yet: %s",
+        len(live),
+        len(config.accounts),
+        config.timing.ready_after,
+        ", ".join(map(str, waiting)),
+    )
+    return notifier.ready(
+        f"guarding {len(live)} of {len(config.accounts)} account(s);"
+        f" not live: {', '.join(map(str, waiting))}"
+    )
 
 
 def _reload_on_signal(daemon: Daemon, notifier: Notifier) -> None:

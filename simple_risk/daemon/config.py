@@ -83,6 +83,10 @@ class Timing:
     #: a held contract's quotes quiet this long while its exchange trades is alerted
     #: (daemon/quotewatch.py)
     quote_silence: float = 120.0
+    #: a daemon whose accounts are not all live this long after its start tells systemd it is
+    #: ready with the ones that are (engine_run.py): one account the gateway refuses must not
+    #: have the service killed at TimeoutStartSec and restarted, the others unguarded meanwhile
+    ready_after: float = 60.0
 
 
 @dataclass(frozen=True, slots=True)

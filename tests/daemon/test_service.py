@@ -120,7 +120,9 @@ def test_owner_only_tightens_the_umask_and_the_daemons_directories(tmp_path: Pat
 class ServiceRun:
     """A real ``engine run --config`` subprocess on a simulator, systemd played by a socket."""
 
-    def __init__(self, directory: Path, systemd: FakeSystemd) -> None:
+    def __init__(
+        self, directory: Path, systemd: FakeSystemd, accounts: tuple[int, ...] = (ACCOUNT,)
+    ) -> None:
         self.sim = Simulator(
             port=0,
             seed=3,
@@ -135,12 +137,13 @@ class ServiceRun:
         config.write_text(
             f"gateway: {self.sim.base_url}\n"
             "credentials:\n  username: demo\n  api_key: ${SR_TEST_API_KEY}\n"
-            f"accounts: [{ACCOUNT}]\n"
+            f"accounts: [{', '.join(map(str, accounts))}]\n"
             "ruleset: ruleset.yaml\n"
             "data_dir: data\n"
             "log_dir: log\n"
             "status_socket: s.sock\n"
-            "timing: {tick_interval: 0.25, reconcile_interval: 5, snapshot_interval: 2}\n",
+            "timing: {tick_interval: 0.25, reconcile_interval: 5, snapshot_interval: 2,"
+            " ready_after: 3}\n",
             encoding="utf-8",
         )
         self.log_file = directory / "log" / "simple-risk.log"
@@ -210,6 +213,26 @@ def test_engine_run_as_a_notify_service_reloads_on_sighup_and_stops_cleanly(
         ("reload", f"SIGHUP from the daemon's user (uid {os.getuid()})", "applied"),
         ("reload", f"SIGHUP from the daemon's user (uid {os.getuid()})", "refused"),
     ]
+
+
+def test_an_account_that_never_goes_live_does_not_keep_the_service_from_being_ready(
+    short_dir: Path, systemd: FakeSystemd
+) -> None:
+    """One of two accounts is unknown to the gateway: it never goes live (it is alerted on
+    its own). systemd is told READY with the other after ``timing.ready_after``, instead of
+    killing the daemon at TimeoutStartSec and leaving the live account unguarded through a
+    restart every two minutes."""
+    unknown = 99_999_991
+    run = ServiceRun(short_dir, systemd, accounts=(ACCOUNT, unknown))
+    try:
+        assert wait_until(lambda: systemd.saw("READY=1"), 30.0), "no READY=1"
+        assert systemd.saw(f"STATUS=guarding 1 of 2 account(s); not live: {unknown}")
+        assert run.process.poll() is None
+        run.process.send_signal(signal.SIGTERM)
+        assert run.process.wait(30) == 0
+    finally:
+        run.close()
+    assert f"not live yet: {unknown}" in run.output()
 
 
 def _line_of(text: str, needle: str) -> str:
