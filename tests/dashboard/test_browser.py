@@ -37,7 +37,7 @@ def test_the_page_loads_with_the_account_the_limit_and_the_session(dashboard: St
     assert "This ruleset derives no facts" in page.text("#derived")
     # the pinned clock is a Wednesday 10:00 in Chicago: the session is open (scaled all day),
     # until midnight in Chicago, which is 1 AM on Thursday in the trader's New York
-    assert "is open; it closes Thu, 12:59 AM EST" in page.text("#sessions")
+    assert "is open; it closes Thu, 01:00 AM EST" in page.text("#sessions")
     page.wait_text("#connection", "Connected to the gateway")
     assert "Times in America/New_York" in page.text("#zone")
     assert page.errors == []
