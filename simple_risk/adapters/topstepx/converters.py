@@ -272,12 +272,7 @@ def unwrap_user_actions(arguments: object) -> list[tuple[int | None, object]]:
     for item in items:
         # a wrapper has ``data`` and no entity keys; every entity has an ``id`` or an account
         if isinstance(item, Mapping) and "data" in item and not {"id", "accountId"} & set(item):
-            raw_action = item.get("action")
-            action = (
-                raw_action
-                if isinstance(raw_action, int) and not isinstance(raw_action, bool)
-                else None
-            )
+            action = _action(item.get("action"))
             inner = item["data"]
             if isinstance(inner, list | tuple):
                 entities.extend((action, entity) for entity in inner)
@@ -288,6 +283,17 @@ def unwrap_user_actions(arguments: object) -> list[tuple[int | None, object]]:
         else:
             entities.append((None, item))
     return entities
+
+
+def _action(value: object) -> int | None:
+    """The wrapper's action, read as every number of a payload is (``2``, ``"2"``, ``2.0``);
+    None when absent or unreadable (the entity is then taken as an update)."""
+    if value is None:
+        return None
+    try:
+        return to_int(value, "action")
+    except WireFormatError:
+        return None
 
 
 # ---------------------------------------------------------------------------------------------
