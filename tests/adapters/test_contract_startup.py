@@ -65,3 +65,23 @@ def test_a_contract_that_cannot_be_loaded_at_startup_loads_in_the_background() -
         assert gateway.asked.count(ES) == 2
     finally:
         cache.close()
+
+
+class _NoCatalogue(_Gateway):
+    """``Contract/available`` fails for as long as the retries last (a 503)."""
+
+    def available_contracts(self) -> list[ContractInfo]:
+        raise TransportError(Endpoint.CONTRACT_AVAILABLE, "gave up", http_status=503, attempts=4)
+
+
+def test_a_catalogue_that_cannot_be_listed_at_startup_does_not_stop_the_daemon() -> None:
+    # the list of available contracts only warms the cache: the contracts the accounts hold
+    # are loaded one by one, and any other as it is seen; a failing list used to stop the
+    # start, and the accounts went unguarded until the gateway answered it again
+    gateway = _NoCatalogue()
+    cache = ContractCache(gateway)  # type: ignore[arg-type]
+    try:
+        cache.load_startup([1])
+        wait_until(lambda: {MNQ, ES} <= set(cache.known()), timeout=10.0)
+    finally:
+        cache.close()
