@@ -11,6 +11,8 @@ from typing import Any
 from simple_risk.adapters.topstepx.clock import ReceiveClock
 from simple_risk.adapters.topstepx.contracts import ContractCache
 from simple_risk.adapters.topstepx.errors import Endpoint, TransportError
+from simple_risk.adapters.topstepx.rest import RestClient
+from simple_risk.adapters.topstepx.session import Credentials
 from simple_risk.engine.events import ContractInfo
 from tests.adapters.conftest import wait_until
 
@@ -63,5 +65,69 @@ def test_a_contract_that_cannot_be_loaded_at_startup_loads_in_the_background() -
         assert MNQ in cache.known()
         wait_until(lambda: ES in cache.known(), timeout=10.0)
         assert gateway.asked.count(ES) == 2
+    finally:
+        cache.close()
+
+
+class _NoCatalogue(_Gateway):
+    """``Contract/available`` fails for as long as the retries last (a 503)."""
+
+    def available_contracts(self) -> list[ContractInfo]:
+        raise TransportError(Endpoint.CONTRACT_AVAILABLE, "gave up", http_status=503, attempts=4)
+
+
+def test_a_catalogue_that_cannot_be_listed_at_startup_does_not_stop_the_daemon() -> None:
+    # the list of available contracts only warms the cache: the contracts the accounts hold
+    # are loaded one by one, and any other as it is seen; a failing list used to stop the
+    # start, and the accounts went unguarded until the gateway answered it again
+    gateway = _NoCatalogue()
+    cache = ContractCache(gateway)  # type: ignore[arg-type]
+    try:
+        cache.load_startup([1])
+        wait_until(lambda: {MNQ, ES} <= set(cache.known()), timeout=10.0)
+    finally:
+        cache.close()
+
+
+class _UnreadableES(_Gateway):
+    """ES's ``Contract/searchById`` answers a contract that cannot be read (tick size 0)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+
+    def contract_by_id(self, contract_id: str) -> ContractInfo | None:
+        self.asked.append(contract_id)
+        if contract_id == ES:
+            body = {"contract": {"id": ES, "name": "ESZ6", "tickSize": 0, "tickValue": 12.5}}
+            return _read_by_id(body)
+        return _info(contract_id, "MNQZ6")
+
+
+class _Answering(RestClient):
+    """The REST client, its transport replaced by one canned answer."""
+
+    def __init__(self, body: dict[str, Any]) -> None:
+        super().__init__("http://127.0.0.1:9", Credentials("trader", "key"))
+        self._body = body
+
+    def _exchange(self, *_: Any, **__: Any) -> dict[str, Any]:
+        return {"success": True, "errorCode": 0, **self._body}
+
+
+def _read_by_id(body: dict[str, Any]) -> ContractInfo | None:
+    """The REST client's reading of a ``searchById`` answer."""
+    return _Answering(body).contract_by_id(ES)
+
+
+def test_a_contract_the_gateway_describes_unreadably_does_not_stop_the_daemon() -> None:
+    # an unreadable answer is the gateway's fault like a 5xx: the others load and the
+    # daemon guards the accounts (its positions' P&L stays unknown, as for any contract
+    # not loaded); it used to stop the start
+    gateway = _UnreadableES()
+    cache = ContractCache(gateway)  # type: ignore[arg-type]
+    try:
+        cache.load_startup([1])
+        assert MNQ in cache.known() and ES not in cache.known()
+        assert cache.wait_idle(10.0)
     finally:
         cache.close()

@@ -198,6 +198,22 @@ def test_an_unknown_side_or_position_type_is_skipped_counted_and_doubted(
     assert "is not a" in doubt.what
 
 
+def test_an_open_position_of_undefined_type_is_skipped_and_doubted_never_taken_for_flat() -> None:
+    # type 0 (Undefined) is how the hub says a position went flat (§14.1: size 0). With a
+    # size it says nothing of which way the lots go: the engine would drop the position as
+    # flat, so its loss went unwatched until a reconcile happened to come.
+    hub = Listening()
+    assert hub.user("GatewayUserPosition", {**LIVE_POSITION, "type": 0, "size": 3}) == []
+    assert hub.converter.rejected["GatewayUserPosition"] == 1
+    (doubt,) = hub.doubts
+    assert (doubt.account_id, doubt.record_id) == (704, LIVE_POSITION["id"])
+    assert doubt.skipped and doubt.reconcile
+    # the flat shapes still read as flat
+    (flat,) = hub.user("GatewayUserPosition", {**LIVE_POSITION, "type": 0, "size": 0}, action=2)
+    (removed,) = hub.user("GatewayUserPosition", {**LIVE_POSITION, "type": 0}, action=2)
+    assert flat.size == removed.size == 0
+
+
 def test_a_record_that_does_not_say_whose_it_is_is_doubted_for_every_account() -> None:
     hub = Listening()
     assert hub.user("GatewayUserOrder", order(side=3, accountId="704a")) == []

@@ -190,3 +190,31 @@ def test_two_rules_asking_for_one_cancel_on_one_event_send_it_once(start: Start)
     h.wait(lambda: not h.daemon.book, "the cancel confirmed")
     assert h.fired("max-contracts-order") and h.fired("max-contracts-per-instrument-order")
     assert [b["orderId"] for b in h.sent("Order/cancel")] == [order]
+
+
+def test_a_fill_the_hub_voided_during_a_reconcile_stays_voided(start: Start) -> None:
+    """A bust the hub told after the reconcile's Trade/search went out is newer than its
+    answer: the old answer does not count the busted fill again."""
+    h = start(build_ruleset(params=ISOLATED_LIMITS))
+    h.trader.buy(ACCOUNT, "MNQ")
+    h.wait(lambda: h.trader.size(ACCOUNT, "MNQ") == 1, "the fill")
+    (fill,) = h.sim.venue.trades(ACCOUNT)
+
+    def voided() -> bool | None:
+        def read() -> bool | None:
+            state = h.daemon.engines[ACCOUNT].account(ACCOUNT)
+            record = state.ledger.fills.get(fill.id) if state is not None else None
+            return None if record is None else record.fill.voided
+
+        return h.daemon.on_engine(read)
+
+    h.wait(lambda: voided() is False, "the fill in the facts")
+    h.sim.answer_late("Trade/search", LATE)
+    reconciles = h.daemon.reconciles
+    h.daemon.request_reconcile(ACCOUNT, "test")  # a full one: it reads the fills
+    h.wait(lambda: not h.sim.faults.late.get("trade/search"), "the fills asked for")
+    time.sleep(0.1)  # the venue has answered; the answer waits
+    h.sim.void_fill(fill.id)  # busted while the answer, still unvoided, is on its way
+    h.wait(lambda: voided() is True, "the hub's word of the bust")
+    h.wait(lambda: h.daemon.reconciles > reconciles, "the slow reconcile applied", timeout=10)
+    assert voided() is True

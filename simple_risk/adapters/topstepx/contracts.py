@@ -165,7 +165,16 @@ class ContractCache:
         if self._client is None:
             raise RuntimeError("load_startup needs a REST client")
         if include_available:
-            self.add(self._client.available_contracts())
+            try:
+                self.add(self._client.available_contracts())
+            except ProjectXError as error:
+                # the list only warms the cache: the accounts' contracts load one by one
+                # below, any other as it is seen — the accounts are guarded meanwhile
+                log.warning(
+                    "startup contracts: could not list the available contracts (%s); "
+                    "loading each contract as it is seen",
+                    error,
+                )
         wanted: set[str] = set()
 
         def unreadable(kind: str, why: str) -> None:

@@ -33,7 +33,8 @@ Enum values nobody scripted are read per field, with the meaning that errs on th
   :class:`~simple_risk.adapters.topstepx.hubconverter.Doubt` so the daemon re-reads the
   account from REST (whose ``searchOpen`` answer settles whether the order still works);
 * an order or trade ``side`` and a position ``type`` cannot be guessed: the record is skipped,
-  counted and reported as a ``Doubt`` (alert and reconcile).
+  counted and reported as a ``Doubt`` (alert and reconcile) — so is a position of type 0
+  (Undefined, the flat position's type) that still has a size.
 
 Each unknown value is logged once per field and value and counted
 (:class:`~simple_risk.adapters.topstepx.wirefields.UnknownValues`).
@@ -173,6 +174,9 @@ def position_from_wire(payload: object, at: datetime, *, removed: bool = False) 
         if data.get("type") is not None or size
         else PositionType.UNDEFINED
     )
+    if size and position_type is PositionType.UNDEFINED:
+        # type 0 says flat (§14.1); with lots it cannot say which way they go
+        raise WireFormatError(f"type: 0 (Undefined) on an open position of size {size}")
     return PositionUpdate(
         at=at,
         account_id=int_field(data, "accountId"),
@@ -268,12 +272,7 @@ def unwrap_user_actions(arguments: object) -> list[tuple[int | None, object]]:
     for item in items:
         # a wrapper has ``data`` and no entity keys; every entity has an ``id`` or an account
         if isinstance(item, Mapping) and "data" in item and not {"id", "accountId"} & set(item):
-            raw_action = item.get("action")
-            action = (
-                raw_action
-                if isinstance(raw_action, int) and not isinstance(raw_action, bool)
-                else None
-            )
+            action = _action(item.get("action"))
             inner = item["data"]
             if isinstance(inner, list | tuple):
                 entities.extend((action, entity) for entity in inner)
@@ -284,6 +283,17 @@ def unwrap_user_actions(arguments: object) -> list[tuple[int | None, object]]:
         else:
             entities.append((None, item))
     return entities
+
+
+def _action(value: object) -> int | None:
+    """The wrapper's action, read as every number of a payload is (``2``, ``"2"``, ``2.0``);
+    None when absent or unreadable (the entity is then taken as an update)."""
+    if value is None:
+        return None
+    try:
+        return to_int(value, "action")
+    except WireFormatError:
+        return None
 
 
 # ---------------------------------------------------------------------------------------------

@@ -187,7 +187,7 @@ class RestClient(RestSession):
         body = self._exchange(
             Endpoint.CONTRACT_SEARCH, {"searchText": text, "live": live_flag}, priority
         )
-        return contracts_from_rest(body, self.symbols)
+        return self._contracts(body)
 
     def contract_by_id(
         self, contract_id: str, priority: Priority = Priority.BACKGROUND
@@ -201,7 +201,7 @@ class RestClient(RestSession):
             if error.error_code == SearchContractByIdErrorCode.CONTRACT_NOT_FOUND:
                 return None
             raise
-        contracts = contracts_from_rest(body, self.symbols)
+        contracts = self._contracts(body)
         return contracts[0] if contracts else None
 
     def available_contracts(
@@ -209,7 +209,15 @@ class RestClient(RestSession):
     ) -> list[ContractInfo]:
         live_flag = self.config.live if live is None else live
         body = self._exchange(Endpoint.CONTRACT_AVAILABLE, {"live": live_flag}, priority)
-        return contracts_from_rest(body, self.symbols)
+        return self._contracts(body)
+
+    def _contracts(self, body: Mapping[str, Any]) -> list[ContractInfo]:
+        """A contract answer read; one that cannot be read is a :class:`MalformedResponse`,
+        a failure of the call like any other (the contract cache loads it later)."""
+        try:
+            return contracts_from_rest(body, self.symbols)
+        except WireFormatError as error:
+            raise MalformedResponse(f"contract: {error}") from None
 
     def retrieve_bars(
         self,
