@@ -44,7 +44,7 @@ from simple_risk.daemon.messages import (
 from simple_risk.daemon.ownership import Ownership
 from simple_risk.daemon.persistence import Persistence
 from simple_risk.daemon.quotewatch import QuoteWatch, trading
-from simple_risk.daemon.reconcile import Reconciler, fill_item
+from simple_risk.daemon.reconcile import Reconciler
 from simple_risk.daemon.supervisor import Supervisor
 from simple_risk.engine.events import (
     ClockTick,
@@ -320,10 +320,8 @@ class EngineLoop:
             account = event.account_id
             if account not in shared.engines:
                 return
-            if isinstance(event, OrderUpdate | PositionUpdate):
+            if isinstance(event, OrderUpdate | PositionUpdate | TradeFill):
                 shared.hub_touched.setdefault(account, {})[hub_item(event)] = event.at
-            elif isinstance(event, TradeFill):
-                shared.hub_touched.setdefault(account, {})[fill_item(event)] = event.at
             if isinstance(event, PositionUpdate):
                 behind = shared.hub_behind.get(account)
                 if behind and behind.get(event.contract_id, -1) >= event.size:

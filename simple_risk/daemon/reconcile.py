@@ -34,7 +34,7 @@ from simple_risk.daemon.supervisor import Supervisor
 from simple_risk.engine.events import Event, Reconciled, TradeFill
 from simple_risk.engine.facts.account import AccountState
 from simple_risk.engine.facts.ledger import adds_nothing
-from simple_risk.engine.vanished import HubItem, reconciled_orders, reconciled_positions
+from simple_risk.engine.vanished import reconciled_fills, reconciled_orders, reconciled_positions
 
 log = logging.getLogger(__name__)
 
@@ -258,9 +258,7 @@ class Reconciler:
         if data.account_update is not None:
             events.append(data.account_update)
         events += [
-            trade
-            for trade in data.trades
-            if not _known_fill(state, trade) and fill_item(trade) not in newer
+            trade for trade in reconciled_fills(data.trades, newer) if not _known_fill(state, trade)
         ]
         if state is not None:
             # A skipped record may be any of the known ones: what REST did not list is only
@@ -369,12 +367,6 @@ class Reconciler:
 _DOUBTS_REMEMBERED = 1000
 
 
-def fill_item(fill: TradeFill) -> HubItem:
-    """A fill as an item the hub spoke of: a copy the hub sent after a reconcile's
-    ``Trade/search`` went out (a bust, commissions) is newer than that answer's copy."""
-    return ("trade", fill.trade_id)
-
-
 def _known_fill(state: AccountState | None, fill: TradeFill) -> bool:
     """The engine already holds this fill with the same content, or a copy that only lacks
     commissions it knows (reconcile skips it, so a reconcile costs what changed, not the whole
@@ -387,4 +379,4 @@ def _known_fill(state: AccountState | None, fill: TradeFill) -> bool:
     return adds_nothing(fill, record.fill)
 
 
-__all__ = ["Reconciler", "fill_item"]
+__all__ = ["Reconciler"]

@@ -29,6 +29,7 @@ from simple_risk.engine.events import (
     OrderUpdate,
     PositionType,
     PositionUpdate,
+    TradeFill,
 )
 from simple_risk.engine.facts.account import AccountState
 
@@ -117,11 +118,21 @@ def still_current(snapshot: Iterable[E], newer: Collection[HubItem]) -> list[E]:
     ]
 
 
-def hub_item(event: OrderUpdate | PositionUpdate) -> HubItem:
-    """The item an order or position event is about, as :data:`HubItem`."""
+def hub_item(event: OrderUpdate | PositionUpdate | TradeFill) -> HubItem:
+    """The item an order, position or fill event is about, as :data:`HubItem`. A fill's copy
+    the hub sent after a snapshot's request went out (a bust, its commissions) is newer than
+    that answer's copy."""
     if isinstance(event, OrderUpdate):
         return ("order", event.order_id)
+    if isinstance(event, TradeFill):
+        return ("trade", event.trade_id)
     return ("position", event.contract_id)
+
+
+def reconciled_fills(snapshot: Sequence[TradeFill], newer: Collection[HubItem]) -> list[TradeFill]:
+    """What a ``Trade/search`` answer adds to the facts: its fills, less those the hub spoke
+    of after the request went out (a fill voided meanwhile stays voided)."""
+    return [fill for fill in snapshot if hub_item(fill) not in newer]
 
 
 def unlisted_by_design(update: OrderUpdate, listed: Collection[int]) -> bool:
@@ -142,6 +153,7 @@ def unlisted_by_design(update: OrderUpdate, listed: Collection[int]) -> bool:
 __all__ = [
     "HubItem",
     "hub_item",
+    "reconciled_fills",
     "reconciled_orders",
     "reconciled_positions",
     "still_current",

@@ -33,7 +33,14 @@ from simple_risk.adapters.topstepx.hubconverter import Converter
 from simple_risk.daemon.calls import describe_call
 from simple_risk.daemon.planning import plan
 from simple_risk.engine import Engine, Firing
-from simple_risk.engine.events import ClockTick, Event, OrderUpdate, PositionUpdate, Reconciled
+from simple_risk.engine.events import (
+    ClockTick,
+    Event,
+    OrderUpdate,
+    PositionUpdate,
+    Reconciled,
+    TradeFill,
+)
 from simple_risk.engine.facts.account import AccountState
 from simple_risk.engine.intents import Alert
 from simple_risk.engine.lockouts import Lock
@@ -41,6 +48,7 @@ from simple_risk.engine.model import Ruleset, SymbolSpec
 from simple_risk.engine.vanished import (
     HubItem,
     hub_item,
+    reconciled_fills,
     reconciled_orders,
     reconciled_positions,
 )
@@ -224,7 +232,7 @@ def replay_records(
         events = record_events(record, convert)
         if record.kind == "hub":
             for event in events:
-                if isinstance(event, OrderUpdate | PositionUpdate):
+                if isinstance(event, OrderUpdate | PositionUpdate | TradeFill):
                     hub_touched.setdefault(event.account_id, {})[hub_item(event)] = event.at
         else:
             complete = convert.rejected[record.source] == rejected
@@ -268,7 +276,7 @@ def _reconciled(
     in the snapshot is dropped too (the hub's word for it is newer). A recording without
     request times (made before they were kept) cannot tell: its snapshots are applied as
     they are and end nothing."""
-    if record.source not in _SNAPSHOTS or record.sent is None:
+    if record.source not in _SNAPSHOTS | {Endpoint.TRADE_SEARCH} or record.sent is None:
         return listed
     account = _account_of(record)
     state = engine.account(account) if account is not None else None
@@ -276,6 +284,8 @@ def _reconciled(
         return listed
     sent = record.sent
     newer = {item for item, at in hub_touched.get(account, {}).items() if at > sent}
+    if record.source == Endpoint.TRADE_SEARCH:
+        return list(reconciled_fills([e for e in listed if isinstance(e, TradeFill)], newer))
     body = record.payload
     complete = complete and isinstance(body, dict) and body.get("success") is True
     if record.source == Endpoint.ORDER_SEARCH_OPEN:

@@ -247,3 +247,73 @@ def _at_two_minutes() -> dict[str, Any]:
         "request": {"contractId": MNQ},
         "response": {"success": True, "errorCode": 0, "errorMessage": None, "contract": None},
     }
+
+
+def _trade(voided: bool) -> dict[str, Any]:
+    """A closing MNQ fill that lost 600 (over the daily loss limit of 500)."""
+    return {
+        "id": 77,
+        "accountId": ACCOUNT,
+        "contractId": MNQ,
+        "creationTimestamp": _at(1),
+        "price": 20700,
+        "profitAndLoss": -600,
+        "fees": 0.37,
+        "commissions": 0.25,
+        "side": 1,
+        "size": 1,
+        "voided": voided,
+        "orderId": 5,
+    }
+
+
+def _trade_on_the_hub(seconds: float, voided: bool) -> dict[str, Any]:
+    return {
+        "at": _at(seconds),
+        "kind": "hub",
+        "hub": "user",
+        "target": "GatewayUserTrade",
+        "arguments": [{"action": 0, "data": _trade(voided)}],
+    }
+
+
+def _trades_answer(seconds: float, sent: float, voided: bool) -> dict[str, Any]:
+    return {
+        "at": _at(seconds),
+        "sent": _at(sent),
+        "kind": "rest",
+        "endpoint": "Trade/search",
+        "request": {"accountId": ACCOUNT, "startTimestamp": _at(-3600)},
+        "response": {
+            "success": True,
+            "errorCode": 0,
+            "errorMessage": None,
+            "trades": [_trade(voided)],
+        },
+    }
+
+
+def test_a_fill_the_hub_voided_after_the_trade_search_went_out_stays_voided(
+    tmp_path: Path,
+) -> None:
+    # the fill was busted on the hub at 5 s; the Trade/search asked at 4 s and answered at 6 s
+    # still shows it live: as in the daemon, the hub's newer word stands, and the voided loss
+    # of 600 breaks no daily limit
+    fired = _replay(
+        tmp_path,
+        _contracts(),
+        _trade_on_the_hub(5, voided=True),
+        _trades_answer(6, sent=4, voided=False),
+    )
+    assert "daily-realized-loss" not in fired
+
+
+def test_a_fill_the_trade_search_lists_after_the_hub_spoke_is_counted(tmp_path: Path) -> None:
+    # the same answer asked after the hub's last word of the fill: it is the newer word
+    fired = _replay(
+        tmp_path,
+        _contracts(),
+        _trade_on_the_hub(5, voided=True),
+        _trades_answer(7, sent=6, voided=False),
+    )
+    assert "daily-realized-loss" in fired
