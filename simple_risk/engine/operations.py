@@ -544,6 +544,8 @@ def limit_usage(engine: Engine, account: int) -> list[dict[str, Any]]:
                 continue
             value, _ = _value(fact, env)
             bound, _ = _value(limit, env)
+            if _plain(bound) == 0:
+                continue  # "… > 0" is a condition (anything open), not a bound to come close to
             usage.append(
                 {
                     "rule": compiled.rule.id,

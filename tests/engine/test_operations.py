@@ -232,6 +232,23 @@ def test_limit_usage_lists_account_level_limits_with_the_share_used() -> None:
     assert usage["max-contracts"]["used_pct"] == 4.0  # 2 MNQ: 0.2 lots of 5 (MNQ is a micro)
 
 
+def test_a_comparison_with_zero_is_a_condition_not_a_limit_to_come_close_to() -> None:
+    """``account.open_contracts > 0`` (flat outside the session) is no bound: it is left out
+    of the limits, so neither `engine status` nor the page shows "0 of 0"."""
+    text = BASE.replace(
+        "rules:\n",
+        "rules:\n"
+        "  - id: flat-at-night\n"
+        "    trigger: [position]\n"
+        '    when: account.open_contracts > 0 and not session.open("rth")\n'
+        "    then: [flatten]\n",
+        1,
+    )
+    engine = started(compile_text(text))
+    engine.apply(position(4, 2))
+    assert "flat-at-night" not in {entry["rule"] for entry in limit_usage(engine, ACCOUNT)}
+
+
 def test_pending_rules_count_down_to_the_deadline() -> None:
     engine = started(compile_text(BASE))
     engine.apply(position(2, 1))
