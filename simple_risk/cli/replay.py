@@ -76,6 +76,21 @@ def _ruleset(path: Path, overlay: Path | None, params: dict[str, object]) -> Rul
         raise SystemExit(1) from None
 
 
+def _no_such_account(
+    recordings: tuple[Path, ...], ruleset: Ruleset, account: int, tick: float
+) -> None:
+    """A mistyped ``--account`` replays nothing; "Nothing would have fired" would read as a
+    limit that holds. Say so, with the accounts the recording does hold, and exit 1."""
+    every = replay_files(list(recordings), ruleset, tick=timedelta(seconds=tick))
+    held = ", ".join(str(owner) for owner in sorted(every.accounts)) or "none"
+    click.echo(
+        f"simple-risk: account {account} has no event in the recording "
+        f"(its accounts: {held}); nothing was replayed",
+        err=True,
+    )
+    raise SystemExit(1)
+
+
 @cli.command(short_help="What a ruleset would have done on a recorded day (a what-if).")
 @click.argument("recordings", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option(
@@ -145,6 +160,8 @@ def replay(
     except RecordingError as error:
         click.echo(f"simple-risk: {error}", err=True)
         raise SystemExit(1) from None
+    if account is not None and account not in report.accounts:
+        _no_such_account(recordings, ruleset, account, tick)
     if as_json:
         click.echo(json.dumps(report_json(report, ruleset.name), indent=2))
     else:

@@ -118,10 +118,16 @@ def test_an_overlay_is_applied(tmp_path: Path) -> None:
     assert "reached the $-520.00 limit" in result.output
 
 
-def test_another_account_sees_nothing_fire() -> None:
+def test_an_account_the_recording_never_mentions_is_an_error_not_a_clean_day() -> None:
+    """A mistyped --account replayed nothing: "Nothing would have fired" would read as a
+    limit that holds, so the replay says the account is not in the recording instead."""
     result = shipped("--account", "1")
-    assert result.exit_code == 0, result.output
-    assert "Nothing would have fired." in result.output
+    assert result.exit_code == 1
+    assert "Nothing would have fired" not in result.output
+    assert result.output.strip() == (
+        "simple-risk: account 1 has no event in the recording "
+        "(its accounts: 18234567); nothing was replayed"
+    )
 
 
 def test_a_missing_recording_is_one_line_and_status_1() -> None:
