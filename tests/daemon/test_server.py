@@ -736,6 +736,34 @@ def test_config_get_and_put_lint_first_then_replace_atomically_and_reload(start:
     assert ("config_put", f"written ({len(edited)} characters) and reloaded") in actions
 
 
+def test_a_reload_names_each_ruleset_param_an_account_overlay_keeps_at_its_own_value(
+    start: Start,
+) -> None:
+    """`simple-risk init` writes an overlay that sets daily_loss_limit: 500. An admin who
+    lowered the ruleset's limit to 400 and reloaded read "no changes" and nothing else: the
+    account still locked at $500. The reload now says which param the overlay holds, at
+    what value, against the ruleset's."""
+    run = start()
+    overlay = run.directory / "overlay.yaml"
+    overlay.write_text("params:\n  daily_loss_limit: 500\n", encoding="utf-8")
+    run.daemon.config = dataclasses.replace(run.daemon.config, overlays={ACCOUNT: overlay})
+    run.admin("reload")
+    run.ruleset.write_text(ruleset_text(daily_loss_limit=400), encoding="utf-8")
+    result = run.admin("reload", {"reason": "a tighter daily limit"})
+    assert result["changes"][str(ACCOUNT)]["params"] == {}
+    assert result["overlay_params"] == {str(ACCOUNT): {"daily_loss_limit": [400, 500]}}
+    limits = run.status()["limits"]
+    assert next(lim for lim in limits if lim["rule"] == "daily-realized-loss")["limit"] == -500
+
+
+def test_a_reload_without_overlays_names_no_overlay_params(start: Start) -> None:
+    run = start()
+    run.ruleset.write_text(ruleset_text(daily_loss_limit=400), encoding="utf-8")
+    result = run.admin("reload")
+    assert result["changes"][str(ACCOUNT)]["params"] == {"daily_loss_limit": [500, 400]}
+    assert result["overlay_params"] == {}
+
+
 # -- lockouts, logs, stop ----------------------------------------------------------------------
 
 
