@@ -199,6 +199,23 @@ def test_history_lists_fills_firings_and_lockouts_from_the_store(start: Start) -
     assert error_of(lambda: run.request("history", {"since": "yesterday"})).code == "bad_request"
 
 
+def test_history_of_a_rule_no_ruleset_has_and_the_store_never_saw_is_not_found(
+    start: Start,
+) -> None:
+    """`engine history --rule daily-loss` (a mistyped id) answered "nothing in this period":
+    a trader read it as "the daily loss rule never fired today". A rule the running rulesets
+    do not have and the store holds nothing of is not_found, with the id meant; a rule of
+    the ruleset that did not fire is still an empty answer."""
+    run = start()
+    since = "2000-01-01T00:00:00+00:00"
+    refused = error_of(lambda: run.request("history", {"since": since, "rule": "daily-loss"}))
+    assert refused.code == "not_found"
+    assert "no rule daily-loss" in str(refused)
+    assert 'did you mean "daily-realized-loss"?' in str(refused)
+    quiet = run.request("history", {"since": since, "rule": "daily-realized-loss"})
+    assert quiet["items"] == []
+
+
 def test_unknown_ops_and_malformed_requests_are_errors_not_hangups(start: Start) -> None:
     run = start()
     with run.connect() as connection:

@@ -337,6 +337,8 @@ class Operations:
         if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
             raise _bad("limit must be a positive number")
 
+        running = {r.id for engine in self.daemon.engines.values() for r in engine.ruleset.rules}
+
         def read() -> Encoded:
             try:
                 items = self.daemon.store.history(
@@ -344,6 +346,14 @@ class Operations:
                 )
             except StoreError as exc:
                 raise _bad(str(exc)) from None
+            if rule is not None and not items and rule not in running:
+                # a mistyped id answered "nothing", read as "that rule never fired"
+                hint = did_you_mean(rule, running) or "the rules: " + ", ".join(sorted(running))
+                raise ProtocolError(
+                    ErrorCode.NOT_FOUND.value,
+                    f"no rule {rule} in the running ruleset, nor in the history of this "
+                    f"period; {hint}",
+                )
             return Encoded(encode_value({"items": history_json(items)}))
 
         return self.gate.store(read, self._timeout)
