@@ -790,15 +790,32 @@ def daemon_stop(reason: str, wait: float) -> None:
 @click.option("--reason", default="", help="Why, for the audit.")
 @_WAIT
 def daemon_restart(config_path: str, reason: str, wait: float) -> None:
-    """Stop the daemon (password) and start it again from --config.
+    """Stop the daemon (password) and start it again from --config (loaded first: a
+    configuration or ruleset that would not start stops nothing).
 
     \b
     Example:
       simple-risk admin daemon restart --config config.yaml --reason "new version"
     """
     context = _context()
+    _startable_or_exit(config_path, context.address)
     _stop(context, reason, wait)
     _start(config_path, wait, context.socket_address)
+
+
+def _startable_or_exit(config_path: str, address: str) -> None:
+    """What ``engine run`` loads before it starts — the configuration with its credentials,
+    the ruleset, the overlays — loaded here before the running daemon is stopped: a restart
+    that cannot start again must leave the account guarded, not unguarded."""
+    from simple_risk.daemon.config import ConfigError, load_config, load_rulesets
+
+    try:
+        load_rulesets(load_config(config_path, credentials=True))
+    except ConfigError as problems:
+        for problem in problems.problems:
+            click.echo(problem.format(), err=True)
+        running = _hello(address) or {}
+        _refuse(f"not restarted: the running daemon (pid {running.get('pid')}) keeps guarding")
 
 
 @daemon_group.command("status", epilog=_EXIT_CODES)

@@ -455,6 +455,44 @@ def test_daemon_status_needs_no_password(start: Start) -> None:
     assert "auth" not in daemon.last("hello")
 
 
+@pytest.mark.parametrize(
+    ("ruleset", "problem"),
+    [
+        ("ruleset: /no/such/ruleset.yaml\n", "ruleset: no such file: /no/such/ruleset.yaml"),
+        ("ruleset: broken.yaml\n", "missing required key"),
+    ],
+)
+def test_a_restart_whose_daemon_could_not_start_never_stops_the_running_one(
+    start: Start, tmp_path: Path, ruleset: str, problem: str
+) -> None:
+    """`admin daemon restart --config FILE` stopped the guarding daemon first and only then
+    found that FILE names a ruleset that is missing or broken: nothing guarded the account.
+    The new configuration and its rulesets are loaded first; a problem stops nothing."""
+    (tmp_path / "broken.yaml").write_text("ruleset: half\n", encoding="utf-8")
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        "gateway: topstepx\ncredentials: {username: u, api_key: k}\naccounts: [20100001]\n"
+        + ruleset,
+        encoding="utf-8",
+    )
+    daemon = start({"stop": lambda r: {"stopping": True}})
+    result = invoke(
+        daemon,
+        "admin",
+        "daemon",
+        "restart",
+        "--config",
+        str(config),
+        "--wait",
+        "1",
+        env=WITH_PASSWORD,
+    )
+    assert result.exit_code == 1
+    assert problem in result.stderr
+    assert "not restarted: the running daemon (pid 4242) keeps guarding" in result.stderr
+    assert "stop" not in daemon.ops()
+
+
 def test_config_edit_lints_then_puts_the_edited_text(start: Start, tmp_path: Path) -> None:
     text = default_ruleset_path().read_text(encoding="utf-8")
     daemon = start(
