@@ -65,6 +65,31 @@ def _params(settings: tuple[str, ...]) -> dict[str, object]:
     return params
 
 
+def _refuse_what_the_overlay_sets(overlay: Path | None, params: dict[str, object]) -> None:
+    """The overlay's params win over ``--set`` (as in the daemon, the account's own values
+    come last): a ``--set`` of a param the overlay sets would be replayed at the overlay's
+    value, a what-if of a limit that was never tried. Refused instead."""
+    if overlay is None or not params:
+        return
+    try:
+        text = overlay.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return  # loading the ruleset says what is wrong with the file
+    document, _ = load_document(text, str(overlay))
+    data = document.data if document is not None else None
+    held = data.get("params") if isinstance(data, dict) else None
+    if not isinstance(held, dict):
+        return
+    for name in params:
+        if name in held:
+            raise click.BadParameter(
+                f"{name}: the overlay {overlay} sets it too, and its value would be "
+                f"replayed ({name}: {held[name]!r}); change it in a copy of the overlay, or "
+                "leave --overlay out",
+                param_hint="--set",
+            )
+
+
 def _ruleset(path: Path, overlay: Path | None, params: dict[str, object]) -> Ruleset:
     try:
         return load_ruleset(path, params=params or None, overlay=overlay)
@@ -152,6 +177,7 @@ def replay(
     """
     zone = _zone(tz_name)
     params = _params(settings)
+    _refuse_what_the_overlay_sets(overlay, params)
     ruleset = _ruleset(ruleset_path, overlay, params)
     try:
         report = replay_files(

@@ -176,6 +176,26 @@ def test_bad_options_are_usage_errors(args: list[str], message: str) -> None:
     assert "Traceback" not in result.output
 
 
+def test_a_set_of_a_param_the_overlay_also_sets_is_refused_not_silently_ignored(
+    tmp_path: Path,
+) -> None:
+    """The overlay's params win over --set: `--overlay mine.yaml --set daily_loss_limit=600`
+    replayed the overlay's 500 and showed the lock a 600 limit would not have made. The
+    replay refuses the pair and says which value would have been used."""
+    overlay = tmp_path / "mine.yaml"
+    overlay.write_text("params:\n  daily_loss_limit: 500\n", encoding="utf-8")
+    result = shipped("--overlay", str(overlay), "--set", "daily_loss_limit=600")
+    assert result.exit_code == 2
+    assert "reached the $-500.00 limit" not in result.output
+    assert (
+        f"--set: daily_loss_limit: the overlay {overlay} sets it too, and its value would "
+        "be replayed" in " ".join(result.output.split())
+    )
+    other = shipped("--overlay", str(overlay), "--set", "max_unrealized_loss=400")
+    assert other.exit_code == 0, other.output  # a param the overlay leaves alone is fine
+    assert "ES open P&L $-450.00 reached $-400.00" in other.output
+
+
 def test_a_ruleset_mistake_is_located(tmp_path: Path) -> None:
     result = shipped("--set", "no_such_param=1")
     assert result.exit_code == 1
