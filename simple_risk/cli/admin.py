@@ -133,7 +133,7 @@ def admin(ctx: click.Context, socket_address: str | None, operator: str | None) 
     \b
     Examples:
       simple-risk admin reload --reason "lower the daily limit"
-      simple-risk admin lockout clear 20100001 --reason "broker error, approved by risk desk"
+      simple-risk admin lockout clear 20100001 --reason "broker error"
       simple-risk admin enforce 20100001 --on --reason "observed a week, go live"
       simple-risk admin logs --follow --level warning
       simple-risk admin daemon status
@@ -329,7 +329,8 @@ def lockout_clear(account: int, scope: str, symbol: str | None, reason: str, as_
     \b
     Examples:
       simple-risk admin lockout clear 20100001 --reason "desk approved"
-      simple-risk admin lockout clear 20100001 --scope symbol --symbol MNQ --reason "..."
+      simple-risk admin lockout clear 20100001 --scope symbol --symbol MNQ \\
+          --reason "..."
     """
     if not reason.strip():
         raise click.BadParameter("give a reason", param_hint="--reason")
@@ -514,7 +515,8 @@ def set_password(config_path: str | None) -> None:
 
     \b
     Examples:
-      sudo -u simple-risk simple-risk admin set-password --config /etc/simple-risk/config.yaml
+      sudo -u simple-risk simple-risk admin set-password \\
+          --config /etc/simple-risk/config.yaml
       simple-risk admin set-password
     """
     context = _context()

@@ -61,10 +61,10 @@ def init(directory: Path, account: int, force: bool) -> None:
     """Write the shipped ruleset, a configuration and an overlay into DIRECTORY to edit.
 
     \b
-    DIRECTORY/topstep.yaml                 the twelve TopstepX rules and their params
-    DIRECTORY/overlays/ACCOUNT.yaml        the account's own params (daily_loss_limit,
-                                           max_contracts): these win over topstep.yaml
-    DIRECTORY/config.yaml                  gateway, credentials, accounts, paths
+    DIRECTORY/topstep.yaml           the twelve TopstepX rules and their params
+    DIRECTORY/overlays/ACCOUNT.yaml  the account's own params (daily_loss_limit,
+                                     max_contracts): these win over topstep.yaml
+    DIRECTORY/config.yaml            gateway, credentials, accounts, paths
 
     Then: set PROJECTX_USERNAME and PROJECTX_API_KEY, and run
     `simple-risk engine run --config DIRECTORY/config.yaml --check --online`.

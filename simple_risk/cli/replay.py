@@ -173,7 +173,8 @@ def replay(
 
     \b
     simple-risk replay examples/recordings/2026-08-19-mnq-es.jsonl \\
-        --ruleset rulesets/topstep.yaml --set daily_loss_limit=400 --tz America/Chicago
+        --ruleset rulesets/topstep.yaml --set daily_loss_limit=400 \\
+        --tz America/Chicago
     """
     zone = _zone(tz_name)
     params = _params(settings)

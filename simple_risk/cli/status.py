@@ -410,8 +410,8 @@ def history(
     Examples:
       simple-risk engine history                       # the last 24 hours
       simple-risk engine history --since 2h --kind firing --kind lockout
-      simple-risk engine history --since 2026-11-24 --rule daily-realized-loss --json
-      simple-risk engine history --config /etc/simple-risk/config.yaml   # daemon or not
+      simple-risk engine history --since 2026-11-24 --rule daily-realized-loss
+      simple-risk engine history --config /etc/simple-risk/config.yaml
 
     Exit codes: 0 ok, 1 the daemon refused (or the store cannot be read), 3 no daemon is
     running (and no --config / --data-dir to read its store).
