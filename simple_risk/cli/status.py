@@ -333,7 +333,12 @@ def parse_since(text: str, now: datetime) -> datetime:
         raise ValueError(
             f"{text!r} is neither a duration (30m, 2h, 1d) nor an ISO date (2026-11-24)"
         ) from None
-    return moment if moment.tzinfo is not None else moment.astimezone()
+    if moment.tzinfo is not None:
+        return moment
+    try:
+        return moment.astimezone()
+    except (OverflowError, ValueError):  # 0001-01-01 local is year 0 in UTC
+        raise ValueError(f"{text!r} is too far back; give a later date (2026-11-24)") from None
 
 
 class SinceType(click.ParamType[datetime]):

@@ -247,8 +247,11 @@ def test_an_until_not_after_since_is_a_usage_error_not_an_empty_list(
     assert "history" not in [r.get("op") for r in daemon.requests]
 
 
-@pytest.mark.parametrize("since", ["99999999d", "9999999w", "99999999999999999999s"])
+@pytest.mark.parametrize(
+    "since", ["99999999d", "9999999w", "99999999999999999999s", "0001-01-01", "0001-01-01T00:00"]
+)
 def test_a_since_further_back_than_the_calendar_is_a_usage_error(start: Start, since: str) -> None:
+    """`--since 0001-01-01` said only "year 0 is out of range" (its local midnight in UTC)."""
     daemon = start({})
     result = invoke(daemon, "engine", "history", "--since", since)
     assert result.exit_code == 2, result.output
