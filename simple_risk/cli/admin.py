@@ -413,6 +413,9 @@ def _logs(follow: bool, level: str | None, lines: int) -> None:
             )
             for line in result.get("lines") or []:
                 click.echo(line)
+            if lines and not result.get("lines"):  # an empty screen: did it work?
+                above = f" at {level} or above" if level is not None else ""
+                click.echo(f"no log record{above} in the daemon's recent log", err=True)
             while follow:
                 try:
                     message = connection.receive()

@@ -450,6 +450,21 @@ def test_logs_print_then_follow(start: Start) -> None:
     assert "enforcement retried" in followed.stdout
 
 
+def test_logs_with_no_record_say_so_instead_of_printing_nothing(start: Start) -> None:
+    """`admin logs --level error` printed nothing at all when nothing was wrong: an empty
+    screen does not say whether the command worked. It says none was found, on stderr (the
+    output stays the log's lines only)."""
+    daemon = start({"logs": admin_op(lambda request: {"lines": []})})
+    result = invoke(daemon, "admin", "logs", "--level", "error", env=WITH_PASSWORD)
+    assert result.exit_code == 0, result.output
+    assert result.stdout == ""
+    assert result.stderr == "no log record at error or above in the daemon's recent log\n"
+    result = invoke(daemon, "admin", "logs", "-n", "5", env=WITH_PASSWORD)
+    assert result.stderr == "no log record in the daemon's recent log\n"
+    result = invoke(daemon, "admin", "logs", "-n", "0", env=WITH_PASSWORD)
+    assert result.stderr == ""  # none was asked for
+
+
 def test_daemon_status_needs_no_password(start: Start) -> None:
     daemon = start({})
     result = invoke(daemon, "admin", "daemon", "status")
