@@ -284,13 +284,13 @@ def test_output_to_a_full_disk_is_one_line_not_a_traceback(args: tuple[str, ...]
     assert done.stderr.strip() == "simple-risk: cannot write the output: No space left on device"
 
 
-def _every_command(group: click.Group, path: tuple[str, ...] = ()) -> Iterator[tuple[str, ...]]:
+def _every_path(group: click.Group, path: tuple[str, ...] = ()) -> Iterator[tuple[str, ...]]:
     context = click.Context(group)
     for name in group.list_commands(context):
         command = group.get_command(context, name)
         yield (*path, name)
         if isinstance(command, click.Group):
-            yield from _every_command(command, (*path, name))
+            yield from _every_path(command, (*path, name))
 
 
 def test_every_help_fits_an_80_column_terminal() -> None:
@@ -298,7 +298,7 @@ def test_every_help_fits_an_80_column_terminal() -> None:
     history`, `init` and `replay` ran past column 80 and wrapped mid-command in a standard
     terminal: an example copied from a wrapped line is a broken command."""
     wide = []
-    for path in [(), *_every_command(cli)]:
+    for path in [(), *_every_path(cli)]:
         result = CliRunner().invoke(cli, [*path, "--help"], env={"COLUMNS": "80"})
         assert result.exit_code == 0, result.output
         wide += [
