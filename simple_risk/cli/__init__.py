@@ -10,7 +10,11 @@ on import; a module that fails to import is a bug, so there is no optional loadi
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import importlib
+import os
+import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -98,5 +102,19 @@ def engine() -> None:
     """Run the risk daemon against TopstepX (or the simulator)."""
 
 
+#: what writing the output meets on a full or failing disk (``cmd > file``): one line, not
+#: a traceback ending in OSError
+_OUTPUT_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO})
+
+
 def main() -> None:
-    cli(prog_name="simple-risk")
+    try:
+        cli(prog_name="simple-risk")
+    except OSError as exc:
+        if exc.errno not in _OUTPUT_ERRNOS:
+            raise
+        # what is still buffered for stdout would fail again at exit: send it nowhere
+        with contextlib.suppress(OSError, ValueError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.stderr.write(f"simple-risk: cannot write the output: {exc.strerror}\n")
+        sys.exit(1)

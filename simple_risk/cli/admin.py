@@ -133,7 +133,7 @@ def admin(ctx: click.Context, socket_address: str | None, operator: str | None) 
     \b
     Examples:
       simple-risk admin reload --reason "lower the daily limit"
-      simple-risk admin lockout clear 20100001 --reason "broker error, approved by risk desk"
+      simple-risk admin lockout clear 20100001 --reason "broker error"
       simple-risk admin enforce 20100001 --on --reason "observed a week, go live"
       simple-risk admin logs --follow --level warning
       simple-risk admin daemon status
@@ -154,6 +154,8 @@ def _reload_report(result: Any) -> None:
         return
     click.echo("reloaded" if result.get("applied", True) else "not applied")
     for line in admin_views.changes_lines(result.get("changes")):
+        click.echo(f"  {line}")
+    for line in admin_views.overlay_lines(result.get("overlay_params")):
         click.echo(f"  {line}")
 
 
@@ -327,7 +329,8 @@ def lockout_clear(account: int, scope: str, symbol: str | None, reason: str, as_
     \b
     Examples:
       simple-risk admin lockout clear 20100001 --reason "desk approved"
-      simple-risk admin lockout clear 20100001 --scope symbol --symbol MNQ --reason "..."
+      simple-risk admin lockout clear 20100001 --scope symbol --symbol MNQ \\
+          --reason "..."
     """
     if not reason.strip():
         raise click.BadParameter("give a reason", param_hint="--reason")
@@ -410,6 +413,9 @@ def _logs(follow: bool, level: str | None, lines: int) -> None:
             )
             for line in result.get("lines") or []:
                 click.echo(line)
+            if lines and not result.get("lines"):  # an empty screen: did it work?
+                above = f" at {level} or above" if level is not None else ""
+                click.echo(f"no log record{above} in the daemon's recent log", err=True)
             while follow:
                 try:
                     message = connection.receive()
@@ -512,7 +518,8 @@ def set_password(config_path: str | None) -> None:
 
     \b
     Examples:
-      sudo -u simple-risk simple-risk admin set-password --config /etc/simple-risk/config.yaml
+      sudo -u simple-risk simple-risk admin set-password \\
+          --config /etc/simple-risk/config.yaml
       simple-risk admin set-password
     """
     context = _context()
@@ -788,15 +795,32 @@ def daemon_stop(reason: str, wait: float) -> None:
 @click.option("--reason", default="", help="Why, for the audit.")
 @_WAIT
 def daemon_restart(config_path: str, reason: str, wait: float) -> None:
-    """Stop the daemon (password) and start it again from --config.
+    """Stop the daemon (password) and start it again from --config (loaded first: a
+    configuration or ruleset that would not start stops nothing).
 
     \b
     Example:
       simple-risk admin daemon restart --config config.yaml --reason "new version"
     """
     context = _context()
+    _startable_or_exit(config_path, context.address)
     _stop(context, reason, wait)
     _start(config_path, wait, context.socket_address)
+
+
+def _startable_or_exit(config_path: str, address: str) -> None:
+    """What ``engine run`` loads before it starts — the configuration with its credentials,
+    the ruleset, the overlays — loaded here before the running daemon is stopped: a restart
+    that cannot start again must leave the account guarded, not unguarded."""
+    from simple_risk.daemon.config import ConfigError, load_config, load_rulesets
+
+    try:
+        load_rulesets(load_config(config_path, credentials=True))
+    except ConfigError as problems:
+        for problem in problems.problems:
+            click.echo(problem.format(), err=True)
+        running = _hello(address) or {}
+        _refuse(f"not restarted: the running daemon (pid {running.get('pid')}) keeps guarding")
 
 
 @daemon_group.command("status", epilog=_EXIT_CODES)

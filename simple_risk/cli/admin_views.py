@@ -43,6 +43,25 @@ def changes_lines(changes: object) -> list[str]:
     return lines or ["no changes"]
 
 
+def overlay_lines(held: object) -> list[str]:
+    """A reload's ``overlay_params``: each param an account's overlay keeps at a value of
+    its own (``[ruleset's, account's]``), so a limit changed in the ruleset that does not
+    reach that account is said, not left behind "no changes"."""
+    lines: list[str] = []
+    if not isinstance(held, Mapping):
+        return lines
+    for account, params in held.items():
+        if not isinstance(params, Mapping):
+            continue
+        for name, pair in params.items():
+            if isinstance(pair, Sequence) and not isinstance(pair, str) and len(pair) == 2:
+                lines.append(
+                    f"account {account}: its overlay keeps {name} at {plain(pair[1])} "
+                    f"(the ruleset: {plain(pair[0])})"
+                )
+    return lines
+
+
 def hello_view(result: Mapping[str, Any], now: datetime) -> Table:
     """``admin daemon status``: pid, uptime, accounts, ruleset, socket."""
     table = Table(show_header=False, box=None, pad_edge=False)
@@ -68,4 +87,5 @@ def hello_view(result: Mapping[str, Any], now: datetime) -> Table:
 __all__ = [
     "changes_lines",
     "hello_view",
+    "overlay_lines",
 ]

@@ -16,6 +16,7 @@ import click
 
 from simple_risk.cli import cli
 from simple_risk.cli.numbers import ACCOUNT_ID
+from simple_risk.engine.dsl.yamlload import load_document
 from simple_risk.resources import data_dir, default_ruleset_path
 
 
@@ -38,6 +39,14 @@ def config_text(account: int, ruleset: str, overlay: str) -> str:
     return text
 
 
+def _params_set(overlay_text: str) -> list[str]:
+    """The params the overlay sets: a value of the ruleset's own never reaches the account."""
+    document, _ = load_document(overlay_text, "overlay")
+    data = document.data if document is not None else None
+    params = data.get("params") if isinstance(data, dict) else None
+    return [str(name) for name in params] if isinstance(params, dict) else []
+
+
 @cli.command("init")
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
 @click.option(
@@ -52,9 +61,10 @@ def init(directory: Path, account: int, force: bool) -> None:
     """Write the shipped ruleset, a configuration and an overlay into DIRECTORY to edit.
 
     \b
-    DIRECTORY/topstep.yaml                 the twelve TopstepX rules (edit params here …)
-    DIRECTORY/overlays/ACCOUNT.yaml        … or per account, here
-    DIRECTORY/config.yaml                  gateway, credentials, accounts, paths
+    DIRECTORY/topstep.yaml           the twelve TopstepX rules and their params
+    DIRECTORY/overlays/ACCOUNT.yaml  the account's own params (daily_loss_limit,
+                                     max_contracts): these win over topstep.yaml
+    DIRECTORY/config.yaml            gateway, credentials, accounts, paths
 
     Then: set PROJECTX_USERNAME and PROJECTX_API_KEY, and run
     `simple-risk engine run --config DIRECTORY/config.yaml --check --online`.
@@ -81,6 +91,13 @@ def init(directory: Path, account: int, force: bool) -> None:
         ) from None
     for path in files:
         click.echo(f"wrote {path}")
+    held = _params_set(files[directory / overlay])
+    if held:
+        click.echo(
+            f"\n{directory / overlay} sets {', '.join(held)}\n"
+            f"for account {account}: change them there (a value in topstep.yaml does not reach\n"
+            "the account)"
+        )
     click.echo(
         "\nNext:\n"
         f"  simple-risk rules lint {directory / 'topstep.yaml'}\n"

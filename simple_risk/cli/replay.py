@@ -65,6 +65,31 @@ def _params(settings: tuple[str, ...]) -> dict[str, object]:
     return params
 
 
+def _refuse_what_the_overlay_sets(overlay: Path | None, params: dict[str, object]) -> None:
+    """The overlay's params win over ``--set`` (as in the daemon, the account's own values
+    come last): a ``--set`` of a param the overlay sets would be replayed at the overlay's
+    value, a what-if of a limit that was never tried. Refused instead."""
+    if overlay is None or not params:
+        return
+    try:
+        text = overlay.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return  # loading the ruleset says what is wrong with the file
+    document, _ = load_document(text, str(overlay))
+    data = document.data if document is not None else None
+    held = data.get("params") if isinstance(data, dict) else None
+    if not isinstance(held, dict):
+        return
+    for name in params:
+        if name in held:
+            raise click.BadParameter(
+                f"{name}: the overlay {overlay} sets it too, and its value would be "
+                f"replayed ({name}: {held[name]!r}); change it in a copy of the overlay, or "
+                "leave --overlay out",
+                param_hint="--set",
+            )
+
+
 def _ruleset(path: Path, overlay: Path | None, params: dict[str, object]) -> Ruleset:
     try:
         return load_ruleset(path, params=params or None, overlay=overlay)
@@ -74,6 +99,21 @@ def _ruleset(path: Path, overlay: Path | None, params: dict[str, object]) -> Rul
         if not problems.problems:
             click.echo(f"simple-risk: cannot load the ruleset {path}", err=True)
         raise SystemExit(1) from None
+
+
+def _no_such_account(
+    recordings: tuple[Path, ...], ruleset: Ruleset, account: int, tick: float
+) -> None:
+    """A mistyped ``--account`` replays nothing; "Nothing would have fired" would read as a
+    limit that holds. Say so, with the accounts the recording does hold, and exit 1."""
+    every = replay_files(list(recordings), ruleset, tick=timedelta(seconds=tick))
+    held = ", ".join(str(owner) for owner in sorted(every.accounts)) or "none"
+    click.echo(
+        f"simple-risk: account {account} has no event in the recording "
+        f"(its accounts: {held}); nothing was replayed",
+        err=True,
+    )
+    raise SystemExit(1)
 
 
 @cli.command(short_help="What a ruleset would have done on a recorded day (a what-if).")
@@ -133,10 +173,12 @@ def replay(
 
     \b
     simple-risk replay examples/recordings/2026-08-19-mnq-es.jsonl \\
-        --ruleset rulesets/topstep.yaml --set daily_loss_limit=400 --tz America/Chicago
+        --ruleset rulesets/topstep.yaml --set daily_loss_limit=400 \\
+        --tz America/Chicago
     """
     zone = _zone(tz_name)
     params = _params(settings)
+    _refuse_what_the_overlay_sets(overlay, params)
     ruleset = _ruleset(ruleset_path, overlay, params)
     try:
         report = replay_files(
@@ -145,6 +187,8 @@ def replay(
     except RecordingError as error:
         click.echo(f"simple-risk: {error}", err=True)
         raise SystemExit(1) from None
+    if account is not None and account not in report.accounts:
+        _no_such_account(recordings, ruleset, account, tick)
     if as_json:
         click.echo(json.dumps(report_json(report, ruleset.name), indent=2))
     else:

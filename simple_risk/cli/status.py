@@ -333,7 +333,12 @@ def parse_since(text: str, now: datetime) -> datetime:
         raise ValueError(
             f"{text!r} is neither a duration (30m, 2h, 1d) nor an ISO date (2026-11-24)"
         ) from None
-    return moment if moment.tzinfo is not None else moment.astimezone()
+    if moment.tzinfo is not None:
+        return moment
+    try:
+        return moment.astimezone()
+    except (OverflowError, ValueError):  # 0001-01-01 local is year 0 in UTC
+        raise ValueError(f"{text!r} is too far back; give a later date (2026-11-24)") from None
 
 
 class SinceType(click.ParamType[datetime]):
@@ -410,8 +415,8 @@ def history(
     Examples:
       simple-risk engine history                       # the last 24 hours
       simple-risk engine history --since 2h --kind firing --kind lockout
-      simple-risk engine history --since 2026-11-24 --rule daily-realized-loss --json
-      simple-risk engine history --config /etc/simple-risk/config.yaml   # daemon or not
+      simple-risk engine history --since 2026-11-24 --rule daily-realized-loss
+      simple-risk engine history --config /etc/simple-risk/config.yaml
 
     Exit codes: 0 ok, 1 the daemon refused (or the store cannot be read), 3 no daemon is
     running (and no --config / --data-dir to read its store).

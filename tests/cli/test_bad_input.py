@@ -263,3 +263,45 @@ def test_an_account_id_no_projectx_account_can_have_is_a_usage_error(
     result = _run(*(a.format(data=tmp_path, id=account) for a in args))
     assert result.exit_code == 2, result.output
     assert "is not a ProjectX account id" in result.output
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs Linux's /dev/full")
+@pytest.mark.parametrize("args", [("rules", "schema"), ("rules", "facts"), ("--help",)], ids=str)
+def test_output_to_a_full_disk_is_one_line_not_a_traceback(args: tuple[str, ...]) -> None:
+    """`simple-risk rules schema > schema.json` on a full disk printed a 30-line traceback
+    ending in OSError; it says what failed in one line and exits 1."""
+    with open("/dev/full", "w", encoding="utf-8") as full:
+        done = subprocess.run(
+            [sys.executable, "-m", "simple_risk", *args],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    assert done.stderr.strip() == "simple-risk: cannot write the output: No space left on device"
+
+
+def _every_path(group: click.Group, path: tuple[str, ...] = ()) -> Iterator[tuple[str, ...]]:
+    context = click.Context(group)
+    for name in group.list_commands(context):
+        command = group.get_command(context, name)
+        yield (*path, name)
+        if isinstance(command, click.Group):
+            yield from _every_path(command, (*path, name))
+
+
+def test_every_help_fits_an_80_column_terminal() -> None:
+    """The examples of `admin`, `admin lockout clear`, `admin set-password`, `engine
+    history`, `init` and `replay` ran past column 80 and wrapped mid-command in a standard
+    terminal: an example copied from a wrapped line is a broken command."""
+    wide = []
+    for path in [(), *_every_path(cli)]:
+        result = CliRunner().invoke(cli, [*path, "--help"], env={"COLUMNS": "80"})
+        assert result.exit_code == 0, result.output
+        wide += [
+            f"{' '.join(path)}: {line}" for line in result.output.splitlines() if len(line) > 80
+        ]
+    assert wide == []

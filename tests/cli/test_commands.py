@@ -247,8 +247,11 @@ def test_an_until_not_after_since_is_a_usage_error_not_an_empty_list(
     assert "history" not in [r.get("op") for r in daemon.requests]
 
 
-@pytest.mark.parametrize("since", ["99999999d", "9999999w", "99999999999999999999s"])
+@pytest.mark.parametrize(
+    "since", ["99999999d", "9999999w", "99999999999999999999s", "0001-01-01", "0001-01-01T00:00"]
+)
 def test_a_since_further_back_than_the_calendar_is_a_usage_error(start: Start, since: str) -> None:
+    """`--since 0001-01-01` said only "year 0 is out of range" (its local midnight in UTC)."""
     daemon = start({})
     result = invoke(daemon, "engine", "history", "--since", since)
     assert result.exit_code == 2, result.output
@@ -447,12 +450,65 @@ def test_logs_print_then_follow(start: Start) -> None:
     assert "enforcement retried" in followed.stdout
 
 
+def test_logs_with_no_record_say_so_instead_of_printing_nothing(start: Start) -> None:
+    """`admin logs --level error` printed nothing at all when nothing was wrong: an empty
+    screen does not say whether the command worked. It says none was found, on stderr (the
+    output stays the log's lines only)."""
+    daemon = start({"logs": admin_op(lambda request: {"lines": []})})
+    result = invoke(daemon, "admin", "logs", "--level", "error", env=WITH_PASSWORD)
+    assert result.exit_code == 0, result.output
+    assert result.stdout == ""
+    assert result.stderr == "no log record at error or above in the daemon's recent log\n"
+    result = invoke(daemon, "admin", "logs", "-n", "5", env=WITH_PASSWORD)
+    assert result.stderr == "no log record in the daemon's recent log\n"
+    result = invoke(daemon, "admin", "logs", "-n", "0", env=WITH_PASSWORD)
+    assert result.stderr == ""  # none was asked for
+
+
 def test_daemon_status_needs_no_password(start: Start) -> None:
     daemon = start({})
     result = invoke(daemon, "admin", "daemon", "status")
     assert result.exit_code == 0, result.output
     assert "running" in result.stdout and "4242" in result.stdout
     assert "auth" not in daemon.last("hello")
+
+
+@pytest.mark.parametrize(
+    ("ruleset", "problem"),
+    [
+        ("ruleset: /no/such/ruleset.yaml\n", "ruleset: no such file: /no/such/ruleset.yaml"),
+        ("ruleset: broken.yaml\n", "missing required key"),
+    ],
+)
+def test_a_restart_whose_daemon_could_not_start_never_stops_the_running_one(
+    start: Start, tmp_path: Path, ruleset: str, problem: str
+) -> None:
+    """`admin daemon restart --config FILE` stopped the guarding daemon first and only then
+    found that FILE names a ruleset that is missing or broken: nothing guarded the account.
+    The new configuration and its rulesets are loaded first; a problem stops nothing."""
+    (tmp_path / "broken.yaml").write_text("ruleset: half\n", encoding="utf-8")
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        "gateway: topstepx\ncredentials: {username: u, api_key: k}\naccounts: [20100001]\n"
+        + ruleset,
+        encoding="utf-8",
+    )
+    daemon = start({"stop": lambda r: {"stopping": True}})
+    result = invoke(
+        daemon,
+        "admin",
+        "daemon",
+        "restart",
+        "--config",
+        str(config),
+        "--wait",
+        "1",
+        env=WITH_PASSWORD,
+    )
+    assert result.exit_code == 1
+    assert problem in result.stderr
+    assert "not restarted: the running daemon (pid 4242) keeps guarding" in result.stderr
+    assert "stop" not in daemon.ops()
 
 
 def test_config_edit_lints_then_puts_the_edited_text(start: Start, tmp_path: Path) -> None:

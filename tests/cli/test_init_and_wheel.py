@@ -41,6 +41,22 @@ def test_init_writes_a_ruleset_a_config_and_an_overlay_that_load(tmp_path: Path)
     assert set(rulesets) == {20100007}
 
 
+def test_init_says_which_params_the_overlay_sets_over_the_ruleset(tmp_path: Path) -> None:
+    """The help said "topstep.yaml (edit params here …)", but the overlay init writes sets
+    daily_loss_limit and max_contracts: a limit lowered in topstep.yaml never reached the
+    account. init names the params the overlay holds, and where to change them."""
+    target = tmp_path / "risk"
+    result = CliRunner().invoke(cli, ["init", str(target), "--account", "20100007"])
+    assert result.exit_code == 0, result.output
+    overlay = target / "overlays" / "20100007.yaml"
+    assert (
+        f"{overlay} sets daily_loss_limit, max_contracts for account 20100007: "
+        "change them there (a value in topstep.yaml does not reach the account)"
+    ) in " ".join(result.output.split())
+    help_text = CliRunner().invoke(cli, ["init", "--help"]).output
+    assert "edit params here" not in help_text
+
+
 def test_init_never_overwrites_unless_forced(tmp_path: Path) -> None:
     target = tmp_path / "risk"
     assert CliRunner().invoke(cli, ["init", str(target)]).exit_code == 0

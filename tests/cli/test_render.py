@@ -216,6 +216,18 @@ def test_reload_changes_are_listed_per_account() -> None:
     assert admin_views.changes_lines({"1": {"added": [], "params": {}}}) == ["no changes"]
 
 
+def test_a_reload_says_which_params_an_account_overlay_keeps_at_its_own_value() -> None:
+    """A limit lowered in the ruleset does not reach an account whose overlay sets it; the
+    reload says so under its changes (with "no changes", the admin thought it applied)."""
+    held = {"20100001": {"daily_loss_limit": [400, 500], "max_contracts": [5, 3]}}
+    assert admin_views.overlay_lines(held) == [
+        "account 20100001: its overlay keeps daily_loss_limit at 500 (the ruleset: 400)",
+        "account 20100001: its overlay keeps max_contracts at 3 (the ruleset: 5)",
+    ]
+    assert admin_views.overlay_lines({}) == []
+    assert admin_views.overlay_lines(None) == []  # a daemon from before the key
+
+
 def test_a_located_problem_reads_like_rules_lint() -> None:
     problem = {
         "file": "topstep.yaml",

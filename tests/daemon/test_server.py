@@ -199,6 +199,23 @@ def test_history_lists_fills_firings_and_lockouts_from_the_store(start: Start) -
     assert error_of(lambda: run.request("history", {"since": "yesterday"})).code == "bad_request"
 
 
+def test_history_of_a_rule_no_ruleset_has_and_the_store_never_saw_is_not_found(
+    start: Start,
+) -> None:
+    """`engine history --rule daily-loss` (a mistyped id) answered "nothing in this period":
+    a trader read it as "the daily loss rule never fired today". A rule the running rulesets
+    do not have and the store holds nothing of is not_found, with the id meant; a rule of
+    the ruleset that did not fire is still an empty answer."""
+    run = start()
+    since = "2000-01-01T00:00:00+00:00"
+    refused = error_of(lambda: run.request("history", {"since": since, "rule": "daily-loss"}))
+    assert refused.code == "not_found"
+    assert "no rule daily-loss" in str(refused)
+    assert 'did you mean "daily-realized-loss"?' in str(refused)
+    quiet = run.request("history", {"since": since, "rule": "daily-realized-loss"})
+    assert quiet["items"] == []
+
+
 def test_unknown_ops_and_malformed_requests_are_errors_not_hangups(start: Start) -> None:
     run = start()
     with run.connect() as connection:
@@ -734,6 +751,34 @@ def test_config_get_and_put_lint_first_then_replace_atomically_and_reload(start:
     assert run.ruleset.with_name("ruleset.yaml.bak").read_text(encoding="utf-8") == got["text"]
     actions = [(a.action, a.result) for a in run.daemon.store.admin_actions()]
     assert ("config_put", f"written ({len(edited)} characters) and reloaded") in actions
+
+
+def test_a_reload_names_each_ruleset_param_an_account_overlay_keeps_at_its_own_value(
+    start: Start,
+) -> None:
+    """`simple-risk init` writes an overlay that sets daily_loss_limit: 500. An admin who
+    lowered the ruleset's limit to 400 and reloaded read "no changes" and nothing else: the
+    account still locked at $500. The reload now says which param the overlay holds, at
+    what value, against the ruleset's."""
+    run = start()
+    overlay = run.directory / "overlay.yaml"
+    overlay.write_text("params:\n  daily_loss_limit: 500\n", encoding="utf-8")
+    run.daemon.config = dataclasses.replace(run.daemon.config, overlays={ACCOUNT: overlay})
+    run.admin("reload")
+    run.ruleset.write_text(ruleset_text(daily_loss_limit=400), encoding="utf-8")
+    result = run.admin("reload", {"reason": "a tighter daily limit"})
+    assert result["changes"][str(ACCOUNT)]["params"] == {}
+    assert result["overlay_params"] == {str(ACCOUNT): {"daily_loss_limit": [400, 500]}}
+    limits = run.status()["limits"]
+    assert next(lim for lim in limits if lim["rule"] == "daily-realized-loss")["limit"] == -500
+
+
+def test_a_reload_without_overlays_names_no_overlay_params(start: Start) -> None:
+    run = start()
+    run.ruleset.write_text(ruleset_text(daily_loss_limit=400), encoding="utf-8")
+    result = run.admin("reload")
+    assert result["changes"][str(ACCOUNT)]["params"] == {"daily_loss_limit": [500, 400]}
+    assert result["overlay_params"] == {}
 
 
 # -- lockouts, logs, stop ----------------------------------------------------------------------

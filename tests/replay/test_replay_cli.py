@@ -118,10 +118,16 @@ def test_an_overlay_is_applied(tmp_path: Path) -> None:
     assert "reached the $-520.00 limit" in result.output
 
 
-def test_another_account_sees_nothing_fire() -> None:
+def test_an_account_the_recording_never_mentions_is_an_error_not_a_clean_day() -> None:
+    """A mistyped --account replayed nothing: "Nothing would have fired" would read as a
+    limit that holds, so the replay says the account is not in the recording instead."""
     result = shipped("--account", "1")
-    assert result.exit_code == 0, result.output
-    assert "Nothing would have fired." in result.output
+    assert result.exit_code == 1
+    assert "Nothing would have fired" not in result.output
+    assert result.output.strip() == (
+        "simple-risk: account 1 has no event in the recording "
+        "(its accounts: 18234567); nothing was replayed"
+    )
 
 
 def test_a_missing_recording_is_one_line_and_status_1() -> None:
@@ -168,6 +174,26 @@ def test_bad_options_are_usage_errors(args: list[str], message: str) -> None:
     assert result.exit_code == 2
     assert message in result.output
     assert "Traceback" not in result.output
+
+
+def test_a_set_of_a_param_the_overlay_also_sets_is_refused_not_silently_ignored(
+    tmp_path: Path,
+) -> None:
+    """The overlay's params win over --set: `--overlay mine.yaml --set daily_loss_limit=600`
+    replayed the overlay's 500 and showed the lock a 600 limit would not have made. The
+    replay refuses the pair and says which value would have been used."""
+    overlay = tmp_path / "mine.yaml"
+    overlay.write_text("params:\n  daily_loss_limit: 500\n", encoding="utf-8")
+    result = shipped("--overlay", str(overlay), "--set", "daily_loss_limit=600")
+    assert result.exit_code == 2
+    assert "reached the $-500.00 limit" not in result.output
+    assert (
+        f"--set: daily_loss_limit: the overlay {overlay} sets it too, and its value would "
+        "be replayed" in " ".join(result.output.split())
+    )
+    other = shipped("--overlay", str(overlay), "--set", "max_unrealized_loss=400")
+    assert other.exit_code == 0, other.output  # a param the overlay leaves alone is fine
+    assert "ES open P&L $-450.00 reached $-400.00" in other.output
 
 
 def test_a_ruleset_mistake_is_located(tmp_path: Path) -> None:

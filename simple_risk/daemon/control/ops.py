@@ -51,9 +51,10 @@ from simple_risk.daemon.password import (
     validate_password,
     write_password_hash,
 )
+from simple_risk.engine.dsl import RulesetError, load_ruleset
 from simple_risk.engine.dsl.problems import Problem, did_you_mean
 from simple_risk.engine.model import Ruleset
-from simple_risk.engine.operations import mandatory_violations
+from simple_risk.engine.operations import mandatory_violations, ruleset_changes
 from simple_risk.resources import default_ruleset_path
 from simple_risk.store import StoreError
 from simple_risk.store.records import HISTORY_KINDS, HistoryItem
@@ -336,6 +337,8 @@ class Operations:
         if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
             raise _bad("limit must be a positive number")
 
+        running = {r.id for engine in self.daemon.engines.values() for r in engine.ruleset.rules}
+
         def read() -> Encoded:
             try:
                 items = self.daemon.store.history(
@@ -343,6 +346,14 @@ class Operations:
                 )
             except StoreError as exc:
                 raise _bad(str(exc)) from None
+            if rule is not None and not items and rule not in running:
+                # a mistyped id answered "nothing", read as "that rule never fired"
+                hint = did_you_mean(rule, running) or "the rules: " + ", ".join(sorted(running))
+                raise ProtocolError(
+                    ErrorCode.NOT_FOUND.value,
+                    f"no rule {rule} in the running ruleset, nor in the history of this "
+                    f"period; {hint}",
+                )
             return Encoded(encode_value({"items": history_json(items)}))
 
         return self.gate.store(read, self._timeout)
@@ -442,9 +453,34 @@ class Operations:
         return {
             "applied": True,
             "changes": {str(account): change.as_json() for account, change in changes.items()},
+            "overlay_params": self._overlay_params(target, rulesets),
             "restart_needed": restart,
             "ruleset": {"name": daemon.ruleset_name(), "path": str(target.ruleset_path)},
         }
+
+    def _overlay_params(
+        self, config: DaemonConfig, rulesets: Mapping[int, Ruleset]
+    ) -> dict[str, dict[str, Any]]:
+        """Per account with an overlay: each param it keeps at a value of its own, as
+        ``[ruleset's value, account's value]``. A limit changed in the ruleset file does not
+        reach an account whose overlay sets it, and "no changes" alone does not say why."""
+        if not any(account in rulesets for account in config.overlays):
+            return {}
+        try:
+            base = load_ruleset(config.ruleset_path)
+        except RulesetError:  # loaded a moment ago with each overlay; not worth a refusal
+            return {}
+        transform = self.daemon.options.ruleset_transform
+        if transform is not None:
+            base = transform(base)
+        held: dict[str, dict[str, Any]] = {}
+        for account in sorted(config.overlays):
+            ruleset = rulesets.get(account)
+            if ruleset is not None:
+                params = ruleset_changes(base, ruleset).as_json()["params"]
+                if params:
+                    held[str(account)] = params
+        return held
 
     def _load(
         self, config: DaemonConfig, rename: Mapping[str, str] | None = None
