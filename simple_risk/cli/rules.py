@@ -150,20 +150,42 @@ def _not_utf8(name: str, raw: bytes, start: int) -> Problem:
     "--output",
     "-o",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Write to this file instead of standard output.",
+    help="Write to this file instead of standard output (an older schema file is replaced; "
+    "any other existing file needs --force).",
 )
-def schema(output: Path | None) -> None:
-    """Print the ruleset JSON Schema (draft 2020-12) for editors."""
+@click.option("--force", is_flag=True, help="Replace --output even if it is not a schema file.")
+def schema(output: Path | None, force: bool) -> None:
+    """Print the ruleset JSON Schema (draft 2020-12) for editors.
+
+    \b
+    simple-risk rules schema -o .vscode/ruleset.schema.json
+    """
     text = json.dumps(shipped_schema(), indent=2, ensure_ascii=False) + "\n"
     if not text.strip() or text == "{}\n":
         text = schema_text()
     if output is not None:
+        if not force and output.is_file() and not _is_schema_file(output):
+            raise click.UsageError(
+                f"{output} exists and is not a ruleset schema (a ruleset?): it was left as it "
+                "is; name another file, or add --force to replace it",
+                ctx=click.get_current_context(),
+            )
         try:
             output.write_text(text, encoding="utf-8")
         except OSError as exc:
             raise click.FileError(str(output), exc.strerror or str(exc)) from None
     else:
         click.echo(text, nl=False)
+
+
+def _is_schema_file(path: Path) -> bool:
+    """Whether ``path`` holds a JSON Schema (one this command wrote, or any other): the only
+    kind of file ``rules schema -o`` replaces without --force."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return False
+    return isinstance(data, dict) and "$schema" in data
 
 
 @rules.command()

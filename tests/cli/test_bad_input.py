@@ -94,6 +94,22 @@ def test_standard_input_that_is_not_text_is_located_like_a_file() -> None:
     ]
 
 
+def test_a_schema_output_onto_a_ruleset_is_refused_and_the_ruleset_kept(tmp_path: Path) -> None:
+    """`rules schema -o topstep.yaml` (a slip for `> schema.json`) overwrote the trader's
+    ruleset with the schema; a file that is not a schema now needs --force."""
+    ruleset = tmp_path / "topstep.yaml"
+    ruleset.write_text("ruleset: mine\nrules: []\n", encoding="utf-8")
+    result = _run("rules", "schema", "-o", str(ruleset))
+    assert result.exit_code == 2
+    assert "is not a ruleset schema" in result.output and "--force" in result.output
+    assert ruleset.read_text(encoding="utf-8") == "ruleset: mine\nrules: []\n"
+    schema = tmp_path / "ruleset.schema.json"
+    assert _run("rules", "schema", "-o", str(schema)).exit_code == 0
+    assert _run("rules", "schema", "-o", str(schema)).exit_code == 0  # a schema is replaced
+    assert _run("rules", "schema", "-o", str(ruleset), "--force").exit_code == 0
+    assert ruleset.read_text(encoding="utf-8") == schema.read_text(encoding="utf-8")
+
+
 def test_a_schema_output_in_a_missing_folder_is_a_plain_error(tmp_path: Path) -> None:
     target = tmp_path / "editor" / "ruleset.schema.json"
     result = _run("rules", "schema", "-o", str(target))
