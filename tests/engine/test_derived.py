@@ -243,6 +243,19 @@ def test_a_window_count_forgets_samples_older_than_its_window() -> None:
     assert derived(engine)["big_losses"] == 1
 
 
+def test_a_fill_the_gateway_sends_again_is_one_sample() -> None:
+    # the hub re-sends a half-turn and the reconciliation reads its REST copy (without
+    # commissions): the same fill each time, not another loss of 20 in the window
+    engine, firings = run(
+        fill(0, 1, pnl="-20"),
+        fill(1, 1, pnl="-20"),
+        fill(2, 1, pnl="-20", commissions=None),
+    )
+    assert derived(engine)["big_losses"] == 1
+    assert derived(engine)["loss_sum"] == Decimal("-20")
+    assert firings == []  # two big losses in ten minutes would alert
+
+
 def test_each_symbol_facts_answer_for_the_bound_root() -> None:
     engine, _ = run(position(0, 2), position(1, 3, "6000", contract=ES), position(2, 1))
     state = engine.account(ACCOUNT)

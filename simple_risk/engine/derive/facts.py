@@ -10,7 +10,9 @@ dependency order the compiler gave, so a fact reads the others' values of this v
    that went flat or was opened again (``each: position`` items live as long as the
    position); a window's samples older than ``within``;
 2. takes a sample when the event is one of its ``trigger:``: the expression evaluated on the
-   account's facts, with the event's items bound as in a rule. With ``each:``, an event about
+   account's facts, with the event's items bound as in a rule. A copy of a fill already
+   recorded (the hub re-sending a half-turn, the REST copy a reconciliation reads) is not
+   sampled again: a sum or count of fills counts each fill once. With ``each:``, an event about
    one contract (its quote, fill, order or position) samples that contract's position (its
    root) only, any other event every open position (every root the account holds). An
    unknown (None) sample is not taken. A sample whose evaluation fails is not taken either,
@@ -170,7 +172,8 @@ class Derivations:
         changed: set[str] = set()
         for fact, check, per_item in checks:
             items = by_fact[fact.name]
-            samples = trigger in fact.triggers
+            # a copy of a fill already sampled is the same fill, not another sample
+            samples = trigger in fact.triggers and not touched.resent
             if not items and not samples:
                 continue  # nothing kept, nothing to take
             over = fact.over
