@@ -256,6 +256,28 @@ def test_a_fill_the_gateway_sends_again_is_one_sample() -> None:
     assert firings == []  # two big losses in ten minutes would alert
 
 
+def test_a_fill_reconciled_late_counts_where_it_was_filled() -> None:
+    # the daemon reconnects at 17:00:30 and reads a loss filled at 16:59, yesterday's
+    day_sum = load_ruleset_text(
+        RULESET.replace(
+            "  symbol_peak:",
+            "  day_loss:\n    type: money\n    trigger: [trade]\n"
+            "    sum: trade.net_pnl if known(trade.net_pnl) else 0\n    over: day\n"
+            "  symbol_peak:",
+        ),
+        "derived-test.yaml",
+    )
+    engine = Engine(day_sum, accounts=[ACCOUNT])
+    engine.apply(fill(BOUNDARY - 60, 1, pnl="-20"))
+    engine.apply(fill(BOUNDARY + 30, 2, pnl="-30", created_at=at(BOUNDARY - 50)))
+    assert derived(engine)["day_loss"] == 0  # both fills are yesterday's
+    engine.apply(fill(BOUNDARY + 40, 3, pnl="-5"))
+    assert derived(engine)["day_loss"] == Decimal("-5")
+    # filled 11 minutes before the reconciliation: already out of the 10-minute window
+    engine.apply(fill(BOUNDARY + 700, 4, pnl="-50", created_at=at(BOUNDARY + 40)))
+    assert derived(engine)["big_losses"] == 0
+
+
 def test_each_symbol_facts_answer_for_the_bound_root() -> None:
     engine, _ = run(position(0, 2), position(1, 3, "6000", contract=ES), position(2, 1))
     state = engine.account(ACCOUNT)

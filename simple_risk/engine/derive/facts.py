@@ -37,13 +37,16 @@ from types import FunctionType
 from typing import Any
 
 from simple_risk.engine.derive.aggregates import Aggregate, new_aggregate, zero
-from simple_risk.engine.events import TRIGGER_OF, Event
+from simple_risk.engine.events import TRIGGER_OF, Event, TradeFill
 from simple_risk.engine.facts.account import AccountState
 from simple_risk.engine.facts.store import FactStore, Touched
 from simple_risk.engine.model import DerivedFact
 
 #: the period key a derived fact's items belong to (a day, a week's Monday, a session start)
 Period = date | datetime | None
+
+#: the triggers of a fact sampled on fills only: its samples are about the fill
+_FILLS = frozenset({"trade"})
 
 
 class DerivedFactError(Exception):
@@ -169,6 +172,14 @@ class Derivations:
         self._account = state.id
         store = self._store
         now = store.clock.utc
+        # a fill the exchange made before now (read by a reconciliation after a reconnect)
+        late = (
+            event
+            if isinstance(event, TradeFill)
+            and event.created_at is not None
+            and event.created_at < now
+            else None
+        )
         changed: set[str] = set()
         for fact, check, per_item in checks:
             items = by_fact[fact.name]
@@ -184,6 +195,8 @@ class Derivations:
                 period = store.week
             elif over == "session":
                 period = self._period(fact)
+            if samples and late is not None and fact.triggers == _FILLS:
+                samples = self._in_time(fact, period, late, now)
             moved = False
             if items:
                 # every item of a period fact belongs to one period: a new one drops them all
@@ -249,6 +262,22 @@ class Derivations:
         is one of the engine's deadlines, so a session period restarts exactly at the
         session's start."""
         return self._store.session.opened_at(name)
+
+    def _in_time(self, fact: DerivedFact, period: Period, fill: TradeFill, now: datetime) -> bool:
+        """Whether a fill made before now still belongs to the fact's period or window: a
+        fill of yesterday reconciled after the daily reset counts where it was filled (as
+        ``day.*`` counts it), not in today's sum; one older than the window is not in it (one
+        still inside it is sampled now, and so leaves the window a little late)."""
+        filled_at = fill.created_at
+        assert filled_at is not None
+        if fact.over in ("day", "week"):
+            day, week = self._store.fill_day(fill)
+            return period == (day if fact.over == "day" else week)
+        if fact.over == "session":
+            return isinstance(period, datetime) and filled_at >= period
+        if fact.within is not None:
+            return filled_at >= now - fact.within
+        return True
 
     def _restart(
         self,
