@@ -305,6 +305,13 @@ class Derivations:
                 continue
             if each == "position":
                 position = state.positions.get(key)
+                if item.opened is None:  # an opening fill's samples: the position comes next
+                    if position is not None:
+                        item.opened = position.opened_at
+                        moved = True
+                    elif touched.position is not None:
+                        del items[key]  # the contract stayed flat: no position to wait for
+                    continue
                 if position is None or position.opened_at != item.opened:
                     del items[key]
                     moved = True
@@ -343,6 +350,9 @@ class Derivations:
             if touched.contract_id is not None:
                 held = state.positions.get(touched.contract_id)
                 positions = [held] if held is not None else []
+                if held is None and touched.trade is not None and not touched.trade.is_closing:
+                    # the gateway sends a position's opening fill before the position
+                    return self._opening(fact, check, env, items, touched.contract_id, period, now)
             else:
                 positions = list(state.positions.values())
             for position in positions:
@@ -358,6 +368,33 @@ class Derivations:
                 if self._take(fact, check, items, root, period, None, now):
                     moved = True
         return moved
+
+    def _opening(
+        self,
+        fact: DerivedFact,
+        check: Callable[[], object],
+        env: dict[str, object],
+        items: dict[str, ItemState],
+        key: str,
+        period: Period,
+        now: datetime,
+    ) -> bool:
+        """The sample of a fill that opens a position the gateway has not sent yet: kept for
+        the contract until the position comes (:meth:`_restart` gives it the position). One
+        that needs the position (reads ``position.*``) cannot be taken yet and is not."""
+        env["position"] = None
+        try:
+            value = check()
+        except Exception:
+            return False
+        if value is None and fact.aggregate is not None:
+            return False
+        item = items.get(key)
+        if item is None:
+            aggregate = new_aggregate(fact.aggregate, fact.type, fact.within)
+            item = items[key] = ItemState(aggregate, period, None)
+        item.aggregate.add(now, value)
+        return False  # no position reads it before it comes
 
     def _take(
         self,
