@@ -20,6 +20,7 @@ from engine_builders import (
     at,
     fill,
     loaded,
+    order,
     position,
     quote,
     tick,
@@ -31,7 +32,7 @@ from simple_risk.engine import operations
 from simple_risk.engine.derive.aggregates import new_aggregate
 from simple_risk.engine.dsl import load_ruleset_text
 from simple_risk.engine.engine import Engine, Firing
-from simple_risk.engine.events import Event
+from simple_risk.engine.events import Event, OrderStatus
 from simple_risk.engine.model import Ruleset
 
 BOUNDARY = 8 * 3600  # T0 is 09:00 Chicago; the trading day ends at 17:00
@@ -241,6 +242,69 @@ def test_a_window_count_forgets_samples_older_than_its_window() -> None:
     assert [f.message for f in firings] == ["2 big losses, -20 in 5m"]
     engine.apply(tick(601))
     assert derived(engine)["big_losses"] == 1
+
+
+def test_a_fill_the_gateway_sends_again_is_one_sample() -> None:
+    # the hub re-sends a half-turn and the reconciliation reads its REST copy (without
+    # commissions): the same fill each time, not another loss of 20 in the window
+    engine, firings = run(
+        fill(0, 1, pnl="-20"),
+        fill(1, 1, pnl="-20"),
+        fill(2, 1, pnl="-20", commissions=None),
+    )
+    assert derived(engine)["big_losses"] == 1
+    assert derived(engine)["loss_sum"] == Decimal("-20")
+    assert firings == []  # two big losses in ten minutes would alert
+
+
+def test_a_fill_reconciled_late_counts_where_it_was_filled() -> None:
+    # the daemon reconnects at 17:00:30 and reads a loss filled at 16:59, yesterday's
+    day_sum = load_ruleset_text(
+        RULESET.replace(
+            "  symbol_peak:",
+            "  day_loss:\n    type: money\n    trigger: [trade]\n"
+            "    sum: trade.net_pnl if known(trade.net_pnl) else 0\n    over: day\n"
+            "  symbol_peak:",
+        ),
+        "derived-test.yaml",
+    )
+    engine = Engine(day_sum, accounts=[ACCOUNT])
+    engine.apply(fill(BOUNDARY - 60, 1, pnl="-20"))
+    engine.apply(fill(BOUNDARY + 30, 2, pnl="-30", created_at=at(BOUNDARY - 50)))
+    assert derived(engine)["day_loss"] == 0  # both fills are yesterday's
+    engine.apply(fill(BOUNDARY + 40, 3, pnl="-5"))
+    assert derived(engine)["day_loss"] == Decimal("-5")
+    # filled 11 minutes before the reconciliation: already out of the 10-minute window
+    engine.apply(fill(BOUNDARY + 700, 4, pnl="-50", created_at=at(BOUNDARY + 40)))
+    assert derived(engine)["big_losses"] == 0
+
+
+def test_a_position_counts_the_fill_that_opened_it() -> None:
+    # the gateway sends the opening fill before the position it opens (and the order's
+    # filled status between them): the position's count of entries starts with that fill
+    entries = load_ruleset_text(
+        RULESET.replace(
+            "  symbol_peak:",
+            "  entries:\n    type: int\n    each: position\n    trigger: [trade]\n"
+            "    count: not trade.is_closing\n    over: position\n"
+            "  symbol_peak:",
+        ),
+        "derived-test.yaml",
+    )
+    engine = Engine(entries, accounts=[ACCOUNT])
+    engine.apply(loaded(0))
+    engine.apply(fill(1, 1, side="buy", commissions=None))
+    engine.apply(order(1, 1, status=OrderStatus.FILLED))
+    engine.apply(position(1, 1))
+    assert derived(engine, position=held(engine))["entries"] == 1
+    engine.apply(fill(2, 2, side="buy", order_id=2))
+    engine.apply(position(2, 2))
+    assert derived(engine, position=held(engine))["entries"] == 2
+    engine.apply(fill(3, 3, pnl="5", order_id=3))  # closes: not an entry
+    engine.apply(position(3, 0))
+    engine.apply(fill(4, 4, side="buy", order_id=4))
+    engine.apply(position(4, 1))
+    assert derived(engine, position=held(engine))["entries"] == 1  # a new position
 
 
 def test_each_symbol_facts_answer_for_the_bound_root() -> None:

@@ -10,7 +10,9 @@ dependency order the compiler gave, so a fact reads the others' values of this v
    that went flat or was opened again (``each: position`` items live as long as the
    position); a window's samples older than ``within``;
 2. takes a sample when the event is one of its ``trigger:``: the expression evaluated on the
-   account's facts, with the event's items bound as in a rule. With ``each:``, an event about
+   account's facts, with the event's items bound as in a rule. A copy of a fill already
+   recorded (the hub re-sending a half-turn, the REST copy a reconciliation reads) is not
+   sampled again: a sum or count of fills counts each fill once. With ``each:``, an event about
    one contract (its quote, fill, order or position) samples that contract's position (its
    root) only, any other event every open position (every root the account holds). An
    unknown (None) sample is not taken. A sample whose evaluation fails is not taken either,
@@ -35,13 +37,16 @@ from types import FunctionType
 from typing import Any
 
 from simple_risk.engine.derive.aggregates import Aggregate, new_aggregate, zero
-from simple_risk.engine.events import TRIGGER_OF, Event
+from simple_risk.engine.events import TRIGGER_OF, Event, TradeFill
 from simple_risk.engine.facts.account import AccountState
 from simple_risk.engine.facts.store import FactStore, Touched
 from simple_risk.engine.model import DerivedFact
 
 #: the period key a derived fact's items belong to (a day, a week's Monday, a session start)
 Period = date | datetime | None
+
+#: the triggers of a fact sampled on fills only: its samples are about the fill
+_FILLS = frozenset({"trade"})
 
 
 class DerivedFactError(Exception):
@@ -167,10 +172,19 @@ class Derivations:
         self._account = state.id
         store = self._store
         now = store.clock.utc
+        # a fill the exchange made before now (read by a reconciliation after a reconnect)
+        late = (
+            event
+            if isinstance(event, TradeFill)
+            and event.created_at is not None
+            and event.created_at < now
+            else None
+        )
         changed: set[str] = set()
         for fact, check, per_item in checks:
             items = by_fact[fact.name]
-            samples = trigger in fact.triggers
+            # a copy of a fill already sampled is the same fill, not another sample
+            samples = trigger in fact.triggers and not touched.resent
             if not items and not samples:
                 continue  # nothing kept, nothing to take
             over = fact.over
@@ -181,6 +195,8 @@ class Derivations:
                 period = store.week
             elif over == "session":
                 period = self._period(fact)
+            if samples and late is not None and fact.triggers == _FILLS:
+                samples = self._in_time(fact, period, late, now)
             moved = False
             if items:
                 # every item of a period fact belongs to one period: a new one drops them all
@@ -247,6 +263,22 @@ class Derivations:
         session's start."""
         return self._store.session.opened_at(name)
 
+    def _in_time(self, fact: DerivedFact, period: Period, fill: TradeFill, now: datetime) -> bool:
+        """Whether a fill made before now still belongs to the fact's period or window: a
+        fill of yesterday reconciled after the daily reset counts where it was filled (as
+        ``day.*`` counts it), not in today's sum; one older than the window is not in it (one
+        still inside it is sampled now, and so leaves the window a little late)."""
+        filled_at = fill.created_at
+        assert filled_at is not None
+        if fact.over in ("day", "week"):
+            day, week = self._store.fill_day(fill)
+            return period == (day if fact.over == "day" else week)
+        if fact.over == "session":
+            return isinstance(period, datetime) and filled_at >= period
+        if fact.within is not None:
+            return filled_at >= now - fact.within
+        return True
+
     def _restart(
         self,
         fact: DerivedFact,
@@ -273,6 +305,13 @@ class Derivations:
                 continue
             if each == "position":
                 position = state.positions.get(key)
+                if item.opened is None:  # an opening fill's samples: the position comes next
+                    if position is not None:
+                        item.opened = position.opened_at
+                        moved = True
+                    elif touched.position is not None:
+                        del items[key]  # the contract stayed flat: no position to wait for
+                    continue
                 if position is None or position.opened_at != item.opened:
                     del items[key]
                     moved = True
@@ -311,6 +350,9 @@ class Derivations:
             if touched.contract_id is not None:
                 held = state.positions.get(touched.contract_id)
                 positions = [held] if held is not None else []
+                if held is None and touched.trade is not None and not touched.trade.is_closing:
+                    # the gateway sends a position's opening fill before the position
+                    return self._opening(fact, check, env, items, touched.contract_id, period, now)
             else:
                 positions = list(state.positions.values())
             for position in positions:
@@ -326,6 +368,33 @@ class Derivations:
                 if self._take(fact, check, items, root, period, None, now):
                     moved = True
         return moved
+
+    def _opening(
+        self,
+        fact: DerivedFact,
+        check: Callable[[], object],
+        env: dict[str, object],
+        items: dict[str, ItemState],
+        key: str,
+        period: Period,
+        now: datetime,
+    ) -> bool:
+        """The sample of a fill that opens a position the gateway has not sent yet: kept for
+        the contract until the position comes (:meth:`_restart` gives it the position). One
+        that needs the position (reads ``position.*``) cannot be taken yet and is not."""
+        env["position"] = None
+        try:
+            value = check()
+        except Exception:
+            return False
+        if value is None and fact.aggregate is not None:
+            return False
+        item = items.get(key)
+        if item is None:
+            aggregate = new_aggregate(fact.aggregate, fact.type, fact.within)
+            item = items[key] = ItemState(aggregate, period, None)
+        item.aggregate.add(now, value)
+        return False  # no position reads it before it comes
 
     def _take(
         self,

@@ -30,7 +30,7 @@ import copy
 
 from simple_risk.engine import namespace
 from simple_risk.engine.dsl.explain import comparisons_of, operands_of
-from simple_risk.engine.dsl.knowns import inline_known, unguarded
+from simple_risk.engine.dsl.knowns import asserted_known, inline_known, unguarded
 from simple_risk.engine.dsl.macros import inline_macros, macro_references
 from simple_risk.engine.dsl.problems import Problem
 from simple_risk.engine.dsl.resolve import Resolver
@@ -51,6 +51,16 @@ def check_macro(
     resolver.visit(copy.deepcopy(tree))
     problems += resolver.problems
     return Macro(name, tree, locator, macro_references(tree, scope.macros)), problems
+
+
+def guards_of(source: str, locator: Locator, scope: Scope) -> frozenset[str]:
+    """The optional facts a ``when:`` that did not compile still guards (its ``known(...)``
+    tests), so its actions and messages are not also told to guard what it guards; nothing
+    when it does not even parse."""
+    tree, _ = parse(source, locator, scope)
+    if tree is None:
+        return frozenset()
+    return asserted_known(inline_macros(tree, scope), scope.optional_derived)
 
 
 def compile_expression(

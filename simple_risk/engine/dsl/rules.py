@@ -27,7 +27,7 @@ from simple_risk.engine.dsl.durations import (
     is_duration,
     parse_duration,
 )
-from simple_risk.engine.dsl.expressions import compile_expression
+from simple_risk.engine.dsl.expressions import compile_expression, guards_of
 from simple_risk.engine.dsl.knowns import asserted_known
 from simple_risk.engine.dsl.problems import Problem, did_you_mean
 from simple_risk.engine.dsl.schema import (
@@ -101,6 +101,14 @@ class RuleContext:
             self.out.expressions.append(checked)
             self.out.used_names |= checked.names_used
         return checked
+
+    def guards_at(self, path: Path, scope: Scope) -> frozenset[str]:
+        """What the expression at ``path`` guards, though it did not compile."""
+        source = _as_source(self.out.doc.get(path))
+        if source is None:
+            return frozenset()
+        locator = Locator(self.out.doc.file, self.out.doc.at(path), self.out.doc.span(path))
+        return guards_of(source, locator, scope)
 
     def expression(self, path: Path, role: str) -> CompiledExpression | None:
         checked = self.compile_at(path, role, self.scope)
@@ -227,6 +235,8 @@ def compile_rule(out: Compilation, path: Path, raw: object) -> Rule | None:
     when = context.compile_at((*path, "when"), "when", scope)
     if when is not None:
         scope.guarded = asserted_known(when.tree, scope.optional_derived)
+    else:  # its own problem is reported; what it guards still holds for the actions
+        scope.guarded = context.guards_at((*path, "when"), scope)
     message = context.template((*path, "message"), "message") if "message" in raw else None
     for_: timedelta | None = None
     raw_for = raw.get("for")

@@ -61,7 +61,17 @@ class Touched:
     change (``dependencies.CHANGES``; everything unless the store says less). Callers only
     read ``accounts``: a quote's list is the one its contract keeps between quotes."""
 
-    __slots__ = ("accounts", "change", "contract_id", "order", "position", "quote", "root", "trade")
+    __slots__ = (
+        "accounts",
+        "change",
+        "contract_id",
+        "order",
+        "position",
+        "quote",
+        "resent",
+        "root",
+        "trade",
+    )
 
     def __init__(self, accounts: list[AccountState], change: int = _EVERYTHING) -> None:
         self.accounts = accounts
@@ -72,6 +82,9 @@ class Touched:
         self.quote: QuoteFacts | None = None
         self.root: str | None = None
         self.contract_id: str | None = None
+        #: a fill event that is a copy of a fill already recorded (the hub re-sending a
+        #: half-turn, the REST copy a reconciliation reads, a void): not a new fill
+        self.resent = False
 
 
 class AccountFamilies:
@@ -227,8 +240,10 @@ class FactStore:
                 return Touched([])
             contract = self.market.contract(event.contract_id)
             day, week = self.fill_day(event)
+            resent = event.trade_id in state.ledger.fills
             state.ledger.apply(event, event.at, day, week)
             touched = _touching(state, contract)
+            touched.resent = resent
             touched.trade = TradeFacts(event, contract.root, state.ledger)
             touched.change = _FILL
             return touched
