@@ -31,6 +31,7 @@ from .harness import (
     ACCOUNT,
     FAST_OPTIONS,
     OTHER,
+    Harness,
     Start,
     build_ruleset,
     guarding_config,
@@ -119,11 +120,25 @@ def test_quotes_of_a_contract_one_account_left_still_reach_the_other(start: Star
     h.wait(lambda: h.trader.size(OTHER, "EP") == 1, "the fills")
     h.trader.sell(ACCOUNT, "EP")  # one account leaves the contract
     h.wait(lambda: h.trader.size(ACCOUNT, "EP") == 0, "flat")
+    # the daemon heard of it too (the hub's close and the next quote race otherwise)
+    h.wait(lambda: not _positions(h, ACCOUNT), "the daemon's facts flat")
+    h.wait(lambda: bool(_positions(h, OTHER)), "the daemon's facts of the other's position")
     h.trader.move("EP", Decimal("-7"))  # past max_unrealized_loss for the one still in it
     h.wait(lambda: h.trader.size(OTHER, "EP") == 0, "the other account's close")
     assert h.fired("daily-unrealized-loss", OTHER)
     assert not h.fired("daily-unrealized-loss", ACCOUNT)
     assert {b["accountId"] for b in h.sent("Position/closeContract")} == {OTHER}
+
+
+def _positions(h: Harness, account: int) -> list[str]:
+    """The contracts the daemon's engine holds a position in for ``account`` (read on the
+    engine thread)."""
+
+    def read() -> list[str]:
+        state = h.daemon.engines[account].account(account)
+        return [] if state is None else list(state.positions)
+
+    return h.daemon.on_engine(read)
 
 
 GONE = 20100099  # an account the login had once: closed, or taken from it
