@@ -31,8 +31,7 @@ from simple_risk.engine.dsl.schema import (
 )
 from simple_risk.engine.dsl.sections import (
     compile_param_ranges,
-    describe_range,
-    first_out_of_range,
+    said_out_of_range,
     value_kind,
 )
 from simple_risk.engine.dsl.yamlload import Document, Path
@@ -130,15 +129,7 @@ def compile_overlay(
                 f" but the override is {value_kind(value)}",
                 "wrong-type",
             )
-        elif (found := first_out_of_range(value, ranges.get(str(name)))) is not None:
-            item, outside = found
-            out.error(
-                ("params", name) if item is None else ("params", name, item),
-                f'param "{name}" is {outside}',
-                "param-range",
-                f"the ruleset's param_ranges: gives {name} {describe_range(ranges[str(name)])}",
-            )
-        else:
+        elif not said_out_of_range(out, str(name), value, ranges, "the ruleset's param_ranges:"):
             params[str(name)] = value
     base_out = compile_document(base, {**(overrides or {}), **params})
     out.base = base_out

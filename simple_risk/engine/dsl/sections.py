@@ -89,15 +89,7 @@ def compile_params(
     )
     ranges = compile_param_ranges(out, raw_ranges, declared)
     for name, value in declared.items():
-        found = first_out_of_range(value, ranges.get(name))
-        if found is not None:
-            item, outside = found
-            out.error(
-                ("params", name) if item is None else ("params", name, item),
-                f'param "{name}" is {outside}',
-                "param-range",
-                f"param_ranges: gives {name} {describe_range(ranges[name])}",
-            )
+        said_out_of_range(out, name, value, ranges, "param_ranges:")
     for name, value in overrides.items():
         if name not in declared:
             hint = did_you_mean(name, declared) or (
@@ -188,6 +180,25 @@ def compile_param_ranges(
         else:
             ranges[str(name)] = (low, high)
     return ranges
+
+
+def said_out_of_range(
+    out: Compilation, name: str, value: object, ranges: Mapping[str, ParamRange], whose: str
+) -> bool:
+    """Report ``params.NAME`` of ``out``'s file outside its range, at the value (a list or map
+    param: at the item that is out); whether it was. ``whose`` names the ranges in the hint
+    (``param_ranges:``, or the ruleset's when the value is an overlay's)."""
+    found = first_out_of_range(value, ranges.get(name))
+    if found is None:
+        return False
+    item, outside = found
+    out.error(
+        ("params", name) if item is None else ("params", name, item),
+        f'param "{name}" is {outside}',
+        "param-range",
+        f"{whose} gives {name} {describe_range(ranges[name])}",
+    )
+    return True
 
 
 def _bound(value: object) -> Decimal | None:
