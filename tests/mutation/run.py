@@ -25,14 +25,17 @@ a failing suite would "catch" every mutant.
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import shutil
 import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import partial
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -373,6 +376,12 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="skip the rule tests: measure what the oracle comparison alone catches",
     )
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="mutants judged at once, each in its own process (default: one per CPU)",
+    )
     args = parser.parse_args(argv)
     text = args.ruleset.read_text(encoding="utf-8")
     pattern = re.compile(args.only) if args.only else None
@@ -393,28 +402,28 @@ def main(argv: list[str] | None = None) -> int:
         if failing is not None:
             print(f"BASELINE FAILS: {failing}: fix that first, a failing suite catches everything")
             return 2
-        for mutant in mutants(text):
-            if pattern is not None and not pattern.search(mutant.rule):
-                continue
-            label = f"{mutant.rule:40} {mutant.kind:10} {mutant.description}"
-            try:
-                load_ruleset_text_check(mutant.text, workdir)
-            except RulesetError as exc:
-                counts["lint"] += 1
-                print(f"REJECTED  {label}  (lint: {exc.problems[0].message})")
-                continue
-            verdict = None if args.oracle_only else caught_by_rule_tests(mutant, workdir)
-            if verdict is not None:
-                counts["rules test"] += 1
-                print(f"CAUGHT    {label}  by {verdict}")
-                continue
-            verdict = caught_by_oracle(mutant, workdir, args.oracle_days)
-            if verdict is not None:
-                counts["oracle"] += 1
-                print(f"CAUGHT    {label}  by {verdict}")
-                continue
-            survivors.append(mutant)
-            print(f"SURVIVED  {label}")
+        chosen = [m for m in mutants(text) if pattern is None or pattern.search(m.rule)]
+        judge = partial(
+            _judge,
+            root=workdir,
+            tests=args.tests,
+            days=args.oracle_days,
+            oracle_only=args.oracle_only,
+        )
+        # each mutant is judged on its own (its own copy of the rule tests per worker), so
+        # the verdicts are the same however many run at once; they are printed in order
+        with ProcessPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+            for mutant, (how, detail) in zip(chosen, pool.map(judge, chosen), strict=True):
+                label = f"{mutant.rule:40} {mutant.kind:10} {mutant.description}"
+                if how == "lint":
+                    counts["lint"] += 1
+                    print(f"REJECTED  {label}  (lint: {detail})", flush=True)
+                elif how:
+                    counts[how] += 1
+                    print(f"CAUGHT    {label}  by {detail}", flush=True)
+                else:
+                    survivors.append(mutant)
+                    print(f"SURVIVED  {label}", flush=True)
     if not args.no_examples and not args.oracle_only:
         for example in sorted(DERIVED_EXAMPLES.glob("derived-*.yaml")):
             status = _check_example(example, pattern, counts, survivors)
@@ -428,6 +437,42 @@ def main(argv: list[str] | None = None) -> int:
         f"{len(survivors)} survived ({elapsed:.0f} s)"
     )
     return 1 if survivors else 0
+
+
+#: the worker's own working copy of the rule tests (made on its first mutant)
+_WORKDIR: Path | None = None
+
+
+def _worker_dir(root: Path, tests: Path) -> Path:
+    """This process's working copy, under ``root`` (the run's temporary folder, removed by
+    the main process when it ends)."""
+    global _WORKDIR
+    if _WORKDIR is None:
+        _WORKDIR = root / f"worker-{os.getpid()}"
+        (_WORKDIR / "rulesets").mkdir(parents=True)
+        (_WORKDIR / "tests" / "rules").mkdir(parents=True)
+        for test_file in sorted(tests.glob("*.test.yaml")):
+            shutil.copy(test_file, _WORKDIR / "tests" / "rules" / test_file.name)
+    return _WORKDIR
+
+
+def _judge(
+    mutant: Mutant, root: Path, tests: Path, days: int, oracle_only: bool
+) -> tuple[str, str]:
+    """What catches ``mutant``: ("lint", why), ("rules test" | "oracle", which case), or
+    ("", "") when nothing does (it survives)."""
+    workdir = _worker_dir(root, tests)
+    try:
+        load_ruleset_text_check(mutant.text, workdir)
+    except RulesetError as exc:
+        return "lint", exc.problems[0].message
+    verdict = None if oracle_only else caught_by_rule_tests(mutant, workdir)
+    if verdict is not None:
+        return "rules test", verdict
+    verdict = caught_by_oracle(mutant, workdir, days)
+    if verdict is not None:
+        return "oracle", verdict
+    return "", ""
 
 
 def _check_example(
