@@ -309,7 +309,11 @@ class RestSession:
                 return
             token = response.get("newToken") or response.get("token")
             if not isinstance(token, str) or not token:
-                raise MalformedResponse("Auth/validate succeeded without a newToken")
+                # the session was not extended: a new one is (raising instead left every
+                # call after the token's expiry failing, for good)
+                log.info("Auth/validate succeeded without a newToken; logging in again")
+                self.login()
+                return
             self._set_token(token)
             log.info("session token refreshed")
 
