@@ -334,6 +334,24 @@ def test_reconnects_refused_as_connection_not_found_are_retried_until_one_works(
         hubs.stop()
 
 
+def test_a_first_connection_after_refused_attempts_is_a_gap(
+    sim: Simulator, client: RestClient, events: Events
+) -> None:
+    # the daemon started without the hub and read REST meanwhile; what happened between its
+    # last read and the subscriptions is only in REST: the first connection says so
+    account = client.search_accounts()[0].account_id
+    hubs = Hubs(client, sim, events)
+    hubs.user.subscribe_account(account)
+    sim.refuse_hub_connections(1.0)
+    hubs.user.start()
+    try:
+        events.wait_for(is_changed("user", "reconnecting", gap=True), timeout=5)
+        connected = events.wait_for(is_changed("user", "connected"), timeout=10)
+        assert isinstance(connected, ConnectionChanged) and connected.gap
+    finally:
+        hubs.user.stop()
+
+
 def test_a_silent_connection_is_torn_down_and_rebuilt(events: Events) -> None:
     sim = start_sim(ping_interval=60.0)  # the server never pings: silence looks like a dead link
     client = client_for(sim)

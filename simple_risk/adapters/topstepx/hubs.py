@@ -513,7 +513,9 @@ class HubClient(abc.ABC):
                 self._ever_connected = True
             self._send_subscriptions(link)
             if first:
-                self._emit(CONNECTED, f"connection {link.generation}")
+                # after refused attempts it ends an outage the daemon read REST through: what
+                # happened since its last read is only in REST
+                self._emit(CONNECTED, f"connection {link.generation}", gap=link.generation > 1)
             elif link.kind is Rebuild.REFRESH:
                 self._emit(REFRESHED, f"connection {link.generation} on a fresh token")
             else:
