@@ -352,6 +352,34 @@ def test_a_first_connection_after_refused_attempts_is_a_gap(
         hubs.user.stop()
 
 
+def test_a_hub_that_refused_a_handshake_and_reconnected_takes_new_subscriptions(
+    sim: Simulator, client: RestClient, events: Events
+) -> None:
+    # the live hub may cancel a handshake; signalrcore connects again at once. The second
+    # handshake opens the connection as well as a first one: it is ready, and a contract
+    # watched afterwards (a new position's) gets its quotes — it was never subscribed, and
+    # that position's open loss went unseen
+    contracts = [c.contract_id for c in client.available_contracts()]
+    hubs = Hubs(client, sim, events)
+    hubs.market.subscribe_quotes(contracts[0])
+    sim.refuse_handshakes(1)
+    hubs.market.start()
+    try:
+        assert hubs.market.wait_connected(5)
+        later = contracts[1]
+        hubs.market.subscribe_quotes(later)
+        wait_until(hubs.market.is_ready, timeout=5)
+        mark = len(events.drain())
+        price = Decimal("101.5")
+        sim.set_price(later, price)
+        events.wait_for(
+            lambda e: isinstance(e, Quote) and e.contract_id == later and e.last == price,
+            start=mark,
+        )
+    finally:
+        hubs.market.stop()
+
+
 def test_a_silent_connection_is_torn_down_and_rebuilt(events: Events) -> None:
     sim = start_sim(ping_interval=60.0)  # the server never pings: silence looks like a dead link
     client = client_for(sim)

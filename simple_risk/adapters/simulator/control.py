@@ -172,6 +172,13 @@ class Control:
             raise ControlError("count must not be negative")
         self.hubs.refused_subscriptions = count
 
+    def refuse_handshakes(self, count: int) -> None:
+        """The next ``count`` hub handshakes are answered with an error ("Handshake was
+        canceled.") and their connections end; the client may connect again."""
+        if count < 0:
+            raise ControlError("count must not be negative")
+        self.hubs.refused_handshakes = count
+
     def fail_next(self, count: int, status: Fault) -> None:
         if status not in (429, 500, "timeout"):
             raise ControlError('status must be 429, 500 or "timeout"')
@@ -343,6 +350,10 @@ class Control:
             self.refuse_subscriptions(cast(int, need(body, "count", int)))
             return {}
 
+        async def refuse_handshakes(body: dict[str, object]) -> dict[str, object]:
+            self.refuse_handshakes(cast(int, need(body, "count", int)))
+            return {}
+
         async def fail(body: dict[str, object]) -> dict[str, object]:
             status = body.get("status")
             count = cast(int, need(body, "count", int))
@@ -407,6 +418,7 @@ class Control:
             ("POST", "/sim/hubs/logout"): logout,
             ("POST", "/sim/hubs/lose-connections"): lose,
             ("POST", "/sim/hubs/refuse-subscriptions"): refuse_subscriptions,
+            ("POST", "/sim/hubs/refuse-handshakes"): refuse_handshakes,
             ("POST", "/sim/fail-next"): fail,
             ("POST", "/sim/answer-late"): late,
             ("POST", "/sim/auth/revoke-tokens"): revoke_tokens,

@@ -163,6 +163,8 @@ class Hubs:
         self.lost_connections = 0
         #: how many more subscription invocations are answered with an error Completion
         self.refused_subscriptions = 0
+        #: how many more handshakes are answered with an error (the connection then ends)
+        self.refused_handshakes = 0
         self.handshake_timeout = HANDSHAKE_TIMEOUT
         #: connection handlers still running (shutdown waits for them to flush their Close)
         self.handlers = 0
@@ -325,7 +327,10 @@ class Hubs:
             connection.close({"error": "Handshake request is not a JSON object."})
             return False
         protocol, version = request.get("protocol"), request.get("version")
-        if protocol != "json":
+        if self.refused_handshakes > 0:
+            self.refused_handshakes -= 1
+            error = "Handshake was canceled."
+        elif protocol != "json":
             error = f"The protocol '{protocol}' is not supported."
         elif isinstance(version, bool) or version not in (0, 1):
             error = f"The server does not support version {version} of the 'json' protocol."

@@ -528,8 +528,13 @@ class HubClient(abc.ABC):
             with self._lock:
                 if link is not self._current:
                     return
+                # a handshake completed: open, even when the first one was refused (signalrcore
+                # then connects again, and says so here, never in on_open)
+                link.opened = True
                 link.last_seen = self._monotonic()
                 link.acks_pending = 0
+                self._failures = 0
+                self._ever_connected = True
             self._send_subscriptions(link)
             self._emit(RECONNECTED, f"connection {link.generation} reconnected", gap=True)
         except Exception:
