@@ -380,6 +380,38 @@ def test_a_hub_that_refused_a_handshake_and_reconnected_takes_new_subscriptions(
         hubs.market.stop()
 
 
+def test_a_hub_that_closes_each_connection_as_it_opens_is_retried_with_a_backoff(
+    sim: Simulator, client: RestClient, events: Events
+) -> None:
+    # a live hub ends a connection with "Connection closed with an error." (§14.4); when it
+    # does so to every connection right after the handshake, signalrcore reconnected at once,
+    # forever — ten connects a second against the gateway — and each reconnect was told as
+    # the hub being back. It is a failed attempt: the next waits a growing backoff, and the
+    # daemon hears the hub is down, not up
+    account = client.search_accounts()[0].account_id
+    config = replace(FAST_HUBS, rebuild_backoff_base=0.5, rebuild_backoff_max=2.0)
+    user = UserHubClient(sim.user_hub_url, client, events.queue, config=config)
+    user.subscribe_account(account)
+    user.start()
+    try:
+        assert user.wait_connected(5)
+        sim.close_after_handshakes(10_000)
+        sim.clear_requests()
+        mark = len(events.drain())
+        sim.drop_connections()
+        time.sleep(3.0)
+        connects = [r for r in sim.requests_log() if r.path == "/hubs/user" and r.status == 101]
+        assert len(connects) <= 8
+        said = [e for e in events.drain()[mark:] if is_changed("user", "reconnecting")(e)]
+        assert said, "the hub is said to be down"
+        sim.close_after_handshakes(0)
+        mark = len(events.drain())
+        events.wait_for(is_changed("user", "reconnected", gap=True), timeout=10, start=mark)
+        wait_until(user.is_ready, timeout=5)
+    finally:
+        user.stop()
+
+
 def test_a_silent_connection_is_torn_down_and_rebuilt(events: Events) -> None:
     sim = start_sim(ping_interval=60.0)  # the server never pings: silence looks like a dead link
     client = client_for(sim)

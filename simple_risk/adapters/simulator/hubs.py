@@ -55,6 +55,8 @@ log = logging.getLogger("simple_risk.sim")
 RS = "\x1e"
 #: what a refused reconnect answers (§14.4)
 CONNECTION_NOT_FOUND = "The connection could not be found on the server."
+#: the Close error of a live hub that ends a connection on its side (§14.4)
+CLOSED_WITH_AN_ERROR = "Connection closed with an error."
 #: seconds a client has to send its handshake after the upgrade (ASP.NET Core's default)
 HANDSHAKE_TIMEOUT = 15.0
 Hub = Literal["user", "market"]
@@ -165,6 +167,8 @@ class Hubs:
         self.refused_subscriptions = 0
         #: how many more handshakes are answered with an error (the connection then ends)
         self.refused_handshakes = 0
+        #: how many more connections are closed with an error right after their handshake
+        self.closed_after_handshake = 0
         self.handshake_timeout = HANDSHAKE_TIMEOUT
         #: connection handlers still running (shutdown waits for them to flush their Close)
         self.handlers = 0
@@ -274,6 +278,10 @@ class Hubs:
                         if not self._handshake(connection, text):
                             break
                         handshaken = connection.handshaken = True
+                        if self.closed_after_handshake > 0:
+                            self.closed_after_handshake -= 1
+                            connection.close({"type": 7, "error": CLOSED_WITH_AN_ERROR})
+                            break
                         pinger = asyncio.create_task(self._ping(connection))
                         continue
                     self._dispatch(connection, text)
