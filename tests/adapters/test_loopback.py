@@ -412,6 +412,34 @@ def test_a_hub_that_closes_each_connection_as_it_opens_is_retried_with_a_backoff
         user.stop()
 
 
+def test_a_hub_that_refuses_every_handshake_is_retried_with_a_backoff(
+    sim: Simulator, client: RestClient, events: Events
+) -> None:
+    # a refused handshake ends the connection; signalrcore connected again at once, without
+    # end, hundreds of times a second, and each was told as another disconnection
+    account = client.search_accounts()[0].account_id
+    config = replace(FAST_HUBS, rebuild_backoff_base=0.5, rebuild_backoff_max=2.0)
+    user = UserHubClient(sim.user_hub_url, client, events.queue, config=config)
+    user.subscribe_account(account)
+    user.start()
+    try:
+        assert user.wait_connected(5)
+        sim.refuse_handshakes(100_000)
+        sim.clear_requests()
+        mark = len(events.drain())
+        sim.drop_connections()
+        time.sleep(3.0)
+        connects = [r for r in sim.requests_log() if r.path == "/hubs/user" and r.status == 101]
+        assert len(connects) <= 8
+        assert len(events.drain()[mark:]) <= 8
+        sim.refuse_handshakes(0)
+        mark = len(events.drain())
+        events.wait_for(is_changed("user", "reconnected", gap=True), timeout=10, start=mark)
+        wait_until(user.is_ready, timeout=5)
+    finally:
+        user.stop()
+
+
 def test_a_silent_connection_is_torn_down_and_rebuilt(events: Events) -> None:
     sim = start_sim(ping_interval=60.0)  # the server never pings: silence looks like a dead link
     client = client_for(sim)

@@ -16,8 +16,9 @@ Everything here answers a known trap (reference §9–§12):
   and a short grace has passed, each payload arriving on both is passed on once, and events
   of a retired connection are ignored;
 * a connection the server ends as it opens (a Close "Connection closed with an error." right
-  after the handshake) is a failed attempt: signalrcore would reconnect at once, for ever; the
-  watchdog builds the next one after the growing rebuild backoff, and the hub is said down;
+  after the handshake) is a failed attempt, and so is one signalrcore gives up (a refused
+  handshake): signalrcore would reconnect at once, for ever; the watchdog builds the next
+  one after the growing rebuild backoff, and the hub is said down;
 * ``stop()`` of a signalrcore connection blocks until the server sends something, so retired
   connections are stopped on a background thread;
 * every state change is put on the sink as :class:`ConnectionChanged`; ``gap=True`` tells the
@@ -560,10 +561,19 @@ class HubClient(abc.ABC):
             log.exception("%s hub: on_reconnect failed", self.hub)
 
     def _closed(self, link: _Link) -> None:
+        """signalrcore gave the connection up. It may still connect again on its own — at once,
+        and again each time the server refuses the handshake, hundreds of times a second — so
+        it is told not to: the watchdog builds the next connection after the backoff."""
         try:
             with self._lock:
                 if link is not self._current or self._stopped:
                     return
+                self._current = None
+            transport = getattr(link.connection, "transport", None)
+            if transport is not None:
+                transport.manually_closing = True  # signalrcore: no reconnect of its own
+            self._stop_in_background(link)
+            self._failed_attempt(f"connection {link.generation} closed")
             self._emit(DISCONNECTED, f"connection {link.generation} closed", gap=True)
         except Exception:
             log.exception("%s hub: on_close failed", self.hub)
