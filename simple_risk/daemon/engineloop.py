@@ -231,7 +231,7 @@ class EngineLoop:
                     "info", f"the user hub is back after {now_mono - down:.0f} s", at
                 )
             self._user_hub_alerted = False
-        elif self._user_hub_down is None and "user" in self.hub_states:
+        elif self._user_hub_down is None:  # also a hub that never connected since the start
             self._user_hub_down = now_mono
             self._next_hub_poll = now_mono + HUB_DOWN_POLL
 

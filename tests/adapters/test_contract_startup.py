@@ -131,3 +131,30 @@ def test_a_contract_the_gateway_describes_unreadably_does_not_stop_the_daemon() 
         assert cache.wait_idle(10.0)
     finally:
         cache.close()
+
+
+class _LackingES(_Gateway):
+    """ES's first ``Contract/searchById`` answers success without its ``contract`` field."""
+
+    def contract_by_id(self, contract_id: str) -> ContractInfo | None:
+        self.asked.append(contract_id)
+        if contract_id == ES and self.asked.count(ES) == 1:
+            return _read_by_id({"contract": None})
+        return _info(contract_id, "ESZ6" if contract_id == ES else "MNQZ6")
+
+
+def test_a_contract_answer_that_lacks_its_contract_is_a_failed_call_not_an_unknown_contract() -> (
+    None
+):
+    # only ContractNotFound says the gateway does not know it; an answer that says nothing
+    # is a call that failed, and the contract loads later. Taken as unknown, it was never
+    # asked for again: the position's P&L stayed unknown, no loss limit fired on it
+    gateway = _LackingES()
+    cache = ContractCache(gateway)  # type: ignore[arg-type]
+    try:
+        cache.load_startup([1])
+        assert MNQ in cache.known()
+        wait_until(lambda: ES in cache.known(), timeout=10.0)
+        assert gateway.asked.count(ES) == 2
+    finally:
+        cache.close()

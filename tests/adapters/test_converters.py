@@ -254,6 +254,19 @@ def test_contract_root_is_aliased_and_weighted() -> None:
     assert (mcl.root, mcl.units) == ("MCL", 1)
 
 
+@pytest.mark.parametrize("tick_value", [0, "0.000000000", -5, "-12.5"])
+def test_a_contract_whose_tick_is_worth_nothing_or_less_is_unreadable(tick_value: object) -> None:
+    # a position's P&L is its move in ticks times the tick's value: at 0 every loss reads $0
+    # (no loss limit ever fires), below 0 a loss reads as a gain. Such a contract is not
+    # loaded (its P&L stays unknown, as for any contract not loaded); the others are
+    es = {"id": "CON.F.US.EP.Z26", "name": "ESZ6", "tickSize": 0.25, "tickValue": tick_value}
+    with pytest.raises(WireFormatError, match="tickValue"):
+        contract_from_wire(es)
+    mnq = {"id": "CON.F.US.MNQ.Z26", "name": "MNQZ6", "tickSize": 0.25, "tickValue": 0.5}
+    (kept,) = contracts_from_rest({"contracts": [es, mnq], "success": True}, DEFAULT_SYMBOLS)
+    assert kept.contract_id == "CON.F.US.MNQ.Z26"
+
+
 def test_partial_quotes_merge_into_the_last_full_quote() -> None:
     converter = Converter(fixed_clock())
     first = converter.market(

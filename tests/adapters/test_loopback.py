@@ -334,6 +334,112 @@ def test_reconnects_refused_as_connection_not_found_are_retried_until_one_works(
         hubs.stop()
 
 
+def test_a_first_connection_after_refused_attempts_is_a_gap(
+    sim: Simulator, client: RestClient, events: Events
+) -> None:
+    # the daemon started without the hub and read REST meanwhile; what happened between its
+    # last read and the subscriptions is only in REST: the first connection says so
+    account = client.search_accounts()[0].account_id
+    hubs = Hubs(client, sim, events)
+    hubs.user.subscribe_account(account)
+    sim.refuse_hub_connections(1.0)
+    hubs.user.start()
+    try:
+        events.wait_for(is_changed("user", "reconnecting", gap=True), timeout=5)
+        connected = events.wait_for(is_changed("user", "connected"), timeout=10)
+        assert isinstance(connected, ConnectionChanged) and connected.gap
+    finally:
+        hubs.user.stop()
+
+
+def test_a_hub_that_refused_a_handshake_and_reconnected_takes_new_subscriptions(
+    sim: Simulator, client: RestClient, events: Events
+) -> None:
+    # the live hub may cancel a handshake; signalrcore connects again at once. The second
+    # handshake opens the connection as well as a first one: it is ready, and a contract
+    # watched afterwards (a new position's) gets its quotes — it was never subscribed, and
+    # that position's open loss went unseen
+    contracts = [c.contract_id for c in client.available_contracts()]
+    hubs = Hubs(client, sim, events)
+    hubs.market.subscribe_quotes(contracts[0])
+    sim.refuse_handshakes(1)
+    hubs.market.start()
+    try:
+        assert hubs.market.wait_connected(5)
+        later = contracts[1]
+        hubs.market.subscribe_quotes(later)
+        wait_until(hubs.market.is_ready, timeout=5)
+        mark = len(events.drain())
+        price = Decimal("101.5")
+        sim.set_price(later, price)
+        events.wait_for(
+            lambda e: isinstance(e, Quote) and e.contract_id == later and e.last == price,
+            start=mark,
+        )
+    finally:
+        hubs.market.stop()
+
+
+def test_a_hub_that_closes_each_connection_as_it_opens_is_retried_with_a_backoff(
+    sim: Simulator, client: RestClient, events: Events
+) -> None:
+    # a live hub ends a connection with "Connection closed with an error." (§14.4); when it
+    # does so to every connection right after the handshake, signalrcore reconnected at once,
+    # forever — ten connects a second against the gateway — and each reconnect was told as
+    # the hub being back. It is a failed attempt: the next waits a growing backoff, and the
+    # daemon hears the hub is down, not up
+    account = client.search_accounts()[0].account_id
+    config = replace(FAST_HUBS, rebuild_backoff_base=0.5, rebuild_backoff_max=2.0)
+    user = UserHubClient(sim.user_hub_url, client, events.queue, config=config)
+    user.subscribe_account(account)
+    user.start()
+    try:
+        assert user.wait_connected(5)
+        sim.close_after_handshakes(10_000)
+        sim.clear_requests()
+        mark = len(events.drain())
+        sim.drop_connections()
+        time.sleep(2.0)  # long enough to count the connects
+        connects = [r for r in sim.requests_log() if r.path == "/hubs/user" and r.status == 101]
+        assert len(connects) <= 8
+        said = [e for e in events.drain()[mark:] if is_changed("user", "reconnecting")(e)]
+        assert said, "the hub is said to be down"
+        sim.close_after_handshakes(0)
+        mark = len(events.drain())
+        events.wait_for(is_changed("user", "reconnected", gap=True), timeout=10, start=mark)
+        wait_until(user.is_ready, timeout=5)
+    finally:
+        user.stop()
+
+
+def test_a_hub_that_refuses_every_handshake_is_retried_with_a_backoff(
+    sim: Simulator, client: RestClient, events: Events
+) -> None:
+    # a refused handshake ends the connection; signalrcore connected again at once, without
+    # end, hundreds of times a second, and each was told as another disconnection
+    account = client.search_accounts()[0].account_id
+    config = replace(FAST_HUBS, rebuild_backoff_base=0.5, rebuild_backoff_max=2.0)
+    user = UserHubClient(sim.user_hub_url, client, events.queue, config=config)
+    user.subscribe_account(account)
+    user.start()
+    try:
+        assert user.wait_connected(5)
+        sim.refuse_handshakes(100_000)
+        sim.clear_requests()
+        mark = len(events.drain())
+        sim.drop_connections()
+        time.sleep(2.0)  # long enough to count the connects
+        connects = [r for r in sim.requests_log() if r.path == "/hubs/user" and r.status == 101]
+        assert len(connects) <= 8
+        assert len(events.drain()[mark:]) <= 8
+        sim.refuse_handshakes(0)
+        mark = len(events.drain())
+        events.wait_for(is_changed("user", "reconnected", gap=True), timeout=10, start=mark)
+        wait_until(user.is_ready, timeout=5)
+    finally:
+        user.stop()
+
+
 def test_a_silent_connection_is_torn_down_and_rebuilt(events: Events) -> None:
     sim = start_sim(ping_interval=60.0)  # the server never pings: silence looks like a dead link
     client = client_for(sim)

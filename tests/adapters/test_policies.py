@@ -76,6 +76,14 @@ def test_http_statuses_and_error_messages() -> None:
     assert "Order/place" in str(error) and error.order_id == 5
 
 
+@pytest.mark.parametrize("endpoint", [Endpoint.POSITION_CLOSE, Endpoint.ORDER_CANCEL])
+def test_a_failure_that_names_code_0_success_is_no_success(endpoint: Endpoint) -> None:
+    # {"success": false, "errorCode": 0}: the gateway says the call failed; its code says
+    # nothing more. The close did not happen: never read as "the target is met"
+    error = ApiError(endpoint, 0, "An error occurred")
+    assert error.outcome is Outcome.GIVE_UP
+
+
 # -- rate limiter -------------------------------------------------------------------------------
 
 

@@ -158,6 +158,46 @@ def test_a_failing_refresh_keeps_the_valid_token_and_alerts_only_near_expiry(
     client.close()
 
 
+class _ValidateWithoutToken(StubGateway):
+    """``Auth/validate`` answers success without a ``newToken``; logins are counted."""
+
+    logins = 0
+
+    def do_POST(self) -> None:
+        if self.path.endswith("/Auth/loginKey"):
+            _ValidateWithoutToken.logins += 1
+        super().do_POST()
+
+    def on_call(self, path: str) -> None:
+        if path.endswith("/Auth/validate"):
+            self.answer({"newToken": None})
+        else:
+            self.answer({"orders": []})
+
+
+def test_a_refresh_answered_without_a_new_token_logs_in_again() -> None:
+    # a session that cannot be extended is replaced by a new login, as one the gateway
+    # refuses to validate is; without it, every call after the token expired failed (the
+    # daemon saw and enforced nothing) until a restart
+    _ValidateWithoutToken.logins = 0
+    clock = _Clock()
+    with serving(_ValidateWithoutToken) as port:
+        client = RestClient(
+            f"http://127.0.0.1:{port}",
+            Credentials("user", "key-0123456789"),
+            config=RestConfig(max_attempts=1, token_lifetime=3600.0, refresh_before=1800.0),
+            monotonic=clock,
+            sleep=lambda seconds: None,
+        )
+        try:
+            client.login()
+            clock.now += 3600.0  # expired: the next call must refresh before it goes
+            assert client.open_orders(5) == []
+            assert _ValidateWithoutToken.logins == 2
+        finally:
+            client.close()
+
+
 class _Hanging(requests.Session):
     """A session whose refreshes (``Auth/validate``) hang until released."""
 

@@ -1,8 +1,8 @@
 """A request the gateway may already have acted on is sent again by the client only when
 sending it twice changes nothing: a close of a whole position, a cancel, a search. A partial
 close reduces by a size, so a second one reduces twice; after a connection that ended without
-an answer, or a 5xx, it comes back to the caller (a transient failure, re-planned from the
-facts) instead of going out again."""
+an answer, a 5xx, or a 200 whose body is no ProjectX envelope, it comes back to the caller
+(a transient failure, re-planned from the facts) instead of going out again."""
 
 from __future__ import annotations
 
@@ -82,3 +82,44 @@ def test_a_whole_close_is_sent_again_since_twice_changes_nothing(gateway: int) -
         assert _ActsThenFails.acted.qsize() == 2
     finally:
         client.close()
+
+
+class _ActsThenGarbles(StubGateway):
+    """A gateway that acts on the call and answers 200 with a body that is no ProjectX
+    envelope: a proxy's HTML page, a JSON array, an object without ``success``."""
+
+    protocol_version = "HTTP/1.1"
+    acted: queue.Queue[str]
+    body = b""
+
+    def on_call(self, path: str) -> None:
+        _ActsThenGarbles.acted.put(path)
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(_ActsThenGarbles.body)))
+        self.end_headers()
+        self.wfile.write(_ActsThenGarbles.body)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"<html><body>Request processed</body></html>",
+        b"[]",
+        b'{"errorCode": 0}',
+    ],
+    ids=["html", "array", "no-success"],
+)
+def test_a_partial_close_answered_with_an_unreadable_200_may_have_acted(body: bytes) -> None:
+    # the answer came back, so the request reached the gateway, but it does not say whether
+    # the reduction happened: a caller that sends it again reduces twice
+    _ActsThenGarbles.acted = queue.Queue()
+    _ActsThenGarbles.body = body
+    with serving(_ActsThenGarbles) as port:
+        client = _client(port)
+        try:
+            with pytest.raises(OutcomeUnknown) as raised:
+                client.execute(partial_close_request(ACCOUNT, MNQ, 2))
+            assert raised.value.outcome is Outcome.RETRY
+            assert _ActsThenGarbles.acted.qsize() == 1
+        finally:
+            client.close()

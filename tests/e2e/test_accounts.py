@@ -8,7 +8,7 @@
 * an account the gateway no longer knows at a start does not keep the daemon from guarding
   the others;
 * while the user hub is down, REST is read every few seconds (a breach on any account is
-  enforced meanwhile) and the user is told.
+  enforced meanwhile) and the user is told — also when it was down from the start.
 """
 
 from __future__ import annotations
@@ -205,6 +205,42 @@ def test_while_the_user_hub_is_down_rest_is_read_often_and_the_user_told(
         assert wait_until(lambda: trader.size(ACCOUNT) == 0, OUTAGE - 2.0), "closed meanwhile"
         assert time.monotonic() - down < OUTAGE - 2.0
         assert wait_until(lambda: _said(daemon, "warning", "user hub"), 5.0), "the outage said"
+        assert wait_until(lambda: _said(daemon, "info", "user hub is back"), OUTAGE + 5.0)
+    finally:
+        daemon.stop()
+        trader.close()
+        sim.stop()
+
+
+def test_a_user_hub_down_from_the_start_is_read_from_rest_often_and_said(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same when the user hub never connected: the daemon starts without it (its first
+    word is a failed rebuild, not a drop), and it was not counted as down — no REST poll
+    but the periodic one, no word to the trader — while fills went unseen."""
+    monkeypatch.setattr(engineloop, "HUB_DOWN_POLL", 1.0)
+    monkeypatch.setattr(engineloop, "HUB_DOWN_ALERT", 2.0)
+    wall = pinned_wall()
+    sim = pinned_simulator(wall)
+    trader = Trader(sim)
+    config = guarding_config(sim, BOTH, tmp_path)
+    rare = dataclasses.replace(config.timing, reconcile_interval=60.0)  # as in production
+    daemon = Daemon(
+        dataclasses.replace(config, timing=rare),
+        dict.fromkeys(BOTH, build_ruleset()),
+        store=open_store(config),
+        options=dataclasses.replace(FAST_OPTIONS, wall=wall, hub_ready_timeout=1.0),
+    )
+    try:
+        sim.refuse_hub_connections(OUTAGE)
+        daemon.start()
+        assert wait_until(daemon.ready.is_set, 5.0)
+        time.sleep(1.0)  # the startup reconcile is behind us
+        down = time.monotonic()
+        trader.buy(ACCOUNT, "RTY")  # a blocked symbol, bought while the user hub is down
+        assert wait_until(lambda: trader.size(ACCOUNT) == 0, OUTAGE - 3.0), "closed meanwhile"
+        assert time.monotonic() - down < OUTAGE - 3.0
+        assert wait_until(lambda: _said(daemon, "warning", "user hub"), 3.0), "the outage said"
         assert wait_until(lambda: _said(daemon, "info", "user hub is back"), OUTAGE + 5.0)
     finally:
         daemon.stop()

@@ -92,6 +92,24 @@ def test_an_unsupported_handshake_gets_an_error_then_close(sim: Simulator, token
     run(scenario)
 
 
+def test_refused_handshakes_get_an_error_then_close_and_the_next_is_accepted(
+    sim: Simulator, token: str
+) -> None:
+    sim.refuse_handshakes(1)
+
+    async def scenario(session: aiohttp.ClientSession) -> None:
+        ws = await session.ws_connect(f"{sim.user_hub_url}?access_token={token}")
+        await ws.send_str(json.dumps({"protocol": "json", "version": 1}) + RS)
+        reply = await ws.receive(3)
+        assert json.loads(reply.data.rstrip(RS)) == {"error": "Handshake was canceled."}
+        closing = await ws.receive(3)
+        assert closing.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
+        wire = await connect(session, sim.user_hub_url, token)  # the next one is accepted
+        await wire.ws.close()
+
+    run(scenario)
+
+
 def test_handshake_and_invocations_in_one_frame_each_get_completions(
     sim: Simulator, token: str
 ) -> None:

@@ -172,6 +172,20 @@ class Control:
             raise ControlError("count must not be negative")
         self.hubs.refused_subscriptions = count
 
+    def refuse_handshakes(self, count: int) -> None:
+        """The next ``count`` hub handshakes are answered with an error ("Handshake was
+        canceled.") and their connections end; the client may connect again."""
+        if count < 0:
+            raise ControlError("count must not be negative")
+        self.hubs.refused_handshakes = count
+
+    def close_after_handshakes(self, count: int) -> None:
+        """The next ``count`` hub connections are closed with an error Close ("Connection
+        closed with an error.") right after their handshake is accepted."""
+        if count < 0:
+            raise ControlError("count must not be negative")
+        self.hubs.closed_after_handshake = count
+
     def fail_next(self, count: int, status: Fault) -> None:
         if status not in (429, 500, "timeout"):
             raise ControlError('status must be 429, 500 or "timeout"')
@@ -343,6 +357,14 @@ class Control:
             self.refuse_subscriptions(cast(int, need(body, "count", int)))
             return {}
 
+        async def refuse_handshakes(body: dict[str, object]) -> dict[str, object]:
+            self.refuse_handshakes(cast(int, need(body, "count", int)))
+            return {}
+
+        async def close_after_handshakes(body: dict[str, object]) -> dict[str, object]:
+            self.close_after_handshakes(cast(int, need(body, "count", int)))
+            return {}
+
         async def fail(body: dict[str, object]) -> dict[str, object]:
             status = body.get("status")
             count = cast(int, need(body, "count", int))
@@ -407,6 +429,8 @@ class Control:
             ("POST", "/sim/hubs/logout"): logout,
             ("POST", "/sim/hubs/lose-connections"): lose,
             ("POST", "/sim/hubs/refuse-subscriptions"): refuse_subscriptions,
+            ("POST", "/sim/hubs/refuse-handshakes"): refuse_handshakes,
+            ("POST", "/sim/hubs/close-after-handshakes"): close_after_handshakes,
             ("POST", "/sim/fail-next"): fail,
             ("POST", "/sim/answer-late"): late,
             ("POST", "/sim/auth/revoke-tokens"): revoke_tokens,

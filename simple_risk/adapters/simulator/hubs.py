@@ -55,6 +55,8 @@ log = logging.getLogger("simple_risk.sim")
 RS = "\x1e"
 #: what a refused reconnect answers (§14.4)
 CONNECTION_NOT_FOUND = "The connection could not be found on the server."
+#: the Close error of a live hub that ends a connection on its side (§14.4)
+CLOSED_WITH_AN_ERROR = "Connection closed with an error."
 #: seconds a client has to send its handshake after the upgrade (ASP.NET Core's default)
 HANDSHAKE_TIMEOUT = 15.0
 Hub = Literal["user", "market"]
@@ -163,6 +165,10 @@ class Hubs:
         self.lost_connections = 0
         #: how many more subscription invocations are answered with an error Completion
         self.refused_subscriptions = 0
+        #: how many more handshakes are answered with an error (the connection then ends)
+        self.refused_handshakes = 0
+        #: how many more connections are closed with an error right after their handshake
+        self.closed_after_handshake = 0
         self.handshake_timeout = HANDSHAKE_TIMEOUT
         #: connection handlers still running (shutdown waits for them to flush their Close)
         self.handlers = 0
@@ -272,6 +278,10 @@ class Hubs:
                         if not self._handshake(connection, text):
                             break
                         handshaken = connection.handshaken = True
+                        if self.closed_after_handshake > 0:
+                            self.closed_after_handshake -= 1
+                            connection.close({"type": 7, "error": CLOSED_WITH_AN_ERROR})
+                            break
                         pinger = asyncio.create_task(self._ping(connection))
                         continue
                     self._dispatch(connection, text)
@@ -325,7 +335,10 @@ class Hubs:
             connection.close({"error": "Handshake request is not a JSON object."})
             return False
         protocol, version = request.get("protocol"), request.get("version")
-        if protocol != "json":
+        if self.refused_handshakes > 0:
+            self.refused_handshakes -= 1
+            error = "Handshake was canceled."
+        elif protocol != "json":
             error = f"The protocol '{protocol}' is not supported."
         elif isinstance(version, bool) or version not in (0, 1):
             error = f"The server does not support version {version} of the 'json' protocol."

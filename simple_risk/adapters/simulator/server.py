@@ -334,6 +334,14 @@ class Simulator:
         """Answer the next ``count`` hub subscriptions with an error Completion."""
         self._call(self.control.refuse_subscriptions, count)
 
+    def refuse_handshakes(self, count: int = 1) -> None:
+        """Answer the next ``count`` hub handshakes with an error and end their connections."""
+        self._call(self.control.refuse_handshakes, count)
+
+    def close_after_handshakes(self, count: int = 1) -> None:
+        """Close the next ``count`` hub connections with an error right after their handshake."""
+        self._call(self.control.close_after_handshakes, count)
+
     def fail_next(self, count: int, status: Fault = 429) -> None:
         self._call(self.control.fail_next, count, status)
 

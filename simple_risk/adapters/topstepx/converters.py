@@ -233,6 +233,10 @@ def contract_from_wire(payload: object, symbols: SymbolSpec = DEFAULT_SYMBOLS) -
     tick_size = decimal_field(data, "tickSize")
     if tick_size <= 0:
         raise WireFormatError(f"tickSize: not positive: {tick_size}")
+    # a tick worth nothing would read every loss as $0, one worth less than nothing as a gain
+    tick_value = decimal_field(data, "tickValue")
+    if tick_value <= 0:
+        raise WireFormatError(f"tickValue: not positive: {tick_value}")
     name = opt_str_field(data, "name") or contract_id
     description = opt_str_field(data, "description") or ""
     px_root = raw_root(contract_id, symbol_id)
@@ -243,7 +247,7 @@ def contract_from_wire(payload: object, symbols: SymbolSpec = DEFAULT_SYMBOLS) -
         root=root,
         name=name,
         tick_size=tick_size,
-        tick_value=decimal_field(data, "tickValue"),
+        tick_value=tick_value,
         units=symbols.units(root, is_micro(description) if description else None),
         active=bool_field(data, "activeContract", True),
         description=description,

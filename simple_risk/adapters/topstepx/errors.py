@@ -290,7 +290,8 @@ class ApiError(ProjectXError):
         self.error_message = message
         self.http_status = http_status
         self.order_id = order_id
-        self.outcome = classify(endpoint, error_code)
+        # a failure naming code 0 (Success) says no more than one without a code: never DONE
+        self.outcome = classify(endpoint, error_code) if error_code != 0 else Outcome.GIVE_UP
         detail = f": {message}" if message else ""
         super().__init__(
             f"{self.endpoint} failed with errorCode {error_code} ({self.code_name}){detail}"

@@ -15,6 +15,10 @@ Everything here answers a known trap (reference §9–§12):
   the old connection keeps delivering until the new one has its subscriptions acknowledged
   and a short grace has passed, each payload arriving on both is passed on once, and events
   of a retired connection are ignored;
+* a connection the server ends as it opens (a Close "Connection closed with an error." right
+  after the handshake) is a failed attempt, and so is one signalrcore gives up (a refused
+  handshake): signalrcore would reconnect at once, for ever; the watchdog builds the next
+  one after the growing rebuild backoff, and the hub is said down;
 * ``stop()`` of a signalrcore connection blocks until the server sends something, so retired
   connections are stopped on a background thread;
 * every state change is put on the sink as :class:`ConnectionChanged`; ``gap=True`` tells the
@@ -109,6 +113,9 @@ class HubConfig:
     #: timeout); the daemon closes both hubs in parallel, so a stop stays under 2 s
     stop_timeout: float = 1.0
     handover_grace: float = 2.0  # make-before-break: both connections deliver this long
+    #: a connection the server ends sooner than this after it opened is a failed attempt:
+    #: the next one waits the rebuild backoff (signalrcore would reconnect at once, forever)
+    stable_after: float = 5.0
     verify_ssl: bool = True
     watchdog: WatchdogConfig = field(default_factory=WatchdogConfig)
 
@@ -146,6 +153,8 @@ class _Link:
     started: float
     last_seen: float
     opened: bool = False
+    #: when its last handshake completed (monotonic), None before the first
+    opened_at: float | None = None
     acks_pending: int = 0
     #: the server answered one of its subscriptions with an error
     refused: bool = False
@@ -507,13 +516,14 @@ class HubClient(abc.ABC):
                 if link is not self._current:
                     return
                 link.opened = True
-                link.last_seen = self._monotonic()
-                self._failures = 0
+                link.last_seen = link.opened_at = self._monotonic()
                 first = not self._ever_connected
                 self._ever_connected = True
             self._send_subscriptions(link)
             if first:
-                self._emit(CONNECTED, f"connection {link.generation}")
+                # after refused attempts it ends an outage the daemon read REST through: what
+                # happened since its last read is only in REST
+                self._emit(CONNECTED, f"connection {link.generation}", gap=link.generation > 1)
             elif link.kind is Rebuild.REFRESH:
                 self._emit(REFRESHED, f"connection {link.generation} on a fresh token")
             else:
@@ -526,18 +536,44 @@ class HubClient(abc.ABC):
             with self._lock:
                 if link is not self._current:
                     return
-                link.last_seen = self._monotonic()
-                link.acks_pending = 0
+                now = self._monotonic()
+                lasted = None if link.opened_at is None else now - link.opened_at
+                if lasted is not None and lasted < self.config.stable_after:
+                    # the server ended it as it opened: left to the watchdog's backoff
+                    self._current = None
+                else:
+                    # a handshake completed: open, even when the first one was refused
+                    # (signalrcore then connects again, and says so here, never in on_open)
+                    link.opened = True
+                    link.last_seen = link.opened_at = now
+                    link.acks_pending = 0
+                    self._ever_connected = True
+            if lasted is not None and lasted < self.config.stable_after:
+                self._stop_in_background(link)
+                self._failed_attempt(
+                    f"the server ended connection {link.generation} {lasted:.1f}s after it opened"
+                )
+                self._emit(RECONNECTING, "the server ends each connection as it opens", gap=True)
+                return
             self._send_subscriptions(link)
             self._emit(RECONNECTED, f"connection {link.generation} reconnected", gap=True)
         except Exception:
             log.exception("%s hub: on_reconnect failed", self.hub)
 
     def _closed(self, link: _Link) -> None:
+        """signalrcore gave the connection up. It may still connect again on its own — at once,
+        and again each time the server refuses the handshake, hundreds of times a second — so
+        it is told not to: the watchdog builds the next connection after the backoff."""
         try:
             with self._lock:
                 if link is not self._current or self._stopped:
                     return
+                self._current = None
+            transport = getattr(link.connection, "transport", None)
+            if transport is not None:
+                transport.manually_closing = True  # signalrcore: no reconnect of its own
+            self._stop_in_background(link)
+            self._failed_attempt(f"connection {link.generation} closed")
             self._emit(DISCONNECTED, f"connection {link.generation} closed", gap=True)
         except Exception:
             log.exception("%s hub: on_close failed", self.hub)
@@ -662,6 +698,10 @@ class HubClient(abc.ABC):
             log.warning("%s hub: token refresh failed: %s", self.hub, redact_text(str(error)))
         self._finish_handover()
         with self._lock:
+            link = self._current
+            opened_at = None if link is None else link.opened_at
+            if opened_at is not None and self._monotonic() - opened_at >= self.config.stable_after:
+                self._failures = 0  # it stayed open: the backoff starts over
             logged_out, self._logout_pending = self._logout_pending, False
             due = self._resubscribe_at
             resubscribe = due is not None and self._monotonic() >= due

@@ -201,6 +201,10 @@ class RestClient(RestSession):
             if error.error_code == SearchContractByIdErrorCode.CONTRACT_NOT_FOUND:
                 return None
             raise
+        if body.get("contract") is None and not isinstance(body.get("contracts"), list):
+            # only ContractNotFound says the gateway does not know it: an answer without its
+            # contract says nothing, a failed call (the contract is asked for again later)
+            raise MalformedResponse(f"{Endpoint.CONTRACT_SEARCH_BY_ID.value}: no contract")
         contracts = self._contracts(body)
         return contracts[0] if contracts else None
 

@@ -309,7 +309,11 @@ class RestSession:
                 return
             token = response.get("newToken") or response.get("token")
             if not isinstance(token, str) or not token:
-                raise MalformedResponse("Auth/validate succeeded without a newToken")
+                # the session was not extended: a new one is (raising instead left every
+                # call after the token's expiry failing, for good)
+                log.info("Auth/validate succeeded without a newToken; logging in again")
+                self.login()
+                return
             self._set_token(token)
             log.info("session token refreshed")
 
@@ -529,9 +533,20 @@ class RestSession:
             try:
                 envelope = loads_exact(content)
             except ValueError:
-                raise MalformedResponse(f"{endpoint.value}: response is not JSON") from None
+                envelope = None
+                unreadable = "response is not JSON"
+            else:
+                unreadable = "response is not the ProjectX envelope"
             if not isinstance(envelope, dict) or not isinstance(envelope.get("success"), bool):
-                raise MalformedResponse(f"{endpoint.value}: response is not the ProjectX envelope")
+                if endpoint in _SENT_ONCE:  # it reached the gateway, which may have acted
+                    raise OutcomeUnknown(
+                        endpoint,
+                        f"HTTP {status}, {unreadable}; not sent again: the gateway may have "
+                        "acted on it",
+                        http_status=None,
+                        attempts=attempt,
+                    )
+                raise MalformedResponse(f"{endpoint.value}: {unreadable}")
             received_at = self.clock.now()
             if self.recorder is not None and endpoint not in _AUTH_ENDPOINTS:
                 self.recorder.record_rest(received_at, endpoint.value, body, envelope, sent=sent_at)
