@@ -377,3 +377,23 @@ def test_on_a_narrow_window_nothing_hides_off_the_right_edge(dashboard: Start) -
     row = page.text("#positions tbody")
     assert "Stop loss" in row and "Open P&L" in row
     assert page.errors == []
+
+
+def test_an_action_of_an_earlier_day_says_its_day(dashboard: Start) -> None:
+    """The daemon keeps its latest firings across midnight (it runs for days): the morning
+    after, "Last action 11:59:55 PM EST: RTY orders cancelled" must not read as tonight's.
+    A time of today is written alone; a time of another day names its weekday."""
+    # Wednesday 23:59:52 in the trader's New York (22:59:52 in Chicago: the trading day and
+    # the session go on past midnight there)
+    d = dashboard(start=datetime(2027, 1, 13, 22, 59, 52, tzinfo=ZoneInfo("America/Chicago")))
+    page = d.open()
+    page.wait_text("#link", "Live")
+    d.trader.buy(ACCOUNT, "RTY")  # symbol-blocks acts at once
+    last = page.wait_text("#last-action", "symbol-blocks")
+    assert re.search(r"Last action 11:59:\d\d PM EST: ", last), last  # today: the time alone
+    midnight = datetime(2027, 1, 14, tzinfo=ZoneInfo(BROWSER_ZONE))
+    d.wait(lambda: d.daemon.clock.now() > midnight + timedelta(seconds=1.5), "midnight", 15.0)
+    last = page.wait_text("#last-action", "Wed")
+    assert re.search(r"Last action Wed,? 11:59:\d\d PM EST: ", last), last
+    assert re.search(r"Wed,? 11:59:\d\d PM EST", page.text("#firings")), page.text("#firings")
+    assert page.errors == []

@@ -62,10 +62,12 @@
     return value === null || value === undefined ? "—" : number.format(Number(value));
   }
 
+  // a moment to the second in the trader's zone, with its weekday when it is not today (the
+  // daemon runs for days: yesterday's last action must not read as today's)
   function clock(iso, withDay) {
     if (!iso) return "—";
     const options = { hour: "2-digit", minute: "2-digit", second: "2-digit", timeZoneName: "short" };
-    if (withDay) options.weekday = "short";
+    if (withDay || !today(iso)) options.weekday = "short";
     return new Date(iso).toLocaleTimeString(undefined, options);
   }
 
