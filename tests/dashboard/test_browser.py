@@ -99,6 +99,23 @@ def test_the_page_says_when_it_lost_the_daemon(dashboard: Start) -> None:
     assert "stale" in str(page.page.get_attribute("body", "class"))
 
 
+def test_without_the_daemon_the_page_never_says_the_gateway_is_connected(
+    dashboard: Start,
+) -> None:
+    """Beside "Lost the daemon", a green "Gateway connected" was the daemon's word from before
+    it went silent: nobody vouches for it now (the daemon, and its link to the broker, may be
+    gone). The top of the page says the gateway is unknown until the daemon answers again."""
+    d = dashboard()
+    page = d.open()
+    page.wait_text("#gateway", "Gateway connected")
+    d.daemon.stop()
+    page.wait_text("#link", "Lost the daemon")
+    gateway = page.wait_text("#gateway", "unknown")
+    assert "connected" not in gateway, gateway
+    assert "ok" not in str(page.page.get_attribute("#gateway", "class")).split()
+    assert page.errors == []
+
+
 def test_the_page_says_when_the_daemon_stops_sending_news(dashboard: Start) -> None:
     """The stream to the browser stays open, but the engine is stuck on something else and
     no new picture comes: after a few seconds the page says it is out of date, and it is live

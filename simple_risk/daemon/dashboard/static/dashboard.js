@@ -394,6 +394,9 @@
     $("stale").textContent =
       `NOT LIVE: ${why}. Everything below is as of ${clock(picture.now)} and may be out of date.`;
     if (!lost) link("down", `No update for ${duration((performance.now() - received) / 1000)}`);
+    // the gateway's state was the daemon's word: without the daemon nobody vouches for it
+    $("gateway").className = "link waiting";
+    $("gateway").textContent = "Gateway: unknown until the daemon answers";
   }
 
   function render(p) {
