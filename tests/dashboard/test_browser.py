@@ -414,3 +414,42 @@ def test_an_action_of_an_earlier_day_says_its_day(dashboard: Start) -> None:
     assert re.search(r"Last action Wed,? 11:59:\d\d PM EST: ", last), last
     assert re.search(r"Wed,? 11:59:\d\d PM EST", page.text("#firings")), page.text("#firings")
     assert page.errors == []
+
+
+#: counts the changes to the page's live regions (what a screen reader announces), per region
+_WATCH_LIVE_REGIONS = """() => {
+  window.liveChanges = {};
+  for (const id of ["alerts", "can-trade", "stale"]) {
+    window.liveChanges[id] = 0;
+    new MutationObserver((changes) => { window.liveChanges[id] += changes.length; }).observe(
+      document.getElementById(id), { childList: true, characterData: true, subtree: true });
+  }
+}"""
+
+
+def test_a_screen_reader_hears_an_alert_once_not_with_every_update(dashboard: Start) -> None:
+    """The alerts, the trading state and the NOT LIVE banner are live regions: a screen reader
+    reads out each change to them. The page redraws every second; a region whose words did
+    not change must not change, or the trader hears the same alert every second."""
+    d = dashboard()
+    page = d.open()
+    page.wait_text("#link", "Live")
+    d.daemon.alerter.alert(
+        "critical", "enforcement of position-closed failed", d.daemon.clock.now()
+    )
+    page.wait_text("#alerts", "enforcement of position-closed failed")
+    page.wait_text("#can-trade", "CAN TRADE")
+    page.page.evaluate(_WATCH_LIVE_REGIONS)
+    for _ in range(3):  # three more pictures from the daemon, each redrawing the page
+        shown = page.page.evaluate("document.body.dataset.updated")
+        d.wait(
+            lambda s=shown: page.page.evaluate("document.body.dataset.updated") != s, "a picture"
+        )
+    changes = page.page.evaluate("window.liveChanges")
+    assert changes["alerts"] == 0 and changes["can-trade"] == 0, changes
+    assert page.errors == []
+    d.daemon.stop()  # the browser then logs its refused reconnects: no page error
+    page.wait_text("#stale", "NOT LIVE")
+    page.page.evaluate(_WATCH_LIVE_REGIONS)
+    page.page.wait_for_timeout(2500)  # the page ticks each second
+    assert page.page.evaluate("window.liveChanges")["stale"] == 0

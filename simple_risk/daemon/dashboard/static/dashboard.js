@@ -31,6 +31,13 @@
     return node;
   }
 
+  // a live region (role alert or status) is read out at each change: it is only rewritten
+  // when its words change, never with each picture (the same alert heard every second)
+  function say(node, words, css) {
+    if (node.textContent !== words) node.textContent = words;
+    if (css !== undefined && node.className !== css) node.className = css;
+  }
+
   function now() {
     return Date.now() + skew;
   }
@@ -161,8 +168,7 @@
       words = `CAN TRADE, EXCEPT ${t.tickers.join(", ")}`;
       css = "partial";
     }
-    $("can-trade").textContent = words;
-    $("can-trade").className = `badge ${css}`;
+    say($("can-trade"), words, `badge ${css}`);
     $("trading-why").replaceChildren(...why);
   }
 
@@ -362,10 +368,14 @@
   }
 
   function renderAlerts(p) {
-    const alerts = p.alerts || [];
+    const alerts = (p.alerts || []).map((a) => [a.level, clock(a.at), a.message]);
     $("alerts").hidden = alerts.length === 0;
-    $("alerts").querySelector("ul").replaceChildren(...alerts.map((a) =>
-      el("li", { class: a.level }, el("span", { class: "at" }, clock(a.at)), " ", a.message)));
+    const list = $("alerts").querySelector("ul");
+    const key = JSON.stringify(alerts);
+    if (list.dataset.shown === key) return; // the same alerts: nothing new to read out
+    list.dataset.shown = key;
+    list.replaceChildren(...alerts.map(([level, at, message]) =>
+      el("li", { class: level }, el("span", { class: "at" }, at), " ", message)));
   }
 
   function renderFirings(p) {
@@ -391,8 +401,8 @@
     $("stale").hidden = !stale;
     if (!stale) return;
     const why = lost ? "the daemon is not answering" : "no news from the daemon";
-    $("stale").textContent =
-      `NOT LIVE: ${why}. Everything below is as of ${clock(picture.now)} and may be out of date.`;
+    say($("stale"),
+      `NOT LIVE: ${why}. Everything below is as of ${clock(picture.now)} and may be out of date.`);
     if (!lost) link("down", `No update for ${duration((performance.now() - received) / 1000)}`);
     // the gateway's state was the daemon's word: without the daemon nobody vouches for it
     $("gateway").className = "link waiting";
