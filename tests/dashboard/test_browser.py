@@ -140,6 +140,28 @@ def test_the_page_says_when_the_daemon_stops_sending_news(dashboard: Start) -> N
     assert page.errors == []
 
 
+def test_before_its_first_picture_the_page_claims_nothing(dashboard: Start) -> None:
+    """The engine is busy and the page opened meanwhile has no picture yet: it says it is
+    connecting, and shows no ENFORCE badge (the account may be only observed, or not
+    enforced at all) until the daemon has said so."""
+    d = dashboard()
+    gate = threading.Event()
+    stuck = threading.Thread(target=lambda: d.daemon.on_engine(gate.wait, timeout=30.0))
+    stuck.start()
+    try:
+        page = d.open()
+        page.wait_text("#link", "Connecting to the daemon")
+        page.page.wait_for_timeout(1000)
+        header = page.text("header")
+        assert "ENFORCE" not in header and "CAN TRADE" not in header, header
+        assert page.text("#loss-words") == "—"
+    finally:
+        gate.set()
+        stuck.join(10.0)
+    assert page.wait_text("#mode", "ENFORCE") == "ENFORCE"
+    assert page.errors == []
+
+
 def test_the_top_of_the_page_says_when_the_gateway_streams_are_down(dashboard: Start) -> None:
     """The page's own link to the daemon is fine, but the daemon has lost the gateway's
     streams (no fills, no prices until they come back): the top of the page says so in red,
