@@ -6,6 +6,7 @@ lockout — without reloading the page, and the page must never log an error.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import threading
@@ -14,11 +15,15 @@ from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from simple_risk.daemon.runtime import Daemon, open_store
+from simple_risk.daemon.sim import wait_until
 from simple_risk.engine.events import OrderSide
 from tests.faults import reconcile_broken
 
-from .conftest import ACCOUNT, BROWSER_ZONE, Start
+from .conftest import ACCOUNT, BROWSER_ZONE, Dashboard, Start
 
+#: the simulator's second account
+OTHER = 20100002
 #: limits that stay out of the way of the one a test breaks
 QUIET_LIMITS = {"max_unrealized_loss": 100000, "max_unrealized_profit": 100000}
 SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "dashboard.png"
@@ -114,6 +119,40 @@ def test_without_the_daemon_the_page_never_says_the_gateway_is_connected(
     assert "connected" not in gateway, gateway
     assert "ok" not in str(page.page.get_attribute("#gateway", "class")).split()
     assert page.errors == []
+
+
+def test_the_page_comes_back_after_a_restart_that_did_not_guard_its_account(
+    dashboard: Start,
+) -> None:
+    """The daemon is restarted (same address) with a configuration that leaves the account out,
+    then again with it back. While it is left out the page must not say "retrying" without
+    retrying (a browser gives up on an event stream answered 404); once it is back the page
+    is live again by itself, without a reload."""
+    d = dashboard(accounts=(ACCOUNT, OTHER))
+    page = d.open(f"account/{ACCOUNT}")
+    page.wait_text("#link", "Live")
+    page.page.evaluate("window.notReloaded = true")
+    assert d.daemon.dashboard is not None and d.daemon.dashboard.bound is not None
+    port = d.daemon.dashboard.bound[1]
+    _restart_on(d, port, (OTHER,))
+    assert "NOT LIVE" in page.wait_text("#stale", "NOT LIVE")
+    page.page.wait_for_timeout(2500)  # the page asks again, and hears 404
+    _restart_on(d, port, (ACCOUNT, OTHER))
+    page.wait_text("#link", "Live", timeout=15.0)
+    assert not page.page.is_visible("#stale")
+    assert page.page.evaluate("window.notReloaded") is True
+
+
+def _restart_on(d: Dashboard, port: int, accounts: tuple[int, ...]) -> None:
+    """Stop the daemon and start one guarding ``accounts`` on the same dashboard address."""
+    old = d.daemon
+    old.stop()
+    old.store.close()
+    config = dataclasses.replace(old.config, accounts=accounts, dashboard=("127.0.0.1", port))
+    rulesets = {account: old.rulesets.get(account) or old.rulesets[OTHER] for account in accounts}
+    d.daemon = Daemon(config, rulesets, store=open_store(config), options=old.options)
+    d.daemon.start()
+    assert wait_until(d.daemon.ready.is_set, 10.0), "the restarted daemon did not go live"
 
 
 def test_the_page_says_when_the_daemon_stops_sending_news(dashboard: Start) -> None:

@@ -14,6 +14,8 @@
   let lost = false; // the stream to the daemon is down
   // the daemon sends a picture at least once a second: this long without one, it is stale
   const STALE_AFTER_MS = 5000;
+  // how soon the page asks again when the browser gave up on the stream
+  const RETRY_MS = 2000;
 
   const $ = (id) => document.getElementById(id);
 
@@ -441,6 +443,9 @@
       lost = picture !== null;
       link(picture ? "down" : "waiting", picture ? "Lost the daemon — retrying…" : "Connecting to the daemon…");
       freshness();
+      // the browser retries a dropped stream by itself, but gives up on one answered with an
+      // error (404 from a daemon restarted without this account): then the page retries
+      if (source.readyState === EventSource.CLOSED) setTimeout(connect, RETRY_MS);
     };
   }
 
