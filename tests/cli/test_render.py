@@ -109,6 +109,9 @@ def test_limits_are_coloured_green_yellow_red_by_percent_used() -> None:
     assert formatting.usage_bar(None).plain == "—"
     # a loss limit is negative: a fresh day's $0.00 of it is 0/-500, which the daemon sends as -0.0
     assert formatting.usage_bar(-0.0).plain == "░░░░░░░░░░   0.0%"
+    # a winning day: +$108.08 against the -$500 limit is sent as -21.6; it uses none of it
+    assert formatting.usage_bar(-21.6).plain == "░░░░░░░░░░   0.0%"
+    assert formatting.used_style(-21.6) == "green"
 
 
 def test_a_limit_without_a_unit_is_not_called_trades_for_the_count_in_account() -> None:

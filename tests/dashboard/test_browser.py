@@ -237,6 +237,23 @@ def test_every_limit_shows_how_much_of_it_is_used(dashboard: Start) -> None:
     assert page.errors == []
 
 
+def test_a_winning_day_has_used_none_of_the_daily_loss_limit(dashboard: Start) -> None:
+    """A profit uses nothing of the loss limit: 0.0% used, not "-21.6% used"."""
+    d = dashboard(params=QUIET_LIMITS)
+    page = d.open()
+    page.wait_text("#link", "Live")
+    d.trader.buy(ACCOUNT, "EP")
+    d.wait(lambda: d.trader.size(ACCOUNT, "EP") == 1, "the fill")
+    d.trader.move("EP", Decimal("2.5"))  # 10 ticks for the trader: $125 less fees
+    d.trader.sell(ACCOUNT, "EP")
+    d.wait(lambda: Decimal(d.trader.day_pnl(ACCOUNT)) > 100, "the winning trade")
+    limits = page.wait_text("#limits", "Daily loss: $1")
+    assert re.search(r"Daily loss: \$1\d\d\.\d\d of \$-500\.00 — 0\.0% used", limits), limits
+    assert "-" not in limits.split("% used")[0].split("— ")[-1]
+    assert "limit-ok" in str(page.page.inner_html("#limits"))
+    assert page.errors == []
+
+
 def test_the_latest_action_is_in_sight_without_scrolling(dashboard: Start) -> None:
     """Which rule fired last and what it did, at the top: on a laptop screen and on a
     phone-wide window, before any scrolling (the full list stays further down)."""

@@ -318,7 +318,8 @@
   // 50 %, red from 80 %, as engine status colours it)
   function renderLimits(p) {
     fill($("limits"), (p.limits || []).map((l) => {
-      const used = l.used_pct === null || l.used_pct === undefined ? null : Number(l.used_pct);
+      // a profit against a loss limit (or a fresh day's -0) uses none of it: never "-21.6%"
+      const used = l.used_pct === null || l.used_pct === undefined ? null : Math.max(0, Number(l.used_pct));
       const css = used === null ? null : used >= 80 ? "limit-bad" : used >= 50 ? "limit-warn" : "limit-ok";
       return el("li", {}, `${l.label}: ${amount(l.value, l.unit)} of ${amount(l.limit, l.unit)} — `,
         el("span", { class: css }, used === null ? "share used unknown" : `${used.toFixed(1)}% used`));
