@@ -449,6 +449,32 @@ def test_the_header_says_the_account_is_locked_until_the_day_ends_and_why(
     assert page.errors == []
 
 
+def test_the_header_says_until_when_and_why_a_ticker_is_locked(dashboard: Start) -> None:
+    """Two YM at once (any root without its own limit may hold 1) is cancelled and YM cools
+    down for 5 minutes; RTY is a blocked symbol, locked while it stays blocked. The top of the
+    page says not only which tickers are out of bounds, but until when and why, as it does
+    for the account: the trader about to trade YM must not have to scroll for it."""
+    d = dashboard(params={**QUIET_LIMITS, "max_trades_per_minute": 20})
+    page = d.open(width=360, height=640)
+    page.wait_text("#can-trade", "CAN TRADE")
+    d.trader.buy(ACCOUNT, "YM", 2)
+    d.trader.buy(ACCOUNT, "RTY")
+    page.wait_text("#can-trade", "CAN TRADE, EXCEPT RTY, YM")
+    why = page.wait_text("#trading-why", "YM")
+    assert re.search(
+        r"YM until \d\d:\d\d [AP]M EST \(for [45] min \d\d s more\), "
+        r"by max-contracts-per-instrument-order: order \d+ would exceed the YM limit",
+        why,
+    ), why
+    assert "RTY while the condition holds, by symbol-blocks: RTY is blocked" in why, why
+    top, bottom = page.page.evaluate(
+        "() => { const box = document.querySelector('#trading-why').getBoundingClientRect();"
+        " return [box.top, box.bottom]; }"
+    )
+    assert 0 <= top < bottom <= 640, (top, bottom)
+    assert page.errors == []
+
+
 def test_on_a_narrow_window_nothing_hides_off_the_right_edge(dashboard: Start) -> None:
     """A phone-wide window beside the trading screen: the page never scrolls sideways, and
     whether a position is protected is on screen, not past the right edge."""

@@ -169,6 +169,14 @@
     } else if (t.state === "except") {
       words = `CAN TRADE, EXCEPT ${t.tickers.join(", ")}`;
       css = "partial";
+      // each ticker: until when (with its countdown) and why, as for the account
+      why = (t.locks || []).flatMap((l, i) => [
+        i ? "; " : "",
+        l.until ? `${l.ticker} until ${when(l.until)} (for ` : `${l.ticker} while the condition holds`,
+        ...(l.until ? [ticking("until", l.until), " more)"] : []),
+        `, by ${l.rule}: ${l.reason}`,
+        l.until && l.while ? ", and while a condition holds" : "",
+      ]);
     }
     say($("can-trade"), words, `badge ${css}`);
     $("trading-why").replaceChildren(...why);
