@@ -153,9 +153,8 @@ def _trading(status: dict[str, Any], tickers: _Tickers) -> dict[str, Any]:
         return {"state": "refused"}
     whole = [lock for lock in status["lockouts"] if lock["scope"] == "account"]
     if whole:
-        return {"state": "cooldown" if _last(whole)["kind"] == "cooldown" else "locked"} | (
-            _until(whole)
-        )
+        state = "cooldown" if _last(whole)["kind"] == "cooldown" else "locked"
+        return {"state": state} | _until(whole)
     by_ticker: dict[str, list[dict[str, Any]]] = {}
     for lock in status["lockouts"]:
         if lock["symbol"]:
