@@ -151,8 +151,10 @@ def usage_bar(percent: float | None, width: int = 10) -> Text:
     """``███░░░░░░░  29.8%`` coloured by :func:`used_style`; ``—`` when unknown."""
     if percent is None:
         return Text(NONE, style="dim")
-    if round(percent, 1) == 0:
-        percent = 0.0  # not "-0.0%": nothing used of a negative (loss) limit
+    if round(percent, 1) <= 0:
+        # not "-0.0%" on a fresh day, nor "-21.6%" on a winning one (a profit against a
+        # negative loss limit): nothing of the limit is used
+        percent = 0.0
     filled = min(max(round(percent / 100 * width), 0), width)
     bar = Text("█" * filled + "░" * (width - filled), style=used_style(percent))
     bar.append(f" {percent:5.1f}%", style=used_style(percent))

@@ -44,6 +44,18 @@ def local_stamps(text: str, now: datetime) -> str:
     return _STAMP.sub(local, text)
 
 
+#: a ``while:`` lockout as the store words it: ``RTY locked while EXPRESSION: reason`` (an
+#: expression has no ": "; a time in it is quoted, "15:55")
+_WHILE_LOCK = re.compile(r"^(.*? locked) while .+?: ")
+
+
+def lockout_words(summary: str) -> str:
+    """A lockout's summary in the trader's words: a ``while:`` lockout holds "while the
+    condition holds", as engine status and the dashboard say, not while its rule's expression
+    does (``known(lock.symbol) and …``)."""
+    return _WHILE_LOCK.sub(r"\1 while the condition holds: ", summary, count=1)
+
+
 def history_table(items: Sequence[Mapping[str, Any]], now: datetime) -> RenderableType:
     """Oldest first; the ``At`` column and every moment in a summary in the viewer's zone."""
     if not items:
@@ -52,12 +64,15 @@ def history_table(items: Sequence[Mapping[str, Any]], now: datetime) -> Renderab
     table = section_table(title, "At", "Kind", "Account", "Rule", "Summary")
     for item in items:
         kind = str(item.get("kind", ""))
+        summary = str(item.get("summary", ""))
+        if kind == "lockout":
+            summary = lockout_words(summary)
         table.add_row(
             clock(item.get("at"), now),
             Text(kind, style=KIND_STYLE.get(kind, "")),
             plain(item.get("account")),
             plain(item.get("rule")),
-            Text(local_stamps(str(item.get("summary", "")), now)),
+            Text(local_stamps(summary, now)),
         )
     return table
 
@@ -110,6 +125,7 @@ __all__ = [
     "KIND_STYLE",
     "history_table",
     "local_stamps",
+    "lockout_words",
     "monitor_line",
     "monitor_severity",
 ]

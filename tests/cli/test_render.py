@@ -3,9 +3,12 @@ fixtures shaped as docs/status-protocol.md shows them."""
 
 from __future__ import annotations
 
+import dataclasses
 import io
+import json
 import re
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 from rich.console import Console, RenderableType
 
@@ -17,6 +20,10 @@ from simple_risk.cli import (
     status_screen,
     timeline,
 )
+from simple_risk.daemon.control.ops import history_json
+from simple_risk.daemon.control.protocol import encode
+from simple_risk.store.records import Lockout
+from simple_risk.store.rows import lockout_item
 
 from . import fixtures
 from .fixtures import NOW
@@ -102,6 +109,9 @@ def test_limits_are_coloured_green_yellow_red_by_percent_used() -> None:
     assert formatting.usage_bar(None).plain == "—"
     # a loss limit is negative: a fresh day's $0.00 of it is 0/-500, which the daemon sends as -0.0
     assert formatting.usage_bar(-0.0).plain == "░░░░░░░░░░   0.0%"
+    # a winning day: +$108.08 against the -$500 limit is sent as -21.6; it uses none of it
+    assert formatting.usage_bar(-21.6).plain == "░░░░░░░░░░   0.0%"
+    assert formatting.used_style(-21.6) == "green"
 
 
 def test_a_limit_without_a_unit_is_not_called_trades_for_the_count_in_account() -> None:
@@ -184,6 +194,37 @@ def test_history_is_a_table_of_at_kind_account_rule_summary() -> None:
     assert "sell 1 MNQ @ 21000.00, P&L -40.00" in out
     assert "09:15:02" in out and "alice reload: ok" in out
     assert text_of(timeline.history_table([], NOW)).strip() == "nothing in this period"
+
+
+def test_history_says_a_while_lockout_holds_while_its_condition_does() -> None:
+    """A ``while:`` lockout is stored with its rule's expression; the trader reads what
+    engine status and the dashboard say ("while the condition holds"), never the
+    expression (``known(lock.symbol) and …``). A timed lockout keeps its end in their zone."""
+    now = NOW.astimezone(ZoneInfo("America/Chicago"))
+    start = now - timedelta(minutes=5)
+    blocked = Lockout(
+        id=1,
+        account=20100001,
+        scope="symbol",
+        symbol="RTY",
+        rule="symbol-blocks",
+        reason="RTY is blocked: ask your admin",
+        firing_id=7,
+        start=start,
+        end=None,
+        while_expr="known(lock.symbol) and (lock.symbol in blocked_symbols or x == '15:55')",
+        bindings={},
+        cleared_at=None,
+        cleared_by=None,
+        clear_reason=None,
+    )
+    timed = dataclasses.replace(blocked, id=2, end=now + timedelta(minutes=5), while_expr=None)
+    # as the daemon answers it, over the socket
+    items = json.loads(encode(history_json([lockout_item(blocked), lockout_item(timed)])))
+    out = text_of(timeline.history_table(items, now), width=300)
+    assert "RTY locked while the condition holds: RTY is blocked: ask your admin" in out, out
+    assert "known(" not in out and "blocked_symbols" not in out
+    assert "RTY locked until 10:20 CST: RTY is blocked: ask your admin" in out, out
 
 
 def test_monitor_lines_say_what_happened_in_plain_words() -> None:

@@ -13,6 +13,7 @@ import dataclasses
 import os
 import shutil
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,7 @@ from simple_risk.adapters.simulator import Simulator
 from simple_risk.daemon.runtime import Daemon, open_store
 from simple_risk.daemon.sim import Trader, wait_until
 from tests.e2e.harness import FAST_OPTIONS, build_ruleset, guarding_config, pinned_simulator
-from tests.pinned import pinned_wall
+from tests.pinned import PINNED_START, pinned_wall
 
 ACCOUNT = 20100001
 #: the trader's own zone in the browser (times on the page are shown in it)
@@ -134,8 +135,9 @@ def _factory(tmp_path: Path, browser: Any) -> tuple[Start, Callable[[], None]]:
         grace: float = 30.0,
         accounts: tuple[int, ...] = (ACCOUNT,),
         lease_ttl: float | None = None,
+        start: datetime = PINNED_START,
     ) -> Dashboard:
-        wall = pinned_wall()
+        wall = pinned_wall(start)
         sim = pinned_simulator(wall)
         config = guarding_config(sim, accounts, tmp_path / f"daemon-{len(started)}")
         config = dataclasses.replace(config, dashboard=("127.0.0.1", 0))
@@ -167,8 +169,8 @@ def _factory(tmp_path: Path, browser: Any) -> tuple[Start, Callable[[], None]]:
 
 @pytest.fixture
 def dashboard(tmp_path: Path, browser: Any) -> Iterator[Start]:
-    """``dashboard(params=..., grace=..., accounts=..., lease_ttl=...)`` → a running
-    :class:`Dashboard`."""
+    """``dashboard(params=..., grace=..., accounts=..., lease_ttl=..., start=...)`` → a running
+    :class:`Dashboard` (``start``: where its pinned wall clock begins)."""
     run, stop = _factory(tmp_path, browser)
     yield run
     stop()

@@ -6,6 +6,7 @@ lockout — without reloading the page, and the page must never log an error.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import threading
@@ -14,11 +15,15 @@ from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from simple_risk.daemon.runtime import Daemon, open_store
+from simple_risk.daemon.sim import wait_until
 from simple_risk.engine.events import OrderSide
 from tests.faults import reconcile_broken
 
-from .conftest import ACCOUNT, BROWSER_ZONE, Start
+from .conftest import ACCOUNT, BROWSER_ZONE, Dashboard, Start
 
+#: the simulator's second account
+OTHER = 20100002
 #: limits that stay out of the way of the one a test breaks
 QUIET_LIMITS = {"max_unrealized_loss": 100000, "max_unrealized_profit": 100000}
 SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "dashboard.png"
@@ -99,6 +104,57 @@ def test_the_page_says_when_it_lost_the_daemon(dashboard: Start) -> None:
     assert "stale" in str(page.page.get_attribute("body", "class"))
 
 
+def test_without_the_daemon_the_page_never_says_the_gateway_is_connected(
+    dashboard: Start,
+) -> None:
+    """Beside "Lost the daemon", a green "Gateway connected" was the daemon's word from before
+    it went silent: nobody vouches for it now (the daemon, and its link to the broker, may be
+    gone). The top of the page says the gateway is unknown until the daemon answers again."""
+    d = dashboard()
+    page = d.open()
+    page.wait_text("#gateway", "Gateway connected")
+    d.daemon.stop()
+    page.wait_text("#link", "Lost the daemon")
+    gateway = page.wait_text("#gateway", "unknown")
+    assert "connected" not in gateway, gateway
+    assert "ok" not in str(page.page.get_attribute("#gateway", "class")).split()
+    assert page.errors == []
+
+
+def test_the_page_comes_back_after_a_restart_that_did_not_guard_its_account(
+    dashboard: Start,
+) -> None:
+    """The daemon is restarted (same address) with a configuration that leaves the account out,
+    then again with it back. While it is left out the page must not say "retrying" without
+    retrying (a browser gives up on an event stream answered 404); once it is back the page
+    is live again by itself, without a reload."""
+    d = dashboard(accounts=(ACCOUNT, OTHER))
+    page = d.open(f"account/{ACCOUNT}")
+    page.wait_text("#link", "Live")
+    page.page.evaluate("window.notReloaded = true")
+    assert d.daemon.dashboard is not None and d.daemon.dashboard.bound is not None
+    port = d.daemon.dashboard.bound[1]
+    _restart_on(d, port, (OTHER,))
+    assert "NOT LIVE" in page.wait_text("#stale", "NOT LIVE")
+    page.page.wait_for_timeout(2500)  # the page asks again, and hears 404
+    _restart_on(d, port, (ACCOUNT, OTHER))
+    page.wait_text("#link", "Live", timeout=15.0)
+    assert not page.page.is_visible("#stale")
+    assert page.page.evaluate("window.notReloaded") is True
+
+
+def _restart_on(d: Dashboard, port: int, accounts: tuple[int, ...]) -> None:
+    """Stop the daemon and start one guarding ``accounts`` on the same dashboard address."""
+    old = d.daemon
+    old.stop()
+    old.store.close()
+    config = dataclasses.replace(old.config, accounts=accounts, dashboard=("127.0.0.1", port))
+    rulesets = {account: old.rulesets.get(account) or old.rulesets[OTHER] for account in accounts}
+    d.daemon = Daemon(config, rulesets, store=open_store(config), options=old.options)
+    d.daemon.start()
+    assert wait_until(d.daemon.ready.is_set, 10.0), "the restarted daemon did not go live"
+
+
 def test_the_page_says_when_the_daemon_stops_sending_news(dashboard: Start) -> None:
     """The stream to the browser stays open, but the engine is stuck on something else and
     no new picture comes: after a few seconds the page says it is out of date, and it is live
@@ -120,6 +176,28 @@ def test_the_page_says_when_the_daemon_stops_sending_news(dashboard: Start) -> N
     page.wait_text("#link", "Live")
     assert not page.page.is_visible("#stale")
     assert "stale" not in str(page.page.get_attribute("body", "class"))
+    assert page.errors == []
+
+
+def test_before_its_first_picture_the_page_claims_nothing(dashboard: Start) -> None:
+    """The engine is busy and the page opened meanwhile has no picture yet: it says it is
+    connecting, and shows no ENFORCE badge (the account may be only observed, or not
+    enforced at all) until the daemon has said so."""
+    d = dashboard()
+    gate = threading.Event()
+    stuck = threading.Thread(target=lambda: d.daemon.on_engine(gate.wait, timeout=30.0))
+    stuck.start()
+    try:
+        page = d.open()
+        page.wait_text("#link", "Connecting to the daemon")
+        page.page.wait_for_timeout(1000)
+        header = page.text("header")
+        assert "ENFORCE" not in header and "CAN TRADE" not in header, header
+        assert page.text("#loss-words") == "—"
+    finally:
+        gate.set()
+        stuck.join(10.0)
+    assert page.wait_text("#mode", "ENFORCE") == "ENFORCE"
     assert page.errors == []
 
 
@@ -156,6 +234,23 @@ def test_every_limit_shows_how_much_of_it_is_used(dashboard: Start) -> None:
     assert "params." not in limits and "day." not in limits  # never the rule expression
     # trading-hours compares with 0 (no position open after the close): no bound to approach
     assert "Trading hours" not in limits
+    assert page.errors == []
+
+
+def test_a_winning_day_has_used_none_of_the_daily_loss_limit(dashboard: Start) -> None:
+    """A profit uses nothing of the loss limit: 0.0% used, not "-21.6% used"."""
+    d = dashboard(params=QUIET_LIMITS)
+    page = d.open()
+    page.wait_text("#link", "Live")
+    d.trader.buy(ACCOUNT, "EP")
+    d.wait(lambda: d.trader.size(ACCOUNT, "EP") == 1, "the fill")
+    d.trader.move("EP", Decimal("2.5"))  # 10 ticks for the trader: $125 less fees
+    d.trader.sell(ACCOUNT, "EP")
+    d.wait(lambda: Decimal(d.trader.day_pnl(ACCOUNT)) > 100, "the winning trade")
+    limits = page.wait_text("#limits", "Daily loss: $1")
+    assert re.search(r"Daily loss: \$1\d\d\.\d\d of \$-500\.00 — 0\.0% used", limits), limits
+    assert "-" not in limits.split("% used")[0].split("— ")[-1]
+    assert "limit-ok" in str(page.page.inner_html("#limits"))
     assert page.errors == []
 
 
@@ -354,6 +449,32 @@ def test_the_header_says_the_account_is_locked_until_the_day_ends_and_why(
     assert page.errors == []
 
 
+def test_the_header_says_until_when_and_why_a_ticker_is_locked(dashboard: Start) -> None:
+    """Two YM at once (any root without its own limit may hold 1) is cancelled and YM cools
+    down for 5 minutes; RTY is a blocked symbol, locked while it stays blocked. The top of the
+    page says not only which tickers are out of bounds, but until when and why, as it does
+    for the account: the trader about to trade YM must not have to scroll for it."""
+    d = dashboard(params={**QUIET_LIMITS, "max_trades_per_minute": 20})
+    page = d.open(width=360, height=640)
+    page.wait_text("#can-trade", "CAN TRADE")
+    d.trader.buy(ACCOUNT, "YM", 2)
+    d.trader.buy(ACCOUNT, "RTY")
+    page.wait_text("#can-trade", "CAN TRADE, EXCEPT RTY, YM")
+    why = page.wait_text("#trading-why", "YM")
+    assert re.search(
+        r"YM until \d\d:\d\d [AP]M EST \(for [45] min \d\d s more\), "
+        r"by max-contracts-per-instrument-order: order \d+ would exceed the YM limit",
+        why,
+    ), why
+    assert "RTY while the condition holds, by symbol-blocks: RTY is blocked" in why, why
+    top, bottom = page.page.evaluate(
+        "() => { const box = document.querySelector('#trading-why').getBoundingClientRect();"
+        " return [box.top, box.bottom]; }"
+    )
+    assert 0 <= top < bottom <= 640, (top, bottom)
+    assert page.errors == []
+
+
 def test_on_a_narrow_window_nothing_hides_off_the_right_edge(dashboard: Start) -> None:
     """A phone-wide window beside the trading screen: the page never scrolls sideways, and
     whether a position is protected is on screen, not past the right edge."""
@@ -377,3 +498,62 @@ def test_on_a_narrow_window_nothing_hides_off_the_right_edge(dashboard: Start) -
     row = page.text("#positions tbody")
     assert "Stop loss" in row and "Open P&L" in row
     assert page.errors == []
+
+
+def test_an_action_of_an_earlier_day_says_its_day(dashboard: Start) -> None:
+    """The daemon keeps its latest firings across midnight (it runs for days): the morning
+    after, "Last action 11:59:55 PM EST: RTY orders cancelled" must not read as tonight's.
+    A time of today is written alone; a time of another day names its weekday."""
+    # Wednesday 23:59:52 in the trader's New York (22:59:52 in Chicago: the trading day and
+    # the session go on past midnight there)
+    d = dashboard(start=datetime(2027, 1, 13, 22, 59, 52, tzinfo=ZoneInfo("America/Chicago")))
+    page = d.open()
+    page.wait_text("#link", "Live")
+    d.trader.buy(ACCOUNT, "RTY")  # symbol-blocks acts at once
+    last = page.wait_text("#last-action", "symbol-blocks")
+    assert re.search(r"Last action 11:59:\d\d PM EST: ", last), last  # today: the time alone
+    midnight = datetime(2027, 1, 14, tzinfo=ZoneInfo(BROWSER_ZONE))
+    d.wait(lambda: d.daemon.clock.now() > midnight + timedelta(seconds=1.5), "midnight", 15.0)
+    last = page.wait_text("#last-action", "Wed")
+    assert re.search(r"Last action Wed,? 11:59:\d\d PM EST: ", last), last
+    assert re.search(r"Wed,? 11:59:\d\d PM EST", page.text("#firings")), page.text("#firings")
+    assert page.errors == []
+
+
+#: counts the changes to the page's live regions (what a screen reader announces), per region
+_WATCH_LIVE_REGIONS = """() => {
+  window.liveChanges = {};
+  for (const id of ["alerts", "can-trade", "stale"]) {
+    window.liveChanges[id] = 0;
+    new MutationObserver((changes) => { window.liveChanges[id] += changes.length; }).observe(
+      document.getElementById(id), { childList: true, characterData: true, subtree: true });
+  }
+}"""
+
+
+def test_a_screen_reader_hears_an_alert_once_not_with_every_update(dashboard: Start) -> None:
+    """The alerts, the trading state and the NOT LIVE banner are live regions: a screen reader
+    reads out each change to them. The page redraws every second; a region whose words did
+    not change must not change, or the trader hears the same alert every second."""
+    d = dashboard()
+    page = d.open()
+    page.wait_text("#link", "Live")
+    d.daemon.alerter.alert(
+        "critical", "enforcement of position-closed failed", d.daemon.clock.now()
+    )
+    page.wait_text("#alerts", "enforcement of position-closed failed")
+    page.wait_text("#can-trade", "CAN TRADE")
+    page.page.evaluate(_WATCH_LIVE_REGIONS)
+    for _ in range(3):  # three more pictures from the daemon, each redrawing the page
+        shown = page.page.evaluate("document.body.dataset.updated")
+        d.wait(
+            lambda s=shown: page.page.evaluate("document.body.dataset.updated") != s, "a picture"
+        )
+    changes = page.page.evaluate("window.liveChanges")
+    assert changes["alerts"] == 0 and changes["can-trade"] == 0, changes
+    assert page.errors == []
+    d.daemon.stop()  # the browser then logs its refused reconnects: no page error
+    page.wait_text("#stale", "NOT LIVE")
+    page.page.evaluate(_WATCH_LIVE_REGIONS)
+    page.page.wait_for_timeout(2500)  # the page ticks each second
+    assert page.page.evaluate("window.liveChanges")["stale"] == 0

@@ -153,19 +153,37 @@ def _trading(status: dict[str, Any], tickers: _Tickers) -> dict[str, Any]:
         return {"state": "refused"}
     whole = [lock for lock in status["lockouts"] if lock["scope"] == "account"]
     if whole:
-        timed = [lock for lock in whole if lock["ends_at"] is not None]
-        last = max(timed, key=lambda lock: lock["ends_at"]) if timed else whole[0]
+        state = "cooldown" if _last(whole)["kind"] == "cooldown" else "locked"
+        return {"state": state} | _until(whole)
+    by_ticker: dict[str, list[dict[str, Any]]] = {}
+    for lock in status["lockouts"]:
+        if lock["symbol"]:
+            by_ticker.setdefault(tickers.of(lock["symbol"]), []).append(lock)
+    if by_ticker:
+        # each ticker's lockout that ends last, as for the account: until when, and why
         return {
-            "state": "cooldown" if last["kind"] == "cooldown" else "locked",
-            "until": last["ends_at"],
-            "while": len(timed) < len(whole),
-            "rule": last["rule"],
-            "reason": last["reason"],
+            "state": "except",
+            "tickers": sorted(by_ticker),
+            "locks": [{"ticker": t} | _until(by_ticker[t]) for t in sorted(by_ticker)],
         }
-    locked = sorted({tickers.of(lock["symbol"]) for lock in status["lockouts"] if lock["symbol"]})
-    if locked:
-        return {"state": "except", "tickers": locked}
     return {"state": "open"}
+
+
+def _last(locks: list[dict[str, Any]]) -> dict[str, Any]:
+    """The lockout that ends last (a ``while:`` one has no end: the first, when none has)."""
+    timed = [lock for lock in locks if lock["ends_at"] is not None]
+    return max(timed, key=lambda lock: lock["ends_at"]) if timed else locks[0]
+
+
+def _until(locks: list[dict[str, Any]]) -> dict[str, Any]:
+    """Until when ``locks`` hold together, and why: the one that ends last."""
+    last = _last(locks)
+    return {
+        "until": last["ends_at"],
+        "while": any(lock["ends_at"] is None for lock in locks) and last["ends_at"] is not None,
+        "rule": last["rule"],
+        "reason": last["reason"],
+    }
 
 
 def _mode(status: dict[str, Any]) -> str:

@@ -14,6 +14,8 @@
   let lost = false; // the stream to the daemon is down
   // the daemon sends a picture at least once a second: this long without one, it is stale
   const STALE_AFTER_MS = 5000;
+  // how soon the page asks again when the browser gave up on the stream
+  const RETRY_MS = 2000;
 
   const $ = (id) => document.getElementById(id);
 
@@ -29,6 +31,13 @@
       node.append(child instanceof Node ? child : String(child));
     }
     return node;
+  }
+
+  // a live region (role alert or status) is read out at each change: it is only rewritten
+  // when its words change, never with each picture (the same alert heard every second)
+  function say(node, words, css) {
+    if (node.textContent !== words) node.textContent = words;
+    if (css !== undefined && node.className !== css) node.className = css;
   }
 
   function now() {
@@ -62,10 +71,12 @@
     return value === null || value === undefined ? "—" : number.format(Number(value));
   }
 
+  // a moment to the second in the trader's zone, with its weekday when it is not today (the
+  // daemon runs for days: yesterday's last action must not read as today's)
   function clock(iso, withDay) {
     if (!iso) return "—";
     const options = { hour: "2-digit", minute: "2-digit", second: "2-digit", timeZoneName: "short" };
-    if (withDay) options.weekday = "short";
+    if (withDay || !today(iso)) options.weekday = "short";
     return new Date(iso).toLocaleTimeString(undefined, options);
   }
 
@@ -158,9 +169,16 @@
     } else if (t.state === "except") {
       words = `CAN TRADE, EXCEPT ${t.tickers.join(", ")}`;
       css = "partial";
+      // each ticker: until when (with its countdown) and why, as for the account
+      why = (t.locks || []).flatMap((l, i) => [
+        i ? "; " : "",
+        l.until ? `${l.ticker} until ${when(l.until)} (for ` : `${l.ticker} while the condition holds`,
+        ...(l.until ? [ticking("until", l.until), " more)"] : []),
+        `, by ${l.rule}: ${l.reason}`,
+        l.until && l.while ? ", and while a condition holds" : "",
+      ]);
     }
-    $("can-trade").textContent = words;
-    $("can-trade").className = `badge ${css}`;
+    say($("can-trade"), words, `badge ${css}`);
     $("trading-why").replaceChildren(...why);
   }
 
@@ -308,7 +326,8 @@
   // 50 %, red from 80 %, as engine status colours it)
   function renderLimits(p) {
     fill($("limits"), (p.limits || []).map((l) => {
-      const used = l.used_pct === null || l.used_pct === undefined ? null : Number(l.used_pct);
+      // a profit against a loss limit (or a fresh day's -0) uses none of it: never "-21.6%"
+      const used = l.used_pct === null || l.used_pct === undefined ? null : Math.max(0, Number(l.used_pct));
       const css = used === null ? null : used >= 80 ? "limit-bad" : used >= 50 ? "limit-warn" : "limit-ok";
       return el("li", {}, `${l.label}: ${amount(l.value, l.unit)} of ${amount(l.limit, l.unit)} — `,
         el("span", { class: css }, used === null ? "share used unknown" : `${used.toFixed(1)}% used`));
@@ -360,10 +379,14 @@
   }
 
   function renderAlerts(p) {
-    const alerts = p.alerts || [];
+    const alerts = (p.alerts || []).map((a) => [a.level, clock(a.at), a.message]);
     $("alerts").hidden = alerts.length === 0;
-    $("alerts").querySelector("ul").replaceChildren(...alerts.map((a) =>
-      el("li", { class: a.level }, el("span", { class: "at" }, clock(a.at)), " ", a.message)));
+    const list = $("alerts").querySelector("ul");
+    const key = JSON.stringify(alerts);
+    if (list.dataset.shown === key) return; // the same alerts: nothing new to read out
+    list.dataset.shown = key;
+    list.replaceChildren(...alerts.map(([level, at, message]) =>
+      el("li", { class: level }, el("span", { class: "at" }, at), " ", message)));
   }
 
   function renderFirings(p) {
@@ -389,9 +412,12 @@
     $("stale").hidden = !stale;
     if (!stale) return;
     const why = lost ? "the daemon is not answering" : "no news from the daemon";
-    $("stale").textContent =
-      `NOT LIVE: ${why}. Everything below is as of ${clock(picture.now)} and may be out of date.`;
+    say($("stale"),
+      `NOT LIVE: ${why}. Everything below is as of ${clock(picture.now)} and may be out of date.`);
     if (!lost) link("down", `No update for ${duration((performance.now() - received) / 1000)}`);
+    // the gateway's state was the daemon's word: without the daemon nobody vouches for it
+    $("gateway").className = "link waiting";
+    $("gateway").textContent = "Gateway: unknown until the daemon answers";
   }
 
   function render(p) {
@@ -426,6 +452,9 @@
       lost = picture !== null;
       link(picture ? "down" : "waiting", picture ? "Lost the daemon — retrying…" : "Connecting to the daemon…");
       freshness();
+      // the browser retries a dropped stream by itself, but gives up on one answered with an
+      // error (404 from a daemon restarted without this account): then the page retries
+      if (source.readyState === EventSource.CLOSED) setTimeout(connect, RETRY_MS);
     };
   }
 
