@@ -203,7 +203,7 @@ def event_text(event: Event) -> str | None:
         )
     if isinstance(event, AccountUpdate):
         trade = "can trade" if event.can_trade else "CANNOT TRADE"
-        return f"Account {event.name or event.account_id}: balance {event.balance}, {trade}"
+        return f"Account {event.name or event.account_id}: balance {usd(event.balance)}, {trade}"
     if isinstance(event, ConnectionChanged):
         return f"Connection: {event.hub} hub {event.state}" + (
             f" ({event.detail})" if event.detail else ""

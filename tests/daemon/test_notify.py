@@ -26,7 +26,13 @@ from simple_risk.daemon.notify import (
 from simple_risk.daemon.sim import wait_until
 from simple_risk.daemon.supervisor import Supervisor
 from simple_risk.engine.engine import Firing, LockNotice
-from simple_risk.engine.events import OrderSide, PositionType, PositionUpdate, TradeFill
+from simple_risk.engine.events import (
+    AccountUpdate,
+    OrderSide,
+    PositionType,
+    PositionUpdate,
+    TradeFill,
+)
 from simple_risk.engine.intents import (
     Alert,
     CancelOrder,
@@ -192,6 +198,13 @@ def test_fact_events_have_words_and_quotes_have_none() -> None:
         average_price=Decimal(0),
     )
     assert event_text(flat) == "Position: MNQ flat"
+
+
+def test_an_account_update_shows_its_balance_as_money() -> None:
+    update = AccountUpdate(
+        at=AT, account_id=ACCOUNT, name="50KTC", balance=Decimal("149849.98"), can_trade=False
+    )
+    assert event_text(update) == "Account 50KTC: balance $149,849.98, CANNOT TRADE"
 
 
 # -- the webhook -------------------------------------------------------------------------------
