@@ -32,7 +32,7 @@ from simple_risk.engine import operations
 from simple_risk.engine.derive.aggregates import new_aggregate
 from simple_risk.engine.dsl import load_ruleset_text
 from simple_risk.engine.engine import Engine, Firing
-from simple_risk.engine.events import Event, OrderStatus
+from simple_risk.engine.events import Event, OrderStatus, OrderType
 from simple_risk.engine.model import Ruleset
 
 BOUNDARY = 8 * 3600  # T0 is 09:00 Chicago; the trading day ends at 17:00
@@ -255,6 +255,29 @@ def test_a_fill_the_gateway_sends_again_is_one_sample() -> None:
     assert derived(engine)["big_losses"] == 1
     assert derived(engine)["loss_sum"] == Decimal("-20")
     assert firings == []  # two big losses in ten minutes would alert
+
+
+def test_an_order_the_reconciliation_reads_again_is_not_a_new_sample() -> None:
+    # a limit on order changes per minute: every reconciliation (each 45 s, each 10 s while
+    # the hub is down) applies every working order again as REST lists it, unchanged; only
+    # a real change (a new price, a new status) is another sample
+    changes = load_ruleset_text(
+        RULESET.replace(
+            "  symbol_peak:",
+            "  order_changes:\n    type: int\n    trigger: [order]\n"
+            "    count: order.is_working\n    within: 1m\n"
+            "  symbol_peak:",
+        ),
+        "derived-test.yaml",
+    )
+    engine = Engine(changes, accounts=[ACCOUNT])
+    engine.apply(order(0, 1, limit="20990"))
+    engine.apply(order(10, 1, limit="20990"))
+    engine.apply(order(20, 1, limit="20990"))
+    assert derived(engine)["order_changes"] == 1
+    engine.apply(order(30, 1, limit="20991"))  # moved: a change
+    engine.apply(order(40, 1, limit="20991", kind=OrderType.LIMIT))
+    assert derived(engine)["order_changes"] == 2
 
 
 def test_a_fill_reconciled_late_counts_where_it_was_filled() -> None:
