@@ -280,6 +280,28 @@ def test_an_order_the_reconciliation_reads_again_is_not_a_new_sample() -> None:
     assert derived(engine)["order_changes"] == 2
 
 
+def test_a_position_the_reconciliation_reads_again_is_not_a_new_sample() -> None:
+    # every reconciliation applies every open position again as REST lists it: a count of
+    # a position's changes (opened, added to, reduced) counts the changes only
+    changes = load_ruleset_text(
+        RULESET.replace(
+            "  symbol_peak:",
+            "  size_changes:\n    type: int\n    each: position\n    trigger: [position]\n"
+            "    count: position.size > 0\n    over: position\n"
+            "  symbol_peak:",
+        ),
+        "derived-test.yaml",
+    )
+    engine = Engine(changes, accounts=[ACCOUNT])
+    engine.apply(loaded(0))
+    for t in (0, 45, 90):
+        engine.apply(position(t, 1))
+    assert derived(engine, position=held(engine))["size_changes"] == 1
+    engine.apply(position(100, 2, "21010"))  # added to: a change
+    engine.apply(position(145, 2, "21010"))
+    assert derived(engine, position=held(engine))["size_changes"] == 2
+
+
 def test_a_fill_reconciled_late_counts_where_it_was_filled() -> None:
     # the daemon reconnects at 17:00:30 and reads a loss filled at 16:59, yesterday's
     day_sum = load_ruleset_text(

@@ -12,15 +12,15 @@ dependency order the compiler gave, so a fact reads the others' values of this v
 2. takes a sample when the event is one of its ``trigger:``: the expression evaluated on the
    account's facts, with the event's items bound as in a rule. A copy of a fill already recorded
    (the hub re-sending a half-turn, the REST copy a reconciliation reads) is not sampled again: a
-   sum or count of fills counts each fill once; nor is an order update that changes nothing of a
-   working order (its REST copy at each reconciliation). With ``each:``, an event about one
-   contract (its quote, fill, order or position) samples that contract's position (its root) only,
-   any other event every open position (every root the account holds). An unknown (None) sample is
-   not taken. A sample whose evaluation fails is not taken either, and the fact reads as that
-   failure (:class:`DerivedFactError`) until a sample succeeds: a rule that reads it fails too,
-   which the engine reports as it reports any rule whose evaluation raises (an engine-error firing,
-   a critical alert) — never a silent value; the failing sample itself is reported once
-   (:attr:`Derivations.failed`), whether a rule reads the fact or not;
+   sum or count of fills counts each fill once; nor is an order or position update that changes
+   nothing of a working order or an open position (its REST copy at each reconciliation). With
+   ``each:``, an event about one contract (its quote, fill, order or position) samples that
+   contract's position (its root) only, any other event every open position (every root the account
+   holds). An unknown (None) sample is not taken. A sample whose evaluation fails is not taken
+   either, and the fact reads as that failure (:class:`DerivedFactError`) until a sample succeeds:
+   a rule that reads it fails too, which the engine reports as it reports any rule whose evaluation
+   raises (an engine-error firing, a critical alert) — never a silent value; the failing sample
+   itself is reported once (:attr:`Derivations.failed`), whether a rule reads the fact or not;
 3. notes whether its value changed (:attr:`Derivations.changed`, for a dependency index).
 
 Rules read the fact through the ``derived`` object of their environment: an account-level
@@ -183,7 +183,7 @@ class Derivations:
         changed: set[str] = set()
         for fact, check, per_item in checks:
             items = by_fact[fact.name]
-            # a copy of a fill (or of a working order's state) is not another sample
+            # a copy of a fill (or of an order's or a position's state) is not another sample
             samples = trigger in fact.triggers and not touched.resent
             if not items and not samples:
                 continue  # nothing kept, nothing to take

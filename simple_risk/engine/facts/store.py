@@ -27,6 +27,7 @@ from simple_risk.engine.events import (
     Event,
     OrderUpdate,
     OwnOrder,
+    PositionType,
     PositionUpdate,
     Quote,
     Reconciled,
@@ -84,8 +85,8 @@ class Touched:
         self.contract_id: str | None = None
         #: a fill event that is a copy of a fill already recorded (the hub re-sending a
         #: half-turn, the REST copy a reconciliation reads, a void): not a new fill; an order
-        #: update that changes nothing of a working order (the REST copy a reconciliation
-        #: reads): not a change of it
+        #: or position update that changes nothing of a working order or an open position
+        #: (the REST copy a reconciliation reads): not a change of it
         self.resent = False
 
 
@@ -234,6 +235,14 @@ class FactStore:
                 return Touched([])
             contract = self.market.contract(event.contract_id)
             touched = _touching(state, contract)
+            held = state.positions.get(event.contract_id)
+            # the REST copy a reconciliation reads of an open position: not a change of it
+            touched.resent = (
+                held is not None
+                and event.size == held.size
+                and event.type is (PositionType.LONG if held.long else PositionType.SHORT)
+                and event.average_price == held.avg_price
+            )
             touched.position = state.apply_position(event, contract)
             touched.change = _POSITION
             return touched
