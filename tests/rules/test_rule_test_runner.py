@@ -193,6 +193,30 @@ def test_mistakes_in_a_test_file_are_located(tmp_path: Path) -> None:
     assert any("not a time: 'yesterday'" in line for line in lines), lines
 
 
+def test_an_event_or_expectation_before_the_case_start_is_a_mistake(tmp_path: Path) -> None:
+    # written with the summer offset in a winter case: an hour before the start, where the
+    # runner plays nothing and sees nothing fire, so "expected [daily-loss], got nothing"
+    # would send the author looking for a fault in the rule
+    (tmp_path / "tiny.yaml").write_text(RULESET, encoding="utf-8")
+    text = (
+        HEADER
+        + """\
+  - name: an hour early
+    events:
+      - {at: "2026-11-24T09:00:01-05:00",
+         fill: {contract: MNQ, side: sell, size: 1, price: 1, pnl: -500}}
+    expect:
+      - {at: "2026-11-24T09:00:01-05:00", fired: [daily-loss]}
+"""
+    )
+    loaded = load_test_text(text, "early.test.yaml", base=tmp_path)
+    lines = [p.format() for p in loaded.problems]
+    assert [line.split(":", 3)[1:3] for line in lines] == [["6", "14"], ["9", "14"]], lines
+    early = "2026-11-24T08:00:01-06:00 is before the case's start 2026-11-24T09:00:00-06:00"
+    assert all(early in line for line in lines), lines
+    assert not loaded.cases
+
+
 def test_every_mistake_in_a_file_header_is_reported_in_one_run(tmp_path: Path) -> None:
     (tmp_path / "tiny.yaml").write_text(RULESET, encoding="utf-8")
     text = """\
