@@ -302,6 +302,34 @@ def test_a_position_the_reconciliation_reads_again_is_not_a_new_sample() -> None
     assert derived(engine, position=held(engine))["size_changes"] == 2
 
 
+def test_a_fill_the_exchange_voids_is_taken_back_from_sums_and_counts() -> None:
+    # a busted trade: day.realized_pnl no longer counts it, and neither may a derived sum or
+    # count of fills (a derived day-loss limit would flatten the account on a loss it no
+    # longer has); a period and a window alike, and after a restart between fill and void
+    day_sum = load_ruleset_text(
+        RULESET.replace(
+            "  symbol_peak:",
+            "  day_loss:\n    type: money\n    trigger: [trade]\n"
+            "    sum: trade.net_pnl if known(trade.net_pnl) else 0\n    over: day\n"
+            "  symbol_peak:",
+        ),
+        "derived-test.yaml",
+    )
+    engine = Engine(day_sum, accounts=[ACCOUNT])
+    engine.apply(fill(0, 1, pnl="-20"))
+    engine.apply(fill(10, 2, pnl="-8"))
+    engine = Engine.restore(day_sum, json.loads(json.dumps(engine.snapshot())), accounts=[ACCOUNT])
+    engine.apply(fill(20, 1, pnl="-20", voided=True))
+    assert derived(engine)["day_loss"] == Decimal("-8")
+    assert derived(engine)["loss_sum"] == Decimal("-8")
+    assert derived(engine)["big_losses"] == 0
+    engine.apply(fill(30, 1, pnl="-20", voided=True))  # the void heard again: taken back once
+    assert derived(engine)["day_loss"] == Decimal("-8")
+    assert derived(engine)["big_losses"] == 0
+    firings = engine.apply(fill(40, 3, pnl="-15"))
+    assert firings == []  # one big loss in ten minutes, not two: no alert
+
+
 def test_a_fill_reconciled_late_counts_where_it_was_filled() -> None:
     # the daemon reconnects at 17:00:30 and reads a loss filled at 16:59, yesterday's
     day_sum = load_ruleset_text(

@@ -36,7 +36,7 @@ from datetime import date, datetime
 from types import FunctionType
 from typing import Any
 
-from simple_risk.engine.derive.aggregates import Aggregate, new_aggregate, zero
+from simple_risk.engine.derive.aggregates import Aggregate, decode, encode, new_aggregate, zero
 from simple_risk.engine.events import TRIGGER_OF, Event, TradeFill
 from simple_risk.engine.facts.account import AccountState
 from simple_risk.engine.facts.store import FactStore, Touched
@@ -56,7 +56,7 @@ class DerivedFactError(Exception):
 class ItemState:
     """The aggregate of one (derived fact, account, item) and what restarts it."""
 
-    __slots__ = ("aggregate", "error", "opened", "period")
+    __slots__ = ("aggregate", "error", "fills", "opened", "period")
 
     def __init__(
         self,
@@ -72,6 +72,9 @@ class ItemState:
         self.opened = opened
         #: why the last sample failed (None: it did not); reading the fact raises it
         self.error = error
+        #: a sum's or a count's samples taken from fills: fill id → (time, value), to take
+        #: back when the fill is voided (a busted trade no longer counts, as in day.*)
+        self.fills: dict[int, tuple[datetime, object]] = {}
 
 
 class DerivedFacts:
@@ -127,6 +130,10 @@ class Derivations:
         self.failed: list[tuple[int, DerivedFact, str, str]] = []
         #: the account ``update`` is sampling for
         self._account = 0
+        #: the id of the fill ``update`` is sampling for (None: the event is no fill), and
+        #: the fills the account's ledger still knows (a void of any other is no copy)
+        self._fill_id: int | None = None
+        self._known_fills: Mapping[int, object] = {}
 
     # -- the engine's hooks -------------------------------------------------------------------
 
@@ -149,6 +156,9 @@ class Derivations:
         if not self.facts:
             return set()
         trigger = self._trigger_of(type(event))
+        trade = touched.trade
+        self._fill_id = trade.id if trade is not None else None
+        self._known_fills = state.ledger.fills
         env["order"] = touched.order
         env["position"] = touched.position
         env["trade"] = touched.trade
@@ -181,6 +191,8 @@ class Derivations:
             else None
         )
         changed: set[str] = set()
+        if touched.resent and trade is not None and trade.voided:
+            changed |= self._take_back(by_fact, trade.id)
         for fact, check, per_item in checks:
             items = by_fact[fact.name]
             # a copy of a fill (or of an order's or a position's state) is not another sample
@@ -319,6 +331,9 @@ class Derivations:
             if within is not None:
                 before = item.aggregate.result()
                 item.aggregate.expire(now)
+                if item.fills:
+                    edge = now - within
+                    item.fills = {k: v for k, v in item.fills.items() if v[0] >= edge}
                 if item.aggregate.result() != before:
                     moved = True
                 if each == "symbol" and key not in state.roots and not len(item.aggregate):
@@ -394,6 +409,7 @@ class Derivations:
             aggregate = new_aggregate(fact.aggregate, fact.type, fact.within)
             item = items[key] = ItemState(aggregate, period, None)
         item.aggregate.add(now, value)
+        self._note_fill(fact, item, now, value)
         return False  # no position reads it before it comes
 
     def _take(
@@ -432,7 +448,28 @@ class Derivations:
             before = item.aggregate.result()
             item.error = None
         item.aggregate.add(now, value)
+        self._note_fill(fact, item, now, value)
         return failed or item.aggregate.result() != before
+
+    def _note_fill(self, fact: DerivedFact, item: ItemState, now: datetime, value: object) -> None:
+        """Remember a sum's or a count's sample of a fill, to take back if it is voided."""
+        if self._fill_id is not None and fact.aggregate in ("sum", "count"):
+            fills = item.fills
+            fills[self._fill_id] = (now, value)
+            known = self._known_fills
+            if len(fills) > len(known):  # the ledger forgot some: so may this
+                item.fills = {k: v for k, v in fills.items() if k in known}
+
+    def _take_back(self, by_fact: dict[str, dict[str, ItemState]], fill_id: int) -> set[str]:
+        """A fill voided after it was sampled: its samples leave every sum and count."""
+        moved: set[str] = set()
+        for name, items in by_fact.items():
+            for item in items.values():
+                sample = item.fills.pop(fill_id, None)
+                if sample is not None:
+                    item.aggregate.take_back(*sample)
+                    moved.add(name)
+        return moved
 
     # -- snapshots ----------------------------------------------------------------------------
 
@@ -452,6 +489,16 @@ class Derivations:
                             "opened": item.opened.isoformat() if item.opened else None,
                             "error": item.error,
                             "state": item.aggregate.dump(),
+                            **(
+                                {
+                                    "fills": [
+                                        [fill_id, at.isoformat(), encode(value)]
+                                        for fill_id, (at, value) in item.fills.items()
+                                    ]
+                                }
+                                if item.fills
+                                else {}
+                            ),
                         }
                     )
         # in a fixed order: the accounts' insertion order depends on history (a restored
@@ -474,6 +521,10 @@ class Derivations:
                 datetime.fromisoformat(opened) if opened else None,
                 entry.get("error"),
             )
+            item.fills = {
+                int(fill_id): (datetime.fromisoformat(at), decode(value))
+                for fill_id, at, value in entry.get("fills", ())
+            }
             by_fact = self.states.setdefault(int(entry["account"]), {})
             by_fact.setdefault(fact.name, {})[str(entry["item"])] = item
 
