@@ -330,6 +330,16 @@ def test_a_fill_the_exchange_voids_is_taken_back_from_sums_and_counts() -> None:
     assert firings == []  # one big loss in ten minutes, not two: no alert
 
 
+def test_a_fill_first_heard_of_already_voided_is_no_sample() -> None:
+    # a reconciliation after a reconnect reads a fill the exchange busted meanwhile: never
+    # counted in day.*, nor in a derived sum or count
+    engine, firings = run(fill(0, 1, pnl="-20", voided=True), fill(10, 2, pnl="-30"))
+    assert derived(engine)["loss_sum"] == Decimal("-30")
+    assert derived(engine)["big_losses"] == 1
+    assert derived(engine)["rth_fills"] == 1
+    assert firings == []  # two big losses in ten minutes would alert
+
+
 def test_a_fill_reconciled_late_counts_where_it_was_filled() -> None:
     # the daemon reconnects at 17:00:30 and reads a loss filled at 16:59, yesterday's
     day_sum = load_ruleset_text(

@@ -13,7 +13,8 @@ dependency order the compiler gave, so a fact reads the others' values of this v
    account's facts, with the event's items bound as in a rule. A copy of a fill already recorded
    (the hub re-sending a half-turn, the REST copy a reconciliation reads) is not sampled again: a
    sum or count of fills counts each fill once; nor is an order or position update that changes
-   nothing of a working order or an open position (its REST copy at each reconciliation). With
+   nothing of a working order or an open position (its REST copy at each reconciliation), nor a
+   voided fill (a void of one sampled before takes its samples back from a sum or count). With
    ``each:``, an event about one contract (its quote, fill, order or position) samples that
    contract's position (its root) only, any other event every open position (every root the account
    holds). An unknown (None) sample is not taken. A sample whose evaluation fails is not taken
@@ -191,12 +192,14 @@ class Derivations:
             else None
         )
         changed: set[str] = set()
-        if touched.resent and trade is not None and trade.voided:
+        voided = trade is not None and trade.voided
+        if trade is not None and voided and touched.resent:
             changed |= self._take_back(by_fact, trade.id)
         for fact, check, per_item in checks:
             items = by_fact[fact.name]
-            # a copy of a fill (or of an order's or a position's state) is not another sample
-            samples = trigger in fact.triggers and not touched.resent
+            # a copy of a fill (or of an order's or a position's state) is not another sample,
+            # nor is a voided fill (day.* leaves it out too)
+            samples = trigger in fact.triggers and not touched.resent and not voided
             if not items and not samples:
                 continue  # nothing kept, nothing to take
             over = fact.over
