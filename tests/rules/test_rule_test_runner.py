@@ -217,6 +217,28 @@ def test_an_event_or_expectation_before_the_case_start_is_a_mistake(tmp_path: Pa
     assert not loaded.cases
 
 
+def test_a_param_override_outside_its_range_is_reported_where_it_is_written(
+    tmp_path: Path,
+) -> None:
+    # the loss limit typed with the loss's sign: said at the test file's params:, as an
+    # unknown or mistyped override is, not at line 1 of the ruleset
+    ranged = RULESET.replace(
+        "  daily_loss_limit: 500\n",
+        "  daily_loss_limit: 500\nparam_ranges:\n  daily_loss_limit: {min: 1}\n",
+    )
+    (tmp_path / "tiny.yaml").write_text(ranged, encoding="utf-8")
+    path = tmp_path / "range.test.yaml"
+    path.write_text(
+        HEADER.replace("tests:\n", "params: {daily_loss_limit: -500}\ntests:\n")
+        + "  - name: x\n    expect: [{at: 1s, fired: []}]\n",
+        encoding="utf-8",
+    )
+    report = run_files([path])
+    (problem,) = report.problems
+    assert (problem.file, problem.line, problem.column) == (str(path), 3, 10), problem
+    assert "below the smallest value allowed (1)" in problem.message
+
+
 def test_every_mistake_in_a_file_header_is_reported_in_one_run(tmp_path: Path) -> None:
     (tmp_path / "tiny.yaml").write_text(RULESET, encoding="utf-8")
     text = """\
