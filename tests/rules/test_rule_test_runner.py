@@ -239,6 +239,29 @@ def test_a_param_override_outside_its_range_is_reported_where_it_is_written(
     assert "below the smallest value allowed (1)" in problem.message
 
 
+def test_a_series_or_repeat_too_long_to_play_is_a_mistake_not_a_hang(tmp_path: Path) -> None:
+    # a digit too many (x100000000 for x100) made the runner build a hundred million quotes
+    # and never answer; a day of one-second quotes is 86,400
+    (tmp_path / "tiny.yaml").write_text(RULESET, encoding="utf-8")
+    text = (
+        HEADER
+        + """\
+  - name: too long
+    events:
+      - {at: 1s, quotes: {contract: ES, every: 1s, last: "6000-0.25x100000000"}}
+      - {at: 2s, fill: {contract: ES, side: sell, size: 1, price: 1, repeat: 100000000,
+                        every: 1s}}
+    expect:
+      - {at: 10s, fired: []}
+"""
+    )
+    loaded = load_test_text(text, "long.test.yaml", base=tmp_path)
+    lines = [p.format() for p in loaded.problems]
+    assert [line.split(":", 2)[1] for line in lines] == ["6", "7"], lines
+    assert "100000001 prices" in lines[0] and "at most 100000" in lines[0], lines
+    assert "100000000 fills" in lines[1] and "at most 100000" in lines[1], lines
+
+
 def test_every_mistake_in_a_file_header_is_reported_in_one_run(tmp_path: Path) -> None:
     (tmp_path / "tiny.yaml").write_text(RULESET, encoding="utf-8")
     text = """\
