@@ -108,3 +108,30 @@ rules:
     summary = ACTIONS["reduce_to"].summary
     assert "weighted lots for the account" in summary
     assert "that root's contracts" in summary
+
+
+def test_a_reduction_to_fewer_than_no_contracts_is_a_reduction_to_flat() -> None:
+    # a cap that shrinks by one lot per losing trade (max_lots - day.losing_trades) is below 0
+    # after enough losses: the account goes flat, and once it is the reduction is met (it
+    # was left unmet for ever, and engine status --explain showed it pending on a flat account)
+    shrinking = """\
+ruleset: shrinking
+rules:
+  - id: shrinking-cap
+    trigger: [position]
+    when: account.open_contracts > 1 - day.losing_trades
+    then:
+      - reduce_to: {contracts: "1 - day.losing_trades", scope: account}
+      - reduce_to: {contracts: "1 - day.losing_trades", scope: symbol, symbol: MNQ}
+"""
+    engine = Engine(load_ruleset_text(shrinking, "s.yaml"), accounts=[ACCOUNT])
+    engine.apply(loaded(0))
+    for trade_id in (1, 2, 3):
+        engine.apply(fill(trade_id, trade_id, pnl="-5", order_id=trade_id))
+    (firing,) = engine.apply(position(4, 1))
+    assert firing.intents == (
+        ReduceTo(ACCOUNT, "account", max_units=0),
+        ReduceTo(ACCOUNT, "root", max_contracts=0, symbol="MNQ"),
+    )
+    engine.apply(position(5, 0))
+    assert engine.unmet_intents(ACCOUNT) == []

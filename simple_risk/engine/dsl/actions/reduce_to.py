@@ -3,7 +3,8 @@
 ``scope: account`` counts every root in weighted lots (a micro is 1/10 of a lot);
 ``scope: symbol`` counts the contracts (all months) of the bound symbol's root (or the one
 named by ``symbol``): ``contracts: 2`` keeps 2 MNQ, not 2 lots of them. A fraction is cut
-down to the whole contract or unit below. ``order`` picks which positions shrink first::
+down to the whole contract or unit below; an expression below 0 reduces to flat (0).
+``order`` picks which positions shrink first::
 
     then:
       - reduce_to: {contracts: params.max_lots, scope: account, order: newest_first}
