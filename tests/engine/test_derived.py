@@ -390,6 +390,39 @@ def test_a_position_counts_the_fill_that_opened_it() -> None:
     assert derived(engine, position=held(engine))["entries"] == 1  # a new position
 
 
+def test_a_fill_that_reverses_a_position_counts_for_the_position_it_opens() -> None:
+    # long 1, then a sell of 3: the fill closes the long and opens a short of 2, which the
+    # gateway sends after the fill; the short's count of fills starts with that fill (it
+    # started at 0, so a limit on a position's fills fired one fill late after a reversal),
+    # also across a restart between the fill and the new position
+    fills = load_ruleset_text(
+        RULESET.replace(
+            "  symbol_peak:",
+            "  fills_here:\n    type: int\n    each: position\n    trigger: [trade]\n"
+            "    count: \"True\"\n    over: position\n"
+            "  symbol_peak:",
+        ),
+        "derived-test.yaml",
+    )
+    engine = Engine(fills, accounts=[ACCOUNT])
+    engine.apply(loaded(0))
+    engine.apply(fill(1, 1, side="buy"))
+    engine.apply(position(1, 1))
+    engine.apply(fill(2, 2, size=3, pnl="5", order_id=2))
+    assert derived(engine, position=held(engine))["fills_here"] == 2  # the long's life
+    engine = Engine.restore(fills, json.loads(json.dumps(engine.snapshot())), accounts=[ACCOUNT])
+    engine.apply(position(2, 2, long=False))
+    assert derived(engine, position=held(engine))["fills_here"] == 1
+    engine.apply(fill(3, 3, order_id=3))
+    engine.apply(position(3, 3, long=False))
+    assert derived(engine, position=held(engine))["fills_here"] == 2
+    # the gateway may say flat between the two: the new position still starts with the fill
+    engine.apply(fill(4, 4, side="buy", size=5, pnl="-5", order_id=4))
+    engine.apply(position(4, 0))
+    engine.apply(position(4, 2))
+    assert derived(engine, position=held(engine))["fills_here"] == 1
+
+
 def test_each_symbol_facts_answer_for_the_bound_root() -> None:
     engine, _ = run(position(0, 2), position(1, 3, "6000", contract=ES), position(2, 1))
     state = engine.account(ACCOUNT)

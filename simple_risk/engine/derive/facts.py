@@ -57,7 +57,7 @@ class DerivedFactError(Exception):
 class ItemState:
     """The aggregate of one (derived fact, account, item) and what restarts it."""
 
-    __slots__ = ("aggregate", "error", "fills", "opened", "period")
+    __slots__ = ("aggregate", "error", "fills", "opened", "period", "successor")
 
     def __init__(
         self,
@@ -76,6 +76,9 @@ class ItemState:
         #: a sum's or a count's samples taken from fills: fill id → (time, value), to take
         #: back when the fill is voided (a busted trade no longer counts, as in day.*)
         self.fills: dict[int, tuple[datetime, object]] = {}
+        #: an ``each: position`` item whose position a fill reversed: the new position's
+        #: state, holding that fill's sample, until the gateway sends the new position
+        self.successor: ItemState | None = None
 
 
 class DerivedFacts:
@@ -330,6 +333,12 @@ class Derivations:
                 if position is None or position.opened_at != item.opened:
                     del items[key]
                     moved = True
+                    if item.successor is not None:
+                        # reversed: the new position starts with the fill that opened it (a
+                        # flat in between: it waits for the position, as an opening fill's)
+                        items[key] = item.successor
+                        if position is not None:
+                            item.successor.opened = position.opened_at
                     continue
             if within is not None:
                 before = item.aggregate.result()
@@ -379,6 +388,16 @@ class Derivations:
                 key = position.contract_id
                 if self._take(fact, check, items, key, period, position.opened_at, now):
                     moved = True
+            trade = touched.trade
+            if (
+                len(positions) == 1
+                and trade is not None
+                and trade.size > positions[0].size
+                and (trade.side == "sell") == positions[0].long
+            ):
+                # the fill closed the position and opened one the other way, which the
+                # gateway sends next: that one's first sample is this fill
+                self._reversed(fact, check, env, items.get(positions[0].contract_id), period, now)
         else:
             roots = [touched.root] if touched.root is not None else sorted(state.roots)
             for root in roots:
@@ -386,6 +405,32 @@ class Derivations:
                 if self._take(fact, check, items, root, period, None, now):
                     moved = True
         return moved
+
+    def _reversed(
+        self,
+        fact: DerivedFact,
+        check: Callable[[], object],
+        env: dict[str, object],
+        item: ItemState | None,
+        period: Period,
+        now: datetime,
+    ) -> None:
+        """A fill that reverses a position: its sample for the position it opens, kept with
+        the old position's state until the new position comes (:meth:`_restart`); as for an
+        opening fill, one that needs the position (reads ``position.*``) is not taken."""
+        if item is None:
+            return
+        env["position"] = None
+        try:
+            value = check()
+        except Exception:
+            return
+        if value is None and fact.aggregate is not None:
+            return
+        successor = ItemState(new_aggregate(fact.aggregate, fact.type, fact.within), period, None)
+        successor.aggregate.add(now, value)
+        self._note_fill(fact, successor, now, value)
+        item.successor = successor
 
     def _opening(
         self,
@@ -492,14 +537,10 @@ class Derivations:
                             "opened": item.opened.isoformat() if item.opened else None,
                             "error": item.error,
                             "state": item.aggregate.dump(),
+                            **({"fills": _dump_fills(item.fills)} if item.fills else {}),
                             **(
-                                {
-                                    "fills": [
-                                        [fill_id, at.isoformat(), encode(value)]
-                                        for fill_id, (at, value) in item.fills.items()
-                                    ]
-                                }
-                                if item.fills
+                                {"successor": _dump_successor(item.successor)}
+                                if item.successor is not None
                                 else {}
                             ),
                         }
@@ -524,12 +565,37 @@ class Derivations:
                 datetime.fromisoformat(opened) if opened else None,
                 entry.get("error"),
             )
-            item.fills = {
-                int(fill_id): (datetime.fromisoformat(at), decode(value))
-                for fill_id, at, value in entry.get("fills", ())
-            }
+            item.fills = _load_fills(entry.get("fills", ()))
+            successor = entry.get("successor")
+            if successor is not None:
+                item.successor = ItemState(
+                    new_aggregate(fact.aggregate, fact.type, fact.within),
+                    _period_from(fact, successor.get("period")),
+                    None,
+                )
+                item.successor.aggregate.load(successor["state"])
+                item.successor.fills = _load_fills(successor.get("fills", ()))
             by_fact = self.states.setdefault(int(entry["account"]), {})
             by_fact.setdefault(fact.name, {})[str(entry["item"])] = item
+
+
+def _dump_fills(fills: Mapping[int, tuple[datetime, object]]) -> list[list[Any]]:
+    return [[fill_id, at.isoformat(), encode(value)] for fill_id, (at, value) in fills.items()]
+
+
+def _load_fills(data: Iterable[Any]) -> dict[int, tuple[datetime, object]]:
+    return {
+        int(fill_id): (datetime.fromisoformat(at), decode(value)) for fill_id, at, value in data
+    }
+
+
+def _dump_successor(item: ItemState) -> dict[str, Any]:
+    """The state a reversing fill started for the position it opens (see ``_reversed``)."""
+    return {
+        "period": _period_text(item.period),
+        "state": item.aggregate.dump(),
+        "fills": _dump_fills(item.fills),
+    }
 
 
 def _definition(fact: DerivedFact) -> str:
