@@ -176,7 +176,8 @@ def _reduce_to(ctx: ActionContext, action: ActionSpec) -> None:
     contracts = ctx.arg(action, "contracts")
     if contracts is None:
         return
-    limit = Decimal(str(contracts))
+    # fewer than none (a cap an expression shrank below 0) is none: flat, and met once flat
+    limit = max(Decimal(str(contracts)), Decimal(0))
     order = str(ctx.arg(action, "order", "newest_first"))
     scope = str(ctx.arg(action, "scope", "account"))
     if scope == "account":

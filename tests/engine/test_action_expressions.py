@@ -1,4 +1,4 @@
-"""Action arguments that vary: ``side:`` and a lockout's ``for:`` as expressions.
+"""Action arguments that vary: ``side:``, a lockout's ``for:`` and a reduction's size.
 
 One rule covers both sides (``side: order.side``) and one lockout picks its length from the
 facts that fired it (a longer pause after a bigger loss), evaluated when the rule fires.
@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from engine_builders import ACCOUNT, at, fill, order
+from engine_builders import ACCOUNT, at, fill, loaded, order, position
 
 from simple_risk.engine.dsl import load_ruleset_text
+from simple_risk.engine.dsl.actions import ACTIONS
 from simple_risk.engine.engine import Engine
-from simple_risk.engine.intents import Alert, NoWorkingOrders
+from simple_risk.engine.intents import Alert, NoWorkingOrders, ReduceTo
 from simple_risk.engine.operations import ruleset_changes
 
 RULES = """\
@@ -79,3 +80,58 @@ def test_a_reload_that_changes_a_param_of_a_lockout_length_changes_the_rule() ->
     before = load_ruleset_text(RULES, "varying.yaml")
     after = load_ruleset_text(RULES.replace("long_pause: 1h", "long_pause: 2h"), "varying.yaml")
     assert ruleset_changes(before, after).changed == ("pause-after-loss",)
+
+
+def test_reduce_to_counts_weighted_lots_for_the_account_and_contracts_for_a_root() -> None:
+    # 15 MNQ (micros): 1 weighted lot for the account keeps 10 of them; 2 for the root MNQ
+    # keeps 2 contracts, not 2 lots (20 micros) — what the reference tells the author
+    sizes = """\
+ruleset: sizes
+rules:
+  - id: account-cap
+    trigger: [position]
+    when: account.open_contracts > 1
+    then: [{reduce_to: {contracts: 1, scope: account}}]
+  - id: root-cap
+    trigger: [position]
+    each: position
+    when: position.size > 2
+    then: [{reduce_to: {contracts: 2, scope: symbol}}]
+"""
+    engine = Engine(load_ruleset_text(sizes, "sizes.yaml"), accounts=[ACCOUNT])
+    engine.apply(loaded(0))
+    firings = engine.apply(position(1, 15))
+    assert {f.rule_id: f.intents for f in firings} == {
+        "account-cap": (ReduceTo(ACCOUNT, "account", max_units=10),),
+        "root-cap": (ReduceTo(ACCOUNT, "root", max_contracts=2, symbol="MNQ"),),
+    }
+    summary = ACTIONS["reduce_to"].summary
+    assert "weighted lots for the account" in summary
+    assert "that root's contracts" in summary
+
+
+def test_a_reduction_to_fewer_than_no_contracts_is_a_reduction_to_flat() -> None:
+    # a cap that shrinks by one lot per losing trade (max_lots - day.losing_trades) is below 0
+    # after enough losses: the account goes flat, and once it is the reduction is met (it
+    # was left unmet for ever, and engine status --explain showed it pending on a flat account)
+    shrinking = """\
+ruleset: shrinking
+rules:
+  - id: shrinking-cap
+    trigger: [position]
+    when: account.open_contracts > 1 - day.losing_trades
+    then:
+      - reduce_to: {contracts: "1 - day.losing_trades", scope: account}
+      - reduce_to: {contracts: "1 - day.losing_trades", scope: symbol, symbol: MNQ}
+"""
+    engine = Engine(load_ruleset_text(shrinking, "s.yaml"), accounts=[ACCOUNT])
+    engine.apply(loaded(0))
+    for trade_id in (1, 2, 3):
+        engine.apply(fill(trade_id, trade_id, pnl="-5", order_id=trade_id))
+    (firing,) = engine.apply(position(4, 1))
+    assert firing.intents == (
+        ReduceTo(ACCOUNT, "account", max_units=0),
+        ReduceTo(ACCOUNT, "root", max_contracts=0, symbol="MNQ"),
+    )
+    engine.apply(position(5, 0))
+    assert engine.unmet_intents(ACCOUNT) == []

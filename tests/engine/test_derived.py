@@ -32,7 +32,7 @@ from simple_risk.engine import operations
 from simple_risk.engine.derive.aggregates import new_aggregate
 from simple_risk.engine.dsl import load_ruleset_text
 from simple_risk.engine.engine import Engine, Firing
-from simple_risk.engine.events import Event, OrderStatus
+from simple_risk.engine.events import Event, OrderStatus, OrderType
 from simple_risk.engine.model import Ruleset
 
 BOUNDARY = 8 * 3600  # T0 is 09:00 Chicago; the trading day ends at 17:00
@@ -257,6 +257,89 @@ def test_a_fill_the_gateway_sends_again_is_one_sample() -> None:
     assert firings == []  # two big losses in ten minutes would alert
 
 
+def test_an_order_the_reconciliation_reads_again_is_not_a_new_sample() -> None:
+    # a limit on order changes per minute: every reconciliation (each 45 s, each 10 s while
+    # the hub is down) applies every working order again as REST lists it, unchanged; only
+    # a real change (a new price, a new status) is another sample
+    changes = load_ruleset_text(
+        RULESET.replace(
+            "  symbol_peak:",
+            "  order_changes:\n    type: int\n    trigger: [order]\n"
+            "    count: order.is_working\n    within: 1m\n"
+            "  symbol_peak:",
+        ),
+        "derived-test.yaml",
+    )
+    engine = Engine(changes, accounts=[ACCOUNT])
+    engine.apply(order(0, 1, limit="20990"))
+    engine.apply(order(10, 1, limit="20990"))
+    engine.apply(order(20, 1, limit="20990"))
+    assert derived(engine)["order_changes"] == 1
+    engine.apply(order(30, 1, limit="20991"))  # moved: a change
+    engine.apply(order(40, 1, limit="20991", kind=OrderType.LIMIT))
+    assert derived(engine)["order_changes"] == 2
+
+
+def test_a_position_the_reconciliation_reads_again_is_not_a_new_sample() -> None:
+    # every reconciliation applies every open position again as REST lists it: a count of
+    # a position's changes (opened, added to, reduced) counts the changes only
+    changes = load_ruleset_text(
+        RULESET.replace(
+            "  symbol_peak:",
+            "  size_changes:\n    type: int\n    each: position\n    trigger: [position]\n"
+            "    count: position.size > 0\n    over: position\n"
+            "  symbol_peak:",
+        ),
+        "derived-test.yaml",
+    )
+    engine = Engine(changes, accounts=[ACCOUNT])
+    engine.apply(loaded(0))
+    for t in (0, 45, 90):
+        engine.apply(position(t, 1))
+    assert derived(engine, position=held(engine))["size_changes"] == 1
+    engine.apply(position(100, 2, "21010"))  # added to: a change
+    engine.apply(position(145, 2, "21010"))
+    assert derived(engine, position=held(engine))["size_changes"] == 2
+
+
+def test_a_fill_the_exchange_voids_is_taken_back_from_sums_and_counts() -> None:
+    # a busted trade: day.realized_pnl no longer counts it, and neither may a derived sum or
+    # count of fills (a derived day-loss limit would flatten the account on a loss it no
+    # longer has); a period and a window alike, and after a restart between fill and void
+    day_sum = load_ruleset_text(
+        RULESET.replace(
+            "  symbol_peak:",
+            "  day_loss:\n    type: money\n    trigger: [trade]\n"
+            "    sum: trade.net_pnl if known(trade.net_pnl) else 0\n    over: day\n"
+            "  symbol_peak:",
+        ),
+        "derived-test.yaml",
+    )
+    engine = Engine(day_sum, accounts=[ACCOUNT])
+    engine.apply(fill(0, 1, pnl="-20"))
+    engine.apply(fill(10, 2, pnl="-8"))
+    engine = Engine.restore(day_sum, json.loads(json.dumps(engine.snapshot())), accounts=[ACCOUNT])
+    engine.apply(fill(20, 1, pnl="-20", voided=True))
+    assert derived(engine)["day_loss"] == Decimal("-8")
+    assert derived(engine)["loss_sum"] == Decimal("-8")
+    assert derived(engine)["big_losses"] == 0
+    engine.apply(fill(30, 1, pnl="-20", voided=True))  # the void heard again: taken back once
+    assert derived(engine)["day_loss"] == Decimal("-8")
+    assert derived(engine)["big_losses"] == 0
+    firings = engine.apply(fill(40, 3, pnl="-15"))
+    assert firings == []  # one big loss in ten minutes, not two: no alert
+
+
+def test_a_fill_first_heard_of_already_voided_is_no_sample() -> None:
+    # a reconciliation after a reconnect reads a fill the exchange busted meanwhile: never
+    # counted in day.*, nor in a derived sum or count
+    engine, firings = run(fill(0, 1, pnl="-20", voided=True), fill(10, 2, pnl="-30"))
+    assert derived(engine)["loss_sum"] == Decimal("-30")
+    assert derived(engine)["big_losses"] == 1
+    assert derived(engine)["rth_fills"] == 1
+    assert firings == []  # two big losses in ten minutes would alert
+
+
 def test_a_fill_reconciled_late_counts_where_it_was_filled() -> None:
     # the daemon reconnects at 17:00:30 and reads a loss filled at 16:59, yesterday's
     day_sum = load_ruleset_text(
@@ -305,6 +388,39 @@ def test_a_position_counts_the_fill_that_opened_it() -> None:
     engine.apply(fill(4, 4, side="buy", order_id=4))
     engine.apply(position(4, 1))
     assert derived(engine, position=held(engine))["entries"] == 1  # a new position
+
+
+def test_a_fill_that_reverses_a_position_counts_for_the_position_it_opens() -> None:
+    # long 1, then a sell of 3: the fill closes the long and opens a short of 2, which the
+    # gateway sends after the fill; the short's count of fills starts with that fill (it
+    # started at 0, so a limit on a position's fills fired one fill late after a reversal),
+    # also across a restart between the fill and the new position
+    fills = load_ruleset_text(
+        RULESET.replace(
+            "  symbol_peak:",
+            "  fills_here:\n    type: int\n    each: position\n    trigger: [trade]\n"
+            "    count: \"True\"\n    over: position\n"
+            "  symbol_peak:",
+        ),
+        "derived-test.yaml",
+    )
+    engine = Engine(fills, accounts=[ACCOUNT])
+    engine.apply(loaded(0))
+    engine.apply(fill(1, 1, side="buy"))
+    engine.apply(position(1, 1))
+    engine.apply(fill(2, 2, size=3, pnl="5", order_id=2))
+    assert derived(engine, position=held(engine))["fills_here"] == 2  # the long's life
+    engine = Engine.restore(fills, json.loads(json.dumps(engine.snapshot())), accounts=[ACCOUNT])
+    engine.apply(position(2, 2, long=False))
+    assert derived(engine, position=held(engine))["fills_here"] == 1
+    engine.apply(fill(3, 3, order_id=3))
+    engine.apply(position(3, 3, long=False))
+    assert derived(engine, position=held(engine))["fills_here"] == 2
+    # the gateway may say flat between the two: the new position still starts with the fill
+    engine.apply(fill(4, 4, side="buy", size=5, pnl="-5", order_id=4))
+    engine.apply(position(4, 0))
+    engine.apply(position(4, 2))
+    assert derived(engine, position=held(engine))["fills_here"] == 1
 
 
 def test_each_symbol_facts_answer_for_the_bound_root() -> None:

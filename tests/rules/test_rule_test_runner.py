@@ -193,6 +193,75 @@ def test_mistakes_in_a_test_file_are_located(tmp_path: Path) -> None:
     assert any("not a time: 'yesterday'" in line for line in lines), lines
 
 
+def test_an_event_or_expectation_before_the_case_start_is_a_mistake(tmp_path: Path) -> None:
+    # written with the summer offset in a winter case: an hour before the start, where the
+    # runner plays nothing and sees nothing fire, so "expected [daily-loss], got nothing"
+    # would send the author looking for a fault in the rule
+    (tmp_path / "tiny.yaml").write_text(RULESET, encoding="utf-8")
+    text = (
+        HEADER
+        + """\
+  - name: an hour early
+    events:
+      - {at: "2026-11-24T09:00:01-05:00",
+         fill: {contract: MNQ, side: sell, size: 1, price: 1, pnl: -500}}
+    expect:
+      - {at: "2026-11-24T09:00:01-05:00", fired: [daily-loss]}
+"""
+    )
+    loaded = load_test_text(text, "early.test.yaml", base=tmp_path)
+    lines = [p.format() for p in loaded.problems]
+    assert [line.split(":", 3)[1:3] for line in lines] == [["6", "14"], ["9", "14"]], lines
+    early = "2026-11-24T08:00:01-06:00 is before the case's start 2026-11-24T09:00:00-06:00"
+    assert all(early in line for line in lines), lines
+    assert not loaded.cases
+
+
+def test_a_param_override_outside_its_range_is_reported_where_it_is_written(
+    tmp_path: Path,
+) -> None:
+    # the loss limit typed with the loss's sign: said at the test file's params:, as an
+    # unknown or mistyped override is, not at line 1 of the ruleset
+    ranged = RULESET.replace(
+        "  daily_loss_limit: 500\n",
+        "  daily_loss_limit: 500\nparam_ranges:\n  daily_loss_limit: {min: 1}\n",
+    )
+    (tmp_path / "tiny.yaml").write_text(ranged, encoding="utf-8")
+    path = tmp_path / "range.test.yaml"
+    path.write_text(
+        HEADER.replace("tests:\n", "params: {daily_loss_limit: -500}\ntests:\n")
+        + "  - name: x\n    expect: [{at: 1s, fired: []}]\n",
+        encoding="utf-8",
+    )
+    report = run_files([path])
+    (problem,) = report.problems
+    assert (problem.file, problem.line, problem.column) == (str(path), 3, 10), problem
+    assert "below the smallest value allowed (1)" in problem.message
+
+
+def test_a_series_or_repeat_too_long_to_play_is_a_mistake_not_a_hang(tmp_path: Path) -> None:
+    # a digit too many (x100000000 for x100) made the runner build a hundred million quotes
+    # and never answer; a day of one-second quotes is 86,400
+    (tmp_path / "tiny.yaml").write_text(RULESET, encoding="utf-8")
+    text = (
+        HEADER
+        + """\
+  - name: too long
+    events:
+      - {at: 1s, quotes: {contract: ES, every: 1s, last: "6000-0.25x100000000"}}
+      - {at: 2s, fill: {contract: ES, side: sell, size: 1, price: 1, repeat: 100000000,
+                        every: 1s}}
+    expect:
+      - {at: 10s, fired: []}
+"""
+    )
+    loaded = load_test_text(text, "long.test.yaml", base=tmp_path)
+    lines = [p.format() for p in loaded.problems]
+    assert [line.split(":", 2)[1] for line in lines] == ["6", "7"], lines
+    assert "100000001 prices" in lines[0] and "at most 100000" in lines[0], lines
+    assert "100000000 fills" in lines[1] and "at most 100000" in lines[1], lines
+
+
 def test_every_mistake_in_a_file_header_is_reported_in_one_run(tmp_path: Path) -> None:
     (tmp_path / "tiny.yaml").write_text(RULESET, encoding="utf-8")
     text = """\

@@ -50,6 +50,8 @@ class Aggregate(Protocol):
 
     def add(self, at: datetime, value: object) -> None: ...
 
+    def take_back(self, at: datetime, value: object) -> None: ...
+
     def expire(self, now: datetime) -> None: ...
 
     def result(self) -> object: ...
@@ -96,6 +98,13 @@ class PeriodAggregate:
         elif value < current:  # type: ignore[operator]
             self.value = value
 
+    def take_back(self, at: datetime, value: object) -> None:
+        """Undo a sample of a sum or a count (a voided fill's); any other kind keeps it."""
+        if self.kind == "sum":
+            self.value -= value  # type: ignore[operator]
+        elif self.kind == "count" and value:
+            self.value -= 1  # type: ignore[operator]
+
     def expire(self, now: datetime) -> None:
         """A period aggregate does not expire: its period's reset replaces it."""
 
@@ -125,6 +134,9 @@ class _SampleWindow:
 
     def add(self, at: datetime, value: object) -> None:
         self._samples.append((at, value))
+
+    def take_back(self, at: datetime, value: object) -> None:
+        """Undo a sample: only a sum or a count can (:class:`TotalWindow`)."""
 
     def expire(self, now: datetime) -> None:
         edge = now - self.within
@@ -187,6 +199,17 @@ class TotalWindow(_SampleWindow):
         self._samples.append((at, value))
         self.total += value
 
+    def take_back(self, at: datetime, value: object) -> None:
+        if self.counting:
+            if not value:
+                return
+            value = 1
+        for index, sample in enumerate(self._samples):
+            if sample == (at, value):
+                del self._samples[index]
+                self.total -= value
+                return
+
     def _left(self, value: Any) -> None:
         self.total -= value
 
@@ -216,6 +239,9 @@ class LastWindow:
 
     def add(self, at: datetime, value: object) -> None:
         self._sample = (at, value)
+
+    def take_back(self, at: datetime, value: object) -> None:
+        """Only a sum or a count can undo a sample."""
 
     def expire(self, now: datetime) -> None:
         if self._sample is not None and self._sample[0] < now - self.within:

@@ -10,17 +10,18 @@ dependency order the compiler gave, so a fact reads the others' values of this v
    that went flat or was opened again (``each: position`` items live as long as the
    position); a window's samples older than ``within``;
 2. takes a sample when the event is one of its ``trigger:``: the expression evaluated on the
-   account's facts, with the event's items bound as in a rule. A copy of a fill already
-   recorded (the hub re-sending a half-turn, the REST copy a reconciliation reads) is not
-   sampled again: a sum or count of fills counts each fill once. With ``each:``, an event about
-   one contract (its quote, fill, order or position) samples that contract's position (its
-   root) only, any other event every open position (every root the account holds). An
-   unknown (None) sample is not taken. A sample whose evaluation fails is not taken either,
-   and the fact reads as that failure (:class:`DerivedFactError`) until a sample succeeds:
-   a rule that reads it fails too, which the engine reports as it reports any rule whose
-   evaluation raises (an engine-error firing, a critical alert) — never a silent value; the
-   failing sample itself is reported once (:attr:`Derivations.failed`), whether a rule reads
-   the fact or not;
+   account's facts, with the event's items bound as in a rule. A copy of a fill already recorded
+   (the hub re-sending a half-turn, the REST copy a reconciliation reads) is not sampled again: a
+   sum or count of fills counts each fill once; nor is an order or position update that changes
+   nothing of a working order or an open position (its REST copy at each reconciliation), nor a
+   voided fill (a void of one sampled before takes its samples back from a sum or count). With
+   ``each:``, an event about one contract (its quote, fill, order or position) samples that
+   contract's position (its root) only, any other event every open position (every root the account
+   holds). An unknown (None) sample is not taken. A sample whose evaluation fails is not taken
+   either, and the fact reads as that failure (:class:`DerivedFactError`) until a sample succeeds:
+   a rule that reads it fails too, which the engine reports as it reports any rule whose evaluation
+   raises (an engine-error firing, a critical alert) — never a silent value; the failing sample
+   itself is reported once (:attr:`Derivations.failed`), whether a rule reads the fact or not;
 3. notes whether its value changed (:attr:`Derivations.changed`, for a dependency index).
 
 Rules read the fact through the ``derived`` object of their environment: an account-level
@@ -36,7 +37,7 @@ from datetime import date, datetime
 from types import FunctionType
 from typing import Any
 
-from simple_risk.engine.derive.aggregates import Aggregate, new_aggregate, zero
+from simple_risk.engine.derive.aggregates import Aggregate, decode, encode, new_aggregate, zero
 from simple_risk.engine.events import TRIGGER_OF, Event, TradeFill
 from simple_risk.engine.facts.account import AccountState
 from simple_risk.engine.facts.store import FactStore, Touched
@@ -56,7 +57,7 @@ class DerivedFactError(Exception):
 class ItemState:
     """The aggregate of one (derived fact, account, item) and what restarts it."""
 
-    __slots__ = ("aggregate", "error", "opened", "period")
+    __slots__ = ("aggregate", "error", "fills", "opened", "period", "successor")
 
     def __init__(
         self,
@@ -72,6 +73,12 @@ class ItemState:
         self.opened = opened
         #: why the last sample failed (None: it did not); reading the fact raises it
         self.error = error
+        #: a sum's or a count's samples taken from fills: fill id → (time, value), to take
+        #: back when the fill is voided (a busted trade no longer counts, as in day.*)
+        self.fills: dict[int, tuple[datetime, object]] = {}
+        #: an ``each: position`` item whose position a fill reversed: the new position's
+        #: state, holding that fill's sample, until the gateway sends the new position
+        self.successor: ItemState | None = None
 
 
 class DerivedFacts:
@@ -127,6 +134,10 @@ class Derivations:
         self.failed: list[tuple[int, DerivedFact, str, str]] = []
         #: the account ``update`` is sampling for
         self._account = 0
+        #: the id of the fill ``update`` is sampling for (None: the event is no fill), and
+        #: the fills the account's ledger still knows (a void of any other is no copy)
+        self._fill_id: int | None = None
+        self._known_fills: Mapping[int, object] = {}
 
     # -- the engine's hooks -------------------------------------------------------------------
 
@@ -149,6 +160,9 @@ class Derivations:
         if not self.facts:
             return set()
         trigger = self._trigger_of(type(event))
+        trade = touched.trade
+        self._fill_id = trade.id if trade is not None else None
+        self._known_fills = state.ledger.fills
         env["order"] = touched.order
         env["position"] = touched.position
         env["trade"] = touched.trade
@@ -181,10 +195,14 @@ class Derivations:
             else None
         )
         changed: set[str] = set()
+        voided = trade is not None and trade.voided
+        if trade is not None and voided and touched.resent:
+            changed |= self._take_back(by_fact, trade.id)
         for fact, check, per_item in checks:
             items = by_fact[fact.name]
-            # a copy of a fill already sampled is the same fill, not another sample
-            samples = trigger in fact.triggers and not touched.resent
+            # a copy of a fill (or of an order's or a position's state) is not another sample,
+            # nor is a voided fill (day.* leaves it out too)
+            samples = trigger in fact.triggers and not touched.resent and not voided
             if not items and not samples:
                 continue  # nothing kept, nothing to take
             over = fact.over
@@ -315,10 +333,19 @@ class Derivations:
                 if position is None or position.opened_at != item.opened:
                     del items[key]
                     moved = True
+                    if item.successor is not None:
+                        # reversed: the new position starts with the fill that opened it (a
+                        # flat in between: it waits for the position, as an opening fill's)
+                        items[key] = item.successor
+                        if position is not None:
+                            item.successor.opened = position.opened_at
                     continue
             if within is not None:
                 before = item.aggregate.result()
                 item.aggregate.expire(now)
+                if item.fills:
+                    edge = now - within
+                    item.fills = {k: v for k, v in item.fills.items() if v[0] >= edge}
                 if item.aggregate.result() != before:
                     moved = True
                 if each == "symbol" and key not in state.roots and not len(item.aggregate):
@@ -361,6 +388,16 @@ class Derivations:
                 key = position.contract_id
                 if self._take(fact, check, items, key, period, position.opened_at, now):
                     moved = True
+            trade = touched.trade
+            if (
+                len(positions) == 1
+                and trade is not None
+                and trade.size > positions[0].size
+                and (trade.side == "sell") == positions[0].long
+            ):
+                # the fill closed the position and opened one the other way, which the
+                # gateway sends next: that one's first sample is this fill
+                self._reversed(fact, check, env, items.get(positions[0].contract_id), period, now)
         else:
             roots = [touched.root] if touched.root is not None else sorted(state.roots)
             for root in roots:
@@ -368,6 +405,32 @@ class Derivations:
                 if self._take(fact, check, items, root, period, None, now):
                     moved = True
         return moved
+
+    def _reversed(
+        self,
+        fact: DerivedFact,
+        check: Callable[[], object],
+        env: dict[str, object],
+        item: ItemState | None,
+        period: Period,
+        now: datetime,
+    ) -> None:
+        """A fill that reverses a position: its sample for the position it opens, kept with
+        the old position's state until the new position comes (:meth:`_restart`); as for an
+        opening fill, one that needs the position (reads ``position.*``) is not taken."""
+        if item is None:
+            return
+        env["position"] = None
+        try:
+            value = check()
+        except Exception:
+            return
+        if value is None and fact.aggregate is not None:
+            return
+        successor = ItemState(new_aggregate(fact.aggregate, fact.type, fact.within), period, None)
+        successor.aggregate.add(now, value)
+        self._note_fill(fact, successor, now, value)
+        item.successor = successor
 
     def _opening(
         self,
@@ -394,6 +457,7 @@ class Derivations:
             aggregate = new_aggregate(fact.aggregate, fact.type, fact.within)
             item = items[key] = ItemState(aggregate, period, None)
         item.aggregate.add(now, value)
+        self._note_fill(fact, item, now, value)
         return False  # no position reads it before it comes
 
     def _take(
@@ -432,7 +496,28 @@ class Derivations:
             before = item.aggregate.result()
             item.error = None
         item.aggregate.add(now, value)
+        self._note_fill(fact, item, now, value)
         return failed or item.aggregate.result() != before
+
+    def _note_fill(self, fact: DerivedFact, item: ItemState, now: datetime, value: object) -> None:
+        """Remember a sum's or a count's sample of a fill, to take back if it is voided."""
+        if self._fill_id is not None and fact.aggregate in ("sum", "count"):
+            fills = item.fills
+            fills[self._fill_id] = (now, value)
+            known = self._known_fills
+            if len(fills) > len(known):  # the ledger forgot some: so may this
+                item.fills = {k: v for k, v in fills.items() if k in known}
+
+    def _take_back(self, by_fact: dict[str, dict[str, ItemState]], fill_id: int) -> set[str]:
+        """A fill voided after it was sampled: its samples leave every sum and count."""
+        moved: set[str] = set()
+        for name, items in by_fact.items():
+            for item in items.values():
+                sample = item.fills.pop(fill_id, None)
+                if sample is not None:
+                    item.aggregate.take_back(*sample)
+                    moved.add(name)
+        return moved
 
     # -- snapshots ----------------------------------------------------------------------------
 
@@ -452,6 +537,12 @@ class Derivations:
                             "opened": item.opened.isoformat() if item.opened else None,
                             "error": item.error,
                             "state": item.aggregate.dump(),
+                            **({"fills": _dump_fills(item.fills)} if item.fills else {}),
+                            **(
+                                {"successor": _dump_successor(item.successor)}
+                                if item.successor is not None
+                                else {}
+                            ),
                         }
                     )
         # in a fixed order: the accounts' insertion order depends on history (a restored
@@ -474,8 +565,37 @@ class Derivations:
                 datetime.fromisoformat(opened) if opened else None,
                 entry.get("error"),
             )
+            item.fills = _load_fills(entry.get("fills", ()))
+            successor = entry.get("successor")
+            if successor is not None:
+                item.successor = ItemState(
+                    new_aggregate(fact.aggregate, fact.type, fact.within),
+                    _period_from(fact, successor.get("period")),
+                    None,
+                )
+                item.successor.aggregate.load(successor["state"])
+                item.successor.fills = _load_fills(successor.get("fills", ()))
             by_fact = self.states.setdefault(int(entry["account"]), {})
             by_fact.setdefault(fact.name, {})[str(entry["item"])] = item
+
+
+def _dump_fills(fills: Mapping[int, tuple[datetime, object]]) -> list[list[Any]]:
+    return [[fill_id, at.isoformat(), encode(value)] for fill_id, (at, value) in fills.items()]
+
+
+def _load_fills(data: Iterable[Any]) -> dict[int, tuple[datetime, object]]:
+    return {
+        int(fill_id): (datetime.fromisoformat(at), decode(value)) for fill_id, at, value in data
+    }
+
+
+def _dump_successor(item: ItemState) -> dict[str, Any]:
+    """The state a reversing fill started for the position it opens (see ``_reversed``)."""
+    return {
+        "period": _period_text(item.period),
+        "state": item.aggregate.dump(),
+        "fills": _dump_fills(item.fills),
+    }
 
 
 def _definition(fact: DerivedFact) -> str:

@@ -209,6 +209,9 @@ def _period_ok(
         )
         return False
     if within is not None:
+        if str(within).startswith("params."):
+            # not read (the schema says so): the param's only use failed, it is not "unused"
+            out.attempted_names.add(str(within))
         try:
             window = parse_duration(within)
         except ValueError:

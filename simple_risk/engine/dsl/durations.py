@@ -58,6 +58,12 @@ def invalid_duration(text: object) -> tuple[str, str]:
             "a lockout, wait or window that long is a typo; for a lockout that lasts until "
             "an admin clears it, use until: or while:",
         )
+    if isinstance(text, str) and text.startswith("params."):
+        return (
+            f'"{text}" names a param, but this duration is read as written',
+            "write the duration itself, e.g. 15m (a param may time a rule's for:, a lockout's"
+            " for: and trades.count(within=…), not this)",
+        )
     return f'"{text}" is not a valid duration', DURATION_HINT
 
 

@@ -131,6 +131,7 @@ def compile_overlay(
             )
         elif not said_out_of_range(out, str(name), value, ranges, "the ruleset's param_ranges:"):
             params[str(name)] = value
+            _said_keys_left_out(out, str(name), value, declared[name])
     base_out = compile_document(base, {**(overrides or {}), **params})
     out.base = base_out
     out.params, out.lists, out.macros = base_out.params, base_out.lists, base_out.macros
@@ -175,6 +176,31 @@ def compile_overlay(
             constants=MappingProxyType(dict(out.pool.values)),
         )
     return out
+
+
+def _said_keys_left_out(out: Compilation, name: str, value: object, declared: object) -> None:
+    """A map param the overlay gives replaces the ruleset's whole map: each key of the
+    ruleset's that it leaves out is read through its ``lookup(...)``'s default from then on
+    (looser, maybe, than the ruleset's value), which an overlay meant to change one key does
+    not say; a warning names them, with the map that changes only the overlay's keys."""
+    if not isinstance(value, dict) or not isinstance(declared, dict):
+        return
+    left_out = [key for key in declared if key not in value]
+    if not left_out:
+        return
+    said = ", ".join(f"{key} ({declared[key]} in the ruleset)" for key in left_out)
+    merged = ", ".join(
+        f"{key}: {item}"
+        for key, item in {**value, **{key: declared[key] for key in left_out}}.items()
+    )
+    out.error(
+        ("params", name),
+        f"param \"{name}\": the overlay's map replaces the ruleset's whole map, and leaves out"
+        f" {said}: rules now read the default of their lookup(...) for it",
+        "overlay-map-keys",
+        f"to change only some keys, write the others too: {{{merged}}}",
+        severity="warning",
+    )
 
 
 def _disabled(

@@ -288,6 +288,9 @@ def _refire(
 ) -> Refire:
     """The rule's ``refire:`` (the schema has checked its shape); a per-fill or per-order
     episode needs the event that carries the fill or order, and no ``each:`` item."""
+    if isinstance(raw, dict) and str(raw.get("every")).startswith(PARAM_PREFIX):
+        # not read (the schema says so): the param's only use failed, it is not "unused"
+        context.out.attempted_names.add(str(raw["every"]))
     if isinstance(raw, dict) and is_duration(raw.get("every")):
         every = context.duration((*path, "every"))
         if every is not None and every <= timedelta(0):

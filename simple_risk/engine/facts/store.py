@@ -27,6 +27,7 @@ from simple_risk.engine.events import (
     Event,
     OrderUpdate,
     OwnOrder,
+    PositionType,
     PositionUpdate,
     Quote,
     Reconciled,
@@ -83,7 +84,9 @@ class Touched:
         self.root: str | None = None
         self.contract_id: str | None = None
         #: a fill event that is a copy of a fill already recorded (the hub re-sending a
-        #: half-turn, the REST copy a reconciliation reads, a void): not a new fill
+        #: half-turn, the REST copy a reconciliation reads, a void): not a new fill; an order
+        #: or position update that changes nothing of a working order or an open position
+        #: (the REST copy a reconciliation reads): not a change of it
         self.resent = False
 
 
@@ -221,6 +224,7 @@ class FactStore:
                 if old is not None and old.contract_id != event.contract_id
                 else None
             )
+            touched.resent = old is not None and _restates(old.update, event)
             order = touched.order = state.apply_order(event, contract, moved_from)
             if _within_contract(state, old, order):
                 touched.change = _ORDER
@@ -231,6 +235,14 @@ class FactStore:
                 return Touched([])
             contract = self.market.contract(event.contract_id)
             touched = _touching(state, contract)
+            held = state.positions.get(event.contract_id)
+            # the REST copy a reconciliation reads of an open position: not a change of it
+            touched.resent = (
+                held is not None
+                and event.size == held.size
+                and event.type is (PositionType.LONG if held.long else PositionType.SHORT)
+                and event.average_price == held.avg_price
+            )
             touched.position = state.apply_position(event, contract)
             touched.change = _POSITION
             return touched
@@ -312,6 +324,26 @@ class FactStore:
 
 #: What a quote nobody holds or works touches; shared, never changed (callers only read it).
 _NOBODY = Touched([])
+
+
+def _restates(old: OrderUpdate, new: OrderUpdate) -> bool:
+    """Whether an order update says of the order only what the last one did: its contract,
+    status, type, side, size, filled volume, prices and trail (when both say one)."""
+    return (
+        old.contract_id == new.contract_id
+        and old.status is new.status
+        and old.type is new.type
+        and old.side is new.side
+        and old.size == new.size
+        and old.fill_volume == new.fill_volume
+        and old.limit_price == new.limit_price
+        and old.stop_price == new.stop_price
+        and (
+            old.trail_distance is None
+            or new.trail_distance is None
+            or old.trail_distance == new.trail_distance
+        )
+    )
 
 
 def _within_contract(state: AccountState, old: Order | None, order: Order) -> bool:

@@ -53,6 +53,9 @@ _SIDES = {"buy": OrderSide.BUY, "sell": OrderSide.SELL}
 _TYPES = {t.name.lower(): t for t in OrderType}
 _STATUSES = {s.name.lower(): s for s in OrderStatus}
 _POSITION_SIDES = {"long": PositionType.LONG, "short": PositionType.SHORT}
+#: the most events one ``quotes:`` series or ``repeat:`` may make: a day of one-second quotes
+#: is 86,400; more is a digit too many, which would keep the runner building events for ever
+MOST_GENERATED = 100_000
 _SERIES = re.compile(r"^(-?[0-9]+(?:\.[0-9]+)?)(?:([+-][0-9]+(?:\.[0-9]+)?)x([0-9]+))?$")
 
 
@@ -184,6 +187,12 @@ class EventBuilder:
         repeat = f.integer("repeat", 1)
         if repeat < 1:
             raise RuleTestFileError((*f.path, "repeat"), "`repeat:` is at least 1")
+        if repeat > MOST_GENERATED:
+            raise RuleTestFileError(
+                (*f.path, "repeat"),
+                f"`repeat:` {repeat} fills: at most {MOST_GENERATED} in one event",
+                "a digit too many? split it into several events",
+            )
         every = timedelta(0)
         if repeat > 1:
             every = self.loader._duration((*f.path, "every"), f.required("every"))
@@ -367,6 +376,12 @@ class _Fields:
             first = Decimal(match.group(1))
             step = Decimal(match.group(2) or 0)
             count = int(match.group(3) or 0)
+            if len(values) + count + 1 > MOST_GENERATED:
+                raise RuleTestFileError(
+                    path,
+                    f"a series of {len(values) + count + 1} prices: at most {MOST_GENERATED}",
+                    "a digit too many? a day of one-second quotes is 86400",
+                )
             values.extend(first + step * i for i in range(count + 1))
         return values
 

@@ -145,12 +145,13 @@ def case_ruleset(case: RuleTestCase, report: RunReport) -> Ruleset | None:
     return _enabled(ruleset, case, report)
 
 
-_OVERRIDE = re.compile(r'(?:override names unknown param|^param) "([^"]+)"')
+_OVERRIDE = re.compile(r'(?:override names unknown param|^the override of param|^param) "([^"]+)"')
 
 
 def _at_override(problem: Problem, case: RuleTestCase) -> Problem:
     """A problem the ruleset compiler found with an override (``params: {limit: "500"}``
-    where ``limit`` is a number, or a param it does not declare) is the test file's: it is
+    where ``limit`` is a number, a param it does not declare, a value outside the param's
+    range) is the test file's: it is
     reported where the override is written, not at line 1 of the ruleset."""
     found = _OVERRIDE.search(problem.message)
     at_top = (problem.line, problem.column) == (1, 1)

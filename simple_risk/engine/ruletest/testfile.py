@@ -438,6 +438,8 @@ class _Loader:
             epath: Path = (*path, "events", index)
             try:
                 for event in builder.build(epath, item):
+                    if event.at < start:
+                        raise _before_start((*epath, "at"), event.at, start)
                     if events and event.at < events[-1].event.at:
                         raise RuleTestFileError(
                             (*epath, "at"),
@@ -461,6 +463,10 @@ class _Loader:
                 expectation = self._expectation(xpath, item, start)
             except RuleTestFileError as exc:
                 self.problem(exc.path, exc.message, exc.hint)
+                continue
+            if expectation.at < start:
+                early = _before_start((*xpath, "at"), expectation.at, start)
+                self.problem(early.path, early.message, early.hint)
                 continue
             if expectations and expectation.at < expectations[-1].at:
                 self.problem((*xpath, "at"), "expectations must be in time order")
@@ -565,3 +571,14 @@ class _Loader:
                 )
             )
         return tuple(out)
+
+
+def _before_start(path: Path, at: datetime, start: datetime) -> RuleTestFileError:
+    """An event or expectation timed before its case starts: nothing is played or seen there
+    (the engine starts at the case's start), so the case could only fail or pass for nothing."""
+    return RuleTestFileError(
+        path,
+        f"{at.astimezone(start.tzinfo).isoformat()} is before the case's start {start.isoformat()}",
+        "times are a duration after the start (90s, 1h30m) or an ISO time at or after it; "
+        "check the date and the UTC offset",
+    )

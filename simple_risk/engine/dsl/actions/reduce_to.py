@@ -1,7 +1,10 @@
-"""``reduce_to``: bring open exposure down to ``contracts`` (weighted lots), resizing stops.
+"""``reduce_to``: bring open exposure down to ``contracts``, resizing stops.
 
-``scope: account`` counts every root; ``scope: symbol`` the bound symbol's root (or the one
-named by ``symbol``). ``order`` picks which positions shrink first::
+``scope: account`` counts every root in weighted lots (a micro is 1/10 of a lot);
+``scope: symbol`` counts the contracts (all months) of the bound symbol's root (or the one
+named by ``symbol``): ``contracts: 2`` keeps 2 MNQ, not 2 lots of them. A fraction is cut
+down to the whole contract or unit below; an expression below 0 reduces to flat (0).
+``order`` picks which positions shrink first::
 
     then:
       - reduce_to: {contracts: params.max_lots, scope: account, order: newest_first}
@@ -42,13 +45,19 @@ def compile_action(ctx: ActionContext, args: Mapping[str, object], path: Path) -
 
 ACTION = ActionDef(
     name="reduce_to",
-    summary="Reduce open exposure to `contracts` weighted lots (account or one root).",
+    summary=(
+        "Reduce open exposure to `contracts`: weighted lots for the account (a micro is 1/10),"
+        " that root's contracts (all months) for one root."
+    ),
     args_schema={
         "type": "object",
         "additionalProperties": False,
         "required": ["contracts"],
         "properties": {
-            "contracts": {**NUMBER_OR_EXPRESSION, "description": "target size in lots"},
+            "contracts": {
+                **NUMBER_OR_EXPRESSION,
+                "description": "target size: weighted lots (account), contracts (root)",
+            },
             "scope": {**SCOPE, "default": "account"},
             "symbol": {**EXPRESSION_REF, "description": "the root, for scope: symbol"},
             "order": {"enum": ["newest_first", "largest_first"], "default": "newest_first"},

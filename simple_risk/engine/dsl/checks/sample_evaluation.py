@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import ast
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import timedelta
 from decimal import Decimal
 
@@ -200,8 +200,55 @@ def _negative_size(checked: CheckedExpression, value: object) -> bool:
     )
 
 
+def _map_durations(
+    compilation: Compilation, checked: CheckedExpression, seen: set[tuple[str, object]]
+) -> Iterator[Problem]:
+    """Every value a duration's ``lookup(params.MAP, key, default)`` can give is a length:
+    the sample facts find one key, and a value of another (``pauses: {ES: 5 min}``) would
+    make the lockout fail for that key only, at run time — a critical alert, no lockout."""
+    for node in ast.walk(checked.tree):
+        if not (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id == "lookup"
+            and node.args
+            and isinstance(node.args[0], ast.Attribute)
+            and isinstance(node.args[0].value, ast.Name)
+            and node.args[0].value.id == "params"
+        ):
+            continue
+        name = node.args[0].attr
+        values = compilation.params.get(name)
+        if not isinstance(values, Mapping):
+            continue
+        for key, value in values.items():
+            if _positive_duration(value) or (name, key) in seen:
+                continue
+            seen.add((name, key))
+            if is_duration(value):
+                said, hint = "is no time", "give a positive duration, e.g. 5m"
+            else:
+                message, hint = invalid_duration(value)
+                said = message.removeprefix(f'"{value}" ')
+            path = ("params", name, key)
+            written = compilation.doc.get(path) == value
+            mark = compilation.doc.at(path) if written else checked.locator.fallback
+            yield Problem(
+                checked.scope.file,
+                mark.line,
+                mark.column,
+                f'param "{name}" value "{value}" for {key} {said}: the lockout\'s for: reads it'
+                f" with lookup(...), and for {key} the lockout would fail (a critical alert,"
+                " no lockout)",
+                "bad-duration",
+                checked.scope.rule_id,
+                hint,
+            )
+
+
 def run(compilation: Compilation) -> Iterator[Problem]:
     env = sample_env(compilation)
+    seen: set[tuple[str, object]] = set()
     for checked in compilation.expressions:
         try:
             value = reference_evaluate(checked.tree, env)
@@ -237,6 +284,8 @@ def run(compilation: Compilation) -> Iterator[Problem]:
             )
         elif role == "duration" and not _positive_duration(value):
             yield _duration_problem(checked, value)
+        elif role == "duration":
+            yield from _map_durations(compilation, checked, seen)
         elif role == "contracts" and _negative_size(checked, value):
             yield _problem(
                 checked,
