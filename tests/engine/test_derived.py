@@ -399,7 +399,7 @@ def test_a_fill_that_reverses_a_position_counts_for_the_position_it_opens() -> N
         RULESET.replace(
             "  symbol_peak:",
             "  fills_here:\n    type: int\n    each: position\n    trigger: [trade]\n"
-            "    count: \"True\"\n    over: position\n"
+            '    count: "True"\n    over: position\n'
             "  symbol_peak:",
         ),
         "derived-test.yaml",
