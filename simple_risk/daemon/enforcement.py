@@ -29,7 +29,6 @@ from simple_risk.daemon.observe import Choice, would_words
 from simple_risk.daemon.persistence import Persistence
 from simple_risk.daemon.planning import plan, priority_of
 from simple_risk.engine import Firing
-from simple_risk.engine.facts.positions import Position
 from simple_risk.engine.intents import (
     Alert,
     CancelOrder,
@@ -65,9 +64,10 @@ class Tracked:
     sent_at: datetime | None = None
     #: planned after a reconcile: the facts are REST's, not a hub's that may be behind
     rest_checked: bool = False
-    #: the position its firings were about (item ``position:CONTRACT``), as the facts held
-    #: it then; None when a firing about anything else (the account, a symbol) asked for it
-    position: Position | None = None
+    #: the position its firings were about (item ``position:CONTRACT``): its contract and
+    #: when the facts opened it (a reload's fresh engine keeps that); None when a firing about
+    #: anything else (the account, a symbol) asked for it
+    position: tuple[str, datetime] | None = None
 
 
 #: intents whose calls may be sent again without changing the account twice: a close takes
@@ -151,7 +151,7 @@ class Enforcer:
             about = self._position_of(firing)
             if newer:
                 tracked.position = about  # the newest facts say what it is for
-            elif about is not tracked.position:
+            elif about != tracked.position:
                 tracked.position = None  # asked for more than one position's sake
             if isinstance(intent, RESENDABLE) and newer:
                 if tracked.state == "awaiting":
@@ -162,22 +162,25 @@ class Enforcer:
         self.book[intent.key] = Tracked(intent, firing.account, position=self._position_of(firing))
         self.work(intent.key)
 
-    def _position_of(self, firing: Firing) -> Position | None:
+    def _position_of(self, firing: Firing) -> tuple[str, datetime] | None:
         """The position a firing about one (item ``position:CONTRACT``) saw."""
         item = firing.item or ""
         if not item.startswith("position:"):
             return None
+        contract_id = item.removeprefix("position:")
         state = self._shared.engines[firing.account].account(firing.account)
-        return state.positions.get(item.removeprefix("position:")) if state is not None else None
+        position = state.positions.get(contract_id) if state is not None else None
+        return None if position is None else (contract_id, position.opened_at)
 
     def _replaced(self, tracked: Tracked) -> bool:
         """The position the intent's firings were about has ended and another is held in its
         contract now (the engine judges that one on its own): that breach was not this one's."""
         if tracked.position is None:
             return False
+        contract_id, opened_at = tracked.position
         state = self._shared.engines[tracked.account].account(tracked.account)
-        now = state.positions.get(tracked.position.contract_id) if state is not None else None
-        return now is not None and now is not tracked.position
+        now = state.positions.get(contract_id) if state is not None else None
+        return now is not None and now.opened_at != opened_at
 
     def work(self, key: str) -> None:
         """Plan the intent from the facts now and hand its calls to the executor. An intent
@@ -221,7 +224,7 @@ class Enforcer:
                 "%s: the position its firing was about has ended and another is held in %s: "
                 "nothing to do for it",
                 key,
-                tracked.position.contract_id if tracked.position is not None else "",
+                tracked.position[0] if tracked.position is not None else "",
             )
             self._finish(key, "done")
             return
