@@ -43,7 +43,7 @@ ACCOUNT = 20100001
 API_KEY = "crash-test-key-0123456789"
 
 
-def _fast_ruleset(path: Path) -> None:
+def _fast_ruleset(path: Path, grace: int = 1) -> None:
     """The shipped ruleset with the session open all day and a 1 s no-stop grace."""
     text = default_ruleset_path().read_text(encoding="utf-8")
     text = text.replace(
@@ -52,7 +52,7 @@ def _fast_ruleset(path: Path) -> None:
     )
     text = text.replace("  holidays: [2026-11-26, 2026-12-25, 2027-01-01]", "  holidays: []")
     # the one-spell grace (its for:) and the cumulative one are the stop_loss_grace param
-    text = text.replace("  stop_loss_grace: 30 ", "  stop_loss_grace: 1 ")
+    text = text.replace("  stop_loss_grace: 30 ", f"  stop_loss_grace: {grace} ")
     # The day must reach its daily loss limit whatever the timing of the kills: a trade-count
     # cooldown or a loss cooldown that happens to be running when the second loss is bought
     # would close that position at once, before it loses (timed locks still come from the
@@ -66,7 +66,7 @@ def _fast_ruleset(path: Path) -> None:
     ):
         assert name in text, name
         text = text.replace(name, value)
-    assert "stop_loss_grace: 1 " in text and "sat, sun" in text
+    assert f"stop_loss_grace: {grace} " in text and "sat, sun" in text
     path.write_text(text, encoding="utf-8")
 
 
@@ -285,10 +285,10 @@ def _epoch(stamp: str) -> float:
 
 
 def start_system(
-    tmp_path: Path, *, seed: int, name: str, args: tuple[str, ...] = ()
+    tmp_path: Path, *, seed: int, name: str, args: tuple[str, ...] = (), grace: int = 1
 ) -> tuple[Simulator, DaemonProcess]:
     """A simulator on the pinned clock and a live ``engine run`` subprocess guarding it
-    (``args``: more options of engine run)."""
+    (``args``: more options of engine run; ``grace``: the no-stop grace in seconds)."""
     sim = Simulator(
         port=0,
         seed=seed,
@@ -300,7 +300,7 @@ def start_system(
         clock=pinned_wall(),
     ).start()
     ruleset = tmp_path / "ruleset.yaml"
-    _fast_ruleset(ruleset)
+    _fast_ruleset(ruleset, grace)
     config = tmp_path / "config.yaml"
     config.write_text(
         f"gateway: {sim.base_url}\n"
