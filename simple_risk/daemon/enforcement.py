@@ -64,6 +64,10 @@ class Tracked:
     sent_at: datetime | None = None
     #: planned after a reconcile: the facts are REST's, not a hub's that may be behind
     rest_checked: bool = False
+    #: the position its firings were about (item ``position:CONTRACT``): its contract and
+    #: when the facts opened it (a reload's fresh engine keeps that); None when a firing about
+    #: anything else (the account, a symbol) asked for it
+    position: tuple[str, datetime] | None = None
 
 
 #: intents whose calls may be sent again without changing the account twice: a close takes
@@ -144,14 +148,39 @@ class Enforcer:
             # the calls were sent comes from a newer event — a position re-opened under a lock
             # while the close was on its way — and must not wait for the next reconcile.
             newer = tracked.sent_at is not None and firing.at > tracked.sent_at
+            about = self._position_of(firing)
+            if newer:
+                tracked.position = about  # the newest facts say what it is for
+            elif about != tracked.position:
+                tracked.position = None  # asked for more than one position's sake
             if isinstance(intent, RESENDABLE) and newer:
                 if tracked.state == "awaiting":
                     self.work(intent.key)
                 elif tracked.state == "in_flight":
                     tracked.again = True
             return
-        self.book[intent.key] = Tracked(intent, firing.account)
+        self.book[intent.key] = Tracked(intent, firing.account, position=self._position_of(firing))
         self.work(intent.key)
+
+    def _position_of(self, firing: Firing) -> tuple[str, datetime] | None:
+        """The position a firing about one (item ``position:CONTRACT``) saw."""
+        item = firing.item or ""
+        if not item.startswith("position:"):
+            return None
+        contract_id = item.removeprefix("position:")
+        state = self._shared.engines[firing.account].account(firing.account)
+        position = state.positions.get(contract_id) if state is not None else None
+        return None if position is None else (contract_id, position.opened_at)
+
+    def _replaced(self, tracked: Tracked) -> bool:
+        """The position the intent's firings were about has ended and another is held in its
+        contract now (the engine judges that one on its own): that breach was not this one's."""
+        if tracked.position is None:
+            return False
+        contract_id, opened_at = tracked.position
+        state = self._shared.engines[tracked.account].account(tracked.account)
+        now = state.positions.get(contract_id) if state is not None else None
+        return now is not None and now.opened_at != opened_at
 
     def work(self, key: str) -> None:
         """Plan the intent from the facts now and hand its calls to the executor. An intent
@@ -186,6 +215,18 @@ class Enforcer:
                 "waiting",
                 time.monotonic() + self._timing.retry_interval,
             )
+            return
+        if self._replaced(tracked):
+            # a firing on facts older than the position held now (a restart's journal showed
+            # the one the last run closed; the trader opened this one meanwhile): closing it,
+            # or cancelling its stop, would act on a breach nobody committed
+            log.info(
+                "%s: the position its firing was about has ended and another is held in %s: "
+                "nothing to do for it",
+                key,
+                tracked.position[0] if tracked.position is not None else "",
+            )
+            self._finish(key, "done")
             return
         planned = plan(tracked.intent, self._shared.engines[account].account(account))
         if not planned:

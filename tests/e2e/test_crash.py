@@ -35,7 +35,7 @@ import pytest
 
 from simple_risk.adapters.simulator import AccountSpec, RateLimits, Simulator
 from simple_risk.daemon.sim import Trader, wait_until
-from simple_risk.engine.events import OrderSide
+from simple_risk.engine.events import WORKING_STATUSES, OrderSide
 from simple_risk.resources import default_ruleset_path
 from tests.pinned import Wall, pinned_env, pinned_wall
 
@@ -43,7 +43,7 @@ ACCOUNT = 20100001
 API_KEY = "crash-test-key-0123456789"
 
 
-def _fast_ruleset(path: Path) -> None:
+def _fast_ruleset(path: Path, grace: int = 1) -> None:
     """The shipped ruleset with the session open all day and a 1 s no-stop grace."""
     text = default_ruleset_path().read_text(encoding="utf-8")
     text = text.replace(
@@ -52,7 +52,7 @@ def _fast_ruleset(path: Path) -> None:
     )
     text = text.replace("  holidays: [2026-11-26, 2026-12-25, 2027-01-01]", "  holidays: []")
     # the one-spell grace (its for:) and the cumulative one are the stop_loss_grace param
-    text = text.replace("  stop_loss_grace: 30 ", "  stop_loss_grace: 1 ")
+    text = text.replace("  stop_loss_grace: 30 ", f"  stop_loss_grace: {grace} ")
     # The day must reach its daily loss limit whatever the timing of the kills: a trade-count
     # cooldown or a loss cooldown that happens to be running when the second loss is bought
     # would close that position at once, before it loses (timed locks still come from the
@@ -66,15 +66,18 @@ def _fast_ruleset(path: Path) -> None:
     ):
         assert name in text, name
         text = text.replace(name, value)
-    assert "stop_loss_grace: 1 " in text and "sat, sun" in text
+    assert f"stop_loss_grace: {grace} " in text and "sat, sun" in text
     path.write_text(text, encoding="utf-8")
 
 
 class DaemonProcess:
     """``simple-risk engine run`` in a subprocess, its status file, and kill -9."""
 
-    def __init__(self, config: Path, data_dir: Path, log: Path, wall: Wall) -> None:
+    def __init__(
+        self, config: Path, data_dir: Path, log: Path, wall: Wall, args: tuple[str, ...] = ()
+    ) -> None:
         self.config = config
+        self.args = args  # more engine run options (--record DIR)
         self.wall = wall
         self.status_path = data_dir / "status.json"
         self.log = log
@@ -94,6 +97,7 @@ class DaemonProcess:
                     "run",
                     "--config",
                     str(self.config),
+                    *self.args,
                 ],
                 stdout=out,
                 stderr=subprocess.STDOUT,
@@ -280,8 +284,11 @@ def _epoch(stamp: str) -> float:
     return datetime.fromisoformat(stamp).timestamp()
 
 
-def start_system(tmp_path: Path, *, seed: int, name: str) -> tuple[Simulator, DaemonProcess]:
-    """A simulator on the pinned clock and a live ``engine run`` subprocess guarding it."""
+def start_system(
+    tmp_path: Path, *, seed: int, name: str, args: tuple[str, ...] = (), grace: int = 1
+) -> tuple[Simulator, DaemonProcess]:
+    """A simulator on the pinned clock and a live ``engine run`` subprocess guarding it
+    (``args``: more options of engine run; ``grace``: the no-stop grace in seconds)."""
     sim = Simulator(
         port=0,
         seed=seed,
@@ -293,7 +300,7 @@ def start_system(tmp_path: Path, *, seed: int, name: str) -> tuple[Simulator, Da
         clock=pinned_wall(),
     ).start()
     ruleset = tmp_path / "ruleset.yaml"
-    _fast_ruleset(ruleset)
+    _fast_ruleset(ruleset, grace)
     config = tmp_path / "config.yaml"
     config.write_text(
         f"gateway: {sim.base_url}\n"
@@ -307,7 +314,7 @@ def start_system(tmp_path: Path, *, seed: int, name: str) -> tuple[Simulator, Da
         " snapshot_interval: 1, retry_interval: 0.2}\n",
         encoding="utf-8",
     )
-    daemon = DaemonProcess(config, tmp_path / "data", tmp_path / "daemon.log", sim.clock)
+    daemon = DaemonProcess(config, tmp_path / "data", tmp_path / "daemon.log", sim.clock, args)
     daemon.start()
     return sim, daemon
 
@@ -429,3 +436,38 @@ def test_sigterm_stops_engine_run_gracefully_within_a_few_seconds(day: Day) -> N
     assert process.returncode == 0, day.daemon.log.read_text()[-3000:]
     assert took < 5.0, f"engine run took {took:.1f} s to stop after SIGTERM"
     assert "engine thread failed" not in day.daemon.log.read_text()
+
+
+def test_a_grace_firing_lost_with_the_kill_does_not_close_the_protected_position_opened_since(
+    day: Day, tmp_path: Path
+) -> None:
+    """The daemon closes an unprotected ES when its grace ends and dies before the firing is
+    recorded (the store was blocked); while it is down the trader buys ES again, under a
+    stop. The restart re-derives the lost firing from the journal — and must not close the
+    new, protected position nor cancel its stop: the rule no longer holds."""
+    database = tmp_path / "data" / "simple-risk.db"
+    trader = day.trader
+    trader.buy(ACCOUNT, "EP")  # no stop: the 1 s grace closes it
+    journaled = "SELECT count(*) FROM journal WHERE kind = 'PositionUpdate'"
+    assert wait_until(lambda: _rows(database, journaled) != [(0,)], 5.0)
+    blocker = sqlite3.connect(database, isolation_level=None, timeout=10.0)
+    blocker.execute("BEGIN IMMEDIATE")  # every write of the daemon now waits
+    try:
+        assert wait_until(lambda: trader.size(ACCOUNT) == 0, 10.0), "the grace did not close ES"
+        day.daemon.kill()
+    finally:
+        blocker.rollback()
+        blocker.close()
+    stop = trader.stop(ACCOUNT, "EP", OrderSide.SELL, 1, trader.price("EP") - 10)
+    trader.buy(ACCOUNT, "EP")
+    assert wait_until(lambda: trader.size(ACCOUNT, "EP") == 1, 5.0)
+    closes = len(
+        [r for r in day.sim.requests_log() if r.path.lower() == "/api/position/closecontract"]
+    )
+    day.daemon.start()
+    assert wait_until(day.settled, 10.0)
+    time.sleep(2.0)  # the restart's ticks: a re-derived grace would act by now
+    after = [r for r in day.sim.requests_log() if r.path.lower() == "/api/position/closecontract"]
+    assert len(after) == closes, "the restart closed the protected position opened meanwhile"
+    assert trader.size(ACCOUNT, "EP") == 1
+    assert day.sim.venue.order(stop).status in WORKING_STATUSES

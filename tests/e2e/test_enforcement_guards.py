@@ -7,7 +7,8 @@ fails when its guard is removed.
   time) is still reconciled and enforced: what the hub did not touch meanwhile is taken from
   REST;
 * a firing that changes the lock set is snapshotted at once, not at the next periodic
-  snapshot.
+  snapshot;
+* a close retried after a reload (a fresh engine) is still the close of its position.
 """
 
 from __future__ import annotations
@@ -175,3 +176,29 @@ def test_a_new_lockout_is_snapshotted_at_once(start: Start) -> None:
         assert wait_until(lambda: "symbol-blocks" in snapshotted_locks(), 5.0)
     finally:
         daemon.stop()
+
+
+def test_a_close_retried_after_a_reload_still_closes_the_position(start: Start) -> None:
+    """An unprotected MNQ's close fails (the gateway answers 500 for a while) and an admin
+    reloads the ruleset meanwhile: a fresh engine with the same facts. The retried close still
+    closes the position — the same position its firing was about, not another."""
+    h = start(build_ruleset(grace=1.0))
+    daemon = h.daemon
+    h.trader.buy(ACCOUNT, "MNQ")
+
+    def held() -> bool:
+        state = daemon.on_engine(lambda: daemon.engines[ACCOUNT].account(ACCOUNT))
+        return state is not None and bool(state.positions)
+
+    h.wait(held, "the daemon holding the position")
+    h.sim.fail_next(200, 500)
+    key = f"position-closed:{ACCOUNT}:{h.trader.contract('MNQ')}"
+    h.wait(
+        lambda: daemon.on_engine(
+            lambda: daemon.enforcer.book[key].failures > 0 if key in daemon.enforcer.book else False
+        ),
+        "a failed close",
+    )
+    daemon.on_engine(lambda: daemon.swap_rulesets(dict(daemon.rulesets)))
+    h.sim._call(h.sim.faults.pending.clear)  # the gateway answers again
+    h.wait(lambda: h.trader.size(ACCOUNT) == 0, "the close after the reload", timeout=10.0)
