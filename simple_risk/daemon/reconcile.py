@@ -18,7 +18,7 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable
 from datetime import datetime
 
 from simple_risk.adapters.topstepx.errors import ProjectXError
@@ -31,15 +31,10 @@ from simple_risk.daemon.enforcement import Enforcer
 from simple_risk.daemon.messages import ReconcileData
 from simple_risk.daemon.ownership import Ownership
 from simple_risk.daemon.supervisor import Supervisor
-from simple_risk.engine.events import Event, PositionType, PositionUpdate, Reconciled, TradeFill
+from simple_risk.engine.events import Event, Reconciled, TradeFill
 from simple_risk.engine.facts.account import AccountState
 from simple_risk.engine.facts.ledger import adds_nothing
-from simple_risk.engine.vanished import (
-    HubItem,
-    reconciled_fills,
-    reconciled_orders,
-    reconciled_positions,
-)
+from simple_risk.engine.vanished import reconciled_fills, reconciled_orders, reconciled_positions
 
 log = logging.getLogger(__name__)
 
@@ -268,7 +263,6 @@ class Reconciler:
         if state is not None:
             # A skipped record may be any of the known ones: what REST did not list is only
             # taken as gone when every record of that kind could be read.
-            events += _replaced_positions(state, data.positions, data.at, newer)
             events += reconciled_orders(
                 state, data.orders, data.at, newer, "order" not in skipped_kinds
             )
@@ -371,41 +365,6 @@ class Reconciler:
 
 #: how many (account, trouble) alerts are remembered before they may be repeated
 _DOUBTS_REMEMBERED = 1000
-
-
-def _replaced_positions(
-    state: AccountState,
-    listed: Sequence[PositionUpdate],
-    at: datetime,
-    newer: Collection[HubItem],
-) -> list[PositionUpdate]:
-    """A flat update of each position the facts hold where REST lists one of another id in
-    its contract: the one the facts hold ended unseen (a restart's journal, a hub gap) and the
-    trader opened another. Applied first, the new position is judged on its own (its own
-    grace, its own breaches), and what was asked for the old one is not done to it."""
-    flats = []
-    for update in listed:
-        old = state.positions.get(update.contract_id)
-        if (
-            old is None
-            or ("position", update.contract_id) in newer
-            or old.position_id is None
-            or update.position_id is None
-            or old.position_id == update.position_id
-        ):
-            continue
-        flats.append(
-            PositionUpdate(
-                at=at,
-                account_id=state.id,
-                contract_id=old.contract_id,
-                type=PositionType.LONG if old.long else PositionType.SHORT,
-                size=0,
-                average_price=old.avg_price,
-                position_id=old.position_id,
-            )
-        )
-    return flats
 
 
 def _known_fill(state: AccountState | None, fill: TradeFill) -> bool:

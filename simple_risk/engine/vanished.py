@@ -60,10 +60,12 @@ def reconciled_positions(
     newer: Collection[HubItem],
     complete: bool,
 ) -> list[PositionUpdate]:
-    """As :func:`reconciled_orders`, for a snapshot of open positions."""
+    """As :func:`reconciled_orders`, for a snapshot of open positions; a position it lists
+    under another id than the facts hold (:func:`replaced_positions`) ends the held one first."""
     held = {position.contract_id for position in snapshot}
+    replaced = replaced_positions(state, snapshot, at, newer)
     gone = vanished_positions(state, held, at, newer) if complete else []
-    return [*gone, *still_current(snapshot, newer)]
+    return [*replaced, *gone, *still_current(snapshot, newer)]
 
 
 def vanished_orders(
@@ -106,6 +108,43 @@ def vanished_positions(
         for position in list(state.positions.values())
         if position.contract_id not in listed and ("position", position.contract_id) not in newer
     ]
+
+
+def replaced_positions(
+    state: AccountState,
+    snapshot: Sequence[PositionUpdate],
+    at: datetime,
+    newer: Collection[HubItem] = frozenset(),
+) -> list[PositionUpdate]:
+    """A flat update of each position the facts hold where the snapshot lists one of another
+    id (the gateway's ``id``) in its contract: the held one ended unseen (a restart's journal,
+    a hub gap) and the trader opened another. Applied first, the new position is judged on its
+    own — its own grace, its own breaches — and what was asked for the old one is not done to
+    it. Not for a position the hub spoke of after the request went out, nor when either id is
+    unknown."""
+    flats = []
+    for update in snapshot:
+        old = state.positions.get(update.contract_id)
+        if (
+            old is None
+            or ("position", update.contract_id) in newer
+            or old.position_id is None
+            or update.position_id is None
+            or old.position_id == update.position_id
+        ):
+            continue
+        flats.append(
+            PositionUpdate(
+                at=at,
+                account_id=state.id,
+                contract_id=old.contract_id,
+                type=PositionType.LONG if old.long else PositionType.SHORT,
+                size=0,
+                average_price=old.avg_price,
+                position_id=old.position_id,
+            )
+        )
+    return flats
 
 
 def still_current(snapshot: Iterable[E], newer: Collection[HubItem]) -> list[E]:
@@ -156,6 +195,7 @@ __all__ = [
     "reconciled_fills",
     "reconciled_orders",
     "reconciled_positions",
+    "replaced_positions",
     "still_current",
     "unlisted_by_design",
     "vanished_orders",

@@ -317,3 +317,49 @@ def test_a_fill_the_trade_search_lists_after_the_hub_spoke_is_counted(tmp_path: 
         _trades_answer(7, sent=6, voided=False),
     )
     assert "daily-realized-loss" in fired
+
+
+def _time_passes_to(seconds: float) -> dict[str, Any]:
+    """A record that only moves the replay's time on (an unrelated contract lookup)."""
+    return {**_at_two_minutes(), "at": _at(seconds)}
+
+
+def _listed_position(position_id: int, opened: float) -> dict[str, Any]:
+    return {
+        "id": position_id,
+        "accountId": ACCOUNT,
+        "contractId": MNQ,
+        "creationTimestamp": _at(opened),
+        "type": 1,
+        "size": 1,
+        "averagePrice": 21010,
+    }
+
+
+def test_a_position_listed_under_another_id_is_a_new_one_with_its_own_grace(
+    tmp_path: Path,
+) -> None:
+    # position 1 (no stop) opened at 0 s on the hub; its close and the trader's new MNQ,
+    # position 2, fell in a hub gap; the reconcile at 25 s lists position 2. As in the
+    # daemon, position 1 ended unseen: the new one's 30 s grace runs from 25 s, so at 50 s
+    # nothing has been closed for a grace the old position ran up
+    fired = _replay(
+        tmp_path,
+        _contracts(),
+        _position_opened(0),
+        _positions_snapshot(25, sent=24.9, positions=[_listed_position(2, opened=24)]),
+        _time_passes_to(50),
+    )
+    assert "no-stop-loss-grace" not in fired
+
+
+def test_the_same_position_listed_again_keeps_its_grace(tmp_path: Path) -> None:
+    # the snapshot lists position 1 itself: its grace ran from 0 s and is over at 30 s
+    fired = _replay(
+        tmp_path,
+        _contracts(),
+        _position_opened(0),
+        _positions_snapshot(25, sent=24.9, positions=[_listed_position(1, opened=0)]),
+        _time_passes_to(50),
+    )
+    assert "no-stop-loss-grace" in fired
