@@ -32,6 +32,7 @@ from simple_risk.engine.events import (
     TradeFill,
 )
 from simple_risk.engine.facts.account import AccountState
+from simple_risk.engine.facts.positions import Position
 
 E = TypeVar("E", bound=Event)
 #: what the hub spoke of: ``("order", order id)`` or ``("position", contract id)``
@@ -97,17 +98,24 @@ def vanished_positions(
     hold in a contract that ``listed`` (the contracts of a complete ``Position/searchOpen``
     answer) does not name, except one the hub spoke of after the request went out."""
     return [
-        PositionUpdate(
-            at=at,
-            account_id=state.id,
-            contract_id=position.contract_id,
-            type=PositionType.LONG if position.long else PositionType.SHORT,
-            size=0,
-            average_price=position.avg_price,
-        )
+        _flat(state, position, at)
         for position in list(state.positions.values())
         if position.contract_id not in listed and ("position", position.contract_id) not in newer
     ]
+
+
+def _flat(state: AccountState, position: Position, at: datetime) -> PositionUpdate:
+    """A flat update of a held position (size 0, its side and price, as the hub announces a
+    close)."""
+    return PositionUpdate(
+        at=at,
+        account_id=state.id,
+        contract_id=position.contract_id,
+        type=PositionType.LONG if position.long else PositionType.SHORT,
+        size=0,
+        average_price=position.avg_price,
+        position_id=position.position_id,
+    )
 
 
 def replaced_positions(
@@ -133,17 +141,7 @@ def replaced_positions(
             or old.position_id == update.position_id
         ):
             continue
-        flats.append(
-            PositionUpdate(
-                at=at,
-                account_id=state.id,
-                contract_id=old.contract_id,
-                type=PositionType.LONG if old.long else PositionType.SHORT,
-                size=0,
-                average_price=old.avg_price,
-                position_id=old.position_id,
-            )
-        )
+        flats.append(_flat(state, old, at))
     return flats
 
 
