@@ -57,3 +57,19 @@ def test_a_position_rest_shows_unprotected_is_closed_after_the_check(start: Star
     _deaf(h)
     h.wait(lambda: h.fired("no-stop-loss-grace"), "the grace ending")
     h.wait(lambda: h.trader.size(ACCOUNT, "MNQ") == 0, "the close once REST confirmed", 10.0)
+
+
+def test_a_breach_that_needs_no_orders_is_not_held_for_rest(start: Start) -> None:
+    """A blocked symbol bought while deaf: the reconcile that finds the position fires, and the
+    close goes out at once — no second read of the orders first."""
+    h = start(build_ruleset(grace=30.0))
+    h.sim.refuse_hub_connections(60.0)
+    h.sim.drop_connections()
+    h.wait(lambda: h.daemon.hub_states.get("user") not in ("connected", "reconnected"), "deaf")
+    mark = len(h.sim.requests_log())
+    h.trader.buy(ACCOUNT, "RTY")
+    h.wait(lambda: h.trader.size(ACCOUNT, "RTY") == 0, "the close", 15.0)
+    paths = [r.path.lower() for r in h.sim.requests_log()[mark:]]
+    found = paths.index("/api/position/searchopen")  # the first read after the buy lists RTY
+    closed = paths.index("/api/position/closecontract")
+    assert paths[found:closed].count("/api/order/searchopen") <= 1
