@@ -99,6 +99,12 @@ class Shared:
     #: that size (or less), a size it reports may be from before the reduction, and a
     #: reduction is planned from it only after a reconcile (else it would reduce twice)
     hub_behind: dict[int, dict[str, int]] = field(default_factory=dict)
+    #: accounts whose order facts may lack what the user hub did not deliver: it went down or
+    #: a subscription was refused, and no reconcile asked for since it was up again has been
+    #: applied. A close asked for because a position is unprotected waits for REST's orders.
+    orders_unheard: set[int] = field(default_factory=set)
+    #: engine time the user hub was last up (None: down, refused, or never up yet)
+    user_hub_up_at: datetime | None = None
     #: set when ``stop`` begins: workers waiting out a pause return
     closing: threading.Event = field(default_factory=threading.Event)
     #: something the status shows changed: ``status.json`` is rewritten soon

@@ -68,6 +68,16 @@ class Tracked:
     #: when the facts opened it (a reload's fresh engine keeps that); None when a firing about
     #: anything else (the account, a symbol) asked for it
     position: tuple[str, datetime] | None = None
+    #: the rule and item of the firing that asked for it because a position is unprotected
+    #: (None: any firing asked for another reason): judged on order facts, which the user hub
+    #: may not have delivered
+    protection: tuple[str, str] | None = None
+    #: when it was held for REST's word on the account's orders (None: not held)
+    held_at: datetime | None = None
+
+
+#: facts a rule reads when it judges a position's protection by the working orders
+PROTECTION_FACTS = ("position.protected", "position.unprotected")
 
 
 #: intents whose calls may be sent again without changing the account twice: a close takes
@@ -143,6 +153,14 @@ class Enforcer:
             self._shared.alerter.alert(intent.level, intent.message, firing.at)
             return
         tracked = self.book.get(intent.key)
+        protection = _protection_of(firing)
+        if tracked is not None and protection is None and tracked.protection is not None:
+            # a breach that does not depend on the orders asks for it too: never held for them
+            tracked.protection = None
+            if tracked.held_at is not None:
+                tracked.held_at = None
+                self.work(intent.key)
+                return
         if tracked is not None:
             # in flight or awaiting: never sent twice for the same facts. But a firing after
             # the calls were sent comes from a newer event — a position re-opened under a lock
@@ -159,7 +177,9 @@ class Enforcer:
                 elif tracked.state == "in_flight":
                     tracked.again = True
             return
-        self.book[intent.key] = Tracked(intent, firing.account, position=self._position_of(firing))
+        self.book[intent.key] = Tracked(
+            intent, firing.account, position=self._position_of(firing), protection=protection
+        )
         self.work(intent.key)
 
     def _position_of(self, firing: Firing) -> tuple[str, datetime] | None:
@@ -228,6 +248,8 @@ class Enforcer:
             )
             self._finish(key, "done")
             return
+        if tracked.protection is not None and self._held_for_orders(key, tracked):
+            return
         planned = plan(tracked.intent, self._shared.engines[account].account(account))
         if not planned:
             self._finish(key, "done")
@@ -284,6 +306,39 @@ class Enforcer:
         self.executor.submit(account, key, calls, priority_of(tracked.intent))
         # said once the calls are on their way: a log line costs the lane its head start
         log.info("enforcing %s: %s", key, ", ".join(describe_call(c) for c in calls))
+
+    def _held_for_orders(self, key: str, tracked: Tracked) -> bool:
+        """A close for a position's lack of protection, while the account's orders may be
+        stale (the user hub down or refused): held until a reconcile asked for after now has
+        shown REST's working orders; then done only if the rule still finds the position
+        unprotected (True: not to be sent now)."""
+        account = tracked.account
+        if tracked.held_at is not None and tracked.rest_checked:
+            tracked.held_at = None
+            assert tracked.protection is not None
+            rule_id, item = tracked.protection
+            if self._shared.engines[account].state_of(rule_id, account, item) == "firing":
+                return False  # REST confirms: no protective stop
+            log.info(
+                "%s: REST shows %s protected after all (an order the hub did not deliver): "
+                "nothing to do",
+                key,
+                item.removeprefix("position:"),
+            )
+            self._finish(key, "done")
+            return True
+        if account not in self._shared.orders_unheard:
+            return False
+        if tracked.held_at is None:
+            tracked.held_at = self._shared.clock.now()
+            log.info(
+                "%s: the user hub may have missed the account's orders; reading them from "
+                "REST before closing",
+                key,
+            )
+        tracked.state = "awaiting"
+        self._request_reconcile(account, "protection unheard")
+        return True
 
     def _tagged(self, account: int, call: RestRequest) -> RestRequest:
         """An ``Order/place`` of the daemon's with a fresh tag of its own."""
@@ -374,10 +429,14 @@ class Enforcer:
             if waiting and is_met(tracked.intent, state):
                 self._finish(key, "done")
 
-    def after_reconcile(self, account: int) -> None:
-        """The facts are authoritative now: re-plan what is still unmet and not in flight."""
+    def after_reconcile(self, account: int, started_at: datetime | None = None) -> None:
+        """The facts are authoritative now: re-plan what is still unmet and not in flight.
+        An intent held for REST's orders waits for a reconcile started after it was held."""
         for key, tracked in list(self.book.items()):
             if tracked.account != account or tracked.state == "in_flight":
+                continue
+            held = tracked.held_at
+            if held is not None and (started_at is None or started_at < held):
                 continue
             if tracked.state == "awaiting" or time.monotonic() >= tracked.due:
                 tracked.rest_checked = True
@@ -419,6 +478,15 @@ class Enforcer:
         final: Literal["done", "gave_up"] = "done" if state == "done" else "gave_up"
         finished_at = self._shared.clock.now()
         self._persistence.store_call(lambda store: store.intent_finished(key, finished_at, final))
+
+
+def _protection_of(firing: Firing) -> tuple[str, str] | None:
+    """The rule and item of a firing that judged a position's protection (its ``when`` read
+    whether stops protect it), else None."""
+    judged = any(name.startswith(PROTECTION_FACTS) for name in firing.values)
+    if firing.kind != "rule" or not judged:
+        return None
+    return firing.rule_id, firing.item
 
 
 __all__ = ["Enforcer", "Tracked"]

@@ -225,6 +225,11 @@ class EngineLoop:
         """The user hub went down or came back (engine thread)."""
         now_mono = time.monotonic()
         if state in _HUB_UP:
+            self._shared.user_hub_up_at = at
+        else:  # deaf to orders: what the facts say of them may be stale until a reconcile
+            self._shared.user_hub_up_at = None
+            self._shared.orders_unheard.update(self._shared.config.accounts)
+        if state in _HUB_UP:
             down, self._user_hub_down = self._user_hub_down, None
             if down is not None and self._user_hub_alerted:
                 self._shared.alerter.alert(

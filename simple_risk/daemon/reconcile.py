@@ -285,13 +285,16 @@ class Reconciler:
         if awaiting:
             hub_newer = {str(item) for kind, item in newer if kind == "position"}
             self._enforcer.note_rest_confirmed(account, awaiting, hub_newer)
+        up_at = shared.user_hub_up_at
+        if up_at is not None and data.started_at >= up_at:
+            shared.orders_unheard.discard(account)  # REST asked while the hub was heard
         self.reconciles += 1
         self.last_reconcile_at[account] = data.at
         if account in self._ownership.lost:
             return  # not ours to enforce until the lease is held again
         first = account not in shared.live
         shared.live.add(account)
-        self._enforcer.after_reconcile(account)
+        self._enforcer.after_reconcile(account, data.started_at)
         if first:
             log.info("account %s reconciled and live (%s)", account, data.reason)
         self._on_live()

@@ -26,6 +26,7 @@ from simple_risk.adapters.topstepx.hubconverter import Converter
 from simple_risk.adapters.topstepx.hubs import MarketHubClient, UserHubClient
 from simple_risk.adapters.topstepx.ratelimit import Budget, Priority, RateLimiter
 from simple_risk.adapters.topstepx.rest import Credentials, RestClient, RestConfig
+from simple_risk.adapters.topstepx.watchdog import WatchdogConfig
 from simple_risk.engine.events import (
     AccountUpdate,
     ConnectionChanged,
@@ -195,6 +196,43 @@ def test_watchdog_recovers_when_reconnects_are_refused_for_a_while(
         events.wait_for(lambda e: isinstance(e, OrderUpdate), start=mark)
     finally:
         hubs.stop()
+
+
+def test_a_failed_reconnect_is_noticed_at_once_not_at_the_stuck_limit(
+    sim: Simulator, client: RestClient, events: Events
+) -> None:
+    """signalrcore's own reconnect is refused once: 1.0.2 then raises ``'WebsocketTransport'
+    object has no attribute 'connection_alive'`` and sits "reconnecting", deaf. The hub says
+    the gap at once and builds a new connection after its backoff — not after the watchdog's
+    stuck limit (10 s), while fills go unheard."""
+    account = client.search_accounts()[0].account_id
+    stuck = WatchdogConfig(check_interval=0.1, open_timeout=2.0, stuck_after=10.0)
+    user = UserHubClient(
+        sim.user_hub_url,
+        client,  # type: ignore[arg-type]
+        events.queue,
+        config=replace(FAST_HUBS, watchdog=stuck),
+    )
+    user.subscribe_account(account)
+    user.start()
+    try:
+        assert user.wait_connected(5)
+        rebuilds = user.rebuilds
+        mark = len(events.drain())
+        sim.refuse_hub_connections(0.5)
+        dropped_at = time.monotonic()
+        sim.drop_connections()
+        events.wait_for(is_changed("user", "reconnected", gap=True), timeout=8, start=mark)
+        assert time.monotonic() - dropped_at < 5, "rebuilt only at the stuck limit"
+        assert user.rebuilds > rebuilds
+        wait_until(user.is_ready, timeout=5)
+        mark = len(events.drain())
+        client.place_order(
+            account, mnq(client), order_type=OrderType.MARKET, side=OrderSide.BUY, size=1
+        )
+        events.wait_for(lambda e: isinstance(e, TradeFill), start=mark)
+    finally:
+        user.stop()
 
 
 def test_the_live_shapes_convert_without_a_rejection(

@@ -51,10 +51,10 @@ from simple_risk.engine.events import WORKING_STATUSES, OrderSide, OrderType
 from .test_crash import ACCOUNT, DaemonProcess, Day, _locks, start_system
 
 DAILY_LOSS_LIMIT = Decimal(500)  # the shipped ruleset's
-#: the no-stop grace: longer than the REST faults drawn (a refused order subscription leaves a
-#: position's stop to the next reconcile, which a timeout or a late answer holds up to 3 s; a
-#: 1 s grace would close the protected position first — the shipped grace is 30 s)
-GRACE = 4
+#: the no-stop grace: shorter than the REST faults drawn — a refused order subscription leaves
+#: a position's stop to the next reconcile, which a timeout or a late answer holds up to 3 s,
+#: and the close the grace asks for meanwhile must wait for REST's orders (seed 2)
+GRACE = 1
 BOUND = 10.0  # s from the gateway answering again to every breach enforced
 MANDATORY = ("daily-realized-loss", "no-stop-loss-grace")
 LATE_ENDPOINTS = (

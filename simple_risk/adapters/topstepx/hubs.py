@@ -409,6 +409,7 @@ class HubClient(abc.ABC):
                 self._retiring.append(old)  # keeps delivering until the switch
         try:
             link.connection.start()
+            self._watch_reconnects(link)
             with self._lock:
                 stopped = self._stopped
             if stopped:  # stop() ran while this connection was starting
@@ -508,9 +509,25 @@ class HubClient(abc.ABC):
         others = [n for generation, n in counts.items() if generation != link.generation]
         return counts[link.generation] > max(others, default=0)
 
+    def _watch_reconnects(self, link: _Link) -> None:
+        """signalrcore 1.0.2 answers a failed reconnect of its own with ``deferred_reconnect``,
+        which reads ``connection_alive`` — a name its websocket transport lacks — so it only
+        logs the AttributeError and leaves the transport "reconnecting", deaf, until the
+        watchdog's stuck limit (10 s, fills unheard meanwhile). The failure is taken as the
+        connection's end instead, at once: a gap, and the watchdog's next pass builds a new
+        connection after the backoff."""
+        transport = getattr(link.connection, "transport", None)
+        if transport is None or getattr(transport, "_sr_watched", False):
+            return
+        transport._sr_watched = True
+        transport.deferred_reconnect = lambda _sleep_time: self._closed(
+            link, "signalrcore's reconnect failed"
+        )
+
     # -- signalrcore callbacks (receive thread: short, never raise) -----------------------------
 
     def _opened(self, link: _Link) -> None:
+        self._watch_reconnects(link)
         try:
             with self._lock:
                 if link is not self._current:
@@ -532,6 +549,7 @@ class HubClient(abc.ABC):
             log.exception("%s hub: on_open failed", self.hub)
 
     def _reconnected(self, link: _Link) -> None:
+        self._watch_reconnects(link)
         try:
             with self._lock:
                 if link is not self._current:
@@ -560,7 +578,7 @@ class HubClient(abc.ABC):
         except Exception:
             log.exception("%s hub: on_reconnect failed", self.hub)
 
-    def _closed(self, link: _Link) -> None:
+    def _closed(self, link: _Link, why: str = "closed") -> None:
         """signalrcore gave the connection up. It may still connect again on its own — at once,
         and again each time the server refuses the handshake, hundreds of times a second — so
         it is told not to: the watchdog builds the next connection after the backoff."""
@@ -573,8 +591,8 @@ class HubClient(abc.ABC):
             if transport is not None:
                 transport.manually_closing = True  # signalrcore: no reconnect of its own
             self._stop_in_background(link)
-            self._failed_attempt(f"connection {link.generation} closed")
-            self._emit(DISCONNECTED, f"connection {link.generation} closed", gap=True)
+            self._failed_attempt(f"connection {link.generation} {why}")
+            self._emit(DISCONNECTED, f"connection {link.generation} {why}", gap=True)
         except Exception:
             log.exception("%s hub: on_close failed", self.hub)
 
