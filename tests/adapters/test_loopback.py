@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -418,6 +418,36 @@ def test_a_hub_that_refused_a_handshake_and_reconnected_takes_new_subscriptions(
         hubs.market.stop()
 
 
+def _a_storm_of_refusals(
+    sim: Simulator, client: RestClient, events: Events, refuse: Callable[[int], None]
+) -> list[object]:
+    """Drop a connected user hub while the gateway refuses what comes next (``refuse(n)``: the
+    next ``n`` connections), count the connects over 2 s (a backoff keeps them few), then let
+    the hub back and see it reconnect with a gap. Returns the events said during the storm."""
+    account = client.search_accounts()[0].account_id
+    config = replace(FAST_HUBS, rebuild_backoff_base=0.5, rebuild_backoff_max=2.0)
+    user = UserHubClient(sim.user_hub_url, client, events.queue, config=config)
+    user.subscribe_account(account)
+    user.start()
+    try:
+        assert user.wait_connected(5)
+        refuse(100_000)
+        sim.clear_requests()
+        mark = len(events.drain())
+        sim.drop_connections()
+        time.sleep(2.0)  # long enough to count the connects
+        connects = [r for r in sim.requests_log() if r.path == "/hubs/user" and r.status == 101]
+        assert len(connects) <= 8
+        said = list(events.drain()[mark:])
+        refuse(0)
+        mark = len(events.drain())
+        events.wait_for(is_changed("user", "reconnected", gap=True), timeout=10, start=mark)
+        wait_until(user.is_ready, timeout=5)
+        return said
+    finally:
+        user.stop()
+
+
 def test_a_hub_that_closes_each_connection_as_it_opens_is_retried_with_a_backoff(
     sim: Simulator, client: RestClient, events: Events
 ) -> None:
@@ -426,28 +456,8 @@ def test_a_hub_that_closes_each_connection_as_it_opens_is_retried_with_a_backoff
     # forever — ten connects a second against the gateway — and each reconnect was told as
     # the hub being back. It is a failed attempt: the next waits a growing backoff, and the
     # daemon hears the hub is down, not up
-    account = client.search_accounts()[0].account_id
-    config = replace(FAST_HUBS, rebuild_backoff_base=0.5, rebuild_backoff_max=2.0)
-    user = UserHubClient(sim.user_hub_url, client, events.queue, config=config)
-    user.subscribe_account(account)
-    user.start()
-    try:
-        assert user.wait_connected(5)
-        sim.close_after_handshakes(10_000)
-        sim.clear_requests()
-        mark = len(events.drain())
-        sim.drop_connections()
-        time.sleep(2.0)  # long enough to count the connects
-        connects = [r for r in sim.requests_log() if r.path == "/hubs/user" and r.status == 101]
-        assert len(connects) <= 8
-        said = [e for e in events.drain()[mark:] if is_changed("user", "reconnecting")(e)]
-        assert said, "the hub is said to be down"
-        sim.close_after_handshakes(0)
-        mark = len(events.drain())
-        events.wait_for(is_changed("user", "reconnected", gap=True), timeout=10, start=mark)
-        wait_until(user.is_ready, timeout=5)
-    finally:
-        user.stop()
+    said = _a_storm_of_refusals(sim, client, events, sim.close_after_handshakes)
+    assert [e for e in said if is_changed("user", "reconnecting")(e)], "the hub is said down"
 
 
 def test_a_hub_that_refuses_every_handshake_is_retried_with_a_backoff(
@@ -455,27 +465,8 @@ def test_a_hub_that_refuses_every_handshake_is_retried_with_a_backoff(
 ) -> None:
     # a refused handshake ends the connection; signalrcore connected again at once, without
     # end, hundreds of times a second, and each was told as another disconnection
-    account = client.search_accounts()[0].account_id
-    config = replace(FAST_HUBS, rebuild_backoff_base=0.5, rebuild_backoff_max=2.0)
-    user = UserHubClient(sim.user_hub_url, client, events.queue, config=config)
-    user.subscribe_account(account)
-    user.start()
-    try:
-        assert user.wait_connected(5)
-        sim.refuse_handshakes(100_000)
-        sim.clear_requests()
-        mark = len(events.drain())
-        sim.drop_connections()
-        time.sleep(2.0)  # long enough to count the connects
-        connects = [r for r in sim.requests_log() if r.path == "/hubs/user" and r.status == 101]
-        assert len(connects) <= 8
-        assert len(events.drain()[mark:]) <= 8
-        sim.refuse_handshakes(0)
-        mark = len(events.drain())
-        events.wait_for(is_changed("user", "reconnected", gap=True), timeout=10, start=mark)
-        wait_until(user.is_ready, timeout=5)
-    finally:
-        user.stop()
+    said = _a_storm_of_refusals(sim, client, events, sim.refuse_handshakes)
+    assert len(said) <= 8
 
 
 def test_a_silent_connection_is_torn_down_and_rebuilt(events: Events) -> None:
