@@ -113,6 +113,13 @@ def derived_ruleset() -> Ruleset:
     return load_ruleset_text(RULESET, "derived-test.yaml")
 
 
+def with_fact(definition: str) -> Ruleset:
+    """The test ruleset with one more derived fact (its YAML under ``derive:``)."""
+    return load_ruleset_text(
+        RULESET.replace("  symbol_peak:", definition + "  symbol_peak:"), "derived-test.yaml"
+    )
+
+
 def run(*events: Event) -> tuple[Engine, list[Firing]]:
     engine = Engine(derived_ruleset(), accounts=[ACCOUNT])
     firings: list[Firing] = []
@@ -261,14 +268,9 @@ def test_an_order_the_reconciliation_reads_again_is_not_a_new_sample() -> None:
     # a limit on order changes per minute: every reconciliation (each 45 s, each 10 s while
     # the hub is down) applies every working order again as REST lists it, unchanged; only
     # a real change (a new price, a new status) is another sample
-    changes = load_ruleset_text(
-        RULESET.replace(
-            "  symbol_peak:",
-            "  order_changes:\n    type: int\n    trigger: [order]\n"
-            "    count: order.is_working\n    within: 1m\n"
-            "  symbol_peak:",
-        ),
-        "derived-test.yaml",
+    changes = with_fact(
+        "  order_changes:\n    type: int\n    trigger: [order]\n"
+        "    count: order.is_working\n    within: 1m\n"
     )
     engine = Engine(changes, accounts=[ACCOUNT])
     engine.apply(order(0, 1, limit="20990"))
@@ -283,14 +285,9 @@ def test_an_order_the_reconciliation_reads_again_is_not_a_new_sample() -> None:
 def test_a_position_the_reconciliation_reads_again_is_not_a_new_sample() -> None:
     # every reconciliation applies every open position again as REST lists it: a count of
     # a position's changes (opened, added to, reduced) counts the changes only
-    changes = load_ruleset_text(
-        RULESET.replace(
-            "  symbol_peak:",
-            "  size_changes:\n    type: int\n    each: position\n    trigger: [position]\n"
-            "    count: position.size > 0\n    over: position\n"
-            "  symbol_peak:",
-        ),
-        "derived-test.yaml",
+    changes = with_fact(
+        "  size_changes:\n    type: int\n    each: position\n    trigger: [position]\n"
+        "    count: position.size > 0\n    over: position\n"
     )
     engine = Engine(changes, accounts=[ACCOUNT])
     engine.apply(loaded(0))
@@ -306,14 +303,9 @@ def test_a_fill_the_exchange_voids_is_taken_back_from_sums_and_counts() -> None:
     # a busted trade: day.realized_pnl no longer counts it, and neither may a derived sum or
     # count of fills (a derived day-loss limit would flatten the account on a loss it no
     # longer has); a period and a window alike, and after a restart between fill and void
-    day_sum = load_ruleset_text(
-        RULESET.replace(
-            "  symbol_peak:",
-            "  day_loss:\n    type: money\n    trigger: [trade]\n"
-            "    sum: trade.net_pnl if known(trade.net_pnl) else 0\n    over: day\n"
-            "  symbol_peak:",
-        ),
-        "derived-test.yaml",
+    day_sum = with_fact(
+        "  day_loss:\n    type: money\n    trigger: [trade]\n"
+        "    sum: trade.net_pnl if known(trade.net_pnl) else 0\n    over: day\n"
     )
     engine = Engine(day_sum, accounts=[ACCOUNT])
     engine.apply(fill(0, 1, pnl="-20"))
@@ -342,14 +334,9 @@ def test_a_fill_first_heard_of_already_voided_is_no_sample() -> None:
 
 def test_a_fill_reconciled_late_counts_where_it_was_filled() -> None:
     # the daemon reconnects at 17:00:30 and reads a loss filled at 16:59, yesterday's
-    day_sum = load_ruleset_text(
-        RULESET.replace(
-            "  symbol_peak:",
-            "  day_loss:\n    type: money\n    trigger: [trade]\n"
-            "    sum: trade.net_pnl if known(trade.net_pnl) else 0\n    over: day\n"
-            "  symbol_peak:",
-        ),
-        "derived-test.yaml",
+    day_sum = with_fact(
+        "  day_loss:\n    type: money\n    trigger: [trade]\n"
+        "    sum: trade.net_pnl if known(trade.net_pnl) else 0\n    over: day\n"
     )
     engine = Engine(day_sum, accounts=[ACCOUNT])
     engine.apply(fill(BOUNDARY - 60, 1, pnl="-20"))
@@ -365,14 +352,9 @@ def test_a_fill_reconciled_late_counts_where_it_was_filled() -> None:
 def test_a_position_counts_the_fill_that_opened_it() -> None:
     # the gateway sends the opening fill before the position it opens (and the order's
     # filled status between them): the position's count of entries starts with that fill
-    entries = load_ruleset_text(
-        RULESET.replace(
-            "  symbol_peak:",
-            "  entries:\n    type: int\n    each: position\n    trigger: [trade]\n"
-            "    count: not trade.is_closing\n    over: position\n"
-            "  symbol_peak:",
-        ),
-        "derived-test.yaml",
+    entries = with_fact(
+        "  entries:\n    type: int\n    each: position\n    trigger: [trade]\n"
+        "    count: not trade.is_closing\n    over: position\n"
     )
     engine = Engine(entries, accounts=[ACCOUNT])
     engine.apply(loaded(0))
@@ -395,14 +377,9 @@ def test_a_fill_that_reverses_a_position_counts_for_the_position_it_opens() -> N
     # gateway sends after the fill; the short's count of fills starts with that fill (it
     # started at 0, so a limit on a position's fills fired one fill late after a reversal),
     # also across a restart between the fill and the new position
-    fills = load_ruleset_text(
-        RULESET.replace(
-            "  symbol_peak:",
-            "  fills_here:\n    type: int\n    each: position\n    trigger: [trade]\n"
-            '    count: "True"\n    over: position\n'
-            "  symbol_peak:",
-        ),
-        "derived-test.yaml",
+    fills = with_fact(
+        "  fills_here:\n    type: int\n    each: position\n    trigger: [trade]\n"
+        '    count: "True"\n    over: position\n'
     )
     engine = Engine(fills, accounts=[ACCOUNT])
     engine.apply(loaded(0))
