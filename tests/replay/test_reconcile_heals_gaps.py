@@ -208,15 +208,7 @@ def test_a_refused_or_unreadable_snapshot_heals_nothing(tmp_path: Path) -> None:
 
 
 def test_a_snapshot_that_lists_the_position_keeps_it(tmp_path: Path) -> None:
-    listed = {
-        "id": 1,
-        "accountId": ACCOUNT,
-        "contractId": MNQ,
-        "creationTimestamp": _at(0),
-        "type": 1,
-        "size": 1,
-        "averagePrice": 21000,
-    }
+    listed = _listed_position(1, opened=0, price=21000)
     fired = _replay(
         tmp_path,
         _contracts(),
@@ -324,7 +316,8 @@ def _time_passes_to(seconds: float) -> dict[str, Any]:
     return {**_at_two_minutes(), "at": _at(seconds)}
 
 
-def _listed_position(position_id: int, opened: float) -> dict[str, Any]:
+def _listed_position(position_id: int, opened: float, price: int = 21010) -> dict[str, Any]:
+    """A long 1 MNQ as ``Position/searchOpen`` lists it."""
     return {
         "id": position_id,
         "accountId": ACCOUNT,
@@ -332,7 +325,7 @@ def _listed_position(position_id: int, opened: float) -> dict[str, Any]:
         "creationTimestamp": _at(opened),
         "type": 1,
         "size": 1,
-        "averagePrice": 21010,
+        "averagePrice": price,
     }
 
 
