@@ -163,7 +163,10 @@ def _json_line(value: object) -> None:
     help="Print RULE's last evaluation: each comparison with its values, for:, intents.",
 )
 @click.option(
-    "--watch", is_flag=True, help="Redraw every second (countdowns tick); Ctrl-C to leave."
+    "--watch",
+    is_flag=True,
+    help="Redraw every second (countdowns tick); into a pipe, print each status after the "
+    "last. Ctrl-C to leave.",
 )
 @click.option(
     "--interval",
@@ -218,6 +221,11 @@ def status(
             if not watch:
                 show(console, view(result))
                 return
+            if not console.is_terminal:
+                # a pipe or a log file: a live redraw writes nothing until it stops, so each
+                # interval's status is printed after the last, under the time it was fetched
+                _watch_into_pipe(console, connection, op, args, interval, view, result)
+                return
             fetched = time.monotonic()
             with Live(view(result), console=console, auto_refresh=False, screen=False) as live:
                 while True:
@@ -228,6 +236,27 @@ def status(
                     live.update(view(result), refresh=True)
     except KeyboardInterrupt:
         return
+    except BrokenPipeError:  # `status --watch | head`
+        sys.stderr.close()
+        return
+
+
+def _watch_into_pipe(
+    console: Console,
+    connection: Connection,
+    op: str,
+    args: dict[str, Any],
+    interval: float,
+    view: Callable[[Mapping[str, Any]], Any],
+    result: Mapping[str, Any],
+) -> None:
+    """``status --watch`` into a pipe: one status after another, each flushed at once."""
+    while True:
+        console.print(f"--- {now_local().strftime('%Y-%m-%d %H:%M:%S %Z')}")
+        show(console, view(result))
+        console.file.flush()
+        time.sleep(interval)
+        result = connection.request(op, args)
 
 
 # --- engine monitor ----------------------------------------------------------------------

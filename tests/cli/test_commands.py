@@ -124,6 +124,24 @@ def test_status_explain_asks_for_the_rule(start: Start) -> None:
     assert json.loads(as_json.stdout) == fixtures.explain()
 
 
+def test_status_watch_into_a_pipe_prints_each_status_as_it_comes(start: Start) -> None:
+    """`status --watch | tee log` printed nothing at all: a live redraw writes only at its end."""
+    fetched: list[int] = []
+
+    def status(request: dict[str, Any]) -> Any:
+        fetched.append(1)
+        if len(fetched) > 2:
+            raise ProtocolError("unavailable", "the daemon is stopping")
+        return fixtures.status()
+
+    daemon = start({"status": status})
+    result = invoke(daemon, "engine", "status", "--watch", "--interval", "0.2")
+    assert result.exit_code == 1, result.output
+    assert result.stdout.count("account 20100001") == 2
+    assert result.stdout.count("--- ") == 2  # each under the time it was fetched
+    assert "the daemon is stopping" in result.stderr
+
+
 def test_an_unknown_rule_is_exit_1_with_the_code_and_message(start: Start) -> None:
     def missing(request: dict[str, Any]) -> Any:
         raise ProtocolError("not_found", 'no rule "nope"')
