@@ -287,7 +287,8 @@ def monitor(
       simple-risk engine monitor --kinds firing --kinds result
       simple-risk engine monitor --json | jq -r .text
 
-    Exit codes: 0 ok (also on Ctrl-C), 3 no daemon is running.
+    Exit codes: 0 on Ctrl-C, 1 the daemon refused (e.g. an account it does not guard),
+    3 no daemon is running, or it went away while monitoring.
     """
     args: dict[str, Any] = {"kinds": list(kinds)} if kinds else {}
     console = stdout_console()
@@ -307,8 +308,13 @@ def monitor(
                 try:
                     message = connection.receive()
                 except DaemonNotRunning:
-                    click.echo("the daemon closed the connection", err=True)
-                    return
+                    # a script watching the monitor must tell this from its own Ctrl-C
+                    click.echo(
+                        "the daemon closed the connection (it stopped or restarted); "
+                        "nothing more will come",
+                        err=True,
+                    )
+                    sys.exit(3)
                 if "id" in message:
                     continue  # not a streamed item
                 if account is not None and message.get("account") not in (account, None):
