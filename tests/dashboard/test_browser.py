@@ -26,6 +26,8 @@ from .conftest import ACCOUNT, BROWSER_ZONE, Dashboard, Start
 OTHER = 20100002
 #: limits that stay out of the way of the one a test breaks
 QUIET_LIMITS = {"max_unrealized_loss": 100000, "max_unrealized_profit": 100000}
+#: the tab's title when nothing is wrong: the account's name as the gateway gives it
+TAB = f"50KTC-V2-SIM-{ACCOUNT} ({ACCOUNT}) — simple-risk"
 SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "dashboard.png"
 
 
@@ -101,6 +103,8 @@ def test_the_page_says_when_it_lost_the_daemon(dashboard: Start) -> None:
     stale = page.text("#stale")
     assert stale.startswith("NOT LIVE")
     assert "out of date" in stale and _clock_in_new_york(shown_at) in stale
+    # a tab in the background says it in its title
+    assert page.page.title() == f"NOT LIVE · {TAB}"
     assert "stale" in str(page.page.get_attribute("body", "class"))
 
 
@@ -438,6 +442,7 @@ def test_the_header_says_the_account_is_locked_until_the_day_ends_and_why(
     d = dashboard(params={**QUIET_LIMITS, "daily_loss_limit": 100})
     page = d.open()
     page.wait_text("#can-trade", "CAN TRADE")
+    assert page.page.title() == TAB
     d.trader.buy(ACCOUNT, "EP")
     d.wait(lambda: d.trader.size(ACCOUNT, "EP") == 1, "the fill")
     d.trader.move("EP", Decimal("-2.5"))  # $125 and fees on one ES: past the $100 limit
@@ -448,6 +453,8 @@ def test_the_header_says_the_account_is_locked_until_the_day_ends_and_why(
     assert "CAN TRADE" not in badge
     why = page.text("#trading-why")
     assert re.fullmatch(r"for \d+ h \d+ min more, by daily-realized-loss: daily loss limit", why)
+    # the trader trading in another tab sees it on this one's title
+    assert page.page.title() == f"LOCKED · {TAB}"
     assert page.errors == []
 
 
@@ -469,6 +476,7 @@ def test_the_header_says_until_when_and_why_a_ticker_is_locked(dashboard: Start)
         why,
     ), why
     assert "RTY while the condition holds, by symbol-blocks: RTY is blocked" in why, why
+    assert page.page.title() == f"EXCEPT RTY, YM · {TAB}"
     top, bottom = page.page.evaluate(
         "() => { const box = document.querySelector('#trading-why').getBoundingClientRect();"
         " return [box.top, box.bottom]; }"

@@ -12,6 +12,9 @@
   let picture = null;
   let received = 0; // performance.now() when the last picture came
   let lost = false; // the stream to the daemon is down
+  // the tab's title: the account's name, after what the trader must know first (LOCKED …)
+  let accountName = "";
+  let tradingFlag = "";
   // the daemon sends a picture at least once a second: this long without one, it is stale
   const STALE_AFTER_MS = 5000;
   // how soon the page asks again when the browser gave up on the stream
@@ -136,7 +139,7 @@
   function renderHeader(p) {
     const name = p.account.name ? `${p.account.name} (${p.account.id})` : `Account ${p.account.id}`;
     $("account-name").textContent = name;
-    document.title = `${name} — simple-risk`;
+    accountName = name;
     const mode = (p.mode || "enforce").toLowerCase();
     // a lost lease stops enforcing the account at once, whatever its mode says
     const unguarded = (p.connection || {}).lease === "lost";
@@ -179,6 +182,10 @@
       ]);
     }
     say($("can-trade"), words, `badge ${css}`);
+    // a tab in the background says it too: the trader trading in another tab must see it
+    tradingFlag = t.state === "refused" ? "BLOCKED" : t.state === "locked" ? "LOCKED"
+      : t.state === "cooldown" ? "COOLING DOWN"
+      : t.state === "except" ? `EXCEPT ${t.tickers.join(", ")}` : "";
     $("trading-why").replaceChildren(...why);
   }
 
@@ -404,10 +411,17 @@
   }
 
   // old figures never pass for live ones: a banner, the page greyed out, the dot red
+  function retitle(stale) {
+    const flags = [stale ? "NOT LIVE" : "", tradingFlag].filter(Boolean);
+    const title = `${flags.length ? flags.join(" · ") + " · " : ""}${accountName} — simple-risk`;
+    if (document.title !== title) document.title = title;
+  }
+
   function freshness() {
     if (!picture) return;
     const silent = performance.now() - received > STALE_AFTER_MS;
     const stale = lost || silent;
+    retitle(stale);
     document.body.classList.toggle("stale", stale);
     $("stale").hidden = !stale;
     if (!stale) return;
