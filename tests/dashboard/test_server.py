@@ -16,6 +16,7 @@ import pytest
 from simple_risk.daemon.dashboard import server as server_module
 from simple_risk.daemon.dashboard.server import MAX_CONNECTIONS, MIN_GAP
 from simple_risk.daemon.password import hash_password, write_password_hash
+from simple_risk.daemon.sim import wait_until
 
 from .conftest import ACCOUNT, Dashboard, Start
 
@@ -52,9 +53,30 @@ def test_with_several_accounts_the_root_lists_them(served: Start) -> None:
     d = served(accounts=(ACCOUNT, OTHER))
     status, _, body = _request(d, "/")
     assert status == 200
-    for account in (ACCOUNT, OTHER):
-        assert f'<a href="/account/{account}">Account {account}</a>'.encode() in body
+    for account, size in ((ACCOUNT, "50K"), (OTHER, "150K")):
+        # each with its name and, as its page says first, whether it may trade
+        assert (
+            f'<a href="/account/{account}">{size}TC-V2-SIM-{account} ({account})</a> '
+            '<span class="badge open">CAN TRADE</span>'
+        ).encode() in body, body
     assert _request(d, f"/account/{OTHER}")[0] == 200
+
+
+def test_the_root_says_which_account_may_not_trade_a_ticker(served: Start) -> None:
+    """Two YM at once on the second account (any root without its own limit may hold 1):
+    its line on the root says YM is out of bounds, the first account's still says it may
+    trade — a trader with several accounts sees which one without opening each."""
+    d = served(accounts=(ACCOUNT, OTHER), params={"max_trades_per_minute": 20})
+    d.trader.buy(OTHER, "YM", 2)
+
+    def lines() -> list[str]:
+        body = _request(d, "/")[2].decode()
+        return [line for line in body.splitlines() if line.startswith("<li>")]
+
+    assert wait_until(lambda: "EXCEPT YM" in lines()[1], 10), lines()
+    first, second = lines()
+    assert '<span class="badge partial">CAN TRADE, EXCEPT YM</span>' in second
+    assert '<span class="badge open">CAN TRADE</span>' in first
 
 
 def test_it_is_read_only(served: Start) -> None:

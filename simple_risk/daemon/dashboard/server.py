@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import html
 import ipaddress
+import json
 import logging
 import threading
 import time
@@ -33,7 +33,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 
 from simple_risk.daemon.control.protocol import ProtocolError, encode
 from simple_risk.daemon.control.server import ListenerUnavailable, ServerError, Subscriber
-from simple_risk.daemon.dashboard.view import account_page
+from simple_risk.daemon.dashboard.view import account_page, index_entry
 
 if TYPE_CHECKING:
     from simple_risk.daemon.control.target import ControlTarget
@@ -288,9 +288,12 @@ class DashboardServer:
         accounts = self.daemon.config.accounts
         if len(accounts) == 1:
             raise web.HTTPFound(f"/account/{accounts[0]}")
-        links = "\n".join(
-            f'<li><a href="/account/{a}">Account {html.escape(str(a))}</a></li>' for a in accounts
-        )
+        loop = asyncio.get_running_loop()
+        entries = []
+        for account in accounts:
+            data = await loop.run_in_executor(None, self._fresh, account)
+            entries.append(index_entry(account, None if data is None else json.loads(data)))
+        links = "\n".join(entries)
         page = (STATIC / "index.html").read_text(encoding="utf-8").replace("{{accounts}}", links)
         return web.Response(text=page, content_type="text/html")
 

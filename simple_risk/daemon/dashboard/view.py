@@ -15,7 +15,8 @@ restored from the journal — and always ends at the realized P&L the daily-loss
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import html
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from decimal import Decimal
 from enum import Enum
@@ -167,6 +168,34 @@ def _trading(status: dict[str, Any], tickers: _Tickers) -> dict[str, Any]:
             "locks": [{"ticker": t} | _until(by_ticker[t]) for t in sorted(by_ticker)],
         }
     return {"state": "open"}
+
+
+def index_entry(account: int, picture: Mapping[str, Any] | None) -> str:
+    """One account's line on the dashboard's root (HTML): its name and, as its page's header
+    says first, whether it may trade — a trader with several accounts must see which one is
+    locked without opening each. ``picture`` is the account's page (None: not built yet)."""
+    name = f"Account {account}"
+    if picture is None:
+        words_, css = "starting — no picture from the daemon yet", "waiting"
+    else:
+        given = picture["account"].get("name")
+        name = f"{given} ({account})" if given else name
+        trading = picture["trading"]
+        state = trading["state"]
+        words_, css = {
+            "refused": ("TRADING BLOCKED BY TOPSTEPX", "blocked"),
+            "locked": ("LOCKED", "blocked"),
+            "cooldown": ("COOLING DOWN", "blocked"),
+            "except": (f"CAN TRADE, EXCEPT {', '.join(trading.get('tickers', []))}", "partial"),
+        }.get(state, ("CAN TRADE", "open"))
+        if (picture.get("connection") or {}).get("lease") == "lost":
+            words_, css = f"NOT ENFORCED · {words_}", "blocked"
+        elif picture.get("mode") == "observe":
+            words_ = f"OBSERVE · {words_}"
+    return (
+        f'<li><a href="/account/{account}">{html.escape(name)}</a> '
+        f'<span class="badge {css}">{html.escape(words_)}</span></li>'
+    )
 
 
 def _last(locks: list[dict[str, Any]]) -> dict[str, Any]:
