@@ -12,7 +12,7 @@ import json
 import logging
 import os
 import threading
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
@@ -27,7 +27,7 @@ from simple_risk.daemon.notify import event_text, firing_text, result_severity, 
 from simple_risk.daemon.observe import Enforcement
 from simple_risk.engine import Engine, Firing
 from simple_risk.engine.codec import CodecError, event_to_json
-from simple_risk.engine.events import Event
+from simple_risk.engine.events import Event, TradeFill
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +63,31 @@ class QuietObserver:
 
     def on_alert(self, level: str, message: str) -> None:
         return None
+
+
+class FillNews:
+    """Which hub fills are news to tell (``monitor``, the demo console): the live gateway
+    sends a position's opening fill again, unchanged, when the position closes (an update of
+    that half-turn), and re-sends fills after a reconnect. Told again, "buy 1 MNQ" right
+    after the close reads as a new buy. A fill is news the first time, and again only when
+    it comes back voided or un-voided. The engine is still given every copy (and the journal
+    keeps it): this decides only what people are told. Bounded: the daemon runs for weeks."""
+
+    KEPT = 20_000
+
+    def __init__(self) -> None:
+        self._told: OrderedDict[tuple[int, int], bool] = OrderedDict()
+
+    def is_news(self, fill: TradeFill) -> bool:
+        key = (fill.account_id, fill.trade_id)
+        told = self._told.get(key)
+        if told is not None and told == fill.voided:
+            return False
+        self._told[key] = fill.voided
+        self._told.move_to_end(key)
+        if len(self._told) > self.KEPT:
+            self._told.popitem(last=False)
+        return True
 
 
 class Alerter:

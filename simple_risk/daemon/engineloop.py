@@ -25,7 +25,7 @@ from datetime import datetime
 from typing import TypeVar
 
 from simple_risk.adapters.topstepx.hubs import CONNECTED, RECONNECTED, REFRESHED, SUBSCRIBE_FAILED
-from simple_risk.daemon.announce import Announcer
+from simple_risk.daemon.announce import Announcer, FillNews
 from simple_risk.daemon.apply import FACT_EVENTS, Applier
 from simple_risk.daemon.clockwatch import ClockWatch
 from simple_risk.daemon.context import Shared
@@ -114,6 +114,7 @@ class EngineLoop:
         self._user_hub_alerted = False
         self._quotes = QuoteWatch(shared.config.timing.quote_silence)
         self._clock_watch = ClockWatch()
+        self._fill_news = FillNews()
 
     def start(self, supervisor: Supervisor) -> None:
         self._thread = supervisor.spawn("engine", self.run)
@@ -332,8 +333,9 @@ class EngineLoop:
                 if behind and behind.get(event.contract_id, -1) >= event.size:
                     del behind[event.contract_id]  # the hub has caught up with the reduction
             self._intake.watch_contract(event)
-            shared.observer.on_event(event)
-            self._announcer.event(event)
+            if not isinstance(event, TradeFill) or self._fill_news.is_news(event):
+                shared.observer.on_event(event)
+                self._announcer.event(event)
             applier.catch_up_quote(account, event)
             if isinstance(event, OrderUpdate):
                 applier.claim_own(account, event)

@@ -276,6 +276,31 @@ def test_a_number_too_long_to_read_is_a_bad_request_not_a_logged_bug(
 # -- monitor -----------------------------------------------------------------------------------
 
 
+def test_monitor_tells_each_fill_once_though_the_gateway_sends_the_opening_one_again(
+    start: Start,
+) -> None:
+    """The live gateway sends a position's opening fill again when the position closes (an
+    update of that half-turn). Told again, "Fill: buy 1 MES" right after the close read as a
+    new buy after the close."""
+    run = start()
+    received: list[dict[str, Any]] = []
+    connection = run.connect()
+    stream = connection.stream("subscribe")
+    threading.Thread(target=lambda: received.extend(stream), daemon=True).start()
+    run.trader.buy(ACCOUNT, "MES")
+    run.wait(lambda: run.trader.size(ACCOUNT, "MES") == 1, "the buy")
+    run.trader.sell(ACCOUNT, "MES")
+    run.wait(lambda: run.status()["positions"] == [], "the position closed")
+    # the daemon applies what the hub sent in order: the flat position came after the copy
+    run.wait(
+        lambda: any(m["type"] == "event" and "MES flat" in m["text"] for m in received),
+        "the flat position on monitor",
+    )
+    connection.close()
+    fills = [m["text"] for m in received if m["type"] == "event" and m["text"].startswith("Fill")]
+    assert [f.split(" @ ")[0] for f in fills] == ["Fill: buy 1 MES", "Fill: sell 1 MES"], fills
+
+
 def test_monitor_streams_events_firings_and_results_in_plain_words(start: Start) -> None:
     run = start()
     received: list[dict[str, Any]] = []
