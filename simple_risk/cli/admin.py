@@ -268,6 +268,11 @@ def config_edit(reason: str) -> None:
             sys.exit(EXIT_REFUSED)
         try:
             with Connection(context.address) as connection:
+                # the password first: a line over 64 KiB (a long ruleset) is read only on a
+                # connection where an admin operation has succeeded
+                connection.request(
+                    "auth_check", password=context.password(), operator=context.operator
+                )
                 result = connection.request(
                     "config_put",
                     {"text": text, "reason": reason},

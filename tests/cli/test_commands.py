@@ -516,6 +516,7 @@ def test_config_edit_lints_then_puts_the_edited_text(start: Start, tmp_path: Pat
     daemon = start(
         {
             "config_get": admin_op({"path": "/etc/simple-risk/topstep.yaml", "text": text}),
+            "auth_check": admin_op({}),
             "config_put": admin_op(
                 {"applied": True, "changes": {"20100001": {"changed": ["x"], "params": {}}}}
             ),
