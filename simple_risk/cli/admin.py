@@ -87,7 +87,7 @@ def read_password(env: str, prompt: str, *, confirm: bool = False) -> str:
     """A password from ``env``, else a prompt without echo (``confirm``: asked twice)."""
     value = os.environ.get(env)
     if value:
-        return value
+        return _utf8(value)
     try:
         entered = click.prompt(
             prompt, hide_input=True, confirmation_prompt=confirm, show_default=False
@@ -98,7 +98,23 @@ def read_password(env: str, prompt: str, *, confirm: bool = False) -> str:
     if not isinstance(entered, str) or not entered:
         click.echo("an empty password is not a password", err=True)
         sys.exit(EXIT_REFUSED)
-    return entered
+    return _utf8(entered)
+
+
+def _utf8(password: str) -> str:
+    """``password`` when it can travel in a request line (UTF-8); else exit 1 in words. A
+    byte that is no UTF-8 (a Latin-1 terminal's é) reaches Python escaped, and encoding the
+    request ended in a traceback."""
+    try:
+        password.encode("utf-8")
+    except UnicodeEncodeError:
+        click.echo(
+            "the admin password is not UTF-8 text (a terminal or file in another encoding?); "
+            "nothing was sent",
+            err=True,
+        )
+        sys.exit(EXIT_REFUSED)
+    return password
 
 
 def _operator_default() -> str:
@@ -268,6 +284,11 @@ def config_edit(reason: str) -> None:
             sys.exit(EXIT_REFUSED)
         try:
             with Connection(context.address) as connection:
+                # the password first: a line over 64 KiB (a long ruleset) is read only on a
+                # connection where an admin operation has succeeded
+                connection.request(
+                    "auth_check", password=context.password(), operator=context.operator
+                )
                 result = connection.request(
                     "config_put",
                     {"text": text, "reason": reason},

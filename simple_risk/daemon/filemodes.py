@@ -1,10 +1,11 @@
 """Files that decide, and whether a user other than the daemon's could change them.
 
 The daemon's user owns what decides (docs/admin.md, "The security model"): the configuration,
-the ruleset and its overlays, and the admin password hash. A trader who can write one of them
-— the file itself, or any folder above it, where a file can be renamed away and replaced —
-can loosen a limit, switch an account to observe, or set a password of their own, and the
-daemon takes it at the next reload or restart without a word. So the daemon says so, loudly,
+the ruleset and its overlays, the admin password hash, and the store with its data directory.
+A trader who can write one of them — the file itself, or any folder above it, where a file can
+be renamed away and replaced — can loosen a limit, switch an account to observe, set a
+password of their own or delete a lockout, and the daemon takes it at the next reload or
+restart without a word. So the daemon says so, loudly,
 at every start (and ``engine run --check`` reports it as a problem); it does not refuse to
 start, which would leave the accounts unguarded.
 
@@ -23,6 +24,9 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 if TYPE_CHECKING:
     from simple_risk.daemon.config import DaemonConfig
@@ -57,7 +61,26 @@ def deciding_files(config: DaemonConfig) -> list[tuple[str, str, Path]]:
         for account, path in sorted(config.overlays.items())
     )
     files.append(("the admin password file", "admin_password_file", config.admin_password_file))
+    # the store keeps the lockouts and the journal a restart replays; the data directory the
+    # own-order secret (an order tagged with it passes a lockout) and the call ledger
+    database = _sqlite_file(config.database)
+    if database is not None:
+        files.append(("the database", "database", database))
+    if database is None or Path(os.path.abspath(config.data_dir)) not in database.parents:
+        files.append(("the data directory", "data_dir", config.data_dir))
     return files
+
+
+def _sqlite_file(url: str) -> Path | None:
+    """The file of a SQLite ``database:`` URL (None for another database, or in memory)."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return None
+    name = parsed.database
+    if parsed.get_backend_name() != "sqlite" or not name or name == ":memory:":
+        return None
+    return Path(os.path.abspath(name))
 
 
 def open_to_others(

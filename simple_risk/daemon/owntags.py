@@ -15,6 +15,7 @@ Tags stay short (27 characters): long customTags are reported to upset the gatew
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import logging
@@ -51,27 +52,29 @@ class OwnTags:
         path = data_dir / SECRET_FILE_NAME
         try:
             data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-            try:
-                descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            except FileExistsError:
-                pass
-            else:
-                with os.fdopen(descriptor, "wb") as out:
-                    out.write(secrets.token_bytes(_SECRET_BYTES))
-                    out.flush()
-                    os.fsync(out.fileno())
+            with contextlib.suppress(FileExistsError):  # made on an earlier start
+                _write_secret(path)
+            secret = path.read_bytes()
+            if len(secret) != _SECRET_BYTES:
+                raise OwnTagError(
+                    f"{path} is not a simple-risk secret ({len(secret)} bytes); "
+                    "remove it to have a new one generated"
+                )
             mode = stat.S_IMODE(path.stat().st_mode)
             if mode & 0o077:
-                log.warning("%s was readable by others (mode %o); made owner-only", path, mode)
-                path.chmod(0o600)
-            secret = path.read_bytes()
+                # it may have been read: whoever holds it makes tags that verify, and an order
+                # so tagged passes a lockout as the daemon's own. A new secret replaces it
+                log.warning(
+                    "%s was readable by others (mode %o): replaced by a new owner-only secret",
+                    path,
+                    mode,
+                )
+                fresh = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+                _write_secret(fresh)
+                os.replace(fresh, path)
+                secret = path.read_bytes()
         except OSError as exc:
             raise OwnTagError(f"cannot use the own-order secret {path}: {exc}") from exc
-        if len(secret) != _SECRET_BYTES:
-            raise OwnTagError(
-                f"{path} is not a simple-risk secret ({len(secret)} bytes); "
-                "remove it to have a new one generated"
-            )
         return cls(secret)
 
     def _mac(self, account: int, nonce: str) -> str:
@@ -92,6 +95,15 @@ class OwnTags:
             return False
         nonce, mac = body[:_NONCE_HEX], body[_NONCE_HEX:]
         return hmac.compare_digest(mac, self._mac(account, nonce))
+
+
+def _write_secret(path: Path) -> None:
+    """Create ``path`` (never over an existing file) holding a new secret, owner-only."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "wb") as out:
+        out.write(secrets.token_bytes(_SECRET_BYTES))
+        out.flush()
+        os.fsync(out.fileno())
 
 
 __all__ = ["SECRET_FILE_NAME", "OwnTagError", "OwnTags"]

@@ -396,6 +396,19 @@ def test_a_wrong_password_is_exit_1_and_throttling_says_when_to_retry(start: Sta
     assert "guess" not in first.output + second.output
 
 
+def test_a_password_that_is_not_utf8_is_refused_in_words_not_a_traceback(start: Start) -> None:
+    """A password exported from a Latin-1 terminal reaches Python as text with an escaped byte
+    that no request line can carry: the command ended in a UnicodeEncodeError traceback. It
+    now says what is wrong, exit 1, and sends nothing."""
+    daemon = start({"lockout_list": admin_op({"lockouts": []})})
+    latin1 = {"SIMPLE_RISK_ADMIN_PASSWORD": "caf\udce9 password"}
+    result = invoke(daemon, "admin", "lockout", "list", env=latin1)
+    assert result.exit_code == 1, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert "the admin password is not UTF-8 text" in result.stderr
+    assert "lockout_list" not in daemon.ops()
+
+
 def test_no_password_set_says_how_to_set_one(start: Start) -> None:
     def unset(request: dict[str, Any]) -> Any:
         raise ProtocolError("no_password_set", "no admin password has been set")
@@ -535,6 +548,7 @@ def test_config_edit_lints_then_puts_the_edited_text(start: Start, tmp_path: Pat
     daemon = start(
         {
             "config_get": admin_op({"path": "/etc/simple-risk/topstep.yaml", "text": text}),
+            "auth_check": admin_op({}),
             "config_put": admin_op(
                 {"applied": True, "changes": {"20100001": {"changed": ["x"], "params": {}}}}
             ),

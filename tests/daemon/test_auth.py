@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from simple_risk.adapters.topstepx import secrets
+from simple_risk.adapters.topstepx.secrets import redact_text
 from simple_risk.daemon.control.auth import Authenticator, Peer, Throttle
 from simple_risk.daemon.control.protocol import ProtocolError
 from simple_risk.daemon.password import hash_password
@@ -101,3 +103,30 @@ def test_the_name_a_client_gives_reaches_the_audit_without_terminal_controls(
     (failed,) = store.admin_actions()
     assert failed.who == "desk-lead [1A [2K ]0;title 2K cleared via trader (uid 1001, pid 4242)"
     assert not any(ord(c) < 32 or 127 <= ord(c) < 160 for c in failed.who)
+
+
+@pytest.fixture
+def registered_secrets() -> Iterator[None]:
+    """The log's registry of secret values, as it was before the test (it is the process's)."""
+    before = set(secrets._registered)
+    yield
+    with secrets._lock:
+        secrets._registered.intersection_update(before)
+
+
+@pytest.mark.usefixtures("registered_secrets")
+def test_a_wrong_guess_does_not_become_a_word_the_log_hides(store: Store) -> None:
+    """Anyone on the socket chooses what they send as a password. A wrong one of 8
+    characters or more was registered as a secret, and every later line of the daemon's log
+    had it replaced by ``***``: a trader who "guessed" the account id and the daily loss
+    rule's id read, in ``admin logs`` and the log file, ``FIRING *** account=***`` for the
+    breach that flattened them. Only the password the daemon accepts is a secret."""
+    clock = Clock()
+    auth = authenticator(store, clock)
+    line = "FIRING daily-realized-loss account=20100001: daily loss limit"
+    for guess in ("20100001", "daily-realized-loss"):
+        assert refusal(auth, guess) == "auth_failed"
+        clock.now += 300.0  # past the throttle's wait
+    assert redact_text(line) == line
+    auth.check(TRADER, PASSWORD, "lockout_clear", "desk")
+    assert redact_text(f"{line} ({PASSWORD})") == f"{line} (***)"

@@ -9,6 +9,7 @@ so each case holds whoever runs the tests.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 
@@ -162,3 +163,42 @@ def test_a_reload_of_a_ruleset_opened_to_others_since_the_start_is_alerted(
     (alert,) = [a for a in alerts if str(ruleset) in a["message"]]
     assert alert["level"] == "critical"
     assert "writable by every user (mode 666)" in alert["message"]
+
+
+def test_a_data_directory_another_user_may_write_is_said(tmp_path: Path) -> None:
+    """The store in the data directory keeps the lockouts, the journal a restart replays and
+    the secret that makes the daemon's own orders its own. ``data_dir`` put in a folder the
+    trader may write (their home, a shared /srv) let them delete the database's lockout rows
+    and restart into an account no cooldown held, without a word: it is said like a ruleset
+    they could edit."""
+    config = deployed(tmp_path)
+    shared = tmp_path / "lib"
+    shared.mkdir()
+    shared.chmod(0o777)
+    found = flagged(config, uid=ME, gid=MY_GROUP)
+    assert found == {"the database": f"its folder {shared}: writable by every user (mode 777)"}
+    (message,) = [f.message() for f in open_to_others(config, uid=ME, gid=MY_GROUP)]
+    assert str(shared / "simple-risk.db") in message
+
+
+def test_a_database_file_another_user_may_write_is_said(tmp_path: Path) -> None:
+    config = deployed(tmp_path)
+    (tmp_path / "lib").mkdir(mode=0o700)
+    database = tmp_path / "lib" / "simple-risk.db"
+    database.write_bytes(b"")
+    database.chmod(0o666)
+    assert flagged(config, uid=ME, gid=MY_GROUP) == {
+        "the database": "writable by every user (mode 666)"
+    }
+
+
+def test_with_postgresql_the_data_directory_is_still_checked(tmp_path: Path) -> None:
+    """The own-order secret and the call ledger stay in the data directory."""
+    config = dataclasses.replace(
+        deployed(tmp_path), database="postgresql+psycopg://simple-risk@db/simple-risk"
+    )
+    shared = tmp_path / "lib"
+    shared.mkdir()
+    shared.chmod(0o777)
+    found = flagged(config, uid=ME, gid=MY_GROUP)
+    assert found == {"the data directory": "writable by every user (mode 777)"}

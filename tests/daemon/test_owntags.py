@@ -23,12 +23,22 @@ def test_the_secret_is_generated_once_owner_only(tmp_path: Path) -> None:
     assert again.verify(ACCOUNT, first.new_tag(ACCOUNT))
 
 
-def test_a_secret_readable_by_others_is_made_owner_only(tmp_path: Path) -> None:
-    OwnTags.load(tmp_path)
+def test_a_secret_readable_by_others_is_replaced_by_a_new_owner_only_one(tmp_path: Path) -> None:
+    """A secret others could read may have been read: whoever holds it makes tags that
+    verify, and an order so tagged passes a lockout as the daemon's own. It was made
+    owner-only and kept, so a trader who had copied it kept that power; now a new secret
+    replaces it (the daemon's orders it placed before are still its own through the journal's
+    records of placing them)."""
+    before = OwnTags.load(tmp_path)
     path = tmp_path / SECRET_FILE_NAME
     path.chmod(0o644)
-    OwnTags.load(tmp_path)
+    copied = OwnTags(path.read_bytes())
+    after = OwnTags.load(tmp_path)
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    forged = copied.new_tag(ACCOUNT)
+    assert before.verify(ACCOUNT, forged)
+    assert not after.verify(ACCOUNT, forged)
+    assert OwnTags.load(tmp_path).verify(ACCOUNT, after.new_tag(ACCOUNT))  # kept from now on
 
 
 def test_a_file_that_is_not_a_secret_is_refused_with_a_hint(tmp_path: Path) -> None:

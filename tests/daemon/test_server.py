@@ -237,14 +237,15 @@ def test_unknown_ops_and_malformed_requests_are_errors_not_hangups(start: Start)
 def test_a_line_nested_too_deep_is_a_bad_request_not_a_logged_bug(
     start: Start, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """JSON nested 100,000 deep exhausts the decoder's recursion: that is the client's
-    malformed line (bad_request), not an internal error with a traceback in the daemon's log
-    — which anyone on the socket could otherwise write in a loop, rotating the log file."""
+    """JSON nested 30,000 deep (a line within the 64 KiB anyone may send) exhausts the
+    decoder's recursion: that is the client's malformed line (bad_request), not an internal
+    error with a traceback in the daemon's log — which anyone on the socket could otherwise
+    write in a loop, rotating the log file."""
     run = start()
     raw = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     raw.connect(str(run.socket))
     reader = raw.makefile("rb")
-    raw.sendall(b'{"id": 1, "op": "hello", "args": ' + b"[" * 100_000 + b"]" * 100_000 + b"}\n")
+    raw.sendall(b'{"id": 1, "op": "hello", "args": ' + b"[" * 30_000 + b"]" * 30_000 + b"}\n")
     answer = decode(reader.readline())
     assert answer["error"]["code"] == "bad_request"
     assert "nested" in answer["error"]["message"]

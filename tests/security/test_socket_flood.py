@@ -11,6 +11,7 @@ import contextlib
 import dataclasses
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -319,3 +320,94 @@ def test_a_status_flood_shares_engine_reads_and_enforcement_goes_on(start: Start
     served = answered[0]
     engine_reads = gate.reads_built - built
     assert engine_reads < served / 2, (engine_reads, served)
+
+
+# -- long lines ---------------------------------------------------------------------------------
+
+#: a request line of 4 MiB of empty JSON lists: parsing it holds the interpreter for ~0.2 s
+LONG_LINE = b'{"id": 1, "op": "hello", "x": [' + b"[]," * ((4 * 1024 * 1024 - 64) // 3) + b"0]}\n"
+
+
+def ask_nothing(sock: socket.socket) -> dict[str, Any]:
+    """The next line the daemon sends on ``sock``."""
+    line = b""
+    while not line.endswith(b"\n"):
+        chunk = sock.recv(1)
+        if not chunk:
+            break
+        line += chunk
+    return decode(line)
+
+
+def time_to_close(run: Running) -> float:
+    """Seconds from the trader buying a blocked RTY to the daemon having closed it."""
+    began = time.monotonic()
+    run.trader.buy(ACCOUNT, "RTY")
+    run.wait(lambda: run.trader.size(ACCOUNT) == 0, "the RTY position to be closed")
+    return time.monotonic() - began
+
+
+@contextmanager
+def sending_long_lines(run: Running, connections: int) -> Iterator[None]:
+    """Each of ``connections`` threads sends ``LONG_LINE`` in a loop (a new connection
+    whenever the daemon hangs up) until the block ends."""
+    stop = threading.Event()
+
+    def send() -> None:
+        while not stop.is_set():
+            try:
+                with raw(run) as sock:
+                    while not stop.is_set():
+                        sock.sendall(LONG_LINE)
+                        sock.recv(65536)
+            except OSError:
+                continue
+
+    threads = [threading.Thread(target=send, daemon=True) for _ in range(connections)]
+    for thread in threads:
+        thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(10)
+
+
+def test_a_long_line_from_a_connection_no_admin_has_proven_is_not_parsed(start: Start) -> None:
+    """Parsing a JSON line holds the interpreter the engine needs, and a line may be 4 MiB
+    (a ruleset sent by ``admin config edit``). Any member of the socket's group could send
+    4 MiB of ``[],`` — 0.2 s of parsing each — from six connections in a loop: a blocked RTY
+    the trader bought was closed after 0.5 to 1.3 s instead of 25 ms. A line longer than
+    64 KiB is now read only on a connection where an admin operation has succeeded; anywhere
+    else it is answered ``bad_request``, unparsed, and the connection is closed."""
+    run = start(status_limits=dataclasses.replace(LIMITS, per_user_connections=6))
+    sock = raw(run)
+    with contextlib.suppress(BrokenPipeError):  # the daemon hangs up before the end of it
+        sock.sendall(LONG_LINE)
+    answer = ask_nothing(sock)
+    assert answer["error"]["code"] == "bad_request"
+    assert "longer than 64 KiB" in answer["error"]["message"]
+    assert hung_up(sock)
+    with sending_long_lines(run, 6):
+        for _ in range(3):
+            closed_in = time_to_close(run)
+            assert closed_in < 0.25, f"a blocked RTY was closed after {closed_in:.2f} s"
+    # the admin, once the password has passed on the connection, may send a long line
+    with run.connect() as connection:
+        connection.request("auth_check", password=PASSWORD, operator="desk-lead")
+        assert connection.request("hello", {"padding": "x" * 200_000})["pid"] > 0
+
+
+def test_a_users_long_requests_wait_their_turn_by_their_size(start: Start) -> None:
+    """A user's requests are paced at 200 a second after a burst of 200, and a request counts
+    once per KiB of its line: ten lines of 60 KiB are 600 requests' worth, so the last of
+    them waits about 2 s (before, they took the interpreter as fast as they were sent)."""
+    run = start()
+    line = encode({"id": 1, "op": "hello", "args": {"padding": "x" * 60 * 1024}})
+    sock = raw(run)
+    began = time.monotonic()
+    for _ in range(10):
+        sock.sendall(line)
+        assert ask_nothing(sock)["ok"]
+    assert time.monotonic() - began >= 1.5

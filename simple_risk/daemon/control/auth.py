@@ -9,9 +9,9 @@ next attempt is refused unchecked for 2^(n−1) × ``throttle_base`` seconds (ca
 TCP client counts as one peer (see :attr:`Peer.key`). Every
 failure is audited in the store with who and from where (a try refused while throttled,
 once per wait: a guesser in a loop must not write the store as fast as it sends); the
-password itself never reaches the store, a log line or a response, and is registered as a
-secret so that the redacting log filter would hide it even if some future code path printed
-it.
+password itself never reaches the store, a log line or a response; the right one is
+registered as a secret so that the redacting log filter would hide it even if some future
+code path printed it (a wrong one is not: it is whatever the client chose to send).
 """
 
 from __future__ import annotations
@@ -36,9 +36,7 @@ from simple_risk.store import Store, StoreError
 
 log = logging.getLogger(__name__)
 
-#: a wrong password shorter than this is not registered as a secret (a short word such as
-#: "info" would otherwise be blanked out of every later log line); such a password could not
-#: have been set (``set_password`` refuses shorter ones)
+#: the shortest admin password ``set_password`` accepts
 MIN_PASSWORD_LENGTH = 8
 
 
@@ -251,8 +249,9 @@ class Authenticator:
                 raise ProtocolError(
                     ErrorCode.AUTH_REQUIRED.value, f"{op} is an admin operation: give auth.password"
                 )
-            if len(password) >= MIN_PASSWORD_LENGTH:
-                register_secret(password)
+            # only the password the daemon accepts is registered as a secret: a wrong one is
+            # whatever the client chose to send, and registering it would blank that word
+            # (an account id, a rule's id) out of every later line of the daemon's log
             if check_password(password, hashed):
                 register_secret(password)
                 self.throttle.succeeded(peer)

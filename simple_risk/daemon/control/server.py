@@ -48,6 +48,7 @@ from simple_risk.daemon.control.gate import Encoded
 from simple_risk.daemon.control.protocol import (
     ADMIN_OPS,
     MAX_LINE,
+    MAX_OPEN_LINE,
     ErrorCode,
     ProtocolError,
     decode,
@@ -74,6 +75,8 @@ REFUSAL_BURST = 50.0
 _OUT_OF_RESOURCES = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
 #: seconds between two accepts while out of descriptors or memory
 RESOURCE_RETRY = 0.1
+#: bytes of a request line that count as one request for pacing (:meth:`StatusServer._pace`)
+PACED_BYTES = 1024
 
 
 class ServerError(Exception):
@@ -469,16 +472,19 @@ class StatusServer:
                 daemon=True,
             ).start()
 
-    def _pace(self, peer: Peer) -> None:
+    def _pace(self, peer: Peer, size: int) -> None:
         """Hold this connection's next request until its user may send one: at most
-        ``requests_per_second`` per user (TCP as one) after a burst of ``request_burst``.
-        Only the asking connection waits; the engine and other users never do."""
+        ``requests_per_second`` per user (TCP as one) after a burst of ``request_burst``,
+        a request of ``size`` bytes counting once per ``PACED_BYTES`` (parsing a long line
+        costs the interpreter as much as many short ones). Only the asking connection
+        waits; the engine and other users never do."""
         rate = self.options.requests_per_second
         burst = float(self.options.request_burst)
+        cost = max(1.0, size / PACED_BYTES)
         with self._lock:
             now = time.monotonic()
             tokens, at = self._request_tokens.get(peer.key, (burst, now))
-            tokens = min(burst, tokens + (now - at) * rate) - 1.0
+            tokens = min(burst, tokens + (now - at) * rate) - cost
             self._request_tokens[peer.key] = (tokens, now)
         if tokens < 0:
             self._stopping.wait(-tokens / rate)
@@ -532,12 +538,16 @@ class StatusServer:
         # on probation, hello does not buy time: the admin operation must come within one
         # idle timeout of connecting, or a silent user could keep a reserved slot with hellos
         probation_ends = time.monotonic() + self.limits.idle_timeout
+        #: whether an admin operation has succeeded on this connection: only then is a line
+        #: longer than MAX_OPEN_LINE read (parsing one holds the interpreter the engine needs)
+        admin = False
         try:
             while not self._stopping.is_set():
                 if slot.pool == PROBATION:
                     connection.settimeout(max(probation_ends - time.monotonic(), 0.001))
+                limit = MAX_LINE if admin else MAX_OPEN_LINE
                 try:
-                    line = reader.readline(MAX_LINE + 1)
+                    line = reader.readline(limit + 1)
                 except TimeoutError:
                     idle = self.limits.idle_timeout
                     self._send(connection, _notice(f"closed: no request for {idle:g}s"))
@@ -548,18 +558,23 @@ class StatusServer:
                     return
                 if not line.strip():
                     continue
-                self._pace(peer)
-                oversized = len(line) > MAX_LINE and not line.endswith(b"\n")
+                oversized = len(line) > limit and not line.endswith(b"\n")
+                if oversized and not admin:
+                    # unparsed, and nothing after it is read: it is no line of this protocol
+                    _hang_up(connection, _LONG_LINE_REFUSAL)
+                    return
+                self._pace(peer, len(line))
                 if is_http_request(line):
                     # a web page's request to the loopback port: hang up before its body,
                     # whose lines would otherwise be run for the page
                     _hang_up(connection, _HTTP_REFUSAL)
                     return
                 if slot.pool == PROBATION:
-                    answer, outcome, stay = self._on_probation(connection, line, peer, slot)
+                    answer, outcome, stay, proven = self._on_probation(connection, line, peer, slot)
                 else:
-                    answer, outcome, _ = self._answer(line, peer)
+                    answer, outcome, _, proven = self._answer(line, peer)
                     stay = True  # an ordinary or admin connection survives a refusal
+                admin = admin or proven
                 if not self._send(connection, answer):
                     return
                 if oversized or not stay:
@@ -580,14 +595,15 @@ class StatusServer:
 
     def _on_probation(
         self, connection: socket.socket, line: bytes, peer: Peer, slot: Slot
-    ) -> tuple[bytes, object, bool]:
+    ) -> tuple[bytes, object, bool, bool]:
         """A connection in a slot kept for admin operations: ``hello`` is answered; the first
         other request must be an admin operation whose password is right — then the slot is
         the admin's for good — else it is answered and the connection closed."""
         try:
             message = decode(line)
         except ProtocolError as refusal:
-            return encode({"id": None, "ok": False, "error": refusal.to_json()}), None, False
+            answer = encode({"id": None, "ok": False, "error": refusal.to_json()})
+            return answer, None, False, False
         op = message.get("op")
         if op == "hello":
             return self._answer(line, peer)
@@ -601,16 +617,18 @@ class StatusServer:
                 encode({"id": message.get("id"), "ok": False, "error": busy.to_json()}),
                 None,
                 False,
+                False,
             )
-        answer, outcome, ok = self._answer(line, peer)
+        answer, outcome, ok, admin = self._answer(line, peer)
         if ok:
             self.admission.promote(slot)
             with contextlib.suppress(OSError):
                 connection.settimeout(self.limits.idle_timeout)
-        return answer, outcome, ok
+        return answer, outcome, ok, admin
 
-    def _answer(self, line: bytes, peer: Peer) -> tuple[bytes, object, bool]:
-        """The answer line, what to do after sending it, and whether it succeeded."""
+    def _answer(self, line: bytes, peer: Peer) -> tuple[bytes, object, bool, bool]:
+        """The answer line, what to do after sending it, whether it succeeded, and whether
+        it was an admin operation that succeeded (its password passed)."""
         request_id: Any = None
         try:
             message = decode(line)
@@ -618,17 +636,19 @@ class StatusServer:
             outcome = self.ops.handle(message, peer)
         except ProtocolError as refusal:
             error = encode({"id": request_id, "ok": False, "error": refusal.to_json()})
-            return error, None, False
+            return error, None, False, False
         except Exception as exc:  # a bug: logged, answered, the connection survives
             log.exception("status request failed")
             internal = ProtocolError(ErrorCode.INTERNAL.value, f"internal error: {exc}")
             error = encode({"id": request_id, "ok": False, "error": internal.to_json()})
-            return error, None, False
+            return error, None, False, False
+        admin = message.get("op") in ADMIN_OPS
         if isinstance(outcome, Encoded):
-            return encode_answer(request_id, outcome.data), None, True
+            return encode_answer(request_id, outcome.data), None, True, admin
         if isinstance(outcome, Streaming | ThenRun):
-            return encode({"id": request_id, "ok": True, "result": outcome.result}), outcome, True
-        return encode({"id": request_id, "ok": True, "result": outcome}), None, True
+            answer = encode({"id": request_id, "ok": True, "result": outcome.result})
+            return answer, outcome, True, admin
+        return encode({"id": request_id, "ok": True, "result": outcome}), None, True, admin
 
     def _send(self, connection: socket.socket, data: bytes) -> bool:
         try:
@@ -663,6 +683,20 @@ _HTTP_REFUSAL = encode(
         "error": {
             "code": ErrorCode.BAD_REQUEST.value,
             "message": "an HTTP request: this socket speaks JSON lines (docs/status-protocol.md)",
+        },
+    }
+)
+
+
+#: the answer to a line longer than MAX_OPEN_LINE where no admin operation has succeeded
+_LONG_LINE_REFUSAL = encode(
+    {
+        "id": None,
+        "ok": False,
+        "error": {
+            "code": ErrorCode.BAD_REQUEST.value,
+            "message": f"a line longer than {MAX_OPEN_LINE // 1024} KiB is read only on a "
+            "connection where an admin operation has succeeded (send auth_check first)",
         },
     }
 )
