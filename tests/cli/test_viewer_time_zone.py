@@ -180,3 +180,16 @@ def test_a_history_across_the_clock_change_names_both_zones_in_its_title() -> No
     out = text_of(timeline.history_table(items, monday))
     assert "History (times in CDT/CST)" in out
     assert "History (times in CST)" in text_of(timeline.history_table(items[1:], monday))
+
+
+def test_a_monitor_left_running_over_the_clock_change_names_the_new_zone_on_its_lines() -> None:
+    """engine monitor names the zone once, in its banner, when it starts (Saturday, CDT); a
+    line it prints on Monday is in CST and says so."""
+    saturday = datetime(2026, 10, 31, 15, 0, tzinfo=UTC).astimezone(ZoneInfo("America/Chicago"))
+    firing = {"type": "firing", "at": "2026-11-02T15:00:00+00:00", "text": "Order cancelled"}
+    line = timeline.monitor_line(firing, saturday.tzinfo, banner=saturday).plain
+    assert line.startswith("09:00:00 CST ")
+    same = {"type": "firing", "at": "2026-10-31T15:00:05+00:00", "text": "Order cancelled"}
+    assert timeline.monitor_line(same, saturday.tzinfo, banner=saturday).plain.startswith(
+        "10:00:05  "
+    )
