@@ -85,15 +85,19 @@ def seconds_since(stamp: object, now: datetime) -> float | None:
 
 def clock(stamp: object, now: datetime | None = None) -> str:
     """``10:15:02`` in ``now``'s time zone (the viewer's), with the date when it is not
-    ``now``'s day; without ``now``, in the stamp's own offset."""
+    ``now``'s day and the zone's name when its offset then was not the one in force now
+    (``2026-10-30 16:30:00 CDT`` read on a Monday in CST: the screen's header names only
+    today's); without ``now``, in the stamp's own offset."""
     moment = parse_time(stamp)
     if moment is None:
         return NONE
-    if now is not None:
-        moment = moment.astimezone(now.tzinfo)
-        if moment.date() != now.date():
-            return moment.strftime("%Y-%m-%d %H:%M:%S")
-    return moment.strftime("%H:%M:%S")
+    if now is None:
+        return moment.strftime("%H:%M:%S")
+    moment = moment.astimezone(now.tzinfo)
+    shown = moment.strftime("%H:%M:%S" if moment.date() == now.date() else "%Y-%m-%d %H:%M:%S")
+    if moment.utcoffset() != now.utcoffset():
+        shown = f"{shown} {words.zone_name(moment)}"
+    return shown
 
 
 def decimal_of(value: object) -> Decimal | None:

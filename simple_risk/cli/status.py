@@ -322,7 +322,8 @@ def monitor(
                 if as_json:
                     _json_line(message)
                 else:
-                    console.print(timeline.monitor_line(message, now.tzinfo), soft_wrap=True)
+                    line = timeline.monitor_line(message, now.tzinfo, banner=now)
+                    console.print(line, soft_wrap=True)
     except KeyboardInterrupt:
         return
     except BrokenPipeError:  # `monitor --json | head`

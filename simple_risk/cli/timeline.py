@@ -101,14 +101,22 @@ def monitor_severity(message: Mapping[str, Any]) -> str:
     return "info"
 
 
-def monitor_line(message: Mapping[str, Any], tz: tzinfo | None = None) -> Text:
+def monitor_line(
+    message: Mapping[str, Any], tz: tzinfo | None = None, *, banner: datetime | None = None
+) -> Text:
     """``10:15:02  20100001  firing   Order cancelled: …`` coloured by severity; the time in
-    ``tz`` (the viewer's local zone when ``None``)."""
+    ``tz`` (the viewer's local zone when ``None``), with its zone's name when its offset is
+    not the one the ``banner`` named (a monitor left running over a clock change)."""
     kind = str(message.get("type", "?"))
     severity = monitor_severity(message)
     style = severity_style(severity) if kind != "event" else "dim"
     moment = parse_time(message.get("at"))
-    shown = moment.astimezone(tz).strftime("%H:%M:%S") if moment else "--:--:--"
+    shown = "--:--:--"
+    if moment is not None:
+        local = moment.astimezone(tz)
+        shown = local.strftime("%H:%M:%S")
+        if banner is not None and local.utcoffset() != banner.utcoffset():
+            shown = f"{shown} {words.zone_name(local)}"
     line = Text(shown, style="dim")
     account = message.get("account")
     line.append(f"  {account if account is not None else '':<9}")

@@ -10,7 +10,7 @@ offline — the rulesets lint clean (done by the loader), the data and log direc
 writable; online — the gateway URL is usable (scheme, DNS, port), the login works, every
 configured account is visible (the visible ones are listed), both hubs complete the SignalR
 handshake, a quote arrives (or the market is closed), and the rules are evaluated once over the
-accounts' current positions, orders and the day's fills, to say what they would do now
+accounts' current positions, orders and the week's fills, to say what they would do now
 ("session-block-outside would close MNQ now").
 
 Nothing here changes anything at the gateway: the check logs in, reads and subscribes, never
@@ -441,7 +441,11 @@ class OnlineCheck:
         """Evaluate the rules once over the account as it is: what they would do now."""
         engine = Engine(ruleset, accounts=[account], unknown_alert_after=None)
         now = self.clock.now()
-        day_start = engine.calendar.trading_day_start(engine.calendar.trading_day(now))
+        # the week's fills, as the daemon's reconcile reads them: week.* facts and windows
+        # reaching back past the daily boundary see the days before today too
+        calendar = engine.calendar
+        day = calendar.trading_day(now)
+        week_start = calendar.trading_day_start(calendar.week_start(now))
 
         def unreadable(kind: str, why: str) -> None:
             say(
@@ -455,7 +459,7 @@ class OnlineCheck:
         try:
             positions = client.open_positions(account, on_malformed=unreadable)
             orders = client.open_orders(account, on_malformed=unreadable)
-            trades = client.search_trades(account, day_start, on_malformed=unreadable)
+            trades = client.search_trades(account, week_start, on_malformed=unreadable)
         except ProjectXError as exc:
             say(Finding("problem", f"account {account}: reading its state failed: {exc}"))
             return
@@ -469,11 +473,12 @@ class OnlineCheck:
         for event in events:
             firings += engine.apply(event)
         firings += engine.apply(Reconciled(at=now, account_id=account))
+        today = sum(1 for t in trades if calendar.trading_day(t.created_at or t.at) == day)
         say(
             Finding(
                 "info",
                 f"account {account}: {len(positions)} open position(s), {len(orders)} working "
-                f"order(s), {len(trades)} fill(s) today",
+                f"order(s), {today} fill(s) today, {len(trades)} this week",
             )
         )
         acting = [f for f in firings if f.kind == "rule" and f.account == account]

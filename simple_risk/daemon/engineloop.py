@@ -72,6 +72,12 @@ _HUB_UP = frozenset({CONNECTED, RECONNECTED, REFRESHED})
 T = TypeVar("T")
 
 
+#: how much further the wall clock may move than the monotonic one between two passes of the
+#: loop before the daemon takes it that this machine slept (seconds): a suspend stops the
+#: monotonic clock and not the wall, and so does a clock set forward
+SLEPT = 10.0
+
+
 class EngineLoop:
     """The engine thread's loop, its timers and its commands."""
 
@@ -115,6 +121,9 @@ class EngineLoop:
         self._quotes = QuoteWatch(shared.config.timing.quote_silence)
         self._clock_watch = ClockWatch()
         self._fill_news = FillNews()
+        #: (monotonic, wall) at the loop's last pass: a wall that moved on much further since
+        #: says this machine slept
+        self._awake: tuple[float, datetime] | None = None
 
     def start(self, supervisor: Supervisor) -> None:
         self._thread = supervisor.spawn("engine", self.run)
@@ -153,6 +162,7 @@ class EngineLoop:
                 continue
             if isinstance(event, StopRequest):
                 break
+            self._watch_sleep()
             self.dispatch(event)
             if shared.status_due and time.monotonic() >= self._next_status:
                 shared.status_due = False
@@ -185,8 +195,39 @@ class EngineLoop:
             candidates.append(now_mono + max(wait, 0.0))
         return min(candidates)
 
+    def _watch_sleep(self) -> None:
+        """This machine slept (a wall clock that moved on much further than the monotonic one
+        since the loop's last pass): before the next message is handled — the first event
+        after a wake runs every timer that ran out meanwhile — whatever the hubs sent while
+        it slept counts as lost, though their connections may still look up. Every account's
+        orders are unheard (a close for a missing stop waits for REST's orders) until a
+        reconcile asked for now is applied, and one is asked for each account."""
+        shared = self._shared
+        now_mono, now_wall = time.monotonic(), shared.clock.now()
+        last, self._awake = self._awake, (now_mono, now_wall)
+        if last is None:
+            return
+        slept = (now_wall - last[1]).total_seconds() - (now_mono - last[0])
+        if slept < SLEPT:
+            return
+        accounts = shared.config.accounts
+        shared.orders_unheard.update(accounts)
+        if shared.user_hub_up_at is not None:
+            shared.user_hub_up_at = now_wall  # only a reconcile from now on reads past the sleep
+        for account in accounts:
+            self._reconciler.request(account, "machine slept")
+        shared.alerter.alert(
+            "warning",
+            f"this machine's clock moved {slept:.0f} s further than the daemon ran (it slept, "
+            "or the clock was set forward): what the gateway sent meanwhile may be lost, so "
+            "every account is read from REST again, and a close for a missing stop waits for "
+            "REST's orders",
+            now_wall,
+        )
+
     def _on_timer(self) -> None:
         shared, timing = self._shared, self._shared.config.timing
+        self._watch_sleep()
         now_mono = time.monotonic()
         if shared.status_due and now_mono >= self._next_status:
             shared.status_due = False

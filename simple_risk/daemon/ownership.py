@@ -93,7 +93,12 @@ class Ownership:
                 if lost:
                     held = store.acquire_lease(account, owner, ttl, when)
                 else:
-                    held = store.renew_lease(account, owner, ttl, when)
+                    # a wall clock stepped forward past the lease's end (time synchronisation,
+                    # a wake from a suspend) finds it expired though nobody took it: taken
+                    # again then, which only another daemon's unexpired lease refuses
+                    held = store.renew_lease(account, owner, ttl, when) or store.acquire_lease(
+                        account, owner, ttl, when
+                    )
                 why = "another daemon holds it"
             except StoreUnavailable:
                 raise  # held by the writer and tried again; meanwhile the lease's end counts

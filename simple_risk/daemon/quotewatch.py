@@ -10,10 +10,12 @@ second the engine thread asks :class:`QuoteWatch` which held contracts have had 
 counts), and alerts once per such contract, and again when its quotes come back.
 
 "While the exchange trades" is CME Globex's week in the ruleset's calendar (:func:`trading`):
-from the daily boundary on Sunday to an hour before it on Friday, without the hour before the
-boundary on other days (Globex's daily maintenance break, 16:00–17:00 Chicago for the shipped
-17:00 boundary), without the calendar's holidays, and without the rest of a day after its
-early close. A quiet market can go a minute without a quote; the default silence is two.
+each trading day from the daily boundary the calendar day before it ends to an hour before its
+end — Sunday 17:00 to Friday 16:00 Chicago for the shipped 17:00 boundary, without Globex's
+daily maintenance break (16:00–17:00) — without the calendar's holidays, and without the rest
+of a day after its early close. A calendar with a morning boundary (08:00 in Tokyo) gets the
+same instants: Monday 08:00 to Saturday 07:00 there. A quiet market can go a minute without a
+quote; the default silence is two.
 """
 
 from __future__ import annotations
@@ -33,21 +35,24 @@ DAILY_BREAK = timedelta(hours=1)
 
 def trading(calendar: TradingCalendar, at: datetime) -> bool:
     """Whether quotes are expected at ``at``: the exchange is in its trading week, outside its
-    daily break, on a day that is no holiday and before that day's early close."""
-    local = calendar.local(at)
+    daily break, on a day that is no holiday and before that day's early close.
+
+    Each trading day trades from the daily boundary on the calendar day before the one it
+    ends on up to an hour before its end: Sunday 17:00 to Monday 16:00 for Monday's day
+    with the shipped 17:00 boundary (the weekend before it belongs to Monday's day but does
+    not trade), Monday 08:00 to Saturday 07:00 across the week for a calendar in Tokyo whose
+    boundary is 08:00 (the same instants)."""
+    end = calendar.trading_day_end(at)
     boundary = calendar.spec.trading_day_starts
-    opens = local.replace(hour=boundary.hour, minute=boundary.minute, second=0, microsecond=0)
-    in_break = opens - DAILY_BREAK <= local < opens
-    weekday = local.weekday()
-    if weekday == 5 or in_break:  # Saturday, or the daily break
-        return False
-    if weekday == 6 and local < opens:  # Sunday before the week opens
-        return False
-    if weekday == 4 and local >= opens:  # Friday after the week's close
+    opens = datetime.combine(
+        calendar.local(end).date() - timedelta(days=1), boundary, tzinfo=calendar.tz
+    )
+    if not opens <= at < end - DAILY_BREAK:  # the weekend, or the daily break
         return False
     if calendar.is_holiday(calendar.trading_day(at)):
         return False
     # an early close ends the day part of its date; the evening after it is the next day's
+    local = calendar.local(at)
     early = calendar.spec.early_closes.get(local.date())
     return early is None or not early <= local.time() < boundary
 

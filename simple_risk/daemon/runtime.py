@@ -349,6 +349,13 @@ class Daemon:
         (the first step of ``start``; the leases must be held)."""
         for account in self.config.accounts:
             self.persistence.restore(account, replay=self.applier.replay, adopt=self.enforcer.adopt)
+            # engine time goes on from where the last run left it, as it does within a run
+            # when the wall clock steps back: a clock set back between two runs (time
+            # synchronisation at boot) must not take an engine back before a boundary it passed
+            reached = self.engines[account].now
+            last = self.applier.last_at
+            if reached is not None and (last is None or reached > last):
+                self.applier.last_at = reached
 
     def request_stop(self, reason: str = "") -> None:
         """Ask whoever runs the daemon (``engine run``, a test) to stop it gracefully."""

@@ -13,7 +13,8 @@ Conventions (docs/architecture.md §3, §4):
   trading days, so everything from Friday 17:00 up to Monday 17:00 belongs to Monday's.
   When it is in the morning (or midnight), the day named D starts at that time on D itself.
 - Named sessions run ``start``–``end`` in local wall-clock time on the listed weekdays and
-  never on a holiday; an early close cuts the end on its date. A session whose end is not
+  never in a holiday's trading day (the trading day of the session's last instant); an early
+  close cuts the end on its date. A session whose end is not
   after its start runs overnight and belongs to the date it ends on.
 - All instants returned are timezone-aware UTC datetimes, so comparisons never fall into
   Python's same-zone wall-clock comparison across a DST change.
@@ -31,6 +32,9 @@ WEEKDAY_NAMES: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun
 
 #: How far ahead a session search looks before giving up (a year and a bit).
 _SEARCH_DAYS = 400
+
+#: the last instant before a session's (exclusive) end, whose trading day the session is in
+_INSTANT = timedelta(microseconds=1)
 
 
 class CalendarError(ValueError):
@@ -118,7 +122,7 @@ class TradingCalendar:
             return self._session_cache[key]
         spec = self.session(name)
         window: tuple[datetime, datetime] | None = None
-        if day.weekday() in spec.days and day not in self.spec.holidays:
+        if day.weekday() in spec.days:
             overnight = spec.end <= spec.start
             start_date = day - timedelta(days=1) if overnight else day
             start = self._instant(start_date, spec.start)
@@ -127,7 +131,10 @@ class TradingCalendar:
             if early is not None and early < end_wall:
                 end_wall = early
             end = self._instant(day, end_wall)
-            if end > start:
+            # a holiday is a trading day: no session runs in it, whatever date the session
+            # ends on locally (an evening session after the boundary, RTH in Tokyo ends on
+            # the date after the exchange's)
+            if end > start and self.trading_day(end - _INSTANT) not in self.spec.holidays:
                 window = (start, end)
         if len(self._session_cache) > 4096:
             self._session_cache.clear()

@@ -110,6 +110,35 @@ def test_fridays_fills_read_on_monday_at_the_hour_the_clock_showed_on_friday(
     assert "locked until 17:00 CST" in result.stdout
 
 
+@pytest.mark.usefixtures("chicago")
+def test_fridays_firing_in_mondays_status_names_the_summer_clock_it_was_read_on(
+    socket_dir: Path,
+) -> None:
+    """The daemon ran over the weekend the clocks went back: on Monday, engine status still
+    lists Friday's breach among the last firings, at 16:30 by Friday's clock (CDT) while the
+    header says the times are in CST; the row names its zone."""
+
+    def fridays_firing(_: dict[str, Any]) -> dict[str, Any]:
+        status = fixtures.scripted_status()
+        status["now"] = MONDAY_MORNING.isoformat()
+        account = status["accounts"][0]
+        account["lockouts"], account["pending"] = [], []
+        account["firings"] = [
+            {
+                "at": "2026-10-30T21:30:00+00:00",  # Friday 16:30 CDT
+                "rule": "daily-realized-loss",
+                "severity": "critical",
+                "text": "Account locked: daily-realized-loss",
+            }
+        ]
+        return status
+
+    result = run_at(MONDAY_MORNING, socket_dir, {"status": fridays_firing}, "engine", "status")
+    assert result.exit_code == 0, result.output
+    assert "times in CST" in result.stdout
+    assert "2026-10-30 16:30:00 CDT" in result.stdout
+
+
 def test_a_tz_that_names_no_zone_shows_utc_not_a_made_up_zone_name(
     socket_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -151,3 +180,16 @@ def test_a_history_across_the_clock_change_names_both_zones_in_its_title() -> No
     out = text_of(timeline.history_table(items, monday))
     assert "History (times in CDT/CST)" in out
     assert "History (times in CST)" in text_of(timeline.history_table(items[1:], monday))
+
+
+def test_a_monitor_left_running_over_the_clock_change_names_the_new_zone_on_its_lines() -> None:
+    """engine monitor names the zone once, in its banner, when it starts (Saturday, CDT); a
+    line it prints on Monday is in CST and says so."""
+    saturday = datetime(2026, 10, 31, 15, 0, tzinfo=UTC).astimezone(ZoneInfo("America/Chicago"))
+    firing = {"type": "firing", "at": "2026-11-02T15:00:00+00:00", "text": "Order cancelled"}
+    line = timeline.monitor_line(firing, saturday.tzinfo, banner=saturday).plain
+    assert line.startswith("09:00:00 CST ")
+    same = {"type": "firing", "at": "2026-10-31T15:00:05+00:00", "text": "Order cancelled"}
+    assert timeline.monitor_line(same, saturday.tzinfo, banner=saturday).plain.startswith(
+        "10:00:05  "
+    )

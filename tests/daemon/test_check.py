@@ -12,7 +12,7 @@ import shutil
 import socket
 import tempfile
 from collections.abc import Iterator
-from datetime import datetime, time
+from datetime import datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -41,6 +41,7 @@ ACCOUNT = 20100001
 API_KEY = "check-api-key-4d2b"
 #: a Saturday noon in Chicago: the market is closed, so exposure is outside the session
 SATURDAY = datetime(2027, 1, 16, 12, 0, tzinfo=ZoneInfo("America/Chicago"))
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -148,6 +149,41 @@ def test_the_check_says_what_the_rules_would_do_now_and_changes_nothing(
     mutating = ("order/place", "order/cancel", "order/modify", "position/close")
     calls = [r.path.lower() for r in sim.requests_log()]
     assert not [c for c in calls if any(m in c for m in mutating)], calls
+
+
+def test_the_check_counts_the_weeks_earlier_fills_as_the_daemon_does(tmp_path: Path) -> None:
+    """The trader lost 1,600 on Monday; on Wednesday, with the weekly loss limit of 1,500, the
+    check must say what the daemon will do at its start (it reads the week's fills): lock the
+    account, not 'the rules would do nothing now'."""
+    wednesday = pinned_wall()  # Wednesday 10:00 Chicago
+    earlier = [timedelta(days=-2)]  # the simulator's clock runs on Monday first
+    simulator = Simulator(
+        port=0,
+        seed=4,
+        price_interval=None,
+        api_key=API_KEY,
+        rate_limits=RateLimits(general=(5000, 60.0), bars=(50, 30.0)),
+        clock=lambda: wednesday() + earlier[0],
+    ).start()
+    trader = Trader(simulator)
+    try:
+        trader.buy(ACCOUNT, "EP")
+        trader.move("EP", Decimal(-32))  # -1,600 on Monday
+        trader.sell(ACCOUNT, "EP")
+        earlier[0] = timedelta(0)  # Wednesday: the check runs
+        config = _config(tmp_path, simulator.base_url)
+        weekly = REPO / "rulesets" / "examples" / "weekly-loss-limit.yaml"
+        config.write_text(
+            config.read_text(encoding="utf-8").replace(str(default_ruleset_path()), str(weekly)),
+            encoding="utf-8",
+        )
+        result = _check(config, "--online")
+    finally:
+        trader.close()
+        simulator.stop()
+    assert result.exit_code == 0, result.output
+    assert "weekly-loss-limit would" in result.output
+    assert "the rules would do nothing now" not in result.output
 
 
 def test_offline_check_passes_without_touching_the_gateway(tmp_path: Path) -> None:

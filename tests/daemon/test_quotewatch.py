@@ -70,6 +70,29 @@ def test_an_early_close_ends_the_day_part_only() -> None:
     assert trading(calendar, chicago(2027, 1, 13, 17, 30))  # the next trading day
 
 
+TOKYO = ZoneInfo("Asia/Tokyo")
+
+
+def test_a_calendar_in_tokyo_with_a_morning_boundary_follows_the_same_week() -> None:
+    """A trader in Tokyo writes the 17:00 CST boundary as 08:00 JST: CME's week opens Monday
+    08:00 JST (Sunday 17:00 CT) and closes Saturday 07:00 JST (Friday 16:00 CT), so Friday in
+    Tokyo trades all day and Sunday does not."""
+    calendar = TradingCalendar(CalendarSpec(timezone="Asia/Tokyo", trading_day_starts=time(8)))
+
+    def tokyo(day: int, hour: int) -> datetime:
+        return datetime(2027, 1, day, hour, tzinfo=TOKYO)
+
+    assert trading(calendar, tokyo(15, 10))  # Friday 10:00 JST: Thursday 19:00 CT
+    assert trading(calendar, tokyo(15, 20))  # Friday 20:00 JST: Friday 05:00 CT
+    assert trading(calendar, tokyo(16, 3))  # Saturday 03:00 JST: Friday 12:00 CT
+    assert not trading(calendar, tokyo(16, 7))  # Saturday 07:00 JST: Friday's close
+    assert not trading(calendar, tokyo(17, 10))  # Sunday 10:00 JST: Saturday in Chicago
+    assert not trading(calendar, tokyo(18, 7))  # Monday 07:00 JST: Sunday before the open
+    assert trading(calendar, tokyo(18, 8))  # Monday 08:00 JST: the week opens
+    assert not trading(calendar, tokyo(19, 7))  # the daily break, 07:00-08:00 JST
+    assert trading(calendar, tokyo(19, 8))
+
+
 @given(st.datetimes(min_value=datetime(2026, 1, 1), max_value=datetime(2028, 12, 31)))
 def test_no_quote_is_expected_on_a_saturday_or_in_a_daily_break(wall: datetime) -> None:
     at = wall.replace(tzinfo=CHICAGO).astimezone(UTC)

@@ -148,3 +148,38 @@ def test_a_first_start_mid_week_counts_the_weeks_earlier_fills(tmp_path: Path) -
             daemon.stop()
         trader.close()
         sim.stop()
+
+
+def test_a_daemon_restarted_on_a_clock_set_back_keeps_the_engine_time_it_had_reached(
+    tmp_path: Path,
+) -> None:
+    """The machine's clock ran 20 s fast, so the daemon began the next trading day 20 s early;
+    time synchronisation at the next start sets the clock back, before the boundary. Engine time
+    never runs backwards (a clock stepped back while running is held at the last stamp), and a
+    restart does not undo that: the restarted engine goes on from where it was, so a lock "until
+    the day ends" is set against the day it had begun, not the boundary it already passed."""
+    gateway = pinned_wall()
+    ruleset, boundary = _day_ends_soon(gateway, 8.0)
+    sim = Simulator(
+        port=0,
+        ping_interval=0.3,
+        price_interval=None,
+        rate_limits=RateLimits(general=(5000, 60.0), bars=(50, 30.0)),
+        clock=gateway,
+    ).start()
+    trader = Trader(sim)
+    daemon = _daemon(sim, ruleset, tmp_path, lambda: gateway() + timedelta(seconds=20))
+    try:
+        engine = daemon.engines[ACCOUNT]
+        assert wait_until(lambda: engine.now is not None and engine.now > boundary, 5.0)
+        reached = engine.now
+        daemon.stop()
+        assert gateway() < boundary  # the clock set right: the boundary is still ahead
+        daemon = _daemon(sim, ruleset, tmp_path, gateway)
+        engine = daemon.engines[ACCOUNT]
+        assert engine.now is not None and reached is not None and engine.now >= reached
+        assert engine.calendar.trading_day_end(engine.now) > boundary
+    finally:
+        daemon.stop()
+        trader.close()
+        sim.stop()

@@ -172,6 +172,35 @@ def test_a_lost_lease_stops_enforcing_the_account_at_once_and_shows(
     assert h.daemon.status()["accounts"][str(ACCOUNT)]["lease"] == "held"  # type: ignore[index]
 
 
+def test_a_wall_clock_stepped_forward_past_the_lease_keeps_the_account_enforced(
+    start: Start, restart: Restart
+) -> None:
+    """This machine's clock was slow, and time synchronisation steps it forward by more than
+    the lease's time to live (a machine waking from a suspend does the same): by the new
+    time the daemon's own lease has run out, but no other daemon took it. The daemon keeps
+    it: no 'lost the lease' alert naming another daemon, and the account stays enforced."""
+    first = start()
+    gateway = first.sim.clock
+    behind = [timedelta(seconds=-20)]
+    options = dataclasses.replace(FAST_OPTIONS, lease_ttl=1.5, wall=lambda: gateway() + behind[0])
+    h = restart(first, options)
+    renewed = h.daemon.store.lease(ACCOUNT)
+    assert renewed is not None
+    behind[0] = timedelta(0)  # the step: 20 s forward, the lease's 1.5 s long gone
+    h.wait(
+        lambda: (
+            (lease := h.daemon.store.lease(ACCOUNT)) is not None
+            and lease.expires_at > renewed.expires_at + timedelta(seconds=15)
+        ),
+        "a renewal on the new time",
+    )
+    assert not _critical(h, "lost the lease")
+    assert ACCOUNT in h.daemon.live_accounts()
+    h.trader.buy(ACCOUNT, "RTY")  # a blocked symbol: closed at once
+    h.wait(lambda: h.trader.size(ACCOUNT) == 0, "the close")
+    assert not _critical(h, "lost the lease")
+
+
 def test_an_action_that_cannot_start_does_not_stop_the_firings_other_actions(
     start: Start, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -114,6 +114,45 @@ def test_overnight_session_belongs_to_the_day_it_ends() -> None:
     assert not cal.session_open("globex", local(2026, 11, 24, 16, 30))
 
 
+TOKYO = ZoneInfo("Asia/Tokyo")
+
+
+def test_a_holiday_stops_the_sessions_of_its_trading_day_in_any_zone() -> None:
+    """A ruleset in Tokyo writes CME's 17:00 boundary as 08:00 and RTH (08:30-15:00 CT) as
+    23:30-06:00 JST, ending on the next date. The exchange's holidays are trading days: CME's
+    Christmas Eve session (Thursday 10:00 CT, Friday 01:00 JST) runs though its JST end date
+    is Christmas, and nothing runs on New Year's Day (Saturday 01:00 JST)."""
+    cal = TradingCalendar(
+        CalendarSpec(
+            timezone="Asia/Tokyo",
+            trading_day_starts=time(8),
+            sessions={"rth": SessionSpec("rth", time(23, 30), time(6), frozenset(range(1, 6)))},
+            holidays=frozenset({date(2026, 12, 25), date(2027, 1, 1)}),
+        )
+    )
+    assert cal.session_open("rth", datetime(2026, 12, 25, 1, 0, tzinfo=TOKYO))  # Thu 24, CT
+    assert not cal.session_open("rth", datetime(2026, 12, 26, 1, 0, tzinfo=TOKYO))  # Fri 25
+    assert cal.session_open("rth", datetime(2027, 1, 1, 1, 0, tzinfo=TOKYO))  # Thu 31 Dec
+    assert not cal.session_open("rth", datetime(2027, 1, 2, 1, 0, tzinfo=TOKYO))  # Fri 1 Jan
+
+
+def test_an_evening_session_belongs_to_the_trading_day_it_runs_in() -> None:
+    """Christmas (a Friday) is closed from the evening before: an evening session on Christmas
+    Eve runs in Christmas's trading day and does not run; the morning's RTH does."""
+    cal = TradingCalendar(
+        CalendarSpec(
+            sessions={
+                "rth": SessionSpec("rth", time(8, 30), time(15, 0), WEEKDAYS),
+                "evening": SessionSpec("evening", time(18), time(22), WEEKDAYS),
+            },
+            holidays=frozenset({date(2026, 12, 25)}),
+        )
+    )
+    assert cal.session_open("rth", local(2026, 12, 24, 10, 0))
+    assert not cal.session_open("evening", local(2026, 12, 24, 19, 0))
+    assert cal.session_open("evening", local(2026, 12, 23, 19, 0))
+
+
 def test_morning_boundary_names_the_day_it_starts_on() -> None:
     cal = TradingCalendar(CalendarSpec(trading_day_starts=time(6, 0)))
     assert cal.trading_day(local(2026, 11, 24, 5, 59)) == date(2026, 11, 23)
