@@ -193,6 +193,34 @@ def test_mistakes_in_a_test_file_are_located(tmp_path: Path) -> None:
     assert any("not a time: 'yesterday'" in line for line in lines), lines
 
 
+def test_a_date_or_a_time_without_offset_is_said_in_the_authors_words(tmp_path: Path) -> None:
+    """YAML reads an unquoted 2026-11-24 as a date and 2026-11-24 09:00:05 as a time without
+    zone: the mistake read "time without a UTC offset: datetime.date(2026, 11, 24)"."""
+    (tmp_path / "tiny.yaml").write_text(RULESET, encoding="utf-8")
+    text = (
+        HEADER
+        + """\
+  - name: a day and a naive moment
+    events:
+      - {at: 2026-11-24 09:00:05, fill: {contract: MNQ, side: sell, size: 1, price: 1}}
+    expect:
+      - {at: 2026-11-24, fired: []}
+"""
+    )
+    loaded = load_test_text(text, "dates.test.yaml", base=tmp_path)
+    lines = [p.format() for p in loaded.problems]
+    assert not any("datetime." in line for line in lines), lines
+    assert any(
+        "time without a UTC offset: 2026-11-24 09:00:05" in line
+        and "2026-11-24T09:00:05-06:00" in line
+        for line in lines
+    ), lines
+    assert any(
+        "a date without a time: 2026-11-24" in line and "2026-11-24T09:00:00-06:00" in line
+        for line in lines
+    ), lines
+
+
 def test_an_event_or_expectation_before_the_case_start_is_a_mistake(tmp_path: Path) -> None:
     # written with the summer offset in a winter case: an hour before the start, where the
     # runner plays nothing and sees nothing fire, so "expected [daily-loss], got nothing"

@@ -355,6 +355,13 @@ class _Loader:
 
     def _time(self, path: Path, raw: object, start: datetime | None) -> datetime:
         """``90s`` / ``1h30m`` after the case start, or an ISO time with a UTC offset."""
+        if isinstance(raw, date) and not isinstance(raw, datetime):
+            # YAML reads an unquoted 2026-11-24 as a date: a day, not a moment of it
+            raise RuleTestFileError(
+                path,
+                f"a date without a time: {raw.isoformat()}",
+                f"write the moment with its UTC offset, e.g. {raw.isoformat()}T09:00:00-06:00",
+            )
         text = str(raw)
         if start is not None:
             try:
@@ -368,7 +375,9 @@ class _Loader:
             raise RuleTestFileError(path, f"not a time: {raw!r}", hint) from None
         if value.tzinfo is None:
             raise RuleTestFileError(
-                path, f"time without a UTC offset: {raw!r}", "write e.g. 2026-11-24T09:00:00-06:00"
+                path,
+                f"time without a UTC offset: {text}",
+                f"write it with its offset, e.g. {value.isoformat()}-06:00",
             )
         return value
 
