@@ -31,9 +31,9 @@ from .harness import (
 )
 
 GRACE = 2.0  # seconds without a heard stop before no-stop-loss-grace asks for the close
-#: no-stop-loss-total counts the time until the daemon hears of a stop as unprotected, the
-#: hour asleep included (an engine matter of its own): out of reach here
-LIMITS = {"stop_loss_grace": 7200}
+#: no-stop-loss-total's grace (the time unprotected in all): the hour asleep is far past it,
+#: but the stop placed meanwhile protected the position from its creation, not from its hearing
+LIMITS = {"stop_loss_grace": 30}
 
 
 class Sleeper:

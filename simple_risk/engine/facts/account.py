@@ -380,7 +380,12 @@ class AccountState:
                     self._adopt_children(tag, order, contract)
         if old is not None and old.contract_id != order.contract_id:
             self.refresh_contract(old.contract_id)
-        self.refresh_contract(order.contract_id)
+        # a working stop heard of for the first time may have been placed while the daemon
+        # could not hear it: its position counts as protected from the stop's creation
+        placed_at = (
+            update.created_at if old is None and order.is_working and order.is_stop else None
+        )
+        self.refresh_contract(order.contract_id, placed_at)
         return order
 
     # -- bracket families (families.py) -----------------------------------------------------
@@ -463,12 +468,13 @@ class AccountState:
             if now < counted:
                 self._drop_if_empty(sym)
 
-    def refresh_contract(self, contract_id: str) -> None:
-        """An order in the contract changed: its position's protection (only) may have."""
+    def refresh_contract(self, contract_id: str, placed_at: datetime | None = None) -> None:
+        """An order in the contract changed: its position's protection (only) may have
+        (``placed_at``: a new stop's creation, :meth:`Position.reprotect`)."""
         position = self.positions.get(contract_id)
         if position is not None:
             orders = self.orders_by_contract.get(contract_id)
-            position.reprotect(orders.values() if orders else (), self.clock.now)
+            position.reprotect(orders.values() if orders else (), self.clock.now, placed_at)
 
     # -- derived ----------------------------------------------------------------------------
 

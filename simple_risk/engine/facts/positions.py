@@ -219,20 +219,43 @@ class Position:
                 self.best_price = mark
         self._protect(orders, mark, now)
 
-    def reprotect(self, orders: Iterable[Order], now: datetime) -> None:
+    def reprotect(
+        self, orders: Iterable[Order], now: datetime, placed_at: datetime | None = None
+    ) -> None:
         """:meth:`refresh` after an order changed, nothing else: the price facts and the best
         price depend on the quote, the entry, the size and the tick metadata only, and every
-        change of those reprices, so they are current and only protection is recomputed."""
-        self._protect(orders, self.last_price, now)
+        change of those reprices, so they are current and only protection is recomputed.
 
-    def _protect(self, orders: Iterable[Order], mark: Decimal | None, now: datetime) -> None:
-        """Protection, the stops' risk and the protection history at ``mark``."""
+        ``placed_at``: the gateway's creation time of a stop heard of for the first time on
+        this change (see :meth:`_protect`)."""
+        self._protect(orders, self.last_price, now, placed_at)
+
+    def _protect(
+        self,
+        orders: Iterable[Order],
+        mark: Decimal | None,
+        now: datetime,
+        placed_at: datetime | None = None,
+    ) -> None:
+        """Protection, the stops' risk and the protection history at ``mark``.
+
+        A stop first heard of now that makes the position protected, but that the gateway
+        created earlier within the unprotected spell (``placed_at``: the user hub was down or
+        late, and a reconcile's REST copy brought it), protected the position from its
+        creation (or from the spell's start, when it rested before): the spell ends there,
+        not when the daemon heard of it. Counted until now,
+        a spell the daemon could not see would add up to a grace of its own and close a
+        position the trader had protected in time (no-stop-loss-total)."""
         protected, stop_price, stops, band = protection(self, orders, mark)
         self._band = band
         self.stop_price = stop_price
         stop_ticks, stop_risk = stop_exposure(self, stops)
         if protected != self.protected or (protected and stop_risk != self.stop_risk):
-            self._bank(now)
+            since = now
+            if placed_at is not None and protected and not self.protected and placed_at < now:
+                # (a stop resting since before the spell began protected all of it)
+                since = max(placed_at, self.segment_at)
+            self._bank(since)
         self.stop_ticks = stop_ticks
         self.stop_risk = stop_risk
         if protected:

@@ -140,6 +140,12 @@ class EventBuilder:
         if order_id is None:
             order_id = self.next_order_id
             self.next_order_id += 1
+        # the gateway's creation time; earlier than `at` for an order heard of late (a REST
+        # copy after the hub missed it)
+        exchange_raw = f.optional_str("exchange_at")
+        created = at
+        if exchange_raw is not None:
+            created = self.loader._time((*f.path, "exchange_at"), exchange_raw, self.start)
         return [
             OrderUpdate(
                 at=at,
@@ -157,7 +163,7 @@ class EventBuilder:
                 trail_distance=f.optional_int("trail_distance"),
                 custom_tag=f.optional_str("tag"),
                 symbol_id=info.symbol_id,
-                created_at=at,
+                created_at=created,
                 updated_at=at,
                 parent_order_id=f.optional_int("parent"),
                 linked_order_id=f.optional_int("linked"),
