@@ -31,6 +31,9 @@ from simple_risk.engine.events import Event
 
 log = logging.getLogger(__name__)
 
+#: alerts kept per account (and of the daemon itself) for the account's page
+ALERTS_KEPT = 50
+
 
 class Observer(Protocol):
     """What the demo console (and tests) watch; every method runs on a daemon thread."""
@@ -78,25 +81,47 @@ class Alerter:
         self._notifier = notifier
         self._observer = observer
         self._monitor = monitor
-        self.recent: list[dict[str, str]] = []
+        self.recent: list[dict[str, Any]] = []
+        #: the latest alerts of each account (None: the daemon's own), so one account's alerts
+        #: never push another's out of what that account's page shows
+        self._by_account: dict[int | None, deque[tuple[int, dict[str, Any]]]] = {}
+        self._raised = 0
         self._lock = threading.Lock()
 
-    def alert(self, level: str, message: str, at: datetime) -> None:
+    def alert(self, level: str, message: str, at: datetime, account: int | None = None) -> None:
+        """Raise an alert; ``account`` is the guarded account it is about (None: the daemon's
+        own, every account's), so one account's page and ``monitor --account`` show its own
+        alerts and the daemon's, not another account's."""
         logger_level = logging.CRITICAL if level == "critical" else logging.ERROR
         if level in ("info", "warning"):
             logger_level = logging.WARNING
         log.log(logger_level, "ALERT %s: %s", level, message)
-        entry = {"at": at.isoformat(), "level": level, "message": message}
+        entry: dict[str, Any] = {"at": at.isoformat(), "level": level, "message": message}
+        if account is not None:
+            entry["account"] = account
         with self._lock:
             self.recent = [*self.recent[-49:], entry]
+            self._raised += 1
+            kept = self._by_account.get(account)
+            if kept is None:
+                kept = self._by_account[account] = deque(maxlen=ALERTS_KEPT)
+            kept.append((self._raised, entry))
         self._observer.on_alert(level, message)
         text = f"Alert: {message}"
         if self._monitor is not None and self._monitor.active:
             self._monitor.publish(
-                "alert", {"at": at, "severity": level, "text": text, "data": entry}
+                "alert",
+                {"at": at, "account": account, "severity": level, "text": text, "data": entry},
             )
         if self._notifier is not None:
             self._notifier.post(level, text)
+
+    def recent_for(self, account: int, count: int) -> list[dict[str, Any]]:
+        """The latest ``count`` alerts about ``account`` or the daemon itself, oldest first
+        (none about another account)."""
+        with self._lock:
+            chosen = [*self._by_account.get(account, ()), *self._by_account.get(None, ())]
+        return [entry for _, entry in sorted(chosen, key=lambda kept: kept[0])[-count:]]
 
 
 class Announcer:

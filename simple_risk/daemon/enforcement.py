@@ -146,11 +146,12 @@ class Enforcer:
                         f"{type(intent).__name__} ({type(exc).__name__}: {exc}); "
                         "its other actions go on",
                         firing.at,
+                        firing.account,
                     )
 
     def _add_intent(self, intent: Intent, firing: Firing) -> None:
         if isinstance(intent, Alert):
-            self._shared.alerter.alert(intent.level, intent.message, firing.at)
+            self._shared.alerter.alert(intent.level, intent.message, firing.at, firing.account)
             return
         tracked = self.book.get(intent.key)
         protection = _protection_of(firing)
@@ -225,6 +226,7 @@ class Enforcer:
                     f"{type(tracked.intent).__name__} ({type(exc).__name__}: {exc}); "
                     "the firing's other actions go on, this one is retried",
                     self._shared.clock.now(),
+                    tracked.account,
                 )
 
     def _send(self, key: str) -> None:
@@ -417,6 +419,7 @@ class Enforcer:
                 f"enforcement of {result.key} failed {tracked.failures} time(s): {result.error}; "
                 "still trying",
                 result.at,
+                result.account,
             )
 
     def confirm(self, account: int) -> None:

@@ -154,6 +154,7 @@ class Reconciler:
                     f"account {account}: reconcile failed unexpectedly "
                     f"({type(exc).__name__}: {exc}); retrying",
                     self._shared.clock.now(),
+                    account,
                 )
                 data = ReconcileData(
                     at=self._shared.clock.now(),
@@ -235,12 +236,16 @@ class Reconciler:
                     "its positions, orders and fills cannot be checked against REST — "
                     "still trying",
                     data.at,
+                    account,
                 )
             return
         failed = self._failing.pop(account, 0)
         if failed >= timing.alert_after_attempts:
             shared.alerter.alert(
-                "warning", f"account {account}: reconciled again after {failed} failures", data.at
+                "warning",
+                f"account {account}: reconciled again after {failed} failures",
+                data.at,
+                account,
             )
         skipped_kinds = {kind for kind, _ in data.skipped}
         self._report_malformed(data)
@@ -322,6 +327,7 @@ class Reconciler:
                 "critical" if doubt.skipped else "warning",
                 f"{whose}: {doubt.target} record {doubt.record_id!r}: {doubt.what}{then}",
                 doubt.at,
+                owner,
             )
         if doubt.reconcile:
             for account in accounts:
@@ -340,11 +346,15 @@ class Reconciler:
                 "(closed, or no longer this user's): it cannot be guarded — check the "
                 "account on the platform",
                 data.at,
+                account,
             )
         elif data.account_update is not None and account in self.unlisted:
             self.unlisted.discard(account)
             self._shared.alerter.alert(
-                "warning", f"account {account} is listed again by Account/search", data.at
+                "warning",
+                f"account {account} is listed again by Account/search",
+                data.at,
+                account,
             )
 
     def _report_malformed(self, data: ReconcileData) -> None:
@@ -363,6 +373,7 @@ class Reconciler:
             f"account {data.account}: skipped {len(data.skipped)} malformed REST record(s) "
             f"in the {data.reason} reconcile — {kinds}{more}",
             data.at,
+            data.account,
         )
 
 

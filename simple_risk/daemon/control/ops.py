@@ -727,6 +727,7 @@ class Operations:
                 f"account {account}: {mode} mode could not be stored ({exc}); "
                 "a restart would go back to the configured mode",
                 now,
+                account,
             )
         words = "enforcing" if enforce else "only observing (nothing sent)"
         daemon.announce_admin(
