@@ -31,7 +31,7 @@ from simple_risk.daemon.enforcement import Enforcer
 from simple_risk.daemon.messages import ReconcileData
 from simple_risk.daemon.ownership import Ownership
 from simple_risk.daemon.supervisor import Supervisor
-from simple_risk.engine.events import Event, Reconciled, TradeFill
+from simple_risk.engine.events import AccountUpdate, Event, Reconciled, TradeFill
 from simple_risk.engine.facts.account import AccountState
 from simple_risk.engine.facts.ledger import adds_nothing
 from simple_risk.engine.vanished import reconciled_fills, reconciled_orders, reconciled_positions
@@ -80,6 +80,8 @@ class Reconciler:
         self._failing: dict[int, int] = {}
         #: accounts the last full reconcile found missing from Account/search (alerted once)
         self.unlisted: set[int] = set()
+        #: accounts of the login the configuration does not guard, said once they could trade
+        self.unguarded_said: set[int] = set()
 
     # -- the workers ----------------------------------------------------------------------------
 
@@ -204,8 +206,10 @@ class Reconciler:
             )
         mine = next((a for a in accounts if a.account_id == account), None)
         unread = any(kind == "account" for kind, _ in skipped)
+        guarded = self._shared.config.accounts
         return ReconcileData(
             unlisted=not light and mine is None and not unread,
+            others=tuple(a for a in accounts if a.account_id not in guarded),
             at=clock.now(),
             account=account,
             started_at=started,
@@ -250,6 +254,8 @@ class Reconciler:
         skipped_kinds = {kind for kind, _ in data.skipped}
         self._report_malformed(data)
         self._report_unlisted(data)
+        for other in data.others:
+            self.unguarded(other)
         engine = shared.engines[account]
         state = engine.account(account)
         # What the hub said of an order or a position after the REST answers were asked for
@@ -356,6 +362,27 @@ class Reconciler:
                 data.at,
                 account,
             )
+
+    def unguarded(self, update: AccountUpdate) -> None:
+        """Engine thread: the gateway spoke of an account of the login that the configuration
+        does not list (Account/search at a full reconcile, or the user hub — a combine the firm
+        opened during the day). Nothing guards it: said once, when it can trade, so a trader
+        who trades it knows no limit is enforced there."""
+        account = update.account_id
+        if not update.can_trade or account in self.unguarded_said:
+            return
+        if len(self.unguarded_said) >= _DOUBTS_REMEMBERED:  # the daemon runs all day
+            self.unguarded_said.clear()
+        self.unguarded_said.add(account)
+        name = f" {update.name!r}" if update.name else ""
+        self._shared.alerter.alert(
+            "warning",
+            f"account {account}{name} can trade on this login but is not guarded (not in "
+            "accounts: of the configuration): no rule is enforced on it — add it to accounts: "
+            "and restart the daemon to guard it",
+            update.at,
+            account,  # about that account: not on a guarded account's page
+        )
 
     def _report_malformed(self, data: ReconcileData) -> None:
         """Records REST sent that could not be read were skipped: count them and say so loudly

@@ -4,6 +4,8 @@
 * a breach on one account while the hubs are down is enforced once they are back, and the
   other account's legal position is left alone;
 * an account the login no longer lists is said to the user: the daemon can no longer guard it;
+* an account of the login the configuration does not list is said to the user, once, while it
+  can trade: at the start, and when it appears during the day (a new combine);
 * the quotes of a contract one account left still reach the account that holds it;
 * an account the gateway no longer knows at a start does not keep the daemon from guarding
   the others;
@@ -111,6 +113,61 @@ def test_an_account_the_login_no_longer_lists_is_alerted_once_and_its_return_sai
     other_unlisted(h.sim, False)
     h.daemon.request_reconcile(OTHER, "listed again")
     h.wait(lambda: _alerts(h, f"account {OTHER} is listed again"), "the all-clear")
+
+
+NEW = 20100004  # a combine the firm opens on the login during the day
+
+
+def _new_account(h: Harness, name: str, *, can_trade: bool = True) -> None:
+    """The user hub announces an account the daemon has not heard of (a new combine)."""
+    h.sim.emit_user_event(
+        "GatewayUserAccount",
+        [
+            {
+                "action": 0,
+                "data": {
+                    "id": NEW,
+                    "name": name,
+                    "balance": 50000,
+                    "canTrade": can_trade,
+                    "isVisible": True,
+                    "simulated": True,
+                },
+            }
+        ],
+    )
+
+
+def test_an_account_of_the_login_the_configuration_leaves_out_is_said_to_be_unguarded(
+    start: Start,
+) -> None:
+    h = start(accounts=BOTH)  # the login has a third account, 20100003, that can trade
+    third = 20100003
+    h.wait(lambda: _alerts(h, f"account {third} "), "the unguarded account said")
+    (alert,) = _alerts(h, f"account {third} ")
+    assert (alert["level"], alert["account"]) == ("warning", third)
+    assert "not guarded" in alert["message"]
+    reconciles = h.daemon.reconciles
+    h.daemon.request_reconcile(ACCOUNT, "again")
+    h.wait(lambda: h.daemon.reconciles > reconciles, "the next reconcile")
+    assert len(_alerts(h, f"account {third} ")) == 1  # said once
+    assert not _alerts(h, f"account {ACCOUNT} ") and not _alerts(h, f"account {OTHER} ")
+
+
+def test_an_account_that_appears_during_the_day_is_said_to_be_unguarded_once_it_can_trade(
+    start: Start,
+) -> None:
+    h = start(accounts=BOTH)
+    _new_account(h, "50KTC-V2-NOT-YET", can_trade=False)
+    _new_account(h, f"50KTC-V2-NEW-{NEW}")
+    h.wait(lambda: _alerts(h, f"account {NEW} "), "the new account said")
+    _new_account(h, f"50KTC-V2-NEW-{NEW}")
+    reconciles = h.daemon.reconciles
+    h.daemon.request_reconcile(ACCOUNT, "again")
+    h.wait(lambda: h.daemon.reconciles > reconciles, "the next reconcile")
+    (alert,) = _alerts(h, f"account {NEW} ")  # once, and only once it could trade
+    assert alert["level"] == "warning"
+    assert f"50KTC-V2-NEW-{NEW}" in alert["message"] and "not guarded" in alert["message"]
 
 
 def test_quotes_of_a_contract_one_account_left_still_reach_the_other(start: Start) -> None:
