@@ -229,8 +229,12 @@ class Reconciler:
         timing = shared.config.timing
         if data.error is not None:
             log.warning("account %s: reconcile (%s) failed: %s", account, data.reason, data.error)
-            self.later[account] = time.monotonic() + timing.retry_interval
             failed = self._failing[account] = self._failing.get(account, 0) + 1
+            # tried again after a pause that doubles while it keeps failing: an account the
+            # gateway no longer knows must not spend the login's REST budget all day
+            pause = timing.retry_interval * 2 ** min(failed - 1, 16)
+            cap = max(FAILED_RECONCILE_RETRY_MAX, timing.retry_interval)
+            self.later[account] = time.monotonic() + min(pause, cap)
             if failed == timing.alert_after_attempts:
                 # the facts can no longer be checked against REST: a hub gap stays unhealed
                 # and what the hub missed (a position opened meanwhile) is not seen
@@ -403,6 +407,12 @@ class Reconciler:
             data.account,
         )
 
+
+#: the longest pause, in seconds, before a reconcile that keeps failing is tried again (the
+#: pause doubles from ``retry_interval``): the hub-down poll's 10 s, so an account whose REST
+#: comes back is read again as soon as a blind one would be, while an account the gateway no
+#: longer knows costs 2 calls in 10 s, not 2 every reconcile gap all day
+FAILED_RECONCILE_RETRY_MAX = 10.0
 
 #: how many (account, trouble) alerts are remembered before they may be repeated
 _DOUBTS_REMEMBERED = 1000

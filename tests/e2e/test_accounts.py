@@ -8,7 +8,7 @@
   can trade: at the start, and when it appears during the day (a new combine);
 * the quotes of a contract one account left still reach the account that holds it;
 * an account the gateway no longer knows at a start does not keep the daemon from guarding
-  the others;
+  the others, nor spends the login's REST budget on retries every second;
 * while the user hub is down, REST is read every few seconds (a breach on any account is
   enforced meanwhile) and the user is told — also when it was down from the start.
 """
@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 
 from simple_risk.adapters.simulator import Simulator
-from simple_risk.daemon import engineloop
+from simple_risk.daemon import engineloop, reconcile
 from simple_risk.daemon.runtime import Daemon, open_store
 from simple_risk.daemon.sim import Trader, wait_until
 from tests.pinned import pinned_wall
@@ -229,6 +229,45 @@ def test_an_account_the_gateway_no_longer_knows_does_not_keep_the_others_unguard
     finally:
         daemon.stop()
         trader.close()
+        sim.stop()
+
+
+def test_an_account_the_gateway_no_longer_knows_is_retried_ever_more_slowly(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each failed reconcile was tried again a second later, for ever: an account closed or
+    taken from the login cost two REST calls every reconcile gap all day (60 a minute of the
+    200 the gateway allows), and a few of them filled the budget the live accounts reconcile
+    from. A reconcile that keeps failing is now retried after a doubling pause, up to a cap."""
+    monkeypatch.setattr(reconcile, "FAILED_RECONCILE_RETRY_MAX", 1.0)
+    wall = pinned_wall()
+    sim = pinned_simulator(wall)
+    config = guarding_config(sim, (ACCOUNT, GONE), tmp_path)
+    quick = dataclasses.replace(config.timing, retry_interval=0.1)
+    daemon = Daemon(
+        dataclasses.replace(config, timing=quick),
+        dict.fromkeys((ACCOUNT, GONE), build_ruleset()),
+        store=open_store(config),
+        options=dataclasses.replace(FAST_OPTIONS, wall=wall, reconcile_gap=0.05),
+    )
+
+    def tries() -> int:
+        return sum(
+            r.path == "/api/Position/searchOpen"
+            and isinstance(r.body, dict)
+            and r.body.get("accountId") == GONE
+            for r in sim.requests_log()
+        )
+
+    try:
+        daemon.start()
+        assert wait_until(lambda: _said(daemon, "critical", f"account {GONE}: 3 reconciles"), 10.0)
+        sim.clear_requests()
+        time.sleep(3.0)
+        assert 1 <= tries() <= 4  # still tried, about once a second (the cap), not 30 times
+        assert daemon.status()["accounts"][str(ACCOUNT)]["live"]
+    finally:
+        daemon.stop()
         sim.stop()
 
 
