@@ -189,6 +189,7 @@ class Reconciler:
         def malformed(kind: str, why: str) -> None:
             skipped.append((kind, why))
 
+        accounts: list[AccountUpdate] | None = None
         try:
             accounts = (
                 [] if light else client.search_accounts(only_active=False, on_malformed=malformed)
@@ -203,12 +204,13 @@ class Reconciler:
                 started_at=started,
                 reason=reason,
                 error=str(exc),
+                # REST refusing an account the login no longer lists (AccountNotFound): why
+                unlisted=accounts is not None and _unlisted(account, accounts, skipped, light),
             )
         mine = next((a for a in accounts if a.account_id == account), None)
-        unread = any(kind == "account" for kind, _ in skipped)
         guarded = self._shared.config.accounts
         return ReconcileData(
-            unlisted=not light and mine is None and not unread,
+            unlisted=_unlisted(account, accounts, skipped, light),
             others=tuple(a for a in accounts if a.account_id not in guarded),
             at=clock.now(),
             account=account,
@@ -229,6 +231,7 @@ class Reconciler:
         timing = shared.config.timing
         if data.error is not None:
             log.warning("account %s: reconcile (%s) failed: %s", account, data.reason, data.error)
+            self._report_unlisted(data)
             failed = self._failing[account] = self._failing.get(account, 0) + 1
             # tried again after a pause that doubles while it keeps failing: an account the
             # gateway no longer knows must not spend the login's REST budget all day
@@ -416,6 +419,15 @@ FAILED_RECONCILE_RETRY_MAX = 10.0
 
 #: how many (account, trouble) alerts are remembered before they may be repeated
 _DOUBTS_REMEMBERED = 1000
+
+
+def _unlisted(
+    account: int, accounts: list[AccountUpdate], skipped: list[tuple[str, str]], light: bool
+) -> bool:
+    """Account/search was asked, read in full, and did not list the account."""
+    if light or any(kind == "account" for kind, _ in skipped):
+        return False
+    return all(a.account_id != account for a in accounts)
 
 
 def _known_fill(state: AccountState | None, fill: TradeFill) -> bool:

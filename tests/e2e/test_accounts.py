@@ -226,6 +226,10 @@ def test_an_account_the_gateway_no_longer_knows_does_not_keep_the_others_unguard
             ),
             10.0,
         ), "the unguarded account said"
+        # ... and why: its REST answers fail because the login no longer has it
+        assert wait_until(
+            lambda: _said(daemon, "critical", f"account {GONE} is no longer listed"), 5.0
+        ), "the account said to be gone from the login"
     finally:
         daemon.stop()
         trader.close()
