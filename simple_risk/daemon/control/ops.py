@@ -292,7 +292,7 @@ class Operations:
             now = daemon.clock.now()
             return {
                 "now": now,
-                "daemon": views.daemon_status(daemon, now),
+                "daemon": views.daemon_status(daemon, now, account),
                 "accounts": [
                     views.account_status(daemon, a, now) for a in wanted if a in daemon.engines
                 ],
