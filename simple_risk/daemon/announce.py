@@ -35,6 +35,14 @@ log = logging.getLogger(__name__)
 ALERTS_KEPT = 50
 
 
+def named(text: str, account: int | None, several: bool) -> str:
+    """A notification's text, naming its account when the daemon guards several and the
+    words do not already say whose it is (a phone shows the text alone)."""
+    if account is None or not several or str(account) in text:
+        return text
+    return f"account {account}: {text}"
+
+
 class Observer(Protocol):
     """What the demo console (and tests) watch; every method runs on a daemon thread."""
 
@@ -77,8 +85,12 @@ class Alerter:
         notifier: Notifications | None,
         observer: Observer,
         monitor: Broadcaster | None = None,
+        *,
+        several: bool = False,
     ) -> None:
         self._notifier = notifier
+        #: the daemon guards several accounts: a notification names the one it is about
+        self._several = several
         self._observer = observer
         self._monitor = monitor
         self.recent: list[dict[str, Any]] = []
@@ -114,7 +126,7 @@ class Alerter:
                 {"at": at, "account": account, "severity": level, "text": text, "data": entry},
             )
         if self._notifier is not None:
-            self._notifier.post(level, text)
+            self._notifier.post(level, named(text, account, self._several))
 
     def recent_for(self, account: int, count: int) -> list[dict[str, Any]]:
         """The latest ``count`` alerts about ``account`` or the daemon itself, oldest first
@@ -206,7 +218,7 @@ class Announcer:
                     "data": record,
                 },
             )
-        self._notifier.post(firing.severity, text)
+        self._notifier.post(firing.severity, named(text, firing.account, len(self._engines) > 1))
 
     def event(self, event: Event) -> None:
         """A fact event on ``monitor`` (quotes are never streamed)."""
@@ -253,7 +265,7 @@ class Announcer:
                     },
                 },
             )
-        self._notifier.post(severity, text)
+        self._notifier.post(severity, named(text, result.account, len(self._engines) > 1))
 
     def rule_of(self, key: str, account: int) -> str | None:
         for record in reversed(self._recent_firings.get(account, ())):
@@ -315,7 +327,7 @@ class Announcer:
                     "data": dict(data),
                 },
             )
-        self._notifier.post("warning", text)
+        self._notifier.post("warning", named(text, account, len(self._engines) > 1))
 
 
 def write_status(path: Path, status: Mapping[str, object]) -> None:
