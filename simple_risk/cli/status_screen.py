@@ -73,7 +73,10 @@ def daemon_header(result: Mapping[str, Any], now: datetime) -> RenderableType:
     for alert in alerts:
         level = str(alert.get("level", "critical"))
         row = Text(f"  ALERT {clock(alert.get('at'), now)} ", style=severity_style(level))
-        row.append(str(alert.get("message", "")), style=severity_style(level))
+        message, whose = str(alert.get("message", "")), alert.get("account")
+        if whose is not None and str(whose) not in message:  # a rule's words name no account
+            message = f"account {whose}: {message}"
+        row.append(message, style=severity_style(level))
         rows.append(row)
     return Group(*rows)
 

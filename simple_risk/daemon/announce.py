@@ -31,6 +31,17 @@ from simple_risk.engine.events import Event, TradeFill
 
 log = logging.getLogger(__name__)
 
+#: alerts kept per account (and of the daemon itself) for the account's page
+ALERTS_KEPT = 50
+
+
+def named(text: str, account: int | None, several: bool) -> str:
+    """A notification's text, naming its account when the daemon guards several and the
+    words do not already say whose it is (a phone shows the text alone)."""
+    if account is None or not several or str(account) in text:
+        return text
+    return f"account {account}: {text}"
+
 
 class Observer(Protocol):
     """What the demo console (and tests) watch; every method runs on a daemon thread."""
@@ -99,29 +110,55 @@ class Alerter:
         notifier: Notifications | None,
         observer: Observer,
         monitor: Broadcaster | None = None,
+        *,
+        several: bool = False,
     ) -> None:
         self._notifier = notifier
+        #: the daemon guards several accounts: a notification names the one it is about
+        self._several = several
         self._observer = observer
         self._monitor = monitor
-        self.recent: list[dict[str, str]] = []
+        self.recent: list[dict[str, Any]] = []
+        #: the latest alerts of each account (None: the daemon's own), so one account's alerts
+        #: never push another's out of what that account's page shows
+        self._by_account: dict[int | None, deque[tuple[int, dict[str, Any]]]] = {}
+        self._raised = 0
         self._lock = threading.Lock()
 
-    def alert(self, level: str, message: str, at: datetime) -> None:
+    def alert(self, level: str, message: str, at: datetime, account: int | None = None) -> None:
+        """Raise an alert; ``account`` is the guarded account it is about (None: the daemon's
+        own, every account's), so one account's page and ``monitor --account`` show its own
+        alerts and the daemon's, not another account's."""
         logger_level = logging.CRITICAL if level == "critical" else logging.ERROR
         if level in ("info", "warning"):
             logger_level = logging.WARNING
         log.log(logger_level, "ALERT %s: %s", level, message)
-        entry = {"at": at.isoformat(), "level": level, "message": message}
+        entry: dict[str, Any] = {"at": at.isoformat(), "level": level, "message": message}
+        if account is not None:
+            entry["account"] = account
         with self._lock:
             self.recent = [*self.recent[-49:], entry]
+            self._raised += 1
+            kept = self._by_account.get(account)
+            if kept is None:
+                kept = self._by_account[account] = deque(maxlen=ALERTS_KEPT)
+            kept.append((self._raised, entry))
         self._observer.on_alert(level, message)
         text = f"Alert: {message}"
         if self._monitor is not None and self._monitor.active:
             self._monitor.publish(
-                "alert", {"at": at, "severity": level, "text": text, "data": entry}
+                "alert",
+                {"at": at, "account": account, "severity": level, "text": text, "data": entry},
             )
         if self._notifier is not None:
-            self._notifier.post(level, text)
+            self._notifier.post(level, named(text, account, self._several))
+
+    def recent_for(self, account: int, count: int) -> list[dict[str, Any]]:
+        """The latest ``count`` alerts about ``account`` or the daemon itself, oldest first
+        (none about another account)."""
+        with self._lock:
+            chosen = [*self._by_account.get(account, ()), *self._by_account.get(None, ())]
+        return [entry for _, entry in sorted(chosen, key=lambda kept: kept[0])[-count:]]
 
 
 class Announcer:
@@ -206,7 +243,7 @@ class Announcer:
                     "data": record,
                 },
             )
-        self._notifier.post(firing.severity, text)
+        self._notifier.post(firing.severity, named(text, firing.account, len(self._engines) > 1))
 
     def event(self, event: Event) -> None:
         """A fact event on ``monitor`` (quotes are never streamed)."""
@@ -253,7 +290,7 @@ class Announcer:
                     },
                 },
             )
-        self._notifier.post(severity, text)
+        self._notifier.post(severity, named(text, result.account, len(self._engines) > 1))
 
     def rule_of(self, key: str, account: int) -> str | None:
         for record in reversed(self._recent_firings.get(account, ())):
@@ -315,7 +352,7 @@ class Announcer:
                     "data": dict(data),
                 },
             )
-        self._notifier.post("warning", text)
+        self._notifier.post("warning", named(text, account, len(self._engines) > 1))
 
 
 def write_status(path: Path, status: Mapping[str, object]) -> None:

@@ -125,7 +125,7 @@ class Applier:
         except Exception as exc:  # fail safe: report, keep running
             log.exception("engine failed on %s", type(event).__name__)
             shared.alerter.alert(
-                "critical", f"engine error on {type(event).__name__}: {exc}", event.at
+                "critical", f"engine error on {type(event).__name__}: {exc}", event.at, account
             )
             return
         self.events_applied += 1

@@ -146,11 +146,12 @@ class Enforcer:
                         f"{type(intent).__name__} ({type(exc).__name__}: {exc}); "
                         "its other actions go on",
                         firing.at,
+                        firing.account,
                     )
 
     def _add_intent(self, intent: Intent, firing: Firing) -> None:
         if isinstance(intent, Alert):
-            self._shared.alerter.alert(intent.level, intent.message, firing.at)
+            self._shared.alerter.alert(intent.level, intent.message, firing.at, firing.account)
             return
         tracked = self.book.get(intent.key)
         protection = _protection_of(firing)
@@ -225,6 +226,7 @@ class Enforcer:
                     f"{type(tracked.intent).__name__} ({type(exc).__name__}: {exc}); "
                     "the firing's other actions go on, this one is retried",
                     self._shared.clock.now(),
+                    tracked.account,
                 )
 
     def _send(self, key: str) -> None:
@@ -387,12 +389,20 @@ class Enforcer:
                 self.work(result.key)  # asked again while in flight: planned from the facts now
             return
         tracked.failures += 1
-        if result.outcome == "gave_up":
+        if result.outcome == "gave_up" and tracked.failures < 2:
             # A refusal is final for that request, but it was planned from facts that may be
             # a few milliseconds old (an order that just filled cannot be cancelled): re-plan
             # from REST now, and alert when the refusal persists after that.
             tracked.state = "awaiting"
             self._request_reconcile(result.account, "enforcement refused")
+        elif result.outcome == "gave_up":
+            # Refused again once REST had said what the account holds: the gateway means it
+            # (an account it no longer lets trade, a closed market). Sent again at once, the
+            # call and its reconcile would cost five REST calls every reconcile gap, all day;
+            # it waits instead, ever longer, while the post-call reconcile refreshes the facts.
+            pause = timing.retry_interval * 2 ** min(tracked.failures - 2, 16)
+            cap = max(REFUSED_RETRY_MAX, timing.retry_interval)
+            tracked.state, tracked.due = "waiting", time.monotonic() + min(pause, cap)
         elif result.outcome == "unsure":
             # a call may have acted without an answer (a partial close whose connection
             # ended): planned again from the hub's facts it could be sent twice if the hub is
@@ -417,6 +427,7 @@ class Enforcer:
                 f"enforcement of {result.key} failed {tracked.failures} time(s): {result.error}; "
                 "still trying",
                 result.at,
+                result.account,
             )
 
     def confirm(self, account: int) -> None:
@@ -478,6 +489,10 @@ class Enforcer:
         final: Literal["done", "gave_up"] = "done" if state == "done" else "gave_up"
         finished_at = self._shared.clock.now()
         self._persistence.store_call(lambda store: store.intent_finished(key, finished_at, final))
+
+
+#: the longest pause, in seconds, before a call the gateway keeps refusing is sent again
+REFUSED_RETRY_MAX = 10.0
 
 
 def _protection_of(firing: Firing) -> tuple[str, str] | None:

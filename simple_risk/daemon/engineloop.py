@@ -47,6 +47,7 @@ from simple_risk.daemon.quotewatch import QuoteWatch, trading
 from simple_risk.daemon.reconcile import Reconciler
 from simple_risk.daemon.supervisor import Supervisor
 from simple_risk.engine.events import (
+    AccountUpdate,
     ClockTick,
     ConnectionChanged,
     ContractLoaded,
@@ -366,6 +367,8 @@ class EngineLoop:
         if isinstance(event, FACT_EVENTS):
             account = event.account_id
             if account not in shared.engines:
+                if isinstance(event, AccountUpdate):  # an account of the login left out
+                    self._reconciler.unguarded(event)
                 return
             if isinstance(event, OrderUpdate | PositionUpdate | TradeFill):
                 shared.hub_touched.setdefault(account, {})[hub_item(event)] = event.at

@@ -30,6 +30,9 @@ class ReconcileData(Event):
     #: Account/search, asked and read in full, did not list the account (closed, or no
     #: longer this login's): the daemon cannot guard it
     unlisted: bool = False
+    #: the login's other accounts, as the same Account/search listed them (ones the
+    #: configuration does not guard)
+    others: tuple[AccountUpdate, ...] = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -153,6 +153,7 @@ class Ownership:
             "critical",
             f"lost the lease of account {account} ({check.why}): enforcement of it stopped",
             check.at,
+            account,
         )
 
 

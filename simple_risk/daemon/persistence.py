@@ -359,6 +359,7 @@ class Persistence:
                     f"account {account}: the engine snapshot could not be saved ({exc}); "
                     "a restart now would lose state since the last one",
                     self._shared.clock.now(),
+                    account,
                 )
             return False
         if account in self._snapshot_failing:

@@ -31,7 +31,7 @@ from simple_risk.daemon.enforcement import Enforcer
 from simple_risk.daemon.messages import ReconcileData
 from simple_risk.daemon.ownership import Ownership
 from simple_risk.daemon.supervisor import Supervisor
-from simple_risk.engine.events import Event, Reconciled, TradeFill
+from simple_risk.engine.events import AccountUpdate, Event, Reconciled, TradeFill
 from simple_risk.engine.facts.account import AccountState
 from simple_risk.engine.facts.ledger import adds_nothing
 from simple_risk.engine.vanished import reconciled_fills, reconciled_orders, reconciled_positions
@@ -80,6 +80,8 @@ class Reconciler:
         self._failing: dict[int, int] = {}
         #: accounts the last full reconcile found missing from Account/search (alerted once)
         self.unlisted: set[int] = set()
+        #: accounts of the login the configuration does not guard, said once they could trade
+        self.unguarded_said: set[int] = set()
 
     # -- the workers ----------------------------------------------------------------------------
 
@@ -154,6 +156,7 @@ class Reconciler:
                     f"account {account}: reconcile failed unexpectedly "
                     f"({type(exc).__name__}: {exc}); retrying",
                     self._shared.clock.now(),
+                    account,
                 )
                 data = ReconcileData(
                     at=self._shared.clock.now(),
@@ -186,6 +189,7 @@ class Reconciler:
         def malformed(kind: str, why: str) -> None:
             skipped.append((kind, why))
 
+        accounts: list[AccountUpdate] | None = None
         try:
             accounts = (
                 [] if light else client.search_accounts(only_active=False, on_malformed=malformed)
@@ -200,11 +204,14 @@ class Reconciler:
                 started_at=started,
                 reason=reason,
                 error=str(exc),
+                # REST refusing an account the login no longer lists (AccountNotFound): why
+                unlisted=accounts is not None and _unlisted(account, accounts, skipped, light),
             )
         mine = next((a for a in accounts if a.account_id == account), None)
-        unread = any(kind == "account" for kind, _ in skipped)
+        guarded = self._shared.config.accounts
         return ReconcileData(
-            unlisted=not light and mine is None and not unread,
+            unlisted=_unlisted(account, accounts, skipped, light),
+            others=tuple(a for a in accounts if a.account_id not in guarded),
             at=clock.now(),
             account=account,
             started_at=started,
@@ -224,8 +231,13 @@ class Reconciler:
         timing = shared.config.timing
         if data.error is not None:
             log.warning("account %s: reconcile (%s) failed: %s", account, data.reason, data.error)
-            self.later[account] = time.monotonic() + timing.retry_interval
+            self._report_unlisted(data)
             failed = self._failing[account] = self._failing.get(account, 0) + 1
+            # tried again after a pause that doubles while it keeps failing: an account the
+            # gateway no longer knows must not spend the login's REST budget all day
+            pause = timing.retry_interval * 2 ** min(failed - 1, 16)
+            cap = max(FAILED_RECONCILE_RETRY_MAX, timing.retry_interval)
+            self.later[account] = time.monotonic() + min(pause, cap)
             if failed == timing.alert_after_attempts:
                 # the facts can no longer be checked against REST: a hub gap stays unhealed
                 # and what the hub missed (a position opened meanwhile) is not seen
@@ -235,16 +247,22 @@ class Reconciler:
                     "its positions, orders and fills cannot be checked against REST — "
                     "still trying",
                     data.at,
+                    account,
                 )
             return
         failed = self._failing.pop(account, 0)
         if failed >= timing.alert_after_attempts:
             shared.alerter.alert(
-                "warning", f"account {account}: reconciled again after {failed} failures", data.at
+                "warning",
+                f"account {account}: reconciled again after {failed} failures",
+                data.at,
+                account,
             )
         skipped_kinds = {kind for kind, _ in data.skipped}
         self._report_malformed(data)
         self._report_unlisted(data)
+        for other in data.others:
+            self.unguarded(other)
         engine = shared.engines[account]
         state = engine.account(account)
         # What the hub said of an order or a position after the REST answers were asked for
@@ -322,6 +340,7 @@ class Reconciler:
                 "critical" if doubt.skipped else "warning",
                 f"{whose}: {doubt.target} record {doubt.record_id!r}: {doubt.what}{then}",
                 doubt.at,
+                owner,
             )
         if doubt.reconcile:
             for account in accounts:
@@ -340,12 +359,37 @@ class Reconciler:
                 "(closed, or no longer this user's): it cannot be guarded — check the "
                 "account on the platform",
                 data.at,
+                account,
             )
         elif data.account_update is not None and account in self.unlisted:
             self.unlisted.discard(account)
             self._shared.alerter.alert(
-                "warning", f"account {account} is listed again by Account/search", data.at
+                "warning",
+                f"account {account} is listed again by Account/search",
+                data.at,
+                account,
             )
+
+    def unguarded(self, update: AccountUpdate) -> None:
+        """Engine thread: the gateway spoke of an account of the login that the configuration
+        does not list (Account/search at a full reconcile, or the user hub — a combine the firm
+        opened during the day). Nothing guards it: said once, when it can trade, so a trader
+        who trades it knows no limit is enforced there."""
+        account = update.account_id
+        if not update.can_trade or account in self.unguarded_said:
+            return
+        if len(self.unguarded_said) >= _DOUBTS_REMEMBERED:  # the daemon runs all day
+            self.unguarded_said.clear()
+        self.unguarded_said.add(account)
+        name = f" {update.name!r}" if update.name else ""
+        self._shared.alerter.alert(
+            "warning",
+            f"account {account}{name} can trade on this login but is not guarded (not in "
+            "accounts: of the configuration): no rule is enforced on it — add it to accounts: "
+            "and restart the daemon to guard it",
+            update.at,
+            account,  # about that account: not on a guarded account's page
+        )
 
     def _report_malformed(self, data: ReconcileData) -> None:
         """Records REST sent that could not be read were skipped: count them and say so loudly
@@ -363,11 +407,27 @@ class Reconciler:
             f"account {data.account}: skipped {len(data.skipped)} malformed REST record(s) "
             f"in the {data.reason} reconcile — {kinds}{more}",
             data.at,
+            data.account,
         )
 
 
+#: the longest pause, in seconds, before a reconcile that keeps failing is tried again (the
+#: pause doubles from ``retry_interval``): the hub-down poll's 10 s, so an account whose REST
+#: comes back is read again as soon as a blind one would be, while an account the gateway no
+#: longer knows costs 2 calls in 10 s, not 2 every reconcile gap all day
+FAILED_RECONCILE_RETRY_MAX = 10.0
+
 #: how many (account, trouble) alerts are remembered before they may be repeated
 _DOUBTS_REMEMBERED = 1000
+
+
+def _unlisted(
+    account: int, accounts: list[AccountUpdate], skipped: list[tuple[str, str]], light: bool
+) -> bool:
+    """Account/search was asked, read in full, and did not list the account."""
+    if light or any(kind == "account" for kind, _ in skipped):
+        return False
+    return all(a.account_id != account for a in accounts)
 
 
 def _known_fill(state: AccountState | None, fill: TradeFill) -> bool:

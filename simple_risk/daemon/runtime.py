@@ -116,7 +116,9 @@ class Daemon:
             urls=config.notify.urls,
             spawn=self._spawn_service,
         )
-        self.alerter = Alerter(self.notifier, self.observer, self.monitor)
+        self.alerter = Alerter(
+            self.notifier, self.observer, self.monitor, several=len(config.accounts) > 1
+        )
         #: which accounts are only observed (nothing sent: :mod:`simple_risk.daemon.observe`)
         self.enforcement = (
             Enforcement(config.accounts, config.accounts, source="engine run --observe")

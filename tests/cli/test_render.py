@@ -45,6 +45,30 @@ def styles_of(renderable: RenderableType) -> str:
     return output
 
 
+def test_an_alert_about_one_account_names_it_once() -> None:
+    """A rule's own alert words may not say whose it is: with several accounts the line
+    names the account; one whose words already name it is not named twice."""
+    result = fixtures.status()
+    result["daemon"]["alerts"] = [
+        {
+            "at": NOW.isoformat(),
+            "level": "warning",
+            "message": "half the daily loss is gone",
+            "account": 20100002,
+        },
+        {
+            "at": NOW.isoformat(),
+            "level": "critical",
+            "message": "account 20100001: lease lost",
+            "account": 20100001,
+        },
+    ]
+    out = text_of(status_screen.status_view(result, NOW))
+    assert "account 20100002: half the daily loss is gone" in out
+    assert "account 20100001: lease lost" in out
+    assert "account 20100001: account 20100001" not in out
+
+
 def test_status_shows_every_section_of_an_account() -> None:
     out = text_of(status_screen.status_view(fixtures.status(), NOW))
     assert "daemon pid 4242" in out and "up 2h 05m" in out and "events 18211" in out

@@ -165,7 +165,8 @@ def start(short_dir: Path) -> Iterator[Start]:
         options = dataclasses.replace(fast_options(server, grace), wall=sim.clock)
         assert options.ruleset_transform is not None
         ruleset = options.ruleset_transform(load_ruleset(ruleset_path))
-        daemon = Daemon(config, {ACCOUNT: ruleset}, store=open_store(config), options=options)
+        rulesets = dict.fromkeys(config.accounts, ruleset)
+        daemon = Daemon(config, rulesets, store=open_store(config), options=options)
         trader = Trader(sim)
         started.append((sim, daemon, trader))
         if before is not None:

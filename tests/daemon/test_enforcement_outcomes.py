@@ -11,6 +11,7 @@ the hub is late too (the same network trouble), reducing the position twice. So 
 from __future__ import annotations
 
 import math
+import time
 from datetime import UTC, datetime
 from types import SimpleNamespace
 from typing import Any
@@ -84,6 +85,28 @@ def test_a_refusal_is_planned_again_after_a_reconcile() -> None:
     daemon, tracked, _enforcer = _after("gave_up")
     assert tracked.state == "awaiting"
     assert daemon.reconciles == [(ACCOUNT, "enforcement refused")]
+
+
+def test_a_refusal_repeated_on_rests_facts_is_tried_again_after_a_pause_that_doubles() -> None:
+    """The gateway that refuses a close again once REST has said what the account holds means
+    it (an account it no longer lets trade, a market closed): sent again at once after each
+    reconcile, the close and its full reconcile cost five calls every two seconds — 150 of
+    the login's 200 a minute for one account, all day. It waits, ever longer, up to a cap."""
+    daemon, tracked, enforcer = _after("gave_up")
+    pauses = []
+    for _ in range(8):
+        enforcer.after_reconcile(ACCOUNT)
+        assert daemon.worked.pop() == "reduce"  # planned again from REST's facts
+        tracked.state = "in_flight"
+        before = time.monotonic()
+        enforcer.on_result(IntentResult(at=AT, account=ACCOUNT, key="reduce", outcome="gave_up"))
+        assert tracked.state == "waiting"
+        pauses.append(round(tracked.due - before))
+        enforcer.after_reconcile(ACCOUNT)  # the reconcile after the call: not before the pause
+        assert daemon.worked == []
+        tracked.due = 0.0  # the pause is over
+    assert daemon.reconciles == [(ACCOUNT, "enforcement refused")]  # only after the first
+    assert pauses == [1, 2, 4, 8, 10, 10, 10, 10]  # retry_interval 1 s, doubling to 10 s
 
 
 def test_a_lasting_failure_is_alerted_at_once_then_each_time_the_failures_double() -> None:

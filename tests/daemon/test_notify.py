@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from simple_risk.adapters.simulator import AccountSpec, RateLimits, Simulator
 from simple_risk.daemon.config import NotifySettings
 from simple_risk.daemon.executor import IntentResult
 from simple_risk.daemon.notifications import DeliveryError, Notifications, Retry
@@ -41,6 +42,7 @@ from simple_risk.engine.intents import (
     ReduceTo,
     StopAt,
 )
+from tests.pinned import pinned_wall
 
 from .conftest import ACCOUNT, Start
 
@@ -372,6 +374,39 @@ def test_the_daemon_posts_firings_and_alerts_to_the_configured_webhook(
     assert all(b["username"] == "simple-risk" for b in hook.bodies)
     # info-level results (successful enforcement) stay below the configured minimum
     assert not any(b["text"].startswith("Enforced: ") for b in hook.bodies)
+
+
+def test_with_several_accounts_each_notification_names_its_account(
+    start: Start, hook: Hook
+) -> None:
+    """A phone that says "Position closed: symbol-blocks — RTY is blocked" does not say which
+    of a 50K and a 150K account was flattened: with several accounts every firing, result and
+    alert about one of them names it (the platform's account names need not hold the id)."""
+    other = 20100002
+    sim = Simulator(
+        port=0,
+        seed=11,
+        ping_interval=0.3,
+        price_interval=None,
+        rate_limits=RateLimits(general=(5000, 60.0), bars=(50, 30.0)),
+        clock=pinned_wall(),
+        accounts=(
+            AccountSpec(ACCOUNT, "50KTC-V2-ALPHA", Decimal(50000)),
+            AccountSpec(other, "150KTC-V2-BETA", Decimal(150000)),
+        ),
+    ).start()
+    run = start(sim=sim, accounts=(ACCOUNT, other), notify=NotifySettings(webhook=hook.url))
+    run.trader.buy(other, "RTY")  # blocked: a critical firing on the 150K only
+
+    def texts(words: str) -> list[str]:
+        return [b["text"] for b in hook.bodies if words in b["text"]]
+
+    assert wait_until(lambda: bool(texts("symbol-blocks — RTY is blocked")), 10.0), hook.bodies
+    assert all(t.startswith(f"account {other}: ") for t in texts("RTY is blocked"))
+    run.sim.set_can_trade(other, False)  # the firm stops it: the rule's alert
+    assert wait_until(lambda: bool(texts("Alert: canTrade is false")), 10.0), hook.bodies
+    assert all(t.startswith(f"account {other}: ") for t in texts("canTrade is false"))
+    assert not [b for b in hook.bodies if f"account {ACCOUNT}" in b["text"]]
 
 
 def test_the_pushing_thread_runs_under_the_daemons_supervisor(hook: Hook) -> None:

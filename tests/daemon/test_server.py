@@ -972,3 +972,25 @@ def test_engine_run_stops_on_the_stop_op_cleanly_and_removes_its_pid_file(
             assert [a.action for a in store.admin_actions()] == ["reload", "stop"]
     finally:
         sim.stop()
+
+
+def test_an_alert_about_one_account_names_it_and_stays_out_of_another_accounts_status(
+    start: Start,
+) -> None:
+    """With several accounts an alert's words may not say whose it is (a rule's own message:
+    "half the daily loss is gone"): the status names its account, and ``status --account``
+    of another account does not show it as if it were that account's."""
+    other = 20100002
+    run = start(accounts=(ACCOUNT, other))
+    run.sim.set_can_trade(other, False)  # the firm stops the 150K: auth-loss-guard alerts
+    words = "canTrade is false on 150KTC"
+    run.wait(
+        lambda: any(words in a["message"] for a in run.request("status")["daemon"]["alerts"]),
+        "the alert",
+    )
+    (alert,) = [a for a in run.request("status")["daemon"]["alerts"] if words in a["message"]]
+    assert alert["account"] == other
+    mine = run.request("status", {"account": ACCOUNT})["daemon"]["alerts"]
+    assert not [a for a in mine if words in a["message"]]
+    theirs = run.request("status", {"account": other})["daemon"]["alerts"]
+    assert [a["message"] for a in theirs if words in a["message"]] == [alert["message"]]

@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from simple_risk.daemon.dashboard import server as server_module
+from simple_risk.daemon.dashboard import view as view_module
 from simple_risk.daemon.dashboard.server import MAX_CONNECTIONS, MIN_GAP
 from simple_risk.daemon.password import hash_password, write_password_hash
 from simple_risk.daemon.sim import wait_until
@@ -254,3 +255,46 @@ def test_a_request_that_is_no_http_is_refused_without_a_logged_bug(
             assert raw.recv(100).startswith(b"HTTP/1.0 400")
     time.sleep(0.1)  # the server logs after answering
     assert not [r for r in caplog.records if r.exc_info], "a traceback was logged"
+
+
+def test_an_accounts_page_shows_its_own_alerts_and_the_daemons_not_another_accounts(
+    served: Start,
+) -> None:
+    """Each page is one account's: an alert about another account (its canTrade gone, its
+    closes refused) is not shown there, and never pushes this account's own alerts off it."""
+    d = served(accounts=(ACCOUNT, OTHER))
+
+    def alerts(account: int) -> list[str]:
+        page = json.loads(_request(d, f"/api/account/{account}")[2])
+        return [alert["message"] for alert in page["alerts"]]
+
+    def said(words: str) -> int:
+        return sum(words in alert["message"] for alert in d.daemon.alerter.recent)
+
+    def can_trade(account: int, flag: bool) -> None:
+        d.sim.set_can_trade(account, flag)
+        d.wait(
+            lambda: (
+                d.daemon.on_engine(lambda: d.daemon.engines[account].account(account)).can_trade
+                is flag
+            ),
+            f"canTrade {flag} heard",
+        )
+
+    can_trade(ACCOUNT, False)
+    d.wait(lambda: said("canTrade is false on 50KTC") == 1, "this account's alert")
+    can_trade(ACCOUNT, True)
+    for times in range(1, view_module.ALERTS_SHOWN + 2):  # more than a page shows
+        can_trade(OTHER, False)
+        d.wait(lambda n=times: said("canTrade is false on 150KTC") == n, "the other's alert")
+        can_trade(OTHER, True)
+    d.daemon.alerter.alert("critical", "the store is unavailable", d.daemon.clock.now())
+    mine = alerts(ACCOUNT)
+    assert [m for m in mine if "canTrade is false" in m] == [
+        "canTrade is false on 50KTC-V2-SIM-20100001; flattening (expect rejections)"
+    ]
+    assert "the store is unavailable" in mine  # the daemon's own trouble is every account's
+    theirs = alerts(OTHER)
+    assert "the store is unavailable" in theirs
+    assert not any(f"SIM-{ACCOUNT}" in m for m in theirs)
+    assert sum("canTrade is false on 150KTC" in m for m in theirs) == view_module.ALERTS_SHOWN - 1

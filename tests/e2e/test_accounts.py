@@ -4,9 +4,11 @@
 * a breach on one account while the hubs are down is enforced once they are back, and the
   other account's legal position is left alone;
 * an account the login no longer lists is said to the user: the daemon can no longer guard it;
+* an account of the login the configuration does not list is said to the user, once, while it
+  can trade: at the start, and when it appears during the day (a new combine);
 * the quotes of a contract one account left still reach the account that holds it;
 * an account the gateway no longer knows at a start does not keep the daemon from guarding
-  the others;
+  the others, nor spends the login's REST budget on retries every second;
 * while the user hub is down, REST is read every few seconds (a breach on any account is
   enforced meanwhile) and the user is told — also when it was down from the start.
 """
@@ -22,7 +24,7 @@ from typing import Any
 import pytest
 
 from simple_risk.adapters.simulator import Simulator
-from simple_risk.daemon import engineloop
+from simple_risk.daemon import engineloop, reconcile
 from simple_risk.daemon.runtime import Daemon, open_store
 from simple_risk.daemon.sim import Trader, wait_until
 from tests.pinned import pinned_wall
@@ -113,6 +115,61 @@ def test_an_account_the_login_no_longer_lists_is_alerted_once_and_its_return_sai
     h.wait(lambda: _alerts(h, f"account {OTHER} is listed again"), "the all-clear")
 
 
+NEW = 20100004  # a combine the firm opens on the login during the day
+
+
+def _new_account(h: Harness, name: str, *, can_trade: bool = True) -> None:
+    """The user hub announces an account the daemon has not heard of (a new combine)."""
+    h.sim.emit_user_event(
+        "GatewayUserAccount",
+        [
+            {
+                "action": 0,
+                "data": {
+                    "id": NEW,
+                    "name": name,
+                    "balance": 50000,
+                    "canTrade": can_trade,
+                    "isVisible": True,
+                    "simulated": True,
+                },
+            }
+        ],
+    )
+
+
+def test_an_account_of_the_login_the_configuration_leaves_out_is_said_to_be_unguarded(
+    start: Start,
+) -> None:
+    h = start(accounts=BOTH)  # the login has a third account, 20100003, that can trade
+    third = 20100003
+    h.wait(lambda: _alerts(h, f"account {third} "), "the unguarded account said")
+    (alert,) = _alerts(h, f"account {third} ")
+    assert (alert["level"], alert["account"]) == ("warning", third)
+    assert "not guarded" in alert["message"]
+    reconciles = h.daemon.reconciles
+    h.daemon.request_reconcile(ACCOUNT, "again")
+    h.wait(lambda: h.daemon.reconciles > reconciles, "the next reconcile")
+    assert len(_alerts(h, f"account {third} ")) == 1  # said once
+    assert not _alerts(h, f"account {ACCOUNT} ") and not _alerts(h, f"account {OTHER} ")
+
+
+def test_an_account_that_appears_during_the_day_is_said_to_be_unguarded_once_it_can_trade(
+    start: Start,
+) -> None:
+    h = start(accounts=BOTH)
+    _new_account(h, "50KTC-V2-NOT-YET", can_trade=False)
+    _new_account(h, f"50KTC-V2-NEW-{NEW}")
+    h.wait(lambda: _alerts(h, f"account {NEW} "), "the new account said")
+    _new_account(h, f"50KTC-V2-NEW-{NEW}")
+    reconciles = h.daemon.reconciles
+    h.daemon.request_reconcile(ACCOUNT, "again")
+    h.wait(lambda: h.daemon.reconciles > reconciles, "the next reconcile")
+    (alert,) = _alerts(h, f"account {NEW} ")  # once, and only once it could trade
+    assert alert["level"] == "warning"
+    assert f"50KTC-V2-NEW-{NEW}" in alert["message"] and "not guarded" in alert["message"]
+
+
 def test_quotes_of_a_contract_one_account_left_still_reach_the_other(start: Start) -> None:
     h = start(accounts=BOTH)
     h.trader.buy(ACCOUNT, "EP")
@@ -169,9 +226,52 @@ def test_an_account_the_gateway_no_longer_knows_does_not_keep_the_others_unguard
             ),
             10.0,
         ), "the unguarded account said"
+        # ... and why: its REST answers fail because the login no longer has it
+        assert wait_until(
+            lambda: _said(daemon, "critical", f"account {GONE} is no longer listed"), 5.0
+        ), "the account said to be gone from the login"
     finally:
         daemon.stop()
         trader.close()
+        sim.stop()
+
+
+def test_an_account_the_gateway_no_longer_knows_is_retried_ever_more_slowly(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each failed reconcile was tried again a second later, for ever: an account closed or
+    taken from the login cost two REST calls every reconcile gap all day (60 a minute of the
+    200 the gateway allows), and a few of them filled the budget the live accounts reconcile
+    from. A reconcile that keeps failing is now retried after a doubling pause, up to a cap."""
+    monkeypatch.setattr(reconcile, "FAILED_RECONCILE_RETRY_MAX", 1.0)
+    wall = pinned_wall()
+    sim = pinned_simulator(wall)
+    config = guarding_config(sim, (ACCOUNT, GONE), tmp_path)
+    quick = dataclasses.replace(config.timing, retry_interval=0.1)
+    daemon = Daemon(
+        dataclasses.replace(config, timing=quick),
+        dict.fromkeys((ACCOUNT, GONE), build_ruleset()),
+        store=open_store(config),
+        options=dataclasses.replace(FAST_OPTIONS, wall=wall, reconcile_gap=0.05),
+    )
+
+    def tries() -> int:
+        return sum(
+            r.path == "/api/Position/searchOpen"
+            and isinstance(r.body, dict)
+            and r.body.get("accountId") == GONE
+            for r in sim.requests_log()
+        )
+
+    try:
+        daemon.start()
+        assert wait_until(lambda: _said(daemon, "critical", f"account {GONE}: 3 reconciles"), 10.0)
+        sim.clear_requests()
+        time.sleep(3.0)
+        assert 1 <= tries() <= 6  # still tried, about once a second (the cap), not 30 times
+        assert daemon.status()["accounts"][str(ACCOUNT)]["live"]
+    finally:
+        daemon.stop()
         sim.stop()
 
 

@@ -292,7 +292,7 @@ class Operations:
             now = daemon.clock.now()
             return {
                 "now": now,
-                "daemon": views.daemon_status(daemon, now),
+                "daemon": views.daemon_status(daemon, now, account),
                 "accounts": [
                     views.account_status(daemon, a, now) for a in wanted if a in daemon.engines
                 ],
@@ -727,6 +727,7 @@ class Operations:
                 f"account {account}: {mode} mode could not be stored ({exc}); "
                 "a restart would go back to the configured mode",
                 now,
+                account,
             )
         words = "enforcing" if enforce else "only observing (nothing sent)"
         daemon.announce_admin(

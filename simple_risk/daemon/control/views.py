@@ -58,7 +58,13 @@ def _value(value: object) -> object:
     return str(value)
 
 
-def daemon_status(daemon: ControlTarget, now: datetime) -> dict[str, Any]:
+def daemon_status(
+    daemon: ControlTarget, now: datetime, account: int | None = None
+) -> dict[str, Any]:
+    """The daemon's line; for one account, only its alerts and the daemon's own."""
+    alerts = (
+        daemon.alerter.recent[-10:] if account is None else daemon.alerter.recent_for(account, 10)
+    )
     return {
         "pid": os.getpid(),
         "started_at": daemon.started_at,
@@ -68,7 +74,7 @@ def daemon_status(daemon: ControlTarget, now: datetime) -> dict[str, Any]:
         "reconciles": daemon.reconciles,
         "intents_open": len(daemon.book),
         "store": daemon.store_health(),
-        "alerts": list(daemon.alerter.recent[-10:]),
+        "alerts": list(alerts),
         "ruleset": daemon.ruleset_name(),
     }
 

@@ -135,10 +135,11 @@ def account_page(daemon: ControlTarget, account: int, now: datetime) -> dict[str
             }
             for d in status["derived"]
         ],
-        # the daemon's alerts (enforcement failing, reconciles failing, a lease lost …), as the
-        # status socket sends them to every trader: the firings alone would say "position
-        # closed" while the gateway keeps refusing the close
-        "alerts": list(reversed(daemon.alerter.recent[-ALERTS_SHOWN:])),
+        # the account's alerts and the daemon's own (enforcement failing, reconciles failing,
+        # a lease lost …): the firings alone would say "position closed" while the gateway
+        # keeps refusing the close. Another account's are its page's, and never push this
+        # account's own off the page.
+        "alerts": list(reversed(daemon.alerter.recent_for(account, ALERTS_SHOWN))),
         "firings": [
             {"at": f["at"], "rule": f["rule"], "severity": f["severity"], "text": f["text"]}
             for f in reversed(status["firings"][-FIRINGS_SHOWN:])
