@@ -10,6 +10,7 @@ goes live in seconds, with REST's word over the journal's.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import sqlite3
 import time
 from collections.abc import Callable
@@ -135,6 +136,62 @@ def test_a_firing_the_store_missed_is_recorded_once_by_the_next_restart(
     second = _restart(h)
     assert _firings(second.store) == 1
     assert _locked(second)
+
+
+def _snapshots_of_another_version(h: Harness) -> None:
+    """Every stored snapshot as a simple-risk with another snapshot format wrote it (a
+    downgrade, or a format this version cannot read): the restart cannot use it."""
+    database = h.daemon.config.data_dir / "simple-risk.db"
+    with sqlite3.connect(database) as db:
+        db.execute("UPDATE engine_snapshots SET state = json_set(state, '$.engine.version', 99)")
+
+
+def test_a_restart_says_it_restored_the_snapshot(
+    start: Start, caplog: pytest.LogCaptureFixture
+) -> None:
+    h = start(build_ruleset(params=ISOLATED_LIMITS))
+    _lose_the_day(h)
+    h.daemon.stop()  # snapshots every account
+    with caplog.at_level(logging.INFO, logger="simple_risk.daemon.persistence"):
+        again = _restart(h)
+    assert _locked(again)
+    said = [r.getMessage() for r in caplog.records if "restored" in r.getMessage()]
+    assert len(said) == 1 and "from its snapshot of" in said[0], said
+
+
+def test_a_restart_without_a_snapshot_says_it_rebuilt_from_the_journal(
+    locked_without_snapshots: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.INFO, logger="simple_risk.daemon.persistence"):
+        again = _restart(locked_without_snapshots)
+    assert _locked(again)
+    said = [r.getMessage() for r in caplog.records if "rebuilt" in r.getMessage()]
+    assert len(said) == 1 and "from the journal (no snapshot)" in said[0], said
+
+
+def test_a_snapshot_this_version_cannot_read_is_rebuilt_from_the_journal_and_alerted(
+    start: Start,
+) -> None:
+    """After an upgrade (or a downgrade) whose snapshot format differs, the restart used to
+    log "snapshot not usable; starting fresh" — a warning in the log alone, and in words
+    that said the day was gone. The day is rebuilt from the whole journal (the lock comes
+    back), and the trader is told so where alerts go, with what the journal cannot hold."""
+    h = start(build_ruleset(params=ISOLATED_LIMITS))
+    _lose_the_day(h)
+    h.daemon.stop()
+    _snapshots_of_another_version(h)
+
+    again = _restart(h)
+    assert _locked(again)
+    assert again.replayed[ACCOUNT] == again.store.last_seq(ACCOUNT)  # the whole journal
+    alerts = [a for a in again.alerter.recent if "snapshot" in a["message"]]
+    assert len(alerts) == 1, alerts
+    assert alerts[0]["level"] == "warning"
+    message = alerts[0]["message"]
+    assert "cannot be read by this simple-risk" in message
+    assert "snapshot version 99" in message
+    assert "rebuilt from the whole journal" in message
+    assert "starting fresh" not in message
 
 
 GRACE = "no-stop-loss-grace"
