@@ -122,13 +122,31 @@ class Persistence:
         engine: Engine | None = None
         seq = 0
         priced: list[str] = []
-        if snapshot is not None and isinstance(snapshot.state.get("engine"), dict):
+        source = "rebuilt from the journal (no snapshot):"
+        if snapshot is not None:
+            taken = snapshot.at.isoformat(timespec="seconds")
             try:
-                engine = Engine.restore(ruleset, snapshot.state["engine"], accounts=[account])
+                state = snapshot.state.get("engine")
+                if not isinstance(state, dict):
+                    raise ValueError("it holds no engine state")
+                engine = Engine.restore(ruleset, state, accounts=[account])
                 seq = snapshot.journal_seq or 0
-                priced = _priced(snapshot.state["engine"])
-            except Exception as exc:  # a snapshot of another ruleset: rebuild from REST instead
-                log.warning("account %s: snapshot not usable (%s); starting fresh", account, exc)
+                priced = _priced(state)
+                source = f"restored from its snapshot of {taken} (journal position {seq});"
+            except Exception as exc:
+                # another version's snapshot format (or another ruleset's): every event since
+                # the first is journaled, so the day is rebuilt from the whole journal, then
+                # reconciled with the gateway; only what a clock tick alone changed is lost
+                source = "rebuilt from the journal (its snapshot could not be read):"
+                self._alerter.alert(
+                    "warning",
+                    f"account {account}: its snapshot of {taken} cannot be read by this "
+                    f"simple-risk ({exc}); rebuilt from the whole journal instead, then "
+                    "reconciled with the gateway. A lockout a clock tick alone set (a "
+                    "session's end, a for: rule) is in no journal: check engine status",
+                    shared.clock.now(),
+                )
+                engine = None
         if engine is None:
             engine = Engine(ruleset, accounts=[account])
         shared.engines[account] = engine
@@ -177,8 +195,9 @@ class Persistence:
                 continue
             adopted += adopt(stored.key, intent, account)
         log.info(
-            "account %s restored: %d journaled events replayed, %d open intents, %d lockouts",
+            "account %s %s %d journaled events replayed, %d open intents, %d lockouts",
             account,
+            source,
             len(replayed),
             adopted,
             len(engine.locks(account)),

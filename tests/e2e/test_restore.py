@@ -10,6 +10,8 @@ goes live in seconds, with REST's word over the journal's.
 from __future__ import annotations
 
 import dataclasses
+import json
+import logging
 import sqlite3
 import time
 from collections.abc import Callable
@@ -135,6 +137,152 @@ def test_a_firing_the_store_missed_is_recorded_once_by_the_next_restart(
     second = _restart(h)
     assert _firings(second.store) == 1
     assert _locked(second)
+
+
+def _snapshots_of_another_version(h: Harness) -> None:
+    """Every stored snapshot as a simple-risk with another snapshot format wrote it (a
+    downgrade, or a format this version cannot read): the restart cannot use it."""
+    database = h.daemon.config.data_dir / "simple-risk.db"
+    with sqlite3.connect(database) as db:
+        db.execute("UPDATE engine_snapshots SET state = json_set(state, '$.engine.version', 99)")
+
+
+def test_a_restart_says_it_restored_the_snapshot(
+    start: Start, caplog: pytest.LogCaptureFixture
+) -> None:
+    h = start(build_ruleset(params=ISOLATED_LIMITS))
+    _lose_the_day(h)
+    h.daemon.stop()  # snapshots every account
+    with caplog.at_level(logging.INFO, logger="simple_risk.daemon.persistence"):
+        again = _restart(h)
+    assert _locked(again)
+    said = [r.getMessage() for r in caplog.records if "restored" in r.getMessage()]
+    assert len(said) == 1 and "from its snapshot of" in said[0], said
+
+
+def test_a_restart_without_a_snapshot_says_it_rebuilt_from_the_journal(
+    locked_without_snapshots: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.INFO, logger="simple_risk.daemon.persistence"):
+        again = _restart(locked_without_snapshots)
+    assert _locked(again)
+    said = [r.getMessage() for r in caplog.records if "rebuilt" in r.getMessage()]
+    assert len(said) == 1 and "from the journal (no snapshot)" in said[0], said
+
+
+def test_a_snapshot_this_version_cannot_read_is_rebuilt_from_the_journal_and_alerted(
+    start: Start,
+) -> None:
+    """After an upgrade (or a downgrade) whose snapshot format differs, the restart used to
+    log "snapshot not usable; starting fresh" — a warning in the log alone, and in words
+    that said the day was gone. The day is rebuilt from the whole journal (the lock comes
+    back), and the trader is told so where alerts go, with what the journal cannot hold."""
+    h = start(build_ruleset(params=ISOLATED_LIMITS))
+    _lose_the_day(h)
+    h.daemon.stop()
+    _snapshots_of_another_version(h)
+
+    again = _restart(h)
+    assert _locked(again)
+    assert again.replayed[ACCOUNT] == again.store.last_seq(ACCOUNT)  # the whole journal
+    alerts = [a for a in again.alerter.recent if "snapshot" in a["message"]]
+    assert len(alerts) == 1, alerts
+    assert alerts[0]["level"] == "warning"
+    message = alerts[0]["message"]
+    assert "cannot be read by this simple-risk" in message
+    assert "snapshot version 99" in message
+    assert "rebuilt from the whole journal" in message
+    assert "starting fresh" not in message
+
+
+#: What the engine snapshot gained after its format (version 1) was first written, by where
+#: it sits; a restore reads a snapshot without them (an earlier simple-risk's) as before them.
+LATER_KEYS = {
+    "engine": ("unknowns", "derived"),
+    "account": ("own_tags", "own_sizes"),
+    "position": (
+        "stop_ticks",
+        "stop_risk",
+        "segment_at",
+        "unprotected_banked",
+        "protected_by_risk",
+    ),
+    "ledger": ("low_water_pnl",),
+    "lock": ("opening_fill", "opening_order"),
+    "state": ("cleared", "fired"),
+}
+
+
+def _as_first_written(state: dict[str, Any]) -> dict[str, Any]:
+    def strip(part: dict[str, Any], where: str) -> None:
+        for key in LATER_KEYS[where]:
+            part.pop(key, None)
+
+    strip(state, "engine")
+    for account in state["accounts"]:
+        strip(account, "account")
+        strip(account["ledger"], "ledger")
+        for position in account["positions"]:
+            strip(position, "position")
+        for lock in account["locks"]:
+            strip(lock, "lock")
+    for rule_state in state["states"]:
+        strip(rule_state, "state")
+    return state
+
+
+def _snapshots_of_the_first_format(h: Harness) -> None:
+    database = h.daemon.config.data_dir / "simple-risk.db"
+    with sqlite3.connect(database) as db:
+        rows = db.execute("SELECT id, state FROM engine_snapshots").fetchall()
+        assert rows
+        for row_id, text in rows:
+            state = json.loads(text)
+            state["engine"] = _as_first_written(state["engine"])
+            db.execute(
+                "UPDATE engine_snapshots SET state = ? WHERE id = ?", (json.dumps(state), row_id)
+            )
+
+
+def test_a_snapshot_an_earlier_version_wrote_restores_the_lock_and_the_day(start: Start) -> None:
+    """An upgrade mid-day: the snapshot the earlier version left lacks what the format gained
+    since; the restart restores it all the same — the lock, the day's P&L — rather than
+    falling back to the journal."""
+    h = start(build_ruleset(params=ISOLATED_LIMITS))
+    _lose_the_day(h)
+    day_pnl = h.daemon.engines[ACCOUNT].account(ACCOUNT).ledger.day_realized
+    h.daemon.stop()
+    _snapshots_of_the_first_format(h)
+
+    again = _restart(h)
+    assert _locked(again)
+    assert again.replayed[ACCOUNT] == 0  # the snapshot was used, not the whole journal
+    assert again.engines[ACCOUNT].account(ACCOUNT).ledger.day_realized == day_pnl
+    assert not [a for a in again.alerter.recent if "snapshot" in a["message"]]
+
+
+def test_a_position_an_earlier_version_snapshotted_comes_back_with_its_stop(
+    start: Start,
+) -> None:
+    h = start(build_ruleset(params=ISOLATED_LIMITS))
+    h.trader.buy(ACCOUNT, "MNQ")
+    h.trader.stop(ACCOUNT, "MNQ", OrderSide.SELL, 1, h.trader.price("MNQ") - 20)
+
+    def protected(engine: Engine) -> bool:
+        state = engine.account(ACCOUNT)
+        return state is not None and any(p.protected for p in state.positions.values())
+
+    h.wait(
+        lambda: h.daemon.on_engine(lambda: protected(h.daemon.engines[ACCOUNT])),
+        "the stop protecting the position",
+    )
+    h.daemon.stop()
+    _snapshots_of_the_first_format(h)
+
+    again = _restart(h)  # restored, its engine thread not started: read it directly
+    assert again.replayed[ACCOUNT] == 0  # the snapshot was used
+    assert protected(again.engines[ACCOUNT])
+    assert not [a for a in again.alerter.recent if "snapshot" in a["message"]]
 
 
 GRACE = "no-stop-loss-grace"
