@@ -150,7 +150,24 @@ class Persistence:
         if engine is None:
             engine = Engine(ruleset, accounts=[account])
         shared.engines[account] = engine
-        replayed = self._store.events_since(account, seq)
+        skipped: list[tuple[int, str]] = []
+        # an entry this version cannot read (written by a newer one, or damaged) is left out,
+        # never a reason not to start: a daemon that is down guards nothing, and the
+        # reconcile that follows the start brings the gateway's positions, orders and fills
+        replayed = self._store.events_since(
+            account, seq, unreadable=lambda at_seq, why: skipped.append((at_seq, why))
+        )
+        if skipped:
+            first_seq, why = skipped[0]
+            self._alerter.alert(
+                "warning",
+                f"account {account}: {len(skipped)} journaled event(s) cannot be read by this "
+                f"simple-risk (the first, {account}/{first_seq}: {why}); replayed without "
+                "them, then reconciled with the gateway. A lockout such an event set is in "
+                "the store's lockouts: check engine status",
+                shared.clock.now(),
+                account,
+            )
         self.last_seq[account] = seq
         if replayed:
             start = engine.now or replayed[0].event.at
@@ -165,7 +182,10 @@ class Persistence:
                 replay(account, entry.event)
         finally:
             self._guard = None
-        self.last_seq[account] = replayed[-1].seq if replayed else self._store.last_seq(account)
+        last = replayed[-1].seq if replayed else self._store.last_seq(account)
+        if skipped:  # past them: the next restart does not read (and alert) them again
+            last = max(last, skipped[-1][0])
+        self.last_seq[account] = last
         self.replayed[account] = len(replayed)
         # The snapshot's prices are as old as it is (a night, after a night down): a position
         # opened meanwhile must not be marked at them. Those of contracts the account holds no
@@ -181,7 +201,7 @@ class Persistence:
         for contract_id in priced:
             if contract_id not in held:
                 replay(account, Quote(at=at, contract_id=contract_id))
-        if replayed:
+        if replayed or skipped:
             self.snapshot(account)
         shared.deadlines[account] = engine.next_deadline()
         adopted = 0

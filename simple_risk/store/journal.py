@@ -9,7 +9,7 @@ it is easiest to keep when the code that numbers entries is in one place.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -73,8 +73,18 @@ def last_seq(s: Session, account: int) -> int:
     return last or 0
 
 
-def entries_after(s: Session, account: int, seq: int, limit: int | None) -> list[JournalEntry]:
-    """``account``'s entries after ``seq``, oldest first, decoded; at most ``limit``."""
+def entries_after(
+    s: Session,
+    account: int,
+    seq: int,
+    limit: int | None,
+    unreadable: Callable[[int, str], None] | None = None,
+) -> list[JournalEntry]:
+    """``account``'s entries after ``seq``, oldest first, decoded; at most ``limit``.
+
+    An entry this version cannot decode (written by a newer one, or damaged) raises
+    :class:`StoreError`, unless ``unreadable`` is given: then it is told (seq, why) and the
+    entry is left out."""
     query = (
         select(JournalEntryRow)
         .where(JournalEntryRow.account == account, JournalEntryRow.seq > seq)
@@ -88,7 +98,11 @@ def entries_after(s: Session, account: int, seq: int, limit: int | None) -> list
         try:
             decoded = event_from_json(row.payload)
         except CodecError as exc:
-            raise StoreError(f"journal entry {account}/{row.seq} cannot be read: {exc}") from exc
+            if unreadable is None:
+                message = f"journal entry {account}/{row.seq} cannot be read: {exc}"
+                raise StoreError(message) from exc
+            unreadable(row.seq, str(exc))
+            continue
         entries.append(JournalEntry(account=account, seq=row.seq, at=row.at, event=decoded))
     return entries
 

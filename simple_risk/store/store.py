@@ -29,7 +29,7 @@ begins and ends — what a crash can and cannot split — is decided here alone.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from types import TracebackType
@@ -174,10 +174,18 @@ class Store:
         with self._session() as s:
             return journal.last_seq(s, account)
 
-    def events_since(self, account: int, seq: int, limit: int | None = None) -> list[JournalEntry]:
-        """``account``'s journaled events after ``seq``, oldest first (what a restart replays)."""
+    def events_since(
+        self,
+        account: int,
+        seq: int,
+        limit: int | None = None,
+        unreadable: Callable[[int, str], None] | None = None,
+    ) -> list[JournalEntry]:
+        """``account``'s journaled events after ``seq``, oldest first (what a restart replays);
+        ``unreadable``: told of each entry this version cannot read, which is left out
+        (else such an entry raises StoreError)."""
         with self._session() as s:
-            return journal.entries_after(s, account, seq, limit)
+            return journal.entries_after(s, account, seq, limit, unreadable)
 
     # --- firings, lockouts, intents ------------------------------------------------------
 

@@ -195,6 +195,44 @@ def test_a_snapshot_this_version_cannot_read_is_rebuilt_from_the_journal_and_ale
     assert "starting fresh" not in message
 
 
+def test_a_journal_entry_this_version_cannot_read_is_left_out_not_a_reason_not_to_start(
+    start: Start,
+) -> None:
+    """A journal row a newer simple-risk wrote (a downgrade), or a damaged one, stopped the
+    daemon from starting ("cannot run: journal entry … cannot be read"): a daemon that does
+    not start guards nothing. It is left out of the replay, said, and read no more."""
+    h = start(build_ruleset(params=ISOLATED_LIMITS))
+    _lose_the_day(h)
+    h.daemon.stop()
+    _snapshots_of_another_version(h)  # the whole journal is replayed
+    database = h.daemon.config.data_dir / "simple-risk.db"
+    with sqlite3.connect(database) as db:
+        (seq,) = db.execute(
+            "SELECT max(seq) FROM journal WHERE kind = 'AccountUpdate' AND account = ?",
+            (ACCOUNT,),
+        ).fetchone()
+        db.execute(
+            "UPDATE journal SET payload = json_set(payload, '$.margin_used', 12) "
+            "WHERE kind = 'AccountUpdate' AND account = ? AND seq = ?",
+            (ACCOUNT, seq),
+        )
+
+    again = _restart(h)
+    assert _locked(again)  # the fills that lost the day are read
+    alerts = [a for a in again.alerter.recent if "journaled event" in a["message"]]
+    assert len(alerts) == 1, again.alerter.recent
+    message = alerts[0]["message"]
+    said = f"1 journaled event(s) cannot be read by this simple-risk (the first, {ACCOUNT}/{seq}:"
+    assert said in message, message
+    assert "margin_used" in message and "reconciled with the gateway" in message
+    again.store.close()
+
+    third = _restart(h)  # the snapshot the restore wrote covers the unreadable entry
+    assert _locked(third)
+    assert not [a for a in third.alerter.recent if "journaled event" in a["message"]]
+    third.store.close()
+
+
 #: What the engine snapshot gained after its format (version 1) was first written, by where
 #: it sits; a restore reads a snapshot without them (an earlier simple-risk's) as before them.
 LATER_KEYS = {
