@@ -304,6 +304,9 @@ def monitor(
                 "to stop",
                 err=True,
             )
+            # a monitor may be left running for days: its lines show only the time, so a
+            # line of another day than the one before it comes after a line naming its day
+            shown_day = now.date()
             while True:
                 try:
                     message = connection.receive()
@@ -322,6 +325,11 @@ def monitor(
                 if as_json:
                     _json_line(message)
                 else:
+                    moment = formatting.parse_time(message.get("at"))
+                    if moment is not None and moment.astimezone(now.tzinfo).date() != shown_day:
+                        local = moment.astimezone(now.tzinfo)
+                        shown_day = local.date()
+                        console.print(timeline.day_line(local), soft_wrap=True)
                     line = timeline.monitor_line(message, now.tzinfo, banner=now)
                     console.print(line, soft_wrap=True)
     except KeyboardInterrupt:
