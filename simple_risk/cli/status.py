@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeVar, cast
 import click
 from rich.console import Console
 from rich.live import Live
+from rich.text import Text
 
 from simple_risk import words
 from simple_risk.cli import engine, explain_screen, formatting, status_screen, timeline
@@ -497,7 +498,7 @@ def history(
         if database is None:
             fail_not_running(exc, hint=STORE_HINT)
         stored = _history_from_store(database, since, until, rule, account, kinds, limit)
-        result = plain({"items": stored})  # as the socket would have carried them
+        result = plain(stored)  # as the socket would have carried it
         click.echo(f"no daemon running: read from the store ({database})", err=True)
     except ProtocolError as exc:
         fail_protocol(exc)
@@ -506,6 +507,18 @@ def history(
         return
     items = result.get("items") if isinstance(result, Mapping) else None
     show(stdout_console(), timeline.history_table(items or [], now_local()))
+    if isinstance(result, Mapping) and result.get("earlier_left_out"):
+        from simple_risk.daemon.control.ops import DEFAULT_HISTORY_LIMIT
+
+        kept = limit or DEFAULT_HISTORY_LIMIT
+        show(
+            stdout_console(),
+            Text(
+                f"Only the newest {kept} items of this period are shown: earlier ones were "
+                "left out (--limit N shows more, a later --since fewer).",
+                style="yellow",
+            ),
+        )
 
 
 STORE_HINT = "give --config FILE or --data-dir DIR to read its store without a daemon"
@@ -533,9 +546,9 @@ def _history_from_store(
     account: int | None,
     kinds: tuple[str, ...],
     limit: int | None,
-) -> list[dict[str, Any]]:
+) -> dict[str, Any]:
     """What the daemon's ``history`` op answers, read from its store directly."""
-    from simple_risk.daemon.control.ops import DEFAULT_HISTORY_LIMIT, history_json
+    from simple_risk.daemon.control.ops import DEFAULT_HISTORY_LIMIT, history_answer
     from simple_risk.store import Store, StoreError
 
     if database.startswith("sqlite:///") and not Path(database[len("sqlite:///") :]).exists():
@@ -551,12 +564,12 @@ def _history_from_store(
                 rule=rule,
                 account=account,
                 kinds=[cast("HistoryKind", kind) for kind in kinds] or None,
-                limit=limit or DEFAULT_HISTORY_LIMIT,
+                limit=(limit or DEFAULT_HISTORY_LIMIT) + 1,  # more than kept: any left out?
             )
     except (StoreError, OSError) as exc:
         click.echo(f"cannot read the store {database}: {exc}", err=True)
         sys.exit(EXIT_REFUSED)
-    return history_json(items)
+    return history_answer(items, limit or DEFAULT_HISTORY_LIMIT)
 
 
 __all__ = [

@@ -235,6 +235,22 @@ def test_history_sends_the_window_and_filters(start: Start) -> None:
     }
 
 
+def test_a_history_cut_to_its_limit_says_so_under_the_table(start: Start) -> None:
+    """The daemon answers the newest items of the period only (1000 unless --limit): the
+    table of a busy week must not pass for the whole period asked for."""
+    answers = [{**fixtures.history(), "earlier_left_out": True}, fixtures.history()]
+    daemon = start({"history": lambda r: answers.pop(0)})
+    result = invoke(daemon, "engine", "history", "--since", "3d")
+    assert result.exit_code == 0, result.output
+    assert "sell 1 MNQ @ 21000.00, P&L -40.00" in result.stdout
+    assert (
+        "Only the newest 1000 items of this period are shown: earlier ones were left out "
+        "(--limit N shows more, a later --since fewer)."
+    ) in " ".join(result.stdout.split())
+    whole = invoke(daemon, "engine", "history", "--since", "3d")
+    assert whole.exit_code == 0 and "left out" not in whole.stdout
+
+
 def test_history_accepts_dates_and_json(start: Start) -> None:
     daemon = start({"history": lambda r: fixtures.history()})
     result = invoke(daemon, "engine", "history", "--since", "2026-11-24", "--json")
