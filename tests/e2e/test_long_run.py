@@ -84,12 +84,18 @@ class Week:
         self.trader.close()
         self.sim.stop()
 
-    def step_to(self, moment: datetime) -> None:
-        """Move the wall on and wait until the daemon has read the account again (a clock
-        moved on this far is a sleep to it: it reconciles before trusting its order facts)."""
+    def step_to(self, moment: datetime, *, settle: bool = True) -> int:
+        """Move the wall on and (``settle``) wait until the daemon has read the account again:
+        a clock moved on this far is a sleep to it, and it reconciles before trusting its order
+        facts (``settle_after`` waits later). Returns the reconcile count before the step."""
         before = self.daemon.reconciles
         self.wall.step_to(moment)
-        assert wait_until(lambda: self.daemon.reconciles > before, 8.0), f"no reconcile {moment}"
+        if settle:
+            self.settle_after(before)
+        return before
+
+    def settle_after(self, reconciles: int) -> None:
+        assert wait_until(lambda: self.daemon.reconciles > reconciles, 10.0), "no reconcile"
 
     def day(self, name: str) -> object:
         return getattr(self.engine.facts(ACCOUNT)["day"], name, None)
@@ -165,10 +171,11 @@ def test_days_of_trading_reset_each_day_and_stay_bounded(
             week_pnl += today
             assert week.week_pnl() == week_pnl
 
-            week.step_to(_at(day, 16, 59, 58))
+            reconciles = week.step_to(_at(day, 16, 59, 58), settle=False)
             assert week.locked("daily-realized-loss"), f"{day}: the lock ended before 17:00"
             assert wait_until(lambda: not week.locked("daily-realized-loss"), 5.0), day
             assert week.wall() >= _at(day, 17)
+            week.settle_after(reconciles)
             next_day = day + timedelta(days=3 if day.weekday() == 4 else 1)
             assert wait_until(lambda d=next_day: week.engine.store.day == d, 2.0)
             assert (week.day("realized_pnl"), week.day("trade_count")) == (0, 0), day
