@@ -3,13 +3,14 @@ clock that the test moves on in large steps — to each trading day's morning, t
 before its 17:00 Chicago boundary (crossed in real time), over Friday's close, the weekend
 and Sunday's open.
 
-Each day a scripted trader loses down to the daily loss limit, is locked out, tries a new
-trade while locked (closed), and after the boundary opens a position without a stop (closed
-by the no-stop grace, on time). Across the days: the daily lock ends at its day's boundary
-and not before; the day's P&L and trade count start from zero each day; the week's P&L adds
-up the week's days and starts again at Friday 17:00 only; the history lists each day's lock
-on its day; and what the daemon keeps in memory (its RSS, the engine's state, the alerts and
-firings it shows, the intents it tracks) and on disk (snapshots, the journal) stays bounded.
+Each day a scripted trader loses down to the daily loss limit, is locked out (and cooled
+down a minute for the fill rate), tries a new trade while locked (closed), and after the
+boundary opens a position without a stop (closed by the no-stop grace, on time). Across the
+days: the daily lock ends at its day's boundary and not before; the day's P&L and trade count
+start from zero each day; the week's P&L adds up the week's days and starts again at Friday
+17:00 only; the history lists each day's lock on its day; and what the daemon keeps in memory
+(its RSS, the engine's state, the alerts and firings it shows, the intents it tracks) and on
+disk (snapshots, the journal) stays bounded.
 
 CI crosses Thursday, Friday, the weekend and Monday; ``--runslow`` runs two full weeks.
 """
@@ -163,6 +164,8 @@ def test_days_of_trading_reset_each_day_and_stay_bounded(
             assert wait_until(lambda: week.locked("daily-realized-loss"), 5.0), day
             lock = next(lk for lk in week.engine.locks(ACCOUNT) if lk.rule == "daily-realized-loss")
             assert lock.ends_at == _at(day, 17), f"{day}: the lock ends at {lock.ends_at}"
+            cooldown = next(lk for lk in week.engine.locks(ACCOUNT) if lk.kind == "cooldown")
+            assert cooldown.ends_at == cooldown.set_at + timedelta(minutes=1), day  # for: 1m
             week.trader.buy(ACCOUNT, "MNQ")  # while locked: closed
             assert wait_until(lambda: week.trader.size(ACCOUNT, "MNQ") == 0, 5.0), day
             today = week.trader.day_pnl(ACCOUNT) - before  # since 09:00; the day began 17:00
