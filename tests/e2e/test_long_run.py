@@ -139,6 +139,7 @@ def _no_stop_grace_on_time(week: Week) -> float:
     return stood
 
 
+@pytest.mark.slow  # full size (two weeks) only with --runslow
 @pytest.mark.timeout(900)
 def test_days_of_trading_reset_each_day_and_stay_bounded(
     tmp_path: Path, request: pytest.FixtureRequest
