@@ -18,8 +18,9 @@ clock and leaves timed waits alone: see ``tests/conftest.py``.)
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from simple_risk.adapters.topstepx.clock import started_at
@@ -36,6 +37,30 @@ def pinned_wall(start: datetime = PINNED_START) -> Wall:
     return started_at(start)
 
 
+class SteppedWall:
+    """A pinned wall clock that a test also moves on in large steps: a week of trading days
+    in seconds (the daily boundary, Friday's close, the weekend, Sunday's open). Between
+    steps it advances at real speed, so a boundary a second ahead is crossed as in a real
+    run. It never goes back: a step to an earlier moment is refused."""
+
+    def __init__(self, start: datetime = PINNED_START) -> None:
+        self._wall = pinned_wall(start)
+        self._ahead = timedelta(0)
+        self._lock = threading.Lock()
+
+    def __call__(self) -> datetime:
+        with self._lock:
+            return self._wall() + self._ahead
+
+    def step_to(self, moment: datetime) -> None:
+        """Read ``moment`` now (and advance from there)."""
+        with self._lock:
+            now = self._wall() + self._ahead
+            if moment < now:
+                raise ValueError(f"the wall never goes back: {moment} is before {now}")
+            self._ahead += moment - now
+
+
 def pinned_env(wall: Wall, env: Mapping[str, str] | None = None) -> dict[str, str]:
     """``env`` (default: this process's) for a daemon subprocess whose wall reads ``wall()``.
 
@@ -47,4 +72,4 @@ def pinned_env(wall: Wall, env: Mapping[str, str] | None = None) -> dict[str, st
     return result
 
 
-__all__ = ["PINNED_START", "Wall", "pinned_env", "pinned_wall"]
+__all__ = ["PINNED_START", "SteppedWall", "Wall", "pinned_env", "pinned_wall"]

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeVar, cast
 import click
 from rich.console import Console
 from rich.live import Live
+from rich.text import Text
 
 from simple_risk import words
 from simple_risk.cli import engine, explain_screen, formatting, status_screen, timeline
@@ -304,6 +305,9 @@ def monitor(
                 "to stop",
                 err=True,
             )
+            # a monitor may be left running for days: its lines show only the time, so a
+            # line of another day than the one before it comes after a line naming its day
+            shown_day = now.date()
             while True:
                 try:
                     message = connection.receive()
@@ -322,6 +326,11 @@ def monitor(
                 if as_json:
                     _json_line(message)
                 else:
+                    moment = formatting.parse_time(message.get("at"))
+                    if moment is not None and moment.astimezone(now.tzinfo).date() != shown_day:
+                        local = moment.astimezone(now.tzinfo)
+                        shown_day = local.date()
+                        console.print(timeline.day_line(local), soft_wrap=True)
                     line = timeline.monitor_line(message, now.tzinfo, banner=now)
                     console.print(line, soft_wrap=True)
     except KeyboardInterrupt:
@@ -489,7 +498,7 @@ def history(
         if database is None:
             fail_not_running(exc, hint=STORE_HINT)
         stored = _history_from_store(database, since, until, rule, account, kinds, limit)
-        result = plain({"items": stored})  # as the socket would have carried them
+        result = plain(stored)  # as the socket would have carried it
         click.echo(f"no daemon running: read from the store ({database})", err=True)
     except ProtocolError as exc:
         fail_protocol(exc)
@@ -498,6 +507,18 @@ def history(
         return
     items = result.get("items") if isinstance(result, Mapping) else None
     show(stdout_console(), timeline.history_table(items or [], now_local()))
+    if isinstance(result, Mapping) and result.get("earlier_left_out"):
+        from simple_risk.daemon.control.ops import DEFAULT_HISTORY_LIMIT
+
+        kept = limit or DEFAULT_HISTORY_LIMIT
+        show(
+            stdout_console(),
+            Text(
+                f"Only the newest {kept} items of this period are shown: earlier ones were "
+                "left out (--limit N shows more, a later --since fewer).",
+                style="yellow",
+            ),
+        )
 
 
 STORE_HINT = "give --config FILE or --data-dir DIR to read its store without a daemon"
@@ -525,9 +546,9 @@ def _history_from_store(
     account: int | None,
     kinds: tuple[str, ...],
     limit: int | None,
-) -> list[dict[str, Any]]:
+) -> dict[str, Any]:
     """What the daemon's ``history`` op answers, read from its store directly."""
-    from simple_risk.daemon.control.ops import DEFAULT_HISTORY_LIMIT, history_json
+    from simple_risk.daemon.control.ops import DEFAULT_HISTORY_LIMIT, history_answer
     from simple_risk.store import Store, StoreError
 
     if database.startswith("sqlite:///") and not Path(database[len("sqlite:///") :]).exists():
@@ -543,12 +564,12 @@ def _history_from_store(
                 rule=rule,
                 account=account,
                 kinds=[cast("HistoryKind", kind) for kind in kinds] or None,
-                limit=limit or DEFAULT_HISTORY_LIMIT,
+                limit=(limit or DEFAULT_HISTORY_LIMIT) + 1,  # more than kept: any left out?
             )
     except (StoreError, OSError) as exc:
         click.echo(f"cannot read the store {database}: {exc}", err=True)
         sys.exit(EXIT_REFUSED)
-    return history_json(items)
+    return history_answer(items, limit or DEFAULT_HISTORY_LIMIT)
 
 
 __all__ = [

@@ -101,6 +101,12 @@ def monitor_severity(message: Mapping[str, Any]) -> str:
     return "info"
 
 
+def day_line(moment: datetime) -> Text:
+    """``── Tue 12 Jan 2027 ──``: printed by ``engine monitor`` before the first line of a day
+    other than the previous line's (its lines show only the time)."""
+    return Text(f"── {moment:%a} {moment.day} {moment:%b %Y} ──", style="dim")
+
+
 def monitor_line(
     message: Mapping[str, Any], tz: tzinfo | None = None, *, banner: datetime | None = None
 ) -> Text:
@@ -131,6 +137,7 @@ def monitor_line(
 
 __all__ = [
     "KIND_STYLE",
+    "day_line",
     "history_table",
     "local_stamps",
     "lockout_words",

@@ -44,7 +44,9 @@ class Persistence:
         self.dirty: set[int] = set()
         self._snapshot_failing: set[int] = set()
         self._lock_marks: dict[int, tuple[tuple[str, str, str | None, str], ...]] = {}
-        self._snapshots = 0
+        #: snapshots saved per account: every 20th of an account prunes its older ones (counted
+        #: over all accounts, accounts saving in turn left all but one unpruned)
+        self._snapshots: dict[int, int] = {}
         #: journaled events replayed at restore, per account (the cost of the last restart)
         self.replayed: dict[int, int] = {}
         #: while an account's journal is replayed: the firings the store holds from there
@@ -381,8 +383,8 @@ class Persistence:
             seq = self.last_seq.get(account)
         try:
             store.save_snapshot(account, at, state, seq)
-            self._snapshots += 1
-            if self._snapshots % 20 == 0:
+            saved = self._snapshots[account] = self._snapshots.get(account, 0) + 1
+            if saved % 20 == 0:
                 store.prune_snapshots(account, keep=3)
         except StoreError as exc:
             if isinstance(exc, StoreUnavailable) and self.writer is not None:

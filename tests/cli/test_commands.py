@@ -235,6 +235,22 @@ def test_history_sends_the_window_and_filters(start: Start) -> None:
     }
 
 
+def test_a_history_cut_to_its_limit_says_so_under_the_table(start: Start) -> None:
+    """The daemon answers the newest items of the period only (1000 unless --limit): the
+    table of a busy week must not pass for the whole period asked for."""
+    answers = [{**fixtures.history(), "earlier_left_out": True}, fixtures.history()]
+    daemon = start({"history": lambda r: answers.pop(0)})
+    result = invoke(daemon, "engine", "history", "--since", "3d")
+    assert result.exit_code == 0, result.output
+    assert "sell 1 MNQ @ 21000.00, P&L -40.00" in result.stdout
+    assert (
+        "Only the newest 1000 items of this period are shown: earlier ones were left out "
+        "(--limit N shows more, a later --since fewer)."
+    ) in " ".join(result.stdout.split())
+    whole = invoke(daemon, "engine", "history", "--since", "3d")
+    assert whole.exit_code == 0 and "left out" not in whole.stdout
+
+
 def test_history_accepts_dates_and_json(start: Start) -> None:
     daemon = start({"history": lambda r: fixtures.history()})
     result = invoke(daemon, "engine", "history", "--since", "2026-11-24", "--json")
@@ -289,6 +305,37 @@ def test_monitor_prints_each_message_in_plain_words(start: Start) -> None:
     assert "Order cancelled: max-contracts-per-instrument" in result.stdout
     assert "7 messages skipped" in result.stdout
     assert daemon.last("subscribe")["args"] == {"kinds": ["firing", "alert"]}
+
+
+def test_a_monitor_left_running_for_days_says_which_day_each_line_is_of(start: Start) -> None:
+    """The daemon runs for weeks and so may a monitor in a terminal: each line shows only its
+    time, so Monday's 16:30 lockout and Tuesday's 09:00 firing must not read as one day's.
+    A line of a day other than the one before it comes after a line naming its day."""
+    monday = datetime(2027, 1, 11, 16, 30, tzinfo=fixtures.CHICAGO)
+    messages = [
+        {
+            "stream": "monitor",
+            "type": "firing",
+            "at": (monday + timedelta(seconds=later)).isoformat(),
+            "account": 20100001,
+            "severity": "critical",
+            "text": f"Account locked ({name})",
+            "data": {},
+        }
+        for later, name in ((0, "monday"), (5, "monday again"), (17 * 3600, "tuesday"))
+    ]
+    daemon = start({"subscribe": lambda r: Stream({"subscribed": True}, messages)})
+    result = invoke(daemon, "engine", "monitor", env={"TZ": "America/Chicago"})
+    assert result.exit_code == 3, result.output
+    lines = result.stdout.splitlines()
+    first, again, tuesday = (
+        next(i for i, line in enumerate(lines) if f"({name})" in line)
+        for name in ("monday", "monday again", "tuesday")
+    )
+    assert lines[tuesday].startswith("09:30:00 ")
+    assert again == first + 1  # the same day: no line between
+    assert [line.strip() for line in lines[again + 1 : tuesday]] == ["── Tue 12 Jan 2027 ──"]
+    assert "Mon 11 Jan 2027" not in result.stdout[result.stdout.index("(monday)") :]
 
 
 def test_monitor_json_streams_one_object_per_line(start: Start) -> None:

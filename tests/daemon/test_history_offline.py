@@ -89,6 +89,13 @@ def test_history_from_the_store_once_the_daemon_has_stopped(start: Start) -> Non
     by_dir = _history("--data-dir", str(running.daemon.config.data_dir), "--kind", "firing")
     assert by_dir.exit_code == 0, by_dir.output
     assert "symbol-blocks" in by_dir.stdout
+    assert "left out" not in by_dir.stdout
+    # read from the store as from the daemon: a history cut to its limit says so
+    cut = _history("--data-dir", str(running.daemon.config.data_dir), "--limit", "1")
+    assert cut.exit_code == 0, cut.output
+    assert "Only the newest 1 items of this period are shown" in " ".join(cut.stdout.split())
+    cut_json = _history("--data-dir", str(running.daemon.config.data_dir), "--limit", "1", "--json")
+    assert json.loads(cut_json.stdout)["earlier_left_out"] is True
 
 
 def test_without_a_daemon_or_a_store_the_command_says_how(tmp_path: Path) -> None:

@@ -199,6 +199,28 @@ def test_history_lists_fills_firings_and_lockouts_from_the_store(start: Start) -
     assert error_of(lambda: run.request("history", {"since": "yesterday"})).code == "bad_request"
 
 
+def test_a_history_cut_to_its_limit_says_that_earlier_items_were_left_out(start: Start) -> None:
+    """`engine history --since 3d` keeps the newest 1000 items: a trader who trades all day
+    has more in three days, and the answer must not read as the whole period — Monday's
+    lockout missing from it would read as "Monday had none"."""
+    run = start(TINY_LOSS_LIMIT)
+    day_locked(run)
+    since = "2000-01-01T00:00:00+00:00"
+    run.wait(lambda: len(run.request("history", {"since": since})["items"]) >= 4, "the history")
+    whole = run.request("history", {"since": since})
+    assert not whole.get("earlier_left_out")
+    cut = run.request("history", {"since": since, "limit": 2})
+    key = ("at", "kind", "account", "rule")  # an intent's summary moves on as it is worked
+
+    def keys(answer: dict[str, Any]) -> list[tuple[object, ...]]:
+        return [tuple(item[k] for k in key) for item in answer["items"]]
+
+    assert keys(cut) == keys(whole)[-2:]
+    assert cut["earlier_left_out"] is True
+    exact = run.request("history", {"since": since, "limit": len(whole["items"])})
+    assert keys(exact) == keys(whole) and not exact.get("earlier_left_out")
+
+
 def test_history_of_a_rule_no_ruleset_has_and_the_store_never_saw_is_not_found(
     start: Start,
 ) -> None:

@@ -28,7 +28,7 @@ from simple_risk.engine import Engine
 from simple_risk.engine.events import OrderSide
 from simple_risk.store import Store, StoreError
 
-from .harness import ACCOUNT, FAST_OPTIONS, Harness, Start, build_ruleset
+from .harness import ACCOUNT, FAST_OPTIONS, OTHER, Harness, Start, build_ruleset
 
 RULE = "daily-realized-loss"
 ISOLATED_LIMITS = {"max_unrealized_loss": 100000, "max_unrealized_profit": 100000}
@@ -487,3 +487,27 @@ def test_a_restart_over_a_big_journal_goes_live_in_seconds_with_rests_word(start
         assert state.orders[order_id].update.limit_price == below  # REST's word, not the journal's
     finally:
         daemon.stop()
+
+
+def test_the_old_snapshots_of_every_account_are_pruned_when_accounts_snapshot_in_turn(
+    start: Start,
+) -> None:
+    """The daemon keeps the newest snapshots of each account and deletes the older ones as it
+    goes, every 20th save. Two accounts that both change between two snapshot passes save in
+    turn — A, B, A, B … — and every 20th save counted over both was the same account's: the
+    other's snapshots, one per snapshot_interval while it trades (30 s, tens of KB each),
+    were never deleted for as long as the daemon ran."""
+    h = start(accounts=(ACCOUNT, OTHER))
+    persistence = h.daemon.persistence
+
+    def in_turn() -> None:
+        for _ in range(30):
+            for account in (ACCOUNT, OTHER):
+                persistence.snapshot(account, durable=True)  # saved, not replaced by the next
+
+    h.daemon.on_engine(in_turn, timeout=30.0)
+    with sqlite3.connect(h.daemon.config.data_dir / "simple-risk.db") as db:
+        query = "SELECT account, count(*) FROM engine_snapshots GROUP BY account"
+        kept = dict(db.execute(query).fetchall())
+    assert set(kept) == {ACCOUNT, OTHER}
+    assert all(count <= 3 + 19 for count in kept.values()), kept

@@ -21,7 +21,7 @@ import logging
 import os
 import queue
 import shutil
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -341,8 +341,9 @@ class Operations:
 
         def read() -> Encoded:
             try:
+                # one more than asked: whether the period held earlier items than those kept
                 items = self.daemon.store.history(
-                    since, until=until, rule=rule, account=account, kinds=kinds, limit=limit
+                    since, until=until, rule=rule, account=account, kinds=kinds, limit=limit + 1
                 )
             except StoreError as exc:
                 raise _bad(str(exc)) from None
@@ -354,7 +355,7 @@ class Operations:
                     f"no rule {rule} in the running ruleset, nor in the history of this "
                     f"period; {hint}",
                 )
-            return Encoded(encode_value({"items": history_json(items)}))
+            return Encoded(encode_value(history_answer(items, limit)))
 
         return self.gate.store(read, self._timeout)
 
@@ -793,6 +794,15 @@ def history_json(items: Iterable[HistoryItem]) -> list[dict[str, Any]]:
         }
         for item in items
     ]
+
+
+def history_answer(items: Sequence[HistoryItem], limit: int) -> dict[str, Any]:
+    """The ``history`` answer from the newest ``limit + 1`` items of the period: the newest
+    ``limit``, and ``earlier_left_out`` when the period held more (a busy week past the
+    default 1000 must not read as the whole period)."""
+    if len(items) <= limit:
+        return {"items": history_json(items)}
+    return {"items": history_json(items[len(items) - limit :]), "earlier_left_out": True}
 
 
 def _backup_of(path: Path) -> Path:
