@@ -208,7 +208,8 @@ def _alert(
     level = "critical" if rule.severity == "critical" else "warning"
     waited = seconds(at - episode.since)
     where = f" on {item}" if item else ""
-    message = f"{name} unknown for {waited}s: rule {rule.id} cannot decide{where}"
+    # whole seconds: the threshold is seconds, and "7019.207675s" reads as noise
+    message = f"{name} unknown for {waited:.0f}s: rule {rule.id} cannot decide{where}"
     return Firing(
         rule_id=rule.id,
         account=state.id,

@@ -58,6 +58,15 @@ def unknown(firings: list[Firing]) -> list[Firing]:
     return [f for f in firings if f.kind == "unknown"]
 
 
+def test_an_alert_found_late_says_the_wait_in_whole_seconds() -> None:
+    """The first evaluation after a long silence (a machine that slept) finds the deadline
+    long past: the alert read "unknown for 7019.207675s"."""
+    engine = Engine(loss_rule())
+    feed(engine, loaded(0), position(0, 1))
+    [alert] = unknown(feed(engine, tick(7019.207675)))
+    assert "position.unrealized_pnl unknown for 7019s:" in alert.message, alert.message
+
+
 def test_a_price_unknown_for_the_threshold_alerts_once_at_the_exact_deadline() -> None:
     engine = Engine(loss_rule())
     assert feed(engine, loaded(0), position(0, 1)) == []
