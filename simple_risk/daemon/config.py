@@ -430,7 +430,7 @@ def load_config(
         raise ConfigError([dataclasses.replace(p, file=shown) for p in problems])
     doc.file = shown
     schema_problems = [
-        _config_wording(p)
+        _without_notify_tokens(_config_wording(p), doc.data)
         for p in problems_from_errors(doc, _schema_validator().iter_errors(json_view(doc.data)))
     ]
     if schema_problems:
@@ -680,6 +680,37 @@ def _loopback_address(
     return (host, port), []
 
 
+def masked_url(url: str) -> str:
+    """A notification URL shown without what follows its scheme (usually a token):
+    ``tgram://…``, ``https://…``; ``tgram:/…`` for one missing a slash."""
+    scheme, sep, _ = url.partition("://")
+    if sep:
+        return f"{scheme}://…"
+    scheme, sep, _ = url.partition(":")
+    return f"{scheme}:…" if sep and scheme.isalnum() else "…"
+
+
+def _notify_urls(data: object) -> list[str]:
+    """Every notification URL the configuration writes (each may carry a token)."""
+    if not isinstance(data, Mapping):
+        return []
+    section = data.get("notify")
+    section = section if isinstance(section, Mapping) else {}
+    urls = section.get("urls")
+    found = [data.get("alert_webhook"), section.get("webhook")]
+    found += urls if isinstance(urls, list) else [urls]
+    return [url for url in found if isinstance(url, str) and url]
+
+
+def _without_notify_tokens(problem: Problem, data: object) -> Problem:
+    """A schema message quotes the value it refuses: a notification URL's is shown masked."""
+    message, hint = problem.message, problem.hint
+    for url in sorted(_notify_urls(data), key=len, reverse=True):
+        message = message.replace(url, masked_url(url))
+        hint = hint.replace(url, masked_url(url)) if hint else hint
+    return dataclasses.replace(problem, message=message, hint=hint)
+
+
 def _notify(doc: Document, data: Mapping[str, Any]) -> tuple[NotifySettings, list[Problem]]:
     """``notify:``; the deprecated ``alert_webhook`` fills ``notify.webhook`` when unset."""
     section = data.get("notify") or {}
@@ -703,12 +734,12 @@ def _notify(doc: Document, data: Mapping[str, Any]) -> tuple[NotifySettings, lis
         from simple_risk.daemon.notifications import invalid_apprise_urls
 
         bad = set(invalid_apprise_urls(urls))
-        problems = [
+        problems += [
             _located(
                 doc,
                 ("notify", "urls", index),
                 # the scheme only: the rest of such a URL is usually a token
-                f"{url.partition('://')[0]}://…: not a notification URL apprise knows",
+                f"{masked_url(url)}: not a notification URL apprise knows",
                 hint="e.g. tgram://BOT_TOKEN/CHAT_ID, discord://WEBHOOK_ID/TOKEN, "
                 "ntfy://TOPIC, pover://USER@TOKEN (see apprise's documentation)",
             )

@@ -791,3 +791,19 @@ def test_a_status_socket_path_too_long_for_a_unix_socket_is_located(tmp_path: Pa
     assert (problem.line, problem.column) == (6, 16)
     assert problem.message.startswith(f"the status socket path {socket} is ")
     assert "longer than a Unix socket address may be (107)" in problem.message
+
+
+def test_a_mistyped_notification_url_is_located_without_its_token(tmp_path: Path) -> None:
+    """A chat webhook or bot URL carries its token: ``--check`` output goes to a terminal,
+    a CI log or the journal (ExecStartPre), so a mistake in one names the place and the
+    scheme, never the token."""
+    mistakes = {
+        "notify: {webhook: 'htp://hooks.example.com/services/T0/B0/SECRETTOKEN'}\n": "6:19",
+        "alert_webhook: 'htps://hooks.example.com/services/T0/B0/SECRETTOKEN'\n": "6:16",
+        "notify: {urls: 'tgram://123456789:SECRETTOKEN/12345'}\n": "6:16",
+        "notify: {urls: ['tgram:/123456789:SECRETTOKEN/12345']}\n": "6:17",
+    }
+    for text, place in mistakes.items():
+        problem = _problem(tmp_path, text)
+        assert problem.startswith(f"config.yaml:{place}: "), problem
+        assert "SECRETTOKEN" not in problem, problem
