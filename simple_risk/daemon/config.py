@@ -38,6 +38,7 @@ import json
 import os
 import re
 import stat
+import urllib.parse
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -711,6 +712,32 @@ def _without_notify_tokens(problem: Problem, data: object) -> Problem:
     return dataclasses.replace(problem, message=message, hint=hint)
 
 
+def _webhook_host(doc: Document, data: Mapping[str, Any]) -> list[Problem]:
+    """A webhook must name a host: ``https://`` alone or a URL with a space fails every post."""
+    section = data.get("notify") or {}
+    for path, url in (
+        (("notify", "webhook"), section.get("webhook")),
+        (("alert_webhook",), data.get("alert_webhook")),
+    ):
+        if url is None:
+            continue
+        try:
+            host = urllib.parse.urlsplit(url).hostname
+        except ValueError:
+            host = None
+        if not host or any(c.isspace() for c in url):
+            return [
+                _located(
+                    doc,
+                    path,
+                    f"{'.'.join(map(str, path))} {masked_url(url)}: not a URL with a host",
+                    hint="the chat's webhook URL as the service shows it,"
+                    " e.g. https://hooks.slack.com/…",
+                )
+            ]
+    return []
+
+
 def _notify(doc: Document, data: Mapping[str, Any]) -> tuple[NotifySettings, list[Problem]]:
     """``notify:``; the deprecated ``alert_webhook`` fills ``notify.webhook`` when unset."""
     section = data.get("notify") or {}
@@ -729,7 +756,7 @@ def _notify(doc: Document, data: Mapping[str, Any]) -> tuple[NotifySettings, lis
     # the schema enumerates the severities (a test keeps it equal to model.SEVERITIES)
     severity = str(section.get("min_severity", "warning"))
     urls = tuple(str(url) for url in section.get("urls") or ())
-    problems: list[Problem] = []
+    problems = _webhook_host(doc, data)
     if urls:
         from simple_risk.daemon.notifications import invalid_apprise_urls
 

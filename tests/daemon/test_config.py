@@ -807,3 +807,18 @@ def test_a_mistyped_notification_url_is_located_without_its_token(tmp_path: Path
         problem = _problem(tmp_path, text)
         assert problem.startswith(f"config.yaml:{place}: "), problem
         assert "SECRETTOKEN" not in problem, problem
+
+
+def test_a_webhook_without_a_host_is_refused_at_check(tmp_path: Path) -> None:
+    """``https://`` alone (a value cut off when pasted) or a URL with a space passed the
+    scheme check, and every alert then failed to post, all day, with nothing at ``--check``."""
+    assert _problem(tmp_path, "notify: {webhook: 'https://'}\n") == (
+        "config.yaml:6:19: notify.webhook https://…: not a URL with a host"
+        " (the chat's webhook URL as the service shows it, e.g. https://hooks.slack.com/…)"
+    )
+    assert _problem(tmp_path, "notify: {webhook: 'https://hooks.example.com/a b'}\n").startswith(
+        "config.yaml:6:19: notify.webhook https://…: not a URL with a host"
+    )
+    assert _problem(tmp_path, "alert_webhook: 'http://:80/x'\n").startswith(
+        "config.yaml:6:16: alert_webhook http://…: not a URL with a host"
+    )
