@@ -7,10 +7,11 @@ notification URLs in apprise's syntax — ``tgram://BOT_TOKEN/CHAT_ID`` (Telegra
 services, does the talking; ``notify.webhook`` keeps posting the Discord/Slack-compatible JSON
 body it always did. Both are channels of one :class:`Notifications` queue.
 
-Posting happens on its own thread behind a bounded queue, so a slow or dead service never
-delays enforcement (the engine thread only builds the text): when the queue is full the
-message is dropped and counted. A failed delivery is retried a few times with backoff, per
-channel, within a total deadline; one channel failing never stops another.
+Each channel posts on its own thread behind its own bounded queue, so a slow or dead service
+never delays enforcement (the engine thread only builds the text) nor another channel (a hung
+webhook never holds back the phone push): when a channel's queue is full the message is
+dropped for it and counted. A failed delivery is retried a few times with backoff, per
+channel, within a total deadline.
 """
 
 from __future__ import annotations
@@ -125,8 +126,28 @@ class Retry:
     deadline: float = 30.0  # seconds for all attempts of one message on one channel
 
 
+@dataclass(slots=True)
+class _Lane:
+    """One channel's queue and the thread that empties it."""
+
+    channel: Channel
+    #: the channel's name, numbered when several channels share one (``tgram``, ``tgram-2``)
+    name: str
+    queue: queue.Queue[tuple[str, str] | None]
+    thread: threading.Thread | None = None
+
+
+def _lanes(channels: Sequence[Channel], capacity: int) -> list[_Lane]:
+    lanes: list[_Lane] = []
+    for channel in channels:
+        taken = sum(lane.channel.name == channel.name for lane in lanes)
+        name = channel.name if taken == 0 else f"{channel.name}-{taken + 1}"
+        lanes.append(_Lane(channel, name, queue.Queue(maxsize=capacity)))
+    return lanes
+
+
 class Notifications:
-    """A bounded queue of texts and one thread that pushes each through every channel.
+    """A bounded queue per channel and one thread per channel that pushes each text.
 
     ``post`` never blocks. Messages below ``min_severity`` are not pushed at all.
     """
@@ -144,7 +165,7 @@ class Notifications:
         channels: Sequence[Channel] | None = None,
         spawn: Callable[[str, Callable[[], None]], threading.Thread] | None = None,
     ) -> None:
-        #: starts the pushing thread running the given loop (the daemon's supervisor, which
+        #: starts a pushing thread running the given loop (the daemon's supervisor, which
         #: restarts it should it fail); None: a plain daemon thread
         self._spawn = spawn
         if channels is None:
@@ -159,8 +180,8 @@ class Notifications:
         self.dropped = 0
         self.retried = 0
         self._sleep = sleep
-        self._queue: queue.Queue[tuple[str, str] | None] = queue.Queue(maxsize=capacity)
-        self._thread: threading.Thread | None = None
+        self._lanes = _lanes(self.channels, capacity)
+        self._started = False
         self._lock = threading.Lock()
 
     @property
@@ -168,38 +189,54 @@ class Notifications:
         return bool(self.channels)
 
     def start(self) -> Notifications:
-        if self.enabled and self._thread is None:
-            if self._spawn is not None:
-                self._thread = self._spawn("notify", self._run)
-            else:
-                self._thread = threading.Thread(target=self._run, name="notify", daemon=True)
-                self._thread.start()
+        if self.enabled and not self._started:
+            self._started = True
+            for lane in self._lanes:
+                name = f"notify-{lane.name}"
+                loop = self._loop(lane)
+                if self._spawn is not None:
+                    lane.thread = self._spawn(name, loop)
+                else:
+                    lane.thread = threading.Thread(target=loop, name=name, daemon=True)
+                    lane.thread.start()
         return self
 
     def stop(self, timeout: float = 2.0) -> None:
-        """Push what is queued (for at most ``timeout`` seconds), then end the thread."""
-        thread = self._thread
-        if thread is None:
+        """Push what is queued (for at most ``timeout`` seconds in all), then end the threads."""
+        if not self._started:
             return
-        with contextlib.suppress(queue.Full):
-            self._queue.put(None, timeout=timeout)
-        thread.join(timeout)
-        self._thread = None
+        deadline = time.monotonic() + timeout
+        for lane in self._lanes:
+            with contextlib.suppress(queue.Full):
+                lane.queue.put(None, timeout=max(deadline - time.monotonic(), 0.0))
+        for lane in self._lanes:
+            if lane.thread is not None:
+                lane.thread.join(max(deadline - time.monotonic(), 0.0))
+            lane.thread = None
+        self._started = False
 
     def post(self, severity: str, text: str) -> bool:
-        """Queue ``text`` when its severity is high enough; True when it was queued."""
+        """Queue ``text`` for every channel when its severity is high enough; True when at
+        least one channel queued it."""
         if not self.enabled or severity_rank(severity) < self.min_rank:
             return False
-        if self._thread is None:
+        if not self._started:
             self.start()
-        try:
-            self._queue.put_nowait((severity, text))
-        except queue.Full:
-            with self._lock:
-                self.dropped += 1
-            log.warning("notifications: %d message(s) waiting; dropped one", self._queue.qsize())
-            return False
-        return True
+        queued = False
+        for lane in self._lanes:
+            try:
+                lane.queue.put_nowait((severity, text))
+            except queue.Full:
+                with self._lock:
+                    self.dropped += 1
+                log.warning(
+                    "notify %s: %d message(s) waiting; dropped one",
+                    lane.name,
+                    lane.queue.qsize(),
+                )
+            else:
+                queued = True
+        return queued
 
     def counts(self) -> dict[str, Any]:
         with self._lock:
@@ -208,17 +245,19 @@ class Notifications:
                 "failed": self.failed,
                 "dropped": self.dropped,
                 "retried": self.retried,
-                "channels": [c.name for c in self.channels],
+                "channels": [lane.name for lane in self._lanes],
             }
 
-    def _run(self) -> None:
-        while True:
-            item = self._queue.get()
-            if item is None:
-                return
-            severity, text = item
-            for channel in self.channels:
-                self._push(channel, severity, text)
+    def _loop(self, lane: _Lane) -> Callable[[], None]:
+        def run() -> None:
+            while True:
+                item = lane.queue.get()
+                if item is None:
+                    return
+                severity, text = item
+                self._push(lane.channel, severity, text)
+
+        return run
 
     def _push(self, channel: Channel, severity: str, text: str) -> None:
         deadline = time.monotonic() + self.retry.deadline

@@ -323,6 +323,9 @@ def test_every_channel_gets_every_message(hook: Hook) -> None:
     assert {b.get("text") or b.get("message") for b in hook.bodies} == {"one"}
     assert notifications.counts()["channels"] == ["webhook", "json"]
     notifications.stop()
+    # two chats of one service are two channels, each with a thread of its own name
+    two = Notifications(None, "info", urls=[url, url.replace("/hook", "/other")])
+    assert two.counts()["channels"] == ["json", "json-2"]
 
 
 def test_a_flaky_service_is_retried_and_delivered_once(hook: Hook) -> None:
@@ -419,8 +422,29 @@ def test_the_pushing_thread_runs_under_the_daemons_supervisor(hook: Hook) -> Non
         assert poster.post("critical", "Alert: engine failed")
         assert wait_until(lambda: len(hook.bodies) == 1, 5.0)
         (part,) = supervisor.parts()
-        assert part["name"] == "notify" and part["accounts"] == []
+        assert part["name"] == "notify-webhook" and part["accounts"] == []
     finally:
         poster.stop()
     assert supervisor.degraded([ACCOUNT]) == {}  # no account's enforcement depends on it
     assert alerts == []
+
+
+def test_a_service_that_never_answers_does_not_hold_back_the_trader_s_phone(hook: Hook) -> None:
+    """The phone push is often the only thing the trader sees. A second channel that accepts
+    the connection and never answers (a hung chat webhook) must not make every push wait
+    for it: each channel delivers from its own queue."""
+    hung = Hook()
+    hung.release.clear()  # holds every request without answering
+    try:
+        notifications = Notifications(
+            hung.url, "info", urls=[hook.url.replace("http://", "json://")], retry=NO_WAIT
+        ).start()
+        for i in range(5):
+            notifications.post("critical", f"Account locked: rule {i}")
+        assert wait_until(lambda: len(hook.bodies) == 5, 3.0), hook.bodies
+        assert [b["message"] for b in hook.bodies] == [
+            f"Account locked: rule {i}" for i in range(5)
+        ]
+    finally:
+        hung.close()
+        notifications.stop(0.5)
