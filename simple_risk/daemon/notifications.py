@@ -28,6 +28,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from simple_risk.adapters.topstepx.secrets import redact_text
+
 log = logging.getLogger(__name__)
 
 SEVERITIES: tuple[str, ...] = ("info", "warning", "critical")
@@ -75,7 +77,13 @@ class WebhookChannel:
         try:
             with urllib.request.urlopen(request, timeout=self.timeout):
                 pass
-        except (OSError, urllib.error.URLError, ValueError) as exc:
+        except urllib.error.HTTPError as exc:
+            raise DeliveryError(f"HTTP {exc.code} {exc.reason}") from exc
+        except urllib.error.URLError as exc:
+            raise DeliveryError(str(exc.reason)) from exc
+        except TimeoutError as exc:
+            raise DeliveryError(f"no answer within {self.timeout:g} s") from exc
+        except (OSError, ValueError) as exc:
             raise DeliveryError(str(exc)) from exc
 
 
@@ -164,7 +172,13 @@ class Notifications:
         sleep: Callable[[float], None] = time.sleep,
         channels: Sequence[Channel] | None = None,
         spawn: Callable[[str, Callable[[], None]], threading.Thread] | None = None,
+        on_trouble: Callable[[str, str], None] | None = None,
     ) -> None:
+        #: told (level, words) when a channel stops delivering and when it delivers again:
+        #: the daemon's alert, said once, not once per message
+        self._on_trouble = on_trouble
+        #: the channels whose last message failed, with why
+        self._failing: dict[str, str] = {}
         #: starts a pushing thread running the given loop (the daemon's supervisor, which
         #: restarts it should it fail); None: a plain daemon thread
         self._spawn = spawn
@@ -246,6 +260,7 @@ class Notifications:
                 "dropped": self.dropped,
                 "retried": self.retried,
                 "channels": [lane.name for lane in self._lanes],
+                "failing": dict(self._failing),
             }
 
     def _loop(self, lane: _Lane) -> Callable[[], None]:
@@ -255,11 +270,12 @@ class Notifications:
                 if item is None:
                     return
                 severity, text = item
-                self._push(lane.channel, severity, text)
+                self._push(lane, severity, text)
 
         return run
 
-    def _push(self, channel: Channel, severity: str, text: str) -> None:
+    def _push(self, lane: _Lane, severity: str, text: str) -> None:
+        channel = lane.channel
         deadline = time.monotonic() + self.retry.deadline
         wait = self.retry.backoff
         for attempt in range(1, self.retry.attempts + 1):
@@ -268,11 +284,15 @@ class Notifications:
             except DeliveryError as exc:
                 last = exc
             except Exception as exc:  # a bug in a channel must not end the thread
-                log.exception("notify %s: unexpected failure", channel.name)
+                log.exception("notify %s: unexpected failure", lane.name)
                 last = DeliveryError(str(exc))
             else:
                 with self._lock:
                     self.sent += 1
+                    lost = self._failing.pop(lane.name, None)
+                if lost is not None:
+                    log.warning("notify %s delivers again", lane.name)
+                    self._tell("warning", f"notifications to {lane.name} deliver again")
                 return
             if attempt == self.retry.attempts or time.monotonic() + wait > deadline:
                 break
@@ -280,9 +300,32 @@ class Notifications:
                 self.retried += 1
             self._sleep(wait)
             wait *= 2
+        reason = redact_text(str(last))
         with self._lock:
             self.failed += 1
-        log.error("notify %s failed: %s", channel.name, last)
+            first = lane.name not in self._failing
+            self._failing[lane.name] = reason
+        if not first:  # said when it started failing; counted in status since
+            log.debug("notify %s failed again: %s", lane.name, reason)
+            return
+        log.error(
+            "notify %s failed: %s (until it delivers again, failures are counted, not logged)",
+            lane.name,
+            reason,
+        )
+        self._tell(
+            "warning",
+            f"notifications to {lane.name} fail ({reason}): alerts do not reach it;"
+            " the daemon goes on enforcing (check notify: in the configuration)",
+        )
+
+    def _tell(self, level: str, words: str) -> None:
+        if self._on_trouble is None:
+            return
+        try:
+            self._on_trouble(level, words)
+        except Exception:  # telling must never end the channel's thread
+            log.exception("notify: cannot raise the alert %r", words)
 
 
 __all__ = [

@@ -115,6 +115,7 @@ class Daemon:
             config.notify.min_severity,
             urls=config.notify.urls,
             spawn=self._spawn_service,
+            on_trouble=lambda level, text: self.alerter.alert(level, text, self.clock.now()),
         )
         self.alerter = Alerter(
             self.notifier, self.observer, self.monitor, several=len(config.accounts) > 1
@@ -528,6 +529,7 @@ class Daemon:
             "unknown_values": self.unknown_values,
             "store": self.store_health(),
             "parts": self.supervisor.parts(),
+            "notifications": self.notifier.counts(),
             "alerts": list(self.alerter.recent),
         }
 

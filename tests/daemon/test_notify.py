@@ -448,3 +448,37 @@ def test_a_service_that_never_answers_does_not_hold_back_the_trader_s_phone(hook
     finally:
         hung.close()
         notifications.stop(0.5)
+
+
+def test_a_channel_that_stops_delivering_is_said_once_and_its_return_too(
+    start: Start, hook: Hook, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A chat webhook whose token was revoked answers 401 to every post. The trader believes
+    the phone will tell them; the daemon says, once, that it does not (an alert: status,
+    monitor, the dashboard and the other channels), counts the rest, and says when it
+    delivers again — not one error line per message for the rest of the day."""
+    hook.fail_next = 10_000  # every post refused
+    run = start(notify=NotifySettings(webhook=hook.url, min_severity="warning"))
+    run.daemon.notifier.retry = NO_WAIT
+    for i in range(4):
+        run.daemon.alerter.alert("critical", f"enforcement failed {i}", AT)
+    assert wait_until(lambda: run.daemon.notifier.failed >= 5, 10.0)  # 4 + the trouble alert
+
+    def said(words: str) -> list[str]:
+        return [a["message"] for a in run.daemon.alerter.recent if words in a["message"]]
+
+    assert said("notifications to webhook fail") == [
+        "notifications to webhook fail (HTTP 500 Internal Server Error): alerts do not reach it;"
+        " the daemon goes on enforcing (check notify: in the configuration)"
+    ]
+    assert run.daemon.status()["notifications"]["failing"] == {
+        "webhook": "HTTP 500 Internal Server Error"
+    }
+    assert caplog.text.count("notify webhook failed") == 1
+    hook.fail_next = 0  # the service is back
+    run.daemon.alerter.alert("critical", "enforcement failed again", AT)
+    assert wait_until(lambda: bool(said("notifications to webhook deliver again")), 10.0)
+    assert run.daemon.status()["notifications"]["failing"] == {}
+    assert wait_until(lambda: any("deliver again" in b["text"] for b in hook.bodies), 10.0), (
+        hook.bodies
+    )
