@@ -28,7 +28,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from simple_risk.adapters.topstepx.secrets import redact_text
+from simple_risk.adapters.topstepx.secrets import redact_text, register_secret
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +98,19 @@ def invalid_apprise_urls(urls: Sequence[str]) -> list[str]:
     return bad
 
 
+def register_private_tokens(service: Any) -> None:
+    """Register as secrets the parts of an apprise URL the service marks private (a bot's
+    token, a webhook's token, a password): apprise logs the address it posts to at debug
+    level (``https://api.telegram.org/bot<TOKEN>/sendMessage``), which holds the token but
+    not the configured URL the daemon registered whole."""
+    specs = {**getattr(service, "template_tokens", {}), **getattr(service, "template_args", {})}
+    for name, spec in specs.items():
+        if isinstance(spec, dict) and spec.get("private"):
+            value = getattr(service, str(spec.get("map_to", name)), None)
+            if isinstance(value, str):
+                register_secret(value)
+
+
 class AppriseChannel:
     """One apprise URL (Telegram, Discord, Slack, ntfy, Pushover, e-mail …)."""
 
@@ -107,6 +120,8 @@ class AppriseChannel:
         self._apprise = apprise.Apprise()
         if not self._apprise.add(url):
             raise ValueError("not a notification URL apprise understands")
+        for service in self._apprise:
+            register_private_tokens(service)
         scheme = url.partition("://")[0] or "apprise"
         self.name = scheme
         self.timeout = timeout
@@ -339,5 +354,6 @@ __all__ = [
     "Retry",
     "WebhookChannel",
     "invalid_apprise_urls",
+    "register_private_tokens",
     "severity_rank",
 ]

@@ -482,3 +482,22 @@ def test_a_channel_that_stops_delivering_is_said_once_and_its_return_too(
     assert wait_until(lambda: any("deliver again" in b["text"] for b in hook.bodies), 10.0), (
         hook.bodies
     )
+
+
+def test_the_tokens_inside_an_apprise_url_are_secrets_the_logs_hide() -> None:
+    """apprise logs at debug level the address it posts to — for Telegram
+    https://api.telegram.org/bot<TOKEN>/sendMessage, for Discord …/webhooks/ID/<TOKEN> — and
+    the daemon hid only the whole configured URL: with ``log.level: debug`` the bot's token
+    went to the log file and ``admin logs``. Every token apprise marks private is hidden."""
+    from simple_risk.adapters.topstepx.secrets import redact_text
+    from simple_risk.daemon.notifications import AppriseChannel
+
+    AppriseChannel("tgram://123456789:AAHsecretBOTtoken/12345")
+    AppriseChannel("discord://998877665544/discordWEBHOOKsecret")
+    line = (
+        "Telegram POST URL: https://api.telegram.org/bot123456789:AAHsecretBOTtoken/sendMessage"
+        " · Discord POST URL: https://discord.com/api/webhooks/998877665544/discordWEBHOOKsecret"
+    )
+    redacted = redact_text(line)
+    assert "AAHsecretBOTtoken" not in redacted and "discordWEBHOOKsecret" not in redacted
+    assert redacted.startswith("Telegram POST URL: https://api.telegram.org/bot***/sendMessage")
