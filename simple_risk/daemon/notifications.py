@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import math
 import queue
 import threading
 import time
@@ -140,6 +141,28 @@ class AppriseChannel:
             raise DeliveryError(f"{self.name}: the service did not accept the message")
 
 
+#: the most lines one grouped push lists (the newest; the rest are counted)
+GROUP_LINES = 15
+
+
+def grouped_text(texts: Sequence[str]) -> str:
+    """Several waiting messages as one: each line once, in the order they happened, a
+    repeat counted (``(×20)``); past :data:`GROUP_LINES` the earliest are only counted."""
+    if len(texts) == 1:
+        return texts[0]
+    counts: dict[str, int] = {}
+    for text in texts:
+        counts[text] = counts.get(text, 0) + 1
+    lines = [f"• {text} (×{n})" if n > 1 else f"• {text}" for text, n in counts.items()]
+    left_out = len(lines) - GROUP_LINES
+    head = f"{len(texts)} alerts, oldest first:"
+    if left_out > 0:
+        lines = lines[left_out:]
+        head = f"{len(texts)} alerts, oldest first ({left_out} earlier left out: engine monitor"
+        head += " and the log have every one):"
+    return "\n".join([head, *lines])
+
+
 @dataclass(frozen=True, slots=True)
 class Retry:
     """How hard one message is pushed through one channel."""
@@ -188,7 +211,11 @@ class Notifications:
         channels: Sequence[Channel] | None = None,
         spawn: Callable[[str, Callable[[], None]], threading.Thread] | None = None,
         on_trouble: Callable[[str, str], None] | None = None,
+        spacing: float = 1.0,
     ) -> None:
+        #: at most one push per channel this often (s): what arrives meanwhile goes out
+        #: grouped in the next one (a storm is a few pushes, not hundreds a service throttles)
+        self.spacing = spacing
         #: told (level, words) when a channel stops delivering and when it delivers again:
         #: the daemon's alert, said once, not once per message
         self._on_trouble = on_trouble
@@ -280,16 +307,33 @@ class Notifications:
 
     def _loop(self, lane: _Lane) -> Callable[[], None]:
         def run() -> None:
+            pushed = -math.inf
             while True:
                 item = lane.queue.get()
                 if item is None:
                     return
-                severity, text = item
-                self._push(lane, severity, text)
+                wait = pushed + self.spacing - time.monotonic()
+                if wait > 0:
+                    time.sleep(wait)  # what arrives meanwhile joins this push
+                batch, stopping = [item], False
+                while True:
+                    try:
+                        more = lane.queue.get_nowait()
+                    except queue.Empty:
+                        break
+                    if more is None:
+                        stopping = True
+                        break
+                    batch.append(more)
+                severity = max((s for s, _ in batch), key=severity_rank)
+                self._push(lane, severity, grouped_text([t for _, t in batch]), len(batch))
+                pushed = time.monotonic()
+                if stopping:
+                    return
 
         return run
 
-    def _push(self, lane: _Lane, severity: str, text: str) -> None:
+    def _push(self, lane: _Lane, severity: str, text: str, messages: int = 1) -> None:
         channel = lane.channel
         deadline = time.monotonic() + self.retry.deadline
         wait = self.retry.backoff
@@ -303,7 +347,7 @@ class Notifications:
                 last = DeliveryError(str(exc))
             else:
                 with self._lock:
-                    self.sent += 1
+                    self.sent += messages
                     lost = self._failing.pop(lane.name, None)
                 if lost is not None:
                     log.warning("notify %s delivers again", lane.name)
@@ -317,7 +361,7 @@ class Notifications:
             wait *= 2
         reason = redact_text(str(last))
         with self._lock:
-            self.failed += 1
+            self.failed += messages
             first = lane.name not in self._failing
             self._failing[lane.name] = reason
         if not first:  # said when it started failing; counted in status since
@@ -344,6 +388,7 @@ class Notifications:
 
 
 __all__ = [
+    "GROUP_LINES",
     "SEVERITIES",
     "TITLE",
     "USERNAME",
@@ -353,6 +398,7 @@ __all__ = [
     "Notifications",
     "Retry",
     "WebhookChannel",
+    "grouped_text",
     "invalid_apprise_urls",
     "register_private_tokens",
     "severity_rank",
