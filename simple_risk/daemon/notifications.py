@@ -112,12 +112,32 @@ def register_private_tokens(service: Any) -> None:
                 register_secret(value)
 
 
+class _QuietApprise(logging.Handler):
+    """apprise's own lines reach the daemon's log below ERROR only at debug level: apprise
+    logs every attempt of every message ("Notifying 1 service(s).", "Failed to send …"), and
+    the channel says its failure once, with apprise's reason (:meth:`AppriseChannel.deliver`,
+    which hears them through apprise's per-call capture, a handler on the same logger)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        root = logging.getLogger()
+        if record.levelno >= logging.ERROR or root.isEnabledFor(logging.DEBUG):
+            root.handle(record)
+
+
+def _quiet_apprise() -> None:
+    apprise_log = logging.getLogger("apprise")
+    if not any(isinstance(handler, _QuietApprise) for handler in apprise_log.handlers):
+        apprise_log.addHandler(_QuietApprise())
+    apprise_log.propagate = False
+
+
 class AppriseChannel:
     """One apprise URL (Telegram, Discord, Slack, ntfy, Pushover, e-mail …)."""
 
     def __init__(self, url: str, timeout: float = 10.0) -> None:
         import apprise
 
+        _quiet_apprise()
         self._apprise = apprise.Apprise()
         if not self._apprise.add(url):
             raise ValueError("not a notification URL apprise understands")
@@ -134,11 +154,21 @@ class AppriseChannel:
 
     def deliver(self, severity: str, text: str) -> None:
         notify_type = self._types.get(severity, self._types["info"])
+        said: list[str] = []
+
+        def hear(entry: Any, service: Any) -> None:
+            if str(getattr(entry, "level", "")).upper() in ("WARNING", "ERROR", "CRITICAL"):
+                said.append(str(getattr(entry, "message", entry)))
+
         delivered = self._apprise.notify(
-            body=text, title=TITLE, notify_type=notify_type, timeout=self.timeout
+            body=text,
+            title=TITLE,
+            notify_type=notify_type,
+            timeout=self.timeout,
+            log_callback=hear,
         )
         if not delivered:
-            raise DeliveryError(f"{self.name}: the service did not accept the message")
+            raise DeliveryError(said[-1] if said else "the service did not accept the message")
 
 
 #: the most lines one grouped push lists (the newest; the rest are counted)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import re
 import threading
 from collections.abc import Iterator
@@ -537,3 +538,44 @@ def test_a_storm_reaches_the_phone_as_a_few_grouped_pushes_newest_included(hook:
     assert all(f"order {i} blocked" in "\n".join(lines) for i in range(2, 11))
     assert notifications.sent == 31  # messages delivered, however grouped
     notifications.stop()
+
+
+class Lines(logging.Handler):
+    """The records the daemon's log handlers (on the root logger) get."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+def test_an_apprise_channel_failing_is_one_log_line_with_the_service_s_reason(hook: Hook) -> None:
+    """apprise logged its own warning at every attempt of every message ("Failed to send JSON
+    POST notification: Internal server error., error=500." three times a message, all day)
+    while the daemon's line said only "the service did not accept the message". The daemon
+    says it once, with apprise's reason; apprise's own lines stay for ``log.level: debug``."""
+    hook.fail_next = 10_000
+    url = hook.url.replace("http://", "json://")
+    lines = Lines()
+    logging.getLogger().addHandler(lines)
+    try:
+        notifications = Notifications(None, "info", urls=[url], retry=NO_WAIT, spacing=0.0)
+        notifications.start()
+        for i in range(3):
+            notifications.post("critical", f"Account locked: rule {i}")
+            assert wait_until(lambda i=i: notifications.failed == i + 1, 10.0)
+        notifications.stop()
+    finally:
+        logging.getLogger().removeHandler(lines)
+    assert [(r.name, r.getMessage()) for r in lines.records] == [
+        (
+            "simple_risk.daemon.notifications",
+            "notify json failed: Failed to send JSON POST notification: Internal server error.,"
+            " error=500. (until it delivers again, failures are counted, not logged)",
+        )
+    ]
+    assert notifications.counts()["failing"] == {
+        "json": "Failed to send JSON POST notification: Internal server error., error=500."
+    }
