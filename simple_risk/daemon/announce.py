@@ -18,6 +18,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+from simple_risk.adapters.topstepx.secrets import redact_text
 from simple_risk.daemon.calls import call_succeeded, call_words
 from simple_risk.daemon.control.server import Broadcaster
 from simple_risk.daemon.control.views import RECENT_FIRINGS, firing_record
@@ -128,7 +129,9 @@ class Alerter:
     def alert(self, level: str, message: str, at: datetime, account: int | None = None) -> None:
         """Raise an alert; ``account`` is the guarded account it is about (None: the daemon's
         own, every account's), so one account's page and ``monitor --account`` show its own
-        alerts and the daemon's, not another account's."""
+        alerts and the daemon's, not another account's. A secret in the words (an exception's
+        text may quote a URL with a token) is hidden everywhere the alert goes."""
+        message = redact_text(message)
         logger_level = logging.CRITICAL if level == "critical" else logging.ERROR
         if level in ("info", "warning"):
             logger_level = logging.WARNING

@@ -356,7 +356,8 @@ class Notifications:
                         break
                     batch.append(more)
                 severity = max((s for s, _ in batch), key=severity_rank)
-                self._push(lane, severity, grouped_text([t for _, t in batch]), len(batch))
+                text = redact_text(grouped_text([t for _, t in batch]))  # a chat is no vault
+                self._push(lane, severity, text, len(batch))
                 pushed = time.monotonic()
                 if stopping:
                     return

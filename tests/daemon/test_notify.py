@@ -579,3 +579,27 @@ def test_an_apprise_channel_failing_is_one_log_line_with_the_service_s_reason(ho
     assert notifications.counts()["failing"] == {
         "json": "Failed to send JSON POST notification: Internal server error., error=500."
     }
+
+
+def test_a_token_in_a_failure_s_words_never_reaches_the_phone_status_or_monitor(
+    start: Start, hook: Hook
+) -> None:
+    """An alert quotes the exception that caused it — a part that failed, a store that went
+    away — and such a text can hold a secret: the user hub's address carries the session
+    token (…/hubs/user?access_token=…). The log hid it; the alert pushed to a chat channel
+    (which others may read) and kept in status and the dashboard did not."""
+    token = "eyJhbGciOiJIUzI1NiJ9.c2Vzc2lvbi1vZi10aGUtZGF5.c2lnbmF0dXJl"
+    run = start(notify=NotifySettings(webhook=hook.url, min_severity="warning"))
+    calls = []
+
+    def hub_part() -> None:
+        calls.append(1)
+        if len(calls) == 1:
+            raise ConnectionError(f"cannot open wss://gw.example/hubs/user?access_token={token}")
+
+    run.daemon.supervisor.spawn("probe-hub", hub_part, accounts=())
+    assert wait_until(lambda: any("probe-hub failed" in t for t in told(hook.bodies)), 10.0)
+    pushed = "\n".join(told(hook.bodies))
+    assert token not in pushed and "access_token=***" in pushed
+    assert token not in json.dumps(run.daemon.status()["alerts"])
+    assert token not in json.dumps(run.request("status", {"account": ACCOUNT}))
