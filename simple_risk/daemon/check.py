@@ -40,7 +40,7 @@ from simple_risk.adapters.topstepx.errors import (
 )
 from simple_risk.adapters.topstepx.hubs import HubConfig, MarketHubClient, UserHubClient
 from simple_risk.adapters.topstepx.rest import Credentials, RestClient, RestConfig
-from simple_risk.daemon.config import DaemonConfig
+from simple_risk.daemon.config import DaemonConfig, masked_url
 from simple_risk.daemon.filemodes import open_to_others
 from simple_risk.daemon.notify import short_tz
 from simple_risk.engine import Engine, Firing
@@ -185,6 +185,23 @@ def check_url(key: str, url: str, schemes: Iterable[str]) -> Finding | None:
     return None
 
 
+def check_webhook(url: str) -> Finding:
+    """Whether the notification webhook's host resolves (nothing is posted); the URL is
+    shown as its scheme only: the rest is the chat's token."""
+    shown = masked_url(url)
+    host = urlsplit(url).hostname or ""
+    try:
+        socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError) as exc:
+        return Finding(
+            "problem",
+            f"{shown}: cannot resolve host {host!r} ({exc})",
+            "notify.webhook",
+            "check the host name's spelling and this machine's DNS: no alert could be pushed",
+        )
+    return Finding("ok", f"{shown}: host {host} resolves (nothing posted)", "notify.webhook")
+
+
 def _login_problem(config: DaemonConfig, error: ProjectXError) -> Finding:
     if isinstance(error, AuthenticationError):
         return Finding(
@@ -287,6 +304,8 @@ class OnlineCheck:
 
         for finding in check_paths(self.config):
             say(finding)
+        if self.config.notify.webhook:
+            say(check_webhook(self.config.notify.webhook))
         for key, url, schemes in (
             ("gateway", self.config.gateway, ("http", "https")),
             ("user_hub", self.config.user_hub, ("http", "https", "ws", "wss")),
@@ -515,6 +534,7 @@ __all__ = [
     "OnlineCheck",
     "check_paths",
     "check_url",
+    "check_webhook",
     "firing_would",
     "writable_dir",
 ]

@@ -930,5 +930,6 @@ __all__ = [
     "account_id",
     "load_config",
     "load_rulesets",
+    "masked_url",
     "owner_only",
 ]

@@ -419,3 +419,21 @@ def test_engine_run_sim_runs_on_a_pinned_wall_clock_when_asked() -> None:
     )
     assert result.exit_code == 0, result.output
     assert "trading day 2027-01-18 (now Sat 12:00 CT)" in result.output
+
+
+def test_a_webhook_host_that_does_not_resolve_is_a_problem_online(tmp_path: Path) -> None:
+    """A typo in the chat webhook's host (hooks.slak.com) let --check --online pass: the first
+    alert of the day — a flatten, a lock — was the first post, and it failed. The check
+    resolves the webhook's host, as it does the gateway's, and never prints its token."""
+    config = _config(tmp_path, "https://no-such-gateway.invalid")
+    config.write_text(
+        config.read_text(encoding="utf-8")
+        + "notify: {webhook: 'https://hooks.no-such-chat.invalid/services/T0/B0/SECRETTOKEN'}\n",
+        encoding="utf-8",
+    )
+    result = _check(config, "--online", at=None)
+    assert result.exit_code == 1
+    assert "notify.webhook: https://…: cannot resolve host 'hooks.no-such-chat.invalid'" in (
+        "\n".join(_problems(result))
+    ), result.output
+    assert "SECRETTOKEN" not in result.output
