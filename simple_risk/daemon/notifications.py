@@ -58,6 +58,18 @@ class Channel(Protocol):
         """Deliver or raise :class:`DeliveryError`."""
 
 
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    """A webhook that answers 301/302/303 is not followed: urllib would follow a POST as a GET,
+    without the body, and a chat webhook answers a GET 200 — a message counted as sent
+    that nobody was sent."""
+
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+_WEBHOOK_OPENER = urllib.request.build_opener(_NoRedirects)
+
+
 class WebhookChannel:
     """A Discord/Slack-compatible webhook: ``content`` (Discord), ``text`` (Slack), sender."""
 
@@ -76,9 +88,14 @@ class WebhookChannel:
             method="POST",
         )
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout):
+            with _WEBHOOK_OPENER.open(request, timeout=self.timeout):
                 pass
         except urllib.error.HTTPError as exc:
+            if 300 <= exc.code < 400:
+                raise DeliveryError(
+                    f"HTTP {exc.code} redirected elsewhere: write the webhook URL exactly as"
+                    " the service shows it (https://…)"
+                ) from exc
             raise DeliveryError(f"HTTP {exc.code} {exc.reason}") from exc
         except urllib.error.URLError as exc:
             raise DeliveryError(str(exc.reason)) from exc

@@ -603,3 +603,45 @@ def test_a_token_in_a_failure_s_words_never_reaches_the_phone_status_or_monitor(
     assert token not in pushed and "access_token=***" in pushed
     assert token not in json.dumps(run.daemon.status()["alerts"])
     assert token not in json.dumps(run.request("status", {"account": ACCOUNT}))
+
+
+def test_a_webhook_that_redirects_is_a_failure_not_a_delivery() -> None:
+    """A webhook written http:// where the service wants https:// (or an old address) answers
+    301: urllib followed it as a GET — no body, nothing posted — and a GET on a chat webhook
+    answers 200, so every alert counted as sent while the chat stayed empty. A redirect is a
+    failed delivery, said with the fix."""
+    got: list[str] = []
+
+    class Moved(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers["Content-Length"]))
+            got.append("POST")
+            self.send_response(301)
+            self.send_header("Location", "/the-real-hook/TOKEN")
+            self.end_headers()
+
+        def do_GET(self) -> None:
+            got.append("GET")
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, format: str, *args: Any) -> None:
+            return None
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Moved)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/hook"
+        notifications = Notifications(url, "info", retry=NO_WAIT, spacing=0.0).start()
+        notifications.post("critical", "Account locked")
+        assert wait_until(lambda: notifications.sent + notifications.failed == 1, 10.0)
+        notifications.stop()
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert (notifications.sent, notifications.failed) == (0, 1)
+    assert "GET" not in got
+    assert notifications.counts()["failing"] == {
+        "webhook": "HTTP 301 redirected elsewhere: write the webhook URL exactly as the service"
+        " shows it (https://…)"
+    }
