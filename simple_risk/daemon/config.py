@@ -773,6 +773,21 @@ def _notify(doc: Document, data: Mapping[str, Any]) -> tuple[NotifySettings, lis
             for index, url in enumerate(urls)
             if url in bad
         ]
+        first: dict[str, int] = {}
+        for index, url in enumerate(urls):
+            if url in first:
+                line = doc.at(("notify", "urls", first[url])).line
+                problems.append(
+                    _located(
+                        doc,
+                        ("notify", "urls", index),
+                        f"{masked_url(url)}: the same notification URL as item"
+                        f" {first[url] + 1} (line {line}): every alert would be pushed to it"
+                        " twice",
+                        hint="keep one",
+                    )
+                )
+            first.setdefault(url, index)
     settings = NotifySettings(webhook=webhook or legacy, min_severity=severity, urls=urls)
     return settings, problems
 

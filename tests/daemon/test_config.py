@@ -822,3 +822,17 @@ def test_a_webhook_without_a_host_is_refused_at_check(tmp_path: Path) -> None:
     assert _problem(tmp_path, "alert_webhook: 'http://:80/x'\n").startswith(
         "config.yaml:6:16: alert_webhook http://…: not a URL with a host"
     )
+
+
+def test_a_notification_url_written_twice_is_located(tmp_path: Path) -> None:
+    """The same chat twice in notify.urls (pasted again when adding a second) made every
+    alert buzz the phone twice; --check says which line repeats which."""
+    problem = _problem(
+        tmp_path,
+        "notify:\n  urls:\n    - tgram://123456789:SECRETTOKEN/12345\n    - ntfy://desk\n"
+        "    - tgram://123456789:SECRETTOKEN/12345\n",
+    )
+    assert problem == (
+        "config.yaml:10:7: tgram://…: the same notification URL as item 1 (line 8):"
+        " every alert would be pushed to it twice (keep one)"
+    )
