@@ -190,24 +190,35 @@ class AppriseChannel:
 
 #: the most lines one grouped push lists (the newest; the rest are counted)
 GROUP_LINES = 15
+#: the most characters of a grouped push (Discord refuses a message over 2,000)
+GROUP_CHARS = 1900
 
 
 def grouped_text(texts: Sequence[str]) -> str:
     """Several waiting messages as one: each line once, in the order they happened, a
-    repeat counted (``(×20)``); past :data:`GROUP_LINES` the earliest are only counted."""
+    repeat counted (``(×20)``); past :data:`GROUP_LINES` lines or :data:`GROUP_CHARS`
+    characters the earliest are only counted."""
     if len(texts) == 1:
         return texts[0]
     counts: dict[str, int] = {}
     for text in texts:
         counts[text] = counts.get(text, 0) + 1
     lines = [f"• {text} (×{n})" if n > 1 else f"• {text}" for text, n in counts.items()]
-    left_out = len(lines) - GROUP_LINES
-    head = f"{len(texts)} alerts, oldest first:"
-    if left_out > 0:
-        lines = lines[left_out:]
-        head = f"{len(texts)} alerts, oldest first ({left_out} earlier left out: engine monitor"
-        head += " and the log have every one):"
-    return "\n".join([head, *lines])
+    total = len(lines)
+
+    def head() -> str:
+        left_out = total - len(lines)
+        if left_out == 0:
+            return f"{len(texts)} alerts, oldest first:"
+        return (
+            f"{len(texts)} alerts, oldest first ({left_out} earlier left out: engine monitor"
+            " and the log have every one):"
+        )
+
+    lines = lines[-GROUP_LINES:]
+    while len(lines) > 1 and len("\n".join([head(), *lines])) > GROUP_CHARS:
+        lines = lines[1:]
+    return "\n".join([head(), *lines])
 
 
 @dataclass(frozen=True, slots=True)
@@ -436,6 +447,7 @@ class Notifications:
 
 
 __all__ = [
+    "GROUP_CHARS",
     "GROUP_LINES",
     "SEVERITIES",
     "TITLE",

@@ -18,7 +18,13 @@ import pytest
 from simple_risk.adapters.simulator import AccountSpec, RateLimits, Simulator
 from simple_risk.daemon.config import NotifySettings
 from simple_risk.daemon.executor import IntentResult
-from simple_risk.daemon.notifications import DeliveryError, Notifications, Retry
+from simple_risk.daemon.notifications import (
+    GROUP_CHARS,
+    DeliveryError,
+    Notifications,
+    Retry,
+    grouped_text,
+)
 from simple_risk.daemon.notify import (
     duration_words,
     event_text,
@@ -645,3 +651,19 @@ def test_a_webhook_that_redirects_is_a_failure_not_a_delivery() -> None:
         "webhook": "HTTP 301 redirected elsewhere: write the webhook URL exactly as the service"
         " shows it (https://…)"
     }
+
+
+def test_a_grouped_push_fits_in_one_chat_message() -> None:
+    """Discord refuses a message over 2,000 characters (400), and the whole group would be
+    lost: a grouped push keeps the newest lines that fit and counts the earlier ones."""
+    texts = [
+        f"Order cancelled: max-contracts-per-instrument-order — order {i} " + "x" * 150
+        for i in range(14)
+    ]
+    text = grouped_text(texts)
+    assert len(text) <= GROUP_CHARS < 2000
+    assert text.splitlines()[-1].startswith(
+        "• Order cancelled: max-contracts-per-instrument-order — order 13 "
+    )
+    left_out = 14 - (len(text.splitlines()) - 1)
+    assert text.startswith(f"14 alerts, oldest first ({left_out} earlier left out")
