@@ -371,6 +371,15 @@ class Daemon:
         if self.stopped.is_set():
             return
         self._shared.closing.set()
+        # said first, so the push is on its way while the parts stop (notifier.stop waits)
+        accounts = ", ".join(str(account) for account in self.config.accounts)
+        self.alerter.alert(
+            "warning",
+            f"simple-risk is stopping: account{'s' if len(self.config.accounts) > 1 else ''}"
+            f" {accounts} {'are' if len(self.config.accounts) > 1 else 'is'} not guarded"
+            " (no rule enforced, no lock held) until it runs again",
+            self.clock.now(),
+        )
         if self.server is not None:
             self.server.close_listeners()
         if self.dashboard is not None:

@@ -667,3 +667,16 @@ def test_a_grouped_push_fits_in_one_chat_message() -> None:
     )
     left_out = 14 - (len(text.splitlines()) - 1)
     assert text.startswith(f"14 alerts, oldest first ({left_out} earlier left out")
+
+
+def test_the_daemon_stopping_is_pushed_every_lock_goes_with_it(start: Start, hook: Hook) -> None:
+    """A stopped daemon enforces nothing: no daily loss limit, no lock. A trader who stops
+    it (systemctl stop, in the heat of the moment) lifted every lockout, and the admin's
+    phone, told of a single lockout cleared, said nothing. The stop is pushed, naming the
+    accounts left unguarded."""
+    run = start(notify=NotifySettings(webhook=hook.url, min_severity="warning"))
+    run.daemon.stop()
+    assert told(hook.bodies)[-1] == (
+        f"Alert: simple-risk is stopping: account {ACCOUNT} is not guarded (no rule enforced,"
+        " no lock held) until it runs again"
+    )
