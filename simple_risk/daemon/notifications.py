@@ -279,6 +279,8 @@ class Notifications:
         self._on_trouble = on_trouble
         #: the channels whose last message failed, with why
         self._failing: dict[str, str] = {}
+        #: how many messages each failing channel lost since it started failing
+        self._lost: dict[str, int] = {}
         #: starts a pushing thread running the given loop (the daemon's supervisor, which
         #: restarts it should it fail); None: a plain daemon thread
         self._spawn = spawn
@@ -407,10 +409,15 @@ class Notifications:
             else:
                 with self._lock:
                     self.sent += messages
-                    lost = self._failing.pop(lane.name, None)
-                if lost is not None:
-                    log.warning("notify %s delivers again", lane.name)
-                    self._tell("warning", f"notifications to {lane.name} deliver again")
+                    was_failing = self._failing.pop(lane.name, None) is not None
+                    lost = self._lost.pop(lane.name, 0)
+                if was_failing:
+                    log.warning("notify %s delivers again (%d message(s) lost)", lane.name, lost)
+                    self._tell(
+                        "warning",
+                        f"notifications to {lane.name} deliver again; {lost} message(s) did not"
+                        " reach it meanwhile (status and the dashboard list the alerts)",
+                    )
                 return
             if attempt == self.retry.attempts or time.monotonic() + wait > deadline:
                 break
@@ -423,6 +430,7 @@ class Notifications:
             self.failed += messages
             first = lane.name not in self._failing
             self._failing[lane.name] = reason
+            self._lost[lane.name] = self._lost.get(lane.name, 0) + messages
         if not first:  # said when it started failing; counted in status since
             log.debug("notify %s failed again: %s", lane.name, reason)
             return

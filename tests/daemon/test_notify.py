@@ -494,10 +494,16 @@ def test_a_channel_that_stops_delivering_is_said_once_and_its_return_too(
     assert run.daemon.status()["notifications"]["failing"] == {
         "webhook": "HTTP 500 Internal Server Error"
     }
-    assert caplog.text.count("notify webhook failed") == 1
+    assert caplog.text.count("notify webhook failed: HTTP 500") == 1
     hook.fail_next = 0  # the service is back
     run.daemon.alerter.alert("critical", "enforcement failed again", AT)
     assert wait_until(lambda: bool(said("notifications to webhook deliver again")), 10.0)
+    # what it lost is said (by count: status and the dashboard list the alerts themselves)
+    lost = run.daemon.notifier.failed  # every failure was in this one spell
+    assert lost >= 5 and said("deliver again") == [
+        f"notifications to webhook deliver again; {lost} message(s) did not reach it meanwhile"
+        " (status and the dashboard list the alerts)"
+    ]
     assert run.daemon.status()["notifications"]["failing"] == {}
     assert wait_until(lambda: any("deliver again" in b["text"] for b in hook.bodies), 10.0), (
         hook.bodies
