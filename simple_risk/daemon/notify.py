@@ -49,7 +49,10 @@ def intent_words(intent: Intent) -> str:
     if isinstance(intent, ResizeOrder):
         return f"Order resized to {contracts(intent.size)}"
     if isinstance(intent, NoWorkingOrders):
-        return "Orders cancelled" if intent.symbol is None else f"{intent.symbol} orders cancelled"
+        # a close cancels only its contract's orders: say whose, never "Orders cancelled"
+        scope = intent.symbol or (_root(intent.contract_id) if intent.contract_id else None)
+        side = f"{intent.side} " if intent.side else ""
+        return f"{scope} {side}orders cancelled" if scope else _capital(f"{side}orders cancelled")
     if isinstance(intent, PositionClosed):
         return "Position closed"
     if isinstance(intent, ReduceTo):

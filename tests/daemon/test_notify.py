@@ -686,3 +686,35 @@ def test_the_daemon_stopping_is_pushed_every_lock_goes_with_it(start: Start, hoo
         f"Alert: simple-risk is stopping: account {ACCOUNT} is not guarded (no rule enforced,"
         " no lock held) until it runs again"
     )
+
+
+def test_orders_cancelled_with_a_close_name_their_ticker_not_the_whole_account() -> None:
+    """Closing a position cancels that contract's orders first. The push read "RTY orders
+    cancelled, orders cancelled, position closed" — and a close alone "Orders cancelled,
+    position closed", as if every working order of the account (the other tickers' stops
+    among them) was gone. Each cancel names what it covers."""
+    rty = "CON.F.US.RTY.Z26"
+    blocked = firing(
+        "symbol-blocks",
+        "RTY is blocked",
+        (
+            NoWorkingOrders(ACCOUNT, symbol="RTY"),
+            NoWorkingOrders(ACCOUNT, contract_id=rty),
+            PositionClosed(ACCOUNT, rty),
+        ),
+    )
+    assert (
+        firing_text(blocked)
+        == "RTY orders cancelled, position closed: symbol-blocks — RTY is blocked"
+    )
+    closed = firing(
+        "no-stop-loss-grace",
+        "MNQ open without a stop",
+        (
+            NoWorkingOrders(ACCOUNT, contract_id="CON.F.US.MNQ.Z26"),
+            PositionClosed(ACCOUNT, "CON.F.US.MNQ.Z26"),
+        ),
+    )
+    assert firing_text(closed).startswith("MNQ orders cancelled, position closed: ")
+    sells = firing("no-shorts", "why", (NoWorkingOrders(ACCOUNT, side="sell"),))
+    assert firing_text(sells).startswith("Sell orders cancelled: ")
