@@ -345,13 +345,14 @@ class Persistence:
         """The account's engine was rebuilt: its lock set counts as changed."""
         self._lock_marks.pop(account, None)
 
-    def snapshot(self, account: int, *, durable: bool = False) -> None:
+    def snapshot(self, account: int) -> None:
         """Save the account's engine state and the journal position it covers.
 
         The state is taken now, on the engine thread; the writer thread saves it after every
         journal event queued before it, so the position it records is exactly the events the
-        state has seen. ``durable`` waits for the save (admin commands answer only once their
-        change survives a restart); enforcement never waits."""
+        state has seen. The engine thread never waits for the save: an admin command that
+        must answer only once its change survives a restart waits on its own thread
+        (:meth:`saved`)."""
         engine = self._shared.engines[account]
         at = engine.now or self._shared.clock.now()
         state = {"engine": engine.snapshot()}
@@ -370,8 +371,13 @@ class Persistence:
                 queue.put(SnapshotFailed(at=at, account=account))
 
         writer.call(save, key=f"snapshot:{account}")
-        if durable:
-            writer.flush()
+
+    def saved(self, timeout: float) -> bool:
+        """Wait until every store write queued so far is done; False on ``timeout`` or at once
+        while the store is unavailable (the writes stay held and are done when it is back).
+        Never on the engine thread."""
+        writer = self.writer
+        return True if writer is None else writer.flush(timeout)
 
     def _save_snapshot(
         self, store: Store, account: int, at: datetime, state: dict[str, Any], seq: int | None

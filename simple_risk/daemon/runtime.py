@@ -472,6 +472,10 @@ class Daemon:
         """Engine thread only: :meth:`EngineChanges.clear_lockouts`."""
         return self.changes.clear_lockouts(account, scope, symbol, who, why)
 
+    def saved(self, timeout: float) -> bool:
+        """Any thread but the engine's: :meth:`Persistence.saved`."""
+        return self.persistence.saved(timeout)
+
     def set_enforcement(self, account: int, enforce: bool, source: str) -> Choice:
         """Engine thread only: :meth:`Enforcer.set_enforcement`."""
         return self.enforcer.set_enforcement(account, enforce, source)

@@ -1,0 +1,117 @@
+"""The daemon on a PostgreSQL store that is slow or held up by another session.
+
+Each test gets a private schema on the server of ``SIMPLE_RISK_TEST_PG_URL`` (skipped without
+it, failing under ``CI=true``, like tests/store). Another session holds a lock on one of the
+store's tables — a migration, a ``VACUUM FULL``, a desk tool's open transaction — and the
+trader breaks a rule meanwhile: enforcement never waits on the store.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.engine import make_url
+
+from simple_risk.daemon.config import DaemonConfig
+from simple_risk.store import Store
+from tests.store.conftest import postgres_base_url
+
+from . import harness
+from .harness import ACCOUNT, Harness, Start
+
+
+@pytest.fixture
+def server() -> Iterator[Engine]:
+    engine = create_engine(make_url(postgres_base_url()).set(drivername="postgresql+psycopg"))
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def schema(server: Engine, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A private schema the daemons of the test keep their store in."""
+    name = f"sr_e2e_{uuid.uuid4().hex[:16]}"
+    with server.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{name}"'))
+    private = server.url.update_query_dict({"options": f"-csearch_path={name}"})
+
+    def _open(config: DaemonConfig) -> Store:
+        config.data_dir.mkdir(parents=True, exist_ok=True)
+        return Store.open(private.render_as_string(hide_password=False))
+
+    monkeypatch.setattr(harness, "open_store", _open)
+    yield name
+    with server.begin() as conn:
+        conn.execute(text(f'DROP SCHEMA IF EXISTS "{name}" CASCADE'))
+
+
+def _saved(h: Harness) -> None:
+    writer = h.daemon.persistence.writer
+    assert writer is not None and writer.flush(timeout=10.0), "the store writer caught up"
+
+
+def test_an_admin_lockout_clear_while_another_session_locks_the_lockouts_table_never_holds_up_enforcement(  # noqa: E501
+    schema: str, server: Engine, start: Start
+) -> None:
+    h = start()
+    h.trader.buy(ACCOUNT, "RTY")  # a blocked symbol: closed, the symbol locked
+    h.wait(lambda: h.trader.size(ACCOUNT) == 0, "the blocked symbol closed")
+    h.wait(lambda: h.locked_by("symbol-blocks"), "the symbol lock")
+    _saved(h)
+    with server.connect() as reader:
+        before = reader.execute(text(f'SELECT count(*) FROM "{schema}".lockouts')).scalar_one()
+    cleared = threading.Event()
+
+    def clear() -> None:
+        h.daemon.on_engine(
+            lambda: h.daemon.clear_lockouts(ACCOUNT, "all", None, "desk", "wrong symbol list"),
+            30.0,
+        )
+        cleared.set()
+
+    with server.connect() as blocker, blocker.begin():
+        # reads go on, every write of the table waits for this session to end
+        blocker.execute(text(f'LOCK TABLE "{schema}".lockouts IN EXCLUSIVE MODE'))
+        clearing = threading.Thread(target=clear, daemon=True)
+        clearing.start()
+        h.wait(cleared.is_set, "the clear answered while the table is locked")
+        assert not h.locked_by("symbol-blocks")
+        h.trader.buy(ACCOUNT, "RTY")  # still a blocked symbol: enforced from memory
+        h.wait(lambda: h.trader.size(ACCOUNT) == 0, "the blocked symbol closed again")
+    clearing.join(10.0)
+    _saved(h)
+    with server.connect() as reader:
+        rows = reader.execute(text(f'SELECT cleared_by FROM "{schema}".lockouts ORDER BY id'))
+        by = [row.cleared_by for row in rows]
+    # once the table is free: the cleared lock's rows say who cleared them, the new lock's not
+    assert by[:before] == ["desk"] * before
+    assert by[before:] and set(by[before:]) == {None}
+
+
+def test_a_reload_while_the_store_writer_waits_on_a_locked_table_never_holds_up_enforcement(
+    schema: str, server: Engine, start: Start
+) -> None:
+    h = start()
+    reloaded = threading.Event()
+
+    def reload() -> None:
+        rulesets = dict(h.daemon.rulesets)
+        h.daemon.on_engine(lambda: h.daemon.swap_rulesets(rulesets), 30.0)
+        reloaded.set()
+
+    with server.connect() as blocker, blocker.begin():
+        blocker.execute(text(f'LOCK TABLE "{schema}".lockouts IN EXCLUSIVE MODE'))
+        h.trader.buy(ACCOUNT, "RTY")  # its firing's lockout row waits for the table
+        h.wait(lambda: h.trader.size(ACCOUNT) == 0, "the blocked symbol closed")
+        reloading = threading.Thread(target=reload, daemon=True)
+        reloading.start()
+        h.wait(reloaded.is_set, "the reload applied while the writer waits")
+        h.trader.buy(ACCOUNT, "RTY")
+        h.wait(lambda: h.trader.size(ACCOUNT) == 0, "the blocked symbol closed again")
+        assert h.daemon.saved(0.2) is False, "the writer still waits on the locked table"
+    reloading.join(10.0)
+    assert h.daemon.saved(10.0), "everything held is saved once the table is free"
