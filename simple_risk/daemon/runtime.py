@@ -63,7 +63,7 @@ from simple_risk.engine import Engine, Firing
 from simple_risk.engine.lockouts import Lock
 from simple_risk.engine.model import Ruleset
 from simple_risk.engine.operations import RulesetChanges
-from simple_risk.store import Store
+from simple_risk.store import Store, StoreError
 
 if TYPE_CHECKING:
     from simple_risk.daemon.dashboard import DashboardServer
@@ -331,6 +331,15 @@ class Daemon:
             )
         for found in open_to_others(self.config):
             self.alerter.alert("critical", found.message(), self.clock.now())
+        missing = self.store.missing_privileges()
+        if missing:
+            # it would go live, then the first write refused would hold every write behind it
+            # — lease renewals too — and the accounts would go unguarded within a minute
+            raise StoreError(
+                f"the database role of {self.store.url} may not {', '.join(missing)}: the "
+                "daemon journals, records and renews its leases there; grant them (GRANT "
+                "... ON ALL TABLES and ON ALL SEQUENCES IN SCHEMA) and start again"
+            )
         self.ownership.acquire_all(self.clock.now())
         for line in self.enforcement.load(self.store):
             log.warning("the admin's choice outlives the configuration: %s", line)

@@ -48,7 +48,14 @@ from simple_risk.store import firings as firing_rows
 from simple_risk.store import history as timeline
 from simple_risk.store import intents as intent_rows
 from simple_risk.store import lockouts as lockout_rows
-from simple_risk.store.database import WRITE_OPTION, Dialect, connect, prepare_schema, reason
+from simple_risk.store.database import (
+    WRITE_OPTION,
+    Dialect,
+    connect,
+    missing_privileges,
+    prepare_schema,
+    reason,
+)
 from simple_risk.store.inputs import firing_input, require_aware, require_int
 from simple_risk.store.models import StoreMeta
 from simple_risk.store.records import (
@@ -422,6 +429,15 @@ class Store:
         require_aware(now, "now")
         with self._session() as s:
             return leases.holds(s, account, owner, now)
+
+    def missing_privileges(self) -> list[str]:
+        """What the daemon's writes need and the database role lacks (PostgreSQL: a grant
+        that left out a table or the sequences numbering the rows), as ``"INSERT on
+        journal"``; always empty on SQLite, whose file permissions were checked at open."""
+        if self.dialect != "postgresql":
+            return []
+        with self._session() as s:
+            return missing_privileges(s.connection())
 
     # --- history -------------------------------------------------------------------------
 

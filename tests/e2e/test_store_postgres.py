@@ -17,7 +17,7 @@ from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
 from simple_risk.daemon.config import DaemonConfig
-from simple_risk.store import Store
+from simple_risk.store import Store, StoreError
 from tests.store.conftest import postgres_base_url
 
 from . import harness
@@ -115,3 +115,38 @@ def test_a_reload_while_the_store_writer_waits_on_a_locked_table_never_holds_up_
         assert h.daemon.saved(0.2) is False, "the writer still waits on the locked table"
     reloading.join(10.0)
     assert h.daemon.saved(10.0), "everything held is saved once the table is free"
+
+
+def test_a_role_that_may_not_write_every_table_the_daemon_writes_is_refused_at_start(
+    schema: str, server: Engine, start: Start, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The grant a DBA writes most often — every table, but not the sequences that number
+    their rows — let the daemon start and go live; the first journal write was then refused,
+    every write held behind it, the lease renewals too, and the account went unguarded for the
+    rest of the day once the lease ran short. Now the daemon refuses to start and says what
+    the role lacks."""
+    role = f"sr_role_{uuid.uuid4().hex[:8]}"
+    owner = server.url.update_query_dict({"options": f"-csearch_path={schema}"})
+    Store.open(owner.render_as_string(hide_password=False)).close()  # the tables, as the owner
+    with server.begin() as conn:
+        conn.execute(text(f'CREATE ROLE "{role}" LOGIN'))
+        conn.execute(text(f'GRANT USAGE ON SCHEMA "{schema}" TO "{role}"'))
+        tables = f'ALL TABLES IN SCHEMA "{schema}"'
+        conn.execute(text(f'GRANT SELECT, INSERT, UPDATE, DELETE ON {tables} TO "{role}"'))
+    private = owner.set(username=role)
+
+    def _open(config: DaemonConfig) -> Store:
+        config.data_dir.mkdir(parents=True, exist_ok=True)
+        return Store.open(private.render_as_string(hide_password=False))
+
+    monkeypatch.setattr(harness, "open_store", _open)
+    try:
+        with pytest.raises(
+            StoreError, match=r"may not USAGE on sequence \S*journal_id_seq"
+        ) as refused:
+            start()
+        assert "INSERT on" not in str(refused.value), "the tables themselves were granted"
+    finally:
+        with server.begin() as conn:
+            conn.execute(text(f'DROP OWNED BY "{role}"'))
+            conn.execute(text(f'DROP ROLE "{role}"'))
