@@ -54,9 +54,19 @@ class Ownership:
                 self.until[account] = asked + self._shared.options.lease_ttl
             else:
                 holder = self._store.lease(account)
+                if holder is None:
+                    raise StoreError(
+                        f"account {account} is guarded by another daemon; refusing to "
+                        "enforce it twice"
+                    )
+                # a daemon killed or whose machine went down holds the lease till it runs out:
+                # nobody guards the account meanwhile, and this one can take it then
+                until = holder.expires_at.isoformat(timespec="seconds")
                 raise StoreError(
-                    f"account {account} is guarded by another daemon "
-                    f"({holder.owner if holder else 'unknown'}); refusing to enforce it twice"
+                    f"account {account} is guarded by another daemon ({holder.owner}), its "
+                    f"lease renewed until {until}; refusing to enforce it twice. If that "
+                    "daemon is gone (killed, its machine down), nobody guards the account "
+                    "until then: start this one again after it (systemd's Restart= does)"
                 )
 
     def release_all(self) -> None:

@@ -8,20 +8,25 @@ trader breaks a rule meanwhile: enforcement never waits on the store.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import uuid
 from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
 from simple_risk.daemon.config import DaemonConfig
+from simple_risk.daemon.runtime import Daemon
+from simple_risk.daemon.sim import wait_until
 from simple_risk.store import Store, StoreError
 from tests.store.conftest import postgres_base_url
 
 from . import harness
-from .harness import ACCOUNT, Harness, Start
+from .harness import ACCOUNT, FAST_OPTIONS, Harness, Start, guarding_config
 
 
 @pytest.fixture
@@ -150,3 +155,63 @@ def test_a_role_that_may_not_write_every_table_the_daemon_writes_is_refused_at_s
         with server.begin() as conn:
             conn.execute(text(f'DROP OWNED BY "{role}"'))
             conn.execute(text(f'DROP ROLE "{role}"'))
+
+
+def test_a_daemon_on_another_machine_is_told_when_the_lease_it_waits_for_runs_out_and_then_guards(
+    schema: str, server: Engine, start: Start, tmp_path: Path
+) -> None:
+    """Two daemons, two data directories, one store and one account: the second refuses to
+    start while the first holds the lease. Killed -9, the first leaves its lease behind until
+    it runs out; the refusal said only "guarded by another daemon", so an admin read the
+    account as guarded while nobody guarded it. It now says until when the lease runs, and a
+    start after that takes the account with the first one's lock."""
+    h = start()
+    h.trader.buy(ACCOUNT, "RTY")  # a blocked symbol: closed, the symbol locked
+    h.wait(lambda: h.trader.size(ACCOUNT) == 0, "the blocked symbol closed")
+    h.wait(lambda: h.locked_by("symbol-blocks"), "the symbol lock")
+    _saved(h)
+    wall = h.daemon.options.wall
+    assert wall is not None
+    config = guarding_config(h.sim, (ACCOUNT,), tmp_path / "machine-b")
+
+    def second() -> Daemon:
+        options = dataclasses.replace(FAST_OPTIONS, wall=wall)
+        return Daemon(config, h.daemon.rulesets, store=harness.open_store(config), options=options)
+
+    before = h.daemon.store.lease(ACCOUNT)
+    refused = second()
+    with pytest.raises(StoreError) as told:
+        refused.start()
+    refused.stop()
+    after = h.daemon.store.lease(ACCOUNT)  # the first may renew it meanwhile
+    assert before is not None and after is not None
+    assert before.owner in str(told.value)
+    said = {f"until {lease.expires_at.isoformat(timespec='seconds')}" for lease in (before, after)}
+    assert any(until in str(told.value) for until in said), told.value
+
+    # kill -9: nothing released, the lease runs out a few seconds after its last renewal
+    owner = h.daemon.ownership.owner
+    h.daemon.stop()
+    h.daemon.store.acquire_lease(ACCOUNT, owner, timedelta(seconds=2), wall())
+    taken: list[Daemon] = []
+
+    def take() -> bool:
+        daemon = second()
+        try:
+            daemon.start()
+        except StoreError:
+            daemon.stop()
+            return False
+        taken.append(daemon)
+        return True
+
+    try:
+        assert wait_until(take, 8.0, interval=0.5), "the account taken once the lease ran out"
+        (b,) = taken
+        assert wait_until(b.ready.is_set, 10.0), "the second daemon live"
+        assert any(lock.rule == "symbol-blocks" for lock in b.engines[ACCOUNT].locks(ACCOUNT))
+        h.trader.buy(ACCOUNT, "RTY")
+        h.wait(lambda: h.trader.size(ACCOUNT) == 0, "the second daemon enforces")
+    finally:
+        for daemon in taken:
+            daemon.stop()
