@@ -37,7 +37,12 @@ class Ownership:
         self._store = shared.store
         self._persistence = persistence
         self._request_reconcile = request_reconcile
-        self.owner = f"{socket.gethostname()}:{shared.config.data_dir}"
+        # the hostname and the data directory alone are the same on two machines cloned from
+        # one image with the default data_dir: the installation's own name tells them apart,
+        # and stays the same across restarts (a daemon killed -9 takes its own lease back)
+        self.owner = (
+            f"{socket.gethostname()}:{shared.config.data_dir}:{shared.own_tags.installation()}"
+        )
         self.ttl = timedelta(seconds=shared.options.lease_ttl)
         #: accounts whose lease was lost or could not be renewed: not enforced
         self.lost: set[int] = set()

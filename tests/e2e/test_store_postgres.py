@@ -215,3 +215,30 @@ def test_a_daemon_on_another_machine_is_told_when_the_lease_it_waits_for_runs_ou
     finally:
         for daemon in taken:
             daemon.stop()
+
+
+def test_two_machines_with_one_hostname_and_the_default_data_directory_never_both_guard(
+    schema: str, start: Start
+) -> None:
+    """The lease's owner was the hostname and the data directory: two machines cloned from one
+    image (same hostname) with the data directory every install uses were one owner, and the
+    second took the lease the first held — both enforced the account, each closing and
+    cancelling on its own. The owner now also names the installation (from its own-order
+    secret, made at its first start)."""
+    h = start()
+    data_dir = h.daemon.config.data_dir
+    # the other machine: same hostname, same path, its own disk
+    data_dir.rename(data_dir.with_name(f"{data_dir.name}-first-machine"))
+    other = Daemon(
+        h.daemon.config,
+        h.daemon.rulesets,
+        store=harness.open_store(h.daemon.config),
+        options=dataclasses.replace(FAST_OPTIONS, wall=h.daemon.options.wall),
+    )
+    try:
+        with pytest.raises(StoreError, match="guarded by another daemon"):
+            other.start()
+    finally:
+        other.stop()
+    lease = h.daemon.store.lease(ACCOUNT)
+    assert lease is not None and lease.owner == h.daemon.ownership.owner
