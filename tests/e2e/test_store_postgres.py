@@ -1,9 +1,12 @@
-"""The daemon on a PostgreSQL store that is slow or held up by another session.
+"""The daemon on a PostgreSQL store shared, held up or half granted.
 
 Each test gets a private schema on the server of ``SIMPLE_RISK_TEST_PG_URL`` (skipped without
 it, failing under ``CI=true``, like tests/store). Another session holds a lock on one of the
-store's tables — a migration, a ``VACUUM FULL``, a desk tool's open transaction — and the
-trader breaks a rule meanwhile: enforcement never waits on the store.
+store's tables — a migration, a ``VACUUM FULL``, a desk tool's open transaction — while an
+admin clears a lockout or reloads and the trader breaks a rule: enforcement never waits on the
+store. A role that may not write what the daemon writes is refused at start. Two daemons on
+two machines share the store and one account: one guards it, the other says until when it
+cannot, and takes it (with its lockouts) once a killed one's lease runs out.
 """
 
 from __future__ import annotations
@@ -59,7 +62,7 @@ def _saved(h: Harness) -> None:
     assert writer is not None and writer.flush(timeout=10.0), "the store writer caught up"
 
 
-def test_an_admin_lockout_clear_while_another_session_locks_the_lockouts_table_never_holds_up_enforcement(  # noqa: E501
+def test_a_lockout_clear_while_another_session_locks_the_lockouts_table_never_holds_up_enforcement(
     schema: str, server: Engine, start: Start
 ) -> None:
     h = start()
