@@ -23,7 +23,7 @@ from simple_risk.daemon.supervisor import Supervisor
 from simple_risk.engine import Engine, Firing
 from simple_risk.engine.events import Event, Quote
 from simple_risk.engine.intents import Alert, Intent, intent_from_json, intent_to_json
-from simple_risk.store import Store, StoreError, StoreUnavailable
+from simple_risk.store import LeaseLost, Store, StoreError, StoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +38,9 @@ class Persistence:
         self._alerter: Alerter = shared.alerter
         self._announcer = announcer
         self.writer: StoreWriter | None = None
+        #: the daemon's lease owner id (set once :class:`Ownership` exists): a snapshot is saved
+        #: only while this daemon holds the account's lease
+        self.lease_owner: str | None = None
         #: each account's journal position (what a snapshot taken now covers)
         self.last_seq: dict[int, int] = {}
         #: accounts whose engine changed since their last snapshot
@@ -388,10 +391,23 @@ class Persistence:
         if seq is None:
             seq = self.last_seq.get(account)
         try:
-            store.save_snapshot(account, at, state, seq)
+            store.save_snapshot(
+                account,
+                at,
+                state,
+                seq,
+                lease_owner=self.lease_owner,
+                now=self._shared.clock.now(),
+            )
             saved = self._snapshots[account] = self._snapshots.get(account, 0) + 1
             if saved % 20 == 0:
                 store.prune_snapshots(account, keep=3)
+        except LeaseLost as exc:
+            # another daemon guards the account (this one lost the lease while the store was
+            # out of its reach): its newest snapshot is what its restart restores, and this
+            # engine knows nothing of what was done there since (an admin's clear, a reload)
+            log.info("snapshot of account %s not saved: %s", account, exc)
+            return True
         except StoreError as exc:
             if isinstance(exc, StoreUnavailable) and self.writer is not None:
                 raise  # held in order behind the journal it covers; saved once the store is back

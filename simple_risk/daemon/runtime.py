@@ -157,6 +157,7 @@ class Daemon:
         )
         self.persistence = Persistence(shared, self.announcer)
         self.ownership = Ownership(shared, self.persistence, self.request_reconcile)
+        self.persistence.lease_owner = self.ownership.owner
         self.executor = Executor(
             self.client,
             self.queue,

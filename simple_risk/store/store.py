@@ -317,11 +317,22 @@ class Store:
         at: datetime,
         state: Mapping[str, Any],
         journal_seq: int | None = None,
+        *,
+        lease_owner: str | None = None,
+        now: datetime | None = None,
     ) -> None:
-        """Keep the engine's ``snapshot()`` (plain JSON) covering the journal up to a seq."""
+        """Keep the engine's ``snapshot()`` (plain JSON) covering the journal up to a seq.
+
+        With ``lease_owner`` (a shared store) the account's lease is checked at ``now`` in the
+        same transaction (:class:`LeaseLost` if another daemon holds it): the newest snapshot
+        is what the holder's next restart restores, so only the holder may write it."""
         require_aware(at, "snapshot at")
         checked = snapshots.checked_state(state)
         with self._session(write=True) as s:
+            if lease_owner is not None and account is not None:
+                checked_at = now if now is not None else at
+                require_aware(checked_at, "now")
+                leases.require(s, self.dialect, account, lease_owner, checked_at)
             snapshots.save(s, account, at, checked, journal_seq)
 
     def latest_snapshot(self, account: int | None) -> Snapshot | None:

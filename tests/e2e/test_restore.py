@@ -47,6 +47,7 @@ def _restart(h: Harness) -> Daemon:
         store=open_store(h.daemon.config),
         options=FAST_OPTIONS,
     )
+    daemon.ownership.acquire_all(daemon.clock.now())  # as start does: restore holds the leases
     daemon.restore()
     return daemon
 

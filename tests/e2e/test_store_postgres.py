@@ -245,3 +245,82 @@ def test_two_machines_with_one_hostname_and_the_default_data_directory_never_bot
         other.stop()
     lease = h.daemon.store.lease(ACCOUNT)
     assert lease is not None and lease.owner == h.daemon.ownership.owner
+
+
+def test_a_daemon_that_lost_the_lease_never_overwrites_the_new_holders_state(
+    schema: str, server: Engine, start: Start, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first daemon's store access fails (its role's grants revoked: a partition from
+    the database as far as it can tell) until its lease runs out; a second daemon takes the
+    account and the admin clears its lockout there. Back in the store, the first one — still
+    running, its lease not its own — saved its snapshots of the account on: the newest
+    snapshot, the one the holder's next restart restores, held the lockout the admin had
+    cleared, and the holder's restart locked the trader out again. A daemon without the lease
+    now saves no snapshot of the account."""
+    role = f"sr_role_{uuid.uuid4().hex[:8]}"
+    owner = server.url.update_query_dict({"options": f"-csearch_path={schema}"})
+    Store.open(owner.render_as_string(hide_password=False)).close()
+    grant = f'ALL TABLES IN SCHEMA "{schema}" TO "{role}"'
+    with server.begin() as conn:
+        conn.execute(text(f'CREATE ROLE "{role}" LOGIN'))
+        conn.execute(text(f'GRANT USAGE ON SCHEMA "{schema}" TO "{role}"'))
+        conn.execute(text(f"GRANT SELECT, INSERT, UPDATE, DELETE ON {grant}"))
+        conn.execute(text(f'GRANT USAGE ON ALL SEQUENCES IN SCHEMA "{schema}" TO "{role}"'))
+    as_owner = harness.open_store
+
+    def _as_role(config: DaemonConfig) -> Store:
+        config.data_dir.mkdir(parents=True, exist_ok=True)
+        return Store.open(owner.set(username=role).render_as_string(hide_password=False))
+
+    monkeypatch.setattr(harness, "open_store", _as_role)
+    monkeypatch.setattr(harness, "FAST_OPTIONS", dataclasses.replace(FAST_OPTIONS, lease_ttl=3.0))
+    second: list[Daemon] = []
+    try:
+        h = start()
+        h.trader.buy(ACCOUNT, "RTY")  # a blocked symbol: closed, the symbol locked
+        h.wait(lambda: h.locked_by("symbol-blocks"), "the symbol lock")
+        _saved(h)
+        with server.begin() as conn:
+            conn.execute(text(f"REVOKE ALL ON {grant.replace(' TO ', ' FROM ')}"))
+        h.wait(lambda: ACCOUNT not in h.daemon.live_accounts(), "the first stops enforcing")
+        wall = h.daemon.options.wall
+        assert wall is not None
+        config = guarding_config(h.sim, (ACCOUNT,), tmp_path / "machine-b")
+        options = dataclasses.replace(FAST_OPTIONS, lease_ttl=3.0, wall=wall)
+
+        def take() -> bool:
+            daemon = Daemon(config, h.daemon.rulesets, store=as_owner(config), options=options)
+            try:
+                daemon.start()
+            except StoreError:
+                daemon.stop()
+                return False
+            second.append(daemon)
+            return True
+
+        assert wait_until(take, 8.0, interval=0.5), "the second takes the account"
+        b = second[0]
+        assert wait_until(b.ready.is_set, 10.0)
+        b.on_engine(lambda: b.clear_lockouts(ACCOUNT, "all", None, "desk", "wrong list"), 10.0)
+        assert b.saved(10.0)
+        with server.begin() as conn:
+            conn.execute(text(f"GRANT SELECT, INSERT, UPDATE, DELETE ON {grant}"))
+        h.trader.buy(ACCOUNT, "MNQ")  # news for both daemons: each engine changes
+        h.wait(lambda: h.daemon.status()["store"]["held"] == 0, "the first's held writes")  # type: ignore[index]
+        h.wait(lambda: not h.daemon.persistence.dirty, "the first's next snapshot pass")
+        assert h.daemon.saved(10.0)
+        h.daemon.stop()
+        # the holder killed -9 and restarted (its own lease, taken back at once): no stop
+        # snapshot of its own covers the first one's
+        restarted = Daemon(config, h.daemon.rulesets, store=as_owner(config), options=options)
+        second.append(restarted)
+        restarted.start()
+        assert wait_until(restarted.ready.is_set, 10.0), "the holder back after a restart"
+        locks = restarted.engines[ACCOUNT].locks(ACCOUNT)
+        assert not any(lock.rule == "symbol-blocks" for lock in locks), "the clear was undone"
+    finally:
+        for daemon in second:
+            daemon.stop()
+        with server.begin() as conn:
+            conn.execute(text(f'DROP OWNED BY "{role}"'))
+            conn.execute(text(f'DROP ROLE "{role}"'))
