@@ -1,14 +1,18 @@
 """An admin's changes to engine state: a ruleset reload and a lockout clear.
 
 Both run on the engine thread between two events (the status server sends them through
-:meth:`Daemon.on_engine`), both are snapshotted durably before they answer, so the change
-survives a restart, and a lockout clear is audited in the store with who and why.
+:meth:`Daemon.on_engine`) and never wait on the store there: the snapshot, and a lockout
+clear's store rows and audit (who and why), are queued in order on the store writer, and the
+status server waits for them on its own thread before it answers (:meth:`Daemon.saved`), so
+the change survives a restart — and a slow or locked store holds up the admin's answer only,
+never enforcement.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from simple_risk.daemon.apply import Applier
@@ -24,7 +28,7 @@ from simple_risk.engine.operations import (
     mandatory_violations,
     reload_engine,
 )
-from simple_risk.store import StoreError
+from simple_risk.store import Store, StoreError, StoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -84,17 +88,18 @@ class EngineChanges:
             reconciled = Reconciled(at=shared.clock.now(), account_id=account)
             self._applier.apply(account, self._applier.monotonic(reconciled), journal=False)
             shared.deadlines[account] = fresh.next_deadline()
-            self._persistence.snapshot(account, durable=True)
+            self._persistence.snapshot(account)
         shared.status_due = True
         return changes
 
     def clear_lockouts(
         self, account: int, scope: str, symbol: str | None, who: str, why: str
     ) -> list[Lock]:
-        """End the account's lockouts now, in the engine and in the store (each cleared
-        lockout audited with who and why), and snapshot the account so the clear survives a
-        restart."""
-        shared, store = self._shared, self._shared.store
+        """End the account's lockouts now in the engine; queue the snapshot that makes the clear
+        survive a restart, then the store's lockout rows cleared and audited with who and why
+        (on the writer thread, after the firings that stored them: the engine thread never
+        waits on the store)."""
+        shared = self._shared
         engine = shared.engines[account]
         cleared = clear_locks(engine, account, scope, symbol)
         now = shared.clock.now()
@@ -102,37 +107,53 @@ class EngineChanges:
             shared.deadlines[account] = engine.next_deadline()
             self._persistence.locks_changed(account)
             self._persistence.dirty.add(account)
-            self._persistence.snapshot(account, durable=True)
+            self._persistence.snapshot(account)
             shared.status_due = True
-        try:
-            rows = store.active_lockouts(now, account)
-        except StoreError as exc:
-            log.error("cannot read the stored lockouts of %s: %s", account, exc)
-            rows = []
-        for lock in cleared:
-            matching = [
-                row
-                for row in rows
-                if row.rule == lock.rule
-                and row.scope == lock.scope
-                and (row.symbol or None) == (lock.symbol or None)
-            ]
-            try:
-                for row in matching:
-                    store.clear_lockout(row.id, now=now, by=who, why=why)
-                if not matching:
-                    store.record_admin_action(
-                        at=now,
-                        who=who,
-                        action="clear_lockout",
-                        why=why,
-                        result="cleared (no stored row)",
-                        account=account,
-                        args={"rule": lock.rule, "scope": lock.scope, "symbol": lock.symbol},
-                    )
-            except StoreError as exc:
-                log.error("could not record the clear of %s: %s", lock.rule, exc)
+            locks = list(cleared)
+            self._persistence.store_call(
+                lambda store: _record_clear(store, account, locks, now, who, why)
+            )
         return cleared
+
+
+def _record_clear(
+    store: Store, account: int, cleared: list[Lock], now: datetime, who: str, why: str
+) -> None:
+    """Writer thread: clear the stored lockout rows of the locks an admin cleared (an audited
+    row each), or audit the clear of a lock no row holds. An unavailable store raises, and the
+    writer holds the call and tries it again when the store is back."""
+    try:
+        rows = store.active_lockouts(now, account)
+    except StoreUnavailable:
+        raise
+    except StoreError as exc:
+        log.error("cannot read the stored lockouts of %s: %s", account, exc)
+        rows = []
+    for lock in cleared:
+        matching = [
+            row
+            for row in rows
+            if row.rule == lock.rule
+            and row.scope == lock.scope
+            and (row.symbol or None) == (lock.symbol or None)
+        ]
+        try:
+            for row in matching:
+                store.clear_lockout(row.id, now=now, by=who, why=why)
+            if not matching:
+                store.record_admin_action(
+                    at=now,
+                    who=who,
+                    action="clear_lockout",
+                    why=why,
+                    result="cleared (no stored row)",
+                    account=account,
+                    args={"rule": lock.rule, "scope": lock.scope, "symbol": lock.symbol},
+                )
+        except StoreUnavailable:
+            raise
+        except StoreError as exc:
+            log.error("could not record the clear of %s: %s", lock.rule, exc)
 
 
 __all__ = ["EngineChanges"]

@@ -37,7 +37,12 @@ class Ownership:
         self._store = shared.store
         self._persistence = persistence
         self._request_reconcile = request_reconcile
-        self.owner = f"{socket.gethostname()}:{shared.config.data_dir}"
+        # the hostname and the data directory alone are the same on two machines cloned from
+        # one image with the default data_dir: the installation's own name tells them apart,
+        # and stays the same across restarts (a daemon killed -9 takes its own lease back)
+        self.owner = (
+            f"{socket.gethostname()}:{shared.config.data_dir}:{shared.own_tags.installation()}"
+        )
         self.ttl = timedelta(seconds=shared.options.lease_ttl)
         #: accounts whose lease was lost or could not be renewed: not enforced
         self.lost: set[int] = set()
@@ -54,9 +59,19 @@ class Ownership:
                 self.until[account] = asked + self._shared.options.lease_ttl
             else:
                 holder = self._store.lease(account)
+                if holder is None:
+                    raise StoreError(
+                        f"account {account} is guarded by another daemon; refusing to "
+                        "enforce it twice"
+                    )
+                # a daemon killed or whose machine went down holds the lease till it runs out:
+                # nobody guards the account meanwhile, and this one can take it then
+                until = holder.expires_at.isoformat(timespec="seconds")
                 raise StoreError(
-                    f"account {account} is guarded by another daemon "
-                    f"({holder.owner if holder else 'unknown'}); refusing to enforce it twice"
+                    f"account {account} is guarded by another daemon ({holder.owner}), its "
+                    f"lease renewed until {until}; refusing to enforce it twice. If that "
+                    "daemon is gone (killed, its machine down), nobody guards the account "
+                    "until then: start this one again after it (systemd's Restart= does)"
                 )
 
     def release_all(self) -> None:

@@ -77,6 +77,12 @@ class OwnTags:
             raise OwnTagError(f"cannot use the own-order secret {path}: {exc}") from exc
         return cls(secret)
 
+    def installation(self) -> str:
+        """A short name of this installation (its data directory), derived from the secret:
+        the same across restarts, another for another machine's data directory, the secret
+        not recoverable from it."""
+        return hmac.new(self._secret, b"installation", hashlib.sha256).hexdigest()[:12]
+
     def _mac(self, account: int, nonce: str) -> str:
         message = f"{account}:{nonce}".encode()
         return hmac.new(self._secret, message, hashlib.sha256).hexdigest()[:_MAC_HEX]

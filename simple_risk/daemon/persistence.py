@@ -23,7 +23,7 @@ from simple_risk.daemon.supervisor import Supervisor
 from simple_risk.engine import Engine, Firing
 from simple_risk.engine.events import Event, Quote
 from simple_risk.engine.intents import Alert, Intent, intent_from_json, intent_to_json
-from simple_risk.store import Store, StoreError, StoreUnavailable
+from simple_risk.store import LeaseLost, Store, StoreError, StoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +38,9 @@ class Persistence:
         self._alerter: Alerter = shared.alerter
         self._announcer = announcer
         self.writer: StoreWriter | None = None
+        #: the daemon's lease owner id (set once :class:`Ownership` exists): a snapshot is saved
+        #: only while this daemon holds the account's lease
+        self.lease_owner: str | None = None
         #: each account's journal position (what a snapshot taken now covers)
         self.last_seq: dict[int, int] = {}
         #: accounts whose engine changed since their last snapshot
@@ -345,13 +348,14 @@ class Persistence:
         """The account's engine was rebuilt: its lock set counts as changed."""
         self._lock_marks.pop(account, None)
 
-    def snapshot(self, account: int, *, durable: bool = False) -> None:
+    def snapshot(self, account: int) -> None:
         """Save the account's engine state and the journal position it covers.
 
         The state is taken now, on the engine thread; the writer thread saves it after every
         journal event queued before it, so the position it records is exactly the events the
-        state has seen. ``durable`` waits for the save (admin commands answer only once their
-        change survives a restart); enforcement never waits."""
+        state has seen. The engine thread never waits for the save: an admin command that
+        must answer only once its change survives a restart waits on its own thread
+        (:meth:`saved`)."""
         engine = self._shared.engines[account]
         at = engine.now or self._shared.clock.now()
         state = {"engine": engine.snapshot()}
@@ -370,8 +374,13 @@ class Persistence:
                 queue.put(SnapshotFailed(at=at, account=account))
 
         writer.call(save, key=f"snapshot:{account}")
-        if durable:
-            writer.flush()
+
+    def saved(self, timeout: float) -> bool:
+        """Wait until every store write queued so far is done; False on ``timeout`` or at once
+        while the store is unavailable (the writes stay held and are done when it is back).
+        Never on the engine thread."""
+        writer = self.writer
+        return True if writer is None else writer.flush(timeout)
 
     def _save_snapshot(
         self, store: Store, account: int, at: datetime, state: dict[str, Any], seq: int | None
@@ -382,10 +391,23 @@ class Persistence:
         if seq is None:
             seq = self.last_seq.get(account)
         try:
-            store.save_snapshot(account, at, state, seq)
+            store.save_snapshot(
+                account,
+                at,
+                state,
+                seq,
+                lease_owner=self.lease_owner,
+                now=self._shared.clock.now(),
+            )
             saved = self._snapshots[account] = self._snapshots.get(account, 0) + 1
             if saved % 20 == 0:
                 store.prune_snapshots(account, keep=3)
+        except LeaseLost as exc:
+            # another daemon guards the account (this one lost the lease while the store was
+            # out of its reach): its newest snapshot is what its restart restores, and this
+            # engine knows nothing of what was done there since (an admin's clear, a reload)
+            log.info("snapshot of account %s not saved: %s", account, exc)
+            return True
         except StoreError as exc:
             if isinstance(exc, StoreUnavailable) and self.writer is not None:
                 raise  # held in order behind the journal it covers; saved once the store is back

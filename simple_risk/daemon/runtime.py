@@ -63,7 +63,7 @@ from simple_risk.engine import Engine, Firing
 from simple_risk.engine.lockouts import Lock
 from simple_risk.engine.model import Ruleset
 from simple_risk.engine.operations import RulesetChanges
-from simple_risk.store import Store
+from simple_risk.store import Store, StoreError
 
 if TYPE_CHECKING:
     from simple_risk.daemon.dashboard import DashboardServer
@@ -158,6 +158,7 @@ class Daemon:
         )
         self.persistence = Persistence(shared, self.announcer)
         self.ownership = Ownership(shared, self.persistence, self.request_reconcile)
+        self.persistence.lease_owner = self.ownership.owner
         self.executor = Executor(
             self.client,
             self.queue,
@@ -332,6 +333,15 @@ class Daemon:
             )
         for found in open_to_others(self.config):
             self.alerter.alert("critical", found.message(), self.clock.now())
+        missing = self.store.missing_privileges()
+        if missing:
+            # it would go live, then the first write refused would hold every write behind it
+            # — lease renewals too — and the accounts would go unguarded within a minute
+            raise StoreError(
+                f"the database role of {self.store.url} may not {', '.join(missing)}: the "
+                "daemon journals, records and renews its leases there; grant them (GRANT "
+                "... ON ALL TABLES and ON ALL SEQUENCES IN SCHEMA) and start again"
+            )
         self.ownership.acquire_all(self.clock.now())
         for line in self.enforcement.load(self.store):
             log.warning("the admin's choice outlives the configuration: %s", line)
@@ -481,6 +491,10 @@ class Daemon:
     ) -> list[Lock]:
         """Engine thread only: :meth:`EngineChanges.clear_lockouts`."""
         return self.changes.clear_lockouts(account, scope, symbol, who, why)
+
+    def saved(self, timeout: float) -> bool:
+        """Any thread but the engine's: :meth:`Persistence.saved`."""
+        return self.persistence.saved(timeout)
 
     def set_enforcement(self, account: int, enforce: bool, source: str) -> Choice:
         """Engine thread only: :meth:`Enforcer.set_enforcement`."""

@@ -98,6 +98,54 @@ def prepare_schema(engine: Engine, dialect: Dialect, shown_url: str) -> None:
         _enable_wal(engine, shown_url)
 
 
+#: What the daemon does to each table (PostgreSQL privileges): it reads them all, appends to
+#: most, updates intents' states, cleared lockouts, the contract cache and leases, and deletes
+#: old snapshots and released leases. ``store_meta`` is written only when the schema is
+#: created or migrated, which the schema's owner may do.
+DAEMON_PRIVILEGES: dict[str, tuple[str, ...]] = {
+    "store_meta": ("SELECT",),
+    "journal": ("SELECT", "INSERT"),
+    "firings": ("SELECT", "INSERT"),
+    "intents": ("SELECT", "INSERT", "UPDATE"),
+    "intent_attempts": ("SELECT", "INSERT"),
+    "lockouts": ("SELECT", "INSERT", "UPDATE"),
+    "engine_snapshots": ("SELECT", "INSERT", "DELETE"),
+    "contract_cache": ("SELECT", "INSERT", "UPDATE"),
+    "admin_actions": ("SELECT", "INSERT"),
+    "leases": ("SELECT", "INSERT", "UPDATE", "DELETE"),
+}
+
+
+def missing_privileges(conn: Connection) -> list[str]:
+    """PostgreSQL: what the connected role lacks of :data:`DAEMON_PRIVILEGES`, with the
+    sequences that number the rows it inserts (``USAGE``), as ``"INSERT on journal"``."""
+    missing: list[str] = []
+    for table, privileges in DAEMON_PRIVILEGES.items():
+        for privilege in privileges:
+            allowed = conn.execute(
+                text("SELECT has_table_privilege(:table, :privilege)"),
+                {"table": table, "privilege": privilege},
+            ).scalar_one()
+            if not allowed:
+                missing.append(f"{privilege} on {table}")
+        if "INSERT" not in privileges:
+            continue
+        for column in Base.metadata.tables[table].primary_key.columns:
+            sequence = conn.execute(
+                text("SELECT pg_get_serial_sequence(:table, :column)"),
+                {"table": table, "column": column.name},
+            ).scalar_one()
+            if (
+                sequence is not None
+                and not conn.execute(
+                    text("SELECT has_sequence_privilege(:sequence, 'USAGE')"),
+                    {"sequence": sequence},
+                ).scalar_one()
+            ):
+                missing.append(f"USAGE on sequence {sequence}")
+    return missing
+
+
 def reason(exc: SQLAlchemyError) -> str:
     """The database's own first line of an error, without SQLAlchemy's statement dump."""
     orig = getattr(exc, "orig", None)
@@ -207,4 +255,13 @@ def _sqlite_engine(url: URL, busy_timeout: timedelta) -> Engine:
     return engine
 
 
-__all__ = ["APP_NAME", "WRITE_OPTION", "Dialect", "connect", "prepare_schema", "reason"]
+__all__ = [
+    "APP_NAME",
+    "DAEMON_PRIVILEGES",
+    "WRITE_OPTION",
+    "Dialect",
+    "connect",
+    "missing_privileges",
+    "prepare_schema",
+    "reason",
+]

@@ -48,7 +48,14 @@ from simple_risk.store import firings as firing_rows
 from simple_risk.store import history as timeline
 from simple_risk.store import intents as intent_rows
 from simple_risk.store import lockouts as lockout_rows
-from simple_risk.store.database import WRITE_OPTION, Dialect, connect, prepare_schema, reason
+from simple_risk.store.database import (
+    WRITE_OPTION,
+    Dialect,
+    connect,
+    missing_privileges,
+    prepare_schema,
+    reason,
+)
 from simple_risk.store.inputs import firing_input, require_aware, require_int
 from simple_risk.store.models import StoreMeta
 from simple_risk.store.records import (
@@ -310,11 +317,22 @@ class Store:
         at: datetime,
         state: Mapping[str, Any],
         journal_seq: int | None = None,
+        *,
+        lease_owner: str | None = None,
+        now: datetime | None = None,
     ) -> None:
-        """Keep the engine's ``snapshot()`` (plain JSON) covering the journal up to a seq."""
+        """Keep the engine's ``snapshot()`` (plain JSON) covering the journal up to a seq.
+
+        With ``lease_owner`` (a shared store) the account's lease is checked at ``now`` in the
+        same transaction (:class:`LeaseLost` if another daemon holds it): the newest snapshot
+        is what the holder's next restart restores, so only the holder may write it."""
         require_aware(at, "snapshot at")
         checked = snapshots.checked_state(state)
         with self._session(write=True) as s:
+            if lease_owner is not None and account is not None:
+                checked_at = now if now is not None else at
+                require_aware(checked_at, "now")
+                leases.require(s, self.dialect, account, lease_owner, checked_at)
             snapshots.save(s, account, at, checked, journal_seq)
 
     def latest_snapshot(self, account: int | None) -> Snapshot | None:
@@ -422,6 +440,15 @@ class Store:
         require_aware(now, "now")
         with self._session() as s:
             return leases.holds(s, account, owner, now)
+
+    def missing_privileges(self) -> list[str]:
+        """What the daemon's writes need and the database role lacks (PostgreSQL: a grant
+        that left out a table or the sequences numbering the rows), as ``"INSERT on
+        journal"``; always empty on SQLite, whose file permissions were checked at open."""
+        if self.dialect != "postgresql":
+            return []
+        with self._session() as s:
+            return missing_privileges(s.connection())
 
     # --- history -------------------------------------------------------------------------
 

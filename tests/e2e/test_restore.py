@@ -47,6 +47,7 @@ def _restart(h: Harness) -> Daemon:
         store=open_store(h.daemon.config),
         options=FAST_OPTIONS,
     )
+    daemon.ownership.acquire_all(daemon.clock.now())  # as start does: restore holds the leases
     daemon.restore()
     return daemon
 
@@ -500,12 +501,10 @@ def test_the_old_snapshots_of_every_account_are_pruned_when_accounts_snapshot_in
     h = start(accounts=(ACCOUNT, OTHER))
     persistence = h.daemon.persistence
 
-    def in_turn() -> None:
-        for _ in range(30):
-            for account in (ACCOUNT, OTHER):
-                persistence.snapshot(account, durable=True)  # saved, not replaced by the next
-
-    h.daemon.on_engine(in_turn, timeout=30.0)
+    for _ in range(30):
+        for account in (ACCOUNT, OTHER):
+            h.daemon.on_engine(lambda account=account: persistence.snapshot(account), 10.0)
+            assert h.daemon.saved(10.0)  # saved, not replaced by the next
     with sqlite3.connect(h.daemon.config.data_dir / "simple-risk.db") as db:
         query = "SELECT account, count(*) FROM engine_snapshots GROUP BY account"
         kept = dict(db.execute(query).fetchall())

@@ -446,6 +446,9 @@ class Operations:
             changes = self.gate.admin(
                 lambda: daemon.swap_rulesets(rulesets), max(RELOAD_TIMEOUT, self._timeout)
             )
+            # answered once the new state's snapshots are saved (a restart keeps it); waited
+            # for here, never on the engine thread, so a slow store holds up this answer only
+            daemon.saved(self._timeout)
             daemon.config = target
             # the files just read decide what is enforced until the next reload: one a user
             # other than the daemon's may write is said now, as at start (filemodes.py)
@@ -657,6 +660,9 @@ class Operations:
         cleared = self.gate.admin(
             lambda: daemon.clear_lockouts(account, scope, symbol, request.who, why), self._timeout
         )
+        # answered once the clear's snapshot and audit are saved (a restart keeps the clear);
+        # waited for here, never on the engine thread, so a slow store holds up this answer only
+        daemon.saved(self._timeout)
         shown = [
             {
                 "account": account,

@@ -151,6 +151,11 @@ class ControlTarget(Protocol):
         self, account: int, scope: str, symbol: str | None, who: str, why: str
     ) -> list[Lock]: ...
 
+    def saved(self, timeout: float) -> bool:
+        """Wait until every store write queued so far (an admin change's snapshot, its audit)
+        is done; False on timeout or while the store is unavailable. Never the engine thread."""
+        ...
+
     def set_enforcement(self, account: int, enforce: bool, source: str) -> Choice: ...
 
     def announce_admin(
