@@ -107,6 +107,21 @@ class Running:
 Start = Callable[..., Running]
 
 
+def quiet_simulator(**changes: Any) -> Simulator:
+    """The simulator these tests run against (not started): seeded, prices still unless a test
+    moves them, a rate limit no test reaches, the pinned day; ``changes`` override any of it
+    (``accounts=`` for other accounts)."""
+    settings: dict[str, Any] = {
+        "port": 0,
+        "seed": 11,
+        "ping_interval": 0.3,
+        "price_interval": None,
+        "rate_limits": RateLimits(general=(5000, 60.0), bars=(50, 30.0)),
+        "clock": pinned_wall(),
+    }
+    return Simulator(**(settings | changes))
+
+
 @pytest.fixture
 def short_dir() -> Iterator[Path]:
     directory = Path(tempfile.mkdtemp(prefix="sr-", dir="/tmp"))
@@ -140,14 +155,7 @@ def start(short_dir: Path) -> Iterator[Start]:
         if text is not None or not ruleset_path.exists():
             ruleset_path.write_text(text or ruleset_text(), encoding="utf-8")
         if sim is None:
-            sim = Simulator(
-                port=0,
-                seed=11,
-                ping_interval=0.3,
-                price_interval=None,
-                rate_limits=RateLimits(general=(5000, 60.0), bars=(50, 30.0)),
-                clock=pinned_wall(),
-            ).start()
+            sim = quiet_simulator().start()
         config = sim_config(
             sim.base_url,
             sim.username,

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from simple_risk.adapters.simulator import AccountSpec, RateLimits, Simulator
+from simple_risk.adapters.simulator import AccountSpec
 from simple_risk.daemon.config import NotifySettings
 from simple_risk.daemon.executor import IntentResult
 from simple_risk.daemon.notifications import (
@@ -50,9 +50,8 @@ from simple_risk.engine.intents import (
     ReduceTo,
     StopAt,
 )
-from tests.pinned import pinned_wall
 
-from .conftest import ACCOUNT, Start
+from .conftest import ACCOUNT, Start, quiet_simulator
 
 CHICAGO = ZoneInfo("America/Chicago")
 #: 10:15 in Chicago on a Tuesday (CST)
@@ -408,13 +407,7 @@ def test_with_several_accounts_each_notification_names_its_account(
     of a 50K and a 150K account was flattened: with several accounts every firing, result and
     alert about one of them names it (the platform's account names need not hold the id)."""
     other = 20100002
-    sim = Simulator(
-        port=0,
-        seed=11,
-        ping_interval=0.3,
-        price_interval=None,
-        rate_limits=RateLimits(general=(5000, 60.0), bars=(50, 30.0)),
-        clock=pinned_wall(),
+    sim = quiet_simulator(
         accounts=(
             AccountSpec(ACCOUNT, "50KTC-V2-ALPHA", Decimal(50000)),
             AccountSpec(other, "150KTC-V2-BETA", Decimal(150000)),

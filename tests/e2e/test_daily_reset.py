@@ -66,16 +66,21 @@ def _daemon(
     return daemon
 
 
-def test_the_day_lock_ends_at_the_boundary_even_across_a_restart(tmp_path: Path) -> None:
-    wall = pinned_wall()
-    ruleset, boundary = _day_ends_soon(wall, 5.0)
-    sim = Simulator(
+def _simulator(clock: Callable[[], datetime]) -> Simulator:
+    """A started simulator on ``clock`` (the gateway's), prices still, no rate limit reached."""
+    return Simulator(
         port=0,
         ping_interval=0.3,
         price_interval=None,
         rate_limits=RateLimits(general=(5000, 60.0), bars=(50, 30.0)),
-        clock=wall,
+        clock=clock,
     ).start()
+
+
+def test_the_day_lock_ends_at_the_boundary_even_across_a_restart(tmp_path: Path) -> None:
+    wall = pinned_wall()
+    ruleset, boundary = _day_ends_soon(wall, 5.0)
+    sim = _simulator(wall)
     trader = Trader(sim)
     daemon = _daemon(sim, ruleset, tmp_path, wall)
     try:
@@ -160,13 +165,7 @@ def test_a_daemon_restarted_on_a_clock_set_back_keeps_the_engine_time_it_had_rea
     the day ends" is set against the day it had begun, not the boundary it already passed."""
     gateway = pinned_wall()
     ruleset, boundary = _day_ends_soon(gateway, 8.0)
-    sim = Simulator(
-        port=0,
-        ping_interval=0.3,
-        price_interval=None,
-        rate_limits=RateLimits(general=(5000, 60.0), bars=(50, 30.0)),
-        clock=gateway,
-    ).start()
+    sim = _simulator(gateway)
     trader = Trader(sim)
     daemon = _daemon(sim, ruleset, tmp_path, lambda: gateway() + timedelta(seconds=20))
     try:

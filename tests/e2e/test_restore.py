@@ -154,21 +154,24 @@ def test_a_restart_says_it_restored_the_snapshot(
     h = start(build_ruleset(params=ISOLATED_LIMITS))
     _lose_the_day(h)
     h.daemon.stop()  # snapshots every account
-    with caplog.at_level(logging.INFO, logger="simple_risk.daemon.persistence"):
-        again = _restart(h)
-    assert _locked(again)
-    said = [r.getMessage() for r in caplog.records if "restored" in r.getMessage()]
+    said = _restart_says(h, caplog, "restored")
     assert len(said) == 1 and "from its snapshot of" in said[0], said
 
 
 def test_a_restart_without_a_snapshot_says_it_rebuilt_from_the_journal(
     locked_without_snapshots: Harness, caplog: pytest.LogCaptureFixture
 ) -> None:
-    with caplog.at_level(logging.INFO, logger="simple_risk.daemon.persistence"):
-        again = _restart(locked_without_snapshots)
-    assert _locked(again)
-    said = [r.getMessage() for r in caplog.records if "rebuilt" in r.getMessage()]
+    said = _restart_says(locked_without_snapshots, caplog, "rebuilt")
     assert len(said) == 1 and "from the journal (no snapshot)" in said[0], said
+
+
+def _restart_says(h: Harness, caplog: pytest.LogCaptureFixture, word: str) -> list[str]:
+    """Restart over ``h``'s data (the lock must come back); the restore's log lines with
+    ``word``."""
+    with caplog.at_level(logging.INFO, logger="simple_risk.daemon.persistence"):
+        again = _restart(h)
+    assert _locked(again)
+    return [r.getMessage() for r in caplog.records if word in r.getMessage()]
 
 
 def test_a_snapshot_this_version_cannot_read_is_rebuilt_from_the_journal_and_alerted(
