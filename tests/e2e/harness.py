@@ -30,6 +30,15 @@ from tests.pinned import Wall, pinned_wall
 
 ACCOUNT = 20100001
 OTHER = 20100002
+#: limits far out of the way of a test about the day's boundary: open P&L and the loss tiers'
+#: cooldowns never fire, whatever the prices do
+QUIET_DAY_LIMITS = {
+    "max_unrealized_loss": 100000,
+    "max_unrealized_profit": 100000,
+    "loss_tier_1": 100000,
+    "loss_tier_2": 100000,
+    "loss_tier_3": 100000,
+}
 
 
 FAST_OPTIONS = RuntimeOptions(

@@ -25,7 +25,7 @@ from simple_risk.engine.model import Ruleset
 from simple_risk.resources import default_ruleset_path
 from tests.pinned import pinned_wall
 
-from .harness import ACCOUNT, FAST_OPTIONS, build_ruleset
+from .harness import ACCOUNT, FAST_OPTIONS, QUIET_DAY_LIMITS, build_ruleset
 
 CHICAGO = ZoneInfo("America/Chicago")
 REPO = Path(__file__).resolve().parents[2]
@@ -38,13 +38,7 @@ def _day_ends_soon(wall: Callable[[], datetime], seconds: float) -> tuple[Rulese
         calendar = dataclasses.replace(ruleset.calendar, trading_day_starts=boundary.time())
         return dataclasses.replace(ruleset, calendar=calendar)
 
-    limits = {
-        "max_unrealized_loss": 100000,
-        "max_unrealized_profit": 100000,
-        "loss_tier_1": 100000,
-        "loss_tier_2": 100000,
-        "loss_tier_3": 100000,
-    }
+    limits = QUIET_DAY_LIMITS
     return build_ruleset(params=limits, transform=shift), boundary
 
 

@@ -34,7 +34,14 @@ from simple_risk.daemon.sim import Trader, wait_until
 from simple_risk.engine.engine import Engine
 from tests.pinned import SteppedWall
 
-from .harness import ACCOUNT, FAST_OPTIONS, build_ruleset, guarding_config, pinned_simulator
+from .harness import (
+    ACCOUNT,
+    FAST_OPTIONS,
+    QUIET_DAY_LIMITS,
+    build_ruleset,
+    guarding_config,
+    pinned_simulator,
+)
 
 CHICAGO = ZoneInfo("America/Chicago")
 GRACE = 3.0  # the no-stop grace (for:), scaled down from 30 s
@@ -60,13 +67,7 @@ class Week:
         self.wall = SteppedWall(start)
         self.sim = pinned_simulator(self.wall)
         self.config = guarding_config(self.sim, (ACCOUNT,), tmp_path)
-        limits = {
-            "max_unrealized_loss": 100000,
-            "max_unrealized_profit": 100000,
-            "loss_tier_1": 100000,
-            "loss_tier_2": 100000,
-            "loss_tier_3": 100000,
-        }
+        limits = QUIET_DAY_LIMITS
         ruleset = build_ruleset(params=limits, grace=GRACE)
         options = dataclasses.replace(FAST_OPTIONS, wall=self.wall)
         self.daemon = Daemon(

@@ -57,9 +57,14 @@ def raw_tcp(run: Running, source: str = "127.0.0.1") -> socket.socket:
 
 def ask(sock: socket.socket, op: str, **extra: Any) -> dict[str, Any]:
     sock.sendall(encode({"id": 1, "op": op, "args": {}, **extra}))
+    return read_line(sock, 65536)
+
+
+def read_line(sock: socket.socket, chunk_size: int) -> dict[str, Any]:
+    """The next line the daemon sends on ``sock``, read ``chunk_size`` bytes at a time."""
     line = b""
     while not line.endswith(b"\n"):
-        chunk = sock.recv(65536)
+        chunk = sock.recv(chunk_size)
         if not chunk:
             break
         line += chunk
@@ -329,14 +334,8 @@ LONG_LINE = b'{"id": 1, "op": "hello", "x": [' + b"[]," * ((4 * 1024 * 1024 - 64
 
 
 def ask_nothing(sock: socket.socket) -> dict[str, Any]:
-    """The next line the daemon sends on ``sock``."""
-    line = b""
-    while not line.endswith(b"\n"):
-        chunk = sock.recv(1)
-        if not chunk:
-            break
-        line += chunk
-    return decode(line)
+    """The next line the daemon sends on ``sock``, a byte at a time (nothing beyond it)."""
+    return read_line(sock, 1)
 
 
 def time_to_close(run: Running) -> float:
