@@ -233,9 +233,11 @@ def test_every_limit_shows_how_much_of_it_is_used(dashboard: Start) -> None:
     page = d.open()
     page.wait_text("#link", "Live")
     d.trader.buy(ACCOUNT, "MES", 2)
-    limits = page.wait_text("#limits", "Trades per minute: 1 trade of 20 trades")
-    assert "5.0% used" in limits
-    assert "Contracts open: 0.2 lots of 5 lots — 4.0% used" in limits
+    page.wait_text("#limits", "Trades per minute: 1 trade of 20 trades")
+    # the fill counts the trade, the position update after it the contracts: a picture built
+    # between the two shows one and not yet the other
+    limits = page.wait_text("#limits", "Contracts open: 0.2 lots of 5 lots — 4.0% used")
+    assert "Trades per minute: 1 trade of 20 trades — 5.0% used" in limits
     assert re.search(r"Daily loss: \$-\d+\.\d\d of \$-500\.00 — 0\.\d% used", limits), limits
     assert "params." not in limits and "day." not in limits  # never the rule expression
     # trading-hours compares with 0 (no position open after the close): no bound to approach
