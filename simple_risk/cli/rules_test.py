@@ -33,12 +33,32 @@ from simple_risk.engine.ruletest.runner import RunReport, collect_files, run_fil
     is_flag=True,
     help="List the rules no test makes fire; fail unless every rule fires somewhere.",
 )
+@click.option(
+    "-x",
+    "--exitfirst",
+    is_flag=True,
+    help="Stop at the first failing case (the cases after it are not run).",
+)
 def test_command(
-    files: tuple[Path, ...], verbose: bool, run_filter: str | None, coverage: bool
+    files: tuple[Path, ...],
+    verbose: bool,
+    run_filter: str | None,
+    coverage: bool,
+    exitfirst: bool,
 ) -> None:
-    """Run rule test files (FILE or a directory of *.test.yaml)."""
-    report = run_files(files, name_filter=run_filter)
+    """Run rule test files (FILE or a directory of *.test.yaml).
+
+    \b
+    Examples:
+      simple-risk rules test tests/rules/
+      simple-risk rules test -x --run 'loss' tests/rules/003-daily-realized-loss.test.yaml
+    """
+    if exitfirst and coverage:
+        raise click.UsageError("--coverage needs every case run: leave out --exitfirst")
+    report = run_files(files, name_filter=run_filter, first_failure=exitfirst)
     status = _print_report(report, verbose=verbose, coverage=coverage)
+    if exitfirst and status and report.results and not report.results[-1].passed:
+        click.echo("stopped at the first failing case (--exitfirst): later cases were not run")
     if not report.results and not report.problems:
         if run_filter is not None:
             click.echo(f"no test case matches --run {run_filter!r}", err=True)

@@ -44,7 +44,9 @@ for extra in (ROOT, ROOT / "tests"):
         sys.path.insert(0, str(extra))
 
 from simple_risk.engine.dsl import RulesetError, load_ruleset  # noqa: E402
-from simple_risk.engine.ruletest.runner import run_files  # noqa: E402
+from simple_risk.engine.dsl.problems import Problem  # noqa: E402
+from simple_risk.engine.ruletest.runner import load_files, run_cases  # noqa: E402
+from simple_risk.engine.ruletest.testfile import RuleTestCase  # noqa: E402
 
 RULESET = ROOT / "rulesets" / "topstep.yaml"
 RULE_TESTS = ROOT / "tests" / "rules"
@@ -301,12 +303,24 @@ def _param_mutants(lines: list[str]) -> Iterator[Mutant]:
         i += 1
 
 
+#: the rule tests each working copy loaded, by folder: a mutant changes the ruleset, never the
+#: tests, so each process parses them once (the cases read their ruleset file on each run)
+_LOADED: dict[Path, tuple[list[RuleTestCase], list[Problem]]] = {}
+
+
 def caught_by_rule_tests(
     mutant: Mutant, workdir: Path, ruleset: str = "topstep.yaml", tests: str = "tests/rules"
 ) -> str | None:
-    """The first failing case (file: name) of the rule tests against the mutant, if any."""
+    """The first failing case (file: name) of the rule tests against the mutant, if any.
+
+    The cases run in file order and the run stops at the first failure, so the verdict names
+    the same case a whole run would name first."""
     (workdir / "rulesets" / ruleset).write_text(mutant.text, encoding="utf-8")
-    report = run_files([workdir / tests])
+    folder = workdir / tests
+    if folder not in _LOADED:
+        _LOADED[folder] = load_files([folder])
+    cases, problems = _LOADED[folder]
+    report = run_cases(cases, problems, first_failure=True)
     if report.problems:
         return f"test files rejected: {report.problems[0].format()}"
     for result in report.results:

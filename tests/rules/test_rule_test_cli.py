@@ -129,3 +129,28 @@ def test_what_ran_nothing_says_why(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["rules", "test", str(empty)])
     assert result.exit_code == 1
     assert f"no *.test.yaml file in {empty}" in result.output
+
+
+def test_exitfirst_stops_at_the_first_failing_case(tmp_path: Path) -> None:
+    first_fails = CASES.replace("fired: [daily-loss]", "fired: []")
+    path = _files(tmp_path, first_fails)
+    result = CliRunner().invoke(cli, ["rules", "test", "-x", str(path)])
+    assert result.exit_code == 1
+    assert "a loss of exactly the limit breaches" in result.output
+    assert "a smaller loss does not" not in result.output
+    assert "FAILED: 1 of 1 cases" in result.output
+    assert "stopped at the first failing case" in result.output
+
+
+def test_exitfirst_runs_every_case_when_none_fails(tmp_path: Path) -> None:
+    path = _files(tmp_path, CASES.replace("fired: [can-trade]", "fired: []"))
+    result = CliRunner().invoke(cli, ["rules", "test", "--exitfirst", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "SUCCESS: 2 cases passed" in result.output
+
+
+def test_exitfirst_and_coverage_are_refused_together(tmp_path: Path) -> None:
+    path = _files(tmp_path, CASES)
+    result = CliRunner().invoke(cli, ["rules", "test", "-x", "--coverage", str(path)])
+    assert result.exit_code == 2
+    assert "--coverage needs every case run" in result.output

@@ -12,7 +12,9 @@ from simple_risk.engine.ruletest.runner import (
     CaseResult,
     RunReport,
     collect_files,
+    load_files,
     run_case,
+    run_cases,
     run_files,
 )
 from simple_risk.engine.ruletest.testfile import (
@@ -28,8 +30,10 @@ __all__ = [
     "RuleTestFile",
     "RunReport",
     "collect_files",
+    "load_files",
     "load_test_file",
     "load_test_text",
     "run_case",
+    "run_cases",
     "run_files",
 ]

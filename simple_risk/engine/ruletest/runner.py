@@ -94,15 +94,39 @@ def collect_files(paths: Iterable[Path]) -> list[Path]:
     return files
 
 
-def run_files(paths: Sequence[Path], *, name_filter: str | None = None) -> RunReport:
-    """Load every file (reporting all problems), then run the cases whose name matches."""
-    report = RunReport()
-    pattern = re.compile(name_filter) if name_filter else None
+def load_files(paths: Sequence[Path]) -> tuple[list[RuleTestCase], list[Problem]]:
+    """Every case of the files (a directory: its ``*.test.yaml``), and every problem found
+    loading them: parsed once, the cases can be run again against a changed ruleset (the
+    mutation check plays each of its mutants against the same cases)."""
     cases: list[RuleTestCase] = []
+    problems: list[Problem] = []
     for path in collect_files(paths):
         loaded = load_test_file(path)
-        report.problems.extend(loaded.problems)
+        problems.extend(loaded.problems)
         cases.extend(loaded.cases)
+    return cases, problems
+
+
+def run_files(
+    paths: Sequence[Path], *, name_filter: str | None = None, first_failure: bool = False
+) -> RunReport:
+    """Load every file (reporting all problems), then run the cases whose name matches."""
+    cases, problems = load_files(paths)
+    return run_cases(cases, problems, name_filter=name_filter, first_failure=first_failure)
+
+
+def run_cases(
+    cases: Sequence[RuleTestCase],
+    problems: Sequence[Problem] = (),
+    *,
+    name_filter: str | None = None,
+    first_failure: bool = False,
+) -> RunReport:
+    """Run ``cases`` in order, each on a fresh engine; each ruleset is read from its file
+    once per run. With ``first_failure`` the run stops after the first case that fails (the
+    cases after it are not in the report)."""
+    report = RunReport(problems=list(problems))
+    pattern = re.compile(name_filter) if name_filter else None
     rulesets: dict[tuple[Path, tuple[tuple[str, str], ...], tuple[str, ...]], Ruleset] = {}
     for case in cases:
         if pattern is not None and not pattern.search(case.name):
@@ -126,6 +150,8 @@ def run_files(paths: Sequence[Path], *, name_filter: str | None = None) -> RunRe
         except Exception as exc:  # an engine bug must fail the case, not crash the run
             result = CaseResult(case, error=f"the engine raised {type(exc).__name__}: {exc}")
         report.results.append(result)
+        if first_failure and not result.passed:
+            break
     return report
 
 
