@@ -42,12 +42,14 @@ def save(
 
 
 def latest(s: Session, account: int | None) -> Snapshot | None:
-    """The newest snapshot of ``account`` (None: the global part), or None."""
+    """The newest snapshot of ``account`` (None: the global part), or None.
+
+    Newest is the one saved last, not the one of the latest engine time: a restart that
+    rebuilt the day from the journal (the snapshot before was another version's) saves a
+    state whose engine time can be earlier than the unreadable one's (the journal has no
+    clock ticks), and it is that state the next restart must restore."""
     row = s.scalar(
-        select(EngineSnapshotRow)
-        .where(_of(account))
-        .order_by(EngineSnapshotRow.at.desc(), EngineSnapshotRow.id.desc())
-        .limit(1)
+        select(EngineSnapshotRow).where(_of(account)).order_by(EngineSnapshotRow.id.desc()).limit(1)
     )
     if row is None:
         return None
@@ -58,10 +60,7 @@ def prune(s: Session, account: int | None, keep: int) -> int:
     """Delete all but the newest ``keep`` snapshots of ``account``; return how many went."""
     where = _of(account)
     kept = s.scalars(
-        select(EngineSnapshotRow.id)
-        .where(where)
-        .order_by(EngineSnapshotRow.at.desc(), EngineSnapshotRow.id.desc())
-        .limit(keep)
+        select(EngineSnapshotRow.id).where(where).order_by(EngineSnapshotRow.id.desc()).limit(keep)
     ).all()
     gone = s.scalars(
         delete(EngineSnapshotRow)

@@ -52,6 +52,25 @@ def test_the_latest_snapshot_and_its_journal_seq_come_back(
     assert again.latest_snapshot(ACCOUNT) == latest
 
 
+def test_the_snapshot_saved_last_is_the_latest_even_with_an_earlier_engine_time(
+    store: Store,
+) -> None:
+    """A restart that cannot read the newest snapshot (another version's format) rebuilds the
+    day from the journal and saves what it rebuilt: the journal has no clock ticks, so that
+    state's engine time can be earlier than the unreadable snapshot's. Ordered by engine time,
+    the unreadable one stayed the latest: every later restart rebuilt the whole journal again
+    and alerted again. The snapshot saved last is the account's state now."""
+    store.save_snapshot(ACCOUNT, T0 + timedelta(minutes=5), {"engine": {"version": 99}}, 9)
+    store.save_snapshot(ACCOUNT, T0 + timedelta(minutes=3), {"engine": {"version": 1}}, 12)
+    latest = store.latest_snapshot(ACCOUNT)
+    assert latest is not None
+    assert (latest.journal_seq, latest.state) == (12, {"engine": {"version": 1}})
+    store.save_snapshot(ACCOUNT, T0 + timedelta(minutes=4), {"engine": {"version": 1}}, 13)
+    assert store.prune_snapshots(ACCOUNT, keep=1) == 2
+    kept = store.latest_snapshot(ACCOUNT)
+    assert kept is not None and kept.journal_seq == 13
+
+
 def test_a_snapshot_that_is_not_plain_json_is_refused(store: Store) -> None:
     with pytest.raises(StoreError, match=r"snapshot\.day\.pnl: Decimal is not plain JSON"):
         store.save_snapshot(ACCOUNT, T0, {"day": {"pnl": Decimal("-1.5")}})
