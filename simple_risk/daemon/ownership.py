@@ -1,17 +1,22 @@
 """Account leases: one daemon, and only one, enforces an account.
 
 The leases are taken at start (a daemon already guarding an account is the clearest reason
-not to start), renewed every third of their time to live on the store writer thread (the
-engine thread never waits on the store), and released at stop. A lease lost to another
-daemon, or one the store refuses to renew, stops the enforcement of that account at once. A
-renewal held behind a store outage gets no answer, but nobody can take the lease before it
-runs out on its own: the account is enforced until shortly before then (:meth:`expire`).
+not to start), renewed every third of their time to live on a thread of their own (the engine
+thread never waits on the store, and a renewal never waits behind the store writer's queue —
+a backlog of journal writes, a journal insert held up by a lock on its table — so a holder
+that merely hiccups keeps its lease), and released at stop. A lease lost to another daemon,
+or one the store refuses to renew, stops the enforcement of that account at once. A renewal
+held up by a store outage gets no answer (it is tried again every ``retry_interval``), but
+nobody can take the lease before it runs out on its own: the account is enforced until
+shortly before then (:meth:`expire`).
 """
 
 from __future__ import annotations
 
 import logging
+import queue
 import socket
+import threading
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -19,7 +24,8 @@ from datetime import datetime, timedelta
 from simple_risk.daemon.context import Shared
 from simple_risk.daemon.messages import LeaseChecked
 from simple_risk.daemon.persistence import Persistence
-from simple_risk.store import Store, StoreError, StoreUnavailable
+from simple_risk.daemon.supervisor import Supervisor
+from simple_risk.store import StoreError, StoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +56,24 @@ class Ownership:
         self._pending: set[int] = set()
         #: per account, when (monotonic) the lease last taken or renewed runs out on its own
         self.until: dict[int, float] = {}
+        #: the lease checks for the lease thread, in order (None: stop)
+        self._jobs: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+
+    def start(self, supervisor: Supervisor) -> None:
+        """Start the lease thread (a supervised part): renewals run there, one at a time."""
+        self._thread = supervisor.spawn("leases", self._run)
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """End the lease thread (after the check it is running, if any)."""
+        thread, self._thread = self._thread, None
+        if thread is not None:
+            self._jobs.put(None)
+            thread.join(timeout)
+
+    def _run(self) -> None:
+        while (job := self._jobs.get()) is not None:
+            job()
 
     def acquire_all(self, now: datetime) -> None:
         """Take every account's lease, or refuse to start (:class:`StoreError`)."""
@@ -89,45 +113,53 @@ class Ownership:
     def renew(self, account: int, now: datetime) -> None:
         """Renew the account's lease (take it again when it was lost).
 
-        The store call runs on the writer thread — the engine thread never waits on the
-        store — and its answer comes back through the queue (:meth:`on_checked`); one check
-        per account is outstanding at a time.
+        The store call runs on the lease thread — the engine thread never waits on the store,
+        and the renewal never waits behind the writer's queue — and its answer comes back
+        through the queue (:meth:`on_checked`); one check per account is outstanding at a
+        time.
         """
         if account in self._pending:
             return
         self._pending.add(account)
         lost = account in self.lost
-        owner, ttl, queue = self.owner, self.ttl, self._shared.queue
+        owner, ttl, events = self.owner, self.ttl, self._shared.queue
         clock, seconds = self._shared.clock, self._shared.options.lease_ttl
+        store, closing = self._store, self._shared.closing
+        retry = self._shared.config.timing.retry_interval
 
-        def check(store: Store) -> None:
-            # the clock is read when the call runs: held behind a store outage, a renewal
-            # stamped with the time it was queued could end at once in the store
-            asked, when = time.monotonic(), clock.now()
-            try:
-                if lost:
-                    held = store.acquire_lease(account, owner, ttl, when)
-                else:
-                    # a wall clock stepped forward past the lease's end (time synchronisation,
-                    # a wake from a suspend) finds it expired though nobody took it: taken
-                    # again then, which only another daemon's unexpired lease refuses
-                    held = store.renew_lease(account, owner, ttl, when) or store.acquire_lease(
-                        account, owner, ttl, when
-                    )
-                why = "another daemon holds it"
-            except StoreUnavailable:
-                raise  # held by the writer and tried again; meanwhile the lease's end counts
-            except StoreError as exc:
-                held, why = False, f"it cannot be renewed: {exc}"
+        def check() -> None:
+            while True:
+                # the clock is read when the call runs: held up by a store outage, a renewal
+                # stamped with the time it was asked for could end at once in the store
+                asked, when = time.monotonic(), clock.now()
+                try:
+                    if lost:
+                        held = store.acquire_lease(account, owner, ttl, when)
+                    else:
+                        # a wall clock stepped forward past the lease's end (time
+                        # synchronisation, a wake from a suspend) finds it expired though
+                        # nobody took it: taken again then, which only another daemon's
+                        # unexpired lease refuses
+                        held = store.renew_lease(account, owner, ttl, when) or (
+                            store.acquire_lease(account, owner, ttl, when)
+                        )
+                    why = "another daemon holds it"
+                except StoreUnavailable:
+                    # tried again; meanwhile the lease's end counts (:meth:`expire`)
+                    if closing.wait(retry):
+                        return
+                    continue
+                except StoreError as exc:
+                    held, why = False, f"it cannot be renewed: {exc}"
+                break
             if held:
                 self.until[account] = asked + seconds
-            queue.put(LeaseChecked(at=when, account=account, held=held, why=why))
+            events.put(LeaseChecked(at=when, account=account, held=held, why=why))
 
-        writer = self._persistence.writer
-        if writer is not None:
-            writer.call(check)
+        if self._thread is not None:
+            self._jobs.put(check)
         else:
-            check(self._store)
+            check()
 
     def expire(self, now_mono: float, now_wall: datetime) -> None:
         """Engine thread: stop enforcing an account whose lease could not be renewed (its
