@@ -1,7 +1,7 @@
 """Account leases: one daemon, and only one, enforces an account.
 
 The leases are taken at start (a daemon already guarding an account is the clearest reason
-not to start), renewed every third of their time to live on a thread of their own (the engine
+not to start), renewed every fifth of their time to live on a thread of their own (the engine
 thread never waits on the store, and a renewal never waits behind the store writer's queue —
 a backlog of journal writes, a journal insert held up by a lock on its table — so a holder
 that merely hiccups keeps its lease), and released at stop. A lease lost to another daemon,
@@ -106,8 +106,10 @@ class Ownership:
                 log.warning("could not release the lease of %s: %s", account, exc)
 
     def renew_interval(self) -> float:
-        """Seconds to the next renewal: sooner while a lease is lost, to take it back."""
-        every = self._shared.options.lease_ttl / 3
+        """Seconds to the next renewal: every fifth of the lease's time to live (four renewals
+        in a row may come late before the account stops being enforced), sooner while a lease
+        is lost, to take it back."""
+        every = self._shared.options.lease_ttl / 5
         return min(every, 1.0) if self.lost else every
 
     def renew(self, account: int, now: datetime) -> None:
