@@ -13,7 +13,9 @@ shortly before then (:meth:`expire`).
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import queue
 import socket
 import threading
@@ -26,8 +28,12 @@ from simple_risk.daemon.messages import LeaseChecked
 from simple_risk.daemon.persistence import Persistence
 from simple_risk.daemon.supervisor import Supervisor
 from simple_risk.store import StoreError, StoreUnavailable
+from simple_risk.store.records import Lease
 
 log = logging.getLogger(__name__)
+
+#: the lease's time to live in the versions whose lease owner was ``hostname:data_dir``
+EARLIER_LEASE_TTL = timedelta(seconds=60)
 
 
 class Ownership:
@@ -83,6 +89,21 @@ class Ownership:
                 self.until[account] = asked + self._shared.options.lease_ttl
             else:
                 holder = self._store.lease(account)
+                if holder is not None and self._own_earlier(account, holder):
+                    if self._store.take_over_lease(
+                        account, holder.owner, self.owner, self.ttl, now
+                    ):
+                        log.warning(
+                            "account %s: its lease was held under this daemon's earlier name "
+                            "(%s, the earlier format of the lease owner: a daemon of this data "
+                            "directory killed before an upgrade, its process gone); taken back "
+                            "at once",
+                            account,
+                            holder.owner,
+                        )
+                        self.until[account] = asked + self._shared.options.lease_ttl
+                        continue
+                    holder = self._store.lease(account)
                 if holder is None:
                     raise StoreError(
                         f"account {account} is guarded by another daemon; refusing to "
@@ -97,6 +118,35 @@ class Ownership:
                     "daemon is gone (killed, its machine down), nobody guards the account "
                     "until then: start this one again after it (systemd's Restart= does)"
                 )
+
+    def _own_earlier(self, account: int, holder: Lease) -> bool:
+        """Whether ``holder`` is this installation's own lease under the owner's earlier
+        format (``hostname:data_dir``, before the owner named the installation), left by a
+        daemon of this data directory killed -9 and then upgraded.
+
+        The earlier name alone is not enough: a machine cloned from this one's image has the
+        same hostname and data directory. The data directory's own word is: the status its
+        daemon wrote says it held the account's lease, was written within the lease's last
+        two minutes (a running daemon writes it at every snapshot pass, and the earlier lease
+        ran 60 s past its last renewal: not a status copied with an image long ago), and
+        names a process that is gone."""
+        earlier = f"{socket.gethostname()}:{self._shared.config.data_dir}"
+        if holder.owner != earlier:
+            return False
+        try:
+            status = json.loads(
+                (self._shared.config.data_dir / "status.json").read_text(encoding="utf-8")
+            )
+            held = status["accounts"][str(account)]["lease"] == "held"
+            written = datetime.fromisoformat(status["written_at"])
+            pid = status["pid"]
+        except (OSError, ValueError, KeyError, TypeError):
+            return False
+        if not held or written.tzinfo is None or not isinstance(pid, int):
+            return False
+        if written < holder.expires_at - 2 * EARLIER_LEASE_TTL:
+            return False
+        return not _running(pid)
 
     def release_all(self) -> None:
         for account in self._shared.config.accounts:
@@ -204,6 +254,20 @@ class Ownership:
             check.at,
             account,
         )
+
+
+def _running(pid: int) -> bool:
+    """Whether a process ``pid`` runs on this machine (one that cannot be asked counts as
+    running: its lease is then waited out, as another daemon's)."""
+    if pid <= 0:
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    return True
 
 
 __all__ = ["Ownership"]

@@ -16,12 +16,16 @@ Measure it with (it prints the figure):
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import logging
 import os
+import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -30,9 +34,12 @@ import pytest
 
 from simple_risk.adapters.simulator import AccountSpec, RateLimits, Simulator
 from simple_risk.daemon.context import RuntimeOptions
+from simple_risk.daemon.runtime import Daemon, open_store
 from simple_risk.daemon.sim import Trader, wait_until
+from simple_risk.store import StoreError
 from tests.pinned import Wall, pinned_env, pinned_wall
 
+from .harness import FAST_OPTIONS, Harness, Start
 from .test_crash import ACCOUNT, API_KEY, _fast_ruleset
 
 #: systemd's RestartSec in the shipped unit: the pause before a refused standby starts again
@@ -169,3 +176,91 @@ def test_a_standby_enforces_soon_after_the_holder_is_killed(sim: Simulator, tmp_
         trader.close()
         standby.stop()
         holder.stop()
+
+
+#: the lease's time to live in the versions whose lease owner was ``hostname:data_dir``
+EARLIER_LEASE_TTL = timedelta(seconds=60)
+
+
+def _left_by_an_earlier_version(h: Harness, pid: int) -> str:
+    """The account's lease and the data directory's status as a daemon of the version before
+    the owner named its installation left them when killed -9: the lease held in the earlier
+    owner format (``hostname:data_dir``), renewed a moment ago; ``status.json`` saying it held
+    the lease, written by process ``pid``."""
+    config = h.daemon.config
+    h.daemon.stop()
+    earlier = f"{socket.gethostname()}:{config.data_dir}"
+    now = h.daemon.clock.now()
+    assert h.daemon.store.acquire_lease(ACCOUNT, earlier, EARLIER_LEASE_TTL, now)
+    status_path = config.data_dir / "status.json"
+    status = json.loads(status_path.read_text(encoding="utf-8"))
+    assert status["accounts"][str(ACCOUNT)]["lease"] == "held"
+    status["pid"] = pid
+    status_path.write_text(json.dumps(status), encoding="utf-8")
+    return earlier
+
+
+def _gone_pid() -> int:
+    """The id of a process that has ended (a daemon killed -9)."""
+    process = subprocess.Popen([sys.executable, "-c", "pass"])
+    process.wait(10)
+    return process.pid
+
+
+def _upgraded(h: Harness) -> Daemon:
+    """The same data directory's daemon started again (the new version)."""
+    return Daemon(
+        h.daemon.config,
+        h.daemon.rulesets,
+        store=open_store(h.daemon.config),
+        options=dataclasses.replace(FAST_OPTIONS, wall=h.daemon.options.wall),
+    )
+
+
+def test_a_daemon_killed_then_upgraded_takes_its_own_lease_of_the_earlier_format_at_once(
+    start: Start, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The lease owner gained the installation's name (hostname:data_dir:installation). A
+    daemon killed -9 and then upgraded met its own lease under the earlier name, took it for
+    another daemon's, refused to start and left the account unguarded until that lease ran
+    out (up to 60 s, and systemd's restarts). It knows its own lease by its data directory's
+    word — the status it wrote says it held the lease, after its last renewal, and that
+    process is gone — and takes it at once."""
+    h = start()
+    earlier = _left_by_an_earlier_version(h, _gone_pid())
+    daemon = _upgraded(h)
+    try:
+        with caplog.at_level(logging.WARNING, logger="simple_risk.daemon.ownership"):
+            daemon.start()
+        assert wait_until(daemon.ready.is_set, 10.0)
+        lease = daemon.store.lease(ACCOUNT)
+        assert lease is not None and lease.owner == daemon.ownership.owner != earlier
+        said = [r.getMessage() for r in caplog.records if earlier in r.getMessage()]
+        assert len(said) == 1 and "earlier format" in said[0], said
+        h.trader.buy(ACCOUNT, "RTY")  # a blocked symbol: enforced by the upgraded daemon
+        h.wait(lambda: h.trader.size(ACCOUNT, "RTY") == 0, "the blocked symbol closed")
+    finally:
+        daemon.stop()
+
+
+def test_a_lease_of_the_earlier_format_whose_daemon_runs_is_not_taken(start: Start) -> None:
+    """The earlier name says only the host and the data directory: a machine cloned from this
+    one's image has the same, and so does a daemon of this data directory still running. Without
+    the data directory's word that its daemon held the lease and is gone, it is another's."""
+    h = start()
+    earlier = _left_by_an_earlier_version(h, os.getpid())  # that process still runs
+    daemon = _upgraded(h)
+    try:
+        with pytest.raises(StoreError, match="guarded by another daemon"):
+            daemon.start()
+    finally:
+        daemon.stop()
+    (h.daemon.config.data_dir / "status.json").unlink()  # a clone: nothing says it held it
+    other = _upgraded(h)
+    try:
+        with pytest.raises(StoreError, match="guarded by another daemon"):
+            other.start()
+    finally:
+        other.stop()
+    lease = h.daemon.store.lease(ACCOUNT)
+    assert lease is not None and lease.owner == earlier
