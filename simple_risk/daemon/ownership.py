@@ -3,8 +3,9 @@
 The leases are taken at start (a daemon already guarding an account is the clearest reason
 not to start), renewed every fifth of their time to live on a thread of their own (the engine
 thread never waits on the store, and a renewal never waits behind the store writer's queue —
-a backlog of journal writes, a journal insert held up by a lock on its table — so a holder
-that merely hiccups keeps its lease), and released at stop. A lease lost to another daemon,
+a backlog of journal writes, a journal insert held up by a lock on its table — and when the
+engine thread asks for none for a whole interval the lease thread renews on its own: a
+holder that merely hiccups keeps its lease), and released at stop. A lease lost to another daemon,
 or one the store refuses to renew, stops the enforcement of that account at once. A renewal
 held up by a store outage gets no answer (it is tried again every ``retry_interval``), but
 nobody can take the lease before it runs out on its own: the account is enforced until
@@ -78,8 +79,22 @@ class Ownership:
             thread.join(timeout)
 
     def _run(self) -> None:
-        while (job := self._jobs.get()) is not None:
+        while True:
+            try:
+                job = self._jobs.get(timeout=self.renew_interval())
+            except queue.Empty:
+                job = self._keep_alive
+            if job is None:
+                return
             job()
+
+    def _keep_alive(self) -> None:
+        """Lease thread: nobody asked for a renewal for a whole interval — the engine thread
+        is held up (a long command, a startup whose login the gateway keeps waiting) — so the
+        leases held are renewed anyway: a daemon that hiccups keeps its accounts."""
+        for account in self._shared.config.accounts:
+            if account not in self.lost and account not in self._pending:
+                self._check(account, lost=False)
 
     def acquire_all(self, now: datetime) -> None:
         """Take every account's lease, or refuse to start (:class:`StoreError`)."""
@@ -174,44 +189,42 @@ class Ownership:
             return
         self._pending.add(account)
         lost = account in self.lost
-        owner, ttl, events = self.owner, self.ttl, self._shared.queue
-        clock, seconds = self._shared.clock, self._shared.options.lease_ttl
-        store, closing = self._store, self._shared.closing
-        retry = self._shared.config.timing.retry_interval
-
-        def check() -> None:
-            while True:
-                # the clock is read when the call runs: held up by a store outage, a renewal
-                # stamped with the time it was asked for could end at once in the store
-                asked, when = time.monotonic(), clock.now()
-                try:
-                    if lost:
-                        held = store.acquire_lease(account, owner, ttl, when)
-                    else:
-                        # a wall clock stepped forward past the lease's end (time
-                        # synchronisation, a wake from a suspend) finds it expired though
-                        # nobody took it: taken again then, which only another daemon's
-                        # unexpired lease refuses
-                        held = store.renew_lease(account, owner, ttl, when) or (
-                            store.acquire_lease(account, owner, ttl, when)
-                        )
-                    why = "another daemon holds it"
-                except StoreUnavailable:
-                    # tried again; meanwhile the lease's end counts (:meth:`expire`)
-                    if closing.wait(retry):
-                        return
-                    continue
-                except StoreError as exc:
-                    held, why = False, f"it cannot be renewed: {exc}"
-                break
-            if held:
-                self.until[account] = asked + seconds
-            events.put(LeaseChecked(at=when, account=account, held=held, why=why))
-
         if self._thread is not None:
-            self._jobs.put(check)
+            self._jobs.put(lambda: self._check(account, lost))
         else:
-            check()
+            self._check(account, lost)
+
+    def _check(self, account: int, lost: bool) -> None:
+        """Lease thread: renew (or, ``lost``, take again) the account's lease; the answer
+        goes to the engine thread through the queue."""
+        store, clock, closing = self._store, self._shared.clock, self._shared.closing
+        while True:
+            # the clock is read when the call runs: held up by a store outage, a renewal
+            # stamped with the time it was asked for could end at once in the store
+            asked, when = time.monotonic(), clock.now()
+            try:
+                if lost:
+                    held = store.acquire_lease(account, self.owner, self.ttl, when)
+                else:
+                    # a wall clock stepped forward past the lease's end (time
+                    # synchronisation, a wake from a suspend) finds it expired though nobody
+                    # took it: taken again then, which only another daemon's unexpired lease
+                    # refuses
+                    held = store.renew_lease(account, self.owner, self.ttl, when) or (
+                        store.acquire_lease(account, self.owner, self.ttl, when)
+                    )
+                why = "another daemon holds it"
+            except StoreUnavailable:
+                # tried again; meanwhile the lease's end counts (:meth:`expire`)
+                if closing.wait(self._shared.config.timing.retry_interval):
+                    return
+                continue
+            except StoreError as exc:
+                held, why = False, f"it cannot be renewed: {exc}"
+            break
+        if held:
+            self.until[account] = asked + self._shared.options.lease_ttl
+        self._shared.queue.put(LeaseChecked(at=when, account=account, held=held, why=why))
 
     def expire(self, now_mono: float, now_wall: datetime) -> None:
         """Engine thread: stop enforcing an account whose lease could not be renewed (its

@@ -343,13 +343,14 @@ class Daemon:
                 "... ON ALL TABLES and ON ALL SEQUENCES IN SCHEMA) and start again"
             )
         self.ownership.acquire_all(self.clock.now())
+        # renewed from now on, however long the restore and the login take
+        self.ownership.start(self.supervisor)
         for line in self.enforcement.load(self.store):
             log.warning("the admin's choice outlives the configuration: %s", line)
         for account in sorted(self.enforcement.observed()):
             log.warning("account %s is OBSERVED: nothing will be sent to the gateway", account)
         self.restore()
         self.persistence.start_writer(self.supervisor)
-        self.ownership.start(self.supervisor)
         self.client.login()
         self.intake.start()
         self.reconciler.start(self.supervisor)

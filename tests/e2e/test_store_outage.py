@@ -149,3 +149,16 @@ def test_a_store_writer_held_up_does_not_cost_the_lease(
         assert h.daemon.status()["accounts"][str(ACCOUNT)]["lease"] == "held"  # type: ignore[index]
     finally:
         released.set()
+
+
+def test_an_engine_thread_held_up_does_not_cost_the_lease(start: Start, restart: Restart) -> None:
+    """Renewals were asked for by the engine thread's timer: an engine thread held up — a
+    long reload, a startup whose login the gateway keeps waiting — asked for none, and the
+    daemon dropped the account as unrenewable once it got back (a critical alert; a standby
+    could take it meanwhile). The lease thread renews on its own when nobody asks in time."""
+    h = restart(start(), dataclasses.replace(FAST_OPTIONS, lease_ttl=1.5))
+    h.daemon.on_engine(lambda: time.sleep(2 * 1.5), 10.0)  # twice the lease's time to live
+    h.trader.buy(ACCOUNT, "RTY")  # a blocked symbol: enforced at once
+    h.wait(lambda: h.trader.size(ACCOUNT, "RTY") == 0, "the blocked symbol closed")
+    assert ACCOUNT in h.daemon.live_accounts()
+    assert not _alerted(h, "critical", "lost the lease")
