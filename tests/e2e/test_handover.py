@@ -11,7 +11,10 @@ just after it being enforced by the standby — the time the account is unguarde
 
 Measure it with (it prints the figure):
 
-    .venv/bin/pytest tests/e2e/test_handover.py -q -s
+    .venv/bin/pytest tests/e2e/test_handover.py -q -s -k standby
+
+A daemon killed and then upgraded meets its own lease under the owner's earlier name: the
+last tests here.
 """
 
 from __future__ import annotations
