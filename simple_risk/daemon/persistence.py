@@ -24,8 +24,8 @@ from simple_risk.engine import Engine, Firing
 from simple_risk.engine.events import Event, Quote
 from simple_risk.engine.intents import Alert, Intent, intent_from_json, intent_to_json
 from simple_risk.engine.lockouts import Lock
-from simple_risk.engine.operations import KeptLock, restore_locks
-from simple_risk.store import LeaseLost, Store, StoreError, StoreUnavailable
+from simple_risk.engine.operations import KeptLock, lift_locks, restore_locks
+from simple_risk.store import LeaseLost, Lockout, Store, StoreError, StoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -185,13 +185,14 @@ class Persistence:
                 replay(account, entry.event)
         finally:
             self._guard = None
-        # the journal has no clock ticks: a lockout a tick alone set comes back from the store
+        # the journal has no clock ticks, nor the admin's clears: the lockouts come back as
+        # the store holds them
         restored = self._restore_stored_locks(account, engine) if rebuilt else None
         if unreadable is not None:
             self._alerter.alert(
                 "warning",
                 f"account {account}: {unreadable}; rebuilt from the whole journal instead, "
-                f"then reconciled with the gateway; {_restored_words(restored or [])}",
+                f"then reconciled with the gateway; {_restored_words(restored or ([], []))}",
                 shared.clock.now(),
                 account,
             )
@@ -214,7 +215,7 @@ class Persistence:
         for contract_id in priced:
             if contract_id not in held:
                 replay(account, Quote(at=at, contract_id=contract_id))
-        if replayed or skipped or restored:
+        if replayed or skipped or (restored is not None and any(restored)):
             self.snapshot(account)
         shared.deadlines[account] = engine.next_deadline()
         adopted = 0
@@ -237,28 +238,30 @@ class Persistence:
             "" if restored is None else f" ({_restored_words(restored)})",
         )
 
-    def _restore_stored_locks(self, account: int, engine: Engine) -> list[Lock]:
-        """Put back into a rebuilt engine every lockout the store holds in force now: not
-        ended, not cleared by the admin, and — a ``while:`` lock, which has no end the store
-        could pass — set on the current trading day. Each keeps its stored end (a replay
-        derives a tick's firing late, if at all)."""
+    def _restore_stored_locks(self, account: int, engine: Engine) -> tuple[list[Lock], list[Lock]]:
+        """Make a rebuilt engine's lockouts the store's: put back every lockout it holds in
+        force now — not ended, not cleared by the admin, and (a ``while:`` lock, which has
+        no end the store could pass) set on the current trading day — each with its stored
+        end (a replay derives a tick's firing late, if at all); and end each lock the replay
+        derived again though the admin had cleared it (the same firing; none of its identity
+        in force since). Returns (put back, ended)."""
         now = self._shared.clock.now()
         calendar = engine.calendar
         today = calendar.trading_day(now)
+        in_force = self._store.active_lockouts(now, account)
         kept = [
-            KeptLock(
-                scope=row.scope,
-                symbol=row.symbol,
-                rule=row.rule,
-                reason=row.reason,
-                set_at=row.start,
-                ends_at=row.end,
-                while_source=row.while_expr,
-            )
-            for row in self._store.active_lockouts(now, account)
+            _kept(row)
+            for row in in_force
             if row.end is not None or calendar.trading_day(row.start) == today
         ]
-        return restore_locks(engine, account, kept)
+        restored = restore_locks(engine, account, kept)
+        held = {(row.rule, row.scope, row.symbol or "") for row in in_force}
+        lifted = [
+            _kept(row)
+            for row in self._store.lifted_lockouts(now, account)
+            if (row.rule, row.scope, row.symbol or "") not in held
+        ]
+        return restored, lift_locks(engine, account, lifted)
 
     # -- firings --------------------------------------------------------------------------------
 
@@ -468,20 +471,41 @@ class Persistence:
             self.snapshot(account)
 
 
-def _restored_words(restored: list[Lock]) -> str:
-    """What a rebuild put back from the store's lockouts, for the log and the alert."""
-    if not restored:
+def _kept(row: Lockout) -> KeptLock:
+    return KeptLock(
+        scope=row.scope,
+        symbol=row.symbol,
+        rule=row.rule,
+        reason=row.reason,
+        set_at=row.start,
+        ends_at=row.end,
+        while_source=row.while_expr,
+    )
+
+
+def _restored_words(changed: tuple[list[Lock], list[Lock]]) -> str:
+    """What a rebuild took from the store's lockouts, for the log and the alert."""
+    restored, lifted = changed
+    words = []
+    if restored:
+        said = []
+        for lock in restored:
+            where = f" on {lock.symbol}" if lock.scope == "symbol" and lock.symbol else ""
+            if lock.ends_at is not None:
+                until = f"until {lock.ends_at.isoformat(timespec='seconds')}"
+            else:
+                source = lock.while_expr.source if lock.while_expr is not None else "…"
+                until = f"while {source}"
+            said.append(f"{lock.rule}{where} {until}")
+        count = f"{len(restored)} lockout{'s' if len(restored) > 1 else ''}"
+        words.append(f"{count} still in force restored from the store ({'; '.join(said)})")
+    if lifted:
+        count = f"{len(lifted)} lockout{'s' if len(lifted) > 1 else ''}"
+        rules = "; ".join(lock.rule for lock in lifted)
+        words.append(f"the admin's clear of {count} kept ({rules})")
+    if not words:
         return "the store holds no lockout in force that the journal did not give back"
-    said = []
-    for lock in restored:
-        where = f" on {lock.symbol}" if lock.scope == "symbol" and lock.symbol else ""
-        if lock.ends_at is not None:
-            until = f"until {lock.ends_at.isoformat(timespec='seconds')}"
-        else:
-            until = f"while {lock.while_expr.source if lock.while_expr is not None else '…'}"
-        said.append(f"{lock.rule}{where} {until}")
-    count = f"{len(restored)} lockout{'s' if len(restored) > 1 else ''}"
-    return f"{count} still in force restored from the store ({'; '.join(said)})"
+    return "; ".join(words)
 
 
 def _priced(snapshot: dict[str, Any]) -> list[str]:

@@ -14,7 +14,8 @@ otherwise.
 * :func:`limit_usage` and :func:`pending_rules` feed ``engine status``;
 * :func:`clear_locks` ends lockouts early (an audited admin command);
 * :func:`restore_locks` puts back lockouts kept outside the engine (a restart that rebuilt
-  the day from the journal, which has no clock ticks, from the store's lockouts table).
+  the day from the journal, which has no clock ticks, from the store's lockouts table), and
+  :func:`lift_locks` ends those a rebuild derived again though the admin had lifted them.
 """
 
 from __future__ import annotations
@@ -761,6 +762,32 @@ def restore_locks(engine: Engine, account: int, kept: Iterable[KeptLock]) -> lis
     return changed
 
 
+def lift_locks(engine: Engine, account: int, lifted: Iterable[KeptLock]) -> list[Lock]:
+    """End the locks a rebuild derived again though they had been lifted (an admin's clear is
+    kept outside the engine, not in the journal a rebuild replays); returns the locks ended.
+
+    A lifted entry ends the engine's lock of its identity only when that lock began at the
+    entry's own start — the same firing (a replay keeps the journaled stamps): a lock set
+    later, or derived late, is another and stays. The breach episodes are marked as
+    :func:`clear_locks` marks them. Callers pass only identities none of whose lockouts is
+    in force (the store's view): a lock set again after the clear stays. Changes the engine
+    (run it between two events), deterministically.
+    """
+    state = engine.store.accounts.get(account)
+    if state is None:
+        raise KeyError(f"the engine does not guard account {account}")
+    ended: list[Lock] = []
+    for entry in lifted:
+        lock = state.locks.locks.get((entry.rule, entry.scope, entry.symbol or ""))
+        if lock is None or lock in ended or lock.set_at != entry.set_at:
+            continue
+        state.locks.remove(lock)
+        engine.rearm(lock.rule, account, lock.symbol if lock.scope == "symbol" else None)
+        ended.append(lock)
+    engine._recompute_lock_end()
+    return ended
+
+
 def _ends_later(entry: KeptLock, other: KeptLock) -> bool:
     if entry.ends_at is None:
         return other.ends_at is not None
@@ -818,6 +845,7 @@ __all__ = [
     "derived_values",
     "explain",
     "fact_unit",
+    "lift_locks",
     "limit_usage",
     "lockouts",
     "mandatory_violations",

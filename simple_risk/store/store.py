@@ -292,6 +292,12 @@ class Store:
         with self._session() as s:
             return lockout_rows.active(s, now, account)
 
+    def lifted_lockouts(self, now: datetime, account: int) -> list[Lockout]:
+        """The account's lockouts cleared early that would otherwise be in force at ``now``."""
+        require_aware(now, "now")
+        with self._session() as s:
+            return lockout_rows.lifted(s, now, account)
+
     def clear_lockout(
         self, lockout_id: int, *, now: datetime, by: str, why: str, admin: bool = True
     ) -> Lockout:

@@ -537,6 +537,26 @@ def test_a_lockout_the_admin_lifted_stays_lifted_after_a_rebuild(start: Start) -
     assert "no lockout in force that the journal did not give back" in alert
 
 
+def test_a_journaled_lockout_the_admin_lifted_stays_lifted_after_a_rebuild(start: Start) -> None:
+    """The daily loss lock, set by a journaled fill, cleared by the admin: a rebuild from the
+    whole journal derived it again from that fill, and the trader was locked out for the rest
+    of the day though the admin had lifted it (the clear is in the store, not the journal)."""
+    h = start(build_ruleset(params=ISOLATED_LIMITS))
+    _lose_the_day(h)
+    cleared = h.daemon.on_engine(
+        lambda: h.daemon.clear_lockouts(ACCOUNT, "all", None, "admin", "desk approved")
+    )
+    lifted = sorted(lock.rule for lock in cleared)
+    assert RULE in lifted  # and the loss tiers' cooldowns
+    h.daemon.stop()
+    _snapshots_of_another_version(h)
+
+    again = _restart(h)
+    assert again.engines[ACCOUNT].locks(ACCOUNT) == []
+    (alert,) = [a["message"] for a in again.alerter.recent if "snapshot" in a["message"]]
+    assert f"the admin's clear of {len(lifted)} lockouts kept" in alert
+
+
 BIG_JOURNAL = 10_000  # order updates journaled after the last snapshot (snapshots failing)
 
 

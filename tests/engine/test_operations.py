@@ -27,6 +27,7 @@ from simple_risk.engine.operations import (
     KeptLock,
     clear_locks,
     explain,
+    lift_locks,
     limit_usage,
     lockouts,
     mandatory_violations,
@@ -327,6 +328,24 @@ def test_restore_locks_keeps_the_latest_end_and_corrects_one_the_replay_derived_
     )
     assert lock is derived and lock.ends_at == at(900)
     assert restore_locks(engine, ACCOUNT, [kept("daily-loss", 5, 900)]) == []  # nothing to change
+
+
+def test_lift_locks_ends_only_the_lock_of_the_firing_the_admin_lifted() -> None:
+    """A rebuild replays the fill that set the daily lock; the admin's clear of it is not in
+    the journal. The lifted entry (same identity, same start) ends it and marks the episode
+    as an admin clear does; an entry of another start (a later firing) ends nothing."""
+    engine = started(compile_text(BASE))
+    engine.apply(fill(3, 1, pnl="-600"))
+    (lock,) = engine.locks(ACCOUNT)
+    assert lift_locks(engine, ACCOUNT, [kept("daily-loss", 2, None)]) == []
+    assert engine.locks(ACCOUNT) == [lock]
+    assert lift_locks(engine, ACCOUNT, [kept("daily-loss", 3, None)]) == [lock]
+    assert engine.locks(ACCOUNT) == []
+    assert engine.apply(Reconciled(at=at(4), account_id=ACCOUNT)) == []  # quiet, as cleared
+    (again,) = engine.apply(fill(5, 2, pnl="-10"))  # the next fill finds it broken: locks
+    assert again.rule_id == "daily-loss" and [lk.rule for lk in engine.locks(ACCOUNT)] == [
+        "daily-loss"
+    ]
 
 
 WHILE_RULE = """\
