@@ -47,7 +47,9 @@ class RuntimeOptions:
     reconcile_gap: float = 2.0
     #: enforcing calls of an account refused or delayed this long: a critical alert at once
     starved_after: float = 3.0
-    lease_ttl: float = 60.0
+    #: how long an account's lease lasts unrenewed (renewed every fifth of it): a standby takes
+    #: the account of a daemon that died this long after its last renewal at most
+    lease_ttl: float = 15.0
     journal: bool = True
     hub_ready_timeout: float = 10.0
     #: serve the status socket (off for tests and benchmarks that run several daemons)

@@ -153,7 +153,7 @@ class EngineLoop:
         self._next_tick = now_mono
         self._next_periodic = now_mono + timing.reconcile_interval
         self._next_snapshot = now_mono + timing.snapshot_interval
-        self._next_lease = now_mono + shared.options.lease_ttl / 3
+        self._next_lease = now_mono + self._ownership.renew_interval()
         while True:
             wait = max(self._next_wakeup() - time.monotonic(), 0.0)
             try:

@@ -11,8 +11,9 @@ Python the enforcing call would otherwise wait for (threads take turns on one in
 lock) — measured, this wait halved the loopback breach → close latency's p50 and p99
 (bench/RESULTS.md). A backlog is written without it, so the writer never falls behind.
 
-Firings with their lockouts and intents (``Store.record_firing``), snapshots,
-lease renewals and the executor's attempt records are queued here too, in the order they
+Firings with their lockouts and intents (``Store.record_firing``), snapshots and the
+executor's attempt records are queued here too (lease renewals are not: they run on the
+lease thread, :mod:`~simple_risk.daemon.ownership`, never behind a backlog), in the order they
 happened, so a firing's record always follows the event that caused it and precedes its
 intents' states. Losing the tail of the queue in a crash loses nothing that matters: the
 engine is deterministic, every restart replays the journal it has and reconciles positions,

@@ -1,17 +1,25 @@
 """Account leases: one daemon, and only one, enforces an account.
 
 The leases are taken at start (a daemon already guarding an account is the clearest reason
-not to start), renewed every third of their time to live on the store writer thread (the
-engine thread never waits on the store), and released at stop. A lease lost to another
-daemon, or one the store refuses to renew, stops the enforcement of that account at once. A
-renewal held behind a store outage gets no answer, but nobody can take the lease before it
-runs out on its own: the account is enforced until shortly before then (:meth:`expire`).
+not to start), renewed every fifth of their time to live on a thread of their own (the engine
+thread never waits on the store, and a renewal never waits behind the store writer's queue —
+a backlog of journal writes, a journal insert held up by a lock on its table — and when the
+engine thread asks for none for a whole interval the lease thread renews on its own: a
+holder that merely hiccups keeps its lease), and released at stop. A lease lost to another daemon,
+or one the store refuses to renew, stops the enforcement of that account at once. A renewal
+held up by a store outage gets no answer (it is tried again every ``retry_interval``), but
+nobody can take the lease before it runs out on its own: the account is enforced until
+shortly before then (:meth:`expire`).
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import os
+import queue
 import socket
+import threading
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -19,9 +27,14 @@ from datetime import datetime, timedelta
 from simple_risk.daemon.context import Shared
 from simple_risk.daemon.messages import LeaseChecked
 from simple_risk.daemon.persistence import Persistence
-from simple_risk.store import Store, StoreError, StoreUnavailable
+from simple_risk.daemon.supervisor import Supervisor
+from simple_risk.store import StoreError, StoreUnavailable
+from simple_risk.store.records import Lease
 
 log = logging.getLogger(__name__)
+
+#: the lease's time to live in the versions whose lease owner was ``hostname:data_dir``
+EARLIER_LEASE_TTL = timedelta(seconds=60)
 
 
 class Ownership:
@@ -50,6 +63,38 @@ class Ownership:
         self._pending: set[int] = set()
         #: per account, when (monotonic) the lease last taken or renewed runs out on its own
         self.until: dict[int, float] = {}
+        #: the lease checks for the lease thread, in order (None: stop)
+        self._jobs: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+
+    def start(self, supervisor: Supervisor) -> None:
+        """Start the lease thread (a supervised part): renewals run there, one at a time."""
+        self._thread = supervisor.spawn("leases", self._run)
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """End the lease thread (after the check it is running, if any)."""
+        thread, self._thread = self._thread, None
+        if thread is not None:
+            self._jobs.put(None)
+            thread.join(timeout)
+
+    def _run(self) -> None:
+        while True:
+            try:
+                job = self._jobs.get(timeout=self.renew_interval())
+            except queue.Empty:
+                job = self._keep_alive
+            if job is None:
+                return
+            job()
+
+    def _keep_alive(self) -> None:
+        """Lease thread: nobody asked for a renewal for a whole interval — the engine thread
+        is held up (a long command, a startup whose login the gateway keeps waiting) — so the
+        leases held are renewed anyway: a daemon that hiccups keeps its accounts."""
+        for account in self._shared.config.accounts:
+            if account not in self.lost and account not in self._pending:
+                self._check(account, lost=False)
 
     def acquire_all(self, now: datetime) -> None:
         """Take every account's lease, or refuse to start (:class:`StoreError`)."""
@@ -59,6 +104,21 @@ class Ownership:
                 self.until[account] = asked + self._shared.options.lease_ttl
             else:
                 holder = self._store.lease(account)
+                if holder is not None and self._own_earlier(account, holder):
+                    if self._store.take_over_lease(
+                        account, holder.owner, self.owner, self.ttl, now
+                    ):
+                        log.warning(
+                            "account %s: its lease was held under this daemon's earlier name "
+                            "(%s, the earlier format of the lease owner: a daemon of this data "
+                            "directory killed before an upgrade, its process gone); taken back "
+                            "at once",
+                            account,
+                            holder.owner,
+                        )
+                        self.until[account] = asked + self._shared.options.lease_ttl
+                        continue
+                    holder = self._store.lease(account)
                 if holder is None:
                     raise StoreError(
                         f"account {account} is guarded by another daemon; refusing to "
@@ -74,6 +134,35 @@ class Ownership:
                     "until then: start this one again after it (systemd's Restart= does)"
                 )
 
+    def _own_earlier(self, account: int, holder: Lease) -> bool:
+        """Whether ``holder`` is this installation's own lease under the owner's earlier
+        format (``hostname:data_dir``, before the owner named the installation), left by a
+        daemon of this data directory killed -9 and then upgraded.
+
+        The earlier name alone is not enough: a machine cloned from this one's image has the
+        same hostname and data directory. The data directory's own word is: the status its
+        daemon wrote says it held the account's lease, was written within the lease's last
+        two minutes (a running daemon writes it at every snapshot pass, and the earlier lease
+        ran 60 s past its last renewal: not a status copied with an image long ago), and
+        names a process that is gone."""
+        earlier = f"{socket.gethostname()}:{self._shared.config.data_dir}"
+        if holder.owner != earlier:
+            return False
+        try:
+            status = json.loads(
+                (self._shared.config.data_dir / "status.json").read_text(encoding="utf-8")
+            )
+            held = status["accounts"][str(account)]["lease"] == "held"
+            written = datetime.fromisoformat(status["written_at"])
+            pid = status["pid"]
+        except (OSError, ValueError, KeyError, TypeError):
+            return False
+        if not held or written.tzinfo is None or not isinstance(pid, int):
+            return False
+        if written < holder.expires_at - 2 * EARLIER_LEASE_TTL:
+            return False
+        return not _running(pid)
+
     def release_all(self) -> None:
         for account in self._shared.config.accounts:
             try:
@@ -82,52 +171,60 @@ class Ownership:
                 log.warning("could not release the lease of %s: %s", account, exc)
 
     def renew_interval(self) -> float:
-        """Seconds to the next renewal: sooner while a lease is lost, to take it back."""
-        every = self._shared.options.lease_ttl / 3
+        """Seconds to the next renewal: every fifth of the lease's time to live (four renewals
+        in a row may come late before the account stops being enforced), sooner while a lease
+        is lost, to take it back."""
+        every = self._shared.options.lease_ttl / 5
         return min(every, 1.0) if self.lost else every
 
     def renew(self, account: int, now: datetime) -> None:
         """Renew the account's lease (take it again when it was lost).
 
-        The store call runs on the writer thread — the engine thread never waits on the
-        store — and its answer comes back through the queue (:meth:`on_checked`); one check
-        per account is outstanding at a time.
+        The store call runs on the lease thread — the engine thread never waits on the store,
+        and the renewal never waits behind the writer's queue — and its answer comes back
+        through the queue (:meth:`on_checked`); one check per account is outstanding at a
+        time.
         """
         if account in self._pending:
             return
         self._pending.add(account)
         lost = account in self.lost
-        owner, ttl, queue = self.owner, self.ttl, self._shared.queue
-        clock, seconds = self._shared.clock, self._shared.options.lease_ttl
+        if self._thread is not None:
+            self._jobs.put(lambda: self._check(account, lost))
+        else:
+            self._check(account, lost)
 
-        def check(store: Store) -> None:
-            # the clock is read when the call runs: held behind a store outage, a renewal
-            # stamped with the time it was queued could end at once in the store
+    def _check(self, account: int, lost: bool) -> None:
+        """Lease thread: renew (or, ``lost``, take again) the account's lease; the answer
+        goes to the engine thread through the queue."""
+        store, clock, closing = self._store, self._shared.clock, self._shared.closing
+        while True:
+            # the clock is read when the call runs: held up by a store outage, a renewal
+            # stamped with the time it was asked for could end at once in the store
             asked, when = time.monotonic(), clock.now()
             try:
                 if lost:
-                    held = store.acquire_lease(account, owner, ttl, when)
+                    held = store.acquire_lease(account, self.owner, self.ttl, when)
                 else:
-                    # a wall clock stepped forward past the lease's end (time synchronisation,
-                    # a wake from a suspend) finds it expired though nobody took it: taken
-                    # again then, which only another daemon's unexpired lease refuses
-                    held = store.renew_lease(account, owner, ttl, when) or store.acquire_lease(
-                        account, owner, ttl, when
+                    # a wall clock stepped forward past the lease's end (time
+                    # synchronisation, a wake from a suspend) finds it expired though nobody
+                    # took it: taken again then, which only another daemon's unexpired lease
+                    # refuses
+                    held = store.renew_lease(account, self.owner, self.ttl, when) or (
+                        store.acquire_lease(account, self.owner, self.ttl, when)
                     )
                 why = "another daemon holds it"
             except StoreUnavailable:
-                raise  # held by the writer and tried again; meanwhile the lease's end counts
+                # tried again; meanwhile the lease's end counts (:meth:`expire`)
+                if closing.wait(self._shared.config.timing.retry_interval):
+                    return
+                continue
             except StoreError as exc:
                 held, why = False, f"it cannot be renewed: {exc}"
-            if held:
-                self.until[account] = asked + seconds
-            queue.put(LeaseChecked(at=when, account=account, held=held, why=why))
-
-        writer = self._persistence.writer
-        if writer is not None:
-            writer.call(check)
-        else:
-            check(self._store)
+            break
+        if held:
+            self.until[account] = asked + self._shared.options.lease_ttl
+        self._shared.queue.put(LeaseChecked(at=when, account=account, held=held, why=why))
 
     def expire(self, now_mono: float, now_wall: datetime) -> None:
         """Engine thread: stop enforcing an account whose lease could not be renewed (its
@@ -170,6 +267,20 @@ class Ownership:
             check.at,
             account,
         )
+
+
+def _running(pid: int) -> bool:
+    """Whether a process ``pid`` runs on this machine (one that cannot be asked counts as
+    running: its lease is then waited out, as another daemon's)."""
+    if pid <= 0:
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    return True
 
 
 __all__ = ["Ownership"]

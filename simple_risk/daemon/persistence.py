@@ -23,7 +23,9 @@ from simple_risk.daemon.supervisor import Supervisor
 from simple_risk.engine import Engine, Firing
 from simple_risk.engine.events import Event, Quote
 from simple_risk.engine.intents import Alert, Intent, intent_from_json, intent_to_json
-from simple_risk.store import LeaseLost, Store, StoreError, StoreUnavailable
+from simple_risk.engine.lockouts import Lock
+from simple_risk.engine.operations import KeptLock, lift_locks, restore_locks
+from simple_risk.store import LeaseLost, Lockout, Store, StoreError, StoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -128,6 +130,7 @@ class Persistence:
         seq = 0
         priced: list[str] = []
         source = "rebuilt from the journal (no snapshot):"
+        unreadable: str | None = None
         if snapshot is not None:
             taken = snapshot.at.isoformat(timespec="seconds")
             try:
@@ -141,17 +144,12 @@ class Persistence:
             except Exception as exc:
                 # another version's snapshot format (or another ruleset's): every event since
                 # the first is journaled, so the day is rebuilt from the whole journal, then
-                # reconciled with the gateway; only what a clock tick alone changed is lost
+                # reconciled with the gateway; what a clock tick alone changed is in no
+                # journal, but the lockouts it set are in the store's lockouts table
                 source = "rebuilt from the journal (its snapshot could not be read):"
-                self._alerter.alert(
-                    "warning",
-                    f"account {account}: its snapshot of {taken} cannot be read by this "
-                    f"simple-risk ({exc}); rebuilt from the whole journal instead, then "
-                    "reconciled with the gateway. A lockout a clock tick alone set (a "
-                    "session's end, a for: rule) is in no journal: check engine status",
-                    shared.clock.now(),
-                )
+                unreadable = f"its snapshot of {taken} cannot be read by this simple-risk ({exc})"
                 engine = None
+        rebuilt = engine is None
         if engine is None:
             engine = Engine(ruleset, accounts=[account])
         shared.engines[account] = engine
@@ -187,6 +185,17 @@ class Persistence:
                 replay(account, entry.event)
         finally:
             self._guard = None
+        # the journal has no clock ticks, nor the admin's clears: the lockouts come back as
+        # the store holds them
+        restored = self._restore_stored_locks(account, engine) if rebuilt else None
+        if unreadable is not None:
+            self._alerter.alert(
+                "warning",
+                f"account {account}: {unreadable}; rebuilt from the whole journal instead, "
+                f"then reconciled with the gateway; {_restored_words(restored or ([], []))}",
+                shared.clock.now(),
+                account,
+            )
         last = replayed[-1].seq if replayed else self._store.last_seq(account)
         if skipped:  # past them: the next restart does not read (and alert) them again
             last = max(last, skipped[-1][0])
@@ -206,7 +215,7 @@ class Persistence:
         for contract_id in priced:
             if contract_id not in held:
                 replay(account, Quote(at=at, contract_id=contract_id))
-        if replayed or skipped:
+        if replayed or skipped or (restored is not None and any(restored)):
             self.snapshot(account)
         shared.deadlines[account] = engine.next_deadline()
         adopted = 0
@@ -220,13 +229,39 @@ class Persistence:
                 continue
             adopted += adopt(stored.key, intent, account)
         log.info(
-            "account %s %s %d journaled events replayed, %d open intents, %d lockouts",
+            "account %s %s %d journaled events replayed, %d open intents, %d lockouts%s",
             account,
             source,
             len(replayed),
             adopted,
             len(engine.locks(account)),
+            "" if restored is None else f" ({_restored_words(restored)})",
         )
+
+    def _restore_stored_locks(self, account: int, engine: Engine) -> tuple[list[Lock], list[Lock]]:
+        """Make a rebuilt engine's lockouts the store's: put back every lockout it holds in
+        force now — not ended, not cleared by the admin, and (a ``while:`` lock, which has
+        no end the store could pass) set on the current trading day — each with its stored
+        end (a replay derives a tick's firing late, if at all); and end each lock the replay
+        derived again though the admin had cleared it (the same firing; none of its identity
+        in force since). Returns (put back, ended)."""
+        now = self._shared.clock.now()
+        calendar = engine.calendar
+        today = calendar.trading_day(now)
+        in_force = self._store.active_lockouts(now, account)
+        kept = [
+            _kept(row)
+            for row in in_force
+            if row.end is not None or calendar.trading_day(row.start) == today
+        ]
+        restored = restore_locks(engine, account, kept)
+        held = {(row.rule, row.scope, row.symbol or "") for row in in_force}
+        lifted = [
+            _kept(row)
+            for row in self._store.lifted_lockouts(now, account)
+            if (row.rule, row.scope, row.symbol or "") not in held
+        ]
+        return restored, lift_locks(engine, account, lifted)
 
     # -- firings --------------------------------------------------------------------------------
 
@@ -434,6 +469,43 @@ class Persistence:
         """Snapshot every account that changed since its last snapshot."""
         for account in list(self.dirty):
             self.snapshot(account)
+
+
+def _kept(row: Lockout) -> KeptLock:
+    return KeptLock(
+        scope=row.scope,
+        symbol=row.symbol,
+        rule=row.rule,
+        reason=row.reason,
+        set_at=row.start,
+        ends_at=row.end,
+        while_source=row.while_expr,
+    )
+
+
+def _restored_words(changed: tuple[list[Lock], list[Lock]]) -> str:
+    """What a rebuild took from the store's lockouts, for the log and the alert."""
+    restored, lifted = changed
+    words = []
+    if restored:
+        said = []
+        for lock in restored:
+            where = f" on {lock.symbol}" if lock.scope == "symbol" and lock.symbol else ""
+            if lock.ends_at is not None:
+                until = f"until {lock.ends_at.isoformat(timespec='seconds')}"
+            else:
+                source = lock.while_expr.source if lock.while_expr is not None else "…"
+                until = f"while {source}"
+            said.append(f"{lock.rule}{where} {until}")
+        count = f"{len(restored)} lockout{'s' if len(restored) > 1 else ''}"
+        words.append(f"{count} still in force restored from the store ({'; '.join(said)})")
+    if lifted:
+        count = f"{len(lifted)} lockout{'s' if len(lifted) > 1 else ''}"
+        rules = "; ".join(lock.rule for lock in lifted)
+        words.append(f"the admin's clear of {count} kept ({rules})")
+    if not words:
+        return "the store holds no lockout in force that the journal did not give back"
+    return "; ".join(words)
 
 
 def _priced(snapshot: dict[str, Any]) -> list[str]:

@@ -343,6 +343,8 @@ class Daemon:
                 "... ON ALL TABLES and ON ALL SEQUENCES IN SCHEMA) and start again"
             )
         self.ownership.acquire_all(self.clock.now())
+        # renewed from now on, however long the restore and the login take
+        self.ownership.start(self.supervisor)
         for line in self.enforcement.load(self.store):
             log.warning("the admin's choice outlives the configuration: %s", line)
         for account in sorted(self.enforcement.observed()):
@@ -401,6 +403,7 @@ class Daemon:
         self.executor.stop()
         self.persistence.stop_writer()
         self.intake.finish_stop(closers)
+        self.ownership.stop()
         self.ownership.release_all()
         self.client.close()
         self.client.limiter.close()

@@ -79,6 +79,20 @@ def renew(s: Session, account: int, owner: str, now: datetime, expires: datetime
     return bool(renewed)
 
 
+def transfer(
+    s: Session, account: int, previous: str, owner: str, now: datetime, expires: datetime
+) -> bool:
+    """Give ``previous``'s lease of ``account`` to ``owner`` (a new tenure from ``now``), only
+    if ``previous`` still holds the row; False otherwise."""
+    moved = s.scalars(
+        update(LeaseRow)
+        .where(LeaseRow.account == account, LeaseRow.owner == previous)
+        .values(owner=owner, acquired_at=now, expires_at=expires)
+        .returning(LeaseRow.account)
+    ).all()
+    return bool(moved)
+
+
 def release(s: Session, account: int, owner: str) -> bool:
     """Delete ``owner``'s lease row of ``account``; False if it held none."""
     released = s.scalars(
@@ -139,4 +153,4 @@ def _free(excluded: Any, now: datetime) -> Any:
     return or_(LeaseRow.owner == excluded.owner, LeaseRow.expires_at <= now)
 
 
-__all__ = ["acquire", "expiry", "find", "holds", "release", "renew", "require"]
+__all__ = ["acquire", "expiry", "find", "holds", "release", "renew", "require", "transfer"]

@@ -61,6 +61,17 @@ def active(s: Session, now: datetime, account: int | None) -> list[Lockout]:
     return [convert.lockout(row) for row in s.scalars(query.order_by(LockoutRow.id))]
 
 
+def lifted(s: Session, now: datetime, account: int) -> list[Lockout]:
+    """The account's lockouts cleared early that would be in force at ``now`` otherwise
+    (``while:`` locks, or not yet ended), by id."""
+    query = select(LockoutRow).where(
+        LockoutRow.account == account,
+        LockoutRow.cleared_at.is_not(None),
+        or_(LockoutRow.end_at.is_(None), LockoutRow.end_at > now),
+    )
+    return [convert.lockout(row) for row in s.scalars(query.order_by(LockoutRow.id))]
+
+
 def clear(
     s: Session,
     dialect: Dialect,
@@ -98,4 +109,4 @@ def clear(
     return convert.lockout(row)
 
 
-__all__ = ["active", "clear", "find", "insert"]
+__all__ = ["active", "clear", "find", "insert", "lifted"]

@@ -292,6 +292,12 @@ class Store:
         with self._session() as s:
             return lockout_rows.active(s, now, account)
 
+    def lifted_lockouts(self, now: datetime, account: int) -> list[Lockout]:
+        """The account's lockouts cleared early that would otherwise be in force at ``now``."""
+        require_aware(now, "now")
+        with self._session() as s:
+            return lockout_rows.lifted(s, now, account)
+
     def clear_lockout(
         self, lockout_id: int, *, now: datetime, by: str, why: str, admin: bool = True
     ) -> Lockout:
@@ -423,6 +429,17 @@ class Store:
         with self._session(write=True) as s:
             renewed = leases.renew(s, account, owner, now, expires)
         return renewed
+
+    def take_over_lease(
+        self, account: int, previous: str, owner: str, ttl: timedelta, now: datetime
+    ) -> bool:
+        """Take ``account``'s lease from ``previous`` — expired or not — for ``ttl``: for a
+        daemon that knows ``previous`` is itself under an earlier name. One conditional
+        update: False when ``previous`` no longer holds the row."""
+        expires = leases.expiry(owner, ttl, now)
+        with self._session(write=True) as s:
+            moved = leases.transfer(s, account, previous, owner, now, expires)
+        return moved
 
     def release_lease(self, account: int, owner: str) -> bool:
         """Give the lease up (a clean shutdown), so another daemon need not wait for expiry."""

@@ -26,6 +26,7 @@ from simple_risk.daemon.runtime import Daemon, open_store
 from simple_risk.daemon.sim import wait_until
 from simple_risk.engine import Engine
 from simple_risk.engine.events import OrderSide
+from simple_risk.engine.model import ActionSpec, LockoutSpec, Ruleset
 from simple_risk.store import Store, StoreError
 
 from .harness import ACCOUNT, FAST_OPTIONS, OTHER, Harness, Start, build_ruleset
@@ -449,6 +450,111 @@ def test_a_position_held_across_a_restart_keeps_its_marks_and_its_protection(
         assert not any(f.rule_id == "no-stop-loss-grace" for f in daemon.firings)
     finally:
         daemon.stop()
+
+
+LOCKED_FOR = timedelta(minutes=10)
+
+
+def _grace_locks_instead(ruleset: Ruleset) -> Ruleset:
+    """The no-stop grace locks the account for 10 minutes instead of closing: a lockout that
+    only a clock tick sets (the grace ends between two events), never re-derived by a replay
+    once the trader protects the position (the next journaled event finds the rule kept)."""
+    grace = ruleset.rule(GRACE)
+    lock = ActionSpec(
+        "lockout", {"lockout": LockoutSpec(scope="account", duration=LOCKED_FOR)}, grace.location
+    )
+    rules = tuple(
+        dataclasses.replace(rule, then=(lock,)) if rule.id == GRACE else rule
+        for rule in ruleset.rules
+    )
+    return dataclasses.replace(ruleset, rules=rules)
+
+
+def test_a_lockout_a_clock_tick_set_survives_a_rebuild_from_the_journal(start: Start) -> None:
+    """A snapshot this version cannot read (an upgrade, a downgrade, a damaged row) rebuilds
+    the day from the journal, which has no clock ticks: a lockout a tick alone set was gone
+    after the restart — only an alert said to check — and the trader traded while locked.
+    The store's lockouts table holds it: the rebuild puts back every lockout still in force
+    there, with its own end, and says so."""
+    h = start(build_ruleset(grace=1.0, transform=_grace_locks_instead))
+    price = h.trader.price("MNQ")
+    h.trader.buy(ACCOUNT, "MNQ")
+    h.wait(lambda: h.locked_by(GRACE), "the grace's lockout", timeout=10.0)
+    engine = h.daemon.engines[ACCOUNT]
+    (lock,) = h.daemon.on_engine(lambda: [lk for lk in engine.locks(ACCOUNT) if lk.rule == GRACE])
+    assert lock.ends_at is not None
+    h.trader.stop(ACCOUNT, "MNQ", OrderSide.SELL, 1, price - 20)  # allowed: it only reduces
+
+    def protected() -> bool:
+        state = engine.account(ACCOUNT)
+        return state is not None and all(p.protected for p in state.positions.values())
+
+    h.wait(lambda: h.daemon.on_engine(protected), "the stop journaled, the position protected")
+    wall = h.daemon.options.wall
+    h.daemon.stop()
+    _snapshots_of_another_version(h)
+
+    daemon = _started_again(h, wall)
+    try:
+        assert wait_until(daemon.ready.is_set, 10.0)
+        restored = daemon.on_engine(
+            lambda: [
+                (lk.scope, lk.ends_at)
+                for lk in daemon.engines[ACCOUNT].locks(ACCOUNT)
+                if lk.rule == GRACE
+            ]
+        )
+        assert restored == [("account", lock.ends_at)]
+        alerts = [a["message"] for a in daemon.alerter.recent if "snapshot" in a["message"]]
+        assert len(alerts) == 1, alerts
+        assert f"1 lockout still in force restored from the store ({GRACE}" in alerts[0]
+        order = h.trader.limit(ACCOUNT, "MES", OrderSide.BUY, 1, h.trader.price("MES") - 50)
+        h.wait(
+            lambda: order in [b["orderId"] for b in h.sent("Order/cancel")],
+            "the trader's order refused",
+        )
+        assert h.trader.size(ACCOUNT, "MNQ") == 1  # a lockout closes nothing it began with
+    finally:
+        daemon.stop()
+
+
+def test_a_lockout_the_admin_lifted_stays_lifted_after_a_rebuild(start: Start) -> None:
+    h = start(build_ruleset(grace=1.0, transform=_grace_locks_instead))
+    price = h.trader.price("MNQ")
+    h.trader.buy(ACCOUNT, "MNQ")
+    h.wait(lambda: h.locked_by(GRACE), "the grace's lockout", timeout=10.0)
+    h.trader.stop(ACCOUNT, "MNQ", OrderSide.SELL, 1, price - 20)
+    cleared = h.daemon.on_engine(
+        lambda: h.daemon.clear_lockouts(ACCOUNT, "all", None, "admin", "desk approved")
+    )
+    assert [lock.rule for lock in cleared] == [GRACE]
+    h.daemon.stop()
+    _snapshots_of_another_version(h)
+
+    again = _restart(h)
+    assert again.engines[ACCOUNT].locks(ACCOUNT) == []
+    (alert,) = [a["message"] for a in again.alerter.recent if "snapshot" in a["message"]]
+    assert "no lockout in force that the journal did not give back" in alert
+
+
+def test_a_journaled_lockout_the_admin_lifted_stays_lifted_after_a_rebuild(start: Start) -> None:
+    """The daily loss lock, set by a journaled fill, cleared by the admin: a rebuild from the
+    whole journal derived it again from that fill, and the trader was locked out for the rest
+    of the day though the admin had lifted it (the clear is in the store, not the journal)."""
+    h = start(build_ruleset(params=ISOLATED_LIMITS))
+    _lose_the_day(h)
+    cleared = h.daemon.on_engine(
+        lambda: h.daemon.clear_lockouts(ACCOUNT, "all", None, "admin", "desk approved")
+    )
+    lifted = sorted(lock.rule for lock in cleared)
+    assert RULE in lifted  # and the loss tiers' cooldowns
+    h.daemon.stop()
+    _snapshots_of_another_version(h)
+
+    again = _restart(h)
+    assert again.engines[ACCOUNT].locks(ACCOUNT) == []
+    (alert,) = [a["message"] for a in again.alerter.recent if "snapshot" in a["message"]]
+    assert f"the admin's clear of {len(lifted)} lockouts kept" in alert
 
 
 BIG_JOURNAL = 10_000  # order updates journaled after the last snapshot (snapshots failing)

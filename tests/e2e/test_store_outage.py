@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import dataclasses
 import sqlite3
+import threading
+import time
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from datetime import timedelta
@@ -117,3 +119,46 @@ def test_a_lease_that_cannot_be_renewed_through_an_outage_stops_enforcing_before
     h.wait(lambda: ACCOUNT in h.daemon.live_accounts(), "the lease taken back and reconciled")
     h.trader.buy(ACCOUNT, "RTY")
     h.wait(lambda: h.trader.size(ACCOUNT) == 0, "enforcement once the lease is back")
+
+
+def test_a_store_writer_held_up_does_not_cost_the_lease(
+    start: Start, restart: Restart, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A journal write held up — a lock another session holds on the journal table, a
+    backlog — is no store outage: the lease's own table answers. Renewals queued behind the
+    writer waited with it, and the holder stopped enforcing the account (and a standby could
+    take it) though it was alive and its store answered. Renewals no longer wait in the
+    writer's queue: the account stays guarded for as long as the writer is held up."""
+    h = restart(start(), dataclasses.replace(FAST_OPTIONS, lease_ttl=1.5))
+    released = threading.Event()
+    journal = h.daemon.store.append_events
+
+    def held_up(*args: Any, **kwargs: Any) -> Any:
+        released.wait(10.0)
+        return journal(*args, **kwargs)
+
+    monkeypatch.setattr(h.daemon.store, "append_events", held_up)
+    try:
+        h.trader.buy(ACCOUNT, "MNQ")  # journaled: the writer waits from here on
+        watched = time.monotonic() + 2 * 1.5  # twice the lease's time to live
+        while time.monotonic() < watched:
+            assert ACCOUNT in h.daemon.live_accounts(), "enforcement stopped: lease lost"
+            time.sleep(0.05)
+        h.trader.buy(ACCOUNT, "RTY")  # a blocked symbol: enforced, the writer still held up
+        h.wait(lambda: h.trader.size(ACCOUNT, "RTY") == 0, "the blocked symbol closed")
+        assert h.daemon.status()["accounts"][str(ACCOUNT)]["lease"] == "held"  # type: ignore[index]
+    finally:
+        released.set()
+
+
+def test_an_engine_thread_held_up_does_not_cost_the_lease(start: Start, restart: Restart) -> None:
+    """Renewals were asked for by the engine thread's timer: an engine thread held up — a
+    long reload, a startup whose login the gateway keeps waiting — asked for none, and the
+    daemon dropped the account as unrenewable once it got back (a critical alert; a standby
+    could take it meanwhile). The lease thread renews on its own when nobody asks in time."""
+    h = restart(start(), dataclasses.replace(FAST_OPTIONS, lease_ttl=1.5))
+    h.daemon.on_engine(lambda: time.sleep(2 * 1.5), 10.0)  # twice the lease's time to live
+    h.trader.buy(ACCOUNT, "RTY")  # a blocked symbol: enforced at once
+    h.wait(lambda: h.trader.size(ACCOUNT, "RTY") == 0, "the blocked symbol closed")
+    assert ACCOUNT in h.daemon.live_accounts()
+    assert not _alerted(h, "critical", "lost the lease")

@@ -6,20 +6,34 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from engine_builders import ACCOUNT, MNQ, account_update, at, fill, loaded, position, quote, tick
+from engine_builders import (
+    ACCOUNT,
+    MNQ,
+    account_update,
+    at,
+    fill,
+    loaded,
+    order,
+    position,
+    quote,
+    tick,
+)
 
 from simple_risk.engine.dsl import load_ruleset_text
 from simple_risk.engine.engine import Engine
-from simple_risk.engine.events import Reconciled
+from simple_risk.engine.events import OrderType, Reconciled
 from simple_risk.engine.model import Ruleset
 from simple_risk.engine.operations import (
+    KeptLock,
     clear_locks,
     explain,
+    lift_locks,
     limit_usage,
     lockouts,
     mandatory_violations,
     pending_rules,
     reload_engine,
+    restore_locks,
     ruleset_changes,
 )
 
@@ -271,6 +285,95 @@ def test_clear_locks_ends_the_lock_and_its_deadline() -> None:
     assert engine.next_deadline() is not None and engine.next_deadline() <= at(5) + timedelta(
         seconds=30
     )
+
+
+def kept(rule: str, set_at: float, ends_at: float | None, **more: object) -> KeptLock:
+    """A lockout as the store keeps it (account scope unless said)."""
+    fields: dict[str, object] = {"scope": "account", "symbol": None, "reason": rule}
+    fields.update(more)
+    return KeptLock(
+        rule=rule,
+        set_at=at(set_at),
+        ends_at=at(ends_at) if ends_at is not None else None,
+        **fields,  # type: ignore[arg-type]
+    )
+
+
+def test_restore_locks_puts_back_a_lock_with_its_end_leaving_what_the_account_holds() -> None:
+    """A rebuild from the journal (no clock ticks) lacks a lockout a tick set: it comes back
+    with its own end and its rule's kind; what the account holds now is its baseline, so
+    nothing held is closed for it and more is refused."""
+    engine = started(compile_text(BASE))
+    engine.apply(order(2, 5, side="sell", kind=OrderType.STOP, stop="20990"))
+    engine.apply(position(2, 1))
+    (lock,) = restore_locks(engine, ACCOUNT, [kept("daily-loss", 3, 600)])
+    assert (lock.rule, lock.kind, lock.ends_at) == ("daily-loss", "lock", at(600))
+    assert lock.baseline == {MNQ: (True, 1)}
+    assert engine.locks(ACCOUNT) == [lock]
+    assert engine.apply(Reconciled(at=at(4), account_id=ACCOUNT)) == []  # the lot held stays
+    (refused,) = engine.apply(order(5, 7, limit="20990"))  # a buy adds exposure
+    assert refused.kind == "lockout" and refused.rule_id == "daily-loss"
+    assert engine.apply(tick(600)) == [] and engine.locks(ACCOUNT) == []  # its end, not later
+
+
+def test_restore_locks_keeps_the_latest_end_and_corrects_one_the_replay_derived_late() -> None:
+    """A lockout set again only ever ends later, so the latest stored end is the lock's; a
+    replay that derived it at a later event (no ticks in the journal) gets the stored one."""
+    engine = started(compile_text(BASE))
+    engine.apply(fill(300, 1, pnl="-600"))  # as a replay would: late, ending at the day's end
+    (derived,) = engine.locks(ACCOUNT)
+    assert derived.ends_at is not None and derived.ends_at > at(900)
+    (lock,) = restore_locks(
+        engine, ACCOUNT, [kept("daily-loss", 3, 600), kept("daily-loss", 5, 900)]
+    )
+    assert lock is derived and lock.ends_at == at(900)
+    assert restore_locks(engine, ACCOUNT, [kept("daily-loss", 5, 900)]) == []  # nothing to change
+
+
+def test_lift_locks_ends_only_the_lock_of_the_firing_the_admin_lifted() -> None:
+    """A rebuild replays the fill that set the daily lock; the admin's clear of it is not in
+    the journal. The lifted entry (same identity, same start) ends it and marks the episode
+    as an admin clear does; an entry of another start (a later firing) ends nothing."""
+    engine = started(compile_text(BASE))
+    engine.apply(fill(3, 1, pnl="-600"))
+    (lock,) = engine.locks(ACCOUNT)
+    assert lift_locks(engine, ACCOUNT, [kept("daily-loss", 2, None)]) == []
+    assert engine.locks(ACCOUNT) == [lock]
+    assert lift_locks(engine, ACCOUNT, [kept("daily-loss", 3, None)]) == [lock]
+    assert engine.locks(ACCOUNT) == []
+    assert engine.apply(Reconciled(at=at(4), account_id=ACCOUNT)) == []  # quiet, as cleared
+    (again,) = engine.apply(fill(5, 2, pnl="-10"))  # the next fill finds it broken: locks
+    assert again.rule_id == "daily-loss" and [lk.rule for lk in engine.locks(ACCOUNT)] == [
+        "daily-loss"
+    ]
+
+
+WHILE_RULE = """\
+  - id: blocked-lock
+    trigger: [position, reconcile]
+    each: symbol
+    when: symbol.root in blocked and symbol.size > 0
+    then:
+      - lockout: {scope: symbol, while: "known(lock.symbol) and lock.symbol in blocked"}
+"""
+
+
+def test_restore_locks_puts_back_a_while_lock_only_while_its_rule_has_that_condition() -> None:
+    engine = started(compile_text(BASE + WHILE_RULE))
+    stored = kept(
+        "blocked-lock",
+        3,
+        None,
+        scope="symbol",
+        symbol="RTY",
+        while_source="known(lock.symbol) and lock.symbol in blocked",
+    )
+    (lock,) = restore_locks(engine, ACCOUNT, [stored])
+    assert lock.while_expr is not None and lock.symbol == "RTY" and lock.ends_at is None
+    edited = WHILE_RULE.replace('while: "known(lock.symbol) and lock.symbol in blocked"', "for: 5m")
+    other = started(compile_text(BASE + edited))
+    assert restore_locks(other, ACCOUNT, [stored]) == []
+    assert other.locks(ACCOUNT) == []
 
 
 def test_each_limit_is_named_by_what_it_protects_and_counted_in_its_unit() -> None:

@@ -291,6 +291,10 @@ def test_clearing_a_lockout_is_audited(store: Store) -> None:
     )
     assert not cleared.active(cleared_at)
     assert store.active_lockouts(cleared_at) == []
+    # lifted until the day ends, as a rebuild from the journal must know
+    assert [lock.id for lock in store.lifted_lockouts(cleared_at, ACCOUNT)] == [lock_id]
+    assert store.lifted_lockouts(DAY_END, ACCOUNT) == []
+    assert store.lifted_lockouts(cleared_at, OTHER_ACCOUNT) == []
     (action,) = store.admin_actions()
     assert (action.who, action.action, action.account, action.why, action.result) == (
         "risk-desk",

@@ -41,6 +41,27 @@ def test_an_expired_lease_is_taken_over(open_store: Callable[[], Store]) -> None
     assert not a.acquire_lease(ACCOUNT, "daemon-a", TTL, T0 + TTL + timedelta(seconds=1))
 
 
+def test_a_lease_is_taken_over_from_a_named_owner_only_while_that_owner_holds_it(
+    open_store: Callable[[], Store],
+) -> None:
+    """A daemon that knows a live lease is its own under an earlier name takes it at once —
+    from that name only: once another daemon holds the row, nothing changes."""
+    a, b = open_store(), open_store()
+    assert a.acquire_lease(ACCOUNT, "host:/data", TTL, T0)
+    later = T0 + timedelta(seconds=1)
+    assert b.take_over_lease(ACCOUNT, "host:/data", "host:/data:install", TTL, later)
+    lease = a.lease(ACCOUNT)
+    assert lease is not None
+    assert (lease.owner, lease.acquired_at, lease.expires_at) == (
+        "host:/data:install",
+        later,
+        later + TTL,
+    )
+    assert not a.take_over_lease(ACCOUNT, "host:/data", "daemon-c", TTL, later)
+    assert not a.take_over_lease(OTHER_ACCOUNT, "host:/data", "daemon-c", TTL, later)
+    assert a.lease(OTHER_ACCOUNT) is None
+
+
 def test_renewing_extends_only_a_live_lease_of_its_owner(store: Store) -> None:
     assert store.acquire_lease(ACCOUNT, "daemon-a", TTL, T0)
     assert store.renew_lease(ACCOUNT, "daemon-a", TTL, T0 + timedelta(seconds=10))
