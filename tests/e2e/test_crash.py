@@ -36,38 +36,12 @@ import pytest
 from simple_risk.adapters.simulator import AccountSpec, RateLimits, Simulator
 from simple_risk.daemon.sim import Trader, wait_until
 from simple_risk.engine.events import WORKING_STATUSES, OrderSide
-from simple_risk.resources import default_ruleset_path
 from tests.pinned import Wall, pinned_env, pinned_wall
+
+from .harness import fast_ruleset
 
 ACCOUNT = 20100001
 API_KEY = "crash-test-key-0123456789"
-
-
-def _fast_ruleset(path: Path, grace: int = 1) -> None:
-    """The shipped ruleset with the session open all day and a 1 s no-stop grace."""
-    text = default_ruleset_path().read_text(encoding="utf-8")
-    text = text.replace(
-        'rth: {start: "08:30", end: "15:00", days: [mon, tue, wed, thu, fri]}',
-        'rth: {start: "00:00", end: "23:59", days: [mon, tue, wed, thu, fri, sat, sun]}',
-    )
-    text = text.replace("  holidays: [2026-11-26, 2026-12-25, 2027-01-01]", "  holidays: []")
-    # the one-spell grace (its for:) and the cumulative one are the stop_loss_grace param
-    text = text.replace("  stop_loss_grace: 30 ", f"  stop_loss_grace: {grace} ")
-    # The day must reach its daily loss limit whatever the timing of the kills: a trade-count
-    # cooldown or a loss cooldown that happens to be running when the second loss is bought
-    # would close that position at once, before it loses (timed locks still come from the
-    # oversized order's lockout).
-    for name, value in (
-        ("max_trades_per_minute: 3", "max_trades_per_minute: 1000"),
-        ("max_trades_per_hour: 10", "max_trades_per_hour: 1000"),
-        ("loss_tier_1: 100", "loss_tier_1: 100000"),
-        ("loss_tier_2: 200", "loss_tier_2: 200000"),
-        ("loss_tier_3: 300", "loss_tier_3: 300000"),
-    ):
-        assert name in text, name
-        text = text.replace(name, value)
-    assert f"stop_loss_grace: {grace} " in text and "sat, sun" in text
-    path.write_text(text, encoding="utf-8")
 
 
 class DaemonProcess:
@@ -300,7 +274,7 @@ def start_system(
         clock=pinned_wall(),
     ).start()
     ruleset = tmp_path / "ruleset.yaml"
-    _fast_ruleset(ruleset, grace)
+    fast_ruleset(ruleset, grace)
     config = tmp_path / "config.yaml"
     config.write_text(
         f"gateway: {sim.base_url}\n"

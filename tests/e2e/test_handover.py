@@ -42,8 +42,8 @@ from simple_risk.daemon.sim import Trader, wait_until
 from simple_risk.store import StoreError
 from tests.pinned import Wall, pinned_env, pinned_wall
 
-from .harness import FAST_OPTIONS, Harness, Start
-from .test_crash import ACCOUNT, API_KEY, _fast_ruleset
+from .harness import FAST_OPTIONS, Harness, Start, fast_ruleset
+from .test_crash import ACCOUNT, API_KEY
 
 #: systemd's RestartSec in the shipped unit: the pause before a refused standby starts again
 RESTART_SEC = 2.0
@@ -58,7 +58,7 @@ class Machine:
     def __init__(self, root: Path, name: str, gateway: str, store: Path, wall: Wall) -> None:
         self.dir = root / name
         self.dir.mkdir()
-        _fast_ruleset(self.dir / "ruleset.yaml")
+        fast_ruleset(self.dir / "ruleset.yaml")
         self.config = self.dir / "config.yaml"
         self.config.write_text(
             f"gateway: {gateway}\n"
