@@ -20,11 +20,11 @@ from simple_risk.daemon.context import Shared
 from simple_risk.daemon.control.protocol import ErrorCode, ProtocolError
 from simple_risk.daemon.persistence import Persistence
 from simple_risk.engine.events import Reconciled
+from simple_risk.engine.lock_changes import clear_locks
 from simple_risk.engine.lockouts import Lock
 from simple_risk.engine.model import Ruleset
 from simple_risk.engine.operations import (
     RulesetChanges,
-    clear_locks,
     mandatory_violations,
     reload_engine,
 )

@@ -23,8 +23,8 @@ from simple_risk.daemon.supervisor import Supervisor
 from simple_risk.engine import Engine, Firing
 from simple_risk.engine.events import Event, Quote
 from simple_risk.engine.intents import Alert, Intent, intent_from_json, intent_to_json
+from simple_risk.engine.lock_changes import KeptLock, lift_locks, restore_locks
 from simple_risk.engine.lockouts import Lock
-from simple_risk.engine.operations import KeptLock, lift_locks, restore_locks
 from simple_risk.store import LeaseLost, Lockout, Store, StoreError, StoreUnavailable
 
 log = logging.getLogger(__name__)

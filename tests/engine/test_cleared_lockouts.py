@@ -24,8 +24,8 @@ from hypothesis import strategies as st
 from simple_risk.engine.engine import Engine, Firing
 from simple_risk.engine.events import Event, Reconciled
 from simple_risk.engine.intents import NoWorkingOrders
+from simple_risk.engine.lock_changes import clear_locks
 from simple_risk.engine.model import Ruleset
-from simple_risk.engine.operations import clear_locks
 
 RTY = "CON.F.US.RTY.Z26"
 M2K = "CON.F.US.M2K.Z26"

@@ -22,18 +22,15 @@ from engine_builders import (
 from simple_risk.engine.dsl import load_ruleset_text
 from simple_risk.engine.engine import Engine
 from simple_risk.engine.events import OrderType, Reconciled
+from simple_risk.engine.lock_changes import KeptLock, clear_locks, lift_locks, restore_locks
 from simple_risk.engine.model import Ruleset
 from simple_risk.engine.operations import (
-    KeptLock,
-    clear_locks,
     explain,
-    lift_locks,
     limit_usage,
     lockouts,
     mandatory_violations,
     pending_rules,
     reload_engine,
-    restore_locks,
     ruleset_changes,
 )
 
