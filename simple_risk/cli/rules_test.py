@@ -51,7 +51,7 @@ def test_command(
     \b
     Examples:
       simple-risk rules test tests/rules/
-      simple-risk rules test -x --run 'loss' tests/rules/003-daily-realized-loss.test.yaml
+      simple-risk rules test -x --run 'loss' tests/rules/
     """
     if exitfirst and coverage:
         raise click.UsageError("--coverage needs every case run: leave out --exitfirst")
