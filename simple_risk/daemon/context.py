@@ -50,6 +50,10 @@ class RuntimeOptions:
     #: how long an account's lease lasts unrenewed (renewed every fifth of it): a standby takes
     #: the account of a daemon that died this long after its last renewal at most
     lease_ttl: float = 15.0
+    #: every this many seconds the lease thread compares this machine's clock with a shared
+    #: store server's (PostgreSQL) and alerts when they differ by more than a lease can bear
+    #: (None: never; tests whose pinned wall clocks are days off the server's on purpose)
+    store_clock_check: float | None = 60.0
     journal: bool = True
     hub_ready_timeout: float = 10.0
     #: serve the status socket (off for tests and benchmarks that run several daemons)

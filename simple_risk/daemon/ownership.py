@@ -66,6 +66,13 @@ class Ownership:
         #: the lease checks for the lease thread, in order (None: stop)
         self._jobs: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
+        #: when (monotonic) the lease thread next compares this machine's clock with the
+        #: store server's (None: never — SQLite, or the check is off)
+        self._next_clock_check: float | None = (
+            0.0 if shared.options.store_clock_check is not None else None
+        )
+        #: the level of the clock alert raised and not yet said to be over (None: none)
+        self._clock_alert: str | None = None
 
     def start(self, supervisor: Supervisor) -> None:
         """Start the lease thread (a supervised part): renewals run there, one at a time."""
@@ -80,6 +87,8 @@ class Ownership:
 
     def _run(self) -> None:
         while True:
+            if self._next_clock_check is not None and time.monotonic() >= self._next_clock_check:
+                self._check_clock()
             try:
                 job = self._jobs.get(timeout=self.renew_interval())
             except queue.Empty:
@@ -87,6 +96,58 @@ class Ownership:
             if job is None:
                 return
             job()
+
+    def _check_clock(self) -> None:
+        """Lease thread: compare this machine's clock with the store server's.
+
+        A lease's end is judged by the clock of the machine that reads it: the holder stops
+        enforcing a sixth of the lease's time to live before its end by its own clock, and a
+        standby takes the account at the end by its own. Two machines whose clocks differ by
+        more than that sixth can both enforce one account (two closes of one position, two
+        stops) or leave it unguarded longer than the lease. Nothing else would notice:
+        a critical alert past that margin, a warning past a second, and a word when the
+        clocks agree again. SQLite is this machine's file: nothing to compare."""
+        every = self._shared.options.store_clock_check
+        self._next_clock_check = None if every is None else time.monotonic() + every
+        clock = self._shared.clock
+        try:
+            before, asked = clock.now(), time.monotonic()
+            server = self._store.server_clock()
+            answered, after = time.monotonic(), clock.now()
+        except StoreError:
+            return  # the store's outage is said where the writes notice it
+        if server is None:
+            self._next_clock_check = None
+            return
+        if answered - asked > 1.0:
+            return  # an answer that slow cannot tell a difference of clocks from the wait
+        skew = (server - (before + (after - before) / 2)).total_seconds()
+        margin = self._shared.options.lease_ttl / 6
+        level = "critical" if abs(skew) > margin else "warning" if abs(skew) > 1.0 else None
+        if level is None:
+            if self._clock_alert is not None and abs(skew) <= 0.5:
+                self._clock_alert = None
+                self._shared.alerter.alert(
+                    "warning",
+                    f"this machine's clock agrees with the store server's again (now "
+                    f"{abs(skew):.1f} s apart): the account leases are judged alike on every "
+                    "machine",
+                    after,
+                )
+            return
+        if level == self._clock_alert or (level == "warning" and self._clock_alert):
+            return  # said already (a critical one that eased stays said until it is over)
+        self._clock_alert = level
+        accounts = ", ".join(str(a) for a in self._shared.config.accounts)
+        self._shared.alerter.alert(
+            level,
+            f"this machine's clock is {_offset(skew)} the store server's: each daemon judges "
+            f"an account lease's end by its own clock, so with a difference past "
+            f"{margin:g} s a standby could take accounts {accounts} while this daemon still "
+            "enforces them (or this one take another's early). Synchronise the clocks "
+            "(chrony, systemd-timesyncd or another NTP client, on every machine)",
+            after,
+        )
 
     def _keep_alive(self) -> None:
         """Lease thread: nobody asked for a renewal for a whole interval — the engine thread
@@ -281,6 +342,12 @@ def _running(pid: int) -> bool:
     except OSError:
         return True
     return True
+
+
+def _offset(skew: float) -> str:
+    """How far this machine's clock is from the server's (``skew``: server minus this
+    machine's), in words."""
+    return f"{abs(skew):.1f} s {'behind' if skew > 0 else 'ahead of'}"
 
 
 __all__ = ["Ownership"]

@@ -35,7 +35,7 @@ from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any, Literal
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -457,6 +457,18 @@ class Store:
         require_aware(now, "now")
         with self._session() as s:
             return leases.holds(s, account, owner, now)
+
+    def server_clock(self) -> datetime | None:
+        """The database server's own clock now (PostgreSQL's ``clock_timestamp()``), or None
+        for SQLite, whose "server" is this machine. Daemons on several machines judge a lease's
+        end each by its own clock: the lease thread compares them with this one."""
+        if self.dialect != "postgresql":
+            return None
+        with self._session() as s:
+            value = s.execute(text("SELECT clock_timestamp()")).scalar_one()
+        if not isinstance(value, datetime) or value.tzinfo is None:
+            raise StoreError(f"store {self.url}: the server's clock read {value!r}")
+        return value
 
     def missing_privileges(self) -> list[str]:
         """What the daemon's writes need and the database role lacks (PostgreSQL: a grant

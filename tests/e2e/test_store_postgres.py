@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import dataclasses
 import threading
+import time
 import uuid
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -29,7 +30,7 @@ from simple_risk.store import Store, StoreError
 from tests.store.conftest import postgres_base_url
 
 from . import harness
-from .harness import ACCOUNT, FAST_OPTIONS, Harness, Start, guarding_config
+from .harness import ACCOUNT, FAST_OPTIONS, Harness, Restart, Start, guarding_config
 
 
 @pytest.fixture
@@ -324,3 +325,44 @@ def test_a_daemon_that_lost_the_lease_never_overwrites_the_new_holders_state(
         with server.begin() as conn:
             conn.execute(text(f'DROP OWNED BY "{role}"'))
             conn.execute(text(f'DROP ROLE "{role}"'))
+
+
+def _clock_alerts(h: Harness) -> list[dict[str, object]]:
+    return [a for a in h.daemon.alerter.recent if "store server's" in str(a["message"])]
+
+
+def test_a_machine_clock_off_the_store_servers_is_alerted_and_its_return_said(
+    schema: str, start: Start, restart: Restart
+) -> None:
+    """Each daemon judges an account lease's end by its own machine's clock: the holder stops
+    enforcing a sixth of the lease's life before the end, the standby takes the account at
+    the end. A machine whose clock ran 10 s behind the others' (no time synchronisation, a
+    virtual machine resumed) could enforce an account beside the standby that took it, and
+    nothing said so. The lease thread compares its clock with the PostgreSQL server's: a
+    critical alert past the margin, and a word when the clocks agree again."""
+    off = [timedelta(seconds=-10)]
+
+    def behind() -> datetime:  # this machine's clock, 10 s behind the server's (then not)
+        return datetime.now(UTC) + off[0]
+
+    h = restart(start(), dataclasses.replace(FAST_OPTIONS, wall=behind, store_clock_check=0.2))
+    h.wait(lambda: bool(_clock_alerts(h)), "the clock alert")
+    (alert,) = _clock_alerts(h)
+    assert alert["level"] == "critical"
+    message = str(alert["message"])
+    assert "s behind the store server's" in message, message
+    assert f"accounts {ACCOUNT}" in message and "Synchronise the clocks" in message
+    off[0] = timedelta(0)
+    h.wait(lambda: len(_clock_alerts(h)) == 2, "the clocks agree again")
+    assert "agrees with the store server's again" in str(_clock_alerts(h)[1]["message"])
+
+
+def test_a_machine_clock_that_agrees_with_the_store_servers_raises_nothing(
+    schema: str, start: Start, restart: Restart
+) -> None:
+    checked = dataclasses.replace(
+        FAST_OPTIONS, wall=lambda: datetime.now(UTC), store_clock_check=0.2
+    )
+    h = restart(start(), checked)
+    time.sleep(1.0)  # five checks, as the test above makes them
+    assert not _clock_alerts(h)
