@@ -1,0 +1,94 @@
+"""The daemon's REST traffic as the accounts of one login grow (reference §3.1: the gateway
+allows 200 calls per 60 s, the daemon keeps itself to 190).
+
+While the user hub is down every account is reconciled in full every 10 s. ``Account/search``
+answers for the whole login, so each poll asks it once, whatever the number of accounts: the
+calls of a poll are one plus the three per-account ones (open positions, working orders, the
+week's fills) of each account. Asked per account, a poll cost four calls per account, 24 a
+minute each: eight accounts alone passed the 190.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections import Counter
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from simple_risk.adapters.simulator import AccountSpec, RateLimits, Simulator
+from simple_risk.adapters.topstepx.ratelimit import DEFAULT_BUCKET, Budget
+from simple_risk.daemon import engineloop
+from simple_risk.daemon.runtime import Daemon, open_store
+from simple_risk.daemon.sim import wait_until
+from tests.pinned import pinned_wall
+
+from .harness import FAST_OPTIONS, build_ruleset, guarding_config
+
+#: twenty accounts of one login
+ACCOUNTS = tuple(range(20_100_001, 20_100_021))
+PER_ACCOUNT = ("Position/searchOpen", "Order/searchOpen", "Trade/search")
+POLL = 1.5  # the hub-down poll, shortened from 10 s
+
+
+def _simulator(count: int) -> Simulator:
+    return Simulator(
+        port=0,
+        seed=11,
+        ping_interval=0.3,
+        price_interval=None,
+        rate_limits=RateLimits(general=(100_000, 60.0), bars=(50, 30.0)),
+        clock=pinned_wall(),
+        accounts=[
+            AccountSpec(account, f"50KTC-V2-SIM-{account}", Decimal("50000"))
+            for account in ACCOUNTS[:count]
+        ],
+    ).start()
+
+
+@pytest.mark.parametrize("count", [1, 8, 20])
+def test_while_the_user_hub_is_down_each_poll_asks_account_search_once_for_the_login(
+    count: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(engineloop, "HUB_DOWN_POLL", POLL)
+    sim = _simulator(count)
+    accounts = ACCOUNTS[:count]
+    config = guarding_config(sim, accounts, tmp_path)
+    # no periodic reconcile in the window; the budget out of the way: the poll's own demand
+    timing = dataclasses.replace(config.timing, reconcile_interval=600.0)
+    daemon = Daemon(
+        config.with_timing(timing),
+        dict.fromkeys(accounts, build_ruleset()),
+        store=open_store(config),
+        options=dataclasses.replace(
+            FAST_OPTIONS,
+            wall=pinned_wall(),
+            reconcile_gap=0.2,
+            budgets={DEFAULT_BUCKET: Budget(100_000, 60.0), "bars": Budget(47, 30.0)},
+        ),
+    )
+    try:
+        daemon.start()
+        assert wait_until(daemon.ready.is_set, 20.0), "the daemon did not become live"
+        sim.refuse_hub_connections(30.0)
+        sim.drop_connections()
+        polled = daemon.reconciles
+        assert wait_until(lambda: daemon.reconciles >= polled + count, 10.0)  # the drop's own
+        time.sleep(POLL)
+        sim.clear_requests()
+        time.sleep(3 * POLL)
+        calls = Counter(
+            r.path.removeprefix("/api/") for r in sim.requests_log() if r.path.startswith("/api/")
+        )
+    finally:
+        daemon.stop()
+        sim.stop()
+    polls = calls["Trade/search"] / count  # one full reconcile of every account per poll
+    print(f"\n{count} account(s), user hub down: {dict(calls)} in {polls:g} polls")
+    assert 2 <= polls <= 4, calls
+    assert all(calls[endpoint] == calls["Trade/search"] for endpoint in PER_ACCOUNT), calls
+    assert calls["Account/search"] <= polls + 1, f"Account/search asked per account: {calls}"
+    per_poll = (sum(calls.values()) - calls["Auth/validate"]) / polls
+    assert per_poll <= 3 * count + 1.5, f"{per_poll:g} calls per poll"
