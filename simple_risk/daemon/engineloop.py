@@ -247,8 +247,11 @@ class EngineLoop:
                 shared.alerter.alert(*clock_alert, now_wall)
         if now_mono >= self._next_periodic:
             self._next_periodic = now_mono + timing.reconcile_interval
-            for account in shared.config.accounts:
-                self._reconciler.request(account, "periodic")
+            # while the user hub is down its poll reads every account in full, more often:
+            # a light reconcile beside it would only spend the login's REST budget again
+            if self._user_hub_down is None:
+                for account in shared.config.accounts:
+                    self._reconciler.request(account, "periodic")
         self._watch_user_hub(now_mono, now_wall)
         self._reconciler.request_due(now_mono)
         self._enforcer.work_due(now_mono)

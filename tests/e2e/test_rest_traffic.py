@@ -5,7 +5,9 @@ While the user hub is down every account is reconciled in full every 10 s. ``Acc
 answers for the whole login, so each poll asks it once, whatever the number of accounts: the
 calls of a poll are one plus the three per-account ones (open positions, working orders, the
 week's fills) of each account. Asked per account, a poll cost four calls per account, 24 a
-minute each: eight accounts alone passed the 190.
+minute each: eight accounts alone passed the 190. Nor does the periodic light reconcile
+(positions and orders of every account, each 45 s) run beside the poll: the poll reads them
+already, more often.
 """
 
 from __future__ import annotations
@@ -48,17 +50,13 @@ def _simulator(count: int) -> Simulator:
     ).start()
 
 
-@pytest.mark.parametrize("count", [1, 8, 20])
-def test_while_the_user_hub_is_down_each_poll_asks_account_search_once_for_the_login(
-    count: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(engineloop, "HUB_DOWN_POLL", POLL)
-    sim = _simulator(count)
+def _daemon(sim: Simulator, count: int, tmp_path: Path, reconcile_interval: float) -> Daemon:
+    """A daemon guarding the simulator's ``count`` accounts, its REST budget out of the way
+    (what is measured is what the daemon asks for)."""
     accounts = ACCOUNTS[:count]
     config = guarding_config(sim, accounts, tmp_path)
-    # no periodic reconcile in the window; the budget out of the way: the poll's own demand
-    timing = dataclasses.replace(config.timing, reconcile_interval=600.0)
-    daemon = Daemon(
+    timing = dataclasses.replace(config.timing, reconcile_interval=reconcile_interval)
+    return Daemon(
         config.with_timing(timing),
         dict.fromkeys(accounts, build_ruleset()),
         store=open_store(config),
@@ -69,6 +67,12 @@ def test_while_the_user_hub_is_down_each_poll_asks_account_search_once_for_the_l
             budgets={DEFAULT_BUCKET: Budget(100_000, 60.0), "bars": Budget(47, 30.0)},
         ),
     )
+
+
+def _calls_while_the_user_hub_is_down(
+    sim: Simulator, daemon: Daemon, count: int, seconds: float
+) -> Counter[str]:
+    """The REST calls the simulator received over ``seconds`` of a user hub outage."""
     try:
         daemon.start()
         assert wait_until(daemon.ready.is_set, 20.0), "the daemon did not become live"
@@ -78,13 +82,24 @@ def test_while_the_user_hub_is_down_each_poll_asks_account_search_once_for_the_l
         assert wait_until(lambda: daemon.reconciles >= polled + count, 10.0)  # the drop's own
         time.sleep(POLL)
         sim.clear_requests()
-        time.sleep(3 * POLL)
-        calls = Counter(
+        time.sleep(seconds)
+        return Counter(
             r.path.removeprefix("/api/") for r in sim.requests_log() if r.path.startswith("/api/")
         )
     finally:
         daemon.stop()
         sim.stop()
+
+
+@pytest.mark.parametrize("count", [1, 8, 20])
+def test_while_the_user_hub_is_down_each_poll_asks_account_search_once_for_the_login(
+    count: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(engineloop, "HUB_DOWN_POLL", POLL)
+    sim = _simulator(count)
+    # no periodic reconcile in the window: the poll's own calls
+    daemon = _daemon(sim, count, tmp_path, reconcile_interval=600.0)
+    calls = _calls_while_the_user_hub_is_down(sim, daemon, count, 3 * POLL)
     polls = calls["Trade/search"] / count  # one full reconcile of every account per poll
     print(f"\n{count} account(s), user hub down: {dict(calls)} in {polls:g} polls")
     assert 2 <= polls <= 4, calls
@@ -92,3 +107,17 @@ def test_while_the_user_hub_is_down_each_poll_asks_account_search_once_for_the_l
     assert calls["Account/search"] <= polls + 1, f"Account/search asked per account: {calls}"
     per_poll = (sum(calls.values()) - calls["Auth/validate"]) / polls
     assert per_poll <= 3 * count + 1.5, f"{per_poll:g} calls per poll"
+
+
+def test_while_the_user_hub_is_down_no_periodic_light_reconcile_runs_beside_the_poll(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(engineloop, "HUB_DOWN_POLL", POLL)
+    count = 4
+    sim = _simulator(count)
+    daemon = _daemon(sim, count, tmp_path, reconcile_interval=POLL / 3)
+    calls = _calls_while_the_user_hub_is_down(sim, daemon, count, 3 * POLL)
+    print(f"\n{count} accounts, user hub down, periodic every {POLL / 3:g}s: {dict(calls)}")
+    assert calls["Trade/search"] >= 2 * count, calls
+    # every positions call is a full reconcile's: none of a light one beside it
+    assert calls["Position/searchOpen"] == calls["Trade/search"], calls
