@@ -7,7 +7,12 @@ calls of a poll are one plus the three per-account ones (open positions, working
 week's fills) of each account. Asked per account, a poll cost four calls per account, 24 a
 minute each: eight accounts alone passed the 190. Nor does the periodic light reconcile
 (positions and orders of every account, each 45 s) run beside the poll: the poll reads them
-already, more often.
+already, more often. And the poll keeps to 150 calls in any minute: past eight accounts it
+comes less often (twenty accounts: 61 calls every 30 s), where it took all the budget the
+reconciles may use and each account was read every 30-40 s anyway, unevenly.
+
+The hub-down timings are shortened here, and the minute with them: ``POLL`` stands for the
+10 s, ``WINDOW`` for the 60 s.
 """
 
 from __future__ import annotations
@@ -21,7 +26,13 @@ from pathlib import Path
 import pytest
 
 from simple_risk.adapters.simulator import AccountSpec, RateLimits, Simulator
-from simple_risk.adapters.topstepx.ratelimit import DEFAULT_BUCKET, Budget
+from simple_risk.adapters.topstepx.ratelimit import (
+    DEFAULT_BUCKET,
+    DEFAULT_BUDGETS,
+    DEFAULT_RESERVE,
+    Budget,
+    busiest_window,
+)
 from simple_risk.daemon import engineloop
 from simple_risk.daemon.runtime import Daemon, open_store
 from simple_risk.daemon.sim import wait_until
@@ -32,7 +43,14 @@ from .harness import FAST_OPTIONS, build_ruleset, guarding_config
 #: twenty accounts of one login
 ACCOUNTS = tuple(range(20_100_001, 20_100_021))
 PER_ACCOUNT = ("Position/searchOpen", "Order/searchOpen", "Trade/search")
-POLL = 1.5  # the hub-down poll, shortened from 10 s
+POLL = 1.5  # the hub-down poll, shortened from 10 s ...
+WINDOW = engineloop.REST_WINDOW * POLL / engineloop.HUB_DOWN_POLL  # ... and the minute with it
+
+
+@pytest.fixture(autouse=True)
+def _shortened(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(engineloop, "HUB_DOWN_POLL", POLL)
+    monkeypatch.setattr(engineloop, "REST_WINDOW", WINDOW)
 
 
 def _simulator(count: int) -> Simulator:
@@ -71,8 +89,9 @@ def _daemon(sim: Simulator, count: int, tmp_path: Path, reconcile_interval: floa
 
 def _calls_while_the_user_hub_is_down(
     sim: Simulator, daemon: Daemon, count: int, seconds: float
-) -> Counter[str]:
-    """The REST calls the simulator received over ``seconds`` of a user hub outage."""
+) -> list[tuple[str, float]]:
+    """The REST calls the simulator received over ``seconds`` of a user hub outage: each
+    endpoint and when it arrived (seconds)."""
     try:
         daemon.start()
         assert wait_until(daemon.ready.is_set, 20.0), "the daemon did not become live"
@@ -83,9 +102,11 @@ def _calls_while_the_user_hub_is_down(
         time.sleep(POLL)
         sim.clear_requests()
         time.sleep(seconds)
-        return Counter(
-            r.path.removeprefix("/api/") for r in sim.requests_log() if r.path.startswith("/api/")
-        )
+        return [
+            (r.path.removeprefix("/api/"), r.time.timestamp())
+            for r in sim.requests_log()
+            if r.path.startswith("/api/")
+        ]
     finally:
         daemon.stop()
         sim.stop()
@@ -93,13 +114,14 @@ def _calls_while_the_user_hub_is_down(
 
 @pytest.mark.parametrize("count", [1, 8, 20])
 def test_while_the_user_hub_is_down_each_poll_asks_account_search_once_for_the_login(
-    count: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    count: int, tmp_path: Path
 ) -> None:
-    monkeypatch.setattr(engineloop, "HUB_DOWN_POLL", POLL)
     sim = _simulator(count)
     # no periodic reconcile in the window: the poll's own calls
     daemon = _daemon(sim, count, tmp_path, reconcile_interval=600.0)
-    calls = _calls_while_the_user_hub_is_down(sim, daemon, count, 3 * POLL)
+    poll = engineloop.hub_down_poll(count)
+    log = _calls_while_the_user_hub_is_down(sim, daemon, count, 3 * poll)
+    calls = Counter(endpoint for endpoint, _ in log)
     polls = calls["Trade/search"] / count  # one full reconcile of every account per poll
     print(f"\n{count} account(s), user hub down: {dict(calls)} in {polls:g} polls")
     assert 2 <= polls <= 4, calls
@@ -109,14 +131,32 @@ def test_while_the_user_hub_is_down_each_poll_asks_account_search_once_for_the_l
     assert per_poll <= 3 * count + 1.5, f"{per_poll:g} calls per poll"
 
 
-def test_while_the_user_hub_is_down_no_periodic_light_reconcile_runs_beside_the_poll(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("count", [8, 20])
+def test_while_the_user_hub_is_down_the_poll_keeps_within_what_reconciles_may_use(
+    count: int, tmp_path: Path
 ) -> None:
-    monkeypatch.setattr(engineloop, "HUB_DOWN_POLL", POLL)
+    """The poll aims at 150 calls a minute. Here a poll's calls spread over a share of the
+    shortened minute seven times the real one, so a window may catch the tail of one poll
+    and the head of another: what is held is the bound that matters, the 170 calls the
+    limiter lets reconciles take (the daemon's 190 less the 20 kept for enforcement)."""
+    sim = _simulator(count)
+    daemon = _daemon(sim, count, tmp_path, reconcile_interval=600.0)
+    log = _calls_while_the_user_hub_is_down(sim, daemon, count, 2.5 * WINDOW)
+    busiest = busiest_window([at for _, at in log], WINDOW)
+    print(f"\n{count} accounts, user hub down: at most {busiest} calls in a minute")
+    assert busiest <= DEFAULT_BUDGETS[DEFAULT_BUCKET].requests - DEFAULT_RESERVE
+    # ... and not by polling less than it may: eight accounts are still read every 10 s
+    assert busiest >= engineloop.HUB_DOWN_CALLS * (0.9 if count == 8 else 0.7)
+
+
+def test_while_the_user_hub_is_down_no_periodic_light_reconcile_runs_beside_the_poll(
+    tmp_path: Path,
+) -> None:
     count = 4
     sim = _simulator(count)
     daemon = _daemon(sim, count, tmp_path, reconcile_interval=POLL / 3)
-    calls = _calls_while_the_user_hub_is_down(sim, daemon, count, 3 * POLL)
+    log = _calls_while_the_user_hub_is_down(sim, daemon, count, 3 * POLL)
+    calls = Counter(endpoint for endpoint, _ in log)
     print(f"\n{count} accounts, user hub down, periodic every {POLL / 3:g}s: {dict(calls)}")
     assert calls["Trade/search"] >= 2 * count, calls
     # every positions call is a full reconcile's: none of a light one beside it
