@@ -413,6 +413,9 @@ class Enforcer:
             # short and capped: each attempt is already bounded by the enforcement deadline,
             # and exposure is open while it waits
             backoff = timing.retry_interval * min(2 ** (tracked.failures - 1), 4)
+            if result.retry_in > 0:
+                # the gateway said when it takes calls again: not a moment later than that
+                backoff = min(backoff, result.retry_in)
             tracked.state, tracked.due = "waiting", time.monotonic() + backoff
         failing = (result.outcome == "gave_up" and tracked.failures >= 2) or (
             tracked.failures >= timing.alert_after_attempts

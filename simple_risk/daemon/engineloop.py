@@ -64,8 +64,30 @@ log = logging.getLogger(__name__)
 
 #: while the user hub is down the daemon hears of fills, orders and positions only from REST:
 #: every account is reconciled (fills included) this often (seconds), not at the periodic
-#: reconcile's minute, so a breach meanwhile is enforced within seconds
+#: reconcile's minute, so a breach meanwhile is enforced within seconds ...
 HUB_DOWN_POLL = 10.0
+#: ... but the poll takes at most this many calls in any ``REST_WINDOW`` seconds (the gateway
+#: allows 200 a minute; the daemon keeps to 190, 20 of them enforcement's alone, and leaves
+#: the rest to the reconciles after an enforcement, contract lookups and the session): the
+#: poll of eight accounts on one login, every 10 s; more accounts are polled less often
+HUB_DOWN_CALLS = 150
+REST_WINDOW = 60.0
+
+
+def hub_down_poll(accounts: int) -> float:
+    """Seconds between two polls of every account while the user hub is down.
+
+    A poll costs one ``Account/search`` for the login and three calls per account (open
+    positions, working orders, the week's fills), all at once. ``HUB_DOWN_POLL``, unless
+    the polls that fit in a ``REST_WINDOW`` would pass ``HUB_DOWN_CALLS``: then as many as
+    fit, evenly spaced (a window that opens with a poll holds exactly that many)."""
+    calls = 1 + 3 * accounts
+    fit = HUB_DOWN_CALLS // calls
+    if fit < 1:  # one poll alone is more: spaced as its share of the window
+        return REST_WINDOW * calls / HUB_DOWN_CALLS
+    return max(HUB_DOWN_POLL, REST_WINDOW / fit)
+
+
 #: a user hub down this long (seconds) is said to the user, and its return
 HUB_DOWN_ALERT = 30.0
 #: the hub states in which events arrive
@@ -247,8 +269,11 @@ class EngineLoop:
                 shared.alerter.alert(*clock_alert, now_wall)
         if now_mono >= self._next_periodic:
             self._next_periodic = now_mono + timing.reconcile_interval
-            for account in shared.config.accounts:
-                self._reconciler.request(account, "periodic")
+            # while the user hub is down its poll reads every account in full, more often:
+            # a light reconcile beside it would only spend the login's REST budget again
+            if self._user_hub_down is None:
+                for account in shared.config.accounts:
+                    self._reconciler.request(account, "periodic")
         self._watch_user_hub(now_mono, now_wall)
         self._reconciler.request_due(now_mono)
         self._enforcer.work_due(now_mono)
@@ -281,16 +306,17 @@ class EngineLoop:
             self._user_hub_alerted = False
         elif self._user_hub_down is None:  # also a hub that never connected since the start
             self._user_hub_down = now_mono
-            self._next_hub_poll = now_mono + HUB_DOWN_POLL
+            self._next_hub_poll = now_mono + hub_down_poll(len(self._shared.config.accounts))
 
     def _watch_user_hub(self, now_mono: float, now_wall: datetime) -> None:
-        """While the user hub is down: reconcile every account every ``HUB_DOWN_POLL`` and,
-        once the outage lasts ``HUB_DOWN_ALERT``, say so (once)."""
+        """While the user hub is down: reconcile every account every :func:`hub_down_poll`
+        and, once the outage lasts ``HUB_DOWN_ALERT``, say so (once)."""
         down = self._user_hub_down
         if down is None:
             return
+        poll = hub_down_poll(len(self._shared.config.accounts))
         if now_mono >= self._next_hub_poll:
-            self._next_hub_poll = now_mono + HUB_DOWN_POLL
+            self._next_hub_poll = now_mono + poll
             for account in self._shared.config.accounts:
                 self._reconciler.request(account, "user hub down")
         if not self._user_hub_alerted and now_mono - down >= HUB_DOWN_ALERT:
@@ -298,7 +324,7 @@ class EngineLoop:
             self._shared.alerter.alert(
                 "warning",
                 f"the user hub has been down for {now_mono - down:.0f} s: fills, orders and "
-                f"positions are read from REST every {HUB_DOWN_POLL:g} s until it is back, so "
+                f"positions are read from REST every {poll:.0f} s until it is back, so "
                 "a breach is enforced up to that much later",
                 now_wall,
             )

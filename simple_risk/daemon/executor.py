@@ -74,6 +74,9 @@ class IntentResult(Event):
     outcome: str
     calls: tuple[str, ...] = ()
     error: str | None = None
+    #: seconds the gateway still asked to be left alone when a call failed for that (its
+    #: Retry-After, or the hold after a 429): the retry is due then, not later (0: not known)
+    retry_in: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -413,6 +416,7 @@ class Executor:
         done: list[str] = []
         worst = "done"
         first_error: str | None = None
+        retry_in = 0.0
         reduction_failed = False
         for index, request in enumerate(job.calls):
             if request.endpoint in POSITION_CALLS:
@@ -448,6 +452,7 @@ class Executor:
             except ProjectXError as exc:
                 self._starved(job.account, exc, started)
                 error = str(exc)
+                retry_in = max(retry_in, exc.held_for)
                 if isinstance(exc, OutcomeUnknown):
                     outcome = "unsure"  # may have acted: re-planned only from REST's facts
                 else:
@@ -473,6 +478,7 @@ class Executor:
             outcome=worst,
             calls=tuple(done),
             error=first_error,
+            retry_in=retry_in,
         )
 
 

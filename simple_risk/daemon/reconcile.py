@@ -9,6 +9,13 @@ already breached is enforced at once. Requests are coalesced: at most one reconc
 account per ``reconcile_gap`` seconds (wider as the REST budget fills). A user-hub record the
 converter doubted (skipped as unreadable, or an order of unknown status read as working) is
 alerted and answered with a reconcile of its account: REST says what the hub could not.
+
+``Account/search`` answers for the whole login, so the full reconciles of its accounts share
+one (:class:`LoginAccounts`): an answer asked after a reconcile was requested serves it, and
+one already on its way is waited for. A poll of every account (the user hub down, a start, a
+hub gap) costs one ``Account/search`` and the three per-account calls of each account, not four
+calls per account: above seven accounts on one login the 10 s poll alone would pass the
+gateway's 200 calls a minute.
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from simple_risk.adapters.topstepx.errors import ProjectXError
@@ -37,6 +45,65 @@ from simple_risk.engine.facts.ledger import adds_nothing
 from simple_risk.engine.vanished import reconciled_fills, reconciled_orders, reconciled_positions
 
 log = logging.getLogger(__name__)
+
+#: one ``Account/search`` answer: the accounts read, and the records skipped as unreadable
+AccountList = tuple[list[AccountUpdate], list[tuple[str, str]]]
+
+
+@dataclass(eq=False)
+class _Asked:
+    """One ``Account/search`` on its way or answered: when it was asked (monotonic), and its
+    answer or its failure once in."""
+
+    at: float
+    done: threading.Event = field(default_factory=threading.Event)
+    answer: AccountList | None = None
+    error: BaseException | None = None
+
+
+class LoginAccounts:
+    """The login's ``Account/search``, asked once for every reconcile that needs it.
+
+    :meth:`fresh` answers with the newest answer asked no earlier than ``since`` (the moment
+    the reconcile was requested: nothing the gateway said before then can stand for it), or
+    waits for such an answer already on its way, or asks the gateway itself. Thread safe: the
+    reconcile workers of every account call it."""
+
+    def __init__(
+        self,
+        search: Callable[[], AccountList],
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._search = search
+        self._monotonic = monotonic
+        self._lock = threading.Lock()
+        self._latest: _Asked | None = None
+        self.asked = 0  # Account/search calls made, for tests and status
+
+    def fresh(self, since: float) -> AccountList:
+        with self._lock:
+            latest = self._latest
+            # a failed answer is shared too: a refusing gateway (a 429 burst) is asked once per
+            # poll, not once per account; each reconcile it failed is retried on its own
+            mine = latest is None or latest.at < since
+            if mine:
+                latest = self._latest = _Asked(self._monotonic())
+                self.asked += 1
+        assert latest is not None
+        if mine:
+            try:
+                latest.answer = self._search()
+            except BaseException as error:
+                latest.error = error
+            finally:
+                latest.done.set()
+        else:
+            latest.done.wait()
+        if latest.error is not None:
+            raise latest.error
+        assert latest.answer is not None
+        accounts, skipped = latest.answer
+        return list(accounts), list(skipped)
 
 
 class Reconciler:
@@ -82,6 +149,13 @@ class Reconciler:
         self.unlisted: set[int] = set()
         #: accounts of the login the configuration does not guard, said once they could trade
         self.unguarded_said: set[int] = set()
+        #: the login's Account/search, shared by the full reconciles of every account
+        self.login_accounts = LoginAccounts(self._search_accounts)
+        #: when each account's reconcile was last requested (monotonic) ...
+        self._requested: dict[int, float] = {}
+        #: ... and when the requests its reconcile under way serves were: the answers it may
+        #: share were asked no earlier
+        self._serving: dict[int, float] = {}
 
     # -- the workers ----------------------------------------------------------------------------
 
@@ -105,6 +179,7 @@ class Reconciler:
         if work is None:
             return
         with self._lock:
+            self._requested[account] = time.monotonic()
             if account in self._wanted:
                 return
             self._wanted.add(account)
@@ -145,6 +220,9 @@ class Reconciler:
                 return  # stopping: the client is closing
             with self._lock:
                 self._wanted.discard(account)
+                # every request this reconcile serves was made by then (a later one queued
+                # another), and none before the reconcile before it was served
+                self._serving[account] = self._requested.get(account, time.monotonic())
             last = time.monotonic()
             started = self._shared.clock.now()
             try:
@@ -175,7 +253,19 @@ class Reconciler:
         factor = 4.0 if used > 0.75 else 2.0 if used > 0.5 else 1.0
         return self._shared.options.reconcile_gap * factor
 
+    def _search_accounts(self) -> AccountList:
+        """``Account/search``, lenient: an unreadable account is skipped and reported."""
+        skipped: list[tuple[str, str]] = []
+
+        def malformed(kind: str, why: str) -> None:
+            skipped.append((kind, why))
+
+        accounts = self._client.search_accounts(only_active=False, on_malformed=malformed)
+        return accounts, skipped
+
     def fetch(self, account: int, reason: str) -> ReconcileData:
+        """The account's state from REST. An ``Account/search`` asked since the reconcile was
+        requested — by another account's reconcile — serves this one too."""
         clock, client = self._shared.clock, self._client
         started = clock.now()
         engine = self._shared.engines[account]
@@ -191,9 +281,12 @@ class Reconciler:
 
         accounts: list[AccountUpdate] | None = None
         try:
-            accounts = (
-                [] if light else client.search_accounts(only_active=False, on_malformed=malformed)
-            )
+            if light:
+                accounts = []
+            else:
+                requested = self._serving.get(account, time.monotonic())
+                accounts, unreadable = self.login_accounts.fresh(requested)
+                skipped.extend(unreadable)
             positions = client.open_positions(account, on_malformed=malformed)
             orders = client.open_orders(account, on_malformed=malformed)
             trades = [] if light else client.search_trades(account, since, on_malformed=malformed)

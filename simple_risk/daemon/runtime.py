@@ -101,6 +101,7 @@ class Daemon:
             clock=ReceiveClock(self.options.wall) if self.options.wall else None,
             recorder=self.options.recorder,
             on_auth_trouble=self._auth_trouble,
+            on_gateway_trouble=self._gateway_trouble,
         )
         #: the tags of the orders the daemon places (protective stops): lockouts let only
         #: those pass, so they carry a secret part nobody else can make
@@ -432,6 +433,11 @@ class Daemon:
     def _auth_trouble(self, message: str) -> None:
         """The REST client cannot refresh the session and the token expires soon."""
         self.alerter.alert("critical", message, self.clock.now())
+
+    def _gateway_trouble(self, message: str) -> None:
+        """The gateway asked the REST client to wait longer than it will (a Retry-After past
+        ``RestConfig.retry_after_max``): it tries again sooner, and may be refused again."""
+        self.alerter.alert("warning", message, self.clock.now())
 
     def _fatal(self, exc: BaseException) -> None:
         """A part ended with an exception that is not an error to restart from."""

@@ -29,7 +29,8 @@ def starving_cause(error: BaseException) -> str | None:
     (refused or delayed by the gateway or the limiter), else None (a refusal of the request
     itself, such as an order that is no longer open, is not starvation)."""
     if isinstance(error, RateLimitTimeout):
-        return OWN_BUDGET
+        # held back because the gateway asked it (a 429, its Retry-After), or by the budget
+        return RATE_LIMITED if error.held_for > 0 else OWN_BUDGET
     if isinstance(error, TransportError):
         status = error.http_status
         if status == 429:

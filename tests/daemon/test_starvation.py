@@ -30,6 +30,11 @@ def test_each_cause_is_named() -> None:
     )
     assert starving_cause(TransportError(CLOSE, "x", http_status=None, attempts=1)) == NO_ANSWER
     assert starving_cause(RateLimitTimeout("no slot")) == OWN_BUDGET
+    # held back by the limiter because the gateway asked it (a 429's Retry-After): the
+    # gateway's rate limit, not the daemon's own budget
+    held = RateLimitTimeout("no slot: the gateway asked to wait 20.0s more")
+    held.held_for = 20.0
+    assert starving_cause(held) == RATE_LIMITED
     # the gateway answered about the request itself: not starvation
     assert starving_cause(ApiError(Endpoint.ORDER_CANCEL, 3, "Order is not open")) is None
     assert starving_cause(TransportError(CLOSE, "bad", http_status=400, attempts=1)) is None

@@ -318,6 +318,27 @@ def test_injected_faults_hit_the_next_calls_then_stop(sim: Simulator, token: str
         )
 
 
+def test_an_injected_refusal_can_say_when_to_come_back(sim: Simulator, token: str) -> None:
+    """Whether the live gateway sends ``Retry-After`` is not known (reference §3.1): a test
+    decides, by the control API or the handle, seconds or an HTTP date, on a 429 or a 503."""
+    body = {"onlyActiveAccounts": True}
+    control = requests.post(
+        f"{sim.base_url}/sim/fail-next",
+        json={"count": 1, "status": 429, "retryAfter": "7"},
+        timeout=5.0,
+    )
+    assert control.status_code == 200
+    sim.fail_next(1, 503, retry_after="Wed, 13 Jan 2027 16:00:02 GMT")
+    sim.fail_next(1, 429)
+    answers = [call(sim, "Account/search", body, token) for _ in range(4)]
+    assert [(a.status_code, a.headers.get("Retry-After")) for a in answers] == [
+        (429, "7"),
+        (503, "Wed, 13 Jan 2027 16:00:02 GMT"),
+        (429, None),
+        (200, None),
+    ]
+
+
 def test_a_late_answer_comes_after_the_venue_acted(sim: Simulator, token: str) -> None:
     mnq = contract_id(sim, "MNQ")
     order = {"accountId": ACCOUNT, "contractId": mnq, "type": 2, "side": 0, "size": 1}

@@ -54,7 +54,8 @@ Thread-safe controls (each runs on the simulator's loop and waits for it):
   connection could not be found on the server." (how a live reconnect can fail).
 - ``refuse_subscriptions(count=1)``: the next ``count`` hub subscriptions are answered with
   an error Completion.
-- ``fail_next(n, status=429 | 500 | "timeout")``: the next n ProjectX REST calls fail so.
+- ``fail_next(n, status=429 | 500 | 503 | "timeout", retry_after=None)``: the next n ProjectX
+  REST calls fail so; ``retry_after`` is the ``Retry-After`` header their answers carry.
 - ``answer_late(endpoint, seconds, count=1)``: the next ``count`` calls of ``endpoint``
   (``"Position/closeContract"``) are carried out at once and answered ``seconds`` later.
 - ``revoke_tokens() -> int``: every session token issued so far is refused (REST 401, hub

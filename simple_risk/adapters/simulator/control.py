@@ -20,7 +20,8 @@ HTTP routes (JSON bodies, JSON answers, 400 ``{"error": ...}`` on bad input)::
                                       when no hub is named)
     POST   /sim/hubs/lose-connections {"count"}: the next count hub negotiates/connects get 404
                                       "The connection could not be found on the server."
-    POST   /sim/fail-next             {"count", "status": 429 | 500 | "timeout"}
+    POST   /sim/fail-next             {"count", "status": 429 | 500 | 503 | "timeout",
+                                      "retryAfter"?: the answers' Retry-After header}
     POST   /sim/answer-late           {"endpoint", "seconds", "count"?}: the next count calls of
                                       the endpoint (e.g. "Position/closeContract") are carried
                                       out at once and answered that many seconds later
@@ -186,12 +187,14 @@ class Control:
             raise ControlError("count must not be negative")
         self.hubs.closed_after_handshake = count
 
-    def fail_next(self, count: int, status: Fault) -> None:
-        if status not in (429, 500, "timeout"):
-            raise ControlError('status must be 429, 500 or "timeout"')
+    def fail_next(self, count: int, status: Fault, retry_after: str | None = None) -> None:
+        if status not in (429, 500, 503, "timeout"):
+            raise ControlError('status must be 429, 500, 503 or "timeout"')
         if count < 0:
             raise ControlError("count must not be negative")
-        self.faults.add(count, status)
+        if retry_after is not None and (status == "timeout" or not retry_after.isprintable()):
+            raise ControlError("retryAfter must be printable text, and not for a timeout")
+        self.faults.add(count, status, retry_after)
 
     def answer_late(self, endpoint: str, seconds: float, count: int = 1) -> None:
         """The next ``count`` calls of ``endpoint`` act at once; their answers wait ``seconds``."""
@@ -368,7 +371,8 @@ class Control:
         async def fail(body: dict[str, object]) -> dict[str, object]:
             status = body.get("status")
             count = cast(int, need(body, "count", int))
-            self.fail_next(count, cast(Fault, status))
+            retry_after = cast(str, need(body, "retryAfter", str)) if "retryAfter" in body else None
+            self.fail_next(count, cast(Fault, status), retry_after)
             return {}
 
         async def late(body: dict[str, object]) -> dict[str, object]:

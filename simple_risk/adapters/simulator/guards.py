@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
-Fault = Literal[429, 500, "timeout"]
+Fault = Literal[429, 500, 503, "timeout"]
 
 
 @dataclass(frozen=True)
@@ -115,14 +115,15 @@ class RateLimiter:
 class FaultQueue:
     """Failures to inject into the next ProjectX REST calls (control API ``fail_next``)."""
 
-    pending: deque[Fault] = field(default_factory=deque)
+    #: each fault with the ``Retry-After`` header its answer carries (None: no header)
+    pending: deque[tuple[Fault, str | None]] = field(default_factory=deque)
     #: how long a "timeout" fault holds the request before answering 504
     timeout_seconds: float = 30.0
 
-    def add(self, count: int, fault: Fault) -> None:
-        self.pending.extend([fault] * count)
+    def add(self, count: int, fault: Fault, retry_after: str | None = None) -> None:
+        self.pending.extend([(fault, retry_after)] * count)
 
-    def take(self) -> Fault | None:
+    def take(self) -> tuple[Fault, str | None] | None:
         return self.pending.popleft() if self.pending else None
 
     #: endpoint (lower case, e.g. ``position/closecontract``) -> delays of its next calls

@@ -542,12 +542,14 @@ class RestApi:
         if not path.startswith("/api/"):
             return web.Response(status=404)
         name = path[len("/api/") :]
-        fault = self.faults.take()
-        if fault == "timeout":
-            await asyncio.sleep(self.faults.timeout_seconds)
-            return web.Response(status=504)
-        if fault is not None:
-            return web.Response(status=fault)
+        taken = self.faults.take()
+        if taken is not None:
+            fault, retry_after = taken
+            if fault == "timeout":
+                await asyncio.sleep(self.faults.timeout_seconds)
+                return web.Response(status=504)
+            headers = {} if retry_after is None else {"Retry-After": retry_after}
+            return web.Response(status=fault, headers=headers)
         if name == "status/ping":
             if not self.limiter.allow("general"):
                 return web.Response(status=429)

@@ -342,8 +342,10 @@ class Simulator:
         """Close the next ``count`` hub connections with an error right after their handshake."""
         self._call(self.control.close_after_handshakes, count)
 
-    def fail_next(self, count: int, status: Fault = 429) -> None:
-        self._call(self.control.fail_next, count, status)
+    def fail_next(self, count: int, status: Fault = 429, retry_after: str | None = None) -> None:
+        """The next ``count`` ProjectX REST calls fail with ``status``; ``retry_after``: the
+        ``Retry-After`` header their answers carry (seconds, or an HTTP date)."""
+        self._call(self.control.fail_next, count, status, retry_after)
 
     def answer_late(self, endpoint: str, seconds: float, count: int = 1) -> None:
         """The next ``count`` calls of ``endpoint`` (``"Position/closeContract"``) are carried

@@ -270,6 +270,9 @@ class ProjectXError(Exception):
     """Base of every error the TopstepX adapter raises."""
 
     outcome: Outcome = Outcome.GIVE_UP
+    #: seconds the gateway still asks to be left alone (its ``Retry-After``) when the call
+    #: failed for that: a retry before then is refused, one later is late (0: not known)
+    held_for: float = 0.0
 
 
 class ApiError(ProjectXError):

@@ -8,8 +8,10 @@ the jitter between the grant here and the request's arrival at the server.
 
 When the budget is short, the highest priority waiter goes first (architecture.md §3): enforcement
 calls (cancel, close) before reconciliation before stop management, FIFO within a priority.
-After a 429 the REST client calls :meth:`RateLimiter.hold` so every thread slows down, not
-just the one that was told off.
+After a 429 the REST client calls :meth:`RateLimiter.hold` on the bucket the refused call
+drew from, so every thread slows down, not just the one that was told off — for as long as
+the gateway's ``Retry-After`` asks, when it says. A hold of one bucket never holds the other
+(a ``History/retrieveBars`` 429 does not hold a close).
 
 Enforcement can never be starved by the daemon's own housekeeping: the last ``reserve`` slots
 of the default bucket are granted only to enforcement (and auth), so however busy
@@ -149,7 +151,8 @@ class RateLimiter:
         self._grants: dict[str, deque[float]] = {name: deque() for name in self._budgets}
         self._waiters: dict[str, list[tuple[int, int]]] = {name: [] for name in self._budgets}
         self._seq = itertools.count()
-        self._hold_until = 0.0
+        #: per bucket: nothing is granted before this monotonic time (the gateway said 429)
+        self._hold_until: dict[str, float] = dict.fromkeys(self._budgets, 0.0)
         self.granted = 0
         #: grants counted at start that an earlier process made (or that were assumed)
         self.inherited = 0
@@ -288,8 +291,18 @@ class RateLimiter:
                     while grants and grants[0] <= now - span:
                         grants.popleft()
                     wait: float | None
-                    if now < self._hold_until:
-                        wait = self._hold_until - now
+                    held = self._hold_until[bucket]
+                    if now < held and deadline is not None and held > deadline:
+                        # the gateway asked for longer than the caller can wait: say so now
+                        # (and for how long), waiting would only hide it
+                        error = RateLimitTimeout(
+                            f"no {bucket!r} slot within {timeout}s at priority "
+                            f"{priority.name}: the gateway asked to wait {held - now:.1f}s more"
+                        )
+                        error.held_for = held - now
+                        raise error
+                    if now < held:
+                        wait = held - now
                     elif waiters[0] != ticket:
                         wait = 0.5  # a higher-priority or older waiter goes first
                     elif len(grants) < allowed:
@@ -318,11 +331,22 @@ class RateLimiter:
                     heapq.heapify(waiters)
                     self._cond.notify_all()
 
-    def hold(self, seconds: float) -> None:
-        """Grant nothing for ``seconds`` (the gateway said 429: everyone slows down)."""
+    def hold(self, seconds: float, bucket: str = DEFAULT_BUCKET) -> None:
+        """Grant nothing of ``bucket`` for ``seconds`` (the gateway said 429: everyone slows
+        down); a longer hold already running is kept."""
+        if bucket not in self._budgets:
+            bucket = DEFAULT_BUCKET
         with self._cond:
-            self._hold_until = max(self._hold_until, self._monotonic() + seconds)
+            until = self._monotonic() + seconds
+            self._hold_until[bucket] = max(self._hold_until[bucket], until)
             self._cond.notify_all()
+
+    def held_for(self, bucket: str = DEFAULT_BUCKET) -> float:
+        """Seconds the bucket is still held (0 when it is not)."""
+        if bucket not in self._budgets:
+            bucket = DEFAULT_BUCKET
+        with self._cond:
+            return max(self._hold_until[bucket] - self._monotonic(), 0.0)
 
     def in_window(self, bucket: str = DEFAULT_BUCKET) -> int:
         """Grants currently inside the bucket's window (for status output and tests)."""

@@ -10,6 +10,10 @@ every call shares lives here, once (reference §1–§4):
   :class:`~simple_risk.adapters.topstepx.ratelimit.RateLimiter`.
 * **Retries** — 429, 5xx and connection errors are retried with exponential backoff and full
   jitter, a bounded number of times; a 429 also holds the limiter so every thread slows down.
+  A 429 or 503 that carries ``Retry-After`` (seconds, or an HTTP date) holds the calls of its
+  kind (its rate-limit bucket) exactly that long instead — at most ``retry_after_max``, a
+  longer demand told to ``on_gateway_trouble`` — and the retry waits for it: nothing of that
+  kind reaches the gateway before it said, enforcement included, and nothing waits longer.
   A caller whose request is not idempotent passes ``on_retry`` to look for its effect first.
 * **Errors** — ``success: false`` becomes :class:`ApiError` carrying the endpoint's errorCode
   name and its DONE/RETRY/GIVE_UP outcome; transport failures become :class:`TransportError`.
@@ -20,6 +24,7 @@ every call shares lives here, once (reference §1–§4):
 from __future__ import annotations
 
 import base64
+import email.utils
 import json
 import logging
 import os
@@ -28,7 +33,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import requests
@@ -130,6 +135,9 @@ class RestConfig:
     backoff_base: float = 0.5  # first retry waits up to this (full jitter), doubling
     backoff_max: float = 8.0
     hold_on_429: float = 1.0  # every thread pauses this long (times the attempt) after a 429
+    #: the longest a 429's or 503's ``Retry-After`` holds the calls of its kind (seconds): a
+    #: gateway asking for more is alerted and taken at this
+    retry_after_max: float = 60.0
     limiter_timeout: float | None = 60.0  # how long a call may wait for a rate-limit slot
     token_lifetime: float = 24 * 3600.0  # used when the token carries no readable JWT ``exp``
     refresh_before: float = 2 * 3600.0  # validate this long before the token expires
@@ -205,6 +213,24 @@ def token_lifetime(token: str, wall: float, longest: float) -> tuple[float, floa
     return min(longest, expiry - wall), None
 
 
+def retry_after_seconds(value: str | None, wall: float) -> float | None:
+    """The seconds a ``Retry-After`` header asks for — a number of seconds, or an HTTP date
+    (then from ``wall``, this host's time); 0 for a date already past; None when there is no
+    header or it cannot be read (RFC 9110 §10.2.3)."""
+    if value is None:
+        return None
+    text = value.strip()
+    if text.isdigit() and text.isascii():
+        return float(int(text))
+    try:
+        when = email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:  # "-0000": UTC, as every HTTP date is
+        when = when.replace(tzinfo=UTC)
+    return max(when.timestamp() - wall, 0.0)
+
+
 class RestSession:
     """Authenticated, rate-limited, retrying exchange with the gateway's REST API (thread
     safe): what every typed call of :class:`~simple_risk.adapters.topstepx.rest.RestClient`
@@ -226,9 +252,13 @@ class RestSession:
         wall: Callable[[], float] = time.time,
         rng: random.Random | None = None,
         on_auth_trouble: Callable[[str], None] | None = None,
+        on_gateway_trouble: Callable[[str], None] | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self._on_auth_trouble = on_auth_trouble
+        #: told when the gateway asks for more than the client grants it (a Retry-After
+        #: past ``retry_after_max``)
+        self._on_gateway_trouble = on_gateway_trouble
         self._next_refresh = 0.0  # monotonic: no refresh attempt before (after a failure)
         self.credentials = credentials
         self.config = config or RestConfig()
@@ -463,20 +493,22 @@ class RestSession:
                         priority,
                         timeout=left if wait is None else min(wait, left),
                     )
-                except RateLimitTimeout:
+                except RateLimitTimeout as timeout:
                     if refused is None:
                         raise
                     # the slot was held back because the gateway refused the last attempt:
                     # that refusal is the cause the caller must see
-                    raise TransportError(
+                    gave_up = TransportError(
                         endpoint, "gave up", http_status=refused, attempts=attempt - 1
-                    ) from None
+                    )
+                    gave_up.held_for = timeout.held_for
+                    raise gave_up from None
             sent_at = self.clock.now()
             try:
                 if sent is not None:
-                    status, content = sent.answer()
+                    status, content, retry_after = sent.answer()
                 else:
-                    status, content = self._transport.exchange(
+                    status, content, retry_after = self._transport.exchange(
                         url, payload.encode(), headers, deadline
                     )
             except DeadlinePassed:
@@ -508,8 +540,11 @@ class RestSession:
                 self.validate()
                 attempt -= 1
                 continue
-            if status == 429:
-                self.limiter.hold(self.config.hold_on_429 * attempt)
+            asked = self._asked_wait(endpoint, retry_after) if status in (429, 503) else None
+            if asked is not None:
+                self.limiter.hold(asked, bucket_for(endpoint.value))
+            elif status == 429:
+                self.limiter.hold(self.config.hold_on_429 * attempt, bucket_for(endpoint.value))
             if status == 429 or status >= 500 or status == 408:
                 refused = status
                 if status != 429 and endpoint in _SENT_ONCE:
@@ -519,9 +554,31 @@ class RestSession:
                         http_status=status,
                         attempts=attempt,
                     )
-                if attempt >= self.config.max_attempts or self._monotonic() >= deadline:
-                    raise TransportError(endpoint, "gave up", http_status=status, attempts=attempt)
-                self._pause(attempt, endpoint, f"HTTP {status}")
+                now = self._monotonic()
+                if (
+                    attempt >= self.config.max_attempts
+                    or now >= deadline
+                    or (asked is not None and now + asked > deadline)
+                ):
+                    refusal = TransportError(
+                        endpoint,
+                        "gave up" if asked is None else f"gave up: Retry-After {asked:g}s",
+                        http_status=status,
+                        attempts=attempt,
+                    )
+                    refusal.held_for = asked or 0.0
+                    raise refusal
+                if asked is None:
+                    self._pause(attempt, endpoint, f"HTTP {status}")
+                else:  # the limiter's hold is the pause: the retry's slot comes when it ends
+                    self.retries += 1
+                    log.warning(
+                        "%s: HTTP %d, Retry-After %gs; retry %d then",
+                        endpoint.value,
+                        status,
+                        asked,
+                        attempt,
+                    )
                 continue
             if status >= 400:
                 if status == 401:
@@ -628,6 +685,25 @@ class RestSession:
             self.limiter.note(bucket)  # the ledger's write waits until the request is out
         return sent
 
+    def _asked_wait(self, endpoint: Endpoint, retry_after: str | None) -> float | None:
+        """How long a 429's or 503's ``Retry-After`` holds the calls of its kind (seconds),
+        at most ``retry_after_max`` (a longer demand is told to ``on_gateway_trouble``); None
+        without a readable header (the backoff then decides)."""
+        asked = retry_after_seconds(retry_after, self._wall())
+        if not asked:  # none, or "now" (a date just past): the backoff still paces retries
+            return None
+        cap = self.config.retry_after_max
+        if asked > cap:
+            message = (
+                f"the gateway asked the daemon to wait {asked:.0f}s before its next "
+                f"{endpoint.value} call (Retry-After); it waits {cap:g}s, then tries again"
+            )
+            log.warning("%s", message)
+            if self._on_gateway_trouble is not None:
+                self._on_gateway_trouble(message)
+            return cap
+        return asked
+
     def _pause(self, attempt: int, endpoint: Endpoint, reason: str) -> None:
         delay = self._backoff(attempt)
         self.retries += 1
@@ -647,4 +723,5 @@ __all__ = [
     "RestConfig",
     "RestRecorder",
     "RestSession",
+    "retry_after_seconds",
 ]

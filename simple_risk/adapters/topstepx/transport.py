@@ -21,7 +21,8 @@ timeout) must not hold an enforcing call past it. Two transports keep that promi
   re-implement), on one of a small pool of HTTP threads the caller waits on up to the
   deadline; an answer that arrives after the caller gave up is closed.
 
-Both answer ``(status, body)`` or raise :class:`DeadlinePassed` or :class:`ExchangeFailed`.
+Both answer an :class:`Answer` (status, body and the ``Retry-After`` header) or raise
+:class:`DeadlinePassed` or :class:`ExchangeFailed`.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import requests
 import urllib3
@@ -79,12 +80,26 @@ class ExchangeFailed(Exception):
     timed out, malformed HTTP): transient, worth a retry."""
 
 
+class Answer(NamedTuple):
+    """A whole answer: its status, its body and its ``Retry-After`` header, if it has one
+    (how long the gateway asks to be left alone after a 429 or a 503)."""
+
+    status: int
+    body: bytes
+    retry_after: str | None = None
+
+
+def _retry_after(headers: Any) -> str | None:
+    value = headers.get("Retry-After") if headers is not None else None
+    return value if isinstance(value, str) else None
+
+
 class Transport(Protocol):
     """Sends one POST and reads its whole answer, by ``deadline`` (on the monotonic clock)."""
 
     def exchange(
         self, url: str, payload: bytes, headers: Mapping[str, str], deadline: float
-    ) -> tuple[int, bytes]: ...
+    ) -> Answer: ...
 
     def close(self) -> None: ...
 
@@ -325,8 +340,8 @@ class Sent:
         """When the whole call must be over, on the monotonic clock."""
         return self.exchange.deadline
 
-    def answer(self) -> tuple[int, bytes]:
-        """``(status, body)``, or :class:`DeadlinePassed` / :class:`ExchangeFailed`."""
+    def answer(self) -> Answer:
+        """The whole answer, or :class:`DeadlinePassed` / :class:`ExchangeFailed`."""
         connection = self.connection
         try:
             try:
@@ -344,7 +359,7 @@ class Sent:
                 if self.exchange.cut:
                     raise DeadlinePassed from None
                 raise
-            return response.status, body
+            return Answer(response.status, body, _retry_after(response.headers))
         finally:
             if self.watch.release(self.exchange):
                 connection.close()  # cut: never handed out again
@@ -419,7 +434,7 @@ class DirectTransport:
 
     def exchange(
         self, url: str, payload: bytes, headers: Mapping[str, str], deadline: float
-    ) -> tuple[int, bytes]:
+    ) -> Answer:
         per_read = min(self._timeout, max(deadline - self._monotonic(), 0.01))
         exchange = self.watch.open(deadline)
         try:
@@ -444,7 +459,7 @@ class DirectTransport:
                 if exchange.cut:
                     raise DeadlinePassed from None
                 raise
-            return response.status, body
+            return Answer(response.status, body, _retry_after(response.headers))
         finally:
             if self.watch.release(exchange) and exchange.connection is not None:
                 exchange.connection.close()  # cut: never handed out again
@@ -529,7 +544,7 @@ class SessionTransport:
 
     def exchange(
         self, url: str, payload: bytes, headers: Mapping[str, str], deadline: float
-    ) -> tuple[int, bytes]:
+    ) -> Answer:
         per_read = min(self._timeout, max(deadline - self._monotonic(), 0.01))
         future = self._http.submit(
             self._session.post,
@@ -547,7 +562,8 @@ class SessionTransport:
             raise DeadlinePassed from None
         except requests.RequestException as error:
             raise ExchangeFailed(type(error).__name__) from None
-        return response.status_code, read_until(response.raw, deadline, self._monotonic)
+        body = read_until(response.raw, deadline, self._monotonic)
+        return Answer(response.status_code, body, _retry_after(response.headers))
 
     def close(self) -> None:
         self._http.shutdown(wait=False, cancel_futures=True)
@@ -578,6 +594,7 @@ __all__ = [
     "KEEPALIVE_OPTIONS",
     "SEND_TIMEOUT",
     "WATCH_INTERVAL",
+    "Answer",
     "DeadlinePassed",
     "DeadlineWatch",
     "DirectTransport",

@@ -1,0 +1,163 @@
+"""The daemon's REST traffic as the accounts of one login grow (reference §3.1: the gateway
+allows 200 calls per 60 s, the daemon keeps itself to 190).
+
+While the user hub is down every account is reconciled in full every 10 s. ``Account/search``
+answers for the whole login, so each poll asks it once, whatever the number of accounts: the
+calls of a poll are one plus the three per-account ones (open positions, working orders, the
+week's fills) of each account. Asked per account, a poll cost four calls per account, 24 a
+minute each: eight accounts alone passed the 190. Nor does the periodic light reconcile
+(positions and orders of every account, each 45 s) run beside the poll: the poll reads them
+already, more often. And the poll keeps to 150 calls in any minute: past eight accounts it
+comes less often (twenty accounts: 61 calls every 30 s), where it took all the budget the
+reconciles may use and each account was read every 30-40 s anyway, unevenly.
+
+The hub-down timings are shortened here, and the minute with them: ``POLL`` stands for the
+10 s, ``WINDOW`` for the 60 s.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections import Counter
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from simple_risk.adapters.simulator import AccountSpec, RateLimits, Simulator
+from simple_risk.adapters.topstepx.ratelimit import (
+    DEFAULT_BUCKET,
+    DEFAULT_BUDGETS,
+    DEFAULT_RESERVE,
+    Budget,
+    busiest_window,
+)
+from simple_risk.daemon import engineloop
+from simple_risk.daemon.runtime import Daemon, open_store
+from simple_risk.daemon.sim import wait_until
+from tests.pinned import pinned_wall
+
+from .harness import FAST_OPTIONS, build_ruleset, guarding_config
+
+#: twenty accounts of one login
+ACCOUNTS = tuple(range(20_100_001, 20_100_021))
+PER_ACCOUNT = ("Position/searchOpen", "Order/searchOpen", "Trade/search")
+POLL = 1.5  # the hub-down poll, shortened from 10 s ...
+WINDOW = engineloop.REST_WINDOW * POLL / engineloop.HUB_DOWN_POLL  # ... and the minute with it
+
+
+@pytest.fixture(autouse=True)
+def _shortened(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(engineloop, "HUB_DOWN_POLL", POLL)
+    monkeypatch.setattr(engineloop, "REST_WINDOW", WINDOW)
+
+
+def _simulator(count: int) -> Simulator:
+    return Simulator(
+        port=0,
+        seed=11,
+        ping_interval=0.3,
+        price_interval=None,
+        rate_limits=RateLimits(general=(100_000, 60.0), bars=(50, 30.0)),
+        clock=pinned_wall(),
+        accounts=[
+            AccountSpec(account, f"50KTC-V2-SIM-{account}", Decimal("50000"))
+            for account in ACCOUNTS[:count]
+        ],
+    ).start()
+
+
+def _daemon(sim: Simulator, count: int, tmp_path: Path, reconcile_interval: float) -> Daemon:
+    """A daemon guarding the simulator's ``count`` accounts, its REST budget out of the way
+    (what is measured is what the daemon asks for)."""
+    accounts = ACCOUNTS[:count]
+    config = guarding_config(sim, accounts, tmp_path)
+    timing = dataclasses.replace(config.timing, reconcile_interval=reconcile_interval)
+    return Daemon(
+        config.with_timing(timing),
+        dict.fromkeys(accounts, build_ruleset()),
+        store=open_store(config),
+        options=dataclasses.replace(
+            FAST_OPTIONS,
+            wall=pinned_wall(),
+            reconcile_gap=0.2,
+            budgets={DEFAULT_BUCKET: Budget(100_000, 60.0), "bars": Budget(47, 30.0)},
+        ),
+    )
+
+
+def _calls_while_the_user_hub_is_down(
+    sim: Simulator, daemon: Daemon, count: int, seconds: float
+) -> list[tuple[str, float]]:
+    """The REST calls the simulator received over ``seconds`` of a user hub outage: each
+    endpoint and when it arrived (seconds)."""
+    try:
+        daemon.start()
+        assert wait_until(daemon.ready.is_set, 20.0), "the daemon did not become live"
+        sim.refuse_hub_connections(30.0)
+        sim.drop_connections()
+        polled = daemon.reconciles
+        assert wait_until(lambda: daemon.reconciles >= polled + count, 10.0)  # the drop's own
+        time.sleep(POLL)
+        sim.clear_requests()
+        time.sleep(seconds)
+        return [
+            (r.path.removeprefix("/api/"), r.time.timestamp())
+            for r in sim.requests_log()
+            if r.path.startswith("/api/")
+        ]
+    finally:
+        daemon.stop()
+        sim.stop()
+
+
+@pytest.mark.parametrize("count", [1, 8, 20])
+def test_while_the_user_hub_is_down_each_poll_asks_account_search_once_for_the_login(
+    count: int, tmp_path: Path
+) -> None:
+    sim = _simulator(count)
+    # no periodic reconcile in the window: the poll's own calls
+    daemon = _daemon(sim, count, tmp_path, reconcile_interval=600.0)
+    poll = engineloop.hub_down_poll(count)
+    log = _calls_while_the_user_hub_is_down(sim, daemon, count, 3 * poll)
+    calls = Counter(endpoint for endpoint, _ in log)
+    polls = calls["Trade/search"] / count  # one full reconcile of every account per poll
+    print(f"\n{count} account(s), user hub down: {dict(calls)} in {polls:g} polls")
+    assert 2 <= polls <= 4, calls
+    assert all(calls[endpoint] == calls["Trade/search"] for endpoint in PER_ACCOUNT), calls
+    assert calls["Account/search"] <= polls + 1, f"Account/search asked per account: {calls}"
+    per_poll = (sum(calls.values()) - calls["Auth/validate"]) / polls
+    assert per_poll <= 3 * count + 1.5, f"{per_poll:g} calls per poll"
+
+
+@pytest.mark.parametrize("count", [8, 20])
+def test_while_the_user_hub_is_down_the_poll_keeps_within_what_reconciles_may_use(
+    count: int, tmp_path: Path
+) -> None:
+    """The poll aims at 150 calls a minute. Here a poll's calls spread over a share of the
+    shortened minute seven times the real one, so a window may catch the tail of one poll
+    and the head of another: what is held is the bound that matters, the 170 calls the
+    limiter lets reconciles take (the daemon's 190 less the 20 kept for enforcement)."""
+    sim = _simulator(count)
+    daemon = _daemon(sim, count, tmp_path, reconcile_interval=600.0)
+    log = _calls_while_the_user_hub_is_down(sim, daemon, count, 2.5 * WINDOW)
+    busiest = busiest_window([at for _, at in log], WINDOW)
+    print(f"\n{count} accounts, user hub down: at most {busiest} calls in a minute")
+    assert busiest <= DEFAULT_BUDGETS[DEFAULT_BUCKET].requests - DEFAULT_RESERVE
+    # ... and not by polling less than it may: eight accounts are still read every 10 s
+    assert busiest >= engineloop.HUB_DOWN_CALLS * (0.9 if count == 8 else 0.7)
+
+
+def test_while_the_user_hub_is_down_no_periodic_light_reconcile_runs_beside_the_poll(
+    tmp_path: Path,
+) -> None:
+    count = 4
+    sim = _simulator(count)
+    daemon = _daemon(sim, count, tmp_path, reconcile_interval=POLL / 3)
+    log = _calls_while_the_user_hub_is_down(sim, daemon, count, 3 * POLL)
+    calls = Counter(endpoint for endpoint, _ in log)
+    print(f"\n{count} accounts, user hub down, periodic every {POLL / 3:g}s: {dict(calls)}")
+    assert calls["Trade/search"] >= 2 * count, calls
+    # every positions call is a full reconcile's: none of a light one beside it
+    assert calls["Position/searchOpen"] == calls["Trade/search"], calls
