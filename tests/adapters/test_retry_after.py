@@ -18,9 +18,9 @@ from datetime import UTC, datetime
 
 from simple_risk.adapters.simulator import RateLimits, Simulator
 from simple_risk.adapters.topstepx.errors import ApiError
+from simple_risk.adapters.topstepx.gateway_time import retry_after_seconds
 from simple_risk.adapters.topstepx.ratelimit import Budget, Priority, RateLimiter
 from simple_risk.adapters.topstepx.rest import Credentials, RestClient, RestConfig
-from simple_risk.adapters.topstepx.session import retry_after_seconds
 from simple_risk.daemon.sim import wait_until
 
 from .conftest import start_sim

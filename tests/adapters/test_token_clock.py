@@ -19,8 +19,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from simple_risk.adapters.simulator import Simulator
+from simple_risk.adapters.topstepx.gateway_time import token_lifetime
 from simple_risk.adapters.topstepx.rest import Credentials, RestClient
-from simple_risk.adapters.topstepx.session import token_lifetime
 from tests.adapters.conftest import FAST_REST
 
 DAY = 86_400.0
