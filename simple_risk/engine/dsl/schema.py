@@ -182,8 +182,18 @@ def build_schema() -> dict[str, Any]:
                     "description": "the calendar session of over: session",
                 },
                 "within": {
-                    "$ref": "#/$defs/duration",
-                    "description": "a sliding window instead of a period, e.g. 10m",
+                    "anyOf": [
+                        {"$ref": "#/$defs/duration"},
+                        {
+                            "type": "string",
+                            "pattern": PARAM_REFERENCE_PATTERN,
+                            "title": "param",
+                            "description": "params.NAME: a param holding a duration, or a "
+                            "number of seconds",
+                        },
+                    ],
+                    "description": "a sliding window instead of a period: a duration (10m), "
+                    "or params.NAME",
                 },
                 "each": {
                     "enum": list(DERIVE_EACH),
