@@ -28,7 +28,7 @@ from simple_risk.engine.dsl.durations import (
 )
 from simple_risk.engine.dsl.expressions import compile_expression, guards_of
 from simple_risk.engine.dsl.knowns import asserted_known
-from simple_risk.engine.dsl.param_durations import PARAM_PREFIX, param_duration
+from simple_risk.engine.dsl.param_durations import param_duration
 from simple_risk.engine.dsl.problems import Problem, did_you_mean
 from simple_risk.engine.dsl.schema import (
     PARAM_REFERENCE_PATTERN,
@@ -52,7 +52,8 @@ from simple_risk.engine.model import (
 )
 
 _ROOT = re.compile(ROOT)
-#: ``for: params.NAME``: a rule's wait named by a param (the schema allows exactly this form)
+#: ``for: params.NAME``, ``refire: {every: params.NAME}``: a rule's wait or period named by a
+#: param (the schema allows exactly this form)
 PARAM_REFERENCE = re.compile(PARAM_REFERENCE_PATTERN)
 
 
@@ -242,15 +243,19 @@ def _refire(
 ) -> Refire:
     """The rule's ``refire:`` (the schema has checked its shape); a per-fill or per-order
     episode needs the event that carries the fill or order, and no ``each:`` item."""
-    if isinstance(raw, dict) and str(raw.get("every")).startswith(PARAM_PREFIX):
-        # not read (the schema says so): the param's only use failed, it is not "unused"
-        context.out.attempted_names.add(str(raw["every"]))
-    if isinstance(raw, dict) and is_duration(raw.get("every")):
-        every = context.duration((*path, "every"))
+    raw_every = raw.get("every") if isinstance(raw, dict) else None
+    named = isinstance(raw_every, str) and PARAM_REFERENCE.match(raw_every) is not None
+    if named or is_duration(raw_every):
+        every = (
+            context.param_duration((*path, "every"), str(raw_every), "refire: {every:}", "a period")
+            if named
+            else context.duration((*path, "every"))
+        )
         if every is not None and every <= timedelta(0):
             context.error(
                 (*path, "every"),
-                "refire every 0s would fire on every event",
+                "refire every 0s would fire on every event"
+                + (f" (from {raw_every})" if named else ""),
                 "bad-duration",
                 "give a positive duration, e.g. 15m",
             )
