@@ -113,7 +113,7 @@ class RuleContext:
         checked = self.compile_at(path, role, self.scope)
         return checked.compiled if checked is not None else None
 
-    def lock_expression(self, path: Path) -> CompiledExpression | None:
+    def lock_expression(self, path: Path, symbol: bool) -> CompiledExpression | None:
         lock_scope = Scope(
             file=self.scope.file,
             rule_id=self.scope.rule_id,
@@ -126,6 +126,7 @@ class RuleContext:
             each=self.scope.each,
             in_lock=True,
             lock_only=True,
+            lock_symbol=symbol,
             derived=self.scope.derived,
             broken_derived=self.scope.broken_derived,
         )
