@@ -204,6 +204,8 @@ class LockEnforcement:
                 continue
             for name in ITEM_FAMILIES:
                 env[name] = None
+            if lock.scope == "symbol" and lock.symbol is not None:
+                env["symbol"] = state.symbol(lock.symbol)  # the locked symbol's facts
             product = state.symbols.product(lock.symbol) if lock.symbol is not None else None
             env["lock"] = LockFacts(lock, product)
             try:
@@ -215,6 +217,7 @@ class LockEnforcement:
             elif self._constant_condition(expr):
                 state.locks.settle(lock)
         env["lock"] = None
+        env["symbol"] = None
         self.unknown.seen.clear()
 
     def _constant_condition(self, expr: CompiledExpression) -> bool:

@@ -100,3 +100,42 @@ def test_a_per_fill_expression_needs_the_trade_trigger_like_a_rule() -> None:
     text = BASE.replace('    trigger: [trade]\n    count: "True"', "    count: trade.size > 1")
     found = problems(text)
     assert any('"trade.size" is not bound for triggers' in p for p in found), found
+
+
+def _window_of(param: str, **overrides: object) -> timedelta | None:
+    text = BASE.replace("params: {limit: 3}", f"params: {{limit: 3, window: {param}}}").replace(
+        "within: 90s", "within: params.window"
+    )
+    facts = {f.name: f for f in load_ruleset_text(text, "t.yaml", params=overrides).derived}
+    return facts["recent_fills"].within
+
+
+def test_a_window_may_name_a_param_holding_a_duration_as_a_rules_for_may() -> None:
+    assert _window_of("10m") == timedelta(minutes=10)
+
+
+def test_a_number_param_in_within_counts_seconds_as_in_for() -> None:
+    assert _window_of("90") == timedelta(seconds=90)
+    assert _window_of("2.5") == timedelta(seconds=2.5)
+
+
+def test_an_override_of_the_param_moves_the_window() -> None:
+    assert _window_of("10m", window="30m") == timedelta(minutes=30)
+
+
+def test_an_overlays_params_move_the_window_of_the_base_rulesets_fact() -> None:
+    base = BASE.replace("params: {limit: 3}", "params: {limit: 3, window: 10m}").replace(
+        "within: 90s", "within: params.window"
+    )
+    compilation = analyse_overlay(base, "base.yaml", "params: {window: 2m}\n", "acct.yaml")
+    assert compilation.ruleset is not None, [p.format() for p in compilation.problems]
+    facts = {f.name: f for f in compilation.ruleset.derived}
+    assert facts["recent_fills"].within == timedelta(minutes=2)
+
+
+def test_a_param_named_only_by_a_window_is_not_reported_unused() -> None:
+    text = BASE.replace("params: {limit: 3}", "params: {limit: 3, window: 10m}").replace(
+        "within: 90s", "within: params.window"
+    )
+    found = [p.format() for p in analyse_text(text, "t.yaml", strict=True).problems]
+    assert not [p for p in found if "param" in p], found

@@ -17,6 +17,7 @@ from simple_risk.engine.dsl.durations import (
     invalid_duration,
     parse_duration,
 )
+from simple_risk.engine.model import LockoutSpec
 
 
 def _checks(text: str) -> list[str]:
@@ -248,3 +249,48 @@ def test_what_is_not_a_negative_duration_is_just_not_a_duration(text: str) -> No
     message, hint = invalid_duration(text)
     assert message == f'"{text}" is not a valid duration'
     assert hint == DURATION_HINT
+
+
+def _lock_while(scope: str, condition: str) -> list[str]:
+    text = one_rule(
+        "position.size > 2",
+        trigger="[position]",
+        then=f'[{{lockout: {{scope: {scope}, while: "{condition}"}}}}]',
+        extra="    each: position\n",
+    )
+    return [f"{p.message} ({p.check}) {p.hint}" for p in analyse_text(text, "t.yaml").problems]
+
+
+def test_a_symbol_lockouts_while_reads_the_locked_symbols_facts() -> None:
+    assert _lock_while("symbol", "symbol.size > 0 and not symbol.traded_today") == []
+    text = one_rule(
+        "position.size > 2",
+        trigger="[position]",
+        then='[{lockout: {scope: symbol, while: "symbol.size > 0"}}]',
+        extra="    each: position\n",
+    )
+    (lock,) = load_ruleset_text(text, "t.yaml").rules[0].then
+    spec = lock.args["lockout"]
+    assert isinstance(spec, LockoutSpec) and spec.while_expr is not None
+    assert spec.while_expr.names == frozenset({"symbol.size"})
+
+
+def test_an_account_lockouts_while_cannot_read_symbol_facts_it_locks_no_symbol() -> None:
+    assert _lock_while("account", "symbol.size > 0") == [
+        '"symbol.size" is not bound in an account lockout\'s while: it locks no symbol'
+        " (unbound-family) lock the symbol (scope: symbol) to read its facts as symbol.*, or"
+        " use account-level facts and lock.*"
+    ]
+
+
+def test_a_symbol_lockouts_while_reads_no_position_of_its_own() -> None:
+    assert _lock_while("symbol", "position.size > 0") == [
+        '"position.size" is not bound in a lockout\'s while: (unbound-family) while: is'
+        " re-checked after the firing; use account-level facts and lock.*, and symbol.* (the"
+        " locked symbol's)"
+    ]
+
+
+def test_an_unknown_symbol_fact_in_a_lockouts_while_is_named_with_did_you_mean() -> None:
+    found = _lock_while("symbol", "symbol.open_size > 0")
+    assert found == ['unknown fact "symbol.open_size" (unknown-fact) did you mean "symbol.size"?']

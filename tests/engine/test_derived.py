@@ -43,7 +43,7 @@ calendar:
   timezone: America/Chicago
   trading_day_starts: "17:00"
   sessions: {rth: {start: "08:30", end: "15:00"}}
-params: {excursion: 20, lots: 3, big_loss: 10, balance_drop: 100}
+params: {excursion: 20, lots: 3, big_loss: 10, balance_drop: 100, sum_window: 5m}
 derive:
   doubled_worst:
     type: money
@@ -77,7 +77,7 @@ derive:
     type: money
     trigger: [trade]
     sum: trade.net_pnl if known(trade.net_pnl) else 0
-    within: 5m
+    within: params.sum_window
   symbol_peak:
     type: int
     each: symbol
@@ -249,6 +249,28 @@ def test_a_window_count_forgets_samples_older_than_its_window() -> None:
     assert [f.message for f in firings] == ["2 big losses, -20 in 5m"]
     engine.apply(tick(601))
     assert derived(engine)["big_losses"] == 1
+
+
+def test_a_window_a_param_names_is_the_params_length_and_keeps_nothing_older() -> None:
+    ruleset = load_ruleset_text(RULESET, "derived-test.yaml", params={"sum_window": "1m"})
+    engine = Engine(ruleset, accounts=[ACCOUNT])
+    for second, trade in ((0, 1), (30, 2), (61, 3)):
+        engine.apply(fill(second, trade, pnl="-5"))
+    assert derived(engine)["loss_sum"] == Decimal("-10")  # the first fill is 61 s old
+    items = engine.derive.states[ACCOUNT]["loss_sum"].values()
+    assert [len(item.aggregate) for item in items] == [2]  # and is no longer kept
+
+
+def test_a_reload_whose_param_moves_a_window_restarts_that_fact_only() -> None:
+    engine, _ = run(position(0, 2), position(1, 3), fill(2, 1, pnl="-20"))
+    assert derived(engine)["loss_sum"] == Decimal("-20")
+    reloaded, _changes = operations.reload_engine(
+        engine, load_ruleset_text(RULESET, "derived-test.yaml", params={"sum_window": "6m"})
+    )
+    values = derived(reloaded)
+    assert values["most_lots"] == 3  # unchanged: carried over
+    assert values["big_losses"] == 1
+    assert values["loss_sum"] == 0  # its window changed: it starts again
 
 
 def test_a_fill_the_gateway_sends_again_is_one_sample() -> None:

@@ -399,6 +399,33 @@ def test_a_symbol_while_lock_sees_lock_symbol() -> None:
     assert [(lock.scope, lock.symbol) for lock in engine.locks(ACCOUNT)] == [("symbol", "MNQ")]
 
 
+def open_root_ruleset() -> Ruleset:
+    """A position above 2 contracts locks its root while a position in the root is open."""
+    spec = lockout("symbol", while_expr=expr("symbol.size > 0"), kind="cooldown")
+    return ruleset(rule("big", "position.size > 2", ["position"], [spec], each="position"))
+
+
+def test_a_symbol_while_lock_reads_the_locked_symbols_facts_until_it_is_flat() -> None:
+    engine = Engine(open_root_ruleset())
+    feed(engine, position(0, 1, contract=ES), position(1, 3))
+    assert [(lock.scope, lock.symbol) for lock in engine.locks(ACCOUNT)] == [("symbol", "MNQ")]
+    feed(engine, position(2, 0, contract=ES), position(3, 1))  # another root flat; MNQ open
+    assert [lock.symbol for lock in engine.locks(ACCOUNT)] == ["MNQ"]
+    feed(engine, position(4, 0))
+    assert engine.locks(ACCOUNT) == []
+
+
+def test_a_symbol_while_lock_restored_from_a_snapshot_reads_its_symbol_again() -> None:
+    engine = Engine(open_root_ruleset())
+    feed(engine, position(0, 3))
+    snapshot = json.loads(json.dumps(engine.snapshot()))
+    restored = Engine.restore(open_root_ruleset(), snapshot)
+    feed(restored, position(1, 1))
+    assert [lock.symbol for lock in restored.locks(ACCOUNT)] == ["MNQ"]
+    feed(restored, position(2, 0))
+    assert restored.locks(ACCOUNT) == []
+
+
 def test_until_session_start_ends_at_the_next_rth_open() -> None:
     engine = Engine(
         ruleset(rule("outside", "True", ["trade"], [lockout(until_session_start="rth")]))

@@ -35,7 +35,7 @@ from simple_risk.cli import (
     explain_screen,
 )
 from simple_risk.engine import episodes
-from simple_risk.engine.dsl import load_ruleset_text
+from simple_risk.engine.dsl import analyse_text, load_ruleset_text
 from simple_risk.engine.engine import Engine, Firing
 from simple_risk.engine.events import Event
 from simple_risk.engine.model import Refire, Rule
@@ -269,3 +269,34 @@ def test_a_reload_that_changes_refire_starts_the_rules_episodes_afresh() -> None
     after = load_ruleset_text(NAGGING.replace("{every: 15m}", "day"), "nag.yaml")
     assert ruleset_changes(before, after).changed == ("below-floor",)
     assert ruleset_changes(before, load_ruleset_text(NAGGING, "nag.yaml")).changed == ()
+
+
+NAGGING_BY_PARAM = NAGGING.replace(
+    "ruleset: nag\n", "ruleset: nag\nparams: {remind: 15m}\n"
+).replace("{every: 15m}", "{every: params.remind}")
+
+
+def test_refire_every_may_name_a_param_as_a_rules_for_may() -> None:
+    compiled = load_ruleset_text(NAGGING_BY_PARAM, "nag.yaml")
+    assert compiled.rules[0].refire == Refire("every", timedelta(minutes=15))
+    seconds = NAGGING_BY_PARAM.replace("{remind: 15m}", "{remind: 90}")
+    assert load_ruleset_text(seconds, "nag.yaml").rules[0].refire.every == timedelta(seconds=90)
+
+
+def test_an_override_of_the_param_moves_the_refire_period() -> None:
+    compiled = load_ruleset_text(NAGGING_BY_PARAM, "nag.yaml", params={"remind": "5m"})
+    engine = Engine(compiled, accounts=[ACCOUNT])
+    assert len(feed(engine, account_update(0, "48000"))) == 1
+    assert feed(engine, tick(299)) == []
+    assert [f.at for f in feed(engine, tick(300))] == [at(300)]
+
+
+def test_a_reload_whose_param_moves_the_refire_period_changes_the_rule() -> None:
+    before = load_ruleset_text(NAGGING_BY_PARAM, "nag.yaml")
+    after = load_ruleset_text(NAGGING_BY_PARAM, "nag.yaml", params={"remind": "5m"})
+    assert ruleset_changes(before, after).changed == ("below-floor",)
+
+
+def test_a_param_named_only_by_refire_every_is_not_reported_unused() -> None:
+    found = analyse_text(NAGGING_BY_PARAM, "nag.yaml", strict=True).problems
+    assert [p.format() for p in found] == []

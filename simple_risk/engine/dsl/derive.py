@@ -19,7 +19,7 @@ PASS::
       losing_fills:                    # fills that lost more than a param, last 10 minutes
         trigger: [trade]
         count: known(trade.net_pnl) and trade.net_pnl < -params.fill_loss
-        within: 10m
+        within: 10m                    # or a param: within: params.loss_window
 
 FAIL::
 
@@ -44,6 +44,8 @@ from simple_risk.engine.dsl.durations import (
     too_long,
 )
 from simple_risk.engine.dsl.expressions import compile_expression
+from simple_risk.engine.dsl.param_durations import param_duration, resolve
+from simple_risk.engine.dsl.schema import PARAM_REFERENCE_PATTERN
 from simple_risk.engine.dsl.scope import DerivedName, Locator, Scope
 from simple_risk.engine.model import AGGREGATES, DERIVE_EACH, PERIODS, DerivedFact, SourceLocation
 
@@ -55,6 +57,8 @@ EXPRESSION_KEYS = ("value", *AGGREGATES)
 #: types an aggregate that computes with its samples (max, min, sum) accepts
 _NUMBERS = frozenset({"money", "price", "decimal", "seconds", "int"})
 _DERIVED_NAME = re.compile(r"\bderived\s*\.\s*([A-Za-z_][A-Za-z0-9_]*)")
+#: ``within: params.NAME``: a window named by a param (the schema allows exactly this form)
+PARAM_REFERENCE = re.compile(PARAM_REFERENCE_PATTERN)
 _TYPES_HINT = "type: one of " + ", ".join(t.value for t in namespace.FactType)
 
 
@@ -209,20 +213,24 @@ def _period_ok(
         )
         return False
     if within is not None:
-        if str(within).startswith("params."):
-            # not read (the schema says so): the param's only use failed, it is not "unused"
-            out.attempted_names.add(str(within))
-        try:
-            window = parse_duration(within)
-        except ValueError:
-            if too_long(within):  # the schema accepts its shape: only its length is wrong
-                message, hint = invalid_duration(within)
-                out.error((*path, "within"), message, "bad-duration", hint)
-            return False  # else the schema reported it
+        source = ""
+        if isinstance(within, str) and PARAM_REFERENCE.match(within):
+            window = param_duration(out, (*path, "within"), within, "within:", "a window")
+            if window is None:
+                return False
+            source = f" (from {within})"
+        else:
+            try:
+                window = parse_duration(within)
+            except ValueError:
+                if too_long(within):  # the schema accepts its shape: only its length is wrong
+                    message, hint = invalid_duration(within)
+                    out.error((*path, "within"), message, "bad-duration", hint)
+                return False  # else the schema reported it
         if window <= timedelta(0):
             out.error(
                 (*path, "within"),
-                f'the window of derived fact "{name}" is empty',
+                f'the window of derived fact "{name}" is empty{source}',
                 "bad-duration",
                 DURATION_HINT,
             )
@@ -308,11 +316,23 @@ def _compile_one(
         aggregate=None if key == "value" else key,
         over=over if isinstance(over, str) and over in PERIODS else None,
         session=session if isinstance(session, str) else None,
-        within=parse_duration(within) if within is not None else None,
+        within=_window(out.params, within),
         each=info.each,
         reads=frozenset(n.removeprefix("derived.") for n in names if n.startswith("derived.")),
         description=description if isinstance(description, str) else "",
     )
+
+
+def _window(params: Mapping[str, object], within: object) -> timedelta | None:
+    """The sliding window ``within:`` gives: as written, or the duration of the param it
+    names (``params.loss_window``), resolved after the overrides."""
+    if within is None:
+        return None
+    if isinstance(within, str) and PARAM_REFERENCE.match(within):
+        window = resolve(params, within, "within:", "a window")
+        assert isinstance(window, timedelta)  # declare() kept no entry whose param misfits
+        return window
+    return parse_duration(within)
 
 
 def _lone_optional(source: str, scope: Scope) -> frozenset[str]:

@@ -1,8 +1,9 @@
 """Durations and wall-clock times as rule authors write them: ``30s``, ``1h30m``, ``"08:30"``.
 
-Used by ``for:``, ``lockout: {for: …}``, window arguments such as ``trades.count(within="60s")``
-and the calendar. Parsing is strict (``30x`` and ``90`` are errors, not guesses) so lint can
-locate the mistake instead of the engine waiting a surprising amount of time.
+Used by ``for:``, ``refire: {every: …}``, ``lockout: {for: …}``, a derived fact's ``within:``,
+window arguments such as ``trades.count(within="60s")`` and the calendar. Parsing is strict
+(``30x`` and ``90`` are errors, not guesses) so lint can locate the mistake instead of the
+engine waiting a surprising amount of time.
 """
 
 from __future__ import annotations
@@ -61,8 +62,9 @@ def invalid_duration(text: object) -> tuple[str, str]:
     if isinstance(text, str) and text.startswith("params."):
         return (
             f'"{text}" names a param, but this duration is read as written',
-            "write the duration itself, e.g. 15m (a param may time a rule's for:, a lockout's"
-            " for: and trades.count(within=…), not this)",
+            "write the duration itself, e.g. 15m (a param may time a rule's for: and refire:"
+            " {every:}, a lockout's for:, a derived fact's within: and trades.count(within=…),"
+            " not this)",
         )
     return f'"{text}" is not a valid duration', DURATION_HINT
 

@@ -124,7 +124,7 @@ def _bound_here(key: str, scope: Scope) -> bool:
     if spec.lock_only:
         return scope.in_lock
     if scope.lock_only:
-        return spec.bound_by_triggers is None
+        return spec.bound_by_triggers is None or (family == "symbol" and scope.lock_symbol)
     return namespace.family_is_bound(family, scope.triggers, scope.each)
 
 

@@ -20,7 +20,9 @@ def _binding(family: namespace.Family) -> str:
     if family.iterable:
         how += f"; or with `each: {family.name}`"
     if family.name == "symbol":
-        how += " / `each: position` / `each: order`"
+        how += (
+            " / `each: position` / `each: order`; in a symbol lockout's `while:`, the locked symbol"
+        )
     return how
 
 

@@ -177,12 +177,23 @@ class Resolver:
                 )
             return
         if self.scope.lock_only:
-            if spec.bound_by_triggers is not None:
+            if family == "symbol" and self.scope.lock_symbol:
+                return  # the locked symbol's
+            if family == "symbol":
+                self.report(
+                    node,
+                    f'"{dotted}" is not bound in an account lockout\'s while: it locks no symbol',
+                    "unbound-family",
+                    "lock the symbol (scope: symbol) to read its facts as symbol.*, or use "
+                    "account-level facts and lock.*",
+                )
+            elif spec.bound_by_triggers is not None:
                 self.report(
                     node,
                     f'"{dotted}" is not bound in a lockout\'s while:',
                     "unbound-family",
-                    "while: is re-checked after the firing; use account-level facts and lock.*",
+                    "while: is re-checked after the firing; use account-level facts and lock.*"
+                    + (", and symbol.* (the locked symbol's)" if self.scope.lock_symbol else ""),
                 )
             return
         if not namespace.family_is_bound(family, self.scope.triggers, self.scope.each):

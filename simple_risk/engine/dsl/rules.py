@@ -22,13 +22,13 @@ from simple_risk.engine.dsl.actions import ACTIONS
 from simple_risk.engine.dsl.actions.base import SIDES
 from simple_risk.engine.dsl.compilation import Compilation, base_scope
 from simple_risk.engine.dsl.durations import (
-    MAX_DURATION,
     invalid_duration,
     is_duration,
     parse_duration,
 )
 from simple_risk.engine.dsl.expressions import compile_expression, guards_of
 from simple_risk.engine.dsl.knowns import asserted_known
+from simple_risk.engine.dsl.param_durations import param_duration
 from simple_risk.engine.dsl.problems import Problem, did_you_mean
 from simple_risk.engine.dsl.schema import (
     PARAM_REFERENCE_PATTERN,
@@ -38,7 +38,6 @@ from simple_risk.engine.dsl.schema import (
     problems_from_errors,
 )
 from simple_risk.engine.dsl.scope import CheckedExpression, Locator, Scope
-from simple_risk.engine.dsl.sections import value_kind
 from simple_risk.engine.dsl.templates import compile_template
 from simple_risk.engine.dsl.yamlload import Path
 from simple_risk.engine.model import (
@@ -53,8 +52,8 @@ from simple_risk.engine.model import (
 )
 
 _ROOT = re.compile(ROOT)
-PARAM_PREFIX = "params."
-#: ``for: params.NAME``: a rule's wait named by a param (the schema allows exactly this form)
+#: ``for: params.NAME``, ``refire: {every: params.NAME}``: a rule's wait or period named by a
+#: param (the schema allows exactly this form)
 PARAM_REFERENCE = re.compile(PARAM_REFERENCE_PATTERN)
 
 
@@ -114,7 +113,7 @@ class RuleContext:
         checked = self.compile_at(path, role, self.scope)
         return checked.compiled if checked is not None else None
 
-    def lock_expression(self, path: Path) -> CompiledExpression | None:
+    def lock_expression(self, path: Path, symbol: bool) -> CompiledExpression | None:
         lock_scope = Scope(
             file=self.scope.file,
             rule_id=self.scope.rule_id,
@@ -127,6 +126,7 @@ class RuleContext:
             each=self.scope.each,
             in_lock=True,
             lock_only=True,
+            lock_symbol=symbol,
             derived=self.scope.derived,
             broken_derived=self.scope.broken_derived,
         )
@@ -156,55 +156,11 @@ class RuleContext:
             self.error(path, message, "bad-duration", hint)
             return None
 
-    def param_duration(self, path: Path, reference: str) -> timedelta | None:
-        """A ``for:`` that names a param (``for: params.stop_loss_grace``): its duration
-        (``"30s"``), or its number as seconds — the unit of the seconds facts
-        (``position.unprotected_for``), so that one param can time a rule and be compared in
-        a condition. Resolved here, after the caller's and an overlay's overrides: a param
-        is a constant of the compiled ruleset."""
-        name = reference[len(PARAM_PREFIX) :]
-        self.out.used_names.add(reference)
-        params = self.out.params
-        if name not in params:
-            self.error(path, f'unknown param "{name}"', "unknown-param", did_you_mean(name, params))
-            return None
-        value = params[name]
-        if isinstance(value, str):
-            try:
-                return parse_duration(value)
-            except ValueError:
-                message, hint = invalid_duration(value)
-                self.error(path, f"{message} (from {reference})", "bad-duration", hint)
-                return None
-        if isinstance(value, int | Decimal) and not isinstance(value, bool):
-            if value < 0:
-                self.error(
-                    path,
-                    f'param "{name}" is {value} seconds: a wait cannot be negative',
-                    "bad-duration",
-                    "give the param a positive number of seconds, or a duration such as 30s",
-                )
-                return None
-            try:
-                waited = timedelta(seconds=float(value))
-            except OverflowError:
-                waited = MAX_DURATION + MAX_DURATION
-            if waited > MAX_DURATION:
-                self.error(
-                    path,
-                    f'param "{name}" is {value} seconds, longer than ten years',
-                    "bad-duration",
-                    "a wait that long is a typo",
-                )
-                return None
-            return waited
-        self.error(
-            path,
-            f'param "{name}" is {value_kind(value)}; for: needs a duration',
-            "wrong-type",
-            'give the param a duration such as "30s", or a number of seconds',
-        )
-        return None
+    def param_duration(self, path: Path, reference: str, key: str, what: str) -> timedelta | None:
+        """A duration that names a param (``for: params.stop_loss_grace``): its duration
+        (``"30s"``) or its number as seconds, resolved after the overrides
+        (:mod:`~simple_risk.engine.dsl.param_durations`)."""
+        return param_duration(self.out, path, reference, key, what, self.scope.rule_id)
 
     def error(self, path: Path, message: str, check: str, hint: str | None = None) -> None:
         self.out.error(path, message, check, hint, self.scope.rule_id)
@@ -241,7 +197,7 @@ def compile_rule(out: Compilation, path: Path, raw: object) -> Rule | None:
     for_: timedelta | None = None
     raw_for = raw.get("for")
     if isinstance(raw_for, str) and PARAM_REFERENCE.match(raw_for):
-        for_ = context.param_duration((*path, "for"), raw_for)
+        for_ = context.param_duration((*path, "for"), raw_for, "for:", "a wait")
     elif is_duration(raw_for):
         for_ = context.duration((*path, "for"))
     refire = _refire(context, (*path, "refire"), raw.get("refire"), each, triggers)
@@ -288,15 +244,19 @@ def _refire(
 ) -> Refire:
     """The rule's ``refire:`` (the schema has checked its shape); a per-fill or per-order
     episode needs the event that carries the fill or order, and no ``each:`` item."""
-    if isinstance(raw, dict) and str(raw.get("every")).startswith(PARAM_PREFIX):
-        # not read (the schema says so): the param's only use failed, it is not "unused"
-        context.out.attempted_names.add(str(raw["every"]))
-    if isinstance(raw, dict) and is_duration(raw.get("every")):
-        every = context.duration((*path, "every"))
+    raw_every = raw.get("every") if isinstance(raw, dict) else None
+    named = isinstance(raw_every, str) and PARAM_REFERENCE.match(raw_every) is not None
+    if named or is_duration(raw_every):
+        every = (
+            context.param_duration((*path, "every"), str(raw_every), "refire: {every:}", "a period")
+            if named
+            else context.duration((*path, "every"))
+        )
         if every is not None and every <= timedelta(0):
             context.error(
                 (*path, "every"),
-                "refire every 0s would fire on every event",
+                "refire every 0s would fire on every event"
+                + (f" (from {raw_every})" if named else ""),
                 "bad-duration",
                 "give a positive duration, e.g. 15m",
             )

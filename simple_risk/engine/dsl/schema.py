@@ -100,6 +100,12 @@ def build_schema() -> dict[str, Any]:
             "title": "duration",
             "description": DURATION_HINT,
         },
+        "param_duration": {
+            "type": "string",
+            "pattern": PARAM_REFERENCE_PATTERN,
+            "title": "param",
+            "description": "params.NAME: a param holding a duration, or a number of seconds",
+        },
         "time": {
             "type": "string",
             "pattern": TIME_PATTERN,
@@ -182,8 +188,9 @@ def build_schema() -> dict[str, Any]:
                     "description": "the calendar session of over: session",
                 },
                 "within": {
-                    "$ref": "#/$defs/duration",
-                    "description": "a sliding window instead of a period, e.g. 10m",
+                    "anyOf": [{"$ref": "#/$defs/duration"}, {"$ref": "#/$defs/param_duration"}],
+                    "description": "a sliding window instead of a period: a duration (10m), "
+                    "or params.NAME",
                 },
                 "each": {
                     "enum": list(DERIVE_EACH),
@@ -235,23 +242,25 @@ def build_schema() -> dict[str, Any]:
                 "each": {"enum": list(namespace.EACH_KINDS)},
                 "when": {"anyOf": [{"$ref": "#/$defs/expression"}, {"type": "boolean"}]},
                 "for": {
-                    "anyOf": [
-                        {"$ref": "#/$defs/duration"},
-                        {
-                            "type": "string",
-                            "pattern": PARAM_REFERENCE_PATTERN,
-                            "title": "param",
-                            "description": "params.NAME: a param holding a duration, or a "
-                            "number of seconds",
-                        },
-                    ],
+                    "anyOf": [{"$ref": "#/$defs/duration"}, {"$ref": "#/$defs/param_duration"}],
                     "description": "how long the condition must hold before the rule fires: "
                     "a duration (30s), or params.NAME",
                 },
                 "refire": {
                     "anyOf": [
                         {"enum": list(REFIRE_KINDS)},
-                        _object({"every": {"$ref": "#/$defs/duration"}}, ("every",)),
+                        _object(
+                            {
+                                "every": {
+                                    "anyOf": [
+                                        {"$ref": "#/$defs/duration"},
+                                        {"$ref": "#/$defs/param_duration"},
+                                    ],
+                                    "description": "a duration (15m), or params.NAME",
+                                }
+                            },
+                            ("every",),
+                        ),
                     ],
                     "default": "episode",
                     "description": "when a rule that stays broken fires again: episode (the "

@@ -105,6 +105,8 @@ class Scope:
     in_lock: bool = False
     #: lockout ``while:``: only always-bound families, params, lists and ``lock.*``
     lock_only: bool = False
+    #: a symbol lockout's ``while:``: ``symbol.*`` is bound too, to the locked symbol
+    lock_symbol: bool = False
     #: macro bodies are checked for names only; binding and guards are checked where used
     is_macro: bool = False
     #: optional facts already known here: actions and messages run only when ``when`` held

@@ -33,8 +33,9 @@ class ActionContext(Protocol):
         """Compile the expression (or number/string literal) at ``path`` in the rule's scope."""
         ...
 
-    def lock_expression(self, path: Path) -> CompiledExpression | None:
-        """Compile a lockout ``while:`` (account-level facts, params, lists and ``lock.*``)."""
+    def lock_expression(self, path: Path, symbol: bool) -> CompiledExpression | None:
+        """Compile a lockout ``while:`` (account-level facts, params, lists and ``lock.*``;
+        with ``symbol``, a symbol lockout's, also the locked symbol's facts ``symbol.*``)."""
         ...
 
     def template(self, path: Path, role: str) -> MessageTemplate | None:

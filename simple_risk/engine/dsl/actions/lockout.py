@@ -2,7 +2,8 @@
 
 Exactly one end: ``for:`` a duration, ``until: trading_day_end``, ``until: {session_start:
 NAME}`` (the next trading day's session), or ``while:`` an expression re-checked until it is
-false (it sees account-level facts, params, lists and ``lock.*``). ``kind: cooldown``
+false (it sees account-level facts, params, lists and ``lock.*``; a symbol lockout's also the
+locked symbol's facts, ``symbol.*``). ``kind: cooldown``
 (RULE-006/007) only blocks new exposure and leaves positions alone; the default ``lock`` also
 reduces any position that grows. ``scope: symbol`` locks the bound symbol's root, or the root
 ``symbol:`` names::
@@ -15,6 +16,7 @@ reduces any position that grows. ``scope: symbol`` locks the bound symbol's root
       - lockout: {until: "2026-12-24T12:00:00-06:00"}    # a fixed instant, with its offset
       - lockout: {while: "not account.can_trade"}
       - lockout: {scope: symbol, while: "known(lock.symbol) and lock.symbol in blocked_symbols"}
+      - lockout: {scope: symbol, kind: cooldown, while: "symbol.size > 0"}   # until it is flat
 """
 
 from __future__ import annotations
@@ -82,7 +84,7 @@ def compile_action(ctx: ActionContext, args: Mapping[str, object], path: Path) -
         elif duration is not None:
             spec = LockoutSpec(scope=scope, duration=duration, reason=reason)
     elif end == "while":
-        condition = ctx.lock_expression((*path, "while"))
+        condition = ctx.lock_expression((*path, "while"), scope == "symbol")
         if condition is not None:
             spec = LockoutSpec(scope=scope, while_expr=condition, reason=reason)
     else:
