@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import fcntl
 import logging
 import os
 import shutil
@@ -62,6 +63,8 @@ log = logging.getLogger(__name__)
 
 #: the pid file's name in the data directory
 PID_FILE = "daemon.pid"
+#: held (flock) by the daemon running from the data directory, released when it ends however
+LOCK_FILE = "daemon.lock"
 
 
 def _fail(problems: ConfigError) -> None:
@@ -387,6 +390,7 @@ def _serve(
     daemon: Daemon | None = None
     pid_file = config.data_dir / PID_FILE
     wrote_pid = False
+    data_dir_lock = _hold_data_dir(config.data_dir, pid_file)
     cpu_hold = _hold_cpu_latency(config)
     try:
         store = open_store(config)
@@ -441,6 +445,7 @@ def _serve(
                 recorder.close()
             if cpu_hold is not None:
                 cpu_hold.release()
+            os.close(data_dir_lock)
         finally:
             # restored last: a second Ctrl-C while stopping must not cut the graceful stop
             # short with a traceback
@@ -523,6 +528,38 @@ def _reload_on_signal(daemon: Daemon, notifier: Notifier) -> None:
         log.info("SIGHUP reload applied (%s)", result.get("ruleset", {}).get("name", ""))
     finally:
         notifier.ready("guarding after a reload")
+
+
+def _hold_data_dir(data_dir: Path, pid_file: Path) -> int:
+    """Lock the data directory for this daemon, or refuse to run (exit 1).
+
+    The store's leases take a daemon on the same data directory for the same one restarted
+    (after a kill -9 it takes its lease back at once), so a second ``engine run`` whose
+    socket is elsewhere would guard the account too. The lock is the kernel's: a daemon that
+    dies, however, leaves it free."""
+    path = data_dir / LOCK_FILE
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        handle = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    except OSError as exc:
+        click.echo(f"simple-risk: cannot run: {_os_error_words(exc)}", err=True)
+        raise SystemExit(1) from None
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(handle)
+        try:
+            holder = f" (pid {int(pid_file.read_text(encoding='ascii'))})"
+        except (OSError, ValueError):
+            holder = ""
+        click.echo(
+            f"simple-risk: cannot run: a daemon{holder} already runs from the data directory"
+            f" {data_dir} and guards its accounts; stop it first (simple-risk admin daemon stop"
+            " --socket ITS_SOCKET), or give this configuration a data_dir of its own",
+            err=True,
+        )
+        raise SystemExit(1) from None
+    return handle
 
 
 def _write_pid(path: Path) -> bool:
