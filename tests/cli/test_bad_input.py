@@ -321,3 +321,32 @@ def test_every_help_fits_an_80_column_terminal() -> None:
             f"{' '.join(path)}: {line}" for line in result.output.splitlines() if len(line) > 80
         ]
     assert wide == []
+
+
+@pytest.mark.parametrize(
+    ("typed", "meant"),
+    [
+        (("engine", "staus"), "status"),
+        (("engine", "histroy"), "history"),
+        (("engine", "monitr"), "monitor"),
+        (("admni",), "admin"),
+        (("replya",), "replay"),
+    ],
+    ids=lambda value: " ".join(value) if isinstance(value, tuple) else value,
+)
+def test_a_mistyped_command_is_answered_with_the_one_meant(
+    typed: tuple[str, ...], meant: str
+) -> None:
+    """A command name with a typo says which command was meant, whether or not its module
+    was loaded yet: `engine staus` said only "No such command 'staus'." (the engine group's
+    commands load on first use, and click suggested only loaded ones), where `admin reloda`
+    said "Did you mean 'reload'?". A fresh process, as the user types it."""
+    done = subprocess.run(
+        [sys.executable, "-m", "simple_risk", *typed],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert f"No such command '{typed[-1]}'. Did you mean '{meant}'?" in done.stderr
