@@ -12,6 +12,7 @@ located problems one per line); 2 usage; 3 no daemon is running at the socket.
 from __future__ import annotations
 
 import json
+import os
 import re
 import sys
 import time
@@ -66,7 +67,11 @@ def checked_socket(ctx: click.Context, param: click.Parameter, value: str | None
             return f"tcp:{host[1:-1]}:{port}"
         return value
     path = Path(value)
-    if path.exists() and not path.is_socket():
+    try:
+        other = path.exists() and not path.is_socket()
+    except PermissionError:  # a folder on the way is closed to this user: connecting says so
+        other = False
+    if other:
         kind = "directory" if path.is_dir() else "file"
         raise click.BadParameter(
             f"{value} is a {kind}, not a socket: give the daemon's status socket"
@@ -551,11 +556,22 @@ def _history_from_store(
     from simple_risk.daemon.control.ops import DEFAULT_HISTORY_LIMIT, history_answer
     from simple_risk.store import Store, StoreError
 
-    if database.startswith("sqlite:///") and not Path(database[len("sqlite:///") :]).exists():
-        click.echo(
-            f"no store at {database[len('sqlite:///') :]}: has the daemon run here?", err=True
-        )
-        sys.exit(EXIT_REFUSED)
+    if database.startswith("sqlite:///"):
+        path = Path(database[len("sqlite:///") :])
+        try:
+            there, readable = path.exists(), os.access(path, os.R_OK)
+        except PermissionError:  # the daemon's data directory is closed to this user
+            there, readable = True, False
+        if not there:
+            click.echo(f"no store at {path}: has the daemon run here?", err=True)
+            sys.exit(EXIT_REFUSED)
+        if not readable:
+            click.echo(
+                f"cannot read the store {path}: permission denied (it is the daemon's: read"
+                " it as the daemon's user, or root)",
+                err=True,
+            )
+            sys.exit(EXIT_REFUSED)
     try:
         with Store.open(database) as store:
             items = store.history(

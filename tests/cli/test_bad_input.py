@@ -5,6 +5,7 @@ misleading "no daemon is running" or ``FILE:0:0``."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import subprocess
@@ -21,6 +22,13 @@ from simple_risk.cli import cli
 from simple_risk.cli import commands as _commands  # noqa: F401  (registers the groups)
 from simple_risk.cli.numbers import FiniteFloatRange
 from simple_risk.resources import default_ruleset_path
+
+
+@pytest.fixture
+def short_dir() -> Iterator[Path]:
+    directory = Path(tempfile.mkdtemp(prefix="sr-", dir="/tmp"))  # short: AF_UNIX paths
+    yield directory
+    shutil.rmtree(directory, ignore_errors=True)
 
 
 def _run(*args: str) -> Result:
@@ -350,3 +358,86 @@ def test_a_mistyped_command_is_answered_with_the_one_meant(
     )
     assert done.returncode == 2
     assert f"No such command '{typed[-1]}'. Did you mean '{meant}'?" in done.stderr
+
+
+def _as_nobody(args: list[str]) -> tuple[int, str]:
+    """Run the command as the user "nobody", in a forked child: its exit code and output."""
+    nobody = 65534
+    read, write = os.pipe()
+    child = os.fork()
+    if child == 0:  # the child becomes "nobody" and runs the command; nothing else runs here
+        try:
+            os.close(read)
+            os.setgroups([])
+            os.setgid(nobody)
+            os.setuid(nobody)
+            result = CliRunner().invoke(cli, args, env={"SIMPLE_RISK_ADMIN_PASSWORD": "x" * 8})
+            told = f"{result.exit_code}\n{result.output}{result.exception!r}"
+            os.write(write, told.encode())
+        finally:
+            os._exit(0)
+    os.close(write)
+    with os.fdopen(read) as pipe:
+        told = pipe.read()
+    os.waitpid(child, 0)
+    code, _, output = told.partition("\n")
+    return int(code), output
+
+
+def _daemon_folder(short_dir: Path) -> Path:
+    """The daemon's own folder (0700, as a personal setup's runtime and data folders are) in
+    a folder open to all, with a socket listening in it."""
+    short_dir.chmod(0o755)
+    folder = short_dir / "daemon"
+    folder.mkdir(mode=0o700)
+    return folder
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to act as another user")
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("engine", "status", "--socket", "{socket}"),
+        ("admin", "--socket", "{socket}", "lockout", "list"),
+        ("admin", "--socket", "{socket}", "daemon", "status"),
+    ],
+    ids=lambda command: " ".join(c for c in command if c != "{socket}"),
+)
+def test_a_socket_in_a_folder_closed_to_the_user_is_permission_denied(
+    short_dir: Path, command: tuple[str, ...]
+) -> None:
+    """The daemon of a personal setup keeps its socket in its own runtime folder (0700): the
+    trader, or the admin logged in as another user, who ran a command there got a traceback
+    ending in PermissionError — the folder cannot even be looked into. They get what a
+    socket closed to them gives: permission denied, exit 3."""
+    path = _daemon_folder(short_dir) / "status.sock"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as listener:
+        listener.bind(str(path))
+        listener.listen()
+        code, output = _as_nobody([str(path) if part == "{socket}" else part for part in command])
+    assert code == 3, output
+    assert f"permission denied on {path}" in output
+    assert "PermissionError" not in output
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to act as another user")
+def test_history_of_a_store_closed_to_the_user_says_whose_it_is(short_dir: Path) -> None:
+    """`engine history --config FILE` reads the store when no daemon answers; the daemon keeps
+    it in its own data folder (0700), and another user got a traceback ending in
+    PermissionError. They are told the store is the daemon's: exit 1, no traceback."""
+    folder = _daemon_folder(short_dir)
+    (folder / "simple-risk.db").touch(mode=0o600)
+    config = short_dir / "config.yaml"
+    config.write_text(
+        "gateway: http://127.0.0.1:1\n"
+        "credentials: {username: demo, api_key: '${SR_UNSET_KEY}'}\n"
+        "accounts: [20100001]\n"
+        f"data_dir: {folder}\n"
+        f"status_socket: {folder / 'status.sock'}\n",
+        encoding="utf-8",
+    )
+    config.chmod(0o644)
+    code, output = _as_nobody(["engine", "history", "--config", str(config)])
+    assert code == 1, output
+    assert f"cannot read the store {folder / 'simple-risk.db'}: permission denied" in output
+    assert "PermissionError" not in output
