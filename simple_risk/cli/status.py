@@ -32,7 +32,12 @@ from simple_risk.cli import engine, explain_screen, formatting, status_screen, t
 from simple_risk.cli.localzone import viewer_zone
 from simple_risk.cli.numbers import ACCOUNT_ID, FiniteFloatRange
 from simple_risk.cli.output import show, stdout_console
-from simple_risk.daemon.control.client import Connection, DaemonNotRunning, default_address
+from simple_risk.daemon.control.client import (
+    Connection,
+    DaemonNotRunning,
+    SocketDenied,
+    default_address,
+)
 from simple_risk.daemon.control.protocol import ErrorCode, ProtocolError, plain
 
 if TYPE_CHECKING:
@@ -45,6 +50,11 @@ EXIT_NOT_RUNNING = 3
 START_HINT = (
     "start it with: simple-risk engine run --config FILE"
     "  (or: simple-risk admin daemon start --config FILE)"
+)
+
+DENIED_HINT = (
+    "a daemon may be running: its socket admits its own user and the members of its"
+    " status_socket_group; run this as one of them (the trader: ask to be added to the group)"
 )
 
 HISTORY_KINDS = ("fill", "firing", "lockout", "lockout_cleared", "intent", "admin")
@@ -109,7 +119,8 @@ def stderr_console() -> Console:
 
 def fail_not_running(error: DaemonNotRunning, hint: str | None = None) -> NoReturn:
     click.echo(f"simple-risk: {error}", err=True)
-    click.echo(START_HINT, err=True)
+    # a socket closed to this user is no sign that nothing runs: never advise a second daemon
+    click.echo(DENIED_HINT if isinstance(error, SocketDenied) else START_HINT, err=True)
     if hint is not None:
         click.echo(hint, err=True)
     sys.exit(EXIT_NOT_RUNNING)

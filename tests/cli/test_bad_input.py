@@ -421,6 +421,33 @@ def test_a_socket_in_a_folder_closed_to_the_user_is_permission_denied(
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root to act as another user")
+@pytest.mark.parametrize("closed", ["the socket", "its folder"])
+def test_a_socket_closed_to_the_user_is_not_answered_with_start_a_daemon(
+    short_dir: Path, closed: str
+) -> None:
+    """A daemon runs, but its socket admits only its user and its group: the trader outside
+    the group was told "permission denied" and then "start it with: simple-risk engine run
+    --config FILE" — advice to start a second daemon, when what they need is the group (or
+    the daemon's user)."""
+    folder = _daemon_folder(short_dir)
+    if closed == "the socket":
+        folder.chmod(0o755)
+    path = folder / "status.sock"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as listener:
+        listener.bind(str(path))
+        path.chmod(0o600)
+        listener.listen()
+        code, output = _as_nobody(["engine", "status", "--socket", str(path)])
+    assert code == 3, output
+    assert f"permission denied on {path}" in output
+    assert "start it with" not in output
+    assert (
+        "a daemon may be running: its socket admits its own user and the members of its"
+        " status_socket_group; run this as one of them" in output
+    )
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to act as another user")
 def test_history_of_a_store_closed_to_the_user_says_whose_it_is(short_dir: Path) -> None:
     """`engine history --config FILE` reads the store when no daemon answers; the daemon keeps
     it in its own data folder (0700), and another user got a traceback ending in

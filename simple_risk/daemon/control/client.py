@@ -32,6 +32,10 @@ class DaemonNotRunning(Exception):
     """Nothing listens at the address (no socket file, connection refused, stale socket)."""
 
 
+class SocketDenied(DaemonNotRunning):
+    """The socket (or a folder on its path) is closed to this user: a daemon may well run."""
+
+
 def default_address(env: Mapping[str, str] | None = None) -> str:
     """``$SIMPLE_RISK_SOCKET``, else the system socket if it exists, else the per-user one."""
     environ = os.environ if env is None else env
@@ -66,7 +70,7 @@ def _connect(address: str, timeout: float | None) -> socket.socket:
         sock.connect(str(path))
     except PermissionError:
         sock.close()
-        raise DaemonNotRunning(
+        raise SocketDenied(
             f"permission denied on {path}: your user may not reach this daemon's socket"
         ) from None
     except OSError as exc:
@@ -212,6 +216,7 @@ __all__ = [
     "SYSTEM_SOCKET",
     "Connection",
     "DaemonNotRunning",
+    "SocketDenied",
     "default_address",
     "request",
 ]
