@@ -359,14 +359,28 @@ def lockout_clear(account: int, scope: str, symbol: str | None, reason: str, as_
         raise click.BadParameter("--symbol goes with --scope symbol", param_hint="--symbol")
     args: dict[str, Any] = {"account": account, "scope": scope, "reason": reason}
     if symbol is not None:
-        args["symbol"] = symbol
-    result = _context().call("lockout_clear", args)
+        args["symbol"] = symbol.strip().upper()  # tickers are capitals: rty is RTY
+    context = _context()
+    result = context.call("lockout_clear", args)
     if as_json:
         print_json(result)
         return
     cleared = result.get("cleared") or []
     if not cleared:
-        click.echo(f"no lockout of account {account} matched; nothing cleared")
+        # what did not match is best answered with what is there
+        held = context.call("lockout_list", {"account": account}).get("lockouts") or []
+        if not held:
+            click.echo(f"no lockout of account {account} is in force; nothing cleared")
+            return
+        click.echo(f"no lockout of account {account} matched; nothing cleared. In force:")
+        for lock in held:
+            if isinstance(lock, Mapping):
+                where = (
+                    "account" if lock.get("scope") == "account" else f"symbol {lock.get('symbol')}"
+                )
+                click.echo(
+                    f"  {where} by {lock.get('rule')} ({lock.get('kind')}): {lock.get('reason')}"
+                )
         return
     for lock in cleared:
         what = lock.get("scope", "?") if isinstance(lock, Mapping) else str(lock)

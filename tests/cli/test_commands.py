@@ -503,6 +503,29 @@ def test_lockout_list_and_clear(start: Start) -> None:
     }
 
 
+def test_a_lockout_clear_that_matches_nothing_says_what_is_in_force(start: Start) -> None:
+    """The admin typed the ticker as it is said, lowercase: `--symbol rty` matched no lock
+    (the daemon's are RTY) and the answer was only "nothing cleared", exit 0 — the trader
+    still locked, the admin left guessing why. A ticker is sent in capitals, and a clear
+    that matches nothing lists the account's lockouts in force."""
+    lock = dict(fixtures.status()["accounts"][0]["lockouts"][0], account=20100001)
+    daemon = start(
+        {
+            "lockout_list": admin_op({"lockouts": [lock]}),
+            "lockout_clear": admin_op({"cleared": []}),
+        }
+    )
+    args = ["admin", "lockout", "clear", "20100001", "--scope", "symbol", "--symbol", "rty"]
+    cleared = invoke(daemon, *args, "--reason", "desk approved", env=WITH_PASSWORD)
+    assert cleared.exit_code == 0, cleared.output
+    assert daemon.last("lockout_clear")["args"]["symbol"] == "RTY"
+    assert cleared.stdout.splitlines() == [
+        "no lockout of account 20100001 matched; nothing cleared. In force:",
+        "  symbol RTY by blocked-symbols (lock): RTY is blocked",
+    ]
+    assert daemon.last("lockout_list")["args"] == {"account": 20100001}
+
+
 def test_lockout_clear_needs_a_reason(start: Start) -> None:
     daemon = start({})
     result = invoke(daemon, "admin", "lockout", "clear", "20100001", env=WITH_PASSWORD)
