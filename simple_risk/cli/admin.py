@@ -173,6 +173,8 @@ def _reload_report(result: Any) -> None:
         click.echo(f"  {line}")
     for line in admin_views.overlay_lines(result.get("overlay_params")):
         click.echo(f"  {line}")
+    for line in admin_views.warning_lines(result.get("warnings")):
+        click.echo(f"  {line}")
 
 
 # --- reload, config ----------------------------------------------------------------------

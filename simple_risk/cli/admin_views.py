@@ -62,6 +62,25 @@ def overlay_lines(held: object) -> list[str]:
     return lines
 
 
+def warning_lines(warnings: object) -> list[str]:
+    """A reload's ``warnings`` (what ``rules lint`` warns of in the ruleset and overlays) as
+    lint prints them: ``FILE:LINE:COL: warning: MESSAGE (hint) (check)``."""
+    lines: list[str] = []
+    if not isinstance(warnings, Sequence) or isinstance(warnings, str):
+        return lines
+    for warning in warnings:
+        if not isinstance(warning, Mapping):
+            continue
+        rule = f'rule "{warning["rule"]}": ' if warning.get("rule") else ""
+        hint = f"; {warning['hint']}" if warning.get("hint") else ""
+        check = f" ({warning['check']})" if warning.get("check") else ""
+        lines.append(
+            f"{warning.get('file')}:{warning.get('line')}:{warning.get('column')}: warning: "
+            f"{rule}{warning.get('message')}{hint}{check}"
+        )
+    return lines
+
+
 def hello_view(result: Mapping[str, Any], now: datetime) -> Table:
     """``admin daemon status``: pid, uptime, accounts, ruleset, socket."""
     table = Table(show_header=False, box=None, pad_edge=False)
@@ -88,4 +107,5 @@ __all__ = [
     "changes_lines",
     "hello_view",
     "overlay_lines",
+    "warning_lines",
 ]

@@ -44,7 +44,13 @@ from simple_risk.adapters.topstepx.secrets import register_secret
 from simple_risk.cli import engine
 from simple_risk.cli.formatting import format_problem
 from simple_risk.daemon import cpuwake
-from simple_risk.daemon.config import ConfigError, DaemonConfig, load_config, load_rulesets
+from simple_risk.daemon.config import (
+    ConfigError,
+    DaemonConfig,
+    load_config,
+    load_rulesets,
+    ruleset_warnings,
+)
 from simple_risk.daemon.control.protocol import ProtocolError
 from simple_risk.daemon.control.server import ServerError
 from simple_risk.daemon.heap import settle_startup_heap
@@ -250,7 +256,21 @@ def _run_sim(
         simulator.stop()
 
 
-_MARKS = {"ok": ("ok", "green"), "info": ("--", "cyan"), "problem": ("PROBLEM", "red")}
+_MARKS = {
+    "ok": ("ok", "green"),
+    "info": ("--", "cyan"),
+    "warning": ("WARNING", "yellow"),
+    "problem": ("PROBLEM", "red"),
+}
+
+
+def _lint_warnings(config: DaemonConfig) -> list[str]:
+    """What ``rules lint`` warns of in the ruleset and the overlays, as it prints them: the
+    daemon runs a ruleset with warnings, and an overlay's map that leaves keys out gives
+    those keys the lookup's default (overlay-map-keys) — a limit other than the one meant."""
+    from simple_risk.cli.admin_views import warning_lines
+
+    return warning_lines([problem.as_json() for problem in ruleset_warnings(config)])
 
 
 def _check(
@@ -293,6 +313,8 @@ def _check(
     else:
         for finding in check_paths(config):
             report(finding)
+    for warning in _lint_warnings(config):
+        report(Finding("warning", warning))
     if record_dir is not None:
         why = writable_dir(record_dir)
         if why is None:
@@ -371,6 +393,8 @@ def _serve(
     except OSError as exc:
         click.echo(f"simple-risk: cannot write the log (log_dir): {_os_error_words(exc)}", err=True)
         raise SystemExit(1) from None
+    for warning in _lint_warnings(config):
+        log.warning("ruleset: %s", warning)
     stopping = threading.Event()
     reloading = threading.Event()
     #: the stop signals received, in order; the main loop logs them (a handler only records:

@@ -46,8 +46,8 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 
-from simple_risk.engine.dsl import RulesetError, load_ruleset
-from simple_risk.engine.dsl.problems import Problem
+from simple_risk.engine.dsl import RulesetError, analyse_overlay, analyse_text, load_ruleset
+from simple_risk.engine.dsl.problems import Problem, sort_problems
 from simple_risk.engine.dsl.schema import json_view, problems_from_errors
 from simple_risk.engine.dsl.yamlload import Document, load_document
 from simple_risk.engine.model import Ruleset
@@ -929,6 +929,29 @@ def load_rulesets(config: DaemonConfig) -> dict[int, Ruleset]:
     return rulesets
 
 
+def ruleset_warnings(config: DaemonConfig) -> list[Problem]:
+    """What ``rules lint`` (without ``--strict``) warns of in the ruleset and each account's
+    overlay, located: the daemon loads a ruleset with warnings, and one may mean a limit
+    other than the one meant (an overlay's map that leaves keys out, overlay-map-keys). Files
+    that cannot be read are for :func:`load_rulesets` to report; here they are skipped."""
+    try:
+        base = config.ruleset_path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return []
+    base_name = str(config.ruleset_path)
+    found = list(analyse_text(base, base_name).problems)
+    for account in config.accounts:
+        overlay = config.overlays.get(account)
+        if overlay is None:
+            continue
+        try:
+            text = overlay.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            continue
+        found += analyse_overlay(base, base_name, text, str(overlay)).problems
+    return sort_problems(p for p in found if p.severity == "warning")
+
+
 #: A hook the demo and tests use to reshape a loaded ruleset (a session open now, short graces).
 RulesetTransform = Callable[[Ruleset], Ruleset]
 
@@ -947,4 +970,5 @@ __all__ = [
     "load_rulesets",
     "masked_url",
     "owner_only",
+    "ruleset_warnings",
 ]

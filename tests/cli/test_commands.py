@@ -381,6 +381,32 @@ def test_reload_sends_the_password_operator_and_reason_and_prints_changes(start:
     assert PASSWORD not in result.output
 
 
+def test_a_reload_prints_the_warnings_of_its_overlays(start: Start) -> None:
+    """`rules lint --base` warns of an overlay's map that leaves keys out (the account then
+    reads the lookup's default for them, a higher limit in some rulesets); the reload applied
+    it and printed only its changes. Each warning is printed under them, located."""
+    warning = {
+        "file": "/etc/simple-risk/overlays/20100001.yaml",
+        "line": 2,
+        "column": 22,
+        "rule": None,
+        "message": "param \"per_symbol_limits\": the overlay's map replaces the ruleset's whole"
+        " map, and leaves out NQ (5 in the ruleset)",
+        "hint": None,
+        "severity": "warning",
+        "check": "overlay-map-keys",
+    }
+    answer = {"applied": True, "changes": fixtures.changes(), "warnings": [warning]}
+    daemon = start({"reload": admin_op(answer)})
+    result = invoke(daemon, "admin", "reload", "--reason", "ES to one lot", env=WITH_PASSWORD)
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[-1] == (
+        '  /etc/simple-risk/overlays/20100001.yaml:2:22: warning: param "per_symbol_limits":'
+        " the overlay's map replaces the ruleset's whole map, and leaves out NQ (5 in the"
+        " ruleset) (overlay-map-keys)"
+    )
+
+
 def test_config_reload_is_the_same_command(start: Start) -> None:
     daemon = start({"reload": admin_op({"applied": True, "changes": {}})})
     result = invoke(daemon, "admin", "--operator", "bob", "config", "reload", env=WITH_PASSWORD)

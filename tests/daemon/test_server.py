@@ -831,12 +831,34 @@ def test_a_reload_names_each_ruleset_param_an_account_overlay_keeps_at_its_own_v
     assert next(lim for lim in limits if lim["rule"] == "daily-realized-loss")["limit"] == -500
 
 
+def test_a_reload_says_the_warnings_rules_lint_gives_its_overlays(start: Start) -> None:
+    """An overlay meant to tighten ES alone gave per_symbol_limits {ES: 1}: the map replaces
+    the ruleset's, so NQ, MNQ … now read unknown_symbol_limit — raised, in a ruleset whose
+    default is above them. `rules lint --base` warns of it (overlay-map-keys); the reload
+    applied it with no word of it. The reload now answers the warnings, located."""
+    run = start()
+    overlay = run.directory / "overlay.yaml"
+    overlay.write_text("params:\n  per_symbol_limits: {ES: 1}\n", encoding="utf-8")
+    run.daemon.config = dataclasses.replace(run.daemon.config, overlays={ACCOUNT: overlay})
+    result = run.admin("reload", {"reason": "ES to one lot"})
+    assert result["applied"] is True
+    [warning] = result["warnings"]
+    assert (warning["file"], warning["line"], warning["check"]) == (
+        str(overlay),
+        2,
+        "overlay-map-keys",
+    )
+    assert warning["severity"] == "warning"
+    assert "leaves out NQ (5 in the ruleset)" in warning["message"]
+
+
 def test_a_reload_without_overlays_names_no_overlay_params(start: Start) -> None:
     run = start()
     run.ruleset.write_text(ruleset_text(daily_loss_limit=400), encoding="utf-8")
     result = run.admin("reload")
     assert result["changes"][str(ACCOUNT)]["params"] == {"daily_loss_limit": [500, 400]}
     assert result["overlay_params"] == {}
+    assert result["warnings"] == []
 
 
 # -- lockouts, logs, stop ----------------------------------------------------------------------

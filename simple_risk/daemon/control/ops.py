@@ -28,7 +28,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from simple_risk.adapters.topstepx.secrets import register_secret
-from simple_risk.daemon.config import ConfigError, DaemonConfig, load_config, load_rulesets
+from simple_risk.daemon.config import (
+    ConfigError,
+    DaemonConfig,
+    load_config,
+    load_rulesets,
+    ruleset_warnings,
+)
 from simple_risk.daemon.control import views
 from simple_risk.daemon.control.auth import MIN_PASSWORD_LENGTH, Authenticator, Peer, Throttle
 from simple_risk.daemon.control.gate import Encoded, EngineGate
@@ -458,6 +464,8 @@ class Operations:
             "applied": True,
             "changes": {str(account): change.as_json() for account, change in changes.items()},
             "overlay_params": self._overlay_params(target, rulesets),
+            # what rules lint warns of, said where the admin reads the reload's outcome
+            "warnings": _problems(ruleset_warnings(target)),
             "restart_needed": restart,
             "ruleset": {"name": daemon.ruleset_name(), "path": str(target.ruleset_path)},
         }
