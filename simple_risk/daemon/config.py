@@ -430,9 +430,13 @@ def load_config(
     if doc is None or problems:
         raise ConfigError([dataclasses.replace(p, file=shown) for p in problems])
     doc.file = shown
-    schema_problems = [
+    schema_problems = _webhook_schemes(doc) + [
         _without_notify_tokens(_config_wording(p), doc.data)
         for p in problems_from_errors(doc, _schema_validator().iter_errors(json_view(doc.data)))
+    ]
+    said = {(p.line, p.column) for p in schema_problems if p.check == "webhook-scheme"}
+    schema_problems = [
+        p for p in schema_problems if p.check == "webhook-scheme" or (p.line, p.column) not in said
     ]
     if schema_problems:
         raise ConfigError(schema_problems)
@@ -710,6 +714,29 @@ def _without_notify_tokens(problem: Problem, data: object) -> Problem:
         message = message.replace(url, masked_url(url))
         hint = hint.replace(url, masked_url(url)) if hint else hint
     return dataclasses.replace(problem, message=message, hint=hint)
+
+
+def _webhook_schemes(doc: Document) -> list[Problem]:
+    """A webhook pasted without its ``https://`` (as an address bar shows it): the schema's
+    own words for it hide the value and say nothing of the scheme."""
+    data = doc.data if isinstance(doc.data, Mapping) else {}
+    section = data.get("notify")
+    section = section if isinstance(section, Mapping) else {}
+    problems: list[Problem] = []
+    for path, url in (
+        (("notify", "webhook"), section.get("webhook")),
+        (("alert_webhook",), data.get("alert_webhook")),
+    ):
+        if isinstance(url, str) and not url.startswith(("http://", "https://")):
+            problem = _located(
+                doc,
+                path,
+                f"{'.'.join(map(str, path))} {masked_url(url)}: not an http:// or https:// URL",
+                hint="the chat's webhook URL as the service shows it, starting with https://,"
+                " e.g. https://hooks.slack.com/…",
+            )
+            problems.append(dataclasses.replace(problem, check="webhook-scheme"))
+    return problems
 
 
 def _webhook_host(doc: Document, data: Mapping[str, Any]) -> list[Problem]:

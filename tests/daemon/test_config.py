@@ -809,6 +809,22 @@ def test_a_mistyped_notification_url_is_located_without_its_token(tmp_path: Path
         assert "SECRETTOKEN" not in problem, problem
 
 
+def test_a_webhook_without_its_scheme_says_to_write_https(tmp_path: Path) -> None:
+    """A webhook pasted without its https:// (hooks.slack.com/services/…, as a browser's
+    address bar shows it) was refused as '"…" is not a valid value (URL that receives a JSON
+    POST …)': the value hidden, and nothing said what is wrong with it."""
+    pasted = "notify: {webhook: 'hooks.slack.com/services/T0/B0/SECRETTOKEN'}\n"
+    assert _problem(tmp_path, pasted) == (
+        "config.yaml:6:19: notify.webhook …: not an http:// or https:// URL (the chat's"
+        " webhook URL as the service shows it, starting with https://, e.g."
+        " https://hooks.slack.com/…)"
+    )
+    legacy = "alert_webhook: 'hooks.slack.com/services/T0/B0/SECRETTOKEN'\n"
+    assert _problem(tmp_path, legacy).startswith(
+        "config.yaml:6:16: alert_webhook …: not an http:// or https:// URL"
+    )
+
+
 def test_a_webhook_without_a_host_is_refused_at_check(tmp_path: Path) -> None:
     """``https://`` alone (a value cut off when pasted) or a URL with a space passed the
     scheme check, and every alert then failed to post, all day, with nothing at ``--check``."""
