@@ -43,6 +43,21 @@ def changes_lines(changes: object) -> list[str]:
     return lines or ["no changes"]
 
 
+def mandatory_lines(dropped: object) -> list[str]:
+    """A reload's ``mandatory_dropped``: rules it kept but no longer mandatory (the engine's
+    changes leave the flag out, and "no changes" alone would hide it)."""
+    lines: list[str] = []
+    if not isinstance(dropped, Mapping):
+        return lines
+    for account, rules in dropped.items():
+        if isinstance(rules, Sequence) and not isinstance(rules, str):
+            lines += [
+                f"account {account}: {rule} is no longer mandatory (a reload may now disable it)"
+                for rule in rules
+            ]
+    return lines
+
+
 def overlay_lines(held: object) -> list[str]:
     """A reload's ``overlay_params``: each param an account's overlay keeps at a value of
     its own (``[ruleset's, account's]``), so a limit changed in the ruleset that does not
@@ -106,6 +121,7 @@ def hello_view(result: Mapping[str, Any], now: datetime) -> Table:
 __all__ = [
     "changes_lines",
     "hello_view",
+    "mandatory_lines",
     "overlay_lines",
     "warning_lines",
 ]

@@ -852,6 +852,23 @@ def test_a_reload_says_the_warnings_rules_lint_gives_its_overlays(start: Start) 
     assert "leaves out NQ (5 in the ruleset)" in warning["message"]
 
 
+def test_a_reload_that_takes_mandatory_off_a_rule_says_so(start: Start) -> None:
+    """A reload may not disable a mandatory rule; but one that only changes `mandatory: true`
+    to false answered "no changes" and was audited "no rule changed" — and the next reload
+    could then disable the daily loss limit. The answer names the rule, and so does the
+    audit."""
+    run = start()
+    text = run.ruleset.read_text(encoding="utf-8")
+    at = text.index("  - id: daily-realized-loss")
+    flag = text.index("mandatory: true", at)
+    edited = text[:flag] + "mandatory: false" + text[flag + len("mandatory: true") :]
+    run.ruleset.write_text(edited, encoding="utf-8")
+    result = run.admin("reload", {"reason": "a new ruleset"})
+    assert result["mandatory_dropped"] == {str(ACCOUNT): ["daily-realized-loss"]}
+    [audited] = [a for a in run.daemon.store.admin_actions() if a.action == "reload"]
+    assert audited.result == "applied: no longer mandatory 1 (daily-realized-loss)"
+
+
 def test_a_reload_without_overlays_names_no_overlay_params(start: Start) -> None:
     run = start()
     run.ruleset.write_text(ruleset_text(daily_loss_limit=400), encoding="utf-8")
@@ -859,6 +876,7 @@ def test_a_reload_without_overlays_names_no_overlay_params(start: Start) -> None
     assert result["changes"][str(ACCOUNT)]["params"] == {"daily_loss_limit": [500, 400]}
     assert result["overlay_params"] == {}
     assert result["warnings"] == []
+    assert result["mandatory_dropped"] == {}
 
 
 # -- lockouts, logs, stop ----------------------------------------------------------------------

@@ -100,6 +100,23 @@ def _refused(message: str, problems: list[dict[str, Any]] | None = None) -> Prot
     return ProtocolError(ErrorCode.REFUSED.value, message, problems=tuple(problems or ()))
 
 
+def _mandatory_dropped(
+    before: Mapping[int, Ruleset], after: Mapping[int, Ruleset]
+) -> dict[str, list[str]]:
+    """Per account, the rules mandatory before a reload and kept by it, but no longer
+    mandatory: a later reload may disable them."""
+    dropped: dict[str, list[str]] = {}
+    for account, ruleset in sorted(after.items()):
+        old = before.get(account)
+        if old is None:
+            continue
+        now = {rule.id: rule.mandatory for rule in ruleset.rules}
+        rules = [rule.id for rule in old.rules if rule.mandatory and now.get(rule.id) is False]
+        if rules:
+            dropped[str(account)] = rules
+    return dropped
+
+
 def _problems(
     found: list[Problem], rename: Mapping[str, str] | None = None
 ) -> list[dict[str, Any]]:
@@ -449,6 +466,7 @@ class Operations:
                     origins=fresh.origins,
                 )
             rulesets = self._load(target)
+            dropped = _mandatory_dropped(daemon.rulesets, rulesets)
             changes = self.gate.admin(
                 lambda: daemon.swap_rulesets(rulesets), max(RELOAD_TIMEOUT, self._timeout)
             )
@@ -463,6 +481,8 @@ class Operations:
         return {
             "applied": True,
             "changes": {str(account): change.as_json() for account, change in changes.items()},
+            # the engine's changes leave out the flag: "no changes" would hide it
+            "mandatory_dropped": dropped,
             "overlay_params": self._overlay_params(target, rulesets),
             # what rules lint warns of, said where the admin reads the reload's outcome
             "warnings": _problems(ruleset_warnings(target)),
@@ -517,10 +537,11 @@ class Operations:
             for kind in ("added", "removed", "changed", "enabled", "disabled")
         }
         params = sorted({p for change in changes.values() for p in change.get("params", {})})
-        summary = (
-            ", ".join(f"{kind} {len(rules)}" for kind, rules in counted.items() if rules)
-            or "no rule changed"
-        )
+        parts = [f"{kind} {len(rules)}" for kind, rules in counted.items() if rules]
+        dropped = sorted({rule for rules in result["mandatory_dropped"].values() for rule in rules})
+        if dropped:
+            parts.append(f"no longer mandatory {len(dropped)} ({', '.join(dropped)})")
+        summary = ", ".join(parts) or "no rule changed"
         if params:
             summary += f"; params {', '.join(params)}"
         self._audit(
