@@ -789,6 +789,9 @@ def test_a_reload_that_disables_a_mandatory_rule_is_refused(start: Start) -> Non
     assert refused.code == "refused"
     assert "mandatory" in refused.problems[0]["message"]
     assert run.daemon.engines[ACCOUNT].ruleset.rule("daily-realized-loss").enabled
+    # located at the rule, as every other refusal of a reload (it read FILE:0:0)
+    line = text[: text.index("  - id: daily-realized-loss")].count("\n") + 1
+    assert (refused.problems[0]["line"], refused.problems[0]["column"]) == (line, 5)
 
 
 def test_config_get_and_put_lint_first_then_replace_atomically_and_reload(start: Start) -> None:
