@@ -45,7 +45,7 @@ from simple_risk.cli.status import (
     now_local,
     print_json,
 )
-from simple_risk.daemon.control.client import Connection, DaemonNotRunning
+from simple_risk.daemon.control.client import Connection, DaemonNotRunning, SocketDenied
 from simple_risk.daemon.control.protocol import ErrorCode, ProtocolError
 from simple_risk.daemon.service import OWNER_ONLY_UMASK
 
@@ -515,10 +515,13 @@ def logs_view(follow: bool, level: str | None, lines: int) -> None:
 
 def _hello(address: str) -> dict[str, Any] | None:
     """The running daemon's ``hello``, or None when none answers; a daemon that is running
-    but refuses the connection (``busy``) is said so and exits 1, never taken for none."""
+    but refuses the connection (``busy``) is said so and exits 1, and a socket closed to this
+    user exits 3 — neither is taken for none."""
     try:
         with Connection(address, timeout=5.0) as connection:
             result = connection.request("hello")
+    except SocketDenied as error:
+        fail_not_running(error)  # a daemon may run there: never go on as if none did
     except DaemonNotRunning:
         return None
     except ProtocolError as error:

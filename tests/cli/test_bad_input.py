@@ -448,6 +448,37 @@ def test_a_socket_closed_to_the_user_is_not_answered_with_start_a_daemon(
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root to act as another user")
+def test_set_password_as_a_user_the_socket_refuses_says_the_socket_refused(
+    short_dir: Path,
+) -> None:
+    """`admin set-password --config FILE` typed as the wrong user: the daemon's socket
+    refused them, was taken for "no daemon", and the command went on to write the hash
+    itself — ending in "cannot read …/admin-password.bcrypt: Permission denied", which says
+    nothing of the user (or, where it could write there, a hash behind the daemon's back). It
+    stops at the socket, as the other admin commands do."""
+    folder = _daemon_folder(short_dir)
+    path = folder / "status.sock"
+    config = short_dir / "config.yaml"
+    config.write_text(
+        "gateway: http://127.0.0.1:1\n"
+        "credentials: {username: demo, api_key: '${SR_UNSET_KEY}'}\n"
+        "accounts: [20100001]\n"
+        f"data_dir: {folder}\n"
+        f"status_socket: {path}\n"
+        f"admin_password_file: {short_dir / 'admin-password.bcrypt'}\n",
+        encoding="utf-8",
+    )
+    config.chmod(0o644)
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as listener:
+        listener.bind(str(path))
+        listener.listen()
+        code, output = _as_nobody(["admin", "set-password", "--config", str(config)])
+    assert code == 3, output
+    assert f"permission denied on {path}" in output
+    assert not (short_dir / "admin-password.bcrypt").exists()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to act as another user")
 def test_history_of_a_store_closed_to_the_user_says_whose_it_is(short_dir: Path) -> None:
     """`engine history --config FILE` reads the store when no daemon answers; the daemon keeps
     it in its own data folder (0700), and another user got a traceback ending in
