@@ -156,6 +156,25 @@ def test_explain_refuses_an_unknown_rule_or_account(start: Start) -> None:
     assert error_of(lambda: run.request("explain", {})).code == "bad_request"
 
 
+def test_an_account_the_daemon_does_not_guard_is_answered_with_those_it_does(
+    start: Start,
+) -> None:
+    """An id mistyped (a digit dropped) in `admin lockout clear 2010001` or `engine status
+    --account` was answered "this daemon does not guard account 2010001" and nothing more,
+    where `engine history` read from the store names the accounts guarded."""
+    run = start()
+    for op, args in (
+        ("status", {"account": 2010001}),
+        ("lockout_clear", {"account": 2010001, "reason": "desk approved"}),
+    ):
+        call = run.admin if op == "lockout_clear" else run.request
+        error = error_of(lambda op=op, args=args, call=call: call(op, args))
+        assert error.code == "not_found"
+        assert error.message == (
+            f"this daemon does not guard account 2010001 (it guards {ACCOUNT})"
+        )
+
+
 def test_explain_of_a_misspelt_rule_says_which_rule_was_meant(start: Start) -> None:
     run = start()
     error = error_of(lambda: run.request("explain", {"rule": "daily-realised-loss"}))

@@ -244,8 +244,10 @@ class Operations:
         except (TypeError, ValueError):
             raise _bad(f"account must be a number, not {raw!r}") from None
         if isinstance(raw, bool) or account not in self.daemon.config.accounts:
+            guarded = ", ".join(str(a) for a in self.daemon.config.accounts)
             raise ProtocolError(
-                ErrorCode.NOT_FOUND.value, f"this daemon does not guard account {raw}"
+                ErrorCode.NOT_FOUND.value,
+                f"this daemon does not guard account {raw} (it guards {guarded})",
             )
         return account
 
