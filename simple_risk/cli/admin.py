@@ -799,7 +799,7 @@ _WAIT = click.option(
 )
 @_WAIT
 def daemon_start(config_path: str, wait: float) -> None:
-    """Start the daemon detached, and wait until its socket answers.
+    """Start the daemon detached, and wait until it guards its accounts (logged in, reconciled).
 
     Needs no password: starting enforcement never loosens it. The daemon writes its pid to
     DATA_DIR/daemon.pid; its console output is appended to LOG_DIR/daemon.out (printed if it
