@@ -208,7 +208,12 @@ config_group.add_command(reload_command, "reload")
 
 @config_group.command("show", epilog=_EXIT_CODES)
 def config_show() -> None:
-    """Print the running ruleset file (as the daemon reads it)."""
+    """Print the running ruleset file (as the daemon reads it).
+
+    \b
+    Example:
+      simple-risk admin config show > running.yaml
+    """
     result = _context().call("config_get")
     click.echo(str(result.get("text", "")), nl=False)
 
@@ -323,7 +328,13 @@ def lockout_group() -> None:
 @click.option("--account", type=ACCOUNT_ID, metavar="ID", help="Only this account.")
 @click.option("--json", "as_json", is_flag=True, help="Print the daemon's answer as JSON.")
 def lockout_list(account: int | None, as_json: bool) -> None:
-    """Every lockout in force: account, rule, scope, symbol, reason, end and time left."""
+    """Every lockout in force: account, rule, scope, symbol, reason, end and time left.
+
+    \b
+    Examples:
+      simple-risk admin lockout list
+      simple-risk admin lockout list --account 20100001 --json
+    """
     args = {"account": account} if account is not None else {}
     result = _context().call("lockout_list", args)
     if as_json:
@@ -868,7 +879,13 @@ def _startable_or_exit(config_path: str, address: str) -> None:
 @daemon_group.command("status", epilog=_EXIT_CODES)
 @click.option("--json", "as_json", is_flag=True, help="Print the daemon's hello as JSON.")
 def daemon_status(as_json: bool) -> None:
-    """Whether the daemon runs: pid, uptime, accounts, ruleset, socket (no password)."""
+    """Whether the daemon runs: pid, uptime, accounts, ruleset, socket (no password).
+
+    \b
+    Examples:
+      simple-risk admin daemon status
+      simple-risk admin --socket /run/simple-risk/status.sock daemon status
+    """
     context = _context()
     with daemon_errors(), Connection(context.address) as connection:
         result = connection.request("hello")

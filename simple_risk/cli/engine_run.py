@@ -189,6 +189,13 @@ def run(
     Before the first real run: `engine run --config FILE --check --online` tries every step
     the daemon takes at startup and prints one line per problem, naming the configuration key
     and the fix (exit 0 when all is well, 1 otherwise).
+
+    \b
+    Examples:
+      simple-risk engine run --config config.yaml --check --online
+      simple-risk engine run --config config.yaml --observe
+      simple-risk engine run --config config.yaml
+      simple-risk engine run --sim
     """
     if online and not check:
         raise click.UsageError("--online goes with --check")

@@ -68,6 +68,10 @@ def init(directory: Path, account: int, force: bool) -> None:
 
     Then: set PROJECTX_USERNAME and PROJECTX_API_KEY, and run
     `simple-risk engine run --config DIRECTORY/config.yaml --check --online`.
+
+    \b
+    Example:
+      simple-risk init ~/risk --account 20100001
     """
     overlay = f"overlays/{account}.yaml"
     files = {

@@ -6,6 +6,7 @@ misleading "no daemon is running" or ``FILE:0:0``."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -315,6 +316,23 @@ def _every_path(group: click.Group, path: tuple[str, ...] = ()) -> Iterator[tupl
         yield (*path, name)
         if isinstance(command, click.Group):
             yield from _every_path(command, (*path, name))
+
+
+def test_every_command_an_admin_types_shows_an_example_in_its_help() -> None:
+    """`engine run --help`, `admin lockout list --help`, `admin config show --help`, `admin
+    daemon status --help` and `init --help` said what the command does but showed no
+    command line to start from, where their neighbours do."""
+    bare = []
+    for path in _every_path(cli):
+        if path[0] not in ("admin", "engine", "init") or path == ("admin", "logs", "view"):
+            continue  # (logs view is `admin logs`, whose help has them)
+        result = CliRunner().invoke(cli, [*path, "--help"], env={"COLUMNS": "80"})
+        if "Commands:" in result.output:
+            continue  # a group: its commands have the examples
+        described = result.output.split("Options:")[0].splitlines()[1:]  # not the usage
+        if not any(re.match(r"\s+(\w+=\S+ )*simple-risk \S", line) for line in described):
+            bare.append(" ".join(path))
+    assert bare == []
 
 
 def test_every_help_fits_an_80_column_terminal() -> None:
