@@ -177,6 +177,8 @@ def _reload_report(result: Any) -> None:
         click.echo(f"  {line}")
     for line in admin_views.warning_lines(result.get("warnings")):
         click.echo(f"  {line}")
+    for line in admin_views.restart_lines(result.get("restart_needed")):
+        click.echo(f"  {line}")
 
 
 # --- reload, config ----------------------------------------------------------------------

@@ -43,6 +43,18 @@ def changes_lines(changes: object) -> list[str]:
     return lines or ["no changes"]
 
 
+def restart_lines(settings: object) -> list[str]:
+    """A reload's ``restart_needed``: configuration settings changed in the file that only a
+    restart applies (a new account in ``accounts:`` is not guarded until then)."""
+    if not isinstance(settings, Sequence) or isinstance(settings, str) or not settings:
+        return []
+    return [
+        f"NOT applied until the daemon restarts: {', '.join(map(str, settings))} (the running"
+        " daemon goes on with their old values; restart it: simple-risk admin daemon restart"
+        " --config FILE, or sudo systemctl restart simple-risk)"
+    ]
+
+
 def mandatory_lines(dropped: object) -> list[str]:
     """A reload's ``mandatory_dropped``: rules it kept but no longer mandatory (the engine's
     changes leave the flag out, and "no changes" alone would hide it)."""
@@ -123,5 +135,6 @@ __all__ = [
     "hello_view",
     "mandatory_lines",
     "overlay_lines",
+    "restart_lines",
     "warning_lines",
 ]

@@ -407,6 +407,23 @@ def test_a_reload_prints_the_warnings_of_its_overlays(start: Start) -> None:
     )
 
 
+def test_a_reload_says_which_settings_wait_for_a_restart(start: Start) -> None:
+    """The admin added the 150K account to accounts: and reloaded: the daemon answered that
+    accounts needs a restart, and the command printed "reloaded / no changes" — the new
+    account unguarded, and nothing said so."""
+    answer = {"applied": True, "changes": {}, "restart_needed": ["accounts", "notify"]}
+    daemon = start({"reload": admin_op(answer)})
+    result = invoke(daemon, "admin", "reload", "--reason", "add the 150K", env=WITH_PASSWORD)
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines() == [
+        "reloaded",
+        "  no changes",
+        "  NOT applied until the daemon restarts: accounts, notify (the running daemon goes on"
+        " with their old values; restart it: simple-risk admin daemon restart --config FILE,"
+        " or sudo systemctl restart simple-risk)",
+    ]
+
+
 def test_config_reload_is_the_same_command(start: Start) -> None:
     daemon = start({"reload": admin_op({"applied": True, "changes": {}})})
     result = invoke(daemon, "admin", "--operator", "bob", "config", "reload", env=WITH_PASSWORD)
