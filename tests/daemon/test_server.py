@@ -891,6 +891,38 @@ def test_a_reload_that_takes_mandatory_off_a_rule_says_so(start: Start) -> None:
     assert audited.result == "applied: no longer mandatory 1 (daily-realized-loss)"
 
 
+def test_a_reload_of_a_configuration_with_a_new_account_and_its_overlay_applies_the_rest(
+    start: Start,
+) -> None:
+    """The admin added the 150K account to accounts: with its overlay, and tightened the 50K
+    account's overlay, then reloaded: refused as "config.yaml:1:1: overlay for account
+    20100002 which is not in accounts" — though the file lists it — and the 50K limit was not
+    applied either. The reload applies the guarded accounts' overlays and says the new
+    account waits for a restart."""
+    run = start()
+    overlays = run.directory / "overlays"
+    overlays.mkdir()
+    (overlays / f"{ACCOUNT}.yaml").write_text("params: {daily_loss_limit: 400}\n")
+    (overlays / "20100002.yaml").write_text("params: {daily_loss_limit: 1000}\n")
+    config = run.directory / "config.yaml"
+    config.write_text(
+        f"gateway: {run.sim.base_url}\n"
+        f"credentials: {{username: {run.sim.username}, api_key: {run.sim.api_key}}}\n"
+        f"accounts: [{ACCOUNT}, 20100002]\n"
+        f"ruleset: {run.ruleset}\n"
+        f"overlays: {{{ACCOUNT}: overlays/{ACCOUNT}.yaml, 20100002: overlays/20100002.yaml}}\n"
+        f"data_dir: {run.daemon.config.data_dir}\n"
+        f"status_socket: {run.socket}\n"
+        f"admin_password_file: {run.daemon.config.admin_password_file}\n",
+        encoding="utf-8",
+    )
+    run.daemon.config = dataclasses.replace(run.daemon.config, source=str(config))
+    result = run.admin("reload", {"reason": "add the 150K, 50K to 400"})
+    assert result["changes"][str(ACCOUNT)]["params"] == {"daily_loss_limit": [500, 400]}
+    assert "accounts" in result["restart_needed"]
+    assert run.daemon.config.accounts == (ACCOUNT,)
+
+
 def test_a_reload_without_overlays_names_no_overlay_params(start: Start) -> None:
     run = start()
     run.ruleset.write_text(ruleset_text(daily_loss_limit=400), encoding="utf-8")

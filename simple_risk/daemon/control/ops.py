@@ -461,10 +461,19 @@ class Operations:
                         _problems(exc.problems),
                     ) from None
                 restart = _restart_fields(current, fresh)
+                # the accounts guarded stay those of the start: an account added to the file
+                # waits for the restart (restart_needed says so) and so does its overlay; one
+                # taken out is guarded until then as it was, its overlay with it
+                overlays = {
+                    account: fresh.overlays.get(account, current.overlays.get(account))
+                    if account not in fresh.accounts
+                    else fresh.overlays.get(account)
+                    for account in current.accounts
+                }
                 target = dataclasses.replace(
                     current,
                     ruleset_path=fresh.ruleset_path,
-                    overlays=fresh.overlays,
+                    overlays={a: path for a, path in overlays.items() if path is not None},
                     origins=fresh.origins,
                 )
             rulesets = self._load(target)
