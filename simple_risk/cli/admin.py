@@ -169,15 +169,7 @@ def _reload_report(result: Any) -> None:
         click.echo("reloaded")
         return
     click.echo("reloaded" if result.get("applied", True) else "not applied")
-    for line in admin_views.changes_lines(result.get("changes")):
-        click.echo(f"  {line}")
-    for line in admin_views.mandatory_lines(result.get("mandatory_dropped")):
-        click.echo(f"  {line}")
-    for line in admin_views.overlay_lines(result.get("overlay_params")):
-        click.echo(f"  {line}")
-    for line in admin_views.warning_lines(result.get("warnings")):
-        click.echo(f"  {line}")
-    for line in admin_views.restart_lines(result.get("restart_needed")):
+    for line in admin_views.reload_lines(result):
         click.echo(f"  {line}")
 
 

@@ -43,6 +43,19 @@ def changes_lines(changes: object) -> list[str]:
     return lines or ["no changes"]
 
 
+def reload_lines(result: Mapping[str, Any]) -> list[str]:
+    """Everything a reload's answer says, one line each: the changes per account, rules no
+    longer mandatory, the params an overlay keeps, what lint warns of, and the settings
+    that wait for a restart (``admin reload`` prints them; a SIGHUP reload logs them)."""
+    return [
+        *changes_lines(result.get("changes")),
+        *mandatory_lines(result.get("mandatory_dropped")),
+        *overlay_lines(result.get("overlay_params")),
+        *warning_lines(result.get("warnings")),
+        *restart_lines(result.get("restart_needed")),
+    ]
+
+
 def restart_lines(settings: object) -> list[str]:
     """A reload's ``restart_needed``: configuration settings changed in the file that only a
     restart applies (a new account in ``accounts:`` is not guarded until then)."""
@@ -135,6 +148,7 @@ __all__ = [
     "hello_view",
     "mandatory_lines",
     "overlay_lines",
+    "reload_lines",
     "restart_lines",
     "warning_lines",
 ]

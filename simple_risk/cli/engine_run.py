@@ -556,7 +556,23 @@ def _reload_on_signal(daemon: Daemon, notifier: Notifier) -> None:
         for problem in refusal.problems:
             log.error("  %s", format_problem(problem))
     else:
+        from simple_risk.cli.admin_views import (
+            mandatory_lines,
+            reload_lines,
+            restart_lines,
+            warning_lines,
+        )
+
         log.info("SIGHUP reload applied (%s)", result.get("ruleset", {}).get("name", ""))
+        loud = {
+            *restart_lines(result.get("restart_needed")),
+            *mandatory_lines(result.get("mandatory_dropped")),
+            *warning_lines(result.get("warnings")),
+        }
+        for line in reload_lines(result):
+            # what was not applied, a rule no longer mandatory, lint's warnings: at warning
+            level = logging.WARNING if line in loud else logging.INFO
+            log.log(level, "SIGHUP reload: %s", line)
     finally:
         notifier.ready("guarding after a reload")
 
