@@ -18,6 +18,7 @@ reload refused — with the located problems), 2 usage, 3 no daemon running.
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import os
 import subprocess
@@ -850,6 +851,15 @@ def daemon_restart(config_path: str, reason: str, wait: float) -> None:
       simple-risk admin daemon restart --config config.yaml --reason "new version"
     """
     context = _context()
+    # the daemon the configuration names (its status_socket), unless --socket or
+    # $SIMPLE_RISK_SOCKET chose one: the default socket may be another daemon's
+    named = context.socket_address or os.environ.get("SIMPLE_RISK_SOCKET") or None
+    if named is None:
+        from simple_risk.daemon.config import ConfigError, load_config
+
+        with contextlib.suppress(ConfigError):  # said, located, by _startable_or_exit
+            named = str(load_config(config_path).status_socket)
+    context.socket_address = named
     _startable_or_exit(config_path, context.address)
     _stop(context, reason, wait)
     _start(config_path, wait, context.socket_address)

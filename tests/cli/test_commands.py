@@ -656,6 +656,40 @@ def test_a_restart_whose_daemon_could_not_start_never_stops_the_running_one(
     assert "stop" not in daemon.ops()
 
 
+def test_a_restart_stops_the_daemon_its_configuration_names(socket_dir: Path) -> None:
+    """`admin daemon restart --config B.yaml` sent its stop to the default socket, not to
+    the one B.yaml names: with B's daemon there it answered "no daemon is running … start it
+    with …", and with another daemon on the default socket (a second trader's) it stopped
+    that one — then found B's already running, and left the other account unguarded."""
+    (socket_dir / "runtime" / "simple-risk").mkdir(parents=True)
+    stopped = {"stop": admin_op({"stopping": True})}
+    other = FakeDaemon(
+        socket_dir / "runtime" / "simple-risk" / "status.sock", {"hello": hello, **stopped}
+    )
+    named = FakeDaemon(socket_dir / "b.sock", {"hello": hello, **stopped})
+    config = socket_dir / "b.yaml"
+    config.write_text(
+        "gateway: topstepx\ncredentials: {username: u, api_key: k}\naccounts: [20100001]\n"
+        f"status_socket: {named.path}\n",
+        encoding="utf-8",
+    )
+    try:
+        result = invoke(
+            named.path,
+            *("admin", "daemon", "restart", "--config", str(config), "--wait", "1"),
+            env={
+                **WITH_PASSWORD,
+                "SIMPLE_RISK_SOCKET": "",
+                "XDG_RUNTIME_DIR": str(socket_dir / "runtime"),
+            },
+        )
+    finally:
+        other.close()
+        named.close()
+    assert "stop" not in other.ops(), result.output
+    assert "stop" in named.ops(), result.output
+
+
 def test_config_edit_lints_then_puts_the_edited_text(start: Start, tmp_path: Path) -> None:
     text = default_ruleset_path().read_text(encoding="utf-8")
     daemon = start(
