@@ -73,6 +73,9 @@ def init(directory: Path, account: int, force: bool) -> None:
     Example:
       simple-risk init ~/risk --account 20100001
     """
+    # "~/risk" quoted (a space in it) reaches us unexpanded: the home directory, as in the
+    # configuration's own paths — never a folder named "~" here
+    directory = directory.expanduser()
     overlay = f"overlays/{account}.yaml"
     files = {
         directory / "topstep.yaml": default_ruleset_path().read_text(encoding="utf-8"),
