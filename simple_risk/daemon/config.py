@@ -392,6 +392,10 @@ def _credentials(
         secret = secret_doc.data if isinstance(secret_doc.data, dict) else {}
         username = username or secret.get("username")
         api_key = api_key or secret.get("api_key")
+    # no username or key holds whitespace at an end: what a Windows editor's CRLF (a "\r"
+    # at the end of an environment file's line) or a paste leaves would fail the login
+    username = username.strip() if isinstance(username, str) else username
+    api_key = api_key.strip() if isinstance(api_key, str) else api_key
     if not isinstance(username, str) or not username:
         problems.append(
             _located(

@@ -198,6 +198,23 @@ def test_a_secrets_file_readable_by_others_is_refused(tmp_path: Path) -> None:
     assert (config.username, config.api_key) == ("alice", "from-file-key")
 
 
+def test_credentials_lose_the_whitespace_a_windows_editor_or_a_paste_leaves(
+    tmp_path: Path,
+) -> None:
+    """An environment file saved on Windows gives PROJECTX_API_KEY a trailing carriage return
+    (CRLF), a paste a trailing space: the gateway refused the login ("Invalid credentials")
+    and the key the admin checked looked right. No username or API key holds whitespace at
+    either end: it is not sent."""
+    env = {**ENV, "PROJECTX_USERNAME": " alice\r", "PROJECTX_API_KEY": "k-123456\r"}
+    config = load_config(_write(tmp_path, MINIMAL), env)
+    assert (config.username, config.api_key) == ("alice", "k-123456")
+    secrets = _write(tmp_path, "username: alice\napi_key: 'from-file-key '\n", "secrets.yaml")
+    secrets.chmod(0o600)
+    text = "gateway: topstepx\ncredentials: {file: secrets.yaml}\naccounts: [20100001]\n"
+    config = load_config(_write(tmp_path, text), ENV)
+    assert config.api_key == "from-file-key"
+
+
 def test_missing_credentials_are_named(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as error:
         load_config(_write(tmp_path, "accounts: [1]\n"), ENV)
