@@ -254,8 +254,33 @@ def _located(
     return Problem(doc.file, mark.line, mark.column, message, "config", hint=hint)
 
 
+#: a value of ``timing:`` written as a ruleset's duration (30s, 5m, 1h30m, 500ms)
+_TIMING_AS_DURATION = re.compile(
+    r'"(?P<key>\w+)" must be a number, got a string'
+    r' \("(?P<value>(?:\d+(?:\.\d+)?(?:ms|s|m|h))+)"\)'
+)
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600}
+
+
+def _timing_hint(problem: Problem) -> Problem:
+    """``timing:`` takes seconds; one written as a ruleset's duration says what to write."""
+    found = _TIMING_AS_DURATION.fullmatch(problem.message)
+    seconds_keys = {f.name for f in dataclasses.fields(Timing)} - {"alert_after_attempts"}
+    if found is None or found["key"] not in seconds_keys:
+        return problem
+    total = sum(
+        float(amount) * _UNIT_SECONDS[unit]
+        for amount, unit in _DURATION_PART.findall(found["value"])
+    )
+    seconds = f"{total:g}"
+    hint = f"timing is in seconds: write {found['key']}: {seconds}"
+    return dataclasses.replace(problem, hint=hint)
+
+
 def _config_wording(problem: Problem) -> Problem:
     """Schema messages name "the ruleset" at the top level; here it is the configuration."""
+    problem = _timing_hint(problem)
     message = problem.message.replace("the ruleset", "the configuration")
     if problem.check == "unknown-key" and '"admin_password_hash"' in message:
         return dataclasses.replace(

@@ -215,6 +215,23 @@ def test_credentials_lose_the_whitespace_a_windows_editor_or_a_paste_leaves(
     assert config.api_key == "from-file-key"
 
 
+@pytest.mark.parametrize(
+    ("written", "seconds"), [("1s", "1"), ("2m", "120"), ("1h30m", "5400"), ("500ms", "0.5")]
+)
+def test_a_timing_written_as_a_duration_says_it_is_seconds(
+    tmp_path: Path, written: str, seconds: str
+) -> None:
+    """The rulesets write durations as 30s or 5m; the configuration's timing takes seconds.
+    `quote_silence: 2m` was refused as '"quote_silence" must be a number, got a string
+    ("2m")', which does not say in what unit, nor what to write."""
+    text = MINIMAL + f"timing: {{quote_silence: {written}}}\n"
+    with pytest.raises(ConfigError) as error:
+        load_config(_write(tmp_path, text), ENV)
+    [problem] = error.value.problems
+    assert problem.message == f'"quote_silence" must be a number, got a string ("{written}")'
+    assert problem.hint == f"timing is in seconds: write quote_silence: {seconds}"
+
+
 def test_missing_credentials_are_named(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as error:
         load_config(_write(tmp_path, "accounts: [1]\n"), ENV)
