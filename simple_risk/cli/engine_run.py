@@ -197,6 +197,8 @@ def run(
       simple-risk engine run --config config.yaml
       simple-risk engine run --sim
     """
+    if record_dir is not None:
+        record_dir = record_dir.expanduser()  # "~/recordings" quoted: the home's, never ./~
     if online and not check:
         raise click.UsageError("--online goes with --check")
     if sim and config_path is not None:

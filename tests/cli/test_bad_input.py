@@ -264,6 +264,23 @@ def test_check_with_record_checks_the_recording_folder_too(tmp_path: Path) -> No
     assert "SUCCESS" not in result.output
 
 
+def test_a_quoted_tilde_record_folder_is_in_the_home_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`--record "~/recordings"` (quoted) meant the home's recordings folder; the check, and
+    the run, used a folder named "~" in the current directory."""
+    home, elsewhere = tmp_path / "home", tmp_path / "cwd"
+    home.mkdir()
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    config = _config(tmp_path, data_dir=str(tmp_path / "data"), log_dir=str(tmp_path / "log"))
+    args = ("engine", "run", "--config", str(config), "--check", "--record", "~/recordings")
+    result = CliRunner().invoke(cli, list(args), env={"HOME": str(home)})
+    assert result.exit_code == 0, result.output
+    assert f"--record: {home / 'recordings'} is writable" in result.output
+    assert not (elsewhere / "~").exists()
+
+
 @pytest.mark.parametrize(
     "args",
     [
