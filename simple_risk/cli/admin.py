@@ -598,7 +598,8 @@ def set_password(config_path: str | None) -> None:
     try:
         if hello is None:
             _refuse_if_a_daemon_holds_the_store(config, address)
-        _set_password_locally(config, context.operator)
+        why = "no daemon running" if hello is None else "the running daemon had none yet"
+        _set_password_locally(config, context.operator, why)
     finally:
         os.umask(before)
 
@@ -626,7 +627,7 @@ def _refuse_if_a_daemon_holds_the_store(config: Any, address: str) -> None:
         )
 
 
-def _audit_locally(config: Any, operator: str, result: str) -> None:
+def _audit_locally(config: Any, operator: str, result: str, why: str) -> None:
     """The local write goes into the daemon's audit trail like any admin action."""
     import getpass as users
     from datetime import UTC, datetime
@@ -640,7 +641,7 @@ def _audit_locally(config: Any, operator: str, result: str) -> None:
                 at=datetime.now(UTC),
                 who=f"{operator} (local, uid {os.getuid()}, user {users.getuser()})",
                 action="set_password",
-                why="admin password written locally (no daemon running)",
+                why=f"admin password written locally: {why}",
                 result=result,
                 account=None,
                 args={"peer": {"transport": "local", "uid": os.getuid(), "pid": os.getpid()}},
@@ -649,7 +650,7 @@ def _audit_locally(config: Any, operator: str, result: str) -> None:
         click.echo(f"warning: the change could not be audited in the store: {exc}", err=True)
 
 
-def _set_password_locally(config: Any, operator: str) -> None:
+def _set_password_locally(config: Any, operator: str, why: str) -> None:
     from simple_risk.daemon import password as passwords
     from simple_risk.daemon.control.auth import MIN_PASSWORD_LENGTH
 
@@ -679,7 +680,7 @@ def _set_password_locally(config: Any, operator: str) -> None:
     except OSError as exc:
         _refuse(f"cannot write {target}: {exc.strerror or exc}")
     done = "changed" if existing else "set"
-    _audit_locally(config, operator, done)
+    _audit_locally(config, operator, done, why)
     click.echo(f"admin password {done} ({target})")
 
 

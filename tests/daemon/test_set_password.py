@@ -88,6 +88,25 @@ def test_without_a_daemon_the_first_password_is_written_and_audited_locally(
     hashed = read_password_hash(password_file)
     assert hashed is not None and verify_password(NEW, hashed)
     assert _audits(tmp_path / "simple-risk.db") == [("set_password", "set")]
+    with Store.open(f"sqlite:///{tmp_path / 'simple-risk.db'}") as store:
+        [row] = store.admin_actions()
+    assert row.why == "admin password written locally: no daemon running"
+
+
+def test_the_first_password_of_a_running_daemon_is_audited_as_such(start: Start) -> None:
+    """A daemon started before any password was set: the first one is written locally, and
+    the audit (engine history) read "admin password written locally (no daemon running)" —
+    while the daemon ran and guarded. It says why it was written locally."""
+    running = start(password=None)
+    daemon = running.daemon
+    config = _config(running.directory, running.sim.base_url, daemon.config.admin_password_file)
+    result = _set_password(config, old=None)
+    assert result.exit_code == 0, result.output
+    [row] = [a for a in daemon.store.admin_actions() if a.action == "set_password"]
+    assert (row.why, row.result) == (
+        "admin password written locally: the running daemon had none yet",
+        "set",
+    )
 
 
 def test_the_store_the_install_step_creates_is_owner_only_whatever_the_umask(
