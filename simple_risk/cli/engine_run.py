@@ -603,8 +603,8 @@ def _hold_data_dir(data_dir: Path, pid_file: Path) -> int:
             holder = ""
         click.echo(
             f"simple-risk: cannot run: a daemon{holder} already runs from the data directory"
-            f" {data_dir} and guards its accounts; stop it first (simple-risk admin daemon stop"
-            " --socket ITS_SOCKET), or give this configuration a data_dir of its own",
+            f" {data_dir} and guards its accounts; stop it first (simple-risk admin --socket"
+            " ITS_SOCKET daemon stop), or give this configuration a data_dir of its own",
             err=True,
         )
         raise SystemExit(1) from None

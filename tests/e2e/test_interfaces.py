@@ -306,7 +306,8 @@ def test_a_second_daemon_on_the_same_data_directory_is_refused(system: System) -
     assert second.returncode == 1, err
     assert (
         f"simple-risk: cannot run: a daemon (pid {first}) already runs from the data directory"
-        f" {system.data_dir}" in err
+        f" {system.data_dir} and guards its accounts; stop it first (simple-risk admin --socket"
+        " ITS_SOCKET daemon stop)" in err
     )
     assert not (system.root / "other.sock").exists()
     assert (system.data_dir / "daemon.pid").read_text().strip() == str(first)
