@@ -125,7 +125,51 @@ def _operator_default() -> str:
         return "unknown"
 
 
-@cli.group()
+#: the ``admin`` group's own options: written after a sub-command, they are not its
+_GROUP_OPTIONS = ("--socket", "--operator")
+
+
+def _group_option_misplaced(ctx: click.Context, args: list[str], error: click.NoSuchOption) -> None:
+    """``admin lockout list --socket PATH`` (as ``engine status`` takes it): say where the
+    option goes, with the command line that works, instead of "No such option"."""
+    name = error.option_name
+    if name not in _GROUP_OPTIONS:
+        return
+    at = next((i for i, arg in enumerate(args) if arg == name or arg.startswith(f"{name}=")), None)
+    if at is None:
+        return
+    written = args[at] if "=" in args[at] or at + 1 >= len(args) else f"{name} {args[at + 1]}"
+    parts = ctx.command_path.split()
+    sub = " ".join(parts[parts.index("admin") + 1 :]) if "admin" in parts else ""
+    raise click.UsageError(
+        f"{name} goes before the sub-command: simple-risk admin {written} {sub}".rstrip(), ctx
+    )
+
+
+class _AdminCommand(click.Command):
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        given = list(args)  # the parser consumes the list it is given
+        try:
+            return super().parse_args(ctx, args)
+        except click.NoSuchOption as error:
+            _group_option_misplaced(ctx, given, error)
+            raise
+
+
+class _AdminGroup(click.Group):
+    command_class = _AdminCommand
+    group_class = type  # sub-groups are admin groups too
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        given = list(args)  # the parser consumes the list it is given
+        try:
+            return super().parse_args(ctx, args)
+        except click.NoSuchOption as error:
+            _group_option_misplaced(ctx, given, error)
+            raise
+
+
+@cli.group(cls=_AdminGroup)
 @click.option(
     "--socket",
     "socket_address",

@@ -335,6 +335,35 @@ def _every_path(group: click.Group, path: tuple[str, ...] = ()) -> Iterator[tupl
             yield from _every_path(command, (*path, name))
 
 
+@pytest.mark.parametrize(
+    ("typed", "meant"),
+    [
+        (
+            ("admin", "lockout", "list", "--socket", "/run/x.sock"),
+            "simple-risk admin --socket /run/x.sock lockout list",
+        ),
+        (
+            ("admin", "daemon", "stop", "--reason", "eod", "--socket=/run/x.sock"),
+            "simple-risk admin --socket=/run/x.sock daemon stop",
+        ),
+        (
+            ("admin", "reload", "--operator", "desk"),
+            "simple-risk admin --operator desk reload",
+        ),
+    ],
+    ids=["lockout list", "daemon stop", "reload"],
+)
+def test_an_admin_option_after_the_sub_command_says_where_it_goes(
+    typed: tuple[str, ...], meant: str
+) -> None:
+    """`engine status --socket PATH` takes the socket after the command; `admin lockout list
+    --socket PATH` answered only "No such option '--socket'" — the option exists, before the
+    sub-command. The error says so, with the command line that works."""
+    result = _run(*typed)
+    assert result.exit_code == 2
+    assert f"goes before the sub-command: {meant}" in result.output
+
+
 def test_every_command_an_admin_types_shows_an_example_in_its_help() -> None:
     """`engine run --help`, `admin lockout list --help`, `admin config show --help`, `admin
     daemon status --help` and `init --help` said what the command does but showed no
