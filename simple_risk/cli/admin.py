@@ -636,6 +636,7 @@ def set_password(config_path: str | None) -> None:
         raise click.UsageError(
             f"{reason}: give --config FILE to write the password hash as the daemon's user"
         )
+    _refuse_if_root_over_another_users(config, config_path)
     # the store read and written here may be created now (the install step creates it):
     # owner-only, as the daemon creates its files, whatever umask sudo passed on
     before = os.umask(OWNER_ONLY_UMASK)
@@ -646,6 +647,31 @@ def set_password(config_path: str | None) -> None:
         _set_password_locally(config, context.operator, why)
     finally:
         os.umask(before)
+
+
+def _refuse_if_root_over_another_users(config: Any, config_path: str | None) -> None:
+    """Root writing the hash (and the audit's store) into the daemon user's folder leaves
+    files that user cannot read (0600, root's): the daemon could then check no password."""
+    if os.geteuid() != 0:
+        return
+    folder = Path(config.admin_password_file).parent
+    try:
+        owner = folder.stat().st_uid
+    except OSError:
+        return  # said by the write itself
+    if owner == 0:
+        return
+    import pwd
+
+    try:
+        name = pwd.getpwuid(owner).pw_name
+    except KeyError:
+        name = str(owner)
+    _refuse(
+        f"you are root, and {folder} belongs to {name}: a password hash root writes there is"
+        " one the daemon cannot read; run it as the daemon's user:"
+        f" sudo -u {name} simple-risk admin set-password --config {config_path}"
+    )
 
 
 def _refuse_if_a_daemon_holds_the_store(config: Any, address: str) -> None:
