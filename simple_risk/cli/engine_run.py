@@ -227,11 +227,40 @@ def run(
         wall = wall_from_env(config.gateway)
     except WallClockError as exc:
         raise click.UsageError(str(exc)) from None
+    _refuse_root_over_another_users(config, config_path)
     if check:
         _check(config, rulesets, online=online, wall=wall, record_dir=record_dir)
         return
     options = RuntimeOptions(wall=wall, observe=observe)
     _serve(config, rulesets, None, log_format, log_level, options, record_dir)
+
+
+def _refuse_root_over_another_users(config: DaemonConfig, config_path: str) -> None:
+    """Root running the daemon (or its check) over the data or log directory of the daemon's
+    own user creates the database, the own-order secret, the lock and the log as root, 0600:
+    that user's service then cannot open them, and does not start."""
+    if os.geteuid() != 0:
+        return
+    import pwd
+
+    for what, folder in (("data directory", config.data_dir), ("log directory", config.log_dir)):
+        try:
+            owner = folder.stat().st_uid
+        except OSError:
+            continue  # not there yet: whoever runs it creates it
+        if owner == 0:
+            continue
+        try:
+            name = pwd.getpwuid(owner).pw_name
+        except KeyError:
+            name = str(owner)
+        click.echo(
+            f"simple-risk: you are root, and the {what} {folder} belongs to {name}: what root"
+            f" creates there the daemon's user cannot open; run it as that user: sudo -u {name}"
+            f" simple-risk engine run --config {config_path}",
+            err=True,
+        )
+        raise SystemExit(1)
 
 
 def _run_sim(

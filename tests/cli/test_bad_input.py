@@ -6,6 +6,7 @@ misleading "no daemon is running" or ``FILE:0:0``."""
 from __future__ import annotations
 
 import os
+import pwd
 import re
 import shutil
 import socket
@@ -179,6 +180,33 @@ def _config(tmp_path: Path, **dirs: str) -> Path:
         encoding="utf-8",
     )
     return path
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to be the wrong user")
+@pytest.mark.parametrize("check", [False, True], ids=["run", "check"])
+def test_engine_run_as_root_over_the_daemon_users_data_directory_is_refused(
+    tmp_path: Path, check: bool
+) -> None:
+    """`sudo simple-risk engine run --config /etc/simple-risk/config.yaml` (the `-u
+    simple-risk` forgotten, or the service stopped to try something) created the database,
+    the own-order secret, the lock and the log as root, 0600: the service, running as
+    simple-risk, then could not open them and did not start — nothing guarded the account.
+    Root is told whose the folder is and the command to type; nothing is created there."""
+    data = tmp_path / "data"
+    data.mkdir()
+    nobody = 65534
+    os.chown(data, nobody, nobody)
+    config = _config(tmp_path, data_dir=str(data), log_dir=str(tmp_path / "log"))
+    args = ["engine", "run", "--config", str(config), *(["--check"] if check else [])]
+    result = _run(*args)
+    assert result.exit_code == 1, result.output
+    owner = pwd.getpwuid(nobody).pw_name
+    assert (
+        f"simple-risk: you are root, and the data directory {data} belongs to {owner}: what"
+        f" root creates there the daemon's user cannot open; run it as that user: sudo -u"
+        f" {owner} simple-risk engine run --config {config}"
+    ) in result.output
+    assert list(data.iterdir()) == []
 
 
 def test_a_log_dir_that_is_a_file_is_said_without_a_traceback(tmp_path: Path) -> None:
