@@ -335,6 +335,28 @@ def test_an_account_id_no_projectx_account_can_have_is_a_usage_error(
     assert "is not a ProjectX account id" in result.output
 
 
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("admin", "lockout", "clear", "{name}", "--reason", "x"),
+        ("admin", "enforce", "{name}", "--on", "--reason", "x"),
+        ("engine", "status", "--account", "{name}"),
+    ],
+    ids=lambda args: " ".join(a for a in args[:3] if not a.startswith("{")),
+)
+def test_an_account_name_where_its_id_goes_says_to_give_the_id(args: tuple[str, ...]) -> None:
+    """The platform shows an account by its name (50KTC-V2-…); typed where the id goes it
+    got "'50KTC-V2-SIM-20100001' is not a valid integer", which says nothing of names and
+    ids nor where to find the id."""
+    name = "50KTC-V2-SIM-20100001"
+    result = _run(*(a.format(name=name) for a in args))
+    assert result.exit_code == 2, result.output
+    assert (
+        f"'{name}' is not an account id: give the account's number (engine status, or engine"
+        " run --check --online, lists each account's id with its name)"
+    ) in result.output
+
+
 @pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs Linux's /dev/full")
 @pytest.mark.parametrize("args", [("rules", "schema"), ("rules", "facts"), ("--help",)], ids=str)
 def test_output_to_a_full_disk_is_one_line_not_a_traceback(args: tuple[str, ...]) -> None:
