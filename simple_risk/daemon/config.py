@@ -278,9 +278,23 @@ def _timing_hint(problem: Problem) -> Problem:
     return dataclasses.replace(problem, hint=hint)
 
 
+#: an account's name (as the platform shows it) where ``accounts:`` wants its id
+_ACCOUNT_AS_NAME = re.compile(r'item \d+ of "accounts" must be .*, got "(?!\d+")[^"]*"')
+
+
+def _account_hint(problem: Problem) -> Problem:
+    if _ACCOUNT_AS_NAME.match(problem.message) is None:
+        return problem
+    hint = (
+        "an account is given by its id, a number, not by its name: engine run --check"
+        " --online lists each account the login sees, id and name"
+    )
+    return dataclasses.replace(problem, hint=hint)
+
+
 def _config_wording(problem: Problem) -> Problem:
     """Schema messages name "the ruleset" at the top level; here it is the configuration."""
-    problem = _timing_hint(problem)
+    problem = _account_hint(_timing_hint(problem))
     message = problem.message.replace("the ruleset", "the configuration")
     if problem.check == "unknown-key" and '"admin_password_hash"' in message:
         return dataclasses.replace(

@@ -232,6 +232,20 @@ def test_a_timing_written_as_a_duration_says_it_is_seconds(
     assert problem.hint == f"timing is in seconds: write quote_silence: {seconds}"
 
 
+def test_an_account_name_in_accounts_says_to_give_its_id(tmp_path: Path) -> None:
+    """`accounts: [50KTC-V2-SIM-20100001]` — the name the platform shows — was refused as
+    'item 1 of "accounts" must be a whole number or a mapping', nothing saying that a name is
+    not an id, nor where to find the id."""
+    text = MINIMAL.replace("accounts: [20100001]", "accounts: [50KTC-V2-SIM-20100001]")
+    with pytest.raises(ConfigError) as error:
+        load_config(_write(tmp_path, text), ENV)
+    [problem] = error.value.problems
+    assert problem.hint == (
+        "an account is given by its id, a number, not by its name: engine run --check"
+        " --online lists each account the login sees, id and name"
+    )
+
+
 def test_missing_credentials_are_named(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as error:
         load_config(_write(tmp_path, "accounts: [1]\n"), ENV)
