@@ -286,8 +286,9 @@ def _account_hint(problem: Problem) -> Problem:
     if _ACCOUNT_AS_NAME.match(problem.message) is None:
         return problem
     hint = (
-        "an account is given by its id, a number, not by its name: engine run --check"
-        " --online lists each account the login sees, id and name"
+        "an account is given by its id, a number, not by its name; to find it, write any"
+        " number and run engine run --check --online: it lists each account the login sees,"
+        " id and name"
     )
     return dataclasses.replace(problem, hint=hint)
 

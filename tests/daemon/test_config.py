@@ -241,8 +241,9 @@ def test_an_account_name_in_accounts_says_to_give_its_id(tmp_path: Path) -> None
         load_config(_write(tmp_path, text), ENV)
     [problem] = error.value.problems
     assert problem.hint == (
-        "an account is given by its id, a number, not by its name: engine run --check"
-        " --online lists each account the login sees, id and name"
+        "an account is given by its id, a number, not by its name; to find it, write any"
+        " number and run engine run --check --online: it lists each account the login sees,"
+        " id and name"
     )
 
 
