@@ -199,7 +199,7 @@ def admin(ctx: click.Context, socket_address: str | None, operator: str | None) 
       simple-risk admin logs --follow --level warning
       simple-risk admin daemon status
     """
-    ctx.obj = AdminContext(socket_address, operator or _operator_default())
+    ctx.obj = AdminContext(socket_address, (operator or "").strip() or _operator_default())
 
 
 def _context() -> AdminContext:

@@ -424,6 +424,16 @@ def test_a_reload_says_which_settings_wait_for_a_restart(start: Start) -> None:
     ]
 
 
+def test_a_blank_operator_is_the_user_not_a_blank_in_the_audit(start: Start) -> None:
+    """`--operator "$OPERATOR"` with the variable unset, or a stray space, named nobody: the
+    audit and engine history read " via root (uid 0, …)". A blank name is $USER's, as when
+    the option is not given."""
+    daemon = start({"reload": admin_op({"applied": True, "changes": {}})})
+    result = invoke(daemon, "admin", "--operator", "  ", "reload", env=WITH_PASSWORD)
+    assert result.exit_code == 0, result.output
+    assert daemon.last("reload")["operator"] == "alice"
+
+
 def test_config_reload_is_the_same_command(start: Start) -> None:
     daemon = start({"reload": admin_op({"applied": True, "changes": {}})})
     result = invoke(daemon, "admin", "--operator", "bob", "config", "reload", env=WITH_PASSWORD)
