@@ -293,9 +293,24 @@ def _account_hint(problem: Problem) -> Problem:
     return dataclasses.replace(problem, hint=hint)
 
 
+#: a choice the schema refuses: ``"KEY": "VALUE" is not one of: a, b, c``
+_NOT_ONE_OF = re.compile(r'"\w+": "(?P<value>[^"]*)" is not one of: (?P<choices>.*)')
+
+
+def _case_hint(problem: Problem) -> Problem:
+    """``min_severity: WARNING`` (as the log prints levels): the choice, in small letters."""
+    found = _NOT_ONE_OF.fullmatch(problem.message)
+    if found is None or problem.hint:
+        return problem
+    meant = found["value"].strip().lower()
+    if meant not in found["choices"].split(", "):
+        return problem
+    return dataclasses.replace(problem, hint=f"in small letters: {meant}")
+
+
 def _config_wording(problem: Problem) -> Problem:
     """Schema messages name "the ruleset" at the top level; here it is the configuration."""
-    problem = _account_hint(_timing_hint(problem))
+    problem = _case_hint(_account_hint(_timing_hint(problem)))
     message = problem.message.replace("the ruleset", "the configuration")
     if problem.check == "unknown-key" and '"admin_password_hash"' in message:
         return dataclasses.replace(

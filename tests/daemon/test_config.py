@@ -247,6 +247,21 @@ def test_an_account_name_in_accounts_says_to_give_its_id(tmp_path: Path) -> None
     )
 
 
+@pytest.mark.parametrize(
+    ("setting", "meant"),
+    [("notify: {min_severity: WARNING}", "warning"), ("log: {level: INFO}", "info")],
+)
+def test_a_choice_written_in_capitals_says_to_write_it_small(
+    tmp_path: Path, setting: str, meant: str
+) -> None:
+    """`min_severity: WARNING` (as the log prints levels) was refused as "is not one of:
+    info, warning, critical" and nothing more; `warn` got a "did you mean"."""
+    with pytest.raises(ConfigError) as error:
+        load_config(_write(tmp_path, MINIMAL + setting + "\n"), ENV)
+    [problem] = error.value.problems
+    assert problem.hint == f"in small letters: {meant}"
+
+
 def test_missing_credentials_are_named(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as error:
         load_config(_write(tmp_path, "accounts: [1]\n"), ENV)
