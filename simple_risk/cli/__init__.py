@@ -47,6 +47,17 @@ class LazyGroup(click.Group):
             setattr(self, "_loaded_" + cmd_name, True)
         return self.commands.get(cmd_name)
 
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        name = args[0] if args else ""
+        if name and not name.startswith("-") and self.get_command(ctx, name) is None:
+            # a typo: load every command, so click's "Did you mean …?" weighs them all, not
+            # only those loaded so far
+            for known in self.lazy:
+                self.get_command(ctx, known)
+        return super().resolve_command(ctx, args)
+
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         rows: list[tuple[str, str]] = []
         for name in self.list_commands(ctx):

@@ -18,6 +18,7 @@ reload refused — with the located problems), 2 usage, 3 no daemon running.
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import os
 import subprocess
@@ -45,7 +46,7 @@ from simple_risk.cli.status import (
     now_local,
     print_json,
 )
-from simple_risk.daemon.control.client import Connection, DaemonNotRunning
+from simple_risk.daemon.control.client import Connection, DaemonNotRunning, SocketDenied
 from simple_risk.daemon.control.protocol import ErrorCode, ProtocolError
 from simple_risk.daemon.service import OWNER_ONLY_UMASK
 
@@ -124,7 +125,51 @@ def _operator_default() -> str:
         return "unknown"
 
 
-@cli.group()
+#: the ``admin`` group's own options: written after a sub-command, they are not its
+_GROUP_OPTIONS = ("--socket", "--operator")
+
+
+def _group_option_misplaced(ctx: click.Context, args: list[str], error: click.NoSuchOption) -> None:
+    """``admin lockout list --socket PATH`` (as ``engine status`` takes it): say where the
+    option goes, with the command line that works, instead of "No such option"."""
+    name = error.option_name
+    if name not in _GROUP_OPTIONS:
+        return
+    at = next((i for i, arg in enumerate(args) if arg == name or arg.startswith(f"{name}=")), None)
+    if at is None:
+        return
+    written = args[at] if "=" in args[at] or at + 1 >= len(args) else f"{name} {args[at + 1]}"
+    parts = ctx.command_path.split()
+    sub = " ".join(parts[parts.index("admin") + 1 :]) if "admin" in parts else ""
+    raise click.UsageError(
+        f"{name} goes before the sub-command: simple-risk admin {written} {sub}".rstrip(), ctx
+    )
+
+
+class _AdminCommand(click.Command):
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        given = list(args)  # the parser consumes the list it is given
+        try:
+            return super().parse_args(ctx, args)
+        except click.NoSuchOption as error:
+            _group_option_misplaced(ctx, given, error)
+            raise
+
+
+class _AdminGroup(click.Group):
+    command_class = _AdminCommand
+    group_class = type  # sub-groups are admin groups too
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        given = list(args)  # the parser consumes the list it is given
+        try:
+            return super().parse_args(ctx, args)
+        except click.NoSuchOption as error:
+            _group_option_misplaced(ctx, given, error)
+            raise
+
+
+@cli.group(cls=_AdminGroup)
 @click.option(
     "--socket",
     "socket_address",
@@ -154,7 +199,7 @@ def admin(ctx: click.Context, socket_address: str | None, operator: str | None) 
       simple-risk admin logs --follow --level warning
       simple-risk admin daemon status
     """
-    ctx.obj = AdminContext(socket_address, operator or _operator_default())
+    ctx.obj = AdminContext(socket_address, (operator or "").strip() or _operator_default())
 
 
 def _context() -> AdminContext:
@@ -169,9 +214,7 @@ def _reload_report(result: Any) -> None:
         click.echo("reloaded")
         return
     click.echo("reloaded" if result.get("applied", True) else "not applied")
-    for line in admin_views.changes_lines(result.get("changes")):
-        click.echo(f"  {line}")
-    for line in admin_views.overlay_lines(result.get("overlay_params")):
+    for line in admin_views.reload_lines(result):
         click.echo(f"  {line}")
 
 
@@ -204,7 +247,12 @@ config_group.add_command(reload_command, "reload")
 
 @config_group.command("show", epilog=_EXIT_CODES)
 def config_show() -> None:
-    """Print the running ruleset file (as the daemon reads it)."""
+    """Print the running ruleset file (as the daemon reads it).
+
+    \b
+    Example:
+      simple-risk admin config show > running.yaml
+    """
     result = _context().call("config_get")
     click.echo(str(result.get("text", "")), nl=False)
 
@@ -319,7 +367,13 @@ def lockout_group() -> None:
 @click.option("--account", type=ACCOUNT_ID, metavar="ID", help="Only this account.")
 @click.option("--json", "as_json", is_flag=True, help="Print the daemon's answer as JSON.")
 def lockout_list(account: int | None, as_json: bool) -> None:
-    """Every lockout in force: account, rule, scope, symbol, reason, end and time left."""
+    """Every lockout in force: account, rule, scope, symbol, reason, end and time left.
+
+    \b
+    Examples:
+      simple-risk admin lockout list
+      simple-risk admin lockout list --account 20100001 --json
+    """
     args = {"account": account} if account is not None else {}
     result = _context().call("lockout_list", args)
     if as_json:
@@ -359,14 +413,28 @@ def lockout_clear(account: int, scope: str, symbol: str | None, reason: str, as_
         raise click.BadParameter("--symbol goes with --scope symbol", param_hint="--symbol")
     args: dict[str, Any] = {"account": account, "scope": scope, "reason": reason}
     if symbol is not None:
-        args["symbol"] = symbol
-    result = _context().call("lockout_clear", args)
+        args["symbol"] = symbol.strip().upper()  # tickers are capitals: rty is RTY
+    context = _context()
+    result = context.call("lockout_clear", args)
     if as_json:
         print_json(result)
         return
     cleared = result.get("cleared") or []
     if not cleared:
-        click.echo(f"no lockout of account {account} matched; nothing cleared")
+        # what did not match is best answered with what is there
+        held = context.call("lockout_list", {"account": account}).get("lockouts") or []
+        if not held:
+            click.echo(f"no lockout of account {account} is in force; nothing cleared")
+            return
+        click.echo(f"no lockout of account {account} matched; nothing cleared. In force:")
+        for lock in held:
+            if isinstance(lock, Mapping):
+                where = (
+                    "account" if lock.get("scope") == "account" else f"symbol {lock.get('symbol')}"
+                )
+                click.echo(
+                    f"  {where} by {lock.get('rule')} ({lock.get('kind')}): {lock.get('reason')}"
+                )
         return
     for lock in cleared:
         what = lock.get("scope", "?") if isinstance(lock, Mapping) else str(lock)
@@ -497,10 +565,13 @@ def logs_view(follow: bool, level: str | None, lines: int) -> None:
 
 def _hello(address: str) -> dict[str, Any] | None:
     """The running daemon's ``hello``, or None when none answers; a daemon that is running
-    but refuses the connection (``busy``) is said so and exits 1, never taken for none."""
+    but refuses the connection (``busy``) is said so and exits 1, and a socket closed to this
+    user exits 3 — neither is taken for none."""
     try:
         with Connection(address, timeout=5.0) as connection:
             result = connection.request("hello")
+    except SocketDenied as error:
+        fail_not_running(error)  # a daemon may run there: never go on as if none did
     except DaemonNotRunning:
         return None
     except ProtocolError as error:
@@ -565,15 +636,42 @@ def set_password(config_path: str | None) -> None:
         raise click.UsageError(
             f"{reason}: give --config FILE to write the password hash as the daemon's user"
         )
+    _refuse_if_root_over_another_users(config, config_path)
     # the store read and written here may be created now (the install step creates it):
     # owner-only, as the daemon creates its files, whatever umask sudo passed on
     before = os.umask(OWNER_ONLY_UMASK)
     try:
         if hello is None:
             _refuse_if_a_daemon_holds_the_store(config, address)
-        _set_password_locally(config, context.operator)
+        why = "no daemon running" if hello is None else "the running daemon had none yet"
+        _set_password_locally(config, context.operator, why)
     finally:
         os.umask(before)
+
+
+def _refuse_if_root_over_another_users(config: Any, config_path: str | None) -> None:
+    """Root writing the hash (and the audit's store) into the daemon user's folder leaves
+    files that user cannot read (0600, root's): the daemon could then check no password."""
+    if os.geteuid() != 0:
+        return
+    folder = Path(config.admin_password_file).parent
+    try:
+        owner = folder.stat().st_uid
+    except OSError:
+        return  # said by the write itself
+    if owner == 0:
+        return
+    import pwd
+
+    try:
+        name = pwd.getpwuid(owner).pw_name
+    except KeyError:
+        name = str(owner)
+    _refuse(
+        f"you are root, and {folder} belongs to {name}: a password hash root writes there is"
+        " one the daemon cannot read; run it as the daemon's user:"
+        f" sudo -u {name} simple-risk admin set-password --config {config_path}"
+    )
 
 
 def _refuse_if_a_daemon_holds_the_store(config: Any, address: str) -> None:
@@ -599,7 +697,7 @@ def _refuse_if_a_daemon_holds_the_store(config: Any, address: str) -> None:
         )
 
 
-def _audit_locally(config: Any, operator: str, result: str) -> None:
+def _audit_locally(config: Any, operator: str, result: str, why: str) -> None:
     """The local write goes into the daemon's audit trail like any admin action."""
     import getpass as users
     from datetime import UTC, datetime
@@ -613,7 +711,7 @@ def _audit_locally(config: Any, operator: str, result: str) -> None:
                 at=datetime.now(UTC),
                 who=f"{operator} (local, uid {os.getuid()}, user {users.getuser()})",
                 action="set_password",
-                why="admin password written locally (no daemon running)",
+                why=f"admin password written locally: {why}",
                 result=result,
                 account=None,
                 args={"peer": {"transport": "local", "uid": os.getuid(), "pid": os.getpid()}},
@@ -622,7 +720,7 @@ def _audit_locally(config: Any, operator: str, result: str) -> None:
         click.echo(f"warning: the change could not be audited in the store: {exc}", err=True)
 
 
-def _set_password_locally(config: Any, operator: str) -> None:
+def _set_password_locally(config: Any, operator: str, why: str) -> None:
     from simple_risk.daemon import password as passwords
     from simple_risk.daemon.control.auth import MIN_PASSWORD_LENGTH
 
@@ -652,7 +750,7 @@ def _set_password_locally(config: Any, operator: str) -> None:
     except OSError as exc:
         _refuse(f"cannot write {target}: {exc.strerror or exc}")
     done = "changed" if existing else "set"
-    _audit_locally(config, operator, done)
+    _audit_locally(config, operator, done, why)
     click.echo(f"admin password {done} ({target})")
 
 
@@ -778,7 +876,7 @@ _WAIT = click.option(
 )
 @_WAIT
 def daemon_start(config_path: str, wait: float) -> None:
-    """Start the daemon detached, and wait until its socket answers.
+    """Start the daemon detached, and wait until it guards its accounts (logged in, reconciled).
 
     Needs no password: starting enforcement never loosens it. The daemon writes its pid to
     DATA_DIR/daemon.pid; its console output is appended to LOG_DIR/daemon.out (printed if it
@@ -824,6 +922,15 @@ def daemon_restart(config_path: str, reason: str, wait: float) -> None:
       simple-risk admin daemon restart --config config.yaml --reason "new version"
     """
     context = _context()
+    # the daemon the configuration names (its status_socket), unless --socket or
+    # $SIMPLE_RISK_SOCKET chose one: the default socket may be another daemon's
+    named = context.socket_address or os.environ.get("SIMPLE_RISK_SOCKET") or None
+    if named is None:
+        from simple_risk.daemon.config import ConfigError, load_config
+
+        with contextlib.suppress(ConfigError):  # said, located, by _startable_or_exit
+            named = str(load_config(config_path).status_socket)
+    context.socket_address = named
     _startable_or_exit(config_path, context.address)
     _stop(context, reason, wait)
     _start(config_path, wait, context.socket_address)
@@ -847,7 +954,13 @@ def _startable_or_exit(config_path: str, address: str) -> None:
 @daemon_group.command("status", epilog=_EXIT_CODES)
 @click.option("--json", "as_json", is_flag=True, help="Print the daemon's hello as JSON.")
 def daemon_status(as_json: bool) -> None:
-    """Whether the daemon runs: pid, uptime, accounts, ruleset, socket (no password)."""
+    """Whether the daemon runs: pid, uptime, accounts, ruleset, socket (no password).
+
+    \b
+    Examples:
+      simple-risk admin daemon status
+      simple-risk admin --socket /run/simple-risk/status.sock daemon status
+    """
     context = _context()
     with daemon_errors(), Connection(context.address) as connection:
         result = connection.request("hello")

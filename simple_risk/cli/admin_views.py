@@ -43,6 +43,46 @@ def changes_lines(changes: object) -> list[str]:
     return lines or ["no changes"]
 
 
+def reload_lines(result: Mapping[str, Any]) -> list[str]:
+    """Everything a reload's answer says, one line each: the changes per account, rules no
+    longer mandatory, the params an overlay keeps, what lint warns of, and the settings
+    that wait for a restart (``admin reload`` prints them; a SIGHUP reload logs them)."""
+    return [
+        *changes_lines(result.get("changes")),
+        *mandatory_lines(result.get("mandatory_dropped")),
+        *overlay_lines(result.get("overlay_params")),
+        *warning_lines(result.get("warnings")),
+        *restart_lines(result.get("restart_needed")),
+    ]
+
+
+def restart_lines(settings: object) -> list[str]:
+    """A reload's ``restart_needed``: configuration settings changed in the file that only a
+    restart applies (a new account in ``accounts:`` is not guarded until then)."""
+    if not isinstance(settings, Sequence) or isinstance(settings, str) or not settings:
+        return []
+    return [
+        f"NOT applied until the daemon restarts: {', '.join(map(str, settings))} (the running"
+        " daemon goes on with their old values; restart it: simple-risk admin daemon restart"
+        " --config FILE, or sudo systemctl restart simple-risk)"
+    ]
+
+
+def mandatory_lines(dropped: object) -> list[str]:
+    """A reload's ``mandatory_dropped``: rules it kept but no longer mandatory (the engine's
+    changes leave the flag out, and "no changes" alone would hide it)."""
+    lines: list[str] = []
+    if not isinstance(dropped, Mapping):
+        return lines
+    for account, rules in dropped.items():
+        if isinstance(rules, Sequence) and not isinstance(rules, str):
+            lines += [
+                f"account {account}: {rule} is no longer mandatory (a reload may now disable it)"
+                for rule in rules
+            ]
+    return lines
+
+
 def overlay_lines(held: object) -> list[str]:
     """A reload's ``overlay_params``: each param an account's overlay keeps at a value of
     its own (``[ruleset's, account's]``), so a limit changed in the ruleset that does not
@@ -59,6 +99,25 @@ def overlay_lines(held: object) -> list[str]:
                     f"account {account}: its overlay keeps {name} at {plain(pair[1])} "
                     f"(the ruleset: {plain(pair[0])})"
                 )
+    return lines
+
+
+def warning_lines(warnings: object) -> list[str]:
+    """A reload's ``warnings`` (what ``rules lint`` warns of in the ruleset and overlays) as
+    lint prints them: ``FILE:LINE:COL: warning: MESSAGE (hint) (check)``."""
+    lines: list[str] = []
+    if not isinstance(warnings, Sequence) or isinstance(warnings, str):
+        return lines
+    for warning in warnings:
+        if not isinstance(warning, Mapping):
+            continue
+        rule = f'rule "{warning["rule"]}": ' if warning.get("rule") else ""
+        hint = f"; {warning['hint']}" if warning.get("hint") else ""
+        check = f" ({warning['check']})" if warning.get("check") else ""
+        lines.append(
+            f"{warning.get('file')}:{warning.get('line')}:{warning.get('column')}: warning: "
+            f"{rule}{warning.get('message')}{hint}{check}"
+        )
     return lines
 
 
@@ -87,5 +146,9 @@ def hello_view(result: Mapping[str, Any], now: datetime) -> Table:
 __all__ = [
     "changes_lines",
     "hello_view",
+    "mandatory_lines",
     "overlay_lines",
+    "reload_lines",
+    "restart_lines",
+    "warning_lines",
 ]

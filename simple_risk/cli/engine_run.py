@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import fcntl
 import logging
 import os
 import shutil
@@ -43,7 +44,13 @@ from simple_risk.adapters.topstepx.secrets import register_secret
 from simple_risk.cli import engine
 from simple_risk.cli.formatting import format_problem
 from simple_risk.daemon import cpuwake
-from simple_risk.daemon.config import ConfigError, DaemonConfig, load_config, load_rulesets
+from simple_risk.daemon.config import (
+    ConfigError,
+    DaemonConfig,
+    load_config,
+    load_rulesets,
+    ruleset_warnings,
+)
 from simple_risk.daemon.control.protocol import ProtocolError
 from simple_risk.daemon.control.server import ServerError
 from simple_risk.daemon.heap import settle_startup_heap
@@ -62,6 +69,8 @@ log = logging.getLogger(__name__)
 
 #: the pid file's name in the data directory
 PID_FILE = "daemon.pid"
+#: held (flock) by the daemon running from the data directory, released when it ends however
+LOCK_FILE = "daemon.lock"
 
 
 def _fail(problems: ConfigError) -> None:
@@ -180,7 +189,16 @@ def run(
     Before the first real run: `engine run --config FILE --check --online` tries every step
     the daemon takes at startup and prints one line per problem, naming the configuration key
     and the fix (exit 0 when all is well, 1 otherwise).
+
+    \b
+    Examples:
+      simple-risk engine run --config config.yaml --check --online
+      simple-risk engine run --config config.yaml --observe
+      simple-risk engine run --config config.yaml
+      simple-risk engine run --sim
     """
+    if record_dir is not None:
+        record_dir = record_dir.expanduser()  # "~/recordings" quoted: the home's, never ./~
     if online and not check:
         raise click.UsageError("--online goes with --check")
     if sim and config_path is not None:
@@ -209,11 +227,40 @@ def run(
         wall = wall_from_env(config.gateway)
     except WallClockError as exc:
         raise click.UsageError(str(exc)) from None
+    _refuse_root_over_another_users(config, config_path)
     if check:
         _check(config, rulesets, online=online, wall=wall, record_dir=record_dir)
         return
     options = RuntimeOptions(wall=wall, observe=observe)
     _serve(config, rulesets, None, log_format, log_level, options, record_dir)
+
+
+def _refuse_root_over_another_users(config: DaemonConfig, config_path: str) -> None:
+    """Root running the daemon (or its check) over the data or log directory of the daemon's
+    own user creates the database, the own-order secret, the lock and the log as root, 0600:
+    that user's service then cannot open them, and does not start."""
+    if os.geteuid() != 0:
+        return
+    import pwd
+
+    for what, folder in (("data directory", config.data_dir), ("log directory", config.log_dir)):
+        try:
+            owner = folder.stat().st_uid
+        except OSError:
+            continue  # not there yet: whoever runs it creates it
+        if owner == 0:
+            continue
+        try:
+            name = pwd.getpwuid(owner).pw_name
+        except KeyError:
+            name = str(owner)
+        click.echo(
+            f"simple-risk: you are root, and the {what} {folder} belongs to {name}: what root"
+            f" creates there the daemon's user cannot open; run it as that user: sudo -u {name}"
+            f" simple-risk engine run --config {config_path}",
+            err=True,
+        )
+        raise SystemExit(1)
 
 
 def _run_sim(
@@ -247,7 +294,21 @@ def _run_sim(
         simulator.stop()
 
 
-_MARKS = {"ok": ("ok", "green"), "info": ("--", "cyan"), "problem": ("PROBLEM", "red")}
+_MARKS = {
+    "ok": ("ok", "green"),
+    "info": ("--", "cyan"),
+    "warning": ("WARNING", "yellow"),
+    "problem": ("PROBLEM", "red"),
+}
+
+
+def _lint_warnings(config: DaemonConfig) -> list[str]:
+    """What ``rules lint`` warns of in the ruleset and the overlays, as it prints them: the
+    daemon runs a ruleset with warnings, and an overlay's map that leaves keys out gives
+    those keys the lookup's default (overlay-map-keys) — a limit other than the one meant."""
+    from simple_risk.cli.admin_views import warning_lines
+
+    return warning_lines([problem.as_json() for problem in ruleset_warnings(config)])
 
 
 def _check(
@@ -290,6 +351,8 @@ def _check(
     else:
         for finding in check_paths(config):
             report(finding)
+    for warning in _lint_warnings(config):
+        report(Finding("warning", warning))
     if record_dir is not None:
         why = writable_dir(record_dir)
         if why is None:
@@ -368,6 +431,8 @@ def _serve(
     except OSError as exc:
         click.echo(f"simple-risk: cannot write the log (log_dir): {_os_error_words(exc)}", err=True)
         raise SystemExit(1) from None
+    for warning in _lint_warnings(config):
+        log.warning("ruleset: %s", warning)
     stopping = threading.Event()
     reloading = threading.Event()
     #: the stop signals received, in order; the main loop logs them (a handler only records:
@@ -387,6 +452,7 @@ def _serve(
     daemon: Daemon | None = None
     pid_file = config.data_dir / PID_FILE
     wrote_pid = False
+    data_dir_lock = _hold_data_dir(config.data_dir, pid_file)
     cpu_hold = _hold_cpu_latency(config)
     try:
         store = open_store(config)
@@ -441,6 +507,7 @@ def _serve(
                 recorder.close()
             if cpu_hold is not None:
                 cpu_hold.release()
+            os.close(data_dir_lock)
         finally:
             # restored last: a second Ctrl-C while stopping must not cut the graceful stop
             # short with a traceback
@@ -520,9 +587,57 @@ def _reload_on_signal(daemon: Daemon, notifier: Notifier) -> None:
         for problem in refusal.problems:
             log.error("  %s", format_problem(problem))
     else:
+        from simple_risk.cli.admin_views import (
+            mandatory_lines,
+            reload_lines,
+            restart_lines,
+            warning_lines,
+        )
+
         log.info("SIGHUP reload applied (%s)", result.get("ruleset", {}).get("name", ""))
+        loud = {
+            *restart_lines(result.get("restart_needed")),
+            *mandatory_lines(result.get("mandatory_dropped")),
+            *warning_lines(result.get("warnings")),
+        }
+        for line in reload_lines(result):
+            # what was not applied, a rule no longer mandatory, lint's warnings: at warning
+            level = logging.WARNING if line in loud else logging.INFO
+            log.log(level, "SIGHUP reload: %s", line)
     finally:
         notifier.ready("guarding after a reload")
+
+
+def _hold_data_dir(data_dir: Path, pid_file: Path) -> int:
+    """Lock the data directory for this daemon, or refuse to run (exit 1).
+
+    The store's leases take a daemon on the same data directory for the same one restarted
+    (after a kill -9 it takes its lease back at once), so a second ``engine run`` whose
+    socket is elsewhere would guard the account too. The lock is the kernel's: a daemon that
+    dies, however, leaves it free."""
+    path = data_dir / LOCK_FILE
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        handle = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    except OSError as exc:
+        click.echo(f"simple-risk: cannot run: {_os_error_words(exc)}", err=True)
+        raise SystemExit(1) from None
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(handle)
+        try:
+            holder = f" (pid {int(pid_file.read_text(encoding='ascii'))})"
+        except (OSError, ValueError):
+            holder = ""
+        click.echo(
+            f"simple-risk: cannot run: a daemon{holder} already runs from the data directory"
+            f" {data_dir} and guards its accounts; stop it first (simple-risk admin --socket"
+            " ITS_SOCKET daemon stop), or give this configuration a data_dir of its own",
+            err=True,
+        )
+        raise SystemExit(1) from None
+    return handle
 
 
 def _write_pid(path: Path) -> bool:

@@ -68,7 +68,14 @@ def init(directory: Path, account: int, force: bool) -> None:
 
     Then: set PROJECTX_USERNAME and PROJECTX_API_KEY, and run
     `simple-risk engine run --config DIRECTORY/config.yaml --check --online`.
+
+    \b
+    Example:
+      simple-risk init ~/risk --account 20100001
     """
+    # "~/risk" quoted (a space in it) reaches us unexpanded: the home directory, as in the
+    # configuration's own paths — never a folder named "~" here
+    directory = directory.expanduser()
     overlay = f"overlays/{account}.yaml"
     files = {
         directory / "topstep.yaml": default_ruleset_path().read_text(encoding="utf-8"),

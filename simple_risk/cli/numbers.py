@@ -35,6 +35,14 @@ class AccountId(click.types.IntParamType):
     reached SQLite as an OverflowError traceback."""
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        if isinstance(value, str) and not value.strip().lstrip("+-").isdigit():
+            # an account's name (50KTC-V2-…), as the platform shows it, where its id goes
+            self.fail(
+                f"{value!r} is not an account id: give the account's number (engine status,"
+                " or engine run --check --online, lists each account's id with its name)",
+                param,
+                ctx,
+            )
         number = super().convert(value, param, ctx)
         if not 1 <= number <= MAX_ACCOUNT_ID:
             self.fail(

@@ -12,6 +12,7 @@ located problems one per line); 2 usage; 3 no daemon is running at the socket.
 from __future__ import annotations
 
 import json
+import os
 import re
 import sys
 import time
@@ -31,7 +32,12 @@ from simple_risk.cli import engine, explain_screen, formatting, status_screen, t
 from simple_risk.cli.localzone import viewer_zone
 from simple_risk.cli.numbers import ACCOUNT_ID, FiniteFloatRange
 from simple_risk.cli.output import show, stdout_console
-from simple_risk.daemon.control.client import Connection, DaemonNotRunning, default_address
+from simple_risk.daemon.control.client import (
+    Connection,
+    DaemonNotRunning,
+    SocketDenied,
+    default_address,
+)
 from simple_risk.daemon.control.protocol import ErrorCode, ProtocolError, plain
 
 if TYPE_CHECKING:
@@ -44,6 +50,11 @@ EXIT_NOT_RUNNING = 3
 START_HINT = (
     "start it with: simple-risk engine run --config FILE"
     "  (or: simple-risk admin daemon start --config FILE)"
+)
+
+DENIED_HINT = (
+    "a daemon may be running: its socket admits its own user and the members of its"
+    " status_socket_group; run this as one of them (the trader: ask to be added to the group)"
 )
 
 HISTORY_KINDS = ("fill", "firing", "lockout", "lockout_cleared", "intent", "admin")
@@ -66,7 +77,11 @@ def checked_socket(ctx: click.Context, param: click.Parameter, value: str | None
             return f"tcp:{host[1:-1]}:{port}"
         return value
     path = Path(value)
-    if path.exists() and not path.is_socket():
+    try:
+        other = path.exists() and not path.is_socket()
+    except PermissionError:  # a folder on the way is closed to this user: connecting says so
+        other = False
+    if other:
         kind = "directory" if path.is_dir() else "file"
         raise click.BadParameter(
             f"{value} is a {kind}, not a socket: give the daemon's status socket"
@@ -104,7 +119,8 @@ def stderr_console() -> Console:
 
 def fail_not_running(error: DaemonNotRunning, hint: str | None = None) -> NoReturn:
     click.echo(f"simple-risk: {error}", err=True)
-    click.echo(START_HINT, err=True)
+    # a socket closed to this user is no sign that nothing runs: never advise a second daemon
+    click.echo(DENIED_HINT if isinstance(error, SocketDenied) else START_HINT, err=True)
     if hint is not None:
         click.echo(hint, err=True)
     sys.exit(EXIT_NOT_RUNNING)
@@ -551,11 +567,22 @@ def _history_from_store(
     from simple_risk.daemon.control.ops import DEFAULT_HISTORY_LIMIT, history_answer
     from simple_risk.store import Store, StoreError
 
-    if database.startswith("sqlite:///") and not Path(database[len("sqlite:///") :]).exists():
-        click.echo(
-            f"no store at {database[len('sqlite:///') :]}: has the daemon run here?", err=True
-        )
-        sys.exit(EXIT_REFUSED)
+    if database.startswith("sqlite:///"):
+        path = Path(database[len("sqlite:///") :])
+        try:
+            there, readable = path.exists(), os.access(path, os.R_OK)
+        except PermissionError:  # the daemon's data directory is closed to this user
+            there, readable = True, False
+        if not there:
+            click.echo(f"no store at {path}: has the daemon run here?", err=True)
+            sys.exit(EXIT_REFUSED)
+        if not readable:
+            click.echo(
+                f"cannot read the store {path}: permission denied (it is the daemon's: read"
+                " it as the daemon's user, or root)",
+                err=True,
+            )
+            sys.exit(EXIT_REFUSED)
     try:
         with Store.open(database) as store:
             items = store.history(

@@ -57,12 +57,17 @@ class EngineChanges:
             current = shared.rulesets.get(account)
             if current is None:
                 continue
+            rules = {rule.id: rule.location for rule in ruleset.rules}
             for message in mandatory_violations(current, ruleset):
+                # at the rule disabled (a rule removed has no place left: the file's top)
+                where = next(
+                    (at for rule, at in rules.items() if f'rule "{rule}"' in message), None
+                )
                 problems.append(
                     {
-                        "file": str(ruleset.location.file),
-                        "line": 0,
-                        "column": 0,
+                        "file": str(where.file if where else ruleset.location.file),
+                        "line": where.line if where else 1,
+                        "column": where.column if where else 1,
                         "rule": None,
                         "message": f"account {account}: {message}",
                         "hint": "a mandatory rule stays enabled; edit it instead",

@@ -63,9 +63,10 @@ from simple_risk.whatif.words import lock_words
 
 @dataclass(frozen=True, slots=True)
 class Finding:
-    """One line of the check: ``ok`` and ``info`` inform, ``problem`` fails the check."""
+    """One line of the check: ``ok``, ``info`` and ``warning`` inform, ``problem`` fails the
+    check."""
 
-    level: str  # "ok" | "info" | "problem"
+    level: str  # "ok" | "info" | "warning" | "problem"
     text: str
     #: the configuration key the line is about (problems always name one)
     key: str | None = None

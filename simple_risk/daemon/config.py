@@ -46,8 +46,8 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 
-from simple_risk.engine.dsl import RulesetError, load_ruleset
-from simple_risk.engine.dsl.problems import Problem
+from simple_risk.engine.dsl import RulesetError, analyse_overlay, analyse_text, load_ruleset
+from simple_risk.engine.dsl.problems import Problem, sort_problems
 from simple_risk.engine.dsl.schema import json_view, problems_from_errors
 from simple_risk.engine.dsl.yamlload import Document, load_document
 from simple_risk.engine.model import Ruleset
@@ -254,8 +254,63 @@ def _located(
     return Problem(doc.file, mark.line, mark.column, message, "config", hint=hint)
 
 
+#: a value of ``timing:`` written as a ruleset's duration (30s, 5m, 1h30m, 500ms)
+_TIMING_AS_DURATION = re.compile(
+    r'"(?P<key>\w+)" must be a number, got a string'
+    r' \("(?P<value>(?:\d+(?:\.\d+)?(?:ms|s|m|h))+)"\)'
+)
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600}
+
+
+def _timing_hint(problem: Problem) -> Problem:
+    """``timing:`` takes seconds; one written as a ruleset's duration says what to write."""
+    found = _TIMING_AS_DURATION.fullmatch(problem.message)
+    seconds_keys = {f.name for f in dataclasses.fields(Timing)} - {"alert_after_attempts"}
+    if found is None or found["key"] not in seconds_keys:
+        return problem
+    total = sum(
+        float(amount) * _UNIT_SECONDS[unit]
+        for amount, unit in _DURATION_PART.findall(found["value"])
+    )
+    seconds = f"{total:g}"
+    hint = f"timing is in seconds: write {found['key']}: {seconds}"
+    return dataclasses.replace(problem, hint=hint)
+
+
+#: an account's name (as the platform shows it) where ``accounts:`` wants its id
+_ACCOUNT_AS_NAME = re.compile(r'item \d+ of "accounts" must be .*, got "(?!\d+")[^"]*"')
+
+
+def _account_hint(problem: Problem) -> Problem:
+    if _ACCOUNT_AS_NAME.match(problem.message) is None:
+        return problem
+    hint = (
+        "an account is given by its id, a number, not by its name; to find it, write any"
+        " number and run engine run --check --online: it lists each account the login sees,"
+        " id and name"
+    )
+    return dataclasses.replace(problem, hint=hint)
+
+
+#: a choice the schema refuses: ``"KEY": "VALUE" is not one of: a, b, c``
+_NOT_ONE_OF = re.compile(r'"\w+": "(?P<value>[^"]*)" is not one of: (?P<choices>.*)')
+
+
+def _case_hint(problem: Problem) -> Problem:
+    """``min_severity: WARNING`` (as the log prints levels): the choice, in small letters."""
+    found = _NOT_ONE_OF.fullmatch(problem.message)
+    if found is None or problem.hint:
+        return problem
+    meant = found["value"].strip().lower()
+    if meant not in found["choices"].split(", "):
+        return problem
+    return dataclasses.replace(problem, hint=f"in small letters: {meant}")
+
+
 def _config_wording(problem: Problem) -> Problem:
     """Schema messages name "the ruleset" at the top level; here it is the configuration."""
+    problem = _case_hint(_account_hint(_timing_hint(problem)))
     message = problem.message.replace("the ruleset", "the configuration")
     if problem.check == "unknown-key" and '"admin_password_hash"' in message:
         return dataclasses.replace(
@@ -392,6 +447,10 @@ def _credentials(
         secret = secret_doc.data if isinstance(secret_doc.data, dict) else {}
         username = username or secret.get("username")
         api_key = api_key or secret.get("api_key")
+    # no username or key holds whitespace at an end: what a Windows editor's CRLF (a "\r"
+    # at the end of an environment file's line) or a paste leaves would fail the login
+    username = username.strip() if isinstance(username, str) else username
+    api_key = api_key.strip() if isinstance(api_key, str) else api_key
     if not isinstance(username, str) or not username:
         problems.append(
             _located(
@@ -430,9 +489,13 @@ def load_config(
     if doc is None or problems:
         raise ConfigError([dataclasses.replace(p, file=shown) for p in problems])
     doc.file = shown
-    schema_problems = [
+    schema_problems = _webhook_schemes(doc) + [
         _without_notify_tokens(_config_wording(p), doc.data)
         for p in problems_from_errors(doc, _schema_validator().iter_errors(json_view(doc.data)))
+    ]
+    said = {(p.line, p.column) for p in schema_problems if p.check == "webhook-scheme"}
+    schema_problems = [
+        p for p in schema_problems if p.check == "webhook-scheme" or (p.line, p.column) not in said
     ]
     if schema_problems:
         raise ConfigError(schema_problems)
@@ -712,6 +775,29 @@ def _without_notify_tokens(problem: Problem, data: object) -> Problem:
     return dataclasses.replace(problem, message=message, hint=hint)
 
 
+def _webhook_schemes(doc: Document) -> list[Problem]:
+    """A webhook pasted without its ``https://`` (as an address bar shows it): the schema's
+    own words for it hide the value and say nothing of the scheme."""
+    data = doc.data if isinstance(doc.data, Mapping) else {}
+    section = data.get("notify")
+    section = section if isinstance(section, Mapping) else {}
+    problems: list[Problem] = []
+    for path, url in (
+        (("notify", "webhook"), section.get("webhook")),
+        (("alert_webhook",), data.get("alert_webhook")),
+    ):
+        if isinstance(url, str) and not url.startswith(("http://", "https://")):
+            problem = _located(
+                doc,
+                path,
+                f"{'.'.join(map(str, path))} {masked_url(url)}: not an http:// or https:// URL",
+                hint="the chat's webhook URL as the service shows it, starting with https://,"
+                " e.g. https://hooks.slack.com/…",
+            )
+            problems.append(dataclasses.replace(problem, check="webhook-scheme"))
+    return problems
+
+
 def _webhook_host(doc: Document, data: Mapping[str, Any]) -> list[Problem]:
     """A webhook must name a host: ``https://`` alone or a URL with a space fails every post."""
     section = data.get("notify") or {}
@@ -929,6 +1015,29 @@ def load_rulesets(config: DaemonConfig) -> dict[int, Ruleset]:
     return rulesets
 
 
+def ruleset_warnings(config: DaemonConfig) -> list[Problem]:
+    """What ``rules lint`` (without ``--strict``) warns of in the ruleset and each account's
+    overlay, located: the daemon loads a ruleset with warnings, and one may mean a limit
+    other than the one meant (an overlay's map that leaves keys out, overlay-map-keys). Files
+    that cannot be read are for :func:`load_rulesets` to report; here they are skipped."""
+    try:
+        base = config.ruleset_path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return []
+    base_name = str(config.ruleset_path)
+    found = list(analyse_text(base, base_name).problems)
+    for account in config.accounts:
+        overlay = config.overlays.get(account)
+        if overlay is None:
+            continue
+        try:
+            text = overlay.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            continue
+        found += analyse_overlay(base, base_name, text, str(overlay)).problems
+    return sort_problems(p for p in found if p.severity == "warning")
+
+
 #: A hook the demo and tests use to reshape a loaded ruleset (a session open now, short graces).
 RulesetTransform = Callable[[Ruleset], Ruleset]
 
@@ -947,4 +1056,5 @@ __all__ = [
     "load_rulesets",
     "masked_url",
     "owner_only",
+    "ruleset_warnings",
 ]

@@ -384,15 +384,23 @@ class Daemon:
         if self.stopped.is_set():
             return
         self._shared.closing.set()
-        # said first, so the push is on its way while the parts stop (notifier.stop waits)
-        accounts = ", ".join(str(account) for account in self.config.accounts)
-        self.alerter.alert(
-            "warning",
-            f"simple-risk is stopping: account{'s' if len(self.config.accounts) > 1 else ''}"
-            f" {accounts} {'are' if len(self.config.accounts) > 1 else 'is'} not guarded"
-            " (no rule enforced, no lock held) until it runs again",
-            self.clock.now(),
-        )
+        # said first, so the push is on its way while the parts stop (notifier.stop waits);
+        # only for the accounts whose lease this daemon holds: one refused at start (another
+        # daemon answers on the socket or holds the leases) leaves nothing unguarded
+        guarded = [
+            account
+            for account in self.config.accounts
+            if account in self.ownership.until and account not in self.ownership.lost
+        ]
+        if guarded:
+            accounts = ", ".join(str(account) for account in guarded)
+            self.alerter.alert(
+                "warning",
+                f"simple-risk is stopping: account{'s' if len(guarded) > 1 else ''}"
+                f" {accounts} {'are' if len(guarded) > 1 else 'is'} not guarded"
+                " (no rule enforced, no lock held) until it runs again",
+                self.clock.now(),
+            )
         if self.server is not None:
             self.server.close_listeners()
         if self.dashboard is not None:

@@ -5,6 +5,9 @@ misleading "no daemon is running" or ``FILE:0:0``."""
 
 from __future__ import annotations
 
+import os
+import pwd
+import re
 import shutil
 import socket
 import subprocess
@@ -21,6 +24,13 @@ from simple_risk.cli import cli
 from simple_risk.cli import commands as _commands  # noqa: F401  (registers the groups)
 from simple_risk.cli.numbers import FiniteFloatRange
 from simple_risk.resources import default_ruleset_path
+
+
+@pytest.fixture
+def short_dir() -> Iterator[Path]:
+    directory = Path(tempfile.mkdtemp(prefix="sr-", dir="/tmp"))  # short: AF_UNIX paths
+    yield directory
+    shutil.rmtree(directory, ignore_errors=True)
 
 
 def _run(*args: str) -> Result:
@@ -172,6 +182,33 @@ def _config(tmp_path: Path, **dirs: str) -> Path:
     return path
 
 
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to be the wrong user")
+@pytest.mark.parametrize("check", [False, True], ids=["run", "check"])
+def test_engine_run_as_root_over_the_daemon_users_data_directory_is_refused(
+    tmp_path: Path, check: bool
+) -> None:
+    """`sudo simple-risk engine run --config /etc/simple-risk/config.yaml` (the `-u
+    simple-risk` forgotten, or the service stopped to try something) created the database,
+    the own-order secret, the lock and the log as root, 0600: the service, running as
+    simple-risk, then could not open them and did not start — nothing guarded the account.
+    Root is told whose the folder is and the command to type; nothing is created there."""
+    data = tmp_path / "data"
+    data.mkdir()
+    nobody = 65534
+    os.chown(data, nobody, nobody)
+    config = _config(tmp_path, data_dir=str(data), log_dir=str(tmp_path / "log"))
+    args = ["engine", "run", "--config", str(config), *(["--check"] if check else [])]
+    result = _run(*args)
+    assert result.exit_code == 1, result.output
+    owner = pwd.getpwuid(nobody).pw_name
+    assert (
+        f"simple-risk: you are root, and the data directory {data} belongs to {owner}: what"
+        f" root creates there the daemon's user cannot open; run it as that user: sudo -u"
+        f" {owner} simple-risk engine run --config {config}"
+    ) in result.output
+    assert list(data.iterdir()) == []
+
+
 def test_a_log_dir_that_is_a_file_is_said_without_a_traceback(tmp_path: Path) -> None:
     (tmp_path / "logs").touch()
     result = _run("engine", "run", "--config", str(_config(tmp_path, log_dir="logs")))
@@ -255,6 +292,23 @@ def test_check_with_record_checks_the_recording_folder_too(tmp_path: Path) -> No
     assert "SUCCESS" not in result.output
 
 
+def test_a_quoted_tilde_record_folder_is_in_the_home_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`--record "~/recordings"` (quoted) meant the home's recordings folder; the check, and
+    the run, used a folder named "~" in the current directory."""
+    home, elsewhere = tmp_path / "home", tmp_path / "cwd"
+    home.mkdir()
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    config = _config(tmp_path, data_dir=str(tmp_path / "data"), log_dir=str(tmp_path / "log"))
+    args = ("engine", "run", "--config", str(config), "--check", "--record", "~/recordings")
+    result = CliRunner().invoke(cli, list(args), env={"HOME": str(home)})
+    assert result.exit_code == 0, result.output
+    assert f"--record: {home / 'recordings'} is writable" in result.output
+    assert not (elsewhere / "~").exists()
+
+
 @pytest.mark.parametrize(
     "args",
     [
@@ -279,6 +333,28 @@ def test_an_account_id_no_projectx_account_can_have_is_a_usage_error(
     result = _run(*(a.format(data=tmp_path, id=account) for a in args))
     assert result.exit_code == 2, result.output
     assert "is not a ProjectX account id" in result.output
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("admin", "lockout", "clear", "{name}", "--reason", "x"),
+        ("admin", "enforce", "{name}", "--on", "--reason", "x"),
+        ("engine", "status", "--account", "{name}"),
+    ],
+    ids=lambda args: " ".join(a for a in args[:3] if not a.startswith("{")),
+)
+def test_an_account_name_where_its_id_goes_says_to_give_the_id(args: tuple[str, ...]) -> None:
+    """The platform shows an account by its name (50KTC-V2-…); typed where the id goes it
+    got "'50KTC-V2-SIM-20100001' is not a valid integer", which says nothing of names and
+    ids nor where to find the id."""
+    name = "50KTC-V2-SIM-20100001"
+    result = _run(*(a.format(name=name) for a in args))
+    assert result.exit_code == 2, result.output
+    assert (
+        f"'{name}' is not an account id: give the account's number (engine status, or engine"
+        " run --check --online, lists each account's id with its name)"
+    ) in result.output
 
 
 @pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs Linux's /dev/full")
@@ -309,6 +385,52 @@ def _every_path(group: click.Group, path: tuple[str, ...] = ()) -> Iterator[tupl
             yield from _every_path(command, (*path, name))
 
 
+@pytest.mark.parametrize(
+    ("typed", "meant"),
+    [
+        (
+            ("admin", "lockout", "list", "--socket", "/run/x.sock"),
+            "simple-risk admin --socket /run/x.sock lockout list",
+        ),
+        (
+            ("admin", "daemon", "stop", "--reason", "eod", "--socket=/run/x.sock"),
+            "simple-risk admin --socket=/run/x.sock daemon stop",
+        ),
+        (
+            ("admin", "reload", "--operator", "desk"),
+            "simple-risk admin --operator desk reload",
+        ),
+    ],
+    ids=["lockout list", "daemon stop", "reload"],
+)
+def test_an_admin_option_after_the_sub_command_says_where_it_goes(
+    typed: tuple[str, ...], meant: str
+) -> None:
+    """`engine status --socket PATH` takes the socket after the command; `admin lockout list
+    --socket PATH` answered only "No such option '--socket'" — the option exists, before the
+    sub-command. The error says so, with the command line that works."""
+    result = _run(*typed)
+    assert result.exit_code == 2
+    assert f"goes before the sub-command: {meant}" in result.output
+
+
+def test_every_command_an_admin_types_shows_an_example_in_its_help() -> None:
+    """`engine run --help`, `admin lockout list --help`, `admin config show --help`, `admin
+    daemon status --help` and `init --help` said what the command does but showed no
+    command line to start from, where their neighbours do."""
+    bare = []
+    for path in _every_path(cli):
+        if path[0] not in ("admin", "engine", "init") or path == ("admin", "logs", "view"):
+            continue  # (logs view is `admin logs`, whose help has them)
+        result = CliRunner().invoke(cli, [*path, "--help"], env={"COLUMNS": "80"})
+        if "Commands:" in result.output:
+            continue  # a group: its commands have the examples
+        described = result.output.split("Options:")[0].splitlines()[1:]  # not the usage
+        if not any(re.match(r"\s+(\w+=\S+ )*simple-risk \S", line) for line in described):
+            bare.append(" ".join(path))
+    assert bare == []
+
+
 def test_every_help_fits_an_80_column_terminal() -> None:
     """The examples of `admin`, `admin lockout clear`, `admin set-password`, `engine
     history`, `init` and `replay` ran past column 80 and wrapped mid-command in a standard
@@ -321,3 +443,173 @@ def test_every_help_fits_an_80_column_terminal() -> None:
             f"{' '.join(path)}: {line}" for line in result.output.splitlines() if len(line) > 80
         ]
     assert wide == []
+
+
+@pytest.mark.parametrize(
+    ("typed", "meant"),
+    [
+        (("engine", "staus"), "status"),
+        (("engine", "histroy"), "history"),
+        (("engine", "monitr"), "monitor"),
+        (("admni",), "admin"),
+        (("replya",), "replay"),
+    ],
+    ids=lambda value: " ".join(value) if isinstance(value, tuple) else value,
+)
+def test_a_mistyped_command_is_answered_with_the_one_meant(
+    typed: tuple[str, ...], meant: str
+) -> None:
+    """A command name with a typo says which command was meant, whether or not its module
+    was loaded yet: `engine staus` said only "No such command 'staus'." (the engine group's
+    commands load on first use, and click suggested only loaded ones), where `admin reloda`
+    said "Did you mean 'reload'?". A fresh process, as the user types it."""
+    done = subprocess.run(
+        [sys.executable, "-m", "simple_risk", *typed],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert f"No such command '{typed[-1]}'. Did you mean '{meant}'?" in done.stderr
+
+
+def _as_nobody(args: list[str]) -> tuple[int, str]:
+    """Run the command as the user "nobody", in a forked child: its exit code and output."""
+    nobody = 65534
+    read, write = os.pipe()
+    child = os.fork()
+    if child == 0:  # the child becomes "nobody" and runs the command; nothing else runs here
+        try:
+            os.close(read)
+            os.setgroups([])
+            os.setgid(nobody)
+            os.setuid(nobody)
+            result = CliRunner().invoke(cli, args, env={"SIMPLE_RISK_ADMIN_PASSWORD": "x" * 8})
+            told = f"{result.exit_code}\n{result.output}{result.exception!r}"
+            os.write(write, told.encode())
+        finally:
+            os._exit(0)
+    os.close(write)
+    with os.fdopen(read) as pipe:
+        told = pipe.read()
+    os.waitpid(child, 0)
+    code, _, output = told.partition("\n")
+    return int(code), output
+
+
+def _daemon_folder(short_dir: Path) -> Path:
+    """The daemon's own folder (0700, as a personal setup's runtime and data folders are) in
+    a folder open to all, with a socket listening in it."""
+    short_dir.chmod(0o755)
+    folder = short_dir / "daemon"
+    folder.mkdir(mode=0o700)
+    return folder
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to act as another user")
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("engine", "status", "--socket", "{socket}"),
+        ("admin", "--socket", "{socket}", "lockout", "list"),
+        ("admin", "--socket", "{socket}", "daemon", "status"),
+    ],
+    ids=lambda command: " ".join(c for c in command if c != "{socket}"),
+)
+def test_a_socket_in_a_folder_closed_to_the_user_is_permission_denied(
+    short_dir: Path, command: tuple[str, ...]
+) -> None:
+    """The daemon of a personal setup keeps its socket in its own runtime folder (0700): the
+    trader, or the admin logged in as another user, who ran a command there got a traceback
+    ending in PermissionError — the folder cannot even be looked into. They get what a
+    socket closed to them gives: permission denied, exit 3."""
+    path = _daemon_folder(short_dir) / "status.sock"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as listener:
+        listener.bind(str(path))
+        listener.listen()
+        code, output = _as_nobody([str(path) if part == "{socket}" else part for part in command])
+    assert code == 3, output
+    assert f"permission denied on {path}" in output
+    assert "PermissionError" not in output
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to act as another user")
+@pytest.mark.parametrize("closed", ["the socket", "its folder"])
+def test_a_socket_closed_to_the_user_is_not_answered_with_start_a_daemon(
+    short_dir: Path, closed: str
+) -> None:
+    """A daemon runs, but its socket admits only its user and its group: the trader outside
+    the group was told "permission denied" and then "start it with: simple-risk engine run
+    --config FILE" — advice to start a second daemon, when what they need is the group (or
+    the daemon's user)."""
+    folder = _daemon_folder(short_dir)
+    if closed == "the socket":
+        folder.chmod(0o755)
+    path = folder / "status.sock"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as listener:
+        listener.bind(str(path))
+        path.chmod(0o600)
+        listener.listen()
+        code, output = _as_nobody(["engine", "status", "--socket", str(path)])
+    assert code == 3, output
+    assert f"permission denied on {path}" in output
+    assert "start it with" not in output
+    assert (
+        "a daemon may be running: its socket admits its own user and the members of its"
+        " status_socket_group; run this as one of them" in output
+    )
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to act as another user")
+def test_set_password_as_a_user_the_socket_refuses_says_the_socket_refused(
+    short_dir: Path,
+) -> None:
+    """`admin set-password --config FILE` typed as the wrong user: the daemon's socket
+    refused them, was taken for "no daemon", and the command went on to write the hash
+    itself — ending in "cannot read …/admin-password.bcrypt: Permission denied", which says
+    nothing of the user (or, where it could write there, a hash behind the daemon's back). It
+    stops at the socket, as the other admin commands do."""
+    folder = _daemon_folder(short_dir)
+    path = folder / "status.sock"
+    config = short_dir / "config.yaml"
+    config.write_text(
+        "gateway: http://127.0.0.1:1\n"
+        "credentials: {username: demo, api_key: '${SR_UNSET_KEY}'}\n"
+        "accounts: [20100001]\n"
+        f"data_dir: {folder}\n"
+        f"status_socket: {path}\n"
+        f"admin_password_file: {short_dir / 'admin-password.bcrypt'}\n",
+        encoding="utf-8",
+    )
+    config.chmod(0o644)
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as listener:
+        listener.bind(str(path))
+        listener.listen()
+        code, output = _as_nobody(["admin", "set-password", "--config", str(config)])
+    assert code == 3, output
+    assert f"permission denied on {path}" in output
+    assert not (short_dir / "admin-password.bcrypt").exists()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to act as another user")
+def test_history_of_a_store_closed_to_the_user_says_whose_it_is(short_dir: Path) -> None:
+    """`engine history --config FILE` reads the store when no daemon answers; the daemon keeps
+    it in its own data folder (0700), and another user got a traceback ending in
+    PermissionError. They are told the store is the daemon's: exit 1, no traceback."""
+    folder = _daemon_folder(short_dir)
+    (folder / "simple-risk.db").touch(mode=0o600)
+    config = short_dir / "config.yaml"
+    config.write_text(
+        "gateway: http://127.0.0.1:1\n"
+        "credentials: {username: demo, api_key: '${SR_UNSET_KEY}'}\n"
+        "accounts: [20100001]\n"
+        f"data_dir: {folder}\n"
+        f"status_socket: {folder / 'status.sock'}\n",
+        encoding="utf-8",
+    )
+    config.chmod(0o644)
+    code, output = _as_nobody(["engine", "history", "--config", str(config)])
+    assert code == 1, output
+    assert f"cannot read the store {folder / 'simple-risk.db'}: permission denied" in output
+    assert "PermissionError" not in output

@@ -381,6 +381,59 @@ def test_reload_sends_the_password_operator_and_reason_and_prints_changes(start:
     assert PASSWORD not in result.output
 
 
+def test_a_reload_prints_the_warnings_of_its_overlays(start: Start) -> None:
+    """`rules lint --base` warns of an overlay's map that leaves keys out (the account then
+    reads the lookup's default for them, a higher limit in some rulesets); the reload applied
+    it and printed only its changes. Each warning is printed under them, located."""
+    warning = {
+        "file": "/etc/simple-risk/overlays/20100001.yaml",
+        "line": 2,
+        "column": 22,
+        "rule": None,
+        "message": "param \"per_symbol_limits\": the overlay's map replaces the ruleset's whole"
+        " map, and leaves out NQ (5 in the ruleset)",
+        "hint": None,
+        "severity": "warning",
+        "check": "overlay-map-keys",
+    }
+    answer = {"applied": True, "changes": fixtures.changes(), "warnings": [warning]}
+    daemon = start({"reload": admin_op(answer)})
+    result = invoke(daemon, "admin", "reload", "--reason", "ES to one lot", env=WITH_PASSWORD)
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[-1] == (
+        '  /etc/simple-risk/overlays/20100001.yaml:2:22: warning: param "per_symbol_limits":'
+        " the overlay's map replaces the ruleset's whole map, and leaves out NQ (5 in the"
+        " ruleset) (overlay-map-keys)"
+    )
+
+
+def test_a_reload_says_which_settings_wait_for_a_restart(start: Start) -> None:
+    """The admin added the 150K account to accounts: and reloaded: the daemon answered that
+    accounts needs a restart, and the command printed "reloaded / no changes" — the new
+    account unguarded, and nothing said so."""
+    answer = {"applied": True, "changes": {}, "restart_needed": ["accounts", "notify"]}
+    daemon = start({"reload": admin_op(answer)})
+    result = invoke(daemon, "admin", "reload", "--reason", "add the 150K", env=WITH_PASSWORD)
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines() == [
+        "reloaded",
+        "  no changes",
+        "  NOT applied until the daemon restarts: accounts, notify (the running daemon goes on"
+        " with their old values; restart it: simple-risk admin daemon restart --config FILE,"
+        " or sudo systemctl restart simple-risk)",
+    ]
+
+
+def test_a_blank_operator_is_the_user_not_a_blank_in_the_audit(start: Start) -> None:
+    """`--operator "$OPERATOR"` with the variable unset, or a stray space, named nobody: the
+    audit and engine history read " via root (uid 0, …)". A blank name is $USER's, as when
+    the option is not given."""
+    daemon = start({"reload": admin_op({"applied": True, "changes": {}})})
+    result = invoke(daemon, "admin", "--operator", "  ", "reload", env=WITH_PASSWORD)
+    assert result.exit_code == 0, result.output
+    assert daemon.last("reload")["operator"] == "alice"
+
+
 def test_config_reload_is_the_same_command(start: Start) -> None:
     daemon = start({"reload": admin_op({"applied": True, "changes": {}})})
     result = invoke(daemon, "admin", "--operator", "bob", "config", "reload", env=WITH_PASSWORD)
@@ -503,6 +556,29 @@ def test_lockout_list_and_clear(start: Start) -> None:
     }
 
 
+def test_a_lockout_clear_that_matches_nothing_says_what_is_in_force(start: Start) -> None:
+    """The admin typed the ticker as it is said, lowercase: `--symbol rty` matched no lock
+    (the daemon's are RTY) and the answer was only "nothing cleared", exit 0 — the trader
+    still locked, the admin left guessing why. A ticker is sent in capitals, and a clear
+    that matches nothing lists the account's lockouts in force."""
+    lock = dict(fixtures.status()["accounts"][0]["lockouts"][0], account=20100001)
+    daemon = start(
+        {
+            "lockout_list": admin_op({"lockouts": [lock]}),
+            "lockout_clear": admin_op({"cleared": []}),
+        }
+    )
+    args = ["admin", "lockout", "clear", "20100001", "--scope", "symbol", "--symbol", "rty"]
+    cleared = invoke(daemon, *args, "--reason", "desk approved", env=WITH_PASSWORD)
+    assert cleared.exit_code == 0, cleared.output
+    assert daemon.last("lockout_clear")["args"]["symbol"] == "RTY"
+    assert cleared.stdout.splitlines() == [
+        "no lockout of account 20100001 matched; nothing cleared. In force:",
+        "  symbol RTY by blocked-symbols (lock): RTY is blocked",
+    ]
+    assert daemon.last("lockout_list")["args"] == {"account": 20100001}
+
+
 def test_lockout_clear_needs_a_reason(start: Start) -> None:
     daemon = start({})
     result = invoke(daemon, "admin", "lockout", "clear", "20100001", env=WITH_PASSWORD)
@@ -588,6 +664,40 @@ def test_a_restart_whose_daemon_could_not_start_never_stops_the_running_one(
     assert problem in result.stderr
     assert "not restarted: the running daemon (pid 4242) keeps guarding" in result.stderr
     assert "stop" not in daemon.ops()
+
+
+def test_a_restart_stops_the_daemon_its_configuration_names(socket_dir: Path) -> None:
+    """`admin daemon restart --config B.yaml` sent its stop to the default socket, not to
+    the one B.yaml names: with B's daemon there it answered "no daemon is running … start it
+    with …", and with another daemon on the default socket (a second trader's) it stopped
+    that one — then found B's already running, and left the other account unguarded."""
+    (socket_dir / "runtime" / "simple-risk").mkdir(parents=True)
+    stopped = {"stop": admin_op({"stopping": True})}
+    other = FakeDaemon(
+        socket_dir / "runtime" / "simple-risk" / "status.sock", {"hello": hello, **stopped}
+    )
+    named = FakeDaemon(socket_dir / "b.sock", {"hello": hello, **stopped})
+    config = socket_dir / "b.yaml"
+    config.write_text(
+        "gateway: topstepx\ncredentials: {username: u, api_key: k}\naccounts: [20100001]\n"
+        f"status_socket: {named.path}\n",
+        encoding="utf-8",
+    )
+    try:
+        result = invoke(
+            named.path,
+            *("admin", "daemon", "restart", "--config", str(config), "--wait", "1"),
+            env={
+                **WITH_PASSWORD,
+                "SIMPLE_RISK_SOCKET": "",
+                "XDG_RUNTIME_DIR": str(socket_dir / "runtime"),
+            },
+        )
+    finally:
+        other.close()
+        named.close()
+    assert "stop" not in other.ops(), result.output
+    assert "stop" in named.ops(), result.output
 
 
 def test_config_edit_lints_then_puts_the_edited_text(start: Start, tmp_path: Path) -> None:

@@ -57,6 +57,24 @@ def test_init_says_which_params_the_overlay_sets_over_the_ruleset(tmp_path: Path
     assert "edit params here" not in help_text
 
 
+def test_init_into_a_quoted_tilde_path_writes_into_the_home_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`simple-risk init "~/my risk"` (quoted for the space) wrote into a folder named "~"
+    in the current directory, and said "wrote ~/my risk/config.yaml": the admin then found
+    no such file in their home — and a folder named ~ is one `rm -rf ~` away from the home
+    itself. "~" is the home directory, as in the configuration's own paths."""
+    home, elsewhere = tmp_path / "home", tmp_path / "cwd"
+    home.mkdir()
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    result = CliRunner().invoke(cli, ["init", "~/my risk"], env={"HOME": str(home)})
+    assert result.exit_code == 0, result.output
+    assert (home / "my risk" / "config.yaml").is_file()
+    assert not (elsewhere / "~").exists()
+    assert f"wrote {home / 'my risk' / 'config.yaml'}" in result.output
+
+
 def test_init_never_overwrites_unless_forced(tmp_path: Path) -> None:
     target = tmp_path / "risk"
     assert CliRunner().invoke(cli, ["init", str(target)]).exit_code == 0

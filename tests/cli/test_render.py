@@ -281,6 +281,17 @@ def test_reload_changes_are_listed_per_account() -> None:
     assert admin_views.changes_lines({"1": {"added": [], "params": {}}}) == ["no changes"]
 
 
+def test_a_reload_that_takes_mandatory_off_a_rule_says_so() -> None:
+    """Only `mandatory: true` taken off the daily loss rule: the reload printed "no changes",
+    and the next one could disable it."""
+    dropped = {"20100001": ["daily-realized-loss"]}
+    assert admin_views.mandatory_lines(dropped) == [
+        "account 20100001: daily-realized-loss is no longer mandatory (a reload may now disable it)"
+    ]
+    assert admin_views.mandatory_lines({}) == []
+    assert admin_views.mandatory_lines(None) == []  # a daemon from before the key
+
+
 def test_a_reload_says_which_params_an_account_overlay_keeps_at_its_own_value() -> None:
     """A limit lowered in the ruleset does not reach an account whose overlay sets it; the
     reload says so under its changes (with "no changes", the admin thought it applied)."""

@@ -192,6 +192,28 @@ def test_offline_check_passes_without_touching_the_gateway(tmp_path: Path) -> No
     assert "add --online" in result.output
 
 
+def test_the_check_prints_what_rules_lint_warns_of_in_an_overlay(tmp_path: Path) -> None:
+    """An overlay's per_symbol_limits {ES: 1} replaces the whole map: NQ, MNQ … then read
+    the lookup's default. `rules lint --base` warns of it; the check passed it with no word,
+    and so did the start. The warning is a line of the check (which still passes)."""
+    overlay = tmp_path / "20100001.yaml"
+    overlay.write_text("params:\n  per_symbol_limits: {ES: 1}\n", encoding="utf-8")
+    config = _config(tmp_path, "http://127.0.0.1:1")
+    with config.open("a", encoding="utf-8") as out:
+        out.write(f"overlays: {{{ACCOUNT}: {overlay}}}\n")
+    result = _check(config)
+    assert result.exit_code == 0, result.output
+    [warning] = [line for line in result.output.splitlines() if "WARNING" in line]
+    assert (
+        warning.split("WARNING", 1)[1]
+        .strip()
+        .startswith(
+            f'{overlay}:2:22: warning: param "per_symbol_limits": the overlay\'s map replaces'
+        )
+    )
+    assert warning.endswith("(overlay-map-keys)")
+
+
 # -- each bad configuration: one line naming the key and the fix --------------------------------
 
 

@@ -198,6 +198,70 @@ def test_a_secrets_file_readable_by_others_is_refused(tmp_path: Path) -> None:
     assert (config.username, config.api_key) == ("alice", "from-file-key")
 
 
+def test_credentials_lose_the_whitespace_a_windows_editor_or_a_paste_leaves(
+    tmp_path: Path,
+) -> None:
+    """An environment file saved on Windows gives PROJECTX_API_KEY a trailing carriage return
+    (CRLF), a paste a trailing space: the gateway refused the login ("Invalid credentials")
+    and the key the admin checked looked right. No username or API key holds whitespace at
+    either end: it is not sent."""
+    env = {**ENV, "PROJECTX_USERNAME": " alice\r", "PROJECTX_API_KEY": "k-123456\r"}
+    config = load_config(_write(tmp_path, MINIMAL), env)
+    assert (config.username, config.api_key) == ("alice", "k-123456")
+    secrets = _write(tmp_path, "username: alice\napi_key: 'from-file-key '\n", "secrets.yaml")
+    secrets.chmod(0o600)
+    text = "gateway: topstepx\ncredentials: {file: secrets.yaml}\naccounts: [20100001]\n"
+    config = load_config(_write(tmp_path, text), ENV)
+    assert config.api_key == "from-file-key"
+
+
+@pytest.mark.parametrize(
+    ("written", "seconds"), [("1s", "1"), ("2m", "120"), ("1h30m", "5400"), ("500ms", "0.5")]
+)
+def test_a_timing_written_as_a_duration_says_it_is_seconds(
+    tmp_path: Path, written: str, seconds: str
+) -> None:
+    """The rulesets write durations as 30s or 5m; the configuration's timing takes seconds.
+    `quote_silence: 2m` was refused as '"quote_silence" must be a number, got a string
+    ("2m")', which does not say in what unit, nor what to write."""
+    text = MINIMAL + f"timing: {{quote_silence: {written}}}\n"
+    with pytest.raises(ConfigError) as error:
+        load_config(_write(tmp_path, text), ENV)
+    [problem] = error.value.problems
+    assert problem.message == f'"quote_silence" must be a number, got a string ("{written}")'
+    assert problem.hint == f"timing is in seconds: write quote_silence: {seconds}"
+
+
+def test_an_account_name_in_accounts_says_to_give_its_id(tmp_path: Path) -> None:
+    """`accounts: [50KTC-V2-SIM-20100001]` — the name the platform shows — was refused as
+    'item 1 of "accounts" must be a whole number or a mapping', nothing saying that a name is
+    not an id, nor where to find the id."""
+    text = MINIMAL.replace("accounts: [20100001]", "accounts: [50KTC-V2-SIM-20100001]")
+    with pytest.raises(ConfigError) as error:
+        load_config(_write(tmp_path, text), ENV)
+    [problem] = error.value.problems
+    assert problem.hint == (
+        "an account is given by its id, a number, not by its name; to find it, write any"
+        " number and run engine run --check --online: it lists each account the login sees,"
+        " id and name"
+    )
+
+
+@pytest.mark.parametrize(
+    ("setting", "meant"),
+    [("notify: {min_severity: WARNING}", "warning"), ("log: {level: INFO}", "info")],
+)
+def test_a_choice_written_in_capitals_says_to_write_it_small(
+    tmp_path: Path, setting: str, meant: str
+) -> None:
+    """`min_severity: WARNING` (as the log prints levels) was refused as "is not one of:
+    info, warning, critical" and nothing more; `warn` got a "did you mean"."""
+    with pytest.raises(ConfigError) as error:
+        load_config(_write(tmp_path, MINIMAL + setting + "\n"), ENV)
+    [problem] = error.value.problems
+    assert problem.hint == f"in small letters: {meant}"
+
+
 def test_missing_credentials_are_named(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as error:
         load_config(_write(tmp_path, "accounts: [1]\n"), ENV)
@@ -807,6 +871,22 @@ def test_a_mistyped_notification_url_is_located_without_its_token(tmp_path: Path
         problem = _problem(tmp_path, text)
         assert problem.startswith(f"config.yaml:{place}: "), problem
         assert "SECRETTOKEN" not in problem, problem
+
+
+def test_a_webhook_without_its_scheme_says_to_write_https(tmp_path: Path) -> None:
+    """A webhook pasted without its https:// (hooks.slack.com/services/…, as a browser's
+    address bar shows it) was refused as '"…" is not a valid value (URL that receives a JSON
+    POST …)': the value hidden, and nothing said what is wrong with it."""
+    pasted = "notify: {webhook: 'hooks.slack.com/services/T0/B0/SECRETTOKEN'}\n"
+    assert _problem(tmp_path, pasted) == (
+        "config.yaml:6:19: notify.webhook …: not an http:// or https:// URL (the chat's"
+        " webhook URL as the service shows it, starting with https://, e.g."
+        " https://hooks.slack.com/…)"
+    )
+    legacy = "alert_webhook: 'hooks.slack.com/services/T0/B0/SECRETTOKEN'\n"
+    assert _problem(tmp_path, legacy).startswith(
+        "config.yaml:6:16: alert_webhook …: not an http:// or https:// URL"
+    )
 
 
 def test_a_webhook_without_a_host_is_refused_at_check(tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import re
@@ -17,6 +18,7 @@ import pytest
 
 from simple_risk.adapters.simulator import AccountSpec
 from simple_risk.daemon.config import NotifySettings
+from simple_risk.daemon.control.server import ServerError
 from simple_risk.daemon.executor import IntentResult
 from simple_risk.daemon.notifications import (
     GROUP_CHARS,
@@ -32,6 +34,7 @@ from simple_risk.daemon.notify import (
     result_text,
     until_words,
 )
+from simple_risk.daemon.runtime import Daemon, open_store
 from simple_risk.daemon.sim import wait_until
 from simple_risk.daemon.supervisor import Supervisor
 from simple_risk.engine.engine import Firing, LockNotice
@@ -50,6 +53,7 @@ from simple_risk.engine.intents import (
     ReduceTo,
     StopAt,
 )
+from simple_risk.store import StoreError
 
 from .conftest import ACCOUNT, Start, quiet_simulator
 
@@ -679,6 +683,35 @@ def test_the_daemon_stopping_is_pushed_every_lock_goes_with_it(start: Start, hoo
         f"Alert: simple-risk is stopping: account {ACCOUNT} is not guarded (no rule enforced,"
         " no lock held) until it runs again"
     )
+
+
+@pytest.mark.parametrize("socket", ["the same socket", "a socket of its own"])
+def test_a_second_daemon_refused_at_start_pushes_no_stop(
+    start: Start, hook: Hook, socket: str
+) -> None:
+    """A second daemon started by mistake (`engine run` typed while the service runs, or
+    with a copied configuration on another socket) is refused — the socket answers, or the
+    account's lease is held — and ends. It guarded nothing, so its end leaves nothing
+    unguarded: the admin's phone got "simple-risk is stopping: account … is not guarded"
+    while the first daemon guarded the account, and may be read as the lockouts gone."""
+    notify = NotifySettings(webhook=hook.url, min_severity="warning")
+    run = start(notify=notify)
+    config = run.daemon.config
+    if socket != "the same socket":  # another installation on the same store
+        other = run.directory / "other"
+        other.mkdir()
+        config = dataclasses.replace(config, status_socket=other / "s.sock", data_dir=other)
+    second = Daemon(
+        config, run.daemon.rulesets, store=open_store(config), options=run.daemon.options
+    )
+    with pytest.raises((ServerError, StoreError)):
+        second.start()
+    second.stop()
+    second.store.close()
+    run.daemon.alerter.alert("warning", "the first daemon still guards", AT)
+    assert wait_until(lambda: "Alert: the first daemon still guards" in told(hook.bodies), 10.0)
+    assert not any("is stopping" in text for text in told(hook.bodies)), told(hook.bodies)
+    assert not run.daemon.ownership.lost
 
 
 def test_orders_cancelled_with_a_close_name_their_ticker_not_the_whole_account() -> None:

@@ -156,6 +156,25 @@ def test_explain_refuses_an_unknown_rule_or_account(start: Start) -> None:
     assert error_of(lambda: run.request("explain", {})).code == "bad_request"
 
 
+def test_an_account_the_daemon_does_not_guard_is_answered_with_those_it_does(
+    start: Start,
+) -> None:
+    """An id mistyped (a digit dropped) in `admin lockout clear 2010001` or `engine status
+    --account` was answered "this daemon does not guard account 2010001" and nothing more,
+    where `engine history` read from the store names the accounts guarded."""
+    run = start()
+    for op, args in (
+        ("status", {"account": 2010001}),
+        ("lockout_clear", {"account": 2010001, "reason": "desk approved"}),
+    ):
+        call = run.admin if op == "lockout_clear" else run.request
+        error = error_of(lambda op=op, args=args, call=call: call(op, args))
+        assert error.code == "not_found"
+        assert error.message == (
+            f"this daemon does not guard account 2010001 (it guards {ACCOUNT})"
+        )
+
+
 def test_explain_of_a_misspelt_rule_says_which_rule_was_meant(start: Start) -> None:
     run = start()
     error = error_of(lambda: run.request("explain", {"rule": "daily-realised-loss"}))
@@ -789,6 +808,9 @@ def test_a_reload_that_disables_a_mandatory_rule_is_refused(start: Start) -> Non
     assert refused.code == "refused"
     assert "mandatory" in refused.problems[0]["message"]
     assert run.daemon.engines[ACCOUNT].ruleset.rule("daily-realized-loss").enabled
+    # located at the rule, as every other refusal of a reload (it read FILE:0:0)
+    line = text[: text.index("  - id: daily-realized-loss")].count("\n") + 1
+    assert (refused.problems[0]["line"], refused.problems[0]["column"]) == (line, 5)
 
 
 def test_config_get_and_put_lint_first_then_replace_atomically_and_reload(start: Start) -> None:
@@ -831,12 +853,84 @@ def test_a_reload_names_each_ruleset_param_an_account_overlay_keeps_at_its_own_v
     assert next(lim for lim in limits if lim["rule"] == "daily-realized-loss")["limit"] == -500
 
 
+def test_a_reload_says_the_warnings_rules_lint_gives_its_overlays(start: Start) -> None:
+    """An overlay meant to tighten ES alone gave per_symbol_limits {ES: 1}: the map replaces
+    the ruleset's, so NQ, MNQ … now read unknown_symbol_limit — raised, in a ruleset whose
+    default is above them. `rules lint --base` warns of it (overlay-map-keys); the reload
+    applied it with no word of it. The reload now answers the warnings, located."""
+    run = start()
+    overlay = run.directory / "overlay.yaml"
+    overlay.write_text("params:\n  per_symbol_limits: {ES: 1}\n", encoding="utf-8")
+    run.daemon.config = dataclasses.replace(run.daemon.config, overlays={ACCOUNT: overlay})
+    result = run.admin("reload", {"reason": "ES to one lot"})
+    assert result["applied"] is True
+    [warning] = result["warnings"]
+    assert (warning["file"], warning["line"], warning["check"]) == (
+        str(overlay),
+        2,
+        "overlay-map-keys",
+    )
+    assert warning["severity"] == "warning"
+    assert "leaves out NQ (5 in the ruleset)" in warning["message"]
+
+
+def test_a_reload_that_takes_mandatory_off_a_rule_says_so(start: Start) -> None:
+    """A reload may not disable a mandatory rule; but one that only changes `mandatory: true`
+    to false answered "no changes" and was audited "no rule changed" — and the next reload
+    could then disable the daily loss limit. The answer names the rule, and so does the
+    audit."""
+    run = start()
+    text = run.ruleset.read_text(encoding="utf-8")
+    at = text.index("  - id: daily-realized-loss")
+    flag = text.index("mandatory: true", at)
+    edited = text[:flag] + "mandatory: false" + text[flag + len("mandatory: true") :]
+    run.ruleset.write_text(edited, encoding="utf-8")
+    result = run.admin("reload", {"reason": "a new ruleset"})
+    assert result["mandatory_dropped"] == {str(ACCOUNT): ["daily-realized-loss"]}
+    [audited] = [a for a in run.daemon.store.admin_actions() if a.action == "reload"]
+    assert audited.result == "applied: no longer mandatory 1 (daily-realized-loss)"
+
+
+def test_a_reload_of_a_configuration_with_a_new_account_and_its_overlay_applies_the_rest(
+    start: Start,
+) -> None:
+    """The admin added the 150K account to accounts: with its overlay, and tightened the 50K
+    account's overlay, then reloaded: refused as "config.yaml:1:1: overlay for account
+    20100002 which is not in accounts" — though the file lists it — and the 50K limit was not
+    applied either. The reload applies the guarded accounts' overlays and says the new
+    account waits for a restart."""
+    run = start()
+    overlays = run.directory / "overlays"
+    overlays.mkdir()
+    (overlays / f"{ACCOUNT}.yaml").write_text("params: {daily_loss_limit: 400}\n")
+    (overlays / "20100002.yaml").write_text("params: {daily_loss_limit: 1000}\n")
+    config = run.directory / "config.yaml"
+    config.write_text(
+        f"gateway: {run.sim.base_url}\n"
+        f"credentials: {{username: {run.sim.username}, api_key: {run.sim.api_key}}}\n"
+        f"accounts: [{ACCOUNT}, 20100002]\n"
+        f"ruleset: {run.ruleset}\n"
+        f"overlays: {{{ACCOUNT}: overlays/{ACCOUNT}.yaml, 20100002: overlays/20100002.yaml}}\n"
+        f"data_dir: {run.daemon.config.data_dir}\n"
+        f"status_socket: {run.socket}\n"
+        f"admin_password_file: {run.daemon.config.admin_password_file}\n",
+        encoding="utf-8",
+    )
+    run.daemon.config = dataclasses.replace(run.daemon.config, source=str(config))
+    result = run.admin("reload", {"reason": "add the 150K, 50K to 400"})
+    assert result["changes"][str(ACCOUNT)]["params"] == {"daily_loss_limit": [500, 400]}
+    assert "accounts" in result["restart_needed"]
+    assert run.daemon.config.accounts == (ACCOUNT,)
+
+
 def test_a_reload_without_overlays_names_no_overlay_params(start: Start) -> None:
     run = start()
     run.ruleset.write_text(ruleset_text(daily_loss_limit=400), encoding="utf-8")
     result = run.admin("reload")
     assert result["changes"][str(ACCOUNT)]["params"] == {"daily_loss_limit": [500, 400]}
     assert result["overlay_params"] == {}
+    assert result["warnings"] == []
+    assert result["mandatory_dropped"] == {}
 
 
 # -- lockouts, logs, stop ----------------------------------------------------------------------

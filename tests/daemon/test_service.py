@@ -215,6 +215,33 @@ def test_engine_run_as_a_notify_service_reloads_on_sighup_and_stops_cleanly(
     ]
 
 
+def test_a_sighup_reload_logs_what_admin_reload_prints(
+    short_dir: Path, systemd: FakeSystemd
+) -> None:
+    """`systemctl reload simple-risk` after adding a setting only a restart applies (here
+    the timing) logged "SIGHUP reload applied (topstep-50k)" and no more: the changes, and
+    that the setting waits for a restart, were said only to `admin reload`."""
+    run = ServiceRun(short_dir, systemd)
+    process, log_file = run.process, run.log_file
+    config = short_dir / "config.yaml"
+    try:
+        assert wait_until(lambda: systemd.saw("READY=1"), 30.0), "no READY=1"
+        run.ruleset.write_text(ruleset_text(max_contracts=4), encoding="utf-8")
+        config.write_text(config.read_text().replace("tick_interval: 0.25", "tick_interval: 0.5"))
+        process.send_signal(signal.SIGHUP)
+        assert wait_until(lambda: systemd.count("READY=1") >= 2, 10.0), "no READY after reload"
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(30) == 0
+    finally:
+        run.close()
+    text = log_file.read_text(encoding="utf-8")
+    assert f"SIGHUP reload: account {ACCOUNT}: changed " in text, text[-3000:]
+    assert "param max_contracts 5 → 4" in _line_of(text, "SIGHUP reload: account")
+    assert "WARNING" in _line_of(
+        text, "SIGHUP reload: NOT applied until the daemon restarts: timing"
+    )
+
+
 def test_an_account_that_never_goes_live_does_not_keep_the_service_from_being_ready(
     short_dir: Path, systemd: FakeSystemd
 ) -> None:

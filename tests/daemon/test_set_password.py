@@ -9,10 +9,12 @@ store's leases but does not answer.
 from __future__ import annotations
 
 import os
+import pwd
 import stat
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner, Result
 
 from simple_risk.cli import (
@@ -88,6 +90,50 @@ def test_without_a_daemon_the_first_password_is_written_and_audited_locally(
     hashed = read_password_hash(password_file)
     assert hashed is not None and verify_password(NEW, hashed)
     assert _audits(tmp_path / "simple-risk.db") == [("set_password", "set")]
+    with Store.open(f"sqlite:///{tmp_path / 'simple-risk.db'}") as store:
+        [row] = store.admin_actions()
+    assert row.why == "admin password written locally: no daemon running"
+
+
+def test_the_first_password_of_a_running_daemon_is_audited_as_such(start: Start) -> None:
+    """A daemon started before any password was set: the first one is written locally, and
+    the audit (engine history) read "admin password written locally (no daemon running)" —
+    while the daemon ran and guarded. It says why it was written locally."""
+    running = start(password=None)
+    daemon = running.daemon
+    config = _config(running.directory, running.sim.base_url, daemon.config.admin_password_file)
+    result = _set_password(config, old=None)
+    assert result.exit_code == 0, result.output
+    [row] = [a for a in daemon.store.admin_actions() if a.action == "set_password"]
+    assert (row.why, row.result) == (
+        "admin password written locally: the running daemon had none yet",
+        "set",
+    )
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to be the wrong user")
+def test_as_root_over_the_daemon_users_configuration_nothing_is_written(tmp_path: Path) -> None:
+    """`sudo simple-risk admin set-password --config /etc/simple-risk/config.yaml` — the
+    `-u simple-risk` of the install step forgotten — wrote the hash as root, mode 0600: the
+    daemon, running as simple-risk, could not read it, and every admin command then failed
+    ("admin password file cannot be used"). Root is told whose the folder is and what to
+    type; nothing is written."""
+    folder = tmp_path / "etc"
+    folder.mkdir()
+    nobody = 65534
+    os.chown(folder, nobody, nobody)
+    password_file = folder / "admin.bcrypt"
+    config = _config(folder, "http://127.0.0.1:1", password_file)
+    result = _set_password(config, old=None)
+    assert result.exit_code == 1, result.output
+    owner = pwd.getpwuid(nobody).pw_name
+    assert (
+        f"you are root, and {folder} belongs to {owner}: a password hash root writes there"
+        " is one the daemon cannot read; run it as the daemon's user:"
+        f" sudo -u {owner} simple-risk admin set-password --config {config}"
+    ) in result.output
+    assert not password_file.exists()
+    assert not (folder / "simple-risk.db").exists()
 
 
 def test_the_store_the_install_step_creates_is_owner_only_whatever_the_umask(

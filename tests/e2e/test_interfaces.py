@@ -277,6 +277,43 @@ def test_daemon_start_wrote_a_pid_file_and_answers_hello(system: System) -> None
     assert "already running" in again.stdout
 
 
+def test_a_second_daemon_on_the_same_data_directory_is_refused(system: System) -> None:
+    """`engine run` started again by mistake with the configuration's socket elsewhere (a
+    shell with another $XDG_RUNTIME_DIR, a copied configuration): the socket did not answer,
+    the store's lease took it for the same daemon restarted, and a second daemon guarded the
+    account too — both enforcing, each overwriting the other's pid file — until one stopped,
+    released the lease and deleted the pid file of the one still running. It is refused."""
+    first = system.pid()
+    text = system.config.read_text(encoding="utf-8")
+    text = text.replace("status_socket: status.sock", "status_socket: other.sock")
+    text = text.replace(f"status_tcp: 127.0.0.1:{system.tcp_port}", "# no tcp")
+    other = system.root / "other.yaml"
+    other.write_text(text, encoding="utf-8")
+    env = os.environ | system.pinned() | {ENV_KEY: API_KEY}
+    second = subprocess.Popen(
+        [sys.executable, "-m", "simple_risk", "engine", "run", "--config", str(other)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        _, err = second.communicate(timeout=20)
+    except subprocess.TimeoutExpired:
+        second.terminate()
+        _, err = second.communicate(timeout=20)
+        pytest.fail(f"a second daemon ran on the same data directory:\n{err[-2000:]}")
+    assert second.returncode == 1, err
+    assert (
+        f"simple-risk: cannot run: a daemon (pid {first}) already runs from the data directory"
+        f" {system.data_dir} and guards its accounts; stop it first (simple-risk admin --socket"
+        " ITS_SOCKET daemon stop)" in err
+    )
+    assert not (system.root / "other.sock").exists()
+    assert (system.data_dir / "daemon.pid").read_text().strip() == str(first)
+    assert system.pid() == first and system.live()
+
+
 def test_the_socket_has_the_configured_mode_and_group(system: System) -> None:
     info = system.socket.stat()
     assert info.st_mode & 0o777 == 0o660

@@ -32,14 +32,19 @@ class DaemonNotRunning(Exception):
     """Nothing listens at the address (no socket file, connection refused, stale socket)."""
 
 
+class SocketDenied(DaemonNotRunning):
+    """The socket (or a folder on its path) is closed to this user: a daemon may well run."""
+
+
 def default_address(env: Mapping[str, str] | None = None) -> str:
     """``$SIMPLE_RISK_SOCKET``, else the system socket if it exists, else the per-user one."""
     environ = os.environ if env is None else env
     named = environ.get(SOCKET_ENV)
     if named:
         return named
-    if SYSTEM_SOCKET.exists():
-        return str(SYSTEM_SOCKET)
+    with contextlib.suppress(PermissionError):  # /run/simple-risk closed to this user
+        if SYSTEM_SOCKET.exists():
+            return str(SYSTEM_SOCKET)
     return str(xdg_dir("runtime", environ) / "status.sock")
 
 
@@ -53,7 +58,11 @@ def _connect(address: str, timeout: float | None) -> socket.socket:
         except OSError as exc:
             raise DaemonNotRunning(f"no daemon at {address}: {exc.strerror or exc}") from None
     path = Path(address)
-    if not path.exists():
+    try:
+        there = path.exists()
+    except PermissionError:  # a folder on the way is closed to this user (0700)
+        there = True  # connect says so
+    if not there:
         raise DaemonNotRunning(f"no daemon is running (no socket at {path})")
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     sock.settimeout(timeout)
@@ -61,7 +70,7 @@ def _connect(address: str, timeout: float | None) -> socket.socket:
         sock.connect(str(path))
     except PermissionError:
         sock.close()
-        raise DaemonNotRunning(
+        raise SocketDenied(
             f"permission denied on {path}: your user may not reach this daemon's socket"
         ) from None
     except OSError as exc:
@@ -207,6 +216,7 @@ __all__ = [
     "SYSTEM_SOCKET",
     "Connection",
     "DaemonNotRunning",
+    "SocketDenied",
     "default_address",
     "request",
 ]

@@ -28,7 +28,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from simple_risk.adapters.topstepx.secrets import register_secret
-from simple_risk.daemon.config import ConfigError, DaemonConfig, load_config, load_rulesets
+from simple_risk.daemon.config import (
+    ConfigError,
+    DaemonConfig,
+    load_config,
+    load_rulesets,
+    ruleset_warnings,
+)
 from simple_risk.daemon.control import views
 from simple_risk.daemon.control.auth import MIN_PASSWORD_LENGTH, Authenticator, Peer, Throttle
 from simple_risk.daemon.control.gate import Encoded, EngineGate
@@ -92,6 +98,23 @@ def _bad(message: str) -> ProtocolError:
 
 def _refused(message: str, problems: list[dict[str, Any]] | None = None) -> ProtocolError:
     return ProtocolError(ErrorCode.REFUSED.value, message, problems=tuple(problems or ()))
+
+
+def _mandatory_dropped(
+    before: Mapping[int, Ruleset], after: Mapping[int, Ruleset]
+) -> dict[str, list[str]]:
+    """Per account, the rules mandatory before a reload and kept by it, but no longer
+    mandatory: a later reload may disable them."""
+    dropped: dict[str, list[str]] = {}
+    for account, ruleset in sorted(after.items()):
+        old = before.get(account)
+        if old is None:
+            continue
+        now = {rule.id: rule.mandatory for rule in ruleset.rules}
+        rules = [rule.id for rule in old.rules if rule.mandatory and now.get(rule.id) is False]
+        if rules:
+            dropped[str(account)] = rules
+    return dropped
 
 
 def _problems(
@@ -221,8 +244,10 @@ class Operations:
         except (TypeError, ValueError):
             raise _bad(f"account must be a number, not {raw!r}") from None
         if isinstance(raw, bool) or account not in self.daemon.config.accounts:
+            guarded = ", ".join(str(a) for a in self.daemon.config.accounts)
             raise ProtocolError(
-                ErrorCode.NOT_FOUND.value, f"this daemon does not guard account {raw}"
+                ErrorCode.NOT_FOUND.value,
+                f"this daemon does not guard account {raw} (it guards {guarded})",
             )
         return account
 
@@ -436,13 +461,23 @@ class Operations:
                         _problems(exc.problems),
                     ) from None
                 restart = _restart_fields(current, fresh)
+                # the accounts guarded stay those of the start: an account added to the file
+                # waits for the restart (restart_needed says so) and so does its overlay; one
+                # taken out is guarded until then as it was, its overlay with it
+                overlays = {
+                    account: fresh.overlays.get(account, current.overlays.get(account))
+                    if account not in fresh.accounts
+                    else fresh.overlays.get(account)
+                    for account in current.accounts
+                }
                 target = dataclasses.replace(
                     current,
                     ruleset_path=fresh.ruleset_path,
-                    overlays=fresh.overlays,
+                    overlays={a: path for a, path in overlays.items() if path is not None},
                     origins=fresh.origins,
                 )
             rulesets = self._load(target)
+            dropped = _mandatory_dropped(daemon.rulesets, rulesets)
             changes = self.gate.admin(
                 lambda: daemon.swap_rulesets(rulesets), max(RELOAD_TIMEOUT, self._timeout)
             )
@@ -457,7 +492,11 @@ class Operations:
         return {
             "applied": True,
             "changes": {str(account): change.as_json() for account, change in changes.items()},
+            # the engine's changes leave out the flag: "no changes" would hide it
+            "mandatory_dropped": dropped,
             "overlay_params": self._overlay_params(target, rulesets),
+            # what rules lint warns of, said where the admin reads the reload's outcome
+            "warnings": _problems(ruleset_warnings(target)),
             "restart_needed": restart,
             "ruleset": {"name": daemon.ruleset_name(), "path": str(target.ruleset_path)},
         }
@@ -509,10 +548,11 @@ class Operations:
             for kind in ("added", "removed", "changed", "enabled", "disabled")
         }
         params = sorted({p for change in changes.values() for p in change.get("params", {})})
-        summary = (
-            ", ".join(f"{kind} {len(rules)}" for kind, rules in counted.items() if rules)
-            or "no rule changed"
-        )
+        parts = [f"{kind} {len(rules)}" for kind, rules in counted.items() if rules]
+        dropped = sorted({rule for rules in result["mandatory_dropped"].values() for rule in rules})
+        if dropped:
+            parts.append(f"no longer mandatory {len(dropped)} ({', '.join(dropped)})")
+        summary = ", ".join(parts) or "no rule changed"
         if params:
             summary += f"; params {', '.join(params)}"
         self._audit(
