@@ -2,11 +2,13 @@
 
 Rules see CME tickers (``ES``, ``SI``, ``6B``) and products, never ProjectX codes (``EP``,
 ``SIE``, ``BP6``) or contract codes (``MNQZ6``), so such a name in a list never matches
-anything. Known names are the tickers and products of the shipped contract catalogue
+anything. A known ticker written in small letters (``{es: 2}``) is no ticker either: rules see
+capitals, so such a key never matches and the map's default applies to ES — a limit loosened
+without a word. Known names are the tickers and products of the shipped contract catalogue
 (:mod:`simple_risk.engine.dsl.catalogue`) plus the ruleset's own ``symbols:`` (weights keys,
 alias targets, products keys and values; an alias name itself is never a ticker a rule sees);
-in an account overlay, those of its base ruleset. Only upper-case words are looked at; numbers
-and other text are data.
+in an account overlay, those of its base ruleset. Only upper-case words, and known tickers in
+other cases, are looked at; numbers and other text are data.
 
 The same holds for a quoted name compared with a symbol fact in a rule's ``when:`` or a macro
 (``symbol.root == "EP"``, ``order.symbol in ("MNQZ6", "ES")``).
@@ -15,6 +17,8 @@ WARN::
 
     lists:
       blocked_symbols: [RTY, EP, MNQZ6]   # "EP" is ProjectX's code for ES; "MNQZ6" a contract
+    params:
+      per_symbol_limits: {es: 2}          # rules see "ES": ES gets unknown_symbol_limit
 """
 
 from __future__ import annotations
@@ -54,7 +58,28 @@ def _known(compilation: Compilation) -> set[str]:
     return known
 
 
+def _misnamed(value: str, known: set[str], *, symbolic: bool = True) -> bool:
+    """Whether ``value`` names no ticker a rule sees: an upper-case word that is not known,
+    or — where only symbols are written (``symbolic``) — a known ticker written in other than
+    capitals (``es``, ``Mnq``)."""
+    if _SYMBOL_LIKE.match(value):
+        return value not in known
+    return symbolic and value.upper() != value and value.upper() in known
+
+
+def _all_symbols(values: list[object], known: set[str]) -> bool:
+    """Whether a list's items or a map's keys are all tickers, in whatever case: then a small
+    ``es`` is a ticker written wrong. A map of sessions (``{rth: 3, eth: 1}``) is not one,
+    though ``ETH`` is also a product."""
+    return all(
+        isinstance(v, str) and (_SYMBOL_LIKE.match(v) is not None or v.upper() in known)
+        for v in values
+    )
+
+
 def _hint(symbol: str, known: set[str], aliases: object) -> str:
+    if symbol.upper() != symbol and symbol.upper() in known:
+        return f'tickers are written in capitals: "{symbol.upper()}"'
     if isinstance(aliases, dict) and symbol in aliases:
         return f'rules see tickers after aliasing: "{aliases[symbol]}"'
     listed = by_projectx(symbol)
@@ -81,23 +106,26 @@ def run(compilation: Compilation) -> Iterator[Problem]:
         )
 
     for path, where, source in _expressions(doc):
-        for symbol in _compared_names(source):
-            if symbol not in known:
+        for symbol in _compared_names(source, known):
+            if _misnamed(symbol, known):
                 yield warn(doc.at(path), where, symbol)
-    for path, where, symbol in _action_symbols(doc):
-        if symbol not in known:
+    for path, where, symbol in _action_symbols(doc, known):
+        if _misnamed(symbol, known):
             yield warn(doc.at(path), where, symbol)
     lists = doc.get(("lists",))
     for name, values in lists.items() if isinstance(lists, dict) else ():
-        for index, value in enumerate(values if isinstance(values, list) else []):
-            if isinstance(value, str) and _SYMBOL_LIKE.match(value) and value not in known:
+        items = values if isinstance(values, list) else []
+        symbolic = _all_symbols(items, known)
+        for index, value in enumerate(items):
+            if isinstance(value, str) and _misnamed(value, known, symbolic=symbolic):
                 yield warn(doc.at(("lists", name, index)), f'list "{name}"', value)
     params = doc.get(("params",))
     for name, value in params.items() if isinstance(params, dict) else ():
         if not isinstance(value, dict):
             continue
+        symbolic = _all_symbols(list(value), known)
         for key in value:
-            if isinstance(key, str) and _SYMBOL_LIKE.match(key) and key not in known:
+            if isinstance(key, str) and _misnamed(key, known, symbolic=symbolic):
                 yield warn(doc.key_at(("params", name, key)), f'param "{name}"', key)
 
 
@@ -117,7 +145,9 @@ def _expressions(doc: Document) -> Iterator[tuple[tuple[str | int, ...], str, st
             yield ("macros", name), f'macro "{name}"', source
 
 
-def _action_symbols(doc: Document) -> Iterator[tuple[tuple[str | int, ...], str, str]]:
+def _action_symbols(
+    doc: Document, known: set[str]
+) -> Iterator[tuple[tuple[str | int, ...], str, str]]:
     """A root written as an action's ``symbol:`` (``lockout: {scope: symbol, symbol: MNQZ6}``):
     an unknown one locks, cancels or closes nothing."""
     rules = doc.get(("rules",))
@@ -131,13 +161,14 @@ def _action_symbols(doc: Document) -> Iterator[tuple[tuple[str | int, ...], str,
             if not isinstance(symbol, str):
                 continue
             written = symbol.strip().strip("'\"")
-            if _SYMBOL_LIKE.match(written):
+            if _SYMBOL_LIKE.match(written) or written.upper() in known:
                 path: tuple[str | int, ...] = ("rules", index, "then", position, name, "symbol")
                 yield path, f'rule "{rule.get("id")}"', written
 
 
-def _compared_names(source: str) -> Iterator[str]:
-    """Quoted symbol-like names compared with a symbol fact (``==``, ``!=``, ``in``)."""
+def _compared_names(source: str, known: set[str]) -> Iterator[str]:
+    """Quoted symbol-like names (or known tickers in small letters) compared with a symbol
+    fact (``==``, ``!=``, ``in``)."""
     try:
         tree = ast.parse(" ".join(source.split()), mode="eval")
     except SyntaxError:
@@ -154,7 +185,7 @@ def _compared_names(source: str) -> Iterator[str]:
                 if (
                     isinstance(item, ast.Constant)
                     and isinstance(item.value, str)
-                    and _SYMBOL_LIKE.match(item.value)
+                    and (_SYMBOL_LIKE.match(item.value) or item.value.upper() in known)
                 ):
                     yield item.value
 
