@@ -52,6 +52,7 @@ CHECK_IDS = {
     "empty-file",
     "encoding",
     "expression-syntax",
+    "fires-at-rest",
     "forbidden-syntax",
     "list-type",
     "macro-cycle",
