@@ -158,3 +158,35 @@ def test_lint_paths_with_a_base_counts_the_merged_rules(tmp_path: Path) -> None:
     assert result.rule_counts == {str(base): 2, str(overlay): 3}
     missing = lint_paths([overlay], base=tmp_path / "nope.yaml")
     assert not missing.ok and missing.problems[0].file == str(tmp_path / "nope.yaml")
+
+
+@pytest.mark.parametrize(
+    ("written", "number"),
+    [("$500", "500"), ("500 USD", "500"), ("1,000", "1000"), ("$ 1,250.50", "1250.50")],
+)
+def test_a_limit_written_as_money_says_to_write_the_number_alone(written: str, number: str) -> None:
+    """An admin writes a limit as the statement shows it ($500, 1,000): that is a string, and
+    the refusal said only "the override is a string", leaving the fix to guess."""
+    compilation = analyse_overlay(BASE, "base.yaml", f'params: {{limit: "{written}"}}\n', "o.yaml")
+    assert compilation.ruleset is None
+    (problem,) = compilation.problems
+    assert (problem.line, problem.check) == (1, "wrong-type")
+    assert problem.hint is not None and problem.hint.endswith(f"limit: {number}")
+
+
+def test_a_word_where_a_number_belongs_gets_no_number_hint() -> None:
+    compilation = analyse_overlay(BASE, "base.yaml", "params: {limit: five hundred}\n", "o.yaml")
+    (problem,) = compilation.problems
+    assert problem.check == "wrong-type" and problem.hint is None
+
+
+def test_a_base_rule_broken_by_one_overlay_param_is_reported_at_that_param() -> None:
+    """A duration the base reads from a param, given by the overlay as "90 min": the problem
+    is the overlay's, and was reported at its line 1 ("params:"), not at the value to fix."""
+    overlay = 'disable: [blocked-root]\nparams:\n  limit: 400\n  grace: "90 min"\n'
+    base = BASE.replace("then: [flatten]", "for: params.grace\n    then: [flatten]")
+    compilation = analyse_overlay(base, "base.yaml", overlay, "o.yaml")
+    assert compilation.ruleset is None
+    (problem,) = compilation.problems
+    assert (problem.file, problem.line, problem.column) == ("o.yaml", 4, 10), problem
+    assert '"90 min" is not a valid duration' in problem.message

@@ -15,6 +15,7 @@ from dsl.helpers import env_for, one_rule
 from simple_risk import resources
 from simple_risk.engine.dsl import (
     RulesetError,
+    analyse_text,
     base_env,
     lint_paths,
     load_ruleset,
@@ -181,3 +182,14 @@ def test_a_rule_is_named_by_its_label_else_by_its_id_in_words() -> None:
 def test_an_empty_label_is_refused() -> None:
     with pytest.raises(RulesetError):
         load_ruleset_text(one_rule("day.realized_pnl <= -500", extra='    label: ""\n'), "t.yaml")
+
+
+def test_a_ranged_param_written_as_money_says_to_write_the_number_alone() -> None:
+    """``daily_loss_limit: $450`` is a string: the error at its range said only that strings
+    have no range; it now gives the number to write."""
+    text = TOPSTEP.read_text(encoding="utf-8").replace(
+        "daily_loss_limit: 500 ", "daily_loss_limit: $450 ", 1
+    )
+    compilation = analyse_text(text, "topstep.yaml")
+    (ranged,) = [p for p in compilation.problems if "only numbers have a range" in p.message]
+    assert ranged.hint is not None and ranged.hint.endswith("daily_loss_limit: 450")

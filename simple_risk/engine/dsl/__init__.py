@@ -25,7 +25,7 @@ from simple_risk.engine.dsl.compilation import Compilation
 from simple_risk.engine.dsl.compiler import compile_document
 from simple_risk.engine.dsl.overlay import OVERLAY_HINT, compile_overlay
 from simple_risk.engine.dsl.problems import LintResult, Problem, RulesetError, sort_problems
-from simple_risk.engine.dsl.yamlload import Document, load_document
+from simple_risk.engine.dsl.yamlload import Document, Mark, load_document
 from simple_risk.engine.functions import EXACT_DIVIDE, FUNCTIONS, Params, exact_divide
 from simple_risk.engine.model import Ruleset
 
@@ -136,11 +136,11 @@ def _analyse_overlay(
     assert with_overrides is not None
     _run_checks(with_overrides, strict=False)
     seen = {(p.file, p.line, p.column, p.message) for p in alone.problems}
-    mark = overlay.key_at(("params",))
     for problem in with_overrides.problems:
         place = (problem.file, problem.line, problem.column, problem.message)
         if problem.severity != "error" or place in seen:
             continue
+        mark = _overlay_param_at(overlay, problem, base_text)
         compilation.problems.append(
             Problem(
                 overlay_filename,
@@ -158,6 +158,30 @@ def _analyse_overlay(
     if with_overrides.ruleset is None:  # the base has errors, with or without the overrides
         compilation.ruleset = None
     return compilation
+
+
+def _overlay_param_at(overlay: Document, problem: Problem, base_text: str) -> Mark:
+    """Where in the overlay a base rule's problem that only its params cause is reported: at
+    the param the message quotes the value of (``"90 min" is not a valid duration``), else at
+    the one the base's line reads (``params.trade_window_hour``), else at ``params:``."""
+    params = overlay.get(("params",))
+    names = [str(n) for n in params] if isinstance(params, dict) else []
+    line = ""
+    lines = base_text.splitlines()
+    if 1 <= problem.line <= len(lines):
+        line = lines[problem.line - 1]
+    quoted = [
+        name
+        for name in names
+        if isinstance(params, dict)
+        and isinstance(params[name], str)
+        and f'"{params[name]}"' in problem.message
+    ]
+    read = [name for name in names if f"params.{name}" in line]
+    for found in (quoted, read):
+        if len(found) == 1:
+            return overlay.at(("params", found[0]))
+    return overlay.key_at(("params",))
 
 
 def _read(path: Path, shown: str) -> tuple[str | None, Problem | None]:

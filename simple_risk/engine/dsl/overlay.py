@@ -31,6 +31,7 @@ from simple_risk.engine.dsl.schema import (
 )
 from simple_risk.engine.dsl.sections import (
     compile_param_ranges,
+    number_hint,
     said_out_of_range,
     value_kind,
 )
@@ -128,6 +129,7 @@ def compile_overlay(
                 f'param "{name}" is {value_kind(declared[name])} in the ruleset,'
                 f" but the override is {value_kind(value)}",
                 "wrong-type",
+                number_hint(str(name), value),
             )
         elif not said_out_of_range(out, str(name), value, ranges, "the ruleset's param_ranges:"):
             params[str(name)] = value

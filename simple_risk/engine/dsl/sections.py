@@ -115,6 +115,7 @@ def compile_params(
                     f'param "{name}" is {value_kind(declared[name])} in the ruleset,'
                     f" but the override is {value_kind(value)}",
                     "wrong-type",
+                    hint=number_hint(str(name), value),
                 )
             )
             continue
@@ -167,7 +168,8 @@ def compile_param_ranges(
                 ("param_ranges", name),
                 f'param "{name}" is {value_kind(declared[name])}: only numbers have a range',
                 "wrong-type",
-                "give a range to a number param, or a list or map of numbers",
+                number_hint(str(name), declared[name])
+                or "give a range to a number param, or a list or map of numbers",
                 key=True,
             )
         elif low is not None and high is not None and low > high:
@@ -284,6 +286,26 @@ def value_kind(value: object) -> str:
     if isinstance(value, dict):
         return "a mapping"
     return "empty"
+
+
+_WRITTEN_NUMBER = re.compile(
+    r"^\s*(?P<sign>[-+]?)\s*\$?\s*(?P<digits>\d{1,3}(?:,\d{3})+|\d+)(?P<fraction>\.\d+)?"
+    r"\s*(?:\$|usd|dollars?)?\s*$",
+    re.IGNORECASE,
+)
+
+
+def number_hint(name: str, value: object) -> str | None:
+    """For a number written as text (``$500``, ``500 USD``, ``1,000``): the fix, the number
+    alone (``write the number alone: daily_loss_limit: 500``); None for other values."""
+    if not isinstance(value, str):
+        return None
+    found = _WRITTEN_NUMBER.match(value)
+    if found is None:
+        return None
+    number = found["sign"].replace("+", "") + found["digits"].replace(",", "")
+    number += found["fraction"] or ""
+    return f"write the number alone, without a currency or a thousands separator: {name}: {number}"
 
 
 def check_definition_names(out: Compilation, top: Mapping[object, object]) -> None:
