@@ -21,24 +21,23 @@ Per-account overlay files (``overlays: {ACCOUNT: FILE}``) hold ``params:`` overr
 (``load_ruleset(base, overlay=FILE)``), so an overlay's mistakes are located in the overlay
 exactly as ``rules lint --base`` reports them.
 
-The status/admin server's settings live here too, checked before anything starts: the socket's
-mode and group (a group that does not exist is a located error), an optional loopback-only TCP
-address (a status port reachable from the network would let anyone try admin passwords), and
-the admin password *file* — a bcrypt hash kept out of the configuration so the configuration
-can be shown, and refused when other users can read it (a readable hash invites offline
-guessing). The file may be missing: no password has been set yet.
+The status/admin server's settings are checked before anything starts too
+(:mod:`~simple_risk.daemon.config_access`: the socket's mode and group, the loopback-only TCP
+addresses, the admin password *file* — a bcrypt hash kept out of the configuration so the
+configuration can be shown, and refused when other users can read it; the file may be
+missing: no password has been set yet), and so are the notification channels
+(:mod:`~simple_risk.daemon.config_notify`). The settings themselves are plain values
+(:mod:`~simple_risk.daemon.settings`); :mod:`~simple_risk.daemon.config_problems` words and
+locates the problems.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import grp
-import ipaddress
 import json
 import os
 import re
 import stat
-import urllib.parse
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,6 +45,30 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 
+from simple_risk.daemon.config_access import (
+    DASHBOARD_WHY,
+    loopback_address,
+    password_file_problems,
+    socket_group,
+    socket_mode,
+    socket_path,
+    status_tcp_address,
+)
+from simple_risk.daemon.config_notify import (
+    masked_url,
+    notify_settings,
+    webhook_schemes,
+    without_notify_tokens,
+)
+from simple_risk.daemon.config_problems import config_wording, located
+from simple_risk.daemon.settings import (
+    DEFAULT_SOCKET_MODE,
+    LogSettings,
+    NotifySettings,
+    Origin,
+    StatusLimits,
+    Timing,
+)
 from simple_risk.engine.dsl import RulesetError, analyse_overlay, analyse_text, load_ruleset
 from simple_risk.engine.dsl.problems import Problem, sort_problems
 from simple_risk.engine.dsl.schema import json_view, problems_from_errors
@@ -58,9 +81,6 @@ _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 TOPSTEPX = "topstepx"
 #: the admin password hash file's name, next to the configuration file unless configured
 PASSWORD_FILE_NAME = "admin-password.bcrypt"
-DEFAULT_SOCKET_MODE = 0o600
-_MODE = re.compile(r"^0?[0-7]{3}$")
-_TCP = re.compile(r"^(?:\[(?P<v6>[^\]]+)\]|(?P<host>[^:\[\]]+)):(?P<port>[0-9]{1,5})$")
 
 
 class ConfigError(Exception):
@@ -69,66 +89,6 @@ class ConfigError(Exception):
     def __init__(self, problems: list[Problem]) -> None:
         self.problems = problems
         super().__init__("\n".join(p.format() for p in problems))
-
-
-@dataclass(frozen=True, slots=True)
-class Timing:
-    """Every interval of the daemon, in seconds (tests shrink them, docs/architecture.md §5)."""
-
-    tick_interval: float = 1.0
-    reconcile_interval: float = 45.0
-    reconcile_after_enforcement: float = 2.0
-    snapshot_interval: float = 30.0
-    retry_interval: float = 1.0
-    alert_after_attempts: int = 3
-    #: a held contract's quotes quiet this long while its exchange trades is alerted
-    #: (daemon/quotewatch.py)
-    quote_silence: float = 120.0
-    #: a daemon whose accounts are not all live this long after its start tells systemd it is
-    #: ready with the ones that are (engine_run.py): one account the gateway refuses must not
-    #: have the service killed at TimeoutStartSec and restarted, the others unguarded meanwhile
-    ready_after: float = 60.0
-
-
-@dataclass(frozen=True, slots=True)
-class StatusLimits:
-    """How much of the status socket one user may hold (docs/admin.md, "Keeping the socket
-    available"): connections in all, per user, the slots kept for admin operations, and how
-    long a connection may send nothing before it is closed."""
-
-    max_connections: int = 64
-    per_user_connections: int = 8
-    admin_reserved_connections: int = 4
-    idle_timeout: float = 120.0
-
-
-@dataclass(frozen=True, slots=True)
-class LogSettings:
-    level: str = "info"
-    format: str = "text"
-    file_max_bytes: int = 10 * 1024 * 1024
-    file_backups: int = 5
-
-
-@dataclass(frozen=True, slots=True)
-class NotifySettings:
-    """Where alerts are pushed and from which severity on: a webhook gets a JSON POST, each
-    of ``urls`` (apprise syntax: Telegram, Discord, Slack, ntfy, Pushover, e-mail …) a
-    notification."""
-
-    webhook: str | None = None
-    min_severity: str = "warning"
-    urls: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class Origin:
-    """Where the configuration names a file: the line and column of the value and the path
-    as written, so a missing file is reported at the line that named it."""
-
-    line: int
-    column: int
-    written: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -241,87 +201,6 @@ def _substitute(
     return value, problems
 
 
-def _located(
-    doc: Document,
-    path: tuple[object, ...],
-    message: str,
-    hint: str | None = None,
-    *,
-    key: bool = False,
-) -> Problem:
-    """A problem at the value at ``path`` (or at its key, with ``key=True``)."""
-    mark = doc.key_at(path) if key else doc.at(path)
-    return Problem(doc.file, mark.line, mark.column, message, "config", hint=hint)
-
-
-#: a value of ``timing:`` written as a ruleset's duration (30s, 5m, 1h30m, 500ms)
-_TIMING_AS_DURATION = re.compile(
-    r'"(?P<key>\w+)" must be a number, got a string'
-    r' \("(?P<value>(?:\d+(?:\.\d+)?(?:ms|s|m|h))+)"\)'
-)
-_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
-_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600}
-
-
-def _timing_hint(problem: Problem) -> Problem:
-    """``timing:`` takes seconds; one written as a ruleset's duration says what to write."""
-    found = _TIMING_AS_DURATION.fullmatch(problem.message)
-    seconds_keys = {f.name for f in dataclasses.fields(Timing)} - {"alert_after_attempts"}
-    if found is None or found["key"] not in seconds_keys:
-        return problem
-    total = sum(
-        float(amount) * _UNIT_SECONDS[unit]
-        for amount, unit in _DURATION_PART.findall(found["value"])
-    )
-    seconds = f"{total:g}"
-    hint = f"timing is in seconds: write {found['key']}: {seconds}"
-    return dataclasses.replace(problem, hint=hint)
-
-
-#: an account's name (as the platform shows it) where ``accounts:`` wants its id
-_ACCOUNT_AS_NAME = re.compile(r'item \d+ of "accounts" must be .*, got "(?!\d+")[^"]*"')
-
-
-def _account_hint(problem: Problem) -> Problem:
-    if _ACCOUNT_AS_NAME.match(problem.message) is None:
-        return problem
-    hint = (
-        "an account is given by its id, a number, not by its name; to find it, write any"
-        " number and run engine run --check --online: it lists each account the login sees,"
-        " id and name"
-    )
-    return dataclasses.replace(problem, hint=hint)
-
-
-#: a choice the schema refuses: ``"KEY": "VALUE" is not one of: a, b, c``
-_NOT_ONE_OF = re.compile(r'"\w+": "(?P<value>[^"]*)" is not one of: (?P<choices>.*)')
-
-
-def _case_hint(problem: Problem) -> Problem:
-    """``min_severity: WARNING`` (as the log prints levels): the choice, in small letters."""
-    found = _NOT_ONE_OF.fullmatch(problem.message)
-    if found is None or problem.hint:
-        return problem
-    meant = found["value"].strip().lower()
-    if meant not in found["choices"].split(", "):
-        return problem
-    return dataclasses.replace(problem, hint=f"in small letters: {meant}")
-
-
-def _config_wording(problem: Problem) -> Problem:
-    """Schema messages name "the ruleset" at the top level; here it is the configuration."""
-    problem = _case_hint(_account_hint(_timing_hint(problem)))
-    message = problem.message.replace("the ruleset", "the configuration")
-    if problem.check == "unknown-key" and '"admin_password_hash"' in message:
-        return dataclasses.replace(
-            problem,
-            message="admin_password_hash is no longer read: the hash lives in a file",
-            hint="name it with admin_password_file (default admin-password.bcrypt next to this"
-            " file) and set it with simple-risk admin set-password",
-        )
-    return dataclasses.replace(problem, message=message)
-
-
 #: what an empty configuration file should hold (the YAML loader's own hint names a ruleset)
 CONFIG_HINT = (
     "a configuration is a mapping with gateway:, credentials:, accounts:, ruleset:;"
@@ -432,7 +311,7 @@ def _credentials(
                 "",
                 "",
                 [
-                    _located(
+                    located(
                         doc,
                         where,
                         f"secrets file {path} is readable by other users "
@@ -453,7 +332,7 @@ def _credentials(
     api_key = api_key.strip() if isinstance(api_key, str) else api_key
     if not isinstance(username, str) or not username:
         problems.append(
-            _located(
+            located(
                 doc,
                 ("credentials",),
                 "no username for the gateway",
@@ -462,7 +341,7 @@ def _credentials(
         )
     if not isinstance(api_key, str) or not api_key:
         problems.append(
-            _located(
+            located(
                 doc,
                 ("credentials",),
                 "no API key for the gateway",
@@ -489,8 +368,8 @@ def load_config(
     if doc is None or problems:
         raise ConfigError([dataclasses.replace(p, file=shown) for p in problems])
     doc.file = shown
-    schema_problems = _webhook_schemes(doc) + [
-        _without_notify_tokens(_config_wording(p), doc.data)
+    schema_problems = webhook_schemes(doc) + [
+        without_notify_tokens(config_wording(p), doc.data)
         for p in problems_from_errors(doc, _schema_validator().iter_errors(json_view(doc.data)))
     ]
     said = {(p.line, p.column) for p in schema_problems if p.check == "webhook-scheme"}
@@ -531,19 +410,19 @@ def load_config(
     log_section = data.get("log") or {}
     timing_section = data.get("timing") or {}
     password_file = resolve(data.get("admin_password_file"), base / PASSWORD_FILE_NAME)
-    mode, problems = _socket_mode(doc, data)
-    problems += _socket_group(doc, data, mode)
-    status_tcp, found = _status_tcp(doc, data.get("status_tcp"))
+    mode, problems = socket_mode(doc, data)
+    problems += socket_group(doc, data, mode)
+    status_tcp, found = status_tcp_address(doc, data.get("status_tcp"))
     problems += found
-    dashboard, found = _loopback_address(doc, "dashboard", data.get("dashboard"), DASHBOARD_WHY)
+    dashboard, found = loopback_address(doc, "dashboard", data.get("dashboard"), DASHBOARD_WHY)
     problems += found
-    notify, found = _notify(doc, data)
+    notify, found = notify_settings(doc, data)
     problems += found
     limits, found = _status_limits(doc, data.get("status_limits") or {})
     problems += found
-    problems += _password_file(doc, data, password_file)
+    problems += password_file_problems(doc, data, password_file)
     status_socket = resolve(data.get("status_socket"), xdg_dir("runtime", environ) / "status.sock")
-    problems += _socket_path(doc, data, status_socket)
+    problems += socket_path(doc, data, status_socket)
     problems += _overlay_accounts(doc, data)
     problems += _repeated_accounts(doc, data)
     if problems:
@@ -608,308 +487,11 @@ def _named_file_problems(config: DaemonConfig) -> list[Problem]:
     return problems
 
 
-def _socket_mode(doc: Document, data: Mapping[str, Any]) -> tuple[int, list[Problem]]:
-    """``status_socket_mode``: an octal string; the world never gets the socket."""
-    raw = data.get("status_socket_mode")
-    where = ("status_socket_mode",)
-    if raw is None:
-        return DEFAULT_SOCKET_MODE, []
-    if not isinstance(raw, str):
-        # YAML reads an unquoted 0660 as the decimal number 660: never guess what was meant
-        return DEFAULT_SOCKET_MODE, [
-            _located(
-                doc,
-                where,
-                f"status_socket_mode must be an octal string, got the number {raw}",
-                hint='quote it: status_socket_mode: "0660"',
-            )
-        ]
-    if not _MODE.match(raw):
-        return DEFAULT_SOCKET_MODE, [
-            _located(
-                doc,
-                where,
-                f'status_socket_mode "{raw}" is not an octal mode',
-                hint='"0600" (the daemon\'s user only) or "0660" (with status_socket_group)',
-            )
-        ]
-    mode = int(raw, 8)
-    if mode & 0o007:
-        message = f'status_socket_mode "{raw}" opens the socket to every local user'
-        hint = 'use "0660" with status_socket_group for the trader\'s group'
-    elif mode & 0o600 != 0o600:
-        message = f'status_socket_mode "{raw}" does not let the daemon\'s own user connect'
-        hint = 'the owner needs read and write: "0600" or "0660"'
-    elif mode & 0o070 and not mode & 0o020:
-        message = f'status_socket_mode "{raw}" gives the group no write permission'
-        hint = 'connecting to a socket needs write permission: "0660"'
-    else:
-        return mode, []
-    return DEFAULT_SOCKET_MODE, [_located(doc, where, message, hint=hint)]
-
-
-def _socket_path(doc: Document, data: Mapping[str, Any], path: Path) -> list[Problem]:
-    """The status socket's path must fit a Unix socket address (107 bytes): found here, not
-    when ``engine run`` binds it after ``--check`` said all was well."""
-    from simple_risk.daemon.control.server import MAX_SOCKET_PATH
-
-    size = len(os.fsencode(path))
-    if size <= MAX_SOCKET_PATH:
-        return []
-    where: tuple[object, ...] = ("status_socket",) if "status_socket" in data else ()
-    return [
-        _located(
-            doc,
-            where,
-            f"the status socket path {path} is {size} bytes, longer than a Unix socket"
-            f" address may be ({MAX_SOCKET_PATH})",
-            hint="set status_socket to a shorter path, e.g. /run/simple-risk/status.sock",
-        )
-    ]
-
-
-def _socket_group(doc: Document, data: Mapping[str, Any], mode: int) -> list[Problem]:
-    """``status_socket_group`` must exist here, and the mode must let it in."""
-    group = data.get("status_socket_group")
-    if group is None:
-        return []
-    where = ("status_socket_group",)
-    try:
-        grp.getgrnam(str(group))
-    except KeyError:
-        return [
-            _located(
-                doc,
-                where,
-                f'there is no group "{group}" on this machine',
-                hint=f"create it (groupadd {group}) or name an existing group",
-            )
-        ]
-    if not mode & 0o070:
-        return [
-            _located(
-                doc,
-                where,
-                f'status_socket_group "{group}" is set but status_socket_mode gives groups'
-                " no access",
-                hint='status_socket_mode: "0660"',
-            )
-        ]
-    return []
-
-
-#: why each loopback-only address is loopback-only (said when another host is given)
-STATUS_TCP_WHY = "the status port must not be reachable from the network"
-DASHBOARD_WHY = "the dashboard shows the account to anyone who can reach it"
-
-
-def _status_tcp(doc: Document, raw: object) -> tuple[tuple[str, int] | None, list[Problem]]:
-    """``status_tcp``: a loopback ``HOST:PORT``; ``localhost`` becomes 127.0.0.1 (no DNS)."""
-    return _loopback_address(doc, "status_tcp", raw, STATUS_TCP_WHY)
-
-
-def _loopback_address(
-    doc: Document, key: str, raw: object, why: str
-) -> tuple[tuple[str, int] | None, list[Problem]]:
-    """A loopback ``HOST:PORT`` setting (``status_tcp``, ``dashboard``); ``localhost`` becomes
-    127.0.0.1 (no DNS). Any other host is a located problem that says ``why``."""
-    if raw is None:
-        return None, []
-    where = (key,)
-    hint = "127.0.0.1:PORT, [::1]:PORT or localhost:PORT"
-    match = _TCP.match(str(raw))
-    if match is None:
-        return None, [_located(doc, where, f'{key} "{raw}" is not HOST:PORT', hint=hint)]
-    host = match.group("v6") or match.group("host")
-    port = int(match.group("port"))
-    if host == "localhost":
-        host = "127.0.0.1"
-    try:
-        loopback = ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        loopback = False
-    if match.group("v6") is not None and ":" not in host:
-        loopback = False  # [127.0.0.1]:PORT is not how an IPv4 address is written
-    if not loopback:
-        return None, [
-            _located(
-                doc,
-                where,
-                f'{key} host "{host}" is not a loopback address: {why}',
-                hint=hint,
-            )
-        ]
-    if not 1 <= port <= 65535:
-        return None, [_located(doc, where, f"{key} port {port} is not in 1-65535", hint=hint)]
-    return (host, port), []
-
-
-def masked_url(url: str) -> str:
-    """A notification URL shown without what follows its scheme (usually a token):
-    ``tgram://…``, ``https://…``; ``tgram:/…`` for one missing a slash."""
-    scheme, sep, _ = url.partition("://")
-    if sep:
-        return f"{scheme}://…"
-    scheme, sep, _ = url.partition(":")
-    return f"{scheme}:…" if sep and scheme.isalnum() else "…"
-
-
-def _notify_urls(data: object) -> list[str]:
-    """Every notification URL the configuration writes (each may carry a token)."""
-    if not isinstance(data, Mapping):
-        return []
-    section = data.get("notify")
-    section = section if isinstance(section, Mapping) else {}
-    urls = section.get("urls")
-    found = [data.get("alert_webhook"), section.get("webhook")]
-    found += urls if isinstance(urls, list) else [urls]
-    return [url for url in found if isinstance(url, str) and url]
-
-
-def _without_notify_tokens(problem: Problem, data: object) -> Problem:
-    """A schema message quotes the value it refuses: a notification URL's is shown masked."""
-    message, hint = problem.message, problem.hint
-    for url in sorted(_notify_urls(data), key=len, reverse=True):
-        message = message.replace(url, masked_url(url))
-        hint = hint.replace(url, masked_url(url)) if hint else hint
-    return dataclasses.replace(problem, message=message, hint=hint)
-
-
-def _webhook_schemes(doc: Document) -> list[Problem]:
-    """A webhook pasted without its ``https://`` (as an address bar shows it): the schema's
-    own words for it hide the value and say nothing of the scheme."""
-    data = doc.data if isinstance(doc.data, Mapping) else {}
-    section = data.get("notify")
-    section = section if isinstance(section, Mapping) else {}
-    problems: list[Problem] = []
-    for path, url in (
-        (("notify", "webhook"), section.get("webhook")),
-        (("alert_webhook",), data.get("alert_webhook")),
-    ):
-        if isinstance(url, str) and not url.startswith(("http://", "https://")):
-            problem = _located(
-                doc,
-                path,
-                f"{'.'.join(map(str, path))} {masked_url(url)}: not an http:// or https:// URL",
-                hint="the chat's webhook URL as the service shows it, starting with https://,"
-                " e.g. https://hooks.slack.com/…",
-            )
-            problems.append(dataclasses.replace(problem, check="webhook-scheme"))
-    return problems
-
-
-def _webhook_host(doc: Document, data: Mapping[str, Any]) -> list[Problem]:
-    """A webhook must name a host: ``https://`` alone or a URL with a space fails every post."""
-    section = data.get("notify") or {}
-    for path, url in (
-        (("notify", "webhook"), section.get("webhook")),
-        (("alert_webhook",), data.get("alert_webhook")),
-    ):
-        if url is None:
-            continue
-        try:
-            host = urllib.parse.urlsplit(url).hostname
-        except ValueError:
-            host = None
-        if not host or any(c.isspace() for c in url):
-            return [
-                _located(
-                    doc,
-                    path,
-                    f"{'.'.join(map(str, path))} {masked_url(url)}: not a URL with a host",
-                    hint="the chat's webhook URL as the service shows it,"
-                    " e.g. https://hooks.slack.com/…",
-                )
-            ]
-    return []
-
-
-def _notify(doc: Document, data: Mapping[str, Any]) -> tuple[NotifySettings, list[Problem]]:
-    """``notify:``; the deprecated ``alert_webhook`` fills ``notify.webhook`` when unset."""
-    section = data.get("notify") or {}
-    webhook = section.get("webhook")
-    legacy = data.get("alert_webhook")
-    if webhook is not None and legacy is not None and webhook != legacy:
-        return NotifySettings(), [
-            _located(
-                doc,
-                ("alert_webhook",),
-                "alert_webhook and notify.webhook name different URLs",
-                hint="alert_webhook is deprecated: keep notify.webhook only",
-                key=True,
-            )
-        ]
-    # the schema enumerates the severities (a test keeps it equal to model.SEVERITIES)
-    severity = str(section.get("min_severity", "warning"))
-    urls = tuple(str(url) for url in section.get("urls") or ())
-    problems = _webhook_host(doc, data)
-    if urls:
-        from simple_risk.daemon.notifications import invalid_apprise_urls
-
-        bad = set(invalid_apprise_urls(urls))
-        problems += [
-            _located(
-                doc,
-                ("notify", "urls", index),
-                # the scheme only: the rest of such a URL is usually a token
-                f"{masked_url(url)}: not a notification URL apprise knows",
-                hint="e.g. tgram://BOT_TOKEN/CHAT_ID, discord://WEBHOOK_ID/TOKEN, "
-                "ntfy://TOPIC, pover://USER@TOKEN (see apprise's documentation)",
-            )
-            for index, url in enumerate(urls)
-            if url in bad
-        ]
-        first: dict[str, int] = {}
-        for index, url in enumerate(urls):
-            if url in first:
-                line = doc.at(("notify", "urls", first[url])).line
-                problems.append(
-                    _located(
-                        doc,
-                        ("notify", "urls", index),
-                        f"{masked_url(url)}: the same notification URL as item"
-                        f" {first[url] + 1} (line {line}): every alert would be pushed to it"
-                        " twice",
-                        hint="keep one",
-                    )
-                )
-            first.setdefault(url, index)
-    settings = NotifySettings(webhook=webhook or legacy, min_severity=severity, urls=urls)
-    return settings, problems
-
-
-def _password_file(doc: Document, data: Mapping[str, Any], path: Path) -> list[Problem]:
-    """The admin hash file may be missing (no password yet); if present, owner-only."""
-    where: tuple[object, ...] = ("admin_password_file",) if "admin_password_file" in data else ()
-    try:
-        info = path.stat()
-    except (FileNotFoundError, NotADirectoryError):
-        return []
-    except OSError as exc:
-        return [
-            _located(doc, where, f"cannot check admin password file {path}: {exc.strerror or exc}")
-        ]
-    if not stat.S_ISREG(info.st_mode):
-        return [_located(doc, where, f"admin password file {path} is not a regular file")]
-    if info.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
-        return [
-            _located(
-                doc,
-                where,
-                f"admin password file {path} is open to other users"
-                f" (mode {stat.S_IMODE(info.st_mode):o}); a readable hash invites offline"
-                " guessing",
-                hint=f"chmod 600 {path}",
-            )
-        ]
-    return []
-
-
 def _overlay_accounts(doc: Document, data: Mapping[str, Any]) -> list[Problem]:
     """Every overlay belongs to a guarded account (a typo would silently guard nobody)."""
     accounts = {account_id(a) for a in data.get("accounts") or []}
     return [
-        _located(
+        located(
             doc,
             ("overlays", key),
             f"overlay for account {key}, which is not in accounts",
@@ -929,7 +511,7 @@ def _repeated_accounts(doc: Document, data: Mapping[str, Any]) -> list[Problem]:
         account = account_id(entry)
         if account in seen:
             problems.append(
-                _located(
+                located(
                     doc,
                     ("accounts", index),
                     f"account {account} is listed twice",
@@ -952,7 +534,7 @@ def _status_limits(doc: Document, section: Mapping[str, Any]) -> tuple[StatusLim
         key = "admin_reserved_connections"
         where = ("status_limits", key) if key in section else ("status_limits",)
         return limits, [
-            _located(
+            located(
                 doc,
                 where,
                 f"admin_reserved_connections ({limits.admin_reserved_connections}) leaves no "
