@@ -81,7 +81,10 @@ class LazyGroup(click.Group):
             ("simple_risk.cli.rules", "simple_risk.cli.rules_test"),
             "Work with rulesets: lint, test, schema, facts.",
         ),
-        "admin": (("simple_risk.cli.admin",), "Change rules, clear lockouts, run the daemon."),
+        "admin": (
+            ("simple_risk.cli.admin", "simple_risk.cli.notify_test"),
+            "Change rules, clear lockouts, run the daemon.",
+        ),
         "sim": (("simple_risk.cli.sim",), "Run a local ProjectX Gateway simulator."),
         "demo": (("simple_risk.cli.demo",), "Watch the daemon enforce a scripted trader."),
         "init": (("simple_risk.cli.init",), "Write a ruleset, config and overlay to edit."),

@@ -7,6 +7,7 @@ from simple_risk.cli import (
     demo,  # noqa: F401
     engine,  # noqa: F401
     init,  # noqa: F401
+    notify_test,  # noqa: F401
     replay,  # noqa: F401
     rules,  # noqa: F401
     rules_test,  # noqa: F401

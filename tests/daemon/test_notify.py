@@ -11,10 +11,12 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from click.testing import CliRunner, Result
 
 from simple_risk.adapters.simulator import AccountSpec
 from simple_risk.daemon.config import NotifySettings
@@ -744,3 +746,53 @@ def test_orders_cancelled_with_a_close_name_their_ticker_not_the_whole_account()
     assert firing_text(closed).startswith("MNQ orders cancelled, position closed: ")
     sells = firing("no-shorts", "why", (NoWorkingOrders(ACCOUNT, side="sell"),))
     assert firing_text(sells).startswith("Sell orders cancelled: ")
+
+
+ADMIN_CONFIG = """\
+gateway: http://127.0.0.1:8700
+credentials: {{username: alice, api_key: k-123456}}
+accounts: [20100001]
+data_dir: {data}
+notify:
+{notify}
+"""
+
+
+def _notify_test(tmp_path: Path, notify: str) -> Result:
+
+    from simple_risk.cli import cli
+    from simple_risk.cli import commands as _commands  # noqa: F401
+
+    path = tmp_path / "config.yaml"
+    path.write_text(ADMIN_CONFIG.format(data=tmp_path / "data", notify=notify), encoding="utf-8")
+    return CliRunner().invoke(cli, ["admin", "notify-test", "--config", str(path)])
+
+
+def test_an_admin_test_push_reaches_every_channel_and_says_so(hook: Hook, tmp_path: Path) -> None:
+    """An admin setting up the phone push learnt that a token was wrong only when the first
+    real alert was lost. ``admin notify-test`` sends one message through each channel, as
+    the daemon would, and says which delivered."""
+    apprise_url = hook.url.replace("http://", "json://")
+    result = _notify_test(tmp_path, f"  webhook: {hook.url}\n  urls: [{apprise_url}]")
+    assert result.exit_code == 0, result.output
+    assert result.output.count("delivered") == 2
+    assert "http://…" in result.output and "json://…" in result.output  # tokens masked
+    assert hook.url not in result.output
+    bodies = [str(body.get("text") or body.get("message")) for body in hook.bodies]
+    assert len(bodies) == 2
+    assert all("simple-risk test notification" in text and "20100001" in text for text in bodies)
+
+
+def test_an_admin_test_push_that_fails_says_why_and_exits_one(hook: Hook, tmp_path: Path) -> None:
+    hook.fail_next = 1  # the webhook answers 500 once: the test push is not retried
+    result = _notify_test(tmp_path, f"  webhook: {hook.url}")
+    assert result.exit_code == 1, result.output
+    assert "FAILED     webhook http://…: HTTP 500" in result.output
+
+
+def test_an_admin_test_push_without_any_channel_says_nothing_would_be_pushed(
+    tmp_path: Path,
+) -> None:
+    result = _notify_test(tmp_path, "  min_severity: warning")
+    assert result.exit_code == 1
+    assert "no notification channel is configured" in result.output
