@@ -55,6 +55,7 @@ def notify_test(config_path: str) -> None:
     Examples:
       sudo -u simple-risk simple-risk admin notify-test \\
           --config /etc/simple-risk/config.yaml
+      simple-risk admin notify-test --config ~/.config/simple-risk/config.yaml
 
     Exit codes: 0 every channel delivered, 1 one failed or none is configured, 2 usage.
     """
