@@ -373,17 +373,20 @@ class EngineLoop:
             shared.observer.on_event(event)
             self._announcer.event(event)
             if event.state == SUBSCRIBE_FAILED:
-                # connected but deaf to what was refused (fills, orders, quotes): the
-                # reconciles below cover it until the hub subscribes again
+                # connected but deaf to what was refused (fills, orders, quotes): a user hub's
+                # reconciles cover it until the hub subscribes again
                 shared.alerter.alert(
                     "critical",
                     f"{event.hub} hub: the gateway refused a subscription ({event.detail}); "
                     "its events do not arrive until it is subscribed again (retrying)",
                     event.at,
                 )
-            if event.gap:
+            # Only the user hub's gap is read from REST: the market hub carries quotes, which
+            # REST does not have, and its connection rebuilt subscribes them again (prices stay
+            # as last heard meanwhile; the quote watch says so of a held contract gone quiet)
+            if event.gap and event.hub == "user":
                 for account in shared.config.accounts:
-                    self._reconciler.request(account, f"{event.hub} hub gap")
+                    self._reconciler.request(account, "user hub gap")
             return
         event = applier.monotonic(event)
         if isinstance(event, OwnOrder):

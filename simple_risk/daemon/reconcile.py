@@ -13,9 +13,9 @@ alerted and answered with a reconcile of its account: REST says what the hub cou
 ``Account/search`` answers for the whole login, so the full reconciles of its accounts share
 one (:class:`LoginAccounts`): an answer asked after a reconcile was requested serves it, and
 one already on its way is waited for. A poll of every account (the user hub down, a start, a
-hub gap) costs one ``Account/search`` and the three per-account calls of each account, not four
-calls per account: above seven accounts on one login the 10 s poll alone would pass the
-gateway's 200 calls a minute.
+user-hub gap) costs one ``Account/search`` and the three per-account calls of each account,
+not four calls per account: above seven accounts on one login the 10 s poll alone would pass
+the gateway's 200 calls a minute.
 """
 
 from __future__ import annotations

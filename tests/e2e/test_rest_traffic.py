@@ -35,7 +35,7 @@ from simple_risk.adapters.topstepx.ratelimit import (
 )
 from simple_risk.daemon import engineloop
 from simple_risk.daemon.runtime import Daemon, open_store
-from simple_risk.daemon.sim import wait_until
+from simple_risk.daemon.sim import Trader, wait_until
 from tests.pinned import pinned_wall
 
 from .harness import FAST_OPTIONS, build_ruleset, guarding_config
@@ -161,3 +161,53 @@ def test_while_the_user_hub_is_down_no_periodic_light_reconcile_runs_beside_the_
     assert calls["Trade/search"] >= 2 * count, calls
     # every positions call is a full reconcile's: none of a light one beside it
     assert calls["Position/searchOpen"] == calls["Trade/search"], calls
+
+
+def _calls(sim: Simulator) -> Counter[str]:
+    """The REST calls the simulator received since its log was last cleared, by endpoint."""
+    return Counter(
+        r.path.removeprefix("/api/") for r in sim.requests_log() if r.path.startswith("/api/")
+    )
+
+
+def _settled(daemon: Daemon, count: int) -> None:
+    """Started, every account reconciled, and long enough since for any request made by then
+    to have been served (the reconcile spacing is 0.2 s here)."""
+    daemon.start()
+    assert wait_until(daemon.ready.is_set, 20.0), "the daemon did not become live"
+    assert wait_until(lambda: daemon.reconciles >= count, 10.0)
+    time.sleep(0.6)
+
+
+def test_a_market_hub_gap_subscribes_the_quotes_again_and_reads_no_account_from_rest(
+    tmp_path: Path,
+) -> None:
+    """The market hub carries quotes, and REST has none to heal it with; the user hub's
+    orders, positions and fills did not stop. A market-hub gap (the server logs it out: the
+    connection is rebuilt) subscribes the held contract's quotes again and costs no call:
+    it read every account in full before (one ``Account/search`` and three calls each)."""
+    count = 4
+    sim = _simulator(count)
+    trader = Trader(sim)
+    trader.buy(ACCOUNTS[0], "EP")
+    contract = trader.contract("EP")
+    daemon = _daemon(sim, count, tmp_path, reconcile_interval=600.0)
+    try:
+        _settled(daemon, count)
+        assert wait_until(lambda: sim.market_subscribers(contract) == 1, 5.0)
+        reconciled = daemon.reconciles
+        sim.clear_requests()
+        assert sim.send_logout("market") == 1
+        assert wait_until(lambda: daemon.hub_states.get("market") == "logged_out", 5.0)
+        assert wait_until(lambda: daemon.hub_states.get("market") == "reconnected", 5.0)
+        assert wait_until(lambda: sim.market_subscribers(contract) == 1, 5.0)
+        time.sleep(1.0)  # five reconcile spacings: a reconcile asked for would have run
+        calls = _calls(sim)
+        print(f"\n{count} accounts, a market-hub gap: {dict(calls)}")
+        assert not any(calls[endpoint] for endpoint in PER_ACCOUNT), calls
+        assert calls["Account/search"] == 0, calls
+        assert daemon.reconciles == reconciled
+    finally:
+        daemon.stop()
+        trader.close()
+        sim.stop()
