@@ -98,8 +98,8 @@ def _calls_while_the_user_hub_is_down(
         sim.refuse_hub_connections(30.0)
         sim.drop_connections()
         polled = daemon.reconciles
-        assert wait_until(lambda: daemon.reconciles >= polled + count, 10.0)  # the drop's own
-        time.sleep(POLL)
+        # the outage's first poll (the drop itself is no gap: the hub is not heard again)
+        assert wait_until(lambda: daemon.reconciles >= polled + count, 10.0)
         sim.clear_requests()
         time.sleep(seconds)
         return [
@@ -210,4 +210,64 @@ def test_a_market_hub_gap_subscribes_the_quotes_again_and_reads_no_account_from_
     finally:
         daemon.stop()
         trader.close()
+        sim.stop()
+
+
+@pytest.mark.parametrize("drop", ["connections dropped", "user hub logged out"])
+def test_one_user_hub_drop_is_one_gap_and_one_reconcile_of_each_account(
+    drop: str, tmp_path: Path
+) -> None:
+    """What the hub missed is read once, after it is heard again: the reconcile that heals a
+    gap must be asked once the new connection is there (one asked while it is down reads a
+    state the hub still cannot follow). The connection's end and its return were two gaps,
+    a logout three, each a full reconcile of every account."""
+    count = 4
+    sim = _simulator(count)
+    daemon = _daemon(sim, count, tmp_path, reconcile_interval=600.0)
+    try:
+        _settled(daemon, count)
+        reconciled = daemon.reconciles
+        sim.clear_requests()
+        if drop == "connections dropped":
+            assert sim.drop_connections() == 2
+        else:
+            assert sim.send_logout("user") == 1
+        assert wait_until(lambda: daemon.hub_states.get("user") != "connected", 5.0)
+        assert wait_until(lambda: daemon.hub_states.get("user") == "reconnected", 5.0)
+        assert wait_until(lambda: daemon.reconciles >= reconciled + count, 5.0)
+        time.sleep(1.0)  # five reconcile spacings: another reconcile asked for would have run
+        calls = _calls(sim)
+        print(f"\n{count} accounts, {drop}: {dict(calls)}")
+        assert all(calls[endpoint] == count for endpoint in PER_ACCOUNT), calls
+        assert calls["Account/search"] == 1, calls
+        assert daemon.reconciles == reconciled + count
+    finally:
+        daemon.stop()
+        sim.stop()
+
+
+def test_an_outage_past_eight_accounts_is_first_read_soon_not_a_poll_spacing_after_the_drop(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A drop is no gap (the hub is not heard again), so what the hub missed as it went down
+    is read by the outage's first poll: 3 s after the drop, not the 30 s that twenty
+    accounts' polls are spaced (here 0.5 s and 4.5 s); a hub back sooner is read once, for
+    its gap."""
+    monkeypatch.setattr(engineloop, "HUB_DOWN_FIRST_POLL", 0.5)
+    count = 20
+    assert engineloop.hub_down_poll(count) == pytest.approx(4.5)
+    sim = _simulator(count)
+    daemon = _daemon(sim, count, tmp_path, reconcile_interval=600.0)
+    try:
+        _settled(daemon, count)
+        reconciled = daemon.reconciles
+        sim.refuse_hub_connections(30.0)
+        dropped = time.monotonic()
+        sim.drop_connections()
+        assert wait_until(lambda: daemon.reconciles >= reconciled + count, 10.0)
+        read = time.monotonic() - dropped
+        print(f"\n{count} accounts, user hub down: every account read {read:.2f}s after the drop")
+        assert read < 3.0
+    finally:
+        daemon.stop()
         sim.stop()
