@@ -831,7 +831,8 @@ def test_contract_cache_loads_what_accounts_touch_lazily_fills_and_persists(
     contract = mnq(client)
     client.place_order(account, contract, order_type=OrderType.MARKET, side=OrderSide.BUY, size=1)
     cache = ContractCache(client, tmp_path, sink=events.queue)
-    cache.load_startup([account])
+    cache.load_catalogue()
+    cache.load({p.contract_id for p in client.open_positions(account)})  # a start's reconcile
     info = cache.get(contract)
     assert info is not None and info.root == "MNQ" and info.units == 1
     assert info.tick_size == Decimal("0.25")

@@ -271,3 +271,34 @@ def test_an_outage_past_eight_accounts_is_first_read_soon_not_a_poll_spacing_aft
     finally:
         daemon.stop()
         sim.stop()
+
+
+@pytest.mark.parametrize("count", [1, 8, 20])
+def test_a_start_reads_each_accounts_positions_and_orders_once(count: int, tmp_path: Path) -> None:
+    """A first start reads what it must to guard each account — its open positions, working
+    orders and the week's fills, one ``Account/search`` for the login — and the contracts to
+    load come from those answers. The contract cache read every account's positions and
+    orders first, then the startup reconcile read them again: five calls per account, so past
+    about 27 accounts the last ones waited for slots before they were guarded."""
+    sim = _simulator(count)
+    trader = Trader(sim)
+    trader.buy(ACCOUNTS[count - 1], "EP")  # the last account holds a position at the start
+    contract = trader.contract("EP")
+    sim.clear_requests()
+    daemon = _daemon(sim, count, tmp_path, reconcile_interval=600.0)
+    try:
+        _settled(daemon, count)
+        calls = _calls(sim)
+        print(f"\n{count} account(s), a first start: {sum(calls.values())} calls {dict(calls)}")
+        assert all(calls[endpoint] == count for endpoint in PER_ACCOUNT), calls
+        assert calls["Account/search"] == 1, calls
+        # the held contract is known to the engine that holds it, and its quotes watched
+        engine = daemon.engines[ACCOUNTS[count - 1]]
+        assert contract in engine.account(ACCOUNTS[count - 1]).positions
+        held = engine.store.market.contracts.get(contract)
+        assert held is not None and held.info is not None
+        assert wait_until(lambda: sim.market_subscribers(contract) == 1, 5.0)
+    finally:
+        daemon.stop()
+        trader.close()
+        sim.stop()
