@@ -88,6 +88,10 @@ def hub_down_poll(accounts: int) -> float:
     return max(HUB_DOWN_POLL, REST_WINDOW / fit)
 
 
+#: the first poll of an outage comes this long (seconds) after the user hub went down, unless
+#: the poll's spacing is shorter: a hub back sooner (a rebuilt connection is open within about
+#: two seconds) is read once, for its gap, not also for going down
+HUB_DOWN_FIRST_POLL = 3.0
 #: a user hub down this long (seconds) is said to the user, and its return
 HUB_DOWN_ALERT = 30.0
 #: the hub states in which events arrive
@@ -306,7 +310,8 @@ class EngineLoop:
             self._user_hub_alerted = False
         elif self._user_hub_down is None:  # also a hub that never connected since the start
             self._user_hub_down = now_mono
-            self._next_hub_poll = now_mono + hub_down_poll(len(self._shared.config.accounts))
+            poll = hub_down_poll(len(self._shared.config.accounts))
+            self._next_hub_poll = now_mono + min(poll, HUB_DOWN_FIRST_POLL)
 
     def _watch_user_hub(self, now_mono: float, now_wall: datetime) -> None:
         """While the user hub is down: reconcile every account every :func:`hub_down_poll`
@@ -373,17 +378,20 @@ class EngineLoop:
             shared.observer.on_event(event)
             self._announcer.event(event)
             if event.state == SUBSCRIBE_FAILED:
-                # connected but deaf to what was refused (fills, orders, quotes): the
-                # reconciles below cover it until the hub subscribes again
+                # connected but deaf to what was refused (fills, orders, quotes): a user hub's
+                # reconciles cover it until the hub subscribes again
                 shared.alerter.alert(
                     "critical",
                     f"{event.hub} hub: the gateway refused a subscription ({event.detail}); "
                     "its events do not arrive until it is subscribed again (retrying)",
                     event.at,
                 )
-            if event.gap:
+            # Only the user hub's gap is read from REST: the market hub carries quotes, which
+            # REST does not have, and its connection rebuilt subscribes them again (prices stay
+            # as last heard meanwhile; the quote watch says so of a held contract gone quiet)
+            if event.gap and event.hub == "user":
                 for account in shared.config.accounts:
-                    self._reconciler.request(account, f"{event.hub} hub gap")
+                    self._reconciler.request(account, "user hub gap")
             return
         event = applier.monotonic(event)
         if isinstance(event, OwnOrder):

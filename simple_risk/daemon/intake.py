@@ -72,9 +72,10 @@ class Intake:
             log.error("could not queue a doubted %s record: %s", doubt.target, doubt.what)
 
     def start(self) -> None:
-        """Load the accounts' contracts, subscribe the accounts and start both hubs."""
+        """Load the available contracts, subscribe the accounts and start both hubs (the
+        contracts the accounts hold load from their startup reconciles' answers)."""
         accounts = self._shared.config.accounts
-        self.contracts.load_startup(accounts)
+        self.contracts.load_catalogue()
         for account in accounts:
             self.user_hub.subscribe_account(account)
         self.user_hub.start()

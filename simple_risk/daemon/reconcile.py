@@ -13,9 +13,9 @@ alerted and answered with a reconcile of its account: REST says what the hub cou
 ``Account/search`` answers for the whole login, so the full reconciles of its accounts share
 one (:class:`LoginAccounts`): an answer asked after a reconcile was requested serves it, and
 one already on its way is waited for. A poll of every account (the user hub down, a start, a
-hub gap) costs one ``Account/search`` and the three per-account calls of each account, not four
-calls per account: above seven accounts on one login the 10 s poll alone would pass the
-gateway's 200 calls a minute.
+user-hub gap) costs one ``Account/search`` and the three per-account calls of each account,
+not four calls per account: above seven accounts on one login the 10 s poll alone would pass
+the gateway's 200 calls a minute.
 """
 
 from __future__ import annotations
@@ -118,8 +118,11 @@ class Reconciler:
         ownership: Ownership,
         *,
         on_live: Callable[[], None],
+        load_contracts: Callable[[set[str]], None] | None = None,
     ) -> None:
         self._shared = shared
+        #: loads the contracts a startup reconcile found, before its answer is applied
+        self._load_contracts = load_contracts
         self._client = client
         self._applier = applier
         self._enforcer = enforcer
@@ -290,6 +293,12 @@ class Reconciler:
             positions = client.open_positions(account, on_malformed=malformed)
             orders = client.open_orders(account, on_malformed=malformed)
             trades = [] if light else client.search_trades(account, since, on_malformed=malformed)
+            if reason == "startup" and self._load_contracts is not None:
+                # the contracts the account holds or works orders in, from these answers (the
+                # start reads them once): known to the engine before the answer is applied
+                self._load_contracts(
+                    {p.contract_id for p in positions} | {o.contract_id for o in orders}
+                )
         except ProjectXError as exc:
             return ReconcileData(
                 at=clock.now(),

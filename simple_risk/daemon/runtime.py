@@ -188,6 +188,7 @@ class Daemon:
             self.enforcer,
             self.ownership,
             on_live=self._on_live,
+            load_contracts=self.intake.contracts.load,
         )
         self.loop = EngineLoop(
             shared,

@@ -1,11 +1,13 @@
-"""Startup loads the contracts the accounts hold or work; one the gateway cannot describe
-right now (a 5xx, a timeout on its ``Contract/searchById``) must not stop the daemon from
-starting — no enforcement at all would follow — but load in the background instead."""
+"""Startup loads the contracts the accounts hold or work (from the startup reconciles'
+answers); one the gateway cannot describe right now (a 5xx, a timeout on its
+``Contract/searchById``) must not stop the daemon from starting — no enforcement at all would
+follow — but load in the background instead."""
 
 from __future__ import annotations
 
+import queue
+import threading
 from decimal import Decimal
-from types import SimpleNamespace
 from typing import Any
 
 from simple_risk.adapters.topstepx.clock import ReceiveClock
@@ -13,7 +15,7 @@ from simple_risk.adapters.topstepx.contracts import ContractCache
 from simple_risk.adapters.topstepx.errors import Endpoint, TransportError
 from simple_risk.adapters.topstepx.rest import RestClient
 from simple_risk.adapters.topstepx.session import Credentials
-from simple_risk.engine.events import ContractInfo
+from simple_risk.engine.events import ContractInfo, ContractLoaded, Event
 from tests.adapters.conftest import wait_until
 
 MNQ = "CON.F.US.MNQ.Z26"
@@ -42,12 +44,6 @@ class _Gateway:
     def available_contracts(self) -> list[ContractInfo]:
         return []
 
-    def open_positions(self, account: int, **_: Any) -> list[Any]:
-        return [SimpleNamespace(contract_id=MNQ), SimpleNamespace(contract_id=ES)]
-
-    def open_orders(self, account: int, **_: Any) -> list[Any]:
-        return []
-
     def contract_by_id(self, contract_id: str) -> ContractInfo | None:
         self.asked.append(contract_id)
         if contract_id == ES and self.asked.count(ES) == 1:
@@ -61,7 +57,8 @@ def test_a_contract_that_cannot_be_loaded_at_startup_loads_in_the_background() -
     gateway = _Gateway()
     cache = ContractCache(gateway)  # type: ignore[arg-type]
     try:
-        cache.load_startup([1])  # does not raise: the daemon starts and guards the account
+        cache.load_catalogue()
+        cache.load({MNQ, ES})  # does not raise: the daemon starts and guards the account
         assert MNQ in cache.known()
         wait_until(lambda: ES in cache.known(), timeout=10.0)
         assert gateway.asked.count(ES) == 2
@@ -83,7 +80,8 @@ def test_a_catalogue_that_cannot_be_listed_at_startup_does_not_stop_the_daemon()
     gateway = _NoCatalogue()
     cache = ContractCache(gateway)  # type: ignore[arg-type]
     try:
-        cache.load_startup([1])
+        cache.load_catalogue()
+        cache.load({MNQ, ES})
         wait_until(lambda: {MNQ, ES} <= set(cache.known()), timeout=10.0)
     finally:
         cache.close()
@@ -126,7 +124,8 @@ def test_a_contract_the_gateway_describes_unreadably_does_not_stop_the_daemon() 
     gateway = _UnreadableES()
     cache = ContractCache(gateway)  # type: ignore[arg-type]
     try:
-        cache.load_startup([1])
+        cache.load_catalogue()
+        cache.load({MNQ, ES})
         assert MNQ in cache.known() and ES not in cache.known()
         assert cache.wait_idle(10.0)
     finally:
@@ -152,9 +151,47 @@ def test_a_contract_answer_that_lacks_its_contract_is_a_failed_call_not_an_unkno
     gateway = _LackingES()
     cache = ContractCache(gateway)  # type: ignore[arg-type]
     try:
-        cache.load_startup([1])
+        cache.load_catalogue()
+        cache.load({MNQ, ES})
         assert MNQ in cache.known()
         wait_until(lambda: ES in cache.known(), timeout=10.0)
         assert gateway.asked.count(ES) == 2
     finally:
         cache.close()
+
+
+def test_the_startup_reconciles_contracts_load_at_once_announced_and_each_asked_once() -> None:
+    # the daemon reads each account's positions and orders once, in its startup reconcile,
+    # and loads the contracts of those answers before the answer is applied: announced on
+    # the sink by then, so the engine knows their P&L at once. Two accounts' reconciles
+    # holding one contract ask for it once; one that cannot be loaded now (ES's first 503)
+    # loads in the background
+    gateway = _Gateway()
+    sink: queue.Queue[Event] = queue.Queue()
+    cache = ContractCache(gateway, sink=sink)  # type: ignore[arg-type]
+    try:
+        cache.load_catalogue()
+        assert gateway.asked == [] and sink.empty()  # nothing available, nothing read
+        loads = [threading.Thread(target=cache.load, args=({MNQ, ES},)) for _ in range(2)]
+        for load in loads:
+            load.start()
+        for load in loads:
+            load.join(10.0)
+        announced = [e.contract.contract_id for e in _drain(sink)]
+        assert MNQ in announced and MNQ in cache.known()
+        assert gateway.asked.count(MNQ) == 1
+        wait_until(lambda: ES in cache.known(), timeout=10.0)
+        assert gateway.asked.count(ES) == 2  # the failed one and the background one
+        cache.load({MNQ, ES})  # known: nothing asked
+        assert gateway.asked.count(MNQ) == 1 and gateway.asked.count(ES) == 2
+    finally:
+        cache.close()
+
+
+def _drain(sink: queue.Queue[Event]) -> list[ContractLoaded]:
+    events: list[ContractLoaded] = []
+    while not sink.empty():
+        event = sink.get_nowait()
+        assert isinstance(event, ContractLoaded)
+        events.append(event)
+    return events

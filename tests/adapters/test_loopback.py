@@ -182,7 +182,7 @@ def test_watchdog_recovers_when_reconnects_are_refused_for_a_while(
         sim.refuse_hub_connections(1.5)
         sim.drop_connections()
         # signalrcore's own first retry is refused: 1.0.2 then never retries (reference §10.4)
-        events.wait_for(is_changed("user", "reconnecting", gap=True), timeout=5, start=mark)
+        events.wait_for(is_changed("user", "reconnecting", gap=False), timeout=5, start=mark)
         events.wait_for(is_changed("user", "reconnected", gap=True), timeout=10, start=mark)
         events.wait_for(is_changed("market", "reconnected", gap=True), timeout=10, start=mark)
         assert hubs.user.rebuilds > rebuilds, "the watchdog, not signalrcore, rebuilt it"
@@ -313,13 +313,20 @@ def test_gateway_logout_is_a_gap_healed_by_a_rebuilt_connection(
         mark = len(events.drain())
         with caplog.at_level(logging.WARNING, logger="simple_risk.adapters.topstepx.hubs"):
             assert sim.send_logout() == 2
-            events.wait_for(is_changed("user", "logged_out", gap=True), start=mark)
-            events.wait_for(is_changed("market", "logged_out", gap=True), start=mark)
+            events.wait_for(is_changed("user", "logged_out", gap=False), start=mark)
+            events.wait_for(is_changed("market", "logged_out", gap=False), start=mark)
             events.wait_for(is_changed("user", "reconnected", gap=True), timeout=10, start=mark)
             events.wait_for(is_changed("market", "reconnected", gap=True), timeout=10, start=mark)
         assert "GatewayLogout" in caplog.text
         assert hubs.user.rebuilds > rebuilds[0] and hubs.market.rebuilds > rebuilds[1]
         wait_until(lambda: hubs.user.is_ready() and hubs.market.is_ready(), timeout=5)
+        # one logout, one gap per hub (the daemon reconciles for each): said when the hub is
+        # heard again — logged out, reconnecting and reconnected were three
+        changes = [e for e in events.drain()[mark:] if isinstance(e, ConnectionChanged)]
+        assert [(e.hub, e.state) for e in changes if e.gap] in (
+            [("user", "reconnected"), ("market", "reconnected")],
+            [("market", "reconnected"), ("user", "reconnected")],
+        ), changes
         mark = len(events.drain())
         sim.set_price(contract, Decimal("21020"))
         events.wait_for(lambda e: isinstance(e, Quote) and e.last == Decimal("21020"), start=mark)
@@ -333,17 +340,22 @@ def test_a_refused_subscription_is_a_gap_and_the_hub_subscribes_again(
     sim: Simulator, client: RestClient, events: Events
 ) -> None:
     """The server answers SubscribeContractQuotes with an error: the connection is open but
-    deaf to the quotes. It is reported as a gap (the daemon reconciles and alerts) and a new
-    connection subscribes again, after which the quotes flow."""
+    deaf to the quotes. It is said (the daemon alerts) and a new connection subscribes again
+    — the gap, once it is open — after which the quotes flow."""
     contract = mnq(client)
     sim.refuse_subscriptions(1)
     hubs = Hubs(client, sim, events)
     hubs.market.subscribe_quotes(contract)
     hubs.start()
     try:
-        events.wait_for(is_changed("market", "subscribe_failed", gap=True), timeout=10)
+        refused = events.wait_for(is_changed("market", "subscribe_failed", gap=False), timeout=10)
         rebuilds = hubs.market.rebuilds
         wait_until(lambda: hubs.market.rebuilds > rebuilds, timeout=10)
+        events.wait_for(
+            is_changed("market", "reconnected", gap=True),
+            timeout=10,
+            start=events.drain().index(refused),
+        )
         wait_until(hubs.market.is_ready, timeout=10)
         mark = len(events.drain())
         sim.set_price(contract, Decimal("21020"))
@@ -383,7 +395,7 @@ def test_a_first_connection_after_refused_attempts_is_a_gap(
     sim.refuse_hub_connections(1.0)
     hubs.user.start()
     try:
-        events.wait_for(is_changed("user", "reconnecting", gap=True), timeout=5)
+        events.wait_for(is_changed("user", "reconnecting", gap=False), timeout=5)
         connected = events.wait_for(is_changed("user", "connected"), timeout=10)
         assert isinstance(connected, ConnectionChanged) and connected.gap
     finally:
@@ -819,7 +831,8 @@ def test_contract_cache_loads_what_accounts_touch_lazily_fills_and_persists(
     contract = mnq(client)
     client.place_order(account, contract, order_type=OrderType.MARKET, side=OrderSide.BUY, size=1)
     cache = ContractCache(client, tmp_path, sink=events.queue)
-    cache.load_startup([account])
+    cache.load_catalogue()
+    cache.load({p.contract_id for p in client.open_positions(account)})  # a start's reconcile
     info = cache.get(contract)
     assert info is not None and info.root == "MNQ" and info.units == 1
     assert info.tick_size == Decimal("0.25")

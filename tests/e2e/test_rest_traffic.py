@@ -35,7 +35,7 @@ from simple_risk.adapters.topstepx.ratelimit import (
 )
 from simple_risk.daemon import engineloop
 from simple_risk.daemon.runtime import Daemon, open_store
-from simple_risk.daemon.sim import wait_until
+from simple_risk.daemon.sim import Trader, wait_until
 from tests.pinned import pinned_wall
 
 from .harness import FAST_OPTIONS, build_ruleset, guarding_config
@@ -98,8 +98,8 @@ def _calls_while_the_user_hub_is_down(
         sim.refuse_hub_connections(30.0)
         sim.drop_connections()
         polled = daemon.reconciles
-        assert wait_until(lambda: daemon.reconciles >= polled + count, 10.0)  # the drop's own
-        time.sleep(POLL)
+        # the outage's first poll (the drop itself is no gap: the hub is not heard again)
+        assert wait_until(lambda: daemon.reconciles >= polled + count, 10.0)
         sim.clear_requests()
         time.sleep(seconds)
         return [
@@ -161,3 +161,144 @@ def test_while_the_user_hub_is_down_no_periodic_light_reconcile_runs_beside_the_
     assert calls["Trade/search"] >= 2 * count, calls
     # every positions call is a full reconcile's: none of a light one beside it
     assert calls["Position/searchOpen"] == calls["Trade/search"], calls
+
+
+def _calls(sim: Simulator) -> Counter[str]:
+    """The REST calls the simulator received since its log was last cleared, by endpoint."""
+    return Counter(
+        r.path.removeprefix("/api/") for r in sim.requests_log() if r.path.startswith("/api/")
+    )
+
+
+def _settled(daemon: Daemon, count: int) -> None:
+    """Started, every account reconciled, and long enough since for any request made by then
+    to have been served (the reconcile spacing is 0.2 s here)."""
+    daemon.start()
+    assert wait_until(daemon.ready.is_set, 20.0), "the daemon did not become live"
+    assert wait_until(lambda: daemon.reconciles >= count, 10.0)
+    time.sleep(0.6)
+
+
+def test_a_market_hub_gap_subscribes_the_quotes_again_and_reads_no_account_from_rest(
+    tmp_path: Path,
+) -> None:
+    """The market hub carries quotes, and REST has none to heal it with; the user hub's
+    orders, positions and fills did not stop. A market-hub gap (the server logs it out: the
+    connection is rebuilt) subscribes the held contract's quotes again and costs no call:
+    it read every account in full before (one ``Account/search`` and three calls each)."""
+    count = 4
+    sim = _simulator(count)
+    trader = Trader(sim)
+    trader.buy(ACCOUNTS[0], "EP")
+    contract = trader.contract("EP")
+    daemon = _daemon(sim, count, tmp_path, reconcile_interval=600.0)
+    try:
+        _settled(daemon, count)
+        assert wait_until(lambda: sim.market_subscribers(contract) == 1, 5.0)
+        reconciled = daemon.reconciles
+        sim.clear_requests()
+        assert sim.send_logout("market") == 1
+        assert wait_until(lambda: daemon.hub_states.get("market") == "logged_out", 5.0)
+        assert wait_until(lambda: daemon.hub_states.get("market") == "reconnected", 5.0)
+        assert wait_until(lambda: sim.market_subscribers(contract) == 1, 5.0)
+        time.sleep(1.0)  # five reconcile spacings: a reconcile asked for would have run
+        calls = _calls(sim)
+        print(f"\n{count} accounts, a market-hub gap: {dict(calls)}")
+        assert not any(calls[endpoint] for endpoint in PER_ACCOUNT), calls
+        assert calls["Account/search"] == 0, calls
+        assert daemon.reconciles == reconciled
+    finally:
+        daemon.stop()
+        trader.close()
+        sim.stop()
+
+
+@pytest.mark.parametrize("drop", ["connections dropped", "user hub logged out"])
+def test_one_user_hub_drop_is_one_gap_and_one_reconcile_of_each_account(
+    drop: str, tmp_path: Path
+) -> None:
+    """What the hub missed is read once, after it is heard again: the reconcile that heals a
+    gap must be asked once the new connection is there (one asked while it is down reads a
+    state the hub still cannot follow). The connection's end and its return were two gaps,
+    a logout three, each a full reconcile of every account."""
+    count = 4
+    sim = _simulator(count)
+    daemon = _daemon(sim, count, tmp_path, reconcile_interval=600.0)
+    try:
+        _settled(daemon, count)
+        reconciled = daemon.reconciles
+        sim.clear_requests()
+        if drop == "connections dropped":
+            assert sim.drop_connections() == 2
+        else:
+            assert sim.send_logout("user") == 1
+        assert wait_until(lambda: daemon.hub_states.get("user") != "connected", 5.0)
+        assert wait_until(lambda: daemon.hub_states.get("user") == "reconnected", 5.0)
+        assert wait_until(lambda: daemon.reconciles >= reconciled + count, 5.0)
+        time.sleep(1.0)  # five reconcile spacings: another reconcile asked for would have run
+        calls = _calls(sim)
+        print(f"\n{count} accounts, {drop}: {dict(calls)}")
+        assert all(calls[endpoint] == count for endpoint in PER_ACCOUNT), calls
+        assert calls["Account/search"] == 1, calls
+        assert daemon.reconciles == reconciled + count
+    finally:
+        daemon.stop()
+        sim.stop()
+
+
+def test_an_outage_past_eight_accounts_is_first_read_soon_not_a_poll_spacing_after_the_drop(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A drop is no gap (the hub is not heard again), so what the hub missed as it went down
+    is read by the outage's first poll: 3 s after the drop, not the 30 s that twenty
+    accounts' polls are spaced (here 0.5 s and 4.5 s); a hub back sooner is read once, for
+    its gap."""
+    monkeypatch.setattr(engineloop, "HUB_DOWN_FIRST_POLL", 0.5)
+    count = 20
+    assert engineloop.hub_down_poll(count) == pytest.approx(4.5)
+    sim = _simulator(count)
+    daemon = _daemon(sim, count, tmp_path, reconcile_interval=600.0)
+    try:
+        _settled(daemon, count)
+        reconciled = daemon.reconciles
+        sim.refuse_hub_connections(30.0)
+        dropped = time.monotonic()
+        sim.drop_connections()
+        assert wait_until(lambda: daemon.reconciles >= reconciled + count, 10.0)
+        read = time.monotonic() - dropped
+        print(f"\n{count} accounts, user hub down: every account read {read:.2f}s after the drop")
+        assert read < 3.0
+    finally:
+        daemon.stop()
+        sim.stop()
+
+
+@pytest.mark.parametrize("count", [1, 8, 20])
+def test_a_start_reads_each_accounts_positions_and_orders_once(count: int, tmp_path: Path) -> None:
+    """A first start reads what it must to guard each account — its open positions, working
+    orders and the week's fills, one ``Account/search`` for the login — and the contracts to
+    load come from those answers. The contract cache read every account's positions and
+    orders first, then the startup reconcile read them again: five calls per account, so past
+    about 27 accounts the last ones waited for slots before they were guarded."""
+    sim = _simulator(count)
+    trader = Trader(sim)
+    trader.buy(ACCOUNTS[count - 1], "EP")  # the last account holds a position at the start
+    contract = trader.contract("EP")
+    sim.clear_requests()
+    daemon = _daemon(sim, count, tmp_path, reconcile_interval=600.0)
+    try:
+        _settled(daemon, count)
+        calls = _calls(sim)
+        print(f"\n{count} account(s), a first start: {sum(calls.values())} calls {dict(calls)}")
+        assert all(calls[endpoint] == count for endpoint in PER_ACCOUNT), calls
+        assert calls["Account/search"] == 1, calls
+        # the held contract is known to the engine that holds it, and its quotes watched
+        engine = daemon.engines[ACCOUNTS[count - 1]]
+        assert contract in engine.account(ACCOUNTS[count - 1]).positions
+        held = engine.store.market.contracts.get(contract)
+        assert held is not None and held.info is not None
+        assert wait_until(lambda: sim.market_subscribers(contract) == 1, 5.0)
+    finally:
+        daemon.stop()
+        trader.close()
+        sim.stop()

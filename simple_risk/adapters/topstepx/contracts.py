@@ -2,9 +2,9 @@
 
 The engine needs a contract's tick size and value to compute P&L and its weight to count
 contracts; a missing entry is an unknown fact (architecture.md §3), so the cache is filled
-eagerly at startup — every contract the accounts hold or work orders in, plus
-``Contract/available`` — and lazily afterwards with ``Contract/searchById`` on a background
-thread. Lookups are dictionary
+eagerly at startup — ``Contract/available``, then every contract the accounts hold or work
+orders in, from the startup reconciles' answers — and lazily afterwards with
+``Contract/searchById`` on a background thread. Lookups are dictionary
 reads: the engine thread never waits for the network. Each newly known contract is announced as
 a :class:`ContractLoaded` event on the sink. The cache is persisted as JSON in a directory so a
 restart knows yesterday's contracts (including expired ones) before the first request.
@@ -81,6 +81,8 @@ class ContractCache:
         self._clock = clock or (client.clock if client is not None else ReceiveClock())
         self._contracts: dict[str, ContractInfo] = {}
         self._lock = threading.Lock()
+        #: one :meth:`load` at a time: two accounts holding one unknown contract ask once
+        self._loading = threading.Lock()
         self._pending: set[str] = set()
         self._missing: set[str] = set()  # the gateway said ContractNotFound
         self._work: queue.Queue[str | None] = queue.Queue()
@@ -158,62 +160,63 @@ class ContractCache:
 
     # -- loading --------------------------------------------------------------------------------
 
-    def load_startup(self, account_ids: Iterable[int], *, include_available: bool = True) -> None:
-        """Load every contract the accounts touch (positions, working orders) and the list of
-        available contracts; announce all of them (the engine starts empty). Call at startup,
-        before the hubs deliver events, from a thread that may block."""
+    def load_catalogue(self) -> None:
+        """At startup, before the hubs deliver events: the list of available contracts, then
+        every known contract announced (the engine starts empty). The contracts the accounts
+        hold or work orders in are loaded from the startup reconcile's own answers
+        (:meth:`load`): reading them here too cost two calls per account more."""
         if self._client is None:
-            raise RuntimeError("load_startup needs a REST client")
-        if include_available:
-            try:
-                self.add(self._client.available_contracts())
-            except ProjectXError as error:
-                # the list only warms the cache: the accounts' contracts load one by one
-                # below, any other as it is seen — the accounts are guarded meanwhile
-                log.warning(
-                    "startup contracts: could not list the available contracts (%s); "
-                    "loading each contract as it is seen",
-                    error,
-                )
-        wanted: set[str] = set()
+            raise RuntimeError("load_catalogue needs a REST client")
+        self._load_available()
+        self._announce_known()
 
-        def unreadable(kind: str, why: str) -> None:
-            # the reconcile that follows reads the same records and alerts about them
-            log.warning("startup contracts: skipped a malformed %s record (%s)", kind, why)
+    def _load_available(self) -> None:
+        assert self._client is not None
+        try:
+            self.add(self._client.available_contracts(), announce=False)
+        except ProjectXError as error:
+            # the list only warms the cache: the accounts' contracts load one by one, any
+            # other as it is seen — the accounts are guarded meanwhile
+            log.warning(
+                "startup contracts: could not list the available contracts (%s); "
+                "loading each contract as it is seen",
+                error,
+            )
 
-        for account_id in account_ids:
-            try:
-                positions = self._client.open_positions(account_id, on_malformed=unreadable)
-                orders = self._client.open_orders(account_id, on_malformed=unreadable)
-            except ProjectXError as error:
-                # one account the gateway will not describe (closed, taken from this login, a
-                # failing call) must not keep the daemon from guarding the others: its
-                # reconcile retries it, alerts, and loads its contracts as they are seen
-                log.warning(
-                    "startup contracts: could not read account %s (%s); its reconcile tries again",
-                    account_id,
-                    error,
-                )
-                continue
-            wanted.update(p.contract_id for p in positions)
-            wanted.update(o.contract_id for o in orders)
-        for contract_id in sorted(wanted - set(self.known())):
-            try:
-                self._fetch(contract_id)
-            except ProjectXError as error:
-                # one contract the gateway cannot describe right now must not keep the daemon
-                # from guarding the accounts: it loads in the background, as any contract seen
-                # later does (its position's P&L is unknown until then, and alerted as such)
-                log.warning(
-                    "startup contracts: could not load %s (%s); loading it in the background",
-                    contract_id,
-                    error,
-                )
-                self.request(contract_id)
+    def _announce_known(self) -> None:
         if self._sink is not None:
             for info in self.known().values():
                 self._sink.put(ContractLoaded(at=self._clock.now(), contract=info))
         self.save()
+
+    def load(self, contract_ids: Iterable[str]) -> None:
+        """Load now each of these contracts not yet known, announcing it: the startup
+        reconcile's positions and orders, before its answer is applied (so their P&L is
+        known at once). From a thread that may block; the reconciles of several accounts
+        ask for a contract they share once. One the gateway cannot describe right now loads
+        in the background, as any contract seen later does."""
+        if self._client is None:
+            return
+        with self._loading:
+            with self._lock:
+                unknown = sorted(
+                    set(contract_ids) - set(self._contracts) - self._missing - self._pending
+                )
+            for contract_id in unknown:
+                try:
+                    self._fetch(contract_id, announce=True)
+                except ProjectXError as error:
+                    log.warning(
+                        "startup contracts: could not load %s (%s); loading it in the background",
+                        contract_id,
+                        error,
+                    )
+                    self.request(contract_id)
+            if unknown:
+                try:
+                    self.save()
+                except OSError as error:
+                    log.warning("could not persist the contract cache: %s", error)
 
     def request(self, contract_id: str) -> None:
         """Queue a background ``searchById`` for a contract not yet known."""
@@ -239,7 +242,7 @@ class ContractCache:
         """Block until no background load is pending (for startup code and tests)."""
         return self._idle.wait(timeout)
 
-    def _fetch(self, contract_id: str) -> None:
+    def _fetch(self, contract_id: str, *, announce: bool = False) -> None:
         assert self._client is not None
         info = self._client.contract_by_id(contract_id)
         if info is None:
@@ -247,7 +250,7 @@ class ContractCache:
                 self._missing.add(contract_id)
             log.warning("contract %s is unknown to the gateway", contract_id)
             return
-        self.add([info], announce=False)
+        self.add([info], announce=announce)
 
     def _run(self) -> None:
         while True:

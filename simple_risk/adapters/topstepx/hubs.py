@@ -22,10 +22,14 @@ Everything here answers a known trap (reference §9–§12):
 * ``stop()`` of a signalrcore connection blocks until the server sends something, so retired
   connections are stopped on a background thread;
 * every state change is put on the sink as :class:`ConnectionChanged`; ``gap=True`` tells the
-  daemon events may have been missed and it must reconcile from REST;
+  daemon events may have been missed and it must reconcile from REST. One outage is one gap,
+  said when the hub is heard again (a connection rebuilt or reconnected, a first one after
+  refused attempts): the states on the way down (disconnected, reconnecting, logged out, a
+  subscription refused) say the hub is deaf, not what it missed — a reconcile then would read
+  a state the hub still cannot follow, and the return's reconcile would read it again;
 * ``GatewayLogout`` (sent by the live hubs, meaning undocumented — reference §14.4) is logged
-  and treated as a gap: the watchdog rebuilds the connection, and the rebuild's gap makes the
-  daemon reconcile;
+  and treated as a gap: the watchdog rebuilds the connection, and the rebuilt connection's gap
+  makes the daemon reconcile;
 * live quotes often lack ``lastPrice`` and nothing is pushed on subscribe, so a quote
   subscription also subscribes the contract's market trades, which carry the last price.
 """
@@ -384,7 +388,7 @@ class HubClient(abc.ABC):
                 return
             old = self._current
         if kind is Rebuild.AFTER_GAP and old is not None:
-            self._emit(RECONNECTING, reason, gap=True)
+            self._emit(RECONNECTING, reason)
         try:
             token = self._tokens.token()
             token_gen = self._tokens.token_generation
@@ -514,8 +518,8 @@ class HubClient(abc.ABC):
         which reads ``connection_alive`` — a name its websocket transport lacks — so it only
         logs the AttributeError and leaves the transport "reconnecting", deaf, until the
         watchdog's stuck limit (10 s, fills unheard meanwhile). The failure is taken as the
-        connection's end instead, at once: a gap, and the watchdog's next pass builds a new
-        connection after the backoff."""
+        connection's end instead, at once, and the watchdog's next pass builds a new
+        connection after the backoff (the gap, once it is open)."""
         transport = getattr(link.connection, "transport", None)
         if transport is None or getattr(transport, "_sr_watched", False):
             return
@@ -571,7 +575,7 @@ class HubClient(abc.ABC):
                 self._failed_attempt(
                     f"the server ended connection {link.generation} {lasted:.1f}s after it opened"
                 )
-                self._emit(RECONNECTING, "the server ends each connection as it opens", gap=True)
+                self._emit(RECONNECTING, "the server ends each connection as it opens")
                 return
             self._send_subscriptions(link)
             self._emit(RECONNECTED, f"connection {link.generation} reconnected", gap=True)
@@ -592,15 +596,16 @@ class HubClient(abc.ABC):
                 transport.manually_closing = True  # signalrcore: no reconnect of its own
             self._stop_in_background(link)
             self._failed_attempt(f"connection {link.generation} {why}")
-            self._emit(DISCONNECTED, f"connection {link.generation} {why}", gap=True)
+            self._emit(DISCONNECTED, f"connection {link.generation} {why}")
         except Exception:
             log.exception("%s hub: on_close failed", self.hub)
 
     def _error(self, link: _Link, message: Any) -> None:
         """The server answered an invocation (a subscription) with an error: nothing of that
-        kind arrives on this connection, and quietly so. Said as a gap (the daemon reconciles
-        and alerts), and the watchdog builds a new connection to subscribe again, after a
-        backoff that grows while the refusals go on."""
+        kind arrives on this connection, and quietly so. Said (the daemon alerts, and reads a
+        deaf user hub's accounts from REST), and the watchdog builds a new connection to
+        subscribe again, after a backoff that grows while the refusals go on: that connection
+        is the gap, healed by a reconcile."""
         try:
             error = redact_text(str(getattr(message, "error", message)))
             log.warning("%s hub: invocation failed: %s", self.hub, error)
@@ -611,12 +616,13 @@ class HubClient(abc.ABC):
                     self._refusals += 1
                     self._resubscribe_at = self._monotonic() + self._backoff(self._refusals)
             self._acknowledged(link)
-            self._emit(SUBSCRIBE_FAILED, error, gap=True)
+            self._emit(SUBSCRIBE_FAILED, error)
         except Exception:
             log.exception("%s hub: on_error failed", self.hub)
 
     def _logged_out(self, link: _Link, arguments: Any) -> None:
-        """The server sent GatewayLogout: say so, and let the watchdog rebuild (a gap)."""
+        """The server sent GatewayLogout: say so, and let the watchdog rebuild (the rebuilt
+        connection is the gap)."""
         try:
             with self._lock:
                 if link is not self._current or self._stopped:
@@ -630,7 +636,7 @@ class HubClient(abc.ABC):
                 LOGOUT_TARGET,
                 redact_text(str(arguments)),
             )
-            self._emit(LOGGED_OUT, f"connection {link.generation}: {LOGOUT_TARGET}", gap=True)
+            self._emit(LOGGED_OUT, f"connection {link.generation}: {LOGOUT_TARGET}")
         except Exception:
             log.exception("%s hub: %s handler failed", self.hub, LOGOUT_TARGET)
 
@@ -733,7 +739,7 @@ class HubClient(abc.ABC):
             return
         health = self.health()
         if health.state is TransportState.RECONNECTING and health.state_since == health.now:
-            self._emit(RECONNECTING, "signalrcore is reconnecting", gap=True)
+            self._emit(RECONNECTING, "signalrcore is reconnecting")
         diagnosis = diagnose(health, self.config.watchdog)
         if diagnosis is not None:
             log.warning("%s hub watchdog: %s", self.hub, diagnosis.reason)
