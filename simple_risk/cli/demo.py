@@ -99,7 +99,10 @@ class ConsoleObserver:
         if isinstance(event, AccountUpdate) and not event.can_trade:
             self._line("red", "account", f"{event.account_id} cannot trade")
         elif isinstance(event, ConnectionChanged) and event.gap:
-            self._line("yellow", "hub", f"{event.hub} {event.state}: reconciling")
+            # only the user hub's gap is read from REST; the market hub's quotes come back
+            # with its new connection's subscriptions
+            then = "reconciling" if event.hub == "user" else "quotes subscribed again"
+            self._line("yellow", "hub", f"{event.hub} {event.state}: {then}")
 
     def on_firing(self, firing: Firing) -> None:
         self.firings[firing.rule_id] += 1
