@@ -404,7 +404,8 @@ def _serve(
     SIGTERM and Ctrl-C stop it; SIGHUP reloads the ruleset exactly as ``admin reload`` does
     (lint first; on an error the running ruleset stays), audited as the signal. Under systemd
     (``Type=notify``) it reports READY once every account is reconciled, pings the watchdog
-    while the engine thread runs, and reports STOPPING. Files it creates are owner-only.
+    while the engine thread turns (not once it is stuck: systemd then restarts the daemon), and
+    reports STOPPING. Files it creates are owner-only.
     """
     register_secret(config.api_key)
     socket_dir = config.status_socket.parent
@@ -480,7 +481,10 @@ def _serve(
             elif not announced and time.monotonic() >= ready_by:
                 announced = _ready_with_the_live(daemon, config, notifier)
             if notifier.watchdog_interval is not None and time.monotonic() >= next_ping:
-                notifier.watchdog()
+                # an engine thread that no longer turns guards nothing: systemd restarts a
+                # daemon whose watchdog goes unpinged (WatchdogSec)
+                if daemon.engine_stuck_for() is None:
+                    notifier.watchdog()
                 next_ping = time.monotonic() + notifier.watchdog_interval
             if reloading.is_set():
                 reloading.clear()

@@ -9,6 +9,7 @@ Engine state (``engines``, ``deadlines``, ``live``) is changed on the engine thr
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -115,6 +116,27 @@ class Shared:
     closing: threading.Event = field(default_factory=threading.Event)
     #: something the status shows changed: ``status.json`` is rewritten soon
     status_due: bool = False
+    #: monotonic time of the engine loop's last pass (None: not started yet); the loop
+    #: passes at least every ``tick_interval`` while it lives
+    engine_turned: float | None = None
+
+    def engine_stuck_for(self) -> float | None:
+        """Seconds the engine loop has not passed, once that is longer than
+        :data:`ENGINE_STUCK_LEASES` leases' time to live (None: it turns, or has not started).
+        A thread held up that long is stuck, not busy: its accounts are not enforced, so the
+        leases are left to run out (a standby takes them) and systemd's watchdog is no longer
+        told all is well (it restarts the daemon)."""
+        turned = self.engine_turned
+        if turned is None:
+            return None
+        idle = time.monotonic() - turned
+        return idle if idle > ENGINE_STUCK_LEASES * self.options.lease_ttl else None
 
 
-__all__ = ["RuntimeOptions", "Shared"]
+#: how many leases' time to live the engine loop may go without a pass before it counts as
+#: stuck (a long command or reload holds it a few seconds; a 4-lease hold, 60 s by default, is
+#: a thread that will not come back)
+ENGINE_STUCK_LEASES = 4
+
+
+__all__ = ["ENGINE_STUCK_LEASES", "RuntimeOptions", "Shared"]

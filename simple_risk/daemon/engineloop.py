@@ -181,6 +181,7 @@ class EngineLoop:
         self._next_snapshot = now_mono + timing.snapshot_interval
         self._next_lease = now_mono + self._ownership.renew_interval()
         while True:
+            shared.engine_turned = time.monotonic()  # the lease thread and the watchdog read it
             wait = max(self._next_wakeup() - time.monotonic(), 0.0)
             try:
                 event = shared.queue.get(timeout=wait)

@@ -73,6 +73,8 @@ class Ownership:
         )
         #: the level of the clock alert raised and not yet said to be over (None: none)
         self._clock_alert: str | None = None
+        #: a stuck engine thread was alerted (and its leases left to run out)
+        self._stuck_said = False
 
     def start(self, supervisor: Supervisor) -> None:
         """Start the lease thread (a supervised part): renewals run there, one at a time."""
@@ -152,7 +154,28 @@ class Ownership:
     def _keep_alive(self) -> None:
         """Lease thread: nobody asked for a renewal for a whole interval — the engine thread
         is held up (a long command, a startup whose login the gateway keeps waiting) — so the
-        leases held are renewed anyway: a daemon that hiccups keeps its accounts."""
+        leases held are renewed anyway: a daemon that hiccups keeps its accounts.
+
+        Not an engine thread that is stuck (:meth:`Shared.engine_stuck_for`): it enforces
+        nothing, so its accounts' leases are left to run out, for a standby to take them, and
+        a critical alert says so — renewed on its behalf, they would keep every other daemon
+        out of accounts nobody guards, for as long as the process lives."""
+        stuck = self._shared.engine_stuck_for()
+        if stuck is not None:
+            if not self._stuck_said:
+                self._stuck_said = True
+                accounts = ", ".join(str(a) for a in self._shared.config.accounts)
+                self._shared.alerter.alert(
+                    "critical",
+                    f"the engine thread has not turned for {stuck:.0f} s: accounts {accounts} "
+                    "are not enforced; their leases are left to run out so that a standby can "
+                    "take them (under systemd, the watchdog restarts this daemon)",
+                    self._shared.clock.now(),
+                )
+            return
+        if self._stuck_said:
+            self._stuck_said = False
+            log.warning("the engine thread turns again: the leases are renewed again")
         for account in self._shared.config.accounts:
             if account not in self.lost and account not in self._pending:
                 self._check(account, lost=False)

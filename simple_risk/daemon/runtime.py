@@ -246,6 +246,12 @@ class Daemon:
     def firings_total(self) -> int:
         return self.announcer.firings_total
 
+    def engine_stuck_for(self) -> float | None:
+        """Seconds the engine thread has not turned, once that counts as stuck (None: it
+        turns, or has not started): ``engine run`` stops telling systemd's watchdog all is
+        well, and the leases are left to run out."""
+        return self._shared.engine_stuck_for()
+
     @property
     def hub_states(self) -> dict[str, str]:
         return self.loop.hub_states

@@ -162,3 +162,34 @@ def test_an_engine_thread_held_up_does_not_cost_the_lease(start: Start, restart:
     h.wait(lambda: h.trader.size(ACCOUNT, "RTY") == 0, "the blocked symbol closed")
     assert ACCOUNT in h.daemon.live_accounts()
     assert not _alerted(h, "critical", "lost the lease")
+
+
+def test_an_engine_thread_stuck_for_good_leaves_its_leases_to_run_out(
+    start: Start, restart: Restart
+) -> None:
+    """The lease thread renewed the leases whenever the engine thread asked for none, so an
+    engine thread stuck for good (a deadlock, a call that never returns) kept every account's
+    lease for as long as the process lived — nobody enforced them, and no standby could take
+    them; under systemd the watchdog, pinged by the main thread, never fired either. Past four
+    leases' time to live without a turn the thread counts as stuck: its leases are left to
+    run out, a critical alert says so, and the watchdog is no longer pinged."""
+    ttl = 0.75
+    h = restart(start(), dataclasses.replace(FAST_OPTIONS, lease_ttl=ttl))
+    held = threading.Event()
+
+    def stuck() -> None:
+        held.set()
+        time.sleep(4 * ttl + 2.5)  # past the stuck limit, and the lease's end after it
+
+    threading.Thread(target=lambda: h.daemon.on_engine(stuck, 10.0), daemon=True).start()
+    assert held.wait(5.0)
+    h.wait(lambda: _alerted(h, "critical", "the engine thread has not turned"), "the alert", 8.0)
+    assert h.daemon.engine_stuck_for() is not None  # engine run stops pinging the watchdog
+
+    def lapsed() -> bool:
+        lease = h.daemon.store.lease(ACCOUNT)
+        return lease is not None and lease.expires_at <= h.daemon.clock.now()
+
+    h.wait(lapsed, "the lease left to run out", 5.0)
+    h.wait(lambda: h.daemon.engine_stuck_for() is None, "the engine thread turning again", 8.0)
+    h.wait(lambda: ACCOUNT in h.daemon.live_accounts(), "the account guarded again", 10.0)
