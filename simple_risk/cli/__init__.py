@@ -82,7 +82,12 @@ class LazyGroup(click.Group):
             "Work with rulesets: lint, test, schema, facts.",
         ),
         "admin": (
-            ("simple_risk.cli.admin", "simple_risk.cli.notify_test"),
+            (
+                "simple_risk.cli.admin",
+                "simple_risk.cli.admin_daemon",
+                "simple_risk.cli.admin_password",
+                "simple_risk.cli.notify_test",
+            ),
             "Change rules, clear lockouts, run the daemon.",
         ),
         "sim": (("simple_risk.cli.sim",), "Run a local ProjectX Gateway simulator."),

@@ -14,17 +14,19 @@ step, done by the daemon's owner).
 
 Exit codes as for ``engine status``: 0 ok, 1 refused or failed (wrong password, throttled,
 reload refused — with the located problems), 2 usage, 3 no daemon running.
+
+The group and the commands on the running daemon's rules and locks are here; the daemon's
+lifecycle (:mod:`~simple_risk.cli.admin_daemon`), the password
+(:mod:`~simple_risk.cli.admin_password`) and the notification test
+(:mod:`~simple_risk.cli.notify_test`) register themselves on the same group.
 """
 
 from __future__ import annotations
 
-import contextlib
 import getpass
 import os
-import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,13 +35,12 @@ from typing import Any, NoReturn
 import click
 
 from simple_risk.cli import account_tables, admin_views, cli, formatting
-from simple_risk.cli.numbers import ACCOUNT_ID, FiniteFloatRange
+from simple_risk.cli.numbers import ACCOUNT_ID
 from simple_risk.cli.output import show, stdout_console
 from simple_risk.cli.status import (
     EXIT_REFUSED,
     address_of,
     checked_socket,
-    config_or_exit,
     daemon_errors,
     fail_not_running,
     fail_protocol,
@@ -48,13 +49,12 @@ from simple_risk.cli.status import (
 )
 from simple_risk.daemon.control.client import Connection, DaemonNotRunning, SocketDenied
 from simple_risk.daemon.control.protocol import ErrorCode, ProtocolError
-from simple_risk.daemon.service import OWNER_ONLY_UMASK
 
 PASSWORD_ENV = "SIMPLE_RISK_ADMIN_PASSWORD"
 NEW_PASSWORD_ENV = "SIMPLE_RISK_NEW_ADMIN_PASSWORD"
 LOG_LEVELS = ("debug", "info", "warning", "error")
 
-_EXIT_CODES = """
+EXIT_CODES = """
 Exit codes: 0 ok, 1 refused or failed (wrong password, throttled, refused
 reload), 2 usage, 3 no daemon is running."""
 
@@ -202,7 +202,7 @@ def admin(ctx: click.Context, socket_address: str | None, operator: str | None) 
     ctx.obj = AdminContext(socket_address, (operator or "").strip() or _operator_default())
 
 
-def _context() -> AdminContext:
+def admin_context() -> AdminContext:
     context = click.get_current_context().find_object(AdminContext)
     if context is None:  # a command invoked outside the group (tests)
         context = AdminContext(None, _operator_default())
@@ -221,7 +221,7 @@ def _reload_report(result: Any) -> None:
 # --- reload, config ----------------------------------------------------------------------
 
 
-@admin.command("reload", epilog=_EXIT_CODES)
+@admin.command("reload", epilog=EXIT_CODES)
 @click.option("--reason", default="", help="Why, for the audit.")
 def reload_command(reason: str) -> None:
     """Reload the ruleset and overlays from disk, hot.
@@ -234,7 +234,7 @@ def reload_command(reason: str) -> None:
     Example:
       simple-risk admin reload --reason "daily limit 500 -> 400"
     """
-    _reload_report(_context().call("reload", {"reason": reason}))
+    _reload_report(admin_context().call("reload", {"reason": reason}))
 
 
 @admin.group("config")
@@ -245,7 +245,7 @@ def config_group() -> None:
 config_group.add_command(reload_command, "reload")
 
 
-@config_group.command("show", epilog=_EXIT_CODES)
+@config_group.command("show", epilog=EXIT_CODES)
 def config_show() -> None:
     """Print the running ruleset file (as the daemon reads it).
 
@@ -253,7 +253,7 @@ def config_show() -> None:
     Example:
       simple-risk admin config show > running.yaml
     """
-    result = _context().call("config_get")
+    result = admin_context().call("config_get")
     click.echo(str(result.get("text", "")), nl=False)
 
 
@@ -289,7 +289,7 @@ def _again(interactive: bool) -> bool:
     return interactive and click.confirm("Edit again?", default=True)
 
 
-@config_group.command("edit", epilog=_EXIT_CODES)
+@config_group.command("edit", epilog=EXIT_CODES)
 @click.option("--reason", default="", help="Why, for the audit.")
 def config_edit(reason: str) -> None:
     """Edit the running ruleset in $VISUAL / $EDITOR, lint on save, reload on success.
@@ -304,7 +304,7 @@ def config_edit(reason: str) -> None:
     Example:
       EDITOR=nano simple-risk admin config edit --reason "block RTY"
     """
-    context = _context()
+    context = admin_context()
     current = context.call("config_get")
     path = str(current.get("path", "ruleset.yaml"))
     original = str(current.get("text", ""))
@@ -363,7 +363,7 @@ def lockout_group() -> None:
     """List the active lockouts, or clear one (audited)."""
 
 
-@lockout_group.command("list", epilog=_EXIT_CODES)
+@lockout_group.command("list", epilog=EXIT_CODES)
 @click.option("--account", type=ACCOUNT_ID, metavar="ID", help="Only this account.")
 @click.option("--json", "as_json", is_flag=True, help="Print the daemon's answer as JSON.")
 def lockout_list(account: int | None, as_json: bool) -> None:
@@ -375,7 +375,7 @@ def lockout_list(account: int | None, as_json: bool) -> None:
       simple-risk admin lockout list --account 20100001 --json
     """
     args = {"account": account} if account is not None else {}
-    result = _context().call("lockout_list", args)
+    result = admin_context().call("lockout_list", args)
     if as_json:
         print_json(result)
         return
@@ -386,7 +386,7 @@ def lockout_list(account: int | None, as_json: bool) -> None:
     show(stdout_console(), account_tables.lockouts_table(lockouts, now_local(), with_account=True))
 
 
-@lockout_group.command("clear", epilog=_EXIT_CODES)
+@lockout_group.command("clear", epilog=EXIT_CODES)
 @click.argument("account", type=ACCOUNT_ID)
 @click.option(
     "--scope",
@@ -414,7 +414,7 @@ def lockout_clear(account: int, scope: str, symbol: str | None, reason: str, as_
     args: dict[str, Any] = {"account": account, "scope": scope, "reason": reason}
     if symbol is not None:
         args["symbol"] = symbol.strip().upper()  # tickers are capitals: rty is RTY
-    context = _context()
+    context = admin_context()
     result = context.call("lockout_clear", args)
     if as_json:
         print_json(result)
@@ -448,7 +448,7 @@ def lockout_clear(account: int, scope: str, symbol: str | None, reason: str, as_
 # --- enforcement ---------------------------------------------------------------------------
 
 
-@admin.command("enforce", epilog=_EXIT_CODES)
+@admin.command("enforce", epilog=EXIT_CODES)
 @click.argument("account", type=ACCOUNT_ID)
 @click.option("--on", "on", is_flag=True, help="Enforce the account's rules.")
 @click.option("--off", "off", is_flag=True, help="Only observe: nothing is sent.")
@@ -474,7 +474,7 @@ def enforce_command(account: int, on: bool, off: bool, reason: str, as_json: boo
     if not reason.strip():
         raise click.BadParameter("give a reason", param_hint="--reason")
     args = {"account": account, "enforce": enforce, "reason": reason}
-    result = _context().call("enforce", args)
+    result = admin_context().call("enforce", args)
     if as_json:
         print_json(result)
         return
@@ -490,7 +490,7 @@ def enforce_command(account: int, on: bool, off: bool, reason: str, as_json: boo
 
 
 def _logs(follow: bool, level: str | None, lines: int) -> None:
-    context = _context()
+    context = admin_context()
     args: dict[str, Any] = {"lines": lines, "follow": follow}
     if level is not None:
         args["level"] = level
@@ -538,7 +538,7 @@ def _logs_options(function: Any) -> Any:
     return function
 
 
-@admin.group("logs", invoke_without_command=True, epilog=_EXIT_CODES)
+@admin.group("logs", invoke_without_command=True, epilog=EXIT_CODES)
 @_logs_options
 @click.pass_context
 def logs_group(ctx: click.Context, follow: bool, level: str | None, lines: int) -> None:
@@ -553,7 +553,7 @@ def logs_group(ctx: click.Context, follow: bool, level: str | None, lines: int) 
         _logs(follow, level, lines)
 
 
-@logs_group.command("view", epilog=_EXIT_CODES)
+@logs_group.command("view", epilog=EXIT_CODES)
 @_logs_options
 def logs_view(follow: bool, level: str | None, lines: int) -> None:
     """Print the daemon's log (the same as `admin logs`)."""
@@ -563,7 +563,7 @@ def logs_view(follow: bool, level: str | None, lines: int) -> None:
 # --- set-password ------------------------------------------------------------------------
 
 
-def _hello(address: str) -> dict[str, Any] | None:
+def daemon_hello(address: str) -> dict[str, Any] | None:
     """The running daemon's ``hello``, or None when none answers; a daemon that is running
     but refuses the connection (``busy``) is said so and exits 1, and a socket closed to this
     user exits 3 — neither is taken for none."""
@@ -581,393 +581,12 @@ def _hello(address: str) -> dict[str, Any] | None:
     return result if isinstance(result, dict) else None
 
 
-def _refuse(message: str) -> NoReturn:
+def refuse(message: str) -> NoReturn:
     click.echo(message, err=True)
     sys.exit(EXIT_REFUSED)
 
 
-@admin.command("set-password", epilog=_EXIT_CODES)
-@click.option(
-    "--config",
-    "config_path",
-    type=click.Path(exists=True, dir_okay=False),
-    help="The daemon's configuration (to find admin_password_file); needed for the first "
-    "password or when no daemon is running.",
-)
-def set_password(config_path: str | None) -> None:
-    """Set or change the admin password.
-
-    With --config, the daemon that configuration names (its status_socket) is asked first.
-    With a running daemon that has a password: asks the current one, then the new one
-    twice, and the daemon changes its hash and audits the change. The first password (or
-    any change while no daemon runs) is written locally as a bcrypt hash to the
-    configuration's admin_password_file and audited in the daemon's store — this needs
-    write access to the daemon's configuration directory, so run it as the daemon's user
-    (the install step); changing an existing hash this way still needs the current
-    password. While a daemon holds the store's account leases but does not answer on its
-    socket, nothing is written. For automation: $SIMPLE_RISK_ADMIN_PASSWORD is the current
-    password, $SIMPLE_RISK_NEW_ADMIN_PASSWORD the new one.
-
-    \b
-    Examples:
-      sudo -u simple-risk simple-risk admin set-password \\
-          --config /etc/simple-risk/config.yaml
-      simple-risk admin set-password
-    """
-    context = _context()
-    config = config_or_exit(config_path) if config_path is not None else None
-    # the daemon this configuration names, unless --socket / $SIMPLE_RISK_SOCKET chose one
-    address = context.socket_address or os.environ.get("SIMPLE_RISK_SOCKET") or None
-    if address is None and config is not None:
-        address = str(config.status_socket)
-    address = address_of(address)
-    hello = _hello(address)
-    if hello is not None and hello.get("admin_password_set"):
-        old = context.password()
-        new = read_password(NEW_PASSWORD_ENV, "New admin password", confirm=True)
-        with daemon_errors(), Connection(address) as connection:
-            connection.request(
-                "set_password", {"new_password": new}, password=old, operator=context.operator
-            )
-        click.echo("admin password changed (by the daemon, audited)")
-        return
-    if config is None:
-        reason = "no daemon is running" if hello is None else "no admin password is set yet"
-        raise click.UsageError(
-            f"{reason}: give --config FILE to write the password hash as the daemon's user"
-        )
-    _refuse_if_root_over_another_users(config, config_path)
-    # the store read and written here may be created now (the install step creates it):
-    # owner-only, as the daemon creates its files, whatever umask sudo passed on
-    before = os.umask(OWNER_ONLY_UMASK)
-    try:
-        if hello is None:
-            _refuse_if_a_daemon_holds_the_store(config, address)
-        why = "no daemon running" if hello is None else "the running daemon had none yet"
-        _set_password_locally(config, context.operator, why)
-    finally:
-        os.umask(before)
-
-
-def _refuse_if_root_over_another_users(config: Any, config_path: str | None) -> None:
-    """Root writing the hash (and the audit's store) into the daemon user's folder leaves
-    files that user cannot read (0600, root's): the daemon could then check no password."""
-    if os.geteuid() != 0:
-        return
-    folder = Path(config.admin_password_file).parent
-    try:
-        owner = folder.stat().st_uid
-    except OSError:
-        return  # said by the write itself
-    if owner == 0:
-        return
-    import pwd
-
-    try:
-        name = pwd.getpwuid(owner).pw_name
-    except KeyError:
-        name = str(owner)
-    _refuse(
-        f"you are root, and {folder} belongs to {name}: a password hash root writes there is"
-        " one the daemon cannot read; run it as the daemon's user:"
-        f" sudo -u {name} simple-risk admin set-password --config {config_path}"
-    )
-
-
-def _refuse_if_a_daemon_holds_the_store(config: Any, address: str) -> None:
-    """A live lease in the store means a daemon guards these accounts: a password changed
-    behind its back (and unaudited by it) is refused until it answers on its socket."""
-    from datetime import UTC, datetime
-
-    from simple_risk.store import Store, StoreError
-
-    try:
-        with Store.open(config.database) as store:
-            leases = [store.lease(account) for account in config.accounts]
-    except StoreError:
-        return  # no store yet: no daemon has ever run here
-    now = datetime.now(UTC)
-    live = [lease for lease in leases if lease is not None and lease.expires_at > now]
-    if live:
-        lease = live[0]
-        _refuse(
-            f"a daemon ({lease.owner}) holds the lease of account {lease.account} until "
-            f"{lease.expires_at.astimezone():%H:%M:%S} but does not answer on {address}; "
-            "change the password through it once it answers (nothing was written)"
-        )
-
-
-def _audit_locally(config: Any, operator: str, result: str, why: str) -> None:
-    """The local write goes into the daemon's audit trail like any admin action."""
-    import getpass as users
-    from datetime import UTC, datetime
-
-    from simple_risk.store import Store, StoreError
-
-    try:
-        config.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-        with Store.open(config.database) as store:
-            store.record_admin_action(
-                at=datetime.now(UTC),
-                who=f"{operator} (local, uid {os.getuid()}, user {users.getuser()})",
-                action="set_password",
-                why=f"admin password written locally: {why}",
-                result=result,
-                account=None,
-                args={"peer": {"transport": "local", "uid": os.getuid(), "pid": os.getpid()}},
-            )
-    except (StoreError, OSError) as exc:
-        click.echo(f"warning: the change could not be audited in the store: {exc}", err=True)
-
-
-def _set_password_locally(config: Any, operator: str, why: str) -> None:
-    from simple_risk.daemon import password as passwords
-    from simple_risk.daemon.control.auth import MIN_PASSWORD_LENGTH
-
-    target = config.admin_password_file
-    try:
-        existing = passwords.read_password_hash(target)
-    except passwords.PasswordFileError as exc:
-        _refuse(str(exc))
-    if existing is not None:
-        old = read_password(PASSWORD_ENV, "Current admin password")
-        if not passwords.verify_password(old, existing):
-            _refuse("wrong password; the hash was not changed")
-    new = read_password(NEW_PASSWORD_ENV, "New admin password", confirm=True)
-    if len(new) < MIN_PASSWORD_LENGTH:  # as the daemon holds a change through it
-        _refuse(f"the admin password needs at least {MIN_PASSWORD_LENGTH} characters")
-    try:
-        hashed = passwords.hash_password(new)
-    except ValueError as exc:
-        _refuse(str(exc))
-    try:
-        passwords.write_password_hash(target, hashed)
-    except PermissionError:
-        _refuse(
-            f"cannot write {target}: permission denied — run this as the daemon's user "
-            "(the owner of its configuration directory)"
-        )
-    except OSError as exc:
-        _refuse(f"cannot write {target}: {exc.strerror or exc}")
-    done = "changed" if existing else "set"
-    _audit_locally(config, operator, done, why)
-    click.echo(f"admin password {done} ({target})")
-
-
 # --- daemon start / stop / restart / status ----------------------------------------------
-
-
-@admin.group("daemon")
-def daemon_group() -> None:
-    """Start, stop, restart the daemon, or show whether it runs."""
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # another user's process (the daemon's user)
-    try:  # a daemon this process started and that exited is a zombie until reaped
-        reaped, _ = os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        return True  # not our child: alive
-    return reaped == 0
-
-
-def _tail(path: Path, lines: int = 20) -> str:
-    try:
-        text = path.read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return ""
-    return "\n".join(text.splitlines()[-lines:])
-
-
-def _start(config_path: str, wait: float, socket_address: str | None) -> None:
-    config = config_or_exit(config_path, credentials=True)  # the daemon it starts logs in
-    address = socket_address or str(config.status_socket)
-    running = _hello(address)
-    if running is not None:
-        click.echo(f"already running (pid {running.get('pid')}) on {address}")
-        return
-    log_dir = Path(config.log_dir)
-    log_dir.mkdir(parents=True, exist_ok=True)
-    out_path = log_dir / "daemon.out"
-    env = {k: v for k, v in os.environ.items() if k not in (PASSWORD_ENV, NEW_PASSWORD_ENV)}
-    command = [sys.executable, "-m", "simple_risk", "engine", "run", "--config", config_path]
-    with out_path.open("ab") as out, open(os.devnull, "rb") as devnull:
-        child = subprocess.Popen(
-            command,
-            stdin=devnull,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env=env,
-            start_new_session=True,
-            close_fds=True,
-        )
-    deadline = time.monotonic() + wait
-    while time.monotonic() < deadline:
-        code = child.poll()
-        if code is not None:
-            click.echo(f"the daemon exited with code {code}; the end of {out_path}:", err=True)
-            click.echo(_tail(out_path), err=True)
-            sys.exit(EXIT_REFUSED)
-        hello = _hello(address)
-        if hello is not None and hello.get("pid") == child.pid and _guarding(address):
-            click.echo(f"started (pid {child.pid}); socket {address}; output in {out_path}")
-            return
-        time.sleep(0.2)
-    click.echo(
-        f"the daemon (pid {child.pid}) did not start guarding within {wait:g} s; "
-        f"it keeps starting — see {out_path}",
-        err=True,
-    )
-    sys.exit(EXIT_REFUSED)
-
-
-def _guarding(address: str) -> bool:
-    """Whether the daemon answering on ``address`` guards its accounts: its socket answers
-    while it still logs in, and a login that fails ends it — "started" must not be said
-    before that is settled. ``status`` is unavailable until the engine runs."""
-    try:
-        with Connection(address, timeout=5.0) as connection:
-            connection.request("status")
-    except DaemonNotRunning:
-        return False
-    except ProtocolError as error:
-        return error.code != ErrorCode.UNAVAILABLE.value
-    return True
-
-
-def _stop(context: AdminContext, reason: str, wait: float) -> None:
-    with daemon_errors(), Connection(context.address) as connection:
-        hello = connection.request("hello")
-        pid = hello.get("pid") if isinstance(hello, Mapping) else None
-        connection.request(
-            "stop", {"reason": reason}, password=context.password(), operator=context.operator
-        )
-    deadline = time.monotonic() + wait
-    while time.monotonic() < deadline:
-        gone = _hello(context.address) is None
-        if gone and (not isinstance(pid, int) or not _pid_alive(pid)):
-            click.echo(f"stopped (pid {pid})")
-            return
-        time.sleep(0.2)
-    _refuse(f"the daemon (pid {pid}) is still stopping after {wait:g} s")
-
-
-_WAIT = click.option(
-    "--wait",
-    type=FiniteFloatRange(1, 600),
-    default=30.0,
-    show_default=True,
-    help="Seconds to wait for it.",
-)
-
-
-@daemon_group.command("start", epilog=_EXIT_CODES)
-@click.option(
-    "--config",
-    "config_path",
-    required=True,
-    type=click.Path(exists=True, dir_okay=False),
-    help="The daemon's configuration.",
-)
-@_WAIT
-def daemon_start(config_path: str, wait: float) -> None:
-    """Start the daemon detached, and wait until it guards its accounts (logged in, reconciled).
-
-    Needs no password: starting enforcement never loosens it. The daemon writes its pid to
-    DATA_DIR/daemon.pid; its console output is appended to LOG_DIR/daemon.out (printed if it
-    exits while starting). Prefer the systemd unit (examples/deploy) on a real install.
-
-    \b
-    Example:
-      simple-risk admin daemon start --config ~/.config/simple-risk/config.yaml
-    """
-    _start(config_path, wait, _context().socket_address)
-
-
-@daemon_group.command("stop", epilog=_EXIT_CODES)
-@click.option("--reason", default="", help="Why, for the audit.")
-@_WAIT
-def daemon_stop(reason: str, wait: float) -> None:
-    """Stop the daemon gracefully (journal flushed, snapshots written, connections closed)
-    and wait until it is gone. Needs the admin password: nothing guards the account after.
-
-    \b
-    Example:
-      simple-risk admin daemon stop --reason "upgrade"
-    """
-    _stop(_context(), reason, wait)
-
-
-@daemon_group.command("restart", epilog=_EXIT_CODES)
-@click.option(
-    "--config",
-    "config_path",
-    required=True,
-    type=click.Path(exists=True, dir_okay=False),
-    help="The daemon's configuration.",
-)
-@click.option("--reason", default="", help="Why, for the audit.")
-@_WAIT
-def daemon_restart(config_path: str, reason: str, wait: float) -> None:
-    """Stop the daemon (password) and start it again from --config (loaded first: a
-    configuration or ruleset that would not start stops nothing).
-
-    \b
-    Example:
-      simple-risk admin daemon restart --config config.yaml --reason "new version"
-    """
-    context = _context()
-    # the daemon the configuration names (its status_socket), unless --socket or
-    # $SIMPLE_RISK_SOCKET chose one: the default socket may be another daemon's
-    named = context.socket_address or os.environ.get("SIMPLE_RISK_SOCKET") or None
-    if named is None:
-        from simple_risk.daemon.config import ConfigError, load_config
-
-        with contextlib.suppress(ConfigError):  # said, located, by _startable_or_exit
-            named = str(load_config(config_path).status_socket)
-    context.socket_address = named
-    _startable_or_exit(config_path, context.address)
-    _stop(context, reason, wait)
-    _start(config_path, wait, context.socket_address)
-
-
-def _startable_or_exit(config_path: str, address: str) -> None:
-    """What ``engine run`` loads before it starts — the configuration with its credentials,
-    the ruleset, the overlays — loaded here before the running daemon is stopped: a restart
-    that cannot start again must leave the account guarded, not unguarded."""
-    from simple_risk.daemon.config import ConfigError, load_config, load_rulesets
-
-    try:
-        load_rulesets(load_config(config_path, credentials=True))
-    except ConfigError as problems:
-        for problem in problems.problems:
-            click.echo(problem.format(), err=True)
-        running = _hello(address) or {}
-        _refuse(f"not restarted: the running daemon (pid {running.get('pid')}) keeps guarding")
-
-
-@daemon_group.command("status", epilog=_EXIT_CODES)
-@click.option("--json", "as_json", is_flag=True, help="Print the daemon's hello as JSON.")
-def daemon_status(as_json: bool) -> None:
-    """Whether the daemon runs: pid, uptime, accounts, ruleset, socket (no password).
-
-    \b
-    Examples:
-      simple-risk admin daemon status
-      simple-risk admin --socket /run/simple-risk/status.sock daemon status
-    """
-    context = _context()
-    with daemon_errors(), Connection(context.address) as connection:
-        result = connection.request("hello")
-    if as_json:
-        print_json(result)
-        return
-    show(stdout_console(), admin_views.hello_view(result, now_local()))
 
 
 __all__ = ["NEW_PASSWORD_ENV", "PASSWORD_ENV", "AdminContext", "admin", "read_password"]

@@ -1,0 +1,256 @@
+"""``simple-risk admin daemon start | stop | restart | status``: the daemon's own lifecycle.
+
+``start`` runs ``engine run`` detached and waits until it guards its accounts (or says why
+not, with its log's tail); ``stop`` asks the running daemon to stop (password, audited) and
+waits for its process to end; ``restart`` is both, refusing to stop a daemon whose
+configuration would not start again; ``status`` reads what ``hello`` tells anyone who can
+reach the socket. Registered on the ``admin`` group of :mod:`simple_risk.cli.admin`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Mapping
+from pathlib import Path
+
+import click
+
+from simple_risk.cli import admin_views
+from simple_risk.cli.admin import (
+    EXIT_CODES,
+    NEW_PASSWORD_ENV,
+    PASSWORD_ENV,
+    AdminContext,
+    admin,
+    admin_context,
+    daemon_hello,
+    refuse,
+)
+from simple_risk.cli.numbers import FiniteFloatRange
+from simple_risk.cli.output import show, stdout_console
+from simple_risk.cli.status import (
+    EXIT_REFUSED,
+    config_or_exit,
+    daemon_errors,
+    now_local,
+    print_json,
+)
+from simple_risk.daemon.control.client import Connection, DaemonNotRunning
+from simple_risk.daemon.control.protocol import ErrorCode, ProtocolError
+
+
+@admin.group("daemon")
+def daemon_group() -> None:
+    """Start, stop, restart the daemon, or show whether it runs."""
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process (the daemon's user)
+    try:  # a daemon this process started and that exited is a zombie until reaped
+        reaped, _ = os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        return True  # not our child: alive
+    return reaped == 0
+
+
+def _tail(path: Path, lines: int = 20) -> str:
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
+    return "\n".join(text.splitlines()[-lines:])
+
+
+def _start(config_path: str, wait: float, socket_address: str | None) -> None:
+    config = config_or_exit(config_path, credentials=True)  # the daemon it starts logs in
+    address = socket_address or str(config.status_socket)
+    running = daemon_hello(address)
+    if running is not None:
+        click.echo(f"already running (pid {running.get('pid')}) on {address}")
+        return
+    log_dir = Path(config.log_dir)
+    log_dir.mkdir(parents=True, exist_ok=True)
+    out_path = log_dir / "daemon.out"
+    env = {k: v for k, v in os.environ.items() if k not in (PASSWORD_ENV, NEW_PASSWORD_ENV)}
+    command = [sys.executable, "-m", "simple_risk", "engine", "run", "--config", config_path]
+    with out_path.open("ab") as out, open(os.devnull, "rb") as devnull:
+        child = subprocess.Popen(
+            command,
+            stdin=devnull,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,
+            close_fds=True,
+        )
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        code = child.poll()
+        if code is not None:
+            click.echo(f"the daemon exited with code {code}; the end of {out_path}:", err=True)
+            click.echo(_tail(out_path), err=True)
+            sys.exit(EXIT_REFUSED)
+        hello = daemon_hello(address)
+        if hello is not None and hello.get("pid") == child.pid and _guarding(address):
+            click.echo(f"started (pid {child.pid}); socket {address}; output in {out_path}")
+            return
+        time.sleep(0.2)
+    click.echo(
+        f"the daemon (pid {child.pid}) did not start guarding within {wait:g} s; "
+        f"it keeps starting — see {out_path}",
+        err=True,
+    )
+    sys.exit(EXIT_REFUSED)
+
+
+def _guarding(address: str) -> bool:
+    """Whether the daemon answering on ``address`` guards its accounts: its socket answers
+    while it still logs in, and a login that fails ends it — "started" must not be said
+    before that is settled. ``status`` is unavailable until the engine runs."""
+    try:
+        with Connection(address, timeout=5.0) as connection:
+            connection.request("status")
+    except DaemonNotRunning:
+        return False
+    except ProtocolError as error:
+        return error.code != ErrorCode.UNAVAILABLE.value
+    return True
+
+
+def _stop(context: AdminContext, reason: str, wait: float) -> None:
+    with daemon_errors(), Connection(context.address) as connection:
+        hello = connection.request("hello")
+        pid = hello.get("pid") if isinstance(hello, Mapping) else None
+        connection.request(
+            "stop", {"reason": reason}, password=context.password(), operator=context.operator
+        )
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        gone = daemon_hello(context.address) is None
+        if gone and (not isinstance(pid, int) or not _pid_alive(pid)):
+            click.echo(f"stopped (pid {pid})")
+            return
+        time.sleep(0.2)
+    refuse(f"the daemon (pid {pid}) is still stopping after {wait:g} s")
+
+
+_WAIT = click.option(
+    "--wait",
+    type=FiniteFloatRange(1, 600),
+    default=30.0,
+    show_default=True,
+    help="Seconds to wait for it.",
+)
+
+
+@daemon_group.command("start", epilog=EXIT_CODES)
+@click.option(
+    "--config",
+    "config_path",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False),
+    help="The daemon's configuration.",
+)
+@_WAIT
+def daemon_start(config_path: str, wait: float) -> None:
+    """Start the daemon detached, and wait until it guards its accounts (logged in, reconciled).
+
+    Needs no password: starting enforcement never loosens it. The daemon writes its pid to
+    DATA_DIR/daemon.pid; its console output is appended to LOG_DIR/daemon.out (printed if it
+    exits while starting). Prefer the systemd unit (examples/deploy) on a real install.
+
+    \b
+    Example:
+      simple-risk admin daemon start --config ~/.config/simple-risk/config.yaml
+    """
+    _start(config_path, wait, admin_context().socket_address)
+
+
+@daemon_group.command("stop", epilog=EXIT_CODES)
+@click.option("--reason", default="", help="Why, for the audit.")
+@_WAIT
+def daemon_stop(reason: str, wait: float) -> None:
+    """Stop the daemon gracefully (journal flushed, snapshots written, connections closed)
+    and wait until it is gone. Needs the admin password: nothing guards the account after.
+
+    \b
+    Example:
+      simple-risk admin daemon stop --reason "upgrade"
+    """
+    _stop(admin_context(), reason, wait)
+
+
+@daemon_group.command("restart", epilog=EXIT_CODES)
+@click.option(
+    "--config",
+    "config_path",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False),
+    help="The daemon's configuration.",
+)
+@click.option("--reason", default="", help="Why, for the audit.")
+@_WAIT
+def daemon_restart(config_path: str, reason: str, wait: float) -> None:
+    """Stop the daemon (password) and start it again from --config (loaded first: a
+    configuration or ruleset that would not start stops nothing).
+
+    \b
+    Example:
+      simple-risk admin daemon restart --config config.yaml --reason "new version"
+    """
+    context = admin_context()
+    # the daemon the configuration names (its status_socket), unless --socket or
+    # $SIMPLE_RISK_SOCKET chose one: the default socket may be another daemon's
+    named = context.socket_address or os.environ.get("SIMPLE_RISK_SOCKET") or None
+    if named is None:
+        from simple_risk.daemon.config import ConfigError, load_config
+
+        with contextlib.suppress(ConfigError):  # said, located, by _startable_or_exit
+            named = str(load_config(config_path).status_socket)
+    context.socket_address = named
+    _startable_or_exit(config_path, context.address)
+    _stop(context, reason, wait)
+    _start(config_path, wait, context.socket_address)
+
+
+def _startable_or_exit(config_path: str, address: str) -> None:
+    """What ``engine run`` loads before it starts — the configuration with its credentials,
+    the ruleset, the overlays — loaded here before the running daemon is stopped: a restart
+    that cannot start again must leave the account guarded, not unguarded."""
+    from simple_risk.daemon.config import ConfigError, load_config, load_rulesets
+
+    try:
+        load_rulesets(load_config(config_path, credentials=True))
+    except ConfigError as problems:
+        for problem in problems.problems:
+            click.echo(problem.format(), err=True)
+        running = daemon_hello(address) or {}
+        refuse(f"not restarted: the running daemon (pid {running.get('pid')}) keeps guarding")
+
+
+@daemon_group.command("status", epilog=EXIT_CODES)
+@click.option("--json", "as_json", is_flag=True, help="Print the daemon's hello as JSON.")
+def daemon_status(as_json: bool) -> None:
+    """Whether the daemon runs: pid, uptime, accounts, ruleset, socket (no password).
+
+    \b
+    Examples:
+      simple-risk admin daemon status
+      simple-risk admin --socket /run/simple-risk/status.sock daemon status
+    """
+    context = admin_context()
+    with daemon_errors(), Connection(context.address) as connection:
+        result = connection.request("hello")
+    if as_json:
+        print_json(result)
+        return
+    show(stdout_console(), admin_views.hello_view(result, now_local()))
