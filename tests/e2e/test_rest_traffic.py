@@ -159,8 +159,10 @@ def test_while_the_user_hub_is_down_no_periodic_light_reconcile_runs_beside_the_
     calls = Counter(endpoint for endpoint, _ in log)
     print(f"\n{count} accounts, user hub down, periodic every {POLL / 3:g}s: {dict(calls)}")
     assert calls["Trade/search"] >= 2 * count, calls
-    # every positions call is a full reconcile's: none of a light one beside it
-    assert calls["Position/searchOpen"] == calls["Trade/search"], calls
+    # every positions call is a full reconcile's: none of a light one beside it (a light
+    # reconcile every POLL / 3 would add about nine per account); the window's edges may cut
+    # through one poll's reconciles, whose positions are read before their fills
+    assert abs(calls["Position/searchOpen"] - calls["Trade/search"]) <= count, calls
 
 
 def _calls(sim: Simulator) -> Counter[str]:
