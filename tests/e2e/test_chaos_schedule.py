@@ -402,7 +402,8 @@ class Schedule(Day):
         (once), and every unprotected position the replay closes the daemon closed too.
 
         The replay may see less than the daemon did (a kill loses the recording's last lines;
-        a restart re-derives a tick's firing the journal cannot place), and more when a
+        a restart re-derives a tick's firing the journal cannot place), more while no daemon
+        ran (:func:`dead_spells`: its firings there are not compared), and more when a
         reconcile was slow: the replay applies each of its answers when it came, the daemon
         the whole reconcile once its last answer is in, so positions listed seconds before
         the orders holding their stops replay as unprotected in between. Grace firings are
@@ -427,10 +428,13 @@ class Schedule(Day):
         )
         assert done.returncode == 0, done.stderr
         replay = json.loads(done.stdout)
+        dead = dead_spells(recording)
         replayed = Counter(
             (f["rule"], f["item"] or "")
             for f in replay["firings"]
-            if f["rule"] in MANDATORY and f["kind"] == "rule"
+            if f["rule"] in MANDATORY
+            and f["kind"] == "rule"
+            and not any(start < datetime.fromisoformat(f["at"]) < end for start, end in dead)
         )
         database = self.daemon.status_path.parent / "simple-risk.db"
         with closing(sqlite3.connect(database)) as db:
@@ -491,6 +495,24 @@ class Schedule(Day):
                 " GROUP BY rule_id, account, item_key, fired_at HAVING count(*) > 1"
             ).fetchall()
             assert not twice, f"firings recorded twice: {twice}"
+
+
+def dead_spells(recording: Path) -> list[tuple[datetime, datetime]]:
+    """When no daemon ran: from the last line a killed daemon recorded to the first line of
+    the next one (each start records to a file of its own). The replay holds what the killed
+    daemon recorded last through that spell — a close it sent, not the hub's word that the
+    position is gone, which the kill cut off — and its clock runs on, so a for: rule ripens
+    there on a position long closed; the daemon, started again, reads the gateway instead."""
+    runs = []
+    for path in sorted(recording.glob("*.jsonl")):
+        stamps = [
+            datetime.fromisoformat(json.loads(line)["at"])
+            for line in path.read_text(encoding="utf-8").splitlines()
+            if line.strip()
+        ]
+        if stamps:
+            runs.append((min(stamps), max(stamps)))
+    return [(runs[i][1], runs[i + 1][0]) for i in range(len(runs) - 1)]
 
 
 def slowest_answer(recording: Path) -> float:
