@@ -2,10 +2,13 @@
 
 A real ``simple-risk engine run`` (recording the day) guards one account on the simulator,
 a scripted trader trades a compressed session, and a schedule drawn from one seed mixes the
-trader's moves with every fault hook the simulator has — 429/500/timeout bursts, late
-answers, hub drops, refused hub connects and subscriptions, lost connections, revoked
-session tokens, GatewayLogout — a store another writer holds, and ``kill -9`` of the daemon
-at random moments. Whatever the draw, once the gateway answers again:
+trader's moves with every fault hook the simulator has — 429/500/timeout bursts, a 429 or
+503 carrying Retry-After, late answers, hub drops, refused hub connects and subscriptions,
+lost connections, revoked session tokens, GatewayLogout — a store another writer holds, and
+``kill -9`` of the daemon at random moments. A ``--runslow`` schedule also draws the faults
+that outlast the account lease (15 s): the store held past it, the daemon's process stopped
+(SIGSTOP) and its engine thread alone held up (the daemon then runs through
+``stalling_engine_run.py``). Whatever the draw, once the gateway answers again:
 
 * ``enforced``: every breach of a mandatory rule is enforced within :data:`BOUND` s — an
   unprotected position is closed (no-stop-loss-grace), nothing is open or working under the
@@ -57,6 +60,8 @@ DAILY_LOSS_LIMIT = Decimal(500)  # the shipped ruleset's
 GRACE = 1
 BOUND = 10.0  # s from the gateway answering again to every breach enforced
 MANDATORY = ("daily-realized-loss", "no-stop-loss-grace")
+LEASE_TTL = 15.0  # s: the daemon's account lease (RuntimeOptions.lease_ttl)
+RETRY_AFTER_MAX = 4  # s: the longest Retry-After drawn (enforcement waits it out, in BOUND)
 LATE_ENDPOINTS = (
     "Position/closeContract",
     "Order/cancel",
@@ -76,8 +81,12 @@ def _seeds() -> list[int]:
 class Schedule(Day):
     """The trader's compressed session and the faults drawn from one seed."""
 
-    def __init__(self, sim: Simulator, daemon: DaemonProcess, rng: random.Random) -> None:
+    def __init__(
+        self, sim: Simulator, daemon: DaemonProcess, rng: random.Random, long: bool = False
+    ) -> None:
         super().__init__(sim, daemon, rng)
+        #: a --runslow schedule: it may also draw the faults that take longer than a lease
+        self.long = long
         self.steps: list[str] = []
         self.losses = 0
         self.protected_lots = 0
@@ -140,6 +149,15 @@ class Schedule(Day):
         self.log(f"gateway: the next {count} calls answer {kind}")
         self.sim.fail_next(count, kind)  # type: ignore[arg-type]
 
+    def asked_to_wait(self) -> None:
+        """A 429 or 503 carrying Retry-After: the daemon holds every call of that kind (its
+        rate-limit bucket) that long, enforcement's included, and retries when it ends."""
+        status = self.rng.choice([429, 503])
+        seconds = self.rng.randint(1, RETRY_AFTER_MAX)
+        count = self.rng.randint(1, 3)
+        self.log(f"gateway: the next {count} calls answer {status}, Retry-After {seconds} s")
+        self.sim.fail_next(count, status, retry_after=str(seconds))
+
     def late(self) -> None:
         endpoint = self.rng.choice(LATE_ENDPOINTS)
         seconds = round(self.rng.uniform(0.2, 2.0), 2)
@@ -192,6 +210,47 @@ class Schedule(Day):
         blocker.execute("BEGIN IMMEDIATE")
         self.blocks.append((time.monotonic() + seconds, blocker))
 
+    def store_held_past_the_lease(self) -> None:
+        """Another writer holds the database longer than the lease lives: no renewal gets
+        through, so the daemon stops enforcing a sixth of the lease before its end (it cannot
+        know that nobody took the account), takes the lease back once the store answers, and
+        reconciles. The trader trades meanwhile."""
+        seconds = round(self.rng.uniform(LEASE_TTL + 1, LEASE_TTL + 4), 1)
+        self.log(f"store: held for {seconds} s, past the lease's {LEASE_TTL:g} s")
+        ends = time.monotonic() + seconds
+        database = self.daemon.status_path.parent / "simple-risk.db"
+        blocker = sqlite3.connect(database, isolation_level=None, timeout=10.0)
+        try:
+            blocker.execute("BEGIN IMMEDIATE")
+            time.sleep(self.rng.uniform(0.5, seconds - 0.5))
+            self.rest_calm()
+            self._draw([(self.unprotected_buy, 2), (self.blocked_buy, 1), (self.idle, 1)])()
+            time.sleep(max(ends - time.monotonic(), 0.0))
+        finally:
+            blocker.rollback()
+            blocker.close()
+
+    def paused(self) -> None:
+        """The daemon's process stands still (SIGSTOP: a virtual machine paused, a host
+        starved): every thread of it, the engine's and the lease's, longer than the lease's
+        last sixth; it must come back to guard the account."""
+        seconds = round(self.rng.uniform(LEASE_TTL * 5 / 6, LEASE_TTL + 3), 1)
+        self.log(f"daemon: stopped (SIGSTOP) for {seconds} s")
+        self.daemon.pause(seconds)
+
+    def engine_stalled(self) -> None:
+        """The engine thread alone is held up (a long command, a restore, a login the gateway
+        keeps waiting) past the lease's life; the lease thread keeps the account's lease, and
+        the engine enforces what happened meanwhile once it gets back."""
+        seconds = round(self.rng.uniform(LEASE_TTL * 5 / 6, LEASE_TTL + 3), 1)
+        self.log(f"daemon: its engine thread held up for {seconds} s")
+        ends = time.monotonic() + seconds
+        self.daemon.stall_engine(seconds)
+        time.sleep(self.rng.uniform(0.5, seconds - 0.5))
+        self.rest_calm()
+        self._draw([(self.unprotected_buy, 2), (self.blocked_buy, 1), (self.idle, 1)])()
+        time.sleep(max(ends - time.monotonic(), 0.0))
+
     def unblock(self, everything: bool = False) -> None:
         now = time.monotonic()
         for entry in list(self.blocks):
@@ -230,7 +289,14 @@ class Schedule(Day):
             (self.logout, 1),
             (self.store_blocked, 2),
             (self.kill, 2),
+            (self.asked_to_wait, 2),
         ]
+        if self.long:  # a schedule of --runslow: faults that last past the lease's life
+            faults += [
+                (self.store_held_past_the_lease, 1),
+                (self.paused, 1),
+                (self.engine_stalled, 1),
+            ]
         trading = [move for move, _ in moves]
         chosen = [self._draw(faults) for _ in range(self.rng.randint(0, 2))]
         chosen.insert(self.rng.randint(0, len(chosen)), self._draw(moves))
@@ -336,7 +402,8 @@ class Schedule(Day):
         (once), and every unprotected position the replay closes the daemon closed too.
 
         The replay may see less than the daemon did (a kill loses the recording's last lines;
-        a restart re-derives a tick's firing the journal cannot place), and more when a
+        a restart re-derives a tick's firing the journal cannot place), more while no daemon
+        ran (:func:`dead_spells`: its firings there are not compared), and more when a
         reconcile was slow: the replay applies each of its answers when it came, the daemon
         the whole reconcile once its last answer is in, so positions listed seconds before
         the orders holding their stops replay as unprotected in between. Grace firings are
@@ -361,10 +428,13 @@ class Schedule(Day):
         )
         assert done.returncode == 0, done.stderr
         replay = json.loads(done.stdout)
+        dead = dead_spells(recording)
         replayed = Counter(
             (f["rule"], f["item"] or "")
             for f in replay["firings"]
-            if f["rule"] in MANDATORY and f["kind"] == "rule"
+            if f["rule"] in MANDATORY
+            and f["kind"] == "rule"
+            and not any(start < datetime.fromisoformat(f["at"]) < end for start, end in dead)
         )
         database = self.daemon.status_path.parent / "simple-risk.db"
         with closing(sqlite3.connect(database)) as db:
@@ -427,6 +497,24 @@ class Schedule(Day):
             assert not twice, f"firings recorded twice: {twice}"
 
 
+def dead_spells(recording: Path) -> list[tuple[datetime, datetime]]:
+    """When no daemon ran: from the last line a killed daemon recorded to the first line of
+    the next one (each start records to a file of its own). The replay holds what the killed
+    daemon recorded last through that spell — a close it sent, not the hub's word that the
+    position is gone, which the kill cut off — and its clock runs on, so a for: rule ripens
+    there on a position long closed; the daemon, started again, reads the gateway instead."""
+    runs = []
+    for path in sorted(recording.glob("*.jsonl")):
+        stamps = [
+            datetime.fromisoformat(json.loads(line)["at"])
+            for line in path.read_text(encoding="utf-8").splitlines()
+            if line.strip()
+        ]
+        if stamps:
+            runs.append((min(stamps), max(stamps)))
+    return [(runs[i][1], runs[i + 1][0]) for i in range(len(runs) - 1)]
+
+
 def slowest_answer(recording: Path) -> float:
     """The longest a recorded REST answer took after its request was sent, in seconds."""
     slowest = 0.0
@@ -448,9 +536,11 @@ def schedule(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Schedul
         name="CHAOS-50K",
         args=("--record", str(tmp_path / "recording")),
         grace=GRACE,
+        stallable=bool(request.config.getoption("--runslow")),
     )
     sim.faults.timeout_seconds = 1.5  # a "timeout" answers 504 after 1.5 s, not 30
-    scheduled = Schedule(sim, daemon, random.Random(seed))
+    long = bool(request.config.getoption("--runslow"))
+    scheduled = Schedule(sim, daemon, random.Random(seed), long)
     try:
         yield scheduled
     finally:

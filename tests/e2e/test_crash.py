@@ -39,6 +39,7 @@ from simple_risk.engine.events import WORKING_STATUSES, OrderSide
 from tests.pinned import Wall, pinned_env, pinned_wall
 
 from .harness import fast_ruleset
+from .stalling_engine_run import STALL_FILE
 
 ACCOUNT = 20100001
 API_KEY = "crash-test-key-0123456789"
@@ -48,10 +49,19 @@ class DaemonProcess:
     """``simple-risk engine run`` in a subprocess, its status file, and kill -9."""
 
     def __init__(
-        self, config: Path, data_dir: Path, log: Path, wall: Wall, args: tuple[str, ...] = ()
+        self,
+        config: Path,
+        data_dir: Path,
+        log: Path,
+        wall: Wall,
+        args: tuple[str, ...] = (),
+        stallable: bool = False,
     ) -> None:
         self.config = config
         self.args = args  # more engine run options (--record DIR)
+        #: started through stalling_engine_run.py: its engine thread can be held up
+        self.stallable = stallable
+        self.stall_file = data_dir.parent / "stall-seconds"
         self.wall = wall
         self.status_path = data_dir / "status.json"
         self.log = log
@@ -61,12 +71,13 @@ class DaemonProcess:
     def start(self) -> None:
         # each (re)start continues the simulator's pinned day
         env = pinned_env(self.wall, {**os.environ, "SR_CRASH_API_KEY": API_KEY})
+        env[STALL_FILE] = str(self.stall_file)
+        program = [str(Path(__file__).with_name("stalling_engine_run.py"))]
         with self.log.open("ab") as out:
             self.process = subprocess.Popen(
                 [
                     sys.executable,
-                    "-m",
-                    "simple_risk",
+                    *(program if self.stallable else ["-m", "simple_risk"]),
                     "engine",
                     "run",
                     "--config",
@@ -100,6 +111,21 @@ class DaemonProcess:
         self.process.send_signal(signal.SIGKILL)
         self.process.wait(10)
         self.kills += 1
+
+    def pause(self, seconds: float) -> None:
+        """Stop the whole process (SIGSTOP) for ``seconds``, then let it go on (SIGCONT)."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGSTOP)
+        try:
+            time.sleep(seconds)
+        finally:
+            self.process.send_signal(signal.SIGCONT)
+
+    def stall_engine(self, seconds: float) -> None:
+        """Hold up the daemon's engine thread alone for ``seconds`` (from now on)."""
+        assert self.process is not None and self.stallable
+        self.stall_file.write_text(f"{seconds}", encoding="utf-8")
+        self.process.send_signal(signal.SIGUSR1)
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
@@ -259,10 +285,17 @@ def _epoch(stamp: str) -> float:
 
 
 def start_system(
-    tmp_path: Path, *, seed: int, name: str, args: tuple[str, ...] = (), grace: int = 1
+    tmp_path: Path,
+    *,
+    seed: int,
+    name: str,
+    args: tuple[str, ...] = (),
+    grace: int = 1,
+    stallable: bool = False,
 ) -> tuple[Simulator, DaemonProcess]:
     """A simulator on the pinned clock and a live ``engine run`` subprocess guarding it
-    (``args``: more options of engine run; ``grace``: the no-stop grace in seconds)."""
+    (``args``: more options of engine run; ``grace``: the no-stop grace in seconds;
+    ``stallable``: its engine thread can be held up, :meth:`DaemonProcess.stall_engine`)."""
     sim = Simulator(
         port=0,
         seed=seed,
@@ -288,7 +321,9 @@ def start_system(
         " snapshot_interval: 1, retry_interval: 0.2}\n",
         encoding="utf-8",
     )
-    daemon = DaemonProcess(config, tmp_path / "data", tmp_path / "daemon.log", sim.clock, args)
+    daemon = DaemonProcess(
+        config, tmp_path / "data", tmp_path / "daemon.log", sim.clock, args, stallable
+    )
     daemon.start()
     return sim, daemon
 
