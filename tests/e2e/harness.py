@@ -198,8 +198,9 @@ def restart() -> Iterator[Restart]:
         daemon.stop()
 
 
-def fast_ruleset(path: Path, grace: int = 1) -> None:
-    """The shipped ruleset with the session open all day and a 1 s no-stop grace."""
+def open_all_day_ruleset_text(grace: int) -> str:
+    """The shipped ruleset with the session open all day, every day, no holidays, and a
+    ``grace``-second no-stop grace: what a test run at any hour needs."""
     text = default_ruleset_path().read_text(encoding="utf-8")
     text = text.replace(
         'rth: {start: "08:30", end: "15:00", days: [mon, tue, wed, thu, fri]}',
@@ -208,6 +209,13 @@ def fast_ruleset(path: Path, grace: int = 1) -> None:
     text = text.replace("  holidays: [2026-11-26, 2026-12-25, 2027-01-01]", "  holidays: []")
     # the one-spell grace (its for:) and the cumulative one are the stop_loss_grace param
     text = text.replace("  stop_loss_grace: 30 ", f"  stop_loss_grace: {grace} ")
+    assert f"stop_loss_grace: {grace} " in text and "sat, sun" in text
+    return text
+
+
+def fast_ruleset(path: Path, grace: int = 1) -> None:
+    """The open-all-day ruleset with a 1 s no-stop grace and the cooldowns out of the way."""
+    text = open_all_day_ruleset_text(grace)
     # The day must reach its daily loss limit whatever the timing of the kills: a trade-count
     # cooldown or a loss cooldown that happens to be running when the second loss is bought
     # would close that position at once, before it loses (timed locks still come from the
@@ -221,5 +229,4 @@ def fast_ruleset(path: Path, grace: int = 1) -> None:
     ):
         assert name in text, name
         text = text.replace(name, value)
-    assert f"stop_loss_grace: {grace} " in text and "sat, sun" in text
     path.write_text(text, encoding="utf-8")

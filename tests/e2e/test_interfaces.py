@@ -45,9 +45,10 @@ from simple_risk.daemon.control.protocol import ProtocolError
 from simple_risk.daemon.password import hash_password, write_password_hash
 from simple_risk.daemon.sim import Trader, wait_until
 from simple_risk.engine.events import OrderSide
-from simple_risk.resources import default_ruleset_path
 from simple_risk.store import Store
 from tests.pinned import pinned_env, pinned_wall
+
+from .harness import open_all_day_ruleset_text
 
 ACCOUNT = 20100001
 API_KEY = "interfaces-api-key-7d41c0e2"
@@ -55,19 +56,6 @@ PASSWORD = "correct horse interfaces"
 OTHER_PASSWORD = "battery staple interfaces"
 GRACE = 3  # seconds of the no-stop grace in the test ruleset
 ENV_KEY = "SR_IFACE_API_KEY"
-
-
-def fast_ruleset_text(grace: int = GRACE) -> str:
-    """The shipped ruleset with the session open all day and a short no-stop grace."""
-    text = default_ruleset_path().read_text(encoding="utf-8")
-    text = text.replace(
-        'rth: {start: "08:30", end: "15:00", days: [mon, tue, wed, thu, fri]}',
-        'rth: {start: "00:00", end: "23:59", days: [mon, tue, wed, thu, fri, sat, sun]}',
-    )
-    text = text.replace("  holidays: [2026-11-26, 2026-12-25, 2027-01-01]", "  holidays: []")
-    text = text.replace("  stop_loss_grace: 30 ", f"  stop_loss_grace: {grace} ")
-    assert f"stop_loss_grace: {grace} " in text and "sat, sun" in text
-    return text
 
 
 def free_port() -> int:
@@ -237,7 +225,7 @@ def running_system(name: str, grace: int = GRACE) -> Iterator[System]:
     trader = Trader(sim)
     tcp_port = free_port()
     ruleset = root / "ruleset.yaml"
-    ruleset.write_text(fast_ruleset_text(grace), encoding="utf-8")
+    ruleset.write_text(open_all_day_ruleset_text(grace), encoding="utf-8")
     config = write_config(root, sim.base_url, tcp_port)
     write_password_hash(root / "admin-password.bcrypt", hash_password(PASSWORD, rounds=4))
     system = System(root, sim, trader, config, ruleset, root / "status.sock", tcp_port)

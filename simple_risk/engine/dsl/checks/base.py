@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 from simple_risk.engine.dsl.compilation import Compilation
 from simple_risk.engine.dsl.problems import Problem
+from simple_risk.engine.dsl.scope import CheckedExpression
+from simple_risk.engine.dsl.yamlload import Mark
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,3 +33,20 @@ def comparisons(tree: ast.AST) -> Iterator[tuple[ast.cmpop, ast.expr, ast.expr]]
             sides = [node.left, *node.comparators]
             for index, op in enumerate(node.ops):
                 yield op, sides[index], sides[index + 1]
+
+
+def rule_whens(compilation: Compilation) -> Iterator[tuple[str, Mark, CheckedExpression]]:
+    """Each rule's ``when:`` as compiled (its id, where it is written, its checked
+    expression), in file order; a rule whose ``when:`` did not compile is left out. A lockout's
+    ``while:`` is compiled in the ``when`` role too: it is told apart by where it is written."""
+    doc = compilation.doc
+    whens = {
+        (checked.scope.rule_id, checked.locator.fallback): checked
+        for checked in compilation.expressions
+        if checked.role == "when"
+    }
+    for rule_id, path in compilation.rule_ids:
+        mark = doc.at((*path, "when"))
+        checked = whens.get((rule_id, mark))
+        if checked is not None:
+            yield rule_id, mark, checked

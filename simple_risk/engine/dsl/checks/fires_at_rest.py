@@ -30,7 +30,7 @@ from collections.abc import Iterator
 from decimal import Decimal
 
 from simple_risk.engine import namespace
-from simple_risk.engine.dsl.checks.base import CheckDef
+from simple_risk.engine.dsl.checks.base import CheckDef, rule_whens
 from simple_risk.engine.dsl.checks.sample_evaluation import sample_env, sample_of
 from simple_risk.engine.dsl.compilation import Compilation
 from simple_risk.engine.dsl.problems import Problem
@@ -109,17 +109,8 @@ def run(compilation: Compilation) -> Iterator[Problem]:
         return  # a broken part stands in for something else: judge once it is fixed
     doc = compilation.doc
     quiet = _quiet_names()
-    whens = {
-        (checked.scope.rule_id, checked.locator.fallback): checked
-        for checked in compilation.expressions
-        if checked.role == "when"
-    }
     env: dict[str, object] | None = None
-    for rule_id, path in compilation.rule_ids:
-        mark = doc.at((*path, "when"))
-        checked = whens.get((rule_id, mark))
-        if checked is None:
-            continue
+    for rule_id, mark, checked in rule_whens(compilation):
         facts = [name for name in checked.compiled.names if not name.startswith("params.")]
         if not facts or any(name not in quiet for name in facts):
             continue

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from simple_risk.engine.dsl.checks.base import CheckDef
+from simple_risk.engine.dsl.checks.base import CheckDef, rule_whens
 from simple_risk.engine.dsl.checks.sample_evaluation import sample_env, sample_of
 from simple_risk.engine.dsl.compilation import Compilation
 from simple_risk.engine.dsl.problems import Problem
@@ -30,16 +30,9 @@ def run(compilation: Compilation) -> Iterator[Problem]:
     if any(problem.severity == "error" for problem in compilation.problems):
         return  # a broken part (a cyclic macro) stands in as False: judge once it is fixed
     doc = compilation.doc
-    whens = {
-        (checked.scope.rule_id, checked.locator.fallback): checked
-        for checked in compilation.expressions
-        if checked.role == "when"
-    }
     env: dict[str, object] | None = None
-    for rule_id, path in compilation.rule_ids:
-        mark = doc.at((*path, "when"))
-        checked = whens.get((rule_id, mark))
-        if checked is None or any(not n.startswith("macro:") for n in checked.names_used):
+    for rule_id, mark, checked in rule_whens(compilation):
+        if any(not n.startswith("macro:") for n in checked.names_used):
             continue
         env = sample_env(compilation) if env is None else env
         if sample_of(checked.tree.body, env) is not False:
