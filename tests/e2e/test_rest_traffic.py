@@ -18,6 +18,7 @@ The hub-down timings are shortened here, and the minute with them: ``POLL`` stan
 from __future__ import annotations
 
 import dataclasses
+import os
 import time
 from collections import Counter
 from decimal import Decimal
@@ -112,7 +113,12 @@ def _calls_while_the_user_hub_is_down(
         sim.stop()
 
 
-@pytest.mark.parametrize("count", [1, 8, 20])
+#: the measured cases: every figure of docs/daemon.md locally; CI keeps the one each test needs
+#: most (the shared search with many accounts; the spacing past eight) to stay under 20 minutes
+CI_PROFILE = bool(os.environ.get("CI"))
+
+
+@pytest.mark.parametrize("count", [8] if CI_PROFILE else [1, 8, 20])
 def test_while_the_user_hub_is_down_each_poll_asks_account_search_once_for_the_login(
     count: int, tmp_path: Path
 ) -> None:
@@ -131,7 +137,7 @@ def test_while_the_user_hub_is_down_each_poll_asks_account_search_once_for_the_l
     assert per_poll <= 3 * count + 1.5, f"{per_poll:g} calls per poll"
 
 
-@pytest.mark.parametrize("count", [8, 20])
+@pytest.mark.parametrize("count", [20] if CI_PROFILE else [8, 20])
 def test_while_the_user_hub_is_down_the_poll_keeps_within_what_reconciles_may_use(
     count: int, tmp_path: Path
 ) -> None:
