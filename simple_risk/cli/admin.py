@@ -27,7 +27,7 @@ import getpass
 import os
 import sys
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
@@ -146,14 +146,22 @@ def _group_option_misplaced(ctx: click.Context, args: list[str], error: click.No
     )
 
 
+def _parsed(
+    parse: Callable[[click.Context, list[str]], list[str]], ctx: click.Context, args: list[str]
+) -> list[str]:
+    """``parse`` (a command's or a group's own), an admin option written after the
+    sub-command said where it goes."""
+    given = list(args)  # the parser consumes the list it is given
+    try:
+        return parse(ctx, args)
+    except click.NoSuchOption as error:
+        _group_option_misplaced(ctx, given, error)
+        raise
+
+
 class _AdminCommand(click.Command):
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        given = list(args)  # the parser consumes the list it is given
-        try:
-            return super().parse_args(ctx, args)
-        except click.NoSuchOption as error:
-            _group_option_misplaced(ctx, given, error)
-            raise
+        return _parsed(super().parse_args, ctx, args)
 
 
 class _AdminGroup(click.Group):
@@ -161,12 +169,7 @@ class _AdminGroup(click.Group):
     group_class = type  # sub-groups are admin groups too
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        given = list(args)  # the parser consumes the list it is given
-        try:
-            return super().parse_args(ctx, args)
-        except click.NoSuchOption as error:
-            _group_option_misplaced(ctx, given, error)
-            raise
+        return _parsed(super().parse_args, ctx, args)
 
 
 @cli.group(cls=_AdminGroup)
