@@ -57,7 +57,7 @@ DENIED_HINT = (
     " status_socket_group; run this as one of them (the trader: ask to be added to the group)"
 )
 
-HISTORY_KINDS = ("fill", "firing", "lockout", "lockout_cleared", "intent", "admin")
+HISTORY_KINDS = ("fill", "firing", "lockout", "lockout_cleared", "intent", "admin", "alert")
 MONITOR_KINDS = ("event", "firing", "call", "result", "alert", "admin")
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -466,8 +466,8 @@ def history(
     data_dir: Path | None,
     socket_address: str | None,
 ) -> None:
-    """List recent fills with their P&L, firings, enforcement results, lockouts and admin
-    actions, oldest first, from the daemon's store.
+    """List recent fills with their P&L, firings, enforcement results, lockouts, admin
+    actions and the daemon's alerts, oldest first, from the daemon's store.
 
     The running daemon answers; after a stop or a crash, give --config FILE (or --data-dir
     DIR) and the store is read directly, so the day can always be reviewed.

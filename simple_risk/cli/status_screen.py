@@ -64,8 +64,9 @@ def daemon_header(result: Mapping[str, Any], now: datetime) -> RenderableType:
         )
     line.append(f" · times in {words.zone_name(now)}", style="dim")
     alerts = daemon.get("alerts") or []
+    earlier = daemon.get("alerts_earlier") or 0
     banner = observe_banner(result.get("accounts") or [])
-    if not alerts and banner is None:
+    if not alerts and not earlier and banner is None:
         return line
     rows: list[RenderableType] = [line]
     if banner is not None:
@@ -78,6 +79,15 @@ def daemon_header(result: Mapping[str, Any], now: datetime) -> RenderableType:
             message = f"account {whose}: {message}"
         row.append(message, style=severity_style(level))
         rows.append(row)
+    if earlier:
+        # older than the trading day (and the last hour): not what is wrong now, not gone
+        rows.append(
+            Text(
+                f"  {earlier} earlier alert{'' if earlier == 1 else 's'}: "
+                "simple-risk engine history --kind alert",
+                style="dim",
+            )
+        )
     return Group(*rows)
 
 

@@ -27,6 +27,7 @@ KIND_STYLE: Mapping[str, str] = {
     "lockout_cleared": "green",
     "intent": "yellow",
     "admin": "blue",
+    "alert": "bold yellow",
 }
 
 

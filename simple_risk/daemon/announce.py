@@ -13,8 +13,8 @@ import logging
 import os
 import threading
 from collections import OrderedDict, deque
-from collections.abc import Mapping
-from datetime import datetime
+from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -34,6 +34,12 @@ log = logging.getLogger(__name__)
 
 #: alerts kept per account (and of the daemon itself) for the account's page
 ALERTS_KEPT = 50
+#: an alert raised before the trading day began still shows this long (one raised at 16:58
+#: is not gone from ``status`` two minutes later, at the day's reset)
+ALERT_SHOWN_FOR = timedelta(hours=1)
+
+#: keeps one alert in the store: (at, level, message, account)
+Keeper = Callable[[datetime, str, str, "int | None"], None]
 
 
 def named(text: str, account: int | None, several: bool) -> str:
@@ -103,8 +109,14 @@ class FillNews:
 
 
 class Alerter:
-    """Loud alerts: the log at ERROR/CRITICAL, the status output, ``monitor`` and the
-    notification webhook (posted from its own thread: an alert never waits for HTTP)."""
+    """Loud alerts: the log at ERROR/CRITICAL, the status output, ``monitor``, the
+    notification webhook (posted from its own thread: an alert never waits for HTTP) and the
+    store, for ``engine history`` (written by the store writer: an alert never waits for the
+    database either).
+
+    ``status`` and the dashboard show what is wrong *now*: the alerts of the current trading
+    day, and those of the last :data:`ALERT_SHOWN_FOR`; older ones are counted there and
+    read in ``engine history --kind alert``."""
 
     def __init__(
         self,
@@ -125,6 +137,19 @@ class Alerter:
         self._by_account: dict[int | None, deque[tuple[int, dict[str, Any]]]] = {}
         self._raised = 0
         self._lock = threading.Lock()
+        #: writes an alert to the store (:meth:`keep_with`); until then alerts wait here
+        self._keeper: Keeper | None = None
+        self._unkept: deque[tuple[datetime, str, str, int | None]] = deque(maxlen=ALERTS_KEPT)
+
+    def keep_with(self, keeper: Keeper) -> None:
+        """Keep every alert in the store from now on, and those raised before the store
+        writer started (a restore's alerts), in the order they were raised."""
+        with self._lock:
+            self._keeper = keeper
+            waiting = list(self._unkept)
+            self._unkept.clear()
+        for alert in waiting:
+            keeper(*alert)
 
     def alert(self, level: str, message: str, at: datetime, account: int | None = None) -> None:
         """Raise an alert; ``account`` is the guarded account it is about (None: the daemon's
@@ -146,6 +171,11 @@ class Alerter:
             if kept is None:
                 kept = self._by_account[account] = deque(maxlen=ALERTS_KEPT)
             kept.append((self._raised, entry))
+            keeper = self._keeper
+            if keeper is None:
+                self._unkept.append((at, level, message, account))
+        if keeper is not None:
+            keeper(at, level, message, account)
         self._observer.on_alert(level, message)
         text = f"Alert: {message}"
         if self._monitor is not None and self._monitor.active:
@@ -162,6 +192,22 @@ class Alerter:
         with self._lock:
             chosen = [*self._by_account.get(account, ()), *self._by_account.get(None, ())]
         return [entry for _, entry in sorted(chosen, key=lambda kept: kept[0])[-count:]]
+
+    def current(
+        self, count: int, now: datetime, day_start: datetime, account: int | None = None
+    ) -> tuple[list[dict[str, Any]], int]:
+        """The latest ``count`` alerts still current at ``now`` (raised since ``day_start``,
+        the trading day's start, or within :data:`ALERT_SHOWN_FOR`), oldest first, and how
+        many older ones are kept in memory (``engine history`` has them all); of
+        ``account`` and the daemon itself, or of every account when None."""
+        if account is None:
+            with self._lock:
+                kept = list(self.recent)
+        else:
+            kept = self.recent_for(account, ALERTS_KEPT * 2)
+        since = min(day_start, now - ALERT_SHOWN_FOR)
+        shown = [entry for entry in kept if datetime.fromisoformat(entry["at"]) >= since]
+        return shown[-count:], len(kept) - len(shown)
 
 
 class Announcer:

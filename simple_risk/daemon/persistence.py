@@ -100,6 +100,21 @@ class Persistence:
         except StoreError as exc:
             log.debug("store call failed: %s", exc)
 
+    def keep_alert(self, at: datetime, level: str, message: str, account: int | None) -> None:
+        """Write one alert for ``engine history``, in order on the writer thread. An outage
+        holds it like every write; any other failure is logged, never alerted: an alert
+        about keeping an alert would be kept in turn, failing the same way, for ever."""
+
+        def record(store: Store) -> None:
+            try:
+                store.record_alert(at=at, level=level, message=message, account=account)
+            except StoreUnavailable:
+                raise
+            except Exception as exc:  # raised to the writer, it would be alerted (and kept)
+                log.warning("an alert could not be kept for engine history: %s", exc)
+
+        self.store_call(record)
+
     # -- restore --------------------------------------------------------------------------------
 
     def restore(

@@ -359,6 +359,7 @@ class Daemon:
             log.warning("account %s is OBSERVED: nothing will be sent to the gateway", account)
         self.restore()
         self.persistence.start_writer(self.supervisor)
+        self.alerter.keep_with(self.persistence.keep_alert)
         self.client.login()
         self.intake.start()
         self.reconciler.start(self.supervisor)

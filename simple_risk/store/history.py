@@ -1,4 +1,5 @@
-"""The merged timeline behind ``engine history``: fills, firings, lockouts, intents, admin.
+"""The merged timeline behind ``engine history``: fills, firings, lockouts, intents, admin
+actions and the daemon's alerts.
 
 :meth:`Store.history <simple_risk.store.store.Store.history>` checks its arguments, opens one
 read transaction and calls :func:`collect`, then keeps the newest items with :func:`newest`.
@@ -22,6 +23,7 @@ from simple_risk.engine.events import TradeFill
 from simple_risk.store import rows as convert
 from simple_risk.store.models import (
     AdminActionRow,
+    AlertRow,
     FiringRow,
     IntentRow,
     JournalEntryRow,
@@ -57,7 +59,9 @@ def collect(
 ) -> list[Entry]:
     """Every item of the ``wanted`` kinds in ``[since, end)``, unordered.
 
-    With ``rule``, fills and admin actions (which belong to no rule) are left out.
+    With ``rule``, fills, admin actions and alerts (which belong to no rule) are left out. With
+    ``account``, an alert about the daemon itself (every account's) is kept beside the
+    account's own, as ``status`` shows them.
     """
     items: list[Entry] = []
     order = {kind: i for i, kind in enumerate(HISTORY_KINDS)}
@@ -108,6 +112,12 @@ def collect(
             aq = aq.where(AdminActionRow.account == account)
         for a in s.scalars(aq):
             add(convert.admin_item(convert.admin(a)), a.id)
+    if "alert" in wanted and rule is None:
+        alq = select(AlertRow).where(*_between(AlertRow.at, since, end))
+        if account is not None:
+            alq = alq.where((AlertRow.account == account) | AlertRow.account.is_(None))
+        for alert in s.scalars(alq):
+            add(convert.alert_item(alert), alert.id)
     return items
 
 

@@ -14,7 +14,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from sqlalchemy import BigInteger, Column, Connection, DateTime, MetaData, String, Table, text
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Connection,
+    DateTime,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    text,
+)
 
 
 def _v1_to_v2(conn: Connection) -> None:
@@ -33,9 +45,26 @@ def _v1_to_v2(conn: Connection) -> None:
     conn.execute(text("ALTER TABLE lockouts ADD COLUMN bindings JSON NOT NULL DEFAULT '{}'"))
 
 
+def _v2_to_v3(conn: Connection) -> None:
+    """Version 3: the daemon's alerts, for ``engine history``."""
+    frozen = MetaData()
+    Table(
+        "alerts",
+        frozen,
+        Column("id", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True),
+        Column("at", DateTime(timezone=False), nullable=False),
+        Column("level", String(20), nullable=False),
+        Column("account", BigInteger, nullable=True),
+        Column("message", Text, nullable=False),
+        Index("ix_alerts_at", "at"),
+    )
+    frozen.create_all(conn)
+
+
 #: version → the step that upgrades a database of that version by one.
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     1: _v1_to_v2,
+    2: _v2_to_v3,
 }
 
 #: The oldest version this code can migrate from.

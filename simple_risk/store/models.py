@@ -38,8 +38,10 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 #: The schema this code writes. Version 1 was the single-daemon store; version 2 added leases
-#: (one daemon per account on a shared PostgreSQL store) and the bindings of a ``while:`` lock.
-SCHEMA_VERSION = 2
+#: (one daemon per account on a shared PostgreSQL store) and the bindings of a ``while:`` lock;
+#: version 3 keeps the daemon's alerts, so ``engine history`` shows them after they leave
+#: ``status``.
+SCHEMA_VERSION = 3
 
 #: Surrogate primary keys: 64-bit on PostgreSQL, ``INTEGER`` (the rowid) on SQLite.
 SurrogateKey = BigInteger().with_variant(Integer(), "sqlite")
@@ -234,6 +236,21 @@ class AdminActionRow(Base):
     args: Mapped[dict[str, Any]]
     why: Mapped[str]
     result: Mapped[str]
+
+
+class AlertRow(Base):
+    """One loud alert the daemon raised (version 3): ``status`` shows the trading day's, and
+    ``engine history`` every one kept here."""
+
+    __tablename__ = "alerts"
+    __table_args__ = (Index("ix_alerts_at", "at"),)
+
+    id: Mapped[int] = mapped_column(SurrogateKey, primary_key=True, autoincrement=True)
+    at: Mapped[datetime]
+    level: Mapped[str] = mapped_column(String(20))
+    #: the guarded account it is about; None: the daemon's own (every account's)
+    account: Mapped[int | None] = mapped_column(BigInteger)
+    message: Mapped[str]
 
 
 class LeaseRow(Base):

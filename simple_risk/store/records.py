@@ -17,7 +17,7 @@ IntentState = Literal["pending", "in_flight", "done", "gave_up"]
 OPEN_INTENT_STATES: tuple[IntentState, ...] = ("pending", "in_flight")
 FINAL_INTENT_STATES: tuple[IntentState, ...] = ("done", "gave_up")
 
-HistoryKind = Literal["fill", "firing", "lockout", "lockout_cleared", "intent", "admin"]
+HistoryKind = Literal["fill", "firing", "lockout", "lockout_cleared", "intent", "admin", "alert"]
 HISTORY_KINDS: tuple[HistoryKind, ...] = (
     "fill",
     "firing",
@@ -25,6 +25,7 @@ HISTORY_KINDS: tuple[HistoryKind, ...] = (
     "lockout_cleared",
     "intent",
     "admin",
+    "alert",
 )
 
 

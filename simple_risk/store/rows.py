@@ -14,6 +14,7 @@ from simple_risk.engine.dsl.catalogue import ticker_of
 from simple_risk.engine.events import ContractInfo, TradeFill
 from simple_risk.store.models import (
     AdminActionRow,
+    AlertRow,
     ContractCacheRow,
     FiringRow,
     IntentRow,
@@ -217,9 +218,21 @@ def admin_item(action: AdminAction) -> HistoryItem:
     )
 
 
+def alert_item(row: AlertRow) -> HistoryItem:
+    return HistoryItem(
+        at=row.at,
+        kind="alert",
+        account=row.account,
+        rule=None,
+        summary=f"{row.level}: {row.message}",
+        details={"alert_id": row.id, "level": row.level},
+    )
+
+
 __all__ = [
     "admin",
     "admin_item",
+    "alert_item",
     "contract",
     "fill_item",
     "firing",

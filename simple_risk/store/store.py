@@ -57,7 +57,7 @@ from simple_risk.store.database import (
     reason,
 )
 from simple_risk.store.inputs import firing_input, require_aware, require_int
-from simple_risk.store.models import StoreMeta
+from simple_risk.store.models import AlertRow, StoreMeta
 from simple_risk.store.records import (
     FINAL_INTENT_STATES,
     AdminAction,
@@ -397,6 +397,15 @@ class Store:
                 account=account,
                 args=args,
             )
+
+    def record_alert(self, *, at: datetime, level: str, message: str, account: int | None) -> int:
+        """Keep one alert the daemon raised (``account`` None: the daemon's own); its id."""
+        require_aware(at, "alert at")
+        with self._session(write=True) as s:
+            row = AlertRow(at=at, level=level, account=account, message=message)
+            s.add(row)
+            s.flush()
+            return row.id
 
     def admin_actions(self, since: datetime | None = None) -> list[AdminAction]:
         """Admin commands (since a time), oldest first."""

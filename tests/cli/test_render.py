@@ -69,6 +69,15 @@ def test_an_alert_about_one_account_names_it_once() -> None:
     assert "account 20100001: account 20100001" not in out
 
 
+def test_alerts_older_than_the_trading_day_are_counted_with_where_to_read_them() -> None:
+    result = fixtures.status()
+    result["daemon"]["alerts"] = []
+    result["daemon"]["alerts_earlier"] = 3
+    out = text_of(status_screen.status_view(result, NOW))
+    assert "3 earlier alerts: simple-risk engine history --kind alert" in out
+    assert "ALERT" not in out
+
+
 def test_status_shows_every_section_of_an_account() -> None:
     out = text_of(status_screen.status_view(fixtures.status(), NOW))
     assert "daemon pid 4242" in out and "up 2h 05m" in out and "events 18211" in out

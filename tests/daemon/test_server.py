@@ -1120,3 +1120,17 @@ def test_an_alert_about_one_account_names_it_and_stays_out_of_another_accounts_s
     assert not [a for a in mine if words in a["message"]]
     theirs = run.request("status", {"account": other})["daemon"]["alerts"]
     assert [a["message"] for a in theirs if words in a["message"]] == [alert["message"]]
+    # ... and it is kept for engine history, as the status showed it
+    run.wait(
+        lambda: any(
+            words in item["summary"]
+            for item in run.request("history", {"kinds": ["alert"]})["items"]
+        ),
+        "the alert in history",
+    )
+    (kept,) = [
+        item
+        for item in run.request("history", {"kinds": ["alert"], "account": other})["items"]
+        if words in item["summary"]
+    ]
+    assert (kept["account"], kept["summary"]) == (other, f"{alert['level']}: {alert['message']}")

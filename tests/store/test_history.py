@@ -1,4 +1,4 @@
-"""`engine history` reads firings, lockouts, intents and admin actions in time order."""
+"""`engine history` reads firings, lockouts, intents, admin actions and alerts in time order."""
 
 from __future__ import annotations
 
@@ -105,3 +105,36 @@ def test_an_open_intent_shows_at_its_creation(store: Store) -> None:
     store.record_firing(daily_loss_firing(), [], flatten_intents()[:1])
     (item,) = store.history(T0, kinds=["intent"])
     assert (item.at, item.summary) == (T0, "cancel orders: waiting")
+
+
+def test_the_daemons_alerts_are_kept_for_history_by_account_and_as_the_daemons_own(
+    store: Store,
+) -> None:
+    store.record_alert(at=T0, level="critical", message="user hub down for 45s", account=None)
+    store.record_alert(
+        at=T0 + timedelta(minutes=1),
+        level="warning",
+        message="canTrade is false on 150KTC",
+        account=OTHER_ACCOUNT,
+    )
+    store.record_alert(
+        at=T0 + timedelta(minutes=2),
+        level="critical",
+        message="the close keeps failing",
+        account=ACCOUNT,
+    )
+    every = store.history(T0 - timedelta(hours=1), kinds=["alert"])
+    assert [(item.account, item.summary) for item in every] == [
+        (None, "critical: user hub down for 45s"),
+        (OTHER_ACCOUNT, "warning: canTrade is false on 150KTC"),
+        (ACCOUNT, "critical: the close keeps failing"),
+    ]
+    assert every[0].details["level"] == "critical"
+    # one account's: its own and the daemon's, never another account's (as status shows them)
+    mine = store.history(T0 - timedelta(hours=1), account=ACCOUNT, kinds=["alert"])
+    assert [item.summary for item in mine] == [
+        "critical: user hub down for 45s",
+        "critical: the close keeps failing",
+    ]
+    # an alert belongs to no rule
+    assert store.history(T0 - timedelta(hours=1), rule="daily-realized-loss") == []

@@ -231,6 +231,10 @@ def test_a_version_1_store_is_migrated_with_its_lockouts_intact(
         assert store.acquire_lease(ACCOUNT, "daemon-a", timedelta(seconds=30), T0)
         history = store.history(T0 - timedelta(days=1), kinds=["firing"])
         assert [item.details["values"] for item in history] == [{"day.realized_pnl": "-501.74"}]
+        # ... and what version 3 added: the daemon's alerts, in history
+        store.record_alert(at=T0, level="critical", message="hub down", account=None)
+        (alert,) = store.history(T0 - timedelta(days=1), kinds=["alert"])
+        assert alert.summary == "critical: hub down"
 
     # The migrated schema is the one a fresh store gets.
     with fresh_database(store_url, tmp_path) as fresh_url:

@@ -45,6 +45,10 @@ class Alerts(Protocol):
 
     def recent_for(self, account: int, count: int) -> list[dict[str, Any]]: ...
 
+    def current(
+        self, count: int, now: datetime, day_start: datetime, account: int | None = None
+    ) -> tuple[list[dict[str, Any]], int]: ...
+
 
 class QueueDepth(Protocol):
     def depth(self) -> int: ...

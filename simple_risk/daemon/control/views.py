@@ -58,13 +58,23 @@ def _value(value: object) -> object:
     return str(value)
 
 
+def day_start(daemon: ControlTarget, now: datetime) -> datetime:
+    """When the current trading day began (the earliest, should the guarded accounts' rule
+    books keep different calendars)."""
+    starts = [
+        engine.calendar.trading_day_start(engine.calendar.trading_day(now))
+        for engine in daemon.engines.values()
+    ]
+    return min(starts, default=now)
+
+
 def daemon_status(
     daemon: ControlTarget, now: datetime, account: int | None = None
 ) -> dict[str, Any]:
-    """The daemon's line; for one account, only its alerts and the daemon's own."""
-    alerts = (
-        daemon.alerter.recent[-10:] if account is None else daemon.alerter.recent_for(account, 10)
-    )
+    """The daemon's line; for one account, only its alerts and the daemon's own. The alerts
+    are those still current (the trading day's, or the last hour's); ``alerts_earlier``
+    counts the older ones kept in memory (``engine history --kind alert`` has them)."""
+    alerts, earlier = daemon.alerter.current(10, now, day_start(daemon, now), account)
     return {
         "pid": os.getpid(),
         "started_at": daemon.started_at,
@@ -74,7 +84,8 @@ def daemon_status(
         "reconciles": daemon.reconciles,
         "intents_open": len(daemon.book),
         "store": daemon.store_health(),
-        "alerts": list(alerts),
+        "alerts": alerts,
+        "alerts_earlier": earlier,
         "ruleset": daemon.ruleset_name(),
     }
 

@@ -44,6 +44,10 @@ def account_page(daemon: ControlTarget, account: int, now: datetime) -> dict[str
     tickers = _Tickers(engine, status)
     day = engine.calendar.trading_day(now)
     loss = _loss_gauge(status)
+    # the alerts still current: yesterday's hub reconnect is not what is wrong now
+    alerts, earlier = daemon.alerter.current(
+        ALERTS_SHOWN, now, engine.calendar.trading_day_start(day), account
+    )
     return {
         "now": now,
         # the firings below are kept in memory: none before this moment (a restart)
@@ -139,7 +143,8 @@ def account_page(daemon: ControlTarget, account: int, now: datetime) -> dict[str
         # a lease lost …): the firings alone would say "position closed" while the gateway
         # keeps refusing the close. Another account's are its page's, and never push this
         # account's own off the page.
-        "alerts": list(reversed(daemon.alerter.recent_for(account, ALERTS_SHOWN))),
+        "alerts": list(reversed(alerts)),
+        "alerts_earlier": earlier,
         "firings": [
             {"at": f["at"], "rule": f["rule"], "severity": f["severity"], "text": f["text"]}
             for f in reversed(status["firings"][-FIRINGS_SHOWN:])
