@@ -11,7 +11,9 @@ Each channel posts on its own thread behind its own bounded queue, so a slow or 
 never delays enforcement (the engine thread only builds the text) nor another channel (a hung
 webhook never holds back the phone push): when a channel's queue is full the message is
 dropped for it and counted. A failed delivery is retried a few times with backoff, per
-channel, within a total deadline.
+channel, within a total deadline. What a channel lost while it failed (the newest
+:data:`MISSED_KEPT` messages) is sent late, grouped, once it delivers again: the trader whose
+phone was silent for an hour learns what happened in that hour, not only how many.
 """
 
 from __future__ import annotations
@@ -25,8 +27,9 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from simple_risk.adapters.topstepx.secrets import redact_text, register_secret
@@ -192,6 +195,8 @@ class AppriseChannel:
 GROUP_LINES = 15
 #: the most characters of a grouped push (Discord refuses a message over 2,000)
 GROUP_CHARS = 1900
+#: messages a failing channel keeps to send late (the newest; older ones are counted)
+MISSED_KEPT = 50
 
 
 def grouped_text(texts: Sequence[str]) -> str:
@@ -239,6 +244,8 @@ class _Lane:
     name: str
     queue: queue.Queue[tuple[str, str] | None]
     thread: threading.Thread | None = None
+    #: (severity, text) of the messages it lost while failing, sent late when it delivers
+    missed: deque[tuple[str, str]] = field(default_factory=lambda: deque(maxlen=MISSED_KEPT))
 
 
 def _lanes(channels: Sequence[Channel], capacity: int) -> list[_Lane]:
@@ -387,14 +394,33 @@ class Notifications:
                     batch.append(more)
                 severity = max((s for s, _ in batch), key=severity_rank)
                 text = redact_text(grouped_text([t for _, t in batch]))  # a chat is no vault
-                self._push(lane, severity, text, len(batch))
+                if self._push(lane, severity, text, len(batch)):
+                    self._send_late(lane)
+                else:
+                    lane.missed.extend(batch)
                 pushed = time.monotonic()
                 if stopping:
                     return
 
         return run
 
-    def _push(self, lane: _Lane, severity: str, text: str, messages: int = 1) -> None:
+    def _send_late(self, lane: _Lane) -> None:
+        """Push, once and grouped, what ``lane`` lost while it failed (it delivers again). If
+        this push fails too, the messages stay lost: counted, as every loss."""
+        if not lane.missed:
+            return
+        missed = list(lane.missed)
+        lane.missed.clear()
+        severity = max((s for s, _ in missed), key=severity_rank)
+        text = redact_text(
+            f"Sent late: did not reach you while notifications to {lane.name} failed.\n"
+            + grouped_text([t for _, t in missed])
+        )
+        time.sleep(self.spacing)  # a service throttles pushes that come too close
+        self._push(lane, severity, text, len(missed))
+
+    def _push(self, lane: _Lane, severity: str, text: str, messages: int = 1) -> bool:
+        """Deliver one push, retrying; True when it was delivered."""
         channel = lane.channel
         deadline = time.monotonic() + self.retry.deadline
         wait = self.retry.backoff
@@ -413,12 +439,19 @@ class Notifications:
                     lost = self._lost.pop(lane.name, 0)
                 if was_failing:
                     log.warning("notify %s delivers again (%d message(s) lost)", lane.name, lost)
+                    late = len(lane.missed)
                     self._tell(
                         "warning",
                         f"notifications to {lane.name} deliver again; {lost} message(s) did not"
-                        " reach it meanwhile (status and the dashboard list the alerts)",
+                        " reach it meanwhile"
+                        + (
+                            f" (the {late} newest follow, sent late; status and engine"
+                            " history list every alert)"
+                            if late
+                            else " (status and engine history list the alerts)"
+                        ),
                     )
-                return
+                return True
             if attempt == self.retry.attempts or time.monotonic() + wait > deadline:
                 break
             with self._lock:
@@ -433,7 +466,7 @@ class Notifications:
             self._lost[lane.name] = self._lost.get(lane.name, 0) + messages
         if not first:  # said when it started failing; counted in status since
             log.debug("notify %s failed again: %s", lane.name, reason)
-            return
+            return False
         log.error(
             "notify %s failed: %s (until it delivers again, failures are counted, not logged)",
             lane.name,
@@ -444,6 +477,7 @@ class Notifications:
             f"notifications to {lane.name} fail ({reason}): alerts do not reach it;"
             " the daemon goes on enforcing (check notify: in the configuration)",
         )
+        return False
 
     def _tell(self, level: str, words: str) -> None:
         if self._on_trouble is None:
@@ -457,6 +491,7 @@ class Notifications:
 __all__ = [
     "GROUP_CHARS",
     "GROUP_LINES",
+    "MISSED_KEPT",
     "SEVERITIES",
     "TITLE",
     "USERNAME",

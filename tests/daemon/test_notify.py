@@ -497,16 +497,24 @@ def test_a_channel_that_stops_delivering_is_said_once_and_its_return_too(
     hook.fail_next = 0  # the service is back
     run.daemon.alerter.alert("critical", "enforcement failed again", AT)
     assert wait_until(lambda: bool(said("notifications to webhook deliver again")), 10.0)
-    # what it lost is said (by count: status and the dashboard list the alerts themselves)
+    # what it lost is said, and then sent late: the phone was silent, not the daemon
     lost = run.daemon.notifier.failed  # every failure was in this one spell
     assert lost >= 5 and said("deliver again") == [
         f"notifications to webhook deliver again; {lost} message(s) did not reach it meanwhile"
-        " (status and the dashboard list the alerts)"
+        f" (the {lost} newest follow, sent late; status and engine history list every alert)"
     ]
     assert run.daemon.status()["notifications"]["failing"] == {}
     assert wait_until(lambda: any("deliver again" in b["text"] for b in hook.bodies), 10.0), (
         hook.bodies
     )
+    assert wait_until(lambda: any("Sent late" in b["text"] for b in hook.bodies), 10.0)
+    (late,) = [b["text"] for b in hook.bodies if "Sent late" in b["text"]]
+    assert late.startswith(
+        "Sent late: did not reach you while notifications to webhook failed.\n"
+        f"{lost} alerts, oldest first:"
+    ), late
+    for i in range(4):
+        assert f"• Alert: enforcement failed {i}" in late
 
 
 def test_the_tokens_inside_an_apprise_url_are_secrets_the_logs_hide() -> None:
