@@ -105,6 +105,28 @@ def zone_name(moment: datetime) -> str:
     return f"UTC{sign}{hours:02d}:{rest:02d}"
 
 
+#: the North American zones whose standard/daylight pair reads as one (CST/CDT → CT)
+_PAIRED_STEMS = frozenset({"E", "C", "M", "P", "A", "N", "AK", "H"})
+
+
+def short_tz(moment: datetime) -> str:
+    """``CT`` for CST/CDT, ``ET`` for EST/EDT (a North American zone that changes its clocks);
+    every other zone keeps its abbreviation (BST, JST, IST, China's CST)."""
+    name = moment.tzname() or ""
+    stem, kind = name[:-2], name[-2:]
+    if kind in ("ST", "DT") and stem in _PAIRED_STEMS and _changes_clocks(moment):
+        return stem + "T"
+    return name
+
+
+def _changes_clocks(moment: datetime) -> bool:
+    """Whether the moment's zone has a daylight-saving time in its year."""
+    zone = moment.tzinfo
+    winter = datetime(moment.year, 1, 15, tzinfo=zone).utcoffset()
+    summer = datetime(moment.year, 7, 15, tzinfo=zone).utcoffset()
+    return winter != summer
+
+
 def at_words(moment: datetime, now: datetime, zone: tzinfo | None = None) -> str:
     """``15:00 CST`` today, ``Mon 08:30 CST`` another day — in ``zone`` (``now``'s when
     None), the zone named."""
@@ -186,6 +208,7 @@ __all__ = [
     "number",
     "quantity",
     "rule_title",
+    "short_tz",
     "usd",
     "zone_name",
 ]

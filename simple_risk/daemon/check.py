@@ -42,7 +42,6 @@ from simple_risk.adapters.topstepx.hubs import HubConfig, MarketHubClient, UserH
 from simple_risk.adapters.topstepx.rest import Credentials, RestClient, RestConfig
 from simple_risk.daemon.config import DaemonConfig, masked_url
 from simple_risk.daemon.filemodes import open_to_others
-from simple_risk.daemon.notify import short_tz
 from simple_risk.engine import Engine, Firing
 from simple_risk.engine.calendar import CalendarError, TradingCalendar
 from simple_risk.engine.events import (
@@ -59,6 +58,7 @@ from simple_risk.store.database import connect
 from simple_risk.store.records import StoreError
 from simple_risk.whatif.runner import steps_for
 from simple_risk.whatif.words import lock_words
+from simple_risk.words import short_tz
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,9 +30,11 @@ import urllib.request
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, tzinfo
 from typing import Any, Protocol
 
 from simple_risk.adapters.topstepx.secrets import redact_text, register_secret
+from simple_risk.words import short_tz
 
 log = logging.getLogger(__name__)
 
@@ -242,10 +244,13 @@ class _Lane:
     channel: Channel
     #: the channel's name, numbered when several channels share one (``tgram``, ``tgram-2``)
     name: str
-    queue: queue.Queue[tuple[str, str] | None]
+    queue: queue.Queue[tuple[str, str, datetime] | None]
     thread: threading.Thread | None = None
-    #: (severity, text) of the messages it lost while failing, sent late when it delivers
-    missed: deque[tuple[str, str]] = field(default_factory=lambda: deque(maxlen=MISSED_KEPT))
+    #: (severity, text, when it was posted) of the messages it lost while failing, sent late
+    #: when it delivers again
+    missed: deque[tuple[str, str, datetime]] = field(
+        default_factory=lambda: deque(maxlen=MISSED_KEPT)
+    )
 
 
 def _lanes(channels: Sequence[Channel], capacity: int) -> list[_Lane]:
@@ -277,7 +282,11 @@ class Notifications:
         spawn: Callable[[str, Callable[[], None]], threading.Thread] | None = None,
         on_trouble: Callable[[str, str], None] | None = None,
         spacing: float = 1.0,
+        zone: tzinfo | None = None,
     ) -> None:
+        #: the zone a message sent late says when it happened in (the exchange's, as the
+        #: pushes' own times; None: this machine's)
+        self.zone = zone
         #: at most one push per channel this often (s): what arrives meanwhile goes out
         #: grouped in the next one (a storm is a few pushes, not hundreds a service throttles)
         self.spacing = spacing
@@ -346,9 +355,10 @@ class Notifications:
         if not self._started:
             self.start()
         queued = False
+        posted = datetime.now(UTC)
         for lane in self._lanes:
             try:
-                lane.queue.put_nowait((severity, text))
+                lane.queue.put_nowait((severity, text, posted))
             except queue.Full:
                 with self._lock:
                     self.dropped += 1
@@ -392,8 +402,8 @@ class Notifications:
                         stopping = True
                         break
                     batch.append(more)
-                severity = max((s for s, _ in batch), key=severity_rank)
-                text = redact_text(grouped_text([t for _, t in batch]))  # a chat is no vault
+                severity = max((s for s, _, _ in batch), key=severity_rank)
+                text = redact_text(grouped_text([t for _, t, _ in batch]))  # a chat is no vault
                 if self._push(lane, severity, text, len(batch)):
                     self._send_late(lane)
                 else:
@@ -411,13 +421,18 @@ class Notifications:
             return
         missed = list(lane.missed)
         lane.missed.clear()
-        severity = max((s for s, _ in missed), key=severity_rank)
+        severity = max((s for s, _, _ in missed), key=severity_rank)
         text = redact_text(
             f"Sent late: did not reach you while notifications to {lane.name} failed.\n"
-            + grouped_text([t for _, t in missed])
+            + grouped_text([f"{self._clock(posted)} {t}" for _, t, posted in missed])
         )
         time.sleep(self.spacing)  # a service throttles pushes that come too close
         self._push(lane, severity, text, len(missed))
+
+    def _clock(self, moment: datetime) -> str:
+        """``10:15 CT``: when a message sent late happened (a push's arrival no longer says)."""
+        local = moment.astimezone(self.zone)
+        return f"{local:%H:%M} {short_tz(local)}"
 
     def _push(self, lane: _Lane, severity: str, text: str, messages: int = 1) -> bool:
         """Deliver one push, retrying; True when it was delivered."""

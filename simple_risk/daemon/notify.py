@@ -34,7 +34,7 @@ from simple_risk.engine.intents import (
     ResizeOrder,
     StopAt,
 )
-from simple_risk.words import contracts, usd
+from simple_risk.words import contracts, short_tz, usd
 
 log = logging.getLogger(__name__)
 
@@ -81,28 +81,6 @@ def _key_words(key: str) -> str:
     if kind in ("position-closed", "stop-at") and target:
         return f"{words} ({_root(target.split(':')[0])})"  # ES, not CON.F.US.EP.Z26
     return words
-
-
-#: the North American zones whose standard/daylight pair reads as one (CST/CDT → CT)
-_PAIRED_STEMS = frozenset({"E", "C", "M", "P", "A", "N", "AK", "H"})
-
-
-def short_tz(moment: datetime) -> str:
-    """``CT`` for CST/CDT, ``ET`` for EST/EDT (a North American zone that changes its clocks);
-    every other zone keeps its abbreviation (BST, JST, IST, China's CST)."""
-    name = moment.tzname() or ""
-    stem, kind = name[:-2], name[-2:]
-    if kind in ("ST", "DT") and stem in _PAIRED_STEMS and _changes_clocks(moment):
-        return stem + "T"
-    return name
-
-
-def _changes_clocks(moment: datetime) -> bool:
-    """Whether the moment's zone has a daylight-saving time in its year."""
-    zone = moment.tzinfo
-    winter = datetime(moment.year, 1, 15, tzinfo=zone).utcoffset()
-    summer = datetime(moment.year, 7, 15, tzinfo=zone).utcoffset()
-    return winter != summer
 
 
 def until_words(ends_at: datetime, now: datetime, zone: tzinfo | None) -> str:
@@ -236,6 +214,5 @@ __all__ = [
     "intent_words",
     "result_severity",
     "result_text",
-    "short_tz",
     "until_words",
 ]

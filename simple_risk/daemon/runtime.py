@@ -33,6 +33,7 @@ from collections import Counter, deque
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
+from zoneinfo import ZoneInfo
 
 from simple_risk.adapters.topstepx.clock import ReceiveClock
 from simple_risk.adapters.topstepx.ratelimit import DEFAULT_RESERVE, RateLimiter
@@ -117,6 +118,8 @@ class Daemon:
             urls=config.notify.urls,
             spawn=self._spawn_service,
             on_trouble=lambda level, text: self.alerter.alert(level, text, self.clock.now()),
+            # the exchange's zone, as the pushes' own times (the first account's calendar)
+            zone=next((ZoneInfo(r.calendar.timezone) for r in rulesets.values()), None),
         )
         self.alerter = Alerter(
             self.notifier, self.observer, self.monitor, several=len(config.accounts) > 1
