@@ -242,10 +242,17 @@ class Resolver:
         if info.each is None or self.scope.is_macro:
             return node
         if self.scope.in_lock or self.scope.lock_only:
+            if info.each == "symbol" and self.scope.lock_symbol:
+                return node  # the locked symbol's, as symbol.* is
             self.report(
                 node,
                 f'"{dotted}" is kept per {info.each}: not bound in a lockout\'s while:',
                 "unbound-family",
+                "a symbol lockout's while: reads the locked symbol's facts (symbol.*, and "
+                "derived facts kept each: symbol); use account-level facts and lock.*"
+                if info.each == "symbol" or not self.scope.lock_symbol
+                else "a symbol lockout's while: reads the locked symbol's facts, not a "
+                "position's: keep the derived fact each: symbol",
             )
         elif not namespace.family_is_bound(info.each, self.scope.triggers, self.scope.each):
             triggers = ", ".join(sorted(self.scope.triggers)) or "none"
