@@ -73,6 +73,26 @@ def test_a_duration_param_can_feed_a_window() -> None:
     assert timedelta(hours=1, minutes=30) in ruleset.constants.values()
 
 
+def _window_problems(window: str) -> list[str]:
+    head = f"params: {{window: {window}}}\n"
+    text = one_rule("trades.count(within=params.window) > 3", head=head)
+    found = analyse_text(text, "t.yaml").problems
+    return [f"{p.message}; {p.hint} ({p.check})" for p in found]
+
+
+def test_a_number_param_in_a_window_counts_seconds_as_in_for_and_within() -> None:
+    ruleset = load_ruleset_text(
+        one_rule("trades.count(within=params.window) > 3", head="params: {window: 600}\n"),
+        "t.yaml",
+    )
+    assert timedelta(minutes=10) in ruleset.constants.values()
+    assert _window_problems("90.5") == []
+
+
+def test_a_negative_window_param_is_refused_as_in_for() -> None:
+    assert [p.rsplit("(", 1)[1] for p in _window_problems("-60")] == ["bad-duration)"]
+
+
 def _wait_of(params: str, for_: str, **overrides: object) -> timedelta | None:
     text = one_rule(
         "not position.protected",

@@ -393,18 +393,24 @@ class Resolver:
         text: object = None
         if isinstance(arg, ast.Constant):
             text = arg.value
+            try:
+                duration = parse_duration(text)
+            except ValueError:
+                message, hint = invalid_duration(text)
+                self.report(arg, message, "bad-duration", hint)
+                return arg
         elif (pair := family_attr(arg)) is not None and pair[0] == "params":
+            # a duration or a number of seconds, as a rule's for: and a derived fact's within:
+            # read a param (param_durations imports the compiler: so here, late)
+            from simple_risk.engine.dsl.param_durations import Misfit, resolve
+
             name = pair[1]
             self.names.add(f"params.{name}")
-            if name not in self.scope.params:
-                self.report(
-                    arg,
-                    f'unknown param "{name}"',
-                    "unknown-param",
-                    did_you_mean(name, self.scope.params),
-                )
+            resolved = resolve(self.scope.params, f"params.{name}", "within=", "a window")
+            if isinstance(resolved, Misfit):
+                self.report(arg, resolved.message, resolved.check, resolved.hint)
                 return arg
-            text = self.scope.params[name]
+            text, duration = self.scope.params[name], resolved
         else:
             self.report(
                 arg,
@@ -412,12 +418,6 @@ class Resolver:
                 "bad-duration",
                 DURATION_HINT,
             )
-            return arg
-        try:
-            duration = parse_duration(text)
-        except ValueError:
-            message, hint = invalid_duration(text)
-            self.report(arg, message, "bad-duration", hint)
             return arg
         if duration <= timedelta(0):
             self.report(
