@@ -89,6 +89,17 @@ def test_a_number_param_in_a_window_counts_seconds_as_in_for_and_within() -> Non
     assert _window_problems("90.5") == []
 
 
+def test_a_window_param_whose_name_says_minutes_must_say_so_in_its_value() -> None:
+    text = one_rule(
+        "trades.count(within=params.window_minutes) > 3", head="params: {window_minutes: 30}\n"
+    )
+    found = [f"{p.message}; {p.hint}" for p in analyse_text(text, "t.yaml").problems]
+    assert found == [
+        'param "window_minutes" is 30, read as 30 seconds, but its name says minutes;'
+        " write the unit: window_minutes: 30m (or 30s if seconds are meant)"
+    ]
+
+
 def test_a_negative_window_param_is_refused_as_in_for() -> None:
     assert [p.rsplit("(", 1)[1] for p in _window_problems("-60")] == ["bad-duration)"]
 
