@@ -325,3 +325,36 @@ def test_a_symbol_lockouts_while_reads_no_position_of_its_own() -> None:
 def test_an_unknown_symbol_fact_in_a_lockouts_while_is_named_with_did_you_mean() -> None:
     found = _lock_while("symbol", "symbol.open_size > 0")
     assert found == ['unknown fact "symbol.open_size" (unknown-fact) did you mean "symbol.size"?']
+
+
+@pytest.mark.parametrize(
+    ("written", "meant"),
+    [
+        ("5 min", "5m"),
+        ("10 minutes", "10m"),
+        ("1h 30m", "1h30m"),
+        ("1 hour, 30 minutes", "1h30m"),
+        ("1.5h", "1h30m"),
+        ("90 Seconds", "1m30s"),
+        ("2 days", "2d"),
+        ("250 ms", "250ms"),
+    ],
+)
+def test_a_duration_written_another_way_is_refused_with_the_way_to_write_it(
+    written: str, meant: str
+) -> None:
+    message, hint = invalid_duration(written)
+    assert (message, hint) == (f'"{written}" is not a valid duration', f"write {meant}")
+
+
+@pytest.mark.parametrize("written", ["600", 600])
+def test_a_number_where_a_duration_is_written_is_asked_for_its_unit(written: object) -> None:
+    message, hint = invalid_duration(written)
+    assert message == f'"{written}" is not a valid duration'
+    assert hint == "a duration needs its unit: 600s for seconds, 600m for minutes"
+
+
+def test_a_window_param_written_another_way_is_refused_with_the_line_to_write() -> None:
+    assert _window_problems('"10 min"') == [
+        '"10 min" is not a valid duration (from params.window); write window: 10m (bad-duration)'
+    ]

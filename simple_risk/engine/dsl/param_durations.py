@@ -17,7 +17,12 @@ from datetime import timedelta
 from decimal import Decimal
 
 from simple_risk.engine.dsl.compilation import Compilation
-from simple_risk.engine.dsl.durations import MAX_DURATION, invalid_duration, parse_duration
+from simple_risk.engine.dsl.durations import (
+    MAX_DURATION,
+    invalid_duration,
+    parse_duration,
+    rewritten,
+)
 from simple_risk.engine.dsl.problems import did_you_mean
 from simple_risk.engine.dsl.sections import value_kind
 from simple_risk.engine.dsl.yamlload import Path
@@ -48,6 +53,9 @@ def resolve(
             return parse_duration(value)
         except ValueError:
             message, hint = invalid_duration(value)
+            meant = rewritten(value)
+            if meant is not None:
+                hint = f"write {name}: {meant}"
             return Misfit(f"{message} (from {reference})", "bad-duration", hint)
     if isinstance(value, int | Decimal) and not isinstance(value, bool):
         if value < 0:
