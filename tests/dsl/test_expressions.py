@@ -358,3 +358,20 @@ def test_a_window_param_written_another_way_is_refused_with_the_line_to_write() 
     assert _window_problems('"10 min"') == [
         '"10 min" is not a valid duration (from params.window); write window: 10m (bad-duration)'
     ]
+
+
+def test_a_fill_window_longer_than_the_fills_kept_is_refused() -> None:
+    """trades.count keeps 8 days of fills: a 14-day window counted 8 and missed the rest."""
+    text = one_rule('trades.count(within="14d") > 2')
+    found = [(p.message, p.hint, p.check) for p in analyse_text(text, "t.yaml").problems]
+    assert found == [
+        (
+            'trades.count() sees the fills of the last 8 days only: a window of "14d" would'
+            " miss the older ones",
+            "use a window of 8d or less, week.* for the trading week, or a derived count"
+            " (derive: {NAME: {trigger: [trade], count: ..., within: 14d}})",
+            "bad-duration",
+        )
+    ]
+    assert _window_problems("8d") == []
+    assert [p.rsplit("(", 1)[1] for p in _window_problems("691201")] == ["bad-duration)"]

@@ -18,9 +18,15 @@ from datetime import timedelta
 from decimal import Decimal, InvalidOperation
 
 from simple_risk.engine import namespace
-from simple_risk.engine.dsl.durations import DURATION_HINT, invalid_duration, parse_duration
+from simple_risk.engine.dsl.durations import (
+    DURATION_HINT,
+    format_duration,
+    invalid_duration,
+    parse_duration,
+)
 from simple_risk.engine.dsl.problems import Problem, did_you_mean
 from simple_risk.engine.dsl.scope import Locator, Scope, family_attr
+from simple_risk.engine.facts.windows import DEFAULT_RETENTION
 from simple_risk.engine.functions import EXACT_DIVIDE
 
 #: Argument counts of the bare-name functions: (min positional, max positional, keywords).
@@ -425,6 +431,17 @@ class Resolver:
                 f'{method.name}() over a window of "{text}" always sees nothing',
                 "bad-duration",
                 "give a positive duration, e.g. 60s",
+            )
+            return arg
+        if duration > DEFAULT_RETENTION:
+            kept = format_duration(DEFAULT_RETENTION)
+            self.report(
+                arg,
+                f"{method.name}() sees the fills of the last {DEFAULT_RETENTION.days} days only:"
+                f' a window of "{text}" would miss the older ones',
+                "bad-duration",
+                f"use a window of {kept} or less, week.* for the trading week, or a derived count"
+                f" (derive: {{NAME: {{trigger: [trade], count: ..., within: {text}}}}})",
             )
             return arg
         return self.hidden(duration, arg)
