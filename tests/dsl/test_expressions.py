@@ -375,3 +375,32 @@ def test_a_fill_window_longer_than_the_fills_kept_is_refused() -> None:
     ]
     assert _window_problems("8d") == []
     assert [p.rsplit("(", 1)[1] for p in _window_problems("691201")] == ["bad-duration)"]
+
+
+def _pause_problems(params: str, duration: str) -> list[tuple[str, str | None, str]]:
+    text = one_rule(
+        "known(trade.order_pnl) and trade.order_pnl < 0",
+        trigger="[trade]",
+        then=f'[{{lockout: {{for: "{duration}", kind: cooldown}}}}]',
+        head=f"params: {params}\n",
+    )
+    return [(p.message, p.hint, p.check) for p in analyse_text(text, "t.yaml").problems]
+
+
+def test_a_lockout_param_of_seconds_is_told_the_duration_to_write() -> None:
+    assert _pause_problems("{pause: 900}", "params.pause") == [
+        (
+            "params.pause is 900, a number: a lockout's for: needs a duration",
+            "write it with its unit: pause: 15m for 900 seconds, 900m for 900 minutes",
+            "type-error",
+        )
+    ]
+
+
+def test_a_map_of_pauses_in_seconds_is_told_the_unit_not_to_quote_the_number() -> None:
+    # quoting 600 to match the default's type (the list-type advice) gives "600", still no
+    # duration: the one problem said is the duration's, with the unit to write
+    found = _pause_problems("{pauses: {ES: 600}}", "lookup(params.pauses, trade.symbol, '5m')")
+    assert [(hint, check) for _message, hint, check in found] == [
+        ("a duration needs its unit: 600s for seconds, 600m for minutes", "bad-duration")
+    ]

@@ -78,6 +78,17 @@ def invalid_duration(text: object) -> tuple[str, str]:
     return f'"{text}" is not a valid duration', DURATION_HINT
 
 
+def unit_choices(name: str, seconds: int | Decimal) -> str:
+    """How to write a number of seconds that a param ``name`` holds where a duration is read
+    as such: with its unit, and since a bare number could mean seconds or minutes, both
+    (``write it with its unit: pause: 15m for 900 seconds, 900m for 900 minutes``)."""
+    written = format_duration(timedelta(seconds=float(seconds)))
+    hint = f"write it with its unit: {name}: {written} for {seconds} seconds"
+    if isinstance(seconds, int):
+        hint += f", {seconds}m for {seconds} minutes"
+    return hint
+
+
 #: the unit words people write in a duration, each with the unit it means
 _SPOKEN_UNITS: dict[str, str] = {
     **dict.fromkeys(("ms", "msec", "msecs", "millis", "millisecond", "milliseconds"), "ms"),

@@ -19,7 +19,7 @@ from simple_risk import __version__
 from simple_risk.engine import namespace
 from simple_risk.engine.dsl.catalogue import tickers
 from simple_risk.engine.dsl.compilation import Compilation, base_scope
-from simple_risk.engine.dsl.durations import format_duration, is_duration, parse_duration, too_long
+from simple_risk.engine.dsl.durations import is_duration, parse_duration, too_long, unit_choices
 from simple_risk.engine.dsl.expressions import check_macro
 from simple_risk.engine.dsl.problems import Problem, did_you_mean
 from simple_risk.engine.dsl.scope import Locator, Macro
@@ -310,13 +310,9 @@ def mistyped_override(name: str, declared: object, value: object) -> tuple[str, 
     was, now = value_kind(declared), value_kind(value)
     seconds = _seconds_of(value)
     if is_duration(declared) and seconds is not None:
-        written = format_duration(timedelta(seconds=float(seconds)))
-        hint = f"write it with its unit: {name}: {written} for {value} seconds"
-        if isinstance(value, int):
-            hint += f", {value}m for {value} minutes"
         return (
             f'param "{name}" is a duration in the ruleset ({declared}), but the override is {now}',
-            hint,
+            unit_choices(name, seconds),
         )
     message = f'param "{name}" is {was} in the ruleset, but the override is {now}'
     if _seconds_of(declared) is not None and is_duration(value) and not too_long(value):
