@@ -139,3 +139,42 @@ def test_a_param_named_only_by_a_window_is_not_reported_unused() -> None:
     )
     found = [p.format() for p in analyse_text(text, "t.yaml", strict=True).problems]
     assert not [p for p in found if "param" in p], found
+
+
+LOCKED = """\
+ruleset: t
+derive:
+  root_losses: {each: symbol, trigger: [trade], count: trade.is_closing, within: 10m}
+  worst: {type: money, each: position, min: position.unrealized_pnl, over: position}
+rules:
+  - id: r
+    description: Two closing fills in a root within 10 minutes lock it.
+    trigger: [trade]
+    when: derived.root_losses >= 2
+    then:
+      - lockout: {scope: SCOPE, kind: cooldown, while: WHILE}
+"""
+
+
+def _lock_problems(scope: str, condition: str) -> list[str]:
+    return problems(LOCKED.replace("SCOPE", scope).replace("WHILE", condition))
+
+
+def test_a_symbol_locks_while_reads_the_locked_symbols_derived_facts() -> None:
+    assert _lock_problems("symbol", "derived.root_losses >= 2") == []
+
+
+def test_an_account_locks_while_cannot_read_a_derived_fact_kept_per_symbol() -> None:
+    found = _lock_problems("account", "derived.root_losses >= 2")
+    assert found == [
+        '11:58 "derived.root_losses" is kept per symbol: not bound in a lockout\'s while:'
+        " (unbound-family)"
+    ]
+
+
+def test_a_symbol_locks_while_cannot_read_a_derived_fact_kept_per_position() -> None:
+    found = _lock_problems("symbol", "not known(derived.worst)")
+    assert found == [
+        '11:67 "derived.worst" is kept per position: not bound in a lockout\'s while:'
+        " (unbound-family)"
+    ]

@@ -73,6 +73,37 @@ def test_a_duration_param_can_feed_a_window() -> None:
     assert timedelta(hours=1, minutes=30) in ruleset.constants.values()
 
 
+def _window_problems(window: str) -> list[str]:
+    head = f"params: {{window: {window}}}\n"
+    text = one_rule("trades.count(within=params.window) > 3", head=head)
+    found = analyse_text(text, "t.yaml").problems
+    return [f"{p.message}; {p.hint} ({p.check})" for p in found]
+
+
+def test_a_number_param_in_a_window_counts_seconds_as_in_for_and_within() -> None:
+    ruleset = load_ruleset_text(
+        one_rule("trades.count(within=params.window) > 3", head="params: {window: 600}\n"),
+        "t.yaml",
+    )
+    assert timedelta(minutes=10) in ruleset.constants.values()
+    assert _window_problems("90.5") == []
+
+
+def test_a_window_param_whose_name_says_minutes_must_say_so_in_its_value() -> None:
+    text = one_rule(
+        "trades.count(within=params.window_minutes) > 3", head="params: {window_minutes: 30}\n"
+    )
+    found = [f"{p.message}; {p.hint}" for p in analyse_text(text, "t.yaml").problems]
+    assert found == [
+        'param "window_minutes" is 30, read as 30 seconds, but its name says minutes;'
+        " write the unit: window_minutes: 30m (or 30s if seconds are meant)"
+    ]
+
+
+def test_a_negative_window_param_is_refused_as_in_for() -> None:
+    assert [p.rsplit("(", 1)[1] for p in _window_problems("-60")] == ["bad-duration)"]
+
+
 def _wait_of(params: str, for_: str, **overrides: object) -> timedelta | None:
     text = one_rule(
         "not position.protected",
@@ -294,3 +325,82 @@ def test_a_symbol_lockouts_while_reads_no_position_of_its_own() -> None:
 def test_an_unknown_symbol_fact_in_a_lockouts_while_is_named_with_did_you_mean() -> None:
     found = _lock_while("symbol", "symbol.open_size > 0")
     assert found == ['unknown fact "symbol.open_size" (unknown-fact) did you mean "symbol.size"?']
+
+
+@pytest.mark.parametrize(
+    ("written", "meant"),
+    [
+        ("5 min", "5m"),
+        ("10 minutes", "10m"),
+        ("1h 30m", "1h30m"),
+        ("1 hour, 30 minutes", "1h30m"),
+        ("1.5h", "1h30m"),
+        ("90 Seconds", "1m30s"),
+        ("2 days", "2d"),
+        ("250 ms", "250ms"),
+    ],
+)
+def test_a_duration_written_another_way_is_refused_with_the_way_to_write_it(
+    written: str, meant: str
+) -> None:
+    message, hint = invalid_duration(written)
+    assert (message, hint) == (f'"{written}" is not a valid duration', f"write {meant}")
+
+
+@pytest.mark.parametrize("written", ["600", 600])
+def test_a_number_where_a_duration_is_written_is_asked_for_its_unit(written: object) -> None:
+    message, hint = invalid_duration(written)
+    assert message == f'"{written}" is not a valid duration'
+    assert hint == "a duration needs its unit: 600s for seconds, 600m for minutes"
+
+
+def test_a_window_param_written_another_way_is_refused_with_the_line_to_write() -> None:
+    assert _window_problems('"10 min"') == [
+        '"10 min" is not a valid duration (from params.window); write window: 10m (bad-duration)'
+    ]
+
+
+def test_a_fill_window_longer_than_the_fills_kept_is_refused() -> None:
+    """trades.count keeps 8 days of fills: a 14-day window counted 8 and missed the rest."""
+    text = one_rule('trades.count(within="14d") > 2')
+    found = [(p.message, p.hint, p.check) for p in analyse_text(text, "t.yaml").problems]
+    assert found == [
+        (
+            'trades.count() sees the fills of the last 8 days only: a window of "14d" would'
+            " miss the older ones",
+            "use a window of 8d or less, week.* for the trading week, or a derived count"
+            " (derive: {NAME: {trigger: [trade], count: ..., within: 14d}})",
+            "bad-duration",
+        )
+    ]
+    assert _window_problems("8d") == []
+    assert [p.rsplit("(", 1)[1] for p in _window_problems("691201")] == ["bad-duration)"]
+
+
+def _pause_problems(params: str, duration: str) -> list[tuple[str, str | None, str]]:
+    text = one_rule(
+        "known(trade.order_pnl) and trade.order_pnl < 0",
+        trigger="[trade]",
+        then=f'[{{lockout: {{for: "{duration}", kind: cooldown}}}}]',
+        head=f"params: {params}\n",
+    )
+    return [(p.message, p.hint, p.check) for p in analyse_text(text, "t.yaml").problems]
+
+
+def test_a_lockout_param_of_seconds_is_told_the_duration_to_write() -> None:
+    assert _pause_problems("{pause: 900}", "params.pause") == [
+        (
+            "params.pause is 900, a number: a lockout's for: needs a duration",
+            "write it with its unit: pause: 15m for 900 seconds, 900m for 900 minutes",
+            "type-error",
+        )
+    ]
+
+
+def test_a_map_of_pauses_in_seconds_is_told_the_unit_not_to_quote_the_number() -> None:
+    # quoting 600 to match the default's type (the list-type advice) gives "600", still no
+    # duration: the one problem said is the duration's, with the unit to write
+    found = _pause_problems("{pauses: {ES: 600}}", "lookup(params.pauses, trade.symbol, '5m')")
+    assert [(hint, check) for _message, hint, check in found] == [
+        ("a duration needs its unit: 600s for seconds, 600m for minutes", "bad-duration")
+    ]

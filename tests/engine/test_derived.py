@@ -261,16 +261,31 @@ def test_a_window_a_param_names_is_the_params_length_and_keeps_nothing_older() -
     assert [len(item.aggregate) for item in items] == [2]  # and is no longer kept
 
 
-def test_a_reload_whose_param_moves_a_window_restarts_that_fact_only() -> None:
-    engine, _ = run(position(0, 2), position(1, 3), fill(2, 1, pnl="-20"))
-    assert derived(engine)["loss_sum"] == Decimal("-20")
+def test_a_reload_whose_param_shortens_a_window_keeps_what_the_shorter_window_holds() -> None:
+    engine, _ = run(
+        position(0, 2), fill(0, 1, pnl="-20"), fill(100, 2, pnl="-7"), fill(200, 3, pnl="-5")
+    )
+    assert derived(engine)["loss_sum"] == Decimal("-32")
     reloaded, _changes = operations.reload_engine(
-        engine, load_ruleset_text(RULESET, "derived-test.yaml", params={"sum_window": "6m"})
+        engine, load_ruleset_text(RULESET, "derived-test.yaml", params={"sum_window": "2m"})
     )
     values = derived(reloaded)
-    assert values["most_lots"] == 3  # unchanged: carried over
-    assert values["big_losses"] == 1
-    assert values["loss_sum"] == 0  # its window changed: it starts again
+    assert values["most_lots"] == 2  # unchanged: carried over
+    assert values["loss_sum"] == Decimal("-12")  # the fills of the last 2 minutes, not 0
+    reloaded.apply(fill(230, 4, pnl="-1"))
+    assert derived(reloaded)["loss_sum"] == Decimal("-6")  # the fill at 100 s has left
+
+
+def test_a_reload_whose_param_lengthens_a_window_keeps_the_samples_it_had() -> None:
+    engine, _ = run(fill(0, 1, pnl="-20"), fill(200, 2, pnl="-7"))
+    reloaded, _changes = operations.reload_engine(
+        engine, load_ruleset_text(RULESET, "derived-test.yaml", params={"sum_window": "30m"})
+    )
+    assert derived(reloaded)["loss_sum"] == Decimal("-27")
+    reloaded.apply(fill(900, 3, pnl="-5"))  # 15 minutes on: all three are in 30 minutes
+    assert derived(reloaded)["loss_sum"] == Decimal("-32")
+    reloaded.apply(tick(1801))
+    assert derived(reloaded)["loss_sum"] == Decimal("-12")  # the first has left the window
 
 
 def test_a_fill_the_gateway_sends_again_is_one_sample() -> None:
@@ -567,14 +582,34 @@ def test_a_window_maximum_keeps_only_samples_that_can_still_be_the_answer() -> N
 
 
 def test_a_reload_keeps_derived_facts_it_does_not_change_and_restarts_those_it_does() -> None:
-    engine, _ = run(position(0, 2), position(1, 3), fill(2, 1, pnl="-20"))
-    changed = RULESET.replace("within: 10m", "within: 15m")
+    engine, _ = run(position(0, 2), position(1, 3), fill(2, 1, pnl="-20"), fill(3, 2, pnl="-30"))
+    changed = RULESET.replace("within: 10m", "within: 15m").replace(
+        "min: account.balance", "max: account.balance"
+    )
     reloaded, _changes = operations.reload_engine(
         engine, load_ruleset_text(changed, "derived-test.yaml")
     )
     values = derived(reloaded)
     assert values["most_lots"] == 3  # unchanged: carried over
-    assert values["big_losses"] == 0  # its window changed: it starts again
+    assert values["big_losses"] == 2  # only its window is longer: its samples are kept
+    engine.apply(account_update(4, "49000"))
+    reloaded.apply(account_update(4, "49000"))
+    assert derived(engine)["lowest_balance"] == Decimal("49000")
+    reloaded.apply(account_update(5, "49500"))
+    assert derived(reloaded)["lowest_balance"] == Decimal("49500")  # now a maximum: anew
+
+
+def test_a_window_whose_length_changes_keeps_its_samples_across_a_restart() -> None:
+    engine, _ = run(fill(0, 1, pnl="-20"), fill(300, 2, pnl="-15"))
+    snapshot = json.loads(json.dumps(engine.snapshot()))
+    longer = load_ruleset_text(RULESET.replace("within: 10m", "within: 30m"), "derived-test.yaml")
+    restored = Engine.restore(longer, snapshot, accounts=[ACCOUNT])
+    restored.apply(fill(1200, 3, pnl="-11"))  # 20 minutes after the first
+    assert derived(restored)["big_losses"] == 3
+    shorter = load_ruleset_text(RULESET.replace("within: 10m", "within: 4m"), "derived-test.yaml")
+    restored = Engine.restore(shorter, snapshot, accounts=[ACCOUNT])
+    restored.apply(tick(301))
+    assert derived(restored)["big_losses"] == 1  # the sample at 0 s is older than 4 minutes
 
 
 def test_a_limit_on_an_account_level_derived_fact_shows_its_value_and_usage() -> None:

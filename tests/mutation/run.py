@@ -4,7 +4,8 @@ must be caught by a test.
 Run by CI (``python tests/mutation/run.py``). For each rule it makes small, plausible slips —
 a comparison loses or gains its ``=`` (``<=`` → ``<``), a threshold param moves by one dollar,
 one contract or one tick, one action of ``then:`` is dropped, a duration (``for:``, a lockout's
-``for:``) is halved, a trigger is forgotten — writes the mutant next to a copy of
+``for:``, a param holding one, such as a window ``trades.count(within=params.X)`` reads) is
+halved, a trigger is forgotten — writes the mutant next to a copy of
 ``tests/rules/`` and runs the rule tests against it; a mutant the rule tests let through is
 played against the oracle on a fixed set of generated days (``tests/oracle``). It prints every
 mutant and what caught it, and exits 1 if any mutant survives: a slip nobody would notice is a
@@ -59,6 +60,8 @@ _FLIP = {"<=": "<", ">=": ">", "<": "<=", ">": ">="}
 _DURATION = re.compile(r"\bfor: ([0-9]+)(s|m|h)\b")
 _SECONDS = {"s": 1, "m": 60, "h": 3600}
 _NUMBER = re.compile(r"^(\s*)([a-z_]+): (-?[0-9]+(?:\.[0-9]+)?)(\s*(?:#.*)?)$")
+#: a param holding a duration (``trade_window_hour: 60m``, ``pause: "15m"``)
+_DURATION_PARAM = re.compile(r'^(\s*)([a-z_]+): ("?)([0-9]+)(s|m|h)("?)(\s*(?:#.*)?)$')
 _MAP_ENTRY = re.compile(r"([A-Z0-9]+): (-?[0-9]+)")
 _WITHIN = re.compile(r"\bwithin: ([0-9]+)(s|m|h)\b")
 _AGGREGATE = re.compile(r"^    (max|min|first|last): ")
@@ -97,9 +100,13 @@ def _key_span(lines: list[str], start: int, end: int, key: str) -> tuple[int, in
 
 
 def _halve(match: re.Match[str]) -> str:
-    seconds = int(match.group(1)) * _SECONDS[match.group(2)]
-    half = seconds // 2
-    return f"for: {half}s" if half % 60 else f"for: {half // 60}m"
+    return f"for: {_half(match.group(1), match.group(2))}"
+
+
+def _half(number: str, unit: str) -> str:
+    """Half of the duration NUMBER UNIT (s, m or h), as a duration."""
+    half = int(number) * _SECONDS[unit] // 2
+    return f"{half}s" if half % 60 else f"{half // 60}m"
 
 
 def mutants(text: str) -> Iterator[Mutant]:
@@ -282,7 +289,16 @@ def _param_mutants(lines: list[str]) -> Iterator[Mutant]:
     while i < len(lines) and (lines[i].startswith("  ") or not lines[i].strip()):
         line = lines[i]
         number = _NUMBER.match(line)
-        if number is not None:
+        duration = _DURATION_PARAM.match(line)
+        if duration is not None:
+            # a window or a wait a rule reads through the param (within=params.X, for:,
+            # a derived fact's within:): halved as one written in place is
+            indent, name, quote, amount, unit, closing, tail = duration.groups()
+            new = f"{indent}{name}: {quote}{_half(amount, unit)}{closing}{tail}"
+            mutated = [*lines[:i], new, *lines[i + 1 :]]
+            what = f"{name}: {quote}{amount}{unit}{closing} halved"
+            yield Mutant(f"params.{name}", "duration", what, "\n".join(mutated))
+        elif number is not None:
             indent, name, value, tail = number.groups()
             for delta in (1, -1):
                 moved = Decimal(value) + delta

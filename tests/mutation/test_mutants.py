@@ -113,3 +113,37 @@ def test_slips_that_change_nothing_are_not_made_in_the_derived_facts() -> None:
     assert not [d for d in described if "drop trigger reconcile" in d[2]]
     assert not [d for d in described if d[0] == "derived.big_losses" and d[1] == "trigger"]
     assert not [d for d in described if d[2] == "line 13: > -> >="]
+
+
+WINDOWS = """\
+ruleset: tiny
+params:
+  max_trades: 3
+  trade_window: 60m                   # fills in the last hour
+  pause: "15m"
+  loss_window: 10m
+derive:
+  losses:
+    trigger: [trade]
+    count: trade.is_closing
+    within: params.loss_window
+rules:
+  - id: busy
+    trigger: [trade]
+    when: trades.count(within=params.trade_window) > params.max_trades
+    then:
+      - lockout: {for: params.pause}
+"""
+
+
+def test_a_duration_given_by_a_param_is_halved_as_one_written_in_place() -> None:
+    described = {(m.rule, m.kind, m.description) for m in _run_module().mutants(WINDOWS)}
+    assert ("params.trade_window", "duration", "trade_window: 60m halved") in described
+    assert ("params.pause", "duration", 'pause: "15m" halved') in described
+    assert ("params.loss_window", "duration", "loss_window: 10m halved") in described
+    halved = {m.description: m.text for m in _run_module().mutants(WINDOWS) if m.kind == "duration"}
+    assert (
+        "  trade_window: 30m                   # fills in the last hour\n"
+        in (halved["trade_window: 60m halved"])
+    )
+    assert '  pause: "450s"\n' in halved['pause: "15m" halved']

@@ -386,3 +386,47 @@ def test_an_engine_that_raises_fails_the_case_instead_of_crashing_the_run(
     report = run_files([path])
     assert not report.ok
     assert report.results[0].error == "the engine raised RuntimeError: boom"
+
+
+def _override(tmp_path: Path, declared: str, override: str) -> list[tuple[int, str, str | None]]:
+    """The problems of a test file whose params: give ``override``, over a ruleset whose
+    naked-position rule waits ``for: params.grace`` with ``grace: {declared}``."""
+    timed = RULESET.replace(
+        "  daily_loss_limit: 500\n", f"  daily_loss_limit: 500\n  grace: {declared}\n"
+    ).replace("    for: 10s\n", "    for: params.grace\n")
+    (tmp_path / "tiny.yaml").write_text(timed, encoding="utf-8")
+    path = tmp_path / "grace.test.yaml"
+    path.write_text(
+        HEADER.replace("tests:\n", f"params: {{grace: {override}}}\ntests:\n")
+        + "  - name: x\n    expect: [{at: 1s, fired: []}]\n",
+        encoding="utf-8",
+    )
+    return [(p.line, p.message, p.hint) for p in run_files([path]).problems]
+
+
+def test_a_number_of_seconds_over_a_duration_param_is_told_the_duration_to_write(
+    tmp_path: Path,
+) -> None:
+    # 600 for a 10m window could mean seconds or minutes: the test says which to write
+    assert _override(tmp_path, "10m", "600") == [
+        (
+            3,
+            'param "grace" is a duration in the ruleset (10m), but the override is a number',
+            "write it with its unit: grace: 10m for 600 seconds, 600m for 600 minutes",
+        )
+    ]
+
+
+def test_a_duration_over_a_param_of_seconds_is_told_the_number_to_write(tmp_path: Path) -> None:
+    assert _override(tmp_path, "30", "1m30s") == [
+        (
+            3,
+            'param "grace" is a number in the ruleset, but the override is a string',
+            "the ruleset counts it in seconds where it is a duration: grace: 90",
+        )
+    ]
+
+
+def test_an_override_that_keeps_the_params_form_moves_the_wait(tmp_path: Path) -> None:
+    assert _override(tmp_path, "10m", "15m") == []
+    assert _override(tmp_path, "30", "45") == []

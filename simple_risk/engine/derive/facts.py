@@ -32,6 +32,7 @@ time comes from the store's clock, never from a clock read.
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Callable, Iterable, Mapping
 from datetime import date, datetime
 from types import FunctionType
@@ -551,10 +552,16 @@ class Derivations:
 
     def load(self, entries: Iterable[Mapping[str, Any]]) -> None:
         """Restore what :meth:`dump` wrote. The state of a fact the ruleset no longer has, or
-        defines otherwise now (a reload that changed it), is dropped: that fact starts again."""
+        defines otherwise now (a reload that changed it), is dropped: that fact starts again.
+        A window whose length alone changed (``within:``, or the param it names) keeps its
+        samples: the next event expires those older than the new length, and a longer window
+        holds what the shorter one had kept, filling up to its length from then on."""
         for entry in entries:
             fact = self._by_name.get(entry["fact"])
-            if fact is None or entry.get("definition") != _definition(fact):
+            if fact is None:
+                continue
+            stored = entry.get("definition")
+            if stored != _definition(fact) and not _only_window_moved(stored, fact):
                 continue
             aggregate = new_aggregate(fact.aggregate, fact.type, fact.within)
             aggregate.load(entry["state"])
@@ -611,6 +618,26 @@ def _definition(fact: DerivedFact) -> str:
             fact.each,
             sorted(fact.triggers),
         )
+    )
+
+
+def _only_window_moved(stored: object, fact: DerivedFact) -> bool:
+    """Whether a stored :func:`_definition` is the fact's own but for a window's length:
+    both are sliding windows, and their samples mean the same."""
+    if fact.within is None or not isinstance(stored, str):
+        return False
+    try:
+        old = ast.literal_eval(stored)
+    except (ValueError, SyntaxError):
+        return False
+    new = ast.literal_eval(_definition(fact))
+    window = 5  # the within: of _definition's tuple, in seconds (None: no window)
+    return (
+        isinstance(old, tuple)
+        and len(old) == len(new)
+        and old[window] is not None
+        and old[:window] == new[:window]
+        and old[window + 1 :] == new[window + 1 :]
     )
 
 

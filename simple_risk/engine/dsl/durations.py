@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from datetime import time, timedelta
+from decimal import Decimal
 
 _UNITS: dict[str, timedelta] = {
     "ms": timedelta(milliseconds=1),
@@ -66,7 +67,66 @@ def invalid_duration(text: object) -> tuple[str, str]:
             " {every:}, a lockout's for:, a derived fact's within: and trades.count(within=…),"
             " not this)",
         )
+    meant = rewritten(text)
+    if meant is not None:
+        return f'"{text}" is not a valid duration', f"write {meant}"
+    if _is_bare_number(text):
+        return (
+            f'"{text}" is not a valid duration',
+            f"a duration needs its unit: {text}s for seconds, {text}m for minutes",
+        )
     return f'"{text}" is not a valid duration', DURATION_HINT
+
+
+def unit_choices(name: str, seconds: int | Decimal) -> str:
+    """How to write a number of seconds that a param ``name`` holds where a duration is read
+    as such: with its unit, and since a bare number could mean seconds or minutes, both
+    (``write it with its unit: pause: 15m for 900 seconds, 900m for 900 minutes``)."""
+    written = format_duration(timedelta(seconds=float(seconds)))
+    hint = f"write it with its unit: {name}: {written} for {seconds} seconds"
+    if isinstance(seconds, int):
+        hint += f", {seconds}m for {seconds} minutes"
+    return hint
+
+
+#: the unit words people write in a duration, each with the unit it means
+_SPOKEN_UNITS: dict[str, str] = {
+    **dict.fromkeys(("ms", "msec", "msecs", "millis", "millisecond", "milliseconds"), "ms"),
+    **dict.fromkeys(("s", "sec", "secs", "second", "seconds"), "s"),
+    **dict.fromkeys(("m", "min", "mins", "minute", "minutes"), "m"),
+    **dict.fromkeys(("h", "hr", "hrs", "hour", "hours"), "h"),
+    **dict.fromkeys(("d", "day", "days"), "d"),
+}
+_SPOKEN_PART = r"([0-9]+(?:\.[0-9]+)?)\s*([a-zA-Z]+)\.?"
+_SPOKEN = re.compile(rf"\s*{_SPOKEN_PART}(?:\s*(?:,|\band\b)?\s*{_SPOKEN_PART})*\s*")
+_SPOKEN_PARTS = re.compile(_SPOKEN_PART)
+
+
+def rewritten(text: object) -> str | None:
+    """The duration ``text`` means, written as one (``"5 min"`` → ``5m``, ``"1h 30m"`` →
+    ``1h30m``, ``"1.5h"`` → ``1h30m``); None when it is not recognisably a duration, or is
+    already written as one."""
+    if not isinstance(text, str) or _SPOKEN.fullmatch(text) is None:
+        return None
+    total = Decimal(0)
+    for number, word in _SPOKEN_PARTS.findall(text):
+        unit = _SPOKEN_UNITS.get(word.lower())
+        if unit is None:
+            return None
+        total += Decimal(number) * _UNIT_MS[unit]
+    if total <= 0 or total != total.to_integral_value() or total > _MAX_MS:
+        return None
+    meant = format_duration(timedelta(milliseconds=int(total)))
+    return None if meant == text else meant
+
+
+def _is_bare_number(text: object) -> bool:
+    """A number (or a string of digits) where a duration, which needs its unit, is read."""
+    if isinstance(text, bool):
+        return False
+    if isinstance(text, int):
+        return text > 0
+    return isinstance(text, str) and text.isdigit() and int(text) > 0
 
 
 def is_duration(text: object) -> bool:

@@ -31,7 +31,7 @@ from simple_risk.engine.dsl.schema import (
 )
 from simple_risk.engine.dsl.sections import (
     compile_param_ranges,
-    number_hint,
+    mistyped_override,
     said_out_of_range,
     value_kind,
 )
@@ -124,13 +124,8 @@ def compile_overlay(
                 key=True,
             )
         elif value_kind(value) != value_kind(declared[name]):
-            out.error(
-                ("params", name),
-                f'param "{name}" is {value_kind(declared[name])} in the ruleset,'
-                f" but the override is {value_kind(value)}",
-                "wrong-type",
-                number_hint(str(name), value),
-            )
+            message, hint = mistyped_override(str(name), declared[name], value)
+            out.error(("params", name), message, "wrong-type", hint)
         elif not said_out_of_range(out, str(name), value, ranges, "the ruleset's param_ranges:"):
             params[str(name)] = value
             _said_keys_left_out(out, str(name), value, declared[name])

@@ -17,7 +17,12 @@ from datetime import timedelta
 from decimal import Decimal
 
 from simple_risk.engine.dsl.compilation import Compilation
-from simple_risk.engine.dsl.durations import MAX_DURATION, invalid_duration, parse_duration
+from simple_risk.engine.dsl.durations import (
+    MAX_DURATION,
+    invalid_duration,
+    parse_duration,
+    rewritten,
+)
 from simple_risk.engine.dsl.problems import did_you_mean
 from simple_risk.engine.dsl.sections import value_kind
 from simple_risk.engine.dsl.yamlload import Path
@@ -48,6 +53,9 @@ def resolve(
             return parse_duration(value)
         except ValueError:
             message, hint = invalid_duration(value)
+            meant = rewritten(value)
+            if meant is not None:
+                hint = f"write {name}: {meant}"
             return Misfit(f"{message} (from {reference})", "bad-duration", hint)
     if isinstance(value, int | Decimal) and not isinstance(value, bool):
         if value < 0:
@@ -66,12 +74,35 @@ def resolve(
                 "bad-duration",
                 f"{what} that long is a typo",
             )
+        unit = _unit_in_name(name)
+        if unit is not None:
+            word, suffix = unit
+            return Misfit(
+                f'param "{name}" is {value}, read as {value} seconds, but its name says {word}',
+                "bad-duration",
+                f"write the unit: {name}: {value}{suffix} (or {value}s if seconds are meant)",
+            )
         return duration
     return Misfit(
         f'param "{name}" is {value_kind(value)}; {key} needs a duration',
         "wrong-type",
         'give the param a duration such as "30s", or a number of seconds',
     )
+
+
+#: the last word of a param's name that gives it a unit other than seconds → (the unit's
+#: name, its duration suffix): ``window_minutes: 30`` is meant as 30 minutes, not seconds
+_UNIT_WORDS: dict[str, tuple[str, str]] = {
+    **dict.fromkeys(("ms", "millis", "milliseconds"), ("milliseconds", "ms")),
+    **dict.fromkeys(("m", "min", "mins", "minute", "minutes"), ("minutes", "m")),
+    **dict.fromkeys(("h", "hr", "hrs", "hour", "hours"), ("hours", "h")),
+    **dict.fromkeys(("d", "day", "days"), ("days", "d")),
+}
+
+
+def _unit_in_name(name: str) -> tuple[str, str] | None:
+    """The unit a param's name gives its number (its last word), if not seconds."""
+    return _UNIT_WORDS.get(name.lower().rsplit("_", 1)[-1])
 
 
 def param_duration(

@@ -18,9 +18,15 @@ from datetime import timedelta
 from decimal import Decimal, InvalidOperation
 
 from simple_risk.engine import namespace
-from simple_risk.engine.dsl.durations import DURATION_HINT, invalid_duration, parse_duration
+from simple_risk.engine.dsl.durations import (
+    DURATION_HINT,
+    format_duration,
+    invalid_duration,
+    parse_duration,
+)
 from simple_risk.engine.dsl.problems import Problem, did_you_mean
 from simple_risk.engine.dsl.scope import Locator, Scope, family_attr
+from simple_risk.engine.facts.windows import DEFAULT_RETENTION
 from simple_risk.engine.functions import EXACT_DIVIDE
 
 #: Argument counts of the bare-name functions: (min positional, max positional, keywords).
@@ -242,10 +248,17 @@ class Resolver:
         if info.each is None or self.scope.is_macro:
             return node
         if self.scope.in_lock or self.scope.lock_only:
+            if info.each == "symbol" and self.scope.lock_symbol:
+                return node  # the locked symbol's, as symbol.* is
             self.report(
                 node,
                 f'"{dotted}" is kept per {info.each}: not bound in a lockout\'s while:',
                 "unbound-family",
+                "a symbol lockout's while: reads the locked symbol's facts (symbol.*, and "
+                "derived facts kept each: symbol); use account-level facts and lock.*"
+                if info.each == "symbol" or not self.scope.lock_symbol
+                else "a symbol lockout's while: reads the locked symbol's facts, not a "
+                "position's: keep the derived fact each: symbol",
             )
         elif not namespace.family_is_bound(info.each, self.scope.triggers, self.scope.each):
             triggers = ", ".join(sorted(self.scope.triggers)) or "none"
@@ -386,18 +399,24 @@ class Resolver:
         text: object = None
         if isinstance(arg, ast.Constant):
             text = arg.value
+            try:
+                duration = parse_duration(text)
+            except ValueError:
+                message, hint = invalid_duration(text)
+                self.report(arg, message, "bad-duration", hint)
+                return arg
         elif (pair := family_attr(arg)) is not None and pair[0] == "params":
+            # a duration or a number of seconds, as a rule's for: and a derived fact's within:
+            # read a param (param_durations imports the compiler: so here, late)
+            from simple_risk.engine.dsl.param_durations import Misfit, resolve
+
             name = pair[1]
             self.names.add(f"params.{name}")
-            if name not in self.scope.params:
-                self.report(
-                    arg,
-                    f'unknown param "{name}"',
-                    "unknown-param",
-                    did_you_mean(name, self.scope.params),
-                )
+            resolved = resolve(self.scope.params, f"params.{name}", "within=", "a window")
+            if isinstance(resolved, Misfit):
+                self.report(arg, resolved.message, resolved.check, resolved.hint)
                 return arg
-            text = self.scope.params[name]
+            text, duration = self.scope.params[name], resolved
         else:
             self.report(
                 arg,
@@ -406,18 +425,23 @@ class Resolver:
                 DURATION_HINT,
             )
             return arg
-        try:
-            duration = parse_duration(text)
-        except ValueError:
-            message, hint = invalid_duration(text)
-            self.report(arg, message, "bad-duration", hint)
-            return arg
         if duration <= timedelta(0):
             self.report(
                 arg,
                 f'{method.name}() over a window of "{text}" always sees nothing',
                 "bad-duration",
                 "give a positive duration, e.g. 60s",
+            )
+            return arg
+        if duration > DEFAULT_RETENTION:
+            kept = format_duration(DEFAULT_RETENTION)
+            self.report(
+                arg,
+                f"{method.name}() sees the fills of the last {DEFAULT_RETENTION.days} days only:"
+                f' a window of "{text}" would miss the older ones',
+                "bad-duration",
+                f"use a window of {kept} or less, week.* for the trading week, or a derived count"
+                f" (derive: {{NAME: {{trigger: [trade], count: ..., within: {text}}}}})",
             )
             return arg
         return self.hidden(duration, arg)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from datetime import timedelta
 from decimal import Decimal
 from types import MappingProxyType
 
@@ -18,6 +19,7 @@ from simple_risk import __version__
 from simple_risk.engine import namespace
 from simple_risk.engine.dsl.catalogue import tickers
 from simple_risk.engine.dsl.compilation import Compilation, base_scope
+from simple_risk.engine.dsl.durations import is_duration, parse_duration, too_long, unit_choices
 from simple_risk.engine.dsl.expressions import check_macro
 from simple_risk.engine.dsl.problems import Problem, did_you_mean
 from simple_risk.engine.dsl.scope import Locator, Macro
@@ -107,17 +109,8 @@ def compile_params(
             )
             continue
         if value_kind(value) != value_kind(declared[name]):
-            out.problems.append(
-                Problem(
-                    out.doc.file,
-                    1,
-                    1,
-                    f'param "{name}" is {value_kind(declared[name])} in the ruleset,'
-                    f" but the override is {value_kind(value)}",
-                    "wrong-type",
-                    hint=number_hint(str(name), value),
-                )
-            )
+            message, hint = mistyped_override(str(name), declared[name], value)
+            out.problems.append(Problem(out.doc.file, 1, 1, message, "wrong-type", hint=hint))
             continue
         refused = out_of_range(value, ranges.get(name))
         if refused is not None:
@@ -306,6 +299,38 @@ def number_hint(name: str, value: object) -> str | None:
     number = found["sign"].replace("+", "") + found["digits"].replace(",", "")
     number += found["fraction"] or ""
     return f"write the number alone, without a currency or a thousands separator: {name}: {number}"
+
+
+def mistyped_override(name: str, declared: object, value: object) -> tuple[str, str | None]:
+    """The message and hint for an override (``--set``, a rule test's or an overlay's
+    ``params:``) of another kind than the ruleset's value. A param keeps its form: a number of
+    seconds given for a duration (``600`` for ``10m``) could mean seconds or minutes, so the
+    hint gives both, written as durations; a duration given for a number of seconds gives
+    that number."""
+    was, now = value_kind(declared), value_kind(value)
+    seconds = _seconds_of(value)
+    if is_duration(declared) and seconds is not None:
+        return (
+            f'param "{name}" is a duration in the ruleset ({declared}), but the override is {now}',
+            unit_choices(name, seconds),
+        )
+    message = f'param "{name}" is {was} in the ruleset, but the override is {now}'
+    if _seconds_of(declared) is not None and is_duration(value) and not too_long(value):
+        total = Decimal(parse_duration(value) // timedelta(milliseconds=1)) / 1000
+        plain = total.to_integral_value() if total == total.to_integral_value() else total
+        return message, f"the ruleset counts it in seconds where it is a duration: {name}: {plain}"
+    return message, number_hint(name, value)
+
+
+def _seconds_of(value: object) -> int | Decimal | None:
+    """A number that can be a number of seconds (positive, at most ten years), else None."""
+    if isinstance(value, bool) or not isinstance(value, int | Decimal):
+        return None
+    return value if 0 < value <= _MAX_SECONDS else None
+
+
+#: the longest number of seconds a duration hint converts (ten years)
+_MAX_SECONDS = 3650 * 86400
 
 
 def check_definition_names(out: Compilation, top: Mapping[object, object]) -> None:

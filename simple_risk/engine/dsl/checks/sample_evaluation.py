@@ -30,6 +30,7 @@ from simple_risk.engine.dsl.durations import (
     is_duration,
     parse_duration,
     too_long,
+    unit_choices,
 )
 from simple_risk.engine.dsl.problems import Problem
 from simple_risk.engine.dsl.reference import FactObject, reference_evaluate, sample_families
@@ -175,6 +176,21 @@ def _duration_problem(checked: CheckedExpression, value: object) -> Problem:
         # a string param that is not a duration (``pause: 5 min``): say what it holds
         message, hint = invalid_duration(value)
         return _problem(checked, f"{message}{_from_params(checked)}", "bad-duration", hint)
+    source = checked.compiled.source
+    if (
+        source.startswith("params.")
+        and source[7:].isidentifier()
+        and isinstance(value, int | Decimal)
+        and not isinstance(value, bool)
+        and value > 0
+    ):
+        # a number of seconds, as a rule's for: would read it: the lockout needs the unit
+        return _problem(
+            checked,
+            f"{source} is {value}, a number: a lockout's for: needs a duration",
+            "type-error",
+            unit_choices(source[7:], value),
+        )
     return _problem(
         checked,
         f"must be a duration, got {_kind(value)}",
