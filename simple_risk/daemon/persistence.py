@@ -19,6 +19,7 @@ from simple_risk.daemon.messages import SnapshotFailed
 from simple_risk.daemon.observe import would_words
 from simple_risk.daemon.planning import plan
 from simple_risk.daemon.replay import ReplayGuard
+from simple_risk.daemon.retention import Retention
 from simple_risk.daemon.supervisor import Supervisor
 from simple_risk.engine import Engine, Firing
 from simple_risk.engine.events import Event, Quote
@@ -56,6 +57,8 @@ class Persistence:
         self.replayed: dict[int, int] = {}
         #: while an account's journal is replayed: the firings the store holds from there
         self._guard: ReplayGuard | None = None
+        #: prunes the journal to ``retention_days`` on the writer thread (:mod:`.retention`)
+        self.retention = Retention(shared, lambda: self.writer, lambda: self.lease_owner)
 
     # -- the writer thread ----------------------------------------------------------------------
 

@@ -13,11 +13,11 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import delete, func, select, text
 from sqlalchemy.orm import Session
 
 from simple_risk.engine.codec import CodecError, event_from_json, event_to_json
-from simple_risk.engine.events import Event
+from simple_risk.engine.events import Event, OwnOrder
 from simple_risk.store.database import Dialect
 from simple_risk.store.inputs import require_aware
 from simple_risk.store.models import JournalEntryRow
@@ -107,4 +107,110 @@ def entries_after(
     return entries
 
 
-__all__ = ["Encoded", "append", "encode", "entries_after", "last_seq"]
+def prune(
+    s: Session,
+    account: int,
+    *,
+    before: datetime,
+    through_seq: int,
+    keep_tags: frozenset[str],
+    limit: int,
+) -> tuple[int, bool]:
+    """Delete one batch (at most ``limit`` seqs) of ``account``'s oldest entries: those
+    journaled before ``before`` and at or below ``through_seq`` (the position of a snapshot
+    that covers them). Returns (rows deleted, whether more would go).
+
+    What goes is always a run of the oldest seqs, stopping at the first entry not older than
+    ``before``, so what stays is exactly what came after some point. Never deleted: the
+    newest entry (the next append numbers after it: an emptied journal would number from 1
+    again, behind the snapshot's position), and an own-order record (``OwnOrder``) whose tag
+    is in ``keep_tags`` (an order of the daemon's still working, or one whose id it does not
+    know yet): a rebuild from the journal alone still knows that order as the daemon's."""
+    top = min(through_seq, last_seq(s, account) - 1)
+    recent = s.scalar(
+        select(func.min(JournalEntryRow.seq)).where(
+            JournalEntryRow.account == account, JournalEntryRow.at >= before
+        )
+    )
+    if recent is not None:
+        top = min(top, recent - 1)
+    first = s.scalar(
+        select(func.min(JournalEntryRow.seq)).where(
+            JournalEntryRow.account == account,
+            JournalEntryRow.kind != OwnOrder.__name__,
+            JournalEntryRow.seq <= top,
+        )
+    )
+    own = s.execute(
+        select(JournalEntryRow.id, JournalEntryRow.seq, JournalEntryRow.payload).where(
+            JournalEntryRow.account == account,
+            JournalEntryRow.kind == OwnOrder.__name__,
+            JournalEntryRow.seq <= top,
+        )
+    ).all()
+    if first is None and not own:
+        return 0, False
+    upto = top if first is None else min(top, first + limit - 1)
+    gone = 0
+    if first is not None:
+        result = s.execute(
+            delete(JournalEntryRow).where(
+                JournalEntryRow.account == account,
+                JournalEntryRow.kind != OwnOrder.__name__,
+                JournalEntryRow.seq <= upto,
+            )
+        )
+        gone += int(getattr(result, "rowcount", 0) or 0)
+    # the own-order records among this batch's seqs (later ones go with their own batch)
+    stale = [
+        row_id
+        for row_id, seq, payload in own
+        if seq <= upto and (tag := _own_tag(payload)) is not None and tag not in keep_tags
+    ]
+    if stale:
+        s.execute(delete(JournalEntryRow).where(JournalEntryRow.id.in_(stale)))
+        gone += len(stale)
+    return gone, upto < top
+
+
+def _own_tag(payload: dict[str, Any]) -> str | None:
+    """The tag of a journaled ``OwnOrder`` (None when this version cannot read it: kept)."""
+    try:
+        event = event_from_json(payload)
+    except CodecError:
+        return None
+    return event.custom_tag if isinstance(event, OwnOrder) else None
+
+
+def kept_since(s: Session, account: int | None) -> dict[int, datetime]:
+    """Accounts (``account`` alone, or every one) whose journal was pruned, each with the
+    time of its oldest entry kept: its journal is whole from there on, and only there."""
+    firsts = (
+        select(
+            JournalEntryRow.account,
+            func.min(JournalEntryRow.seq).label("first"),
+        )
+        .where(JournalEntryRow.kind != OwnOrder.__name__)
+        .group_by(JournalEntryRow.account)
+    )
+    if account is not None:
+        firsts = firsts.where(JournalEntryRow.account == account)
+    kept: dict[int, datetime] = {}
+    for owner, first in s.execute(firsts).all():
+        below = s.scalar(
+            select(func.count())
+            .select_from(JournalEntryRow)
+            .where(JournalEntryRow.account == owner, JournalEntryRow.seq < first)
+        )
+        if first - 1 > (below or 0):  # seqs are numbered from 1 without gaps: some went
+            at = s.scalar(
+                select(JournalEntryRow.at).where(
+                    JournalEntryRow.account == owner, JournalEntryRow.seq == first
+                )
+            )
+            if at is not None:
+                kept[int(owner)] = at
+    return kept
+
+
+__all__ = ["Encoded", "append", "encode", "entries_after", "kept_since", "last_seq", "prune"]
