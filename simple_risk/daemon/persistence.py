@@ -192,9 +192,16 @@ class Persistence:
         # the store holds them
         restored = self._restore_stored_locks(account, engine) if rebuilt else None
         if unreadable is not None:
+            kept = self._store.journal_kept_since(account).get(account)
+            whole = (
+                "the whole journal"
+                if kept is None
+                else f"the journal kept since {kept.isoformat(timespec='seconds')} (older "
+                "entries were pruned: retention_days)"
+            )
             self._alerter.alert(
                 "warning",
-                f"account {account}: {unreadable}; rebuilt from the whole journal instead, "
+                f"account {account}: {unreadable}; rebuilt from {whole} instead, "
                 f"then reconciled with the gateway; {_restored_words(restored or ([], []))}",
                 shared.clock.now(),
                 account,

@@ -127,13 +127,6 @@ def prune(
     is in ``keep_tags`` (an order of the daemon's still working, or one whose id it does not
     know yet): a rebuild from the journal alone still knows that order as the daemon's."""
     top = min(through_seq, last_seq(s, account) - 1)
-    recent = s.scalar(
-        select(func.min(JournalEntryRow.seq)).where(
-            JournalEntryRow.account == account, JournalEntryRow.at >= before
-        )
-    )
-    if recent is not None:
-        top = min(top, recent - 1)
     first = s.scalar(
         select(func.min(JournalEntryRow.seq)).where(
             JournalEntryRow.account == account,
@@ -141,18 +134,29 @@ def prune(
             JournalEntryRow.seq <= top,
         )
     )
+    upto = top if first is None else min(top, first + limit - 1)
+    more = upto < top
+    # the first entry not older than ``before`` ends the run (the journal is in engine-time
+    # order): looked for among this batch's seqs only, so a batch reads what it deletes and
+    # the few own-order records kept below it, never the whole journal
+    recent = s.scalar(
+        select(func.min(JournalEntryRow.seq)).where(
+            JournalEntryRow.account == account,
+            JournalEntryRow.seq <= upto,
+            JournalEntryRow.at >= before,
+        )
+    )
+    if recent is not None:
+        upto, more = recent - 1, False
     own = s.execute(
-        select(JournalEntryRow.id, JournalEntryRow.seq, JournalEntryRow.payload).where(
+        select(JournalEntryRow.id, JournalEntryRow.payload).where(
             JournalEntryRow.account == account,
             JournalEntryRow.kind == OwnOrder.__name__,
-            JournalEntryRow.seq <= top,
+            JournalEntryRow.seq <= upto,
         )
     ).all()
-    if first is None and not own:
-        return 0, False
-    upto = top if first is None else min(top, first + limit - 1)
     gone = 0
-    if first is not None:
+    if first is not None and first <= upto:
         result = s.execute(
             delete(JournalEntryRow).where(
                 JournalEntryRow.account == account,
@@ -161,16 +165,15 @@ def prune(
             )
         )
         gone += int(getattr(result, "rowcount", 0) or 0)
-    # the own-order records among this batch's seqs (later ones go with their own batch)
     stale = [
         row_id
-        for row_id, seq, payload in own
-        if seq <= upto and (tag := _own_tag(payload)) is not None and tag not in keep_tags
+        for row_id, payload in own
+        if (tag := _own_tag(payload)) is not None and tag not in keep_tags
     ]
     if stale:
         s.execute(delete(JournalEntryRow).where(JournalEntryRow.id.in_(stale)))
         gone += len(stale)
-    return gone, upto < top
+    return gone, more
 
 
 def _own_tag(payload: dict[str, Any]) -> str | None:

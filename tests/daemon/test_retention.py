@@ -203,3 +203,32 @@ def test_the_daemon_prunes_by_itself_at_the_trading_day_reset_and_logs_it(
         daemon.store.close()
         trader.close()
         sim.stop()
+
+
+def test_a_rebuild_over_a_pruned_journal_says_from_when_the_journal_is_kept(
+    start: Start,
+) -> None:
+    """A snapshot this version cannot read (a downgrade) makes a start rebuild from the
+    journal: once pruned, that is not the whole journal, and the alert says from when."""
+    h = start(grace=0.5, retention_days=None)
+    _a_day_with_the_daemons_own_close(h)
+    h.daemon.stop()
+    config, rulesets, store = h.daemon.config, h.daemon.rulesets, h.daemon.store
+    restart_at = h.sim.clock() + timedelta(minutes=5)
+    pruner = _daemon(config, rulesets, restart_at)
+    pruner.persistence.retention.prune(pruner.store, ACCOUNT, restart_at, frozenset())
+    assert pruner.persistence.retention.pruned[ACCOUNT] > 0
+    _close(pruner)
+    kept = store.events_since(ACCOUNT, 0)[0].at
+    store.save_snapshot(ACCOUNT, restart_at, {"engine": {"version": -1}}, store.last_seq(ACCOUNT))
+    daemon = _daemon(config, rulesets, restart_at)
+    try:
+        daemon.restore()
+        said = [alert["message"] for alert in daemon.alerter.recent]
+    finally:
+        _close(daemon)
+    assert any(
+        f"rebuilt from the journal kept since {kept.isoformat(timespec='seconds')} (older "
+        "entries were pruned: retention_days) instead" in message
+        for message in said
+    ), said
