@@ -99,9 +99,11 @@ def test_a_restart_after_pruning_rebuilds_the_same_state_even_killed_between_bat
     store.append_events(ACCOUNT, tail)
     journaled = store.events_since(ACCOUNT, 0)
     since = journaled[0].at - timedelta(seconds=1)
-    history = store.history(since)
     restart_at = cut + timedelta(minutes=5)
-    before = _rebuilt(_copy(config, short_dir / "before"), rulesets, restart_at)
+    unpruned = _copy(config, short_dir / "before")
+    before = _rebuilt(unpruned, rulesets, restart_at)
+    with open_store(unpruned) as copy:
+        history = copy.history(since)  # with what the restart's replay recorded
 
     pruner = _daemon(config, rulesets, restart_at)  # not started: its writer is None, so
     retention = pruner.persistence.retention  # each prune() is one batch, as if killed after
