@@ -164,12 +164,14 @@ class Retention:
             log.info("account %s: the journal is not pruned here: %s", account, exc)
             return
         except StoreError as exc:
-            log.warning(
-                "account %s: pruning the journal failed after %d row(s) (%s); tried again "
-                "next trading day",
+            # never raised to the writer: an outage or a refusal (a PostgreSQL role without
+            # DELETE on journal) would hold every journal write behind it
+            self._shared.alerter.alert(
+                "warning",
+                f"account {account}: pruning the journal failed after {gone} row(s) ({exc}); "
+                "it is tried again next trading day, and the store grows meanwhile",
+                self._shared.clock.now(),
                 account,
-                gone,
-                exc,
             )
             return
         gone += batch

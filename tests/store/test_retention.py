@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import uuid
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -13,9 +14,12 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 
 from simple_risk.engine.events import OwnOrder, TradeFill
 from simple_risk.store import LeaseLost, Store, StoreError
+from simple_risk.store.database import DAEMON_PRIVILEGES
 
 from .samples import ACCOUNT, OTHER_ACCOUNT, T0, fills
 
@@ -166,6 +170,47 @@ def test_pruning_checks_the_lease_in_the_same_transaction(store: Store) -> None:
             ACCOUNT, before=T0 + DAY, snapshot_id=snapshot, lease_owner="me", now=T0 + 30 * DAY
         )
     assert _seqs(store) == list(range(1, 9))
+
+
+def test_a_role_that_may_not_delete_is_refused_and_the_journal_stays_whole(
+    store_url: str, open_store: Callable[[], Store]
+) -> None:
+    """A desk that granted the daemon's role what it needed before retention existed (no
+    DELETE on journal): the prune is refused, changing nothing, and the journal still takes
+    appends."""
+    if make_url(store_url).get_backend_name() != "postgresql":
+        pytest.skip("roles and privileges are PostgreSQL's")
+    owner = open_store()
+    _days_of_fills(owner, 2)
+    snapshot = _snapshot(owner, 8)
+    role = f"no_delete_{uuid.uuid4().hex[:12]}"
+    parsed = make_url(store_url)
+    options = str(parsed.query.get("options", ""))
+    schema = options.split("search_path=", 1)[1].split()[0]
+    admin = create_engine(parsed)
+    try:
+        with admin.begin() as conn:
+            conn.execute(text(f'CREATE ROLE "{role}" NOLOGIN'))
+            conn.execute(text(f'GRANT USAGE ON SCHEMA "{schema}" TO "{role}"'))
+            for table, privileges in DAEMON_PRIVILEGES.items():
+                granted = ", ".join(privileges)
+                conn.execute(text(f'GRANT {granted} ON "{schema}"."{table}" TO "{role}"'))
+            conn.execute(text(f'GRANT USAGE ON ALL SEQUENCES IN SCHEMA "{schema}" TO "{role}"'))
+        as_daemon = parsed.update_query_dict({"options": f"{options} -crole={role}"})
+        daemon = Store.open(as_daemon.render_as_string(hide_password=False))
+        try:
+            assert daemon.missing_privileges() == []  # it may start
+            with pytest.raises(StoreError):
+                daemon.prune_journal(ACCOUNT, before=T0 + 30 * DAY, snapshot_id=snapshot)
+            assert _seqs(daemon) == list(range(1, 9))
+            assert daemon.append_events(ACCOUNT, fills(start=T0 + 2 * DAY)[:1]) == [9]
+        finally:
+            daemon.close()
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP OWNED BY "{role}"'))
+            conn.execute(text(f'DROP ROLE "{role}"'))
+        admin.dispose()
 
 
 def test_history_learns_where_the_kept_journal_begins(store: Store) -> None:
