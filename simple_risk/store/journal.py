@@ -187,32 +187,30 @@ def _own_tag(payload: dict[str, Any]) -> str | None:
 
 def kept_since(s: Session, account: int | None) -> dict[int, datetime]:
     """Accounts (``account`` alone, or every one) whose journal was pruned, each with the
-    time of its oldest entry kept: its journal is whole from there on, and only there."""
-    firsts = (
-        select(
-            JournalEntryRow.account,
-            func.min(JournalEntryRow.seq).label("first"),
-        )
-        .where(JournalEntryRow.kind != OwnOrder.__name__)
-        .group_by(JournalEntryRow.account)
+    time its journal is whole from: its oldest fact kept, or — pruned down to own-order
+    records — its newest entry."""
+    counts = select(JournalEntryRow.account, func.count(), func.max(JournalEntryRow.seq)).group_by(
+        JournalEntryRow.account
     )
     if account is not None:
-        firsts = firsts.where(JournalEntryRow.account == account)
+        counts = counts.where(JournalEntryRow.account == account)
     kept: dict[int, datetime] = {}
-    for owner, first in s.execute(firsts).all():
-        below = s.scalar(
-            select(func.count())
-            .select_from(JournalEntryRow)
-            .where(JournalEntryRow.account == owner, JournalEntryRow.seq < first)
-        )
-        if first - 1 > (below or 0):  # seqs are numbered from 1 without gaps: some went
-            at = s.scalar(
-                select(JournalEntryRow.at).where(
-                    JournalEntryRow.account == owner, JournalEntryRow.seq == first
-                )
+    for owner, rows, last in s.execute(counts).all():
+        if rows >= last:  # seqs are numbered from 1 without gaps: none went
+            continue
+        first = s.scalar(
+            select(func.min(JournalEntryRow.seq)).where(
+                JournalEntryRow.account == owner, JournalEntryRow.kind != OwnOrder.__name__
             )
-            if at is not None:
-                kept[int(owner)] = at
+        )
+        at = s.scalar(
+            select(JournalEntryRow.at).where(
+                JournalEntryRow.account == owner,
+                JournalEntryRow.seq == (last if first is None else first),
+            )
+        )
+        if at is not None:
+            kept[int(owner)] = at
     return kept
 
 

@@ -172,6 +172,20 @@ def test_pruning_checks_the_lease_in_the_same_transaction(store: Store) -> None:
     assert _seqs(store) == list(range(1, 9))
 
 
+def test_a_journal_pruned_down_to_an_own_order_record_still_says_it_was_pruned(
+    store: Store,
+) -> None:
+    """The newest entry always stays; when it is the record of an order the daemon placed,
+    no fill or other fact is left, and history must still learn that the days before it
+    were pruned, not take the journal for one that never held a fill."""
+    _days_of_fills(store, 2)
+    store.append_events(ACCOUNT, [_own("sr-last", 93, 2)])
+    snapshot = _snapshot(store, 9)
+    _prune_all(store, snapshot, before=T0 + 30 * DAY)
+    assert _seqs(store) == [9]
+    assert store.journal_kept_since() == {ACCOUNT: T0 + 2 * DAY}
+
+
 def test_a_role_that_may_not_delete_is_refused_and_the_journal_stays_whole(
     store_url: str, open_store: Callable[[], Store]
 ) -> None:
