@@ -1,4 +1,5 @@
-"""The per-account event journal: numbered appends, and reading back what a restart replays.
+"""The per-account event journal: numbered appends, reading back what a restart replays, and
+pruning its oldest entries behind a snapshot (``retention_days``: simple_risk.daemon.retention).
 
 The :class:`~simple_risk.store.store.Store` journal methods check the events with
 :func:`encode` before any transaction opens, then call :func:`append` (or a read) with the
