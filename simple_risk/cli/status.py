@@ -523,6 +523,18 @@ def history(
         return
     items = result.get("items") if isinstance(result, Mapping) else None
     show(stdout_console(), timeline.history_table(items or [], now_local()))
+    kept = result.get("journal_kept_since") if isinstance(result, Mapping) else None
+    if isinstance(kept, Mapping):
+        for kept_account, kept_at in sorted(kept.items()):
+            show(
+                stdout_console(),
+                Text(
+                    f"The journal of account {kept_account} is kept from {kept_at}: its fills "
+                    "before that were pruned (retention_days in the daemon's configuration); "
+                    "firings, lockouts, enforcement and admin actions are all kept.",
+                    style="yellow",
+                ),
+            )
     if isinstance(result, Mapping) and result.get("earlier_left_out"):
         from simple_risk.daemon.control.ops import DEFAULT_HISTORY_LIMIT
 
@@ -593,10 +605,25 @@ def _history_from_store(
                 kinds=[cast("HistoryKind", kind) for kind in kinds] or None,
                 limit=(limit or DEFAULT_HISTORY_LIMIT) + 1,  # more than kept: any left out?
             )
+            # fills come from the journal, which retention prunes: a period reaching back
+            # before an account's kept journal says so, rather than showing no fills there
+            pruned = (
+                store.journal_kept_since(account)
+                if rule is None and (not kinds or "fill" in kinds)
+                else {}
+            )
     except (StoreError, OSError) as exc:
         click.echo(f"cannot read the store {database}: {exc}", err=True)
         sys.exit(EXIT_REFUSED)
-    return history_answer(items, limit or DEFAULT_HISTORY_LIMIT)
+    answer = history_answer(items, limit or DEFAULT_HISTORY_LIMIT)
+    reaching = {
+        str(kept_account): kept_at.astimezone(since.tzinfo).isoformat(timespec="seconds")
+        for kept_account, kept_at in pruned.items()
+        if kept_at > since
+    }
+    if reaching:
+        answer["journal_kept_since"] = reaching
+    return answer
 
 
 __all__ = [

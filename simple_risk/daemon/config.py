@@ -62,12 +62,14 @@ from simple_risk.daemon.config_notify import (
 )
 from simple_risk.daemon.config_problems import config_wording, located
 from simple_risk.daemon.settings import (
+    DEFAULT_RETENTION_DAYS,
     DEFAULT_SOCKET_MODE,
     LogSettings,
     NotifySettings,
     Origin,
     StatusLimits,
     Timing,
+    retention_days,
 )
 from simple_risk.engine.dsl import RulesetError, analyse_overlay, analyse_text, load_ruleset
 from simple_risk.engine.dsl.problems import Problem, sort_problems
@@ -128,6 +130,8 @@ class DaemonConfig:
     alert_webhook: str | None = None
     log: LogSettings = field(default_factory=LogSettings)
     timing: Timing = field(default_factory=Timing)
+    #: trading days of journal and own-order records kept; None: everything, forever
+    retention_days: int | None = DEFAULT_RETENTION_DAYS
     #: accounts only observed (``enforce: false``; ``engine run --observe`` is
     #: :attr:`RuntimeOptions.observe <simple_risk.daemon.runtime.RuntimeOptions.observe>`)
     observed: frozenset[int] = frozenset()
@@ -456,6 +460,7 @@ def load_config(
         alert_webhook=notify.webhook,
         log=LogSettings(**{str(k): v for k, v in log_section.items()}),
         timing=_timing(timing_section),
+        retention_days=retention_days(data.get("retention_days")),
         observed=_observed_accounts(list(data["accounts"])),
         origins=_file_origins(doc, data),
     )

@@ -285,6 +285,8 @@ class EngineLoop:
         if now_mono >= self._next_snapshot:
             self._next_snapshot = now_mono + timing.snapshot_interval
             self.snapshot_all()
+            # once a trading day per account, queued behind the snapshots just asked for
+            self._persistence.retention.due(now_wall)
         self._ownership.expire(now_mono, now_wall)
         writer = self._persistence.writer
         if writer is not None:

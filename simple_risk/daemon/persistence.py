@@ -19,6 +19,7 @@ from simple_risk.daemon.messages import SnapshotFailed
 from simple_risk.daemon.observe import would_words
 from simple_risk.daemon.planning import plan
 from simple_risk.daemon.replay import ReplayGuard
+from simple_risk.daemon.retention import Retention
 from simple_risk.daemon.supervisor import Supervisor
 from simple_risk.engine import Engine, Firing
 from simple_risk.engine.events import Event, Quote
@@ -56,6 +57,8 @@ class Persistence:
         self.replayed: dict[int, int] = {}
         #: while an account's journal is replayed: the firings the store holds from there
         self._guard: ReplayGuard | None = None
+        #: prunes the journal to ``retention_days`` on the writer thread (:mod:`.retention`)
+        self.retention = Retention(shared, lambda: self.writer, lambda: self.lease_owner)
 
     # -- the writer thread ----------------------------------------------------------------------
 
@@ -204,9 +207,16 @@ class Persistence:
         # the store holds them
         restored = self._restore_stored_locks(account, engine) if rebuilt else None
         if unreadable is not None:
+            kept = self._store.journal_kept_since(account).get(account)
+            whole = (
+                "the whole journal"
+                if kept is None
+                else f"the journal kept since {kept.isoformat(timespec='seconds')} (older "
+                "entries were pruned: retention_days)"
+            )
             self._alerter.alert(
                 "warning",
-                f"account {account}: {unreadable}; rebuilt from the whole journal instead, "
+                f"account {account}: {unreadable}; rebuilt from {whole} instead, "
                 f"then reconciled with the gateway; {_restored_words(restored or ([], []))}",
                 shared.clock.now(),
                 account,

@@ -12,6 +12,11 @@ from dataclasses import dataclass
 
 DEFAULT_SOCKET_MODE = 0o600
 
+#: trading days of journal and own-order records the store keeps (``retention_days``); about
+#: a quarter: what ``engine history`` and a what-if look back on, a few thousand rows a day
+#: per busy account (docs/daemon.md, "Retention")
+DEFAULT_RETENTION_DAYS = 60
+
 
 @dataclass(frozen=True, slots=True)
 class Timing:
@@ -73,11 +78,24 @@ class Origin:
     written: str
 
 
+def retention_days(value: object) -> int | None:
+    """``retention_days`` as written (checked by the schema): None keeps everything
+    (``0`` or ``forever``), a missing setting the default."""
+    if value is None:
+        return DEFAULT_RETENTION_DAYS
+    if value == "forever" or value == 0:
+        return None
+    assert isinstance(value, int) and not isinstance(value, bool)
+    return value
+
+
 __all__ = [
+    "DEFAULT_RETENTION_DAYS",
     "DEFAULT_SOCKET_MODE",
     "LogSettings",
     "NotifySettings",
     "Origin",
     "StatusLimits",
     "Timing",
+    "retention_days",
 ]

@@ -1,4 +1,5 @@
-"""The per-account event journal: numbered appends, and reading back what a restart replays.
+"""The per-account event journal: numbered appends, reading back what a restart replays, and
+pruning its oldest entries behind a snapshot (``retention_days``: simple_risk.daemon.retention).
 
 The :class:`~simple_risk.store.store.Store` journal methods check the events with
 :func:`encode` before any transaction opens, then call :func:`append` (or a read) with the
@@ -13,11 +14,11 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import delete, func, select, text
 from sqlalchemy.orm import Session
 
 from simple_risk.engine.codec import CodecError, event_from_json, event_to_json
-from simple_risk.engine.events import Event
+from simple_risk.engine.events import Event, OwnOrder
 from simple_risk.store.database import Dialect
 from simple_risk.store.inputs import require_aware
 from simple_risk.store.models import JournalEntryRow
@@ -107,4 +108,111 @@ def entries_after(
     return entries
 
 
-__all__ = ["Encoded", "append", "encode", "entries_after", "last_seq"]
+def prune(
+    s: Session,
+    account: int,
+    *,
+    before: datetime,
+    through_seq: int,
+    keep_tags: frozenset[str],
+    limit: int,
+) -> tuple[int, bool]:
+    """Delete one batch (at most ``limit`` seqs) of ``account``'s oldest entries: those
+    journaled before ``before`` and at or below ``through_seq`` (the position of a snapshot
+    that covers them). Returns (rows deleted, whether more would go).
+
+    What goes is always a run of the oldest seqs, stopping at the first entry not older than
+    ``before``, so what stays is exactly what came after some point. Never deleted: the
+    newest entry (the next append numbers after it: an emptied journal would number from 1
+    again, behind the snapshot's position), and an own-order record (``OwnOrder``) whose tag
+    is in ``keep_tags`` (an order of the daemon's still working, or one whose id it does not
+    know yet): a rebuild from the journal alone still knows that order as the daemon's."""
+    top = min(through_seq, last_seq(s, account) - 1)
+    first = s.scalar(
+        select(func.min(JournalEntryRow.seq)).where(
+            JournalEntryRow.account == account,
+            JournalEntryRow.kind != OwnOrder.__name__,
+            JournalEntryRow.seq <= top,
+        )
+    )
+    upto = top if first is None else min(top, first + limit - 1)
+    more = upto < top
+    # the first entry not older than ``before`` ends the run (the journal is in engine-time
+    # order): looked for among this batch's seqs only, so a batch reads what it deletes and
+    # the few own-order records kept below it, never the whole journal
+    recent = s.scalar(
+        select(func.min(JournalEntryRow.seq)).where(
+            JournalEntryRow.account == account,
+            JournalEntryRow.seq <= upto,
+            JournalEntryRow.at >= before,
+        )
+    )
+    if recent is not None:
+        upto, more = recent - 1, False
+    own = s.execute(
+        select(JournalEntryRow.id, JournalEntryRow.payload).where(
+            JournalEntryRow.account == account,
+            JournalEntryRow.kind == OwnOrder.__name__,
+            JournalEntryRow.seq <= upto,
+        )
+    ).all()
+    gone = 0
+    if first is not None and first <= upto:
+        result = s.execute(
+            delete(JournalEntryRow).where(
+                JournalEntryRow.account == account,
+                JournalEntryRow.kind != OwnOrder.__name__,
+                JournalEntryRow.seq <= upto,
+            )
+        )
+        gone += int(getattr(result, "rowcount", 0) or 0)
+    stale = [
+        row_id
+        for row_id, payload in own
+        if (tag := _own_tag(payload)) is not None and tag not in keep_tags
+    ]
+    if stale:
+        s.execute(delete(JournalEntryRow).where(JournalEntryRow.id.in_(stale)))
+        gone += len(stale)
+    return gone, more
+
+
+def _own_tag(payload: dict[str, Any]) -> str | None:
+    """The tag of a journaled ``OwnOrder`` (None when this version cannot read it: kept)."""
+    try:
+        event = event_from_json(payload)
+    except CodecError:
+        return None
+    return event.custom_tag if isinstance(event, OwnOrder) else None
+
+
+def kept_since(s: Session, account: int | None) -> dict[int, datetime]:
+    """Accounts (``account`` alone, or every one) whose journal was pruned, each with the
+    time its journal is whole from: its oldest fact kept, or — pruned down to own-order
+    records — its newest entry."""
+    counts = select(JournalEntryRow.account, func.count(), func.max(JournalEntryRow.seq)).group_by(
+        JournalEntryRow.account
+    )
+    if account is not None:
+        counts = counts.where(JournalEntryRow.account == account)
+    kept: dict[int, datetime] = {}
+    for owner, rows, last in s.execute(counts).all():
+        if rows >= last:  # seqs are numbered from 1 without gaps: none went
+            continue
+        first = s.scalar(
+            select(func.min(JournalEntryRow.seq)).where(
+                JournalEntryRow.account == owner, JournalEntryRow.kind != OwnOrder.__name__
+            )
+        )
+        at = s.scalar(
+            select(JournalEntryRow.at).where(
+                JournalEntryRow.account == owner,
+                JournalEntryRow.seq == (last if first is None else first),
+            )
+        )
+        if at is not None:
+            kept[int(owner)] = at
+    return kept
+
+
+__all__ = ["Encoded", "append", "encode", "entries_after", "kept_since", "last_seq", "prune"]

@@ -129,6 +129,8 @@ class Snapshot:
     at: datetime
     journal_seq: int | None
     state: dict[str, Any]
+    #: the row's id: the journal's retention prunes only behind the snapshot it checked
+    id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -53,7 +53,9 @@ def latest(s: Session, account: int | None) -> Snapshot | None:
     )
     if row is None:
         return None
-    return Snapshot(account=row.account, at=row.at, journal_seq=row.journal_seq, state=row.state)
+    return Snapshot(
+        account=row.account, at=row.at, journal_seq=row.journal_seq, state=row.state, id=row.id
+    )
 
 
 def prune(s: Session, account: int | None, keep: int) -> int:

@@ -194,6 +194,55 @@ class Store:
         with self._session() as s:
             return journal.entries_after(s, account, seq, limit, unreadable)
 
+    def prune_journal(
+        self,
+        account: int,
+        *,
+        before: datetime,
+        snapshot_id: int,
+        keep_tags: frozenset[str] = frozenset(),
+        limit: int = 2000,
+        lease_owner: str | None = None,
+        now: datetime | None = None,
+    ) -> tuple[int, bool]:
+        """Delete one batch of ``account``'s journal entries older than ``before`` that the
+        snapshot ``snapshot_id`` covers; return (rows deleted, whether more would go).
+
+        ``snapshot_id`` is a snapshot the caller has read and can restore: nothing goes unless
+        it is still the account's newest (the one a restart restores, replaying only what
+        comes after its position), so a snapshot saved since — by a version that cannot be
+        read, say — keeps the journal whole. With ``lease_owner`` the account's lease is
+        checked at ``now`` in the same transaction (:class:`LeaseLost`). Own-order records
+        whose tag is in ``keep_tags`` and the newest entry always stay
+        (:func:`~simple_risk.store.journal.prune`). One transaction per batch: a crash between
+        batches leaves a journal that is whole after the snapshot."""
+        require_int(account, "account")
+        require_aware(before, "before")
+        if limit < 1:
+            raise StoreError(f"a prune batch is at least 1 entry, got {limit}")
+        with self._session(write=True) as s:
+            if lease_owner is not None:
+                if now is None:
+                    raise StoreError("checking the lease needs now")
+                leases.require(s, self.dialect, account, lease_owner, require_aware(now, "now"))
+            newest = snapshots.latest(s, account)
+            if newest is None or newest.id != snapshot_id or newest.journal_seq is None:
+                return 0, False
+            return journal.prune(
+                s,
+                account,
+                before=before,
+                through_seq=newest.journal_seq,
+                keep_tags=keep_tags,
+                limit=limit,
+            )
+
+    def journal_kept_since(self, account: int | None = None) -> dict[int, datetime]:
+        """The accounts whose journal was pruned (``account`` alone, or all), each with the
+        time of its oldest entry kept: fills before it are no longer in the store."""
+        with self._session() as s:
+            return journal.kept_since(s, account)
+
     # --- firings, lockouts, intents ------------------------------------------------------
 
     def record_firing(

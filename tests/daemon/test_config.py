@@ -916,3 +916,31 @@ def test_a_notification_url_written_twice_is_located(tmp_path: Path) -> None:
         "config.yaml:10:7: tgram://…: the same notification URL as item 1 (line 8):"
         " every alert would be pushed to it twice (keep one)"
     )
+
+
+@pytest.mark.parametrize(
+    ("written", "kept"),
+    [
+        (None, 60),
+        ("retention_days: 20", 20),
+        ("retention_days: 0", None),
+        ("retention_days: forever", None),
+    ],
+)
+def test_the_journal_is_kept_sixty_trading_days_unless_told_otherwise(
+    tmp_path: Path, written: str | None, kept: int | None
+) -> None:
+    text = MINIMAL + (f"{written}\n" if written else "")
+    assert load_config(_write(tmp_path, text), ENV).retention_days == kept
+
+
+@pytest.mark.parametrize("written", ["-1", "2w", "60.5", "always"])
+def test_a_retention_that_is_not_a_count_of_days_is_a_located_error(
+    tmp_path: Path, written: str
+) -> None:
+    path = _write(tmp_path, MINIMAL + f"retention_days: {written}\n")
+    with pytest.raises(ConfigError) as error:
+        load_config(path, ENV)
+    [problem] = error.value.problems
+    assert problem.format().startswith(f"{path}:6:17: ")
+    assert "retention_days" in problem.message

@@ -28,6 +28,7 @@ RUNTIME = {
     "persistence",
     "reconcile",
     "replay",
+    "retention",
     "runtime",
     "supervisor",
 }

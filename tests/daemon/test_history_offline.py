@@ -8,6 +8,7 @@ have answered.
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -106,3 +107,39 @@ def test_without_a_daemon_or_a_store_the_command_says_how(tmp_path: Path) -> Non
     empty = _history("--data-dir", str(tmp_path), "--socket", env_socket)
     assert empty.exit_code == 1
     assert "no store at" in empty.stderr
+
+
+def test_history_of_a_period_whose_fills_were_pruned_says_so(start: Start) -> None:
+    running = _a_day_with_a_firing(start)
+    config = _config(running)
+    running.daemon.stop()
+    store = running.daemon.store
+    snapshot = store.latest_snapshot(ACCOUNT)
+    assert snapshot is not None and snapshot.id is not None
+    journaled = store.events_since(ACCOUNT, 0)
+    later = journaled[-1].at + timedelta(days=1)
+    while store.prune_journal(ACCOUNT, before=later, snapshot_id=snapshot.id)[1]:
+        pass
+    kept_from = store.events_since(ACCOUNT, 0)[0].at
+    assert kept_from > journaled[0].at
+
+    shown = _history("--config", str(config))
+    assert shown.exit_code == 0, shown.output
+    said = " ".join(shown.stdout.split())
+    assert f"The journal of account {ACCOUNT} is kept from" in said
+    assert "its fills before that were pruned (retention_days" in said
+    assert "symbol-blocks" in said  # the firing is not pruned
+
+    as_json = json.loads(_history("--config", str(config), "--json").stdout)
+    assert set(as_json["journal_kept_since"]) == {str(ACCOUNT)}
+    # a period inside the kept journal, or one without fills, has nothing to say
+    since = (kept_from + timedelta(seconds=1)).isoformat()
+    inside = CliRunner().invoke(
+        cli,
+        ["engine", "history", "--since", since, "--config", str(config), "--json"],
+        env={"SIMPLE_RISK_SOCKET": "", "SR_KEY": "k"},
+    )
+    assert inside.exit_code == 0, inside.output
+    assert "journal_kept_since" not in json.loads(inside.stdout)
+    firings = json.loads(_history("--config", str(config), "--kind", "firing", "--json").stdout)
+    assert "journal_kept_since" not in firings
