@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn, TypeVar, cast
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 from rich.console import Console
@@ -42,7 +42,6 @@ from simple_risk.daemon.control.protocol import ErrorCode, ProtocolError, plain
 
 if TYPE_CHECKING:
     from simple_risk.daemon.config import DaemonConfig
-    from simple_risk.store.records import HistoryKind
 
 EXIT_REFUSED = 1
 EXIT_NOT_RUNNING = 3
@@ -576,7 +575,7 @@ def _history_from_store(
     limit: int | None,
 ) -> dict[str, Any]:
     """What the daemon's ``history`` op answers, read from its store directly."""
-    from simple_risk.daemon.control.ops import DEFAULT_HISTORY_LIMIT, history_answer
+    from simple_risk.daemon.control.ops import DEFAULT_HISTORY_LIMIT, stored_history
     from simple_risk.store import Store, StoreError
 
     if database.startswith("sqlite:///"):
@@ -597,33 +596,12 @@ def _history_from_store(
             sys.exit(EXIT_REFUSED)
     try:
         with Store.open(database) as store:
-            items = store.history(
-                since,
-                until=until,
-                rule=rule,
-                account=account,
-                kinds=[cast("HistoryKind", kind) for kind in kinds] or None,
-                limit=(limit or DEFAULT_HISTORY_LIMIT) + 1,  # more than kept: any left out?
-            )
-            # fills come from the journal, which retention prunes: a period reaching back
-            # before an account's kept journal says so, rather than showing no fills there
-            pruned = (
-                store.journal_kept_since(account)
-                if rule is None and (not kinds or "fill" in kinds)
-                else {}
+            return stored_history(
+                store, since, until, rule, account, kinds, limit or DEFAULT_HISTORY_LIMIT
             )
     except (StoreError, OSError) as exc:
         click.echo(f"cannot read the store {database}: {exc}", err=True)
         sys.exit(EXIT_REFUSED)
-    answer = history_answer(items, limit or DEFAULT_HISTORY_LIMIT)
-    reaching = {
-        str(kept_account): kept_at.astimezone(since.tzinfo).isoformat(timespec="seconds")
-        for kept_account, kept_at in pruned.items()
-        if kept_at > since
-    }
-    if reaching:
-        answer["journal_kept_since"] = reaching
-    return answer
 
 
 __all__ = [

@@ -143,3 +143,27 @@ def test_history_of_a_period_whose_fills_were_pruned_says_so(start: Start) -> No
     assert "journal_kept_since" not in json.loads(inside.stdout)
     firings = json.loads(_history("--config", str(config), "--kind", "firing", "--json").stdout)
     assert "journal_kept_since" not in firings
+
+
+def test_the_running_daemon_says_too_that_a_periods_fills_were_pruned(start: Start) -> None:
+    """The daemon answers ``history`` while it runs: the same words as the store read
+    directly, not a day that looks as if no fill was made."""
+    running = _a_day_with_a_firing(start)
+    config = _config(running)
+    store = running.daemon.store
+    assert running.daemon.persistence.writer is not None
+    assert running.daemon.persistence.writer.flush()
+    snapshot = store.latest_snapshot(ACCOUNT)
+    assert snapshot is not None and snapshot.id is not None
+    covered = [e for e in store.events_since(ACCOUNT, 0) if e.seq <= (snapshot.journal_seq or 0)]
+    assert len(covered) >= 2
+    later = covered[-1].at + timedelta(days=1)
+    while store.prune_journal(ACCOUNT, before=later, snapshot_id=snapshot.id)[1]:
+        pass
+
+    live = _history("--config", str(config), "--json")
+    assert live.exit_code == 0, live.output
+    assert "no daemon running" not in live.stderr  # the daemon answered
+    assert set(json.loads(live.stdout)["journal_kept_since"]) == {str(ACCOUNT)}
+    shown = _history("--config", str(config))
+    assert f"The journal of account {ACCOUNT} is kept from" in " ".join(shown.stdout.split())

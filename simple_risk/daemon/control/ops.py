@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from simple_risk.adapters.topstepx.secrets import register_secret
 from simple_risk.daemon.config import (
@@ -62,8 +62,8 @@ from simple_risk.engine.dsl.problems import Problem, did_you_mean
 from simple_risk.engine.model import Ruleset
 from simple_risk.engine.operations import mandatory_violations, ruleset_changes
 from simple_risk.resources import default_ruleset_path
-from simple_risk.store import StoreError
-from simple_risk.store.records import HISTORY_KINDS, HistoryItem
+from simple_risk.store import Store, StoreError
+from simple_risk.store.records import HISTORY_KINDS, HistoryItem, HistoryKind
 
 if TYPE_CHECKING:
     from simple_risk.daemon.control.server import StatusServer
@@ -366,13 +366,12 @@ class Operations:
 
         def read() -> Encoded:
             try:
-                # one more than asked: whether the period held earlier items than those kept
-                items = self.daemon.store.history(
-                    since, until=until, rule=rule, account=account, kinds=kinds, limit=limit + 1
+                answer = stored_history(
+                    self.daemon.store, since, until, rule, account, kinds, limit
                 )
             except StoreError as exc:
                 raise _bad(str(exc)) from None
-            if rule is not None and not items and rule not in running:
+            if rule is not None and not answer["items"] and rule not in running:
                 # a mistyped id answered "nothing", read as "that rule never fired"
                 hint = did_you_mean(rule, running) or "the rules: " + ", ".join(sorted(running))
                 raise ProtocolError(
@@ -380,7 +379,7 @@ class Operations:
                     f"no rule {rule} in the running ruleset, nor in the history of this "
                     f"period; {hint}",
                 )
-            return Encoded(encode_value(history_answer(items, limit)))
+            return Encoded(encode_value(answer))
 
         return self.gate.store(read, self._timeout)
 
@@ -840,6 +839,42 @@ def history_json(items: Iterable[HistoryItem]) -> list[dict[str, Any]]:
         }
         for item in items
     ]
+
+
+def stored_history(
+    store: Store,
+    since: datetime,
+    until: datetime | None,
+    rule: str | None,
+    account: int | None,
+    kinds: Sequence[str] | None,
+    limit: int,
+) -> dict[str, Any]:
+    """The ``history`` answer read from ``store``: by the running daemon, and by
+    ``engine history`` from the store of a daemon that is not running. Fills come from the
+    journal, which retention prunes: a period reaching back before an account's kept journal
+    says so (``journal_kept_since``), rather than showing no fills there."""
+    # one more than asked: whether the period held earlier items than those kept
+    items = store.history(
+        since,
+        until=until,
+        rule=rule,
+        account=account,
+        kinds=[cast(HistoryKind, kind) for kind in kinds] if kinds else None,
+        limit=limit + 1,
+    )
+    pruned = (
+        store.journal_kept_since(account) if rule is None and (not kinds or "fill" in kinds) else {}
+    )
+    answer = history_answer(items, limit)
+    reaching = {
+        str(kept_account): kept_at.astimezone(since.tzinfo).isoformat(timespec="seconds")
+        for kept_account, kept_at in pruned.items()
+        if kept_at > since
+    }
+    if reaching:
+        answer["journal_kept_since"] = reaching
+    return answer
 
 
 def history_answer(items: Sequence[HistoryItem], limit: int) -> dict[str, Any]:
