@@ -10,7 +10,7 @@ from engine_builders import ACCOUNT, at, fill, loaded, order, position, tick
 
 from simple_risk.engine.dsl import load_ruleset
 from simple_risk.engine.engine import Engine, Firing
-from simple_risk.engine.events import Event, OrderStatus, OrderType, OrderUpdate
+from simple_risk.engine.events import Event, OrderStatus, OrderType, OrderUpdate, OwnOrder
 from simple_risk.engine.facts.account import AccountState
 from simple_risk.engine.intents import CancelOrder, ReduceTo, ResizeOrder
 
@@ -192,6 +192,60 @@ def test_what_families_remember_of_ended_orders_does_not_outlive_the_day() -> No
     assert state.ended_fills[95] == 1 and set(state.tags) == {"old", "live"}
     feed(engine, tick(24 * 3600))  # past the 17:00 CT boundary
     assert 95 not in state.ended_fills and set(state.tags) == {"live"}
+
+
+def test_the_daemons_own_orders_that_ended_are_forgotten_at_the_day_boundary() -> None:
+    """The daemon remembers the orders it placed (its protective stops) by tag, id and size;
+    those that ended are no longer needed once the day is over, and kept they grew the
+    engine's memory and every snapshot for as long as the daemon ran. A working one, and a
+    tag whose order id is not known yet, are kept."""
+    engine, state, _ = started(
+        OwnOrder(at=at(0.1), account_id=ACCOUNT, custom_tag="sr-stop-1", order_id=95, size=1),
+        OwnOrder(at=at(0.2), account_id=ACCOUNT, custom_tag="sr-stop-2", order_id=96, size=1),
+        OwnOrder(at=at(0.3), account_id=ACCOUNT, custom_tag="sr-stop-3"),
+        order(
+            1,
+            95,
+            side="sell",
+            size=1,
+            kind=OrderType.STOP,
+            stop="5990",
+            contract=ES,
+            tag="sr-stop-1",
+        ),
+        order(
+            2,
+            95,
+            side="sell",
+            size=1,
+            kind=OrderType.STOP,
+            stop="5990",
+            contract=ES,
+            tag="sr-stop-1",
+            status=OrderStatus.CANCELLED,
+        ),
+        order(
+            3,
+            96,
+            side="sell",
+            size=1,
+            kind=OrderType.STOP,
+            stop="5980",
+            contract=ES,
+            tag="sr-stop-2",
+        ),
+    )
+    assert state.own_ids == {95, 96} and set(state.own_tags) == {
+        "sr-stop-1",
+        "sr-stop-2",
+        "sr-stop-3",
+    }
+    feed(engine, tick(24 * 3600))  # past the 17:00 CT boundary
+    assert state.own_ids == {96} and set(state.own_sizes) == {96}
+    assert set(state.own_tags) == {"sr-stop-2", "sr-stop-3"}
+    assert state.orders[96].own  # still the daemon's stop
+    restored = Engine.restore(TOPSTEP, engine.snapshot(), accounts=[ACCOUNT]).account(ACCOUNT)
+    assert restored is not None and restored.own_ids == {96}
 
 
 def test_a_lock_resizes_a_brackets_open_legs_to_a_reduced_position_never_cancels_them() -> None:

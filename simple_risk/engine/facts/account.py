@@ -232,12 +232,19 @@ class AccountState:
     def end_of_day(self) -> None:
         """The daily boundary passed: the last balance becomes an end-of-day balance.
 
-        What the bracket families remember of ended orders and tags is kept only for the
-        families and orders still alive, so it does not grow day after day.
+        What the bracket families remember of ended orders and tags, and what the daemon
+        remembers of the orders it placed, is kept only for the families and orders still
+        alive (and the daemon's tags whose order id is not known yet), so it does not grow day
+        after day: an order of the daemon's that ended is no longer its to tell apart.
         """
         live = self.orders.keys() | self.families.keys()
         self.ended_fills = {k: v for k, v in self.ended_fills.items() if k in live}
         self.tags = {tag: named for tag, named in self.tags.items() if named[0] in live}
+        ended = self.own_ids - live
+        if ended:
+            self.own_ids -= ended
+            self.own_sizes = {k: v for k, v in self.own_sizes.items() if k not in ended}
+            self.own_tags = {t: o for t, o in self.own_tags.items() if o is None or o not in ended}
         if self.balance is not None and (
             self.eod_high_balance is None or self.balance > self.eod_high_balance
         ):
