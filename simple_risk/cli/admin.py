@@ -389,7 +389,13 @@ def lockout_list(account: int | None, as_json: bool) -> None:
     show(stdout_console(), account_tables.lockouts_table(lockouts, now_local(), with_account=True))
 
 
-@lockout_group.command("clear", epilog=EXIT_CODES)
+@lockout_group.command(
+    "clear",
+    epilog="""
+Exit codes: 0 cleared, 1 refused or failed (wrong password, throttled) or
+nothing matched (the lockouts in force are listed), 2 usage, 3 no daemon is
+running.""",
+)
 @click.argument("account", type=ACCOUNT_ID)
 @click.option(
     "--scope",
@@ -419,26 +425,29 @@ def lockout_clear(account: int, scope: str, symbol: str | None, reason: str, as_
         args["symbol"] = symbol.strip().upper()  # tickers are capitals: rty is RTY
     context = admin_context()
     result = context.call("lockout_clear", args)
+    cleared = result.get("cleared") or []
     if as_json:
         print_json(result)
+        if not cleared:
+            sys.exit(EXIT_REFUSED)
         return
-    cleared = result.get("cleared") or []
     if not cleared:
-        # what did not match is best answered with what is there
+        # what did not match is best answered with what is there; a clear that lifted
+        # nothing failed (exit 1): the trader is as locked as before
         held = context.call("lockout_list", {"account": account}).get("lockouts") or []
         if not held:
-            click.echo(f"no lockout of account {account} is in force; nothing cleared")
-            return
-        click.echo(f"no lockout of account {account} matched; nothing cleared. In force:")
+            refuse(f"no lockout of account {account} is in force; nothing cleared")
+        click.echo(f"no lockout of account {account} matched; nothing cleared. In force:", err=True)
         for lock in held:
             if isinstance(lock, Mapping):
                 where = (
                     "account" if lock.get("scope") == "account" else f"symbol {lock.get('symbol')}"
                 )
                 click.echo(
-                    f"  {where} by {lock.get('rule')} ({lock.get('kind')}): {lock.get('reason')}"
+                    f"  {where} by {lock.get('rule')} ({lock.get('kind')}): {lock.get('reason')}",
+                    err=True,
                 )
-        return
+        sys.exit(EXIT_REFUSED)
     for lock in cleared:
         what = lock.get("scope", "?") if isinstance(lock, Mapping) else str(lock)
         if isinstance(lock, Mapping):

@@ -570,13 +570,34 @@ def test_a_lockout_clear_that_matches_nothing_says_what_is_in_force(start: Start
     )
     args = ["admin", "lockout", "clear", "20100001", "--scope", "symbol", "--symbol", "rty"]
     cleared = invoke(daemon, *args, "--reason", "desk approved", env=WITH_PASSWORD)
-    assert cleared.exit_code == 0, cleared.output
     assert daemon.last("lockout_clear")["args"]["symbol"] == "RTY"
-    assert cleared.stdout.splitlines() == [
+    assert cleared.exit_code == 1, cleared.output
+    assert cleared.stderr.splitlines() == [
         "no lockout of account 20100001 matched; nothing cleared. In force:",
         "  symbol RTY by blocked-symbols (lock): RTY is blocked",
     ]
     assert daemon.last("lockout_list")["args"] == {"account": 20100001}
+
+
+def test_a_lockout_clear_of_an_account_without_lockouts_fails_and_says_so(start: Start) -> None:
+    """`lockout clear` of the wrong account (a typo, the trader's other account) said "nothing
+    cleared" and exited 0: a script, or an admin reading only the exit status, took the trader
+    for unlocked while the lock stayed. Nothing cleared is exit 1, in words, and so is the
+    JSON answer of a clear that matched nothing."""
+    daemon = start(
+        {
+            "lockout_list": admin_op({"lockouts": []}),
+            "lockout_clear": admin_op({"cleared": []}),
+        }
+    )
+    args = ["admin", "lockout", "clear", "20100002", "--reason", "desk approved"]
+    cleared = invoke(daemon, *args, env=WITH_PASSWORD)
+    assert cleared.exit_code == 1, cleared.output
+    assert cleared.stdout == ""
+    assert cleared.stderr == "no lockout of account 20100002 is in force; nothing cleared\n"
+    as_json = invoke(daemon, *args, "--json", env=WITH_PASSWORD)
+    assert as_json.exit_code == 1, as_json.output
+    assert json.loads(as_json.stdout) == {"cleared": []}
 
 
 def test_lockout_clear_needs_a_reason(start: Start) -> None:
