@@ -175,18 +175,33 @@ def daemon_start(config_path: str, wait: float) -> None:
     _start(config_path, wait, admin_context().socket_address)
 
 
+def _given(reason: str) -> str:
+    """``--reason``, not blank: stopping the daemon leaves every account unguarded."""
+    if not reason.strip():
+        raise click.BadParameter("give a reason", param_hint="--reason")
+    return reason
+
+
+_REASON = click.option(
+    "--reason",
+    required=True,
+    help="Why (required; it goes to the audit): nothing guards the accounts while stopped.",
+)
+
+
 @daemon_group.command("stop", epilog=EXIT_CODES)
-@click.option("--reason", default="", help="Why, for the audit.")
+@_REASON
 @_WAIT
 def daemon_stop(reason: str, wait: float) -> None:
     """Stop the daemon gracefully (journal flushed, snapshots written, connections closed)
-    and wait until it is gone. Needs the admin password: nothing guards the account after.
+    and wait until it is gone. Needs the admin password and a reason (audited with your
+    name, as for lockout clear): nothing guards the accounts after.
 
     \b
     Example:
       simple-risk admin daemon stop --reason "upgrade"
     """
-    _stop(admin_context(), reason, wait)
+    _stop(admin_context(), _given(reason), wait)
 
 
 @daemon_group.command("restart", epilog=EXIT_CODES)
@@ -197,16 +212,17 @@ def daemon_stop(reason: str, wait: float) -> None:
     type=click.Path(exists=True, dir_okay=False),
     help="The daemon's configuration.",
 )
-@click.option("--reason", default="", help="Why, for the audit.")
+@_REASON
 @_WAIT
 def daemon_restart(config_path: str, reason: str, wait: float) -> None:
-    """Stop the daemon (password) and start it again from --config (loaded first: a
-    configuration or ruleset that would not start stops nothing).
+    """Stop the daemon (password, reason: audited) and start it again from --config (loaded
+    first: a configuration or ruleset that would not start stops nothing).
 
     \b
     Example:
       simple-risk admin daemon restart --config config.yaml --reason "new version"
     """
+    reason = _given(reason)
     context = admin_context()
     # the daemon the configuration names (its status_socket), unless --socket or
     # $SIMPLE_RISK_SOCKET chose one: the default socket may be another daemon's

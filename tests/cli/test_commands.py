@@ -419,8 +419,8 @@ def test_a_reload_says_which_settings_wait_for_a_restart(start: Start) -> None:
         "reloaded",
         "  no changes",
         "  NOT applied until the daemon restarts: accounts, notify (the running daemon goes on"
-        " with their old values; restart it: simple-risk admin daemon restart --config FILE,"
-        " or sudo systemctl restart simple-risk)",
+        " with their old values; restart it: simple-risk admin daemon restart --config FILE"
+        ' --reason "…", or sudo systemctl restart simple-risk)',
     ]
 
 
@@ -649,6 +649,34 @@ def test_daemon_status_needs_no_password(start: Start) -> None:
     assert "auth" not in daemon.last("hello")
 
 
+@pytest.mark.parametrize("command", ["stop", "restart"])
+def test_stopping_the_daemon_needs_a_reason_as_clearing_a_lockout_does(
+    start: Start, tmp_path: Path, command: str
+) -> None:
+    """`admin daemon stop` leaves every account unguarded, yet took no --reason while
+    `lockout clear` and `enforce --off` need one: the audit and `engine history` read "stopping
+    (no reason given)" for the one action that turns all enforcement off. A stop (and a
+    restart, which stops first) needs a reason like them, and the daemon is sent it."""
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        "gateway: topstepx\ncredentials: {username: u, api_key: k}\naccounts: [20100001]\n",
+        encoding="utf-8",
+    )
+    daemon = start({"stop": admin_op({"stopping": True})})
+    given = ["--config", str(config)] if command == "restart" else []
+    missing = invoke(daemon, "admin", "daemon", command, *given, env=WITH_PASSWORD)
+    assert missing.exit_code == 2, missing.output
+    assert "Missing option '--reason'" in missing.stderr
+    blank = invoke(daemon, "admin", "daemon", command, *given, "--reason", "  ", env=WITH_PASSWORD)
+    assert blank.exit_code == 2, blank.output
+    assert "give a reason" in blank.stderr
+    assert "stop" not in daemon.ops()
+    invoke(
+        daemon, "admin", "daemon", "stop", "--reason", "upgrade", "--wait", "1", env=WITH_PASSWORD
+    )
+    assert daemon.last("stop")["args"] == {"reason": "upgrade"}
+
+
 @pytest.mark.parametrize(
     ("ruleset", "problem"),
     [
@@ -677,6 +705,8 @@ def test_a_restart_whose_daemon_could_not_start_never_stops_the_running_one(
         "restart",
         "--config",
         str(config),
+        "--reason",
+        "new ruleset",
         "--wait",
         "1",
         env=WITH_PASSWORD,
@@ -707,7 +737,17 @@ def test_a_restart_stops_the_daemon_its_configuration_names(socket_dir: Path) ->
     try:
         result = invoke(
             named.path,
-            *("admin", "daemon", "restart", "--config", str(config), "--wait", "1"),
+            *(
+                "admin",
+                "daemon",
+                "restart",
+                "--config",
+                str(config),
+                "--reason",
+                "x",
+                "--wait",
+                "1",
+            ),
             env={
                 **WITH_PASSWORD,
                 "SIMPLE_RISK_SOCKET": "",
