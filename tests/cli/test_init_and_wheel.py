@@ -88,6 +88,33 @@ def test_init_never_overwrites_unless_forced(tmp_path: Path) -> None:
     assert (target / "topstep.yaml").read_text(encoding="utf-8") != "# mine\n"
 
 
+def test_init_force_keeps_the_admins_overlay_unless_told_to_replace_it(tmp_path: Path) -> None:
+    """`init --force` (to get the shipped ruleset back) also overwrote the account's overlay:
+    the admin's own daily_loss_limit and max_contracts silently went back to the example's,
+    and the next start guarded the account with limits nobody chose. --force keeps an existing
+    overlay and says so; --force-overlay replaces it, after a backup it names."""
+    target = tmp_path / "risk"
+    assert CliRunner().invoke(cli, ["init", str(target)]).exit_code == 0
+    overlay = target / "overlays" / "20100001.yaml"
+    mine = "params:\n  daily_loss_limit: 350\n"
+    overlay.write_text(mine, encoding="utf-8")
+    (target / "topstep.yaml").write_text("# mine\n", encoding="utf-8")
+    forced = CliRunner().invoke(cli, ["init", str(target), "--force"])
+    assert forced.exit_code == 0, forced.output
+    assert (target / "topstep.yaml").read_text(encoding="utf-8") != "# mine\n"
+    assert overlay.read_text(encoding="utf-8") == mine
+    assert f"kept {overlay} (the account's own limits; --force-overlay replaces it)" in (
+        forced.output
+    )
+    assert f"wrote {overlay}" not in forced.output
+    replaced = CliRunner().invoke(cli, ["init", str(target), "--force", "--force-overlay"])
+    assert replaced.exit_code == 0, replaced.output
+    assert overlay.read_text(encoding="utf-8") != mine
+    backup = overlay.with_name("20100001.yaml.bak")
+    assert backup.read_text(encoding="utf-8") == mine
+    assert f"wrote {overlay} (the one it replaced is in {backup})" in replaced.output
+
+
 @pytest.mark.parametrize("account", ["0", "-5"])
 def test_an_account_id_that_cannot_be_one_is_a_usage_error_and_writes_nothing(
     tmp_path: Path, account: str
