@@ -30,7 +30,7 @@ import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 
@@ -41,6 +41,7 @@ from simple_risk.cli.status import (
     EXIT_REFUSED,
     address_of,
     checked_socket,
+    config_or_exit,
     daemon_errors,
     fail_not_running,
     fail_protocol,
@@ -49,6 +50,11 @@ from simple_risk.cli.status import (
 )
 from simple_risk.daemon.control.client import Connection, DaemonNotRunning, SocketDenied
 from simple_risk.daemon.control.protocol import ErrorCode, ProtocolError
+
+if TYPE_CHECKING:
+    from simple_risk.daemon.config import DaemonConfig
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 PASSWORD_ENV = "SIMPLE_RISK_ADMIN_PASSWORD"
 NEW_PASSWORD_ENV = "SIMPLE_RISK_NEW_ADMIN_PASSWORD"
@@ -59,6 +65,12 @@ Exit codes: 0 ok, 1 refused or failed (wrong password, throttled, refused
 reload), 2 usage, 3 no daemon is running."""
 
 
+CONFIG_HELP = (
+    "The daemon's configuration: the command asks the daemon it names (its status_socket), "
+    "whatever $SIMPLE_RISK_SOCKET says; --socket before the sub-command overrides it."
+)
+
+
 @dataclass
 class AdminContext:
     """What every ``admin`` command shares: where the daemon is, who asks, the password."""
@@ -66,10 +78,20 @@ class AdminContext:
     socket_address: str | None
     operator: str
     _password: str | None = field(default=None, repr=False)
+    #: the configuration --config named (loaded), and the socket it names
+    config: DaemonConfig | None = None
+    configured_socket: str | None = None
 
     @property
     def address(self) -> str:
-        return address_of(self.socket_address)
+        return address_of(self.socket_address, self.configured_socket)
+
+    def use_config(self, config_path: str, *, credentials: bool = False) -> DaemonConfig:
+        """Ask the daemon ``config_path`` names from now on; its problems, located, exit 1
+        (``credentials``: read and required too, for a daemon about to start)."""
+        self.config = config_or_exit(config_path, credentials=credentials)
+        self.configured_socket = str(self.config.status_socket)
+        return self.config
 
     def password(self) -> str:
         """``$SIMPLE_RISK_ADMIN_PASSWORD`` or a no-echo prompt (asked once per command)."""
@@ -178,8 +200,9 @@ class _AdminGroup(click.Group):
     "socket_address",
     metavar="PATH|tcp:HOST:PORT",
     callback=checked_socket,
-    help="The daemon's status socket (default: $SIMPLE_RISK_SOCKET, "
-    "/run/simple-risk/status.sock if it exists, else the per-user socket).",
+    help="The daemon's status socket (default: the one a sub-command's --config FILE names, "
+    "else $SIMPLE_RISK_SOCKET, /run/simple-risk/status.sock if it exists, else the per-user "
+    "socket).",
 )
 @click.option(
     "--operator",
@@ -193,11 +216,14 @@ def admin(ctx: click.Context, socket_address: str | None, operator: str | None) 
     Each command asks for the admin password without echo, or reads
     $SIMPLE_RISK_ADMIN_PASSWORD; the daemon checks it against its bcrypt hash. Wrong
     passwords are audited and throttled (an exponential delay per user or address).
+    Each command that reaches a daemon takes --config FILE: it asks the daemon that
+    configuration names (its status_socket).
 
     \b
     Examples:
       simple-risk admin reload --reason "lower the daily limit"
       simple-risk admin lockout clear 20100001 --reason "broker error"
+      simple-risk admin lockout list --config /etc/simple-risk/b.yaml
       simple-risk admin enforce 20100001 --on --reason "observed a week, go live"
       simple-risk admin logs --follow --level warning
       simple-risk admin daemon status
@@ -205,10 +231,28 @@ def admin(ctx: click.Context, socket_address: str | None, operator: str | None) 
     ctx.obj = AdminContext(socket_address, (operator or "").strip() or _operator_default())
 
 
-def admin_context() -> AdminContext:
+def config_option(*, required: bool = False, help: str = CONFIG_HELP) -> Callable[[F], F]:
+    """``--config FILE`` on an admin command: the same option, read the same way
+    (:meth:`AdminContext.use_config`, through :func:`admin_context`), on every command that
+    reaches a daemon."""
+    return click.option(
+        "--config",
+        "config_path",
+        metavar="FILE",
+        required=required,
+        type=click.Path(exists=True, dir_okay=False),
+        help=help,
+    )
+
+
+def admin_context(config_path: str | None = None) -> AdminContext:
+    """The group's context; with ``config_path`` (a command's --config), asking the daemon
+    that configuration names."""
     context = click.get_current_context().find_object(AdminContext)
     if context is None:  # a command invoked outside the group (tests)
         context = AdminContext(None, _operator_default())
+    if config_path is not None:
+        context.use_config(config_path)
     return context
 
 
@@ -226,7 +270,8 @@ def _reload_report(result: Any) -> None:
 
 @admin.command("reload", epilog=EXIT_CODES)
 @click.option("--reason", default="", help="Why, for the audit.")
-def reload_command(reason: str) -> None:
+@config_option()
+def reload_command(reason: str, config_path: str | None) -> None:
     """Reload the ruleset and overlays from disk, hot.
 
     The daemon lints them first: on any error it refuses, prints each located problem and
@@ -237,7 +282,7 @@ def reload_command(reason: str) -> None:
     Example:
       simple-risk admin reload --reason "daily limit 500 -> 400"
     """
-    _reload_report(admin_context().call("reload", {"reason": reason}))
+    _reload_report(admin_context(config_path).call("reload", {"reason": reason}))
 
 
 @admin.group("config")
@@ -249,14 +294,15 @@ config_group.add_command(reload_command, "reload")
 
 
 @config_group.command("show", epilog=EXIT_CODES)
-def config_show() -> None:
+@config_option()
+def config_show(config_path: str | None) -> None:
     """Print the running ruleset file (as the daemon reads it).
 
     \b
     Example:
       simple-risk admin config show > running.yaml
     """
-    result = admin_context().call("config_get")
+    result = admin_context(config_path).call("config_get")
     click.echo(str(result.get("text", "")), nl=False)
 
 
@@ -294,7 +340,8 @@ def _again(interactive: bool) -> bool:
 
 @config_group.command("edit", epilog=EXIT_CODES)
 @click.option("--reason", default="", help="Why, for the audit.")
-def config_edit(reason: str) -> None:
+@config_option()
+def config_edit(reason: str, config_path: str | None) -> None:
     """Edit the running ruleset in $VISUAL / $EDITOR, lint on save, reload on success.
 
     The daemon sends its ruleset file; it opens in your editor. Unchanged → nothing happens.
@@ -307,7 +354,7 @@ def config_edit(reason: str) -> None:
     Example:
       EDITOR=nano simple-risk admin config edit --reason "block RTY"
     """
-    context = admin_context()
+    context = admin_context(config_path)
     current = context.call("config_get")
     path = str(current.get("path", "ruleset.yaml"))
     original = str(current.get("text", ""))
@@ -369,7 +416,8 @@ def lockout_group() -> None:
 @lockout_group.command("list", epilog=EXIT_CODES)
 @click.option("--account", type=ACCOUNT_ID, metavar="ID", help="Only this account.")
 @click.option("--json", "as_json", is_flag=True, help="Print the daemon's answer as JSON.")
-def lockout_list(account: int | None, as_json: bool) -> None:
+@config_option()
+def lockout_list(account: int | None, as_json: bool, config_path: str | None) -> None:
     """Every lockout in force: account, rule, scope, symbol, reason, end and time left.
 
     \b
@@ -378,7 +426,7 @@ def lockout_list(account: int | None, as_json: bool) -> None:
       simple-risk admin lockout list --account 20100001 --json
     """
     args = {"account": account} if account is not None else {}
-    result = admin_context().call("lockout_list", args)
+    result = admin_context(config_path).call("lockout_list", args)
     if as_json:
         print_json(result)
         return
@@ -407,7 +455,15 @@ running.""",
 @click.option("--symbol", metavar="ROOT", help="With --scope symbol: only this symbol (MNQ).")
 @click.option("--reason", required=True, help="Why (required; it goes to the audit).")
 @click.option("--json", "as_json", is_flag=True, help="Print the daemon's answer as JSON.")
-def lockout_clear(account: int, scope: str, symbol: str | None, reason: str, as_json: bool) -> None:
+@config_option()
+def lockout_clear(
+    account: int,
+    scope: str,
+    symbol: str | None,
+    reason: str,
+    as_json: bool,
+    config_path: str | None,
+) -> None:
     """Lift ACCOUNT's lockouts before they end — audited with your name and reason.
 
     \b
@@ -423,7 +479,7 @@ def lockout_clear(account: int, scope: str, symbol: str | None, reason: str, as_
     args: dict[str, Any] = {"account": account, "scope": scope, "reason": reason}
     if symbol is not None:
         args["symbol"] = symbol.strip().upper()  # tickers are capitals: rty is RTY
-    context = admin_context()
+    context = admin_context(config_path)
     result = context.call("lockout_clear", args)
     cleared = result.get("cleared") or []
     if as_json:
@@ -466,7 +522,10 @@ def lockout_clear(account: int, scope: str, symbol: str | None, reason: str, as_
 @click.option("--off", "off", is_flag=True, help="Only observe: nothing is sent.")
 @click.option("--reason", required=True, help="Why (required; it goes to the audit).")
 @click.option("--json", "as_json", is_flag=True, help="Print the daemon's answer as JSON.")
-def enforce_command(account: int, on: bool, off: bool, reason: str, as_json: bool) -> None:
+@config_option()
+def enforce_command(
+    account: int, on: bool, off: bool, reason: str, as_json: bool, config_path: str | None
+) -> None:
     """Turn enforcement of ACCOUNT on or off, now — audited with your name and reason.
 
     Turning it on reconciles the account, then enforces every breach still standing. The
@@ -486,7 +545,7 @@ def enforce_command(account: int, on: bool, off: bool, reason: str, as_json: boo
     if not reason.strip():
         raise click.BadParameter("give a reason", param_hint="--reason")
     args = {"account": account, "enforce": enforce, "reason": reason}
-    result = admin_context().call("enforce", args)
+    result = admin_context(config_path).call("enforce", args)
     if as_json:
         print_json(result)
         return
@@ -501,8 +560,8 @@ def enforce_command(account: int, on: bool, off: bool, reason: str, as_json: boo
 # --- logs --------------------------------------------------------------------------------
 
 
-def _logs(follow: bool, level: str | None, lines: int) -> None:
-    context = admin_context()
+def _logs(follow: bool, level: str | None, lines: int, config_path: str | None) -> None:
+    context = admin_context(config_path)
     args: dict[str, Any] = {"lines": lines, "follow": follow}
     if level is not None:
         args["level"] = level
@@ -544,6 +603,7 @@ def _logs_options(function: Any) -> Any:
                 show_default=True,
                 help="How many of the last records.",
             ),
+            config_option(),
         ]
     ):
         function = option(function)
@@ -553,7 +613,9 @@ def _logs_options(function: Any) -> Any:
 @admin.group("logs", invoke_without_command=True, epilog=EXIT_CODES)
 @_logs_options
 @click.pass_context
-def logs_group(ctx: click.Context, follow: bool, level: str | None, lines: int) -> None:
+def logs_group(
+    ctx: click.Context, follow: bool, level: str | None, lines: int, config_path: str | None
+) -> None:
     """Print the daemon's execution, error and enforcement log (`logs view` is the same).
 
     \b
@@ -562,14 +624,16 @@ def logs_group(ctx: click.Context, follow: bool, level: str | None, lines: int) 
       simple-risk admin logs --follow
     """
     if ctx.invoked_subcommand is None:
-        _logs(follow, level, lines)
+        _logs(follow, level, lines, config_path)
+    elif config_path is not None:  # `logs --config FILE view`: the sub-command asks it too
+        admin_context(config_path)
 
 
 @logs_group.command("view", epilog=EXIT_CODES)
 @_logs_options
-def logs_view(follow: bool, level: str | None, lines: int) -> None:
+def logs_view(follow: bool, level: str | None, lines: int, config_path: str | None) -> None:
     """Print the daemon's log (the same as `admin logs`)."""
-    _logs(follow, level, lines)
+    _logs(follow, level, lines, config_path)
 
 
 # --- set-password ------------------------------------------------------------------------
@@ -601,4 +665,13 @@ def refuse(message: str) -> NoReturn:
 # --- daemon start / stop / restart / status ----------------------------------------------
 
 
-__all__ = ["NEW_PASSWORD_ENV", "PASSWORD_ENV", "AdminContext", "admin", "read_password"]
+__all__ = [
+    "CONFIG_HELP",
+    "NEW_PASSWORD_ENV",
+    "PASSWORD_ENV",
+    "AdminContext",
+    "admin",
+    "admin_context",
+    "config_option",
+    "read_password",
+]

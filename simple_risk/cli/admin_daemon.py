@@ -27,6 +27,7 @@ from simple_risk.cli.admin import (
     AdminContext,
     admin,
     admin_context,
+    config_option,
     daemon_hello,
     refuse,
 )
@@ -34,7 +35,6 @@ from simple_risk.cli.numbers import FiniteFloatRange
 from simple_risk.cli.output import show, stdout_console
 from simple_risk.cli.status import (
     EXIT_REFUSED,
-    config_or_exit,
     daemon_errors,
     now_local,
     print_json,
@@ -70,9 +70,9 @@ def _tail(path: Path, lines: int = 20) -> str:
     return "\n".join(text.splitlines()[-lines:])
 
 
-def _start(config_path: str, wait: float, socket_address: str | None) -> None:
-    config = config_or_exit(config_path, credentials=True)  # the daemon it starts logs in
-    address = socket_address or str(config.status_socket)
+def _start(config_path: str, wait: float, context: AdminContext) -> None:
+    config = context.use_config(config_path, credentials=True)  # the daemon it starts logs in
+    address = context.address
     running = daemon_hello(address)
     if running is not None:
         click.echo(f"already running (pid {running.get('pid')}) on {address}")
@@ -153,12 +153,10 @@ _WAIT = click.option(
 
 
 @daemon_group.command("start", epilog=EXIT_CODES)
-@click.option(
-    "--config",
-    "config_path",
+@config_option(
     required=True,
-    type=click.Path(exists=True, dir_okay=False),
-    help="The daemon's configuration.",
+    help="The daemon's configuration: the daemon it names (its status_socket) is started, "
+    "unless one already answers there; --socket before the sub-command overrides it.",
 )
 @_WAIT
 def daemon_start(config_path: str, wait: float) -> None:
@@ -172,7 +170,7 @@ def daemon_start(config_path: str, wait: float) -> None:
     Example:
       simple-risk admin daemon start --config ~/.config/simple-risk/config.yaml
     """
-    _start(config_path, wait, admin_context().socket_address)
+    _start(config_path, wait, admin_context())
 
 
 def _given(reason: str) -> str:
@@ -192,7 +190,8 @@ _REASON = click.option(
 @daemon_group.command("stop", epilog=EXIT_CODES)
 @_REASON
 @_WAIT
-def daemon_stop(reason: str, wait: float) -> None:
+@config_option()
+def daemon_stop(reason: str, wait: float, config_path: str | None) -> None:
     """Stop the daemon gracefully (journal flushed, snapshots written, connections closed)
     and wait until it is gone. Needs the admin password and a reason (audited with your
     name, as for lockout clear): nothing guards the accounts after.
@@ -201,16 +200,15 @@ def daemon_stop(reason: str, wait: float) -> None:
     Example:
       simple-risk admin daemon stop --reason "upgrade"
     """
-    _stop(admin_context(), _given(reason), wait)
+    reason = _given(reason)
+    _stop(admin_context(config_path), reason, wait)
 
 
 @daemon_group.command("restart", epilog=EXIT_CODES)
-@click.option(
-    "--config",
-    "config_path",
+@config_option(
     required=True,
-    type=click.Path(exists=True, dir_okay=False),
-    help="The daemon's configuration.",
+    help="The daemon's configuration: the daemon it names (its status_socket) is stopped "
+    "and started again from it; --socket before the sub-command overrides it.",
 )
 @_REASON
 @_WAIT
@@ -224,18 +222,16 @@ def daemon_restart(config_path: str, reason: str, wait: float) -> None:
     """
     reason = _given(reason)
     context = admin_context()
-    # the daemon the configuration names (its status_socket), unless --socket or
-    # $SIMPLE_RISK_SOCKET chose one: the default socket may be another daemon's
-    named = context.socket_address or os.environ.get("SIMPLE_RISK_SOCKET") or None
-    if named is None:
-        from simple_risk.daemon.config import ConfigError, load_config
+    # the daemon the configuration names (its status_socket), unless --socket chose one: the
+    # default socket may be another daemon's. A configuration that does not load is said,
+    # located, by _startable_or_exit, which then stops nothing
+    from simple_risk.daemon.config import ConfigError, load_config
 
-        with contextlib.suppress(ConfigError):  # said, located, by _startable_or_exit
-            named = str(load_config(config_path).status_socket)
-    context.socket_address = named
+    with contextlib.suppress(ConfigError):
+        context.configured_socket = str(load_config(config_path).status_socket)
     _startable_or_exit(config_path, context.address)
     _stop(context, reason, wait)
-    _start(config_path, wait, context.socket_address)
+    _start(config_path, wait, context)
 
 
 def _startable_or_exit(config_path: str, address: str) -> None:
@@ -255,15 +251,17 @@ def _startable_or_exit(config_path: str, address: str) -> None:
 
 @daemon_group.command("status", epilog=EXIT_CODES)
 @click.option("--json", "as_json", is_flag=True, help="Print the daemon's hello as JSON.")
-def daemon_status(as_json: bool) -> None:
+@config_option()
+def daemon_status(as_json: bool, config_path: str | None) -> None:
     """Whether the daemon runs: pid, uptime, accounts, ruleset, socket (no password).
 
     \b
     Examples:
       simple-risk admin daemon status
+      simple-risk admin daemon status --config /etc/simple-risk/config.yaml
       simple-risk admin --socket /run/simple-risk/status.sock daemon status
     """
-    context = admin_context()
+    context = admin_context(config_path)
     with daemon_errors(), Connection(context.address) as connection:
         result = connection.request("hello")
     if as_json:

@@ -103,8 +103,13 @@ def socket_option(function: F) -> F:
     return option(function)
 
 
-def address_of(socket_address: str | None) -> str:
-    return socket_address or default_address()
+def address_of(socket_address: str | None, configured: str | None = None) -> str:
+    """The daemon a command asks: ``--socket``, else the one ``--config`` names (its
+    ``status_socket``: ``configured``), else ``$SIMPLE_RISK_SOCKET``, the system socket, the
+    per-user one. An explicit configuration wins over the environment: a
+    ``$SIMPLE_RISK_SOCKET`` left in a profile must not turn ``--config B.yaml`` to another
+    trader's daemon."""
+    return socket_address or configured or default_address()
 
 
 def now_local() -> datetime:
@@ -501,14 +506,15 @@ def history(
     if limit is not None:
         args["limit"] = limit
     database: str | None = None
+    configured: str | None = None
     if config_path is not None:
         config = config_or_exit(config_path)
-        socket_address = socket_address or str(config.status_socket)
+        configured = str(config.status_socket)
         database = config.database
     elif data_dir is not None:
         database = f"sqlite:///{data_dir / 'simple-risk.db'}"
     try:
-        with Connection(address_of(socket_address)) as connection:
+        with Connection(address_of(socket_address, configured)) as connection:
             result = connection.request("history", args)
     except DaemonNotRunning as exc:
         if database is None:

@@ -691,13 +691,13 @@ def test_a_restart_whose_daemon_could_not_start_never_stops_the_running_one(
     found that FILE names a ruleset that is missing or broken: nothing guarded the account.
     The new configuration and its rulesets are loaded first; a problem stops nothing."""
     (tmp_path / "broken.yaml").write_text("ruleset: half\n", encoding="utf-8")
+    daemon = start({"stop": lambda r: {"stopping": True}})
     config = tmp_path / "config.yaml"
     config.write_text(
         "gateway: topstepx\ncredentials: {username: u, api_key: k}\naccounts: [20100001]\n"
-        + ruleset,
+        f"status_socket: {daemon.path}\n" + ruleset,
         encoding="utf-8",
     )
-    daemon = start({"stop": lambda r: {"stopping": True}})
     result = invoke(
         daemon,
         "admin",
@@ -759,6 +759,96 @@ def test_a_restart_stops_the_daemon_its_configuration_names(socket_dir: Path) ->
         named.close()
     assert "stop" not in other.ops(), result.output
     assert "stop" in named.ops(), result.output
+
+
+ADMIN_ON_A_DAEMON = {
+    "lockout list": (["lockout", "list"], "lockout_list", {"lockouts": []}),
+    "lockout clear": (
+        ["lockout", "clear", "20100001", "--reason", "desk"],
+        "lockout_clear",
+        {"cleared": [{"rule": "r", "scope": "account"}]},
+    ),
+    "enforce": (["enforce", "20100001", "--on", "--reason", "go"], "enforce", {"mode": "enforce"}),
+    "reload": (["reload"], "reload", {"applied": True, "changes": {}}),
+    "config reload": (["config", "reload"], "reload", {"applied": True, "changes": {}}),
+    "config show": (["config", "show"], "config_get", {"path": "/x.yaml", "text": "rules: []\n"}),
+    "logs": (["logs", "-n", "1"], "logs", {"lines": ["10:15:01 INFO started"]}),
+    "logs view": (["logs", "view", "-n", "1"], "logs", {"lines": ["10:15:01 INFO started"]}),
+    "daemon status": (["daemon", "status"], "hello", None),
+    "daemon stop": (["daemon", "stop", "--reason", "eod", "--wait", "1"], "stop", {}),
+}
+
+
+@pytest.mark.parametrize("command", list(ADMIN_ON_A_DAEMON))
+def test_every_admin_command_on_a_daemon_asks_the_one_its_config_names(
+    socket_dir: Path, command: str
+) -> None:
+    """With two daemons on one machine (one per trader or per account group), `admin restart`,
+    `set-password` and `engine history` took `--config B.yaml` and asked B's daemon, while
+    `lockout clear`, `enforce`, `daemon stop` … refused the option ("No such option") or, given
+    only $SIMPLE_RISK_SOCKET, asked the other daemon — a stop or a clear on the wrong trader.
+    Every admin command that reaches a daemon takes --config and asks the daemon it names."""
+    words, op, answer = ADMIN_ON_A_DAEMON[command]
+    handlers: dict[str, Handler] = {} if answer is None else {op: admin_op(answer)}
+    named = FakeDaemon(socket_dir / "b.sock", {"hello": hello, **handlers})
+    other = FakeDaemon(socket_dir / "other.sock", {"hello": hello, **handlers})
+    config = socket_dir / "b.yaml"
+    config.write_text(
+        "gateway: topstepx\ncredentials: {username: u, api_key: k}\naccounts: [20100001]\n"
+        f"status_socket: {named.path}\n",
+        encoding="utf-8",
+    )
+    try:
+        result = invoke(other.path, "admin", *words, "--config", str(config), env=WITH_PASSWORD)
+    finally:
+        other.close()
+        named.close()
+    assert result.exit_code in (0, 1), result.output  # a fake daemon never stops
+    assert op in named.ops(), result.output
+    assert other.ops() == [], result.output
+
+
+@pytest.mark.parametrize("command", [*ADMIN_ON_A_DAEMON, "set-password", "daemon restart"])
+def test_every_admin_help_on_a_daemon_says_what_config_does(command: str) -> None:
+    words = ADMIN_ON_A_DAEMON[command][0][:2] if command in ADMIN_ON_A_DAEMON else []
+    words = [w for w in (words or command.split()) if not w[0].isdigit() and w[0] != "-"]
+    result = CliRunner().invoke(cli, ["admin", *words, "--help"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert "--config FILE" in result.stdout
+    assert "the daemon it names (its status_socket)" in " ".join(result.stdout.split())
+
+
+def test_socket_on_admin_wins_over_the_configurations_socket(socket_dir: Path) -> None:
+    named = FakeDaemon(socket_dir / "b.sock", {"hello": hello})
+    chosen = FakeDaemon(socket_dir / "c.sock", {"hello": hello})
+    config = socket_dir / "b.yaml"
+    config.write_text(
+        "gateway: topstepx\ncredentials: {username: u, api_key: k}\naccounts: [20100001]\n"
+        f"status_socket: {named.path}\n",
+        encoding="utf-8",
+    )
+    try:
+        args = ("admin", "--socket", str(chosen.path), "daemon", "status", "--config", str(config))
+        result = invoke(named.path, *args)
+    finally:
+        named.close()
+        chosen.close()
+    assert result.exit_code == 0, result.output
+    assert "hello" in chosen.ops() and named.ops() == []
+
+
+def test_a_broken_configuration_given_to_an_admin_command_is_located_and_exit_1(
+    socket_dir: Path,
+) -> None:
+    config = socket_dir / "b.yaml"
+    config.write_text(
+        "gateway: topstepx\naccounts: [20100001]\nstatus_socket: 12\n", encoding="utf-8"
+    )
+    result = invoke(socket_dir / "none.sock", "admin", "lockout", "list", "--config", str(config))
+    assert result.exit_code == 1, result.output
+    assert result.stderr == (
+        f'{config}:3:16: "status_socket" must be a string, got a whole number (12)\n'
+    )
 
 
 def test_config_edit_lints_then_puts_the_edited_text(start: Start, tmp_path: Path) -> None:
