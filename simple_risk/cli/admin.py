@@ -168,16 +168,37 @@ def _group_option_misplaced(ctx: click.Context, args: list[str], error: click.No
     )
 
 
+def _config_misplaced(ctx: click.Context, args: list[str], error: click.NoSuchOption) -> None:
+    """``admin --config FILE lockout list`` (as ``--socket`` is written): say that --config
+    goes after the sub-command, with the command line that works."""
+    if error.option_name != "--config" or not isinstance(ctx.command, click.Group):
+        return
+    at = next(
+        (i for i, arg in enumerate(args) if arg == "--config" or arg.startswith("--config=")),
+        None,
+    )
+    if at is None:
+        return
+    taken = 1 if "=" in args[at] or at + 1 >= len(args) else 2
+    moved = args[at : at + taken]
+    rest = args[:at] + args[at + taken :]
+    parts = ctx.command_path.split()
+    group = parts[parts.index("admin") + 1 :] if "admin" in parts else []
+    line = " ".join(["simple-risk", "admin", *group, *rest, *moved])
+    raise click.UsageError(f"--config goes after the sub-command: {line}", ctx)
+
+
 def _parsed(
     parse: Callable[[click.Context, list[str]], list[str]], ctx: click.Context, args: list[str]
 ) -> list[str]:
     """``parse`` (a command's or a group's own), an admin option written after the
-    sub-command said where it goes."""
+    sub-command (or --config before it) said where it goes."""
     given = list(args)  # the parser consumes the list it is given
     try:
         return parse(ctx, args)
     except click.NoSuchOption as error:
         _group_option_misplaced(ctx, given, error)
+        _config_misplaced(ctx, given, error)
         raise
 
 

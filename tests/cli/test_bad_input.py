@@ -415,6 +415,32 @@ def test_an_admin_option_after_the_sub_command_says_where_it_goes(
     assert f"goes before the sub-command: {meant}" in result.output
 
 
+@pytest.mark.parametrize(
+    ("typed", "meant"),
+    [
+        (
+            ("admin", "--config", "/etc/simple-risk/b.yaml", "lockout", "list"),
+            "simple-risk admin lockout list --config /etc/simple-risk/b.yaml",
+        ),
+        (
+            ("admin", "--operator", "desk", "--config=b.yaml", "daemon", "stop", "--reason", "x"),
+            "simple-risk admin --operator desk daemon stop --reason x --config=b.yaml",
+        ),
+    ],
+    ids=["lockout list", "daemon stop"],
+)
+def test_config_before_the_sub_command_says_where_it_goes(
+    typed: tuple[str, ...], meant: str
+) -> None:
+    """--socket goes before an admin sub-command and --config after it: `admin --config FILE
+    lockout list`, written as `--socket` is, answered only "No such option '--config'", as if
+    the admin commands could not be pointed at a configuration. The error says where it goes,
+    with the command line that works."""
+    result = _run(*typed)
+    assert result.exit_code == 2
+    assert f"--config goes after the sub-command: {meant}" in result.output
+
+
 def test_every_command_an_admin_types_shows_an_example_in_its_help() -> None:
     """`engine run --help`, `admin lockout list --help`, `admin config show --help`, `admin
     daemon status --help` and `init --help` said what the command does but showed no
