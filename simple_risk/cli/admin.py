@@ -38,6 +38,7 @@ from simple_risk.cli import account_tables, admin_views, cli, formatting
 from simple_risk.cli.numbers import ACCOUNT_ID
 from simple_risk.cli.output import show, stdout_console
 from simple_risk.cli.status import (
+    EXIT_NOT_RUNNING,
     EXIT_REFUSED,
     address_of,
     checked_socket,
@@ -601,8 +602,14 @@ def _logs(follow: bool, level: str | None, lines: int, config_path: str | None) 
                 try:
                     message = connection.receive()
                 except DaemonNotRunning:
-                    click.echo("the daemon closed the connection", err=True)
-                    return
+                    # a script following the log must tell this from its own Ctrl-C (exit 0),
+                    # as with engine monitor
+                    click.echo(
+                        "the daemon closed the connection (it stopped or restarted); "
+                        "nothing more will come",
+                        err=True,
+                    )
+                    sys.exit(EXIT_NOT_RUNNING)
                 if message.get("stream") == "logs":
                     click.echo(str(message.get("line", "")))
     except KeyboardInterrupt:
@@ -638,6 +645,9 @@ def logs_group(
     ctx: click.Context, follow: bool, level: str | None, lines: int, config_path: str | None
 ) -> None:
     """Print the daemon's execution, error and enforcement log (`logs view` is the same).
+
+    With --follow it runs until Ctrl-C (exit 0), or until the daemon stops or restarts
+    (exit 3, said on stderr).
 
     \b
     Examples:

@@ -622,8 +622,20 @@ def test_logs_print_then_follow(start: Start) -> None:
     assert result.stdout.splitlines() == ["10:15:01 INFO started", "10:15:02 ERROR boom"]
     assert daemon.last("logs")["args"] == {"lines": 2, "follow": False, "level": "info"}
     followed = invoke(daemon, "admin", "logs", "view", "--follow", env=WITH_PASSWORD)
-    assert followed.exit_code == 0, followed.output
     assert "enforcement retried" in followed.stdout
+
+
+def test_logs_follow_exits_3_when_the_daemon_goes_away_as_monitor_does(start: Start) -> None:
+    """`admin logs --follow` watched by a script (piped to an alerting tool) ended with exit 0
+    when the daemon stopped or crashed — the same status as the admin's own Ctrl-C, so the
+    script could not tell that nothing guards the accounts any more. `engine monitor` exits 3
+    there; so does `logs --follow`, after saying so."""
+    follow = [{"stream": "logs", "line": "10:15:03 WARNING enforcement retried"}]
+    daemon = start({"logs": admin_op(lambda request: Stream({"lines": []}, follow))})
+    followed = invoke(daemon, "admin", "logs", "--follow", "-n", "0", env=WITH_PASSWORD)
+    assert followed.exit_code == 3, followed.output
+    assert followed.stdout == "10:15:03 WARNING enforcement retried\n"
+    assert "the daemon closed the connection" in followed.stderr
 
 
 def test_logs_with_no_record_say_so_instead_of_printing_nothing(start: Start) -> None:
