@@ -23,6 +23,7 @@ lifecycle (:mod:`~simple_risk.cli.admin_daemon`), the password
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import os
 import sys
@@ -82,16 +83,22 @@ class AdminContext:
     #: the configuration --config named (loaded), and the socket it names
     config: DaemonConfig | None = None
     configured_socket: str | None = None
+    config_path: str | None = None
 
     @property
     def address(self) -> str:
         return address_of(self.socket_address, self.configured_socket)
+
+    def errors(self) -> contextlib.AbstractContextManager[None]:
+        """:func:`daemon_errors`, naming the --config given in how to start its daemon."""
+        return daemon_errors(self.config_path)
 
     def use_config(self, config_path: str, *, credentials: bool = False) -> DaemonConfig:
         """Ask the daemon ``config_path`` names from now on; its problems, located, exit 1
         (``credentials``: read and required too, for a daemon about to start)."""
         self.config = config_or_exit(config_path, credentials=credentials)
         self.configured_socket = str(self.config.status_socket)
+        self.config_path = config_path
         return self.config
 
     def password(self) -> str:
@@ -102,7 +109,7 @@ class AdminContext:
 
     def call(self, op: str, args: Mapping[str, Any] | None = None) -> Any:
         """One admin request with the password; failures exit 1 (or 3 without a daemon)."""
-        with daemon_errors(), Connection(self.address) as connection:
+        with self.errors(), Connection(self.address) as connection:
             connection.request("hello")  # a missing daemon is exit 3 before any prompt
             return connection.request(op, args, password=self.password(), operator=self.operator)
 
@@ -416,7 +423,7 @@ def config_edit(reason: str, config_path: str | None) -> None:
                     operator=context.operator,
                 )
         except DaemonNotRunning as error:
-            fail_not_running(error)
+            fail_not_running(error, config_path=context.config_path)
         except ProtocolError as error:
             if error.code == "refused" and error.problems and _again(interactive):
                 for problem in error.problems:
@@ -588,7 +595,7 @@ def _logs(follow: bool, level: str | None, lines: int, config_path: str | None) 
     if level is not None:
         args["level"] = level
     try:
-        with daemon_errors(), Connection(context.address, timeout=None) as connection:
+        with context.errors(), Connection(context.address, timeout=None) as connection:
             connection.request("hello")
             result = connection.request(
                 "logs", args, password=context.password(), operator=context.operator

@@ -35,7 +35,6 @@ from simple_risk.cli.numbers import FiniteFloatRange
 from simple_risk.cli.output import show, stdout_console
 from simple_risk.cli.status import (
     EXIT_REFUSED,
-    daemon_errors,
     now_local,
     print_json,
 )
@@ -127,7 +126,7 @@ def _guarding(address: str) -> bool:
 
 
 def _stop(context: AdminContext, reason: str, wait: float) -> None:
-    with daemon_errors(), Connection(context.address) as connection:
+    with context.errors(), Connection(context.address) as connection:
         hello = connection.request("hello")
         pid = hello.get("pid") if isinstance(hello, Mapping) else None
         connection.request(
@@ -262,7 +261,7 @@ def daemon_status(as_json: bool, config_path: str | None) -> None:
       simple-risk admin --socket /run/simple-risk/status.sock daemon status
     """
     context = admin_context(config_path)
-    with daemon_errors(), Connection(context.address) as connection:
+    with context.errors(), Connection(context.address) as connection:
         result = connection.request("hello")
     if as_json:
         print_json(result)

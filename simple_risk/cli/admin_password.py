@@ -27,9 +27,6 @@ from simple_risk.cli.admin import (
     read_password,
     refuse,
 )
-from simple_risk.cli.status import (
-    daemon_errors,
-)
 from simple_risk.daemon.control.client import Connection
 from simple_risk.daemon.service import OWNER_ONLY_UMASK
 
@@ -67,7 +64,7 @@ def set_password(config_path: str | None) -> None:
     if hello is not None and hello.get("admin_password_set"):
         old = context.password()
         new = read_password(NEW_PASSWORD_ENV, "New admin password", confirm=True)
-        with daemon_errors(), Connection(address) as connection:
+        with context.errors(), Connection(address) as connection:
             connection.request(
                 "set_password", {"new_password": new}, password=old, operator=context.operator
             )

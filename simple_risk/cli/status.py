@@ -122,10 +122,21 @@ def stderr_console() -> Console:
     return Console(stderr=True, highlight=False)
 
 
-def fail_not_running(error: DaemonNotRunning, hint: str | None = None) -> NoReturn:
+def start_hint(config_path: str | None = None) -> str:
+    """How to start a daemon: the configuration's own when the command was given one."""
+    if config_path is None:
+        return START_HINT
+    return f"start it with: simple-risk admin daemon start --config {config_path}"
+
+
+def fail_not_running(
+    error: DaemonNotRunning, hint: str | None = None, *, config_path: str | None = None
+) -> NoReturn:
     click.echo(f"simple-risk: {error}", err=True)
     # a socket closed to this user is no sign that nothing runs: never advise a second daemon
-    click.echo(DENIED_HINT if isinstance(error, SocketDenied) else START_HINT, err=True)
+    click.echo(
+        DENIED_HINT if isinstance(error, SocketDenied) else start_hint(config_path), err=True
+    )
     if hint is not None:
         click.echo(hint, err=True)
     sys.exit(EXIT_NOT_RUNNING)
@@ -153,12 +164,13 @@ def fail_protocol(error: ProtocolError) -> NoReturn:
 
 
 @contextmanager
-def daemon_errors() -> Iterator[None]:
-    """Turn the client's failures into a message and exit 3 / 1 — never a traceback."""
+def daemon_errors(config_path: str | None = None) -> Iterator[None]:
+    """Turn the client's failures into a message and exit 3 / 1 — never a traceback
+    (``config_path``: the --config given, named in how to start its daemon)."""
     try:
         yield
     except DaemonNotRunning as error:
-        fail_not_running(error)
+        fail_not_running(error, config_path=config_path)
     except ProtocolError as error:
         fail_protocol(error)
 

@@ -830,6 +830,23 @@ def test_every_admin_help_on_a_daemon_says_what_config_does(command: str) -> Non
     assert "the daemon it names (its status_socket)" in " ".join(result.stdout.split())
 
 
+def test_no_daemon_for_a_configuration_says_how_to_start_that_one(socket_dir: Path) -> None:
+    """`admin lockout list --config b.yaml` with B's daemon down answered "start it with:
+    simple-risk engine run --config FILE": the admin had just typed the file. The hint names
+    it, so the line can be copied."""
+    config = socket_dir / "b.yaml"
+    config.write_text(
+        "gateway: topstepx\ncredentials: {username: u, api_key: k}\naccounts: [20100001]\n"
+        f"status_socket: {socket_dir / 'b.sock'}\n",
+        encoding="utf-8",
+    )
+    for words in (["lockout", "list"], ["daemon", "status"], ["daemon", "stop", "--reason", "x"]):
+        result = invoke(socket_dir / "none.sock", "admin", *words, "--config", str(config))
+        assert result.exit_code == 3, result.output
+        assert f"no daemon is running (no socket at {socket_dir / 'b.sock'})" in result.stderr
+        assert f"start it with: simple-risk admin daemon start --config {config}" in (result.stderr)
+
+
 def test_socket_on_admin_wins_over_the_configurations_socket(socket_dir: Path) -> None:
     named = FakeDaemon(socket_dir / "b.sock", {"hello": hello})
     chosen = FakeDaemon(socket_dir / "c.sock", {"hello": hello})
