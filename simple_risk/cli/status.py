@@ -103,6 +103,30 @@ def socket_option(function: F) -> F:
     return option(function)
 
 
+ENGINE_CONFIG_HELP = (
+    "The daemon's configuration: ask the daemon it names (its status_socket), whatever "
+    "$SIMPLE_RISK_SOCKET says; --socket overrides it."
+)
+
+
+def config_socket_option(function: F) -> F:
+    """``--config FILE`` on an ``engine`` command: the daemon it names is the one asked."""
+    option = click.option(
+        "--config",
+        "config_path",
+        metavar="FILE",
+        type=click.Path(exists=True, dir_okay=False),
+        help=ENGINE_CONFIG_HELP,
+    )
+    return option(function)
+
+
+def configured_socket(config_path: str | None) -> str | None:
+    """The ``status_socket`` the configuration at ``config_path`` names (None without one);
+    a configuration that does not load is printed, located, and exits 1."""
+    return None if config_path is None else str(config_or_exit(config_path).status_socket)
+
+
 def address_of(socket_address: str | None, configured: str | None = None) -> str:
     """The daemon a command asks: ``--socket``, else the one ``--config`` names (its
     ``status_socket``: ``configured``), else ``$SIMPLE_RISK_SOCKET``, the system socket, the
@@ -210,6 +234,7 @@ def _json_line(value: object) -> None:
     help="Seconds between fetches with --watch.",
 )
 @socket_option
+@config_socket_option
 def status(
     account: int | None,
     as_json: bool,
@@ -217,6 +242,7 @@ def status(
     watch: bool,
     interval: float,
     socket_address: str | None,
+    config_path: str | None,
 ) -> None:
     """Show each guarded account: connection, positions, orders, P&L against each limit,
     lockouts with a countdown, rules pending on `for:`, and the last firings.
@@ -238,7 +264,7 @@ def status(
     if rule is not None:
         op = "explain"
         args["rule"] = rule
-    address = address_of(socket_address)
+    address = address_of(socket_address, configured_socket(config_path))
 
     def view(result: Mapping[str, Any]) -> Any:
         if op == "explain":
@@ -246,7 +272,7 @@ def status(
         return status_screen.status_view(result, now_local())
 
     try:
-        with daemon_errors(), Connection(address) as connection:
+        with daemon_errors(config_path), Connection(address) as connection:
             result = connection.request(op, args)
             if as_json:
                 print_json(result)
@@ -307,8 +333,13 @@ def _watch_into_pipe(
 )
 @click.option("--account", type=ACCOUNT_ID, metavar="ID", help="Only this account's messages.")
 @socket_option
+@config_socket_option
 def monitor(
-    as_json: bool, kinds: tuple[str, ...], account: int | None, socket_address: str | None
+    as_json: bool,
+    kinds: tuple[str, ...],
+    account: int | None,
+    socket_address: str | None,
+    config_path: str | None,
 ) -> None:
     """Watch events, firings and enforcement as they happen, in plain words.
 
@@ -326,9 +357,10 @@ def monitor(
     """
     args: dict[str, Any] = {"kinds": list(kinds)} if kinds else {}
     console = stdout_console()
+    address = address_of(socket_address, configured_socket(config_path))
     try:
         # no read timeout: a quiet market may send nothing for hours
-        with daemon_errors(), Connection(address_of(socket_address), timeout=None) as connection:
+        with daemon_errors(config_path), Connection(address, timeout=None) as connection:
             if account is not None:
                 _guarded(connection, account)
             connection.request("subscribe", args)

@@ -830,6 +830,41 @@ def test_every_admin_help_on_a_daemon_says_what_config_does(command: str) -> Non
     assert "the daemon it names (its status_socket)" in " ".join(result.stdout.split())
 
 
+@pytest.mark.parametrize(
+    ("words", "op", "code"),
+    [
+        (["engine", "status"], "status", 0),
+        (["engine", "history"], "history", 0),
+        (["engine", "monitor", "--account", "20100009"], "hello", 1),  # not guarded: ends
+    ],
+)
+def test_engine_status_and_history_take_config_as_the_admin_commands_do(
+    socket_dir: Path, words: list[str], op: str, code: int
+) -> None:
+    """`engine history --config B.yaml` asked B's daemon, while `engine status` and `engine
+    monitor --config B.yaml` were "No such option": the admin checking B's accounts after
+    `admin lockout clear … --config B.yaml` had to look up B's socket. They ask the daemon the
+    configuration names too, through the same rule."""
+    handlers: dict[str, Handler] = {
+        "status": lambda r: fixtures.status(),
+        "history": lambda r: {"items": []},
+    }
+    named = FakeDaemon(socket_dir / "b.sock", {"hello": hello, **handlers})
+    other = FakeDaemon(socket_dir / "other.sock", {"hello": hello, **handlers})
+    config = socket_dir / "b.yaml"
+    config.write_text(
+        f"gateway: topstepx\naccounts: [20100001]\nstatus_socket: {named.path}\n",
+        encoding="utf-8",
+    )
+    try:
+        result = invoke(other.path, *words, "--config", str(config))
+    finally:
+        other.close()
+        named.close()
+    assert result.exit_code == code, result.output
+    assert op in named.ops() and other.ops() == []
+
+
 def test_no_daemon_for_a_configuration_says_how_to_start_that_one(socket_dir: Path) -> None:
     """`admin lockout list --config b.yaml` with B's daemon down answered "start it with:
     simple-risk engine run --config FILE": the admin had just typed the file. The hint names
