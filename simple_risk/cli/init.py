@@ -60,8 +60,8 @@ def _params_set(overlay_text: str) -> list[str]:
 @click.option(
     "--force",
     is_flag=True,
-    help="Overwrite the ruleset and the configuration if they exist; an existing overlay (the "
-    "account's own limits) is kept.",
+    help="Overwrite the ruleset and the configuration if they exist (each one changed is kept "
+    "as FILE.bak); an existing overlay (the account's own limits) is kept.",
 )
 @click.option(
     "--force-overlay",
@@ -106,18 +106,19 @@ def init(directory: Path, account: int, force: bool, force_overlay: bool) -> Non
             f"{names} already exist(s); nothing written (--force overwrites the ruleset and "
             "the configuration, --force-overlay the overlay)"
         )
-    # the overlay holds the admin's own limits: --force alone keeps it, and one replaced on
-    # request is backed up first (an unchanged one needs no backup)
+    # the overlay holds the admin's own limits: --force alone keeps it. Every file replaced
+    # with other text is backed up first (the admin's accounts, paths, tokens, edits)
     kept = overlay_path in existing and not force_overlay
-    backup = overlay_path.with_name(overlay_path.name + ".bak")
-    backed_up = False
     writes = {path: text for path, text in files.items() if not (kept and path == overlay_path)}
+    backups: dict[Path, Path] = {}
     try:
-        if overlay_path in writes and overlay_path in existing:
-            old = overlay_path.read_bytes()
-            if old != writes[overlay_path].encode("utf-8"):
-                backup.write_bytes(old)
-                backed_up = True
+        for path, text in writes.items():
+            if path in existing:
+                old = path.read_bytes()
+                if old != text.encode("utf-8"):
+                    backup = path.with_name(path.name + ".bak")
+                    backup.write_bytes(old)
+                    backups[path] = backup
         for path, text in writes.items():
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text, encoding="utf-8")
@@ -128,8 +129,8 @@ def init(directory: Path, account: int, force: bool, force_overlay: bool) -> Non
     for path in files:
         if path not in writes:
             click.echo(f"kept {path} (the account's own limits; --force-overlay replaces it)")
-        elif path == overlay_path and backed_up:
-            click.echo(f"wrote {path} (the one it replaced is in {backup})")
+        elif path in backups:
+            click.echo(f"wrote {path} (the one it replaced is in {backups[path]})")
         else:
             click.echo(f"wrote {path}")
     held = [] if kept else _params_set(files[overlay_path])
