@@ -168,12 +168,13 @@ def _group_option_misplaced(ctx: click.Context, args: list[str], error: click.No
     at = next((i for i, arg in enumerate(args) if arg == name or arg.startswith(f"{name}=")), None)
     if at is None:
         return
-    written = args[at] if "=" in args[at] or at + 1 >= len(args) else f"{name} {args[at + 1]}"
+    taken = 1 if "=" in args[at] or at + 1 >= len(args) else 2
+    written = args[at : at + taken]
+    rest = args[:at] + args[at + taken :]  # the sub-command's own: the line must work as is
     parts = ctx.command_path.split()
-    sub = " ".join(parts[parts.index("admin") + 1 :]) if "admin" in parts else ""
-    raise click.UsageError(
-        f"{name} goes before the sub-command: simple-risk admin {written} {sub}".rstrip(), ctx
-    )
+    sub = parts[parts.index("admin") + 1 :] if "admin" in parts else []
+    line = " ".join(["simple-risk", "admin", *written, *sub, *rest])
+    raise click.UsageError(f"{name} goes before the sub-command: {line}", ctx)
 
 
 def _config_misplaced(ctx: click.Context, args: list[str], error: click.NoSuchOption) -> None:
