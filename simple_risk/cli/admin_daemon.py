@@ -16,6 +16,7 @@ import sys
 import time
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -40,6 +41,9 @@ from simple_risk.cli.status import (
 )
 from simple_risk.daemon.control.client import Connection, DaemonNotRunning
 from simple_risk.daemon.control.protocol import ErrorCode, ProtocolError
+
+if TYPE_CHECKING:
+    from simple_risk.daemon.config import DaemonConfig
 
 
 @admin.group("daemon")
@@ -74,6 +78,19 @@ def _start(config_path: str, wait: float, context: AdminContext) -> None:
     address = context.address
     running = daemon_hello(address)
     if running is not None:
+        guarded = running.get("accounts")
+        missing = [a for a in config.accounts if isinstance(guarded, list) and a not in guarded]
+        if missing:
+            # a configuration copied with its accounts changed but not its socket: the
+            # daemon there is another one, and these accounts are guarded by none
+            refuse(
+                f"a daemon (pid {running.get('pid')}) already answers on {address}: it guards "
+                f"{', '.join(map(str, guarded or [])) or 'none'}, not "
+                f"{', '.join(map(str, missing))} of {config_path}. Another configuration's "
+                f"daemon? give {config_path} a status_socket (and a data_dir) of its own. "
+                "This one's, started before the accounts changed? restart it: simple-risk "
+                f'admin daemon restart --config {config_path} --reason "…"'
+            )
         click.echo(f"already running (pid {running.get('pid')}) on {address}")
         return
     log_dir = Path(config.log_dir)
@@ -228,24 +245,43 @@ def daemon_restart(config_path: str, reason: str, wait: float) -> None:
 
     with contextlib.suppress(ConfigError):
         context.configured_socket = str(load_config(config_path).status_socket)
-    _startable_or_exit(config_path, context.address)
+    config = _startable_or_exit(config_path, context.address)
+    _refuse_if_another_daemons(config, config_path, context.address)
     _stop(context, reason, wait)
     _start(config_path, wait, context)
 
 
-def _startable_or_exit(config_path: str, address: str) -> None:
+def _refuse_if_another_daemons(config: DaemonConfig, config_path: str, address: str) -> None:
+    """A daemon on the configuration's socket that guards none of its accounts is another
+    configuration's (one copied without a socket of its own): stopping it leaves its accounts
+    unguarded, and this configuration's start does not guard them."""
+    running = daemon_hello(address)
+    guarded = running.get("accounts") if running is not None else None
+    if not isinstance(guarded, list) or set(guarded) & set(config.accounts):
+        return
+    refuse(
+        f"not restarted: the daemon (pid {running.get('pid') if running else None}) on "
+        f"{address} guards {', '.join(map(str, guarded)) or 'none'}, none of "
+        f"{', '.join(map(str, config.accounts))} of {config_path}: it is another "
+        f"configuration's; give {config_path} a status_socket (and a data_dir) of its own"
+    )
+
+
+def _startable_or_exit(config_path: str, address: str) -> DaemonConfig:
     """What ``engine run`` loads before it starts — the configuration with its credentials,
     the ruleset, the overlays — loaded here before the running daemon is stopped: a restart
     that cannot start again must leave the account guarded, not unguarded."""
     from simple_risk.daemon.config import ConfigError, load_config, load_rulesets
 
     try:
-        load_rulesets(load_config(config_path, credentials=True))
+        config = load_config(config_path, credentials=True)
+        load_rulesets(config)
     except ConfigError as problems:
         for problem in problems.problems:
             click.echo(problem.format(), err=True)
         running = daemon_hello(address) or {}
         refuse(f"not restarted: the running daemon (pid {running.get('pid')}) keeps guarding")
+    return config
 
 
 @daemon_group.command("status", epilog=EXIT_CODES)

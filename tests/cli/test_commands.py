@@ -915,6 +915,53 @@ def test_a_broken_configuration_given_to_an_admin_command_is_located_and_exit_1(
     )
 
 
+def test_start_refuses_to_call_another_daemon_on_the_socket_already_running(
+    start: Start, tmp_path: Path
+) -> None:
+    """B.yaml copied from A.yaml with its accounts changed but not its status_socket: `admin
+    daemon start --config B.yaml` found A's daemon answering there and said "already running",
+    exit 0 — B's accounts guarded by nothing, and the admin told otherwise. A daemon there
+    that does not guard the configuration's accounts is said so, exit 1."""
+    daemon = start({})
+    config = tmp_path / "b.yaml"
+    config.write_text(
+        "gateway: topstepx\ncredentials: {username: u, api_key: k}\n"
+        f"accounts: [20100001, 20100003]\nstatus_socket: {daemon.path}\n",
+        encoding="utf-8",
+    )
+    result = invoke(daemon, "admin", "daemon", "start", "--config", str(config), "--wait", "1")
+    assert result.exit_code == 1, result.output
+    assert "already running" not in result.stdout
+    assert result.stderr.startswith(
+        f"a daemon (pid 4242) already answers on {daemon.path}: it guards 20100001, not 20100003"
+        f" of {config}. Another configuration's daemon? give {config} a status_socket (and a"
+        " data_dir) of its own. This one's, started before the accounts changed? restart it:"
+    )
+
+
+def test_restart_refuses_to_stop_a_daemon_that_guards_none_of_its_accounts(
+    start: Start, tmp_path: Path
+) -> None:
+    """The same copied B.yaml, restarted: A's daemon was stopped (A's accounts unguarded) and
+    B's started in its place. A daemon that guards none of the configuration's accounts is
+    another one: nothing is stopped, exit 1."""
+    daemon = start({"stop": admin_op({"stopping": True})})
+    config = tmp_path / "b.yaml"
+    config.write_text(
+        "gateway: topstepx\ncredentials: {username: u, api_key: k}\n"
+        f"accounts: [20100003]\nstatus_socket: {daemon.path}\n",
+        encoding="utf-8",
+    )
+    args = ("admin", "daemon", "restart", "--config", str(config), "--reason", "b", "--wait", "1")
+    result = invoke(daemon, *args, env=WITH_PASSWORD)
+    assert result.exit_code == 1, result.output
+    assert "stop" not in daemon.ops()
+    assert (
+        f"not restarted: the daemon (pid 4242) on {daemon.path} guards 20100001, none of"
+        f" 20100003 of {config}: it is another configuration's" in result.stderr
+    )
+
+
 def test_config_edit_lints_then_puts_the_edited_text(start: Start, tmp_path: Path) -> None:
     text = default_ruleset_path().read_text(encoding="utf-8")
     daemon = start(
