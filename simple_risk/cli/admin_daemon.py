@@ -279,7 +279,9 @@ def _startable_or_exit(config_path: str, address: str) -> DaemonConfig:
     except ConfigError as problems:
         for problem in problems.problems:
             click.echo(problem.format(), err=True)
-        running = daemon_hello(address) or {}
+        running = daemon_hello(address)
+        if running is None:  # a configuration that does not load names no socket to ask
+            refuse(f"not restarted: nothing was stopped ({config_path} does not load)")
         refuse(f"not restarted: the running daemon (pid {running.get('pid')}) keeps guarding")
     return config
 

@@ -729,6 +729,27 @@ def test_a_restart_whose_daemon_could_not_start_never_stops_the_running_one(
     assert "stop" not in daemon.ops()
 
 
+def test_a_restart_whose_configuration_does_not_load_never_names_a_daemon_it_did_not_find(
+    socket_dir: Path,
+) -> None:
+    """A restart whose configuration does not load cannot read its socket either: it asked the
+    default one, found nothing there, and said "the running daemon (pid None) keeps guarding"
+    — a daemon it never saw, with no pid. It says what it knows: nothing was stopped."""
+    config = socket_dir / "b.yaml"
+    config.write_text(
+        "gateway: topstepx\ncredentials: {username: u, api_key: k}\naccounts: [20100001]\n"
+        "overlays: {20100009: o.yaml}\n",
+        encoding="utf-8",
+    )
+    args = ("admin", "daemon", "restart", "--config", str(config), "--reason", "x")
+    result = invoke(socket_dir / "none.sock", *args, env=WITH_PASSWORD)
+    assert result.exit_code == 1, result.output
+    assert "pid None" not in result.stderr
+    assert result.stderr.splitlines()[-1] == (
+        f"not restarted: nothing was stopped ({config} does not load)"
+    )
+
+
 def test_a_restart_stops_the_daemon_its_configuration_names(socket_dir: Path) -> None:
     """`admin daemon restart --config B.yaml` sent its stop to the default socket, not to
     the one B.yaml names: with B's daemon there it answered "no daemon is running … start it
