@@ -159,42 +159,39 @@ def _operator_default() -> str:
 _GROUP_OPTIONS = ("--socket", "--operator")
 
 
-def _group_option_misplaced(ctx: click.Context, args: list[str], error: click.NoSuchOption) -> None:
-    """``admin lockout list --socket PATH`` (as ``engine status`` takes it): say where the
-    option goes, with the command line that works, instead of "No such option"."""
-    name = error.option_name
-    if name not in _GROUP_OPTIONS:
-        return
+def _split_option(args: list[str], name: str) -> tuple[list[str], list[str]] | None:
+    """Option ``name`` as written in ``args`` (with its value), and the other args."""
     at = next((i for i, arg in enumerate(args) if arg == name or arg.startswith(f"{name}=")), None)
     if at is None:
-        return
+        return None
     taken = 1 if "=" in args[at] or at + 1 >= len(args) else 2
-    written = args[at : at + taken]
-    rest = args[:at] + args[at + taken :]  # the sub-command's own: the line must work as is
+    return args[at : at + taken], args[:at] + args[at + taken :]
+
+
+def _admin_line(ctx: click.Context, before: list[str], after: list[str]) -> str:
+    """``simple-risk admin`` + ``before`` + the (sub-)group or command ``ctx`` is at +
+    ``after``: the command line as it works."""
     parts = ctx.command_path.split()
     sub = parts[parts.index("admin") + 1 :] if "admin" in parts else []
-    line = " ".join(["simple-risk", "admin", *written, *sub, *rest])
-    raise click.UsageError(f"{name} goes before the sub-command: {line}", ctx)
+    return " ".join(["simple-risk", "admin", *before, *sub, *after])
 
 
-def _config_misplaced(ctx: click.Context, args: list[str], error: click.NoSuchOption) -> None:
-    """``admin --config FILE lockout list`` (as ``--socket`` is written): say that --config
-    goes after the sub-command, with the command line that works."""
-    if error.option_name != "--config" or not isinstance(ctx.command, click.Group):
+def _group_option_misplaced(ctx: click.Context, args: list[str], error: click.NoSuchOption) -> None:
+    """``admin lockout list --socket PATH`` (as ``engine status`` takes it): say where the
+    option goes, with the command line that works (the sub-command's own options kept)
+    instead of "No such option"; likewise ``admin --config FILE lockout list``, whose
+    --config goes after the sub-command."""
+    name = error.option_name
+    found = _split_option(args, name)
+    if found is None:
         return
-    at = next(
-        (i for i, arg in enumerate(args) if arg == "--config" or arg.startswith("--config=")),
-        None,
-    )
-    if at is None:
-        return
-    taken = 1 if "=" in args[at] or at + 1 >= len(args) else 2
-    moved = args[at : at + taken]
-    rest = args[:at] + args[at + taken :]
-    parts = ctx.command_path.split()
-    group = parts[parts.index("admin") + 1 :] if "admin" in parts else []
-    line = " ".join(["simple-risk", "admin", *group, *rest, *moved])
-    raise click.UsageError(f"--config goes after the sub-command: {line}", ctx)
+    written, rest = found
+    if name in _GROUP_OPTIONS:
+        line = _admin_line(ctx, written, rest)
+        raise click.UsageError(f"{name} goes before the sub-command: {line}", ctx)
+    if name == "--config" and isinstance(ctx.command, click.Group):
+        line = _admin_line(ctx, [], [*rest, *written])
+        raise click.UsageError(f"--config goes after the sub-command: {line}", ctx)
 
 
 def _parsed(
@@ -207,7 +204,6 @@ def _parsed(
         return parse(ctx, args)
     except click.NoSuchOption as error:
         _group_option_misplaced(ctx, given, error)
-        _config_misplaced(ctx, given, error)
         raise
 
 
