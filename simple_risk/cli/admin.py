@@ -50,6 +50,7 @@ from simple_risk.cli.status import (
     now_local,
     print_json,
 )
+from simple_risk.cli.status import config_option as status_config_option
 from simple_risk.daemon.control.client import Connection, DaemonNotRunning, SocketDenied
 from simple_risk.daemon.control.protocol import ErrorCode, ProtocolError
 
@@ -258,17 +259,9 @@ def admin(ctx: click.Context, socket_address: str | None, operator: str | None) 
 
 
 def config_option(*, required: bool = False, help: str = CONFIG_HELP) -> Callable[[F], F]:
-    """``--config FILE`` on an admin command: the same option, read the same way
-    (:meth:`AdminContext.use_config`, through :func:`admin_context`), on every command that
-    reaches a daemon."""
-    return click.option(
-        "--config",
-        "config_path",
-        metavar="FILE",
-        required=required,
-        type=click.Path(exists=True, dir_okay=False),
-        help=help,
-    )
+    """``--config FILE`` on an admin command: the option the ``engine`` commands take, read
+    the same way (:meth:`AdminContext.use_config`, through :func:`admin_context`)."""
+    return status_config_option(required=required, help=help)
 
 
 def admin_context(config_path: str | None = None) -> AdminContext:

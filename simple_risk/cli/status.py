@@ -109,16 +109,18 @@ ENGINE_CONFIG_HELP = (
 )
 
 
-def config_socket_option(function: F) -> F:
-    """``--config FILE`` on an ``engine`` command: the daemon it names is the one asked."""
-    option = click.option(
+def config_option(*, required: bool = False, help: str = ENGINE_CONFIG_HELP) -> Callable[[F], F]:
+    """``--config FILE``, the same option on every command that reaches a daemon (``engine
+    status | monitor | history`` and the ``admin`` commands): the daemon it names is the one
+    asked (:func:`address_of`)."""
+    return click.option(
         "--config",
         "config_path",
         metavar="FILE",
+        required=required,
         type=click.Path(exists=True, dir_okay=False),
-        help=ENGINE_CONFIG_HELP,
+        help=help,
     )
-    return option(function)
 
 
 def configured_socket(config_path: str | None) -> str | None:
@@ -234,7 +236,7 @@ def _json_line(value: object) -> None:
     help="Seconds between fetches with --watch.",
 )
 @socket_option
-@config_socket_option
+@config_option()
 def status(
     account: int | None,
     as_json: bool,
@@ -333,7 +335,7 @@ def _watch_into_pipe(
 )
 @click.option("--account", type=ACCOUNT_ID, metavar="ID", help="Only this account's messages.")
 @socket_option
-@config_socket_option
+@config_option()
 def monitor(
     as_json: bool,
     kinds: tuple[str, ...],
@@ -491,11 +493,9 @@ class SinceType(click.ParamType[datetime]):
 )
 @click.option("--limit", type=click.IntRange(1, 100000), help="At most this many items.")
 @click.option("--json", "as_json", is_flag=True, help="Print the daemon's answer as JSON.")
-@click.option(
-    "--config",
-    "config_path",
-    type=click.Path(exists=True, dir_okay=False),
-    help="The daemon's configuration: its socket, and its store when no daemon runs.",
+@config_option(
+    help="The daemon's configuration: ask the daemon it names (its status_socket), whatever "
+    "$SIMPLE_RISK_SOCKET says (--socket overrides it), and read its store when none runs.",
 )
 @click.option(
     "--data-dir",
@@ -654,6 +654,7 @@ __all__ = [
     "EXIT_REFUSED",
     "START_HINT",
     "address_of",
+    "config_option",
     "config_or_exit",
     "daemon_errors",
     "fail_not_running",
