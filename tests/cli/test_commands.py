@@ -841,6 +841,26 @@ def test_every_admin_command_on_a_daemon_asks_the_one_its_config_names(
     assert other.ops() == [], result.output
 
 
+def test_logs_config_before_view_asks_the_daemon_it_names(socket_dir: Path) -> None:
+    """`admin logs --config B.yaml view`: the group's --config counts for its view."""
+    handlers: dict[str, Handler] = {"logs": admin_op({"lines": ["10:15:01 INFO started"]})}
+    named = FakeDaemon(socket_dir / "b.sock", {"hello": hello, **handlers})
+    other = FakeDaemon(socket_dir / "other.sock", {"hello": hello, **handlers})
+    config = socket_dir / "b.yaml"
+    config.write_text(
+        f"gateway: topstepx\naccounts: [20100001]\nstatus_socket: {named.path}\n",
+        encoding="utf-8",
+    )
+    try:
+        args = ("admin", "logs", "--config", str(config), "view", "-n", "1")
+        result = invoke(other.path, *args, env=WITH_PASSWORD)
+    finally:
+        other.close()
+        named.close()
+    assert result.exit_code == 0, result.output
+    assert "logs" in named.ops() and other.ops() == []
+
+
 @pytest.mark.parametrize("command", [*ADMIN_ON_A_DAEMON, "set-password", "daemon restart"])
 def test_every_admin_help_on_a_daemon_says_what_config_does(command: str) -> None:
     words = ADMIN_ON_A_DAEMON[command][0][:2] if command in ADMIN_ON_A_DAEMON else []
