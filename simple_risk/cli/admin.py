@@ -23,6 +23,7 @@ lifecycle (:mod:`~simple_risk.cli.admin_daemon`), the password
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import os
 import sys
@@ -30,7 +31,7 @@ import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 
@@ -38,17 +39,25 @@ from simple_risk.cli import account_tables, admin_views, cli, formatting
 from simple_risk.cli.numbers import ACCOUNT_ID
 from simple_risk.cli.output import show, stdout_console
 from simple_risk.cli.status import (
+    EXIT_NOT_RUNNING,
     EXIT_REFUSED,
     address_of,
     checked_socket,
+    config_or_exit,
     daemon_errors,
     fail_not_running,
     fail_protocol,
     now_local,
     print_json,
 )
+from simple_risk.cli.status import config_option as status_config_option
 from simple_risk.daemon.control.client import Connection, DaemonNotRunning, SocketDenied
 from simple_risk.daemon.control.protocol import ErrorCode, ProtocolError
+
+if TYPE_CHECKING:
+    from simple_risk.daemon.config import DaemonConfig
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 PASSWORD_ENV = "SIMPLE_RISK_ADMIN_PASSWORD"
 NEW_PASSWORD_ENV = "SIMPLE_RISK_NEW_ADMIN_PASSWORD"
@@ -59,6 +68,12 @@ Exit codes: 0 ok, 1 refused or failed (wrong password, throttled, refused
 reload), 2 usage, 3 no daemon is running."""
 
 
+CONFIG_HELP = (
+    "The daemon's configuration: the command asks the daemon it names (its status_socket), "
+    "whatever $SIMPLE_RISK_SOCKET says; --socket before the sub-command overrides it."
+)
+
+
 @dataclass
 class AdminContext:
     """What every ``admin`` command shares: where the daemon is, who asks, the password."""
@@ -66,10 +81,26 @@ class AdminContext:
     socket_address: str | None
     operator: str
     _password: str | None = field(default=None, repr=False)
+    #: the configuration --config named (loaded), and the socket it names
+    config: DaemonConfig | None = None
+    configured_socket: str | None = None
+    config_path: str | None = None
 
     @property
     def address(self) -> str:
-        return address_of(self.socket_address)
+        return address_of(self.socket_address, self.configured_socket)
+
+    def errors(self) -> contextlib.AbstractContextManager[None]:
+        """:func:`daemon_errors`, naming the --config given in how to start its daemon."""
+        return daemon_errors(self.config_path)
+
+    def use_config(self, config_path: str, *, credentials: bool = False) -> DaemonConfig:
+        """Ask the daemon ``config_path`` names from now on; its problems, located, exit 1
+        (``credentials``: read and required too, for a daemon about to start)."""
+        self.config = config_or_exit(config_path, credentials=credentials)
+        self.configured_socket = str(self.config.status_socket)
+        self.config_path = config_path
+        return self.config
 
     def password(self) -> str:
         """``$SIMPLE_RISK_ADMIN_PASSWORD`` or a no-echo prompt (asked once per command)."""
@@ -79,7 +110,7 @@ class AdminContext:
 
     def call(self, op: str, args: Mapping[str, Any] | None = None) -> Any:
         """One admin request with the password; failures exit 1 (or 3 without a daemon)."""
-        with daemon_errors(), Connection(self.address) as connection:
+        with self.errors(), Connection(self.address) as connection:
             connection.request("hello")  # a missing daemon is exit 3 before any prompt
             return connection.request(op, args, password=self.password(), operator=self.operator)
 
@@ -129,28 +160,46 @@ def _operator_default() -> str:
 _GROUP_OPTIONS = ("--socket", "--operator")
 
 
-def _group_option_misplaced(ctx: click.Context, args: list[str], error: click.NoSuchOption) -> None:
-    """``admin lockout list --socket PATH`` (as ``engine status`` takes it): say where the
-    option goes, with the command line that works, instead of "No such option"."""
-    name = error.option_name
-    if name not in _GROUP_OPTIONS:
-        return
+def _split_option(args: list[str], name: str) -> tuple[list[str], list[str]] | None:
+    """Option ``name`` as written in ``args`` (with its value), and the other args."""
     at = next((i for i, arg in enumerate(args) if arg == name or arg.startswith(f"{name}=")), None)
     if at is None:
-        return
-    written = args[at] if "=" in args[at] or at + 1 >= len(args) else f"{name} {args[at + 1]}"
+        return None
+    taken = 1 if "=" in args[at] or at + 1 >= len(args) else 2
+    return args[at : at + taken], args[:at] + args[at + taken :]
+
+
+def _admin_line(ctx: click.Context, before: list[str], after: list[str]) -> str:
+    """``simple-risk admin`` + ``before`` + the (sub-)group or command ``ctx`` is at +
+    ``after``: the command line as it works."""
     parts = ctx.command_path.split()
-    sub = " ".join(parts[parts.index("admin") + 1 :]) if "admin" in parts else ""
-    raise click.UsageError(
-        f"{name} goes before the sub-command: simple-risk admin {written} {sub}".rstrip(), ctx
-    )
+    sub = parts[parts.index("admin") + 1 :] if "admin" in parts else []
+    return " ".join(["simple-risk", "admin", *before, *sub, *after])
+
+
+def _group_option_misplaced(ctx: click.Context, args: list[str], error: click.NoSuchOption) -> None:
+    """``admin lockout list --socket PATH`` (as ``engine status`` takes it): say where the
+    option goes, with the command line that works (the sub-command's own options kept)
+    instead of "No such option"; likewise ``admin --config FILE lockout list``, whose
+    --config goes after the sub-command."""
+    name = error.option_name
+    found = _split_option(args, name)
+    if found is None:
+        return
+    written, rest = found
+    if name in _GROUP_OPTIONS:
+        line = _admin_line(ctx, written, rest)
+        raise click.UsageError(f"{name} goes before the sub-command: {line}", ctx)
+    if name == "--config" and isinstance(ctx.command, click.Group):
+        line = _admin_line(ctx, [], [*rest, *written])
+        raise click.UsageError(f"--config goes after the sub-command: {line}", ctx)
 
 
 def _parsed(
     parse: Callable[[click.Context, list[str]], list[str]], ctx: click.Context, args: list[str]
 ) -> list[str]:
     """``parse`` (a command's or a group's own), an admin option written after the
-    sub-command said where it goes."""
+    sub-command (or --config before it) said where it goes."""
     given = list(args)  # the parser consumes the list it is given
     try:
         return parse(ctx, args)
@@ -178,8 +227,9 @@ class _AdminGroup(click.Group):
     "socket_address",
     metavar="PATH|tcp:HOST:PORT",
     callback=checked_socket,
-    help="The daemon's status socket (default: $SIMPLE_RISK_SOCKET, "
-    "/run/simple-risk/status.sock if it exists, else the per-user socket).",
+    help="The daemon's status socket (default: the one a sub-command's --config FILE names, "
+    "else $SIMPLE_RISK_SOCKET, /run/simple-risk/status.sock if it exists, else the per-user "
+    "socket).",
 )
 @click.option(
     "--operator",
@@ -193,11 +243,14 @@ def admin(ctx: click.Context, socket_address: str | None, operator: str | None) 
     Each command asks for the admin password without echo, or reads
     $SIMPLE_RISK_ADMIN_PASSWORD; the daemon checks it against its bcrypt hash. Wrong
     passwords are audited and throttled (an exponential delay per user or address).
+    Each command that reaches a daemon takes --config FILE: it asks the daemon that
+    configuration names (its status_socket).
 
     \b
     Examples:
       simple-risk admin reload --reason "lower the daily limit"
       simple-risk admin lockout clear 20100001 --reason "broker error"
+      simple-risk admin lockout list --config /etc/simple-risk/b.yaml
       simple-risk admin enforce 20100001 --on --reason "observed a week, go live"
       simple-risk admin logs --follow --level warning
       simple-risk admin daemon status
@@ -205,10 +258,20 @@ def admin(ctx: click.Context, socket_address: str | None, operator: str | None) 
     ctx.obj = AdminContext(socket_address, (operator or "").strip() or _operator_default())
 
 
-def admin_context() -> AdminContext:
+def config_option(*, required: bool = False, help: str = CONFIG_HELP) -> Callable[[F], F]:
+    """``--config FILE`` on an admin command: the option the ``engine`` commands take, read
+    the same way (:meth:`AdminContext.use_config`, through :func:`admin_context`)."""
+    return status_config_option(required=required, help=help)
+
+
+def admin_context(config_path: str | None = None) -> AdminContext:
+    """The group's context; with ``config_path`` (a command's --config), asking the daemon
+    that configuration names."""
     context = click.get_current_context().find_object(AdminContext)
     if context is None:  # a command invoked outside the group (tests)
         context = AdminContext(None, _operator_default())
+    if config_path is not None:
+        context.use_config(config_path)
     return context
 
 
@@ -226,7 +289,8 @@ def _reload_report(result: Any) -> None:
 
 @admin.command("reload", epilog=EXIT_CODES)
 @click.option("--reason", default="", help="Why, for the audit.")
-def reload_command(reason: str) -> None:
+@config_option()
+def reload_command(reason: str, config_path: str | None) -> None:
     """Reload the ruleset and overlays from disk, hot.
 
     The daemon lints them first: on any error it refuses, prints each located problem and
@@ -237,7 +301,7 @@ def reload_command(reason: str) -> None:
     Example:
       simple-risk admin reload --reason "daily limit 500 -> 400"
     """
-    _reload_report(admin_context().call("reload", {"reason": reason}))
+    _reload_report(admin_context(config_path).call("reload", {"reason": reason}))
 
 
 @admin.group("config")
@@ -249,14 +313,15 @@ config_group.add_command(reload_command, "reload")
 
 
 @config_group.command("show", epilog=EXIT_CODES)
-def config_show() -> None:
+@config_option()
+def config_show(config_path: str | None) -> None:
     """Print the running ruleset file (as the daemon reads it).
 
     \b
     Example:
       simple-risk admin config show > running.yaml
     """
-    result = admin_context().call("config_get")
+    result = admin_context(config_path).call("config_get")
     click.echo(str(result.get("text", "")), nl=False)
 
 
@@ -294,7 +359,8 @@ def _again(interactive: bool) -> bool:
 
 @config_group.command("edit", epilog=EXIT_CODES)
 @click.option("--reason", default="", help="Why, for the audit.")
-def config_edit(reason: str) -> None:
+@config_option()
+def config_edit(reason: str, config_path: str | None) -> None:
     """Edit the running ruleset in $VISUAL / $EDITOR, lint on save, reload on success.
 
     The daemon sends its ruleset file; it opens in your editor. Unchanged → nothing happens.
@@ -307,7 +373,7 @@ def config_edit(reason: str) -> None:
     Example:
       EDITOR=nano simple-risk admin config edit --reason "block RTY"
     """
-    context = admin_context()
+    context = admin_context(config_path)
     current = context.call("config_get")
     path = str(current.get("path", "ruleset.yaml"))
     original = str(current.get("text", ""))
@@ -347,7 +413,7 @@ def config_edit(reason: str) -> None:
                     operator=context.operator,
                 )
         except DaemonNotRunning as error:
-            fail_not_running(error)
+            fail_not_running(error, config_path=context.config_path)
         except ProtocolError as error:
             if error.code == "refused" and error.problems and _again(interactive):
                 for problem in error.problems:
@@ -369,7 +435,8 @@ def lockout_group() -> None:
 @lockout_group.command("list", epilog=EXIT_CODES)
 @click.option("--account", type=ACCOUNT_ID, metavar="ID", help="Only this account.")
 @click.option("--json", "as_json", is_flag=True, help="Print the daemon's answer as JSON.")
-def lockout_list(account: int | None, as_json: bool) -> None:
+@config_option()
+def lockout_list(account: int | None, as_json: bool, config_path: str | None) -> None:
     """Every lockout in force: account, rule, scope, symbol, reason, end and time left.
 
     \b
@@ -378,7 +445,7 @@ def lockout_list(account: int | None, as_json: bool) -> None:
       simple-risk admin lockout list --account 20100001 --json
     """
     args = {"account": account} if account is not None else {}
-    result = admin_context().call("lockout_list", args)
+    result = admin_context(config_path).call("lockout_list", args)
     if as_json:
         print_json(result)
         return
@@ -389,7 +456,13 @@ def lockout_list(account: int | None, as_json: bool) -> None:
     show(stdout_console(), account_tables.lockouts_table(lockouts, now_local(), with_account=True))
 
 
-@lockout_group.command("clear", epilog=EXIT_CODES)
+@lockout_group.command(
+    "clear",
+    epilog="""
+Exit codes: 0 cleared, 1 refused or failed (wrong password, throttled) or
+nothing matched (the lockouts in force are listed), 2 usage, 3 no daemon is
+running.""",
+)
 @click.argument("account", type=ACCOUNT_ID)
 @click.option(
     "--scope",
@@ -401,7 +474,15 @@ def lockout_list(account: int | None, as_json: bool) -> None:
 @click.option("--symbol", metavar="ROOT", help="With --scope symbol: only this symbol (MNQ).")
 @click.option("--reason", required=True, help="Why (required; it goes to the audit).")
 @click.option("--json", "as_json", is_flag=True, help="Print the daemon's answer as JSON.")
-def lockout_clear(account: int, scope: str, symbol: str | None, reason: str, as_json: bool) -> None:
+@config_option()
+def lockout_clear(
+    account: int,
+    scope: str,
+    symbol: str | None,
+    reason: str,
+    as_json: bool,
+    config_path: str | None,
+) -> None:
     """Lift ACCOUNT's lockouts before they end — audited with your name and reason.
 
     \b
@@ -417,28 +498,31 @@ def lockout_clear(account: int, scope: str, symbol: str | None, reason: str, as_
     args: dict[str, Any] = {"account": account, "scope": scope, "reason": reason}
     if symbol is not None:
         args["symbol"] = symbol.strip().upper()  # tickers are capitals: rty is RTY
-    context = admin_context()
+    context = admin_context(config_path)
     result = context.call("lockout_clear", args)
+    cleared = result.get("cleared") or []
     if as_json:
         print_json(result)
+        if not cleared:
+            sys.exit(EXIT_REFUSED)
         return
-    cleared = result.get("cleared") or []
     if not cleared:
-        # what did not match is best answered with what is there
+        # what did not match is best answered with what is there; a clear that lifted
+        # nothing failed (exit 1): the trader is as locked as before
         held = context.call("lockout_list", {"account": account}).get("lockouts") or []
         if not held:
-            click.echo(f"no lockout of account {account} is in force; nothing cleared")
-            return
-        click.echo(f"no lockout of account {account} matched; nothing cleared. In force:")
+            refuse(f"no lockout of account {account} is in force; nothing cleared")
+        click.echo(f"no lockout of account {account} matched; nothing cleared. In force:", err=True)
         for lock in held:
             if isinstance(lock, Mapping):
                 where = (
                     "account" if lock.get("scope") == "account" else f"symbol {lock.get('symbol')}"
                 )
                 click.echo(
-                    f"  {where} by {lock.get('rule')} ({lock.get('kind')}): {lock.get('reason')}"
+                    f"  {where} by {lock.get('rule')} ({lock.get('kind')}): {lock.get('reason')}",
+                    err=True,
                 )
-        return
+        sys.exit(EXIT_REFUSED)
     for lock in cleared:
         what = lock.get("scope", "?") if isinstance(lock, Mapping) else str(lock)
         if isinstance(lock, Mapping):
@@ -457,7 +541,10 @@ def lockout_clear(account: int, scope: str, symbol: str | None, reason: str, as_
 @click.option("--off", "off", is_flag=True, help="Only observe: nothing is sent.")
 @click.option("--reason", required=True, help="Why (required; it goes to the audit).")
 @click.option("--json", "as_json", is_flag=True, help="Print the daemon's answer as JSON.")
-def enforce_command(account: int, on: bool, off: bool, reason: str, as_json: bool) -> None:
+@config_option()
+def enforce_command(
+    account: int, on: bool, off: bool, reason: str, as_json: bool, config_path: str | None
+) -> None:
     """Turn enforcement of ACCOUNT on or off, now — audited with your name and reason.
 
     Turning it on reconciles the account, then enforces every breach still standing. The
@@ -477,7 +564,7 @@ def enforce_command(account: int, on: bool, off: bool, reason: str, as_json: boo
     if not reason.strip():
         raise click.BadParameter("give a reason", param_hint="--reason")
     args = {"account": account, "enforce": enforce, "reason": reason}
-    result = admin_context().call("enforce", args)
+    result = admin_context(config_path).call("enforce", args)
     if as_json:
         print_json(result)
         return
@@ -492,13 +579,13 @@ def enforce_command(account: int, on: bool, off: bool, reason: str, as_json: boo
 # --- logs --------------------------------------------------------------------------------
 
 
-def _logs(follow: bool, level: str | None, lines: int) -> None:
-    context = admin_context()
+def _logs(follow: bool, level: str | None, lines: int, config_path: str | None) -> None:
+    context = admin_context(config_path)
     args: dict[str, Any] = {"lines": lines, "follow": follow}
     if level is not None:
         args["level"] = level
     try:
-        with daemon_errors(), Connection(context.address, timeout=None) as connection:
+        with context.errors(), Connection(context.address, timeout=None) as connection:
             connection.request("hello")
             result = connection.request(
                 "logs", args, password=context.password(), operator=context.operator
@@ -512,8 +599,14 @@ def _logs(follow: bool, level: str | None, lines: int) -> None:
                 try:
                     message = connection.receive()
                 except DaemonNotRunning:
-                    click.echo("the daemon closed the connection", err=True)
-                    return
+                    # a script following the log must tell this from its own Ctrl-C (exit 0),
+                    # as with engine monitor
+                    click.echo(
+                        "the daemon closed the connection (it stopped or restarted); "
+                        "nothing more will come",
+                        err=True,
+                    )
+                    sys.exit(EXIT_NOT_RUNNING)
                 if message.get("stream") == "logs":
                     click.echo(str(message.get("line", "")))
     except KeyboardInterrupt:
@@ -535,6 +628,7 @@ def _logs_options(function: Any) -> Any:
                 show_default=True,
                 help="How many of the last records.",
             ),
+            config_option(),
         ]
     ):
         function = option(function)
@@ -544,8 +638,13 @@ def _logs_options(function: Any) -> Any:
 @admin.group("logs", invoke_without_command=True, epilog=EXIT_CODES)
 @_logs_options
 @click.pass_context
-def logs_group(ctx: click.Context, follow: bool, level: str | None, lines: int) -> None:
+def logs_group(
+    ctx: click.Context, follow: bool, level: str | None, lines: int, config_path: str | None
+) -> None:
     """Print the daemon's execution, error and enforcement log (`logs view` is the same).
+
+    With --follow it runs until Ctrl-C (exit 0), or until the daemon stops or restarts
+    (exit 3, said on stderr).
 
     \b
     Examples:
@@ -553,14 +652,16 @@ def logs_group(ctx: click.Context, follow: bool, level: str | None, lines: int) 
       simple-risk admin logs --follow
     """
     if ctx.invoked_subcommand is None:
-        _logs(follow, level, lines)
+        _logs(follow, level, lines, config_path)
+    elif config_path is not None:  # `logs --config FILE view`: the sub-command asks it too
+        admin_context(config_path)
 
 
 @logs_group.command("view", epilog=EXIT_CODES)
 @_logs_options
-def logs_view(follow: bool, level: str | None, lines: int) -> None:
+def logs_view(follow: bool, level: str | None, lines: int, config_path: str | None) -> None:
     """Print the daemon's log (the same as `admin logs`)."""
-    _logs(follow, level, lines)
+    _logs(follow, level, lines, config_path)
 
 
 # --- set-password ------------------------------------------------------------------------
@@ -592,4 +693,13 @@ def refuse(message: str) -> NoReturn:
 # --- daemon start / stop / restart / status ----------------------------------------------
 
 
-__all__ = ["NEW_PASSWORD_ENV", "PASSWORD_ENV", "AdminContext", "admin", "read_password"]
+__all__ = [
+    "CONFIG_HELP",
+    "NEW_PASSWORD_ENV",
+    "PASSWORD_ENV",
+    "AdminContext",
+    "admin",
+    "admin_context",
+    "config_option",
+    "read_password",
+]

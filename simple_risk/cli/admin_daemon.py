@@ -16,6 +16,7 @@ import sys
 import time
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -27,6 +28,7 @@ from simple_risk.cli.admin import (
     AdminContext,
     admin,
     admin_context,
+    config_option,
     daemon_hello,
     refuse,
 )
@@ -34,13 +36,14 @@ from simple_risk.cli.numbers import FiniteFloatRange
 from simple_risk.cli.output import show, stdout_console
 from simple_risk.cli.status import (
     EXIT_REFUSED,
-    config_or_exit,
-    daemon_errors,
     now_local,
     print_json,
 )
 from simple_risk.daemon.control.client import Connection, DaemonNotRunning
 from simple_risk.daemon.control.protocol import ErrorCode, ProtocolError
+
+if TYPE_CHECKING:
+    from simple_risk.daemon.config import DaemonConfig
 
 
 @admin.group("daemon")
@@ -70,11 +73,24 @@ def _tail(path: Path, lines: int = 20) -> str:
     return "\n".join(text.splitlines()[-lines:])
 
 
-def _start(config_path: str, wait: float, socket_address: str | None) -> None:
-    config = config_or_exit(config_path, credentials=True)  # the daemon it starts logs in
-    address = socket_address or str(config.status_socket)
+def _start(config_path: str, wait: float, context: AdminContext) -> None:
+    config = context.use_config(config_path, credentials=True)  # the daemon it starts logs in
+    address = context.address
     running = daemon_hello(address)
     if running is not None:
+        guarded = running.get("accounts")
+        missing = [a for a in config.accounts if isinstance(guarded, list) and a not in guarded]
+        if missing:
+            # a configuration copied with its accounts changed but not its socket: the
+            # daemon there is another one, and these accounts are guarded by none
+            refuse(
+                f"a daemon (pid {running.get('pid')}) already answers on {address}: it guards "
+                f"{', '.join(map(str, guarded or [])) or 'none'}, not "
+                f"{', '.join(map(str, missing))} of {config_path}. Another configuration's "
+                f"daemon? give {config_path} a status_socket (and a data_dir) of its own. "
+                "This one's, started before the accounts changed? restart it: simple-risk "
+                f'admin daemon restart --config {config_path} --reason "…"'
+            )
         click.echo(f"already running (pid {running.get('pid')}) on {address}")
         return
     log_dir = Path(config.log_dir)
@@ -127,7 +143,7 @@ def _guarding(address: str) -> bool:
 
 
 def _stop(context: AdminContext, reason: str, wait: float) -> None:
-    with daemon_errors(), Connection(context.address) as connection:
+    with context.errors(), Connection(context.address) as connection:
         hello = connection.request("hello")
         pid = hello.get("pid") if isinstance(hello, Mapping) else None
         connection.request(
@@ -153,12 +169,10 @@ _WAIT = click.option(
 
 
 @daemon_group.command("start", epilog=EXIT_CODES)
-@click.option(
-    "--config",
-    "config_path",
+@config_option(
     required=True,
-    type=click.Path(exists=True, dir_okay=False),
-    help="The daemon's configuration.",
+    help="The daemon's configuration: the daemon it names (its status_socket) is started, "
+    "unless one already answers there; --socket before the sub-command overrides it.",
 )
 @_WAIT
 def daemon_start(config_path: str, wait: float) -> None:
@@ -172,83 +186,120 @@ def daemon_start(config_path: str, wait: float) -> None:
     Example:
       simple-risk admin daemon start --config ~/.config/simple-risk/config.yaml
     """
-    _start(config_path, wait, admin_context().socket_address)
+    _start(config_path, wait, admin_context())
+
+
+def _given(reason: str) -> str:
+    """``--reason``, not blank: stopping the daemon leaves every account unguarded."""
+    if not reason.strip():
+        raise click.BadParameter("give a reason", param_hint="--reason")
+    return reason
+
+
+_REASON = click.option(
+    "--reason",
+    required=True,
+    help="Why (required; it goes to the audit): nothing guards the accounts while stopped.",
+)
 
 
 @daemon_group.command("stop", epilog=EXIT_CODES)
-@click.option("--reason", default="", help="Why, for the audit.")
+@_REASON
 @_WAIT
-def daemon_stop(reason: str, wait: float) -> None:
+@config_option()
+def daemon_stop(reason: str, wait: float, config_path: str | None) -> None:
     """Stop the daemon gracefully (journal flushed, snapshots written, connections closed)
-    and wait until it is gone. Needs the admin password: nothing guards the account after.
+    and wait until it is gone. Needs the admin password and a reason (audited with your
+    name, as for lockout clear): nothing guards the accounts after.
 
     \b
     Example:
       simple-risk admin daemon stop --reason "upgrade"
     """
-    _stop(admin_context(), reason, wait)
+    reason = _given(reason)
+    _stop(admin_context(config_path), reason, wait)
 
 
 @daemon_group.command("restart", epilog=EXIT_CODES)
-@click.option(
-    "--config",
-    "config_path",
+@config_option(
     required=True,
-    type=click.Path(exists=True, dir_okay=False),
-    help="The daemon's configuration.",
+    help="The daemon's configuration: the daemon it names (its status_socket) is stopped "
+    "and started again from it; --socket before the sub-command overrides it.",
 )
-@click.option("--reason", default="", help="Why, for the audit.")
+@_REASON
 @_WAIT
 def daemon_restart(config_path: str, reason: str, wait: float) -> None:
-    """Stop the daemon (password) and start it again from --config (loaded first: a
-    configuration or ruleset that would not start stops nothing).
+    """Stop the daemon (password, reason: audited) and start it again from --config (loaded
+    first: a configuration or ruleset that would not start stops nothing).
 
     \b
     Example:
       simple-risk admin daemon restart --config config.yaml --reason "new version"
     """
+    reason = _given(reason)
     context = admin_context()
-    # the daemon the configuration names (its status_socket), unless --socket or
-    # $SIMPLE_RISK_SOCKET chose one: the default socket may be another daemon's
-    named = context.socket_address or os.environ.get("SIMPLE_RISK_SOCKET") or None
-    if named is None:
-        from simple_risk.daemon.config import ConfigError, load_config
+    # the daemon the configuration names (its status_socket), unless --socket chose one: the
+    # default socket may be another daemon's. A configuration that does not load is said,
+    # located, by _startable_or_exit, which then stops nothing
+    from simple_risk.daemon.config import ConfigError, load_config
 
-        with contextlib.suppress(ConfigError):  # said, located, by _startable_or_exit
-            named = str(load_config(config_path).status_socket)
-    context.socket_address = named
-    _startable_or_exit(config_path, context.address)
+    with contextlib.suppress(ConfigError):
+        context.configured_socket = str(load_config(config_path).status_socket)
+    config = _startable_or_exit(config_path, context.address)
+    _refuse_if_another_daemons(config, config_path, context.address)
     _stop(context, reason, wait)
-    _start(config_path, wait, context.socket_address)
+    _start(config_path, wait, context)
 
 
-def _startable_or_exit(config_path: str, address: str) -> None:
+def _refuse_if_another_daemons(config: DaemonConfig, config_path: str, address: str) -> None:
+    """A daemon on the configuration's socket that guards none of its accounts is another
+    configuration's (one copied without a socket of its own): stopping it leaves its accounts
+    unguarded, and this configuration's start does not guard them."""
+    running = daemon_hello(address)
+    guarded = running.get("accounts") if running is not None else None
+    if not isinstance(guarded, list) or set(guarded) & set(config.accounts):
+        return
+    refuse(
+        f"not restarted: the daemon (pid {running.get('pid') if running else None}) on "
+        f"{address} guards {', '.join(map(str, guarded)) or 'none'}, none of "
+        f"{', '.join(map(str, config.accounts))} of {config_path}: it is another "
+        f"configuration's; give {config_path} a status_socket (and a data_dir) of its own"
+    )
+
+
+def _startable_or_exit(config_path: str, address: str) -> DaemonConfig:
     """What ``engine run`` loads before it starts — the configuration with its credentials,
     the ruleset, the overlays — loaded here before the running daemon is stopped: a restart
     that cannot start again must leave the account guarded, not unguarded."""
     from simple_risk.daemon.config import ConfigError, load_config, load_rulesets
 
     try:
-        load_rulesets(load_config(config_path, credentials=True))
+        config = load_config(config_path, credentials=True)
+        load_rulesets(config)
     except ConfigError as problems:
         for problem in problems.problems:
             click.echo(problem.format(), err=True)
-        running = daemon_hello(address) or {}
+        running = daemon_hello(address)
+        if running is None:  # a configuration that does not load names no socket to ask
+            refuse(f"not restarted: nothing was stopped ({config_path} does not load)")
         refuse(f"not restarted: the running daemon (pid {running.get('pid')}) keeps guarding")
+    return config
 
 
 @daemon_group.command("status", epilog=EXIT_CODES)
 @click.option("--json", "as_json", is_flag=True, help="Print the daemon's hello as JSON.")
-def daemon_status(as_json: bool) -> None:
+@config_option()
+def daemon_status(as_json: bool, config_path: str | None) -> None:
     """Whether the daemon runs: pid, uptime, accounts, ruleset, socket (no password).
 
     \b
     Examples:
       simple-risk admin daemon status
+      simple-risk admin daemon status --config /etc/simple-risk/config.yaml
       simple-risk admin --socket /run/simple-risk/status.sock daemon status
     """
-    context = admin_context()
-    with daemon_errors(), Connection(context.address) as connection:
+    context = admin_context(config_path)
+    with context.errors(), Connection(context.address) as connection:
         result = connection.request("hello")
     if as_json:
         print_json(result)

@@ -22,26 +22,20 @@ from simple_risk.cli.admin import (
     PASSWORD_ENV,
     admin,
     admin_context,
+    config_option,
     daemon_hello,
     read_password,
     refuse,
-)
-from simple_risk.cli.status import (
-    address_of,
-    config_or_exit,
-    daemon_errors,
 )
 from simple_risk.daemon.control.client import Connection
 from simple_risk.daemon.service import OWNER_ONLY_UMASK
 
 
 @admin.command("set-password", epilog=EXIT_CODES)
-@click.option(
-    "--config",
-    "config_path",
-    type=click.Path(exists=True, dir_okay=False),
-    help="The daemon's configuration (to find admin_password_file); needed for the first "
-    "password or when no daemon is running.",
+@config_option(
+    help="The daemon's configuration: the daemon it names (its status_socket) is asked "
+    "first, whatever $SIMPLE_RISK_SOCKET says (--socket before the sub-command overrides "
+    "it); and its admin_password_file, for the first password or when no daemon is running.",
 )
 def set_password(config_path: str | None) -> None:
     """Set or change the admin password.
@@ -63,18 +57,14 @@ def set_password(config_path: str | None) -> None:
           --config /etc/simple-risk/config.yaml
       simple-risk admin set-password
     """
-    context = admin_context()
-    config = config_or_exit(config_path) if config_path is not None else None
-    # the daemon this configuration names, unless --socket / $SIMPLE_RISK_SOCKET chose one
-    address = context.socket_address or os.environ.get("SIMPLE_RISK_SOCKET") or None
-    if address is None and config is not None:
-        address = str(config.status_socket)
-    address = address_of(address)
+    context = admin_context(config_path)
+    config = context.config
+    address = context.address
     hello = daemon_hello(address)
     if hello is not None and hello.get("admin_password_set"):
         old = context.password()
         new = read_password(NEW_PASSWORD_ENV, "New admin password", confirm=True)
-        with daemon_errors(), Connection(address) as connection:
+        with context.errors(), Connection(address) as connection:
             connection.request(
                 "set_password", {"new_password": new}, password=old, operator=context.operator
             )

@@ -64,7 +64,7 @@ def restart_lines(settings: object) -> list[str]:
     return [
         f"NOT applied until the daemon restarts: {', '.join(map(str, settings))} (the running"
         " daemon goes on with their old values; restart it: simple-risk admin daemon restart"
-        " --config FILE, or sudo systemctl restart simple-risk)"
+        ' --config FILE --reason "…", or sudo systemctl restart simple-risk)'
     ]
 
 

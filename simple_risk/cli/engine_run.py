@@ -356,7 +356,8 @@ def _check(
     if record_dir is not None:
         why = writable_dir(record_dir)
         if why is None:
-            report(Finding("ok", f"{record_dir} is writable", "--record"))
+            there = "is writable" if record_dir.exists() else "does not exist yet: it is created"
+            report(Finding("ok", f"{record_dir} {there}", "--record"))
         else:
             fix = "choose a directory the daemon's user may create and write"
             report(Finding("problem", f"{record_dir} is not writable ({why})", "--record", fix))

@@ -4,7 +4,8 @@ After ``pip install simple-risk`` nothing on disk is the user's to edit: the shi
 and the example configuration live inside the installed package. ``init`` copies them out —
 the ruleset, a configuration that names it, and an overlay for the account — so the README's
 next steps (``rules lint``, ``engine run --check --online``) have files to point at. It never
-overwrites a file unless told to.
+overwrites a file unless told to, and the overlay (the admin's own limits) only when told so
+by name.
 """
 
 from __future__ import annotations
@@ -56,8 +57,18 @@ def _params_set(overlay_text: str) -> list[str]:
     show_default=True,
     help="The TopstepX account id to guard (Account/search lists yours; see --check --online).",
 )
-@click.option("--force", is_flag=True, help="Overwrite files that already exist.")
-def init(directory: Path, account: int, force: bool) -> None:
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Overwrite the ruleset and the configuration if they exist (each one changed is kept "
+    "as FILE.bak); an existing overlay (the account's own limits) is kept.",
+)
+@click.option(
+    "--force-overlay",
+    is_flag=True,
+    help="Replace an existing overlay too (the old one is kept as ACCOUNT.yaml.bak).",
+)
+def init(directory: Path, account: int, force: bool, force_overlay: bool) -> None:
     """Write the shipped ruleset, a configuration and an overlay into DIRECTORY to edit.
 
     \b
@@ -82,14 +93,33 @@ def init(directory: Path, account: int, force: bool) -> None:
         directory / overlay: _example("overlay.yaml").replace("ACCOUNT", str(account)),
         directory / "config.yaml": config_text(account, "topstep.yaml", overlay),
     }
+    overlay_path = directory / overlay
     existing = [path for path in files if path.exists()]
-    if existing and not force:
-        names = ", ".join(str(path) for path in existing)
+    blocking = [
+        path
+        for path in existing
+        if not ((force or force_overlay) if path == overlay_path else force)
+    ]
+    if blocking:
+        names = ", ".join(str(path) for path in blocking)
         raise click.ClickException(
-            f"{names} already exist(s); nothing written (--force overwrites)"
+            f"{names} already exist(s); nothing written (--force overwrites the ruleset and "
+            "the configuration, --force-overlay the overlay)"
         )
+    # the overlay holds the admin's own limits: --force alone keeps it. Every file replaced
+    # with other text is backed up first (the admin's accounts, paths, tokens, edits)
+    kept = overlay_path in existing and not force_overlay
+    writes = {path: text for path, text in files.items() if not (kept and path == overlay_path)}
+    backups: dict[Path, Path] = {}
     try:
-        for path, text in files.items():
+        for path, text in writes.items():
+            if path in existing:
+                old = path.read_bytes()
+                if old != text.encode("utf-8"):
+                    backup = path.with_name(path.name + ".bak")
+                    backup.write_bytes(old)
+                    backups[path] = backup
+        for path, text in writes.items():
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text, encoding="utf-8")
     except OSError as exc:
@@ -97,8 +127,13 @@ def init(directory: Path, account: int, force: bool) -> None:
             f"cannot write into {directory}: {exc.strerror or exc}"
         ) from None
     for path in files:
-        click.echo(f"wrote {path}")
-    held = _params_set(files[directory / overlay])
+        if path not in writes:
+            click.echo(f"kept {path} (the account's own limits; --force-overlay replaces it)")
+        elif path in backups:
+            click.echo(f"wrote {path} (the one it replaced is in {backups[path]})")
+        else:
+            click.echo(f"wrote {path}")
+    held = [] if kept else _params_set(files[overlay_path])
     if held:
         click.echo(
             f"\n{directory / overlay} sets {', '.join(held)}\n"

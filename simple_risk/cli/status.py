@@ -102,8 +102,39 @@ def socket_option(function: F) -> F:
     return option(function)
 
 
-def address_of(socket_address: str | None) -> str:
-    return socket_address or default_address()
+ENGINE_CONFIG_HELP = (
+    "The daemon's configuration: ask the daemon it names (its status_socket), whatever "
+    "$SIMPLE_RISK_SOCKET says; --socket overrides it."
+)
+
+
+def config_option(*, required: bool = False, help: str = ENGINE_CONFIG_HELP) -> Callable[[F], F]:
+    """``--config FILE``, the same option on every command that reaches a daemon (``engine
+    status | monitor | history`` and the ``admin`` commands): the daemon it names is the one
+    asked (:func:`address_of`)."""
+    return click.option(
+        "--config",
+        "config_path",
+        metavar="FILE",
+        required=required,
+        type=click.Path(exists=True, dir_okay=False),
+        help=help,
+    )
+
+
+def configured_socket(config_path: str | None) -> str | None:
+    """The ``status_socket`` the configuration at ``config_path`` names (None without one);
+    a configuration that does not load is printed, located, and exits 1."""
+    return None if config_path is None else str(config_or_exit(config_path).status_socket)
+
+
+def address_of(socket_address: str | None, configured: str | None = None) -> str:
+    """The daemon a command asks: ``--socket``, else the one ``--config`` names (its
+    ``status_socket``: ``configured``), else ``$SIMPLE_RISK_SOCKET``, the system socket, the
+    per-user one. An explicit configuration wins over the environment: a
+    ``$SIMPLE_RISK_SOCKET`` left in a profile must not turn ``--config B.yaml`` to another
+    trader's daemon."""
+    return socket_address or configured or default_address()
 
 
 def now_local() -> datetime:
@@ -116,10 +147,21 @@ def stderr_console() -> Console:
     return Console(stderr=True, highlight=False)
 
 
-def fail_not_running(error: DaemonNotRunning, hint: str | None = None) -> NoReturn:
+def start_hint(config_path: str | None = None) -> str:
+    """How to start a daemon: the configuration's own when the command was given one."""
+    if config_path is None:
+        return START_HINT
+    return f"start it with: simple-risk admin daemon start --config {config_path}"
+
+
+def fail_not_running(
+    error: DaemonNotRunning, hint: str | None = None, *, config_path: str | None = None
+) -> NoReturn:
     click.echo(f"simple-risk: {error}", err=True)
     # a socket closed to this user is no sign that nothing runs: never advise a second daemon
-    click.echo(DENIED_HINT if isinstance(error, SocketDenied) else START_HINT, err=True)
+    click.echo(
+        DENIED_HINT if isinstance(error, SocketDenied) else start_hint(config_path), err=True
+    )
     if hint is not None:
         click.echo(hint, err=True)
     sys.exit(EXIT_NOT_RUNNING)
@@ -147,12 +189,13 @@ def fail_protocol(error: ProtocolError) -> NoReturn:
 
 
 @contextmanager
-def daemon_errors() -> Iterator[None]:
-    """Turn the client's failures into a message and exit 3 / 1 — never a traceback."""
+def daemon_errors(config_path: str | None = None) -> Iterator[None]:
+    """Turn the client's failures into a message and exit 3 / 1 — never a traceback
+    (``config_path``: the --config given, named in how to start its daemon)."""
     try:
         yield
     except DaemonNotRunning as error:
-        fail_not_running(error)
+        fail_not_running(error, config_path=config_path)
     except ProtocolError as error:
         fail_protocol(error)
 
@@ -192,6 +235,7 @@ def _json_line(value: object) -> None:
     help="Seconds between fetches with --watch.",
 )
 @socket_option
+@config_option()
 def status(
     account: int | None,
     as_json: bool,
@@ -199,6 +243,7 @@ def status(
     watch: bool,
     interval: float,
     socket_address: str | None,
+    config_path: str | None,
 ) -> None:
     """Show each guarded account: connection, positions, orders, P&L against each limit,
     lockouts with a countdown, rules pending on `for:`, and the last firings.
@@ -220,7 +265,7 @@ def status(
     if rule is not None:
         op = "explain"
         args["rule"] = rule
-    address = address_of(socket_address)
+    address = address_of(socket_address, configured_socket(config_path))
 
     def view(result: Mapping[str, Any]) -> Any:
         if op == "explain":
@@ -228,7 +273,7 @@ def status(
         return status_screen.status_view(result, now_local())
 
     try:
-        with daemon_errors(), Connection(address) as connection:
+        with daemon_errors(config_path), Connection(address) as connection:
             result = connection.request(op, args)
             if as_json:
                 print_json(result)
@@ -289,8 +334,13 @@ def _watch_into_pipe(
 )
 @click.option("--account", type=ACCOUNT_ID, metavar="ID", help="Only this account's messages.")
 @socket_option
+@config_option()
 def monitor(
-    as_json: bool, kinds: tuple[str, ...], account: int | None, socket_address: str | None
+    as_json: bool,
+    kinds: tuple[str, ...],
+    account: int | None,
+    socket_address: str | None,
+    config_path: str | None,
 ) -> None:
     """Watch events, firings and enforcement as they happen, in plain words.
 
@@ -308,9 +358,10 @@ def monitor(
     """
     args: dict[str, Any] = {"kinds": list(kinds)} if kinds else {}
     console = stdout_console()
+    address = address_of(socket_address, configured_socket(config_path))
     try:
         # no read timeout: a quiet market may send nothing for hours
-        with daemon_errors(), Connection(address_of(socket_address), timeout=None) as connection:
+        with daemon_errors(config_path), Connection(address, timeout=None) as connection:
             if account is not None:
                 _guarded(connection, account)
             connection.request("subscribe", args)
@@ -441,11 +492,9 @@ class SinceType(click.ParamType[datetime]):
 )
 @click.option("--limit", type=click.IntRange(1, 100000), help="At most this many items.")
 @click.option("--json", "as_json", is_flag=True, help="Print the daemon's answer as JSON.")
-@click.option(
-    "--config",
-    "config_path",
-    type=click.Path(exists=True, dir_okay=False),
-    help="The daemon's configuration: its socket, and its store when no daemon runs.",
+@config_option(
+    help="The daemon's configuration: ask the daemon it names (its status_socket), whatever "
+    "$SIMPLE_RISK_SOCKET says (--socket overrides it), and read its store when none runs.",
 )
 @click.option(
     "--data-dir",
@@ -500,14 +549,15 @@ def history(
     if limit is not None:
         args["limit"] = limit
     database: str | None = None
+    configured: str | None = None
     if config_path is not None:
         config = config_or_exit(config_path)
-        socket_address = socket_address or str(config.status_socket)
+        configured = str(config.status_socket)
         database = config.database
     elif data_dir is not None:
         database = f"sqlite:///{data_dir / 'simple-risk.db'}"
     try:
-        with Connection(address_of(socket_address)) as connection:
+        with Connection(address_of(socket_address, configured)) as connection:
             result = connection.request("history", args)
     except DaemonNotRunning as exc:
         if database is None:
@@ -609,6 +659,7 @@ __all__ = [
     "EXIT_REFUSED",
     "START_HINT",
     "address_of",
+    "config_option",
     "config_or_exit",
     "daemon_errors",
     "fail_not_running",

@@ -20,6 +20,7 @@ places, cancels or closes.
 from __future__ import annotations
 
 import dataclasses
+import os
 import queue
 import socket
 import tempfile
@@ -93,15 +94,47 @@ Report = Callable[[Finding], None]
 # -- offline -------------------------------------------------------------------------------------
 
 
+def nearest_existing(path: Path) -> Path:
+    """``path``, or its nearest ancestor that exists (where the daemon would create it)."""
+    while not path.exists() and path.parent != path:
+        path = path.parent
+    return path
+
+
 def writable_dir(path: Path) -> str | None:
-    """None when the daemon could create ``path`` and write a file in it; else why not."""
+    """None when this user could write a file in ``path``, or create it (the daemon does at
+    its start); else why not. Creates and writes nothing: a check changes nothing on disk."""
+    there = path
     try:
-        path.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=path, prefix=".simple-risk-check-"):
+        there = nearest_existing(path)
+        if not there.is_dir():
+            return f"{there} is not a directory"
+        # a file without a name (O_TMPFILE), gone when closed: root passes any access()
+        # test, but not a filesystem that takes no file (/proc)
+        with tempfile.TemporaryFile(dir=there, prefix=".simple-risk-check-"):
             pass
-    except OSError as exc:
-        return exc.strerror or str(exc)
+    except OSError as exc:  # a folder on the way closed to this user
+        why = exc.strerror or str(exc)
+        return why if there == path else f"{there}: {why}"
     return None
+
+
+def _dir_finding(key: str, path: Path) -> Finding:
+    why = writable_dir(path)
+    if why is not None:
+        return Finding(
+            "problem",
+            f"{path} is not writable ({why})",
+            key,
+            "choose a directory the daemon's user owns, or give that user write access",
+        )
+    if path.exists():
+        return Finding("ok", f"{path} is writable", key)
+    return Finding(
+        "ok",
+        f"{path} does not exist yet: the daemon creates it ({nearest_existing(path)} is writable)",
+        key,
+    )
 
 
 def check_paths(config: DaemonConfig) -> list[Finding]:
@@ -110,18 +143,7 @@ def check_paths(config: DaemonConfig) -> list[Finding]:
     decides (configuration, ruleset, overlays, admin hash) can be changed by another user."""
     findings: list[Finding] = [_check_database(config.database, config.data_dir)]
     for key, path in (("data_dir", config.data_dir), ("log_dir", config.log_dir)):
-        why = writable_dir(path)
-        if why is None:
-            findings.append(Finding("ok", f"{path} is writable", key))
-        else:
-            findings.append(
-                Finding(
-                    "problem",
-                    f"{path} is not writable ({why})",
-                    key,
-                    "choose a directory the daemon's user owns, or give that user write access",
-                )
-            )
+        findings.append(_dir_finding(key, path))
     findings.extend(
         Finding(
             "problem",
@@ -147,10 +169,28 @@ def _check_database(url: str, data_dir: Path) -> Finding:
     engine.dispose()
     shown = parsed.render_as_string(hide_password=True)
     if dialect == "sqlite" and parsed.database and parsed.database != ":memory:":
-        directory = Path(parsed.database).parent
+        file = Path(parsed.database)
+        directory = file.parent
         why = None if directory == data_dir else writable_dir(directory)
         if why is not None:
             return Finding("problem", f"{directory} is not writable ({why})", "database", fix)
+        try:
+            there = file.exists()
+        except OSError:  # a folder on the way closed to this user: its own finding says so
+            there = True
+        if not there:  # reported, never created: the daemon creates it
+            return Finding(
+                "info",
+                f"no store at {file} yet: the daemon creates it at its first start",
+                "database",
+            )
+        if not os.access(file, os.R_OK | os.W_OK):
+            return Finding(
+                "problem",
+                f"{file} cannot be read and written by this user",
+                "database",
+                "run the daemon (and this check) as the store's owner",
+            )
     return Finding("ok", f"{shown} can be opened", "database")
 
 

@@ -419,8 +419,8 @@ def test_a_reload_says_which_settings_wait_for_a_restart(start: Start) -> None:
         "reloaded",
         "  no changes",
         "  NOT applied until the daemon restarts: accounts, notify (the running daemon goes on"
-        " with their old values; restart it: simple-risk admin daemon restart --config FILE,"
-        " or sudo systemctl restart simple-risk)",
+        " with their old values; restart it: simple-risk admin daemon restart --config FILE"
+        ' --reason "…", or sudo systemctl restart simple-risk)',
     ]
 
 
@@ -570,13 +570,34 @@ def test_a_lockout_clear_that_matches_nothing_says_what_is_in_force(start: Start
     )
     args = ["admin", "lockout", "clear", "20100001", "--scope", "symbol", "--symbol", "rty"]
     cleared = invoke(daemon, *args, "--reason", "desk approved", env=WITH_PASSWORD)
-    assert cleared.exit_code == 0, cleared.output
     assert daemon.last("lockout_clear")["args"]["symbol"] == "RTY"
-    assert cleared.stdout.splitlines() == [
+    assert cleared.exit_code == 1, cleared.output
+    assert cleared.stderr.splitlines() == [
         "no lockout of account 20100001 matched; nothing cleared. In force:",
         "  symbol RTY by blocked-symbols (lock): RTY is blocked",
     ]
     assert daemon.last("lockout_list")["args"] == {"account": 20100001}
+
+
+def test_a_lockout_clear_of_an_account_without_lockouts_fails_and_says_so(start: Start) -> None:
+    """`lockout clear` of the wrong account (a typo, the trader's other account) said "nothing
+    cleared" and exited 0: a script, or an admin reading only the exit status, took the trader
+    for unlocked while the lock stayed. Nothing cleared is exit 1, in words, and so is the
+    JSON answer of a clear that matched nothing."""
+    daemon = start(
+        {
+            "lockout_list": admin_op({"lockouts": []}),
+            "lockout_clear": admin_op({"cleared": []}),
+        }
+    )
+    args = ["admin", "lockout", "clear", "20100002", "--reason", "desk approved"]
+    cleared = invoke(daemon, *args, env=WITH_PASSWORD)
+    assert cleared.exit_code == 1, cleared.output
+    assert cleared.stdout == ""
+    assert cleared.stderr == "no lockout of account 20100002 is in force; nothing cleared\n"
+    as_json = invoke(daemon, *args, "--json", env=WITH_PASSWORD)
+    assert as_json.exit_code == 1, as_json.output
+    assert json.loads(as_json.stdout) == {"cleared": []}
 
 
 def test_lockout_clear_needs_a_reason(start: Start) -> None:
@@ -601,8 +622,20 @@ def test_logs_print_then_follow(start: Start) -> None:
     assert result.stdout.splitlines() == ["10:15:01 INFO started", "10:15:02 ERROR boom"]
     assert daemon.last("logs")["args"] == {"lines": 2, "follow": False, "level": "info"}
     followed = invoke(daemon, "admin", "logs", "view", "--follow", env=WITH_PASSWORD)
-    assert followed.exit_code == 0, followed.output
     assert "enforcement retried" in followed.stdout
+
+
+def test_logs_follow_exits_3_when_the_daemon_goes_away_as_monitor_does(start: Start) -> None:
+    """`admin logs --follow` watched by a script (piped to an alerting tool) ended with exit 0
+    when the daemon stopped or crashed — the same status as the admin's own Ctrl-C, so the
+    script could not tell that nothing guards the accounts any more. `engine monitor` exits 3
+    there; so does `logs --follow`, after saying so."""
+    follow = [{"stream": "logs", "line": "10:15:03 WARNING enforcement retried"}]
+    daemon = start({"logs": admin_op(lambda request: Stream({"lines": []}, follow))})
+    followed = invoke(daemon, "admin", "logs", "--follow", "-n", "0", env=WITH_PASSWORD)
+    assert followed.exit_code == 3, followed.output
+    assert followed.stdout == "10:15:03 WARNING enforcement retried\n"
+    assert "the daemon closed the connection" in followed.stderr
 
 
 def test_logs_with_no_record_say_so_instead_of_printing_nothing(start: Start) -> None:
@@ -628,6 +661,34 @@ def test_daemon_status_needs_no_password(start: Start) -> None:
     assert "auth" not in daemon.last("hello")
 
 
+@pytest.mark.parametrize("command", ["stop", "restart"])
+def test_stopping_the_daemon_needs_a_reason_as_clearing_a_lockout_does(
+    start: Start, tmp_path: Path, command: str
+) -> None:
+    """`admin daemon stop` leaves every account unguarded, yet took no --reason while
+    `lockout clear` and `enforce --off` need one: the audit and `engine history` read "stopping
+    (no reason given)" for the one action that turns all enforcement off. A stop (and a
+    restart, which stops first) needs a reason like them, and the daemon is sent it."""
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        "gateway: topstepx\ncredentials: {username: u, api_key: k}\naccounts: [20100001]\n",
+        encoding="utf-8",
+    )
+    daemon = start({"stop": admin_op({"stopping": True})})
+    given = ["--config", str(config)] if command == "restart" else []
+    missing = invoke(daemon, "admin", "daemon", command, *given, env=WITH_PASSWORD)
+    assert missing.exit_code == 2, missing.output
+    assert "Missing option '--reason'" in missing.stderr
+    blank = invoke(daemon, "admin", "daemon", command, *given, "--reason", "  ", env=WITH_PASSWORD)
+    assert blank.exit_code == 2, blank.output
+    assert "give a reason" in blank.stderr
+    assert "stop" not in daemon.ops()
+    invoke(
+        daemon, "admin", "daemon", "stop", "--reason", "upgrade", "--wait", "1", env=WITH_PASSWORD
+    )
+    assert daemon.last("stop")["args"] == {"reason": "upgrade"}
+
+
 @pytest.mark.parametrize(
     ("ruleset", "problem"),
     [
@@ -642,13 +703,13 @@ def test_a_restart_whose_daemon_could_not_start_never_stops_the_running_one(
     found that FILE names a ruleset that is missing or broken: nothing guarded the account.
     The new configuration and its rulesets are loaded first; a problem stops nothing."""
     (tmp_path / "broken.yaml").write_text("ruleset: half\n", encoding="utf-8")
+    daemon = start({"stop": lambda r: {"stopping": True}})
     config = tmp_path / "config.yaml"
     config.write_text(
         "gateway: topstepx\ncredentials: {username: u, api_key: k}\naccounts: [20100001]\n"
-        + ruleset,
+        f"status_socket: {daemon.path}\n" + ruleset,
         encoding="utf-8",
     )
-    daemon = start({"stop": lambda r: {"stopping": True}})
     result = invoke(
         daemon,
         "admin",
@@ -656,6 +717,8 @@ def test_a_restart_whose_daemon_could_not_start_never_stops_the_running_one(
         "restart",
         "--config",
         str(config),
+        "--reason",
+        "new ruleset",
         "--wait",
         "1",
         env=WITH_PASSWORD,
@@ -664,6 +727,27 @@ def test_a_restart_whose_daemon_could_not_start_never_stops_the_running_one(
     assert problem in result.stderr
     assert "not restarted: the running daemon (pid 4242) keeps guarding" in result.stderr
     assert "stop" not in daemon.ops()
+
+
+def test_a_restart_whose_configuration_does_not_load_never_names_a_daemon_it_did_not_find(
+    socket_dir: Path,
+) -> None:
+    """A restart whose configuration does not load cannot read its socket either: it asked the
+    default one, found nothing there, and said "the running daemon (pid None) keeps guarding"
+    — a daemon it never saw, with no pid. It says what it knows: nothing was stopped."""
+    config = socket_dir / "b.yaml"
+    config.write_text(
+        "gateway: topstepx\ncredentials: {username: u, api_key: k}\naccounts: [20100001]\n"
+        "overlays: {20100009: o.yaml}\n",
+        encoding="utf-8",
+    )
+    args = ("admin", "daemon", "restart", "--config", str(config), "--reason", "x")
+    result = invoke(socket_dir / "none.sock", *args, env=WITH_PASSWORD)
+    assert result.exit_code == 1, result.output
+    assert "pid None" not in result.stderr
+    assert result.stderr.splitlines()[-1] == (
+        f"not restarted: nothing was stopped ({config} does not load)"
+    )
 
 
 def test_a_restart_stops_the_daemon_its_configuration_names(socket_dir: Path) -> None:
@@ -686,7 +770,17 @@ def test_a_restart_stops_the_daemon_its_configuration_names(socket_dir: Path) ->
     try:
         result = invoke(
             named.path,
-            *("admin", "daemon", "restart", "--config", str(config), "--wait", "1"),
+            *(
+                "admin",
+                "daemon",
+                "restart",
+                "--config",
+                str(config),
+                "--reason",
+                "x",
+                "--wait",
+                "1",
+            ),
             env={
                 **WITH_PASSWORD,
                 "SIMPLE_RISK_SOCKET": "",
@@ -698,6 +792,215 @@ def test_a_restart_stops_the_daemon_its_configuration_names(socket_dir: Path) ->
         named.close()
     assert "stop" not in other.ops(), result.output
     assert "stop" in named.ops(), result.output
+
+
+ADMIN_ON_A_DAEMON = {
+    "lockout list": (["lockout", "list"], "lockout_list", {"lockouts": []}),
+    "lockout clear": (
+        ["lockout", "clear", "20100001", "--reason", "desk"],
+        "lockout_clear",
+        {"cleared": [{"rule": "r", "scope": "account"}]},
+    ),
+    "enforce": (["enforce", "20100001", "--on", "--reason", "go"], "enforce", {"mode": "enforce"}),
+    "reload": (["reload"], "reload", {"applied": True, "changes": {}}),
+    "config reload": (["config", "reload"], "reload", {"applied": True, "changes": {}}),
+    "config show": (["config", "show"], "config_get", {"path": "/x.yaml", "text": "rules: []\n"}),
+    "logs": (["logs", "-n", "1"], "logs", {"lines": ["10:15:01 INFO started"]}),
+    "logs view": (["logs", "view", "-n", "1"], "logs", {"lines": ["10:15:01 INFO started"]}),
+    "daemon status": (["daemon", "status"], "hello", None),
+    "daemon stop": (["daemon", "stop", "--reason", "eod", "--wait", "1"], "stop", {}),
+}
+
+
+@pytest.mark.parametrize("command", list(ADMIN_ON_A_DAEMON))
+def test_every_admin_command_on_a_daemon_asks_the_one_its_config_names(
+    socket_dir: Path, command: str
+) -> None:
+    """With two daemons on one machine (one per trader or per account group), `admin restart`,
+    `set-password` and `engine history` took `--config B.yaml` and asked B's daemon, while
+    `lockout clear`, `enforce`, `daemon stop` … refused the option ("No such option") or, given
+    only $SIMPLE_RISK_SOCKET, asked the other daemon — a stop or a clear on the wrong trader.
+    Every admin command that reaches a daemon takes --config and asks the daemon it names."""
+    words, op, answer = ADMIN_ON_A_DAEMON[command]
+    handlers: dict[str, Handler] = {} if answer is None else {op: admin_op(answer)}
+    named = FakeDaemon(socket_dir / "b.sock", {"hello": hello, **handlers})
+    other = FakeDaemon(socket_dir / "other.sock", {"hello": hello, **handlers})
+    config = socket_dir / "b.yaml"
+    config.write_text(
+        "gateway: topstepx\ncredentials: {username: u, api_key: k}\naccounts: [20100001]\n"
+        f"status_socket: {named.path}\n",
+        encoding="utf-8",
+    )
+    try:
+        result = invoke(other.path, "admin", *words, "--config", str(config), env=WITH_PASSWORD)
+    finally:
+        other.close()
+        named.close()
+    assert result.exit_code in (0, 1), result.output  # a fake daemon never stops
+    assert op in named.ops(), result.output
+    assert other.ops() == [], result.output
+
+
+def test_logs_config_before_view_asks_the_daemon_it_names(socket_dir: Path) -> None:
+    """`admin logs --config B.yaml view`: the group's --config counts for its view."""
+    handlers: dict[str, Handler] = {"logs": admin_op({"lines": ["10:15:01 INFO started"]})}
+    named = FakeDaemon(socket_dir / "b.sock", {"hello": hello, **handlers})
+    other = FakeDaemon(socket_dir / "other.sock", {"hello": hello, **handlers})
+    config = socket_dir / "b.yaml"
+    config.write_text(
+        f"gateway: topstepx\naccounts: [20100001]\nstatus_socket: {named.path}\n",
+        encoding="utf-8",
+    )
+    try:
+        args = ("admin", "logs", "--config", str(config), "view", "-n", "1")
+        result = invoke(other.path, *args, env=WITH_PASSWORD)
+    finally:
+        other.close()
+        named.close()
+    assert result.exit_code == 0, result.output
+    assert "logs" in named.ops() and other.ops() == []
+
+
+@pytest.mark.parametrize("command", [*ADMIN_ON_A_DAEMON, "set-password", "daemon restart"])
+def test_every_admin_help_on_a_daemon_says_what_config_does(command: str) -> None:
+    words = ADMIN_ON_A_DAEMON[command][0][:2] if command in ADMIN_ON_A_DAEMON else []
+    words = [w for w in (words or command.split()) if not w[0].isdigit() and w[0] != "-"]
+    result = CliRunner().invoke(cli, ["admin", *words, "--help"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert "--config FILE" in result.stdout
+    assert "the daemon it names (its status_socket)" in " ".join(result.stdout.split())
+
+
+@pytest.mark.parametrize(
+    ("words", "op", "code"),
+    [
+        (["engine", "status"], "status", 0),
+        (["engine", "history"], "history", 0),
+        (["engine", "monitor", "--account", "20100009"], "hello", 1),  # not guarded: ends
+    ],
+)
+def test_engine_status_and_history_take_config_as_the_admin_commands_do(
+    socket_dir: Path, words: list[str], op: str, code: int
+) -> None:
+    """`engine history --config B.yaml` asked B's daemon, while `engine status` and `engine
+    monitor --config B.yaml` were "No such option": the admin checking B's accounts after
+    `admin lockout clear … --config B.yaml` had to look up B's socket. They ask the daemon the
+    configuration names too, through the same rule."""
+    handlers: dict[str, Handler] = {
+        "status": lambda r: fixtures.status(),
+        "history": lambda r: {"items": []},
+    }
+    named = FakeDaemon(socket_dir / "b.sock", {"hello": hello, **handlers})
+    other = FakeDaemon(socket_dir / "other.sock", {"hello": hello, **handlers})
+    config = socket_dir / "b.yaml"
+    config.write_text(
+        f"gateway: topstepx\naccounts: [20100001]\nstatus_socket: {named.path}\n",
+        encoding="utf-8",
+    )
+    try:
+        result = invoke(other.path, *words, "--config", str(config))
+    finally:
+        other.close()
+        named.close()
+    assert result.exit_code == code, result.output
+    assert op in named.ops() and other.ops() == []
+
+
+def test_no_daemon_for_a_configuration_says_how_to_start_that_one(socket_dir: Path) -> None:
+    """`admin lockout list --config b.yaml` with B's daemon down answered "start it with:
+    simple-risk engine run --config FILE": the admin had just typed the file. The hint names
+    it, so the line can be copied."""
+    config = socket_dir / "b.yaml"
+    config.write_text(
+        "gateway: topstepx\ncredentials: {username: u, api_key: k}\naccounts: [20100001]\n"
+        f"status_socket: {socket_dir / 'b.sock'}\n",
+        encoding="utf-8",
+    )
+    for words in (["lockout", "list"], ["daemon", "status"], ["daemon", "stop", "--reason", "x"]):
+        result = invoke(socket_dir / "none.sock", "admin", *words, "--config", str(config))
+        assert result.exit_code == 3, result.output
+        assert f"no daemon is running (no socket at {socket_dir / 'b.sock'})" in result.stderr
+        assert f"start it with: simple-risk admin daemon start --config {config}" in (result.stderr)
+
+
+def test_socket_on_admin_wins_over_the_configurations_socket(socket_dir: Path) -> None:
+    named = FakeDaemon(socket_dir / "b.sock", {"hello": hello})
+    chosen = FakeDaemon(socket_dir / "c.sock", {"hello": hello})
+    config = socket_dir / "b.yaml"
+    config.write_text(
+        "gateway: topstepx\ncredentials: {username: u, api_key: k}\naccounts: [20100001]\n"
+        f"status_socket: {named.path}\n",
+        encoding="utf-8",
+    )
+    try:
+        args = ("admin", "--socket", str(chosen.path), "daemon", "status", "--config", str(config))
+        result = invoke(named.path, *args)
+    finally:
+        named.close()
+        chosen.close()
+    assert result.exit_code == 0, result.output
+    assert "hello" in chosen.ops() and named.ops() == []
+
+
+def test_a_broken_configuration_given_to_an_admin_command_is_located_and_exit_1(
+    socket_dir: Path,
+) -> None:
+    config = socket_dir / "b.yaml"
+    config.write_text(
+        "gateway: topstepx\naccounts: [20100001]\nstatus_socket: 12\n", encoding="utf-8"
+    )
+    result = invoke(socket_dir / "none.sock", "admin", "lockout", "list", "--config", str(config))
+    assert result.exit_code == 1, result.output
+    assert result.stderr == (
+        f'{config}:3:16: "status_socket" must be a string, got a whole number (12)\n'
+    )
+
+
+def test_start_refuses_to_call_another_daemon_on_the_socket_already_running(
+    start: Start, tmp_path: Path
+) -> None:
+    """B.yaml copied from A.yaml with its accounts changed but not its status_socket: `admin
+    daemon start --config B.yaml` found A's daemon answering there and said "already running",
+    exit 0 — B's accounts guarded by nothing, and the admin told otherwise. A daemon there
+    that does not guard the configuration's accounts is said so, exit 1."""
+    daemon = start({})
+    config = tmp_path / "b.yaml"
+    config.write_text(
+        "gateway: topstepx\ncredentials: {username: u, api_key: k}\n"
+        f"accounts: [20100001, 20100003]\nstatus_socket: {daemon.path}\n",
+        encoding="utf-8",
+    )
+    result = invoke(daemon, "admin", "daemon", "start", "--config", str(config), "--wait", "1")
+    assert result.exit_code == 1, result.output
+    assert "already running" not in result.stdout
+    assert result.stderr.startswith(
+        f"a daemon (pid 4242) already answers on {daemon.path}: it guards 20100001, not 20100003"
+        f" of {config}. Another configuration's daemon? give {config} a status_socket (and a"
+        " data_dir) of its own. This one's, started before the accounts changed? restart it:"
+    )
+
+
+def test_restart_refuses_to_stop_a_daemon_that_guards_none_of_its_accounts(
+    start: Start, tmp_path: Path
+) -> None:
+    """The same copied B.yaml, restarted: A's daemon was stopped (A's accounts unguarded) and
+    B's started in its place. A daemon that guards none of the configuration's accounts is
+    another one: nothing is stopped, exit 1."""
+    daemon = start({"stop": admin_op({"stopping": True})})
+    config = tmp_path / "b.yaml"
+    config.write_text(
+        "gateway: topstepx\ncredentials: {username: u, api_key: k}\n"
+        f"accounts: [20100003]\nstatus_socket: {daemon.path}\n",
+        encoding="utf-8",
+    )
+    args = ("admin", "daemon", "restart", "--config", str(config), "--reason", "b", "--wait", "1")
+    result = invoke(daemon, *args, env=WITH_PASSWORD)
+    assert result.exit_code == 1, result.output
+    assert "stop" not in daemon.ops()
+    assert (
+        f"not restarted: the daemon (pid 4242) on {daemon.path} guards 20100001, none of"
+        f" 20100003 of {config}: it is another configuration's" in result.stderr
+    )
 
 
 def test_config_edit_lints_then_puts_the_edited_text(start: Start, tmp_path: Path) -> None:

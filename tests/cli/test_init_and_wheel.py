@@ -88,6 +88,55 @@ def test_init_never_overwrites_unless_forced(tmp_path: Path) -> None:
     assert (target / "topstep.yaml").read_text(encoding="utf-8") != "# mine\n"
 
 
+def test_init_force_keeps_the_admins_overlay_unless_told_to_replace_it(tmp_path: Path) -> None:
+    """`init --force` (to get the shipped ruleset back) also overwrote the account's overlay:
+    the admin's own daily_loss_limit and max_contracts silently went back to the example's,
+    and the next start guarded the account with limits nobody chose. --force keeps an existing
+    overlay and says so; --force-overlay replaces it, after a backup it names."""
+    target = tmp_path / "risk"
+    assert CliRunner().invoke(cli, ["init", str(target)]).exit_code == 0
+    overlay = target / "overlays" / "20100001.yaml"
+    mine = "params:\n  daily_loss_limit: 350\n"
+    overlay.write_text(mine, encoding="utf-8")
+    (target / "topstep.yaml").write_text("# mine\n", encoding="utf-8")
+    forced = CliRunner().invoke(cli, ["init", str(target), "--force"])
+    assert forced.exit_code == 0, forced.output
+    assert (target / "topstep.yaml").read_text(encoding="utf-8") != "# mine\n"
+    assert overlay.read_text(encoding="utf-8") == mine
+    assert f"kept {overlay} (the account's own limits; --force-overlay replaces it)" in (
+        forced.output
+    )
+    assert f"wrote {overlay}" not in forced.output
+    replaced = CliRunner().invoke(cli, ["init", str(target), "--force", "--force-overlay"])
+    assert replaced.exit_code == 0, replaced.output
+    assert overlay.read_text(encoding="utf-8") != mine
+    backup = overlay.with_name("20100001.yaml.bak")
+    assert backup.read_text(encoding="utf-8") == mine
+    assert f"wrote {overlay} (the one it replaced is in {backup})" in replaced.output
+
+
+def test_init_force_backs_up_the_configuration_and_ruleset_it_replaces(tmp_path: Path) -> None:
+    """`init DIR --account 20100002 --force`, run to add a second account, rewrote config.yaml
+    with that account alone: the first account's guard, the notify tokens and the paths the
+    admin had set were gone without a word, and the next restart left the first account
+    unguarded. Each file --force replaces with other text is kept as FILE.bak, and said."""
+    target = tmp_path / "risk"
+    assert CliRunner().invoke(cli, ["init", str(target)]).exit_code == 0
+    config = target / "config.yaml"
+    mine = config.read_text(encoding="utf-8").replace(
+        "accounts: [20100001]", "accounts: [20100001, 20100003]"
+    )
+    config.write_text(mine, encoding="utf-8")
+    forced = CliRunner().invoke(cli, ["init", str(target), "--account", "20100002", "--force"])
+    assert forced.exit_code == 0, forced.output
+    assert "accounts: [20100002]" in config.read_text(encoding="utf-8")
+    backup = target / "config.yaml.bak"
+    assert backup.read_text(encoding="utf-8") == mine
+    assert f"wrote {config} (the one it replaced is in {backup})" in forced.output
+    assert f"wrote {target / 'topstep.yaml'}\n" in forced.output  # the same text: no backup
+    assert not (target / "topstep.yaml.bak").exists()
+
+
 @pytest.mark.parametrize("account", ["0", "-5"])
 def test_an_account_id_that_cannot_be_one_is_a_usage_error_and_writes_nothing(
     tmp_path: Path, account: str

@@ -130,3 +130,17 @@ def test_a_wrong_guess_does_not_become_a_word_the_log_hides(store: Store) -> Non
     assert redact_text(line) == line
     auth.check(TRADER, PASSWORD, "lockout_clear", "desk")
     assert redact_text(f"{line} ({PASSWORD})") == f"{line} (***)"
+
+
+def test_a_wait_almost_over_is_never_told_as_zero_seconds(store: Store) -> None:
+    """An admin who mistyped, then typed the password again just under a second later, was
+    told "too many wrong passwords; try again in 0.0s": refused, and told to wait for nothing.
+    What is left of the wait is rounded up, never to zero."""
+    clock = Clock()
+    auth = authenticator(store, clock)
+    assert refusal(auth, "a wrong guess") == "auth_failed"
+    clock.now += 0.97
+    with pytest.raises(ProtocolError) as caught:
+        auth.check(TRADER, PASSWORD, "lockout_list", "desk")
+    assert caught.value.code == "throttled"
+    assert caught.value.message == "too many wrong passwords; try again in 0.1s"

@@ -192,6 +192,37 @@ def test_offline_check_passes_without_touching_the_gateway(tmp_path: Path) -> No
     assert "add --online" in result.output
 
 
+def test_the_offline_check_creates_nothing_and_says_the_store_is_not_there_yet(
+    tmp_path: Path,
+) -> None:
+    """`--check` is what an admin runs to try a configuration before the first start, often as
+    root or as another user than the daemon's: it created the data and log directories (and,
+    run as root, left them root's for the daemon's user to trip on), and called a store that
+    was not there "can be opened". A check changes nothing on disk: what is missing is said,
+    with whether the daemon can create it, and the store not there yet is named as such."""
+    config = _config(tmp_path, f"http://127.0.0.1:{_closed_port()}")
+    before = sorted(tmp_path.rglob("*"))
+    result = _check(config)
+    assert result.exit_code == 0, result.output
+    assert sorted(tmp_path.rglob("*")) == before
+    data, log = tmp_path / "data", tmp_path / "log"
+    assert (
+        f"database: no store at {data / 'simple-risk.db'} yet: the daemon creates it at its"
+        " first start" in result.output
+    )
+    assert (
+        f"data_dir: {data} does not exist yet: the daemon creates it ({tmp_path} is writable)"
+        in (result.output)
+    )
+    assert f"log_dir: {log} does not exist yet" in result.output
+    data.mkdir()
+    (data / "simple-risk.db").write_bytes(b"")
+    result = _check(config)
+    assert result.exit_code == 0, result.output
+    assert f"database: sqlite:///{data / 'simple-risk.db'} can be opened" in result.output
+    assert f"data_dir: {data} is writable" in result.output
+
+
 def test_the_check_prints_what_rules_lint_warns_of_in_an_overlay(tmp_path: Path) -> None:
     """An overlay's per_symbol_limits {ES: 1} replaces the whole map: NQ, MNQ … then read
     the lookup's default. `rules lint --base` warns of it; the check passed it with no word,
@@ -382,10 +413,12 @@ def test_a_finding_reads_key_text_fix() -> None:
     assert line == "gateway: is wrong — fix: write it right"
 
 
-def test_writable_dir_creates_and_cleans_up(tmp_path: Path) -> None:
+def test_writable_dir_creates_nothing(tmp_path: Path) -> None:
     target = tmp_path / "new" / "dir"
-    assert writable_dir(target) is None
-    assert target.is_dir() and list(target.iterdir()) == []
+    assert writable_dir(target) is None  # the daemon could make it
+    assert list(tmp_path.iterdir()) == []
+    (tmp_path / "a-file").write_text("x", encoding="utf-8")
+    assert writable_dir(tmp_path / "a-file" / "dir") == f"{tmp_path / 'a-file'} is not a directory"
 
 
 def test_engine_run_sim_starts_with_a_banner_of_what_to_type() -> None:

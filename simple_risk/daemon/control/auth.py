@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import math
 import os
 import pwd
 import socket
@@ -118,6 +119,11 @@ def _user_name(uid: int) -> str | None:
 def tcp_peer(address: Any) -> Peer:
     host, port = address[0], address[1]
     return Peer("tcp", address=f"{host}:{port}")
+
+
+def _seconds(wait: float) -> str:
+    """A wait as told: tenths, rounded up (what is left of one is never "0.0s")."""
+    return f"{math.ceil(round(wait * 10, 6)) / 10:.1f}s"
 
 
 class Throttle:
@@ -222,12 +228,12 @@ class Authenticator:
                         operator,
                         op,
                         "throttled",
-                        f"refused unchecked ({retry:.1f}s); further tries are refused "
+                        f"refused unchecked ({_seconds(retry)}); further tries are refused "
                         "without an audit row until the wait ends",
                     )
                 raise ProtocolError(
                     ErrorCode.THROTTLED.value,
-                    f"too many wrong passwords; try again in {retry:.1f}s",
+                    f"too many wrong passwords; try again in {_seconds(retry)}",
                     retry_after=retry,
                 )
             try:
@@ -263,7 +269,7 @@ class Authenticator:
                 operator,
                 op,
                 "auth_failed",
-                f"wrong password ({count} in a row; next try in {wait:.1f}s)",
+                f"wrong password ({count} in a row; next try in {_seconds(wait)})",
             )
             log.warning(
                 "wrong admin password from %s for %s (%d in a row)",

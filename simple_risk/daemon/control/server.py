@@ -416,7 +416,7 @@ class StatusServer:
         owner = f" (pid {pid})" if pid is not None else ""
         raise ServerError(
             f"a daemon is already running on {path}{owner}; stop it first "
-            "(simple-risk admin daemon stop) or set another status_socket"
+            '(simple-risk admin daemon stop --reason "…") or set another status_socket'
         )
 
     def _listen_tcp(self, host: str, port: int) -> None:
