@@ -124,9 +124,10 @@ class EngineChanges:
 def _record_clear(
     store: Store, account: int, cleared: list[Lock], now: datetime, who: str, why: str
 ) -> None:
-    """Writer thread: clear the stored lockout rows of the locks an admin cleared (an audited
-    row each), or audit the clear of a lock no row holds. An unavailable store raises, and the
-    writer holds the call and tries it again when the store is back."""
+    """Writer thread: clear the stored lockout rows of the locks an admin cleared (audited
+    once a lock, however many rows set it), or audit the clear of a lock no row holds. An
+    unavailable store raises, and the writer holds the call and tries it again when the store
+    is back."""
     try:
         rows = store.active_lockouts(now, account)
     except StoreUnavailable:
@@ -143,9 +144,9 @@ def _record_clear(
             and (row.symbol or None) == (lock.symbol or None)
         ]
         try:
-            for row in matching:
-                store.clear_lockout(row.id, now=now, by=who, why=why)
-            if not matching:
+            if matching:
+                store.clear_lockouts([row.id for row in matching], now=now, by=who, why=why)
+            else:
                 store.record_admin_action(
                     at=now,
                     who=who,

@@ -75,38 +75,45 @@ def lifted(s: Session, now: datetime, account: int) -> list[Lockout]:
 def clear(
     s: Session,
     dialect: Dialect,
-    lockout_id: int,
+    lockout_ids: Sequence[int],
     *,
     now: datetime,
     by: str,
     why: str,
     admin: bool,
-) -> Lockout:
-    """End a lockout that is not cleared yet; with ``admin``, audit the clear in the same
+) -> list[Lockout]:
+    """End lockout rows that are not cleared yet — the rows of one lock (a rule that fired
+    again while locked set it twice); with ``admin``, audit the clear once, in the same
     transaction."""
-    row = s.get(LockoutRow, lockout_id, with_for_update=dialect == "postgresql")
-    if row is None:
-        raise StoreError(f"no lockout {lockout_id}")
-    if row.cleared_at is not None:
-        raise StoreError(
-            f"lockout {lockout_id} was already cleared at {row.cleared_at.isoformat()} "
-            f"by {row.cleared_by}"
-        )
-    row.cleared_at = now
-    row.cleared_by = by
-    row.clear_reason = why
-    if admin:
+    rows: list[LockoutRow] = []
+    for lockout_id in lockout_ids:
+        row = s.get(LockoutRow, lockout_id, with_for_update=dialect == "postgresql")
+        if row is None:
+            raise StoreError(f"no lockout {lockout_id}")
+        if row.cleared_at is not None:
+            raise StoreError(
+                f"lockout {lockout_id} was already cleared at {row.cleared_at.isoformat()} "
+                f"by {row.cleared_by}"
+            )
+        row.cleared_at = now
+        row.cleared_by = by
+        row.clear_reason = why
+        rows.append(row)
+    if admin and rows:
+        args: dict[str, object] = {"lockout_id": rows[0].id, "rule": rows[0].rule_id}
+        if len(rows) > 1:
+            args["lockout_ids"] = [row.id for row in rows]
         audit.add(
             s,
             at=now,
             who=by,
             action="clear_lockout",
-            account=row.account,
-            args={"lockout_id": lockout_id, "rule": row.rule_id},
+            account=rows[0].account,
+            args=args,
             why=why,
             result="cleared",
         )
-    return convert.lockout(row)
+    return [convert.lockout(row) for row in rows]
 
 
 __all__ = ["active", "clear", "find", "insert", "lifted"]

@@ -356,12 +356,26 @@ class Store:
         transaction, so the audit trail cannot miss a clear. The engine ending a ``while:``
         lock whose condition turned false passes ``admin=False``.
         """
+        (cleared,) = self.clear_lockouts([lockout_id], now=now, by=by, why=why, admin=admin)
+        return cleared
+
+    def clear_lockouts(
+        self,
+        lockout_ids: Sequence[int],
+        *,
+        now: datetime,
+        by: str,
+        why: str,
+        admin: bool = True,
+    ) -> list[Lockout]:
+        """End the stored rows of one lock at once (a rule that fired again while locked set
+        it twice), in one transaction with one audit row (see :meth:`clear_lockout`)."""
         require_aware(now, "now")
         if not by or not why:
             raise StoreError("clearing a lockout needs who (by) and why")
         with self._session(write=True) as s:
             return lockout_rows.clear(
-                s, self.dialect, lockout_id, now=now, by=by, why=why, admin=admin
+                s, self.dialect, lockout_ids, now=now, by=by, why=why, admin=admin
             )
 
     # --- snapshots, contracts, admin -----------------------------------------------------

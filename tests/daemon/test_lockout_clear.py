@@ -3,7 +3,14 @@ enforced again — at its next firing (docs/admin.md); a reconcile alone does no
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from simple_risk.daemon.changes import _record_clear
+from simple_risk.engine.lockouts import Lock
+from simple_risk.store import Store
+from tests.store.samples import ACCOUNT as SAMPLE_ACCOUNT
+from tests.store.samples import DAY_END, T0, daily_loss_firing, day_lockout
 
 from .conftest import ACCOUNT, Running, Start
 from .test_server import TINY_LOSS_LIMIT, day_locked
@@ -47,3 +54,34 @@ def test_a_cleared_daily_loss_lock_comes_back_with_the_next_fill_and_is_enforced
     run.wait(lambda: firings_of(run, "daily-realized-loss") == 2, "the second firing journaled")
     (lock,) = [lock for lock in run.status()["lockouts"] if lock["rule"] == "daily-realized-loss"]
     assert lock["kind"] == "lock"
+
+
+def test_one_clear_of_a_lock_set_twice_is_audited_once(tmp_path: Path) -> None:
+    """A lock its rule set twice (it fired again while locked) has two stored rows; the
+    admin cleared one lock, once: the audit (and engine history) said it twice."""
+    store = Store.open(f"sqlite:///{tmp_path / 'store.db'}")
+    try:
+        for minutes in (0, 5):
+            at = T0 + timedelta(minutes=minutes)
+            store.record_firing(daily_loss_firing(at=at), [dict(day_lockout(), start=at)], [])
+        lock = Lock(
+            account=SAMPLE_ACCOUNT,
+            scope="account",
+            symbol=None,
+            rule="daily-realized-loss",
+            reason="daily loss limit",
+            kind="lock",
+            set_at=T0 + timedelta(minutes=5),
+            ends_at=DAY_END,
+        )
+        assert len(store.active_lockouts(T0 + timedelta(minutes=6), SAMPLE_ACCOUNT)) == 2
+        now = T0 + timedelta(minutes=7)
+        _record_clear(store, SAMPLE_ACCOUNT, [lock], now, "desk-lead", "one more try")
+        assert store.active_lockouts(now, SAMPLE_ACCOUNT) == []
+        audits = [a for a in store.admin_actions() if a.action == "clear_lockout"]
+        assert [(a.who, a.why, a.result) for a in audits] == [
+            ("desk-lead", "one more try", "cleared")
+        ]
+        assert audits[0].args["lockout_ids"] == [1, 2]
+    finally:
+        store.close()
