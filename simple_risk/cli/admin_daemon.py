@@ -146,6 +146,7 @@ def _stop(context: AdminContext, reason: str, wait: float) -> None:
     with context.errors(), Connection(context.address) as connection:
         hello = connection.request("hello")
         pid = hello.get("pid") if isinstance(hello, Mapping) else None
+        service = hello.get("service") if isinstance(hello, Mapping) else None
         connection.request(
             "stop", {"reason": reason}, password=context.password(), operator=context.operator
         )
@@ -153,7 +154,14 @@ def _stop(context: AdminContext, reason: str, wait: float) -> None:
     while time.monotonic() < deadline:
         gone = daemon_hello(context.address) is None
         if gone and (not isinstance(pid, int) or not _pid_alive(pid)):
-            click.echo(f"stopped (pid {pid})")
+            if service == "systemd":
+                # the unit's RestartPreventExitStatus keeps this stop a stop
+                click.echo(
+                    f"stopped (pid {pid}); systemd does not start it again until "
+                    "`sudo systemctl start` names its unit (simple-risk)"
+                )
+            else:
+                click.echo(f"stopped (pid {pid})")
             return
         time.sleep(0.2)
     refuse(f"the daemon (pid {pid}) is still stopping after {wait:g} s")
@@ -245,6 +253,14 @@ def daemon_restart(config_path: str, reason: str, wait: float) -> None:
 
     with contextlib.suppress(ConfigError):
         context.configured_socket = str(load_config(config_path).status_socket)
+    running = daemon_hello(context.address)
+    if running is not None and running.get("service") == "systemd":
+        # started again from here it would run as this user, outside the unit (its user,
+        # its sandbox, its restarts): systemd restarts what it runs
+        refuse(
+            f"the daemon (pid {running.get('pid')}) runs under systemd: restart it there, "
+            "`sudo systemctl restart simple-risk` (the unit's name); nothing was stopped"
+        )
     config = _startable_or_exit(config_path, context.address)
     _refuse_if_another_daemons(config, config_path, context.address)
     _stop(context, reason, wait)

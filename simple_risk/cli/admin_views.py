@@ -135,6 +135,12 @@ def hello_view(result: Mapping[str, Any], now: datetime) -> Table:
         ("accounts", ", ".join(map(str, result.get("accounts") or [])) or NONE),
         ("ruleset", f"{plain(ruleset.get('name'))} ({plain(ruleset.get('path'))})"),
         ("socket", plain(result.get("socket"))),
+        (
+            "run by",
+            "systemd (restarted whenever it ends, but for admin daemon stop)"
+            if result.get("service") == "systemd"
+            else "hand (engine run or admin daemon start: nothing restarts it)",
+        ),
         ("admin password", "set" if result.get("admin_password_set") else "NOT SET"),
         ("protocol", plain(result.get("version"))),
     ]

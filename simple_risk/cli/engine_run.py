@@ -57,7 +57,7 @@ from simple_risk.daemon.heap import settle_startup_heap
 from simple_risk.daemon.logging import configure_logging
 from simple_risk.daemon.owntags import OwnTagError
 from simple_risk.daemon.runtime import Daemon, RuntimeOptions, open_store
-from simple_risk.daemon.service import Notifier, owner_only
+from simple_risk.daemon.service import ADMIN_STOP_EXIT, Notifier, owner_only
 from simple_risk.daemon.wallclock import WallClockError, wall_from_env
 from simple_risk.engine.model import Ruleset
 from simple_risk.store import StoreError
@@ -521,6 +521,10 @@ def _serve(
             signal.signal(signal.SIGHUP, previous_hup)
     if daemon is not None and daemon.error is not None:
         sys.exit(2)
+    if daemon is not None and daemon.stop_requested.is_set() and not stop_signals:
+        # the admin's stop: under systemd's Restart=always it must stay a stop (the unit's
+        # RestartPreventExitStatus), where a crash, a kill or a failure is restarted
+        sys.exit(ADMIN_STOP_EXIT)
 
 
 def _os_error_words(exc: OSError) -> str:

@@ -18,6 +18,19 @@ from pathlib import Path
 
 log = logging.getLogger(__name__)
 
+#: ``engine run``'s exit status after ``admin daemon stop``: the unit lists it in
+#: ``RestartPreventExitStatus=`` (and ``SuccessExitStatus=``), so a stop the admin asked for
+#: stays a stop under ``Restart=always`` — which restarts the daemon after anything else
+ADMIN_STOP_EXIT = 4
+
+
+def supervisor_of(env: Mapping[str, str] | None = None) -> str | None:
+    """``systemd`` when a systemd unit runs this process (it sets ``INVOCATION_ID`` for each
+    run of a service), else None: started by hand, by ``admin daemon start`` or a test."""
+    source = os.environ if env is None else env
+    return "systemd" if source.get("INVOCATION_ID") else None
+
+
 #: file mode bits the daemon never grants: whatever umask it was started with, the database,
 #: snapshots, status.json, recordings and logs are its user's alone
 OWNER_ONLY_UMASK = 0o077

@@ -689,6 +689,42 @@ def test_stopping_the_daemon_needs_a_reason_as_clearing_a_lockout_does(
     assert daemon.last("stop")["args"] == {"reason": "upgrade"}
 
 
+def test_a_daemon_systemd_runs_is_restarted_by_systemd_not_from_the_admins_login(
+    start: Start, tmp_path: Path
+) -> None:
+    """Under the shipped unit (Restart=always), `admin daemon restart` stopped the daemon and
+    started a second one from the admin's login, outside the unit: its user, its sandbox, its
+    restarts. It refuses, says how, and stops nothing; `status` says who runs the daemon."""
+    daemon = start(
+        {
+            "hello": lambda request: {**hello(request), "service": "systemd"},
+            "stop": admin_op({"stopping": True}),
+        }
+    )
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        "gateway: topstepx\ncredentials: {username: u, api_key: k}\naccounts: [20100001]\n"
+        f"status_socket: {daemon.path}\n",
+        encoding="utf-8",
+    )
+    restart = invoke(
+        daemon,
+        "admin",
+        "daemon",
+        "restart",
+        "--config",
+        str(config),
+        "--reason",
+        "new version",
+        env=WITH_PASSWORD,
+    )
+    assert restart.exit_code == 1, restart.output
+    assert "runs under systemd: restart it there, `sudo systemctl restart" in restart.stderr
+    assert "stop" not in daemon.ops()
+    status = invoke(daemon, "admin", "daemon", "status")
+    assert "run by" in status.stdout and "systemd" in status.stdout
+
+
 @pytest.mark.parametrize(
     ("ruleset", "problem"),
     [

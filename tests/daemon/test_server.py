@@ -23,6 +23,7 @@ from simple_risk.daemon.control.protocol import ProtocolError, decode, encode
 from simple_risk.daemon.control.server import ServerError
 from simple_risk.daemon.logging import log_ring
 from simple_risk.daemon.runtime import EngineCommand
+from simple_risk.daemon.service import ADMIN_STOP_EXIT, supervisor_of
 from simple_risk.daemon.sim import wait_until
 from simple_risk.engine.events import OrderSide
 
@@ -61,6 +62,14 @@ def test_hello_names_the_daemon_its_accounts_and_ruleset(start: Start) -> None:
     assert hello["admin_password_set"] is True
     assert hello["socket"] == str(run.socket)
     assert hello["started_at"] <= hello["now"]
+
+
+def test_hello_says_whether_a_systemd_unit_runs_the_daemon(start: Start) -> None:
+    """systemd sets INVOCATION_ID for each run of a service: the admin's CLI then knows a
+    restart is systemd's to do, and a stop stays a stop only by the unit's exit status."""
+    assert start().request("hello")["service"] is None
+    assert supervisor_of({"INVOCATION_ID": "6f3c9a0e1b2d4c5e8f7a6b5c4d3e2f1a"}) == "systemd"
+    assert supervisor_of({}) is None
 
 
 def test_status_has_every_documented_part(start: Start) -> None:
@@ -1083,7 +1092,9 @@ def test_engine_run_stops_on_the_stop_op_cleanly_and_removes_its_pid_file(
                 assert reloaded["restart_needed"] == ["timing"]
                 answer = connection.request("stop", {"reason": "test"}, password=PASSWORD)
                 assert answer == {"stopping": True}
-            assert process.wait(30) == 0
+            # the admin's stop: the status the shipped unit keeps a stop (Restart=always
+            # restarts a daemon whatever else ended it)
+            assert process.wait(30) == ADMIN_STOP_EXIT == 4
         finally:
             if process.poll() is None:
                 process.kill()

@@ -57,6 +57,7 @@ from simple_risk.daemon.password import (
     validate_password,
     write_password_hash,
 )
+from simple_risk.daemon.service import supervisor_of
 from simple_risk.engine.dsl import RulesetError, load_ruleset
 from simple_risk.engine.dsl.problems import Problem, did_you_mean
 from simple_risk.engine.model import Ruleset
@@ -302,6 +303,8 @@ class Operations:
             "admin_password_set": self.auth.password_set(),
             "socket": str(self.server.path),
             "tcp": self.server.address_tcp(),
+            # who starts it again: a systemd unit (Restart=always), or nobody
+            "service": supervisor_of(),
         }
 
     @property
