@@ -201,31 +201,43 @@ GROUP_CHARS = 1900
 MISSED_KEPT = 50
 
 
-def grouped_text(texts: Sequence[str]) -> str:
+def grouped_text(texts: Sequence[str], severities: Sequence[str] = ()) -> str:
     """Several waiting messages as one: each line once, in the order they happened, a
     repeat counted (``(×20)``); past :data:`GROUP_LINES` lines or :data:`GROUP_CHARS`
-    characters the earliest are only counted."""
+    characters some are only counted: the least severe first (``severities``, one per text;
+    none given: all alike), then the earliest — a lock is never left out for the hub
+    reconnects that followed it."""
     if len(texts) == 1:
         return texts[0]
     counts: dict[str, int] = {}
-    for text in texts:
+    rank: dict[str, int] = {}
+    for index, text in enumerate(texts):
         counts[text] = counts.get(text, 0) + 1
+        severity = severities[index] if index < len(severities) else "info"
+        rank[text] = max(rank.get(text, 0), severity_rank(severity))
+    order = list(counts)
     lines = [f"• {text} (×{n})" if n > 1 else f"• {text}" for text, n in counts.items()]
-    total = len(lines)
+    #: the order lines are left out in: the least severe first, then the earliest
+    leaving = sorted(range(len(order)), key=lambda i: (rank[order[i]], i))
+    shown = set(range(len(order)))
 
-    def head() -> str:
-        left_out = total - len(lines)
-        if left_out == 0:
-            return f"{len(texts)} alerts, oldest first:"
-        return (
-            f"{len(texts)} alerts, oldest first ({left_out} earlier left out: engine monitor"
-            " and the log have every one):"
+    def render() -> str:
+        left_out = sorted(set(range(len(order))) - shown)
+        body = [lines[i] for i in sorted(shown)]
+        if not left_out:
+            return "\n".join([f"{len(texts)} alerts, oldest first:", *body])
+        earlier = "earlier " if left_out[-1] < min(shown) else ""
+        head = (
+            f"{len(texts)} alerts, oldest first ({len(left_out)} {earlier}left out: engine"
+            " history and the log have every one):"
         )
+        return "\n".join([head, *body])
 
-    lines = lines[-GROUP_LINES:]
-    while len(lines) > 1 and len("\n".join([head(), *lines])) > GROUP_CHARS:
-        lines = lines[1:]
-    return "\n".join([head(), *lines])
+    for index in leaving:
+        if len(shown) <= 1 or (len(shown) <= GROUP_LINES and len(render()) <= GROUP_CHARS):
+            break
+        shown.discard(index)
+    return render()
 
 
 @dataclass(frozen=True, slots=True)
@@ -403,7 +415,9 @@ class Notifications:
                         break
                     batch.append(more)
                 severity = max((s for s, _, _ in batch), key=severity_rank)
-                text = redact_text(grouped_text([t for _, t, _ in batch]))  # a chat is no vault
+                text = redact_text(  # a chat is no vault
+                    grouped_text([t for _, t, _ in batch], [s for s, _, _ in batch])
+                )
                 if self._push(lane, severity, text, len(batch)):
                     self._send_late(lane)
                 else:
@@ -424,7 +438,10 @@ class Notifications:
         severity = max((s for s, _, _ in missed), key=severity_rank)
         text = redact_text(
             f"Sent late: did not reach you while notifications to {lane.name} failed.\n"
-            + grouped_text([f"{self._clock(posted)} {t}" for _, t, posted in missed])
+            + grouped_text(
+                [f"{self._clock(posted)} {t}" for _, t, posted in missed],
+                [s for s, _, _ in missed],
+            )
         )
         time.sleep(self.spacing)  # a service throttles pushes that come too close
         self._push(lane, severity, text, len(missed))

@@ -804,3 +804,35 @@ def test_an_admin_test_push_without_any_channel_says_nothing_would_be_pushed(
     result = _notify_test(tmp_path, "  min_severity: warning")
     assert result.exit_code == 1
     assert "no notification channel is configured" in result.output
+
+
+def test_a_lock_lost_while_the_phone_failed_is_in_the_late_push_whatever_came_after(
+    hook: Hook,
+) -> None:
+    """The late push holds what fits in one chat message, the rest counted. It kept the
+    newest lines: a daily loss lock at 10:02 followed by an hour of hub reconnects (each
+    line carrying its own time, so none merged as repeats) reached the phone as fifteen
+    reconnects and "16 earlier left out" — the one message that mattered among them. What
+    is left out is the least severe first; the lines shown keep their order."""
+    hook.fail_next = 10_000  # the chat's webhook is down
+    notifications = Notifications(hook.url, "warning", retry=NO_WAIT, spacing=0.0).start()
+    try:
+        notifications.post("critical", "Account 20100001 locked: daily loss limit reached")
+        for attempt in range(30):
+            notifications.post("warning", f"Alert: the market hub reconnects (attempt {attempt})")
+        assert wait_until(lambda: notifications.failed == 31, 10.0)
+        hook.fail_next = 0  # back
+        notifications.post("warning", "Alert: the market hub is connected again")
+        assert wait_until(lambda: any("Sent late" in b["text"] for b in hook.bodies), 10.0)
+    finally:
+        notifications.stop()
+    (late,) = [b["text"] for b in hook.bodies if "Sent late" in b["text"]]
+    lines = late.splitlines()
+    assert len(late) <= GROUP_CHARS + 100
+    assert re.fullmatch(
+        r"• \d\d:\d\d \w+ Account 20100001 locked: daily loss limit reached", lines[2]
+    ), late
+    assert lines[-1].endswith("Alert: the market hub reconnects (attempt 29)"), late
+    assert lines[1] == (
+        "31 alerts, oldest first (16 left out: engine history and the log have every one):"
+    ), late
