@@ -79,3 +79,52 @@ def test_a_role_whose_write_privilege_was_revoked_is_unavailable_until_granted_a
             conn.execute(text(f'DROP OWNED BY "{role}"'))
             conn.execute(text(f'DROP ROLE "{role}"'))
         admin.dispose()
+
+
+def test_a_role_granted_before_the_alerts_table_existed_is_named_at_start(
+    store_url: str, open_store: Callable[[], Store]
+) -> None:
+    """The daemon's role was granted its tables (GRANT … ON ALL TABLES) under version 2;
+    the upgrade was migrated by the schema's owner, and the alerts table it created is not
+    the daemon's to write. Nothing said so at start, and the first alert kept was refused
+    (SQLSTATE 42501, the store unavailable): the writer held it at the head of its queue,
+    and every journal write, firing, lockout and snapshot behind it, for as long as the
+    daemon ran. The start check names the grant, as for every table the daemon writes."""
+    if make_url(store_url).get_backend_name() != "postgresql":
+        pytest.skip("roles and privileges are PostgreSQL's")
+    open_store()
+    role = f"daemon_{uuid.uuid4().hex[:12]}"
+    parsed = make_url(store_url)
+    options = parsed.query.get("options", "")
+    assert isinstance(options, str)
+    schema = options.split("search_path=", 1)[1].split()[0]
+    admin = create_engine(parsed)
+    try:
+        with admin.begin() as conn:
+            conn.execute(text(f'CREATE ROLE "{role}" NOLOGIN'))
+            conn.execute(text(f'GRANT USAGE ON SCHEMA "{schema}" TO "{role}"'))
+            conn.execute(
+                text(
+                    f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA"
+                    f' "{schema}" TO "{role}"'
+                )
+            )
+            conn.execute(text(f'GRANT USAGE ON ALL SEQUENCES IN SCHEMA "{schema}" TO "{role}"'))
+            # the version-3 table, created after that grant
+            conn.execute(text(f'REVOKE ALL ON "{schema}".alerts FROM "{role}"'))
+            conn.execute(text(f'REVOKE ALL ON "{schema}".alerts_id_seq FROM "{role}"'))
+        as_daemon = parsed.update_query_dict({"options": f"{options} -crole={role}"})
+        daemon = Store.open(as_daemon.render_as_string(hide_password=False))
+        try:
+            missing = daemon.missing_privileges()
+            assert "INSERT on alerts" in missing, missing
+            assert f"USAGE on sequence {schema}.alerts_id_seq" in missing, missing
+            with pytest.raises(StoreUnavailable):  # what the writer would have held for ever
+                daemon.record_alert(at=fills()[0].at, level="warning", message="x", account=None)
+        finally:
+            daemon.close()
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP OWNED BY "{role}"'))
+            conn.execute(text(f'DROP ROLE "{role}"'))
+        admin.dispose()
