@@ -24,11 +24,27 @@ log = logging.getLogger(__name__)
 ADMIN_STOP_EXIT = 4
 
 
-def supervisor_of(env: Mapping[str, str] | None = None) -> str | None:
-    """``systemd`` when a systemd unit runs this process (it sets ``INVOCATION_ID`` for each
-    run of a service), else None: started by hand, by ``admin daemon start`` or a test."""
+def parent_name() -> str:
+    """The name of the process that started this one (``systemd`` for a unit's), from /proc;
+    empty when it cannot be read."""
+    try:
+        return Path(f"/proc/{os.getppid()}/comm").read_text().strip()
+    except OSError:
+        return ""
+
+
+def supervisor_of(env: Mapping[str, str] | None = None, parent: str | None = None) -> str | None:
+    """``systemd`` when a systemd unit runs this process, else None: started by hand, by
+    ``admin daemon start`` or a test. systemd sets ``INVOCATION_ID`` for each run of a
+    service, but every process on such a machine is in some unit, and a shell inherits it
+    from its own (a desktop's terminal server, a serial console's login): the unit runs this
+    process only when the service manager started it too (``parent``, the parent process's
+    name; :func:`parent_name` when None). Asked at start: a daemon whose starter exited (``admin
+    daemon start``) has init — systemd — for its parent from then on."""
     source = os.environ if env is None else env
-    return "systemd" if source.get("INVOCATION_ID") else None
+    if not source.get("INVOCATION_ID"):
+        return None
+    return "systemd" if (parent_name() if parent is None else parent) == "systemd" else None
 
 
 #: file mode bits the daemon never grants: whatever umask it was started with, the database,

@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from simple_risk.daemon import service
 from simple_risk.daemon.control.client import Connection, DaemonNotRunning
 from simple_risk.daemon.control.protocol import ProtocolError, decode, encode
 from simple_risk.daemon.control.server import ServerError
@@ -68,8 +69,30 @@ def test_hello_says_whether_a_systemd_unit_runs_the_daemon(start: Start) -> None
     """systemd sets INVOCATION_ID for each run of a service: the admin's CLI then knows a
     restart is systemd's to do, and a stop stays a stop only by the unit's exit status."""
     assert start().request("hello")["service"] is None
-    assert supervisor_of({"INVOCATION_ID": "6f3c9a0e1b2d4c5e8f7a6b5c4d3e2f1a"}) == "systemd"
-    assert supervisor_of({}) is None
+    invocation = {"INVOCATION_ID": "6f3c9a0e1b2d4c5e8f7a6b5c4d3e2f1a"}
+    assert supervisor_of(invocation, parent="systemd") == "systemd"
+    assert supervisor_of({}, parent="systemd") is None
+
+
+def test_a_daemon_started_from_a_terminal_is_not_said_to_be_run_by_systemd(
+    start: Start, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every process on a systemd machine is in some unit: a shell in a desktop's terminal
+    (its terminal server is a user service) or on a serial console inherits that unit's
+    INVOCATION_ID. A daemon started by hand there said it was run by systemd: daemon status
+    read "restarted whenever it ends" — the admin trusted a crash to be restarted, and
+    nothing restarted it — and admin daemon restart refused it. A unit runs the daemon when
+    its service manager started it, not when a variable was inherited."""
+    monkeypatch.setenv("INVOCATION_ID", "6f3c9a0e1b2d4c5e8f7a6b5c4d3e2f1a")
+    monkeypatch.setattr(service, "parent_name", lambda: "bash")
+    run = start()
+    assert run.request("hello")["service"] is None
+    # admin daemon start exits once the daemon answers: init (systemd) is its parent now
+    monkeypatch.setattr(service, "parent_name", lambda: "systemd")
+    assert run.request("hello")["service"] is None
+    assert (
+        supervisor_of({"INVOCATION_ID": "6f3c9a0e1b2d4c5e8f7a6b5c4d3e2f1a"}, parent="bash") is None
+    )
 
 
 def test_status_has_every_documented_part(start: Start) -> None:

@@ -181,6 +181,9 @@ class Operations:
             daemon.clock.now,
             throttle=Throttle(options.throttle_base, options.throttle_cap),
         )
+        #: who starts it again: a systemd unit (Restart=always), or nobody; decided at start,
+        #: while the parent is still the one that started the daemon
+        self.service = supervisor_of()
         self.gate = EngineGate(
             lambda fn, timeout: daemon.on_engine(fn, timeout=timeout),
             spacing=options.engine_read_spacing,
@@ -303,8 +306,7 @@ class Operations:
             "admin_password_set": self.auth.password_set(),
             "socket": str(self.server.path),
             "tcp": self.server.address_tcp(),
-            # who starts it again: a systemd unit (Restart=always), or nobody
-            "service": supervisor_of(),
+            "service": self.service,
         }
 
     @property
