@@ -87,9 +87,20 @@ def _case_hint(problem: Problem) -> Problem:
     return dataclasses.replace(problem, hint=f"in small letters: {meant}")
 
 
+def _retention_hint(problem: Problem) -> Problem:
+    """A retention under two trading weeks: why it is refused, and what to write."""
+    if not problem.message.startswith('"retention_days" must be at least'):
+        return problem
+    hint = (
+        "a rebuild from the journal, when a snapshot cannot be read, needs the whole trading"
+        " week a weekly limit counts: keep at least 10 trading days, or 0 for forever"
+    )
+    return dataclasses.replace(problem, hint=hint)
+
+
 def config_wording(problem: Problem) -> Problem:
     """Schema messages name "the ruleset" at the top level; here it is the configuration."""
-    problem = _case_hint(_account_hint(_timing_hint(problem)))
+    problem = _retention_hint(_case_hint(_account_hint(_timing_hint(problem))))
     message = problem.message.replace("the ruleset", "the configuration")
     if problem.check == "unknown-key" and '"admin_password_hash"' in message:
         return dataclasses.replace(

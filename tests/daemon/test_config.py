@@ -934,6 +934,18 @@ def test_the_journal_is_kept_sixty_trading_days_unless_told_otherwise(
     assert load_config(_write(tmp_path, text), ENV).retention_days == kept
 
 
+def test_a_retention_under_two_trading_weeks_is_refused_with_why(tmp_path: Path) -> None:
+    """Kept 5 trading days, a journal rebuilt on a Friday (its snapshot unreadable) lacked
+    the week's first days: a weekly loss limit counted low, a breach went unseen."""
+    path = _write(tmp_path, MINIMAL + "retention_days: 5\n")
+    with pytest.raises(ConfigError) as error:
+        load_config(path, ENV)
+    [problem] = error.value.problems
+    assert problem.message == '"retention_days" must be at least 10, got 5'
+    assert problem.hint is not None and "weekly limit" in problem.hint
+    assert load_config(_write(tmp_path, MINIMAL + "retention_days: 10\n"), ENV).retention_days == 10
+
+
 @pytest.mark.parametrize("written", ["-1", "2w", "60.5", "always"])
 def test_a_retention_that_is_not_a_count_of_days_is_a_located_error(
     tmp_path: Path, written: str
