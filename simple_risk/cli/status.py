@@ -503,7 +503,11 @@ class SinceType(click.ParamType[datetime]):
     type=click.Choice(HISTORY_KINDS),
     help="Only these kinds (repeatable).",
 )
-@click.option("--limit", type=click.IntRange(1, 100000), help="At most this many items.")
+@click.option(
+    "--limit",
+    type=click.IntRange(1, 100000),
+    help="At most this many items (default 1000: the newest items of the period).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the daemon's answer as JSON.")
 @config_option(
     help="The daemon's configuration: ask the daemon it names (its status_socket), whatever "

@@ -17,6 +17,7 @@ from click.testing import CliRunner, Result
 
 from simple_risk.cli import cli
 from simple_risk.cli import commands as _commands  # noqa: F401  (registers the groups)
+from simple_risk.daemon.control.ops import DEFAULT_HISTORY_LIMIT
 from simple_risk.daemon.control.protocol import ProtocolError
 from simple_risk.daemon.password import hash_password, read_password_hash, verify_password
 from simple_risk.resources import default_ruleset_path
@@ -265,6 +266,15 @@ def test_a_history_cut_to_its_limit_says_so_under_the_table(start: Start) -> Non
     ) in " ".join(result.stdout.split())
     whole = invoke(daemon, "engine", "history", "--since", "3d")
     assert whole.exit_code == 0 and "left out" not in whole.stdout
+
+
+def test_history_help_says_how_many_items_come_without_limit() -> None:
+    """docs/admin.md promises --limit's default (1000, the newest of the period); the help
+    showed none, as if every item of the period came. The figure is the daemon's."""
+    result = CliRunner().invoke(cli, ["engine", "history", "--help"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0
+    said = f"default {DEFAULT_HISTORY_LIMIT}: the newest items of the period"
+    assert said in " ".join(result.output.split())
 
 
 def test_history_accepts_dates_and_json(start: Start) -> None:
