@@ -36,7 +36,7 @@ from simple_risk.cli.numbers import FiniteFloatRange
 from simple_risk.cli.output import show, stdout_console
 from simple_risk.cli.status import (
     EXIT_REFUSED,
-    now_local,
+    answer_now,
     print_json,
 )
 from simple_risk.daemon.control.client import Connection, DaemonNotRunning
@@ -320,4 +320,4 @@ def daemon_status(as_json: bool, config_path: str | None) -> None:
     if as_json:
         print_json(result)
         return
-    show(stdout_console(), admin_views.hello_view(result, now_local()))
+    show(stdout_console(), admin_views.hello_view(result, answer_now(result)))

@@ -143,6 +143,18 @@ def now_local() -> datetime:
     return datetime.now(viewer_zone())
 
 
+def answer_now(result: Mapping[str, Any], since_fetch: float = 0.0) -> datetime:
+    """The moment the daemon answered (its ``now``), ``since_fetch`` seconds on, in the
+    viewer's zone: ages, countdowns and the uptime count on the clock the daemon stamped its
+    times with. A daemon on a pinned wall (``SIMPLE_RISK_WALL_START``, a rehearsal) is weeks
+    from this machine's clock, and measured against it the daemon read 'up 0.0s' and a lock
+    ending in five minutes weeks away. An answer without ``now``: the viewer's clock."""
+    moment = formatting.parse_time(result.get("now"))
+    if moment is None:
+        return now_local()
+    return (moment + timedelta(seconds=since_fetch)).astimezone(viewer_zone())
+
+
 def stderr_console() -> Console:
     return Console(stderr=True, highlight=False)
 
@@ -267,10 +279,11 @@ def status(
         args["rule"] = rule
     address = address_of(socket_address, configured_socket(config_path))
 
-    def view(result: Mapping[str, Any]) -> Any:
+    def view(result: Mapping[str, Any], since_fetch: float = 0.0) -> Any:
+        now = answer_now(result, since_fetch)
         if op == "explain":
-            return explain_screen.explain_view(result, now_local())
-        return status_screen.status_view(result, now_local())
+            return explain_screen.explain_view(result, now)
+        return status_screen.status_view(result, now)
 
     try:
         with daemon_errors(config_path), Connection(address) as connection:
@@ -294,7 +307,7 @@ def status(
                     if time.monotonic() - fetched >= interval:
                         result = connection.request(op, args)
                         fetched = time.monotonic()
-                    live.update(view(result), refresh=True)
+                    live.update(view(result, time.monotonic() - fetched), refresh=True)
     except KeyboardInterrupt:
         return
     except BrokenPipeError:  # `status --watch | head`
@@ -313,7 +326,7 @@ def _watch_into_pipe(
 ) -> None:
     """``status --watch`` into a pipe: one status after another, each flushed at once."""
     while True:
-        console.print(f"--- {now_local().strftime('%Y-%m-%d %H:%M:%S %Z')}")
+        console.print(f"--- {answer_now(result).strftime('%Y-%m-%d %H:%M:%S %Z')}")
         show(console, view(result))
         console.file.flush()
         time.sleep(interval)
@@ -490,7 +503,11 @@ class SinceType(click.ParamType[datetime]):
     type=click.Choice(HISTORY_KINDS),
     help="Only these kinds (repeatable).",
 )
-@click.option("--limit", type=click.IntRange(1, 100000), help="At most this many items.")
+@click.option(
+    "--limit",
+    type=click.IntRange(1, 100000),
+    help="At most this many items (default 1000: the newest items of the period).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the daemon's answer as JSON.")
 @config_option(
     help="The daemon's configuration: ask the daemon it names (its status_socket), whatever "
@@ -659,6 +676,7 @@ __all__ = [
     "EXIT_REFUSED",
     "START_HINT",
     "address_of",
+    "answer_now",
     "config_option",
     "config_or_exit",
     "daemon_errors",

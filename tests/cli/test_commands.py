@@ -4,6 +4,7 @@ send (op, args, password, operator), what they print, and their exit codes."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
@@ -16,6 +17,7 @@ from click.testing import CliRunner, Result
 
 from simple_risk.cli import cli
 from simple_risk.cli import commands as _commands  # noqa: F401  (registers the groups)
+from simple_risk.daemon.control.ops import DEFAULT_HISTORY_LIMIT
 from simple_risk.daemon.control.protocol import ProtocolError
 from simple_risk.daemon.password import hash_password, read_password_hash, verify_password
 from simple_risk.resources import default_ruleset_path
@@ -104,6 +106,21 @@ def test_status_renders_tables_and_exits_0(start: Start) -> None:
     assert "Daily loss" in result.stdout and "no-stop-grace" in result.stdout
     assert "params." not in result.stdout  # rule expressions stay in --explain
     assert daemon.last("status")["args"] == {}
+
+
+def test_status_counts_on_the_daemons_clock_not_the_viewers(start: Start) -> None:
+    """A daemon on a pinned wall (SIMPLE_RISK_WALL_START, a rehearsal: docs/daemon.md) is
+    weeks from the viewer's clock. Measured against the viewer's, its uptime read 'up 0.0s',
+    a position unprotected for 72 s 'NO for 0.0s' and a lock's end weeks away; every age and
+    countdown is taken from the daemon's own `now`."""
+    daemon = start({"status": lambda r: fixtures.status(), "hello": hello})
+    result = invoke(daemon, "engine", "status")
+    assert result.exit_code == 0, result.output
+    assert "up 2h 05m" in result.stdout
+    assert "NO for 1m 12s" in result.stdout
+    status = invoke(daemon, "admin", "daemon", "status")
+    assert status.exit_code == 0, status.output
+    assert re.search(r"uptime\s+1m 05s", status.stdout), status.stdout
 
 
 def test_status_json_prints_exactly_the_servers_result(start: Start) -> None:
@@ -249,6 +266,15 @@ def test_a_history_cut_to_its_limit_says_so_under_the_table(start: Start) -> Non
     ) in " ".join(result.stdout.split())
     whole = invoke(daemon, "engine", "history", "--since", "3d")
     assert whole.exit_code == 0 and "left out" not in whole.stdout
+
+
+def test_history_help_says_how_many_items_come_without_limit() -> None:
+    """docs/admin.md promises --limit's default (1000, the newest of the period); the help
+    showed none, as if every item of the period came. The figure is the daemon's."""
+    result = CliRunner().invoke(cli, ["engine", "history", "--help"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0
+    said = f"default {DEFAULT_HISTORY_LIMIT}: the newest items of the period"
+    assert said in " ".join(result.output.split())
 
 
 def test_history_accepts_dates_and_json(start: Start) -> None:
