@@ -42,6 +42,7 @@ from simple_risk.cli.status import (
     EXIT_NOT_RUNNING,
     EXIT_REFUSED,
     address_of,
+    answer_now,
     checked_socket,
     config_or_exit,
     daemon_errors,
@@ -453,7 +454,9 @@ def lockout_list(account: int | None, as_json: bool, config_path: str | None) ->
     if not lockouts:
         click.echo("no lockout in force")
         return
-    show(stdout_console(), account_tables.lockouts_table(lockouts, now_local(), with_account=True))
+    # on the daemon's clock: a rehearsal's pinned wall is weeks from the viewer's
+    now = answer_now(result) if isinstance(result, Mapping) else now_local()
+    show(stdout_console(), account_tables.lockouts_table(lockouts, now, with_account=True))
 
 
 @lockout_group.command(

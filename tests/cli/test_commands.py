@@ -545,6 +545,17 @@ def test_no_password_set_says_how_to_set_one(start: Start) -> None:
     assert "simple-risk admin set-password" in result.stderr
 
 
+def test_lockout_list_counts_the_time_left_on_the_daemons_clock(start: Start) -> None:
+    """A rehearsal daemon on a pinned wall is weeks from the viewer's clock: measured against
+    the viewer's, a lock ending in 38 minutes read weeks away (or long over)."""
+    lock = dict(fixtures.status()["accounts"][0]["lockouts"][0], account=20100001)
+    assert lock["ends_at"] == fixtures.at(2312.4)
+    daemon = start({"lockout_list": admin_op({"lockouts": [lock], "now": fixtures.at(0)})})
+    listed = invoke(daemon, "admin", "lockout", "list", env=WITH_PASSWORD)
+    assert listed.exit_code == 0, listed.output
+    assert "38m 32s" in listed.stdout, listed.stdout
+
+
 def test_lockout_list_and_clear(start: Start) -> None:
     lock = dict(fixtures.status()["accounts"][0]["lockouts"][0], account=20100001)
     daemon = start(

@@ -12,6 +12,7 @@ import stat
 import threading
 import time
 from concurrent.futures import Future
+from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -155,6 +156,10 @@ def test_explain_after_a_firing_shows_each_comparison_and_the_last_firing(start:
     day_locked(run)
     explained = run.request("explain", {"rule": "daily-realized-loss"})
     assert explained["rule"] == "daily-realized-loss"
+    # the clock its countdowns run on (a rehearsal's pinned wall is not the viewer's)
+    assert abs(datetime.fromisoformat(explained["now"]) - run.daemon.clock.now()) < timedelta(
+        seconds=5
+    )
     assert explained["account"] == ACCOUNT
     assert explained["when"] == "day.realized_pnl <= -params.daily_loss_limit"
     assert explained["location"].startswith(str(run.ruleset) + ":")
@@ -973,7 +978,11 @@ def test_lockout_list_and_clear_are_audited_and_the_clear_survives_a_restart(
 ) -> None:
     run = start(TINY_LOSS_LIMIT)
     day_locked(run)
-    listed = run.admin("lockout_list")["lockouts"]
+    answer = run.admin("lockout_list")
+    assert abs(datetime.fromisoformat(answer["now"]) - run.daemon.clock.now()) < timedelta(
+        seconds=5
+    )
+    listed = answer["lockouts"]
     assert [(lock["account"], lock["rule"]) for lock in listed] == [
         (ACCOUNT, "daily-realized-loss")
     ]

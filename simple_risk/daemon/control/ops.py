@@ -340,8 +340,10 @@ class Operations:
         def build() -> dict[str, Any]:
             if chosen not in daemon.engines:
                 raise ProtocolError(ErrorCode.NOT_FOUND.value, f"no engine for account {chosen}")
+            now = daemon.clock.now()
             try:
-                return views.explain(daemon, rule, chosen, daemon.clock.now())
+                # ``now``: the clock its countdowns run on (a pinned wall is not the viewer's)
+                return {**views.explain(daemon, rule, chosen, now), "now": now}
             except KeyError as exc:
                 ids = [r.id for r in daemon.engines[chosen].ruleset.rules]
                 what = did_you_mean(rule, ids) or "the rules: " + ", ".join(ids)
@@ -683,7 +685,8 @@ class Operations:
                     for a in wanted
                     if a in daemon.engines
                     for lock in views.lockouts_with_account(daemon, a, now)
-                ]
+                ],
+                "now": now,  # what "left" counts from
             }
 
         return self.gate.admin(build, self._timeout)
