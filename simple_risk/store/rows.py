@@ -158,8 +158,8 @@ def intent_item(intent: Intent) -> HistoryItem:
     would = intent.body.get("would")
     if isinstance(would, list):
         # recorded while the account was only observed: what enforcing would have sent
-        said = "; ".join(str(words) for words in would) or "nothing to send"
-        summary = f"OBSERVED, not enforced: would {said} ({summary})"
+        said = "would " + "; ".join(str(words) for words in would) if would else None
+        summary = f"OBSERVED, not enforced: {said or 'nothing to send'} ({summary})"
     return HistoryItem(
         at=intent.finished_at or intent.created_at,
         kind="intent",

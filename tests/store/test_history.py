@@ -138,3 +138,12 @@ def test_the_daemons_alerts_are_kept_for_history_by_account_and_as_the_daemons_o
     ]
     # an alert belongs to no rule
     assert store.history(T0 - timedelta(hours=1), rule="daily-realized-loss") == []
+
+
+def test_an_observed_intent_that_had_nothing_to_do_says_so_in_words(store: Store) -> None:
+    """Observe mode records what enforcing would have sent; with nothing to send, history
+    read "would nothing to send"."""
+    intent = {**flatten_intents()[0], "would": []}
+    store.record_firing(daily_loss_firing(), [], [intent])
+    (item,) = store.history(T0, kinds=["intent"])
+    assert item.summary.startswith("OBSERVED, not enforced: nothing to send (")
