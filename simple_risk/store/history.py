@@ -29,7 +29,13 @@ from simple_risk.store.models import (
     JournalEntryRow,
     LockoutRow,
 )
-from simple_risk.store.records import HISTORY_KINDS, HistoryItem, HistoryKind, StoreError
+from simple_risk.store.records import (
+    HISTORY_KINDS,
+    HistoryItem,
+    HistoryKind,
+    Lockout,
+    StoreError,
+)
 
 #: One timeline item with what orders it: time, then kind (in :data:`HISTORY_KINDS` order),
 #: then the row it came from.
@@ -91,8 +97,15 @@ def collect(
                 add(convert.lockout_item(convert.lockout(lock)), lock.id)
         if "lockout_cleared" in wanted:
             cleared = lq.where(*_between(LockoutRow.cleared_at, since, end))
-            for lock in s.scalars(cleared):
-                add(convert.lockout_cleared_item(convert.lockout(lock)), lock.id)
+            # the rows of one lock (set again while in force) cleared at once: one clear
+            clears: dict[tuple[object, ...], list[Lockout]] = {}
+            for row in s.scalars(cleared.order_by(LockoutRow.id)):
+                one = convert.lockout(row)
+                key = (one.account, one.rule, one.scope, one.symbol, one.cleared_at)
+                clears.setdefault(key, []).append(one)
+            for locks in clears.values():
+                ids = [one.id for one in locks]
+                add(convert.lockout_cleared_item(locks[0], ids), ids[0])
     if "intent" in wanted:
         when = func.coalesce(IntentRow.finished_at, IntentRow.created_at)
         iq = (

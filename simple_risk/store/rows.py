@@ -6,6 +6,7 @@ database, and the wording of history lines lives in one place.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC
 from typing import Literal, cast
 
@@ -139,15 +140,19 @@ def lockout_item(lock: Lockout) -> HistoryItem:
     )
 
 
-def lockout_cleared_item(lock: Lockout) -> HistoryItem:
+def lockout_cleared_item(lock: Lockout, rows: Sequence[int] = ()) -> HistoryItem:
+    """One clear of a lock, however many stored rows set it (its ``rows``: a rule that fired
+    again while locked set it again): the trader's one lock, cleared once."""
     assert lock.cleared_at is not None
+    what = "account" if lock.scope == "account" else ticker_of(lock.symbol or "symbol")
+    ids = list(rows) or [lock.id]
     return HistoryItem(
         at=lock.cleared_at,
         kind="lockout_cleared",
         account=lock.account,
         rule=lock.rule,
-        summary=f"lockout {lock.id} cleared by {lock.cleared_by}: {lock.clear_reason}",
-        details={"lockout_id": lock.id},
+        summary=f"{what} lock cleared by {lock.cleared_by}: {lock.clear_reason}",
+        details={"lockout_id": ids[0], "lockout_ids": ids},
     )
 
 

@@ -147,3 +147,18 @@ def test_an_observed_intent_that_had_nothing_to_do_says_so_in_words(store: Store
     store.record_firing(daily_loss_firing(), [], [intent])
     (item,) = store.history(T0, kinds=["intent"])
     assert item.summary.startswith("OBSERVED, not enforced: nothing to send (")
+
+
+def test_one_clear_of_a_lock_set_twice_is_one_history_item(store: Store) -> None:
+    """The daily loss rule fired again while its lock held (a second losing fill): two stored
+    rows of one lock. The admin cleared it once; history listed the clear once per row, as if
+    two locks had been lifted, each by its row number."""
+    for minutes in (0, 5):
+        at = T0 + timedelta(minutes=minutes)
+        store.record_firing(daily_loss_firing(at=at), [dict(day_lockout(), start=at)], [])
+    rows = [lock.id for lock in store.active_lockouts(T0 + timedelta(minutes=6), ACCOUNT)]
+    store.clear_lockouts(rows, now=T0 + timedelta(minutes=7), by="desk-lead", why="one more try")
+    (item,) = store.history(T0, kinds=["lockout_cleared"])
+    assert item.summary == "account lock cleared by desk-lead: one more try"
+    assert item.details["lockout_ids"] == rows
+    assert len(store.history(T0, kinds=["lockout"])) == 2  # set twice: two items, as it was
