@@ -159,9 +159,15 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, _interrupt)
     signal.signal(signal.SIGTERM, _interrupt)
 
-    if args.replay:
-        return run_replay(args.replay, out)
-    return run_live(args, out)
+    try:
+        if args.replay:
+            return run_replay(args.replay, out)
+        return run_live(args, out)
+    except BrokenPipeError:
+        # the reader went away (`… | head`): nothing more to print, and no traceback
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # the interpreter's final flush must not fail
+        return 0
 
 
 if __name__ == "__main__":

@@ -77,3 +77,14 @@ def test_stream_prints_accounts_events_and_quotes_until_ctrl_c(
     ).stdout
     live_fills = [line for line in lines if line.split()[1:2] == ["FILL"]]
     assert live_fills and all(line in replayed for line in live_fills), "same lines, same times"
+    # piped into a reader that stops early (`… | head -1`): no traceback, exit 0
+    piped = subprocess.run(
+        f"{sys.executable} {EXAMPLE} --replay {record} | head -1",
+        shell=True,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    )
+    assert len(piped.stdout.splitlines()) == 1
+    assert "Traceback" not in piped.stderr and "BrokenPipe" not in piped.stderr, piped.stderr
