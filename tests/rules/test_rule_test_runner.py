@@ -69,6 +69,31 @@ def test_a_case_that_matches_what_happened_passes(tmp_path: Path) -> None:
     assert report.ok, [f for r in report.results for f in r.failures]
 
 
+def test_a_file_with_an_error_runs_none_of_its_cases(tmp_path: Path) -> None:
+    """A duplicate key (the second silently wins) ran the file's cases anyway: FAIL and PASS
+    lines about a file that does not say what the author wrote, before the error."""
+    path = _write(
+        tmp_path,
+        """\
+  - name: a loss of exactly the limit locks
+    events:
+      - {at: 1s, fill: {order: 1, contract: MNQ, side: sell, size: 1, price: 21000, pnl: -500}}
+    expect:
+      - at: 1s
+        fired: [daily-loss]
+    expect:
+      - at: 1s
+        fired: []
+""",
+    )
+    report = run_files([path])
+    assert not report.ok
+    assert [problem.message for problem in report.problems] == [
+        'duplicate key "expect" (lines 7 and 10)'
+    ]
+    assert report.results == []
+
+
 def test_a_wrong_expectation_fails_and_prints_expected_and_got(tmp_path: Path) -> None:
     path = _write(
         tmp_path,

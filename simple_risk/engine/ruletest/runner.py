@@ -103,7 +103,10 @@ def load_files(paths: Sequence[Path]) -> tuple[list[RuleTestCase], list[Problem]
     for path in collect_files(paths):
         loaded = load_test_file(path)
         problems.extend(loaded.problems)
-        cases.extend(loaded.cases)
+        # a file with an error is not run: what its cases would test is not what it says
+        # (of a duplicate key, the second silently won), and a PASS beside the error misleads
+        if not any(problem.severity == "error" for problem in loaded.problems):
+            cases.extend(loaded.cases)
     return cases, problems
 
 
