@@ -240,6 +240,14 @@ def grouped_text(texts: Sequence[str], severities: Sequence[str] = ()) -> str:
     return render()
 
 
+def late_stamp(moment: datetime, now: datetime, zone: tzinfo | None) -> str:
+    """``10:15 CT``, or ``Fri 16:58 CT`` on another day than ``now``: when a message sent
+    late happened (its push's arrival no longer says; an outage may last the night)."""
+    local = moment.astimezone(zone)
+    day = "" if local.date() == now.astimezone(zone).date() else f"{local:%a} "
+    return f"{day}{local:%H:%M} {short_tz(local)}"
+
+
 @dataclass(frozen=True, slots=True)
 class Retry:
     """How hard one message is pushed through one channel."""
@@ -436,20 +444,16 @@ class Notifications:
         missed = list(lane.missed)
         lane.missed.clear()
         severity = max((s for s, _, _ in missed), key=severity_rank)
+        now = datetime.now(UTC)
         text = redact_text(
             f"Sent late: did not reach you while notifications to {lane.name} failed.\n"
             + grouped_text(
-                [f"{self._clock(posted)} {t}" for _, t, posted in missed],
+                [f"{late_stamp(posted, now, self.zone)} {t}" for _, t, posted in missed],
                 [s for s, _, _ in missed],
             )
         )
         time.sleep(self.spacing)  # a service throttles pushes that come too close
         self._push(lane, severity, text, len(missed))
-
-    def _clock(self, moment: datetime) -> str:
-        """``10:15 CT``: when a message sent late happened (a push's arrival no longer says)."""
-        local = moment.astimezone(self.zone)
-        return f"{local:%H:%M} {short_tz(local)}"
 
     def _push(self, lane: _Lane, severity: str, text: str, messages: int = 1) -> bool:
         """Deliver one push, retrying; True when it was delivered."""
@@ -535,6 +539,7 @@ __all__ = [
     "WebhookChannel",
     "grouped_text",
     "invalid_apprise_urls",
+    "late_stamp",
     "register_private_tokens",
     "severity_rank",
 ]

@@ -836,3 +836,16 @@ def test_a_lock_lost_while_the_phone_failed_is_in_the_late_push_whatever_came_af
     assert lines[1] == (
         "31 alerts, oldest first (16 left out: engine history and the log have every one):"
     ), late
+
+
+def test_a_message_sent_late_says_its_day_when_it_is_not_todays() -> None:
+    """A channel down overnight: "16:58 CT" read as this afternoon's."""
+    from zoneinfo import ZoneInfo
+
+    from simple_risk.daemon.notifications import late_stamp
+
+    chicago = ZoneInfo("America/Chicago")
+    friday = datetime(2027, 1, 15, 22, 58, tzinfo=UTC)  # 16:58 CST
+    assert late_stamp(friday, friday + timedelta(minutes=30), chicago) == "16:58 CT"
+    monday = datetime(2027, 1, 18, 15, 0, tzinfo=UTC)
+    assert late_stamp(friday, monday, chicago) == "Fri 16:58 CT"
