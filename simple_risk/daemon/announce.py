@@ -186,6 +186,24 @@ class Alerter:
         if self._notifier is not None:
             self._notifier.post(level, named(text, account, self._several))
 
+    def remember(self, kept: list[tuple[datetime, str, str, int | None]]) -> None:
+        """Put back alerts a previous run raised (the store keeps them), oldest first and
+        older than any of this run's: after a restart ``status`` and the dashboard still show
+        the trading day's alerts. Neither kept nor pushed again."""
+        with self._lock:
+            theirs: dict[int | None, list[tuple[int, dict[str, Any]]]] = {}
+            earlier: list[dict[str, Any]] = []
+            for number, (at, level, message, account) in enumerate(kept, start=-len(kept)):
+                entry: dict[str, Any] = {"at": at.isoformat(), "level": level, "message": message}
+                if account is not None:
+                    entry["account"] = account
+                earlier.append(entry)
+                theirs.setdefault(account, []).append((number, entry))
+            self.recent = [*earlier, *self.recent][-50:]
+            for account, entries in theirs.items():
+                mine = self._by_account.get(account, ())
+                self._by_account[account] = deque([*entries, *mine], maxlen=ALERTS_KEPT)
+
     def recent_for(self, account: int, count: int) -> list[dict[str, Any]]:
         """The latest ``count`` alerts about ``account`` or the daemon itself, oldest first
         (none about another account)."""

@@ -40,11 +40,19 @@ from simple_risk.adapters.topstepx.ratelimit import DEFAULT_RESERVE, RateLimiter
 from simple_risk.adapters.topstepx.rest import Credentials, RestClient
 from simple_risk.adapters.topstepx.secrets import register_secret
 from simple_risk.adapters.topstepx.wirefields import UNKNOWN_VALUES
-from simple_risk.daemon.announce import Alerter, Announcer, Observer, QuietObserver, write_status
+from simple_risk.daemon.announce import (
+    ALERT_SHOWN_FOR,
+    Alerter,
+    Announcer,
+    Observer,
+    QuietObserver,
+    write_status,
+)
 from simple_risk.daemon.apply import Applier
 from simple_risk.daemon.changes import EngineChanges
 from simple_risk.daemon.config import DaemonConfig
 from simple_risk.daemon.context import RuntimeOptions, Shared
+from simple_risk.daemon.control import views
 from simple_risk.daemon.control.server import Broadcaster, ListenerUnavailable, StatusServer
 from simple_risk.daemon.enforcement import Enforcer, Tracked
 from simple_risk.daemon.engineloop import EngineLoop
@@ -361,6 +369,7 @@ class Daemon:
         for account in sorted(self.enforcement.observed()):
             log.warning("account %s is OBSERVED: nothing will be sent to the gateway", account)
         self.restore()
+        self._remember_alerts()
         self.persistence.start_writer(self.supervisor)
         self.alerter.keep_with(self.persistence.keep_alert)
         self.client.login()
@@ -383,6 +392,19 @@ class Daemon:
             last = self.applier.last_at
             if reached is not None and (last is None or reached > last):
                 self.applier.last_at = reached
+
+    def _remember_alerts(self) -> None:
+        """The trading day's alerts of the previous run, back in ``status`` and the dashboard
+        (the store keeps them): a restart must not make "the close keeps failing" vanish."""
+        now = self.clock.now()
+        since = min(views.day_start(self, now), now - ALERT_SHOWN_FOR)
+        try:
+            kept = self.store.alerts_since(since)
+        except StoreError as exc:
+            log.warning("the day's earlier alerts could not be read: %s", exc)
+            return
+        guarded = set(self.config.accounts)
+        self.alerter.remember([alert for alert in kept if alert[3] is None or alert[3] in guarded])
 
     def request_stop(self, reason: str = "") -> None:
         """Ask whoever runs the daemon (``engine run``, a test) to stop it gracefully."""

@@ -134,6 +134,20 @@ def collect(
     return items
 
 
+def recent_alerts(
+    s: Session, since: datetime, limit: int
+) -> list[tuple[datetime, str, str, int | None]]:
+    """The newest ``limit`` alerts since ``since``, oldest first, as (at, level, message,
+    account): a restart shows the day's again."""
+    rows = s.scalars(
+        select(AlertRow)
+        .where(AlertRow.at >= since)
+        .order_by(AlertRow.at.desc(), AlertRow.id.desc())
+        .limit(limit)
+    )
+    return [(row.at, row.level, row.message, row.account) for row in reversed(list(rows))]
+
+
 def newest(items: list[Entry], limit: int | None) -> list[HistoryItem]:
     """The items oldest first, keeping only the newest ``limit`` of them (all when None)."""
     items.sort(key=lambda entry: entry[:3])

@@ -465,10 +465,21 @@ class Store:
         """Keep one alert the daemon raised (``account`` None: the daemon's own); its id."""
         require_aware(at, "alert at")
         with self._session(write=True) as s:
-            row = AlertRow(at=at, level=level, account=account, message=message)
+            # PostgreSQL's text cannot hold NUL (an exception's words may): shown escaped
+            shown = message.replace("\x00", "\\0")
+            row = AlertRow(at=at, level=level, account=account, message=shown)
             s.add(row)
             s.flush()
             return row.id
+
+    def alerts_since(
+        self, since: datetime, limit: int = 200
+    ) -> list[tuple[datetime, str, str, int | None]]:
+        """The newest ``limit`` alerts kept since ``since``, oldest first: (at, level,
+        message, account)."""
+        require_aware(since, "since")
+        with self._session() as s:
+            return timeline.recent_alerts(s, since, limit)
 
     def admin_actions(self, since: datetime | None = None) -> list[AdminAction]:
         """Admin commands (since a time), oldest first."""

@@ -65,3 +65,34 @@ def test_every_alert_is_kept_in_order_also_those_raised_before_the_store_was_rea
         (at, "warning", "restored from the journal with a gap", ACCOUNT),
         (at + timedelta(seconds=1), "critical", "user hub down for 45s", None),
     ]
+
+
+def test_a_restart_puts_back_the_days_alerts_before_its_own() -> None:
+    """A restart made "the close keeps failing" vanish from status and the dashboard,
+    though the store kept it: the previous run's alerts come back, older than this run's,
+    and are neither kept nor pushed again."""
+    alerts = alerter()
+    kept: list[tuple[datetime, str, str, int | None]] = []
+    at = DAY_START + timedelta(hours=2)
+    alerts.alert("warning", "restored from the journal", at + timedelta(minutes=5), ACCOUNT)
+    alerts.remember(
+        [
+            (at, "critical", "the close keeps failing", ACCOUNT),
+            (at + timedelta(minutes=1), "warning", "canTrade is false on 150KTC", OTHER),
+            (at + timedelta(minutes=2), "critical", "user hub down for 45s", None),
+        ]
+    )
+    alerts.keep_with(lambda *alert: kept.append(alert))
+    shown, earlier = alerts.current(10, at + timedelta(minutes=10), DAY_START, ACCOUNT)
+    assert [a["message"] for a in shown] == [
+        "the close keeps failing",
+        "user hub down for 45s",
+        "restored from the journal",
+    ]
+    assert earlier == 0
+    assert [message for _, _, message, _ in kept] == ["restored from the journal"]
+    everyone, _ = alerts.current(10, at + timedelta(minutes=10), DAY_START)
+    assert [a["message"] for a in everyone][:2] == [
+        "the close keeps failing",
+        "canTrade is false on 150KTC",
+    ]

@@ -1177,3 +1177,18 @@ def test_an_alert_about_one_account_names_it_and_stays_out_of_another_accounts_s
         if words in item["summary"]
     ]
     assert (kept["account"], kept["summary"]) == (other, f"{alert['level']}: {alert['message']}")
+
+
+def test_a_restart_still_shows_the_trading_days_alerts(start: Start) -> None:
+    """The store keeps every alert; a restart made the day's vanish from status (and the
+    dashboard): "the close keeps failing" was gone while the close still failed."""
+    run = start()
+    run.daemon.alerter.alert(
+        "critical", "enforcement of position-closed failed 3 time(s)", run.daemon.clock.now()
+    )
+    run.daemon.stop()
+    run.daemon.store.close()
+    again = start(sim=run.sim)
+    messages = [a["message"] for a in again.request("status")["daemon"]["alerts"]]
+    assert "enforcement of position-closed failed 3 time(s)" in messages, messages
+    assert messages.index("enforcement of position-closed failed 3 time(s)") < len(messages) - 1

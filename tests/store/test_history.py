@@ -162,3 +162,22 @@ def test_one_clear_of_a_lock_set_twice_is_one_history_item(store: Store) -> None
     assert item.summary == "account lock cleared by desk-lead: one more try"
     assert item.details["lockout_ids"] == rows
     assert len(store.history(T0, kinds=["lockout"])) == 2  # set twice: two items, as it was
+
+
+def test_the_days_alerts_are_read_back_newest_kept_and_a_nul_byte_is_stored(
+    store: Store,
+) -> None:
+    for minute in range(5):
+        store.record_alert(
+            at=T0 + timedelta(minutes=minute), level="warning", message=f"m{minute}", account=None
+        )
+    # an exception's words may hold NUL, which PostgreSQL's text refuses
+    store.record_alert(
+        at=T0 + timedelta(minutes=6), level="critical", message="a\x00b", account=ACCOUNT
+    )
+    back = store.alerts_since(T0 + timedelta(minutes=2), limit=3)
+    assert [(message, account) for _, _, message, account in back] == [
+        ("m3", None),
+        ("m4", None),
+        ("a\\0b", ACCOUNT),
+    ]
