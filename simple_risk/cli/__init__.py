@@ -84,6 +84,8 @@ class LazyGroup(click.Group):
         "admin": (
             (
                 "simple_risk.cli.admin",
+                "simple_risk.cli.admin_rules",
+                "simple_risk.cli.admin_logs",
                 "simple_risk.cli.admin_daemon",
                 "simple_risk.cli.admin_password",
                 "simple_risk.cli.notify_test",

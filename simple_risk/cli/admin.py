@@ -15,8 +15,10 @@ step, done by the daemon's owner).
 Exit codes as for ``engine status``: 0 ok, 1 refused or failed (wrong password, throttled,
 reload refused — with the located problems), 2 usage, 3 no daemon running.
 
-The group and the commands on the running daemon's rules and locks are here; the daemon's
-lifecycle (:mod:`~simple_risk.cli.admin_daemon`), the password
+The group (its password, socket and ``--config`` handling) and the commands on the running
+daemon's locks and enforcement are here; the ruleset's reload and edit
+(:mod:`~simple_risk.cli.admin_rules`), the log (:mod:`~simple_risk.cli.admin_logs`), the
+daemon's lifecycle (:mod:`~simple_risk.cli.admin_daemon`), the password
 (:mod:`~simple_risk.cli.admin_password`) and the notification test
 (:mod:`~simple_risk.cli.notify_test`) register themselves on the same group.
 """
@@ -27,19 +29,16 @@ import contextlib
 import getpass
 import os
 import sys
-import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 
-from simple_risk.cli import account_tables, admin_views, cli, formatting
+from simple_risk.cli import account_tables, cli
 from simple_risk.cli.numbers import ACCOUNT_ID
 from simple_risk.cli.output import show, stdout_console
 from simple_risk.cli.status import (
-    EXIT_NOT_RUNNING,
     EXIT_REFUSED,
     address_of,
     answer_now,
@@ -276,155 +275,6 @@ def admin_context(config_path: str | None = None) -> AdminContext:
     return context
 
 
-def _reload_report(result: Any) -> None:
-    if not isinstance(result, Mapping):
-        click.echo("reloaded")
-        return
-    click.echo("reloaded" if result.get("applied", True) else "not applied")
-    for line in admin_views.reload_lines(result):
-        click.echo(f"  {line}")
-
-
-# --- reload, config ----------------------------------------------------------------------
-
-
-@admin.command("reload", epilog=EXIT_CODES)
-@click.option("--reason", default="", help="Why, for the audit.")
-@config_option()
-def reload_command(reason: str, config_path: str | None) -> None:
-    """Reload the ruleset and overlays from disk, hot.
-
-    The daemon lints them first: on any error it refuses, prints each located problem and
-    keeps the running ruleset. Otherwise it swaps atomically — facts, lockouts and the
-    pending timers of unchanged rules are kept — and prints what changed per account.
-
-    \b
-    Example:
-      simple-risk admin reload --reason "daily limit 500 -> 400"
-    """
-    _reload_report(admin_context(config_path).call("reload", {"reason": reason}))
-
-
-@admin.group("config")
-def config_group() -> None:
-    """The daemon's ruleset: edit (lint, reload), show, reload."""
-
-
-config_group.add_command(reload_command, "reload")
-
-
-@config_group.command("show", epilog=EXIT_CODES)
-@config_option()
-def config_show(config_path: str | None) -> None:
-    """Print the running ruleset file (as the daemon reads it).
-
-    \b
-    Example:
-      simple-risk admin config show > running.yaml
-    """
-    result = admin_context(config_path).call("config_get")
-    click.echo(str(result.get("text", "")), nl=False)
-
-
-def _lint(text: str, filename: str) -> list[str]:
-    from simple_risk.engine.dsl import analyse_text
-
-    compilation = analyse_text(text, filename)
-    return [p.format() for p in compilation.problems if p.severity == "error"]
-
-
-def _edit(text: str, suffix: str) -> str | None:
-    """``text`` in ``$VISUAL`` / ``$EDITOR`` (else vi); the edited text, or None when the
-    editor saved something that is not UTF-8 text (a ruleset is)."""
-    handle, name = tempfile.mkstemp(prefix="simple-risk-ruleset-", suffix=suffix)
-    path = Path(name)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            out.write(text)
-        try:
-            click.edit(filename=str(path))
-        except click.ClickException as exc:
-            click.echo(f"cannot open an editor: {exc.format_message()}", err=True)
-            sys.exit(EXIT_REFUSED)
-        try:
-            return path.read_text(encoding="utf-8")
-        except UnicodeDecodeError:
-            return None
-    finally:
-        path.unlink(missing_ok=True)
-
-
-def _again(interactive: bool) -> bool:
-    return interactive and click.confirm("Edit again?", default=True)
-
-
-@config_group.command("edit", epilog=EXIT_CODES)
-@click.option("--reason", default="", help="Why, for the audit.")
-@config_option()
-def config_edit(reason: str, config_path: str | None) -> None:
-    """Edit the running ruleset in $VISUAL / $EDITOR, lint on save, reload on success.
-
-    The daemon sends its ruleset file; it opens in your editor. Unchanged → nothing happens.
-    Otherwise it is linted here (located errors; in a terminal you may edit again) and then
-    sent back: the daemon lints it once more with the account overlays, writes the file
-    atomically and reloads. A refused text leaves the file and the running ruleset as they
-    were.
-
-    \b
-    Example:
-      EDITOR=nano simple-risk admin config edit --reason "block RTY"
-    """
-    context = admin_context(config_path)
-    current = context.call("config_get")
-    path = str(current.get("path", "ruleset.yaml"))
-    original = str(current.get("text", ""))
-    interactive = sys.stdin.isatty()
-    text = original
-    while True:
-        edited = _edit(text, Path(path).suffix or ".yaml")
-        if edited is None:
-            click.echo(f"{path}: the edited text is not UTF-8 text", err=True)
-            if _again(interactive):
-                continue  # from the text before this edit: the editor's bytes are unusable
-            click.echo("not saved (the running ruleset is kept)", err=True)
-            sys.exit(EXIT_REFUSED)
-        text = edited
-        if text == original:
-            click.echo("no changes; nothing reloaded")
-            return
-        problems = _lint(text, path)
-        if problems:
-            for line in problems:
-                click.echo(line, err=True)
-            if _again(interactive):
-                continue
-            click.echo("not saved: the ruleset has errors (the running one is kept)", err=True)
-            sys.exit(EXIT_REFUSED)
-        try:
-            with Connection(context.address) as connection:
-                # the password first: a line over 64 KiB (a long ruleset) is read only on a
-                # connection where an admin operation has succeeded
-                connection.request(
-                    "auth_check", password=context.password(), operator=context.operator
-                )
-                result = connection.request(
-                    "config_put",
-                    {"text": text, "reason": reason},
-                    password=context.password(),
-                    operator=context.operator,
-                )
-        except DaemonNotRunning as error:
-            fail_not_running(error, config_path=context.config_path)
-        except ProtocolError as error:
-            if error.code == "refused" and error.problems and _again(interactive):
-                for problem in error.problems:
-                    click.echo(formatting.format_problem(problem), err=True)
-                continue
-            fail_protocol(error)
-        _reload_report(result)
-        return
-
-
 # --- lockouts ----------------------------------------------------------------------------
 
 
@@ -577,94 +427,6 @@ def enforce_command(
         click.echo(f"account {account}: ENFORCING (was {was}); reconciling, then enforcing")
     else:
         click.echo(f"account {account}: OBSERVE only, nothing is sent (was {was})")
-
-
-# --- logs --------------------------------------------------------------------------------
-
-
-def _logs(follow: bool, level: str | None, lines: int, config_path: str | None) -> None:
-    context = admin_context(config_path)
-    args: dict[str, Any] = {"lines": lines, "follow": follow}
-    if level is not None:
-        args["level"] = level
-    try:
-        with context.errors(), Connection(context.address, timeout=None) as connection:
-            connection.request("hello")
-            result = connection.request(
-                "logs", args, password=context.password(), operator=context.operator
-            )
-            for line in result.get("lines") or []:
-                click.echo(line)
-            if lines and not result.get("lines"):  # an empty screen: did it work?
-                above = f" at {level} or above" if level is not None else ""
-                click.echo(f"no log record{above} in the daemon's recent log", err=True)
-            while follow:
-                try:
-                    message = connection.receive()
-                except DaemonNotRunning:
-                    # a script following the log must tell this from its own Ctrl-C (exit 0),
-                    # as with engine monitor
-                    click.echo(
-                        "the daemon closed the connection (it stopped or restarted); "
-                        "nothing more will come",
-                        err=True,
-                    )
-                    sys.exit(EXIT_NOT_RUNNING)
-                if message.get("stream") == "logs":
-                    click.echo(str(message.get("line", "")))
-    except KeyboardInterrupt:
-        return
-
-
-def _logs_options(function: Any) -> Any:
-    for option in reversed(
-        [
-            click.option("--follow", "-f", is_flag=True, help="Keep printing new lines."),
-            click.option(
-                "--level", type=click.Choice(LOG_LEVELS), help="Only this level and above."
-            ),
-            click.option(
-                "--lines",
-                "-n",
-                type=click.IntRange(0, 100000),
-                default=200,
-                show_default=True,
-                help="How many of the last records.",
-            ),
-            config_option(),
-        ]
-    ):
-        function = option(function)
-    return function
-
-
-@admin.group("logs", invoke_without_command=True, epilog=EXIT_CODES)
-@_logs_options
-@click.pass_context
-def logs_group(
-    ctx: click.Context, follow: bool, level: str | None, lines: int, config_path: str | None
-) -> None:
-    """Print the daemon's execution, error and enforcement log (`logs view` is the same).
-
-    With --follow it runs until Ctrl-C (exit 0), or until the daemon stops or restarts
-    (exit 3, said on stderr).
-
-    \b
-    Examples:
-      simple-risk admin logs --lines 50 --level warning
-      simple-risk admin logs --follow
-    """
-    if ctx.invoked_subcommand is None:
-        _logs(follow, level, lines, config_path)
-    elif config_path is not None:  # `logs --config FILE view`: the sub-command asks it too
-        admin_context(config_path)
-
-
-@logs_group.command("view", epilog=EXIT_CODES)
-@_logs_options
-def logs_view(follow: bool, level: str | None, lines: int, config_path: str | None) -> None:
-    """Print the daemon's log (the same as `admin logs`)."""
-    _logs(follow, level, lines, config_path)
 
 
 # --- set-password ------------------------------------------------------------------------

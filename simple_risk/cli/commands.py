@@ -5,7 +5,9 @@ from __future__ import annotations
 from simple_risk.cli import (
     admin,  # noqa: F401
     admin_daemon,  # noqa: F401
+    admin_logs,  # noqa: F401
     admin_password,  # noqa: F401
+    admin_rules,  # noqa: F401
     demo,  # noqa: F401
     engine,  # noqa: F401
     init,  # noqa: F401
