@@ -22,8 +22,10 @@ Wire facts this module depends on (reference §1, §4–§8):
 * one bad element of a list (a REST record, a contract) never drops the good elements beside
   it.
 
-Enum values nobody scripted are read per field, with the meaning that errs on the safe side
-(a risk manager must still see a record that still means something):
+An enum is read by number or by its Swagger name in any case (``1``, ``"1"``, ``"Open"``,
+``"open"``: a server that writes its enums by name). Enum values nobody scripted — a number
+or a name — are read per field, with the meaning that errs on the safe side (a risk manager
+must still see a record that still means something):
 
 * an order ``type`` outside 0–7 is :attr:`OrderType.UNKNOWN` — a working order of known side
   and size, never taken for a protective stop, still counted as exposure;
@@ -125,9 +127,9 @@ def order_from_wire(
     malformed: which way the order goes is the one thing no default can say.
     """
     data = as_mapping(payload, "order")
-    unknown: list[tuple[str, int]] = []  # reported once the whole record has been read
+    unknown: list[tuple[str, int | str]] = []  # reported once the whole record has been read
 
-    def seen(field: str, value: int) -> None:
+    def seen(field: str, value: int | str) -> None:
         unknown.append((field, value))
 
     order = OrderUpdate(

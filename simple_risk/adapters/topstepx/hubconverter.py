@@ -150,7 +150,7 @@ class Converter:
 
     def _order(self, entity: object, stamp: datetime) -> OrderUpdate:
         """One user-hub order; its unknown values are counted, logged once, and doubted."""
-        unknown: list[tuple[str, int]] = []
+        unknown: list[tuple[str, int | str]] = []
         order = order_from_wire(entity, stamp, on_unknown=lambda f, v: unknown.append((f, v)))
         for name, value in unknown:
             reading = READINGS.get(name, "a default")

@@ -1,0 +1,131 @@
+"""What another gateway may legally send: the same records in other spellings.
+
+The rule book: a server that writes its enums by name (``"Bid"``, ``"Open"``, ``"Long"``),
+its integers as strings in any number form (``"2"``, ``"2.0"``, ``"2e0"``), reads exactly as
+the one that writes ``0``, ``1`` and ``2``: the same side, status, type, size and id. An
+enum name nobody scripted is read like an unknown number: on the safe side, and doubted.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from simple_risk.adapters.topstepx.clock import ReceiveClock
+from simple_risk.adapters.topstepx.converters import (
+    order_from_wire,
+    position_from_wire,
+    trade_from_wire,
+)
+from simple_risk.adapters.topstepx.hubconverter import Converter, Doubt
+from simple_risk.engine.events import OrderSide, OrderStatus, OrderType, PositionType
+
+AT = datetime(2026, 8, 19, 14, 15, 48, tzinfo=UTC)
+MNQ = "CON.F.US.MNQ.U26"
+
+ORDER: dict[str, Any] = {
+    "id": 2934939764, "accountId": 704, "contractId": MNQ, "symbolId": "F.US.MNQ",
+    "creationTimestamp": "2026-08-19T14:15:25.3938333+00:00",
+    "status": 1, "type": 4, "side": 1, "size": 2, "stopPrice": 29380.5, "fillVolume": 0,
+}  # fmt: skip
+FILL: dict[str, Any] = {
+    "id": 8604, "accountId": 704, "contractId": MNQ, "orderId": 2934939764,
+    "creationTimestamp": "2026-08-19T14:15:25.3938333+00:00", "price": 29398.5,
+    "profitAndLoss": -49, "fees": 0.36, "commissions": 0.25, "side": 1, "size": 1,
+    "voided": False,
+}  # fmt: skip
+POSITION: dict[str, Any] = {
+    "id": 825245547, "accountId": 704, "contractId": MNQ,
+    "creationTimestamp": "2026-08-19T14:15:48.611387+00:00", "type": 2, "size": 2,
+    "averagePrice": 29398.5,
+}  # fmt: skip
+
+#: the enum names of the gateway's Swagger (reference §5), as System.Text.Json writes them
+SIDE_NAMES = {"Bid": OrderSide.BUY, "Ask": OrderSide.SELL}
+TYPE_NAMES = {
+    "Unknown": OrderType.UNKNOWN, "Limit": OrderType.LIMIT, "Market": OrderType.MARKET,
+    "StopLimit": OrderType.STOP_LIMIT, "Stop": OrderType.STOP,
+    "TrailingStop": OrderType.TRAILING_STOP, "JoinBid": OrderType.JOIN_BID,
+    "JoinAsk": OrderType.JOIN_ASK,
+}  # fmt: skip
+STATUS_NAMES = {
+    "None": OrderStatus.NONE, "Open": OrderStatus.OPEN, "Filled": OrderStatus.FILLED,
+    "Cancelled": OrderStatus.CANCELLED, "Expired": OrderStatus.EXPIRED,
+    "Rejected": OrderStatus.REJECTED, "Pending": OrderStatus.PENDING,
+    "PendingCancellation": OrderStatus.PENDING_CANCELLATION,
+    "Suspended": OrderStatus.SUSPENDED,
+}  # fmt: skip
+POSITION_NAMES = {"Long": PositionType.LONG, "Short": PositionType.SHORT}
+
+
+def cased(draw: st.DrawFn, name: str) -> str:
+    """The name as written, in camelCase, or lower case (a case-insensitive server)."""
+    return draw(st.sampled_from([name, name[0].lower() + name[1:], name.lower(), name.upper()]))
+
+
+@given(st.data())
+def test_an_order_written_with_enum_names_reads_as_the_one_written_with_numbers(
+    data: st.DataObject,
+) -> None:
+    side = data.draw(st.sampled_from(sorted(SIDE_NAMES)))
+    kind = data.draw(st.sampled_from(sorted(TYPE_NAMES)))
+    status = data.draw(st.sampled_from(sorted(STATUS_NAMES)))
+    named = {
+        **ORDER,
+        "side": cased(data.draw, side),
+        "type": cased(data.draw, kind),
+        "status": cased(data.draw, status),
+    }
+    unknown: list[tuple[str, object]] = []
+    order = order_from_wire(named, AT, on_unknown=lambda f, v: unknown.append((f, v)))
+    assert (order.side, order.type, order.status) == (
+        SIDE_NAMES[side],
+        TYPE_NAMES[kind],
+        STATUS_NAMES[status],
+    )
+    assert unknown == []
+
+
+@pytest.mark.parametrize(("name", "side"), sorted(SIDE_NAMES.items()))
+def test_a_fill_written_with_its_side_name_keeps_its_side(name: str, side: OrderSide) -> None:
+    assert trade_from_wire({**FILL, "side": name}, AT).side is side
+
+
+@pytest.mark.parametrize(("name", "kind"), sorted(POSITION_NAMES.items()))
+def test_a_position_written_with_its_type_name_keeps_its_direction(
+    name: str, kind: PositionType
+) -> None:
+    position = position_from_wire({**POSITION, "type": name}, AT)
+    assert (position.type, position.size) == (kind, 2)
+
+
+def test_a_flat_position_written_with_the_undefined_name_is_flat() -> None:
+    position = position_from_wire({**POSITION, "type": "Undefined", "size": 0}, AT)
+    assert (position.type, position.size) == (PositionType.UNDEFINED, 0)
+
+
+def test_an_enum_name_nobody_scripted_is_read_on_the_safe_side_and_doubted() -> None:
+    doubts: list[Doubt] = []
+    converter = Converter(ReceiveClock(lambda: AT), on_doubt=doubts.append)
+    named = {**ORDER, "status": "Triggered", "type": "Iceberg", "side": "Bid"}
+    [order] = converter.user("GatewayUserOrder", [{"action": 1, "data": named}])
+    assert (order.status, order.type, order.side) == (
+        OrderStatus.OPEN,
+        OrderType.UNKNOWN,
+        OrderSide.BUY,
+    )
+    assert sorted((d.what, d.reconcile) for d in doubts) == [
+        ("unknown order.status Triggered, read as working", True),
+        ("unknown order.type Iceberg, read as unknown type (non-protective)", False),
+    ]
+
+
+def test_a_side_name_nobody_scripted_skips_the_record_and_doubts_it() -> None:
+    doubts: list[Doubt] = []
+    converter = Converter(ReceiveClock(lambda: AT), on_doubt=doubts.append)
+    assert converter.user("GatewayUserTrade", [{"action": 0, "data": {**FILL, "side": "Up"}}]) == []
+    assert [(d.account_id, d.reconcile, d.skipped) for d in doubts] == [(704, True, True)]
