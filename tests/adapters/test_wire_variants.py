@@ -8,6 +8,7 @@ enum name nobody scripted is read like an unknown number: on the safe side, and 
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -21,6 +22,7 @@ from simple_risk.adapters.topstepx.converters import (
     position_from_wire,
     trade_from_wire,
 )
+from simple_risk.adapters.topstepx.exactjson import loads_exact
 from simple_risk.adapters.topstepx.hubconverter import Converter, Doubt
 from simple_risk.engine.events import OrderSide, OrderStatus, OrderType, PositionType
 
@@ -129,3 +131,15 @@ def test_a_side_name_nobody_scripted_skips_the_record_and_doubts_it() -> None:
     converter = Converter(ReceiveClock(lambda: AT), on_doubt=doubts.append)
     assert converter.user("GatewayUserTrade", [{"action": 0, "data": {**FILL, "side": "Up"}}]) == []
     assert [(d.account_id, d.reconcile, d.skipped) for d in doubts] == [(704, True, True)]
+
+
+@pytest.mark.parametrize("size", ["1e999999999", "-1E+999999", "1e19"])
+def test_a_size_in_exponent_form_beyond_int64_is_refused_at_once(size: str) -> None:
+    # the hub thread must not spend minutes and gigabytes writing out a 10^999999999
+    doubts: list[Doubt] = []
+    converter = Converter(ReceiveClock(lambda: AT), on_doubt=doubts.append)
+    wire = [{"action": 0, "data": {**FILL, "size": loads_exact(size)}}]
+    started = time.monotonic()
+    assert converter.user("GatewayUserTrade", wire) == []
+    assert time.monotonic() - started < 1.0
+    assert [(d.account_id, d.reconcile) for d in doubts] == [(704, True)]

@@ -39,6 +39,7 @@ install_log_filter(__name__)
 
 _NO_TIME_YEAR = 1
 _INT64_MAX = 2**63 - 1
+_INT64_DIGITS = len(str(_INT64_MAX)) - 1  # the exponent of its leading digit
 
 
 class WireFormatError(ValueError):
@@ -77,6 +78,8 @@ def to_int(value: object, name: str = "value") -> int:
         result = value
     elif isinstance(value, Decimal | float):
         number = to_decimal(value, name)
+        if number.adjusted() > _INT64_DIGITS:  # 1e999999999 would take minutes to write out
+            raise WireFormatError(f"{name}: {value!r} does not fit in int64")
         if number != number.to_integral_value():
             raise WireFormatError(f"{name}: expected an integer, got {value!r}")
         result = int(number)
