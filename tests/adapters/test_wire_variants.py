@@ -133,6 +133,26 @@ def test_a_side_name_nobody_scripted_skips_the_record_and_doubts_it() -> None:
     assert [(d.account_id, d.reconcile, d.skipped) for d in doubts] == [(704, True, True)]
 
 
+@given(
+    st.integers(min_value=0, max_value=2**63 - 1),
+    st.sampled_from(["{}", " {} ", "+{}", "{}.0", "{}.000000000", "{}e0", "{}E+0"]),
+)
+def test_an_integer_written_as_a_string_in_any_number_form_keeps_every_digit(
+    number: int, form: str
+) -> None:
+    text = form.format(number)
+    fill = trade_from_wire({**FILL, "id": text, "orderId": text, "size": text}, AT)
+    assert (fill.trade_id, fill.order_id, fill.size) == (number, number, number)
+
+
+@pytest.mark.parametrize("text", ["2.5", "2e-1", "0x2", "", "two", "NaN", "1e400"])
+def test_a_string_that_is_no_whole_number_is_no_size(text: str) -> None:
+    doubts: list[Doubt] = []
+    converter = Converter(ReceiveClock(lambda: AT), on_doubt=doubts.append)
+    assert converter.user("GatewayUserTrade", [{**FILL, "size": text}]) == []
+    assert [(d.account_id, d.reconcile) for d in doubts] == [(704, True)]
+
+
 @pytest.mark.parametrize("size", ["1e999999999", "-1E+999999", "1e19"])
 def test_a_size_in_exponent_form_beyond_int64_is_refused_at_once(size: str) -> None:
     # the hub thread must not spend minutes and gigabytes writing out a 10^999999999

@@ -71,20 +71,19 @@ def to_decimal(value: object, name: str = "value") -> Decimal:
 
 
 def to_int(value: object, name: str = "value") -> int:
-    """An integer id/size/enum; accepts integral Decimals/floats (JSON ``5.0``), never bools."""
+    """An integer id/size/enum; accepts integral Decimals/floats (JSON ``5.0``) and numbers
+    as text in any form (``"5"``, ``"5.0"``, ``"5e0"``), never bools."""
     if isinstance(value, bool):
         raise WireFormatError(f"{name}: expected an integer, got a boolean")
     if isinstance(value, int):
         result = value
-    elif isinstance(value, Decimal | float):
+    elif isinstance(value, Decimal | float | str):  # "2", "2.0", "2e0": a number as text
         number = to_decimal(value, name)
         if number.adjusted() > _INT64_DIGITS:  # 1e999999999 would take minutes to write out
             raise WireFormatError(f"{name}: {value!r} does not fit in int64")
         if number != number.to_integral_value():
             raise WireFormatError(f"{name}: expected an integer, got {value!r}")
         result = int(number)
-    elif isinstance(value, str) and value.strip().lstrip("-").isdigit():
-        result = int(value)
     else:
         raise WireFormatError(f"{name}: expected an integer, got {value!r}")
     if abs(result) > _INT64_MAX:
