@@ -910,3 +910,27 @@ def test_malformed_wire_payloads_are_skipped_and_the_stream_goes_on(
         assert hubs.user.is_ready()
     finally:
         hubs.stop()
+
+
+def test_an_event_cut_across_two_websocket_messages_arrives_once_whole(
+    sim: Simulator, client: RestClient, events: Events
+) -> None:
+    # a server that flushes mid-record: the order's record ends in the next message
+    account = client.search_accounts()[0].account_id
+    hubs = Hubs(client, sim, events)
+    hubs.user.subscribe_account(account)
+    hubs.start()
+    try:
+        order = {
+            "action": 1,
+            "data": {
+                "id": 4999999998, "accountId": account, "contractId": "CON.F.US.EP.Z26",
+                "status": 1, "type": 4, "side": 1, "size": 1, "stopPrice": 6000.25,
+            },
+        }  # fmt: skip
+        assert sim.emit_user_event("GatewayUserOrder", [order], account, cut=60) == 1
+        stop = events.wait_for(lambda e: isinstance(e, OrderUpdate) and e.order_id == 4999999998)
+        assert isinstance(stop, OrderUpdate) and stop.stop_price == Decimal("6000.25")
+        assert hubs.user.converter.rejected["GatewayUserOrder"] == 0
+    finally:
+        hubs.stop()

@@ -124,18 +124,42 @@ class HubConfig:
     watchdog: WatchdogConfig = field(default_factory=WatchdogConfig)
 
 
+#: the most text of one record kept while its end has not arrived (a cut record longer than
+#: this is no record the gateway sends: it is dropped, said)
+_MAX_CUT_RECORD = 4 * 1024 * 1024
+
+
 class _WireProtocol(JsonHubProtocol):  # type: ignore[misc]
-    """JSON hub protocol v1 that reports every frame (liveness) and parses exact Decimals."""
+    """JSON hub protocol v1 that reports every frame (liveness) and parses exact Decimals.
+
+    A WebSocket message holds whole records as a rule, but a server that flushes mid-record
+    cuts one across two messages: the text after the last separator is kept and read with
+    the next message (a tail that is whole JSON already is a record whose separator was left
+    off, read at once). A new connection's handshake forgets what the last one left."""
 
     def __init__(self, on_frame: Callable[[], None]) -> None:
         super().__init__(version=1)
         self._on_frame = on_frame
+        self._cut = ""
+
+    def decode_handshake(self, raw_message: str) -> Any:
+        self._cut = ""
+        return super().decode_handshake(raw_message)
 
     def parse_messages(self, raw: str) -> list[Any]:
         self._on_frame()
+        *records, tail = (self._cut + raw).split(self.record_separator)
+        self._cut = ""
+        if tail:
+            if _whole_json(tail):
+                records.append(tail)
+            elif len(tail) <= _MAX_CUT_RECORD:
+                self._cut = tail
+            else:
+                log.warning("dropped a hub record cut longer than %d: %.500s", len(tail), tail)
         messages: list[Any] = []
-        for record in raw.split(self.record_separator):
-            if not record:
+        for record in records:
+            if not record.strip():
                 continue
             try:
                 parsed = json.loads(record, parse_float=Decimal)
@@ -144,6 +168,15 @@ class _WireProtocol(JsonHubProtocol):  # type: ignore[misc]
             except (ValueError, TypeError, KeyError, RecursionError) as error:
                 log.warning("skipped an unreadable hub record (%s): %.500s", error, record)
         return messages
+
+
+def _whole_json(text: str) -> bool:
+    """Whether ``text`` is one whole JSON value (not the first part of a cut record)."""
+    try:
+        json.loads(text)
+    except (ValueError, RecursionError):
+        return False
+    return True
 
 
 @dataclass(slots=True)
