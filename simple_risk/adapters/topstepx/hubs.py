@@ -135,12 +135,26 @@ class _WireProtocol(JsonHubProtocol):  # type: ignore[misc]
     A WebSocket message holds whole records as a rule, but a server that flushes mid-record
     cuts one across two messages: the text after the last separator is kept and read with
     the next message (a tail that is whole JSON already is a record whose separator was left
-    off, read at once). A new connection's handshake forgets what the last one left."""
+    off, read at once). A new connection's handshake forgets what the last one left.
 
-    def __init__(self, on_frame: Callable[[], None]) -> None:
+    A record no message can be made of is skipped, logged and told to ``on_unreadable``
+    (with why): what it said is lost, and only the hub knows whether that matters."""
+
+    def __init__(
+        self, on_frame: Callable[[], None], on_unreadable: Callable[[str], None] | None = None
+    ) -> None:
         super().__init__(version=1)
         self._on_frame = on_frame
+        self._on_unreadable = on_unreadable
         self._cut = ""
+
+    def _unreadable(self, why: str) -> None:
+        if self._on_unreadable is None:
+            return
+        try:
+            self._on_unreadable(why)
+        except Exception:  # the listener's failure must not cost the frame its other records
+            log.exception("the listener of an unreadable hub record failed")
 
     def decode_handshake(self, raw_message: str) -> Any:
         self._cut = ""
@@ -157,6 +171,7 @@ class _WireProtocol(JsonHubProtocol):  # type: ignore[misc]
                 self._cut = tail
             else:
                 log.warning("dropped a hub record cut longer than %d: %.500s", len(tail), tail)
+                self._unreadable(f"a record cut longer than {_MAX_CUT_RECORD}")
         messages: list[Any] = []
         for record in records:
             if not record.strip():
@@ -167,6 +182,7 @@ class _WireProtocol(JsonHubProtocol):  # type: ignore[misc]
                     messages.append(self.get_message(parsed))
             except (ValueError, TypeError, KeyError, RecursionError) as error:
                 log.warning("skipped an unreadable hub record (%s): %.500s", error, record)
+                self._unreadable(str(error))
         return messages
 
 
@@ -383,7 +399,7 @@ class HubClient(abc.ABC):
         connection = (
             HubConnectionBuilder()
             .with_url(_with_token(self.url, token), options=options)
-            .with_hub_protocol(_WireProtocol(on_frame))
+            .with_hub_protocol(_WireProtocol(on_frame, lambda why: self._unreadable(link_box)))
             .with_automatic_reconnect(
                 {
                     "type": "raw",
@@ -694,6 +710,18 @@ class HubClient(abc.ABC):
 
         return handle
 
+    def _unreadable(self, link_box: list[_Link]) -> None:
+        """A record of the current connection no message could be made of (the protocol
+        logged it): each hub says what that costs (:meth:`_lost_record`)."""
+        with self._lock:
+            if not link_box or link_box[0].generation < self._accepting or self._stopped:
+                return  # a retired connection: its successor delivers the same events
+        self._lost_record()
+
+    @abc.abstractmethod
+    def _lost_record(self) -> None:
+        """What a record of this hub that could not be read costs."""
+
     @abc.abstractmethod
     def _convert(self, target: str, arguments: Any, at: datetime) -> list[Event]:
         """Each hub converts its own targets (through the shared :class:`Converter`)."""
@@ -797,6 +825,11 @@ class UserHubClient(HubClient):
     def _convert(self, target: str, arguments: Any, at: datetime) -> list[Event]:
         return self.converter.user(target, arguments, at)
 
+    def _lost_record(self) -> None:
+        """A lost user-hub record may have been any account's order or fill: doubted, for
+        an alert and a reconcile of every guarded account."""
+        self.converter.unreadable_record(self.clock.now())
+
 
 class MarketHubClient(HubClient):
     """``/hubs/market``: quotes and market trades, merged into the last quote per contract."""
@@ -812,6 +845,9 @@ class MarketHubClient(HubClient):
 
     def _convert(self, target: str, arguments: Any, at: datetime) -> list[Event]:
         return self.converter.market(target, arguments, at)
+
+    def _lost_record(self) -> None:
+        """A lost quote or market trade costs nothing the next one does not bring (logged)."""
 
 
 def hub_urls(rest_base: str) -> tuple[str, str]:
