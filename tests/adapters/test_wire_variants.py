@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -163,3 +164,37 @@ def test_a_size_in_exponent_form_beyond_int64_is_refused_at_once(size: str) -> N
     assert converter.user("GatewayUserTrade", wire) == []
     assert time.monotonic() - started < 1.0
     assert [(d.account_id, d.reconcile) for d in doubts] == [(704, True)]
+
+
+# -- hub arguments: [accountId, data], as the market hub sends [contractId, data] -------------
+
+
+def _listening() -> tuple[Converter, list[Doubt]]:
+    doubts: list[Doubt] = []
+    return Converter(ReceiveClock(lambda: AT), on_doubt=doubts.append), doubts
+
+
+@pytest.mark.parametrize("lead", [704, "704"])
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"action": 1, "data": ORDER},
+        ORDER,
+        [{"action": 1, "data": ORDER}, {"action": 1, "data": {**ORDER, "id": 7}}],
+        {"action": 1, "data": {k: v for k, v in ORDER.items() if k != "accountId"}},
+    ],
+    ids=["wrapped", "bare", "list", "without-its-account"],
+)
+def test_an_event_sent_as_account_id_then_data_is_read_without_a_doubt(
+    lead: object, data: object
+) -> None:
+    converter, doubts = _listening()
+    orders = converter.user("GatewayUserOrder", [lead, data])
+    assert orders and {(o.account_id, o.stop_price) for o in orders} == {(704, Decimal("29380.5"))}
+    assert doubts == [] and converter.rejected == {}
+
+
+def test_a_lone_account_id_is_still_an_unreadable_event() -> None:
+    converter, doubts = _listening()
+    assert converter.user("GatewayUserOrder", [704]) == []
+    assert [(d.reconcile, d.skipped) for d in doubts] == [(True, True)]

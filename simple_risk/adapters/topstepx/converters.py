@@ -266,10 +266,19 @@ ACTION_REMOVED = 2
 
 
 def unwrap_user_actions(arguments: object) -> list[tuple[int | None, object]]:
-    """User-hub ``arguments`` → (wrapper action or None for a bare entity, entity) pairs."""
+    """User-hub ``arguments`` → (wrapper action or None for a bare entity, entity) pairs.
+
+    ``[accountId, data]`` (the market hub's ``[contractId, data]`` shape) is read as ``data``
+    whose entities lacking an ``accountId`` are that account's."""
     items: Iterable[object]
     if isinstance(arguments, list | tuple):
         items = arguments
+        owner = _leading_account(arguments)
+        if owner is not None:
+            return [
+                (action, _owned(entity, owner))
+                for action, entity in unwrap_user_actions(arguments[1:])
+            ]
     elif isinstance(arguments, Mapping):
         items = [arguments]
     else:
@@ -289,6 +298,24 @@ def unwrap_user_actions(arguments: object) -> list[tuple[int | None, object]]:
         else:
             entities.append((None, item))
     return entities
+
+
+def _leading_account(arguments: list[object] | tuple[object, ...]) -> int | None:
+    """The account id that leads ``[accountId, data]``; None when the arguments are no such
+    pair (a lone id is no event)."""
+    if len(arguments) < 2 or isinstance(arguments[0], Mapping | list | tuple):
+        return None
+    try:
+        return to_int(arguments[0], "accountId")
+    except WireFormatError:
+        return None
+
+
+def _owned(entity: object, owner: int) -> object:
+    """An entity of ``[accountId, data]``: its own ``accountId``, or else the leading one."""
+    if isinstance(entity, Mapping) and entity.get("accountId") is None:
+        return {**entity, "accountId": owner}
+    return entity
 
 
 def _action(value: object) -> int | None:
