@@ -198,3 +198,19 @@ def test_a_lone_account_id_is_still_an_unreadable_event() -> None:
     converter, doubts = _listening()
     assert converter.user("GatewayUserOrder", [704]) == []
     assert [(d.reconcile, d.skipped) for d in doubts] == [(True, True)]
+
+
+# -- the {action, data} envelope with fields of its own ---------------------------------------
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [{"accountId": 704}, {"id": "evt-7"}, {"id": 1, "accountId": 704, "sequence": 9}],
+    ids=["account", "event-id", "several"],
+)
+def test_an_envelope_with_fields_of_its_own_is_still_an_envelope(extra: dict[str, Any]) -> None:
+    converter, doubts = _listening()
+    removed = {"action": 2, "data": {**POSITION, "size": 0, "type": 0}, **extra}
+    [position] = converter.user("GatewayUserPosition", [removed])
+    assert (position.account_id, position.size, position.position_id) == (704, 0, 825245547)
+    assert doubts == []

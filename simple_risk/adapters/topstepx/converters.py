@@ -285,8 +285,7 @@ def unwrap_user_actions(arguments: object) -> list[tuple[int | None, object]]:
         raise WireFormatError(f"arguments: expected a list, got {type(arguments).__name__}")
     entities: list[tuple[int | None, object]] = []
     for item in items:
-        # a wrapper has ``data`` and no entity keys; every entity has an ``id`` or an account
-        if isinstance(item, Mapping) and "data" in item and not {"id", "accountId"} & set(item):
+        if isinstance(item, Mapping) and _is_envelope(item):
             action = _action(item.get("action"))
             inner = item["data"]
             if isinstance(inner, list | tuple):
@@ -298,6 +297,16 @@ def unwrap_user_actions(arguments: object) -> list[tuple[int | None, object]]:
         else:
             entities.append((None, item))
     return entities
+
+
+def _is_envelope(item: Mapping[str, object]) -> bool:
+    """Whether a user-hub argument is the ``{action, data}`` wrapper, fields of its own beside
+    them or not (no entity has a ``data`` field, nor an ``action`` one); a ``data`` without an
+    ``action`` wraps only when nothing beside it looks like an entity's (an ``id``, an
+    account)."""
+    if "data" not in item:
+        return False
+    return "action" in item or not {"id", "accountId"} & set(item)
 
 
 def _leading_account(arguments: list[object] | tuple[object, ...]) -> int | None:
