@@ -8,6 +8,7 @@ enum name nobody scripted is read like an unknown number: on the safe side, and 
 
 from __future__ import annotations
 
+import json
 import time
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -23,9 +24,10 @@ from simple_risk.adapters.topstepx.converters import (
     position_from_wire,
     trade_from_wire,
 )
-from simple_risk.adapters.topstepx.exactjson import loads_exact
+from simple_risk.adapters.topstepx.exactjson import dumps_exact, loads_exact
 from simple_risk.adapters.topstepx.hubconverter import Converter, Doubt
 from simple_risk.engine.events import OrderSide, OrderStatus, OrderType, PositionType
+from tests.adapters import test_converter_properties as properties
 
 AT = datetime(2026, 8, 19, 14, 15, 48, tzinfo=UTC)
 MNQ = "CON.F.US.MNQ.U26"
@@ -214,3 +216,101 @@ def test_an_envelope_with_fields_of_its_own_is_still_an_envelope(extra: dict[str
     [position] = converter.user("GatewayUserPosition", [removed])
     assert (position.account_id, position.size, position.position_id) == (704, 0, 825245547)
     assert doubts == []
+
+
+# -- any record, respelled: the same events ----------------------------------------------------
+
+ENUM_NAMES = {
+    ("GatewayUserOrder", "side"): SIDE_NAMES, ("GatewayUserTrade", "side"): SIDE_NAMES,
+    ("GatewayUserOrder", "type"): TYPE_NAMES, ("GatewayUserOrder", "status"): STATUS_NAMES,
+    ("GatewayUserPosition", "type"): {**POSITION_NAMES, "Undefined": PositionType.UNDEFINED},
+}  # fmt: skip
+
+
+class Raw(str):
+    """JSON text written as it is (a number in the form the test chose)."""
+
+
+def _text(value: object) -> str:
+    if isinstance(value, Raw):
+        return str(value)
+    if isinstance(value, dict):
+        return "{" + ",".join(f"{json.dumps(k)}:{_text(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list):
+        return "[" + ",".join(_text(v) for v in value) + "]"
+    return dumps_exact(value)
+
+
+def _number(draw: st.DrawFn, value: int | Decimal, integral: bool) -> object:
+    """The same number as another server may write it."""
+    exact = Decimal(value)
+    sign, digits, exponent = exact.as_tuple()
+    mantissa = ("-" if sign else "") + "".join(map(str, digits))
+    forms = [
+        str(value),  # as it was
+        f"{mantissa}E{exponent}" if isinstance(exponent, int) else str(value),  # exponent form
+        f"{exact:f}" + ("" if "." in f"{exact:f}" else ".0"),  # a fraction (2.0)
+        f"{exact:f}" + ("000" if "." in f"{exact:f}" else ".000"),  # many places
+    ]
+    text = draw(st.sampled_from(forms))
+    if integral and "." not in text and "E" not in text:
+        text = draw(st.sampled_from([text, text + ".0"]))
+    return draw(st.sampled_from([Raw(text), Raw(json.dumps(text))]))  # a number, or a string
+
+
+def _timestamp(draw: st.DrawFn, text: str) -> str:
+    if text.endswith("+00:00"):
+        return draw(st.sampled_from([text, text[:-6] + "Z", text[:-6]]))  # Z, or no zone
+    return text
+
+
+@st.composite
+def respelled(draw: st.DrawFn, target: str, entity: dict[str, Any]) -> Any:
+    """The entity's arguments as another server may write them: numbers in any form, enums
+    by name, other timestamp zones, unknown fields, another key order, another shape."""
+    fields: dict[str, object] = {}
+    for key, value in entity.items():
+        names = ENUM_NAMES.get((target, key))
+        if names is not None and isinstance(value, int) and draw(st.booleans()):
+            name = next(n for n, v in names.items() if v == value)
+            fields[key] = Raw(json.dumps(cased(draw, name)))
+        elif isinstance(value, bool) or value is None:
+            fields[key] = value
+        elif isinstance(value, int | Decimal):
+            fields[key] = _number(draw, value, isinstance(value, int))
+        elif isinstance(value, str) and key.endswith("Timestamp"):
+            fields[key] = _timestamp(draw, value)
+        else:
+            fields[key] = value
+    for extra in draw(st.lists(st.sampled_from(["newField", "flags", "venue"]), unique=True)):
+        fields[extra] = draw(st.sampled_from([None, 1, "x", [1], {"a": 1}]))
+    keys = draw(st.permutations(list(fields)))
+    data = {k: fields[k] for k in keys}
+    shape = draw(st.sampled_from(["wrapped", "bare", "account-first", "list"]))
+    if shape == "wrapped":
+        arguments: list[object] = [{"action": 1, "data": data}]
+    elif shape == "bare":
+        arguments = [data]
+    elif shape == "account-first":
+        arguments = [Raw(str(entity["accountId"])), {"action": 1, "data": data}]
+    else:
+        arguments = [{"action": 1, "data": [data]}]
+    return loads_exact(_text(arguments))
+
+
+@given(st.data())
+def test_any_record_respelled_reads_as_the_same_event(data: st.DataObject) -> None:
+    target, entities = data.draw(
+        st.sampled_from(
+            [
+                ("GatewayUserOrder", properties.orders()),
+                ("GatewayUserTrade", properties.trades()),
+                ("GatewayUserPosition", properties.positions()),
+            ]
+        )
+    )
+    entity = data.draw(entities)
+    converter, doubts = _listening()
+    [expected] = converter.user(target, loads_exact(dumps_exact([entity])))
+    assert converter.user(target, data.draw(respelled(target, entity))) == [expected]
+    assert doubts == [] and converter.rejected == {}
