@@ -314,3 +314,43 @@ def test_any_record_respelled_reads_as_the_same_event(data: st.DataObject) -> No
     [expected] = converter.user(target, loads_exact(dumps_exact([entity])))
     assert converter.user(target, data.draw(respelled(target, entity))) == [expected]
     assert doubts == [] and converter.rejected == {}
+
+
+# -- market hub: the data alone, naming its contract (§14.4: quotes carry ``contract``) -------
+
+LIVE_QUOTE: dict[str, Any] = {
+    "symbol": "F.US.MNQ", "contract": MNQ, "bestBid": 29398.25, "bestAsk": 29398.5,
+    "lastUpdated": "2026-08-19T14:15:48.5000000+00:00",
+    "timestamp": "2026-08-19T14:15:48.5000000+00:00",
+}  # fmt: skip
+LIVE_TRADE: dict[str, Any] = {
+    "symbolId": "F.US.MNQ", "price": 29398.25, "timestamp": "2026-08-19T14:15:48.5000000+00:00",
+    "type": 1, "volume": 2, "contractId": MNQ,
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("arguments", [[LIVE_QUOTE], [[LIVE_QUOTE]]], ids=["object", "list"])
+def test_a_quote_sent_alone_is_merged_for_the_contract_it_names(arguments: list[object]) -> None:
+    converter, _ = _listening()
+    [quote] = converter.market("GatewayQuote", loads_exact(dumps_exact(arguments)))
+    assert (quote.contract_id, quote.bid, quote.ask) == (
+        MNQ,
+        Decimal("29398.25"),
+        Decimal("29398.5"),
+    )
+    assert converter.rejected == {}
+
+
+def test_a_market_trade_array_sent_alone_sets_the_last_price_of_its_contract() -> None:
+    converter, _ = _listening()
+    later = {**LIVE_TRADE, "price": 29399, "timestamp": "2026-08-19T14:15:49+00:00"}
+    [quote] = converter.market("GatewayTrade", loads_exact(dumps_exact([[LIVE_TRADE, later]])))
+    assert (quote.contract_id, quote.last) == (MNQ, Decimal("29399"))
+    assert converter.rejected == {}
+
+
+def test_a_quote_alone_that_names_no_contract_is_rejected() -> None:
+    converter, _ = _listening()
+    anonymous = {k: v for k, v in LIVE_QUOTE.items() if k != "contract"}
+    assert converter.market("GatewayQuote", loads_exact(dumps_exact([anonymous]))) == []
+    assert converter.rejected == {"GatewayQuote": 1}
