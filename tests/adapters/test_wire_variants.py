@@ -354,3 +354,16 @@ def test_a_quote_alone_that_names_no_contract_is_rejected() -> None:
     anonymous = {k: v for k, v in LIVE_QUOTE.items() if k != "contract"}
     assert converter.market("GatewayQuote", loads_exact(dumps_exact([anonymous]))) == []
     assert converter.rejected == {"GatewayQuote": 1}
+
+
+@pytest.mark.parametrize("stamp", [1787148948000, "2026-08-19T14:15:48UTC", "today", True])
+def test_a_quote_with_a_time_it_cannot_read_still_moves_the_prices(stamp: object) -> None:
+    # the stamp only dates the quote: its bid and ask are what open P&L is marked at
+    converter, _ = _listening()
+    odd = {**LIVE_QUOTE, "timestamp": stamp, "lastUpdated": stamp, "bestBid": 29300}
+    [quote] = converter.market("GatewayQuote", loads_exact(dumps_exact([MNQ, odd])))
+    assert (quote.bid, quote.timestamp) == (Decimal("29300"), None)
+    trade = {**LIVE_TRADE, "timestamp": stamp, "price": 29301}
+    [traded] = converter.market("GatewayTrade", loads_exact(dumps_exact([MNQ, [trade]])))
+    assert traded.last == Decimal("29301")
+    assert converter.rejected == {}

@@ -27,6 +27,7 @@ from simple_risk.adapters.topstepx.wirefields import (
     as_mapping,
     convert_each,
     decimal_field,
+    descriptive_field,
     opt_decimal_field,
     parse_timestamp,
 )
@@ -51,13 +52,15 @@ class QuoteBook:
         self._lock = threading.Lock()
 
     def apply(self, contract_id: str, payload: object, at: datetime) -> Quote:
-        """Merge one GatewayQuote payload; fields absent (or null) keep their previous value."""
+        """Merge one GatewayQuote payload; fields absent (or null) keep their previous value.
+        A time it cannot read is logged and taken as absent: the stamp only dates the quote,
+        its prices still count."""
         data = as_mapping(payload, "quote")
         last = opt_decimal_field(data, "lastPrice")
         bid = opt_decimal_field(data, "bestBid")
         ask = opt_decimal_field(data, "bestAsk")
-        stamp = parse_timestamp(data.get("timestamp"), "timestamp") or parse_timestamp(
-            data.get("lastUpdated"), "lastUpdated"
+        stamp = descriptive_field(data, "timestamp", parse_timestamp) or descriptive_field(
+            data, "lastUpdated", parse_timestamp
         )
         return self._merge(contract_id, at, last, bid, ask, stamp)
 
@@ -68,7 +71,7 @@ class QuoteBook:
         wins, whatever its place in the array or the message it came in."""
         data = as_mapping(payload, "trade")
         price = decimal_field(data, "price")
-        stamp = parse_timestamp(data.get("timestamp"), "timestamp")
+        stamp = descriptive_field(data, "timestamp", parse_timestamp)
         return self._merge(contract_id, at, price, None, None, stamp, traded=True)
 
     def _merge(
