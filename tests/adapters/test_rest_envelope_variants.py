@@ -81,3 +81,83 @@ def test_a_placed_order_keeps_its_id_however_it_is_written(order_id: str) -> Non
     _Spelled.body = f'{{"success":true,"errorCode":0,"errorMessage":null,"orderId":{order_id}}}'
     with serving(_Spelled) as port:
         assert _place(_client(port)) == ORDER_ID
+
+
+# -- Order/place answered with something that is no envelope ------------------------------------
+
+
+class _PlaceBehindAProxy(StubGateway):
+    """``Order/place`` answered first with ``garbled`` (a proxy's page, nothing, a cut body),
+    then properly; ``Order/search`` lists the placed order once the gateway took one."""
+
+    garbled = b""
+    calls: list[str] = []  # noqa: RUF012 - one test's log, reset by it
+    placed = False  # whether the gateway took the first place (it answered 200 for it)
+
+    def on_call(self, path: str) -> None:
+        cls = _PlaceBehindAProxy
+        cls.calls.append(path.rsplit("/", 1)[-1])
+        if path.endswith("/Order/place"):
+            if cls.calls.count("place") == 1:
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(cls.garbled)))
+                self.end_headers()
+                self.wfile.write(cls.garbled)
+            else:
+                self.answer({"orderId": 1001})
+        elif path.endswith("/Order/search"):
+            order = {
+                "id": ORDER_ID, "accountId": ACCOUNT, "contractId": MNQ, "status": 1,
+                "type": 4, "side": 1, "size": 1, "stopPrice": 29380.5, "customTag": "t-1",
+            }  # fmt: skip
+            self.answer({"orders": [order] if cls.placed else []})
+        else:
+            self.answer({})
+
+
+GARBLED = [
+    b"<html><body>502 Bad Gateway</body></html>",
+    b"",
+    b'{"success":true,"errorCode":0,"errorMessage":null,"orde',
+]
+
+
+@pytest.mark.parametrize("garbled", GARBLED, ids=["html", "empty", "cut"])
+def test_a_place_answered_with_no_envelope_is_looked_up_by_its_tag_not_lost(
+    garbled: bytes,
+) -> None:
+    # the gateway took it: the order is found by its tag, and never placed twice
+    _PlaceBehindAProxy.garbled, _PlaceBehindAProxy.calls, _PlaceBehindAProxy.placed = (
+        garbled,
+        [],
+        True,
+    )
+    with serving(_PlaceBehindAProxy) as port:
+        client = RestClient(
+            f"http://127.0.0.1:{port}",
+            Credentials("user", "key-0123456789"),
+            config=RestConfig(timeout=2.0, max_attempts=3, backoff_base=0.01),
+        )
+        client.login()
+        assert _place(client) == ORDER_ID
+    assert _PlaceBehindAProxy.calls == ["place", "search"]
+
+
+@pytest.mark.parametrize("garbled", GARBLED, ids=["html", "empty", "cut"])
+def test_a_place_answered_with_no_envelope_that_did_not_land_is_sent_again(
+    garbled: bytes,
+) -> None:
+    _PlaceBehindAProxy.garbled, _PlaceBehindAProxy.calls, _PlaceBehindAProxy.placed = (
+        garbled,
+        [],
+        False,
+    )
+    with serving(_PlaceBehindAProxy) as port:
+        client = RestClient(
+            f"http://127.0.0.1:{port}",
+            Credentials("user", "key-0123456789"),
+            config=RestConfig(timeout=2.0, max_attempts=3, backoff_base=0.01),
+        )
+        client.login()
+        assert _place(client) == 1001
+    assert _PlaceBehindAProxy.calls == ["place", "search", "place"]

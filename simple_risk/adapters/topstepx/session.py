@@ -553,6 +553,12 @@ class RestSession:
                         http_status=None,
                         attempts=attempt,
                     )
+                retry_possible = attempt < self.config.max_attempts and self._monotonic() < deadline
+                if on_retry is not None and retry_possible:
+                    # it reached the gateway, which may have acted (a cut answer says it did):
+                    # the retry first asks whether it did (an Order/place, by its tag)
+                    self._pause(attempt, endpoint, f"HTTP {status}, {unreadable}")
+                    continue
                 raise MalformedResponse(f"{endpoint.value}: {unreadable}")
             received_at = self.clock.now()
             if self.recorder is not None and endpoint not in _AUTH_ENDPOINTS:
