@@ -65,3 +65,24 @@ def test_a_cut_left_by_a_connection_that_ended_is_no_part_of_the_next_one() -> N
     assert protocol.parse_messages(ORDER[:40]) == []
     _, messages = protocol.decode_handshake("{}" + RS + FILL + RS)  # a reconnect's handshake
     assert _targets(messages) == ["GatewayUserTrade"]
+
+
+def test_an_event_with_an_invocation_id_headers_or_stream_ids_is_still_an_event() -> None:
+    protocol = _WireProtocol(lambda: None)
+    odd = (
+        '{"type":1,"invocationId":"7","headers":{"x":"y"},"streamIds":[],"target":'
+        '"GatewayUserTrade","arguments":[{"action":0,"data":{"id":1}}],"newField":1}'
+    )
+    [message] = protocol.parse_messages(odd + RS + PING + RS)[:1]
+    assert (message.target, message.arguments) == (
+        "GatewayUserTrade",
+        [{"action": 0, "data": {"id": 1}}],
+    )
+
+
+def test_an_unreadable_record_is_told_and_the_records_beside_it_are_read() -> None:
+    told: list[str] = []
+    protocol = _WireProtocol(lambda: None, told.append)
+    frame = ORDER + RS + '{"type":1,"target":"GatewayUserOrder"}' + RS + "{oops" + RS + FILL + RS
+    assert _targets(protocol.parse_messages(frame)) == ["GatewayUserOrder", "GatewayUserTrade"]
+    assert len(told) == 2
