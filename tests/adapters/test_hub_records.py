@@ -86,3 +86,16 @@ def test_an_unreadable_record_is_told_and_the_records_beside_it_are_read() -> No
     frame = ORDER + RS + '{"type":1,"target":"GatewayUserOrder"}' + RS + "{oops" + RS + FILL + RS
     assert _targets(protocol.parse_messages(frame)) == ["GatewayUserOrder", "GatewayUserTrade"]
     assert len(told) == 2
+
+
+def test_a_target_in_another_letter_case_reaches_its_handler() -> None:
+    # SignalR's own clients match targets whatever their case: so does this one
+    protocol = _WireProtocol(lambda: None, targets=("GatewayUserOrder", "GatewayUserTrade"))
+    lowered = ORDER.replace("GatewayUserOrder", "gatewayuserorder")
+    shouted = FILL.replace("GatewayUserTrade", "GATEWAYUSERTRADE")
+    frame = lowered + RS + shouted + RS + '{"type":1,"target":"SomethingNew","arguments":[]}' + RS
+    assert _targets(protocol.parse_messages(frame)) == [
+        "GatewayUserOrder",
+        "GatewayUserTrade",
+        "SomethingNew",
+    ]

@@ -960,3 +960,25 @@ def test_an_unreadable_user_hub_record_is_doubted_for_a_reconcile_of_every_accou
         assert len(doubts) == 2, "a market-hub record is no account's"
     finally:
         hubs.stop()
+
+
+def test_an_event_whose_target_is_in_another_letter_case_arrives(
+    sim: Simulator, client: RestClient, events: Events
+) -> None:
+    account = client.search_accounts()[0].account_id
+    hubs = Hubs(client, sim, events)
+    hubs.user.subscribe_account(account)
+    hubs.start()
+    try:
+        order = {
+            "action": 1,
+            "data": {
+                "id": 4999999997, "accountId": account, "contractId": "CON.F.US.EP.Z26",
+                "status": 1, "type": 4, "side": 1, "size": 1, "stopPrice": 6000.25,
+            },
+        }  # fmt: skip
+        assert sim.emit_user_event("gatewayUserOrder", [order], account) == 1
+        stop = events.wait_for(lambda e: isinstance(e, OrderUpdate) and e.order_id == 4999999997)
+        assert isinstance(stop, OrderUpdate) and stop.stop_price == Decimal("6000.25")
+    finally:
+        hubs.stop()

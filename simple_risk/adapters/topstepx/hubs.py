@@ -45,7 +45,7 @@ import random
 import threading
 import time
 import urllib.parse
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -138,14 +138,20 @@ class _WireProtocol(JsonHubProtocol):  # type: ignore[misc]
     off, read at once). A new connection's handshake forgets what the last one left.
 
     A record no message can be made of is skipped, logged and told to ``on_unreadable``
-    (with why): what it said is lost, and only the hub knows whether that matters."""
+    (with why): what it said is lost, and only the hub knows whether that matters. An event's
+    target is matched to ``targets`` whatever its letter case, as SignalR's own clients
+    match it (signalrcore matches exactly, and drops the rest unsaid)."""
 
     def __init__(
-        self, on_frame: Callable[[], None], on_unreadable: Callable[[str], None] | None = None
+        self,
+        on_frame: Callable[[], None],
+        on_unreadable: Callable[[str], None] | None = None,
+        targets: Iterable[str] = (),
     ) -> None:
         super().__init__(version=1)
         self._on_frame = on_frame
         self._on_unreadable = on_unreadable
+        self._targets = {target.lower(): target for target in targets}
         self._cut = ""
 
     def _unreadable(self, why: str) -> None:
@@ -179,11 +185,18 @@ class _WireProtocol(JsonHubProtocol):  # type: ignore[misc]
             try:
                 parsed = json.loads(record, parse_float=Decimal)
                 if isinstance(parsed, dict) and parsed:
-                    messages.append(self.get_message(parsed))
+                    messages.append(self._canonical(self.get_message(parsed)))
             except (ValueError, TypeError, KeyError, RecursionError) as error:
                 log.warning("skipped an unreadable hub record (%s): %.500s", error, record)
                 self._unreadable(str(error))
         return messages
+
+    def _canonical(self, message: Any) -> Any:
+        """The message, its target spelled as the handler's when only the case differs."""
+        target = getattr(message, "target", None)
+        if isinstance(target, str):
+            message.target = self._targets.get(target.lower(), target)
+        return message
 
 
 def _whole_json(text: str) -> bool:
@@ -399,7 +412,9 @@ class HubClient(abc.ABC):
         connection = (
             HubConnectionBuilder()
             .with_url(_with_token(self.url, token), options=options)
-            .with_hub_protocol(_WireProtocol(on_frame, lambda why: self._unreadable(link_box)))
+            .with_hub_protocol(
+                _WireProtocol(on_frame, lambda why: self._unreadable(link_box), self.targets)
+            )
             .with_automatic_reconnect(
                 {
                     "type": "raw",
