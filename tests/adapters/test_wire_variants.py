@@ -20,7 +20,9 @@ from hypothesis import strategies as st
 
 from simple_risk.adapters.topstepx.clock import ReceiveClock
 from simple_risk.adapters.topstepx.converters import (
+    contracts_from_rest,
     order_from_wire,
+    orders_from_rest,
     position_from_wire,
     trade_from_wire,
 )
@@ -367,3 +369,52 @@ def test_a_quote_with_a_time_it_cannot_read_still_moves_the_prices(stamp: object
     [traded] = converter.market("GatewayTrade", loads_exact(dumps_exact([MNQ, [trade]])))
     assert traded.last == Decimal("29301")
     assert converter.rejected == {}
+
+
+# -- REST answers respelled --------------------------------------------------------------------
+
+CONTRACTS = [
+    {"id": MNQ, "name": "MNQU6", "description": "Micro E-mini Nasdaq-100: September 2026",
+     "tickSize": Decimal("0.25"), "tickValue": Decimal("0.5"), "activeContract": True,
+     "symbolId": "F.US.MNQ"},
+    {"id": "CON.F.US.JY6.U26", "name": "6JU6", "description": "Japanese Yen: September 2026",
+     "tickSize": Decimal("0.0000005"), "tickValue": Decimal("6.25"), "activeContract": True,
+     "symbolId": "F.US.JY6"},
+    {"id": "CON.F.US.TUA.U26", "name": "ZTU6", "description": "2-Year T-Note: September 2026",
+     "tickSize": Decimal("0.00390625"), "tickValue": Decimal("7.8125"), "activeContract": True,
+     "symbolId": "F.US.TUA"},
+]  # fmt: skip
+
+
+@given(st.data())
+def test_a_contract_catalogue_respelled_reads_as_the_same_contracts(data: st.DataObject) -> None:
+    respelled_contracts = []
+    for contract in CONTRACTS:
+        fields = {
+            k: _number(data.draw, v, False) if isinstance(v, Decimal) else v
+            for k, v in contract.items()
+        }
+        keys = data.draw(st.permutations(list(fields)))
+        respelled_contracts.append({k: fields[k] for k in keys})
+    body = loads_exact(_text({"success": True, "errorCode": 0, "contracts": respelled_contracts}))
+    expected = contracts_from_rest(loads_exact(dumps_exact({"contracts": CONTRACTS})))
+    assert contracts_from_rest(body) == expected
+    assert [c.tick_size for c in expected] == [c["tickSize"] for c in CONTRACTS]
+
+
+@given(st.lists(properties.orders(), max_size=5), st.data())
+def test_a_rest_order_list_respelled_reads_as_the_same_orders(
+    orders: list[dict[str, Any]], data: st.DataObject
+) -> None:
+    expected = orders_from_rest(loads_exact(dumps_exact({"orders": orders})), AT)
+    spelled = [_bare(data.draw(respelled("GatewayUserOrder", order))) for order in orders]
+    body = {"success": True, "errorCode": 0, "errorMessage": None, "orders": spelled}
+    assert orders_from_rest(body, AT) == expected
+
+
+def _bare(arguments: list[Any]) -> Any:
+    """The one entity of respelled hub arguments (a REST list holds entities)."""
+    item = arguments[-1]
+    if isinstance(item, dict) and "data" in item:
+        item = item["data"]
+    return item[0] if isinstance(item, list) else item
