@@ -10,6 +10,10 @@ place (reference §1, §4–§8):
   "no time";
 * order and trade ids exceed 2^31; numeric enums keep their wire values.
 
+Another gateway may spell the same values otherwise, and they read the same: a number as
+text in any form (``"2"``, ``"2.0"``, ``"2e0"``), an enum by its Swagger name in any case
+(``"Bid"``, ``"open"``).
+
 Money and prices become ``Decimal`` exactly (floats only ever reach us through a JSON parser
 that was not told ``parse_float=Decimal``; they are converted through their shortest repr,
 which is the wire text). Anything malformed raises :class:`WireFormatError`.
