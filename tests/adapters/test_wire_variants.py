@@ -418,3 +418,23 @@ def _bare(arguments: list[Any]) -> Any:
     if isinstance(item, dict) and "data" in item:
         item = item["data"]
     return item[0] if isinstance(item, list) else item
+
+
+# -- the envelope's action by name -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("action", ["Removed", "removed", "Deleted", "delete", "REMOVE"])
+def test_a_position_removed_by_name_is_flat_whatever_size_it_still_shows(action: str) -> None:
+    # "0=create, 1=update, 2=delete" (reference §5): a server naming its actions must not
+    # leave a gone position open at its old size, its loss still counted and flattened
+    converter, doubts = _listening()
+    [position] = converter.user("GatewayUserPosition", [{"action": action, "data": POSITION}])
+    assert (position.size, position.account_id) == (0, 704)
+    assert doubts == []
+
+
+@pytest.mark.parametrize("action", ["Created", "added", "Updated", "update"])
+def test_a_position_created_or_updated_by_name_keeps_its_size(action: str) -> None:
+    converter, _ = _listening()
+    [position] = converter.user("GatewayUserPosition", [{"action": action, "data": POSITION}])
+    assert (position.size, position.type) == (2, PositionType.SHORT)

@@ -327,11 +327,24 @@ def _owned(entity: object, owner: int) -> object:
     return entity
 
 
+#: the wrapper actions by name ("0=create, 1=update, 2=delete", reference §5; §14.1), in lower
+#: case, for a server that names them
+_ACTION_NAMES = {
+    "create": 0, "created": 0, "add": 0, "added": 0, "new": 0,
+    "update": 1, "updated": 1, "change": 1, "changed": 1,
+    "remove": ACTION_REMOVED, "removed": ACTION_REMOVED, "delete": ACTION_REMOVED,
+    "deleted": ACTION_REMOVED,
+}  # fmt: skip
+
+
 def _action(value: object) -> int | None:
-    """The wrapper's action, read as every number of a payload is (``2``, ``"2"``, ``2.0``);
-    None when absent or unreadable (the entity is then taken as an update)."""
+    """The wrapper's action, read as every number of a payload is (``2``, ``"2"``, ``2.0``)
+    or by name (``"Removed"``, ``"delete"``); None when absent or unreadable (the entity is
+    then taken as an update)."""
     if value is None:
         return None
+    if isinstance(value, str) and value.strip().lower() in _ACTION_NAMES:
+        return _ACTION_NAMES[value.strip().lower()]
     try:
         return to_int(value, "action")
     except WireFormatError:
