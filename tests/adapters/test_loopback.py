@@ -22,7 +22,7 @@ from simple_risk.adapters.replay import Recorder, replay
 from simple_risk.adapters.simulator import RateLimits, Simulator, wire
 from simple_risk.adapters.topstepx.contracts import ContractCache
 from simple_risk.adapters.topstepx.errors import ApiError, AuthenticationError, Outcome
-from simple_risk.adapters.topstepx.hubconverter import Converter
+from simple_risk.adapters.topstepx.hubconverter import Converter, Doubt
 from simple_risk.adapters.topstepx.hubs import MarketHubClient, UserHubClient
 from simple_risk.adapters.topstepx.ratelimit import Budget, Priority, RateLimiter
 from simple_risk.adapters.topstepx.rest import Credentials, RestClient, RestConfig
@@ -908,5 +908,77 @@ def test_malformed_wire_payloads_are_skipped_and_the_stream_goes_on(
         assert isinstance(order, OrderUpdate) and order.stop_price == Decimal("6000.25")
         assert hubs.user.converter.rejected["GatewayUserOrder"] >= 3
         assert hubs.user.is_ready()
+    finally:
+        hubs.stop()
+
+
+def test_an_event_cut_across_two_websocket_messages_arrives_once_whole(
+    sim: Simulator, client: RestClient, events: Events
+) -> None:
+    # a server that flushes mid-record: the order's record ends in the next message
+    account = client.search_accounts()[0].account_id
+    hubs = Hubs(client, sim, events)
+    hubs.user.subscribe_account(account)
+    hubs.start()
+    try:
+        order = {
+            "action": 1,
+            "data": {
+                "id": 4999999998, "accountId": account, "contractId": "CON.F.US.EP.Z26",
+                "status": 1, "type": 4, "side": 1, "size": 1, "stopPrice": 6000.25,
+            },
+        }  # fmt: skip
+        assert sim.emit_user_event("GatewayUserOrder", [order], account, cut=60) == 1
+        stop = events.wait_for(lambda e: isinstance(e, OrderUpdate) and e.order_id == 4999999998)
+        assert isinstance(stop, OrderUpdate) and stop.stop_price == Decimal("6000.25")
+        assert hubs.user.converter.rejected["GatewayUserOrder"] == 0
+    finally:
+        hubs.stop()
+
+
+def test_an_unreadable_user_hub_record_is_doubted_for_a_reconcile_of_every_account(
+    sim: Simulator, client: RestClient, events: Events
+) -> None:
+    # an invocation without its arguments: no message can be made of it, so whose record it
+    # was and what it said are lost — only REST can tell
+    account = client.search_accounts()[0].account_id
+    hubs = Hubs(client, sim, events)
+    doubts: list[Doubt] = []
+    hubs.user.converter.on_doubt = doubts.append
+    hubs.user.subscribe_account(account)
+    hubs.start()
+    try:
+        sim.emit_user_event("GatewayUserOrder", None, account)  # type: ignore[arg-type]
+        sim.emit_user_event("GatewayUserOrder", None, account)  # type: ignore[arg-type]
+        wait_until(lambda: len(doubts) == 2, 5)
+        assert {(d.account_id, d.reconcile, d.skipped, d.what) for d in doubts} == {
+            (None, True, True, "unreadable user-hub record skipped")
+        }
+        sim.emit_market_event("GatewayQuote", None, None)  # type: ignore[arg-type]
+        sim.emit_user_event("GatewayUserOrder", [], account)  # the stream goes on
+        time.sleep(0.3)
+        assert len(doubts) == 2, "a market-hub record is no account's"
+    finally:
+        hubs.stop()
+
+
+def test_an_event_whose_target_is_in_another_letter_case_arrives(
+    sim: Simulator, client: RestClient, events: Events
+) -> None:
+    account = client.search_accounts()[0].account_id
+    hubs = Hubs(client, sim, events)
+    hubs.user.subscribe_account(account)
+    hubs.start()
+    try:
+        order = {
+            "action": 1,
+            "data": {
+                "id": 4999999997, "accountId": account, "contractId": "CON.F.US.EP.Z26",
+                "status": 1, "type": 4, "side": 1, "size": 1, "stopPrice": 6000.25,
+            },
+        }  # fmt: skip
+        assert sim.emit_user_event("gatewayUserOrder", [order], account) == 1
+        stop = events.wait_for(lambda e: isinstance(e, OrderUpdate) and e.order_id == 4999999997)
+        assert isinstance(stop, OrderUpdate) and stop.stop_price == Decimal("6000.25")
     finally:
         hubs.stop()

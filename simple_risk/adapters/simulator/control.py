@@ -216,9 +216,16 @@ class Control:
             self._revoked_keys.clear()
 
     def emit_user_event(
-        self, target: str, arguments: list[object], account_id: int | None = None
+        self,
+        target: str,
+        arguments: list[object],
+        account_id: int | None = None,
+        *,
+        cut: int | None = None,
     ) -> int:
-        return self.hubs.emit_raw("user", target, arguments, account_id)
+        """Send a user-hub event as written; ``cut``: in two WebSocket messages, cut after
+        that many characters."""
+        return self.hubs.emit_raw("user", target, arguments, account_id, cut=cut)
 
     def emit_market_event(
         self, target: str, arguments: list[object], contract_id: str | None = None

@@ -466,11 +466,15 @@ class Hubs:
         arguments: list[object],
         about: object,
         departure: Departure | None = None,
+        *,
+        cut: int | None = None,
     ) -> int:
         """Send an arbitrary event; ``about`` (account or contract id) limits it to connections
         subscribed to anything about it; ``departure`` is told as each copy is written. Returns
-        how many connections got it."""
+        how many connections got it. ``cut``: the record goes as two WebSocket messages, cut
+        after that many characters (a server that flushes mid-record)."""
         text = record({"type": 1, "target": target, "arguments": arguments})
+        pieces = [text] if cut is None else [text[:cut], text[cut:]]
         sent = 0
         for connection in list(self.connections):
             if connection.hub != hub:
@@ -479,7 +483,9 @@ class Hubs:
                 value == about or kind == "accounts" for kind, value in connection.subscriptions
             ):
                 continue
-            connection.send(text, departure)
+            for piece in pieces[:-1]:
+                connection.send(piece)
+            connection.send(pieces[-1], departure)
             sent += 1
         return sent
 

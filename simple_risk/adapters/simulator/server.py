@@ -367,9 +367,18 @@ class Simulator:
         self._call(self.control.void_fill, trade_id)
 
     def emit_user_event(
-        self, target: str, arguments: list[object], account_id: int | None = None
+        self,
+        target: str,
+        arguments: list[object],
+        account_id: int | None = None,
+        *,
+        cut: int | None = None,
     ) -> int:
-        return self._call(self.control.emit_user_event, target, arguments, account_id)
+        """Send a user-hub event as written; ``cut``: in two WebSocket messages, cut after
+        that many characters (a server that flushes mid-record)."""
+        return self._call(
+            lambda: self.control.emit_user_event(target, arguments, account_id, cut=cut)
+        )
 
     def emit_market_event(
         self, target: str, arguments: list[object], contract_id: str | None = None

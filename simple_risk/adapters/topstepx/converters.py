@@ -22,8 +22,10 @@ Wire facts this module depends on (reference §1, §4–§8):
 * one bad element of a list (a REST record, a contract) never drops the good elements beside
   it.
 
-Enum values nobody scripted are read per field, with the meaning that errs on the safe side
-(a risk manager must still see a record that still means something):
+An enum is read by number or by its Swagger name in any case (``1``, ``"1"``, ``"Open"``,
+``"open"``: a server that writes its enums by name). Enum values nobody scripted — a number
+or a name — are read per field, with the meaning that errs on the safe side (a risk manager
+must still see a record that still means something):
 
 * an order ``type`` outside 0–7 is :attr:`OrderType.UNKNOWN` — a working order of known side
   and size, never taken for a protective stop, still counted as exposure;
@@ -125,9 +127,9 @@ def order_from_wire(
     malformed: which way the order goes is the one thing no default can say.
     """
     data = as_mapping(payload, "order")
-    unknown: list[tuple[str, int]] = []  # reported once the whole record has been read
+    unknown: list[tuple[str, int | str]] = []  # reported once the whole record has been read
 
-    def seen(field: str, value: int) -> None:
+    def seen(field: str, value: int | str) -> None:
         unknown.append((field, value))
 
     order = OrderUpdate(
@@ -264,18 +266,26 @@ ACTION_REMOVED = 2
 
 
 def unwrap_user_actions(arguments: object) -> list[tuple[int | None, object]]:
-    """User-hub ``arguments`` → (wrapper action or None for a bare entity, entity) pairs."""
+    """User-hub ``arguments`` → (wrapper action or None for a bare entity, entity) pairs.
+
+    ``[accountId, data]`` (the market hub's ``[contractId, data]`` shape) is read as ``data``
+    whose entities lacking an ``accountId`` are that account's."""
     items: Iterable[object]
     if isinstance(arguments, list | tuple):
         items = arguments
+        owner = _leading_account(arguments)
+        if owner is not None:
+            return [
+                (action, _owned(entity, owner))
+                for action, entity in unwrap_user_actions(arguments[1:])
+            ]
     elif isinstance(arguments, Mapping):
         items = [arguments]
     else:
         raise WireFormatError(f"arguments: expected a list, got {type(arguments).__name__}")
     entities: list[tuple[int | None, object]] = []
     for item in items:
-        # a wrapper has ``data`` and no entity keys; every entity has an ``id`` or an account
-        if isinstance(item, Mapping) and "data" in item and not {"id", "accountId"} & set(item):
+        if isinstance(item, Mapping) and _is_envelope(item):
             action = _action(item.get("action"))
             inner = item["data"]
             if isinstance(inner, list | tuple):
@@ -289,11 +299,52 @@ def unwrap_user_actions(arguments: object) -> list[tuple[int | None, object]]:
     return entities
 
 
+def _is_envelope(item: Mapping[str, object]) -> bool:
+    """Whether a user-hub argument is the ``{action, data}`` wrapper, fields of its own beside
+    them or not (no entity has a ``data`` field, nor an ``action`` one); a ``data`` without an
+    ``action`` wraps only when nothing beside it looks like an entity's (an ``id``, an
+    account)."""
+    if "data" not in item:
+        return False
+    return "action" in item or not {"id", "accountId"} & set(item)
+
+
+def _leading_account(arguments: list[object] | tuple[object, ...]) -> int | None:
+    """The account id that leads ``[accountId, data]``; None when the arguments are no such
+    pair (a lone id is no event)."""
+    if len(arguments) < 2 or isinstance(arguments[0], Mapping | list | tuple):
+        return None
+    try:
+        return to_int(arguments[0], "accountId")
+    except WireFormatError:
+        return None
+
+
+def _owned(entity: object, owner: int) -> object:
+    """An entity of ``[accountId, data]``: its own ``accountId``, or else the leading one."""
+    if isinstance(entity, Mapping) and entity.get("accountId") is None:
+        return {**entity, "accountId": owner}
+    return entity
+
+
+#: the wrapper actions by name ("0=create, 1=update, 2=delete", reference §5; §14.1), in lower
+#: case, for a server that names them
+_ACTION_NAMES = {
+    "create": 0, "created": 0, "add": 0, "added": 0, "new": 0,
+    "update": 1, "updated": 1, "change": 1, "changed": 1,
+    "remove": ACTION_REMOVED, "removed": ACTION_REMOVED, "delete": ACTION_REMOVED,
+    "deleted": ACTION_REMOVED,
+}  # fmt: skip
+
+
 def _action(value: object) -> int | None:
-    """The wrapper's action, read as every number of a payload is (``2``, ``"2"``, ``2.0``);
-    None when absent or unreadable (the entity is then taken as an update)."""
+    """The wrapper's action, read as every number of a payload is (``2``, ``"2"``, ``2.0``)
+    or by name (``"Removed"``, ``"delete"``); None when absent or unreadable (the entity is
+    then taken as an update)."""
     if value is None:
         return None
+    if isinstance(value, str) and value.strip().lower() in _ACTION_NAMES:
+        return _ACTION_NAMES[value.strip().lower()]
     try:
         return to_int(value, "action")
     except WireFormatError:

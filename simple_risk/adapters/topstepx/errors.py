@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import enum
 
+from simple_risk.adapters.topstepx.wirefields import WireFormatError, to_int
+
 
 class Outcome(enum.Enum):
     """What a caller should do with a response."""
@@ -251,6 +253,24 @@ def classify_http(status: int) -> Outcome:
     if 200 <= status < 300:
         return Outcome.DONE
     return Outcome.GIVE_UP
+
+
+def error_code_from_wire(endpoint: Endpoint | str, value: object) -> int:
+    """A ``success: false`` answer's errorCode as a number, read like every number of a
+    payload (``2``, ``2.0``, ``"2"``) or by the endpoint's Swagger name in any case
+    (``"PositionNotFound"``); -1 when absent or unreadable (no code: no meaning)."""
+    try:
+        return to_int(value, "errorCode")
+    except WireFormatError:
+        pass
+    known = _endpoint(endpoint)
+    if known is None or not isinstance(value, str):
+        return -1
+    name = value.strip().lower()
+    for member in ERROR_TABLE[known][0]:
+        if member.name.replace("_", "").lower() == name:
+            return int(member)
+    return -1
 
 
 def code_name(endpoint: Endpoint | str, error_code: int) -> str:

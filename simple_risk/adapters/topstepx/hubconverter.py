@@ -53,6 +53,10 @@ install_log_filter(__name__)
 USER_TARGETS = ("GatewayUserAccount", "GatewayUserOrder", "GatewayUserPosition", "GatewayUserTrade")
 MARKET_TARGETS = ("GatewayQuote", "GatewayTrade", "GatewayDepth")
 
+#: the target of the user-hub records no message could be made of (whichever it was), as
+#: :attr:`Converter.rejected` counts them and their :class:`Doubt` names it
+UNREADABLE_RECORD = "GatewayUser*"
+
 #: the strict converter of each user-hub target
 _USER_CONVERTERS: dict[str, Callable[[object, datetime], Event]] = {
     "GatewayUserAccount": account_from_wire,
@@ -150,7 +154,7 @@ class Converter:
 
     def _order(self, entity: object, stamp: datetime) -> OrderUpdate:
         """One user-hub order; its unknown values are counted, logged once, and doubted."""
-        unknown: list[tuple[str, int]] = []
+        unknown: list[tuple[str, int | str]] = []
         order = order_from_wire(entity, stamp, on_unknown=lambda f, v: unknown.append((f, v)))
         for name, value in unknown:
             reading = READINGS.get(name, "a default")
@@ -236,6 +240,25 @@ class Converter:
             self._reject(target, arguments, error)
             return []
 
+    def unreadable_record(self, at: datetime | None = None) -> None:
+        """A user-hub record the hub protocol could not read (no target, no arguments can be
+        told): counted and doubted for every guarded account — it may have been any account's
+        order or fill, and only REST can tell."""
+        stamp = at or self.clock.now()
+        with self._lock:
+            self.rejected[UNREADABLE_RECORD] += 1
+        self._doubt(
+            Doubt(
+                at=stamp,
+                target=UNREADABLE_RECORD,
+                account_id=None,
+                what="unreadable user-hub record skipped",
+                record_id=None,
+                reconcile=True,
+                skipped=True,
+            )
+        )
+
     def rest(self, endpoint: str, body: object, at: datetime | None = None) -> list[Event]:
         """A recorded REST response (reconciliation) → events; unknown endpoints → none.
 
@@ -272,6 +295,7 @@ class Converter:
 
 __all__ = [
     "MARKET_TARGETS",
+    "UNREADABLE_RECORD",
     "USER_TARGETS",
     "Converter",
     "Doubt",

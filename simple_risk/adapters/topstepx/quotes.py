@@ -4,7 +4,9 @@ Quotes are partial updates, merged here into the last full quote per contract (r
 §8.2); live deltas often lack ``lastPrice`` and nothing is pushed on subscribe (§14.4), so the
 last trade price comes from ``GatewayTrade`` — an array of market trades — merged into the
 same quote. Market-hub events arrive as ``[contractId, data]`` where ``data`` may be an
-object or a list; one unreadable element of that list never drops the good ones beside it.
+object or a list — or as ``data`` alone, each element naming its contract (a quote's
+``contract``, a market trade's ``contractId``); one unreadable element of that list never
+drops the good ones beside it.
 
 Apart from the account entities (:mod:`~simple_risk.adapters.topstepx.converters`) because
 a quote is not a record of its own: it is state kept across messages, under a lock, for the
@@ -14,7 +16,7 @@ market hub's thread.
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -25,6 +27,7 @@ from simple_risk.adapters.topstepx.wirefields import (
     as_mapping,
     convert_each,
     decimal_field,
+    descriptive_field,
     opt_decimal_field,
     parse_timestamp,
 )
@@ -49,13 +52,15 @@ class QuoteBook:
         self._lock = threading.Lock()
 
     def apply(self, contract_id: str, payload: object, at: datetime) -> Quote:
-        """Merge one GatewayQuote payload; fields absent (or null) keep their previous value."""
+        """Merge one GatewayQuote payload; fields absent (or null) keep their previous value.
+        A time it cannot read is logged and taken as absent: the stamp only dates the quote,
+        its prices still count."""
         data = as_mapping(payload, "quote")
         last = opt_decimal_field(data, "lastPrice")
         bid = opt_decimal_field(data, "bestBid")
         ask = opt_decimal_field(data, "bestAsk")
-        stamp = parse_timestamp(data.get("timestamp"), "timestamp") or parse_timestamp(
-            data.get("lastUpdated"), "lastUpdated"
+        stamp = descriptive_field(data, "timestamp", parse_timestamp) or descriptive_field(
+            data, "lastUpdated", parse_timestamp
         )
         return self._merge(contract_id, at, last, bid, ask, stamp)
 
@@ -66,7 +71,7 @@ class QuoteBook:
         wins, whatever its place in the array or the message it came in."""
         data = as_mapping(payload, "trade")
         price = decimal_field(data, "price")
-        stamp = parse_timestamp(data.get("timestamp"), "timestamp")
+        stamp = descriptive_field(data, "timestamp", parse_timestamp)
         return self._merge(contract_id, at, price, None, None, stamp, traded=True)
 
     def _merge(
@@ -105,15 +110,57 @@ class QuoteBook:
             )
 
 
-def _market_arguments(target: str, arguments: object) -> tuple[str, Sequence[object]]:
-    """Market-hub ``[contractId, data]`` → the contract id and the elements of ``data``."""
-    if not isinstance(arguments, list | tuple) or len(arguments) < 2:
+def _market_arguments(target: str, arguments: object) -> list[tuple[object, object]]:
+    """Market-hub ``[contractId, data]`` → (contract id, element) per element of ``data``.
+
+    ``data`` alone (one argument, an object or a list) is read too: each element names its
+    contract (a quote's ``contract``, a market trade's ``contractId``, §14.4); one that names
+    none is unreadable on its own (its contract id is then None)."""
+    if not isinstance(arguments, list | tuple) or not arguments:
         raise WireFormatError(f"{target}: expected [contractId, data]")
+    if len(arguments) == 1 or isinstance(arguments[0], Mapping | list | tuple):
+        data = arguments[0] if len(arguments) == 1 else arguments
+        elements = data if isinstance(data, list | tuple) else [data]
+        return [(_named_contract(element), element) for element in elements]
     contract_id = arguments[0]
     if not isinstance(contract_id, str) or not contract_id:
         raise WireFormatError(f"{target}: bad contract id {contract_id!r}")
     data = arguments[1]
-    return contract_id, data if isinstance(data, list | tuple) else [data]
+    return [
+        (contract_id, element) for element in (data if isinstance(data, list | tuple) else [data])
+    ]
+
+
+def _named_contract(element: object) -> str | None:
+    if not isinstance(element, Mapping):
+        return None
+    for key in ("contract", "contractId"):
+        value = element.get(key)
+        if isinstance(value, str) and value:
+            return value
+    return None
+
+
+def _each(
+    pairs: list[tuple[object, object]],
+    merge: Callable[[str, object], Quote],
+    on_malformed: OnMalformedElement | None,
+) -> list[Quote]:
+    """Each element merged for its contract; strict (``on_malformed`` None) or lenient as
+    :func:`convert_each` (an unreadable element, or one that names no contract, is told and
+    skipped)."""
+
+    def convert(pair: object) -> Quote:
+        contract_id, element = pair if isinstance(pair, tuple) else (None, pair)
+        if not isinstance(contract_id, str):
+            raise WireFormatError("names no contract")
+        return merge(contract_id, element)
+
+    def skipped(pair: object, error: Exception) -> None:
+        if on_malformed is not None:
+            on_malformed(pair[1] if isinstance(pair, tuple) else pair, error)
+
+    return list(convert_each(pairs, convert, skipped if on_malformed is not None else None))
 
 
 def quote_from_wire(
@@ -122,10 +169,11 @@ def quote_from_wire(
     book: QuoteBook,
     on_malformed: OnMalformedElement | None = None,
 ) -> list[Quote]:
-    """GatewayQuote ``[contractId, data]`` → merged Quote(s); ``data`` may be a list, whose
-    unreadable elements ``on_malformed`` is told of (the others still merge)."""
-    contract_id, payloads = _market_arguments("GatewayQuote", arguments)
-    return list(convert_each(payloads, lambda p: book.apply(contract_id, p, at), on_malformed))
+    """GatewayQuote ``[contractId, data]`` (or ``data`` alone, naming its contract) → merged
+    Quote(s); ``data`` may be a list, whose unreadable elements ``on_malformed`` is told of
+    (the others still merge)."""
+    pairs = _market_arguments("GatewayQuote", arguments)
+    return _each(pairs, lambda contract, p: book.apply(contract, p, at), on_malformed)
 
 
 def market_trades_from_wire(
@@ -134,16 +182,14 @@ def market_trades_from_wire(
     book: QuoteBook,
     on_malformed: OnMalformedElement | None = None,
 ) -> list[Quote]:
-    """GatewayTrade ``[contractId, data]`` → one merged Quote whose last price is the latest
-    readable trade's; ``data`` is an array of trades live (§14.4), a single object is accepted
-    too. An empty array carries no price and gives no quote. With ``on_malformed``, an
-    unreadable trade is reported and skipped: the good trades of the array still set the
-    last price."""
-    contract_id, trades = _market_arguments("GatewayTrade", arguments)
-    quotes = list(
-        convert_each(trades, lambda t: book.apply_trade(contract_id, t, at), on_malformed)
-    )
-    return quotes[-1:]
+    """GatewayTrade ``[contractId, data]`` (or ``data`` alone, each trade naming its contract)
+    → one merged Quote per contract whose last price is the latest readable trade's; ``data``
+    is an array of trades live (§14.4), a single object is accepted too. An empty array
+    carries no price and gives no quote. With ``on_malformed``, an unreadable trade is
+    reported and skipped: the good trades of the array still set the last price."""
+    pairs = _market_arguments("GatewayTrade", arguments)
+    quotes = _each(pairs, lambda contract, t: book.apply_trade(contract, t, at), on_malformed)
+    return list({quote.contract_id: quote for quote in quotes}.values())
 
 
 __all__ = ["QuoteBook", "market_trades_from_wire", "quote_from_wire"]

@@ -58,6 +58,7 @@ from simple_risk.adapters.topstepx.session import (
     RestConfig,
     RestRecorder,
     RestSession,
+    envelope_order_id,
 )
 from simple_risk.adapters.topstepx.transport import Sent
 from simple_risk.adapters.topstepx.wirefields import WireFormatError, to_decimal
@@ -366,8 +367,8 @@ class RestClient(RestSession):
                 if found is not None:
                     return found
             raise
-        order_id = envelope.get("orderId")
-        if not isinstance(order_id, int) or isinstance(order_id, bool):
+        order_id = envelope_order_id(envelope)
+        if order_id is None:
             raise MalformedResponse("Order/place succeeded without an orderId")
         return order_id
 

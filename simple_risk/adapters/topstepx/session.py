@@ -47,6 +47,7 @@ from simple_risk.adapters.topstepx.errors import (
     ProjectXError,
     RateLimitTimeout,
     TransportError,
+    error_code_from_wire,
 )
 from simple_risk.adapters.topstepx.exactjson import dumps_exact, loads_exact
 from simple_risk.adapters.topstepx.gateway_time import retry_after_seconds, token_lifetime
@@ -64,6 +65,7 @@ from simple_risk.adapters.topstepx.transport import (
     Sent,
     transport_for,
 )
+from simple_risk.adapters.topstepx.wirefields import WireFormatError, to_int
 from simple_risk.engine.model import SymbolSpec
 
 #: the REST client's logger, shared with :mod:`.rest`: the session's auth and retry lines keep
@@ -149,6 +151,18 @@ class RestConfig:
     #: prefix of the customTag given to an order placed without one. Neutral: the daemon tags
     #: its own orders itself (``daemon/owntags.py``), and a prefix never makes an order its own.
     auto_tag_prefix: str = "px-"
+
+
+def envelope_order_id(envelope: Mapping[str, Any]) -> int | None:
+    """An answer's ``orderId``, read like every id of a payload (``2934939764``, ``"…"``,
+    ``2934939764.0``); None when absent or unreadable."""
+    value = envelope.get("orderId")
+    if value is None:
+        return None
+    try:
+        return to_int(value, "orderId")
+    except WireFormatError:
+        return None
 
 
 def _session_for(base_url: str) -> requests.Session:
@@ -539,23 +553,27 @@ class RestSession:
                         http_status=None,
                         attempts=attempt,
                     )
+                retry_possible = attempt < self.config.max_attempts and self._monotonic() < deadline
+                if on_retry is not None and retry_possible:
+                    # it reached the gateway, which may have acted (a cut answer says it did):
+                    # the retry first asks whether it did (an Order/place, by its tag)
+                    self._pause(attempt, endpoint, f"HTTP {status}, {unreadable}")
+                    continue
                 raise MalformedResponse(f"{endpoint.value}: {unreadable}")
             received_at = self.clock.now()
             if self.recorder is not None and endpoint not in _AUTH_ENDPOINTS:
                 self.recorder.record_rest(received_at, endpoint.value, body, envelope, sent=sent_at)
             if not envelope["success"]:
-                code = envelope.get("errorCode")
-                code = code if isinstance(code, int) and not isinstance(code, bool) else -1
+                code = error_code_from_wire(endpoint, envelope.get("errorCode"))
                 message = envelope.get("errorMessage")
                 message = message if isinstance(message, str) else None
-                order_id = envelope.get("orderId")
                 error_type = AuthenticationError if endpoint in _AUTH_ENDPOINTS else ApiError
                 raise error_type(
                     endpoint,
                     code,
                     message,
                     http_status=status,
-                    order_id=order_id if isinstance(order_id, int) else None,
+                    order_id=envelope_order_id(envelope),
                 )
             return envelope, received_at
 

@@ -10,6 +10,10 @@ place (reference §1, §4–§8):
   "no time";
 * order and trade ids exceed 2^31; numeric enums keep their wire values.
 
+Another gateway may spell the same values otherwise, and they read the same: a number as
+text in any form (``"2"``, ``"2.0"``, ``"2e0"``), an enum by its Swagger name in any case
+(``"Bid"``, ``"open"``).
+
 Money and prices become ``Decimal`` exactly (floats only ever reach us through a JSON parser
 that was not told ``parse_float=Decimal``; they are converted through their shortest repr,
 which is the wire text). Anything malformed raises :class:`WireFormatError`.
@@ -39,6 +43,7 @@ install_log_filter(__name__)
 
 _NO_TIME_YEAR = 1
 _INT64_MAX = 2**63 - 1
+_INT64_DIGITS = len(str(_INT64_MAX)) - 1  # the exponent of its leading digit
 
 
 class WireFormatError(ValueError):
@@ -70,18 +75,19 @@ def to_decimal(value: object, name: str = "value") -> Decimal:
 
 
 def to_int(value: object, name: str = "value") -> int:
-    """An integer id/size/enum; accepts integral Decimals/floats (JSON ``5.0``), never bools."""
+    """An integer id/size/enum; accepts integral Decimals/floats (JSON ``5.0``) and numbers
+    as text in any form (``"5"``, ``"5.0"``, ``"5e0"``), never bools."""
     if isinstance(value, bool):
         raise WireFormatError(f"{name}: expected an integer, got a boolean")
     if isinstance(value, int):
         result = value
-    elif isinstance(value, Decimal | float):
+    elif isinstance(value, Decimal | float | str):  # "2", "2.0", "2e0": a number as text
         number = to_decimal(value, name)
+        if number.adjusted() > _INT64_DIGITS:  # 1e999999999 would take minutes to write out
+            raise WireFormatError(f"{name}: {value!r} does not fit in int64")
         if number != number.to_integral_value():
             raise WireFormatError(f"{name}: expected an integer, got {value!r}")
         result = int(number)
-    elif isinstance(value, str) and value.strip().lstrip("-").isdigit():
-        result = int(value)
     else:
         raise WireFormatError(f"{name}: expected an integer, got {value!r}")
     if abs(result) > _INT64_MAX:
@@ -228,18 +234,57 @@ def bool_field(payload: Mapping[str, Any], key: str, default: bool | None = None
 
 _E = TypeVar("_E", OrderSide, OrderType, OrderStatus, PositionType)
 
+#: The Swagger's names of each enum's values (reference §5), for a server that writes its
+#: enums by name (System.Text.Json's string enums): keyed in lower case, the names being
+#: read whatever their case.
+_ENUM_NAMES: dict[type, dict[str, int]] = {
+    OrderSide: {"bid": 0, "ask": 1},
+    OrderType: {
+        "unknown": 0, "limit": 1, "market": 2, "stoplimit": 3, "stop": 4, "trailingstop": 5,
+        "joinbid": 6, "joinask": 7,
+    },
+    OrderStatus: {
+        "none": 0, "open": 1, "filled": 2, "cancelled": 3, "expired": 4, "rejected": 5,
+        "pending": 6, "pendingcancellation": 7, "suspended": 8,
+    },
+    PositionType: {"undefined": 0, "long": 1, "short": 2},
+}  # fmt: skip
+
+
+def _enum_value(kind: type[_E], payload: Mapping[str, Any], key: str) -> int | str:
+    """An enum field's wire value: its number, or a name that is no number (a name this
+    enum knows is its number; another is returned as written, for the caller to judge)."""
+    value = _required(payload, key)
+    if isinstance(value, str) and not _looks_numeric(value):
+        name = value.strip()
+        if not name.isidentifier():  # blank, or no name at all
+            raise WireFormatError(f"{key}: expected a number or a name, got {value!r}")
+        return _ENUM_NAMES[kind].get(name.lower(), name)
+    return to_int(value, key)
+
+
+def _looks_numeric(text: str) -> bool:
+    try:
+        Decimal(text.strip())
+    except InvalidOperation:
+        return False
+    return True
+
 
 def enum_field(kind: type[_E], payload: Mapping[str, Any], key: str) -> _E:
-    """A numeric enum whose unknown values mean nothing: they are malformed."""
-    number = int_field(payload, key)
+    """An enum, by number or name, whose unknown values mean nothing: they are malformed."""
+    value = _enum_value(kind, payload, key)
     try:
-        return kind(number)
+        if isinstance(value, str):
+            raise ValueError(value)
+        return kind(value)
     except ValueError as exc:
-        raise WireFormatError(f"{key}: {number} is not a {kind.__name__}") from exc
+        raise WireFormatError(f"{key}: {value} is not a {kind.__name__}") from exc
 
 
-#: Told of each enum value outside the known set that was read conservatively: (field, value)
-OnUnknown = Callable[[str, int], None]
+#: Told of each enum value outside the known set that was read conservatively: (field, value
+#: as written, a number or a name)
+OnUnknown = Callable[[str, int | str], None]
 
 #: Told of each element of a list that was skipped as unreadable: (element, error)
 OnMalformedElement = Callable[[object, Exception], None]
@@ -254,14 +299,14 @@ class UnknownValues:
         self.counts: Counter[str] = Counter()
         self._lock = threading.Lock()
 
-    def note(self, name: str, value: int, reading: str) -> bool:
+    def note(self, name: str, value: int | str, reading: str) -> bool:
         """Count one occurrence; True (and logged) the first time this value is seen."""
         key = f"{name}={value}"
         with self._lock:
             first = key not in self.counts
             self.counts[key] += 1
         if first:
-            log.warning("unknown %s %d, read as %s (logged once per value)", name, value, reading)
+            log.warning("unknown %s %s, read as %s (logged once per value)", name, value, reading)
         return first
 
     def snapshot(self) -> dict[str, int]:
@@ -282,17 +327,20 @@ def lenient_enum_field(
     kind: type[_E], payload: Mapping[str, Any], key: str, default: _E, on_unknown: OnUnknown
 ) -> _E:
     """An enum whose unknown values still mean something: ``default`` (see the docstring of
-    :mod:`simple_risk.adapters.topstepx.converters`), reported to ``on_unknown``. A value that
-    is not an integer is still malformed."""
-    number = int_field(payload, key)
+    :mod:`simple_risk.adapters.topstepx.converters`), reported to ``on_unknown``. A name this
+    enum does not know is unknown too; a value that is neither an integer nor a name (a
+    boolean, a fraction, an object) is still malformed."""
+    value = _enum_value(kind, payload, key)
     try:
-        return kind(number)
+        if isinstance(value, str):
+            raise ValueError(value)
+        return kind(value)
     except ValueError:
-        on_unknown(f"order.{key}", number)
+        on_unknown(f"order.{key}", value)
         return default
 
 
-def note_unknown(name: str, value: int) -> None:
+def note_unknown(name: str, value: int | str) -> None:
     """Tally an unknown value in :data:`UNKNOWN_VALUES` (no caller asked to count it)."""
     UNKNOWN_VALUES.note(name, value, READINGS.get(name, "a default"))
 
