@@ -418,7 +418,26 @@ class AccountState:
                 and update.size <= named[3]
             ):
                 parent = named[0]
-        return parent if parent != update.order_id else None
+        if parent is None or parent == update.order_id:
+            return None
+        # Order/modify can resize a leg: one that can close more than its entry opened (its
+        # size while it works, its fills once it ended) is an order like any other
+        bound = self._entry_bound(parent)
+        if bound is not None and update.size - update.fill_volume > bound:
+            return None
+        return parent
+
+    def _entry_bound(self, entry_id: int) -> int | None:
+        """The most a child of this entry can close: the entry's size while it works, what it
+        filled once it ended; None while the entry is unknown."""
+        entry = self.orders.get(entry_id)
+        if entry is not None:
+            return entry.update.size
+        ended = self.ended_fills.get(entry_id)
+        if ended is not None:
+            return ended
+        family = self.families.get(entry_id)
+        return family.opened if family is not None else None
 
     def _adopt_children(self, tag: str, entry: Order, contract: ContractState) -> None:
         """An entry arrived after children that name it only by tag: make them its children."""
