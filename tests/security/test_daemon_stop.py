@@ -1,0 +1,90 @@
+"""Red team (issue #12), third pass: the daemon's own protective stop, fought again and again.
+
+With trade management on (RULE-012's breakeven), the daemon places a stop at the entry once
+the position is 10 ticks in profit. The trader cancels it, moves it away or shrinks it, over
+and over: each time the daemon puts the protection back, once per attack (it does not spend
+its REST budget in a loop), and the position is never left without its stop for long.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from simple_risk.engine.events import OrderStatus
+from tests.e2e.harness import ACCOUNT, Harness, Start, build_ruleset
+
+QUIET = {"max_unrealized_loss": 100000, "max_unrealized_profit": 100000}
+BREAKEVEN = ("trade-management-breakeven",)
+#: rounds of the fight
+ROUNDS = 5
+
+
+def _daemon_places(h: Harness) -> list[dict[str, object]]:
+    """The daemon's Order/place calls (the trader's tags start with trader-)."""
+    return [b for b in h.sent("Order/place") if str(b.get("customTag", "")).startswith("sr-")]
+
+
+def _stops(h: Harness) -> list[int]:
+    """The working stops of the account at the venue."""
+    return [o.id for o in h.sim.venue.open_orders(ACCOUNT) if o.stop_price is not None]
+
+
+def _covered(h: Harness, size: int, price: Decimal) -> bool:
+    """Working sell stops at ``price`` or tighter cover ``size`` contracts."""
+    return (
+        sum(
+            o.size - o.fill_volume
+            for o in h.sim.venue.open_orders(ACCOUNT)
+            if o.stop_price is not None and o.stop_price >= price
+        )
+        >= size
+    )
+
+
+def _in_profit(h: Harness, size: int) -> Decimal:
+    """Long ``size`` ES, 11 ticks in profit: the daemon's breakeven stop is placed at entry."""
+    h.trader.buy(ACCOUNT, "EP", size)
+    h.wait(lambda: h.trader.size(ACCOUNT, "EP") == size, "the fill")
+    entry = h.trader.price("EP")
+    h.trader.move("EP", Decimal("2.75"))
+    h.wait(lambda: _stops(h) != [], "the daemon's stop")
+    return entry
+
+
+def test_a_daemon_stop_cancelled_again_and_again_is_put_back_each_time(start: Start) -> None:
+    h = start(build_ruleset(params=QUIET, enable=BREAKEVEN))
+    _in_profit(h, 1)
+    for round_ in range(ROUNDS):
+        (stop,) = _stops(h)
+        h.trader.client.cancel_order(ACCOUNT, stop)
+        h.wait(lambda stop=stop: _stops(h) not in ([], [stop]), f"the stop put back ({round_})")
+    assert len(_daemon_places(h)) == ROUNDS + 1, "one place per cancel, no more"
+    assert h.trader.size(ACCOUNT, "EP") == 1
+
+
+def test_a_daemon_stop_moved_away_again_and_again_is_moved_back_each_time(start: Start) -> None:
+    h = start(build_ruleset(params=QUIET, enable=BREAKEVEN))
+    entry = _in_profit(h, 1)
+    h.wait(lambda: _covered(h, 1, entry), "the stop at the entry")
+    modifies = len(h.sent("Order/modify"))
+    for round_ in range(ROUNDS):
+        (stop,) = _stops(h)
+        h.trader.client.modify_stop(ACCOUNT, stop, stop_price=entry - 40)  # 160 ticks away
+        h.wait(lambda: _covered(h, 1, entry), f"the stop moved back ({round_})")
+    daemon_modifies = len(h.sent("Order/modify")) - modifies - ROUNDS
+    assert daemon_modifies <= ROUNDS + 1, f"{daemon_modifies} modifies for {ROUNDS} moves"
+    assert h.trader.size(ACCOUNT, "EP") == 1
+
+
+def test_a_daemon_stop_shrunk_again_and_again_covers_the_position_again(start: Start) -> None:
+    h = start(build_ruleset(params=QUIET, enable=BREAKEVEN))
+    entry = _in_profit(h, 3)
+    h.wait(lambda: _covered(h, 3, entry), "the stop covering 3")
+    for round_ in range(ROUNDS):
+        stop = _stops(h)[0]
+        price = h.sim.venue.order(stop).stop_price
+        assert price is not None
+        h.trader.client.modify_stop(ACCOUNT, stop, stop_price=price, size=1)
+        h.wait(lambda: _covered(h, 3, entry), f"the whole position covered again ({round_})")
+    assert h.trader.size(ACCOUNT, "EP") == 3
+    assert all(h.sim.venue.order(s).status == OrderStatus.OPEN for s in _stops(h))
