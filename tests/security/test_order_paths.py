@@ -240,3 +240,28 @@ def test_bracket_legs_left_behind_by_manual_closes_are_cut_back_at_their_fill(
     h.trader.move("EP", Decimal("-10.5"))  # through every stop-loss, 40 ticks under its fill
     h.wait(lambda: h.fired("max-contracts", AUTO_OCO), "the short 6 seen", ROUND_TRIP)
     h.wait(lambda: h.trader.size(AUTO_OCO, "EP") <= 5, "the short cut back", ROUND_TRIP)
+
+
+def test_a_burst_of_resting_one_lot_limits_filled_together_is_cut_back(start: Start) -> None:
+    """Eight 1-lot ES buy limits one tick under the market, placed as fast as the API takes
+    them, then the market drops through all of them at once: whatever the order rules had
+    time to cancel, the account is cut back to the limit of 5 within one round trip."""
+    busy = {**QUIET, "max_trades_per_minute": 1000, "max_trades_per_hour": 1000}
+    h = start(build_ruleset(params=busy))
+    below = h.trader.price("EP") - Decimal("0.25")
+    for _ in range(8):
+        h.trader.limit(ACCOUNT, "EP", OrderSide.BUY, 1, below)
+    h.trader.move("EP", Decimal("-1"))
+    h.wait(lambda: h.trader.working(ACCOUNT) == 0, "every limit filled or cancelled", ROUND_TRIP)
+    h.wait(lambda: h.trader.size(ACCOUNT, "EP") <= 5, "the account cut back", ROUND_TRIP)
+
+
+def test_a_contract_the_ruleset_has_no_limit_for_takes_one_lot(start: Start) -> None:
+    """Corn (ZC) has no limit of its own in the shipped ruleset: unknown_symbol_limit, 1. A
+    3-lot ZC market order is cut back to 1; a 3-lot ZC limit order is cancelled."""
+    h = start(build_ruleset(params=QUIET))
+    h.trader.buy(ACCOUNT, "ZCE", 3)
+    h.wait(lambda: h.trader.size(ACCOUNT, "ZCE") == 1, "the ZC cut back to 1", ROUND_TRIP)
+    order = h.trader.limit(ACCOUNT, "ZCE", OrderSide.BUY, 3, h.trader.price("ZCE") - 5)
+    h.wait(lambda: _status(h, order) == OrderStatus.CANCELLED, "the 3-lot ZC limit cancelled")
+    assert h.fired("max-contracts-per-instrument")

@@ -12,9 +12,12 @@ from decimal import Decimal
 import pytest
 
 from simple_risk.daemon import engineloop
-from tests.e2e.harness import ACCOUNT, Harness, Start, build_ruleset
+from simple_risk.engine.events import OrderSide, OrderStatus
+from tests.e2e.harness import ACCOUNT, Harness, Restart, Start, build_ruleset
 
 QUIET = {"max_unrealized_loss": 100000, "max_unrealized_profit": 100000}
+#: how long a breach may stand: one enforcement round trip plus the daemon's tick
+ROUND_TRIP = 5.0
 #: seconds the gateway refuses hub connections
 OUTAGE = 10.0
 #: the daemon's REST poll while the user hub is down, shortened for the test
@@ -65,3 +68,39 @@ def test_a_loss_made_while_the_user_hub_is_down_locks_the_day(
 def _holds(h: Harness) -> bool:
     state = h.daemon.engines[ACCOUNT].account(ACCOUNT)
     return state is not None and bool(state.positions)
+
+
+def test_a_trade_made_while_the_daemon_is_stopped_under_the_daily_lock_is_closed_at_start(
+    start: Start, restart: Restart
+) -> None:
+    """The day's loss lock is in force; the admin stops the daemon (admin daemon stop) and the
+    trader buys at once. The next start reads the position from REST, finds the lock it
+    held, and closes what was bought."""
+    h = start(build_ruleset(params=QUIET))
+    h.trader.buy(ACCOUNT, "EP")
+    h.wait(lambda: h.trader.size(ACCOUNT, "EP") == 1, "the fill")
+    h.trader.move("EP", Decimal("-10.5"))
+    h.trader.sell(ACCOUNT, "EP")
+    h.wait(lambda: h.locked_by("daily-realized-loss"), "the daily loss lock")
+    h.daemon.stop()
+    h.trader.buy(ACCOUNT, "MNQ", 2)
+    h.wait(lambda: h.trader.size(ACCOUNT, "MNQ") == 2, "the fill while nothing guards")
+    h = restart(h)
+    assert h.locked_by("daily-realized-loss")
+    h.wait(lambda: h.trader.size(ACCOUNT) == 0, "the MNQ closed at the start", ROUND_TRIP)
+
+
+def test_an_order_placed_just_before_a_stop_is_cancelled_after_the_start(
+    start: Start, restart: Restart
+) -> None:
+    """A 12-lot ES limit placed the moment before the daemon stops, resting where the stopped
+    daemon never judged it: the start judges every working order it reads from REST."""
+    h = start(build_ruleset(params=QUIET))
+    h.daemon.stop()
+    order = h.trader.limit(ACCOUNT, "EP", OrderSide.BUY, 12, h.trader.price("EP") - 50)
+    h = restart(h)
+    h.wait(
+        lambda: h.sim.venue.order(order).status == OrderStatus.CANCELLED,
+        "the 12-lot cancelled after the start",
+        ROUND_TRIP,
+    )
