@@ -23,8 +23,9 @@ engine time, and asks the set on every order and position event whether exposure
   (docs/protection.md).
 - Orders that only reduce a position at no more than its size, orders simple-risk placed
   itself (customTag ``sr-``) and the children of a bracket family (they only ever close what
-  their entry opened) always pass — but not an open leg left behind with nothing to close
-  (the trader closed the position by hand): it would open one, and is cancelled. A trader's
+  their entry opened) always pass — but not an open leg, nor a stop of simple-risk's, left
+  behind with nothing to close (the trader closed the position by hand): it would open one,
+  and is cancelled. A trader's
   protective stop larger than the position is resized to what the position still needs,
   never cancelled: a lock must not leave a legal position unprotected.
 """
@@ -372,9 +373,13 @@ def _kept(order: Order) -> bool:
 
 
 def _left_behind(order: Order) -> bool:
-    """An open bracket leg with nothing to close: its entry filled (a leg leaves status 8 only
-    then), but the position it was to close is gone — closed by another order, or reversed —
-    so the leg would open one."""
+    """A kept order with nothing to close (the caller found no position on the side it
+    closes): an open bracket leg — its entry filled (a leg leaves status 8 only then) but the
+    position it was to close is gone, closed by another order or reversed — or a stop of
+    simple-risk's own (it only ever places stops to protect a position) whose position the
+    trader closed by hand. Either would open a position."""
+    if order.own:
+        return order.is_stop
     return order.is_child and order.update.status is not OrderStatus.SUSPENDED
 
 

@@ -88,3 +88,22 @@ def test_a_daemon_stop_shrunk_again_and_again_covers_the_position_again(start: S
         h.wait(lambda: _covered(h, 3, entry), f"the whole position covered again ({round_})")
     assert h.trader.size(ACCOUNT, "EP") == 3
     assert all(h.sim.venue.order(s).status == OrderStatus.OPEN for s in _stops(h))
+
+
+def test_the_daemons_stop_left_behind_by_a_close_by_hand_is_cancelled_by_a_lock(
+    start: Start,
+) -> None:
+    """The trader sells the position by hand, leaving the daemon's breakeven stop working with
+    nothing to close — a sell stop that would open a short. An order of the daemon's passes
+    every lock; this one must not be a way to open a position during one: when a cooldown
+    starts (a fifth fill in a minute), it is cancelled."""
+    h = start(build_ruleset(params=QUIET, enable=BREAKEVEN))
+    _in_profit(h, 1)
+    (stop,) = _stops(h)
+    h.trader.sell(ACCOUNT, "EP")
+    h.wait(lambda: h.trader.size(ACCOUNT, "EP") == 0, "the close by hand")
+    h.trader.buy(ACCOUNT, "MNQ")
+    h.trader.sell(ACCOUNT, "MNQ")
+    h.wait(lambda: h.locked_by("trade-frequency-minute"), "the cooldown")
+    h.wait(lambda: h.sim.venue.order(stop).status != OrderStatus.OPEN, "the stop cancelled")
+    assert h.trader.size(ACCOUNT) == 0
