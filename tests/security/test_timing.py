@@ -6,6 +6,7 @@ daemon on the shipped ruleset.
 
 from __future__ import annotations
 
+import threading
 import time
 from decimal import Decimal
 
@@ -104,3 +105,28 @@ def test_an_order_placed_just_before_a_stop_is_cancelled_after_the_start(
         "the 12-lot cancelled after the start",
         ROUND_TRIP,
     )
+
+
+def test_a_revenge_trade_while_a_reload_applies_is_taken_back(start: Start) -> None:
+    """The admin reloads the ruleset during the trader's cooldown (a reload builds a fresh
+    engine); the trader buys the moment it applies. The cooldown carries over to the new
+    engine with the baseline it began with, and the trade is taken back."""
+    ruleset = build_ruleset(params=QUIET)
+    h = start(ruleset)
+    h.trader.buy(ACCOUNT, "EP")
+    h.wait(lambda: h.trader.size(ACCOUNT, "EP") == 1, "the fill")
+    h.trader.move("EP", Decimal("-2.5"))
+    h.trader.sell(ACCOUNT, "EP")
+    h.wait(lambda: h.locked_by("cooldown-after-loss-1"), "the cooldown")
+    reloaded = build_ruleset(params={**QUIET, "max_trades_per_day": 49})
+
+    def swap() -> None:
+        h.daemon.on_engine(lambda: h.daemon.swap_rulesets({ACCOUNT: reloaded}), 10.0)
+
+    swapper = threading.Thread(target=swap)
+    swapper.start()
+    h.trader.buy(ACCOUNT, "MNQ", 2)
+    swapper.join(10.0)
+    assert h.daemon.rulesets[ACCOUNT] is reloaded
+    h.wait(lambda: h.trader.size(ACCOUNT) == 0, "the revenge trade taken back", ROUND_TRIP)
+    assert h.locked_by("cooldown-after-loss-1")
