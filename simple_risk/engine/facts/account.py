@@ -365,6 +365,7 @@ class AccountState:
                     entry = self.orders.get(parent)
                     if entry is not None:
                         family.opened = entry_opened(entry)
+                        family.entry_size = entry.update.size
                     elif parent in self.ended_fills:
                         family.opened = self.ended_fills[parent]
                 family.legs[order.id] = order
@@ -375,6 +376,7 @@ class AccountState:
         as_entry = self.families.get(order.id)
         if as_entry is not None:
             as_entry.opened = entry_opened(order)
+            as_entry.entry_size = update.size
             touched.append(as_entry)
         for family in touched:
             self._recount(family)
@@ -428,16 +430,14 @@ class AccountState:
         return parent
 
     def _entry_bound(self, entry_id: int) -> int | None:
-        """The most a child of this entry can close: the entry's size while it works, what it
-        filled once it ended; None while the entry is unknown."""
+        """The most a child of this entry can close: the size the entry was placed with (a
+        leg is born that size, §14.3, also when the entry fills only in part); None while no
+        update of the entry has been seen beside its family."""
         entry = self.orders.get(entry_id)
         if entry is not None:
             return entry.update.size
-        ended = self.ended_fills.get(entry_id)
-        if ended is not None:
-            return ended
         family = self.families.get(entry_id)
-        return family.opened if family is not None else None
+        return family.entry_size if family is not None else None
 
     def _adopt_children(self, tag: str, entry: Order, contract: ContractState) -> None:
         """An entry arrived after children that name it only by tag: make them its children."""
