@@ -265,3 +265,24 @@ def test_a_contract_the_ruleset_has_no_limit_for_takes_one_lot(start: Start) -> 
     order = h.trader.limit(ACCOUNT, "ZCE", OrderSide.BUY, 3, h.trader.price("ZCE") - 5)
     h.wait(lambda: _status(h, order) == OrderStatus.CANCELLED, "the 3-lot ZC limit cancelled")
     assert h.fired("max-contracts-per-instrument")
+
+
+def test_a_protective_stop_upsized_during_a_cooldown_is_resized_back(start: Start) -> None:
+    """Long 1 MNQ with its sell stop of 1; during a cooldown the trader modifies the stop to
+    4, which at the stop price would leave a short 3. The stop is resized back to what the
+    position needs — never cancelled: the position keeps its protection."""
+    h = start(build_ruleset(params=QUIET))
+    h.trader.buy(ACCOUNT, "MNQ")
+    h.wait(lambda: h.trader.size(ACCOUNT, "MNQ") == 1, "the fill")
+    stop = h.trader.stop(ACCOUNT, "MNQ", OrderSide.SELL, 1, h.trader.price("MNQ") - 20)
+    h.trader.buy(ACCOUNT, "EP")
+    h.wait(lambda: h.trader.size(ACCOUNT, "EP") == 1, "the ES fill")
+    h.trader.move("EP", Decimal("-2.5"))
+    h.trader.sell(ACCOUNT, "EP")
+    h.wait(lambda: h.locked_by("cooldown-after-loss-1"), "the cooldown")
+    price = h.sim.venue.order(stop).stop_price
+    assert price is not None
+    h.trader.client.modify_stop(ACCOUNT, stop, stop_price=price, size=4)
+    h.wait(lambda: h.sim.venue.order(stop).size == 1, "the stop resized back to 1", ROUND_TRIP)
+    assert _status(h, stop) == OrderStatus.OPEN
+    assert h.trader.size(ACCOUNT, "MNQ") == 1
