@@ -165,6 +165,21 @@ def test_the_daemons_stop_left_behind_by_a_close_by_hand_is_cancelled() -> None:
     assert lockout_intents(feed(engine, position(3, 0))) == [CancelOrder(ACCOUNT, 10)]
 
 
+def test_the_daemons_stop_left_behind_without_a_lock_is_cancelled_once() -> None:
+    """No lock: the daemon's stop of a position closed by hand is still cancelled — the daemon
+    placed it to protect that position, and it would open one — and asked for once."""
+    engine = locking_engine()
+    feed(engine, position(0, 1), own(0.5, "sr-stop-1", 10))
+    feed(engine, order(1, 10, side="sell", kind=OrderType.STOP, stop="20900", tag="sr-stop-1"))
+    firings = feed(engine, position(2, 0))
+    assert [(f.kind, f.rule_id, f.intents) for f in firings] == [
+        ("own", "own-stop-left-behind", (CancelOrder(ACCOUNT, 10),))
+    ]
+    assert feed(engine, position(3, 0)) == []
+    feed(engine, position(4, 2), order(5, 20, side="sell", kind=OrderType.STOP, stop="20900"))
+    assert feed(engine, position(6, 1)) == []  # a trader's stop is the trader's
+
+
 def test_a_tag_that_only_looks_like_the_daemons_grants_nothing() -> None:
     engine = locking_engine()
     feed(engine, fill(1, 1, pnl="-200"))

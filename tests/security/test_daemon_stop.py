@@ -107,3 +107,18 @@ def test_the_daemons_stop_left_behind_by_a_close_by_hand_is_cancelled_by_a_lock(
     h.wait(lambda: h.locked_by("trade-frequency-minute"), "the cooldown")
     h.wait(lambda: h.sim.venue.order(stop).status != OrderStatus.OPEN, "the stop cancelled")
     assert h.trader.size(ACCOUNT) == 0
+
+
+def test_the_daemons_stop_left_behind_by_a_close_by_hand_is_cancelled(start: Start) -> None:
+    """The trader sells the position by hand, leaving the daemon's breakeven stop working with
+    nothing to close: a sell stop under the market that, when the price comes back to it,
+    opens a short nobody asked for. The daemon cancels its own stop once the position is
+    gone."""
+    h = start(build_ruleset(params=QUIET, enable=BREAKEVEN))
+    _in_profit(h, 1)
+    (stop,) = _stops(h)
+    h.trader.sell(ACCOUNT, "EP")
+    h.wait(lambda: h.trader.size(ACCOUNT, "EP") == 0, "the close by hand")
+    h.wait(lambda: h.sim.venue.order(stop).status != OrderStatus.OPEN, "the stop cancelled")
+    assert h.fired("own-stop-left-behind")
+    assert not h.daemon.engines[ACCOUNT].locks(ACCOUNT)
