@@ -181,7 +181,7 @@ class LockEnforcement:
         it by hand, or it reversed): the daemon only ever places a stop to protect a position,
         and one left working would open a position when the price comes back to it. On a
         position event, its contract's; on a reconcile, every contract's."""
-        if isinstance(event, PositionUpdate):
+        if isinstance(event, PositionUpdate | OrderUpdate):
             contracts: Iterable[str] = (event.contract_id,)
         elif everything:
             contracts = list(state.orders_by_contract)

@@ -180,6 +180,15 @@ def test_the_daemons_stop_left_behind_without_a_lock_is_cancelled_once() -> None
     assert feed(engine, position(6, 1)) == []  # a trader's stop is the trader's
 
 
+def test_the_daemons_stop_placed_as_its_position_closed_is_cancelled() -> None:
+    """The daemon's place of a stop crossed the trader's close by hand: the stop is heard of
+    after the position is gone, and cancelled on its own event."""
+    engine = locking_engine()
+    feed(engine, position(0, 1), own(0.5, "sr-stop-1"), position(1, 0))
+    stop = order(2, 10, side="sell", kind=OrderType.STOP, stop="20900", tag="sr-stop-1")
+    assert [f.intents for f in feed(engine, stop)] == [(CancelOrder(ACCOUNT, 10),)]
+
+
 def test_a_tag_that_only_looks_like_the_daemons_grants_nothing() -> None:
     engine = locking_engine()
     feed(engine, fill(1, 1, pnl="-200"))
