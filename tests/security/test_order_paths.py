@@ -228,7 +228,8 @@ def test_bracket_legs_left_behind_by_manual_closes_are_cut_back_at_their_fill(
 ) -> None:
     """Six 1-lot ES brackets, each fill sold at the market by hand: six sell stops and six
     sell limits stay behind with nothing to close. No order rule judges them again when the
-    position closes (a design question: see the report of #12's third pass); when the price
+    position closes (the order rules judge an order on its own events: an open design
+    question, not changed here); when the price
     reaches the stops, the short 6 they open is cut back to the limit of 5 within one round
     trip."""
     busy = {**QUIET, "max_trades_per_minute": 1000, "max_trades_per_hour": 1000}
@@ -291,8 +292,8 @@ def test_a_protective_stop_upsized_during_a_cooldown_is_resized_back(start: Star
 
 def test_a_hedge_across_two_products_is_cut_back_when_both_sides_fill(start: Start) -> None:
     """A buy of 5 ES and a sell of 5 NQ, both resting: each order is judged with the working
-    orders on its own side of the market, so both pass (a design question: see the report of
-    #12's third pass), though the market can fill both — ES on a drop, NQ on a rise. Once
+    orders on its own side of the market, so both pass (an open design question, not changed
+    here), though the market can fill both — ES on a drop, NQ on a rise. Once
     both have filled, the 10 lots are cut back to 5 within one round trip."""
     busy = {**QUIET, "max_trades_per_minute": 1000}
     h = start(build_ruleset(params=busy))
@@ -310,8 +311,8 @@ def test_a_closing_limit_left_opening_by_a_close_by_hand_is_cut_back_at_its_fill
 ) -> None:
     """Long 5 ES with a sell limit of 10 above (at its price the account would be short 5:
     within the limit). The trader sells the 5 at the market: the resting sell of 10 would now
-    open a short 10, and no order rule judges it again on a position change (a design
-    question: see the report of #12's third pass). When the price reaches it, the short 10
+    open a short 10, and no order rule judges it again on a position change (an open design
+    question, not changed here). When the price reaches it, the short 10
     is cut back to 5 within one round trip."""
     busy = {**QUIET, "max_trades_per_minute": 1000}
     h = start(build_ruleset(params=busy))
