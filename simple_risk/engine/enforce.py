@@ -45,6 +45,9 @@ from simple_risk.engine.plans import ITEM_FAMILIES
 from simple_risk.engine.records import Firing, utc
 from simple_risk.engine.unknowns import UnknownFacts
 
+#: the name the cancel of a stop of simple-risk's own with nothing left to protect goes by
+OWN_STOP_RULE = "own-stop-left-behind"
+
 
 @trait
 class LockEnforcement:
@@ -170,6 +173,52 @@ class LockEnforcement:
                     intent_out,
                 )
             )
+
+    def _retire_own_stops(
+        self, state: AccountState, event: Event, firings: list[Firing], everything: bool
+    ) -> None:
+        """Cancel simple-risk's own stops with no position left to protect (the trader closed
+        it by hand, or it reversed): the daemon only ever places a stop to protect a position,
+        and one left working would open a position when the price comes back to it. On a
+        position event, its contract's; on a reconcile, every contract's."""
+        if isinstance(event, PositionUpdate | OrderUpdate):
+            contracts: Iterable[str] = (event.contract_id,)
+        elif everything:
+            contracts = list(state.orders_by_contract)
+        else:
+            return
+        pending = self._intents.get(state.id, {})
+        for contract_id in contracts:
+            in_contract = state.orders_by_contract.get(contract_id)
+            if not in_contract:
+                continue
+            position = state.positions.get(contract_id)
+            for order in list(in_contract.values()):
+                if not (order.own and order.is_stop and order.is_working):
+                    continue
+                if position is not None and position.long != order.buy:
+                    continue  # it protects the position
+                intent = CancelOrder(state.id, order.id)
+                if intent.key in pending:
+                    continue
+                self._remember(state.id, (intent,))
+                firings.append(
+                    Firing(
+                        rule_id=OWN_STOP_RULE,
+                        account=state.id,
+                        item=f"order:{order.id}",
+                        at=event.at,
+                        severity="warning",
+                        message=(
+                            f"simple-risk's stop {order.id} ({order.side} {order.remaining} "
+                            f"{order.symbol}) has no position left to protect: it would open "
+                            "one, so it is cancelled"
+                        ),
+                        values={},
+                        intents=(intent,),
+                        kind="own",
+                    )
+                )
 
     def _enforcement(
         self,

@@ -399,6 +399,8 @@ class Engine(AccountBindings, Staleness, LockEnforcement, Deadlines):
                     self._enforce(state, touched, event, firings, reconcile or now_locked)
                 if locks.whiles:
                     self._run_while_locks(state, env)
+            if state.own_tags and changes_exposure:
+                self._retire_own_stops(state, event, firings, reconcile)
             # an intent issued on this very event may already be met (a flatten on an account
             # that is flat): remembered, it would cover — and so cancel — a later, legal order
             if changes_exposure or firings:

@@ -23,9 +23,11 @@ engine time, and asks the set on every order and position event whether exposure
   (docs/protection.md).
 - Orders that only reduce a position at no more than its size, orders simple-risk placed
   itself (customTag ``sr-``) and the children of a bracket family (they only ever close what
-  their entry opened) always pass. A trader's protective stop larger than the position is
-  resized to what the position still needs, never cancelled: a lock must not leave a legal
-  position unprotected.
+  their entry opened) always pass — but not an open leg, nor a stop of simple-risk's, left
+  behind with nothing to close (the trader closed the position by hand): it would open one,
+  and is cancelled. A trader's
+  protective stop larger than the position is resized to what the position still needs,
+  never cancelled: a lock must not leave a legal position unprotected.
 """
 
 from __future__ import annotations
@@ -296,7 +298,7 @@ class LockSet:
             closing = position is not None and held > 0 and position.long != order.buy
             if closing and (_kept(order) or order.is_stop or order.remaining <= held):
                 reducing.append(order)
-            elif not _kept(order):
+            elif not _kept(order) or _left_behind(order):
                 verdicts[order.id] = LockVerdict(lock, None)
         totals = {
             side: sum(o.remaining for o in reducing if side in _market_sides(o)) for side in _SIDES
@@ -368,6 +370,17 @@ _SIDES = ("stop", "limit")
 def _kept(order: Order) -> bool:
     """Orders no lock cancels: simple-risk's own, and bracket children."""
     return order.own or order.is_child
+
+
+def _left_behind(order: Order) -> bool:
+    """A kept order with nothing to close (the caller found no position on the side it
+    closes): an open bracket leg — its entry filled (a leg leaves status 8 only then) but the
+    position it was to close is gone, closed by another order or reversed — or a stop of
+    simple-risk's own (it only ever places stops to protect a position) whose position the
+    trader closed by hand. Either would open a position."""
+    if order.own:
+        return order.is_stop
+    return order.is_child and order.update.status is not OrderStatus.SUSPENDED
 
 
 def _market_sides(order: Order) -> tuple[str, ...]:

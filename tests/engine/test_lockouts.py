@@ -155,6 +155,40 @@ def test_the_daemons_own_orders_pass() -> None:
     assert lockout_intents(feed(engine, order(2, 10, side="buy", tag="sr-close-1"))) == []
 
 
+def test_the_daemons_stop_left_behind_by_a_close_by_hand_is_cancelled() -> None:
+    """The daemon's protective stop of a position the trader closed by hand closes nothing:
+    it would open a short, and a lock cancels it like any other order that adds exposure."""
+    engine = locking_engine()
+    feed(engine, position(0, 1), own(0.5, "sr-stop-1", 10))
+    feed(engine, order(1, 10, side="sell", kind=OrderType.STOP, stop="20900", tag="sr-stop-1"))
+    assert lockout_intents(feed(engine, fill(2, 1, pnl="-200"))) == []  # it still protects
+    assert lockout_intents(feed(engine, position(3, 0))) == [CancelOrder(ACCOUNT, 10)]
+
+
+def test_the_daemons_stop_left_behind_without_a_lock_is_cancelled_once() -> None:
+    """No lock: the daemon's stop of a position closed by hand is still cancelled — the daemon
+    placed it to protect that position, and it would open one — and asked for once."""
+    engine = locking_engine()
+    feed(engine, position(0, 1), own(0.5, "sr-stop-1", 10))
+    feed(engine, order(1, 10, side="sell", kind=OrderType.STOP, stop="20900", tag="sr-stop-1"))
+    firings = feed(engine, position(2, 0))
+    assert [(f.kind, f.rule_id, f.intents) for f in firings] == [
+        ("own", "own-stop-left-behind", (CancelOrder(ACCOUNT, 10),))
+    ]
+    assert feed(engine, position(3, 0)) == []
+    feed(engine, position(4, 2), order(5, 20, side="sell", kind=OrderType.STOP, stop="20900"))
+    assert feed(engine, position(6, 1)) == []  # a trader's stop is the trader's
+
+
+def test_the_daemons_stop_placed_as_its_position_closed_is_cancelled() -> None:
+    """The daemon's place of a stop crossed the trader's close by hand: the stop is heard of
+    after the position is gone, and cancelled on its own event."""
+    engine = locking_engine()
+    feed(engine, position(0, 1), own(0.5, "sr-stop-1"), position(1, 0))
+    stop = order(2, 10, side="sell", kind=OrderType.STOP, stop="20900", tag="sr-stop-1")
+    assert [f.intents for f in feed(engine, stop)] == [(CancelOrder(ACCOUNT, 10),)]
+
+
 def test_a_tag_that_only_looks_like_the_daemons_grants_nothing() -> None:
     engine = locking_engine()
     feed(engine, fill(1, 1, pnl="-200"))
@@ -467,8 +501,9 @@ def test_reducing_orders_left_working_while_locked_never_exceed_the_position(
     """Whatever orders a locked contract has, those left working can at most close the
     position on either move of the price: trader orders that would open, grow or reverse it
     go, and of the closing side the ones that would take the total of their side of the market
-    (stops, or limits) beyond the position's size; simple-risk's own orders always stay, and
-    no order goes that would still fit. A trader's stop that does not fit is resized to the
+    (stops, or limits) beyond the position's size; simple-risk's own orders always stay (but
+    for its stop with no position left to close: it would open one), and no order goes that
+    would still fit. A trader's stop that does not fit is resized to the
     room its side has left, and cancelled only when the stops kept already cover the whole
     position."""
     engine = locking_engine()
@@ -501,7 +536,13 @@ def test_reducing_orders_left_working_while_locked_never_exceed_the_position(
         return resized.get(o.id, o.remaining)
 
     kept = [o for o in orders if o.id not in cancel]
-    assert not any(o.own for o in orders if o.id in verdicts)
+
+    def closes(o: Order) -> bool:
+        return held is not None and o.buy != held.long
+
+    # simple-risk's own orders stay, but for a stop of its own with nothing left to close
+    assert not any(o.own and (closes(o) or not o.is_stop) for o in orders if o.id in verdicts)
+    assert all(o.id in cancel for o in orders if o.own and o.is_stop and not closes(o))
     # only a trader's protective stop is resized, and only ever made smaller
     assert all(o.is_stop and 0 < left(o) < o.remaining for o in orders if o.id in resized)
     reducing = [o for o in kept if held is not None and o.buy != held.long]

@@ -365,6 +365,7 @@ class AccountState:
                     entry = self.orders.get(parent)
                     if entry is not None:
                         family.opened = entry_opened(entry)
+                        family.entry_size = entry.update.size
                     elif parent in self.ended_fills:
                         family.opened = self.ended_fills[parent]
                 family.legs[order.id] = order
@@ -375,6 +376,7 @@ class AccountState:
         as_entry = self.families.get(order.id)
         if as_entry is not None:
             as_entry.opened = entry_opened(order)
+            as_entry.entry_size = update.size
             touched.append(as_entry)
         for family in touched:
             self._recount(family)
@@ -418,7 +420,24 @@ class AccountState:
                 and update.size <= named[3]
             ):
                 parent = named[0]
-        return parent if parent != update.order_id else None
+        if parent is None or parent == update.order_id:
+            return None
+        # Order/modify can resize a leg: one that can close more than its entry opened (its
+        # size while it works, its fills once it ended) is an order like any other
+        bound = self._entry_bound(parent)
+        if bound is not None and update.size - update.fill_volume > bound:
+            return None
+        return parent
+
+    def _entry_bound(self, entry_id: int) -> int | None:
+        """The most a child of this entry can close: the size the entry was placed with (a
+        leg is born that size, §14.3, also when the entry fills only in part); None while no
+        update of the entry has been seen beside its family."""
+        entry = self.orders.get(entry_id)
+        if entry is not None:
+            return entry.update.size
+        family = self.families.get(entry_id)
+        return family.entry_size if family is not None else None
 
     def _adopt_children(self, tag: str, entry: Order, contract: ContractState) -> None:
         """An entry arrived after children that name it only by tag: make them its children."""

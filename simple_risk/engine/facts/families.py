@@ -46,7 +46,7 @@ def bracket_base(tag: str | None) -> str | None:
 class Family:
     """One entry (by id, possibly not seen yet) and its working children in one contract."""
 
-    __slots__ = ("closes_long", "contract_id", "entry_id", "legs", "opened", "root")
+    __slots__ = ("closes_long", "contract_id", "entry_id", "entry_size", "legs", "opened", "root")
 
     def __init__(self, entry_id: int, first_leg: Order) -> None:
         self.entry_id = entry_id
@@ -57,6 +57,9 @@ class Family:
         self.legs: dict[int, Order] = {}
         #: contracts the entry has filled; None while the entry's fills are unknown
         self.opened: int | None = None
+        #: the size the entry was placed with (its legs are born that size); None while no
+        #: update of the entry has been seen
+        self.entry_size: int | None = None
 
     def closing(self) -> int:
         """How many contracts the legs together can close: the largest leg, no more than the
