@@ -7,13 +7,12 @@ files. Kept apart from :mod:`simple_risk.cli.admin`, whose commands change the d
 
 from __future__ import annotations
 
-import sys
 from typing import Any
 
 import click
 
 from simple_risk.cli.admin import EXIT_CODES, LOG_LEVELS, admin, admin_context, config_option
-from simple_risk.cli.status import EXIT_NOT_RUNNING
+from simple_risk.cli.status import stream_closed
 from simple_risk.daemon.control.client import Connection, DaemonNotRunning
 
 
@@ -37,14 +36,7 @@ def _logs(follow: bool, level: str | None, lines: int, config_path: str | None) 
                 try:
                     message = connection.receive()
                 except DaemonNotRunning:
-                    # a script following the log must tell this from its own Ctrl-C (exit 0),
-                    # as with engine monitor
-                    click.echo(
-                        "the daemon closed the connection (it stopped or restarted); "
-                        "nothing more will come",
-                        err=True,
-                    )
-                    sys.exit(EXIT_NOT_RUNNING)
+                    stream_closed()  # exit 3, as engine monitor
                 if message.get("stream") == "logs":
                     click.echo(str(message.get("line", "")))
     except KeyboardInterrupt:

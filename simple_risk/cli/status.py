@@ -166,6 +166,16 @@ def start_hint(config_path: str | None = None) -> str:
     return f"start it with: simple-risk admin daemon start --config {config_path}"
 
 
+def stream_closed() -> NoReturn:
+    """A followed stream (``engine monitor``, ``admin logs --follow``) the daemon closed: said,
+    and exit 3, so a script following it tells this from its own Ctrl-C (exit 0)."""
+    click.echo(
+        "the daemon closed the connection (it stopped or restarted); nothing more will come",
+        err=True,
+    )
+    sys.exit(EXIT_NOT_RUNNING)
+
+
 def fail_not_running(
     error: DaemonNotRunning, hint: str | None = None, *, config_path: str | None = None
 ) -> NoReturn:
@@ -391,13 +401,7 @@ def monitor(
                 try:
                     message = connection.receive()
                 except DaemonNotRunning:
-                    # a script watching the monitor must tell this from its own Ctrl-C
-                    click.echo(
-                        "the daemon closed the connection (it stopped or restarted); "
-                        "nothing more will come",
-                        err=True,
-                    )
-                    sys.exit(3)
+                    stream_closed()
                 if "id" in message:
                     continue  # not a streamed item
                 if account is not None and message.get("account") not in (account, None):

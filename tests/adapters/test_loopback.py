@@ -912,6 +912,17 @@ def test_malformed_wire_payloads_are_skipped_and_the_stream_goes_on(
         hubs.stop()
 
 
+def _stop_record(order_id: int, account: int) -> dict[str, object]:
+    """A user-hub order record: a working 1-lot ES sell stop at 6000.25."""
+    return {
+        "action": 1,
+        "data": {
+            "id": order_id, "accountId": account, "contractId": "CON.F.US.EP.Z26",
+            "status": 1, "type": 4, "side": 1, "size": 1, "stopPrice": 6000.25,
+        },
+    }  # fmt: skip
+
+
 def test_an_event_cut_across_two_websocket_messages_arrives_once_whole(
     sim: Simulator, client: RestClient, events: Events
 ) -> None:
@@ -921,13 +932,7 @@ def test_an_event_cut_across_two_websocket_messages_arrives_once_whole(
     hubs.user.subscribe_account(account)
     hubs.start()
     try:
-        order = {
-            "action": 1,
-            "data": {
-                "id": 4999999998, "accountId": account, "contractId": "CON.F.US.EP.Z26",
-                "status": 1, "type": 4, "side": 1, "size": 1, "stopPrice": 6000.25,
-            },
-        }  # fmt: skip
+        order = _stop_record(4999999998, account)
         assert sim.emit_user_event("GatewayUserOrder", [order], account, cut=60) == 1
         stop = events.wait_for(lambda e: isinstance(e, OrderUpdate) and e.order_id == 4999999998)
         assert isinstance(stop, OrderUpdate) and stop.stop_price == Decimal("6000.25")
@@ -970,13 +975,7 @@ def test_an_event_whose_target_is_in_another_letter_case_arrives(
     hubs.user.subscribe_account(account)
     hubs.start()
     try:
-        order = {
-            "action": 1,
-            "data": {
-                "id": 4999999997, "accountId": account, "contractId": "CON.F.US.EP.Z26",
-                "status": 1, "type": 4, "side": 1, "size": 1, "stopPrice": 6000.25,
-            },
-        }  # fmt: skip
+        order = _stop_record(4999999997, account)
         assert sim.emit_user_event("gatewayUserOrder", [order], account) == 1
         stop = events.wait_for(lambda e: isinstance(e, OrderUpdate) and e.order_id == 4999999997)
         assert isinstance(stop, OrderUpdate) and stop.stop_price == Decimal("6000.25")

@@ -95,6 +95,16 @@ def invoke(
 WITH_PASSWORD = {"SIMPLE_RISK_ADMIN_PASSWORD": PASSWORD}
 
 
+def _config_naming(path: Path, socket: Path) -> Path:
+    """A configuration of account 20100001 whose daemon answers on ``socket``."""
+    path.write_text(
+        "gateway: topstepx\ncredentials: {username: u, api_key: k}\naccounts: [20100001]\n"
+        f"status_socket: {socket}\n",
+        encoding="utf-8",
+    )
+    return path
+
+
 # --- engine status -----------------------------------------------------------------------
 
 
@@ -834,12 +844,7 @@ def test_a_restart_stops_the_daemon_its_configuration_names(socket_dir: Path) ->
         socket_dir / "runtime" / "simple-risk" / "status.sock", {"hello": hello, **stopped}
     )
     named = FakeDaemon(socket_dir / "b.sock", {"hello": hello, **stopped})
-    config = socket_dir / "b.yaml"
-    config.write_text(
-        "gateway: topstepx\ncredentials: {username: u, api_key: k}\naccounts: [20100001]\n"
-        f"status_socket: {named.path}\n",
-        encoding="utf-8",
-    )
+    config = _config_naming(socket_dir / "b.yaml", named.path)
     try:
         result = invoke(
             named.path,
@@ -898,12 +903,7 @@ def test_every_admin_command_on_a_daemon_asks_the_one_its_config_names(
     handlers: dict[str, Handler] = {} if answer is None else {op: admin_op(answer)}
     named = FakeDaemon(socket_dir / "b.sock", {"hello": hello, **handlers})
     other = FakeDaemon(socket_dir / "other.sock", {"hello": hello, **handlers})
-    config = socket_dir / "b.yaml"
-    config.write_text(
-        "gateway: topstepx\ncredentials: {username: u, api_key: k}\naccounts: [20100001]\n"
-        f"status_socket: {named.path}\n",
-        encoding="utf-8",
-    )
+    config = _config_naming(socket_dir / "b.yaml", named.path)
     try:
         result = invoke(other.path, "admin", *words, "--config", str(config), env=WITH_PASSWORD)
     finally:
@@ -999,12 +999,7 @@ def test_no_daemon_for_a_configuration_says_how_to_start_that_one(socket_dir: Pa
 def test_socket_on_admin_wins_over_the_configurations_socket(socket_dir: Path) -> None:
     named = FakeDaemon(socket_dir / "b.sock", {"hello": hello})
     chosen = FakeDaemon(socket_dir / "c.sock", {"hello": hello})
-    config = socket_dir / "b.yaml"
-    config.write_text(
-        "gateway: topstepx\ncredentials: {username: u, api_key: k}\naccounts: [20100001]\n"
-        f"status_socket: {named.path}\n",
-        encoding="utf-8",
-    )
+    config = _config_naming(socket_dir / "b.yaml", named.path)
     try:
         args = ("admin", "--socket", str(chosen.path), "daemon", "status", "--config", str(config))
         result = invoke(named.path, *args)
