@@ -10,6 +10,7 @@ from simple_risk.cli import (
     admin_rules,  # noqa: F401
     demo,  # noqa: F401
     engine,  # noqa: F401
+    history,  # noqa: F401
     init,  # noqa: F401
     notify_test,  # noqa: F401
     replay,  # noqa: F401
