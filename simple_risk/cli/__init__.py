@@ -116,7 +116,7 @@ def cli() -> None:
         "run": (("simple_risk.cli.engine_run",), "Guard the configured accounts (the daemon)."),
         "status": (("simple_risk.cli.status",), "Positions, P&L against limits, lockouts."),
         "monitor": (("simple_risk.cli.status",), "Events, firings, enforcement as they happen."),
-        "history": (("simple_risk.cli.history",), "Fills, firings, enforcement, admin actions."),
+        "history": (("simple_risk.cli.history",), "Fills, firings, enforcement, admin, alerts."),
     },
 )
 def engine() -> None:

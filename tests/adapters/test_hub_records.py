@@ -15,7 +15,7 @@ from decimal import Decimal
 from hypothesis import given
 from hypothesis import strategies as st
 
-from simple_risk.adapters.topstepx.hubs import _WireProtocol
+from simple_risk.adapters.topstepx.hubwire import WireProtocol
 
 RS = "\x1e"
 ORDER = (
@@ -36,7 +36,7 @@ def _targets(messages: list[object]) -> list[str]:
 
 
 def test_a_record_cut_across_two_messages_is_read_once_whole() -> None:
-    protocol = _WireProtocol(lambda: None)
+    protocol = WireProtocol(lambda: None)
     text = ORDER + RS
     assert protocol.parse_messages(text[:57]) == []
     [order] = protocol.parse_messages(text[57:])
@@ -45,7 +45,7 @@ def test_a_record_cut_across_two_messages_is_read_once_whole() -> None:
 
 @given(st.lists(st.integers(min_value=0, max_value=400), max_size=6))
 def test_any_cutting_of_a_stream_of_records_reads_every_record_in_order(cuts: list[int]) -> None:
-    protocol = _WireProtocol(lambda: None)
+    protocol = WireProtocol(lambda: None)
     stream = ORDER + RS + PING + RS + FILL + RS + ORDER + RS
     bounds = sorted({min(c, len(stream)) for c in cuts} | {0, len(stream)})
     read: list[object] = []
@@ -55,20 +55,20 @@ def test_any_cutting_of_a_stream_of_records_reads_every_record_in_order(cuts: li
 
 
 def test_a_last_record_without_its_separator_is_still_read() -> None:
-    protocol = _WireProtocol(lambda: None)
+    protocol = WireProtocol(lambda: None)
     assert _targets(protocol.parse_messages(PING + RS + FILL)) == ["ping", "GatewayUserTrade"]
     assert _targets(protocol.parse_messages(RS + ORDER + RS)) == ["GatewayUserOrder"]
 
 
 def test_a_cut_left_by_a_connection_that_ended_is_no_part_of_the_next_one() -> None:
-    protocol = _WireProtocol(lambda: None)
+    protocol = WireProtocol(lambda: None)
     assert protocol.parse_messages(ORDER[:40]) == []
     _, messages = protocol.decode_handshake("{}" + RS + FILL + RS)  # a reconnect's handshake
     assert _targets(messages) == ["GatewayUserTrade"]
 
 
 def test_an_event_with_an_invocation_id_headers_or_stream_ids_is_still_an_event() -> None:
-    protocol = _WireProtocol(lambda: None)
+    protocol = WireProtocol(lambda: None)
     odd = (
         '{"type":1,"invocationId":"7","headers":{"x":"y"},"streamIds":[],"target":'
         '"GatewayUserTrade","arguments":[{"action":0,"data":{"id":1}}],"newField":1}'
@@ -82,7 +82,7 @@ def test_an_event_with_an_invocation_id_headers_or_stream_ids_is_still_an_event(
 
 def test_an_unreadable_record_is_told_and_the_records_beside_it_are_read() -> None:
     told: list[str] = []
-    protocol = _WireProtocol(lambda: None, told.append)
+    protocol = WireProtocol(lambda: None, told.append)
     frame = ORDER + RS + '{"type":1,"target":"GatewayUserOrder"}' + RS + "{oops" + RS + FILL + RS
     assert _targets(protocol.parse_messages(frame)) == ["GatewayUserOrder", "GatewayUserTrade"]
     assert len(told) == 2
@@ -90,7 +90,7 @@ def test_an_unreadable_record_is_told_and_the_records_beside_it_are_read() -> No
 
 def test_a_target_in_another_letter_case_reaches_its_handler() -> None:
     # SignalR's own clients match targets whatever their case: so does this one
-    protocol = _WireProtocol(lambda: None, targets=("GatewayUserOrder", "GatewayUserTrade"))
+    protocol = WireProtocol(lambda: None, targets=("GatewayUserOrder", "GatewayUserTrade"))
     lowered = ORDER.replace("GatewayUserOrder", "gatewayuserorder")
     shouted = FILL.replace("GatewayUserTrade", "GATEWAYUSERTRADE")
     frame = lowered + RS + shouted + RS + '{"type":1,"target":"SomethingNew","arguments":[]}' + RS

@@ -23,7 +23,8 @@ from simple_risk.adapters.topstepx.errors import (
     classify,
     classify_http,
 )
-from simple_risk.adapters.topstepx.hubs import _WireProtocol, _with_token, hub_urls
+from simple_risk.adapters.topstepx.hubs import _with_token, hub_urls
+from simple_risk.adapters.topstepx.hubwire import WireProtocol
 from simple_risk.adapters.topstepx.ratelimit import Budget, Priority, RateLimiter
 from simple_risk.adapters.topstepx.rest import Credentials, RestClient
 from simple_risk.adapters.topstepx.secrets import REDACTED, install_log_filter, redact_text, scrub
@@ -287,7 +288,7 @@ def test_hub_urls_for_topstepx_and_the_simulator() -> None:
 
 def test_the_hub_protocol_is_json_version_1_with_exact_decimals() -> None:
     frames: list[int] = []
-    protocol = _WireProtocol(lambda: frames.append(1))
+    protocol = WireProtocol(lambda: frames.append(1))
     assert protocol.handshake_message().version == 1
     raw = (
         '{"type":1,"target":"GatewayQuote","arguments":["C",{"lastPrice":0.1}]}\x1e'
@@ -309,7 +310,7 @@ def test_the_hub_protocol_is_json_version_1_with_exact_decimals() -> None:
     ],
 )
 def test_an_odd_hub_record_is_skipped_and_the_frame_goes_on(odd: str) -> None:
-    protocol = _WireProtocol(lambda: None)
+    protocol = WireProtocol(lambda: None)
     good = '{"type":1,"target":"GatewayQuote","arguments":["C",{"bestBid":1}]}'
     messages = protocol.parse_messages(f"{odd}\x1e{good}\x1e")
     assert [getattr(m, "target", None) for m in messages][-1] == "GatewayQuote"

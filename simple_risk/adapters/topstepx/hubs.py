@@ -38,26 +38,24 @@ from __future__ import annotations
 
 import abc
 import itertools
-import json
 import logging
 import queue
 import random
 import threading
 import time
 import urllib.parse
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import Decimal
 from typing import Any, Protocol
 
 from signalrcore.hub_connection_builder import HubConnectionBuilder
-from signalrcore.protocol.json_hub_protocol import JsonHubProtocol
 from signalrcore.types import HttpTransportType
 
 from simple_risk.adapters.topstepx.clock import ReceiveClock
 from simple_risk.adapters.topstepx.exactjson import dumps_exact
 from simple_risk.adapters.topstepx.hubconverter import MARKET_TARGETS, USER_TARGETS, Converter
+from simple_risk.adapters.topstepx.hubwire import WireProtocol
 from simple_risk.adapters.topstepx.secrets import install_log_filter, redact_text
 from simple_risk.adapters.topstepx.watchdog import (
     HubHealth,
@@ -122,90 +120,6 @@ class HubConfig:
     stable_after: float = 5.0
     verify_ssl: bool = True
     watchdog: WatchdogConfig = field(default_factory=WatchdogConfig)
-
-
-#: the most text of one record kept while its end has not arrived (a cut record longer than
-#: this is no record the gateway sends: it is dropped, said)
-_MAX_CUT_RECORD = 4 * 1024 * 1024
-
-
-class _WireProtocol(JsonHubProtocol):  # type: ignore[misc]
-    """JSON hub protocol v1 that reports every frame (liveness) and parses exact Decimals.
-
-    A WebSocket message holds whole records as a rule, but a server that flushes mid-record
-    cuts one across two messages: the text after the last separator is kept and read with
-    the next message (a tail that is whole JSON already is a record whose separator was left
-    off, read at once). A new connection's handshake forgets what the last one left.
-
-    A record no message can be made of is skipped, logged and told to ``on_unreadable``
-    (with why): what it said is lost, and only the hub knows whether that matters. An event's
-    target is matched to ``targets`` whatever its letter case, as SignalR's own clients
-    match it (signalrcore matches exactly, and drops the rest unsaid)."""
-
-    def __init__(
-        self,
-        on_frame: Callable[[], None],
-        on_unreadable: Callable[[str], None] | None = None,
-        targets: Iterable[str] = (),
-    ) -> None:
-        super().__init__(version=1)
-        self._on_frame = on_frame
-        self._on_unreadable = on_unreadable
-        self._targets = {target.lower(): target for target in targets}
-        self._cut = ""
-
-    def _unreadable(self, why: str) -> None:
-        if self._on_unreadable is None:
-            return
-        try:
-            self._on_unreadable(why)
-        except Exception:  # the listener's failure must not cost the frame its other records
-            log.exception("the listener of an unreadable hub record failed")
-
-    def decode_handshake(self, raw_message: str) -> Any:
-        self._cut = ""
-        return super().decode_handshake(raw_message)
-
-    def parse_messages(self, raw: str) -> list[Any]:
-        self._on_frame()
-        *records, tail = (self._cut + raw).split(self.record_separator)
-        self._cut = ""
-        if tail:
-            if _whole_json(tail):
-                records.append(tail)
-            elif len(tail) <= _MAX_CUT_RECORD:
-                self._cut = tail
-            else:
-                log.warning("dropped a hub record cut longer than %d: %.500s", len(tail), tail)
-                self._unreadable(f"a record cut longer than {_MAX_CUT_RECORD}")
-        messages: list[Any] = []
-        for record in records:
-            if not record.strip():
-                continue
-            try:
-                parsed = json.loads(record, parse_float=Decimal)
-                if isinstance(parsed, dict) and parsed:
-                    messages.append(self._canonical(self.get_message(parsed)))
-            except (ValueError, TypeError, KeyError, RecursionError) as error:
-                log.warning("skipped an unreadable hub record (%s): %.500s", error, record)
-                self._unreadable(str(error))
-        return messages
-
-    def _canonical(self, message: Any) -> Any:
-        """The message, its target spelled as the handler's when only the case differs."""
-        target = getattr(message, "target", None)
-        if isinstance(target, str):
-            message.target = self._targets.get(target.lower(), target)
-        return message
-
-
-def _whole_json(text: str) -> bool:
-    """Whether ``text`` is one whole JSON value (not the first part of a cut record)."""
-    try:
-        json.loads(text)
-    except (ValueError, RecursionError):
-        return False
-    return True
 
 
 @dataclass(slots=True)
@@ -413,7 +327,7 @@ class HubClient(abc.ABC):
             HubConnectionBuilder()
             .with_url(_with_token(self.url, token), options=options)
             .with_hub_protocol(
-                _WireProtocol(on_frame, lambda why: self._unreadable(link_box), self.targets)
+                WireProtocol(on_frame, lambda why: self._unreadable(link_box), self.targets)
             )
             .with_automatic_reconnect(
                 {
