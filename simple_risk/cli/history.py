@@ -210,7 +210,7 @@ def history(
                 ),
             )
     if isinstance(result, Mapping) and result.get("earlier_left_out"):
-        from simple_risk.daemon.control.ops import DEFAULT_HISTORY_LIMIT
+        from simple_risk.daemon.control.history import DEFAULT_HISTORY_LIMIT
 
         kept = limit or DEFAULT_HISTORY_LIMIT
         show(
@@ -236,7 +236,7 @@ def _history_from_store(
     limit: int | None,
 ) -> dict[str, Any]:
     """What the daemon's ``history`` op answers, read from its store directly."""
-    from simple_risk.daemon.control.ops import DEFAULT_HISTORY_LIMIT, stored_history
+    from simple_risk.daemon.control.history import DEFAULT_HISTORY_LIMIT, stored_history
     from simple_risk.store import Store, StoreError
 
     if database.startswith("sqlite:///"):

@@ -17,7 +17,7 @@ from click.testing import CliRunner, Result
 
 from simple_risk.cli import cli
 from simple_risk.cli import commands as _commands  # noqa: F401  (registers the groups)
-from simple_risk.daemon.control.ops import DEFAULT_HISTORY_LIMIT
+from simple_risk.daemon.control.history import DEFAULT_HISTORY_LIMIT
 from simple_risk.daemon.control.protocol import ProtocolError
 from simple_risk.daemon.password import hash_password, read_password_hash, verify_password
 from simple_risk.resources import default_ruleset_path

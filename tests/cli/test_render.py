@@ -20,7 +20,7 @@ from simple_risk.cli import (
     status_screen,
     timeline,
 )
-from simple_risk.daemon.control.ops import history_json
+from simple_risk.daemon.control.history import history_json
 from simple_risk.daemon.control.protocol import encode
 from simple_risk.store.records import Lockout
 from simple_risk.store.rows import lockout_item

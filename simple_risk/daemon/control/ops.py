@@ -21,11 +21,11 @@ import logging
 import os
 import queue
 import shutil
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from simple_risk.adapters.topstepx.secrets import register_secret
 from simple_risk.daemon.config import (
@@ -38,6 +38,7 @@ from simple_risk.daemon.config import (
 from simple_risk.daemon.control import views
 from simple_risk.daemon.control.auth import MIN_PASSWORD_LENGTH, Authenticator, Peer, Throttle
 from simple_risk.daemon.control.gate import Encoded, EngineGate
+from simple_risk.daemon.control.history import DEFAULT_HISTORY_LIMIT, stored_history
 from simple_risk.daemon.control.protocol import (
     ADMIN_OPS,
     PROTOCOL_VERSION,
@@ -63,8 +64,8 @@ from simple_risk.engine.dsl.problems import Problem, did_you_mean
 from simple_risk.engine.model import Ruleset
 from simple_risk.engine.operations import mandatory_violations, ruleset_changes
 from simple_risk.resources import default_ruleset_path
-from simple_risk.store import Store, StoreError
-from simple_risk.store.records import HISTORY_KINDS, HistoryItem, HistoryKind
+from simple_risk.store import StoreError
+from simple_risk.store.records import HISTORY_KINDS
 
 if TYPE_CHECKING:
     from simple_risk.daemon.control.server import StatusServer
@@ -76,7 +77,6 @@ log = logging.getLogger(__name__)
 MONITOR_KINDS = frozenset({"event", "firing", "call", "result", "alert", "admin"})
 #: a reload rebuilds every account's engine: give it more time than a read
 RELOAD_TIMEOUT = 60.0
-DEFAULT_HISTORY_LIMIT = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -832,66 +832,6 @@ class Operations:
         self.daemon.announce_admin(f"Daemon stopping, asked by {request.who} ({why})", {})
         log.warning("stop requested by %s: %s", request.who, why)
         return ThenRun({"stopping": True}, lambda: self.daemon.request_stop(why))
-
-
-def history_json(items: Iterable[HistoryItem]) -> list[dict[str, Any]]:
-    """History items as the ``history`` op answers them (also read without a daemon)."""
-    return [
-        {
-            "at": item.at,
-            "kind": item.kind,
-            "account": item.account,
-            "rule": item.rule,
-            "summary": item.summary,
-            "details": item.details,
-        }
-        for item in items
-    ]
-
-
-def stored_history(
-    store: Store,
-    since: datetime,
-    until: datetime | None,
-    rule: str | None,
-    account: int | None,
-    kinds: Sequence[str] | None,
-    limit: int,
-) -> dict[str, Any]:
-    """The ``history`` answer read from ``store``: by the running daemon, and by
-    ``engine history`` from the store of a daemon that is not running. Fills come from the
-    journal, which retention prunes: a period reaching back before an account's kept journal
-    says so (``journal_kept_since``), rather than showing no fills there."""
-    # one more than asked: whether the period held earlier items than those kept
-    items = store.history(
-        since,
-        until=until,
-        rule=rule,
-        account=account,
-        kinds=[cast(HistoryKind, kind) for kind in kinds] if kinds else None,
-        limit=limit + 1,
-    )
-    pruned = (
-        store.journal_kept_since(account) if rule is None and (not kinds or "fill" in kinds) else {}
-    )
-    answer = history_answer(items, limit)
-    reaching = {
-        str(kept_account): kept_at.astimezone(since.tzinfo).isoformat(timespec="seconds")
-        for kept_account, kept_at in pruned.items()
-        if kept_at > since
-    }
-    if reaching:
-        answer["journal_kept_since"] = reaching
-    return answer
-
-
-def history_answer(items: Sequence[HistoryItem], limit: int) -> dict[str, Any]:
-    """The ``history`` answer from the newest ``limit + 1`` items of the period: the newest
-    ``limit``, and ``earlier_left_out`` when the period held more (a busy week past the
-    default 1000 must not read as the whole period)."""
-    if len(items) <= limit:
-        return {"items": history_json(items)}
-    return {"items": history_json(items[len(items) - limit :]), "earlier_left_out": True}
 
 
 def _backup_of(path: Path) -> Path:
