@@ -127,6 +127,17 @@ def _changes_clocks(moment: datetime) -> bool:
     return winter != summer
 
 
+def until_words(ends_at: datetime, now: datetime, zone: tzinfo | None) -> str:
+    """``17:00 CT`` (today), ``Wed 08:30 CT`` (another day): a lock's end, or when a message
+    sent late happened."""
+    local = ends_at.astimezone(zone) if zone is not None else ends_at
+    here = now.astimezone(zone) if zone is not None else now
+    clock = local.strftime("%H:%M")
+    if local.date() != here.date():
+        clock = f"{local.strftime('%a')} {clock}"
+    return f"{clock} {short_tz(local)}".strip()
+
+
 def at_words(moment: datetime, now: datetime, zone: tzinfo | None = None) -> str:
     """``15:00 CST`` today, ``Mon 08:30 CST`` another day — in ``zone`` (``now``'s when
     None), the zone named."""
@@ -209,6 +220,7 @@ __all__ = [
     "quantity",
     "rule_title",
     "short_tz",
+    "until_words",
     "usd",
     "zone_name",
 ]

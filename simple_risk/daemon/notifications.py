@@ -34,7 +34,7 @@ from datetime import UTC, datetime, tzinfo
 from typing import Any, Protocol
 
 from simple_risk.adapters.topstepx.secrets import redact_text, register_secret
-from simple_risk.words import short_tz
+from simple_risk.words import until_words
 
 log = logging.getLogger(__name__)
 
@@ -240,14 +240,6 @@ def grouped_text(texts: Sequence[str], severities: Sequence[str] = ()) -> str:
     return render()
 
 
-def late_stamp(moment: datetime, now: datetime, zone: tzinfo | None) -> str:
-    """``10:15 CT``, or ``Fri 16:58 CT`` on another day than ``now``: when a message sent
-    late happened (its push's arrival no longer says; an outage may last the night)."""
-    local = moment.astimezone(zone)
-    day = "" if local.date() == now.astimezone(zone).date() else f"{local:%a} "
-    return f"{day}{local:%H:%M} {short_tz(local)}"
-
-
 @dataclass(frozen=True, slots=True)
 class Retry:
     """How hard one message is pushed through one channel."""
@@ -445,10 +437,11 @@ class Notifications:
         lane.missed.clear()
         severity = max((s for s, _, _ in missed), key=severity_rank)
         now = datetime.now(UTC)
+        zone = self.zone or now.astimezone().tzinfo  # None: this machine's
         text = redact_text(
             f"Sent late: did not reach you while notifications to {lane.name} failed.\n"
             + grouped_text(
-                [f"{late_stamp(posted, now, self.zone)} {t}" for _, t, posted in missed],
+                [f"{until_words(posted, now, zone)} {t}" for _, t, posted in missed],
                 [s for s, _, _ in missed],
             )
         )
@@ -539,7 +532,6 @@ __all__ = [
     "WebhookChannel",
     "grouped_text",
     "invalid_apprise_urls",
-    "late_stamp",
     "register_private_tokens",
     "severity_rank",
 ]

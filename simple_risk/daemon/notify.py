@@ -34,7 +34,7 @@ from simple_risk.engine.intents import (
     ResizeOrder,
     StopAt,
 )
-from simple_risk.words import contracts, short_tz, usd
+from simple_risk.words import contracts, until_words, usd
 
 log = logging.getLogger(__name__)
 
@@ -81,16 +81,6 @@ def _key_words(key: str) -> str:
     if kind in ("position-closed", "stop-at") and target:
         return f"{words} ({_root(target.split(':')[0])})"  # ES, not CON.F.US.EP.Z26
     return words
-
-
-def until_words(ends_at: datetime, now: datetime, zone: tzinfo | None) -> str:
-    """``17:00 CT`` (today), ``Wed 08:30 CT`` (another day)."""
-    local = ends_at.astimezone(zone) if zone is not None else ends_at
-    here = now.astimezone(zone) if zone is not None else now
-    clock = local.strftime("%H:%M")
-    if local.date() != here.date():
-        clock = f"{local.strftime('%a')} {clock}"
-    return f"{clock} {short_tz(local)}".strip()
 
 
 def duration_words(span: timedelta) -> str:

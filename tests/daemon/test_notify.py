@@ -842,7 +842,7 @@ def test_a_message_sent_late_says_its_day_when_it_is_not_todays() -> None:
     """A channel down overnight: "16:58 CT" read as this afternoon's."""
     from zoneinfo import ZoneInfo
 
-    from simple_risk.daemon.notifications import late_stamp
+    from simple_risk.words import until_words as late_stamp
 
     chicago = ZoneInfo("America/Chicago")
     friday = datetime(2027, 1, 15, 22, 58, tzinfo=UTC)  # 16:58 CST

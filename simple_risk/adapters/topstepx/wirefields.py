@@ -236,19 +236,13 @@ _E = TypeVar("_E", OrderSide, OrderType, OrderStatus, PositionType)
 
 #: The Swagger's names of each enum's values (reference §5), for a server that writes its
 #: enums by name (System.Text.Json's string enums): keyed in lower case, the names being
-#: read whatever their case.
+#: read whatever their case. They are the members' own names (``TRAILING_STOP`` is
+#: ``TrailingStop``), but for the sides, which the Swagger names by the book.
 _ENUM_NAMES: dict[type, dict[str, int]] = {
-    OrderSide: {"bid": 0, "ask": 1},
-    OrderType: {
-        "unknown": 0, "limit": 1, "market": 2, "stoplimit": 3, "stop": 4, "trailingstop": 5,
-        "joinbid": 6, "joinask": 7,
-    },
-    OrderStatus: {
-        "none": 0, "open": 1, "filled": 2, "cancelled": 3, "expired": 4, "rejected": 5,
-        "pending": 6, "pendingcancellation": 7, "suspended": 8,
-    },
-    PositionType: {"undefined": 0, "long": 1, "short": 2},
-}  # fmt: skip
+    kind: {member.name.lower().replace("_", ""): member.value for member in kind}
+    for kind in (OrderType, OrderStatus, PositionType)
+}
+_ENUM_NAMES[OrderSide] = {"bid": OrderSide.BUY.value, "ask": OrderSide.SELL.value}
 
 
 def _enum_value(kind: type[_E], payload: Mapping[str, Any], key: str) -> int | str:
