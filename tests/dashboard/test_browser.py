@@ -350,6 +350,24 @@ def test_an_enforcement_that_keeps_failing_is_said_at_the_top(dashboard: Start) 
     assert page.errors == []
 
 
+def test_yesterdays_alerts_are_counted_not_shown_as_what_is_wrong_now(dashboard: Start) -> None:
+    """A daemon running for days keeps the alerts of earlier trading days in memory. They are
+    not what is wrong now, so the red list stays away; but they are not gone either: the page
+    says how many there are and where to read them, outside the announced region."""
+    d = dashboard()
+    page = d.open()
+    page.wait_text("#link", "Live")
+    yesterday = d.daemon.clock.now() - timedelta(days=1)
+    d.daemon.alerter.alert("critical", "reconcile of account failed: HTTP 503", yesterday, ACCOUNT)
+    d.daemon.alerter.alert("warning", "the market hub was down for 40 s", yesterday, None)
+    earlier = page.wait_text("#alerts-earlier", "earlier alerts")
+    assert earlier.startswith("2 earlier alerts (before this trading day)"), earlier
+    assert "simple-risk engine history --kind alert" in earlier
+    assert not page.page.is_visible("#alerts")
+    assert page.page.evaluate("document.querySelector('#alerts #alerts-earlier')") is None
+    assert page.errors == []
+
+
 def test_after_a_restart_the_page_never_claims_nothing_was_enforced_today(
     dashboard: Start,
 ) -> None:

@@ -388,6 +388,14 @@
   function renderAlerts(p) {
     const alerts = (p.alerts || []).map((a) => [a.level, clock(a.at), a.message]);
     $("alerts").hidden = alerts.length === 0;
+    // alerts older than the trading day (and the last hour) are not what is wrong now, but
+    // they are not gone: said outside the live region, so a screen reader does not announce
+    // an old failure as a new one
+    const earlier = Number(p.alerts_earlier || 0);
+    const older = $("alerts-earlier");
+    older.hidden = earlier === 0;
+    older.textContent = earlier === 0 ? "" : `${earlier} earlier alert${earlier === 1 ? "" : "s"} ` +
+      "(before this trading day): simple-risk engine history --kind alert";
     const list = $("alerts").querySelector("ul");
     const key = JSON.stringify(alerts);
     if (list.dataset.shown === key) return; // the same alerts: nothing new to read out
