@@ -1048,15 +1048,28 @@ def test_stop_is_graceful_snapshot_written_and_lease_released(start: Start) -> N
 
 def test_an_admin_action_without_a_reason_reads_once_in_parentheses(start: Start) -> None:
     run = start()
-    assert run.admin("stop", {}) == {"stopping": True}
-    assert run.daemon.stop_requested.wait(5.0)
-    run.daemon.stop()
-    (audit,) = [a for a in run.daemon.store.admin_actions() if a.action == "stop"]
+    run.admin("reload", {})
+    (audit,) = [a for a in run.daemon.store.admin_actions() if a.action == "reload"]
     assert audit.why == "no reason given"
-    assert run.daemon.started_at is not None
-    history = run.daemon.store.history(since=run.daemon.started_at)
+    since = run.daemon.started_at
+    assert since is not None
+    run.wait(lambda: any(i.kind == "admin" for i in run.daemon.store.history(since)), "the item")
+    history = run.daemon.store.history(since=since)
     (item,) = [i for i in history if i.kind == "admin"]
-    assert item.summary.endswith(": stopping (no reason given)"), item.summary
+    assert item.summary.endswith("(no reason given)"), item.summary
+
+
+def test_stopping_the_daemon_needs_a_reason_whatever_client_asks(start: Start) -> None:
+    """A stop leaves every account unguarded: a client of the protocol that sends no reason
+    (not only the command line, which asks for ``--reason``) is refused, and the daemon runs
+    on."""
+    run = start()
+    for args in ({}, {"reason": "   "}):
+        refused = error_of(lambda args=args: run.admin("stop", args))
+        assert refused.code == "bad_request"
+        assert "stopping the daemon needs a reason" in str(refused)
+    assert not run.daemon.stop_requested.is_set()
+    assert [a for a in run.daemon.store.admin_actions() if a.action == "stop"] == []
 
 
 def test_engine_run_stops_on_the_stop_op_cleanly_and_removes_its_pid_file(

@@ -827,7 +827,12 @@ class Operations:
         return {}
 
     def stop(self, request: Request) -> ThenRun:
-        why = self._reason(request.args)
+        # a stop leaves every guarded account unguarded: as with clearing a lockout, whoever
+        # does it says why, whatever client asks (not only ``admin daemon stop --reason``)
+        reason = self._text(request.args, "reason")
+        if reason is None or not reason.strip():
+            raise _bad("stopping the daemon needs a reason")
+        why = " ".join(reason.split())[:500]
         self._audit(request, "stop", why, "stopping")
         self.daemon.announce_admin(f"Daemon stopping, asked by {request.who} ({why})", {})
         log.warning("stop requested by %s: %s", request.who, why)
