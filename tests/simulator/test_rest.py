@@ -6,6 +6,7 @@ import json
 import threading
 import time
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -426,3 +427,37 @@ def test_bars_far_outside_the_history_are_an_empty_success(
         "includePartialBar": True,
     }
     assert ok(sim, "History/retrieveBars", body, token)["bars"] == []
+
+
+def test_bars_end_in_the_venues_own_prices() -> None:
+    """From the venue's start on, a bar is the trades it printed: the partial bar's close is
+    the last price the market hub published, its high and low the prices it went through; a
+    minute nothing traded in has no bar. Before the start the history is synthetic, and its
+    last bar closes at the venue's first price."""
+    wall = pinned_wall()
+    with make_simulator(clock=wall) as sim:
+        token = login(sim)
+        ep = contract_id(sim, "EP")
+        start = sim.last_price(ep)
+        body = {
+            "contractId": ep,
+            "live": False,
+            "startTime": (wall() - timedelta(minutes=5)).isoformat(),
+            "endTime": (wall() + timedelta(minutes=1)).isoformat(),
+            "unit": 2,
+            "unitNumber": 1,
+            "limit": 1,
+            "includePartialBar": True,
+        }
+        # nothing traded yet: the newest bar is the history's last, which leads to the start
+        (history,) = ok(sim, "History/retrieveBars", body, token)["bars"]
+        assert datetime.fromisoformat(history["t"]) < wall() - timedelta(seconds=59)
+        assert Decimal(str(history["c"])) == start
+        for price in (start + 3, start - 2, start + Decimal("0.5")):
+            sim.set_price(ep, price)
+        (bar,) = ok(sim, "History/retrieveBars", body, token)["bars"]
+        assert Decimal(str(bar["c"])) == start + Decimal("0.5") == sim.last_price(ep)
+        assert Decimal(str(bar["h"])) == start + 3 and Decimal(str(bar["l"])) == start - 2
+        assert Decimal(str(bar["o"])) == start + 3 and bar["v"] == 3
+        whole = ok(sim, "History/retrieveBars", {**body, "includePartialBar": False}, token)
+        assert all(datetime.fromisoformat(b["t"]) < wall() for b in whole["bars"])

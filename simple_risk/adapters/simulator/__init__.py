@@ -47,6 +47,9 @@ Thread-safe controls (each runs on the simulator's loop and waits for it):
 - ``set_can_trade(account_id, flag)`` (emits GatewayUserAccount), ``set_auto_oco(account_id,
   flag)``.
 - ``drop_connections() -> int``: Close (allowReconnect) to every hub connection.
+- ``mute_market(muted=True)``: the market hub publishes no quote, trade or depth while muted
+  (connections up and pinged: a hub that lost its subscriptions); prices still move, and
+  ``History/retrieveBars`` ends in them (a partial bar's close is the last price).
 - ``refuse_hub_connections(seconds)``: negotiate and connects answer 503 meanwhile.
 - ``send_logout(hub=None) -> int``: a ``GatewayLogout`` invocation on ``"user"``, ``"market"``
   or both hubs.

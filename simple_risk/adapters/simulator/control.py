@@ -18,6 +18,8 @@ HTTP routes (JSON bodies, JSON answers, 400 ``{"error": ...}`` on bad input)::
     POST   /sim/hubs/refuse           {"seconds"}: answer 503 to hub connects meanwhile
     POST   /sim/hubs/logout           {"hub"?: "user" | "market"}: send GatewayLogout (both hubs
                                       when no hub is named)
+    POST   /sim/hubs/mute-market      {"muted": bool}: the market hub publishes no quote, trade or
+                                      depth while muted (its connections stay up, pinged)
     POST   /sim/hubs/lose-connections {"count"}: the next count hub negotiates/connects get 404
                                       "The connection could not be found on the server."
     POST   /sim/fail-next             {"count", "status": 429 | 500 | 503 | "timeout",
@@ -158,6 +160,12 @@ class Control:
         if hub is not None and hub not in ("user", "market"):
             raise ControlError('hub must be "user" or "market"')
         return self.hubs.logout(cast(Hub | None, hub))
+
+    def mute_market(self, muted: bool) -> None:
+        """The market hub sends nothing (quotes, trades, depth) while ``muted``; its
+        connections stay up and answer pings, as a live hub that lost its subscriptions does.
+        The venue's prices still move (orders fill; ``History/retrieveBars`` shows them)."""
+        self.hubs.market_muted = muted
 
     def lose_connections(self, count: int) -> None:
         """The next ``count`` hub connection attempts fail as a live reconnect can: HTTP 404
@@ -359,6 +367,10 @@ class Control:
             hub = cast(str, need(body, "hub", str)) if body.get("hub") is not None else None
             return {"sent": self.send_logout(hub)}
 
+        async def mute(body: dict[str, object]) -> dict[str, object]:
+            self.mute_market(cast(bool, need(body, "muted", bool)))
+            return {}
+
         async def lose(body: dict[str, object]) -> dict[str, object]:
             self.lose_connections(cast(int, need(body, "count", int)))
             return {}
@@ -438,6 +450,7 @@ class Control:
             ("POST", "/sim/hubs/drop"): drop,
             ("POST", "/sim/hubs/refuse"): refuse,
             ("POST", "/sim/hubs/logout"): logout,
+            ("POST", "/sim/hubs/mute-market"): mute,
             ("POST", "/sim/hubs/lose-connections"): lose,
             ("POST", "/sim/hubs/refuse-subscriptions"): refuse_subscriptions,
             ("POST", "/sim/hubs/refuse-handshakes"): refuse_handshakes,

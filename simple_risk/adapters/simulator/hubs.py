@@ -169,6 +169,9 @@ class Hubs:
         self.refused_handshakes = 0
         #: how many more connections are closed with an error right after their handshake
         self.closed_after_handshake = 0
+        #: the market hub publishes nothing while set (its connections stay up and pinged):
+        #: a live market hub that lost its subscriptions, or the quotes of an outage
+        self.market_muted = False
         self.handshake_timeout = HANDSHAKE_TIMEOUT
         #: connection handlers still running (shutdown waits for them to flush their Close)
         self.handlers = 0
@@ -453,6 +456,8 @@ class Hubs:
             )
 
     def _fan_out(self, hub: Hub, key: tuple[str, object], target: str, args: list[object]) -> None:
+        if hub == "market" and self.market_muted:
+            return
         text: str | None = None
         for connection in list(self.connections):
             if connection.hub == hub and key in connection.subscriptions:

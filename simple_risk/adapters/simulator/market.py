@@ -10,8 +10,9 @@ builds what is published, as plain functions of the state and the time handed in
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from simple_risk.adapters.simulator.contracts import Contract
@@ -29,6 +30,12 @@ class MarketState:
     low: Decimal
     volume: int = 0
     published: dict[str, object] = field(default_factory=dict)
+    #: when the venue began this price path (its bars from then on are the path's), and at
+    #: which price (the synthetic history before it leads there)
+    opened_at: datetime | None = None
+    opened_price: Decimal | None = None
+    #: the trades printed since, oldest first, as (time, price, volume): the path's bars
+    prints: list[tuple[datetime, Decimal, int]] = field(default_factory=list)
 
     @property
     def bid(self) -> Decimal:
@@ -49,6 +56,9 @@ def print_trade(
     market.high = max(market.high, last)
     market.low = min(market.low, last)
     market.volume += volume
+    market.prints.append((now, last, volume))
+    if len(market.prints) > 2 * MAX_PRINTS:  # a venue that runs for days keeps the recent ones
+        del market.prints[:MAX_PRINTS]
     return [
         {
             "symbolId": market.contract.symbol_id,
@@ -59,6 +69,29 @@ def print_trade(
             "contractId": market.contract.id,
         }
     ]
+
+
+#: the trades a market keeps for its bars (twice this many at most)
+MAX_PRINTS = 50_000
+
+
+def path_bar(
+    market: MarketState, start: datetime, width: timedelta, now: datetime
+) -> tuple[Decimal, Decimal, Decimal, Decimal, int] | None:
+    """The bar ``[start, start + width)`` of the venue's own price path, up to ``now``, as
+    (open, high, low, close, volume): its trades, the first opening it and the last closing
+    it (a partial bar's close is the last price); None when nothing traded in it. A bar of
+    ``History/retrieveBars`` that ends in the prices the hubs published."""
+    prints = market.prints
+    end = min(start + width, now + timedelta(microseconds=1))
+    first = bisect.bisect_left(prints, start, key=lambda p: p[0])
+    past = bisect.bisect_left(prints, end, key=lambda p: p[0])
+    inside = prints[first:past]
+    if not inside:
+        return None
+    prices = [price for _, price, _ in inside]
+    volume = sum(v for _, _, v in inside)
+    return prices[0], max(prices), min(prices), prices[-1], volume
 
 
 def depth_levels(market: MarketState, now: datetime) -> list[dict[str, object]]:

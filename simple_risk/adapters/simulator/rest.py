@@ -23,6 +23,7 @@ from typing import Literal
 from aiohttp import web
 
 from simple_risk.adapters.simulator import wire
+from simple_risk.adapters.simulator.contracts import Contract
 from simple_risk.adapters.simulator.guards import (
     FaultQueue,
     RateLimiter,
@@ -31,6 +32,7 @@ from simple_risk.adapters.simulator.guards import (
     TokenStore,
     remember,
 )
+from simple_risk.adapters.simulator.market import MarketState, path_bar
 from simple_risk.adapters.simulator.prices import synthetic_bar
 from simple_risk.adapters.simulator.records import (
     Bracket,
@@ -326,6 +328,11 @@ def _bar_starts(
     return starts
 
 
+#: bars of the venue's path scanned past ``limit`` for the ones something traded in (a quiet
+#: contract's last trade may lie a few empty bars back)
+MAX_PATH_SCAN = 1_000
+
+
 def retrieve_bars(ctx: RestContext, body: Body) -> Envelope:
     contract = ctx.venue.contract(body.req_text("contractId"))
     body.flag("live")
@@ -342,16 +349,46 @@ def retrieve_bars(ctx: RestContext, body: Body) -> Envelope:
         return failed(3, "Invalid unit number.", bars=None)
     if not 0 < limit <= MAX_BARS:
         return failed(4, "Invalid limit.", bars=None)
-    bars = []
+    bars: list[dict[str, object]] = []
     # the synthetic history starts in 2000 (and keeps calendar arithmetic away from year 1)
     start, end = max(start, EARLIEST_BAR), min(end, ctx.now)
-    for t, index, width in _bar_starts(start, end, unit, number, limit + 1):
+    market = ctx.venue.market(contract.id) if contract.active else None
+    opened = market.opened_at if market is not None else None
+    lead = _lead_in(ctx.seed, contract, unit, number, market)
+    for t, index, width in _bar_starts(start, end, unit, number, limit + MAX_PATH_SCAN):
+        if len(bars) >= limit:
+            break
         complete = t + timedelta(seconds=width) <= ctx.now
         if not complete and not partial:
             continue
+        if market is not None and opened is not None and t + timedelta(seconds=width) > opened:
+            # from the venue's start on, the bars are its own price path: a partial bar's
+            # close is the last price the market hub published (a bar nothing traded in is
+            # not sent, as the live gateway sends none)
+            path = path_bar(market, t, timedelta(seconds=width), ctx.now)
+            if path is not None:
+                o, h, low, c, v = path
+                bars.append({"t": t, "o": o, "h": h, "l": low, "c": c, "v": v})
+            continue
         bar = synthetic_bar(ctx.seed, contract, t, index, width)
-        bars.append({"t": bar.t, "o": bar.o, "h": bar.h, "l": bar.l, "c": bar.c, "v": bar.v})
-    return ok(bars=bars[:limit])
+        o, h, low, c = (max(p + lead, contract.tick_size) for p in (bar.o, bar.h, bar.l, bar.c))
+        bars.append({"t": bar.t, "o": o, "h": h, "l": low, "c": c, "v": bar.v})
+    return ok(bars=bars)
+
+
+def _lead_in(
+    seed: int, contract: Contract, unit: int, number: int, market: MarketState | None
+) -> Decimal:
+    """How far the synthetic history is moved so that its last bar before the venue's start
+    closes at the venue's first price (0 for a contract without a market)."""
+    if market is None or market.opened_at is None or market.opened_price is None:
+        return Decimal(0)
+    opened = market.opened_at
+    for t, index, width in _bar_starts(EARLIEST_BAR, opened, unit, number, 3):
+        if t + timedelta(seconds=width) <= opened:
+            last = synthetic_bar(seed, contract, t, index, width)
+            return market.opened_price - last.c
+    return Decimal(0)
 
 
 def order_search(ctx: RestContext, body: Body) -> Envelope:

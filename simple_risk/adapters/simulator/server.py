@@ -326,6 +326,10 @@ class Simulator:
         """Send ``GatewayLogout`` on ``"user"``, ``"market"`` or (None) both hubs."""
         return self._call(self.control.send_logout, hub)
 
+    def mute_market(self, muted: bool = True) -> None:
+        """The market hub publishes nothing while ``muted`` (connections up, pinged)."""
+        self._call(self.control.mute_market, muted)
+
     def lose_connections(self, count: int = 1) -> None:
         """Refuse the next ``count`` hub connects with "connection could not be found"."""
         self._call(self.control.lose_connections, count)

@@ -124,7 +124,7 @@ class Venue:
         for c in contracts:
             if c.active:
                 p = prices.get(c.id, c.start_price)
-                market = MarketState(c, p, p, p, p)
+                market = MarketState(c, p, p, p, p, opened_at=clock(), opened_price=p)
                 # what a subscriber's snapshot shows, so the first update is already partial
                 market.published = full_quote(market, clock())
                 self._markets[c.id] = market
