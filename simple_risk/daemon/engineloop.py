@@ -24,9 +24,11 @@ from concurrent.futures import Future
 from datetime import datetime
 from typing import TypeVar
 
+from simple_risk.adapters.topstepx.bars import BarQuote
 from simple_risk.adapters.topstepx.hubs import CONNECTED, RECONNECTED, REFRESHED, SUBSCRIBE_FAILED
 from simple_risk.daemon.announce import Announcer, FillNews
 from simple_risk.daemon.apply import FACT_EVENTS, Applier
+from simple_risk.daemon.barquotes import BarPoller, BarsWorker
 from simple_risk.daemon.clockwatch import ClockWatch
 from simple_risk.daemon.context import Shared
 from simple_risk.daemon.control.protocol import ErrorCode, ProtocolError
@@ -34,6 +36,7 @@ from simple_risk.daemon.enforcement import Enforcer
 from simple_risk.daemon.executor import IntentResult
 from simple_risk.daemon.intake import Intake
 from simple_risk.daemon.messages import (
+    BarsMissed,
     EngineCommand,
     HubDoubt,
     LeaseChecked,
@@ -120,6 +123,8 @@ class EngineLoop:
         intake: Intake,
         announcer: Announcer,
         write_status: Callable[[], None],
+        bars: BarsWorker | None = None,
+        bars_most: int = 1,
     ) -> None:
         self._shared = shared
         self._applier = applier
@@ -145,7 +150,13 @@ class EngineLoop:
         self._user_hub_down: float | None = None
         self._next_hub_poll = 0.0
         self._user_hub_alerted = False
-        self._quotes = QuoteWatch(shared.config.timing.quote_silence)
+        timing = shared.config.timing
+        self._quotes = QuoteWatch(timing.quote_silence)
+        #: held contracts without quotes, priced from REST bars meanwhile (barquotes.py)
+        self.bar_prices = BarPoller(
+            after=timing.bars_after, every=timing.bars_every, most=bars_most
+        )
+        self._bars = bars
         self._clock_watch = ClockWatch()
         self._fill_news = FillNews()
         #: (monotonic, wall) at the loop's last pass: a wall that moved on much further since
@@ -268,7 +279,7 @@ class EngineLoop:
         if now_mono >= self._next_tick or due_deadline:
             self._next_tick = now_mono + timing.tick_interval
             shared.queue.put(ClockTick(at=now_wall))
-            self._watch_quotes(now_wall)
+            self._watch_quotes(now_mono, now_wall)
             clock_alert = self._clock_watch.check()
             if clock_alert is not None:
                 shared.alerter.alert(*clock_alert, now_wall)
@@ -337,9 +348,10 @@ class EngineLoop:
                 now_wall,
             )
 
-    def _watch_quotes(self, now: datetime) -> None:
-        """Alert a held contract whose quotes went quiet while its exchange trades (and when
-        they come back): once a tick, from the engines' positions (quotewatch.py)."""
+    def _watch_quotes(self, now_mono: float, now: datetime) -> None:
+        """Price a held contract whose quotes went quiet while its exchange trades from REST
+        bars (barquotes.py), and alert it (and when its quotes come back): once a tick, from
+        the engines' positions (quotewatch.py)."""
         held: dict[str, list[int]] = {}
         for account, engine in self._shared.engines.items():
             state = engine.account(account)
@@ -347,7 +359,17 @@ class EngineLoop:
                 continue
             for contract_id in state.positions:
                 held.setdefault(contract_id, []).append(account)
-        for alert in self._quotes.check(now, held, self._intake.heard()):
+        heard = self._intake.heard()
+        if self._bars is not None:
+            asks, alerts = self.bar_prices.due(now_mono, now, held, heard)
+            for asked in asks:
+                self._bars.ask(asked)
+            for alert in alerts:
+                self._shared.alerter.alert(alert.level, alert.message, now)
+            note = self.bar_prices.note
+        else:
+            note = None
+        for alert in self._quotes.check(now, held, heard, note):
             self._shared.alerter.alert(alert.level, alert.message, now)
 
     # -- dispatch -------------------------------------------------------------------------------
@@ -421,6 +443,18 @@ class EngineLoop:
             if isinstance(event, OrderUpdate):
                 applier.claim_own(account, event)
             applier.apply(account, event, journal=True)
+            return
+        if isinstance(event, BarsMissed):
+            self.bar_prices.miss(event)
+            return
+        if isinstance(event, BarQuote):
+            # a price from REST bars: applied as a last trade, unless a quote of the contract
+            # was heard since it was asked for (or the contract is no longer priced so); never
+            # counted as a quote heard, nor as a sample of the gateway's clock
+            if self.bar_prices.accept(event, self._intake.heard()):
+                shared.observer.on_event(event)
+                for account in self._intake.exposed(event.contract_id):
+                    applier.apply(account, event, journal=False)
             return
         if isinstance(event, Quote):
             self._clock_watch.sample(event.at, event.timestamp)

@@ -136,6 +136,15 @@ class Intake:
                 self._stale_quotes.setdefault(account, set()).add(quote.contract_id)
         return receivers
 
+    def exposed(self, contract_id: str) -> list[int]:
+        """The accounts exposed to a contract (a price from REST bars reaches only them; it is
+        not a quote heard, so it is neither the latest quote nor a skipped one)."""
+        return [
+            account
+            for account, engine in self._shared.engines.items()
+            if _exposed(engine.account(account), contract_id)
+        ]
+
     def skipped_quote(self, account: int, event: Event) -> Quote | None:
         """Before an account's first order or position in a contract: the latest quote of it
         the account's engine skipped (so unrealized P&L is known at once), if any."""

@@ -61,6 +61,18 @@ class LeaseChecked(Event):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class BarsMissed(Event):
+    """The bars worker asked ``History/retrieveBars`` for a quiet contract's last trade and
+    got no price: the call failed or was refused (``failed``), or nothing traded in the bars'
+    window. The engine thread notes why; the contract is asked again at its next period."""
+
+    contract_id: str
+    asked_at: datetime
+    why: str
+    failed: bool = True
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class StopRequest(Event):
     """Asks the engine thread to finish."""
 
@@ -76,6 +88,7 @@ class EngineCommand(Event):
 
 
 __all__ = [
+    "BarsMissed",
     "EngineCommand",
     "HubDoubt",
     "LeaseChecked",

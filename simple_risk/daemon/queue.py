@@ -7,8 +7,9 @@ here; the engine thread is the only consumer. Two promises:
   and ``put`` never blocks — the queue is unbounded for them, because losing a fill would make
   the day's P&L wrong and blocking a hub callback would stall signalrcore's receive thread;
 * quotes are coalesced per contract: while a quote for a contract is still waiting, a newer one
-  replaces it in place (only the latest price matters), so a burst of quotes when the engine
-  falls behind costs one slot per contract instead of growing without bound.
+  replaces it in place (only the latest price matters; a price from REST bars never replaces a
+  hub's quote), so a burst of quotes when the engine falls behind costs one slot per contract
+  instead of growing without bound.
 
 It is a :class:`queue.Queue` (the hub clients and the contract cache take one as their sink)
 whose storage hooks implement the coalescing; ``max_depth`` and ``coalesced`` are the figures
@@ -20,6 +21,7 @@ from __future__ import annotations
 import queue
 from collections import deque
 
+from simple_risk.adapters.topstepx.bars import BarQuote
 from simple_risk.engine.events import Event, Quote
 
 
@@ -50,7 +52,10 @@ class EventQueue(queue.Queue[Event]):
         if isinstance(item, Quote):
             slot = self._waiting_quotes.get(item.contract_id)
             if slot is not None:
-                slot.quote = item
+                # a price from REST bars never replaces a hub's quote still waiting: the
+                # quote is the newer word (a quote replaces a waiting bar's price)
+                if not isinstance(item, BarQuote) or isinstance(slot.quote, BarQuote):
+                    slot.quote = item
                 self.coalesced += 1
                 return
             slot = _QuoteSlot(item)

@@ -20,7 +20,7 @@ quote; the default silence is two.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -75,7 +75,11 @@ class QuoteWatch:
         self._held_since: dict[str, datetime] = {}
 
     def check(
-        self, now: datetime, held: Mapping[str, Iterable[int]], heard: Mapping[str, datetime]
+        self,
+        now: datetime,
+        held: Mapping[str, Iterable[int]],
+        heard: Mapping[str, datetime],
+        priced: Callable[[str], str | None] | None = None,
     ) -> list[QuoteAlert]:
         """The alerts due at ``now``.
 
@@ -85,7 +89,8 @@ class QuoteWatch:
         no longer held there (closed, or the exchange stopped trading) is forgotten quietly:
         a later silence is a new one. A silence counts only the time the contract has been
         held while the exchange trades: a contract held over the daily break is judged from
-        the reopen, not from its last quote before the break."""
+        the reopen, not from its last quote before the break. ``priced``: what to say of a
+        quiet contract's price meanwhile (the REST bars' fallback, barquotes.py), if anything."""
         self._held_since = {c: self._held_since.get(c, now) for c in held}
         alerts: list[QuoteAlert] = []
         for contract_id in sorted(self.quiet):
@@ -106,13 +111,18 @@ class QuoteWatch:
             self.quiet.add(contract_id)
             whose = ", ".join(str(a) for a in sorted(accounts))
             quiet_for = int((now - last).total_seconds())
+            meanwhile = priced(contract_id) if priced is not None else None
+            if meanwhile is None:
+                meanwhile = (
+                    "its open P&L is not moving, and the rules about it (open-loss limit, "
+                    "drawdown) cannot fire"
+                )
             alerts.append(
                 QuoteAlert(
                     "warning",
                     f"no quote for {contract_id} (held by account {whose}) for {quiet_for} s "
-                    "while the exchange trades: its open P&L is not moving, and the rules "
-                    "about it (open-loss limit, drawdown) cannot fire; the market hub may have "
-                    "lost the subscription or be sending quotes the daemon cannot read",
+                    f"while the exchange trades: {meanwhile}; the market hub may have lost the "
+                    "subscription or be sending quotes the daemon cannot read",
                 )
             )
         return alerts

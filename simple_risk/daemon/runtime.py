@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from simple_risk.adapters.topstepx.clock import ReceiveClock
-from simple_risk.adapters.topstepx.ratelimit import DEFAULT_RESERVE, RateLimiter
+from simple_risk.adapters.topstepx.ratelimit import BARS_BUCKET, DEFAULT_RESERVE, RateLimiter
 from simple_risk.adapters.topstepx.rest import Credentials, RestClient
 from simple_risk.adapters.topstepx.secrets import register_secret
 from simple_risk.adapters.topstepx.wirefields import UNKNOWN_VALUES
@@ -49,6 +49,7 @@ from simple_risk.daemon.announce import (
     write_status,
 )
 from simple_risk.daemon.apply import Applier
+from simple_risk.daemon.barquotes import BarsWorker, capacity
 from simple_risk.daemon.changes import EngineChanges
 from simple_risk.daemon.config import DaemonConfig
 from simple_risk.daemon.context import RuntimeOptions, Shared
@@ -201,6 +202,8 @@ class Daemon:
             on_live=self._on_live,
             load_contracts=self.intake.contracts.load,
         )
+        timing = config.timing
+        self.bars = BarsWorker(shared, self.client, timing.bars_every)
         self.loop = EngineLoop(
             shared,
             applier=self.applier,
@@ -211,6 +214,8 @@ class Daemon:
             intake=self.intake,
             announcer=self.announcer,
             write_status=self.write_status,
+            bars=self.bars,
+            bars_most=capacity(self.client.limiter.budgets[BARS_BUCKET], timing.bars_every),
         )
         self.changes = EngineChanges(shared, self.applier, self.persistence)
         self.lease_owner = self.ownership.owner
@@ -375,6 +380,7 @@ class Daemon:
         self.client.login()
         self.intake.start()
         self.reconciler.start(self.supervisor)
+        self.bars.start(self.supervisor)
         self.loop.start(self.supervisor)
         self.intake.wait_connected()
         for account in self.config.accounts:
@@ -441,6 +447,7 @@ class Daemon:
         self.loop.stop()
         self.supervisor.stop()
         self.reconciler.stop()
+        self.bars.stop()
         closers = self.intake.begin_stop()
         self.executor.stop()
         self.persistence.stop_writer()

@@ -31,6 +31,11 @@ class Timing:
     #: a held contract's quotes quiet this long while its exchange trades is alerted
     #: (daemon/quotewatch.py)
     quote_silence: float = 120.0
+    #: a held contract's quotes quiet this long while its exchange trades is priced from REST
+    #: bars (``History/retrieveBars``: the last trade) ... (daemon/barquotes.py)
+    bars_after: float = 10.0
+    #: ... every this many seconds at most, within the bars budget, until its quotes come back
+    bars_every: float = 5.0
     #: a daemon whose accounts are not all live this long after its start tells systemd it is
     #: ready with the ones that are (engine_run.py): one account the gateway refuses must not
     #: have the service killed at TimeoutStartSec and restarted, the others unguarded meanwhile

@@ -16,6 +16,7 @@ DAEMON = Path(daemon_package.__file__).parent
 RUNTIME = {
     "announce",
     "apply",
+    "barquotes",
     "changes",
     "context",
     "engineloop",

@@ -9,6 +9,7 @@ from decimal import Decimal
 from hypothesis import given
 from hypothesis import strategies as st
 
+from simple_risk.adapters.topstepx.bars import BarQuote
 from simple_risk.daemon.queue import EventQueue
 from simple_risk.engine.events import ClockTick, Event, OrderSide, Quote, TradeFill
 
@@ -106,3 +107,22 @@ def test_producers_on_many_threads_never_block_or_lose() -> None:
     for k in range(4):
         mine = [e.trade_id for e in got if isinstance(e, TradeFill) and e.trade_id // 10_000 == k]
         assert mine == sorted(mine)
+
+
+def test_a_price_from_rest_bars_never_replaces_a_waiting_quote_but_a_quote_replaces_it() -> None:
+    """A bar's close is older word than the hub's quote waiting beside it: dropped. A quote
+    arriving while a bar's price waits takes its place."""
+    q = EventQueue()
+    quote = _quote(1)
+    q.put_nowait(quote)
+    q.put_nowait(_bar(2))
+    assert _drain(q) == [quote]
+    q.put_nowait(_bar(3))
+    newer = _quote(4)
+    q.put_nowait(newer)
+    assert _drain(q) == [newer]
+
+
+def _bar(n: int, contract: str = "CON.F.US.MNQ.Z26") -> BarQuote:
+    at = T0 + timedelta(milliseconds=n)
+    return BarQuote(at=at, contract_id=contract, last=Decimal(n), bar_start=T0, asked_at=at)

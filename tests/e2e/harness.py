@@ -111,14 +111,15 @@ def build_ruleset(
 Start = Callable[..., Harness]
 
 
-def pinned_simulator(wall: Wall) -> Simulator:
-    """A started simulator on the pinned clock whose prices move only when told."""
+def pinned_simulator(wall: Wall, bars: tuple[int, float] = (50, 30.0)) -> Simulator:
+    """A started simulator on the pinned clock whose prices move only when told; ``bars``: its
+    ``History/retrieveBars`` limit (calls, seconds)."""
     return Simulator(
         port=0,
         seed=11,
         ping_interval=0.3,
         price_interval=None,
-        rate_limits=RateLimits(general=(5000, 60.0), bars=(50, 30.0)),
+        rate_limits=RateLimits(general=(5000, 60.0), bars=bars),
         clock=wall,
     ).start()
 

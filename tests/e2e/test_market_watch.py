@@ -5,9 +5,11 @@ disagrees with the gateway's is alerted. The daemon never guards blind without s
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import time
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -21,16 +23,21 @@ from .harness import ACCOUNT, FAST_OPTIONS, build_ruleset, guarding_config, pinn
 SILENCE = 1.0
 
 
-def guarded(tmp_path: Path, gateway_ahead: float = 0.0) -> Iterator[tuple[Daemon, Trader]]:
+def guarded(
+    tmp_path: Path,
+    gateway_ahead: float = 0.0,
+    bars: tuple[int, float] = (50, 30.0),
+    **timing: float,
+) -> Iterator[tuple[Daemon, Trader]]:
     """A daemon guarding an account on a Wednesday morning, against a simulator whose prices
     (and so its quotes) move only when told and whose clock is ``gateway_ahead`` seconds
-    ahead of the daemon's, with a one-second quote silence."""
+    ahead of the daemon's, with a one-second quote silence (``timing`` changes it and the
+    others); ``bars``: the simulator's limit of ``History/retrieveBars`` calls."""
     wall = pinned_wall()
-    sim = pinned_simulator(lambda: wall() + timedelta(seconds=gateway_ahead))
+    sim = pinned_simulator(lambda: wall() + timedelta(seconds=gateway_ahead), bars)
     config = guarding_config(sim, (ACCOUNT,), tmp_path)
-    config = dataclasses.replace(
-        config, timing=dataclasses.replace(config.timing, quote_silence=SILENCE)
-    )
+    changes: dict[str, float] = {"quote_silence": SILENCE, **timing}
+    config = dataclasses.replace(config, timing=dataclasses.replace(config.timing, **changes))
     daemon = Daemon(
         config,
         {ACCOUNT: build_ruleset(grace=60)},
@@ -51,6 +58,26 @@ def guarded(tmp_path: Path, gateway_ahead: float = 0.0) -> Iterator[tuple[Daemon
 @pytest.fixture
 def quiet_market(tmp_path: Path) -> Iterator[tuple[Daemon, Trader]]:
     yield from guarded(tmp_path)
+
+
+#: bars_after and bars_every: a held contract quiet this long is priced from REST bars, this often
+BARS = 0.5
+
+
+@pytest.fixture
+def muted_market(tmp_path: Path) -> Iterator[tuple[Daemon, Trader]]:
+    """The market hub goes quiet after 0.5 s of a held contract's silence the daemon prices it
+    from REST bars every 0.5 s; the silence is alerted after 2 s."""
+    yield from guarded(tmp_path, quote_silence=2.0, bars_after=BARS, bars_every=BARS)
+
+
+@pytest.fixture
+def bars_refused(tmp_path: Path) -> Iterator[tuple[Daemon, Trader]]:
+    """As ``muted_market``, against a gateway that answers one bars call in 30 s, and 429 to
+    the others."""
+    yield from guarded(
+        tmp_path, bars=(1, 30.0), quote_silence=2.0, bars_after=BARS, bars_every=BARS
+    )
 
 
 @pytest.fixture
@@ -94,3 +121,140 @@ def test_a_machine_clock_behind_the_gateways_is_alerted(
         time.sleep(0.02)
     (alert,) = _alerts(daemon, "clock reads at least")
     assert alert["level"] == "warning" and "s behind the gateway's" in alert["message"]
+
+
+# -- a held contract priced from REST bars while its quotes are missing ----------------------
+
+
+def _bars_calls(trader: Trader, contract: str, status: int | None = None) -> int:
+    """The ``History/retrieveBars`` calls the gateway received for ``contract``."""
+    return sum(
+        1
+        for request in trader.sim.requests_log()
+        if request.path.lower().endswith("history/retrievebars")
+        and isinstance(request.body, dict)
+        and request.body.get("contractId") == contract
+        and (status is None or request.status == status)
+    )
+
+
+def _closes(trader: Trader) -> list[datetime]:
+    return [r.time for r in trader.sim.requests_log() if r.path.endswith("Position/closeContract")]
+
+
+def _long_at(trader: Trader, contract: str, loss: Decimal) -> Decimal:
+    """The price at which the account's long position in ``contract`` is ``loss`` dollars down
+    (a long is marked at a bar's close, as at a last trade)."""
+    (position,) = trader.sim.venue.open_positions(ACCOUNT)
+    spec = trader.sim.venue.contract(contract)
+    ticks = loss / spec.tick_value
+    return position.average_price - ticks * spec.tick_size
+
+
+def _open_pnl(daemon: Daemon, contract: str) -> Decimal | None:
+    state = daemon.engines[ACCOUNT].account(ACCOUNT)
+    position = state.positions.get(contract) if state is not None else None
+    return position.unrealized_pnl if position is not None else None
+
+
+def _holding(daemon: Daemon, trader: Trader, root: str) -> str:
+    """Buy one ``root`` and wait until the daemon holds it and hears its quotes; then the
+    market hub goes quiet (connected, pinged, sending nothing)."""
+    contract = trader.contract(root)
+    trader.buy(ACCOUNT, root)
+    assert wait_until(lambda: trader.size(ACCOUNT, root) == 1, 5.0)
+    trader.move(root, Decimal(0))  # a quote the daemon hears: its quotes did flow
+    assert wait_until(lambda: contract in daemon.intake.heard(), 5.0)
+    trader.sim.mute_market()
+    return contract
+
+
+def test_a_position_whose_quotes_stop_is_closed_on_the_price_from_rest_bars(
+    muted_market: tuple[Daemon, Trader],
+) -> None:
+    """The market hub says nothing while the market falls past the open-loss limit: REST's
+    bars price the position, and it is closed within seconds. The silence alert said where
+    the price came from."""
+    daemon, trader = muted_market
+    contract = _holding(daemon, trader, "EP")
+    trader.sim.set_price(contract, _long_at(trader, contract, Decimal(50)))  # no quote sent
+    assert wait_until(lambda: _open_pnl(daemon, contract) == Decimal(-50), 5.0)
+    assert wait_until(lambda: bool(_alerts(daemon, f"no quote for {contract}")), 5.0)
+    (alert,) = _alerts(daemon, f"no quote for {contract}")
+    assert f"its price now comes from REST bars every {BARS:g} s" in alert["message"]
+    assert "the last trade, not the bid or ask" in alert["message"]
+    moved = time.monotonic()
+    trader.sim.set_price(contract, _long_at(trader, contract, Decimal(350)))
+    assert wait_until(lambda: trader.size(ACCOUNT, "EP") == 0, 5.0)
+    assert time.monotonic() - moved < 3.0  # a period, a bars call, and the close
+    assert len(_closes(trader)) == 1
+
+
+def test_just_below_the_open_loss_limit_nothing_is_closed(
+    muted_market: tuple[Daemon, Trader],
+) -> None:
+    daemon, trader = muted_market
+    contract = _holding(daemon, trader, "EP")
+    below = _long_at(trader, contract, Decimal("287.50"))  # a tick above the $300 limit
+    trader.sim.set_price(contract, below)
+    assert wait_until(lambda: _open_pnl(daemon, contract) == Decimal("-287.50"), 5.0)
+    calls = _bars_calls(trader, contract)
+    assert wait_until(lambda: _bars_calls(trader, contract) >= calls + 3, 5.0)  # priced again
+    assert trader.size(ACCOUNT, "EP") == 1
+    assert _closes(trader) == []
+
+
+def test_the_polling_stops_when_quotes_come_back(muted_market: tuple[Daemon, Trader]) -> None:
+    daemon, trader = muted_market
+    contract = _holding(daemon, trader, "EP")
+    trader.sim.set_price(contract, _long_at(trader, contract, Decimal(50)))
+    assert wait_until(lambda: _open_pnl(daemon, contract) == Decimal(-50), 5.0)
+    trader.sim.mute_market(False)
+    prices = [_long_at(trader, contract, Decimal(25)), _long_at(trader, contract, Decimal(0))]
+
+    def quoting(seconds: float) -> None:
+        """Quotes every 0.1 s, as a live market sends them (well under bars_after)."""
+        end = time.monotonic() + seconds
+        step = 0
+        while time.monotonic() < end:
+            trader.sim.set_price(contract, prices[step % 2])
+            step += 1
+            time.sleep(0.1)
+
+    quoting(BARS * 2)  # a question asked just before the quotes came back may be answered
+    assert not daemon.loop.bar_prices.quiet
+    calls = _bars_calls(trader, contract)
+    quoting(BARS * 6)
+    assert _bars_calls(trader, contract) == calls
+    assert _open_pnl(daemon, contract) in (Decimal(-25), Decimal(0))  # the quotes' prices
+
+
+def test_a_contract_no_longer_held_is_not_polled(muted_market: tuple[Daemon, Trader]) -> None:
+    daemon, trader = muted_market
+    contract = _holding(daemon, trader, "EP")
+    assert wait_until(lambda: _bars_calls(trader, contract) >= 2, 5.0)
+    trader.sell(ACCOUNT, "EP")  # flat: the user hub still speaks
+    assert wait_until(lambda: _open_pnl(daemon, contract) is None, 5.0)
+    assert wait_until(lambda: not daemon.loop.bar_prices.quiet, 5.0)
+    time.sleep(BARS * 2)
+    calls = _bars_calls(trader, contract)
+    time.sleep(BARS * 4)
+    assert _bars_calls(trader, contract) == calls
+
+
+def test_bars_refused_with_429_never_delay_a_close(bars_refused: tuple[Daemon, Trader]) -> None:
+    """The bars budget is spent and the gateway refuses every bars call: the close the next
+    quote calls for leaves at once, and the bars are asked at their period, not in a loop."""
+    daemon, trader = bars_refused
+    contract = _holding(daemon, trader, "EP")
+    assert wait_until(lambda: _bars_calls(trader, contract, status=429) >= 2, 8.0)
+    trader.sim.mute_market(False)
+    before = time.monotonic()
+    trader.sim.set_price(contract, _long_at(trader, contract, Decimal(350)))  # a quote
+    assert wait_until(lambda: trader.size(ACCOUNT, "EP") == 0, 5.0)
+    assert time.monotonic() - before < 1.0
+    asked = sorted(
+        r.time for r in trader.sim.requests_log() if r.path.lower().endswith("retrievebars")
+    )
+    gaps = [(later - earlier).total_seconds() for earlier, later in itertools.pairwise(asked)]
+    assert min(gaps) >= BARS * 0.8  # asked again at the next period (or later), never at once

@@ -236,8 +236,11 @@ class RestClient(RestSession):
         include_partial_bar: bool = False,
         live: bool | None = None,
         priority: Priority = Priority.BACKGROUND,
+        deadline: float | None = None,
     ) -> list[Bar]:
-        """``History/retrieveBars`` (its own 50/30 s budget); newest first, as the gateway sends."""
+        """``History/retrieveBars`` (its own 50/30 s budget); newest first, as the gateway sends.
+        ``deadline`` (seconds) bounds the whole call, retries and waits for a slot included,
+        instead of the configured one."""
         body = self._exchange(
             Endpoint.RETRIEVE_BARS,
             {
@@ -251,6 +254,7 @@ class RestClient(RestSession):
                 "includePartialBar": include_partial_bar,
             },
             priority,
+            deadline=deadline,
         )
         bars: list[Bar] = []
         for raw in body.get("bars") or []:

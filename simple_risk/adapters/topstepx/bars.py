@@ -1,0 +1,71 @@
+"""A contract's last trade from ``History/retrieveBars``: the price REST has when its quotes
+do not arrive.
+
+The live market hub drops routinely, for up to about two minutes, and nothing replays what it
+missed (reference §14.4): REST's only price is a bar (§4.5). The newest one-minute bar with
+the partial bar included closes at the contract's last trade, so :func:`last_trade` asks for
+exactly that one bar over the last few minutes and answers it as a :class:`BarQuote`: a
+:class:`~simple_risk.engine.events.Quote` whose ``last`` is the bar's close and which has no
+bid or ask (a bar has none). The engine marks a position at a quote's last price when it has
+no bid or ask to say it moved away, so a bar's close marks a position as the last trade does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from simple_risk.adapters.topstepx.ratelimit import Priority
+from simple_risk.adapters.topstepx.rest import RestClient
+from simple_risk.engine.events import Quote
+
+#: AggregateBarUnit Minute (reference §4.5) and the width of one such bar
+MINUTE = 2
+BAR_WIDTH = timedelta(minutes=1)
+#: how far back the bars are asked for: a contract that did not trade in this long has no bar,
+#: and no price REST could add to the last quote heard
+LOOKBACK = timedelta(minutes=5)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BarQuote(Quote):
+    """A contract's last trade as REST's newest bar says: ``last`` is the bar's close, ``bid``
+    and ``ask`` are None (a bar has neither), ``timestamp`` is None (a bar is dated by its
+    start, not by a trade's stamp). ``at`` is when the answer arrived."""
+
+    #: the bar's start (exchange time): its close is a trade made before ``bar_start`` + a minute
+    bar_start: datetime
+    #: when the daemon asked for it: a quote heard since then is newer than the bar's price
+    asked_at: datetime
+
+
+def last_trade(
+    client: RestClient, contract_id: str, *, now: datetime, deadline: float
+) -> BarQuote | None:
+    """The contract's newest one-minute bar, the partial one included, over the last
+    :data:`LOOKBACK`, as a :class:`BarQuote` (None: nothing traded meanwhile). A background
+    call of the bars budget, bounded by ``deadline`` seconds; raises what the client raises."""
+    bars = client.retrieve_bars(
+        contract_id,
+        start=now - LOOKBACK,
+        end=now + BAR_WIDTH,
+        unit=MINUTE,
+        unit_number=1,
+        limit=1,
+        include_partial_bar=True,
+        priority=Priority.BACKGROUND,
+        deadline=deadline,
+    )
+    if not bars:
+        return None
+    newest = max(bars, key=lambda bar: bar.t)  # newest first, as sent; not relied upon
+    return BarQuote(
+        at=client.clock.now(),
+        contract_id=contract_id,
+        last=newest.c,
+        bar_start=newest.t,
+        asked_at=now,
+    )
+
+
+__all__ = ["BAR_WIDTH", "LOOKBACK", "MINUTE", "BarQuote", "last_trade"]
