@@ -277,6 +277,10 @@ class Daemon:
         return self.reconciler.last_reconcile_at
 
     @property
+    def bar_priced(self) -> dict[str, datetime]:
+        return {contract: bar.at for contract, bar in self.loop.bar_prices.priced.items()}
+
+    @property
     def reconciles(self) -> int:
         return self.reconciler.reconciles
 

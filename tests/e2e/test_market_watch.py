@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from simple_risk.daemon.control import views
+from simple_risk.daemon.dashboard.view import account_page
 from simple_risk.daemon.runtime import Daemon, open_store
 from simple_risk.daemon.sim import Trader, wait_until
 from tests.pinned import pinned_wall
@@ -157,6 +159,21 @@ def _open_pnl(daemon: Daemon, contract: str) -> Decimal | None:
     return position.unrealized_pnl if position is not None else None
 
 
+def _priced_from(daemon: Daemon) -> str:
+    """Where the account's one position's price comes from, as ``engine status`` and the
+    dashboard's page show it."""
+
+    def read() -> tuple[str, str]:
+        now = daemon.clock.now()
+        (status,) = views.account_status(daemon, ACCOUNT, now)["positions"]
+        (shown,) = account_page(daemon, ACCOUNT, now)["positions"]
+        return status["priced_from"], shown["priced_from"]
+
+    status, page = daemon.on_engine(read)
+    assert status == page
+    return status
+
+
 def _holding(daemon: Daemon, trader: Trader, root: str) -> str:
     """Buy one ``root`` and wait until the daemon holds it and hears its quotes; then the
     market hub goes quiet (connected, pinged, sending nothing)."""
@@ -183,6 +200,7 @@ def test_a_position_whose_quotes_stop_is_closed_on_the_price_from_rest_bars(
     (alert,) = _alerts(daemon, f"no quote for {contract}")
     assert f"its price now comes from REST bars every {BARS:g} s" in alert["message"]
     assert "the last trade, not the bid or ask" in alert["message"]
+    assert _priced_from(daemon) == "bars"  # engine status and the dashboard say so
     moved = time.monotonic()
     trader.sim.set_price(contract, _long_at(trader, contract, Decimal(350)))
     assert wait_until(lambda: trader.size(ACCOUNT, "EP") == 0, 5.0)
@@ -223,6 +241,7 @@ def test_the_polling_stops_when_quotes_come_back(muted_market: tuple[Daemon, Tra
 
     quoting(BARS * 2)  # a question asked just before the quotes came back may be answered
     assert not daemon.loop.bar_prices.quiet
+    assert _priced_from(daemon) == "quotes"
     calls = _bars_calls(trader, contract)
     quoting(BARS * 6)
     assert _bars_calls(trader, contract) == calls

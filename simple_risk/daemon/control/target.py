@@ -123,6 +123,12 @@ class ControlTarget(Protocol):
     def last_reconcile_at(self) -> Mapping[int, datetime]: ...
 
     @property
+    def bar_priced(self) -> Mapping[str, datetime]:
+        """Each held contract priced from REST bars now (its quotes missing) → when the bar
+        price applied arrived (engine thread)."""
+        ...
+
+    @property
     def events_applied(self) -> int: ...
 
     @property

@@ -9,6 +9,7 @@ are plain dicts; Decimal and datetime values are turned into strings by
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -118,7 +119,7 @@ def account_status(daemon: ControlTarget, account: int, now: datetime) -> dict[s
             "market_hub": daemon.hub_states.get("market", "connecting"),
             "last_reconcile_at": daemon.last_reconcile_at.get(account),
         },
-        "positions": _positions(engine, account),
+        "positions": _positions(engine, account, daemon.bar_priced),
         "orders": _orders(engine, account),
         "sessions": sessions(engine.calendar, now),
         "pnl": {
@@ -158,7 +159,11 @@ def _public(record: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in record.items() if k not in ("intent_keys", "values", "locks")}
 
 
-def _positions(engine: Engine, account: int) -> list[dict[str, Any]]:
+def _positions(
+    engine: Engine, account: int, bar_priced: Mapping[str, datetime]
+) -> list[dict[str, Any]]:
+    """The account's positions; ``priced_from``: "bars" while the contract's quotes are
+    missing and its price comes from REST bars (daemon/barquotes.py), else "quotes"."""
     state = engine.account(account)
     if state is None:
         return []
@@ -171,6 +176,7 @@ def _positions(engine: Engine, account: int) -> list[dict[str, Any]]:
             "size": p.size,
             "avg_price": p.avg_price,
             "last_price": p.last_price,
+            "priced_from": "bars" if p.contract_id in bar_priced else "quotes",
             "unrealized_pnl": p.unrealized_pnl,
             "profit_ticks": p.profit_ticks,
             "protected": p.protected,

@@ -86,6 +86,7 @@ def account_page(daemon: ControlTarget, account: int, now: datetime) -> dict[str
                 "size": p["size"],
                 "avg_price": p["avg_price"],
                 "unrealized_pnl": p["unrealized_pnl"],
+                "priced_from": p["priced_from"],
                 "protected": p["protected"],
                 "stop_price": p["stop_price"],
                 "opened_at": p["opened_at"],

@@ -368,7 +368,9 @@
       pos.side,
       contracts(pos.size),
       price(pos.avg_price),
-      moneyNode(pos.unrealized_pnl),
+      pos.priced_from === "bars"
+        ? el("span", {}, moneyNode(pos.unrealized_pnl), " (no quotes: priced from REST bars)")
+        : moneyNode(pos.unrealized_pnl),
       pos.protected
         ? el("span", { class: "protected" }, `Protected, stop at ${price(pos.stop_price)}`)
         : el("span", { class: "unprotected" }, "UNPROTECTED for ", ticking("since", pos.unprotected_since || pos.opened_at)),
