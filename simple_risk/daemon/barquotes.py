@@ -155,15 +155,16 @@ class BarPoller:
         self.asks += len(asks)
         return asks, alerts
 
-    def accept(self, bar: BarQuote, heard: Mapping[str, datetime]) -> bool:
+    def accept(self, bar: BarQuote, quoted: Mapping[str, datetime]) -> bool:
         """Whether a bar's price applies: its contract is still priced from bars, no quote
         arrived since it was asked for, the bar did not end before the last quote heard, and
-        it is no older than the bar price already applied."""
+        it is no older than the bar price already applied. ``quoted``: each contract → when
+        its last quote arrived (a contract never quoted is not there: any bar of it is news)."""
         contract_id = bar.contract_id
         self._asking.discard(contract_id)
         if contract_id not in self.quiet:
             return False
-        last = heard.get(contract_id)
+        last = quoted.get(contract_id)
         if last is not None and (last >= bar.asked_at or bar.bar_start + BAR_WIDTH <= last):
             return False
         applied = self.priced.get(contract_id)
@@ -248,7 +249,15 @@ class BarsWorker:
             asked = self._work.get()
             if asked is None or self._shared.closing.is_set():
                 return
-            self._shared.queue.put(self.fetch(asked))
+            try:
+                answer: BarQuote | BarsMissed = self.fetch(asked)
+            except BaseException as exc:  # an exit: answered, or the contract is never asked again
+                why = f"{type(exc).__name__}: {exc}"
+                at = self._shared.clock.now()
+                lost = BarsMissed(at=at, contract_id=asked.contract_id, asked_at=asked.at, why=why)
+                self._shared.queue.put(lost)
+                raise  # the supervisor alerts and runs the loop again
+            self._shared.queue.put(answer)
 
     def fetch(self, asked: Asked) -> BarQuote | BarsMissed:
         """The contract's last trade, or why there is none."""

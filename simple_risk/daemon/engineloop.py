@@ -451,7 +451,7 @@ class EngineLoop:
             # a price from REST bars: applied as a last trade, unless a quote of the contract
             # was heard since it was asked for (or the contract is no longer priced so); never
             # counted as a quote heard, nor as a sample of the gateway's clock
-            if self.bar_prices.accept(event, self._intake.heard()):
+            if self.bar_prices.accept(event, self._intake.quoted()):
                 shared.observer.on_event(event)
                 for account in self._intake.exposed(event.contract_id):
                     applier.apply(account, event, journal=False)

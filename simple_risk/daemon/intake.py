@@ -155,6 +155,11 @@ class Intake:
         stale.discard(contract_id)
         return self._latest_quote.get(contract_id)
 
+    def quoted(self) -> dict[str, datetime]:
+        """Each contract quoted since the start → when its last quote arrived (a price from REST
+        bars is no quote). Engine thread."""
+        return {contract_id: quote.at for contract_id, quote in list(self._latest_quote.items())}
+
     def heard(self) -> dict[str, datetime]:
         """Each watched contract → when its last quote arrived (or, never quoted, when the
         daemon began to watch it): the quote watch's input. Engine thread."""

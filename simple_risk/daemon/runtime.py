@@ -36,7 +36,12 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from simple_risk.adapters.topstepx.clock import ReceiveClock
-from simple_risk.adapters.topstepx.ratelimit import BARS_BUCKET, DEFAULT_RESERVE, RateLimiter
+from simple_risk.adapters.topstepx.ratelimit import (
+    BARS_BUCKET,
+    DEFAULT_BUDGETS,
+    DEFAULT_RESERVE,
+    RateLimiter,
+)
 from simple_risk.adapters.topstepx.rest import Credentials, RestClient
 from simple_risk.adapters.topstepx.secrets import register_secret
 from simple_risk.adapters.topstepx.wirefields import UNKNOWN_VALUES
@@ -215,7 +220,11 @@ class Daemon:
             announcer=self.announcer,
             write_status=self.write_status,
             bars=self.bars,
-            bars_most=capacity(self.client.limiter.budgets[BARS_BUCKET], timing.bars_every),
+            # a limiter given no bars budget of its own still asks at the gateway's pace
+            bars_most=capacity(
+                self.client.limiter.budgets.get(BARS_BUCKET, DEFAULT_BUDGETS[BARS_BUCKET]),
+                timing.bars_every,
+            ),
         )
         self.changes = EngineChanges(shared, self.applier, self.persistence)
         self.lease_owner = self.ownership.owner

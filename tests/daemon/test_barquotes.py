@@ -119,6 +119,16 @@ def test_a_bar_that_ended_before_the_last_quote_heard_is_dropped() -> None:
     assert ES not in poller.priced
 
 
+def test_a_contract_never_quoted_takes_a_bar_however_old() -> None:
+    """Held since the start with the market hub silent from the start: a last trade minutes
+    old is the only price there is, better than none."""
+    poller = watching(heard={ES: wall(0)})  # watched since mono 0, never quoted
+    assert asked(poller, 10, HELD, {ES: wall(0)}) == [ES]
+    old = bar(ES, "5990", start=-240, asked_at=10, at=10.2)  # ended three minutes before
+    assert poller.accept(old, quoted={})
+    assert poller.priced[ES].last == Decimal("5990")
+
+
 def test_a_bar_older_than_the_one_applied_is_dropped() -> None:
     poller = watching()
     heard = {ES: wall(0)}
