@@ -128,7 +128,8 @@ class BarPoller:
             self.priced.pop(contract_id, None)
             self.missed.pop(contract_id, None)
         for contract_id in sorted(quiet - self.quiet):
-            log.info("%s: no quote for %s s; priced from REST bars", contract_id, self.after)
+            quiet_for = self.after.total_seconds()
+            log.info("%s: no quote for %g s; priced from REST bars", contract_id, quiet_for)
         self.quiet = quiet
         alerts: list[QuoteAlert] = []
         crowded = len(quiet) > self.most
