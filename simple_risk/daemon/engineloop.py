@@ -453,8 +453,11 @@ class EngineLoop:
             # counted as a quote heard, nor as a sample of the gateway's clock
             if self.bar_prices.accept(event, self._intake.quoted()):
                 shared.observer.on_event(event)
+                # the engine gets the plain quote it says (a rule's state keeps the event that
+                # fired it, saved in each snapshot: a BarQuote is no engine event to save)
+                quote = event.as_quote()
                 for account in self._intake.exposed(event.contract_id):
-                    applier.apply(account, event, journal=False)
+                    applier.apply(account, quote, journal=False)
             return
         if isinstance(event, Quote):
             self._clock_watch.sample(event.at, event.timestamp)

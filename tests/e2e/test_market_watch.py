@@ -206,6 +206,27 @@ def test_a_position_whose_quotes_stop_is_closed_on_the_price_from_rest_bars(
     assert wait_until(lambda: trader.size(ACCOUNT, "EP") == 0, 5.0)
     assert time.monotonic() - moved < 3.0  # a period, a bars call, and the close
     assert len(_closes(trader)) == 1
+    # the rule's state, fired on a bar's price, is saved like any other (a crash loses nothing)
+    daemon.on_engine(daemon.loop.snapshot_all)
+    assert not _alerts(daemon, "engine failed")
+
+
+def test_with_the_hubs_down_the_price_from_bars_still_closes_the_position(
+    muted_market: tuple[Daemon, Trader],
+) -> None:
+    """Not a quiet hub this time: both hubs' connections dropped and refused, as a live
+    outage does. Quotes stop, bars price the position, and REST closes it."""
+    daemon, trader = muted_market
+    contract = _holding(daemon, trader, "EP")
+    trader.sim.mute_market(False)
+    trader.sim.refuse_hub_connections(30.0)
+    trader.sim.drop_connections()
+    assert wait_until(lambda: daemon.hub_states.get("market") not in ("connected", None), 5.0)
+    trader.sim.set_price(contract, _long_at(trader, contract, Decimal(350)))  # nobody hears it
+    assert wait_until(lambda: trader.size(ACCOUNT, "EP") == 0, 8.0)
+    assert len(_closes(trader)) == 1
+    daemon.on_engine(daemon.loop.snapshot_all)
+    assert not _alerts(daemon, "engine failed")
 
 
 def test_just_below_the_open_loss_limit_nothing_is_closed(

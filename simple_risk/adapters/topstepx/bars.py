@@ -6,7 +6,8 @@ missed (reference §14.4): REST's only price is a bar (§4.5). The newest one-mi
 the partial bar included closes at the contract's last trade, so :func:`last_trade` asks for
 exactly that one bar over the last few minutes and answers it as a :class:`BarQuote`: a
 :class:`~simple_risk.engine.events.Quote` whose ``last`` is the bar's close and which has no
-bid or ask (a bar has none). The engine marks a position at a quote's last price when it has
+bid or ask (a bar has none). The engine is handed the plain quote it says
+(:meth:`BarQuote.as_quote`). The engine marks a position at a quote's last price when it has
 no bid or ask to say it moved away, so a bar's close marks a position as the last trade does.
 """
 
@@ -37,6 +38,11 @@ class BarQuote(Quote):
     bar_start: datetime
     #: when the daemon asked for it: a quote heard since then is newer than the bar's price
     asked_at: datetime
+
+    def as_quote(self) -> Quote:
+        """The engine's quote of it: the bar's close as the last price, no bid or ask (the
+        engine keeps and snapshots the events that fire rules, and knows its own types only)."""
+        return Quote(at=self.at, contract_id=self.contract_id, last=self.last)
 
 
 def last_trade(
