@@ -1,11 +1,11 @@
 """Held contracts whose quotes stopped, priced from REST bars until their quotes come back.
 
 A position's open P&L moves only with its contract's quotes, and the live market hub drops
-routinely — for up to about two minutes — with nothing replayed afterwards (reference §14.4):
-meanwhile the open-loss limit, drawdowns and trailing stops cannot fire, however far the
-market moves. REST has one price, ``History/retrieveBars`` (its own budget of 50 calls in 30 s,
-apart from the 200 a minute of every other endpoint): the newest one-minute bar, the partial
-one included, closes at the last trade.
+routinely — for up to about two minutes — with nothing replayed afterwards: meanwhile the
+open-loss limit, drawdowns and trailing stops cannot fire, however far the market moves.
+REST has one price, ``History/retrieveBars`` (its own budget of 50 calls in 30 s, apart from
+the 200 a minute of every other endpoint): the newest one-minute bar, the partial one
+included, closes at the last trade.
 
 So once a tick the engine thread asks :class:`BarPoller` which held contracts (in an account
 whose exchange trades now, :func:`~simple_risk.daemon.quotewatch.trading`) have had no quote

@@ -2,9 +2,10 @@
 do not arrive.
 
 The live market hub drops routinely, for up to about two minutes, and nothing replays what it
-missed (reference §14.4): REST's only price is a bar (§4.5). The newest one-minute bar with
+missed: REST's only price is a bar (``History/retrieveBars``). The newest one-minute bar with
 the partial bar included closes at the contract's last trade, so :func:`last_trade` asks for
-exactly that one bar over the last few minutes and answers it as a :class:`BarQuote`: a
+the bars of the last few minutes and takes the newest (a bar's ``t`` is taken for its start,
+as the gateway's hourly bars at :00 suggest) and answers it as a :class:`BarQuote`: a
 :class:`~simple_risk.engine.events.Quote` whose ``last`` is the bar's close and which has no
 bid or ask (a bar has none). The engine is handed the plain quote it says
 (:meth:`BarQuote.as_quote`). The engine marks a position at a quote's last price when it has
@@ -20,12 +21,14 @@ from simple_risk.adapters.topstepx.ratelimit import Priority
 from simple_risk.adapters.topstepx.rest import RestClient
 from simple_risk.engine.events import Quote
 
-#: AggregateBarUnit Minute (reference §4.5) and the width of one such bar
+#: AggregateBarUnit Minute and the width of one such bar
 MINUTE = 2
 BAR_WIDTH = timedelta(minutes=1)
 #: how far back the bars are asked for: a contract that did not trade in this long has no bar,
 #: and no price REST could add to the last quote heard
 LOOKBACK = timedelta(minutes=5)
+#: the most one-minute bars the window holds (its partial bar at each end included)
+WINDOW_BARS = int(LOOKBACK / BAR_WIDTH) + 2
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -49,7 +52,8 @@ def last_trade(
     client: RestClient, contract_id: str, *, now: datetime, deadline: float
 ) -> BarQuote | None:
     """The contract's newest one-minute bar, the partial one included, over the last
-    :data:`LOOKBACK`, as a :class:`BarQuote` (None: nothing traded meanwhile). A background
+    :data:`LOOKBACK` (one call, whichever end of the window ``limit`` keeps), as a
+    :class:`BarQuote` (None: nothing traded meanwhile). A background
     call of the bars budget, bounded by ``deadline`` seconds; raises what the client raises."""
     bars = client.retrieve_bars(
         contract_id,
@@ -57,7 +61,9 @@ def last_trade(
         end=now + BAR_WIDTH,
         unit=MINUTE,
         unit_number=1,
-        limit=1,
+        # every bar the window can hold: that ``limit`` keeps the newest bars is inferred from
+        # the gateway's example, not documented; the newest is chosen here
+        limit=WINDOW_BARS,
         include_partial_bar=True,
         priority=Priority.BACKGROUND,
         deadline=deadline,
@@ -74,4 +80,4 @@ def last_trade(
     )
 
 
-__all__ = ["BAR_WIDTH", "LOOKBACK", "MINUTE", "BarQuote", "last_trade"]
+__all__ = ["BAR_WIDTH", "LOOKBACK", "MINUTE", "WINDOW_BARS", "BarQuote", "last_trade"]
