@@ -74,6 +74,13 @@ def muted_market(tmp_path: Path) -> Iterator[tuple[Daemon, Trader]]:
 
 
 @pytest.fixture
+def quotes_resume(tmp_path: Path) -> Iterator[tuple[Daemon, Trader]]:
+    """As ``muted_market``, but a contract is priced from bars after 1.5 s without a quote:
+    a machine busy for a moment between two quotes does not look like a silence."""
+    yield from guarded(tmp_path, quote_silence=3.0, bars_after=1.5, bars_every=BARS)
+
+
+@pytest.fixture
 def bars_refused(tmp_path: Path) -> Iterator[tuple[Daemon, Trader]]:
     """As ``muted_market``, against a gateway that answers one bars call in 30 s, and 429 to
     the others."""
@@ -243,8 +250,8 @@ def test_just_below_the_open_loss_limit_nothing_is_closed(
     assert _closes(trader) == []
 
 
-def test_the_polling_stops_when_quotes_come_back(muted_market: tuple[Daemon, Trader]) -> None:
-    daemon, trader = muted_market
+def test_the_polling_stops_when_quotes_come_back(quotes_resume: tuple[Daemon, Trader]) -> None:
+    daemon, trader = quotes_resume
     contract = _holding(daemon, trader, "EP")
     trader.sim.set_price(contract, _long_at(trader, contract, Decimal(50)))
     assert wait_until(lambda: _open_pnl(daemon, contract) == Decimal(-50), 5.0)
