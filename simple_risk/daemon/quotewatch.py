@@ -7,7 +7,8 @@ gateway lost, quotes in a shape the converter rejects — leaves those rules sil
 anywhere: the hub watchdog sees a healthy connection and the engine a steady price. So once a
 second the engine thread asks :class:`QuoteWatch` which held contracts have had no quote for
 ``silence`` seconds while the exchange trades (the time the market was closed never
-counts), and alerts once per such contract, and again when its quotes come back.
+counts), and alerts once per such contract, and again when its quotes come back. Meanwhile
+its price comes from REST bars (:mod:`~simple_risk.daemon.barquotes`), and the alert says so.
 
 "While the exchange trades" is CME Globex's week in the ruleset's calendar (:func:`trading`):
 each trading day from the daily boundary the calendar day before it ends to an hour before its
