@@ -95,12 +95,21 @@ def positions_table(positions: Sequence[Mapping[str, Any]], now: datetime) -> Re
             plain(position.get("side")),
             words.contracts(position.get("size")),
             money_text(position.get("avg_price")),
-            money_text(position.get("last_price")),
+            _last(position),
             money(position.get("unrealized_pnl")),
             plain(position.get("profit_ticks")),
             protected,
         )
     return table
+
+
+def _last(position: Mapping[str, Any]) -> RenderableType:
+    """The price the position is marked at; while its quotes are missing the daemon prices it
+    from REST bars (the last trade, not the bid or ask), and says so."""
+    last = money_text(position.get("last_price"))
+    if position.get("priced_from") != "bars":
+        return last
+    return Text(f"{last} (bars)", style="yellow")
 
 
 def orders_table(orders: Sequence[Mapping[str, Any]]) -> RenderableType:

@@ -78,6 +78,17 @@ def test_alerts_older_than_the_trading_day_are_counted_with_where_to_read_them()
     assert "ALERT" not in out
 
 
+def test_a_position_priced_from_rest_bars_says_so_beside_its_price() -> None:
+    """While a contract's quotes are missing the daemon prices it from REST bars (the last
+    trade, not the bid): the price the open P&L rests on is not a live quote, and reads so."""
+    result = fixtures.status()
+    out = text_of(status_screen.status_view(result, NOW))
+    assert "(bars)" not in out
+    result["accounts"][0]["positions"][0]["priced_from"] = "bars"
+    out = text_of(status_screen.status_view(result, NOW))
+    assert "21003.00 (bars)" in out
+
+
 def test_status_shows_every_section_of_an_account() -> None:
     out = text_of(status_screen.status_view(fixtures.status(), NOW))
     assert "daemon pid 4242" in out and "up 2h 05m" in out and "events 18211" in out
