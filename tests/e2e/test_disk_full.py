@@ -1,0 +1,207 @@
+"""A full disk, for real, under a running daemon (docs/daemon.md, Crash safety).
+
+The daemon is a real ``simple-risk engine run`` subprocess (as in ``test_crash.py``) whose
+console is a pipe, as journald's is. The disk "fills" when its file-size limit
+(``RLIMIT_FSIZE``) is lowered to nothing from outside, with ``prlimit``: every write to a
+file — the SQLite store, its write-ahead log, the log file, ``status.json`` — then fails with
+``EFBIG``, as it would with ``ENOSPC`` (SIGXFSZ is ignored in the daemon, as Python does
+anyway). Raising the limit again is space coming back. What must hold meanwhile:
+
+* enforcement goes on from memory: a breach made while the disk is full is enforced;
+* the outage is said — an alert, one clear line on the console, ``engine status`` answering
+  with the store unavailable — never a traceback per line;
+* nothing is lost once space is back: the writes held are saved, and a restart (``kill -9``)
+  after the outage restores the lockouts set during it;
+* a daemon started on a full disk says what is wrong and exits 1.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import resource
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import closing
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from simple_risk.adapters.simulator import Simulator
+from simple_risk.daemon.sim import wait_until
+from tests.pinned import pinned_env
+
+from .test_crash import ACCOUNT, API_KEY, DaemonProcess, Day, start_system
+
+pytestmark = pytest.mark.skipif(
+    not hasattr(resource, "prlimit"), reason="lowering a running process's limit needs Linux"
+)
+
+
+_ENGINE = (sys.executable, "-m", "simple_risk", "engine")
+
+
+def _ignore_sigxfsz() -> None:
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+
+
+class PipedDaemon(DaemonProcess):
+    """``engine run`` with its console on a pipe (journald's, which a full disk does not stop),
+    and a disk that can be filled and freed while it runs."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lines: list[str] = []
+        self._lock = threading.Lock()
+
+    def spawn(self, argv: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+        process = subprocess.Popen(
+            argv,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            env=env,
+            preexec_fn=_ignore_sigxfsz,
+        )
+        threading.Thread(target=self._read, args=(process,), daemon=True).start()
+        return process
+
+    def _read(self, process: subprocess.Popen[bytes]) -> None:
+        assert process.stdout is not None
+        for raw in process.stdout:
+            with self._lock:
+                self.lines.append(raw.decode(errors="replace").rstrip("\n"))
+
+    def console(self) -> str:
+        with self._lock:
+            return "\n".join(self.lines)
+
+    def said(self, words: str) -> int:
+        """How many console lines hold ``words``."""
+        with self._lock:
+            return sum(1 for line in self.lines if words in line)
+
+    def fill(self) -> None:
+        """The disk is full: every write to a file fails from now on."""
+        assert self.process is not None
+        resource.prlimit(self.process.pid, resource.RLIMIT_FSIZE, (0, resource.RLIM_INFINITY))
+
+    def free(self) -> None:
+        """Space is back."""
+        assert self.process is not None
+        if self.process.poll() is not None:
+            return
+        unlimited = (resource.RLIM_INFINITY, resource.RLIM_INFINITY)
+        resource.prlimit(self.process.pid, resource.RLIMIT_FSIZE, unlimited)
+
+    def asked(self) -> dict[str, Any]:
+        """``engine status --json``: the daemon's own answer on its socket (``status.json``
+        cannot be written while the disk is full)."""
+        answer = subprocess.run(
+            [*_ENGINE, "status", "--json", "--config", str(self.config)],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+        assert answer.returncode == 0, answer.stderr
+        loaded = json.loads(answer.stdout)
+        assert isinstance(loaded, dict)
+        return loaded
+
+
+class Disk:
+    def __init__(self, sim: Simulator, daemon: PipedDaemon, day: Day) -> None:
+        self.sim = sim
+        self.daemon = daemon
+        self.day = day
+        self.trader = day.trader
+
+
+@pytest.fixture
+def disk(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Disk]:
+    sim, daemon = start_system(tmp_path, seed=5, name="DISK-50K", process=PipedDaemon)
+    assert isinstance(daemon, PipedDaemon)
+    day = Day(sim, daemon, random.Random(request.node.name))
+    try:
+        yield Disk(sim, daemon, day)
+    finally:
+        daemon.free()  # a stop must be able to write what it still holds
+        daemon.stop()
+        day.trader.close()
+        sim.stop()
+        assert API_KEY not in daemon.console(), "the API key leaked into the daemon's output"
+
+
+def _store(answer: dict[str, Any]) -> dict[str, Any]:
+    store = answer["daemon"]["store"]
+    assert isinstance(store, dict)
+    return store
+
+
+def _rows(database: Path, sql: str) -> list[tuple[Any, ...]]:
+    with closing(sqlite3.connect(database)) as db:
+        return db.execute(sql).fetchall()
+
+
+def test_a_breach_on_a_full_disk_is_enforced_and_its_lockout_survives_a_restart_after(
+    disk: Disk,
+) -> None:
+    d = disk.daemon
+    database = d.status_path.parent / "simple-risk.db"
+    d.fill()
+    disk.day.oversize()  # 60 MES: over the lot limit, reduced and locked
+    assert wait_until(lambda: disk.trader.size(ACCOUNT, "MES") <= 50, 10.0), "not reduced"
+    assert wait_until(lambda: d.said("store unavailable") >= 1, 5.0), d.console()[-3000:]
+    answer = d.asked()
+    assert _store(answer)["state"] == "unavailable"
+    assert _store(answer)["held"] > 0
+    assert d.said("ALERT critical: the store is unavailable") >= 1
+    assert _rows(database, "SELECT count(*) FROM lockouts") == [(0,)], "nothing saved yet"
+
+    d.free()
+    assert wait_until(lambda: d.said("the store is back") >= 1, 10.0), d.console()[-3000:]
+    assert wait_until(lambda: _store(d.asked())["state"] == "ok", 10.0)
+    assert _store(d.asked())["dropped"] == 0
+    assert _rows(database, "SELECT count(*) FROM lockouts")[0][0] >= 1, "the lock saved"
+    assert _rows(database, "SELECT count(*) FROM firings")[0][0] >= 1, "the firing saved"
+    stamps = [at for (at,) in _rows(database, "SELECT at FROM journal ORDER BY seq")]
+    assert stamps == sorted(stamps), "the held journal written in the order it happened"
+
+    assert wait_until(lambda: bool((d.status() or {}).get("accounts")), 5.0)
+    before = d.status() or {}
+    assert before["accounts"][str(ACCOUNT)]["locks"], "the lock set while the disk was full"
+    d.kill()
+    d.start()
+    disk.day.check(before)  # every lock survives; nothing unenforced, nothing done twice
+
+
+def test_a_daemon_started_on_a_full_disk_says_so_and_exits_1(disk: Disk) -> None:
+    d = disk.daemon
+    d.stop()
+    env = pinned_env(d.wall, {**os.environ, "SR_CRASH_API_KEY": API_KEY})
+
+    def full() -> None:
+        _ignore_sigxfsz()
+        resource.setrlimit(resource.RLIMIT_FSIZE, (0, resource.RLIM_INFINITY))
+
+    started = time.monotonic()
+    run = subprocess.run(
+        [*_ENGINE, "run", "--config", str(d.config)],
+        capture_output=True,
+        text=True,
+        env=env,
+        preexec_fn=full,
+        timeout=60,
+        check=False,
+    )
+    assert run.returncode == 1
+    assert "cannot open store" in run.stderr
+    assert "Traceback" not in run.stderr + run.stdout
+    assert time.monotonic() - started < 30
