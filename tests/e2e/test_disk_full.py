@@ -205,3 +205,27 @@ def test_a_daemon_started_on_a_full_disk_says_so_and_exits_1(disk: Disk) -> None
     assert "cannot open store" in run.stderr
     assert "Traceback" not in run.stderr + run.stdout
     assert time.monotonic() - started < 30
+
+
+def test_a_log_file_that_cannot_be_written_is_said_once_on_the_console_without_tracebacks(
+    disk: Disk,
+) -> None:
+    """The rotating log file failed on every line the daemon logged — a ``--- Logging error
+    ---`` traceback of a dozen lines each, on the console journald keeps, burying the one line
+    that said the store was unavailable. Now one line says the log file cannot be written, and
+    one says when it is written again."""
+    d = disk.daemon
+    log_file = d.config.parent / "log" / "simple-risk.log"
+    d.fill()
+    disk.trader.buy(ACCOUNT, "RTY")  # a blocked symbol: closed, and logged as it is
+    assert wait_until(lambda: disk.trader.size(ACCOUNT, "RTY") == 0, 10.0), "not closed"
+    assert wait_until(lambda: d.said("cannot write the log file") == 1, 5.0), d.console()[-3000:]
+    assert wait_until(lambda: d.said("store unavailable") == 1, 5.0), d.console()[-3000:]
+    d.free()
+    assert wait_until(lambda: d.said("simple-risk.log is written again") == 1, 10.0), d.console()[
+        -3000:
+    ]
+    assert "Traceback" not in d.console()
+    assert "Logging error" not in d.console()
+    assert d.said("cannot write the log file") == 1
+    assert wait_until(lambda: "the store is back" in log_file.read_text(encoding="utf-8"), 5.0)
