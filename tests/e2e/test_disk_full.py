@@ -229,3 +229,20 @@ def test_a_log_file_that_cannot_be_written_is_said_once_on_the_console_without_t
     assert "Logging error" not in d.console()
     assert d.said("cannot write the log file") == 1
     assert wait_until(lambda: "the store is back" in log_file.read_text(encoding="utf-8"), 5.0)
+
+
+def test_a_status_file_that_cannot_be_written_is_said_once_and_again_when_it_is_written(
+    disk: Disk,
+) -> None:
+    """``status.json`` is written every second: each write that failed logged its warning, two
+    lines a second on the console for as long as the disk stayed full. Now the first failure
+    is said, and the first write that succeeds again."""
+    d = disk.daemon
+    d.fill()
+    assert wait_until(lambda: d.said("cannot write") and d.said("status.json") >= 1, 5.0)
+    time.sleep(3.0)  # three status writes at least, each failing
+    assert d.said("status.json: [Errno") == 1, d.console()[-3000:]
+    d.free()
+    assert wait_until(lambda: d.said("status.json is written again") == 1, 5.0), d.console()[-3000:]
+    assert d.said("status.json: [Errno") == 1
+    assert wait_until(lambda: time.time() - d.status_path.stat().st_mtime < 2.0, 5.0)
