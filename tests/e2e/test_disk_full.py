@@ -38,6 +38,7 @@ from simple_risk.adapters.simulator import Simulator
 from simple_risk.daemon.sim import wait_until
 from tests.pinned import pinned_env
 
+from .stalling_engine_run import LEASE_TTL
 from .test_crash import ACCOUNT, API_KEY, DaemonProcess, Day, start_system
 
 pytestmark = pytest.mark.skipif(
@@ -126,7 +127,28 @@ class Disk:
 
 @pytest.fixture
 def disk(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Disk]:
-    sim, daemon = start_system(tmp_path, seed=5, name="DISK-50K", process=PipedDaemon)
+    yield from _running(tmp_path, request)
+
+
+#: the leases' time to live of ``short_leases``: a full disk outlasts it in seconds
+SHORT_LEASE = 1.5
+
+
+@pytest.fixture
+def short_leases(
+    tmp_path: Path, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Disk]:
+    """A daemon whose leases live :data:`SHORT_LEASE` seconds instead of 15."""
+    monkeypatch.setenv(LEASE_TTL, str(SHORT_LEASE))
+    yield from _running(tmp_path, request, stallable=True)
+
+
+def _running(
+    tmp_path: Path, request: pytest.FixtureRequest, *, stallable: bool = False
+) -> Iterator[Disk]:
+    sim, daemon = start_system(
+        tmp_path, seed=5, name="DISK-50K", process=PipedDaemon, stallable=stallable
+    )
     assert isinstance(daemon, PipedDaemon)
     day = Day(sim, daemon, random.Random(request.node.name))
     try:
@@ -246,3 +268,30 @@ def test_a_status_file_that_cannot_be_written_is_said_once_and_again_when_it_is_
     assert wait_until(lambda: d.said("status.json is written again") == 1, 5.0), d.console()[-3000:]
     assert d.said("status.json: [Errno") == 1
     assert wait_until(lambda: time.time() - d.status_path.stat().st_mtime < 2.0, 5.0)
+
+
+def test_a_disk_full_past_the_lease_s_end_does_not_stop_enforcement(short_leases: Disk) -> None:
+    """A lease renewal the store cannot take: the daemon stopped enforcing the account a sixth
+    of the lease's time to live before its end (15 s: after 12.5 s of a full disk), for as long
+    as the disk stayed full — a blocked symbol bought then stayed open, a breach unenforced —
+    though no other daemon could take the lease either: it is written to the same full disk.
+    A store that refuses every writer (a full disk, a write the disk fails, a read-only
+    database file) now keeps the account enforced; the lease is renewed once space is back."""
+    d = short_leases.daemon
+    d.fill()
+    time.sleep(3 * SHORT_LEASE)  # the lease's end long past
+    short_leases.trader.buy(ACCOUNT, "RTY")  # a blocked symbol: closed at once
+    assert wait_until(lambda: short_leases.trader.size(ACCOUNT, "RTY") == 0, 5.0), d.console()[
+        -3000:
+    ]
+    answer = d.asked()
+    connection = answer["accounts"][0]["connection"]
+    assert connection["live"] and connection["lease"] == "held", connection
+    assert d.said("lost the lease") == 0
+    assert d.said("nobody else can take it either") == 1
+    d.free()
+    assert wait_until(lambda: _store(d.asked())["state"] == "ok", 10.0)
+    assert wait_until(lambda: d.said("renewed again") == 1, 5.0), d.console()[-3000:]
+    short_leases.trader.buy(ACCOUNT, "RTY")
+    assert wait_until(lambda: short_leases.trader.size(ACCOUNT, "RTY") == 0, 5.0)
+    assert d.said("lost the lease") == 0
