@@ -65,9 +65,10 @@ class Ownership:
         self._pending: set[int] = set()
         #: per account, when (monotonic) the lease last taken or renewed runs out on its own
         self.until: dict[int, float] = {}
-        #: per account, why its last renewal failed when the store takes writes from nobody
-        #: (lease thread; read by the engine thread)
-        self.refused: dict[int, str] = {}
+        #: why the store takes writes from nobody, while the last renewal tried says so (lease
+        #: thread; read by the engine thread). The store's, not one account's: the renewals
+        #: run one after the other, and the accounts behind the one held up wait unanswered
+        self.refused: str | None = None
         #: accounts enforced past their lease's end because nobody could take it (engine thread)
         self.kept: set[int] = set()
         #: the lease checks for the lease thread, in order (None: stop)
@@ -308,17 +309,14 @@ class Ownership:
             except StoreUnavailable as exc:
                 # tried again; meanwhile the lease's end counts (:meth:`expire`), unless the
                 # store takes writes from nobody: nobody else can take the lease either
-                if exc.for_everyone:
-                    self.refused[account] = str(exc)
-                else:
-                    self.refused.pop(account, None)
+                self.refused = str(exc) if exc.for_everyone else None
                 if closing.wait(self._shared.config.timing.retry_interval):
                     return
                 continue
             except StoreError as exc:
                 held, why = False, f"it cannot be renewed: {exc}"
             break
-        self.refused.pop(account, None)
+        self.refused = None
         if held:
             self.until[account] = asked + self._shared.options.lease_ttl
         self._shared.queue.put(LeaseChecked(at=when, account=account, held=held, why=why))
@@ -331,7 +329,7 @@ class Ownership:
         for account, until in list(self.until.items()):
             if account in self.lost or now_mono < until - margin:
                 continue
-            refused = self.refused.get(account)
+            refused = self.refused
             if refused is not None:
                 if account not in self.kept:
                     self.kept.add(account)

@@ -295,18 +295,22 @@ def start_system(
     grace: int = 1,
     stallable: bool = False,
     process: type[DaemonProcess] = DaemonProcess,
+    others: tuple[int, ...] = (),
 ) -> tuple[Simulator, DaemonProcess]:
     """A simulator on the pinned clock and a live ``engine run`` subprocess guarding it
     (``args``: more options of engine run; ``grace``: the no-stop grace in seconds;
     ``stallable``: its engine thread can be held up, :meth:`DaemonProcess.stall_engine`;
-    ``process``: the class that runs it)."""
+    ``process``: the class that runs it; ``others``: more accounts it guards)."""
     sim = Simulator(
         port=0,
         seed=seed,
         ping_interval=0.3,
         price_interval=None,
         api_key=API_KEY,
-        accounts=[AccountSpec(ACCOUNT, name, Decimal(50000))],
+        accounts=[
+            AccountSpec(account, f"{name}-{index}" if index else name, Decimal(50000))
+            for index, account in enumerate((ACCOUNT, *others))
+        ],
         rate_limits=RateLimits(general=(100000, 60.0), bars=(50, 30.0)),
         clock=pinned_wall(),
     ).start()
@@ -316,7 +320,7 @@ def start_system(
     config.write_text(
         f"gateway: {sim.base_url}\n"
         "credentials: {username: demo, api_key: '${SR_CRASH_API_KEY}'}\n"
-        f"accounts: [{ACCOUNT}]\n"
+        f"accounts: [{', '.join(str(a) for a in (ACCOUNT, *others))}]\n"
         "ruleset: ruleset.yaml\n"
         "data_dir: data\n"
         "log_dir: log\n"

@@ -132,22 +132,29 @@ def disk(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Disk]:
 
 #: the leases' time to live of ``short_leases``: a full disk outlasts it in seconds
 SHORT_LEASE = 1.5
+#: the second account ``short_leases`` guards
+OTHER = 20100002
 
 
 @pytest.fixture
 def short_leases(
     tmp_path: Path, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[Disk]:
-    """A daemon whose leases live :data:`SHORT_LEASE` seconds instead of 15."""
+    """A daemon guarding two accounts whose leases live :data:`SHORT_LEASE` seconds instead
+    of 15."""
     monkeypatch.setenv(LEASE_TTL, str(SHORT_LEASE))
-    yield from _running(tmp_path, request, stallable=True)
+    yield from _running(tmp_path, request, stallable=True, others=(OTHER,))
 
 
 def _running(
-    tmp_path: Path, request: pytest.FixtureRequest, *, stallable: bool = False
+    tmp_path: Path,
+    request: pytest.FixtureRequest,
+    *,
+    stallable: bool = False,
+    others: tuple[int, ...] = (),
 ) -> Iterator[Disk]:
     sim, daemon = start_system(
-        tmp_path, seed=5, name="DISK-50K", process=PipedDaemon, stallable=stallable
+        tmp_path, seed=5, name="DISK-50K", process=PipedDaemon, stallable=stallable, others=others
     )
     assert isinstance(daemon, PipedDaemon)
     day = Day(sim, daemon, random.Random(request.node.name))
@@ -288,10 +295,29 @@ def test_a_disk_full_past_the_lease_s_end_does_not_stop_enforcement(short_leases
     connection = answer["accounts"][0]["connection"]
     assert connection["live"] and connection["lease"] == "held", connection
     assert d.said("lost the lease") == 0
-    assert d.said("nobody else can take it either") == 1
+    assert d.said("nobody else can take it either") == 2  # once for each account
     d.free()
     assert wait_until(lambda: _store(d.asked())["state"] == "ok", 10.0)
-    assert wait_until(lambda: d.said("renewed again") == 1, 5.0), d.console()[-3000:]
+    assert wait_until(lambda: d.said("renewed again") == 2, 5.0), d.console()[-3000:]
     short_leases.trader.buy(ACCOUNT, "RTY")
     assert wait_until(lambda: short_leases.trader.size(ACCOUNT, "RTY") == 0, 5.0)
+    assert d.said("lost the lease") == 0
+
+
+def test_every_account_stays_enforced_through_a_full_disk_not_only_the_first(
+    short_leases: Disk,
+) -> None:
+    """The leases are renewed one account after the other on one thread: the second
+    account's renewal waits behind the first's, which the full disk holds up — it must not
+    count as a renewal the store could answer for someone else."""
+    d = short_leases.daemon
+    d.fill()
+    time.sleep(3 * SHORT_LEASE)
+    for account in (OTHER, ACCOUNT):
+        short_leases.trader.buy(account, "RTY")
+        assert wait_until(lambda a=account: short_leases.trader.size(a, "RTY") == 0, 5.0), (
+            account,
+            [line for line in d.lines if "ALERT" in line],
+        )
+    assert all(a["connection"]["lease"] == "held" for a in d.asked()["accounts"])
     assert d.said("lost the lease") == 0
