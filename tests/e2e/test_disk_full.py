@@ -200,6 +200,10 @@ def test_a_breach_on_a_full_disk_is_enforced_and_its_lockout_survives_a_restart_
     assert _store(d.asked())["dropped"] == 0
     assert _rows(database, "SELECT count(*) FROM lockouts")[0][0] >= 1, "the lock saved"
     assert _rows(database, "SELECT count(*) FROM firings")[0][0] >= 1, "the firing saved"
+    told = [m for (m,) in _rows(database, "SELECT message FROM alerts ORDER BY id")]
+    outage = next(i for i, m in enumerate(told) if m.startswith("the store is unavailable"))
+    back = next(i for i, m in enumerate(told) if m.startswith("the store is back"))
+    assert outage < back, "the alerts kept for engine history, in order"
     stamps = [at for (at,) in _rows(database, "SELECT at FROM journal ORDER BY seq")]
     assert stamps == sorted(stamps), "the held journal written in the order it happened"
 
