@@ -21,6 +21,7 @@ import json
 import os
 import random
 import resource
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -325,3 +326,51 @@ def test_every_account_stays_enforced_through_a_full_disk_not_only_the_first(
         )
     assert all(a["connection"]["lease"] == "held" for a in d.asked()["accounts"])
     assert d.said("lost the lease") == 0
+
+
+def _without_root_s_override() -> list[str]:
+    """The command prefix that makes file modes bind (root ignores them): root's override of
+    them dropped with setpriv; nothing for another user."""
+    if os.geteuid() != 0:
+        return []
+    if shutil.which("setpriv") is None:
+        pytest.skip("as root, file modes bind only with setpriv")
+    return ["setpriv", "--bounding-set", "-dac_override,-dac_read_search"]
+
+
+@pytest.mark.parametrize(
+    ("unwritable", "said"),
+    [
+        ("status socket's directory", "cannot serve the status socket"),
+        ("database file", "attempt to write a readonly database"),
+        ("log directory", "cannot write the log (log_dir)"),
+    ],
+)
+def test_a_daemon_started_with_a_file_it_cannot_write_says_which_and_exits_1(
+    disk: Disk, unwritable: str, said: str
+) -> None:
+    d = disk.daemon
+    d.stop()
+    base = d.config.parent
+    config = d.config.read_text(encoding="utf-8")
+    if unwritable == "status socket's directory":
+        (base / "sockets").mkdir(mode=0o500)
+        config = config.replace("status_socket: status.sock", "status_socket: sockets/status.sock")
+        d.config.write_text(config, encoding="utf-8")
+    elif unwritable == "database file":
+        (base / "data" / "simple-risk.db").chmod(0o400)
+    else:
+        (base / "log").chmod(0o500)
+        (base / "log" / "simple-risk.log").chmod(0o400)
+    env = pinned_env(d.wall, {**os.environ, "SR_CRASH_API_KEY": API_KEY})
+    run = subprocess.run(
+        [*_without_root_s_override(), *_ENGINE, "run", "--config", str(d.config)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+    assert run.returncode == 1, run.stderr[-2000:]
+    assert said in run.stderr
+    assert "Traceback" not in run.stderr + run.stdout
