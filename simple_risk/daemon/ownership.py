@@ -10,7 +10,7 @@ or one the store refuses to renew, stops the enforcement of that account at once
 held up by a store outage gets no answer (it is tried again every ``retry_interval``), but
 nobody can take the lease before it runs out on its own: the account is enforced until
 shortly before then (:meth:`expire`) — and on past it while the store takes no writes from
-anyone (a full disk, a read-only database file: ``StoreUnavailable.for_everyone``), since
+anyone (a full disk, a write the disk fails: ``StoreUnavailable.for_everyone``), since
 nobody else can take the lease then either.
 """
 
