@@ -199,18 +199,25 @@ def test_a_breach_on_a_full_disk_is_enforced_and_its_lockout_survives_a_restart_
     assert wait_until(lambda: d.said("the store is back") >= 1, 10.0), d.console()[-3000:]
     assert wait_until(lambda: _store(d.asked())["state"] == "ok", 10.0)
     assert _store(d.asked())["dropped"] == 0
+
+    def told() -> list[str]:
+        return [m for (m,) in _rows(database, "SELECT message FROM alerts ORDER BY id")]
+
+    # the store is back once the first held write is done: the rest follow it
+    assert wait_until(lambda: any(m.startswith("the store is back") for m in told()), 10.0)
     assert _rows(database, "SELECT count(*) FROM lockouts")[0][0] >= 1, "the lock saved"
     assert _rows(database, "SELECT count(*) FROM firings")[0][0] >= 1, "the firing saved"
-    told = [m for (m,) in _rows(database, "SELECT message FROM alerts ORDER BY id")]
-    outage = next(i for i, m in enumerate(told) if m.startswith("the store is unavailable"))
-    back = next(i for i, m in enumerate(told) if m.startswith("the store is back"))
+    outage = next(i for i, m in enumerate(told()) if m.startswith("the store is unavailable"))
+    back = next(i for i, m in enumerate(told()) if m.startswith("the store is back"))
     assert outage < back, "the alerts kept for engine history, in order"
     stamps = [at for (at,) in _rows(database, "SELECT at FROM journal ORDER BY seq")]
     assert stamps == sorted(stamps), "the held journal written in the order it happened"
 
-    assert wait_until(lambda: bool((d.status() or {}).get("accounts")), 5.0)
+    def locked() -> bool:  # status.json, written again now that there is room
+        return bool((d.status() or {}).get("accounts", {}).get(str(ACCOUNT), {}).get("locks"))
+
+    assert wait_until(locked, 5.0), "the lock set while the disk was full"
     before = d.status() or {}
-    assert before["accounts"][str(ACCOUNT)]["locks"], "the lock set while the disk was full"
     d.kill()
     d.start()
     disk.day.check(before)  # every lock survives; nothing unenforced, nothing done twice
