@@ -422,15 +422,32 @@ class Announcer:
         self._notifier.post("warning", named(text, account, len(self._engines) > 1))
 
 
-def write_status(path: Path, status: Mapping[str, object]) -> None:
-    """Write ``status.json`` atomically (``engine status`` and the crash test read it; it
-    never holds a secret)."""
-    temporary = path.with_suffix(".tmp")
-    try:
-        temporary.write_text(json.dumps(status, indent=1), encoding="utf-8")
-        os.replace(temporary, path)
-    except OSError as exc:
-        log.warning("cannot write %s: %s", path, exc)
+class StatusFile:
+    """``status.json``, written atomically every second (``engine status`` without a socket
+    and the crash test read it; it never holds a secret). A write that fails (a full disk, a
+    data directory made read-only) is said once, and the first that succeeds again: not two
+    warnings a second for as long as the disk stays full."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        #: why the last write failed, while writes fail
+        self.failing: str | None = None
+
+    def write(self, status: Mapping[str, object]) -> None:
+        temporary = self.path.with_suffix(".tmp")
+        try:
+            temporary.write_text(json.dumps(status, indent=1), encoding="utf-8")
+            os.replace(temporary, self.path)
+        except OSError as exc:
+            if self.failing is None:
+                log.warning(
+                    "cannot write %s: %s (said once, until it is written again)", self.path, exc
+                )
+            self.failing = str(exc)
+            return
+        if self.failing is not None:
+            self.failing = None
+            log.warning("%s is written again", self.path)
 
 
-__all__ = ["Alerter", "Announcer", "Observer", "QuietObserver", "write_status"]
+__all__ = ["Alerter", "Announcer", "Observer", "QuietObserver", "StatusFile"]

@@ -158,14 +158,7 @@ def configure_logging(
         handlers.append(logging.StreamHandler(stream or sys.stderr))
     if log_dir is not None:
         log_dir.mkdir(parents=True, exist_ok=True)
-        handlers.append(
-            logging.handlers.RotatingFileHandler(
-                log_dir / "simple-risk.log",
-                maxBytes=max_bytes,
-                backupCount=backups,
-                encoding="utf-8",
-            )
-        )
+        handlers.append(LogFile(log_dir / "simple-risk.log", max_bytes, backups))
     secret_filter = SecretFilter()
     for handler in handlers:
         handler.setFormatter(formatter)
@@ -179,6 +172,43 @@ def configure_logging(
     root.setLevel(getattr(logging, level.upper(), logging.INFO))
     install_log_ring()
     return installed
+
+
+class LogFile(logging.handlers.RotatingFileHandler):
+    """The rotating log file, which says once on the other targets (the console, journald's)
+    that it cannot be written — a full disk, a file or directory made read-only — and once
+    that it is written again, instead of the stdlib's ``--- Logging error ---`` traceback for
+    every line it loses meanwhile (a dozen console lines each, burying the one that said what
+    is wrong). The lines it loses are on the console, and in ``admin logs``'s ring."""
+
+    def __init__(self, path: Path, max_bytes: int, backups: int) -> None:
+        super().__init__(path, maxBytes=max_bytes, backupCount=backups, encoding="utf-8")
+        self.failing: str | None = None  # why the last line could not be written
+        self._failed = False
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self._failed = False
+        super().emit(record)  # a failure is handed to handleError
+        if self._failed or self.failing is None:
+            return
+        self.failing = None
+        logging.getLogger(__name__).warning("the log file %s is written again", self.baseFilename)
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        self._failed = True
+        error = sys.exc_info()[1]
+        if not isinstance(error, OSError):
+            super().handleError(record)  # a bug (a record that cannot be formatted): shown
+            return
+        if self.failing is not None:
+            return
+        self.failing = str(error)
+        # queued like any line: the console writes it, this file fails it again, quietly
+        logging.getLogger(__name__).error(
+            "cannot write the log file %s: %s; its lines go to the console only until it can",
+            self.baseFilename,
+            error,
+        )
 
 
 class OffThreadHandler(logging.handlers.QueueHandler):
@@ -229,6 +259,7 @@ def remove_handlers(handlers: list[logging.Handler]) -> None:
 __all__ = [
     "LOGGER_NAME",
     "JsonFormatter",
+    "LogFile",
     "LogRing",
     "OffThreadHandler",
     "RedactingFormatter",

@@ -9,7 +9,9 @@ holder that merely hiccups keeps its lease), and released at stop. A lease lost 
 or one the store refuses to renew, stops the enforcement of that account at once. A renewal
 held up by a store outage gets no answer (it is tried again every ``retry_interval``), but
 nobody can take the lease before it runs out on its own: the account is enforced until
-shortly before then (:meth:`expire`).
+shortly before then (:meth:`expire`) — and on past it while the store takes no writes from
+anyone (a full disk, a write the disk fails: ``StoreUnavailable.for_everyone``), since
+nobody else can take the lease then either.
 """
 
 from __future__ import annotations
@@ -63,6 +65,12 @@ class Ownership:
         self._pending: set[int] = set()
         #: per account, when (monotonic) the lease last taken or renewed runs out on its own
         self.until: dict[int, float] = {}
+        #: why the store takes writes from nobody, while the last renewal tried says so (lease
+        #: thread; read by the engine thread). The store's, not one account's: the renewals
+        #: run one after the other, and the accounts behind the one held up wait unanswered
+        self.refused: str | None = None
+        #: accounts enforced past their lease's end because nobody could take it (engine thread)
+        self.kept: set[int] = set()
         #: the lease checks for the lease thread, in order (None: stop)
         self._jobs: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
@@ -298,14 +306,17 @@ class Ownership:
                         store.acquire_lease(account, self.owner, self.ttl, when)
                     )
                 why = "another daemon holds it"
-            except StoreUnavailable:
-                # tried again; meanwhile the lease's end counts (:meth:`expire`)
+            except StoreUnavailable as exc:
+                # tried again; meanwhile the lease's end counts (:meth:`expire`), unless the
+                # store takes writes from nobody: nobody else can take the lease either
+                self.refused = str(exc) if exc.for_everyone else None
                 if closing.wait(self._shared.config.timing.retry_interval):
                     return
                 continue
             except StoreError as exc:
                 held, why = False, f"it cannot be renewed: {exc}"
             break
+        self.refused = None
         if held:
             self.until[account] = asked + self._shared.options.lease_ttl
         self._shared.queue.put(LeaseChecked(at=when, account=account, held=held, why=why))
@@ -317,6 +328,19 @@ class Ownership:
         margin = self._shared.options.lease_ttl / 6
         for account, until in list(self.until.items()):
             if account in self.lost or now_mono < until - margin:
+                continue
+            refused = self.refused
+            if refused is not None:
+                if account not in self.kept:
+                    self.kept.add(account)
+                    self._shared.alerter.alert(
+                        "critical",
+                        f"the lease of account {account} could not be renewed before its end: "
+                        f"the store takes no writes ({refused}), so nobody else can take it "
+                        "either: enforcement of it goes on",
+                        now_wall,
+                        account,
+                    )
                 continue
             self._pending.discard(account)  # ask again (to take it back) from now on
             why = "it could not be renewed before it runs out (the store is unavailable)"
@@ -334,12 +358,18 @@ class Ownership:
         self._pending.discard(account)
         lost = account in self.lost
         if check.held:
+            if account in self.kept:
+                self.kept.discard(account)
+                self._shared.alerter.alert(
+                    "warning", f"the lease of account {account} is renewed again", check.at, account
+                )
             if lost:
                 self.lost.discard(account)
                 log.warning("account %s: lease held again; reconciling to enforce", account)
                 self._request_reconcile(account, "lease regained")
                 self._shared.status_due = True
             return
+        self.kept.discard(account)
         if lost:
             return
         self.lost.add(account)

@@ -104,12 +104,20 @@ class OwnTags:
 
 
 def _write_secret(path: Path) -> None:
-    """Create ``path`` (never over an existing file) holding a new secret, owner-only."""
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(descriptor, "wb") as out:
-        out.write(secrets.token_bytes(_SECRET_BYTES))
-        out.flush()
-        os.fsync(out.fileno())
+    """Create ``path`` (never over an existing file) holding a new secret, owner-only.
+
+    The secret is written aside and linked in place whole: a write a full disk cuts short
+    leaves no empty ``path`` behind, which every later start would refuse."""
+    aside = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    descriptor = os.open(aside, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(descriptor, "wb") as out:
+            out.write(secrets.token_bytes(_SECRET_BYTES))
+            out.flush()
+            os.fsync(out.fileno())
+        os.link(aside, path)  # FileExistsError when another start made it first
+    finally:
+        aside.unlink(missing_ok=True)
 
 
 __all__ = ["SECRET_FILE_NAME", "OwnTagError", "OwnTags"]

@@ -51,7 +51,7 @@ from simple_risk.daemon.announce import (
     Announcer,
     Observer,
     QuietObserver,
-    write_status,
+    StatusFile,
 )
 from simple_risk.daemon.apply import Applier
 from simple_risk.daemon.barquotes import BarsWorker, capacity
@@ -165,6 +165,7 @@ class Daemon:
             on_change=self._status_changed,
             on_fatal=self._fatal,
         )
+        self.status_file = StatusFile(config.data_dir / "status.json")
         self.announcer = Announcer(
             engines=shared.engines,
             enforcement=self.enforcement,
@@ -580,7 +581,7 @@ class Daemon:
 
     def write_status(self) -> None:
         """Write ``status.json`` in the data directory atomically (engine thread only)."""
-        write_status(self.config.data_dir / "status.json", self.status())
+        self.status_file.write(self.status())
 
     def status(self) -> dict[str, object]:
         """A plain summary (for ``engine status`` and the demo's table); read on any thread."""

@@ -36,7 +36,18 @@ class StoreError(Exception):
 class StoreUnavailable(StoreError):
     """The database did not answer (locked past its busy timeout, unreachable, a dropped
     connection, a full disk): the same write may succeed later, so the daemon holds it and
-    tries again instead of dropping it."""
+    tries again instead of dropping it.
+
+    ``for_everyone``: the database refuses the write to every writer, not to this daemon
+    alone — a full disk, a write the disk fails (SQLite), a full disk on the server
+    (PostgreSQL) — so no other daemon can take a lease meanwhile either (a lock another
+    session holds, an unreachable server, a file or connection read-only to this daemon, a
+    revoked privilege or a read-only standby are not: another daemon may write where this one
+    cannot)."""
+
+    def __init__(self, message: str, *, for_everyone: bool = False) -> None:
+        super().__init__(message)
+        self.for_everyone = for_everyone
 
 
 class LeaseLost(StoreError):

@@ -85,6 +85,24 @@ _UNAVAILABLE_SQLSTATES = frozenset({"25006", "42501"})
 _UNAVAILABLE_CLASSES = frozenset({"53"})
 
 
+#: SQLite's result codes of a write the disk itself refuses, whoever writes it: a full disk
+#: (SQLITE_FULL), a write or sync the disk fails (SQLITE_IOERR_WRITE, SQLITE_IOERR_FSYNC).
+#: Not SQLITE_READONLY: a connection opened read-only, or a file another user may write,
+#: refuses this daemon alone.
+_SQLITE_FOR_EVERYONE = frozenset({13, 778, 1034})
+#: PostgreSQL's disk_full: the server takes no writes from anyone
+_FOR_EVERYONE_SQLSTATES = frozenset({"53100"})
+
+
+def _for_everyone(exc: SQLAlchemyError) -> bool:
+    """Whether the database refuses this write to every writer (see StoreUnavailable)."""
+    orig = getattr(exc, "orig", None)
+    code = getattr(orig, "sqlite_errorcode", None)
+    if isinstance(code, int):
+        return code in _SQLITE_FOR_EVERYONE
+    return getattr(orig, "sqlstate", None) in _FOR_EVERYONE_SQLSTATES
+
+
 def _unavailable(exc: SQLAlchemyError) -> bool:
     if isinstance(exc, (OperationalError, InterfaceError, DisconnectionError, PoolTimeout)):
         return True
@@ -161,7 +179,9 @@ class Store:
                     yield session
         except SQLAlchemyError as exc:
             if _unavailable(exc):
-                raise StoreUnavailable(f"store {self.url}: {reason(exc)}") from exc
+                raise StoreUnavailable(
+                    f"store {self.url}: {reason(exc)}", for_everyone=_for_everyone(exc)
+                ) from exc
             raise StoreError(f"store {self.url}: {reason(exc)}") from exc
 
     # --- journal -------------------------------------------------------------------------

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import resource
+import signal
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -39,6 +43,35 @@ def test_a_secret_readable_by_others_is_replaced_by_a_new_owner_only_one(tmp_pat
     assert before.verify(ACCOUNT, forged)
     assert not after.verify(ACCOUNT, forged)
     assert OwnTags.load(tmp_path).verify(ACCOUNT, after.new_tag(ACCOUNT))  # kept from now on
+
+
+def _full_disk() -> None:
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (0, resource.RLIM_INFINITY))
+
+
+def test_a_secret_the_full_disk_cut_short_is_not_left_behind(tmp_path: Path) -> None:
+    """A daemon whose first start met a full disk created the secret's file and could not
+    write it: the empty file stayed, and every start after — the disk long freed — refused
+    it as "not a simple-risk secret (0 bytes)", systemd starting the daemon again every two
+    seconds with the account unguarded until an admin removed it. The secret is now written
+    aside and put in place whole, or not at all."""
+    loading = (
+        "import pathlib; from simple_risk.daemon.owntags import OwnTags; "
+        f"OwnTags.load(pathlib.Path({str(tmp_path)!r}))"
+    )
+    full = subprocess.run(
+        [sys.executable, "-c", loading],
+        capture_output=True,
+        text=True,
+        preexec_fn=_full_disk,
+        timeout=60,
+        check=False,
+    )
+    assert full.returncode != 0 and "File too large" in full.stderr, full.stderr
+    assert list(tmp_path.iterdir()) == []  # nothing half-written left
+    tags = OwnTags.load(tmp_path)  # space is back
+    assert tags.verify(ACCOUNT, tags.new_tag(ACCOUNT))
 
 
 def test_a_file_that_is_not_a_secret_is_refused_with_a_hint(tmp_path: Path) -> None:

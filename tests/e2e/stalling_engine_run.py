@@ -5,11 +5,13 @@ long command, a restore, a login the gateway keeps waiting — while every other
 lease's, the reconcile workers, the hubs) runs on, it starts the daemon through this script.
 On SIGUSR1 the engine thread runs ``time.sleep(seconds)`` between two events, ``seconds``
 read from the file named by ``SIMPLE_RISK_STALL_FILE``. Nothing else differs from
-``python -m simple_risk``.
+``python -m simple_risk``, but for the leases' time to live, which
+``SIMPLE_RISK_TEST_LEASE_TTL`` (seconds) may shorten.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import threading
@@ -21,11 +23,15 @@ from simple_risk.cli import main
 from simple_risk.daemon import runtime
 
 STALL_FILE = "SIMPLE_RISK_STALL_FILE"
+LEASE_TTL = "SIMPLE_RISK_TEST_LEASE_TTL"
 _daemons: list[runtime.Daemon] = []
 _made = runtime.Daemon.__init__
 
 
 def _kept(self: runtime.Daemon, *args: Any, **kwargs: Any) -> None:
+    ttl = os.environ.get(LEASE_TTL)
+    if ttl is not None:
+        kwargs["options"] = dataclasses.replace(kwargs["options"], lease_ttl=float(ttl))
     _made(self, *args, **kwargs)
     _daemons.append(self)
 

@@ -73,21 +73,18 @@ class DaemonProcess:
         env = pinned_env(self.wall, {**os.environ, "SR_CRASH_API_KEY": API_KEY})
         env[STALL_FILE] = str(self.stall_file)
         program = [str(Path(__file__).with_name("stalling_engine_run.py"))]
-        with self.log.open("ab") as out:
-            self.process = subprocess.Popen(
-                [
-                    sys.executable,
-                    *(program if self.stallable else ["-m", "simple_risk"]),
-                    "engine",
-                    "run",
-                    "--config",
-                    str(self.config),
-                    *self.args,
-                ],
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                env=env,
-            )
+        self.process = self.spawn(
+            [
+                sys.executable,
+                *(program if self.stallable else ["-m", "simple_risk"]),
+                "engine",
+                "run",
+                "--config",
+                str(self.config),
+                *self.args,
+            ],
+            env,
+        )
         pid = self.process.pid
 
         def live() -> bool:
@@ -98,6 +95,11 @@ class DaemonProcess:
         assert wait_until(live, 30.0), (
             f"the daemon did not come back live; log:\n{self.log.read_text()[-3000:]}"
         )
+
+    def spawn(self, argv: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+        """Start ``engine run``, its output appended to the log file."""
+        with self.log.open("ab") as out:
+            return subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env=env)
 
     def status(self) -> dict[str, Any] | None:
         try:
@@ -292,17 +294,23 @@ def start_system(
     args: tuple[str, ...] = (),
     grace: int = 1,
     stallable: bool = False,
+    process: type[DaemonProcess] = DaemonProcess,
+    others: tuple[int, ...] = (),
 ) -> tuple[Simulator, DaemonProcess]:
     """A simulator on the pinned clock and a live ``engine run`` subprocess guarding it
     (``args``: more options of engine run; ``grace``: the no-stop grace in seconds;
-    ``stallable``: its engine thread can be held up, :meth:`DaemonProcess.stall_engine`)."""
+    ``stallable``: its engine thread can be held up, :meth:`DaemonProcess.stall_engine`;
+    ``process``: the class that runs it; ``others``: more accounts it guards)."""
     sim = Simulator(
         port=0,
         seed=seed,
         ping_interval=0.3,
         price_interval=None,
         api_key=API_KEY,
-        accounts=[AccountSpec(ACCOUNT, name, Decimal(50000))],
+        accounts=[
+            AccountSpec(account, f"{name}-{index}" if index else name, Decimal(50000))
+            for index, account in enumerate((ACCOUNT, *others))
+        ],
         rate_limits=RateLimits(general=(100000, 60.0), bars=(50, 30.0)),
         clock=pinned_wall(),
     ).start()
@@ -312,7 +320,7 @@ def start_system(
     config.write_text(
         f"gateway: {sim.base_url}\n"
         "credentials: {username: demo, api_key: '${SR_CRASH_API_KEY}'}\n"
-        f"accounts: [{ACCOUNT}]\n"
+        f"accounts: [{', '.join(str(a) for a in (ACCOUNT, *others))}]\n"
         "ruleset: ruleset.yaml\n"
         "data_dir: data\n"
         "log_dir: log\n"
@@ -321,9 +329,7 @@ def start_system(
         " snapshot_interval: 1, retry_interval: 0.2}\n",
         encoding="utf-8",
     )
-    daemon = DaemonProcess(
-        config, tmp_path / "data", tmp_path / "daemon.log", sim.clock, args, stallable
-    )
+    daemon = process(config, tmp_path / "data", tmp_path / "daemon.log", sim.clock, args, stallable)
     daemon.start()
     return sim, daemon
 

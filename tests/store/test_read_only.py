@@ -36,8 +36,10 @@ def test_a_database_that_refuses_writes_is_unavailable_not_broken(
     read_only = Store.open(_read_only(store_url))
     try:
         assert [e.seq for e in read_only.events_since(ACCOUNT, 0)] == [1]  # it reads
-        with pytest.raises(StoreUnavailable):
+        with pytest.raises(StoreUnavailable) as refused:
             read_only.append_events(ACCOUNT, fills()[1:])
+        # read-only to this connection alone: another daemon may write (and take a lease)
+        assert not refused.value.for_everyone
         with pytest.raises(StoreUnavailable):
             read_only.record_firing(daily_loss_firing(), [day_lockout()], flatten_intents())
     finally:
