@@ -6,6 +6,8 @@ killed; the limiter must stay under that on its own, whatever restarts in betwee
 
 from __future__ import annotations
 
+import errno
+import os
 from pathlib import Path
 
 import pytest
@@ -160,3 +162,37 @@ def test_the_ledger_of_a_daemon_that_never_restarts_stays_small(
     restarted = clocks.limiter(30, ledger=ledger)
     assert restarted.inherited == running.in_window() == 20
     restarted.close()
+
+
+def test_a_ledger_that_could_not_be_written_for_a_while_is_kept_again_once_it_can(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A full disk refuses the ledger's appends for a while. The daemon runs on, and once the
+    disk has room again the ledger must hold the window's grants again — those made while it
+    was full included — or a restart after the outage would count too few and the gateway
+    would refuse its first calls (429)."""
+    ledger = tmp_path / "rest-calls.log"
+    clocks = Clocks()
+    running = clocks.limiter(30, ledger=ledger)
+    for _ in range(3):
+        assert _granted(running, Priority.RECONCILIATION)
+    full = True
+    real_write = os.write
+
+    def write(fd: int, data: bytes) -> int:
+        if full and fd == running._ledger_fd:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_write(fd, data)
+
+    monkeypatch.setattr(os, "write", write)
+    for _ in range(4):
+        assert _granted(running, Priority.RECONCILIATION)
+        clocks.advance(1.0)
+    assert len(read_ledger(ledger)) == 3
+    full = False
+    clocks.advance(10.0)
+    for _ in range(2):
+        assert _granted(running, Priority.RECONCILIATION)
+    # killed now: the next life counts every grant of the window, the disk-full ones too
+    assert running.in_window() == 9
+    assert clocks.limiter(30, ledger=ledger).inherited == 9

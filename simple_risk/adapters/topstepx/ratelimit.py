@@ -83,6 +83,8 @@ DEFAULT_RESERVE = 20
 #: it, and while it runs (a daemon that runs for weeks must not fill the disk, nor make its
 #: next start read millions of lines before it guards anything)
 _LEDGER_COMPACT_AT = 20_000
+#: a ledger that could not be written (a full disk) is tried again this often (seconds)
+_LEDGER_RETRY = 10.0
 
 
 def busiest_window(times: Iterable[float], window: float = 60.0) -> int:
@@ -159,6 +161,8 @@ class RateLimiter:
         self._ledger_fd: int | None = None
         self._ledger: Path | None = None
         self._ledger_lines = 0  # lines in the ledger file (compacted past _LEDGER_COMPACT_AT)
+        #: a ledger kept but not writable now (a full disk): when to write it whole again
+        self._ledger_retry_at: float | None = None
         self._start_window(ledger, assume_used)
 
     def _start_window(self, ledger: Path | None, assume_used: int) -> None:
@@ -197,6 +201,7 @@ class RateLimiter:
             self._ledger = ledger
         except OSError as exc:
             log.warning("cannot keep the REST call ledger %s: %s", ledger, exc)
+            self._ledger, self._ledger_retry_at = ledger, now_mono + _LEDGER_RETRY
 
     def _rewrite(self, ledger: Path, kept: list[tuple[str, float]]) -> None:
         """Replace the ledger with ``kept`` (atomically: a kill leaves one or the other)."""
@@ -211,6 +216,14 @@ class RateLimiter:
         ledger = self._ledger
         if ledger is None:
             return
+        if self._keep(ledger):
+            return
+        log.warning("cannot keep the REST call ledger %s", ledger)
+
+    def _keep(self, ledger: Path) -> bool:
+        """Rewrite ``ledger`` with the window's grants and append to it from now on; when it
+        cannot be written (a full disk), try again in :data:`_LEDGER_RETRY` seconds: a restart
+        meanwhile counts fewer calls than were made, so the ledger must come back with them."""
         now_mono, now_wall = self._monotonic(), self._wall()
         kept = sorted(
             (now_wall - (now_mono - granted), bucket)
@@ -219,12 +232,15 @@ class RateLimiter:
             if now_mono - granted < self._budgets[bucket].window + self._margin
         )
         self.close()
+        self._ledger = ledger
         try:
             self._rewrite(ledger, [(bucket, stamp) for stamp, bucket in kept])
             self._ledger_fd = os.open(ledger, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-            self._ledger = ledger
-        except OSError as exc:
-            log.warning("cannot keep the REST call ledger %s: %s", ledger, exc)
+        except OSError:
+            self._ledger_retry_at = now_mono + _LEDGER_RETRY
+            return False
+        self._ledger_retry_at = None
+        return True
 
     def note(self, bucket: str = DEFAULT_BUCKET) -> None:
         """Write a grant taken with ``acquire(..., ledger=False)`` to the ledger."""
@@ -234,13 +250,25 @@ class RateLimiter:
     def _note(self, bucket: str) -> None:
         """Append one grant to the ledger before its request goes out (one small write)."""
         if self._ledger_fd is None:
+            retry_at, ledger = self._ledger_retry_at, self._ledger
+            # written whole once it can be, this grant included (it is in the window already)
+            due = retry_at is not None and ledger is not None and self._monotonic() >= retry_at
+            if due and ledger is not None and self._keep(ledger):
+                log.warning("the REST call ledger %s is written again", ledger)
             return
         try:
             os.write(self._ledger_fd, f"{bucket} {self._wall():.3f}\n".encode("ascii"))
         except OSError as exc:
-            log.warning("cannot append to the REST call ledger: %s", exc)
+            log.warning(
+                "cannot append to the REST call ledger: %s (tried again every %.0f s: a restart "
+                "meanwhile would count fewer REST calls than were made)",
+                exc,
+                _LEDGER_RETRY,
+            )
+            ledger = self._ledger
             self.close()
-            self._ledger = None
+            self._ledger = ledger
+            self._ledger_retry_at = self._monotonic() + _LEDGER_RETRY
             return
         self._ledger_lines += 1
         if self._ledger_lines > _LEDGER_COMPACT_AT:
@@ -248,6 +276,7 @@ class RateLimiter:
 
     def close(self) -> None:
         """Stop writing the ledger (the limiter still grants)."""
+        self._ledger, self._ledger_retry_at = None, None
         fd, self._ledger_fd = self._ledger_fd, None
         if fd is not None:
             os.close(fd)
