@@ -102,6 +102,7 @@ class Recorder:
         return f"Recorder({str(self.path)!r})"
 
     def _run(self) -> None:
+        lost = 0  # records not written since the file last took one (a full disk)
         while True:
             record = self._records.get()
             if record is None:
@@ -114,10 +115,24 @@ class Recorder:
             try:  # one line, one flush: a crash loses at most the lines still queued
                 self._stream.write(line)
                 self._stream.flush()
-                self.written += 1
             except OSError as error:
-                log.error("recording to %s failed: %s", self.path, error)
-        self._stream.close()
+                # said once, not for every message of a day on a full disk
+                if not lost:
+                    log.error(
+                        "recording to %s failed: %s; what arrives meanwhile is not recorded",
+                        self.path,
+                        error,
+                    )
+                lost += 1
+                continue
+            self.written += 1
+            if lost:
+                log.warning("recording to %s again; %d records were not recorded", self.path, lost)
+                lost = 0
+        try:
+            self._stream.close()
+        except OSError as error:  # the last lines' flush, on a disk still full
+            log.error("recording to %s failed at its close: %s", self.path, error)
 
     def _write(self, record: dict[str, object]) -> None:
         with self._lock:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 import string
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -181,3 +183,47 @@ def test_any_hub_payload_comes_back_exactly_with_its_receive_time(
     (record,) = read_records(recording.paths[0])
     assert record.at == START and record.target == "GatewayQuote"
     assert record.payload == arguments
+
+
+class _FullDisk:
+    """A recording file on a disk that is full until told otherwise."""
+
+    def __init__(self, stream: Any) -> None:
+        self.stream = stream
+        self.full = True
+        self.refused = 0
+
+    def write(self, text: str) -> int:
+        if self.full:
+            self.refused += 1
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return int(self.stream.write(text))
+
+    def flush(self) -> None:
+        self.stream.flush()
+
+    def close(self) -> None:
+        self.stream.close()
+
+
+def test_a_full_disk_is_said_once_and_the_recording_goes_on_when_it_has_room(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A day's recording on a full disk: one error, not one per hub message (thousands a
+    minute), then a line saying how many were lost once the disk has room again."""
+    recording = RecordingDir(tmp_path, started_at=START)
+    recorder = recording._current
+    disk = recorder._stream = _FullDisk(recorder._stream)
+    for _ in range(50):
+        recording.record_hub(START, "user", "GatewayUserOrder", [ORDER])
+    deadline = time.monotonic() + 5
+    while disk.refused < 50 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    disk.full = False
+    recording.record_hub(START, "user", "GatewayUserOrder", [ORDER])
+    recording.close()
+    assert caplog.text.count("recording to") == 2, caplog.text
+    assert "what arrives meanwhile is not recorded" in caplog.text
+    assert "50 records were not recorded" in caplog.text
+    assert recording.written == 1
+    assert len(list(read_records(recording.paths[0]))) == 1
