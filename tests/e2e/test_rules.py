@@ -51,6 +51,47 @@ def test_per_instrument_order_is_cancelled_with_a_symbol_cooldown(start: Start) 
     assert [(lock.scope, lock.symbol) for lock in locks] == [("symbol", "ES")]
 
 
+def test_max_contracts_resting_cancels_the_newest_order_a_close_by_hand_made_too_big(
+    start: Start,
+) -> None:
+    """Long 50 MES (5 lots) with sells of 20 and 40 MES resting above (a short 1 lot if both
+    filled). Sold by hand, flat, they would open a short 6 lots: the newest, the 40, is
+    cancelled before it can fill; the 20 stays, and nothing is locked."""
+    params = {**ISOLATED_LIMITS, "per_symbol_limits": {"MES": 100}}
+    h = start(build_ruleset(params=params))
+    h.trader.buy(ACCOUNT, "MES", 50)
+    h.wait(lambda: h.trader.size(ACCOUNT, "MES") == 50, "the fill")
+    price = h.trader.price("MES")
+    older = h.trader.limit(ACCOUNT, "MES", OrderSide.SELL, 20, price + 50)
+    newer = h.trader.limit(ACCOUNT, "MES", OrderSide.SELL, 40, price + 60)
+    h.trader.sell(ACCOUNT, "MES", 50)
+    h.wait(lambda: h.sim.venue.order(newer).status == OrderStatus.CANCELLED, "the cancel")
+    assert [b["orderId"] for b in h.sent("Order/cancel")] == [newer]
+    assert h.sim.venue.order(older).status == OrderStatus.OPEN
+    assert h.fired("max-contracts-resting")
+    assert not list(h.daemon.engines[ACCOUNT].locks(ACCOUNT))
+
+
+def test_per_instrument_resting_cancels_the_newest_order_a_close_by_hand_made_too_big(
+    start: Start,
+) -> None:
+    """Long 5 ES with sells of 2 and 5 resting above (a short 2 if both filled). Sold by hand,
+    flat, they would open a short 7 against ES's 5: the newest, the 5, is cancelled before it
+    can fill; the 2 stays, and ES is not locked."""
+    h = start(build_ruleset(params={**ISOLATED_LIMITS, "max_contracts": 100}))
+    h.trader.buy(ACCOUNT, "EP", 5)
+    h.wait(lambda: h.trader.size(ACCOUNT, "EP") == 5, "the fill")
+    price = h.trader.price("EP")
+    older = h.trader.limit(ACCOUNT, "EP", OrderSide.SELL, 2, price + 5)
+    newer = h.trader.limit(ACCOUNT, "EP", OrderSide.SELL, 5, price + 6)
+    h.trader.sell(ACCOUNT, "EP", 5)
+    h.wait(lambda: h.sim.venue.order(newer).status == OrderStatus.CANCELLED, "the cancel")
+    assert [b["orderId"] for b in h.sent("Order/cancel")] == [newer]
+    assert h.sim.venue.order(older).status == OrderStatus.OPEN
+    assert h.fired("max-contracts-per-instrument-resting")
+    assert not list(h.daemon.engines[ACCOUNT].locks(ACCOUNT))
+
+
 def test_per_instrument_limit_reduces_the_root(start: Start) -> None:
     h = start(build_ruleset(params={"max_contracts": 100}))
     h.trader.buy(ACCOUNT, "CLE", 4)
@@ -254,6 +295,8 @@ def test_rules_all_have_a_test() -> None:
         "max-contracts",
         "max-contracts-per-instrument-order",
         "max-contracts-per-instrument",
+        "max-contracts-resting",
+        "max-contracts-per-instrument-resting",
         "daily-realized-loss",
         "daily-unrealized-loss",
         "max-unrealized-profit",
