@@ -22,7 +22,9 @@ item is:
 - rules about "the resting orders" (RULE-001/002 judged again on a position change): every
   working order, each counted with the orders on its side kept before it — stops closing a
   position first, then the others oldest first (creation time, then id) — so that only the
-  newest beyond a limit break it;
+  newest beyond a limit break it; one breaks it only if it still does ``resting_order_grace``
+  seconds after it first did (judged again then, on the facts of that instant, whatever
+  event comes: a resize, cancel or fill of the order meanwhile ends the wait);
 - rules about "the closing order's P&L" (RULE-007): the order of the fill, forgotten when the
   trading day changes;
 - everything else: the account.
@@ -89,6 +91,7 @@ DEFAULTS: dict[str, object] = {
     "trail_ticks": 10,
     "stop_loss_grace": 30,
     "max_stop_risk": 1000,
+    "resting_order_grace": 2,
 }
 
 #: Off by default (``enabled: false``): an account overlay switches them on.
@@ -132,6 +135,9 @@ RULES: dict[str, tuple[str, frozenset[str], str]] = {
     ),
     "trade-management-trail": ("RULE-012", frozenset({"quote", "position", "order"}), "position"),
 }
+
+#: RULE-001/002's resting-order rules: each waits resting_order_grace seconds before it fires.
+RESTING = frozenset({"max-contracts-resting", "max-contracts-per-instrument-resting"})
 
 #: Rules whose action places or moves a stop: they fire again when the target moves.
 RETARGETED = frozenset({"trade-management-breakeven", "trade-management-trail"})
@@ -557,6 +563,7 @@ class Oracle:
         self._record_protection(event.at)
         for account in accounts:
             self._expire_locks(self._book(account), event.at)
+        self._resting_deadlines(event)
         trigger = TRIGGER_OF.get(type(event))
         if trigger is not None:
             for account in accounts:
@@ -661,11 +668,28 @@ class Oracle:
         since = self.since.setdefault(key, now)
         if rule == "no-stop-loss-grace" and now - since < STOP_GRACE:
             return
+        if rule in RESTING and now - since < self._resting_grace():
+            return
         self.firing.add(key)
         if "to" in breach:
             self.targets[key] = breach["to"]
         intents, locks = self._actions(rule, book, item, now, breach)
         self.firings.append(OracleFiring(now, rule, book.account_id, item, intents, locks))
+
+    def _resting_grace(self) -> timedelta:
+        return timedelta(seconds=float(self._num("resting_order_grace")))
+
+    def _resting_deadlines(self, event: Event) -> None:
+        """A resting order waiting since resting_order_grace seconds or more is judged again
+        now, on any event (its position change is long past): still too big, it goes."""
+        grace = self._resting_grace()
+        due = [
+            key
+            for key, since in self.since.items()
+            if key[0] in RESTING and key not in self.firing and event.at - since >= grace
+        ]
+        for rule, account, item in sorted(due):
+            self._step(rule, self._book(account), item, event)
 
     def next_deadline(self) -> datetime | None:
         """The earliest instant a pending ``for:`` would fire or a timed lock would end."""
@@ -673,6 +697,11 @@ class Oracle:
             since + STOP_GRACE
             for key, since in self.since.items()
             if key[0] == "no-stop-loss-grace" and key not in self.firing
+        ]
+        deadlines += [
+            since + self._resting_grace()
+            for key, since in self.since.items()
+            if key[0] in RESTING and key not in self.firing
         ]
         grace = timedelta(seconds=int(self._num("stop_loss_grace")))
         for book in self.books.values():
