@@ -23,6 +23,9 @@ QUIET = {"max_unrealized_loss": 100000, "max_unrealized_profit": 100000}
 #: how long a breach may stand: one enforcement round trip plus the daemon's tick, with slack
 #: for a loaded machine
 ROUND_TRIP = 5.0
+#: the shipped resting_order_grace (s): a resting order a position change made too big is
+#: cancelled only if it still is this long after
+RESTING_GRACE = 2.0
 #: the simulator's account in the Auto-OCO bracket mode
 AUTO_OCO = 20100003
 
@@ -311,8 +314,9 @@ def test_a_closing_limit_left_opening_by_a_close_by_hand_is_cancelled_before_it_
 ) -> None:
     """Long 5 ES with a sell limit of 10 above (at its price the account would be short 5:
     within the limit). The trader sells the 5 at the market: the resting sell of 10 would now
-    open a short 10. The position change has it judged again and cancelled before the price
-    reaches it, with no cooldown: the trader placed nothing new."""
+    open a short 10. The position change has it judged again and, still too big 2 s later
+    (resting_order_grace), cancelled before the price reaches it, with no cooldown: the
+    trader placed nothing new."""
     busy = {**QUIET, "max_trades_per_minute": 1000}
     h = start(build_ruleset(params=busy))
     h.trader.buy(ACCOUNT, "EP", 5)
@@ -323,7 +327,7 @@ def test_a_closing_limit_left_opening_by_a_close_by_hand_is_cancelled_before_it_
     h.wait(
         lambda: _status(h, target) == OrderStatus.CANCELLED,
         "the resting sell cancelled",
-        ROUND_TRIP,
+        RESTING_GRACE + ROUND_TRIP,
     )
     assert h.fired("max-contracts-resting")
     assert not list(h.daemon.engines[ACCOUNT].locks(ACCOUNT))
