@@ -19,12 +19,13 @@ item is:
 - ``each: symbol`` rules: every root with a position or a working order, plus the event's root;
 - rules about "the order" (RULE-001/002 order sides): the order of the event (on a
   reconciliation: every working order);
-- rules about "the resting orders" (RULE-001/002 judged again on a position change): every
-  working order, each counted with the orders on its side kept before it — stops closing a
-  position first, then the others oldest first (creation time, then id) — so that only the
-  newest beyond a limit break it; one breaks it only if it still does ``resting_order_grace``
-  seconds after it first did (judged again then, on the facts of that instant, whatever
-  event comes: a resize, cancel or fill of the order meanwhile ends the wait);
+- rules about "the resting orders" (RULE-001/002 judged again on a position or order
+  change): every working order, each counted with the orders on its side kept before it —
+  stops closing a position first, then the others oldest first (creation time, then id) —
+  so that only the newest beyond a limit break it; one breaks it only if it still does
+  ``resting_order_grace`` seconds after it first did (judged again then, on the facts of
+  that instant, whatever event comes; an order change that ends the breach meanwhile — a
+  resize, a cancel, a fill — ends the wait at once);
 - rules about "the closing order's P&L" (RULE-007): the order of the fill, forgotten when the
   trading day changes;
 - everything else: the account.
@@ -110,10 +111,14 @@ STOPS = (OrderType.STOP, OrderType.STOP_LIMIT, OrderType.TRAILING_STOP)
 RULES: dict[str, tuple[str, frozenset[str], str]] = {
     "max-contracts": ("RULE-001", frozenset({"position"}), "account"),
     "max-contracts-order": ("RULE-001", frozenset({"order"}), "order"),
-    "max-contracts-resting": ("RULE-001", frozenset({"position"}), "resting"),
+    "max-contracts-resting": ("RULE-001", frozenset({"position", "order"}), "resting"),
     "max-contracts-per-instrument": ("RULE-002", frozenset({"position"}), "symbol"),
     "max-contracts-per-instrument-order": ("RULE-002", frozenset({"order"}), "order"),
-    "max-contracts-per-instrument-resting": ("RULE-002", frozenset({"position"}), "resting"),
+    "max-contracts-per-instrument-resting": (
+        "RULE-002",
+        frozenset({"position", "order"}),
+        "resting",
+    ),
     "daily-realized-loss": ("RULE-003", frozenset({"trade", "reconcile"}), "account"),
     "daily-unrealized-loss": ("RULE-004", frozenset({"quote", "position"}), "position"),
     "max-unrealized-profit": ("RULE-005", frozenset({"quote", "position"}), "position"),
