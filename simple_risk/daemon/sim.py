@@ -42,7 +42,8 @@ def scaled_ruleset(
     session: tuple[time, time] = (time(0, 0), time(0, 0)),
 ) -> Ruleset:
     """The ruleset with every session open ``session`` on all days, no holidays or early
-    closes, and every ``for:`` shortened to ``grace`` (the demo's 10 s instead of 30 s).
+    closes, and every ``for:`` longer than ``grace`` shortened to it (the demo's 10 s instead
+    of 30 s; a shorter one, the resting orders' 2 s, is kept).
 
     The default, 00:00 to 00:00, is a session that ends when the next one starts (an end not
     after the start runs overnight: docs/calendar.md): open around the clock, with no last
@@ -57,7 +58,7 @@ def scaled_ruleset(
         early_closes={},
     )
     rules = tuple(
-        dataclasses.replace(rule, for_=grace) if rule.for_ is not None else rule
+        dataclasses.replace(rule, for_=min(rule.for_, grace)) if rule.for_ is not None else rule
         for rule in ruleset.rules
     )
     return dataclasses.replace(ruleset, calendar=calendar, rules=rules)

@@ -352,6 +352,22 @@ _FACTS: tuple[Fact, ...] = (
         D,
         "Weighted account lots if every working order on this order's side fills.",
     ),
+    Fact(
+        "order",
+        "if_filled_symbol_size_by_age",
+        N,
+        "The root's size on this order's side if it and the same-side working orders kept "
+        "before it fill: simple-risk's own orders and bracket children, then stops closing a "
+        "position, then the others oldest first (newer ones left out: over a limit by it, "
+        "the newest go first).",
+    ),
+    Fact(
+        "order",
+        "if_filled_account_contracts_by_age",
+        D,
+        "Weighted account lots if it and the working orders on its side kept before it fill "
+        "(as if_filled_symbol_size_by_age).",
+    ),
     # trade
     Fact("trade", "id", N, "Fill id (int64)."),
     Fact("trade", "order_id", N, "The order that filled."),

@@ -134,7 +134,8 @@ def start(short_dir: Path) -> Iterator[Start]:
     """``start(text=..., grace=..., password=..., server=..., before=...)`` → :class:`Running`.
 
     ``text`` is the ruleset file's content (default: the shipped one); the daemon runs it
-    scaled (sessions open all day, ``for:`` = ``grace``) and reloads apply the same scaling.
+    scaled (sessions open all day, ``for:`` at most ``grace``) and reloads apply the same
+    scaling.
     """
     started: list[tuple[Simulator, Daemon, Trader]] = []
 

@@ -31,3 +31,15 @@ def test_the_session_is_open_in_the_last_second_before_midnight() -> None:
 def test_every_session_is_open_at_every_instant(wall: datetime) -> None:
     at = wall.replace(tzinfo=UTC)  # Saturdays, holidays and both daylight-saving changes too
     assert CALENDAR.session_open("rth", at)
+
+
+def test_a_for_shorter_than_the_grace_keeps_its_own_length() -> None:
+    # the graces are shortened to the demo's 10 s, never lengthened: a resting order a close by
+    # hand made too big is cancelled 2 s later under the simulator as against TopstepX, not 10
+    ruleset = scaled_ruleset(load_ruleset(default_ruleset_path()), grace=timedelta(seconds=10))
+    graces = {rule.id: rule.for_ for rule in ruleset.rules if rule.for_ is not None}
+    assert graces == {
+        "max-contracts-resting": timedelta(seconds=2),
+        "max-contracts-per-instrument-resting": timedelta(seconds=2),
+        "no-stop-loss-grace": timedelta(seconds=10),
+    }

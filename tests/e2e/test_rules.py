@@ -7,11 +7,12 @@ flat or reduced, orders cancelled, the lockout visible in the daemon).
 
 from __future__ import annotations
 
-from datetime import time, timedelta
+from datetime import datetime, time, timedelta
 from decimal import Decimal
 
 import pytest
 
+from simple_risk.adapters.topstepx.outgoing import modify_size_request
 from simple_risk.daemon.sim import scaled_ruleset
 from simple_risk.engine.events import OrderSide, OrderStatus
 from tests.pinned import PINNED_START
@@ -19,6 +20,9 @@ from tests.pinned import PINNED_START
 from .harness import ACCOUNT, Harness, Start, build_ruleset
 
 ISOLATED_LIMITS = {"max_unrealized_loss": 100000, "max_unrealized_profit": 100000}
+#: the shipped resting_order_grace: how long a resting order a position change made too big
+#: may stay before it is cancelled
+RESTING_GRACE = timedelta(seconds=2)
 
 
 def test_max_contracts_order_cancels_an_order_over_the_lot_limit(start: Start) -> None:
@@ -49,6 +53,87 @@ def test_per_instrument_order_is_cancelled_with_a_symbol_cooldown(start: Start) 
     assert [b["orderId"] for b in h.sent("Order/cancel")] == [order]
     locks = h.daemon.engines[ACCOUNT].locks(ACCOUNT)
     assert [(lock.scope, lock.symbol) for lock in locks] == [("symbol", "ES")]
+
+
+def _fired_at(h: Harness, rule: str) -> datetime:
+    return next(f.at for f in h.daemon.firings if f.rule_id == rule and f.account == ACCOUNT)
+
+
+def test_max_contracts_resting_cancels_the_newest_order_a_close_by_hand_made_too_big(
+    start: Start,
+) -> None:
+    """Long 50 MES (5 lots) with sells of 20 and 40 MES resting above (a short 1 lot if both
+    filled). Sold by hand, flat, they would open a short 6 lots: the newest, the 40, is
+    cancelled before it can fill — once it is still too big 2 s after the close
+    (resting_order_grace); the 20 stays, and nothing is locked."""
+    params = {**ISOLATED_LIMITS, "per_symbol_limits": {"MES": 100}}
+    h = start(build_ruleset(params=params))
+    h.trader.buy(ACCOUNT, "MES", 50)
+    h.wait(lambda: h.trader.size(ACCOUNT, "MES") == 50, "the fill")
+    price = h.trader.price("MES")
+    older = h.trader.limit(ACCOUNT, "MES", OrderSide.SELL, 20, price + 50)
+    newer = h.trader.limit(ACCOUNT, "MES", OrderSide.SELL, 40, price + 60)
+    closed_at = h.sim.clock()
+    h.trader.sell(ACCOUNT, "MES", 50)
+    h.wait(lambda: h.sim.venue.order(newer).status == OrderStatus.CANCELLED, "the cancel")
+    assert [b["orderId"] for b in h.sent("Order/cancel")] == [newer]
+    assert h.sim.venue.order(older).status == OrderStatus.OPEN
+    assert _fired_at(h, "max-contracts-resting") - closed_at >= RESTING_GRACE
+    assert not list(h.daemon.engines[ACCOUNT].locks(ACCOUNT))
+
+
+def test_max_contracts_resting_leaves_a_stop_and_take_profit_resized_within_the_grace(
+    start: Start,
+) -> None:
+    """TopstepX's "Position Brackets" mode: long 50 MES (5 lots) with a stop and a take-profit
+    of 50 each; the trader sells 20 by hand, and after the position update the platform
+    resizes both to the 30 left (here the trader's own modifies). Judged at the update, the
+    take-profit is too big (a stop 50 and a take-profit 50 on a long 30: a short 7 lots if
+    both filled); resized within the 2 s, it is judged again then and stays: nothing is
+    cancelled, nothing fires."""
+    params = {**ISOLATED_LIMITS, "per_symbol_limits": {"MES": 100}}
+    h = start(build_ruleset(params=params))
+    h.trader.buy(ACCOUNT, "MES", 50)
+    h.wait(lambda: h.trader.size(ACCOUNT, "MES") == 50, "the fill")
+    price = h.trader.price("MES")
+    take_profit = h.trader.limit(ACCOUNT, "MES", OrderSide.SELL, 50, price + 50)
+    stop = h.trader.stop(ACCOUNT, "MES", OrderSide.SELL, 50, price - 10)
+    engine = h.daemon.engines[ACCOUNT]
+
+    def waiting() -> str:
+        return engine.state_of("max-contracts-resting", ACCOUNT, f"order:{take_profit}")
+
+    h.trader.sell(ACCOUNT, "MES", 20)
+    h.wait(lambda: waiting() == "pending", "the take-profit judged too big, waiting")
+    for order in (stop, take_profit):
+        h.trader.client.execute(modify_size_request(ACCOUNT, order, size=30))
+    h.wait(lambda: waiting() != "pending", "the take-profit judged again")
+    assert waiting() == "inactive"
+    assert h.sent("Order/cancel") == []
+    assert [h.sim.venue.order(o).size for o in (stop, take_profit)] == [30, 30]
+    assert not h.fired("max-contracts-resting")
+    assert not list(engine.locks(ACCOUNT))
+
+
+def test_per_instrument_resting_cancels_the_newest_order_a_close_by_hand_made_too_big(
+    start: Start,
+) -> None:
+    """Long 5 ES with sells of 2 and 5 resting above (a short 2 if both filled). Sold by hand,
+    flat, they would open a short 7 against ES's 5: the newest, the 5, is cancelled before it
+    can fill, 2 s after the close; the 2 stays, and ES is not locked."""
+    h = start(build_ruleset(params={**ISOLATED_LIMITS, "max_contracts": 100}))
+    h.trader.buy(ACCOUNT, "EP", 5)
+    h.wait(lambda: h.trader.size(ACCOUNT, "EP") == 5, "the fill")
+    price = h.trader.price("EP")
+    older = h.trader.limit(ACCOUNT, "EP", OrderSide.SELL, 2, price + 5)
+    newer = h.trader.limit(ACCOUNT, "EP", OrderSide.SELL, 5, price + 6)
+    closed_at = h.sim.clock()
+    h.trader.sell(ACCOUNT, "EP", 5)
+    h.wait(lambda: h.sim.venue.order(newer).status == OrderStatus.CANCELLED, "the cancel")
+    assert [b["orderId"] for b in h.sent("Order/cancel")] == [newer]
+    assert h.sim.venue.order(older).status == OrderStatus.OPEN
+    assert _fired_at(h, "max-contracts-per-instrument-resting") - closed_at >= RESTING_GRACE
+    assert not list(h.daemon.engines[ACCOUNT].locks(ACCOUNT))
 
 
 def test_per_instrument_limit_reduces_the_root(start: Start) -> None:
@@ -254,6 +339,8 @@ def test_rules_all_have_a_test() -> None:
         "max-contracts",
         "max-contracts-per-instrument-order",
         "max-contracts-per-instrument",
+        "max-contracts-resting",
+        "max-contracts-per-instrument-resting",
         "daily-realized-loss",
         "daily-unrealized-loss",
         "max-unrealized-profit",

@@ -19,6 +19,13 @@ item is:
 - ``each: symbol`` rules: every root with a position or a working order, plus the event's root;
 - rules about "the order" (RULE-001/002 order sides): the order of the event (on a
   reconciliation: every working order);
+- rules about "the resting orders" (RULE-001/002 judged again on a position or order
+  change): every working order, each counted with the orders on its side kept before it —
+  stops closing a position first, then the others oldest first (creation time, then id) —
+  so that only the newest beyond a limit break it; one breaks it only if it still does
+  ``resting_order_grace`` seconds after it first did (judged again then, on the facts of
+  that instant, whatever event comes; an order change that ends the breach meanwhile — a
+  resize, a cancel, a fill — ends the wait at once);
 - rules about "the closing order's P&L" (RULE-007): the order of the fill, forgotten when the
   trading day changes;
 - everything else: the account.
@@ -85,12 +92,15 @@ DEFAULTS: dict[str, object] = {
     "trail_ticks": 10,
     "stop_loss_grace": 30,
     "max_stop_risk": 1000,
+    "resting_order_grace": 2,
 }
 
 #: Off by default (``enabled: false``): an account overlay switches them on.
 DISABLED = frozenset({"trade-management-breakeven", "trade-management-trail"})
 FREQUENCY_WINDOWS = (timedelta(seconds=60), timedelta(minutes=60))
 
+#: stands in for an unknown creation time in a sort key (one sorts after every known one)
+NEVER = datetime(1970, 1, 1, tzinfo=ZoneInfo("UTC"))
 STOP_GRACE = timedelta(seconds=30)
 ORDER_COOLDOWN = timedelta(minutes=5)
 
@@ -101,8 +111,14 @@ STOPS = (OrderType.STOP, OrderType.STOP_LIMIT, OrderType.TRAILING_STOP)
 RULES: dict[str, tuple[str, frozenset[str], str]] = {
     "max-contracts": ("RULE-001", frozenset({"position"}), "account"),
     "max-contracts-order": ("RULE-001", frozenset({"order"}), "order"),
+    "max-contracts-resting": ("RULE-001", frozenset({"position", "order"}), "resting"),
     "max-contracts-per-instrument": ("RULE-002", frozenset({"position"}), "symbol"),
     "max-contracts-per-instrument-order": ("RULE-002", frozenset({"order"}), "order"),
+    "max-contracts-per-instrument-resting": (
+        "RULE-002",
+        frozenset({"position", "order"}),
+        "resting",
+    ),
     "daily-realized-loss": ("RULE-003", frozenset({"trade", "reconcile"}), "account"),
     "daily-unrealized-loss": ("RULE-004", frozenset({"quote", "position"}), "position"),
     "max-unrealized-profit": ("RULE-005", frozenset({"quote", "position"}), "position"),
@@ -124,6 +140,9 @@ RULES: dict[str, tuple[str, frozenset[str], str]] = {
     ),
     "trade-management-trail": ("RULE-012", frozenset({"quote", "position", "order"}), "position"),
 }
+
+#: RULE-001/002's resting-order rules: each waits resting_order_grace seconds before it fires.
+RESTING = frozenset({"max-contracts-resting", "max-contracts-per-instrument-resting"})
 
 #: Rules whose action places or moves a stop: they fire again when the target moves.
 RETARGETED = frozenset({"trade-management-breakeven", "trade-management-trail"})
@@ -347,32 +366,60 @@ class Oracle:
             return net < 0 and remaining <= -net
         return net > 0 and remaining <= net
 
-    def _if_filled_account_lots(self, book: Book, side: OrderSide) -> Decimal:
-        """Σ over roots of |net + same-side working| × weight, in lots."""
+    def _if_filled_account_lots(
+        self, book: Book, side: OrderSide, among: list[OrderUpdate] | None = None
+    ) -> Decimal:
+        """Σ over roots of |net + same-side working| × weight, in lots (the working orders
+        ``among``, when given)."""
         sign = 1 if side is OrderSide.BUY else -1
+        orders = self._working(book) if among is None else among
         roots = {self._root(c) for c in book.holdings}
-        roots |= {self._root(o.contract_id) for o in self._working(book)}
+        roots |= {self._root(o.contract_id) for o in orders}
         units = 0
         for root in roots:
             net = sum(self._net(book, c) for c in book.holdings if self._root(c) == root)
             pending = sum(
                 o.size - o.fill_volume
-                for o in self._working(book)
+                for o in orders
                 if self._root(o.contract_id) == root and o.side is side
             )
             weight = 1 if root in MICROS else 10
             units += abs(net + sign * pending) * weight
         return Decimal(units) / 10
 
-    def _if_filled_symbol(self, book: Book, side: OrderSide, root: str) -> int:
+    def _if_filled_symbol(
+        self, book: Book, side: OrderSide, root: str, among: list[OrderUpdate] | None = None
+    ) -> int:
         sign = 1 if side is OrderSide.BUY else -1
+        orders = self._working(book) if among is None else among
         net = sum(self._net(book, c) for c in book.holdings if self._root(c) == root)
         pending = sum(
             o.size - o.fill_volume
-            for o in self._working(book)
+            for o in orders
             if self._root(o.contract_id) == root and o.side is side
         )
         return max(0, sign * net + pending)
+
+    def _closing_stop(self, book: Book, order: OrderUpdate) -> bool:
+        """A stop on the other side of its contract's position: that position's protection."""
+        net = self._net(book, order.contract_id)
+        closes = net < 0 if order.side is OrderSide.BUY else net > 0
+        return order.type in STOPS and closes
+
+    def _kept_before(self, book: Book, order: OrderUpdate) -> list[OrderUpdate]:
+        """The order and the working orders on its side kept before it: closing stops first,
+        then the others oldest first (an unknown creation time is the newest), then by id."""
+
+        def rank(o: OrderUpdate) -> tuple[int, int, datetime, int]:
+            return (
+                0 if self._closing_stop(book, o) else 1,
+                1 if o.created_at is None else 0,
+                o.created_at or NEVER,
+                o.order_id,
+            )
+
+        mine = rank(order)
+        return [o for o in self._working(book) if o.side is order.side and rank(o) <= mine]
 
     def _protecting_stops(self, book: Book, holding: Holding) -> list[OrderUpdate]:
         """Working stops on the opposite side whose trigger is on the loss side of the mark
@@ -521,6 +568,7 @@ class Oracle:
         self._record_protection(event.at)
         for account in accounts:
             self._expire_locks(self._book(account), event.at)
+        self._resting_deadlines(event)
         trigger = TRIGGER_OF.get(type(event))
         if trigger is not None:
             for account in accounts:
@@ -579,6 +627,8 @@ class Oracle:
             if root is not None:
                 roots.add(root)
             return sorted(roots)
+        if kind == "resting":
+            return [str(o.order_id) for o in self._working(book)]
         if kind == "order":
             if trigger == "reconcile":
                 return [str(o.order_id) for o in self._working(book)]
@@ -595,7 +645,7 @@ class Oracle:
             elif trigger not in triggers:
                 continue
             items = self._items(rule, trigger, book, event, root)
-            full = kind in ("position", "symbol") and trigger != "quote"
+            full = kind in ("position", "symbol", "resting") and trigger != "quote"
             if full:
                 live = set(items)
                 for key in [k for k in self.since if k[0] == rule and k[1] == book.account_id]:
@@ -623,11 +673,28 @@ class Oracle:
         since = self.since.setdefault(key, now)
         if rule == "no-stop-loss-grace" and now - since < STOP_GRACE:
             return
+        if rule in RESTING and now - since < self._resting_grace():
+            return
         self.firing.add(key)
         if "to" in breach:
             self.targets[key] = breach["to"]
         intents, locks = self._actions(rule, book, item, now, breach)
         self.firings.append(OracleFiring(now, rule, book.account_id, item, intents, locks))
+
+    def _resting_grace(self) -> timedelta:
+        return timedelta(seconds=float(self._num("resting_order_grace")))
+
+    def _resting_deadlines(self, event: Event) -> None:
+        """A resting order waiting since resting_order_grace seconds or more is judged again
+        now, on any event (its position change is long past): still too big, it goes."""
+        grace = self._resting_grace()
+        due = [
+            key
+            for key, since in self.since.items()
+            if key[0] in RESTING and key not in self.firing and event.at - since >= grace
+        ]
+        for rule, account, item in sorted(due):
+            self._step(rule, self._book(account), item, event)
 
     def next_deadline(self) -> datetime | None:
         """The earliest instant a pending ``for:`` would fire or a timed lock would end."""
@@ -635,6 +702,11 @@ class Oracle:
             since + STOP_GRACE
             for key, since in self.since.items()
             if key[0] == "no-stop-loss-grace" and key not in self.firing
+        ]
+        deadlines += [
+            since + self._resting_grace()
+            for key, since in self.since.items()
+            if key[0] in RESTING and key not in self.firing
         ]
         grace = timedelta(seconds=int(self._num("stop_loss_grace")))
         for book in self.books.values():
@@ -683,6 +755,32 @@ class Oracle:
             return (
                 {"order": order.order_id, "symbol": self._root(order.contract_id)} if over else None
             )
+        if rule in ("max-contracts-resting", "max-contracts-per-instrument-resting"):
+            order = book.orders.get(int(item))
+            if order is None:
+                return None
+            kept = self._kept_before(book, order)
+            symbol = self._root(order.contract_id)
+            if rule == "max-contracts-resting":
+                after = self._if_filled_account_lots(book, order.side, kept)
+                limit = self._num("max_contracts")
+                now_open = (
+                    Decimal(
+                        sum(h.size * self._units(h.contract_id) for h in book.holdings.values())
+                    )
+                    / 10
+                )
+            else:
+                after = Decimal(self._if_filled_symbol(book, order.side, symbol, kept))
+                limit = Decimal(self._symbol_limit(symbol))
+                now_open = Decimal(
+                    sum(h.size for c, h in book.holdings.items() if self._root(c) == symbol)
+                )
+            closing_limit = self._reduces_only(book, order) and order.type is OrderType.LIMIT
+            over = after > limit and (
+                not self._reduces_only(book, order) or (closing_limit and after > now_open)
+            )
+            return {"order": order.order_id} if over else None
         if rule == "max-contracts-per-instrument":
             size = sum(h.size for c, h in book.holdings.items() if self._root(c) == item)
             limit = self._symbol_limit(item)
@@ -788,6 +886,8 @@ class Oracle:
             symbol = breach["symbol"]
             assert isinstance(symbol, str)
             locks.append(self._lock(book, rule, "symbol", symbol, now + ORDER_COOLDOWN))
+        elif rule in ("max-contracts-resting", "max-contracts-per-instrument-resting"):
+            intents.append(("cancel_order", breach["order"]))  # no cooldown: nothing new placed
         elif rule == "max-contracts-per-instrument":
             intents.append(("reduce_to", item, breach["limit"], "contracts", "newest_first"))
         elif rule == "daily-realized-loss":

@@ -4,10 +4,17 @@ The account keeps working orders only (status Open, Pending or Suspended); an up
 terminal status removes the order, and the rule that the update woke sees a detached copy.
 If-filled counts read the account's per-root aggregates, so they cost O(roots), not O(orders).
 A bracket child (families.py) only reduces: it is never counted as exposure of its own.
+
+The ``*_by_age`` counts leave out the working orders on the order's side that come after it
+in keep order — simple-risk's own orders and bracket children first, then stops closing a
+position, then the others oldest first (:func:`keep_order`) — so a rule that cancels every
+order over a limit by them cancels the newest beyond it, never those that fit before them. They
+cost O(orders).
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
@@ -119,6 +126,26 @@ class Order:
 
     @property
     def if_filled_account_contracts(self) -> Decimal:
+        return self._account_contracts({})
+
+    @property
+    def if_filled_symbol_size_by_age(self) -> int:
+        extra = 0 if self.is_child or self._account.orders.get(self.id) is self else self.remaining
+        sym = self._account.roots.get(self.symbol)
+        if sym is None:
+            return extra
+        left_out = self._behind().get(self.symbol, 0)
+        working_buy = sym.working_buy - left_out
+        working_sell = sym.working_sell - left_out
+        return max(self._side_net(sym.net, working_buy, working_sell, extra), 0)
+
+    @property
+    def if_filled_account_contracts_by_age(self) -> Decimal:
+        return self._account_contracts(self._behind())
+
+    def _account_contracts(self, behind: dict[str, int]) -> Decimal:
+        """Weighted lots if every working order on this order's side fills, but those of
+        ``behind`` (root → contracts left out)."""
         account = self._account
         extra = 0 if self.is_child or account.orders.get(self.id) is self else self.remaining
         units = 0
@@ -126,6 +153,7 @@ class Order:
         for root, sym in account.roots.items():
             own = extra if root == self.symbol else 0
             seen_own_root = seen_own_root or root == self.symbol
+            own -= behind.get(root, 0)
             side_net = (
                 sym.net + sym.working_buy + own if self.buy else sym.net - sym.working_sell - own
             )
@@ -134,5 +162,34 @@ class Order:
             units += extra * account.symbols.units(self.symbol)
         return Decimal(units) / Decimal(account.symbols.units_per_lot)
 
+    def _behind(self) -> dict[str, int]:
+        """Root → contracts of the working orders on this order's side that come after it in
+        keep order (bracket children are counted once per family, never left out)."""
+        account = self._account
+        side = [self]
+        for other in account.orders.values():
+            if other.id != self.id and other.buy == self.buy and not other.is_child:
+                side.append(other)
+        side.sort(key=lambda order: keep_order(order, account))
+        behind: dict[str, int] = {}
+        for other in side[side.index(self) + 1 :]:
+            behind[other.symbol] = behind.get(other.symbol, 0) + other.remaining
+        return behind
 
-__all__ = ["OWN_TAG_PREFIX", "Order"]
+
+def keep_order(order: Order, account: AccountState) -> tuple[int, bool, datetime | None, int]:
+    """Sort key of the order in which working orders are kept against a limit: simple-risk's
+    own orders and bracket children first, then stops that close a position (its protection),
+    then every other order oldest first (creation time, unknown counting as newest, then id)
+    — the order in which the lockouts honour a position's closing orders."""
+    if order.own or order.is_child:
+        rank = 0
+    elif order.is_stop and counts.position_effect(order, account) == "reduces":
+        rank = 1
+    else:
+        rank = 2
+    created = order.update.created_at
+    return (rank, created is None, created, order.id)
+
+
+__all__ = ["OWN_TAG_PREFIX", "Order", "keep_order"]
