@@ -768,7 +768,12 @@ def test_a_good_reload_applies_and_keeps_facts_lockouts_and_timers_of_unchanged_
     result = run.admin("reload", {"reason": "tighter limits"})
     assert result["applied"] is True
     changes = result["changes"][str(ACCOUNT)]
-    assert changes["changed"] == ["max-contracts", "max-contracts-order", "trade-frequency-day"]
+    assert changes["changed"] == [
+        "max-contracts",
+        "max-contracts-order",
+        "max-contracts-resting",
+        "trade-frequency-day",
+    ]
     assert changes["params"] == {"max_contracts": [5, 4], "max_trades_per_day": [50, 40]}
     assert result["restart_needed"] == []
     account = run.status()
@@ -784,7 +789,7 @@ def test_a_good_reload_applies_and_keeps_facts_lockouts_and_timers_of_unchanged_
         next(limit for limit in account["limits"] if limit["rule"] == "max-contracts")["limit"] == 4
     )
     (audit,) = [a for a in run.daemon.store.admin_actions() if a.action == "reload"]
-    assert audit.result.startswith("applied: changed 3")
+    assert audit.result.startswith("applied: changed 4")
     assert audit.who.startswith("desk-lead via ")
 
 
