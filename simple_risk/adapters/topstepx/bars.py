@@ -51,9 +51,10 @@ class BarQuote(Quote):
 def last_trade(
     client: RestClient, contract_id: str, *, now: datetime, deadline: float
 ) -> BarQuote | None:
-    """The contract's newest one-minute bar, the partial one included, over the last
-    :data:`LOOKBACK` (one call, whichever end of the window ``limit`` keeps), as a
-    :class:`BarQuote` (None: nothing traded meanwhile). A background
+    """The contract's newest one-minute bar that printed a trade (volume above 0, a close
+    above 0), the partial one included, over the last :data:`LOOKBACK` (one call, whichever
+    end of the window ``limit`` keeps), as a :class:`BarQuote` (None: nothing traded
+    meanwhile). A background
     call of the bars budget, bounded by ``deadline`` seconds; raises what the client raises."""
     bars = client.retrieve_bars(
         contract_id,
@@ -68,9 +69,13 @@ def last_trade(
         priority=Priority.BACKGROUND,
         deadline=deadline,
     )
-    if not bars:
+    # a bar that printed no trade (the partial bar of a quiet minute: volume 0) or whose close
+    # is no price (0 or below) says nothing of the last trade: marked at it, a long would show
+    # its whole value as an open loss and be flattened
+    traded = [bar for bar in bars if bar.v > 0 and bar.c > 0]
+    if not traded:
         return None
-    newest = max(bars, key=lambda bar: bar.t)  # newest first, as sent; not relied upon
+    newest = max(traded, key=lambda bar: bar.t)  # newest first, as sent; not relied upon
     return BarQuote(
         at=client.clock.now(),
         contract_id=contract_id,
