@@ -64,3 +64,12 @@ def test_a_close_of_zero_or_below_never_prices_a_position() -> None:
     assert _last([_bar(0, 0), _bar(1, 21001.0)]) == Decimal("21001.0")
     assert _last([_bar(0, -5)]) is None
     assert _last([_bar(0, 0, volume=0)]) is None
+
+
+def test_a_bar_dated_after_the_window_asked_for_is_not_taken_for_the_newest() -> None:
+    # taken, its start a day ahead would have made every real bar after it 'older than the bar
+    # already applied': the position frozen at its close for a day
+    assert _last([_bar(-1440, 19000.0), _bar(0, 21003.25)]) == Decimal("21003.25")
+    assert _last([_bar(-2, 19000.0)]) is None
+    # the partial bar of a gateway whose clock runs a little ahead of this one is still news
+    assert _last([_bar(-1, 21004.0), _bar(0, 21003.25)]) == Decimal("21004.0")
