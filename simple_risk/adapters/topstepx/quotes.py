@@ -68,7 +68,9 @@ class QuoteBook:
         """Merge one market trade (a GatewayTrade entry): its price is the new last price —
         unless a trade stamped later already set it. Nothing documents the order of a
         ``GatewayTrade`` array (§14.4 shows one), so the newest trade by its own timestamp
-        wins, whatever its place in the array or the message it came in."""
+        wins, whatever its place in the array or the message it came in. A trade printed below
+        the bid or above the ask held leaves the quote without either until a quote delta
+        brings them again."""
         data = as_mapping(payload, "trade")
         price = decimal_field(data, "price")
         stamp = descriptive_field(data, "timestamp", parse_timestamp)
@@ -92,6 +94,11 @@ class QuoteBook:
                     last, stamp = None, None  # older than the trade already priced: no news
                 else:
                     state.traded_at = stamp
+            if traded and last is not None and _outside(last, state.bid, state.ask):
+                # a trade printed beyond the bid or ask held says they are gone (a gap the
+                # hub replays nothing of, or a lost quote subscription): kept, a long would be
+                # marked at a bid the market left behind, its open loss hidden
+                state.bid = state.ask = None
             if last is not None:
                 state.last = last
             if bid is not None:
@@ -108,6 +115,10 @@ class QuoteBook:
                 ask=state.ask,
                 timestamp=state.timestamp,
             )
+
+
+def _outside(price: Decimal, bid: Decimal | None, ask: Decimal | None) -> bool:
+    return (bid is not None and price < bid) or (ask is not None and price > ask)
 
 
 def _market_arguments(target: str, arguments: object) -> list[tuple[object, object]]:
