@@ -19,6 +19,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 
+from simple_risk.adapters.topstepx.bars import BarQuote
 from simple_risk.adapters.topstepx.contracts import ContractCache
 from simple_risk.adapters.topstepx.hubconverter import Converter, Doubt
 from simple_risk.adapters.topstepx.hubs import MarketHubClient, UserHubClient
@@ -139,6 +140,12 @@ class Intake:
             else:
                 self._stale_quotes.setdefault(account, set()).add(quote.contract_id)
         return receivers
+
+    def bar_applied(self, bar: BarQuote) -> None:
+        """A price from REST bars was applied (engine thread): the market hub's quote book
+        takes it, so the quotes that come back merge into it, not into those of before."""
+        if bar.last is not None:
+            self.market_hub.converter.quotes.take_bar(bar.contract_id, bar.last, bar.asked_at)
 
     def bar_receivers(self, quote: Quote) -> list[int]:
         """The accounts a price from REST bars is applied to: those exposed to its contract.

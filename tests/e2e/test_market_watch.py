@@ -342,3 +342,41 @@ def test_a_second_account_entering_a_contract_priced_from_bars_is_marked_at_the_
     assert trader.size(OTHER, "EP") == 1
     assert _closes(trader) == []
     assert not [f for f in daemon.firings if f.rule_id == "daily-unrealized-loss"]
+
+
+def test_quotes_coming_back_one_side_at_a_time_never_bring_back_the_prices_of_before_the_gap(
+    muted_market: tuple[Daemon, Trader],
+) -> None:
+    """Quotes are partial updates (only what changed). The market rises 10 points while the
+    hub is quiet: bars price the long, and the trader buys a second one up there (average 5
+    points under the market: $500 open profit). The first quote back carries only the ask: the
+    position stays marked at the bar's close — never at the last trade heard before the gap,
+    under the new average, a $500 open loss that is not there and a flatten on it."""
+    daemon, trader = muted_market
+    contract = _holding(daemon, trader, "EP")
+    spec = trader.sim.venue.contract(contract)
+    risen = _long_at(trader, contract, Decimal(-500))  # 10 points over the average
+    trader.sim.set_price(contract, risen)  # no quote sent
+    assert wait_until(lambda: _open_pnl(daemon, contract) == Decimal(500), 5.0)
+    trader.buy(ACCOUNT, "EP")  # at the market
+    assert wait_until(lambda: _size(daemon) == 2, 5.0)
+    time.sleep(BARS * 2)  # priced from a bar again
+    before = _open_pnl(daemon, contract)
+    assert before is not None and before >= Decimal(400)
+    trader.sim.mute_market(False)
+    ask = risen + spec.tick_size
+    trader.sim.emit_market_event(
+        "GatewayQuote",
+        [contract, {"symbol": spec.symbol_id, "contract": contract, "bestAsk": str(ask)}],
+        contract,
+    )
+    assert wait_until(lambda: not daemon.loop.bar_prices.quiet, 5.0)  # the quote was heard
+    time.sleep(BARS)
+    assert _open_pnl(daemon, contract) == before
+    assert trader.size(ACCOUNT, "EP") == 2
+    assert _closes(trader) == []
+
+
+def _size(daemon: Daemon, account: int = ACCOUNT) -> int:
+    state = daemon.engines[account].account(account)
+    return sum(p.size for p in state.positions.values()) if state is not None else 0

@@ -42,6 +42,8 @@ class _QuoteState:
     timestamp: datetime | None = None
     #: the exchange time of the trade whose price is ``last`` (a market trade's)
     traded_at: datetime | None = None
+    #: when the last message merged here arrived (the receive clock)
+    arrived: datetime | None = None
 
 
 class QuoteBook:
@@ -76,6 +78,19 @@ class QuoteBook:
         stamp = descriptive_field(data, "timestamp", parse_timestamp)
         return self._merge(contract_id, at, price, None, None, stamp, traded=True)
 
+    def take_bar(self, contract_id: str, last: Decimal, asked_at: datetime) -> None:
+        """A price from REST bars, applied while the contract's quotes are missing: the last
+        trade it says, and no bid or ask — what the engine now holds. The deltas that come
+        back after the silence merge into it, never into the bid, ask and last trade heard
+        before it (a delta carrying only the ask kept the old last trade, which then marked
+        the position). Nothing changes when a message merged here since ``asked_at``."""
+        with self._lock:
+            state = self._quotes.setdefault(contract_id, _QuoteState())
+            if state.arrived is not None and state.arrived >= asked_at:
+                return
+            state.last = last
+            state.bid = state.ask = None
+
     def _merge(
         self,
         contract_id: str,
@@ -89,6 +104,7 @@ class QuoteBook:
     ) -> Quote:
         with self._lock:
             state = self._quotes.setdefault(contract_id, _QuoteState())
+            state.arrived = at
             if traded and stamp is not None:
                 if state.traded_at is not None and stamp < state.traded_at:
                     last, stamp = None, None  # older than the trade already priced: no news
