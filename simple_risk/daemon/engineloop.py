@@ -456,7 +456,8 @@ class EngineLoop:
                 # the engine gets the plain quote it says (a rule's state keeps the event that
                 # fired it, saved in each snapshot: a BarQuote is no engine event to save)
                 quote = event.as_quote()
-                for account in self._intake.exposed(event.contract_id):
+                self._intake.bar_applied(event)
+                for account in self._intake.bar_receivers(quote):
                     applier.apply(account, quote, journal=False)
             return
         if isinstance(event, Quote):

@@ -19,6 +19,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 
+from simple_risk.adapters.topstepx.bars import BarQuote
 from simple_risk.adapters.topstepx.contracts import ContractCache
 from simple_risk.adapters.topstepx.hubconverter import Converter, Doubt
 from simple_risk.adapters.topstepx.hubs import MarketHubClient, UserHubClient
@@ -58,6 +59,9 @@ class Intake:
         #: sends hub subscriptions for the engine thread, which never waits on a socket
         self._subscriber = ThreadPoolExecutor(max_workers=1, thread_name_prefix="subscriber")
         self._latest_quote: dict[str, Quote] = {}
+        #: each contract priced from REST bars since its last quote → the bar's quote: its
+        #: latest price, which an account entering the contract meanwhile is first told
+        self._latest_bar: dict[str, Quote] = {}
         #: each contract watched (its quotes subscribed), and since when: the quote watch's
         #: "heard" of a contract never quoted
         self._watched_at: dict[str, datetime] = {}
@@ -128,6 +132,7 @@ class Intake:
         applying every quote to every account's engine was most of the engine thread's time
         with 20 accounts). The others are told of it before their first exposure."""
         self._latest_quote[quote.contract_id] = quote
+        self._latest_bar.pop(quote.contract_id, None)  # a quote is newer than any bar before it
         receivers = []
         for account, engine in self._shared.engines.items():
             if _exposed(engine.account(account), quote.contract_id):
@@ -136,24 +141,37 @@ class Intake:
                 self._stale_quotes.setdefault(account, set()).add(quote.contract_id)
         return receivers
 
-    def exposed(self, contract_id: str) -> list[int]:
-        """The accounts exposed to a contract (a price from REST bars reaches only them; it is
-        not a quote heard, so it is neither the latest quote nor a skipped one)."""
-        return [
-            account
-            for account, engine in self._shared.engines.items()
-            if _exposed(engine.account(account), contract_id)
-        ]
+    def bar_applied(self, bar: BarQuote) -> None:
+        """A price from REST bars was applied (engine thread): the market hub's quote book
+        takes it, so the quotes that come back merge into it, not into those of before."""
+        if bar.last is not None:
+            self.market_hub.converter.quotes.take_bar(bar.contract_id, bar.last, bar.asked_at)
+
+    def bar_receivers(self, quote: Quote) -> list[int]:
+        """The accounts a price from REST bars is applied to: those exposed to its contract.
+        It is not a quote heard (not the latest quote), but it is the contract's latest price:
+        an account not exposed now is told of it before its first exposure, instead of the
+        quote heard before the silence."""
+        self._latest_bar[quote.contract_id] = quote
+        receivers = []
+        for account, engine in self._shared.engines.items():
+            if _exposed(engine.account(account), quote.contract_id):
+                receivers.append(account)
+            else:
+                self._stale_quotes.setdefault(account, set()).add(quote.contract_id)
+        return receivers
 
     def skipped_quote(self, account: int, event: Event) -> Quote | None:
         """Before an account's first order or position in a contract: the latest quote of it
-        the account's engine skipped (so unrealized P&L is known at once), if any."""
+        the account's engine skipped (so unrealized P&L is known at once), if any — or the
+        price from REST bars that came after it (a quote heard before a silence may be far
+        from the market the account enters at)."""
         contract_id = getattr(event, "contract_id", None)
         stale = self._stale_quotes.get(account)
         if not stale or not isinstance(contract_id, str) or contract_id not in stale:
             return None
         stale.discard(contract_id)
-        return self._latest_quote.get(contract_id)
+        return self._latest_bar.get(contract_id) or self._latest_quote.get(contract_id)
 
     def quoted(self) -> dict[str, datetime]:
         """Each contract quoted since the start → when its last quote arrived (a price from REST

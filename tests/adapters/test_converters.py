@@ -318,6 +318,35 @@ def test_a_live_quote_without_last_price_keeps_the_last_trade_price() -> None:
     assert isinstance(again, Quote) and again.last == Decimal("29398.5")
 
 
+def test_a_market_trade_outside_the_bid_and_ask_held_leaves_the_quote_without_them() -> None:
+    """After a market-hub gap (a bars spell) the book still holds the bid and ask heard before
+    it; live deltas and market trades come on two subscriptions. A trade printed outside that
+    bid and ask says they are gone: the quote it makes has the trade's price and neither, so a
+    long is marked at the trade — not at the bid of before the gap, 7 points up, which hid a
+    $350 open loss past the $300 limit until the next delta (for good while only the quote
+    subscription is lost). A trade inside them keeps them."""
+    converter = Converter(fixed_clock())
+    converter.market("GatewayQuote", LIVE_QUOTE)  # bid 29398.25, ask 29398.5
+    contract = "CON.F.US.MNQ.U26"
+    inside = {"price": 29398.5, "type": 0, "volume": 1, "contractId": contract}
+    (kept,) = converter.market("GatewayTrade", [contract, [inside]])
+    assert isinstance(kept, Quote)
+    assert (kept.last, kept.bid, kept.ask) == (
+        Decimal("29398.5"),
+        Decimal("29398.25"),
+        Decimal("29398.5"),
+    )
+    fallen = {"price": 29391.25, "type": 1, "volume": 1, "contractId": contract}
+    (traded,) = converter.market("GatewayTrade", [contract, [fallen]])
+    assert isinstance(traded, Quote)
+    assert (traded.last, traded.bid, traded.ask) == (Decimal("29391.25"), None, None)
+    (back,) = converter.market("GatewayQuote", LIVE_QUOTE)  # the next delta brings both
+    assert isinstance(back, Quote) and (back.bid, back.ask) == (
+        Decimal("29398.25"),
+        Decimal("29398.5"),
+    )
+
+
 def test_the_newest_market_trade_sets_the_last_price_whatever_its_place_in_the_array() -> None:
     """Nothing documents the order of a GatewayTrade array: newest first would otherwise mark
     positions at the oldest trade's price. A late message with an older trade is no news."""

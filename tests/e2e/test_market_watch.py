@@ -20,7 +20,7 @@ from simple_risk.daemon.runtime import Daemon, open_store
 from simple_risk.daemon.sim import Trader, wait_until
 from tests.pinned import pinned_wall
 
-from .harness import ACCOUNT, FAST_OPTIONS, build_ruleset, guarding_config, pinned_simulator
+from .harness import ACCOUNT, FAST_OPTIONS, OTHER, build_ruleset, guarding_config, pinned_simulator
 
 SILENCE = 1.0
 
@@ -29,6 +29,7 @@ def guarded(
     tmp_path: Path,
     gateway_ahead: float = 0.0,
     bars: tuple[int, float] = (50, 30.0),
+    accounts: tuple[int, ...] = (ACCOUNT,),
     **timing: float,
 ) -> Iterator[tuple[Daemon, Trader]]:
     """A daemon guarding an account on a Wednesday morning, against a simulator whose prices
@@ -37,12 +38,12 @@ def guarded(
     others); ``bars``: the simulator's limit of ``History/retrieveBars`` calls."""
     wall = pinned_wall()
     sim = pinned_simulator(lambda: wall() + timedelta(seconds=gateway_ahead), bars)
-    config = guarding_config(sim, (ACCOUNT,), tmp_path)
+    config = guarding_config(sim, accounts, tmp_path)
     changes: dict[str, float] = {"quote_silence": SILENCE, **timing}
     config = dataclasses.replace(config, timing=dataclasses.replace(config.timing, **changes))
     daemon = Daemon(
         config,
-        {ACCOUNT: build_ruleset(grace=60)},
+        dict.fromkeys(accounts, build_ruleset(grace=60)),
         store=open_store(config),
         options=dataclasses.replace(FAST_OPTIONS, wall=wall),
     )
@@ -71,6 +72,14 @@ def muted_market(tmp_path: Path) -> Iterator[tuple[Daemon, Trader]]:
     """The market hub goes quiet after 0.5 s of a held contract's silence the daemon prices it
     from REST bars every 0.5 s; the silence is alerted after 2 s."""
     yield from guarded(tmp_path, quote_silence=2.0, bars_after=BARS, bars_every=BARS)
+
+
+@pytest.fixture
+def muted_two_accounts(tmp_path: Path) -> Iterator[tuple[Daemon, Trader]]:
+    """As ``muted_market``, guarding a second account (``OTHER``) beside ``ACCOUNT``."""
+    yield from guarded(
+        tmp_path, accounts=(ACCOUNT, OTHER), quote_silence=2.0, bars_after=BARS, bars_every=BARS
+    )
 
 
 @pytest.fixture
@@ -160,8 +169,8 @@ def _long_at(trader: Trader, contract: str, loss: Decimal) -> Decimal:
     return position.average_price - ticks * spec.tick_size
 
 
-def _open_pnl(daemon: Daemon, contract: str) -> Decimal | None:
-    state = daemon.engines[ACCOUNT].account(ACCOUNT)
+def _open_pnl(daemon: Daemon, contract: str, account: int = ACCOUNT) -> Decimal | None:
+    state = daemon.engines[account].account(account)
     position = state.positions.get(contract) if state is not None else None
     return position.unrealized_pnl if position is not None else None
 
@@ -305,3 +314,69 @@ def test_bars_refused_with_429_never_delay_a_close(bars_refused: tuple[Daemon, T
     )
     gaps = [(later - earlier).total_seconds() for earlier, later in itertools.pairwise(asked)]
     assert min(gaps) >= BARS * 0.8  # asked again at the next period (or later), never at once
+
+
+def test_a_second_account_entering_a_contract_priced_from_bars_is_marked_at_the_bar(
+    muted_two_accounts: tuple[Daemon, Trader],
+) -> None:
+    """One account holds a short while the market hub is quiet and the market falls 7 points:
+    REST's bars price it. A second account sells one at the market meanwhile: its position is
+    marked at the bar's close, as the first one's is — never at the quote heard before the
+    silence, 7 points away (a $350 open loss that is not there, past the $300 limit: the
+    second account's new short flattened at once)."""
+    daemon, trader = muted_two_accounts
+    contract = trader.contract("EP")
+    trader.sell(ACCOUNT, "EP")
+    assert wait_until(lambda: trader.size(ACCOUNT, "EP") == 1, 5.0)
+    trader.move("EP", Decimal(0))  # a quote the daemon hears: its quotes did flow
+    assert wait_until(lambda: contract in daemon.intake.heard(), 5.0)
+    trader.sim.mute_market()
+    spec = trader.sim.venue.contract(contract)
+    fallen = trader.sim.last_price(contract) - 28 * spec.tick_size  # 7 points
+    trader.sim.set_price(contract, fallen)  # no quote sent
+    assert wait_until(lambda: _open_pnl(daemon, contract) == Decimal(350), 5.0)
+    trader.sell(OTHER, "EP")  # at the market: 7 points under the last quote heard
+    assert wait_until(lambda: trader.size(OTHER, "EP") == 1, 5.0)
+    assert wait_until(lambda: _open_pnl(daemon, contract, OTHER) == Decimal(0), 5.0)
+    time.sleep(BARS * 3)  # a bar or two more
+    assert trader.size(OTHER, "EP") == 1
+    assert _closes(trader) == []
+    assert not [f for f in daemon.firings if f.rule_id == "daily-unrealized-loss"]
+
+
+def test_quotes_coming_back_one_side_at_a_time_never_bring_back_the_prices_of_before_the_gap(
+    muted_market: tuple[Daemon, Trader],
+) -> None:
+    """Quotes are partial updates (only what changed). The market rises 10 points while the
+    hub is quiet: bars price the long, and the trader buys a second one up there (average 5
+    points under the market: $500 open profit). The first quote back carries only the ask: the
+    position stays marked at the bar's close — never at the last trade heard before the gap,
+    under the new average, a $500 open loss that is not there and a flatten on it."""
+    daemon, trader = muted_market
+    contract = _holding(daemon, trader, "EP")
+    spec = trader.sim.venue.contract(contract)
+    risen = _long_at(trader, contract, Decimal(-500))  # 10 points over the average
+    trader.sim.set_price(contract, risen)  # no quote sent
+    assert wait_until(lambda: _open_pnl(daemon, contract) == Decimal(500), 5.0)
+    trader.buy(ACCOUNT, "EP")  # at the market
+    assert wait_until(lambda: _size(daemon) == 2, 5.0)
+    time.sleep(BARS * 2)  # priced from a bar again
+    before = _open_pnl(daemon, contract)
+    assert before is not None and before >= Decimal(400)
+    trader.sim.mute_market(False)
+    ask = risen + spec.tick_size
+    trader.sim.emit_market_event(
+        "GatewayQuote",
+        [contract, {"symbol": spec.symbol_id, "contract": contract, "bestAsk": str(ask)}],
+        contract,
+    )
+    assert wait_until(lambda: not daemon.loop.bar_prices.quiet, 5.0)  # the quote was heard
+    time.sleep(BARS)
+    assert _open_pnl(daemon, contract) == before
+    assert trader.size(ACCOUNT, "EP") == 2
+    assert _closes(trader) == []
+
+
+def _size(daemon: Daemon, account: int = ACCOUNT) -> int:
+    state = daemon.engines[account].account(account)
+    return sum(p.size for p in state.positions.values()) if state is not None else 0

@@ -51,14 +51,16 @@ class BarQuote(Quote):
 def last_trade(
     client: RestClient, contract_id: str, *, now: datetime, deadline: float
 ) -> BarQuote | None:
-    """The contract's newest one-minute bar, the partial one included, over the last
+    """The contract's newest one-minute bar that printed a trade (volume above 0, a close
+    above 0) and starts within the window asked for, the partial one included, over the last
     :data:`LOOKBACK` (one call, whichever end of the window ``limit`` keeps), as a
-    :class:`BarQuote` (None: nothing traded meanwhile). A background
-    call of the bars budget, bounded by ``deadline`` seconds; raises what the client raises."""
+    :class:`BarQuote` (None: nothing traded meanwhile). A background call of the bars budget,
+    bounded by ``deadline`` seconds; raises what the client raises."""
+    end = now + BAR_WIDTH
     bars = client.retrieve_bars(
         contract_id,
         start=now - LOOKBACK,
-        end=now + BAR_WIDTH,
+        end=end,
         unit=MINUTE,
         unit_number=1,
         # every bar the window can hold: that ``limit`` keeps the newest bars is inferred from
@@ -68,9 +70,15 @@ def last_trade(
         priority=Priority.BACKGROUND,
         deadline=deadline,
     )
-    if not bars:
+    # a bar that printed no trade (the partial bar of a quiet minute: volume 0) or whose close
+    # is no price (0 or below) says nothing of the last trade: marked at it, a long would show
+    # its whole value as an open loss and be flattened. Nor does a bar dated after the window
+    # asked for: taken for the newest, it would make every real bar after it older than the
+    # bar applied (BarPoller.accept), the position frozen at its close until that time
+    traded = [bar for bar in bars if bar.v > 0 and bar.c > 0 and bar.t <= end]
+    if not traded:
         return None
-    newest = max(bars, key=lambda bar: bar.t)  # newest first, as sent; not relied upon
+    newest = max(traded, key=lambda bar: bar.t)  # newest first, as sent; not relied upon
     return BarQuote(
         at=client.clock.now(),
         contract_id=contract_id,

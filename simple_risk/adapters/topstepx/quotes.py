@@ -42,6 +42,8 @@ class _QuoteState:
     timestamp: datetime | None = None
     #: the exchange time of the trade whose price is ``last`` (a market trade's)
     traded_at: datetime | None = None
+    #: when the last message merged here arrived (the receive clock)
+    arrived: datetime | None = None
 
 
 class QuoteBook:
@@ -68,11 +70,26 @@ class QuoteBook:
         """Merge one market trade (a GatewayTrade entry): its price is the new last price —
         unless a trade stamped later already set it. Nothing documents the order of a
         ``GatewayTrade`` array (§14.4 shows one), so the newest trade by its own timestamp
-        wins, whatever its place in the array or the message it came in."""
+        wins, whatever its place in the array or the message it came in. A trade printed below
+        the bid or above the ask held leaves the quote without either until a quote delta
+        brings them again."""
         data = as_mapping(payload, "trade")
         price = decimal_field(data, "price")
         stamp = descriptive_field(data, "timestamp", parse_timestamp)
         return self._merge(contract_id, at, price, None, None, stamp, traded=True)
+
+    def take_bar(self, contract_id: str, last: Decimal, asked_at: datetime) -> None:
+        """A price from REST bars, applied while the contract's quotes are missing: the last
+        trade it says, and no bid or ask — what the engine now holds. The deltas that come
+        back after the silence merge into it, never into the bid, ask and last trade heard
+        before it (a delta carrying only the ask kept the old last trade, which then marked
+        the position). Nothing changes when a message merged here since ``asked_at``."""
+        with self._lock:
+            state = self._quotes.setdefault(contract_id, _QuoteState())
+            if state.arrived is not None and state.arrived >= asked_at:
+                return
+            state.last = last
+            state.bid = state.ask = None
 
     def _merge(
         self,
@@ -87,11 +104,17 @@ class QuoteBook:
     ) -> Quote:
         with self._lock:
             state = self._quotes.setdefault(contract_id, _QuoteState())
+            state.arrived = at
             if traded and stamp is not None:
                 if state.traded_at is not None and stamp < state.traded_at:
                     last, stamp = None, None  # older than the trade already priced: no news
                 else:
                     state.traded_at = stamp
+            if traded and last is not None and _outside(last, state.bid, state.ask):
+                # a trade printed beyond the bid or ask held says they are gone (a gap the
+                # hub replays nothing of, or a lost quote subscription): kept, a long would be
+                # marked at a bid the market left behind, its open loss hidden
+                state.bid = state.ask = None
             if last is not None:
                 state.last = last
             if bid is not None:
@@ -108,6 +131,10 @@ class QuoteBook:
                 ask=state.ask,
                 timestamp=state.timestamp,
             )
+
+
+def _outside(price: Decimal, bid: Decimal | None, ask: Decimal | None) -> bool:
+    return (bid is not None and price < bid) or (ask is not None and price > ask)
 
 
 def _market_arguments(target: str, arguments: object) -> list[tuple[object, object]]:
