@@ -258,6 +258,10 @@ class OracleFiring:
     locks: tuple[LockTuple, ...]
 
 
+#: a join-bid or join-ask rests as a limit at the best price: a closing one counts as a limit
+LIMIT_TYPES = frozenset({OrderType.LIMIT, OrderType.JOIN_BID, OrderType.JOIN_ASK})
+
+
 def _fills_only(before: OrderUpdate, after: OrderUpdate) -> bool:
     """The rule book: an update that only fills more of a working order (its contract, side,
     type, size and prices unchanged) is the market's doing, not a modify of the trader's."""
@@ -771,7 +775,7 @@ class Oracle:
                 now_open = Decimal(
                     sum(h.size for c, h in book.holdings.items() if self._root(c) == symbol)
                 )
-            closing_limit = self._reduces_only(book, order) and order.type is OrderType.LIMIT
+            closing_limit = self._reduces_only(book, order) and order.type in LIMIT_TYPES
             over = after > limit and (
                 not self._reduces_only(book, order) or (closing_limit and after > now_open)
             )
@@ -799,7 +803,7 @@ class Oracle:
                 now_open = Decimal(
                     sum(h.size for c, h in book.holdings.items() if self._root(c) == symbol)
                 )
-            closing_limit = self._reduces_only(book, order) and order.type is OrderType.LIMIT
+            closing_limit = self._reduces_only(book, order) and order.type in LIMIT_TYPES
             over = after > limit and (
                 not self._reduces_only(book, order) or (closing_limit and after > now_open)
             )
