@@ -335,6 +335,13 @@ _FACTS: tuple[Fact, ...] = (
     Fact("order", "own", B, "Placed by simple-risk itself (it recorded placing it)."),
     Fact(
         "order",
+        "only_filled",
+        B,
+        "This update only filled more of the working order (same size, type and prices): "
+        "the market's doing, not a place or modify of the trader's.",
+    ),
+    Fact(
+        "order",
         "is_child",
         B,
         "A bracket child (stop-loss or take-profit of an entry): never exposure of its own.",

@@ -18,7 +18,7 @@ item is:
 - ``each: position`` rules: every open position (on a quote: the quoted contract's only);
 - ``each: symbol`` rules: every root with a position or a working order, plus the event's root;
 - rules about "the order" (RULE-001/002 order sides): the order of the event (on a
-  reconciliation: every working order);
+  reconciliation: every working order), never one whose last update only filled more of it;
 - rules about "the resting orders" (RULE-001/002 judged again on a position or order
   change): every working order, each counted with the orders on its side kept before it —
   stops closing a position first, then the others oldest first (creation time, then id) —
@@ -239,6 +239,8 @@ class Book:
     account_id: int
     can_trade: bool = True
     orders: dict[int, OrderUpdate] = field(default_factory=dict)
+    #: working orders whose last update only filled more of them (same size, type, prices)
+    only_filled: set[int] = field(default_factory=set)
     holdings: dict[str, Holding] = field(default_factory=dict)
     #: trade id → (fill, engine time first seen)
     fills: dict[int, tuple[TradeFill, datetime]] = field(default_factory=dict)
@@ -254,6 +256,25 @@ class OracleFiring:
     item: str
     intents: tuple[Intent, ...]
     locks: tuple[LockTuple, ...]
+
+
+#: a join-bid or join-ask rests as a limit at the best price: a closing one counts as a limit
+LIMIT_TYPES = frozenset({OrderType.LIMIT, OrderType.JOIN_BID, OrderType.JOIN_ASK})
+
+
+def _fills_only(before: OrderUpdate, after: OrderUpdate) -> bool:
+    """The rule book: an update that only fills more of a working order (its contract, side,
+    type, size and prices unchanged) is the market's doing, not a modify of the trader's."""
+    return (
+        after.fill_volume > before.fill_volume
+        and after.contract_id == before.contract_id
+        and after.side is before.side
+        and after.type is before.type
+        and after.size == before.size
+        and after.limit_price == before.limit_price
+        and after.stop_price == before.stop_price
+        and after.trail_distance == before.trail_distance
+    )
 
 
 class Oracle:
@@ -532,6 +553,11 @@ class Oracle:
             accounts = [event.account_id]
         elif isinstance(event, OrderUpdate):
             book = self._book(event.account_id)
+            prior = book.orders.get(event.order_id)
+            if prior is not None and _fills_only(prior, event):
+                book.only_filled.add(event.order_id)
+            else:
+                book.only_filled.discard(event.order_id)
             if event.status in WORKING:
                 book.orders[event.order_id] = event
             else:
@@ -727,7 +753,8 @@ class Oracle:
             return {} if Decimal(units) / 10 > self._num("max_contracts") else None
         if rule in ("max-contracts-order", "max-contracts-per-instrument-order"):
             order = book.orders.get(int(item))
-            if order is None:
+            if order is None or order.order_id in book.only_filled:
+                # an update that only filled more of it is no place or modify of the trader's
                 return None
             # a closing limit order counts with the others: over the limit if they all filled,
             # and then breaking the rule unless the whole leaves less than now (a closing stop
@@ -748,7 +775,7 @@ class Oracle:
                 now_open = Decimal(
                     sum(h.size for c, h in book.holdings.items() if self._root(c) == symbol)
                 )
-            closing_limit = self._reduces_only(book, order) and order.type is OrderType.LIMIT
+            closing_limit = self._reduces_only(book, order) and order.type in LIMIT_TYPES
             over = after > limit and (
                 not self._reduces_only(book, order) or (closing_limit and after > now_open)
             )
@@ -776,7 +803,7 @@ class Oracle:
                 now_open = Decimal(
                     sum(h.size for c, h in book.holdings.items() if self._root(c) == symbol)
                 )
-            closing_limit = self._reduces_only(book, order) and order.type is OrderType.LIMIT
+            closing_limit = self._reduces_only(book, order) and order.type in LIMIT_TYPES
             over = after > limit and (
                 not self._reduces_only(book, order) or (closing_limit and after > now_open)
             )

@@ -25,7 +25,7 @@ from simple_risk.engine.facts import counts
 from simple_risk.engine.facts.families import Family, bracket_base, entry_opened
 from simple_risk.engine.facts.ledger import Ledger
 from simple_risk.engine.facts.market import ContractState
-from simple_risk.engine.facts.orders import Order
+from simple_risk.engine.facts.orders import Order, fills_only
 from simple_risk.engine.facts.positions import Position
 from simple_risk.engine.facts.symbols import SymbolBook
 from simple_risk.engine.lockouts import LockSet
@@ -349,6 +349,7 @@ class AccountState:
                     family.legs.pop(old.id, None)
                     touched.append(family)
         order = Order(self, update, contract.root)
+        order.only_filled = old is not None and fills_only(old.update, update)
         parent = self._parent_of(update)
         if parent is not None:
             order.parent_id = parent

@@ -53,6 +53,7 @@ class Order:
         "is_stop",
         "is_working",
         "limit_price",
+        "only_filled",
         "own",
         "parent_id",
         "remaining",
@@ -89,6 +90,9 @@ class Order:
         #: which knows the other orders: families.py)
         self.parent_id: int | None = None
         self.is_child = False
+        #: this update only filled more of the working order it replaces (set by the account,
+        #: which knows the copy before it: :func:`fills_only`)
+        self.only_filled = False
 
     @property
     def reduces_only(self) -> bool:
@@ -177,6 +181,22 @@ class Order:
         return behind
 
 
+def fills_only(before: OrderUpdate, after: OrderUpdate) -> bool:
+    """Whether ``after`` only fills more of the working order ``before`` was: the same
+    contract, side, type, size and prices, a larger fill volume — the market's doing, not a
+    modify of the trader's."""
+    return (
+        after.fill_volume > before.fill_volume
+        and after.contract_id == before.contract_id
+        and after.side is before.side
+        and after.type is before.type
+        and after.size == before.size
+        and after.limit_price == before.limit_price
+        and after.stop_price == before.stop_price
+        and after.trail_distance == before.trail_distance
+    )
+
+
 def keep_order(order: Order, account: AccountState) -> tuple[int, bool, datetime | None, int]:
     """Sort key of the order in which working orders are kept against a limit: simple-risk's
     own orders and bracket children first, then stops that close a position (its protection),
@@ -192,4 +212,4 @@ def keep_order(order: Order, account: AccountState) -> tuple[int, bool, datetime
     return (rank, created is None, created, order.id)
 
 
-__all__ = ["OWN_TAG_PREFIX", "Order", "keep_order"]
+__all__ = ["OWN_TAG_PREFIX", "Order", "fills_only", "keep_order"]
