@@ -80,6 +80,8 @@ def test_max_contracts_resting_cancels_the_newest_order_a_close_by_hand_made_too
     assert h.sim.venue.order(older).status == OrderStatus.OPEN
     assert _fired_at(h, "max-contracts-resting") - closed_at >= RESTING_GRACE
     assert not list(h.daemon.engines[ACCOUNT].locks(ACCOUNT))
+    (firing,) = [f for f in h.daemon.firings if f.rule_id == "max-contracts-resting"]
+    assert firing.message == f"Order {newer} would now take the account to 6 lots, limit 5"
 
 
 def test_max_contracts_resting_leaves_a_stop_and_take_profit_resized_within_the_grace(
