@@ -4,8 +4,8 @@
     python bench/scaling.py --runs 5 --events 250000
 
 The bigger books are generated variants of ``rulesets/topstep.yaml`` (every rule switched on,
-as in ``bench/engine.py``): rule N is a copy of shipped rule N mod 20 under a new id. A copy
-of a rule about a position, an order or a root is narrowed to one ticker
+as in ``bench/engine.py``): rule N is a copy of shipped rule N mod the shipped count (22)
+under a new id. A copy of a rule about a position, an order or a root is narrowed to one ticker
 (``position.symbol == "NQ" and (…)``), each round of copies on the next of the workload's
 ten tickers and ten it never trades (a per-ticker rule book: a loss limit per root, a size
 limit per root …). A copy
