@@ -133,13 +133,7 @@ class Intake:
         with 20 accounts). The others are told of it before their first exposure."""
         self._latest_quote[quote.contract_id] = quote
         self._latest_bar.pop(quote.contract_id, None)  # a quote is newer than any bar before it
-        receivers = []
-        for account, engine in self._shared.engines.items():
-            if _exposed(engine.account(account), quote.contract_id):
-                receivers.append(account)
-            else:
-                self._stale_quotes.setdefault(account, set()).add(quote.contract_id)
-        return receivers
+        return self._exposed_to(quote.contract_id)
 
     def bar_applied(self, bar: BarQuote) -> None:
         """A price from REST bars was applied (engine thread): the market hub's quote book
@@ -153,12 +147,17 @@ class Intake:
         an account not exposed now is told of it before its first exposure, instead of the
         quote heard before the silence."""
         self._latest_bar[quote.contract_id] = quote
+        return self._exposed_to(quote.contract_id)
+
+    def _exposed_to(self, contract_id: str) -> list[int]:
+        """The accounts exposed to a contract; each other account is marked to be told of the
+        contract's latest price before its first exposure."""
         receivers = []
         for account, engine in self._shared.engines.items():
-            if _exposed(engine.account(account), quote.contract_id):
+            if _exposed(engine.account(account), contract_id):
                 receivers.append(account)
             else:
-                self._stale_quotes.setdefault(account, set()).add(quote.contract_id)
+                self._stale_quotes.setdefault(account, set()).add(contract_id)
         return receivers
 
     def skipped_quote(self, account: int, event: Event) -> Quote | None:
