@@ -16,14 +16,13 @@ import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Literal
 
 from aiohttp import web
 
 from simple_risk.adapters.simulator import wire
-from simple_risk.adapters.simulator.contracts import Contract
 from simple_risk.adapters.simulator.guards import (
     FaultQueue,
     RateLimiter,
@@ -32,8 +31,7 @@ from simple_risk.adapters.simulator.guards import (
     TokenStore,
     remember,
 )
-from simple_risk.adapters.simulator.market import MarketState, path_bar
-from simple_risk.adapters.simulator.prices import synthetic_bar
+from simple_risk.adapters.simulator.history import MAX_BARS, BarWindow, history_bars
 from simple_risk.adapters.simulator.records import (
     Bracket,
     PlaceRequest,
@@ -47,9 +45,7 @@ from simple_risk.engine.events import OrderStatus, OrderType
 
 log = logging.getLogger("simple_risk.sim")
 
-MAX_BARS = 20_000
 MAX_SEARCH_RESULTS = 20
-EARLIEST_BAR = datetime(2000, 1, 1, tzinfo=UTC)
 
 
 class BadRequest(Exception):
@@ -296,43 +292,6 @@ def contract_available(ctx: RestContext, body: Body) -> Envelope:
     return ok(contracts=[wire.contract_model(c) for c in ctx.venue.contracts() if c.active])
 
 
-#: AggregateBarUnit -> seconds per unit (weeks and months are calendar-aligned below).
-_UNIT_SECONDS = {1: 1, 2: 60, 3: 3600, 4: 86400, 5: 7 * 86400}
-
-
-def _bar_starts(
-    start: datetime, end: datetime, unit: int, number: int, limit: int
-) -> list[tuple[datetime, int, int]]:
-    """Bar start times in [start, end] (newest first, at most ``limit``) with an index and the
-    bar's width in seconds for the synthetic generator."""
-    starts: list[tuple[datetime, int, int]] = []
-    if end < start:
-        return starts
-    if unit == 6:
-        months = end.year * 12 + end.month - 1
-        months -= months % number
-        while len(starts) < limit and months >= 12:  # a bar of year 0 cannot be dated
-            t = datetime(months // 12, months % 12 + 1, 1, tzinfo=UTC)
-            if t < start.replace(day=1, hour=0, minute=0, second=0, microsecond=0):
-                break
-            starts.append((t, months // number, 30 * 86400 * number))
-            months -= number
-        return starts
-    width = _UNIT_SECONDS[unit] * number
-    epoch = datetime(1970, 1, 5, tzinfo=UTC)  # a Monday, so weekly bars start on Mondays
-    index = -int(-(end - epoch).total_seconds() // width) - 1  # last bar starting before end
-    first = int((start - epoch).total_seconds() // width)
-    while index >= first and len(starts) < limit:
-        starts.append((epoch + timedelta(seconds=index * width), index, width))
-        index -= 1
-    return starts
-
-
-#: bars of the venue's path scanned past ``limit`` for the ones something traded in (a quiet
-#: contract's last trade may lie a few empty bars back)
-MAX_PATH_SCAN = 1_000
-
-
 def retrieve_bars(ctx: RestContext, body: Body) -> Envelope:
     contract = ctx.venue.contract(body.req_text("contractId"))
     body.flag("live")
@@ -349,46 +308,9 @@ def retrieve_bars(ctx: RestContext, body: Body) -> Envelope:
         return failed(3, "Invalid unit number.", bars=None)
     if not 0 < limit <= MAX_BARS:
         return failed(4, "Invalid limit.", bars=None)
-    bars: list[dict[str, object]] = []
-    # the synthetic history starts in 2000 (and keeps calendar arithmetic away from year 1)
-    start, end = max(start, EARLIEST_BAR), min(end, ctx.now)
     market = ctx.venue.market(contract.id) if contract.active else None
-    opened = market.opened_at if market is not None else None
-    lead = _lead_in(ctx.seed, contract, unit, number, market)
-    for t, index, width in _bar_starts(start, end, unit, number, limit + MAX_PATH_SCAN):
-        if len(bars) >= limit:
-            break
-        complete = t + timedelta(seconds=width) <= ctx.now
-        if not complete and not partial:
-            continue
-        if market is not None and opened is not None and t + timedelta(seconds=width) > opened:
-            # from the venue's start on, the bars are its own price path: a partial bar's
-            # close is the last price the market hub published (a bar nothing traded in is
-            # not sent, as the live gateway sends none)
-            path = path_bar(market, t, timedelta(seconds=width), ctx.now)
-            if path is not None:
-                o, h, low, c, v = path
-                bars.append({"t": t, "o": o, "h": h, "l": low, "c": c, "v": v})
-            continue
-        bar = synthetic_bar(ctx.seed, contract, t, index, width)
-        o, h, low, c = (max(p + lead, contract.tick_size) for p in (bar.o, bar.h, bar.l, bar.c))
-        bars.append({"t": bar.t, "o": o, "h": h, "l": low, "c": c, "v": bar.v})
-    return ok(bars=bars)
-
-
-def _lead_in(
-    seed: int, contract: Contract, unit: int, number: int, market: MarketState | None
-) -> Decimal:
-    """How far the synthetic history is moved so that its last bar before the venue's start
-    closes at the venue's first price (0 for a contract without a market)."""
-    if market is None or market.opened_at is None or market.opened_price is None:
-        return Decimal(0)
-    opened = market.opened_at
-    for t, index, width in _bar_starts(EARLIEST_BAR, opened, unit, number, 3):
-        if t + timedelta(seconds=width) <= opened:
-            last = synthetic_bar(seed, contract, t, index, width)
-            return market.opened_price - last.c
-    return Decimal(0)
+    window = BarWindow(start, end, unit, number, limit, bool(partial))
+    return ok(bars=history_bars(ctx.seed, contract, market, window, ctx.now))
 
 
 def order_search(ctx: RestContext, body: Body) -> Envelope:
