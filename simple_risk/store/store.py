@@ -37,8 +37,7 @@ from typing import Any, Literal
 
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import URL
-from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError, SQLAlchemyError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from simple_risk.engine.codec import contract_to_json
@@ -56,6 +55,7 @@ from simple_risk.store.database import (
     prepare_schema,
     reason,
 )
+from simple_risk.store.failures import for_everyone, unavailable
 from simple_risk.store.inputs import firing_input, require_aware, require_int
 from simple_risk.store.models import AlertRow, StoreMeta
 from simple_risk.store.records import (
@@ -74,42 +74,6 @@ from simple_risk.store.records import (
     StoreError,
     StoreUnavailable,
 )
-
-#: SQLSTATEs of a database that cannot take writes *now* though the driver may call them
-#: internal or programming errors: a read-only transaction (a PostgreSQL standby after a
-#: failover, a session or database set read-only), a privilege revoked from the daemon's role
-#: (42501: an administrator's mistake, fixed by a GRANT), and class 53, insufficient resources
-#: (disk full, out of memory, too many connections). The same write succeeds once that is put
-#: right, so the daemon must hold it, and say so, instead of dropping it.
-_UNAVAILABLE_SQLSTATES = frozenset({"25006", "42501"})
-_UNAVAILABLE_CLASSES = frozenset({"53"})
-
-
-#: SQLite's result codes of a write the disk itself refuses, whoever writes it: a full disk
-#: (SQLITE_FULL), a write or sync the disk fails (SQLITE_IOERR_WRITE, SQLITE_IOERR_FSYNC).
-#: Not SQLITE_READONLY: a connection opened read-only, or a file another user may write,
-#: refuses this daemon alone.
-_SQLITE_FOR_EVERYONE = frozenset({13, 778, 1034})
-#: PostgreSQL's disk_full: the server takes no writes from anyone
-_FOR_EVERYONE_SQLSTATES = frozenset({"53100"})
-
-
-def _for_everyone(exc: SQLAlchemyError) -> bool:
-    """Whether the database refuses this write to every writer (see StoreUnavailable)."""
-    orig = getattr(exc, "orig", None)
-    code = getattr(orig, "sqlite_errorcode", None)
-    if isinstance(code, int):
-        return code in _SQLITE_FOR_EVERYONE
-    return getattr(orig, "sqlstate", None) in _FOR_EVERYONE_SQLSTATES
-
-
-def _unavailable(exc: SQLAlchemyError) -> bool:
-    if isinstance(exc, (OperationalError, InterfaceError, DisconnectionError, PoolTimeout)):
-        return True
-    state = getattr(getattr(exc, "orig", None), "sqlstate", None)
-    if not isinstance(state, str):
-        return False
-    return state in _UNAVAILABLE_SQLSTATES or state[:2] in _UNAVAILABLE_CLASSES
 
 
 class Store:
@@ -178,9 +142,9 @@ class Store:
                 with Session(bind=conn, expire_on_commit=False) as session, session.begin():
                     yield session
         except SQLAlchemyError as exc:
-            if _unavailable(exc):
+            if unavailable(exc):
                 raise StoreUnavailable(
-                    f"store {self.url}: {reason(exc)}", for_everyone=_for_everyone(exc)
+                    f"store {self.url}: {reason(exc)}", for_everyone=for_everyone(exc)
                 ) from exc
             raise StoreError(f"store {self.url}: {reason(exc)}") from exc
 
